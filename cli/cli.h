@@ -1,0 +1,52 @@
+/* natbed command-line tool: shared pieces of the subcommands. */
+#ifndef NATBED_CLI_H
+#define NATBED_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define CLI_DEFAULT_PREFIX "nb-"
+#define CLI_RUN_DIR	   "/run/natbed"
+#define CLI_PATH_MAX	   4096
+
+/* One subcommand: argv[0] is its name. Returns the process exit status. */
+struct cli_cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+};
+
+int cmd_up(int argc, char **argv);
+int cmd_down(int argc, char **argv);
+int cmd_exec(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_ctl(int argc, char **argv);
+
+/* Exits 1 with a clear message unless running as root. */
+int cli_need_root(const char *what);
+
+/* Checks a prefix: 1..TOPO_PREFIX_MAX of [a-z0-9-]. 0 or -1 (message printed). */
+int cli_check_prefix(const char *prefix);
+
+/* /run/natbed/PREFIX[/leaf] into buf. */
+void cli_run_path(char *buf, size_t len, const char *prefix, const char *leaf);
+
+/* The directory holding this executable, for finding its sibling binaries. */
+const char *cli_exe_dir(void);
+
+/* The PATH natbed gives the processes it starts: its own binaries first. */
+const char *cli_child_path(void);
+
+/* Finds an executable by name like the shell would with cli_child_path().
+ * Returns 0 and fills out, or -1. */
+int cli_which(const char *name, char *out, size_t len);
+
+struct topo;
+
+/* Stops every process `natbed up` started under prefix and removes every
+ * namespace (and so every veth) and mount it made, plus the state
+ * directory. t, when given, names namespaces to remove even without a state
+ * file. Returns 0, or -1 if something could not be removed (printed). */
+int cli_teardown(const char *prefix, const struct topo *t, bool verbose);
+
+#endif

@@ -1,0 +1,180 @@
+/* natbed ctl: talk to a running natbed-emu over its control socket. */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define CTL_ANSWER_MAX (1 << 22)
+
+static void ctl_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: natbed ctl [--prefix P] [--json] COMMAND...\n"
+		"\n"
+		"Sends COMMAND to the natbed-emu of prefix P and prints its answer.\n"
+		"\n"
+		"commands:\n"
+		"  show ports    counters per port: packets and bytes in and out, drops by reason\n"
+		"  show routes   where each address is reached\n"
+		"  show stats    totals, packets in flight, pending scheduler events, and ports\n"
+		"\n"
+		"  -p, --prefix P  namespace prefix (default %s)\n"
+		"  -j, --json      print the answer as JSON\n"
+		"  -h, --help      this text\n",
+		CLI_DEFAULT_PREFIX);
+}
+
+/* Sends the words, returns the parsed answer or NULL (message printed). */
+static json_t *ctl_call(const char *prefix, int argc, char **argv)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	json_t *req = json_array(), *ans = NULL;
+	char *text, *buf = NULL;
+	size_t len = 0;
+	ssize_t n;
+	int fd, i;
+	json_error_t jerr;
+
+	for (i = 0; i < argc; i++)
+		json_array_append_new(req, json_string(argv[i]));
+	text = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	cli_run_path(sun.sun_path, sizeof(sun.sun_path), prefix, "ctl");
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		fprintf(stderr,
+			"natbed ctl: cannot reach natbed-emu at %s: %s; is prefix '%s' up?\n",
+			sun.sun_path, strerror(errno), prefix);
+		goto out;
+	}
+	if (write(fd, text, strlen(text)) < 0 || write(fd, "\n", 1) < 0) {
+		fprintf(stderr, "natbed ctl: write: %s\n", strerror(errno));
+		goto out;
+	}
+	buf = malloc(CTL_ANSWER_MAX);
+	while (buf && len < CTL_ANSWER_MAX - 1 &&
+	       (n = read(fd, buf + len, CTL_ANSWER_MAX - 1 - len)) > 0)
+		len += (size_t)n;
+	if (!buf || !(ans = json_loadb(buf, len, 0, &jerr)))
+		fprintf(stderr, "natbed ctl: no valid answer from natbed-emu\n");
+out:
+	if (fd >= 0)
+		close(fd);
+	free(text);
+	free(buf);
+	return ans;
+}
+
+static void ctl_print_ports(json_t *ports)
+{
+	json_t *p, *d;
+	const char *k;
+	size_t i;
+
+	printf("%-14s %10s %12s %10s %12s  %s\n", "PORT", "RX_PKTS", "RX_BYTES", "TX_PKTS",
+	       "TX_BYTES", "DROPS");
+	json_array_foreach(ports, i, p)
+	{
+		printf("%-14s %10lld %12lld %10lld %12lld ",
+		       json_string_value(json_object_get(p, "name")),
+		       json_integer_value(json_object_get(p, "rx_pkts")),
+		       json_integer_value(json_object_get(p, "rx_bytes")),
+		       json_integer_value(json_object_get(p, "tx_pkts")),
+		       json_integer_value(json_object_get(p, "tx_bytes")));
+		if (json_object_size(json_object_get(p, "drops")) == 0)
+			printf(" -");
+		json_object_foreach(json_object_get(p, "drops"), k, d)
+		    printf(" %s=%lld", k, json_integer_value(d));
+		putchar('\n');
+	}
+}
+
+static void ctl_print(int argc, char **argv, json_t *res)
+{
+	json_t *r;
+	size_t i;
+
+	if (argc >= 2 && strcmp(argv[0], "show") == 0 && strcmp(argv[1], "ports") == 0) {
+		ctl_print_ports(res);
+	} else if (argc >= 2 && strcmp(argv[0], "show") == 0 && strcmp(argv[1], "stats") == 0) {
+		json_t *t = json_object_get(res, "total");
+		printf("rx_pkts %lld  tx_pkts %lld  drops %lld  in_flight %lld  pending_events "
+		       "%lld\n\n",
+		       json_integer_value(json_object_get(t, "rx_pkts")),
+		       json_integer_value(json_object_get(t, "tx_pkts")),
+		       json_integer_value(json_object_get(t, "drops")),
+		       json_integer_value(json_object_get(t, "in_flight")),
+		       json_integer_value(json_object_get(t, "pending_events")));
+		ctl_print_ports(json_object_get(res, "ports"));
+	} else if (argc >= 2 && strcmp(argv[0], "show") == 0 && strcmp(argv[1], "routes") == 0) {
+		printf("%-20s %-12s %s\n", "DESTINATION", "VIA", "PORT");
+		json_array_foreach(res, i, r)
+		    printf("%-20s %-12s %s\n", json_string_value(json_object_get(r, "destination")),
+			   json_string_value(json_object_get(r, "via")),
+			   json_string_value(json_object_get(r, "port")));
+	} else {
+		json_dumpf(res, stdout, JSON_INDENT(2) | JSON_ENCODE_ANY);
+		putchar('\n');
+	}
+}
+
+int cmd_ctl(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+	    {"prefix", required_argument, NULL, 'p'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *prefix = CLI_DEFAULT_PREFIX;
+	int c, json = 0, rc = 1;
+	json_t *ans;
+
+	while ((c = getopt_long(argc, argv, "+p:jh", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			prefix = optarg;
+			break;
+		case 'j':
+			json = 1;
+			break;
+		case 'h':
+			ctl_usage(stdout);
+			return 0;
+		default:
+			ctl_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "natbed ctl: a COMMAND is required (see --help)\n");
+		return 2;
+	}
+	if (cli_check_prefix(prefix) < 0)
+		return 2;
+	ans = ctl_call(prefix, argc - optind, argv + optind);
+	if (!ans)
+		return 1;
+	if (!json_is_true(json_object_get(ans, "ok"))) {
+		fprintf(stderr, "natbed ctl: %s\n",
+			json_string_value(json_object_get(ans, "error")) ?: "command failed");
+	} else {
+		if (json) {
+			json_dumpf(json_object_get(ans, "result"), stdout,
+				   JSON_INDENT(2) | JSON_ENCODE_ANY);
+			putchar('\n');
+		} else {
+			ctl_print(argc - optind, argv + optind, json_object_get(ans, "result"));
+		}
+		rc = 0;
+	}
+	json_decref(ans);
+	return rc;
+}

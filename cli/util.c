@@ -1,0 +1,95 @@
+/* Small helpers shared by natbed's subcommands. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "natbed/topo.h"
+
+int cli_need_root(const char *what)
+{
+	if (geteuid() == 0)
+		return 0;
+	fprintf(stderr, "natbed %s: must run as root (it creates network namespaces); try sudo\n",
+		what);
+	return -1;
+}
+
+int cli_check_prefix(const char *prefix)
+{
+	size_t i, n = strlen(prefix);
+
+	if (n == 0 || n > TOPO_PREFIX_MAX) {
+		fprintf(stderr, "natbed: --prefix '%s': must be 1 to %d characters\n", prefix,
+			TOPO_PREFIX_MAX);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		char c = prefix[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
+			fprintf(stderr,
+				"natbed: --prefix '%s': only a-z, 0-9 and '-' are allowed\n",
+				prefix);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void cli_run_path(char *buf, size_t len, const char *prefix, const char *leaf)
+{
+	snprintf(buf, len, "%s/%s%s%s", CLI_RUN_DIR, prefix, leaf ? "/" : "", leaf ? leaf : "");
+}
+
+const char *cli_exe_dir(void)
+{
+	static char dir[PATH_MAX];
+	ssize_t n;
+	char *slash;
+
+	if (dir[0])
+		return dir;
+	n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
+	if (n <= 0) {
+		strcpy(dir, ".");
+		return dir;
+	}
+	dir[n] = '\0';
+	slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	return dir;
+}
+
+const char *cli_child_path(void)
+{
+	static char path[CLI_PATH_MAX];
+	const char *d = cli_exe_dir(), *old = getenv("PATH");
+
+	if (!path[0])
+		snprintf(path, sizeof(path), "%s:%s/../emulator:%s/../agents:%s", d, d, d,
+			 old ? old : "/usr/sbin:/usr/bin:/sbin:/bin");
+	return path;
+}
+
+int cli_which(const char *name, char *out, size_t len)
+{
+	char dirs[CLI_PATH_MAX], *dir, *save = NULL;
+
+	if (strchr(name, '/')) {
+		if (access(name, X_OK) < 0)
+			return -1;
+		snprintf(out, len, "%s", name);
+		return 0;
+	}
+	snprintf(dirs, sizeof(dirs), "%s", cli_child_path());
+	for (dir = strtok_r(dirs, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+		if ((size_t)snprintf(out, len, "%s/%s", dir, name) < len && access(out, X_OK) == 0)
+			return 0;
+	}
+	return -1;
+}

@@ -1,0 +1,226 @@
+#include "emu_ctl.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "nat.h"
+
+/* {"name":..., "rx_pkts":..., ..., "drops":{"reason":n,...}} for one port */
+static json_t *emu_port_json(const struct port *p)
+{
+	json_t *drops = json_object();
+	int r;
+
+	for (r = 0; r < DROP_REASON_COUNT; r++)
+		if (p->c.drops[r])
+			json_object_set_new(drops, drop_reason_name(r),
+					    json_integer((json_int_t)p->c.drops[r]));
+	return json_pack("{s:s,s:i,s:I,s:I,s:I,s:I,s:o}", "name", p->ifname, "ifindex", p->ifindex,
+			 "rx_pkts", (json_int_t)p->c.rx_pkts, "rx_bytes", (json_int_t)p->c.rx_bytes,
+			 "tx_pkts", (json_int_t)p->c.tx_pkts, "tx_bytes", (json_int_t)p->c.tx_bytes,
+			 "drops", drops);
+}
+
+static json_t *emu_show_ports(void *ctx, int argc, const char **argv, char *err, size_t errlen)
+{
+	struct emu_ctl_ctx *c = ctx;
+	json_t *arr = json_array();
+	struct port *ports;
+	size_t n, i;
+
+	fabric_sync(c->fabric);
+	ports = fabric_ports(c->fabric, &n);
+	for (i = 0; i < n; i++)
+		json_array_append_new(arr, emu_port_json(&ports[i]));
+	return arr;
+}
+
+static json_t *emu_route_json(const char *dest, const char *via, const char *port)
+{
+	return json_pack("{s:s,s:s,s:s}", "destination", dest, "via", via, "port", port);
+}
+
+static json_t *emu_show_routes(void *ctx, int argc, const char **argv, char *err, size_t errlen)
+{
+	const struct topo *t = ((struct emu_ctl_ctx *)ctx)->topo;
+	json_t *arr = json_array();
+	char a[INET_ADDRSTRLEN], dest[INET_ADDRSTRLEN + 4];
+	size_t h, k, n;
+
+	for (h = 0; h < t->n_hosts; h++) {
+		const struct topo_host *hs = &t->hosts[h];
+		const char *seg = hs->nat < 0 ? "internet" : t->nats[hs->nat].name;
+
+		for (k = 0; k < hs->n_addrs; k++) {
+			inet_ntop(AF_INET, &hs->addrs[k], a, sizeof(a));
+			snprintf(dest, sizeof(dest), "%s/32", a);
+			json_array_append_new(arr, emu_route_json(dest, seg, hs->name));
+		}
+	}
+	for (n = 0; n < t->n_nats; n++) {
+		const struct topo_nat *nat = &t->nats[n];
+		const char *up = nat->upstream < 0 ? "internet" : t->nats[nat->upstream].name;
+
+		inet_ntop(AF_INET, &nat->public_addr, a, sizeof(a));
+		snprintf(dest, sizeof(dest), "%s/32", a);
+		json_array_append_new(arr, emu_route_json(dest, up, nat->name));
+	}
+	return arr;
+}
+
+static json_t *emu_show_stats(void *ctx, int argc, const char **argv, char *err, size_t errlen)
+{
+	struct emu_ctl_ctx *c = ctx;
+	json_t *ports = emu_show_ports(ctx, argc, argv, err, errlen);
+	json_t *tot = json_object();
+	uint64_t rx = 0, tx = 0, drops = 0;
+	size_t i;
+
+	for (i = 0; i < json_array_size(ports); i++) {
+		json_t *p = json_array_get(ports, i), *d;
+		const char *k;
+
+		rx += (uint64_t)json_integer_value(json_object_get(p, "rx_pkts"));
+		tx += (uint64_t)json_integer_value(json_object_get(p, "tx_pkts"));
+		json_object_foreach(json_object_get(p, "drops"), k, d) drops +=
+		    (uint64_t)json_integer_value(d);
+	}
+	json_object_set_new(tot, "rx_pkts", json_integer((json_int_t)rx));
+	json_object_set_new(tot, "tx_pkts", json_integer((json_int_t)tx));
+	json_object_set_new(tot, "drops", json_integer((json_int_t)drops));
+	json_object_set_new(tot, "in_flight",
+			    json_integer((json_int_t)fabric_in_flight(c->fabric)));
+	json_object_set_new(tot, "pending_events",
+			    json_integer((json_int_t)sched_pending(c->sched)));
+	return json_pack("{s:o,s:o}", "total", tot, "ports", ports);
+}
+
+static json_t *emu_nat_counters(const struct nat *n)
+{
+	const struct nat_counters *c = nat_counters(n);
+	json_t *drops = json_object();
+	int v;
+
+	for (v = 1; v < NAT_VERDICT_COUNT; v++)
+		json_object_set_new(drops, nat_verdict_name(v),
+				    json_integer((json_int_t)c->drops[v]));
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "out_pkts", (json_int_t)c->out_pkts,
+			 "in_pkts", (json_int_t)c->in_pkts, "mappings_active",
+			 (json_int_t)c->mappings_active, "mappings_created",
+			 (json_int_t)c->mappings_created, "mappings_expired",
+			 (json_int_t)c->mappings_expired, "hairpinned", (json_int_t)c->hairpinned,
+			 "icmp_errors", (json_int_t)c->icmp_errors, "drops", drops);
+}
+
+/* nat NAME mappings | flush | stats | set KEY VALUE */
+static json_t *emu_nat(void *ctx, int argc, const char **argv, char *err, size_t errlen)
+{
+	struct emu_ctl_ctx *c = ctx;
+	struct nat *n = argc >= 2 ? fabric_nat(c->fabric, argv[1]) : NULL;
+	natbed_time_t now = sched_now(c->sched);
+
+	if (argc < 3) {
+		snprintf(err, errlen, "usage: nat NAME mappings|flush|stats|set KEY VALUE");
+		return NULL;
+	}
+	if (!n) {
+		snprintf(err, errlen, "no NAT called '%s'", argv[1]);
+		return NULL;
+	}
+	if (strcmp(argv[2], "mappings") == 0 && argc == 3)
+		return nat_mappings_json(n, now);
+	if (strcmp(argv[2], "stats") == 0 && argc == 3)
+		return emu_nat_counters(n);
+	if (strcmp(argv[2], "flush") == 0 && argc == 3) {
+		size_t before = (size_t)nat_counters(n)->mappings_active;
+
+		nat_flush(n);
+		return json_pack("{s:I}", "flushed", (json_int_t)before);
+	}
+	if (strcmp(argv[2], "set") == 0 && argc == 5) {
+		if (nat_set(n, argv[3], argv[4], err, errlen) < 0)
+			return NULL;
+		return json_pack("{s:s,s:s,s:s}", "nat", argv[1], "key", argv[3], "value", argv[4]);
+	}
+	snprintf(err, errlen, "usage: nat NAME mappings|flush|stats|set KEY VALUE");
+	return NULL;
+}
+
+static json_t *emu_checkpoint(void *ctx, int argc, const char **argv, char *err, size_t errlen)
+{
+	struct emu_ctl_ctx *c = ctx;
+	json_t *nats = json_object(), *all;
+	natbed_time_t now = sched_now(c->sched);
+	size_t k;
+
+	if (argc != 2 || argv[1][0] != '/') {
+		snprintf(err, errlen, "usage: checkpoint /ABSOLUTE/FILE");
+		json_decref(nats);
+		return NULL;
+	}
+	for (k = 0; k < c->topo->n_nats; k++)
+		json_object_set_new(
+		    nats, c->topo->nats[k].name,
+		    nat_checkpoint(fabric_nat(c->fabric, c->topo->nats[k].name), now));
+	all = json_pack("{s:s,s:I,s:o}", "topology", c->topo->name, "seed",
+			(json_int_t)c->topo->seed, "nats", nats);
+	if (json_dump_file(all, argv[1], JSON_INDENT(1)) < 0) {
+		snprintf(err, errlen, "%s: cannot write", argv[1]);
+		json_decref(all);
+		return NULL;
+	}
+	json_decref(all);
+	return json_pack("{s:s,s:I}", "file", argv[1], "nats", (json_int_t)c->topo->n_nats);
+}
+
+static json_t *emu_restore(void *ctx, int argc, const char **argv, char *err, size_t errlen)
+{
+	struct emu_ctl_ctx *c = ctx;
+	json_error_t jerr;
+	json_t *all, *nats, *jn;
+	const char *name;
+	struct nat *n;
+	int rc = 0;
+
+	if (argc != 2 || argv[1][0] != '/') {
+		snprintf(err, errlen, "usage: restore /ABSOLUTE/FILE");
+		return NULL;
+	}
+	all = json_load_file(argv[1], 0, &jerr);
+	nats = json_object_get(all, "nats");
+	if (!json_is_object(nats)) {
+		snprintf(err, errlen, "%s:%d: not a natbed checkpoint (%s)", argv[1], jerr.line,
+			 jerr.text);
+		json_decref(all);
+		return NULL;
+	}
+	/* Every NAT must exist before anything changes. */
+	json_object_foreach(nats, name, jn)
+	{
+		if (!fabric_nat(c->fabric, name)) {
+			snprintf(err, errlen, "%s: NAT '%s' is not in this topology", argv[1],
+				 name);
+			json_decref(all);
+			return NULL;
+		}
+	}
+	json_object_foreach(nats, name, jn)
+	{
+		n = fabric_nat(c->fabric, name);
+		if (rc == 0)
+			rc = nat_restore(n, jn, sched_now(c->sched), err, errlen);
+	}
+	json_decref(all);
+	return rc < 0 ? NULL : json_pack("{s:s}", "restored", argv[1]);
+}
+
+const struct ctl_cmd emu_ctl_cmds[] = {
+    {"nat", NULL, emu_nat},
+    {"checkpoint", NULL, emu_checkpoint},
+    {"restore", NULL, emu_restore},
+    {"show", "ports", emu_show_ports},
+    {"show", "routes", emu_show_routes},
+    {"show", "stats", emu_show_stats},
+};
+const size_t emu_ctl_n_cmds = sizeof(emu_ctl_cmds) / sizeof(emu_ctl_cmds[0]);

@@ -1,0 +1,640 @@
+#include "fabric.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arp.h"
+#include "nat.h"
+#include "natbed/log.h"
+#include "pcapw.h"
+#include "proto.h"
+#include "route.h"
+
+#define FAB_RX_ROUNDS	 8 /* batches per readable callback */
+#define FAB_ARP_RETRY_NS (NATBED_NS_PER_S / 2)
+#define FAB_ARP_TRIES	 3
+
+/* Packet flags private to the fabric. */
+#define PKT_F_CORE (1u << 8) /* crossed the internet core on this visit */
+
+enum fab_dir { FAB_UP, FAB_DOWN };
+
+struct fab_arp_retry {
+	struct fabric *f;
+	int port;
+	uint32_t ip;
+};
+
+struct fabric {
+	const struct topo *t;
+	struct sched *s;
+	struct event_base *base;
+	struct pkt_pool *pool;
+	struct route *route;
+	struct port *ports; /* ports[h] belongs to host h */
+	size_t n_ports;
+	struct arp_table *arp;
+	struct pcapw **pcap;
+	struct nat **nats;	 /* one per topology NAT */
+	struct pcapw **nat_pcap; /* NAME-wan.pcap: each NAT's outside view */
+	struct event **rx_ev;
+	struct event *flush_ev;
+	int flush_armed;
+};
+
+static void fab_on_segment(void *arg, natbed_time_t now);
+
+/* --- small helpers ------------------------------------------------------- */
+
+static struct ipv4_hdr *fab_ip(struct pkt *p)
+{
+	return (struct ipv4_hdr *)(p->data + ETH_HLEN_);
+}
+
+static void fab_drop(struct fabric *f, struct pkt *p, enum drop_reason r)
+{
+	if (p->in_port >= 0 && (size_t)p->in_port < f->n_ports)
+		port_drop(&f->ports[p->in_port], r);
+	pkt_put(f->pool, p);
+}
+
+static void fab_drop_list(struct fabric *f, struct pkt *list, enum drop_reason r)
+{
+	struct pkt *next;
+
+	for (; list; list = next) {
+		next = list->next;
+		fab_drop(f, list, r);
+	}
+}
+
+/* RFC 1812 §5.3.1: a router decrements TTL and discards at zero. */
+static int fab_ttl_dec(struct pkt *p)
+{
+	struct ipv4_hdr *ip = fab_ip(p);
+	uint16_t old_w, new_w;
+
+	if (ip->ttl <= 1)
+		return -1;
+	memcpy(&old_w, &ip->ttl, 2);
+	ip->ttl--;
+	memcpy(&new_w, &ip->ttl, 2);
+	csum_update16(&ip->csum, old_w, new_w);
+	return 0;
+}
+
+/* The on-link gateway the emulator plays toward host h. */
+static uint32_t fab_gateway(const struct fabric *f, int h)
+{
+	return f->t->hosts[h].gateway.s_addr;
+}
+
+/* A NAT takes from its outside segment what is addressed to its public
+ * address, and nothing else: the inside is unreachable otherwise. */
+static int fab_nat_claims(void *ctx, int n, uint32_t dst)
+{
+	return dst == ((struct fabric *)ctx)->t->nats[n].public_addr.s_addr;
+}
+
+/* The outside view of NAT n: what its uplink carries. */
+static void fab_nat_capture(struct fabric *f, int n, struct pkt *p)
+{
+	if (f->nat_pcap[n])
+		pcapw_write(f->nat_pcap[n], p->data, p->len, clock_wall_ns());
+}
+
+/* Parses the packet's IPv4 view for a NAT (the frame was checked on the way
+ * in; the NAT rewrites fields in place). */
+static int fab_view(struct pkt *p, struct ip_view *v)
+{
+	return ip_view_parse(p->data, p->len, v);
+}
+
+/* --- links ---------------------------------------------------------------- */
+
+/* Crosses a link then runs next(p). Until link impairments land, a link is
+ * its configured one-way delay. */
+static void fab_cross(struct fabric *f, const struct topo_link *l, enum fab_dir dir, struct pkt *p,
+		      sched_fn next)
+{
+	natbed_time_t delay = (l && (l->set & TOPO_LINK_DELAY)) ? l->delay_ns : 0;
+
+	(void)dir;
+	if (sched_after(f->s, delay, next, p) == 0)
+		fab_drop(f, p, DROP_POOL_EXHAUSTED);
+}
+
+/* --- transmit -------------------------------------------------------------- */
+
+static void fab_arm_flush(struct fabric *f)
+{
+	if (!f->flush_armed) {
+		f->flush_armed = 1;
+		event_active(f->flush_ev, EV_WRITE, 0);
+	}
+}
+
+static void fab_port_flush(struct fabric *f, struct port *port)
+{
+	int k, i;
+
+	if (port->txq_len == 0)
+		return;
+	k = port->be->send(port, port->txq, port->txq_len);
+	if (k < 0) {
+		log_warn("port %s: send: %s", port->ifname, strerror(-k));
+		k = 0;
+	}
+	for (i = 0; i < port->txq_len; i++) {
+		struct pkt *p = port->txq[i];
+
+		if (i < k) {
+			port->c.tx_pkts++;
+			port->c.tx_bytes += p->len;
+			pkt_put(f->pool, p);
+		} else {
+			fab_drop(f, p, DROP_TX_ERROR);
+		}
+	}
+	port->txq_len = 0;
+	pcapw_flush(f->pcap[port->index]);
+}
+
+static void fab_flush_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct fabric *f = arg;
+	size_t i;
+
+	f->flush_armed = 0;
+	for (i = 0; i < f->n_ports; i++)
+		fab_port_flush(f, &f->ports[i]);
+}
+
+/* Queues a finished frame on port; captured as it leaves. */
+static void fab_enqueue(struct fabric *f, struct port *port, struct pkt *p)
+{
+	if (f->pcap[port->index])
+		pcapw_write(f->pcap[port->index], p->data, p->len, clock_wall_ns());
+	port->txq[port->txq_len++] = p;
+	if (port->txq_len == PORT_BATCH)
+		fab_port_flush(f, port);
+	fab_arm_flush(f);
+}
+
+static void fab_send_arp(struct fabric *f, struct port *port, uint16_t op, uint32_t spa,
+			 const uint8_t *tha, uint32_t tpa)
+{
+	struct pkt *p = pkt_get(f->pool);
+
+	if (!p) {
+		port_drop(port, DROP_POOL_EXHAUSTED);
+		return;
+	}
+	arp_frame(p->data, op, port->mac, spa, tha, tpa);
+	p->len = ARP_FRAME_LEN;
+	p->in_port = port->index;
+	fab_enqueue(f, port, p);
+}
+
+static void fab_tx_resolved(struct fabric *f, struct port *port, struct pkt *p,
+			    const uint8_t mac[6])
+{
+	struct eth_hdr *eth = (struct eth_hdr *)p->data;
+
+	memcpy(eth->dst, mac, 6);
+	memcpy(eth->src, port->mac, 6);
+	fab_enqueue(f, port, p);
+}
+
+static void fab_arp_retry(void *arg, natbed_time_t now)
+{
+	struct fab_arp_retry *r = arg;
+	struct fabric *f = r->f;
+	struct port *port = &f->ports[r->port];
+	struct arp_entry *e = arp_entry_find(&f->arp[r->port], r->ip);
+
+	if (e && !e->valid) {
+		if (++e->tries < FAB_ARP_TRIES) {
+			fab_send_arp(f, port, ARP_OP_REQUEST, fab_gateway(f, r->port), NULL, r->ip);
+			if (sched_after(f->s, FAB_ARP_RETRY_NS, fab_arp_retry, r))
+				return;
+		}
+		fab_drop_list(f, arp_give_up(&f->arp[r->port], r->ip), DROP_ARP_UNRESOLVED);
+	}
+	free(r);
+}
+
+static void fab_arp_ask(struct fabric *f, struct port *port, uint32_t ip)
+{
+	struct fab_arp_retry *r = malloc(sizeof(*r));
+
+	fab_send_arp(f, port, ARP_OP_REQUEST, fab_gateway(f, port->index), NULL, ip);
+	if (!r)
+		return;
+	r->f = f;
+	r->port = port->index;
+	r->ip = ip;
+	if (!sched_after(f->s, FAB_ARP_RETRY_NS, fab_arp_retry, r))
+		free(r);
+}
+
+static void fab_tx(void *arg, natbed_time_t now)
+{
+	struct pkt *p = arg;
+	struct fabric *f = p->ctx;
+	struct port *port = &f->ports[p->host];
+	uint32_t dst = fab_ip(p)->dst;
+	uint8_t mac[6];
+	int held;
+
+	if (arp_lookup(&f->arp[port->index], dst, mac)) {
+		fab_tx_resolved(f, port, p, mac);
+		return;
+	}
+	held = arp_hold(&f->arp[port->index], dst, p);
+	if (held < 0)
+		fab_drop(f, p, DROP_ARP_QUEUE_FULL);
+	else if (held == 1)
+		fab_arp_ask(f, port, dst);
+}
+
+/* --- the segment walk --------------------------------------------------- */
+
+static void fab_nat_in(void *arg, natbed_time_t now)
+{
+	struct pkt *p = arg;
+	struct fabric *f = p->ctx;
+	struct ip_view v;
+
+	fab_nat_capture(f, p->hop, p);
+	if (fab_view(p, &v) < 0 || nat_inbound(f->nats[p->hop], &v, now) != NAT_PASS) {
+		fab_drop(f, p, DROP_NAT);
+		return;
+	}
+	if (fab_ttl_dec(p) < 0) {
+		fab_drop(f, p, DROP_TTL_EXPIRED);
+		return;
+	}
+	p->seg = route_nat_inside(p->hop);
+	fab_on_segment(p, now);
+}
+
+/* A packet leaves NAT n's inside: translate, then either turn it back in
+ * (hairpinning, RFC 4787 REQ-9: it arrives with the external source) or send
+ * it up the NAT's uplink. */
+static void fab_nat_out(struct fabric *f, int n, struct pkt *p, natbed_time_t now)
+{
+	struct nat *nat = f->nats[n];
+	struct ip_view v;
+
+	if (fab_view(p, &v) < 0 || nat_outbound(nat, &v, now) != NAT_PASS || fab_ttl_dec(p) < 0) {
+		fab_drop(f, p, DROP_NAT);
+		return;
+	}
+	if (v.ip->dst == nat_config(nat)->public_addr) {
+		if (!nat_config(nat)->hairpin || nat_inbound(nat, &v, now) != NAT_PASS) {
+			fab_drop(f, p, DROP_NAT);
+			return;
+		}
+		nat_count_hairpin(nat);
+		fab_on_segment(p, now);
+		return;
+	}
+	fab_nat_capture(f, n, p);
+	p->seg = route_nat_outside(f->route, n);
+	p->flags &= ~PKT_F_CORE;
+	fab_cross(f, &f->t->nats[n].link, FAB_UP, p, fab_on_segment);
+}
+
+static void fab_on_segment(void *arg, natbed_time_t now)
+{
+	struct pkt *p = arg;
+	struct fabric *f = p->ctx;
+	struct route_next nx;
+
+	if (p->seg == ROUTE_INTERNET && !(p->flags & PKT_F_CORE)) {
+		/* The internet core is a router: one hop, one link. */
+		p->flags |= PKT_F_CORE;
+		if (fab_ttl_dec(p) < 0) {
+			fab_drop(f, p, DROP_TTL_EXPIRED);
+			return;
+		}
+		fab_cross(f, &f->t->internet, FAB_DOWN, p, fab_on_segment);
+		return;
+	}
+	nx = route_lookup(f->route, p->seg, fab_ip(p)->dst, fab_nat_claims, f);
+	switch (nx.kind) {
+	case ROUTE_HOST:
+		p->host = nx.index;
+		fab_cross(f, &f->t->hosts[nx.index].link, FAB_DOWN, p, fab_tx);
+		return;
+	case ROUTE_NAT_DOWN:
+		p->hop = nx.index;
+		fab_cross(f, &f->t->nats[nx.index].link, FAB_DOWN, p, fab_nat_in);
+		return;
+	case ROUTE_NAT_UP:
+		fab_nat_out(f, nx.index, p, now);
+		return;
+	case ROUTE_NONE:
+		break;
+	}
+	fab_drop(f, p, DROP_NO_ROUTE);
+}
+
+/* --- receive ---------------------------------------------------------------- */
+
+static int fab_is_host_addr(const struct fabric *f, int h, uint32_t ip)
+{
+	return route_host_of(f->route, ip) == h;
+}
+
+static void fab_arp_in(struct fabric *f, struct port *port, struct pkt *p)
+{
+	struct arp_pkt a;
+	int h = port->index;
+
+	if (p->len < ETH_HLEN_ + sizeof(a)) {
+		fab_drop(f, p, DROP_MALFORMED);
+		return;
+	}
+	memcpy(&a, p->data + ETH_HLEN_, sizeof(a));
+	pkt_put(f->pool, p);
+	if (ntohs(a.htype) != 1 || ntohs(a.ptype) != ETHERTYPE_IPV4 || a.hlen != 6 || a.plen != 4) {
+		port_drop(port, DROP_UNSUPPORTED);
+		return;
+	}
+	/* Learn only the host's own addresses: nothing else lives on a port. */
+	if (fab_is_host_addr(f, h, a.spa)) {
+		struct pkt *held = arp_learn(&f->arp[h], a.spa, a.sha), *next;
+
+		for (; held; held = next) {
+			next = held->next;
+			fab_tx_resolved(f, port, held, a.sha);
+		}
+	}
+	/* Proxy ARP: the emulator is every other address on the segment, the
+	 * gateway included. A host's own addresses (DAD probes) stay silent. */
+	if (ntohs(a.op) == ARP_OP_REQUEST && a.tpa != a.spa && !fab_is_host_addr(f, h, a.tpa))
+		fab_send_arp(f, port, ARP_OP_REPLY, a.tpa, a.sha, a.spa);
+}
+
+/* The gateway the emulator plays answers ping, as a router would (RFC 1122
+ * §3.2.2.6): the reply goes back down the host's link. Returns 1 if p was
+ * such a request and has been answered. */
+static int fab_gateway_echo(struct fabric *f, int h, struct pkt *p, struct ip_view *v)
+{
+	struct icmp_hdr *icmp = (struct icmp_hdr *)v->l4;
+	uint32_t tmp;
+
+	if (v->ip->dst != fab_gateway(f, h) || v->ip->proto != IPPROTO_ICMP_ || !v->l4 ||
+	    v->l4_len < ICMP_HLEN || icmp->type != 8 || icmp->code != 0)
+		return 0;
+	tmp = v->ip->src;
+	v->ip->src = v->ip->dst;
+	v->ip->dst = tmp;
+	v->ip->ttl = 64;
+	ip_csum_set(v->ip, v->hlen);
+	icmp->type = 0;
+	l4_csum_set(v);
+	p->host = h;
+	fab_cross(f, &f->t->hosts[h].link, FAB_DOWN, p, fab_tx);
+	return 1;
+}
+
+static void fab_ip_in(struct fabric *f, struct port *port, struct pkt *p)
+{
+	struct ip_view v;
+	int h = port->index;
+
+	if (ip_view_parse(p->data, p->len, &v) < 0) {
+		fab_drop(f, p, DROP_MALFORMED);
+		return;
+	}
+	if (p->flags & PKT_F_CSUM_PARTIAL)
+		l4_csum_set(&v);
+	p->len = ETH_HLEN_ + v.ip_len; /* strip Ethernet padding */
+	if (fab_gateway_echo(f, h, p, &v))
+		return;
+	p->seg = route_host_segment(f->route, h);
+	p->rx_ns = sched_now(f->s);
+	fab_cross(f, &f->t->hosts[h].link, FAB_UP, p, fab_on_segment);
+}
+
+static void fab_ingress(struct fabric *f, struct port *port, struct pkt *p)
+{
+	static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+	struct eth_hdr *eth = (struct eth_hdr *)p->data;
+
+	if (f->pcap[port->index])
+		pcapw_write(f->pcap[port->index], p->data, p->len, clock_wall_ns());
+	p->ctx = f; /* events get the packet; it knows its fabric */
+	if (p->len < ETH_HLEN_) {
+		fab_drop(f, p, DROP_MALFORMED);
+		return;
+	}
+	if (memcmp(eth->dst, port->mac, 6) != 0 && memcmp(eth->dst, bcast, 6) != 0) {
+		fab_drop(f, p, DROP_NOT_FOR_US);
+		return;
+	}
+	switch (ntohs(eth->type)) {
+	case ETHERTYPE_ARP_:
+		fab_arp_in(f, port, p);
+		return;
+	case ETHERTYPE_IPV4:
+		fab_ip_in(f, port, p);
+		return;
+	}
+	fab_drop(f, p, DROP_UNSUPPORTED);
+}
+
+static void fab_rx_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct port *port = arg;
+	struct fabric *f = port->be_state;
+	struct pkt *pk[PORT_BATCH];
+	int round, n, i;
+
+	for (round = 0; round < FAB_RX_ROUNDS; round++) {
+		n = port->be->recv(port, f->pool, pk, PORT_BATCH);
+		for (i = 0; i < n; i++)
+			fab_ingress(f, port, pk[i]);
+		if (n < PORT_BATCH)
+			break;
+	}
+	if (n < 0)
+		log_warn("port %s: receive: %s", port->ifname, strerror(-n));
+	pcapw_flush(f->pcap[port->index]);
+	sched_run_due(f->s);
+}
+
+/* --- life cycle ---------------------------------------------------------- */
+
+static int fab_open_port(struct fabric *f, size_t i, const struct port_backend *be,
+			 const char *pcap_dir, char *err, size_t errlen)
+{
+	struct port *port = &f->ports[i];
+	const char *name = f->t->hosts[i].name;
+	char path[512];
+	int rc = port_open(port, name, be);
+
+	if (rc < 0) {
+		snprintf(err, errlen, "port %s: open: %s", name, strerror(-rc));
+		return -1;
+	}
+	port->index = (int)i;
+	port->be_state = f;
+	if (pcap_dir) {
+		snprintf(path, sizeof(path), "%s/%s.pcap", pcap_dir, name);
+		f->pcap[i] = pcapw_open(path, err, errlen);
+		if (!f->pcap[i])
+			return -1;
+	}
+	f->rx_ev[i] = event_new(f->base, port->fd, EV_READ | EV_PERSIST, fab_rx_cb, port);
+	if (!f->rx_ev[i] || event_add(f->rx_ev[i], NULL) < 0) {
+		snprintf(err, errlen, "port %s: cannot register with the event loop", name);
+		return -1;
+	}
+	return 0;
+}
+
+static int fab_open_nats(struct fabric *f, const char *pcap_dir, char *err, size_t errlen)
+{
+	size_t k, n = f->t->n_nats;
+	struct nat_cfg nc;
+	char path[512];
+
+	f->nats = calloc(n ? n : 1, sizeof(*f->nats));
+	f->nat_pcap = calloc(n ? n : 1, sizeof(*f->nat_pcap));
+	if (!f->nats || !f->nat_pcap) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (k = 0; k < n; k++) {
+		nat_cfg_from_topo(&nc, &f->t->nats[k], f->t->seed);
+		f->nats[k] = nat_new(&nc, f->s);
+		if (!f->nats[k]) {
+			snprintf(err, errlen, "nat %s: cannot create it", f->t->nats[k].name);
+			return -1;
+		}
+		if (pcap_dir) {
+			snprintf(path, sizeof(path), "%s/%s-wan.pcap", pcap_dir,
+				 f->t->nats[k].name);
+			f->nat_pcap[k] = pcapw_open(path, err, errlen);
+			if (!f->nat_pcap[k])
+				return -1;
+		}
+	}
+	return 0;
+}
+
+struct fabric *fabric_new(const struct fabric_cfg *cfg, char *err, size_t errlen)
+{
+	const struct port_backend *be = port_backend_find(cfg->backend ? cfg->backend : "packet");
+	struct fabric *f;
+	size_t i, n = cfg->topo->n_hosts;
+
+	if (!be) {
+		snprintf(err, errlen, "unknown packet I/O backend '%s'", cfg->backend);
+		return NULL;
+	}
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		goto nomem;
+	f->t = cfg->topo;
+	f->s = cfg->sched;
+	f->base = cfg->base;
+	f->n_ports = n;
+	f->pool = pkt_pool_new(cfg->pool_size ? cfg->pool_size : 16384);
+	f->route = route_new(cfg->topo);
+	f->ports = calloc(n ? n : 1, sizeof(*f->ports));
+	f->arp = calloc(n ? n : 1, sizeof(*f->arp));
+	f->pcap = calloc(n ? n : 1, sizeof(*f->pcap));
+	f->rx_ev = calloc(n ? n : 1, sizeof(*f->rx_ev));
+	f->flush_ev = event_new(f->base, -1, 0, fab_flush_cb, f);
+	if (!f->pool || !f->route || !f->ports || !f->arp || !f->pcap || !f->rx_ev || !f->flush_ev)
+		goto nomem;
+	for (i = 0; i < n; i++)
+		f->ports[i].fd = -1;
+	for (i = 0; i < n; i++)
+		if (fab_open_port(f, i, be, cfg->pcap_dir, err, errlen) < 0)
+			goto fail;
+	if (fab_open_nats(f, cfg->pcap_dir, err, errlen) < 0)
+		goto fail;
+	return f;
+nomem:
+	snprintf(err, errlen, "out of memory");
+fail:
+	fabric_free(f);
+	return NULL;
+}
+
+void fabric_free(struct fabric *f)
+{
+	size_t i;
+
+	if (!f)
+		return;
+	for (i = 0; f->ports && i < f->n_ports; i++) {
+		if (f->rx_ev && f->rx_ev[i])
+			event_free(f->rx_ev[i]);
+		if (f->ports[i].fd >= 0)
+			fab_port_flush(f, &f->ports[i]);
+		port_close(&f->ports[i]);
+		if (f->pcap)
+			pcapw_close(f->pcap[i]);
+	}
+	for (i = 0; f->nats && i < f->t->n_nats; i++) {
+		nat_free(f->nats[i]);
+		pcapw_close(f->nat_pcap[i]);
+	}
+	free(f->nats);
+	free(f->nat_pcap);
+	if (f->flush_ev)
+		event_free(f->flush_ev);
+	free(f->rx_ev);
+	free(f->pcap);
+	free(f->arp);
+	free(f->ports);
+	route_free(f->route);
+	pkt_pool_free(f->pool);
+	free(f);
+}
+
+struct port *fabric_ports(struct fabric *f, size_t *n)
+{
+	*n = f->n_ports;
+	return f->ports;
+}
+
+size_t fabric_in_flight(const struct fabric *f)
+{
+	return pkt_pool_in_use(f->pool);
+}
+
+void fabric_sync(struct fabric *f)
+{
+	size_t i;
+
+	for (i = 0; i < f->n_ports; i++) {
+		f->ports[i].be->kernel_drops(&f->ports[i]);
+		pcapw_flush(f->pcap[i]);
+	}
+	for (i = 0; i < f->t->n_nats; i++)
+		pcapw_flush(f->nat_pcap[i]);
+}
+
+struct nat *fabric_nat(struct fabric *f, const char *name)
+{
+	int k = topo_nat_find(f->t, name);
+
+	return k < 0 ? NULL : f->nats[k];
+}
+
+struct sched *fabric_sched(struct fabric *f)
+{
+	return f->s;
+}

@@ -1,0 +1,47 @@
+/* natbed-emu fabric: wires one packet's way through the emulator.
+ *
+ *   port rx → pcap → Ethernet/ARP → IPv4 checks → host link (up)
+ *     → segment: route → [NAT down | NAT up | host] → links → port tx → pcap
+ *
+ * Each step that takes time is an event on the scheduler; a step that
+ * refuses a packet counts a drop on the port the packet arrived by. */
+#ifndef NATBED_EMU_FABRIC_H
+#define NATBED_EMU_FABRIC_H
+
+#include <stddef.h>
+
+#include "natbed/sched.h"
+#include "natbed/topo.h"
+#include "port.h"
+
+struct fabric;
+struct event_base;
+
+struct fabric_cfg {
+	const struct topo *topo; /* hosts become ports named after them */
+	const char *backend;	 /* packet I/O backend name, "packet" */
+	const char *pcap_dir;	 /* NULL: no captures */
+	struct sched *sched;	 /* attached to base by the caller */
+	struct event_base *base;
+	size_t pool_size; /* packets in flight at most */
+};
+
+/* Opens a port per host and its capture; registers with cfg->base.
+ * Returns NULL and writes why into err. */
+struct fabric *fabric_new(const struct fabric_cfg *cfg, char *err, size_t errlen);
+/* Flushes captures, closes ports, frees every packet. NULL is safe. */
+void fabric_free(struct fabric *f);
+
+/* Ports, for the control socket. */
+struct port *fabric_ports(struct fabric *f, size_t *n);
+/* Packets currently in flight (held by links or ARP). */
+size_t fabric_in_flight(const struct fabric *f);
+/* Reads the kernel's drop counters into the ports and flushes captures. */
+void fabric_sync(struct fabric *f);
+
+struct nat;
+/* The NAT called name, or NULL. */
+struct nat *fabric_nat(struct fabric *f, const char *name);
+struct sched *fabric_sched(struct fabric *f);
+
+#endif

@@ -1,0 +1,193 @@
+/* natbed-emu: the userspace fabric between a topology's namespaces.
+ * Run by `natbed up` inside the fabric namespace; see --help. */
+#include <errno.h>
+#include <event2/event.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ctl.h"
+#include "emu_ctl.h"
+#include "fabric.h"
+#include "natbed/log.h"
+#include "natbed/sched.h"
+#include "natbed/topo.h"
+
+#define EMU_SYNC_MS 200 /* captures flushed and kernel drops read this often */
+
+struct emu_opts {
+	const char *topology;
+	const char *prefix;
+	const char *out;
+	const char *ctl;
+	const char *backend;
+	int verbose;
+};
+
+static void emu_usage(FILE *f)
+{
+	fprintf(
+	    f, "usage: natbed-emu --topology FILE [options]\n"
+	       "\n"
+	       "The natbed fabric: moves every packet between a topology's hosts in userspace,\n"
+	       "answering ARP for the gateways it plays, routing, timing each link on its\n"
+	       "scheduler and writing one pcap per port. Normally started by `natbed up` in\n"
+	       "the fabric namespace, where each host's veth is an interface named after it.\n"
+	       "\n"
+	       "options:\n"
+	       "  -t, --topology FILE  topology file (the same one `natbed up` read)\n"
+	       "  -p, --prefix P       namespace prefix the topology was built with (default nb-)\n"
+	       "  -o, --out DIR        write DIR/HOST.pcap per port (default: no captures)\n"
+	       "  -c, --ctl PATH       control socket (default /run/natbed/PREFIX/ctl)\n"
+	       "  -b, --backend NAME   packet I/O backend (default packet: AF_PACKET)\n"
+	       "  -v, --verbose        log more\n"
+	       "  -h, --help           this text\n"
+	       "\n"
+	       "SIGTERM or SIGINT stops it cleanly; captures stay readable if it is killed.\n");
+}
+
+static int emu_parse(int argc, char **argv, struct emu_opts *o)
+{
+	static const struct option lopts[] = {
+	    {"topology", required_argument, NULL, 't'}, {"prefix", required_argument, NULL, 'p'},
+	    {"out", required_argument, NULL, 'o'},	{"ctl", required_argument, NULL, 'c'},
+	    {"backend", required_argument, NULL, 'b'},	{"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},		{NULL, 0, NULL, 0},
+	};
+	int c;
+
+	o->prefix = "nb-";
+	o->backend = "packet";
+	while ((c = getopt_long(argc, argv, "t:p:o:c:b:vh", lopts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			o->topology = optarg;
+			break;
+		case 'p':
+			o->prefix = optarg;
+			break;
+		case 'o':
+			o->out = optarg;
+			break;
+		case 'c':
+			o->ctl = optarg;
+			break;
+		case 'b':
+			o->backend = optarg;
+			break;
+		case 'v':
+			o->verbose = 1;
+			break;
+		case 'h':
+			emu_usage(stdout);
+			exit(0);
+		default:
+			emu_usage(stderr);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "natbed-emu: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	if (!o->topology) {
+		fprintf(stderr, "natbed-emu: --topology FILE is required (see --help)\n");
+		return -1;
+	}
+	return 0;
+}
+
+static void emu_signal_cb(evutil_socket_t sig, short ev, void *arg)
+{
+	log_info("signal %d: stopping", (int)sig);
+	event_base_loopbreak(arg);
+}
+
+static void emu_sync_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	fabric_sync(arg);
+}
+
+int main(int argc, char **argv)
+{
+	struct emu_opts o = {0};
+	char err[TOPO_ERR_MAX], ctl_path[256];
+	struct topo *t = NULL;
+	struct event_base *base = NULL;
+	struct sched *s = NULL;
+	struct fabric *f = NULL;
+	struct ctl *ctl = NULL;
+	struct event *sig_term = NULL, *sig_int = NULL, *sync_ev = NULL;
+	struct timeval sync_tv = {0, EMU_SYNC_MS * 1000};
+	struct emu_ctl_ctx cctx;
+	struct fabric_cfg fc = {0};
+	int rc = 1;
+
+	if (emu_parse(argc, argv, &o) < 0)
+		return 2;
+	log_init("natbed-emu", o.verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	signal(SIGPIPE, SIG_IGN);
+	if (topo_load(o.topology, o.prefix, &t, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		return 2;
+	}
+	base = event_base_new();
+	s = sched_new(clock_monotonic, NULL);
+	if (!base || !s || sched_attach(s, base) < 0) {
+		log_err("cannot set up the event loop");
+		goto cleanup;
+	}
+	fc.topo = t;
+	fc.backend = o.backend;
+	fc.pcap_dir = o.out;
+	fc.sched = s;
+	fc.base = base;
+	f = fabric_new(&fc, err, sizeof(err));
+	if (!f) {
+		log_err("%s", err);
+		goto cleanup;
+	}
+	if (!o.ctl) {
+		snprintf(ctl_path, sizeof(ctl_path), "/run/natbed/%s", o.prefix);
+		mkdir("/run/natbed", 0700);
+		mkdir(ctl_path, 0700);
+		snprintf(ctl_path, sizeof(ctl_path), "/run/natbed/%s/ctl", o.prefix);
+		o.ctl = ctl_path;
+	}
+	cctx.fabric = f;
+	cctx.topo = t;
+	cctx.sched = s;
+	ctl = ctl_new(base, o.ctl, emu_ctl_cmds, emu_ctl_n_cmds, &cctx, err, sizeof(err));
+	if (!ctl) {
+		log_err("%s", err);
+		goto cleanup;
+	}
+	sig_term = evsignal_new(base, SIGTERM, emu_signal_cb, base);
+	sig_int = evsignal_new(base, SIGINT, emu_signal_cb, base);
+	sync_ev = event_new(base, -1, EV_PERSIST, emu_sync_cb, f);
+	if (!sig_term || !sig_int || !sync_ev || event_add(sig_term, NULL) < 0 ||
+	    event_add(sig_int, NULL) < 0 || event_add(sync_ev, &sync_tv) < 0) {
+		log_err("cannot set up signal handling");
+		goto cleanup;
+	}
+	log_info("%s: %zu ports, control socket %s", t->name, t->n_hosts, o.ctl);
+	event_base_dispatch(base);
+	rc = 0;
+cleanup:
+	if (sync_ev)
+		event_free(sync_ev);
+	if (sig_int)
+		event_free(sig_int);
+	if (sig_term)
+		event_free(sig_term);
+	ctl_free(ctl);
+	fabric_free(f);
+	sched_free(s);
+	if (base)
+		event_base_free(base);
+	topo_free(t);
+	return rc;
+}

@@ -1,0 +1,107 @@
+/* natbed-emu NAT engine: the RFC 4787 behaviours (UDP), RFC 5382 (TCP) and
+ * RFC 5508 (ICMP) on one NAT with one public address.
+ *
+ * Mapping: endpoint-independent, address-dependent or address-and-port-
+ * dependent. Filtering: the same three. Ports: preserve, sequential (with a
+ * stride) or random (seeded), from a range, optionally keeping parity.
+ * Mappings expire on the scheduler; outbound traffic refreshes them.
+ *
+ * The engine rewrites packets in place and keeps checksums right; it never
+ * routes. The fabric calls nat_outbound() when a packet leaves the inside and
+ * nat_inbound() when one arrives at the public address. */
+#ifndef NATBED_EMU_NAT_H
+#define NATBED_EMU_NAT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "natbed/sched.h"
+#include "natbed/topo.h"
+#include "proto.h"
+
+enum nat_proto { NAT_UDP, NAT_TCP, NAT_ICMP, NAT_PROTO_COUNT };
+
+struct nat_cfg {
+	char name[TOPO_NAME_MAX];
+	enum topo_nat_map mapping;
+	enum topo_nat_map filtering;
+	enum topo_nat_ports ports;
+	uint16_t port_lo, port_hi;
+	uint16_t stride;		  /* sequential: distance between new ports */
+	bool parity;			  /* RFC 4787 REQ-4: keep even/odd */
+	bool hairpin;			  /* RFC 4787 REQ-9 */
+	bool refresh_inbound;		  /* RFC 4787 REQ-6 allows it; off by default */
+	natbed_time_t udp_timeout_ns;	  /* REQ-5: default 120 s */
+	natbed_time_t tcp_established_ns; /* RFC 5382 REQ-5: >= 2 h 4 min */
+	natbed_time_t tcp_transitory_ns;  /* RFC 5382 REQ-5: >= 4 min */
+	natbed_time_t icmp_timeout_ns;	  /* RFC 5508 REQ-1: >= 60 s */
+	uint32_t public_addr;		  /* network order */
+	uint32_t inside_net, inside_mask; /* network order */
+	size_t pool;			  /* most mappings per protocol; 0: the range */
+	uint64_t seed;
+};
+
+/* Fills cfg from a topology NAT with the defaults above. */
+void nat_cfg_from_topo(struct nat_cfg *cfg, const struct topo_nat *tn, uint64_t seed);
+
+enum nat_verdict {
+	NAT_PASS,
+	NAT_DROP_NO_MAPPING,  /* inbound to a port with no mapping */
+	NAT_DROP_FILTERED,    /* inbound refused by the filtering behaviour */
+	NAT_DROP_EXHAUSTED,   /* REQ-3: no free port, the flow is refused */
+	NAT_DROP_UNSUPPORTED, /* a protocol or ICMP type it does not translate */
+	NAT_DROP_NOT_INSIDE,  /* outbound from an address outside its prefix */
+	NAT_VERDICT_COUNT
+};
+
+const char *nat_verdict_name(enum nat_verdict v);
+
+struct nat_counters {
+	uint64_t out_pkts, in_pkts;
+	uint64_t mappings_created, mappings_expired, mappings_active;
+	uint64_t hairpinned;
+	uint64_t icmp_errors;		   /* ICMP errors translated (RFC 5508) */
+	uint64_t drops[NAT_VERDICT_COUNT]; /* by verdict, NAT_PASS unused */
+};
+
+struct nat;
+
+/* A NAT whose mappings expire on s. NULL on ENOMEM or a bad cfg. */
+struct nat *nat_new(const struct nat_cfg *cfg, struct sched *s);
+/* Frees every mapping and cancels their expiry events. NULL is safe. */
+void nat_free(struct nat *n);
+
+const struct nat_cfg *nat_config(const struct nat *n);
+const struct nat_counters *nat_counters(const struct nat *n);
+
+/* Translates a packet leaving the inside: source becomes the public address
+ * and a mapped port, creating the mapping if needed. */
+enum nat_verdict nat_outbound(struct nat *n, struct ip_view *v, natbed_time_t now);
+
+/* Translates a packet arriving at the public address: destination becomes
+ * the mapped inside endpoint if a mapping exists and filtering allows. */
+enum nat_verdict nat_inbound(struct nat *n, struct ip_view *v, natbed_time_t now);
+
+/* Counts a hairpinned packet (the fabric does the turn). */
+void nat_count_hairpin(struct nat *n);
+
+/* Every mapping as JSON: [{proto, inside, outside, remote?, expires_in_ms,
+ * permissions:[...]}]. A new reference. */
+json_t *nat_mappings_json(const struct nat *n, natbed_time_t now);
+
+/* Drops every mapping: what a NAT reboot does. */
+void nat_flush(struct nat *n);
+
+/* Changes one behaviour at run time: key is a topology NAT key (mapping,
+ * filtering, ports, port-range, hairpin, timeout) or stride, parity,
+ * refresh-inbound. Existing mappings stay. 0, or -1 with err filled. */
+int nat_set(struct nat *n, const char *key, const char *value, char *err, size_t errlen);
+
+/* Mappings, counters and generator state as JSON / back. Restore replaces
+ * everything; times are stored relative to now. */
+json_t *nat_checkpoint(const struct nat *n, natbed_time_t now);
+int nat_restore(struct nat *n, const json_t *j, natbed_time_t now, char *err, size_t errlen);
+
+#endif

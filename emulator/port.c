@@ -1,0 +1,38 @@
+#include "port.h"
+
+#include <string.h>
+#include <errno.h>
+#include <unistd.h>
+
+/* The packet I/O backends, found by name. Adding one is a file and a line. */
+static const struct port_backend *const port_backends[] = {
+    &port_backend_packet,
+};
+
+const struct port_backend *port_backend_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(port_backends) / sizeof(port_backends[0]); i++)
+		if (strcmp(port_backends[i]->name, name) == 0)
+			return port_backends[i];
+	return NULL;
+}
+
+int port_open(struct port *p, const char *ifname, const struct port_backend *be)
+{
+	memset(p, 0, sizeof(*p));
+	p->fd = -1;
+	p->be = be;
+	if (strlen(ifname) >= sizeof(p->ifname))
+		return -ENAMETOOLONG;
+	strcpy(p->ifname, ifname);
+	return be->open(p);
+}
+
+void port_close(struct port *p)
+{
+	if (p->be && p->fd >= 0)
+		p->be->close(p);
+	p->fd = -1;
+}

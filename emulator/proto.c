@@ -1,0 +1,118 @@
+#include "proto.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+
+uint32_t csum_add(uint32_t sum, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	size_t i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (len & 1)
+		sum += (uint32_t)(p[len - 1] << 8);
+	return sum;
+}
+
+uint16_t csum_fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+int ip_view_parse(uint8_t *frame, size_t len, struct ip_view *v)
+{
+	struct ipv4_hdr *ip;
+	size_t hlen, tot;
+
+	if (len < ETH_HLEN_ + IPV4_MIN_HLEN)
+		return -1;
+	v->eth = (struct eth_hdr *)frame;
+	ip = (struct ipv4_hdr *)(frame + ETH_HLEN_);
+	hlen = (size_t)(ip->ver_ihl & 0x0f) * 4;
+	tot = ntohs(ip->tot_len);
+	/* RFC 791 §3.1: version 4, IHL >= 5, total length covers the header */
+	if ((ip->ver_ihl >> 4) != 4 || hlen < IPV4_MIN_HLEN || tot < hlen || tot > len - ETH_HLEN_)
+		return -1;
+	if (csum_fold(csum_add(0, ip, hlen)) != 0)
+		return -1;
+	v->ip = ip;
+	v->hlen = hlen;
+	v->ip_len = tot;
+	v->l4 = NULL;
+	v->l4_len = 0;
+	if ((ntohs(ip->frag) & IPV4_FRAG_OFFSET_MASK) == 0) {
+		v->l4 = (uint8_t *)ip + hlen;
+		v->l4_len = tot - hlen;
+	}
+	return 0;
+}
+
+void ip_csum_set(struct ipv4_hdr *ip, size_t hlen)
+{
+	ip->csum = 0;
+	ip->csum = htons(csum_fold(csum_add(0, ip, hlen)));
+}
+
+static uint16_t *l4_csum_field(struct ip_view *v, size_t *min)
+{
+	switch (v->ip->proto) {
+	case IPPROTO_UDP_:
+		*min = UDP_HLEN;
+		return &((struct udp_hdr *)v->l4)->csum;
+	case IPPROTO_TCP_:
+		*min = TCP_MIN_HLEN;
+		return &((struct tcp_hdr *)v->l4)->csum;
+	case IPPROTO_ICMP_:
+		*min = ICMP_HLEN;
+		return &((struct icmp_hdr *)v->l4)->csum;
+	}
+	return NULL;
+}
+
+void l4_csum_set(struct ip_view *v)
+{
+	uint16_t *field;
+	uint32_t sum = 0;
+	size_t min = 0;
+	uint16_t c;
+
+	if (!v->l4 || (ntohs(v->ip->frag) & IPV4_FRAG_MF))
+		return;
+	field = l4_csum_field(v, &min);
+	if (!field || v->l4_len < min)
+		return;
+	*field = 0;
+	if (v->ip->proto != IPPROTO_ICMP_) {
+		/* RFC 768 / RFC 793 pseudo-header */
+		sum = csum_add(sum, &v->ip->src, 8);
+		sum += v->ip->proto;
+		sum += (uint32_t)v->l4_len;
+	}
+	sum = csum_add(sum, v->l4, v->l4_len);
+	c = csum_fold(sum);
+	/* RFC 768: a computed zero is sent as all ones for UDP */
+	if (c == 0 && v->ip->proto == IPPROTO_UDP_)
+		c = 0xffff;
+	*field = htons(c);
+}
+
+void csum_update16(uint16_t *csum, uint16_t old_v, uint16_t new_v)
+{
+	/* HC' = ~(~HC + ~m + m') */
+	uint32_t sum = (uint16_t)~ntohs(*csum);
+
+	sum += (uint16_t)~ntohs(old_v);
+	sum += ntohs(new_v);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	*csum = htons((uint16_t)~sum);
+}
+
+void csum_update32(uint16_t *csum, uint32_t old_v, uint32_t new_v)
+{
+	csum_update16(csum, (uint16_t)(old_v & 0xffff), (uint16_t)(new_v & 0xffff));
+	csum_update16(csum, (uint16_t)(old_v >> 16), (uint16_t)(new_v >> 16));
+}

@@ -1,0 +1,112 @@
+/* natbed-emu wire formats: Ethernet, ARP, IPv4, UDP, TCP, ICMP, and the
+ * Internet checksum (RFC 1071) with incremental update (RFC 1624). */
+#ifndef NATBED_EMU_PROTO_H
+#define NATBED_EMU_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ETH_HLEN_      14
+#define ETHERTYPE_IPV4 0x0800
+#define ETHERTYPE_ARP_ 0x0806
+#define IPV4_MIN_HLEN  20
+#define UDP_HLEN       8
+#define TCP_MIN_HLEN   20
+#define ICMP_HLEN      8
+
+#define IPPROTO_ICMP_ 1
+#define IPPROTO_TCP_  6
+#define IPPROTO_UDP_  17
+
+struct eth_hdr {
+	uint8_t dst[6];
+	uint8_t src[6];
+	uint16_t type; /* network order */
+};
+
+/* RFC 826 for Ethernet and IPv4 */
+struct arp_pkt {
+	uint16_t htype, ptype;
+	uint8_t hlen, plen;
+	uint16_t op;
+	uint8_t sha[6];
+	uint32_t spa;
+	uint8_t tha[6];
+	uint32_t tpa;
+} __attribute__((packed));
+
+#define ARP_OP_REQUEST 1
+#define ARP_OP_REPLY   2
+
+/* RFC 791 §3.1 */
+struct ipv4_hdr {
+	uint8_t ver_ihl;
+	uint8_t tos;
+	uint16_t tot_len;
+	uint16_t id;
+	uint16_t frag;
+	uint8_t ttl;
+	uint8_t proto;
+	uint16_t csum;
+	uint32_t src;
+	uint32_t dst;
+};
+
+#define IPV4_FRAG_OFFSET_MASK 0x1fff
+#define IPV4_FRAG_MF	      0x2000
+
+struct udp_hdr {
+	uint16_t sport, dport, len, csum;
+};
+
+struct tcp_hdr {
+	uint16_t sport, dport;
+	uint32_t seq, ack;
+	uint8_t off, flags;
+	uint16_t win, csum, urg;
+};
+
+struct icmp_hdr {
+	uint8_t type, code;
+	uint16_t csum;
+	uint16_t id, seq;
+};
+
+/* A parsed view of an IPv4 frame; pointers into the frame. */
+struct ip_view {
+	struct eth_hdr *eth;
+	struct ipv4_hdr *ip;
+	size_t ip_len; /* tot_len, checked against the frame */
+	size_t hlen;   /* IPv4 header length */
+	uint8_t *l4;   /* NULL for non-first fragments */
+	size_t l4_len;
+};
+
+/* Parses and checks an IPv4 frame (version, header length, total length
+ * within the frame, header checksum). Trailing Ethernet padding is allowed.
+ * Returns 0 or -1. */
+int ip_view_parse(uint8_t *frame, size_t len, struct ip_view *v);
+
+/* RFC 1071 sum of len bytes (not complemented), to chain with csum_fold(). */
+uint32_t csum_add(uint32_t sum, const void *data, size_t len);
+uint16_t csum_fold(uint32_t sum);
+
+/* Recomputes the IPv4 header checksum. */
+void ip_csum_set(struct ipv4_hdr *ip, size_t hlen);
+
+/* Recomputes the UDP/TCP/ICMP checksum of v from scratch (finishes a
+ * partial checksum left by an offloading sender). */
+void l4_csum_set(struct ip_view *v);
+
+/* RFC 1624 eqn. 3: updates checksum *csum for a 16-bit field going from
+ * old to new (both network order). */
+void csum_update16(uint16_t *csum, uint16_t old_v, uint16_t new_v);
+void csum_update32(uint16_t *csum, uint32_t old_v, uint32_t new_v);
+
+_Static_assert(sizeof(struct eth_hdr) == 14, "eth_hdr");
+_Static_assert(sizeof(struct arp_pkt) == 28, "arp_pkt");
+_Static_assert(sizeof(struct ipv4_hdr) == 20, "ipv4_hdr");
+_Static_assert(sizeof(struct tcp_hdr) == 20, "tcp_hdr");
+
+#endif

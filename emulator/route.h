@@ -1,0 +1,47 @@
+/* natbed-emu routing over the topology's segments.
+ *
+ * Segment 0 is the internet; segment n+1 is the inside of NAT n. A packet on
+ * a segment goes to a host of that segment that owns its destination, down
+ * into a NAT whose outside is this segment and that claims the destination,
+ * or up through the segment's own NAT; on the internet with none of these it
+ * has no route. */
+#ifndef NATBED_EMU_ROUTE_H
+#define NATBED_EMU_ROUTE_H
+
+#include <stdint.h>
+
+#include "natbed/topo.h"
+
+#define ROUTE_INTERNET 0
+
+enum route_kind { ROUTE_NONE, ROUTE_HOST, ROUTE_NAT_DOWN, ROUTE_NAT_UP };
+
+struct route_next {
+	enum route_kind kind;
+	int index; /* host index for ROUTE_HOST, NAT index for the NAT kinds */
+};
+
+struct route;
+
+/* Builds the routing view of t (which must outlive it). NULL on ENOMEM. */
+struct route *route_new(const struct topo *t);
+void route_free(struct route *r);
+
+/* Segment of host h and the outside / inside segments of NAT n. */
+int route_host_segment(const struct route *r, int h);
+int route_nat_outside(const struct route *r, int n);
+static inline int route_nat_inside(int n)
+{
+	return n + 1;
+}
+
+/* The host that owns address ip (network order), or -1. */
+int route_host_of(const struct route *r, uint32_t ip);
+
+/* Where a packet for dst (network order) on segment seg goes next.
+ * nat_claims(n, dst) says whether NAT n takes dst from its outside: with
+ * translation, its public address; a plain router, its inside prefix. */
+struct route_next route_lookup(const struct route *r, int seg, uint32_t dst,
+			       int (*nat_claims)(void *ctx, int n, uint32_t dst), void *ctx);
+
+#endif

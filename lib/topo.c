@@ -1,0 +1,1619 @@
+/* natbed topology loader (schema: docs/topology.md).
+ *
+ * The file is loaded with libyaml's document API, then walked with one key
+ * table per section: a table line names a key, the parser of its value and
+ * where the value goes. Values are checked as they are met; what relates two
+ * parts of the file (upstreams, a host's NAT, addresses, link layering) is
+ * checked after the walk, in resolve(). The first error wins, is written as
+ * "FILE:LINE: key: problem" and nothing is returned.
+ */
+#include "natbed/topo.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#define TOPO_FILE_MAX	(1u << 20) /* largest topology file read, bytes */
+#define KEY_PATH_MAX	160	   /* a dotted key path in an error */
+#define VALUE_SHOW_MAX	64	   /* bytes of a bad value quoted in an error */
+#define PREFIX_DEFAULT	"nb-"
+#define INSIDE_LEN_MAX	30	     /* room for network, gateway, a host, broadcast */
+#define PUBLIC_POOL	"198.18.0.0" /* public hosts without an address ... */
+#define PUBLIC_POOL_LEN 15
+#define PUBLIC_FIRST	"198.18.1.1"		/* ... get one from here upward */
+#define TIMEOUT_DEFAULT (120 * NATBED_NS_PER_S) /* RFC 4787 REQ-5: >= 2 min */
+
+struct loader;
+struct text_kind;
+
+/* Parses value node n (named by path) into dst. Returns 0 or -1 with the
+ * error written. */
+typedef int (*value_fn)(struct loader *ld, const yaml_node_t *n, const char *path, void *dst);
+
+/* One key of a section. off is where the value goes in the section's
+ * object (0 with a parser that takes the whole object); size and bit serve
+ * layering (link blocks) and the `set` words. */
+struct key_spec {
+	const char *key;
+	const struct text_kind *text; /* a scalar of this kind, or NULL and: */
+	value_fn parse;		      /* the parser of a structured value */
+	size_t off;
+	size_t size;
+	unsigned bit;
+};
+
+static int v_text(struct loader *ld, const yaml_node_t *n, const char *path, void *dst,
+		  const struct text_kind *k);
+
+enum nat_key {
+	NK_PRESET,
+	NK_MAPPING,
+	NK_FILTERING,
+	NK_PORTS,
+	NK_PORT_RANGE,
+	NK_HAIRPIN,
+	NK_TIMEOUT,
+	NK_PUBLIC,
+	NK_INSIDE,
+	NK_UPSTREAM,
+	NK_LINK,
+	NK_COUNT
+};
+
+enum host_key { HK_NAT, HK_ADDRESS, HK_ADDRESSES, HK_LINK, HK_RUN, HK_COUNT };
+
+enum top_key {
+	TK_NAME,
+	TK_SEED,
+	TK_DEFAULTS,
+	TK_INTERNET,
+	TK_NATS,
+	TK_HOSTS,
+	TK_SCENARIO,
+	TK_COUNT
+};
+
+/* A NAT as read, with what resolve() needs beyond struct topo_nat. */
+struct nat_in {
+	struct topo_nat nat;
+	char upstream[TOPO_NAME_MAX];
+	int line[NK_COUNT]; /* line of each key given, 0 when absent */
+};
+
+/* A host as read. */
+struct host_in {
+	struct topo_host host;
+	char nat[TOPO_NAME_MAX];
+	int line[HK_COUNT];
+	int addr_line[TOPO_ADDRS_MAX];
+};
+
+struct loader {
+	const char *file;
+	const char *prefix;
+	yaml_document_t *doc;
+	char *err;
+	size_t errlen;
+	bool failed;
+	struct topo t; /* scalars only: nats and hosts live below until build() */
+	int line[TK_COUNT];
+	struct nat_in *nats;
+	size_t n_nats;
+	struct host_in *hosts;
+	size_t n_hosts;
+};
+
+/* ---- errors and small helpers ---- */
+
+/* Writes "FILE:LINE: key: problem" unless an error is already written (the
+ * first one wins). Always returns -1. */
+__attribute__((format(printf, 4, 5))) static int fail(struct loader *ld, int line, const char *key,
+						      const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (ld->failed)
+		return -1;
+	ld->failed = true;
+	if (!ld->err || !ld->errlen)
+		return -1;
+	n = snprintf(ld->err, ld->errlen, "%s:%d: %s: ", ld->file, line, key);
+	if (n < 0 || (size_t)n >= ld->errlen)
+		return -1; /* truncated: what fits is kept */
+	va_start(ap, fmt);
+	vsnprintf(ld->err + n, ld->errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int line_of(const yaml_node_t *n)
+{
+	return (int)n->start_mark.line + 1;
+}
+
+static const yaml_node_t *node_at(const struct loader *ld, int index)
+{
+	return yaml_document_get_node(ld->doc, index);
+}
+
+static const char *node_kind(const yaml_node_t *n)
+{
+	return n->type == YAML_MAPPING_NODE    ? "a mapping"
+	       : n->type == YAML_SEQUENCE_NODE ? "a list"
+					       : "a scalar";
+}
+
+/* YAML 1.1 null: an empty plain scalar, ~ or null. */
+static bool is_null(const yaml_node_t *n)
+{
+	static const char *const nulls[] = {"", "~", "null", "Null", "NULL"};
+	size_t i;
+
+	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return false;
+	for (i = 0; i < ARRAY_SIZE(nulls); i++)
+		if (!strcmp((const char *)n->data.scalar.value, nulls[i]))
+			return true;
+	return false;
+}
+
+/* The text of scalar n, or NULL with the error written (a mapping or a list
+ * where a scalar belongs, no value, an embedded NUL). */
+static const char *scalar(struct loader *ld, const yaml_node_t *n, const char *path)
+{
+	const char *s;
+
+	if (n->type != YAML_SCALAR_NODE) {
+		fail(ld, line_of(n), path, "expected a scalar, got %s", node_kind(n));
+		return NULL;
+	}
+	if (is_null(n)) {
+		fail(ld, line_of(n), path, "missing value");
+		return NULL;
+	}
+	s = (const char *)n->data.scalar.value;
+	if (strlen(s) != n->data.scalar.length) {
+		fail(ld, line_of(n), path, "value contains a NUL byte");
+		return NULL;
+	}
+	return s;
+}
+
+/* dst = "parent.key" (or "key" at the top), truncated with "..." when it
+ * does not fit: a key path only ever appears in an error. */
+static void path_join(char *dst, size_t size, const char *parent, const char *key)
+{
+	int n = snprintf(dst, size, "%s%s%s", parent, *parent ? "." : "", key);
+
+	if (n < 0 || (size_t)n >= size)
+		snprintf(dst + size - 4, 4, "...");
+}
+
+/* Copies s into dst[size]; -1 when it does not fit. */
+static int copy_str(char *dst, size_t size, const char *s)
+{
+	int n = snprintf(dst, size, "%s", s);
+
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+static uint32_t ip_h(struct in_addr a)
+{
+	return ntohl(a.s_addr);
+}
+
+static struct in_addr ip_n(uint32_t h)
+{
+	struct in_addr a = {.s_addr = htonl(h)};
+
+	return a;
+}
+
+static uint32_t prefix_mask(unsigned len)
+{
+	return len ? ~(uint32_t)0 << (32 - len) : 0;
+}
+
+static bool in_prefix(struct in_addr net, unsigned len, struct in_addr a)
+{
+	return ((ip_h(a) ^ ip_h(net)) & prefix_mask(len)) == 0;
+}
+
+/* Dotted quad of a, in a static-free caller buffer. */
+static const char *ip_str(struct in_addr a, char buf[INET_ADDRSTRLEN])
+{
+	if (!inet_ntop(AF_INET, &a, buf, INET_ADDRSTRLEN))
+		snprintf(buf, INET_ADDRSTRLEN, "?");
+	return buf;
+}
+
+/* Unicast and usable on a segment: not 0/8, 127/8, multicast or reserved. */
+static bool ip_unicast(struct in_addr a)
+{
+	uint32_t first = ip_h(a) >> 24;
+
+	return first != 0 && first != 127 && first < 224;
+}
+
+/* ---- strict unit parsers ---- */
+
+struct unit {
+	const char *name;
+	int64_t mult;	   /* value of 1 UNIT in the result's unit */
+	unsigned frac_max; /* decimals that stay exact: 10^frac_max == mult */
+};
+
+static const struct unit duration_units[] = {
+    {"us", NATBED_NS_PER_US, 3},
+    {"ms", NATBED_NS_PER_MS, 6},
+    {"s", NATBED_NS_PER_S, 9},
+};
+
+static const struct unit rate_units[] = {
+    {"bit", 1, 0},
+    {"kbit", 1000, 3},
+    {"mbit", 1000000, 6},
+    {"gbit", 1000000000, 9},
+};
+
+/* Millionths of a percent, so 0.000001% stays exact. */
+#define PERCENT_SCALE 1000000
+static const struct unit percent_units[] = {
+    {"%", PERCENT_SCALE, 6},
+};
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Reads DIGITS into *v, refusing overflow past limit. Returns the end, or
+ * NULL when there is no digit or the value overflows. *ndigits counts them. */
+static const char *scan_digits(const char *p, int64_t limit, int64_t *v, unsigned *ndigits)
+{
+	*v = 0;
+	*ndigits = 0;
+	for (; is_digit(*p); p++, (*ndigits)++) {
+		if (*v > (limit - (*p - '0')) / 10)
+			return NULL;
+		*v = *v * 10 + (*p - '0');
+	}
+	return *ndigits ? p : NULL;
+}
+
+/* Parses "DIGITS[.DIGITS]UNIT", UNIT one of units exactly (no sign, no
+ * exponent, no space), into an integer count of the result's unit.
+ * Returns 0 or -1 (malformed, unknown unit, too many decimals, overflow). */
+static int parse_scaled(const char *s, const struct unit *units, size_t n_units, int64_t *out)
+{
+	int64_t ip, fp = 0, scale;
+	unsigned nd, fd = 0, k;
+	const char *p;
+	size_t i;
+
+	if (!s || !(p = scan_digits(s, INT64_MAX, &ip, &nd)))
+		return -1;
+	if (*p == '.' && !(p = scan_digits(p + 1, INT64_MAX, &fp, &fd)))
+		return -1;
+	for (i = 0; i < n_units; i++)
+		if (!strcmp(p, units[i].name))
+			break;
+	if (i == n_units || fd > units[i].frac_max)
+		return -1;
+	for (scale = units[i].mult, k = 0; k < fd; k++)
+		scale /= 10;
+	fp *= scale;
+	if (ip > (INT64_MAX - fp) / units[i].mult)
+		return -1;
+	*out = ip * units[i].mult + fp;
+	return 0;
+}
+
+int topo_parse_duration(const char *s, natbed_time_t *out_ns)
+{
+	int64_t v;
+
+	if (parse_scaled(s, duration_units, ARRAY_SIZE(duration_units), &v) < 0)
+		return -1;
+	*out_ns = v;
+	return 0;
+}
+
+int topo_parse_percent(const char *s, double *out_fraction)
+{
+	int64_t v;
+
+	if (parse_scaled(s, percent_units, ARRAY_SIZE(percent_units), &v) < 0)
+		return -1;
+	if (v > 100 * (int64_t)PERCENT_SCALE)
+		return -1;
+	*out_fraction = (double)v / (100.0 * PERCENT_SCALE);
+	return 0;
+}
+
+int topo_parse_rate(const char *s, uint64_t *out_bps)
+{
+	int64_t v;
+
+	if (parse_scaled(s, rate_units, ARRAY_SIZE(rate_units), &v) < 0)
+		return -1;
+	*out_bps = (uint64_t)v;
+	return 0;
+}
+
+int topo_parse_port_range(const char *s, uint16_t *lo, uint16_t *hi)
+{
+	int64_t a, b;
+	unsigned nd;
+	const char *p;
+
+	if (!s || !(p = scan_digits(s, 65535, &a, &nd)) || *p != '-')
+		return -1;
+	if (!(p = scan_digits(p + 1, 65535, &b, &nd)) || *p)
+		return -1;
+	if (a < 1 || a > b)
+		return -1;
+	*lo = (uint16_t)a;
+	*hi = (uint16_t)b;
+	return 0;
+}
+
+/* ---- NAT behaviours and presets ---- */
+
+struct name_value {
+	const char *name;
+	int value;
+};
+
+static const struct name_value nat_map_names[] = {
+    {"endpoint-independent", TOPO_MAP_EIM},
+    {"address-dependent", TOPO_MAP_ADM},
+    {"address-and-port-dependent", TOPO_MAP_APDM},
+};
+
+static const struct name_value nat_ports_names[] = {
+    {"preserve", TOPO_PORTS_PRESERVE},
+    {"sequential", TOPO_PORTS_SEQUENTIAL},
+    {"random", TOPO_PORTS_RANDOM},
+};
+
+static int nv_parse(const struct name_value *t, size_t n, const char *s, int *out)
+{
+	size_t i;
+
+	for (i = 0; s && i < n; i++) {
+		if (!strcmp(t[i].name, s)) {
+			*out = t[i].value;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static const char *nv_name(const struct name_value *t, size_t n, int value)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (t[i].value == value)
+			return t[i].name;
+	return NULL;
+}
+
+int topo_parse_nat_map(const char *s, enum topo_nat_map *out)
+{
+	int v;
+
+	if (nv_parse(nat_map_names, ARRAY_SIZE(nat_map_names), s, &v) < 0)
+		return -1;
+	*out = (enum topo_nat_map)v;
+	return 0;
+}
+
+int topo_parse_nat_ports(const char *s, enum topo_nat_ports *out)
+{
+	int v;
+
+	if (nv_parse(nat_ports_names, ARRAY_SIZE(nat_ports_names), s, &v) < 0)
+		return -1;
+	*out = (enum topo_nat_ports)v;
+	return 0;
+}
+
+const char *topo_nat_map_name(enum topo_nat_map m)
+{
+	return nv_name(nat_map_names, ARRAY_SIZE(nat_map_names), (int)m);
+}
+
+const char *topo_nat_ports_name(enum topo_nat_ports p)
+{
+	return nv_name(nat_ports_names, ARRAY_SIZE(nat_ports_names), (int)p);
+}
+
+/* The behaviour a preset stands for; a topology overrides it field by field. */
+struct nat_preset {
+	const char *name;
+	enum topo_nat_map mapping, filtering;
+	enum topo_nat_ports ports;
+	uint16_t port_lo, port_hi;
+	bool hairpin;
+	natbed_time_t timeout_ns;
+};
+
+#define EIM  TOPO_MAP_EIM
+#define ADM  TOPO_MAP_ADM
+#define APDM TOPO_MAP_APDM
+/* clang-format off */
+static const struct nat_preset nat_presets[] = {
+	{"full-cone",            EIM,  EIM,  TOPO_PORTS_PRESERVE,   1024, 65535, false, TIMEOUT_DEFAULT},
+	{"restricted-cone",      EIM,  ADM,  TOPO_PORTS_PRESERVE,   1024, 65535, false, TIMEOUT_DEFAULT},
+	{"port-restricted",      EIM,  APDM, TOPO_PORTS_PRESERVE,   1024, 65535, false, TIMEOUT_DEFAULT},
+	{"symmetric",            APDM, APDM, TOPO_PORTS_RANDOM,     1024, 65535, false, TIMEOUT_DEFAULT},
+	{"symmetric-sequential", APDM, APDM, TOPO_PORTS_SEQUENTIAL, 1024, 65535, false, TIMEOUT_DEFAULT},
+	{"cgnat",                EIM,  EIM,  TOPO_PORTS_PRESERVE,   1024, 65535, false, TIMEOUT_DEFAULT},
+};
+
+/* What a NAT without a preset gets (mapping and filtering must be given). */
+static const struct nat_preset nat_no_preset =
+	{"",                     EIM,  EIM,  TOPO_PORTS_PRESERVE,   1024, 65535, false, TIMEOUT_DEFAULT};
+/* clang-format on */
+#undef EIM
+#undef ADM
+#undef APDM
+
+static const struct nat_preset *preset_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(nat_presets); i++)
+		if (!strcmp(nat_presets[i].name, name))
+			return &nat_presets[i];
+	return NULL;
+}
+
+const char *topo_nat_preset_name(size_t i)
+{
+	return i < ARRAY_SIZE(nat_presets) ? nat_presets[i].name : NULL;
+}
+
+/* Fills the behaviour fields of nat not flagged in nat->set from p. */
+static void preset_fill(struct topo_nat *nat, const struct nat_preset *p)
+{
+	if (!(nat->set & TOPO_NAT_MAPPING))
+		nat->mapping = p->mapping;
+	if (!(nat->set & TOPO_NAT_FILTERING))
+		nat->filtering = p->filtering;
+	if (!(nat->set & TOPO_NAT_PORTS))
+		nat->ports = p->ports;
+	if (!(nat->set & TOPO_NAT_PORT_RANGE)) {
+		nat->port_lo = p->port_lo;
+		nat->port_hi = p->port_hi;
+	}
+	if (!(nat->set & TOPO_NAT_HAIRPIN))
+		nat->hairpin = p->hairpin;
+	if (!(nat->set & TOPO_NAT_TIMEOUT))
+		nat->timeout_ns = p->timeout_ns;
+}
+
+int topo_nat_preset_apply(struct topo_nat *nat, const char *name)
+{
+	const struct nat_preset *p = name ? preset_find(name) : NULL;
+
+	if (!p || copy_str(nat->preset, sizeof(nat->preset), p->name) < 0)
+		return -1;
+	preset_fill(nat, p);
+	return 0;
+}
+
+/* ---- the walker ---- */
+
+/* "a, b, c": the keys of a table, for an "unknown key" error. */
+static void keys_list(char *buf, size_t size, const struct key_spec *keys, size_t n)
+{
+	size_t i, used = 0;
+	int w;
+
+	buf[0] = '\0';
+	for (i = 0; i < n; i++) {
+		w = snprintf(buf + used, size - used, "%s%s", i ? ", " : "", keys[i].key);
+		if (w < 0 || (size_t)w >= size - used)
+			return; /* truncated: the list is only a hint */
+		used += (size_t)w;
+	}
+}
+
+/* The text of mapping key k, which must be a scalar. */
+static const char *key_text(struct loader *ld, const yaml_node_t *k, const char *path)
+{
+	if (k->type != YAML_SCALAR_NODE) {
+		fail(ld, line_of(k), path, "a key must be a scalar, not %s", node_kind(k));
+		return NULL;
+	}
+	return (const char *)k->data.scalar.value;
+}
+
+static int walk_pair(struct loader *ld, const yaml_node_pair_t *p, const char *path,
+		     const struct key_spec *keys, size_t n_keys, void *obj, int *lines,
+		     unsigned *set)
+{
+	const yaml_node_t *k = node_at(ld, p->key), *v = node_at(ld, p->value);
+	char sub[KEY_PATH_MAX], list[128];
+	const char *name = key_text(ld, k, path);
+	size_t i;
+
+	if (!name)
+		return -1;
+	path_join(sub, sizeof(sub), path, name);
+	for (i = 0; i < n_keys; i++)
+		if (!strcmp(keys[i].key, name))
+			break;
+	if (i == n_keys) {
+		keys_list(list, sizeof(list), keys, n_keys);
+		return fail(ld, line_of(k), sub, "unknown key (expected one of: %s)", list);
+	}
+	if (lines[i])
+		return fail(ld, line_of(k), sub, "duplicate key (first at line %d)", lines[i]);
+	lines[i] = line_of(k);
+	if (keys[i].text ? v_text(ld, v, sub, (char *)obj + keys[i].off, keys[i].text)
+			 : keys[i].parse(ld, v, sub, (char *)obj + keys[i].off))
+		return -1;
+	if (set)
+		*set |= keys[i].bit;
+	return 0;
+}
+
+/* Walks mapping n (named by path; a null value reads as an empty mapping)
+ * with the key table keys: refuses unknown and duplicate keys, parses each
+ * value into obj + off, records each key's line in lines[] (indexed like
+ * keys, zeroed by the caller) and ORs each given key's bit into *set (set
+ * may be NULL). Returns 0 or -1 with the error written. */
+static int walk_map(struct loader *ld, const yaml_node_t *n, const char *path,
+		    const struct key_spec *keys, size_t n_keys, void *obj, int *lines,
+		    unsigned *set)
+{
+	const yaml_node_pair_t *p;
+
+	if (is_null(n))
+		return 0;
+	if (n->type != YAML_MAPPING_NODE)
+		return fail(ld, line_of(n), path, "expected a mapping, got %s", node_kind(n));
+	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++)
+		if (walk_pair(ld, p, path, keys, n_keys, obj, lines, set) < 0)
+			return -1;
+	return 0;
+}
+
+/* ---- scalar values: text parsers and the kinds they make ---- */
+
+/* Each takes the scalar's text and its destination; returns 0 or -1. */
+static int t_duration(const char *s, void *dst)
+{
+	return topo_parse_duration(s, dst);
+}
+
+static int t_percent(const char *s, void *dst)
+{
+	return topo_parse_percent(s, dst);
+}
+
+static int t_rate(const char *s, void *dst)
+{
+	return topo_parse_rate(s, dst);
+}
+
+static int t_map(const char *s, void *dst)
+{
+	return topo_parse_nat_map(s, dst);
+}
+
+static int t_ports(const char *s, void *dst)
+{
+	return topo_parse_nat_ports(s, dst);
+}
+
+/* dst: the struct topo_nat (a range fills two fields). */
+static int t_port_range(const char *s, void *dst)
+{
+	struct topo_nat *nat = dst;
+
+	return topo_parse_port_range(s, &nat->port_lo, &nat->port_hi);
+}
+
+/* Only the words true and false: YAML 1.1's yes/on/y surprise people. */
+static int t_bool(const char *s, void *dst)
+{
+	if (strcmp(s, "true") && strcmp(s, "false"))
+		return -1;
+	*(bool *)dst = !strcmp(s, "true");
+	return 0;
+}
+
+static int t_seed(const char *s, void *dst)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!*s || strspn(s, "0123456789") != strlen(s))
+		return -1; /* strtoull would take a sign or spaces */
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*end || errno == ERANGE)
+		return -1;
+	*(uint64_t *)dst = (uint64_t)v;
+	return 0;
+}
+
+static int t_addr(const char *s, void *dst)
+{
+	struct in_addr *a = dst;
+
+	return inet_pton(AF_INET, s, a) == 1 && ip_unicast(*a) ? 0 : -1;
+}
+
+/* The topology's own name. */
+static int t_title(const char *s, void *dst)
+{
+	static const char ok[] =
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-";
+
+	if (strspn(s, ok) != strlen(s))
+		return -1;
+	return copy_str(dst, TOPO_NAME_MAX, s);
+}
+
+/* A NAT's name, resolved after the walk. */
+static int t_nat_ref(const char *s, void *dst)
+{
+	return copy_str(dst, TOPO_NAME_MAX, s);
+}
+
+static int t_run(const char *s, void *dst)
+{
+	return copy_str(dst, TOPO_RUN_MAX, s);
+}
+
+/* A kind of scalar value: its parser, and what an error says about it. */
+struct text_kind {
+	int (*parse)(const char *s, void *dst);
+	const char *what;
+	const char *hint;
+};
+
+/* clang-format off */
+static const struct text_kind k_duration = {t_duration, "duration", "a number with us, ms or s, e.g. 10ms"};
+static const struct text_kind k_percent = {t_percent, "percentage", "0% to 100% with the % sign, e.g. 0.5%"};
+static const struct text_kind k_rate = {t_rate, "rate", "a number with bit, kbit, mbit or gbit, e.g. 10mbit"};
+static const struct text_kind k_map = {t_map, "behaviour", "endpoint-independent, address-dependent or address-and-port-dependent"};
+static const struct text_kind k_ports = {t_ports, "port assignment", "preserve, sequential or random"};
+static const struct text_kind k_port_range = {t_port_range, "port range", "LO-HI with 1 <= LO <= HI <= 65535"};
+static const struct text_kind k_bool = {t_bool, "boolean", "true or false"};
+static const struct text_kind k_seed = {t_seed, "seed", "an integer from 0 to 18446744073709551615"};
+static const struct text_kind k_addr = {t_addr, "address", "a unicast IPv4 address, e.g. 198.51.100.1"};
+static const struct text_kind k_title = {t_title, "name", "1 to 31 of A-Z a-z 0-9 . _ -"};
+static const struct text_kind k_nat_ref = {t_nat_ref, "NAT name", "at most 31 characters"};
+static const struct text_kind k_run = {t_run, "command", "at most 1023 bytes"};
+/* clang-format on */
+
+/* Parses scalar n (named by path) of kind k into dst; errors read
+ * "bad KIND 'VALUE' (HINT)". Returns 0 or -1. */
+static int v_text(struct loader *ld, const yaml_node_t *n, const char *path, void *dst,
+		  const struct text_kind *k)
+{
+	const char *s = scalar(ld, n, path);
+
+	if (!s)
+		return -1;
+	if (k->parse(s, dst) < 0)
+		return fail(ld, line_of(n), path, "bad %s '%.*s' (%s)", k->what, VALUE_SHOW_MAX, s,
+			    k->hint);
+	return 0;
+}
+
+/* ---- structured values (value_fn) ---- */
+
+static int v_preset(struct loader *ld, const yaml_node_t *n, const char *path, void *dst)
+{
+	const char *s = scalar(ld, n, path);
+	char list[160];
+	size_t i, used = 0;
+	int w;
+
+	if (!s)
+		return -1;
+	if (preset_find(s))
+		return copy_str(dst, TOPO_NAME_MAX, s);
+	list[0] = '\0';
+	for (i = 0; i < ARRAY_SIZE(nat_presets); i++) {
+		w = snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "",
+			     nat_presets[i].name);
+		if (w < 0 || (size_t)w >= sizeof(list) - used)
+			break;
+		used += (size_t)w;
+	}
+	return fail(ld, line_of(n), path, "unknown preset '%.*s' (%s)", VALUE_SHOW_MAX, s, list);
+}
+
+/* The whole NAT: "A.B.C.D/LEN" fills the network, its length, the gateway. */
+static int v_inside(struct loader *ld, const yaml_node_t *n, const char *path, void *dst)
+{
+	struct nat_in *ni = dst;
+	const char *s = scalar(ld, n, path), *slash;
+	char addr[INET_ADDRSTRLEN], net[INET_ADDRSTRLEN];
+	struct in_addr a, last;
+	int64_t len;
+	unsigned nd;
+	const char *end;
+
+	if (!s)
+		return -1;
+	slash = strchr(s, '/');
+	if (!slash || (size_t)(slash - s) >= sizeof(addr) ||
+	    !(end = scan_digits(slash + 1, 99, &len, &nd)) || *end || nd > 2)
+		return fail(ld, line_of(n), path, "'%.*s' is not a prefix (A.B.C.D/LEN)",
+			    VALUE_SHOW_MAX, s);
+	memcpy(addr, s, (size_t)(slash - s));
+	addr[slash - s] = '\0';
+	if (inet_pton(AF_INET, addr, &a) != 1 || len > 32)
+		return fail(ld, line_of(n), path, "'%.*s' is not a prefix (A.B.C.D/LEN)",
+			    VALUE_SHOW_MAX, s);
+	if (len < 1 || len > INSIDE_LEN_MAX)
+		return fail(ld, line_of(n), path, "prefix length /%d: must be /1 to /%d", (int)len,
+			    INSIDE_LEN_MAX);
+	if (ip_h(a) & ~prefix_mask((unsigned)len))
+		return fail(ld, line_of(n), path, "%s has host bits set (the network is %s/%d)", s,
+			    ip_str(ip_n(ip_h(a) & prefix_mask((unsigned)len)), net), (int)len);
+	last = ip_n(ip_h(a) | ~prefix_mask((unsigned)len));
+	if (!ip_unicast(a) || !ip_unicast(last))
+		return fail(ld, line_of(n), path, "%s is not a unicast prefix", s);
+	ni->nat.inside_net = a;
+	ni->nat.inside_len = (uint8_t)len;
+	ni->nat.gateway = ip_n(ip_h(a) + 1);
+	return 0;
+}
+
+/* The whole host: one address. */
+static int v_address(struct loader *ld, const yaml_node_t *n, const char *path, void *dst)
+{
+	struct host_in *hi = dst;
+
+	if (hi->line[HK_ADDRESSES])
+		return fail(ld, line_of(n), path, "give address or addresses, not both");
+	if (v_text(ld, n, path, &hi->host.addrs[0], &k_addr) < 0)
+		return -1;
+	hi->host.n_addrs = 1;
+	hi->addr_line[0] = line_of(n);
+	return 0;
+}
+
+/* The whole host: a list of 1..TOPO_ADDRS_MAX addresses. */
+static int v_addresses(struct loader *ld, const yaml_node_t *n, const char *path, void *dst)
+{
+	struct host_in *hi = dst;
+	const yaml_node_item_t *it;
+	char sub[KEY_PATH_MAX];
+	size_t count;
+	int w;
+
+	if (hi->line[HK_ADDRESS])
+		return fail(ld, line_of(n), path, "give address or addresses, not both");
+	if (n->type != YAML_SEQUENCE_NODE)
+		return fail(ld, line_of(n), path, "expected a list of addresses, got %s",
+			    node_kind(n));
+	count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	if (count < 1 || count > TOPO_ADDRS_MAX)
+		return fail(ld, line_of(n), path, "%zu addresses: give 1 to %d", count,
+			    TOPO_ADDRS_MAX);
+	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+		const yaml_node_t *item = node_at(ld, *it);
+		size_t k = hi->host.n_addrs;
+
+		w = snprintf(sub, sizeof(sub), "%s[%zu]", path, k);
+		if (w < 0 || (size_t)w >= sizeof(sub))
+			return fail(ld, line_of(item), path, "key path too long");
+		if (v_text(ld, item, sub, &hi->host.addrs[k], &k_addr) < 0)
+			return -1;
+		hi->addr_line[k] = line_of(item);
+		hi->host.n_addrs++;
+	}
+	return 0;
+}
+
+/* clang-format off */
+#define LINK_FIELD(m) offsetof(struct topo_link, m), sizeof(((struct topo_link *)0)->m)
+/* The keys of a link block. Adding one: a field in struct topo_link, a bit
+ * in enum topo_link_field, a line here (layering follows from off/size). */
+static const struct key_spec link_keys[] = {
+	{"delay",  &k_duration, NULL, LINK_FIELD(delay_ns),  TOPO_LINK_DELAY},
+	{"jitter", &k_duration, NULL, LINK_FIELD(jitter_ns), TOPO_LINK_JITTER},
+	{"loss",   &k_percent,  NULL, LINK_FIELD(loss),      TOPO_LINK_LOSS},
+	{"rate",   &k_rate,     NULL, LINK_FIELD(rate_bps),  TOPO_LINK_RATE},
+};
+/* clang-format on */
+
+static int v_link(struct loader *ld, const yaml_node_t *n, const char *path, void *dst)
+{
+	struct topo_link *l = dst;
+	int lines[ARRAY_SIZE(link_keys)] = {0};
+
+	return walk_map(ld, n, path, link_keys, ARRAY_SIZE(link_keys), l, lines, &l->set);
+}
+
+/* Over `base`, the fields that `over` sets: how host links inherit. */
+static struct topo_link link_layer(const struct topo_link *base, const struct topo_link *over)
+{
+	struct topo_link r = *base;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(link_keys); i++)
+		if (over->set & link_keys[i].bit)
+			memcpy((char *)&r + link_keys[i].off, (const char *)over + link_keys[i].off,
+			       link_keys[i].size);
+	r.set = base->set | over->set;
+	return r;
+}
+
+/* defaults and internet: a section holding one link block. */
+static const struct key_spec link_section_keys[] = {
+    {"link", NULL, v_link, 0, 0, 0},
+};
+
+static int v_link_section(struct loader *ld, const yaml_node_t *n, const char *path, void *dst)
+{
+	int lines[ARRAY_SIZE(link_section_keys)] = {0};
+
+	return walk_map(ld, n, path, link_section_keys, ARRAY_SIZE(link_section_keys), dst, lines,
+			NULL);
+}
+
+/* The scenario section is kept for later issues: only its line is used. */
+static int v_any(struct loader *ld, const yaml_node_t *n, const char *path, void *dst)
+{
+	return 0;
+}
+
+/* clang-format off */
+#define NAT_FIELD(m) offsetof(struct nat_in, m)
+static const struct key_spec nat_keys[NK_COUNT] = {
+	[NK_PRESET]     = {"preset",     NULL,          v_preset, NAT_FIELD(nat.preset),      0, 0},
+	[NK_MAPPING]    = {"mapping",    &k_map,        NULL,     NAT_FIELD(nat.mapping),     0, TOPO_NAT_MAPPING},
+	[NK_FILTERING]  = {"filtering",  &k_map,        NULL,     NAT_FIELD(nat.filtering),   0, TOPO_NAT_FILTERING},
+	[NK_PORTS]      = {"ports",      &k_ports,      NULL,     NAT_FIELD(nat.ports),       0, TOPO_NAT_PORTS},
+	[NK_PORT_RANGE] = {"port-range", &k_port_range, NULL,     NAT_FIELD(nat),             0, TOPO_NAT_PORT_RANGE},
+	[NK_HAIRPIN]    = {"hairpin",    &k_bool,       NULL,     NAT_FIELD(nat.hairpin),     0, TOPO_NAT_HAIRPIN},
+	[NK_TIMEOUT]    = {"timeout",    &k_duration,   NULL,     NAT_FIELD(nat.timeout_ns),  0, TOPO_NAT_TIMEOUT},
+	[NK_PUBLIC]     = {"public",     &k_addr,       NULL,     NAT_FIELD(nat.public_addr), 0, 0},
+	[NK_INSIDE]     = {"inside",     NULL,          v_inside, 0,                          0, 0},
+	[NK_UPSTREAM]   = {"upstream",   &k_nat_ref,    NULL,     NAT_FIELD(upstream),        0, 0},
+	[NK_LINK]       = {"link",       NULL,          v_link,   NAT_FIELD(nat.link),        0, 0},
+};
+
+#define HOST_FIELD(m) offsetof(struct host_in, m)
+static const struct key_spec host_keys[HK_COUNT] = {
+	[HK_NAT]       = {"nat",       &k_nat_ref, NULL,        HOST_FIELD(nat),       0, 0},
+	[HK_ADDRESS]   = {"address",   NULL,       v_address,   0,                     0, 0},
+	[HK_ADDRESSES] = {"addresses", NULL,       v_addresses, 0,                     0, 0},
+	[HK_LINK]      = {"link",      NULL,       v_link,      HOST_FIELD(host.link), 0, 0},
+	[HK_RUN]       = {"run",       &k_run,     NULL,        HOST_FIELD(host.run),  0, 0},
+};
+/* clang-format on */
+
+/* ---- NAT and host names ---- */
+
+/* Line where a NAT or host called name was defined, or 0; *what says which. */
+static int name_line(const struct loader *ld, const char *name, const char **what)
+{
+	size_t i;
+
+	for (i = 0; i < ld->n_nats; i++) {
+		if (!strcmp(ld->nats[i].nat.name, name)) {
+			*what = "NAT";
+			return ld->nats[i].nat.line;
+		}
+	}
+	for (i = 0; i < ld->n_hosts; i++) {
+		if (!strcmp(ld->hosts[i].host.name, name)) {
+			*what = "host";
+			return ld->hosts[i].host.line;
+		}
+	}
+	return 0;
+}
+
+/* Names become namespaces and interfaces ("<prefix><name>"): [a-z0-9-],
+ * a letter first, short enough for IFNAMSIZ once prefixed, not reserved,
+ * unique across NATs and hosts (a link is named after its NAT or host). */
+static int entity_name(struct loader *ld, const yaml_node_t *k, const char *path, const char *kind,
+		       char *dst)
+{
+	static const char *const reserved[] = {"fabric", "internet"};
+	const char *name = (const char *)k->data.scalar.value, *what;
+	size_t i, len = strlen(name);
+	int line;
+
+	if (!len || name[0] < 'a' || name[0] > 'z' ||
+	    strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-") != len)
+		return fail(ld, line_of(k), path,
+			    "a name must start with a letter and use only a-z, 0-9 and '-'");
+	for (i = 0; i < ARRAY_SIZE(reserved); i++)
+		if (!strcmp(name, reserved[i]))
+			return fail(ld, line_of(k), path, "the name '%s' is reserved", name);
+	if (strlen(ld->prefix) + len > TOPO_IFNAME_MAX || len >= TOPO_NAME_MAX)
+		return fail(ld, line_of(k), path,
+			    "name too long for an interface name: '%s%s' has %zu characters, the "
+			    "limit is %d",
+			    ld->prefix, name, strlen(ld->prefix) + len, TOPO_IFNAME_MAX);
+	line = name_line(ld, name, &what);
+	if (line && !strcmp(what, kind))
+		return fail(ld, line_of(k), path, "duplicate key (first at line %d)", line);
+	if (line)
+		return fail(ld, line_of(k), path, "the name is already used by the %s at line %d",
+			    what, line);
+	return copy_str(dst, TOPO_NAME_MAX, name);
+}
+
+/* Checks that nats or hosts is a mapping of name to block (null reads as
+ * empty) and counts its entries. Returns n, or NULL with the error written. */
+static const yaml_node_t *section_map(struct loader *ld, const yaml_node_t *n, const char *path,
+				      size_t *count)
+{
+	*count = 0;
+	if (is_null(n))
+		return n;
+	if (n->type != YAML_MAPPING_NODE) {
+		fail(ld, line_of(n), path, "expected a mapping of names, got %s", node_kind(n));
+		return NULL;
+	}
+	*count = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+	return n;
+}
+
+/* One entry of nats or hosts, as nat_read() and host_read() describe it. */
+struct entry {
+	const char *kind; /* "NAT" or "host" */
+	char *name;	  /* TOPO_NAME_MAX */
+	int *line;
+	int *ref; /* upstream or nat index, set to -1 (none) */
+	const struct key_spec *keys;
+	size_t n_keys;
+	void *obj;
+	int *lines;
+	unsigned *set;
+};
+
+/* Reads pair p (NAME: block) of section path into the entry e describes. */
+static int entry_read(struct loader *ld, const yaml_node_pair_t *p, const char *path,
+		      const struct entry *e)
+{
+	const yaml_node_t *k = node_at(ld, p->key);
+	char sub[KEY_PATH_MAX];
+
+	if (!key_text(ld, k, path))
+		return -1;
+	path_join(sub, sizeof(sub), path, (const char *)k->data.scalar.value);
+	if (entity_name(ld, k, sub, e->kind, e->name) < 0)
+		return -1;
+	*e->line = line_of(k);
+	*e->ref = -1;
+	return walk_map(ld, node_at(ld, p->value), sub, e->keys, e->n_keys, e->obj, e->lines,
+			e->set);
+}
+
+static int nat_read(struct loader *ld, const yaml_node_pair_t *p, const char *path)
+{
+	struct nat_in *ni = &ld->nats[ld->n_nats++];
+	const struct entry e = {"NAT",	  ni->nat.name, &ni->nat.line, &ni->nat.upstream, nat_keys,
+				NK_COUNT, ni,		ni->line,      &ni->nat.set};
+
+	return entry_read(ld, p, path, &e);
+}
+
+static int host_read(struct loader *ld, const yaml_node_pair_t *p, const char *path)
+{
+	struct host_in *hi = &ld->hosts[ld->n_hosts++];
+	const struct entry e = {
+	    "host",   hi->host.name, &hi->host.line, &hi->host.nat, host_keys, HK_COUNT, hi,
+	    hi->line, NULL};
+
+	return entry_read(ld, p, path, &e);
+}
+
+/* Section parsers take the loader (off 0 in top_keys). */
+static int v_nats(struct loader *ld, const yaml_node_t *n, const char *path, void *dst)
+{
+	const yaml_node_pair_t *p;
+	size_t count;
+
+	if (!section_map(ld, n, path, &count))
+		return -1;
+	if (!count)
+		return 0;
+	ld->nats = calloc(count, sizeof(*ld->nats));
+	if (!ld->nats)
+		return fail(ld, line_of(n), path, "out of memory");
+	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++)
+		if (nat_read(ld, p, path) < 0)
+			return -1;
+	return 0;
+}
+
+static int v_hosts(struct loader *ld, const yaml_node_t *n, const char *path, void *dst)
+{
+	const yaml_node_pair_t *p;
+	size_t count;
+
+	if (!section_map(ld, n, path, &count))
+		return -1;
+	if (!count)
+		return fail(ld, line_of(n), path, "no hosts (a topology needs at least one)");
+	ld->hosts = calloc(count, sizeof(*ld->hosts));
+	if (!ld->hosts)
+		return fail(ld, line_of(n), path, "out of memory");
+	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++)
+		if (host_read(ld, p, path) < 0)
+			return -1;
+	return 0;
+}
+
+#define TOP_FIELD(m) offsetof(struct loader, m)
+/* clang-format off */
+static const struct key_spec top_keys[TK_COUNT] = {
+	[TK_NAME]     = {"name",     &k_title, NULL,           TOP_FIELD(t.name),     0, 0},
+	[TK_SEED]     = {"seed",     &k_seed,  NULL,           TOP_FIELD(t.seed),     0, 0},
+	[TK_DEFAULTS] = {"defaults", NULL,     v_link_section, TOP_FIELD(t.defaults), 0, 0},
+	[TK_INTERNET] = {"internet", NULL,     v_link_section, TOP_FIELD(t.internet), 0, 0},
+	[TK_NATS]     = {"nats",     NULL,     v_nats,         0,                     0, 0},
+	[TK_HOSTS]    = {"hosts",    NULL,     v_hosts,        0,                     0, 0},
+	[TK_SCENARIO] = {"scenario", NULL,     v_any,          0,                     0, 0},
+};
+/* clang-format on */
+
+/* ---- resolve: what relates two parts of the file ---- */
+
+static int nat_find_in(const struct loader *ld, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ld->n_nats; i++)
+		if (!strcmp(ld->nats[i].nat.name, name))
+			return (int)i;
+	return -1;
+}
+
+/* Path "section.name.key" for an error found after the walk. */
+static const char *entity_path(char *buf, size_t size, const char *section, const char *name,
+			       const char *key)
+{
+	int n = snprintf(buf, size, "%s.%s.%s", section, name, key);
+
+	if (n < 0 || (size_t)n >= size)
+		snprintf(buf, size, "%s", section);
+	return buf;
+}
+
+/* Path of host h's k-th address: "hosts.h.address" or "hosts.h.addresses[k]". */
+static const char *host_addr_path(char *buf, size_t size, const struct host_in *h, size_t k)
+{
+	int n;
+
+	if (!h->line[HK_ADDRESSES])
+		return entity_path(buf, size, "hosts", h->host.name, "address");
+	n = snprintf(buf, size, "hosts.%s.addresses[%zu]", h->host.name, k);
+	if (n < 0 || (size_t)n >= size)
+		snprintf(buf, size, "hosts");
+	return buf;
+}
+
+/* Required keys, the preset, the upstream's index. */
+static int nat_complete(struct loader *ld, struct nat_in *ni)
+{
+	struct topo_nat *nat = &ni->nat;
+	char path[KEY_PATH_MAX];
+	const struct nat_preset *p = nat->preset[0] ? preset_find(nat->preset) : &nat_no_preset;
+
+	if (!ni->line[NK_PUBLIC])
+		return fail(ld, nat->line,
+			    entity_path(path, sizeof(path), "nats", nat->name, "public"),
+			    "missing (the NAT's outside address)");
+	if (!ni->line[NK_INSIDE])
+		return fail(ld, nat->line,
+			    entity_path(path, sizeof(path), "nats", nat->name, "inside"),
+			    "missing (the NAT's inside prefix, e.g. 192.168.1.0/24)");
+	if (!nat->preset[0] && (~nat->set & (TOPO_NAT_MAPPING | TOPO_NAT_FILTERING)))
+		return fail(ld, nat->line,
+			    entity_path(path, sizeof(path), "nats", nat->name, "preset"),
+			    "missing (give a preset, or both mapping and filtering)");
+	preset_fill(nat, p);
+	if (!ni->line[NK_UPSTREAM])
+		return 0;
+	nat->upstream = nat_find_in(ld, ni->upstream);
+	if (nat->upstream < 0)
+		return fail(ld, ni->line[NK_UPSTREAM],
+			    entity_path(path, sizeof(path), "nats", nat->name, "upstream"),
+			    "unknown NAT '%s'", ni->upstream);
+	return 0;
+}
+
+/* A NAT whose upstream chain comes back to it. */
+static int nat_cycle(struct loader *ld, size_t i)
+{
+	char path[KEY_PATH_MAX], chain[256];
+	size_t steps, used = 0;
+	int j = (int)i, w;
+
+	for (steps = 0; steps <= ld->n_nats && j >= 0; steps++) {
+		w = snprintf(chain + used, sizeof(chain) - used, "%s%s", steps ? " -> " : "",
+			     ld->nats[j].nat.name);
+		if (w >= 0 && (size_t)w < sizeof(chain) - used)
+			used += (size_t)w;
+		j = ld->nats[j].nat.upstream;
+		if (j == (int)i)
+			return fail(ld, ld->nats[i].line[NK_UPSTREAM],
+				    entity_path(path, sizeof(path), "nats", ld->nats[i].nat.name,
+						"upstream"),
+				    "upstream cycle: %s -> %s", chain, ld->nats[i].nat.name);
+	}
+	return 0;
+}
+
+/* Why a is not a host address on the inside segment of nat, or NULL. */
+static const char *segment_problem(const struct topo_nat *nat, struct in_addr a)
+{
+	uint32_t h = ip_h(a), net = ip_h(nat->inside_net);
+
+	if (!in_prefix(nat->inside_net, nat->inside_len, a))
+		return "is outside the inside prefix of";
+	if (h == net)
+		return "is the network address of";
+	if (h == (net | ~prefix_mask(nat->inside_len)))
+		return "is the broadcast address of";
+	if (h == ip_h(nat->gateway))
+		return "is the gateway of";
+	return NULL;
+}
+
+/* Checks address a of `path` at `line`: on the inside segment of NAT nat,
+ * or (nat < 0) a public address: not the public gateway, in no NAT's
+ * inside prefix. */
+static int addr_place(struct loader *ld, struct in_addr a, int nat, const char *path, int line)
+{
+	char s[INET_ADDRSTRLEN], p[INET_ADDRSTRLEN];
+	struct in_addr gw;
+	const char *why;
+	size_t i;
+
+	if (nat >= 0) {
+		const struct topo_nat *t = &ld->nats[nat].nat;
+
+		why = segment_problem(t, a);
+		if (why)
+			return fail(ld, line, path, "%s %s NAT %s (inside %s/%d)", ip_str(a, s),
+				    why, t->name, ip_str(t->inside_net, p), t->inside_len);
+		return 0;
+	}
+	inet_pton(AF_INET, TOPO_PUBLIC_GATEWAY, &gw);
+	if (a.s_addr == gw.s_addr)
+		return fail(ld, line, path, "%s is the gateway of public hosts", ip_str(a, s));
+	for (i = 0; i < ld->n_nats; i++) {
+		const struct topo_nat *t = &ld->nats[i].nat;
+
+		if (in_prefix(t->inside_net, t->inside_len, a))
+			return fail(ld, line, path,
+				    "public address %s is inside NAT %s's prefix %s/%d",
+				    ip_str(a, s), t->name, ip_str(t->inside_net, p), t->inside_len);
+	}
+	return 0;
+}
+
+/* Where a is used before position (host hi, address ai) in file order of
+ * NAT publics then hosts: writes the user's path to where and returns its
+ * line, or 0 when a is free. hi = n_hosts asks about every address. */
+static int addr_user(const struct loader *ld, struct in_addr a, size_t nats_upto, size_t hi,
+		     size_t ai, char *where, size_t wlen)
+{
+	size_t i, k;
+
+	for (i = 0; i < nats_upto; i++)
+		if (ld->nats[i].nat.public_addr.s_addr == a.s_addr) {
+			entity_path(where, wlen, "nats", ld->nats[i].nat.name, "public");
+			return ld->nats[i].line[NK_PUBLIC];
+		}
+	for (i = 0; i <= hi && i < ld->n_hosts; i++) {
+		const struct host_in *h = &ld->hosts[i];
+
+		for (k = 0; k < h->host.n_addrs && (i < hi || k < ai); k++)
+			if (h->host.addrs[k].s_addr == a.s_addr) {
+				host_addr_path(where, wlen, h, k);
+				return h->addr_line[k];
+			}
+	}
+	return 0;
+}
+
+static int nat_place(struct loader *ld, size_t i)
+{
+	struct nat_in *ni = &ld->nats[i];
+	char path[KEY_PATH_MAX], other[KEY_PATH_MAX], s[INET_ADDRSTRLEN];
+	int line;
+
+	entity_path(path, sizeof(path), "nats", ni->nat.name, "public");
+	if (addr_place(ld, ni->nat.public_addr, ni->nat.upstream, path, ni->line[NK_PUBLIC]) < 0)
+		return -1;
+	line = addr_user(ld, ni->nat.public_addr, i, 0, 0, other, sizeof(other));
+	if (line)
+		return fail(ld, ni->line[NK_PUBLIC], path, "duplicate address %s (%s, line %d)",
+			    ip_str(ni->nat.public_addr, s), other, line);
+	return 0;
+}
+
+static int nat_overlap(struct loader *ld, size_t i)
+{
+	const struct topo_nat *a = &ld->nats[i].nat;
+	char path[KEY_PATH_MAX], s[INET_ADDRSTRLEN];
+	struct in_addr gw;
+	size_t j;
+
+	entity_path(path, sizeof(path), "nats", a->name, "inside");
+	inet_pton(AF_INET, TOPO_PUBLIC_GATEWAY, &gw);
+	if (in_prefix(a->inside_net, a->inside_len, gw))
+		return fail(ld, ld->nats[i].line[NK_INSIDE], path, "contains the public gateway %s",
+			    TOPO_PUBLIC_GATEWAY);
+	for (j = 0; j < i; j++) {
+		const struct topo_nat *b = &ld->nats[j].nat;
+
+		if (in_prefix(a->inside_net, a->inside_len, b->inside_net) ||
+		    in_prefix(b->inside_net, b->inside_len, a->inside_net))
+			return fail(ld, ld->nats[i].line[NK_INSIDE], path,
+				    "overlaps NAT %s's inside prefix %s/%d", b->name,
+				    ip_str(b->inside_net, s), b->inside_len);
+	}
+	return 0;
+}
+
+static int nats_resolve(struct loader *ld)
+{
+	size_t i;
+
+	for (i = 0; i < ld->n_nats; i++)
+		if (nat_complete(ld, &ld->nats[i]) < 0)
+			return -1;
+	for (i = 0; i < ld->n_nats; i++)
+		if (nat_cycle(ld, i) < 0)
+			return -1;
+	for (i = 0; i < ld->n_nats; i++)
+		if (nat_overlap(ld, i) < 0)
+			return -1;
+	for (i = 0; i < ld->n_nats; i++)
+		if (nat_place(ld, i) < 0)
+			return -1;
+	return 0;
+}
+
+/* The host's NAT and its given addresses. */
+static int host_check(struct loader *ld, size_t i)
+{
+	struct host_in *hi = &ld->hosts[i];
+	char path[KEY_PATH_MAX], other[KEY_PATH_MAX], s[INET_ADDRSTRLEN];
+	size_t k;
+	int line;
+
+	if (hi->line[HK_NAT]) {
+		hi->host.nat = nat_find_in(ld, hi->nat);
+		if (hi->host.nat < 0)
+			return fail(ld, hi->line[HK_NAT],
+				    entity_path(path, sizeof(path), "hosts", hi->host.name, "nat"),
+				    "unknown NAT '%s'", hi->nat);
+	}
+	for (k = 0; k < hi->host.n_addrs; k++) {
+		struct in_addr a = hi->host.addrs[k];
+
+		host_addr_path(path, sizeof(path), hi, k);
+		if (addr_place(ld, a, hi->host.nat, path, hi->addr_line[k]) < 0)
+			return -1;
+		line = addr_user(ld, a, ld->n_nats, i, k, other, sizeof(other));
+		if (line)
+			return fail(ld, hi->addr_line[k], path,
+				    "duplicate address %s (%s, line %d)", ip_str(a, s), other,
+				    line);
+	}
+	return 0;
+}
+
+/* Whether a is free for a host allocated on NAT nat (or public, nat < 0). */
+static bool addr_free(const struct loader *ld, struct in_addr a, int nat)
+{
+	char where[KEY_PATH_MAX];
+	size_t i;
+
+	if (addr_user(ld, a, ld->n_nats, ld->n_hosts, 0, where, sizeof(where)))
+		return false;
+	if (nat >= 0)
+		return !segment_problem(&ld->nats[nat].nat, a);
+	if ((ip_h(a) & 0xff) == 0 || (ip_h(a) & 0xff) == 0xff)
+		return false; /* legal as /32, but confusing to read */
+	for (i = 0; i < ld->n_nats; i++)
+		if (in_prefix(ld->nats[i].nat.inside_net, ld->nats[i].nat.inside_len, a))
+			return false;
+	return true;
+}
+
+/* Allocates a host without an address: gateway + 1 upward on its NAT's
+ * segment, PUBLIC_FIRST upward in PUBLIC_POOL for a public host. */
+static int host_alloc(struct loader *ld, struct host_in *hi)
+{
+	struct in_addr a, pool;
+	uint32_t h, last;
+	char path[KEY_PATH_MAX];
+
+	if (hi->host.nat >= 0) {
+		const struct topo_nat *nat = &ld->nats[hi->host.nat].nat;
+
+		h = ip_h(nat->gateway) + 1;
+		last = ip_h(nat->inside_net) | ~prefix_mask(nat->inside_len);
+	} else {
+		inet_pton(AF_INET, PUBLIC_FIRST, &a);
+		inet_pton(AF_INET, PUBLIC_POOL, &pool);
+		h = ip_h(a);
+		last = ip_h(pool) | ~prefix_mask(PUBLIC_POOL_LEN);
+	}
+	for (; h < last; h++) {
+		if (addr_free(ld, ip_n(h), hi->host.nat)) {
+			hi->host.addrs[0] = ip_n(h);
+			hi->host.n_addrs = 1;
+			hi->addr_line[0] = hi->host.line; /* marks it used (> 0) */
+			return 0;
+		}
+	}
+	return fail(ld, hi->host.line,
+		    entity_path(path, sizeof(path), "hosts", hi->host.name, "address"),
+		    "no free address left to allocate");
+}
+
+/* Addresses, the route and the access link of every host. */
+static int hosts_resolve(struct loader *ld)
+{
+	struct in_addr gw;
+	size_t i;
+
+	for (i = 0; i < ld->n_hosts; i++)
+		if (host_check(ld, i) < 0)
+			return -1;
+	inet_pton(AF_INET, TOPO_PUBLIC_GATEWAY, &gw);
+	for (i = 0; i < ld->n_hosts; i++) {
+		struct host_in *hi = &ld->hosts[i];
+		const struct topo_nat *nat = hi->host.nat >= 0 ? &ld->nats[hi->host.nat].nat : NULL;
+
+		if (!hi->host.n_addrs && host_alloc(ld, hi) < 0)
+			return -1;
+		hi->host.prefix_len = nat ? nat->inside_len : 32;
+		hi->host.gateway = nat ? nat->gateway : gw;
+		hi->host.link = link_layer(&ld->t.defaults, &hi->host.link);
+	}
+	return 0;
+}
+
+static int resolve(struct loader *ld)
+{
+	if (!ld->line[TK_HOSTS])
+		return fail(ld, 1, "hosts", "missing (a topology needs at least one host)");
+	if (nats_resolve(ld) < 0)
+		return -1;
+	return hosts_resolve(ld);
+}
+
+/* ---- the document ---- */
+
+/* The file's name without directory and extension: the default topology
+ * name (truncated to fit, as it only labels results). */
+static void default_name(char *dst, size_t size, const char *file)
+{
+	const char *base = strrchr(file, '/'), *dot;
+	int len;
+
+	base = base ? base + 1 : file;
+	dot = strrchr(base, '.');
+	len = dot && dot > base ? (int)(dot - base) : (int)strlen(base);
+	snprintf(dst, size, "%.*s", len, base);
+}
+
+static int load_root(struct loader *ld)
+{
+	const yaml_node_t *root = yaml_document_get_root_node(ld->doc);
+
+	ld->t.seed = 1;
+	default_name(ld->t.name, sizeof(ld->t.name), ld->file);
+	if (!root)
+		return fail(ld, 1, "hosts", "missing (the file is empty)");
+	if (!is_null(root) && root->type != YAML_MAPPING_NODE)
+		return fail(ld, line_of(root), "topology", "expected a mapping, got %s",
+			    node_kind(root));
+	if (walk_map(ld, root, "", top_keys, TK_COUNT, ld, ld->line, NULL) < 0)
+		return -1;
+	ld->t.scenario_line = ld->line[TK_SCENARIO];
+	return resolve(ld);
+}
+
+static int yaml_fail(struct loader *ld, const yaml_parser_t *p)
+{
+	if (p->error == YAML_MEMORY_ERROR)
+		return fail(ld, 1, "yaml", "out of memory");
+	if (p->context)
+		return fail(ld, (int)p->problem_mark.line + 1, "yaml", "%s %s",
+			    p->problem ? p->problem : "syntax error", p->context);
+	return fail(ld, (int)p->problem_mark.line + 1, "yaml", "%s",
+		    p->problem ? p->problem : "syntax error");
+}
+
+/* Refuses a stream with a second document (it would be silently ignored). */
+static int load_rest(struct loader *ld, yaml_parser_t *p)
+{
+	yaml_document_t more;
+	const yaml_node_t *root;
+	int rc = 0;
+
+	if (!yaml_parser_load(p, &more))
+		return yaml_fail(ld, p);
+	root = yaml_document_get_root_node(&more);
+	if (root)
+		rc = fail(ld, line_of(root), "yaml", "more than one document in the file");
+	yaml_document_delete(&more);
+	return rc;
+}
+
+/* The topology handed to the caller, from what the loader holds. */
+static int build(struct loader *ld, struct topo **out)
+{
+	struct topo *t = calloc(1, sizeof(*t));
+	size_t i;
+
+	if (!t)
+		return fail(ld, 1, "topology", "out of memory");
+	*t = ld->t;
+	t->nats = ld->n_nats ? calloc(ld->n_nats, sizeof(*t->nats)) : NULL;
+	t->hosts = calloc(ld->n_hosts, sizeof(*t->hosts));
+	if ((ld->n_nats && !t->nats) || !t->hosts || copy_str(t->path, sizeof(t->path), ld->file)) {
+		topo_free(t);
+		return fail(ld, 1, "topology", "out of memory or file name too long");
+	}
+	for (i = 0; i < ld->n_nats; i++)
+		t->nats[i] = ld->nats[i].nat;
+	for (i = 0; i < ld->n_hosts; i++)
+		t->hosts[i] = ld->hosts[i].host;
+	t->n_nats = ld->n_nats;
+	t->n_hosts = ld->n_hosts;
+	*out = t;
+	return 0;
+}
+
+static int prefix_check(struct loader *ld)
+{
+	size_t len = strlen(ld->prefix);
+
+	if (len > TOPO_PREFIX_MAX)
+		return fail(ld, 1, "prefix", "'%.*s' is longer than %d characters", VALUE_SHOW_MAX,
+			    ld->prefix, TOPO_PREFIX_MAX);
+	if (strspn(ld->prefix, "abcdefghijklmnopqrstuvwxyz0123456789-_") != len)
+		return fail(ld, 1, "prefix", "'%s' has characters other than a-z 0-9 - _",
+			    ld->prefix);
+	return 0;
+}
+
+int topo_load_string(const char *text, size_t len, const char *name, const char *prefix,
+		     struct topo **out, char *err, size_t errlen)
+{
+	struct loader ld = {
+	    .file = name ? name : "<string>",
+	    .prefix = prefix ? prefix : PREFIX_DEFAULT,
+	    .err = err,
+	    .errlen = errlen,
+	};
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	int rc = -1;
+
+	*out = NULL;
+	if (err && errlen)
+		err[0] = '\0';
+	if (prefix_check(&ld) < 0)
+		return -1;
+	if (!yaml_parser_initialize(&parser))
+		return fail(&ld, 1, "yaml", "out of memory");
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		yaml_fail(&ld, &parser);
+		goto cleanup;
+	}
+	ld.doc = &doc;
+	if (load_root(&ld) == 0 && load_rest(&ld, &parser) == 0)
+		rc = build(&ld, out);
+	yaml_document_delete(&doc);
+cleanup:
+	yaml_parser_delete(&parser);
+	free(ld.nats);
+	free(ld.hosts);
+	return rc;
+}
+
+/* Reads path whole into a new buffer; returns 0 or -errno (-EFBIG when
+ * larger than TOPO_FILE_MAX). */
+static int file_read(const char *path, char **buf, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *b = NULL;
+	size_t n;
+	int rc = 0;
+
+	if (!f)
+		return -errno;
+	b = malloc(TOPO_FILE_MAX + 1);
+	if (!b) {
+		rc = -ENOMEM;
+		goto cleanup;
+	}
+	n = fread(b, 1, TOPO_FILE_MAX + 1, f);
+	if (ferror(f))
+		rc = -EIO;
+	else if (n > TOPO_FILE_MAX)
+		rc = -EFBIG;
+cleanup:
+	fclose(f);
+	if (rc) {
+		free(b);
+		return rc;
+	}
+	*buf = b;
+	*len = n;
+	return 0;
+}
+
+int topo_load(const char *path, const char *prefix, struct topo **out, char *err, size_t errlen)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int rc = file_read(path, &text, &len);
+
+	*out = NULL;
+	if (rc < 0) {
+		struct loader ld = {.file = path, .err = err, .errlen = errlen};
+
+		return fail(&ld, 1, "file", "cannot read: %s", strerror(-rc));
+	}
+	rc = topo_load_string(text, len, path, prefix, out, err, errlen);
+	free(text);
+	return rc;
+}
+
+void topo_free(struct topo *t)
+{
+	if (!t)
+		return;
+	free(t->nats);
+	free(t->hosts);
+	free(t);
+}
+
+int topo_host_find(const struct topo *t, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < t->n_hosts; i++)
+		if (!strcmp(t->hosts[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+int topo_nat_find(const struct topo *t, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < t->n_nats; i++)
+		if (!strcmp(t->nats[i].name, name))
+			return (int)i;
+	return -1;
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# natbed setup: install the Debian packages the build and the tests need
+# (only those missing), then configure and build into build/.
+# Safe to run again: with nothing changed it takes seconds.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+
+pkgs=(
+  build-essential cmake pkg-config clang
+  libevent-dev libpcap-dev libnl-3-dev libnl-route-3-dev libyaml-dev
+  libjansson-dev libssl-dev libcmocka-dev
+  iproute2 iputils-ping ethtool tshark coturn stun-client nftables procps psmisc python3
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: missing packages: ${missing[*]}; run as root to install them" >&2
+    exit 1
+  fi
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  # tshark asks whether non-root users may capture: answer no, non-interactively.
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+build="$top/build"
+if [ ! -f "$build/CMakeCache.txt" ]; then
+  cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNATBED_WERROR=ON >/dev/null
+fi
+cmake --build "$build" -j"$(nproc)" >/dev/null
+echo "setup: built into $build"

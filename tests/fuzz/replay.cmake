@@ -1,0 +1,18 @@
+# fuzz-smoke: the fuzz harnesses built with a plain replay driver and run
+# over the committed corpus, so every build compiles and exercises them.
+# Included from tests/unit/CMakeLists.txt and tests/fuzz/CMakeLists.txt.
+if(TARGET fuzz_stun_replay)
+  return()
+endif()
+set(NATBED_FUZZ_DIR ${PROJECT_SOURCE_DIR}/tests/fuzz)
+
+add_executable(fuzz_stun_replay ${NATBED_FUZZ_DIR}/fuzz_stun.c ${NATBED_FUZZ_DIR}/replay.c)
+target_link_libraries(fuzz_stun_replay PRIVATE natbed)
+add_test(NAME fuzz-smoke.stun COMMAND fuzz_stun_replay ${NATBED_FUZZ_DIR}/corpus/stun)
+set_tests_properties(fuzz-smoke.stun PROPERTIES LABELS fuzz-smoke TIMEOUT 60)
+
+add_executable(fuzz_stund_replay ${NATBED_FUZZ_DIR}/fuzz_stund.c ${NATBED_FUZZ_DIR}/replay.c
+               ${PROJECT_SOURCE_DIR}/agents/stund_serve.c)
+target_link_libraries(fuzz_stund_replay PRIVATE natbed_stuntools)
+add_test(NAME fuzz-smoke.stund COMMAND fuzz_stund_replay ${NATBED_FUZZ_DIR}/corpus/stund)
+set_tests_properties(fuzz-smoke.stund PROPERTIES LABELS fuzz-smoke TIMEOUT 60)

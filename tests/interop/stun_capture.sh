@@ -1,0 +1,54 @@
+# capture: tshark in the server namespace records an exchange with
+# natbed-stund (plain, CHANGE-REQUEST, PADDING, FINGERPRINT, RFC 3489,
+# a 420 and a 400); every packet natbed-stund sends decodes as STUN and
+# tshark's expert analysis finds no warning or error in them.
+. "${NATBED_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/interop/stun_env.sh"
+stun_need natbed-stund natbed-stunclient tshark
+stun_net
+P1=$STUN_PORT
+P2=$((STUN_PORT + 1))
+pcap="$NB_TMP/stun.pcapng"
+
+nb_bg ip netns exec "${NB_PREFIX}srv" tshark -q -n -i "${NB_PREFIX}s" -f udp -w "$pcap" 2>"$NB_TMP/tshark.log"
+TSHARK_PID=${NB_PIDS[-1]}
+for _ in $(seq 1 100); do grep -q "Capturing on" "$NB_TMP/tshark.log" && break; sleep 0.1; done
+grep -q "Capturing on" "$NB_TMP/tshark.log" || nb_skip "tshark cannot capture: $(cat "$NB_TMP/tshark.log")"
+
+stun_start_natbed --software natbed-capture
+c() { nb_x cli natbed-stunclient --timeout 2000 "$@" >>"$NB_TMP/client.log" 2>&1; }
+c "$STUN_A1" || nb_fail "plain request unanswered"
+c --change-ip --change-port "$STUN_A1" || nb_fail "change request unanswered"
+c --padding 64 --fingerprint "$STUN_A1" || nb_fail "padded request unanswered"
+c --response-port 40123 "$STUN_A1" || nb_fail "response-port request unanswered"
+c --classic --change-port "$STUN_A1" || nb_fail "classic request unanswered"
+c --attr 0031:0102 --fingerprint "$STUN_A1"; [ $? -eq 3 ] || nb_fail "no 420"
+c --attr 0003:00 "$STUN_A1"; [ $? -eq 3 ] || nb_fail "no 400"
+stun_stop
+sleep 0.5
+kill -INT "$TSHARK_PID"
+for _ in $(seq 1 50); do kill -0 "$TSHARK_PID" 2>/dev/null || break; sleep 0.1; done
+
+# RFC 3489 messages have no cookie for the heuristic: decode both ports as
+# STUN (the STUN dissector hands cookie-less messages to CLASSIC-STUN)
+da=(-d "udp.port==$P1,stun" -d "udp.port==$P2,stun")
+sent="ip.src==$STUN_A1 || ip.src==$STUN_A2"
+tshark -n -r "$pcap" "${da[@]}" -Y "$sent" -w "$NB_TMP/sent.pcapng" 2>/dev/null ||
+	nb_fail "cannot read the capture"
+total=$(tshark -n -r "$NB_TMP/sent.pcapng" | wc -l)
+# RFC 3489 answers decode as Wireshark's CLASSIC-STUN, the RFC 3489 dissector
+stun=$(tshark -n -r "$NB_TMP/sent.pcapng" "${da[@]}" -Y 'stun || classicstun' | wc -l)
+e420=$(tshark -n -r "$NB_TMP/sent.pcapng" "${da[@]}" -Y 'stun.att.error.class == 4 && stun.att.error == 20' | wc -l)
+e400=$(tshark -n -r "$NB_TMP/sent.pcapng" "${da[@]}" -Y 'stun.att.error.class == 4 && stun.att.error == 0' | wc -l)
+[ "$total" -eq 7 ] || nb_fail "natbed-stund sent $total packets, want 7"
+if [ "$stun" -ne "$total" ]; then
+	tshark -n -r "$NB_TMP/sent.pcapng" "${da[@]}"
+	nb_fail "only $stun of $total packets decode as STUN"
+fi
+[ "$e420" -eq 1 ] && [ "$e400" -eq 1 ] || nb_fail "420 seen $e420 times, 400 $e400 times"
+tshark -n -r "$NB_TMP/sent.pcapng" "${da[@]}" -q -z expert >"$NB_TMP/expert.txt" 2>&1
+cat "$NB_TMP/expert.txt"
+if grep -qE '^(Errors|Warnings) \(' "$NB_TMP/expert.txt"; then
+	cat "$NB_TMP/expert.txt"
+	nb_fail "tshark expert info has warnings or errors"
+fi
+nb_pass "$total packets from natbed-stund, all STUN, one 420, one 400, no expert warnings"

@@ -1,0 +1,52 @@
+# Shared helpers for natbed's shell tests. Source it first thing:
+#   . "$NATBED_SRC/tests/lib.sh"
+# It gives a unique namespace prefix ($NB_PREFIX), a scratch dir ($NB_TMP),
+# skips (exit 77) when not root, and tears down on every exit: each
+# namespace named with the prefix, each process started with nb_bg.
+set -u
+NATBED_SRC=${NATBED_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+NATBED_BUILD=${NATBED_BUILD:-$NATBED_SRC/build}
+export PATH="$NATBED_BUILD/cli:$NATBED_BUILD/emulator:$NATBED_BUILD/agents:$PATH"
+
+nb_skip() { echo "SKIP: $*"; exit 77; }
+nb_fail() { echo "FAIL: $*" >&2; exit 1; }
+nb_pass() { echo "PASS: $*"; }
+
+[ "$(id -u)" -eq 0 ] || nb_skip "needs root to create network namespaces"
+command -v ip >/dev/null || nb_skip "iproute2 (ip) not installed"
+
+# Unique per test run: 't' + 4 hex + '-' keeps names short for IFNAMSIZ.
+NB_PREFIX=${NB_PREFIX:-t$(printf '%04x' $(( (RANDOM << 1 ^ $$) & 0xffff )))-}
+NB_TMP=$(mktemp -d "/tmp/natbed-test.XXXXXX")
+NB_PIDS=()
+
+# nb_bg CMD...: start CMD in the background and remember it for teardown.
+nb_bg() { "$@" & NB_PIDS+=($!); }
+
+# nb_ns NAME: create namespace $NB_PREFIX$NAME with loopback up.
+nb_ns() {
+	ip netns add "$NB_PREFIX$1" || nb_fail "ip netns add $NB_PREFIX$1"
+	ip -n "$NB_PREFIX$1" link set lo up
+}
+
+# nb_x NAME CMD...: run CMD in namespace $NB_PREFIX$NAME.
+nb_x() { local n=$1; shift; ip netns exec "$NB_PREFIX$n" "$@"; }
+
+nb_teardown() {
+	local p ns
+	for p in "${NB_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+	for p in "${NB_PIDS[@]}"; do
+		for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	if command -v natbed >/dev/null 2>&1; then natbed down --prefix "$NB_PREFIX" >/dev/null 2>&1; fi
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$NB_PREFIX"); do
+		# processes still in the namespace go first
+		for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+		ip netns del "$ns" 2>/dev/null
+	done
+	[ -n "${NB_KEEP:-}" ] || rm -rf "$NB_TMP"
+}
+trap nb_teardown EXIT
+trap 'exit 1' INT TERM

@@ -1,0 +1,636 @@
+/* Unit tests of the topology loader: the unit parsers, every field of good
+ * files, and each error kind (tests/data/bad-*.yaml, one file per case). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "natbed/topo.h"
+
+#define ARRAY_SIZE(a)  (sizeof(a) / sizeof((a)[0]))
+#define TOPOLOGIES_DIR NATBED_TEST_DATA "/../../topologies"
+#define MS	       NATBED_NS_PER_MS
+
+/* Loads text (named "t.yaml" in errors) with prefix "nb-"; fails the test
+ * with the loader's error when it does not load. */
+static struct topo *load_ok(const char *text)
+{
+	char err[TOPO_ERR_MAX];
+	struct topo *t = NULL;
+
+	if (topo_load_string(text, strlen(text), "t.yaml", "nb-", &t, err, sizeof(err)) < 0)
+		fail_msg("load failed: %s", err);
+	assert_non_null(t);
+	return t;
+}
+
+/* Loads text, expects it to fail with an error starting with want. */
+static void load_bad(const char *text, const char *prefix, const char *want)
+{
+	char err[TOPO_ERR_MAX];
+	struct topo *t = (struct topo *)&t; /* must be reset to NULL */
+
+	assert_int_equal(
+	    topo_load_string(text, strlen(text), "t.yaml", prefix, &t, err, sizeof(err)), -1);
+	assert_null(t);
+	if (strncmp(err, want, strlen(want)))
+		fail_msg("error '%s' does not start with '%s'", err, want);
+}
+
+static void assert_addr(struct in_addr a, const char *want)
+{
+	char s[INET_ADDRSTRLEN];
+
+	assert_non_null(inet_ntop(AF_INET, &a, s, sizeof(s)));
+	assert_string_equal(s, want);
+}
+
+/* ---- unit parsers ---- */
+
+static void test_duration(void **state)
+{
+	static const struct {
+		const char *s;
+		natbed_time_t ns;
+	} good[] = {
+	    {"10ms", 10 * MS},	{"2s", 2 * NATBED_NS_PER_S},
+	    {"0.5ms", 500000},	{"500us", 500000},
+	    {"0s", 0},		{"1.000000001s", 1000000001},
+	    {"0.001us", 1},	{"120s", 120 * NATBED_NS_PER_S},
+	    {"010ms", 10 * MS}, {"9223372036s", 9223372036 * NATBED_NS_PER_S},
+	};
+	static const char *const bad[] = {
+	    "10",    "",	 "ms",	 "10 ms",	"-1ms",
+	    "+1ms",  "1.ms",	 ".5ms", "10MS",	"1e3ms",
+	    "10msx", "0.0001us", "1min", "9223372037s", "99999999999999999999s",
+	    "10ns",  "1,5ms",
+	};
+	natbed_time_t v;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(good); i++) {
+		if (topo_parse_duration(good[i].s, &v) < 0)
+			fail_msg("'%s' refused", good[i].s);
+		assert_int_equal(v, good[i].ns);
+	}
+	for (i = 0; i < ARRAY_SIZE(bad); i++)
+		if (topo_parse_duration(bad[i], &v) == 0)
+			fail_msg("'%s' accepted", bad[i]);
+	assert_int_equal(topo_parse_duration(NULL, &v), -1);
+}
+
+static void test_percent(void **state)
+{
+	static const struct {
+		const char *s;
+		double f;
+	} good[] = {
+	    {"0%", 0}, {"1%", 0.01}, {"0.5%", 0.005}, {"100%", 1.0}, {"12.345678%", 0.12345678},
+	};
+	static const char *const bad[] = {
+	    "1", "101%", "-1%", "1 %", "%", "100.1%", "50%%", "0.1234567%", "1e1%", "",
+	};
+	double v;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(good); i++) {
+		if (topo_parse_percent(good[i].s, &v) < 0)
+			fail_msg("'%s' refused", good[i].s);
+		assert_true(v > good[i].f - 1e-12 && v < good[i].f + 1e-12);
+	}
+	for (i = 0; i < ARRAY_SIZE(bad); i++)
+		if (topo_parse_percent(bad[i], &v) == 0)
+			fail_msg("'%s' accepted", bad[i]);
+}
+
+static void test_rate(void **state)
+{
+	static const struct {
+		const char *s;
+		uint64_t bps;
+	} good[] = {
+	    {"10mbit", 10000000}, {"1gbit", 1000000000}, {"64kbit", 64000},
+	    {"1500bit", 1500},	  {"1.5mbit", 1500000},	 {"0bit", 0},
+	};
+	static const char *const bad[] = {
+	    "10", "10mb", "10Mbit", "10mbps", "1.5bit", "kbit", "10 mbit", "10kbps", "-1mbit",
+	};
+	uint64_t v;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(good); i++) {
+		if (topo_parse_rate(good[i].s, &v) < 0)
+			fail_msg("'%s' refused", good[i].s);
+		assert_int_equal(v, good[i].bps);
+	}
+	for (i = 0; i < ARRAY_SIZE(bad); i++)
+		if (topo_parse_rate(bad[i], &v) == 0)
+			fail_msg("'%s' accepted", bad[i]);
+}
+
+static void test_port_range(void **state)
+{
+	static const char *const bad[] = {"0-10",  "10-5", "1024",	 "1-65536", "a-b",
+					  "1024-", "-5",   "1024-2000x", " 1-2",    "1 -2"};
+	uint16_t lo, hi;
+	size_t i;
+
+	assert_int_equal(topo_parse_port_range("1024-65535", &lo, &hi), 0);
+	assert_int_equal(lo, 1024);
+	assert_int_equal(hi, 65535);
+	assert_int_equal(topo_parse_port_range("5000-5000", &lo, &hi), 0);
+	assert_int_equal(lo, 5000);
+	assert_int_equal(hi, 5000);
+	for (i = 0; i < ARRAY_SIZE(bad); i++)
+		if (topo_parse_port_range(bad[i], &lo, &hi) == 0)
+			fail_msg("'%s' accepted", bad[i]);
+}
+
+static void test_nat_names(void **state)
+{
+	enum topo_nat_map m;
+	enum topo_nat_ports p;
+
+	assert_int_equal(topo_parse_nat_map("address-dependent", &m), 0);
+	assert_int_equal(m, TOPO_MAP_ADM);
+	assert_int_equal(topo_parse_nat_map("APDM", &m), -1);
+	assert_string_equal(topo_nat_map_name(TOPO_MAP_APDM), "address-and-port-dependent");
+	assert_string_equal(topo_nat_map_name(TOPO_MAP_EIM), "endpoint-independent");
+	assert_int_equal(topo_parse_nat_ports("sequential", &p), 0);
+	assert_int_equal(p, TOPO_PORTS_SEQUENTIAL);
+	assert_int_equal(topo_parse_nat_ports("incrementing", &p), -1);
+	assert_string_equal(topo_nat_ports_name(TOPO_PORTS_RANDOM), "random");
+	assert_null(topo_nat_map_name((enum topo_nat_map)7));
+}
+
+/* ---- NAT presets ---- */
+
+static const struct {
+	const char *name;
+	enum topo_nat_map mapping, filtering;
+	enum topo_nat_ports ports;
+} preset_want[] = {
+    {"full-cone", TOPO_MAP_EIM, TOPO_MAP_EIM, TOPO_PORTS_PRESERVE},
+    {"restricted-cone", TOPO_MAP_EIM, TOPO_MAP_ADM, TOPO_PORTS_PRESERVE},
+    {"port-restricted", TOPO_MAP_EIM, TOPO_MAP_APDM, TOPO_PORTS_PRESERVE},
+    {"symmetric", TOPO_MAP_APDM, TOPO_MAP_APDM, TOPO_PORTS_RANDOM},
+    {"symmetric-sequential", TOPO_MAP_APDM, TOPO_MAP_APDM, TOPO_PORTS_SEQUENTIAL},
+    {"cgnat", TOPO_MAP_EIM, TOPO_MAP_EIM, TOPO_PORTS_PRESERVE},
+};
+
+static void assert_preset(const struct topo_nat *n, size_t i)
+{
+	assert_string_equal(n->preset, preset_want[i].name);
+	assert_int_equal(n->mapping, preset_want[i].mapping);
+	assert_int_equal(n->filtering, preset_want[i].filtering);
+	assert_int_equal(n->ports, preset_want[i].ports);
+	assert_int_equal(n->port_lo, 1024);
+	assert_int_equal(n->port_hi, 65535);
+	assert_false(n->hairpin);
+	assert_int_equal(n->timeout_ns, 120 * NATBED_NS_PER_S);
+}
+
+static void test_preset_table(void **state)
+{
+	struct topo_nat n;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(preset_want); i++) {
+		assert_string_equal(topo_nat_preset_name(i), preset_want[i].name);
+		memset(&n, 0, sizeof(n));
+		assert_int_equal(topo_nat_preset_apply(&n, preset_want[i].name), 0);
+		assert_preset(&n, i);
+	}
+	assert_null(topo_nat_preset_name(i));
+	memset(&n, 0, sizeof(n));
+	n.set = TOPO_NAT_PORTS;
+	n.ports = TOPO_PORTS_SEQUENTIAL;
+	assert_int_equal(topo_nat_preset_apply(&n, "full-cone"), 0);
+	assert_int_equal(n.ports, TOPO_PORTS_SEQUENTIAL);
+	assert_int_equal(topo_nat_preset_apply(&n, "cone"), -1);
+}
+
+/* Every preset from a file: one NAT each, fields filled from the table. */
+static void test_preset_load(void **state)
+{
+	char text[512];
+	struct topo *t;
+	size_t i;
+	int n;
+
+	for (i = 0; i < ARRAY_SIZE(preset_want); i++) {
+		n = snprintf(text, sizeof(text),
+			     "nats:\n  n:\n    preset: %s\n    public: 203.0.113.1\n"
+			     "    inside: 10.0.0.0/8\nhosts:\n  h: { nat: n }\n",
+			     preset_want[i].name);
+		assert_true(n > 0 && (size_t)n < sizeof(text));
+		t = load_ok(text);
+		assert_preset(&t->nats[0], i);
+		assert_int_equal(t->nats[0].set, 0);
+		topo_free(t);
+	}
+}
+
+static void test_preset_override(void **state)
+{
+	struct topo *t = load_ok("nats:\n"
+				 "  n:\n"
+				 "    timeout: 30s\n" /* before the preset: order does not matter */
+				 "    preset: symmetric\n"
+				 "    ports: sequential\n"
+				 "    hairpin: true\n"
+				 "    filtering: endpoint-independent\n"
+				 "    port-range: 40000-40015\n"
+				 "    public: 203.0.113.1\n"
+				 "    inside: 10.0.0.0/8\n"
+				 "  m:\n" /* no preset: mapping and filtering given */
+				 "    mapping: address-dependent\n"
+				 "    filtering: address-dependent\n"
+				 "    public: 203.0.113.2\n"
+				 "    inside: 192.168.0.0/16\n"
+				 "hosts:\n  h: { nat: n }\n");
+	const struct topo_nat *n = &t->nats[0], *m = &t->nats[1];
+
+	assert_string_equal(n->preset, "symmetric");
+	assert_int_equal(n->mapping, TOPO_MAP_APDM); /* from the preset */
+	assert_int_equal(n->filtering, TOPO_MAP_EIM);
+	assert_int_equal(n->ports, TOPO_PORTS_SEQUENTIAL);
+	assert_true(n->hairpin);
+	assert_int_equal(n->port_lo, 40000);
+	assert_int_equal(n->port_hi, 40015);
+	assert_int_equal(n->timeout_ns, 30 * NATBED_NS_PER_S);
+	assert_int_equal(n->set, TOPO_NAT_FILTERING | TOPO_NAT_PORTS | TOPO_NAT_PORT_RANGE |
+				     TOPO_NAT_HAIRPIN | TOPO_NAT_TIMEOUT);
+	assert_string_equal(m->preset, "");
+	assert_int_equal(m->mapping, TOPO_MAP_ADM);
+	assert_int_equal(m->filtering, TOPO_MAP_ADM);
+	assert_int_equal(m->ports, TOPO_PORTS_PRESERVE);
+	assert_int_equal(m->port_lo, 1024);
+	assert_int_equal(m->timeout_ns, 120 * NATBED_NS_PER_S);
+	assert_int_equal(m->set, TOPO_NAT_MAPPING | TOPO_NAT_FILTERING);
+	topo_free(t);
+}
+
+/* ---- good files ---- */
+
+static struct topo *load_file_ok(const char *path)
+{
+	char err[TOPO_ERR_MAX];
+	struct topo *t = NULL;
+
+	if (topo_load(path, "nb-", &t, err, sizeof(err)) < 0)
+		fail_msg("%s: %s", path, err);
+	return t;
+}
+
+static void test_lan(void **state)
+{
+	struct topo *t = load_file_ok(TOPOLOGIES_DIR "/lan.yaml");
+	const struct topo_host *a, *b, *s;
+	const struct topo_nat *home;
+
+	assert_string_equal(t->name, "lan");
+	assert_int_equal(t->seed, 1);
+	assert_int_equal(t->n_nats, 1);
+	assert_int_equal(t->n_hosts, 3);
+	assert_int_equal(t->scenario_line, 0);
+	assert_string_equal(t->path, TOPOLOGIES_DIR "/lan.yaml");
+	home = &t->nats[topo_nat_find(t, "home")];
+	assert_string_equal(home->preset, "port-restricted");
+	assert_int_equal(home->mapping, TOPO_MAP_EIM);
+	assert_int_equal(home->filtering, TOPO_MAP_APDM);
+	assert_addr(home->public_addr, "203.0.113.10");
+	assert_addr(home->inside_net, "192.168.1.0");
+	assert_int_equal(home->inside_len, 24);
+	assert_addr(home->gateway, "192.168.1.1");
+	assert_int_equal(home->upstream, -1);
+	assert_int_equal(home->link.set, 0);
+	assert_int_equal(home->line, 7);
+
+	a = &t->hosts[topo_host_find(t, "alice")];
+	b = &t->hosts[topo_host_find(t, "bob")];
+	s = &t->hosts[topo_host_find(t, "stun")];
+	assert_int_equal(a->nat, 0);
+	assert_int_equal(a->n_addrs, 1);
+	assert_addr(a->addrs[0], "192.168.1.10");
+	assert_int_equal(a->prefix_len, 24);
+	assert_addr(a->gateway, "192.168.1.1");
+	assert_string_equal(a->run, "");
+	assert_int_equal(a->line, 12);
+	assert_addr(b->addrs[0], "192.168.1.11");
+	assert_int_equal(s->nat, -1);
+	assert_int_equal(s->n_addrs, 2);
+	assert_addr(s->addrs[0], "198.51.100.10");
+	assert_addr(s->addrs[1], "198.51.100.11");
+	assert_int_equal(s->prefix_len, 32);
+	assert_addr(s->gateway, TOPO_PUBLIC_GATEWAY);
+	assert_string_equal(s->run,
+			    "natbed-stund --primary 198.51.100.10 --alternate 198.51.100.11");
+	assert_int_equal(topo_host_find(t, "carol"), -1);
+	assert_int_equal(topo_nat_find(t, "alice"), -1);
+	topo_free(t);
+}
+
+/* defaults.link < host.link field by field; NAT and internet links alone. */
+static void test_two_sites(void **state)
+{
+	struct topo *t = load_file_ok(TOPOLOGIES_DIR "/two-sites.yaml");
+	const struct topo_host *alice, *bob, *stun;
+	const struct topo_nat *home, *office;
+
+	assert_string_equal(t->name, "two-sites");
+	assert_int_equal(t->seed, 42);
+	assert_int_equal(t->defaults.set, TOPO_LINK_DELAY | TOPO_LINK_JITTER | TOPO_LINK_LOSS);
+	assert_int_equal(t->internet.set, TOPO_LINK_DELAY);
+	assert_int_equal(t->internet.delay_ns, 20 * MS);
+	home = &t->nats[topo_nat_find(t, "home")];
+	office = &t->nats[topo_nat_find(t, "office")];
+	assert_int_equal(home->set, TOPO_NAT_MAPPING | TOPO_NAT_FILTERING | TOPO_NAT_PORTS |
+					TOPO_NAT_PORT_RANGE | TOPO_NAT_HAIRPIN | TOPO_NAT_TIMEOUT);
+	assert_int_equal(home->link.set, TOPO_LINK_DELAY);
+	assert_int_equal(home->link.delay_ns, 5 * MS);
+	assert_int_equal(home->link.jitter_ns, 0); /* defaults are for access links */
+	assert_int_equal(office->ports, TOPO_PORTS_RANDOM);
+	assert_int_equal(office->link.rate_bps, 100000000);
+	assert_addr(office->gateway, "10.1.0.1");
+
+	alice = &t->hosts[topo_host_find(t, "alice")];
+	assert_int_equal(alice->link.set, TOPO_LINK_DELAY | TOPO_LINK_JITTER | TOPO_LINK_LOSS);
+	assert_int_equal(alice->link.delay_ns, 30 * MS);		       /* own */
+	assert_int_equal(alice->link.jitter_ns, 2 * MS);		       /* inherited */
+	assert_true(alice->link.loss > 0.00999 && alice->link.loss < 0.01001); /* own */
+	assert_int_equal(alice->link.rate_bps, 0);
+	bob = &t->hosts[topo_host_find(t, "bob")];
+	assert_int_equal(bob->nat, topo_nat_find(t, "office"));
+	assert_addr(bob->addrs[0], "10.1.0.2"); /* allocated: gateway + 1 */
+	assert_int_equal(bob->prefix_len, 16);
+	assert_int_equal(bob->link.delay_ns, 10 * MS);
+	assert_int_equal(bob->link.jitter_ns, 2 * MS);
+	assert_true(bob->link.loss == 0.0);
+	stun = &t->hosts[topo_host_find(t, "stun")];
+	assert_int_equal(stun->link.delay_ns, 10 * MS);
+	topo_free(t);
+}
+
+static void test_cgnat_chain(void **state)
+{
+	struct topo *t = load_file_ok(TOPOLOGIES_DIR "/cgnat.yaml");
+	int carrier = topo_nat_find(t, "carrier"), home = topo_nat_find(t, "home");
+	const struct topo_host *alice = &t->hosts[topo_host_find(t, "alice")];
+	const struct topo_host *phone = &t->hosts[topo_host_find(t, "phone")];
+
+	assert_true(carrier >= 0 && home >= 0);
+	assert_int_equal(t->nats[carrier].upstream, -1);
+	assert_int_equal(t->nats[home].upstream, carrier);
+	assert_string_equal(t->nats[carrier].preset, "cgnat");
+	assert_int_equal(t->nats[carrier].inside_len, 10);
+	assert_addr(t->nats[carrier].gateway, "100.64.0.1");
+	assert_addr(t->nats[home].public_addr, "100.64.0.10");
+	assert_int_equal(alice->nat, home);
+	assert_addr(alice->addrs[0], "192.168.1.2");
+	assert_int_equal(phone->nat, carrier);
+	assert_addr(phone->addrs[0], "100.64.0.2");
+	assert_addr(phone->gateway, "100.64.0.1");
+	assert_int_equal(phone->prefix_len, 10);
+	assert_int_equal(phone->link.delay_ns, 40 * MS);
+	assert_int_equal(phone->link.rate_bps, 20000000);
+	assert_int_equal(alice->link.delay_ns, 5 * MS);
+	topo_free(t);
+}
+
+static void test_routed(void **state)
+{
+	struct topo *t = load_file_ok(TOPOLOGIES_DIR "/routed.yaml");
+	size_t i;
+
+	assert_int_equal(t->n_nats, 0);
+	assert_null(t->nats);
+	assert_int_equal(t->n_hosts, 3);
+	for (i = 0; i < t->n_hosts; i++) {
+		assert_int_equal(t->hosts[i].nat, -1);
+		assert_int_equal(t->hosts[i].prefix_len, 32);
+	}
+	topo_free(t);
+}
+
+/* Allocation skips given addresses wherever they appear in the file, and
+ * hosts are allocated in file order. */
+static void test_alloc(void **state)
+{
+	struct topo *t = load_ok("hosts:\n"
+				 "  a: {}\n"
+				 "  b:\n"
+				 "    nat: home\n"
+				 "  c:\n"
+				 "    address: 198.18.1.1\n"
+				 "  d:\n"
+				 "  e: { nat: home }\n"
+				 "  f: { nat: home, address: 192.168.7.3 }\n"
+				 "  g: { nat: deep }\n"
+				 "nats:\n"
+				 "  home:\n"
+				 "    preset: full-cone\n"
+				 "    public: 203.0.113.1\n"
+				 "    inside: 192.168.7.0/29\n"
+				 "  deep:\n"
+				 "    preset: symmetric\n"
+				 "    upstream: home\n"
+				 "    public: 192.168.7.2\n"
+				 "    inside: 10.9.0.0/30\n");
+
+	assert_addr(t->hosts[0].addrs[0], "198.18.1.2");
+	assert_addr(t->hosts[1].addrs[0], "192.168.7.4"); /* .2 deep's WAN, .3 f */
+	assert_addr(t->hosts[3].addrs[0], "198.18.1.3");
+	assert_addr(t->hosts[4].addrs[0], "192.168.7.5");
+	assert_addr(t->hosts[6].addrs[0], "10.9.0.2");
+	assert_int_equal(t->hosts[6].prefix_len, 30);
+	assert_string_equal(t->name, "t"); /* from the file name */
+	assert_int_equal(t->seed, 1);
+	topo_free(t);
+
+	load_bad("nats:\n  n:\n    preset: full-cone\n    public: 203.0.113.1\n"
+		 "    inside: 10.0.0.0/30\nhosts:\n  a: { nat: n }\n  b: { nat: n }\n",
+		 "nb-", "t.yaml:8: hosts.b.address: no free address");
+}
+
+static void test_scenario_and_misc(void **state)
+{
+	struct topo *t = load_ok("name: Misc_1.0\n"
+				 "seed: 18446744073709551615\n"
+				 "hosts:\n"
+				 "  a:\n"
+				 "    run: \"echo 'a: b'\"\n"
+				 "scenario:\n"
+				 "  anything: [goes, {here: 1}]\n");
+
+	assert_string_equal(t->name, "Misc_1.0");
+	assert_true(t->seed == UINT64_MAX);
+	assert_int_equal(t->scenario_line, 6);
+	assert_string_equal(t->hosts[0].run, "echo 'a: b'");
+	assert_int_equal(t->hosts[0].link.set, 0);
+	topo_free(t);
+	t = load_ok("hosts: { a: ~, b: null }\n"); /* null blocks read as empty */
+	assert_int_equal(t->n_hosts, 2);
+	topo_free(t);
+}
+
+/* Errors that a file in tests/data cannot show (they depend on the call). */
+static void test_call_errors(void **state)
+{
+	char err[TOPO_ERR_MAX];
+	struct topo *t = NULL;
+	const char *host15 = "hosts:\n  abcdefghijkl: {}\n"; /* 12 + "nb-" = 15 */
+
+	load_bad("hosts: { a: {} }\n", "ninechars",
+		 "t.yaml:1: prefix: 'ninechars' is longer than 8");
+	load_bad("hosts: { a: {} }\n", "NB/", "t.yaml:1: prefix:");
+	topo_free(load_ok(host15));
+	load_bad(host15, "nb1-", "t.yaml:2: hosts.abcdefghijkl: name too long");
+	assert_int_equal(topo_load("/nonexistent/x.yaml", "nb-", &t, err, sizeof(err)), -1);
+	assert_null(t);
+	assert_string_equal(err,
+			    "/nonexistent/x.yaml:1: file: cannot read: No such file or directory");
+	load_bad("", "nb-", "t.yaml:1: hosts: missing");
+	load_bad("hosts:\n  a: { run: \"x\\0y\" }\n", "nb-",
+		 "t.yaml:2: hosts.a.run: value contains a NUL");
+	load_bad("- a\n- b\n", "nb-", "t.yaml:1: topology: expected a mapping, got a list");
+	load_bad("hosts: {}\n", "nb-", "t.yaml:1: hosts: no hosts");
+	/* a tiny error buffer truncates, never overflows */
+	assert_int_equal(topo_load_string("x: 1", 4, "t.yaml", "nb-", &t, err, 8), -1);
+	assert_string_equal(err, "t.yaml:");
+	assert_int_equal(topo_load_string("x: 1", 4, "t.yaml", "nb-", &t, NULL, 0), -1);
+	topo_free(NULL);
+}
+
+/* ---- bad files: tests/data/bad-*.yaml ---- */
+
+/* Reads the "# expect: KEY: SUBSTRING" and "# expect-line: N" header. */
+static int read_expect(const char *path, char *key, size_t keylen, char *sub, size_t sublen,
+		       int *line)
+{
+	char l1[512], l2[128];
+	const char *colon;
+	FILE *f = fopen(path, "r");
+	int ok;
+
+	if (!f)
+		return -1;
+	ok = fgets(l1, sizeof(l1), f) && fgets(l2, sizeof(l2), f);
+	fclose(f);
+	if (!ok || strncmp(l1, "# expect: ", 10) || sscanf(l2, "# expect-line: %d", line) != 1)
+		return -1;
+	l1[strcspn(l1, "\n")] = '\0';
+	colon = strstr(l1 + 10, ": ");
+	if (!colon || (size_t)(colon - (l1 + 10)) >= keylen)
+		return -1;
+	snprintf(key, keylen, "%.*s", (int)(colon - (l1 + 10)), l1 + 10);
+	snprintf(sub, sublen, "%s", colon + 2);
+	return 0;
+}
+
+/* One case; returns 0 when it fails as its header says. */
+static int bad_case(const char *path)
+{
+	char key[128], sub[384], err[TOPO_ERR_MAX], want[1280];
+	struct topo *t = NULL;
+	int line;
+
+	if (read_expect(path, key, sizeof(key), sub, sizeof(sub), &line) < 0) {
+		print_error("%s: no '# expect: KEY: PROBLEM' / '# expect-line: N' header\n", path);
+		return -1;
+	}
+	if (topo_load(path, "nb-", &t, err, sizeof(err)) == 0) {
+		topo_free(t);
+		print_error("%s: loaded, expected %s: %s\n", path, key, sub);
+		return -1;
+	}
+	snprintf(want, sizeof(want), "%s:%d: %s: ", path, line, key);
+	if (t || strncmp(err, want, strlen(want)) || !strstr(err + strlen(want), sub)) {
+		print_error("%s:\n  got  '%s'\n  want '%s%s'\n", path, err, want, sub);
+		return -1;
+	}
+	return 0;
+}
+
+static void test_bad_files(void **state)
+{
+	DIR *d = opendir(NATBED_TEST_DATA);
+	struct dirent *e;
+	char path[1024];
+	int n = 0, failed = 0;
+	size_t len;
+
+	assert_non_null(d);
+	while ((e = readdir(d))) {
+		len = strlen(e->d_name);
+		if (strncmp(e->d_name, "bad-", 4) || len < 5 ||
+		    strcmp(e->d_name + len - 5, ".yaml"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", NATBED_TEST_DATA, e->d_name);
+		n++;
+		failed += bad_case(path) < 0;
+	}
+	closedir(d);
+	print_message("%d bad topology files, %d failed\n", n, failed);
+	assert_true(n >= 16);
+	assert_int_equal(failed, 0);
+}
+
+/* Every file shipped in topologies/ loads. */
+static void test_all_topologies(void **state)
+{
+	DIR *d = opendir(TOPOLOGIES_DIR);
+	struct dirent *e;
+	char path[1024], err[TOPO_ERR_MAX];
+	struct topo *t;
+	int n = 0, failed = 0;
+	size_t len;
+
+	assert_non_null(d);
+	while ((e = readdir(d))) {
+		len = strlen(e->d_name);
+		if (len < 5 || strcmp(e->d_name + len - 5, ".yaml"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", TOPOLOGIES_DIR, e->d_name);
+		n++;
+		if (topo_load(path, "nb-", &t, err, sizeof(err)) < 0) {
+			print_error("%s\n", err);
+			failed++;
+		}
+		topo_free(t);
+	}
+	closedir(d);
+	assert_true(n >= 4);
+	assert_int_equal(failed, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_duration),
+	    cmocka_unit_test(test_percent),
+	    cmocka_unit_test(test_rate),
+	    cmocka_unit_test(test_port_range),
+	    cmocka_unit_test(test_nat_names),
+	    cmocka_unit_test(test_preset_table),
+	    cmocka_unit_test(test_preset_load),
+	    cmocka_unit_test(test_preset_override),
+	    cmocka_unit_test(test_lan),
+	    cmocka_unit_test(test_two_sites),
+	    cmocka_unit_test(test_cgnat_chain),
+	    cmocka_unit_test(test_routed),
+	    cmocka_unit_test(test_alloc),
+	    cmocka_unit_test(test_scenario_and_misc),
+	    cmocka_unit_test(test_call_errors),
+	    cmocka_unit_test(test_bad_files),
+	    cmocka_unit_test(test_all_topologies),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
