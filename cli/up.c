@@ -29,6 +29,7 @@ struct up_opts {
 	const char *prefix;
 	const char *out;
 	const char *file;
+	const char *seed;
 	bool json;
 };
 
@@ -57,6 +58,7 @@ static void up_usage(FILE *f)
 		"  -p, --prefix P  namespace prefix, 1-%d of [a-z0-9-] (default %s)\n"
 		"  -o, --out DIR   captures (HOST.pcap) and logs (HOST.log, emu.log)\n"
 		"                  (default ./out/NAME, NAME from the topology)\n"
+		"  -s, --seed N    override the topology's seed (every random draw of the run)\n"
 		"  -j, --json      print what was built as JSON\n"
 		"  -h, --help      this text\n"
 		"\n"
@@ -71,13 +73,14 @@ static int up_parse(int argc, char **argv, struct up_opts *o)
 	    {"prefix", required_argument, NULL, 'p'},
 	    {"out", required_argument, NULL, 'o'},
 	    {"json", no_argument, NULL, 'j'},
+	    {"seed", required_argument, NULL, 's'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	int c;
 
 	o->prefix = CLI_DEFAULT_PREFIX;
-	while ((c = getopt_long(argc, argv, "p:o:jh", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:o:s:jh", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			o->prefix = optarg;
@@ -87,6 +90,13 @@ static int up_parse(int argc, char **argv, struct up_opts *o)
 			break;
 		case 'j':
 			o->json = true;
+			break;
+		case 's':
+			o->seed = optarg;
+			if (strspn(optarg, "0123456789") != strlen(optarg) || !*optarg) {
+				fprintf(stderr, "natbed up: --seed %s: not a number\n", optarg);
+				return -1;
+			}
 			break;
 		case 'h':
 			up_usage(stdout);
@@ -274,12 +284,16 @@ static int up_emulator(struct up_ctx *u)
 {
 	char emu[CLI_PATH_MAX], log[PATH_MAX + 16];
 	char *argv[] = {emu,	 "--topology", u->st->topology, "--prefix", (char *)u->o->prefix,
-			"--out", u->out,       "--ctl",		u->ctl,	    NULL};
+			"--out", u->out,       "--ctl",		u->ctl,	    NULL, NULL, NULL};
 	struct timespec tick = {0, 10 * 1000 * 1000};
 	pid_t pid;
 	int waited;
 
 	cli_which("natbed-emu", emu, sizeof(emu));
+	if (u->o->seed) {
+		argv[9] = "--seed";
+		argv[10] = (char *)u->o->seed;
+	}
 	cli_run_path(u->ctl, sizeof(u->ctl), u->o->prefix, "ctl");
 	snprintf(log, sizeof(log), "%s/emu.log", u->out);
 	pid = proc_spawn(u->fabric_ns, argv, NULL, log);

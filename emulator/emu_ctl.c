@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "nat.h"
+#include "natbed/link.h"
 
 /* {"name":..., "rx_pkts":..., ..., "drops":{"reason":n,...}} for one port */
 static json_t *emu_port_json(const struct port *p)
@@ -215,7 +216,71 @@ static json_t *emu_restore(void *ctx, int argc, const char **argv, char *err, si
 	return rc < 0 ? NULL : json_pack("{s:s}", "restored", argv[1]);
 }
 
+static json_t *emu_link_stats(struct link *l)
+{
+	struct link_stats st;
+	json_t *drops = json_object();
+	int d;
+
+	link_get_stats(l, &st);
+	for (d = 1; d < LINK_DROP_COUNT; d++)
+		json_object_set_new(drops, link_drop_name(d), json_integer((json_int_t)st.dropped[d]));
+	return json_pack("{s:b,s:I,s:I,s:I,s:I,s:I,s:i,s:o}", "up", !link_config(l)->down,
+			 "delay_ns", (json_int_t)link_config(l)->delay_ns, "packets",
+			 (json_int_t)st.packets, "delivered", (json_int_t)st.delivered, "duplicated",
+			 (json_int_t)st.duplicated, "corrupted", (json_int_t)st.corrupted, "queue",
+			 (int)st.queue_packets, "drops", drops);
+}
+
+/* link NAME show | down | up | set KEY VALUE [up|down] */
+static json_t *emu_link(void *ctx, int argc, const char **argv, char *err, size_t errlen)
+{
+	struct emu_ctl_ctx *c = ctx;
+	struct link *dirs[2];
+	char fields[256];
+	int d, only = -1;
+
+	if (argc < 3) {
+		snprintf(err, errlen, "usage: link NAME show|down|up|set KEY VALUE [up|down]");
+		return NULL;
+	}
+	if (fabric_link(c->fabric, argv[1], &dirs[0], &dirs[1]) < 0) {
+		snprintf(err, errlen, "no link called '%s' (a host, a NAT, or internet)", argv[1]);
+		return NULL;
+	}
+	if (strcmp(argv[2], "show") == 0 && argc == 3)
+		return json_pack("{s:o,s:o}", "up", emu_link_stats(dirs[0]), "down",
+				 emu_link_stats(dirs[1]));
+	if ((strcmp(argv[2], "down") == 0 || strcmp(argv[2], "up") == 0) && argc == 3) {
+		bool up = strcmp(argv[2], "up") == 0;
+
+		for (d = 0; d < 2; d++)
+			link_set_up(dirs[d], up);
+		snprintf(fields, sizeof(fields), "\"link\":\"%s\"", argv[1]);
+		fabric_log(c->fabric, up ? "link_up" : "link_down", fields);
+		return json_pack("{s:s,s:b}", "link", argv[1], "up", up);
+	}
+	if (strcmp(argv[2], "set") == 0 && (argc == 5 || argc == 6)) {
+		if (argc == 6)
+			only = strcmp(argv[5], "up") == 0 ? 0 : strcmp(argv[5], "down") == 0 ? 1 : 2;
+		if (only == 2) {
+			snprintf(err, errlen, "direction must be up or down, not '%s'", argv[5]);
+			return NULL;
+		}
+		for (d = 0; d < 2; d++)
+			if ((only < 0 || only == d) && link_set(dirs[d], argv[3], argv[4], err, errlen) < 0)
+				return NULL;
+		snprintf(fields, sizeof(fields), "\"link\":\"%s\",\"key\":\"%s\",\"value\":\"%s\"",
+			 argv[1], argv[3], argv[4]);
+		fabric_log(c->fabric, "link_set", fields);
+		return json_pack("{s:s,s:s,s:s}", "link", argv[1], "key", argv[3], "value", argv[4]);
+	}
+	snprintf(err, errlen, "usage: link NAME show|down|up|set KEY VALUE [up|down]");
+	return NULL;
+}
+
 const struct ctl_cmd emu_ctl_cmds[] = {
+	{"link", NULL, emu_link},
     {"nat", NULL, emu_nat},
     {"checkpoint", NULL, emu_checkpoint},
     {"restore", NULL, emu_restore},

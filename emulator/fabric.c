@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "arp.h"
+#include "evlog.h"
+#include "natbed/link.h"
 #include "nat.h"
 #include "natbed/log.h"
 #include "pcapw.h"
@@ -22,6 +24,19 @@
 #define PKT_F_CORE (1u << 8) /* crossed the internet core on this visit */
 
 enum fab_dir { FAB_UP, FAB_DOWN };
+
+#define FAB_FLOW_BUCKETS 65536 /* per-flow packet counters (hash buckets) */
+
+/* A topology link: one struct link per direction. */
+struct fab_link {
+	const char *name;
+	struct link *dir[2];
+};
+
+static size_t fab_link_host(int h)
+{
+	return (size_t)h;
+}
 
 struct fab_arp_retry {
 	struct fabric *f;
@@ -39,6 +54,10 @@ struct fabric {
 	size_t n_ports;
 	struct arp_table *arp;
 	struct pcapw **pcap;
+	struct fab_link *links; /* hosts, then NAT uplinks, then the core */
+	size_t n_links;
+	struct evlog *ev;
+	uint64_t *flow_seq; /* packets seen per flow hash bucket */
 	struct nat **nats;	 /* one per topology NAT */
 	struct pcapw **nat_pcap; /* NAME-wan.pcap: each NAT's outside view */
 	struct event **rx_ev;
@@ -116,16 +135,127 @@ static int fab_view(struct pkt *p, struct ip_view *v)
 
 /* --- links ---------------------------------------------------------------- */
 
-/* Crosses a link then runs next(p). Until link impairments land, a link is
- * its configured one-way delay. */
-static void fab_cross(struct fabric *f, const struct topo_link *l, enum fab_dir dir, struct pkt *p,
-		      sched_fn next)
+static size_t fab_link_nat(const struct fabric *f, int n)
 {
-	natbed_time_t delay = (l && (l->set & TOPO_LINK_DELAY)) ? l->delay_ns : 0;
+	return f->t->n_hosts + (size_t)n;
+}
 
-	(void)dir;
-	if (sched_after(f->s, delay, next, p) == 0)
-		fab_drop(f, p, DROP_POOL_EXHAUSTED);
+static size_t fab_link_core(const struct fabric *f)
+{
+	return f->t->n_hosts + f->t->n_nats;
+}
+
+/* What a link needs to know of a packet: its flow and its number in it. */
+static void fab_link_pkt(const struct pkt *p, struct link_pkt *lp)
+{
+	const struct ipv4_hdr *ip = (const struct ipv4_hdr *)(p->data + ETH_HLEN_);
+	size_t hlen = (size_t)(ip->ver_ihl & 0x0f) * 4;
+	const uint8_t *l4 = (const uint8_t *)ip + hlen;
+
+	memset(lp, 0, sizeof(*lp));
+	lp->flow = p->flow_key;
+	lp->seq = p->seq;
+	lp->len = (uint32_t)p->len;
+	lp->proto = ip->proto;
+	if ((ip->proto == IPPROTO_UDP_ || ip->proto == IPPROTO_TCP_) &&
+	    p->len >= ETH_HLEN_ + hlen + 4) {
+		lp->sport = (uint16_t)(l4[0] << 8 | l4[1]);
+		lp->dport = (uint16_t)(l4[2] << 8 | l4[3]);
+	}
+}
+
+/* Issue 5: a corrupted copy carries a bad checksum (L4 if it has one,
+ * else the IP header's), so the receiver's stack drops and counts it. */
+static void fab_corrupt(struct pkt *p)
+{
+	struct ipv4_hdr *ip = fab_ip(p);
+	size_t hlen = (size_t)(ip->ver_ihl & 0x0f) * 4;
+	uint8_t *l4 = (uint8_t *)ip + hlen;
+	size_t off = ip->proto == IPPROTO_UDP_ ? 6 : ip->proto == IPPROTO_TCP_ ? 16 : 0;
+
+	if (off && p->len >= ETH_HLEN_ + hlen + off + 2) {
+		l4[off] ^= 0x5a;
+		return;
+	}
+	ip->csum ^= htons(0x5a5a);
+}
+
+static enum drop_reason fab_link_reason(enum link_drop d)
+{
+	switch (d) {
+	case LINK_DROP_DOWN:
+		return DROP_LINK_DOWN;
+	case LINK_DROP_QUEUE:
+		return DROP_LINK_QUEUE;
+	default:
+		return DROP_LINK_LOSS;
+	}
+}
+
+static void fab_log_pkt(struct fabric *f, natbed_time_t now, const char *event,
+			const struct fab_link *fl, enum fab_dir dir, const struct link_pkt *lp,
+			const char *extra)
+{
+	evlog_write(f->ev, now, event,
+		    "\"link\":\"%s\",\"dir\":\"%s\",\"flow\":\"%016llx\",\"seq\":%llu,"
+		    "\"proto\":%u,\"sport\":%u,\"dport\":%u%s%s",
+		    fl->name, dir == FAB_UP ? "up" : "down", (unsigned long long)lp->flow,
+		    (unsigned long long)lp->seq, lp->proto, lp->sport, lp->dport, extra ? "," : "",
+		    extra ? extra : "");
+}
+
+/* Crosses one direction of a link: the link decides (issue 5: down, rate,
+ * targeted drops, loss, delay and jitter, duplication, corruption) and each
+ * copy runs next(copy) at its delivery time on the scheduler. */
+static void fab_cross(struct fabric *f, size_t link, enum fab_dir dir, struct pkt *p, sched_fn next)
+{
+	struct fab_link *fl = &f->links[link];
+	natbed_time_t now = sched_now(f->s);
+	struct link_verdict v;
+	struct link_pkt lp;
+	struct pkt *copy[2] = {p, NULL};
+	char extra[96];
+	unsigned i;
+
+	fab_link_pkt(p, &lp);
+	v = link_decide(fl->dir[dir], &lp, now);
+	if (v.drop != LINK_PASS) {
+		snprintf(extra, sizeof(extra), "\"reason\":\"%s\"", link_drop_name(v.drop));
+		fab_log_pkt(f, now, "drop", fl, dir, &lp, extra);
+		fab_drop(f, p, fab_link_reason(v.drop));
+		return;
+	}
+	if (v.n == 2) {
+		copy[1] = pkt_get(f->pool);
+		if (copy[1]) {
+			memcpy(copy[1]->data, p->data, p->len);
+			copy[1]->len = p->len;
+			copy[1]->in_port = p->in_port;
+			copy[1]->seg = p->seg;
+			copy[1]->hop = p->hop;
+			copy[1]->host = p->host;
+			copy[1]->flags = p->flags;
+			copy[1]->flow_key = p->flow_key;
+			copy[1]->seq = p->seq;
+			copy[1]->ctx = p->ctx;
+			fab_log_pkt(f, now, "duplicate", fl, dir, &lp, NULL);
+		} else {
+			v.n = 1;
+		}
+	}
+	for (i = 0; i < v.n; i++) {
+		if (v.corrupt[i]) {
+			fab_corrupt(copy[i]);
+			fab_log_pkt(f, now, "corrupt", fl, dir, &lp, NULL);
+		}
+		if (v.deliver_ns[i] > now) {
+			snprintf(extra, sizeof(extra), "\"delay_ns\":%lld,\"due_ns\":%lld",
+				 (long long)(v.deliver_ns[i] - now), (long long)v.deliver_ns[i]);
+			fab_log_pkt(f, now, "delay", fl, dir, &lp, extra);
+		}
+		if (sched_at(f->s, v.deliver_ns[i], next, copy[i]) == 0)
+			fab_drop(f, copy[i], DROP_POOL_EXHAUSTED);
+	}
 }
 
 /* --- transmit -------------------------------------------------------------- */
@@ -307,7 +437,7 @@ static void fab_nat_out(struct fabric *f, int n, struct pkt *p, natbed_time_t no
 	fab_nat_capture(f, n, p);
 	p->seg = route_nat_outside(f->route, n);
 	p->flags &= ~PKT_F_CORE;
-	fab_cross(f, &f->t->nats[n].link, FAB_UP, p, fab_on_segment);
+	fab_cross(f, fab_link_nat(f, n), FAB_UP, p, fab_on_segment);
 }
 
 static void fab_on_segment(void *arg, natbed_time_t now)
@@ -323,18 +453,18 @@ static void fab_on_segment(void *arg, natbed_time_t now)
 			fab_drop(f, p, DROP_TTL_EXPIRED);
 			return;
 		}
-		fab_cross(f, &f->t->internet, FAB_DOWN, p, fab_on_segment);
+		fab_cross(f, fab_link_core(f), FAB_DOWN, p, fab_on_segment);
 		return;
 	}
 	nx = route_lookup(f->route, p->seg, fab_ip(p)->dst, fab_nat_claims, f);
 	switch (nx.kind) {
 	case ROUTE_HOST:
 		p->host = nx.index;
-		fab_cross(f, &f->t->hosts[nx.index].link, FAB_DOWN, p, fab_tx);
+		fab_cross(f, fab_link_host(nx.index), FAB_DOWN, p, fab_tx);
 		return;
 	case ROUTE_NAT_DOWN:
 		p->hop = nx.index;
-		fab_cross(f, &f->t->nats[nx.index].link, FAB_DOWN, p, fab_nat_in);
+		fab_cross(f, fab_link_nat(f, nx.index), FAB_DOWN, p, fab_nat_in);
 		return;
 	case ROUTE_NAT_UP:
 		fab_nat_out(f, nx.index, p, now);
@@ -401,8 +531,29 @@ static int fab_gateway_echo(struct fabric *f, int h, struct pkt *p, struct ip_vi
 	icmp->type = 0;
 	l4_csum_set(v);
 	p->host = h;
-	fab_cross(f, &f->t->hosts[h].link, FAB_DOWN, p, fab_tx);
+	fab_cross(f, fab_link_host(h), FAB_DOWN, p, fab_tx);
 	return 1;
+}
+
+/* Issue 5: decisions are keyed by (flow, packet number in the flow), so
+ * the same packets get the same fate however flows interleave. The flow is
+ * the 5-tuple as the host sent it. */
+static void fab_flow_number(struct fabric *f, struct pkt *p, const struct ip_view *v)
+{
+	uint64_t k = (uint64_t)v->ip->src << 32 | v->ip->dst;
+
+	k ^= (uint64_t)v->ip->proto * 0x9e3779b97f4a7c15ull;
+	if (v->l4 && v->l4_len >= 4 && (v->ip->proto == IPPROTO_UDP_ || v->ip->proto == IPPROTO_TCP_)) {
+		uint32_t ports;
+
+		memcpy(&ports, v->l4, 4);
+		k ^= (uint64_t)ports * 0xc2b2ae3d27d4eb4full;
+	}
+	k ^= k >> 31;
+	k *= 0xbf58476d1ce4e5b9ull;
+	k ^= k >> 29;
+	p->flow_key = k;
+	p->seq = f->flow_seq[k & (FAB_FLOW_BUCKETS - 1)]++;
 }
 
 static void fab_ip_in(struct fabric *f, struct port *port, struct pkt *p)
@@ -421,7 +572,8 @@ static void fab_ip_in(struct fabric *f, struct port *port, struct pkt *p)
 		return;
 	p->seg = route_host_segment(f->route, h);
 	p->rx_ns = sched_now(f->s);
-	fab_cross(f, &f->t->hosts[h].link, FAB_UP, p, fab_on_segment);
+	fab_flow_number(f, p, &v);
+	fab_cross(f, fab_link_host(h), FAB_UP, p, fab_on_segment);
 }
 
 static void fab_ingress(struct fabric *f, struct port *port, struct pkt *p)
@@ -501,6 +653,46 @@ static int fab_open_port(struct fabric *f, size_t i, const struct port_backend *
 	return 0;
 }
 
+static int fab_link_open(struct fabric *f, size_t i, const char *name, const struct topo_link *tl,
+			 char *err, size_t errlen)
+{
+	struct link_cfg lc;
+	unsigned d;
+
+	f->links[i].name = name;
+	for (d = 0; d < 2; d++) {
+		if (topo_link_cfg(tl, name, f->t->seed, d, &lc, err, errlen) < 0)
+			return -1;
+		f->links[i].dir[d] = link_new(&lc, err, errlen);
+		if (!f->links[i].dir[d])
+			return -1;
+	}
+	return 0;
+}
+
+/* Hosts' access links, NAT uplinks, then the internet core. */
+static int fab_open_links(struct fabric *f, char *err, size_t errlen)
+{
+	size_t i;
+
+	f->n_links = f->t->n_hosts + f->t->n_nats + 1;
+	f->links = calloc(f->n_links, sizeof(*f->links));
+	f->flow_seq = calloc(FAB_FLOW_BUCKETS, sizeof(*f->flow_seq));
+	if (!f->links || !f->flow_seq) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < f->t->n_hosts; i++)
+		if (fab_link_open(f, fab_link_host((int)i), f->t->hosts[i].name, &f->t->hosts[i].link,
+				  err, errlen) < 0)
+			return -1;
+	for (i = 0; i < f->t->n_nats; i++)
+		if (fab_link_open(f, fab_link_nat(f, (int)i), f->t->nats[i].name, &f->t->nats[i].link,
+				  err, errlen) < 0)
+			return -1;
+	return fab_link_open(f, fab_link_core(f), "internet", &f->t->internet, err, errlen);
+}
+
 static int fab_open_nats(struct fabric *f, const char *pcap_dir, char *err, size_t errlen)
 {
 	size_t k, n = f->t->n_nats;
@@ -562,8 +754,16 @@ struct fabric *fabric_new(const struct fabric_cfg *cfg, char *err, size_t errlen
 	for (i = 0; i < n; i++)
 		if (fab_open_port(f, i, be, cfg->pcap_dir, err, errlen) < 0)
 			goto fail;
-	if (fab_open_nats(f, cfg->pcap_dir, err, errlen) < 0)
+	if (fab_open_nats(f, cfg->pcap_dir, err, errlen) < 0 || fab_open_links(f, err, errlen) < 0)
 		goto fail;
+	if (cfg->pcap_dir) {
+		char path[512];
+
+		snprintf(path, sizeof(path), "%s/events.jsonl", cfg->pcap_dir);
+		f->ev = evlog_open(path, err, errlen);
+		if (!f->ev)
+			goto fail;
+	}
 	return f;
 nomem:
 	snprintf(err, errlen, "out of memory");
@@ -593,6 +793,13 @@ void fabric_free(struct fabric *f)
 	}
 	free(f->nats);
 	free(f->nat_pcap);
+	for (i = 0; f->links && i < f->n_links; i++) {
+		link_free(f->links[i].dir[0]);
+		link_free(f->links[i].dir[1]);
+	}
+	free(f->links);
+	free(f->flow_seq);
+	evlog_close(f->ev);
 	if (f->flush_ev)
 		event_free(f->flush_ev);
 	free(f->rx_ev);
@@ -625,6 +832,27 @@ void fabric_sync(struct fabric *f)
 	}
 	for (i = 0; i < f->t->n_nats; i++)
 		pcapw_flush(f->nat_pcap[i]);
+	evlog_flush(f->ev);
+}
+
+int fabric_link(struct fabric *f, const char *name, struct link **up, struct link **down)
+{
+	size_t i;
+
+	for (i = 0; i < f->n_links; i++) {
+		if (strcmp(f->links[i].name, name) == 0) {
+			*up = f->links[i].dir[FAB_UP];
+			*down = f->links[i].dir[FAB_DOWN];
+			return 0;
+		}
+	}
+	return -1;
+}
+
+void fabric_log(struct fabric *f, const char *event, const char *fields)
+{
+	evlog_write(f->ev, sched_now(f->s), event, "%s", fields);
+	evlog_flush(f->ev);
 }
 
 struct nat *fabric_nat(struct fabric *f, const char *name)

@@ -44,4 +44,12 @@ struct nat;
 struct nat *fabric_nat(struct fabric *f, const char *name);
 struct sched *fabric_sched(struct fabric *f);
 
+struct link;
+/* The two directions of the link called name (a host, a NAT's uplink, or
+ * "internet"): up is toward the internet. 0, or -1 if there is none. */
+int fabric_link(struct fabric *f, const char *name, struct link **up, struct link **down);
+
+/* Writes an event to the run's event log: fields is JSON members text. */
+void fabric_log(struct fabric *f, const char *event, const char *fields);
+
 #endif

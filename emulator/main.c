@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 
 #include "ctl.h"
@@ -24,6 +25,7 @@ struct emu_opts {
 	const char *out;
 	const char *ctl;
 	const char *backend;
+	const char *seed;
 	int verbose;
 };
 
@@ -55,13 +57,14 @@ static int emu_parse(int argc, char **argv, struct emu_opts *o)
 	    {"topology", required_argument, NULL, 't'}, {"prefix", required_argument, NULL, 'p'},
 	    {"out", required_argument, NULL, 'o'},	{"ctl", required_argument, NULL, 'c'},
 	    {"backend", required_argument, NULL, 'b'},	{"verbose", no_argument, NULL, 'v'},
-	    {"help", no_argument, NULL, 'h'},		{NULL, 0, NULL, 0},
+	    {"seed", required_argument, NULL, 's'},	{"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 
 	o->prefix = "nb-";
 	o->backend = "packet";
-	while ((c = getopt_long(argc, argv, "t:p:o:c:b:vh", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "t:p:o:c:b:s:vh", lopts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			o->topology = optarg;
@@ -77,6 +80,9 @@ static int emu_parse(int argc, char **argv, struct emu_opts *o)
 			break;
 		case 'b':
 			o->backend = optarg;
+			break;
+		case 's':
+			o->seed = optarg;
 			break;
 		case 'v':
 			o->verbose = 1;
@@ -98,6 +104,19 @@ static int emu_parse(int argc, char **argv, struct emu_opts *o)
 		return -1;
 	}
 	return 0;
+}
+
+static struct event_base *emu_event_base(void)
+{
+	struct event_config *cfg = event_config_new();
+	struct event_base *base;
+
+	if (!cfg)
+		return NULL;
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+	base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	return base;
 }
 
 static void emu_signal_cb(evutil_socket_t sig, short ev, void *arg)
@@ -134,7 +153,19 @@ int main(int argc, char **argv)
 		log_err("%s", err);
 		return 2;
 	}
-	base = event_base_new();
+	if (o.seed) {
+		char *end;
+
+		t->seed = strtoull(o.seed, &end, 10);
+		if (*end || !*o.seed) {
+			log_err("--seed %s: not a number", o.seed);
+			goto cleanup;
+		}
+	}
+	/* Link delays are timers: ask libevent for the precise monotonic
+	 * clock and the kernel for the least timer slack. */
+	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+	base = emu_event_base();
 	s = sched_new(clock_monotonic, NULL);
 	if (!base || !s || sched_attach(s, base) < 0) {
 		log_err("cannot set up the event loop");

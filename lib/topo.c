@@ -9,6 +9,9 @@
  */
 #include "natbed/topo.h"
 
+#include "natbed/link.h"
+#include "natbed/rng.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -63,10 +66,15 @@ enum nat_key {
 	NK_INSIDE,
 	NK_UPSTREAM,
 	NK_LINK,
+	NK_FIREWALL,
 	NK_COUNT
 };
 
-enum host_key { HK_NAT, HK_ADDRESS, HK_ADDRESSES, HK_LINK, HK_RUN, HK_COUNT };
+enum host_key { HK_NAT, HK_ADDRESS, HK_ADDRESSES, HK_LINK, HK_RUN, HK_FIREWALL, HK_COUNT };
+
+enum fw_key { FK_DEFAULT, FK_STATEFUL, FK_RULES, FK_COUNT };
+
+enum fw_rule_key { RK_DIR, RK_PROTO, RK_FROM, RK_TO, RK_PORT, RK_SPORT, RK_ACTION, RK_COUNT };
 
 enum top_key {
 	TK_NAME,
@@ -191,6 +199,15 @@ static const char *scalar(struct loader *ld, const yaml_node_t *n, const char *p
 static void path_join(char *dst, size_t size, const char *parent, const char *key)
 {
 	int n = snprintf(dst, size, "%s%s%s", parent, *parent ? "." : "", key);
+
+	if (n < 0 || (size_t)n >= size)
+		snprintf(dst + size - 4, 4, "...");
+}
+
+/* dst = "parent[k]", truncated like path_join(). */
+static void path_index(char *dst, size_t size, const char *parent, size_t k)
+{
+	int n = snprintf(dst, size, "%s[%zu]", parent, k);
 
 	if (n < 0 || (size_t)n >= size)
 		snprintf(dst + size - 4, 4, "...");
@@ -437,6 +454,72 @@ const char *topo_nat_ports_name(enum topo_nat_ports p)
 	return nv_name(nat_ports_names, ARRAY_SIZE(nat_ports_names), (int)p);
 }
 
+/* ---- firewall words ---- */
+
+static const struct name_value fw_action_names[] = {
+    {"accept", TOPO_FW_ACCEPT},
+    {"drop", TOPO_FW_DROP},
+    {"reject", TOPO_FW_REJECT},
+};
+
+static const struct name_value fw_dir_names[] = {
+    {"any", TOPO_FW_DIR_ANY},
+    {"in", TOPO_FW_DIR_IN},
+    {"out", TOPO_FW_DIR_OUT},
+};
+
+static const struct name_value fw_proto_names[] = {
+    {"any", TOPO_FW_PROTO_ANY},
+    {"udp", TOPO_FW_PROTO_UDP},
+    {"tcp", TOPO_FW_PROTO_TCP},
+    {"icmp", TOPO_FW_PROTO_ICMP},
+};
+
+int topo_parse_fw_action(const char *s, enum topo_fw_action *out)
+{
+	int v;
+
+	if (nv_parse(fw_action_names, ARRAY_SIZE(fw_action_names), s, &v) < 0)
+		return -1;
+	*out = (enum topo_fw_action)v;
+	return 0;
+}
+
+int topo_parse_fw_dir(const char *s, enum topo_fw_dir *out)
+{
+	int v;
+
+	if (nv_parse(fw_dir_names, ARRAY_SIZE(fw_dir_names), s, &v) < 0)
+		return -1;
+	*out = (enum topo_fw_dir)v;
+	return 0;
+}
+
+int topo_parse_fw_proto(const char *s, enum topo_fw_proto *out)
+{
+	int v;
+
+	if (nv_parse(fw_proto_names, ARRAY_SIZE(fw_proto_names), s, &v) < 0)
+		return -1;
+	*out = (enum topo_fw_proto)v;
+	return 0;
+}
+
+const char *topo_fw_action_name(enum topo_fw_action a)
+{
+	return nv_name(fw_action_names, ARRAY_SIZE(fw_action_names), (int)a);
+}
+
+const char *topo_fw_dir_name(enum topo_fw_dir d)
+{
+	return nv_name(fw_dir_names, ARRAY_SIZE(fw_dir_names), (int)d);
+}
+
+const char *topo_fw_proto_name(enum topo_fw_proto p)
+{
+	return nv_name(fw_proto_names, ARRAY_SIZE(fw_proto_names), (int)p);
+}
+
 /* The behaviour a preset stands for; a topology overrides it field by field. */
 struct nat_preset {
 	const char *name;
@@ -626,6 +709,37 @@ static int t_port_range(const char *s, void *dst)
 	return topo_parse_port_range(s, &nat->port_lo, &nat->port_hi);
 }
 
+static int t_fw_action(const char *s, void *dst)
+{
+	return topo_parse_fw_action(s, dst);
+}
+
+static int t_fw_dir(const char *s, void *dst)
+{
+	return topo_parse_fw_dir(s, dst);
+}
+
+static int t_fw_proto(const char *s, void *dst)
+{
+	return topo_parse_fw_proto(s, dst);
+}
+
+/* dst: a struct topo_fw_ports; "PORT" or "LO-HI", ports 1 to 65535. */
+static int t_fw_port(const char *s, void *dst)
+{
+	struct topo_fw_ports *p = dst;
+	const char *end;
+	unsigned nd;
+	int64_t v;
+
+	if (strchr(s, '-'))
+		return topo_parse_port_range(s, &p->lo, &p->hi);
+	if (!(end = scan_digits(s, 65535, &v, &nd)) || *end || v < 1)
+		return -1;
+	p->lo = p->hi = (uint16_t)v;
+	return 0;
+}
+
 /* Only the words true and false: YAML 1.1's yes/on/y surprise people. */
 static int t_bool(const char *s, void *dst)
 {
@@ -699,6 +813,11 @@ static const struct text_kind k_addr = {t_addr, "address", "a unicast IPv4 addre
 static const struct text_kind k_title = {t_title, "name", "1 to 31 of A-Z a-z 0-9 . _ -"};
 static const struct text_kind k_nat_ref = {t_nat_ref, "NAT name", "at most 31 characters"};
 static const struct text_kind k_run = {t_run, "command", "at most 1023 bytes"};
+static const struct text_kind k_fw_action = {t_fw_action, "action", "accept, drop or reject"};
+static const struct text_kind k_fw_policy = {t_fw_action, "policy", "accept, drop or reject"};
+static const struct text_kind k_fw_dir = {t_fw_dir, "direction", "in, out or any"};
+static const struct text_kind k_fw_proto = {t_fw_proto, "protocol", "udp, tcp, icmp or any"};
+static const struct text_kind k_fw_port = {t_fw_port, "port", "PORT or LO-HI, ports 1 to 65535"};
 /* clang-format on */
 
 /* Parses scalar n (named by path) of kind k into dst; errors read
@@ -740,36 +859,75 @@ static int v_preset(struct loader *ld, const yaml_node_t *n, const char *path, v
 	return fail(ld, line_of(n), path, "unknown preset '%.*s' (%s)", VALUE_SHOW_MAX, s, list);
 }
 
+/* Prefix lengths a prefix_read() caller accepts; bare: a plain address
+ * reads as /32. */
+struct prefix_rule {
+	unsigned min_len, max_len;
+	bool bare;
+};
+
+/* Splits s, "A.B.C.D/LEN" (or "A.B.C.D" when bare, read as /32), into *a and
+ * *len without judging the length beyond 0..32. Returns 0 or -1. */
+static int prefix_split(const char *s, bool bare, struct in_addr *a, int64_t *len)
+{
+	const char *slash = strchr(s, '/'), *end;
+	size_t alen = slash ? (size_t)(slash - s) : strlen(s);
+	char addr[INET_ADDRSTRLEN];
+	unsigned nd;
+
+	*len = 32;
+	if ((!slash && !bare) || alen >= sizeof(addr))
+		return -1;
+	if (slash && (!(end = scan_digits(slash + 1, 99, len, &nd)) || *end || nd > 2))
+		return -1;
+	memcpy(addr, s, alen);
+	addr[alen] = '\0';
+	return inet_pton(AF_INET, addr, a) == 1 && *len <= 32 ? 0 : -1;
+}
+
+/* Reads scalar n as a prefix (prefix_split()) whose length pr allows and
+ * whose host bits are zero, into *a and *len. Returns its text, or NULL
+ * with the error written. */
+static const char *prefix_read(struct loader *ld, const yaml_node_t *n, const char *path,
+			       const struct prefix_rule *pr, struct in_addr *a, unsigned *len)
+{
+	const char *s = scalar(ld, n, path);
+	char net[INET_ADDRSTRLEN];
+	int64_t l;
+
+	if (!s)
+		return NULL;
+	if (prefix_split(s, pr->bare, a, &l) < 0) {
+		fail(ld, line_of(n), path, "'%.*s' is not a prefix (%s)", VALUE_SHOW_MAX, s,
+		     pr->bare ? "an address or A.B.C.D/LEN" : "A.B.C.D/LEN");
+		return NULL;
+	}
+	if (l < pr->min_len || l > pr->max_len) {
+		fail(ld, line_of(n), path, "prefix length /%d: must be /%u to /%u", (int)l,
+		     pr->min_len, pr->max_len);
+		return NULL;
+	}
+	if (ip_h(*a) & ~prefix_mask((unsigned)l)) {
+		fail(ld, line_of(n), path, "%s has host bits set (the network is %s/%d)", s,
+		     ip_str(ip_n(ip_h(*a) & prefix_mask((unsigned)l)), net), (int)l);
+		return NULL;
+	}
+	*len = (unsigned)l;
+	return s;
+}
+
 /* The whole NAT: "A.B.C.D/LEN" fills the network, its length, the gateway. */
 static int v_inside(struct loader *ld, const yaml_node_t *n, const char *path, void *dst)
 {
+	static const struct prefix_rule pr = {1, INSIDE_LEN_MAX, false};
 	struct nat_in *ni = dst;
-	const char *s = scalar(ld, n, path), *slash;
-	char addr[INET_ADDRSTRLEN], net[INET_ADDRSTRLEN];
 	struct in_addr a, last;
-	int64_t len;
-	unsigned nd;
-	const char *end;
+	unsigned len;
+	const char *s = prefix_read(ld, n, path, &pr, &a, &len);
 
 	if (!s)
 		return -1;
-	slash = strchr(s, '/');
-	if (!slash || (size_t)(slash - s) >= sizeof(addr) ||
-	    !(end = scan_digits(slash + 1, 99, &len, &nd)) || *end || nd > 2)
-		return fail(ld, line_of(n), path, "'%.*s' is not a prefix (A.B.C.D/LEN)",
-			    VALUE_SHOW_MAX, s);
-	memcpy(addr, s, (size_t)(slash - s));
-	addr[slash - s] = '\0';
-	if (inet_pton(AF_INET, addr, &a) != 1 || len > 32)
-		return fail(ld, line_of(n), path, "'%.*s' is not a prefix (A.B.C.D/LEN)",
-			    VALUE_SHOW_MAX, s);
-	if (len < 1 || len > INSIDE_LEN_MAX)
-		return fail(ld, line_of(n), path, "prefix length /%d: must be /1 to /%d", (int)len,
-			    INSIDE_LEN_MAX);
-	if (ip_h(a) & ~prefix_mask((unsigned)len))
-		return fail(ld, line_of(n), path, "%s has host bits set (the network is %s/%d)", s,
-			    ip_str(ip_n(ip_h(a) & prefix_mask((unsigned)len)), net), (int)len);
-	last = ip_n(ip_h(a) | ~prefix_mask((unsigned)len));
+	last = ip_n(ip_h(a) | ~prefix_mask(len));
 	if (!ip_unicast(a) || !ip_unicast(last))
 		return fail(ld, line_of(n), path, "%s is not a unicast prefix", s);
 	ni->nat.inside_net = a;
@@ -799,7 +957,6 @@ static int v_addresses(struct loader *ld, const yaml_node_t *n, const char *path
 	const yaml_node_item_t *it;
 	char sub[KEY_PATH_MAX];
 	size_t count;
-	int w;
 
 	if (hi->line[HK_ADDRESS])
 		return fail(ld, line_of(n), path, "give address or addresses, not both");
@@ -814,9 +971,7 @@ static int v_addresses(struct loader *ld, const yaml_node_t *n, const char *path
 		const yaml_node_t *item = node_at(ld, *it);
 		size_t k = hi->host.n_addrs;
 
-		w = snprintf(sub, sizeof(sub), "%s[%zu]", path, k);
-		if (w < 0 || (size_t)w >= sizeof(sub))
-			return fail(ld, line_of(item), path, "key path too long");
+		path_index(sub, sizeof(sub), path, k);
 		if (v_text(ld, item, sub, &hi->host.addrs[k], &k_addr) < 0)
 			return -1;
 		hi->addr_line[k] = line_of(item);
@@ -837,26 +992,141 @@ static const struct key_spec link_keys[] = {
 };
 /* clang-format on */
 
+/* A key link_cfg_set() knows beyond the typed ones: validated now on a
+ * scratch configuration, kept as text for the emulator. */
+static int link_kv_add(struct loader *ld, const yaml_node_t *k, const yaml_node_t *v,
+		       const char *path, struct topo_link *l)
+{
+	const char *key = (const char *)k->data.scalar.value;
+	char sub[KEY_PATH_MAX], why[LINK_ERR_MAX];
+	struct link_cfg scratch;
+	struct topo_link_kv *kv;
+	size_t i;
+
+	path_join(sub, sizeof(sub), path, key);
+	if (v->type != YAML_SCALAR_NODE)
+		return fail(ld, line_of(v), sub, "expected a value, got %s", node_kind(v));
+	link_cfg_default(&scratch);
+	if (link_cfg_set(&scratch, key, (const char *)v->data.scalar.value, why, sizeof(why)) < 0) {
+		/* link_cfg_set says "key: problem"; unknown keys read as such */
+		const char *colon = strstr(why, ": ");
+
+		if (strstr(why, "unknown"))
+			return fail(ld, line_of(k), sub, "unknown key");
+		return fail(ld, line_of(v), sub, "%s", colon ? colon + 2 : why);
+	}
+	for (i = 0; i < l->n_kv; i++)
+		if (!strcmp(l->kv[i].key, key))
+			return fail(ld, line_of(k), sub, "duplicate key (first at line %d)", l->kv[i].line);
+	if (l->n_kv >= TOPO_LINK_KV_MAX || strlen(key) >= sizeof(kv->key) ||
+	    v->data.scalar.length >= sizeof(kv->value))
+		return fail(ld, line_of(k), sub, "too long or too many link keys");
+	kv = &l->kv[l->n_kv++];
+	strcpy(kv->key, key);
+	memcpy(kv->value, v->data.scalar.value, v->data.scalar.length + 1);
+	kv->line = line_of(v);
+	return 0;
+}
+
+static bool link_key_typed(const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(link_keys); i++)
+		if (!strcmp(link_keys[i].key, key))
+			return true;
+	return false;
+}
+
+/* A loss value that names a model ("gilbert-elliott 1% 25%", "none") rather
+ * than a bare percentage goes to the kv list. */
+static bool link_loss_is_model(const yaml_node_t *v)
+{
+	const char *s = (const char *)v->data.scalar.value;
+
+	return v->type == YAML_SCALAR_NODE && ((*s >= 'a' && *s <= 'z') || strchr(s, ' '));
+}
+
 static int v_link(struct loader *ld, const yaml_node_t *n, const char *path, void *dst)
 {
 	struct topo_link *l = dst;
 	int lines[ARRAY_SIZE(link_keys)] = {0};
+	const yaml_node_pair_t *p;
 
-	return walk_map(ld, n, path, link_keys, ARRAY_SIZE(link_keys), l, lines, &l->set);
+	if (is_null(n))
+		return 0;
+	if (n->type != YAML_MAPPING_NODE)
+		return fail(ld, line_of(n), path, "expected a mapping, got %s", node_kind(n));
+	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+		const yaml_node_t *k = node_at(ld, p->key), *v = node_at(ld, p->value);
+		const char *key = k && k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : "";
+		int rc;
+
+		if (!strcmp(key, "loss") && v && link_loss_is_model(v))
+			rc = link_kv_add(ld, k, v, path, l);
+		else if (!k || !v || link_key_typed(key) || k->type != YAML_SCALAR_NODE)
+			rc = walk_pair(ld, p, path, link_keys, ARRAY_SIZE(link_keys), l, lines, &l->set);
+		else
+			rc = link_kv_add(ld, k, v, path, l);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
 }
 
-/* Over `base`, the fields that `over` sets: how host links inherit. */
+/* Over `base`, the fields that `over` sets: how host links inherit. A key
+ * the host gives replaces the inherited one, typed or not. */
 static struct topo_link link_layer(const struct topo_link *base, const struct topo_link *over)
 {
 	struct topo_link r = *base;
-	size_t i;
+	size_t i, j, n = 0;
 
 	for (i = 0; i < ARRAY_SIZE(link_keys); i++)
 		if (over->set & link_keys[i].bit)
 			memcpy((char *)&r + link_keys[i].off, (const char *)over + link_keys[i].off,
 			       link_keys[i].size);
 	r.set = base->set | over->set;
+	/* inherited kv the host does not name again, then the host's own */
+	for (i = 0; i < base->n_kv; i++) {
+		bool shadowed = false;
+
+		for (j = 0; j < over->n_kv; j++)
+			shadowed |= !strcmp(base->kv[i].key, over->kv[j].key);
+		if (!strcmp(base->kv[i].key, "loss") && (over->set & TOPO_LINK_LOSS))
+			shadowed = true;
+		if (!shadowed)
+			r.kv[n++] = base->kv[i];
+	}
+	for (j = 0; j < over->n_kv && n < TOPO_LINK_KV_MAX; j++)
+		r.kv[n++] = over->kv[j];
+	r.n_kv = n;
 	return r;
+}
+
+int topo_link_cfg(const struct topo_link *l, const char *name, uint64_t seed, unsigned dir,
+		  struct link_cfg *out, char *err, size_t errlen)
+{
+	size_t i;
+
+	link_cfg_default(out);
+	snprintf(out->name, sizeof(out->name), "%s", name);
+	out->seed = seed;
+	out->key = rng_key(name, 0);
+	out->dir = dir;
+	if (l->set & TOPO_LINK_DELAY)
+		out->delay_ns = l->delay_ns;
+	if (l->set & TOPO_LINK_JITTER)
+		out->jitter_ns = l->jitter_ns;
+	if (l->set & TOPO_LINK_RATE)
+		out->rate_bps = l->rate_bps;
+	if ((l->set & TOPO_LINK_LOSS) && l->loss > 0) {
+		snprintf(out->loss.model, sizeof(out->loss.model), "bernoulli");
+		out->loss.p = l->loss;
+	}
+	for (i = 0; i < l->n_kv; i++)
+		if (link_cfg_set(out, l->kv[i].key, l->kv[i].value, err, errlen) < 0)
+			return -1;
+	return 0;
 }
 
 /* defaults and internet: a section holding one link block. */
@@ -878,6 +1148,104 @@ static int v_any(struct loader *ld, const yaml_node_t *n, const char *path, void
 	return 0;
 }
 
+/* ---- firewall blocks ---- */
+
+/* A rule's from or to: an address (/32) or a prefix /0 to /32. */
+static int v_fw_net(struct loader *ld, const yaml_node_t *n, const char *path, void *dst)
+{
+	static const struct prefix_rule pr = {0, 32, true};
+	struct topo_fw_net *net = dst;
+	unsigned len;
+
+	if (!prefix_read(ld, n, path, &pr, &net->addr, &len))
+		return -1;
+	net->len = (uint8_t)len;
+	return 0;
+}
+
+/* clang-format off */
+#define RULE_FIELD(m) offsetof(struct topo_fw_rule, m)
+static const struct key_spec fw_rule_keys[RK_COUNT] = {
+	[RK_DIR]    = {"dir",    &k_fw_dir,    NULL,     RULE_FIELD(dir),    0, 0},
+	[RK_PROTO]  = {"proto",  &k_fw_proto,  NULL,     RULE_FIELD(proto),  0, 0},
+	[RK_FROM]   = {"from",   NULL,         v_fw_net, RULE_FIELD(from),   0, TOPO_FW_FROM},
+	[RK_TO]     = {"to",     NULL,         v_fw_net, RULE_FIELD(to),     0, TOPO_FW_TO},
+	[RK_PORT]   = {"port",   &k_fw_port,   NULL,     RULE_FIELD(port),   0, TOPO_FW_PORT},
+	[RK_SPORT]  = {"sport",  &k_fw_port,   NULL,     RULE_FIELD(sport),  0, TOPO_FW_SPORT},
+	[RK_ACTION] = {"action", &k_fw_action, NULL,     RULE_FIELD(action), 0, 0},
+};
+/* clang-format on */
+
+/* One rule (named by path): action is required, ports need UDP or TCP. */
+static int fw_rule_read(struct loader *ld, const yaml_node_t *n, const char *path,
+			struct topo_fw_rule *r)
+{
+	int lines[RK_COUNT] = {0}, k;
+	char sub[KEY_PATH_MAX];
+
+	r->line = line_of(n);
+	if (walk_map(ld, n, path, fw_rule_keys, RK_COUNT, r, lines, &r->set) < 0)
+		return -1;
+	if (!lines[RK_ACTION]) {
+		path_join(sub, sizeof(sub), path, "action");
+		return fail(ld, r->line, sub, "missing (accept, drop or reject)");
+	}
+	if (r->proto == TOPO_FW_PROTO_ICMP && (r->set & (TOPO_FW_PORT | TOPO_FW_SPORT))) {
+		k = lines[RK_PORT] ? RK_PORT : RK_SPORT;
+		path_join(sub, sizeof(sub), path, fw_rule_keys[k].key);
+		return fail(ld, lines[k], sub, "ports apply to udp and tcp, not to proto icmp");
+	}
+	return 0;
+}
+
+/* The whole firewall: a list of at most TOPO_FW_RULES_MAX rules. */
+static int v_fw_rules(struct loader *ld, const yaml_node_t *n, const char *path, void *dst)
+{
+	struct topo_fw *fw = dst;
+	const yaml_node_item_t *it;
+	char sub[KEY_PATH_MAX];
+	size_t count;
+
+	if (is_null(n))
+		return 0;
+	if (n->type != YAML_SEQUENCE_NODE)
+		return fail(ld, line_of(n), path, "expected a list of rules, got %s",
+			    node_kind(n));
+	count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	if (count > TOPO_FW_RULES_MAX)
+		return fail(ld, line_of(n), path, "%zu rules: give at most %d", count,
+			    TOPO_FW_RULES_MAX);
+	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+		path_index(sub, sizeof(sub), path, fw->n_rules);
+		if (fw_rule_read(ld, node_at(ld, *it), sub, &fw->rules[fw->n_rules]) < 0)
+			return -1;
+		fw->n_rules++;
+	}
+	return 0;
+}
+
+/* clang-format off */
+#define FW_FIELD(m) offsetof(struct topo_fw, m)
+static const struct key_spec fw_keys[FK_COUNT] = {
+	[FK_DEFAULT]  = {"default",  &k_fw_policy, NULL,       FW_FIELD(policy),   0, 0},
+	[FK_STATEFUL] = {"stateful", &k_bool,      NULL,       FW_FIELD(stateful), 0, 0},
+	[FK_RULES]    = {"rules",    NULL,         v_fw_rules, 0,                  0, 0},
+};
+/* clang-format on */
+
+/* A firewall block under a NAT or a host; a null block is an empty one. */
+static int v_firewall(struct loader *ld, const yaml_node_t *n, const char *path, void *dst)
+{
+	struct topo_fw *fw = dst;
+	int lines[FK_COUNT] = {0};
+
+	fw->present = true;
+	fw->policy = TOPO_FW_ACCEPT;
+	fw->stateful = true;
+	fw->line = line_of(n);
+	return walk_map(ld, n, path, fw_keys, FK_COUNT, fw, lines, NULL);
+}
+
 /* clang-format off */
 #define NAT_FIELD(m) offsetof(struct nat_in, m)
 static const struct key_spec nat_keys[NK_COUNT] = {
@@ -892,6 +1260,7 @@ static const struct key_spec nat_keys[NK_COUNT] = {
 	[NK_INSIDE]     = {"inside",     NULL,          v_inside, 0,                          0, 0},
 	[NK_UPSTREAM]   = {"upstream",   &k_nat_ref,    NULL,     NAT_FIELD(upstream),        0, 0},
 	[NK_LINK]       = {"link",       NULL,          v_link,   NAT_FIELD(nat.link),        0, 0},
+	[NK_FIREWALL]   = {"firewall",   NULL,          v_firewall, NAT_FIELD(nat.fw),        0, 0},
 };
 
 #define HOST_FIELD(m) offsetof(struct host_in, m)
@@ -901,6 +1270,7 @@ static const struct key_spec host_keys[HK_COUNT] = {
 	[HK_ADDRESSES] = {"addresses", NULL,       v_addresses, 0,                     0, 0},
 	[HK_LINK]      = {"link",      NULL,       v_link,      HOST_FIELD(host.link), 0, 0},
 	[HK_RUN]       = {"run",       &k_run,     NULL,        HOST_FIELD(host.run),  0, 0},
+	[HK_FIREWALL]  = {"firewall",  NULL,       v_firewall,  HOST_FIELD(host.fw),   0, 0},
 };
 /* clang-format on */
 

@@ -30,13 +30,35 @@ enum topo_link_field {
 	TOPO_LINK_RATE = 1u << 3,
 };
 
+/* A link key beyond the four typed ones (jitter-dist, reorder, burst,
+ * queue-packets, queue-bytes, drop-first, drop-every, drop-list,
+ * drop-match, dup, corrupt, preset, or a loss model such as
+ * "gilbert-elliott 1% 25%"), kept as text in file order and applied with
+ * link_cfg_set() (include/natbed/link.h) after the typed fields. */
+#define TOPO_LINK_KV_MAX 16
+struct topo_link_kv {
+	char key[24];
+	char value[128];
+	int line;
+};
+
 struct topo_link {
 	unsigned set;		/* enum topo_link_field bits */
 	natbed_time_t delay_ns; /* one way, each direction */
 	natbed_time_t jitter_ns;
 	double loss;	   /* fraction 0..1 */
 	uint64_t rate_bps; /* 0: unlimited */
+	struct topo_link_kv kv[TOPO_LINK_KV_MAX];
+	size_t n_kv;
 };
+
+struct link_cfg;
+/* The link configuration a block stands for: link_cfg_default(), the typed
+ * fields it sets, then its kv in order. name names the link in logs and keys
+ * its random stream; dir is 0 (up, toward the internet) or 1 (down).
+ * Returns 0, or -1 with "key: problem" in err. */
+int topo_link_cfg(const struct topo_link *l, const char *name, uint64_t seed, unsigned dir,
+		  struct link_cfg *out, char *err, size_t errlen);
 
 enum topo_nat_map {
 	TOPO_MAP_EIM, /* endpoint-independent */
@@ -56,6 +78,52 @@ enum topo_nat_field {
 	TOPO_NAT_TIMEOUT = 1u << 5,
 };
 
+/* Firewall on a NAT or a host link (docs/topology.md, "Firewall blocks").
+ * Rules are tried in order, the first match decides, the default policy
+ * decides what no rule matches. Direction "in" is toward the host or the
+ * NAT's inside. */
+#define TOPO_FW_RULES_MAX 64
+
+enum topo_fw_action { TOPO_FW_ACCEPT, TOPO_FW_DROP, TOPO_FW_REJECT };
+enum topo_fw_dir { TOPO_FW_DIR_ANY, TOPO_FW_DIR_IN, TOPO_FW_DIR_OUT };
+enum topo_fw_proto { TOPO_FW_PROTO_ANY, TOPO_FW_PROTO_UDP, TOPO_FW_PROTO_TCP, TOPO_FW_PROTO_ICMP };
+
+/* Which match keys a rule gave (an absent key matches anything). */
+enum topo_fw_field {
+	TOPO_FW_FROM = 1u << 0,
+	TOPO_FW_TO = 1u << 1,
+	TOPO_FW_PORT = 1u << 2,	 /* destination port */
+	TOPO_FW_SPORT = 1u << 3, /* source port */
+};
+
+struct topo_fw_net {
+	struct in_addr addr; /* network address: host bits zero */
+	uint8_t len;	     /* prefix length 0..32; a bare address is /32 */
+};
+
+struct topo_fw_ports {
+	uint16_t lo, hi; /* 1 <= lo <= hi */
+};
+
+struct topo_fw_rule {
+	unsigned set; /* enum topo_fw_field bits */
+	enum topo_fw_dir dir;
+	enum topo_fw_proto proto;
+	struct topo_fw_net from, to;	 /* the packet's source, destination */
+	struct topo_fw_ports port, sport; /* UDP/TCP only: a rule with one skips other packets */
+	enum topo_fw_action action;
+	int line;
+};
+
+struct topo_fw {
+	bool present;		   /* false: no block given, everything passes */
+	enum topo_fw_action policy; /* `default`: what no rule matches */
+	bool stateful;		   /* replies to accepted flows pass before the rules */
+	struct topo_fw_rule rules[TOPO_FW_RULES_MAX];
+	size_t n_rules;
+	int line;
+};
+
 struct topo_nat {
 	char name[TOPO_NAME_MAX];
 	char preset[TOPO_NAME_MAX]; /* "" when none given */
@@ -72,6 +140,7 @@ struct topo_nat {
 	struct in_addr gateway;	    /* first address of the inside prefix */
 	int upstream;		    /* index in topo.nats, or -1: the internet */
 	struct topo_link link;	    /* uplink toward the upstream */
+	struct topo_fw fw;	    /* between its inside and its upstream */
 	int line;		    /* where it was defined */
 };
 
@@ -84,6 +153,7 @@ struct topo_host {
 	struct in_addr gateway; /* default route */
 	struct topo_link link;	/* access link, defaults applied */
 	char run[TOPO_RUN_MAX]; /* "" when none */
+	struct topo_fw fw;	/* on its access link */
 	int line;
 };
 
@@ -140,6 +210,15 @@ int topo_parse_nat_map(const char *s, enum topo_nat_map *out);
 int topo_parse_nat_ports(const char *s, enum topo_nat_ports *out);
 const char *topo_nat_map_name(enum topo_nat_map m);
 const char *topo_nat_ports_name(enum topo_nat_ports p);
+
+/* Firewall words as the topology spells them (accept | drop | reject,
+ * in | out | any, udp | tcp | icmp | any), both ways, as above. */
+int topo_parse_fw_action(const char *s, enum topo_fw_action *out);
+int topo_parse_fw_dir(const char *s, enum topo_fw_dir *out);
+int topo_parse_fw_proto(const char *s, enum topo_fw_proto *out);
+const char *topo_fw_action_name(enum topo_fw_action a);
+const char *topo_fw_dir_name(enum topo_fw_dir d);
+const char *topo_fw_proto_name(enum topo_fw_proto p);
 
 /* NAT presets (full-cone, restricted-cone, port-restricted, symmetric,
  * symmetric-sequential, cgnat). topo_nat_preset_name(i) names the i-th, or

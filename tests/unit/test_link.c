@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "link.h"
+#include "natbed/link.h"
 #include "natbed/rng.h"
 
 #define N_PKTS 100000

@@ -1,6 +1,6 @@
 /* natbed-emu links: delay, jitter, rate, loss models, targeted drops,
  * duplication and corruption of one link direction (issue 5). */
-#include "link.h"
+#include "natbed/link.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -1,4 +1,4 @@
-/* natbed-emu links: one direction of an impaired link, decided per packet.
+/* natbed links: one direction of an impaired link, decided per packet.
  *
  * A pure module: link_decide() says what happens to one packet (dropped and
  * why, or delivered at which times, how many copies, corrupted or not) and
@@ -17,8 +17,8 @@
  * token bucket's queue, and the "never before the previous packet" rule
  * when reordering is off.
  */
-#ifndef NATBED_EMU_LINK_H
-#define NATBED_EMU_LINK_H
+#ifndef NATBED_LINK_H
+#define NATBED_LINK_H
 
 #include <stdbool.h>
 #include <stddef.h>
