@@ -54,6 +54,8 @@ struct fabric {
 	size_t n_ports;
 	struct arp_table *arp;
 	struct pcapw **pcap;
+	bool *segment_port;	 /* standalone: the port stands for a network */
+	uint32_t next_hop;	 /* standalone: outside router, 0 for on-link */
 	struct fab_link *links; /* hosts, then NAT uplinks, then the core */
 	size_t n_links;
 	struct evlog *ev;
@@ -106,9 +108,12 @@ static int fab_ttl_dec(struct pkt *p)
 	return 0;
 }
 
-/* The on-link gateway the emulator plays toward host h. */
+/* The address the emulator plays toward host h: its gateway; on a
+ * standalone outside port, the NAT's public address. */
 static uint32_t fab_gateway(const struct fabric *f, int h)
 {
+	if (f->segment_port[h] && f->t->hosts[h].nat < 0 && f->t->n_nats > 0)
+		return f->t->nats[0].public_addr.s_addr;
 	return f->t->hosts[h].gateway.s_addr;
 }
 
@@ -378,6 +383,9 @@ static void fab_tx(void *arg, natbed_time_t now)
 	struct fabric *f = p->ctx;
 	struct port *port = &f->ports[p->host];
 	uint32_t dst = fab_ip(p)->dst;
+
+	if (f->segment_port[p->host] && f->t->hosts[p->host].nat < 0 && f->next_hop)
+		dst = f->next_hop;
 	uint8_t mac[6];
 	int held;
 
@@ -482,6 +490,23 @@ static int fab_is_host_addr(const struct fabric *f, int h, uint32_t ip)
 	return route_host_of(f->route, ip) == h;
 }
 
+/* May a frame on port h teach us where ip lives? A host port holds its host
+ * only; a segment port (standalone) a whole network. */
+static int fab_may_learn(const struct fabric *f, int h, uint32_t ip)
+{
+	return f->segment_port[h] ? ip != 0 : fab_is_host_addr(f, h, ip);
+}
+
+/* Does the emulator answer ARP for ip on port h? On a host port it is every
+ * address but the host's own (proxy ARP); on a segment port only the
+ * address it plays there. */
+static int fab_answers_arp(const struct fabric *f, int h, uint32_t spa, uint32_t tpa)
+{
+	if (tpa == spa)
+		return 0; /* gratuitous or a DAD probe */
+	return f->segment_port[h] ? tpa == fab_gateway(f, h) : !fab_is_host_addr(f, h, tpa);
+}
+
 static void fab_arp_in(struct fabric *f, struct port *port, struct pkt *p)
 {
 	struct arp_pkt a;
@@ -497,8 +522,7 @@ static void fab_arp_in(struct fabric *f, struct port *port, struct pkt *p)
 		port_drop(port, DROP_UNSUPPORTED);
 		return;
 	}
-	/* Learn only the host's own addresses: nothing else lives on a port. */
-	if (fab_is_host_addr(f, h, a.spa)) {
+	if (fab_may_learn(f, h, a.spa)) {
 		struct pkt *held = arp_learn(&f->arp[h], a.spa, a.sha), *next;
 
 		for (; held; held = next) {
@@ -506,9 +530,7 @@ static void fab_arp_in(struct fabric *f, struct port *port, struct pkt *p)
 			fab_tx_resolved(f, port, held, a.sha);
 		}
 	}
-	/* Proxy ARP: the emulator is every other address on the segment, the
-	 * gateway included. A host's own addresses (DAD probes) stay silent. */
-	if (ntohs(a.op) == ARP_OP_REQUEST && a.tpa != a.spa && !fab_is_host_addr(f, h, a.tpa))
+	if (ntohs(a.op) == ARP_OP_REQUEST && fab_answers_arp(f, h, a.spa, a.tpa))
 		fab_send_arp(f, port, ARP_OP_REPLY, a.tpa, a.sha, a.spa);
 }
 
@@ -746,9 +768,18 @@ struct fabric *fabric_new(const struct fabric_cfg *cfg, char *err, size_t errlen
 	f->arp = calloc(n ? n : 1, sizeof(*f->arp));
 	f->pcap = calloc(n ? n : 1, sizeof(*f->pcap));
 	f->rx_ev = calloc(n ? n : 1, sizeof(*f->rx_ev));
+	f->segment_port = calloc(n ? n : 1, sizeof(*f->segment_port));
 	f->flush_ev = event_new(f->base, -1, 0, fab_flush_cb, f);
-	if (!f->pool || !f->route || !f->ports || !f->arp || !f->pcap || !f->rx_ev || !f->flush_ev)
+	if (!f->pool || !f->route || !f->ports || !f->arp || !f->pcap || !f->rx_ev || !f->flush_ev ||
+	    !f->segment_port)
 		goto nomem;
+	if (cfg->standalone) {
+		for (i = 0; i < n; i++) {
+			f->segment_port[i] = true;
+			route_set_catch_all(f->route, (int)i);
+		}
+		f->next_hop = cfg->next_hop;
+	}
 	for (i = 0; i < n; i++)
 		f->ports[i].fd = -1;
 	for (i = 0; i < n; i++)
@@ -803,6 +834,7 @@ void fabric_free(struct fabric *f)
 	if (f->flush_ev)
 		event_free(f->flush_ev);
 	free(f->rx_ev);
+	free(f->segment_port);
 	free(f->pcap);
 	free(f->arp);
 	free(f->ports);

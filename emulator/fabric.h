@@ -8,7 +8,9 @@
 #ifndef NATBED_EMU_FABRIC_H
 #define NATBED_EMU_FABRIC_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "natbed/sched.h"
 #include "natbed/topo.h"
@@ -24,6 +26,8 @@ struct fabric_cfg {
 	struct sched *sched;	 /* attached to base by the caller */
 	struct event_base *base;
 	size_t pool_size; /* packets in flight at most */
+	bool standalone;	  /* each port stands for a network (natbed-emu --inside/--outside) */
+	uint32_t next_hop;	  /* standalone: the outside router (network order), 0: on-link */
 };
 
 /* Opens a port per host and its capture; registers with cfg->base.

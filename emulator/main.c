@@ -1,5 +1,6 @@
 /* natbed-emu: the userspace fabric between a topology's namespaces.
  * Run by `natbed up` inside the fabric namespace; see --help. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <getopt.h>
@@ -16,6 +17,7 @@
 #include "natbed/log.h"
 #include "natbed/sched.h"
 #include "natbed/topo.h"
+#include "standalone.h"
 
 #define EMU_SYNC_MS 200 /* captures flushed and kernel drops read this often */
 
@@ -26,6 +28,8 @@ struct emu_opts {
 	const char *ctl;
 	const char *backend;
 	const char *seed;
+	struct standalone_opts sa;
+	const char *next_hop;
 	int verbose;
 };
 
@@ -58,6 +62,9 @@ static int emu_parse(int argc, char **argv, struct emu_opts *o)
 	    {"out", required_argument, NULL, 'o'},	{"ctl", required_argument, NULL, 'c'},
 	    {"backend", required_argument, NULL, 'b'},	{"verbose", no_argument, NULL, 'v'},
 	    {"seed", required_argument, NULL, 's'},	{"help", no_argument, NULL, 'h'},
+	    {"inside", required_argument, NULL, 'I'},	{"outside", required_argument, NULL, 'O'},
+	    {"public", required_argument, NULL, 'P'},	{"inside-net", required_argument, NULL, 'N'},
+	    {"preset", required_argument, NULL, 'R'},	{"next-hop", required_argument, NULL, 'H'},
 	    {NULL, 0, NULL, 0},
 	};
 	int c;
@@ -84,6 +91,24 @@ static int emu_parse(int argc, char **argv, struct emu_opts *o)
 		case 's':
 			o->seed = optarg;
 			break;
+		case 'I':
+			o->sa.inside = optarg;
+			break;
+		case 'O':
+			o->sa.outside = optarg;
+			break;
+		case 'P':
+			o->sa.public_ip = optarg;
+			break;
+		case 'N':
+			o->sa.inside_net = optarg;
+			break;
+		case 'R':
+			o->sa.preset = optarg;
+			break;
+		case 'H':
+			o->next_hop = optarg;
+			break;
 		case 'v':
 			o->verbose = 1;
 			break;
@@ -99,8 +124,14 @@ static int emu_parse(int argc, char **argv, struct emu_opts *o)
 		fprintf(stderr, "natbed-emu: unexpected argument '%s'\n", argv[optind]);
 		return -1;
 	}
-	if (!o->topology) {
-		fprintf(stderr, "natbed-emu: --topology FILE is required (see --help)\n");
+	if (!o->topology && !o->sa.inside && !o->sa.outside) {
+		fprintf(stderr, "natbed-emu: --topology FILE, or standalone --inside/--outside, "
+				"is required (see --help)\n");
+		return -1;
+	}
+	if (o->topology && (o->sa.inside || o->sa.outside)) {
+		fprintf(stderr, "natbed-emu: --topology and standalone --inside/--outside exclude "
+				"each other\n");
 		return -1;
 	}
 	return 0;
@@ -149,10 +180,17 @@ int main(int argc, char **argv)
 		return 2;
 	log_init("natbed-emu", o.verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 	signal(SIGPIPE, SIG_IGN);
-	if (topo_load(o.topology, o.prefix, &t, err, sizeof(err)) < 0) {
+	if (o.topology ? topo_load(o.topology, o.prefix, &t, err, sizeof(err))
+		       : standalone_topo(&o.sa, &t, err, sizeof(err))) {
 		log_err("%s", err);
 		return 2;
 	}
+	if (o.next_hop && inet_pton(AF_INET, o.next_hop, &fc.next_hop) != 1) {
+		log_err("--next-hop %s: not an IPv4 address", o.next_hop);
+		topo_free(t);
+		return 2;
+	}
+	fc.standalone = o.topology == NULL;
 	if (o.seed) {
 		char *end;
 

@@ -1,5 +1,6 @@
 #include "route.h"
 
+#include <arpa/inet.h>
 #include <stdlib.h>
 
 /* Host addresses in an open-addressing hash: one lookup per packet. */
@@ -10,6 +11,7 @@ struct route_slot {
 
 struct route {
 	const struct topo *t;
+	int *catch_all; /* per segment: a host index, or -1 */
 	struct route_slot *slots;
 	size_t mask;
 };
@@ -45,6 +47,14 @@ struct route *route_new(const struct topo *t)
 		free(r);
 		return NULL;
 	}
+	r->catch_all = malloc((t->n_nats + 1) * sizeof(*r->catch_all));
+	if (!r->catch_all) {
+		free(r->slots);
+		free(r);
+		return NULL;
+	}
+	for (h = 0; h <= t->n_nats; h++)
+		r->catch_all[h] = -1;
 	r->t = t;
 	r->mask = cap - 1;
 	for (h = 0; h < t->n_hosts; h++)
@@ -58,7 +68,25 @@ void route_free(struct route *r)
 	if (!r)
 		return;
 	free(r->slots);
+	free(r->catch_all);
 	free(r);
+}
+
+void route_set_catch_all(struct route *r, int h)
+{
+	r->catch_all[route_host_segment(r, h)] = h;
+}
+
+static int route_in_segment(const struct route *r, int seg, uint32_t dst)
+{
+	const struct topo_nat *nat;
+	uint32_t mask;
+
+	if (seg == ROUTE_INTERNET)
+		return 1;
+	nat = &r->t->nats[seg - 1];
+	mask = nat->inside_len ? htonl(~0u << (32 - nat->inside_len)) : 0;
+	return (dst & mask) == nat->inside_net.s_addr;
 }
 
 int route_host_of(const struct route *r, uint32_t ip)
@@ -101,6 +129,11 @@ struct route_next route_lookup(const struct route *r, int seg, uint32_t dst,
 			nx.index = (int)n;
 			return nx;
 		}
+	}
+	if (r->catch_all[seg] >= 0 && route_in_segment(r, seg, dst)) {
+		nx.kind = ROUTE_HOST;
+		nx.index = r->catch_all[seg];
+		return nx;
 	}
 	if (seg != ROUTE_INTERNET) {
 		nx.kind = ROUTE_NAT_UP;

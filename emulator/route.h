@@ -35,6 +35,12 @@ static inline int route_nat_inside(int n)
 	return n + 1;
 }
 
+/* Makes host h the catch-all of its segment: a destination no host owns
+ * and no NAT claims goes to h when it lies in the segment (the internet: any
+ * address; a NAT's inside: its prefix). Standalone mode's ports stand for a
+ * whole network this way. */
+void route_set_catch_all(struct route *r, int h);
+
 /* The host that owns address ip (network order), or -1. */
 int route_host_of(const struct route *r, uint32_t ip);
 
