@@ -1209,8 +1209,7 @@ static int v_fw_rules(struct loader *ld, const yaml_node_t *n, const char *path,
 	if (is_null(n))
 		return 0;
 	if (n->type != YAML_SEQUENCE_NODE)
-		return fail(ld, line_of(n), path, "expected a list of rules, got %s",
-			    node_kind(n));
+		return fail(ld, line_of(n), path, "expected a list of rules, got %s", node_kind(n));
 	count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
 	if (count > TOPO_FW_RULES_MAX)
 		return fail(ld, line_of(n), path, "%zu rules: give at most %d", count,

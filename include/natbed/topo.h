@@ -109,16 +109,16 @@ struct topo_fw_rule {
 	unsigned set; /* enum topo_fw_field bits */
 	enum topo_fw_dir dir;
 	enum topo_fw_proto proto;
-	struct topo_fw_net from, to;	 /* the packet's source, destination */
+	struct topo_fw_net from, to;	  /* the packet's source, destination */
 	struct topo_fw_ports port, sport; /* UDP/TCP only: a rule with one skips other packets */
 	enum topo_fw_action action;
 	int line;
 };
 
 struct topo_fw {
-	bool present;		   /* false: no block given, everything passes */
+	bool present;		    /* false: no block given, everything passes */
 	enum topo_fw_action policy; /* `default`: what no rule matches */
-	bool stateful;		   /* replies to accepted flows pass before the rules */
+	bool stateful;		    /* replies to accepted flows pass before the rules */
 	struct topo_fw_rule rules[TOPO_FW_RULES_MAX];
 	size_t n_rules;
 	int line;

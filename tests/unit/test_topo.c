@@ -508,6 +508,118 @@ static void test_call_errors(void **state)
 	topo_free(NULL);
 }
 
+/* ---- firewall blocks ---- */
+
+static void test_firewall(void **state)
+{
+	struct topo *t =
+	    load_ok("nats:\n"
+		    "  home:\n"
+		    "    preset: full-cone\n"
+		    "    public: 203.0.113.10\n"
+		    "    inside: 192.168.1.0/24\n"
+		    "    firewall:\n"
+		    "      default: drop\n"
+		    "      stateful: false\n"
+		    "      rules:\n"
+		    "        - { dir: in, proto: udp, from: 198.51.100.0/24, port: "
+		    "3478-3479, action: drop }\n"
+		    "        - { dir: out, proto: tcp, to: 203.0.113.5, action: reject }\n"
+		    "        - dir: any\n"
+		    "          proto: any\n"
+		    "          from: 0.0.0.0/0\n"
+		    "          sport: 53\n"
+		    "          action: accept\n"
+		    "hosts:\n"
+		    "  alice: { nat: home, firewall: ~ }\n"
+		    "  bob: { nat: home }\n"
+		    "  carol: { firewall: { rules: [ { action: reject } ] } }\n");
+	const struct topo_fw *fw = &t->nats[0].fw;
+	const struct topo_fw_rule *r = fw->rules;
+
+	assert_true(fw->present);
+	assert_int_equal(fw->policy, TOPO_FW_DROP);
+	assert_false(fw->stateful);
+	assert_int_equal(fw->n_rules, 3);
+	assert_int_equal(fw->line, 7);
+	assert_int_equal(r[0].dir, TOPO_FW_DIR_IN);
+	assert_int_equal(r[0].proto, TOPO_FW_PROTO_UDP);
+	assert_int_equal(r[0].set, TOPO_FW_FROM | TOPO_FW_PORT);
+	assert_addr(r[0].from.addr, "198.51.100.0");
+	assert_int_equal(r[0].from.len, 24);
+	assert_int_equal(r[0].port.lo, 3478);
+	assert_int_equal(r[0].port.hi, 3479);
+	assert_int_equal(r[0].action, TOPO_FW_DROP);
+	assert_int_equal(r[0].line, 10);
+	assert_int_equal(r[1].dir, TOPO_FW_DIR_OUT);
+	assert_int_equal(r[1].proto, TOPO_FW_PROTO_TCP);
+	assert_int_equal(r[1].set, TOPO_FW_TO);
+	assert_addr(r[1].to.addr, "203.0.113.5");
+	assert_int_equal(r[1].to.len, 32); /* a bare address */
+	assert_int_equal(r[1].action, TOPO_FW_REJECT);
+	assert_int_equal(r[2].dir, TOPO_FW_DIR_ANY);
+	assert_int_equal(r[2].proto, TOPO_FW_PROTO_ANY);
+	assert_int_equal(r[2].set, TOPO_FW_FROM | TOPO_FW_SPORT);
+	assert_int_equal(r[2].from.len, 0);
+	assert_int_equal(r[2].sport.lo, 53);
+	assert_int_equal(r[2].sport.hi, 53);
+	assert_int_equal(r[2].action, TOPO_FW_ACCEPT);
+	assert_int_equal(r[2].line, 12);
+	/* a null block: a firewall with the defaults */
+	fw = &t->hosts[0].fw;
+	assert_true(fw->present);
+	assert_int_equal(fw->policy, TOPO_FW_ACCEPT);
+	assert_true(fw->stateful);
+	assert_int_equal(fw->n_rules, 0);
+	/* no block: no firewall */
+	assert_false(t->hosts[1].fw.present);
+	assert_int_equal(t->hosts[1].fw.n_rules, 0);
+	/* a rule with only an action matches everything */
+	fw = &t->hosts[2].fw;
+	assert_int_equal(fw->n_rules, 1);
+	assert_int_equal(fw->rules[0].set, 0);
+	assert_int_equal(fw->rules[0].action, TOPO_FW_REJECT);
+	topo_free(t);
+}
+
+/* TOPO_FW_RULES_MAX rules load, one more does not. */
+static void test_firewall_max(void **state)
+{
+	static const char head[] = "hosts:\n  a:\n    firewall:\n      rules:\n";
+	static const char rule[] = "        - { action: drop }\n";
+	char text[sizeof(head) + (TOPO_FW_RULES_MAX + 1) * (sizeof(rule) - 1)];
+	size_t i, used;
+
+	memcpy(text, head, sizeof(head));
+	used = sizeof(head) - 1;
+	for (i = 0; i < TOPO_FW_RULES_MAX; i++, used += sizeof(rule) - 1)
+		memcpy(text + used, rule, sizeof(rule));
+	topo_free(load_ok(text));
+	memcpy(text + used, rule, sizeof(rule));
+	load_bad(text, "nb-", "t.yaml:5: hosts.a.firewall.rules: 65 rules: give at most 64");
+}
+
+static void test_fw_names(void **state)
+{
+	enum topo_fw_action a;
+	enum topo_fw_dir d;
+	enum topo_fw_proto p;
+
+	assert_int_equal(topo_parse_fw_action("reject", &a), 0);
+	assert_int_equal(a, TOPO_FW_REJECT);
+	assert_int_equal(topo_parse_fw_action("DROP", &a), -1);
+	assert_int_equal(topo_parse_fw_dir("out", &d), 0);
+	assert_int_equal(d, TOPO_FW_DIR_OUT);
+	assert_int_equal(topo_parse_fw_dir("both", &d), -1);
+	assert_int_equal(topo_parse_fw_proto("icmp", &p), 0);
+	assert_int_equal(p, TOPO_FW_PROTO_ICMP);
+	assert_int_equal(topo_parse_fw_proto("sctp", &p), -1);
+	assert_string_equal(topo_fw_action_name(TOPO_FW_ACCEPT), "accept");
+	assert_string_equal(topo_fw_dir_name(TOPO_FW_DIR_ANY), "any");
+	assert_string_equal(topo_fw_proto_name(TOPO_FW_PROTO_UDP), "udp");
+	assert_null(topo_fw_proto_name((enum topo_fw_proto)9));
+}
+
 /* ---- bad files: tests/data/bad-*.yaml ---- */
 
 /* Reads the "# expect: KEY: SUBSTRING" and "# expect-line: N" header. */
@@ -612,6 +724,7 @@ static void test_all_topologies(void **state)
 
 int main(void)
 {
+	/* clang-format off */
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_duration),
 	    cmocka_unit_test(test_percent),
@@ -628,9 +741,13 @@ int main(void)
 	    cmocka_unit_test(test_alloc),
 	    cmocka_unit_test(test_scenario_and_misc),
 	    cmocka_unit_test(test_call_errors),
+	    cmocka_unit_test(test_firewall),
+	    cmocka_unit_test(test_firewall_max),
+	    cmocka_unit_test(test_fw_names),
 	    cmocka_unit_test(test_bad_files),
 	    cmocka_unit_test(test_all_topologies),
 	};
+	/* clang-format on */
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,662 @@
+#include "firewall.h"
+
+#include <arpa/inet.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FW_BUCKETS    4096 /* flow hash chains, a power of two */
+#define FW_ANSWER_TTL 64
+#define FW_IP_MIN_MTU 576 /* RFC 1812 §4.3.2.3: an ICMP error fits in this */
+
+/* RFC 9293 §3.1: TCP control bits */
+#define FW_TCP_FIN 0x01
+#define FW_TCP_SYN 0x02
+#define FW_TCP_RST 0x04
+#define FW_TCP_ACK 0x10
+
+/* RFC 792 */
+#define FW_ICMP_ECHO_REPLY   0
+#define FW_ICMP_UNREACH	     3
+#define FW_ICMP_ECHO_REQUEST 8
+/* RFC 1812 §5.2.7.1: "Communication Administratively Prohibited" */
+#define FW_ICMP_UNREACH_PROHIBITED 13
+
+/* A packet's flow key; addresses and ports in network order. ICMP echo
+ * carries its identifier in both ports, so a reply reverses to its request. */
+struct fw_tuple {
+	uint32_t src, dst;
+	uint16_t sport, dport;
+	uint8_t proto;
+	bool ports; /* UDP or TCP with its ports present: port rules apply */
+};
+
+/* RFC 5382 §2.1, as far as timeouts care. */
+enum fw_tcp { FW_TCP_NEW, FW_TCP_ESTABLISHED, FW_TCP_CLOSING };
+
+struct fw_flow {
+	struct fw *fw;
+	struct fw_flow *hnext;
+	struct fw_tuple t; /* as the packet that started it went */
+	enum fw_dir dir;   /* that packet's direction */
+	bool replied;
+	enum fw_tcp tcp;
+	natbed_time_t expires;
+	uint64_t expiry_ev; /* scheduler event id, 0 without a scheduler */
+};
+
+struct fw {
+	struct topo_fw cfg;
+	struct sched *s;
+	struct fw_counters c;
+	int last;
+	struct fw_flow *buckets[FW_BUCKETS];
+};
+
+/* IP protocol numbers of enum topo_fw_proto (0: any). */
+static const uint8_t fw_proto_num[] = {
+    [TOPO_FW_PROTO_ANY] = 0,
+    [TOPO_FW_PROTO_UDP] = IPPROTO_UDP_,
+    [TOPO_FW_PROTO_TCP] = IPPROTO_TCP_,
+    [TOPO_FW_PROTO_ICMP] = IPPROTO_ICMP_,
+};
+
+const char *fw_verdict_name(enum fw_verdict v)
+{
+	static const char *const names[FW_VERDICT_COUNT] = {"accept", "drop", "reject"};
+
+	return (unsigned)v < FW_VERDICT_COUNT ? names[v] : "unknown";
+}
+
+/* --- packets ------------------------------------------------------------- */
+
+/* An ICMP error: unreachable, source quench, redirect, time exceeded,
+ * parameter problem. */
+static bool fw_icmp_is_error(const struct ip_view *v)
+{
+	uint8_t type;
+
+	if (v->ip->proto != IPPROTO_ICMP_ || !v->l4 || v->l4_len < ICMP_HLEN)
+		return false;
+	type = v->l4[0];
+	return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
+}
+
+/* The key of a packet of proto from src to dst whose L4 bytes are l4[len]
+ * (l4 NULL: a non-first fragment, no ports). */
+static void fw_tuple_of(uint8_t proto, uint32_t src, uint32_t dst, const uint8_t *l4, size_t len,
+			struct fw_tuple *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->proto = proto;
+	t->src = src;
+	t->dst = dst;
+	if (!l4)
+		return;
+	if ((proto == IPPROTO_UDP_ || proto == IPPROTO_TCP_) && len >= 4) {
+		memcpy(&t->sport, l4, 2);
+		memcpy(&t->dport, l4 + 2, 2);
+		t->ports = true;
+	} else if (proto == IPPROTO_ICMP_ && len >= ICMP_HLEN &&
+		   (l4[0] == FW_ICMP_ECHO_REQUEST || l4[0] == FW_ICMP_ECHO_REPLY)) {
+		memcpy(&t->sport, l4 + 4, 2);
+		t->dport = t->sport;
+	}
+}
+
+static void fw_tuple_reverse(const struct fw_tuple *t, struct fw_tuple *r)
+{
+	*r = *t;
+	r->src = t->dst;
+	r->dst = t->src;
+	r->sport = t->dport;
+	r->dport = t->sport;
+}
+
+static bool fw_tuple_eq(const struct fw_tuple *a, const struct fw_tuple *b)
+{
+	return a->proto == b->proto && a->src == b->src && a->dst == b->dst &&
+	       a->sport == b->sport && a->dport == b->dport;
+}
+
+/* --- rules --------------------------------------------------------------- */
+
+static bool fw_net_has(const struct topo_fw_net *n, uint32_t addr)
+{
+	uint32_t mask = n->len ? ~(uint32_t)0 << (32 - n->len) : 0;
+
+	return ((ntohl(addr) ^ ntohl(n->addr.s_addr)) & mask) == 0;
+}
+
+static bool fw_ports_have(const struct topo_fw_ports *p, uint16_t port)
+{
+	uint16_t h = ntohs(port);
+
+	return h >= p->lo && h <= p->hi;
+}
+
+static bool fw_rule_matches(const struct topo_fw_rule *r, const struct fw_tuple *t, enum fw_dir dir)
+{
+	if (r->dir != TOPO_FW_DIR_ANY && (r->dir == TOPO_FW_DIR_IN) != (dir == FW_DIR_IN))
+		return false;
+	if (r->proto != TOPO_FW_PROTO_ANY && fw_proto_num[r->proto] != t->proto)
+		return false;
+	if ((r->set & TOPO_FW_FROM) && !fw_net_has(&r->from, t->src))
+		return false;
+	if ((r->set & TOPO_FW_TO) && !fw_net_has(&r->to, t->dst))
+		return false;
+	/* a rule with a port speaks of UDP and TCP only */
+	if ((r->set & (TOPO_FW_PORT | TOPO_FW_SPORT)) && !t->ports)
+		return false;
+	if ((r->set & TOPO_FW_PORT) && !fw_ports_have(&r->port, t->dport))
+		return false;
+	if ((r->set & TOPO_FW_SPORT) && !fw_ports_have(&r->sport, t->sport))
+		return false;
+	return true;
+}
+
+/* Index of the first rule t matches, or FW_RULE_DEFAULT. */
+static int fw_match(const struct fw *fw, const struct fw_tuple *t, enum fw_dir dir)
+{
+	size_t i;
+
+	for (i = 0; i < fw->cfg.n_rules; i++)
+		if (fw_rule_matches(&fw->cfg.rules[i], t, dir))
+			return (int)i;
+	return FW_RULE_DEFAULT;
+}
+
+/* --- the flow table ------------------------------------------------------ */
+
+/* The same bucket for a tuple and its reverse, so one walk finds a flow
+ * from either end. */
+static size_t fw_hash(const struct fw_tuple *t)
+{
+	uint64_t a = (uint64_t)t->src << 16 | t->sport, b = (uint64_t)t->dst << 16 | t->dport;
+	uint64_t h = (a ^ b) * 0x9e3779b97f4a7c15ull + (a + b) + t->proto;
+
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 29;
+	return (size_t)(h & (FW_BUCKETS - 1));
+}
+
+static natbed_time_t fw_timeout(const struct fw_flow *f)
+{
+	if (f->t.proto == IPPROTO_TCP_)
+		return f->tcp == FW_TCP_ESTABLISHED ? FW_TCP_ESTABLISHED_NS : FW_TCP_TRANSITORY_NS;
+	if (f->t.proto == IPPROTO_ICMP_)
+		return FW_ICMP_TIMEOUT_NS;
+	return FW_UDP_TIMEOUT_NS;
+}
+
+static void fw_flow_unlink(struct fw *fw, struct fw_flow *f)
+{
+	struct fw_flow **pp = &fw->buckets[fw_hash(&f->t)];
+
+	for (; *pp; pp = &(*pp)->hnext) {
+		if (*pp == f) {
+			*pp = f->hnext;
+			break;
+		}
+	}
+	fw->c.flows_active--;
+}
+
+static void fw_flow_expire(struct fw *fw, struct fw_flow *f)
+{
+	fw_flow_unlink(fw, f);
+	if (f->expiry_ev)
+		sched_cancel(fw->s, f->expiry_ev);
+	fw->c.flows_expired++;
+	free(f);
+}
+
+/* Refreshes move `expires`; the event re-arms itself when it fires early,
+ * so a refresh costs no scheduler work. */
+static void fw_expiry_cb(void *arg, natbed_time_t now)
+{
+	struct fw_flow *f = arg;
+
+	if (f->expires > now) {
+		f->expiry_ev = sched_at(f->fw->s, f->expires, fw_expiry_cb, f);
+		if (f->expiry_ev)
+			return;
+	}
+	f->expiry_ev = 0;
+	fw_flow_expire(f->fw, f);
+}
+
+/* The live flow t belongs to, in either orientation (*reply: t runs
+ * against it). Flows found expired on the way are freed: the table is
+ * exact in time even when the scheduler runs late or not at all. */
+static struct fw_flow *fw_flow_find(struct fw *fw, const struct fw_tuple *t, natbed_time_t now,
+				    bool *reply)
+{
+	struct fw_flow **pp = &fw->buckets[fw_hash(t)], *f;
+	struct fw_tuple r;
+
+	fw_tuple_reverse(t, &r);
+	while ((f = *pp)) {
+		if (f->expires <= now) {
+			fw_flow_expire(fw, f);
+			continue;
+		}
+		if (fw_tuple_eq(&f->t, t) || fw_tuple_eq(&f->t, &r)) {
+			*reply = !fw_tuple_eq(&f->t, t);
+			return f;
+		}
+		pp = &f->hnext;
+	}
+	return NULL;
+}
+
+/* RFC 5382 §2.1 in brief: a SYN opens, the handshake's last ACK after a
+ * reply establishes, FIN or RST starts closing. */
+static void fw_tcp_track(struct fw_flow *f, const struct ip_view *v)
+{
+	uint8_t fl;
+
+	if (f->t.proto != IPPROTO_TCP_ || !v->l4 || v->l4_len < TCP_MIN_HLEN)
+		return;
+	fl = ((const struct tcp_hdr *)v->l4)->flags;
+	if (fl & (FW_TCP_FIN | FW_TCP_RST))
+		f->tcp = FW_TCP_CLOSING;
+	else if (f->tcp == FW_TCP_NEW && f->replied && (fl & FW_TCP_ACK) && !(fl & FW_TCP_SYN))
+		f->tcp = FW_TCP_ESTABLISHED;
+}
+
+/* A packet of flow f went by: its state and lifetime follow. */
+static void fw_flow_seen(struct fw_flow *f, const struct ip_view *v, bool reply, natbed_time_t now)
+{
+	if (reply)
+		f->replied = true;
+	fw_tcp_track(f, v);
+	f->expires = now + fw_timeout(f);
+}
+
+static void fw_flow_new(struct fw *fw, const struct fw_tuple *t, enum fw_dir dir,
+			const struct ip_view *v, natbed_time_t now)
+{
+	struct fw_flow *f;
+	size_t b;
+
+	if (fw->c.flows_active >= FW_FLOWS_MAX || !(f = calloc(1, sizeof(*f)))) {
+		fw->c.flows_untracked++;
+		return;
+	}
+	f->fw = fw;
+	f->t = *t;
+	f->dir = dir;
+	fw_flow_seen(f, v, false, now);
+	if (fw->s) {
+		f->expiry_ev = sched_at(fw->s, f->expires, fw_expiry_cb, f);
+		if (!f->expiry_ev) {
+			free(f);
+			fw->c.flows_untracked++;
+			return;
+		}
+	}
+	b = fw_hash(t);
+	f->hnext = fw->buckets[b];
+	fw->buckets[b] = f;
+	fw->c.flows_created++;
+	fw->c.flows_active++;
+}
+
+/* ICMP error v travelling back to the sender of a packet of a tracked
+ * flow is part of that flow (what conntrack calls related): it quotes the
+ * packet (RFC 792, RFC 1812 §4.3.2.3), whose key finds the flow. It
+ * neither refreshes nor ends the flow (as RFC 4787 REQ-12 asks of NATs). */
+static struct fw_flow *fw_related(struct fw *fw, const struct ip_view *v, enum fw_dir dir,
+				  natbed_time_t now)
+{
+	const struct ipv4_hdr *q;
+	struct fw_tuple t;
+	struct fw_flow *f;
+	size_t qlen, hlen;
+	bool reply = false;
+
+	if (v->l4_len < ICMP_HLEN + IPV4_MIN_HLEN + 8)
+		return NULL;
+	q = (const struct ipv4_hdr *)(v->l4 + ICMP_HLEN);
+	qlen = v->l4_len - ICMP_HLEN;
+	hlen = (size_t)(q->ver_ihl & 0x0f) * 4;
+	if ((q->ver_ihl >> 4) != 4 || hlen < IPV4_MIN_HLEN || qlen < hlen + 8 ||
+	    q->src != v->ip->dst)
+		return NULL;
+	fw_tuple_of(q->proto, q->src, q->dst, (const uint8_t *)q + hlen, qlen - hlen, &t);
+	f = fw_flow_find(fw, &t, now, &reply);
+	/* the quoted packet went the other way from its error */
+	if (!f || (reply ? f->dir != dir : f->dir == dir))
+		return NULL;
+	return f;
+}
+
+/* --- deciding ------------------------------------------------------------ */
+
+static void fw_count(struct fw_count *c, const struct ip_view *v)
+{
+	c->packets++;
+	c->bytes += v->ip_len;
+}
+
+static enum fw_verdict fw_verdict_of(enum topo_fw_action a)
+{
+	return a == TOPO_FW_DROP ? FW_DROP : a == TOPO_FW_REJECT ? FW_REJECT : FW_ACCEPT;
+}
+
+static enum fw_verdict fw_established(struct fw *fw, const struct ip_view *v)
+{
+	fw_count(&fw->c.established, v);
+	fw->c.verdicts[FW_ACCEPT]++;
+	fw->last = FW_RULE_ESTABLISHED;
+	return FW_ACCEPT;
+}
+
+enum fw_verdict fw_check(struct fw *fw, const struct ip_view *v, enum fw_dir dir, natbed_time_t now)
+{
+	struct fw_flow *f = NULL;
+	struct fw_tuple t;
+	bool reply = false, error = fw_icmp_is_error(v);
+	/* ICMP errors and non-first fragments belong to no flow of their own */
+	bool track = fw->cfg.stateful && !error && v->l4;
+	enum fw_verdict verdict;
+	int rule;
+
+	fw_tuple_of(v->ip->proto, v->ip->src, v->ip->dst, v->l4, v->l4_len, &t);
+	if (fw->cfg.stateful && error && fw_related(fw, v, dir, now))
+		return fw_established(fw, v);
+	if (track) {
+		f = fw_flow_find(fw, &t, now, &reply);
+		if (f && reply && f->dir != dir) {
+			fw_flow_seen(f, v, true, now);
+			return fw_established(fw, v);
+		}
+	}
+	rule = fw_match(fw, &t, dir);
+	if (rule >= 0) {
+		verdict = fw_verdict_of(fw->cfg.rules[rule].action);
+		fw_count(&fw->c.rules[rule], v);
+	} else {
+		verdict = fw_verdict_of(fw->cfg.policy);
+		fw_count(&fw->c.policy, v);
+	}
+	fw->c.verdicts[verdict]++;
+	fw->last = rule;
+	if (verdict == FW_ACCEPT && track) {
+		if (!f)
+			fw_flow_new(fw, &t, dir, v, now);
+		else if (!reply)
+			fw_flow_seen(f, v, false, now);
+	}
+	return verdict;
+}
+
+int fw_last_rule(const struct fw *fw)
+{
+	return fw->last;
+}
+
+const struct fw_counters *fw_counters(const struct fw *fw)
+{
+	return &fw->c;
+}
+
+/* --- life ---------------------------------------------------------------- */
+
+static bool fw_cfg_valid(const struct topo_fw *cfg)
+{
+	size_t i;
+
+	if (cfg->n_rules > TOPO_FW_RULES_MAX || !topo_fw_action_name(cfg->policy))
+		return false;
+	for (i = 0; i < cfg->n_rules; i++) {
+		const struct topo_fw_rule *r = &cfg->rules[i];
+
+		if (!topo_fw_action_name(r->action) || !topo_fw_dir_name(r->dir) ||
+		    !topo_fw_proto_name(r->proto) || r->from.len > 32 || r->to.len > 32)
+			return false;
+	}
+	return true;
+}
+
+struct fw *fw_new(const struct topo_fw *cfg, struct sched *s)
+{
+	struct fw *fw;
+
+	if (!cfg || !fw_cfg_valid(cfg))
+		return NULL;
+	fw = calloc(1, sizeof(*fw));
+	if (!fw)
+		return NULL;
+	fw->cfg = *cfg;
+	if (!cfg->present) {
+		/* no block in the file: a firewall that lets everything by */
+		memset(&fw->cfg, 0, sizeof(fw->cfg));
+		fw->cfg.policy = TOPO_FW_ACCEPT;
+	}
+	fw->s = s;
+	fw->last = FW_RULE_DEFAULT;
+	return fw;
+}
+
+void fw_free(struct fw *fw)
+{
+	struct fw_flow *f, *next;
+	size_t b;
+
+	if (!fw)
+		return;
+	for (b = 0; b < FW_BUCKETS; b++) {
+		for (f = fw->buckets[b]; f; f = next) {
+			next = f->hnext;
+			if (f->expiry_ev)
+				sched_cancel(fw->s, f->expiry_ev);
+			free(f);
+		}
+	}
+	free(fw);
+}
+
+/* --- statistics ---------------------------------------------------------- */
+
+static json_t *fw_count_json(const struct fw_count *c)
+{
+	return json_pack("{s:I,s:I}", "packets", (json_int_t)c->packets, "bytes",
+			 (json_int_t)c->bytes);
+}
+
+/* "A.B.C.D" for a /32, "A.B.C.D/LEN" otherwise. */
+static json_t *fw_net_json(const struct topo_fw_net *n)
+{
+	char a[INET_ADDRSTRLEN], s[INET_ADDRSTRLEN + 4];
+
+	if (!inet_ntop(AF_INET, &n->addr, a, sizeof(a)))
+		return NULL;
+	if (n->len == 32)
+		return json_string(a);
+	snprintf(s, sizeof(s), "%s/%u", a, n->len);
+	return json_string(s);
+}
+
+static json_t *fw_ports_json(const struct topo_fw_ports *p)
+{
+	char s[16];
+
+	if (p->lo == p->hi)
+		snprintf(s, sizeof(s), "%u", p->lo);
+	else
+		snprintf(s, sizeof(s), "%u-%u", p->lo, p->hi);
+	return json_string(s);
+}
+
+static json_t *fw_rule_json(const struct topo_fw_rule *r, size_t i, const struct fw_count *c)
+{
+	json_t *j =
+	    json_pack("{s:I,s:i,s:s,s:s,s:s,s:I,s:I}", "index", (json_int_t)i, "line", r->line,
+		      "dir", topo_fw_dir_name(r->dir), "proto", topo_fw_proto_name(r->proto),
+		      "action", topo_fw_action_name(r->action), "packets", (json_int_t)c->packets,
+		      "bytes", (json_int_t)c->bytes);
+
+	if (!j)
+		return NULL;
+	if (r->set & TOPO_FW_FROM)
+		json_object_set_new(j, "from", fw_net_json(&r->from));
+	if (r->set & TOPO_FW_TO)
+		json_object_set_new(j, "to", fw_net_json(&r->to));
+	if (r->set & TOPO_FW_PORT)
+		json_object_set_new(j, "port", fw_ports_json(&r->port));
+	if (r->set & TOPO_FW_SPORT)
+		json_object_set_new(j, "sport", fw_ports_json(&r->sport));
+	return j;
+}
+
+json_t *fw_stats_json(const struct fw *fw)
+{
+	const struct fw_counters *c = &fw->c;
+	json_t *rules = json_array(), *policy = fw_count_json(&c->policy), *j;
+	size_t i;
+
+	if (policy)
+		json_object_set_new(policy, "action",
+				    json_string(topo_fw_action_name(fw->cfg.policy)));
+	for (i = 0; rules && i < fw->cfg.n_rules; i++)
+		json_array_append_new(rules, fw_rule_json(&fw->cfg.rules[i], i, &c->rules[i]));
+	j = json_pack("{s:b,s:o*,s:o*,s:o*,s:{s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I}}", "stateful",
+		      fw->cfg.stateful, "default", policy, "established",
+		      fw_count_json(&c->established), "rules", rules, "flows", "active",
+		      (json_int_t)c->flows_active, "created", (json_int_t)c->flows_created,
+		      "expired", (json_int_t)c->flows_expired, "untracked",
+		      (json_int_t)c->flows_untracked, "verdicts", "accept",
+		      (json_int_t)c->verdicts[FW_ACCEPT], "drop", (json_int_t)c->verdicts[FW_DROP],
+		      "reject", (json_int_t)c->verdicts[FW_REJECT]);
+	return j;
+}
+
+/* --- reject answers ------------------------------------------------------ */
+
+/* RFC 1812 §4.3.2.7: a source that names one host (not 0/8, 127/8,
+ * multicast, class E or broadcast). */
+static bool fw_unique_host(uint32_t addr)
+{
+	uint32_t first = ntohl(addr) >> 24;
+
+	return first != 0 && first != 127 && first < 224;
+}
+
+/* RFC 1812 §4.3.2.7: no answer to a non-first fragment, to an ICMP error,
+ * to a multicast or broadcast destination (IP or Ethernet), or to a source
+ * that is not one host. */
+static bool fw_may_answer(const struct ip_view *v)
+{
+	uint32_t dst = ntohl(v->ip->dst);
+
+	if (!v->l4 || !fw_unique_host(v->ip->src) || dst >= 0xe0000000u)
+		return false;
+	if (v->eth->dst[0] & 1) /* the group bit: Ethernet broadcast or multicast */
+		return false;
+	if (v->ip->proto == IPPROTO_ICMP_ && (v->l4_len < ICMP_HLEN || fw_icmp_is_error(v)))
+		return false;
+	return true;
+}
+
+/* Ethernet and IPv4 headers of an answer to v that carries l4_len bytes
+ * of proto: MACs and addresses swapped. */
+static void fw_answer_hdrs(const struct ip_view *v, uint8_t *out, uint8_t proto, size_t l4_len,
+			   struct ip_view *a)
+{
+	struct eth_hdr *eth = (struct eth_hdr *)out;
+	struct ipv4_hdr *ip = (struct ipv4_hdr *)(out + ETH_HLEN_);
+
+	memcpy(eth->dst, v->eth->src, sizeof(eth->dst));
+	memcpy(eth->src, v->eth->dst, sizeof(eth->src));
+	eth->type = htons(ETHERTYPE_IPV4);
+	memset(ip, 0, sizeof(*ip));
+	ip->ver_ihl = 0x45;
+	ip->tot_len = htons((uint16_t)(IPV4_MIN_HLEN + l4_len));
+	ip->ttl = FW_ANSWER_TTL;
+	ip->proto = proto;
+	ip->src = v->ip->dst;
+	ip->dst = v->ip->src;
+	ip_csum_set(ip, IPV4_MIN_HLEN);
+	a->eth = eth;
+	a->ip = ip;
+	a->hlen = IPV4_MIN_HLEN;
+	a->ip_len = IPV4_MIN_HLEN + l4_len;
+	a->l4 = out + ETH_HLEN_ + IPV4_MIN_HLEN;
+	a->l4_len = l4_len;
+}
+
+/* RFC 9293 §3.10.7.1, as a closed port answers: <SEQ=SEG.ACK><CTL=RST> to
+ * a segment with ACK, else <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>. */
+static size_t fw_rst_build(const struct ip_view *v, uint8_t *out, size_t cap)
+{
+	const struct tcp_hdr *in = (const struct tcp_hdr *)v->l4;
+	size_t doff, seg_len;
+	struct ip_view a;
+	struct tcp_hdr *t;
+
+	if (v->l4_len < TCP_MIN_HLEN || (in->flags & FW_TCP_RST))
+		return 0; /* RFC 9293: a RST is never answered */
+	doff = (size_t)(in->off >> 4) * 4;
+	if (doff < TCP_MIN_HLEN || doff > v->l4_len ||
+	    cap < ETH_HLEN_ + IPV4_MIN_HLEN + TCP_MIN_HLEN)
+		return 0;
+	fw_answer_hdrs(v, out, IPPROTO_TCP_, TCP_MIN_HLEN, &a);
+	t = (struct tcp_hdr *)a.l4;
+	memset(t, 0, sizeof(*t));
+	t->sport = in->dport;
+	t->dport = in->sport;
+	t->off = (TCP_MIN_HLEN / 4) << 4;
+	if (in->flags & FW_TCP_ACK) {
+		t->seq = in->ack;
+		t->flags = FW_TCP_RST;
+	} else {
+		/* SYN and FIN each take one sequence number */
+		seg_len =
+		    v->l4_len - doff + !!(in->flags & FW_TCP_SYN) + !!(in->flags & FW_TCP_FIN);
+		t->ack = htonl(ntohl(in->seq) + (uint32_t)seg_len);
+		t->flags = FW_TCP_RST | FW_TCP_ACK;
+	}
+	l4_csum_set(&a);
+	return ETH_HLEN_ + a.ip_len;
+}
+
+/* RFC 792 destination unreachable, code 13 (RFC 1812 §5.2.7.1: the
+ * packet was filtered), quoting as much of v as fits in 576 bytes of IP
+ * (RFC 1812 §4.3.2.3) and in cap, at least its header and 8 bytes. */
+static size_t fw_unreach_build(const struct ip_view *v, uint8_t *out, size_t cap)
+{
+	const size_t hdrs = ETH_HLEN_ + IPV4_MIN_HLEN + ICMP_HLEN;
+	size_t quote = v->ip_len, need = v->hlen + 8;
+	struct icmp_hdr *ic;
+	struct ip_view a;
+
+	if (quote > FW_IP_MIN_MTU - IPV4_MIN_HLEN - ICMP_HLEN)
+		quote = FW_IP_MIN_MTU - IPV4_MIN_HLEN - ICMP_HLEN;
+	if (cap < hdrs)
+		return 0;
+	if (quote > cap - hdrs)
+		quote = cap - hdrs;
+	if (quote < (need < v->ip_len ? need : v->ip_len))
+		return 0;
+	fw_answer_hdrs(v, out, IPPROTO_ICMP_, ICMP_HLEN + quote, &a);
+	ic = (struct icmp_hdr *)a.l4;
+	memset(ic, 0, sizeof(*ic)); /* id and seq: the unused word, zero */
+	ic->type = FW_ICMP_UNREACH;
+	ic->code = FW_ICMP_UNREACH_PROHIBITED;
+	memcpy(a.l4 + ICMP_HLEN, v->ip, quote);
+	l4_csum_set(&a);
+	return ETH_HLEN_ + a.ip_len;
+}
+
+size_t fw_reject_build(const struct ip_view *v, uint8_t *out, size_t cap)
+{
+	if (!v || !v->ip || !v->eth || !out || !fw_may_answer(v))
+		return 0;
+	if (v->ip->proto == IPPROTO_TCP_)
+		return fw_rst_build(v, out, cap);
+	return fw_unreach_build(v, out, cap);
+}
