@@ -30,6 +30,7 @@ struct up_opts {
 	const char *out;
 	const char *file;
 	const char *seed;
+	const char *backend;
 	bool json;
 };
 
@@ -59,6 +60,8 @@ static void up_usage(FILE *f)
 		"  -o, --out DIR   captures (HOST.pcap) and logs (HOST.log, emu.log)\n"
 		"                  (default ./out/NAME, NAME from the topology)\n"
 		"  -s, --seed N    override the topology's seed (every random draw of the run)\n"
+		"  -b, --backend B packet I/O backend of natbed-emu: packet (recvmmsg/sendmmsg,\n"
+		"                  the default) or ring (PACKET_MMAP rings)\n"
 		"  -j, --json      print what was built as JSON\n"
 		"  -h, --help      this text\n"
 		"\n"
@@ -74,13 +77,14 @@ static int up_parse(int argc, char **argv, struct up_opts *o)
 	    {"out", required_argument, NULL, 'o'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"seed", required_argument, NULL, 's'},
+	    {"backend", required_argument, NULL, 'b'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	int c;
 
 	o->prefix = CLI_DEFAULT_PREFIX;
-	while ((c = getopt_long(argc, argv, "p:o:s:jh", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:o:s:b:jh", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			o->prefix = optarg;
@@ -90,6 +94,9 @@ static int up_parse(int argc, char **argv, struct up_opts *o)
 			break;
 		case 'j':
 			o->json = true;
+			break;
+		case 'b':
+			o->backend = optarg;
 			break;
 		case 's':
 			o->seed = optarg;
@@ -284,15 +291,21 @@ static int up_emulator(struct up_ctx *u)
 {
 	char emu[CLI_PATH_MAX], log[PATH_MAX + 16];
 	char *argv[] = {emu,	 "--topology", u->st->topology, "--prefix", (char *)u->o->prefix,
-			"--out", u->out,       "--ctl",		u->ctl,	    NULL, NULL, NULL};
+			"--out", u->out,       "--ctl",		u->ctl,	    NULL, NULL, NULL, NULL, NULL};
 	struct timespec tick = {0, 10 * 1000 * 1000};
 	pid_t pid;
 	int waited;
 
 	cli_which("natbed-emu", emu, sizeof(emu));
+	int k = 9;
+
 	if (u->o->seed) {
-		argv[9] = "--seed";
-		argv[10] = (char *)u->o->seed;
+		argv[k++] = "--seed";
+		argv[k++] = (char *)u->o->seed;
+	}
+	if (u->o->backend) {
+		argv[k++] = "--backend";
+		argv[k++] = (char *)u->o->backend;
 	}
 	cli_run_path(u->ctl, sizeof(u->ctl), u->o->prefix, "ctl");
 	snprintf(log, sizeof(log), "%s/emu.log", u->out);

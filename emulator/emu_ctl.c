@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "firewall.h"
 #include "nat.h"
 #include "natbed/link.h"
 
@@ -279,7 +280,26 @@ static json_t *emu_link(void *ctx, int argc, const char **argv, char *err, size_
 	return NULL;
 }
 
+/* firewall NAME: its counters per rule */
+static json_t *emu_firewall(void *ctx, int argc, const char **argv, char *err, size_t errlen)
+{
+	struct emu_ctl_ctx *c = ctx;
+	struct fw *fw;
+
+	if (argc != 2) {
+		snprintf(err, errlen, "usage: firewall NAME");
+		return NULL;
+	}
+	fw = fabric_firewall(c->fabric, argv[1]);
+	if (!fw) {
+		snprintf(err, errlen, "no firewall on '%s' (a host or NAT with a firewall block)", argv[1]);
+		return NULL;
+	}
+	return fw_stats_json(fw);
+}
+
 const struct ctl_cmd emu_ctl_cmds[] = {
+	{"firewall", NULL, emu_firewall},
 	{"link", NULL, emu_link},
     {"nat", NULL, emu_nat},
     {"checkpoint", NULL, emu_checkpoint},

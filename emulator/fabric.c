@@ -9,6 +9,7 @@
 
 #include "arp.h"
 #include "evlog.h"
+#include "firewall.h"
 #include "natbed/link.h"
 #include "nat.h"
 #include "natbed/log.h"
@@ -56,10 +57,13 @@ struct fabric {
 	struct pcapw **pcap;
 	bool *segment_port;	 /* standalone: the port stands for a network */
 	uint32_t next_hop;	 /* standalone: outside router, 0 for on-link */
+	natbed_time_t wall_offset; /* CLOCK_REALTIME - scheduler time */
 	struct fab_link *links; /* hosts, then NAT uplinks, then the core */
 	size_t n_links;
 	struct evlog *ev;
 	uint64_t *flow_seq; /* packets seen per flow hash bucket */
+	struct fw **host_fw;	 /* per host; NULL where it has no firewall */
+	struct fw **nat_fw;	 /* per NAT, on its inside view */
 	struct nat **nats;	 /* one per topology NAT */
 	struct pcapw **nat_pcap; /* NAME-wan.pcap: each NAT's outside view */
 	struct event **rx_ev;
@@ -68,6 +72,15 @@ struct fabric {
 };
 
 static void fab_on_segment(void *arg, natbed_time_t now);
+static int fab_firewall(struct fabric *f, struct fw *fw, enum fw_dir dir, struct pkt *p, int seg,
+			natbed_time_t now);
+
+/* Wall-clock time for capture records from scheduler time: one offset,
+ * refreshed by fabric_sync(), instead of a clock read per packet. */
+static natbed_time_t fab_wall(const struct fabric *f, natbed_time_t now)
+{
+	return now + f->wall_offset;
+}
 
 /* --- small helpers ------------------------------------------------------- */
 
@@ -125,10 +138,10 @@ static int fab_nat_claims(void *ctx, int n, uint32_t dst)
 }
 
 /* The outside view of NAT n: what its uplink carries. */
-static void fab_nat_capture(struct fabric *f, int n, struct pkt *p)
+static void fab_nat_capture(struct fabric *f, int n, struct pkt *p, natbed_time_t now)
 {
 	if (f->nat_pcap[n])
-		pcapw_write(f->nat_pcap[n], p->data, p->len, clock_wall_ns());
+		pcapw_write(f->nat_pcap[n], p->data, p->len, fab_wall(f, now));
 }
 
 /* Parses the packet's IPv4 view for a NAT (the frame was checked on the way
@@ -209,13 +222,22 @@ static void fab_log_pkt(struct fabric *f, natbed_time_t now, const char *event,
 		    extra ? extra : "");
 }
 
+/* True when no event is due at or before now: a step due now may then run
+ * at once without overtaking anything (FIFO order is kept). */
+static bool fab_nothing_due(const struct fabric *f, natbed_time_t now)
+{
+	natbed_time_t due = sched_next_due(f->s);
+
+	return due < 0 || due > now;
+}
+
 /* Crosses one direction of a link: the link decides (issue 5: down, rate,
  * targeted drops, loss, delay and jitter, duplication, corruption) and each
  * copy runs next(copy) at its delivery time on the scheduler. */
-static void fab_cross(struct fabric *f, size_t link, enum fab_dir dir, struct pkt *p, sched_fn next)
+static void fab_cross(struct fabric *f, size_t link, enum fab_dir dir, struct pkt *p, sched_fn next,
+		      natbed_time_t now)
 {
 	struct fab_link *fl = &f->links[link];
-	natbed_time_t now = sched_now(f->s);
 	struct link_verdict v;
 	struct link_pkt lp;
 	struct pkt *copy[2] = {p, NULL};
@@ -258,6 +280,12 @@ static void fab_cross(struct fabric *f, size_t link, enum fab_dir dir, struct pk
 				 (long long)(v.deliver_ns[i] - now), (long long)v.deliver_ns[i]);
 			fab_log_pkt(f, now, "delay", fl, dir, &lp, extra);
 		}
+		if (v.n == 1 && v.deliver_ns[0] <= now && fab_nothing_due(f, now)) {
+			/* Due now with nothing due before it: the scheduler would
+			 * run it next anyway, so run it without the round trip. */
+			next(copy[i], now);
+			return;
+		}
 		if (sched_at(f->s, v.deliver_ns[i], next, copy[i]) == 0)
 			fab_drop(f, copy[i], DROP_POOL_EXHAUSTED);
 	}
@@ -275,11 +303,13 @@ static void fab_arm_flush(struct fabric *f)
 
 static void fab_port_flush(struct fabric *f, struct port *port)
 {
+	natbed_time_t wall;
 	int k, i;
 
 	if (port->txq_len == 0)
 		return;
 	k = port->be->send(port, port->txq, port->txq_len);
+	wall = fab_wall(f, sched_now(f->s));
 	if (k < 0) {
 		log_warn("port %s: send: %s", port->ifname, strerror(-k));
 		k = 0;
@@ -288,6 +318,8 @@ static void fab_port_flush(struct fabric *f, struct port *port)
 		struct pkt *p = port->txq[i];
 
 		if (i < k) {
+			if (f->pcap[port->index]) /* captured as it left */
+				pcapw_write(f->pcap[port->index], p->data, p->len, wall);
 			port->c.tx_pkts++;
 			port->c.tx_bytes += p->len;
 			pkt_put(f->pool, p);
@@ -312,8 +344,6 @@ static void fab_flush_cb(evutil_socket_t fd, short ev, void *arg)
 /* Queues a finished frame on port; captured as it leaves. */
 static void fab_enqueue(struct fabric *f, struct port *port, struct pkt *p)
 {
-	if (f->pcap[port->index])
-		pcapw_write(f->pcap[port->index], p->data, p->len, clock_wall_ns());
 	port->txq[port->txq_len++] = p;
 	if (port->txq_len == PORT_BATCH)
 		fab_port_flush(f, port);
@@ -408,17 +438,56 @@ static void fab_nat_in(void *arg, natbed_time_t now)
 	struct fabric *f = p->ctx;
 	struct ip_view v;
 
-	fab_nat_capture(f, p->hop, p);
+	fab_nat_capture(f, p->hop, p, now);
 	if (fab_view(p, &v) < 0 || nat_inbound(f->nats[p->hop], &v, now) != NAT_PASS) {
 		fab_drop(f, p, DROP_NAT);
 		return;
 	}
+	/* ... and after translation in */
+	if (fab_firewall(f, f->nat_fw[p->hop], FW_DIR_IN, p, route_nat_inside(p->hop), now) < 0)
+		return;
 	if (fab_ttl_dec(p) < 0) {
 		fab_drop(f, p, DROP_TTL_EXPIRED);
 		return;
 	}
 	p->seg = route_nat_inside(p->hop);
 	fab_on_segment(p, now);
+}
+
+/* Runs firewall fw on p. Returns 0 when p may go on; otherwise p is dropped
+ * (counted) or answered: a reject's ICMP error or TCP RST starts from
+ * segment seg, where the refusal happened, back toward the sender. */
+static int fab_firewall(struct fabric *f, struct fw *fw, enum fw_dir dir, struct pkt *p, int seg,
+			natbed_time_t now)
+{
+	enum fw_verdict verdict;
+	struct ip_view v;
+	struct pkt *ans;
+
+	if (!fw)
+		return 0;
+	if (fab_view(p, &v) < 0) {
+		fab_drop(f, p, DROP_MALFORMED);
+		return -1;
+	}
+	verdict = fw_check(fw, &v, dir, now);
+	if (verdict == FW_ACCEPT)
+		return 0;
+	if (verdict == FW_REJECT && (ans = pkt_get(f->pool)) != NULL) {
+		ans->len = fw_reject_build(&v, ans->data, PKT_MAX_FRAME);
+		if (ans->len > 0) {
+			ans->in_port = p->in_port;
+			ans->ctx = f;
+			ans->seg = seg;
+			ans->flow_key = p->flow_key ^ 0x72656a656374ull; /* "reject" */
+			ans->seq = p->seq;
+			fab_on_segment(ans, now);
+		} else {
+			pkt_put(f->pool, ans);
+		}
+	}
+	fab_drop(f, p, DROP_FIREWALL);
+	return -1;
 }
 
 /* A packet leaves NAT n's inside: translate, then either turn it back in
@@ -429,6 +498,9 @@ static void fab_nat_out(struct fabric *f, int n, struct pkt *p, natbed_time_t no
 	struct nat *nat = f->nats[n];
 	struct ip_view v;
 
+	/* a NAT's firewall sees inside addresses: before translation out */
+	if (fab_firewall(f, f->nat_fw[n], FW_DIR_OUT, p, route_nat_inside(n), now) < 0)
+		return;
 	if (fab_view(p, &v) < 0 || nat_outbound(nat, &v, now) != NAT_PASS || fab_ttl_dec(p) < 0) {
 		fab_drop(f, p, DROP_NAT);
 		return;
@@ -442,10 +514,10 @@ static void fab_nat_out(struct fabric *f, int n, struct pkt *p, natbed_time_t no
 		fab_on_segment(p, now);
 		return;
 	}
-	fab_nat_capture(f, n, p);
+	fab_nat_capture(f, n, p, now);
 	p->seg = route_nat_outside(f->route, n);
 	p->flags &= ~PKT_F_CORE;
-	fab_cross(f, fab_link_nat(f, n), FAB_UP, p, fab_on_segment);
+	fab_cross(f, fab_link_nat(f, n), FAB_UP, p, fab_on_segment, now);
 }
 
 static void fab_on_segment(void *arg, natbed_time_t now)
@@ -461,18 +533,20 @@ static void fab_on_segment(void *arg, natbed_time_t now)
 			fab_drop(f, p, DROP_TTL_EXPIRED);
 			return;
 		}
-		fab_cross(f, fab_link_core(f), FAB_DOWN, p, fab_on_segment);
+		fab_cross(f, fab_link_core(f), FAB_DOWN, p, fab_on_segment, now);
 		return;
 	}
 	nx = route_lookup(f->route, p->seg, fab_ip(p)->dst, fab_nat_claims, f);
 	switch (nx.kind) {
 	case ROUTE_HOST:
 		p->host = nx.index;
-		fab_cross(f, fab_link_host(nx.index), FAB_DOWN, p, fab_tx);
+		if (fab_firewall(f, f->host_fw[nx.index], FW_DIR_IN, p, p->seg, now) < 0)
+			return;
+		fab_cross(f, fab_link_host(nx.index), FAB_DOWN, p, fab_tx, now);
 		return;
 	case ROUTE_NAT_DOWN:
 		p->hop = nx.index;
-		fab_cross(f, fab_link_nat(f, nx.index), FAB_DOWN, p, fab_nat_in);
+		fab_cross(f, fab_link_nat(f, nx.index), FAB_DOWN, p, fab_nat_in, now);
 		return;
 	case ROUTE_NAT_UP:
 		fab_nat_out(f, nx.index, p, now);
@@ -537,7 +611,8 @@ static void fab_arp_in(struct fabric *f, struct port *port, struct pkt *p)
 /* The gateway the emulator plays answers ping, as a router would (RFC 1122
  * §3.2.2.6): the reply goes back down the host's link. Returns 1 if p was
  * such a request and has been answered. */
-static int fab_gateway_echo(struct fabric *f, int h, struct pkt *p, struct ip_view *v)
+static int fab_gateway_echo(struct fabric *f, int h, struct pkt *p, struct ip_view *v,
+			    natbed_time_t now)
 {
 	struct icmp_hdr *icmp = (struct icmp_hdr *)v->l4;
 	uint32_t tmp;
@@ -553,7 +628,7 @@ static int fab_gateway_echo(struct fabric *f, int h, struct pkt *p, struct ip_vi
 	icmp->type = 0;
 	l4_csum_set(v);
 	p->host = h;
-	fab_cross(f, fab_link_host(h), FAB_DOWN, p, fab_tx);
+	fab_cross(f, fab_link_host(h), FAB_DOWN, p, fab_tx, now);
 	return 1;
 }
 
@@ -578,7 +653,7 @@ static void fab_flow_number(struct fabric *f, struct pkt *p, const struct ip_vie
 	p->seq = f->flow_seq[k & (FAB_FLOW_BUCKETS - 1)]++;
 }
 
-static void fab_ip_in(struct fabric *f, struct port *port, struct pkt *p)
+static void fab_ip_in(struct fabric *f, struct port *port, struct pkt *p, natbed_time_t now)
 {
 	struct ip_view v;
 	int h = port->index;
@@ -590,21 +665,23 @@ static void fab_ip_in(struct fabric *f, struct port *port, struct pkt *p)
 	if (p->flags & PKT_F_CSUM_PARTIAL)
 		l4_csum_set(&v);
 	p->len = ETH_HLEN_ + v.ip_len; /* strip Ethernet padding */
-	if (fab_gateway_echo(f, h, p, &v))
+	if (fab_gateway_echo(f, h, p, &v, now))
 		return;
 	p->seg = route_host_segment(f->route, h);
-	p->rx_ns = sched_now(f->s);
+	p->rx_ns = now;
 	fab_flow_number(f, p, &v);
-	fab_cross(f, fab_link_host(h), FAB_UP, p, fab_on_segment);
+	if (fab_firewall(f, f->host_fw[h], FW_DIR_OUT, p, p->seg, now) < 0)
+		return;
+	fab_cross(f, fab_link_host(h), FAB_UP, p, fab_on_segment, now);
 }
 
-static void fab_ingress(struct fabric *f, struct port *port, struct pkt *p)
+static void fab_ingress(struct fabric *f, struct port *port, struct pkt *p, natbed_time_t now)
 {
 	static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 	struct eth_hdr *eth = (struct eth_hdr *)p->data;
 
 	if (f->pcap[port->index])
-		pcapw_write(f->pcap[port->index], p->data, p->len, clock_wall_ns());
+		pcapw_write(f->pcap[port->index], p->data, p->len, fab_wall(f, now));
 	p->ctx = f; /* events get the packet; it knows its fabric */
 	if (p->len < ETH_HLEN_) {
 		fab_drop(f, p, DROP_MALFORMED);
@@ -619,7 +696,7 @@ static void fab_ingress(struct fabric *f, struct port *port, struct pkt *p)
 		fab_arp_in(f, port, p);
 		return;
 	case ETHERTYPE_IPV4:
-		fab_ip_in(f, port, p);
+		fab_ip_in(f, port, p, now);
 		return;
 	}
 	fab_drop(f, p, DROP_UNSUPPORTED);
@@ -628,14 +705,17 @@ static void fab_ingress(struct fabric *f, struct port *port, struct pkt *p)
 static void fab_rx_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	struct port *port = arg;
-	struct fabric *f = port->be_state;
+	struct fabric *f = port->owner;
 	struct pkt *pk[PORT_BATCH];
+	natbed_time_t now;
 	int round, n, i;
 
 	for (round = 0; round < FAB_RX_ROUNDS; round++) {
 		n = port->be->recv(port, f->pool, pk, PORT_BATCH);
+		/* one clock read per batch: they arrived together */
+		now = sched_now(f->s);
 		for (i = 0; i < n; i++)
-			fab_ingress(f, port, pk[i]);
+			fab_ingress(f, port, pk[i], now);
 		if (n < PORT_BATCH)
 			break;
 	}
@@ -660,7 +740,7 @@ static int fab_open_port(struct fabric *f, size_t i, const struct port_backend *
 		return -1;
 	}
 	port->index = (int)i;
-	port->be_state = f;
+	port->owner = f;
 	if (pcap_dir) {
 		snprintf(path, sizeof(path), "%s/%s.pcap", pcap_dir, name);
 		f->pcap[i] = pcapw_open(path, err, errlen);
@@ -713,6 +793,27 @@ static int fab_open_links(struct fabric *f, char *err, size_t errlen)
 				  err, errlen) < 0)
 			return -1;
 	return fab_link_open(f, fab_link_core(f), "internet", &f->t->internet, err, errlen);
+}
+
+/* A firewall per host and NAT that has a firewall block. */
+static int fab_open_firewalls(struct fabric *f, char *err, size_t errlen)
+{
+	size_t i;
+
+	f->host_fw = calloc(f->t->n_hosts ? f->t->n_hosts : 1, sizeof(*f->host_fw));
+	f->nat_fw = calloc(f->t->n_nats ? f->t->n_nats : 1, sizeof(*f->nat_fw));
+	if (!f->host_fw || !f->nat_fw)
+		goto nomem;
+	for (i = 0; i < f->t->n_hosts; i++)
+		if (f->t->hosts[i].fw.present && !(f->host_fw[i] = fw_new(&f->t->hosts[i].fw, f->s)))
+			goto nomem;
+	for (i = 0; i < f->t->n_nats; i++)
+		if (f->t->nats[i].fw.present && !(f->nat_fw[i] = fw_new(&f->t->nats[i].fw, f->s)))
+			goto nomem;
+	return 0;
+nomem:
+	snprintf(err, errlen, "firewalls: out of memory");
+	return -1;
 }
 
 static int fab_open_nats(struct fabric *f, const char *pcap_dir, char *err, size_t errlen)
@@ -785,7 +886,9 @@ struct fabric *fabric_new(const struct fabric_cfg *cfg, char *err, size_t errlen
 	for (i = 0; i < n; i++)
 		if (fab_open_port(f, i, be, cfg->pcap_dir, err, errlen) < 0)
 			goto fail;
-	if (fab_open_nats(f, cfg->pcap_dir, err, errlen) < 0 || fab_open_links(f, err, errlen) < 0)
+	f->wall_offset = clock_wall_ns() - sched_now(f->s);
+	if (fab_open_nats(f, cfg->pcap_dir, err, errlen) < 0 || fab_open_links(f, err, errlen) < 0 ||
+	    fab_open_firewalls(f, err, errlen) < 0)
 		goto fail;
 	if (cfg->pcap_dir) {
 		char path[512];
@@ -822,6 +925,12 @@ void fabric_free(struct fabric *f)
 		nat_free(f->nats[i]);
 		pcapw_close(f->nat_pcap[i]);
 	}
+	for (i = 0; f->host_fw && i < f->t->n_hosts; i++)
+		fw_free(f->host_fw[i]);
+	for (i = 0; f->nat_fw && i < f->t->n_nats; i++)
+		fw_free(f->nat_fw[i]);
+	free(f->host_fw);
+	free(f->nat_fw);
 	free(f->nats);
 	free(f->nat_pcap);
 	for (i = 0; f->links && i < f->n_links; i++) {
@@ -858,6 +967,7 @@ void fabric_sync(struct fabric *f)
 {
 	size_t i;
 
+	f->wall_offset = clock_wall_ns() - sched_now(f->s);
 	for (i = 0; i < f->n_ports; i++) {
 		f->ports[i].be->kernel_drops(&f->ports[i]);
 		pcapw_flush(f->pcap[i]);
@@ -892,6 +1002,16 @@ struct nat *fabric_nat(struct fabric *f, const char *name)
 	int k = topo_nat_find(f->t, name);
 
 	return k < 0 ? NULL : f->nats[k];
+}
+
+struct fw *fabric_firewall(struct fabric *f, const char *name)
+{
+	int k = topo_host_find(f->t, name);
+
+	if (k >= 0)
+		return f->host_fw[k];
+	k = topo_nat_find(f->t, name);
+	return k >= 0 ? f->nat_fw[k] : NULL;
 }
 
 struct sched *fabric_sched(struct fabric *f)

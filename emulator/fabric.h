@@ -48,6 +48,10 @@ struct nat;
 struct nat *fabric_nat(struct fabric *f, const char *name);
 struct sched *fabric_sched(struct fabric *f);
 
+struct fw;
+/* The firewall of the host or NAT called name, or NULL (none, or no such). */
+struct fw *fabric_firewall(struct fabric *f, const char *name);
+
 struct link;
 /* The two directions of the link called name (a host, a NAT's uplink, or
  * "internet"): up is toward the internet. 0, or -1 if there is none. */

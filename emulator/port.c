@@ -7,6 +7,7 @@
 /* The packet I/O backends, found by name. Adding one is a file and a line. */
 static const struct port_backend *const port_backends[] = {
     &port_backend_packet,
+    &port_backend_ring,
 };
 
 const struct port_backend *port_backend_find(const char *name)

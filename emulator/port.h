@@ -42,7 +42,8 @@ struct port {
 	int fd;
 	uint8_t mac[6];
 	const struct port_backend *be;
-	void *be_state;
+	void *owner;	/* the fabric that reads it */
+	void *be_ring;	/* the backend's own state */
 	struct port_counters c;
 	void *pcap; /* struct pcapw *, owned by the fabric */
 	struct pkt *txq[PORT_BATCH];
@@ -63,5 +64,6 @@ static inline void port_drop(struct port *p, enum drop_reason r)
 }
 
 extern const struct port_backend port_backend_packet;
+extern const struct port_backend port_backend_ring;
 
 #endif

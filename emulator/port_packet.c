@@ -64,6 +64,8 @@ static int packet_open(struct port *p)
 	/* Our own transmissions would loop back in; older kernels lack the
 	 * option, and recv also skips PACKET_OUTGOING for them. */
 	setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one));
+	/* Frames go straight to the driver: the fabric side has no qdisc to honour. */
+	setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one));
 	packet_bufs(fd);
 	memset(&sll, 0, sizeof(sll));
 	sll.sll_family = AF_PACKET;
