@@ -24,7 +24,7 @@ N=${N:-100}
 ROUNDS=${ROUNDS:-1}
 SETTLE=${SETTLE:-2}
 NL=${NL:-0}
-TAG=b$(printf '%04x' $((($RANDOM << 1 ^ $$) & 0xffff)))
+TAG=b$(printf '%04x' $(((RANDOM << 1 ^ $$) & 0xffff)))
 NB_P=${TAG}n- # 7 characters: PREFIXh999 fits IFNAMSIZ
 SH_P=${TAG}s-
 NL_P=${TAG}l-
@@ -120,7 +120,7 @@ run() {
 	local side=$1 P t0 t1 t1b t2 got
 	case $side in natbed) P=$NB_P ;; script) P=$SH_P ;; nl) P=$NL_P ;; esac
 	t0=$(now)
-	${side}_up "$P" >"$TMP/$side.log" 2>&1 || { cat "$TMP/$side.log" >&2; echo "FAIL: $side up" >&2; return 1; }
+	"${side}_up" "$P" >"$TMP/$side.log" 2>&1 || { cat "$TMP/$side.log" >&2; echo "FAIL: $side up" >&2; return 1; }
 	t1=$(now)
 	got=$(ip netns list | grep -c "^$P")
 	[ "$got" -eq $((N + 1)) ] || { echo "FAIL: $side made $got namespaces, want $((N + 1))" >&2; return 1; }
@@ -129,7 +129,7 @@ run() {
 		ip -n "${P}h$N" route show default | grep -q 'via 198.18.0.1 dev eth0 onlink' ||
 		{ echo "FAIL: $side: ${P}h$N incomplete" >&2; return 1; }
 	t1b=$(now)
-	${side}_down "$P" >>"$TMP/$side.log" 2>&1 || { cat "$TMP/$side.log" >&2; echo "FAIL: $side down" >&2; return 1; }
+	"${side}_down" "$P" >>"$TMP/$side.log" 2>&1 || { cat "$TMP/$side.log" >&2; echo "FAIL: $side down" >&2; return 1; }
 	t2=$(now)
 	got=$(ip netns list | grep -c "^$P")
 	[ "$got" -eq 0 ] || { echo "FAIL: $side left $got namespaces" >&2; return 1; }

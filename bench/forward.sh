@@ -11,7 +11,8 @@
 # Env: DURATION (seconds per side, default 5), ROUNDS (each side ROUNDS
 # times, alternating who goes first; the means are compared), FLOWS (source
 # ports, default 1), RATE (offered packets/s, default 0: as fast as the
-# sender can), SIZE (frame bytes, default 64), NATBED_BUILD (build dir).
+# sender can), SIZE (frame bytes, default 64), BACKEND (natbed-emu's packet
+# I/O backend, `natbed up --backend`; default natbed up's), NATBED_BUILD.
 NB_PREFIX=${NB_PREFIX:-f$(printf '%04x' $(((RANDOM << 1 ^ $$) & 0xffff)))-}
 . "${NATBED_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}/tests/lib.sh"
 export PATH="$NATBED_BUILD/bench:$PATH"
@@ -21,6 +22,7 @@ ROUNDS=${ROUNDS:-1}
 FLOWS=${FLOWS:-1}
 RATE=${RATE:-0}
 SIZE=${SIZE:-64}
+BACKEND=${BACKEND:-}
 PORT=5201
 ECHO_PORT=5202
 A=198.51.100.1
@@ -33,7 +35,7 @@ done
 case $DURATION in [1-9] | [1-5][0-9] | 60) ;; *) nb_fail "DURATION must be 1..60 seconds" ;; esac
 case $ROUNDS in [1-9]) ;; *) nb_fail "ROUNDS must be 1..9" ;; esac
 
-OFFLOADS="tx off sg off tso off gso off gro off"
+OFFLOADS=(tx off sg off tso off gso off gro off)
 
 # --- natbed: a and b on the public internet, natbed-emu routes -------------
 natbed_up() {
@@ -47,7 +49,8 @@ natbed_up() {
 		  b:
 		    address: $B
 	EOF
-	natbed up --prefix "$NB_PREFIX" --out "$NB_TMP/natbed" "$NB_TMP/forward.yaml" \
+	natbed up --prefix "$NB_PREFIX" --out "$NB_TMP/natbed" ${BACKEND:+--backend "$BACKEND"} \
+		"$NB_TMP/forward.yaml" \
 		>"$NB_TMP/natbed-up.log" 2>&1 || { cat "$NB_TMP/natbed-up.log" >&2; nb_fail "natbed up"; }
 }
 
@@ -63,8 +66,8 @@ kernel_up() {
 		nb_x k$h sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 		ip -n "${NB_PREFIX}k$h" link add eth0 type veth peer name $h netns "${NB_PREFIX}kr" ||
 			nb_fail "veth k$h"
-		nb_x k$h ethtool -K eth0 $OFFLOADS >/dev/null 2>&1
-		nb_x kr ethtool -K $h $OFFLOADS >/dev/null 2>&1
+		nb_x "k$h" ethtool -K eth0 "${OFFLOADS[@]}" >/dev/null || nb_fail "ethtool k$h"
+		nb_x kr ethtool -K "$h" "${OFFLOADS[@]}" >/dev/null || nb_fail "ethtool kr $h"
 		ip -n "${NB_PREFIX}k$h" link set eth0 up
 		ip -n "${NB_PREFIX}kr" link set dev $h up
 		ip -n "${NB_PREFIX}kr" addr add $GW/32 dev $h
@@ -123,15 +126,15 @@ for side in natbed kernel; do
 done
 
 echo "forward: $SIZE-byte frames, $FLOWS flow(s), rate ${RATE:-0} (0: unpaced)," \
-	"${DURATION}s per side, $ROUNDS round(s), prefix $NB_PREFIX" >&2
+	"${DURATION}s per side, $ROUNDS round(s), backend ${BACKEND:-default}, prefix $NB_PREFIX" >&2
 nb_sum=0
 k_sum=0
 for ((r = 1; r <= ROUNDS; r++)); do
 	if ((r % 2)); then order="natbed kernel"; else order="kernel natbed"; fi
 	for side in $order; do
-		pps=$(blast $side)
-		[ -n "$pps" ] && [ "$pps" != 0 ] || nb_fail "$side: nothing received"
-		if [ $side = natbed ]; then nb_sum=$((nb_sum + pps)); else k_sum=$((k_sum + pps)); fi
+		pps=$(blast "$side")
+		if [ -z "$pps" ] || [ "$pps" = 0 ]; then nb_fail "$side: nothing received"; fi
+		if [ "$side" = natbed ]; then nb_sum=$((nb_sum + pps)); else k_sum=$((k_sum + pps)); fi
 	done
 done
 echo "natbed-emu ports after the run (natbed ctl show ports):" >&2

@@ -23,6 +23,7 @@
 #include <getopt.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -524,6 +525,46 @@ static int blast_num(const char *opt, const char *s, double lo, double hi, doubl
 	return 0;
 }
 
+/* The options that take an integer, each with its range and its field. */
+struct blast_int_opt {
+	int c;
+	const char *name;
+	double lo, hi;
+	size_t off; /* of an int in struct blast_opts */
+};
+
+static const struct blast_int_opt blast_int_opts[] = {
+    {'p', "port", 1, 65535, offsetof(struct blast_opts, port)},
+    {'s', "size", BLAST_SIZE_MIN, BLAST_SIZE_MAX, offsetof(struct blast_opts, size)},
+    {'f', "flows", 1, BLAST_FLOWS_MAX, offsetof(struct blast_opts, flows)},
+    {'b', "batch", 1, BLAST_BATCH_MAX, offsetof(struct blast_opts, batch)},
+    {'c', "count", 1, BLAST_COUNT_MAX, offsetof(struct blast_opts, count)},
+    {'w', "timeout", 1, BLAST_TIMEOUT_MAX_MS, offsetof(struct blast_opts, timeout_ms)},
+    {'i', "idle", 1, BLAST_TIMEOUT_MAX_MS, offsetof(struct blast_opts, idle_ms)},
+};
+
+#define BLAST_N_INT_OPTS (sizeof(blast_int_opts) / sizeof(blast_int_opts[0]))
+
+/* Option c with argument arg into o; -1 if c is not an integer option or
+ * arg is out of its range. */
+static int blast_set_int(struct blast_opts *o, int c, const char *arg)
+{
+	double v;
+	size_t i;
+
+	for (i = 0; i < BLAST_N_INT_OPTS; i++) {
+		const struct blast_int_opt *io = &blast_int_opts[i];
+
+		if (io->c != c)
+			continue;
+		if (blast_num(io->name, arg, io->lo, io->hi, &v) < 0)
+			return -1;
+		*(int *)((char *)o + io->off) = (int)v;
+		return 0;
+	}
+	return -1;
+}
+
 static int blast_parse(int argc, char **argv, const struct blast_cmd *cmd, struct blast_opts *o)
 {
 	static const struct option lopts[] = {
@@ -535,7 +576,7 @@ static int blast_parse(int argc, char **argv, const struct blast_cmd *cmd, struc
 	    {"help", no_argument, NULL, 'h'},	       {NULL, 0, NULL, 0},
 	};
 	bool sender = cmd->fn == cmd_send || cmd->fn == cmd_pingpong;
-	double v, dmax = sender ? BLAST_SEND_MAX_S : BLAST_LISTEN_MAX_S;
+	double dmax = sender ? BLAST_SEND_MAX_S : BLAST_LISTEN_MAX_S;
 	int c, bad = 0;
 
 	*o = (struct blast_opts){.size = BLAST_SIZE_MIN,
@@ -556,45 +597,20 @@ static int blast_parse(int argc, char **argv, const struct blast_cmd *cmd, struc
 				bad = 1;
 			}
 			break;
-		case 'p':
-			bad |= blast_num("port", optarg, 1, 65535, &v) < 0;
-			o->port = (int)v;
-			break;
-		case 's':
-			bad |= blast_num("size", optarg, BLAST_SIZE_MIN, BLAST_SIZE_MAX, &v) < 0;
-			o->size = (int)v;
-			break;
 		case 'd':
 			bad |= blast_num("duration", optarg, 0.1, dmax, &o->duration_s) < 0;
-			break;
-		case 'f':
-			bad |= blast_num("flows", optarg, 1, BLAST_FLOWS_MAX, &v) < 0;
-			o->flows = (int)v;
 			break;
 		case 'r':
 			bad |= blast_num("rate", optarg, 0, BLAST_RATE_MAX, &o->rate) < 0;
 			break;
-		case 'b':
-			bad |= blast_num("batch", optarg, 1, BLAST_BATCH_MAX, &v) < 0;
-			o->batch = (int)v;
-			break;
-		case 'c':
-			bad |= blast_num("count", optarg, 1, BLAST_COUNT_MAX, &v) < 0;
-			o->count = (int)v;
-			break;
-		case 'w':
-			bad |= blast_num("timeout", optarg, 1, BLAST_TIMEOUT_MAX_MS, &v) < 0;
-			o->timeout_ms = (int)v;
-			break;
-		case 'i':
-			bad |= blast_num("idle", optarg, 1, BLAST_TIMEOUT_MAX_MS, &v) < 0;
-			o->idle_ms = (int)v;
-			break;
 		case 'h':
 			blast_usage(stdout);
 			exit(0);
-		default:
+		case '?':
 			bad = 1;
+			break;
+		default:
+			bad |= blast_set_int(o, c, optarg) < 0;
 			break;
 		}
 	}

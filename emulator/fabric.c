@@ -58,6 +58,7 @@ struct fabric {
 	bool *segment_port;	 /* standalone: the port stands for a network */
 	uint32_t next_hop;	 /* standalone: outside router, 0 for on-link */
 	natbed_time_t wall_offset; /* CLOCK_REALTIME - scheduler time */
+	natbed_time_t spin_ns;	   /* busy-poll this long after a burst */
 	struct fab_link *links; /* hosts, then NAT uplinks, then the core */
 	size_t n_links;
 	struct evlog *ev;
@@ -702,13 +703,12 @@ static void fab_ingress(struct fabric *f, struct port *port, struct pkt *p, natb
 	fab_drop(f, p, DROP_UNSUPPORTED);
 }
 
-static void fab_rx_cb(evutil_socket_t fd, short ev, void *arg)
+/* Takes what port has waiting, a few batches at most. */
+static void fab_rx_port(struct fabric *f, struct port *port)
 {
-	struct port *port = arg;
-	struct fabric *f = port->owner;
 	struct pkt *pk[PORT_BATCH];
 	natbed_time_t now;
-	int round, n, i;
+	int round, n = 0, i;
 
 	for (round = 0; round < FAB_RX_ROUNDS; round++) {
 		n = port->be->recv(port, f->pool, pk, PORT_BATCH);
@@ -722,7 +722,45 @@ static void fab_rx_cb(evutil_socket_t fd, short ev, void *arg)
 	if (n < 0)
 		log_warn("port %s: receive: %s", port->ifname, strerror(-n));
 	pcapw_flush(f->pcap[port->index]);
+}
+
+/* Busy-polls the ports for up to spin_ns before the loop goes back to
+ * sleep: a reply that comes within that time is forwarded without a
+ * wake-up (what a kernel router never pays). Only backends that can tell
+ * cheaply whether a frame waits (rings) take part. */
+static void fab_spin(struct fabric *f)
+{
+	natbed_time_t deadline, now;
+	size_t i;
+
+	if (f->spin_ns <= 0)
+		return;
+	now = sched_now(f->s);
+	deadline = now + f->spin_ns;
+	while (now < deadline) {
+		for (i = 0; i < f->n_ports; i++) {
+			struct port *port = &f->ports[i];
+
+			if (port->be->ready && port->be->ready(port))
+				fab_rx_port(f, port);
+		}
+		sched_run_due(f->s);
+		fab_flush_cb(-1, 0, f);
+		now = sched_now(f->s);
+	}
+}
+
+static void fab_rx_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct port *port = arg;
+	struct fabric *f = port->owner;
+
+	fab_rx_port(f, port);
 	sched_run_due(f->s);
+	if (f->spin_ns > 0) {
+		fab_flush_cb(-1, 0, f);
+		fab_spin(f);
+	}
 }
 
 /* --- life cycle ---------------------------------------------------------- */
@@ -881,6 +919,7 @@ struct fabric *fabric_new(const struct fabric_cfg *cfg, char *err, size_t errlen
 		}
 		f->next_hop = cfg->next_hop;
 	}
+	f->spin_ns = cfg->spin_ns;
 	for (i = 0; i < n; i++)
 		f->ports[i].fd = -1;
 	for (i = 0; i < n; i++)

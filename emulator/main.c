@@ -30,6 +30,7 @@ struct emu_opts {
 	const char *seed;
 	struct standalone_opts sa;
 	const char *next_hop;
+	long spin_us;
 	int verbose;
 };
 
@@ -65,6 +66,7 @@ static int emu_parse(int argc, char **argv, struct emu_opts *o)
 	    {"inside", required_argument, NULL, 'I'},	{"outside", required_argument, NULL, 'O'},
 	    {"public", required_argument, NULL, 'P'},	{"inside-net", required_argument, NULL, 'N'},
 	    {"preset", required_argument, NULL, 'R'},	{"next-hop", required_argument, NULL, 'H'},
+	    {"spin", required_argument, NULL, 'S'},
 	    {NULL, 0, NULL, 0},
 	};
 	int c;
@@ -108,6 +110,13 @@ static int emu_parse(int argc, char **argv, struct emu_opts *o)
 			break;
 		case 'H':
 			o->next_hop = optarg;
+			break;
+		case 'S':
+			o->spin_us = strtol(optarg, NULL, 10);
+			if (o->spin_us < 0 || o->spin_us > 10000) {
+				fprintf(stderr, "natbed-emu: --spin %s: 0 to 10000 microseconds\n", optarg);
+				return -1;
+			}
 			break;
 		case 'v':
 			o->verbose = 1;
@@ -191,6 +200,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	fc.standalone = o.topology == NULL;
+	fc.spin_ns = o.spin_us * NATBED_NS_PER_US;
 	if (o.seed) {
 		char *end;
 

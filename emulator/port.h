@@ -30,6 +30,8 @@ struct port_backend {
 	/* Sends n frames; returns how many left or -errno. Ownership stays with
 	 * the caller. */
 	int (*send)(struct port *p, struct pkt **pkts, int n);
+	/* Optional: non-zero when a frame waits, without a system call. */
+	int (*ready)(struct port *p);
 	/* Adds the kernel's own drop count since the last call to counters. */
 	void (*kernel_drops)(struct port *p);
 	void (*close)(struct port *p);

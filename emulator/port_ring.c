@@ -148,6 +148,14 @@ static int ring_recv(struct port *p, struct pkt_pool *pool, struct pkt **out, in
 	return got;
 }
 
+static int ring_ready(struct port *p)
+{
+	struct ring_state *rs = p->be_ring;
+
+	return (__atomic_load_n(&ring_frame(rs->rx, rs->rx_next)->tp_status, __ATOMIC_ACQUIRE) &
+		TP_STATUS_USER) != 0;
+}
+
 static int ring_send(struct port *p, struct pkt **pkts, int n)
 {
 	struct ring_state *rs = p->be_ring;
@@ -194,6 +202,7 @@ const struct port_backend port_backend_ring = {
 	.open = ring_open,
 	.recv = ring_recv,
 	.send = ring_send,
+	.ready = ring_ready,
 	.kernel_drops = ring_kernel_drops,
 	.close = ring_close,
 };
