@@ -32,7 +32,8 @@ struct nat_map {
 	uint16_t key_port; /* 0 unless APDM */
 	uint16_t ext_port;
 	natbed_time_t created, expires;
-	uint64_t expiry_ev; /* scheduler event id */
+	natbed_time_t armed; /* when expiry_ev is due */
+	uint64_t expiry_ev;  /* scheduler event id */
 	uint64_t pkts_out, pkts_in;
 	struct nat_perm *perms;
 };
@@ -292,6 +293,7 @@ static void nat_expiry_cb(void *arg, natbed_time_t now)
 
 	if (m->expires > now) {
 		m->expiry_ev = sched_at(n->s, m->expires, nat_expiry_cb, m);
+		m->armed = m->expires;
 		if (m->expiry_ev)
 			return;
 	}
@@ -315,9 +317,26 @@ static natbed_time_t nat_timeout(const struct nat *n, const struct nat_map *m)
 	return best == NAT_TCP_ESTABLISHED ? n->cfg.tcp_established_ns : n->cfg.tcp_transitory_ns;
 }
 
+/* Moves m's expiry event to m->expires. On ENOMEM the old event stays: the
+ * mapping then lives a little longer rather than never expiring. */
+static void nat_rearm(struct nat *n, struct nat_map *m)
+{
+	uint64_t ev = sched_at(n->s, m->expires, nat_expiry_cb, m);
+
+	if (!ev)
+		return;
+	sched_cancel(n->s, m->expiry_ev);
+	m->expiry_ev = ev;
+	m->armed = m->expires;
+}
+
 static void nat_refresh(struct nat *n, struct nat_map *m, natbed_time_t now)
 {
 	m->expires = now + nat_timeout(n, m);
+	/* Lazy re-arm only moves the event later; a shorter timeout (RFC 5382:
+	 * an established connection closing) must move it earlier. */
+	if (m->expires < m->armed)
+		nat_rearm(n, m);
 }
 
 static struct nat_map *nat_map_new(struct nat *n, enum nat_proto p, uint32_t a, uint16_t port,
@@ -340,6 +359,7 @@ static struct nat_map *nat_map_new(struct nat *n, enum nat_proto p, uint32_t a, 
 	m->ext_port = htons((uint16_t)ext);
 	m->created = now;
 	m->expires = now + nat_timeout(n, m);
+	m->armed = m->expires;
 	m->expiry_ev = sched_at(n->s, m->expires, nat_expiry_cb, m);
 	if (!m->expiry_ev) {
 		free(m);
@@ -427,8 +447,9 @@ static int nat_quote_of(struct ip_view *v, struct nat_quote *q)
 		q->l4.sport = (uint16_t *)(inner + hlen);
 		q->l4.dport = (uint16_t *)(inner + hlen + 2);
 	}
-	/* the quoted L4 checksum may cover bytes that are not there: leave it */
-	q->l4.csum = NULL;
+	/* RFC 5508 §4.2: the quoted L4 checksum follows the quoted header. An
+	 * incremental update (RFC 1624) is right even when the error quotes only
+	 * part of the datagram; a TCP checksum beyond the quote stays NULL. */
 	return 0;
 }
 
@@ -749,8 +770,13 @@ static json_t *nat_map_ckpt(const struct nat_map *m, natbed_time_t now)
 json_t *nat_checkpoint(const struct nat *n, natbed_time_t now)
 {
 	json_t *maps = json_array(), *rng = json_array(), *next = json_array(), *c;
+	json_t *drops = json_object();
 	uint32_t port;
 	int p, i;
+
+	for (i = NAT_PASS + 1; i < NAT_VERDICT_COUNT; i++)
+		json_object_set_new(drops, nat_verdict_name((enum nat_verdict)i),
+				    json_integer((json_int_t)n->c.drops[i]));
 
 	for (p = 0; p < NAT_PROTO_COUNT; p++) {
 		json_array_append_new(next, json_integer(n->next_port[p]));
@@ -770,6 +796,7 @@ json_t *nat_checkpoint(const struct nat *n, natbed_time_t now)
 		      (json_int_t)n->c.mappings_created, "mappings_expired",
 		      (json_int_t)n->c.mappings_expired, "hairpinned", (json_int_t)n->c.hairpinned,
 		      "icmp_errors", (json_int_t)n->c.icmp_errors);
+	json_object_set_new(c, "drops", drops);
 	return json_pack("{s:s,s:o,s:o,s:o,s:o}", "name", n->cfg.name, "rng", rng, "next_port",
 			 next, "counters", c, "mappings", maps);
 }
@@ -803,14 +830,17 @@ static int nat_restore_map(struct nat *n, const json_t *jm, natbed_time_t now)
 	m->expires = now + exp;
 	m->pkts_out = (uint64_t)po;
 	m->pkts_in = (uint64_t)pi;
-	json_array_foreach(perms, i, jp)
-	{
-		struct nat_perm *pm =
-		    nat_perm_add(m, htonl((uint32_t)json_integer_value(json_array_get(jp, 0))),
-				 htons((uint16_t)json_integer_value(json_array_get(jp, 1))));
+	/* nat_perm_add() prepends: add from the last to keep the order */
+	for (i = json_array_size(perms); i-- > 0;) {
+		struct nat_perm *pm;
+
+		jp = json_array_get(perms, i);
+		pm = nat_perm_add(m, htonl((uint32_t)json_integer_value(json_array_get(jp, 0))),
+				  htons((uint16_t)json_integer_value(json_array_get(jp, 1))));
 		if (pm)
 			pm->tcp = (uint8_t)json_integer_value(json_array_get(jp, 2));
 	}
+	m->armed = m->expires;
 	m->expiry_ev = sched_at(n->s, m->expires, nat_expiry_cb, m);
 	b = nat_hash(m->proto, m->int_addr, m->int_port, m->key_addr, m->key_port);
 	m->hnext = n->buckets[b];
@@ -848,6 +878,10 @@ int nat_restore(struct nat *n, const json_t *j, natbed_time_t now, char *err, si
 	    (uint64_t)json_integer_value(json_object_get(c, "mappings_expired"));
 	n->c.hairpinned = (uint64_t)json_integer_value(json_object_get(c, "hairpinned"));
 	n->c.icmp_errors = (uint64_t)json_integer_value(json_object_get(c, "icmp_errors"));
+	/* drops by verdict name; absent in older checkpoints: zero */
+	for (p = NAT_PASS + 1; p < NAT_VERDICT_COUNT; p++)
+		n->c.drops[p] = (uint64_t)json_integer_value(json_object_get(
+		    json_object_get(c, "drops"), nat_verdict_name((enum nat_verdict)p)));
 	json_array_foreach(maps, i, jm)
 	{
 		if (nat_restore_map(n, jm, now) < 0) {

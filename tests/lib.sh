@@ -32,6 +32,24 @@ nb_ns() {
 # nb_x NAME CMD...: run CMD in namespace $NB_PREFIX$NAME.
 nb_x() { local n=$1; shift; ip netns exec "$NB_PREFIX$n" "$@"; }
 
+# nb_up FILE: natbed up FILE under $NB_PREFIX; captures and logs in $NB_TMP/out.
+nb_up() {
+	natbed up --prefix "$NB_PREFIX" --out "$NB_TMP/out" "$1" >"$NB_TMP/up.log" 2>&1 \
+		|| { cat "$NB_TMP/up.log"; nb_fail "natbed up $1"; }
+}
+
+# nb_stund_ready HOST ADDRESS: wait (about 3 s at most) until natbed-stund on
+# ADDRESS answers a Binding request from HOST.
+nb_stund_ready() {
+	local _
+	for _ in $(seq 1 30); do
+		natbed exec --prefix "$NB_PREFIX" "$1" -- timeout 2 natbed-stunclient --timeout 500 "$2" \
+			>/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	nb_fail "natbed-stund on $2 does not answer $1"
+}
+
 nb_teardown() {
 	local p ns
 	for p in "${NB_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Every NAT preset, classified from the inside by tools written elsewhere:
+# coturn's turnutils_natdiscovery (RFC 5780 mapping and filtering) and the
+# stun client (RFC 3489 classic type) must both report what the preset
+# claims, through natbed-stund on a public host with two addresses. Also a
+# home NAT behind a carrier NAT (the chain reports the combined behaviour),
+# and no NAT's outside capture ever shows an inside address.
+# One bring-up holds every NAT, one host behind each; the hosts are
+# classified in parallel.
+. "$NATBED_SRC/tests/lib.sh"
+command -v turnutils_natdiscovery >/dev/null || nb_skip "coturn (turnutils_natdiscovery) not installed"
+command -v stun >/dev/null || nb_skip "stun-client (stun) not installed"
+command -v tshark >/dev/null || nb_skip "tshark not installed"
+command -v mergecap >/dev/null || nb_skip "mergecap (wireshark-common) not installed"
+
+x() { local h=$1; shift; natbed exec --prefix "$NB_PREFIX" "$h" -- "$@"; }
+
+topo=$NB_TMP/presets.yaml
+cat >"$topo" <<'EOF'
+name: presets
+seed: 11
+nats:
+  fc:   { preset: full-cone,            public: 203.0.113.11, inside: 192.168.11.0/24 }
+  rc:   { preset: restricted-cone,      public: 203.0.113.12, inside: 192.168.12.0/24 }
+  pr:   { preset: port-restricted,      public: 203.0.113.13, inside: 192.168.13.0/24 }
+  sy:   { preset: symmetric,            public: 203.0.113.14, inside: 192.168.14.0/24 }
+  ss:   { preset: symmetric-sequential, public: 203.0.113.15, inside: 192.168.15.0/24 }
+  carrier: { preset: cgnat,             public: 203.0.113.50, inside: 100.64.0.0/10 }
+  home: { preset: port-restricted,      public: 100.64.0.10,  inside: 192.168.20.0/24, upstream: carrier }
+hosts:
+  stun:
+    addresses: [198.51.100.10, 198.51.100.11]
+    run: natbed-stund --primary 198.51.100.10 --alternate 198.51.100.11
+  hfc:   { nat: fc }
+  hrc:   { nat: rc }
+  hpr:   { nat: pr }
+  hsy:   { nat: sy }
+  hss:   { nat: ss }
+  phone: { nat: carrier }
+  alice: { nat: home }
+EOF
+
+# host: what natdiscovery must say about mapping, then filtering; the stun
+# client's classic type
+declare -A map filt classic
+want() { map[$1]=$2; filt[$1]=$3; classic[$1]=$4; }
+EIM="NAT with Endpoint Independent Mapping!"
+APDM="NAT with Address and Port Dependent Mapping!"
+EIF="NAT with Endpoint Independent Filtering!"
+ADF="NAT with Address Dependent Filtering!"
+APDF="NAT with Address and Port Dependent Filtering!"
+want hfc "$EIM" "$EIF" "Independent Mapping, Independent Filter"
+want hrc "$EIM" "$ADF" "Independent Mapping, Address Dependent Filter"
+want hpr "$EIM" "$APDF" "Independent Mapping, Port Dependent Filter"
+want hsy "$APDM" "$APDF" "Dependent Mapping"
+want hss "$APDM" "$APDF" "Dependent Mapping"
+want phone "$EIM" "$EIF" "Independent Mapping, Independent Filter" # cgnat alone
+want alice "$EIM" "$APDF" "Independent Mapping, Port Dependent Filter" # cgnat + home
+
+nb_up "$topo"
+nb_stund_ready hfc 198.51.100.10
+
+classify() { # HOST: both tools, one after the other, into $NB_TMP/HOST.*
+	x "$1" timeout 30 turnutils_natdiscovery -m -f 198.51.100.10 >"$NB_TMP/$1.disc" 2>&1
+	x "$1" timeout 30 stun 198.51.100.10 -v >"$NB_TMP/$1.stun" 2>&1
+	return 0
+}
+pids=()
+for h in "${!map[@]}"; do
+	classify "$h" &
+	pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p"; done
+
+fails=0
+bad() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+for h in "${!map[@]}"; do
+	d=$NB_TMP/$h.disc s=$NB_TMP/$h.stun
+	# exactly one verdict of each kind, and it is the preset's
+	got_map=$(grep -E "^(NAT with .* Mapping!|No NAT! .*)$" "$d")
+	got_filt=$(grep -E "^NAT with .* Filtering!$" "$d")
+	[ "$got_map" = "${map[$h]}" ] || bad "$h: natdiscovery mapping '${got_map//$'\n'/ | }', want '${map[$h]}'"
+	[ "$got_filt" = "${filt[$h]}" ] || bad "$h: natdiscovery filtering '${got_filt//$'\n'/ | }', want '${filt[$h]}'"
+	# "Primary: TYPE[, preserves ports|, random port][, no hairpin]"
+	got=$(grep "^Primary: " "$s" | head -1)
+	case "$got" in
+	"Primary: ${classic[$h]}"*) ;;
+	*) bad "$h: stun says '$got', want 'Primary: ${classic[$h]}...'" ;;
+	esac
+	case "${classic[$h]}" in
+	"Dependent Mapping") echo "$got" | grep -q "Independent" && bad "$h: stun says '$got'" ;;
+	esac
+done
+# port behaviour: preserve for the cones, not for the symmetric ones
+grep -q "^Primary: .*preserves ports" "$NB_TMP/hpr.stun" || bad "hpr: stun does not see preserved ports"
+grep -q "^Primary: .*random port" "$NB_TMP/hsy.stun" || bad "hsy: stun does not see random ports"
+
+if [ "$fails" -gt 0 ]; then
+	for h in "${!map[@]}"; do
+		echo "--- $h"
+		grep -E "NAT with|No NAT|^Primary" "$NB_TMP/$h.disc" "$NB_TMP/$h.stun"
+	done
+	nb_fail "$fails classifier disagreement(s)"
+fi
+
+# The carrier NAT saw the home NAT's traffic: home's mapping is behind one
+# of carrier's (outside 203.0.113.50), inside 100.64.0.10.
+natbed ctl --prefix "$NB_PREFIX" nat carrier mappings >"$NB_TMP/carrier.json" || nb_fail "ctl nat carrier mappings"
+grep -q '"inside": "100.64.0.10:' "$NB_TMP/carrier.json" || nb_fail "carrier has no mapping for home's public address"
+
+# No outside capture shows an inside address: no site address on any, and
+# no carrier-inside address on the carrier's (home's outside is there by
+# design). tshark costs a second a run: the captures merged, two runs at once.
+natbed ctl --prefix "$NB_PREFIX" show ports >/dev/null # flushes captures
+for n in fc rc pr sy ss carrier home; do
+	# 24 bytes is a pcap file header and no packet
+	[ "$(stat -c %s "$NB_TMP/out/$n-wan.pcap")" -gt 24 ] || nb_fail "$n-wan.pcap is empty"
+done
+mergecap -w "$NB_TMP/wan.pcap" "$NB_TMP"/out/{fc,rc,pr,sy,ss,carrier,home}-wan.pcap || nb_fail "mergecap"
+tshark -r "$NB_TMP/wan.pcap" -Y 'ip.addr==192.168.0.0/16' >"$NB_TMP/leak-site.txt" 2>/dev/null &
+t1=$!
+tshark -r "$NB_TMP/out/carrier-wan.pcap" -Y 'ip.addr==100.64.0.0/10' >"$NB_TMP/leak-carrier.txt" 2>/dev/null &
+t2=$!
+wait "$t1" "$t2"
+[ ! -s "$NB_TMP/leak-site.txt" ] || nb_fail "outside captures show a site address: $(head -3 "$NB_TMP/leak-site.txt")"
+[ ! -s "$NB_TMP/leak-carrier.txt" ] || nb_fail "carrier-wan.pcap shows a carrier-inside address: $(head -3 "$NB_TMP/leak-carrier.txt")"
+
+natbed down --prefix "$NB_PREFIX" || nb_fail "natbed down"
+left=$(ip netns list | awk '{print $1}' | grep "^$NB_PREFIX" || true)
+[ -z "$left" ] || nb_fail "namespaces left after down: $left"
+! pgrep -f -- "--prefix $NB_PREFIX" >/dev/null || nb_fail "processes left: $(pgrep -af -- "--prefix $NB_PREFIX")"
+nb_pass "presets classified as claimed by turnutils_natdiscovery and stun; no inside address outside"

@@ -1,0 +1,1186 @@
+/* Unit tests for emulator/nat.c in virtual time (issue 4 acceptance): the
+ * nine mapping x filtering combinations, port assignment (preserve,
+ * sequential with a stride, seeded random), pool exhaustion (REQ-3), parity
+ * (REQ-4), lifetime and refresh (REQ-5, REQ-6), checksums verified from
+ * scratch, ICMP echo and errors (RFC 5508, REQ-12), TCP state timeouts
+ * (RFC 5382), nat_set, checkpoint/restore and flush.
+ *
+ * Packets are built in memory; every checksum is checked by this file's own
+ * RFC 1071 sum, not by the emulator's. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nat.h"
+#include "natbed/clock.h"
+#include "natbed/sched.h"
+
+#define T_PUBLIC  "203.0.113.1"
+#define T_HOST	  "192.168.1.10"
+#define T_HOST2	  "192.168.1.11"
+#define T_R1	  "198.51.100.1"
+#define T_R2	  "198.51.100.2"
+#define T_BUF	  512
+#define T_PAYLOAD 8 /* bytes after every L4 header we build */
+#define T_S	  NATBED_NS_PER_S
+
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+#define TCP_ACK 0x10
+
+/* --- packets ------------------------------------------------------------- */
+
+struct tpkt {
+	uint16_t align; /* puts the IP header after Ethernet's 14 bytes on 4 */
+	uint8_t buf[T_BUF];
+	size_t len;
+	struct ip_view v;
+};
+
+_Static_assert(offsetof(struct tpkt, buf) % 4 == 2, "tpkt alignment");
+
+static uint32_t a4(const char *s)
+{
+	struct in_addr a;
+
+	assert_int_equal(inet_pton(AF_INET, s, &a), 1);
+	return a.s_addr;
+}
+
+/* RFC 1071: the 16-bit one's complement sum, folded, not complemented. */
+static uint32_t t_sum(uint32_t sum, const uint8_t *d, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)d[i] << 8 | d[i + 1];
+	if (len & 1)
+		sum += (uint32_t)d[len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return sum;
+}
+
+static struct ipv4_hdr *t_ip(struct tpkt *p)
+{
+	return (struct ipv4_hdr *)(p->buf + ETH_HLEN_);
+}
+
+static uint8_t *t_l4(struct tpkt *p)
+{
+	return p->buf + ETH_HLEN_ + IPV4_MIN_HLEN;
+}
+
+/* The L4 checksum over an IP packet at ip (pseudo-header for UDP/TCP). */
+static uint32_t t_l4_sum(const uint8_t *ip, size_t l4len)
+{
+	const struct ipv4_hdr *h = (const struct ipv4_hdr *)ip;
+	uint32_t sum = 0;
+
+	if (h->proto != IPPROTO_ICMP_) {
+		sum = t_sum(sum, ip + 12, 8); /* source and destination */
+		sum += h->proto;
+		sum += (uint32_t)l4len;
+	}
+	return t_sum(sum, ip + IPV4_MIN_HLEN, l4len);
+}
+
+static uint16_t *t_l4_csum_field(uint8_t *ip)
+{
+	uint8_t proto = ((struct ipv4_hdr *)ip)->proto;
+	uint8_t *l4 = ip + IPV4_MIN_HLEN;
+
+	if (proto == IPPROTO_UDP_)
+		return &((struct udp_hdr *)l4)->csum;
+	if (proto == IPPROTO_TCP_)
+		return &((struct tcp_hdr *)l4)->csum;
+	return &((struct icmp_hdr *)l4)->csum;
+}
+
+/* Sets the IP header and L4 checksums of the IP packet at ip. */
+static void t_csum_set(uint8_t *ip, size_t l4len, bool udp_zero)
+{
+	struct ipv4_hdr *h = (struct ipv4_hdr *)ip;
+	uint16_t *f = t_l4_csum_field(ip);
+	uint16_t c;
+
+	h->csum = 0;
+	h->csum = htons((uint16_t)~t_sum(0, ip, IPV4_MIN_HLEN));
+	*f = 0;
+	if (udp_zero)
+		return;
+	c = (uint16_t)~t_l4_sum(ip, l4len);
+	if (c == 0 && h->proto == IPPROTO_UDP_)
+		c = 0xffff; /* RFC 768 */
+	*f = htons(c);
+}
+
+/* Both checksums of the IP packet at ip verify from scratch. */
+static void t_csum_check(const uint8_t *ip, size_t l4len)
+{
+	const struct ipv4_hdr *h = (const struct ipv4_hdr *)ip;
+	const struct udp_hdr *u = (const struct udp_hdr *)(ip + IPV4_MIN_HLEN);
+
+	assert_int_equal(t_sum(0, ip, IPV4_MIN_HLEN), 0xffff);
+	if (h->proto == IPPROTO_UDP_ && u->csum == 0)
+		return; /* RFC 768: no checksum */
+	assert_int_equal(t_l4_sum(ip, l4len), 0xffff);
+}
+
+static void t_check(struct tpkt *p)
+{
+	t_csum_check((uint8_t *)t_ip(p), p->v.l4_len);
+}
+
+/* An IPv4 header for an L4 part of l4len bytes; the caller fills the L4. */
+static void t_ip_fill(struct tpkt *p, uint8_t proto, const char *src, const char *dst, size_t l4len)
+{
+	struct ipv4_hdr *ip = t_ip(p);
+	struct eth_hdr *eth = (struct eth_hdr *)p->buf;
+
+	memset(p, 0, sizeof(*p));
+	eth->type = htons(ETHERTYPE_IPV4);
+	ip->ver_ihl = 0x45;
+	ip->tot_len = htons((uint16_t)(IPV4_MIN_HLEN + l4len));
+	ip->id = htons(0x4242);
+	ip->ttl = 64;
+	ip->proto = proto;
+	ip->src = a4(src);
+	ip->dst = a4(dst);
+	p->len = ETH_HLEN_ + IPV4_MIN_HLEN + l4len;
+}
+
+static void t_finish(struct tpkt *p, bool udp_zero)
+{
+	t_csum_set((uint8_t *)t_ip(p), p->len - ETH_HLEN_ - IPV4_MIN_HLEN, udp_zero);
+	assert_int_equal(ip_view_parse(p->buf, p->len, &p->v), 0);
+	t_check(p);
+}
+
+static void t_udp(struct tpkt *p, const char *src, uint16_t sport, const char *dst, uint16_t dport)
+{
+	struct udp_hdr *u;
+
+	t_ip_fill(p, IPPROTO_UDP_, src, dst, UDP_HLEN + T_PAYLOAD);
+	u = (struct udp_hdr *)t_l4(p);
+	u->sport = htons(sport);
+	u->dport = htons(dport);
+	u->len = htons(UDP_HLEN + T_PAYLOAD);
+	memcpy(t_l4(p) + UDP_HLEN, "natbed-u", T_PAYLOAD);
+	t_finish(p, false);
+}
+
+static void t_tcp(struct tpkt *p, const char *src, uint16_t sport, const char *dst, uint16_t dport,
+		  uint8_t flags)
+{
+	struct tcp_hdr *t;
+
+	t_ip_fill(p, IPPROTO_TCP_, src, dst, TCP_MIN_HLEN + T_PAYLOAD);
+	t = (struct tcp_hdr *)t_l4(p);
+	t->sport = htons(sport);
+	t->dport = htons(dport);
+	t->seq = htonl(1000);
+	t->ack = htonl(flags & TCP_ACK ? 2000 : 0);
+	t->off = 5 << 4;
+	t->flags = flags;
+	t->win = htons(65535);
+	memcpy(t_l4(p) + TCP_MIN_HLEN, "natbed-t", T_PAYLOAD);
+	t_finish(p, false);
+}
+
+static void t_echo(struct tpkt *p, uint8_t type, const char *src, const char *dst, uint16_t id)
+{
+	struct icmp_hdr *ic;
+
+	t_ip_fill(p, IPPROTO_ICMP_, src, dst, ICMP_HLEN + T_PAYLOAD);
+	ic = (struct icmp_hdr *)t_l4(p);
+	ic->type = type;
+	ic->id = htons(id);
+	ic->seq = htons(7);
+	memcpy(t_l4(p) + ICMP_HLEN, "natbed-i", T_PAYLOAD);
+	t_finish(p, false);
+}
+
+/* An ICMP error (type, code) from src to dst quoting the whole IP packet q. */
+static void t_icmp_error(struct tpkt *p, uint8_t type, uint8_t code, const char *src,
+			 const char *dst, const struct tpkt *q)
+{
+	size_t qlen = q->len - ETH_HLEN_;
+	struct icmp_hdr *ic;
+
+	t_ip_fill(p, IPPROTO_ICMP_, src, dst, ICMP_HLEN + qlen);
+	ic = (struct icmp_hdr *)t_l4(p);
+	ic->type = type;
+	ic->code = code;
+	memcpy(t_l4(p) + ICMP_HLEN, q->buf + ETH_HLEN_, qlen);
+	t_finish(p, false);
+}
+
+static uint16_t t_sport(struct tpkt *p)
+{
+	return ntohs(((struct udp_hdr *)p->v.l4)->sport);
+}
+
+static uint16_t t_dport(struct tpkt *p)
+{
+	return ntohs(((struct udp_hdr *)p->v.l4)->dport);
+}
+
+/* --- a NAT on a virtual clock --------------------------------------------- */
+
+struct fx {
+	struct clock_virtual vc;
+	struct sched *s;
+	struct nat *n;
+};
+
+static void t_cfg(struct nat_cfg *c, enum topo_nat_map mapping, enum topo_nat_map filtering,
+		  enum topo_nat_ports ports)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->name, sizeof(c->name), "home");
+	c->mapping = mapping;
+	c->filtering = filtering;
+	c->ports = ports;
+	c->port_lo = 1024;
+	c->port_hi = 65535;
+	c->stride = 1;
+	c->udp_timeout_ns = 120 * T_S;
+	c->tcp_established_ns = 7440 * T_S;
+	c->tcp_transitory_ns = 240 * T_S;
+	c->icmp_timeout_ns = 60 * T_S;
+	c->public_addr = a4(T_PUBLIC);
+	c->inside_net = a4("192.168.1.0");
+	c->inside_mask = htonl(0xffffff00u);
+	c->seed = 42;
+}
+
+static struct fx *fx_new(const struct nat_cfg *cfg)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	f->s = sched_new(clock_virtual_clock(&f->vc), &f->vc);
+	assert_non_null(f->s);
+	f->n = nat_new(cfg, f->s);
+	assert_non_null(f->n);
+	return f;
+}
+
+static struct fx *fx_make(enum topo_nat_map m, enum topo_nat_map fl, enum topo_nat_ports ports)
+{
+	struct nat_cfg c;
+
+	t_cfg(&c, m, fl, ports);
+	return fx_new(&c);
+}
+
+static void fx_free(struct fx *f)
+{
+	nat_free(f->n);
+	sched_free(f->s);
+	free(f);
+}
+
+static natbed_time_t fx_now(struct fx *f)
+{
+	return sched_now(f->s);
+}
+
+/* Moves virtual time to t, running the expiry events due by then. */
+static void fx_at(struct fx *f, natbed_time_t t)
+{
+	sched_run_until(f->s, t);
+	assert_int_equal(fx_now(f), t);
+}
+
+static const struct nat_counters *fx_c(struct fx *f)
+{
+	return nat_counters(f->n);
+}
+
+/* UDP from an inside endpoint: the verdict; on a pass, the external port in
+ * *ext after checking the source became the public address and the
+ * destination stayed. */
+static enum nat_verdict out_udp(struct fx *f, const char *src, uint16_t sport, const char *dst,
+				uint16_t dport, uint16_t *ext)
+{
+	struct tpkt p;
+	enum nat_verdict r;
+
+	t_udp(&p, src, sport, dst, dport);
+	r = nat_outbound(f->n, &p.v, fx_now(f));
+	if (r == NAT_PASS) {
+		assert_int_equal(t_ip(&p)->src, a4(T_PUBLIC));
+		assert_int_equal(t_ip(&p)->dst, a4(dst));
+		assert_int_equal(t_dport(&p), dport);
+		t_check(&p);
+		if (ext)
+			*ext = t_sport(&p);
+	}
+	return r;
+}
+
+/* Like out_udp for a flow that must pass: its external port. */
+static uint16_t out_ok(struct fx *f, const char *src, uint16_t sport, const char *dst,
+		       uint16_t dport)
+{
+	uint16_t ext = 0;
+
+	assert_int_equal(out_udp(f, src, sport, dst, dport, &ext), NAT_PASS);
+	return ext;
+}
+
+/* UDP from a remote endpoint to the public address, port ext. On a pass,
+ * where it went in *to / *to_port (either may be NULL). */
+static enum nat_verdict in_udp(struct fx *f, const char *src, uint16_t sport, uint16_t ext,
+			       uint32_t *to, uint16_t *to_port)
+{
+	struct tpkt p;
+	enum nat_verdict r;
+
+	t_udp(&p, src, sport, T_PUBLIC, ext);
+	r = nat_inbound(f->n, &p.v, fx_now(f));
+	if (r == NAT_PASS) {
+		assert_int_equal(t_ip(&p)->src, a4(src));
+		assert_int_equal(t_sport(&p), sport);
+		t_check(&p);
+		if (to)
+			*to = t_ip(&p)->dst;
+		if (to_port)
+			*to_port = t_dport(&p);
+	}
+	return r;
+}
+
+static size_t fx_mappings(struct fx *f)
+{
+	json_t *j = nat_mappings_json(f->n, fx_now(f));
+	size_t n = json_array_size(j);
+
+	json_decref(j);
+	return n;
+}
+
+/* expires_in_ms of the i-th mapping in nat_mappings_json(). */
+static json_int_t fx_expires_ms(struct fx *f, size_t i)
+{
+	json_t *j = nat_mappings_json(f->n, fx_now(f));
+	json_int_t ms = json_integer_value(json_object_get(json_array_get(j, i), "expires_in_ms"));
+
+	json_decref(j);
+	return ms;
+}
+
+/* --- mapping and filtering: the nine combinations ------------------------ */
+
+static const enum topo_nat_map t_kinds[] = {TOPO_MAP_EIM, TOPO_MAP_ADM, TOPO_MAP_APDM};
+
+/* RFC 4787 §4.1: the mapping key. Same remote: same mapping; another port of
+ * the same address: same unless APDM; another address: same only for EIM. */
+static void check_mapping(enum topo_nat_map m, enum topo_nat_map fl)
+{
+	struct fx *f = fx_make(m, fl, TOPO_PORTS_SEQUENTIAL);
+	uint16_t e1 = out_ok(f, T_HOST, 5000, T_R1, 3478);
+	uint16_t e1b = out_ok(f, T_HOST, 5000, T_R1, 3478);
+	uint16_t e2 = out_ok(f, T_HOST, 5000, T_R1, 3479);
+	uint16_t e3 = out_ok(f, T_HOST, 5000, T_R2, 3478);
+	size_t want = m == TOPO_MAP_EIM ? 1 : m == TOPO_MAP_ADM ? 2 : 3;
+
+	assert_int_equal(e1, e1b);
+	if (m == TOPO_MAP_APDM)
+		assert_int_not_equal(e2, e1);
+	else
+		assert_int_equal(e2, e1);
+	if (m == TOPO_MAP_EIM)
+		assert_int_equal(e3, e1);
+	else
+		assert_int_not_equal(e3, e1);
+	if (m == TOPO_MAP_ADM)
+		assert_int_not_equal(e3, e2);
+	assert_int_equal(fx_c(f)->mappings_created, want);
+	assert_int_equal(fx_c(f)->mappings_active, want);
+	assert_int_equal(fx_mappings(f), want);
+	/* another inside port is always another mapping */
+	assert_int_not_equal(out_ok(f, T_HOST, 5001, T_R1, 3478), e1);
+	fx_free(f);
+}
+
+/* RFC 4787 §5: what may come in on a mapping made by one packet to R1:3478. */
+static void check_filtering(enum topo_nat_map m, enum topo_nat_map fl)
+{
+	struct fx *f = fx_make(m, fl, TOPO_PORTS_PRESERVE);
+	uint16_t e = out_ok(f, T_HOST, 5000, T_R1, 3478), to_port = 0;
+	uint32_t to = 0;
+	enum nat_verdict r;
+	uint64_t filtered = 0;
+
+	/* the remote it sent to: always */
+	assert_int_equal(in_udp(f, T_R1, 3478, e, &to, &to_port), NAT_PASS);
+	assert_int_equal(to, a4(T_HOST));
+	assert_int_equal(to_port, 5000);
+	/* another port of the same address: not under APDF */
+	r = in_udp(f, T_R1, 3479, e, &to, &to_port);
+	assert_int_equal(r, fl == TOPO_MAP_APDM ? NAT_DROP_FILTERED : NAT_PASS);
+	filtered += r == NAT_DROP_FILTERED;
+	/* another address: only under EIF */
+	r = in_udp(f, T_R2, 3478, e, &to, &to_port);
+	assert_int_equal(r, fl == TOPO_MAP_EIM ? NAT_PASS : NAT_DROP_FILTERED);
+	filtered += r == NAT_DROP_FILTERED;
+	if (r == NAT_PASS) {
+		assert_int_equal(to, a4(T_HOST));
+		assert_int_equal(to_port, 5000);
+	}
+	assert_int_equal(fx_c(f)->drops[NAT_DROP_FILTERED], filtered);
+	/* a port with no mapping: never */
+	assert_int_equal(in_udp(f, T_R1, 3478, e == 40000 ? 40001 : 40000, NULL, NULL),
+			 NAT_DROP_NO_MAPPING);
+	assert_int_equal(fx_c(f)->drops[NAT_DROP_NO_MAPPING], 1);
+	/* once the host has sent to R2, R2 may answer whatever the filter */
+	(void)out_ok(f, T_HOST, 5000, T_R2, 3478);
+	if (m == TOPO_MAP_EIM)
+		assert_int_equal(in_udp(f, T_R2, 3478, e, NULL, NULL), NAT_PASS);
+	fx_free(f);
+}
+
+static void test_nine_combinations(void **state)
+{
+	size_t i, j;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		for (j = 0; j < 3; j++) {
+			check_mapping(t_kinds[i], t_kinds[j]);
+			check_filtering(t_kinds[i], t_kinds[j]);
+		}
+	}
+}
+
+/* --- port assignment ------------------------------------------------------ */
+
+static void test_ports_preserve(void **state)
+{
+	struct fx *f = fx_make(TOPO_MAP_EIM, TOPO_MAP_APDM, TOPO_PORTS_PRESERVE);
+
+	(void)state;
+	assert_int_equal(out_ok(f, T_HOST, 5000, T_R1, 3478), 5000);
+	/* another host with the same port: the next free one */
+	assert_int_equal(out_ok(f, T_HOST2, 5000, T_R1, 3478), 5001);
+	assert_int_equal(out_ok(f, "192.168.1.12", 5000, T_R1, 3478), 5002);
+	/* 5001 is taken now: a host wanting it gets 5003 */
+	assert_int_equal(out_ok(f, "192.168.1.13", 5001, T_R1, 3478), 5003);
+	/* the top of the range wraps to the bottom on a conflict */
+	assert_int_equal(out_ok(f, T_HOST, 65535, T_R1, 3478), 65535);
+	assert_int_equal(out_ok(f, T_HOST2, 65535, T_R1, 3478), 1024);
+	/* outside the range: a port from the range */
+	assert_in_range(out_ok(f, T_HOST, 80, T_R1, 3478), 1024, 65535);
+	fx_free(f);
+}
+
+static void test_ports_sequential_stride(void **state)
+{
+	struct nat_cfg c;
+	struct fx *f;
+	uint16_t first, p;
+	int i;
+
+	(void)state;
+	t_cfg(&c, TOPO_MAP_APDM, TOPO_MAP_APDM, TOPO_PORTS_SEQUENTIAL);
+	c.port_lo = 20000;
+	c.port_hi = 20099;
+	c.stride = 7;
+	f = fx_new(&c);
+	first = out_ok(f, T_HOST, 5000, T_R1, 3478);
+	assert_int_equal(first, 20000);
+	/* each new mapping (a new remote port under APDM) is stride further */
+	for (i = 1; i < 14; i++) {
+		p = out_ok(f, T_HOST, 5000, T_R1, (uint16_t)(3478 + i));
+		assert_int_equal(p, 20000 + 7 * i);
+	}
+	/* then 20098, and the next wraps inside the range: 20098 + 7 - 100 */
+	assert_int_equal(out_ok(f, T_HOST, 5000, T_R2, 1), 20098);
+	assert_int_equal(out_ok(f, T_HOST, 5000, T_R2, 3), 20005);
+	/* an existing mapping keeps its port and does not advance the counter */
+	assert_int_equal(out_ok(f, T_HOST, 5000, T_R1, 3478), first);
+	assert_int_equal(out_ok(f, T_HOST, 5000, T_R2, 2), 20012);
+	fx_free(f);
+}
+
+static void random_ports(uint64_t seed, uint16_t *ports, size_t n)
+{
+	struct nat_cfg c;
+	struct fx *f;
+	size_t i, k;
+
+	t_cfg(&c, TOPO_MAP_APDM, TOPO_MAP_APDM, TOPO_PORTS_RANDOM);
+	c.seed = seed;
+	f = fx_new(&c);
+	for (i = 0; i < n; i++) {
+		ports[i] = out_ok(f, T_HOST, 5000, T_R1, (uint16_t)(1 + i));
+		assert_in_range(ports[i], 1024, 65535);
+		for (k = 0; k < i; k++)
+			assert_int_not_equal(ports[k], ports[i]);
+	}
+	fx_free(f);
+}
+
+static void test_ports_random_seeded(void **state)
+{
+	uint16_t a[32], b[32], c[32];
+	size_t i, same_as_c = 0, sequential = 0;
+
+	(void)state;
+	random_ports(7, a, 32);
+	random_ports(7, b, 32);
+	random_ports(8, c, 32);
+	assert_memory_equal(a, b, sizeof(a));
+	for (i = 0; i < 32; i++) {
+		same_as_c += a[i] == c[i];
+		if (i)
+			sequential += a[i] == a[i - 1] + 1;
+	}
+	assert_true(same_as_c < 4);
+	assert_true(sequential < 4);
+}
+
+/* REQ-3: a range of 16 ports and 17 flows: the 17th is refused and counted,
+ * the 16 that pass all differ. In every port mode. */
+static void test_pool_exhaustion(void **state)
+{
+	static const enum topo_nat_ports modes[] = {TOPO_PORTS_PRESERVE, TOPO_PORTS_SEQUENTIAL,
+						    TOPO_PORTS_RANDOM};
+	size_t mi, i, k;
+
+	(void)state;
+	for (mi = 0; mi < 3; mi++) {
+		struct nat_cfg c;
+		struct fx *f;
+		uint16_t ports[16];
+
+		t_cfg(&c, TOPO_MAP_EIM, TOPO_MAP_APDM, modes[mi]);
+		c.port_lo = 40000;
+		c.port_hi = 40015;
+		f = fx_new(&c);
+		for (i = 0; i < 16; i++) {
+			/* two hosts with the same inside ports: they clash on purpose */
+			ports[i] = out_ok(f, i & 1 ? "192.168.1.12" : T_HOST2,
+					  (uint16_t)(40000 + i / 2), T_R1, 3478);
+			assert_in_range(ports[i], 40000, 40015);
+			for (k = 0; k < i; k++)
+				assert_int_not_equal(ports[k], ports[i]);
+		}
+		assert_int_equal(out_udp(f, T_HOST, 6000, T_R1, 3478, NULL), NAT_DROP_EXHAUSTED);
+		assert_int_equal(fx_c(f)->drops[NAT_DROP_EXHAUSTED], 1);
+		assert_int_equal(fx_c(f)->mappings_active, 16);
+		/* existing flows still pass; a freed port is usable again */
+		assert_int_equal(out_ok(f, T_HOST2, 40000, T_R1, 3478), ports[0]);
+		nat_flush(f->n);
+		assert_in_range(out_ok(f, T_HOST, 6000, T_R1, 3478), 40000, 40015);
+		fx_free(f);
+	}
+}
+
+/* A pool smaller than the range caps the mappings per protocol. */
+static void test_pool_size(void **state)
+{
+	struct nat_cfg c;
+	struct fx *f;
+	struct tpkt p;
+	uint16_t i;
+
+	(void)state;
+	t_cfg(&c, TOPO_MAP_EIM, TOPO_MAP_EIM, TOPO_PORTS_RANDOM);
+	c.pool = 4;
+	f = fx_new(&c);
+	for (i = 0; i < 4; i++)
+		(void)out_ok(f, T_HOST, (uint16_t)(7000 + i), T_R1, 3478);
+	assert_int_equal(out_udp(f, T_HOST, 7004, T_R1, 3478, NULL), NAT_DROP_EXHAUSTED);
+	/* per protocol: TCP still has its own pool */
+	t_tcp(&p, T_HOST, 7004, T_R1, 80, TCP_SYN);
+	assert_int_equal(nat_outbound(f->n, &p.v, fx_now(f)), NAT_PASS);
+	fx_free(f);
+}
+
+/* REQ-4: the external port keeps the parity of the internal one. */
+static void test_parity(void **state)
+{
+	static const enum topo_nat_ports modes[] = {TOPO_PORTS_PRESERVE, TOPO_PORTS_SEQUENTIAL,
+						    TOPO_PORTS_RANDOM};
+	size_t mi;
+	uint16_t i, e;
+
+	(void)state;
+	for (mi = 0; mi < 3; mi++) {
+		struct nat_cfg c;
+		struct fx *f;
+
+		t_cfg(&c, TOPO_MAP_APDM, TOPO_MAP_APDM, modes[mi]);
+		c.parity = true;
+		f = fx_new(&c);
+		for (i = 0; i < 64; i++) {
+			/* same inside port, new remote: a new mapping each time */
+			uint16_t in = (uint16_t)(5000 + (i % 3));
+
+			e = out_ok(f, T_HOST, in, T_R1, (uint16_t)(100 + i));
+			assert_int_equal(e & 1, in & 1);
+		}
+		fx_free(f);
+	}
+}
+
+/* --- lifetime ------------------------------------------------------------- */
+
+static struct fx *fx_timeout(natbed_time_t timeout, bool refresh_inbound)
+{
+	struct nat_cfg c;
+
+	t_cfg(&c, TOPO_MAP_EIM, TOPO_MAP_APDM, TOPO_PORTS_SEQUENTIAL);
+	c.udp_timeout_ns = timeout;
+	c.refresh_inbound = refresh_inbound;
+	return fx_new(&c);
+}
+
+/* REQ-5: idle for its timeout, a mapping is gone; the next packet of the flow
+ * gets a new port (sequential ports make "new" visible). */
+static void test_lifetime_expiry(void **state)
+{
+	struct fx *f = fx_timeout(10 * T_S, false);
+	uint16_t p1, p2;
+
+	(void)state;
+	p1 = out_ok(f, T_HOST, 5000, T_R1, 3478);
+	fx_at(f, 10 * T_S - 1);
+	assert_int_equal(fx_c(f)->mappings_active, 1);
+	assert_int_equal(in_udp(f, T_R1, 3478, p1, NULL, NULL), NAT_PASS);
+	fx_at(f, 10 * T_S);
+	assert_int_equal(fx_c(f)->mappings_active, 0);
+	assert_int_equal(fx_c(f)->mappings_expired, 1);
+	assert_int_equal(fx_mappings(f), 0);
+	assert_int_equal(in_udp(f, T_R1, 3478, p1, NULL, NULL), NAT_DROP_NO_MAPPING);
+	p2 = out_ok(f, T_HOST, 5000, T_R1, 3478);
+	assert_int_not_equal(p2, p1);
+	assert_int_equal(p2, p1 + 1);
+	/* nothing is left on the scheduler but the new mapping's expiry */
+	assert_int_equal(sched_pending(f->s), 1);
+	fx_free(f);
+}
+
+/* REQ-6: outbound every half timeout keeps the mapping and its port. */
+static void test_lifetime_refresh(void **state)
+{
+	struct fx *f = fx_timeout(10 * T_S, false);
+	uint16_t p1;
+	int i;
+
+	(void)state;
+	p1 = out_ok(f, T_HOST, 5000, T_R1, 3478);
+	for (i = 1; i <= 20; i++) {
+		fx_at(f, (natbed_time_t)i * 5 * T_S);
+		assert_int_equal(fx_c(f)->mappings_active, 1);
+		assert_int_equal(out_ok(f, T_HOST, 5000, T_R1, 3478), p1);
+	}
+	assert_int_equal(fx_c(f)->mappings_expired, 0);
+	assert_int_equal(fx_c(f)->mappings_created, 1);
+	/* one pending event, however many refreshes (lazy re-arm) */
+	assert_int_equal(sched_pending(f->s), 1);
+	fx_at(f, 110 * T_S);
+	assert_int_equal(fx_c(f)->mappings_active, 0);
+	fx_free(f);
+}
+
+/* Inbound traffic does not refresh, unless refresh-inbound is on. */
+static void test_lifetime_inbound(void **state)
+{
+	struct fx *f = fx_timeout(10 * T_S, false);
+	uint16_t p;
+
+	(void)state;
+	p = out_ok(f, T_HOST, 5000, T_R1, 3478);
+	fx_at(f, 6 * T_S);
+	assert_int_equal(in_udp(f, T_R1, 3478, p, NULL, NULL), NAT_PASS);
+	fx_at(f, 10 * T_S);
+	assert_int_equal(fx_c(f)->mappings_active, 0);
+	fx_free(f);
+
+	f = fx_timeout(10 * T_S, true);
+	p = out_ok(f, T_HOST, 5000, T_R1, 3478);
+	fx_at(f, 6 * T_S);
+	assert_int_equal(in_udp(f, T_R1, 3478, p, NULL, NULL), NAT_PASS);
+	fx_at(f, 15 * T_S);
+	assert_int_equal(fx_c(f)->mappings_active, 1);
+	fx_at(f, 16 * T_S);
+	assert_int_equal(fx_c(f)->mappings_active, 0);
+	/* a filtered packet refreshes nothing even then */
+	p = out_ok(f, T_HOST, 5000, T_R1, 3478);
+	fx_at(f, 20 * T_S);
+	assert_int_equal(in_udp(f, T_R2, 3478, p, NULL, NULL), NAT_DROP_FILTERED);
+	fx_at(f, 26 * T_S);
+	assert_int_equal(fx_c(f)->mappings_active, 0);
+	fx_free(f);
+}
+
+/* --- checksums ------------------------------------------------------------ */
+
+static void test_checksums(void **state)
+{
+	struct fx *f = fx_make(TOPO_MAP_APDM, TOPO_MAP_APDM, TOPO_PORTS_RANDOM);
+	struct tpkt p;
+	uint16_t ext;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 50; i++) {
+		/* UDP both ways (out_udp and in_udp check from scratch) */
+		ext = out_ok(f, T_HOST, (uint16_t)(5000 + i), T_R1, 3478);
+		assert_int_equal(in_udp(f, T_R1, 3478, ext, NULL, NULL), NAT_PASS);
+		/* TCP both ways */
+		t_tcp(&p, T_HOST, (uint16_t)(6000 + i), T_R1, 443, TCP_SYN);
+		assert_int_equal(nat_outbound(f->n, &p.v, fx_now(f)), NAT_PASS);
+		t_check(&p);
+		assert_int_equal(t_ip(&p)->src, a4(T_PUBLIC));
+		ext = t_sport(&p);
+		t_tcp(&p, T_R1, 443, T_PUBLIC, ext, TCP_SYN | TCP_ACK);
+		assert_int_equal(nat_inbound(f->n, &p.v, fx_now(f)), NAT_PASS);
+		t_check(&p);
+		assert_int_equal(t_ip(&p)->dst, a4(T_HOST));
+		assert_int_equal(t_dport(&p), 6000 + i);
+	}
+	/* RFC 768: a UDP datagram without a checksum keeps none */
+	t_udp(&p, T_HOST, 9000, T_R1, 3478);
+	((struct udp_hdr *)p.v.l4)->csum = 0;
+	assert_int_equal(nat_outbound(f->n, &p.v, fx_now(f)), NAT_PASS);
+	assert_int_equal(((struct udp_hdr *)p.v.l4)->csum, 0);
+	t_check(&p);
+	fx_free(f);
+}
+
+/* --- ICMP ----------------------------------------------------------------- */
+
+/* RFC 5508 REQ-3: the echo identifier is mapped like a port. */
+static void test_icmp_echo(void **state)
+{
+	struct fx *f = fx_make(TOPO_MAP_EIM, TOPO_MAP_ADM, TOPO_PORTS_PRESERVE);
+	struct tpkt p;
+	uint16_t id1, id2;
+
+	(void)state;
+	t_echo(&p, 8, T_HOST, T_R1, 0x1234);
+	assert_int_equal(nat_outbound(f->n, &p.v, fx_now(f)), NAT_PASS);
+	t_check(&p);
+	id1 = ntohs(((struct icmp_hdr *)p.v.l4)->id);
+	assert_int_equal(id1, 0x1234);
+	/* a second host with the same id gets another one */
+	t_echo(&p, 8, T_HOST2, T_R1, 0x1234);
+	assert_int_equal(nat_outbound(f->n, &p.v, fx_now(f)), NAT_PASS);
+	t_check(&p);
+	id2 = ntohs(((struct icmp_hdr *)p.v.l4)->id);
+	assert_int_not_equal(id2, id1);
+	/* the replies go back to each host with its own id */
+	t_echo(&p, 0, T_R1, T_PUBLIC, id2);
+	assert_int_equal(nat_inbound(f->n, &p.v, fx_now(f)), NAT_PASS);
+	t_check(&p);
+	assert_int_equal(t_ip(&p)->dst, a4(T_HOST2));
+	assert_int_equal(ntohs(((struct icmp_hdr *)p.v.l4)->id), 0x1234);
+	t_echo(&p, 0, T_R1, T_PUBLIC, id1);
+	assert_int_equal(nat_inbound(f->n, &p.v, fx_now(f)), NAT_PASS);
+	assert_int_equal(t_ip(&p)->dst, a4(T_HOST));
+	/* ADF: a reply from an address never pinged is filtered */
+	t_echo(&p, 0, T_R2, T_PUBLIC, id1);
+	assert_int_equal(nat_inbound(f->n, &p.v, fx_now(f)), NAT_DROP_FILTERED);
+	/* the ICMP mapping lives for its own timeout (60 s) */
+	fx_at(f, 60 * T_S);
+	assert_int_equal(fx_c(f)->mappings_active, 0);
+	fx_free(f);
+}
+
+/* RFC 5508 REQ-4, RFC 4787 REQ-12: an ICMP error about a translated packet
+ * reaches the inside host with the quoted packet translated back, and the
+ * mapping survives it. */
+static void test_icmp_error_in(void **state)
+{
+	struct fx *f = fx_timeout(10 * T_S, false);
+	struct tpkt sent, err;
+	uint8_t *quoted;
+	size_t qlen;
+	uint16_t ext;
+
+	(void)state;
+	t_udp(&sent, T_HOST, 5000, T_R1, 3478);
+	assert_int_equal(nat_outbound(f->n, &sent.v, fx_now(f)), NAT_PASS);
+	ext = t_sport(&sent);
+	fx_at(f, 4 * T_S);
+	/* port unreachable from R1, quoting the packet as it left the NAT */
+	t_icmp_error(&err, 3, 3, T_R1, T_PUBLIC, &sent);
+	assert_int_equal(nat_inbound(f->n, &err.v, fx_now(f)), NAT_PASS);
+	assert_int_equal(t_ip(&err)->src, a4(T_R1));
+	assert_int_equal(t_ip(&err)->dst, a4(T_HOST));
+	t_check(&err);
+	quoted = err.v.l4 + ICMP_HLEN;
+	qlen = err.v.l4_len - ICMP_HLEN;
+	assert_int_equal(((struct ipv4_hdr *)quoted)->src, a4(T_HOST));
+	assert_int_equal(((struct ipv4_hdr *)quoted)->dst, a4(T_R1));
+	assert_int_equal(ntohs(((struct udp_hdr *)(quoted + IPV4_MIN_HLEN))->sport), 5000);
+	assert_int_equal(ntohs(((struct udp_hdr *)(quoted + IPV4_MIN_HLEN))->dport), 3478);
+	/* the quoted packet is whole here: its checksums verify too */
+	t_csum_check(quoted, qlen - IPV4_MIN_HLEN);
+	assert_int_equal(fx_c(f)->icmp_errors, 1);
+	/* REQ-12: the mapping is still there, with its port, and not refreshed */
+	assert_int_equal(fx_c(f)->mappings_active, 1);
+	assert_int_equal(fx_expires_ms(f, 0), 6000);
+	assert_int_equal(in_udp(f, T_R1, 3478, ext, NULL, NULL), NAT_PASS);
+	assert_int_equal(out_ok(f, T_HOST, 5000, T_R1, 3478), ext);
+	/* an error quoting a port with no mapping is dropped and counted */
+	((struct udp_hdr *)sent.v.l4)->sport = htons((uint16_t)(ext + 1));
+	t_csum_set((uint8_t *)t_ip(&sent), sent.v.l4_len, false);
+	t_icmp_error(&err, 3, 3, T_R1, T_PUBLIC, &sent);
+	assert_int_equal(nat_inbound(f->n, &err.v, fx_now(f)), NAT_DROP_NO_MAPPING);
+	fx_free(f);
+}
+
+/* An ICMP error from the inside host about a packet that came in: the
+ * outside sees the public address and the mapped port. */
+static void test_icmp_error_out(void **state)
+{
+	struct fx *f = fx_make(TOPO_MAP_EIM, TOPO_MAP_EIM, TOPO_PORTS_SEQUENTIAL);
+	struct tpkt in, err;
+	uint8_t *quoted;
+	uint16_t ext;
+
+	(void)state;
+	ext = out_ok(f, T_HOST, 5000, T_R1, 3478);
+	t_udp(&in, T_R2, 4000, T_PUBLIC, ext);
+	assert_int_equal(nat_inbound(f->n, &in.v, fx_now(f)), NAT_PASS);
+	t_icmp_error(&err, 3, 3, T_HOST, T_R2, &in);
+	assert_int_equal(nat_outbound(f->n, &err.v, fx_now(f)), NAT_PASS);
+	assert_int_equal(t_ip(&err)->src, a4(T_PUBLIC));
+	t_check(&err);
+	quoted = err.v.l4 + ICMP_HLEN;
+	assert_int_equal(((struct ipv4_hdr *)quoted)->dst, a4(T_PUBLIC));
+	assert_int_equal(ntohs(((struct udp_hdr *)(quoted + IPV4_MIN_HLEN))->dport), ext);
+	t_csum_check(quoted, err.v.l4_len - ICMP_HLEN - IPV4_MIN_HLEN);
+	assert_int_equal(fx_c(f)->mappings_active, 1);
+	fx_free(f);
+}
+
+/* --- TCP ------------------------------------------------------------------ */
+
+static enum nat_verdict tcp_out(struct fx *f, uint16_t sport, uint8_t flags, uint16_t *ext)
+{
+	struct tpkt p;
+	enum nat_verdict r;
+
+	t_tcp(&p, T_HOST, sport, T_R1, 443, flags);
+	r = nat_outbound(f->n, &p.v, fx_now(f));
+	if (r == NAT_PASS && ext)
+		*ext = t_sport(&p);
+	return r;
+}
+
+static enum nat_verdict tcp_in(struct fx *f, uint16_t ext, uint8_t flags)
+{
+	struct tpkt p;
+
+	t_tcp(&p, T_R1, 443, T_PUBLIC, ext, flags);
+	return nat_inbound(f->n, &p.v, fx_now(f));
+}
+
+/* The three-way handshake from T_HOST:sport to T_R1:443: the external port. */
+static uint16_t tcp_connect(struct fx *f, uint16_t sport)
+{
+	uint16_t e = 0;
+
+	assert_int_equal(tcp_out(f, sport, TCP_SYN, &e), NAT_PASS);
+	assert_int_equal(tcp_in(f, e, TCP_SYN | TCP_ACK), NAT_PASS);
+	assert_int_equal(tcp_out(f, sport, TCP_ACK, NULL), NAT_PASS);
+	return e;
+}
+
+/* RFC 5382 REQ-5: a connection being set up or torn down lives for the
+ * transitory timeout (240 s here), an established one for 7440 s. */
+static void test_tcp_states(void **state)
+{
+	struct fx *f = fx_make(TOPO_MAP_EIM, TOPO_MAP_APDM, TOPO_PORTS_PRESERVE);
+	uint16_t e;
+	natbed_time_t t0;
+
+	(void)state;
+	/* a SYN nobody answers: transitory */
+	assert_int_equal(tcp_out(f, 6000, TCP_SYN, &e), NAT_PASS);
+	fx_at(f, 240 * T_S - 1);
+	assert_int_equal(fx_c(f)->mappings_active, 1);
+	fx_at(f, 240 * T_S);
+	assert_int_equal(fx_c(f)->mappings_active, 0);
+
+	/* handshake: established, lives long */
+	t0 = fx_now(f);
+	(void)tcp_connect(f, 6001);
+	fx_at(f, t0 + 7000 * T_S);
+	assert_int_equal(fx_c(f)->mappings_active, 1);
+	fx_at(f, t0 + 7440 * T_S);
+	assert_int_equal(fx_c(f)->mappings_active, 0);
+
+	/* established, then closed: back to the transitory timeout */
+	t0 = fx_now(f);
+	e = tcp_connect(f, 6002);
+	/* past the first expiry check, so the timer now points at 7440 s */
+	fx_at(f, t0 + 1000 * T_S);
+	assert_int_equal(tcp_out(f, 6002, TCP_FIN | TCP_ACK, NULL), NAT_PASS);
+	assert_int_equal(tcp_in(f, e, TCP_FIN | TCP_ACK), NAT_PASS);
+	fx_at(f, t0 + 1240 * T_S - 1);
+	assert_int_equal(fx_c(f)->mappings_active, 1);
+	fx_at(f, t0 + 1240 * T_S);
+	assert_int_equal(fx_c(f)->mappings_active, 0);
+
+	/* an inbound SYN to a port nobody opened is not let in */
+	assert_int_equal(tcp_in(f, 6003, TCP_SYN), NAT_DROP_NO_MAPPING);
+	/* an RST ends an established connection the same way */
+	t0 = fx_now(f);
+	e = tcp_connect(f, 6004);
+	fx_at(f, t0 + 500 * T_S);
+	assert_int_equal(tcp_in(f, e, TCP_RST), NAT_PASS);
+	fx_at(f, t0 + 740 * T_S);
+	assert_int_equal(fx_c(f)->mappings_active, 0);
+	fx_free(f);
+}
+
+/* --- control -------------------------------------------------------------- */
+
+static void t_set(struct fx *f, const char *key, const char *value)
+{
+	char err[128] = "";
+
+	if (nat_set(f->n, key, value, err, sizeof(err)) < 0)
+		fail_msg("nat_set %s %s: %s", key, value, err);
+}
+
+static void test_nat_set(void **state)
+{
+	struct fx *f = fx_make(TOPO_MAP_EIM, TOPO_MAP_APDM, TOPO_PORTS_PRESERVE);
+	char err[128] = "";
+	uint16_t e, e2;
+
+	(void)state;
+	e = out_ok(f, T_HOST, 5000, T_R1, 3478);
+	assert_int_equal(in_udp(f, T_R2, 9, e, NULL, NULL), NAT_DROP_FILTERED);
+	/* filtering: takes effect on the existing mapping at once */
+	t_set(f, "filtering", "endpoint-independent");
+	assert_int_equal(nat_config(f->n)->filtering, TOPO_MAP_EIM);
+	assert_int_equal(in_udp(f, T_R2, 9, e, NULL, NULL), NAT_PASS);
+	t_set(f, "filtering", "address-dependent");
+	assert_int_equal(in_udp(f, T_R2, 9, e, NULL, NULL), NAT_DROP_FILTERED);
+	assert_int_equal(in_udp(f, T_R1, 9, e, NULL, NULL), NAT_PASS);
+	/* mapping: the key shape changes, so the table starts clean */
+	t_set(f, "mapping", "address-and-port-dependent");
+	assert_int_equal(fx_c(f)->mappings_active, 0);
+	e = out_ok(f, T_HOST, 5000, T_R1, 3478);
+	assert_int_not_equal(out_ok(f, T_HOST, 5000, T_R1, 3479), e);
+	/* ports and range: sequential from the new range */
+	t_set(f, "ports", "sequential");
+	t_set(f, "port-range", "30000-30009");
+	t_set(f, "stride", "3");
+	assert_int_equal(out_ok(f, T_HOST, 5000, T_R2, 1), 30000);
+	assert_int_equal(out_ok(f, T_HOST, 5000, T_R2, 2), 30003);
+	/* timeout: new mappings live for the new time */
+	t_set(f, "timeout", "5s");
+	e2 = out_ok(f, T_HOST, 7000, T_R2, 3);
+	fx_at(f, 5 * T_S);
+	assert_int_equal(in_udp(f, T_R2, 3, e2, NULL, NULL), NAT_DROP_NO_MAPPING);
+	/* refresh-inbound and parity parse */
+	t_set(f, "refresh-inbound", "on");
+	assert_true(nat_config(f->n)->refresh_inbound);
+	t_set(f, "parity", "true");
+	assert_true(nat_config(f->n)->parity);
+	t_set(f, "hairpin", "on");
+	assert_true(nat_config(f->n)->hairpin);
+	/* bad keys and values change nothing and say why */
+	assert_int_equal(nat_set(f->n, "colour", "blue", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "colour"));
+	assert_int_equal(nat_set(f->n, "mapping", "sideways", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "sideways"));
+	assert_int_equal(nat_set(f->n, "port-range", "9-3", err, sizeof(err)), -1);
+	assert_int_equal(nat_set(f->n, "stride", "0", err, sizeof(err)), -1);
+	assert_int_equal(nat_set(f->n, "timeout", "soon", err, sizeof(err)), -1);
+	assert_int_equal(nat_set(f->n, "hairpin", "maybe", err, sizeof(err)), -1);
+	assert_int_equal(nat_config(f->n)->mapping, TOPO_MAP_APDM);
+	assert_int_equal(nat_config(f->n)->port_lo, 30000);
+	assert_int_equal(nat_config(f->n)->stride, 3);
+	assert_int_equal(nat_config(f->n)->udp_timeout_ns, 5 * T_S);
+	fx_free(f);
+}
+
+/* The same inbound packets on two NATs: both verdicts must be want. */
+static void in_both(struct fx *a, struct fx *b, const char *src, uint16_t sport, uint16_t ext,
+		    enum nat_verdict want)
+{
+	assert_int_equal(in_udp(a, src, sport, ext, NULL, NULL), want);
+	assert_int_equal(in_udp(b, src, sport, ext, NULL, NULL), want);
+}
+
+/* Checkpoint, then restore into a fresh NAT (through text, as the file
+ * does): the same mappings, counters and the same next random port. */
+static void test_checkpoint_restore(void **state)
+{
+	struct nat_cfg c;
+	struct fx *a, *b;
+	json_t *ck, *back, *ma, *mb;
+	char *text, err[128] = "";
+	uint16_t ports[6], i, e;
+	struct tpkt p;
+
+	(void)state;
+	t_cfg(&c, TOPO_MAP_EIM, TOPO_MAP_APDM, TOPO_PORTS_RANDOM);
+	c.udp_timeout_ns = 30 * T_S;
+	a = fx_new(&c);
+	c.seed = 999; /* the restore must bring the generator state along */
+	b = fx_new(&c);
+	for (i = 0; i < 6; i++) {
+		fx_at(a, (natbed_time_t)i * T_S);
+		ports[i] = out_ok(a, T_HOST, (uint16_t)(5000 + i), T_R1, (uint16_t)(100 + i));
+	}
+	/* the first mapping has three remotes: their order must survive */
+	assert_int_equal(out_ok(a, T_HOST, 5000, T_R2, 100), ports[0]);
+	assert_int_equal(out_ok(a, T_HOST, 5000, T_R1, 101), ports[0]);
+	assert_int_equal(in_udp(a, T_R1, 100, ports[0], NULL, NULL), NAT_PASS);
+	assert_int_equal(in_udp(a, "198.51.100.3", 100, ports[0], NULL, NULL), NAT_DROP_FILTERED);
+	t_tcp(&p, T_HOST, 6000, T_R1, 443, TCP_SYN);
+	assert_int_equal(nat_outbound(a->n, &p.v, fx_now(a)), NAT_PASS);
+	fx_at(a, 10 * T_S);
+	fx_at(b, 10 * T_S);
+
+	ck = nat_checkpoint(a->n, fx_now(a));
+	assert_non_null(ck);
+	text = json_dumps(ck, JSON_COMPACT);
+	assert_non_null(text);
+	back = json_loads(text, 0, NULL);
+	assert_non_null(back);
+	if (nat_restore(b->n, back, fx_now(b), err, sizeof(err)) < 0)
+		fail_msg("nat_restore: %s", err);
+
+	ma = nat_mappings_json(a->n, fx_now(a));
+	mb = nat_mappings_json(b->n, fx_now(b));
+	assert_int_equal(json_array_size(ma), 7);
+	assert_true(json_equal(ma, mb));
+	assert_int_equal(fx_c(b)->mappings_active, 7);
+	assert_int_equal(fx_c(b)->mappings_created, fx_c(a)->mappings_created);
+	assert_int_equal(fx_c(b)->out_pkts, fx_c(a)->out_pkts);
+	assert_int_equal(fx_c(b)->in_pkts, fx_c(a)->in_pkts);
+	assert_int_equal(fx_c(b)->drops[NAT_DROP_FILTERED], fx_c(a)->drops[NAT_DROP_FILTERED]);
+	/* the restored NAT behaves the same: filtering, the next random ports */
+	in_both(a, b, T_R2, 100, ports[0], NAT_PASS);
+	in_both(a, b, T_R2, 101, ports[0], NAT_DROP_FILTERED);
+	in_both(a, b, T_R1, 104, ports[4], NAT_PASS);
+	for (i = 0; i < 4; i++) {
+		e = out_ok(a, T_HOST, (uint16_t)(7000 + i), T_R2, 200);
+		assert_int_equal(out_ok(b, T_HOST, (uint16_t)(7000 + i), T_R2, 200), e);
+	}
+	/* a checkpoint of the restored NAT is the original's */
+	json_decref(ck);
+	json_decref(back);
+	ck = nat_checkpoint(a->n, fx_now(a));
+	back = nat_checkpoint(b->n, fx_now(b));
+	assert_true(json_equal(ck, back));
+	/* expiry survives the trip: made at 1 s, the second mapping ends at 31 s;
+	 * the first, last sent on at 5 s, at 35 s */
+	fx_at(b, 31 * T_S - 1);
+	assert_int_equal(in_udp(b, T_R1, 101, ports[1], NULL, NULL), NAT_PASS);
+	fx_at(b, 31 * T_S);
+	assert_int_equal(in_udp(b, T_R1, 101, ports[1], NULL, NULL), NAT_DROP_NO_MAPPING);
+	fx_at(b, 35 * T_S - 1);
+	assert_int_equal(in_udp(b, T_R1, 100, ports[0], NULL, NULL), NAT_PASS);
+	fx_at(b, 35 * T_S);
+	assert_int_equal(in_udp(b, T_R1, 100, ports[0], NULL, NULL), NAT_DROP_NO_MAPPING);
+	/* a broken checkpoint is refused with a reason */
+	json_object_del(back, "rng");
+	assert_int_equal(nat_restore(b->n, back, fx_now(b), err, sizeof(err)), -1);
+	assert_true(strlen(err) > 0);
+	free(text);
+	json_decref(ck);
+	json_decref(back);
+	json_decref(ma);
+	json_decref(mb);
+	fx_free(a);
+	fx_free(b);
+}
+
+/* A NAT reboot: every mapping gone, their timers too. */
+static void test_flush(void **state)
+{
+	struct fx *f = fx_make(TOPO_MAP_EIM, TOPO_MAP_EIM, TOPO_PORTS_PRESERVE);
+	struct tpkt p;
+	uint16_t e[8], i;
+
+	(void)state;
+	for (i = 0; i < 8; i++)
+		e[i] = out_ok(f, T_HOST, (uint16_t)(5000 + i), T_R1, 3478);
+	t_echo(&p, 8, T_HOST, T_R1, 77);
+	assert_int_equal(nat_outbound(f->n, &p.v, fx_now(f)), NAT_PASS);
+	assert_int_equal(fx_c(f)->mappings_active, 9);
+	assert_int_equal(sched_pending(f->s), 9);
+	nat_flush(f->n);
+	assert_int_equal(fx_c(f)->mappings_active, 0);
+	assert_int_equal(fx_mappings(f), 0);
+	assert_int_equal(sched_pending(f->s), 0);
+	for (i = 0; i < 8; i++)
+		assert_int_equal(in_udp(f, T_R1, 3478, e[i], NULL, NULL), NAT_DROP_NO_MAPPING);
+	/* the NAT keeps working after it */
+	assert_int_equal(out_ok(f, T_HOST, 5000, T_R1, 3478), 5000);
+	fx_free(f);
+}
+
+/* What the NAT does not translate is dropped and counted, never passed. */
+static void test_refusals(void **state)
+{
+	struct fx *f = fx_make(TOPO_MAP_EIM, TOPO_MAP_EIM, TOPO_PORTS_PRESERVE);
+	struct tpkt p;
+
+	(void)state;
+	assert_int_equal(out_udp(f, "10.0.0.1", 5000, T_R1, 3478, NULL), NAT_DROP_NOT_INSIDE);
+	assert_int_equal(fx_c(f)->drops[NAT_DROP_NOT_INSIDE], 1);
+	/* an ICMP type that is neither echo nor error */
+	t_echo(&p, 13, T_HOST, T_R1, 1); /* timestamp */
+	assert_int_equal(nat_outbound(f->n, &p.v, fx_now(f)), NAT_DROP_UNSUPPORTED);
+	/* another protocol (GRE) */
+	t_udp(&p, T_HOST, 5000, T_R1, 3478);
+	t_ip(&p)->proto = 47;
+	t_csum_set((uint8_t *)t_ip(&p), p.v.l4_len, true);
+	assert_int_equal(nat_outbound(f->n, &p.v, fx_now(f)), NAT_DROP_UNSUPPORTED);
+	assert_int_equal(fx_c(f)->drops[NAT_DROP_UNSUPPORTED], 2);
+	assert_int_equal(fx_c(f)->mappings_active, 0);
+	assert_string_equal(nat_verdict_name(NAT_DROP_EXHAUSTED), "port_exhaustion");
+	nat_free(NULL);
+	fx_free(f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_nine_combinations),
+	    cmocka_unit_test(test_ports_preserve),
+	    cmocka_unit_test(test_ports_sequential_stride),
+	    cmocka_unit_test(test_ports_random_seeded),
+	    cmocka_unit_test(test_pool_exhaustion),
+	    cmocka_unit_test(test_pool_size),
+	    cmocka_unit_test(test_parity),
+	    cmocka_unit_test(test_lifetime_expiry),
+	    cmocka_unit_test(test_lifetime_refresh),
+	    cmocka_unit_test(test_lifetime_inbound),
+	    cmocka_unit_test(test_checksums),
+	    cmocka_unit_test(test_icmp_echo),
+	    cmocka_unit_test(test_icmp_error_in),
+	    cmocka_unit_test(test_icmp_error_out),
+	    cmocka_unit_test(test_tcp_states),
+	    cmocka_unit_test(test_nat_set),
+	    cmocka_unit_test(test_checkpoint_restore),
+	    cmocka_unit_test(test_flush),
+	    cmocka_unit_test(test_refusals),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
