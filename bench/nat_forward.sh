@@ -11,6 +11,7 @@
 #
 # Env: DURATION (s per measurement, default 5), COUNT (ping-pongs, default
 # 2000), BACKEND (natbed-emu packet I/O backend, default: natbed's default),
+# SPIN (natbed-emu --spin microseconds),
 # NATBED_BUILD.
 NB_PREFIX=${NB_PREFIX:-n$(printf '%04x' $(((RANDOM << 1 ^ $$) & 0xffff)))-}
 . "${NATBED_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}/tests/lib.sh"
@@ -46,7 +47,7 @@ natbed_up() {
 		  server:
 		    address: $SERVER
 	EOF
-	natbed up --prefix "$NB_PREFIX" --out "$NB_TMP/natbed" ${BACKEND:+--backend "$BACKEND"} \
+	natbed up --prefix "$NB_PREFIX" --out "$NB_TMP/natbed" ${BACKEND:+--backend "$BACKEND"} ${SPIN:+--spin "$SPIN"} \
 		"$NB_TMP/nat.yaml" >"$NB_TMP/up.log" 2>&1 || { cat "$NB_TMP/up.log" >&2; nb_fail "natbed up"; }
 }
 

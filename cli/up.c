@@ -31,6 +31,7 @@ struct up_opts {
 	const char *file;
 	const char *seed;
 	const char *backend;
+	const char *spin;
 	bool json;
 };
 
@@ -62,6 +63,8 @@ static void up_usage(FILE *f)
 		"  -s, --seed N    override the topology's seed (every random draw of the run)\n"
 		"  -b, --backend B packet I/O backend of natbed-emu: packet (recvmmsg/sendmmsg,\n"
 		"                  the default) or ring (PACKET_MMAP rings)\n"
+		"      --spin US   natbed-emu busy-polls ring ports US microseconds after a\n"
+		"                  burst: lower latency for more CPU (default 0)\n"
 		"  -j, --json      print what was built as JSON\n"
 		"  -h, --help      this text\n"
 		"\n"
@@ -78,6 +81,7 @@ static int up_parse(int argc, char **argv, struct up_opts *o)
 	    {"json", no_argument, NULL, 'j'},
 	    {"seed", required_argument, NULL, 's'},
 	    {"backend", required_argument, NULL, 'b'},
+	    {"spin", required_argument, NULL, 'S'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -97,6 +101,9 @@ static int up_parse(int argc, char **argv, struct up_opts *o)
 			break;
 		case 'b':
 			o->backend = optarg;
+			break;
+		case 'S':
+			o->spin = optarg;
 			break;
 		case 's':
 			o->seed = optarg;
@@ -291,7 +298,7 @@ static int up_emulator(struct up_ctx *u)
 {
 	char emu[CLI_PATH_MAX], log[PATH_MAX + 16];
 	char *argv[] = {emu,	 "--topology", u->st->topology, "--prefix", (char *)u->o->prefix,
-			"--out", u->out,       "--ctl",		u->ctl,	    NULL, NULL, NULL, NULL, NULL};
+			"--out", u->out,       "--ctl",		u->ctl,	    NULL, NULL, NULL, NULL, NULL, NULL, NULL};
 	struct timespec tick = {0, 10 * 1000 * 1000};
 	pid_t pid;
 	int waited;
@@ -306,6 +313,10 @@ static int up_emulator(struct up_ctx *u)
 	if (u->o->backend) {
 		argv[k++] = "--backend";
 		argv[k++] = (char *)u->o->backend;
+	}
+	if (u->o->spin) {
+		argv[k++] = "--spin";
+		argv[k++] = (char *)u->o->spin;
 	}
 	cli_run_path(u->ctl, sizeof(u->ctl), u->o->prefix, "ctl");
 	snprintf(log, sizeof(log), "%s/emu.log", u->out);
