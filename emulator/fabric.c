@@ -886,7 +886,7 @@ static int fab_open_nats(struct fabric *f, const char *pcap_dir, char *err, size
 
 struct fabric *fabric_new(const struct fabric_cfg *cfg, char *err, size_t errlen)
 {
-	const struct port_backend *be = port_backend_find(cfg->backend ? cfg->backend : "packet");
+	const struct port_backend *be = port_backend_find(cfg->backend ? cfg->backend : "ring");
 	struct fabric *f;
 	size_t i, n = cfg->topo->n_hosts;
 

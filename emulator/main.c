@@ -49,7 +49,8 @@ static void emu_usage(FILE *f)
 	       "  -p, --prefix P       namespace prefix the topology was built with (default nb-)\n"
 	       "  -o, --out DIR        write DIR/HOST.pcap per port (default: no captures)\n"
 	       "  -c, --ctl PATH       control socket (default /run/natbed/PREFIX/ctl)\n"
-	       "  -b, --backend NAME   packet I/O backend (default packet: AF_PACKET)\n"
+	       "  -b, --backend NAME   packet I/O backend: ring (default; AF_PACKET with PACKET_MMAP\n"
+		"                       rings) or packet (AF_PACKET, recvmmsg/sendmmsg)\n"
 	       "  -v, --verbose        log more\n"
 	       "  -h, --help           this text\n"
 	       "\n"
@@ -72,7 +73,7 @@ static int emu_parse(int argc, char **argv, struct emu_opts *o)
 	int c;
 
 	o->prefix = "nb-";
-	o->backend = "packet";
+	o->backend = "ring";
 	while ((c = getopt_long(argc, argv, "t:p:o:c:b:s:vh", lopts, NULL)) != -1) {
 		switch (c) {
 		case 't':

@@ -23,8 +23,8 @@
 
 #define RING_FRAME_SIZE 2048	       /* one frame per packet, MTU 1500 fits */
 #define RING_BLOCK_SIZE (1 << 16)      /* 32 frames per block */
-#define RING_RX_FRAMES 8192	       /* 16 MB of receive ring */
-#define RING_TX_FRAMES 2048	       /* 4 MB of send ring */
+#define RING_RX_FRAMES 2048	       /* 4 MB of receive ring per port */
+#define RING_TX_FRAMES 512	       /* 1 MB of send ring per port */
 /* Where a frame's data starts in a tx slot (see packet_mmap.rst). */
 #define RING_TX_DATA (TPACKET2_HDRLEN - sizeof(struct sockaddr_ll))
 
