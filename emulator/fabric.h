@@ -21,7 +21,7 @@ struct event_base;
 
 struct fabric_cfg {
 	const struct topo *topo; /* hosts become ports named after them */
-	const char *backend;	 /* packet I/O backend name, "packet" */
+	const char *backend;	 /* packet I/O backend name; NULL: "ring" */
 	const char *pcap_dir;	 /* NULL: no captures */
 	struct sched *sched;	 /* attached to base by the caller */
 	struct event_base *base;
