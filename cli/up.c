@@ -76,14 +76,10 @@ static void up_usage(FILE *f)
 static int up_parse(int argc, char **argv, struct up_opts *o)
 {
 	static const struct option lopts[] = {
-	    {"prefix", required_argument, NULL, 'p'},
-	    {"out", required_argument, NULL, 'o'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"seed", required_argument, NULL, 's'},
-	    {"backend", required_argument, NULL, 'b'},
-	    {"spin", required_argument, NULL, 'S'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"prefix", required_argument, NULL, 'p'},  {"out", required_argument, NULL, 'o'},
+	    {"json", no_argument, NULL, 'j'},	       {"seed", required_argument, NULL, 's'},
+	    {"backend", required_argument, NULL, 'b'}, {"spin", required_argument, NULL, 'S'},
+	    {"help", no_argument, NULL, 'h'},	       {NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -297,8 +293,22 @@ static int up_ctl_ready(const char *path)
 static int up_emulator(struct up_ctx *u)
 {
 	char emu[CLI_PATH_MAX], log[PATH_MAX + 16];
-	char *argv[] = {emu,	 "--topology", u->st->topology, "--prefix", (char *)u->o->prefix,
-			"--out", u->out,       "--ctl",		u->ctl,	    NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+	char *argv[] = {emu,
+			"--topology",
+			u->st->topology,
+			"--prefix",
+			(char *)u->o->prefix,
+			"--out",
+			u->out,
+			"--ctl",
+			u->ctl,
+			NULL,
+			NULL,
+			NULL,
+			NULL,
+			NULL,
+			NULL,
+			NULL};
 	struct timespec tick = {0, 10 * 1000 * 1000};
 	pid_t pid;
 	int waited;

@@ -225,12 +225,13 @@ static json_t *emu_link_stats(struct link *l)
 
 	link_get_stats(l, &st);
 	for (d = 1; d < LINK_DROP_COUNT; d++)
-		json_object_set_new(drops, link_drop_name(d), json_integer((json_int_t)st.dropped[d]));
+		json_object_set_new(drops, link_drop_name(d),
+				    json_integer((json_int_t)st.dropped[d]));
 	return json_pack("{s:b,s:I,s:I,s:I,s:I,s:I,s:i,s:o}", "up", !link_config(l)->down,
 			 "delay_ns", (json_int_t)link_config(l)->delay_ns, "packets",
-			 (json_int_t)st.packets, "delivered", (json_int_t)st.delivered, "duplicated",
-			 (json_int_t)st.duplicated, "corrupted", (json_int_t)st.corrupted, "queue",
-			 (int)st.queue_packets, "drops", drops);
+			 (json_int_t)st.packets, "delivered", (json_int_t)st.delivered,
+			 "duplicated", (json_int_t)st.duplicated, "corrupted",
+			 (json_int_t)st.corrupted, "queue", (int)st.queue_packets, "drops", drops);
 }
 
 /* link NAME show | down | up | set KEY VALUE [up|down] */
@@ -263,18 +264,22 @@ static json_t *emu_link(void *ctx, int argc, const char **argv, char *err, size_
 	}
 	if (strcmp(argv[2], "set") == 0 && (argc == 5 || argc == 6)) {
 		if (argc == 6)
-			only = strcmp(argv[5], "up") == 0 ? 0 : strcmp(argv[5], "down") == 0 ? 1 : 2;
+			only = strcmp(argv[5], "up") == 0     ? 0
+			       : strcmp(argv[5], "down") == 0 ? 1
+							      : 2;
 		if (only == 2) {
 			snprintf(err, errlen, "direction must be up or down, not '%s'", argv[5]);
 			return NULL;
 		}
 		for (d = 0; d < 2; d++)
-			if ((only < 0 || only == d) && link_set(dirs[d], argv[3], argv[4], err, errlen) < 0)
+			if ((only < 0 || only == d) &&
+			    link_set(dirs[d], argv[3], argv[4], err, errlen) < 0)
 				return NULL;
 		snprintf(fields, sizeof(fields), "\"link\":\"%s\",\"key\":\"%s\",\"value\":\"%s\"",
 			 argv[1], argv[3], argv[4]);
 		fabric_log(c->fabric, "link_set", fields);
-		return json_pack("{s:s,s:s,s:s}", "link", argv[1], "key", argv[3], "value", argv[4]);
+		return json_pack("{s:s,s:s,s:s}", "link", argv[1], "key", argv[3], "value",
+				 argv[4]);
 	}
 	snprintf(err, errlen, "usage: link NAME show|down|up|set KEY VALUE [up|down]");
 	return NULL;
@@ -292,15 +297,16 @@ static json_t *emu_firewall(void *ctx, int argc, const char **argv, char *err, s
 	}
 	fw = fabric_firewall(c->fabric, argv[1]);
 	if (!fw) {
-		snprintf(err, errlen, "no firewall on '%s' (a host or NAT with a firewall block)", argv[1]);
+		snprintf(err, errlen, "no firewall on '%s' (a host or NAT with a firewall block)",
+			 argv[1]);
 		return NULL;
 	}
 	return fw_stats_json(fw);
 }
 
 const struct ctl_cmd emu_ctl_cmds[] = {
-	{"firewall", NULL, emu_firewall},
-	{"link", NULL, emu_link},
+    {"firewall", NULL, emu_firewall},
+    {"link", NULL, emu_link},
     {"nat", NULL, emu_nat},
     {"checkpoint", NULL, emu_checkpoint},
     {"restore", NULL, emu_restore},

@@ -19,7 +19,7 @@ void evlog_close(struct evlog *e);
  * text such as "\"link\":\"alice\",\"dir\":\"up\"" (may be empty). NULL e is
  * a no-op. */
 void evlog_write(struct evlog *e, natbed_time_t now, const char *event, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 void evlog_flush(struct evlog *e);
 
 #endif

@@ -55,14 +55,14 @@ struct fabric {
 	size_t n_ports;
 	struct arp_table *arp;
 	struct pcapw **pcap;
-	bool *segment_port;	 /* standalone: the port stands for a network */
-	uint32_t next_hop;	 /* standalone: outside router, 0 for on-link */
+	bool *segment_port;	   /* standalone: the port stands for a network */
+	uint32_t next_hop;	   /* standalone: outside router, 0 for on-link */
 	natbed_time_t wall_offset; /* CLOCK_REALTIME - scheduler time */
 	natbed_time_t spin_ns;	   /* busy-poll this long after a burst */
-	struct fab_link *links; /* hosts, then NAT uplinks, then the core */
+	struct fab_link *links;	   /* hosts, then NAT uplinks, then the core */
 	size_t n_links;
 	struct evlog *ev;
-	uint64_t *flow_seq; /* packets seen per flow hash bucket */
+	uint64_t *flow_seq;	 /* packets seen per flow hash bucket */
 	struct fw **host_fw;	 /* per host; NULL where it has no firewall */
 	struct fw **nat_fw;	 /* per NAT, on its inside view */
 	struct nat **nats;	 /* one per topology NAT */
@@ -641,7 +641,8 @@ static void fab_flow_number(struct fabric *f, struct pkt *p, const struct ip_vie
 	uint64_t k = (uint64_t)v->ip->src << 32 | v->ip->dst;
 
 	k ^= (uint64_t)v->ip->proto * 0x9e3779b97f4a7c15ull;
-	if (v->l4 && v->l4_len >= 4 && (v->ip->proto == IPPROTO_UDP_ || v->ip->proto == IPPROTO_TCP_)) {
+	if (v->l4 && v->l4_len >= 4 &&
+	    (v->ip->proto == IPPROTO_UDP_ || v->ip->proto == IPPROTO_TCP_)) {
 		uint32_t ports;
 
 		memcpy(&ports, v->l4, 4);
@@ -823,12 +824,12 @@ static int fab_open_links(struct fabric *f, char *err, size_t errlen)
 		return -1;
 	}
 	for (i = 0; i < f->t->n_hosts; i++)
-		if (fab_link_open(f, fab_link_host((int)i), f->t->hosts[i].name, &f->t->hosts[i].link,
-				  err, errlen) < 0)
+		if (fab_link_open(f, fab_link_host((int)i), f->t->hosts[i].name,
+				  &f->t->hosts[i].link, err, errlen) < 0)
 			return -1;
 	for (i = 0; i < f->t->n_nats; i++)
-		if (fab_link_open(f, fab_link_nat(f, (int)i), f->t->nats[i].name, &f->t->nats[i].link,
-				  err, errlen) < 0)
+		if (fab_link_open(f, fab_link_nat(f, (int)i), f->t->nats[i].name,
+				  &f->t->nats[i].link, err, errlen) < 0)
 			return -1;
 	return fab_link_open(f, fab_link_core(f), "internet", &f->t->internet, err, errlen);
 }
@@ -843,7 +844,8 @@ static int fab_open_firewalls(struct fabric *f, char *err, size_t errlen)
 	if (!f->host_fw || !f->nat_fw)
 		goto nomem;
 	for (i = 0; i < f->t->n_hosts; i++)
-		if (f->t->hosts[i].fw.present && !(f->host_fw[i] = fw_new(&f->t->hosts[i].fw, f->s)))
+		if (f->t->hosts[i].fw.present &&
+		    !(f->host_fw[i] = fw_new(&f->t->hosts[i].fw, f->s)))
 			goto nomem;
 	for (i = 0; i < f->t->n_nats; i++)
 		if (f->t->nats[i].fw.present && !(f->nat_fw[i] = fw_new(&f->t->nats[i].fw, f->s)))
@@ -909,8 +911,8 @@ struct fabric *fabric_new(const struct fabric_cfg *cfg, char *err, size_t errlen
 	f->rx_ev = calloc(n ? n : 1, sizeof(*f->rx_ev));
 	f->segment_port = calloc(n ? n : 1, sizeof(*f->segment_port));
 	f->flush_ev = event_new(f->base, -1, 0, fab_flush_cb, f);
-	if (!f->pool || !f->route || !f->ports || !f->arp || !f->pcap || !f->rx_ev || !f->flush_ev ||
-	    !f->segment_port)
+	if (!f->pool || !f->route || !f->ports || !f->arp || !f->pcap || !f->rx_ev ||
+	    !f->flush_ev || !f->segment_port)
 		goto nomem;
 	if (cfg->standalone) {
 		for (i = 0; i < n; i++) {
@@ -926,8 +928,8 @@ struct fabric *fabric_new(const struct fabric_cfg *cfg, char *err, size_t errlen
 		if (fab_open_port(f, i, be, cfg->pcap_dir, err, errlen) < 0)
 			goto fail;
 	f->wall_offset = clock_wall_ns() - sched_now(f->s);
-	if (fab_open_nats(f, cfg->pcap_dir, err, errlen) < 0 || fab_open_links(f, err, errlen) < 0 ||
-	    fab_open_firewalls(f, err, errlen) < 0)
+	if (fab_open_nats(f, cfg->pcap_dir, err, errlen) < 0 ||
+	    fab_open_links(f, err, errlen) < 0 || fab_open_firewalls(f, err, errlen) < 0)
 		goto fail;
 	if (cfg->pcap_dir) {
 		char path[512];

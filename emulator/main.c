@@ -37,36 +37,44 @@ struct emu_opts {
 static void emu_usage(FILE *f)
 {
 	fprintf(
-	    f, "usage: natbed-emu --topology FILE [options]\n"
-	       "\n"
-	       "The natbed fabric: moves every packet between a topology's hosts in userspace,\n"
-	       "answering ARP for the gateways it plays, routing, timing each link on its\n"
-	       "scheduler and writing one pcap per port. Normally started by `natbed up` in\n"
-	       "the fabric namespace, where each host's veth is an interface named after it.\n"
-	       "\n"
-	       "options:\n"
-	       "  -t, --topology FILE  topology file (the same one `natbed up` read)\n"
-	       "  -p, --prefix P       namespace prefix the topology was built with (default nb-)\n"
-	       "  -o, --out DIR        write DIR/HOST.pcap per port (default: no captures)\n"
-	       "  -c, --ctl PATH       control socket (default /run/natbed/PREFIX/ctl)\n"
-	       "  -b, --backend NAME   packet I/O backend: ring (default; AF_PACKET with PACKET_MMAP\n"
-		"                       rings) or packet (AF_PACKET, recvmmsg/sendmmsg)\n"
-	       "  -v, --verbose        log more\n"
-	       "  -h, --help           this text\n"
-	       "\n"
-	       "SIGTERM or SIGINT stops it cleanly; captures stay readable if it is killed.\n");
+	    f,
+	    "usage: natbed-emu --topology FILE [options]\n"
+	    "\n"
+	    "The natbed fabric: moves every packet between a topology's hosts in userspace,\n"
+	    "answering ARP for the gateways it plays, routing, timing each link on its\n"
+	    "scheduler and writing one pcap per port. Normally started by `natbed up` in\n"
+	    "the fabric namespace, where each host's veth is an interface named after it.\n"
+	    "\n"
+	    "options:\n"
+	    "  -t, --topology FILE  topology file (the same one `natbed up` read)\n"
+	    "  -p, --prefix P       namespace prefix the topology was built with (default nb-)\n"
+	    "  -o, --out DIR        write DIR/HOST.pcap per port (default: no captures)\n"
+	    "  -c, --ctl PATH       control socket (default /run/natbed/PREFIX/ctl)\n"
+	    "  -b, --backend NAME   packet I/O backend: ring (default; AF_PACKET with PACKET_MMAP\n"
+	    "                       rings) or packet (AF_PACKET, recvmmsg/sendmmsg)\n"
+	    "  -v, --verbose        log more\n"
+	    "  -h, --help           this text\n"
+	    "\n"
+	    "SIGTERM or SIGINT stops it cleanly; captures stay readable if it is killed.\n");
 }
 
 static int emu_parse(int argc, char **argv, struct emu_opts *o)
 {
 	static const struct option lopts[] = {
-	    {"topology", required_argument, NULL, 't'}, {"prefix", required_argument, NULL, 'p'},
-	    {"out", required_argument, NULL, 'o'},	{"ctl", required_argument, NULL, 'c'},
-	    {"backend", required_argument, NULL, 'b'},	{"verbose", no_argument, NULL, 'v'},
-	    {"seed", required_argument, NULL, 's'},	{"help", no_argument, NULL, 'h'},
-	    {"inside", required_argument, NULL, 'I'},	{"outside", required_argument, NULL, 'O'},
-	    {"public", required_argument, NULL, 'P'},	{"inside-net", required_argument, NULL, 'N'},
-	    {"preset", required_argument, NULL, 'R'},	{"next-hop", required_argument, NULL, 'H'},
+	    {"topology", required_argument, NULL, 't'},
+	    {"prefix", required_argument, NULL, 'p'},
+	    {"out", required_argument, NULL, 'o'},
+	    {"ctl", required_argument, NULL, 'c'},
+	    {"backend", required_argument, NULL, 'b'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"seed", required_argument, NULL, 's'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"inside", required_argument, NULL, 'I'},
+	    {"outside", required_argument, NULL, 'O'},
+	    {"public", required_argument, NULL, 'P'},
+	    {"inside-net", required_argument, NULL, 'N'},
+	    {"preset", required_argument, NULL, 'R'},
+	    {"next-hop", required_argument, NULL, 'H'},
 	    {"spin", required_argument, NULL, 'S'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -115,7 +123,8 @@ static int emu_parse(int argc, char **argv, struct emu_opts *o)
 		case 'S':
 			o->spin_us = strtol(optarg, NULL, 10);
 			if (o->spin_us < 0 || o->spin_us > 10000) {
-				fprintf(stderr, "natbed-emu: --spin %s: 0 to 10000 microseconds\n", optarg);
+				fprintf(stderr, "natbed-emu: --spin %s: 0 to 10000 microseconds\n",
+					optarg);
 				return -1;
 			}
 			break;

@@ -44,8 +44,8 @@ struct port {
 	int fd;
 	uint8_t mac[6];
 	const struct port_backend *be;
-	void *owner;	/* the fabric that reads it */
-	void *be_ring;	/* the backend's own state */
+	void *owner;   /* the fabric that reads it */
+	void *be_ring; /* the backend's own state */
 	struct port_counters c;
 	void *pcap; /* struct pcapw *, owned by the fabric */
 	struct pkt *txq[PORT_BATCH];

@@ -21,10 +21,10 @@
 #define PACKET_IGNORE_OUTGOING 23
 #endif
 
-#define RING_FRAME_SIZE 2048	       /* one frame per packet, MTU 1500 fits */
-#define RING_BLOCK_SIZE (1 << 16)      /* 32 frames per block */
-#define RING_RX_FRAMES 2048	       /* 4 MB of receive ring per port */
-#define RING_TX_FRAMES 512	       /* 1 MB of send ring per port */
+#define RING_FRAME_SIZE 2048	  /* one frame per packet, MTU 1500 fits */
+#define RING_BLOCK_SIZE (1 << 16) /* 32 frames per block */
+#define RING_RX_FRAMES	2048	  /* 4 MB of receive ring per port */
+#define RING_TX_FRAMES	512	  /* 1 MB of send ring per port */
 /* Where a frame's data starts in a tx slot (see packet_mmap.rst). */
 #define RING_TX_DATA (TPACKET2_HDRLEN - sizeof(struct sockaddr_ll))
 
@@ -42,9 +42,11 @@ static struct tpacket2_hdr *ring_frame(uint8_t *ring, unsigned i)
 
 static int ring_setup(int fd, struct ring_state *rs)
 {
-	struct tpacket_req rx = {RING_BLOCK_SIZE, RING_RX_FRAMES / (RING_BLOCK_SIZE / RING_FRAME_SIZE),
+	struct tpacket_req rx = {RING_BLOCK_SIZE,
+				 RING_RX_FRAMES / (RING_BLOCK_SIZE / RING_FRAME_SIZE),
 				 RING_FRAME_SIZE, RING_RX_FRAMES};
-	struct tpacket_req tx = {RING_BLOCK_SIZE, RING_TX_FRAMES / (RING_BLOCK_SIZE / RING_FRAME_SIZE),
+	struct tpacket_req tx = {RING_BLOCK_SIZE,
+				 RING_TX_FRAMES / (RING_BLOCK_SIZE / RING_FRAME_SIZE),
 				 RING_FRAME_SIZE, RING_TX_FRAMES};
 	int v = TPACKET_V2;
 
@@ -128,11 +130,13 @@ static int ring_recv(struct port *p, struct pkt_pool *pool, struct pkt **out, in
 		if (sll->sll_pkttype != PACKET_OUTGOING) {
 			p->c.rx_pkts++;
 			p->c.rx_bytes += h->tp_len;
-			pk = h->tp_snaplen == h->tp_len && h->tp_len <= PKT_MAX_FRAME ? pkt_get(pool) : NULL;
+			pk = h->tp_snaplen == h->tp_len && h->tp_len <= PKT_MAX_FRAME
+				 ? pkt_get(pool)
+				 : NULL;
 			if (!pk) {
 				port_drop(p, h->tp_len > PKT_MAX_FRAME || h->tp_snaplen != h->tp_len
-						     ? DROP_TOO_BIG
-						     : DROP_POOL_EXHAUSTED);
+						 ? DROP_TOO_BIG
+						 : DROP_POOL_EXHAUSTED);
 			} else {
 				memcpy(pk->data, (uint8_t *)h + h->tp_mac, h->tp_snaplen);
 				pk->len = h->tp_snaplen;
@@ -198,11 +202,11 @@ static void ring_close(struct port *p)
 }
 
 const struct port_backend port_backend_ring = {
-	.name = "ring",
-	.open = ring_open,
-	.recv = ring_recv,
-	.send = ring_send,
-	.ready = ring_ready,
-	.kernel_drops = ring_kernel_drops,
-	.close = ring_close,
+    .name = "ring",
+    .open = ring_open,
+    .recv = ring_recv,
+    .send = ring_send,
+    .ready = ring_ready,
+    .kernel_drops = ring_kernel_drops,
+    .close = ring_close,
 };

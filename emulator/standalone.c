@@ -30,15 +30,16 @@ int standalone_topo(const struct standalone_opts *o, struct topo **out, char *er
 		     "hosts:\n"
 		     "  \"%s\": { nat: nat }\n"
 		     "  \"%s\": {}\n",
-		     (unsigned long long)o->seed, o->preset ? o->preset : "port-restricted", o->public_ip,
-		     o->inside_net, o->inside, o->outside);
+		     (unsigned long long)o->seed, o->preset ? o->preset : "port-restricted",
+		     o->public_ip, o->inside_net, o->inside, o->outside);
 	if (n < 0 || (size_t)n >= sizeof(text) || strpbrk(o->inside, "\"\n") ||
 	    strpbrk(o->outside, "\"\n")) {
 		snprintf(err, errlen, "interface names too long or malformed");
 		return -1;
 	}
 	/* The prefix "x" stands for none: only interface name length matters. */
-	if (topo_load_string(text, (size_t)n, "standalone options", "x", out, lerr, sizeof(lerr)) < 0) {
+	if (topo_load_string(text, (size_t)n, "standalone options", "x", out, lerr, sizeof(lerr)) <
+	    0) {
 		/* "standalone options:LINE: key: problem": name the option instead */
 		const char *key = strchr(lerr, ':');
 

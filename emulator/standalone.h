@@ -13,11 +13,11 @@
 #include "natbed/topo.h"
 
 struct standalone_opts {
-	const char *inside;     /* interface toward the inside network */
-	const char *outside;    /* interface toward the outside */
-	const char *public_ip;  /* the NAT's outside address */
+	const char *inside;	/* interface toward the inside network */
+	const char *outside;	/* interface toward the outside */
+	const char *public_ip;	/* the NAT's outside address */
 	const char *inside_net; /* CIDR; the emulator plays its first address */
-	const char *preset;     /* NAT preset, default port-restricted */
+	const char *preset;	/* NAT preset, default port-restricted */
 	uint64_t seed;
 };
 

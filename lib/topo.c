@@ -1017,7 +1017,8 @@ static int link_kv_add(struct loader *ld, const yaml_node_t *k, const yaml_node_
 	}
 	for (i = 0; i < l->n_kv; i++)
 		if (!strcmp(l->kv[i].key, key))
-			return fail(ld, line_of(k), sub, "duplicate key (first at line %d)", l->kv[i].line);
+			return fail(ld, line_of(k), sub, "duplicate key (first at line %d)",
+				    l->kv[i].line);
 	if (l->n_kv >= TOPO_LINK_KV_MAX || strlen(key) >= sizeof(kv->key) ||
 	    v->data.scalar.length >= sizeof(kv->value))
 		return fail(ld, line_of(k), sub, "too long or too many link keys");
@@ -1059,13 +1060,15 @@ static int v_link(struct loader *ld, const yaml_node_t *n, const char *path, voi
 		return fail(ld, line_of(n), path, "expected a mapping, got %s", node_kind(n));
 	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
 		const yaml_node_t *k = node_at(ld, p->key), *v = node_at(ld, p->value);
-		const char *key = k && k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : "";
+		const char *key =
+		    k && k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : "";
 		int rc;
 
 		if (!strcmp(key, "loss") && v && link_loss_is_model(v))
 			rc = link_kv_add(ld, k, v, path, l);
 		else if (!k || !v || link_key_typed(key) || k->type != YAML_SCALAR_NODE)
-			rc = walk_pair(ld, p, path, link_keys, ARRAY_SIZE(link_keys), l, lines, &l->set);
+			rc = walk_pair(ld, p, path, link_keys, ARRAY_SIZE(link_keys), l, lines,
+				       &l->set);
 		else
 			rc = link_kv_add(ld, k, v, path, l);
 		if (rc < 0)
