@@ -70,7 +70,10 @@ void nat_cfg_from_topo(struct nat_cfg *cfg, const struct topo_nat *tn, uint64_t 
 	cfg->ports = tn->ports;
 	cfg->port_lo = tn->port_lo;
 	cfg->port_hi = tn->port_hi;
-	cfg->stride = 1;
+	cfg->stride = tn->stride ? tn->stride : 1;
+	cfg->parity = tn->parity;
+	cfg->pool = tn->pool;
+	cfg->refresh_inbound = tn->refresh_inbound;
 	cfg->hairpin = tn->hairpin;
 	cfg->udp_timeout_ns = tn->timeout_ns;
 	cfg->tcp_established_ns = 7440 * NATBED_NS_PER_S;

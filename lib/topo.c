@@ -62,6 +62,10 @@ enum nat_key {
 	NK_PORT_RANGE,
 	NK_HAIRPIN,
 	NK_TIMEOUT,
+	NK_STRIDE,
+	NK_PARITY,
+	NK_POOL,
+	NK_REFRESH_INBOUND,
 	NK_PUBLIC,
 	NK_INSIDE,
 	NK_UPSTREAM,
@@ -583,6 +587,15 @@ static void preset_fill(struct topo_nat *nat, const struct nat_preset *p)
 		nat->hairpin = p->hairpin;
 	if (!(nat->set & TOPO_NAT_TIMEOUT))
 		nat->timeout_ns = p->timeout_ns;
+	/* no preset sets these: they keep RFC 4787's plain defaults */
+	if (!(nat->set & TOPO_NAT_STRIDE))
+		nat->stride = 1;
+	if (!(nat->set & TOPO_NAT_PARITY))
+		nat->parity = false;
+	if (!(nat->set & TOPO_NAT_POOL))
+		nat->pool = 0;
+	if (!(nat->set & TOPO_NAT_REFRESH_INBOUND))
+		nat->refresh_inbound = false;
 }
 
 int topo_nat_preset_apply(struct topo_nat *nat, const char *name)
@@ -749,6 +762,37 @@ static int t_bool(const char *s, void *dst)
 	return 0;
 }
 
+/* A whole number lo..hi, digits only. */
+static int t_count(const char *s, unsigned long lo, unsigned long hi, unsigned long *out)
+{
+	char *end;
+
+	if (!*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 9)
+		return -1;
+	*out = strtoul(s, &end, 10);
+	return *end || *out < lo || *out > hi ? -1 : 0;
+}
+
+static int t_stride(const char *s, void *dst)
+{
+	unsigned long v;
+
+	if (t_count(s, 1, TOPO_NAT_STRIDE_MAX, &v) < 0)
+		return -1;
+	*(uint16_t *)dst = (uint16_t)v;
+	return 0;
+}
+
+static int t_pool(const char *s, void *dst)
+{
+	unsigned long v;
+
+	if (t_count(s, 1, 65535, &v) < 0)
+		return -1;
+	*(uint32_t *)dst = (uint32_t)v;
+	return 0;
+}
+
 static int t_seed(const char *s, void *dst)
 {
 	unsigned long long v;
@@ -808,6 +852,8 @@ static const struct text_kind k_map = {t_map, "behaviour", "endpoint-independent
 static const struct text_kind k_ports = {t_ports, "port assignment", "preserve, sequential or random"};
 static const struct text_kind k_port_range = {t_port_range, "port range", "LO-HI with 1 <= LO <= HI <= 65535"};
 static const struct text_kind k_bool = {t_bool, "boolean", "true or false"};
+static const struct text_kind k_stride = {t_stride, "stride", "a whole number from 1 to 1000"};
+static const struct text_kind k_pool = {t_pool, "pool size", "a whole number of ports from 1 to 65535"};
 static const struct text_kind k_seed = {t_seed, "seed", "an integer from 0 to 18446744073709551615"};
 static const struct text_kind k_addr = {t_addr, "address", "a unicast IPv4 address, e.g. 198.51.100.1"};
 static const struct text_kind k_title = {t_title, "name", "1 to 31 of A-Z a-z 0-9 . _ -"};
@@ -1258,6 +1304,10 @@ static const struct key_spec nat_keys[NK_COUNT] = {
 	[NK_PORT_RANGE] = {"port-range", &k_port_range, NULL,     NAT_FIELD(nat),             0, TOPO_NAT_PORT_RANGE},
 	[NK_HAIRPIN]    = {"hairpin",    &k_bool,       NULL,     NAT_FIELD(nat.hairpin),     0, TOPO_NAT_HAIRPIN},
 	[NK_TIMEOUT]    = {"timeout",    &k_duration,   NULL,     NAT_FIELD(nat.timeout_ns),  0, TOPO_NAT_TIMEOUT},
+	[NK_STRIDE]     = {"stride",     &k_stride,     NULL,     NAT_FIELD(nat.stride),      0, TOPO_NAT_STRIDE},
+	[NK_PARITY]     = {"parity",     &k_bool,       NULL,     NAT_FIELD(nat.parity),      0, TOPO_NAT_PARITY},
+	[NK_POOL]       = {"pool",       &k_pool,       NULL,     NAT_FIELD(nat.pool),        0, TOPO_NAT_POOL},
+	[NK_REFRESH_INBOUND] = {"refresh-inbound", &k_bool, NULL, NAT_FIELD(nat.refresh_inbound), 0, TOPO_NAT_REFRESH_INBOUND},
 	[NK_PUBLIC]     = {"public",     &k_addr,       NULL,     NAT_FIELD(nat.public_addr), 0, 0},
 	[NK_INSIDE]     = {"inside",     NULL,          v_inside, 0,                          0, 0},
 	[NK_UPSTREAM]   = {"upstream",   &k_nat_ref,    NULL,     NAT_FIELD(upstream),        0, 0},

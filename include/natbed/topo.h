@@ -76,7 +76,13 @@ enum topo_nat_field {
 	TOPO_NAT_PORT_RANGE = 1u << 3,
 	TOPO_NAT_HAIRPIN = 1u << 4,
 	TOPO_NAT_TIMEOUT = 1u << 5,
+	TOPO_NAT_STRIDE = 1u << 6,
+	TOPO_NAT_PARITY = 1u << 7,
+	TOPO_NAT_POOL = 1u << 8,
+	TOPO_NAT_REFRESH_INBOUND = 1u << 9,
 };
+
+#define TOPO_NAT_STRIDE_MAX 1000
 
 /* Firewall on a NAT or a host link (docs/topology.md, "Firewall blocks").
  * Rules are tried in order, the first match decides, the default policy
@@ -134,6 +140,10 @@ struct topo_nat {
 	uint16_t port_lo, port_hi;
 	bool hairpin;
 	natbed_time_t timeout_ns;
+	uint16_t stride;	    /* sequential ports: distance between new ports (1) */
+	bool parity;		    /* RFC 4787 REQ-4: keep the inside port's parity */
+	uint32_t pool;		    /* most mappings per protocol; 0: the whole range */
+	bool refresh_inbound;	    /* RFC 4787 REQ-6: inbound traffic refreshes too */
 	struct in_addr public_addr; /* outside address */
 	struct in_addr inside_net;  /* network address of the inside prefix */
 	uint8_t inside_len;	    /* prefix length */

@@ -289,6 +289,46 @@ static struct topo *load_file_ok(const char *path)
 	return t;
 }
 
+/* stride, parity, pool, refresh-inbound: given, defaulted, refused */
+static void test_nat_tuning(void **state)
+{
+	struct topo *t = load_ok("nats:\n"
+				 "  n:\n"
+				 "    preset: symmetric-sequential\n"
+				 "    stride: 7\n"
+				 "    parity: true\n"
+				 "    pool: 16\n"
+				 "    refresh-inbound: true\n"
+				 "    public: 203.0.113.1\n"
+				 "    inside: 10.0.0.0/24\n"
+				 "  m:\n"
+				 "    preset: full-cone\n"
+				 "    public: 203.0.113.2\n"
+				 "    inside: 10.0.1.0/24\n"
+				 "hosts:\n"
+				 "  a: { nat: n }\n");
+	const struct topo_nat *n = &t->nats[topo_nat_find(t, "n")];
+	const struct topo_nat *m = &t->nats[topo_nat_find(t, "m")];
+
+	(void)state;
+	assert_int_equal(n->stride, 7);
+	assert_true(n->parity);
+	assert_int_equal(n->pool, 16);
+	assert_true(n->refresh_inbound);
+	assert_int_equal(n->ports, TOPO_PORTS_SEQUENTIAL);
+	assert_int_equal(m->stride, 1);
+	assert_false(m->parity);
+	assert_int_equal(m->pool, 0);
+	assert_false(m->refresh_inbound);
+	topo_free(t);
+	load_bad("nats:\n  n:\n    preset: full-cone\n    stride: 0\n    public: 203.0.113.1\n"
+		 "    inside: 10.0.0.0/24\nhosts:\n  a: { nat: n }\n",
+		 "nb-", "t.yaml:4: nats.n.stride: bad stride '0'");
+	load_bad("nats:\n  n:\n    preset: full-cone\n    pool: 70000\n    public: 203.0.113.1\n"
+		 "    inside: 10.0.0.0/24\nhosts:\n  a: { nat: n }\n",
+		 "nb-", "t.yaml:4: nats.n.pool: bad pool size '70000'");
+}
+
 static void test_lan(void **state)
 {
 	struct topo *t = load_file_ok(TOPOLOGIES_DIR "/lan.yaml");
@@ -744,6 +784,7 @@ int main(void)
 	    cmocka_unit_test(test_firewall),
 	    cmocka_unit_test(test_firewall_max),
 	    cmocka_unit_test(test_fw_names),
+	    cmocka_unit_test(test_nat_tuning),
 	    cmocka_unit_test(test_bad_files),
 	    cmocka_unit_test(test_all_topologies),
 	};
