@@ -329,7 +329,6 @@ static void fab_port_flush(struct fabric *f, struct port *port)
 		}
 	}
 	port->txq_len = 0;
-	pcapw_flush(f->pcap[port->index]);
 }
 
 static void fab_flush_cb(evutil_socket_t fd, short ev, void *arg)
@@ -722,7 +721,6 @@ static void fab_rx_port(struct fabric *f, struct port *port)
 	}
 	if (n < 0)
 		log_warn("port %s: receive: %s", port->ifname, strerror(-n));
-	pcapw_flush(f->pcap[port->index]);
 }
 
 /* Busy-polls the ports for up to spin_ns before the loop goes back to

@@ -19,7 +19,7 @@
 #include "natbed/topo.h"
 #include "standalone.h"
 
-#define EMU_SYNC_MS 200 /* captures flushed and kernel drops read this often */
+#define EMU_SYNC_MS 100 /* captures flushed and kernel drops read this often */
 
 struct emu_opts {
 	const char *topology;
@@ -156,19 +156,6 @@ static int emu_parse(int argc, char **argv, struct emu_opts *o)
 	return 0;
 }
 
-static struct event_base *emu_event_base(void)
-{
-	struct event_config *cfg = event_config_new();
-	struct event_base *base;
-
-	if (!cfg)
-		return NULL;
-	event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
-	base = event_base_new_with_config(cfg);
-	event_config_free(cfg);
-	return base;
-}
-
 static void emu_signal_cb(evutil_socket_t sig, short ev, void *arg)
 {
 	log_info("signal %d: stopping", (int)sig);
@@ -220,10 +207,10 @@ int main(int argc, char **argv)
 			goto cleanup;
 		}
 	}
-	/* Link delays are timers: ask libevent for the precise monotonic
-	 * clock and the kernel for the least timer slack. */
+	/* Link delays are timers: ask the kernel for the least timer slack
+	 * (the scheduler wakes the loop with its own timerfd). */
 	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
-	base = emu_event_base();
+	base = event_base_new();
 	s = sched_new(clock_monotonic, NULL);
 	if (!base || !s || sched_attach(s, base) < 0) {
 		log_err("cannot set up the event loop");

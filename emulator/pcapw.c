@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #define PCAPW_SNAPLEN 65535
-/* Larger than any batch of frames between two flushes, so stdio never
+/* pcapw_write() flushes before a record would overflow it, so stdio never
  * writes a partial record on its own. */
 #define PCAPW_BUF (1 << 20)
 
@@ -13,6 +13,7 @@ struct pcapw {
 	pcap_t *pc;
 	pcap_dumper_t *d;
 	char *buf;
+	size_t pending; /* bytes in the stdio buffer since the last flush */
 };
 
 struct pcapw *pcapw_open(const char *path, char *err, size_t errlen)
@@ -45,7 +46,13 @@ fail:
 void pcapw_write(struct pcapw *w, const uint8_t *frame, size_t len, natbed_time_t wall_ns)
 {
 	struct pcap_pkthdr h;
+	size_t rec = 16 + len; /* the file's record header and the frame */
 
+	/* Write out whole records before stdio would, so a killed emulator
+	 * leaves a file that ends on a record boundary. */
+	if (w->buf && w->pending + rec > PCAPW_BUF)
+		pcapw_flush(w);
+	w->pending += rec;
 	/* With nanosecond precision, libpcap reads tv_usec as nanoseconds. */
 	h.ts.tv_sec = (time_t)(wall_ns / NATBED_NS_PER_S);
 	h.ts.tv_usec = (suseconds_t)(wall_ns % NATBED_NS_PER_S);
@@ -55,8 +62,10 @@ void pcapw_write(struct pcapw *w, const uint8_t *frame, size_t len, natbed_time_
 
 void pcapw_flush(struct pcapw *w)
 {
-	if (w)
+	if (w && w->pending) {
 		pcap_dump_flush(w->d);
+		w->pending = 0;
+	}
 }
 
 void pcapw_close(struct pcapw *w)

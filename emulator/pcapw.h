@@ -1,7 +1,8 @@
 /* natbed-emu pcap writer: one file per port (and per NAT side), Ethernet
  * link type, nanosecond timestamps, libpcap's dump API.
  *
- * Records are flushed at record boundaries (pcapw_flush() after each batch),
+ * Records reach the file only whole: buffered, and written when the buffer
+ * would overflow or on pcapw_flush() (the emulator calls it every 100 ms),
  * so a file stays readable when the emulator is killed. */
 #ifndef NATBED_EMU_PCAPW_H
 #define NATBED_EMU_PCAPW_H

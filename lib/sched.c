@@ -15,6 +15,9 @@
 #include <event2/event.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
 
 #define SCHED_FREE	 UINT32_MAX /* heap_pos of a slot in the free list */
 #define SCHED_SLOTS_MAX	 (UINT32_MAX - 1)
@@ -49,6 +52,7 @@ struct sched {
 	/* Real-time driver (sched_attach). */
 	struct event_base *base;
 	struct event *timer;
+	int tfd; /* timerfd behind timer, -1 until sched_attach() */
 	natbed_time_t armed_due; /* -1 when the timer is not armed */
 };
 
@@ -62,6 +66,7 @@ struct sched *sched_new(struct natbed_clock clk, struct clock_virtual *vc)
 	s->vc = vc;
 	s->free_head = SCHED_FREE;
 	s->armed_due = -1;
+	s->tfd = -1;
 	s->slots = calloc(SCHED_SLOTS_INIT, sizeof(*s->slots));
 	s->heap = calloc(SCHED_SLOTS_INIT, sizeof(*s->heap));
 	if (!s->slots || !s->heap) {
@@ -78,6 +83,8 @@ void sched_free(struct sched *s)
 		return;
 	if (s->timer)
 		event_free(s->timer);
+	if (s->tfd >= 0)
+		close(s->tfd);
 	free(s->heap);
 	free(s->slots);
 	free(s);
@@ -219,28 +226,26 @@ static void sched_slot_release(struct sched *s, uint32_t idx)
  * event base's cached time is refreshed first, or a timer armed from inside
  * a callback would be measured from the start of that callback's loop
  * iteration and fire early. */
+/* Real time: a timerfd set to the earliest due time (absolute, in the
+ * clock's CLOCK_MONOTONIC nanoseconds), set again only when that changes.
+ * The event loop then needs no precise-timer mode, which would cost a
+ * timerfd_settime on every wake-up. */
 static void sched_arm(struct sched *s)
 {
-	natbed_time_t due = sched_next_due(s), wait;
-	struct timeval tv;
+	natbed_time_t due = sched_next_due(s);
+	struct itimerspec its = {{0, 0}, {0, 0}};
 
-	if (!s->timer || due == s->armed_due)
+	if (s->tfd < 0 || due == s->armed_due)
 		return;
-	if (due < 0) {
-		evtimer_del(s->timer);
-		s->armed_due = -1;
-		return;
+	if (due >= 0) {
+		/* 0 disarms: a due time at the epoch still has to fire */
+		natbed_time_t at = due > 0 ? due : 1;
+
+		its.it_value.tv_sec = (time_t)(at / NATBED_NS_PER_S);
+		its.it_value.tv_nsec = (long)(at % NATBED_NS_PER_S);
 	}
-	event_base_update_cache_time(s->base);
-	wait = due - clock_now(&s->clk);
-	if (wait < 0)
-		wait = 0;
-	/* Round up to whole microseconds: never wake before due. */
-	wait = (wait + NATBED_NS_PER_US - 1) / NATBED_NS_PER_US;
-	tv.tv_sec = (time_t)(wait / 1000000);
-	tv.tv_usec = (suseconds_t)(wait % 1000000);
-	evtimer_add(s->timer, &tv);
-	s->armed_due = due;
+	if (timerfd_settime(s->tfd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
+		s->armed_due = due;
 }
 
 /* Pops and runs events due at or before until_ns, at most max of them.
@@ -268,12 +273,12 @@ static size_t sched_dispatch(struct sched *s, natbed_time_t until_ns, size_t max
 static void sched_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct sched *s = arg;
+	uint64_t expirations;
 
-	(void)fd;
 	(void)what;
+	if (read(fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+		return;
 	s->armed_due = -1;
-	/* A timer that fired early (coarse backend clock) finds nothing due
-	 * and is simply re-armed: events never run before their due time. */
 	sched_dispatch(s, clock_now(&s->clk), SCHED_BATCH);
 	sched_arm(s);
 }
@@ -282,9 +287,19 @@ int sched_attach(struct sched *s, struct event_base *base)
 {
 	if (s->timer)
 		return -EALREADY;
-	s->timer = evtimer_new(base, sched_timer_cb, s);
-	if (!s->timer)
+	/* The timerfd reads CLOCK_MONOTONIC: the real-time clock's own. */
+	s->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (s->tfd < 0)
+		return -errno;
+	s->timer = event_new(base, s->tfd, EV_READ | EV_PERSIST, sched_timer_cb, s);
+	if (!s->timer || event_add(s->timer, NULL) < 0) {
+		if (s->timer)
+			event_free(s->timer);
+		s->timer = NULL;
+		close(s->tfd);
+		s->tfd = -1;
 		return -ENOMEM;
+	}
 	s->base = base;
 	s->armed_due = -1;
 	sched_arm(s);

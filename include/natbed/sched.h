@@ -4,7 +4,7 @@
  * time run in the order they were scheduled (FIFO on ties). Two drivers:
  *  - virtual time: sched_run_until() jumps from event to event, moving the
  *    virtual clock the scheduler was built on;
- *  - real time: sched_attach() arms a libevent timer for the earliest event
+ *  - real time: sched_attach() arms a timerfd for the earliest event
  *    and runs due events when it fires.
  */
 #ifndef NATBED_SCHED_H
@@ -60,8 +60,9 @@ size_t sched_run_due(struct sched *s);
  * Returns how many ran. */
 size_t sched_run_until(struct sched *s, natbed_time_t until_ns);
 
-/* Real time: attaches s to base; a timer wakes the loop at the earliest due
- * event. Returns 0 or -errno. */
+/* Real time: attaches s to base; a timerfd wakes the loop at the earliest
+ * due event. The scheduler's clock must be clock_monotonic (the timerfd
+ * reads CLOCK_MONOTONIC). Returns 0 or -errno. */
 int sched_attach(struct sched *s, struct event_base *base);
 
 #endif
