@@ -1,6 +1,8 @@
 #include "port.h"
 
+#include <linux/if_packet.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <errno.h>
 #include <unistd.h>
 
@@ -29,6 +31,16 @@ int port_open(struct port *p, const char *ifname, const struct port_backend *be)
 		return -ENAMETOOLONG;
 	strcpy(p->ifname, ifname);
 	return be->open(p);
+}
+
+void port_packet_kernel_drops(struct port *p)
+{
+	struct tpacket_stats st;
+	socklen_t len = sizeof(st);
+
+	/* Reading the statistics resets them: add, don't assign. */
+	if (getsockopt(p->fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0)
+		p->c.drops[DROP_KERNEL] += st.tp_drops;
 }
 
 void port_close(struct port *p)

@@ -65,6 +65,9 @@ static inline void port_drop(struct port *p, enum drop_reason r)
 	p->c.drops[r]++;
 }
 
+/* Both AF_PACKET backends: the socket's own drops (PACKET_STATISTICS). */
+void port_packet_kernel_drops(struct port *p);
+
 extern const struct port_backend port_backend_packet;
 extern const struct port_backend port_backend_ring;
 

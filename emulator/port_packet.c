@@ -184,16 +184,6 @@ static int packet_send(struct port *p, struct pkt **pkts, int n)
 	return k;
 }
 
-static void packet_kernel_drops(struct port *p)
-{
-	struct tpacket_stats st;
-	socklen_t len = sizeof(st);
-
-	/* Reading the statistics resets them: add, don't assign. */
-	if (getsockopt(p->fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0)
-		p->c.drops[DROP_KERNEL] += st.tp_drops;
-}
-
 static void packet_close(struct port *p)
 {
 	close(p->fd);
@@ -204,6 +194,6 @@ const struct port_backend port_backend_packet = {
     .open = packet_open,
     .recv = packet_recv,
     .send = packet_send,
-    .kernel_drops = packet_kernel_drops,
+    .kernel_drops = port_packet_kernel_drops,
     .close = packet_close,
 };

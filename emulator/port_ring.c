@@ -180,15 +180,6 @@ static int ring_send(struct port *p, struct pkt **pkts, int n)
 	return i;
 }
 
-static void ring_kernel_drops(struct port *p)
-{
-	struct tpacket_stats st;
-	socklen_t len = sizeof(st);
-
-	if (getsockopt(p->fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0)
-		p->c.drops[DROP_KERNEL] += st.tp_drops;
-}
-
 static void ring_close(struct port *p)
 {
 	struct ring_state *rs = p->be_ring;
@@ -207,6 +198,6 @@ const struct port_backend port_backend_ring = {
     .recv = ring_recv,
     .send = ring_send,
     .ready = ring_ready,
-    .kernel_drops = ring_kernel_drops,
+    .kernel_drops = port_packet_kernel_drops,
     .close = ring_close,
 };
