@@ -7,9 +7,11 @@
 
 #include "natbed/rng.h"
 
-#define NAT_BUCKETS	 65536 /* outbound hash chains */
-#define NAT_PORTS	 65536
-#define NAT_RANDOM_TRIES 32
+#define NAT_BUCKETS	    65536 /* outbound hash chains */
+#define NAT_PORTS	    65536
+#define NAT_RANDOM_TRIES    32
+#define NAT_FRAGS	    256			   /* datagrams in fragments followed at once */
+#define NAT_FRAG_TIMEOUT_NS (10 * NATBED_NS_PER_S) /* how long a fragment train is followed */
 
 /* RFC 5382 §2.1: TCP state as far as timeouts care. */
 enum nat_tcp { NAT_TCP_NONE, NAT_TCP_SYN, NAT_TCP_ESTABLISHED, NAT_TCP_CLOSING };
@@ -38,8 +40,21 @@ struct nat_map {
 	struct nat_perm *perms;
 };
 
+/* A datagram in fragments: its later fragments carry no ports, so they are
+ * translated like the first (RFC 4787 REQ-14), by IP identification. */
+struct nat_frag {
+	uint32_t src, dst; /* as the fragments arrive (network order) */
+	uint16_t id;
+	uint8_t proto;
+	uint8_t outbound;
+	uint32_t addr; /* what the translated address becomes */
+	natbed_time_t expires;
+};
+
 struct nat {
 	struct nat_cfg cfg;
+	struct nat_frag frags[NAT_FRAGS];
+	unsigned frag_next; /* the oldest slot: reused first */
 	struct sched *s;
 	struct nat_counters c;
 	struct rng rng;
@@ -505,6 +520,59 @@ static enum nat_verdict nat_icmp_error_out(struct nat *n, struct ip_view *v)
 	return NAT_PASS;
 }
 
+/* --- fragments (RFC 4787 REQ-14, in order) -------------------------------- */
+
+static bool nat_frag_first(const struct ip_view *v)
+{
+	uint16_t f = ntohs(v->ip->frag);
+
+	return (f & IPV4_FRAG_MF) && !(f & IPV4_FRAG_OFFSET_MASK);
+}
+
+static bool nat_frag_later(const struct ip_view *v)
+{
+	return (ntohs(v->ip->frag) & IPV4_FRAG_OFFSET_MASK) != 0;
+}
+
+/* Remembers how the first fragment (addresses as it arrived: src, dst) was
+ * translated, so the rest of its datagram follows. */
+static void nat_frag_note(struct nat *n, uint32_t src, uint32_t dst, const struct ip_view *v,
+			  bool outbound, uint32_t addr, natbed_time_t now)
+{
+	struct nat_frag *fr = &n->frags[n->frag_next];
+
+	n->frag_next = (n->frag_next + 1) % NAT_FRAGS;
+	fr->src = src;
+	fr->dst = dst;
+	fr->id = v->ip->id;
+	fr->proto = v->ip->proto;
+	fr->outbound = outbound;
+	fr->addr = addr;
+	fr->expires = now + NAT_FRAG_TIMEOUT_NS;
+}
+
+/* A later fragment: rewrites the address its first fragment had rewritten.
+ * One that comes before its first fragment is not followed: out-of-order
+ * fragments would need reassembly. */
+static enum nat_verdict nat_frag_follow(struct nat *n, struct ip_view *v, bool outbound,
+					natbed_time_t now)
+{
+	size_t i;
+
+	for (i = 0; i < NAT_FRAGS; i++) {
+		const struct nat_frag *fr = &n->frags[i];
+		uint32_t *field = outbound ? &v->ip->src : &v->ip->dst;
+
+		if (fr->expires <= now || fr->outbound != outbound || fr->id != v->ip->id ||
+		    fr->proto != v->ip->proto || fr->src != v->ip->src || fr->dst != v->ip->dst)
+			continue;
+		csum_update32(&v->ip->csum, *field, fr->addr);
+		*field = fr->addr;
+		return NAT_PASS;
+	}
+	return NAT_DROP_UNSUPPORTED;
+}
+
 /* --- the two directions ---------------------------------------------------- */
 
 static enum nat_verdict nat_drop(struct nat *n, enum nat_verdict why)
@@ -519,8 +587,15 @@ enum nat_verdict nat_outbound(struct nat *n, struct ip_view *v, natbed_time_t no
 	struct nat_map *m;
 	struct nat_perm *pm;
 
+	uint32_t src = v->ip->src, dst = v->ip->dst;
+
 	if ((v->ip->src & n->cfg.inside_mask) != n->cfg.inside_net)
 		return nat_drop(n, NAT_DROP_NOT_INSIDE);
+	if (nat_frag_later(v)) {
+		enum nat_verdict r = nat_frag_follow(n, v, true, now);
+
+		return r == NAT_PASS ? (n->c.out_pkts++, r) : nat_drop(n, r);
+	}
 	if (nat_l4_of(v->ip->proto, v->l4, v->l4_len, &l4) < 0) {
 		if (v->ip->proto == IPPROTO_ICMP_ && v->l4 && v->l4_len >= ICMP_HLEN &&
 		    nat_icmp_is_error(v->l4[0])) {
@@ -540,6 +615,8 @@ enum nat_verdict nat_outbound(struct nat *n, struct ip_view *v, natbed_time_t no
 	if (l4.proto == NAT_TCP)
 		nat_tcp_track(pm, v->l4, true);
 	nat_rewrite(v->ip, &v->ip->src, n->cfg.public_addr, &l4, l4.sport, m->ext_port);
+	if (nat_frag_first(v))
+		nat_frag_note(n, src, dst, v, true, n->cfg.public_addr, now);
 	/* RFC 4787 REQ-6: outbound traffic refreshes the mapping */
 	nat_refresh(n, m, now);
 	m->pkts_out++;
@@ -566,6 +643,11 @@ enum nat_verdict nat_inbound(struct nat *n, struct ip_view *v, natbed_time_t now
 	struct nat_l4 l4;
 	struct nat_map *m;
 
+	if (nat_frag_later(v)) {
+		enum nat_verdict r = nat_frag_follow(n, v, false, now);
+
+		return r == NAT_PASS ? (n->c.in_pkts++, r) : nat_drop(n, r);
+	}
 	if (nat_l4_of(v->ip->proto, v->l4, v->l4_len, &l4) < 0) {
 		if (v->ip->proto == IPPROTO_ICMP_ && v->l4 && v->l4_len >= ICMP_HLEN &&
 		    nat_icmp_is_error(v->l4[0])) {
@@ -582,6 +664,8 @@ enum nat_verdict nat_inbound(struct nat *n, struct ip_view *v, natbed_time_t now
 		return nat_drop(n, NAT_DROP_FILTERED);
 	if (l4.proto == NAT_TCP)
 		nat_tcp_track(nat_perm_find(m, v->ip->src, *l4.sport, true), v->l4, false);
+	if (nat_frag_first(v))
+		nat_frag_note(n, v->ip->src, v->ip->dst, v, false, m->int_addr, now);
 	nat_rewrite(v->ip, &v->ip->dst, m->int_addr, &l4, l4.dport, m->int_port);
 	if (n->cfg.refresh_inbound || l4.proto == NAT_TCP)
 		nat_refresh(n, m, now);

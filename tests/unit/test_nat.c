@@ -450,6 +450,59 @@ static void check_filtering(enum topo_nat_map m, enum topo_nat_map fl)
 	fx_free(f);
 }
 
+/* Sets p's fragment field and recomputes its IP header checksum: a UDP
+ * datagram is cut into a first fragment (MF) and a later one. */
+static void t_frag(struct tpkt *p, uint16_t frag)
+{
+	struct ipv4_hdr *ip = t_ip(p);
+
+	ip->frag = htons(frag);
+	ip_csum_set(ip, IPV4_MIN_HLEN);
+	assert_int_equal(ip_view_parse(p->buf, p->len, &p->v), 0);
+}
+
+/* A later fragment: an IP header and bytes, no L4 header. */
+static void t_later(struct tpkt *p, const char *src, const char *dst)
+{
+	t_ip_fill(p, IPPROTO_UDP_, src, dst, 16);
+	memcpy(t_l4(p), "the second piece", 16);
+	t_frag(p, 2); /* offset 2 x 8 bytes, last fragment */
+}
+
+/* RFC 4787 REQ-14: the fragments after the first carry no ports and follow
+ * the first one's translation, both ways; one without its first is refused. */
+static void test_fragments(void **state)
+{
+	struct fx *f = fx_make(TOPO_MAP_EIM, TOPO_MAP_APDM, TOPO_PORTS_PRESERVE);
+	struct tpkt p;
+	uint16_t ext;
+
+	(void)state;
+	t_udp(&p, T_HOST, 4000, T_R1, 53);
+	t_frag(&p, IPV4_FRAG_MF);
+	assert_int_equal(nat_outbound(f->n, &p.v, fx_now(f)), NAT_PASS);
+	ext = t_sport(&p);
+	t_later(&p, T_HOST, T_R1);
+	assert_int_equal(nat_outbound(f->n, &p.v, fx_now(f)), NAT_PASS);
+	assert_int_equal(t_ip(&p)->src, a4(T_PUBLIC));
+	assert_int_equal(ip_view_parse(p.buf, p.len, &p.v), 0); /* header checksum right */
+	/* the answer, in two pieces */
+	t_udp(&p, T_R1, 53, T_PUBLIC, ext);
+	t_frag(&p, IPV4_FRAG_MF);
+	assert_int_equal(nat_inbound(f->n, &p.v, fx_now(f)), NAT_PASS);
+	t_later(&p, T_R1, T_PUBLIC);
+	assert_int_equal(nat_inbound(f->n, &p.v, fx_now(f)), NAT_PASS);
+	assert_int_equal(t_ip(&p)->dst, a4(T_HOST));
+	assert_int_equal(ip_view_parse(p.buf, p.len, &p.v), 0);
+	/* a later fragment from elsewhere, or after the train expired */
+	t_later(&p, T_R2, T_PUBLIC);
+	assert_int_equal(nat_inbound(f->n, &p.v, fx_now(f)), NAT_DROP_UNSUPPORTED);
+	fx_at(f, 11 * T_S);
+	t_later(&p, T_HOST, T_R1);
+	assert_int_equal(nat_outbound(f->n, &p.v, fx_now(f)), NAT_DROP_UNSUPPORTED);
+	fx_free(f);
+}
+
 static void test_nine_combinations(void **state)
 {
 	size_t i, j;
@@ -1162,6 +1215,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_nine_combinations),
+	    cmocka_unit_test(test_fragments),
 	    cmocka_unit_test(test_ports_preserve),
 	    cmocka_unit_test(test_ports_sequential_stride),
 	    cmocka_unit_test(test_ports_random_seeded),
