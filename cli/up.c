@@ -48,7 +48,8 @@ struct up_ctx {
 static void up_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: natbed up [--prefix P] [--out DIR] [--json] FILE\n"
+		"usage: natbed up [--prefix P] [--out DIR] [--seed N] [--backend B] [--spin US] [--json]\n"
+		"                 FILE\n"
 		"\n"
 		"Builds the topology in FILE: namespace P+fabric for natbed-emu and P+HOST for\n"
 		"each host (visible to `ip netns`), a veth per host (eth0 in the host, named\n"
@@ -58,7 +59,8 @@ static void up_usage(FILE *f)
 		"Options may also follow FILE.\n"
 		"\n"
 		"  -p, --prefix P  namespace prefix, 1-%d of [a-z0-9-] (default %s)\n"
-		"  -o, --out DIR   captures (HOST.pcap) and logs (HOST.log, emu.log)\n"
+		"  -o, --out DIR   captures (HOST.pcap per port, NAT-wan.pcap per NAT), the\n"
+		"                  event log (events.jsonl) and logs (HOST.log, emu.log)\n"
 		"                  (default ./out/NAME, NAME from the topology)\n"
 		"  -s, --seed N    override the topology's seed (every random draw of the run)\n"
 		"  -b, --backend B packet I/O backend of natbed-emu: ring (PACKET_MMAP rings,\n"
