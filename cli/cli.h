@@ -41,6 +41,11 @@ const char *cli_child_path(void);
  * Returns 0 and fills out, or -1. */
 int cli_which(const char *name, char *out, size_t len);
 
+/* In a process about to run a host's program (after entering its network
+ * namespace): a private mount namespace with /sys remounted for the
+ * network namespace and an empty /etc/resolv.conf. 0 or -errno. */
+int cli_host_view(void);
+
 struct topo;
 
 /* Stops every process `natbed up` started under prefix and removes every

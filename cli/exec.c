@@ -78,6 +78,9 @@ int cmd_exec(int argc, char **argv)
 		return 1;
 	}
 	close(fd);
+	if (cli_host_view() < 0)
+		fprintf(stderr, "natbed exec: %s: cannot make a private mount view: %s\n", ns,
+			strerror(errno));
 	setenv("PATH", cli_child_path(), 1);
 	execvp(argv[optind], argv + optind);
 	fprintf(stderr, "natbed exec: %s: %s\n", argv[optind], strerror(errno));

@@ -14,7 +14,8 @@
 #include "netns.h"
 
 /* In the child: never returns. */
-static void proc_child(int nsfd, char *const argv[], const char *shell, const char *log)
+static void proc_child(int nsfd, char *const argv[], const char *shell, const char *log,
+		       int host_view)
 {
 	int fd;
 
@@ -22,6 +23,8 @@ static void proc_child(int nsfd, char *const argv[], const char *shell, const ch
 	if (netns_enter(nsfd) < 0)
 		_exit(126);
 	close(nsfd);
+	if (host_view)
+		cli_host_view();
 	fd = open("/dev/null", O_RDONLY);
 	if (fd >= 0) {
 		dup2(fd, STDIN_FILENO);
@@ -52,7 +55,7 @@ pid_t proc_spawn(const char *ns, char *const argv[], const char *shell, const ch
 		return nsfd;
 	pid = fork();
 	if (pid == 0)
-		proc_child(nsfd, argv, shell, log);
+		proc_child(nsfd, argv, shell, log, shell != NULL);
 	close(nsfd);
 	return pid < 0 ? -errno : pid;
 }

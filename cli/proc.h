@@ -12,7 +12,9 @@
 
 /* Starts argv (argv[0] a path, or NULL argv with a shell command line in
  * shell) in namespace ns, in a new session, stdin from /dev/null, stdout and
- * stderr appended to log. Returns the pid or -errno. */
+ * stderr appended to log. A shell command line is a host's run line: it also
+ * gets the host's view of the machine (cli_host_view()). Returns the pid or
+ * -errno. */
 pid_t proc_spawn(const char *ns, char *const argv[], const char *shell, const char *log);
 
 /* Sends SIGTERM to each live process in procs, waits up to grace_ms for all

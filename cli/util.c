@@ -1,9 +1,11 @@
 /* Small helpers shared by natbed's subcommands. */
 #include <errno.h>
+#include <sched.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -92,4 +94,20 @@ int cli_which(const char *name, char *out, size_t len)
 			return 0;
 	}
 	return -1;
+}
+
+int cli_host_view(void)
+{
+	/* A private mount namespace, so nothing below leaks to the machine. */
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+		return -errno;
+	/* /sys as the host's network namespace sees it, as `ip netns exec`
+	 * gives it (/sys/class/net lists the host's own interfaces). */
+	if (umount2("/sys", MNT_DETACH) == 0)
+		mount("sysfs", "/sys", "sysfs", 0, NULL);
+	/* No name server is reachable from a topology: an empty resolv.conf
+	 * makes lookups fail at once on loopback instead of sending queries
+	 * toward the machine's real resolver. */
+	mount("/dev/null", "/etc/resolv.conf", NULL, MS_BIND, NULL);
+	return 0;
 }
