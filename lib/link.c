@@ -382,14 +382,20 @@ const char *link_loss_model_name(size_t i)
 
 /* --- link_cfg_set: one setter per key ------------------------------------ */
 
+/* A delay or jitter: 0 to LINK_TIME_MAX_NS. */
+static bool link_time_ok(natbed_time_t t)
+{
+	return t >= 0 && t <= LINK_TIME_MAX_NS;
+}
+
 typedef int (*link_setter)(struct link_cfg *c, const char *v, char *err, size_t errlen);
 
 static int set_delay(struct link_cfg *c, const char *v, char *err, size_t errlen)
 {
 	natbed_time_t t;
 
-	if (topo_parse_duration(v, &t) < 0 || t < 0) {
-		link_errf(err, errlen, "delay: bad duration '%s' (us, ms, s)", v);
+	if (topo_parse_duration(v, &t) < 0 || !link_time_ok(t)) {
+		link_errf(err, errlen, "delay: bad duration '%s' (us, ms, s; at most 1 hour)", v);
 		return -1;
 	}
 	c->delay_ns = t;
@@ -400,8 +406,8 @@ static int set_jitter(struct link_cfg *c, const char *v, char *err, size_t errle
 {
 	natbed_time_t t;
 
-	if (topo_parse_duration(v, &t) < 0 || t < 0) {
-		link_errf(err, errlen, "jitter: bad duration '%s' (us, ms, s)", v);
+	if (topo_parse_duration(v, &t) < 0 || !link_time_ok(t)) {
+		link_errf(err, errlen, "jitter: bad duration '%s' (us, ms, s; at most 1 hour)", v);
 		return -1;
 	}
 	c->jitter_ns = t;
@@ -763,9 +769,11 @@ static const struct link_loss_model *link_check(const struct link_cfg *cfg, char
 		link_errf(err, errlen, "link %s: a probability is outside 0..1", cfg->name);
 		return NULL;
 	}
-	if (cfg->delay_ns < 0 || cfg->jitter_ns < 0 || cfg->dir > 1 ||
+	if (!link_time_ok(cfg->delay_ns) || !link_time_ok(cfg->jitter_ns) || cfg->dir > 1 ||
 	    cfg->target.n_list > LINK_TARGET_LIST_MAX) {
-		link_errf(err, errlen, "link %s: negative time, direction not 0/1 or list too long",
+		link_errf(err, errlen,
+			  "link %s: delay or jitter not 0 to 1 hour, direction not 0/1 or list too "
+			  "long",
 			  cfg->name);
 		return NULL;
 	}

@@ -1094,6 +1094,25 @@ static bool link_loss_is_model(const yaml_node_t *v)
 	return v->type == YAML_SCALAR_NODE && ((*s >= 'a' && *s <= 'z') || strchr(s, ' '));
 }
 
+/* The link model refuses a delay or jitter past LINK_TIME_MAX_NS (time
+ * would overflow); say so here, at the line, not when the emulator starts.
+ * lines[] is indexed like link_keys: delay, jitter first. */
+static int link_typed_bounds(struct loader *ld, const struct topo_link *l, const char *path,
+			     const int *lines)
+{
+	char sub[KEY_PATH_MAX];
+
+	if ((l->set & TOPO_LINK_DELAY) && l->delay_ns > LINK_TIME_MAX_NS) {
+		path_join(sub, sizeof(sub), path, "delay");
+		return fail(ld, lines[0], sub, "at most 1 hour");
+	}
+	if ((l->set & TOPO_LINK_JITTER) && l->jitter_ns > LINK_TIME_MAX_NS) {
+		path_join(sub, sizeof(sub), path, "jitter");
+		return fail(ld, lines[1], sub, "at most 1 hour");
+	}
+	return 0;
+}
+
 static int v_link(struct loader *ld, const yaml_node_t *n, const char *path, void *dst)
 {
 	struct topo_link *l = dst;
@@ -1120,7 +1139,7 @@ static int v_link(struct loader *ld, const yaml_node_t *n, const char *path, voi
 		if (rc < 0)
 			return -1;
 	}
-	return 0;
+	return link_typed_bounds(ld, l, path, lines);
 }
 
 /* Over `base`, the fields that `over` sets: how host links inherit. A key

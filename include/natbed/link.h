@@ -32,7 +32,13 @@
 #define LINK_QUEUE_DEFAULT   1000  /* packets, when a rate is set */
 #define LINK_QUEUE_MAX	     65536 /* packets a rate-limited queue holds at most */
 #define LINK_MTU_FRAME	     1514  /* default token bucket depth, bytes */
-#define LINK_ERR_MAX	     256   /* a good size for the caller's error buffer */
+/* Longest delay or jitter a link takes. A delivery time is the departure
+ * time plus the delay plus the jitter (up to ~9 jitters when normal) in a
+ * natbed_time_t: values near INT64_MAX, which the duration parser accepts,
+ * overflowed it (C11 §6.5p5: undefined). An hour (3.6e12 ns) is beyond any
+ * real link and keeps that sum far below INT64_MAX (9.2e18 ns). */
+#define LINK_TIME_MAX_NS (3600 * NATBED_NS_PER_S)
+#define LINK_ERR_MAX	 256 /* a good size for the caller's error buffer */
 
 enum link_jitter_dist {
 	LINK_JITTER_UNIFORM, /* delay +- jitter, flat */

@@ -16,3 +16,27 @@ add_executable(fuzz_stund_replay ${NATBED_FUZZ_DIR}/fuzz_stund.c ${NATBED_FUZZ_D
 target_link_libraries(fuzz_stund_replay PRIVATE natbed_stuntools)
 add_test(NAME fuzz-smoke.stund COMMAND fuzz_stund_replay ${NATBED_FUZZ_DIR}/corpus/stund)
 set_tests_properties(fuzz-smoke.stund PROPERTIES LABELS fuzz-smoke TIMEOUT 60)
+
+# The packet harnesses share fuzz_pkt.c (input reader, frame repair, an L4
+# checksum check of their own).
+add_executable(fuzz_nat_replay ${NATBED_FUZZ_DIR}/fuzz_nat.c ${NATBED_FUZZ_DIR}/fuzz_pkt.c
+               ${NATBED_FUZZ_DIR}/replay.c)
+target_link_libraries(fuzz_nat_replay PRIVATE natbed_emu)
+add_test(NAME fuzz-smoke.nat COMMAND fuzz_nat_replay ${NATBED_FUZZ_DIR}/corpus/nat)
+set_tests_properties(fuzz-smoke.nat PROPERTIES LABELS fuzz-smoke TIMEOUT 60)
+
+add_executable(fuzz_firewall_replay ${NATBED_FUZZ_DIR}/fuzz_firewall.c
+               ${NATBED_FUZZ_DIR}/fuzz_pkt.c ${NATBED_FUZZ_DIR}/replay.c)
+target_link_libraries(fuzz_firewall_replay PRIVATE natbed_emu)
+add_test(NAME fuzz-smoke.firewall COMMAND fuzz_firewall_replay ${NATBED_FUZZ_DIR}/corpus/firewall)
+set_tests_properties(fuzz-smoke.firewall PROPERTIES LABELS fuzz-smoke TIMEOUT 60)
+
+add_executable(fuzz_topo_replay ${NATBED_FUZZ_DIR}/fuzz_topo.c ${NATBED_FUZZ_DIR}/replay.c)
+target_link_libraries(fuzz_topo_replay PRIVATE natbed)
+add_test(NAME fuzz-smoke.topo COMMAND fuzz_topo_replay ${NATBED_FUZZ_DIR}/corpus/topo)
+set_tests_properties(fuzz-smoke.topo PROPERTIES LABELS fuzz-smoke TIMEOUT 60)
+
+add_executable(fuzz_link_replay ${NATBED_FUZZ_DIR}/fuzz_link.c ${NATBED_FUZZ_DIR}/replay.c)
+target_link_libraries(fuzz_link_replay PRIVATE natbed)
+add_test(NAME fuzz-smoke.link COMMAND fuzz_link_replay ${NATBED_FUZZ_DIR}/corpus/link)
+set_tests_properties(fuzz-smoke.link PROPERTIES LABELS fuzz-smoke TIMEOUT 60)
