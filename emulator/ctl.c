@@ -174,6 +174,7 @@ struct ctl *ctl_new(struct event_base *base, const char *path, const struct ctl_
 		free(c);
 		return NULL;
 	}
+	chmod(path, 0600); /* bind() made it 0700 under the umask: no one runs it */
 	return c;
 }
 
