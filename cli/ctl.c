@@ -172,6 +172,8 @@ int cmd_ctl(int argc, char **argv)
 	}
 	if (cli_check_prefix(prefix) < 0)
 		return 2;
+	if (cli_need_root("ctl") < 0)
+		return 1;
 	ans = ctl_call(prefix, argc - optind, argv + optind);
 	if (!ans)
 		return 1;

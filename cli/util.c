@@ -15,7 +15,9 @@ int cli_need_root(const char *what)
 {
 	if (geteuid() == 0)
 		return 0;
-	fprintf(stderr, "natbed %s: must run as root (it creates network namespaces); try sudo\n",
+	fprintf(stderr,
+		"natbed %s: must run as root (network namespaces and the emulator's control socket "
+		"are root's); try sudo\n",
 		what);
 	return -1;
 }
