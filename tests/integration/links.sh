@@ -53,6 +53,10 @@ down
 lost() { # SEED RUN: packet numbers that never reached b
 	local seed=$1 run=$2
 	natbed up --prefix "$NB_PREFIX" --out "$NB_TMP/$run" --seed "$seed" "$NB_TMP/lossy.yaml" >/dev/null || nb_fail "up lossy"
+	# Resolve ARP on both sides first: while a's kernel waits for the
+	# gateway's MAC it may drop datagrams the fabric then never numbers.
+	x a ping -c 1 -W 2 198.51.100.2 >/dev/null || x a ping -c 1 -W 2 198.51.100.2 >/dev/null ||
+		nb_fail "warm-up ping"
 	x a $SEND 40000 198.51.100.2 9 200 0.002 p || nb_fail "send"
 	sleep 0.3
 	natbed ctl --prefix "$NB_PREFIX" show ports >/dev/null
