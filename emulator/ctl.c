@@ -164,7 +164,7 @@ struct ctl *ctl_new(struct event_base *base, const char *path, const struct ctl_
 	sun.sun_family = AF_UNIX;
 	strcpy(sun.sun_path, path);
 	unlink(path);
-	old = umask(077); /* the socket is born 0600: only root may steer the fabric */
+	old = umask(0177); /* born 0600 (0777 & ~0177): only root may steer the fabric */
 	c->l = evconnlistener_new_bind(base, ctl_accept_cb, c,
 				       LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 16,
 				       (struct sockaddr *)&sun, sizeof(sun));
@@ -174,7 +174,6 @@ struct ctl *ctl_new(struct event_base *base, const char *path, const struct ctl_
 		free(c);
 		return NULL;
 	}
-	chmod(path, 0600); /* bind() made it 0700 under the umask: no one runs it */
 	return c;
 }
 
