@@ -878,9 +878,10 @@ static int ethtool(struct netns_sock *s, const char *ifname, void *cmd)
  * and keep the bits offload_off() clears. */
 static int offload_mask(struct netns_ctx *ctx, struct netns_sock *s, const char *ifname)
 {
-	struct {
+	/* ethtool requests end in a flexible array: a union gives it room */
+	union {
 		struct ethtool_sset_info hdr;
-		__u32 len;
+		__u8 raw[sizeof(struct ethtool_sset_info) + sizeof(__u32)];
 	} info = {.hdr = {.cmd = ETHTOOL_GSSET_INFO, .sset_mask = 1ULL << ETH_SS_FEATURES}};
 	struct ethtool_gstrings *names;
 	__u32 count;
@@ -891,7 +892,7 @@ static int offload_mask(struct netns_ctx *ctx, struct netns_sock *s, const char 
 	rc = ethtool(s, ifname, &info);
 	if (rc < 0)
 		return rc;
-	count = info.hdr.sset_mask ? info.len : 0;
+	count = info.hdr.sset_mask ? info.hdr.data[0] : 0;
 	if (count == 0 || count > NETNS_FEAT_WORDS * 32)
 		return -EOPNOTSUPP;
 	names = calloc(1, sizeof(*names) + (size_t)count * ETH_GSTRING_LEN);
@@ -918,24 +919,26 @@ static int offload_mask(struct netns_ctx *ctx, struct netns_sock *s, const char 
 static int features_get(struct netns_sock *s, const char *ifname, unsigned int words,
 			struct ethtool_get_features_block *blk)
 {
-	struct {
+	union {
 		struct ethtool_gfeatures hdr;
-		struct ethtool_get_features_block blk[NETNS_FEAT_WORDS];
+		__u8 raw[sizeof(struct ethtool_gfeatures) +
+			 NETNS_FEAT_WORDS * sizeof(struct ethtool_get_features_block)];
 	} g = {.hdr = {.cmd = ETHTOOL_GFEATURES, .size = words}};
 	int rc;
 
 	rc = ethtool(s, ifname, &g);
 	if (rc == 0)
-		memcpy(blk, g.blk, words * sizeof(*blk));
+		memcpy(blk, g.hdr.features, words * sizeof(*blk));
 	return rc;
 }
 
 int offload_off(struct netns_ctx *ctx, const char *ns, const char *ifname, struct netns_err *err)
 {
 	struct ethtool_get_features_block blk[NETNS_FEAT_WORDS];
-	struct {
+	union {
 		struct ethtool_sfeatures hdr;
-		struct ethtool_set_features_block blk[NETNS_FEAT_WORDS];
+		__u8 raw[sizeof(struct ethtool_sfeatures) +
+			 NETNS_FEAT_WORDS * sizeof(struct ethtool_set_features_block)];
 	} set = {.hdr = {.cmd = ETHTOOL_SFEATURES}};
 	const char *step = "feature names";
 	struct netns_sock *s;
@@ -960,8 +963,8 @@ int offload_off(struct netns_ctx *ctx, const char *ns, const char *ifname, struc
 	/* clear only what this device lets us change; fixed ones stay as they are */
 	set.hdr.size = words;
 	for (unsigned int i = 0; i < words; i++) {
-		set.blk[i].valid = ctx->feat_off[i] & blk[i].available;
-		set.blk[i].requested = 0;
+		set.hdr.features[i].valid = ctx->feat_off[i] & blk[i].available;
+		set.hdr.features[i].requested = 0;
 	}
 	step = "ETHTOOL_SFEATURES";
 	rc = ethtool(s, ifname, &set);
@@ -970,7 +973,7 @@ int offload_off(struct netns_ctx *ctx, const char *ns, const char *ifname, struc
 		rc = features_get(s, ifname, words, blk);
 	}
 	for (unsigned int i = 0; rc == 0 && i < words; i++) {
-		if (blk[i].active & set.blk[i].valid) {
+		if (blk[i].active & set.hdr.features[i].valid) {
 			step = "features still on after ETHTOOL_SFEATURES";
 			rc = -EOPNOTSUPP;
 		}

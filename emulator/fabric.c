@@ -40,6 +40,7 @@ static size_t fab_link_host(int h)
 }
 
 struct fab_arp_retry {
+	struct fab_arp_retry *next, **prev; /* the fabric's list of pending ones */
 	struct fabric *f;
 	int port;
 	uint32_t ip;
@@ -70,6 +71,7 @@ struct fabric {
 	struct event **rx_ev;
 	struct event *flush_ev;
 	int flush_armed;
+	struct fab_arp_retry *retries; /* pending ARP retries, freed with the fabric */
 };
 
 static void fab_on_segment(void *arg, natbed_time_t now);
@@ -375,6 +377,14 @@ static void fab_tx_resolved(struct fabric *f, struct port *port, struct pkt *p,
 	fab_enqueue(f, port, p);
 }
 
+static void fab_retry_unlink(struct fab_arp_retry *r)
+{
+	if (r->next)
+		r->next->prev = r->prev;
+	*r->prev = r->next;
+	free(r);
+}
+
 static void fab_arp_retry(void *arg, natbed_time_t now)
 {
 	struct fab_arp_retry *r = arg;
@@ -390,7 +400,7 @@ static void fab_arp_retry(void *arg, natbed_time_t now)
 		}
 		fab_drop_list(f, arp_give_up(&f->arp[r->port], r->ip), DROP_ARP_UNRESOLVED);
 	}
-	free(r);
+	fab_retry_unlink(r);
 }
 
 static void fab_arp_ask(struct fabric *f, struct port *port, uint32_t ip)
@@ -403,8 +413,13 @@ static void fab_arp_ask(struct fabric *f, struct port *port, uint32_t ip)
 	r->f = f;
 	r->port = port->index;
 	r->ip = ip;
+	r->next = f->retries;
+	r->prev = &f->retries;
+	if (f->retries)
+		f->retries->prev = &r->next;
+	f->retries = r;
 	if (!sched_after(f->s, FAB_ARP_RETRY_NS, fab_arp_retry, r))
-		free(r);
+		fab_retry_unlink(r);
 }
 
 static void fab_tx(void *arg, natbed_time_t now)
@@ -998,6 +1013,9 @@ void fabric_free(struct fabric *f)
 		event_free(f->flush_ev);
 	free(f->rx_ev);
 	free(f->segment_port);
+	/* their events die with the scheduler, never run: free them here */
+	while (f->retries)
+		fab_retry_unlink(f->retries);
 	free(f->pcap);
 	free(f->arp);
 	free(f->ports);

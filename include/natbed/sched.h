@@ -52,7 +52,9 @@ size_t sched_pending(const struct sched *s);
 natbed_time_t sched_next_due(const struct sched *s);
 
 /* Runs every event due at or before the clock's current time, including
- * events that those events schedule for now or earlier. Returns how many ran. */
+ * events that those events schedule for now or earlier. Returns how many ran.
+ * It returns only when nothing is due: a callback that always schedules
+ * another event for now keeps it running (as it would sched_run_until()). */
 size_t sched_run_due(struct sched *s);
 
 /* Virtual time only: runs events in time order up to and including until_ns,

@@ -38,6 +38,16 @@ echo "$out" | grep -qi "Address and Port Dependent Mapping" || nb_fail "natdisco
 # nothing from the inside prefix ever leaves on the outside
 n=$(tshark -r "$NB_TMP/out0.pcap" -Y 'ip.addr == 192.168.50.0/24' 2>/dev/null | wc -l)
 [ "$n" -eq 0 ] || nb_fail "$n packets with inside addresses on the outside port"
+# a destination nobody answers ARP for: asked three times, then dropped and counted
+nb_x in ping -c 1 -W 1 203.0.113.99 >/dev/null 2>&1 && nb_fail "ping to a missing host answered"
+sleep 1.6
+drops=$(/usr/bin/python3 -c '
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"[\"show\",\"ports\"]\n")
+ans = json.loads(s.makefile().readline())
+print(sum(p["drops"].get("arp_unresolved", 0) for p in ans["result"]))' "$NB_TMP/ctl")
+[ "$drops" -ge 1 ] || nb_fail "no arp_unresolved drop counted ($drops)"
+nb_x in ping -c 1 -W 2 192.168.50.1 >/dev/null || nb_fail "the emulator stopped answering after an ARP failure"
 # option errors are clear
 natbed-emu --inside in0 --public 1.2.3.4 2>&1 | grep -q "needs --inside IF, --outside IF" || nb_fail "no clear error for missing --outside"
 nb_pass "standalone: ping, STUN through the NAT, symmetric mapping seen by natdiscovery"
