@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# --help tells the truth: every long option a program's getopt table knows
+# appears in its --help text, and --help exits 0. Reads the option tables
+# from the sources, so a new option without a line in --help fails here.
+set -u
+src=${NATBED_SRC:?}
+bin=${NATBED_BUILD:?}
+fail=0
+check() { # BINARY-AND-ARGS... -- SOURCE-FILE...
+	local args=() f out opt
+	while [ "$1" != "--" ]; do args+=("$1"); shift; done
+	shift
+	out=$("${args[@]}" --help 2>&1) || { echo "FAIL: ${args[*]} --help exits non-zero"; fail=1; return; }
+	for f in "$@"; do
+		for opt in $(grep -o '{"[a-z][a-z-]*", *\(no\|required\|optional\)_argument' "$src/$f" | sed 's/{"\([^"]*\)".*/\1/'); do
+			echo "$out" | grep -q -- "--$opt" || { echo "FAIL: ${args[*]} --help does not mention --$opt ($f)"; fail=1; }
+		done
+	done
+}
+check "$bin/emulator/natbed-emu" -- emulator/main.c
+check "$bin/agents/natbed-stund" -- agents/stund.c
+check "$bin/agents/natbed-stunclient" -- agents/stunclient.c
+check "$bin/agents/natbed-stunload" -- agents/stunload.c
+for c in up down exec status ctl; do
+	check "$bin/cli/natbed" "$c" -- "cli/$c.c"
+done
+[ $fail -eq 0 ] || exit 1
+echo "PASS: every long option is in its program's --help"
