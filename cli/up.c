@@ -48,7 +48,8 @@ struct up_ctx {
 static void up_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: natbed up [--prefix P] [--out DIR] [--seed N] [--backend B] [--spin US] [--json]\n"
+		"usage: natbed up [--prefix P] [--out DIR] [--seed N] [--backend B] [--spin US] "
+		"[--json]\n"
 		"                 FILE\n"
 		"\n"
 		"Builds the topology in FILE: namespace P+fabric for natbed-emu and P+HOST for\n"
@@ -392,17 +393,53 @@ static json_t *up_host_json(const struct up_ctx *u, const struct topo_host *h)
 			 h->nat < 0 ? "internet" : u->t->nats[h->nat].name);
 }
 
+/* {"name", "preset", "mapping", "filtering", "public", "inside", "behind"} */
+static json_t *up_nat_json(const struct up_ctx *u, const struct topo_nat *n)
+{
+	char pub[INET_ADDRSTRLEN], net[INET_ADDRSTRLEN], inside[INET_ADDRSTRLEN + 4];
+
+	inet_ntop(AF_INET, &n->public_addr, pub, sizeof(pub));
+	inet_ntop(AF_INET, &n->inside_net, net, sizeof(net));
+	snprintf(inside, sizeof(inside), "%s/%u", net, n->inside_len);
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "name", n->name, "preset",
+			 n->preset[0] ? n->preset : "-", "mapping", topo_nat_map_name(n->mapping),
+			 "filtering", topo_nat_map_name(n->filtering), "public", pub, "inside",
+			 inside, "behind",
+			 n->upstream < 0 ? "internet" : u->t->nats[n->upstream].name);
+}
+
+static void up_print_nats(const json_t *nats)
+{
+	const json_t *j;
+	size_t i;
+
+	if (json_array_size(nats) == 0)
+		return;
+	printf("\n%-14s %-22s %-16s %-18s %-12s %s\n", "NAT", "PRESET", "PUBLIC", "INSIDE",
+	       "BEHIND", "MAPPING / FILTERING");
+	json_array_foreach(nats, i, j) printf("%-14s %-22s %-16s %-18s %-12s %s / %s\n",
+					      json_string_value(json_object_get(j, "name")),
+					      json_string_value(json_object_get(j, "preset")),
+					      json_string_value(json_object_get(j, "public")),
+					      json_string_value(json_object_get(j, "inside")),
+					      json_string_value(json_object_get(j, "behind")),
+					      json_string_value(json_object_get(j, "mapping")),
+					      json_string_value(json_object_get(j, "filtering")));
+}
+
 static void up_print(const struct up_ctx *u)
 {
-	json_t *hosts = json_array(), *all;
+	json_t *hosts = json_array(), *nats = json_array(), *all;
 	size_t h, k;
 
 	for (h = 0; h < u->t->n_hosts; h++)
 		json_array_append_new(hosts, up_host_json(u, &u->t->hosts[h]));
+	for (h = 0; h < u->t->n_nats; h++)
+		json_array_append_new(nats, up_nat_json(u, &u->t->nats[h]));
 	if (u->o->json) {
-		all = json_pack("{s:s,s:s,s:s,s:s,s:s,s:o}", "name", u->t->name, "prefix",
+		all = json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:o}", "name", u->t->name, "prefix",
 				u->o->prefix, "fabric", u->fabric_ns, "out", u->out, "ctl", u->ctl,
-				"hosts", hosts);
+				"hosts", hosts, "nats", nats);
 		json_dumpf(all, stdout, JSON_INDENT(2));
 		putchar('\n');
 		json_decref(all);
@@ -423,7 +460,9 @@ static void up_print(const struct up_ctx *u)
 			printf("%s%s", k ? " " : "", json_string_value(json_array_get(addrs, k)));
 		putchar('\n');
 	}
+	up_print_nats(nats);
 	json_decref(hosts);
+	json_decref(nats);
 }
 
 static int up_build(struct up_ctx *u)

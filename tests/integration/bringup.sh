@@ -54,6 +54,7 @@ all_gone() {
 # --- lan: alice and bob on one inside segment, stun on the internet -------
 up lan
 grep -q "alice" "$NB_TMP/lan.up" || nb_fail "natbed up printed no host table"
+grep -q "^home .*203.0.113.10 .*192.168.1.0/24" "$NB_TMP/lan.up" || nb_fail "natbed up printed no NAT table"
 ip netns list | grep -q "^${NB_PREFIX}fabric" || nb_fail "no fabric namespace"
 [ "$(ip netns exec "${NB_PREFIX}fabric" cat /proc/sys/net/ipv4/ip_forward)" = 0 ] || nb_fail "forwarding on in the fabric"
 [ -z "$(ip -n "${NB_PREFIX}fabric" -4 addr show | grep inet | grep -v 127.0.0.1)" ] || nb_fail "fabric ports carry addresses"
