@@ -7,7 +7,7 @@
 
 #include "natbed/rng.h"
 
-#define NAT_BUCKETS	    65536 /* outbound hash chains */
+#define NAT_BUCKETS	    4096 /* outbound hash chains */
 #define NAT_PORTS	    65536
 #define NAT_RANDOM_TRIES    32
 #define NAT_FRAGS	    256			   /* datagrams in fragments followed at once */
@@ -59,10 +59,26 @@ struct nat {
 	struct nat_counters c;
 	struct rng rng;
 	struct nat_map *buckets[NAT_BUCKETS];
-	struct nat_map *by_port[NAT_PROTO_COUNT][NAT_PORTS]; /* host order index */
+	struct nat_map *
+	    *by_port[NAT_PROTO_COUNT]; /* by external port (host order); made on first use */
 	size_t in_use[NAT_PROTO_COUNT];
 	uint32_t next_port[NAT_PROTO_COUNT]; /* sequential, host order */
 };
+
+/* The mapping on external port (host order) of protocol p, or NULL. */
+static struct nat_map *nat_at(const struct nat *n, int p, uint32_t port)
+{
+	return n->by_port[p] ? n->by_port[p][port] : NULL;
+}
+
+/* Protocol p's port table, made on first use: a NAT that never sees TCP
+ * never pays for it. NULL when out of memory. */
+static struct nat_map **nat_port_table(struct nat *n, int p)
+{
+	if (!n->by_port[p])
+		n->by_port[p] = calloc(NAT_PORTS, sizeof(*n->by_port[p]));
+	return n->by_port[p];
+}
 
 static const char *const nat_proto_names[NAT_PROTO_COUNT] = {"udp", "tcp", "icmp"};
 
@@ -219,7 +235,7 @@ static uint32_t nat_range(const struct nat *n)
 
 static bool nat_port_ok(const struct nat *n, enum nat_proto p, uint32_t port, uint16_t want)
 {
-	if (n->by_port[p][port])
+	if (nat_at(n, p, port))
 		return false;
 	/* RFC 4787 REQ-4: keep the parity of the internal port */
 	return !n->cfg.parity || (port & 1) == (want & 1u);
@@ -364,7 +380,7 @@ static struct nat_map *nat_map_new(struct nat *n, enum nat_proto p, uint32_t a, 
 	int32_t ext = nat_port_pick(n, p, ntohs(port));
 	size_t b;
 
-	if (ext < 0)
+	if (ext < 0 || !nat_port_table(n, p))
 		return NULL;
 	m = calloc(1, sizeof(*m));
 	if (!m)
@@ -487,7 +503,7 @@ static enum nat_verdict nat_icmp_error_in(struct nat *n, struct ip_view *v)
 
 	if (nat_quote_of(v, &q) < 0 || q.ip->src != n->cfg.public_addr)
 		return NAT_DROP_UNSUPPORTED;
-	m = n->by_port[q.l4.proto][ntohs(*q.l4.sport)];
+	m = nat_at(n, q.l4.proto, ntohs(*q.l4.sport));
 	if (!m)
 		return NAT_DROP_NO_MAPPING;
 	nat_rewrite(q.ip, &q.ip->src, m->int_addr, &q.l4, q.l4.sport, m->int_port);
@@ -657,7 +673,7 @@ enum nat_verdict nat_inbound(struct nat *n, struct ip_view *v, natbed_time_t now
 		}
 		return nat_drop(n, NAT_DROP_UNSUPPORTED);
 	}
-	m = n->by_port[l4.proto][ntohs(*l4.dport)];
+	m = nat_at(n, l4.proto, ntohs(*l4.dport));
 	if (!m)
 		return nat_drop(n, NAT_DROP_NO_MAPPING);
 	if (!nat_filter_allows(n, m, v->ip->src, l4.proto == NAT_ICMP ? 0 : *l4.sport))
@@ -718,6 +734,8 @@ void nat_free(struct nat *n)
 	if (!n)
 		return;
 	nat_flush(n);
+	for (int p = 0; p < NAT_PROTO_COUNT; p++)
+		free(n->by_port[p]);
 	free(n);
 }
 
@@ -771,9 +789,9 @@ json_t *nat_mappings_json(const struct nat *n, natbed_time_t now)
 	/* by external port: a stable, readable order */
 	for (p = 0; p < NAT_PROTO_COUNT; p++)
 		for (port = 0; port < NAT_PORTS; port++)
-			if (n->by_port[p][port])
+			if (nat_at(n, p, port))
 				json_array_append_new(arr,
-						      nat_map_json(n, n->by_port[p][port], now));
+						      nat_map_json(n, nat_at(n, p, port), now));
 	return arr;
 }
 
@@ -868,8 +886,8 @@ json_t *nat_checkpoint(const struct nat *n, natbed_time_t now)
 	for (p = 0; p < NAT_PROTO_COUNT; p++) {
 		json_array_append_new(next, json_integer(n->next_port[p]));
 		for (port = 0; port < NAT_PORTS; port++)
-			if (n->by_port[p][port])
-				json_array_append_new(maps, nat_map_ckpt(n->by_port[p][port], now));
+			if (nat_at(n, p, port))
+				json_array_append_new(maps, nat_map_ckpt(nat_at(n, p, port), now));
 	}
 	/* 64-bit state words as strings: JSON integers are signed */
 	for (i = 0; i < 4; i++) {
@@ -901,7 +919,7 @@ static int nat_restore_map(struct nat *n, const json_t *jm, natbed_time_t now)
 			"ext_port", &ep, "expires_in_ns", &exp, "pkts_out", &po, "pkts_in", &pi,
 			"perms", &perms) < 0 ||
 	    proto < 0 || proto >= NAT_PROTO_COUNT || ep < 0 || ep >= NAT_PORTS ||
-	    n->by_port[proto][ep] || exp < 0)
+	    nat_at(n, (int)proto, (uint32_t)ep) || exp < 0 || !nat_port_table(n, (int)proto))
 		return -1;
 	m = calloc(1, sizeof(*m));
 	if (!m)
