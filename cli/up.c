@@ -150,7 +150,7 @@ static int up_check_binaries(const struct topo *t)
 		word[n] = '\0';
 		if (strcmp(word, "exec") != 0 && cli_which(word, path, sizeof(path)) < 0) {
 			fprintf(stderr, "natbed up: %s:%d: hosts.%s.run: '%s' not found in PATH\n",
-				t->path, t->hosts[h].line, t->hosts[h].name, word);
+				t->path, t->hosts[h].run_line, t->hosts[h].name, word);
 			return -1;
 		}
 	}

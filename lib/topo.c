@@ -1744,6 +1744,7 @@ static int host_check(struct loader *ld, size_t i)
 	size_t k;
 	int line;
 
+	hi->host.run_line = hi->line[HK_RUN];
 	if (hi->line[HK_NAT]) {
 		hi->host.nat = nat_find_in(ld, hi->nat);
 		if (hi->host.nat < 0)

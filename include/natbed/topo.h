@@ -163,6 +163,7 @@ struct topo_host {
 	struct in_addr gateway; /* default route */
 	struct topo_link link;	/* access link, defaults applied */
 	char run[TOPO_RUN_MAX]; /* "" when none */
+	int run_line;		/* where run was given, 0 when not */
 	struct topo_fw fw;	/* on its access link */
 	int line;
 };

@@ -372,6 +372,7 @@ static void test_lan(void **state)
 	assert_addr(s->gateway, TOPO_PUBLIC_GATEWAY);
 	assert_string_equal(s->run,
 			    "natbed-stund --primary 198.51.100.10 --alternate 198.51.100.11");
+	assert_int_equal(s->run_line, 20);
 	assert_int_equal(topo_host_find(t, "carol"), -1);
 	assert_int_equal(topo_nat_find(t, "alice"), -1);
 	topo_free(t);
