@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "natbed/rng.h"
+#include "natbed/units.h"
 
 #define NAT_BUCKETS	    4096 /* outbound hash chains */
 #define NAT_PORTS	    65536
@@ -819,7 +820,7 @@ int nat_set(struct nat *n, const char *key, const char *value, char *err, size_t
 	else if (strcmp(key, "ports") == 0)
 		rc = topo_parse_nat_ports(value, &c.ports);
 	else if (strcmp(key, "port-range") == 0)
-		rc = topo_parse_port_range(value, &c.port_lo, &c.port_hi);
+		rc = units_parse_port_range(value, &c.port_lo, &c.port_hi);
 	else if (strcmp(key, "hairpin") == 0)
 		rc = nat_set_bool(value, &c.hairpin);
 	else if (strcmp(key, "parity") == 0)
@@ -831,8 +832,8 @@ int nat_set(struct nat *n, const char *key, const char *value, char *err, size_t
 			 ? (c.stride = (uint16_t)atoi(value), 0)
 			 : -1;
 	else if (strcmp(key, "timeout") == 0)
-		rc =
-		    (topo_parse_duration(value, &t) == 0 && t > 0) ? (c.udp_timeout_ns = t, 0) : -1;
+		rc = (units_parse_duration(value, &t) == 0 && t > 0) ? (c.udp_timeout_ns = t, 0)
+								     : -1;
 	else {
 		snprintf(err, errlen,
 			 "unknown NAT key '%s' (mapping, filtering, ports, port-range, hairpin, "

@@ -12,6 +12,7 @@
 
 #include "natbed/log.h"
 #include "natbed/rng.h"
+#include "natbed/units.h"
 #include "natbed/topo.h"
 
 /* Gilbert-Elliott chains are kept per flow, so a flow's losses do not
@@ -138,7 +139,7 @@ static int link_parse_prob(const char *s, double *out)
 {
 	double v;
 
-	if (topo_parse_percent(s, &v) < 0 || !(v >= 0.0 && v <= 1.0))
+	if (units_parse_percent(s, &v) < 0 || !(v >= 0.0 && v <= 1.0))
 		return -1;
 	*out = v;
 	return 0;
@@ -394,7 +395,7 @@ static int set_delay(struct link_cfg *c, const char *v, char *err, size_t errlen
 {
 	natbed_time_t t;
 
-	if (topo_parse_duration(v, &t) < 0 || !link_time_ok(t)) {
+	if (units_parse_duration(v, &t) < 0 || !link_time_ok(t)) {
 		link_errf(err, errlen, "delay: bad duration '%s' (us, ms, s; at most 1 hour)", v);
 		return -1;
 	}
@@ -406,7 +407,7 @@ static int set_jitter(struct link_cfg *c, const char *v, char *err, size_t errle
 {
 	natbed_time_t t;
 
-	if (topo_parse_duration(v, &t) < 0 || !link_time_ok(t)) {
+	if (units_parse_duration(v, &t) < 0 || !link_time_ok(t)) {
 		link_errf(err, errlen, "jitter: bad duration '%s' (us, ms, s; at most 1 hour)", v);
 		return -1;
 	}
@@ -442,7 +443,7 @@ static int set_rate(struct link_cfg *c, const char *v, char *err, size_t errlen)
 		c->rate_bps = 0;
 		return 0;
 	}
-	if (topo_parse_rate(v, &c->rate_bps) < 0) {
+	if (units_parse_rate(v, &c->rate_bps) < 0) {
 		link_errf(err, errlen, "rate: bad rate '%s' (kbit, mbit, gbit)", v);
 		return -1;
 	}

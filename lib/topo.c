@@ -11,6 +11,7 @@
 
 #include "natbed/link.h"
 #include "natbed/rng.h"
+#include "natbed/units.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -261,129 +262,6 @@ static bool ip_unicast(struct in_addr a)
 	uint32_t first = ip_h(a) >> 24;
 
 	return first != 0 && first != 127 && first < 224;
-}
-
-/* ---- strict unit parsers ---- */
-
-struct unit {
-	const char *name;
-	int64_t mult;	   /* value of 1 UNIT in the result's unit */
-	unsigned frac_max; /* decimals that stay exact: 10^frac_max == mult */
-};
-
-static const struct unit duration_units[] = {
-    {"us", NATBED_NS_PER_US, 3},
-    {"ms", NATBED_NS_PER_MS, 6},
-    {"s", NATBED_NS_PER_S, 9},
-};
-
-static const struct unit rate_units[] = {
-    {"bit", 1, 0},
-    {"kbit", 1000, 3},
-    {"mbit", 1000000, 6},
-    {"gbit", 1000000000, 9},
-};
-
-/* Millionths of a percent, so 0.000001% stays exact. */
-#define PERCENT_SCALE 1000000
-static const struct unit percent_units[] = {
-    {"%", PERCENT_SCALE, 6},
-};
-
-static bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-/* Reads DIGITS into *v, refusing overflow past limit. Returns the end, or
- * NULL when there is no digit or the value overflows. *ndigits counts them. */
-static const char *scan_digits(const char *p, int64_t limit, int64_t *v, unsigned *ndigits)
-{
-	*v = 0;
-	*ndigits = 0;
-	for (; is_digit(*p); p++, (*ndigits)++) {
-		if (*v > (limit - (*p - '0')) / 10)
-			return NULL;
-		*v = *v * 10 + (*p - '0');
-	}
-	return *ndigits ? p : NULL;
-}
-
-/* Parses "DIGITS[.DIGITS]UNIT", UNIT one of units exactly (no sign, no
- * exponent, no space), into an integer count of the result's unit.
- * Returns 0 or -1 (malformed, unknown unit, too many decimals, overflow). */
-static int parse_scaled(const char *s, const struct unit *units, size_t n_units, int64_t *out)
-{
-	int64_t ip, fp = 0, scale;
-	unsigned nd, fd = 0, k;
-	const char *p;
-	size_t i;
-
-	if (!s || !(p = scan_digits(s, INT64_MAX, &ip, &nd)))
-		return -1;
-	if (*p == '.' && !(p = scan_digits(p + 1, INT64_MAX, &fp, &fd)))
-		return -1;
-	for (i = 0; i < n_units; i++)
-		if (!strcmp(p, units[i].name))
-			break;
-	if (i == n_units || fd > units[i].frac_max)
-		return -1;
-	for (scale = units[i].mult, k = 0; k < fd; k++)
-		scale /= 10;
-	fp *= scale;
-	if (ip > (INT64_MAX - fp) / units[i].mult)
-		return -1;
-	*out = ip * units[i].mult + fp;
-	return 0;
-}
-
-int topo_parse_duration(const char *s, natbed_time_t *out_ns)
-{
-	int64_t v;
-
-	if (parse_scaled(s, duration_units, ARRAY_SIZE(duration_units), &v) < 0)
-		return -1;
-	*out_ns = v;
-	return 0;
-}
-
-int topo_parse_percent(const char *s, double *out_fraction)
-{
-	int64_t v;
-
-	if (parse_scaled(s, percent_units, ARRAY_SIZE(percent_units), &v) < 0)
-		return -1;
-	if (v > 100 * (int64_t)PERCENT_SCALE)
-		return -1;
-	*out_fraction = (double)v / (100.0 * PERCENT_SCALE);
-	return 0;
-}
-
-int topo_parse_rate(const char *s, uint64_t *out_bps)
-{
-	int64_t v;
-
-	if (parse_scaled(s, rate_units, ARRAY_SIZE(rate_units), &v) < 0)
-		return -1;
-	*out_bps = (uint64_t)v;
-	return 0;
-}
-
-int topo_parse_port_range(const char *s, uint16_t *lo, uint16_t *hi)
-{
-	int64_t a, b;
-	unsigned nd;
-	const char *p;
-
-	if (!s || !(p = scan_digits(s, 65535, &a, &nd)) || *p != '-')
-		return -1;
-	if (!(p = scan_digits(p + 1, 65535, &b, &nd)) || *p)
-		return -1;
-	if (a < 1 || a > b)
-		return -1;
-	*lo = (uint16_t)a;
-	*hi = (uint16_t)b;
-	return 0;
 }
 
 /* ---- NAT behaviours and presets ---- */
@@ -691,17 +569,17 @@ static int walk_map(struct loader *ld, const yaml_node_t *n, const char *path,
 /* Each takes the scalar's text and its destination; returns 0 or -1. */
 static int t_duration(const char *s, void *dst)
 {
-	return topo_parse_duration(s, dst);
+	return units_parse_duration(s, dst);
 }
 
 static int t_percent(const char *s, void *dst)
 {
-	return topo_parse_percent(s, dst);
+	return units_parse_percent(s, dst);
 }
 
 static int t_rate(const char *s, void *dst)
 {
-	return topo_parse_rate(s, dst);
+	return units_parse_rate(s, dst);
 }
 
 static int t_map(const char *s, void *dst)
@@ -719,7 +597,7 @@ static int t_port_range(const char *s, void *dst)
 {
 	struct topo_nat *nat = dst;
 
-	return topo_parse_port_range(s, &nat->port_lo, &nat->port_hi);
+	return units_parse_port_range(s, &nat->port_lo, &nat->port_hi);
 }
 
 static int t_fw_action(const char *s, void *dst)
@@ -746,8 +624,8 @@ static int t_fw_port(const char *s, void *dst)
 	int64_t v;
 
 	if (strchr(s, '-'))
-		return topo_parse_port_range(s, &p->lo, &p->hi);
-	if (!(end = scan_digits(s, 65535, &v, &nd)) || *end || v < 1)
+		return units_parse_port_range(s, &p->lo, &p->hi);
+	if (!(end = units_scan_digits(s, 65535, &v, &nd)) || *end || v < 1)
 		return -1;
 	p->lo = p->hi = (uint16_t)v;
 	return 0;
@@ -924,7 +802,7 @@ static int prefix_split(const char *s, bool bare, struct in_addr *a, int64_t *le
 	*len = 32;
 	if ((!slash && !bare) || alen >= sizeof(addr))
 		return -1;
-	if (slash && (!(end = scan_digits(slash + 1, 99, len, &nd)) || *end || nd > 2))
+	if (slash && (!(end = units_scan_digits(slash + 1, 99, len, &nd)) || *end || nd > 2))
 		return -1;
 	memcpy(addr, s, alen);
 	addr[alen] = '\0';

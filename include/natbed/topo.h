@@ -207,12 +207,8 @@ void topo_free(struct topo *t);
 int topo_host_find(const struct topo *t, const char *name);
 int topo_nat_find(const struct topo *t, const char *name);
 
-/* Strict unit parsers shared with the control socket. Return 0 or -1. */
-int topo_parse_duration(const char *s, natbed_time_t *out_ns); /* "10ms", "2s", "500us" */
-int topo_parse_percent(const char *s, double *out_fraction);   /* "1%", "0.5%" */
-int topo_parse_rate(const char *s, uint64_t *out_bps);	       /* "10mbit", "1gbit" */
-/* "1024-65535": 1 <= lo <= hi <= 65535. */
-int topo_parse_port_range(const char *s, uint16_t *lo, uint16_t *hi);
+/* The unit parsers (durations, percentages, rates, port ranges) are in
+ * natbed/units.h. */
 
 /* NAT behaviour names as the topology spells them ("endpoint-independent",
  * "address-and-port-dependent", "preserve", ...), both ways. The parsers
