@@ -1,4 +1,5 @@
 #include "fuzz_pkt.h"
+#include "../support/ref_csum.h"
 
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -86,21 +87,6 @@ void fuzz_frame_fix(uint8_t *frame, size_t len)
 		l4_csum_set(&v);
 }
 
-/* RFC 1071, written apart from emulator/proto.c so the check is not the
- * code under test. */
-static uint32_t fuzz_sum(uint32_t sum, const uint8_t *d, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)d[i] << 8 | d[i + 1];
-	if (len & 1)
-		sum += (uint32_t)d[len - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return sum;
-}
-
 bool fuzz_l4_csum_ok(const struct ip_view *v)
 {
 	uint32_t sum = 0;
@@ -127,9 +113,9 @@ bool fuzz_l4_csum_ok(const struct ip_view *v)
 		return true;
 	if (v->ip->proto != IPPROTO_ICMP_) {
 		/* RFC 768 / RFC 9293 pseudo-header */
-		sum = fuzz_sum(sum, (const uint8_t *)&v->ip->src, 8);
+		sum = ref_csum_sum(sum, (const uint8_t *)&v->ip->src, 8);
 		sum += v->ip->proto;
 		sum += (uint32_t)v->l4_len;
 	}
-	return fuzz_sum(sum, v->l4, v->l4_len) == 0xffff;
+	return ref_csum_sum(sum, v->l4, v->l4_len) == 0xffff;
 }

@@ -20,6 +20,7 @@
 #include "nat.h"
 #include "natbed/clock.h"
 #include "natbed/sched.h"
+#include "../support/ref_csum.h"
 
 #define T_PUBLIC  "203.0.113.1"
 #define T_HOST	  "192.168.1.10"
@@ -54,20 +55,6 @@ static uint32_t a4(const char *s)
 	return a.s_addr;
 }
 
-/* RFC 1071: the 16-bit one's complement sum, folded, not complemented. */
-static uint32_t t_sum(uint32_t sum, const uint8_t *d, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)d[i] << 8 | d[i + 1];
-	if (len & 1)
-		sum += (uint32_t)d[len - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return sum;
-}
-
 static struct ipv4_hdr *t_ip(struct tpkt *p)
 {
 	return (struct ipv4_hdr *)(p->buf + ETH_HLEN_);
@@ -85,11 +72,11 @@ static uint32_t t_l4_sum(const uint8_t *ip, size_t l4len)
 	uint32_t sum = 0;
 
 	if (h->proto != IPPROTO_ICMP_) {
-		sum = t_sum(sum, ip + 12, 8); /* source and destination */
+		sum = ref_csum_sum(sum, ip + 12, 8); /* source and destination */
 		sum += h->proto;
 		sum += (uint32_t)l4len;
 	}
-	return t_sum(sum, ip + IPV4_MIN_HLEN, l4len);
+	return ref_csum_sum(sum, ip + IPV4_MIN_HLEN, l4len);
 }
 
 static uint16_t *t_l4_csum_field(uint8_t *ip)
@@ -112,7 +99,7 @@ static void t_csum_set(uint8_t *ip, size_t l4len, bool udp_zero)
 	uint16_t c;
 
 	h->csum = 0;
-	h->csum = htons((uint16_t)~t_sum(0, ip, IPV4_MIN_HLEN));
+	h->csum = htons((uint16_t)~ref_csum_sum(0, ip, IPV4_MIN_HLEN));
 	*f = 0;
 	if (udp_zero)
 		return;
@@ -128,7 +115,7 @@ static void t_csum_check(const uint8_t *ip, size_t l4len)
 	const struct ipv4_hdr *h = (const struct ipv4_hdr *)ip;
 	const struct udp_hdr *u = (const struct udp_hdr *)(ip + IPV4_MIN_HLEN);
 
-	assert_int_equal(t_sum(0, ip, IPV4_MIN_HLEN), 0xffff);
+	assert_int_equal(ref_csum_sum(0, ip, IPV4_MIN_HLEN), 0xffff);
 	if (h->proto == IPPROTO_UDP_ && u->csum == 0)
 		return; /* RFC 768: no checksum */
 	assert_int_equal(t_l4_sum(ip, l4len), 0xffff);
