@@ -7,6 +7,10 @@
 # Same addresses, offloads off on every veth end, same tool
 # (natbed-udpblast): 64-byte UDP packets/s with 1 flow and with 64 flows,
 # and the RTT p50/p99 of a UDP ping-pong through each.
+# The floor of any userspace forwarder: the same ping-pong through
+# `natbed-udpblast relay` (one recv and one send a datagram, no other work)
+# on the kernel topology's router; natbed-emu pays the same process
+# wake-up a hop that the relay pays and the kernel does not.
 # Last line: natbed_pps kernel_pps ratio (the 1-flow run)
 #
 # Env: DURATION (s per measurement, default 5), COUNT (ping-pongs, default
@@ -93,14 +97,22 @@ pps() {
 	echo "$out" | sed -n 's/.* pps \([0-9.]*\) .*/\1/p'
 }
 
-# pingpong WHERE-ALICE WHERE-SERVER: prints "p50 p99" in us
+# rtt WHERE-ALICE WHERE-SERVER [WHERE-RELAY]: prints "p50 p99" in us of a
+# ping-pong to the server, or, with a relay, to a userspace UDP relay on the
+# router that forwards to the server.
 rtt() {
-	local a=$1 s=$2 out
+	local a=$1 s=$2 r=${3:-} to=$SERVER:5202 out rpid=
 	"$s" natbed-udpblast echo --port 5202 --duration 60 >/dev/null 2>&1 &
 	local epid=$!
+	if [ -n "$r" ]; then
+		"$r" natbed-udpblast relay --port 5203 --to $SERVER:5202 --duration 60 >/dev/null 2>&1 &
+		rpid=$!
+		to=$LANGW:5203
+	fi
 	sleep 0.3
-	out=$("$a" natbed-udpblast pingpong --to $SERVER:5202 --count "$COUNT" --duration 30 2>&1)
-	kill $epid 2>/dev/null; wait $epid 2>/dev/null
+	out=$("$a" natbed-udpblast pingpong --to $to --count "$COUNT" --duration 30 2>&1)
+	kill $epid $rpid 2>/dev/null
+	wait $epid $rpid 2>/dev/null
 	echo "$out" | sed -n 's/.* p50 \([0-9.]*\) p99 \([0-9.]*\) .*/\1 \2/p'
 }
 
@@ -108,6 +120,7 @@ nx_alice() { natbed exec --prefix "$NB_PREFIX" alice -- "$@"; }
 nx_server() { natbed exec --prefix "$NB_PREFIX" server -- "$@"; }
 kx_alice() { nb_x ka "$@"; }
 kx_server() { nb_x ks "$@"; }
+kx_router() { nb_x kr "$@"; }
 
 natbed_up
 kernel_up
@@ -118,10 +131,12 @@ n1=$(pps nx_alice nx_server 1); k1=$(pps kx_alice kx_server 1)
 n64=$(pps nx_alice nx_server 64); k64=$(pps kx_alice kx_server 64)
 read -r nr50 nr99 <<<"$(rtt nx_alice nx_server)"
 read -r kr50 kr99 <<<"$(rtt kx_alice kx_server)"
+read -r fr50 fr99 <<<"$(rtt kx_alice kx_server kx_router)"
 natbed ctl --prefix "$NB_PREFIX" nat home stats | grep -E '"(mappings_created|out_pkts)"' | tr -d ' ,' | tr '\n' ' '; echo
 natbed ctl --prefix "$NB_PREFIX" show ports
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "nan" }'; }
 echo "1 flow:   natbed ${n1:-0} pps, kernel ${k1:-0} pps, ratio $(ratio "${n1:-0}" "${k1:-0}")"
 echo "64 flows: natbed ${n64:-0} pps, kernel ${k64:-0} pps, ratio $(ratio "${n64:-0}" "${k64:-0}")"
 echo "rtt us:   natbed p50 ${nr50:-?} p99 ${nr99:-?}, kernel p50 ${kr50:-?} p99 ${kr99:-?}, p99 ratio $(ratio "${nr99:-0}" "${kr99:-0}")"
+echo "floor:    userspace relay p50 ${fr50:-?} p99 ${fr99:-?}, natbed/relay p99 ratio $(ratio "${nr99:-0}" "${fr99:-0}")"
 echo "${n1:-0} ${k1:-0} $(ratio "${n1:-0}" "${k1:-0}")"

@@ -13,6 +13,12 @@
  *       `pingpong sent N replies M rtt_us min A p50 B p99 C max D`.
  *   echo --port PORT [--duration S]
  *       sends every datagram back to where it came from; prints `echoed N`.
+ *   relay --port PORT --to IP:PORT [--duration S]
+ *       the least a userspace forwarder can do: a datagram on PORT goes
+ *       to --to from a second socket, one from --to goes back to the last
+ *       sender on PORT; one recv and one send a datagram. Prints
+ *       `relayed N`. Bench scripts run it where a router would be, to
+ *       measure the floor of any forwarding process on the machine.
  *
  * --size is an Ethernet frame in the RFC 2544 sense (14 bytes of header,
  * IPv4, UDP, payload, 4 bytes of FCS): 64 means 18 bytes of UDP payload.
@@ -455,6 +461,67 @@ static int cmd_echo(const struct blast_opts *o)
 	return 0;
 }
 
+/* Receives one datagram from fd and sends it on out (to `to` when set,
+ * else out's connected peer); from gets the sender when not NULL. 1 when
+ * one was relayed, 0 otherwise. */
+static int relay_one(int fd, int out, const struct sockaddr_in *to, struct sockaddr_in *from)
+{
+	uint8_t buf[BLAST_PAYLOAD_MAX];
+	socklen_t fl = sizeof(*from);
+	ssize_t n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)from,
+			     from ? &fl : NULL);
+
+	if (n < 0)
+		return 0;
+	if (to)
+		n = sendto(out, buf, (size_t)n, MSG_DONTWAIT, (const struct sockaddr *)to,
+			   sizeof(*to));
+	else
+		n = send(out, buf, (size_t)n, MSG_DONTWAIT);
+	return n >= 0;
+}
+
+static int cmd_relay(const struct blast_opts *o)
+{
+	struct sockaddr_in client = {0};
+	struct pollfd pfd[2];
+	natbed_time_t end;
+	uint64_t relayed = 0;
+	bool have_client = false;
+
+	pfd[0].fd = blast_listen(o->port);
+	pfd[1].fd = pfd[0].fd < 0 ? -1 : blast_connect(o);
+	if (pfd[1].fd < 0) {
+		if (pfd[0].fd >= 0)
+			close(pfd[0].fd);
+		return 1;
+	}
+	pfd[0].events = pfd[1].events = POLLIN;
+	end = blast_now() + (natbed_time_t)(o->duration_s * (double)NATBED_NS_PER_S);
+	while (blast_now() < end) {
+		if (poll(pfd, 2, BLAST_POLL_MS) <= 0)
+			continue;
+		if (pfd[0].revents & POLLIN) {
+			struct sockaddr_in from;
+			int k = relay_one(pfd[0].fd, pfd[1].fd, NULL, &from);
+
+			if (k) {
+				client = from;
+				have_client = true;
+			}
+			relayed += (uint64_t)k;
+		}
+		if ((pfd[1].revents & POLLIN) && have_client)
+			relayed += (uint64_t)relay_one(pfd[1].fd, pfd[0].fd, &client, NULL);
+		else if (pfd[1].revents & POLLIN) /* nobody to send it to: dropped */
+			(void)recv(pfd[1].fd, NULL, 0, MSG_DONTWAIT | MSG_TRUNC);
+	}
+	printf("relayed %llu\n", (unsigned long long)relayed);
+	close(pfd[0].fd);
+	close(pfd[1].fd);
+	return 0;
+}
+
 /* --- options and dispatch -------------------------------------------------- */
 
 static const struct blast_cmd blast_cmds[] = {
@@ -462,6 +529,7 @@ static const struct blast_cmd blast_cmds[] = {
     {"recv", cmd_recv, "--port PORT [--duration S] [--idle MS]"},
     {"pingpong", cmd_pingpong, "--to IP:PORT [--count N] [--size B] [--timeout MS] [--duration S]"},
     {"echo", cmd_echo, "--port PORT [--duration S]"},
+    {"relay", cmd_relay, "--port PORT --to IP:PORT [--duration S]"},
 };
 
 #define BLAST_N_CMDS (sizeof(blast_cmds) / sizeof(blast_cmds[0]))
@@ -576,6 +644,7 @@ static int blast_parse(int argc, char **argv, const struct blast_cmd *cmd, struc
 	    {"help", no_argument, NULL, 'h'},	       {NULL, 0, NULL, 0},
 	};
 	bool sender = cmd->fn == cmd_send || cmd->fn == cmd_pingpong;
+	bool needs_to = sender || cmd->fn == cmd_relay, needs_port = !sender;
 	double dmax = sender ? BLAST_SEND_MAX_S : BLAST_LISTEN_MAX_S;
 	int c, bad = 0;
 
@@ -618,11 +687,11 @@ static int blast_parse(int argc, char **argv, const struct blast_cmd *cmd, struc
 		fprintf(stderr, "natbed-udpblast: unexpected argument '%s'\n", argv[optind]);
 		bad = 1;
 	}
-	if (!bad && sender && !o->have_to) {
+	if (!bad && needs_to && !o->have_to) {
 		fprintf(stderr, "natbed-udpblast %s: --to IP:PORT is required\n", cmd->name);
 		bad = 1;
 	}
-	if (!bad && !sender && o->port < 0) {
+	if (!bad && needs_port && o->port < 0) {
 		fprintf(stderr, "natbed-udpblast %s: --port PORT is required\n", cmd->name);
 		bad = 1;
 	}
