@@ -105,14 +105,16 @@ static json_t *emu_nat_counters(const struct nat *n)
 	int v;
 
 	for (v = 1; v < NAT_VERDICT_COUNT; v++)
-		json_object_set_new(drops, nat_verdict_name(v),
-				    json_integer((json_int_t)c->drops[v]));
-	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "out_pkts", (json_int_t)c->out_pkts,
-			 "in_pkts", (json_int_t)c->in_pkts, "mappings_active",
-			 (json_int_t)c->mappings_active, "mappings_created",
+		if (nat_verdict_is_drop(v))
+			json_object_set_new(drops, nat_verdict_name(v),
+					    json_integer((json_int_t)c->drops[v]));
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "out_pkts",
+			 (json_int_t)c->out_pkts, "in_pkts", (json_int_t)c->in_pkts,
+			 "mappings_active", (json_int_t)c->mappings_active, "mappings_created",
 			 (json_int_t)c->mappings_created, "mappings_expired",
 			 (json_int_t)c->mappings_expired, "hairpinned", (json_int_t)c->hairpinned,
-			 "icmp_errors", (json_int_t)c->icmp_errors, "drops", drops);
+			 "icmp_errors", (json_int_t)c->icmp_errors, "fragments_held",
+			 (json_int_t)c->frags_held, "drops", drops);
 }
 
 /* nat NAME mappings | flush | stats | set KEY VALUE */

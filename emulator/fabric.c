@@ -10,6 +10,7 @@
 #include "arp.h"
 #include "evlog.h"
 #include "firewall.h"
+#include "fraghold.h"
 #include "natbed/link.h"
 #include "nat.h"
 #include "natbed/log.h"
@@ -72,9 +73,15 @@ struct fabric {
 	struct event *flush_ev;
 	int flush_armed;
 	struct fab_arp_retry *retries; /* pending ARP retries, freed with the fabric */
+	struct fraghold *frags;	       /* fragments ahead of their first (REQ-14) */
+	uint64_t frag_ev;	       /* the sweep of held fragments, 0 when idle */
 };
 
+#define FAB_HELD 1 /* a step's answer: the NAT wants the fragment held */
+
 static void fab_on_segment(void *arg, natbed_time_t now);
+static void fab_frag_hold(struct fabric *f, int n, bool out, struct pkt *p, natbed_time_t now);
+static void fab_frags_release(struct fabric *f, int n, natbed_time_t now);
 static int fab_firewall(struct fabric *f, struct fw *fw, enum fw_dir dir, struct pkt *p, int seg,
 			natbed_time_t now);
 
@@ -447,26 +454,45 @@ static void fab_tx(void *arg, natbed_time_t now)
 
 /* --- the segment walk --------------------------------------------------- */
 
+/* A packet arriving at NAT n's public side, after its capture: translate
+ * in, then the NAT's firewall. FAB_HELD when the NAT wants it held. */
+static int fab_nat_in_xlate(struct fabric *f, int n, struct pkt *p, natbed_time_t now)
+{
+	enum nat_verdict r = NAT_DROP_UNSUPPORTED;
+	struct ip_view v;
+	bool first;
+
+	if (fab_view(p, &v) == 0)
+		r = nat_inbound(f->nats[n], &v, now);
+	if (r == NAT_HOLD)
+		return FAB_HELD;
+	if (r != NAT_PASS) {
+		fab_drop(f, p, DROP_NAT);
+		return 0;
+	}
+	first = nat_frag_first(&v);
+	/* ... and after translation in */
+	if (fab_firewall(f, f->nat_fw[n], FW_DIR_IN, p, route_nat_inside(n), now) < 0)
+		return 0;
+	if (fab_ttl_dec(p) < 0) {
+		fab_drop(f, p, DROP_TTL_EXPIRED);
+		return 0;
+	}
+	p->seg = route_nat_inside(n);
+	fab_on_segment(p, now);
+	if (first) /* the rest of its datagram, behind it */
+		fab_frags_release(f, n, now);
+	return 0;
+}
+
 static void fab_nat_in(void *arg, natbed_time_t now)
 {
 	struct pkt *p = arg;
 	struct fabric *f = p->ctx;
-	struct ip_view v;
 
 	fab_nat_capture(f, p->hop, p, now);
-	if (fab_view(p, &v) < 0 || nat_inbound(f->nats[p->hop], &v, now) != NAT_PASS) {
-		fab_drop(f, p, DROP_NAT);
-		return;
-	}
-	/* ... and after translation in */
-	if (fab_firewall(f, f->nat_fw[p->hop], FW_DIR_IN, p, route_nat_inside(p->hop), now) < 0)
-		return;
-	if (fab_ttl_dec(p) < 0) {
-		fab_drop(f, p, DROP_TTL_EXPIRED);
-		return;
-	}
-	p->seg = route_nat_inside(p->hop);
-	fab_on_segment(p, now);
+	if (fab_nat_in_xlate(f, p->hop, p, now) == FAB_HELD)
+		fab_frag_hold(f, p->hop, false, p, now);
 }
 
 /* Runs firewall fw on p. Returns 0 when p may go on; otherwise p is dropped
@@ -505,34 +531,103 @@ static int fab_firewall(struct fabric *f, struct fw *fw, enum fw_dir dir, struct
 	return -1;
 }
 
-/* A packet leaves NAT n's inside: translate, then either turn it back in
- * (hairpinning, RFC 4787 REQ-9: it arrives with the external source) or send
- * it up the NAT's uplink. */
-static void fab_nat_out(struct fabric *f, int n, struct pkt *p, natbed_time_t now)
+/* A packet leaving NAT n's inside, after the NAT's firewall: translate,
+ * then either turn it back in (hairpinning, RFC 4787 REQ-9: it arrives with
+ * the external source) or send it up the NAT's uplink. FAB_HELD when the
+ * NAT wants it held. */
+static int fab_nat_out_xlate(struct fabric *f, int n, struct pkt *p, natbed_time_t now)
 {
 	struct nat *nat = f->nats[n];
+	enum nat_verdict r = NAT_DROP_UNSUPPORTED;
 	struct ip_view v;
+	bool first;
 
-	/* a NAT's firewall sees inside addresses: before translation out */
-	if (fab_firewall(f, f->nat_fw[n], FW_DIR_OUT, p, route_nat_inside(n), now) < 0)
-		return;
-	if (fab_view(p, &v) < 0 || nat_outbound(nat, &v, now) != NAT_PASS || fab_ttl_dec(p) < 0) {
+	if (fab_view(p, &v) == 0)
+		r = nat_outbound(nat, &v, now);
+	if (r == NAT_HOLD)
+		return FAB_HELD;
+	if (r != NAT_PASS || fab_ttl_dec(p) < 0) {
 		fab_drop(f, p, DROP_NAT);
-		return;
+		return 0;
 	}
 	if (v.ip->dst == nat_config(nat)->public_addr) {
 		if (!nat_config(nat)->hairpin || nat_inbound(nat, &v, now) != NAT_PASS) {
 			fab_drop(f, p, DROP_NAT);
-			return;
+			return 0;
 		}
 		nat_count_hairpin(nat);
 		fab_on_segment(p, now);
-		return;
+		return 0;
 	}
+	first = nat_frag_first(&v);
 	fab_nat_capture(f, n, p, now);
 	p->seg = route_nat_outside(f->route, n);
 	p->flags &= ~PKT_F_CORE;
 	fab_cross(f, fab_link_nat(f, n), FAB_UP, p, fab_on_segment, now);
+	if (first) /* the rest of its datagram, behind it */
+		fab_frags_release(f, n, now);
+	return 0;
+}
+
+static void fab_nat_out(struct fabric *f, int n, struct pkt *p, natbed_time_t now)
+{
+	/* a NAT's firewall sees inside addresses: before translation out */
+	if (fab_firewall(f, f->nat_fw[n], FW_DIR_OUT, p, route_nat_inside(n), now) < 0)
+		return;
+	if (fab_nat_out_xlate(f, n, p, now) == FAB_HELD)
+		fab_frag_hold(f, n, true, p, now);
+}
+
+/* --- fragments ahead of their first (RFC 4787 REQ-14) ---------------------- */
+
+/* Drops held fragments whose time ran out, then sleeps until the next. */
+static void fab_frags_sweep(void *arg, natbed_time_t now)
+{
+	struct fabric *f = arg;
+	natbed_time_t next;
+	struct pkt *p;
+	int n;
+
+	f->frag_ev = 0;
+	while ((p = fraghold_expired(f->frags, now, &n)) != NULL) {
+		nat_count_frag_timeout(f->nats[n]);
+		fab_drop(f, p, DROP_NAT);
+	}
+	next = fraghold_next_expiry(f->frags);
+	if (next >= 0)
+		f->frag_ev = sched_at(f->s, next, fab_frags_sweep, f);
+}
+
+static void fab_frag_hold(struct fabric *f, int n, bool out, struct pkt *p, natbed_time_t now)
+{
+	struct pkt *old;
+
+	p->hop = n;
+	old = fraghold_put(f->frags, p, n, out, now + NAT_FRAG_TIMEOUT_NS);
+	if (old) { /* full: the oldest gives way, as if its time ran out */
+		nat_count_frag_timeout(f->nats[old->hop]);
+		fab_drop(f, old, DROP_NAT);
+	}
+	if (!f->frag_ev)
+		f->frag_ev = sched_at(f->s, now + NAT_FRAG_TIMEOUT_NS, fab_frags_sweep, f);
+}
+
+/* A first fragment passed NAT n: offer it the fragments it held. Those
+ * still ahead of their own first are held again. */
+static void fab_frags_release(struct fabric *f, int n, natbed_time_t now)
+{
+	struct pkt *pk[FRAGHOLD_MAX];
+	bool out[FRAGHOLD_MAX];
+	size_t k, i;
+
+	k = fraghold_take(f->frags, n, pk, out, FRAGHOLD_MAX);
+	for (i = 0; i < k; i++) {
+		int r = out[i] ? fab_nat_out_xlate(f, n, pk[i], now)
+			       : fab_nat_in_xlate(f, n, pk[i], now);
+
+		if (r == FAB_HELD)
+			fab_frag_hold(f, n, out[i], pk[i], now);
+	}
 }
 
 static void fab_on_segment(void *arg, natbed_time_t now)
@@ -939,8 +1034,9 @@ struct fabric *fabric_new(const struct fabric_cfg *cfg, char *err, size_t errlen
 	f->rx_ev = calloc(n ? n : 1, sizeof(*f->rx_ev));
 	f->segment_port = calloc(n ? n : 1, sizeof(*f->segment_port));
 	f->flush_ev = event_new(f->base, -1, 0, fab_flush_cb, f);
+	f->frags = fraghold_new();
 	if (!f->pool || !f->route || !f->ports || !f->arp || !f->pcap || !f->rx_ev ||
-	    !f->flush_ev || !f->segment_port)
+	    !f->flush_ev || !f->segment_port || !f->frags)
 		goto nomem;
 	if (cfg->standalone) {
 		for (i = 0; i < n; i++) {
@@ -1016,6 +1112,9 @@ void fabric_free(struct fabric *f)
 	/* their events die with the scheduler, never run: free them here */
 	while (f->retries)
 		fab_retry_unlink(f->retries);
+	if (f->frag_ev) /* held packets go with the pool */
+		sched_cancel(f->s, f->frag_ev);
+	fraghold_free(f->frags);
 	free(f->pcap);
 	free(f->arp);
 	free(f->ports);

@@ -8,11 +8,10 @@
 #include "natbed/rng.h"
 #include "natbed/units.h"
 
-#define NAT_BUCKETS	    4096 /* outbound hash chains */
-#define NAT_PORTS	    65536
-#define NAT_RANDOM_TRIES    32
-#define NAT_FRAGS	    256			   /* datagrams in fragments followed at once */
-#define NAT_FRAG_TIMEOUT_NS (10 * NATBED_NS_PER_S) /* how long a fragment train is followed */
+#define NAT_BUCKETS	 4096 /* outbound hash chains */
+#define NAT_PORTS	 65536
+#define NAT_RANDOM_TRIES 32
+#define NAT_FRAGS	 256 /* datagrams in fragments followed at once */
 
 /* RFC 5382 §2.1: TCP state as far as timeouts care. */
 enum nat_tcp { NAT_TCP_NONE, NAT_TCP_SYN, NAT_TCP_ESTABLISHED, NAT_TCP_CLOSING };
@@ -86,9 +85,15 @@ static const char *const nat_proto_names[NAT_PROTO_COUNT] = {"udp", "tcp", "icmp
 const char *nat_verdict_name(enum nat_verdict v)
 {
 	static const char *const names[NAT_VERDICT_COUNT] = {
-	    "pass", "no_mapping", "filtered", "port_exhaustion", "unsupported", "not_inside",
+	    "pass",	   "no_mapping", "filtered",	     "port_exhaustion",
+	    "unsupported", "not_inside", "fragment_timeout", "held_fragment",
 	};
 	return (unsigned)v < NAT_VERDICT_COUNT ? names[v] : "unknown";
+}
+
+bool nat_verdict_is_drop(enum nat_verdict v)
+{
+	return v != NAT_PASS && v != NAT_HOLD && (unsigned)v < NAT_VERDICT_COUNT;
 }
 
 void nat_cfg_from_topo(struct nat_cfg *cfg, const struct topo_nat *tn, uint64_t seed)
@@ -537,9 +542,9 @@ static enum nat_verdict nat_icmp_error_out(struct nat *n, struct ip_view *v)
 	return NAT_PASS;
 }
 
-/* --- fragments (RFC 4787 REQ-14, in order) -------------------------------- */
+/* --- fragments (RFC 4787 REQ-14) ------------------------------------------ */
 
-static bool nat_frag_first(const struct ip_view *v)
+bool nat_frag_first(const struct ip_view *v)
 {
 	uint16_t f = ntohs(v->ip->frag);
 
@@ -569,8 +574,8 @@ static void nat_frag_note(struct nat *n, uint32_t src, uint32_t dst, const struc
 }
 
 /* A later fragment: rewrites the address its first fragment had rewritten.
- * One that comes before its first fragment is not followed: out-of-order
- * fragments would need reassembly. */
+ * One that comes before its first fragment (out of order) is NAT_HOLD: the
+ * caller offers it again after the next first fragment passed. */
 static enum nat_verdict nat_frag_follow(struct nat *n, struct ip_view *v, bool outbound,
 					natbed_time_t now)
 {
@@ -587,14 +592,17 @@ static enum nat_verdict nat_frag_follow(struct nat *n, struct ip_view *v, bool o
 		*field = fr->addr;
 		return NAT_PASS;
 	}
-	return NAT_DROP_UNSUPPORTED;
+	n->c.frags_held++;
+	return NAT_HOLD;
 }
 
 /* --- the two directions ---------------------------------------------------- */
 
+/* Counts a verdict: a drop in drops[], a pass or a hold elsewhere. */
 static enum nat_verdict nat_drop(struct nat *n, enum nat_verdict why)
 {
-	n->c.drops[why]++;
+	if (nat_verdict_is_drop(why))
+		n->c.drops[why]++;
 	return why;
 }
 
@@ -694,6 +702,11 @@ enum nat_verdict nat_inbound(struct nat *n, struct ip_view *v, natbed_time_t now
 void nat_count_hairpin(struct nat *n)
 {
 	n->c.hairpinned++;
+}
+
+void nat_count_frag_timeout(struct nat *n)
+{
+	n->c.drops[NAT_DROP_FRAG_TIMEOUT]++;
 }
 
 /* --- life cycle, inspection, control -------------------------------------- */
@@ -881,8 +894,9 @@ json_t *nat_checkpoint(const struct nat *n, natbed_time_t now)
 	int p, i;
 
 	for (i = NAT_PASS + 1; i < NAT_VERDICT_COUNT; i++)
-		json_object_set_new(drops, nat_verdict_name((enum nat_verdict)i),
-				    json_integer((json_int_t)n->c.drops[i]));
+		if (nat_verdict_is_drop((enum nat_verdict)i))
+			json_object_set_new(drops, nat_verdict_name((enum nat_verdict)i),
+					    json_integer((json_int_t)n->c.drops[i]));
 
 	for (p = 0; p < NAT_PROTO_COUNT; p++) {
 		json_array_append_new(next, json_integer(n->next_port[p]));
@@ -897,11 +911,12 @@ json_t *nat_checkpoint(const struct nat *n, natbed_time_t now)
 		snprintf(w, sizeof(w), "%llu", (unsigned long long)n->rng.s[i]);
 		json_array_append_new(rng, json_string(w));
 	}
-	c = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "out_pkts", (json_int_t)n->c.out_pkts, "in_pkts",
-		      (json_int_t)n->c.in_pkts, "mappings_created",
+	c = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "out_pkts", (json_int_t)n->c.out_pkts,
+		      "in_pkts", (json_int_t)n->c.in_pkts, "mappings_created",
 		      (json_int_t)n->c.mappings_created, "mappings_expired",
 		      (json_int_t)n->c.mappings_expired, "hairpinned", (json_int_t)n->c.hairpinned,
-		      "icmp_errors", (json_int_t)n->c.icmp_errors);
+		      "icmp_errors", (json_int_t)n->c.icmp_errors, "fragments_held",
+		      (json_int_t)n->c.frags_held);
 	json_object_set_new(c, "drops", drops);
 	return json_pack("{s:s,s:o,s:o,s:o,s:o}", "name", n->cfg.name, "rng", rng, "next_port",
 			 next, "counters", c, "mappings", maps);
@@ -984,10 +999,12 @@ int nat_restore(struct nat *n, const json_t *j, natbed_time_t now, char *err, si
 	    (uint64_t)json_integer_value(json_object_get(c, "mappings_expired"));
 	n->c.hairpinned = (uint64_t)json_integer_value(json_object_get(c, "hairpinned"));
 	n->c.icmp_errors = (uint64_t)json_integer_value(json_object_get(c, "icmp_errors"));
+	n->c.frags_held = (uint64_t)json_integer_value(json_object_get(c, "fragments_held"));
 	/* drops by verdict name; absent in older checkpoints: zero */
 	for (p = NAT_PASS + 1; p < NAT_VERDICT_COUNT; p++)
-		n->c.drops[p] = (uint64_t)json_integer_value(json_object_get(
-		    json_object_get(c, "drops"), nat_verdict_name((enum nat_verdict)p)));
+		if (nat_verdict_is_drop((enum nat_verdict)p))
+			n->c.drops[p] = (uint64_t)json_integer_value(json_object_get(
+			    json_object_get(c, "drops"), nat_verdict_name((enum nat_verdict)p)));
 	json_array_foreach(maps, i, jm)
 	{
 		if (nat_restore_map(n, jm, now) < 0) {

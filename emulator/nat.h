@@ -48,21 +48,29 @@ void nat_cfg_from_topo(struct nat_cfg *cfg, const struct topo_nat *tn, uint64_t 
 
 enum nat_verdict {
 	NAT_PASS,
-	NAT_DROP_NO_MAPPING,  /* inbound to a port with no mapping */
-	NAT_DROP_FILTERED,    /* inbound refused by the filtering behaviour */
-	NAT_DROP_EXHAUSTED,   /* REQ-3: no free port, the flow is refused */
-	NAT_DROP_UNSUPPORTED, /* a protocol or ICMP type it does not translate */
-	NAT_DROP_NOT_INSIDE,  /* outbound from an address outside its prefix */
+	NAT_DROP_NO_MAPPING,   /* inbound to a port with no mapping */
+	NAT_DROP_FILTERED,     /* inbound refused by the filtering behaviour */
+	NAT_DROP_EXHAUSTED,    /* REQ-3: no free port, the flow is refused */
+	NAT_DROP_UNSUPPORTED,  /* a protocol or ICMP type it does not translate */
+	NAT_DROP_NOT_INSIDE,   /* outbound from an address outside its prefix */
+	NAT_DROP_FRAG_TIMEOUT, /* REQ-14: a held fragment whose first never came */
+	/* REQ-14: a later fragment that came before its first. Not a drop: the
+	 * caller holds it and offers it again once a first fragment passed
+	 * (nat_frag_first_passed), or gives up (nat_count_frag_timeout). */
+	NAT_HOLD,
 	NAT_VERDICT_COUNT
 };
 
 const char *nat_verdict_name(enum nat_verdict v);
+/* Whether v is one of the NAT_DROP_* verdicts (counted in drops[v]). */
+bool nat_verdict_is_drop(enum nat_verdict v);
 
 struct nat_counters {
 	uint64_t out_pkts, in_pkts;
 	uint64_t mappings_created, mappings_expired, mappings_active;
 	uint64_t hairpinned;
 	uint64_t icmp_errors;		   /* ICMP errors translated (RFC 5508) */
+	uint64_t frags_held;		   /* NAT_HOLD answers (out-of-order fragments) */
 	uint64_t drops[NAT_VERDICT_COUNT]; /* by verdict, NAT_PASS unused */
 };
 
@@ -86,6 +94,14 @@ enum nat_verdict nat_inbound(struct nat *n, struct ip_view *v, natbed_time_t now
 
 /* Counts a hairpinned packet (the fabric does the turn). */
 void nat_count_hairpin(struct nat *n);
+/* Counts a fragment held after NAT_HOLD that the caller gave up on. */
+void nat_count_frag_timeout(struct nat *n);
+/* Whether the packet seen through v is a first fragment (MF set, offset
+ * 0): once one passed, fragments held after NAT_HOLD may pass too. */
+bool nat_frag_first(const struct ip_view *v);
+/* How long a caller holds a fragment after NAT_HOLD, and how long a
+ * first fragment's translation is followed. */
+#define NAT_FRAG_TIMEOUT_NS (10 * NATBED_NS_PER_S)
 
 /* Every mapping as JSON: [{proto, inside, outside, remote?, expires_in_ms,
  * permissions:[...]}]. A new reference. */

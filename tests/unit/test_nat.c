@@ -457,7 +457,8 @@ static void t_later(struct tpkt *p, const char *src, const char *dst)
 }
 
 /* RFC 4787 REQ-14: the fragments after the first carry no ports and follow
- * the first one's translation, both ways; one without its first is refused. */
+ * the first one's translation, both ways; one without its first is to be
+ * held (NAT_HOLD), not a drop. */
 static void test_fragments(void **state)
 {
 	struct fx *f = fx_make(TOPO_MAP_EIM, TOPO_MAP_APDM, TOPO_PORTS_PRESERVE);
@@ -483,10 +484,51 @@ static void test_fragments(void **state)
 	assert_int_equal(ip_view_parse(p.buf, p.len, &p.v), 0);
 	/* a later fragment from elsewhere, or after the train expired */
 	t_later(&p, T_R2, T_PUBLIC);
-	assert_int_equal(nat_inbound(f->n, &p.v, fx_now(f)), NAT_DROP_UNSUPPORTED);
+	assert_int_equal(nat_inbound(f->n, &p.v, fx_now(f)), NAT_HOLD);
 	fx_at(f, 11 * T_S);
 	t_later(&p, T_HOST, T_R1);
-	assert_int_equal(nat_outbound(f->n, &p.v, fx_now(f)), NAT_DROP_UNSUPPORTED);
+	assert_int_equal(nat_outbound(f->n, &p.v, fx_now(f)), NAT_HOLD);
+	assert_int_equal(fx_c(f)->frags_held, 2);
+	assert_int_equal(fx_c(f)->drops[NAT_DROP_UNSUPPORTED], 0);
+	assert_false(nat_verdict_is_drop(NAT_HOLD));
+	nat_count_frag_timeout(f->n);
+	assert_int_equal(fx_c(f)->drops[NAT_DROP_FRAG_TIMEOUT], 1);
+	fx_free(f);
+}
+
+/* RFC 4787 REQ-14, out of order: a later fragment that comes before its
+ * first is held; offered again after the first passed, it is translated
+ * like the first, outbound and inbound. */
+static void test_fragments_out_of_order(void **state)
+{
+	struct fx *f = fx_make(TOPO_MAP_EIM, TOPO_MAP_APDM, TOPO_PORTS_PRESERVE);
+	struct tpkt first, later;
+	uint16_t ext;
+
+	(void)state;
+	t_later(&later, T_HOST, T_R1);
+	assert_int_equal(nat_outbound(f->n, &later.v, fx_now(f)), NAT_HOLD);
+	assert_int_equal(t_ip(&later)->src, a4(T_HOST)); /* untouched while held */
+	t_udp(&first, T_HOST, 4000, T_R1, 53);
+	t_frag(&first, IPV4_FRAG_MF);
+	assert_true(nat_frag_first(&first.v));
+	assert_false(nat_frag_first(&later.v));
+	assert_int_equal(nat_outbound(f->n, &first.v, fx_now(f)), NAT_PASS);
+	ext = t_sport(&first);
+	assert_int_equal(nat_outbound(f->n, &later.v, fx_now(f)), NAT_PASS);
+	assert_int_equal(t_ip(&later)->src, a4(T_PUBLIC));
+	assert_int_equal(ip_view_parse(later.buf, later.len, &later.v), 0);
+	/* the answer's later piece first */
+	t_later(&later, T_R1, T_PUBLIC);
+	assert_int_equal(nat_inbound(f->n, &later.v, fx_now(f)), NAT_HOLD);
+	t_udp(&first, T_R1, 53, T_PUBLIC, ext);
+	t_frag(&first, IPV4_FRAG_MF);
+	assert_int_equal(nat_inbound(f->n, &first.v, fx_now(f)), NAT_PASS);
+	assert_int_equal(nat_inbound(f->n, &later.v, fx_now(f)), NAT_PASS);
+	assert_int_equal(t_ip(&later)->dst, a4(T_HOST));
+	assert_int_equal(fx_c(f)->frags_held, 2);
+	assert_int_equal(fx_c(f)->out_pkts, 2);
+	assert_int_equal(fx_c(f)->in_pkts, 2);
 	fx_free(f);
 }
 
@@ -1203,6 +1245,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_nine_combinations),
 	    cmocka_unit_test(test_fragments),
+	    cmocka_unit_test(test_fragments_out_of_order),
 	    cmocka_unit_test(test_ports_preserve),
 	    cmocka_unit_test(test_ports_sequential_stride),
 	    cmocka_unit_test(test_ports_random_seeded),

@@ -1,0 +1,95 @@
+/* emulator/fraghold: fragments held ahead of their first (RFC 4787 REQ-14). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "fraghold.h"
+
+/* Packets are only pointers here: the area never reads them. */
+static struct pkt t_pkts[FRAGHOLD_MAX + 2];
+
+/* Each NAT gets back what it held, oldest first, with its direction;
+ * another NAT's fragments stay. */
+static void test_take_by_nat(void **state)
+{
+	struct fraghold *h = fraghold_new();
+	struct pkt *got[FRAGHOLD_MAX];
+	bool out[FRAGHOLD_MAX];
+
+	(void)state;
+	assert_non_null(h);
+	assert_null(fraghold_put(h, &t_pkts[0], 1, true, 100));
+	assert_null(fraghold_put(h, &t_pkts[1], 2, false, 100));
+	assert_null(fraghold_put(h, &t_pkts[2], 1, false, 100));
+	assert_int_equal(fraghold_count(h), 3);
+	assert_int_equal(fraghold_take(h, 1, got, out, FRAGHOLD_MAX), 2);
+	assert_ptr_equal(got[0], &t_pkts[0]);
+	assert_true(out[0]);
+	assert_ptr_equal(got[1], &t_pkts[2]);
+	assert_false(out[1]);
+	assert_int_equal(fraghold_take(h, 1, got, out, FRAGHOLD_MAX), 0);
+	assert_int_equal(fraghold_count(h), 1);
+	assert_int_equal(fraghold_take(h, 2, got, out, 1), 1);
+	assert_ptr_equal(got[0], &t_pkts[1]);
+	assert_int_equal(fraghold_count(h), 0);
+	fraghold_free(h);
+	fraghold_free(NULL);
+}
+
+/* Bounded: the fragment after FRAGHOLD_MAX pushes the oldest out. */
+static void test_full_pushes_oldest(void **state)
+{
+	struct fraghold *h = fraghold_new();
+	struct pkt *got[FRAGHOLD_MAX];
+	bool out[FRAGHOLD_MAX];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < FRAGHOLD_MAX; i++)
+		assert_null(fraghold_put(h, &t_pkts[i], 0, true, 100));
+	assert_ptr_equal(fraghold_put(h, &t_pkts[FRAGHOLD_MAX], 0, true, 100), &t_pkts[0]);
+	assert_ptr_equal(fraghold_put(h, &t_pkts[FRAGHOLD_MAX + 1], 0, true, 100), &t_pkts[1]);
+	assert_int_equal(fraghold_count(h), FRAGHOLD_MAX);
+	assert_int_equal(fraghold_take(h, 0, got, out, FRAGHOLD_MAX), FRAGHOLD_MAX);
+	assert_ptr_equal(got[0], &t_pkts[2]);
+	assert_ptr_equal(got[FRAGHOLD_MAX - 1], &t_pkts[FRAGHOLD_MAX + 1]);
+	fraghold_free(h);
+}
+
+/* Expiry: only what is due comes out, and the next expiry is the earliest
+ * of those left. */
+static void test_expiry(void **state)
+{
+	struct fraghold *h = fraghold_new();
+	int nat = -1;
+
+	(void)state;
+	assert_int_equal(fraghold_next_expiry(h), -1);
+	assert_null(fraghold_expired(h, 1000, &nat));
+	fraghold_put(h, &t_pkts[0], 3, true, 300);
+	fraghold_put(h, &t_pkts[1], 4, false, 100);
+	fraghold_put(h, &t_pkts[2], 5, false, 200);
+	assert_int_equal(fraghold_next_expiry(h), 100);
+	assert_null(fraghold_expired(h, 99, &nat));
+	assert_ptr_equal(fraghold_expired(h, 200, &nat), &t_pkts[1]);
+	assert_int_equal(nat, 4);
+	assert_ptr_equal(fraghold_expired(h, 200, &nat), &t_pkts[2]);
+	assert_int_equal(nat, 5);
+	assert_null(fraghold_expired(h, 200, &nat));
+	assert_int_equal(fraghold_next_expiry(h), 300);
+	assert_int_equal(fraghold_count(h), 1);
+	fraghold_free(h);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_take_by_nat),
+	    cmocka_unit_test(test_full_pushes_oldest),
+	    cmocka_unit_test(test_expiry),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
