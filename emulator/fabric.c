@@ -173,6 +173,14 @@ static size_t fab_link_core(const struct fabric *f)
 	return f->t->n_hosts + f->t->n_nats;
 }
 
+/* The internet core is full duplex like every link: "up" carries packets
+ * from the lower to the higher address, "down" the others, so the two
+ * directions of a conversation never share a rate or a queue. */
+static enum fab_dir fab_core_dir(const struct ipv4_hdr *ip)
+{
+	return ntohl(ip->src) < ntohl(ip->dst) ? FAB_UP : FAB_DOWN;
+}
+
 /* What a link needs to know of a packet: its flow and its number in it. */
 static void fab_link_pkt(const struct pkt *p, struct link_pkt *lp)
 {
@@ -643,7 +651,7 @@ static void fab_on_segment(void *arg, natbed_time_t now)
 			fab_drop(f, p, DROP_TTL_EXPIRED);
 			return;
 		}
-		fab_cross(f, fab_link_core(f), FAB_DOWN, p, fab_on_segment, now);
+		fab_cross(f, fab_link_core(f), fab_core_dir(fab_ip(p)), p, fab_on_segment, now);
 		return;
 	}
 	nx = route_lookup(f->route, p->seg, fab_ip(p)->dst, fab_nat_claims, f);

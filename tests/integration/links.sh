@@ -2,8 +2,9 @@
 # Issue 5 end to end: links of 50 ms each way give a UDP echo RTT of
 # 100-110 ms in the capture's timestamps; a 10% lossy link with a fixed seed
 # drops the same packet numbers in two runs (and another seed others);
-# `natbed ctl link NAME down` stops traffic and `up` restores it; every drop
-# is in events.jsonl.
+# `natbed ctl link NAME down` stops traffic and `up` restores it; the
+# internet core's two directions are separate; every drop is in
+# events.jsonl.
 . "$NATBED_SRC/tests/lib.sh"
 command -v tshark >/dev/null || nb_skip "tshark not installed"
 command -v python3 >/dev/null || nb_skip "python3 not installed"
@@ -85,6 +86,11 @@ x a ping -c 1 -W 2 198.51.100.2 >/dev/null || nb_fail "ping after the link came 
 natbed ctl --prefix "$NB_PREFIX" link b set delay 100ms >/dev/null || nb_fail "ctl link set delay"
 rtt=$(x a ping -c 1 -W 3 198.51.100.2 | sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p')
 awk -v r="$rtt" 'BEGIN { exit !(r >= 250 && r <= 270) }' || nb_fail "RTT $rtt ms after set delay 100ms, want 250-270"
+# the internet core is full duplex: "up" (lower to higher address) carries
+# only the request, so 40 ms on it adds 40 ms to the round trip, not 80
+natbed ctl --prefix "$NB_PREFIX" link internet set delay 40ms up >/dev/null || nb_fail "ctl link internet set delay up"
+rtt=$(x a ping -c 1 -W 3 198.51.100.2 | sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p')
+awk -v r="$rtt" 'BEGIN { exit !(r >= 290 && r <= 310) }' || nb_fail "RTT $rtt ms with 40 ms on the core's up direction only, want 290-310"
 natbed ctl --prefix "$NB_PREFIX" link b set lossy 5% >/dev/null 2>&1 && nb_fail "a bad link key was accepted"
 down
 grep -q '"event":"link_down"' "$NB_TMP/part/events.jsonl" || nb_fail "no link_down event logged"
