@@ -23,7 +23,6 @@
 #define SCHED_SLOTS_MAX	 (UINT32_MAX - 1)
 #define SCHED_SLOTS_INIT 64
 /* Events one libevent wake-up runs before it yields to packet I/O. */
-#define SCHED_BATCH 4096
 
 struct sched_slot {
 	sched_fn fn;
@@ -52,7 +51,7 @@ struct sched {
 	/* Real-time driver (sched_attach). */
 	struct event_base *base;
 	struct event *timer;
-	int tfd; /* timerfd behind timer, -1 until sched_attach() */
+	int tfd;		 /* timerfd behind timer, -1 until sched_attach() */
 	natbed_time_t armed_due; /* -1 when the timer is not armed */
 };
 
@@ -279,7 +278,7 @@ static void sched_timer_cb(evutil_socket_t fd, short what, void *arg)
 	if (read(fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
 		return;
 	s->armed_due = -1;
-	sched_dispatch(s, clock_now(&s->clk), SCHED_BATCH);
+	sched_dispatch(s, clock_now(&s->clk), SCHED_RUN_DUE_MAX);
 	sched_arm(s);
 }
 
@@ -345,7 +344,7 @@ bool sched_cancel(struct sched *s, uint64_t id)
 
 size_t sched_run_due(struct sched *s)
 {
-	size_t ran = sched_dispatch(s, clock_now(&s->clk), SIZE_MAX);
+	size_t ran = sched_dispatch(s, clock_now(&s->clk), SCHED_RUN_DUE_MAX);
 
 	sched_arm(s);
 	return ran;

@@ -51,15 +51,21 @@ size_t sched_pending(const struct sched *s);
 /* Due time of the earliest pending event, or -1 when none. */
 natbed_time_t sched_next_due(const struct sched *s);
 
-/* Runs every event due at or before the clock's current time, including
- * events that those events schedule for now or earlier. Returns how many ran.
- * It returns only when nothing is due: a callback that always schedules
- * another event for now keeps it running (as it would sched_run_until()). */
+/* Most events one sched_run_due() call (or one timer wake-up) runs. */
+#define SCHED_RUN_DUE_MAX 4096
+
+/* Runs the events due at or before the clock's current time, including
+ * events that those events schedule for now or earlier, at most
+ * SCHED_RUN_DUE_MAX of them: a callback that keeps scheduling another
+ * event for now cannot hold the caller's loop forever. Whatever is still
+ * due runs at the next call, or (real time) when the timer fires, at once.
+ * Returns how many ran. */
 size_t sched_run_due(struct sched *s);
 
 /* Virtual time only: runs events in time order up to and including until_ns,
  * setting the virtual clock to each event's due time, then to until_ns.
- * Returns how many ran. */
+ * Returns how many ran. Unbounded: a callback that always schedules another
+ * event for the current time keeps it running. */
 size_t sched_run_until(struct sched *s, natbed_time_t until_ns);
 
 /* Real time: attaches s to base; a timerfd wakes the loop at the earliest

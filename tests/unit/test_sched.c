@@ -231,6 +231,32 @@ static void test_nested(void **state)
 	assert_int_equal(f->t.tag[2], 101);
 }
 
+/* Schedules itself again for now, forever. */
+static void again_cb(void *arg, natbed_time_t now)
+{
+	struct probe *p = arg;
+
+	p->tag++;
+	sched_at(p->t->s, now, again_cb, p);
+}
+
+/* sched_run_due() is bounded: an event that keeps rescheduling itself for
+ * now does not hold the caller's loop; it is still due afterwards. */
+static void test_run_due_bounded(void **state)
+{
+	struct fixture *f = *state;
+	struct probe *p = &f->p[0];
+
+	p->tag = 0;
+	sched_at(f->s, 1000, again_cb, p);
+	assert_int_equal(sched_run_due(f->s), SCHED_RUN_DUE_MAX);
+	assert_int_equal(p->tag, SCHED_RUN_DUE_MAX);
+	assert_int_equal(sched_pending(f->s), 1);
+	assert_int_equal(sched_next_due(f->s), 1000);
+	assert_int_equal(sched_run_due(f->s), SCHED_RUN_DUE_MAX);
+	assert_int_equal(p->tag, 2 * SCHED_RUN_DUE_MAX);
+}
+
 static void test_run_until(void **state)
 {
 	struct fixture *f = *state;
@@ -365,6 +391,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_cancel_random, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_nested, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_run_until, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_run_due_bounded, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_million, fx_setup, fx_teardown),
 	    cmocka_unit_test(test_realtime),
 	};
