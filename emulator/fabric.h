@@ -25,13 +25,10 @@ struct fabric_cfg {
 	const char *pcap_dir;	 /* NULL: no captures */
 	struct sched *sched;	 /* attached to base by the caller */
 	struct event_base *base;
-	size_t pool_size; /* packets in flight at most */
-	bool standalone;  /* each port stands for a network (natbed-emu --inside/--outside) */
-	uint32_t next_hop;
-	natbed_time_t spin_ns;
-	    /* busy-poll ring ports this long after a burst; 0: never */ /* standalone: the outside
-									    router (network order),
-									    0: on-link */
+	size_t pool_size;      /* packets in flight at most */
+	bool standalone;       /* each port stands for a network (natbed-emu --inside/--outside) */
+	uint32_t next_hop;     /* standalone: the outside router (network order), 0: on-link */
+	natbed_time_t spin_ns; /* busy-poll ring ports this long after a burst; 0: never */
 };
 
 /* Opens a port per host and its capture; registers with cfg->base.
