@@ -298,7 +298,7 @@ static size_t make_garbage(uint64_t *rs, uint8_t *buf, size_t cap)
 {
 	uint64_t kind = rng_next(rs) % 8;
 	struct stun_builder b;
-	uint8_t txid[STUN_TXID_LEN];
+	uint8_t txid[STUN_CLASSIC_TXID_LEN]; /* the classic form (kind 1) takes 16 */
 	size_t len;
 
 	for (size_t k = 0; k < sizeof(txid); k++)

@@ -30,9 +30,19 @@ static const uint8_t mac_a[6] = {0x02, 0, 0, 0, 0, 0x0a};
 static const uint8_t mac_b[6] = {0x02, 0, 0, 0, 0, 0x0b};
 
 struct pkt {
+	/* 2 bytes in: the IPv4 header after 14 bytes of Ethernet is 4-byte
+	 * aligned, as in natbed-emu's own buffers (PKT_HEADROOM) */
+	uint8_t pad[2];
 	uint8_t buf[2048];
 	size_t len;
 	struct ip_view v;
+};
+
+/* An answer's buffer, aligned like struct pkt's. */
+struct t_frame {
+	uint32_t align;
+	uint8_t pad[2];
+	uint8_t b[FW_REJECT_FRAME_MAX];
 };
 
 static uint32_t addr(const char *s)
@@ -555,13 +565,14 @@ static void assert_back_to_sender(const struct ip_view *a, const struct pkt *p)
 
 static void test_reject_icmp(void **state)
 {
-	uint8_t out[FW_REJECT_FRAME_MAX];
+	struct t_frame fr;
+	uint8_t *out = fr.b;
 	struct ip_view a;
 	struct pkt p;
 	size_t n;
 
 	udp(&p, SERVER, 5000, HOST, 3478, 20);
-	n = fw_reject_build(&p.v, out, sizeof(out));
+	n = fw_reject_build(&p.v, out, sizeof(fr.b));
 	assert_int_equal(n, ETH_HLEN_ + IPV4_MIN_HLEN + ICMP_HLEN + p.v.ip_len);
 	parse_answer(out, n, &a);
 	assert_back_to_sender(&a, &p);
@@ -572,7 +583,7 @@ static void test_reject_icmp(void **state)
 
 	/* a big packet: the answer stays within 576 bytes of IP */
 	udp(&p, SERVER, 5000, HOST, 3478, 1400);
-	n = fw_reject_build(&p.v, out, sizeof(out));
+	n = fw_reject_build(&p.v, out, sizeof(fr.b));
 	assert_int_equal(n, ETH_HLEN_ + 576);
 	parse_answer(out, n, &a);
 	assert_memory_equal(a.l4 + ICMP_HLEN, p.v.ip, 576 - IPV4_MIN_HLEN - ICMP_HLEN);
@@ -585,7 +596,7 @@ static void test_reject_icmp(void **state)
 
 	/* ICMP echo gets an unreachable too */
 	echo(&p, SERVER, HOST, 8, 9);
-	n = fw_reject_build(&p.v, out, sizeof(out));
+	n = fw_reject_build(&p.v, out, sizeof(fr.b));
 	assert_true(n > 0);
 	parse_answer(out, n, &a);
 	assert_back_to_sender(&a, &p);
@@ -594,7 +605,8 @@ static void test_reject_icmp(void **state)
 
 static void test_reject_tcp(void **state)
 {
-	uint8_t out[FW_REJECT_FRAME_MAX];
+	struct t_frame fr;
+	uint8_t *out = fr.b;
 	const struct tcp_hdr *t;
 	struct ip_view a;
 	struct pkt p;
@@ -602,7 +614,7 @@ static void test_reject_tcp(void **state)
 
 	/* a SYN: <SEQ=0><ACK=SEG.SEQ+1><CTL=RST,ACK> */
 	tcp(&p, SERVER, 40000, HOST, 22, TCP_SYN, 1000, 0, 0);
-	n = fw_reject_build(&p.v, out, sizeof(out));
+	n = fw_reject_build(&p.v, out, sizeof(fr.b));
 	assert_int_equal(n, ETH_HLEN_ + IPV4_MIN_HLEN + TCP_MIN_HLEN);
 	parse_answer(out, n, &a);
 	assert_back_to_sender(&a, &p);
@@ -617,13 +629,13 @@ static void test_reject_tcp(void **state)
 
 	/* data without ACK: SEG.LEN counts the data, and FIN */
 	tcp(&p, SERVER, 40000, HOST, 22, TCP_FIN, 5000, 0, 10);
-	n = fw_reject_build(&p.v, out, sizeof(out));
+	n = fw_reject_build(&p.v, out, sizeof(fr.b));
 	parse_answer(out, n, &a);
 	assert_int_equal(ntohl(((const struct tcp_hdr *)a.l4)->ack), 5011);
 
 	/* a segment with ACK: <SEQ=SEG.ACK><CTL=RST> */
 	tcp(&p, SERVER, 40000, HOST, 22, TCP_ACK, 5000, 777, 10);
-	n = fw_reject_build(&p.v, out, sizeof(out));
+	n = fw_reject_build(&p.v, out, sizeof(fr.b));
 	parse_answer(out, n, &a);
 	t = (const struct tcp_hdr *)a.l4;
 	assert_int_equal(t->flags, TCP_RST);
@@ -636,27 +648,29 @@ static void test_reject_tcp(void **state)
 /* RFC 1812 §4.3.2.7 and RFC 9293: what is never answered. */
 static void test_reject_silent(void **state)
 {
-	uint8_t out[FW_REJECT_FRAME_MAX];
+	struct t_frame fr;
+	uint8_t *out = fr.b;
 	struct pkt p, q;
 
 	assert_int_equal(
-	    fw_reject_build(tcp(&p, SERVER, 1, HOST, 2, TCP_RST, 1, 0, 0), out, sizeof(out)), 0);
+	    fw_reject_build(tcp(&p, SERVER, 1, HOST, 2, TCP_RST, 1, 0, 0), out, sizeof(fr.b)), 0);
 	udp(&q, HOST, 1, SERVER, 2, 0);
-	assert_int_equal(fw_reject_build(unreach(&p, SERVER, &q), out, sizeof(out)), 0);
+	assert_int_equal(fw_reject_build(unreach(&p, SERVER, &q), out, sizeof(fr.b)), 0);
 	assert_int_equal(
-	    fw_reject_build(udp(&p, SERVER, 1, "224.0.0.251", 5353, 0), out, sizeof(out)), 0);
+	    fw_reject_build(udp(&p, SERVER, 1, "224.0.0.251", 5353, 0), out, sizeof(fr.b)), 0);
 	assert_int_equal(
-	    fw_reject_build(udp(&p, "0.0.0.0", 68, "255.255.255.255", 67, 0), out, sizeof(out)), 0);
+	    fw_reject_build(udp(&p, "0.0.0.0", 68, "255.255.255.255", 67, 0), out, sizeof(fr.b)),
+	    0);
 	/* an Ethernet broadcast */
 	udp(&p, SERVER, 1, HOST, 2, 0);
 	memset(p.v.eth->dst, 0xff, 6);
-	assert_int_equal(fw_reject_build(&p.v, out, sizeof(out)), 0);
+	assert_int_equal(fw_reject_build(&p.v, out, sizeof(fr.b)), 0);
 	/* a non-first fragment */
 	udp(&p, SERVER, 1, HOST, 2, 40);
 	p.v.ip->frag = htons(3);
 	ip_csum_set(p.v.ip, IPV4_MIN_HLEN);
 	assert_int_equal(ip_view_parse(p.buf, p.len, &p.v), 0);
-	assert_int_equal(fw_reject_build(&p.v, out, sizeof(out)), 0);
+	assert_int_equal(fw_reject_build(&p.v, out, sizeof(fr.b)), 0);
 }
 
 int main(void)
