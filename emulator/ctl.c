@@ -15,7 +15,8 @@
 
 #include "natbed/log.h"
 
-#define CTL_IDLE_S 5 /* a client that says nothing is dropped after this */
+#define CTL_IDLE_S  5  /* a client that says nothing is dropped after this */
+#define CTL_BACKLOG 64 /* connections waiting to be accepted */
 
 struct ctl {
 	struct evconnlistener *l;
@@ -166,7 +167,7 @@ struct ctl *ctl_new(struct event_base *base, const char *path, const struct ctl_
 	unlink(path);
 	old = umask(0177); /* born 0600 (0777 & ~0177): only root may steer the fabric */
 	c->l = evconnlistener_new_bind(base, ctl_accept_cb, c,
-				       LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 16,
+				       LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, CTL_BACKLOG,
 				       (struct sockaddr *)&sun, sizeof(sun));
 	umask(old);
 	if (!c->l) {

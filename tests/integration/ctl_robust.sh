@@ -15,8 +15,10 @@ path = sys.argv[1]
 
 def ask(data, want_error=None):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(5)
+    # connect blocking: with a timeout set, a full accept queue is EAGAIN
+    # at once, while a blocking connect waits for the emulator to accept
     s.connect(path)
+    s.settimeout(5)
     buf = b""
     try:
         s.sendall(data)
