@@ -6,8 +6,12 @@
  * parts of the file (upstreams, a host's NAT, addresses, link layering) is
  * checked after the walk, in resolve(). The first error wins, is written as
  * "FILE:LINE: key: problem" and nothing is returned.
+ *
+ * NAT blocks (behaviours, presets, their keys) are read in topo_nat.c and
+ * firewall blocks in topo_fw.c; what the three files share is declared in
+ * topo_int.h.
  */
-#include "natbed/topo.h"
+#include "topo_int.h"
 
 #include "natbed/link.h"
 #include "natbed/rng.h"
@@ -21,65 +25,16 @@
 #include <string.h>
 #include <yaml.h>
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
 #define TOPO_FILE_MAX	(1u << 20) /* largest topology file read, bytes */
-#define KEY_PATH_MAX	160	   /* a dotted key path in an error */
-#define VALUE_SHOW_MAX	64	   /* bytes of a bad value quoted in an error */
 #define PREFIX_DEFAULT	"nb-"
-#define INSIDE_LEN_MAX	30	     /* room for network, gateway, a host, broadcast */
 #define PUBLIC_POOL	"198.18.0.0" /* public hosts without an address ... */
 #define PUBLIC_POOL_LEN 15
-#define PUBLIC_FIRST	"198.18.1.1"		/* ... get one from here upward */
-#define TIMEOUT_DEFAULT (120 * NATBED_NS_PER_S) /* RFC 4787 REQ-5: >= 2 min */
-
-struct loader;
-struct text_kind;
-
-/* Parses value node n (named by path) into dst. Returns 0 or -1 with the
- * error written. */
-typedef int (*value_fn)(struct loader *ld, const yaml_node_t *n, const char *path, void *dst);
-
-/* One key of a section. off is where the value goes in the section's
- * object (0 with a parser that takes the whole object); size and bit serve
- * layering (link blocks) and the `set` words. */
-struct key_spec {
-	const char *key;
-	const struct text_kind *text; /* a scalar of this kind, or NULL and: */
-	value_fn parse;		      /* the parser of a structured value */
-	size_t off;
-	size_t size;
-	unsigned bit;
-};
+#define PUBLIC_FIRST	"198.18.1.1" /* ... get one from here upward */
 
 static int v_text(struct loader *ld, const yaml_node_t *n, const char *path, void *dst,
 		  const struct text_kind *k);
 
-enum nat_key {
-	NK_PRESET,
-	NK_MAPPING,
-	NK_FILTERING,
-	NK_PORTS,
-	NK_PORT_RANGE,
-	NK_HAIRPIN,
-	NK_TIMEOUT,
-	NK_STRIDE,
-	NK_PARITY,
-	NK_POOL,
-	NK_REFRESH_INBOUND,
-	NK_PUBLIC,
-	NK_INSIDE,
-	NK_UPSTREAM,
-	NK_LINK,
-	NK_FIREWALL,
-	NK_COUNT
-};
-
 enum host_key { HK_NAT, HK_ADDRESS, HK_ADDRESSES, HK_LINK, HK_RUN, HK_FIREWALL, HK_COUNT };
-
-enum fw_key { FK_DEFAULT, FK_STATEFUL, FK_RULES, FK_COUNT };
-
-enum fw_rule_key { RK_DIR, RK_PROTO, RK_FROM, RK_TO, RK_PORT, RK_SPORT, RK_ACTION, RK_COUNT };
 
 enum top_key {
 	TK_NAME,
@@ -90,13 +45,6 @@ enum top_key {
 	TK_HOSTS,
 	TK_SCENARIO,
 	TK_COUNT
-};
-
-/* A NAT as read, with what resolve() needs beyond struct topo_nat. */
-struct nat_in {
-	struct topo_nat nat;
-	char upstream[TOPO_NAME_MAX];
-	int line[NK_COUNT]; /* line of each key given, 0 when absent */
 };
 
 /* A host as read. */
@@ -126,8 +74,8 @@ struct loader {
 
 /* Writes "FILE:LINE: key: problem" unless an error is already written (the
  * first one wins). Always returns -1. */
-__attribute__((format(printf, 4, 5))) static int fail(struct loader *ld, int line, const char *key,
-						      const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) int topo_fail(struct loader *ld, int line, const char *key,
+						    const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -146,17 +94,12 @@ __attribute__((format(printf, 4, 5))) static int fail(struct loader *ld, int lin
 	return -1;
 }
 
-static int line_of(const yaml_node_t *n)
-{
-	return (int)n->start_mark.line + 1;
-}
-
-static const yaml_node_t *node_at(const struct loader *ld, int index)
+const yaml_node_t *topo_node_at(const struct loader *ld, int index)
 {
 	return yaml_document_get_node(ld->doc, index);
 }
 
-static const char *node_kind(const yaml_node_t *n)
+const char *topo_node_kind(const yaml_node_t *n)
 {
 	return n->type == YAML_MAPPING_NODE    ? "a mapping"
 	       : n->type == YAML_SEQUENCE_NODE ? "a list"
@@ -164,7 +107,7 @@ static const char *node_kind(const yaml_node_t *n)
 }
 
 /* YAML 1.1 null: an empty plain scalar, ~ or null. */
-static bool is_null(const yaml_node_t *n)
+bool topo_is_null(const yaml_node_t *n)
 {
 	static const char *const nulls[] = {"", "~", "null", "Null", "NULL"};
 	size_t i;
@@ -179,21 +122,21 @@ static bool is_null(const yaml_node_t *n)
 
 /* The text of scalar n, or NULL with the error written (a mapping or a list
  * where a scalar belongs, no value, an embedded NUL). */
-static const char *scalar(struct loader *ld, const yaml_node_t *n, const char *path)
+const char *topo_scalar(struct loader *ld, const yaml_node_t *n, const char *path)
 {
 	const char *s;
 
 	if (n->type != YAML_SCALAR_NODE) {
-		fail(ld, line_of(n), path, "expected a scalar, got %s", node_kind(n));
+		topo_fail(ld, line_of(n), path, "expected a scalar, got %s", topo_node_kind(n));
 		return NULL;
 	}
-	if (is_null(n)) {
-		fail(ld, line_of(n), path, "missing value");
+	if (topo_is_null(n)) {
+		topo_fail(ld, line_of(n), path, "missing value");
 		return NULL;
 	}
 	s = (const char *)n->data.scalar.value;
 	if (strlen(s) != n->data.scalar.length) {
-		fail(ld, line_of(n), path, "value contains a NUL byte");
+		topo_fail(ld, line_of(n), path, "value contains a NUL byte");
 		return NULL;
 	}
 	return s;
@@ -201,7 +144,7 @@ static const char *scalar(struct loader *ld, const yaml_node_t *n, const char *p
 
 /* dst = "parent.key" (or "key" at the top), truncated with "..." when it
  * does not fit: a key path only ever appears in an error. */
-static void path_join(char *dst, size_t size, const char *parent, const char *key)
+void topo_path_join(char *dst, size_t size, const char *parent, const char *key)
 {
 	int n = snprintf(dst, size, "%s%s%s", parent, *parent ? "." : "", key);
 
@@ -209,8 +152,8 @@ static void path_join(char *dst, size_t size, const char *parent, const char *ke
 		snprintf(dst + size - 4, 4, "...");
 }
 
-/* dst = "parent[k]", truncated like path_join(). */
-static void path_index(char *dst, size_t size, const char *parent, size_t k)
+/* dst = "parent[k]", truncated like topo_path_join(). */
+void topo_path_index(char *dst, size_t size, const char *parent, size_t k)
 {
 	int n = snprintf(dst, size, "%s[%zu]", parent, k);
 
@@ -219,28 +162,11 @@ static void path_index(char *dst, size_t size, const char *parent, size_t k)
 }
 
 /* Copies s into dst[size]; -1 when it does not fit. */
-static int copy_str(char *dst, size_t size, const char *s)
+int topo_copy_str(char *dst, size_t size, const char *s)
 {
 	int n = snprintf(dst, size, "%s", s);
 
 	return n < 0 || (size_t)n >= size ? -1 : 0;
-}
-
-static uint32_t ip_h(struct in_addr a)
-{
-	return ntohl(a.s_addr);
-}
-
-static struct in_addr ip_n(uint32_t h)
-{
-	struct in_addr a = {.s_addr = htonl(h)};
-
-	return a;
-}
-
-static uint32_t prefix_mask(unsigned len)
-{
-	return len ? ~(uint32_t)0 << (32 - len) : 0;
 }
 
 static bool in_prefix(struct in_addr net, unsigned len, struct in_addr a)
@@ -256,34 +182,7 @@ static const char *ip_str(struct in_addr a, char buf[INET_ADDRSTRLEN])
 	return buf;
 }
 
-/* Unicast and usable on a segment: not 0/8, 127/8, multicast or reserved. */
-static bool ip_unicast(struct in_addr a)
-{
-	uint32_t first = ip_h(a) >> 24;
-
-	return first != 0 && first != 127 && first < 224;
-}
-
-/* ---- NAT behaviours and presets ---- */
-
-struct name_value {
-	const char *name;
-	int value;
-};
-
-static const struct name_value nat_map_names[] = {
-    {"endpoint-independent", TOPO_MAP_EIM},
-    {"address-dependent", TOPO_MAP_ADM},
-    {"address-and-port-dependent", TOPO_MAP_APDM},
-};
-
-static const struct name_value nat_ports_names[] = {
-    {"preserve", TOPO_PORTS_PRESERVE},
-    {"sequential", TOPO_PORTS_SEQUENTIAL},
-    {"random", TOPO_PORTS_RANDOM},
-};
-
-static int nv_parse(const struct name_value *t, size_t n, const char *s, int *out)
+int topo_nv_parse(const struct name_value *t, size_t n, const char *s, int *out)
 {
 	size_t i;
 
@@ -296,7 +195,7 @@ static int nv_parse(const struct name_value *t, size_t n, const char *s, int *ou
 	return -1;
 }
 
-static const char *nv_name(const struct name_value *t, size_t n, int value)
+const char *topo_nv_name(const struct name_value *t, size_t n, int value)
 {
 	size_t i;
 
@@ -304,186 +203,6 @@ static const char *nv_name(const struct name_value *t, size_t n, int value)
 		if (t[i].value == value)
 			return t[i].name;
 	return NULL;
-}
-
-int topo_parse_nat_map(const char *s, enum topo_nat_map *out)
-{
-	int v;
-
-	if (nv_parse(nat_map_names, ARRAY_SIZE(nat_map_names), s, &v) < 0)
-		return -1;
-	*out = (enum topo_nat_map)v;
-	return 0;
-}
-
-int topo_parse_nat_ports(const char *s, enum topo_nat_ports *out)
-{
-	int v;
-
-	if (nv_parse(nat_ports_names, ARRAY_SIZE(nat_ports_names), s, &v) < 0)
-		return -1;
-	*out = (enum topo_nat_ports)v;
-	return 0;
-}
-
-const char *topo_nat_map_name(enum topo_nat_map m)
-{
-	return nv_name(nat_map_names, ARRAY_SIZE(nat_map_names), (int)m);
-}
-
-const char *topo_nat_ports_name(enum topo_nat_ports p)
-{
-	return nv_name(nat_ports_names, ARRAY_SIZE(nat_ports_names), (int)p);
-}
-
-/* ---- firewall words ---- */
-
-static const struct name_value fw_action_names[] = {
-    {"accept", TOPO_FW_ACCEPT},
-    {"drop", TOPO_FW_DROP},
-    {"reject", TOPO_FW_REJECT},
-};
-
-static const struct name_value fw_dir_names[] = {
-    {"any", TOPO_FW_DIR_ANY},
-    {"in", TOPO_FW_DIR_IN},
-    {"out", TOPO_FW_DIR_OUT},
-};
-
-static const struct name_value fw_proto_names[] = {
-    {"any", TOPO_FW_PROTO_ANY},
-    {"udp", TOPO_FW_PROTO_UDP},
-    {"tcp", TOPO_FW_PROTO_TCP},
-    {"icmp", TOPO_FW_PROTO_ICMP},
-};
-
-int topo_parse_fw_action(const char *s, enum topo_fw_action *out)
-{
-	int v;
-
-	if (nv_parse(fw_action_names, ARRAY_SIZE(fw_action_names), s, &v) < 0)
-		return -1;
-	*out = (enum topo_fw_action)v;
-	return 0;
-}
-
-int topo_parse_fw_dir(const char *s, enum topo_fw_dir *out)
-{
-	int v;
-
-	if (nv_parse(fw_dir_names, ARRAY_SIZE(fw_dir_names), s, &v) < 0)
-		return -1;
-	*out = (enum topo_fw_dir)v;
-	return 0;
-}
-
-int topo_parse_fw_proto(const char *s, enum topo_fw_proto *out)
-{
-	int v;
-
-	if (nv_parse(fw_proto_names, ARRAY_SIZE(fw_proto_names), s, &v) < 0)
-		return -1;
-	*out = (enum topo_fw_proto)v;
-	return 0;
-}
-
-const char *topo_fw_action_name(enum topo_fw_action a)
-{
-	return nv_name(fw_action_names, ARRAY_SIZE(fw_action_names), (int)a);
-}
-
-const char *topo_fw_dir_name(enum topo_fw_dir d)
-{
-	return nv_name(fw_dir_names, ARRAY_SIZE(fw_dir_names), (int)d);
-}
-
-const char *topo_fw_proto_name(enum topo_fw_proto p)
-{
-	return nv_name(fw_proto_names, ARRAY_SIZE(fw_proto_names), (int)p);
-}
-
-/* The behaviour a preset stands for; a topology overrides it field by field. */
-struct nat_preset {
-	const char *name;
-	enum topo_nat_map mapping, filtering;
-	enum topo_nat_ports ports;
-	uint16_t port_lo, port_hi;
-	bool hairpin;
-	natbed_time_t timeout_ns;
-};
-
-#define EIM  TOPO_MAP_EIM
-#define ADM  TOPO_MAP_ADM
-#define APDM TOPO_MAP_APDM
-/* clang-format off */
-static const struct nat_preset nat_presets[] = {
-	{"full-cone",            EIM,  EIM,  TOPO_PORTS_PRESERVE,   1024, 65535, false, TIMEOUT_DEFAULT},
-	{"restricted-cone",      EIM,  ADM,  TOPO_PORTS_PRESERVE,   1024, 65535, false, TIMEOUT_DEFAULT},
-	{"port-restricted",      EIM,  APDM, TOPO_PORTS_PRESERVE,   1024, 65535, false, TIMEOUT_DEFAULT},
-	{"symmetric",            APDM, APDM, TOPO_PORTS_RANDOM,     1024, 65535, false, TIMEOUT_DEFAULT},
-	{"symmetric-sequential", APDM, APDM, TOPO_PORTS_SEQUENTIAL, 1024, 65535, false, TIMEOUT_DEFAULT},
-	{"cgnat",                EIM,  EIM,  TOPO_PORTS_PRESERVE,   1024, 65535, false, TIMEOUT_DEFAULT},
-};
-
-/* What a NAT without a preset gets (mapping and filtering must be given). */
-static const struct nat_preset nat_no_preset =
-	{"",                     EIM,  EIM,  TOPO_PORTS_PRESERVE,   1024, 65535, false, TIMEOUT_DEFAULT};
-/* clang-format on */
-#undef EIM
-#undef ADM
-#undef APDM
-
-static const struct nat_preset *preset_find(const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(nat_presets); i++)
-		if (!strcmp(nat_presets[i].name, name))
-			return &nat_presets[i];
-	return NULL;
-}
-
-const char *topo_nat_preset_name(size_t i)
-{
-	return i < ARRAY_SIZE(nat_presets) ? nat_presets[i].name : NULL;
-}
-
-/* Fills the behaviour fields of nat not flagged in nat->set from p. */
-static void preset_fill(struct topo_nat *nat, const struct nat_preset *p)
-{
-	if (!(nat->set & TOPO_NAT_MAPPING))
-		nat->mapping = p->mapping;
-	if (!(nat->set & TOPO_NAT_FILTERING))
-		nat->filtering = p->filtering;
-	if (!(nat->set & TOPO_NAT_PORTS))
-		nat->ports = p->ports;
-	if (!(nat->set & TOPO_NAT_PORT_RANGE)) {
-		nat->port_lo = p->port_lo;
-		nat->port_hi = p->port_hi;
-	}
-	if (!(nat->set & TOPO_NAT_HAIRPIN))
-		nat->hairpin = p->hairpin;
-	if (!(nat->set & TOPO_NAT_TIMEOUT))
-		nat->timeout_ns = p->timeout_ns;
-	/* no preset sets these: they keep RFC 4787's plain defaults */
-	if (!(nat->set & TOPO_NAT_STRIDE))
-		nat->stride = 1;
-	if (!(nat->set & TOPO_NAT_PARITY))
-		nat->parity = false;
-	if (!(nat->set & TOPO_NAT_POOL))
-		nat->pool = 0;
-	if (!(nat->set & TOPO_NAT_REFRESH_INBOUND))
-		nat->refresh_inbound = false;
-}
-
-int topo_nat_preset_apply(struct topo_nat *nat, const char *name)
-{
-	const struct nat_preset *p = name ? preset_find(name) : NULL;
-
-	if (!p || copy_str(nat->preset, sizeof(nat->preset), p->name) < 0)
-		return -1;
-	preset_fill(nat, p);
-	return 0;
 }
 
 /* ---- the walker ---- */
@@ -507,7 +226,8 @@ static void keys_list(char *buf, size_t size, const struct key_spec *keys, size_
 static const char *key_text(struct loader *ld, const yaml_node_t *k, const char *path)
 {
 	if (k->type != YAML_SCALAR_NODE) {
-		fail(ld, line_of(k), path, "a key must be a scalar, not %s", node_kind(k));
+		topo_fail(ld, line_of(k), path, "a key must be a scalar, not %s",
+			  topo_node_kind(k));
 		return NULL;
 	}
 	return (const char *)k->data.scalar.value;
@@ -517,23 +237,23 @@ static int walk_pair(struct loader *ld, const yaml_node_pair_t *p, const char *p
 		     const struct key_spec *keys, size_t n_keys, void *obj, int *lines,
 		     unsigned *set)
 {
-	const yaml_node_t *k = node_at(ld, p->key), *v = node_at(ld, p->value);
+	const yaml_node_t *k = topo_node_at(ld, p->key), *v = topo_node_at(ld, p->value);
 	char sub[KEY_PATH_MAX], list[128];
 	const char *name = key_text(ld, k, path);
 	size_t i;
 
 	if (!name)
 		return -1;
-	path_join(sub, sizeof(sub), path, name);
+	topo_path_join(sub, sizeof(sub), path, name);
 	for (i = 0; i < n_keys; i++)
 		if (!strcmp(keys[i].key, name))
 			break;
 	if (i == n_keys) {
 		keys_list(list, sizeof(list), keys, n_keys);
-		return fail(ld, line_of(k), sub, "unknown key (expected one of: %s)", list);
+		return topo_fail(ld, line_of(k), sub, "unknown key (expected one of: %s)", list);
 	}
 	if (lines[i])
-		return fail(ld, line_of(k), sub, "duplicate key (first at line %d)", lines[i]);
+		return topo_fail(ld, line_of(k), sub, "duplicate key (first at line %d)", lines[i]);
 	lines[i] = line_of(k);
 	if (keys[i].text ? v_text(ld, v, sub, (char *)obj + keys[i].off, keys[i].text)
 			 : keys[i].parse(ld, v, sub, (char *)obj + keys[i].off))
@@ -548,16 +268,16 @@ static int walk_pair(struct loader *ld, const yaml_node_pair_t *p, const char *p
  * value into obj + off, records each key's line in lines[] (indexed like
  * keys, zeroed by the caller) and ORs each given key's bit into *set (set
  * may be NULL). Returns 0 or -1 with the error written. */
-static int walk_map(struct loader *ld, const yaml_node_t *n, const char *path,
-		    const struct key_spec *keys, size_t n_keys, void *obj, int *lines,
-		    unsigned *set)
+int topo_walk_map(struct loader *ld, const yaml_node_t *n, const char *path,
+		  const struct key_spec *keys, size_t n_keys, void *obj, int *lines, unsigned *set)
 {
 	const yaml_node_pair_t *p;
 
-	if (is_null(n))
+	if (topo_is_null(n))
 		return 0;
 	if (n->type != YAML_MAPPING_NODE)
-		return fail(ld, line_of(n), path, "expected a mapping, got %s", node_kind(n));
+		return topo_fail(ld, line_of(n), path, "expected a mapping, got %s",
+				 topo_node_kind(n));
 	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++)
 		if (walk_pair(ld, p, path, keys, n_keys, obj, lines, set) < 0)
 			return -1;
@@ -582,92 +302,12 @@ static int t_rate(const char *s, void *dst)
 	return units_parse_rate(s, dst);
 }
 
-static int t_map(const char *s, void *dst)
-{
-	return topo_parse_nat_map(s, dst);
-}
-
-static int t_ports(const char *s, void *dst)
-{
-	return topo_parse_nat_ports(s, dst);
-}
-
-/* dst: the struct topo_nat (a range fills two fields). */
-static int t_port_range(const char *s, void *dst)
-{
-	struct topo_nat *nat = dst;
-
-	return units_parse_port_range(s, &nat->port_lo, &nat->port_hi);
-}
-
-static int t_fw_action(const char *s, void *dst)
-{
-	return topo_parse_fw_action(s, dst);
-}
-
-static int t_fw_dir(const char *s, void *dst)
-{
-	return topo_parse_fw_dir(s, dst);
-}
-
-static int t_fw_proto(const char *s, void *dst)
-{
-	return topo_parse_fw_proto(s, dst);
-}
-
-/* dst: a struct topo_fw_ports; "PORT" or "LO-HI", ports 1 to 65535. */
-static int t_fw_port(const char *s, void *dst)
-{
-	struct topo_fw_ports *p = dst;
-	const char *end;
-	unsigned nd;
-	int64_t v;
-
-	if (strchr(s, '-'))
-		return units_parse_port_range(s, &p->lo, &p->hi);
-	if (!(end = units_scan_digits(s, 65535, &v, &nd)) || *end || v < 1)
-		return -1;
-	p->lo = p->hi = (uint16_t)v;
-	return 0;
-}
-
 /* Only the words true and false: YAML 1.1's yes/on/y surprise people. */
 static int t_bool(const char *s, void *dst)
 {
 	if (strcmp(s, "true") && strcmp(s, "false"))
 		return -1;
 	*(bool *)dst = !strcmp(s, "true");
-	return 0;
-}
-
-/* A whole number lo..hi, digits only. */
-static int t_count(const char *s, unsigned long lo, unsigned long hi, unsigned long *out)
-{
-	char *end;
-
-	if (!*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 9)
-		return -1;
-	*out = strtoul(s, &end, 10);
-	return *end || *out < lo || *out > hi ? -1 : 0;
-}
-
-static int t_stride(const char *s, void *dst)
-{
-	unsigned long v;
-
-	if (t_count(s, 1, TOPO_NAT_STRIDE_MAX, &v) < 0)
-		return -1;
-	*(uint16_t *)dst = (uint16_t)v;
-	return 0;
-}
-
-static int t_pool(const char *s, void *dst)
-{
-	unsigned long v;
-
-	if (t_count(s, 1, 65535, &v) < 0)
-		return -1;
-	*(uint32_t *)dst = (uint32_t)v;
 	return 0;
 }
 
@@ -701,47 +341,30 @@ static int t_title(const char *s, void *dst)
 
 	if (strspn(s, ok) != strlen(s))
 		return -1;
-	return copy_str(dst, TOPO_NAME_MAX, s);
+	return topo_copy_str(dst, TOPO_NAME_MAX, s);
 }
 
 /* A NAT's name, resolved after the walk. */
 static int t_nat_ref(const char *s, void *dst)
 {
-	return copy_str(dst, TOPO_NAME_MAX, s);
+	return topo_copy_str(dst, TOPO_NAME_MAX, s);
 }
 
 static int t_run(const char *s, void *dst)
 {
-	return copy_str(dst, TOPO_RUN_MAX, s);
+	return topo_copy_str(dst, TOPO_RUN_MAX, s);
 }
 
-/* A kind of scalar value: its parser, and what an error says about it. */
-struct text_kind {
-	int (*parse)(const char *s, void *dst);
-	const char *what;
-	const char *hint;
-};
-
 /* clang-format off */
-static const struct text_kind k_duration = {t_duration, "duration", "a number with us, ms or s, e.g. 10ms"};
+const struct text_kind topo_k_duration = {t_duration, "duration", "a number with us, ms or s, e.g. 10ms"};
 static const struct text_kind k_percent = {t_percent, "percentage", "0% to 100% with the % sign, e.g. 0.5%"};
 static const struct text_kind k_rate = {t_rate, "rate", "a number with bit, kbit, mbit or gbit, e.g. 10mbit"};
-static const struct text_kind k_map = {t_map, "behaviour", "endpoint-independent, address-dependent or address-and-port-dependent"};
-static const struct text_kind k_ports = {t_ports, "port assignment", "preserve, sequential or random"};
-static const struct text_kind k_port_range = {t_port_range, "port range", "LO-HI with 1 <= LO <= HI <= 65535"};
-static const struct text_kind k_bool = {t_bool, "boolean", "true or false"};
-static const struct text_kind k_stride = {t_stride, "stride", "a whole number from 1 to 1000"};
-static const struct text_kind k_pool = {t_pool, "pool size", "a whole number of ports from 1 to 65535"};
+const struct text_kind topo_k_bool = {t_bool, "boolean", "true or false"};
 static const struct text_kind k_seed = {t_seed, "seed", "an integer from 0 to 18446744073709551615"};
-static const struct text_kind k_addr = {t_addr, "address", "a unicast IPv4 address, e.g. 198.51.100.1"};
+const struct text_kind topo_k_addr = {t_addr, "address", "a unicast IPv4 address, e.g. 198.51.100.1"};
 static const struct text_kind k_title = {t_title, "name", "1 to 31 of A-Z a-z 0-9 . _ -"};
-static const struct text_kind k_nat_ref = {t_nat_ref, "NAT name", "at most 31 characters"};
+const struct text_kind topo_k_nat_ref = {t_nat_ref, "NAT name", "at most 31 characters"};
 static const struct text_kind k_run = {t_run, "command", "at most 1023 bytes"};
-static const struct text_kind k_fw_action = {t_fw_action, "action", "accept, drop or reject"};
-static const struct text_kind k_fw_policy = {t_fw_action, "policy", "accept, drop or reject"};
-static const struct text_kind k_fw_dir = {t_fw_dir, "direction", "in, out or any"};
-static const struct text_kind k_fw_proto = {t_fw_proto, "protocol", "udp, tcp, icmp or any"};
-static const struct text_kind k_fw_port = {t_fw_port, "port", "PORT or LO-HI, ports 1 to 65535"};
 /* clang-format on */
 
 /* Parses scalar n (named by path) of kind k into dst; errors read
@@ -749,46 +372,17 @@ static const struct text_kind k_fw_port = {t_fw_port, "port", "PORT or LO-HI, po
 static int v_text(struct loader *ld, const yaml_node_t *n, const char *path, void *dst,
 		  const struct text_kind *k)
 {
-	const char *s = scalar(ld, n, path);
+	const char *s = topo_scalar(ld, n, path);
 
 	if (!s)
 		return -1;
 	if (k->parse(s, dst) < 0)
-		return fail(ld, line_of(n), path, "bad %s '%.*s' (%s)", k->what, VALUE_SHOW_MAX, s,
-			    k->hint);
+		return topo_fail(ld, line_of(n), path, "bad %s '%.*s' (%s)", k->what,
+				 VALUE_SHOW_MAX, s, k->hint);
 	return 0;
 }
 
 /* ---- structured values (value_fn) ---- */
-
-static int v_preset(struct loader *ld, const yaml_node_t *n, const char *path, void *dst)
-{
-	const char *s = scalar(ld, n, path);
-	char list[160];
-	size_t i, used = 0;
-	int w;
-
-	if (!s)
-		return -1;
-	if (preset_find(s))
-		return copy_str(dst, TOPO_NAME_MAX, s);
-	list[0] = '\0';
-	for (i = 0; i < ARRAY_SIZE(nat_presets); i++) {
-		w = snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "",
-			     nat_presets[i].name);
-		if (w < 0 || (size_t)w >= sizeof(list) - used)
-			break;
-		used += (size_t)w;
-	}
-	return fail(ld, line_of(n), path, "unknown preset '%.*s' (%s)", VALUE_SHOW_MAX, s, list);
-}
-
-/* Prefix lengths a prefix_read() caller accepts; bare: a plain address
- * reads as /32. */
-struct prefix_rule {
-	unsigned min_len, max_len;
-	bool bare;
-};
 
 /* Splits s, "A.B.C.D/LEN" (or "A.B.C.D" when bare, read as /32), into *a and
  * *len without judging the length beyond 0..32. Returns 0 or -1. */
@@ -812,52 +406,32 @@ static int prefix_split(const char *s, bool bare, struct in_addr *a, int64_t *le
 /* Reads scalar n as a prefix (prefix_split()) whose length pr allows and
  * whose host bits are zero, into *a and *len. Returns its text, or NULL
  * with the error written. */
-static const char *prefix_read(struct loader *ld, const yaml_node_t *n, const char *path,
-			       const struct prefix_rule *pr, struct in_addr *a, unsigned *len)
+const char *topo_prefix_read(struct loader *ld, const yaml_node_t *n, const char *path,
+			     const struct prefix_rule *pr, struct in_addr *a, unsigned *len)
 {
-	const char *s = scalar(ld, n, path);
+	const char *s = topo_scalar(ld, n, path);
 	char net[INET_ADDRSTRLEN];
 	int64_t l;
 
 	if (!s)
 		return NULL;
 	if (prefix_split(s, pr->bare, a, &l) < 0) {
-		fail(ld, line_of(n), path, "'%.*s' is not a prefix (%s)", VALUE_SHOW_MAX, s,
-		     pr->bare ? "an address or A.B.C.D/LEN" : "A.B.C.D/LEN");
+		topo_fail(ld, line_of(n), path, "'%.*s' is not a prefix (%s)", VALUE_SHOW_MAX, s,
+			  pr->bare ? "an address or A.B.C.D/LEN" : "A.B.C.D/LEN");
 		return NULL;
 	}
 	if (l < pr->min_len || l > pr->max_len) {
-		fail(ld, line_of(n), path, "prefix length /%d: must be /%u to /%u", (int)l,
-		     pr->min_len, pr->max_len);
+		topo_fail(ld, line_of(n), path, "prefix length /%d: must be /%u to /%u", (int)l,
+			  pr->min_len, pr->max_len);
 		return NULL;
 	}
 	if (ip_h(*a) & ~prefix_mask((unsigned)l)) {
-		fail(ld, line_of(n), path, "%s has host bits set (the network is %s/%d)", s,
-		     ip_str(ip_n(ip_h(*a) & prefix_mask((unsigned)l)), net), (int)l);
+		topo_fail(ld, line_of(n), path, "%s has host bits set (the network is %s/%d)", s,
+			  ip_str(ip_n(ip_h(*a) & prefix_mask((unsigned)l)), net), (int)l);
 		return NULL;
 	}
 	*len = (unsigned)l;
 	return s;
-}
-
-/* The whole NAT: "A.B.C.D/LEN" fills the network, its length, the gateway. */
-static int v_inside(struct loader *ld, const yaml_node_t *n, const char *path, void *dst)
-{
-	static const struct prefix_rule pr = {1, INSIDE_LEN_MAX, false};
-	struct nat_in *ni = dst;
-	struct in_addr a, last;
-	unsigned len;
-	const char *s = prefix_read(ld, n, path, &pr, &a, &len);
-
-	if (!s)
-		return -1;
-	last = ip_n(ip_h(a) | ~prefix_mask(len));
-	if (!ip_unicast(a) || !ip_unicast(last))
-		return fail(ld, line_of(n), path, "%s is not a unicast prefix", s);
-	ni->nat.inside_net = a;
-	ni->nat.inside_len = (uint8_t)len;
-	ni->nat.gateway = ip_n(ip_h(a) + 1);
-	return 0;
 }
 
 /* The whole host: one address. */
@@ -866,8 +440,8 @@ static int v_address(struct loader *ld, const yaml_node_t *n, const char *path, 
 	struct host_in *hi = dst;
 
 	if (hi->line[HK_ADDRESSES])
-		return fail(ld, line_of(n), path, "give address or addresses, not both");
-	if (v_text(ld, n, path, &hi->host.addrs[0], &k_addr) < 0)
+		return topo_fail(ld, line_of(n), path, "give address or addresses, not both");
+	if (v_text(ld, n, path, &hi->host.addrs[0], &topo_k_addr) < 0)
 		return -1;
 	hi->host.n_addrs = 1;
 	hi->addr_line[0] = line_of(n);
@@ -883,20 +457,20 @@ static int v_addresses(struct loader *ld, const yaml_node_t *n, const char *path
 	size_t count;
 
 	if (hi->line[HK_ADDRESS])
-		return fail(ld, line_of(n), path, "give address or addresses, not both");
+		return topo_fail(ld, line_of(n), path, "give address or addresses, not both");
 	if (n->type != YAML_SEQUENCE_NODE)
-		return fail(ld, line_of(n), path, "expected a list of addresses, got %s",
-			    node_kind(n));
+		return topo_fail(ld, line_of(n), path, "expected a list of addresses, got %s",
+				 topo_node_kind(n));
 	count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
 	if (count < 1 || count > TOPO_ADDRS_MAX)
-		return fail(ld, line_of(n), path, "%zu addresses: give 1 to %d", count,
-			    TOPO_ADDRS_MAX);
+		return topo_fail(ld, line_of(n), path, "%zu addresses: give 1 to %d", count,
+				 TOPO_ADDRS_MAX);
 	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
-		const yaml_node_t *item = node_at(ld, *it);
+		const yaml_node_t *item = topo_node_at(ld, *it);
 		size_t k = hi->host.n_addrs;
 
-		path_index(sub, sizeof(sub), path, k);
-		if (v_text(ld, item, sub, &hi->host.addrs[k], &k_addr) < 0)
+		topo_path_index(sub, sizeof(sub), path, k);
+		if (v_text(ld, item, sub, &hi->host.addrs[k], &topo_k_addr) < 0)
 			return -1;
 		hi->addr_line[k] = line_of(item);
 		hi->host.n_addrs++;
@@ -909,8 +483,8 @@ static int v_addresses(struct loader *ld, const yaml_node_t *n, const char *path
 /* The keys of a link block. Adding one: a field in struct topo_link, a bit
  * in enum topo_link_field, a line here (layering follows from off/size). */
 static const struct key_spec link_keys[] = {
-	{"delay",  &k_duration, NULL, LINK_FIELD(delay_ns),  TOPO_LINK_DELAY},
-	{"jitter", &k_duration, NULL, LINK_FIELD(jitter_ns), TOPO_LINK_JITTER},
+	{"delay",  &topo_k_duration, NULL, LINK_FIELD(delay_ns),  TOPO_LINK_DELAY},
+	{"jitter", &topo_k_duration, NULL, LINK_FIELD(jitter_ns), TOPO_LINK_JITTER},
 	{"loss",   &k_percent,  NULL, LINK_FIELD(loss),      TOPO_LINK_LOSS},
 	{"rate",   &k_rate,     NULL, LINK_FIELD(rate_bps),  TOPO_LINK_RATE},
 };
@@ -927,25 +501,26 @@ static int link_kv_add(struct loader *ld, const yaml_node_t *k, const yaml_node_
 	struct topo_link_kv *kv;
 	size_t i;
 
-	path_join(sub, sizeof(sub), path, key);
+	topo_path_join(sub, sizeof(sub), path, key);
 	if (v->type != YAML_SCALAR_NODE)
-		return fail(ld, line_of(v), sub, "expected a value, got %s", node_kind(v));
+		return topo_fail(ld, line_of(v), sub, "expected a value, got %s",
+				 topo_node_kind(v));
 	link_cfg_default(&scratch);
 	if (link_cfg_set(&scratch, key, (const char *)v->data.scalar.value, why, sizeof(why)) < 0) {
 		/* link_cfg_set says "key: problem"; unknown keys read as such */
 		const char *colon = strstr(why, ": ");
 
 		if (strstr(why, "unknown"))
-			return fail(ld, line_of(k), sub, "unknown key");
-		return fail(ld, line_of(v), sub, "%s", colon ? colon + 2 : why);
+			return topo_fail(ld, line_of(k), sub, "unknown key");
+		return topo_fail(ld, line_of(v), sub, "%s", colon ? colon + 2 : why);
 	}
 	for (i = 0; i < l->n_kv; i++)
 		if (!strcmp(l->kv[i].key, key))
-			return fail(ld, line_of(k), sub, "duplicate key (first at line %d)",
-				    l->kv[i].line);
+			return topo_fail(ld, line_of(k), sub, "duplicate key (first at line %d)",
+					 l->kv[i].line);
 	if (l->n_kv >= TOPO_LINK_KV_MAX || strlen(key) >= sizeof(kv->key) ||
 	    v->data.scalar.length >= sizeof(kv->value))
-		return fail(ld, line_of(k), sub, "too long or too many link keys");
+		return topo_fail(ld, line_of(k), sub, "too long or too many link keys");
 	kv = &l->kv[l->n_kv++];
 	strcpy(kv->key, key);
 	memcpy(kv->value, v->data.scalar.value, v->data.scalar.length + 1);
@@ -981,28 +556,29 @@ static int link_typed_bounds(struct loader *ld, const struct topo_link *l, const
 	char sub[KEY_PATH_MAX];
 
 	if ((l->set & TOPO_LINK_DELAY) && l->delay_ns > LINK_TIME_MAX_NS) {
-		path_join(sub, sizeof(sub), path, "delay");
-		return fail(ld, lines[0], sub, "at most 1 hour");
+		topo_path_join(sub, sizeof(sub), path, "delay");
+		return topo_fail(ld, lines[0], sub, "at most 1 hour");
 	}
 	if ((l->set & TOPO_LINK_JITTER) && l->jitter_ns > LINK_TIME_MAX_NS) {
-		path_join(sub, sizeof(sub), path, "jitter");
-		return fail(ld, lines[1], sub, "at most 1 hour");
+		topo_path_join(sub, sizeof(sub), path, "jitter");
+		return topo_fail(ld, lines[1], sub, "at most 1 hour");
 	}
 	return 0;
 }
 
-static int v_link(struct loader *ld, const yaml_node_t *n, const char *path, void *dst)
+int topo_v_link(struct loader *ld, const yaml_node_t *n, const char *path, void *dst)
 {
 	struct topo_link *l = dst;
 	int lines[ARRAY_SIZE(link_keys)] = {0};
 	const yaml_node_pair_t *p;
 
-	if (is_null(n))
+	if (topo_is_null(n))
 		return 0;
 	if (n->type != YAML_MAPPING_NODE)
-		return fail(ld, line_of(n), path, "expected a mapping, got %s", node_kind(n));
+		return topo_fail(ld, line_of(n), path, "expected a mapping, got %s",
+				 topo_node_kind(n));
 	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-		const yaml_node_t *k = node_at(ld, p->key), *v = node_at(ld, p->value);
+		const yaml_node_t *k = topo_node_at(ld, p->key), *v = topo_node_at(ld, p->value);
 		const char *key =
 		    k && k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : "";
 		int rc;
@@ -1077,15 +653,15 @@ int topo_link_cfg(const struct topo_link *l, const char *name, uint64_t seed, un
 
 /* defaults and internet: a section holding one link block. */
 static const struct key_spec link_section_keys[] = {
-    {"link", NULL, v_link, 0, 0, 0},
+    {"link", NULL, topo_v_link, 0, 0, 0},
 };
 
 static int v_link_section(struct loader *ld, const yaml_node_t *n, const char *path, void *dst)
 {
 	int lines[ARRAY_SIZE(link_section_keys)] = {0};
 
-	return walk_map(ld, n, path, link_section_keys, ARRAY_SIZE(link_section_keys), dst, lines,
-			NULL);
+	return topo_walk_map(ld, n, path, link_section_keys, ARRAY_SIZE(link_section_keys), dst,
+			     lines, NULL);
 }
 
 /* The scenario section is kept for later issues: only its line is used. */
@@ -1094,132 +670,15 @@ static int v_any(struct loader *ld, const yaml_node_t *n, const char *path, void
 	return 0;
 }
 
-/* ---- firewall blocks ---- */
-
-/* A rule's from or to: an address (/32) or a prefix /0 to /32. */
-static int v_fw_net(struct loader *ld, const yaml_node_t *n, const char *path, void *dst)
-{
-	static const struct prefix_rule pr = {0, 32, true};
-	struct topo_fw_net *net = dst;
-	unsigned len;
-
-	if (!prefix_read(ld, n, path, &pr, &net->addr, &len))
-		return -1;
-	net->len = (uint8_t)len;
-	return 0;
-}
-
 /* clang-format off */
-#define RULE_FIELD(m) offsetof(struct topo_fw_rule, m)
-static const struct key_spec fw_rule_keys[RK_COUNT] = {
-	[RK_DIR]    = {"dir",    &k_fw_dir,    NULL,     RULE_FIELD(dir),    0, 0},
-	[RK_PROTO]  = {"proto",  &k_fw_proto,  NULL,     RULE_FIELD(proto),  0, 0},
-	[RK_FROM]   = {"from",   NULL,         v_fw_net, RULE_FIELD(from),   0, TOPO_FW_FROM},
-	[RK_TO]     = {"to",     NULL,         v_fw_net, RULE_FIELD(to),     0, TOPO_FW_TO},
-	[RK_PORT]   = {"port",   &k_fw_port,   NULL,     RULE_FIELD(port),   0, TOPO_FW_PORT},
-	[RK_SPORT]  = {"sport",  &k_fw_port,   NULL,     RULE_FIELD(sport),  0, TOPO_FW_SPORT},
-	[RK_ACTION] = {"action", &k_fw_action, NULL,     RULE_FIELD(action), 0, 0},
-};
-/* clang-format on */
-
-/* One rule (named by path): action is required, ports need UDP or TCP. */
-static int fw_rule_read(struct loader *ld, const yaml_node_t *n, const char *path,
-			struct topo_fw_rule *r)
-{
-	int lines[RK_COUNT] = {0}, k;
-	char sub[KEY_PATH_MAX];
-
-	r->line = line_of(n);
-	if (walk_map(ld, n, path, fw_rule_keys, RK_COUNT, r, lines, &r->set) < 0)
-		return -1;
-	if (!lines[RK_ACTION]) {
-		path_join(sub, sizeof(sub), path, "action");
-		return fail(ld, r->line, sub, "missing (accept, drop or reject)");
-	}
-	if (r->proto == TOPO_FW_PROTO_ICMP && (r->set & (TOPO_FW_PORT | TOPO_FW_SPORT))) {
-		k = lines[RK_PORT] ? RK_PORT : RK_SPORT;
-		path_join(sub, sizeof(sub), path, fw_rule_keys[k].key);
-		return fail(ld, lines[k], sub, "ports apply to udp and tcp, not to proto icmp");
-	}
-	return 0;
-}
-
-/* The whole firewall: a list of at most TOPO_FW_RULES_MAX rules. */
-static int v_fw_rules(struct loader *ld, const yaml_node_t *n, const char *path, void *dst)
-{
-	struct topo_fw *fw = dst;
-	const yaml_node_item_t *it;
-	char sub[KEY_PATH_MAX];
-	size_t count;
-
-	if (is_null(n))
-		return 0;
-	if (n->type != YAML_SEQUENCE_NODE)
-		return fail(ld, line_of(n), path, "expected a list of rules, got %s", node_kind(n));
-	count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
-	if (count > TOPO_FW_RULES_MAX)
-		return fail(ld, line_of(n), path, "%zu rules: give at most %d", count,
-			    TOPO_FW_RULES_MAX);
-	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
-		path_index(sub, sizeof(sub), path, fw->n_rules);
-		if (fw_rule_read(ld, node_at(ld, *it), sub, &fw->rules[fw->n_rules]) < 0)
-			return -1;
-		fw->n_rules++;
-	}
-	return 0;
-}
-
-/* clang-format off */
-#define FW_FIELD(m) offsetof(struct topo_fw, m)
-static const struct key_spec fw_keys[FK_COUNT] = {
-	[FK_DEFAULT]  = {"default",  &k_fw_policy, NULL,       FW_FIELD(policy),   0, 0},
-	[FK_STATEFUL] = {"stateful", &k_bool,      NULL,       FW_FIELD(stateful), 0, 0},
-	[FK_RULES]    = {"rules",    NULL,         v_fw_rules, 0,                  0, 0},
-};
-/* clang-format on */
-
-/* A firewall block under a NAT or a host; a null block is an empty one. */
-static int v_firewall(struct loader *ld, const yaml_node_t *n, const char *path, void *dst)
-{
-	struct topo_fw *fw = dst;
-	int lines[FK_COUNT] = {0};
-
-	fw->present = true;
-	fw->policy = TOPO_FW_ACCEPT;
-	fw->stateful = true;
-	fw->line = line_of(n);
-	return walk_map(ld, n, path, fw_keys, FK_COUNT, fw, lines, NULL);
-}
-
-/* clang-format off */
-#define NAT_FIELD(m) offsetof(struct nat_in, m)
-static const struct key_spec nat_keys[NK_COUNT] = {
-	[NK_PRESET]     = {"preset",     NULL,          v_preset, NAT_FIELD(nat.preset),      0, 0},
-	[NK_MAPPING]    = {"mapping",    &k_map,        NULL,     NAT_FIELD(nat.mapping),     0, TOPO_NAT_MAPPING},
-	[NK_FILTERING]  = {"filtering",  &k_map,        NULL,     NAT_FIELD(nat.filtering),   0, TOPO_NAT_FILTERING},
-	[NK_PORTS]      = {"ports",      &k_ports,      NULL,     NAT_FIELD(nat.ports),       0, TOPO_NAT_PORTS},
-	[NK_PORT_RANGE] = {"port-range", &k_port_range, NULL,     NAT_FIELD(nat),             0, TOPO_NAT_PORT_RANGE},
-	[NK_HAIRPIN]    = {"hairpin",    &k_bool,       NULL,     NAT_FIELD(nat.hairpin),     0, TOPO_NAT_HAIRPIN},
-	[NK_TIMEOUT]    = {"timeout",    &k_duration,   NULL,     NAT_FIELD(nat.timeout_ns),  0, TOPO_NAT_TIMEOUT},
-	[NK_STRIDE]     = {"stride",     &k_stride,     NULL,     NAT_FIELD(nat.stride),      0, TOPO_NAT_STRIDE},
-	[NK_PARITY]     = {"parity",     &k_bool,       NULL,     NAT_FIELD(nat.parity),      0, TOPO_NAT_PARITY},
-	[NK_POOL]       = {"pool",       &k_pool,       NULL,     NAT_FIELD(nat.pool),        0, TOPO_NAT_POOL},
-	[NK_REFRESH_INBOUND] = {"refresh-inbound", &k_bool, NULL, NAT_FIELD(nat.refresh_inbound), 0, TOPO_NAT_REFRESH_INBOUND},
-	[NK_PUBLIC]     = {"public",     &k_addr,       NULL,     NAT_FIELD(nat.public_addr), 0, 0},
-	[NK_INSIDE]     = {"inside",     NULL,          v_inside, 0,                          0, 0},
-	[NK_UPSTREAM]   = {"upstream",   &k_nat_ref,    NULL,     NAT_FIELD(upstream),        0, 0},
-	[NK_LINK]       = {"link",       NULL,          v_link,   NAT_FIELD(nat.link),        0, 0},
-	[NK_FIREWALL]   = {"firewall",   NULL,          v_firewall, NAT_FIELD(nat.fw),        0, 0},
-};
-
 #define HOST_FIELD(m) offsetof(struct host_in, m)
 static const struct key_spec host_keys[HK_COUNT] = {
-	[HK_NAT]       = {"nat",       &k_nat_ref, NULL,        HOST_FIELD(nat),       0, 0},
+	[HK_NAT]       = {"nat",       &topo_k_nat_ref, NULL,        HOST_FIELD(nat),       0, 0},
 	[HK_ADDRESS]   = {"address",   NULL,       v_address,   0,                     0, 0},
 	[HK_ADDRESSES] = {"addresses", NULL,       v_addresses, 0,                     0, 0},
-	[HK_LINK]      = {"link",      NULL,       v_link,      HOST_FIELD(host.link), 0, 0},
+	[HK_LINK]      = {"link",      NULL,       topo_v_link,      HOST_FIELD(host.link), 0, 0},
 	[HK_RUN]       = {"run",       &k_run,     NULL,        HOST_FIELD(host.run),  0, 0},
-	[HK_FIREWALL]  = {"firewall",  NULL,       v_firewall,  HOST_FIELD(host.fw),   0, 0},
+	[HK_FIREWALL]  = {"firewall",  NULL,       topo_v_firewall,  HOST_FIELD(host.fw),   0, 0},
 };
 /* clang-format on */
 
@@ -1258,23 +717,24 @@ static int entity_name(struct loader *ld, const yaml_node_t *k, const char *path
 
 	if (!len || name[0] < 'a' || name[0] > 'z' ||
 	    strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-") != len)
-		return fail(ld, line_of(k), path,
-			    "a name must start with a letter and use only a-z, 0-9 and '-'");
+		return topo_fail(ld, line_of(k), path,
+				 "a name must start with a letter and use only a-z, 0-9 and '-'");
 	for (i = 0; i < ARRAY_SIZE(reserved); i++)
 		if (!strcmp(name, reserved[i]))
-			return fail(ld, line_of(k), path, "the name '%s' is reserved", name);
+			return topo_fail(ld, line_of(k), path, "the name '%s' is reserved", name);
 	if (strlen(ld->prefix) + len > TOPO_IFNAME_MAX || len >= TOPO_NAME_MAX)
-		return fail(ld, line_of(k), path,
-			    "name too long for an interface name: '%s%s' has %zu characters, the "
-			    "limit is %d",
-			    ld->prefix, name, strlen(ld->prefix) + len, TOPO_IFNAME_MAX);
+		return topo_fail(
+		    ld, line_of(k), path,
+		    "name too long for an interface name: '%s%s' has %zu characters, the "
+		    "limit is %d",
+		    ld->prefix, name, strlen(ld->prefix) + len, TOPO_IFNAME_MAX);
 	line = name_line(ld, name, &what);
 	if (line && !strcmp(what, kind))
-		return fail(ld, line_of(k), path, "duplicate key (first at line %d)", line);
+		return topo_fail(ld, line_of(k), path, "duplicate key (first at line %d)", line);
 	if (line)
-		return fail(ld, line_of(k), path, "the name is already used by the %s at line %d",
-			    what, line);
-	return copy_str(dst, TOPO_NAME_MAX, name);
+		return topo_fail(ld, line_of(k), path,
+				 "the name is already used by the %s at line %d", what, line);
+	return topo_copy_str(dst, TOPO_NAME_MAX, name);
 }
 
 /* Checks that nats or hosts is a mapping of name to block (null reads as
@@ -1283,10 +743,11 @@ static const yaml_node_t *section_map(struct loader *ld, const yaml_node_t *n, c
 				      size_t *count)
 {
 	*count = 0;
-	if (is_null(n))
+	if (topo_is_null(n))
 		return n;
 	if (n->type != YAML_MAPPING_NODE) {
-		fail(ld, line_of(n), path, "expected a mapping of names, got %s", node_kind(n));
+		topo_fail(ld, line_of(n), path, "expected a mapping of names, got %s",
+			  topo_node_kind(n));
 		return NULL;
 	}
 	*count = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
@@ -1310,25 +771,26 @@ struct entry {
 static int entry_read(struct loader *ld, const yaml_node_pair_t *p, const char *path,
 		      const struct entry *e)
 {
-	const yaml_node_t *k = node_at(ld, p->key);
+	const yaml_node_t *k = topo_node_at(ld, p->key);
 	char sub[KEY_PATH_MAX];
 
 	if (!key_text(ld, k, path))
 		return -1;
-	path_join(sub, sizeof(sub), path, (const char *)k->data.scalar.value);
+	topo_path_join(sub, sizeof(sub), path, (const char *)k->data.scalar.value);
 	if (entity_name(ld, k, sub, e->kind, e->name) < 0)
 		return -1;
 	*e->line = line_of(k);
 	*e->ref = -1;
-	return walk_map(ld, node_at(ld, p->value), sub, e->keys, e->n_keys, e->obj, e->lines,
-			e->set);
+	return topo_walk_map(ld, topo_node_at(ld, p->value), sub, e->keys, e->n_keys, e->obj,
+			     e->lines, e->set);
 }
 
 static int nat_read(struct loader *ld, const yaml_node_pair_t *p, const char *path)
 {
 	struct nat_in *ni = &ld->nats[ld->n_nats++];
-	const struct entry e = {"NAT",	  ni->nat.name, &ni->nat.line, &ni->nat.upstream, nat_keys,
-				NK_COUNT, ni,		ni->line,      &ni->nat.set};
+	const struct entry e = {
+	    "NAT",    ni->nat.name, &ni->nat.line, &ni->nat.upstream, topo_nat_keys,
+	    NK_COUNT, ni,	    ni->line,	   &ni->nat.set};
 
 	return entry_read(ld, p, path, &e);
 }
@@ -1355,7 +817,7 @@ static int v_nats(struct loader *ld, const yaml_node_t *n, const char *path, voi
 		return 0;
 	ld->nats = calloc(count, sizeof(*ld->nats));
 	if (!ld->nats)
-		return fail(ld, line_of(n), path, "out of memory");
+		return topo_fail(ld, line_of(n), path, "out of memory");
 	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++)
 		if (nat_read(ld, p, path) < 0)
 			return -1;
@@ -1370,10 +832,10 @@ static int v_hosts(struct loader *ld, const yaml_node_t *n, const char *path, vo
 	if (!section_map(ld, n, path, &count))
 		return -1;
 	if (!count)
-		return fail(ld, line_of(n), path, "no hosts (a topology needs at least one)");
+		return topo_fail(ld, line_of(n), path, "no hosts (a topology needs at least one)");
 	ld->hosts = calloc(count, sizeof(*ld->hosts));
 	if (!ld->hosts)
-		return fail(ld, line_of(n), path, "out of memory");
+		return topo_fail(ld, line_of(n), path, "out of memory");
 	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++)
 		if (host_read(ld, p, path) < 0)
 			return -1;
@@ -1434,28 +896,27 @@ static int nat_complete(struct loader *ld, struct nat_in *ni)
 {
 	struct topo_nat *nat = &ni->nat;
 	char path[KEY_PATH_MAX];
-	const struct nat_preset *p = nat->preset[0] ? preset_find(nat->preset) : &nat_no_preset;
 
 	if (!ni->line[NK_PUBLIC])
-		return fail(ld, nat->line,
-			    entity_path(path, sizeof(path), "nats", nat->name, "public"),
-			    "missing (the NAT's outside address)");
+		return topo_fail(ld, nat->line,
+				 entity_path(path, sizeof(path), "nats", nat->name, "public"),
+				 "missing (the NAT's outside address)");
 	if (!ni->line[NK_INSIDE])
-		return fail(ld, nat->line,
-			    entity_path(path, sizeof(path), "nats", nat->name, "inside"),
-			    "missing (the NAT's inside prefix, e.g. 192.168.1.0/24)");
+		return topo_fail(ld, nat->line,
+				 entity_path(path, sizeof(path), "nats", nat->name, "inside"),
+				 "missing (the NAT's inside prefix, e.g. 192.168.1.0/24)");
 	if (!nat->preset[0] && (~nat->set & (TOPO_NAT_MAPPING | TOPO_NAT_FILTERING)))
-		return fail(ld, nat->line,
-			    entity_path(path, sizeof(path), "nats", nat->name, "preset"),
-			    "missing (give a preset, or both mapping and filtering)");
-	preset_fill(nat, p);
+		return topo_fail(ld, nat->line,
+				 entity_path(path, sizeof(path), "nats", nat->name, "preset"),
+				 "missing (give a preset, or both mapping and filtering)");
+	topo_nat_behaviour_fill(nat);
 	if (!ni->line[NK_UPSTREAM])
 		return 0;
 	nat->upstream = nat_find_in(ld, ni->upstream);
 	if (nat->upstream < 0)
-		return fail(ld, ni->line[NK_UPSTREAM],
-			    entity_path(path, sizeof(path), "nats", nat->name, "upstream"),
-			    "unknown NAT '%s'", ni->upstream);
+		return topo_fail(ld, ni->line[NK_UPSTREAM],
+				 entity_path(path, sizeof(path), "nats", nat->name, "upstream"),
+				 "unknown NAT '%s'", ni->upstream);
 	return 0;
 }
 
@@ -1473,10 +934,10 @@ static int nat_cycle(struct loader *ld, size_t i)
 			used += (size_t)w;
 		j = ld->nats[j].nat.upstream;
 		if (j == (int)i)
-			return fail(ld, ld->nats[i].line[NK_UPSTREAM],
-				    entity_path(path, sizeof(path), "nats", ld->nats[i].nat.name,
-						"upstream"),
-				    "upstream cycle: %s -> %s", chain, ld->nats[i].nat.name);
+			return topo_fail(ld, ld->nats[i].line[NK_UPSTREAM],
+					 entity_path(path, sizeof(path), "nats",
+						     ld->nats[i].nat.name, "upstream"),
+					 "upstream cycle: %s -> %s", chain, ld->nats[i].nat.name);
 	}
 	return 0;
 }
@@ -1512,20 +973,21 @@ static int addr_place(struct loader *ld, struct in_addr a, int nat, const char *
 
 		why = segment_problem(t, a);
 		if (why)
-			return fail(ld, line, path, "%s %s NAT %s (inside %s/%d)", ip_str(a, s),
-				    why, t->name, ip_str(t->inside_net, p), t->inside_len);
+			return topo_fail(ld, line, path, "%s %s NAT %s (inside %s/%d)",
+					 ip_str(a, s), why, t->name, ip_str(t->inside_net, p),
+					 t->inside_len);
 		return 0;
 	}
 	inet_pton(AF_INET, TOPO_PUBLIC_GATEWAY, &gw);
 	if (a.s_addr == gw.s_addr)
-		return fail(ld, line, path, "%s is the gateway of public hosts", ip_str(a, s));
+		return topo_fail(ld, line, path, "%s is the gateway of public hosts", ip_str(a, s));
 	for (i = 0; i < ld->n_nats; i++) {
 		const struct topo_nat *t = &ld->nats[i].nat;
 
 		if (in_prefix(t->inside_net, t->inside_len, a))
-			return fail(ld, line, path,
-				    "public address %s is inside NAT %s's prefix %s/%d",
-				    ip_str(a, s), t->name, ip_str(t->inside_net, p), t->inside_len);
+			return topo_fail(
+			    ld, line, path, "public address %s is inside NAT %s's prefix %s/%d",
+			    ip_str(a, s), t->name, ip_str(t->inside_net, p), t->inside_len);
 	}
 	return 0;
 }
@@ -1566,8 +1028,9 @@ static int nat_place(struct loader *ld, size_t i)
 		return -1;
 	line = addr_user(ld, ni->nat.public_addr, i, 0, 0, other, sizeof(other));
 	if (line)
-		return fail(ld, ni->line[NK_PUBLIC], path, "duplicate address %s (%s, line %d)",
-			    ip_str(ni->nat.public_addr, s), other, line);
+		return topo_fail(ld, ni->line[NK_PUBLIC], path,
+				 "duplicate address %s (%s, line %d)",
+				 ip_str(ni->nat.public_addr, s), other, line);
 	return 0;
 }
 
@@ -1581,16 +1044,16 @@ static int nat_overlap(struct loader *ld, size_t i)
 	entity_path(path, sizeof(path), "nats", a->name, "inside");
 	inet_pton(AF_INET, TOPO_PUBLIC_GATEWAY, &gw);
 	if (in_prefix(a->inside_net, a->inside_len, gw))
-		return fail(ld, ld->nats[i].line[NK_INSIDE], path, "contains the public gateway %s",
-			    TOPO_PUBLIC_GATEWAY);
+		return topo_fail(ld, ld->nats[i].line[NK_INSIDE], path,
+				 "contains the public gateway %s", TOPO_PUBLIC_GATEWAY);
 	for (j = 0; j < i; j++) {
 		const struct topo_nat *b = &ld->nats[j].nat;
 
 		if (in_prefix(a->inside_net, a->inside_len, b->inside_net) ||
 		    in_prefix(b->inside_net, b->inside_len, a->inside_net))
-			return fail(ld, ld->nats[i].line[NK_INSIDE], path,
-				    "overlaps NAT %s's inside prefix %s/%d", b->name,
-				    ip_str(b->inside_net, s), b->inside_len);
+			return topo_fail(ld, ld->nats[i].line[NK_INSIDE], path,
+					 "overlaps NAT %s's inside prefix %s/%d", b->name,
+					 ip_str(b->inside_net, s), b->inside_len);
 	}
 	return 0;
 }
@@ -1626,9 +1089,10 @@ static int host_check(struct loader *ld, size_t i)
 	if (hi->line[HK_NAT]) {
 		hi->host.nat = nat_find_in(ld, hi->nat);
 		if (hi->host.nat < 0)
-			return fail(ld, hi->line[HK_NAT],
-				    entity_path(path, sizeof(path), "hosts", hi->host.name, "nat"),
-				    "unknown NAT '%s'", hi->nat);
+			return topo_fail(
+			    ld, hi->line[HK_NAT],
+			    entity_path(path, sizeof(path), "hosts", hi->host.name, "nat"),
+			    "unknown NAT '%s'", hi->nat);
 	}
 	for (k = 0; k < hi->host.n_addrs; k++) {
 		struct in_addr a = hi->host.addrs[k];
@@ -1638,9 +1102,9 @@ static int host_check(struct loader *ld, size_t i)
 			return -1;
 		line = addr_user(ld, a, ld->n_nats, i, k, other, sizeof(other));
 		if (line)
-			return fail(ld, hi->addr_line[k], path,
-				    "duplicate address %s (%s, line %d)", ip_str(a, s), other,
-				    line);
+			return topo_fail(ld, hi->addr_line[k], path,
+					 "duplicate address %s (%s, line %d)", ip_str(a, s), other,
+					 line);
 	}
 	return 0;
 }
@@ -1690,9 +1154,9 @@ static int host_alloc(struct loader *ld, struct host_in *hi)
 			return 0;
 		}
 	}
-	return fail(ld, hi->host.line,
-		    entity_path(path, sizeof(path), "hosts", hi->host.name, "address"),
-		    "no free address left to allocate");
+	return topo_fail(ld, hi->host.line,
+			 entity_path(path, sizeof(path), "hosts", hi->host.name, "address"),
+			 "no free address left to allocate");
 }
 
 /* Addresses, the route and the access link of every host. */
@@ -1721,7 +1185,7 @@ static int hosts_resolve(struct loader *ld)
 static int resolve(struct loader *ld)
 {
 	if (!ld->line[TK_HOSTS])
-		return fail(ld, 1, "hosts", "missing (a topology needs at least one host)");
+		return topo_fail(ld, 1, "hosts", "missing (a topology needs at least one host)");
 	if (nats_resolve(ld) < 0)
 		return -1;
 	return hosts_resolve(ld);
@@ -1749,11 +1213,11 @@ static int load_root(struct loader *ld)
 	ld->t.seed = 1;
 	default_name(ld->t.name, sizeof(ld->t.name), ld->file);
 	if (!root)
-		return fail(ld, 1, "hosts", "missing (the file is empty)");
-	if (!is_null(root) && root->type != YAML_MAPPING_NODE)
-		return fail(ld, line_of(root), "topology", "expected a mapping, got %s",
-			    node_kind(root));
-	if (walk_map(ld, root, "", top_keys, TK_COUNT, ld, ld->line, NULL) < 0)
+		return topo_fail(ld, 1, "hosts", "missing (the file is empty)");
+	if (!topo_is_null(root) && root->type != YAML_MAPPING_NODE)
+		return topo_fail(ld, line_of(root), "topology", "expected a mapping, got %s",
+				 topo_node_kind(root));
+	if (topo_walk_map(ld, root, "", top_keys, TK_COUNT, ld, ld->line, NULL) < 0)
 		return -1;
 	ld->t.scenario_line = ld->line[TK_SCENARIO];
 	return resolve(ld);
@@ -1762,12 +1226,12 @@ static int load_root(struct loader *ld)
 static int yaml_fail(struct loader *ld, const yaml_parser_t *p)
 {
 	if (p->error == YAML_MEMORY_ERROR)
-		return fail(ld, 1, "yaml", "out of memory");
+		return topo_fail(ld, 1, "yaml", "out of memory");
 	if (p->context)
-		return fail(ld, (int)p->problem_mark.line + 1, "yaml", "%s %s",
-			    p->problem ? p->problem : "syntax error", p->context);
-	return fail(ld, (int)p->problem_mark.line + 1, "yaml", "%s",
-		    p->problem ? p->problem : "syntax error");
+		return topo_fail(ld, (int)p->problem_mark.line + 1, "yaml", "%s %s",
+				 p->problem ? p->problem : "syntax error", p->context);
+	return topo_fail(ld, (int)p->problem_mark.line + 1, "yaml", "%s",
+			 p->problem ? p->problem : "syntax error");
 }
 
 /* Refuses a stream with a second document (it would be silently ignored). */
@@ -1781,7 +1245,7 @@ static int load_rest(struct loader *ld, yaml_parser_t *p)
 		return yaml_fail(ld, p);
 	root = yaml_document_get_root_node(&more);
 	if (root)
-		rc = fail(ld, line_of(root), "yaml", "more than one document in the file");
+		rc = topo_fail(ld, line_of(root), "yaml", "more than one document in the file");
 	yaml_document_delete(&more);
 	return rc;
 }
@@ -1793,13 +1257,14 @@ static int build(struct loader *ld, struct topo **out)
 	size_t i;
 
 	if (!t)
-		return fail(ld, 1, "topology", "out of memory");
+		return topo_fail(ld, 1, "topology", "out of memory");
 	*t = ld->t;
 	t->nats = ld->n_nats ? calloc(ld->n_nats, sizeof(*t->nats)) : NULL;
 	t->hosts = calloc(ld->n_hosts, sizeof(*t->hosts));
-	if ((ld->n_nats && !t->nats) || !t->hosts || copy_str(t->path, sizeof(t->path), ld->file)) {
+	if ((ld->n_nats && !t->nats) || !t->hosts ||
+	    topo_copy_str(t->path, sizeof(t->path), ld->file)) {
 		topo_free(t);
-		return fail(ld, 1, "topology", "out of memory or file name too long");
+		return topo_fail(ld, 1, "topology", "out of memory or file name too long");
 	}
 	for (i = 0; i < ld->n_nats; i++)
 		t->nats[i] = ld->nats[i].nat;
@@ -1816,11 +1281,11 @@ static int prefix_check(struct loader *ld)
 	size_t len = strlen(ld->prefix);
 
 	if (len > TOPO_PREFIX_MAX)
-		return fail(ld, 1, "prefix", "'%.*s' is longer than %d characters", VALUE_SHOW_MAX,
-			    ld->prefix, TOPO_PREFIX_MAX);
+		return topo_fail(ld, 1, "prefix", "'%.*s' is longer than %d characters",
+				 VALUE_SHOW_MAX, ld->prefix, TOPO_PREFIX_MAX);
 	if (strspn(ld->prefix, "abcdefghijklmnopqrstuvwxyz0123456789-_") != len)
-		return fail(ld, 1, "prefix", "'%s' has characters other than a-z 0-9 - _",
-			    ld->prefix);
+		return topo_fail(ld, 1, "prefix", "'%s' has characters other than a-z 0-9 - _",
+				 ld->prefix);
 	return 0;
 }
 
@@ -1843,7 +1308,7 @@ int topo_load_string(const char *text, size_t len, const char *name, const char 
 	if (prefix_check(&ld) < 0)
 		return -1;
 	if (!yaml_parser_initialize(&parser))
-		return fail(&ld, 1, "yaml", "out of memory");
+		return topo_fail(&ld, 1, "yaml", "out of memory");
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 	if (!yaml_parser_load(&parser, &doc)) {
 		yaml_fail(&ld, &parser);
@@ -1902,7 +1367,7 @@ int topo_load(const char *path, const char *prefix, struct topo **out, char *err
 	if (rc < 0) {
 		struct loader ld = {.file = path, .err = err, .errlen = errlen};
 
-		return fail(&ld, 1, "file", "cannot read: %s", strerror(-rc));
+		return topo_fail(&ld, 1, "file", "cannot read: %s", strerror(-rc));
 	}
 	rc = topo_load_string(text, len, path, prefix, out, err, errlen);
 	free(text);

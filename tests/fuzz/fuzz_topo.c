@@ -1,4 +1,4 @@
-/* libFuzzer harness for the topology loader (lib/topo.c): any bytes as a
+/* libFuzzer harness for the topology loader (lib/topo.c, topo_nat.c, topo_fw.c): any bytes as a
  * YAML file. A load either succeeds with a topology or fails with an error
  * that names the file first (STYLE.md habit 3: "file:line: key: what"). */
 #include <stddef.h>

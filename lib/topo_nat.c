@@ -1,0 +1,275 @@
+/* NAT blocks of a topology: the behaviour words (RFC 4787 mapping,
+ * filtering, port assignment), the presets that name a set of them, and
+ * the keys a NAT block takes with the parsers of their values. Reading the
+ * nats section and the checks across NATs (upstream, addresses) are in
+ * topo.c. */
+#include "topo_int.h"
+
+#include "natbed/units.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define INSIDE_LEN_MAX	30			/* room for network, gateway, a host, broadcast */
+#define TIMEOUT_DEFAULT (120 * NATBED_NS_PER_S) /* RFC 4787 REQ-5: >= 2 min */
+
+/* ---- NAT behaviours and presets ---- */
+
+static const struct name_value nat_map_names[] = {
+    {"endpoint-independent", TOPO_MAP_EIM},
+    {"address-dependent", TOPO_MAP_ADM},
+    {"address-and-port-dependent", TOPO_MAP_APDM},
+};
+
+static const struct name_value nat_ports_names[] = {
+    {"preserve", TOPO_PORTS_PRESERVE},
+    {"sequential", TOPO_PORTS_SEQUENTIAL},
+    {"random", TOPO_PORTS_RANDOM},
+};
+
+int topo_parse_nat_map(const char *s, enum topo_nat_map *out)
+{
+	int v;
+
+	if (topo_nv_parse(nat_map_names, ARRAY_SIZE(nat_map_names), s, &v) < 0)
+		return -1;
+	*out = (enum topo_nat_map)v;
+	return 0;
+}
+
+int topo_parse_nat_ports(const char *s, enum topo_nat_ports *out)
+{
+	int v;
+
+	if (topo_nv_parse(nat_ports_names, ARRAY_SIZE(nat_ports_names), s, &v) < 0)
+		return -1;
+	*out = (enum topo_nat_ports)v;
+	return 0;
+}
+
+const char *topo_nat_map_name(enum topo_nat_map m)
+{
+	return topo_nv_name(nat_map_names, ARRAY_SIZE(nat_map_names), (int)m);
+}
+
+const char *topo_nat_ports_name(enum topo_nat_ports p)
+{
+	return topo_nv_name(nat_ports_names, ARRAY_SIZE(nat_ports_names), (int)p);
+}
+
+/* The behaviour a preset stands for; a topology overrides it field by field. */
+struct nat_preset {
+	const char *name;
+	enum topo_nat_map mapping, filtering;
+	enum topo_nat_ports ports;
+	uint16_t port_lo, port_hi;
+	bool hairpin;
+	natbed_time_t timeout_ns;
+};
+
+#define EIM  TOPO_MAP_EIM
+#define ADM  TOPO_MAP_ADM
+#define APDM TOPO_MAP_APDM
+/* clang-format off */
+static const struct nat_preset nat_presets[] = {
+	{"full-cone",            EIM,  EIM,  TOPO_PORTS_PRESERVE,   1024, 65535, false, TIMEOUT_DEFAULT},
+	{"restricted-cone",      EIM,  ADM,  TOPO_PORTS_PRESERVE,   1024, 65535, false, TIMEOUT_DEFAULT},
+	{"port-restricted",      EIM,  APDM, TOPO_PORTS_PRESERVE,   1024, 65535, false, TIMEOUT_DEFAULT},
+	{"symmetric",            APDM, APDM, TOPO_PORTS_RANDOM,     1024, 65535, false, TIMEOUT_DEFAULT},
+	{"symmetric-sequential", APDM, APDM, TOPO_PORTS_SEQUENTIAL, 1024, 65535, false, TIMEOUT_DEFAULT},
+	{"cgnat",                EIM,  EIM,  TOPO_PORTS_PRESERVE,   1024, 65535, false, TIMEOUT_DEFAULT},
+};
+
+/* What a NAT without a preset gets (mapping and filtering must be given). */
+static const struct nat_preset nat_no_preset =
+	{"",                     EIM,  EIM,  TOPO_PORTS_PRESERVE,   1024, 65535, false, TIMEOUT_DEFAULT};
+/* clang-format on */
+#undef EIM
+#undef ADM
+#undef APDM
+
+static const struct nat_preset *preset_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(nat_presets); i++)
+		if (!strcmp(nat_presets[i].name, name))
+			return &nat_presets[i];
+	return NULL;
+}
+
+const char *topo_nat_preset_name(size_t i)
+{
+	return i < ARRAY_SIZE(nat_presets) ? nat_presets[i].name : NULL;
+}
+
+/* Fills the behaviour fields of nat not flagged in nat->set from p. */
+static void preset_fill(struct topo_nat *nat, const struct nat_preset *p)
+{
+	if (!(nat->set & TOPO_NAT_MAPPING))
+		nat->mapping = p->mapping;
+	if (!(nat->set & TOPO_NAT_FILTERING))
+		nat->filtering = p->filtering;
+	if (!(nat->set & TOPO_NAT_PORTS))
+		nat->ports = p->ports;
+	if (!(nat->set & TOPO_NAT_PORT_RANGE)) {
+		nat->port_lo = p->port_lo;
+		nat->port_hi = p->port_hi;
+	}
+	if (!(nat->set & TOPO_NAT_HAIRPIN))
+		nat->hairpin = p->hairpin;
+	if (!(nat->set & TOPO_NAT_TIMEOUT))
+		nat->timeout_ns = p->timeout_ns;
+	/* no preset sets these: they keep RFC 4787's plain defaults */
+	if (!(nat->set & TOPO_NAT_STRIDE))
+		nat->stride = 1;
+	if (!(nat->set & TOPO_NAT_PARITY))
+		nat->parity = false;
+	if (!(nat->set & TOPO_NAT_POOL))
+		nat->pool = 0;
+	if (!(nat->set & TOPO_NAT_REFRESH_INBOUND))
+		nat->refresh_inbound = false;
+}
+
+int topo_nat_preset_apply(struct topo_nat *nat, const char *name)
+{
+	const struct nat_preset *p = name ? preset_find(name) : NULL;
+
+	if (!p || topo_copy_str(nat->preset, sizeof(nat->preset), p->name) < 0)
+		return -1;
+	preset_fill(nat, p);
+	return 0;
+}
+
+/* The preset nat->preset names, or none: nat_complete() in topo.c. */
+void topo_nat_behaviour_fill(struct topo_nat *nat)
+{
+	preset_fill(nat, nat->preset[0] ? preset_find(nat->preset) : &nat_no_preset);
+}
+
+/* ---- scalar values of a NAT block ---- */
+
+static int t_map(const char *s, void *dst)
+{
+	return topo_parse_nat_map(s, dst);
+}
+
+static int t_ports(const char *s, void *dst)
+{
+	return topo_parse_nat_ports(s, dst);
+}
+
+/* dst: the struct topo_nat (a range fills two fields). */
+static int t_port_range(const char *s, void *dst)
+{
+	struct topo_nat *nat = dst;
+
+	return units_parse_port_range(s, &nat->port_lo, &nat->port_hi);
+}
+
+/* A whole number lo..hi, digits only. */
+static int t_count(const char *s, unsigned long lo, unsigned long hi, unsigned long *out)
+{
+	char *end;
+
+	if (!*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 9)
+		return -1;
+	*out = strtoul(s, &end, 10);
+	return *end || *out < lo || *out > hi ? -1 : 0;
+}
+
+static int t_stride(const char *s, void *dst)
+{
+	unsigned long v;
+
+	if (t_count(s, 1, TOPO_NAT_STRIDE_MAX, &v) < 0)
+		return -1;
+	*(uint16_t *)dst = (uint16_t)v;
+	return 0;
+}
+
+static int t_pool(const char *s, void *dst)
+{
+	unsigned long v;
+
+	if (t_count(s, 1, 65535, &v) < 0)
+		return -1;
+	*(uint32_t *)dst = (uint32_t)v;
+	return 0;
+}
+
+/* clang-format off */
+static const struct text_kind k_map = {t_map, "behaviour", "endpoint-independent, address-dependent or address-and-port-dependent"};
+static const struct text_kind k_ports = {t_ports, "port assignment", "preserve, sequential or random"};
+static const struct text_kind k_port_range = {t_port_range, "port range", "LO-HI with 1 <= LO <= HI <= 65535"};
+static const struct text_kind k_stride = {t_stride, "stride", "a whole number from 1 to 1000"};
+static const struct text_kind k_pool = {t_pool, "pool size", "a whole number of ports from 1 to 65535"};
+/* clang-format on */
+
+/* ---- structured values and the keys of a NAT block ---- */
+
+static int v_preset(struct loader *ld, const yaml_node_t *n, const char *path, void *dst)
+{
+	const char *s = topo_scalar(ld, n, path);
+	char list[160];
+	size_t i, used = 0;
+	int w;
+
+	if (!s)
+		return -1;
+	if (preset_find(s))
+		return topo_copy_str(dst, TOPO_NAME_MAX, s);
+	list[0] = '\0';
+	for (i = 0; i < ARRAY_SIZE(nat_presets); i++) {
+		w = snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "",
+			     nat_presets[i].name);
+		if (w < 0 || (size_t)w >= sizeof(list) - used)
+			break;
+		used += (size_t)w;
+	}
+	return topo_fail(ld, line_of(n), path, "unknown preset '%.*s' (%s)", VALUE_SHOW_MAX, s,
+			 list);
+}
+
+/* The whole NAT: "A.B.C.D/LEN" fills the network, its length, the gateway. */
+static int v_inside(struct loader *ld, const yaml_node_t *n, const char *path, void *dst)
+{
+	static const struct prefix_rule pr = {1, INSIDE_LEN_MAX, false};
+	struct nat_in *ni = dst;
+	struct in_addr a, last;
+	unsigned len;
+	const char *s = topo_prefix_read(ld, n, path, &pr, &a, &len);
+
+	if (!s)
+		return -1;
+	last = ip_n(ip_h(a) | ~prefix_mask(len));
+	if (!ip_unicast(a) || !ip_unicast(last))
+		return topo_fail(ld, line_of(n), path, "%s is not a unicast prefix", s);
+	ni->nat.inside_net = a;
+	ni->nat.inside_len = (uint8_t)len;
+	ni->nat.gateway = ip_n(ip_h(a) + 1);
+	return 0;
+}
+
+/* clang-format off */
+#define NAT_FIELD(m) offsetof(struct nat_in, m)
+const struct key_spec topo_nat_keys[NK_COUNT] = {
+	[NK_PRESET]     = {"preset",     NULL,          v_preset, NAT_FIELD(nat.preset),      0, 0},
+	[NK_MAPPING]    = {"mapping",    &k_map,        NULL,     NAT_FIELD(nat.mapping),     0, TOPO_NAT_MAPPING},
+	[NK_FILTERING]  = {"filtering",  &k_map,        NULL,     NAT_FIELD(nat.filtering),   0, TOPO_NAT_FILTERING},
+	[NK_PORTS]      = {"ports",      &k_ports,      NULL,     NAT_FIELD(nat.ports),       0, TOPO_NAT_PORTS},
+	[NK_PORT_RANGE] = {"port-range", &k_port_range, NULL,     NAT_FIELD(nat),             0, TOPO_NAT_PORT_RANGE},
+	[NK_HAIRPIN]    = {"hairpin",    &topo_k_bool,       NULL,     NAT_FIELD(nat.hairpin),     0, TOPO_NAT_HAIRPIN},
+	[NK_TIMEOUT]    = {"timeout",    &topo_k_duration,   NULL,     NAT_FIELD(nat.timeout_ns),  0, TOPO_NAT_TIMEOUT},
+	[NK_STRIDE]     = {"stride",     &k_stride,     NULL,     NAT_FIELD(nat.stride),      0, TOPO_NAT_STRIDE},
+	[NK_PARITY]     = {"parity",     &topo_k_bool,       NULL,     NAT_FIELD(nat.parity),      0, TOPO_NAT_PARITY},
+	[NK_POOL]       = {"pool",       &k_pool,       NULL,     NAT_FIELD(nat.pool),        0, TOPO_NAT_POOL},
+	[NK_REFRESH_INBOUND] = {"refresh-inbound", &topo_k_bool, NULL, NAT_FIELD(nat.refresh_inbound), 0, TOPO_NAT_REFRESH_INBOUND},
+	[NK_PUBLIC]     = {"public",     &topo_k_addr,       NULL,     NAT_FIELD(nat.public_addr), 0, 0},
+	[NK_INSIDE]     = {"inside",     NULL,          v_inside, 0,                          0, 0},
+	[NK_UPSTREAM]   = {"upstream",   &topo_k_nat_ref,    NULL,     NAT_FIELD(upstream),        0, 0},
+	[NK_LINK]       = {"link",       NULL,          topo_v_link,   NAT_FIELD(nat.link),        0, 0},
+	[NK_FIREWALL]   = {"firewall",   NULL,          topo_v_firewall, NAT_FIELD(nat.fw),        0, 0},
+};
+/* clang-format on */
