@@ -15,7 +15,8 @@
 #
 # Env: DURATION (s per measurement, default 5), COUNT (ping-pongs, default
 # 2000), BACKEND (natbed-emu packet I/O backend, default: natbed's default),
-# SPIN (natbed-emu --spin microseconds),
+# SPIN (natbed-emu --spin microseconds), EMU_CPU (natbed-emu --cpu: with
+# SPIN, a core of its own on a machine with cores to spare),
 # NATBED_BUILD.
 NB_PREFIX=${NB_PREFIX:-n$(printf '%04x' $(((RANDOM << 1 ^ $$) & 0xffff)))-}
 . "${NATBED_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}/tests/lib.sh"
@@ -51,7 +52,7 @@ natbed_up() {
 		  server:
 		    address: $SERVER
 	EOF
-	natbed up --prefix "$NB_PREFIX" --out "$NB_TMP/natbed" ${BACKEND:+--backend "$BACKEND"} ${SPIN:+--spin "$SPIN"} \
+	natbed up --prefix "$NB_PREFIX" --out "$NB_TMP/natbed" ${BACKEND:+--backend "$BACKEND"} ${SPIN:+--spin "$SPIN"} ${EMU_CPU:+--cpu "$EMU_CPU"} \
 		"$NB_TMP/nat.yaml" >"$NB_TMP/up.log" 2>&1 || { cat "$NB_TMP/up.log" >&2; nb_fail "natbed up"; }
 }
 

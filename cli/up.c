@@ -32,6 +32,7 @@ struct up_opts {
 	const char *seed;
 	const char *backend;
 	const char *spin;
+	const char *cpu;
 	bool json;
 };
 
@@ -48,9 +49,8 @@ struct up_ctx {
 static void up_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: natbed up [--prefix P] [--out DIR] [--seed N] [--backend B] [--spin US] "
-		"[--json]\n"
-		"                 FILE\n"
+		"usage: natbed up [--prefix P] [--out DIR] [--seed N] [--backend B] [--spin US]\n"
+		"                 [--cpu N] [--json] FILE\n"
 		"\n"
 		"Builds the topology in FILE: namespace P+fabric for natbed-emu and P+HOST for\n"
 		"each host (visible to `ip netns`), a veth per host (eth0 in the host, named\n"
@@ -68,6 +68,8 @@ static void up_usage(FILE *f)
 		"                  the default) or packet (recvmmsg/sendmmsg)\n"
 		"      --spin US   natbed-emu busy-polls ring ports US microseconds after a\n"
 		"                  burst: lower latency for more CPU (default 0)\n"
+		"      --cpu N     natbed-emu runs only on CPU N (with --spin, on a machine\n"
+		"                  with cores to spare: a core of its own; default: any)\n"
 		"  -j, --json      print what was built as JSON\n"
 		"  -h, --help      this text\n"
 		"\n"
@@ -79,10 +81,15 @@ static void up_usage(FILE *f)
 static int up_parse(int argc, char **argv, struct up_opts *o)
 {
 	static const struct option lopts[] = {
-	    {"prefix", required_argument, NULL, 'p'},  {"out", required_argument, NULL, 'o'},
-	    {"json", no_argument, NULL, 'j'},	       {"seed", required_argument, NULL, 's'},
-	    {"backend", required_argument, NULL, 'b'}, {"spin", required_argument, NULL, 'S'},
-	    {"help", no_argument, NULL, 'h'},	       {NULL, 0, NULL, 0},
+	    {"prefix", required_argument, NULL, 'p'},
+	    {"out", required_argument, NULL, 'o'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"seed", required_argument, NULL, 's'},
+	    {"backend", required_argument, NULL, 'b'},
+	    {"spin", required_argument, NULL, 'S'},
+	    {"cpu", required_argument, NULL, 'C'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -103,6 +110,14 @@ static int up_parse(int argc, char **argv, struct up_opts *o)
 			break;
 		case 'S':
 			o->spin = optarg;
+			break;
+		case 'C':
+			o->cpu = optarg;
+			if (strspn(optarg, "0123456789") != strlen(optarg) || !*optarg ||
+			    strlen(optarg) > 4) {
+				fprintf(stderr, "natbed up: --cpu %s: a CPU number\n", optarg);
+				return -1;
+			}
 			break;
 		case 's':
 			o->seed = optarg;
@@ -311,6 +326,8 @@ static int up_emulator(struct up_ctx *u)
 			NULL,
 			NULL,
 			NULL,
+			NULL,
+			NULL,
 			NULL};
 	struct timespec tick = {0, 10 * 1000 * 1000};
 	pid_t pid;
@@ -330,6 +347,10 @@ static int up_emulator(struct up_ctx *u)
 	if (u->o->spin) {
 		argv[k++] = "--spin";
 		argv[k++] = (char *)u->o->spin;
+	}
+	if (u->o->cpu) {
+		argv[k++] = "--cpu";
+		argv[k++] = (char *)u->o->cpu;
 	}
 	cli_run_path(u->ctl, sizeof(u->ctl), u->o->prefix, "ctl");
 	snprintf(log, sizeof(log), "%s/emu.log", u->out);

@@ -4,12 +4,14 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <getopt.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "ctl.h"
 #include "emu_ctl.h"
@@ -31,6 +33,7 @@ struct emu_opts {
 	struct standalone_opts sa;
 	const char *next_hop;
 	long spin_us;
+	int cpu; /* -1: wherever the kernel runs it */
 	int verbose;
 };
 
@@ -56,6 +59,8 @@ static void emu_usage(FILE *f)
 	      "  -s, --seed N         override the topology's seed (loss, jitter, ports)\n"
 	      "      --spin US        after a burst, busy-poll ring ports for US microseconds\n"
 	      "                       before sleeping (lower latency, more CPU; default 0)\n"
+	      "      --cpu N          run only on CPU N (with --spin: a core of its own for the\n"
+	      "                       fabric, on a machine with cores to spare; default: any)\n"
 	      "  -v, --verbose        log more\n"
 	      "  -h, --help           this text\n"
 	      "\n"
@@ -76,6 +81,31 @@ static void emu_usage(FILE *f)
 	      f);
 }
 
+/* A decimal number 0..max from s into *v: 0, or -1 when s is not one. */
+static int emu_number(const char *s, long max, long *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtol(s, &end, 10);
+	return (!*s || *end || errno || *v < 0 || *v > max) ? -1 : 0;
+}
+
+/* Pins the process to CPU cpu: 0, or -1 with the reason logged. */
+static int emu_pin(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set) < 0) {
+		log_err("--cpu %d: %s (this machine has CPUs 0 to %ld)", cpu, strerror(errno),
+			sysconf(_SC_NPROCESSORS_CONF) - 1);
+		return -1;
+	}
+	return 0;
+}
+
 static int emu_parse(int argc, char **argv, struct emu_opts *o)
 {
 	static const struct option lopts[] = {
@@ -94,12 +124,15 @@ static int emu_parse(int argc, char **argv, struct emu_opts *o)
 	    {"preset", required_argument, NULL, 'R'},
 	    {"next-hop", required_argument, NULL, 'H'},
 	    {"spin", required_argument, NULL, 'S'},
+	    {"cpu", required_argument, NULL, 'C'},
 	    {NULL, 0, NULL, 0},
 	};
+	long n;
 	int c;
 
 	o->prefix = "nb-";
 	o->backend = "ring";
+	o->cpu = -1;
 	while ((c = getopt_long(argc, argv, "t:p:o:c:b:s:vh", lopts, NULL)) != -1) {
 		switch (c) {
 		case 't':
@@ -139,12 +172,19 @@ static int emu_parse(int argc, char **argv, struct emu_opts *o)
 			o->next_hop = optarg;
 			break;
 		case 'S':
-			o->spin_us = strtol(optarg, NULL, 10);
-			if (o->spin_us < 0 || o->spin_us > 10000) {
+			if (emu_number(optarg, 10000, &o->spin_us) < 0) {
 				fprintf(stderr, "natbed-emu: --spin %s: 0 to 10000 microseconds\n",
 					optarg);
 				return -1;
 			}
+			break;
+		case 'C':
+			if (emu_number(optarg, CPU_SETSIZE - 1, &n) < 0) {
+				fprintf(stderr, "natbed-emu: --cpu %s: a CPU number, 0 to %d\n",
+					optarg, CPU_SETSIZE - 1);
+				return -1;
+			}
+			o->cpu = (int)n;
 			break;
 		case 'v':
 			o->verbose = 1;
@@ -211,6 +251,10 @@ int main(int argc, char **argv)
 	}
 	if (o.next_hop && inet_pton(AF_INET, o.next_hop, &fc.next_hop) != 1) {
 		log_err("--next-hop %s: not an IPv4 address", o.next_hop);
+		topo_free(t);
+		return 2;
+	}
+	if (o.cpu >= 0 && emu_pin(o.cpu) < 0) {
 		topo_free(t);
 		return 2;
 	}

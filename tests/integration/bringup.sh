@@ -97,4 +97,20 @@ stun_ok b "${addr[c]}" "${addr[b]}"
 udp_once routed a b "${addr[b]}"
 natbed down --prefix "$NB_PREFIX" || nb_fail "natbed down routed"
 all_gone
+
+# --- natbed up --cpu N: natbed-emu runs on that CPU only; a CPU the machine
+# does not have fails the bring-up, which leaves nothing behind
+natbed up --prefix "$NB_PREFIX" --out "$NB_TMP/cpu" --cpu 0 --spin 20 "$NATBED_SRC/topologies/routed.yaml" \
+	>"$NB_TMP/cpu.up" 2>&1 || { cat "$NB_TMP/cpu.up"; nb_fail "natbed up --cpu 0"; }
+emu=$(pgrep -f -- "natbed-emu .*--prefix $NB_PREFIX" | head -1)
+[ -n "$emu" ] || nb_fail "no natbed-emu after up --cpu 0"
+taskset -pc "$emu" | grep -q "list: 0$" || nb_fail "natbed-emu not on CPU 0 only: $(taskset -pc "$emu")"
+ping_ok a 198.51.100.2
+natbed down --prefix "$NB_PREFIX" || nb_fail "natbed down after --cpu"
+all_gone
+natbed up --prefix "$NB_PREFIX" --out "$NB_TMP/cpu2" --cpu 4000 "$NATBED_SRC/topologies/routed.yaml" \
+	>"$NB_TMP/cpu2.up" 2>&1 && nb_fail "natbed up --cpu 4000 succeeded"
+grep -rq -- "--cpu 4000" "$NB_TMP/cpu2.up" "$NB_TMP/cpu2/emu.log" 2>/dev/null ||
+	nb_fail "no error naming --cpu 4000: $(cat "$NB_TMP/cpu2.up")"
+all_gone
 nb_pass "bring-up, forwarding, captures and teardown"
