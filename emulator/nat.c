@@ -794,18 +794,46 @@ static json_t *nat_map_json(const struct nat *n, const struct nat_map *m, natbed
 	return j;
 }
 
+static int nat_map_cmp(const void *a, const void *b)
+{
+	const struct nat_map *x = *(struct nat_map *const *)a, *y = *(struct nat_map *const *)b;
+
+	if (x->proto != y->proto)
+		return x->proto < y->proto ? -1 : 1;
+	return (x->ext_port > y->ext_port) - (x->ext_port < y->ext_port);
+}
+
+/* Every mapping, by protocol and then external port (a stable, readable
+ * order), in a new array of *count; NULL when there are none or on ENOMEM.
+ * Walks the hash chains, not the 64 K ports of each protocol. */
+static struct nat_map **nat_sorted(const struct nat *n, size_t *count)
+{
+	size_t total = 0, k = 0, b;
+	struct nat_map **all, *m;
+	int p;
+
+	for (p = 0; p < NAT_PROTO_COUNT; p++)
+		total += n->in_use[p];
+	*count = 0;
+	if (total == 0 || !(all = malloc(total * sizeof(*all))))
+		return NULL;
+	for (b = 0; b < NAT_BUCKETS; b++)
+		for (m = n->buckets[b]; m && k < total; m = m->hnext)
+			all[k++] = m;
+	qsort(all, k, sizeof(*all), nat_map_cmp);
+	*count = k;
+	return all;
+}
+
 json_t *nat_mappings_json(const struct nat *n, natbed_time_t now)
 {
 	json_t *arr = json_array();
-	int p;
-	uint32_t port;
+	size_t count, i;
+	struct nat_map **all = nat_sorted(n, &count);
 
-	/* by external port: a stable, readable order */
-	for (p = 0; p < NAT_PROTO_COUNT; p++)
-		for (port = 0; port < NAT_PORTS; port++)
-			if (nat_at(n, p, port))
-				json_array_append_new(arr,
-						      nat_map_json(n, nat_at(n, p, port), now));
+	for (i = 0; i < count; i++)
+		json_array_append_new(arr, nat_map_json(n, all[i], now));
+	free(all);
 	return arr;
 }
 
@@ -890,7 +918,8 @@ json_t *nat_checkpoint(const struct nat *n, natbed_time_t now)
 {
 	json_t *maps = json_array(), *rng = json_array(), *next = json_array(), *c;
 	json_t *drops = json_object();
-	uint32_t port;
+	size_t count, k;
+	struct nat_map **all = nat_sorted(n, &count);
 	int p, i;
 
 	for (i = NAT_PASS + 1; i < NAT_VERDICT_COUNT; i++)
@@ -898,12 +927,11 @@ json_t *nat_checkpoint(const struct nat *n, natbed_time_t now)
 			json_object_set_new(drops, nat_verdict_name((enum nat_verdict)i),
 					    json_integer((json_int_t)n->c.drops[i]));
 
-	for (p = 0; p < NAT_PROTO_COUNT; p++) {
+	for (p = 0; p < NAT_PROTO_COUNT; p++)
 		json_array_append_new(next, json_integer(n->next_port[p]));
-		for (port = 0; port < NAT_PORTS; port++)
-			if (nat_at(n, p, port))
-				json_array_append_new(maps, nat_map_ckpt(nat_at(n, p, port), now));
-	}
+	for (k = 0; k < count; k++)
+		json_array_append_new(maps, nat_map_ckpt(all[k], now));
+	free(all);
 	/* 64-bit state words as strings: JSON integers are signed */
 	for (i = 0; i < 4; i++) {
 		char w[24];
