@@ -953,11 +953,11 @@ int offload_off(struct netns_ctx *ctx, const char *ns, const char *ifname, struc
 	if (rc < 0)
 		return rc;
 	rc = offload_mask(ctx, s, ifname);
+	if (rc < 0)
+		goto cleanup;
 	words = ctx->feat_words;
-	if (rc == 0) {
-		step = "ETHTOOL_GFEATURES";
-		rc = features_get(s, ifname, words, blk);
-	}
+	step = "ETHTOOL_GFEATURES";
+	rc = features_get(s, ifname, words, blk);
 	if (rc < 0)
 		goto cleanup;
 	/* clear only what this device lets us change; fixed ones stay as they are */
