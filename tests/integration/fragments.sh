@@ -2,7 +2,8 @@
 # RFC 4787 REQ-14 end to end: a UDP datagram sent as two fragments, the
 # later one first, crosses a natbed NAT both ways (alice -> server, and the
 # server's answer, again reversed, back to alice's mapping) and is
-# reassembled whole by the receiving kernel. A lone later fragment whose
+# reassembled whole by the receiving kernel; the captures show each
+# datagram's fragments leaving in order. A lone later fragment whose
 # first never comes is dropped after the hold time and counted as
 # fragment_timeout; the NAT's outside capture never shows alice's address.
 . "$NATBED_SRC/tests/lib.sh"
@@ -56,4 +57,17 @@ n=$(tshark -r "$NB_TMP/out/home-wan.pcap" -Y "ip.addr == 192.168.1.10" 2>/dev/nu
 [ "$n" -eq 0 ] || nb_fail "home's outside capture shows alice's inside address ($n packets)"
 n=$(tshark -r "$NB_TMP/out/home-wan.pcap" -Y "ip.flags.mf == 1 || ip.frag_offset > 0" 2>/dev/null | wc -l)
 [ "$n" -ge 4 ] || nb_fail "home's outside capture shows $n fragments, want >= 4"
-nb_pass "out-of-order fragments cross the NAT both ways; a lone one times out"
+# held fragments go on right behind their first: leaving the NAT (alice's
+# datagram on home's outside, the server's answer on alice's port) every
+# datagram's offset-0 fragment comes before its later one
+in_order() { # PCAP FILTER: each fragmented IP id's first offset is 0
+	tshark -r "$1" -Y "($2) && (ip.flags.mf == 1 || ip.frag_offset > 0)" -T fields -e ip.id -e ip.frag_offset 2>/dev/null |
+		awk '!($1 in seen) { seen[$1] = 1; if ($2 != 0) bad++ } END { exit !(NR > 0 && bad == 0) }'
+}
+in_order "$NB_TMP/out/home-wan.pcap" "ip.dst == 203.0.113.10" &&
+	nb_fail "home's outside capture: the server's answer did not arrive out of order (the test's premise)"
+in_order "$NB_TMP/out/home-wan.pcap" "ip.src == 203.0.113.10" ||
+	nb_fail "home's outside capture: a later fragment left before its first"
+in_order "$NB_TMP/out/alice.pcap" "ip.dst == 192.168.1.10" ||
+	nb_fail "alice's capture: a later fragment of the answer arrived before its first"
+nb_pass "out-of-order fragments cross the NAT both ways, put back in order; a lone one times out"
