@@ -15,30 +15,9 @@ command -v mergecap >/dev/null || nb_skip "mergecap (wireshark-common) not insta
 
 x() { local h=$1; shift; natbed exec --prefix "$NB_PREFIX" "$h" -- "$@"; }
 
-topo=$NB_TMP/presets.yaml
-cat >"$topo" <<'EOF'
-name: presets
-seed: 11
-nats:
-  fc:   { preset: full-cone,            public: 203.0.113.11, inside: 192.168.11.0/24 }
-  rc:   { preset: restricted-cone,      public: 203.0.113.12, inside: 192.168.12.0/24 }
-  pr:   { preset: port-restricted,      public: 203.0.113.13, inside: 192.168.13.0/24 }
-  sy:   { preset: symmetric,            public: 203.0.113.14, inside: 192.168.14.0/24 }
-  ss:   { preset: symmetric-sequential, public: 203.0.113.15, inside: 192.168.15.0/24 }
-  carrier: { preset: cgnat,             public: 203.0.113.50, inside: 100.64.0.0/10 }
-  home: { preset: port-restricted,      public: 100.64.0.10,  inside: 192.168.20.0/24, upstream: carrier }
-hosts:
-  stun:
-    addresses: [198.51.100.10, 198.51.100.11]
-    run: natbed-stund --primary 198.51.100.10 --alternate 198.51.100.11
-  hfc:   { nat: fc }
-  hrc:   { nat: rc }
-  hpr:   { nat: pr }
-  hsy:   { nat: sy }
-  hss:   { nat: ss }
-  phone: { nat: carrier }
-  alice: { nat: home }
-EOF
+# the same topology scripts/run.sh classifies: a host behind each preset,
+# alice behind home behind carrier
+topo=$NATBED_SRC/topologies/presets.yaml
 
 # host: what natdiscovery must say about mapping, then filtering; the stun
 # client's classic type
@@ -49,16 +28,16 @@ APDM="NAT with Address and Port Dependent Mapping!"
 EIF="NAT with Endpoint Independent Filtering!"
 ADF="NAT with Address Dependent Filtering!"
 APDF="NAT with Address and Port Dependent Filtering!"
-want hfc "$EIM" "$EIF" "Independent Mapping, Independent Filter"
-want hrc "$EIM" "$ADF" "Independent Mapping, Address Dependent Filter"
-want hpr "$EIM" "$APDF" "Independent Mapping, Port Dependent Filter"
-want hsy "$APDM" "$APDF" "Dependent Mapping"
-want hss "$APDM" "$APDF" "Dependent Mapping"
+want a-fc "$EIM" "$EIF" "Independent Mapping, Independent Filter"
+want a-rc "$EIM" "$ADF" "Independent Mapping, Address Dependent Filter"
+want a-pr "$EIM" "$APDF" "Independent Mapping, Port Dependent Filter"
+want a-sym "$APDM" "$APDF" "Dependent Mapping"
+want a-symseq "$APDM" "$APDF" "Dependent Mapping"
 want phone "$EIM" "$EIF" "Independent Mapping, Independent Filter" # cgnat alone
 want alice "$EIM" "$APDF" "Independent Mapping, Port Dependent Filter" # cgnat + home
 
 nb_up "$topo"
-nb_stund_ready hfc 198.51.100.10
+nb_stund_ready a-fc 198.51.100.10
 
 classify() { # HOST: both tools, one after the other, into $NB_TMP/HOST.*
 	x "$1" timeout 30 turnutils_natdiscovery -m -f 198.51.100.10 >"$NB_TMP/$1.disc" 2>&1
@@ -92,8 +71,8 @@ for h in "${!map[@]}"; do
 	esac
 done
 # port behaviour: preserve for the cones, not for the symmetric ones
-grep -q "^Primary: .*preserves ports" "$NB_TMP/hpr.stun" || bad "hpr: stun does not see preserved ports"
-grep -q "^Primary: .*random port" "$NB_TMP/hsy.stun" || bad "hsy: stun does not see random ports"
+grep -q "^Primary: .*preserves ports" "$NB_TMP/a-pr.stun" || bad "a-pr: stun does not see preserved ports"
+grep -q "^Primary: .*random port" "$NB_TMP/a-sym.stun" || bad "a-sym: stun does not see random ports"
 
 if [ "$fails" -gt 0 ]; then
 	for h in "${!map[@]}"; do
@@ -112,11 +91,11 @@ grep -q '"inside": "100.64.0.10:' "$NB_TMP/carrier.json" || nb_fail "carrier has
 # no carrier-inside address on the carrier's (home's outside is there by
 # design). tshark costs a second a run: the captures merged, two runs at once.
 natbed ctl --prefix "$NB_PREFIX" show ports >/dev/null # flushes captures
-for n in fc rc pr sy ss carrier home; do
+for n in fc rc pr sym symseq carrier home; do
 	# 24 bytes is a pcap file header and no packet
 	[ "$(stat -c %s "$NB_TMP/out/$n-wan.pcap")" -gt 24 ] || nb_fail "$n-wan.pcap is empty"
 done
-mergecap -w "$NB_TMP/wan.pcap" "$NB_TMP"/out/{fc,rc,pr,sy,ss,carrier,home}-wan.pcap || nb_fail "mergecap"
+mergecap -w "$NB_TMP/wan.pcap" "$NB_TMP"/out/{fc,rc,pr,sym,symseq,carrier,home}-wan.pcap || nb_fail "mergecap"
 tshark -r "$NB_TMP/wan.pcap" -Y 'ip.addr==192.168.0.0/16' >"$NB_TMP/leak-site.txt" 2>/dev/null &
 t1=$!
 tshark -r "$NB_TMP/out/carrier-wan.pcap" -Y 'ip.addr==100.64.0.0/10' >"$NB_TMP/leak-carrier.txt" 2>/dev/null &
