@@ -14,7 +14,8 @@
 # Last line: natbed_pps kernel_pps ratio (the 1-flow run)
 #
 # Env: DURATION (s per measurement, default 5), COUNT (ping-pongs, default
-# 2000), BACKEND (natbed-emu packet I/O backend, default: natbed's default),
+# 2000), ROUNDS (RTT rounds over the three paths, medians reported,
+# default 3), BACKEND (natbed-emu packet I/O backend, default: natbed's default),
 # SPIN (natbed-emu --spin microseconds), EMU_CPU (natbed-emu --cpu: with
 # SPIN, a core of its own on a machine with cores to spare),
 # NATBED_BUILD.
@@ -24,6 +25,7 @@ export PATH="$NATBED_BUILD/bench:$PATH"
 
 DURATION=${DURATION:-5}
 COUNT=${COUNT:-2000}
+ROUNDS=${ROUNDS:-3}
 ALICE=192.168.1.10
 LANGW=192.168.1.1
 PUBLIC=203.0.113.10
@@ -32,6 +34,7 @@ for t in natbed natbed-emu natbed-udpblast ethtool nft; do
 	command -v $t >/dev/null || nb_skip "$t not found (run scripts/setup.sh)"
 done
 case $DURATION in [1-9] | [1-5][0-9] | 60) ;; *) nb_fail "DURATION must be 1..60 seconds" ;; esac
+case $ROUNDS in [1-9]) ;; *) nb_fail "ROUNDS must be 1..9" ;; esac
 case $COUNT in [1-9] | [1-9][0-9] | [1-9][0-9][0-9] | [1-9][0-9][0-9][0-9] | [1-9][0-9][0-9][0-9][0-9]) ;;
 *) nb_fail "COUNT must be 1..99999" ;; esac
 OFFLOADS=(tx off sg off tso off gso off gro off)
@@ -130,9 +133,22 @@ kx_alice ping -c 1 -W 2 $SERVER >/dev/null || nb_fail "kernel path does not ping
 
 n1=$(pps nx_alice nx_server 1); k1=$(pps kx_alice kx_server 1)
 n64=$(pps nx_alice nx_server 64); k64=$(pps kx_alice kx_server 64)
-read -r nr50 nr99 <<<"$(rtt nx_alice nx_server)"
-read -r kr50 kr99 <<<"$(rtt kx_alice kx_server)"
-read -r fr50 fr99 <<<"$(rtt kx_alice kx_server kx_router)"
+# ROUNDS rounds, the three paths taken in turn within each, so that a
+# noisy moment of the machine does not fall on one side only; each side's
+# p50 and p99 are the medians over its rounds.
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
+: >"$NB_TMP/rtt.n"; : >"$NB_TMP/rtt.k"; : >"$NB_TMP/rtt.f"
+for _ in $(seq 1 "$ROUNDS"); do
+	rtt nx_alice nx_server >>"$NB_TMP/rtt.n"
+	rtt kx_alice kx_server >>"$NB_TMP/rtt.k"
+	rtt kx_alice kx_server kx_router >>"$NB_TMP/rtt.f"
+done
+for side in n k f; do
+	echo "rtt rounds ($side: p50 p99):" $(tr '\n' ';' <"$NB_TMP/rtt.$side")
+done
+nr50=$(cut -d' ' -f1 "$NB_TMP/rtt.n" | median); nr99=$(cut -d' ' -f2 "$NB_TMP/rtt.n" | median)
+kr50=$(cut -d' ' -f1 "$NB_TMP/rtt.k" | median); kr99=$(cut -d' ' -f2 "$NB_TMP/rtt.k" | median)
+fr50=$(cut -d' ' -f1 "$NB_TMP/rtt.f" | median); fr99=$(cut -d' ' -f2 "$NB_TMP/rtt.f" | median)
 natbed ctl --prefix "$NB_PREFIX" nat home stats | grep -E '"(mappings_created|out_pkts)"' | tr -d ' ,' | tr '\n' ' '; echo
 natbed ctl --prefix "$NB_PREFIX" show ports
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "nan" }'; }
