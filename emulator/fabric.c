@@ -80,7 +80,7 @@ struct fabric {
 #define FAB_HELD 1 /* a step's answer: the NAT wants the fragment held */
 
 static void fab_on_segment(void *arg, natbed_time_t now);
-static void fab_frag_hold(struct fabric *f, int n, bool out, struct pkt *p, natbed_time_t now);
+static void fab_frag_new(struct fabric *f, int n, bool out, struct pkt *p, natbed_time_t now);
 static void fab_frags_release(struct fabric *f, int n, natbed_time_t now);
 static int fab_firewall(struct fabric *f, struct fw *fw, enum fw_dir dir, struct pkt *p, int seg,
 			natbed_time_t now);
@@ -500,7 +500,7 @@ static void fab_nat_in(void *arg, natbed_time_t now)
 
 	fab_nat_capture(f, p->hop, p, now);
 	if (fab_nat_in_xlate(f, p->hop, p, now) == FAB_HELD)
-		fab_frag_hold(f, p->hop, false, p, now);
+		fab_frag_new(f, p->hop, false, p, now);
 }
 
 /* Runs firewall fw on p. Returns 0 when p may go on; otherwise p is dropped
@@ -583,7 +583,7 @@ static void fab_nat_out(struct fabric *f, int n, struct pkt *p, natbed_time_t no
 	if (fab_firewall(f, f->nat_fw[n], FW_DIR_OUT, p, route_nat_inside(n), now) < 0)
 		return;
 	if (fab_nat_out_xlate(f, n, p, now) == FAB_HELD)
-		fab_frag_hold(f, n, true, p, now);
+		fab_frag_new(f, n, true, p, now);
 }
 
 /* --- fragments ahead of their first (RFC 4787 REQ-14) ---------------------- */
@@ -606,35 +606,43 @@ static void fab_frags_sweep(void *arg, natbed_time_t now)
 		f->frag_ev = sched_at(f->s, next, fab_frags_sweep, f);
 }
 
-static void fab_frag_hold(struct fabric *f, int n, bool out, struct pkt *p, natbed_time_t now)
+/* Holds p at NAT n until expires (its first hold's time: a fragment
+ * offered again keeps it). */
+static void fab_frag_hold(struct fabric *f, int n, bool out, struct pkt *p, natbed_time_t expires)
 {
 	struct pkt *old;
 
 	p->hop = n;
-	old = fraghold_put(f->frags, p, n, out, now + NAT_FRAG_TIMEOUT_NS);
+	old = fraghold_put(f->frags, p, n, out, expires);
 	if (old) { /* full: the oldest gives way, as if its time ran out */
 		nat_count_frag_timeout(f->nats[old->hop]);
 		fab_drop(f, old, DROP_NAT);
 	}
 	if (!f->frag_ev)
-		f->frag_ev = sched_at(f->s, now + NAT_FRAG_TIMEOUT_NS, fab_frags_sweep, f);
+		f->frag_ev = sched_at(f->s, expires, fab_frags_sweep, f);
+}
+
+/* A fragment NAT n answered NAT_HOLD for, the first time. */
+static void fab_frag_new(struct fabric *f, int n, bool out, struct pkt *p, natbed_time_t now)
+{
+	nat_count_frag_held(f->nats[n]);
+	fab_frag_hold(f, n, out, p, now + NAT_FRAG_TIMEOUT_NS);
 }
 
 /* A first fragment passed NAT n: offer it the fragments it held. Those
- * still ahead of their own first are held again. */
+ * still ahead of their own first are held again, until the same time. */
 static void fab_frags_release(struct fabric *f, int n, natbed_time_t now)
 {
-	struct pkt *pk[FRAGHOLD_MAX];
-	bool out[FRAGHOLD_MAX];
+	struct fraghold_entry e[FRAGHOLD_MAX];
 	size_t k, i;
 
-	k = fraghold_take(f->frags, n, pk, out, FRAGHOLD_MAX);
+	k = fraghold_take(f->frags, n, e, FRAGHOLD_MAX);
 	for (i = 0; i < k; i++) {
-		int r = out[i] ? fab_nat_out_xlate(f, n, pk[i], now)
-			       : fab_nat_in_xlate(f, n, pk[i], now);
+		int r = e[i].out ? fab_nat_out_xlate(f, n, e[i].p, now)
+				 : fab_nat_in_xlate(f, n, e[i].p, now);
 
 		if (r == FAB_HELD)
-			fab_frag_hold(f, n, out[i], pk[i], now);
+			fab_frag_hold(f, n, e[i].out, e[i].p, e[i].expires);
 	}
 }
 

@@ -48,7 +48,7 @@ struct pkt *fraghold_put(struct fraghold *h, struct pkt *p, int nat, bool out,
 	return old;
 }
 
-size_t fraghold_take(struct fraghold *h, int nat, struct pkt **pkts, bool *outs, size_t max)
+size_t fraghold_take(struct fraghold *h, int nat, struct fraghold_entry *e, size_t max)
 {
 	size_t i = 0, k = 0;
 
@@ -57,8 +57,9 @@ size_t fraghold_take(struct fraghold *h, int nat, struct pkt **pkts, bool *outs,
 			i++;
 			continue;
 		}
-		outs[k] = h->slot[i].out;
-		pkts[k++] = fraghold_remove(h, i);
+		e[k].out = h->slot[i].out;
+		e[k].expires = h->slot[i].expires;
+		e[k++].p = fraghold_remove(h, i);
 	}
 	return k;
 }

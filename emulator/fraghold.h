@@ -29,9 +29,16 @@ void fraghold_free(struct fraghold *h);
 struct pkt *fraghold_put(struct fraghold *h, struct pkt *p, int nat, bool out,
 			 natbed_time_t expires);
 
-/* Takes every packet held at NAT nat, oldest first, into pkts (at most
- * max) with their directions in outs. Returns how many. */
-size_t fraghold_take(struct fraghold *h, int nat, struct pkt **pkts, bool *outs, size_t max);
+/* A packet taken back, with what it was held with. */
+struct fraghold_entry {
+	struct pkt *p;
+	bool out;
+	natbed_time_t expires;
+};
+
+/* Takes every packet held at NAT nat, oldest first, into e (at most max).
+ * Returns how many. */
+size_t fraghold_take(struct fraghold *h, int nat, struct fraghold_entry *e, size_t max);
 
 /* Takes one packet whose time ran out by now, with its NAT in *nat, or
  * NULL when none has. */

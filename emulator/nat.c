@@ -592,7 +592,6 @@ static enum nat_verdict nat_frag_follow(struct nat *n, struct ip_view *v, bool o
 		*field = fr->addr;
 		return NAT_PASS;
 	}
-	n->c.frags_held++;
 	return NAT_HOLD;
 }
 
@@ -702,6 +701,11 @@ enum nat_verdict nat_inbound(struct nat *n, struct ip_view *v, natbed_time_t now
 void nat_count_hairpin(struct nat *n)
 {
 	n->c.hairpinned++;
+}
+
+void nat_count_frag_held(struct nat *n)
+{
+	n->c.frags_held++;
 }
 
 void nat_count_frag_timeout(struct nat *n)

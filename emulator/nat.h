@@ -70,7 +70,7 @@ struct nat_counters {
 	uint64_t mappings_created, mappings_expired, mappings_active;
 	uint64_t hairpinned;
 	uint64_t icmp_errors;		   /* ICMP errors translated (RFC 5508) */
-	uint64_t frags_held;		   /* NAT_HOLD answers (out-of-order fragments) */
+	uint64_t frags_held;		   /* out-of-order fragments held (nat_count_frag_held) */
 	uint64_t drops[NAT_VERDICT_COUNT]; /* by verdict, NAT_PASS unused */
 };
 
@@ -94,7 +94,9 @@ enum nat_verdict nat_inbound(struct nat *n, struct ip_view *v, natbed_time_t now
 
 /* Counts a hairpinned packet (the fabric does the turn). */
 void nat_count_hairpin(struct nat *n);
-/* Counts a fragment held after NAT_HOLD that the caller gave up on. */
+/* Count a fragment the caller holds after a NAT_HOLD (once, however often
+ * it is offered again), and one it gave up on. */
+void nat_count_frag_held(struct nat *n);
 void nat_count_frag_timeout(struct nat *n);
 /* Whether the packet seen through v is a first fragment (MF set, offset
  * 0): once one passed, fragments held after NAT_HOLD may pass too. */

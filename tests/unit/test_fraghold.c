@@ -16,24 +16,25 @@ static struct pkt t_pkts[FRAGHOLD_MAX + 2];
 static void test_take_by_nat(void **state)
 {
 	struct fraghold *h = fraghold_new();
-	struct pkt *got[FRAGHOLD_MAX];
-	bool out[FRAGHOLD_MAX];
+	struct fraghold_entry e[FRAGHOLD_MAX];
 
 	(void)state;
 	assert_non_null(h);
 	assert_null(fraghold_put(h, &t_pkts[0], 1, true, 100));
-	assert_null(fraghold_put(h, &t_pkts[1], 2, false, 100));
-	assert_null(fraghold_put(h, &t_pkts[2], 1, false, 100));
+	assert_null(fraghold_put(h, &t_pkts[1], 2, false, 200));
+	assert_null(fraghold_put(h, &t_pkts[2], 1, false, 300));
 	assert_int_equal(fraghold_count(h), 3);
-	assert_int_equal(fraghold_take(h, 1, got, out, FRAGHOLD_MAX), 2);
-	assert_ptr_equal(got[0], &t_pkts[0]);
-	assert_true(out[0]);
-	assert_ptr_equal(got[1], &t_pkts[2]);
-	assert_false(out[1]);
-	assert_int_equal(fraghold_take(h, 1, got, out, FRAGHOLD_MAX), 0);
+	assert_int_equal(fraghold_take(h, 1, e, FRAGHOLD_MAX), 2);
+	assert_ptr_equal(e[0].p, &t_pkts[0]);
+	assert_true(e[0].out);
+	assert_int_equal(e[0].expires, 100);
+	assert_ptr_equal(e[1].p, &t_pkts[2]);
+	assert_false(e[1].out);
+	assert_int_equal(e[1].expires, 300); /* the time it was held with */
+	assert_int_equal(fraghold_take(h, 1, e, FRAGHOLD_MAX), 0);
 	assert_int_equal(fraghold_count(h), 1);
-	assert_int_equal(fraghold_take(h, 2, got, out, 1), 1);
-	assert_ptr_equal(got[0], &t_pkts[1]);
+	assert_int_equal(fraghold_take(h, 2, e, 1), 1);
+	assert_ptr_equal(e[0].p, &t_pkts[1]);
 	assert_int_equal(fraghold_count(h), 0);
 	fraghold_free(h);
 	fraghold_free(NULL);
@@ -43,8 +44,7 @@ static void test_take_by_nat(void **state)
 static void test_full_pushes_oldest(void **state)
 {
 	struct fraghold *h = fraghold_new();
-	struct pkt *got[FRAGHOLD_MAX];
-	bool out[FRAGHOLD_MAX];
+	struct fraghold_entry e[FRAGHOLD_MAX];
 	size_t i;
 
 	(void)state;
@@ -53,9 +53,9 @@ static void test_full_pushes_oldest(void **state)
 	assert_ptr_equal(fraghold_put(h, &t_pkts[FRAGHOLD_MAX], 0, true, 100), &t_pkts[0]);
 	assert_ptr_equal(fraghold_put(h, &t_pkts[FRAGHOLD_MAX + 1], 0, true, 100), &t_pkts[1]);
 	assert_int_equal(fraghold_count(h), FRAGHOLD_MAX);
-	assert_int_equal(fraghold_take(h, 0, got, out, FRAGHOLD_MAX), FRAGHOLD_MAX);
-	assert_ptr_equal(got[0], &t_pkts[2]);
-	assert_ptr_equal(got[FRAGHOLD_MAX - 1], &t_pkts[FRAGHOLD_MAX + 1]);
+	assert_int_equal(fraghold_take(h, 0, e, FRAGHOLD_MAX), FRAGHOLD_MAX);
+	assert_ptr_equal(e[0].p, &t_pkts[2]);
+	assert_ptr_equal(e[FRAGHOLD_MAX - 1].p, &t_pkts[FRAGHOLD_MAX + 1]);
 	fraghold_free(h);
 }
 
