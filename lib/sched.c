@@ -49,7 +49,6 @@ struct sched {
 	uint32_t n_heap;
 	uint64_t seq;
 	/* Real-time driver (sched_attach). */
-	struct event_base *base;
 	struct event *timer;
 	int tfd;		 /* timerfd behind timer, -1 until sched_attach() */
 	natbed_time_t armed_due; /* -1 when the timer is not armed */
@@ -221,10 +220,6 @@ static void sched_slot_release(struct sched *s, uint32_t idx)
 
 /* --- the real-time driver ----------------------------------------------- */
 
-/* Arms the libevent timer at the earliest due event (or disarms it). The
- * event base's cached time is refreshed first, or a timer armed from inside
- * a callback would be measured from the start of that callback's loop
- * iteration and fire early. */
 /* Real time: a timerfd set to the earliest due time (absolute, in the
  * clock's CLOCK_MONOTONIC nanoseconds), set again only when that changes.
  * The event loop then needs no precise-timer mode, which would cost a
@@ -277,9 +272,8 @@ static void sched_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (read(fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
 		return;
-	s->armed_due = -1;
-	sched_dispatch(s, clock_now(&s->clk), SCHED_RUN_DUE_MAX);
-	sched_arm(s);
+	s->armed_due = -1; /* it fired: whatever is due next must be set */
+	sched_run_due(s);
 }
 
 int sched_attach(struct sched *s, struct event_base *base)
@@ -299,7 +293,6 @@ int sched_attach(struct sched *s, struct event_base *base)
 		s->tfd = -1;
 		return -ENOMEM;
 	}
-	s->base = base;
 	s->armed_due = -1;
 	sched_arm(s);
 	return 0;
