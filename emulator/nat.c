@@ -579,11 +579,11 @@ static void nat_frag_note(struct nat *n, uint32_t src, uint32_t dst, const struc
 static enum nat_verdict nat_frag_follow(struct nat *n, struct ip_view *v, bool outbound,
 					natbed_time_t now)
 {
+	uint32_t *field = outbound ? &v->ip->src : &v->ip->dst;
 	size_t i;
 
 	for (i = 0; i < NAT_FRAGS; i++) {
 		const struct nat_frag *fr = &n->frags[i];
-		uint32_t *field = outbound ? &v->ip->src : &v->ip->dst;
 
 		if (fr->expires <= now || fr->outbound != outbound || fr->id != v->ip->id ||
 		    fr->proto != v->ip->proto || fr->src != v->ip->src || fr->dst != v->ip->dst)
@@ -597,7 +597,8 @@ static enum nat_verdict nat_frag_follow(struct nat *n, struct ip_view *v, bool o
 
 /* --- the two directions ---------------------------------------------------- */
 
-/* Counts a verdict: a drop in drops[], a pass or a hold elsewhere. */
+/* Counts a verdict that is not a pass: a drop in drops[]; a hold is the
+ * caller's to count (nat_count_frag_held). */
 static enum nat_verdict nat_drop(struct nat *n, enum nat_verdict why)
 {
 	if (nat_verdict_is_drop(why))
@@ -605,30 +606,39 @@ static enum nat_verdict nat_drop(struct nat *n, enum nat_verdict why)
 	return why;
 }
 
+/* Counts verdict r: a pass in *passed (out_pkts or in_pkts), else as
+ * nat_drop() does. */
+static enum nat_verdict nat_count(struct nat *n, enum nat_verdict r, uint64_t *passed)
+{
+	if (r != NAT_PASS)
+		return nat_drop(n, r);
+	(*passed)++;
+	return r;
+}
+
+/* An ICMP error (RFC 5508): translated by what it quotes, not by its own
+ * header. */
+static bool nat_carries_icmp_error(const struct ip_view *v)
+{
+	return v->ip->proto == IPPROTO_ICMP_ && v->l4 && v->l4_len >= ICMP_HLEN &&
+	       nat_icmp_is_error(v->l4[0]);
+}
+
 enum nat_verdict nat_outbound(struct nat *n, struct ip_view *v, natbed_time_t now)
 {
 	struct nat_l4 l4;
 	struct nat_map *m;
 	struct nat_perm *pm;
-
 	uint32_t src = v->ip->src, dst = v->ip->dst;
 
 	if ((v->ip->src & n->cfg.inside_mask) != n->cfg.inside_net)
 		return nat_drop(n, NAT_DROP_NOT_INSIDE);
-	if (nat_frag_later(v)) {
-		enum nat_verdict r = nat_frag_follow(n, v, true, now);
-
-		return r == NAT_PASS ? (n->c.out_pkts++, r) : nat_drop(n, r);
-	}
-	if (nat_l4_of(v->ip->proto, v->l4, v->l4_len, &l4) < 0) {
-		if (v->ip->proto == IPPROTO_ICMP_ && v->l4 && v->l4_len >= ICMP_HLEN &&
-		    nat_icmp_is_error(v->l4[0])) {
-			enum nat_verdict r = nat_icmp_error_out(n, v);
-
-			return r == NAT_PASS ? (n->c.out_pkts++, r) : nat_drop(n, r);
-		}
-		return nat_drop(n, NAT_DROP_UNSUPPORTED);
-	}
+	if (nat_frag_later(v))
+		return nat_count(n, nat_frag_follow(n, v, true, now), &n->c.out_pkts);
+	if (nat_l4_of(v->ip->proto, v->l4, v->l4_len, &l4) < 0)
+		return nat_carries_icmp_error(v)
+			   ? nat_count(n, nat_icmp_error_out(n, v), &n->c.out_pkts)
+			   : nat_drop(n, NAT_DROP_UNSUPPORTED);
 	m = nat_find(n, l4.proto, v->ip->src, *l4.sport, v->ip->dst, *l4.dport);
 	if (!m)
 		m = nat_map_new(n, l4.proto, v->ip->src, *l4.sport, v->ip->dst, *l4.dport, now);
@@ -667,20 +677,12 @@ enum nat_verdict nat_inbound(struct nat *n, struct ip_view *v, natbed_time_t now
 	struct nat_l4 l4;
 	struct nat_map *m;
 
-	if (nat_frag_later(v)) {
-		enum nat_verdict r = nat_frag_follow(n, v, false, now);
-
-		return r == NAT_PASS ? (n->c.in_pkts++, r) : nat_drop(n, r);
-	}
-	if (nat_l4_of(v->ip->proto, v->l4, v->l4_len, &l4) < 0) {
-		if (v->ip->proto == IPPROTO_ICMP_ && v->l4 && v->l4_len >= ICMP_HLEN &&
-		    nat_icmp_is_error(v->l4[0])) {
-			enum nat_verdict r = nat_icmp_error_in(n, v);
-
-			return r == NAT_PASS ? (n->c.in_pkts++, r) : nat_drop(n, r);
-		}
-		return nat_drop(n, NAT_DROP_UNSUPPORTED);
-	}
+	if (nat_frag_later(v))
+		return nat_count(n, nat_frag_follow(n, v, false, now), &n->c.in_pkts);
+	if (nat_l4_of(v->ip->proto, v->l4, v->l4_len, &l4) < 0)
+		return nat_carries_icmp_error(v)
+			   ? nat_count(n, nat_icmp_error_in(n, v), &n->c.in_pkts)
+			   : nat_drop(n, NAT_DROP_UNSUPPORTED);
 	m = nat_at(n, l4.proto, ntohs(*l4.dport));
 	if (!m)
 		return nat_drop(n, NAT_DROP_NO_MAPPING);
