@@ -271,22 +271,11 @@ static void fab_cross(struct fabric *f, size_t link, enum fab_dir dir, struct pk
 		return;
 	}
 	if (v.n == 2) {
-		copy[1] = pkt_get(f->pool);
-		if (copy[1]) {
-			memcpy(copy[1]->data, p->data, p->len);
-			copy[1]->len = p->len;
-			copy[1]->in_port = p->in_port;
-			copy[1]->seg = p->seg;
-			copy[1]->hop = p->hop;
-			copy[1]->host = p->host;
-			copy[1]->flags = p->flags;
-			copy[1]->flow_key = p->flow_key;
-			copy[1]->seq = p->seq;
-			copy[1]->ctx = p->ctx;
+		copy[1] = pkt_clone(f->pool, p);
+		if (copy[1])
 			fab_log_pkt(f, now, "duplicate", fl, dir, &lp, NULL);
-		} else {
+		else
 			v.n = 1;
-		}
 	}
 	for (i = 0; i < v.n; i++) {
 		if (v.corrupt[i]) {
@@ -443,12 +432,12 @@ static void fab_tx(void *arg, natbed_time_t now)
 	struct fabric *f = p->ctx;
 	struct port *port = &f->ports[p->host];
 	uint32_t dst = fab_ip(p)->dst;
-
-	if (f->segment_port[p->host] && f->t->hosts[p->host].nat < 0 && f->next_hop)
-		dst = f->next_hop;
 	uint8_t mac[6];
 	int held;
 
+	/* standalone: the outside port's destinations are behind its router */
+	if (f->segment_port[p->host] && f->t->hosts[p->host].nat < 0 && f->next_hop)
+		dst = f->next_hop;
 	if (arp_lookup(&f->arp[port->index], dst, mac)) {
 		fab_tx_resolved(f, port, p, mac);
 		return;

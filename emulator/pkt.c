@@ -1,6 +1,8 @@
 #include "pkt.h"
 
+#include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Packets are allocated in slabs so freeing the pool frees everything,
  * including packets still waiting on scheduler events. */
@@ -88,6 +90,21 @@ void pkt_put(struct pkt_pool *pp, struct pkt *p)
 	p->next = pp->free;
 	pp->free = p;
 	pp->in_use--;
+}
+
+struct pkt *pkt_clone(struct pkt_pool *pp, const struct pkt *p)
+{
+	struct pkt *q = pkt_get(pp);
+	uint8_t *data;
+
+	if (!q)
+		return NULL;
+	data = q->buf + (p->data - p->buf);
+	memcpy(data, p->data, p->len);
+	memcpy(q, p, offsetof(struct pkt, buf)); /* the fields; buf stays q's own */
+	q->data = data;
+	q->next = NULL;
+	return q;
 }
 
 size_t pkt_pool_in_use(const struct pkt_pool *pp)

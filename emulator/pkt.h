@@ -49,6 +49,9 @@ void pkt_pool_free(struct pkt_pool *pp);
 /* A packet with data at its headroom and len 0, or NULL when exhausted. */
 struct pkt *pkt_get(struct pkt_pool *pp);
 void pkt_put(struct pkt_pool *pp, struct pkt *p);
+/* A copy of p from pp: its frame at the same headroom and every field the
+ * steps use. NULL when the pool is exhausted. */
+struct pkt *pkt_clone(struct pkt_pool *pp, const struct pkt *p);
 /* Packets handed out and not yet returned. */
 size_t pkt_pool_in_use(const struct pkt_pool *pp);
 
