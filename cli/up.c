@@ -17,6 +17,7 @@
 
 #include "cli.h"
 #include "natbed/topo.h"
+#include "natbed/units.h"
 #include "netns.h"
 #include "proc.h"
 #include "state.h"
@@ -91,6 +92,7 @@ static int up_parse(int argc, char **argv, struct up_opts *o)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
+	int64_t n;
 	int c;
 
 	o->prefix = CLI_DEFAULT_PREFIX;
@@ -113,8 +115,7 @@ static int up_parse(int argc, char **argv, struct up_opts *o)
 			break;
 		case 'C':
 			o->cpu = optarg;
-			if (strspn(optarg, "0123456789") != strlen(optarg) || !*optarg ||
-			    strlen(optarg) > 4) {
+			if (units_parse_count(optarg, 9999, &n) < 0) {
 				fprintf(stderr, "natbed up: --cpu %s: a CPU number\n", optarg);
 				return -1;
 			}

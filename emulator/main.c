@@ -19,6 +19,7 @@
 #include "natbed/log.h"
 #include "natbed/sched.h"
 #include "natbed/topo.h"
+#include "natbed/units.h"
 #include "standalone.h"
 
 #define EMU_SYNC_MS 100 /* captures flushed and kernel drops read this often */
@@ -81,16 +82,6 @@ static void emu_usage(FILE *f)
 	      f);
 }
 
-/* A decimal number 0..max from s into *v: 0, or -1 when s is not one. */
-static int emu_number(const char *s, long max, long *v)
-{
-	char *end;
-
-	errno = 0;
-	*v = strtol(s, &end, 10);
-	return (!*s || *end || errno || *v < 0 || *v > max) ? -1 : 0;
-}
-
 /* Pins the process to CPU cpu: 0, or -1 with the reason logged. */
 static int emu_pin(int cpu)
 {
@@ -127,7 +118,7 @@ static int emu_parse(int argc, char **argv, struct emu_opts *o)
 	    {"cpu", required_argument, NULL, 'C'},
 	    {NULL, 0, NULL, 0},
 	};
-	long n;
+	int64_t n;
 	int c;
 
 	o->prefix = "nb-";
@@ -172,14 +163,15 @@ static int emu_parse(int argc, char **argv, struct emu_opts *o)
 			o->next_hop = optarg;
 			break;
 		case 'S':
-			if (emu_number(optarg, 10000, &o->spin_us) < 0) {
+			if (units_parse_count(optarg, 10000, &n) < 0) {
 				fprintf(stderr, "natbed-emu: --spin %s: 0 to 10000 microseconds\n",
 					optarg);
 				return -1;
 			}
+			o->spin_us = (long)n;
 			break;
 		case 'C':
-			if (emu_number(optarg, CPU_SETSIZE - 1, &n) < 0) {
+			if (units_parse_count(optarg, CPU_SETSIZE - 1, &n) < 0) {
 				fprintf(stderr, "natbed-emu: --cpu %s: a CPU number, 0 to %d\n",
 					optarg, CPU_SETSIZE - 1);
 				return -1;

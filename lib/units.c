@@ -51,6 +51,18 @@ const char *units_scan_digits(const char *p, int64_t limit, int64_t *v, unsigned
 	return *ndigits ? p : NULL;
 }
 
+int units_parse_count(const char *s, int64_t max, int64_t *out)
+{
+	const char *p;
+	unsigned nd;
+	int64_t v;
+
+	if (!s || !(p = units_scan_digits(s, max, &v, &nd)) || *p)
+		return -1;
+	*out = v;
+	return 0;
+}
+
 /* Parses "DIGITS[.DIGITS]UNIT", UNIT one of units exactly (no sign, no
  * exponent, no space), into an integer count of the result's unit.
  * Returns 0 or -1 (malformed, unknown unit, too many decimals, overflow). */

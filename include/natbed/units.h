@@ -19,6 +19,9 @@ int units_parse_rate(const char *s, uint64_t *out_bps);
  * digit or the value passes limit: the building block of the others. */
 const char *units_scan_digits(const char *p, int64_t limit, int64_t *v, unsigned *ndigits);
 
+/* A whole decimal number 0..max ("0", "250"): no sign, no space. */
+int units_parse_count(const char *s, int64_t max, int64_t *out);
+
 /* "LO-HI" with 1 <= LO <= HI <= 65535. */
 int units_parse_port_range(const char *s, uint16_t *lo, uint16_t *hi);
 

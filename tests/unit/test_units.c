@@ -111,6 +111,28 @@ static void test_port_range(void **state)
 			fail_msg("'%s' accepted", bad[i]);
 }
 
+static void test_count(void **state)
+{
+	static const char *const bad[] = {
+	    "", "-1", "+1", " 1", "1 ", "1x", "0x10", "10001", "99999999999999999999"};
+	int64_t v = -1;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(units_parse_count("0", 10000, &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(units_parse_count("10000", 10000, &v), 0);
+	assert_int_equal(v, 10000);
+	assert_int_equal(units_parse_count("007", 10000, &v), 0);
+	assert_int_equal(v, 7);
+	v = 42;
+	for (i = 0; i < ARRAY_SIZE(bad); i++)
+		if (units_parse_count(bad[i], 10000, &v) == 0)
+			fail_msg("'%s' accepted", bad[i]);
+	assert_int_equal(v, 42); /* left alone on an error */
+	assert_int_equal(units_parse_count(NULL, 1, &v), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -118,6 +140,7 @@ int main(void)
 	    cmocka_unit_test(test_percent),
 	    cmocka_unit_test(test_rate),
 	    cmocka_unit_test(test_port_range),
+	    cmocka_unit_test(test_count),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
