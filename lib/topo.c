@@ -120,6 +120,17 @@ bool topo_is_null(const yaml_node_t *n)
 	return false;
 }
 
+int topo_block(struct loader *ld, const yaml_node_t *n, const char *path, yaml_node_type_t type,
+	       const char *what)
+{
+	if (topo_is_null(n))
+		return 0;
+	if (n->type != type)
+		return topo_fail(ld, line_of(n), path, "expected %s, got %s", what,
+				 topo_node_kind(n));
+	return 1;
+}
+
 /* The text of scalar n, or NULL with the error written (a mapping or a list
  * where a scalar belongs, no value, an embedded NUL). */
 const char *topo_scalar(struct loader *ld, const yaml_node_t *n, const char *path)
@@ -272,12 +283,10 @@ int topo_walk_map(struct loader *ld, const yaml_node_t *n, const char *path,
 		  const struct key_spec *keys, size_t n_keys, void *obj, int *lines, unsigned *set)
 {
 	const yaml_node_pair_t *p;
+	int rc = topo_block(ld, n, path, YAML_MAPPING_NODE, "a mapping");
 
-	if (topo_is_null(n))
-		return 0;
-	if (n->type != YAML_MAPPING_NODE)
-		return topo_fail(ld, line_of(n), path, "expected a mapping, got %s",
-				 topo_node_kind(n));
+	if (rc <= 0)
+		return rc;
 	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++)
 		if (walk_pair(ld, p, path, keys, n_keys, obj, lines, set) < 0)
 			return -1;
@@ -571,17 +580,14 @@ int topo_v_link(struct loader *ld, const yaml_node_t *n, const char *path, void 
 	struct topo_link *l = dst;
 	int lines[ARRAY_SIZE(link_keys)] = {0};
 	const yaml_node_pair_t *p;
+	int rc = topo_block(ld, n, path, YAML_MAPPING_NODE, "a mapping");
 
-	if (topo_is_null(n))
-		return 0;
-	if (n->type != YAML_MAPPING_NODE)
-		return topo_fail(ld, line_of(n), path, "expected a mapping, got %s",
-				 topo_node_kind(n));
+	if (rc <= 0)
+		return rc;
 	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
 		const yaml_node_t *k = topo_node_at(ld, p->key), *v = topo_node_at(ld, p->value);
 		const char *key =
 		    k && k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : "";
-		int rc;
 
 		if (!strcmp(key, "loss") && v && link_loss_is_model(v))
 			rc = link_kv_add(ld, k, v, path, l);
@@ -742,15 +748,13 @@ static int entity_name(struct loader *ld, const yaml_node_t *k, const char *path
 static const yaml_node_t *section_map(struct loader *ld, const yaml_node_t *n, const char *path,
 				      size_t *count)
 {
+	int rc = topo_block(ld, n, path, YAML_MAPPING_NODE, "a mapping of names");
+
 	*count = 0;
-	if (topo_is_null(n))
-		return n;
-	if (n->type != YAML_MAPPING_NODE) {
-		topo_fail(ld, line_of(n), path, "expected a mapping of names, got %s",
-			  topo_node_kind(n));
+	if (rc < 0)
 		return NULL;
-	}
-	*count = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+	if (rc > 0)
+		*count = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
 	return n;
 }
 

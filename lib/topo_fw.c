@@ -176,12 +176,10 @@ static int v_fw_rules(struct loader *ld, const yaml_node_t *n, const char *path,
 	const yaml_node_item_t *it;
 	char sub[KEY_PATH_MAX];
 	size_t count;
+	int rc = topo_block(ld, n, path, YAML_SEQUENCE_NODE, "a list of rules");
 
-	if (topo_is_null(n))
-		return 0;
-	if (n->type != YAML_SEQUENCE_NODE)
-		return topo_fail(ld, line_of(n), path, "expected a list of rules, got %s",
-				 topo_node_kind(n));
+	if (rc <= 0)
+		return rc;
 	count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
 	if (count > TOPO_FW_RULES_MAX)
 		return topo_fail(ld, line_of(n), path, "%zu rules: give at most %d", count,

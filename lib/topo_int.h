@@ -96,6 +96,12 @@ const char *topo_node_kind(const yaml_node_t *n);
 /* YAML 1.1 null: an empty plain scalar, ~ or null. */
 bool topo_is_null(const yaml_node_t *n);
 
+/* A block that must be of type (a mapping, a list) and may be left empty:
+ * 1 when n is one, 0 when it is null (read as empty), -1 with "expected
+ * WHAT, got KIND" written otherwise. */
+int topo_block(struct loader *ld, const yaml_node_t *n, const char *path, yaml_node_type_t type,
+	       const char *what);
+
 /* The text of scalar n, or NULL with the error written (a mapping or a list
  * where a scalar belongs, no value, an embedded NUL). */
 const char *topo_scalar(struct loader *ld, const yaml_node_t *n, const char *path);
