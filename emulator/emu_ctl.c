@@ -98,25 +98,6 @@ static json_t *emu_show_stats(void *ctx, int argc, const char **argv, char *err,
 	return json_pack("{s:o,s:o}", "total", tot, "ports", ports);
 }
 
-static json_t *emu_nat_counters(const struct nat *n)
-{
-	const struct nat_counters *c = nat_counters(n);
-	json_t *drops = json_object();
-	int v;
-
-	for (v = 1; v < NAT_VERDICT_COUNT; v++)
-		if (nat_verdict_is_drop(v))
-			json_object_set_new(drops, nat_verdict_name(v),
-					    json_integer((json_int_t)c->drops[v]));
-	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "out_pkts",
-			 (json_int_t)c->out_pkts, "in_pkts", (json_int_t)c->in_pkts,
-			 "mappings_active", (json_int_t)c->mappings_active, "mappings_created",
-			 (json_int_t)c->mappings_created, "mappings_expired",
-			 (json_int_t)c->mappings_expired, "hairpinned", (json_int_t)c->hairpinned,
-			 "icmp_errors", (json_int_t)c->icmp_errors, "fragments_held",
-			 (json_int_t)c->frags_held, "drops", drops);
-}
-
 /* nat NAME mappings | flush | stats | set KEY VALUE */
 static json_t *emu_nat(void *ctx, int argc, const char **argv, char *err, size_t errlen)
 {
@@ -135,7 +116,7 @@ static json_t *emu_nat(void *ctx, int argc, const char **argv, char *err, size_t
 	if (strcmp(argv[2], "mappings") == 0 && argc == 3)
 		return nat_mappings_json(n, now);
 	if (strcmp(argv[2], "stats") == 0 && argc == 3)
-		return emu_nat_counters(n);
+		return nat_counters_json(n);
 	if (strcmp(argv[2], "flush") == 0 && argc == 3) {
 		size_t before = (size_t)nat_counters(n)->mappings_active;
 

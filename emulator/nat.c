@@ -920,18 +920,30 @@ static json_t *nat_map_ckpt(const struct nat_map *m, natbed_time_t now)
 			 "perms", perms);
 }
 
-json_t *nat_checkpoint(const struct nat *n, natbed_time_t now)
+json_t *nat_counters_json(const struct nat *n)
 {
-	json_t *maps = json_array(), *rng = json_array(), *next = json_array(), *c;
 	json_t *drops = json_object();
-	size_t count, k;
-	struct nat_map **all = nat_sorted(n, &count);
-	int p, i;
+	int i;
 
 	for (i = NAT_PASS + 1; i < NAT_VERDICT_COUNT; i++)
 		if (nat_verdict_is_drop((enum nat_verdict)i))
 			json_object_set_new(drops, nat_verdict_name((enum nat_verdict)i),
 					    json_integer((json_int_t)n->c.drops[i]));
+	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "out_pkts",
+			 (json_int_t)n->c.out_pkts, "in_pkts", (json_int_t)n->c.in_pkts,
+			 "mappings_active", (json_int_t)n->c.mappings_active, "mappings_created",
+			 (json_int_t)n->c.mappings_created, "mappings_expired",
+			 (json_int_t)n->c.mappings_expired, "hairpinned",
+			 (json_int_t)n->c.hairpinned, "icmp_errors", (json_int_t)n->c.icmp_errors,
+			 "fragments_held", (json_int_t)n->c.frags_held, "drops", drops);
+}
+
+json_t *nat_checkpoint(const struct nat *n, natbed_time_t now)
+{
+	json_t *maps = json_array(), *rng = json_array(), *next = json_array();
+	size_t count, k;
+	struct nat_map **all = nat_sorted(n, &count);
+	int p, i;
 
 	for (p = 0; p < NAT_PROTO_COUNT; p++)
 		json_array_append_new(next, json_integer(n->next_port[p]));
@@ -945,15 +957,9 @@ json_t *nat_checkpoint(const struct nat *n, natbed_time_t now)
 		snprintf(w, sizeof(w), "%llu", (unsigned long long)n->rng.s[i]);
 		json_array_append_new(rng, json_string(w));
 	}
-	c = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "out_pkts", (json_int_t)n->c.out_pkts,
-		      "in_pkts", (json_int_t)n->c.in_pkts, "mappings_created",
-		      (json_int_t)n->c.mappings_created, "mappings_expired",
-		      (json_int_t)n->c.mappings_expired, "hairpinned", (json_int_t)n->c.hairpinned,
-		      "icmp_errors", (json_int_t)n->c.icmp_errors, "fragments_held",
-		      (json_int_t)n->c.frags_held);
-	json_object_set_new(c, "drops", drops);
+	/* mappings_active is read back from the mappings themselves */
 	return json_pack("{s:s,s:o,s:o,s:o,s:o}", "name", n->cfg.name, "rng", rng, "next_port",
-			 next, "counters", c, "mappings", maps);
+			 next, "counters", nat_counters_json(n), "mappings", maps);
 }
 
 static int nat_restore_map(struct nat *n, const json_t *jm, natbed_time_t now)

@@ -117,6 +117,11 @@ void nat_flush(struct nat *n);
  * refresh-inbound. Existing mappings stay. 0, or -1 with err filled. */
 int nat_set(struct nat *n, const char *key, const char *value, char *err, size_t errlen);
 
+/* The counters as JSON: packets, mappings active, made and expired,
+ * hairpins, ICMP errors, fragments held, drops by verdict name. A new
+ * reference. */
+json_t *nat_counters_json(const struct nat *n);
+
 /* Mappings, counters and generator state as JSON / back. Restore replaces
  * everything; times are stored relative to now. */
 json_t *nat_checkpoint(const struct nat *n, natbed_time_t now);
