@@ -424,8 +424,8 @@ static json_t *up_nat_json(const struct up_ctx *u, const struct topo_nat *n)
 	inet_ntop(AF_INET, &n->inside_net, net, sizeof(net));
 	snprintf(inside, sizeof(inside), "%s/%u", net, n->inside_len);
 	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "name", n->name, "preset",
-			 n->preset[0] ? n->preset : "-", "mapping", topo_nat_map_name(n->mapping),
-			 "filtering", topo_nat_map_name(n->filtering), "public", pub, "inside",
+			 n->preset[0] ? n->preset : "-", "mapping", topo_nat_map_name(n->b.mapping),
+			 "filtering", topo_nat_map_name(n->b.filtering), "public", pub, "inside",
 			 inside, "behind",
 			 n->upstream < 0 ? "internet" : u->t->nats[n->upstream].name);
 }

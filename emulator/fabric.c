@@ -548,7 +548,7 @@ static int fab_nat_out_xlate(struct fabric *f, int n, struct pkt *p, natbed_time
 		return 0;
 	}
 	if (v.ip->dst == nat_config(nat)->public_addr) {
-		if (!nat_config(nat)->hairpin || nat_inbound(nat, &v, now) != NAT_PASS) {
+		if (!nat_config(nat)->b.hairpin || nat_inbound(nat, &v, now) != NAT_PASS) {
 			fab_drop(f, p, DROP_NAT);
 			return 0;
 		}

@@ -1,5 +1,8 @@
 #include "firewall.h"
 
+#include "icmpq.h"
+#include "tcpst.h"
+
 #include <arpa/inet.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -10,16 +13,6 @@
 #define FW_ANSWER_TTL 64
 #define FW_IP_MIN_MTU 576 /* RFC 1812 §4.3.2.3: an ICMP error fits in this */
 
-/* RFC 9293 §3.1: TCP control bits */
-#define FW_TCP_FIN 0x01
-#define FW_TCP_SYN 0x02
-#define FW_TCP_RST 0x04
-#define FW_TCP_ACK 0x10
-
-/* RFC 792 */
-#define FW_ICMP_ECHO_REPLY   0
-#define FW_ICMP_UNREACH	     3
-#define FW_ICMP_ECHO_REQUEST 8
 /* RFC 1812 §5.2.7.1: "Communication Administratively Prohibited" */
 #define FW_ICMP_UNREACH_PROHIBITED 13
 
@@ -32,16 +25,13 @@ struct fw_tuple {
 	bool ports; /* UDP or TCP with its ports present: port rules apply */
 };
 
-/* RFC 5382 §2.1, as far as timeouts care. */
-enum fw_tcp { FW_TCP_NEW, FW_TCP_ESTABLISHED, FW_TCP_CLOSING };
-
 struct fw_flow {
 	struct fw *fw;
 	struct fw_flow *hnext;
 	struct fw_tuple t; /* as the packet that started it went */
 	enum fw_dir dir;   /* that packet's direction */
 	bool replied;
-	enum fw_tcp tcp;
+	struct tcpst tcp; /* TCP: A sent the flow's first packet */
 	natbed_time_t expires;
 	uint64_t expiry_ev; /* scheduler event id, 0 without a scheduler */
 };
@@ -71,18 +61,6 @@ const char *fw_verdict_name(enum fw_verdict v)
 
 /* --- packets ------------------------------------------------------------- */
 
-/* An ICMP error: unreachable, source quench, redirect, time exceeded,
- * parameter problem. */
-static bool fw_icmp_is_error(const struct ip_view *v)
-{
-	uint8_t type;
-
-	if (v->ip->proto != IPPROTO_ICMP_ || !v->l4 || v->l4_len < ICMP_HLEN)
-		return false;
-	type = v->l4[0];
-	return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
-}
-
 /* The key of a packet of proto from src to dst whose L4 bytes are l4[len]
  * (l4 NULL: a non-first fragment, no ports). */
 static void fw_tuple_of(uint8_t proto, uint32_t src, uint32_t dst, const uint8_t *l4, size_t len,
@@ -99,7 +77,7 @@ static void fw_tuple_of(uint8_t proto, uint32_t src, uint32_t dst, const uint8_t
 		memcpy(&t->dport, l4 + 2, 2);
 		t->ports = true;
 	} else if (proto == IPPROTO_ICMP_ && len >= ICMP_HLEN &&
-		   (l4[0] == FW_ICMP_ECHO_REQUEST || l4[0] == FW_ICMP_ECHO_REPLY)) {
+		   (l4[0] == ICMP_ECHO_REQUEST || l4[0] == ICMP_ECHO_REPLY)) {
 		memcpy(&t->sport, l4 + 4, 2);
 		t->dport = t->sport;
 	}
@@ -185,7 +163,7 @@ static size_t fw_hash(const struct fw_tuple *t)
 static natbed_time_t fw_timeout(const struct fw_flow *f)
 {
 	if (f->t.proto == IPPROTO_TCP_)
-		return f->tcp == FW_TCP_ESTABLISHED ? FW_TCP_ESTABLISHED_NS : FW_TCP_TRANSITORY_NS;
+		return tcpst_established(&f->tcp) ? FW_TCP_ESTABLISHED_NS : FW_TCP_TRANSITORY_NS;
 	if (f->t.proto == IPPROTO_ICMP_)
 		return FW_ICMP_TIMEOUT_NS;
 	return FW_UDP_TIMEOUT_NS;
@@ -252,19 +230,13 @@ static struct fw_flow *fw_flow_find(struct fw *fw, const struct fw_tuple *t, nat
 	return NULL;
 }
 
-/* RFC 5382 §2.1 in brief: a SYN opens, the handshake's last ACK after a
- * reply establishes, FIN or RST starts closing. */
-static void fw_tcp_track(struct fw_flow *f, const struct ip_view *v)
+/* RFC 5382 §2.1: a segment of TCP flow f went by, from its opener (A) or
+ * as a reply (B). */
+static void fw_tcp_track(struct fw_flow *f, const struct ip_view *v, bool reply)
 {
-	uint8_t fl;
-
-	if (f->t.proto != IPPROTO_TCP_ || !v->l4 || v->l4_len < TCP_MIN_HLEN)
-		return;
-	fl = ((const struct tcp_hdr *)v->l4)->flags;
-	if (fl & (FW_TCP_FIN | FW_TCP_RST))
-		f->tcp = FW_TCP_CLOSING;
-	else if (f->tcp == FW_TCP_NEW && f->replied && (fl & FW_TCP_ACK) && !(fl & FW_TCP_SYN))
-		f->tcp = FW_TCP_ESTABLISHED;
+	if (f->t.proto == IPPROTO_TCP_ && v->l4 && v->l4_len >= TCP_MIN_HLEN)
+		tcpst_track(&f->tcp, ((const struct tcp_hdr *)v->l4)->flags,
+			    reply ? TCPST_B : TCPST_A);
 }
 
 /* A packet of flow f went by: its state and lifetime follow. */
@@ -272,7 +244,7 @@ static void fw_flow_seen(struct fw_flow *f, const struct ip_view *v, bool reply,
 {
 	if (reply)
 		f->replied = true;
-	fw_tcp_track(f, v);
+	fw_tcp_track(f, v, reply);
 	f->expires = now + fw_timeout(f);
 }
 
@@ -312,21 +284,14 @@ static void fw_flow_new(struct fw *fw, const struct fw_tuple *t, enum fw_dir dir
 static struct fw_flow *fw_related(struct fw *fw, const struct ip_view *v, enum fw_dir dir,
 				  natbed_time_t now)
 {
-	const struct ipv4_hdr *q;
+	struct icmpq q;
 	struct fw_tuple t;
 	struct fw_flow *f;
-	size_t qlen, hlen;
 	bool reply = false;
 
-	if (v->l4_len < ICMP_HLEN + IPV4_MIN_HLEN + 8)
+	if (icmpq_parse(v, &q) < 0 || q.ip->src != v->ip->dst)
 		return NULL;
-	q = (const struct ipv4_hdr *)(v->l4 + ICMP_HLEN);
-	qlen = v->l4_len - ICMP_HLEN;
-	hlen = (size_t)(q->ver_ihl & 0x0f) * 4;
-	if ((q->ver_ihl >> 4) != 4 || hlen < IPV4_MIN_HLEN || qlen < hlen + 8 ||
-	    q->src != v->ip->dst)
-		return NULL;
-	fw_tuple_of(q->proto, q->src, q->dst, (const uint8_t *)q + hlen, qlen - hlen, &t);
+	fw_tuple_of(q.ip->proto, q.ip->src, q.ip->dst, q.l4, q.l4_len, &t);
 	f = fw_flow_find(fw, &t, now, &reply);
 	/* the quoted packet went the other way from its error */
 	if (!f || (reply ? f->dir != dir : f->dir == dir))
@@ -359,7 +324,7 @@ enum fw_verdict fw_check(struct fw *fw, const struct ip_view *v, enum fw_dir dir
 {
 	struct fw_flow *f = NULL;
 	struct fw_tuple t;
-	bool reply = false, error = fw_icmp_is_error(v);
+	bool reply = false, error = icmpq_is_error(v);
 	/* ICMP errors and non-first fragments belong to no flow of their own */
 	bool track = fw->cfg.stateful && !error && v->l4;
 	enum fw_verdict verdict;
@@ -557,7 +522,7 @@ static bool fw_may_answer(const struct ip_view *v)
 		return false;
 	if (v->eth->dst[0] & 1) /* the group bit: Ethernet broadcast or multicast */
 		return false;
-	if (v->ip->proto == IPPROTO_ICMP_ && (v->l4_len < ICMP_HLEN || fw_icmp_is_error(v)))
+	if (v->ip->proto == IPPROTO_ICMP_ && (v->l4_len < ICMP_HLEN || icmpq_is_error(v)))
 		return false;
 	return true;
 }
@@ -598,7 +563,7 @@ static size_t fw_rst_build(const struct ip_view *v, uint8_t *out, size_t cap)
 	struct ip_view a;
 	struct tcp_hdr *t;
 
-	if (v->l4_len < TCP_MIN_HLEN || (in->flags & FW_TCP_RST))
+	if (v->l4_len < TCP_MIN_HLEN || (in->flags & TCP_RST))
 		return 0; /* RFC 9293: a RST is never answered */
 	doff = (size_t)(in->off >> 4) * 4;
 	if (doff < TCP_MIN_HLEN || doff > v->l4_len ||
@@ -610,15 +575,14 @@ static size_t fw_rst_build(const struct ip_view *v, uint8_t *out, size_t cap)
 	t->sport = in->dport;
 	t->dport = in->sport;
 	t->off = (TCP_MIN_HLEN / 4) << 4;
-	if (in->flags & FW_TCP_ACK) {
+	if (in->flags & TCP_ACK) {
 		t->seq = in->ack;
-		t->flags = FW_TCP_RST;
+		t->flags = TCP_RST;
 	} else {
 		/* SYN and FIN each take one sequence number */
-		seg_len =
-		    v->l4_len - doff + !!(in->flags & FW_TCP_SYN) + !!(in->flags & FW_TCP_FIN);
+		seg_len = v->l4_len - doff + !!(in->flags & TCP_SYN) + !!(in->flags & TCP_FIN);
 		t->ack = htonl(ntohl(in->seq) + (uint32_t)seg_len);
-		t->flags = FW_TCP_RST | FW_TCP_ACK;
+		t->flags = TCP_RST | TCP_ACK;
 	}
 	l4_csum_set(&a);
 	return ETH_HLEN_ + a.ip_len;
@@ -645,7 +609,7 @@ static size_t fw_unreach_build(const struct ip_view *v, uint8_t *out, size_t cap
 	fw_answer_hdrs(v, out, IPPROTO_ICMP_, ICMP_HLEN + quote, &a);
 	ic = (struct icmp_hdr *)a.l4;
 	memset(ic, 0, sizeof(*ic)); /* id and seq: the unused word, zero */
-	ic->type = FW_ICMP_UNREACH;
+	ic->type = ICMP_UNREACH;
 	ic->code = FW_ICMP_UNREACH_PROHIBITED;
 	memcpy(a.l4 + ICMP_HLEN, v->ip, quote);
 	l4_csum_set(&a);

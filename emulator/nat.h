@@ -25,21 +25,12 @@ enum nat_proto { NAT_UDP, NAT_TCP, NAT_ICMP, NAT_PROTO_COUNT };
 
 struct nat_cfg {
 	char name[TOPO_NAME_MAX];
-	enum topo_nat_map mapping;
-	enum topo_nat_map filtering;
-	enum topo_nat_ports ports;
-	uint16_t port_lo, port_hi;
-	uint16_t stride;		  /* sequential: distance between new ports */
-	bool parity;			  /* RFC 4787 REQ-4: keep even/odd */
-	bool hairpin;			  /* RFC 4787 REQ-9 */
-	bool refresh_inbound;		  /* RFC 4787 REQ-6 allows it; off by default */
-	natbed_time_t udp_timeout_ns;	  /* REQ-5: default 120 s */
+	struct topo_nat_behaviour b;	  /* mapping, filtering, ports, UDP timeout, ... */
 	natbed_time_t tcp_established_ns; /* RFC 5382 REQ-5: >= 2 h 4 min */
 	natbed_time_t tcp_transitory_ns;  /* RFC 5382 REQ-5: >= 4 min */
 	natbed_time_t icmp_timeout_ns;	  /* RFC 5508 REQ-1: >= 60 s */
 	uint32_t public_addr;		  /* network order */
 	uint32_t inside_net, inside_mask; /* network order */
-	size_t pool;			  /* most mappings per protocol; 0: the range */
 	uint64_t seed;
 };
 
@@ -62,6 +53,8 @@ enum nat_verdict {
 };
 
 const char *nat_verdict_name(enum nat_verdict v);
+/* "udp", "tcp" or "icmp". */
+const char *nat_proto_name(enum nat_proto p);
 /* Whether v is one of the NAT_DROP_* verdicts (counted in drops[v]). */
 bool nat_verdict_is_drop(enum nat_verdict v);
 
@@ -112,9 +105,10 @@ json_t *nat_mappings_json(const struct nat *n, natbed_time_t now);
 /* Drops every mapping: what a NAT reboot does. */
 void nat_flush(struct nat *n);
 
-/* Changes one behaviour at run time: key is a topology NAT key (mapping,
- * filtering, ports, port-range, hairpin, timeout) or stride, parity,
- * refresh-inbound. Existing mappings stay. 0, or -1 with err filled. */
+/* Changes one behaviour at run time: key and value as a topology NAT block
+ * spells them (topo_nat_behaviour_set()). Existing mappings stay, but for a
+ * changed mapping behaviour, which flushes them (their keys change shape).
+ * 0, or -1 with err filled. */
 int nat_set(struct nat *n, const char *key, const char *value, char *err, size_t errlen);
 
 /* The counters as JSON: packets, mappings active, made and expired,

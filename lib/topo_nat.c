@@ -61,30 +61,33 @@ const char *topo_nat_ports_name(enum topo_nat_ports p)
 /* The behaviour a preset stands for; a topology overrides it field by field. */
 struct nat_preset {
 	const char *name;
-	enum topo_nat_map mapping, filtering;
-	enum topo_nat_ports ports;
-	uint16_t port_lo, port_hi;
-	bool hairpin;
-	natbed_time_t timeout_ns;
+	struct topo_nat_behaviour b;
 };
 
 #define EIM  TOPO_MAP_EIM
 #define ADM  TOPO_MAP_ADM
 #define APDM TOPO_MAP_APDM
+/* What every preset shares: the whole registered and dynamic range, no
+ * hairpinning, RFC 4787 REQ-5's two minutes, one port at a time. */
+#define PRESET(m, f, p)                                                                            \
+	{                                                                                          \
+		.mapping = (m), .filtering = (f), .ports = (p), .port_lo = 1024, .port_hi = 65535, \
+		.timeout_ns = TIMEOUT_DEFAULT, .stride = 1                                         \
+	}
 /* clang-format off */
 static const struct nat_preset nat_presets[] = {
-	{"full-cone",            EIM,  EIM,  TOPO_PORTS_PRESERVE,   1024, 65535, false, TIMEOUT_DEFAULT},
-	{"restricted-cone",      EIM,  ADM,  TOPO_PORTS_PRESERVE,   1024, 65535, false, TIMEOUT_DEFAULT},
-	{"port-restricted",      EIM,  APDM, TOPO_PORTS_PRESERVE,   1024, 65535, false, TIMEOUT_DEFAULT},
-	{"symmetric",            APDM, APDM, TOPO_PORTS_RANDOM,     1024, 65535, false, TIMEOUT_DEFAULT},
-	{"symmetric-sequential", APDM, APDM, TOPO_PORTS_SEQUENTIAL, 1024, 65535, false, TIMEOUT_DEFAULT},
-	{"cgnat",                EIM,  EIM,  TOPO_PORTS_PRESERVE,   1024, 65535, false, TIMEOUT_DEFAULT},
+	{"full-cone",            PRESET(EIM,  EIM,  TOPO_PORTS_PRESERVE)},
+	{"restricted-cone",      PRESET(EIM,  ADM,  TOPO_PORTS_PRESERVE)},
+	{"port-restricted",      PRESET(EIM,  APDM, TOPO_PORTS_PRESERVE)},
+	{"symmetric",            PRESET(APDM, APDM, TOPO_PORTS_RANDOM)},
+	{"symmetric-sequential", PRESET(APDM, APDM, TOPO_PORTS_SEQUENTIAL)},
+	{"cgnat",                PRESET(EIM,  EIM,  TOPO_PORTS_PRESERVE)},
 };
 
 /* What a NAT without a preset gets (mapping and filtering must be given). */
-static const struct nat_preset nat_no_preset =
-	{"",                     EIM,  EIM,  TOPO_PORTS_PRESERVE,   1024, 65535, false, TIMEOUT_DEFAULT};
+static const struct nat_preset nat_no_preset = {"", PRESET(EIM, EIM, TOPO_PORTS_PRESERVE)};
 /* clang-format on */
+#undef PRESET
 #undef EIM
 #undef ADM
 #undef APDM
@@ -104,32 +107,41 @@ const char *topo_nat_preset_name(size_t i)
 	return i < ARRAY_SIZE(nat_presets) ? nat_presets[i].name : NULL;
 }
 
+/* Which behaviour field each topo_nat_field bit stands for. */
+struct nat_field {
+	unsigned bit;
+	size_t off, size;
+};
+
+#define NAT_B(bit, m)                                                                              \
+	{                                                                                          \
+		bit, offsetof(struct topo_nat_behaviour, m),                                       \
+		    sizeof(((struct topo_nat_behaviour *)0)->m)                                    \
+	}
+static const struct nat_field nat_fields[] = {
+    NAT_B(TOPO_NAT_MAPPING, mapping),
+    NAT_B(TOPO_NAT_FILTERING, filtering),
+    NAT_B(TOPO_NAT_PORTS, ports),
+    NAT_B(TOPO_NAT_PORT_RANGE, port_lo),
+    NAT_B(TOPO_NAT_PORT_RANGE, port_hi),
+    NAT_B(TOPO_NAT_HAIRPIN, hairpin),
+    NAT_B(TOPO_NAT_TIMEOUT, timeout_ns),
+    NAT_B(TOPO_NAT_STRIDE, stride),
+    NAT_B(TOPO_NAT_PARITY, parity),
+    NAT_B(TOPO_NAT_POOL, pool),
+    NAT_B(TOPO_NAT_REFRESH_INBOUND, refresh_inbound),
+};
+#undef NAT_B
+
 /* Fills the behaviour fields of nat not flagged in nat->set from p. */
 static void preset_fill(struct topo_nat *nat, const struct nat_preset *p)
 {
-	if (!(nat->set & TOPO_NAT_MAPPING))
-		nat->mapping = p->mapping;
-	if (!(nat->set & TOPO_NAT_FILTERING))
-		nat->filtering = p->filtering;
-	if (!(nat->set & TOPO_NAT_PORTS))
-		nat->ports = p->ports;
-	if (!(nat->set & TOPO_NAT_PORT_RANGE)) {
-		nat->port_lo = p->port_lo;
-		nat->port_hi = p->port_hi;
-	}
-	if (!(nat->set & TOPO_NAT_HAIRPIN))
-		nat->hairpin = p->hairpin;
-	if (!(nat->set & TOPO_NAT_TIMEOUT))
-		nat->timeout_ns = p->timeout_ns;
-	/* no preset sets these: they keep RFC 4787's plain defaults */
-	if (!(nat->set & TOPO_NAT_STRIDE))
-		nat->stride = 1;
-	if (!(nat->set & TOPO_NAT_PARITY))
-		nat->parity = false;
-	if (!(nat->set & TOPO_NAT_POOL))
-		nat->pool = 0;
-	if (!(nat->set & TOPO_NAT_REFRESH_INBOUND))
-		nat->refresh_inbound = false;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(nat_fields); i++)
+		if (!(nat->set & nat_fields[i].bit))
+			memcpy((char *)&nat->b + nat_fields[i].off,
+			       (const char *)&p->b + nat_fields[i].off, nat_fields[i].size);
 }
 
 int topo_nat_preset_apply(struct topo_nat *nat, const char *name)
@@ -160,12 +172,12 @@ static int t_ports(const char *s, void *dst)
 	return topo_parse_nat_ports(s, dst);
 }
 
-/* dst: the struct topo_nat (a range fills two fields). */
+/* dst: the struct topo_nat_behaviour (a range fills two fields). */
 static int t_port_range(const char *s, void *dst)
 {
-	struct topo_nat *nat = dst;
+	struct topo_nat_behaviour *b = dst;
 
-	return units_parse_port_range(s, &nat->port_lo, &nat->port_hi);
+	return units_parse_port_range(s, &b->port_lo, &b->port_hi);
 }
 
 /* A whole number lo..hi, digits only. */
@@ -199,7 +211,19 @@ static int t_pool(const char *s, void *dst)
 	return 0;
 }
 
+/* A mapping lifetime: a duration above zero. */
+static int t_timeout(const char *s, void *dst)
+{
+	natbed_time_t t;
+
+	if (units_parse_duration(s, &t) < 0 || t <= 0)
+		return -1;
+	*(natbed_time_t *)dst = t;
+	return 0;
+}
+
 /* clang-format off */
+static const struct text_kind k_timeout = {t_timeout, "duration", "a duration above zero with us, ms or s, e.g. 30s"};
 static const struct text_kind k_map = {t_map, "behaviour", "endpoint-independent, address-dependent or address-and-port-dependent"};
 static const struct text_kind k_ports = {t_ports, "port assignment", "preserve, sequential or random"};
 static const struct text_kind k_port_range = {t_port_range, "port range", "LO-HI with 1 <= LO <= HI <= 65535"};
@@ -256,16 +280,16 @@ static int v_inside(struct loader *ld, const yaml_node_t *n, const char *path, v
 #define NAT_FIELD(m) offsetof(struct nat_in, m)
 const struct key_spec topo_nat_keys[NK_COUNT] = {
 	[NK_PRESET]     = {"preset",     NULL,          v_preset, NAT_FIELD(nat.preset),      0, 0},
-	[NK_MAPPING]    = {"mapping",    &k_map,        NULL,     NAT_FIELD(nat.mapping),     0, TOPO_NAT_MAPPING},
-	[NK_FILTERING]  = {"filtering",  &k_map,        NULL,     NAT_FIELD(nat.filtering),   0, TOPO_NAT_FILTERING},
-	[NK_PORTS]      = {"ports",      &k_ports,      NULL,     NAT_FIELD(nat.ports),       0, TOPO_NAT_PORTS},
-	[NK_PORT_RANGE] = {"port-range", &k_port_range, NULL,     NAT_FIELD(nat),             0, TOPO_NAT_PORT_RANGE},
-	[NK_HAIRPIN]    = {"hairpin",    &topo_k_bool,       NULL,     NAT_FIELD(nat.hairpin),     0, TOPO_NAT_HAIRPIN},
-	[NK_TIMEOUT]    = {"timeout",    &topo_k_duration,   NULL,     NAT_FIELD(nat.timeout_ns),  0, TOPO_NAT_TIMEOUT},
-	[NK_STRIDE]     = {"stride",     &k_stride,     NULL,     NAT_FIELD(nat.stride),      0, TOPO_NAT_STRIDE},
-	[NK_PARITY]     = {"parity",     &topo_k_bool,       NULL,     NAT_FIELD(nat.parity),      0, TOPO_NAT_PARITY},
-	[NK_POOL]       = {"pool",       &k_pool,       NULL,     NAT_FIELD(nat.pool),        0, TOPO_NAT_POOL},
-	[NK_REFRESH_INBOUND] = {"refresh-inbound", &topo_k_bool, NULL, NAT_FIELD(nat.refresh_inbound), 0, TOPO_NAT_REFRESH_INBOUND},
+	[NK_MAPPING]    = {"mapping",    &k_map,        NULL,     NAT_FIELD(nat.b.mapping),     0, TOPO_NAT_MAPPING},
+	[NK_FILTERING]  = {"filtering",  &k_map,        NULL,     NAT_FIELD(nat.b.filtering),   0, TOPO_NAT_FILTERING},
+	[NK_PORTS]      = {"ports",      &k_ports,      NULL,     NAT_FIELD(nat.b.ports),       0, TOPO_NAT_PORTS},
+	[NK_PORT_RANGE] = {"port-range", &k_port_range, NULL,     NAT_FIELD(nat.b),             0, TOPO_NAT_PORT_RANGE},
+	[NK_HAIRPIN]    = {"hairpin",    &topo_k_bool,       NULL,     NAT_FIELD(nat.b.hairpin),     0, TOPO_NAT_HAIRPIN},
+	[NK_TIMEOUT]    = {"timeout",    &k_timeout,   NULL,     NAT_FIELD(nat.b.timeout_ns),  0, TOPO_NAT_TIMEOUT},
+	[NK_STRIDE]     = {"stride",     &k_stride,     NULL,     NAT_FIELD(nat.b.stride),      0, TOPO_NAT_STRIDE},
+	[NK_PARITY]     = {"parity",     &topo_k_bool,       NULL,     NAT_FIELD(nat.b.parity),      0, TOPO_NAT_PARITY},
+	[NK_POOL]       = {"pool",       &k_pool,       NULL,     NAT_FIELD(nat.b.pool),        0, TOPO_NAT_POOL},
+	[NK_REFRESH_INBOUND] = {"refresh-inbound", &topo_k_bool, NULL, NAT_FIELD(nat.b.refresh_inbound), 0, TOPO_NAT_REFRESH_INBOUND},
 	[NK_PUBLIC]     = {"public",     &topo_k_addr,       NULL,     NAT_FIELD(nat.public_addr), 0, 0},
 	[NK_INSIDE]     = {"inside",     NULL,          v_inside, 0,                          0, 0},
 	[NK_UPSTREAM]   = {"upstream",   &topo_k_nat_ref,    NULL,     NAT_FIELD(upstream),        0, 0},
@@ -273,3 +297,39 @@ const struct key_spec topo_nat_keys[NK_COUNT] = {
 	[NK_FIREWALL]   = {"firewall",   NULL,          topo_v_firewall, NAT_FIELD(nat.fw),        0, 0},
 };
 /* clang-format on */
+
+/* The keys of a NAT block that are behaviour fields, in the key table's
+ * order: what topo_nat_behaviour_set() takes. */
+static const enum nat_key nat_behaviour_keys[] = {
+    NK_MAPPING, NK_FILTERING, NK_PORTS,	 NK_PORT_RANGE, NK_HAIRPIN,
+    NK_TIMEOUT, NK_STRIDE,    NK_PARITY, NK_POOL,	NK_REFRESH_INBOUND,
+};
+
+int topo_nat_behaviour_set(struct topo_nat_behaviour *b, const char *key, const char *value,
+			   char *err, size_t errlen)
+{
+	const size_t base = offsetof(struct nat_in, nat.b);
+	struct topo_nat_behaviour nb = *b;
+	char known[200];
+	size_t i, used = 0;
+
+	for (i = 0; i < ARRAY_SIZE(nat_behaviour_keys); i++) {
+		const struct key_spec *k = &topo_nat_keys[nat_behaviour_keys[i]];
+
+		if (strcmp(k->key, key) != 0)
+			continue;
+		if (k->text->parse(value, (char *)&nb + (k->off - base)) < 0) {
+			snprintf(err, errlen, "%s: bad %s '%.*s' (%s)", key, k->text->what,
+				 VALUE_SHOW_MAX, value, k->text->hint);
+			return -1;
+		}
+		*b = nb;
+		return 0;
+	}
+	known[0] = '\0';
+	for (i = 0; i < ARRAY_SIZE(nat_behaviour_keys); i++)
+		used += (size_t)snprintf(known + used, sizeof(known) - used, "%s%s", i ? ", " : "",
+					 topo_nat_keys[nat_behaviour_keys[i]].key);
+	snprintf(err, errlen, "unknown NAT key '%.*s' (%s)", VALUE_SHOW_MAX, key, known);
+	return -1;
+}

@@ -130,20 +130,27 @@ struct topo_fw {
 	int line;
 };
 
-struct topo_nat {
-	char name[TOPO_NAME_MAX];
-	char preset[TOPO_NAME_MAX]; /* "" when none given */
-	unsigned set;		    /* enum topo_nat_field bits */
+/* How a NAT behaves (RFC 4787): the one description a preset fills, a
+ * topology block overrides field by field (struct topo_nat.set says which
+ * it gave), `natbed ctl nat NAME set` changes and the NAT engine runs. */
+struct topo_nat_behaviour {
 	enum topo_nat_map mapping;
 	enum topo_nat_map filtering; /* same three kinds, read as filtering */
 	enum topo_nat_ports ports;
 	uint16_t port_lo, port_hi;
-	bool hairpin;
-	natbed_time_t timeout_ns;
-	uint16_t stride;	    /* sequential ports: distance between new ports (1) */
-	bool parity;		    /* RFC 4787 REQ-4: keep the inside port's parity */
-	uint32_t pool;		    /* most mappings per protocol; 0: the whole range */
-	bool refresh_inbound;	    /* RFC 4787 REQ-6: inbound traffic refreshes too */
+	bool hairpin;		  /* RFC 4787 REQ-9 */
+	natbed_time_t timeout_ns; /* UDP mapping lifetime, RFC 4787 REQ-5 */
+	uint16_t stride;	  /* sequential ports: distance between new ports (1) */
+	bool parity;		  /* RFC 4787 REQ-4: keep the inside port's parity */
+	uint32_t pool;		  /* most mappings per protocol; 0: the whole range */
+	bool refresh_inbound;	  /* RFC 4787 REQ-6: inbound traffic refreshes too */
+};
+
+struct topo_nat {
+	char name[TOPO_NAME_MAX];
+	char preset[TOPO_NAME_MAX]; /* "" when none given */
+	unsigned set;		    /* enum topo_nat_field bits */
+	struct topo_nat_behaviour b;
 	struct in_addr public_addr; /* outside address */
 	struct in_addr inside_net;  /* network address of the inside prefix */
 	uint8_t inside_len;	    /* prefix length */
@@ -230,10 +237,17 @@ const char *topo_fw_proto_name(enum topo_fw_proto p);
 /* NAT presets (full-cone, restricted-cone, port-restricted, symmetric,
  * symmetric-sequential, cgnat). topo_nat_preset_name(i) names the i-th, or
  * returns NULL past the last (to iterate them). topo_nat_preset_apply()
- * sets nat->preset and fills every behaviour field (mapping, filtering,
- * ports, port range, hairpin, timeout) not flagged in nat->set; returns 0,
- * or -1 for an unknown name (nat untouched). */
+ * sets nat->preset and fills every behaviour field not flagged in
+ * nat->set; returns 0, or -1 for an unknown name (nat untouched). */
 const char *topo_nat_preset_name(size_t i);
 int topo_nat_preset_apply(struct topo_nat *nat, const char *name);
+
+/* Sets one behaviour field from its topology key and text (mapping,
+ * filtering, ports, port-range, hairpin, timeout, stride, parity, pool,
+ * refresh-inbound), with the loader's own parsers: what `natbed ctl nat
+ * NAME set KEY VALUE` runs. 0, or -1 with "KEY: problem" in err (an unknown
+ * key lists the known ones); b is unchanged on error. */
+int topo_nat_behaviour_set(struct topo_nat_behaviour *b, const char *key, const char *value,
+			   char *err, size_t errlen);
 
 #endif

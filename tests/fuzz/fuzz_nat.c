@@ -57,23 +57,23 @@ static void nat_fuzz_cfg(struct fuzz_in *in, struct nat_cfg *cfg)
 
 	memset(cfg, 0, sizeof(*cfg));
 	snprintf(cfg->name, sizeof(cfg->name), "fuzz");
-	cfg->mapping = (enum topo_nat_map)((b & 3) % 3);
-	cfg->filtering = (enum topo_nat_map)(((b >> 2) & 3) % 3);
-	cfg->ports = (enum topo_nat_ports)(((b >> 4) & 3) % 3);
-	cfg->parity = b & 0x40;
-	cfg->hairpin = b & 0x80;
-	cfg->refresh_inbound = flags & 1;
+	cfg->b.mapping = (enum topo_nat_map)((b & 3) % 3);
+	cfg->b.filtering = (enum topo_nat_map)(((b >> 2) & 3) % 3);
+	cfg->b.ports = (enum topo_nat_ports)(((b >> 4) & 3) % 3);
+	cfg->b.parity = b & 0x40;
+	cfg->b.hairpin = b & 0x80;
+	cfg->b.refresh_inbound = flags & 1;
 	lo = fuzz_u16(in);
 	lo = lo ? lo : 1;
 	width = fuzz_u16(in);
 	/* flag bit 1: a narrow range, where exhaustion and wrapping happen */
 	if (flags & 2)
 		width %= 16;
-	cfg->port_lo = (uint16_t)lo;
-	cfg->port_hi = (uint16_t)(lo + width > 65535 ? 65535 : lo + width);
-	cfg->stride = (uint16_t)(1 + fuzz_u16(in) % TOPO_NAT_STRIDE_MAX);
-	cfg->pool = fuzz_u8(in);
-	cfg->udp_timeout_ns = nat_fuzz_timeout(in);
+	cfg->b.port_lo = (uint16_t)lo;
+	cfg->b.port_hi = (uint16_t)(lo + width > 65535 ? 65535 : lo + width);
+	cfg->b.stride = (uint16_t)(1 + fuzz_u16(in) % TOPO_NAT_STRIDE_MAX);
+	cfg->b.pool = fuzz_u8(in);
+	cfg->b.timeout_ns = nat_fuzz_timeout(in);
 	cfg->tcp_established_ns = nat_fuzz_timeout(in);
 	cfg->tcp_transitory_ns = nat_fuzz_timeout(in);
 	cfg->icmp_timeout_ns = nat_fuzz_timeout(in);
@@ -184,7 +184,8 @@ static void nat_fuzz_set(struct nat *n, struct fuzz_in *in)
 		return;
 	}
 	c = nat_config(n);
-	if (c->port_lo == 0 || c->port_hi < c->port_lo || c->stride == 0 || c->udp_timeout_ns <= 0)
+	if (c->b.port_lo == 0 || c->b.port_hi < c->b.port_lo || c->b.stride == 0 ||
+	    c->b.timeout_ns <= 0)
 		__builtin_trap();
 }
 

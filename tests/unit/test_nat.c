@@ -233,13 +233,13 @@ static void t_cfg(struct nat_cfg *c, enum topo_nat_map mapping, enum topo_nat_ma
 {
 	memset(c, 0, sizeof(*c));
 	snprintf(c->name, sizeof(c->name), "home");
-	c->mapping = mapping;
-	c->filtering = filtering;
-	c->ports = ports;
-	c->port_lo = 1024;
-	c->port_hi = 65535;
-	c->stride = 1;
-	c->udp_timeout_ns = 120 * T_S;
+	c->b.mapping = mapping;
+	c->b.filtering = filtering;
+	c->b.ports = ports;
+	c->b.port_lo = 1024;
+	c->b.port_hi = 65535;
+	c->b.stride = 1;
+	c->b.timeout_ns = 120 * T_S;
 	c->tcp_established_ns = 7440 * T_S;
 	c->tcp_transitory_ns = 240 * T_S;
 	c->icmp_timeout_ns = 60 * T_S;
@@ -576,9 +576,9 @@ static void test_ports_sequential_stride(void **state)
 
 	(void)state;
 	t_cfg(&c, TOPO_MAP_APDM, TOPO_MAP_APDM, TOPO_PORTS_SEQUENTIAL);
-	c.port_lo = 20000;
-	c.port_hi = 20099;
-	c.stride = 7;
+	c.b.port_lo = 20000;
+	c.b.port_hi = 20099;
+	c.b.stride = 7;
 	f = fx_new(&c);
 	first = out_ok(f, T_HOST, 5000, T_R1, 3478);
 	assert_int_equal(first, 20000);
@@ -648,8 +648,8 @@ static void test_pool_exhaustion(void **state)
 		uint16_t ports[16];
 
 		t_cfg(&c, TOPO_MAP_EIM, TOPO_MAP_APDM, modes[mi]);
-		c.port_lo = 40000;
-		c.port_hi = 40015;
+		c.b.port_lo = 40000;
+		c.b.port_hi = 40015;
 		f = fx_new(&c);
 		for (i = 0; i < 16; i++) {
 			/* two hosts with the same inside ports: they clash on purpose */
@@ -680,7 +680,7 @@ static void test_pool_size(void **state)
 
 	(void)state;
 	t_cfg(&c, TOPO_MAP_EIM, TOPO_MAP_EIM, TOPO_PORTS_RANDOM);
-	c.pool = 4;
+	c.b.pool = 4;
 	f = fx_new(&c);
 	for (i = 0; i < 4; i++)
 		(void)out_ok(f, T_HOST, (uint16_t)(7000 + i), T_R1, 3478);
@@ -705,7 +705,7 @@ static void test_parity(void **state)
 		struct fx *f;
 
 		t_cfg(&c, TOPO_MAP_APDM, TOPO_MAP_APDM, modes[mi]);
-		c.parity = true;
+		c.b.parity = true;
 		f = fx_new(&c);
 		for (i = 0; i < 64; i++) {
 			/* same inside port, new remote: a new mapping each time */
@@ -725,8 +725,8 @@ static struct fx *fx_timeout(natbed_time_t timeout, bool refresh_inbound)
 	struct nat_cfg c;
 
 	t_cfg(&c, TOPO_MAP_EIM, TOPO_MAP_APDM, TOPO_PORTS_SEQUENTIAL);
-	c.udp_timeout_ns = timeout;
-	c.refresh_inbound = refresh_inbound;
+	c.b.timeout_ns = timeout;
+	c.b.refresh_inbound = refresh_inbound;
 	return fx_new(&c);
 }
 
@@ -927,6 +927,49 @@ static void test_icmp_error_in(void **state)
 	fx_free(f);
 }
 
+/* An ICMP error must pass the filter the packet it quotes would have met
+ * coming back: on a symmetric NAT (APDM, APDF) a port unreachable quoting a
+ * packet "to" a remote the inside host never contacted is filtered, for the
+ * mapping's own port too; one about the real remote passes, from whichever
+ * router sent it. On address-dependent filtering the remote's address is
+ * enough. */
+static void test_icmp_error_filtered(void **state)
+{
+	struct fx *f = fx_make(TOPO_MAP_APDM, TOPO_MAP_APDM, TOPO_PORTS_SEQUENTIAL);
+	struct tpkt sent, forged, err;
+	uint16_t ext;
+
+	(void)state;
+	t_udp(&sent, T_HOST, 5000, T_R1, 3478);
+	assert_int_equal(nat_outbound(f->n, &sent.v, fx_now(f)), NAT_PASS);
+	ext = t_sport(&sent);
+	/* a stranger quotes public:ext -> R2:9999, never sent */
+	t_udp(&forged, T_PUBLIC, ext, T_R2, 9999);
+	t_icmp_error(&err, 3, 3, T_R2, T_PUBLIC, &forged);
+	assert_int_equal(nat_inbound(f->n, &err.v, fx_now(f)), NAT_DROP_FILTERED);
+	/* ... and R1's own address with another port: APDF refuses it too */
+	t_udp(&forged, T_PUBLIC, ext, T_R1, 3479);
+	t_icmp_error(&err, 3, 3, T_R1, T_PUBLIC, &forged);
+	assert_int_equal(nat_inbound(f->n, &err.v, fx_now(f)), NAT_DROP_FILTERED);
+	/* a time exceeded from a router (R2) about the real packet passes */
+	t_icmp_error(&err, 11, 0, T_R2, T_PUBLIC, &sent);
+	assert_int_equal(nat_inbound(f->n, &err.v, fx_now(f)), NAT_PASS);
+	assert_int_equal(t_ip(&err)->dst, a4(T_HOST));
+	assert_int_equal(fx_c(f)->drops[NAT_DROP_FILTERED], 2);
+	fx_free(f);
+
+	f = fx_make(TOPO_MAP_EIM, TOPO_MAP_ADM, TOPO_PORTS_PRESERVE);
+	t_udp(&sent, T_HOST, 5000, T_R1, 3478);
+	assert_int_equal(nat_outbound(f->n, &sent.v, fx_now(f)), NAT_PASS);
+	t_udp(&forged, T_PUBLIC, t_sport(&sent), T_R1, 3479);
+	t_icmp_error(&err, 3, 3, T_R1, T_PUBLIC, &forged);
+	assert_int_equal(nat_inbound(f->n, &err.v, fx_now(f)), NAT_PASS);
+	t_udp(&forged, T_PUBLIC, t_sport(&sent), T_R2, 3478);
+	t_icmp_error(&err, 3, 3, T_R2, T_PUBLIC, &forged);
+	assert_int_equal(nat_inbound(f->n, &err.v, fx_now(f)), NAT_DROP_FILTERED);
+	fx_free(f);
+}
+
 /* An ICMP error from the inside host about a packet that came in: the
  * outside sees the public address and the mapped port. */
 static void test_icmp_error_out(void **state)
@@ -1054,7 +1097,7 @@ static void test_nat_set(void **state)
 	assert_int_equal(in_udp(f, T_R2, 9, e, NULL, NULL), NAT_DROP_FILTERED);
 	/* filtering: takes effect on the existing mapping at once */
 	t_set(f, "filtering", "endpoint-independent");
-	assert_int_equal(nat_config(f->n)->filtering, TOPO_MAP_EIM);
+	assert_int_equal(nat_config(f->n)->b.filtering, TOPO_MAP_EIM);
 	assert_int_equal(in_udp(f, T_R2, 9, e, NULL, NULL), NAT_PASS);
 	t_set(f, "filtering", "address-dependent");
 	assert_int_equal(in_udp(f, T_R2, 9, e, NULL, NULL), NAT_DROP_FILTERED);
@@ -1076,12 +1119,12 @@ static void test_nat_set(void **state)
 	fx_at(f, 5 * T_S);
 	assert_int_equal(in_udp(f, T_R2, 3, e2, NULL, NULL), NAT_DROP_NO_MAPPING);
 	/* refresh-inbound and parity parse */
-	t_set(f, "refresh-inbound", "on");
-	assert_true(nat_config(f->n)->refresh_inbound);
+	t_set(f, "refresh-inbound", "true");
+	assert_true(nat_config(f->n)->b.refresh_inbound);
 	t_set(f, "parity", "true");
-	assert_true(nat_config(f->n)->parity);
-	t_set(f, "hairpin", "on");
-	assert_true(nat_config(f->n)->hairpin);
+	assert_true(nat_config(f->n)->b.parity);
+	t_set(f, "hairpin", "true");
+	assert_true(nat_config(f->n)->b.hairpin);
 	/* bad keys and values change nothing and say why */
 	assert_int_equal(nat_set(f->n, "colour", "blue", err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "colour"));
@@ -1091,10 +1134,17 @@ static void test_nat_set(void **state)
 	assert_int_equal(nat_set(f->n, "stride", "0", err, sizeof(err)), -1);
 	assert_int_equal(nat_set(f->n, "timeout", "soon", err, sizeof(err)), -1);
 	assert_int_equal(nat_set(f->n, "hairpin", "maybe", err, sizeof(err)), -1);
-	assert_int_equal(nat_config(f->n)->mapping, TOPO_MAP_APDM);
-	assert_int_equal(nat_config(f->n)->port_lo, 30000);
-	assert_int_equal(nat_config(f->n)->stride, 3);
-	assert_int_equal(nat_config(f->n)->udp_timeout_ns, 5 * T_S);
+	/* the topology loader's strict parsers: what a file refuses, set does */
+	assert_int_equal(nat_set(f->n, "hairpin", "on", err, sizeof(err)), -1);
+	assert_int_equal(nat_set(f->n, "stride", "3x", err, sizeof(err)), -1);
+	assert_int_equal(nat_set(f->n, "stride", "+4", err, sizeof(err)), -1);
+	assert_int_equal(nat_set(f->n, "timeout", "0s", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "above zero"));
+	assert_int_equal(nat_set(f->n, "pool", "0", err, sizeof(err)), -1);
+	assert_int_equal(nat_config(f->n)->b.mapping, TOPO_MAP_APDM);
+	assert_int_equal(nat_config(f->n)->b.port_lo, 30000);
+	assert_int_equal(nat_config(f->n)->b.stride, 3);
+	assert_int_equal(nat_config(f->n)->b.timeout_ns, 5 * T_S);
 	fx_free(f);
 }
 
@@ -1119,7 +1169,7 @@ static void test_checkpoint_restore(void **state)
 
 	(void)state;
 	t_cfg(&c, TOPO_MAP_EIM, TOPO_MAP_APDM, TOPO_PORTS_RANDOM);
-	c.udp_timeout_ns = 30 * T_S;
+	c.b.timeout_ns = 30 * T_S;
 	a = fx_new(&c);
 	c.seed = 999; /* the restore must bring the generator state along */
 	b = fx_new(&c);
@@ -1260,6 +1310,7 @@ int main(void)
 	    cmocka_unit_test(test_icmp_echo),
 	    cmocka_unit_test(test_icmp_error_in),
 	    cmocka_unit_test(test_icmp_error_out),
+	    cmocka_unit_test(test_icmp_error_filtered),
 	    cmocka_unit_test(test_tcp_states),
 	    cmocka_unit_test(test_nat_set),
 	    cmocka_unit_test(test_checkpoint_restore),

@@ -86,13 +86,13 @@ static const struct {
 static void assert_preset(const struct topo_nat *n, size_t i)
 {
 	assert_string_equal(n->preset, preset_want[i].name);
-	assert_int_equal(n->mapping, preset_want[i].mapping);
-	assert_int_equal(n->filtering, preset_want[i].filtering);
-	assert_int_equal(n->ports, preset_want[i].ports);
-	assert_int_equal(n->port_lo, 1024);
-	assert_int_equal(n->port_hi, 65535);
-	assert_false(n->hairpin);
-	assert_int_equal(n->timeout_ns, 120 * NATBED_NS_PER_S);
+	assert_int_equal(n->b.mapping, preset_want[i].mapping);
+	assert_int_equal(n->b.filtering, preset_want[i].filtering);
+	assert_int_equal(n->b.ports, preset_want[i].ports);
+	assert_int_equal(n->b.port_lo, 1024);
+	assert_int_equal(n->b.port_hi, 65535);
+	assert_false(n->b.hairpin);
+	assert_int_equal(n->b.timeout_ns, 120 * NATBED_NS_PER_S);
 }
 
 static void test_preset_table(void **state)
@@ -109,9 +109,9 @@ static void test_preset_table(void **state)
 	assert_null(topo_nat_preset_name(i));
 	memset(&n, 0, sizeof(n));
 	n.set = TOPO_NAT_PORTS;
-	n.ports = TOPO_PORTS_SEQUENTIAL;
+	n.b.ports = TOPO_PORTS_SEQUENTIAL;
 	assert_int_equal(topo_nat_preset_apply(&n, "full-cone"), 0);
-	assert_int_equal(n.ports, TOPO_PORTS_SEQUENTIAL);
+	assert_int_equal(n.b.ports, TOPO_PORTS_SEQUENTIAL);
 	assert_int_equal(topo_nat_preset_apply(&n, "cone"), -1);
 }
 
@@ -157,21 +157,21 @@ static void test_preset_override(void **state)
 	const struct topo_nat *n = &t->nats[0], *m = &t->nats[1];
 
 	assert_string_equal(n->preset, "symmetric");
-	assert_int_equal(n->mapping, TOPO_MAP_APDM); /* from the preset */
-	assert_int_equal(n->filtering, TOPO_MAP_EIM);
-	assert_int_equal(n->ports, TOPO_PORTS_SEQUENTIAL);
-	assert_true(n->hairpin);
-	assert_int_equal(n->port_lo, 40000);
-	assert_int_equal(n->port_hi, 40015);
-	assert_int_equal(n->timeout_ns, 30 * NATBED_NS_PER_S);
+	assert_int_equal(n->b.mapping, TOPO_MAP_APDM); /* from the preset */
+	assert_int_equal(n->b.filtering, TOPO_MAP_EIM);
+	assert_int_equal(n->b.ports, TOPO_PORTS_SEQUENTIAL);
+	assert_true(n->b.hairpin);
+	assert_int_equal(n->b.port_lo, 40000);
+	assert_int_equal(n->b.port_hi, 40015);
+	assert_int_equal(n->b.timeout_ns, 30 * NATBED_NS_PER_S);
 	assert_int_equal(n->set, TOPO_NAT_FILTERING | TOPO_NAT_PORTS | TOPO_NAT_PORT_RANGE |
 				     TOPO_NAT_HAIRPIN | TOPO_NAT_TIMEOUT);
 	assert_string_equal(m->preset, "");
-	assert_int_equal(m->mapping, TOPO_MAP_ADM);
-	assert_int_equal(m->filtering, TOPO_MAP_ADM);
-	assert_int_equal(m->ports, TOPO_PORTS_PRESERVE);
-	assert_int_equal(m->port_lo, 1024);
-	assert_int_equal(m->timeout_ns, 120 * NATBED_NS_PER_S);
+	assert_int_equal(m->b.mapping, TOPO_MAP_ADM);
+	assert_int_equal(m->b.filtering, TOPO_MAP_ADM);
+	assert_int_equal(m->b.ports, TOPO_PORTS_PRESERVE);
+	assert_int_equal(m->b.port_lo, 1024);
+	assert_int_equal(m->b.timeout_ns, 120 * NATBED_NS_PER_S);
 	assert_int_equal(m->set, TOPO_NAT_MAPPING | TOPO_NAT_FILTERING);
 	topo_free(t);
 }
@@ -210,15 +210,15 @@ static void test_nat_tuning(void **state)
 	const struct topo_nat *m = &t->nats[topo_nat_find(t, "m")];
 
 	(void)state;
-	assert_int_equal(n->stride, 7);
-	assert_true(n->parity);
-	assert_int_equal(n->pool, 16);
-	assert_true(n->refresh_inbound);
-	assert_int_equal(n->ports, TOPO_PORTS_SEQUENTIAL);
-	assert_int_equal(m->stride, 1);
-	assert_false(m->parity);
-	assert_int_equal(m->pool, 0);
-	assert_false(m->refresh_inbound);
+	assert_int_equal(n->b.stride, 7);
+	assert_true(n->b.parity);
+	assert_int_equal(n->b.pool, 16);
+	assert_true(n->b.refresh_inbound);
+	assert_int_equal(n->b.ports, TOPO_PORTS_SEQUENTIAL);
+	assert_int_equal(m->b.stride, 1);
+	assert_false(m->b.parity);
+	assert_int_equal(m->b.pool, 0);
+	assert_false(m->b.refresh_inbound);
 	topo_free(t);
 	load_bad("nats:\n  n:\n    preset: full-cone\n    stride: 0\n    public: 203.0.113.1\n"
 		 "    inside: 10.0.0.0/24\nhosts:\n  a: { nat: n }\n",
@@ -242,8 +242,8 @@ static void test_lan(void **state)
 	assert_string_equal(t->path, TOPOLOGIES_DIR "/lan.yaml");
 	home = &t->nats[topo_nat_find(t, "home")];
 	assert_string_equal(home->preset, "port-restricted");
-	assert_int_equal(home->mapping, TOPO_MAP_EIM);
-	assert_int_equal(home->filtering, TOPO_MAP_APDM);
+	assert_int_equal(home->b.mapping, TOPO_MAP_EIM);
+	assert_int_equal(home->b.filtering, TOPO_MAP_APDM);
 	assert_addr(home->public_addr, "203.0.113.10");
 	assert_addr(home->inside_net, "192.168.1.0");
 	assert_int_equal(home->inside_len, 24);
@@ -296,7 +296,7 @@ static void test_two_sites(void **state)
 	assert_int_equal(home->link.set, TOPO_LINK_DELAY);
 	assert_int_equal(home->link.delay_ns, 5 * MS);
 	assert_int_equal(home->link.jitter_ns, 0); /* defaults are for access links */
-	assert_int_equal(office->ports, TOPO_PORTS_RANDOM);
+	assert_int_equal(office->b.ports, TOPO_PORTS_RANDOM);
 	assert_int_equal(office->link.rate_bps, 100000000);
 	assert_addr(office->gateway, "10.1.0.1");
 
