@@ -36,12 +36,26 @@ struct fw_flow {
 	uint64_t expiry_ev; /* scheduler event id, 0 without a scheduler */
 };
 
+/* A datagram in fragments whose first fragment was decided: its later
+ * fragments carry no ports, so they meet the same fate (as a NAT's follow
+ * their first, RFC 4787 REQ-14), by IP identification. */
+struct fw_frag {
+	uint32_t src, dst; /* network order */
+	uint16_t id;
+	uint8_t proto;
+	uint8_t verdict; /* enum fw_verdict of the first */
+	int rule;	 /* what decided it: a rule, FW_RULE_DEFAULT or _ESTABLISHED */
+	natbed_time_t expires;
+};
+
 struct fw {
 	struct topo_fw cfg;
 	struct sched *s;
 	struct fw_counters c;
 	int last;
 	struct fw_flow *buckets[FW_BUCKETS];
+	struct fw_frag frags[FW_FRAGS];
+	unsigned frag_next; /* the oldest slot: reused first */
 };
 
 /* IP protocol numbers of enum topo_fw_proto (0: any). */
@@ -312,15 +326,25 @@ static enum fw_verdict fw_verdict_of(enum topo_fw_action a)
 	return a == TOPO_FW_DROP ? FW_DROP : a == TOPO_FW_REJECT ? FW_REJECT : FW_ACCEPT;
 }
 
-static enum fw_verdict fw_established(struct fw *fw, const struct ip_view *v)
+/* Counts packet v as decided by rule (a rule index, FW_RULE_DEFAULT or
+ * FW_RULE_ESTABLISHED) with verdict, and returns the verdict. */
+static enum fw_verdict fw_decided(struct fw *fw, const struct ip_view *v, int rule,
+				  enum fw_verdict verdict)
 {
-	fw_count(&fw->c.established, v);
-	fw->c.verdicts[FW_ACCEPT]++;
-	fw->last = FW_RULE_ESTABLISHED;
-	return FW_ACCEPT;
+	if (rule >= 0)
+		fw_count(&fw->c.rules[rule], v);
+	else if (rule == FW_RULE_ESTABLISHED)
+		fw_count(&fw->c.established, v);
+	else
+		fw_count(&fw->c.policy, v);
+	fw->c.verdicts[verdict]++;
+	fw->last = rule;
+	return verdict;
 }
 
-enum fw_verdict fw_check(struct fw *fw, const struct ip_view *v, enum fw_dir dir, natbed_time_t now)
+/* The rules and the flow table decide v. */
+static enum fw_verdict fw_decide(struct fw *fw, const struct ip_view *v, enum fw_dir dir,
+				 natbed_time_t now, int *rule)
 {
 	struct fw_flow *f = NULL;
 	struct fw_tuple t;
@@ -328,28 +352,20 @@ enum fw_verdict fw_check(struct fw *fw, const struct ip_view *v, enum fw_dir dir
 	/* ICMP errors and non-first fragments belong to no flow of their own */
 	bool track = fw->cfg.stateful && !error && v->l4;
 	enum fw_verdict verdict;
-	int rule;
 
 	fw_tuple_of(v->ip->proto, v->ip->src, v->ip->dst, v->l4, v->l4_len, &t);
+	*rule = FW_RULE_ESTABLISHED;
 	if (fw->cfg.stateful && error && fw_related(fw, v, dir, now))
-		return fw_established(fw, v);
+		return FW_ACCEPT;
 	if (track) {
 		f = fw_flow_find(fw, &t, now, &reply);
 		if (f && reply && f->dir != dir) {
 			fw_flow_seen(f, v, true, now);
-			return fw_established(fw, v);
+			return FW_ACCEPT;
 		}
 	}
-	rule = fw_match(fw, &t, dir);
-	if (rule >= 0) {
-		verdict = fw_verdict_of(fw->cfg.rules[rule].action);
-		fw_count(&fw->c.rules[rule], v);
-	} else {
-		verdict = fw_verdict_of(fw->cfg.policy);
-		fw_count(&fw->c.policy, v);
-	}
-	fw->c.verdicts[verdict]++;
-	fw->last = rule;
+	*rule = fw_match(fw, &t, dir);
+	verdict = fw_verdict_of(*rule >= 0 ? fw->cfg.rules[*rule].action : fw->cfg.policy);
 	if (verdict == FW_ACCEPT && track) {
 		if (!f)
 			fw_flow_new(fw, &t, dir, v, now);
@@ -357,6 +373,53 @@ enum fw_verdict fw_check(struct fw *fw, const struct ip_view *v, enum fw_dir dir
 			fw_flow_seen(f, v, false, now);
 	}
 	return verdict;
+}
+
+/* The fragment record of the datagram v belongs to, or NULL. */
+static const struct fw_frag *fw_frag_find(const struct fw *fw, const struct ip_view *v,
+					  natbed_time_t now)
+{
+	size_t i;
+
+	for (i = 0; i < FW_FRAGS; i++) {
+		const struct fw_frag *fr = &fw->frags[i];
+
+		if (fr->expires > now && fr->id == v->ip->id && fr->proto == v->ip->proto &&
+		    fr->src == v->ip->src && fr->dst == v->ip->dst)
+			return fr;
+	}
+	return NULL;
+}
+
+static void fw_frag_note(struct fw *fw, const struct ip_view *v, int rule, enum fw_verdict verdict,
+			 natbed_time_t now)
+{
+	struct fw_frag *fr = &fw->frags[fw->frag_next];
+
+	fw->frag_next = (fw->frag_next + 1) % FW_FRAGS;
+	fr->src = v->ip->src;
+	fr->dst = v->ip->dst;
+	fr->id = v->ip->id;
+	fr->proto = v->ip->proto;
+	fr->verdict = (uint8_t)verdict;
+	fr->rule = rule;
+	fr->expires = now + FW_FRAG_TIMEOUT_NS;
+}
+
+enum fw_verdict fw_check(struct fw *fw, const struct ip_view *v, enum fw_dir dir, natbed_time_t now)
+{
+	const struct fw_frag *fr;
+	enum fw_verdict verdict;
+	int rule;
+
+	/* a later fragment follows its first; one whose first was never seen
+	 * here meets the rules with what it has (no ports) */
+	if (ip_frag_later(v->ip) && (fr = fw_frag_find(fw, v, now)) != NULL)
+		return fw_decided(fw, v, fr->rule, fr->verdict == FW_ACCEPT ? FW_ACCEPT : FW_DROP);
+	verdict = fw_decide(fw, v, dir, now, &rule);
+	if (ip_frag_first(v->ip))
+		fw_frag_note(fw, v, rule, verdict, now);
+	return fw_decided(fw, v, rule, verdict);
 }
 
 int fw_last_rule(const struct fw *fw)

@@ -12,6 +12,10 @@
  *   3. the default policy.
  * With stateful on, a packet accepted by 2 or 3 starts (or refreshes) a
  * flow; replies to it then pass by 1.
+ * Fragments: the later fragments of a datagram (no ports) meet the fate of
+ * its first fragment, counted where it was counted (a rejected first's
+ * later fragments are dropped: RFC 1812 §4.3.2.7 answers no fragment).
+ * A later fragment whose first was not seen here goes through 2 and 3.
  *
  * Direction: FW_DIR_IN travels toward the host (host link) or the NAT's
  * inside (NAT). Give the firewall one view of addresses: for a NAT, the
@@ -36,6 +40,8 @@
 #define FW_TCP_TRANSITORY_NS  (240 * NATBED_NS_PER_S)  /* RFC 5382 REQ-5: 4 min */
 #define FW_FLOWS_MAX	      65536		       /* tracked flows; more are not tracked */
 #define FW_REJECT_FRAME_MAX   (ETH_HLEN_ + 576)	       /* RFC 1812 §4.3.2.3: 576 bytes of IP */
+#define FW_FRAGS	      256 /* datagrams whose later fragments follow their first */
+#define FW_FRAG_TIMEOUT_NS    (10 * NATBED_NS_PER_S) /* how long a first fragment's fate is kept */
 
 enum fw_dir { FW_DIR_IN, FW_DIR_OUT };
 

@@ -475,14 +475,7 @@ static enum nat_verdict nat_icmp_error_out(struct nat *n, struct ip_view *v)
 
 bool nat_frag_first(const struct ip_view *v)
 {
-	uint16_t f = ntohs(v->ip->frag);
-
-	return (f & IPV4_FRAG_MF) && !(f & IPV4_FRAG_OFFSET_MASK);
-}
-
-static bool nat_frag_later(const struct ip_view *v)
-{
-	return (ntohs(v->ip->frag) & IPV4_FRAG_OFFSET_MASK) != 0;
+	return ip_frag_first(v->ip);
 }
 
 /* Remembers how the first fragment (addresses as it arrived: src, dst) was
@@ -554,7 +547,7 @@ enum nat_verdict nat_outbound(struct nat *n, struct ip_view *v, natbed_time_t no
 
 	if ((v->ip->src & n->cfg.inside_mask) != n->cfg.inside_net)
 		return nat_drop(n, NAT_DROP_NOT_INSIDE);
-	if (nat_frag_later(v))
+	if (ip_frag_later(v->ip))
 		return nat_count(n, nat_frag_follow(n, v, true, now), &n->c.out_pkts);
 	if (nat_l4_of(v->ip->proto, v->l4, v->l4_len, &l4) < 0)
 		return icmpq_is_error(v) ? nat_count(n, nat_icmp_error_out(n, v), &n->c.out_pkts)
@@ -583,7 +576,7 @@ enum nat_verdict nat_inbound(struct nat *n, struct ip_view *v, natbed_time_t now
 	struct nat_l4 l4;
 	struct nat_map *m;
 
-	if (nat_frag_later(v))
+	if (ip_frag_later(v->ip))
 		return nat_count(n, nat_frag_follow(n, v, false, now), &n->c.in_pkts);
 	if (nat_l4_of(v->ip->proto, v->l4, v->l4_len, &l4) < 0)
 		return icmpq_is_error(v) ? nat_count(n, nat_icmp_error_in(n, v), &n->c.in_pkts)

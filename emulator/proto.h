@@ -88,6 +88,24 @@ struct ip_view {
  * Returns 0 or -1. */
 int ip_view_parse(uint8_t *frame, size_t len, struct ip_view *v);
 
+/* RFC 791 fragments: the first one (MF set, offset 0) carries the
+ * transport header; a later one (offset above 0) carries none. */
+static inline bool ip_frag_first(const struct ipv4_hdr *ip)
+{
+	uint16_t f =
+	    (uint16_t)(((const uint8_t *)&ip->frag)[0] << 8 | ((const uint8_t *)&ip->frag)[1]);
+
+	return (f & IPV4_FRAG_MF) && !(f & IPV4_FRAG_OFFSET_MASK);
+}
+
+static inline bool ip_frag_later(const struct ipv4_hdr *ip)
+{
+	uint16_t f =
+	    (uint16_t)(((const uint8_t *)&ip->frag)[0] << 8 | ((const uint8_t *)&ip->frag)[1]);
+
+	return (f & IPV4_FRAG_OFFSET_MASK) != 0;
+}
+
 /* RFC 1071 sum of len bytes (not complemented), to chain with csum_fold(). */
 uint32_t csum_add(uint32_t sum, const void *data, size_t len);
 uint16_t csum_fold(uint32_t sum);

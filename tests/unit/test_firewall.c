@@ -144,6 +144,31 @@ static const struct ip_view *unreach(struct pkt *p, const char *from, const stru
 	return &p->v;
 }
 
+/* Turns the datagram in p into its first fragment (MF set). */
+static const struct ip_view *frag_first(struct pkt *p)
+{
+	p->v.ip->frag = htons(IPV4_FRAG_MF);
+	ip_csum_set(p->v.ip, IPV4_MIN_HLEN);
+	assert_int_equal(ip_view_parse(p->buf, p->len, &p->v), 0);
+	return &p->v;
+}
+
+/* A later fragment (offset 1480, no more) of datagram id from src to dst:
+ * no transport header. */
+static const struct ip_view *frag_later(struct pkt *p, const char *src, const char *dst,
+					uint16_t id)
+{
+	memset(p->buf, 0, sizeof(p->buf));
+	memset(pkt_l4(p), 'z', 200);
+	pkt_finish(p, IPPROTO_UDP_, src, dst, 200);
+	p->v.ip->id = htons(id);
+	p->v.ip->frag = htons(1480 / 8);
+	ip_csum_set(p->v.ip, IPV4_MIN_HLEN);
+	assert_int_equal(ip_view_parse(p->buf, p->len, &p->v), 0);
+	assert_null(p->v.l4);
+	return &p->v;
+}
+
 /* A firewall from a topology host's firewall block (YAML, indented by 4). */
 static struct fw *fw_yaml(const char *block, struct sched *s)
 {
@@ -475,6 +500,39 @@ static void test_related(void **state)
 
 /* ---- counters ---- */
 
+/* A 4 KB UDP answer comes in fragments: the later ones carry no ports and
+ * must follow their first fragment (accepted as a reply of an established
+ * flow) instead of falling to the default drop; a refused first takes its
+ * later fragments with it. */
+static void test_fragments(void **state)
+{
+	struct fw *fw = fw_yaml("      default: drop\n"
+				"      rules:\n"
+				"        - { dir: out, action: accept }\n",
+				NULL);
+	struct pkt p;
+
+	expect(fw, udp(&p, HOST, 5000, SERVER, 7, 4), FW_DIR_OUT, 0, FW_ACCEPT, 0);
+	/* the answer: first fragment (id 0x1234) then two later ones */
+	udp(&p, SERVER, 7, HOST, 5000, 1472);
+	expect(fw, frag_first(&p), FW_DIR_IN, S, FW_ACCEPT, FW_RULE_ESTABLISHED);
+	expect(fw, frag_later(&p, SERVER, HOST, 0x1234), FW_DIR_IN, S, FW_ACCEPT,
+	       FW_RULE_ESTABLISHED);
+	expect(fw, frag_later(&p, SERVER, HOST, 0x1234), FW_DIR_IN, S, FW_ACCEPT,
+	       FW_RULE_ESTABLISHED);
+	assert_int_equal(fw_counters(fw)->established.packets, 3);
+	/* another datagram's later fragment, its first never seen: the policy */
+	expect(fw, frag_later(&p, SERVER, HOST, 0x9999), FW_DIR_IN, S, FW_DROP, FW_RULE_DEFAULT);
+	/* a stranger's first fragment is dropped, and so are its later ones */
+	udp(&p, OTHER, 7, HOST, 5000, 1472);
+	expect(fw, frag_first(&p), FW_DIR_IN, S, FW_DROP, FW_RULE_DEFAULT);
+	expect(fw, frag_later(&p, OTHER, HOST, 0x1234), FW_DIR_IN, S, FW_DROP, FW_RULE_DEFAULT);
+	/* the first's fate is kept for FW_FRAG_TIMEOUT_NS, no longer */
+	expect(fw, frag_later(&p, SERVER, HOST, 0x1234), FW_DIR_IN, S + FW_FRAG_TIMEOUT_NS, FW_DROP,
+	       FW_RULE_DEFAULT);
+	fw_free(fw);
+}
+
 static void test_counters(void **state)
 {
 	struct fw *fw = fw_yaml("      default: reject\n"
@@ -687,6 +745,7 @@ int main(void)
 	    cmocka_unit_test(test_expiry_tcp),
 	    cmocka_unit_test(test_expiry_sched),
 	    cmocka_unit_test(test_related),
+	    cmocka_unit_test(test_fragments),
 	    cmocka_unit_test(test_counters),
 	    cmocka_unit_test(test_reject_icmp),
 	    cmocka_unit_test(test_reject_tcp),
