@@ -15,9 +15,12 @@
 #    1-511; 600-1023 for a port in 512-1023). a's router filters by address
 #    and port, so nothing arrives either way. Checked from conntrack -L and
 #    from a capture on b's router's outside; run with b on port 41290 and
-#    on 655 (a port below 1024 stays below 1024). Then a control: the same
-#    exchange with the reserving entry deleted before b sends arrives both
-#    ways on the preserved port.
+#    on 655 (a port below 1024 stays below 1024). The routers have no
+#    filter table, so a's datagram is accepted as input to b's router;
+#    that is what leaves the entry. Two controls arrive both ways on the
+#    preserved port: the same exchange with that entry deleted before b
+#    sends, and with an input rule on b's router that drops a's datagram
+#    (a dropped packet's entry is never confirmed).
 # 2. natbed port-restricted NATs: the same exchange arrives both ways and b
 #    keeps its port.
 # 3. natbed linux-masquerade NATs: the same outcome as the kernel's (who
@@ -199,6 +202,40 @@ kernel_control() {
 		"b received $(got kernel-control b "$A_PUB" "$ap"), b's port kept"
 }
 
+# With an input filter that drops what comes in from outside (as most home
+# routers have), a's datagram is dropped before conntrack confirms its
+# entry: nothing holds b's port, and the punch arrives on the preserved port.
+k_dropped() { # APORT BPORT: wait until the input rule counted a's datagram
+	for _ in $(seq 1 100); do
+		kx rb nft list chain ip filter input 2>/dev/null | grep -q "dport $2 counter packets [1-9]" && return 0
+		sleep 0.05
+	done
+	nb_fail "kernel: b's router's input rule never counted a's first datagram: $(kx rb nft list ruleset 2>&1)"
+}
+kernel_input_drop() {
+	local ap bp ext
+	read -r ap bp <<<"${PORTS[high]}"
+	k_flush
+	kx rb nft -f - <<-NFT || nb_fail "krb: nft input filter"
+		table ip filter {
+			chain input {
+				type filter hook input priority filter; policy accept;
+				ct state established,related accept
+				iifname "wan" udp dport $bp counter drop
+			}
+		}
+	NFT
+	exchange kernel-input-drop krun k_dropped "$ap" "$bp"
+	k_reserve "$ap" "$bp" | grep -q . && nb_fail "kernel input drop: a dropped datagram left an entry: $(k_reserve "$ap" "$bp")"
+	ext=$(k_ext "$ap" "$bp")
+	[ "$ext" = "$bp" ] || nb_fail "kernel input drop: nothing held b's port, yet it left as '$ext'"
+	[ "$(got kernel-input-drop a "$B_PUB" "$bp")" -ge 1 ] && [ "$(got kernel-input-drop b "$A_PUB" "$ap")" -ge 1 ] \
+		|| nb_fail "kernel input drop: want probes both ways: a: $(cat "$NB_TMP/kernel-input-drop.a") b: $(cat "$NB_TMP/kernel-input-drop.b")"
+	echo "kernel with an input filter on b's router: a received $(got kernel-input-drop a "$B_PUB" "$bp")," \
+		"b received $(got kernel-input-drop b "$A_PUB" "$ap"), b's port kept"
+	kx rb nft delete table ip filter || nb_fail "krb: nft delete table ip filter"
+}
+
 kernel_part() {
 	kernel_lab_up
 	echo "kernel: udp timeouts $(kx rb sysctl -n net.netfilter.nf_conntrack_udp_timeout) s unreplied," \
@@ -206,6 +243,7 @@ kernel_part() {
 	kernel_scenario high
 	kernel_scenario low
 	kernel_control
+	kernel_input_drop
 	local n
 	for n in inet ra rb ha hb; do ip netns del "${NB_PREFIX}k$n"; done
 }
@@ -271,7 +309,7 @@ natbed_part() { # PRESET SCENARIO...
 
 kernel_part
 if [ -n "$KERNEL_ONLY" ]; then
-	nb_pass "kernel masquerade: a datagram from a held b's port, b's flow moved within its class, nothing arrived; the control arrived"
+	nb_pass "kernel masquerade: a datagram from a held b's port, b's flow moved within its class, nothing arrived; both controls arrived"
 	exit 0
 fi
 
