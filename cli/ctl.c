@@ -25,10 +25,13 @@ static void ctl_usage(FILE *f)
 		"  show routes   where each address is reached\n"
 		"  show stats    totals, packets in flight, pending scheduler events, and ports\n"
 		"  nat NAME mappings|stats|flush\n"
-		"                a NAT's mappings, its counters, or a reboot (every mapping gone)\n"
+		"                a NAT's mappings (all of them, fetched a page at a time), its\n"
+		"                counters, or a reboot (every mapping gone)\n"
 		"  nat NAME set KEY VALUE\n"
-		"                change a behaviour now: mapping, filtering, ports, port-range,\n"
-		"                hairpin, parity, refresh-inbound, stride, timeout\n"
+		"                change a behaviour now, with a topology NAT key: mapping,\n"
+		"                filtering, ports, port-range, hairpin, timeout, stride, parity,\n"
+		"                pool, refresh-inbound, timeout-unreplied, inbound-reserves,\n"
+		"                port-block, port-blocks\n"
 		"  link NAME show|down|up\n"
 		"                a link's counters, or a partition and its end (NAME: a host,\n"
 		"                a NAT's uplink, or internet)\n"
@@ -36,7 +39,8 @@ static void ctl_usage(FILE *f)
 		"                change a link parameter (delay, jitter, loss, rate, dup, ...;\n"
 		"                docs/links.md), both directions unless one is named\n"
 		"  checkpoint /ABS/FILE, restore /ABS/FILE\n"
-		"                save / load every NAT's mappings, counters and generator state\n"
+		"                save / load every NAT's state (behaviour, mappings, counters,\n"
+		"                generator); restore checks the whole file first\n"
 		"\n"
 		"  -p, --prefix P  namespace prefix (default %s)\n"
 		"  -j, --json      print the answer as JSON\n"
@@ -138,6 +142,38 @@ static void ctl_print(int argc, char **argv, json_t *res)
 	}
 }
 
+/* `nat NAME mappings` answers a page at a time ({mappings, total, next}):
+ * follows `next` and returns every mapping as one array (a new reference),
+ * or NULL with the reason printed. */
+static json_t *ctl_all_mappings(const char *prefix, char **words, json_t *page)
+{
+	json_t *all = json_array(), *ans = NULL;
+	char *w[5] = {words[0], words[1], words[2], "after", NULL};
+	const char *next;
+	char cursor[32];
+
+	for (;;) {
+		json_array_extend(all, json_object_get(page, "mappings"));
+		next = json_string_value(json_object_get(page, "next"));
+		if (!next)
+			break;
+		snprintf(cursor, sizeof(cursor), "%s", next);
+		w[4] = cursor;
+		json_decref(ans);
+		ans = ctl_call(prefix, 5, w);
+		if (!ans || !json_is_true(json_object_get(ans, "ok"))) {
+			fprintf(stderr, "natbed ctl: the next page of mappings failed: %s\n",
+				json_string_value(json_object_get(ans, "error")) ?: "no answer");
+			json_decref(ans);
+			json_decref(all);
+			return NULL;
+		}
+		page = json_object_get(ans, "result");
+	}
+	json_decref(ans);
+	return all;
+}
+
 int cmd_ctl(int argc, char **argv)
 {
 	static const struct option lopts[] = {
@@ -177,6 +213,17 @@ int cmd_ctl(int argc, char **argv)
 	ans = ctl_call(prefix, argc - optind, argv + optind);
 	if (!ans)
 		return 1;
+	if (json_is_true(json_object_get(ans, "ok")) && argc - optind == 3 &&
+	    strcmp(argv[optind], "nat") == 0 && strcmp(argv[optind + 2], "mappings") == 0) {
+		json_t *all =
+		    ctl_all_mappings(prefix, argv + optind, json_object_get(ans, "result"));
+
+		if (!all) {
+			json_decref(ans);
+			return 1;
+		}
+		json_object_set_new(ans, "result", all);
+	}
 	if (!json_is_true(json_object_get(ans, "ok"))) {
 		fprintf(stderr, "natbed ctl: %s\n",
 			json_string_value(json_object_get(ans, "error")) ?: "command failed");

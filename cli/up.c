@@ -418,9 +418,15 @@ static json_t *up_host_json(const struct up_ctx *u, const struct topo_host *h)
 /* {"name", "preset", "mapping", "filtering", "public", "inside", "behind"} */
 static json_t *up_nat_json(const struct up_ctx *u, const struct topo_nat *n)
 {
-	char pub[INET_ADDRSTRLEN], net[INET_ADDRSTRLEN], inside[INET_ADDRSTRLEN + 4];
+	char first[INET_ADDRSTRLEN], pub[INET_ADDRSTRLEN + 24], net[INET_ADDRSTRLEN];
+	char inside[INET_ADDRSTRLEN + 4];
 
-	inet_ntop(AF_INET, &n->public_addr, pub, sizeof(pub));
+	/* a pool shows its first address and how many more */
+	inet_ntop(AF_INET, &n->publics[0], first, sizeof(first));
+	if (n->n_public > 1)
+		snprintf(pub, sizeof(pub), "%s+%zu", first, n->n_public - 1);
+	else
+		snprintf(pub, sizeof(pub), "%s", first);
 	inet_ntop(AF_INET, &n->inside_net, net, sizeof(net));
 	snprintf(inside, sizeof(inside), "%s/%u", net, n->inside_len);
 	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "name", n->name, "preset",

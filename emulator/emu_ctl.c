@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "firewall.h"
@@ -64,9 +65,11 @@ static json_t *emu_show_routes(void *ctx, int argc, const char **argv, char *err
 		const struct topo_nat *nat = &t->nats[n];
 		const char *up = nat->upstream < 0 ? "internet" : t->nats[nat->upstream].name;
 
-		inet_ntop(AF_INET, &nat->public_addr, a, sizeof(a));
-		snprintf(dest, sizeof(dest), "%s/32", a);
-		json_array_append_new(arr, emu_route_json(dest, up, nat->name));
+		for (k = 0; k < nat->n_public; k++) {
+			inet_ntop(AF_INET, &nat->publics[k], a, sizeof(a));
+			snprintf(dest, sizeof(dest), "%s/32", a);
+			json_array_append_new(arr, emu_route_json(dest, up, nat->name));
+		}
 	}
 	return arr;
 }
@@ -98,7 +101,9 @@ static json_t *emu_show_stats(void *ctx, int argc, const char **argv, char *err,
 	return json_pack("{s:o,s:o}", "total", tot, "ports", ports);
 }
 
-/* nat NAME mappings | flush | stats | set KEY VALUE */
+#define EMU_NAT_USAGE "usage: nat NAME mappings [after CURSOR]|flush|stats|set KEY VALUE"
+
+/* nat NAME mappings [after CURSOR] | flush | stats | set KEY VALUE */
 static json_t *emu_nat(void *ctx, int argc, const char **argv, char *err, size_t errlen)
 {
 	struct emu_ctl_ctx *c = ctx;
@@ -106,15 +111,19 @@ static json_t *emu_nat(void *ctx, int argc, const char **argv, char *err, size_t
 	natbed_time_t now = sched_now(c->sched);
 
 	if (argc < 3) {
-		snprintf(err, errlen, "usage: nat NAME mappings|flush|stats|set KEY VALUE");
+		snprintf(err, errlen, EMU_NAT_USAGE);
 		return NULL;
 	}
 	if (!n) {
 		snprintf(err, errlen, "no NAT called '%s'", argv[1]);
 		return NULL;
 	}
+	/* a page at a time: a big table never holds the loop (the CLI
+	 * follows "next" and prints them all) */
 	if (strcmp(argv[2], "mappings") == 0 && argc == 3)
-		return nat_mappings_json(n, now);
+		return nat_mappings_page(n, now, NULL, NAT_PAGE_MAX, err, errlen);
+	if (strcmp(argv[2], "mappings") == 0 && argc == 5 && strcmp(argv[3], "after") == 0)
+		return nat_mappings_page(n, now, argv[4], NAT_PAGE_MAX, err, errlen);
 	if (strcmp(argv[2], "stats") == 0 && argc == 3)
 		return nat_counters_json(n);
 	if (strcmp(argv[2], "flush") == 0 && argc == 3) {
@@ -128,7 +137,7 @@ static json_t *emu_nat(void *ctx, int argc, const char **argv, char *err, size_t
 			return NULL;
 		return json_pack("{s:s,s:s,s:s}", "nat", argv[1], "key", argv[3], "value", argv[4]);
 	}
-	snprintf(err, errlen, "usage: nat NAME mappings|flush|stats|set KEY VALUE");
+	snprintf(err, errlen, EMU_NAT_USAGE);
 	return NULL;
 }
 
@@ -165,7 +174,8 @@ static json_t *emu_restore(void *ctx, int argc, const char **argv, char *err, si
 	json_error_t jerr;
 	json_t *all, *nats, *jn;
 	const char *name;
-	struct nat *n;
+	struct nat **fresh;
+	size_t i;
 	int rc = 0;
 
 	if (argc != 2 || argv[1][0] != '/') {
@@ -180,22 +190,38 @@ static json_t *emu_restore(void *ctx, int argc, const char **argv, char *err, si
 		json_decref(all);
 		return NULL;
 	}
-	/* Every NAT must exist before anything changes. */
+	/* Every NAT must exist and its whole state check out before anything
+	 * changes: each is built aside, then all are adopted. */
+	fresh = calloc(c->topo->n_nats ? c->topo->n_nats : 1, sizeof(*fresh));
+	if (!fresh) {
+		snprintf(err, errlen, "out of memory");
+		json_decref(all);
+		return NULL;
+	}
 	json_object_foreach(nats, name, jn)
 	{
-		if (!fabric_nat(c->fabric, name)) {
+		int k = topo_nat_find(c->topo, name);
+
+		if (k < 0) {
 			snprintf(err, errlen, "%s: NAT '%s' is not in this topology", argv[1],
 				 name);
-			json_decref(all);
-			return NULL;
+			rc = -1;
+			break;
+		}
+		fresh[k] = nat_restore_prepare(fabric_nat(c->fabric, name), jn, sched_now(c->sched),
+					       err, errlen);
+		if (!fresh[k]) {
+			rc = -1;
+			break;
 		}
 	}
-	json_object_foreach(nats, name, jn)
-	{
-		n = fabric_nat(c->fabric, name);
-		if (rc == 0)
-			rc = nat_restore(n, jn, sched_now(c->sched), err, errlen);
+	for (i = 0; i < c->topo->n_nats; i++) {
+		if (rc == 0 && fresh[i])
+			nat_adopt(fabric_nat(c->fabric, c->topo->nats[i].name), fresh[i]);
+		else
+			nat_free(fresh[i]);
 	}
+	free(fresh);
 	json_decref(all);
 	return rc < 0 ? NULL : json_pack("{s:s}", "restored", argv[1]);
 }

@@ -136,7 +136,7 @@ static int fab_ttl_dec(struct pkt *p)
 static uint32_t fab_gateway(const struct fabric *f, int h)
 {
 	if (f->segment_port[h] && f->t->hosts[h].nat < 0 && f->t->n_nats > 0)
-		return f->t->nats[0].public_addr.s_addr;
+		return f->t->nats[0].publics[0].s_addr;
 	return f->t->hosts[h].gateway.s_addr;
 }
 
@@ -144,7 +144,7 @@ static uint32_t fab_gateway(const struct fabric *f, int h)
  * address, and nothing else: the inside is unreachable otherwise. */
 static int fab_nat_claims(void *ctx, int n, uint32_t dst)
 {
-	return dst == ((struct fabric *)ctx)->t->nats[n].public_addr.s_addr;
+	return nat_is_public(((struct fabric *)ctx)->nats[n], dst);
 }
 
 /* The outside view of NAT n: what its uplink carries. */
@@ -547,7 +547,7 @@ static int fab_nat_out_xlate(struct fabric *f, int n, struct pkt *p, natbed_time
 		fab_drop(f, p, DROP_NAT);
 		return 0;
 	}
-	if (v.ip->dst == nat_config(nat)->public_addr) {
+	if (nat_is_public(nat, v.ip->dst)) {
 		if (!nat_config(nat)->b.hairpin || nat_inbound(nat, &v, now) != NAT_PASS) {
 			fab_drop(f, p, DROP_NAT);
 			return 0;
@@ -984,6 +984,12 @@ nomem:
 	return -1;
 }
 
+/* A NAT's events (RFC 6888 port blocks) go to the run's event log. */
+static void fab_nat_event(void *ctx, natbed_time_t now, const char *event, const char *fields)
+{
+	evlog_write(((struct fabric *)ctx)->ev, now, event, "%s", fields);
+}
+
 static int fab_open_nats(struct fabric *f, const char *pcap_dir, char *err, size_t errlen)
 {
 	size_t k, n = f->t->n_nats;
@@ -998,6 +1004,8 @@ static int fab_open_nats(struct fabric *f, const char *pcap_dir, char *err, size
 	}
 	for (k = 0; k < n; k++) {
 		nat_cfg_from_topo(&nc, &f->t->nats[k], f->t->seed);
+		nc.on_event = fab_nat_event;
+		nc.event_ctx = f;
 		f->nats[k] = nat_new(&nc, f->s);
 		if (!f->nats[k]) {
 			snprintf(err, errlen, "nat %s: cannot create it", f->t->nats[k].name);

@@ -20,8 +20,8 @@ const char *nat_proto_name(enum nat_proto p)
 const char *nat_verdict_name(enum nat_verdict v)
 {
 	static const char *const names[NAT_VERDICT_COUNT] = {
-	    "pass",	   "no_mapping", "filtered",	     "port_exhaustion",
-	    "unsupported", "not_inside", "fragment_timeout", "held_fragment",
+	    "pass",	  "no_mapping",	      "filtered",   "port_exhaustion", "unsupported",
+	    "not_inside", "fragment_timeout", "port_limit", "held_fragment",
 	};
 	return (unsigned)v < NAT_VERDICT_COUNT ? names[v] : "unknown";
 }
@@ -41,7 +41,8 @@ void nat_cfg_from_topo(struct nat_cfg *cfg, const struct topo_nat *tn, uint64_t 
 	cfg->tcp_established_ns = 7440 * NATBED_NS_PER_S;
 	cfg->tcp_transitory_ns = 240 * NATBED_NS_PER_S;
 	cfg->icmp_timeout_ns = 60 * NATBED_NS_PER_S;
-	cfg->public_addr = tn->public_addr.s_addr;
+	for (cfg->n_public = 0; cfg->n_public < tn->n_public; cfg->n_public++)
+		cfg->publics[cfg->n_public] = tn->publics[cfg->n_public].s_addr;
 	cfg->inside_net = tn->inside_net.s_addr;
 	cfg->inside_mask = htonl(mask);
 	cfg->seed = seed;
@@ -120,31 +121,49 @@ static void nat_rewrite(struct ipv4_hdr *ip, uint32_t *addr_field, uint32_t new_
 
 /* --- the tables ---------------------------------------------------------- */
 
-/* The mapping on external port (host order) of protocol p, or NULL. */
-static struct nat_map *nat_at(const struct nat *n, int p, uint32_t port)
+static uint64_t nat_mix(uint64_t h)
 {
-	return n->by_port[p] ? n->by_port[p][port] : NULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 29;
+	return h;
 }
 
-/* Protocol p's port table, made on first use: a NAT that never sees TCP
- * never pays for it. NULL when out of memory. */
-static struct nat_map **nat_port_table(struct nat *n, int p)
-{
-	if (!n->by_port[p])
-		n->by_port[p] = calloc(NAT_PORTS, sizeof(*n->by_port[p]));
-	return n->by_port[p];
-}
-
+/* Mappings by inside endpoint and key. */
 static size_t nat_hash(enum nat_proto p, uint32_t a, uint16_t port, uint32_t ka, uint16_t kp)
 {
 	uint64_t h = ((uint64_t)a << 32 | (uint64_t)port << 16 | kp) ^
 		     ((uint64_t)ka * 0x9e3779b97f4a7c15ull);
 
-	h ^= (uint64_t)p * 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ull;
-	h ^= h >> 29;
-	return (size_t)(h & (NAT_BUCKETS - 1));
+	return (size_t)(nat_mix(h ^ (uint64_t)p * 0xff51afd7ed558ccdull) & (NAT_BUCKETS - 1));
+}
+
+/* Mappings by outside endpoint; reservations too, in their own table. */
+static size_t nat_ehash(enum nat_proto p, uint32_t a, uint16_t port)
+{
+	uint64_t h = ((uint64_t)a << 32 | (uint64_t)port << 8 | (uint64_t)p);
+
+	return (size_t)nat_mix(h * 0x9e3779b97f4a7c15ull);
+}
+
+bool nat_is_public(const struct nat *n, uint32_t addr)
+{
+	size_t i;
+
+	for (i = 0; i < n->cfg.n_public; i++)
+		if (n->cfg.publics[i] == addr)
+			return true;
+	return false;
+}
+
+struct nat_map *nat_map_at(const struct nat *n, enum nat_proto p, uint32_t addr, uint16_t port)
+{
+	struct nat_map *m = n->ebuckets[nat_ehash(p, addr, port) & (NAT_BUCKETS - 1)];
+
+	for (; m; m = m->enext)
+		if (m->ext_port == port && m->ext_addr == addr && m->proto == p)
+			return m;
+	return NULL;
 }
 
 /* The remote part of the mapping key for a packet to (ra, rp). */
@@ -153,54 +172,297 @@ static void nat_key(const struct nat *n, uint32_t ra, uint16_t rp, uint32_t *ka,
 	nat_mapping_kinds[n->cfg.b.mapping].key(ra, rp, ka, kp);
 }
 
+/* The mapping a packet from inside endpoint (a, port) to (ra, rp) takes:
+ * the one of its key. With inbound-reserves an inside endpoint may hold
+ * several (Linux moves a flow that would clash): the one already talking
+ * to (ra, rp), else the newest (chains take new entries at their head). */
 static struct nat_map *nat_find(const struct nat *n, enum nat_proto p, uint32_t a, uint16_t port,
 				uint32_t ra, uint16_t rp)
 {
-	struct nat_map *m;
+	struct nat_map *m, *newest = NULL;
 	uint32_t ka;
 	uint16_t kp;
 
 	nat_key(n, ra, rp, &ka, &kp);
-	for (m = n->buckets[nat_hash(p, a, port, ka, kp)]; m; m = m->hnext)
-		if (m->proto == p && m->int_addr == a && m->int_port == port && m->key_addr == ka &&
-		    m->key_port == kp)
+	for (m = n->buckets[nat_hash(p, a, port, ka, kp)]; m; m = m->hnext) {
+		if (m->proto != p || m->int_addr != a || m->int_port != port || m->key_addr != ka ||
+		    m->key_port != kp)
+			continue;
+		if (!n->cfg.b.inbound_reserves)
 			return m;
+		if (nat_perm_find(m, ra, p == NAT_ICMP ? 0 : rp, true))
+			return m;
+		if (!newest)
+			newest = m;
+	}
+	return newest;
+}
+
+/* --- reservations (inbound-reserves) --------------------------------------- */
+
+static struct nat_resv **nat_resv_chain(struct nat *n, enum nat_proto p, uint32_t addr,
+					uint16_t port)
+{
+	return &n->resv[nat_ehash(p, addr, port) & (NAT_RESV_BUCKETS - 1)];
+}
+
+/* The live reservation of (ra, rp) on the outside endpoint, or NULL;
+ * expired ones met on the way are freed. */
+static struct nat_resv *nat_resv_find(const struct nat *n, enum nat_proto p, uint32_t addr,
+				      uint16_t port, uint32_t ra, uint16_t rp, natbed_time_t now)
+{
+	struct nat_resv **pp = nat_resv_chain((struct nat *)n, p, addr, port), *r;
+
+	while ((r = *pp)) {
+		if (r->expires <= now) {
+			*pp = r->next;
+			free(r);
+			((struct nat *)n)->n_resv--;
+			continue;
+		}
+		if (r->proto == p && r->ext_addr == addr && r->ext_port == port && r->raddr == ra &&
+		    r->rport == rp)
+			return r;
+		pp = &r->next;
+	}
 	return NULL;
 }
 
-bool nat_port_ok(const struct nat *n, enum nat_proto p, uint32_t port, uint16_t want)
+void nat_resv_hold(struct nat *n, enum nat_proto p, uint32_t ext_addr, uint16_t ext_port,
+		   uint32_t raddr, uint16_t rport, natbed_time_t expires)
 {
-	if (nat_at(n, p, port))
-		return false;
-	/* RFC 4787 REQ-4: keep the parity of the internal port */
-	return !n->cfg.b.parity || (port & 1) == (want & 1u);
+	struct nat_resv *r = nat_resv_find(n, p, ext_addr, ext_port, raddr, rport, sched_now(n->s));
+	struct nat_resv **chain;
+
+	n->c.reservations++;
+	if (r) {
+		r->expires = expires;
+		return;
+	}
+	if (n->n_resv >= NAT_RESV_MAX || !(r = calloc(1, sizeof(*r))))
+		return;
+	r->proto = p;
+	r->ext_addr = ext_addr;
+	r->ext_port = ext_port;
+	r->raddr = raddr;
+	r->rport = rport;
+	r->expires = expires;
+	chain = nat_resv_chain(n, p, ext_addr, ext_port);
+	r->next = *chain;
+	*chain = r;
+	n->n_resv++;
 }
 
-int32_t nat_port_scan(const struct nat *n, enum nat_proto p, uint32_t start, uint16_t want)
+void nat_resv_each(const struct nat *n, natbed_time_t now,
+		   void (*fn)(void *ctx, const struct nat_resv *r), void *ctx)
 {
-	uint32_t lo = n->cfg.b.port_lo, range = (uint32_t)n->cfg.b.port_hi - lo + 1, i, port;
+	const struct nat_resv *r;
+	size_t b;
 
-	if (start < lo || start > n->cfg.b.port_hi)
-		start = lo;
+	for (b = 0; b < NAT_RESV_BUCKETS; b++)
+		for (r = n->resv[b]; r; r = r->next)
+			if (r->expires > now)
+				fn(ctx, r);
+}
+
+static void nat_resv_clear(struct nat *n)
+{
+	struct nat_resv *r, *next;
+	size_t b;
+
+	for (b = 0; b < NAT_RESV_BUCKETS; b++) {
+		for (r = n->resv[b]; r; r = next) {
+			next = r->next;
+			free(r);
+		}
+		n->resv[b] = NULL;
+	}
+	n->n_resv = 0;
+}
+
+/* --- ports ------------------------------------------------------------------ */
+
+bool nat_port_ok(const struct nat *n, const struct nat_pick *pk, uint32_t port)
+{
+	if (port == 0 || nat_map_at(n, pk->proto, pk->addr, htons((uint16_t)port)))
+		return false;
+	/* RFC 4787 REQ-4: keep the parity of the internal port */
+	if (n->cfg.b.parity && (port & 1) != (pk->want & 1u))
+		return false;
+	return !n->cfg.b.inbound_reserves ||
+	       !nat_resv_find(n, pk->proto, pk->addr, htons((uint16_t)port), pk->raddr, pk->rport,
+			      sched_now(n->s));
+}
+
+int32_t nat_port_scan(const struct nat *n, const struct nat_pick *pk, uint32_t start)
+{
+	uint32_t range = pk->hi - pk->lo + 1, i, port;
+
+	if (start < pk->lo || start > pk->hi)
+		start = pk->lo;
 	for (i = 0; i < range; i++) {
-		port = lo + (start - lo + i) % range;
-		if (nat_port_ok(n, p, port, want))
+		port = pk->lo + (start - pk->lo + i) % range;
+		if (nat_port_ok(n, pk, port))
 			return (int32_t)port;
 	}
 	return -1;
 }
 
-/* A free external port (host order), or -1: REQ-3 never shares one, and a
- * pool smaller than the range caps the mappings of each protocol. */
-static int32_t nat_port_pick(struct nat *n, enum nat_proto p, uint16_t want)
+/* RFC 4787 REQ-3a: the range a new port for inside port want comes from.
+ * Classes apply to ports (UDP, TCP), not to ICMP identifiers. */
+static void nat_class(const struct nat *n, enum nat_proto p, struct nat_pick *pk)
 {
-	uint32_t range = (uint32_t)n->cfg.b.port_hi - n->cfg.b.port_lo + 1;
-	size_t pool = n->cfg.b.pool && n->cfg.b.pool < range ? n->cfg.b.pool : range;
+	const struct topo_nat_behaviour *b = &n->cfg.b;
 
-	if (n->in_use[p] >= pool)
-		return -1;
-	return nat_ports_kinds[n->cfg.b.ports].pick(n, p, want);
+	pk->lo = b->port_lo;
+	pk->hi = b->port_hi;
+	if (p == NAT_ICMP || b->classes == TOPO_CLASSES_NONE || pk->want >= 1024 || pk->want == 0) {
+		pk->keep_lo = pk->lo;
+		return;
+	}
+	/* Linux: 1-511 and 600-1023 (512-599 kept when free, never picked) */
+	if (b->classes == TOPO_CLASSES_LINUX && pk->want < 512) {
+		pk->lo = pk->keep_lo = 1;
+		pk->hi = 511;
+	} else if (b->classes == TOPO_CLASSES_LINUX) {
+		pk->lo = 600;
+		pk->keep_lo = 512;
+		pk->hi = 1023;
+	} else {
+		pk->lo = pk->keep_lo = 1;
+		pk->hi = 1023;
+	}
 }
+
+/* --- subscribers and port blocks (RFC 6888) ----------------------------------- */
+
+static size_t nat_sub_bucket(uint32_t a)
+{
+	return (size_t)nat_mix((uint64_t)a * 0x9e3779b97f4a7c15ull) & (NAT_SUB_BUCKETS - 1);
+}
+
+struct nat_sub *nat_sub_find(const struct nat *n, uint32_t a)
+{
+	struct nat_sub *s;
+
+	for (s = n->subs[nat_sub_bucket(a)]; s; s = s->next)
+		if (s->int_addr == a)
+			return s;
+	return NULL;
+}
+
+static void nat_event(struct nat *n, natbed_time_t now, const char *event, struct nat_sub *sub,
+		      uint32_t blk)
+{
+	char in[INET_ADDRSTRLEN], out[INET_ADDRSTRLEN], fields[256];
+	uint32_t lo = n->cfg.b.port_lo + blk * n->cfg.b.port_block;
+
+	if (!n->cfg.on_event)
+		return;
+	inet_ntop(AF_INET, &sub->int_addr, in, sizeof(in));
+	inet_ntop(AF_INET, &n->cfg.publics[sub->pub], out, sizeof(out));
+	snprintf(fields, sizeof(fields),
+		 "\"nat\":\"%s\",\"subscriber\":\"%s\",\"public\":\"%s\",\"ports\":\"%u-%u\"",
+		 n->cfg.name, in, out, lo, lo + n->cfg.b.port_block - 1);
+	n->cfg.on_event(n->cfg.event_ctx, now, event, fields);
+}
+
+int nat_block_take(struct nat *n, struct nat_sub *sub, uint32_t blk, natbed_time_t now)
+{
+	size_t at = (size_t)sub->pub * n->blocks_per_pub + blk;
+
+	if (blk >= n->blocks_per_pub || sub->n_blocks >= NAT_BLOCKS_MAX || n->block_used[at])
+		return -1;
+	n->block_used[at] = 1;
+	sub->blocks[sub->n_blocks++] = (uint16_t)blk;
+	n->c.blocks_active++;
+	n->c.blocks_allocated++;
+	nat_event(n, now, "port_block_allocated", sub, blk);
+	return 0;
+}
+
+/* A new subscriber for inside address a. Paired pooling: the outside
+ * address with the fewest subscribers (the first of those), or pub when
+ * it names one (a checkpoint). */
+static struct nat_sub *nat_sub_new(struct nat *n, uint32_t a, int pub)
+{
+	struct nat_sub *s = calloc(1, sizeof(*s));
+	size_t i, b = nat_sub_bucket(a);
+
+	if (!s)
+		return NULL;
+	s->int_addr = a;
+	if (pub < 0)
+		for (i = 1, pub = 0; i < n->cfg.n_public; i++)
+			if (n->subs_per_pub[i] < n->subs_per_pub[pub])
+				pub = (int)i;
+	s->pub = (unsigned)pub;
+	n->subs_per_pub[s->pub]++;
+	s->next = n->subs[b];
+	n->subs[b] = s;
+	n->c.subscribers_active++;
+	return s;
+}
+
+struct nat_sub *nat_sub_make(struct nat *n, uint32_t a, unsigned pub)
+{
+	return pub < n->cfg.n_public ? nat_sub_new(n, a, (int)pub) : NULL;
+}
+
+/* sub has no mapping left: its blocks go back to the pool. */
+static void nat_sub_free(struct nat *n, struct nat_sub *sub)
+{
+	struct nat_sub **pp = &n->subs[nat_sub_bucket(sub->int_addr)];
+	uint16_t i;
+
+	for (i = 0; i < sub->n_blocks; i++) {
+		n->block_used[(size_t)sub->pub * n->blocks_per_pub + sub->blocks[i]] = 0;
+		n->c.blocks_active--;
+		nat_event(n, sched_now(n->s), "port_block_released", sub, sub->blocks[i]);
+	}
+	for (; *pp; pp = &(*pp)->next)
+		if (*pp == sub) {
+			*pp = sub->next;
+			break;
+		}
+	n->subs_per_pub[sub->pub]--;
+	n->c.subscribers_active--;
+	free(sub);
+}
+
+/* A port for pk in the blocks sub holds, taking a new block when they are
+ * full and the subscriber may hold more (RFC 6888 REQ-4). -1 with *why. */
+static int32_t nat_block_pick(struct nat *n, struct nat_sub *sub, struct nat_pick *pk,
+			      natbed_time_t now, enum nat_verdict *why)
+{
+	const struct nat_ports_kind *kind = &nat_ports_kinds[n->cfg.b.ports];
+	uint32_t size = n->cfg.b.port_block, blk;
+	int32_t port;
+	uint16_t i;
+
+	for (i = 0;; i++) {
+		if (i == sub->n_blocks) {
+			if (sub->n_blocks >= (n->cfg.b.port_blocks ? n->cfg.b.port_blocks : 1)) {
+				*why = NAT_DROP_PORT_LIMIT;
+				return -1;
+			}
+			for (blk = 0; blk < n->blocks_per_pub; blk++)
+				if (nat_block_take(n, sub, blk, now) == 0)
+					break;
+			if (blk == n->blocks_per_pub) {
+				*why = NAT_DROP_EXHAUSTED;
+				return -1;
+			}
+		}
+		pk->lo = pk->keep_lo = n->cfg.b.port_lo + sub->blocks[i] * size;
+		pk->hi = pk->lo + size - 1;
+		port = kind->pick(n, pk);
+		if (port >= 0)
+			return port;
+	}
+}
+
+/* --- mappings ---------------------------------------------------------------- */
 
 static void nat_perms_free(struct nat_perm *pm)
 {
@@ -217,15 +479,21 @@ static void nat_unlink(struct nat *n, struct nat_map *m)
 	struct nat_map **pp =
 	    &n->buckets[nat_hash(m->proto, m->int_addr, m->int_port, m->key_addr, m->key_port)];
 
-	for (; *pp; pp = &(*pp)->hnext) {
+	for (; *pp; pp = &(*pp)->hnext)
 		if (*pp == m) {
 			*pp = m->hnext;
 			break;
 		}
-	}
-	n->by_port[m->proto][ntohs(m->ext_port)] = NULL;
+	pp = &n->ebuckets[nat_ehash(m->proto, m->ext_addr, m->ext_port) & (NAT_BUCKETS - 1)];
+	for (; *pp; pp = &(*pp)->enext)
+		if (*pp == m) {
+			*pp = m->enext;
+			break;
+		}
 	n->in_use[m->proto]--;
 	n->c.mappings_active--;
+	if (--m->sub->n_maps == 0)
+		nat_sub_free(n, m->sub);
 }
 
 static void nat_map_free(struct nat *n, struct nat_map *m)
@@ -255,24 +523,27 @@ static void nat_expiry_cb(void *arg, natbed_time_t now)
 	nat_map_free(n, m);
 }
 
-/* The lifetime of a mapping of protocol p with no established connection. */
-static natbed_time_t nat_proto_timeout(const struct nat *n, enum nat_proto p)
-{
-	if (p == NAT_UDP)
-		return n->cfg.b.timeout_ns;
-	return p == NAT_ICMP ? n->cfg.icmp_timeout_ns : n->cfg.tcp_transitory_ns;
-}
+/* Linux conntrack: a flow is "stream" once it was answered and is 2 s
+ * old; before, it keeps the unreplied timeout. */
+#define NAT_STREAM_AGE_NS (2 * NATBED_NS_PER_S)
 
-static natbed_time_t nat_timeout(const struct nat *n, const struct nat_map *m)
+static natbed_time_t nat_timeout(const struct nat *n, const struct nat_map *m, natbed_time_t now)
 {
+	const struct topo_nat_behaviour *b = &n->cfg.b;
 	const struct nat_perm *pm;
 
-	/* RFC 5382 REQ-5: as long as its longest-lived connection needs */
-	if (m->proto == NAT_TCP)
+	if (m->proto == NAT_ICMP)
+		return n->cfg.icmp_timeout_ns;
+	if (m->proto == NAT_TCP) {
+		/* RFC 5382 REQ-5: as long as its longest-lived connection needs */
 		for (pm = m->perms; pm; pm = pm->next)
 			if (tcpst_established(&pm->tcp))
 				return n->cfg.tcp_established_ns;
-	return nat_proto_timeout(n, m->proto);
+		return n->cfg.tcp_transitory_ns;
+	}
+	if (b->unreplied_ns && !(m->replied && now - m->created >= NAT_STREAM_AGE_NS))
+		return b->unreplied_ns;
+	return b->timeout_ns;
 }
 
 /* Moves m's expiry event to m->expires. On ENOMEM the old event stays: the
@@ -290,59 +561,103 @@ static void nat_rearm(struct nat *n, struct nat_map *m)
 
 static void nat_refresh(struct nat *n, struct nat_map *m, natbed_time_t now)
 {
-	m->expires = now + nat_timeout(n, m);
+	m->expires = now + nat_timeout(n, m, now);
 	/* Lazy re-arm only moves the event later; a shorter timeout (RFC 5382:
 	 * an established connection closing) must move it earlier. */
 	if (m->expires < m->armed)
 		nat_rearm(n, m);
 }
 
-struct nat_map *nat_map_add(struct nat *n, enum nat_proto p, uint32_t a, uint16_t port, uint32_t ka,
-			    uint16_t kp, uint16_t ext, natbed_time_t expires)
+struct nat_map *nat_map_add(struct nat *n, const struct nat_map_spec *spec, natbed_time_t expires)
 {
+	struct nat_sub *sub = nat_sub_find(n, spec->int_addr);
 	struct nat_map *m;
 	size_t b;
+	int pub = -1;
 
-	if (!nat_port_table(n, p) || nat_at(n, p, ext) || !(m = calloc(1, sizeof(*m))))
+	for (b = 0; b < n->cfg.n_public; b++)
+		if (n->cfg.publics[b] == spec->ext_addr)
+			pub = (int)b;
+	if (pub < 0 || (sub && n->cfg.publics[sub->pub] != spec->ext_addr) ||
+	    nat_map_at(n, spec->proto, spec->ext_addr, spec->ext_port))
 		return NULL;
+	if (!sub && !(sub = nat_sub_new(n, spec->int_addr, pub)))
+		return NULL;
+	if (!(m = calloc(1, sizeof(*m))))
+		goto fail;
 	m->nat = n;
-	m->proto = p;
-	m->int_addr = a;
-	m->int_port = port;
-	m->key_addr = ka;
-	m->key_port = kp;
-	m->ext_port = htons(ext);
-	m->expires = expires;
-	m->armed = expires;
+	m->sub = sub;
+	m->proto = spec->proto;
+	m->int_addr = spec->int_addr;
+	m->int_port = spec->int_port;
+	m->key_addr = spec->key_addr;
+	m->key_port = spec->key_port;
+	m->ext_addr = spec->ext_addr;
+	m->ext_port = spec->ext_port;
+	m->created = sched_now(n->s);
+	m->expires = m->armed = expires;
 	m->expiry_ev = sched_at(n->s, expires, nat_expiry_cb, m);
 	if (!m->expiry_ev) {
 		free(m);
-		return NULL;
+		goto fail;
 	}
-	b = nat_hash(p, a, port, ka, kp);
+	b = nat_hash(m->proto, m->int_addr, m->int_port, m->key_addr, m->key_port);
 	m->hnext = n->buckets[b];
 	n->buckets[b] = m;
-	n->by_port[p][ext] = m;
-	n->in_use[p]++;
+	b = nat_ehash(m->proto, m->ext_addr, m->ext_port) & (NAT_BUCKETS - 1);
+	m->enext = n->ebuckets[b];
+	n->ebuckets[b] = m;
+	sub->n_maps++;
+	n->in_use[m->proto]++;
 	n->c.mappings_active++;
 	return m;
+fail:
+	if (sub->n_maps == 0)
+		nat_sub_free(n, sub);
+	return NULL;
 }
 
-/* A new mapping for the inside endpoint (a, port) sending to (ra, rp). */
+/* A new mapping for the inside endpoint (a, port) sending to (ra, rp),
+ * network order. NULL with *why when no port may be had. */
 static struct nat_map *nat_map_new(struct nat *n, enum nat_proto p, uint32_t a, uint16_t port,
-				   uint32_t ra, uint16_t rp, natbed_time_t now)
+				   uint32_t ra, uint16_t rp, natbed_time_t now,
+				   enum nat_verdict *why)
 {
-	int32_t ext = nat_port_pick(n, p, ntohs(port));
-	struct nat_map *m;
-	uint32_t ka;
-	uint16_t kp;
+	struct nat_sub *sub = nat_sub_find(n, a), *fresh = NULL;
+	uint32_t range = (uint32_t)n->cfg.b.port_hi - n->cfg.b.port_lo + 1;
+	size_t pool = n->cfg.b.pool && n->cfg.b.pool < range ? n->cfg.b.pool : range;
+	struct nat_pick pk = {
+	    .proto = p, .raddr = ra, .rport = p == NAT_ICMP ? 0 : rp, .want = ntohs(port)};
+	struct nat_map_spec spec = {.proto = p, .int_addr = a, .int_port = port};
+	struct nat_map *m = NULL;
+	int32_t ext;
 
-	if (ext < 0)
+	*why = NAT_DROP_EXHAUSTED;
+	/* REQ-3: no port is ever shared; a pool caps each protocol */
+	if (n->in_use[p] >= pool)
 		return NULL;
-	nat_key(n, ra, rp, &ka, &kp);
-	m = nat_map_add(n, p, a, port, ka, kp, (uint16_t)ext, now + nat_proto_timeout(n, p));
+	if (!sub && !(sub = fresh = nat_sub_new(n, a, -1)))
+		return NULL;
+	pk.addr = n->cfg.publics[sub->pub];
+	if (n->cfg.b.port_block) {
+		ext = nat_block_pick(n, sub, &pk, now, why);
+	} else {
+		nat_class(n, p, &pk);
+		ext = nat_ports_kinds[n->cfg.b.ports].pick(n, &pk);
+	}
+	if (ext >= 0) {
+		nat_key(n, ra, rp, &spec.key_addr, &spec.key_port);
+		spec.ext_addr = pk.addr;
+		spec.ext_port = htons((uint16_t)ext);
+		m = nat_map_add(n, &spec,
+				now + (p == NAT_UDP ? (n->cfg.b.unreplied_ns ?: n->cfg.b.timeout_ns)
+				       : p == NAT_TCP ? n->cfg.tcp_transitory_ns
+						      : n->cfg.icmp_timeout_ns));
+	}
 	if (m)
 		n->c.mappings_created++;
+	else if (fresh && fresh->n_maps == 0)
+		nat_sub_free(n, fresh);
 	return m;
 }
 
@@ -418,7 +733,7 @@ static int nat_quote_of(struct ip_view *v, struct nat_quote *q)
 }
 
 /* An error from outside about a packet the NAT sent: the quoted packet's
- * source is our public endpoint; turn everything back to the inside host.
+ * source is our outside endpoint; turn everything back to the inside host.
  * It must pass the filter the packet it quotes would have met coming back
  * (RFC 5508 REQ-4 via RFC 4787 §5): an error from a stranger about a remote
  * the inside host never contacted goes no further. The mapping is neither
@@ -430,9 +745,9 @@ static enum nat_verdict nat_icmp_error_in(struct nat *n, struct ip_view *v)
 	uint32_t ka;
 	uint16_t kp;
 
-	if (nat_quote_of(v, &q) < 0 || q.ip->src != n->cfg.public_addr)
+	if (nat_quote_of(v, &q) < 0 || !nat_is_public(n, q.ip->src))
 		return NAT_DROP_UNSUPPORTED;
-	m = nat_at(n, q.l4.proto, ntohs(*q.l4.sport));
+	m = nat_map_at(n, q.l4.proto, q.ip->src, *q.l4.sport);
 	if (!m)
 		return NAT_DROP_NO_MAPPING;
 	/* the quoted packet went to (dst, dport): was that this mapping's
@@ -451,7 +766,7 @@ static enum nat_verdict nat_icmp_error_in(struct nat *n, struct ip_view *v)
 }
 
 /* An error from an inside host about a packet that came in: the quoted
- * packet's destination is the inside endpoint; show the outside our public
+ * packet's destination is the inside endpoint; show the outside our outside
  * endpoint instead. */
 static enum nat_verdict nat_icmp_error_out(struct nat *n, struct ip_view *v)
 {
@@ -463,8 +778,8 @@ static enum nat_verdict nat_icmp_error_out(struct nat *n, struct ip_view *v)
 	m = nat_find(n, q.l4.proto, q.ip->dst, *q.l4.dport, q.ip->src, *q.l4.sport);
 	if (!m)
 		return NAT_DROP_NO_MAPPING;
-	nat_rewrite(q.ip, &q.ip->dst, n->cfg.public_addr, &q.l4, q.l4.dport, m->ext_port);
-	v->ip->src = n->cfg.public_addr;
+	nat_rewrite(q.ip, &q.ip->dst, m->ext_addr, &q.l4, q.l4.dport, m->ext_port);
+	v->ip->src = m->ext_addr;
 	ip_csum_set(v->ip, v->hlen);
 	l4_csum_set(v);
 	n->c.icmp_errors++;
@@ -538,8 +853,26 @@ static enum nat_verdict nat_count(struct nat *n, enum nat_verdict r, uint64_t *p
 	return r;
 }
 
+/* The mapping an outbound packet from (a, port) to (ra, rp) takes, made if
+ * needed. inbound-reserves (Linux): the endpoint's newest mapping serves a
+ * new remote unless an unanswered packet from that remote holds its port;
+ * then the flow gets a new mapping, which becomes the newest. */
+static struct nat_map *nat_outbound_map(struct nat *n, enum nat_proto p, uint32_t a, uint16_t port,
+					uint32_t ra, uint16_t rp, natbed_time_t now,
+					enum nat_verdict *why)
+{
+	struct nat_map *m = nat_find(n, p, a, port, ra, rp);
+	uint16_t rport = p == NAT_ICMP ? 0 : rp;
+
+	if (m && n->cfg.b.inbound_reserves && !nat_perm_find(m, ra, rport, true) &&
+	    nat_resv_find(n, p, m->ext_addr, m->ext_port, ra, rport, now))
+		m = NULL;
+	return m ? m : nat_map_new(n, p, a, port, ra, rp, now, why);
+}
+
 enum nat_verdict nat_outbound(struct nat *n, struct ip_view *v, natbed_time_t now)
 {
+	enum nat_verdict why;
 	struct nat_l4 l4;
 	struct nat_map *m;
 	struct nat_perm *pm;
@@ -552,18 +885,16 @@ enum nat_verdict nat_outbound(struct nat *n, struct ip_view *v, natbed_time_t no
 	if (nat_l4_of(v->ip->proto, v->l4, v->l4_len, &l4) < 0)
 		return icmpq_is_error(v) ? nat_count(n, nat_icmp_error_out(n, v), &n->c.out_pkts)
 					 : nat_drop(n, NAT_DROP_UNSUPPORTED);
-	m = nat_find(n, l4.proto, v->ip->src, *l4.sport, v->ip->dst, *l4.dport);
+	m = nat_outbound_map(n, l4.proto, src, *l4.sport, dst, *l4.dport, now, &why);
 	if (!m)
-		m = nat_map_new(n, l4.proto, v->ip->src, *l4.sport, v->ip->dst, *l4.dport, now);
-	if (!m)
-		return nat_drop(n, NAT_DROP_EXHAUSTED);
+		return nat_drop(n, why);
 	/* Filtering remembers where the inside host sent (RFC 4787 §5). */
-	pm = nat_perm_add(m, v->ip->dst, l4.proto == NAT_ICMP ? 0 : *l4.dport);
+	pm = nat_perm_add(m, dst, l4.proto == NAT_ICMP ? 0 : *l4.dport);
 	if (l4.proto == NAT_TCP)
 		nat_tcp_track(pm, v->l4, true);
-	nat_rewrite(v->ip, &v->ip->src, n->cfg.public_addr, &l4, l4.sport, m->ext_port);
+	nat_rewrite(v->ip, &v->ip->src, m->ext_addr, &l4, l4.sport, m->ext_port);
 	if (nat_frag_first(v))
-		nat_frag_note(n, src, dst, v, true, n->cfg.public_addr, now);
+		nat_frag_note(n, src, dst, v, true, m->ext_addr, now);
 	/* RFC 4787 REQ-6: outbound traffic refreshes the mapping */
 	nat_refresh(n, m, now);
 	m->pkts_out++;
@@ -571,26 +902,44 @@ enum nat_verdict nat_outbound(struct nat *n, struct ip_view *v, natbed_time_t no
 	return NAT_PASS;
 }
 
+/* An inbound packet from (ra, rp) found no way in (why): with
+ * inbound-reserves it holds its (remote, outside port) pair for the
+ * unreplied time, as a Linux router's conntrack entry to itself does. */
+static enum nat_verdict nat_refused(struct nat *n, enum nat_proto p, const struct ip_view *v,
+				    uint16_t ext_port, uint16_t rp, natbed_time_t now,
+				    enum nat_verdict why)
+{
+	const struct topo_nat_behaviour *b = &n->cfg.b;
+
+	if (b->inbound_reserves && p != NAT_ICMP)
+		nat_resv_hold(n, p, v->ip->dst, ext_port, v->ip->src, rp,
+			      now + (b->unreplied_ns ? b->unreplied_ns : b->timeout_ns));
+	return nat_drop(n, why);
+}
+
 enum nat_verdict nat_inbound(struct nat *n, struct ip_view *v, natbed_time_t now)
 {
 	struct nat_l4 l4;
 	struct nat_map *m;
+	uint16_t rp;
 
 	if (ip_frag_later(v->ip))
 		return nat_count(n, nat_frag_follow(n, v, false, now), &n->c.in_pkts);
 	if (nat_l4_of(v->ip->proto, v->l4, v->l4_len, &l4) < 0)
 		return icmpq_is_error(v) ? nat_count(n, nat_icmp_error_in(n, v), &n->c.in_pkts)
 					 : nat_drop(n, NAT_DROP_UNSUPPORTED);
-	m = nat_at(n, l4.proto, ntohs(*l4.dport));
+	rp = l4.proto == NAT_ICMP ? 0 : *l4.sport;
+	m = nat_map_at(n, l4.proto, v->ip->dst, *l4.dport);
 	if (!m)
-		return nat_drop(n, NAT_DROP_NO_MAPPING);
-	if (!nat_filter_allows(n, m, v->ip->src, l4.proto == NAT_ICMP ? 0 : *l4.sport))
-		return nat_drop(n, NAT_DROP_FILTERED);
+		return nat_refused(n, l4.proto, v, *l4.dport, rp, now, NAT_DROP_NO_MAPPING);
+	if (!nat_filter_allows(n, m, v->ip->src, rp))
+		return nat_refused(n, l4.proto, v, *l4.dport, rp, now, NAT_DROP_FILTERED);
 	if (l4.proto == NAT_TCP)
 		nat_tcp_track(nat_perm_find(m, v->ip->src, *l4.sport, true), v->l4, false);
 	if (nat_frag_first(v))
 		nat_frag_note(n, v->ip->src, v->ip->dst, v, false, m->int_addr, now);
 	nat_rewrite(v->ip, &v->ip->dst, m->int_addr, &l4, l4.dport, m->int_port);
+	m->replied = true;
 	if (n->cfg.b.refresh_inbound || l4.proto == NAT_TCP)
 		nat_refresh(n, m, now);
 	m->pkts_in++;
@@ -613,15 +962,34 @@ void nat_count_frag_timeout(struct nat *n)
 	n->c.drops[NAT_DROP_FRAG_TIMEOUT]++;
 }
 
-/* --- life cycle -------------------------------------- */
+/* --- life cycle --------------------------------------------------------------- */
 
 bool nat_cfg_ok(const struct nat_cfg *cfg)
 {
 	const struct topo_nat_behaviour *b = &cfg->b;
+	uint32_t range = (uint32_t)b->port_hi - b->port_lo + 1;
 
 	return b->port_lo != 0 && b->port_hi >= b->port_lo && b->stride != 0 &&
-	       (unsigned)b->mapping <= TOPO_MAP_APDM && (unsigned)b->filtering <= TOPO_MAP_APDM &&
-	       (unsigned)b->ports <= TOPO_PORTS_RANDOM;
+	       (unsigned)b->mapping < TOPO_MAP_COUNT && (unsigned)b->filtering < TOPO_MAP_COUNT &&
+	       (unsigned)b->ports < TOPO_PORTS_COUNT && b->timeout_ns > 0 && cfg->n_public >= 1 &&
+	       cfg->n_public <= TOPO_NAT_PUBLIC_MAX && b->port_block <= range &&
+	       b->port_blocks <= NAT_BLOCKS_MAX; /* 0 blocks: 1 */
+}
+
+/* Port blocks per outside address and their table: made when a NAT gets
+ * blocks (at start or by `set port-block`). 0, or -1 on ENOMEM. */
+static int nat_blocks_make(struct nat *n)
+{
+	const struct topo_nat_behaviour *b = &n->cfg.b;
+
+	free(n->block_used);
+	n->block_used = NULL;
+	n->blocks_per_pub = 0;
+	if (!b->port_block)
+		return 0;
+	n->blocks_per_pub = ((uint32_t)b->port_hi - b->port_lo + 1) / b->port_block;
+	n->block_used = calloc((size_t)n->cfg.n_public * n->blocks_per_pub, 1);
+	return n->block_used ? 0 : -1;
 }
 
 struct nat *nat_new(const struct nat_cfg *cfg, struct sched *s)
@@ -639,6 +1007,10 @@ struct nat *nat_new(const struct nat_cfg *cfg, struct sched *s)
 	rng_seed(&n->rng, cfg->seed, rng_key(cfg->name, 0));
 	for (p = 0; p < NAT_PROTO_COUNT; p++)
 		n->next_port[p] = cfg->b.port_lo;
+	if (nat_blocks_make(n) < 0) {
+		free(n);
+		return NULL;
+	}
 	return n;
 }
 
@@ -649,6 +1021,52 @@ void nat_flush(struct nat *n)
 	for (b = 0; b < NAT_BUCKETS; b++)
 		while (n->buckets[b])
 			nat_map_free(n, n->buckets[b]);
+	nat_resv_clear(n);
+}
+
+int nat_reshape(struct nat *n, const struct nat_cfg *c)
+{
+	bool blocks = c->b.port_block != n->cfg.b.port_block || c->b.port_lo != n->cfg.b.port_lo ||
+		      c->b.port_hi != n->cfg.b.port_hi;
+	int p;
+
+	/* a changed mapping behaviour changes the key shape, and changed
+	 * blocks the ports a subscriber may hold: start clean */
+	if (c->b.mapping != n->cfg.b.mapping ||
+	    (blocks && (c->b.port_block || n->cfg.b.port_block)))
+		nat_flush(n);
+	if (c->b.port_lo != n->cfg.b.port_lo || c->b.port_hi != n->cfg.b.port_hi)
+		for (p = 0; p < NAT_PROTO_COUNT; p++)
+			n->next_port[p] = c->b.port_lo;
+	n->cfg = *c;
+	return blocks ? nat_blocks_make(n) : 0;
+}
+
+/* Points every mapping of n back at n (after its state moved). */
+static void nat_repoint(struct nat *n)
+{
+	struct nat_map *m;
+	size_t b;
+
+	for (b = 0; b < NAT_BUCKETS; b++)
+		for (m = n->buckets[b]; m; m = m->hnext)
+			m->nat = n;
+}
+
+void nat_adopt(struct nat *n, struct nat *fresh)
+{
+	unsigned char *a = (unsigned char *)n, *b = (unsigned char *)fresh, t;
+	size_t i;
+
+	/* swap the two states in place (no memory to fail), then free the old */
+	for (i = 0; i < sizeof(*n); i++) {
+		t = a[i];
+		a[i] = b[i];
+		b[i] = t;
+	}
+	nat_repoint(n);
+	nat_repoint(fresh);
+	nat_free(fresh);
 }
 
 void nat_free(struct nat *n)
@@ -656,8 +1074,7 @@ void nat_free(struct nat *n)
 	if (!n)
 		return;
 	nat_flush(n);
-	for (int p = 0; p < NAT_PROTO_COUNT; p++)
-		free(n->by_port[p]);
+	free(n->block_used);
 	free(n);
 }
 
@@ -677,11 +1094,13 @@ static int nat_map_cmp(const void *a, const void *b)
 
 	if (x->proto != y->proto)
 		return x->proto < y->proto ? -1 : 1;
+	if (x->ext_addr != y->ext_addr)
+		return ntohl(x->ext_addr) < ntohl(y->ext_addr) ? -1 : 1;
 	return (ntohs(x->ext_port) > ntohs(y->ext_port)) -
 	       (ntohs(x->ext_port) < ntohs(y->ext_port));
 }
 
-/* Walks the hash chains, not the 64 K ports of each protocol. */
+/* Walks the hash chains. */
 struct nat_map **nat_maps_sorted(const struct nat *n, size_t *count)
 {
 	size_t total = 0, k = 0, b;

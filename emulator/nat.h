@@ -1,5 +1,6 @@
 /* natbed-emu NAT engine: the RFC 4787 behaviours (UDP), RFC 5382 (TCP) and
- * RFC 5508 (ICMP) on one NAT with one public address.
+ * RFC 5508 (ICMP) on one NAT with one outside address or a pool of them
+ * (RFC 6888: paired pooling, port blocks per subscriber).
  *
  * Mapping: endpoint-independent, address-dependent or address-and-port-
  * dependent. Filtering: the same three. Ports: preserve, sequential (with a
@@ -23,13 +24,21 @@
 
 enum nat_proto { NAT_UDP, NAT_TCP, NAT_ICMP, NAT_PROTO_COUNT };
 
+/* An event a carrier must be able to report (RFC 6888 §4, logging: the
+ * port blocks each subscriber held, and when): its name and JSON members
+ * text, e.g. "\"subscriber\":\"100.64.0.10\",...". */
+typedef void (*nat_event_fn)(void *ctx, natbed_time_t now, const char *event, const char *fields);
+
 struct nat_cfg {
 	char name[TOPO_NAME_MAX];
-	struct topo_nat_behaviour b;	  /* mapping, filtering, ports, UDP timeout, ... */
-	natbed_time_t tcp_established_ns; /* RFC 5382 REQ-5: >= 2 h 4 min */
-	natbed_time_t tcp_transitory_ns;  /* RFC 5382 REQ-5: >= 4 min */
-	natbed_time_t icmp_timeout_ns;	  /* RFC 5508 REQ-1: >= 60 s */
-	uint32_t public_addr;		  /* network order */
+	struct topo_nat_behaviour b;	       /* mapping, filtering, ports, UDP timeout, ... */
+	natbed_time_t tcp_established_ns;      /* RFC 5382 REQ-5: >= 2 h 4 min */
+	natbed_time_t tcp_transitory_ns;       /* RFC 5382 REQ-5: >= 4 min */
+	natbed_time_t icmp_timeout_ns;	       /* RFC 5508 REQ-1: >= 60 s */
+	uint32_t publics[TOPO_NAT_PUBLIC_MAX]; /* outside addresses, network order */
+	size_t n_public;
+	nat_event_fn on_event; /* NULL: events go nowhere */
+	void *event_ctx;
 	uint32_t inside_net, inside_mask; /* network order */
 	uint64_t seed;
 };
@@ -45,6 +54,7 @@ enum nat_verdict {
 	NAT_DROP_UNSUPPORTED,  /* a protocol or ICMP type it does not translate */
 	NAT_DROP_NOT_INSIDE,   /* outbound from an address outside its prefix */
 	NAT_DROP_FRAG_TIMEOUT, /* REQ-14: a held fragment whose first never came */
+	NAT_DROP_PORT_LIMIT,   /* RFC 6888 REQ-4: the subscriber holds all its ports */
 	/* REQ-14: a later fragment that came before its first. Not a drop: the
 	 * caller holds it and offers it again once a first fragment passed
 	 * (nat_frag_first_passed), or gives up (nat_count_frag_timeout). */
@@ -62,8 +72,11 @@ struct nat_counters {
 	uint64_t out_pkts, in_pkts;
 	uint64_t mappings_created, mappings_expired, mappings_active;
 	uint64_t hairpinned;
-	uint64_t icmp_errors;		   /* ICMP errors translated (RFC 5508) */
-	uint64_t frags_held;		   /* out-of-order fragments held (nat_count_frag_held) */
+	uint64_t icmp_errors;  /* ICMP errors translated (RFC 5508) */
+	uint64_t frags_held;   /* out-of-order fragments held (nat_count_frag_held) */
+	uint64_t reservations; /* inbound-reserves: pairs held (made or refreshed) */
+	uint64_t blocks_active, blocks_allocated; /* port blocks held now, ever */
+	uint64_t subscribers_active;
 	uint64_t drops[NAT_VERDICT_COUNT]; /* by verdict, NAT_PASS unused */
 };
 
@@ -75,6 +88,8 @@ struct nat *nat_new(const struct nat_cfg *cfg, struct sched *s);
 void nat_free(struct nat *n);
 
 const struct nat_cfg *nat_config(const struct nat *n);
+/* Whether addr (network order) is one of n's outside addresses. */
+bool nat_is_public(const struct nat *n, uint32_t addr);
 const struct nat_counters *nat_counters(const struct nat *n);
 
 /* Translates a packet leaving the inside: source becomes the public address
@@ -98,9 +113,20 @@ bool nat_frag_first(const struct ip_view *v);
  * first fragment's translation is followed. */
 #define NAT_FRAG_TIMEOUT_NS (10 * NATBED_NS_PER_S)
 
-/* Every mapping as JSON: [{proto, inside, outside, remote?, expires_in_ms,
- * permissions:[...]}]. A new reference. */
+/* Every mapping as JSON: [{proto, inside, outside, key_remote?,
+ * expires_in_ms, pkts_out, pkts_in, remotes:[...]}], by protocol, outside
+ * address and port. A new reference. */
 json_t *nat_mappings_json(const struct nat *n, natbed_time_t now);
+
+/* One page of the same list, for the control socket: at most limit (0 or
+ * above NAT_PAGE_MAX: NAT_PAGE_MAX) mappings after cursor `after` (NULL or
+ * "": from the first), as {mappings:[...], total, next?}; `next` is the
+ * cursor of the following page, absent on the last. A page costs the
+ * ports it walks past, never the whole table, so forwarding goes on.
+ * NULL with err filled for a bad cursor. */
+#define NAT_PAGE_MAX 1000
+json_t *nat_mappings_page(const struct nat *n, natbed_time_t now, const char *after, size_t limit,
+			  char *err, size_t errlen);
 
 /* Drops every mapping: what a NAT reboot does. */
 void nat_flush(struct nat *n);
@@ -116,9 +142,21 @@ int nat_set(struct nat *n, const char *key, const char *value, char *err, size_t
  * reference. */
 json_t *nat_counters_json(const struct nat *n);
 
-/* Mappings, counters and generator state as JSON / back. Restore replaces
- * everything; times are stored relative to now. */
+/* Everything the NAT keeps as JSON: its behaviour (what `set` changed),
+ * generator state, counters, subscribers and their port blocks, mappings
+ * with their remotes and TCP state, reservations. Times are stored
+ * relative to now. A new reference. */
 json_t *nat_checkpoint(const struct nat *n, natbed_time_t now);
+
+/* Restore in two steps, so that several NATs (and the rest of a fabric)
+ * change all or not at all: prepare checks the whole checkpoint j against
+ * n (its name and outside addresses must be n's) and builds the state it
+ * holds aside, returning it (free with nat_free) or NULL with err filled
+ * (n unchanged); adopt makes n run that state and frees fresh. */
+struct nat *nat_restore_prepare(const struct nat *n, const json_t *j, natbed_time_t now, char *err,
+				size_t errlen);
+void nat_adopt(struct nat *n, struct nat *fresh);
+/* Both: 0, or -1 with err filled and n unchanged. */
 int nat_restore(struct nat *n, const json_t *j, natbed_time_t now, char *err, size_t errlen);
 
 #endif

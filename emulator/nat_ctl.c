@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "natbed/units.h"
+
 static void nat_endpoint(char *buf, size_t len, uint32_t addr, uint16_t port)
 {
 	char a[INET_ADDRSTRLEN];
@@ -23,7 +25,7 @@ static json_t *nat_map_json(const struct nat *n, const struct nat_map *m, natbed
 	const struct nat_perm *pm;
 
 	nat_endpoint(in, sizeof(in), m->int_addr, m->int_port);
-	nat_endpoint(out, sizeof(out), n->cfg.public_addr, m->ext_port);
+	nat_endpoint(out, sizeof(out), m->ext_addr, m->ext_port);
 	for (pm = m->perms; pm; pm = pm->next) {
 		nat_endpoint(rem, sizeof(rem), pm->addr, pm->port);
 		json_array_append_new(perms, json_string(rem));
@@ -51,10 +53,85 @@ json_t *nat_mappings_json(const struct nat *n, natbed_time_t now)
 	return arr;
 }
 
+/* A place in the order of nat_maps_sorted(): protocol, outside address
+ * (host order) and port, packed so that places compare as numbers. */
+static uint64_t nat_place(enum nat_proto p, uint32_t addr, uint16_t port)
+{
+	return (uint64_t)p << 48 | (uint64_t)ntohl(addr) << 16 | ntohs(port);
+}
+
+/* The next mapping after place `after` (0: from the start) in that order:
+ * walks the outside ports of each protocol and address upward, so a page
+ * costs what it skips, not a sort of the whole table. */
+static struct nat_map *nat_next_after(const struct nat *n, uint64_t after, bool first)
+{
+	struct nat_map *m;
+	int p;
+	size_t a;
+	uint32_t port;
+
+	for (p = 0; p < NAT_PROTO_COUNT; p++) {
+		if (n->in_use[p] == 0)
+			continue;
+		for (a = 0; a < n->cfg.n_public; a++) {
+			uint32_t addr = n->cfg.publics[a];
+
+			if (!first && nat_place(p, addr, 0xffff) <= after)
+				continue;
+			for (port = 1; port < NAT_PORTS; port++) {
+				if (!first && nat_place(p, addr, htons((uint16_t)port)) <= after)
+					continue;
+				m = nat_map_at(n, (enum nat_proto)p, addr, htons((uint16_t)port));
+				if (m)
+					return m;
+			}
+		}
+	}
+	return NULL;
+}
+
+json_t *nat_mappings_page(const struct nat *n, natbed_time_t now, const char *after, size_t limit,
+			  char *err, size_t errlen)
+{
+	json_t *arr = json_array(), *j;
+	struct nat_map *m;
+	uint64_t place = 0;
+	bool first = true;
+	size_t k;
+
+	if (after && after[0]) {
+		unsigned long long v;
+		char *end;
+
+		v = strtoull(after, &end, 16);
+		if (*end || end == after) {
+			snprintf(err, errlen, "bad page cursor '%s'", after);
+			json_decref(arr);
+			return NULL;
+		}
+		place = v;
+		first = false;
+	}
+	if (limit == 0 || limit > NAT_PAGE_MAX)
+		limit = NAT_PAGE_MAX;
+	for (k = 0; k < limit && (m = nat_next_after(n, place, first)); k++) {
+		json_array_append_new(arr, nat_map_json(n, m, now));
+		place = nat_place(m->proto, m->ext_addr, m->ext_port);
+		first = false;
+	}
+	j = json_pack("{s:o,s:I}", "mappings", arr, "total", (json_int_t)n->c.mappings_active);
+	if (k == limit && nat_next_after(n, place, false)) {
+		char cur[24];
+
+		snprintf(cur, sizeof(cur), "%llx", (unsigned long long)place);
+		json_object_set_new(j, "next", json_string(cur));
+	}
+	return j;
+}
+
 int nat_set(struct nat *n, const char *key, const char *value, char *err, size_t errlen)
 {
 	struct nat_cfg c = n->cfg;
-	int p;
 
 	if (topo_nat_behaviour_set(&c.b, key, value, err, errlen) < 0)
 		return -1;
@@ -62,17 +139,88 @@ int nat_set(struct nat *n, const char *key, const char *value, char *err, size_t
 		snprintf(err, errlen, "%s: '%s' does not fit the NAT's other settings", key, value);
 		return -1;
 	}
-	/* A changed mapping behaviour changes the key shape: start clean. */
-	if (c.b.mapping != n->cfg.b.mapping)
-		nat_flush(n);
-	if (c.b.port_lo != n->cfg.b.port_lo || c.b.port_hi != n->cfg.b.port_hi)
-		for (p = 0; p < NAT_PROTO_COUNT; p++)
-			n->next_port[p] = c.b.port_lo;
-	n->cfg = c;
+	if (nat_reshape(n, &c) < 0) {
+		snprintf(err, errlen, "%s: out of memory", key);
+		return -1;
+	}
 	return 0;
 }
 
-/* --- checkpoint / restore ------------------------------------------------- */
+/* --- counters ---------------------------------------------------------------- */
+
+/* The counters by name, for JSON both ways. */
+#define NAT_C(name, field)                                                                         \
+	{                                                                                          \
+		name, offsetof(struct nat_counters, field)                                         \
+	}
+static const struct {
+	const char *name;
+	size_t off;
+} nat_counter_names[] = {
+    NAT_C("out_pkts", out_pkts),
+    NAT_C("in_pkts", in_pkts),
+    NAT_C("mappings_active", mappings_active),
+    NAT_C("mappings_created", mappings_created),
+    NAT_C("mappings_expired", mappings_expired),
+    NAT_C("hairpinned", hairpinned),
+    NAT_C("icmp_errors", icmp_errors),
+    NAT_C("fragments_held", frags_held),
+    NAT_C("reservations", reservations),
+    NAT_C("subscribers_active", subscribers_active),
+    NAT_C("port_blocks_active", blocks_active),
+    NAT_C("port_blocks_allocated", blocks_allocated),
+};
+#undef NAT_C
+
+json_t *nat_counters_json(const struct nat *n)
+{
+	json_t *drops = json_object(), *j = json_object();
+	size_t i;
+
+	for (i = 0; i < sizeof(nat_counter_names) / sizeof(nat_counter_names[0]); i++)
+		json_object_set_new(
+		    j, nat_counter_names[i].name,
+		    json_integer((json_int_t) * (const uint64_t *)((const char *)&n->c +
+								   nat_counter_names[i].off)));
+	for (i = NAT_PASS + 1; i < NAT_VERDICT_COUNT; i++)
+		if (nat_verdict_is_drop((enum nat_verdict)i))
+			json_object_set_new(drops, nat_verdict_name((enum nat_verdict)i),
+					    json_integer((json_int_t)n->c.drops[i]));
+	json_object_set_new(j, "drops", drops);
+	return j;
+}
+
+/* Reads counters j back; the ones the engine keeps by itself (active
+ * mappings, subscribers and blocks) are left as the restore made them. */
+static void nat_counters_read(struct nat *n, const json_t *j)
+{
+	const json_t *drops = json_object_get(j, "drops");
+	size_t i;
+
+	for (i = 0; i < sizeof(nat_counter_names) / sizeof(nat_counter_names[0]); i++) {
+		const json_t *v = json_object_get(j, nat_counter_names[i].name);
+		uint64_t *f = (uint64_t *)((char *)&n->c + nat_counter_names[i].off);
+
+		if (f == &n->c.mappings_active || f == &n->c.subscribers_active ||
+		    f == &n->c.blocks_active)
+			continue;
+		*f = (uint64_t)json_integer_value(v);
+	}
+	for (i = NAT_PASS + 1; i < NAT_VERDICT_COUNT; i++)
+		if (nat_verdict_is_drop((enum nat_verdict)i))
+			n->c.drops[i] = (uint64_t)json_integer_value(
+			    json_object_get(drops, nat_verdict_name((enum nat_verdict)i)));
+}
+
+/* --- checkpoint -------------------------------------------------------------- */
+
+static json_t *nat_addr_json(uint32_t a)
+{
+	char s[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &a, s, sizeof(s));
+	return json_string(s);
+}
 
 static json_t *nat_map_ckpt(const struct nat_map *m, natbed_time_t now)
 {
@@ -81,46 +229,78 @@ static json_t *nat_map_ckpt(const struct nat_map *m, natbed_time_t now)
 
 	for (pm = m->perms; pm; pm = pm->next)
 		json_array_append_new(perms,
-				      json_pack("[I,i,i,i]", (json_int_t)ntohl(pm->addr),
+				      json_pack("[o,i,i,i]", nat_addr_json(pm->addr),
 						ntohs(pm->port), pm->tcp.state, pm->tcp.heard));
-	return json_pack("{s:i,s:I,s:i,s:I,s:i,s:i,s:I,s:I,s:I,s:o}", "proto", m->proto, "int_addr",
-			 (json_int_t)ntohl(m->int_addr), "int_port", ntohs(m->int_port), "key_addr",
-			 (json_int_t)ntohl(m->key_addr), "key_port", ntohs(m->key_port), "ext_port",
-			 ntohs(m->ext_port), "expires_in_ns", (json_int_t)(m->expires - now),
-			 "pkts_out", (json_int_t)m->pkts_out, "pkts_in", (json_int_t)m->pkts_in,
-			 "perms", perms);
+	return json_pack("{s:s,s:o,s:i,s:o,s:i,s:o,s:i,s:I,s:I,s:b,s:I,s:I,s:o}", "proto",
+			 nat_proto_name(m->proto), "int_addr", nat_addr_json(m->int_addr),
+			 "int_port", ntohs(m->int_port), "key_addr", nat_addr_json(m->key_addr),
+			 "key_port", ntohs(m->key_port), "ext_addr", nat_addr_json(m->ext_addr),
+			 "ext_port", ntohs(m->ext_port), "expires_in_ns",
+			 (json_int_t)(m->expires - now), "age_ns", (json_int_t)(now - m->created),
+			 "replied", m->replied, "pkts_out", (json_int_t)m->pkts_out, "pkts_in",
+			 (json_int_t)m->pkts_in, "perms", perms);
 }
 
-json_t *nat_counters_json(const struct nat *n)
+/* The behaviour as numbers: what `nat set` changed comes back exactly. */
+static json_t *nat_behaviour_ckpt(const struct topo_nat_behaviour *b)
 {
-	json_t *drops = json_object();
-	int i;
+	return json_pack("{s:i,s:i,s:i,s:i,s:i,s:b,s:I,s:i,s:b,s:I,s:b,s:i,s:I,s:b,s:i,s:i}",
+			 "mapping", b->mapping, "filtering", b->filtering, "ports", b->ports,
+			 "port_lo", b->port_lo, "port_hi", b->port_hi, "hairpin", b->hairpin,
+			 "timeout_ns", (json_int_t)b->timeout_ns, "stride", b->stride, "parity",
+			 b->parity, "pool", (json_int_t)b->pool, "refresh_inbound",
+			 b->refresh_inbound, "classes", b->classes, "unreplied_ns",
+			 (json_int_t)b->unreplied_ns, "inbound_reserves", b->inbound_reserves,
+			 "port_block", b->port_block, "port_blocks", b->port_blocks);
+}
 
-	for (i = NAT_PASS + 1; i < NAT_VERDICT_COUNT; i++)
-		if (nat_verdict_is_drop((enum nat_verdict)i))
-			json_object_set_new(drops, nat_verdict_name((enum nat_verdict)i),
-					    json_integer((json_int_t)n->c.drops[i]));
-	return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "out_pkts",
-			 (json_int_t)n->c.out_pkts, "in_pkts", (json_int_t)n->c.in_pkts,
-			 "mappings_active", (json_int_t)n->c.mappings_active, "mappings_created",
-			 (json_int_t)n->c.mappings_created, "mappings_expired",
-			 (json_int_t)n->c.mappings_expired, "hairpinned",
-			 (json_int_t)n->c.hairpinned, "icmp_errors", (json_int_t)n->c.icmp_errors,
-			 "fragments_held", (json_int_t)n->c.frags_held, "drops", drops);
+/* Where nat_resv_ckpt() writes, and the time expiries are relative to. */
+struct nat_resv_out {
+	json_t *arr;
+	natbed_time_t now;
+};
+
+static void nat_resv_ckpt(void *ctx, const struct nat_resv *r)
+{
+	struct nat_resv_out *o = ctx;
+
+	json_array_append_new(
+	    o->arr, json_pack("{s:s,s:o,s:i,s:o,s:i,s:I}", "proto", nat_proto_name(r->proto),
+			      "ext_addr", nat_addr_json(r->ext_addr), "ext_port",
+			      ntohs(r->ext_port), "raddr", nat_addr_json(r->raddr), "rport",
+			      ntohs(r->rport), "expires_in_ns", (json_int_t)(r->expires - o->now)));
 }
 
 json_t *nat_checkpoint(const struct nat *n, natbed_time_t now)
 {
 	json_t *maps = json_array(), *rng = json_array(), *next = json_array();
+	json_t *subs = json_array(), *pubs = json_array(), *resv = json_array();
+	struct nat_resv_out ro = {resv, now};
+	struct nat_map **all;
+	struct nat_sub *s;
 	size_t count, k;
-	struct nat_map **all = nat_maps_sorted(n, &count);
 	int p, i;
 
 	for (p = 0; p < NAT_PROTO_COUNT; p++)
 		json_array_append_new(next, json_integer(n->next_port[p]));
+	all = nat_maps_sorted(n, &count);
 	for (k = 0; k < count; k++)
 		json_array_append_new(maps, nat_map_ckpt(all[k], now));
 	free(all);
+	for (k = 0; k < n->cfg.n_public; k++)
+		json_array_append_new(pubs, nat_addr_json(n->cfg.publics[k]));
+	for (k = 0; k < NAT_SUB_BUCKETS; k++)
+		for (s = n->subs[k]; s; s = s->next) {
+			json_t *blocks = json_array();
+			uint16_t b;
+
+			for (b = 0; b < s->n_blocks; b++)
+				json_array_append_new(blocks, json_integer(s->blocks[b]));
+			json_array_append_new(subs, json_pack("{s:o,s:i,s:o}", "inside",
+							      nat_addr_json(s->int_addr), "public",
+							      (int)s->pub, "blocks", blocks));
+		}
+	nat_resv_each(n, now, nat_resv_ckpt, &ro);
 	/* 64-bit state words as strings: JSON integers are signed */
 	for (i = 0; i < 4; i++) {
 		char w[24];
@@ -128,86 +308,321 @@ json_t *nat_checkpoint(const struct nat *n, natbed_time_t now)
 		snprintf(w, sizeof(w), "%llu", (unsigned long long)n->rng.s[i]);
 		json_array_append_new(rng, json_string(w));
 	}
-	/* mappings_active is read back from the mappings themselves */
-	return json_pack("{s:s,s:o,s:o,s:o,s:o}", "name", n->cfg.name, "rng", rng, "next_port",
-			 next, "counters", nat_counters_json(n), "mappings", maps);
+	return json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "name", n->cfg.name, "publics",
+			 pubs, "behaviour", nat_behaviour_ckpt(&n->cfg.b), "rng", rng, "next_port",
+			 next, "counters", nat_counters_json(n), "subscribers", subs, "mappings",
+			 maps, "reservations", resv);
 }
 
-static int nat_restore_map(struct nat *n, const json_t *jm, natbed_time_t now)
+/* --- restore: built aside, checked whole, then adopted ----------------------- */
+
+static int nat_addr_read(const json_t *j, uint32_t *out)
 {
-	json_int_t proto = -1, ia = 0, ka = 0, exp = 0, po = 0, pi = 0;
-	int ip = 0, kp = 0, ep = 0;
-	struct nat_map *m;
-	json_t *perms = NULL, *jp;
+	const char *s = json_string_value(j);
+	struct in_addr a;
+
+	if (!s || inet_pton(AF_INET, s, &a) != 1)
+		return -1;
+	*out = a.s_addr;
+	return 0;
+}
+
+static int nat_proto_read(const json_t *j, enum nat_proto *out)
+{
+	const char *s = json_string_value(j);
+	int p;
+
+	for (p = 0; s && p < NAT_PROTO_COUNT; p++)
+		if (strcmp(s, nat_proto_name((enum nat_proto)p)) == 0) {
+			*out = (enum nat_proto)p;
+			return 0;
+		}
+	return -1;
+}
+
+static int nat_behaviour_read(const json_t *j, struct topo_nat_behaviour *b)
+{
+	int mapping, filtering, ports, lo, hi, hairpin, stride, parity, refresh, classes, reserves;
+	int block, blocks;
+	json_int_t timeout, pool, unreplied;
+
+	if (json_unpack((json_t *)j,
+			"{s:i,s:i,s:i,s:i,s:i,s:b,s:I,s:i,s:b,s:I,s:b,s:i,s:I,s:b,s:i,s:i}",
+			"mapping", &mapping, "filtering", &filtering, "ports", &ports, "port_lo",
+			&lo, "port_hi", &hi, "hairpin", &hairpin, "timeout_ns", &timeout, "stride",
+			&stride, "parity", &parity, "pool", &pool, "refresh_inbound", &refresh,
+			"classes", &classes, "unreplied_ns", &unreplied, "inbound_reserves",
+			&reserves, "port_block", &block, "port_blocks", &blocks) < 0)
+		return -1;
+	if (mapping < 0 || mapping >= TOPO_MAP_COUNT || filtering < 0 ||
+	    filtering >= TOPO_MAP_COUNT || ports < 0 || ports >= TOPO_PORTS_COUNT || lo < 1 ||
+	    hi > 65535 || lo > hi || stride < 1 || stride > TOPO_NAT_STRIDE_MAX || pool < 0 ||
+	    pool > 65535 || classes < TOPO_CLASSES_NONE || classes > TOPO_CLASSES_LINUX ||
+	    timeout <= 0 || unreplied < 0 || block < 0 || block > 32768 || blocks < 0 ||
+	    blocks > NAT_BLOCKS_MAX)
+		return -1;
+	*b = (struct topo_nat_behaviour){
+	    .mapping = (enum topo_nat_map)mapping,
+	    .filtering = (enum topo_nat_map)filtering,
+	    .ports = (enum topo_nat_ports)ports,
+	    .port_lo = (uint16_t)lo,
+	    .port_hi = (uint16_t)hi,
+	    .hairpin = hairpin,
+	    .timeout_ns = timeout,
+	    .stride = (uint16_t)stride,
+	    .parity = parity,
+	    .pool = (uint32_t)pool,
+	    .refresh_inbound = refresh,
+	    .classes = (enum topo_nat_classes)classes,
+	    .unreplied_ns = unreplied,
+	    .inbound_reserves = reserves,
+	    .port_block = (uint16_t)block,
+	    .port_blocks = (uint16_t)blocks,
+	};
+	return 0;
+}
+
+/* The checkpoint must be of this NAT: its name, its outside addresses. */
+static int nat_fits(const struct nat *n, const json_t *j, char *err, size_t errlen)
+{
+	const char *name = json_string_value(json_object_get(j, "name"));
+	const json_t *pubs = json_object_get(j, "publics");
+	uint32_t a;
+	size_t k;
+
+	if (!name || strcmp(name, n->cfg.name) != 0) {
+		snprintf(err, errlen, "nat %s: the checkpoint is of NAT '%s'", n->cfg.name,
+			 name ? name : "?");
+		return -1;
+	}
+	if (json_array_size(pubs) != n->cfg.n_public) {
+		snprintf(err, errlen,
+			 "nat %s: the checkpoint has %zu outside addresses, the NAT %zu",
+			 n->cfg.name, json_array_size(pubs), n->cfg.n_public);
+		return -1;
+	}
+	for (k = 0; k < n->cfg.n_public; k++)
+		if (nat_addr_read(json_array_get(pubs, k), &a) < 0 || a != n->cfg.publics[k]) {
+			snprintf(err, errlen,
+				 "nat %s: outside address %zu of the checkpoint is not the NAT's",
+				 n->cfg.name, k);
+			return -1;
+		}
+	return 0;
+}
+
+static int nat_sub_read(struct nat *n, const json_t *js, natbed_time_t now)
+{
+	const json_t *blocks = json_object_get(js, "blocks"), *jb;
+	json_int_t pub = json_integer_value(json_object_get(js, "public"));
+	struct nat_sub *sub;
+	uint32_t a;
 	size_t i;
 
-	if (json_unpack((json_t *)jm, "{s:I,s:I,s:i,s:I,s:i,s:i,s:I,s:I,s:I,s:o}", "proto", &proto,
-			"int_addr", &ia, "int_port", &ip, "key_addr", &ka, "key_port", &kp,
-			"ext_port", &ep, "expires_in_ns", &exp, "pkts_out", &po, "pkts_in", &pi,
-			"perms", &perms) < 0 ||
-	    proto < 0 || proto >= NAT_PROTO_COUNT || ep < 0 || ep >= NAT_PORTS || exp < 0)
+	if (nat_addr_read(json_object_get(js, "inside"), &a) < 0 || pub < 0 ||
+	    (size_t)pub >= n->cfg.n_public || nat_sub_find(n, a) || !json_is_array(blocks) ||
+	    (json_array_size(blocks) && !n->cfg.b.port_block))
 		return -1;
-	m = nat_map_add(n, (enum nat_proto)proto, htonl((uint32_t)ia), htons((uint16_t)ip),
-			htonl((uint32_t)ka), htons((uint16_t)kp), (uint16_t)ep, now + exp);
+	sub = nat_sub_make(n, a, (unsigned)pub);
+	if (!sub)
+		return -1;
+	json_array_foreach(blocks, i, jb)
+	{
+		json_int_t blk = json_integer_value(jb);
+
+		if (!json_is_integer(jb) || blk < 0 ||
+		    nat_block_take(n, sub, (uint32_t)blk, now) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int nat_map_read(struct nat *n, const json_t *jm, natbed_time_t now)
+{
+	struct nat_map_spec sp = {0};
+	json_t *perms = NULL, *jp, *jproto, *ia, *ka, *ea;
+	json_int_t exp = 0, age = 0, po = 0, pi = 0;
+	int ip = -1, kp = -1, ep = -1, replied = 0;
+	struct nat_map *m;
+	size_t i;
+
+	if (json_unpack((json_t *)jm, "{s:o,s:o,s:i,s:o,s:i,s:o,s:i,s:I,s:I,s:b,s:I,s:I,s:o}",
+			"proto", &jproto, "int_addr", &ia, "int_port", &ip, "key_addr", &ka,
+			"key_port", &kp, "ext_addr", &ea, "ext_port", &ep, "expires_in_ns", &exp,
+			"age_ns", &age, "replied", &replied, "pkts_out", &po, "pkts_in", &pi,
+			"perms", &perms) < 0 ||
+	    nat_proto_read(jproto, &sp.proto) < 0 || nat_addr_read(ia, &sp.int_addr) < 0 ||
+	    nat_addr_read(ka, &sp.key_addr) < 0 || nat_addr_read(ea, &sp.ext_addr) < 0 || ip < 0 ||
+	    ip > 65535 || kp < 0 || kp > 65535 || ep < 1 || ep > 65535 || exp <= 0 || age < 0 ||
+	    !json_is_array(perms) || (sp.int_addr & n->cfg.inside_mask) != n->cfg.inside_net)
+		return -1;
+	sp.int_port = htons((uint16_t)ip);
+	sp.key_port = htons((uint16_t)kp);
+	sp.ext_port = htons((uint16_t)ep);
+	m = nat_map_add(n, &sp, now + exp);
 	if (!m)
 		return -1;
+	m->created = now - age;
+	m->replied = replied;
 	m->pkts_out = (uint64_t)po;
 	m->pkts_in = (uint64_t)pi;
 	/* nat_perm_add() prepends: add from the last to keep the order */
 	for (i = json_array_size(perms); i-- > 0;) {
 		struct nat_perm *pm;
+		json_int_t port, st, heard;
+		uint32_t a;
 
 		jp = json_array_get(perms, i);
-		pm = nat_perm_add(m, htonl((uint32_t)json_integer_value(json_array_get(jp, 0))),
-				  htons((uint16_t)json_integer_value(json_array_get(jp, 1))));
-		if (pm) {
-			pm->tcp.state = (uint8_t)json_integer_value(json_array_get(jp, 2));
-			pm->tcp.heard = (uint8_t)json_integer_value(json_array_get(jp, 3));
+		port = json_integer_value(json_array_get(jp, 1));
+		st = json_integer_value(json_array_get(jp, 2));
+		heard = json_integer_value(json_array_get(jp, 3));
+		if (nat_addr_read(json_array_get(jp, 0), &a) < 0 || port < 0 || port > 65535 ||
+		    st < TCPST_NONE || st > TCPST_CLOSING || heard < 0 || heard > 3 ||
+		    !(pm = nat_perm_add(m, a, htons((uint16_t)port))))
+			return -1;
+		pm->tcp.state = (uint8_t)st;
+		pm->tcp.heard = (uint8_t)heard;
+	}
+	return 0;
+}
+
+static int nat_resv_read(struct nat *n, const json_t *jr, natbed_time_t now)
+{
+	json_t *jproto, *ea, *ra;
+	json_int_t exp = 0;
+	int ep = -1, rp = -1;
+	enum nat_proto p;
+	uint32_t e, r;
+
+	if (json_unpack((json_t *)jr, "{s:o,s:o,s:i,s:o,s:i,s:I}", "proto", &jproto, "ext_addr",
+			&ea, "ext_port", &ep, "raddr", &ra, "rport", &rp, "expires_in_ns",
+			&exp) < 0 ||
+	    nat_proto_read(jproto, &p) < 0 || nat_addr_read(ea, &e) < 0 ||
+	    nat_addr_read(ra, &r) < 0 || !nat_is_public(n, e) || ep < 1 || ep > 65535 || rp < 0 ||
+	    rp > 65535 || exp <= 0)
+		return -1;
+	nat_resv_hold(n, p, e, htons((uint16_t)ep), r, htons((uint16_t)rp), now + exp);
+	return 0;
+}
+
+/* Every subscriber has a mapping, and with port blocks every mapping's
+ * port lies in a block its subscriber holds. 0 or -1. */
+static int nat_subs_check(const struct nat *n)
+{
+	struct nat_map **all;
+	struct nat_sub *s;
+	size_t count, k, b;
+	uint16_t i;
+	int rc = 0;
+
+	for (b = 0; b < NAT_SUB_BUCKETS; b++)
+		for (s = n->subs[b]; s; s = s->next)
+			if (s->n_maps == 0)
+				return -1;
+	if (!n->cfg.b.port_block)
+		return 0;
+	all = nat_maps_sorted(n, &count);
+	for (k = 0; k < count && rc == 0; k++) {
+		uint32_t blk = (ntohs(all[k]->ext_port) - n->cfg.b.port_lo) / n->cfg.b.port_block;
+
+		rc = -1;
+		for (i = 0; i < all[k]->sub->n_blocks; i++)
+			if (all[k]->sub->blocks[i] == blk && ntohs(all[k]->ext_port) >= n->cfg.b.port_lo)
+				rc = 0;
+	}
+	free(all);
+	return rc;
+}
+
+/* Reads the list `key` of j with fn, naming the bad item in err. */
+static int nat_list_read(struct nat *n, const json_t *j, const char *key,
+			 int (*fn)(struct nat *, const json_t *, natbed_time_t), natbed_time_t now,
+			 char *err, size_t errlen)
+{
+	const json_t *arr = json_object_get(j, key), *item;
+	size_t i;
+
+	if (!json_is_array(arr)) {
+		snprintf(err, errlen, "nat %s: the checkpoint has no %s list", n->cfg.name, key);
+		return -1;
+	}
+	json_array_foreach(arr, i, item)
+	{
+		if (fn(n, item, now) < 0) {
+			snprintf(err, errlen, "nat %s: %s[%zu] of the checkpoint is invalid",
+				 n->cfg.name, key, i);
+			return -1;
 		}
 	}
 	return 0;
 }
 
+struct nat *nat_restore_prepare(const struct nat *n, const json_t *j, natbed_time_t now, char *err,
+				size_t errlen)
+{
+	const json_t *rng = json_object_get(j, "rng"), *next = json_object_get(j, "next_port");
+	struct nat_cfg c = n->cfg;
+	struct nat *fresh;
+	size_t i;
+
+	if (!json_is_object(j) || nat_fits(n, j, err, errlen) < 0)
+		return json_is_object(j)
+			   ? NULL
+			   : (snprintf(err, errlen, "nat %s: not a checkpoint", n->cfg.name), NULL);
+	if (nat_behaviour_read(json_object_get(j, "behaviour"), &c.b) < 0 || !nat_cfg_ok(&c)) {
+		snprintf(err, errlen, "nat %s: the checkpoint's behaviour is invalid", n->cfg.name);
+		return NULL;
+	}
+	if (json_array_size(rng) != 4 || json_array_size(next) != NAT_PROTO_COUNT ||
+	    !json_is_object(json_object_get(j, "counters"))) {
+		snprintf(err, errlen, "nat %s: the checkpoint lacks rng, next_port or counters",
+			 n->cfg.name);
+		return NULL;
+	}
+	fresh = nat_new(&c, n->s);
+	if (!fresh) {
+		snprintf(err, errlen, "nat %s: out of memory", n->cfg.name);
+		return NULL;
+	}
+	for (i = 0; i < 4; i++) {
+		const char *w = json_string_value(json_array_get(rng, i));
+		char *end;
+
+		fresh->rng.s[i] = w ? strtoull(w, &end, 10) : 0;
+		if (!w || *end || !*w)
+			goto bad;
+	}
+	for (i = 0; i < NAT_PROTO_COUNT; i++) {
+		json_int_t v = json_integer_value(json_array_get(next, i));
+
+		if (v < c.b.port_lo || v > c.b.port_hi)
+			goto bad;
+		fresh->next_port[i] = (uint32_t)v;
+	}
+	if (nat_list_read(fresh, j, "subscribers", nat_sub_read, now, err, errlen) < 0 ||
+	    nat_list_read(fresh, j, "mappings", nat_map_read, now, err, errlen) < 0 ||
+	    nat_list_read(fresh, j, "reservations", nat_resv_read, now, err, errlen) < 0)
+		goto fail;
+	if (nat_subs_check(fresh) < 0) {
+		snprintf(err, errlen, "nat %s: the checkpoint's subscribers and mappings disagree",
+			 n->cfg.name);
+		goto fail;
+	}
+	nat_counters_read(fresh, json_object_get(j, "counters"));
+	return fresh;
+bad:
+	snprintf(err, errlen, "nat %s: the checkpoint's rng or next_port is invalid", n->cfg.name);
+fail:
+	nat_free(fresh);
+	return NULL;
+}
+
 int nat_restore(struct nat *n, const json_t *j, natbed_time_t now, char *err, size_t errlen)
 {
-	json_t *maps = json_object_get(j, "mappings"), *rng = json_object_get(j, "rng");
-	json_t *next = json_object_get(j, "next_port"), *c = json_object_get(j, "counters"), *jm;
-	size_t i;
-	int p;
+	struct nat *fresh = nat_restore_prepare(n, j, now, err, errlen);
 
-	if (!json_is_array(maps) || json_array_size(rng) != 4 ||
-	    json_array_size(next) != NAT_PROTO_COUNT || !json_is_object(c)) {
-		snprintf(err, errlen,
-			 "nat %s: checkpoint is missing mappings, rng, next_port or counters",
-			 n->cfg.name);
+	if (!fresh)
 		return -1;
-	}
-	nat_flush(n);
-	for (i = 0; i < 4; i++)
-		n->rng.s[i] = strtoull(json_string_value(json_array_get(rng, i)) ?: "0", NULL, 10);
-	for (p = 0; p < NAT_PROTO_COUNT; p++)
-		n->next_port[p] = (uint32_t)json_integer_value(json_array_get(next, (size_t)p));
-	n->c.out_pkts = (uint64_t)json_integer_value(json_object_get(c, "out_pkts"));
-	n->c.in_pkts = (uint64_t)json_integer_value(json_object_get(c, "in_pkts"));
-	n->c.mappings_created =
-	    (uint64_t)json_integer_value(json_object_get(c, "mappings_created"));
-	n->c.mappings_expired =
-	    (uint64_t)json_integer_value(json_object_get(c, "mappings_expired"));
-	n->c.hairpinned = (uint64_t)json_integer_value(json_object_get(c, "hairpinned"));
-	n->c.icmp_errors = (uint64_t)json_integer_value(json_object_get(c, "icmp_errors"));
-	n->c.frags_held = (uint64_t)json_integer_value(json_object_get(c, "fragments_held"));
-	/* drops by verdict name; absent in older checkpoints: zero */
-	for (p = NAT_PASS + 1; p < NAT_VERDICT_COUNT; p++)
-		if (nat_verdict_is_drop((enum nat_verdict)p))
-			n->c.drops[p] = (uint64_t)json_integer_value(json_object_get(
-			    json_object_get(c, "drops"), nat_verdict_name((enum nat_verdict)p)));
-	json_array_foreach(maps, i, jm)
-	{
-		if (nat_restore_map(n, jm, now) < 0) {
-			snprintf(err, errlen, "nat %s: mapping %zu of the checkpoint is invalid",
-				 n->cfg.name, i);
-			return -1;
-		}
-	}
+	nat_adopt(n, fresh);
 	return 0;
 }

@@ -31,9 +31,6 @@
 #define PUBLIC_POOL_LEN 15
 #define PUBLIC_FIRST	"198.18.1.1" /* ... get one from here upward */
 
-static int v_text(struct loader *ld, const yaml_node_t *n, const char *path, void *dst,
-		  const struct text_kind *k);
-
 enum host_key { HK_NAT, HK_ADDRESS, HK_ADDRESSES, HK_LINK, HK_RUN, HK_FIREWALL, HK_COUNT };
 
 enum top_key {
@@ -266,7 +263,7 @@ static int walk_pair(struct loader *ld, const yaml_node_pair_t *p, const char *p
 	if (lines[i])
 		return topo_fail(ld, line_of(k), sub, "duplicate key (first at line %d)", lines[i]);
 	lines[i] = line_of(k);
-	if (keys[i].text ? v_text(ld, v, sub, (char *)obj + keys[i].off, keys[i].text)
+	if (keys[i].text ? topo_text_read(ld, v, sub, (char *)obj + keys[i].off, keys[i].text)
 			 : keys[i].parse(ld, v, sub, (char *)obj + keys[i].off))
 		return -1;
 	if (set)
@@ -378,8 +375,8 @@ static const struct text_kind k_run = {t_run, "command", "at most 1023 bytes"};
 
 /* Parses scalar n (named by path) of kind k into dst; errors read
  * "bad KIND 'VALUE' (HINT)". Returns 0 or -1. */
-static int v_text(struct loader *ld, const yaml_node_t *n, const char *path, void *dst,
-		  const struct text_kind *k)
+int topo_text_read(struct loader *ld, const yaml_node_t *n, const char *path, void *dst,
+		   const struct text_kind *k)
 {
 	const char *s = topo_scalar(ld, n, path);
 
@@ -450,7 +447,7 @@ static int v_address(struct loader *ld, const yaml_node_t *n, const char *path, 
 
 	if (hi->line[HK_ADDRESSES])
 		return topo_fail(ld, line_of(n), path, "give address or addresses, not both");
-	if (v_text(ld, n, path, &hi->host.addrs[0], &topo_k_addr) < 0)
+	if (topo_text_read(ld, n, path, &hi->host.addrs[0], &topo_k_addr) < 0)
 		return -1;
 	hi->host.n_addrs = 1;
 	hi->addr_line[0] = line_of(n);
@@ -479,7 +476,7 @@ static int v_addresses(struct loader *ld, const yaml_node_t *n, const char *path
 		size_t k = hi->host.n_addrs;
 
 		topo_path_index(sub, sizeof(sub), path, k);
-		if (v_text(ld, item, sub, &hi->host.addrs[k], &topo_k_addr) < 0)
+		if (topo_text_read(ld, item, sub, &hi->host.addrs[k], &topo_k_addr) < 0)
 			return -1;
 		hi->addr_line[k] = line_of(item);
 		hi->host.n_addrs++;
@@ -1005,10 +1002,11 @@ static int addr_user(const struct loader *ld, struct in_addr a, size_t nats_upto
 	size_t i, k;
 
 	for (i = 0; i < nats_upto; i++)
-		if (ld->nats[i].nat.public_addr.s_addr == a.s_addr) {
-			entity_path(where, wlen, "nats", ld->nats[i].nat.name, "public");
-			return ld->nats[i].line[NK_PUBLIC];
-		}
+		for (k = 0; k < ld->nats[i].nat.n_public; k++)
+			if (ld->nats[i].nat.publics[k].s_addr == a.s_addr) {
+				entity_path(where, wlen, "nats", ld->nats[i].nat.name, "public");
+				return ld->nats[i].line[NK_PUBLIC];
+			}
 	for (i = 0; i <= hi && i < ld->n_hosts; i++) {
 		const struct host_in *h = &ld->hosts[i];
 
@@ -1025,16 +1023,25 @@ static int nat_place(struct loader *ld, size_t i)
 {
 	struct nat_in *ni = &ld->nats[i];
 	char path[KEY_PATH_MAX], other[KEY_PATH_MAX], s[INET_ADDRSTRLEN];
+	size_t k, j;
 	int line;
 
 	entity_path(path, sizeof(path), "nats", ni->nat.name, "public");
-	if (addr_place(ld, ni->nat.public_addr, ni->nat.upstream, path, ni->line[NK_PUBLIC]) < 0)
-		return -1;
-	line = addr_user(ld, ni->nat.public_addr, i, 0, 0, other, sizeof(other));
-	if (line)
-		return topo_fail(ld, ni->line[NK_PUBLIC], path,
-				 "duplicate address %s (%s, line %d)",
-				 ip_str(ni->nat.public_addr, s), other, line);
+	for (k = 0; k < ni->nat.n_public; k++) {
+		struct in_addr a = ni->nat.publics[k];
+
+		if (addr_place(ld, a, ni->nat.upstream, path, ni->line[NK_PUBLIC]) < 0)
+			return -1;
+		line = addr_user(ld, a, i, 0, 0, other, sizeof(other));
+		for (j = 0; !line && j < k; j++)
+			if (ni->nat.publics[j].s_addr == a.s_addr)
+				return topo_fail(ld, ni->line[NK_PUBLIC], path, "%s is given twice",
+						 ip_str(a, s));
+		if (line)
+			return topo_fail(ld, ni->line[NK_PUBLIC], path,
+					 "duplicate address %s (%s, line %d)", ip_str(a, s), other,
+					 line);
+	}
 	return 0;
 }
 

@@ -60,6 +60,10 @@ enum nat_key {
 	NK_PARITY,
 	NK_POOL,
 	NK_REFRESH_INBOUND,
+	NK_UNREPLIED,
+	NK_INBOUND_RESERVES,
+	NK_PORT_BLOCK,
+	NK_PORT_BLOCKS,
 	NK_PUBLIC,
 	NK_INSIDE,
 	NK_UPSTREAM,
@@ -162,6 +166,11 @@ const char *topo_nv_name(const struct name_value *t, size_t n, int value);
  * may be NULL). Returns 0 or -1 with the error written. */
 int topo_walk_map(struct loader *ld, const yaml_node_t *n, const char *path,
 		  const struct key_spec *keys, size_t n_keys, void *obj, int *lines, unsigned *set);
+
+/* Reads scalar n (named by path) of kind k into dst; an error reads
+ * "bad KIND 'VALUE' (HINT)". Returns 0 or -1. */
+int topo_text_read(struct loader *ld, const yaml_node_t *n, const char *path, void *dst,
+		   const struct text_kind *k);
 
 /* Prefix lengths a topo_prefix_read() caller accepts; bare: a plain address
  * reads as /32. */

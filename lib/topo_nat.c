@@ -26,6 +26,7 @@ static const struct name_value nat_ports_names[] = {
     {"preserve", TOPO_PORTS_PRESERVE},
     {"sequential", TOPO_PORTS_SEQUENTIAL},
     {"random", TOPO_PORTS_RANDOM},
+    {"preserve-random", TOPO_PORTS_PRESERVE_RANDOM},
 };
 
 int topo_parse_nat_map(const char *s, enum topo_nat_map *out)
@@ -67,26 +68,46 @@ struct nat_preset {
 #define EIM  TOPO_MAP_EIM
 #define ADM  TOPO_MAP_ADM
 #define APDM TOPO_MAP_APDM
-/* What every preset shares: the whole registered and dynamic range, no
- * hairpinning, RFC 4787 REQ-5's two minutes, one port at a time. */
-#define PRESET(m, f, p)                                                                            \
+/* What every preset shares: the whole registered and dynamic range, RFC
+ * 4787 REQ-5's two minutes, one port at a time, one block per subscriber
+ * when blocks are used. The rest is in the table's columns. */
+#define PRESET(m, f, p, hairpin_, classes_, block, unreplied, refresh, reserves)                   \
 	{                                                                                          \
 		.mapping = (m), .filtering = (f), .ports = (p), .port_lo = 1024, .port_hi = 65535, \
-		.timeout_ns = TIMEOUT_DEFAULT, .stride = 1                                         \
+		.timeout_ns = TIMEOUT_DEFAULT, .stride = 1, .port_blocks = 1,                      \
+		.hairpin = (hairpin_), .classes = (classes_), .port_block = (block),               \
+		.unreplied_ns = (unreplied), .refresh_inbound = (refresh),                         \
+		.inbound_reserves = (reserves)                                                     \
 	}
+#define RFC4787	 TOPO_CLASSES_RFC4787
+#define LINUX	 TOPO_CLASSES_LINUX
+#define PRESERVE TOPO_PORTS_PRESERVE
+#define S30	 (30 * NATBED_NS_PER_S)
 /* clang-format off */
 static const struct nat_preset nat_presets[] = {
-	{"full-cone",            PRESET(EIM,  EIM,  TOPO_PORTS_PRESERVE)},
-	{"restricted-cone",      PRESET(EIM,  ADM,  TOPO_PORTS_PRESERVE)},
-	{"port-restricted",      PRESET(EIM,  APDM, TOPO_PORTS_PRESERVE)},
-	{"symmetric",            PRESET(APDM, APDM, TOPO_PORTS_RANDOM)},
-	{"symmetric-sequential", PRESET(APDM, APDM, TOPO_PORTS_SEQUENTIAL)},
-	{"cgnat",                PRESET(EIM,  EIM,  TOPO_PORTS_PRESERVE)},
+	/*                               mapping filter ports    hairpin classes block unreplied refresh-in reserves */
+	{"full-cone",            PRESET(EIM,  EIM,  PRESERVE,   false, RFC4787, 0,   0,   false, false)},
+	{"restricted-cone",      PRESET(EIM,  ADM,  PRESERVE,   false, RFC4787, 0,   0,   false, false)},
+	{"port-restricted",      PRESET(EIM,  APDM, PRESERVE,   false, RFC4787, 0,   0,   false, false)},
+	{"symmetric",            PRESET(APDM, APDM, TOPO_PORTS_RANDOM, false, RFC4787, 0, 0, false, false)},
+	{"symmetric-sequential", PRESET(APDM, APDM, TOPO_PORTS_SEQUENTIAL, false, RFC4787, 0, 0, false, false)},
+	/* RFC 6888: paired pooling (always), a block of ports per subscriber
+	 * (REQ-4), hairpinning (REQ-7) */
+	{"cgnat",                PRESET(EIM,  EIM,  PRESERVE,   true,  RFC4787, 512, 0,   false, false)},
+	/* Linux netfilter masquerade with the kernel's defaults: conntrack's
+	 * UDP timeouts (30 s unreplied, 120 s once answered, refreshed both
+	 * ways), source ports kept in their class, and an unanswered inbound
+	 * packet holding its (remote, port) pair */
+	{"linux-masquerade",     PRESET(EIM,  APDM, TOPO_PORTS_PRESERVE_RANDOM, false, LINUX, 0, S30, true, true)},
 };
 
 /* What a NAT without a preset gets (mapping and filtering must be given). */
-static const struct nat_preset nat_no_preset = {"", PRESET(EIM, EIM, TOPO_PORTS_PRESERVE)};
+static const struct nat_preset nat_no_preset = {"", PRESET(EIM, EIM, PRESERVE, false, RFC4787, 0, 0, false, false)};
 /* clang-format on */
+#undef S30
+#undef PRESERVE
+#undef LINUX
+#undef RFC4787
 #undef PRESET
 #undef EIM
 #undef ADM
@@ -130,6 +151,10 @@ static const struct nat_field nat_fields[] = {
     NAT_B(TOPO_NAT_PARITY, parity),
     NAT_B(TOPO_NAT_POOL, pool),
     NAT_B(TOPO_NAT_REFRESH_INBOUND, refresh_inbound),
+    NAT_B(TOPO_NAT_UNREPLIED, unreplied_ns),
+    NAT_B(TOPO_NAT_INBOUND_RESERVES, inbound_reserves),
+    NAT_B(TOPO_NAT_PORT_BLOCK, port_block),
+    NAT_B(TOPO_NAT_PORT_BLOCKS, port_blocks),
 };
 #undef NAT_B
 
@@ -142,6 +167,8 @@ static void preset_fill(struct topo_nat *nat, const struct nat_preset *p)
 		if (!(nat->set & nat_fields[i].bit))
 			memcpy((char *)&nat->b + nat_fields[i].off,
 			       (const char *)&p->b + nat_fields[i].off, nat_fields[i].size);
+	/* REQ-3a: a port-range given is the range of every port */
+	nat->b.classes = (nat->set & TOPO_NAT_PORT_RANGE) ? TOPO_CLASSES_NONE : p->b.classes;
 }
 
 int topo_nat_preset_apply(struct topo_nat *nat, const char *name)
@@ -172,12 +199,16 @@ static int t_ports(const char *s, void *dst)
 	return topo_parse_nat_ports(s, dst);
 }
 
-/* dst: the struct topo_nat_behaviour (a range fills two fields). */
+/* dst: the struct topo_nat_behaviour (a range fills two fields and makes
+ * it the range of every port: no classes). */
 static int t_port_range(const char *s, void *dst)
 {
 	struct topo_nat_behaviour *b = dst;
 
-	return units_parse_port_range(s, &b->port_lo, &b->port_hi);
+	if (units_parse_port_range(s, &b->port_lo, &b->port_hi) < 0)
+		return -1;
+	b->classes = TOPO_CLASSES_NONE;
+	return 0;
 }
 
 /* A whole number lo..hi, digits only. */
@@ -196,6 +227,26 @@ static int t_stride(const char *s, void *dst)
 	unsigned long v;
 
 	if (t_count(s, 1, TOPO_NAT_STRIDE_MAX, &v) < 0)
+		return -1;
+	*(uint16_t *)dst = (uint16_t)v;
+	return 0;
+}
+
+static int t_port_block(const char *s, void *dst)
+{
+	unsigned long v;
+
+	if (t_count(s, 1, 32768, &v) < 0)
+		return -1;
+	*(uint16_t *)dst = (uint16_t)v;
+	return 0;
+}
+
+static int t_port_blocks(const char *s, void *dst)
+{
+	unsigned long v;
+
+	if (t_count(s, 1, 64, &v) < 0)
 		return -1;
 	*(uint16_t *)dst = (uint16_t)v;
 	return 0;
@@ -225,9 +276,11 @@ static int t_timeout(const char *s, void *dst)
 /* clang-format off */
 static const struct text_kind k_timeout = {t_timeout, "duration", "a duration above zero with us, ms or s, e.g. 30s"};
 static const struct text_kind k_map = {t_map, "behaviour", "endpoint-independent, address-dependent or address-and-port-dependent"};
-static const struct text_kind k_ports = {t_ports, "port assignment", "preserve, sequential or random"};
+static const struct text_kind k_ports = {t_ports, "port assignment", "preserve, sequential, random or preserve-random"};
 static const struct text_kind k_port_range = {t_port_range, "port range", "LO-HI with 1 <= LO <= HI <= 65535"};
 static const struct text_kind k_stride = {t_stride, "stride", "a whole number from 1 to 1000"};
+static const struct text_kind k_port_block = {t_port_block, "port block", "ports per block, a whole number from 1 to 32768"};
+static const struct text_kind k_port_blocks = {t_port_blocks, "block count", "blocks per subscriber, a whole number from 1 to 64"};
 static const struct text_kind k_pool = {t_pool, "pool size", "a whole number of ports from 1 to 65535"};
 /* clang-format on */
 
@@ -254,6 +307,46 @@ static int v_preset(struct loader *ld, const yaml_node_t *n, const char *path, v
 	}
 	return topo_fail(ld, line_of(n), path, "unknown preset '%.*s' (%s)", VALUE_SHOW_MAX, s,
 			 list);
+}
+
+/* The whole NAT: its outside addresses. An address, a list of them, or a
+ * prefix of /24 or longer (a carrier's pool: RFC 6888 REQ-3 allows any
+ * size; a /24 keeps the tables small), every address of it usable. */
+static int v_public(struct loader *ld, const yaml_node_t *n, const char *path, void *dst)
+{
+	static const struct prefix_rule pr = {24, 32, true};
+	struct topo_nat *nat = &((struct nat_in *)dst)->nat;
+	const yaml_node_item_t *it;
+	char sub[KEY_PATH_MAX];
+	struct in_addr a;
+	unsigned len, k;
+
+	if (n->type == YAML_SEQUENCE_NODE) {
+		if (n->data.sequence.items.top - n->data.sequence.items.start > TOPO_NAT_PUBLIC_MAX)
+			return topo_fail(ld, line_of(n), path, "more than %d addresses",
+					 TOPO_NAT_PUBLIC_MAX);
+		for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+			topo_path_index(sub, sizeof(sub), path, nat->n_public);
+			if (topo_text_read(ld, topo_node_at(ld, *it), sub,
+					   &nat->publics[nat->n_public], &topo_k_addr) < 0)
+				return -1;
+			nat->n_public++;
+		}
+		if (nat->n_public == 0)
+			return topo_fail(ld, line_of(n), path, "an empty list: give an address");
+		return 0;
+	}
+	if (n->type == YAML_SCALAR_NODE && !strchr((const char *)n->data.scalar.value, '/')) {
+		nat->n_public = 1;
+		return topo_text_read(ld, n, path, &nat->publics[0], &topo_k_addr);
+	}
+	if (!topo_prefix_read(ld, n, path, &pr, &a, &len))
+		return -1;
+	if (!ip_unicast(a))
+		return topo_fail(ld, line_of(n), path, "%s is not unicast", n->data.scalar.value);
+	for (k = 0; k < (1u << (32 - len)); k++)
+		nat->publics[nat->n_public++] = ip_n(ip_h(a) + k);
+	return 0;
 }
 
 /* The whole NAT: "A.B.C.D/LEN" fills the network, its length, the gateway. */
@@ -290,7 +383,11 @@ const struct key_spec topo_nat_keys[NK_COUNT] = {
 	[NK_PARITY]     = {"parity",     &topo_k_bool,       NULL,     NAT_FIELD(nat.b.parity),      0, TOPO_NAT_PARITY},
 	[NK_POOL]       = {"pool",       &k_pool,       NULL,     NAT_FIELD(nat.b.pool),        0, TOPO_NAT_POOL},
 	[NK_REFRESH_INBOUND] = {"refresh-inbound", &topo_k_bool, NULL, NAT_FIELD(nat.b.refresh_inbound), 0, TOPO_NAT_REFRESH_INBOUND},
-	[NK_PUBLIC]     = {"public",     &topo_k_addr,       NULL,     NAT_FIELD(nat.public_addr), 0, 0},
+	[NK_UNREPLIED]  = {"timeout-unreplied", &k_timeout, NULL, NAT_FIELD(nat.b.unreplied_ns), 0, TOPO_NAT_UNREPLIED},
+	[NK_INBOUND_RESERVES] = {"inbound-reserves", &topo_k_bool, NULL, NAT_FIELD(nat.b.inbound_reserves), 0, TOPO_NAT_INBOUND_RESERVES},
+	[NK_PORT_BLOCK] = {"port-block", &k_port_block, NULL,     NAT_FIELD(nat.b.port_block), 0, TOPO_NAT_PORT_BLOCK},
+	[NK_PORT_BLOCKS] = {"port-blocks", &k_port_blocks, NULL,  NAT_FIELD(nat.b.port_blocks), 0, TOPO_NAT_PORT_BLOCKS},
+	[NK_PUBLIC]     = {"public",     NULL,          v_public, 0,                          0, 0},
 	[NK_INSIDE]     = {"inside",     NULL,          v_inside, 0,                          0, 0},
 	[NK_UPSTREAM]   = {"upstream",   &topo_k_nat_ref,    NULL,     NAT_FIELD(upstream),        0, 0},
 	[NK_LINK]       = {"link",       NULL,          topo_v_link,   NAT_FIELD(nat.link),        0, 0},
@@ -301,8 +398,9 @@ const struct key_spec topo_nat_keys[NK_COUNT] = {
 /* The keys of a NAT block that are behaviour fields, in the key table's
  * order: what topo_nat_behaviour_set() takes. */
 static const enum nat_key nat_behaviour_keys[] = {
-    NK_MAPPING, NK_FILTERING, NK_PORTS,	 NK_PORT_RANGE, NK_HAIRPIN,
-    NK_TIMEOUT, NK_STRIDE,    NK_PARITY, NK_POOL,	NK_REFRESH_INBOUND,
+    NK_MAPPING,	  NK_FILTERING,	       NK_PORTS,      NK_PORT_RANGE,  NK_HAIRPIN,
+    NK_TIMEOUT,	  NK_STRIDE,	       NK_PARITY,     NK_POOL,	      NK_REFRESH_INBOUND,
+    NK_UNREPLIED, NK_INBOUND_RESERVES, NK_PORT_BLOCK, NK_PORT_BLOCKS,
 };
 
 int topo_nat_behaviour_set(struct topo_nat_behaviour *b, const char *key, const char *value,
@@ -310,7 +408,7 @@ int topo_nat_behaviour_set(struct topo_nat_behaviour *b, const char *key, const 
 {
 	const size_t base = offsetof(struct nat_in, nat.b);
 	struct topo_nat_behaviour nb = *b;
-	char known[200];
+	char known[320];
 	size_t i, used = 0;
 
 	for (i = 0; i < ARRAY_SIZE(nat_behaviour_keys); i++) {

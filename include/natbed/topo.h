@@ -61,12 +61,23 @@ int topo_link_cfg(const struct topo_link *l, const char *name, uint64_t seed, un
 		  struct link_cfg *out, char *err, size_t errlen);
 
 enum topo_nat_map {
-	TOPO_MAP_EIM, /* endpoint-independent */
-	TOPO_MAP_ADM, /* address-dependent */
-	TOPO_MAP_APDM /* address-and-port-dependent */
+	TOPO_MAP_EIM,  /* endpoint-independent */
+	TOPO_MAP_ADM,  /* address-dependent */
+	TOPO_MAP_APDM, /* address-and-port-dependent */
+	TOPO_MAP_COUNT
 };
 
-enum topo_nat_ports { TOPO_PORTS_PRESERVE, TOPO_PORTS_SEQUENTIAL, TOPO_PORTS_RANDOM };
+/* Port assignment (RFC 4787 §4.2): the inside port when free, else the
+ * next free one (preserve); a stride after the last one (sequential);
+ * seeded random (random); the inside port when free, else random in its
+ * class (preserve-random: Linux). */
+enum topo_nat_ports {
+	TOPO_PORTS_PRESERVE,
+	TOPO_PORTS_SEQUENTIAL,
+	TOPO_PORTS_RANDOM,
+	TOPO_PORTS_PRESERVE_RANDOM,
+	TOPO_PORTS_COUNT
+};
 
 /* Which NAT fields the file gave explicitly (a preset fills the others). */
 enum topo_nat_field {
@@ -80,7 +91,19 @@ enum topo_nat_field {
 	TOPO_NAT_PARITY = 1u << 7,
 	TOPO_NAT_POOL = 1u << 8,
 	TOPO_NAT_REFRESH_INBOUND = 1u << 9,
+	TOPO_NAT_UNREPLIED = 1u << 10,
+	TOPO_NAT_INBOUND_RESERVES = 1u << 11,
+	TOPO_NAT_PORT_BLOCK = 1u << 12,
+	TOPO_NAT_PORT_BLOCKS = 1u << 13,
 };
+
+/* RFC 4787 REQ-3a: which range a new external port comes from. With
+ * classes, an inside port keeps to its class (RFC 4787: 1-1023 and the
+ * range of the NAT, by default 1024-65535; Linux: 1-511, 600-1023 and
+ * 1024-65535); without (a port-range given), every port comes from it. */
+enum topo_nat_classes { TOPO_CLASSES_NONE, TOPO_CLASSES_RFC4787, TOPO_CLASSES_LINUX };
+
+#define TOPO_NAT_PUBLIC_MAX 256 /* addresses of one NAT: a /24 pool at most */
 
 #define TOPO_NAT_STRIDE_MAX 1000
 
@@ -138,12 +161,20 @@ struct topo_nat_behaviour {
 	enum topo_nat_map filtering; /* same three kinds, read as filtering */
 	enum topo_nat_ports ports;
 	uint16_t port_lo, port_hi;
-	bool hairpin;		  /* RFC 4787 REQ-9 */
-	natbed_time_t timeout_ns; /* UDP mapping lifetime, RFC 4787 REQ-5 */
-	uint16_t stride;	  /* sequential ports: distance between new ports (1) */
-	bool parity;		  /* RFC 4787 REQ-4: keep the inside port's parity */
-	uint32_t pool;		  /* most mappings per protocol; 0: the whole range */
-	bool refresh_inbound;	  /* RFC 4787 REQ-6: inbound traffic refreshes too */
+	bool hairpin;		       /* RFC 4787 REQ-9 */
+	natbed_time_t timeout_ns;      /* UDP mapping lifetime, RFC 4787 REQ-5 */
+	uint16_t stride;	       /* sequential ports: distance between new ports (1) */
+	bool parity;		       /* RFC 4787 REQ-4: keep the inside port's parity */
+	uint32_t pool;		       /* most mappings per protocol; 0: the whole range */
+	bool refresh_inbound;	       /* RFC 4787 REQ-6: inbound traffic refreshes too */
+	enum topo_nat_classes classes; /* REQ-3a; NONE when a port-range was given */
+	natbed_time_t unreplied_ns;    /* UDP lifetime until an answer came in; 0: timeout_ns */
+	/* Linux conntrack: an inbound packet that finds no way in reserves its
+	 * (remote, external port) pair, so an outbound flow to that remote
+	 * that would take that port gets another one. */
+	bool inbound_reserves;
+	uint16_t port_block;  /* RFC 6888 REQ-4: ports per block of a subscriber; 0: none */
+	uint16_t port_blocks; /* the most blocks one subscriber holds */
 };
 
 struct topo_nat {
@@ -151,14 +182,15 @@ struct topo_nat {
 	char preset[TOPO_NAME_MAX]; /* "" when none given */
 	unsigned set;		    /* enum topo_nat_field bits */
 	struct topo_nat_behaviour b;
-	struct in_addr public_addr; /* outside address */
-	struct in_addr inside_net;  /* network address of the inside prefix */
-	uint8_t inside_len;	    /* prefix length */
-	struct in_addr gateway;	    /* first address of the inside prefix */
-	int upstream;		    /* index in topo.nats, or -1: the internet */
-	struct topo_link link;	    /* uplink toward the upstream */
-	struct topo_fw fw;	    /* between its inside and its upstream */
-	int line;		    /* where it was defined */
+	struct in_addr publics[TOPO_NAT_PUBLIC_MAX]; /* outside addresses: one, or a pool */
+	size_t n_public;
+	struct in_addr inside_net; /* network address of the inside prefix */
+	uint8_t inside_len;	   /* prefix length */
+	struct in_addr gateway;	   /* first address of the inside prefix */
+	int upstream;		   /* index in topo.nats, or -1: the internet */
+	struct topo_link link;	   /* uplink toward the upstream */
+	struct topo_fw fw;	   /* between its inside and its upstream */
+	int line;		   /* where it was defined */
 };
 
 struct topo_host {
@@ -235,7 +267,7 @@ const char *topo_fw_dir_name(enum topo_fw_dir d);
 const char *topo_fw_proto_name(enum topo_fw_proto p);
 
 /* NAT presets (full-cone, restricted-cone, port-restricted, symmetric,
- * symmetric-sequential, cgnat). topo_nat_preset_name(i) names the i-th, or
+ * symmetric-sequential, cgnat, linux-masquerade). topo_nat_preset_name(i) names the i-th, or
  * returns NULL past the last (to iterate them). topo_nat_preset_apply()
  * sets nat->preset and fills every behaviour field not flagged in
  * nat->set; returns 0, or -1 for an unknown name (nat untouched). */

@@ -59,7 +59,7 @@ static void nat_fuzz_cfg(struct fuzz_in *in, struct nat_cfg *cfg)
 	snprintf(cfg->name, sizeof(cfg->name), "fuzz");
 	cfg->b.mapping = (enum topo_nat_map)((b & 3) % 3);
 	cfg->b.filtering = (enum topo_nat_map)(((b >> 2) & 3) % 3);
-	cfg->b.ports = (enum topo_nat_ports)(((b >> 4) & 3) % 3);
+	cfg->b.ports = (enum topo_nat_ports)(((b >> 4) & 3) % TOPO_PORTS_COUNT);
 	cfg->b.parity = b & 0x40;
 	cfg->b.hairpin = b & 0x80;
 	cfg->b.refresh_inbound = flags & 1;
@@ -77,7 +77,22 @@ static void nat_fuzz_cfg(struct fuzz_in *in, struct nat_cfg *cfg)
 	cfg->tcp_established_ns = nat_fuzz_timeout(in);
 	cfg->tcp_transitory_ns = nat_fuzz_timeout(in);
 	cfg->icmp_timeout_ns = nat_fuzz_timeout(in);
-	cfg->public_addr = htonl(fuzz_u32(in));
+	cfg->publics[0] = htonl(fuzz_u32(in));
+	/* flag bits 6-7: a pool of up to four addresses (paired pooling) */
+	cfg->n_public = 1 + ((flags >> 6) & 3);
+	for (size_t k = 1; k < cfg->n_public; k++)
+		cfg->publics[k] = htonl(ntohl(cfg->publics[0]) + (uint32_t)k);
+	/* flag bit 2: Linux's reservations and timeouts; 3-4: port classes;
+	 * 5: port blocks of a subscriber (RFC 6888) */
+	cfg->b.inbound_reserves = flags & 4;
+	cfg->b.unreplied_ns = (flags & 4) ? nat_fuzz_timeout(in) : 0;
+	cfg->b.classes = (enum topo_nat_classes)(((flags >> 3) & 3) % 3);
+	if (flags & 32) {
+		cfg->b.port_block = (uint16_t)(1 + fuzz_u8(in) % 64);
+		cfg->b.port_blocks = (uint16_t)(1 + fuzz_u8(in) % 4);
+		if (cfg->b.port_block > (uint32_t)cfg->b.port_hi - cfg->b.port_lo + 1)
+			cfg->b.port_block = 0;
+	}
 	cfg->inside_net = htonl(fuzz_u32(in));
 	plen = fuzz_u8(in) % 33;
 	cfg->inside_mask = htonl(plen ? ~0u << (32 - plen) : 0);
@@ -95,7 +110,7 @@ static void nat_fuzz_steer(const struct nat_cfg *cfg, uint8_t *frame, size_t len
 		return;
 	ip = (struct ipv4_hdr *)(frame + ETH_HLEN_);
 	if (inbound)
-		ip->dst = cfg->public_addr;
+		ip->dst = cfg->publics[ntohl(ip->src) % cfg->n_public];
 	else
 		ip->src = cfg->inside_net | (ip->src & ~cfg->inside_mask);
 }
@@ -164,8 +179,11 @@ static void nat_fuzz_checkpoint(struct nat *n, struct nat **twin, struct sched *
 static void nat_fuzz_set(struct nat *n, struct fuzz_in *in)
 {
 	static const char *const keys[] = {
-	    "mapping", "filtering", "ports",   "port-range",	  "hairpin",
-	    "parity",  "stride",    "timeout", "refresh-inbound", "bogus",
+	    "mapping",	  "filtering",	       "ports",
+	    "port-range", "hairpin",	       "parity",
+	    "stride",	  "timeout",	       "refresh-inbound",
+	    "pool",	  "timeout-unreplied", "inbound-reserves",
+	    "port-block", "port-blocks",       "bogus",
 	};
 	const char *key = keys[fuzz_u8(in) % (sizeof(keys) / sizeof(keys[0]))];
 	char value[NAT_FUZZ_VALUE_MAX + 1], err[256] = "";

@@ -313,13 +313,16 @@ if [ -n "$KERNEL_ONLY" ]; then
 	exit 0
 fi
 
-# port-restricted: the punch works and b keeps its port
-natbed_part port-restricted high
-read -r ap bp <<<"${PORTS[high]}"
-[ "${RES[port-restricted.high.agot]}" -ge 1 ] && [ "${RES[port-restricted.high.bgot]}" -ge 1 ] \
-	|| nb_fail "port-restricted: want probes both ways: a: $(cat "$NB_TMP/port-restricted-high.a") b: $(cat "$NB_TMP/port-restricted-high.b")"
-[ "${RES[port-restricted.high.ext]}" = "$bp" ] \
-	|| nb_fail "port-restricted: b's port $bp left as ${RES[port-restricted.high.ext]}"
+# port-restricted: the punch works and b keeps its port, below 1024 too
+# (RFC 4787 REQ-3a: 655 stays in 1-1023, here as itself)
+natbed_part port-restricted high low
+for s in high low; do
+	read -r ap bp <<<"${PORTS[$s]}"
+	[ "${RES[port-restricted.$s.agot]}" -ge 1 ] && [ "${RES[port-restricted.$s.bgot]}" -ge 1 ] \
+		|| nb_fail "port-restricted $s: want probes both ways: a: $(cat "$NB_TMP/port-restricted-$s.a") b: $(cat "$NB_TMP/port-restricted-$s.b")"
+	[ "${RES[port-restricted.$s.ext]}" = "$bp" ] \
+		|| nb_fail "port-restricted $s: b's port $bp left as ${RES[port-restricted.$s.ext]}"
+done
 
 # linux-masquerade: what the kernel did, on both ports
 natbed_part linux-masquerade high low
@@ -336,4 +339,4 @@ for s in high low; do
 	[ "${RES[$n.ext]}" -lt 512 ] || [ "${RES[$n.ext]}" -ge 600 ] \
 		|| nb_fail "linux-masquerade $s: moved to ${RES[$n.ext]}; the kernel picks 600-1023 in 512-1023"
 done
-nb_pass "a hole punch: kernel masquerade and natbed linux-masquerade agree (nothing arrives, b's port moves in its class); port-restricted arrives"
+nb_pass "a hole punch: kernel masquerade and natbed linux-masquerade agree (nothing arrives, b's port moves in its class); port-restricted arrives and keeps ports 41290 and 655"

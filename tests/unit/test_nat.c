@@ -243,7 +243,8 @@ static void t_cfg(struct nat_cfg *c, enum topo_nat_map mapping, enum topo_nat_ma
 	c->tcp_established_ns = 7440 * T_S;
 	c->tcp_transitory_ns = 240 * T_S;
 	c->icmp_timeout_ns = 60 * T_S;
-	c->public_addr = a4(T_PUBLIC);
+	c->publics[0] = a4(T_PUBLIC);
+	c->n_public = 1;
 	c->inside_net = a4("192.168.1.0");
 	c->inside_mask = htonl(0xffffff00u);
 	c->seed = 42;
@@ -1242,6 +1243,322 @@ static void test_checkpoint_restore(void **state)
 	fx_free(b);
 }
 
+/* --- port classes, Linux masquerade, carrier NAT, pages --------------------- */
+
+/* UDP out on any NAT: the verdict, and the outside endpoint it got. */
+static enum nat_verdict out_ep(struct fx *f, const char *src, uint16_t sport, const char *dst,
+			       uint16_t dport, uint32_t *addr, uint16_t *port)
+{
+	struct tpkt p;
+	enum nat_verdict r;
+
+	t_udp(&p, src, sport, dst, dport);
+	r = nat_outbound(f->n, &p.v, fx_now(f));
+	if (r == NAT_PASS) {
+		t_check(&p);
+		*addr = t_ip(&p)->src;
+		*port = t_sport(&p);
+	}
+	return r;
+}
+
+/* UDP in to the outside endpoint (to, ext). */
+static enum nat_verdict in_ep(struct fx *f, const char *src, uint16_t sport, uint32_t to,
+			      uint16_t ext)
+{
+	struct tpkt p;
+
+	t_udp(&p, src, sport, T_PUBLIC, ext);
+	t_ip(&p)->dst = to;
+	t_finish(&p, false);
+	return nat_inbound(f->n, &p.v, fx_now(f));
+}
+
+/* RFC 4787 REQ-3a: an inside port below 1024 keeps to 1-1023, as itself
+ * when free; a port-range given is the range of every port. */
+static void test_port_classes(void **state)
+{
+	struct nat_cfg c;
+	struct fx *f;
+	uint16_t e;
+
+	(void)state;
+	t_cfg(&c, TOPO_MAP_APDM, TOPO_MAP_APDM, TOPO_PORTS_PRESERVE);
+	c.b.classes = TOPO_CLASSES_RFC4787;
+	f = fx_new(&c);
+	assert_int_equal(out_ok(f, T_HOST, 655, T_R1, 655), 655);
+	e = out_ok(f, T_HOST, 655, T_R2, 655); /* APDM: 655 is taken */
+	assert_true(e >= 1 && e < 1024 && e != 655);
+	assert_int_equal(out_ok(f, T_HOST, 40000, T_R1, 1), 40000);
+	fx_free(f);
+	/* no classes (a port-range): 655 leaves from the range */
+	t_cfg(&c, TOPO_MAP_EIM, TOPO_MAP_APDM, TOPO_PORTS_PRESERVE);
+	f = fx_new(&c);
+	assert_int_equal(out_ok(f, T_HOST, 655, T_R1, 655), 1024);
+	fx_free(f);
+	/* Linux: 512-599 kept when free, a move goes to 600-1023 */
+	t_cfg(&c, TOPO_MAP_APDM, TOPO_MAP_APDM, TOPO_PORTS_PRESERVE_RANDOM);
+	c.b.classes = TOPO_CLASSES_LINUX;
+	f = fx_new(&c);
+	assert_int_equal(out_ok(f, T_HOST, 550, T_R1, 1), 550);
+	for (int i = 0; i < 20; i++) {
+		e = out_ok(f, T_HOST, 550, T_R2, (uint16_t)(2 + i));
+		assert_true(e >= 600 && e <= 1023);
+		e = out_ok(f, T_HOST, 100, T_R2, (uint16_t)(2 + i));
+		assert_true(e >= 1 && e <= 511);
+	}
+	fx_free(f);
+}
+
+static struct fx *fx_linux(void)
+{
+	struct nat_cfg c;
+
+	t_cfg(&c, TOPO_MAP_EIM, TOPO_MAP_APDM, TOPO_PORTS_PRESERVE_RANDOM);
+	c.b.classes = TOPO_CLASSES_LINUX;
+	c.b.unreplied_ns = 30 * T_S;
+	c.b.refresh_inbound = true;
+	c.b.inbound_reserves = true;
+	return fx_new(&c);
+}
+
+/* Linux conntrack (inbound-reserves): an unanswered datagram from A to
+ * b's port holds (A, port); b's flow to A then moves to a random port of
+ * the class and becomes the newest mapping, which new remotes get, while
+ * the older flow keeps its port. Other remotes are not held. */
+static void test_linux_reserve(void **state)
+{
+	struct fx *f = fx_linux();
+	uint16_t moved;
+
+	(void)state;
+	/* b talks to a STUN server from 41290 first */
+	assert_int_equal(out_ok(f, T_HOST, 41290, T_R2, 3478), 41290);
+	/* A (R1:41000) writes first: filtered, and the pair is held */
+	assert_int_equal(in_udp(f, T_R1, 41000, 41290, NULL, NULL), NAT_DROP_FILTERED);
+	assert_int_equal(fx_c(f)->reservations, 1);
+	/* another port of A is not held: b keeps 41290 toward it */
+	assert_int_equal(out_ok(f, T_HOST, 41290, T_R1, 41001), 41290);
+	/* toward A:41000 b moves */
+	moved = out_ok(f, T_HOST, 41290, T_R1, 41000);
+	assert_true(moved >= 1024 && moved != 41290);
+	assert_int_equal(fx_c(f)->mappings_active, 2);
+	/* the flow stays there, the STUN flow on 41290; a new remote gets the
+	 * newest mapping */
+	assert_int_equal(out_ok(f, T_HOST, 41290, T_R1, 41000), moved);
+	assert_int_equal(out_ok(f, T_HOST, 41290, T_R2, 3478), 41290);
+	assert_int_equal(out_ok(f, T_HOST, 41290, "198.51.100.9", 5000), moved);
+	/* A's answers to the held port still go nowhere (they refresh the
+	 * reservation); to the moved port they pass */
+	assert_int_equal(in_udp(f, T_R1, 41000, 41290, NULL, NULL), NAT_DROP_FILTERED);
+	assert_int_equal(in_udp(f, T_R1, 41000, moved, NULL, NULL), NAT_PASS);
+	fx_free(f);
+}
+
+/* The hold lasts the unreplied time from the last such datagram. */
+static void test_linux_reserve_expiry(void **state)
+{
+	struct fx *f = fx_linux();
+
+	(void)state;
+	assert_int_equal(in_udp(f, T_R1, 41000, 41290, NULL, NULL), NAT_DROP_NO_MAPPING);
+	fx_at(f, 14 * T_S);
+	assert_int_equal(in_udp(f, T_R1, 41000, 41290, NULL, NULL), NAT_DROP_NO_MAPPING);
+	fx_at(f, 43 * T_S);
+	assert_int_not_equal(out_ok(f, T_HOST, 41290, T_R1, 41000), 41290);
+	fx_free(f);
+	f = fx_linux();
+	assert_int_equal(in_udp(f, T_R1, 41000, 41290, NULL, NULL), NAT_DROP_NO_MAPPING);
+	fx_at(f, 30 * T_S);
+	assert_int_equal(out_ok(f, T_HOST, 41290, T_R1, 41000), 41290);
+	fx_free(f);
+}
+
+/* conntrack's UDP timeouts: 30 s unanswered; 30 s after an answer until
+ * the flow is 2 s old, then 120 s; every packet either way refreshes. */
+static void test_linux_timeouts(void **state)
+{
+	struct fx *f = fx_linux();
+	uint16_t e;
+
+	(void)state;
+	e = out_ok(f, T_HOST, 5000, T_R1, 3478);
+	fx_at(f, 1 * T_S);
+	assert_int_equal(in_udp(f, T_R1, 3478, e, NULL, NULL), NAT_PASS); /* answered at 1 s */
+	fx_at(f, 31 * T_S);
+	assert_int_equal(in_udp(f, T_R1, 3478, e, NULL, NULL), NAT_DROP_NO_MAPPING);
+	fx_free(f);
+	/* unanswered: 30 s from the last packet out */
+	f = fx_linux();
+	e = out_ok(f, T_HOST, 5000, T_R1, 3478);
+	fx_at(f, 20 * T_S);
+	assert_int_equal(out_ok(f, T_HOST, 5000, T_R1, 3478), e);
+	fx_at(f, 50 * T_S);
+	assert_int_equal(in_udp(f, T_R1, 3478, e, NULL, NULL), NAT_DROP_NO_MAPPING);
+	fx_free(f);
+	f = fx_linux();
+	e = out_ok(f, T_HOST, 5000, T_R1, 3478);
+	fx_at(f, 3 * T_S);
+	assert_int_equal(in_udp(f, T_R1, 3478, e, NULL, NULL), NAT_PASS); /* answered, 3 s old */
+	fx_at(f, 122 * T_S);
+	assert_int_equal(in_udp(f, T_R1, 3478, e, NULL, NULL), NAT_PASS); /* inbound refreshes */
+	fx_at(f, 242 * T_S);
+	assert_int_equal(in_udp(f, T_R1, 3478, e, NULL, NULL), NAT_DROP_NO_MAPPING);
+	fx_free(f);
+}
+
+struct t_events {
+	int allocated, released;
+	char last[256];
+};
+
+static void t_on_event(void *ctx, natbed_time_t now, const char *event, const char *fields)
+{
+	struct t_events *e = ctx;
+
+	if (strcmp(event, "port_block_allocated") == 0)
+		e->allocated++;
+	if (strcmp(event, "port_block_released") == 0)
+		e->released++;
+	snprintf(e->last, sizeof(e->last), "%s", fields);
+}
+
+/* RFC 6888: a pool of outside addresses, paired pooling (REQ-2), a block
+ * of ports per subscriber and a limit (REQ-4), each block logged. */
+static void test_carrier(void **state)
+{
+	static const char *const pub[] = {"203.0.113.1", "203.0.113.2", "203.0.113.3"};
+	struct t_events ev = {0};
+	struct nat_cfg c;
+	struct fx *f;
+	uint32_t a1, a2, a;
+	uint16_t p, first;
+	int i;
+
+	(void)state;
+	t_cfg(&c, TOPO_MAP_EIM, TOPO_MAP_EIM, TOPO_PORTS_PRESERVE);
+	c.b.classes = TOPO_CLASSES_RFC4787;
+	c.b.port_block = 16;
+	c.b.port_blocks = 2;
+	c.b.timeout_ns = 10 * T_S;
+	c.n_public = 3;
+	for (i = 0; i < 3; i++)
+		c.publics[i] = a4(pub[i]);
+	c.on_event = t_on_event;
+	c.event_ctx = &ev;
+	f = fx_new(&c);
+	/* two subscribers: each on its own address, its ports in its block */
+	assert_int_equal(out_ep(f, T_HOST, 5000, T_R1, 1, &a1, &first), NAT_PASS);
+	assert_int_equal(out_ep(f, T_HOST2, 5000, T_R1, 1, &a2, &p), NAT_PASS);
+	assert_int_not_equal(a1, a2);
+	assert_int_equal(ev.allocated, 2);
+	assert_non_null(strstr(ev.last, "\"subscriber\":\"192.168.1.11\""));
+	assert_int_equal((first - 1024) / 16, (p - 1024) / 16); /* block 0 of each address */
+	/* paired: every mapping of a subscriber on its address; 32 ports in
+	 * two blocks, then the limit, while the other subscriber goes on */
+	for (i = 1; i < 32; i++) {
+		assert_int_equal(out_ep(f, T_HOST, (uint16_t)(5000 + i), T_R1, 1, &a, &p),
+				 NAT_PASS);
+		assert_int_equal(a, a1);
+	}
+	assert_int_equal(ev.allocated, 3);
+	assert_int_equal(out_ep(f, T_HOST, 6000, T_R1, 1, &a, &p), NAT_DROP_PORT_LIMIT);
+	assert_int_equal(fx_c(f)->drops[NAT_DROP_PORT_LIMIT], 1);
+	assert_int_equal(out_ep(f, T_HOST2, 5001, T_R1, 1, &a, &p), NAT_PASS);
+	assert_int_equal(a, a2);
+	/* inbound to a pool address reaches its subscriber */
+	assert_int_equal(in_ep(f, T_R2, 9, a1, first), NAT_PASS);
+	assert_int_equal(in_ep(f, T_R2, 9, a2, first), NAT_PASS);
+	assert_int_equal(fx_c(f)->subscribers_active, 2);
+	/* idle mappings go, and their blocks with them, logged */
+	fx_at(f, 20 * T_S);
+	assert_int_equal(fx_c(f)->mappings_active, 0);
+	assert_int_equal(ev.released, 3);
+	assert_int_equal(fx_c(f)->blocks_active, 0);
+	assert_int_equal(fx_c(f)->subscribers_active, 0);
+	fx_free(f);
+}
+
+/* `ctl nat NAME mappings` a page at a time: every mapping once, in order. */
+static void test_pages(void **state)
+{
+	struct fx *f = fx_make(TOPO_MAP_APDM, TOPO_MAP_APDM, TOPO_PORTS_SEQUENTIAL);
+	char err[128], cur[32] = "";
+	json_t *page, *all = nat_mappings_json(f->n, 0), *m;
+	size_t seen = 0, pages = 0, i;
+	int k;
+
+	(void)state;
+	json_decref(all);
+	for (k = 0; k < 2500; k++)
+		(void)out_ok(f, T_HOST, 5000, T_R1, (uint16_t)(1 + k));
+	all = nat_mappings_json(f->n, fx_now(f));
+	do {
+		page = nat_mappings_page(f->n, fx_now(f), cur, 0, err, sizeof(err));
+		assert_non_null(page);
+		assert_int_equal(json_integer_value(json_object_get(page, "total")), 2500);
+		json_array_foreach(json_object_get(page, "mappings"), i, m)
+		    assert_true(json_equal(m, json_array_get(all, seen++)));
+		cur[0] = '\0';
+		if (json_object_get(page, "next"))
+			snprintf(cur, sizeof(cur), "%s",
+				 json_string_value(json_object_get(page, "next")));
+		pages++;
+		json_decref(page);
+	} while (cur[0]);
+	assert_int_equal(seen, 2500);
+	assert_int_equal(pages, 3);
+	assert_null(nat_mappings_page(f->n, fx_now(f), "zz", 0, err, sizeof(err)));
+	json_decref(all);
+	fx_free(f);
+}
+
+/* A checkpoint carries what `set` changed, subscribers and blocks, and
+ * reservations; restore refuses another NAT's file and, on a bad one,
+ * changes nothing. */
+static void test_checkpoint_whole(void **state)
+{
+	struct fx *a = fx_linux(), *b;
+	json_t *ck, *bad, *again;
+	char err[256];
+	uint16_t e;
+
+	(void)state;
+	t_set(a, "port-block", "64");
+	t_set(a, "timeout", "90s");
+	e = out_ok(a, T_HOST, 5000, T_R1, 3478);
+	assert_int_equal(in_udp(a, T_R2, 7, e, NULL, NULL), NAT_DROP_FILTERED); /* held */
+	ck = nat_checkpoint(a->n, fx_now(a));
+	b = fx_linux();
+	assert_int_equal(nat_restore(b->n, ck, fx_now(b), err, sizeof(err)), 0);
+	assert_int_equal(nat_config(b->n)->b.port_block, 64);
+	assert_int_equal(nat_config(b->n)->b.timeout_ns, 90 * T_S);
+	assert_int_equal(fx_c(b)->subscribers_active, 1);
+	assert_int_equal(fx_c(b)->blocks_active, 1);
+	again = nat_checkpoint(b->n, fx_now(b));
+	assert_true(json_equal(ck, again));
+	json_decref(again);
+	/* the reservation came along: b's flow to R2:7 moves */
+	assert_int_not_equal(out_ok(b, T_HOST, 5000, T_R2, 7), e);
+	/* a bad mapping deep in the file: refused, b as it was */
+	bad = json_deep_copy(ck);
+	json_object_set_new(json_array_get(json_object_get(bad, "mappings"), 0), "ext_port",
+			    json_integer(0));
+	assert_int_equal(nat_restore(b->n, bad, fx_now(b), err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "mappings[0]"));
+	assert_int_equal(fx_c(b)->mappings_active, 2);
+	json_decref(bad);
+	/* another NAT's checkpoint */
+	bad = json_deep_copy(ck);
+	json_object_set_new(bad, "name", json_string("office"));
+	assert_int_equal(nat_restore(b->n, bad, fx_now(b), err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "office"));
+	json_decref(bad);
+	json_decref(ck);
+	fx_free(a);
+	fx_free(b);
+}
+
 /* A NAT reboot: every mapping gone, their timers too. */
 static void test_flush(void **state)
 {
@@ -1314,6 +1631,13 @@ int main(void)
 	    cmocka_unit_test(test_tcp_states),
 	    cmocka_unit_test(test_nat_set),
 	    cmocka_unit_test(test_checkpoint_restore),
+	    cmocka_unit_test(test_port_classes),
+	    cmocka_unit_test(test_linux_reserve),
+	    cmocka_unit_test(test_linux_reserve_expiry),
+	    cmocka_unit_test(test_linux_timeouts),
+	    cmocka_unit_test(test_carrier),
+	    cmocka_unit_test(test_pages),
+	    cmocka_unit_test(test_checkpoint_whole),
 	    cmocka_unit_test(test_flush),
 	    cmocka_unit_test(test_refusals),
 	};

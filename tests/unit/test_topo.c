@@ -74,13 +74,26 @@ static const struct {
 	const char *name;
 	enum topo_nat_map mapping, filtering;
 	enum topo_nat_ports ports;
+	bool hairpin;
+	enum topo_nat_classes classes;
+	uint16_t port_block;
+	bool reserves;
 } preset_want[] = {
-    {"full-cone", TOPO_MAP_EIM, TOPO_MAP_EIM, TOPO_PORTS_PRESERVE},
-    {"restricted-cone", TOPO_MAP_EIM, TOPO_MAP_ADM, TOPO_PORTS_PRESERVE},
-    {"port-restricted", TOPO_MAP_EIM, TOPO_MAP_APDM, TOPO_PORTS_PRESERVE},
-    {"symmetric", TOPO_MAP_APDM, TOPO_MAP_APDM, TOPO_PORTS_RANDOM},
-    {"symmetric-sequential", TOPO_MAP_APDM, TOPO_MAP_APDM, TOPO_PORTS_SEQUENTIAL},
-    {"cgnat", TOPO_MAP_EIM, TOPO_MAP_EIM, TOPO_PORTS_PRESERVE},
+    {"full-cone", TOPO_MAP_EIM, TOPO_MAP_EIM, TOPO_PORTS_PRESERVE, false, TOPO_CLASSES_RFC4787, 0,
+     false},
+    {"restricted-cone", TOPO_MAP_EIM, TOPO_MAP_ADM, TOPO_PORTS_PRESERVE, false,
+     TOPO_CLASSES_RFC4787, 0, false},
+    {"port-restricted", TOPO_MAP_EIM, TOPO_MAP_APDM, TOPO_PORTS_PRESERVE, false,
+     TOPO_CLASSES_RFC4787, 0, false},
+    {"symmetric", TOPO_MAP_APDM, TOPO_MAP_APDM, TOPO_PORTS_RANDOM, false, TOPO_CLASSES_RFC4787, 0,
+     false},
+    {"symmetric-sequential", TOPO_MAP_APDM, TOPO_MAP_APDM, TOPO_PORTS_SEQUENTIAL, false,
+     TOPO_CLASSES_RFC4787, 0, false},
+    /* RFC 6888: hairpinning, a block of 512 ports per subscriber */
+    {"cgnat", TOPO_MAP_EIM, TOPO_MAP_EIM, TOPO_PORTS_PRESERVE, true, TOPO_CLASSES_RFC4787, 512,
+     false},
+    {"linux-masquerade", TOPO_MAP_EIM, TOPO_MAP_APDM, TOPO_PORTS_PRESERVE_RANDOM, false,
+     TOPO_CLASSES_LINUX, 0, true},
 };
 
 static void assert_preset(const struct topo_nat *n, size_t i)
@@ -91,7 +104,11 @@ static void assert_preset(const struct topo_nat *n, size_t i)
 	assert_int_equal(n->b.ports, preset_want[i].ports);
 	assert_int_equal(n->b.port_lo, 1024);
 	assert_int_equal(n->b.port_hi, 65535);
-	assert_false(n->b.hairpin);
+	assert_int_equal(n->b.hairpin, preset_want[i].hairpin);
+	assert_int_equal(n->b.classes, preset_want[i].classes);
+	assert_int_equal(n->b.port_block, preset_want[i].port_block);
+	assert_int_equal(n->b.inbound_reserves, preset_want[i].reserves);
+	assert_int_equal(n->b.unreplied_ns, preset_want[i].reserves ? 30 * NATBED_NS_PER_S : 0);
 	assert_int_equal(n->b.timeout_ns, 120 * NATBED_NS_PER_S);
 }
 
@@ -244,7 +261,7 @@ static void test_lan(void **state)
 	assert_string_equal(home->preset, "port-restricted");
 	assert_int_equal(home->b.mapping, TOPO_MAP_EIM);
 	assert_int_equal(home->b.filtering, TOPO_MAP_APDM);
-	assert_addr(home->public_addr, "203.0.113.10");
+	assert_addr(home->publics[0], "203.0.113.10");
 	assert_addr(home->inside_net, "192.168.1.0");
 	assert_int_equal(home->inside_len, 24);
 	assert_addr(home->gateway, "192.168.1.1");
@@ -331,7 +348,7 @@ static void test_cgnat_chain(void **state)
 	assert_string_equal(t->nats[carrier].preset, "cgnat");
 	assert_int_equal(t->nats[carrier].inside_len, 10);
 	assert_addr(t->nats[carrier].gateway, "100.64.0.1");
-	assert_addr(t->nats[home].public_addr, "100.64.0.10");
+	assert_addr(t->nats[home].publics[0], "100.64.0.10");
 	assert_int_equal(alice->nat, home);
 	assert_addr(alice->addrs[0], "192.168.1.2");
 	assert_int_equal(phone->nat, carrier);
