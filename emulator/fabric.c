@@ -127,7 +127,7 @@ static int fab_ttl_dec(struct pkt *p)
 	memcpy(&old_w, &ip->ttl, 2);
 	ip->ttl--;
 	memcpy(&new_w, &ip->ttl, 2);
-	csum_update16(&ip->csum, old_w, new_w);
+	ip_csum_update16(&ip->csum, old_w, new_w);
 	return 0;
 }
 
