@@ -151,3 +151,13 @@ void l4_csum_update32(uint8_t proto, uint16_t *csum, uint32_t old_v, uint32_t ne
 	csum_eqn3(csum, csum_words32(old_v, true), csum_words32(new_v, false));
 	*csum = htons(udp_csum_wire(proto, ntohs(*csum)));
 }
+
+void l4_csum_break(uint8_t proto, uint16_t *csum)
+{
+	uint16_t c = ntohs(*csum) ^ 0x5a00;
+
+	/* 0x5a00 would become zero: flip the other byte as well */
+	if (proto == IPPROTO_UDP_ && c == 0)
+		c = 0x005a;
+	*csum = htons(c);
+}

@@ -116,6 +116,12 @@ void ip_csum_update32(uint16_t *csum, uint32_t old_v, uint32_t new_v);
 void l4_csum_update16(uint8_t proto, uint16_t *csum, uint16_t old_v, uint16_t new_v);
 void l4_csum_update32(uint8_t proto, uint16_t *csum, uint32_t old_v, uint32_t new_v);
 
+/* Breaks the checksum *csum of a UDP or TCP header (IP protocol proto) on
+ * purpose, for a link's corruption: it no longer verifies. RFC 768: a UDP
+ * checksum never becomes zero, which would read as "no checksum" and be
+ * accepted; a datagram sent without one gets a wrong one. */
+void l4_csum_break(uint8_t proto, uint16_t *csum);
+
 _Static_assert(sizeof(struct eth_hdr) == 14, "eth_hdr");
 _Static_assert(sizeof(struct arp_pkt) == 28, "arp_pkt");
 _Static_assert(sizeof(struct ipv4_hdr) == 20, "ipv4_hdr");

@@ -264,12 +264,51 @@ static void test_ip_update(void **state)
 	}
 }
 
+/* A link's corruption: the broken checksum never verifies, and a UDP one
+ * is never zero ("no checksum", which the receiver would accept), whatever
+ * it was; a datagram sent without one gets a wrong one. */
+static void test_break(void **state)
+{
+	struct tpkt p;
+	uint16_t before;
+
+	(void)state;
+	for (uint32_t v = 0; v <= 0xffff; v++) {
+		uint16_t c = htons((uint16_t)v);
+
+		l4_csum_break(IPPROTO_UDP_, &c);
+		assert_int_not_equal(c, 0);
+		assert_int_not_equal(c, htons((uint16_t)v));
+	}
+	/* a datagram whose checksum is 0x5a00, which a flip of its first byte
+	 * would turn into zero */
+	t_fill(&p, IPPROTO_UDP_, htonl(0xc0a8010a), htonl(0xc6336401), 8, 0x44);
+	t_sum_to(&p, UDP_HLEN, 0x5a00);
+	l4_csum_set(&p.v);
+	assert_int_equal(ntohs(*t_csum(&p)), 0x5a00);
+	before = *t_csum(&p);
+	l4_csum_break(IPPROTO_UDP_, t_csum(&p));
+	assert_int_not_equal(*t_csum(&p), before);
+	assert_false(ref_l4_csum_ok(p.buf, p.v.l4, p.v.l4_len, true));
+	for (int proto = IPPROTO_TCP_; proto <= IPPROTO_UDP_;
+	     proto += IPPROTO_UDP_ - IPPROTO_TCP_) {
+		t_fill(&p, (uint8_t)proto, htonl(0xc0a8010a), htonl(0xc6336401), 9, 0x55);
+		l4_csum_break((uint8_t)proto, t_csum(&p));
+		assert_false(ref_l4_csum_ok(p.buf, p.v.l4, p.v.l4_len, true));
+	}
+	/* sent without a checksum: now one that does not verify */
+	t_fill(&p, IPPROTO_UDP_, htonl(0xc0a8010a), htonl(0xc6336401), 9, 0x66);
+	*t_csum(&p) = 0;
+	l4_csum_break(IPPROTO_UDP_, t_csum(&p));
+	assert_false(ref_l4_csum_ok(p.buf, p.v.l4, p.v.l4_len, true));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_set_udp_zero),    cmocka_unit_test(test_update_udp_zero),
 	    cmocka_unit_test(test_update_udp_none), cmocka_unit_test(test_update_matches_scratch),
-	    cmocka_unit_test(test_ip_update),
+	    cmocka_unit_test(test_ip_update),	    cmocka_unit_test(test_break),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
