@@ -9,13 +9,8 @@ STUN_A1=198.51.100.10
 STUN_A2=198.51.100.11
 STUN_PORT=3478
 
-# stun_need CMD...: skip unless every command exists.
-stun_need() {
-	local c
-	for c in "$@"; do
-		command -v "$c" >/dev/null 2>&1 || nb_skip "$c not installed"
-	done
-}
+# stun_need CMD...: skip (fail under CI=true) unless every command exists.
+stun_need() { nb_need "$@"; }
 
 # stun_net: the two namespaces and the veth between them.
 stun_net() {
