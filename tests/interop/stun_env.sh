@@ -30,16 +30,8 @@ stun_net() {
 	nb_x srv sysctl -qw net.ipv6.conf.all.disable_ipv6=1
 }
 
-# stun_wait_port PORT: wait (at most 5 s) until something listens on UDP
-# PORT in srv.
-stun_wait_port() {
-	local i
-	for i in $(seq 1 50); do
-		nb_x srv ss -Hlun "sport = :$1" | grep -q . && return 0
-		sleep 0.1
-	done
-	nb_fail "nothing listens on udp port $1 in srv"
-}
+# stun_wait_port PORT: wait until something listens on UDP PORT in srv.
+stun_wait_port() { nb_wait_listen udp "$1" nb_x srv; }
 
 # stun_start_natbed [ARGS...]: natbed-stund on both addresses (RFC 5780).
 stun_start_natbed() {
@@ -67,12 +59,9 @@ stun_start_coturn() {
 # nothing is left listening on the STUN ports.
 stun_stop() {
 	kill -TERM "$STUN_PID" 2>/dev/null
-	for _ in $(seq 1 50); do kill -0 "$STUN_PID" 2>/dev/null || break; sleep 0.1; done
-	kill -0 "$STUN_PID" 2>/dev/null && nb_fail "server $STUN_PID ignores SIGTERM"
+	nb_wait_for 5 "server $STUN_PID to exit on SIGTERM" nb_gone "$STUN_PID"
 	wait "$STUN_PID" 2>/dev/null
-	for _ in $(seq 1 50); do
-		nb_x srv ss -Hlun "sport = :$STUN_PORT" | grep -q . || return 0
-		sleep 0.1
-	done
-	nb_fail "udp port $STUN_PORT still open in srv after the server stopped"
+	nb_wait_for 5 "udp port $STUN_PORT closed in srv after the server stopped" \
+		stun_port_closed
 }
+stun_port_closed() { ! nb_listening udp "$STUN_PORT" nb_x srv; }
