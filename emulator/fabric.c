@@ -127,7 +127,7 @@ static int fab_ttl_dec(struct pkt *p)
 	memcpy(&old_w, &ip->ttl, 2);
 	ip->ttl--;
 	memcpy(&new_w, &ip->ttl, 2);
-	csum_update16(&ip->csum, old_w, new_w);
+	ip_csum_update16(&ip->csum, old_w, new_w);
 	return 0;
 }
 
@@ -210,7 +210,7 @@ static void fab_corrupt(struct pkt *p)
 	size_t off = ip->proto == IPPROTO_UDP_ ? 6 : ip->proto == IPPROTO_TCP_ ? 16 : 0;
 
 	if (off && p->len >= ETH_HLEN_ + hlen + off + 2) {
-		l4[off] ^= 0x5a;
+		l4_csum_break(ip->proto, (uint16_t *)(l4 + off));
 		return;
 	}
 	ip->csum ^= htons(0x5a5a);

@@ -110,12 +110,12 @@ static void nat_rewrite(struct ipv4_hdr *ip, uint32_t *addr_field, uint32_t new_
 	uint16_t old_port = *port_field;
 
 	*addr_field = new_addr;
-	csum_update32(&ip->csum, old_addr, new_addr);
+	ip_csum_update32(&ip->csum, old_addr, new_addr);
 	*port_field = new_port;
 	if (l4->csum) {
 		if (l4->pseudo)
-			csum_update32(l4->csum, old_addr, new_addr);
-		csum_update16(l4->csum, old_port, new_port);
+			l4_csum_update32(ip->proto, l4->csum, old_addr, new_addr);
+		l4_csum_update16(ip->proto, l4->csum, old_port, new_port);
 	}
 }
 
@@ -825,7 +825,7 @@ static enum nat_verdict nat_frag_follow(struct nat *n, struct ip_view *v, bool o
 		if (fr->expires <= now || fr->outbound != outbound || fr->id != v->ip->id ||
 		    fr->proto != v->ip->proto || fr->src != v->ip->src || fr->dst != v->ip->dst)
 			continue;
-		csum_update32(&v->ip->csum, *field, fr->addr);
+		ip_csum_update32(&v->ip->csum, *field, fr->addr);
 		*field = fr->addr;
 		return NAT_PASS;
 	}

@@ -72,12 +72,18 @@ static uint16_t *l4_csum_field(struct ip_view *v, size_t *min)
 	return NULL;
 }
 
+/* RFC 768: "If the computed checksum is zero, it is transmitted as all
+ * ones"; a zero field means the sender computed none. */
+static uint16_t udp_csum_wire(uint8_t proto, uint16_t c)
+{
+	return proto == IPPROTO_UDP_ && c == 0 ? 0xffff : c;
+}
+
 void l4_csum_set(struct ip_view *v)
 {
 	uint16_t *field;
 	uint32_t sum = 0;
 	size_t min = 0;
-	uint16_t c;
 
 	if (!v->l4 || (ntohs(v->ip->frag) & IPV4_FRAG_MF))
 		return;
@@ -92,27 +98,66 @@ void l4_csum_set(struct ip_view *v)
 		sum += (uint32_t)v->l4_len;
 	}
 	sum = csum_add(sum, v->l4, v->l4_len);
-	c = csum_fold(sum);
-	/* RFC 768: a computed zero is sent as all ones for UDP */
-	if (c == 0 && v->ip->proto == IPPROTO_UDP_)
-		c = 0xffff;
-	*field = htons(c);
+	*field = htons(udp_csum_wire(v->ip->proto, csum_fold(sum)));
 }
 
-void csum_update16(uint16_t *csum, uint16_t old_v, uint16_t new_v)
+/* RFC 1624 eqn. 3, HC' = ~(~HC + ~m + m'), on *csum: not_m is the sum of
+ * the old 16-bit words complemented, m_new the sum of the new words, both
+ * in host order. */
+static void csum_eqn3(uint16_t *csum, uint32_t not_m, uint32_t m_new)
 {
-	/* HC' = ~(~HC + ~m + m') */
-	uint32_t sum = (uint16_t)~ntohs(*csum);
+	uint32_t sum = (uint32_t)(uint16_t)~ntohs(*csum) + not_m + m_new;
 
-	sum += (uint16_t)~ntohs(old_v);
-	sum += ntohs(new_v);
 	while (sum >> 16)
 		sum = (sum & 0xffff) + (sum >> 16);
 	*csum = htons((uint16_t)~sum);
 }
 
-void csum_update32(uint16_t *csum, uint32_t old_v, uint32_t new_v)
+/* The two 16-bit words of a 32-bit field in network order, summed as they
+ * lie in memory (their order does not matter to the sum), complemented or
+ * not. */
+static uint32_t csum_words32(uint32_t v, bool complement)
 {
-	csum_update16(csum, (uint16_t)(old_v & 0xffff), (uint16_t)(new_v & 0xffff));
-	csum_update16(csum, (uint16_t)(old_v >> 16), (uint16_t)(new_v >> 16));
+	uint16_t w[2];
+
+	memcpy(w, &v, sizeof(w));
+	if (complement)
+		return (uint32_t)(uint16_t)~ntohs(w[0]) + (uint16_t)~ntohs(w[1]);
+	return (uint32_t)ntohs(w[0]) + ntohs(w[1]);
+}
+
+void ip_csum_update16(uint16_t *csum, uint16_t old_v, uint16_t new_v)
+{
+	csum_eqn3(csum, (uint16_t)~ntohs(old_v), ntohs(new_v));
+}
+
+void ip_csum_update32(uint16_t *csum, uint32_t old_v, uint32_t new_v)
+{
+	csum_eqn3(csum, csum_words32(old_v, true), csum_words32(new_v, false));
+}
+
+void l4_csum_update16(uint8_t proto, uint16_t *csum, uint16_t old_v, uint16_t new_v)
+{
+	if (proto == IPPROTO_UDP_ && *csum == 0)
+		return; /* RFC 768: the sender computed none */
+	csum_eqn3(csum, (uint16_t)~ntohs(old_v), ntohs(new_v));
+	*csum = htons(udp_csum_wire(proto, ntohs(*csum)));
+}
+
+void l4_csum_update32(uint8_t proto, uint16_t *csum, uint32_t old_v, uint32_t new_v)
+{
+	if (proto == IPPROTO_UDP_ && *csum == 0)
+		return; /* RFC 768: the sender computed none */
+	csum_eqn3(csum, csum_words32(old_v, true), csum_words32(new_v, false));
+	*csum = htons(udp_csum_wire(proto, ntohs(*csum)));
+}
+
+void l4_csum_break(uint8_t proto, uint16_t *csum)
+{
+	uint16_t c = ntohs(*csum) ^ 0x5a00;
+
+	/* 0x5a00 would become zero: flip the other byte as well */
+	if (proto == IPPROTO_UDP_ && c == 0)
+		c = 0x005a;
+	*csum = htons(c);
 }

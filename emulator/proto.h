@@ -114,13 +114,31 @@ uint16_t csum_fold(uint32_t sum);
 void ip_csum_set(struct ipv4_hdr *ip, size_t hlen);
 
 /* Recomputes the UDP/TCP/ICMP checksum of v from scratch (finishes a
- * partial checksum left by an offloading sender). */
+ * partial checksum left by an offloading sender). A UDP checksum that
+ * computes to zero is written as 0xFFFF (RFC 768). */
 void l4_csum_set(struct ip_view *v);
 
-/* RFC 1624 eqn. 3: updates checksum *csum for a 16-bit field going from
- * old to new (both network order). */
-void csum_update16(uint16_t *csum, uint16_t old_v, uint16_t new_v);
-void csum_update32(uint16_t *csum, uint32_t old_v, uint32_t new_v);
+/* RFC 1624 eqn. 3: updates the IPv4 header checksum *csum for a 16-bit
+ * (32-bit) field going from old_v to new_v, all in network order. The
+ * header checksum has no special zero: 0x0000 and 0xFFFF both verify
+ * (RFC 1624 §3). Never for a UDP, TCP or ICMP checksum: see below. */
+void ip_csum_update16(uint16_t *csum, uint16_t old_v, uint16_t new_v);
+void ip_csum_update32(uint16_t *csum, uint32_t old_v, uint32_t new_v);
+
+/* The same update for the checksum *csum of a UDP, TCP or ICMP header (IP
+ * protocol proto) after a field it covers (the pseudo-header's addresses
+ * included) went from old_v to new_v, network order. RFC 768 for UDP: a
+ * zero checksum means the sender computed none, and stays zero; an updated
+ * checksum that comes out zero is written as 0xFFFF, its other form, as
+ * zero would mean "none". TCP and ICMP keep either form (RFC 1624 §3). */
+void l4_csum_update16(uint8_t proto, uint16_t *csum, uint16_t old_v, uint16_t new_v);
+void l4_csum_update32(uint8_t proto, uint16_t *csum, uint32_t old_v, uint32_t new_v);
+
+/* Breaks the checksum *csum of a UDP or TCP header (IP protocol proto) on
+ * purpose, for a link's corruption: it no longer verifies. RFC 768: a UDP
+ * checksum never becomes zero, which would read as "no checksum" and be
+ * accepted; a datagram sent without one gets a wrong one. */
+void l4_csum_break(uint8_t proto, uint16_t *csum);
 
 _Static_assert(sizeof(struct eth_hdr) == 14, "eth_hdr");
 _Static_assert(sizeof(struct arp_pkt) == 28, "arp_pkt");

@@ -5,11 +5,18 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 
+# Every tool a test, a benchmark or run.sh calls comes from this list (or
+# from an Essential package: coreutils, grep, sed, diffutils, util-linux):
+# under CI=true a test that finds one missing fails instead of skipping.
 pkgs=(
   build-essential cmake pkg-config clang
   libevent-dev libpcap-dev libnl-3-dev libnl-route-3-dev libyaml-dev
   libjansson-dev libssl-dev libcmocka-dev
-  iproute2 iputils-ping ethtool tshark coturn stun-client nftables conntrack procps psmisc python3 bc
+  # ip, ss | ping | ethtool | tshark | mergecap, dumpcap | turnserver,
+  # turnutils_* | stun | nft | conntrack | pgrep, sysctl | python3 |
+  # bc (bench) | jq | setpriv, taskset, flock
+  iproute2 iputils-ping ethtool tshark wireshark-common coturn stun-client nftables conntrack
+  procps psmisc python3 bc jq util-linux
 )
 
 missing=()

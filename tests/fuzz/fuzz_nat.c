@@ -10,8 +10,9 @@
  *
  * Checked: a translated frame still parses (IP header checksum right), an
  * L4 checksum right before is right after (RFC 1624 updates), a UDP
- * checksum is never turned into zero (RFC 768), and a checkpoint restored
- * into a second NAT shows the same mappings and checkpoints the same. */
+ * checksum, also one an ICMP error quotes, is never turned into zero nor
+ * zero into one (RFC 768), and a checkpoint restored into a second NAT
+ * shows the same mappings and checkpoints the same. */
 #include <arpa/inet.h>
 #include <jansson.h>
 #include <stdbool.h>
@@ -115,16 +116,18 @@ static void nat_fuzz_steer(const struct nat_cfg *cfg, uint8_t *frame, size_t len
 		ip->src = cfg->inside_net | (ip->src & ~cfg->inside_mask);
 }
 
-static bool nat_fuzz_udp_csum(const struct ip_view *v)
+/* Whether the UDP datagram an ICMP error in v quotes has a checksum. */
+static bool nat_fuzz_quote_csum(const struct ip_view *v)
 {
-	return v->ip->proto == IPPROTO_UDP_ && v->l4 && v->l4_len >= UDP_HLEN &&
-	       !(v->l4[6] == 0 && v->l4[7] == 0);
+	const uint8_t *u = fuzz_quoted_udp(v);
+
+	return u && (u[6] != 0 || u[7] != 0);
 }
 
 static void nat_fuzz_frame(struct nat *n, uint8_t ctl, uint8_t *frame, size_t len,
 			   natbed_time_t now)
 {
-	bool inbound = ctl & NAT_FUZZ_INBOUND, l4_ok, udp_csum;
+	bool inbound = ctl & NAT_FUZZ_INBOUND, l4_ok, udp_none, quote_csum;
 	enum nat_verdict r;
 	struct ip_view v;
 
@@ -134,8 +137,9 @@ static void nat_fuzz_frame(struct nat *n, uint8_t ctl, uint8_t *frame, size_t le
 		fuzz_frame_fix(frame, len);
 	if (ip_view_parse(frame, len, &v) < 0)
 		return;
-	l4_ok = fuzz_l4_csum_ok(&v);
-	udp_csum = nat_fuzz_udp_csum(&v);
+	udp_none = fuzz_udp_csum_none(&v);
+	l4_ok = fuzz_l4_csum_ok(&v, true);
+	quote_csum = nat_fuzz_quote_csum(&v);
 	r = inbound ? nat_inbound(n, &v, now) : nat_outbound(n, &v, now);
 	if ((unsigned)r >= NAT_VERDICT_COUNT)
 		__builtin_trap();
@@ -145,10 +149,13 @@ static void nat_fuzz_frame(struct nat *n, uint8_t ctl, uint8_t *frame, size_t le
 	 * the parse, the L4 one here */
 	if (ip_view_parse(frame, len, &v) < 0)
 		__builtin_trap();
-	if (l4_ok && !fuzz_l4_csum_ok(&v))
+	if (l4_ok && !fuzz_l4_csum_ok(&v, udp_none))
 		__builtin_trap();
-	/* RFC 768: a UDP checksum is never sent as zero, which means none */
-	if (udp_csum && v.l4 && v.ip->proto == IPPROTO_UDP_ && !nat_fuzz_udp_csum(&v))
+	/* RFC 768: zero means no checksum. None stays none, and a checksum,
+	 * right or wrong, never becomes zero; nor does the checksum of the
+	 * datagram an ICMP error quotes (which may be cut short, so is not
+	 * verified) */
+	if (fuzz_udp_csum_none(&v) != udp_none || (quote_csum && !nat_fuzz_quote_csum(&v)))
 		__builtin_trap();
 }
 

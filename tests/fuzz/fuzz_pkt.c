@@ -87,17 +87,14 @@ void fuzz_frame_fix(uint8_t *frame, size_t len)
 		l4_csum_set(&v);
 }
 
-bool fuzz_l4_csum_ok(const struct ip_view *v)
+bool fuzz_l4_csum_ok(const struct ip_view *v, bool udp_none)
 {
-	uint32_t sum = 0;
 	size_t min;
 
 	if (!v->l4 || (ntohs(v->ip->frag) & IPV4_FRAG_MF))
 		return true;
 	switch (v->ip->proto) {
 	case IPPROTO_UDP_:
-		if (v->l4_len >= UDP_HLEN && v->l4[6] == 0 && v->l4[7] == 0)
-			return true; /* RFC 768: zero, no checksum */
 		min = UDP_HLEN;
 		break;
 	case IPPROTO_TCP_:
@@ -111,11 +108,29 @@ bool fuzz_l4_csum_ok(const struct ip_view *v)
 	}
 	if (v->l4_len < min)
 		return true;
-	if (v->ip->proto != IPPROTO_ICMP_) {
-		/* RFC 768 / RFC 9293 pseudo-header */
-		sum = ref_csum_sum(sum, (const uint8_t *)&v->ip->src, 8);
-		sum += v->ip->proto;
-		sum += (uint32_t)v->l4_len;
-	}
-	return ref_csum_sum(sum, v->l4, v->l4_len) == 0xffff;
+	return ref_l4_csum_ok((const uint8_t *)v->ip, v->l4, v->l4_len, udp_none);
+}
+
+bool fuzz_udp_csum_none(const struct ip_view *v)
+{
+	return v->ip->proto == IPPROTO_UDP_ && v->l4 && v->l4_len >= UDP_HLEN && v->l4[6] == 0 &&
+	       v->l4[7] == 0;
+}
+
+const uint8_t *fuzz_quoted_udp(const struct ip_view *v)
+{
+	const uint8_t *q;
+	size_t hlen;
+
+	if (v->ip->proto != IPPROTO_ICMP_ || !v->l4 ||
+	    v->l4_len < ICMP_HLEN + IPV4_MIN_HLEN + UDP_HLEN)
+		return NULL;
+	/* RFC 792: destination unreachable, time exceeded, parameter problem */
+	if (v->l4[0] != 3 && v->l4[0] != 11 && v->l4[0] != 12)
+		return NULL;
+	q = v->l4 + ICMP_HLEN;
+	hlen = (size_t)(q[0] & 0x0f) * 4;
+	if (q[9] != IPPROTO_UDP_ || hlen < IPV4_MIN_HLEN || v->l4_len < ICMP_HLEN + hlen + UDP_HLEN)
+		return NULL;
+	return q + hlen;
 }

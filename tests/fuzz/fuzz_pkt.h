@@ -35,9 +35,18 @@ void fuzz_frame_free(uint8_t *frame);
  * the UDP/TCP/ICMP checksum. */
 void fuzz_frame_fix(uint8_t *frame, size_t len);
 
-/* True when v's UDP, TCP or ICMP checksum verifies from scratch, or when
- * there is none to verify (another protocol, a fragment, a UDP zero, an
- * L4 header too short for the engines to read). */
-bool fuzz_l4_csum_ok(const struct ip_view *v);
+/* True when v's UDP, TCP or ICMP checksum is one a sender puts on the
+ * wire: it verifies from scratch, and a UDP checksum is zero only when
+ * udp_none says the datagram came without one (RFC 768: a computed zero
+ * is sent as 0xFFFF). Also true when there is none to verify (another
+ * protocol, a fragment, an L4 header too short for the engines to read). */
+bool fuzz_l4_csum_ok(const struct ip_view *v, bool udp_none);
+
+/* Whether v is UDP with a checksum field of zero: sent without one. */
+bool fuzz_udp_csum_none(const struct ip_view *v);
+
+/* The UDP header quoted by v when v is an ICMP error quoting UDP (at least
+ * the 8 bytes of its header), else NULL. */
+const uint8_t *fuzz_quoted_udp(const struct ip_view *v);
 
 #endif

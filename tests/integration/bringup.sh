@@ -23,7 +23,9 @@ udp_once() { # TOPO FROM TO-HOST TO-ADDRESS
 	for i in 1 2 3 4 5; do
 		x "$from" bash -c "echo -n $tag-$i > /dev/udp/$addr/9999" || nb_fail "send udp $from -> $addr"
 	done
-	sleep 0.5
+	# all five have crossed once the receiver's port capture holds them
+	nb_wait_for 10 "$tag-1..5 in $to.pcap" \
+		nb_captured "$NB_TMP/$topo/$to.pcap" "!icmp && udp.port == 9999 && udp contains \"$tag-\"" 5
 	natbed ctl --prefix "$NB_PREFIX" show ports >/dev/null # flushes captures
 	for cap in "$from" "$to"; do
 		for i in 1 2 3 4 5; do
@@ -91,7 +93,7 @@ for s in a b c; do for d in a b c; do
 	[ "$s" = "$d" ] || ping_ok "$s" "${addr[$d]}"
 done; done
 x c sh -c "natbed-stund --primary ${addr[c]} >/dev/null 2>&1 & echo \$! > $NB_TMP/stund.pid"
-sleep 0.3
+nb_wait_listen udp 3478 x c
 stun_ok a "${addr[c]}" "${addr[a]}"
 stun_ok b "${addr[c]}" "${addr[b]}"
 udp_once routed a b "${addr[b]}"

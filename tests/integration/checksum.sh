@@ -30,7 +30,7 @@ s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(('198.51.100.10', 8001)); s.listen(); s.settimeout(10)
 c, _ = s.accept(); c.recv(100); c.sendall(b'y' * 1000000); c.close()
 " >/dev/null 2>&1 &
-sleep 0.5
+nb_wait_listen tcp 8001 x stun
 got=$(x alice timeout 10 $PY -c "
 import socket
 s = socket.create_connection(('198.51.100.10', 8001), timeout=8); s.sendall(b'hello')

@@ -3,14 +3,18 @@
 # the captures written until then open in tshark.
 . "$NATBED_SRC/tests/lib.sh"
 command -v tshark >/dev/null || nb_skip "tshark not installed"
+nb_need jq
 
 natbed up --prefix "$NB_PREFIX" --out "$NB_TMP/out" "$NATBED_SRC/topologies/routed.yaml" >/dev/null \
 	|| nb_fail "natbed up"
 b=$(natbed exec --prefix "$NB_PREFIX" b -- ip -4 -o addr show dev eth0 | awk '{print $4}' | cut -d/ -f1)
 natbed exec --prefix "$NB_PREFIX" a -- ping -c 3 -i 0.2 -W 1 "$b" >/dev/null || nb_fail "ping before the kill"
-# traffic in flight while it dies
+# traffic in flight while it dies: the kill comes once the flood crosses
+# the emulator (ping goes on for half a second)
+rx_a='.[] | select(.name == "a") | .rx_pkts'
+rx0=$(natbed ctl --prefix "$NB_PREFIX" --json show ports | jq "$rx_a")
 natbed exec --prefix "$NB_PREFIX" a -- ping -c 50 -i 0.01 -W 1 "$b" >/dev/null 2>&1 &
-sleep 0.2
+nb_wait_for 10 "a's ping flood through natbed-emu" nb_ctl_true "($rx_a) >= $((rx0 + 5))" show ports
 pid=$(python3 -c "import json;print([p['pid'] for p in json.load(open('/run/natbed/$NB_PREFIX/state.json'))['processes'] if p['name']=='emu'][0])")
 kill -KILL "$pid" || nb_fail "no emulator to kill"
 wait

@@ -38,7 +38,7 @@ down() { natbed down --prefix "$NB_PREFIX" >/dev/null || nb_fail "natbed down"; 
 
 # --- RTT from the capture ------------------------------------------------
 up "$NB_TMP/slow.yaml" slow
-sleep 0.3
+nb_wait_listen udp 3478 x b # b's natbed-stund
 for i in 1 2 3 4 5; do x a timeout 5 natbed-stunclient 198.51.100.2:3478 >/dev/null || nb_fail "stun query $i"; done
 natbed ctl --prefix "$NB_PREFIX" show ports >/dev/null
 # a.pcap: each request as it arrived from a, each response as it left to a
@@ -51,6 +51,13 @@ done
 down
 
 # --- the same seed drops the same packets --------------------------------
+# RUN's datagrams that reached b's capture, and its loss drops logged
+arrived() { tshark -r "$NB_TMP/$1/b.pcap" -Y '!icmp && udp.dstport == 9' 2>/dev/null | wc -l; }
+logged_lost() { grep '"event":"drop"' "$NB_TMP/$1/events.jsonl" | grep -c '"proto":17,"sport":40000,"dport":9,"reason":"loss"'; }
+decided() { # RUN N: each of N datagrams arrived or was lost (flushes first)
+	natbed ctl --prefix "$NB_PREFIX" show ports >/dev/null || return 1
+	[ $(($(arrived "$1") + $(logged_lost "$1"))) -ge "$2" ]
+}
 lost() { # SEED RUN: packet numbers that never reached b
 	local seed=$1 run=$2
 	natbed up --prefix "$NB_PREFIX" --out "$NB_TMP/$run" --seed "$seed" "$NB_TMP/lossy.yaml" >/dev/null || nb_fail "up lossy"
@@ -59,7 +66,7 @@ lost() { # SEED RUN: packet numbers that never reached b
 	x a ping -c 1 -W 2 198.51.100.2 >/dev/null || x a ping -c 1 -W 2 198.51.100.2 >/dev/null ||
 		nb_fail "warm-up ping"
 	x a $SEND 40000 198.51.100.2 9 200 0.002 p || nb_fail "send"
-	sleep 0.3
+	nb_wait_for 10 "each of 200 datagrams arrived at b or lost in $run" decided "$run" 200
 	natbed ctl --prefix "$NB_PREFIX" show ports >/dev/null
 	down
 }
@@ -73,7 +80,7 @@ n1=$(wc -l <"$NB_TMP/g1")
 [ "$n1" -ge 150 ] && [ "$n1" -le 195 ] || nb_fail "seed 42: $n1 of 200 arrived, want about 180 (10% loss)"
 cmp -s "$NB_TMP/g1" "$NB_TMP/g2" || nb_fail "seed 42 twice: different packets lost"
 cmp -s "$NB_TMP/g1" "$NB_TMP/g3" && nb_fail "seeds 42 and 43 lost the very same packets"
-drops=$(grep '"event":"drop"' "$NB_TMP/run1/events.jsonl" | grep -c '"proto":17,"sport":40000,"dport":9,"reason":"loss"')
+drops=$(logged_lost run1)
 [ "$drops" -eq $((200 - n1)) ] || nb_fail "events.jsonl has $drops loss drops, want $((200 - n1))"
 
 # --- partition and repair -------------------------------------------------

@@ -75,8 +75,7 @@ elif cmd == "flows":
     socks = [sock(first + i) for i in range(n)]
     for i, s in enumerate(socks):
         s.sendto(b"flow-%d" % i, (sys.argv[4], int(sys.argv[5])))
-        time.sleep(0.01)
-    time.sleep(0.2)
+        time.sleep(0.01)  # paced, one flow after another: not a wait
 EOF
 udp() { local h=$1; shift; x "$h" timeout 10 "$PY" "$NB_TMP/udp.py" "$@"; }
 
@@ -98,14 +97,8 @@ mapped() {
 		|| nb_fail "natbed-stunclient from $1:$2: $out"
 	echo "$out" | awk '/^xor-mapped-address/ {n = split($2, a, ":"); print a[n]; exit}'
 }
-# bound HOST PORT: wait (bounded) until a UDP socket listens on PORT
-bound() {
-	for _ in $(seq 1 50); do
-		[ -n "$(x "$1" ss -Huln "sport = :$2")" ] && return 0
-		sleep 0.1
-	done
-	nb_fail "nothing listens on $1:$2"
-}
+# bound HOST PORT: wait until a UDP socket listens on PORT
+bound() { nb_wait_listen udp "$2" x "$1"; }
 
 nb_up "$topo"
 nb_stund_ready a1 198.51.100.10
@@ -149,6 +142,8 @@ q1=$(mapped l1 41001)
 mappings life "$NB_TMP/life0.json"
 grep -q '"inside": "[0-9.]*:41000"' "$NB_TMP/life0.json" || nb_fail "life: no mapping for l1:41000"
 for i in 1 2 3; do
+	# a duration, not a wait: the mapping's 2 s lifetime runs in real time,
+	# refreshed once a second, and 41000 stays idle for 3 s
 	sleep 1
 	q=$(mapped l1 41001)
 	[ "$q" = "$q1" ] || nb_fail "life: refreshed every 1 s, port $q1 became $q after ${i}s"
@@ -164,6 +159,8 @@ p2=$(mapped l1 41000)
 
 # --- exhaustion: 16 ports, 17 flows ------------------------------------
 udp e1 flows 50000 17 198.51.100.20 9 || nb_fail "e1: 17 flows"
+ex_saw_all() { [ "$(stat_of ex port_exhaustion)" -ge 1 ] && [ "$(stat_of ex mappings_active)" -ge 16 ]; }
+nb_wait_for 10 "ex to map 16 flows and refuse one" ex_saw_all
 [ "$(stat_of ex port_exhaustion)" -eq 1 ] || nb_fail "ex: port_exhaustion $(stat_of ex port_exhaustion), want 1"
 [ "$(stat_of ex mappings_active)" -eq 16 ] || nb_fail "ex: $(stat_of ex mappings_active) mappings, want 16"
 mappings ex "$NB_TMP/ex.json"
@@ -178,10 +175,8 @@ done
 ph=$(mapped h1 42000)
 f0=$(stat_of home filtered)
 udp stranger send 5555 203.0.113.25 "$ph" "stranger-$tag" || nb_fail "stranger send"
-for _ in $(seq 1 20); do
-	[ "$(stat_of home filtered)" -gt "$f0" ] && break
-	sleep 0.1
-done
+filtered_more() { [ "$(stat_of home filtered)" -gt "$f0" ]; }
+nb_wait_for 10 "home to filter the stranger's datagram" filtered_more
 [ "$(stat_of home filtered)" -eq $((f0 + 1)) ] || nb_fail "home: the stranger's datagram was not counted as filtered"
 
 # --- flush: a NAT reboot --------------------------------------------------

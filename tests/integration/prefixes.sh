@@ -19,10 +19,11 @@ x "$P2" alice ping -c 1 -W 2 198.51.100.10 >/dev/null || nb_fail "$P2 broken by 
 
 # a crash: natbed-emu and the hosts' programs killed, namespaces left
 natbed status --prefix "$P2" >/dev/null || nb_fail "status $P2"
-for pid in $(/usr/bin/python3 -c "import json;print(' '.join(str(p['pid']) for p in json.load(open('/run/natbed/$P2/state.json'))['processes']))"); do
+pids=$(/usr/bin/python3 -c "import json;print(' '.join(str(p['pid']) for p in json.load(open('/run/natbed/$P2/state.json'))['processes']))")
+for pid in $pids; do
 	kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
 done
-sleep 0.3
+nb_wait_gone 10 $pids
 out=$(natbed up --prefix "$P2" --out "$NB_TMP/three" "$NATBED_SRC/topologies/lan.yaml" 2>&1) || nb_fail "up over a crashed run: $out"
 echo "$out" | grep -q "cleaning up a dead run" || nb_fail "up over a crashed run did not say it cleaned up: $out"
 x "$P2" alice ping -c 1 -W 2 198.51.100.10 >/dev/null || nb_fail "$P2 after recovery: alice cannot reach stun"

@@ -27,8 +27,9 @@ nb_bg nb_x emu natbed-emu --inside in0 --outside out0 --public 203.0.113.10 \
 	--inside-net 192.168.50.0/24 --preset symmetric --ctl "$NB_TMP/ctl" --out "$NB_TMP" \
 	2>"$NB_TMP/emu.log"
 nb_bg nb_x out natbed-stund --primary 203.0.113.20 --alternate 203.0.113.21
-for _ in $(seq 50); do [ -S "$NB_TMP/ctl" ] && break; sleep 0.1; done
-[ -S "$NB_TMP/ctl" ] || nb_fail "natbed-emu did not start: $(cat "$NB_TMP/emu.log")"
+emu_ready() { [ -S "$NB_TMP/ctl" ] || { cat "$NB_TMP/emu.log"; false; }; } # its log if not
+nb_wait_for 10 "natbed-emu's control socket" emu_ready
+nb_wait_listen udp 3478 nb_x out # natbed-stund
 
 nb_x in ping -c 1 -W 2 192.168.50.1 >/dev/null || nb_fail "ping the emulated gateway"
 out=$(nb_x in timeout 5 natbed-stunclient 203.0.113.20:3478 2>&1) || nb_fail "stun query: $out"
@@ -40,13 +41,17 @@ n=$(tshark -r "$NB_TMP/out0.pcap" -Y 'ip.addr == 192.168.50.0/24' 2>/dev/null | 
 [ "$n" -eq 0 ] || nb_fail "$n packets with inside addresses on the outside port"
 # a destination nobody answers ARP for: asked three times, then dropped and counted
 nb_x in ping -c 1 -W 1 203.0.113.99 >/dev/null 2>&1 && nb_fail "ping to a missing host answered"
-sleep 1.6
-drops=$(/usr/bin/python3 -c '
+arp_dropped() { # the ports' arp_unresolved drops, from the control socket: at least one
+	local n
+	n=$(/usr/bin/python3 -c '
 import json, socket, sys
 s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"[\"show\",\"ports\"]\n")
 ans = json.loads(s.makefile().readline())
 print(sum(p["drops"].get("arp_unresolved", 0) for p in ans["result"]))' "$NB_TMP/ctl")
-[ "$drops" -ge 1 ] || nb_fail "no arp_unresolved drop counted ($drops)"
+	echo "arp_unresolved: $n"
+	[ "$n" -ge 1 ]
+}
+nb_wait_for 10 "an arp_unresolved drop counted (three ARP requests unanswered)" arp_dropped
 nb_x in ping -c 1 -W 2 192.168.50.1 >/dev/null || nb_fail "the emulator stopped answering after an ARP failure"
 # option errors are clear
 natbed-emu --inside in0 --public 1.2.3.4 2>&1 | grep -q "needs --inside IF, --outside IF" || nb_fail "no clear error for missing --outside"

@@ -14,7 +14,8 @@ NB_PIDS+=($!)
 x "$B" relay --port 7002 --to 127.0.0.1:7001 --duration 20 >"$NB_TMP/relay" 2>&1 &
 relay=$!
 NB_PIDS+=($relay)
-sleep 0.3
+nb_wait_listen udp 7001 x
+nb_wait_listen udp 7002 x
 
 out=$(x "$B" pingpong --to 127.0.0.1:7001 --count 200 --duration 10) || nb_fail "pingpong direct: $out"
 echo "$out" | grep -q "^pingpong sent 200 replies 200 rtt_us min [0-9.]* p50 [0-9.]* p99" \
@@ -27,14 +28,14 @@ wait $relay 2>/dev/null
 # so count on a short second relay instead.
 x "$B" relay --port 7003 --to 127.0.0.1:7001 --duration 2 >"$NB_TMP/relay2" 2>&1 &
 r2=$!
-sleep 0.3
+nb_wait_listen udp 7003 x
 x "$B" pingpong --to 127.0.0.1:7003 --count 50 --duration 5 >/dev/null || nb_fail "pingpong via the second relay"
 wait $r2
 grep -qx "relayed 100" "$NB_TMP/relay2" || nb_fail "relay count: $(cat "$NB_TMP/relay2") (want 100: 50 each way)"
 
 x "$B" recv --port 7004 --duration 5 --idle 300 >"$NB_TMP/recv" 2>&1 &
 rcv=$!
-sleep 0.3
+nb_wait_listen udp 7004 x
 out=$(x "$B" send --to 127.0.0.1:7004 --rate 2000 --duration 0.5) || nb_fail "send: $out"
 wait $rcv
 sent=$(echo "$out" | sed -n 's/^sent \([0-9]*\) .*/\1/p')

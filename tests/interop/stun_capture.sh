@@ -11,8 +11,8 @@ pcap="$NB_TMP/stun.pcapng"
 
 nb_bg ip netns exec "${NB_PREFIX}srv" tshark -q -n -i "${NB_PREFIX}s" -f udp -w "$pcap" 2>"$NB_TMP/tshark.log"
 TSHARK_PID=${NB_PIDS[-1]}
-for _ in $(seq 1 100); do grep -q "Capturing on" "$NB_TMP/tshark.log" && break; sleep 0.1; done
-grep -q "Capturing on" "$NB_TMP/tshark.log" || nb_skip "tshark cannot capture: $(cat "$NB_TMP/tshark.log")"
+nb_poll 10 grep -q "Capturing on" "$NB_TMP/tshark.log" ||
+	nb_skip "tshark cannot capture: $(cat "$NB_TMP/tshark.log")"
 
 stun_start_natbed --software natbed-capture
 c() { nb_x cli natbed-stunclient --timeout 2000 "$@" >>"$NB_TMP/client.log" 2>&1; }
@@ -24,9 +24,11 @@ c --classic --change-port "$STUN_A1" || nb_fail "classic request unanswered"
 c --attr 0031:0102 --fingerprint "$STUN_A1"; [ $? -eq 3 ] || nb_fail "no 420"
 c --attr 0003:00 "$STUN_A1"; [ $? -eq 3 ] || nb_fail "no 400"
 stun_stop
-sleep 0.5
+# tshark stops once its file holds the 7 packets natbed-stund sent
+sent_in_file() { [ "$(tshark -r "$pcap" -Y "ip.src==$STUN_A1 || ip.src==$STUN_A2" 2>/dev/null | wc -l)" -ge 7 ]; }
+nb_wait_for 10 "natbed-stund's 7 packets in tshark's file" sent_in_file
 kill -INT "$TSHARK_PID"
-for _ in $(seq 1 50); do kill -0 "$TSHARK_PID" 2>/dev/null || break; sleep 0.1; done
+nb_wait_gone 10 "$TSHARK_PID"
 
 # RFC 3489 messages have no cookie for the heuristic: decode both ports as
 # STUN (the STUN dissector hands cookie-less messages to CLASSIC-STUN)

@@ -9,13 +9,8 @@ STUN_A1=198.51.100.10
 STUN_A2=198.51.100.11
 STUN_PORT=3478
 
-# stun_need CMD...: skip unless every command exists.
-stun_need() {
-	local c
-	for c in "$@"; do
-		command -v "$c" >/dev/null 2>&1 || nb_skip "$c not installed"
-	done
-}
+# stun_need CMD...: skip (fail under CI=true) unless every command exists.
+stun_need() { nb_need "$@"; }
 
 # stun_net: the two namespaces and the veth between them.
 stun_net() {
@@ -35,16 +30,8 @@ stun_net() {
 	nb_x srv sysctl -qw net.ipv6.conf.all.disable_ipv6=1
 }
 
-# stun_wait_port PORT: wait (at most 5 s) until something listens on UDP
-# PORT in srv.
-stun_wait_port() {
-	local i
-	for i in $(seq 1 50); do
-		nb_x srv ss -Hlun "sport = :$1" | grep -q . && return 0
-		sleep 0.1
-	done
-	nb_fail "nothing listens on udp port $1 in srv"
-}
+# stun_wait_port PORT: wait until something listens on UDP PORT in srv.
+stun_wait_port() { nb_wait_listen udp "$1" nb_x srv; }
 
 # stun_start_natbed [ARGS...]: natbed-stund on both addresses (RFC 5780).
 stun_start_natbed() {
@@ -72,12 +59,9 @@ stun_start_coturn() {
 # nothing is left listening on the STUN ports.
 stun_stop() {
 	kill -TERM "$STUN_PID" 2>/dev/null
-	for _ in $(seq 1 50); do kill -0 "$STUN_PID" 2>/dev/null || break; sleep 0.1; done
-	kill -0 "$STUN_PID" 2>/dev/null && nb_fail "server $STUN_PID ignores SIGTERM"
+	nb_wait_for 5 "server $STUN_PID to exit on SIGTERM" nb_gone "$STUN_PID"
 	wait "$STUN_PID" 2>/dev/null
-	for _ in $(seq 1 50); do
-		nb_x srv ss -Hlun "sport = :$STUN_PORT" | grep -q . || return 0
-		sleep 0.1
-	done
-	nb_fail "udp port $STUN_PORT still open in srv after the server stopped"
+	nb_wait_for 5 "udp port $STUN_PORT closed in srv after the server stopped" \
+		stun_port_closed
 }
+stun_port_closed() { ! nb_listening udp "$STUN_PORT" nb_x srv; }

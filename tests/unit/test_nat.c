@@ -68,15 +68,7 @@ static uint8_t *t_l4(struct tpkt *p)
 /* The L4 checksum over an IP packet at ip (pseudo-header for UDP/TCP). */
 static uint32_t t_l4_sum(const uint8_t *ip, size_t l4len)
 {
-	const struct ipv4_hdr *h = (const struct ipv4_hdr *)ip;
-	uint32_t sum = 0;
-
-	if (h->proto != IPPROTO_ICMP_) {
-		sum = ref_csum_sum(sum, ip + 12, 8); /* source and destination */
-		sum += h->proto;
-		sum += (uint32_t)l4len;
-	}
-	return ref_csum_sum(sum, ip + IPV4_MIN_HLEN, l4len);
+	return ref_l4_sum(ip, ip + IPV4_MIN_HLEN, l4len);
 }
 
 static uint16_t *t_l4_csum_field(uint8_t *ip)
@@ -109,16 +101,13 @@ static void t_csum_set(uint8_t *ip, size_t l4len, bool udp_zero)
 	*f = htons(c);
 }
 
-/* Both checksums of the IP packet at ip verify from scratch. */
+/* Both checksums of the IP packet at ip verify from scratch, and a UDP
+ * checksum is not zero (RFC 768: zero means none; the one datagram sent
+ * without a checksum is checked on its own). */
 static void t_csum_check(const uint8_t *ip, size_t l4len)
 {
-	const struct ipv4_hdr *h = (const struct ipv4_hdr *)ip;
-	const struct udp_hdr *u = (const struct udp_hdr *)(ip + IPV4_MIN_HLEN);
-
 	assert_int_equal(ref_csum_sum(0, ip, IPV4_MIN_HLEN), 0xffff);
-	if (h->proto == IPPROTO_UDP_ && u->csum == 0)
-		return; /* RFC 768: no checksum */
-	assert_int_equal(t_l4_sum(ip, l4len), 0xffff);
+	assert_true(ref_l4_csum_ok(ip, ip + IPV4_MIN_HLEN, l4len, false));
 }
 
 static void t_check(struct tpkt *p)
@@ -841,7 +830,73 @@ static void test_checksums(void **state)
 	((struct udp_hdr *)p.v.l4)->csum = 0;
 	assert_int_equal(nat_outbound(f->n, &p.v, fx_now(f)), NAT_PASS);
 	assert_int_equal(((struct udp_hdr *)p.v.l4)->csum, 0);
+	assert_int_equal(ref_csum_sum(0, (const uint8_t *)t_ip(&p), IPV4_MIN_HLEN), 0xffff);
+	fx_free(f);
+}
+
+/* UDP src:sport -> dst:dport whose checksum computes to zero once the NAT
+ * has rewritten it to xsrc:xsport -> xdst:xdport: the payload's first word
+ * makes the rewritten datagram sum to 0xffff (RFC 1071). */
+static void t_udp_zero_after(struct tpkt *p, const char *src, uint16_t sport, const char *dst,
+			     uint16_t dport, const char *xsrc, uint16_t xsport, const char *xdst,
+			     uint16_t xdport)
+{
+	struct udp_hdr *u = (struct udp_hdr *)t_l4(p);
+	uint8_t *payload = t_l4(p) + UDP_HLEN;
+	uint16_t w;
+
+	t_udp(p, xsrc, xsport, xdst, xdport);
+	payload[0] = payload[1] = 0;
+	u->csum = 0;
+	w = (uint16_t)~t_l4_sum((uint8_t *)t_ip(p), p->v.l4_len);
+	payload[0] = (uint8_t)(w >> 8);
+	payload[1] = (uint8_t)w;
+	assert_int_equal(t_l4_sum((uint8_t *)t_ip(p), p->v.l4_len), 0xffff);
+	t_ip(p)->src = a4(src);
+	t_ip(p)->dst = a4(dst);
+	u->sport = htons(sport);
+	u->dport = htons(dport);
+	t_finish(p, false);
+	assert_int_not_equal(u->csum, htons(0xffff)); /* the sender's own is not */
+}
+
+static uint16_t t_udp_csum(const uint8_t *l4)
+{
+	return ntohs(((const struct udp_hdr *)l4)->csum);
+}
+
+/* RFC 768: a UDP checksum that computes to zero is sent as 0xFFFF, since
+ * zero means "no checksum". A translated datagram whose new checksum comes
+ * out zero (1 in 65,536) carries 0xFFFF, both ways, and so does the
+ * datagram an ICMP error quotes, translated back. */
+static void test_checksum_udp_zero(void **state)
+{
+	struct fx *f = fx_make(TOPO_MAP_EIM, TOPO_MAP_EIM, TOPO_PORTS_PRESERVE);
+	struct tpkt p, err;
+	uint16_t ext;
+
+	(void)state;
+	ext = out_ok(f, T_HOST, 5000, T_R1, 3478);
+	t_udp_zero_after(&p, T_HOST, 5000, T_R1, 3478, T_PUBLIC, ext, T_R1, 3478);
+	assert_int_equal(nat_outbound(f->n, &p.v, fx_now(f)), NAT_PASS);
+	assert_int_equal(t_udp_csum(p.v.l4), 0xffff);
 	t_check(&p);
+	t_udp_zero_after(&p, T_R1, 3478, T_PUBLIC, ext, T_R1, 3478, T_HOST, 5000);
+	assert_int_equal(nat_inbound(f->n, &p.v, fx_now(f)), NAT_PASS);
+	assert_int_equal(t_udp_csum(p.v.l4), 0xffff);
+	t_check(&p);
+	/* an error about a datagram the NAT sent: the quote goes back inside */
+	t_udp_zero_after(&p, T_PUBLIC, ext, T_R1, 3478, T_HOST, 5000, T_R1, 3478);
+	t_icmp_error(&err, 3, 3, T_R1, T_PUBLIC, &p);
+	assert_int_equal(nat_inbound(f->n, &err.v, fx_now(f)), NAT_PASS);
+	assert_int_equal(t_udp_csum(err.v.l4 + ICMP_HLEN + IPV4_MIN_HLEN), 0xffff);
+	t_csum_check(err.v.l4 + ICMP_HLEN, p.v.l4_len);
+	/* an error from inside about a datagram that came in: the quote goes out */
+	t_udp_zero_after(&p, T_R1, 3478, T_HOST, 5000, T_R1, 3478, T_PUBLIC, ext);
+	t_icmp_error(&err, 3, 3, T_HOST, T_R1, &p);
+	assert_int_equal(nat_outbound(f->n, &err.v, fx_now(f)), NAT_PASS);
+	assert_int_equal(t_udp_csum(err.v.l4 + ICMP_HLEN + IPV4_MIN_HLEN), 0xffff);
+	t_csum_check(err.v.l4 + ICMP_HLEN, p.v.l4_len);
 	fx_free(f);
 }
 
@@ -1624,6 +1679,7 @@ int main(void)
 	    cmocka_unit_test(test_lifetime_refresh),
 	    cmocka_unit_test(test_lifetime_inbound),
 	    cmocka_unit_test(test_checksums),
+	    cmocka_unit_test(test_checksum_udp_zero),
 	    cmocka_unit_test(test_icmp_echo),
 	    cmocka_unit_test(test_icmp_error_in),
 	    cmocka_unit_test(test_icmp_error_out),
