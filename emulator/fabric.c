@@ -154,13 +154,6 @@ static void fab_nat_capture(struct fabric *f, int n, struct pkt *p, natbed_time_
 		pcapw_write(f->nat_pcap[n], p->data, p->len, fab_wall(f, now));
 }
 
-/* Parses the packet's IPv4 view for a NAT (the frame was checked on the way
- * in; the NAT rewrites fields in place). */
-static int fab_view(struct pkt *p, struct ip_view *v)
-{
-	return ip_view_parse(p->data, p->len, v);
-}
-
 /* --- links ---------------------------------------------------------------- */
 
 static size_t fab_link_nat(const struct fabric *f, int n)
@@ -184,19 +177,17 @@ static enum fab_dir fab_core_dir(const struct ipv4_hdr *ip)
 /* What a link needs to know of a packet: its flow and its number in it. */
 static void fab_link_pkt(const struct pkt *p, struct link_pkt *lp)
 {
-	const struct ipv4_hdr *ip = (const struct ipv4_hdr *)(p->data + ETH_HLEN_);
-	size_t hlen = (size_t)(ip->ver_ihl & 0x0f) * 4;
-	const uint8_t *l4 = (const uint8_t *)ip + hlen;
+	const struct ip_view *v = &p->view;
 
 	memset(lp, 0, sizeof(*lp));
 	lp->flow = p->flow_key;
 	lp->seq = p->seq;
 	lp->len = (uint32_t)p->len;
-	lp->proto = ip->proto;
-	if ((ip->proto == IPPROTO_UDP_ || ip->proto == IPPROTO_TCP_) &&
-	    p->len >= ETH_HLEN_ + hlen + 4) {
-		lp->sport = (uint16_t)(l4[0] << 8 | l4[1]);
-		lp->dport = (uint16_t)(l4[2] << 8 | l4[3]);
+	lp->proto = v->ip->proto;
+	if ((v->ip->proto == IPPROTO_UDP_ || v->ip->proto == IPPROTO_TCP_) && v->l4 &&
+	    v->l4_len >= 4) {
+		lp->sport = (uint16_t)(v->l4[0] << 8 | v->l4[1]);
+		lp->dport = (uint16_t)(v->l4[2] << 8 | v->l4[3]);
 	}
 }
 
@@ -204,16 +195,14 @@ static void fab_link_pkt(const struct pkt *p, struct link_pkt *lp)
  * else the IP header's), so the receiver's stack drops and counts it. */
 static void fab_corrupt(struct pkt *p)
 {
-	struct ipv4_hdr *ip = fab_ip(p);
-	size_t hlen = (size_t)(ip->ver_ihl & 0x0f) * 4;
-	uint8_t *l4 = (uint8_t *)ip + hlen;
-	size_t off = ip->proto == IPPROTO_UDP_ ? 6 : ip->proto == IPPROTO_TCP_ ? 16 : 0;
+	struct ip_view *v = &p->view;
+	size_t off = v->ip->proto == IPPROTO_UDP_ ? 6 : v->ip->proto == IPPROTO_TCP_ ? 16 : 0;
 
-	if (off && p->len >= ETH_HLEN_ + hlen + off + 2) {
-		l4[off] ^= 0x5a;
+	if (off && v->l4 && v->l4_len >= off + 2) {
+		v->l4[off] ^= 0x5a;
 		return;
 	}
-	ip->csum ^= htons(0x5a5a);
+	v->ip->csum ^= htons(0x5a5a);
 }
 
 static enum drop_reason fab_link_reason(enum link_drop d)
@@ -455,19 +444,16 @@ static void fab_tx(void *arg, natbed_time_t now)
  * in, then the NAT's firewall. FAB_HELD when the NAT wants it held. */
 static int fab_nat_in_xlate(struct fabric *f, int n, struct pkt *p, natbed_time_t now)
 {
-	enum nat_verdict r = NAT_DROP_UNSUPPORTED;
-	struct ip_view v;
+	enum nat_verdict r = nat_inbound(f->nats[n], &p->view, now);
 	bool first;
 
-	if (fab_view(p, &v) == 0)
-		r = nat_inbound(f->nats[n], &v, now);
 	if (r == NAT_HOLD)
 		return FAB_HELD;
 	if (r != NAT_PASS) {
 		fab_drop(f, p, DROP_NAT);
 		return 0;
 	}
-	first = nat_frag_first(&v);
+	first = nat_frag_first(&p->view);
 	/* ... and after translation in */
 	if (fab_firewall(f, f->nat_fw[n], FW_DIR_IN, p, route_nat_inside(n), now) < 0)
 		return 0;
@@ -499,21 +485,16 @@ static int fab_firewall(struct fabric *f, struct fw *fw, enum fw_dir dir, struct
 			natbed_time_t now)
 {
 	enum fw_verdict verdict;
-	struct ip_view v;
 	struct pkt *ans;
 
 	if (!fw)
 		return 0;
-	if (fab_view(p, &v) < 0) {
-		fab_drop(f, p, DROP_MALFORMED);
-		return -1;
-	}
-	verdict = fw_check(fw, &v, dir, now);
+	verdict = fw_check(fw, &p->view, dir, now);
 	if (verdict == FW_ACCEPT)
 		return 0;
 	if (verdict == FW_REJECT && (ans = pkt_get(f->pool)) != NULL) {
-		ans->len = fw_reject_build(&v, ans->data, PKT_MAX_FRAME);
-		if (ans->len > 0) {
+		ans->len = fw_reject_build(&p->view, ans->data, PKT_MAX_FRAME);
+		if (ans->len > 0 && ip_view_parse(ans->data, ans->len, &ans->view) == 0) {
 			ans->in_port = p->in_port;
 			ans->ctx = f;
 			ans->seg = seg;
@@ -535,20 +516,18 @@ static int fab_firewall(struct fabric *f, struct fw *fw, enum fw_dir dir, struct
 static int fab_nat_out_xlate(struct fabric *f, int n, struct pkt *p, natbed_time_t now)
 {
 	struct nat *nat = f->nats[n];
-	enum nat_verdict r = NAT_DROP_UNSUPPORTED;
-	struct ip_view v;
+	struct ip_view *v = &p->view;
+	enum nat_verdict r = nat_outbound(nat, v, now);
 	bool first;
 
-	if (fab_view(p, &v) == 0)
-		r = nat_outbound(nat, &v, now);
 	if (r == NAT_HOLD)
 		return FAB_HELD;
 	if (r != NAT_PASS || fab_ttl_dec(p) < 0) {
 		fab_drop(f, p, DROP_NAT);
 		return 0;
 	}
-	if (v.ip->dst == nat_config(nat)->public_addr) {
-		if (!nat_config(nat)->hairpin || nat_inbound(nat, &v, now) != NAT_PASS) {
+	if (v->ip->dst == nat_config(nat)->public_addr) {
+		if (!nat_config(nat)->hairpin || nat_inbound(nat, v, now) != NAT_PASS) {
 			fab_drop(f, p, DROP_NAT);
 			return 0;
 		}
@@ -556,7 +535,7 @@ static int fab_nat_out_xlate(struct fabric *f, int n, struct pkt *p, natbed_time
 		fab_on_segment(p, now);
 		return 0;
 	}
-	first = nat_frag_first(&v);
+	first = nat_frag_first(v);
 	fab_nat_capture(f, n, p, now);
 	p->seg = route_nat_outside(f->route, n);
 	p->flags &= ~PKT_F_CORE;
@@ -771,36 +750,35 @@ static void fab_flow_number(struct fabric *f, struct pkt *p, const struct ip_vie
 
 static void fab_ip_in(struct fabric *f, struct port *port, struct pkt *p, natbed_time_t now)
 {
-	struct ip_view v;
 	int h = port->index;
 
-	if (ip_view_parse(p->data, p->len, &v) < 0) {
+	if (!p->view.ip) {
 		fab_drop(f, p, DROP_MALFORMED);
 		return;
 	}
-	p->len = ETH_HLEN_ + v.ip_len; /* strip Ethernet padding */
-	if (fab_gateway_echo(f, h, p, &v, now))
+	p->len = ETH_HLEN_ + p->view.ip_len; /* strip Ethernet padding */
+	if (fab_gateway_echo(f, h, p, &p->view, now))
 		return;
 	p->seg = route_host_segment(f->route, h);
 	p->rx_ns = now;
-	fab_flow_number(f, p, &v);
+	fab_flow_number(f, p, &p->view);
 	if (fab_firewall(f, f->host_fw[h], FW_DIR_OUT, p, p->seg, now) < 0)
 		return;
 	fab_cross(f, fab_link_host(h), FAB_UP, p, fab_on_segment, now);
 }
 
-/* DESIGN, known pitfalls: a host with tx checksum offload on hands over
- * UDP/TCP with an unfinished checksum; forwarded as is, the receiving
- * kernel drops it. Finish it before anything sees the frame, the capture
- * included, so Wireshark shows what the receiver gets. */
-static void fab_finish_csum(struct pkt *p)
+/* The one parse of an IPv4 frame: p->view stays NULL when it is not one
+ * or does not check. DESIGN, known pitfalls: a host with tx checksum
+ * offload on hands over UDP/TCP with an unfinished checksum; forwarded as
+ * is, the receiving kernel drops it. Finish it before anything sees the
+ * frame, the capture included, so Wireshark shows what the receiver gets. */
+static void fab_parse(struct pkt *p)
 {
-	struct ip_view v;
 	const struct eth_hdr *eth = (const struct eth_hdr *)p->data;
 
 	if (p->len >= ETH_HLEN_ && ntohs(eth->type) == ETHERTYPE_IPV4 &&
-	    ip_view_parse(p->data, p->len, &v) == 0)
-		l4_csum_set(&v);
+	    ip_view_parse(p->data, p->len, &p->view) == 0 && (p->flags & PKT_F_CSUM_PARTIAL))
+		l4_csum_set(&p->view);
 	p->flags &= ~PKT_F_CSUM_PARTIAL;
 }
 
@@ -809,8 +787,7 @@ static void fab_ingress(struct fabric *f, struct port *port, struct pkt *p, natb
 	static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 	struct eth_hdr *eth = (struct eth_hdr *)p->data;
 
-	if (p->flags & PKT_F_CSUM_PARTIAL)
-		fab_finish_csum(p);
+	fab_parse(p);
 	if (f->pcap[port->index])
 		pcapw_write(f->pcap[port->index], p->data, p->len, fab_wall(f, now));
 	p->ctx = f; /* events get the packet; it knows its fabric */

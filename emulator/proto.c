@@ -50,6 +50,14 @@ int ip_view_parse(uint8_t *frame, size_t len, struct ip_view *v)
 	return 0;
 }
 
+void ip_view_rebase(struct ip_view *v, const uint8_t *from, uint8_t *to)
+{
+	v->eth = (struct eth_hdr *)(to + ((const uint8_t *)v->eth - from));
+	v->ip = (struct ipv4_hdr *)(to + ((const uint8_t *)v->ip - from));
+	if (v->l4)
+		v->l4 = to + (v->l4 - from);
+}
+
 void ip_csum_set(struct ipv4_hdr *ip, size_t hlen)
 {
 	ip->csum = 0;

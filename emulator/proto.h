@@ -88,6 +88,10 @@ struct ip_view {
  * Returns 0 or -1. */
 int ip_view_parse(uint8_t *frame, size_t len, struct ip_view *v);
 
+/* Moves v, a view of the frame at from, to the same offsets in a copy of
+ * that frame at to. */
+void ip_view_rebase(struct ip_view *v, const uint8_t *from, uint8_t *to);
+
 /* RFC 1071 sum of len bytes (not complemented), to chain with csum_fold(). */
 uint32_t csum_add(uint32_t sum, const void *data, size_t len);
 uint16_t csum_fold(uint32_t sum);
