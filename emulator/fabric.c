@@ -9,6 +9,7 @@
 
 #include "arp.h"
 #include "evlog.h"
+#include "flowtab.h"
 #include "firewall.h"
 #include "fraghold.h"
 #include "natbed/link.h"
@@ -26,8 +27,6 @@
 #define PKT_F_CORE (1u << 8) /* crossed the internet core on this visit */
 
 enum fab_dir { FAB_UP, FAB_DOWN };
-
-#define FAB_FLOW_BUCKETS 65536 /* per-flow packet counters (hash buckets) */
 
 /* A topology link: one struct link per direction. */
 struct fab_link {
@@ -64,7 +63,7 @@ struct fabric {
 	struct fab_link *links;	   /* hosts, then NAT uplinks, then the core */
 	size_t n_links;
 	struct evlog *ev;
-	uint64_t *flow_seq;	 /* packets seen per flow hash bucket */
+	struct flowtab *flows;	 /* packet numbers per flow */
 	struct fw **host_fw;	 /* per host; NULL where it has no firewall */
 	struct fw **nat_fw;	 /* per NAT, on its inside view */
 	struct nat **nats;	 /* one per topology NAT */
@@ -729,23 +728,13 @@ static int fab_gateway_echo(struct fabric *f, int h, struct pkt *p, struct ip_vi
 /* Issue 5: decisions are keyed by (flow, packet number in the flow), so
  * the same packets get the same fate however flows interleave. The flow is
  * the 5-tuple as the host sent it. */
-static void fab_flow_number(struct fabric *f, struct pkt *p, const struct ip_view *v)
+static void fab_flow_number(struct fabric *f, struct pkt *p)
 {
-	uint64_t k = (uint64_t)v->ip->src << 32 | v->ip->dst;
+	struct flow_tuple k;
 
-	k ^= (uint64_t)v->ip->proto * 0x9e3779b97f4a7c15ull;
-	if (v->l4 && v->l4_len >= 4 &&
-	    (v->ip->proto == IPPROTO_UDP_ || v->ip->proto == IPPROTO_TCP_)) {
-		uint32_t ports;
-
-		memcpy(&ports, v->l4, 4);
-		k ^= (uint64_t)ports * 0xc2b2ae3d27d4eb4full;
-	}
-	k ^= k >> 31;
-	k *= 0xbf58476d1ce4e5b9ull;
-	k ^= k >> 29;
-	p->flow_key = k;
-	p->seq = f->flow_seq[k & (FAB_FLOW_BUCKETS - 1)]++;
+	flow_tuple_of(&p->view, &k);
+	p->flow_key = flow_tuple_hash(&k);
+	p->seq = flowtab_next(f->flows, &k);
 }
 
 static void fab_ip_in(struct fabric *f, struct port *port, struct pkt *p, natbed_time_t now)
@@ -761,7 +750,7 @@ static void fab_ip_in(struct fabric *f, struct port *port, struct pkt *p, natbed
 		return;
 	p->seg = route_host_segment(f->route, h);
 	p->rx_ns = now;
-	fab_flow_number(f, p, &p->view);
+	fab_flow_number(f, p);
 	if (fab_firewall(f, f->host_fw[h], FW_DIR_OUT, p, p->seg, now) < 0)
 		return;
 	fab_cross(f, fab_link_host(h), FAB_UP, p, fab_on_segment, now);
@@ -923,8 +912,8 @@ static int fab_open_links(struct fabric *f, char *err, size_t errlen)
 
 	f->n_links = f->t->n_hosts + f->t->n_nats + 1;
 	f->links = calloc(f->n_links, sizeof(*f->links));
-	f->flow_seq = calloc(FAB_FLOW_BUCKETS, sizeof(*f->flow_seq));
-	if (!f->links || !f->flow_seq) {
+	f->flows = flowtab_new(FLOWTAB_MAX);
+	if (!f->links || !f->flows) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -1085,7 +1074,7 @@ void fabric_free(struct fabric *f)
 		link_free(f->links[i].dir[1]);
 	}
 	free(f->links);
-	free(f->flow_seq);
+	flowtab_free(f->flows);
 	evlog_close(f->ev);
 	if (f->flush_ev)
 		event_free(f->flush_ev);
@@ -1114,6 +1103,11 @@ struct port *fabric_ports(struct fabric *f, size_t *n)
 size_t fabric_in_flight(const struct fabric *f)
 {
 	return pkt_pool_in_use(f->pool);
+}
+
+void fabric_flow_stats(const struct fabric *f, struct flowtab_stats *st)
+{
+	flowtab_get_stats(f->flows, st);
 }
 
 void fabric_sync(struct fabric *f)

@@ -41,6 +41,10 @@ void fabric_free(struct fabric *f);
 struct port *fabric_ports(struct fabric *f, size_t *n);
 /* Packets currently in flight (held by links or ARP). */
 size_t fabric_in_flight(const struct fabric *f);
+struct flowtab_stats;
+/* Flows numbered (emulator/flowtab.h): remembered now, and forgotten to
+ * make room. */
+void fabric_flow_stats(const struct fabric *f, struct flowtab_stats *st);
 /* Reads the kernel's drop counters into the ports and flushes captures. */
 void fabric_sync(struct fabric *f);
 

@@ -88,6 +88,18 @@ struct ip_view {
  * Returns 0 or -1. */
 int ip_view_parse(uint8_t *frame, size_t len, struct ip_view *v);
 
+/* A flow as the emulator tells flows apart: addresses (network order),
+ * protocol, and the ports of UDP and TCP (network order; 0 for other
+ * protocols and for non-first fragments). */
+struct flow_tuple {
+	uint32_t src, dst;
+	uint16_t sport, dport;
+	uint8_t proto;
+};
+
+/* The flow of the packet seen through v. */
+void flow_tuple_of(const struct ip_view *v, struct flow_tuple *t);
+
 /* Moves v, a view of the frame at from, to the same offsets in a copy of
  * that frame at to. */
 void ip_view_rebase(struct ip_view *v, const uint8_t *from, uint8_t *to);
