@@ -18,8 +18,9 @@
 #include "pcapw.h"
 #include "proto.h"
 #include "route.h"
+#include "rxpoll.h"
+#include "txbatch.h"
 
-#define FAB_RX_ROUNDS	 8 /* batches per readable callback */
 #define FAB_ARP_RETRY_NS (NATBED_NS_PER_S / 2)
 #define FAB_ARP_TRIES	 3
 
@@ -59,7 +60,6 @@ struct fabric {
 	bool *segment_port;	   /* standalone: the port stands for a network */
 	uint32_t next_hop;	   /* standalone: outside router, 0 for on-link */
 	natbed_time_t wall_offset; /* CLOCK_REALTIME - scheduler time */
-	natbed_time_t spin_ns;	   /* busy-poll this long after a burst */
 	struct fab_link *links;	   /* hosts, then NAT uplinks, then the core */
 	size_t n_links;
 	struct evlog *ev;
@@ -68,9 +68,8 @@ struct fabric {
 	struct fw **nat_fw;	 /* per NAT, on its inside view */
 	struct nat **nats;	 /* one per topology NAT */
 	struct pcapw **nat_pcap; /* NAME-wan.pcap: each NAT's outside view */
-	struct event **rx_ev;
-	struct event *flush_ev;
-	int flush_armed;
+	struct txbatch *tx;
+	struct rxpoll *rx;
 	struct fab_arp_retry *retries; /* pending ARP retries, freed with the fabric */
 	struct fraghold *frags;	       /* fragments ahead of their first (REQ-14) */
 	uint64_t frag_ev;	       /* the sweep of held fragments, 0 when idle */
@@ -288,60 +287,10 @@ static void fab_cross(struct fabric *f, size_t link, enum fab_dir dir, struct pk
 
 /* --- transmit -------------------------------------------------------------- */
 
-static void fab_arm_flush(struct fabric *f)
-{
-	if (!f->flush_armed) {
-		f->flush_armed = 1;
-		event_active(f->flush_ev, EV_WRITE, 0);
-	}
-}
-
-static void fab_port_flush(struct fabric *f, struct port *port)
-{
-	natbed_time_t wall;
-	int k, i;
-
-	if (port->txq_len == 0)
-		return;
-	k = port->be->send(port, port->txq, port->txq_len);
-	wall = fab_wall(f, sched_now(f->s));
-	if (k < 0) {
-		log_warn("port %s: send: %s", port->ifname, strerror(-k));
-		k = 0;
-	}
-	for (i = 0; i < port->txq_len; i++) {
-		struct pkt *p = port->txq[i];
-
-		if (i < k) {
-			if (f->pcap[port->index]) /* captured as it left */
-				pcapw_write(f->pcap[port->index], p->data, p->len, wall);
-			port->c.tx_pkts++;
-			port->c.tx_bytes += p->len;
-			pkt_put(f->pool, p);
-		} else {
-			fab_drop(f, p, DROP_TX_ERROR);
-		}
-	}
-	port->txq_len = 0;
-}
-
-static void fab_flush_cb(evutil_socket_t fd, short ev, void *arg)
-{
-	struct fabric *f = arg;
-	size_t i;
-
-	f->flush_armed = 0;
-	for (i = 0; i < f->n_ports; i++)
-		fab_port_flush(f, &f->ports[i]);
-}
-
 /* Queues a finished frame on port; captured as it leaves. */
 static void fab_enqueue(struct fabric *f, struct port *port, struct pkt *p)
 {
-	port->txq[port->txq_len++] = p;
-	if (port->txq_len == PORT_BATCH)
-		fab_port_flush(f, port);
-	fab_arm_flush(f);
+	txbatch_queue(f->tx, port, p);
 }
 
 static void fab_send_arp(struct fabric *f, struct port *port, uint16_t op, uint32_t spa,
@@ -799,63 +748,28 @@ static void fab_ingress(struct fabric *f, struct port *port, struct pkt *p, natb
 	fab_drop(f, p, DROP_UNSUPPORTED);
 }
 
-/* Takes what port has waiting, a few batches at most. */
-static void fab_rx_port(struct fabric *f, struct port *port)
+static void fab_rx(void *ctx, struct port *port, struct pkt *p, natbed_time_t now)
 {
-	struct pkt *pk[PORT_BATCH];
-	natbed_time_t now;
-	int round, n = 0, i;
-
-	for (round = 0; round < FAB_RX_ROUNDS; round++) {
-		n = port->be->recv(port, f->pool, pk, PORT_BATCH);
-		/* one clock read per batch: they arrived together */
-		now = sched_now(f->s);
-		for (i = 0; i < n; i++)
-			fab_ingress(f, port, pk[i], now);
-		if (n < PORT_BATCH)
-			break;
-	}
-	if (n < 0)
-		log_warn("port %s: receive: %s", port->ifname, strerror(-n));
+	fab_ingress(ctx, port, p, now);
 }
 
-/* Busy-polls the ports for up to spin_ns before the loop goes back to
- * sleep: a reply that comes within that time is forwarded without a
- * wake-up (what a kernel router never pays). Only backends that can tell
- * cheaply whether a frame waits (rings) take part. */
-static void fab_spin(struct fabric *f)
+/* A frame that left port, captured as it left. */
+static void fab_sent(void *ctx, struct port *port, const struct pkt *p, natbed_time_t now)
 {
-	natbed_time_t deadline, now;
-	size_t i;
+	struct fabric *f = ctx;
 
-	if (f->spin_ns <= 0)
-		return;
-	now = sched_now(f->s);
-	deadline = now + f->spin_ns;
-	while (now < deadline) {
-		for (i = 0; i < f->n_ports; i++) {
-			struct port *port = &f->ports[i];
-
-			if (port->be->ready && port->be->ready(port))
-				fab_rx_port(f, port);
-		}
-		sched_run_due(f->s);
-		fab_flush_cb(-1, 0, f);
-		now = sched_now(f->s);
-	}
+	if (f->pcap[port->index])
+		pcapw_write(f->pcap[port->index], p->data, p->len, fab_wall(f, now));
 }
 
-static void fab_rx_cb(evutil_socket_t fd, short ev, void *arg)
+static void fab_tx_failed(void *ctx, struct port *port, struct pkt *p)
 {
-	struct port *port = arg;
-	struct fabric *f = port->owner;
+	fab_drop(ctx, p, DROP_TX_ERROR);
+}
 
-	fab_rx_port(f, port);
-	sched_run_due(f->s);
-	if (f->spin_ns > 0) {
-		fab_flush_cb(-1, 0, f);
-		fab_spin(f);
-	}
+static void fab_flush(void *ctx)
+{
+	txbatch_flush(((struct fabric *)ctx)->tx);
 }
 
 /* --- life cycle ---------------------------------------------------------- */
@@ -873,17 +787,11 @@ static int fab_open_port(struct fabric *f, size_t i, const struct port_backend *
 		return -1;
 	}
 	port->index = (int)i;
-	port->owner = f;
 	if (pcap_dir) {
 		snprintf(path, sizeof(path), "%s/%s.pcap", pcap_dir, name);
 		f->pcap[i] = pcapw_open(path, err, errlen);
 		if (!f->pcap[i])
 			return -1;
-	}
-	f->rx_ev[i] = event_new(f->base, port->fd, EV_READ | EV_PERSIST, fab_rx_cb, port);
-	if (!f->rx_ev[i] || event_add(f->rx_ev[i], NULL) < 0) {
-		snprintf(err, errlen, "port %s: cannot register with the event loop", name);
-		return -1;
 	}
 	return 0;
 }
@@ -980,6 +888,36 @@ static int fab_open_nats(struct fabric *f, const char *pcap_dir, char *err, size
 	return 0;
 }
 
+/* Batching out, polling in: last, once every step is ready for a frame. */
+static int fab_open_io(struct fabric *f, const struct fabric_cfg *cfg, char *err, size_t errlen)
+{
+	struct txbatch_cfg tc = {.base = f->base,
+				 .sched = f->s,
+				 .pool = f->pool,
+				 .ports = f->ports,
+				 .n_ports = f->n_ports,
+				 .sent = fab_sent,
+				 .failed = fab_tx_failed,
+				 .ctx = f};
+	struct rxpoll_cfg rc = {.base = f->base,
+				.sched = f->s,
+				.pool = f->pool,
+				.ports = f->ports,
+				.n_ports = f->n_ports,
+				.spin_ns = cfg->spin_ns,
+				.rx = fab_rx,
+				.flush = fab_flush,
+				.ctx = f};
+
+	f->tx = txbatch_new(&tc);
+	if (!f->tx) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	f->rx = rxpoll_new(&rc, err, errlen);
+	return f->rx ? 0 : -1;
+}
+
 struct fabric *fabric_new(const struct fabric_cfg *cfg, char *err, size_t errlen)
 {
 	const struct port_backend *be = port_backend_find(cfg->backend ? cfg->backend : "ring");
@@ -1002,12 +940,10 @@ struct fabric *fabric_new(const struct fabric_cfg *cfg, char *err, size_t errlen
 	f->ports = calloc(n ? n : 1, sizeof(*f->ports));
 	f->arp = calloc(n ? n : 1, sizeof(*f->arp));
 	f->pcap = calloc(n ? n : 1, sizeof(*f->pcap));
-	f->rx_ev = calloc(n ? n : 1, sizeof(*f->rx_ev));
 	f->segment_port = calloc(n ? n : 1, sizeof(*f->segment_port));
-	f->flush_ev = event_new(f->base, -1, 0, fab_flush_cb, f);
 	f->frags = fraghold_new();
-	if (!f->pool || !f->route || !f->ports || !f->arp || !f->pcap || !f->rx_ev ||
-	    !f->flush_ev || !f->segment_port || !f->frags)
+	if (!f->pool || !f->route || !f->ports || !f->arp || !f->pcap || !f->segment_port ||
+	    !f->frags)
 		goto nomem;
 	if (cfg->standalone) {
 		for (i = 0; i < n; i++) {
@@ -1016,7 +952,6 @@ struct fabric *fabric_new(const struct fabric_cfg *cfg, char *err, size_t errlen
 		}
 		f->next_hop = cfg->next_hop;
 	}
-	f->spin_ns = cfg->spin_ns;
 	for (i = 0; i < n; i++)
 		f->ports[i].fd = -1;
 	for (i = 0; i < n; i++)
@@ -1034,6 +969,8 @@ struct fabric *fabric_new(const struct fabric_cfg *cfg, char *err, size_t errlen
 		if (!f->ev)
 			goto fail;
 	}
+	if (fab_open_io(f, cfg, err, errlen) < 0)
+		goto fail;
 	return f;
 nomem:
 	snprintf(err, errlen, "out of memory");
@@ -1048,11 +985,9 @@ void fabric_free(struct fabric *f)
 
 	if (!f)
 		return;
+	rxpoll_free(f->rx);
+	txbatch_free(f->tx); /* sends what is queued, captured */
 	for (i = 0; f->ports && i < f->n_ports; i++) {
-		if (f->rx_ev && f->rx_ev[i])
-			event_free(f->rx_ev[i]);
-		if (f->ports[i].fd >= 0)
-			fab_port_flush(f, &f->ports[i]);
 		port_close(&f->ports[i]);
 		if (f->pcap)
 			pcapw_close(f->pcap[i]);
@@ -1076,9 +1011,6 @@ void fabric_free(struct fabric *f)
 	free(f->links);
 	flowtab_free(f->flows);
 	evlog_close(f->ev);
-	if (f->flush_ev)
-		event_free(f->flush_ev);
-	free(f->rx_ev);
 	free(f->segment_port);
 	/* their events die with the scheduler, never run: free them here */
 	while (f->retries)
