@@ -7,22 +7,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arp.h"
 #include "evlog.h"
 #include "flowtab.h"
 #include "firewall.h"
 #include "fraghold.h"
 #include "natbed/link.h"
 #include "nat.h"
+#include "neigh.h"
 #include "natbed/log.h"
 #include "pcapw.h"
 #include "proto.h"
 #include "route.h"
 #include "rxpoll.h"
 #include "txbatch.h"
-
-#define FAB_ARP_RETRY_NS (NATBED_NS_PER_S / 2)
-#define FAB_ARP_TRIES	 3
 
 /* Packet flags private to the fabric. */
 #define PKT_F_CORE (1u << 8) /* crossed the internet core on this visit */
@@ -40,13 +37,6 @@ static size_t fab_link_host(int h)
 	return (size_t)h;
 }
 
-struct fab_arp_retry {
-	struct fab_arp_retry *next, **prev; /* the fabric's list of pending ones */
-	struct fabric *f;
-	int port;
-	uint32_t ip;
-};
-
 struct fabric {
 	const struct topo *t;
 	struct sched *s;
@@ -55,7 +45,7 @@ struct fabric {
 	struct route *route;
 	struct port *ports; /* ports[h] belongs to host h */
 	size_t n_ports;
-	struct arp_table *arp;
+	struct neigh *neigh; /* ARP on every port */
 	struct pcapw **pcap;
 	bool *segment_port;	   /* standalone: the port stands for a network */
 	uint32_t next_hop;	   /* standalone: outside router, 0 for on-link */
@@ -70,9 +60,8 @@ struct fabric {
 	struct pcapw **nat_pcap; /* NAME-wan.pcap: each NAT's outside view */
 	struct txbatch *tx;
 	struct rxpoll *rx;
-	struct fab_arp_retry *retries; /* pending ARP retries, freed with the fabric */
-	struct fraghold *frags;	       /* fragments ahead of their first (REQ-14) */
-	uint64_t frag_ev;	       /* the sweep of held fragments, 0 when idle */
+	struct fraghold *frags; /* fragments ahead of their first (REQ-14) */
+	uint64_t frag_ev;	/* the sweep of held fragments, 0 when idle */
 };
 
 #define FAB_HELD 1 /* a step's answer: the NAT wants the fragment held */
@@ -102,16 +91,6 @@ static void fab_drop(struct fabric *f, struct pkt *p, enum drop_reason r)
 	if (p->in_port >= 0 && (size_t)p->in_port < f->n_ports)
 		port_drop(&f->ports[p->in_port], r);
 	pkt_put(f->pool, p);
-}
-
-static void fab_drop_list(struct fabric *f, struct pkt *list, enum drop_reason r)
-{
-	struct pkt *next;
-
-	for (; list; list = next) {
-		next = list->next;
-		fab_drop(f, list, r);
-	}
 }
 
 /* RFC 1812 §5.3.1: a router decrements TTL and discards at zero. */
@@ -293,97 +272,17 @@ static void fab_enqueue(struct fabric *f, struct port *port, struct pkt *p)
 	txbatch_queue(f->tx, port, p);
 }
 
-static void fab_send_arp(struct fabric *f, struct port *port, uint16_t op, uint32_t spa,
-			 const uint8_t *tha, uint32_t tpa)
-{
-	struct pkt *p = pkt_get(f->pool);
-
-	if (!p) {
-		port_drop(port, DROP_POOL_EXHAUSTED);
-		return;
-	}
-	arp_frame(p->data, op, port->mac, spa, tha, tpa);
-	p->len = ARP_FRAME_LEN;
-	p->in_port = port->index;
-	fab_enqueue(f, port, p);
-}
-
-static void fab_tx_resolved(struct fabric *f, struct port *port, struct pkt *p,
-			    const uint8_t mac[6])
-{
-	struct eth_hdr *eth = (struct eth_hdr *)p->data;
-
-	memcpy(eth->dst, mac, 6);
-	memcpy(eth->src, port->mac, 6);
-	fab_enqueue(f, port, p);
-}
-
-static void fab_retry_unlink(struct fab_arp_retry *r)
-{
-	if (r->next)
-		r->next->prev = r->prev;
-	*r->prev = r->next;
-	free(r);
-}
-
-static void fab_arp_retry(void *arg, natbed_time_t now)
-{
-	struct fab_arp_retry *r = arg;
-	struct fabric *f = r->f;
-	struct port *port = &f->ports[r->port];
-	struct arp_entry *e = arp_entry_find(&f->arp[r->port], r->ip);
-
-	if (e && !e->valid) {
-		if (++e->tries < FAB_ARP_TRIES) {
-			fab_send_arp(f, port, ARP_OP_REQUEST, fab_gateway(f, r->port), NULL, r->ip);
-			if (sched_after(f->s, FAB_ARP_RETRY_NS, fab_arp_retry, r))
-				return;
-		}
-		fab_drop_list(f, arp_give_up(&f->arp[r->port], r->ip), DROP_ARP_UNRESOLVED);
-	}
-	fab_retry_unlink(r);
-}
-
-static void fab_arp_ask(struct fabric *f, struct port *port, uint32_t ip)
-{
-	struct fab_arp_retry *r = malloc(sizeof(*r));
-
-	fab_send_arp(f, port, ARP_OP_REQUEST, fab_gateway(f, port->index), NULL, ip);
-	if (!r)
-		return;
-	r->f = f;
-	r->port = port->index;
-	r->ip = ip;
-	r->next = f->retries;
-	r->prev = &f->retries;
-	if (f->retries)
-		f->retries->prev = &r->next;
-	f->retries = r;
-	if (!sched_after(f->s, FAB_ARP_RETRY_NS, fab_arp_retry, r))
-		fab_retry_unlink(r);
-}
-
 static void fab_tx(void *arg, natbed_time_t now)
 {
 	struct pkt *p = arg;
 	struct fabric *f = p->ctx;
 	struct port *port = &f->ports[p->host];
 	uint32_t dst = fab_ip(p)->dst;
-	uint8_t mac[6];
-	int held;
 
 	/* standalone: the outside port's destinations are behind its router */
 	if (f->segment_port[p->host] && f->t->hosts[p->host].nat < 0 && f->next_hop)
 		dst = f->next_hop;
-	if (arp_lookup(&f->arp[port->index], dst, mac)) {
-		fab_tx_resolved(f, port, p, mac);
-		return;
-	}
-	held = arp_hold(&f->arp[port->index], dst, p);
-	if (held < 0)
-		fab_drop(f, p, DROP_ARP_QUEUE_FULL);
-	else if (held == 1)
-		fab_arp_ask(f, port, dst);
+	neigh_output(f->neigh, port, dst, p);
 }
 
 /* --- the segment walk --------------------------------------------------- */
@@ -601,54 +500,55 @@ static void fab_on_segment(void *arg, natbed_time_t now)
 
 /* --- receive ---------------------------------------------------------------- */
 
-static int fab_is_host_addr(const struct fabric *f, int h, uint32_t ip)
+static bool fab_is_host_addr(const struct fabric *f, int h, uint32_t ip)
 {
 	return route_host_of(f->route, ip) == h;
 }
 
+/* ARP: the address the emulator plays on port h. */
+static uint32_t fab_arp_addr(void *ctx, int h)
+{
+	return fab_gateway(ctx, h);
+}
+
 /* May a frame on port h teach us where ip lives? A host port holds its host
  * only; a segment port (standalone) a whole network. */
-static int fab_may_learn(const struct fabric *f, int h, uint32_t ip)
+static bool fab_may_learn(void *ctx, int h, uint32_t ip)
 {
+	const struct fabric *f = ctx;
+
 	return f->segment_port[h] ? ip != 0 : fab_is_host_addr(f, h, ip);
 }
 
 /* Does the emulator answer ARP for ip on port h? On a host port it is every
  * address but the host's own (proxy ARP); on a segment port only the
  * address it plays there. */
-static int fab_answers_arp(const struct fabric *f, int h, uint32_t spa, uint32_t tpa)
+static bool fab_answers_arp(void *ctx, int h, uint32_t spa, uint32_t tpa)
 {
+	const struct fabric *f = ctx;
+
 	if (tpa == spa)
-		return 0; /* gratuitous or a DAD probe */
+		return false; /* gratuitous or a DAD probe */
 	return f->segment_port[h] ? tpa == fab_gateway(f, h) : !fab_is_host_addr(f, h, tpa);
 }
 
-static void fab_arp_in(struct fabric *f, struct port *port, struct pkt *p)
+static void fab_arp_send(void *ctx, struct port *port, struct pkt *p)
 {
-	struct arp_pkt a;
-	int h = port->index;
-
-	if (p->len < ETH_HLEN_ + sizeof(a)) {
-		fab_drop(f, p, DROP_MALFORMED);
-		return;
-	}
-	memcpy(&a, p->data + ETH_HLEN_, sizeof(a));
-	pkt_put(f->pool, p);
-	if (ntohs(a.htype) != 1 || ntohs(a.ptype) != ETHERTYPE_IPV4 || a.hlen != 6 || a.plen != 4) {
-		port_drop(port, DROP_UNSUPPORTED);
-		return;
-	}
-	if (fab_may_learn(f, h, a.spa)) {
-		struct pkt *held = arp_learn(&f->arp[h], a.spa, a.sha), *next;
-
-		for (; held; held = next) {
-			next = held->next;
-			fab_tx_resolved(f, port, held, a.sha);
-		}
-	}
-	if (ntohs(a.op) == ARP_OP_REQUEST && fab_answers_arp(f, h, a.spa, a.tpa))
-		fab_send_arp(f, port, ARP_OP_REPLY, a.tpa, a.sha, a.spa);
+	fab_enqueue(ctx, port, p);
 }
+
+static void fab_arp_drop(void *ctx, struct pkt *p, enum drop_reason r)
+{
+	fab_drop(ctx, p, r);
+}
+
+static const struct neigh_ops fab_neigh_ops = {
+    .addr = fab_arp_addr,
+    .may_learn = fab_may_learn,
+    .answers = fab_answers_arp,
+    .send = fab_arp_send,
+    .drop = fab_arp_drop,
+};
 
 /* The gateway the emulator plays answers ping, as a router would (RFC 1122
  * §3.2.2.6): the reply goes back down the host's link. Returns 1 if p was
@@ -739,7 +639,7 @@ static void fab_ingress(struct fabric *f, struct port *port, struct pkt *p, natb
 	}
 	switch (ntohs(eth->type)) {
 	case ETHERTYPE_ARP_:
-		fab_arp_in(f, port, p);
+		neigh_input(f->neigh, port, p);
 		return;
 	case ETHERTYPE_IPV4:
 		fab_ip_in(f, port, p, now);
@@ -888,7 +788,7 @@ static int fab_open_nats(struct fabric *f, const char *pcap_dir, char *err, size
 	return 0;
 }
 
-/* Batching out, polling in: last, once every step is ready for a frame. */
+/* ARP, batching out, polling in: last, once every step is ready for a frame. */
 static int fab_open_io(struct fabric *f, const struct fabric_cfg *cfg, char *err, size_t errlen)
 {
 	struct txbatch_cfg tc = {.base = f->base,
@@ -909,8 +809,16 @@ static int fab_open_io(struct fabric *f, const struct fabric_cfg *cfg, char *err
 				.flush = fab_flush,
 				.ctx = f};
 
+	struct neigh_cfg nc = {.ports = f->ports,
+			       .n_ports = f->n_ports,
+			       .sched = f->s,
+			       .pool = f->pool,
+			       .ops = &fab_neigh_ops,
+			       .ctx = f};
+
+	f->neigh = neigh_new(&nc);
 	f->tx = txbatch_new(&tc);
-	if (!f->tx) {
+	if (!f->neigh || !f->tx) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -938,12 +846,10 @@ struct fabric *fabric_new(const struct fabric_cfg *cfg, char *err, size_t errlen
 	f->pool = pkt_pool_new(cfg->pool_size ? cfg->pool_size : 16384);
 	f->route = route_new(cfg->topo);
 	f->ports = calloc(n ? n : 1, sizeof(*f->ports));
-	f->arp = calloc(n ? n : 1, sizeof(*f->arp));
 	f->pcap = calloc(n ? n : 1, sizeof(*f->pcap));
 	f->segment_port = calloc(n ? n : 1, sizeof(*f->segment_port));
 	f->frags = fraghold_new();
-	if (!f->pool || !f->route || !f->ports || !f->arp || !f->pcap || !f->segment_port ||
-	    !f->frags)
+	if (!f->pool || !f->route || !f->ports || !f->pcap || !f->segment_port || !f->frags)
 		goto nomem;
 	if (cfg->standalone) {
 		for (i = 0; i < n; i++) {
@@ -1012,14 +918,11 @@ void fabric_free(struct fabric *f)
 	flowtab_free(f->flows);
 	evlog_close(f->ev);
 	free(f->segment_port);
-	/* their events die with the scheduler, never run: free them here */
-	while (f->retries)
-		fab_retry_unlink(f->retries);
+	neigh_free(f->neigh);
 	if (f->frag_ev) /* held packets go with the pool */
 		sched_cancel(f->s, f->frag_ev);
 	fraghold_free(f->frags);
 	free(f->pcap);
-	free(f->arp);
 	free(f->ports);
 	route_free(f->route);
 	pkt_pool_free(f->pool);
