@@ -11,7 +11,7 @@
 #include "flowtab.h"
 #include "firewall.h"
 #include "fraghold.h"
-#include "natbed/link.h"
+#include "linkset.h"
 #include "nat.h"
 #include "neigh.h"
 #include "natbed/log.h"
@@ -23,19 +23,6 @@
 
 /* Packet flags private to the fabric. */
 #define PKT_F_CORE (1u << 8) /* crossed the internet core on this visit */
-
-enum fab_dir { FAB_UP, FAB_DOWN };
-
-/* A topology link: one struct link per direction. */
-struct fab_link {
-	const char *name;
-	struct link *dir[2];
-};
-
-static size_t fab_link_host(int h)
-{
-	return (size_t)h;
-}
 
 struct fabric {
 	const struct topo *t;
@@ -50,8 +37,7 @@ struct fabric {
 	bool *segment_port;	   /* standalone: the port stands for a network */
 	uint32_t next_hop;	   /* standalone: outside router, 0 for on-link */
 	natbed_time_t wall_offset; /* CLOCK_REALTIME - scheduler time */
-	struct fab_link *links;	   /* hosts, then NAT uplinks, then the core */
-	size_t n_links;
+	struct linkset *links;	   /* hosts, then NAT uplinks, then the core */
 	struct evlog *ev;
 	struct flowtab *flows;	 /* packet numbers per flow */
 	struct fw **host_fw;	 /* per host; NULL where it has no firewall */
@@ -131,137 +117,10 @@ static void fab_nat_capture(struct fabric *f, int n, struct pkt *p, natbed_time_
 		pcapw_write(f->nat_pcap[n], p->data, p->len, fab_wall(f, now));
 }
 
-/* --- links ---------------------------------------------------------------- */
-
-static size_t fab_link_nat(const struct fabric *f, int n)
+static void fab_link_drop(void *ctx, struct pkt *p, enum drop_reason r, enum link_drop d,
+			  const char *name, enum linkset_dir dir)
 {
-	return f->t->n_hosts + (size_t)n;
-}
-
-static size_t fab_link_core(const struct fabric *f)
-{
-	return f->t->n_hosts + f->t->n_nats;
-}
-
-/* The internet core is full duplex like every link: "up" carries packets
- * from the lower to the higher address, "down" the others, so the two
- * directions of a conversation never share a rate or a queue. */
-static enum fab_dir fab_core_dir(const struct ipv4_hdr *ip)
-{
-	return ntohl(ip->src) < ntohl(ip->dst) ? FAB_UP : FAB_DOWN;
-}
-
-/* What a link needs to know of a packet: its flow and its number in it. */
-static void fab_link_pkt(const struct pkt *p, struct link_pkt *lp)
-{
-	const struct ip_view *v = &p->view;
-
-	memset(lp, 0, sizeof(*lp));
-	lp->flow = p->flow_key;
-	lp->seq = p->seq;
-	lp->len = (uint32_t)p->len;
-	lp->proto = v->ip->proto;
-	if ((v->ip->proto == IPPROTO_UDP_ || v->ip->proto == IPPROTO_TCP_) && v->l4 &&
-	    v->l4_len >= 4) {
-		lp->sport = (uint16_t)(v->l4[0] << 8 | v->l4[1]);
-		lp->dport = (uint16_t)(v->l4[2] << 8 | v->l4[3]);
-	}
-}
-
-/* Issue 5: a corrupted copy carries a bad checksum (L4 if it has one,
- * else the IP header's), so the receiver's stack drops and counts it. */
-static void fab_corrupt(struct pkt *p)
-{
-	struct ip_view *v = &p->view;
-	size_t off = v->ip->proto == IPPROTO_UDP_ ? 6 : v->ip->proto == IPPROTO_TCP_ ? 16 : 0;
-
-	if (off && v->l4 && v->l4_len >= off + 2) {
-		v->l4[off] ^= 0x5a;
-		return;
-	}
-	v->ip->csum ^= htons(0x5a5a);
-}
-
-static enum drop_reason fab_link_reason(enum link_drop d)
-{
-	switch (d) {
-	case LINK_DROP_DOWN:
-		return DROP_LINK_DOWN;
-	case LINK_DROP_QUEUE:
-		return DROP_LINK_QUEUE;
-	default:
-		return DROP_LINK_LOSS;
-	}
-}
-
-static void fab_log_pkt(struct fabric *f, natbed_time_t now, const char *event,
-			const struct fab_link *fl, enum fab_dir dir, const struct link_pkt *lp,
-			const char *extra)
-{
-	evlog_write(f->ev, now, event,
-		    "\"link\":\"%s\",\"dir\":\"%s\",\"flow\":\"%016llx\",\"seq\":%llu,"
-		    "\"proto\":%u,\"sport\":%u,\"dport\":%u%s%s",
-		    fl->name, dir == FAB_UP ? "up" : "down", (unsigned long long)lp->flow,
-		    (unsigned long long)lp->seq, lp->proto, lp->sport, lp->dport, extra ? "," : "",
-		    extra ? extra : "");
-}
-
-/* True when no event is due at or before now: a step due now may then run
- * at once without overtaking anything (FIFO order is kept). */
-static bool fab_nothing_due(const struct fabric *f, natbed_time_t now)
-{
-	natbed_time_t due = sched_next_due(f->s);
-
-	return due < 0 || due > now;
-}
-
-/* Crosses one direction of a link: the link decides (issue 5: down, rate,
- * targeted drops, loss, delay and jitter, duplication, corruption) and each
- * copy runs next(copy) at its delivery time on the scheduler. */
-static void fab_cross(struct fabric *f, size_t link, enum fab_dir dir, struct pkt *p, sched_fn next,
-		      natbed_time_t now)
-{
-	struct fab_link *fl = &f->links[link];
-	struct link_verdict v;
-	struct link_pkt lp;
-	struct pkt *copy[2] = {p, NULL};
-	char extra[96];
-	unsigned i;
-
-	fab_link_pkt(p, &lp);
-	v = link_decide(fl->dir[dir], &lp, now);
-	if (v.drop != LINK_PASS) {
-		snprintf(extra, sizeof(extra), "\"reason\":\"%s\"", link_drop_name(v.drop));
-		fab_log_pkt(f, now, "drop", fl, dir, &lp, extra);
-		fab_drop(f, p, fab_link_reason(v.drop));
-		return;
-	}
-	if (v.n == 2) {
-		copy[1] = pkt_clone(f->pool, p);
-		if (copy[1])
-			fab_log_pkt(f, now, "duplicate", fl, dir, &lp, NULL);
-		else
-			v.n = 1;
-	}
-	for (i = 0; i < v.n; i++) {
-		if (v.corrupt[i]) {
-			fab_corrupt(copy[i]);
-			fab_log_pkt(f, now, "corrupt", fl, dir, &lp, NULL);
-		}
-		if (v.deliver_ns[i] > now) {
-			snprintf(extra, sizeof(extra), "\"delay_ns\":%lld,\"due_ns\":%lld",
-				 (long long)(v.deliver_ns[i] - now), (long long)v.deliver_ns[i]);
-			fab_log_pkt(f, now, "delay", fl, dir, &lp, extra);
-		}
-		if (v.n == 1 && v.deliver_ns[0] <= now && fab_nothing_due(f, now)) {
-			/* Due now with nothing due before it: the scheduler would
-			 * run it next anyway, so run it without the round trip. */
-			next(copy[i], now);
-			return;
-		}
-		if (sched_at(f->s, v.deliver_ns[i], next, copy[i]) == 0)
-			fab_drop(f, copy[i], DROP_POOL_EXHAUSTED);
-	}
+	fab_drop(ctx, p, r);
 }
 
 /* --- transmit -------------------------------------------------------------- */
@@ -386,7 +245,7 @@ static int fab_nat_out_xlate(struct fabric *f, int n, struct pkt *p, natbed_time
 	fab_nat_capture(f, n, p, now);
 	p->seg = route_nat_outside(f->route, n);
 	p->flags &= ~PKT_F_CORE;
-	fab_cross(f, fab_link_nat(f, n), FAB_UP, p, fab_on_segment, now);
+	linkset_cross(f->links, linkset_nat(f->links, n), LINKSET_UP, p, fab_on_segment, now);
 	if (first) /* the rest of its datagram, behind it */
 		fab_frags_release(f, n, now);
 	return 0;
@@ -474,7 +333,8 @@ static void fab_on_segment(void *arg, natbed_time_t now)
 			fab_drop(f, p, DROP_TTL_EXPIRED);
 			return;
 		}
-		fab_cross(f, fab_link_core(f), fab_core_dir(fab_ip(p)), p, fab_on_segment, now);
+		linkset_cross(f->links, linkset_core(f->links), linkset_core_dir(fab_ip(p)), p,
+			      fab_on_segment, now);
 		return;
 	}
 	nx = route_lookup(f->route, p->seg, fab_ip(p)->dst, fab_nat_claims, f);
@@ -483,11 +343,13 @@ static void fab_on_segment(void *arg, natbed_time_t now)
 		p->host = nx.index;
 		if (fab_firewall(f, f->host_fw[nx.index], FW_DIR_IN, p, p->seg, now) < 0)
 			return;
-		fab_cross(f, fab_link_host(nx.index), FAB_DOWN, p, fab_tx, now);
+		linkset_cross(f->links, linkset_host(f->links, nx.index), LINKSET_DOWN, p, fab_tx,
+			      now);
 		return;
 	case ROUTE_NAT_DOWN:
 		p->hop = nx.index;
-		fab_cross(f, fab_link_nat(f, nx.index), FAB_DOWN, p, fab_nat_in, now);
+		linkset_cross(f->links, linkset_nat(f->links, nx.index), LINKSET_DOWN, p,
+			      fab_nat_in, now);
 		return;
 	case ROUTE_NAT_UP:
 		fab_nat_out(f, nx.index, p, now);
@@ -570,7 +432,7 @@ static int fab_gateway_echo(struct fabric *f, int h, struct pkt *p, struct ip_vi
 	icmp->type = 0;
 	l4_csum_set(v);
 	p->host = h;
-	fab_cross(f, fab_link_host(h), FAB_DOWN, p, fab_tx, now);
+	linkset_cross(f->links, linkset_host(f->links, h), LINKSET_DOWN, p, fab_tx, now);
 	return 1;
 }
 
@@ -602,7 +464,7 @@ static void fab_ip_in(struct fabric *f, struct port *port, struct pkt *p, natbed
 	fab_flow_number(f, p);
 	if (fab_firewall(f, f->host_fw[h], FW_DIR_OUT, p, p->seg, now) < 0)
 		return;
-	fab_cross(f, fab_link_host(h), FAB_UP, p, fab_on_segment, now);
+	linkset_cross(f->links, linkset_host(f->links, h), LINKSET_UP, p, fab_on_segment, now);
 }
 
 /* The one parse of an IPv4 frame: p->view stays NULL when it is not one
@@ -696,44 +558,23 @@ static int fab_open_port(struct fabric *f, size_t i, const struct port_backend *
 	return 0;
 }
 
-static int fab_link_open(struct fabric *f, size_t i, const char *name, const struct topo_link *tl,
-			 char *err, size_t errlen)
-{
-	struct link_cfg lc;
-	unsigned d;
-
-	f->links[i].name = name;
-	for (d = 0; d < 2; d++) {
-		if (topo_link_cfg(tl, name, f->t->seed, d, &lc, err, errlen) < 0)
-			return -1;
-		f->links[i].dir[d] = link_new(&lc, err, errlen);
-		if (!f->links[i].dir[d])
-			return -1;
-	}
-	return 0;
-}
-
 /* Hosts' access links, NAT uplinks, then the internet core. */
 static int fab_open_links(struct fabric *f, char *err, size_t errlen)
 {
-	size_t i;
+	struct linkset_cfg lc = {.topo = f->t,
+				 .sched = f->s,
+				 .pool = f->pool,
+				 .ev = f->ev,
+				 .drop = fab_link_drop,
+				 .ctx = f};
 
-	f->n_links = f->t->n_hosts + f->t->n_nats + 1;
-	f->links = calloc(f->n_links, sizeof(*f->links));
 	f->flows = flowtab_new(FLOWTAB_MAX);
-	if (!f->links || !f->flows) {
+	if (!f->flows) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	for (i = 0; i < f->t->n_hosts; i++)
-		if (fab_link_open(f, fab_link_host((int)i), f->t->hosts[i].name,
-				  &f->t->hosts[i].link, err, errlen) < 0)
-			return -1;
-	for (i = 0; i < f->t->n_nats; i++)
-		if (fab_link_open(f, fab_link_nat(f, (int)i), f->t->nats[i].name,
-				  &f->t->nats[i].link, err, errlen) < 0)
-			return -1;
-	return fab_link_open(f, fab_link_core(f), "internet", &f->t->internet, err, errlen);
+	f->links = linkset_new(&lc, err, errlen);
+	return f->links ? 0 : -1;
 }
 
 /* A firewall per host and NAT that has a firewall block. */
@@ -864,9 +705,6 @@ struct fabric *fabric_new(const struct fabric_cfg *cfg, char *err, size_t errlen
 		if (fab_open_port(f, i, be, cfg->pcap_dir, err, errlen) < 0)
 			goto fail;
 	f->wall_offset = clock_wall_ns() - sched_now(f->s);
-	if (fab_open_nats(f, cfg->pcap_dir, err, errlen) < 0 ||
-	    fab_open_links(f, err, errlen) < 0 || fab_open_firewalls(f, err, errlen) < 0)
-		goto fail;
 	if (cfg->pcap_dir) {
 		char path[512];
 
@@ -875,6 +713,9 @@ struct fabric *fabric_new(const struct fabric_cfg *cfg, char *err, size_t errlen
 		if (!f->ev)
 			goto fail;
 	}
+	if (fab_open_nats(f, cfg->pcap_dir, err, errlen) < 0 ||
+	    fab_open_links(f, err, errlen) < 0 || fab_open_firewalls(f, err, errlen) < 0)
+		goto fail;
 	if (fab_open_io(f, cfg, err, errlen) < 0)
 		goto fail;
 	return f;
@@ -910,11 +751,7 @@ void fabric_free(struct fabric *f)
 	free(f->nat_fw);
 	free(f->nats);
 	free(f->nat_pcap);
-	for (i = 0; f->links && i < f->n_links; i++) {
-		link_free(f->links[i].dir[0]);
-		link_free(f->links[i].dir[1]);
-	}
-	free(f->links);
+	linkset_free(f->links);
 	flowtab_free(f->flows);
 	evlog_close(f->ev);
 	free(f->segment_port);
@@ -961,16 +798,7 @@ void fabric_sync(struct fabric *f)
 
 int fabric_link(struct fabric *f, const char *name, struct link **up, struct link **down)
 {
-	size_t i;
-
-	for (i = 0; i < f->n_links; i++) {
-		if (strcmp(f->links[i].name, name) == 0) {
-			*up = f->links[i].dir[FAB_UP];
-			*down = f->links[i].dir[FAB_DOWN];
-			return 0;
-		}
-	}
-	return -1;
+	return linkset_find(f->links, name, up, down);
 }
 
 void fabric_log(struct fabric *f, const char *event, const char *fields)
