@@ -47,7 +47,6 @@ struct fabric {
 	struct txbatch *tx;
 	struct rxpoll *rx;
 	struct fraghold *frags; /* fragments ahead of their first (REQ-14) */
-	uint64_t frag_ev;	/* the sweep of held fragments, 0 when idle */
 };
 
 #define FAB_HELD 1 /* a step's answer: the NAT wants the fragment held */
@@ -262,22 +261,13 @@ static void fab_nat_out(struct fabric *f, int n, struct pkt *p, natbed_time_t no
 
 /* --- fragments ahead of their first (RFC 4787 REQ-14) ---------------------- */
 
-/* Drops held fragments whose time ran out, then sleeps until the next. */
-static void fab_frags_sweep(void *arg, natbed_time_t now)
+/* A held fragment whose first never came. */
+static void fab_frag_expired(void *ctx, struct pkt *p, int n)
 {
-	struct fabric *f = arg;
-	natbed_time_t next;
-	struct pkt *p;
-	int n;
+	struct fabric *f = ctx;
 
-	f->frag_ev = 0;
-	while ((p = fraghold_expired(f->frags, now, &n)) != NULL) {
-		nat_count_frag_timeout(f->nats[n]);
-		fab_drop(f, p, DROP_NAT);
-	}
-	next = fraghold_next_expiry(f->frags);
-	if (next >= 0)
-		f->frag_ev = sched_at(f->s, next, fab_frags_sweep, f);
+	nat_count_frag_timeout(f->nats[n]);
+	fab_drop(f, p, DROP_NAT);
 }
 
 /* Holds p at NAT n until expires (its first hold's time: a fragment
@@ -288,12 +278,8 @@ static void fab_frag_hold(struct fabric *f, int n, bool out, struct pkt *p, natb
 
 	p->hop = n;
 	old = fraghold_put(f->frags, p, n, out, expires);
-	if (old) { /* full: the oldest gives way, as if its time ran out */
-		nat_count_frag_timeout(f->nats[old->hop]);
-		fab_drop(f, old, DROP_NAT);
-	}
-	if (!f->frag_ev)
-		f->frag_ev = sched_at(f->s, expires, fab_frags_sweep, f);
+	if (old) /* full: the oldest gives way, as if its time ran out */
+		fab_frag_expired(f, old, old->hop);
 }
 
 /* A fragment NAT n answered NAT_HOLD for, the first time. */
@@ -692,6 +678,7 @@ struct fabric *fabric_new(const struct fabric_cfg *cfg, char *err, size_t errlen
 	f->frags = fraghold_new();
 	if (!f->pool || !f->route || !f->ports || !f->pcap || !f->segment_port || !f->frags)
 		goto nomem;
+	fraghold_on_expiry(f->frags, f->s, fab_frag_expired, f);
 	if (cfg->standalone) {
 		for (i = 0; i < n; i++) {
 			f->segment_port[i] = true;
@@ -756,9 +743,7 @@ void fabric_free(struct fabric *f)
 	evlog_close(f->ev);
 	free(f->segment_port);
 	neigh_free(f->neigh);
-	if (f->frag_ev) /* held packets go with the pool */
-		sched_cancel(f->s, f->frag_ev);
-	fraghold_free(f->frags);
+	fraghold_free(f->frags); /* held packets go with the pool */
 	free(f->pcap);
 	free(f->ports);
 	route_free(f->route);
