@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "droplog.h"
 #include "evlog.h"
 #include "flowtab.h"
 #include "firewall.h"
@@ -39,6 +40,7 @@ struct fabric {
 	natbed_time_t wall_offset; /* CLOCK_REALTIME - scheduler time */
 	struct linkset *links;	   /* hosts, then NAT uplinks, then the core */
 	struct evlog *ev;
+	struct droplog *drops;	 /* a line per drop in ev, rate-limited */
 	struct flowtab *flows;	 /* packet numbers per flow */
 	struct fw **host_fw;	 /* per host; NULL where it has no firewall */
 	struct fw **nat_fw;	 /* per NAT, on its inside view */
@@ -71,11 +73,42 @@ static struct ipv4_hdr *fab_ip(struct pkt *p)
 	return (struct ipv4_hdr *)(p->data + ETH_HLEN_);
 }
 
+/* The one place a packet is dropped: counted under r on the port it came
+ * in by and written to the drop log with its flow as the dropping step saw
+ * it. why is the precise reason (NULL: r's name); extra, more JSON members
+ * naming the step (NULL: none). */
+static void fab_drop_why(struct fabric *f, struct pkt *p, enum drop_reason r, const char *why,
+			 const char *extra)
+{
+	const char *port = NULL;
+	struct flow_tuple t;
+
+	if (p->in_port >= 0 && (size_t)p->in_port < f->n_ports) {
+		port_drop(&f->ports[p->in_port], r);
+		port = f->ports[p->in_port].ifname;
+	}
+	if (f->drops) {
+		if (p->view.ip)
+			flow_tuple_of(&p->view, &t);
+		droplog_write(f->drops, sched_now(f->s), port, p->view.ip ? &t : NULL,
+			      why ? why : drop_reason_name(r), drop_reason_name(r), extra);
+	}
+	pkt_put(f->pool, p);
+}
+
 static void fab_drop(struct fabric *f, struct pkt *p, enum drop_reason r)
 {
-	if (p->in_port >= 0 && (size_t)p->in_port < f->n_ports)
-		port_drop(&f->ports[p->in_port], r);
-	pkt_put(f->pool, p);
+	fab_drop_why(f, p, r, NULL, NULL);
+}
+
+/* A drop at NAT n: why is its verdict (nat_verdict_name) or the turn it
+ * refused. */
+static void fab_nat_drop(struct fabric *f, int n, struct pkt *p, const char *why)
+{
+	char extra[TOPO_NAME_MAX + 16];
+
+	snprintf(extra, sizeof(extra), "\"nat\":\"%s\"", f->t->nats[n].name);
+	fab_drop_why(f, p, DROP_NAT, why, extra);
 }
 
 /* RFC 1812 §5.3.1: a router decrements TTL and discards at zero. */
@@ -119,7 +152,13 @@ static void fab_nat_capture(struct fabric *f, int n, struct pkt *p, natbed_time_
 static void fab_link_drop(void *ctx, struct pkt *p, enum drop_reason r, enum link_drop d,
 			  const char *name, enum linkset_dir dir)
 {
-	fab_drop(ctx, p, r);
+	char extra[TOPO_NAME_MAX + 96];
+
+	snprintf(extra, sizeof(extra),
+		 "\"link\":\"%s\",\"dir\":\"%s\",\"flow\":\"%016llx\",\"seq\":%llu", name,
+		 dir == LINKSET_UP ? "up" : "down", (unsigned long long)p->flow_key,
+		 (unsigned long long)p->seq);
+	fab_drop_why(ctx, p, r, d == LINK_PASS ? NULL : link_drop_name(d), extra);
 }
 
 /* --- transmit -------------------------------------------------------------- */
@@ -155,7 +194,7 @@ static int fab_nat_in_xlate(struct fabric *f, int n, struct pkt *p, natbed_time_
 	if (r == NAT_HOLD)
 		return FAB_HELD;
 	if (r != NAT_PASS) {
-		fab_drop(f, p, DROP_NAT);
+		fab_nat_drop(f, n, p, nat_verdict_name(r));
 		return 0;
 	}
 	first = nat_frag_first(&p->view);
@@ -163,7 +202,7 @@ static int fab_nat_in_xlate(struct fabric *f, int n, struct pkt *p, natbed_time_
 	if (fab_firewall(f, f->nat_fw[n], FW_DIR_IN, p, route_nat_inside(n), now) < 0)
 		return 0;
 	if (fab_ttl_dec(p) < 0) {
-		fab_drop(f, p, DROP_TTL_EXPIRED);
+		fab_nat_drop(f, n, p, "ttl_expired");
 		return 0;
 	}
 	p->seg = route_nat_inside(n);
@@ -183,6 +222,34 @@ static void fab_nat_in(void *arg, natbed_time_t now)
 		fab_frag_new(f, p->hop, false, p, now);
 }
 
+/* Names firewall fw and what decided its last verdict v, for the drop log:
+ * "firewall":OWNER,"rule":INDEX,"line":LINE or "rule":"default". */
+static void fab_fw_note(const struct fabric *f, const struct fw *fw, enum fw_verdict v, char *out,
+			size_t len)
+{
+	const struct topo_fw *cfg = NULL;
+	const char *name = "?";
+	int rule = fw_last_rule(fw);
+	size_t i;
+
+	for (i = 0; i < f->t->n_hosts && !cfg; i++)
+		if (f->host_fw[i] == fw) {
+			name = f->t->hosts[i].name;
+			cfg = &f->t->hosts[i].fw;
+		}
+	for (i = 0; i < f->t->n_nats && !cfg; i++)
+		if (f->nat_fw[i] == fw) {
+			name = f->t->nats[i].name;
+			cfg = &f->t->nats[i].fw;
+		}
+	if (cfg && rule >= 0 && (size_t)rule < cfg->n_rules)
+		snprintf(out, len, "\"firewall\":\"%s\",\"action\":\"%s\",\"rule\":%d,\"line\":%d",
+			 name, fw_verdict_name(v), rule, cfg->rules[rule].line);
+	else
+		snprintf(out, len, "\"firewall\":\"%s\",\"action\":\"%s\",\"rule\":\"default\"",
+			 name, fw_verdict_name(v));
+}
+
 /* Runs firewall fw on p. Returns 0 when p may go on; otherwise p is dropped
  * (counted) or answered: a reject's ICMP error or TCP RST starts from
  * segment seg, where the refusal happened, back toward the sender. */
@@ -191,6 +258,7 @@ static int fab_firewall(struct fabric *f, struct fw *fw, enum fw_dir dir, struct
 {
 	enum fw_verdict verdict;
 	struct pkt *ans;
+	char extra[TOPO_NAME_MAX + 64];
 
 	if (!fw)
 		return 0;
@@ -210,7 +278,9 @@ static int fab_firewall(struct fabric *f, struct fw *fw, enum fw_dir dir, struct
 			pkt_put(f->pool, ans);
 		}
 	}
-	fab_drop(f, p, DROP_FIREWALL);
+	fab_fw_note(f, fw, verdict, extra, sizeof(extra));
+	fab_drop_why(f, p, DROP_FIREWALL,
+		     fw_last_rule(fw) >= 0 ? "firewall_rule" : "firewall_default", extra);
 	return -1;
 }
 
@@ -227,13 +297,19 @@ static int fab_nat_out_xlate(struct fabric *f, int n, struct pkt *p, natbed_time
 
 	if (r == NAT_HOLD)
 		return FAB_HELD;
-	if (r != NAT_PASS || fab_ttl_dec(p) < 0) {
-		fab_drop(f, p, DROP_NAT);
+	if (r != NAT_PASS) {
+		fab_nat_drop(f, n, p, nat_verdict_name(r));
+		return 0;
+	}
+	if (fab_ttl_dec(p) < 0) {
+		fab_nat_drop(f, n, p, "ttl_expired");
 		return 0;
 	}
 	if (v->ip->dst == nat_config(nat)->public_addr) {
-		if (!nat_config(nat)->hairpin || nat_inbound(nat, v, now) != NAT_PASS) {
-			fab_drop(f, p, DROP_NAT);
+		/* RFC 4787 REQ-9: turned back in only when it hairpins */
+		r = nat_config(nat)->hairpin ? nat_inbound(nat, v, now) : NAT_PASS;
+		if (!nat_config(nat)->hairpin || r != NAT_PASS) {
+			fab_nat_drop(f, n, p, r == NAT_PASS ? "no_hairpin" : nat_verdict_name(r));
 			return 0;
 		}
 		nat_count_hairpin(nat);
@@ -267,7 +343,7 @@ static void fab_frag_expired(void *ctx, struct pkt *p, int n)
 	struct fabric *f = ctx;
 
 	nat_count_frag_timeout(f->nats[n]);
-	fab_drop(f, p, DROP_NAT);
+	fab_nat_drop(f, n, p, nat_verdict_name(NAT_DROP_FRAG_TIMEOUT));
 }
 
 /* Holds p at NAT n until expires (its first hold's time: a fragment
@@ -316,7 +392,7 @@ static void fab_on_segment(void *arg, natbed_time_t now)
 		/* The internet core is a router: one hop, one link. */
 		p->flags |= PKT_F_CORE;
 		if (fab_ttl_dec(p) < 0) {
-			fab_drop(f, p, DROP_TTL_EXPIRED);
+			fab_drop_why(f, p, DROP_TTL_EXPIRED, NULL, "\"router\":\"internet\"");
 			return;
 		}
 		linkset_cross(f->links, linkset_core(f->links), linkset_core_dir(fab_ip(p)), p,
@@ -472,6 +548,7 @@ static void fab_ingress(struct fabric *f, struct port *port, struct pkt *p, natb
 {
 	static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 	struct eth_hdr *eth = (struct eth_hdr *)p->data;
+	char extra[32];
 
 	fab_parse(p);
 	if (f->pcap[port->index])
@@ -493,7 +570,8 @@ static void fab_ingress(struct fabric *f, struct port *port, struct pkt *p, natb
 		fab_ip_in(f, port, p, now);
 		return;
 	}
-	fab_drop(f, p, DROP_UNSUPPORTED);
+	snprintf(extra, sizeof(extra), "\"ethertype\":\"0x%04x\"", ntohs(eth->type));
+	fab_drop_why(f, p, DROP_UNSUPPORTED, NULL, extra);
 }
 
 static void fab_rx(void *ctx, struct port *port, struct pkt *p, natbed_time_t now)
@@ -699,6 +777,10 @@ struct fabric *fabric_new(const struct fabric_cfg *cfg, char *err, size_t errlen
 		f->ev = evlog_open(path, err, errlen);
 		if (!f->ev)
 			goto fail;
+		f->drops =
+		    droplog_new(&(struct droplog_cfg){.ev = f->ev, .start_ns = sched_now(f->s)});
+		if (!f->drops)
+			goto nomem;
 	}
 	if (fab_open_nats(f, cfg->pcap_dir, err, errlen) < 0 ||
 	    fab_open_links(f, err, errlen) < 0 || fab_open_firewalls(f, err, errlen) < 0)
@@ -740,6 +822,7 @@ void fabric_free(struct fabric *f)
 	free(f->nat_pcap);
 	linkset_free(f->links);
 	flowtab_free(f->flows);
+	droplog_free(f->drops); /* what it left out, before the log closes */
 	evlog_close(f->ev);
 	free(f->segment_port);
 	neigh_free(f->neigh);
@@ -778,6 +861,8 @@ void fabric_sync(struct fabric *f)
 	}
 	for (i = 0; i < f->t->n_nats; i++)
 		pcapw_flush(f->nat_pcap[i]);
+	if (f->drops)
+		droplog_flush(f->drops, sched_now(f->s), false);
 	evlog_flush(f->ev);
 }
 

@@ -188,8 +188,6 @@ void linkset_cross(struct linkset *ls, size_t i, enum linkset_dir dir, struct pk
 	linkset_pkt(p, &lp);
 	v = link_decide(l->dir[dir], &lp, now);
 	if (v.drop != LINK_PASS) {
-		snprintf(extra, sizeof(extra), "\"reason\":\"%s\"", link_drop_name(v.drop));
-		linkset_log(ls, now, "drop", l, dir, &lp, extra);
 		ls->cfg.drop(ls->cfg.ctx, p, linkset_reason(v.drop), v.drop, l->name, dir);
 		return;
 	}

@@ -5,7 +5,8 @@
  * Links are indexed hosts' access links first (host h: linkset_host(h)),
  * then NAT uplinks, then the internet core. "Up" is toward the internet.
  * A crossing writes what the link did to the event log (delay, duplicate,
- * corrupt) and hands a dropped packet to the owner's drop callback. */
+ * corrupt) and hands a dropped packet to the owner's drop callback, which
+ * logs it. */
 #ifndef NATBED_EMU_LINKSET_H
 #define NATBED_EMU_LINKSET_H
 
