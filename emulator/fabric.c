@@ -12,6 +12,7 @@
 #include "flowtab.h"
 #include "firewall.h"
 #include "fraghold.h"
+#include "icmpgen.h"
 #include "linkset.h"
 #include "nat.h"
 #include "neigh.h"
@@ -41,6 +42,7 @@ struct fabric {
 	struct linkset *links;	   /* hosts, then NAT uplinks, then the core */
 	struct evlog *ev;
 	struct droplog *drops;	 /* a line per drop in ev, rate-limited */
+	uint32_t core_addr;	 /* what the internet core plays: TOPO_PUBLIC_GATEWAY */
 	struct flowtab *flows;	 /* packet numbers per flow */
 	struct fw **host_fw;	 /* per host; NULL where it has no firewall */
 	struct fw **nat_fw;	 /* per NAT, on its inside view */
@@ -109,6 +111,49 @@ static void fab_nat_drop(struct fabric *f, int n, struct pkt *p, const char *why
 
 	snprintf(extra, sizeof(extra), "\"nat\":\"%s\"", f->t->nats[n].name);
 	fab_drop_why(f, p, DROP_NAT, why, extra);
+}
+
+/* ans, built by the caller (len 0: nothing), is what the emulator sends
+ * about p: an ICMP error or a RST. It starts on segment seg with flags,
+ * counts against p's port and takes p's number in a flow of its own (p's,
+ * salted), so its link decisions repeat with p's. Returns ans ready for
+ * fab_on_segment(), or NULL (ans freed) when there is nothing to send. */
+static struct pkt *fab_answer(struct fabric *f, const struct pkt *p, struct pkt *ans, int seg,
+			      uint32_t flags, uint64_t salt)
+{
+	if (!ans)
+		return NULL;
+	if (ans->len == 0 || ip_view_parse(ans->data, ans->len, &ans->view) < 0) {
+		pkt_put(f->pool, ans);
+		return NULL;
+	}
+	ans->in_port = p->in_port;
+	ans->ctx = f;
+	ans->seg = seg;
+	ans->flags = flags;
+	ans->flow_key = p->flow_key ^ salt;
+	ans->seq = p->seq;
+	return ans;
+}
+
+/* RFC 1812 §5.3.1: a router that would forward p with TTL 0 discards it
+ * and sends time exceeded (RFC 792 type 11 code 0). It comes from src, the
+ * address the router plays toward the sender, and starts on segment seg
+ * (with flags) back toward the sender; router names it in the drop log. */
+static void fab_ttl_expired(struct fabric *f, struct pkt *p, uint32_t src, int seg, uint32_t flags,
+			    const char *router, natbed_time_t now)
+{
+	struct pkt *ans = pkt_get(f->pool);
+	char extra[TOPO_NAME_MAX + 16];
+
+	if (ans)
+		ans->len = icmpgen_error(&p->view, ICMP_TIME_EXCEEDED, ICMP_EXC_TTL, src, ans->data,
+					 PKT_MAX_FRAME);
+	ans = fab_answer(f, p, ans, seg, flags, 0x74746cull /* "ttl" */);
+	snprintf(extra, sizeof(extra), "\"router\":\"%s\"", router);
+	fab_drop_why(f, p, DROP_TTL_EXPIRED, NULL, extra);
+	if (ans)
+		fab_on_segment(ans, now);
 }
 
 /* RFC 1812 §5.3.1: a router decrements TTL and discards at zero. */
@@ -198,13 +243,17 @@ static int fab_nat_in_xlate(struct fabric *f, int n, struct pkt *p, natbed_time_
 		return 0;
 	}
 	first = nat_frag_first(&p->view);
+	if (p->view.ip->ttl <= 1) {
+		/* from the inside gateway, about the packet as translated: the
+		 * way out translates it back, outer source and quote (RFC 5508) */
+		fab_ttl_expired(f, p, f->t->nats[n].gateway.s_addr, route_nat_inside(n), 0,
+				f->t->nats[n].name, now);
+		return 0;
+	}
 	/* ... and after translation in */
 	if (fab_firewall(f, f->nat_fw[n], FW_DIR_IN, p, route_nat_inside(n), now) < 0)
 		return 0;
-	if (fab_ttl_dec(p) < 0) {
-		fab_nat_drop(f, n, p, "ttl_expired");
-		return 0;
-	}
+	fab_ttl_dec(p);
 	p->seg = route_nat_inside(n);
 	fab_on_segment(p, now);
 	if (first) /* the rest of its datagram, behind it */
@@ -265,22 +314,15 @@ static int fab_firewall(struct fabric *f, struct fw *fw, enum fw_dir dir, struct
 	verdict = fw_check(fw, &p->view, dir, now);
 	if (verdict == FW_ACCEPT)
 		return 0;
-	if (verdict == FW_REJECT && (ans = pkt_get(f->pool)) != NULL) {
+	ans = verdict == FW_REJECT ? pkt_get(f->pool) : NULL;
+	if (ans)
 		ans->len = fw_reject_build(&p->view, ans->data, PKT_MAX_FRAME);
-		if (ans->len > 0 && ip_view_parse(ans->data, ans->len, &ans->view) == 0) {
-			ans->in_port = p->in_port;
-			ans->ctx = f;
-			ans->seg = seg;
-			ans->flow_key = p->flow_key ^ 0x72656a656374ull; /* "reject" */
-			ans->seq = p->seq;
-			fab_on_segment(ans, now);
-		} else {
-			pkt_put(f->pool, ans);
-		}
-	}
+	ans = fab_answer(f, p, ans, seg, 0, 0x72656a656374ull /* "reject" */);
 	fab_fw_note(f, fw, verdict, extra, sizeof(extra));
 	fab_drop_why(f, p, DROP_FIREWALL,
 		     fw_last_rule(fw) >= 0 ? "firewall_rule" : "firewall_default", extra);
+	if (ans)
+		fab_on_segment(ans, now);
 	return -1;
 }
 
@@ -292,19 +334,22 @@ static int fab_nat_out_xlate(struct fabric *f, int n, struct pkt *p, natbed_time
 {
 	struct nat *nat = f->nats[n];
 	struct ip_view *v = &p->view;
-	enum nat_verdict r = nat_outbound(nat, v, now);
+	enum nat_verdict r;
 	bool first;
 
+	if (v->ip->ttl <= 1) { /* expired before it is translated: no mapping */
+		fab_ttl_expired(f, p, f->t->nats[n].gateway.s_addr, route_nat_inside(n), 0,
+				f->t->nats[n].name, now);
+		return 0;
+	}
+	r = nat_outbound(nat, v, now);
 	if (r == NAT_HOLD)
 		return FAB_HELD;
 	if (r != NAT_PASS) {
 		fab_nat_drop(f, n, p, nat_verdict_name(r));
 		return 0;
 	}
-	if (fab_ttl_dec(p) < 0) {
-		fab_nat_drop(f, n, p, "ttl_expired");
-		return 0;
-	}
+	fab_ttl_dec(p);
 	if (v->ip->dst == nat_config(nat)->public_addr) {
 		/* RFC 4787 REQ-9: turned back in only when it hairpins */
 		r = nat_config(nat)->hairpin ? nat_inbound(nat, v, now) : NAT_PASS;
@@ -392,7 +437,8 @@ static void fab_on_segment(void *arg, natbed_time_t now)
 		/* The internet core is a router: one hop, one link. */
 		p->flags |= PKT_F_CORE;
 		if (fab_ttl_dec(p) < 0) {
-			fab_drop_why(f, p, DROP_TTL_EXPIRED, NULL, "\"router\":\"internet\"");
+			fab_ttl_expired(f, p, f->core_addr, ROUTE_INTERNET, PKT_F_CORE, "internet",
+					now);
 			return;
 		}
 		linkset_cross(f->links, linkset_core(f->links), linkset_core_dir(fab_ip(p)), p,
@@ -480,19 +526,8 @@ static const struct neigh_ops fab_neigh_ops = {
 static int fab_gateway_echo(struct fabric *f, int h, struct pkt *p, struct ip_view *v,
 			    natbed_time_t now)
 {
-	struct icmp_hdr *icmp = (struct icmp_hdr *)v->l4;
-	uint32_t tmp;
-
-	if (v->ip->dst != fab_gateway(f, h) || v->ip->proto != IPPROTO_ICMP_ || !v->l4 ||
-	    v->l4_len < ICMP_HLEN || icmp->type != 8 || icmp->code != 0)
+	if (!icmpgen_echo_reply(v, fab_gateway(f, h)))
 		return 0;
-	tmp = v->ip->src;
-	v->ip->src = v->ip->dst;
-	v->ip->dst = tmp;
-	v->ip->ttl = 64;
-	ip_csum_set(v->ip, v->hlen);
-	icmp->type = 0;
-	l4_csum_set(v);
 	p->host = h;
 	linkset_cross(f->links, linkset_host(f->links, h), LINKSET_DOWN, p, fab_tx, now);
 	return 1;
@@ -757,6 +792,7 @@ struct fabric *fabric_new(const struct fabric_cfg *cfg, char *err, size_t errlen
 	if (!f->pool || !f->route || !f->ports || !f->pcap || !f->segment_port || !f->frags)
 		goto nomem;
 	fraghold_on_expiry(f->frags, f->s, fab_frag_expired, f);
+	inet_pton(AF_INET, TOPO_PUBLIC_GATEWAY, &f->core_addr);
 	if (cfg->standalone) {
 		for (i = 0; i < n; i++) {
 			f->segment_port[i] = true;

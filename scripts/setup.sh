@@ -9,7 +9,7 @@ pkgs=(
   build-essential cmake pkg-config clang
   libevent-dev libpcap-dev libnl-3-dev libnl-route-3-dev libyaml-dev
   libjansson-dev libssl-dev libcmocka-dev
-  iproute2 iputils-ping ethtool tshark coturn stun-client nftables procps psmisc python3 bc
+  iproute2 iputils-ping iputils-tracepath ethtool tshark coturn stun-client nftables procps psmisc python3 bc jq
 )
 
 missing=()
