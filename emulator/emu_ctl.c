@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "firewall.h"
+#include "flowtab.h"
 #include "nat.h"
 #include "natbed/link.h"
 
@@ -80,6 +81,7 @@ static json_t *emu_show_stats(void *ctx, int argc, const char **argv, char *err,
 	json_t *ports = emu_show_ports(ctx, argc, argv, err, errlen);
 	json_t *tot = json_object();
 	uint64_t rx = 0, tx = 0, drops = 0;
+	struct flowtab_stats fs;
 	size_t i;
 
 	for (i = 0; i < json_array_size(ports); i++) {
@@ -98,6 +100,9 @@ static json_t *emu_show_stats(void *ctx, int argc, const char **argv, char *err,
 			    json_integer((json_int_t)fabric_in_flight(c->fabric)));
 	json_object_set_new(tot, "pending_events",
 			    json_integer((json_int_t)sched_pending(c->sched)));
+	fabric_flow_stats(c->fabric, &fs);
+	json_object_set_new(tot, "flows", json_integer((json_int_t)fs.flows));
+	json_object_set_new(tot, "flows_recycled", json_integer((json_int_t)fs.recycled));
 	return json_pack("{s:o,s:o}", "total", tot, "ports", ports);
 }
 

@@ -1,10 +1,13 @@
 /* natbed-emu fabric: wires one packet's way through the emulator.
  *
- *   port rx → pcap → Ethernet/ARP → IPv4 checks → host link (up)
- *     → segment: route → [NAT down | NAT up | host] → links → port tx → pcap
+ *   rxpoll → pcap → parse once → neigh (ARP) | host firewall → host link (up)
+ *     → segment: route → [NAT down | NAT up | host] → firewalls, linkset
+ *     → neigh → txbatch → pcap
  *
- * Each step that takes time is an event on the scheduler; a step that
- * refuses a packet counts a drop on the port the packet arrived by. */
+ * Each step is a module of its own (docs/emulator.md lists them); this
+ * file only calls them in order. Each step that takes time is an event on
+ * the scheduler; a step that refuses a packet hands it to one drop
+ * function, which counts it on the port it arrived by and logs it. */
 #ifndef NATBED_EMU_FABRIC_H
 #define NATBED_EMU_FABRIC_H
 
@@ -41,6 +44,10 @@ void fabric_free(struct fabric *f);
 struct port *fabric_ports(struct fabric *f, size_t *n);
 /* Packets currently in flight (held by links or ARP). */
 size_t fabric_in_flight(const struct fabric *f);
+struct flowtab_stats;
+/* Flows numbered (emulator/flowtab.h): remembered now, and forgotten to
+ * make room. */
+void fabric_flow_stats(const struct fabric *f, struct flowtab_stats *st);
 /* Reads the kernel's drop counters into the ports and flushes captures. */
 void fabric_sync(struct fabric *f);
 

@@ -15,6 +15,11 @@ struct fraghold_slot {
 struct fraghold {
 	struct fraghold_slot slot[FRAGHOLD_MAX];
 	size_t n; /* slot[0..n) in use, oldest first */
+	/* fraghold_on_expiry(): the sweep */
+	struct sched *s;
+	fraghold_expired_fn expired;
+	void *ctx;
+	uint64_t sweep_ev; /* 0 when none is pending */
 };
 
 struct fraghold *fraghold_new(void)
@@ -24,7 +29,33 @@ struct fraghold *fraghold_new(void)
 
 void fraghold_free(struct fraghold *h)
 {
+	if (h && h->sweep_ev)
+		sched_cancel(h->s, h->sweep_ev);
 	free(h);
+}
+
+void fraghold_on_expiry(struct fraghold *h, struct sched *s, fraghold_expired_fn expired, void *ctx)
+{
+	h->s = s;
+	h->expired = expired;
+	h->ctx = ctx;
+}
+
+/* Hands over every fragment whose time ran out, then sleeps until the
+ * next expiry. */
+static void fraghold_sweep(void *arg, natbed_time_t now)
+{
+	struct fraghold *h = arg;
+	natbed_time_t next;
+	struct pkt *p;
+	int nat;
+
+	h->sweep_ev = 0;
+	while ((p = fraghold_expired(h, now, &nat)) != NULL)
+		h->expired(h->ctx, p, nat);
+	next = fraghold_next_expiry(h);
+	if (next >= 0)
+		h->sweep_ev = sched_at(h->s, next, fraghold_sweep, h);
 }
 
 /* Removes slot i, keeping the rest in arrival order. */
@@ -45,6 +76,8 @@ struct pkt *fraghold_put(struct fraghold *h, struct pkt *p, int nat, bool out,
 	if (h->n == FRAGHOLD_MAX)
 		old = fraghold_remove(h, 0);
 	h->slot[h->n++] = (struct fraghold_slot){p, nat, out, expires};
+	if (h->s && !h->sweep_ev)
+		h->sweep_ev = sched_at(h->s, expires, fraghold_sweep, h);
 	return old;
 }
 

@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "natbed/clock.h"
+#include "natbed/sched.h"
 #include "pkt.h"
 
 #define FRAGHOLD_MAX 64 /* fragments held at once, over every NAT */
@@ -21,8 +22,19 @@
 struct fraghold;
 
 struct fraghold *fraghold_new(void);
-/* Frees the area; packets still held stay with their pool. NULL is safe. */
+/* Frees the area and cancels its sweep; packets still held stay with their
+ * pool. NULL is safe. */
 void fraghold_free(struct fraghold *h);
+
+/* Called with a fragment whose time ran out (the callee owns it) and the
+ * NAT that held it. */
+typedef void (*fraghold_expired_fn)(void *ctx, struct pkt *p, int nat);
+
+/* Gives up on time by itself: from now on fraghold_put() keeps an event on
+ * s that hands each fragment whose time ran out to expired. Without it the
+ * caller polls fraghold_expired(). */
+void fraghold_on_expiry(struct fraghold *h, struct sched *s, fraghold_expired_fn expired,
+			void *ctx);
 
 /* Holds p, on its way through NAT nat (outbound when out), until expires.
  * Returns the packet pushed out to make room (the oldest), or NULL. */

@@ -79,6 +79,7 @@ struct pkt *pkt_get(struct pkt_pool *pp)
 	p->flags = 0;
 	p->rx_ns = 0;
 	p->flow_key = p->seq = 0;
+	memset(&p->view, 0, sizeof(p->view));
 	pp->in_use++;
 	return p;
 }
@@ -104,6 +105,8 @@ struct pkt *pkt_clone(struct pkt_pool *pp, const struct pkt *p)
 	memcpy(q, p, offsetof(struct pkt, buf)); /* the fields; buf stays q's own */
 	q->data = data;
 	q->next = NULL;
+	if (p->view.ip)
+		ip_view_rebase(&q->view, p->data, q->data);
 	return q;
 }
 

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "natbed/clock.h"
+#include "proto.h"
 
 /* 66: the IPv4 header after 14 bytes of Ethernet lands 4-byte aligned */
 #define PKT_HEADROOM  66
@@ -32,6 +33,10 @@ struct pkt {
 	uint64_t flow_key;   /* hash of its 5-tuple as received */
 	uint64_t seq;	     /* packet number within its flow */
 	void *ctx;	     /* the owner of the steps it waits on */
+	/* An IPv4 frame's view, parsed once when it enters the pipeline (its
+	 * pointers into data; pkt_clone moves them to the copy). Steps rewrite
+	 * fields in place, never lengths or offsets. ip NULL: not parsed. */
+	struct ip_view view;
 	uint8_t buf[PKT_BUF_SIZE] __attribute__((aligned(8)));
 };
 
@@ -50,7 +55,8 @@ void pkt_pool_free(struct pkt_pool *pp);
 struct pkt *pkt_get(struct pkt_pool *pp);
 void pkt_put(struct pkt_pool *pp, struct pkt *p);
 /* A copy of p from pp: its frame at the same headroom and every field the
- * steps use. NULL when the pool is exhausted. */
+ * steps use, its view pointing into the copy. NULL when the pool is
+ * exhausted. */
 struct pkt *pkt_clone(struct pkt_pool *pp, const struct pkt *p);
 /* Packets handed out and not yet returned. */
 size_t pkt_pool_in_use(const struct pkt_pool *pp);

@@ -50,6 +50,26 @@ int ip_view_parse(uint8_t *frame, size_t len, struct ip_view *v)
 	return 0;
 }
 
+void ip_view_rebase(struct ip_view *v, const uint8_t *from, uint8_t *to)
+{
+	v->eth = (struct eth_hdr *)(to + ((const uint8_t *)v->eth - from));
+	v->ip = (struct ipv4_hdr *)(to + ((const uint8_t *)v->ip - from));
+	if (v->l4)
+		v->l4 = to + (v->l4 - from);
+}
+
+void flow_tuple_of(const struct ip_view *v, struct flow_tuple *t)
+{
+	t->src = v->ip->src;
+	t->dst = v->ip->dst;
+	t->proto = v->ip->proto;
+	t->sport = t->dport = 0;
+	if (v->l4 && v->l4_len >= 4 && (t->proto == IPPROTO_UDP_ || t->proto == IPPROTO_TCP_)) {
+		memcpy(&t->sport, v->l4, 2);
+		memcpy(&t->dport, v->l4 + 2, 2);
+	}
+}
+
 void ip_csum_set(struct ipv4_hdr *ip, size_t hlen)
 {
 	ip->csum = 0;

@@ -106,6 +106,22 @@ static inline bool ip_frag_later(const struct ipv4_hdr *ip)
 	return (f & IPV4_FRAG_OFFSET_MASK) != 0;
 }
 
+/* A flow as the emulator tells flows apart: addresses (network order),
+ * protocol, and the ports of UDP and TCP (network order; 0 for other
+ * protocols and for non-first fragments). */
+struct flow_tuple {
+	uint32_t src, dst;
+	uint16_t sport, dport;
+	uint8_t proto;
+};
+
+/* The flow of the packet seen through v. */
+void flow_tuple_of(const struct ip_view *v, struct flow_tuple *t);
+
+/* Moves v, a view of the frame at from, to the same offsets in a copy of
+ * that frame at to. */
+void ip_view_rebase(struct ip_view *v, const uint8_t *from, uint8_t *to);
+
 /* RFC 1071 sum of len bytes (not complemented), to chain with csum_fold(). */
 uint32_t csum_add(uint32_t sum, const void *data, size_t len);
 uint16_t csum_fold(uint32_t sum);

@@ -12,11 +12,11 @@ pkgs=(
   build-essential cmake pkg-config clang
   libevent-dev libpcap-dev libnl-3-dev libnl-route-3-dev libyaml-dev
   libjansson-dev libssl-dev libcmocka-dev
-  # ip, ss | ping | ethtool | tshark | mergecap, dumpcap | turnserver,
-  # turnutils_* | stun | nft | conntrack | pgrep, sysctl | python3 |
-  # bc (bench) | jq | setpriv, taskset, flock
-  iproute2 iputils-ping ethtool tshark wireshark-common coturn stun-client nftables conntrack
-  procps psmisc python3 bc jq util-linux
+  # ip, ss | ping | tracepath | ethtool | tshark | mergecap, dumpcap |
+  # turnserver, turnutils_* | stun | nft | conntrack | pgrep, sysctl |
+  # python3 | bc (bench) | jq | setpriv, taskset, flock
+  iproute2 iputils-ping iputils-tracepath ethtool tshark wireshark-common coturn stun-client
+  nftables conntrack procps psmisc python3 bc jq util-linux
 )
 
 missing=()

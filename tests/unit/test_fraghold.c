@@ -84,12 +84,65 @@ static void test_expiry(void **state)
 	fraghold_free(h);
 }
 
+struct t_expired {
+	struct pkt *p[4];
+	int nat[4];
+	natbed_time_t at[4];
+	size_t n;
+	struct sched *s;
+};
+
+static void t_on_expired(void *ctx, struct pkt *p, int nat)
+{
+	struct t_expired *x = ctx;
+
+	x->p[x->n] = p;
+	x->nat[x->n] = nat;
+	x->at[x->n++] = sched_now(x->s);
+}
+
+/* With a scheduler the area gives up on time by itself: each fragment is
+ * handed back at its expiry, not before; one taken back in time never is. */
+static void test_sweep_on_time(void **state)
+{
+	struct clock_virtual vc = {0};
+	struct sched *s = sched_new(clock_virtual_clock(&vc), &vc);
+	struct fraghold *h = fraghold_new();
+	struct fraghold_entry e[FRAGHOLD_MAX];
+	struct t_expired x = {.s = s};
+
+	(void)state;
+	fraghold_on_expiry(h, s, t_on_expired, &x);
+	assert_null(fraghold_put(h, &t_pkts[0], 1, true, 100));
+	assert_null(fraghold_put(h, &t_pkts[1], 2, false, 300));
+	assert_null(fraghold_put(h, &t_pkts[2], 3, false, 200));
+	sched_run_until(s, 99);
+	assert_int_equal(x.n, 0);
+	sched_run_until(s, 150);
+	assert_int_equal(x.n, 1);
+	assert_ptr_equal(x.p[0], &t_pkts[0]);
+	assert_int_equal(x.nat[0], 1);
+	assert_int_equal(x.at[0], 100);
+	assert_int_equal(fraghold_take(h, 3, e, FRAGHOLD_MAX), 1); /* its first came */
+	sched_run_until(s, 1000);
+	assert_int_equal(x.n, 2);
+	assert_ptr_equal(x.p[1], &t_pkts[1]);
+	assert_int_equal(x.at[1], 300);
+	assert_int_equal(fraghold_count(h), 0);
+	assert_int_equal(sched_pending(s), 0);
+	assert_null(fraghold_put(h, &t_pkts[3], 0, true, 2000));
+	fraghold_free(h); /* cancels its pending sweep */
+	assert_int_equal(sched_pending(s), 0);
+	sched_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_take_by_nat),
 	    cmocka_unit_test(test_full_pushes_oldest),
 	    cmocka_unit_test(test_expiry),
+	    cmocka_unit_test(test_sweep_on_time),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

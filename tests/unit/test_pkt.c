@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <arpa/inet.h>
 #include <cmocka.h>
 
 #include "pkt.h"
@@ -62,10 +63,47 @@ static void test_clone(void **state)
 	pkt_pool_free(pp);
 }
 
+/* A clone's parsed view points into the clone's own frame, at the same
+ * offsets: a step that rewrites the copy never touches the original. */
+static void test_clone_view(void **state)
+{
+	struct pkt_pool *pp = pkt_pool_new(256);
+	struct pkt *p, *q;
+	struct ipv4_hdr *ip;
+
+	(void)state;
+	p = pkt_get(pp);
+	assert_non_null(p);
+	assert_null(p->view.ip);
+	memset(p->data, 0, ETH_HLEN_ + IPV4_MIN_HLEN + UDP_HLEN);
+	ip = (struct ipv4_hdr *)(p->data + ETH_HLEN_);
+	ip->ver_ihl = 0x45;
+	ip->tot_len = htons(IPV4_MIN_HLEN + UDP_HLEN);
+	ip->ttl = 64;
+	ip->proto = IPPROTO_UDP_;
+	ip_csum_set(ip, IPV4_MIN_HLEN);
+	p->len = ETH_HLEN_ + IPV4_MIN_HLEN + UDP_HLEN;
+	assert_int_equal(ip_view_parse(p->data, p->len, &p->view), 0);
+	q = pkt_clone(pp, p);
+	assert_non_null(q);
+	assert_ptr_equal(q->view.eth, q->data);
+	assert_ptr_equal(q->view.ip, q->data + ETH_HLEN_);
+	assert_ptr_equal(q->view.l4, q->data + ETH_HLEN_ + IPV4_MIN_HLEN);
+	assert_int_equal(q->view.l4_len, UDP_HLEN);
+	assert_int_equal(q->view.hlen, IPV4_MIN_HLEN);
+	q->view.ip->ttl = 1;
+	assert_int_equal(p->view.ip->ttl, 64);
+	pkt_put(pp, q);
+	pkt_put(pp, p);
+	assert_null(pkt_get(pp)->view.ip); /* a reused packet starts unparsed */
+	pkt_pool_free(pp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_clone),
+	    cmocka_unit_test(test_clone_view),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,222 @@
+#include "linkset.h"
+
+#include <arpa/inet.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct linkset_link {
+	const char *name;
+	struct link *dir[2];
+};
+
+struct linkset {
+	struct linkset_cfg cfg;
+	struct linkset_link *links; /* hosts, then NAT uplinks, then the core */
+	size_t n;
+};
+
+size_t linkset_host(const struct linkset *ls, int h)
+{
+	return (size_t)h;
+}
+
+size_t linkset_nat(const struct linkset *ls, int n)
+{
+	return ls->cfg.topo->n_hosts + (size_t)n;
+}
+
+size_t linkset_core(const struct linkset *ls)
+{
+	return ls->cfg.topo->n_hosts + ls->cfg.topo->n_nats;
+}
+
+enum linkset_dir linkset_core_dir(const struct ipv4_hdr *ip)
+{
+	return ntohl(ip->src) < ntohl(ip->dst) ? LINKSET_UP : LINKSET_DOWN;
+}
+
+static int linkset_open(struct linkset *ls, size_t i, const char *name, const struct topo_link *tl,
+			char *err, size_t errlen)
+{
+	struct link_cfg lc;
+	unsigned d;
+
+	ls->links[i].name = name;
+	for (d = 0; d < 2; d++) {
+		if (topo_link_cfg(tl, name, ls->cfg.topo->seed, d, &lc, err, errlen) < 0)
+			return -1;
+		ls->links[i].dir[d] = link_new(&lc, err, errlen);
+		if (!ls->links[i].dir[d])
+			return -1;
+	}
+	return 0;
+}
+
+struct linkset *linkset_new(const struct linkset_cfg *cfg, char *err, size_t errlen)
+{
+	const struct topo *t = cfg->topo;
+	struct linkset *ls = calloc(1, sizeof(*ls));
+	size_t i;
+
+	if (!ls || !(ls->links = calloc(t->n_hosts + t->n_nats + 1, sizeof(*ls->links)))) {
+		free(ls);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	ls->cfg = *cfg;
+	ls->n = t->n_hosts + t->n_nats + 1;
+	for (i = 0; i < t->n_hosts; i++)
+		if (linkset_open(ls, linkset_host(ls, (int)i), t->hosts[i].name, &t->hosts[i].link,
+				 err, errlen) < 0)
+			goto fail;
+	for (i = 0; i < t->n_nats; i++)
+		if (linkset_open(ls, linkset_nat(ls, (int)i), t->nats[i].name, &t->nats[i].link,
+				 err, errlen) < 0)
+			goto fail;
+	if (linkset_open(ls, linkset_core(ls), "internet", &t->internet, err, errlen) < 0)
+		goto fail;
+	return ls;
+fail:
+	linkset_free(ls);
+	return NULL;
+}
+
+void linkset_free(struct linkset *ls)
+{
+	size_t i;
+
+	if (!ls)
+		return;
+	for (i = 0; i < ls->n; i++) {
+		link_free(ls->links[i].dir[0]);
+		link_free(ls->links[i].dir[1]);
+	}
+	free(ls->links);
+	free(ls);
+}
+
+int linkset_find(struct linkset *ls, const char *name, struct link **up, struct link **down)
+{
+	size_t i;
+
+	for (i = 0; i < ls->n; i++) {
+		if (ls->links[i].name && strcmp(ls->links[i].name, name) == 0) {
+			*up = ls->links[i].dir[LINKSET_UP];
+			*down = ls->links[i].dir[LINKSET_DOWN];
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* What a link needs to know of a packet: its flow and its number in it. */
+static void linkset_pkt(const struct pkt *p, struct link_pkt *lp)
+{
+	const struct ip_view *v = &p->view;
+
+	memset(lp, 0, sizeof(*lp));
+	lp->flow = p->flow_key;
+	lp->seq = p->seq;
+	lp->len = (uint32_t)p->len;
+	lp->proto = v->ip->proto;
+	if ((v->ip->proto == IPPROTO_UDP_ || v->ip->proto == IPPROTO_TCP_) && v->l4 &&
+	    v->l4_len >= 4) {
+		lp->sport = (uint16_t)(v->l4[0] << 8 | v->l4[1]);
+		lp->dport = (uint16_t)(v->l4[2] << 8 | v->l4[3]);
+	}
+}
+
+/* Issue 5: a corrupted copy carries a bad checksum (L4 if it has one,
+ * else the IP header's), so the receiver's stack drops and counts it. */
+static void linkset_corrupt(struct pkt *p)
+{
+	struct ip_view *v = &p->view;
+	size_t off = v->ip->proto == IPPROTO_UDP_ ? 6 : v->ip->proto == IPPROTO_TCP_ ? 16 : 0;
+
+	if (off && v->l4 && v->l4_len >= off + 2) {
+		/* never to 0x0000: on UDP that means "no checksum" (RFC 768) */
+		l4_csum_break(v->ip->proto, (uint16_t *)(v->l4 + off));
+		return;
+	}
+	v->ip->csum ^= htons(0x5a5a);
+}
+
+static enum drop_reason linkset_reason(enum link_drop d)
+{
+	switch (d) {
+	case LINK_DROP_DOWN:
+		return DROP_LINK_DOWN;
+	case LINK_DROP_QUEUE:
+		return DROP_LINK_QUEUE;
+	default:
+		return DROP_LINK_LOSS;
+	}
+}
+
+static void linkset_log(struct linkset *ls, natbed_time_t now, const char *event,
+			const struct linkset_link *l, enum linkset_dir dir,
+			const struct link_pkt *lp, const char *extra)
+{
+	evlog_write(ls->cfg.ev, now, event,
+		    "\"link\":\"%s\",\"dir\":\"%s\",\"flow\":\"%016llx\",\"seq\":%llu,"
+		    "\"proto\":%u,\"sport\":%u,\"dport\":%u%s%s",
+		    l->name, dir == LINKSET_UP ? "up" : "down", (unsigned long long)lp->flow,
+		    (unsigned long long)lp->seq, lp->proto, lp->sport, lp->dport, extra ? "," : "",
+		    extra ? extra : "");
+}
+
+/* True when no event is due at or before now: a step due now may then run
+ * at once without overtaking anything (FIFO order is kept). */
+static bool linkset_nothing_due(const struct linkset *ls, natbed_time_t now)
+{
+	natbed_time_t due = sched_next_due(ls->cfg.sched);
+
+	return due < 0 || due > now;
+}
+
+void linkset_cross(struct linkset *ls, size_t i, enum linkset_dir dir, struct pkt *p, sched_fn next,
+		   natbed_time_t now)
+{
+	struct linkset_link *l = &ls->links[i];
+	struct pkt *copy[2] = {p, NULL};
+	struct link_verdict v;
+	struct link_pkt lp;
+	char extra[96];
+	unsigned k;
+
+	linkset_pkt(p, &lp);
+	v = link_decide(l->dir[dir], &lp, now);
+	if (v.drop != LINK_PASS) {
+		ls->cfg.drop(ls->cfg.ctx, p, linkset_reason(v.drop), v.drop, l->name, dir);
+		return;
+	}
+	if (v.n == 2) {
+		copy[1] = pkt_clone(ls->cfg.pool, p);
+		if (copy[1])
+			linkset_log(ls, now, "duplicate", l, dir, &lp, NULL);
+		else
+			v.n = 1;
+	}
+	for (k = 0; k < v.n; k++) {
+		if (v.corrupt[k]) {
+			linkset_corrupt(copy[k]);
+			linkset_log(ls, now, "corrupt", l, dir, &lp, NULL);
+		}
+		if (v.deliver_ns[k] > now) {
+			snprintf(extra, sizeof(extra), "\"delay_ns\":%lld,\"due_ns\":%lld",
+				 (long long)(v.deliver_ns[k] - now), (long long)v.deliver_ns[k]);
+			linkset_log(ls, now, "delay", l, dir, &lp, extra);
+		}
+		if (v.n == 1 && v.deliver_ns[0] <= now && linkset_nothing_due(ls, now)) {
+			/* Due now with nothing due before it: the scheduler would
+			 * run it next anyway, so run it without the round trip. */
+			next(copy[k], now);
+			return;
+		}
+		if (sched_at(ls->cfg.sched, v.deliver_ns[k], next, copy[k]) == 0)
+			ls->cfg.drop(ls->cfg.ctx, copy[k], DROP_POOL_EXHAUSTED, LINK_PASS, l->name,
+				     dir);
+	}
+}
