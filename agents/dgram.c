@@ -1,0 +1,42 @@
+#include "dgram.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *dg_ep_str(const struct dg_ep *ep, char buf[DG_EP_STR])
+{
+	char a[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &ep->addr, a, sizeof(a));
+	snprintf(buf, DG_EP_STR, "%s:%u", a, ntohs(ep->port));
+	return buf;
+}
+
+int dg_ep_parse(const char *s, uint16_t default_port, struct dg_ep *ep)
+{
+	const char *colon = strchr(s, ':');
+	char a[INET_ADDRSTRLEN];
+	size_t alen = colon ? (size_t)(colon - s) : strlen(s);
+	struct in_addr in;
+	unsigned long port = default_port;
+	char *end;
+
+	if (alen == 0 || alen >= sizeof(a))
+		return -1;
+	memcpy(a, s, alen);
+	a[alen] = '\0';
+	if (inet_pton(AF_INET, a, &in) != 1)
+		return -1;
+	if (colon) {
+		if (!colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1))
+			return -1;
+		port = strtoul(colon + 1, &end, 10);
+		if (port == 0 || port > 65535)
+			return -1;
+	}
+	ep->addr = in.s_addr;
+	ep->port = htons((uint16_t)port);
+	return 0;
+}

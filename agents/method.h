@@ -1,0 +1,103 @@
+/* natbed agents: traversal methods, a table of {spec, start, stop}.
+ *
+ * A method is one file and one line of the table (methods.c). Both peers
+ * run the same method in one try: the rendezvous introduces them with each
+ * other's candidates, the method's name, a try id and a common start time;
+ * the initiator (the side that asked) and the responder then each call
+ * start() at that time. A method talks to the world only through
+ * t->dg (agents/dgram.h): sockets it opens there deliver to its own
+ * callbacks, its timers go on t->dg->s. It ends the try exactly once with
+ * trav_done(), never from inside start().
+ *
+ * Between the peers, methods speak STUN-framed messages (agents/peermsg.h:
+ * a Binding request carrying the try id answers with the address it came
+ * from, as ICE connectivity checks do), so the captures decode in
+ * Wireshark and stray or spoofed datagrams are told apart by try id.
+ */
+#ifndef NATBED_AGENTS_METHOD_H
+#define NATBED_AGENTS_METHOD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dgram.h"
+#include "natinfo.h"
+
+/* The seed's description of a method (its HolePunchingMethodSpec). */
+struct method_spec {
+	const char *name;
+	double cost;		 /* infrastructure cost, 0 (none) to 2 (a relay) */
+	double security;	 /* 0 to 1 */
+	double reliability;	 /* 0 to 1: how steady its successes are */
+	natbed_time_t budget_ns; /* how long one try may take */
+	/* The prior chance this method connects a peer of class self to one
+	 * of class peer (docs/methods.md derives each from RFC 4787). */
+	double (*prior)(enum ni_class self, enum ni_class peer);
+	bool relay; /* carries data through a third party (--no-relay skips it) */
+};
+
+/* What one side knows of itself, sent to the other through the rendezvous. */
+struct trav_cand {
+	struct dg_ep host;  /* its main socket's own address and port */
+	struct dg_ep srflx; /* server-reflexive (STUN), addr 0 when unknown */
+	struct dg_ep relay; /* relayed (TURN), addr 0 when none */
+	struct natinfo nat; /* its NAT, as its discovery found it */
+};
+
+enum trav_role { TRAV_INITIATOR, TRAV_RESPONDER };
+
+struct method;
+
+/* One try of one method between two peers. The caller fills the inputs,
+ * calls method->start(t) at t->start, and is called back once through
+ * t->done; it then calls method->stop(t) (also to abort early). */
+struct trav_try {
+	/* inputs */
+	const struct dgram *dg;
+	const struct method *m;
+	enum trav_role role;
+	uint64_t id; /* the try id the rendezvous gave: in every message */
+	int sock;    /* the agent's main socket (its srflx was learned on it) */
+	struct trav_cand self, peer;
+	struct dg_ep stun;	/* a STUN server (predict measures strides with it) */
+	natbed_time_t start;	/* when both sides begin */
+	natbed_time_t deadline; /* start + the method's budget, or the cascade's end */
+	void (*done)(void *arg, struct trav_try *t);
+	void *done_arg;
+
+	/* the result, set by trav_done() */
+	bool finished;
+	bool success;
+	int path_sock;	     /* the socket of the path found (t->sock or one the method
+			      * opened and leaves open: the caller closes it after stop) */
+	struct dg_ep local;  /* the path: our endpoint as we know it */
+	struct dg_ep remote; /* the peer's endpoint as its datagrams reach us */
+	const char *reason;  /* a failure's reason: "timeout", "filtered",
+			      * "no prediction", "budget spent", ...; NULL on success */
+	natbed_time_t done_at;
+
+	void *priv; /* the method's own state */
+};
+
+struct method {
+	struct method_spec spec;
+	/* Begins the try at t->start. 0, or -errno when it cannot begin
+	 * (trav_done() is then not called). */
+	int (*start)(struct trav_try *t);
+	/* Ends the try: cancels its timers, closes the sockets it opened but
+	 * t->path_sock, frees t->priv. Safe after trav_done() and before. */
+	void (*stop)(struct trav_try *t);
+};
+
+/* Records the result and calls t->done once (later calls do nothing). On
+ * success the method has set t->path_sock, t->local and t->remote. */
+void trav_done(struct trav_try *t, bool success, const char *reason);
+
+/* The method table (methods.c), in the order of docs/methods.md. */
+size_t method_count(void);
+const struct method *method_at(size_t i);
+/* The method called name, or NULL. */
+const struct method *method_find(const char *name);
+
+#endif

@@ -1,0 +1,40 @@
+/* natbed's own STUN-framed messages: the numbers the rendezvous protocol
+ * (rdvmsg.h) and the messages between peers (peermsg.h) share, so that
+ * they never collide.
+ *
+ * Methods: from the IETF range, numbers IANA has not assigned (its STUN
+ * Methods registry: 0x001 Binding, 0x003-0x00C TURN and TURN-TCP, 0x080
+ * GOOG-PING). Attributes: in the comprehension-optional range (RFC 8489
+ * §18.3: 0x8000-0xFFFF), numbers IANA has not assigned, so that a real
+ * STUN server (coturn, natbed-stund) answers a Binding request carrying
+ * them and ignores them. docs/methods.md lists every one; Wireshark
+ * decodes the framing and shows them as unknown attributes.
+ */
+#ifndef NATBED_AGENTS_NBSTUN_H
+#define NATBED_AGENTS_NBSTUN_H
+
+/* rendezvous methods (rdvmsg.h) */
+#define NBSTUN_METHOD_REGISTER	0x0E0 /* an agent registers (and refreshes) */
+#define NBSTUN_METHOD_CONNECT	0x0E1 /* an agent asks to meet a peer */
+#define NBSTUN_METHOD_INTRODUCE 0x0E2 /* the rendezvous tells both sides */
+/* between peers (peermsg.h): connectivity checks are Binding requests with
+ * natbed's attributes; data probes after setup are of their own method */
+#define NBSTUN_METHOD_PROBE 0x0E8
+
+/* attributes: 0xC0E0-0xC0FF */
+#define NBSTUN_ATTR_NAME       0xC0E0 /* the sender's agent name (UTF-8) */
+#define NBSTUN_ATTR_PEER       0xC0E1 /* the other agent's name */
+#define NBSTUN_ATTR_CAND_HOST  0xC0E2 /* XOR-address: host candidate */
+#define NBSTUN_ATTR_CAND_SRFLX 0xC0E3 /* XOR-address: server-reflexive candidate */
+#define NBSTUN_ATTR_CAND_RELAY 0xC0E4 /* XOR-address: relayed candidate */
+#define NBSTUN_ATTR_NAT	       0xC0E5 /* the sender's NAT as its discovery found it */
+#define NBSTUN_ATTR_METHOD     0xC0E6 /* a traversal method's name */
+#define NBSTUN_ATTR_TRY	       0xC0E7 /* 64-bit try id */
+#define NBSTUN_ATTR_START      0xC0E8 /* 32-bit milliseconds from now to the common start */
+#define NBSTUN_ATTR_ROLE       0xC0E9 /* 8-bit enum trav_role of the receiver */
+#define NBSTUN_ATTR_SEQ	       0xC0EA /* 32-bit sequence number of a probe */
+#define NBSTUN_ATTR_LIFETIME   0xC0EB /* 32-bit seconds a registration lives */
+#define NBSTUN_ATTR_BUDGET     0xC0EC /* 32-bit milliseconds the try may take */
+#define NBSTUN_ATTR_REASON     0xC0ED /* a refusal's reason (UTF-8) */
+
+#endif
