@@ -1,5 +1,6 @@
 #include "firewall.h"
 
+#include "icmpgen.h"
 #include "icmpq.h"
 #include "tcpst.h"
 
@@ -9,12 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FW_BUCKETS    4096 /* flow hash chains, a power of two */
-#define FW_ANSWER_TTL 64
-#define FW_IP_MIN_MTU 576 /* RFC 1812 §4.3.2.3: an ICMP error fits in this */
-
-/* RFC 1812 §5.2.7.1: "Communication Administratively Prohibited" */
-#define FW_ICMP_UNREACH_PROHIBITED 13
+#define FW_BUCKETS 4096 /* flow hash chains, a power of two */
 
 /* A packet's flow key; addresses and ports in network order. ICMP echo
  * carries its identifier in both ports, so a reply reverses to its request. */
@@ -565,31 +561,6 @@ json_t *fw_stats_json(const struct fw *fw)
 
 /* --- reject answers ------------------------------------------------------ */
 
-/* RFC 1812 §4.3.2.7: a source that names one host (not 0/8, 127/8,
- * multicast, class E or broadcast). */
-static bool fw_unique_host(uint32_t addr)
-{
-	uint32_t first = ntohl(addr) >> 24;
-
-	return first != 0 && first != 127 && first < 224;
-}
-
-/* RFC 1812 §4.3.2.7: no answer to a non-first fragment, to an ICMP error,
- * to a multicast or broadcast destination (IP or Ethernet), or to a source
- * that is not one host. */
-static bool fw_may_answer(const struct ip_view *v)
-{
-	uint32_t dst = ntohl(v->ip->dst);
-
-	if (!v->l4 || !fw_unique_host(v->ip->src) || dst >= 0xe0000000u)
-		return false;
-	if (v->eth->dst[0] & 1) /* the group bit: Ethernet broadcast or multicast */
-		return false;
-	if (v->ip->proto == IPPROTO_ICMP_ && (v->l4_len < ICMP_HLEN || icmpq_is_error(v)))
-		return false;
-	return true;
-}
-
 /* Ethernet and IPv4 headers of an answer to v that carries l4_len bytes
  * of proto: MACs and addresses swapped. */
 static void fw_answer_hdrs(const struct ip_view *v, uint8_t *out, uint8_t proto, size_t l4_len,
@@ -604,7 +575,7 @@ static void fw_answer_hdrs(const struct ip_view *v, uint8_t *out, uint8_t proto,
 	memset(ip, 0, sizeof(*ip));
 	ip->ver_ihl = 0x45;
 	ip->tot_len = htons((uint16_t)(IPV4_MIN_HLEN + l4_len));
-	ip->ttl = FW_ANSWER_TTL;
+	ip->ttl = ICMPGEN_TTL;
 	ip->proto = proto;
 	ip->src = v->ip->dst;
 	ip->dst = v->ip->src;
@@ -651,39 +622,12 @@ static size_t fw_rst_build(const struct ip_view *v, uint8_t *out, size_t cap)
 	return ETH_HLEN_ + a.ip_len;
 }
 
-/* RFC 792 destination unreachable, code 13 (RFC 1812 §5.2.7.1: the
- * packet was filtered), quoting as much of v as fits in 576 bytes of IP
- * (RFC 1812 §4.3.2.3) and in cap, at least its header and 8 bytes. */
-static size_t fw_unreach_build(const struct ip_view *v, uint8_t *out, size_t cap)
-{
-	const size_t hdrs = ETH_HLEN_ + IPV4_MIN_HLEN + ICMP_HLEN;
-	size_t quote = v->ip_len, need = v->hlen + 8;
-	struct icmp_hdr *ic;
-	struct ip_view a;
-
-	if (quote > FW_IP_MIN_MTU - IPV4_MIN_HLEN - ICMP_HLEN)
-		quote = FW_IP_MIN_MTU - IPV4_MIN_HLEN - ICMP_HLEN;
-	if (cap < hdrs)
-		return 0;
-	if (quote > cap - hdrs)
-		quote = cap - hdrs;
-	if (quote < (need < v->ip_len ? need : v->ip_len))
-		return 0;
-	fw_answer_hdrs(v, out, IPPROTO_ICMP_, ICMP_HLEN + quote, &a);
-	ic = (struct icmp_hdr *)a.l4;
-	memset(ic, 0, sizeof(*ic)); /* id and seq: the unused word, zero */
-	ic->type = ICMP_UNREACH;
-	ic->code = FW_ICMP_UNREACH_PROHIBITED;
-	memcpy(a.l4 + ICMP_HLEN, v->ip, quote);
-	l4_csum_set(&a);
-	return ETH_HLEN_ + a.ip_len;
-}
-
 size_t fw_reject_build(const struct ip_view *v, uint8_t *out, size_t cap)
 {
-	if (!v || !v->ip || !v->eth || !out || !fw_may_answer(v))
+	if (!v || !v->ip || !v->eth || !out || !icmpgen_may_answer(v))
 		return 0;
 	if (v->ip->proto == IPPROTO_TCP_)
 		return fw_rst_build(v, out, cap);
-	return fw_unreach_build(v, out, cap);
+	/* RFC 1812 §5.2.7.1: the packet was filtered */
+	return icmpgen_error(v, ICMP_UNREACH, ICMP_UNREACH_FILTERED, v->ip->dst, out, cap);
 }

@@ -3,13 +3,6 @@
 #include <arpa/inet.h>
 #include <string.h>
 
-/* RFC 792: the ICMP types that report an error (unreachable, source
- * quench, redirect, time exceeded, parameter problem). */
-static bool icmpgen_is_error(uint8_t type)
-{
-	return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
-}
-
 /* RFC 1812 §4.3.2.7: a source that names one host (not 0/8, 127/8,
  * multicast, class E or broadcast). */
 static bool icmpgen_unique_host(uint32_t addr)
@@ -25,7 +18,8 @@ bool icmpgen_may_answer(const struct ip_view *v)
 		return false;	/* a later fragment, a group or broadcast address */
 	if (v->eth->dst[0] & 1) /* the group bit: Ethernet broadcast or multicast */
 		return false;
-	if (v->ip->proto == IPPROTO_ICMP_ && (v->l4_len < 1 || icmpgen_is_error(v->l4[0])))
+	if (v->ip->proto == IPPROTO_ICMP_ &&
+	    (v->l4_len < ICMP_HLEN || icmp_type_is_error(v->l4[0])))
 		return false;
 	return true;
 }

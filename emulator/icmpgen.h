@@ -11,13 +11,9 @@
 
 #include "proto.h"
 
-#define ICMPGEN_TTL	   64
-#define ICMPGEN_IP_MAX	   576 /* RFC 1812 §4.3.2.3: an error's IP datagram at most */
-#define ICMPGEN_FRAME_MAX  (ETH_HLEN_ + ICMPGEN_IP_MAX)
-#define ICMP_ECHO_REPLY	   0
-#define ICMP_ECHO_REQUEST  8
-#define ICMP_TIME_EXCEEDED 11
-#define ICMP_EXC_TTL	   0 /* time to live exceeded in transit */
+#define ICMPGEN_TTL	  64
+#define ICMPGEN_IP_MAX	  576 /* RFC 1812 §4.3.2.3: an error's IP datagram at most */
+#define ICMPGEN_FRAME_MAX (ETH_HLEN_ + ICMPGEN_IP_MAX)
 
 /* RFC 1812 §4.3.2.7: may the packet seen through v be answered with an ICMP
  * error? Not when it is an ICMP error itself, a non-first fragment, sent

@@ -7,8 +7,7 @@ bool icmpq_is_error(const struct ip_view *v)
 	if (v->ip->proto != IPPROTO_ICMP_ || !v->l4 || v->l4_len < ICMP_HLEN)
 		return false;
 	type = v->l4[0];
-	return type == ICMP_UNREACH || type == ICMP_SOURCE_QUENCH || type == ICMP_REDIRECT ||
-	       type == ICMP_TIME_EXCEEDED || type == ICMP_PARAM_PROBLEM;
+	return icmp_type_is_error(type);
 }
 
 int icmpq_parse(const struct ip_view *v, struct icmpq *q)

@@ -13,15 +13,6 @@
 
 #define ICMPQ_L4_MIN 8 /* RFC 792: the quote carries 64 bits of the datagram */
 
-/* RFC 792 and RFC 1812 §5.2.7.1 types */
-#define ICMP_ECHO_REPLY	   0
-#define ICMP_UNREACH	   3
-#define ICMP_SOURCE_QUENCH 4
-#define ICMP_REDIRECT	   5
-#define ICMP_ECHO_REQUEST  8
-#define ICMP_TIME_EXCEEDED 11
-#define ICMP_PARAM_PROBLEM 12
-
 /* The quoted datagram; pointers into the error's frame. */
 struct icmpq {
 	struct ipv4_hdr *ip; /* its IP header */

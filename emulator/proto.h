@@ -67,6 +67,26 @@ struct tcp_hdr {
 	uint16_t win, csum, urg;
 };
 
+/* RFC 792 types (and RFC 1812 §5.2.7.1's code for a filtered packet) */
+#define ICMP_ECHO_REPLY	      0
+#define ICMP_UNREACH	      3
+#define ICMP_SOURCE_QUENCH    4
+#define ICMP_REDIRECT	      5
+#define ICMP_ECHO_REQUEST     8
+#define ICMP_TIME_EXCEEDED    11
+#define ICMP_PARAM_PROBLEM    12
+#define ICMP_UNREACH_PORT     3	 /* port unreachable */
+#define ICMP_UNREACH_FILTERED 13 /* communication administratively prohibited */
+#define ICMP_EXC_TTL	      0	 /* time to live exceeded in transit */
+
+/* The types that report an error (unreachable, source quench, redirect,
+ * time exceeded, parameter problem): never answered with an error. */
+static inline bool icmp_type_is_error(uint8_t type)
+{
+	return type == ICMP_UNREACH || type == ICMP_SOURCE_QUENCH || type == ICMP_REDIRECT ||
+	       type == ICMP_TIME_EXCEEDED || type == ICMP_PARAM_PROBLEM;
+}
+
 struct icmp_hdr {
 	uint8_t type, code;
 	uint16_t csum;
