@@ -222,34 +222,30 @@ static int t_count(const char *s, unsigned long lo, unsigned long hi, unsigned l
 	return *end || *out < lo || *out > hi ? -1 : 0;
 }
 
-static int t_stride(const char *s, void *dst)
+/* A whole number lo..hi into the uint16_t at dst. */
+static int t_u16(const char *s, unsigned long lo, unsigned long hi, void *dst)
 {
 	unsigned long v;
 
-	if (t_count(s, 1, TOPO_NAT_STRIDE_MAX, &v) < 0)
+	if (t_count(s, lo, hi, &v) < 0)
 		return -1;
 	*(uint16_t *)dst = (uint16_t)v;
 	return 0;
+}
+
+static int t_stride(const char *s, void *dst)
+{
+	return t_u16(s, 1, TOPO_NAT_STRIDE_MAX, dst);
 }
 
 static int t_port_block(const char *s, void *dst)
 {
-	unsigned long v;
-
-	if (t_count(s, 1, 32768, &v) < 0)
-		return -1;
-	*(uint16_t *)dst = (uint16_t)v;
-	return 0;
+	return t_u16(s, 1, 32768, dst);
 }
 
 static int t_port_blocks(const char *s, void *dst)
 {
-	unsigned long v;
-
-	if (t_count(s, 1, 64, &v) < 0)
-		return -1;
-	*(uint16_t *)dst = (uint16_t)v;
-	return 0;
+	return t_u16(s, 1, 64, dst);
 }
 
 static int t_pool(const char *s, void *dst)
