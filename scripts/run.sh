@@ -34,7 +34,7 @@ echo "== every NAT preset, as natbed plays it"
 natbed up --prefix "$prefix" --out "$top/out/presets" "$top/topologies/presets.yaml" | sed -n '/^NAT /,$p'
 work=$(mktemp -d)
 trap 'natbed down --prefix "$prefix" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
-hosts="a-fc a-rc a-pr a-sym a-symseq phone alice"
+hosts="a-fc a-rc a-pr a-sym a-symseq a-lm phone alice"
 for _ in $(seq 1 30); do # natbed-stund up?
 	natbed exec --prefix "$prefix" a-fc -- natbed-stunclient --timeout 300 198.51.100.10 >/dev/null 2>&1 && break
 	sleep 0.1

@@ -33,6 +33,7 @@ want a-rc "$EIM" "$ADF" "Independent Mapping, Address Dependent Filter"
 want a-pr "$EIM" "$APDF" "Independent Mapping, Port Dependent Filter"
 want a-sym "$APDM" "$APDF" "Dependent Mapping"
 want a-symseq "$APDM" "$APDF" "Dependent Mapping"
+want a-lm "$EIM" "$APDF" "Independent Mapping, Port Dependent Filter" # linux-masquerade
 want phone "$EIM" "$EIF" "Independent Mapping, Independent Filter" # cgnat alone
 want alice "$EIM" "$APDF" "Independent Mapping, Port Dependent Filter" # cgnat + home
 
@@ -86,16 +87,31 @@ fi
 # of carrier's (outside 203.0.113.50), inside 100.64.0.10.
 natbed ctl --prefix "$NB_PREFIX" nat carrier mappings >"$NB_TMP/carrier.json" || nb_fail "ctl nat carrier mappings"
 grep -q '"inside": "100.64.0.10:' "$NB_TMP/carrier.json" || nb_fail "carrier has no mapping for home's public address"
+# RFC 6888: each subscriber's ports come from its block, written to the
+# event log (home, and the phone: two subscribers of one address)
+natbed ctl --prefix "$NB_PREFIX" show ports >/dev/null # flushes the event log
+for sub in 100.64.0.10 $(natbed ctl --prefix "$NB_PREFIX" --json show routes | jq -r '.[] | select(.port == "phone") | .destination | sub("/32"; "")'); do
+	line=$(grep '"event":"port_block_allocated"' "$NB_TMP/out/events.jsonl" | grep "\"subscriber\":\"$sub\"" | head -1)
+	[ -n "$line" ] || nb_fail "no port_block_allocated for subscriber $sub in events.jsonl"
+	range=$(echo "$line" | jq -r .ports)
+	lo=${range%-*} hi=${range#*-}
+	[ $((hi - lo + 1)) -eq 512 ] || nb_fail "subscriber $sub: block $range is not 512 ports"
+	ports=$(jq -r --arg s "$sub:" '.[] | select(.inside | startswith($s)) | .outside | split(":")[1]' "$NB_TMP/carrier.json")
+	[ -n "$ports" ] || nb_fail "carrier has no mapping of subscriber $sub"
+	for p in $ports; do
+		[ "$p" -ge "$lo" ] && [ "$p" -le "$hi" ] || nb_fail "subscriber $sub: outside port $p not in its block $range"
+	done
+done
 
 # No outside capture shows an inside address: no site address on any, and
 # no carrier-inside address on the carrier's (home's outside is there by
 # design). tshark costs a second a run: the captures merged, two runs at once.
 natbed ctl --prefix "$NB_PREFIX" show ports >/dev/null # flushes captures
-for n in fc rc pr sym symseq carrier home; do
+for n in fc rc pr sym symseq lm carrier home; do
 	# 24 bytes is a pcap file header and no packet
 	[ "$(stat -c %s "$NB_TMP/out/$n-wan.pcap")" -gt 24 ] || nb_fail "$n-wan.pcap is empty"
 done
-mergecap -w "$NB_TMP/wan.pcap" "$NB_TMP"/out/{fc,rc,pr,sym,symseq,carrier,home}-wan.pcap || nb_fail "mergecap"
+mergecap -w "$NB_TMP/wan.pcap" "$NB_TMP"/out/{fc,rc,pr,sym,symseq,lm,carrier,home}-wan.pcap || nb_fail "mergecap"
 tshark -r "$NB_TMP/wan.pcap" -Y 'ip.addr==192.168.0.0/16' >"$NB_TMP/leak-site.txt" 2>/dev/null &
 t1=$!
 tshark -r "$NB_TMP/out/carrier-wan.pcap" -Y 'ip.addr==100.64.0.0/10' >"$NB_TMP/leak-carrier.txt" 2>/dev/null &

@@ -245,6 +245,60 @@ static void test_nat_tuning(void **state)
 		 "nb-", "t.yaml:4: nats.n.pool: bad pool size '70000'");
 }
 
+/* public: an address, a list, or a prefix of /24 or longer; the carrier
+ * keys (port-block, port-blocks); the Linux keys; port classes follow
+ * port-range. */
+static void test_nat_pools(void **state)
+{
+	struct topo *t = load_ok("nats:\n"
+				 "  c:\n"
+				 "    preset: cgnat\n"
+				 "    public: 203.0.113.48/30\n"
+				 "    port-block: 256\n"
+				 "    port-blocks: 3\n"
+				 "    inside: 100.64.0.0/10\n"
+				 "  l:\n"
+				 "    preset: port-restricted\n"
+				 "    public: [198.51.100.7, 198.51.100.9]\n"
+				 "    inside: 10.0.0.0/24\n"
+				 "    timeout-unreplied: 20s\n"
+				 "    inbound-reserves: true\n"
+				 "    port-range: 2000-3000\n"
+				 "hosts:\n"
+				 "  a: { nat: c }\n"
+				 "  b: { nat: l }\n");
+	const struct topo_nat *c = &t->nats[topo_nat_find(t, "c")];
+	const struct topo_nat *l = &t->nats[topo_nat_find(t, "l")];
+
+	(void)state;
+	assert_int_equal(c->n_public, 4);
+	assert_addr(c->publics[0], "203.0.113.48");
+	assert_addr(c->publics[3], "203.0.113.51");
+	assert_int_equal(c->b.port_block, 256);
+	assert_int_equal(c->b.port_blocks, 3);
+	assert_true(c->b.hairpin);
+	assert_int_equal(c->b.classes, TOPO_CLASSES_RFC4787);
+	assert_int_equal(l->n_public, 2);
+	assert_addr(l->publics[1], "198.51.100.9");
+	assert_int_equal(l->b.unreplied_ns, 20 * NATBED_NS_PER_S);
+	assert_true(l->b.inbound_reserves);
+	assert_int_equal(l->b.classes, TOPO_CLASSES_NONE); /* a port-range was given */
+	topo_free(t);
+	load_bad("nats:\n  c:\n    preset: cgnat\n    public: 203.0.112.0/23\n"
+		 "    inside: 100.64.0.0/10\nhosts:\n  a: { nat: c }\n",
+		 "nb-", "t.yaml:4: nats.c.public: prefix length /23: must be /24 to /32");
+	load_bad("nats:\n  c:\n    preset: cgnat\n    public: [203.0.113.1, 203.0.113.1]\n"
+		 "    inside: 100.64.0.0/10\nhosts:\n  a: { nat: c }\n",
+		 "nb-", "t.yaml:4: nats.c.public: 203.0.113.1 is given twice");
+	load_bad(
+	    "nats:\n  c:\n    preset: cgnat\n    public: 203.0.113.0/30\n"
+	    "    inside: 100.64.0.0/10\nhosts:\n  a: { nat: c }\n  s: { address: 203.0.113.2 }\n",
+	    "nb-", "t.yaml:8: hosts.s.address: duplicate address 203.0.113.2");
+	load_bad("nats:\n  c:\n    preset: cgnat\n    port-block: 0\n    public: 203.0.113.1\n"
+		 "    inside: 100.64.0.0/10\nhosts:\n  a: { nat: c }\n",
+		 "nb-", "t.yaml:4: nats.c.port-block: bad port block '0'");
+}
+
 static void test_lan(void **state)
 {
 	struct topo *t = load_file_ok(TOPOLOGIES_DIR "/lan.yaml");
@@ -687,6 +741,7 @@ int main(void)
 	    cmocka_unit_test(test_preset_table),
 	    cmocka_unit_test(test_preset_load),
 	    cmocka_unit_test(test_preset_override),
+	    cmocka_unit_test(test_nat_pools),
 	    cmocka_unit_test(test_lan),
 	    cmocka_unit_test(test_two_sites),
 	    cmocka_unit_test(test_cgnat_chain),
