@@ -8,6 +8,7 @@
 #include "firewall.h"
 #include "flowtab.h"
 #include "nat.h"
+#include "pcp.h"
 #include "natbed/link.h"
 
 /* {"name":..., "rx_pkts":..., ..., "drops":{"reason":n,...}} for one port */
@@ -106,6 +107,29 @@ static json_t *emu_show_stats(void *ctx, int argc, const char **argv, char *err,
 	return json_pack("{s:o,s:o}", "total", tot, "ports", ports);
 }
 
+/* A NAT's counters, with its PCP and NAT-PMP answers by result. */
+static json_t *emu_nat_stats(struct emu_ctl_ctx *c, const char *name, struct nat *n)
+{
+	const struct pcp_counters *pc = fabric_pcp(c->fabric, name);
+	json_t *j = nat_counters_json(n), *pcp = json_object(), *natpmp = json_object();
+	int r;
+
+	for (r = 0; pc && r < PCP_RESULT_COUNT; r++)
+		if (pc->pcp[r])
+			json_object_set_new(pcp, pcp_result_name((enum pcp_result)r),
+					    json_integer((json_int_t)pc->pcp[r]));
+	for (r = 0; pc && r < NATPMP_RESULT_COUNT; r++)
+		if (pc->natpmp[r])
+			json_object_set_new(natpmp, natpmp_result_name((enum natpmp_result)r),
+					    json_integer((json_int_t)pc->natpmp[r]));
+	json_object_set_new(j, "port_mapping",
+			    json_pack("{s:I,s:I,s:o,s:o}", "requests",
+				      (json_int_t)(pc ? pc->requests : 0), "ignored",
+				      (json_int_t)(pc ? pc->ignored : 0), "pcp", pcp, "nat_pmp",
+				      natpmp));
+	return j;
+}
+
 #define EMU_NAT_USAGE "usage: nat NAME mappings [after CURSOR]|flush|stats|set KEY VALUE"
 
 /* nat NAME mappings [after CURSOR] | flush | stats | set KEY VALUE */
@@ -130,7 +154,7 @@ static json_t *emu_nat(void *ctx, int argc, const char **argv, char *err, size_t
 	if (strcmp(argv[2], "mappings") == 0 && argc == 5 && strcmp(argv[3], "after") == 0)
 		return nat_mappings_page(n, now, argv[4], NAT_PAGE_MAX, err, errlen);
 	if (strcmp(argv[2], "stats") == 0 && argc == 3)
-		return nat_counters_json(n);
+		return emu_nat_stats(c, argv[1], n);
 	if (strcmp(argv[2], "flush") == 0 && argc == 3) {
 		size_t before = (size_t)nat_counters(n)->mappings_active;
 

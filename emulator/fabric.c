@@ -15,6 +15,7 @@
 #include "icmpgen.h"
 #include "linkset.h"
 #include "nat.h"
+#include "pcp.h"
 #include "neigh.h"
 #include "natbed/log.h"
 #include "pcapw.h"
@@ -41,13 +42,14 @@ struct fabric {
 	natbed_time_t wall_offset; /* CLOCK_REALTIME - scheduler time */
 	struct linkset *links;	   /* hosts, then NAT uplinks, then the core */
 	struct evlog *ev;
-	struct droplog *drops;	 /* a line per drop in ev, rate-limited */
-	uint32_t core_addr;	 /* what the internet core plays: TOPO_PUBLIC_GATEWAY */
-	struct flowtab *flows;	 /* packet numbers per flow */
-	struct fw **host_fw;	 /* per host; NULL where it has no firewall */
-	struct fw **nat_fw;	 /* per NAT, on its inside view */
-	struct nat **nats;	 /* one per topology NAT */
-	struct pcapw **nat_pcap; /* NAME-wan.pcap: each NAT's outside view */
+	struct droplog *drops;	  /* a line per drop in ev, rate-limited */
+	uint32_t core_addr;	  /* what the internet core plays: TOPO_PUBLIC_GATEWAY */
+	struct flowtab *flows;	  /* packet numbers per flow */
+	struct fw **host_fw;	  /* per host; NULL where it has no firewall */
+	struct fw **nat_fw;	  /* per NAT, on its inside view */
+	struct nat **nats;	  /* one per topology NAT */
+	struct pcp_counters *pcp; /* per NAT: its PCP and NAT-PMP answers */
+	struct pcapw **nat_pcap;  /* NAME-wan.pcap: each NAT's outside view */
 	struct txbatch *tx;
 	struct rxpoll *rx;
 	struct fraghold *frags; /* fragments ahead of their first (REQ-14) */
@@ -533,6 +535,51 @@ static int fab_gateway_echo(struct fabric *f, int h, struct pkt *p, struct ip_vi
 	return 1;
 }
 
+/* A NAT with `pcp: true` answers PCP and NAT-PMP on its inside gateway,
+ * UDP port 5351 (pcp.c), as a home router does; the answer goes back down
+ * the host's link in the request's own buffer. Returns 1 if p was such a
+ * request (answered, or counted and dropped when it gets no answer). */
+static int fab_gateway_pcp(struct fabric *f, int h, struct pkt *p, struct ip_view *v,
+			   natbed_time_t now)
+{
+	int k = f->t->hosts[h].nat;
+	struct udp_hdr *u = (struct udp_hdr *)v->l4;
+	uint8_t ans[PCP_MSG_MAX];
+	uint16_t port;
+	uint32_t a;
+	size_t n;
+
+	if (k < 0 || !nat_config(f->nats[k])->b.pcp || v->ip->dst != fab_gateway(f, h) ||
+	    v->ip->proto != IPPROTO_UDP_ || !v->l4 || v->l4_len < UDP_HLEN ||
+	    u->dport != htons(PCP_PORT))
+		return 0;
+	n = pcp_answer(f->nats[k], &f->pcp[k], v->l4 + UDP_HLEN, v->l4_len - UDP_HLEN, v->ip->src,
+		       now, ans, sizeof(ans));
+	if (n == 0 || ETH_HLEN_ + v->hlen + UDP_HLEN + n > PKT_MAX_FRAME) {
+		fab_nat_drop(f, k, p, "pcp_ignored");
+		return 1;
+	}
+	a = v->ip->src;
+	v->ip->src = v->ip->dst;
+	v->ip->dst = a;
+	v->ip->ttl = ICMPGEN_TTL;
+	v->ip->frag = 0;
+	port = u->sport;
+	u->sport = u->dport;
+	u->dport = port;
+	memcpy(v->l4 + UDP_HLEN, ans, n);
+	v->l4_len = UDP_HLEN + n;
+	v->ip_len = v->hlen + v->l4_len;
+	u->len = htons((uint16_t)v->l4_len);
+	v->ip->tot_len = htons((uint16_t)v->ip_len);
+	p->len = ETH_HLEN_ + v->ip_len;
+	ip_csum_set(v->ip, v->hlen);
+	l4_csum_set(v);
+	p->host = h;
+	linkset_cross(f->links, linkset_host(f->links, h), LINKSET_DOWN, p, fab_tx, now);
+	return 1;
+}
+
 /* Issue 5: decisions are keyed by (flow, packet number in the flow), so
  * the same packets get the same fate however flows interleave. The flow is
  * the 5-tuple as the host sent it. */
@@ -554,7 +601,7 @@ static void fab_ip_in(struct fabric *f, struct port *port, struct pkt *p, natbed
 		return;
 	}
 	p->len = ETH_HLEN_ + p->view.ip_len; /* strip Ethernet padding */
-	if (fab_gateway_echo(f, h, p, &p->view, now))
+	if (fab_gateway_echo(f, h, p, &p->view, now) || fab_gateway_pcp(f, h, p, &p->view, now))
 		return;
 	p->seg = route_host_segment(f->route, h);
 	p->rx_ns = now;
@@ -711,8 +758,9 @@ static int fab_open_nats(struct fabric *f, const char *pcap_dir, char *err, size
 	char path[512];
 
 	f->nats = calloc(n ? n : 1, sizeof(*f->nats));
+	f->pcp = calloc(n ? n : 1, sizeof(*f->pcp));
 	f->nat_pcap = calloc(n ? n : 1, sizeof(*f->nat_pcap));
-	if (!f->nats || !f->nat_pcap) {
+	if (!f->nats || !f->nat_pcap || !f->pcp) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -863,6 +911,7 @@ void fabric_free(struct fabric *f)
 	free(f->host_fw);
 	free(f->nat_fw);
 	free(f->nats);
+	free(f->pcp);
 	free(f->nat_pcap);
 	linkset_free(f->links);
 	flowtab_free(f->flows);
@@ -919,6 +968,13 @@ void fabric_log(struct fabric *f, const char *event, const char *fields)
 {
 	evlog_write(f->ev, sched_now(f->s), event, "%s", fields);
 	evlog_flush(f->ev);
+}
+
+const struct pcp_counters *fabric_pcp(struct fabric *f, const char *name)
+{
+	int k = topo_nat_find(f->t, name);
+
+	return k < 0 ? NULL : &f->pcp[k];
 }
 
 struct nat *fabric_nat(struct fabric *f, const char *name)

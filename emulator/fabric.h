@@ -54,6 +54,9 @@ void fabric_sync(struct fabric *f);
 struct nat;
 /* The NAT called name, or NULL. */
 struct nat *fabric_nat(struct fabric *f, const char *name);
+struct pcp_counters;
+/* The PCP and NAT-PMP answers of the NAT called name, or NULL. */
+const struct pcp_counters *fabric_pcp(struct fabric *f, const char *name);
 struct sched *fabric_sched(struct fabric *f);
 
 struct fw;

@@ -172,6 +172,20 @@ static void nat_key(const struct nat *n, uint32_t ra, uint16_t rp, uint32_t *ka,
 	nat_mapping_kinds[n->cfg.b.mapping].key(ra, rp, ka, kp);
 }
 
+/* The mapping of inside endpoint (a, port) with the endpoint-independent
+ * key (0, 0) that a PCP or NAT-PMP client asked for, or NULL. */
+static struct nat_map *nat_find_granted(const struct nat *n, enum nat_proto p, uint32_t a,
+					uint16_t port)
+{
+	struct nat_map *m;
+
+	for (m = n->buckets[nat_hash(p, a, port, 0, 0)]; m; m = m->hnext)
+		if (m->granted && m->proto == p && m->int_addr == a && m->int_port == port &&
+		    m->key_addr == 0 && m->key_port == 0)
+			return m;
+	return NULL;
+}
+
 /* The mapping a packet from inside endpoint (a, port) to (ra, rp) takes:
  * the one of its key. With inbound-reserves an inside endpoint may hold
  * several (Linux moves a flow that would clash): the one already talking
@@ -183,6 +197,10 @@ static struct nat_map *nat_find(const struct nat *n, enum nat_proto p, uint32_t 
 	uint32_t ka;
 	uint16_t kp;
 
+	/* a mapping asked for (PCP, NAT-PMP) serves every remote */
+	if (n->cfg.b.pcp && n->cfg.b.mapping != TOPO_MAP_EIM &&
+	    (m = nat_find_granted(n, p, a, port)))
+		return m;
 	nat_key(n, ra, rp, &ka, &kp);
 	for (m = n->buckets[nat_hash(p, a, port, ka, kp)]; m; m = m->hnext) {
 		if (m->proto != p || m->int_addr != a || m->int_port != port || m->key_addr != ka ||
@@ -562,6 +580,9 @@ static void nat_rearm(struct nat *n, struct nat_map *m)
 static void nat_refresh(struct nat *n, struct nat_map *m, natbed_time_t now)
 {
 	m->expires = now + nat_timeout(n, m, now);
+	/* a granted lifetime is not cut short by traffic's timeout */
+	if (m->granted_until > m->expires)
+		m->expires = m->granted_until;
 	/* Lazy re-arm only moves the event later; a shorter timeout (RFC 5382:
 	 * an established connection closing) must move it earlier. */
 	if (m->expires < m->armed)
@@ -620,14 +641,14 @@ fail:
 /* A new mapping for the inside endpoint (a, port) sending to (ra, rp),
  * network order. NULL with *why when no port may be had. */
 static struct nat_map *nat_map_new(struct nat *n, enum nat_proto p, uint32_t a, uint16_t port,
-				   uint32_t ra, uint16_t rp, natbed_time_t now,
-				   enum nat_verdict *why)
+				   uint32_t ra, uint16_t rp, uint16_t want, bool asked,
+				   natbed_time_t now, enum nat_verdict *why)
 {
 	struct nat_sub *sub = nat_sub_find(n, a), *fresh = NULL;
 	uint32_t range = (uint32_t)n->cfg.b.port_hi - n->cfg.b.port_lo + 1;
 	size_t pool = n->cfg.b.pool && n->cfg.b.pool < range ? n->cfg.b.pool : range;
 	struct nat_pick pk = {
-	    .proto = p, .raddr = ra, .rport = p == NAT_ICMP ? 0 : rp, .want = ntohs(port)};
+	    .proto = p, .raddr = ra, .rport = p == NAT_ICMP ? 0 : rp, .want = want};
 	struct nat_map_spec spec = {.proto = p, .int_addr = a, .int_port = port};
 	struct nat_map *m = NULL;
 	int32_t ext;
@@ -639,12 +660,14 @@ static struct nat_map *nat_map_new(struct nat *n, enum nat_proto p, uint32_t a, 
 	if (!sub && !(sub = fresh = nat_sub_new(n, a, -1)))
 		return NULL;
 	pk.addr = n->cfg.publics[sub->pub];
-	if (n->cfg.b.port_block) {
+	nat_class(n, p, &pk);
+	if (asked && want >= pk.keep_lo && want <= pk.hi && !n->cfg.b.port_block &&
+	    nat_port_ok(n, &pk, want))
+		ext = want; /* RFC 6887 §11.3: the suggested port, when it is free */
+	else if (n->cfg.b.port_block)
 		ext = nat_block_pick(n, sub, &pk, now, why);
-	} else {
-		nat_class(n, p, &pk);
+	else
 		ext = nat_ports_kinds[n->cfg.b.ports].pick(n, &pk);
-	}
 	if (ext >= 0) {
 		nat_key(n, ra, rp, &spec.key_addr, &spec.key_port);
 		spec.ext_addr = pk.addr;
@@ -699,6 +722,9 @@ static void nat_tcp_track(struct nat_perm *pm, const uint8_t *l4, bool outbound)
 static bool nat_filter_allows(const struct nat *n, const struct nat_map *m, uint32_t addr,
 			      uint16_t port)
 {
+	/* RFC 6887 §11: a MAP mapping lets anyone in */
+	if (m->granted)
+		return true;
 	return nat_filtering_kinds[n->cfg.b.filtering].allows(m, addr, port);
 }
 
@@ -867,7 +893,7 @@ static struct nat_map *nat_outbound_map(struct nat *n, enum nat_proto p, uint32_
 	if (m && n->cfg.b.inbound_reserves && !nat_perm_find(m, ra, rport, true) &&
 	    nat_resv_find(n, p, m->ext_addr, m->ext_port, ra, rport, now))
 		m = NULL;
-	return m ? m : nat_map_new(n, p, a, port, ra, rp, now, why);
+	return m ? m : nat_map_new(n, p, a, port, ra, rp, ntohs(port), false, now, why);
 }
 
 enum nat_verdict nat_outbound(struct nat *n, struct ip_view *v, natbed_time_t now)
@@ -1007,6 +1033,7 @@ struct nat *nat_new(const struct nat_cfg *cfg, struct sched *s)
 	rng_seed(&n->rng, cfg->seed, rng_key(cfg->name, 0));
 	for (p = 0; p < NAT_PROTO_COUNT; p++)
 		n->next_port[p] = cfg->b.port_lo;
+	n->epoch_start = sched_now(s);
 	if (nat_blocks_make(n) < 0) {
 		free(n);
 		return NULL;
@@ -1022,6 +1049,7 @@ void nat_flush(struct nat *n)
 		while (n->buckets[b])
 			nat_map_free(n, n->buckets[b]);
 	nat_resv_clear(n);
+	n->epoch_start = sched_now(n->s);
 }
 
 int nat_reshape(struct nat *n, const struct nat_cfg *c)
@@ -1118,4 +1146,100 @@ struct nat_map **nat_maps_sorted(const struct nat *n, size_t *count)
 	qsort(all, k, sizeof(*all), nat_map_cmp);
 	*count = k;
 	return all;
+}
+
+/* --- mappings asked for (PCP, NAT-PMP) ----------------------------------------- */
+
+uint32_t nat_epoch_s(const struct nat *n, natbed_time_t now)
+{
+	return (uint32_t)((now - n->epoch_start) / NATBED_NS_PER_S);
+}
+
+uint32_t nat_public_for(const struct nat *n, uint32_t a)
+{
+	const struct nat_sub *sub = nat_sub_find(n, a);
+	size_t i, pub = 0;
+
+	if (sub)
+		return n->cfg.publics[sub->pub];
+	for (i = 1; i < n->cfg.n_public; i++)
+		if (n->subs_per_pub[i] < n->subs_per_pub[pub])
+			pub = i;
+	return n->cfg.publics[pub];
+}
+
+/* Ends every mapping of protocol p that inside address a asked for. */
+static void nat_grant_clear(struct nat *n, enum nat_proto p, uint32_t a)
+{
+	struct nat_map **all;
+	size_t count, k;
+
+	all = nat_maps_sorted(n, &count);
+	for (k = 0; k < count; k++)
+		if (all[k]->granted && all[k]->proto == p && all[k]->int_addr == a)
+			nat_map_free(n, all[k]);
+	free(all);
+}
+
+/* Lifetime 0: the mapping goes (a missing one is no error, RFC 6887
+ * §15); PCP only when the nonce is the one that made it. */
+static enum nat_grant_result nat_grant_delete(struct nat *n, struct nat_map *m,
+					      const struct nat_grant_req *rq)
+{
+	if (m && m->granted == NAT_GRANT_PCP && rq->nonce &&
+	    memcmp(m->nonce, rq->nonce, NAT_NONCE_LEN) != 0)
+		return NAT_GRANT_NOT_AUTHORIZED;
+	/* an implicit mapping, made by traffic, is not the client's to end */
+	if (m && m->granted)
+		nat_map_free(n, m);
+	return NAT_GRANT_OK;
+}
+
+enum nat_grant_result nat_grant(struct nat *n, const struct nat_grant_req *rq, natbed_time_t now,
+				uint32_t *ext_addr, uint16_t *ext_port, uint32_t *lifetime_s)
+{
+	uint32_t life =
+	    rq->lifetime_s < NAT_GRANT_LIFETIME_MAX ? rq->lifetime_s : NAT_GRANT_LIFETIME_MAX;
+	struct nat_map *m = NULL, *c;
+	enum nat_verdict why;
+
+	*lifetime_s = 0;
+	if ((rq->int_addr & n->cfg.inside_mask) != n->cfg.inside_net)
+		return NAT_GRANT_NOT_INSIDE;
+	/* RFC 6886 §3.4, RFC 6887 §15: port 0, lifetime 0: all of them */
+	if (rq->int_port == 0 && life == 0) {
+		nat_grant_clear(n, rq->proto, rq->int_addr);
+		return NAT_GRANT_OK;
+	}
+	/* the endpoint's endpoint-independent mapping, implicit or asked for */
+	for (c = n->buckets[nat_hash(rq->proto, rq->int_addr, rq->int_port, 0, 0)]; c && !m;
+	     c = c->hnext)
+		if (c->proto == rq->proto && c->int_addr == rq->int_addr &&
+		    c->int_port == rq->int_port && c->key_addr == 0 && c->key_port == 0)
+			m = c;
+	if (life == 0)
+		return nat_grant_delete(n, m, rq);
+	/* RFC 6887 §11.3: a mapping of another nonce is not this client's */
+	if (m && m->granted == NAT_GRANT_PCP && rq->nonce &&
+	    memcmp(m->nonce, rq->nonce, NAT_NONCE_LEN) != 0)
+		return NAT_GRANT_NOT_AUTHORIZED;
+	if (!m) {
+		uint16_t want = rq->want_port ? ntohs(rq->want_port) : ntohs(rq->int_port);
+
+		m = nat_map_new(n, rq->proto, rq->int_addr, rq->int_port, 0, 0, want, true, now,
+				&why);
+		if (!m)
+			return NAT_GRANT_NO_RESOURCES;
+	}
+	m->granted = (uint8_t)rq->by;
+	if (rq->nonce)
+		memcpy(m->nonce, rq->nonce, NAT_NONCE_LEN);
+	m->granted_until = now + (natbed_time_t)life * NATBED_NS_PER_S;
+	m->expires = m->granted_until;
+	if (m->expires < m->armed)
+		nat_rearm(n, m);
+	*ext_addr = m->ext_addr;
+	*ext_port = m->ext_port;
+	*lifetime_s = life;
+	return NAT_GRANT_OK;
 }

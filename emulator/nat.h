@@ -128,8 +128,48 @@ json_t *nat_mappings_json(const struct nat *n, natbed_time_t now);
 json_t *nat_mappings_page(const struct nat *n, natbed_time_t now, const char *after, size_t limit,
 			  char *err, size_t errlen);
 
-/* Drops every mapping: what a NAT reboot does. */
+/* Drops every mapping and reservation and starts a new epoch: what a NAT
+ * reboot does (PCP and NAT-PMP clients notice by the epoch time). */
 void nat_flush(struct nat *n);
+
+/* --- mappings asked for: PCP (RFC 6887) MAP and NAT-PMP (RFC 6886) ------- */
+
+#define NAT_NONCE_LEN	       12	   /* RFC 6887 §11.1: mapping nonce */
+#define NAT_GRANT_LIFETIME_MAX (24 * 3600) /* seconds: longer asks are cut */
+enum nat_grant { NAT_GRANT_NONE, NAT_GRANT_PCP, NAT_GRANT_NATPMP };
+
+struct nat_grant_req {
+	enum nat_grant by;
+	enum nat_proto proto; /* NAT_UDP or NAT_TCP */
+	uint32_t int_addr;    /* network order, as are the ports */
+	uint16_t int_port;
+	uint16_t want_port;   /* the suggested outside port, 0: any */
+	uint32_t lifetime_s;  /* 0: delete the mapping */
+	const uint8_t *nonce; /* PCP: NAT_NONCE_LEN bytes; NULL for NAT-PMP */
+};
+
+enum nat_grant_result {
+	NAT_GRANT_OK,
+	NAT_GRANT_NO_RESOURCES,	  /* no port (pool, blocks, range) */
+	NAT_GRANT_NOT_AUTHORIZED, /* PCP: another nonce owns the mapping */
+	NAT_GRANT_NOT_INSIDE,	  /* the internal address is not on the inside */
+};
+
+/* Grants (or renews, or with lifetime 0 deletes) a mapping for the inside
+ * endpoint rq asks about: endpoint-independent and endpoint-independent
+ * filtered for that internal port, whatever the NAT's own behaviours,
+ * counted against its pool, listed and checkpointed like any mapping. An
+ * implicit mapping of the endpoint is made explicit (same outside port).
+ * Fills the outside endpoint and the lifetime granted (0 on a deletion). */
+enum nat_grant_result nat_grant(struct nat *n, const struct nat_grant_req *rq, natbed_time_t now,
+				uint32_t *ext_addr, uint16_t *ext_port, uint32_t *lifetime_s);
+
+/* Seconds since the NAT's epoch began (RFC 6887 §8.5, RFC 6886 §3.6). */
+uint32_t nat_epoch_s(const struct nat *n, natbed_time_t now);
+
+/* The outside address inside address a's mappings use (its subscriber's
+ * when it has one, else the one a new subscriber would get). */
+uint32_t nat_public_for(const struct nat *n, uint32_t a);
 
 /* Changes one behaviour at run time: key and value as a topology NAT block
  * spells them (topo_nat_behaviour_set()). Existing mappings stay, but for a

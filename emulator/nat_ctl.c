@@ -38,6 +38,9 @@ static json_t *nat_map_json(const struct nat *n, const struct nat_map *m, natbed
 		nat_endpoint(rem, sizeof(rem), m->key_addr, m->key_port);
 		json_object_set_new(j, "key_remote", json_string(rem));
 	}
+	if (m->granted)
+		json_object_set_new(j, "granted",
+				    json_string(m->granted == NAT_GRANT_PCP ? "pcp" : "nat-pmp"));
 	return j;
 }
 
@@ -224,34 +227,43 @@ static json_t *nat_addr_json(uint32_t a)
 
 static json_t *nat_map_ckpt(const struct nat_map *m, natbed_time_t now)
 {
-	json_t *perms = json_array();
+	json_t *perms = json_array(), *j;
+	char nonce[2 * NAT_NONCE_LEN + 1];
 	const struct nat_perm *pm;
+	size_t i;
 
 	for (pm = m->perms; pm; pm = pm->next)
 		json_array_append_new(perms,
 				      json_pack("[o,i,i,i]", nat_addr_json(pm->addr),
 						ntohs(pm->port), pm->tcp.state, pm->tcp.heard));
-	return json_pack("{s:s,s:o,s:i,s:o,s:i,s:o,s:i,s:I,s:I,s:b,s:I,s:I,s:o}", "proto",
-			 nat_proto_name(m->proto), "int_addr", nat_addr_json(m->int_addr),
-			 "int_port", ntohs(m->int_port), "key_addr", nat_addr_json(m->key_addr),
-			 "key_port", ntohs(m->key_port), "ext_addr", nat_addr_json(m->ext_addr),
-			 "ext_port", ntohs(m->ext_port), "expires_in_ns",
-			 (json_int_t)(m->expires - now), "age_ns", (json_int_t)(now - m->created),
-			 "replied", m->replied, "pkts_out", (json_int_t)m->pkts_out, "pkts_in",
-			 (json_int_t)m->pkts_in, "perms", perms);
+	j = json_pack("{s:s,s:o,s:i,s:o,s:i,s:o,s:i,s:I,s:I,s:b,s:I,s:I,s:o}", "proto",
+		      nat_proto_name(m->proto), "int_addr", nat_addr_json(m->int_addr), "int_port",
+		      ntohs(m->int_port), "key_addr", nat_addr_json(m->key_addr), "key_port",
+		      ntohs(m->key_port), "ext_addr", nat_addr_json(m->ext_addr), "ext_port",
+		      ntohs(m->ext_port), "expires_in_ns", (json_int_t)(m->expires - now), "age_ns",
+		      (json_int_t)(now - m->created), "replied", m->replied, "pkts_out",
+		      (json_int_t)m->pkts_out, "pkts_in", (json_int_t)m->pkts_in, "perms", perms);
+	if (j && m->granted) {
+		for (i = 0; i < NAT_NONCE_LEN; i++)
+			snprintf(nonce + 2 * i, 3, "%02x", m->nonce[i]);
+		json_object_set_new(j, "granted",
+				    json_pack("{s:i,s:s,s:I}", "by", m->granted, "nonce", nonce,
+					      "until_in_ns", (json_int_t)(m->granted_until - now)));
+	}
+	return j;
 }
 
 /* The behaviour as numbers: what `nat set` changed comes back exactly. */
 static json_t *nat_behaviour_ckpt(const struct topo_nat_behaviour *b)
 {
-	return json_pack("{s:i,s:i,s:i,s:i,s:i,s:b,s:I,s:i,s:b,s:I,s:b,s:i,s:I,s:b,s:i,s:i}",
+	return json_pack("{s:i,s:i,s:i,s:i,s:i,s:b,s:I,s:i,s:b,s:I,s:b,s:i,s:I,s:b,s:i,s:i,s:b}",
 			 "mapping", b->mapping, "filtering", b->filtering, "ports", b->ports,
 			 "port_lo", b->port_lo, "port_hi", b->port_hi, "hairpin", b->hairpin,
 			 "timeout_ns", (json_int_t)b->timeout_ns, "stride", b->stride, "parity",
 			 b->parity, "pool", (json_int_t)b->pool, "refresh_inbound",
 			 b->refresh_inbound, "classes", b->classes, "unreplied_ns",
 			 (json_int_t)b->unreplied_ns, "inbound_reserves", b->inbound_reserves,
-			 "port_block", b->port_block, "port_blocks", b->port_blocks);
+			 "port_block", b->port_block, "port_blocks", b->port_blocks, "pcp", b->pcp);
 }
 
 /* Where nat_resv_ckpt() writes, and the time expiries are relative to. */
@@ -308,10 +320,11 @@ json_t *nat_checkpoint(const struct nat *n, natbed_time_t now)
 		snprintf(w, sizeof(w), "%llu", (unsigned long long)n->rng.s[i]);
 		json_array_append_new(rng, json_string(w));
 	}
-	return json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "name", n->cfg.name, "publics",
-			 pubs, "behaviour", nat_behaviour_ckpt(&n->cfg.b), "rng", rng, "next_port",
-			 next, "counters", nat_counters_json(n), "subscribers", subs, "mappings",
-			 maps, "reservations", resv);
+	return json_pack("{s:s,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "name", n->cfg.name,
+			 "epoch_age_ns", (json_int_t)(now - n->epoch_start), "publics", pubs,
+			 "behaviour", nat_behaviour_ckpt(&n->cfg.b), "rng", rng, "next_port", next,
+			 "counters", nat_counters_json(n), "subscribers", subs, "mappings", maps,
+			 "reservations", resv);
 }
 
 /* --- restore: built aside, checked whole, then adopted ----------------------- */
@@ -343,16 +356,16 @@ static int nat_proto_read(const json_t *j, enum nat_proto *out)
 static int nat_behaviour_read(const json_t *j, struct topo_nat_behaviour *b)
 {
 	int mapping, filtering, ports, lo, hi, hairpin, stride, parity, refresh, classes, reserves;
-	int block, blocks;
+	int block, blocks, pcp = 0;
 	json_int_t timeout, pool, unreplied;
 
 	if (json_unpack((json_t *)j,
-			"{s:i,s:i,s:i,s:i,s:i,s:b,s:I,s:i,s:b,s:I,s:b,s:i,s:I,s:b,s:i,s:i}",
+			"{s:i,s:i,s:i,s:i,s:i,s:b,s:I,s:i,s:b,s:I,s:b,s:i,s:I,s:b,s:i,s:i,s:b}",
 			"mapping", &mapping, "filtering", &filtering, "ports", &ports, "port_lo",
 			&lo, "port_hi", &hi, "hairpin", &hairpin, "timeout_ns", &timeout, "stride",
 			&stride, "parity", &parity, "pool", &pool, "refresh_inbound", &refresh,
 			"classes", &classes, "unreplied_ns", &unreplied, "inbound_reserves",
-			&reserves, "port_block", &block, "port_blocks", &blocks) < 0)
+			&reserves, "port_block", &block, "port_blocks", &blocks, "pcp", &pcp) < 0)
 		return -1;
 	if (mapping < 0 || mapping >= TOPO_MAP_COUNT || filtering < 0 ||
 	    filtering >= TOPO_MAP_COUNT || ports < 0 || ports >= TOPO_PORTS_COUNT || lo < 1 ||
@@ -378,6 +391,7 @@ static int nat_behaviour_read(const json_t *j, struct topo_nat_behaviour *b)
 	    .inbound_reserves = reserves,
 	    .port_block = (uint16_t)block,
 	    .port_blocks = (uint16_t)blocks,
+	    .pcp = pcp,
 	};
 	return 0;
 }
@@ -437,6 +451,32 @@ static int nat_sub_read(struct nat *n, const json_t *js, natbed_time_t now)
 	return 0;
 }
 
+/* A mapping's grant (PCP, NAT-PMP), absent for an implicit one. */
+static int nat_granted_read(struct nat_map *m, const json_t *jg, natbed_time_t now)
+{
+	const char *nonce = NULL;
+	json_int_t until = 0;
+	int by = 0;
+	size_t i;
+
+	if (!jg)
+		return 0;
+	if (json_unpack((json_t *)jg, "{s:i,s:s,s:I}", "by", &by, "nonce", &nonce, "until_in_ns",
+			&until) < 0 ||
+	    (by != NAT_GRANT_PCP && by != NAT_GRANT_NATPMP) || strlen(nonce) != 2 * NAT_NONCE_LEN)
+		return -1;
+	for (i = 0; i < NAT_NONCE_LEN; i++) {
+		unsigned v;
+
+		if (sscanf(nonce + 2 * i, "%2x", &v) != 1)
+			return -1;
+		m->nonce[i] = (uint8_t)v;
+	}
+	m->granted = (uint8_t)by;
+	m->granted_until = now + until;
+	return 0;
+}
+
 static int nat_map_read(struct nat *n, const json_t *jm, natbed_time_t now)
 {
 	struct nat_map_spec sp = {0};
@@ -464,6 +504,8 @@ static int nat_map_read(struct nat *n, const json_t *jm, natbed_time_t now)
 		return -1;
 	m->created = now - age;
 	m->replied = replied;
+	if (nat_granted_read(m, json_object_get(jm, "granted"), now) < 0)
+		return -1;
 	m->pkts_out = (uint64_t)po;
 	m->pkts_in = (uint64_t)pi;
 	/* nat_perm_add() prepends: add from the last to keep the order */
@@ -527,7 +569,8 @@ static int nat_subs_check(const struct nat *n)
 
 		rc = -1;
 		for (i = 0; i < all[k]->sub->n_blocks; i++)
-			if (all[k]->sub->blocks[i] == blk && ntohs(all[k]->ext_port) >= n->cfg.b.port_lo)
+			if (all[k]->sub->blocks[i] == blk &&
+			    ntohs(all[k]->ext_port) >= n->cfg.b.port_lo)
 				rc = 0;
 	}
 	free(all);
@@ -609,6 +652,8 @@ struct nat *nat_restore_prepare(const struct nat *n, const json_t *j, natbed_tim
 		goto fail;
 	}
 	nat_counters_read(fresh, json_object_get(j, "counters"));
+	fresh->epoch_start =
+	    now - (natbed_time_t)json_integer_value(json_object_get(j, "epoch_age_ns"));
 	return fresh;
 bad:
 	snprintf(err, errlen, "nat %s: the checkpoint's rng or next_port is invalid", n->cfg.name);

@@ -47,7 +47,10 @@ struct nat_map {
 	uint16_t key_port; /* 0 unless APDM */
 	uint32_t ext_addr;
 	uint16_t ext_port;
-	bool replied; /* an answer came in: the longer UDP lifetime */
+	bool replied;		      /* an answer came in: the longer UDP lifetime */
+	uint8_t granted;	      /* enum nat_grant: asked for by PCP or NAT-PMP */
+	uint8_t nonce[NAT_NONCE_LEN]; /* PCP: the client's nonce (RFC 6887 §11.1) */
+	natbed_time_t granted_until;  /* the lifetime granted ends */
 	natbed_time_t created, expires;
 	natbed_time_t armed; /* when expiry_ev is due */
 	uint64_t expiry_ev;  /* scheduler event id */
@@ -93,7 +96,8 @@ struct nat {
 	size_t in_use[NAT_PROTO_COUNT];
 	uint32_t next_port[NAT_PROTO_COUNT]; /* sequential, host order */
 	struct nat_frag frags[NAT_FRAGS];
-	unsigned frag_next; /* the oldest slot: reused first */
+	unsigned frag_next;	   /* the oldest slot: reused first */
+	natbed_time_t epoch_start; /* RFC 6887 §8.5: moved by a reboot (flush) */
 };
 
 /* --- the behaviour tables (nat_behav.c): one entry a behaviour ----------- */

@@ -155,6 +155,7 @@ static const struct nat_field nat_fields[] = {
     NAT_B(TOPO_NAT_INBOUND_RESERVES, inbound_reserves),
     NAT_B(TOPO_NAT_PORT_BLOCK, port_block),
     NAT_B(TOPO_NAT_PORT_BLOCKS, port_blocks),
+    NAT_B(TOPO_NAT_PCP, pcp),
 };
 #undef NAT_B
 
@@ -383,6 +384,7 @@ const struct key_spec topo_nat_keys[NK_COUNT] = {
 	[NK_INBOUND_RESERVES] = {"inbound-reserves", &topo_k_bool, NULL, NAT_FIELD(nat.b.inbound_reserves), 0, TOPO_NAT_INBOUND_RESERVES},
 	[NK_PORT_BLOCK] = {"port-block", &k_port_block, NULL,     NAT_FIELD(nat.b.port_block), 0, TOPO_NAT_PORT_BLOCK},
 	[NK_PORT_BLOCKS] = {"port-blocks", &k_port_blocks, NULL,  NAT_FIELD(nat.b.port_blocks), 0, TOPO_NAT_PORT_BLOCKS},
+	[NK_PCP]        = {"pcp",        &topo_k_bool,  NULL,     NAT_FIELD(nat.b.pcp),       0, TOPO_NAT_PCP},
 	[NK_PUBLIC]     = {"public",     NULL,          v_public, 0,                          0, 0},
 	[NK_INSIDE]     = {"inside",     NULL,          v_inside, 0,                          0, 0},
 	[NK_UPSTREAM]   = {"upstream",   &topo_k_nat_ref,    NULL,     NAT_FIELD(upstream),        0, 0},
@@ -396,7 +398,7 @@ const struct key_spec topo_nat_keys[NK_COUNT] = {
 static const enum nat_key nat_behaviour_keys[] = {
     NK_MAPPING,	  NK_FILTERING,	       NK_PORTS,      NK_PORT_RANGE,  NK_HAIRPIN,
     NK_TIMEOUT,	  NK_STRIDE,	       NK_PARITY,     NK_POOL,	      NK_REFRESH_INBOUND,
-    NK_UNREPLIED, NK_INBOUND_RESERVES, NK_PORT_BLOCK, NK_PORT_BLOCKS,
+    NK_UNREPLIED, NK_INBOUND_RESERVES, NK_PORT_BLOCK, NK_PORT_BLOCKS, NK_PCP,
 };
 
 int topo_nat_behaviour_set(struct topo_nat_behaviour *b, const char *key, const char *value,

@@ -14,9 +14,9 @@ pkgs=(
   libjansson-dev libssl-dev libcmocka-dev
   # ip, ss | ping | tracepath | ethtool | tshark | mergecap, dumpcap |
   # turnserver, turnutils_* | stun | nft | conntrack | pgrep, sysctl |
-  # python3 | bc (bench) | jq | setpriv, taskset, flock
+  # python3 | bc (bench) | jq | setpriv, taskset, flock | natpmpc
   iproute2 iputils-ping iputils-tracepath ethtool tshark wireshark-common coturn stun-client
-  nftables conntrack procps psmisc python3 bc jq util-linux
+  nftables conntrack procps psmisc python3 bc jq util-linux natpmpc
 )
 
 missing=()

@@ -95,6 +95,7 @@ enum topo_nat_field {
 	TOPO_NAT_INBOUND_RESERVES = 1u << 11,
 	TOPO_NAT_PORT_BLOCK = 1u << 12,
 	TOPO_NAT_PORT_BLOCKS = 1u << 13,
+	TOPO_NAT_PCP = 1u << 14,
 };
 
 /* RFC 4787 REQ-3a: which range a new external port comes from. With
@@ -175,6 +176,7 @@ struct topo_nat_behaviour {
 	bool inbound_reserves;
 	uint16_t port_block;  /* RFC 6888 REQ-4: ports per block of a subscriber; 0: none */
 	uint16_t port_blocks; /* the most blocks one subscriber holds */
+	bool pcp;	      /* answers PCP (RFC 6887) and NAT-PMP (RFC 6886) on port 5351 */
 };
 
 struct topo_nat {

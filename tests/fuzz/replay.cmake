@@ -31,6 +31,11 @@ target_link_libraries(fuzz_firewall_replay PRIVATE natbed_emu)
 add_test(NAME fuzz-smoke.firewall COMMAND fuzz_firewall_replay ${NATBED_FUZZ_DIR}/corpus/firewall)
 set_tests_properties(fuzz-smoke.firewall PROPERTIES LABELS fuzz-smoke TIMEOUT 60)
 
+add_executable(fuzz_pcp_replay ${NATBED_FUZZ_DIR}/fuzz_pcp.c ${NATBED_FUZZ_DIR}/replay.c)
+target_link_libraries(fuzz_pcp_replay PRIVATE natbed_emu)
+add_test(NAME fuzz-smoke.pcp COMMAND fuzz_pcp_replay ${NATBED_FUZZ_DIR}/corpus/pcp)
+set_tests_properties(fuzz-smoke.pcp PROPERTIES LABELS fuzz-smoke TIMEOUT 60)
+
 add_executable(fuzz_topo_replay ${NATBED_FUZZ_DIR}/fuzz_topo.c ${NATBED_FUZZ_DIR}/replay.c)
 target_link_libraries(fuzz_topo_replay PRIVATE natbed)
 add_test(NAME fuzz-smoke.topo COMMAND fuzz_topo_replay ${NATBED_FUZZ_DIR}/corpus/topo)
