@@ -158,7 +158,22 @@ static bool attr_check(struct stun_msg *msg, uint16_t type, const uint8_t *v, si
 	case STUN_ATTR_XOR_MAPPED_ADDRESS:
 	case STUN_ATTR_RESPONSE_ORIGIN:
 	case STUN_ATTR_OTHER_ADDRESS:
+	case STUN_ATTR_XOR_PEER_ADDRESS:
+	case STUN_ATTR_XOR_RELAYED_ADDRESS:
 		return addr_value_ok(v, len);
+	/* RFC 8656 §18 */
+	case STUN_ATTR_CHANNEL_NUMBER:
+	case STUN_ATTR_LIFETIME:
+	case STUN_ATTR_REQUESTED_TRANSPORT:
+		return len == 4;
+	case STUN_ATTR_DATA:
+		return true;
+	case STUN_ATTR_EVEN_PORT:
+		return len == 1;
+	case STUN_ATTR_DONT_FRAGMENT:
+		return len == 0;
+	case STUN_ATTR_RESERVATION_TOKEN:
+		return len == 8;
 	case STUN_ATTR_USERNAME:
 		return len < STUN_MAX_USERNAME;
 	case STUN_ATTR_REALM:
@@ -368,7 +383,8 @@ const uint8_t *stun_attr_value(const struct stun_msg *msg, const struct stun_att
 
 static bool addr_type_is_xor(uint16_t type)
 {
-	return type == STUN_ATTR_XOR_MAPPED_ADDRESS;
+	return type == STUN_ATTR_XOR_MAPPED_ADDRESS || type == STUN_ATTR_XOR_PEER_ADDRESS ||
+	       type == STUN_ATTR_XOR_RELAYED_ADDRESS;
 }
 
 int stun_msg_get_addr(const struct stun_msg *msg, uint16_t type, struct sockaddr_storage *sa)

@@ -39,6 +39,13 @@ enum stun_class {
 };
 
 #define STUN_METHOD_BINDING 0x001
+/* RFC 8656 §17: TURN */
+#define STUN_METHOD_ALLOCATE	      0x003
+#define STUN_METHOD_REFRESH	      0x004
+#define STUN_METHOD_SEND	      0x006
+#define STUN_METHOD_DATA	      0x007
+#define STUN_METHOD_CREATE_PERMISSION 0x008
+#define STUN_METHOD_CHANNEL_BIND      0x009
 
 /* Attribute types: RFC 8489 §18.3, RFC 5780 §7, RFC 3489 §11.2. */
 enum stun_attr_type {
@@ -51,10 +58,19 @@ enum stun_attr_type {
 	STUN_ATTR_MESSAGE_INTEGRITY = 0x0008,
 	STUN_ATTR_ERROR_CODE = 0x0009,
 	STUN_ATTR_UNKNOWN_ATTRIBUTES = 0x000A,
+	STUN_ATTR_CHANNEL_NUMBER = 0x000C, /* RFC 8656 §18 */
+	STUN_ATTR_LIFETIME = 0x000D,
+	STUN_ATTR_XOR_PEER_ADDRESS = 0x0012,
+	STUN_ATTR_DATA = 0x0013,
 	STUN_ATTR_REALM = 0x0014,
 	STUN_ATTR_NONCE = 0x0015,
+	STUN_ATTR_XOR_RELAYED_ADDRESS = 0x0016,
+	STUN_ATTR_EVEN_PORT = 0x0018,
+	STUN_ATTR_REQUESTED_TRANSPORT = 0x0019,
+	STUN_ATTR_DONT_FRAGMENT = 0x001A,
 	STUN_ATTR_MESSAGE_INTEGRITY_SHA256 = 0x001C,
 	STUN_ATTR_XOR_MAPPED_ADDRESS = 0x0020,
+	STUN_ATTR_RESERVATION_TOKEN = 0x0022,
 	STUN_ATTR_PADDING = 0x0026,
 	STUN_ATTR_RESPONSE_PORT = 0x0027,
 	STUN_ATTR_SOFTWARE = 0x8022,
@@ -146,8 +162,9 @@ const uint8_t *stun_attr_value(const struct stun_msg *msg, const struct stun_att
 
 /* Decodes the first address attribute of type (MAPPED-ADDRESS,
  * XOR-MAPPED-ADDRESS, RESPONSE-ORIGIN, OTHER-ADDRESS, SOURCE-ADDRESS,
- * CHANGED-ADDRESS) into *sa; XOR types are un-XORed with msg's cookie and
- * txid. Returns 0, or -ENOENT when absent, -EINVAL when malformed. */
+ * CHANGED-ADDRESS, XOR-PEER-ADDRESS, XOR-RELAYED-ADDRESS) into *sa; XOR
+ * types are un-XORed with msg's cookie and txid. Returns 0, or -ENOENT when absent, -EINVAL when
+ * malformed. */
 int stun_msg_get_addr(const struct stun_msg *msg, uint16_t type, struct sockaddr_storage *sa);
 
 /* Copies the ERROR-CODE reason phrase of msg into reason (NUL-terminated,
@@ -197,7 +214,8 @@ int stun_msg_build_raw(struct stun_builder *b, uint16_t type, const void *value,
 int stun_msg_build_string(struct stun_builder *b, uint16_t type, const char *s);
 
 /* Appends an address attribute of type from sa (AF_INET or AF_INET6); XOR
- * types (XOR-MAPPED-ADDRESS) are XORed per RFC 8489 §14.2. */
+ * types (XOR-MAPPED-ADDRESS, XOR-PEER-ADDRESS, XOR-RELAYED-ADDRESS) are
+ * XORed per RFC 8489 §14.2. */
 int stun_msg_build_addr(struct stun_builder *b, uint16_t type, const struct sockaddr *sa);
 
 /* Appends ERROR-CODE code (300..699) with reason (RFC 8489 §14.8). */

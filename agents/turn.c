@@ -1,0 +1,556 @@
+#include "turn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "natbed/rng.h"
+#include "natbed/stun.h"
+
+#define TURN_TX_MAX	    16	   /* requests in flight at once */
+#define TURN_MSG_MAX	    1280   /* a request we build */
+#define TURN_CHANNEL_FIRST  0x4000 /* RFC 8656 §12: 0x4000-0x4FFF */
+#define TURN_PERM_REFRESH_S 240	   /* permissions live 300 s (§9) */
+#define TURN_CHAN_REFRESH_S 540	   /* channels live 600 s (§12) */
+#define TURN_ALLOC_MARGIN_S 60	   /* refresh this long before the allocation ends */
+#define TURN_UDP	    17	   /* REQUESTED-TRANSPORT: UDP (§18.13) */
+#define TURN_CHANNEL_HDR    4	   /* §12.4: channel number, length */
+
+enum turn_state { TURN_ALLOCATING, TURN_READY, TURN_FAILED };
+
+struct turn_peer {
+	struct turn *t;
+	struct dg_ep ep;
+	uint16_t channel;
+	int perm_ok, bound, asked;
+	uint64_t refresh_ev;
+};
+
+struct turn_tx {
+	struct turn *t;
+	int used;
+	uint16_t method;
+	int peer;	   /* index in peers, or -1 */
+	uint32_t lifetime; /* a Refresh's */
+	uint8_t txid[STUN_TXID_LEN];
+	uint8_t buf[TURN_MSG_MAX];
+	size_t len;
+	unsigned sent;
+	natbed_time_t rto;
+	uint64_t ev;
+};
+
+struct turn {
+	const struct dgram *dg;
+	struct turn_cfg cfg;
+	const struct turn_ops *ops;
+	void *arg;
+	int sock;
+	enum turn_state state;
+	struct dg_ep relayed, mapped;
+	char realm[STUN_MAX_REASON], nonce[STUN_MAX_REASON];
+	uint8_t key[STUN_MD5_LEN];
+	int authed; /* realm and nonce known: requests carry credentials */
+	uint64_t refresh_ev;
+	struct turn_peer peers[TURN_PEERS_MAX];
+	size_t n_peers;
+	struct turn_tx tx[TURN_TX_MAX];
+	struct rng rng;
+	struct turn_stats st;
+};
+
+static void turn_sa(const struct dg_ep *ep, struct sockaddr_in *sa)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_addr.s_addr = ep->addr;
+	sa->sin_port = ep->port;
+}
+
+static int turn_ep_of(const struct stun_msg *m, uint16_t type, struct dg_ep *ep)
+{
+	struct sockaddr_storage ss;
+	const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+
+	if (stun_msg_get_addr(m, type, &ss) < 0 || ss.ss_family != AF_INET)
+		return -1;
+	ep->addr = in->sin_addr.s_addr;
+	ep->port = in->sin_port;
+	return 0;
+}
+
+static void turn_fail(struct turn *t, const char *reason)
+{
+	size_t i;
+
+	if (t->state == TURN_FAILED)
+		return;
+	t->state = TURN_FAILED;
+	for (i = 0; i < TURN_TX_MAX; i++)
+		if (t->tx[i].used) {
+			sched_cancel(t->dg->s, t->tx[i].ev);
+			t->tx[i].used = 0;
+		}
+	if (t->ops->failed)
+		t->ops->failed(t->arg, reason);
+}
+
+/* --- requests ------------------------------------------------------------------ */
+
+static void turn_rto_cb(void *arg, natbed_time_t now);
+
+static void turn_tx_send(struct turn_tx *x)
+{
+	struct turn *t = x->t;
+
+	dg_send(t->dg, t->sock, &t->cfg.server, x->buf, x->len);
+	x->sent++;
+	x->ev = sched_after(t->dg->s, x->rto, turn_rto_cb, x);
+}
+
+/* Builds request x (its method and peer) with the credentials known now. */
+static int turn_tx_build(struct turn *t, struct turn_tx *x)
+{
+	struct stun_builder b;
+	struct sockaddr_in sa;
+	uint32_t v;
+	int n;
+
+	for (n = 0; n < STUN_TXID_LEN; n++)
+		x->txid[n] = (uint8_t)rng_next(&t->rng);
+	stun_msg_build_init(&b, x->buf, sizeof(x->buf), x->method, STUN_CLASS_REQUEST, x->txid,
+			    false);
+	if (x->method == STUN_METHOD_ALLOCATE) {
+		v = htonl(TURN_UDP << 24);
+		stun_msg_build_raw(&b, STUN_ATTR_REQUESTED_TRANSPORT, &v, 4);
+	}
+	if ((x->method == STUN_METHOD_ALLOCATE && t->cfg.lifetime_s) ||
+	    x->method == STUN_METHOD_REFRESH) {
+		v = htonl(x->method == STUN_METHOD_REFRESH ? x->lifetime : t->cfg.lifetime_s);
+		stun_msg_build_raw(&b, STUN_ATTR_LIFETIME, &v, 4);
+	}
+	if (x->method == STUN_METHOD_CHANNEL_BIND) {
+		v = htonl((uint32_t)t->peers[x->peer].channel << 16);
+		stun_msg_build_raw(&b, STUN_ATTR_CHANNEL_NUMBER, &v, 4);
+	}
+	if (x->peer >= 0) {
+		turn_sa(&t->peers[x->peer].ep, &sa);
+		stun_msg_build_addr(&b, STUN_ATTR_XOR_PEER_ADDRESS, (struct sockaddr *)&sa);
+	}
+	if (t->authed) { /* RFC 8489 §9.2.4: long-term credentials */
+		stun_msg_build_string(&b, STUN_ATTR_USERNAME, t->cfg.user);
+		stun_msg_build_string(&b, STUN_ATTR_REALM, t->realm);
+		stun_msg_build_string(&b, STUN_ATTR_NONCE, t->nonce);
+		stun_msg_build_integrity(&b, false, t->key, sizeof(t->key));
+	}
+	stun_msg_build_fingerprint(&b);
+	n = stun_msg_build_finish(&b);
+	if (n < 0)
+		return n;
+	x->len = (size_t)n;
+	return 0;
+}
+
+/* Starts a request of method (about peer, or -1). 0 or -errno. */
+static int turn_request(struct turn *t, uint16_t method, int peer, uint32_t lifetime)
+{
+	struct turn_tx *x = NULL;
+	size_t i;
+
+	for (i = 0; i < TURN_TX_MAX && !x; i++)
+		if (!t->tx[i].used)
+			x = &t->tx[i];
+	if (!x)
+		return -EBUSY;
+	memset(x, 0, sizeof(*x));
+	x->t = t;
+	x->used = 1;
+	x->method = method;
+	x->peer = peer;
+	x->lifetime = lifetime;
+	x->rto = t->cfg.rto_ns;
+	if (turn_tx_build(t, x) < 0) {
+		x->used = 0;
+		return -EINVAL;
+	}
+	t->st.requests++;
+	turn_tx_send(x);
+	return 0;
+}
+
+static const char *turn_method_name(uint16_t m)
+{
+	switch (m) {
+	case STUN_METHOD_ALLOCATE:
+		return "Allocate";
+	case STUN_METHOD_REFRESH:
+		return "Refresh";
+	case STUN_METHOD_CREATE_PERMISSION:
+		return "CreatePermission";
+	default:
+		return "ChannelBind";
+	}
+}
+
+/* RFC 8489 §6.2.1: resend, doubling, until the tries are spent. */
+static void turn_rto_cb(void *arg, natbed_time_t now)
+{
+	struct turn_tx *x = arg;
+	struct turn *t = x->t;
+	char why[96];
+
+	x->ev = 0;
+	if (x->sent < t->cfg.tries) {
+		x->rto *= 2;
+		t->st.retransmits++;
+		turn_tx_send(x);
+		return;
+	}
+	x->used = 0;
+	snprintf(why, sizeof(why), "no answer from the TURN server to %s",
+		 turn_method_name(x->method));
+	turn_fail(t, why);
+}
+
+/* --- refreshes ------------------------------------------------------------------ */
+
+static void turn_alloc_refresh_cb(void *arg, natbed_time_t now)
+{
+	struct turn *t = arg;
+
+	t->refresh_ev = 0;
+	t->st.refreshes++;
+	turn_request(t, STUN_METHOD_REFRESH, -1, t->cfg.lifetime_s ? t->cfg.lifetime_s : 600);
+}
+
+static void turn_arm_alloc_refresh(struct turn *t, uint32_t lifetime)
+{
+	uint32_t in =
+	    lifetime > 2 * TURN_ALLOC_MARGIN_S ? lifetime - TURN_ALLOC_MARGIN_S : lifetime / 2;
+
+	sched_cancel(t->dg->s, t->refresh_ev);
+	t->refresh_ev =
+	    sched_after(t->dg->s, (natbed_time_t)in * NATBED_NS_PER_S, turn_alloc_refresh_cb, t);
+}
+
+/* Permissions live 5 minutes, channels 10: a ChannelBind refreshes both
+ * (RFC 8656 §12), a CreatePermission in between keeps the permission. */
+static void turn_peer_refresh_cb(void *arg, natbed_time_t now)
+{
+	struct turn_peer *p = arg;
+	struct turn *t = p->t;
+	int idx = (int)(p - t->peers);
+
+	p->refresh_ev = 0;
+	t->st.refreshes++;
+	turn_request(t, STUN_METHOD_CHANNEL_BIND, idx, 0);
+	turn_request(t, STUN_METHOD_CREATE_PERMISSION, idx, 0);
+}
+
+static void turn_arm_peer_refresh(struct turn *t, struct turn_peer *p)
+{
+	sched_cancel(t->dg->s, p->refresh_ev);
+	p->refresh_ev = sched_after(t->dg->s, (natbed_time_t)TURN_PERM_REFRESH_S * NATBED_NS_PER_S,
+				    turn_peer_refresh_cb, p);
+}
+
+static void turn_ask_peer(struct turn *t, int idx)
+{
+	t->peers[idx].asked = 1;
+	turn_request(t, STUN_METHOD_CREATE_PERMISSION, idx, 0);
+}
+
+/* --- answers ----------------------------------------------------------------------- */
+
+static struct turn_tx *turn_tx_find(struct turn *t, const struct stun_msg *m)
+{
+	size_t i;
+
+	for (i = 0; i < TURN_TX_MAX; i++)
+		if (t->tx[i].used && memcmp(t->tx[i].txid, m->txid, STUN_TXID_LEN) == 0 &&
+		    t->tx[i].method == m->method)
+			return &t->tx[i];
+	return NULL;
+}
+
+/* RFC 8489 §9.2.5: a 401 names the realm and the nonce; a 438 a new nonce. */
+static int turn_take_nonce(struct turn *t, const struct stun_msg *m)
+{
+	const struct stun_attr *realm = stun_msg_find(m, STUN_ATTR_REALM);
+	const struct stun_attr *nonce = stun_msg_find(m, STUN_ATTR_NONCE);
+
+	if (!nonce || nonce->len >= sizeof(t->nonce))
+		return -1;
+	memcpy(t->nonce, stun_attr_value(m, nonce), nonce->len);
+	t->nonce[nonce->len] = '\0';
+	if (realm && realm->len < sizeof(t->realm)) {
+		memcpy(t->realm, stun_attr_value(m, realm), realm->len);
+		t->realm[realm->len] = '\0';
+	}
+	if (!t->realm[0] || stun_long_term_key(t->cfg.user, t->realm, t->cfg.pass, t->key) < 0)
+		return -1;
+	t->authed = 1;
+	return 0;
+}
+
+static void turn_error(struct turn *t, struct turn_tx *x, const struct stun_msg *m)
+{
+	char reason[128], why[200];
+	int code = stun_msg_get_error(m, reason, sizeof(reason));
+
+	t->st.errors++;
+	/* the first request learns the realm and nonce; a stale nonce is
+	 * replaced (§9.2.5): the same request again, as a new transaction */
+	if ((code == 401 && !t->authed) || code == 438) {
+		if (code == 438)
+			t->st.stale_nonces++;
+		if (turn_take_nonce(t, m) == 0) {
+			x->used = 0;
+			turn_request(t, x->method, x->peer, x->lifetime);
+			return;
+		}
+	}
+	x->used = 0;
+	if (code == 401)
+		snprintf(why, sizeof(why),
+			 "401 Unauthorized: the TURN server refused the username or password (%s)",
+			 reason);
+	else if (code == 437)
+		snprintf(why, sizeof(why), "437 Allocation Mismatch: the allocation expired (%s)",
+			 reason);
+	else
+		snprintf(why, sizeof(why), "%d %s (%s)", code, reason, turn_method_name(x->method));
+	turn_fail(t, why);
+}
+
+static void turn_success(struct turn *t, struct turn_tx *x, const struct stun_msg *m)
+{
+	const struct stun_attr *lt = stun_msg_find(m, STUN_ATTR_LIFETIME);
+	uint32_t life = 600;
+	size_t i;
+
+	if (lt && lt->len == 4) {
+		memcpy(&life, stun_attr_value(m, lt), 4);
+		life = ntohl(life);
+	}
+	x->used = 0;
+	switch (x->method) {
+	case STUN_METHOD_ALLOCATE:
+		if (turn_ep_of(m, STUN_ATTR_XOR_RELAYED_ADDRESS, &t->relayed) < 0) {
+			turn_fail(t, "the TURN server's Allocate answer has no relayed address");
+			return;
+		}
+		turn_ep_of(m, STUN_ATTR_XOR_MAPPED_ADDRESS, &t->mapped);
+		t->state = TURN_READY;
+		turn_arm_alloc_refresh(t, life);
+		if (t->ops->ready)
+			t->ops->ready(t->arg, &t->relayed, &t->mapped);
+		for (i = 0; i < t->n_peers && t->state == TURN_READY; i++)
+			if (!t->peers[i].asked)
+				turn_ask_peer(t, (int)i);
+		return;
+	case STUN_METHOD_REFRESH:
+		if (x->lifetime)
+			turn_arm_alloc_refresh(t, life);
+		return;
+	case STUN_METHOD_CREATE_PERMISSION:
+		if (!t->peers[x->peer].perm_ok) {
+			t->peers[x->peer].perm_ok = 1;
+			turn_request(t, STUN_METHOD_CHANNEL_BIND, x->peer, 0);
+		}
+		return;
+	default: /* ChannelBind */
+		turn_arm_peer_refresh(t, &t->peers[x->peer]);
+		if (!t->peers[x->peer].bound) {
+			t->peers[x->peer].bound = 1;
+			if (t->ops->bound)
+				t->ops->bound(t->arg, &t->peers[x->peer].ep);
+		}
+	}
+}
+
+static struct turn_peer *turn_peer_by_channel(struct turn *t, uint16_t ch)
+{
+	size_t i;
+
+	for (i = 0; i < t->n_peers; i++)
+		if (t->peers[i].channel == ch && t->peers[i].bound)
+			return &t->peers[i];
+	return NULL;
+}
+
+/* §12.4: ChannelData, 0x4000-0x4FFF in the first two bytes */
+static int turn_channel_data(struct turn *t, const uint8_t *buf, size_t len, natbed_time_t now)
+{
+	uint16_t ch, dlen;
+	struct turn_peer *p;
+
+	if (len < TURN_CHANNEL_HDR || (buf[0] & 0xc0) != 0x40)
+		return -1;
+	ch = (uint16_t)(buf[0] << 8 | buf[1]);
+	dlen = (uint16_t)(buf[2] << 8 | buf[3]);
+	p = turn_peer_by_channel(t, ch);
+	if (!p || dlen > len - TURN_CHANNEL_HDR)
+		return -1;
+	t->st.channel_data_in++;
+	if (t->ops->data)
+		t->ops->data(t->arg, &p->ep, buf + TURN_CHANNEL_HDR, dlen, now);
+	return 0;
+}
+
+static void turn_recv(void *arg, int sock, const struct dg_ep *from, const uint8_t *buf, size_t len,
+		      natbed_time_t now)
+{
+	struct turn *t = arg;
+	const struct stun_attr *d;
+	struct turn_tx *x;
+	struct stun_msg m;
+	struct dg_ep peer;
+
+	if (t->state == TURN_FAILED || !dg_ep_eq(from, &t->cfg.server))
+		goto ignore;
+	if (turn_channel_data(t, buf, len, now) == 0)
+		return;
+	if (stun_msg_parse(buf, len, 0, &m, NULL, 0) != STUN_PARSE_OK)
+		goto ignore;
+	if (m.cls == STUN_CLASS_INDICATION && m.method == STUN_METHOD_DATA) {
+		d = stun_msg_find(&m, STUN_ATTR_DATA);
+		if (!d || turn_ep_of(&m, STUN_ATTR_XOR_PEER_ADDRESS, &peer) < 0)
+			goto ignore;
+		t->st.indications_in++;
+		if (t->ops->data)
+			t->ops->data(t->arg, &peer, stun_attr_value(&m, d), d->len, now);
+		return;
+	}
+	if ((m.cls != STUN_CLASS_SUCCESS && m.cls != STUN_CLASS_ERROR) ||
+	    !(x = turn_tx_find(t, &m)))
+		goto ignore;
+	/* an answer to an authenticated request carries its integrity */
+	if (t->authed && m.integrity_off &&
+	    stun_msg_check_integrity(&m, false, t->key, sizeof(t->key)) == -EBADMSG)
+		goto ignore;
+	sched_cancel(t->dg->s, x->ev);
+	x->ev = 0;
+	t->st.responses++;
+	if (m.cls == STUN_CLASS_ERROR)
+		turn_error(t, x, &m);
+	else
+		turn_success(t, x, &m);
+	return;
+ignore:
+	t->st.ignored++;
+}
+
+/* --- the public side --------------------------------------------------------------- */
+
+struct turn *turn_new(const struct dgram *dg, const struct turn_cfg *cfg,
+		      const struct turn_ops *ops, void *arg)
+{
+	struct turn *t = calloc(1, sizeof(*t));
+	struct dg_ep any = {0, 0}, local;
+
+	if (!t)
+		return NULL;
+	t->dg = dg;
+	t->cfg = *cfg;
+	if (!t->cfg.rto_ns)
+		t->cfg.rto_ns = 500 * NATBED_NS_PER_MS;
+	if (!t->cfg.tries)
+		t->cfg.tries = 7;
+	t->ops = ops;
+	t->arg = arg;
+	rng_seed(&t->rng, dg->seed,
+		 rng_key("turn", ((uint64_t)cfg->server.addr << 16) | cfg->server.port));
+	t->sock = dg_open(dg, &any, &local, turn_recv, t);
+	if (t->sock < 0 || turn_request(t, STUN_METHOD_ALLOCATE, -1, 0) < 0) {
+		turn_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+int turn_permit(struct turn *t, const struct dg_ep *peer)
+{
+	struct turn_peer *p;
+	size_t i;
+
+	for (i = 0; i < t->n_peers; i++)
+		if (dg_ep_eq(&t->peers[i].ep, peer))
+			return 0;
+	if (t->n_peers >= TURN_PEERS_MAX)
+		return -ENOSPC;
+	p = &t->peers[t->n_peers];
+	memset(p, 0, sizeof(*p));
+	p->t = t;
+	p->ep = *peer;
+	p->channel = (uint16_t)(TURN_CHANNEL_FIRST + t->n_peers);
+	t->n_peers++;
+	if (t->state == TURN_READY)
+		turn_ask_peer(t, (int)t->n_peers - 1);
+	return 0;
+}
+
+int turn_send(struct turn *t, const struct dg_ep *peer, const void *buf, size_t len)
+{
+	uint8_t out[DG_MAX + 64], txid[STUN_TXID_LEN];
+	struct stun_builder b;
+	struct sockaddr_in sa;
+	size_t i;
+	int n;
+
+	if (t->state != TURN_READY || len > DG_MAX)
+		return -EINVAL;
+	for (i = 0; i < t->n_peers; i++) {
+		if (!dg_ep_eq(&t->peers[i].ep, peer) || !t->peers[i].bound)
+			continue;
+		out[0] = (uint8_t)(t->peers[i].channel >> 8);
+		out[1] = (uint8_t)t->peers[i].channel;
+		out[2] = (uint8_t)(len >> 8);
+		out[3] = (uint8_t)len;
+		memcpy(out + TURN_CHANNEL_HDR, buf, len);
+		/* §12.5: over UDP the padding to 4 may be left out */
+		t->st.channel_data_out++;
+		return dg_send(t->dg, t->sock, &t->cfg.server, out, TURN_CHANNEL_HDR + len);
+	}
+	/* §11: a Send indication before the channel exists */
+	for (n = 0; n < STUN_TXID_LEN; n++)
+		txid[n] = (uint8_t)rng_next(&t->rng);
+	turn_sa(peer, &sa);
+	stun_msg_build_init(&b, out, sizeof(out), STUN_METHOD_SEND, STUN_CLASS_INDICATION, txid,
+			    false);
+	stun_msg_build_addr(&b, STUN_ATTR_XOR_PEER_ADDRESS, (struct sockaddr *)&sa);
+	stun_msg_build_raw(&b, STUN_ATTR_DATA, buf, len);
+	n = stun_msg_build_finish(&b);
+	if (n < 0)
+		return n;
+	return dg_send(t->dg, t->sock, &t->cfg.server, out, (size_t)n);
+}
+
+void turn_get_stats(const struct turn *t, struct turn_stats *st)
+{
+	*st = t->st;
+}
+
+void turn_free(struct turn *t)
+{
+	size_t i;
+
+	if (!t)
+		return;
+	if (t->state == TURN_READY) { /* §7: lifetime 0 ends it, no answer awaited */
+		struct turn_tx x = {.t = t, .method = STUN_METHOD_REFRESH, .peer = -1};
+
+		if (turn_tx_build(t, &x) == 0)
+			dg_send(t->dg, t->sock, &t->cfg.server, x.buf, x.len);
+	}
+	for (i = 0; i < TURN_TX_MAX; i++)
+		if (t->tx[i].used)
+			sched_cancel(t->dg->s, t->tx[i].ev);
+	for (i = 0; i < t->n_peers; i++)
+		sched_cancel(t->dg->s, t->peers[i].refresh_ev);
+	sched_cancel(t->dg->s, t->refresh_ev);
+	dg_close(t->dg, t->sock);
+	free(t);
+}

@@ -1,0 +1,76 @@
+/* natbed agents: a TURN client (RFC 8656) over the datagram interface.
+ *
+ * One allocation on a socket of its own: Allocate with long-term
+ * credentials (the first request draws a 401 with REALM and NONCE, RFC
+ * 8489 §9.2), then permissions and channels for peers (CreatePermission,
+ * ChannelBind), data as ChannelData once a channel is bound (Send
+ * indications before), and refreshes before each lifetime ends
+ * (allocation: 60 s before; permissions: every 4 minutes; channels: every
+ * 9). A 438 Stale Nonce takes the new nonce and asks again. Like every
+ * state machine of natbed's agents it has no I/O and no clock of its own:
+ * it runs on a struct dgram and its scheduler.
+ */
+#ifndef NATBED_AGENTS_TURN_H
+#define NATBED_AGENTS_TURN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dgram.h"
+
+#define TURN_PEERS_MAX 8 /* peers with a permission and a channel at once */
+#define TURN_CRED_MAX  128
+
+struct turn_cfg {
+	struct dg_ep server;
+	char user[TURN_CRED_MAX];
+	char pass[TURN_CRED_MAX];
+	uint32_t lifetime_s;  /* asked for; 0: the server's default (600) */
+	natbed_time_t rto_ns; /* first retransmission timeout; 0: 500 ms (RFC 8489 §6.2.1) */
+	unsigned tries;	      /* sends of one request before giving up; 0: 7 */
+};
+
+struct turn_ops {
+	/* The allocation exists: the relayed address peers send to, and our
+	 * server-reflexive address as the server saw it. */
+	void (*ready)(void *arg, const struct dg_ep *relayed, const struct dg_ep *mapped);
+	/* The allocation failed or is gone; reason names why ("401
+	 * Unauthorized: the server refused the username or password", "no
+	 * answer from the TURN server", "437 Allocation Mismatch: the
+	 * allocation expired", ...). Nothing more is sent after it. */
+	void (*failed)(void *arg, const char *reason);
+	/* Data from peer through the relay (ChannelData or a Data indication). */
+	void (*data)(void *arg, const struct dg_ep *peer, const uint8_t *buf, size_t len,
+		     natbed_time_t now);
+	/* A peer's permission and channel are in place: data may flow. */
+	void (*bound)(void *arg, const struct dg_ep *peer);
+};
+
+struct turn_stats {
+	uint64_t requests, retransmits, responses, errors, stale_nonces;
+	uint64_t refreshes, channel_data_in, channel_data_out, indications_in, ignored;
+};
+
+struct turn;
+
+/* Opens a socket on dg and starts allocating on cfg->server; ops are
+ * called with arg. NULL on ENOMEM or when no socket opens. */
+struct turn *turn_new(const struct dgram *dg, const struct turn_cfg *cfg,
+		      const struct turn_ops *ops, void *arg);
+
+/* Asks for a permission and a channel to peer (once the allocation is
+ * ready; asked earlier, they wait for it). ops->bound follows. 0, or
+ * -ENOSPC (TURN_PEERS_MAX peers), -EINVAL. */
+int turn_permit(struct turn *t, const struct dg_ep *peer);
+
+/* Sends buf to peer through the relay: ChannelData on its channel, or a
+ * Send indication before the channel is bound. 0 or -errno. */
+int turn_send(struct turn *t, const struct dg_ep *peer, const void *buf, size_t len);
+
+void turn_get_stats(const struct turn *t, struct turn_stats *st);
+
+/* Ends the allocation (a Refresh with lifetime 0, not waited for), closes
+ * the socket, cancels every timer. NULL is safe. */
+void turn_free(struct turn *t);
+
+#endif
