@@ -67,14 +67,11 @@ static void on_overtime(void *arg, natbed_time_t now)
 {
 	struct discover_run *run = arg;
 
-	(void)now;
 	event_base_loopbreak(run->base);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
-	(void)sig;
-	(void)what;
 	event_base_loopbreak(arg);
 }
 

@@ -11,8 +11,8 @@
 #define DISC_REQ_MAX 64 /* a Binding request with CHANGE-REQUEST and FINGERPRINT */
 
 /* The requests in flight, one slot each; TX_PROBE serves each port probe
- * in turn. TX_HA and TX_HB are the hairpin probes: requests we expect to
- * receive ourselves, not answers. */
+ * in turn. TX_HA, TX_HB and TX_HC are the hairpin probes: requests we
+ * expect to receive ourselves, not answers. */
 enum disc_tx_kind {
 	TX_T1,	  /* test I: main socket -> primary */
 	TX_TF,	  /* the filtering socket's Binding -> primary */
@@ -68,11 +68,13 @@ static void tx_answer(struct disc *d, struct disc_tx *t, const struct stun_msg *
 /* --- transactions (RFC 8489 §6.2.1) ---------------------------------------- */
 
 /* RFC 8489 §5: a fresh 96-bit transaction id; drawn from the dgram seed,
- * so a virtual-time run repeats (the agent seeds it from getrandom()). */
+ * so a virtual-time run repeats (the agent seeds it from getrandom()),
+ * keyed by the main socket, so discoveries sharing a seed differ. */
 static void tx_new_id(struct disc *d, uint8_t txid[STUN_TXID_LEN])
 {
-	uint64_t a = rng_keyed_u64(d->dg->seed, rng_key("disc", 0), d->txn * 2);
-	uint64_t b = rng_keyed_u64(d->dg->seed, rng_key("disc", 0), d->txn * 2 + 1);
+	uint64_t key = rng_key("disc", (uint64_t)d->r.local.addr << 16 | d->r.local.port);
+	uint64_t a = rng_keyed_u64(d->dg->seed, key, d->txn * 2);
+	uint64_t b = rng_keyed_u64(d->dg->seed, key, d->txn * 2 + 1);
 
 	d->txn++;
 	memcpy(txid, &a, 8);
@@ -330,7 +332,7 @@ static bool other_usable(const struct disc *d, const struct dg_ep *o)
 	return o->addr && o->port && o->addr != d->cfg.server.addr && o->port != d->cfg.server.port;
 }
 
-static void on_t1(struct disc *d, const struct stun_msg *m)
+static void on_t1(struct disc *d, const struct stun_msg *m, const struct dg_ep *from)
 {
 	struct dg_ep o, flocal;
 
@@ -363,7 +365,7 @@ static void on_t1(struct disc *d, const struct stun_msg *m)
 	tx_start(d, TX_TF, d->fsock, &d->cfg.server, 0);
 }
 
-static void on_tf(struct disc *d, const struct stun_msg *m)
+static void on_tf(struct disc *d, const struct stun_msg *m, const struct dg_ep *from)
 {
 	struct dg_ep ep;
 
@@ -376,44 +378,45 @@ static void on_tf(struct disc *d, const struct stun_msg *m)
 	mapping_start(d);
 }
 
-/* RFC 5780 §4.4 test II: an answer from the other address and port came
- * in: endpoint-independent filtering. None: test III. An answer from
- * anywhere else means the server ignored CHANGE-REQUEST. */
-static void on_f2(struct disc *d, const struct stun_msg *m, const struct dg_ep *from)
+/* A filtering test's answer m from *from: verdict when it came from where
+ * the CHANGE-REQUEST asked (the other port, and the other address too
+ * when change_ip); from anywhere else the server ignored CHANGE-REQUEST,
+ * which proves nothing. */
+static void filter_answered(struct disc *d, const struct stun_msg *m, const struct dg_ep *from,
+			    bool change_ip, enum ni_filter verdict)
 {
-	if (!m) {
-		tx_start(d, TX_F3, d->fsock, &d->cfg.server, STUN_CHANGE_PORT);
-		return;
-	}
-	if (m->cls == STUN_CLASS_SUCCESS && from->addr != d->cfg.server.addr &&
-	    from->port != d->cfg.server.port) {
-		filter_done(d, NI_FILTER_EIF);
+	if (m->cls == STUN_CLASS_SUCCESS && from->port != d->cfg.server.port &&
+	    (from->addr != d->cfg.server.addr) == change_ip) {
+		filter_done(d, verdict);
 		return;
 	}
 	set_err(d, DISC_ERR_CHANGE);
 	filter_done(d, NI_FILTER_UNKNOWN);
+}
+
+/* RFC 5780 §4.4 test II: an answer from the other address and port came
+ * in: endpoint-independent filtering. None: test III. */
+static void on_f2(struct disc *d, const struct stun_msg *m, const struct dg_ep *from)
+{
+	if (!m)
+		tx_start(d, TX_F3, d->fsock, &d->cfg.server, STUN_CHANGE_PORT);
+	else
+		filter_answered(d, m, from, true, NI_FILTER_EIF);
 }
 
 /* RFC 5780 §4.4 test III: the primary address, the other port came in:
  * address-dependent; nothing: address-and-port-dependent. */
 static void on_f3(struct disc *d, const struct stun_msg *m, const struct dg_ep *from)
 {
-	if (!m) {
+	if (!m)
 		filter_done(d, NI_FILTER_APDF);
-		return;
-	}
-	if (m->cls == STUN_CLASS_SUCCESS && from->addr == d->cfg.server.addr &&
-	    from->port != d->cfg.server.port) {
-		filter_done(d, NI_FILTER_ADF);
-		return;
-	}
-	set_err(d, DISC_ERR_CHANGE);
-	filter_done(d, NI_FILTER_UNKNOWN);
+	else
+		filter_answered(d, m, from, false, NI_FILTER_ADF);
 }
 
 /* RFC 5780 §4.3: test II's mapping equal to test I's: endpoint-
  * independent; else test III. */
-static void on_t2(struct disc *d, const struct stun_msg *m)
+static void on_t2(struct disc *d, const struct stun_msg *m, const struct dg_ep *from)
 {
 	struct dg_ep to = d->r.other;
 
@@ -432,7 +435,7 @@ static void on_t2(struct disc *d, const struct stun_msg *m)
 
 /* Test III's mapping equal to test II's: address-dependent, else
  * address-and-port-dependent. */
-static void on_t3(struct disc *d, const struct stun_msg *m)
+static void on_t3(struct disc *d, const struct stun_msg *m, const struct dg_ep *from)
 {
 	if (mapped_of(m, &d->r.mapped3))
 		d->r.ni.map = dg_ep_eq(&d->r.mapped3, &d->r.mapped2) ? NI_MAP_ADM : NI_MAP_APDM;
@@ -441,7 +444,7 @@ static void on_t3(struct disc *d, const struct stun_msg *m)
 	probe_next(d);
 }
 
-static void on_probe(struct disc *d, const struct stun_msg *m)
+static void on_probe(struct disc *d, const struct stun_msg *m, const struct dg_ep *from)
 {
 	if (!mapped_of(m, &d->r.probes[d->probe].mapped)) {
 		d->r.probes[d->probe].mapped.addr = 0;
@@ -451,7 +454,7 @@ static void on_probe(struct disc *d, const struct stun_msg *m)
 	probe_next(d);
 }
 
-static void on_h0(struct disc *d, const struct stun_msg *m)
+static void on_h0(struct disc *d, const struct stun_msg *m, const struct dg_ep *from)
 {
 	if (!mapped_of(m, &d->hmapped)) {
 		set_err(d, DISC_ERR_LOST);
@@ -462,7 +465,7 @@ static void on_h0(struct disc *d, const struct stun_msg *m)
 }
 
 /* A hairpin probe arrived (m set), or one timed out. */
-static void on_hairpin(struct disc *d, const struct stun_msg *m)
+static void on_hairpin(struct disc *d, const struct stun_msg *m, const struct dg_ep *from)
 {
 	if (m) {
 		d->r.ni.hairpin = 1;
@@ -477,44 +480,20 @@ static void on_hairpin(struct disc *d, const struct stun_msg *m)
 	serial_done(d);
 }
 
-/* Transaction t ended: m is its answer (from *from), or NULL when it
- * timed out. */
+/* What each transaction's end leads to: m is its answer (from *from),
+ * or NULL when it timed out. */
+typedef void (*tx_end_fn)(struct disc *d, const struct stun_msg *m, const struct dg_ep *from);
+
+static const tx_end_fn tx_ends[TX_COUNT] = {
+    [TX_T1] = on_t1,	  [TX_TF] = on_tf,	[TX_F2] = on_f2,       [TX_F3] = on_f3,
+    [TX_T2] = on_t2,	  [TX_T3] = on_t3,	[TX_PROBE] = on_probe, [TX_H0] = on_h0,
+    [TX_HA] = on_hairpin, [TX_HB] = on_hairpin, [TX_HC] = on_hairpin,
+};
+
 static void tx_answer(struct disc *d, struct disc_tx *t, const struct stun_msg *m,
 		      const struct dg_ep *from)
 {
-	switch (t->kind) {
-	case TX_T1:
-		on_t1(d, m);
-		break;
-	case TX_TF:
-		on_tf(d, m);
-		break;
-	case TX_F2:
-		on_f2(d, m, from);
-		break;
-	case TX_F3:
-		on_f3(d, m, from);
-		break;
-	case TX_T2:
-		on_t2(d, m);
-		break;
-	case TX_T3:
-		on_t3(d, m);
-		break;
-	case TX_PROBE:
-		on_probe(d, m);
-		break;
-	case TX_H0:
-		on_h0(d, m);
-		break;
-	case TX_HA:
-	case TX_HB:
-	case TX_HC:
-		on_hairpin(d, m);
-		break;
-	case TX_COUNT:
-		break;
-	}
+	tx_ends[t->kind](d, m, from);
 }
 
 /* --- datagrams ------------------------------------------------------------------ */
@@ -525,7 +504,6 @@ bool disc_input(struct disc *d, int sock, const struct dg_ep *from, const uint8_
 	struct stun_msg m;
 	size_t i;
 
-	(void)now;
 	if (d->finished || stun_msg_parse(buf, len, 0, &m, NULL, 0) != STUN_PARSE_OK ||
 	    m.method != STUN_METHOD_BINDING)
 		return false;

@@ -442,6 +442,14 @@ static void vn_drain(struct vnet *vn)
 	sched_run_until(vn->s, sched_now(vn->s) + NATBED_NS_PER_S);
 }
 
+/* Ends a case: frees d, delivers what is in flight, frees vn. */
+static void case_end(struct vnet *vn, struct disc *d)
+{
+	disc_free(d);
+	vn_drain(vn);
+	vn_free(vn);
+}
+
 /* What a NAT playing b must be measured as, from the inside. */
 static void expect(const struct topo_nat_behaviour *b, struct natinfo *ni)
 {
@@ -507,9 +515,7 @@ static void run_nat_case(const struct topo_nat *tn, const char *what)
 	assert_int_equal(r->mapped.addr, a4(T_PUBLIC));
 	assert_string_equal(dg_ep_str(&r->other, buf), T_SRV2 ":3479");
 	assert_int_equal(r->nprobes, DISC_PORT_PROBES);
-	disc_free(d);
-	vn_drain(vn);
-	vn_free(vn);
+	case_end(vn, d);
 }
 
 /* --- the cases ------------------------------------------------------------ */
@@ -523,7 +529,6 @@ static void test_presets(void **state)
 	struct topo_nat tn;
 	size_t i;
 
-	(void)state;
 	for (i = 0; i < sizeof(presets) / sizeof(presets[0]); i++) {
 		tn_make(&tn, presets[i], NULL);
 		run_nat_case(&tn, presets[i]);
@@ -551,7 +556,6 @@ static void test_preset_classes(void **state)
 	struct run run;
 	size_t i;
 
-	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct vnet *vn;
 		struct disc *d;
@@ -560,9 +564,7 @@ static void test_preset_classes(void **state)
 		vn = vn_new(&tn, false, 7);
 		d = discover(vn, &run, NULL);
 		assert_int_equal(natinfo_class(&run.r->ni), cases[i].c);
-		disc_free(d);
-		vn_drain(vn);
-		vn_free(vn);
+		case_end(vn, d);
 	}
 }
 
@@ -572,7 +574,6 @@ static void test_address_dependent_mapping(void **state)
 {
 	struct topo_nat tn;
 
-	(void)state;
 	tn_make(&tn, "port-restricted", "mapping", "address-dependent", NULL);
 	run_nat_case(&tn, "ADM, APDF");
 	tn_make(&tn, "restricted-cone", "mapping", "address-dependent", NULL);
@@ -593,7 +594,6 @@ static void test_sequential_stride(void **state)
 	bool wrapped = false;
 	size_t i;
 
-	(void)state;
 	tn_make(&tn, "symmetric-sequential", "stride", "3", "port-range", "1024-1039", NULL);
 	vn = vn_new(&tn, false, 42);
 	d = discover(vn, &run, NULL);
@@ -604,9 +604,7 @@ static void test_sequential_stride(void **state)
 		    ntohs(run.r->probes[i].mapped.port) < ntohs(run.r->probes[i - 1].mapped.port);
 	assert_true(wrapped); /* the case is what it claims */
 	assert_int_equal(natinfo_class(&run.r->ni), NI_CLASS_SYM_SEQUENTIAL);
-	disc_free(d);
-	vn_drain(vn);
-	vn_free(vn);
+	case_end(vn, d);
 
 	tn_make(&tn, "symmetric-sequential", "stride", "3", NULL);
 	run_nat_case(&tn, "symmetric-sequential stride 3");
@@ -623,7 +621,6 @@ static void test_hairpin(void **state)
 	struct topo_nat tn;
 	size_t i;
 
-	(void)state;
 	for (i = 0; i < sizeof(presets) / sizeof(presets[0]); i++) {
 		tn_make(&tn, presets[i], "hairpin", "true", NULL);
 		run_nat_case(&tn, presets[i]);
@@ -641,7 +638,6 @@ static void test_no_nat(void **state)
 	struct run run;
 	struct disc *d;
 
-	(void)state;
 	d = discover(vn, &run, NULL);
 	assert_int_equal(run.r->err, DISC_OK);
 	assert_int_equal(run.r->ni.map, NI_MAP_NONE);
@@ -652,9 +648,7 @@ static void test_no_nat(void **state)
 	assert_int_equal(natinfo_class(&run.r->ni), NI_CLASS_OPEN);
 	/* tests II and III are not needed */
 	assert_int_equal(run.r->mapped2.addr, 0);
-	disc_free(d);
-	vn_drain(vn);
-	vn_free(vn);
+	case_end(vn, d);
 }
 
 /* A server that never answers: an error, within test I's bound, after
@@ -666,7 +660,6 @@ static void test_mute_server(void **state)
 	struct run run;
 	struct disc *d;
 
-	(void)state;
 	tn_make(&tn, "full-cone", NULL);
 	vn = vn_new(&tn, false, 1);
 	vn->mute = true;
@@ -676,9 +669,7 @@ static void test_mute_server(void **state)
 	assert_int_equal(run.r->mapped.addr, 0);
 	assert_int_equal(vn->srv_rx, 3); /* sent at 0, 0.5 and 1.5 s */
 	assert_true(run.r->finished - run.r->started == DISC_TEST_TIMEOUT_NS);
-	disc_free(d);
-	vn_drain(vn);
-	vn_free(vn);
+	case_end(vn, d);
 }
 
 /* Without an alternate address there is no OTHER-ADDRESS: mapping and
@@ -690,7 +681,6 @@ static void test_no_other_address(void **state)
 	struct run run;
 	struct disc *d;
 
-	(void)state;
 	tn_make(&tn, "symmetric-sequential", "hairpin", "true", "filtering", "endpoint-independent",
 		NULL);
 	vn = vn_new(&tn, true, 1);
@@ -703,9 +693,7 @@ static void test_no_other_address(void **state)
 	assert_int_equal(run.r->ni.hairpin, 1);
 	assert_int_equal(run.r->other.addr, 0);
 	assert_int_equal(run.r->mapped.addr, a4(T_PUBLIC));
-	disc_free(d);
-	vn_drain(vn);
-	vn_free(vn);
+	case_end(vn, d);
 }
 
 /* A server that answers CHANGE-REQUEST from the socket it came in on:
@@ -717,7 +705,6 @@ static void test_change_request_ignored(void **state)
 	struct run run;
 	struct disc *d;
 
-	(void)state;
 	tn_make(&tn, "full-cone", NULL);
 	vn = vn_new(&tn, false, 1);
 	vn->ignore_change = true;
@@ -725,9 +712,7 @@ static void test_change_request_ignored(void **state)
 	assert_int_equal(run.r->err, DISC_ERR_CHANGE);
 	assert_int_equal(run.r->ni.filter, NI_FILTER_UNKNOWN);
 	assert_int_equal(run.r->ni.map, NI_MAP_EIM);
-	disc_free(d);
-	vn_drain(vn);
-	vn_free(vn);
+	case_end(vn, d);
 }
 
 /* Test I's first request lost: the retransmission after the RTO (500 ms)
@@ -740,14 +725,11 @@ static void test_retransmission(void **state)
 	struct disc *d;
 	natbed_time_t t_lossless;
 
-	(void)state;
 	tn_make(&tn, "full-cone", NULL);
 	vn = vn_new(&tn, false, 3);
 	d = discover(vn, &base, NULL);
 	t_lossless = base.r->finished - base.r->started;
-	disc_free(d);
-	vn_drain(vn);
-	vn_free(vn);
+	case_end(vn, d);
 
 	vn = vn_new(&tn, false, 3);
 	vn->drop_out = 1;
@@ -757,9 +739,7 @@ static void test_retransmission(void **state)
 	assert_int_equal(run.r->ni.map, NI_MAP_EIM);
 	assert_int_equal(run.r->ni.filter, NI_FILTER_EIF);
 	assert_int_equal(run.r->finished - run.r->started, t_lossless + DISC_RTO_NS);
-	disc_free(d);
-	vn_drain(vn);
-	vn_free(vn);
+	case_end(vn, d);
 }
 
 /* The filtering tests wait for answers that never come: a lost answer is
@@ -771,15 +751,12 @@ static void test_filtering_times(void **state)
 	struct run run;
 	struct disc *d;
 
-	(void)state;
 	tn_make(&tn, "full-cone", "hairpin", "true", NULL);
 	vn = vn_new(&tn, false, 1);
 	d = discover(vn, &run, NULL);
 	/* every test answered: no wait for a timeout, a round trip each */
 	assert_true(run.r->finished - run.r->started < NATBED_NS_PER_S);
-	disc_free(d);
-	vn_drain(vn);
-	vn_free(vn);
+	case_end(vn, d);
 
 	tn_make(&tn, "port-restricted", NULL);
 	vn = vn_new(&tn, false, 1);
@@ -789,9 +766,7 @@ static void test_filtering_times(void **state)
 	 * beside them */
 	assert_true(run.r->finished - run.r->started >= 2 * DISC_TEST_TIMEOUT_NS);
 	assert_true(vn->nat_drops > 0);
-	disc_free(d);
-	vn_drain(vn);
-	vn_free(vn);
+	case_end(vn, d);
 }
 
 /* The caller's own socket as the main one: it forwards datagrams, and
@@ -821,7 +796,6 @@ static void test_caller_socket(void **state)
 	struct disc *d;
 	int sock;
 
-	(void)state;
 	tn_make(&tn, "restricted-cone", NULL);
 	vn = vn_new(&tn, false, 5);
 	sock = dg_open(&vn->dg, &any, &local, fwd_recv, &f);
@@ -863,7 +837,6 @@ static void test_input_junk(void **state)
 	struct dg_ep from = {a4(T_SRV1), htons(T_PORT1)};
 	int n;
 
-	(void)state;
 	tn_make(&tn, "full-cone", NULL);
 	vn = vn_new(&tn, false, 1);
 	cfg.server = from;
@@ -880,9 +853,7 @@ static void test_input_junk(void **state)
 	assert_false(disc_input(d, 0, &from, (const uint8_t *)"hello", 5, sched_now(vn->s)));
 	assert_false(disc_finished(d));
 	assert_null(disc_new(&vn->dg, &(struct disc_cfg){.sock = -1})); /* no server */
-	disc_free(d);
-	vn_drain(vn);
-	vn_free(vn);
+	case_end(vn, d);
 }
 
 /* The classifier alone: preserve, a stride with a wrap and a lost probe,
@@ -892,7 +863,6 @@ static void test_ports_classify(void **state)
 	struct disc_probe p[6];
 	int stride, i;
 
-	(void)state;
 #define PROBE(i, l, m) (p[i] = (struct disc_probe){{1, htons(l)}, {(m) ? 2u : 0u, htons(m)}})
 	PROBE(0, 40000, 40000);
 	PROBE(1, 50000, 50000);
