@@ -1,0 +1,107 @@
+#include "select.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void sel_pair_of(const struct trav_cand *self, const struct trav_cand *peer, struct sel_pair *p)
+{
+	/* one site: the same public address, or both on one segment with
+	 * no NAT between them (host candidates in one network) */
+	p->same_site = self->srflx.addr && self->srflx.addr == peer->srflx.addr &&
+		       self->nat.map != NI_MAP_NONE;
+	p->self = natinfo_class(&self->nat);
+	p->peer = natinfo_class(&peer->nat);
+}
+
+const char *sel_pair_key(const struct sel_pair *p, char *buf)
+{
+	if (p->same_site)
+		snprintf(buf, SEL_PAIR_KEY_MAX, "same-site");
+	else
+		snprintf(buf, SEL_PAIR_KEY_MAX, "%s|%s", ni_class_name(p->self),
+			 ni_class_name(p->peer));
+	return buf;
+}
+
+static const char *const sel_priority_names[SEL_PRIORITY_COUNT] = {"success_rate", "cost",
+								   "security", "balanced"};
+
+const char *sel_priority_name(enum sel_priority p)
+{
+	return (unsigned)p < SEL_PRIORITY_COUNT ? sel_priority_names[p] : "unknown";
+}
+
+int sel_priority_parse(const char *s, enum sel_priority *out)
+{
+	int i;
+
+	for (i = 0; i < SEL_PRIORITY_COUNT; i++)
+		if (strcmp(s, sel_priority_names[i]) == 0) {
+			*out = (enum sel_priority)i;
+			return 0;
+		}
+	return -1;
+}
+
+double sel_prior(const struct method *m, const struct sel_pair *p)
+{
+	/* peers of one site meet as if no NAT stood between them */
+	if (p->same_site)
+		return m->spec.prior(NI_CLASS_OPEN, NI_CLASS_OPEN);
+	return m->spec.prior(p->self, p->peer);
+}
+
+double sel_rate(const struct method *m, const struct sel_pair *p, const struct learn *l)
+{
+	char key[SEL_PAIR_KEY_MAX];
+	struct learn_counts c;
+
+	learn_get(l, sel_pair_key(p, key), m->spec.name, &c);
+	return (sel_prior(m, p) * SEL_PRIOR_WEIGHT + c.successes) / (SEL_PRIOR_WEIGHT + c.attempts);
+}
+
+double sel_score(const struct method *m, const struct sel_pair *p, const struct learn *l,
+		 enum sel_priority pri)
+{
+	const struct method_spec *s = &m->spec;
+	double cheap = 1.0 - s->cost / 2.0;
+
+	switch (pri) {
+	case SEL_SUCCESS_RATE:
+		return sel_rate(m, p, l);
+	case SEL_COST:
+		return cheap;
+	case SEL_SECURITY:
+		return s->security;
+	default:
+		return 0.4 * sel_rate(m, p, l) + 0.3 * s->reliability + 0.2 * s->security +
+		       0.1 * cheap;
+	}
+}
+
+size_t sel_order(const struct sel_pair *p, const struct learn *l, enum sel_priority pri,
+		 const struct sel_limits *lim, const struct method *const *methods, size_t count,
+		 const struct method **out, size_t max)
+{
+	double score[64];
+	const struct method *m;
+	size_t n = 0, i, j;
+
+	for (i = 0; i < count && n < max && n < 64; i++) {
+		m = methods[i];
+		if ((lim->no_relay && m->spec.relay) ||
+		    (lim->budget_ns && m->spec.budget_ns > lim->budget_ns))
+			continue;
+		/* insertion by score, stable: ties keep the table's order */
+		double sc = sel_score(m, p, l, pri);
+
+		for (j = n; j > 0 && score[j - 1] < sc; j--) {
+			score[j] = score[j - 1];
+			out[j] = out[j - 1];
+		}
+		score[j] = sc;
+		out[j] = m;
+		n++;
+	}
+	return n;
+}

@@ -1,0 +1,260 @@
+/* Unit tests for agents/select.c, learn.c and cascade.c: the seed's
+ * scoring by priority, priors moved by measured outcomes, constraints,
+ * same-site pairs, the learning file round trip and its refusals, and the
+ * cascade in virtual time (order, budgets, reasons, the winner). The
+ * methods here are the test's own, with known specs. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cascade.h"
+#include "learn.h"
+#include "natbed/clock.h"
+#include "select.h"
+
+#define S NATBED_NS_PER_S
+
+/* a: cheap, works only between cones; b: reliable and secure, works
+ * everywhere but symmetric-random; r: a relay, works always, costly */
+static double prior_a(enum ni_class s, enum ni_class p)
+{
+	return s <= NI_CLASS_PORT_RESTRICTED && p <= NI_CLASS_PORT_RESTRICTED ? 0.9 : 0.0;
+}
+
+static double prior_b(enum ni_class s, enum ni_class p)
+{
+	return s == NI_CLASS_SYM_RANDOM || p == NI_CLASS_SYM_RANDOM ? 0.1 : 0.6;
+}
+
+static double prior_r(enum ni_class s, enum ni_class p)
+{
+	return 0.99;
+}
+
+static const struct method ma = {{"a", 0.0, 0.5, 0.5, 2 * S, prior_a, false}, NULL, NULL};
+static const struct method mb = {{"b", 1.0, 0.9, 0.9, 5 * S, prior_b, false}, NULL, NULL};
+static const struct method mr = {{"r", 2.0, 0.8, 0.95, 8 * S, prior_r, true}, NULL, NULL};
+static const struct method *const all[] = {&ma, &mb, &mr};
+
+static const struct sel_pair cones = {NI_CLASS_FULL_CONE, NI_CLASS_PORT_RESTRICTED, false};
+static const struct sel_pair hard = {NI_CLASS_PORT_RESTRICTED, NI_CLASS_SYM_RANDOM, false};
+
+static size_t order(const struct sel_pair *p, const struct learn *l, enum sel_priority pri,
+		    const struct sel_limits *lim, const struct method **out)
+{
+	return sel_order(p, l, pri, lim, all, 3, out, 3);
+}
+
+/* The seed's weights, to the digit. */
+static void test_scores(void **state)
+{
+	assert_true(fabs(sel_score(&ma, &cones, NULL, SEL_SUCCESS_RATE) - 0.9) < 1e-9);
+	assert_true(fabs(sel_score(&mr, &cones, NULL, SEL_COST) - 0.0) < 1e-9);
+	assert_true(fabs(sel_score(&ma, &cones, NULL, SEL_COST) - 1.0) < 1e-9);
+	assert_true(fabs(sel_score(&mb, &cones, NULL, SEL_SECURITY) - 0.9) < 1e-9);
+	/* 0.4 * 0.6 + 0.3 * 0.9 + 0.2 * 0.9 + 0.1 * 0.5 */
+	assert_true(fabs(sel_score(&mb, &cones, NULL, SEL_BALANCED) - 0.74) < 1e-9);
+}
+
+static void test_order_and_limits(void **state)
+{
+	const struct method *out[3];
+	struct sel_limits lim = {0};
+
+	assert_int_equal(order(&cones, NULL, SEL_SUCCESS_RATE, &lim, out), 3);
+	assert_ptr_equal(out[0], &mr); /* 0.99 */
+	assert_ptr_equal(out[1], &ma); /* 0.9 */
+	assert_ptr_equal(out[2], &mb);
+	assert_int_equal(order(&cones, NULL, SEL_COST, &lim, out), 3);
+	assert_ptr_equal(out[0], &ma);
+	/* --no-relay, and a budget that leaves out the slow ones */
+	lim.no_relay = true;
+	assert_int_equal(order(&hard, NULL, SEL_SUCCESS_RATE, &lim, out), 2);
+	assert_ptr_equal(out[0], &mb);
+	lim.budget_ns = 3 * S;
+	assert_int_equal(order(&hard, NULL, SEL_SUCCESS_RATE, &lim, out), 1);
+	assert_ptr_equal(out[0], &ma);
+}
+
+/* Measured outcomes move the rate off the prior: four failures of a's
+ * halve its 0.9; a's prior of 0 for a hard pair rises with successes. */
+static void test_learning(void **state)
+{
+	struct learn *l = learn_new();
+	char key[SEL_PAIR_KEY_MAX], err[256], path[] = "/tmp/natbed-learn-XXXXXX";
+	const struct method *out[3];
+	struct sel_limits lim = {.no_relay = true};
+	struct learn_counts c;
+	int fd, i;
+
+	sel_pair_key(&cones, key);
+	assert_string_equal(key, "full-cone|port-restricted");
+	for (i = 0; i < 4; i++)
+		assert_int_equal(learn_record(l, key, "a", false, 0), 0);
+	assert_true(fabs(sel_rate(&ma, &cones, l) - 0.45) < 1e-9);
+	assert_int_equal(order(&cones, l, SEL_SUCCESS_RATE, &lim, out), 2);
+	assert_ptr_equal(out[0], &mb); /* 0.6 beats 0.45 now */
+	sel_pair_key(&hard, key);
+	for (i = 0; i < 4; i++)
+		learn_record(l, key, "a", true, 100.0);
+	assert_true(fabs(sel_rate(&ma, &hard, l) - 0.5) < 1e-9);
+	/* the file: saved, loaded, the same counts */
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(learn_save(l, path, err, sizeof(err)), 0);
+	learn_free(l);
+	l = learn_load(path, err, sizeof(err));
+	assert_non_null(l);
+	learn_get(l, key, "a", &c);
+	assert_int_equal(c.attempts, 4);
+	assert_int_equal(c.successes, 4);
+	assert_true(fabs(c.setup_ms_sum - 400.0) < 1e-9);
+	learn_free(l);
+	/* refusals name the file */
+	FILE *f = fopen(path, "w");
+	fputs("{\"version\":1,\"pairs\":{\"x|y\":{\"a\":{\"attempts\":1,\"successes\":2,"
+	      "\"setup_ms_sum\":0}}}}",
+	      f);
+	fclose(f);
+	assert_null(learn_load(path, err, sizeof(err)));
+	assert_non_null(strstr(err, path));
+	f = fopen(path, "w");
+	fputs("not json", f);
+	fclose(f);
+	assert_null(learn_load(path, err, sizeof(err)));
+	unlink(path);
+	/* a file that is not there yet: nothing learned */
+	l = learn_load(path, err, sizeof(err));
+	assert_non_null(l);
+	learn_free(l);
+}
+
+/* Two peers of one site meet as if no NAT stood between them. */
+static void test_same_site(void **state)
+{
+	struct trav_cand x = {0}, y = {0};
+	struct sel_pair p;
+	char key[SEL_PAIR_KEY_MAX];
+
+	x.nat.map = y.nat.map = NI_MAP_APDM;
+	x.nat.filter = y.nat.filter = NI_FILTER_APDF;
+	x.nat.ports = y.nat.ports = NI_PORTS_RANDOM;
+	x.srflx.addr = y.srflx.addr = 0x0a0b0c0d;
+	sel_pair_of(&x, &y, &p);
+	assert_true(p.same_site);
+	assert_string_equal(sel_pair_key(&p, key), "same-site");
+	assert_true(fabs(sel_prior(&ma, &p) - 0.9) < 1e-9); /* open|open */
+	y.srflx.addr = 0x0a0b0c0e;
+	sel_pair_of(&x, &y, &p);
+	assert_false(p.same_site);
+	assert_string_equal(sel_pair_key(&p, key), "symmetric-random|symmetric-random");
+}
+
+/* --- the cascade in virtual time --------------------------------------------- */
+
+struct run {
+	struct clock_virtual vc;
+	struct sched *s;
+	struct cascade *c;
+	const char *fail_with[3]; /* per method of order: NULL succeeds */
+	natbed_time_t takes[3];
+	int started[3], done;
+	natbed_time_t deadlines[3];
+};
+
+struct end {
+	struct run *r;
+	int i;
+};
+
+static struct end ends[3];
+
+static void run_end(void *arg, natbed_time_t now)
+{
+	struct end *e = arg;
+
+	cascade_tried(e->r->c, e->r->fail_with[e->i] == NULL, e->r->fail_with[e->i]);
+}
+
+static int run_try(void *arg, const struct method *m, natbed_time_t deadline)
+{
+	struct run *r = arg;
+	int i = m == &ma ? 0 : m == &mb ? 1 : 2;
+	natbed_time_t t = sched_now(r->s) + r->takes[i];
+
+	r->started[i]++;
+	r->deadlines[i] = deadline;
+	ends[i] = (struct end){r, i};
+	/* a try ends by its deadline at the latest, as a method does */
+	sched_at(r->s, t < deadline ? t : deadline, run_end, &ends[i]);
+	return 0;
+}
+
+static void run_done(void *arg, struct cascade *c)
+{
+	((struct run *)arg)->done++;
+}
+
+static const struct cascade_ops run_ops = {run_try, run_done};
+
+static void test_cascade(void **state)
+{
+	struct run r = {0};
+	const struct cascade_try *t;
+	size_t n;
+
+	r.s = sched_new(clock_virtual_clock(&r.vc), &r.vc);
+	r.fail_with[0] = "timeout";
+	r.fail_with[1] = "filtered";
+	r.takes[0] = 2 * S; /* a runs out its budget */
+	r.takes[1] = 1 * S;
+	r.takes[2] = 300 * NATBED_NS_PER_MS;
+	r.c = cascade_new(r.s, all, 3, 20 * S, &run_ops, &r);
+	assert_int_equal(cascade_start(r.c), 0);
+	sched_run_until(r.s, 30 * S);
+	assert_int_equal(r.done, 1);
+	assert_ptr_equal(cascade_winner(r.c), &mr);
+	t = cascade_tries(r.c, &n);
+	assert_int_equal(n, 3);
+	assert_string_equal(t[0].reason, "timeout");
+	assert_int_equal(t[0].ms, 2000);
+	assert_string_equal(t[1].reason, "filtered");
+	assert_true(t[2].success);
+	assert_int_equal(t[2].ms, 300);
+	assert_int_equal(r.deadlines[1], 2 * S + 5 * S); /* b's own budget */
+	cascade_free(r.c);
+	/* a total budget of 4 s: b is cut to what is left, r never starts */
+	memset(r.started, 0, sizeof(r.started));
+	r.done = 0;
+	r.takes[1] = 5 * S;
+	r.c = cascade_new(r.s, all, 3, 4 * S, &run_ops, &r);
+	cascade_start(r.c);
+	sched_run_until(r.s, 60 * S);
+	assert_int_equal(r.done, 1);
+	assert_null(cascade_winner(r.c));
+	assert_int_equal(r.started[2], 0);
+	assert_string_equal(cascade_reason(r.c), "budget spent");
+	t = cascade_tries(r.c, &n);
+	assert_int_equal(n, 2);
+	assert_int_equal(t[1].ms, 2000);
+	cascade_free(r.c);
+	sched_free(r.s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_scores),   cmocka_unit_test(test_order_and_limits),
+	    cmocka_unit_test(test_learning), cmocka_unit_test(test_same_site),
+	    cmocka_unit_test(test_cascade),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
