@@ -2,6 +2,7 @@
  * The link model (link.c) decides; this file serialises. */
 #include "natbed/link_ctl.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -42,6 +43,13 @@ static json_t *link_ck_u64(uint64_t v, bool hex)
 	return json_string(s);
 }
 
+/* A count: an integer, or past INT64_MAX (a JSON integer is signed) its
+ * decimal string. */
+static json_t *link_ck_big(uint64_t v)
+{
+	return v <= INT64_MAX ? json_integer((json_int_t)v) : link_ck_u64(v, false);
+}
+
 /* A time relative to now, or null for "never" (INT64_MIN). */
 static json_t *link_ck_rel(natbed_time_t t, natbed_time_t now)
 {
@@ -54,7 +62,7 @@ static json_t *link_ck_cfg(const struct link_cfg *c)
 	size_t i;
 
 	for (i = 0; i < c->target.n_list && i < LINK_TARGET_LIST_MAX; i++)
-		json_array_append_new(list, json_integer((json_int_t)c->target.list[i]));
+		json_array_append_new(list, link_ck_big(c->target.list[i]));
 	return json_pack("{s:I,s:I,s:s,s:b,s:I,s:I,s:I,s:I,s:{s:s,s:f,s:f,s:f,s:f},"
 			 "s:{s:I,s:I,s:o,s:b,s:i,s:i},s:f,s:f,s:b}",
 			 "delay_ns", (json_int_t)c->delay_ns, "jitter_ns", (json_int_t)c->jitter_ns,
@@ -123,15 +131,23 @@ static int link_ck_u64_read(const json_t *j, bool hex, uint64_t *out)
 	if (!s || !*s ||
 	    (hex ? strspn(s, "0123456789abcdef") : strspn(s, "0123456789")) != strlen(s))
 		return -1;
+	errno = 0;
 	*out = strtoull(s, &end, hex ? 16 : 10);
-	return *end ? -1 : 0;
+	return *end || errno ? -1 : 0;
 }
 
-/* A count: an integer 0..max. */
+/* A count 0..max: an integer, or a decimal string (link_ck_big()). */
 static int link_ck_count(const json_t *j, uint64_t max, uint64_t *out)
 {
 	json_int_t v = json_integer_value(j);
+	uint64_t u;
 
+	if (json_is_string(j)) {
+		if (link_ck_u64_read(j, false, &u) < 0 || u > max)
+			return -1;
+		*out = u;
+		return 0;
+	}
 	if (!json_is_integer(j) || v < 0 || (uint64_t)v > max)
 		return -1;
 	*out = (uint64_t)v;
@@ -172,15 +188,15 @@ static int link_ck_target_read(const json_t *j, struct link_target_cfg *t)
 	memset(t, 0, sizeof(*t));
 	if (!json_is_object(j) || !json_is_array(list) ||
 	    json_array_size(list) > LINK_TARGET_LIST_MAX ||
-	    link_ck_count(json_object_get(j, "first"), INT64_MAX, &t->first) < 0 ||
-	    link_ck_count(json_object_get(j, "every"), INT64_MAX, &t->every) < 0 ||
+	    link_ck_count(json_object_get(j, "first"), UINT64_MAX, &t->first) < 0 ||
+	    link_ck_count(json_object_get(j, "every"), UINT64_MAX, &t->every) < 0 ||
 	    !json_is_boolean(json_object_get(j, "match")) ||
 	    link_ck_count(json_object_get(j, "proto"), 255, &proto) < 0 ||
 	    link_ck_count(json_object_get(j, "port"), 65535, &port) < 0)
 		return -1;
 	json_array_foreach(list, i, v)
 	{
-		if (link_ck_count(v, INT64_MAX, &t->list[i]) < 0 || t->list[i] == 0)
+		if (link_ck_count(v, UINT64_MAX, &t->list[i]) < 0 || t->list[i] == 0)
 			return -1;
 	}
 	t->n_list = json_array_size(list);
@@ -222,7 +238,7 @@ static int link_ck_cfg_read(const json_t *j, struct link_cfg *c, char *err, size
 	else if (!json_is_boolean(json_object_get(j, "reorder")) ||
 		 !json_is_boolean(json_object_get(j, "down")))
 		bad = "config.reorder or down";
-	else if (link_ck_count(json_object_get(j, "rate_bps"), INT64_MAX, &c->rate_bps) < 0 ||
+	else if (link_ck_count(json_object_get(j, "rate_bps"), UINT64_MAX, &c->rate_bps) < 0 ||
 		 link_ck_count(json_object_get(j, "burst_bytes"), UINT32_MAX, &burst) < 0 ||
 		 link_ck_count(json_object_get(j, "queue_packets"), LINK_QUEUE_MAX, &qpk) < 0 ||
 		 link_ck_count(json_object_get(j, "queue_bytes"), INT64_MAX, &c->queue_bytes) < 0)
