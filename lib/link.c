@@ -34,10 +34,7 @@ enum link_draw {
 	LINK_DRAW_CORRUPT = LINK_DRAW_DUP_DELAY + 2, /* and + 1 for the copy */
 };
 
-static void link_errf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void link_errf(char *err, size_t errlen, const char *fmt, ...)
+void link_errf(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,20 +16,6 @@
 #define LINK_CK_REL_MAX (INT64_C(1) << 62)
 /* Bytes one queued packet may have: an IPv4 datagram and its frame. */
 #define LINK_CK_LEN_MAX (65535 + 14)
-
-static void link_ck_errf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void link_ck_errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* --- writing ------------------------------------------------------------- */
 
@@ -251,7 +236,7 @@ static int link_ck_cfg_read(const json_t *j, struct link_cfg *c, char *err, size
 		 link_ck_prob(json_object_get(j, "corrupt"), &c->corrupt) < 0)
 		bad = "config.dup or corrupt";
 	if (bad) {
-		link_ck_errf(err, errlen, "%s: missing or out of range", bad);
+		link_errf(err, errlen, "%s: missing or out of range", bad);
 		return -1;
 	}
 	c->delay_ns = (natbed_time_t)delay;
@@ -360,15 +345,15 @@ static int link_ck_fits(const struct link *l, const json_t *j, char *err, size_t
 
 	if (!name || strcmp(name, l->cfg.name) != 0 ||
 	    !json_is_integer(json_object_get(j, "dir")) || dir != (json_int_t)l->cfg.dir) {
-		link_ck_errf(err, errlen, "the checkpoint is of link '%s' direction %lld",
-			     name ? name : "?", (long long)dir);
+		link_errf(err, errlen, "the checkpoint is of link '%s' direction %lld",
+			  name ? name : "?", (long long)dir);
 		return -1;
 	}
 	if (link_ck_u64_read(json_object_get(j, "seed"), false, &seed) < 0 ||
 	    link_ck_u64_read(json_object_get(j, "key"), true, &key) < 0 || seed != l->cfg.seed ||
 	    key != l->cfg.key) {
-		link_ck_errf(err, errlen,
-			     "seed or key: the checkpoint is of a run with another seed or link");
+		link_errf(err, errlen,
+			  "seed or key: the checkpoint is of a run with another seed or link");
 		return -1;
 	}
 	return 0;
@@ -397,7 +382,7 @@ struct link *link_restore_prepare(const struct link *l, const json_t *j, natbed_
 	const char *bad = NULL;
 
 	if (!json_is_object(j)) {
-		link_ck_errf(err, errlen, "not a link's checkpoint");
+		link_errf(err, errlen, "not a link's checkpoint");
 		return NULL;
 	}
 	if (link_ck_fits(l, j, err, errlen) < 0 ||
@@ -415,7 +400,7 @@ struct link *link_restore_prepare(const struct link *l, const json_t *j, natbed_
 	else if (link_ck_stats_read(&fresh->st, json_object_get(j, "stats")) < 0)
 		bad = "stats";
 	if (bad) {
-		link_ck_errf(err, errlen, "%s: missing or invalid", bad);
+		link_errf(err, errlen, "%s: missing or invalid", bad);
 		link_free(fresh);
 		return NULL;
 	}

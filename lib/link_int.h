@@ -50,6 +50,10 @@ struct link {
 	struct link_stats st;
 };
 
+/* Writes the message into err[errlen] (nothing when err is NULL). */
+void link_errf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* The loss model called name (or its alias), or NULL. */
 const struct link_loss_model *link_loss_find(const char *name);
 
