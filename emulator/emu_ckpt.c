@@ -35,40 +35,190 @@ static const char *emu_ckpt_part(const struct topo *t, size_t i)
 	return "internet";
 }
 
-/* --- writing ------------------------------------------------------------- */
+/* --- the kinds of parts: one table entry each ---------------------------- */
 
-static json_t *emu_ckpt_links(struct fabric *f, const struct topo *t, natbed_time_t now)
+/* A kind of part a checkpoint holds by name, in a section of its own. A
+ * part is named after a host, a NAT or the internet core (emu_ckpt_part());
+ * has() says whether the fabric runs one of the kind by that name.
+ * prepare() writes its reason into why with the rest of the path first:
+ * ": problem", or ".up: problem" for a part of the part. */
+struct emu_ckpt_kind {
+	const char *section; /* "nats" */
+	const char *what;    /* "NAT", for errors */
+	bool (*has)(struct fabric *f, const char *name);
+	json_t *(*save)(struct fabric *f, const char *name, natbed_time_t now);
+	void *(*prepare)(struct fabric *f, const char *name, const json_t *j, natbed_time_t now,
+			 char *why, size_t whylen);
+	void (*adopt)(struct fabric *f, const char *name, void *fresh);
+	void (*discard)(void *fresh);
+};
+
+static bool emu_nat_has(struct fabric *f, const char *name)
 {
-	json_t *links = json_object();
-	struct link *dir[2];
-	size_t i;
-
-	for (i = 0; i <= emu_ckpt_n_parts(t); i++)
-		if (fabric_link(f, emu_ckpt_part(t, i), &dir[0], &dir[1]) == 0)
-			json_object_set_new(links, emu_ckpt_part(t, i),
-					    json_pack("{s:o,s:o}", emu_ckpt_dir[0],
-						      link_checkpoint(dir[0], now), emu_ckpt_dir[1],
-						      link_checkpoint(dir[1], now)));
-	return links;
+	return fabric_nat(f, name) != NULL;
 }
+
+static json_t *emu_nat_save(struct fabric *f, const char *name, natbed_time_t now)
+{
+	return nat_checkpoint(fabric_nat(f, name), now);
+}
+
+static void *emu_nat_prepare(struct fabric *f, const char *name, const json_t *j, natbed_time_t now,
+			     char *why, size_t whylen)
+{
+	char buf[EMU_CKPT_WHY_MAX] = "";
+	struct nat *fresh = nat_restore_prepare(fabric_nat(f, name), j, now, buf, sizeof(buf));
+	size_t n = strlen(name);
+	const char *r = buf;
+
+	/* nat_restore_prepare() names its NAT ("nat NAME: "): the path does */
+	if (strncmp(r, "nat ", 4) == 0 && strncmp(r + 4, name, n) == 0 &&
+	    strncmp(r + 4 + n, ": ", 2) == 0)
+		r += 4 + n + 2;
+	snprintf(why, whylen, ": %s", r);
+	return fresh;
+}
+
+static void emu_nat_adopt(struct fabric *f, const char *name, void *fresh)
+{
+	nat_adopt(fabric_nat(f, name), fresh);
+}
+
+static void emu_nat_discard(void *fresh)
+{
+	nat_free(fresh);
+}
+
+static bool emu_fw_has(struct fabric *f, const char *name)
+{
+	return fabric_firewall(f, name) != NULL;
+}
+
+static json_t *emu_fw_save(struct fabric *f, const char *name, natbed_time_t now)
+{
+	return fw_checkpoint(fabric_firewall(f, name), now);
+}
+
+static void *emu_fw_prepare(struct fabric *f, const char *name, const json_t *j, natbed_time_t now,
+			    char *why, size_t whylen)
+{
+	char buf[EMU_CKPT_WHY_MAX] = "";
+	struct fw *fresh = fw_restore_prepare(fabric_firewall(f, name), j, now, buf, sizeof(buf));
+
+	snprintf(why, whylen, ": %s", buf);
+	return fresh;
+}
+
+static void emu_fw_adopt(struct fabric *f, const char *name, void *fresh)
+{
+	fw_adopt(fabric_firewall(f, name), fresh);
+}
+
+static void emu_fw_discard(void *fresh)
+{
+	fw_free(fresh);
+}
+
+/* A link is its two directions. */
+struct emu_link_pair {
+	struct link *dir[2];
+};
+
+static bool emu_link_has(struct fabric *f, const char *name)
+{
+	struct emu_link_pair p;
+
+	return fabric_link(f, name, &p.dir[0], &p.dir[1]) == 0;
+}
+
+static json_t *emu_link_save(struct fabric *f, const char *name, natbed_time_t now)
+{
+	struct emu_link_pair p;
+
+	fabric_link(f, name, &p.dir[0], &p.dir[1]);
+	return json_pack("{s:o,s:o}", emu_ckpt_dir[0], link_checkpoint(p.dir[0], now),
+			 emu_ckpt_dir[1], link_checkpoint(p.dir[1], now));
+}
+
+static void emu_link_discard(void *fresh)
+{
+	struct emu_link_pair *x = fresh;
+
+	if (!x)
+		return;
+	link_free(x->dir[0]);
+	link_free(x->dir[1]);
+	free(x);
+}
+
+static void *emu_link_prepare(struct fabric *f, const char *name, const json_t *j,
+			      natbed_time_t now, char *why, size_t whylen)
+{
+	struct emu_link_pair p, *x = calloc(1, sizeof(*x));
+	char buf[EMU_CKPT_WHY_MAX] = "";
+	size_t d;
+
+	if (!x) {
+		snprintf(why, whylen, ": out of memory");
+		return NULL;
+	}
+	fabric_link(f, name, &p.dir[0], &p.dir[1]);
+	for (d = 0; d < 2; d++) {
+		x->dir[d] = link_restore_prepare(p.dir[d], json_object_get(j, emu_ckpt_dir[d]), now,
+						 buf, sizeof(buf));
+		if (!x->dir[d]) {
+			snprintf(why, whylen, ".%s: %s", emu_ckpt_dir[d], buf);
+			emu_link_discard(x);
+			return NULL;
+		}
+	}
+	return x;
+}
+
+static void emu_link_adopt(struct fabric *f, const char *name, void *fresh)
+{
+	struct emu_link_pair p, *x = fresh;
+
+	fabric_link(f, name, &p.dir[0], &p.dir[1]);
+	link_adopt(p.dir[0], x->dir[0]);
+	link_adopt(p.dir[1], x->dir[1]);
+	free(x);
+}
+
+static const struct emu_ckpt_kind emu_ckpt_kinds[] = {
+    {"nats", "NAT", emu_nat_has, emu_nat_save, emu_nat_prepare, emu_nat_adopt, emu_nat_discard},
+    {"firewalls", "firewall", emu_fw_has, emu_fw_save, emu_fw_prepare, emu_fw_adopt,
+     emu_fw_discard},
+    {"links", "link", emu_link_has, emu_link_save, emu_link_prepare, emu_link_adopt,
+     emu_link_discard},
+};
+
+#define EMU_CKPT_KINDS (sizeof(emu_ckpt_kinds) / sizeof(emu_ckpt_kinds[0]))
+
+/* --- writing ------------------------------------------------------------- */
 
 static json_t *emu_ckpt_build(struct fabric *f, const struct topo *t, natbed_time_t now)
 {
-	json_t *nats = json_object(), *fws = json_object();
-	struct fw *fw;
-	size_t i;
+	json_t *all = json_pack("{s:i,s:s,s:I,s:o,s:I}", "natbed_checkpoint", EMU_CKPT_FORMAT,
+				"topology", t->name, "seed", (json_int_t)t->seed, "flows",
+				flowtab_checkpoint(fabric_flowtab(f)), "in_flight",
+				(json_int_t)fabric_in_flight(f));
+	size_t k, i;
 
-	for (i = 0; i < t->n_nats; i++)
-		json_object_set_new(nats, t->nats[i].name,
-				    nat_checkpoint(fabric_nat(f, t->nats[i].name), now));
-	for (i = 0; i < emu_ckpt_n_parts(t); i++)
-		if ((fw = fabric_firewall(f, emu_ckpt_part(t, i))) != NULL)
-			json_object_set_new(fws, emu_ckpt_part(t, i), fw_checkpoint(fw, now));
-	return json_pack("{s:i,s:s,s:I,s:o,s:o,s:o,s:o,s:I}", "natbed_checkpoint", EMU_CKPT_FORMAT,
-			 "topology", t->name, "seed", (json_int_t)t->seed, "nats", nats,
-			 "firewalls", fws, "links", emu_ckpt_links(f, t, now), "flows",
-			 flowtab_checkpoint(fabric_flowtab(f)), "in_flight",
-			 (json_int_t)fabric_in_flight(f));
+	for (k = 0; all && k < EMU_CKPT_KINDS; k++) {
+		const struct emu_ckpt_kind *kind = &emu_ckpt_kinds[k];
+		json_t *sec = json_object();
+
+		for (i = 0; i <= emu_ckpt_n_parts(t); i++)
+			if (kind->has(f, emu_ckpt_part(t, i)))
+				json_object_set_new(sec, emu_ckpt_part(t, i),
+						    kind->save(f, emu_ckpt_part(t, i), now));
+		if (json_object_set_new(all, kind->section, sec) < 0) {
+			json_decref(all);
+			all = NULL;
+		}
+	}
+	return all;
 }
 
 /* What a checkpoint holds, in numbers: the answer to the CLI. */
@@ -135,73 +285,57 @@ json_t *emu_ckpt_write(struct fabric *f, const struct topo *t, natbed_time_t now
 
 /* --- restore: every part built aside, then all adopted ------------------- */
 
-/* The state of every part, built aside. */
+/* The state of every part, built aside: fresh[k][i] for kind k, part i
+ * (NULL where the fabric has none). */
 struct emu_ckpt_fresh {
-	struct nat **nats;     /* per topology NAT */
-	struct fw **fws;       /* per part (hosts, then NATs); NULL: no firewall */
-	struct link **links;   /* 2 per part, then the core's 2 */
-	struct flowtab *flows; /* the packet numbers */
+	void **fresh[EMU_CKPT_KINDS];
+	struct flowtab *flows;
 };
 
 static void emu_ckpt_fresh_free(struct emu_ckpt_fresh *x, const struct topo *t)
 {
-	size_t i;
+	size_t k, i;
 
-	for (i = 0; x->nats && i < t->n_nats; i++)
-		nat_free(x->nats[i]);
-	for (i = 0; x->fws && i < emu_ckpt_n_parts(t); i++)
-		fw_free(x->fws[i]);
-	for (i = 0; x->links && i < 2 * (emu_ckpt_n_parts(t) + 1); i++)
-		link_free(x->links[i]);
+	for (k = 0; k < EMU_CKPT_KINDS; k++) {
+		for (i = 0; x->fresh[k] && i <= emu_ckpt_n_parts(t); i++)
+			if (x->fresh[k][i])
+				emu_ckpt_kinds[k].discard(x->fresh[k][i]);
+		free(x->fresh[k]);
+	}
 	flowtab_free(x->flows);
-	free(x->nats);
-	free(x->fws);
-	free(x->links);
 }
 
-/* Whether part i has a checkpoint in section sec: the firewalls section
- * holds the parts with a firewall, nats the NATs, links every part. */
-static bool emu_ckpt_expected(struct fabric *f, const struct topo *t, const char *sec, size_t i)
-{
-	if (strcmp(sec, "nats") == 0)
-		return i >= t->n_hosts && i < emu_ckpt_n_parts(t);
-	if (strcmp(sec, "firewalls") == 0)
-		return i < emu_ckpt_n_parts(t) && fabric_firewall(f, emu_ckpt_part(t, i));
-	return true;
-}
-
-/* Section sec of all must be an object with exactly the members expected
- * in this fabric: none it does not have (another topology's), none missing. */
+/* The section of kind in all must be an object with exactly the parts of
+ * that kind this fabric runs: none it does not (another topology's), none
+ * missing. */
 static int emu_ckpt_members(struct fabric *f, const struct topo *t, const char *file,
-			    const json_t *all, const char *sec, char *err, size_t errlen)
+			    const json_t *all, const struct emu_ckpt_kind *kind, char *err,
+			    size_t errlen)
 {
-	json_t *obj = json_object_get(all, sec), *v;
-	size_t i, n = emu_ckpt_n_parts(t) + (strcmp(sec, "links") == 0);
+	json_t *obj = json_object_get(all, kind->section), *v;
+	size_t i, n = emu_ckpt_n_parts(t);
 	const char *key;
 
 	if (!json_is_object(obj)) {
-		snprintf(err, errlen, "%s: %s: missing, or not an object", file, sec);
+		snprintf(err, errlen, "%s: %s: missing, or not an object", file, kind->section);
 		return -1;
 	}
 	json_object_foreach(obj, key, v)
 	{
-		for (i = 0; i < n; i++)
-			if (strcmp(emu_ckpt_part(t, i), key) == 0 &&
-			    emu_ckpt_expected(f, t, sec, i))
+		for (i = 0; i <= n; i++)
+			if (strcmp(emu_ckpt_part(t, i), key) == 0 && kind->has(f, key))
 				break;
-		if (i == n) {
+		if (i > n) {
 			snprintf(err, errlen, "%s: %s.%s: there is no such %s in this topology",
-				 file, sec, key,
-				 strcmp(sec, "links") == 0  ? "link"
-				 : strcmp(sec, "nats") == 0 ? "NAT"
-							    : "firewall");
+				 file, kind->section, key, kind->what);
 			return -1;
 		}
 	}
-	for (i = 0; i < n; i++)
-		if (emu_ckpt_expected(f, t, sec, i) && !json_object_get(obj, emu_ckpt_part(t, i))) {
+	for (i = 0; i <= n; i++)
+		if (kind->has(f, emu_ckpt_part(t, i)) &&
+		    !json_object_get(obj, emu_ckpt_part(t, i))) {
 			snprintf(err, errlen, "%s: %s.%s: missing, but this topology has it", file,
-				 sec, emu_ckpt_part(t, i));
+				 kind->section, emu_ckpt_part(t, i));
 			return -1;
 		}
 	return 0;
@@ -232,89 +366,31 @@ static int emu_ckpt_fits(const struct topo *t, const char *file, const json_t *a
 	return 0;
 }
 
-/* nat_restore_prepare() names its NAT ("nat NAME: ..."): the path does. */
-static const char *emu_ckpt_unname(const char *why, const char *name)
+/* Builds every part of kind k aside into x: 0, or -1 with err. */
+static int emu_ckpt_prepare_kind(struct fabric *f, const struct topo *t, const char *file,
+				 const json_t *all, natbed_time_t now, size_t k,
+				 struct emu_ckpt_fresh *x, char *err, size_t errlen)
 {
-	size_t n = strlen(name);
-
-	if (strncmp(why, "nat ", 4) == 0 && strncmp(why + 4, name, n) == 0 &&
-	    strncmp(why + 4 + n, ": ", 2) == 0)
-		return why + 4 + n + 2;
-	return why;
-}
-
-static int emu_ckpt_prepare_nats(struct fabric *f, const struct topo *t, const char *file,
-				 const json_t *all, natbed_time_t now, struct emu_ckpt_fresh *x,
-				 char *err, size_t errlen)
-{
-	const json_t *nats = json_object_get(all, "nats");
+	const struct emu_ckpt_kind *kind = &emu_ckpt_kinds[k];
+	const json_t *sec = json_object_get(all, kind->section);
 	char why[EMU_CKPT_WHY_MAX] = "";
 	size_t i;
 
-	for (i = 0; i < t->n_nats; i++) {
-		const char *name = t->nats[i].name;
-
-		x->nats[i] = nat_restore_prepare(fabric_nat(f, name), json_object_get(nats, name),
-						 now, why, sizeof(why));
-		if (!x->nats[i]) {
-			snprintf(err, errlen, "%s: nats.%s: %s", file, name,
-				 emu_ckpt_unname(why, name));
-			return -1;
-		}
+	x->fresh[k] = calloc(emu_ckpt_n_parts(t) + 1, sizeof(*x->fresh[k]));
+	if (!x->fresh[k]) {
+		snprintf(err, errlen, "%s: out of memory", file);
+		return -1;
 	}
-	return 0;
-}
-
-static int emu_ckpt_prepare_fws(struct fabric *f, const struct topo *t, const char *file,
-				const json_t *all, natbed_time_t now, struct emu_ckpt_fresh *x,
-				char *err, size_t errlen)
-{
-	const json_t *fws = json_object_get(all, "firewalls");
-	char why[EMU_CKPT_WHY_MAX] = "";
-	struct fw *fw;
-	size_t i;
-
-	for (i = 0; i < emu_ckpt_n_parts(t); i++) {
-		const char *name = emu_ckpt_part(t, i);
-
-		if (!(fw = fabric_firewall(f, name)))
-			continue;
-		x->fws[i] =
-		    fw_restore_prepare(fw, json_object_get(fws, name), now, why, sizeof(why));
-		if (!x->fws[i]) {
-			snprintf(err, errlen, "%s: firewalls.%s: %s", file, name, why);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static int emu_ckpt_prepare_links(struct fabric *f, const struct topo *t, const char *file,
-				  const json_t *all, natbed_time_t now, struct emu_ckpt_fresh *x,
-				  char *err, size_t errlen)
-{
-	const json_t *links = json_object_get(all, "links");
-	char why[EMU_CKPT_WHY_MAX] = "";
-	struct link *dir[2];
-	size_t i, d;
-
 	for (i = 0; i <= emu_ckpt_n_parts(t); i++) {
 		const char *name = emu_ckpt_part(t, i);
 
-		if (fabric_link(f, name, &dir[0], &dir[1]) < 0) {
-			snprintf(err, errlen, "%s: links.%s: no such link in natbed-emu", file,
-				 name);
+		if (!kind->has(f, name))
+			continue;
+		x->fresh[k][i] =
+		    kind->prepare(f, name, json_object_get(sec, name), now, why, sizeof(why));
+		if (!x->fresh[k][i]) {
+			snprintf(err, errlen, "%s: %s.%s%s", file, kind->section, name, why);
 			return -1;
-		}
-		for (d = 0; d < 2; d++) {
-			x->links[2 * i + d] = link_restore_prepare(
-			    dir[d], json_object_get(json_object_get(links, name), emu_ckpt_dir[d]),
-			    now, why, sizeof(why));
-			if (!x->links[2 * i + d]) {
-				snprintf(err, errlen, "%s: links.%s.%s: %s", file, name,
-					 emu_ckpt_dir[d], why);
-				return -1;
-			}
 		}
 	}
 	return 0;
@@ -325,26 +401,17 @@ static int emu_ckpt_prepare(struct fabric *f, const struct topo *t, const char *
 			    const json_t *all, natbed_time_t now, struct emu_ckpt_fresh *x,
 			    char *err, size_t errlen)
 {
-	static const char *const sections[] = {"nats", "firewalls", "links"};
 	char why[EMU_CKPT_WHY_MAX] = "";
-	size_t i, parts = emu_ckpt_n_parts(t);
+	size_t k;
 
 	if (emu_ckpt_fits(t, file, all, err, errlen) < 0)
 		return -1;
-	for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
-		if (emu_ckpt_members(f, t, file, all, sections[i], err, errlen) < 0)
+	for (k = 0; k < EMU_CKPT_KINDS; k++)
+		if (emu_ckpt_members(f, t, file, all, &emu_ckpt_kinds[k], err, errlen) < 0)
 			return -1;
-	x->nats = calloc(t->n_nats ? t->n_nats : 1, sizeof(*x->nats));
-	x->fws = calloc(parts ? parts : 1, sizeof(*x->fws));
-	x->links = calloc(2 * (parts + 1), sizeof(*x->links));
-	if (!x->nats || !x->fws || !x->links) {
-		snprintf(err, errlen, "%s: out of memory", file);
-		return -1;
-	}
-	if (emu_ckpt_prepare_nats(f, t, file, all, now, x, err, errlen) < 0 ||
-	    emu_ckpt_prepare_fws(f, t, file, all, now, x, err, errlen) < 0 ||
-	    emu_ckpt_prepare_links(f, t, file, all, now, x, err, errlen) < 0)
-		return -1;
+	for (k = 0; k < EMU_CKPT_KINDS; k++)
+		if (emu_ckpt_prepare_kind(f, t, file, all, now, k, x, err, errlen) < 0)
+			return -1;
 	x->flows = flowtab_restore_prepare(fabric_flowtab(f), json_object_get(all, "flows"), why,
 					   sizeof(why));
 	if (!x->flows) {
@@ -357,25 +424,14 @@ static int emu_ckpt_prepare(struct fabric *f, const struct topo *t, const char *
 /* Makes f run every part of x; x is left empty. Cannot fail. */
 static void emu_ckpt_adopt(struct fabric *f, const struct topo *t, struct emu_ckpt_fresh *x)
 {
-	struct link *dir[2];
-	size_t i, d;
+	size_t k, i;
 
-	for (i = 0; i < t->n_nats; i++) {
-		nat_adopt(fabric_nat(f, t->nats[i].name), x->nats[i]);
-		x->nats[i] = NULL;
-	}
-	for (i = 0; i < emu_ckpt_n_parts(t); i++)
-		if (x->fws[i]) {
-			fw_adopt(fabric_firewall(f, emu_ckpt_part(t, i)), x->fws[i]);
-			x->fws[i] = NULL;
-		}
-	for (i = 0; i <= emu_ckpt_n_parts(t); i++) {
-		fabric_link(f, emu_ckpt_part(t, i), &dir[0], &dir[1]);
-		for (d = 0; d < 2; d++) {
-			link_adopt(dir[d], x->links[2 * i + d]);
-			x->links[2 * i + d] = NULL;
-		}
-	}
+	for (k = 0; k < EMU_CKPT_KINDS; k++)
+		for (i = 0; i <= emu_ckpt_n_parts(t); i++)
+			if (x->fresh[k][i]) {
+				emu_ckpt_kinds[k].adopt(f, emu_ckpt_part(t, i), x->fresh[k][i]);
+				x->fresh[k][i] = NULL;
+			}
 	flowtab_adopt(fabric_flowtab(f), x->flows);
 	x->flows = NULL;
 }
