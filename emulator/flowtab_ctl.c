@@ -5,19 +5,13 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 
-static json_t *flowtab_ck_addr(uint32_t a)
-{
-	char s[INET_ADDRSTRLEN];
-
-	inet_ntop(AF_INET, &a, s, sizeof(s));
-	return json_string(s);
-}
+#include "natbed/jsonck.h"
 
 static void flowtab_ck_one(void *ctx, const struct flow_tuple *k, uint64_t next)
 {
-	json_array_append_new(ctx, json_pack("[i,o,i,o,i,I]", k->proto, flowtab_ck_addr(k->src),
-					     ntohs(k->sport), flowtab_ck_addr(k->dst),
-					     ntohs(k->dport), (json_int_t)next));
+	json_array_append_new(ctx, json_pack("[i,o,i,o,i,I]", k->proto, jsonck_ipv4(k->src),
+					     ntohs(k->sport), jsonck_ipv4(k->dst), ntohs(k->dport),
+					     (json_int_t)next));
 }
 
 json_t *flowtab_checkpoint(const struct flowtab *t)
@@ -31,37 +25,18 @@ json_t *flowtab_checkpoint(const struct flowtab *t)
 			 (json_int_t)st.recycled, "flows", flows);
 }
 
-static int flowtab_ck_addr_read(const json_t *j, uint32_t *out)
-{
-	const char *s = json_string_value(j);
-	struct in_addr a;
-
-	if (!s || inet_pton(AF_INET, s, &a) != 1)
-		return -1;
-	*out = a.s_addr;
-	return 0;
-}
-
-/* An integer 0..max of array e at i. */
-static int flowtab_ck_int(const json_t *e, size_t i, json_int_t max, json_int_t *out)
-{
-	const json_t *v = json_array_get(e, i);
-
-	*out = json_integer_value(v);
-	return json_is_integer(v) && *out >= 0 && *out <= max ? 0 : -1;
-}
-
 /* One flow [proto, src, sport, dst, dport, next]. */
 static int flowtab_ck_read(struct flowtab *t, const json_t *e)
 {
 	struct flow_tuple k = {0};
 	json_int_t proto, sport, dport, next;
 
-	if (json_array_size(e) != 6 || flowtab_ck_int(e, 0, 255, &proto) < 0 ||
-	    flowtab_ck_addr_read(json_array_get(e, 1), &k.src) < 0 ||
-	    flowtab_ck_int(e, 2, 65535, &sport) < 0 ||
-	    flowtab_ck_addr_read(json_array_get(e, 3), &k.dst) < 0 ||
-	    flowtab_ck_int(e, 4, 65535, &dport) < 0 || flowtab_ck_int(e, 5, INT64_MAX, &next) < 0 ||
+	if (json_array_size(e) != 6 || jsonck_int(json_array_get(e, 0), 0, 255, &proto) < 0 ||
+	    jsonck_ipv4_read(json_array_get(e, 1), &k.src) < 0 ||
+	    jsonck_int(json_array_get(e, 2), 0, 65535, &sport) < 0 ||
+	    jsonck_ipv4_read(json_array_get(e, 3), &k.dst) < 0 ||
+	    jsonck_int(json_array_get(e, 4), 0, 65535, &dport) < 0 ||
+	    jsonck_int(json_array_get(e, 5), 0, INT64_MAX, &next) < 0 ||
 	    next < 1) /* a flow is remembered when its first packet is numbered */
 		return -1;
 	k.proto = (uint8_t)proto;

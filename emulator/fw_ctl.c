@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "natbed/jsonck.h"
+
 /* --- statistics ---------------------------------------------------------- */
 
 static json_t *fw_count_json(const struct fw_count *c)
@@ -112,14 +114,6 @@ static json_t *fw_cfg_json(const struct topo_fw *cfg)
 			 topo_fw_action_name(cfg->policy), "rules", rules);
 }
 
-static json_t *fw_addr_json(uint32_t a)
-{
-	char s[INET_ADDRSTRLEN];
-
-	inet_ntop(AF_INET, &a, s, sizeof(s));
-	return json_string(s);
-}
-
 static json_t *fw_pair_json(const struct fw_count *c)
 {
 	return json_pack("[I,I]", (json_int_t)c->packets, (json_int_t)c->bytes);
@@ -145,8 +139,8 @@ static json_t *fw_counters_ckpt(const struct fw *fw)
 static json_t *fw_flow_ckpt(const struct fw_flow *f, natbed_time_t now)
 {
 	return json_pack("{s:i,s:o,s:i,s:o,s:i,s:b,s:s,s:b,s:[i,i],s:I}", "proto", f->t.proto,
-			 "src", fw_addr_json(f->t.src), "sport", ntohs(f->t.sport), "dst",
-			 fw_addr_json(f->t.dst), "dport", ntohs(f->t.dport), "ports", f->t.ports,
+			 "src", jsonck_ipv4(f->t.src), "sport", ntohs(f->t.sport), "dst",
+			 jsonck_ipv4(f->t.dst), "dport", ntohs(f->t.dport), "ports", f->t.ports,
 			 "dir", f->dir == FW_DIR_IN ? "in" : "out", "replied", f->replied, "tcp",
 			 f->tcp.state, f->tcp.heard, "expires_in_ns",
 			 (json_int_t)(f->expires - now));
@@ -155,7 +149,7 @@ static json_t *fw_flow_ckpt(const struct fw_flow *f, natbed_time_t now)
 static json_t *fw_frag_ckpt(const struct fw_frag *fr, unsigned slot, natbed_time_t now)
 {
 	return json_pack("{s:i,s:o,s:o,s:i,s:i,s:s,s:i,s:I}", "slot", (int)slot, "src",
-			 fw_addr_json(fr->src), "dst", fw_addr_json(fr->dst), "id", ntohs(fr->id),
+			 jsonck_ipv4(fr->src), "dst", jsonck_ipv4(fr->dst), "id", ntohs(fr->id),
 			 "proto", fr->proto, "verdict",
 			 fw_verdict_name((enum fw_verdict)fr->verdict), "rule", fr->rule,
 			 "expires_in_ns", (json_int_t)(fr->expires - now));
@@ -181,17 +175,6 @@ json_t *fw_checkpoint(const struct fw *fw, natbed_time_t now)
 }
 
 /* --- restore: built aside, checked whole, then adopted ------------------- */
-
-static int fw_addr_read(const json_t *j, uint32_t *out)
-{
-	const char *s = json_string_value(j);
-	struct in_addr a;
-
-	if (!s || inet_pton(AF_INET, s, &a) != 1)
-		return -1;
-	*out = a.s_addr;
-	return 0;
-}
 
 /* The checkpoint's rules, policy and statefulness must be fw's. */
 static int fw_fits(const struct fw *fw, const json_t *j, char *err, size_t errlen)
@@ -227,19 +210,12 @@ static int fw_fits(const struct fw *fw, const json_t *j, char *err, size_t errle
 	return rc;
 }
 
-/* An integer lo..hi. */
-static int fw_int_read(const json_t *j, json_int_t lo, json_int_t hi, json_int_t *out)
-{
-	*out = json_integer_value(j);
-	return json_is_integer(j) && *out >= lo && *out <= hi ? 0 : -1;
-}
-
 static int fw_pair_read(const json_t *j, struct fw_count *c)
 {
 	json_int_t p, b;
 
-	if (json_array_size(j) != 2 || fw_int_read(json_array_get(j, 0), 0, INT64_MAX, &p) < 0 ||
-	    fw_int_read(json_array_get(j, 1), 0, INT64_MAX, &b) < 0)
+	if (json_array_size(j) != 2 || jsonck_int(json_array_get(j, 0), 0, INT64_MAX, &p) < 0 ||
+	    jsonck_int(json_array_get(j, 1), 0, INT64_MAX, &b) < 0)
 		return -1;
 	c->packets = (uint64_t)p;
 	c->bytes = (uint64_t)b;
@@ -263,12 +239,12 @@ static int fw_counters_read(struct fw *fw, const json_t *j)
 		if (fw_pair_read(json_array_get(rules, i), &c->rules[i]) < 0)
 			return -1;
 	for (i = 0; i < FW_VERDICT_COUNT; i++) {
-		if (fw_int_read(json_array_get(v, i), 0, INT64_MAX, &n) < 0)
+		if (jsonck_int(json_array_get(v, i), 0, INT64_MAX, &n) < 0)
 			return -1;
 		c->verdicts[i] = (uint64_t)n;
 	}
 	for (i = 0; i < 3; i++) {
-		if (fw_int_read(json_object_get(j, keys[i]), 0, INT64_MAX, &n) < 0)
+		if (jsonck_int(json_object_get(j, keys[i]), 0, INT64_MAX, &n) < 0)
 			return -1;
 		*fields[i] = (uint64_t)n;
 	}
@@ -285,18 +261,18 @@ static int fw_flow_read(struct fw *fw, const json_t *j, natbed_time_t now)
 	struct fw_tuple t = {0};
 	bool reply;
 
-	if (fw_int_read(json_object_get(j, "proto"), 0, 255, &proto) < 0 ||
-	    fw_addr_read(json_object_get(j, "src"), &t.src) < 0 ||
-	    fw_addr_read(json_object_get(j, "dst"), &t.dst) < 0 ||
-	    fw_int_read(json_object_get(j, "sport"), 0, 65535, &sport) < 0 ||
-	    fw_int_read(json_object_get(j, "dport"), 0, 65535, &dport) < 0 ||
+	if (jsonck_int(json_object_get(j, "proto"), 0, 255, &proto) < 0 ||
+	    jsonck_ipv4_read(json_object_get(j, "src"), &t.src) < 0 ||
+	    jsonck_ipv4_read(json_object_get(j, "dst"), &t.dst) < 0 ||
+	    jsonck_int(json_object_get(j, "sport"), 0, 65535, &sport) < 0 ||
+	    jsonck_int(json_object_get(j, "dport"), 0, 65535, &dport) < 0 ||
 	    !json_is_boolean(json_object_get(j, "ports")) ||
 	    !json_is_boolean(json_object_get(j, "replied")) || !dir ||
 	    (strcmp(dir, "in") != 0 && strcmp(dir, "out") != 0) || json_array_size(tcp) != 2 ||
-	    fw_int_read(json_array_get(tcp, 0), TCPST_NONE, TCPST_CLOSING, &state) < 0 ||
-	    fw_int_read(json_array_get(tcp, 1), 0, TCPST_A | TCPST_B, &heard) < 0 ||
+	    jsonck_int(json_array_get(tcp, 0), TCPST_NONE, TCPST_CLOSING, &state) < 0 ||
+	    jsonck_int(json_array_get(tcp, 1), 0, TCPST_A | TCPST_B, &heard) < 0 ||
 	    /* no flow lives longer than an established TCP connection */
-	    fw_int_read(json_object_get(j, "expires_in_ns"), 1, FW_TCP_ESTABLISHED_NS, &exp) < 0)
+	    jsonck_int(json_object_get(j, "expires_in_ns"), 1, FW_TCP_ESTABLISHED_NS, &exp) < 0)
 		return -1;
 	t.proto = (uint8_t)proto;
 	t.sport = htons((uint16_t)sport);
@@ -338,15 +314,16 @@ static int fw_frag_read(struct fw *fw, const json_t *j, natbed_time_t now)
 	json_int_t slot, id, proto, rule, exp;
 	struct fw_frag fr = {0};
 
-	if (fw_int_read(json_object_get(j, "slot"), 0, FW_FRAGS - 1, &slot) < 0 ||
-	    fw->frags[slot].expires > now || fw_addr_read(json_object_get(j, "src"), &fr.src) < 0 ||
-	    fw_addr_read(json_object_get(j, "dst"), &fr.dst) < 0 ||
-	    fw_int_read(json_object_get(j, "id"), 0, 65535, &id) < 0 ||
-	    fw_int_read(json_object_get(j, "proto"), 0, 255, &proto) < 0 ||
+	if (jsonck_int(json_object_get(j, "slot"), 0, FW_FRAGS - 1, &slot) < 0 ||
+	    fw->frags[slot].expires > now ||
+	    jsonck_ipv4_read(json_object_get(j, "src"), &fr.src) < 0 ||
+	    jsonck_ipv4_read(json_object_get(j, "dst"), &fr.dst) < 0 ||
+	    jsonck_int(json_object_get(j, "id"), 0, 65535, &id) < 0 ||
+	    jsonck_int(json_object_get(j, "proto"), 0, 255, &proto) < 0 ||
 	    fw_verdict_read(json_object_get(j, "verdict"), &fr.verdict) < 0 ||
-	    fw_int_read(json_object_get(j, "rule"), FW_RULE_ESTABLISHED,
-			(json_int_t)fw->cfg.n_rules - 1, &rule) < 0 ||
-	    fw_int_read(json_object_get(j, "expires_in_ns"), 1, FW_FRAG_TIMEOUT_NS, &exp) < 0)
+	    jsonck_int(json_object_get(j, "rule"), FW_RULE_ESTABLISHED,
+		       (json_int_t)fw->cfg.n_rules - 1, &rule) < 0 ||
+	    jsonck_int(json_object_get(j, "expires_in_ns"), 1, FW_FRAG_TIMEOUT_NS, &exp) < 0)
 		return -1;
 	fr.id = htons((uint16_t)id);
 	fr.proto = (uint8_t)proto;
@@ -371,7 +348,7 @@ struct fw *fw_restore_prepare(const struct fw *fw, const json_t *j, natbed_time_
 	if (fw_fits(fw, j, err, errlen) < 0)
 		return NULL;
 	if (!json_is_array(flows) || !json_is_array(frags) ||
-	    fw_int_read(json_object_get(j, "frag_next"), 0, FW_FRAGS - 1, &next) < 0) {
+	    jsonck_int(json_object_get(j, "frag_next"), 0, FW_FRAGS - 1, &next) < 0) {
 		snprintf(err, errlen, "flows, frags or frag_next: missing or invalid");
 		return NULL;
 	}

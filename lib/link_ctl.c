@@ -2,7 +2,6 @@
  * The link model (link.c) decides; this file serialises. */
 #include "natbed/link_ctl.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -10,6 +9,7 @@
 #include <string.h>
 
 #include "link_int.h"
+#include "natbed/jsonck.h"
 
 /* Relative times a checkpoint may hold: far beyond any run (146 years),
  * and far enough from INT64_MIN/MAX that now + t never overflows. */
@@ -19,20 +19,11 @@
 
 /* --- writing ------------------------------------------------------------- */
 
-/* 64-bit words as strings: JSON integers are signed. */
-static json_t *link_ck_u64(uint64_t v, bool hex)
-{
-	char s[24];
-
-	snprintf(s, sizeof(s), hex ? "%016" PRIx64 : "%" PRIu64, v);
-	return json_string(s);
-}
-
 /* A count: an integer, or past INT64_MAX (a JSON integer is signed) its
  * decimal string. */
 static json_t *link_ck_big(uint64_t v)
 {
-	return v <= INT64_MAX ? json_integer((json_int_t)v) : link_ck_u64(v, false);
+	return v <= INT64_MAX ? json_integer((json_int_t)v) : jsonck_u64(v, false);
 }
 
 /* A time relative to now, or null for "never" (INT64_MIN). */
@@ -94,12 +85,12 @@ json_t *link_checkpoint(const struct link *l, natbed_time_t now)
 
 		if (e->used)
 			json_array_append_new(flows, json_pack("[i,o,I,b]", (int)i,
-							       link_ck_u64(e->flow, true),
+							       jsonck_u64(e->flow, true),
 							       (json_int_t)e->next_seq, e->bad));
 	}
 	return json_pack("{s:s,s:i,s:o,s:o,s:o,s:{s:f,s:o},s:o,s:o,s:{s:i,s:o},s:o}", "name",
 			 l->cfg.name, "dir", (int)l->cfg.dir, "seed",
-			 link_ck_u64(l->cfg.seed, false), "key", link_ck_u64(l->cfg.key, true),
+			 jsonck_u64(l->cfg.seed, false), "key", jsonck_u64(l->cfg.key, true),
 			 "config", link_ck_cfg(&l->cfg), "bucket", "tokens", l->tb_tokens, "at_ns",
 			 link_ck_rel(l->tb_ns, now), "last_deliver_ns",
 			 link_ck_rel(l->last_deliver_ns, now), "queue", queue, "ge", "cap",
@@ -108,19 +99,6 @@ json_t *link_checkpoint(const struct link *l, natbed_time_t now)
 
 /* --- reading ------------------------------------------------------------- */
 
-static int link_ck_u64_read(const json_t *j, bool hex, uint64_t *out)
-{
-	const char *s = json_string_value(j);
-	char *end;
-
-	if (!s || !*s ||
-	    (hex ? strspn(s, "0123456789abcdef") : strspn(s, "0123456789")) != strlen(s))
-		return -1;
-	errno = 0;
-	*out = strtoull(s, &end, hex ? 16 : 10);
-	return *end || errno ? -1 : 0;
-}
-
 /* A count 0..max: an integer, or a decimal string (link_ck_big()). */
 static int link_ck_count(const json_t *j, uint64_t max, uint64_t *out)
 {
@@ -128,7 +106,7 @@ static int link_ck_count(const json_t *j, uint64_t max, uint64_t *out)
 	uint64_t u;
 
 	if (json_is_string(j)) {
-		if (link_ck_u64_read(j, false, &u) < 0 || u > max)
+		if (jsonck_u64_read(j, false, &u) < 0 || u > max)
 			return -1;
 		*out = u;
 		return 0;
@@ -307,7 +285,7 @@ static int link_ck_ge_read(struct link *l, const json_t *ge)
 		    next < 1 || !json_is_boolean(json_array_get(e, 3)))
 			return -1;
 		g = &l->ge[slot];
-		if (link_ck_u64_read(json_array_get(e, 1), true, &g->flow) < 0)
+		if (jsonck_u64_read(json_array_get(e, 1), true, &g->flow) < 0)
 			return -1;
 		g->next_seq = (uint64_t)next;
 		g->bad = json_is_true(json_array_get(e, 3));
@@ -349,8 +327,8 @@ static int link_ck_fits(const struct link *l, const json_t *j, char *err, size_t
 			  name ? name : "?", (long long)dir);
 		return -1;
 	}
-	if (link_ck_u64_read(json_object_get(j, "seed"), false, &seed) < 0 ||
-	    link_ck_u64_read(json_object_get(j, "key"), true, &key) < 0 || seed != l->cfg.seed ||
+	if (jsonck_u64_read(json_object_get(j, "seed"), false, &seed) < 0 ||
+	    jsonck_u64_read(json_object_get(j, "key"), true, &key) < 0 || seed != l->cfg.seed ||
 	    key != l->cfg.key) {
 		link_errf(err, errlen,
 			  "seed or key: the checkpoint is of a run with another seed or link");
