@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,9 +39,14 @@ static void ctl_usage(FILE *f)
 		"  link NAME set KEY VALUE [up|down]\n"
 		"                change a link parameter (delay, jitter, loss, rate, dup, ...;\n"
 		"                docs/links.md), both directions unless one is named\n"
-		"  checkpoint /ABS/FILE, restore /ABS/FILE\n"
-		"                save / load every NAT's state (behaviour, mappings, counters,\n"
-		"                generator); restore checks the whole file first\n"
+		"  checkpoint FILE, restore FILE\n"
+		"                save / load the whole state: NATs (behaviour, mappings,\n"
+		"                counters, generator), firewalls (flows), links (parameters,\n"
+		"                loss model state, token bucket) and each flow's packet numbers,\n"
+		"                so a restore into a fresh `natbed up` of the topology drops\n"
+		"                what the uninterrupted run drops. Packets in flight are not\n"
+		"                saved. Restore checks the whole file first and changes nothing\n"
+		"                if a part does not fit. FILE may be relative\n"
 		"\n"
 		"  -p, --prefix P  namespace prefix (default %s)\n"
 		"  -j, --json      print the answer as JSON\n"
@@ -174,6 +180,28 @@ static json_t *ctl_all_mappings(const char *prefix, char **words, json_t *page)
 	return all;
 }
 
+/* checkpoint FILE and restore FILE: natbed-emu runs elsewhere and takes
+ * absolute paths only, so a relative FILE is made absolute against the
+ * caller's working directory, in out[len]. 0, or -1 (message printed). */
+static int ctl_abs_path(int argc, char **argv, char *out, size_t len)
+{
+	char cwd[PATH_MAX];
+
+	if (argc != 2 || (strcmp(argv[0], "checkpoint") != 0 && strcmp(argv[0], "restore") != 0) ||
+	    argv[1][0] == '/' || argv[1][0] == '\0')
+		return 0;
+	if (!getcwd(cwd, sizeof(cwd))) {
+		fprintf(stderr, "natbed ctl: the current directory: %s\n", strerror(errno));
+		return -1;
+	}
+	if (snprintf(out, len, "%s/%s", strcmp(cwd, "/") == 0 ? "" : cwd, argv[1]) >= (int)len) {
+		fprintf(stderr, "natbed ctl: %s/%s: path too long\n", cwd, argv[1]);
+		return -1;
+	}
+	argv[1] = out;
+	return 0;
+}
+
 int cmd_ctl(int argc, char **argv)
 {
 	static const struct option lopts[] = {
@@ -184,6 +212,7 @@ int cmd_ctl(int argc, char **argv)
 	};
 	const char *prefix = CLI_DEFAULT_PREFIX;
 	int c, json = 0, rc = 1;
+	char abs_path[PATH_MAX];
 	json_t *ans;
 
 	while ((c = getopt_long(argc, argv, "+p:jh", lopts, NULL)) != -1) {
@@ -209,6 +238,8 @@ int cmd_ctl(int argc, char **argv)
 	if (cli_check_prefix(prefix) < 0)
 		return 2;
 	if (cli_need_root("ctl") < 0)
+		return 1;
+	if (ctl_abs_path(argc - optind, argv + optind, abs_path, sizeof(abs_path)) < 0)
 		return 1;
 	ans = ctl_call(prefix, argc - optind, argv + optind);
 	if (!ans)

@@ -45,7 +45,7 @@ static const struct ctl_cmd *ctl_find(const struct ctl *c, int argc, const char 
 static json_t *ctl_answer(struct ctl *c, const char *req, size_t len)
 {
 	const char *argv[CTL_ARGS_MAX];
-	char err[256] = "";
+	char err[CTL_ERR_MAX] = "";
 	json_error_t jerr;
 	json_t *j = json_loadb(req, len, 0, &jerr), *res = NULL, *ans;
 	const struct ctl_cmd *cmd;

@@ -11,6 +11,7 @@
 
 #define CTL_REQ_MAX  4096 /* bytes of one request */
 #define CTL_ARGS_MAX 8
+#define CTL_ERR_MAX  1024 /* bytes of an error answer: room for a path and a reason */
 
 struct ctl;
 struct event_base;

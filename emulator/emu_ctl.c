@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "emu_ckpt.h"
 #include "firewall.h"
 #include "flowtab.h"
 #include "nat.h"
@@ -170,89 +171,36 @@ static json_t *emu_nat(void *ctx, int argc, const char **argv, char *err, size_t
 	return NULL;
 }
 
+/* natbed-emu runs elsewhere than its caller: a relative path would name
+ * some other file (natbed ctl makes it absolute). */
+static const char *emu_ckpt_path(int argc, const char **argv, char *err, size_t errlen)
+{
+	if (argc != 2 || argv[1][0] != '/') {
+		snprintf(err, errlen,
+			 "usage: %s /ABSOLUTE/FILE (natbed ctl resolves a relative one)", argv[0]);
+		return NULL;
+	}
+	return argv[1];
+}
+
+/* checkpoint /FILE: every NAT, firewall, link and flow number */
 static json_t *emu_checkpoint(void *ctx, int argc, const char **argv, char *err, size_t errlen)
 {
 	struct emu_ctl_ctx *c = ctx;
-	json_t *nats = json_object(), *all;
-	natbed_time_t now = sched_now(c->sched);
-	size_t k;
+	const char *path = emu_ckpt_path(argc, argv, err, errlen);
 
-	if (argc != 2 || argv[1][0] != '/') {
-		snprintf(err, errlen, "usage: checkpoint /ABSOLUTE/FILE");
-		json_decref(nats);
-		return NULL;
-	}
-	for (k = 0; k < c->topo->n_nats; k++)
-		json_object_set_new(
-		    nats, c->topo->nats[k].name,
-		    nat_checkpoint(fabric_nat(c->fabric, c->topo->nats[k].name), now));
-	all = json_pack("{s:s,s:I,s:o}", "topology", c->topo->name, "seed",
-			(json_int_t)c->topo->seed, "nats", nats);
-	if (json_dump_file(all, argv[1], JSON_INDENT(1)) < 0) {
-		snprintf(err, errlen, "%s: cannot write", argv[1]);
-		json_decref(all);
-		return NULL;
-	}
-	json_decref(all);
-	return json_pack("{s:s,s:I}", "file", argv[1], "nats", (json_int_t)c->topo->n_nats);
+	return path ? emu_ckpt_write(c->fabric, c->topo, sched_now(c->sched), path, err, errlen)
+		    : NULL;
 }
 
+/* restore /FILE: all of it or, when any part does not fit, nothing */
 static json_t *emu_restore(void *ctx, int argc, const char **argv, char *err, size_t errlen)
 {
 	struct emu_ctl_ctx *c = ctx;
-	json_error_t jerr;
-	json_t *all, *nats, *jn;
-	const char *name;
-	struct nat **fresh;
-	size_t i;
-	int rc = 0;
+	const char *path = emu_ckpt_path(argc, argv, err, errlen);
 
-	if (argc != 2 || argv[1][0] != '/') {
-		snprintf(err, errlen, "usage: restore /ABSOLUTE/FILE");
-		return NULL;
-	}
-	all = json_load_file(argv[1], 0, &jerr);
-	nats = json_object_get(all, "nats");
-	if (!json_is_object(nats)) {
-		snprintf(err, errlen, "%s:%d: not a natbed checkpoint (%s)", argv[1], jerr.line,
-			 jerr.text);
-		json_decref(all);
-		return NULL;
-	}
-	/* Every NAT must exist and its whole state check out before anything
-	 * changes: each is built aside, then all are adopted. */
-	fresh = calloc(c->topo->n_nats ? c->topo->n_nats : 1, sizeof(*fresh));
-	if (!fresh) {
-		snprintf(err, errlen, "out of memory");
-		json_decref(all);
-		return NULL;
-	}
-	json_object_foreach(nats, name, jn)
-	{
-		int k = topo_nat_find(c->topo, name);
-
-		if (k < 0) {
-			snprintf(err, errlen, "%s: NAT '%s' is not in this topology", argv[1],
-				 name);
-			rc = -1;
-			break;
-		}
-		fresh[k] = nat_restore_prepare(fabric_nat(c->fabric, name), jn, sched_now(c->sched),
-					       err, errlen);
-		if (!fresh[k]) {
-			rc = -1;
-			break;
-		}
-	}
-	for (i = 0; i < c->topo->n_nats; i++) {
-		if (rc == 0 && fresh[i])
-			nat_adopt(fabric_nat(c->fabric, c->topo->nats[i].name), fresh[i]);
-		else
-			nat_free(fresh[i]);
-	}
-	free(fresh);
-	json_decref(all);
-	return rc < 0 ? NULL : json_pack("{s:s}", "restored", argv[1]);
+	return path ? emu_ckpt_restore(c->fabric, c->topo, sched_now(c->sched), path, err, errlen)
+		    : NULL;
 }
 
 static json_t *emu_link_stats(struct link *l)

@@ -943,6 +943,11 @@ void fabric_flow_stats(const struct fabric *f, struct flowtab_stats *st)
 	flowtab_get_stats(f->flows, st);
 }
 
+struct flowtab *fabric_flowtab(struct fabric *f)
+{
+	return f->flows;
+}
+
 void fabric_sync(struct fabric *f)
 {
 	size_t i;

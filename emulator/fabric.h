@@ -48,6 +48,9 @@ struct flowtab_stats;
 /* Flows numbered (emulator/flowtab.h): remembered now, and forgotten to
  * make room. */
 void fabric_flow_stats(const struct fabric *f, struct flowtab_stats *st);
+struct flowtab;
+/* The flow numbering table itself (checkpoints). */
+struct flowtab *fabric_flowtab(struct fabric *f);
 /* Reads the kernel's drop counters into the ports and flushes captures. */
 void fabric_sync(struct fabric *f);
 

@@ -1,4 +1,4 @@
-#include "firewall.h"
+#include "fw_int.h"
 
 #include "icmpgen.h"
 #include "icmpq.h"
@@ -10,49 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FW_BUCKETS 4096 /* flow hash chains, a power of two */
-
-/* A packet's flow key; addresses and ports in network order. ICMP echo
- * carries its identifier in both ports, so a reply reverses to its request. */
-struct fw_tuple {
-	uint32_t src, dst;
-	uint16_t sport, dport;
-	uint8_t proto;
-	bool ports; /* UDP or TCP with its ports present: port rules apply */
-};
-
-struct fw_flow {
-	struct fw *fw;
-	struct fw_flow *hnext;
-	struct fw_tuple t; /* as the packet that started it went */
-	enum fw_dir dir;   /* that packet's direction */
-	bool replied;
-	struct tcpst tcp; /* TCP: A sent the flow's first packet */
-	natbed_time_t expires;
-	uint64_t expiry_ev; /* scheduler event id, 0 without a scheduler */
-};
-
-/* A datagram in fragments whose first fragment was decided: its later
- * fragments carry no ports, so they meet the same fate (as a NAT's follow
- * their first, RFC 4787 REQ-14), by IP identification. */
-struct fw_frag {
-	uint32_t src, dst; /* network order */
-	uint16_t id;
-	uint8_t proto;
-	uint8_t verdict; /* enum fw_verdict of the first */
-	int rule;	 /* what decided it: a rule, FW_RULE_DEFAULT or _ESTABLISHED */
-	natbed_time_t expires;
-};
-
-struct fw {
-	struct topo_fw cfg;
-	struct sched *s;
-	struct fw_counters c;
-	int last;
-	struct fw_flow *buckets[FW_BUCKETS];
-	struct fw_frag frags[FW_FRAGS];
-	unsigned frag_next; /* the oldest slot: reused first */
-};
 
 /* IP protocol numbers of enum topo_fw_proto (0: any). */
 static const uint8_t fw_proto_num[] = {
@@ -159,7 +116,7 @@ static int fw_match(const struct fw *fw, const struct fw_tuple *t, enum fw_dir d
 
 /* The same bucket for a tuple and its reverse, so one walk finds a flow
  * from either end. */
-static size_t fw_hash(const struct fw_tuple *t)
+size_t fw_hash(const struct fw_tuple *t)
 {
 	uint64_t a = (uint64_t)t->src << 16 | t->sport, b = (uint64_t)t->dst << 16 | t->dport;
 	uint64_t h = (a ^ b) * 0x9e3779b97f4a7c15ull + (a + b) + t->proto;
@@ -219,8 +176,8 @@ static void fw_expiry_cb(void *arg, natbed_time_t now)
 /* The live flow t belongs to, in either orientation (*reply: t runs
  * against it). Flows found expired on the way are freed: the table is
  * exact in time even when the scheduler runs late or not at all. */
-static struct fw_flow *fw_flow_find(struct fw *fw, const struct fw_tuple *t, natbed_time_t now,
-				    bool *reply)
+struct fw_flow *fw_flow_find(struct fw *fw, const struct fw_tuple *t, natbed_time_t now,
+			     bool *reply)
 {
 	struct fw_flow **pp = &fw->buckets[fw_hash(t)], *f;
 	struct fw_tuple r;
@@ -258,33 +215,41 @@ static void fw_flow_seen(struct fw_flow *f, const struct ip_view *v, bool reply,
 	f->expires = now + fw_timeout(f);
 }
 
+int fw_flow_insert(struct fw *fw, struct fw_flow *f)
+{
+	size_t b;
+
+	f->fw = fw;
+	if (fw->s) {
+		f->expiry_ev = sched_at(fw->s, f->expires, fw_expiry_cb, f);
+		if (!f->expiry_ev)
+			return -1;
+	}
+	b = fw_hash(&f->t);
+	f->hnext = fw->buckets[b];
+	fw->buckets[b] = f;
+	fw->c.flows_active++;
+	return 0;
+}
+
 static void fw_flow_new(struct fw *fw, const struct fw_tuple *t, enum fw_dir dir,
 			const struct ip_view *v, natbed_time_t now)
 {
 	struct fw_flow *f;
-	size_t b;
 
 	if (fw->c.flows_active >= FW_FLOWS_MAX || !(f = calloc(1, sizeof(*f)))) {
 		fw->c.flows_untracked++;
 		return;
 	}
-	f->fw = fw;
 	f->t = *t;
 	f->dir = dir;
 	fw_flow_seen(f, v, false, now);
-	if (fw->s) {
-		f->expiry_ev = sched_at(fw->s, f->expires, fw_expiry_cb, f);
-		if (!f->expiry_ev) {
-			free(f);
-			fw->c.flows_untracked++;
-			return;
-		}
+	if (fw_flow_insert(fw, f) < 0) {
+		free(f);
+		fw->c.flows_untracked++;
+		return;
 	}
-	b = fw_hash(t);
-	f->hnext = fw->buckets[b];
-	fw->buckets[b] = f;
 	fw->c.flows_created++;
-	fw->c.flows_active++;
 }
 
 /* ICMP error v travelling back to the sender of a packet of a tracked
@@ -482,81 +447,6 @@ void fw_free(struct fw *fw)
 		}
 	}
 	free(fw);
-}
-
-/* --- statistics ---------------------------------------------------------- */
-
-static json_t *fw_count_json(const struct fw_count *c)
-{
-	return json_pack("{s:I,s:I}", "packets", (json_int_t)c->packets, "bytes",
-			 (json_int_t)c->bytes);
-}
-
-/* "A.B.C.D" for a /32, "A.B.C.D/LEN" otherwise. */
-static json_t *fw_net_json(const struct topo_fw_net *n)
-{
-	char a[INET_ADDRSTRLEN], s[INET_ADDRSTRLEN + 4];
-
-	if (!inet_ntop(AF_INET, &n->addr, a, sizeof(a)))
-		return NULL;
-	if (n->len == 32)
-		return json_string(a);
-	snprintf(s, sizeof(s), "%s/%u", a, n->len);
-	return json_string(s);
-}
-
-static json_t *fw_ports_json(const struct topo_fw_ports *p)
-{
-	char s[16];
-
-	if (p->lo == p->hi)
-		snprintf(s, sizeof(s), "%u", p->lo);
-	else
-		snprintf(s, sizeof(s), "%u-%u", p->lo, p->hi);
-	return json_string(s);
-}
-
-static json_t *fw_rule_json(const struct topo_fw_rule *r, size_t i, const struct fw_count *c)
-{
-	json_t *j =
-	    json_pack("{s:I,s:i,s:s,s:s,s:s,s:I,s:I}", "index", (json_int_t)i, "line", r->line,
-		      "dir", topo_fw_dir_name(r->dir), "proto", topo_fw_proto_name(r->proto),
-		      "action", topo_fw_action_name(r->action), "packets", (json_int_t)c->packets,
-		      "bytes", (json_int_t)c->bytes);
-
-	if (!j)
-		return NULL;
-	if (r->set & TOPO_FW_FROM)
-		json_object_set_new(j, "from", fw_net_json(&r->from));
-	if (r->set & TOPO_FW_TO)
-		json_object_set_new(j, "to", fw_net_json(&r->to));
-	if (r->set & TOPO_FW_PORT)
-		json_object_set_new(j, "port", fw_ports_json(&r->port));
-	if (r->set & TOPO_FW_SPORT)
-		json_object_set_new(j, "sport", fw_ports_json(&r->sport));
-	return j;
-}
-
-json_t *fw_stats_json(const struct fw *fw)
-{
-	const struct fw_counters *c = &fw->c;
-	json_t *rules = json_array(), *policy = fw_count_json(&c->policy), *j;
-	size_t i;
-
-	if (policy)
-		json_object_set_new(policy, "action",
-				    json_string(topo_fw_action_name(fw->cfg.policy)));
-	for (i = 0; rules && i < fw->cfg.n_rules; i++)
-		json_array_append_new(rules, fw_rule_json(&fw->cfg.rules[i], i, &c->rules[i]));
-	j = json_pack("{s:b,s:o*,s:o*,s:o*,s:{s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I}}", "stateful",
-		      fw->cfg.stateful, "default", policy, "established",
-		      fw_count_json(&c->established), "rules", rules, "flows", "active",
-		      (json_int_t)c->flows_active, "created", (json_int_t)c->flows_created,
-		      "expired", (json_int_t)c->flows_expired, "untracked",
-		      (json_int_t)c->flows_untracked, "verdicts", "accept",
-		      (json_int_t)c->verdicts[FW_ACCEPT], "drop", (json_int_t)c->verdicts[FW_DROP],
-		      "reject", (json_int_t)c->verdicts[FW_REJECT]);
-	return j;
 }
 
 /* --- reject answers ------------------------------------------------------ */

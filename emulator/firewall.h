@@ -95,6 +95,23 @@ const struct fw_counters *fw_counters(const struct fw *fw);
  * A new reference, or NULL on ENOMEM. */
 json_t *fw_stats_json(const struct fw *fw);
 
+/* Everything the firewall keeps as JSON (fw_ctl.c): its rules, policy and
+ * statefulness (what a restore must find), counters, tracked flows (tuple,
+ * direction, replied, TCP state, time left) and the fragment records
+ * (time left, in their slots). Times are stored relative to now. A new
+ * reference, or NULL on ENOMEM. */
+json_t *fw_checkpoint(const struct fw *fw, natbed_time_t now);
+
+/* Restore in two steps, so that many firewalls (and the rest of a fabric)
+ * change all or not at all: prepare checks the whole checkpoint j against
+ * fw (its rules, default policy and statefulness must be fw's) and builds
+ * the state aside, on fw's scheduler, returning it (free with fw_free) or
+ * NULL with "what: problem" in err (fw unchanged); adopt makes fw run
+ * that state and frees fresh. */
+struct fw *fw_restore_prepare(const struct fw *fw, const json_t *j, natbed_time_t now, char *err,
+			      size_t errlen);
+void fw_adopt(struct fw *fw, struct fw *fresh);
+
 /* Builds the answer to a rejected packet v into out[cap]: for TCP a RST
  * (RFC 9293 §3.10.7.1), for anything else an ICMP destination unreachable,
  * code 13 "communication administratively prohibited" (RFC 1812 §5.2.7.1),

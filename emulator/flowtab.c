@@ -124,30 +124,83 @@ static int32_t flowtab_take(struct flowtab *t)
 	return i;
 }
 
-uint64_t flowtab_next(struct flowtab *t, const struct flow_tuple *k)
+/* The entry of k, or FLOWTAB_NONE; *b: its bucket. */
+static int32_t flowtab_find(const struct flowtab *t, const struct flow_tuple *k, uint32_t *b)
 {
-	uint32_t b = (uint32_t)flow_tuple_hash(k) & t->mask;
 	int32_t i;
 
-	for (i = t->buckets[b]; i != FLOWTAB_NONE; i = t->e[i].chain)
+	*b = (uint32_t)flow_tuple_hash(k) & t->mask;
+	for (i = t->buckets[*b]; i != FLOWTAB_NONE; i = t->e[i].chain)
 		if (flowtab_same(&t->e[i].k, k))
 			break;
+	return i;
+}
+
+/* A new entry for k in bucket b, numbered from seq, the newest. */
+static int32_t flowtab_insert(struct flowtab *t, const struct flow_tuple *k, uint32_t b,
+			      uint64_t seq)
+{
+	int32_t i = flowtab_take(t);
+
+	t->e[i].k = *k;
+	t->e[i].seq = seq;
+	t->e[i].bucket = b;
+	t->e[i].chain = t->buckets[b];
+	t->buckets[b] = i;
+	flowtab_make_newest(t, i);
+	return i;
+}
+
+uint64_t flowtab_next(struct flowtab *t, const struct flow_tuple *k)
+{
+	uint32_t b;
+	int32_t i = flowtab_find(t, k, &b);
+
 	if (i == FLOWTAB_NONE) {
-		i = flowtab_take(t);
-		t->e[i].k = *k;
-		t->e[i].seq = 0;
-		t->e[i].bucket = b;
-		t->e[i].chain = t->buckets[b];
-		t->buckets[b] = i;
+		i = flowtab_insert(t, k, b, 0);
 	} else {
 		flowtab_unlink_recency(t, i);
+		flowtab_make_newest(t, i);
 	}
-	flowtab_make_newest(t, i);
 	return t->e[i].seq++;
+}
+
+int flowtab_put(struct flowtab *t, const struct flow_tuple *k, uint64_t next)
+{
+	uint32_t b;
+
+	if (t->used == t->max || flowtab_find(t, k, &b) != FLOWTAB_NONE)
+		return -1;
+	flowtab_insert(t, k, b, next);
+	return 0;
+}
+
+void flowtab_each(const struct flowtab *t,
+		  void (*fn)(void *ctx, const struct flow_tuple *k, uint64_t next), void *ctx)
+{
+	int32_t i;
+
+	for (i = t->oldest; i != FLOWTAB_NONE; i = t->e[i].newer)
+		fn(ctx, &t->e[i].k, t->e[i].seq);
+}
+
+void flowtab_set_recycled(struct flowtab *t, uint64_t recycled)
+{
+	t->recycled = recycled;
+}
+
+void flowtab_adopt(struct flowtab *t, struct flowtab *fresh)
+{
+	struct flowtab old = *t;
+
+	*t = *fresh;
+	*fresh = old;
+	flowtab_free(fresh);
 }
 
 void flowtab_get_stats(const struct flowtab *t, struct flowtab_stats *st)
 {
 	st->flows = t->used;
+	st->max = t->max;
 	st->recycled = t->recycled;
 }

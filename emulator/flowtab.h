@@ -32,10 +32,29 @@ uint64_t flowtab_next(struct flowtab *t, const struct flow_tuple *k);
 
 struct flowtab_stats {
 	size_t flows;	   /* remembered now */
+	size_t max;	   /* remembered at most */
 	uint64_t recycled; /* flows forgotten to make room */
 };
 
 void flowtab_get_stats(const struct flowtab *t, struct flowtab_stats *st);
+
+/* --- for checkpoints (flowtab_ctl.h) --- */
+
+/* Calls fn for each flow remembered, the least recently seen first, with
+ * the number its next packet gets. */
+void flowtab_each(const struct flowtab *t,
+		  void (*fn)(void *ctx, const struct flow_tuple *k, uint64_t next), void *ctx);
+
+/* Remembers flow k as the most recently seen, its next packet numbered
+ * next. 0, or -1 when k is remembered already or the table is full. */
+int flowtab_put(struct flowtab *t, const struct flow_tuple *k, uint64_t next);
+
+/* Sets the count of flows forgotten to make room. */
+void flowtab_set_recycled(struct flowtab *t, uint64_t recycled);
+
+/* t takes fresh's flows (of the same max) and fresh, t's old ones, which
+ * go with it: frees fresh. */
+void flowtab_adopt(struct flowtab *t, struct flowtab *fresh);
 
 /* A 64-bit hash of k, well mixed: the flow's id for the links' random
  * streams (struct link_pkt.flow). */

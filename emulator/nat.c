@@ -1094,6 +1094,10 @@ void nat_adopt(struct nat *n, struct nat *fresh)
 	}
 	nat_repoint(n);
 	nat_repoint(fresh);
+	/* n keeps its event hook; the old state goes quietly */
+	n->cfg.on_event = fresh->cfg.on_event;
+	n->cfg.event_ctx = fresh->cfg.event_ctx;
+	fresh->cfg.on_event = NULL;
 	nat_free(fresh);
 }
 

@@ -608,6 +608,7 @@ struct nat *nat_restore_prepare(const struct nat *n, const json_t *j, natbed_tim
 	struct nat *fresh;
 	size_t i;
 
+	c.on_event = NULL; /* what is built aside logs nothing (nat_adopt) */
 	if (!json_is_object(j) || nat_fits(n, j, err, errlen) < 0)
 		return json_is_object(j)
 			   ? NULL

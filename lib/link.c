@@ -1,6 +1,6 @@
 /* natbed-emu links: delay, jitter, rate, loss models, targeted drops,
  * duplication and corruption of one link direction (issue 5). */
-#include "natbed/link.h"
+#include "link_int.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -15,17 +15,12 @@
 #include "natbed/units.h"
 #include "natbed/topo.h"
 
-/* Gilbert-Elliott chains are kept per flow, so a flow's losses do not
- * depend on other flows' packets: an open-addressing table (linear
- * probing, at most half full) that grows up to LINK_GE_FLOWS_MAX entries;
- * past that, a new flow takes over its home slot. At most LINK_GE_GAP_MAX
- * missing packet numbers of a flow are replayed through its chain. */
-#define LINK_GE_FLOWS_INIT 64
-#define LINK_GE_FLOWS_MAX  65536
-#define LINK_GE_GAP_MAX	   64
-#define LINK_VALUE_MAX	   128 /* bytes of a value string link_cfg_set splits */
-#define LINK_ARGS_MAX	   6   /* words of a "loss" value */
-#define LINK_PRESET_KV	   12  /* key/value pairs of one preset */
+/* At most LINK_GE_GAP_MAX missing packet numbers of a flow are replayed
+ * through its Gilbert-Elliott chain (link_int.h: the chains). */
+#define LINK_GE_GAP_MAX 64
+#define LINK_VALUE_MAX	128 /* bytes of a value string link_cfg_set splits */
+#define LINK_ARGS_MAX	6   /* words of a "loss" value */
+#define LINK_PRESET_KV	12  /* key/value pairs of one preset */
 
 /* Purposes of the draws for one packet: each has its own stream. */
 enum link_draw {
@@ -39,40 +34,7 @@ enum link_draw {
 	LINK_DRAW_CORRUPT = LINK_DRAW_DUP_DELAY + 2, /* and + 1 for the copy */
 };
 
-struct link_ge_flow {
-	uint64_t flow;
-	uint64_t next_seq; /* the chain's state is that of packet next_seq - 1 */
-	bool used;
-	bool bad;
-};
-
-struct link_qent {
-	natbed_time_t depart_ns; /* leaves the token bucket */
-	uint32_t len;
-};
-
-struct link_loss_model;
-
-struct link {
-	struct link_cfg cfg;
-	const struct link_loss_model *loss;
-	uint64_t dkey; /* stream key of (link, direction) */
-	/* Token bucket: tokens (bytes) as of tb_ns, the last departure. */
-	double tb_tokens;
-	natbed_time_t tb_ns;
-	struct link_qent *q; /* FIFO ring of packets waiting for tokens */
-	uint32_t q_head, q_count, q_cap;
-	uint64_t q_bytes;
-	natbed_time_t last_deliver_ns; /* for reorder = false */
-	struct link_ge_flow *ge;       /* NULL until a Gilbert-Elliott packet */
-	uint32_t ge_cap, ge_used;
-	struct link_stats st;
-};
-
-static void link_errf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void link_errf(char *err, size_t errlen, const char *fmt, ...)
+void link_errf(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -181,15 +143,6 @@ static int link_split(const char *value, char *buf, size_t buflen, char **argv, 
 }
 
 /* --- loss models -------------------------------------------------------- */
-
-/* An entry of the loss model table. parse() reads the words after the
- * model's name; lose() decides one packet. */
-struct link_loss_model {
-	const char *name;
-	const char *alias;
-	int (*parse)(struct link_loss_cfg *lc, char **argv, int argc, char *err, size_t errlen);
-	bool (*lose)(struct link *l, const struct link_pkt *p, uint64_t fkey);
-};
 
 static int loss_none_parse(struct link_loss_cfg *lc, char **argv, int argc, char *err,
 			   size_t errlen)
@@ -365,7 +318,7 @@ static const struct link_loss_model link_loss_models[] = {
 
 #define LINK_N_LOSS_MODELS (sizeof(link_loss_models) / sizeof(link_loss_models[0]))
 
-static const struct link_loss_model *link_loss_find(const char *name)
+const struct link_loss_model *link_loss_find(const char *name)
 {
 	for (size_t i = 0; i < LINK_N_LOSS_MODELS; i++) {
 		const struct link_loss_model *m = &link_loss_models[i];
@@ -754,9 +707,7 @@ static bool link_prob_ok(double p)
 	return p >= 0.0 && p <= 1.0;
 }
 
-/* Checks cfg for link_new()/link_set(); returns its loss model or NULL. */
-static const struct link_loss_model *link_check(const struct link_cfg *cfg, char *err,
-						size_t errlen)
+const struct link_loss_model *link_cfg_check(const struct link_cfg *cfg, char *err, size_t errlen)
 {
 	const struct link_loss_cfg *lc = &cfg->loss;
 	const struct link_loss_model *m = link_loss_find(lc->model);
@@ -783,7 +734,7 @@ static const struct link_loss_model *link_check(const struct link_cfg *cfg, char
 
 struct link *link_new(const struct link_cfg *cfg, char *err, size_t errlen)
 {
-	const struct link_loss_model *m = link_check(cfg, err, errlen);
+	const struct link_loss_model *m = link_cfg_check(cfg, err, errlen);
 	struct link *l;
 
 	if (!m)
@@ -1014,7 +965,7 @@ int link_set(struct link *l, const char *key, const char *value, char *err, size
 
 	if (link_cfg_set(&c, key, value, err, errlen) < 0)
 		return -1;
-	m = link_check(&c, err, errlen);
+	m = link_cfg_check(&c, err, errlen);
 	if (!m)
 		return -1;
 	if (m != l->loss || memcmp(&c.loss, &l->cfg.loss, sizeof(c.loss)) != 0)

@@ -6,11 +6,13 @@
  *   control byte, 16-bit length, frame, time advance byte.
  * Control bits: 0 direction in (else out), 1 repair the frame's checksums,
  * 2 statistics as JSON, 3 build rejections into a buffer of a size read
- * from the input rather than FW_REJECT_FRAME_MAX.
+ * from the input rather than FW_REJECT_FRAME_MAX, 4 checkpoint the
+ * firewall, restore it into a twin and adopt the twin's state.
  *
  * Checked: fw_check() leaves the packet as it was and names a rule that
  * exists; every rejection answer fits its buffer, parses, goes back to the
- * sender and carries a right L4 checksum. */
+ * sender and carries a right L4 checksum; a checkpoint restores, and the
+ * restored firewall checkpoints the same. */
 #include <arpa/inet.h>
 #include <jansson.h>
 #include <stdbool.h>
@@ -33,6 +35,7 @@ enum fw_fuzz_ctl {
 	FW_FUZZ_FIX = 1u << 1,
 	FW_FUZZ_STATS = 1u << 2,
 	FW_FUZZ_CAP = 1u << 3,
+	FW_FUZZ_CKPT = 1u << 4,
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -136,6 +139,34 @@ static void fw_fuzz_frame(struct fw *fw, size_t n_rules, struct fuzz_in *in, uin
 		fw_fuzz_reject(&v, cap);
 }
 
+/* Checkpoint fw (through text, as the file carries it), restore it into a
+ * twin of cfg, and make fw run the twin's state: it checkpoints the same. */
+static void fw_fuzz_checkpoint(struct fw *fw, const struct topo_fw *cfg, struct sched *s,
+			       natbed_time_t now)
+{
+	json_t *ck = fw_checkpoint(fw, now), *back = NULL, *again = NULL;
+	struct fw *twin = fw_new(cfg, s), *fresh = NULL;
+	char err[256], *text = ck ? json_dumps(ck, JSON_COMPACT) : NULL;
+
+	if (text)
+		back = json_loads(text, 0, NULL);
+	if (back && twin)
+		fresh = fw_restore_prepare(twin, back, now, err, sizeof(err));
+	if (back && twin && !fresh)
+		__builtin_trap(); /* its own checkpoint must fit */
+	if (fresh) {
+		fw_adopt(fw, fresh);
+		again = fw_checkpoint(fw, now);
+		if (again && !json_equal(ck, again))
+			__builtin_trap();
+	}
+	json_decref(again);
+	json_decref(back);
+	json_decref(ck);
+	free(text);
+	fw_free(twin);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_in in = {data, size};
@@ -169,6 +200,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				__builtin_trap();
 			json_decref(j);
 		}
+		if (ctl & FW_FUZZ_CKPT)
+			fw_fuzz_checkpoint(fw, &cfg, on_sched ? s : NULL, now);
 		now += (natbed_time_t)fuzz_u8(&in) * FW_FUZZ_TICK_NS;
 		sched_run_until(s, now);
 	}

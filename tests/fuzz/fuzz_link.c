@@ -2,18 +2,22 @@
  * NUL-separated strings read as KEY, VALUE, KEY, VALUE, ... applied with
  * link_cfg_set() to a default configuration, then a link built from it
  * decides a few packets, the same pairs are applied again with link_set()
- * and it decides a few more.
+ * and it decides a few more. Then its checkpoint is restored into a fresh
+ * link, and both decide the same further packets.
  *
  * Checked: a refused setting leaves the configuration as it was and says
  * why; a verdict delivers one or two copies exactly when it passes, never
- * before the packet arrived; the counters add up. */
+ * before the packet arrived; the counters add up; the restored link
+ * decides every packet as the original does. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "natbed/link.h"
+#include "natbed/link_ctl.h"
 #include "natbed/log.h"
 
 #define LINK_FUZZ_PAIRS	  16 /* settings read from one input */
@@ -73,6 +77,52 @@ static void link_fuzz_check(struct link *l, natbed_time_t *now, uint64_t *decide
 		__builtin_trap();
 }
 
+/* Restores l's checkpoint (through text) into a fresh link of l's
+ * identity whose clock is `shift` ahead; both then decide alike. */
+static void link_fuzz_checkpoint(struct link *l, natbed_time_t now, const uint64_t *decided)
+{
+	const natbed_time_t shift = 1000 * NATBED_NS_PER_S;
+	json_t *ck = link_checkpoint(l, now), *back = NULL;
+	char err[LINK_ERR_MAX], *text = ck ? json_dumps(ck, JSON_COMPACT) : NULL;
+	struct link_cfg cfg = *link_config(l);
+	struct link *twin, *fresh = NULL;
+
+	link_cfg_default(&cfg);
+	memcpy(cfg.name, link_config(l)->name, sizeof(cfg.name));
+	cfg.seed = link_config(l)->seed;
+	cfg.key = link_config(l)->key;
+	cfg.dir = link_config(l)->dir;
+	twin = link_new(&cfg, err, sizeof(err));
+	if (text)
+		back = json_loads(text, 0, NULL);
+	if (twin && back &&
+	    !(fresh = link_restore_prepare(twin, back, now + shift, err, sizeof(err))))
+		__builtin_trap(); /* its own checkpoint must fit */
+	if (fresh) {
+		link_adopt(twin, fresh);
+		for (unsigned i = 0; i < LINK_FUZZ_PACKETS; i++) {
+			struct link_pkt p = {.flow = i % 3,
+					     .seq = decided[i % 3] + i / 3,
+					     .len = 60 + (i * 331) % 1455,
+					     .proto = 17};
+			struct link_verdict a = link_decide(l, &p, now), b;
+
+			b = link_decide(twin, &p, now + shift);
+			if (a.drop != b.drop || a.n != b.n)
+				__builtin_trap();
+			for (unsigned c = 0; c < a.n; c++)
+				if (a.deliver_ns[c] + shift != b.deliver_ns[c] ||
+				    a.corrupt[c] != b.corrupt[c])
+					__builtin_trap();
+			now += (natbed_time_t)(i % 3) * NATBED_NS_PER_MS;
+		}
+	}
+	link_free(twin);
+	json_decref(back);
+	json_decref(ck);
+	free(text);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static char key[LINK_FUZZ_PAIRS][LINK_FUZZ_STR_MAX],
@@ -113,6 +163,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	link_set_up(l, !(pairs & 1));
 	link_fuzz_check(l, &now, decided);
+	link_fuzz_checkpoint(l, now, decided);
 	link_free(l);
 	return 0;
 }

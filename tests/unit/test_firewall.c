@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "firewall.h"
@@ -595,6 +596,205 @@ static void test_counters(void **state)
 	fw_free(fw);
 }
 
+/* ---- checkpoints ---- */
+
+#define CK_RULES                                                                                   \
+	"      default: drop\n"                                                                    \
+	"      rules:\n"                                                                           \
+	"        - { dir: in, proto: tcp, port: 22, action: accept }\n"                            \
+	"        - { dir: out, action: accept }\n"
+#define CK_SHIFT (777 * S) /* the other run's clock */
+
+static json_t *through_text(json_t *j)
+{
+	char *s = json_dumps(j, JSON_COMPACT);
+	json_t *back = json_loads(s, 0, NULL);
+
+	assert_non_null(back);
+	free(s);
+	json_decref(j);
+	return back;
+}
+
+/* Flows of each kind, a fragment record and counters in fw at t. */
+static void ck_fill(struct fw *fw, natbed_time_t t)
+{
+	struct pkt p;
+
+	/* UDP out, answered */
+	expect(fw, udp(&p, HOST, 5000, SERVER, 3478, 4), FW_DIR_OUT, t, FW_ACCEPT, 1);
+	expect(fw, udp(&p, SERVER, 3478, HOST, 5000, 4), FW_DIR_IN, t, FW_ACCEPT,
+	       FW_RULE_ESTABLISHED);
+	/* TCP in (rule 0), established */
+	expect(fw, tcp(&p, OTHER, 40000, HOST, 22, TCP_SYN, 1, 0, 0), FW_DIR_IN, t, FW_ACCEPT, 0);
+	expect(fw, tcp(&p, HOST, 22, OTHER, 40000, TCP_SYN | TCP_ACK, 9, 2, 0), FW_DIR_OUT, t,
+	       FW_ACCEPT, FW_RULE_ESTABLISHED);
+	expect(fw, tcp(&p, OTHER, 40000, HOST, 22, TCP_ACK, 2, 10, 0), FW_DIR_IN, t, FW_ACCEPT, 0);
+	/* TCP out, a SYN never answered */
+	expect(fw, tcp(&p, HOST, 41000, SERVER, 80, TCP_SYN, 1, 0, 0), FW_DIR_OUT, t, FW_ACCEPT, 1);
+	/* ping out */
+	expect(fw, echo(&p, HOST, SERVER, 8, 77), FW_DIR_OUT, t, FW_ACCEPT, 1);
+	/* an answer's first fragment: its later ones are to follow */
+	udp(&p, SERVER, 3478, HOST, 5000, 1472);
+	expect(fw, frag_first(&p), FW_DIR_IN, t, FW_ACCEPT, FW_RULE_ESTABLISHED);
+	/* a stranger, dropped */
+	expect(fw, udp(&p, OTHER, 1, HOST, 5000, 4), FW_DIR_IN, t, FW_DROP, FW_RULE_DEFAULT);
+}
+
+/* A checkpoint restored into a fresh firewall of another run's clock:
+ * the same checkpoint again, and the flows, fragments and lifetimes
+ * behave as in the original. */
+static void test_checkpoint_round_trip(void **state)
+{
+	struct clock_virtual va = {0}, vb = {0};
+	struct sched *sa = sched_new(clock_virtual_clock(&va), &va);
+	struct sched *sb = sched_new(clock_virtual_clock(&vb), &vb);
+	struct fw *a = fw_yaml(CK_RULES, sa), *b = fw_yaml(CK_RULES, sb), *fresh;
+	const natbed_time_t t = 50 * S;
+	char err[256];
+	json_t *ck, *again;
+	struct pkt p;
+
+	sched_run_until(sa, t);
+	sched_run_until(sb, t + CK_SHIFT);
+	ck_fill(a, t);
+	/* b's own flow is replaced */
+	expect(b, udp(&p, HOST, 6000, SERVER, 9, 4), FW_DIR_OUT, t + CK_SHIFT, FW_ACCEPT, 1);
+	ck = through_text(fw_checkpoint(a, t));
+	assert_int_equal(json_array_size(json_object_get(ck, "flows")), 4);
+	assert_int_equal(json_array_size(json_object_get(ck, "frags")), 1);
+	fresh = fw_restore_prepare(b, ck, t + CK_SHIFT, err, sizeof(err));
+	if (!fresh)
+		fail_msg("fw_restore_prepare: %s", err);
+	fw_adopt(b, fresh);
+	again = fw_checkpoint(b, t + CK_SHIFT);
+	assert_true(json_equal(ck, again));
+	json_decref(again);
+	assert_int_equal(sched_pending(sb), 4); /* each flow's expiry, b's own gone */
+	assert_memory_equal(fw_counters(a), fw_counters(b), sizeof(struct fw_counters));
+
+	/* the fragment follows its first; the UDP reply is established */
+	expect(b, frag_later(&p, SERVER, HOST, 0x1234), FW_DIR_IN, t + CK_SHIFT + S, FW_ACCEPT,
+	       FW_RULE_ESTABLISHED);
+	expect(b, udp(&p, SERVER, 3478, HOST, 5000, 4), FW_DIR_IN, t + CK_SHIFT + S, FW_ACCEPT,
+	       FW_RULE_ESTABLISHED);
+	expect(b, udp(&p, SERVER, 9, HOST, 6000, 4), FW_DIR_IN, t + CK_SHIFT + S, FW_DROP,
+	       FW_RULE_DEFAULT);
+	/* lifetimes go on: at 241 s the unanswered SYN, the ping and (not
+	 * refreshed since 1 s) the UDP flow are gone on b's scheduler; the
+	 * established TCP connection stays */
+	sched_run_until(sb, t + CK_SHIFT + 241 * S);
+	assert_int_equal(fw_counters(b)->flows_active, 1);
+	expect(b, tcp(&p, HOST, 22, OTHER, 40000, TCP_ACK, 10, 2, 5), FW_DIR_OUT,
+	       t + CK_SHIFT + 241 * S, FW_ACCEPT, FW_RULE_ESTABLISHED);
+	expect(b, tcp(&p, SERVER, 80, HOST, 41000, TCP_SYN | TCP_ACK, 5, 2, 0), FW_DIR_IN,
+	       t + CK_SHIFT + 241 * S, FW_DROP, FW_RULE_DEFAULT);
+	json_decref(ck);
+	fw_free(a);
+	fw_free(b);
+	assert_int_equal(sched_pending(sb), 0);
+	sched_free(sa);
+	sched_free(sb);
+}
+
+/* Sets element or member `key` of the first array element or object
+ * named `part` of a copy of ck to v; the restore into fw must fail with
+ * an error naming want and change nothing. */
+static void ck_refused(struct fw *fw, struct sched *s, const json_t *ck, const char *part,
+		       const char *key, json_t *v, const char *want)
+{
+	json_t *bad = json_deep_copy(ck), *before = fw_checkpoint(fw, sched_now(s)), *after;
+	json_t *at = json_object_get(bad, part);
+	size_t pending = sched_pending(s);
+	char err[256] = "";
+
+	if (json_is_array(at))
+		at = json_array_get(at, 0);
+	assert_non_null(at);
+	json_object_set_new(at, key, v);
+	assert_null(fw_restore_prepare(fw, bad, sched_now(s), err, sizeof(err)));
+	if (!strstr(err, want))
+		fail_msg("error '%s' does not name '%s'", err, want);
+	after = fw_checkpoint(fw, sched_now(s));
+	assert_true(json_equal(before, after));
+	assert_int_equal(sched_pending(s), pending);
+	json_decref(bad);
+	json_decref(before);
+	json_decref(after);
+}
+
+static void test_checkpoint_refusals(void **state)
+{
+	struct clock_virtual vc = {0};
+	struct sched *s = sched_new(clock_virtual_clock(&vc), &vc);
+	struct fw *a = fw_yaml(CK_RULES, s), *b = fw_yaml(CK_RULES, s);
+	struct fw *other_rule =
+	    fw_yaml("      default: drop\n"
+		    "      rules:\n"
+		    "        - { dir: in, proto: tcp, port: 23, action: accept }\n"
+		    "        - { dir: out, action: accept }\n",
+		    s);
+	struct fw *other_policy =
+	    fw_yaml("      default: reject\n"
+		    "      rules:\n"
+		    "        - { dir: in, proto: tcp, port: 22, action: accept }\n"
+		    "        - { dir: out, action: accept }\n",
+		    s);
+	struct fw *stateless = fw_yaml("      stateful: false\n" CK_RULES, s);
+	struct fw *fewer = fw_yaml(STATEFUL_OUT_ONLY, s);
+	char err[256];
+	json_t *ck, *bad;
+	struct pkt p;
+
+	ck_fill(a, 0);
+	expect(b, udp(&p, HOST, 6000, SERVER, 9, 4), FW_DIR_OUT, 0, FW_ACCEPT, 1);
+	ck = fw_checkpoint(a, 0);
+	/* another firewall's rules, policy or statefulness */
+	assert_null(fw_restore_prepare(other_rule, ck, 0, err, sizeof(err)));
+	assert_non_null(strstr(err, "config.rules[0]"));
+	assert_null(fw_restore_prepare(other_policy, ck, 0, err, sizeof(err)));
+	assert_non_null(strstr(err, "config.default"));
+	assert_null(fw_restore_prepare(stateless, ck, 0, err, sizeof(err)));
+	assert_non_null(strstr(err, "config.stateful"));
+	assert_null(fw_restore_prepare(fewer, ck, 0, err, sizeof(err)));
+	assert_non_null(strstr(err, "config.rules: 2 rules"));
+	assert_null(fw_restore_prepare(b, json_null(), 0, err, sizeof(err)));
+	/* a bad part anywhere: b keeps its own state */
+	ck_refused(b, s, ck, "flows", "dir", json_string("sideways"), "flows[");
+	ck_refused(b, s, ck, "flows", "src", json_string("1.2.3"), "flows[");
+	ck_refused(b, s, ck, "flows", "expires_in_ns", json_integer(0), "flows[");
+	ck_refused(b, s, ck, "flows", "tcp", json_pack("[i,i]", 9, 0), "flows[");
+	ck_refused(b, s, ck, "frags", "rule", json_integer(2), "frags[0]");
+	ck_refused(b, s, ck, "frags", "verdict", json_string("maybe"), "frags[0]");
+	ck_refused(b, s, ck, "counters", "rules", json_pack("[[i,i]]", 1, 1), "counters");
+	ck_refused(b, s, ck, "counters", "flows_created", json_integer(-1), "counters");
+	/* a flow listed twice, once the other way round */
+	bad = json_deep_copy(ck);
+	{
+		json_t *f = json_deep_copy(json_array_get(json_object_get(bad, "flows"), 0));
+		json_t *src = json_incref(json_object_get(f, "src"));
+		json_t *sport = json_incref(json_object_get(f, "sport"));
+
+		json_object_set(f, "src", json_object_get(f, "dst"));
+		json_object_set(f, "sport", json_object_get(f, "dport"));
+		json_object_set_new(f, "dst", src);
+		json_object_set_new(f, "dport", sport);
+		json_array_append_new(json_object_get(bad, "flows"), f);
+	}
+	assert_null(fw_restore_prepare(b, bad, 0, err, sizeof(err)));
+	assert_non_null(strstr(err, "listed twice"));
+	assert_int_equal(fw_counters(b)->flows_active, 1);
+	json_decref(bad);
+	json_decref(ck);
+	fw_free(a);
+	fw_free(b);
+	fw_free(other_rule);
+	fw_free(other_policy);
+	fw_free(stateless);
+	fw_free(fewer);
+	sched_free(s);
+}
+
 /* ---- reject answers ---- */
 
 /* Parses an answer frame and checks its IP and L4 checksums. */
@@ -747,6 +947,8 @@ int main(void)
 	    cmocka_unit_test(test_related),
 	    cmocka_unit_test(test_fragments),
 	    cmocka_unit_test(test_counters),
+	    cmocka_unit_test(test_checkpoint_round_trip),
+	    cmocka_unit_test(test_checkpoint_refusals),
 	    cmocka_unit_test(test_reject_icmp),
 	    cmocka_unit_test(test_reject_tcp),
 	    cmocka_unit_test(test_reject_silent),
