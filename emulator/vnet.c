@@ -20,26 +20,19 @@
 #include "pkt.h"
 #include "proto.h"
 #include "route.h"
+#include "vnet_sock.h"
 
-#define VNET_F_CORE	   (1u << 8) /* crossed the internet core on this visit */
-#define VNET_TTL	   64	     /* Linux's default (net.ipv4.ip_default_ttl) */
-#define VNET_SOCKETS_LIMIT (1u << 30)
-
-struct vnet_sock {
-	int host;      /* -1: free */
-	uint32_t addr; /* bound address, 0: any of the host's; network order */
-	uint16_t port; /* network order */
-	dg_recv_fn fn;
-	void *arg;
-	int next_free;
-};
+#define VNET_F_CORE (1u << 8) /* crossed the internet core on this visit */
+#define VNET_TTL    64	      /* Linux's default (net.ipv4.ip_default_ttl) */
 
 struct vnet_host {
 	struct vnet *v;
 	struct dgram dg;
 	int index;
-	uint64_t port_key;   /* the stream of its ephemeral port draws */
-	uint64_t port_draws; /* draws so far */
+	uint32_t addrs[TOPO_ADDRS_MAX]; /* its addresses, network order */
+	struct vsock_host sh;		/* what its sockets are checked against */
+	uint64_t port_key;		/* the stream of its ephemeral port draws */
+	uint64_t port_draws;		/* draws so far */
 	struct vnet_host_stats st;
 };
 
@@ -54,11 +47,7 @@ struct vnet {
 	struct fw **host_fw; /* NULL where none */
 	struct fw **nat_fw;
 	struct vnet_host *hosts;
-	struct vnet_sock *socks;
-	size_t n_socks;
-	int free_head; /* -1: every socket is open */
-	int32_t *hash; /* socket ids by (host, addr, port), -1: empty */
-	size_t hash_mask;
+	struct vsock_table *socks; /* every host's */
 	struct vnet_stats st;
 	vnet_trace_fn trace;
 	void *trace_ctx;
@@ -193,175 +182,36 @@ static int vnet_ttl_dec(struct pkt *p)
 	return 0;
 }
 
-/* --- sockets: a hash of (host, address, port) -------------------------------- */
-
-static size_t vnet_hash_of(const struct vnet *v, int h, uint32_t addr, uint16_t port)
-{
-	uint64_t x = ((uint64_t)(uint32_t)h << 32 | addr) * 0x9e3779b97f4a7c15ull;
-
-	x ^= (uint64_t)port * 0xc2b2ae3d27d4eb4full;
-	x ^= x >> 31;
-	x *= 0xbf58476d1ce4e5b9ull;
-	x ^= x >> 29;
-	return (size_t)x & v->hash_mask;
-}
-
-static int vnet_sock_find(const struct vnet *v, int h, uint32_t addr, uint16_t port)
-{
-	size_t i = vnet_hash_of(v, h, addr, port);
-	int32_t id;
-
-	while ((id = v->hash[i]) >= 0) {
-		const struct vnet_sock *sk = &v->socks[id];
-
-		if (sk->host == h && sk->addr == addr && sk->port == port)
-			return id;
-		i = (i + 1) & v->hash_mask;
-	}
-	return -1;
-}
-
-static void vnet_sock_hash_add(struct vnet *v, int id)
-{
-	const struct vnet_sock *sk = &v->socks[id];
-	size_t i = vnet_hash_of(v, sk->host, sk->addr, sk->port);
-
-	while (v->hash[i] >= 0)
-		i = (i + 1) & v->hash_mask;
-	v->hash[i] = id;
-}
-
-/* Linear probing's deletion by backward shift (Knuth, TAOCP 6.4,
- * Algorithm R): no tombstones, so lookups never slow down. */
-static void vnet_sock_hash_del(struct vnet *v, int id)
-{
-	const struct vnet_sock *sk = &v->socks[id];
-	size_t i = vnet_hash_of(v, sk->host, sk->addr, sk->port), j, k;
-
-	while (v->hash[i] != id)
-		i = (i + 1) & v->hash_mask;
-	for (j = i;;) {
-		j = (j + 1) & v->hash_mask;
-		if (v->hash[j] < 0)
-			break;
-		sk = &v->socks[v->hash[j]];
-		k = vnet_hash_of(v, sk->host, sk->addr, sk->port);
-		/* the entry at j may move to i when its home k is not in (i, j] */
-		if (i <= j ? (k <= i || k > j) : (k <= i && k > j)) {
-			v->hash[i] = v->hash[j];
-			i = j;
-		}
-	}
-	v->hash[i] = -1;
-}
-
-static bool vnet_host_owns(const struct topo_host *th, uint32_t addr)
-{
-	size_t a;
-
-	for (a = 0; a < th->n_addrs; a++)
-		if (th->addrs[a].s_addr == addr)
-			return true;
-	return false;
-}
-
-/* Linux's bind rule without SO_REUSEADDR: a port on an address conflicts
- * with the same port on that address or on any address; on any address,
- * with the same port on every address of the host. */
-static bool vnet_port_taken(const struct vnet *v, int h, uint32_t addr, uint16_t port)
-{
-	const struct topo_host *th = &v->t->hosts[h];
-	size_t a;
-
-	if (vnet_sock_find(v, h, 0, port) >= 0)
-		return true;
-	if (addr)
-		return vnet_sock_find(v, h, addr, port) >= 0;
-	for (a = 0; a < th->n_addrs; a++)
-		if (vnet_sock_find(v, h, th->addrs[a].s_addr, port) >= 0)
-			return true;
-	return false;
-}
-
-/* An ephemeral port as Linux's udp_lib_get_port() picks one: from a
- * random point of ip_local_port_range, the first free port on; here the
- * random point is seeded per host. 0 when every port is taken. */
-static uint16_t vnet_ephemeral(struct vnet *v, struct vnet_host *hh, uint32_t addr)
-{
-	const uint32_t n = VNET_EPHEMERAL_HI - VNET_EPHEMERAL_LO + 1;
-	uint32_t first = (uint32_t)(rng_keyed_u64(v->t->seed, hh->port_key, hh->port_draws++) % n);
-	uint32_t i;
-
-	for (i = 0; i < n; i++) {
-		uint16_t port = htons((uint16_t)(VNET_EPHEMERAL_LO + (first + i) % n));
-
-		if (!vnet_port_taken(v, hh->index, addr, port))
-			return port;
-	}
-	return 0;
-}
+/* --- sockets ------------------------------------------------------------------- */
 
 static int vnet_open(void *io, const struct dg_ep *bind, struct dg_ep *local, dg_recv_fn fn,
 		     void *arg)
 {
 	struct vnet_host *hh = io;
 	struct vnet *v = hh->v;
-	const struct topo_host *th = &v->t->hosts[hh->index];
 	uint32_t addr = bind ? bind->addr : 0;
 	uint16_t port = bind ? bind->port : 0;
-	struct vnet_sock *sk;
+	uint64_t draw = 0;
 	int id;
 
-	if (!fn)
-		return -EINVAL;
-	if (addr && !vnet_host_owns(th, addr))
-		return -EADDRNOTAVAIL;
-	if (v->free_head < 0)
-		return -EMFILE;
-	if (port ? vnet_port_taken(v, hh->index, addr, port)
-		 : !(port = vnet_ephemeral(v, hh, addr)))
-		return -EADDRINUSE;
-	id = v->free_head;
-	sk = &v->socks[id];
-	v->free_head = sk->next_free;
-	sk->host = hh->index;
-	sk->addr = addr;
-	sk->port = port;
-	sk->fn = fn;
-	sk->arg = arg;
-	vnet_sock_hash_add(v, id);
-	v->st.sockets++;
-	if (local) {
-		local->addr = addr ? addr : th->addrs[0].s_addr;
-		local->port = port;
+	if (!port) /* the host's own seeded stream */
+		draw = rng_keyed_u64(v->t->seed, hh->port_key, hh->port_draws++);
+	id = vsock_bind(v->socks, &hh->sh, addr, port, draw, fn, arg);
+	if (id >= 0 && local) {
+		const struct vsock *sk = vsock_get(v->socks, id, hh->index);
+
+		local->addr = addr ? addr : hh->addrs[0];
+		local->port = sk->port;
 	}
 	return id;
-}
-
-/* Socket sock of host hh, or NULL when it is not one of hh's. */
-static struct vnet_sock *vnet_sock_of(struct vnet_host *hh, int sock)
-{
-	struct vnet *v = hh->v;
-
-	if (sock < 0 || (size_t)sock >= v->n_socks || v->socks[sock].host != hh->index)
-		return NULL;
-	return &v->socks[sock];
 }
 
 static void vnet_close(void *io, int sock)
 {
 	struct vnet_host *hh = io;
-	struct vnet *v = hh->v;
-	struct vnet_sock *sk = vnet_sock_of(hh, sock);
 
-	if (!sk)
-		return;
-	vnet_sock_hash_del(v, sock);
-	sk->host = -1;
-	sk->fn = NULL;
-	sk->next_free = v->free_head;
-	v->free_head = sock;
-	v->st.sockets--;
+	if (vsock_get(hh->v->socks, sock, hh->index))
+		vsock_close(hh->v->socks, sock);
 }
 
 /* --- the walk -------------------------------------------------------------- */
@@ -402,24 +252,22 @@ static int vnet_nat_claims(void *ctx, int n, uint32_t dst)
 	return nat_is_public(((struct vnet *)ctx)->nats[n], dst);
 }
 
-/* The datagram reached host p->host's UDP stack. */
+/* The datagram reached host p->host's UDP stack: to the socket bound to
+ * its address and port, or to any address and its port. */
 static void vnet_deliver(struct vnet *v, struct pkt *p, natbed_time_t now)
 {
 	struct vnet_host *hh = &v->hosts[p->host];
 	struct vnet_event ev = {.kind = VNET_EV_DELIVER, .where = v->t->hosts[p->host].name};
 	struct udp_hdr *u = vnet_udp(p);
 	struct dg_ep from = {vnet_ip(p)->src, u->sport};
-	int id = vnet_sock_find(v, p->host, vnet_ip(p)->dst, u->dport);
-	struct vnet_sock *sk;
+	int id = vsock_lookup(v->socks, p->host, vnet_ip(p)->dst, u->dport);
+	const struct vsock *sk = vsock_get(v->socks, id, p->host);
 
-	if (id < 0)
-		id = vnet_sock_find(v, p->host, 0, u->dport);
-	if (id < 0) {
+	if (!sk) {
 		hh->st.port_closed++;
 		vnet_drop(v, p, VNET_DROP_PORT_CLOSED, ev.where);
 		return;
 	}
-	sk = &v->socks[id];
 	hh->st.rx++;
 	v->st.delivered++;
 	if (v->trace) {
@@ -585,7 +433,7 @@ static int vnet_send(void *io, int sock, const struct dg_ep *to, const void *buf
 {
 	struct vnet_host *hh = io;
 	struct vnet *v = hh->v;
-	struct vnet_sock *sk = vnet_sock_of(hh, sock);
+	const struct vsock *sk = vsock_get(v->socks, sock, hh->index);
 	struct dg_ep from;
 	struct pkt *p;
 
@@ -600,7 +448,7 @@ static int vnet_send(void *io, int sock, const struct dg_ep *to, const void *buf
 		v->st.drops[VNET_DROP_NO_BUFFER]++;
 		return vnet_send_error(hh, -ENOBUFS);
 	}
-	from.addr = sk->addr ? sk->addr : v->t->hosts[hh->index].addrs[0].s_addr;
+	from.addr = sk->addr ? sk->addr : hh->addrs[0];
 	from.port = sk->port;
 	vnet_frame(p, &from, to, buf, len);
 	p->ctx = v;
@@ -642,7 +490,7 @@ static int vnet_open_nats(struct vnet *v)
 
 static int vnet_open_hosts(struct vnet *v)
 {
-	size_t h, n = v->t->n_hosts;
+	size_t h, a, n = v->t->n_hosts;
 
 	v->hosts = calloc(n ? n : 1, sizeof(*v->hosts));
 	v->host_fw = calloc(n ? n : 1, sizeof(*v->host_fw));
@@ -659,42 +507,23 @@ static int vnet_open_hosts(struct vnet *v)
 		hh->dg.s = v->s;
 		hh->dg.seed = rng_keyed_u64(v->t->seed, rng_key(th->name, 0x6467 /* "dg" */), 0);
 		hh->port_key = rng_key(th->name, 0x706f7274 /* "port" */);
+		for (a = 0; a < th->n_addrs; a++)
+			hh->addrs[a] = th->addrs[a].s_addr;
+		hh->sh = (struct vsock_host){hh->index, hh->addrs, th->n_addrs};
 		if (th->fw.present && !(v->host_fw[h] = fw_new(&th->fw, v->s)))
 			return -1;
 	}
 	return 0;
 }
 
-static int vnet_open_sockets(struct vnet *v, size_t max)
-{
-	size_t i, cap = 16;
-
-	while (cap < 2 * max)
-		cap <<= 1;
-	v->socks = calloc(max, sizeof(*v->socks));
-	v->hash = malloc(cap * sizeof(*v->hash));
-	if (!v->socks || !v->hash)
-		return -1;
-	v->n_socks = max;
-	v->hash_mask = cap - 1;
-	memset(v->hash, 0xff, cap * sizeof(*v->hash)); /* -1: empty */
-	for (i = 0; i < max; i++) {
-		v->socks[i].host = -1;
-		v->socks[i].next_free = i + 1 < max ? (int)(i + 1) : -1;
-	}
-	v->free_head = 0;
-	return 0;
-}
-
 struct vnet *vnet_new(const struct vnet_cfg *cfg, char *err, size_t errlen)
 {
-	size_t max_sockets = cfg->max_sockets ? cfg->max_sockets : VNET_SOCKETS_DEFAULT;
 	struct linkset_cfg lc = {.topo = cfg->topo, .sched = cfg->sched, .drop = vnet_link_drop};
 	struct vnet *v;
 
-	if (!cfg->topo || !cfg->sched || max_sockets > VNET_SOCKETS_LIMIT) {
+	if (!cfg->topo || !cfg->sched || cfg->max_sockets > VSOCK_MAX) {
 		snprintf(err, errlen, "vnet: a topology, a scheduler and at most %u sockets",
-			 VNET_SOCKETS_LIMIT);
+			 VSOCK_MAX);
 		return NULL;
 	}
 	v = calloc(1, sizeof(*v));
@@ -705,8 +534,9 @@ struct vnet *vnet_new(const struct vnet_cfg *cfg, char *err, size_t errlen)
 	v->pool = pkt_pool_new(cfg->max_packets ? cfg->max_packets : VNET_PACKETS_DEFAULT);
 	v->route = route_new(v->t);
 	v->flows = flowtab_new(cfg->max_flows);
-	if (!v->pool || !v->route || !v->flows || vnet_open_sockets(v, max_sockets) < 0 ||
-	    vnet_open_hosts(v) < 0 || vnet_open_nats(v) < 0)
+	v->socks = vsock_table_new(cfg->max_sockets ? cfg->max_sockets : VNET_SOCKETS_DEFAULT);
+	if (!v->pool || !v->route || !v->flows || !v->socks || vnet_open_hosts(v) < 0 ||
+	    vnet_open_nats(v) < 0)
 		goto nomem;
 	lc.pool = v->pool;
 	lc.ctx = v;
@@ -738,8 +568,7 @@ void vnet_free(struct vnet *v)
 	free(v->nat_fw);
 	free(v->host_fw);
 	free(v->hosts);
-	free(v->socks);
-	free(v->hash);
+	vsock_table_free(v->socks);
 	linkset_free(v->links);
 	flowtab_free(v->flows);
 	route_free(v->route);
@@ -780,6 +609,7 @@ void vnet_stats(const struct vnet *v, struct vnet_stats *st)
 {
 	*st = v->st;
 	st->in_flight = pkt_pool_in_use(v->pool);
+	st->sockets = vsock_count(v->socks);
 }
 
 void vnet_host_stats(const struct vnet *v, int h, struct vnet_host_stats *st)

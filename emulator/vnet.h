@@ -25,13 +25,16 @@
  * firewall's reject, TTL exceeded, port unreachable) is only counted here.
  * There is no MTU: datagrams up to DG_MAX cross whole.
  *
- * Sockets: a host binds any of its own addresses (a STUN server binds
- * each of its two) or any address (0), to a port or to an ephemeral one
- * drawn as Linux draws them: a random free port of 32768-60999, seeded
- * per host. Linux's bind rules without SO_REUSEADDR: -EADDRINUSE when the
- * port is taken on that address or on any address; -EADDRNOTAVAIL for an
- * address that is not the host's. A wildcard socket sends from the host's
- * first address. A datagram to the host's own address stays in the host.
+ * Sockets (vnet_sock.h): a host binds any of its own addresses (a STUN
+ * server binds each of its two) or any address (0), to a port or to an
+ * ephemeral one drawn as Linux draws them: a random free port of
+ * 32768-60999, seeded per host. Linux's bind rules without SO_REUSEADDR:
+ * -EADDRINUSE when the port is taken on that address or on any address;
+ * -EADDRNOTAVAIL for an address that is not the host's; -EMFILE past
+ * max_sockets. Socket ids are unique across the network: a host's dgram
+ * refuses another host's socket (-EBADF). A wildcard socket sends from
+ * the host's first address. A datagram to the host's own address stays in
+ * the host.
  *
  * Nothing runs in dg_send(): a datagram starts its walk from the
  * scheduler at the current time, so a receive callback never runs inside
@@ -72,8 +75,6 @@
 
 #define VNET_PACKETS_DEFAULT 16384 /* datagrams in flight at once */
 #define VNET_SOCKETS_DEFAULT 65536 /* sockets open at once, all hosts */
-#define VNET_EPHEMERAL_LO    32768 /* Linux's ip_local_port_range */
-#define VNET_EPHEMERAL_HI    60999
 
 struct vnet_cfg {
 	const struct topo *topo; /* must outlive the vnet; topo->seed seeds it all */
@@ -146,7 +147,8 @@ struct vnet *vnet_new(const struct vnet_cfg *cfg, char *err, size_t errlen);
 
 /* Frees everything: sockets (their callbacks never run again), NATs,
  * links and packets in flight. Events of packets in flight stay on the
- * scheduler: free it (or never run it again) after this. NULL is safe. */
+ * scheduler: free it (or never run it again) after this. Not from inside
+ * one of v's callbacks. NULL is safe. */
 void vnet_free(struct vnet *v);
 
 /* The datagram interface of host h (topo index), valid while v lives;

@@ -27,6 +27,7 @@
 #include "natbed/topo.h"
 #include "stund.h"
 #include "vnet.h"
+#include "vnet_sock.h"
 
 #define MS NATBED_NS_PER_MS
 #define S  NATBED_NS_PER_S
@@ -777,6 +778,7 @@ static void test_bind_rules(void **state)
 	assert_int_equal(r2.tag[1], 6);
 	vnet_stats(n.v, &st);
 	assert_int_equal(st.local, 1);
+	assert_int_equal(st.sockets, 7); /* r1-r4 and x on a, b and x on b */
 	tnet_down(&n);
 }
 
@@ -799,7 +801,7 @@ static void test_ephemeral(void **state)
 
 			rec_open(&r[i], host(&n, "a"), NULL, 0);
 			p = ntohs(r[i].local.port);
-			assert_in_range(p, VNET_EPHEMERAL_LO, VNET_EPHEMERAL_HI);
+			assert_in_range(p, VSOCK_EPHEMERAL_LO, VSOCK_EPHEMERAL_HI);
 			if (run == 0)
 				first[i] = p;
 			else
