@@ -61,7 +61,10 @@
  *	topo_free(t);
  *
  * A state machine written against agents/dgram.h takes `alice` as it
- * takes natbed-agent's real-socket driver.
+ * takes natbed-agent's real-socket driver. Events due at one time run in
+ * the order they were scheduled, so a run repeats exactly for one seed.
+ * In CMake, link natbed_emu (which brings vnet.h's folder). A carrier
+ * NAT's port-block events (RFC 6888) go nowhere here.
  */
 #ifndef NATBED_EMU_VNET_H
 #define NATBED_EMU_VNET_H
