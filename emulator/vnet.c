@@ -1,0 +1,628 @@
+/* The walk below is fabric.c's segment walk (fab_on_segment and the NAT
+ * steps) without ports, ARP, captures or answers: the same engines in the
+ * same order, so a datagram meets here what it meets in natbed-emu. A
+ * change to the order there belongs here too. */
+#include "vnet.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+
+#include "firewall.h"
+#include "flowtab.h"
+#include "linkset.h"
+#include "nat.h"
+#include "natbed/rng.h"
+#include "pkt.h"
+#include "proto.h"
+#include "route.h"
+#include "vnet_sock.h"
+
+#define VNET_F_CORE (1u << 8) /* crossed the internet core on this visit */
+#define VNET_TTL    64	      /* Linux's default (net.ipv4.ip_default_ttl) */
+
+struct vnet_host {
+	struct vnet *v;
+	struct dgram dg;
+	int index;
+	uint32_t addrs[TOPO_ADDRS_MAX]; /* its addresses, network order */
+	struct vsock_host sh;		/* what its sockets are checked against */
+	uint64_t port_key;		/* the stream of its ephemeral port draws */
+	uint64_t port_draws;		/* draws so far */
+	struct vnet_host_stats st;
+};
+
+struct vnet {
+	const struct topo *t;
+	struct sched *s;
+	struct pkt_pool *pool;
+	struct route *route;
+	struct flowtab *flows;
+	struct linkset *links; /* hosts, NAT uplinks, the core */
+	struct nat **nats;
+	struct fw **host_fw; /* NULL where none */
+	struct fw **nat_fw;
+	struct vnet_host *hosts;
+	struct vsock_table *socks; /* every host's */
+	struct vnet_stats st;
+	vnet_trace_fn trace;
+	void *trace_ctx;
+};
+
+static const char *const drop_names[VNET_DROP_COUNT] = {
+    [VNET_DROP_NO_BUFFER] = "no_buffer",
+    [VNET_DROP_SCHED] = "sched",
+    [VNET_DROP_LINK_DOWN] = "link_down",
+    [VNET_DROP_LINK_QUEUE] = "link_queue",
+    [VNET_DROP_LINK_TARGETED] = "link_targeted",
+    [VNET_DROP_LINK_LOSS] = "link_loss",
+    [VNET_DROP_FIREWALL] = "firewall",
+    [VNET_DROP_NAT] = "nat",
+    [VNET_DROP_NO_HAIRPIN] = "no_hairpin",
+    [VNET_DROP_NO_ROUTE] = "no_route",
+    [VNET_DROP_TTL] = "ttl_expired",
+    [VNET_DROP_CHECKSUM] = "checksum",
+    [VNET_DROP_PORT_CLOSED] = "port_closed",
+};
+
+const char *vnet_drop_name(enum vnet_drop d)
+{
+	return (unsigned)d < VNET_DROP_COUNT ? drop_names[d] : "unknown";
+}
+
+/* --- packets ------------------------------------------------------------- */
+
+static struct ipv4_hdr *vnet_ip(struct pkt *p)
+{
+	return p->view.ip;
+}
+
+static struct udp_hdr *vnet_udp(struct pkt *p)
+{
+	return (struct udp_hdr *)p->view.l4;
+}
+
+/* The endpoints a packet reads now, for a trace. */
+static void vnet_event_of(struct pkt *p, struct vnet_event *ev)
+{
+	struct udp_hdr *u = vnet_udp(p);
+
+	ev->src.addr = vnet_ip(p)->src;
+	ev->src.port = u->sport;
+	ev->dst.addr = vnet_ip(p)->dst;
+	ev->dst.port = u->dport;
+	ev->len = p->view.l4_len - UDP_HLEN;
+}
+
+/* The one place a packet is dropped: counted under r, traced as dropped
+ * at where. */
+static void vnet_drop(struct vnet *v, struct pkt *p, enum vnet_drop r, const char *where)
+{
+	struct vnet_event ev = {.kind = VNET_EV_DROP, .drop = r, .where = where};
+
+	v->st.drops[r]++;
+	if (v->trace) {
+		vnet_event_of(p, &ev);
+		v->trace(v->trace_ctx, sched_now(v->s), &ev);
+	}
+	pkt_put(v->pool, p);
+}
+
+/* RFC 768, RFC 791 §3.1: the frame a Linux host sends for a datagram on
+ * an unconnected UDP socket: DF set, so IP id 0; TTL 64; both checksums.
+ * The IPv4 header lands 4-byte aligned (PKT_HEADROOM). */
+static void vnet_frame(struct pkt *p, const struct dg_ep *from, const struct dg_ep *to,
+		       const void *buf, size_t len)
+{
+	struct eth_hdr *eth = (struct eth_hdr *)p->data;
+	struct ipv4_hdr *ip = (struct ipv4_hdr *)(p->data + ETH_HLEN_);
+	struct udp_hdr *u = (struct udp_hdr *)((uint8_t *)ip + IPV4_MIN_HLEN);
+
+	memset(eth, 0, sizeof(*eth));
+	eth->type = htons(ETHERTYPE_IPV4);
+	ip->ver_ihl = 0x45;
+	ip->tos = 0;
+	ip->tot_len = htons((uint16_t)(IPV4_MIN_HLEN + UDP_HLEN + len));
+	ip->id = 0;
+	ip->frag = htons(0x4000); /* DF */
+	ip->ttl = VNET_TTL;
+	ip->proto = IPPROTO_UDP_;
+	ip->src = from->addr;
+	ip->dst = to->addr;
+	ip_csum_set(ip, IPV4_MIN_HLEN);
+	u->sport = from->port;
+	u->dport = to->port;
+	u->len = htons((uint16_t)(UDP_HLEN + len));
+	u->csum = 0;
+	memcpy(u + 1, buf, len);
+	p->len = ETH_HLEN_ + IPV4_MIN_HLEN + UDP_HLEN + len;
+	p->view.eth = eth;
+	p->view.ip = ip;
+	p->view.hlen = IPV4_MIN_HLEN;
+	p->view.ip_len = IPV4_MIN_HLEN + UDP_HLEN + len;
+	p->view.l4 = (uint8_t *)u;
+	p->view.l4_len = UDP_HLEN + len;
+	l4_csum_set(&p->view);
+}
+
+/* What the receiving stack checks before a socket sees a datagram: the
+ * IPv4 header checksum (RFC 791) and, when the sender computed one, the
+ * UDP checksum over the pseudo-header (RFC 768). */
+static bool vnet_csum_ok(struct pkt *p)
+{
+	struct ipv4_hdr *ip = vnet_ip(p);
+	uint32_t sum;
+
+	if (csum_fold(csum_add(0, ip, p->view.hlen)) != 0)
+		return false;
+	if (vnet_udp(p)->csum == 0)
+		return true;
+	sum = csum_add(0, &ip->src, 8);
+	sum += IPPROTO_UDP_ + (uint32_t)p->view.l4_len;
+	sum = csum_add(sum, p->view.l4, p->view.l4_len);
+	return csum_fold(sum) == 0;
+}
+
+/* RFC 1812 §5.3.1: a router decrements TTL and discards at zero. */
+static int vnet_ttl_dec(struct pkt *p)
+{
+	struct ipv4_hdr *ip = vnet_ip(p);
+	uint16_t old_w, new_w;
+
+	if (ip->ttl <= 1)
+		return -1;
+	memcpy(&old_w, &ip->ttl, 2);
+	ip->ttl--;
+	memcpy(&new_w, &ip->ttl, 2);
+	ip_csum_update16(&ip->csum, old_w, new_w);
+	return 0;
+}
+
+/* --- sockets ------------------------------------------------------------------- */
+
+static int vnet_open(void *io, const struct dg_ep *bind, struct dg_ep *local, dg_recv_fn fn,
+		     void *arg)
+{
+	struct vnet_host *hh = io;
+	struct vnet *v = hh->v;
+	uint32_t addr = bind ? bind->addr : 0;
+	uint16_t port = bind ? bind->port : 0;
+	uint64_t draw = 0;
+	int id;
+
+	if (!port) /* the host's own seeded stream */
+		draw = rng_keyed_u64(v->t->seed, hh->port_key, hh->port_draws++);
+	id = vsock_bind(v->socks, &hh->sh, addr, port, draw, fn, arg);
+	if (id >= 0 && local) {
+		const struct vsock *sk = vsock_get(v->socks, id, hh->index);
+
+		local->addr = addr ? addr : hh->addrs[0];
+		local->port = sk->port;
+	}
+	return id;
+}
+
+static void vnet_close(void *io, int sock)
+{
+	struct vnet_host *hh = io;
+
+	if (vsock_get(hh->v->socks, sock, hh->index))
+		vsock_close(hh->v->socks, sock);
+}
+
+/* --- the walk -------------------------------------------------------------- */
+
+static void vnet_on_segment(void *arg, natbed_time_t now);
+
+/* Runs firewall fw (none: NULL) on p; 0 when p may go on, else p is
+ * dropped (a reject answers nothing here). */
+static int vnet_firewall_step(struct vnet *v, struct fw *fw, enum fw_dir dir, struct pkt *p,
+			      const char *owner, natbed_time_t now)
+{
+	if (!fw || fw_check(fw, &p->view, dir, now) == FW_ACCEPT)
+		return 0;
+	vnet_drop(v, p, VNET_DROP_FIREWALL, owner);
+	return -1;
+}
+
+static void vnet_link_drop(void *ctx, struct pkt *p, enum drop_reason r, enum link_drop d,
+			   const char *name, enum linkset_dir dir)
+{
+	static const enum vnet_drop by_link[LINK_DROP_COUNT] = {
+	    [LINK_PASS] = VNET_DROP_SCHED, /* delivered, but no event could hold it */
+	    [LINK_DROP_DOWN] = VNET_DROP_LINK_DOWN,
+	    [LINK_DROP_QUEUE] = VNET_DROP_LINK_QUEUE,
+	    [LINK_DROP_TARGETED] = VNET_DROP_LINK_TARGETED,
+	    [LINK_DROP_LOSS] = VNET_DROP_LINK_LOSS,
+	};
+
+	(void)r;
+	(void)dir;
+	vnet_drop(ctx, p, (unsigned)d < LINK_DROP_COUNT ? by_link[d] : VNET_DROP_LINK_LOSS, name);
+}
+
+/* A NAT takes from its outside segment what is addressed to its public
+ * address, and nothing else. */
+static int vnet_nat_claims(void *ctx, int n, uint32_t dst)
+{
+	return nat_is_public(((struct vnet *)ctx)->nats[n], dst);
+}
+
+/* The datagram reached host p->host's UDP stack: to the socket bound to
+ * its address and port, or to any address and its port. */
+static void vnet_deliver(struct vnet *v, struct pkt *p, natbed_time_t now)
+{
+	struct vnet_host *hh = &v->hosts[p->host];
+	struct vnet_event ev = {.kind = VNET_EV_DELIVER, .where = v->t->hosts[p->host].name};
+	struct udp_hdr *u = vnet_udp(p);
+	struct dg_ep from = {vnet_ip(p)->src, u->sport};
+	int id = vsock_lookup(v->socks, p->host, vnet_ip(p)->dst, u->dport);
+	const struct vsock *sk = vsock_get(v->socks, id, p->host);
+
+	if (!sk) {
+		hh->st.port_closed++;
+		vnet_drop(v, p, VNET_DROP_PORT_CLOSED, ev.where);
+		return;
+	}
+	hh->st.rx++;
+	v->st.delivered++;
+	if (v->trace) {
+		vnet_event_of(p, &ev);
+		v->trace(v->trace_ctx, now, &ev);
+	}
+	sk->fn(sk->arg, id, &from, (const uint8_t *)(u + 1), p->view.l4_len - UDP_HLEN, now);
+	pkt_put(v->pool, p);
+}
+
+/* Off host p->host's access link. */
+static void vnet_host_rx(void *arg, natbed_time_t now)
+{
+	struct pkt *p = arg;
+	struct vnet *v = p->ctx;
+
+	if (!vnet_csum_ok(p)) {
+		vnet_drop(v, p, VNET_DROP_CHECKSUM, v->t->hosts[p->host].name);
+		return;
+	}
+	vnet_deliver(v, p, now);
+}
+
+/* Off NAT p->hop's uplink, at its public side: translate in, then its
+ * firewall (inside view), then its inside segment. */
+static void vnet_nat_in(void *arg, natbed_time_t now)
+{
+	struct pkt *p = arg;
+	struct vnet *v = p->ctx;
+	int n = p->hop;
+	const char *name = v->t->nats[n].name;
+
+	if (nat_inbound(v->nats[n], &p->view, now) != NAT_PASS) {
+		vnet_drop(v, p, VNET_DROP_NAT, name);
+		return;
+	}
+	if (vnet_ip(p)->ttl <= 1) {
+		vnet_drop(v, p, VNET_DROP_TTL, name);
+		return;
+	}
+	if (vnet_firewall_step(v, v->nat_fw[n], FW_DIR_IN, p, name, now) < 0)
+		return;
+	vnet_ttl_dec(p);
+	p->seg = route_nat_inside(n);
+	vnet_on_segment(p, now);
+}
+
+/* Leaving NAT n's inside: its firewall (inside view), translate out, then
+ * either the hairpin turn back in (RFC 4787 REQ-9: with the external
+ * source) or its uplink toward its upstream. */
+static void vnet_nat_out(struct vnet *v, int n, struct pkt *p, natbed_time_t now)
+{
+	struct nat *nat = v->nats[n];
+	const char *name = v->t->nats[n].name;
+
+	if (vnet_firewall_step(v, v->nat_fw[n], FW_DIR_OUT, p, name, now) < 0)
+		return;
+	if (vnet_ip(p)->ttl <= 1) { /* expired before it is translated: no mapping */
+		vnet_drop(v, p, VNET_DROP_TTL, name);
+		return;
+	}
+	if (nat_outbound(nat, &p->view, now) != NAT_PASS) {
+		vnet_drop(v, p, VNET_DROP_NAT, name);
+		return;
+	}
+	vnet_ttl_dec(p);
+	if (nat_is_public(nat, vnet_ip(p)->dst)) {
+		/* RFC 4787 REQ-9: turned back in only when it hairpins */
+		if (!nat_config(nat)->b.hairpin) {
+			vnet_drop(v, p, VNET_DROP_NO_HAIRPIN, name);
+			return;
+		}
+		if (nat_inbound(nat, &p->view, now) != NAT_PASS) {
+			vnet_drop(v, p, VNET_DROP_NAT, name);
+			return;
+		}
+		nat_count_hairpin(nat);
+		v->st.hairpinned++;
+		vnet_on_segment(p, now);
+		return;
+	}
+	p->seg = route_nat_outside(v->route, n);
+	p->flags &= ~VNET_F_CORE;
+	linkset_cross(v->links, linkset_nat(v->links, n), LINKSET_UP, p, vnet_on_segment, now);
+}
+
+/* p is on segment p->seg (route.h): the internet core first, once, then
+ * on to a host, down into a NAT, or up out of the segment's NAT. */
+static void vnet_on_segment(void *arg, natbed_time_t now)
+{
+	struct pkt *p = arg;
+	struct vnet *v = p->ctx;
+	struct route_next nx;
+
+	if (p->seg == ROUTE_INTERNET && !(p->flags & VNET_F_CORE)) {
+		/* The internet core is a router: one hop, one link. */
+		p->flags |= VNET_F_CORE;
+		if (vnet_ttl_dec(p) < 0) {
+			vnet_drop(v, p, VNET_DROP_TTL, "internet");
+			return;
+		}
+		linkset_cross(v->links, linkset_core(v->links), linkset_core_dir(vnet_ip(p)), p,
+			      vnet_on_segment, now);
+		return;
+	}
+	nx = route_lookup(v->route, p->seg, vnet_ip(p)->dst, vnet_nat_claims, v);
+	switch (nx.kind) {
+	case ROUTE_HOST:
+		p->host = nx.index;
+		if (vnet_firewall_step(v, v->host_fw[nx.index], FW_DIR_IN, p,
+				       v->t->hosts[nx.index].name, now) < 0)
+			return;
+		linkset_cross(v->links, linkset_host(v->links, nx.index), LINKSET_DOWN, p,
+			      vnet_host_rx, now);
+		return;
+	case ROUTE_NAT_DOWN:
+		p->hop = nx.index;
+		linkset_cross(v->links, linkset_nat(v->links, nx.index), LINKSET_DOWN, p,
+			      vnet_nat_in, now);
+		return;
+	case ROUTE_NAT_UP:
+		vnet_nat_out(v, nx.index, p, now);
+		return;
+	case ROUTE_NONE:
+		break;
+	}
+	vnet_drop(v, p, VNET_DROP_NO_ROUTE, "internet");
+}
+
+/* A datagram host p->in_port sent, at the time it sent it: to its own
+ * address it stays in the host (loopback); otherwise it is numbered in its
+ * flow (issue 5: the same packets meet the same fate however flows
+ * interleave), passes the host's firewall and goes up its access link. */
+static void vnet_egress(void *arg, natbed_time_t now)
+{
+	struct pkt *p = arg;
+	struct vnet *v = p->ctx;
+	int h = p->in_port;
+	struct flow_tuple k;
+
+	if (route_host_of(v->route, vnet_ip(p)->dst) == h) {
+		p->host = h;
+		v->st.local++;
+		vnet_deliver(v, p, now);
+		return;
+	}
+	flow_tuple_of(&p->view, &k);
+	p->flow_key = flow_tuple_hash(&k);
+	p->seq = flowtab_next(v->flows, &k);
+	p->seg = route_host_segment(v->route, h);
+	if (vnet_firewall_step(v, v->host_fw[h], FW_DIR_OUT, p, v->t->hosts[h].name, now) < 0)
+		return;
+	linkset_cross(v->links, linkset_host(v->links, h), LINKSET_UP, p, vnet_on_segment, now);
+}
+
+static int vnet_send_error(struct vnet_host *hh, int err)
+{
+	hh->st.tx_errors++;
+	return err;
+}
+
+static int vnet_send(void *io, int sock, const struct dg_ep *to, const void *buf, size_t len)
+{
+	struct vnet_host *hh = io;
+	struct vnet *v = hh->v;
+	const struct vsock *sk = vsock_get(v->socks, sock, hh->index);
+	struct dg_ep from;
+	struct pkt *p;
+
+	if (!sk)
+		return vnet_send_error(hh, -EBADF);
+	if (len > DG_MAX)
+		return vnet_send_error(hh, -EMSGSIZE);
+	if (!to || to->addr == 0 || to->port == 0 || (len && !buf))
+		return vnet_send_error(hh, -EINVAL);
+	p = pkt_get(v->pool);
+	if (!p) {
+		v->st.drops[VNET_DROP_NO_BUFFER]++;
+		return vnet_send_error(hh, -ENOBUFS);
+	}
+	from.addr = sk->addr ? sk->addr : hh->addrs[0];
+	from.port = sk->port;
+	vnet_frame(p, &from, to, buf, len);
+	p->ctx = v;
+	p->in_port = hh->index;
+	/* never inside the caller's send: a receive callback could run there */
+	if (sched_at(v->s, sched_now(v->s), vnet_egress, p) == 0) {
+		vnet_drop(v, p, VNET_DROP_SCHED, v->t->hosts[hh->index].name);
+		return vnet_send_error(hh, -ENOBUFS);
+	}
+	hh->st.tx++;
+	v->st.sent++;
+	return 0;
+}
+
+static const struct dgram_ops vnet_ops = {vnet_open, vnet_send, vnet_close};
+
+/* --- life cycle ------------------------------------------------------------ */
+
+static int vnet_open_nats(struct vnet *v)
+{
+	size_t k, n = v->t->n_nats;
+	struct nat_cfg nc;
+
+	v->nats = calloc(n ? n : 1, sizeof(*v->nats));
+	v->nat_fw = calloc(n ? n : 1, sizeof(*v->nat_fw));
+	if (!v->nats || !v->nat_fw)
+		return -1;
+	for (k = 0; k < n; k++) {
+		const struct topo_nat *tn = &v->t->nats[k];
+
+		nat_cfg_from_topo(&nc, tn, v->t->seed);
+		if (!(v->nats[k] = nat_new(&nc, v->s)))
+			return -1;
+		if (tn->fw.present && !(v->nat_fw[k] = fw_new(&tn->fw, v->s)))
+			return -1;
+	}
+	return 0;
+}
+
+static int vnet_open_hosts(struct vnet *v)
+{
+	size_t h, a, n = v->t->n_hosts;
+
+	v->hosts = calloc(n ? n : 1, sizeof(*v->hosts));
+	v->host_fw = calloc(n ? n : 1, sizeof(*v->host_fw));
+	if (!v->hosts || !v->host_fw)
+		return -1;
+	for (h = 0; h < n; h++) {
+		const struct topo_host *th = &v->t->hosts[h];
+		struct vnet_host *hh = &v->hosts[h];
+
+		hh->v = v;
+		hh->index = (int)h;
+		hh->dg.ops = &vnet_ops;
+		hh->dg.io = hh;
+		hh->dg.s = v->s;
+		hh->dg.seed = rng_keyed_u64(v->t->seed, rng_key(th->name, 0x6467 /* "dg" */), 0);
+		hh->port_key = rng_key(th->name, 0x706f7274 /* "port" */);
+		for (a = 0; a < th->n_addrs; a++)
+			hh->addrs[a] = th->addrs[a].s_addr;
+		hh->sh = (struct vsock_host){hh->index, hh->addrs, th->n_addrs};
+		if (th->fw.present && !(v->host_fw[h] = fw_new(&th->fw, v->s)))
+			return -1;
+	}
+	return 0;
+}
+
+struct vnet *vnet_new(const struct vnet_cfg *cfg, char *err, size_t errlen)
+{
+	struct linkset_cfg lc = {.topo = cfg->topo, .sched = cfg->sched, .drop = vnet_link_drop};
+	struct vnet *v;
+
+	if (!cfg->topo || !cfg->sched || cfg->max_sockets > VSOCK_MAX) {
+		snprintf(err, errlen, "vnet: a topology, a scheduler and at most %u sockets",
+			 VSOCK_MAX);
+		return NULL;
+	}
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		goto nomem;
+	v->t = cfg->topo;
+	v->s = cfg->sched;
+	v->pool = pkt_pool_new(cfg->max_packets ? cfg->max_packets : VNET_PACKETS_DEFAULT);
+	v->route = route_new(v->t);
+	v->flows = flowtab_new(cfg->max_flows);
+	v->socks = vsock_table_new(cfg->max_sockets ? cfg->max_sockets : VNET_SOCKETS_DEFAULT);
+	if (!v->pool || !v->route || !v->flows || !v->socks || vnet_open_hosts(v) < 0 ||
+	    vnet_open_nats(v) < 0)
+		goto nomem;
+	lc.pool = v->pool;
+	lc.ctx = v;
+	v->links = linkset_new(&lc, err, errlen);
+	if (!v->links) {
+		vnet_free(v);
+		return NULL;
+	}
+	return v;
+nomem:
+	snprintf(err, errlen, "vnet: out of memory");
+	vnet_free(v);
+	return NULL;
+}
+
+void vnet_free(struct vnet *v)
+{
+	size_t i;
+
+	if (!v)
+		return;
+	for (i = 0; v->nats && i < v->t->n_nats; i++)
+		nat_free(v->nats[i]);
+	for (i = 0; v->nat_fw && i < v->t->n_nats; i++)
+		fw_free(v->nat_fw[i]);
+	for (i = 0; v->host_fw && i < v->t->n_hosts; i++)
+		fw_free(v->host_fw[i]);
+	free(v->nats);
+	free(v->nat_fw);
+	free(v->host_fw);
+	free(v->hosts);
+	vsock_table_free(v->socks);
+	linkset_free(v->links);
+	flowtab_free(v->flows);
+	route_free(v->route);
+	pkt_pool_free(v->pool);
+	free(v);
+}
+
+const struct dgram *vnet_dgram(struct vnet *v, int h)
+{
+	if (h < 0 || (size_t)h >= v->t->n_hosts)
+		return NULL;
+	return &v->hosts[h].dg;
+}
+
+struct nat *vnet_nat(struct vnet *v, const char *name)
+{
+	int k = topo_nat_find(v->t, name);
+
+	return k < 0 ? NULL : v->nats[k];
+}
+
+struct fw *vnet_firewall(struct vnet *v, const char *name)
+{
+	int k = topo_host_find(v->t, name);
+
+	if (k >= 0)
+		return v->host_fw[k];
+	k = topo_nat_find(v->t, name);
+	return k >= 0 ? v->nat_fw[k] : NULL;
+}
+
+int vnet_link(struct vnet *v, const char *name, struct link **up, struct link **down)
+{
+	return linkset_find(v->links, name, up, down);
+}
+
+void vnet_stats(const struct vnet *v, struct vnet_stats *st)
+{
+	*st = v->st;
+	st->in_flight = pkt_pool_in_use(v->pool);
+	st->sockets = vsock_count(v->socks);
+}
+
+void vnet_host_stats(const struct vnet *v, int h, struct vnet_host_stats *st)
+{
+	if (h < 0 || (size_t)h >= v->t->n_hosts) {
+		memset(st, 0, sizeof(*st));
+		return;
+	}
+	*st = v->hosts[h].st;
+}
+
+void vnet_trace(struct vnet *v, vnet_trace_fn fn, void *ctx)
+{
+	v->trace = fn;
+	v->trace_ctx = ctx;
+}

@@ -1,0 +1,178 @@
+/* natbed virtual network: a topology in one process and in virtual time,
+ * each host reached through the datagram interface (natbed/dgram.h).
+ *
+ * Built from a struct topo and a scheduler on a virtual clock, it gives
+ * every host of the topology a struct dgram. A datagram sent there becomes
+ * a real IPv4/UDP frame (checksums set) and walks the topology as
+ * natbed-emu walks it (fabric.c), through the same engines, linked:
+ *  - the host's firewall (fw_check, out), its access link up;
+ *  - on a NAT's inside: the NAT's firewall (out), nat_outbound(), then
+ *    either the hairpin turn (RFC 4787 REQ-9) or the NAT's uplink up to
+ *    its upstream (another NAT's inside: carrier chains);
+ *  - on the internet: the core link, once per visit;
+ *  - toward a NAT's public address: its uplink down, nat_inbound(), its
+ *    firewall (in), its inside;
+ *  - toward a host (routing as route.c): its firewall (in), its access
+ *    link down, its UDP stack: the IP and UDP checksums are checked (a
+ *    corrupted copy dies there) and the datagram goes to the socket bound
+ *    to its address and port, or to one bound to any address; to a closed
+ *    port it vanishes (counted: no ICMP is sent back).
+ * Every link decides with link_decide() (delay, jitter, loss, rate,
+ * targeted drops, duplication, corruption) and is timed on the scheduler;
+ * packet numbers per flow come from flowtab as in natbed-emu, so one seed
+ * drops the same packets here and there. TTL is decremented where the
+ * emulator decrements it. What the emulator answers with a packet (a
+ * firewall's reject, TTL exceeded, port unreachable) is only counted here.
+ * There is no MTU: datagrams up to DG_MAX cross whole.
+ *
+ * Sockets (vnet_sock.h): a host binds any of its own addresses (a STUN
+ * server binds each of its two) or any address (0), to a port or to an
+ * ephemeral one drawn as Linux draws them: a random free port of
+ * 32768-60999, seeded per host. Linux's bind rules without SO_REUSEADDR:
+ * -EADDRINUSE when the port is taken on that address or on any address;
+ * -EADDRNOTAVAIL for an address that is not the host's; -EMFILE past
+ * max_sockets. Socket ids are unique across the network: a host's dgram
+ * refuses another host's socket (-EBADF). A wildcard socket sends from
+ * the host's first address. A datagram to the host's own address stays in
+ * the host.
+ *
+ * Nothing runs in dg_send(): a datagram starts its walk from the
+ * scheduler at the current time, so a receive callback never runs inside
+ * a send. sched_run_until() drives everything; there are no threads, no
+ * sockets and no allocation per datagram: packets come from a bounded
+ * pool (a send with none left returns -ENOBUFS, counted), sockets from a
+ * table sized at creation, flows from flowtab's bounded table.
+ *
+ * Example (error checks left out):
+ *
+ *	struct clock_virtual vc = {0};
+ *	struct sched *s = sched_new(clock_virtual_clock(&vc), &vc);
+ *	struct topo *t;
+ *	topo_load_string(yaml, strlen(yaml), "test", NULL, &t, err, sizeof(err));
+ *	struct vnet *v = vnet_new(&(struct vnet_cfg){.topo = t, .sched = s}, err,
+ *				  sizeof(err));
+ *	const struct dgram *alice = vnet_dgram(v, topo_host_find(t, "alice"));
+ *	struct dg_ep any = {0}, me, srv = {inet_addr("198.51.100.10"), htons(3478)};
+ *	int sk = alice->ops->open(alice->io, &any, &me, on_datagram, ctx);
+ *	alice->ops->send(alice->io, sk, &srv, "hello", 5);
+ *	sched_run_until(s, sched_now(s) + NATBED_NS_PER_S);
+ *	vnet_free(v);	// before the scheduler, which must not run after it
+ *	sched_free(s);
+ *	topo_free(t);
+ *
+ * A state machine written against agents/dgram.h takes `alice` as it
+ * takes natbed-agent's real-socket driver. Events due at one time run in
+ * the order they were scheduled, so a run repeats exactly for one seed.
+ * In CMake, link natbed_emu (which brings vnet.h's folder). A carrier
+ * NAT's port-block events (RFC 6888) go nowhere here.
+ */
+#ifndef NATBED_EMU_VNET_H
+#define NATBED_EMU_VNET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "natbed/dgram.h"
+#include "natbed/sched.h"
+#include "natbed/topo.h"
+
+#define VNET_PACKETS_DEFAULT 16384 /* datagrams in flight at once */
+#define VNET_SOCKETS_DEFAULT 65536 /* sockets open at once, all hosts */
+
+struct vnet_cfg {
+	const struct topo *topo; /* must outlive the vnet; topo->seed seeds it all */
+	struct sched *sched;	 /* every delay and expiry; a virtual clock's */
+	size_t max_packets;	 /* 0: VNET_PACKETS_DEFAULT */
+	size_t max_sockets;	 /* 0: VNET_SOCKETS_DEFAULT */
+	size_t max_flows;	 /* flows numbered at once; 0: flowtab's default */
+};
+
+/* Why a datagram did not reach a socket. */
+enum vnet_drop {
+	VNET_DROP_NO_BUFFER,	 /* the packet pool was empty: send gave -ENOBUFS */
+	VNET_DROP_SCHED,	 /* the scheduler could not take an event */
+	VNET_DROP_LINK_DOWN,	 /* a partitioned link */
+	VNET_DROP_LINK_QUEUE,	 /* a rate-limited link's queue was full */
+	VNET_DROP_LINK_TARGETED, /* a link's targeted drops */
+	VNET_DROP_LINK_LOSS,	 /* a link's loss model */
+	VNET_DROP_FIREWALL,	 /* a host's or a NAT's firewall: drop or reject */
+	VNET_DROP_NAT,		 /* a NAT's verdict: see its own counters */
+	VNET_DROP_NO_HAIRPIN,	 /* to a NAT's own public address, hairpin off */
+	VNET_DROP_NO_ROUTE,	 /* on the internet, no host or NAT owns it */
+	VNET_DROP_TTL,		 /* TTL ran out */
+	VNET_DROP_CHECKSUM,	 /* a corrupted copy, refused by the receiving stack */
+	VNET_DROP_PORT_CLOSED,	 /* no socket bound to its address and port */
+	VNET_DROP_COUNT
+};
+
+/* "no_buffer", "sched", "link_down", ... */
+const char *vnet_drop_name(enum vnet_drop d);
+
+struct vnet_stats {
+	uint64_t sent;	    /* datagrams send accepted */
+	uint64_t delivered; /* handed to a socket's callback (duplicates too) */
+	uint64_t local;	    /* of which to the sender's own address */
+	uint64_t hairpinned;
+	uint64_t drops[VNET_DROP_COUNT];
+	uint64_t in_flight; /* packets on their way now */
+	uint64_t sockets;   /* open now */
+};
+
+/* Per host: what its stack saw. */
+struct vnet_host_stats {
+	uint64_t tx, rx;      /* datagrams sent, delivered to a socket */
+	uint64_t tx_errors;   /* sends refused (-errno) */
+	uint64_t port_closed; /* arrived for no socket */
+};
+
+/* What happened to a datagram at one step, for a trace (tests, logs). */
+enum vnet_event_kind { VNET_EV_DELIVER, VNET_EV_DROP };
+
+struct vnet_event {
+	enum vnet_event_kind kind;
+	enum vnet_drop drop;   /* VNET_EV_DROP */
+	const char *where;     /* the host, NAT or link that delivered or dropped it */
+	struct dg_ep src, dst; /* as the packet read at that step */
+	size_t len;	       /* UDP payload bytes */
+};
+
+typedef void (*vnet_trace_fn)(void *ctx, natbed_time_t now, const struct vnet_event *ev);
+
+struct vnet;
+struct nat;
+struct fw;
+struct link;
+
+/* Builds the network of cfg->topo: every host's stack, access link and
+ * firewall, every NAT with its uplink and firewall, the internet core.
+ * NULL with err filled (a link the topology describes badly, ENOMEM). */
+struct vnet *vnet_new(const struct vnet_cfg *cfg, char *err, size_t errlen);
+
+/* Frees everything: sockets (their callbacks never run again), NATs,
+ * links and packets in flight. Events of packets in flight stay on the
+ * scheduler: free it (or never run it again) after this. Not from inside
+ * one of v's callbacks. NULL is safe. */
+void vnet_free(struct vnet *v);
+
+/* The datagram interface of host h (topo index), valid while v lives;
+ * its scheduler is cfg->sched and its seed is the host's own, drawn from
+ * topo->seed and the host's name. NULL when h is out of range. */
+const struct dgram *vnet_dgram(struct vnet *v, int h);
+
+/* The NAT, firewall (NULL where none is configured) and the two
+ * directions of a link (a host, a NAT's uplink, "internet") called name,
+ * as natbed-emu's control socket reaches them: to read counters or to
+ * change them at run time (nat_set, link_set, link_set_up). */
+struct nat *vnet_nat(struct vnet *v, const char *name);
+struct fw *vnet_firewall(struct vnet *v, const char *name);
+int vnet_link(struct vnet *v, const char *name, struct link **up, struct link **down);
+
+void vnet_stats(const struct vnet *v, struct vnet_stats *st);
+/* Host h's counters; zeros when h is out of range. */
+void vnet_host_stats(const struct vnet *v, int h, struct vnet_host_stats *st);
+
+/* Calls fn(ctx, ...) for every delivery and every drop from now on (fn
+ * NULL: stop). */
+void vnet_trace(struct vnet *v, vnet_trace_fn fn, void *ctx);
+
+#endif

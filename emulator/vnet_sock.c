@@ -1,0 +1,224 @@
+#include "vnet_sock.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct vsock_table {
+	struct vsock *socks;
+	size_t max;
+	size_t open;
+	int free_head; /* -1: every socket is open */
+	int32_t *hash; /* socket ids by (host, addr, port), -1: empty */
+	size_t mask;
+};
+
+struct vsock_table *vsock_table_new(size_t max)
+{
+	struct vsock_table *t;
+	size_t i, cap = 16;
+
+	if (max == 0 || max > VSOCK_MAX)
+		return NULL;
+	while (cap < 2 * max)
+		cap <<= 1;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->socks = calloc(max, sizeof(*t->socks));
+	t->hash = malloc(cap * sizeof(*t->hash));
+	if (!t->socks || !t->hash) {
+		vsock_table_free(t);
+		return NULL;
+	}
+	memset(t->hash, 0xff, cap * sizeof(*t->hash)); /* -1: empty */
+	t->mask = cap - 1;
+	t->max = max;
+	for (i = 0; i < max; i++) {
+		t->socks[i].host = -1;
+		t->socks[i].next_free = i + 1 < max ? (int)(i + 1) : -1;
+	}
+	return t;
+}
+
+void vsock_table_free(struct vsock_table *t)
+{
+	if (!t)
+		return;
+	free(t->socks);
+	free(t->hash);
+	free(t);
+}
+
+static size_t vsock_home(const struct vsock_table *t, int h, uint32_t addr, uint16_t port)
+{
+	uint64_t x = ((uint64_t)(uint32_t)h << 32 | addr) * 0x9e3779b97f4a7c15ull;
+
+	x ^= (uint64_t)port * 0xc2b2ae3d27d4eb4full;
+	x ^= x >> 31;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 29;
+	return (size_t)x & t->mask;
+}
+
+/* The socket bound to exactly (h, addr, port), or -1. */
+static int vsock_find(const struct vsock_table *t, int h, uint32_t addr, uint16_t port)
+{
+	size_t i = vsock_home(t, h, addr, port);
+	int32_t id;
+
+	while ((id = t->hash[i]) >= 0) {
+		const struct vsock *s = &t->socks[id];
+
+		if (s->host == h && s->addr == addr && s->port == port)
+			return id;
+		i = (i + 1) & t->mask;
+	}
+	return -1;
+}
+
+static void vsock_hash_add(struct vsock_table *t, int id)
+{
+	const struct vsock *s = &t->socks[id];
+	size_t i = vsock_home(t, s->host, s->addr, s->port);
+
+	while (t->hash[i] >= 0)
+		i = (i + 1) & t->mask;
+	t->hash[i] = id;
+}
+
+/* Linear probing's deletion by backward shift (Knuth, TAOCP 6.4,
+ * Algorithm R): no tombstones, so lookups never slow down with churn. */
+static void vsock_hash_del(struct vsock_table *t, int id)
+{
+	const struct vsock *s = &t->socks[id];
+	size_t i = vsock_home(t, s->host, s->addr, s->port), j, k;
+
+	while (t->hash[i] != id)
+		i = (i + 1) & t->mask;
+	for (j = i;;) {
+		j = (j + 1) & t->mask;
+		if (t->hash[j] < 0)
+			break;
+		s = &t->socks[t->hash[j]];
+		k = vsock_home(t, s->host, s->addr, s->port);
+		/* the entry at j may fill i unless its home k lies in (i, j] */
+		if (i <= j ? (k <= i || k > j) : (k <= i && k > j)) {
+			t->hash[i] = t->hash[j];
+			i = j;
+		}
+	}
+	t->hash[i] = -1;
+}
+
+static bool vsock_host_owns(const struct vsock_host *h, uint32_t addr)
+{
+	size_t a;
+
+	for (a = 0; a < h->n_addrs; a++)
+		if (h->addrs[a] == addr)
+			return true;
+	return false;
+}
+
+/* Linux's bind conflict without SO_REUSEADDR (see the header). */
+static bool vsock_taken(const struct vsock_table *t, const struct vsock_host *h, uint32_t addr,
+			uint16_t port)
+{
+	size_t a;
+
+	if (vsock_find(t, h->index, 0, port) >= 0)
+		return true;
+	if (addr)
+		return vsock_find(t, h->index, addr, port) >= 0;
+	for (a = 0; a < h->n_addrs; a++)
+		if (vsock_find(t, h->index, h->addrs[a], port) >= 0)
+			return true;
+	return false;
+}
+
+/* Linux's udp_lib_get_port() for port 0: from a random point of the
+ * range, the first free port on. 0 when every port is taken. */
+static uint16_t vsock_ephemeral(const struct vsock_table *t, const struct vsock_host *h,
+				uint32_t addr, uint64_t draw)
+{
+	const uint32_t n = VSOCK_EPHEMERAL_HI - VSOCK_EPHEMERAL_LO + 1;
+	uint32_t first = (uint32_t)(draw % n), i;
+
+	for (i = 0; i < n; i++) {
+		uint16_t port = htons((uint16_t)(VSOCK_EPHEMERAL_LO + (first + i) % n));
+
+		if (!vsock_taken(t, h, addr, port))
+			return port;
+	}
+	return 0;
+}
+
+int vsock_bind(struct vsock_table *t, const struct vsock_host *h, uint32_t addr, uint16_t port,
+	       uint64_t draw, dg_recv_fn fn, void *arg)
+{
+	struct vsock *s;
+	int id;
+
+	if (!fn)
+		return -EINVAL;
+	if (addr && !vsock_host_owns(h, addr))
+		return -EADDRNOTAVAIL;
+	if (t->free_head < 0)
+		return -EMFILE;
+	if (port ? vsock_taken(t, h, addr, port) : !(port = vsock_ephemeral(t, h, addr, draw)))
+		return -EADDRINUSE;
+	id = t->free_head;
+	s = &t->socks[id];
+	t->free_head = s->next_free;
+	s->host = h->index;
+	s->addr = addr;
+	s->port = port;
+	s->fn = fn;
+	s->arg = arg;
+	vsock_hash_add(t, id);
+	t->open++;
+	return id;
+}
+
+int vsock_lookup(const struct vsock_table *t, int h, uint32_t addr, uint16_t port)
+{
+	int id = vsock_find(t, h, addr, port);
+
+	return id >= 0 ? id : vsock_find(t, h, 0, port);
+}
+
+const struct vsock *vsock_get(const struct vsock_table *t, int id, int h)
+{
+	const struct vsock *s;
+
+	if (id < 0 || (size_t)id >= t->max)
+		return NULL;
+	s = &t->socks[id];
+	if (s->host < 0 || (h >= 0 && s->host != h))
+		return NULL;
+	return s;
+}
+
+void vsock_close(struct vsock_table *t, int id)
+{
+	struct vsock *s;
+
+	if (!vsock_get(t, id, -1))
+		return;
+	vsock_hash_del(t, id);
+	s = &t->socks[id];
+	s->host = -1;
+	s->fn = NULL;
+	s->arg = NULL;
+	s->next_free = t->free_head;
+	t->free_head = id;
+	t->open--;
+}
+
+size_t vsock_count(const struct vsock_table *t)
+{
+	return t->open;
+}
