@@ -37,20 +37,23 @@ sent="ip.src==$STUN_A1 || ip.src==$STUN_A2"
 tshark -n -r "$pcap" "${da[@]}" -Y "$sent" -w "$NB_TMP/sent.pcapng" 2>/dev/null ||
 	nb_fail "cannot read the capture"
 total=$(tshark -n -r "$NB_TMP/sent.pcapng" | wc -l)
+# a loaded machine may make the client retransmit, and natbed-stund answers
+# each copy: count the answers by transaction
+txids=$(tshark -n -r "$NB_TMP/sent.pcapng" "${da[@]}" -T fields -e stun.id -e classicstun.id | sort -u | wc -l)
 # RFC 3489 answers decode as Wireshark's CLASSIC-STUN, the RFC 3489 dissector
 stun=$(tshark -n -r "$NB_TMP/sent.pcapng" "${da[@]}" -Y 'stun || classicstun' | wc -l)
 e420=$(tshark -n -r "$NB_TMP/sent.pcapng" "${da[@]}" -Y 'stun.att.error.class == 4 && stun.att.error == 20' | wc -l)
 e400=$(tshark -n -r "$NB_TMP/sent.pcapng" "${da[@]}" -Y 'stun.att.error.class == 4 && stun.att.error == 0' | wc -l)
-[ "$total" -eq 7 ] || nb_fail "natbed-stund sent $total packets, want 7"
+[ "$txids" -eq 7 ] || nb_fail "natbed-stund answered $txids transactions ($total packets), want 7"
 if [ "$stun" -ne "$total" ]; then
 	tshark -n -r "$NB_TMP/sent.pcapng" "${da[@]}"
 	nb_fail "only $stun of $total packets decode as STUN"
 fi
-[ "$e420" -eq 1 ] && [ "$e400" -eq 1 ] || nb_fail "420 seen $e420 times, 400 $e400 times"
+[ "$e420" -ge 1 ] && [ "$e400" -ge 1 ] || nb_fail "420 seen $e420 times, 400 $e400 times"
 tshark -n -r "$NB_TMP/sent.pcapng" "${da[@]}" -q -z expert >"$NB_TMP/expert.txt" 2>&1
 cat "$NB_TMP/expert.txt"
 if grep -qE '^(Errors|Warnings) \(' "$NB_TMP/expert.txt"; then
 	cat "$NB_TMP/expert.txt"
 	nb_fail "tshark expert info has warnings or errors"
 fi
-nb_pass "$total packets from natbed-stund, all STUN, one 420, one 400, no expert warnings"
+nb_pass "$txids answers ($total packets) from natbed-stund, all STUN, a 420, a 400, no expert warnings"
