@@ -24,11 +24,13 @@ c --classic --change-port "$STUN_A1" || nb_fail "classic request unanswered"
 c --attr 0031:0102 --fingerprint "$STUN_A1"; [ $? -eq 3 ] || nb_fail "no 420"
 c --attr 0003:00 "$STUN_A1"; [ $? -eq 3 ] || nb_fail "no 400"
 stun_stop
-# tshark stops once its file holds the 7 packets natbed-stund sent
+# tshark stops once its file holds the 7 packets natbed-stund sent, or
+# after 10 s: a loaded machine's dumpcap may hold them in its buffer until
+# it is told to stop, and it writes them out then
 sent_in_file() { [ "$(tshark -r "$pcap" -Y "ip.src==$STUN_A1 || ip.src==$STUN_A2" 2>/dev/null | wc -l)" -ge 7 ]; }
-nb_wait_for 10 "natbed-stund's 7 packets in tshark's file" sent_in_file
+nb_poll 10 sent_in_file || true
 kill -INT "$TSHARK_PID"
-nb_wait_gone 10 "$TSHARK_PID"
+nb_wait_gone 20 "$TSHARK_PID"
 
 # RFC 3489 messages have no cookie for the heuristic: decode both ports as
 # STUN (the STUN dissector hands cookie-less messages to CLASSIC-STUN)
