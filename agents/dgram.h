@@ -47,6 +47,10 @@ struct dgram_ops {
 	int (*send)(void *io, int sock, const struct dg_ep *to, const void *buf, size_t len);
 	/* Closes sock; its callback is never called again. */
 	void (*close)(void *io, int sock);
+	/* Gives sock another receiver; fn NULL drops what arrives. A method
+	 * leaves the socket of the path it found open, receiving nothing,
+	 * for the agent to take over (method.h, path_sock). */
+	void (*set_recv)(void *io, int sock, dg_recv_fn fn, void *arg);
 };
 
 /* What a state machine holds to reach the world. */
@@ -73,6 +77,12 @@ static inline void dg_close(const struct dgram *d, int sock)
 {
 	if (sock >= 0)
 		d->ops->close(d->io, sock);
+}
+
+static inline void dg_set_recv(const struct dgram *d, int sock, dg_recv_fn fn, void *arg)
+{
+	if (sock >= 0)
+		d->ops->set_recv(d->io, sock, fn, arg);
 }
 
 static inline natbed_time_t dg_now(const struct dgram *d)
