@@ -372,28 +372,26 @@ static bool mc_on_answer(struct mc *c, int si, const struct dg_ep *from, const s
 		t->counts.wrong_try++;
 		return true;
 	}
-	if (t->finished)
-		return true; /* answers to checks sent before the end */
-	if ((p = mc_pair_by_txid(c, si, m->txid)) != NULL) {
-		/* RFC 8445 §7.2.5.2.1: from where the check went, or it failed */
-		if (!dg_ep_eq(&p->to, from)) {
-			t->counts.wrong_txid++;
+	p = mc_pair_by_txid(c, si, m->txid);
+	if (!p && !(so->has_probe && memcmp(so->probe_txid, m->txid, STUN_TXID_LEN) == 0)) {
+		if (!m->has_try && so->has_stun &&
+		    memcmp(so->stun_txid, m->txid, STUN_TXID_LEN) == 0) {
+			so->has_stun = false;
+			if (c->h.stun_answer && !t->finished)
+				c->h.stun_answer(t, si, &m->mapped);
 			return true;
 		}
-	} else if (so->has_probe && memcmp(so->probe_txid, m->txid, STUN_TXID_LEN) == 0) {
-		if (from->addr != so->probe_addr) {
-			t->counts.wrong_txid++;
-			return true;
-		}
-	} else if (!m->has_try && so->has_stun &&
-		   memcmp(so->stun_txid, m->txid, STUN_TXID_LEN) == 0) {
-		so->has_stun = false;
-		if (c->h.stun_answer)
-			c->h.stun_answer(t, si, &m->mapped);
-		return true;
-	} else {
 		if (!m->has_try && si == MC_MAIN_SOCK)
 			return false;
+		/* after the end, the answers to our nominations come back */
+		t->counts.wrong_txid += !t->finished;
+		return true;
+	}
+	if (t->finished)
+		return true; /* answers to checks sent before the end */
+	/* RFC 8445 §7.2.5.2.1: from where the check went, or it failed (a
+	 * probe: from the address it went to, any port) */
+	if (p ? !dg_ep_eq(&p->to, from) : from->addr != so->probe_addr) {
 		t->counts.wrong_txid++;
 		return true;
 	}

@@ -82,6 +82,7 @@ struct tagent {
 	int done_calls;
 	unsigned not_ours;    /* datagrams of the agent's socket the try handed back */
 	natbed_time_t linger; /* stop this long after done (0: at once) */
+	bool restun;	      /* ask the STUN server again once done */
 };
 
 static void ta_rx(void *arg, int sock, const struct dg_ep *from, const uint8_t *buf, size_t len,
@@ -115,13 +116,26 @@ static struct dg_ep t_ep(const char *addr, uint16_t port)
 	return ep;
 }
 
-/* Opens the agent's socket and asks the STUN server where it maps. */
-static void ta_open(struct tagent *a, struct mnet *n, const char *host)
+/* Asks the STUN server where the agent's socket maps (txid a->txid). */
+static void ta_stun(struct tagent *a)
 {
-	struct dg_ep any = {0, 0}, stun = t_ep(T_STUN, 3478);
+	struct dg_ep stun = t_ep(T_STUN, 3478);
 	struct stun_builder b;
 	uint8_t buf[64];
 	int len;
+
+	a->has_srflx = false;
+	stun_msg_build_init(&b, buf, sizeof(buf), STUN_METHOD_BINDING, STUN_CLASS_REQUEST, a->txid,
+			    false);
+	len = stun_msg_build_finish(&b);
+	assert_true(len > 0);
+	assert_int_equal(dg_send(a->dg, a->sock, &stun, buf, (size_t)len), 0);
+}
+
+/* Opens the agent's socket and asks the STUN server where it maps. */
+static void ta_open(struct tagent *a, struct mnet *n, const char *host)
+{
+	struct dg_ep any = {0, 0};
 
 	memset(a, 0, sizeof(*a));
 	a->n = n;
@@ -131,11 +145,7 @@ static void ta_open(struct tagent *a, struct mnet *n, const char *host)
 	a->sock = dg_open(a->dg, &any, &a->local, ta_rx, a);
 	assert_true(a->sock >= 0);
 	snprintf((char *)a->txid, sizeof(a->txid), "%.11s", host);
-	stun_msg_build_init(&b, buf, sizeof(buf), STUN_METHOD_BINDING, STUN_CLASS_REQUEST, a->txid,
-			    false);
-	len = stun_msg_build_finish(&b);
-	assert_true(len > 0);
-	assert_int_equal(dg_send(a->dg, a->sock, &stun, buf, (size_t)len), 0);
+	ta_stun(a);
 }
 
 static void ta_stop_cb(void *arg, natbed_time_t now)
@@ -151,6 +161,10 @@ static void ta_done(void *arg, struct trav_try *t)
 	struct tagent *a = arg;
 
 	a->done_calls++;
+	if (a->restun) {
+		a->txid[11]++;
+		ta_stun(a);
+	}
 	/* an agent stops at once: the worst case for its peer */
 	if (a->linger)
 		assert_true(sched_after(t->dg->s, a->linger, ta_stop_cb, a) > 0);
@@ -181,6 +195,7 @@ struct tres {
 	natbed_time_t setup[2];
 	struct trav_counts counts[2];
 	unsigned not_ours[2];
+	bool has_srflx[2];
 	unsigned socks_after[2];
 	uint64_t sent[2];
 	struct dg_ep local[2], remote[2];
@@ -242,6 +257,7 @@ static void run_pair(const struct method *m, const char *ha, const char *hb, uin
 		r->setup[i] = t->done_at - t->start;
 		r->counts[i] = t->counts;
 		r->not_ours[i] = ag[i].not_ours;
+		r->has_srflx[i] = ag[i].has_srflx;
 		r->socks_after[i] = mnet_host_socks(n, ag[i].host);
 		r->sent[i] = mnet_host_sent(n, ag[i].host);
 		r->local[i] = t->local;
@@ -705,6 +721,25 @@ static void test_prflx(void **state)
 	assert_int_equal(r.remote[0].port, r.local[1].port);
 }
 
+/* Done but not stopped, a try still answers checks and hands the agent
+ * what is the agent's: here, its STUN server's answer. */
+static void tw_restun(struct tweak *tw, struct mnet *n, struct tagent *a, struct tagent *b)
+{
+	a->linger = b->linger = 500 * T_MS;
+	a->restun = true;
+}
+
+static void test_done_not_stopped(void **state)
+{
+	struct tweak tw = {tw_restun, NULL};
+	struct tres r;
+
+	run_pair(method_find("punch"), "prc1", "prc2", 4, &tw, &r);
+	assert_true(r.success[0] && r.success[1]);
+	assert_true(r.has_srflx[0]);
+	assert_int_equal(r.counts[0].wrong_txid, 0);
+}
+
 /* --- strays -------------------------------------------------------------- */
 
 struct tstray {
@@ -992,6 +1027,7 @@ int main(void)
 	    cmocka_unit_test(test_reasons),
 	    cmocka_unit_test(test_reason_timeout),
 	    cmocka_unit_test(test_prflx),
+	    cmocka_unit_test(test_done_not_stopped),
 	    cmocka_unit_test(test_strays),
 	    cmocka_unit_test(test_strays_own_sockets),
 	    cmocka_unit_test(test_predict_window),
