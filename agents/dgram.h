@@ -6,6 +6,7 @@
 #ifndef NATBED_AGENTS_DGRAM_H
 #define NATBED_AGENTS_DGRAM_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -30,6 +31,18 @@ static inline void dg_close(const struct dgram *d, int sock)
 {
 	if (sock >= 0)
 		d->ops->close(d->io, sock);
+}
+
+/* Gives sock another receiver (fn NULL: what arrives is dropped). 0, or
+ * -EOPNOTSUPP from a driver without set_recv. */
+static inline int dg_set_recv(const struct dgram *d, int sock, dg_recv_fn fn, void *arg)
+{
+	if (sock < 0)
+		return -EBADF;
+	if (!d->ops->set_recv)
+		return -EOPNOTSUPP;
+	d->ops->set_recv(d->io, sock, fn, arg);
+	return 0;
 }
 
 static inline natbed_time_t dg_now(const struct dgram *d)

@@ -47,7 +47,8 @@ static void dgsock_read_cb(evutil_socket_t fd, short what, void *arg)
 		ep.addr = from.sin_addr.s_addr;
 		ep.port = from.sin_port;
 		d->st.rx++;
-		sl->fn(sl->arg, id, &ep, buf, (size_t)n, sched_now(d->dg.s));
+		if (sl->fn)
+			sl->fn(sl->arg, id, &ep, buf, (size_t)n, sched_now(d->dg.s));
 	}
 }
 
@@ -143,7 +144,18 @@ static void dgsock_close(void *io, int sock)
 	sl->fd = -1;
 }
 
-static const struct dgram_ops dgsock_ops = {dgsock_open, dgsock_send, dgsock_close};
+static void dgsock_set_recv(void *io, int sock, dg_recv_fn fn, void *arg)
+{
+	struct dgsock *d = io;
+
+	if (sock < 0 || sock >= DGSOCK_MAX || d->slots[sock].fd < 0)
+		return;
+	d->slots[sock].fn = fn;
+	d->slots[sock].arg = arg;
+}
+
+static const struct dgram_ops dgsock_ops = {dgsock_open, dgsock_send, dgsock_close,
+					    dgsock_set_recv};
 
 struct dgsock *dgsock_new(struct event_base *base, struct sched *s, uint64_t seed)
 {

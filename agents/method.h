@@ -37,15 +37,32 @@ struct method_spec {
 	bool relay; /* carries data through a third party (--no-relay skips it) */
 };
 
+#define TRAV_NAME_MAX 64 /* an agent name and its NUL (peermsg.h: PEERMSG_NAME_MAX + 1) */
+
 /* What one side knows of itself, sent to the other through the rendezvous. */
 struct trav_cand {
-	struct dg_ep host;  /* its main socket's own address and port */
-	struct dg_ep srflx; /* server-reflexive (STUN), addr 0 when unknown */
-	struct dg_ep relay; /* relayed (TURN), addr 0 when none */
-	struct natinfo nat; /* its NAT, as its discovery found it */
+	char name[TRAV_NAME_MAX]; /* its agent name: in its checks, checked in the peer's */
+	struct dg_ep host;	  /* its main socket's own address and port */
+	struct dg_ep srflx;	  /* server-reflexive (STUN), addr 0 when unknown */
+	struct dg_ep relay;	  /* relayed (TURN), addr 0 when none */
+	struct natinfo nat;	  /* its NAT, as its discovery found it */
 };
 
 enum trav_role { TRAV_INITIATOR, TRAV_RESPONDER };
+
+/* What a try sent and what reached it (each datagram counted once). The
+ * bad ones are ignored: an agent shows them, tests assert them. */
+struct trav_counts {
+	uint64_t sent;	      /* datagrams sent (checks, answers, STUN probes) */
+	uint64_t send_errors; /* sends the driver refused */
+	uint64_t checks_in;   /* valid checks from the peer */
+	uint64_t answers_in;  /* valid answers to our checks */
+	uint64_t bad;	      /* truncated or malformed (peermsg PEERMSG_BAD) */
+	uint64_t unknown;     /* STUN but no peer message (PEERMSG_UNKNOWN) */
+	uint64_t wrong_try;   /* a check or answer of another try */
+	uint64_t wrong_txid;  /* an answer to no check of ours, or from elsewhere */
+	uint64_t wrong_name;  /* a check of this try naming another agent */
+};
 
 struct method;
 
@@ -70,14 +87,17 @@ struct trav_try {
 	bool finished;
 	bool success;
 	int path_sock;	     /* the socket of the path found (t->sock or one the method
-			      * opened and leaves open: the caller closes it after stop) */
+			      * opened and leaves open, receiving nothing until the
+			      * caller gives it a receiver (dg_set_recv); the caller
+			      * closes it after stop) */
 	struct dg_ep local;  /* the path: our endpoint as we know it */
 	struct dg_ep remote; /* the peer's endpoint as its datagrams reach us */
 	const char *reason;  /* a failure's reason: "timeout", "filtered",
 			      * "no prediction", "budget spent", ...; NULL on success */
 	natbed_time_t done_at;
+	struct trav_counts counts; /* kept by the method until stop() */
 
-	void *priv; /* the method's own state */
+	void *priv; /* the method's own state: non-NULL from start() to stop() */
 };
 
 struct method {
@@ -88,11 +108,22 @@ struct method {
 	/* Ends the try: cancels its timers, closes the sockets it opened but
 	 * t->path_sock, frees t->priv. Safe after trav_done() and before. */
 	void (*stop)(struct trav_try *t);
+	/* A datagram that reached t->sock, the agent's socket, between start()
+	 * and stop() (sockets the method opened deliver to it directly). The
+	 * agent hands it every datagram there; true when it was the try's (a
+	 * peer message of any try id, or the answer to a STUN request of the
+	 * method), false for the agent to handle (rendezvous, its own STUN). */
+	bool (*input)(struct trav_try *t, const struct dg_ep *from, const uint8_t *buf, size_t len);
 };
 
 /* Records the result and calls t->done once (later calls do nothing). On
  * success the method has set t->path_sock, t->local and t->remote. */
 void trav_done(struct trav_try *t, bool success, const char *reason);
+
+/* Hands a datagram of t->sock to t's method (method->input); false when
+ * the try is not running (before start, after stop) or it was not the
+ * try's. */
+bool trav_input(struct trav_try *t, const struct dg_ep *from, const uint8_t *buf, size_t len);
 
 /* The method table (methods.c), in the order of docs/methods.md. */
 size_t method_count(void);

@@ -1,11 +1,14 @@
 /* The traversal method table: one line a method, in the order
- * docs/methods.md lists them. Port mapping (PCP) and TURN relay join here. */
+ * docs/methods.md lists them. Port mapping (PCP) and TURN relay join here,
+ * after birthday. */
 #include <string.h>
 
 #include "method.h"
+#include "method_checks.h"
 
 static const struct method *const methods[] = {
-    NULL, /* the methods' own files add their lines here */
+    &method_direct, &method_punch, &method_predict, &method_birthday, NULL, /* portmap */
+    NULL,								    /* relay */
 };
 
 size_t method_count(void)

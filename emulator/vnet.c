@@ -263,7 +263,7 @@ static void vnet_deliver(struct vnet *v, struct pkt *p, natbed_time_t now)
 	int id = vsock_lookup(v->socks, p->host, vnet_ip(p)->dst, u->dport);
 	const struct vsock *sk = vsock_get(v->socks, id, p->host);
 
-	if (!sk) {
+	if (!sk || !sk->fn) { /* no socket, or one that takes nothing now */
 		hh->st.port_closed++;
 		vnet_drop(v, p, VNET_DROP_PORT_CLOSED, ev.where);
 		return;
@@ -463,7 +463,15 @@ static int vnet_send(void *io, int sock, const struct dg_ep *to, const void *buf
 	return 0;
 }
 
-static const struct dgram_ops vnet_ops = {vnet_open, vnet_send, vnet_close};
+static void vnet_set_recv(void *io, int sock, dg_recv_fn fn, void *arg)
+{
+	struct vnet_host *hh = io;
+
+	if (vsock_get(hh->v->socks, sock, hh->index))
+		vsock_set_recv(hh->v->socks, sock, fn, arg);
+}
+
+static const struct dgram_ops vnet_ops = {vnet_open, vnet_send, vnet_close, vnet_set_recv};
 
 /* --- life cycle ------------------------------------------------------------ */
 

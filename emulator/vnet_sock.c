@@ -202,6 +202,14 @@ const struct vsock *vsock_get(const struct vsock_table *t, int id, int h)
 	return s;
 }
 
+void vsock_set_recv(struct vsock_table *t, int id, dg_recv_fn fn, void *arg)
+{
+	if (id < 0 || (size_t)id >= t->max || t->socks[id].host < 0)
+		return;
+	t->socks[id].fn = fn;
+	t->socks[id].arg = arg;
+}
+
 void vsock_close(struct vsock_table *t, int id)
 {
 	struct vsock *s;

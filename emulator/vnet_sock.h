@@ -66,6 +66,10 @@ int vsock_lookup(const struct vsock_table *t, int h, uint32_t addr, uint16_t por
  * Valid until it is closed. */
 const struct vsock *vsock_get(const struct vsock_table *t, int id, int h);
 
+/* Gives open socket id another receiver (fn NULL: its datagrams are
+ * dropped and counted as to a closed port). */
+void vsock_set_recv(struct vsock_table *t, int id, dg_recv_fn fn, void *arg);
+
 /* Closes socket id; its port is free again. An id that is not open is
  * ignored. */
 void vsock_close(struct vsock_table *t, int id);

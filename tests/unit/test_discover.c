@@ -310,7 +310,7 @@ static void vn_close(void *io, int sock)
 	vn->socks[sock].open = false;
 }
 
-static const struct dgram_ops vn_ops = {vn_open, vn_send, vn_close};
+static const struct dgram_ops vn_ops = {vn_open, vn_send, vn_close, NULL};
 
 static void sin_set(struct sockaddr_storage *ss, const char *a, uint16_t port)
 {

@@ -90,7 +90,7 @@ static void f_close(void *io, int sock)
 {
 }
 
-static const struct dgram_ops f_ops = {f_open, f_send, f_close};
+static const struct dgram_ops f_ops = {f_open, f_send, f_close, NULL};
 
 static void c_granted(void *arg, const struct dg_ep *ext, uint32_t life, const char *by)
 {

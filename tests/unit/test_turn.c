@@ -170,7 +170,7 @@ static void f_close(void *io, int sock)
 	((struct fake *)io)->open = 0;
 }
 
-static const struct dgram_ops fake_ops = {f_open, f_send, f_close};
+static const struct dgram_ops fake_ops = {f_open, f_send, f_close, NULL};
 
 /* --- the client's callbacks ------------------------------------------------------ */
 

@@ -1,0 +1,607 @@
+#include "method_checks.h"
+
+#include <errno.h>
+#include <stdalign.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "natbed/rng.h"
+#include "peermsg.h"
+
+#define MC_NEVER ((natbed_time_t)-1)
+
+struct mc_sock {
+	struct mc *c;
+	int id; /* the driver's */
+	bool owned;
+	struct dg_ep local;
+	bool has_probe; /* probe transaction: answers from probe_addr, any port */
+	uint8_t probe_txid[STUN_TXID_LEN];
+	uint32_t probe_addr;
+	bool has_stun; /* a STUN request outstanding */
+	uint8_t stun_txid[STUN_TXID_LEN];
+};
+
+struct mc_pair {
+	int si;
+	struct dg_ep to;
+	uint8_t txid[STUN_TXID_LEN]; /* one transaction per pair: RFC 8489 §6.2.1 */
+	unsigned flags;
+	unsigned nsent;	    /* scheduled checks sent */
+	natbed_time_t base; /* the schedule's origin */
+	natbed_time_t next; /* the next scheduled check, MC_NEVER when none */
+	natbed_time_t last; /* the last check sent, MC_NEVER before the first */
+	bool has_pred;
+	struct dg_ep pred;
+};
+
+struct mc_timer {
+	struct mc *c;
+	uint64_t id; /* 0: free */
+	void (*fn)(struct trav_try *t);
+};
+
+struct mc {
+	struct trav_try *t;
+	struct mc_hooks h;
+	struct mc_sock socks[MC_SOCKS_MAX];
+	size_t nsocks;
+	struct mc_pair pairs[MC_PAIRS_MAX];
+	size_t npairs;
+	uint64_t tick_id;
+	natbed_time_t tick_at;
+	uint64_t deadline_id;
+	struct mc_timer timers[MC_TIMERS_MAX];
+	uint64_t txn;	  /* transaction ids drawn */
+	uint64_t refused; /* sends refused with an ICMP-like error */
+	bool heard;
+	const char *fail_reason; /* mc_fail_at()'s */
+	alignas(max_align_t) unsigned char user[];
+};
+
+natbed_time_t mc_schedule_offset(unsigned k)
+{
+	const natbed_time_t ms = NATBED_NS_PER_MS;
+
+	if (k < 10)
+		return k * 100 * ms;
+	if (k < 18)
+		return 1000 * ms + (natbed_time_t)(k - 10) * 250 * ms;
+	return 3000 * ms + (natbed_time_t)(k - 18) * 500 * ms;
+}
+
+void *mc_user(const struct trav_try *t)
+{
+	return ((struct mc *)t->priv)->user;
+}
+
+bool mc_heard(const struct trav_try *t)
+{
+	return ((struct mc *)t->priv)->heard;
+}
+
+const struct dg_ep *mc_local(const struct trav_try *t, int si)
+{
+	return &((struct mc *)t->priv)->socks[si].local;
+}
+
+/* RFC 8489 §6.2.1: 96 random bits, keyed by the try so that two tries and
+ * two runs with other seeds never share one. */
+static void mc_txid(struct mc *c, uint8_t txid[STUN_TXID_LEN])
+{
+	uint64_t a = rng_keyed_u64(c->t->dg->seed, c->t->id, c->txn++);
+	uint64_t b = rng_keyed_u64(c->t->dg->seed, c->t->id ^ 0x7478696475ull, c->txn++);
+
+	memcpy(txid, &a, 8);
+	memcpy(txid + 8, &b, 4);
+}
+
+/* ICMP says no (RFC 1122 §4.1.3.3: UDP passes ICMP errors up): the driver
+ * reports it as the error of a send. */
+static bool mc_errno_refused(int err)
+{
+	return err == -ECONNREFUSED || err == -EHOSTUNREACH || err == -EACCES || err == -EPERM;
+}
+
+static void mc_send(struct mc *c, int si, const struct dg_ep *to, const struct peermsg *m)
+{
+	uint8_t buf[PEERMSG_MAX];
+	int len = peermsg_build(m, buf, sizeof(buf)), r;
+
+	if (len < 0) {
+		c->t->counts.send_errors++;
+		return;
+	}
+	r = dg_send(c->t->dg, c->socks[si].id, to, buf, (size_t)len);
+	if (r < 0) {
+		c->t->counts.send_errors++;
+		c->refused += mc_errno_refused(r);
+		return;
+	}
+	c->t->counts.sent++;
+}
+
+static void mc_check_init(struct mc *c, struct peermsg *m, const uint8_t txid[STUN_TXID_LEN])
+{
+	memset(m, 0, sizeof(*m));
+	m->kind = PEERMSG_CHECK;
+	memcpy(m->txid, txid, STUN_TXID_LEN);
+	m->has_try = true;
+	m->try_id = c->t->id;
+	memcpy(m->name, c->t->self.name, sizeof(m->name) - 1);
+}
+
+static void mc_pair_send(struct mc *c, struct mc_pair *p, natbed_time_t now)
+{
+	struct peermsg m;
+
+	mc_check_init(c, &m, p->txid);
+	m.has_pred = p->has_pred;
+	m.pred = p->pred;
+	mc_send(c, p->si, &p->to, &m);
+	p->last = now;
+}
+
+/* --- timers -------------------------------------------------------------- */
+
+static void mc_tick_cb(void *arg, natbed_time_t now);
+
+static void mc_reschedule(struct mc *c)
+{
+	natbed_time_t next = MC_NEVER;
+	size_t i;
+
+	for (i = 0; !c->t->finished && i < c->npairs; i++)
+		if (c->pairs[i].next != MC_NEVER && (next == MC_NEVER || c->pairs[i].next < next))
+			next = c->pairs[i].next;
+	if (c->tick_id && c->tick_at == next)
+		return;
+	if (c->tick_id)
+		sched_cancel(c->t->dg->s, c->tick_id);
+	c->tick_id = 0;
+	if (next != MC_NEVER) {
+		c->tick_at = next;
+		c->tick_id = sched_at(c->t->dg->s, next, mc_tick_cb, c);
+	}
+}
+
+static void mc_tick_cb(void *arg, natbed_time_t now)
+{
+	struct mc *c = arg;
+	size_t i;
+
+	c->tick_id = 0;
+	for (i = 0; i < c->npairs; i++) {
+		struct mc_pair *p = &c->pairs[i];
+
+		if (p->next == MC_NEVER || p->next > now)
+			continue;
+		mc_pair_send(c, p, now);
+		p->nsent++;
+		p->next = p->flags & MC_ONCE ? MC_NEVER : p->base + mc_schedule_offset(p->nsent);
+		if (p->next != MC_NEVER && p->next >= c->t->deadline)
+			p->next = MC_NEVER;
+	}
+	mc_reschedule(c);
+}
+
+/* Nothing more to send: cancels the schedule, the deadline and the
+ * method's timers (answers to checks go on until stop()). */
+static void mc_quiesce(struct mc *c)
+{
+	struct sched *s = c->t->dg->s;
+	size_t i;
+
+	if (c->tick_id)
+		sched_cancel(s, c->tick_id);
+	if (c->deadline_id)
+		sched_cancel(s, c->deadline_id);
+	c->tick_id = c->deadline_id = 0;
+	for (i = 0; i < MC_TIMERS_MAX; i++) {
+		if (c->timers[i].id)
+			sched_cancel(s, c->timers[i].id);
+		c->timers[i].id = 0;
+	}
+}
+
+static void mc_timer_cb(void *arg, natbed_time_t now)
+{
+	struct mc_timer *tm = arg;
+
+	tm->id = 0;
+	tm->fn(tm->c->t);
+}
+
+int mc_at(struct trav_try *t, natbed_time_t when, void (*fn)(struct trav_try *t))
+{
+	struct mc *c = t->priv;
+	size_t i;
+
+	for (i = 0; i < MC_TIMERS_MAX; i++) {
+		struct mc_timer *tm = &c->timers[i];
+
+		if (tm->id)
+			continue;
+		tm->c = c;
+		tm->fn = fn;
+		tm->id = sched_at(t->dg->s, when, mc_timer_cb, tm);
+		return tm->id ? 0 : -ENOMEM;
+	}
+	return -ENOSPC;
+}
+
+void mc_fail(struct trav_try *t, const char *reason)
+{
+	struct mc *c = t->priv;
+
+	if (t->finished)
+		return;
+	mc_quiesce(c);
+	trav_done(t, false, reason);
+}
+
+static void mc_fail_cb(struct trav_try *t)
+{
+	mc_fail(t, ((struct mc *)t->priv)->fail_reason);
+}
+
+int mc_fail_at(struct trav_try *t, natbed_time_t when, const char *reason)
+{
+	((struct mc *)t->priv)->fail_reason = reason;
+	return mc_at(t, when, mc_fail_cb);
+}
+
+static void mc_deadline_cb(void *arg, natbed_time_t now)
+{
+	struct mc *c = arg;
+	const char *why = c->h.expire ? c->h.expire(c->t) : NULL;
+
+	c->deadline_id = 0;
+	if (!why)
+		why = c->refused && !c->heard ? "filtered" : !c->heard ? "no answer" : "timeout";
+	mc_fail(c->t, why);
+}
+
+/* --- success ------------------------------------------------------------- */
+
+/* The path: socket si and the peer's endpoint as it reaches us; mapped is
+ * ours as the peer saw it (NULL: unknown, the socket's own then). */
+static void mc_succeed(struct mc *c, int si, const struct dg_ep *remote, const struct dg_ep *mapped,
+		       bool nominated)
+{
+	struct trav_try *t = c->t;
+	struct peermsg m;
+	int i;
+
+	t->path_sock = c->socks[si].id;
+	t->local = mapped ? *mapped : c->socks[si].local;
+	t->remote = *remote;
+	/* RFC 8445 §8.1.1: the agent whose check succeeded nominates the pair */
+	for (i = 0; !nominated && i < MC_NOMINATIONS; i++) {
+		uint8_t txid[STUN_TXID_LEN];
+
+		mc_txid(c, txid);
+		mc_check_init(c, &m, txid);
+		m.nominate = true;
+		m.has_mapped = true;
+		m.mapped = *remote;
+		mc_send(c, si, remote, &m);
+	}
+	mc_quiesce(c);
+	trav_done(t, true, NULL); /* c may be gone now */
+}
+
+/* --- receiving ----------------------------------------------------------- */
+
+static struct mc_pair *mc_pair_find(struct mc *c, int si, const struct dg_ep *to)
+{
+	size_t i;
+
+	for (i = 0; i < c->npairs; i++)
+		if (c->pairs[i].si == si && dg_ep_eq(&c->pairs[i].to, to))
+			return &c->pairs[i];
+	return NULL;
+}
+
+static struct mc_pair *mc_pair_by_txid(struct mc *c, int si, const uint8_t *txid)
+{
+	size_t i;
+
+	for (i = 0; i < c->npairs; i++)
+		if (c->pairs[i].si == si && memcmp(c->pairs[i].txid, txid, STUN_TXID_LEN) == 0)
+			return &c->pairs[i];
+	return NULL;
+}
+
+static void mc_on_check(struct mc *c, int si, const struct dg_ep *from, const struct peermsg *m)
+{
+	struct trav_try *t = c->t;
+	natbed_time_t now = dg_now(t->dg);
+	struct mc_pair *p;
+	struct peermsg a;
+
+	if (m->try_id != t->id) {
+		t->counts.wrong_try++;
+		return;
+	}
+	if (t->peer.name[0] && strcmp(m->name, t->peer.name) != 0) {
+		t->counts.wrong_name++;
+		return;
+	}
+	t->counts.checks_in++;
+	c->heard = true;
+	/* RFC 8445 §7.3.1: answer with where it came from */
+	peermsg_answer_of(m, from, &a);
+	memcpy(a.name, t->self.name, sizeof(a.name) - 1);
+	mc_send(c, si, from, &a);
+	if (t->finished)
+		return;
+	if (m->nominate) {
+		mc_succeed(c, si, from, m->has_mapped ? &m->mapped : NULL, true);
+		return;
+	}
+	p = mc_pair_find(c, si, from);
+	if (!p) {
+		/* RFC 8445 §7.3.1.3-4: a peer-reflexive endpoint, checked at once
+		 * (the first check of its schedule) */
+		int pi = mc_pair(t, si, from, now, MC_PRFLX, NULL);
+
+		if (pi < 0)
+			return;
+		p = &c->pairs[pi];
+		p->nsent = 1;
+		p->next = now + mc_schedule_offset(1) < t->deadline ? now + mc_schedule_offset(1)
+								    : MC_NEVER;
+		mc_pair_send(c, p, now);
+		mc_reschedule(c);
+		return;
+	}
+	if (p->last == MC_NEVER || now - p->last >= MC_TRIGGER_GAP)
+		mc_pair_send(c, p, now);
+}
+
+/* true when the answer was the try's (the main socket's others are the
+ * agent's: its own STUN requests) */
+static bool mc_on_answer(struct mc *c, int si, const struct dg_ep *from, const struct peermsg *m)
+{
+	struct trav_try *t = c->t;
+	struct mc_sock *so = &c->socks[si];
+	struct mc_pair *p;
+
+	if (m->has_try && m->try_id != t->id) {
+		t->counts.wrong_try++;
+		return true;
+	}
+	p = mc_pair_by_txid(c, si, m->txid);
+	if (!p && !(so->has_probe && memcmp(so->probe_txid, m->txid, STUN_TXID_LEN) == 0)) {
+		if (!m->has_try && so->has_stun &&
+		    memcmp(so->stun_txid, m->txid, STUN_TXID_LEN) == 0) {
+			so->has_stun = false;
+			if (c->h.stun_answer && !t->finished)
+				c->h.stun_answer(t, si, &m->mapped);
+			return true;
+		}
+		if (!m->has_try && si == MC_MAIN_SOCK)
+			return false;
+		/* after the end, the answers to our nominations come back */
+		t->counts.wrong_txid += !t->finished;
+		return true;
+	}
+	if (t->finished)
+		return true; /* answers to checks sent before the end */
+	/* RFC 8445 §7.2.5.2.1: from where the check went, or it failed (a
+	 * probe: from the address it went to, any port) */
+	if (p ? !dg_ep_eq(&p->to, from) : from->addr != so->probe_addr) {
+		t->counts.wrong_txid++;
+		return true;
+	}
+	t->counts.answers_in++;
+	c->heard = true;
+	mc_succeed(c, si, from, &m->mapped, false);
+	return true;
+}
+
+static bool mc_handle(struct mc *c, int si, const struct dg_ep *from, const uint8_t *buf,
+		      size_t len)
+{
+	struct trav_try *t = c->t;
+	struct peermsg m;
+	enum peermsg_result r = peermsg_parse(buf, len, &m);
+
+	/* on the agent's socket, what is no peer message is the agent's */
+	if (r != PEERMSG_OK || m.kind == PEERMSG_PROBE || m.kind == PEERMSG_PROBE_ANSWER) {
+		if (si == MC_MAIN_SOCK)
+			return false;
+		if (r == PEERMSG_BAD)
+			t->counts.bad++;
+		else
+			t->counts.unknown++;
+		return true;
+	}
+	if (m.kind == PEERMSG_CHECK) {
+		mc_on_check(c, si, from, &m);
+		return true;
+	}
+	return mc_on_answer(c, si, from, &m);
+}
+
+static void mc_rx(void *arg, int sock, const struct dg_ep *from, const uint8_t *buf, size_t len,
+		  natbed_time_t now)
+{
+	struct mc_sock *so = arg;
+
+	mc_handle(so->c, (int)(so - so->c->socks), from, buf, len);
+}
+
+bool mc_input(struct trav_try *t, const struct dg_ep *from, const uint8_t *buf, size_t len)
+{
+	struct mc *c = t->priv;
+
+	return c ? mc_handle(c, MC_MAIN_SOCK, from, buf, len) : false;
+}
+
+/* --- sockets and pairs --------------------------------------------------- */
+
+int mc_open(struct trav_try *t, struct dg_ep *local)
+{
+	struct mc *c = t->priv;
+	struct dg_ep any = {0, 0};
+	struct mc_sock *so;
+	int id;
+
+	if (c->nsocks == MC_SOCKS_MAX)
+		return -ENOSPC;
+	so = &c->socks[c->nsocks];
+	memset(so, 0, sizeof(*so));
+	so->c = c;
+	id = dg_open(t->dg, &any, &so->local, mc_rx, so);
+	if (id < 0)
+		return id;
+	so->id = id;
+	so->owned = true;
+	if (local)
+		*local = so->local;
+	return (int)c->nsocks++;
+}
+
+int mc_pair(struct trav_try *t, int si, const struct dg_ep *to, natbed_time_t first, unsigned flags,
+	    const struct dg_ep *pred)
+{
+	struct mc *c = t->priv;
+	struct mc_pair *p = mc_pair_find(c, si, to);
+
+	if (p)
+		return (int)(p - c->pairs);
+	if (c->npairs == MC_PAIRS_MAX)
+		return -ENOSPC;
+	p = &c->pairs[c->npairs];
+	memset(p, 0, sizeof(*p));
+	p->si = si;
+	p->to = *to;
+	p->flags = flags;
+	p->base = p->next = first;
+	p->last = MC_NEVER;
+	if (pred) {
+		p->has_pred = true;
+		p->pred = *pred;
+	}
+	mc_txid(c, p->txid);
+	c->npairs++;
+	if (first >= t->deadline)
+		p->next = MC_NEVER;
+	mc_reschedule(c);
+	return (int)(p - c->pairs);
+}
+
+void mc_probe(struct trav_try *t, int si, const struct dg_ep *to)
+{
+	struct mc *c = t->priv;
+	struct mc_sock *so = &c->socks[si];
+	struct peermsg m;
+
+	if (!so->has_probe) {
+		so->has_probe = true;
+		mc_txid(c, so->probe_txid);
+	}
+	so->probe_addr = to->addr;
+	mc_check_init(c, &m, so->probe_txid);
+	mc_send(c, si, to, &m);
+}
+
+void mc_stun(struct trav_try *t, int si, const struct dg_ep *to)
+{
+	struct mc *c = t->priv;
+	struct mc_sock *so = &c->socks[si];
+	struct stun_builder b;
+	uint8_t buf[STUN_HEADER_LEN + 8];
+	int len, r;
+
+	if (!so->has_stun) {
+		so->has_stun = true;
+		mc_txid(c, so->stun_txid);
+	}
+	stun_msg_build_init(&b, buf, sizeof(buf), STUN_METHOD_BINDING, STUN_CLASS_REQUEST,
+			    so->stun_txid, false);
+	stun_msg_build_fingerprint(&b);
+	len = stun_msg_build_finish(&b);
+	r = len < 0 ? len : dg_send(t->dg, so->id, to, buf, (size_t)len);
+	if (r < 0)
+		t->counts.send_errors++;
+	else
+		t->counts.sent++;
+}
+
+/* --- begin and end ------------------------------------------------------- */
+
+int mc_begin(struct trav_try *t, const struct mc_hooks *h, size_t user_size)
+{
+	struct mc *c = calloc(1, sizeof(*c) + user_size);
+
+	if (!c)
+		return -ENOMEM;
+	c->t = t;
+	if (h)
+		c->h = *h;
+	c->socks[0].c = c;
+	c->socks[0].id = t->sock;
+	c->socks[0].local = t->self.host;
+	c->nsocks = 1;
+	memset(&t->counts, 0, sizeof(t->counts));
+	t->path_sock = -1;
+	t->priv = c;
+	c->deadline_id = sched_at(t->dg->s, t->deadline, mc_deadline_cb, c);
+	if (!c->deadline_id) {
+		t->priv = NULL;
+		free(c);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int mc_begin_checks(struct trav_try *t, const struct dg_ep *targets, size_t n)
+{
+	natbed_time_t now = dg_now(t->dg);
+	int r = mc_begin(t, NULL, 0), pairs = 0;
+	size_t i;
+
+	if (r < 0)
+		return r;
+	for (i = 0; i < n; i++)
+		if (targets[i].addr && mc_pair(t, MC_MAIN_SOCK, &targets[i], now, 0, NULL) >= 0)
+			pairs++;
+	if (pairs == 0 && (r = mc_fail_at(t, now, "no candidate")) < 0)
+		mc_stop(t);
+	return r;
+}
+
+void mc_stop(struct trav_try *t)
+{
+	struct mc *c = t->priv;
+	size_t i;
+
+	if (!c)
+		return;
+	mc_quiesce(c);
+	for (i = 1; i < c->nsocks; i++) {
+		if (!c->socks[i].owned)
+			continue;
+		if (t->success && c->socks[i].id == t->path_sock)
+			dg_set_recv(t->dg, t->path_sock, NULL, NULL); /* the agent's now */
+		else
+			dg_close(t->dg, c->socks[i].id);
+	}
+	t->priv = NULL;
+	free(c);
+}
+
+bool mc_class_eim(enum ni_class c)
+{
+	return c == NI_CLASS_OPEN || c == NI_CLASS_FULL_CONE || c == NI_CLASS_RESTRICTED ||
+	       c == NI_CLASS_PORT_RESTRICTED;
+}
+
+bool mc_class_dep(enum ni_class c)
+{
+	return c == NI_CLASS_ADDR_DEPENDENT || c == NI_CLASS_SYM_SEQUENTIAL ||
+	       c == NI_CLASS_SYM_RANDOM;
+}
