@@ -2,13 +2,16 @@
  * (rdvmsg.h) and the messages between peers (peermsg.h) share, so that
  * they never collide.
  *
- * Methods: from the IETF range, numbers IANA has not assigned (its STUN
- * Methods registry: 0x001 Binding, 0x003-0x00C TURN and TURN-TCP, 0x080
- * GOOG-PING). Attributes: in the comprehension-optional range (RFC 8489
- * §18.3: 0x8000-0xFFFF), numbers IANA has not assigned, so that a real
- * STUN server (coturn, natbed-stund) answers a Binding request carrying
- * them and ignores them. docs/methods.md lists every one; Wireshark
- * decodes the framing and shows them as unknown attributes.
+ * Methods: numbers IANA has not assigned in its STUN Methods registry
+ * (0x001 Binding, 0x003-0x00C TURN and TURN-TCP, 0x080 GOOG-PING; 0x081-0x0FF
+ * unassigned, Expert Review; 0x100-0xFFF reserved by RFC 7983), nor
+ * Wireshark's dissector. Attributes: in the comprehension-optional range
+ * (RFC 8489 §18.3: 0x8000-0xFFFF), numbers IANA has not assigned (its
+ * last in the 0xC000 block is 0xC060 GOOG-MESSAGE-INTEGRITY-32), so that a
+ * real STUN server (coturn, natbed-stund) answers a Binding request
+ * carrying them and ignores them. tshark 4.0 decodes the framing and
+ * shows each method as "Unknown" and each attribute as "Unknown attribute
+ * 0xc0eN". docs/agents.md lists every one with its layout.
  */
 #ifndef NATBED_AGENTS_NBSTUN_H
 #define NATBED_AGENTS_NBSTUN_H

@@ -17,6 +17,11 @@ target_link_libraries(fuzz_stund_replay PRIVATE natbed_stuntools)
 add_test(NAME fuzz-smoke.stund COMMAND fuzz_stund_replay ${NATBED_FUZZ_DIR}/corpus/stund)
 set_tests_properties(fuzz-smoke.stund PROPERTIES LABELS fuzz-smoke TIMEOUT 60)
 
+add_executable(fuzz_rdv_replay ${NATBED_FUZZ_DIR}/fuzz_rdv.c ${NATBED_FUZZ_DIR}/replay.c)
+target_link_libraries(fuzz_rdv_replay PRIVATE natbed_trav)
+add_test(NAME fuzz-smoke.rdv COMMAND fuzz_rdv_replay ${NATBED_FUZZ_DIR}/corpus/rdv)
+set_tests_properties(fuzz-smoke.rdv PROPERTIES LABELS fuzz-smoke TIMEOUT 60)
+
 # The packet harnesses share fuzz_pkt.c (input reader, frame repair, an L4
 # checksum check of their own).
 add_executable(fuzz_nat_replay ${NATBED_FUZZ_DIR}/fuzz_nat.c ${NATBED_FUZZ_DIR}/fuzz_pkt.c
