@@ -14,6 +14,7 @@
 #ifndef NATBED_AGENTS_DGRAM_H
 #define NATBED_AGENTS_DGRAM_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -47,6 +48,10 @@ struct dgram_ops {
 	int (*send)(void *io, int sock, const struct dg_ep *to, const void *buf, size_t len);
 	/* Closes sock; its callback is never called again. */
 	void (*close)(void *io, int sock);
+	/* From now on, sock's datagrams go to fn(arg, ...): the socket of a
+	 * path a method found passes to whoever uses the path after the
+	 * method stops (agents/probe.h). 0, or -EBADF. */
+	int (*set_recv)(void *io, int sock, dg_recv_fn fn, void *arg);
 };
 
 /* What a state machine holds to reach the world. */
@@ -73,6 +78,12 @@ static inline void dg_close(const struct dgram *d, int sock)
 {
 	if (sock >= 0)
 		d->ops->close(d->io, sock);
+}
+
+/* -EOPNOTSUPP when the driver cannot redirect a socket. */
+static inline int dg_set_recv(const struct dgram *d, int sock, dg_recv_fn fn, void *arg)
+{
+	return d->ops->set_recv ? d->ops->set_recv(d->io, sock, fn, arg) : -EOPNOTSUPP;
 }
 
 static inline natbed_time_t dg_now(const struct dgram *d)

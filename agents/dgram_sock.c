@@ -143,7 +143,19 @@ static void dgsock_close(void *io, int sock)
 	sl->fd = -1;
 }
 
-static const struct dgram_ops dgsock_ops = {dgsock_open, dgsock_send, dgsock_close};
+static int dgsock_set_recv(void *io, int sock, dg_recv_fn fn, void *arg)
+{
+	struct dgsock *d = io;
+
+	if (sock < 0 || sock >= DGSOCK_MAX || d->slots[sock].fd < 0)
+		return -EBADF;
+	d->slots[sock].fn = fn;
+	d->slots[sock].arg = arg;
+	return 0;
+}
+
+static const struct dgram_ops dgsock_ops = {dgsock_open, dgsock_send, dgsock_close,
+					    dgsock_set_recv};
 
 struct dgsock *dgsock_new(struct event_base *base, struct sched *s, uint64_t seed)
 {
