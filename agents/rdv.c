@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "natbed/log.h"
 #include "natbed/rng.h"
 
 #define RDV_BUCKETS_MIN 64
@@ -84,6 +85,7 @@ const char *rdv_drop_name(enum rdv_drop d)
 static void drop(struct rdv *r, enum rdv_drop d)
 {
 	r->c.drops[d]++;
+	log_debug("drop: %s", rdv_drop_name(d));
 }
 
 /* --- the tables -------------------------------------------------------- */
@@ -286,6 +288,7 @@ static void reg_expiry(void *arg, natbed_time_t now)
 		return;
 	}
 	r->c.expired++;
+	log_debug("%s: registration expired", g->name);
 	reg_remove(r, g);
 }
 
@@ -348,6 +351,11 @@ static void on_register(struct rdv *r, const struct dg_ep *from, const struct rd
 		drop(r, RDV_DROP_FULL);
 		answer_error(r, from, m, RDV_REGISTER_ERR, 508, "Insufficient Capacity");
 		return;
+	} else {
+		char es[DG_EP_STR];
+
+		log_debug("%s: registered from %s for %u s", g->name, dg_ep_str(from, es),
+			  lifetime);
 	}
 	memset(&g->cand, 0, sizeof(g->cand));
 	g->cand.nat.hairpin = -1;
@@ -518,10 +526,14 @@ static void on_connect(struct rdv *r, const struct dg_ep *from, const struct rdv
 		ans->attrs = RDV_A_PEER | RDV_A_TRY;
 		ans->try_id = id;
 	}
-	if (ans->kind == RDV_CONNECT_OK)
+	if (ans->kind == RDV_CONNECT_OK) {
 		r->c.connects++;
-	else
+		log_debug("%s -> %s: try %016llx, method %s", a->name, m->peer,
+			  (unsigned long long)ans->try_id, m->method);
+	} else {
 		r->c.connect_errors++;
+		log_debug("%s -> %s: refused: %s", a->name, m->peer, ans->reason);
+	}
 	memcpy(a->connect_txid, m->txid, STUN_TXID_LEN);
 	a->has_connect = true;
 	answer(r, from, m, ans);

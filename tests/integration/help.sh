@@ -21,6 +21,7 @@ check "$bin/emulator/natbed-emu" -- emulator/main.c
 check "$bin/agents/natbed-stund" -- agents/stund.c
 check "$bin/agents/natbed-stunclient" -- agents/stunclient.c
 check "$bin/agents/natbed-stunload" -- agents/stunload.c
+check "$bin/agents/natbed-rendezvous" -- agents/rdvd.c
 for c in up down exec status ctl; do
 	check "$bin/cli/natbed" "$c" -- "cli/$c.c"
 done
