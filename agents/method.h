@@ -88,6 +88,13 @@ struct method {
 	/* Ends the try: cancels its timers, closes the sockets it opened but
 	 * t->path_sock, frees t->priv. Safe after trav_done() and before. */
 	void (*stop)(struct trav_try *t);
+	/* A datagram arrived on t->sock, the agent's main socket, which the
+	 * rendezvous client and every try under way share: between start()
+	 * and stop(), the agent offers each one it did not take to each try.
+	 * Returns true when it was this try's (its try id, its peer). NULL
+	 * for a method that never listens on t->sock. */
+	bool (*input)(struct trav_try *t, const struct dg_ep *from, const uint8_t *buf, size_t len,
+		      natbed_time_t now);
 };
 
 /* Records the result and calls t->done once (later calls do nothing). On
