@@ -102,7 +102,8 @@ static bool path_input(struct agent_path *p, const struct dg_ep *from, const uin
 
 	if (p->probe)
 		return probe_input(p->probe, from, buf, len, now);
-	if (!probe_echo(a->d, p->sock, p->try_id, &p->remote, from, buf, len))
+	if (!probe_echo(a->d, p->sock, p->try_id, p->remote.addr ? &p->remote : NULL, from, buf,
+			len))
 		return false;
 	a->cnt.probes_echoed++;
 	p->last_used = now;
@@ -317,8 +318,14 @@ static void try_after(void *arg, natbed_time_t now)
 	else
 		a->cnt.tries_failed++;
 	if (!mine) {
-		/* responder: keep the path to echo the initiator's probes */
-		if (t.success && !path_add(a, &t) && t.path_sock != a->sock)
+		/* responder: echo the initiator's probes, on the path found or,
+		 * when only the initiator found one, on the main socket to
+		 * whoever holds the try id */
+		if (!t.success) {
+			t.path_sock = a->sock;
+			t.remote = (struct dg_ep){0};
+		}
+		if (!path_add(a, &t) && t.path_sock != a->sock)
 			dg_close(a->d, t.path_sock);
 		return;
 	}
@@ -474,9 +481,15 @@ static void main_recv(void *arg, int sock, const struct dg_ep *from, const uint8
 	for (int i = 0; i < AGENT_TRIES_MAX; i++) {
 		struct agent_try *at = &a->tries[i];
 
-		if (at->used && at->running && at->t.m->input &&
-		    at->t.m->input(&at->t, from, buf, len, now))
+		if (!at->used || !at->start_called)
+			continue;
+		if (at->running && at->t.m->input && at->t.m->input(&at->t, from, buf, len, now))
 			return;
+		/* the initiator may probe before the responder's own result */
+		if (!at->mine && probe_echo(a->d, a->sock, at->t.id, NULL, from, buf, len)) {
+			a->cnt.probes_echoed++;
+			return;
+		}
 	}
 	stray(a, buf, len);
 }

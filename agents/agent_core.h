@@ -6,7 +6,9 @@
  * try under way (method.h): each datagram goes to the client first, then
  * to the probe exchanges on it, then to each running try's method.
  *  - serve: every introduction as responder runs its method at the common
- *    start; a path it finds is kept and echoes probes (probe.h).
+ *    start; its try id's probes are echoed (probe.h) from then on, on the
+ *    path found (from its remote only) or, when the initiator alone found
+ *    one, on the main socket, for AGENT_PATH_LINGER_S after the last.
  *  - connect: a plan of methods to try in order (one with --method; the
  *    cascade's selection fills more), each asked of the rendezvous and run
  *    as initiator; the first success probes its path; one report.
