@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "natbed/log.h"
 #include "natbed/stun.h"
 
 #define AGENT_SWEEP_S 10 /* how often idle paths are looked for */
@@ -19,7 +20,7 @@ struct agent_try {
 	bool running;	   /* start() succeeded: datagrams go to input() */
 	struct trav_try t;
 	char peer[RDV_NAME_MAX + 1];
-	uint64_t start_timer, guard_timer, after_timer;
+	uint64_t start_timer, guard_timer, after_timer, stop_timer;
 };
 
 struct agent_path {
@@ -296,6 +297,8 @@ static void try_release(struct agent_try *at)
 		sched_cancel(a->d->s, at->guard_timer);
 	if (at->after_timer)
 		sched_cancel(a->d->s, at->after_timer);
+	if (at->stop_timer)
+		sched_cancel(a->d->s, at->stop_timer);
 	if (at->start_called)
 		at->t.m->stop(&at->t);
 	if (a->ctry == at)
@@ -303,7 +306,36 @@ static void try_release(struct agent_try *at)
 	at->used = false;
 }
 
-/* After the method's result, from the loop: stop it, then use the path. */
+static void try_log(const struct agent_try *at)
+{
+	const struct trav_try *t = &at->t;
+	char l[DG_EP_STR], r[DG_EP_STR];
+
+	if (t->success)
+		log_info("try %016llx with %s (%s, %s): path %s -> %s in %.1f ms",
+			 (unsigned long long)t->id, at->peer, t->m->spec.name,
+			 t->role == TRAV_INITIATOR ? "initiator" : "responder",
+			 dg_ep_str(&t->local, l), dg_ep_str(&t->remote, r),
+			 ms_between(t->start, t->done_at));
+	else
+		log_info("try %016llx with %s (%s, %s): %s after %.1f ms",
+			 (unsigned long long)t->id, at->peer, t->m->spec.name,
+			 t->role == TRAV_INITIATOR ? "initiator" : "responder", t->reason,
+			 ms_between(t->start, t->done_at));
+}
+
+static void try_stop_fire(void *arg, natbed_time_t now)
+{
+	struct agent_try *at = arg;
+
+	at->stop_timer = 0;
+	try_release(at);
+}
+
+/* After the method's result, from the loop: use the path. A failed try
+ * stops now; a successful one keeps running until its deadline, so that
+ * it still answers the peer's checks when the peer's result comes later
+ * than ours (as ICE agents keep answering after nomination). */
 static void try_after(void *arg, natbed_time_t now)
 {
 	struct agent_try *at = arg;
@@ -312,7 +344,18 @@ static void try_after(void *arg, natbed_time_t now)
 	bool mine = at->mine;
 
 	at->after_timer = 0;
-	try_release(at); /* stops the method; t keeps the result */
+	try_log(at);
+	if (t.success) {
+		if (at->guard_timer)
+			sched_cancel(a->d->s, at->guard_timer);
+		at->guard_timer = 0;
+		at->stop_timer =
+		    sched_at(a->d->s, t.deadline > now ? t.deadline : now, try_stop_fire, at);
+		if (a->ctry == at)
+			a->ctry = NULL;
+	} else {
+		try_release(at); /* stops the method; t keeps the result */
+	}
 	if (t.success)
 		a->cnt.tries_ok++;
 	else

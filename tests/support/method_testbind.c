@@ -53,6 +53,9 @@ static void tick(void *arg, natbed_time_t now)
 	struct trav_try *t = arg;
 	struct testbind *tb = t->priv;
 
+	tb->timer = 0;
+	if (t->finished)
+		return; /* no more checks; the peer's are still answered */
 	tb->timer = sched_at(t->dg->s, now + TESTBIND_RTO_MS * NATBED_NS_PER_MS, tick, t);
 	send_checks(t);
 }

@@ -17,6 +17,7 @@
 #include "agent_core.h"
 #include "fakenet.h"
 #include "method_testbind.h"
+#include "natbed/log.h"
 #include "nbstun.h"
 #include "rdv.h"
 
@@ -351,5 +352,6 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(registration_failure_reported, setup, teardown),
 	};
 
+	log_init("test_agent", LOG_LVL_WARN);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
