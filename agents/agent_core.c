@@ -580,14 +580,10 @@ void agent_free(struct agent *a)
 {
 	if (!a)
 		return;
+	/* a successful try's path socket is a path's by now: closed there */
 	for (int i = 0; i < AGENT_TRIES_MAX; i++)
-		if (a->tries[i].used) {
-			struct trav_try t = a->tries[i].t;
-
+		if (a->tries[i].used)
 			try_release(&a->tries[i]);
-			if (t.finished && t.success && t.path_sock >= 0 && t.path_sock != a->sock)
-				dg_close(a->d, t.path_sock);
-		}
 	for (int i = 0; i < AGENT_PATHS_MAX; i++)
 		path_free(&a->paths[i]);
 	if (a->sweep_timer)
