@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "agent_core.h"
+#include "agent_loop.h"
 
 /* What the program brings: the product's method table, or a test's. */
 struct agent_env {
@@ -65,20 +66,12 @@ enum agent_cli_opt {
 	"  --verbose                log at debug level\n"                                          \
 	"  --help                   this text\n"
 
-struct event_base;
-struct event;
-struct dgsock;
-
 struct agent_cli {
 	const struct agent_env *env;
 	struct agent_config cfg;
 	const char *stats_path;
 	bool verbose, have_name, have_rdv, have_stun;
-	int status; /* the exit status when the loop ends */
-	struct event_base *base;
-	struct event *sig_term, *sig_int, *sig_usr1;
-	struct sched *s;
-	struct dgsock *io;
+	struct agent_loop loop; /* loop.status: the exit status when it ends */
 	struct agent *a;
 };
 
@@ -95,14 +88,12 @@ bool agent_cli_complete(const struct agent_cli *c, const char *cmd);
 /* The loop, the sockets and the agent with ops. 0 or -errno (logged). */
 int agent_cli_start(struct agent_cli *c, const struct agent_ops *ops);
 
-/* Runs until agent_cli_stop() or a signal. */
+/* Runs until agent_cli_stop() or a signal (status 0). */
 void agent_cli_run(struct agent_cli *c);
 void agent_cli_stop(struct agent_cli *c, int status);
 
-/* Writes --stats (if given). */
-void agent_cli_stats(const struct agent_cli *c);
-
-/* Leaves the rendezvous, writes --stats, frees everything. */
-void agent_cli_end(struct agent_cli *c);
+/* Leaves the rendezvous, writes --stats, frees everything. Returns the
+ * exit status the loop ended with (1 when it never ran). */
+int agent_cli_end(struct agent_cli *c);
 
 #endif

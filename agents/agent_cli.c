@@ -1,19 +1,11 @@
-/* natbed-agent: what the subcommands share: common options, the libevent
- * loop on the monotonic clock with real sockets (dgram_sock.c) under the
- * agent's state machine, signals, the --stats file. */
+/* natbed-agent: what the subcommands share: common options, the agent's
+ * state machine on the programs' loop (agent_loop.c), the --stats file. */
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-
-#include <event2/event.h>
-#include <jansson.h>
 
 #include "agent.h"
-#include "dgram_sock.h"
 #include "natbed/log.h"
 #include "rdv.h"
 
@@ -80,16 +72,19 @@ bool agent_cli_complete(const struct agent_cli *c, const char *cmd)
 	return !missing;
 }
 
-static json_t *stats_json(const struct agent_cli *c)
+static json_t *stats_json(void *arg)
 {
+	const struct agent_cli *c = arg;
 	struct rdvc_counters rc;
 	struct agent_counters ac;
 	struct dgsock_stats io;
 	json_t *drops = json_object(), *stray = json_object();
 
+	if (!c->a)
+		return NULL;
 	rdvc_counters(agent_rdvc(c->a), &rc);
 	agent_counters(c->a, &ac);
-	dgsock_stats(c->io, &io);
+	dgsock_stats(c->loop.io, &io);
 	for (int i = 1; i < RDVC_DROP_COUNT; i++)
 		json_object_set_new(drops, rdvc_drop_name((enum rdvc_drop)i),
 				    json_integer((json_int_t)rc.drops[i]));
@@ -112,62 +107,16 @@ static json_t *stats_json(const struct agent_cli *c)
 	    (json_int_t)io.tx_errors);
 }
 
-void agent_cli_stats(const struct agent_cli *c)
-{
-	char tmp[4096];
-	json_t *j;
-	int ret;
-
-	if (!c->stats_path || !c->a)
-		return;
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", c->stats_path) >= (int)sizeof(tmp))
-		return;
-	j = stats_json(c);
-	ret = json_dump_file(j, tmp, JSON_INDENT(2) | JSON_SORT_KEYS);
-	json_decref(j);
-	/* through a temporary file: a reader never sees half of it */
-	if (ret < 0 || rename(tmp, c->stats_path) < 0)
-		log_err("stats %s: cannot write", c->stats_path);
-}
-
-static void on_signal(evutil_socket_t sig, short what, void *arg)
-{
-	struct agent_cli *c = arg;
-
-	if (sig == SIGUSR1) {
-		agent_cli_stats(c);
-		return;
-	}
-	log_info("signal %d: shutting down", (int)sig);
-	agent_cli_stop(c, 0);
-}
-
 int agent_cli_start(struct agent_cli *c, const struct agent_ops *ops)
 {
-	uint64_t seed = 0;
 	char es[DG_EP_STR];
 	int r;
 
 	log_init("natbed-agent", c->verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
-	/* transaction ids must not repeat across runs */
-	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
-		log_warn("getrandom: %s; seeding with 0", strerror(errno));
-	c->base = event_base_new();
-	if (!c->base)
+	if (agent_loop_init(&c->loop, stats_json, c, c->stats_path) < 0)
 		return -ENOMEM;
-	c->sig_term = evsignal_new(c->base, SIGTERM, on_signal, c);
-	c->sig_int = evsignal_new(c->base, SIGINT, on_signal, c);
-	c->sig_usr1 = evsignal_new(c->base, SIGUSR1, on_signal, c);
-	if (!c->sig_term || !c->sig_int || !c->sig_usr1 || evsignal_add(c->sig_term, NULL) < 0 ||
-	    evsignal_add(c->sig_int, NULL) < 0 || evsignal_add(c->sig_usr1, NULL) < 0)
-		return -ENOMEM;
-	c->s = sched_new(clock_monotonic, NULL);
-	if (!c->s || sched_attach(c->s, c->base) < 0)
-		return -ENOMEM;
-	c->io = dgsock_new(c->base, c->s, seed);
-	if (!c->io)
-		return -ENOMEM;
-	r = agent_new(dgsock_dgram(c->io), &c->cfg, ops, &c->a);
+	c->loop.status = 1; /* until something says otherwise */
+	r = agent_new(agent_loop_dgram(&c->loop), &c->cfg, ops, &c->a);
 	if (r < 0) {
 		log_err("main socket %s: %s", dg_ep_str(&c->cfg.bind, es), strerror(-r));
 		return r;
@@ -177,30 +126,24 @@ int agent_cli_start(struct agent_cli *c, const struct agent_ops *ops)
 
 void agent_cli_run(struct agent_cli *c)
 {
-	event_base_dispatch(c->base);
+	agent_loop_run(&c->loop);
 }
 
 void agent_cli_stop(struct agent_cli *c, int status)
 {
-	c->status = status;
-	event_base_loopbreak(c->base);
+	agent_loop_stop(&c->loop, status);
 }
 
-void agent_cli_end(struct agent_cli *c)
+int agent_cli_end(struct agent_cli *c)
 {
+	int status = c->a ? c->loop.status : 1;
+
 	if (c->a) {
 		agent_leave(c->a);
-		agent_cli_stats(c);
+		agent_loop_stats(&c->loop);
 	}
 	agent_free(c->a);
-	dgsock_free(c->io);
-	sched_free(c->s);
-	if (c->sig_usr1)
-		event_free(c->sig_usr1);
-	if (c->sig_int)
-		event_free(c->sig_int);
-	if (c->sig_term)
-		event_free(c->sig_term);
-	if (c->base)
-		event_base_free(c->base);
+	c->a = NULL;
+	agent_loop_free(&c->loop);
+	return status;
 }

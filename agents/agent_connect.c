@@ -164,7 +164,7 @@ int agent_cmd_connect(int argc, char **argv, const struct agent_env *env)
 	struct agent_ops ops = {.report = on_report};
 	struct agent_plan plan;
 	struct agent_cli c;
-	int opt, r, status;
+	int opt, r;
 
 	agent_cli_init(&c, env);
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -189,10 +189,8 @@ int agent_cmd_connect(int argc, char **argv, const struct agent_env *env)
 	if (build_plan(&c, &o, &plan) < 0)
 		return 2;
 	ops.arg = &c;
-	c.status = 1;
+	/* the exit status is the report's; 1 when there is none */
 	if (agent_cli_start(&c, &ops) == 0 && agent_connect(c.a, &plan) == 0)
 		agent_cli_run(&c);
-	status = c.status;
-	agent_cli_end(&c);
-	return status;
+	return agent_cli_end(&c);
 }

@@ -40,7 +40,7 @@ int agent_cmd_serve(int argc, char **argv, const struct agent_env *env)
 	static const struct option opts[] = {AGENT_CLI_OPTIONS, {NULL, 0, NULL, 0}};
 	struct agent_ops ops = {.ready = on_ready, .failed = on_failed};
 	struct agent_cli c;
-	int opt, status;
+	int opt;
 
 	agent_cli_init(&c, env);
 	c.cfg.serve = true;
@@ -59,9 +59,5 @@ int agent_cmd_serve(int argc, char **argv, const struct agent_env *env)
 	ops.arg = &c;
 	if (agent_cli_start(&c, &ops) == 0)
 		agent_cli_run(&c);
-	else
-		c.status = 1;
-	status = c.status;
-	agent_cli_end(&c);
-	return status;
+	return agent_cli_end(&c);
 }

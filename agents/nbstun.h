@@ -16,6 +16,9 @@
 #ifndef NATBED_AGENTS_NBSTUN_H
 #define NATBED_AGENTS_NBSTUN_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 /* rendezvous methods (rdvmsg.h) */
 #define NBSTUN_METHOD_REGISTER	0x0E0 /* an agent registers (and refreshes) */
 #define NBSTUN_METHOD_CONNECT	0x0E1 /* an agent asks to meet a peer */
@@ -39,5 +42,21 @@
 #define NBSTUN_ATTR_LIFETIME   0xC0EB /* 32-bit seconds a registration lives */
 #define NBSTUN_ATTR_BUDGET     0xC0EC /* 32-bit milliseconds the try may take */
 #define NBSTUN_ATTR_REASON     0xC0ED /* a refusal's reason (UTF-8) */
+
+/* natbed's attributes hold their integers big-endian, n bytes (n <= 8). */
+static inline void nbstun_put_be(uint8_t *p, uint64_t v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+}
+
+static inline uint64_t nbstun_get_be(const uint8_t *p, size_t n)
+{
+	uint64_t v = 0;
+
+	for (size_t i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
 
 #endif

@@ -24,21 +24,6 @@ struct probe {
 	double rtt_sum, rtt_min, rtt_max;
 };
 
-static void be_put(uint8_t *p, uint64_t v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
-}
-
-static uint64_t be_get(const uint8_t *p, size_t n)
-{
-	uint64_t v = 0;
-
-	for (size_t i = 0; i < n; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
 /* Builds a probe (cls REQUEST) or its echo (SUCCESS) into buf. */
 static int probe_build(uint8_t *buf, size_t cap, enum stun_class cls, const uint8_t *txid,
 		       uint64_t try_id, uint32_t seq)
@@ -46,8 +31,8 @@ static int probe_build(uint8_t *buf, size_t cap, enum stun_class cls, const uint
 	struct stun_builder b;
 	uint8_t t[8], s[4];
 
-	be_put(t, try_id, 8);
-	be_put(s, seq, 4);
+	nbstun_put_be(t, try_id, 8);
+	nbstun_put_be(s, seq, 4);
 	stun_msg_build_init(&b, buf, cap, NBSTUN_METHOD_PROBE, cls, txid, false);
 	stun_msg_build_raw(&b, NBSTUN_ATTR_TRY, t, sizeof(t));
 	stun_msg_build_raw(&b, NBSTUN_ATTR_SEQ, s, sizeof(s));
@@ -65,8 +50,8 @@ static bool probe_parse(const uint8_t *buf, size_t len, struct stun_msg *m, uint
 	    m->method != NBSTUN_METHOD_PROBE || !(t = stun_msg_find(m, NBSTUN_ATTR_TRY)) ||
 	    !(s = stun_msg_find(m, NBSTUN_ATTR_SEQ)) || t->len != 8 || s->len != 4)
 		return false;
-	*try_id = be_get(stun_attr_value(m, t), 8);
-	*seq = (uint32_t)be_get(stun_attr_value(m, s), 4);
+	*try_id = nbstun_get_be(stun_attr_value(m, t), 8);
+	*seq = (uint32_t)nbstun_get_be(stun_attr_value(m, s), 4);
 	return true;
 }
 
@@ -77,7 +62,7 @@ static void probe_txid(const struct probe *p, uint32_t seq, uint8_t txid[STUN_TX
 	uint64_t a = rng_keyed_u64(p->txid_salt, p->cfg.try_id, seq);
 
 	memcpy(txid, &a, 8);
-	be_put(txid + 8, seq, 4);
+	nbstun_put_be(txid + 8, seq, 4);
 }
 
 static void probe_finish(struct probe *p)

@@ -2,26 +2,16 @@
  * libevent loop and the monotonic clock. */
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
-#include <event2/event.h>
-#include <jansson.h>
-
-#include "dgram_sock.h"
+#include "agent_loop.h"
 #include "natbed/log.h"
 #include "natbed/units.h"
 #include "rdv.h"
 
 struct rdvd {
-	const char *stats_path;
-	struct event_base *base;
-	struct event *sig_term, *sig_int, *sig_usr1;
-	struct sched *s;
-	struct dgsock *io;
+	struct agent_loop loop;
 	struct rdv *r;
 };
 
@@ -46,15 +36,16 @@ static void usage(FILE *f)
 		RDV_DEFAULT_PORT, RDV_START_DELAY_MS, RDV_LIFETIME_MAX_S);
 }
 
-static json_t *stats_json(const struct rdvd *d)
+static json_t *stats_json(void *arg)
 {
+	const struct rdvd *d = arg;
 	struct rdv_counters c;
 	struct dgsock_stats io;
 	json_t *drops = json_object(), *root;
 	uint64_t total = 0;
 
 	rdv_counters(d->r, &c);
-	dgsock_stats(d->io, &io);
+	dgsock_stats(d->loop.io, &io);
 	for (int i = 1; i < RDV_DROP_COUNT; i++) {
 		json_object_set_new(drops, rdv_drop_name((enum rdv_drop)i),
 				    json_integer((json_int_t)c.drops[i]));
@@ -76,84 +67,20 @@ static json_t *stats_json(const struct rdvd *d)
 	return root;
 }
 
-/* Writes the counters through a temporary file: a reader never sees half. */
-static int stats_write(const struct rdvd *d)
-{
-	char tmp[4096];
-	json_t *j;
-	int ret;
-
-	if (!d->stats_path || !d->r)
-		return 0;
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", d->stats_path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	j = stats_json(d);
-	ret = json_dump_file(j, tmp, JSON_INDENT(2) | JSON_SORT_KEYS);
-	json_decref(j);
-	if (ret < 0 || rename(tmp, d->stats_path) < 0) {
-		log_err("stats %s: cannot write", d->stats_path);
-		return -EIO;
-	}
-	return 0;
-}
-
-static void on_signal(evutil_socket_t sig, short what, void *arg)
-{
-	struct rdvd *d = arg;
-
-	if (sig == SIGUSR1) {
-		stats_write(d);
-		return;
-	}
-	log_info("signal %d: shutting down", (int)sig);
-	event_base_loopbreak(d->base);
-}
-
-static void rdvd_free(struct rdvd *d)
-{
-	rdv_free(d->r);
-	dgsock_free(d->io);
-	sched_free(d->s);
-	if (d->sig_usr1)
-		event_free(d->sig_usr1);
-	if (d->sig_int)
-		event_free(d->sig_int);
-	if (d->sig_term)
-		event_free(d->sig_term);
-	if (d->base)
-		event_base_free(d->base);
-}
-
-static int rdvd_start(struct rdvd *d, const struct rdv_config *cfg)
+static int rdvd_start(struct rdvd *d, const struct rdv_config *cfg, const char *stats_path)
 {
 	char es[DG_EP_STR];
-	uint64_t seed = 0;
 	struct dg_ep local;
 	int r;
 
-	/* try ids and transaction ids must not repeat across restarts */
-	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
-		log_warn("getrandom: %s; seeding with 0", strerror(errno));
-	d->base = event_base_new();
-	if (!d->base)
+	if (agent_loop_init(&d->loop, stats_json, d, stats_path) < 0)
 		return -ENOMEM;
-	d->sig_term = evsignal_new(d->base, SIGTERM, on_signal, d);
-	d->sig_int = evsignal_new(d->base, SIGINT, on_signal, d);
-	d->sig_usr1 = evsignal_new(d->base, SIGUSR1, on_signal, d);
-	if (!d->sig_term || !d->sig_int || !d->sig_usr1 || evsignal_add(d->sig_term, NULL) < 0 ||
-	    evsignal_add(d->sig_int, NULL) < 0 || evsignal_add(d->sig_usr1, NULL) < 0)
-		return -ENOMEM;
-	d->s = sched_new(clock_monotonic, NULL);
-	if (!d->s || sched_attach(d->s, d->base) < 0)
-		return -ENOMEM;
-	d->io = dgsock_new(d->base, d->s, seed);
-	if (!d->io)
-		return -ENOMEM;
-	r = rdv_new(dgsock_dgram(d->io), cfg, &d->r);
+	r = rdv_new(agent_loop_dgram(&d->loop), cfg, &d->r);
 	if (r < 0) {
 		log_err("listen %s: %s", dg_ep_str(&cfg->listen, es), strerror(-r));
 		return r;
 	}
+	/* the counters are only there once the rendezvous is */
 	local = rdv_local(d->r);
 	log_info("listening on %s", dg_ep_str(&local, es));
 	return 0;
@@ -173,7 +100,7 @@ int main(int argc, char **argv)
 	struct rdv_config cfg = {0};
 	struct rdvd d = {0};
 	enum log_level lvl = LOG_LVL_INFO;
-	const char *listen = NULL;
+	const char *listen = NULL, *stats_path = NULL;
 	int64_t v;
 	int c, ret = 1;
 
@@ -198,7 +125,7 @@ int main(int argc, char **argv)
 			cfg.lifetime_max_s = (uint32_t)v;
 			break;
 		case 'S':
-			d.stats_path = optarg;
+			stats_path = optarg;
 			break;
 		case 'v':
 			lvl = LOG_LVL_DEBUG;
@@ -220,10 +147,11 @@ int main(int argc, char **argv)
 		log_err("--listen %s: not IPv4[:PORT]", listen);
 		return 2;
 	}
-	if (rdvd_start(&d, &cfg) == 0) {
-		event_base_dispatch(d.base);
-		ret = stats_write(&d) < 0 ? 1 : 0;
+	if (rdvd_start(&d, &cfg, stats_path) == 0) {
+		agent_loop_run(&d.loop);
+		ret = agent_loop_stats(&d.loop) < 0 ? 1 : 0;
 	}
-	rdvd_free(&d);
+	rdv_free(d.r);
+	agent_loop_free(&d.loop);
 	return ret;
 }

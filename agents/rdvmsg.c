@@ -81,21 +81,6 @@ bool rdvmsg_name_ok(const char *s, size_t max)
 	return true;
 }
 
-static void put_be(uint8_t *p, uint64_t v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
-}
-
-static uint64_t get_be(const uint8_t *p, size_t n)
-{
-	uint64_t v = 0;
-
-	for (size_t i = 0; i < n; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
 /* --- attribute writers: 0 or -EINVAL/-ENOSPC (the builder's) ----------- */
 
 static int put_text(struct stun_builder *b, uint16_t type, const char *s, size_t max)
@@ -109,7 +94,7 @@ static int put_u(struct stun_builder *b, uint16_t type, uint64_t v, size_t n)
 {
 	uint8_t p[8];
 
-	put_be(p, v, n);
+	nbstun_put_be(p, v, n);
 	return stun_msg_build_raw(b, type, p, n);
 }
 
@@ -136,7 +121,7 @@ static int put_nat(struct stun_builder *b, const struct natinfo *ni)
 	v[1] = (uint8_t)ni->filter;
 	v[2] = (uint8_t)ni->ports;
 	v[3] = ni->hairpin < 0 ? 0xFF : (uint8_t)(ni->hairpin != 0);
-	put_be(v + 4, (uint16_t)(int16_t)ni->stride, 2);
+	nbstun_put_be(v + 4, (uint16_t)(int16_t)ni->stride, 2);
 	return stun_msg_build_raw(b, NBSTUN_ATTR_NAT, v, sizeof(v));
 }
 
@@ -237,7 +222,7 @@ static bool get_nat(const uint8_t *v, size_t len, struct natinfo *ni)
 	ni->filter = (enum ni_filter)v[1];
 	ni->ports = (enum ni_ports)v[2];
 	ni->hairpin = v[3] == 0xFF ? -1 : v[3];
-	ni->stride = (int16_t)(uint16_t)get_be(v + 4, 2);
+	ni->stride = (int16_t)(uint16_t)nbstun_get_be(v + 4, 2);
 	return true;
 }
 
@@ -246,7 +231,7 @@ static bool get_u(const uint8_t *v, size_t len, size_t n, uint64_t *out)
 {
 	if (len != n)
 		return false;
-	*out = get_be(v, n);
+	*out = nbstun_get_be(v, n);
 	return true;
 }
 
