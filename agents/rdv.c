@@ -20,11 +20,15 @@ struct rdv_reg {
 	struct trav_cand cand;
 	natbed_time_t expires;
 	uint64_t timer;
-	/* the last CONNECT, answered again when retransmitted */
-	uint8_t connect_txid[STUN_TXID_LEN];
+	/* the last CONNECT and its answer, given again to a retransmission
+	 * (a few bytes: a million registrations fit) */
 	bool has_connect;
-	struct rdv_msg connect_answer;
-	natbed_time_t timer_due; /* when timer runs, if it is pending */
+	uint8_t connect_txid[STUN_TXID_LEN];
+	char connect_peer[RDV_NAME_MAX + 1];
+	uint64_t connect_try;	    /* 0: refused */
+	int connect_code;	    /* the refusal's ERROR-CODE */
+	const char *connect_reason; /* a constant */
+	natbed_time_t timer_due;    /* when timer runs, if it is pending */
 	struct rdv_reg *next_name, *next_ep;
 	struct rdv *r;
 };
@@ -486,11 +490,26 @@ static uint64_t introduce(struct rdv *r, struct rdv_reg *a, struct rdv_reg *b,
 	return t->id;
 }
 
+/* The answer to a's last CONNECT. */
+static void connect_answer(struct rdv *r, const struct rdv_reg *a, const struct dg_ep *to,
+			   const struct rdv_msg *req)
+{
+	struct rdv_msg ans = {.kind = RDV_CONNECT_OK, .attrs = RDV_A_PEER | RDV_A_TRY};
+
+	memcpy(ans.peer, a->connect_peer, sizeof(ans.peer));
+	ans.try_id = a->connect_try;
+	if (!a->connect_try) {
+		ans.kind = RDV_CONNECT_ERR;
+		ans.attrs = RDV_A_ERROR | RDV_A_PEER;
+		ans.error_code = a->connect_code;
+		snprintf(ans.reason, sizeof(ans.reason), "%s", a->connect_reason);
+	}
+	answer(r, to, req, &ans);
+}
+
 static void on_connect(struct rdv *r, const struct dg_ep *from, const struct rdv_msg *m)
 {
 	struct rdv_reg *a = find_ep(r, from), *b;
-	struct rdv_msg *ans;
-	uint64_t id;
 
 	/* only a registered agent asks, under its own name */
 	if (!a) {
@@ -501,42 +520,35 @@ static void on_connect(struct rdv *r, const struct dg_ep *from, const struct rdv
 		drop(r, RDV_DROP_NAME_MISMATCH);
 		return;
 	}
-	ans = &a->connect_answer;
 	/* RFC 8489 §6.3.1: a retransmitted request gets the same answer,
 	 * and no second introduction */
 	if (a->has_connect && memcmp(a->connect_txid, m->txid, STUN_TXID_LEN) == 0) {
-		answer(r, from, m, ans);
+		connect_answer(r, a, from, m);
 		return;
 	}
-	memset(ans, 0, sizeof(*ans));
-	ans->kind = RDV_CONNECT_ERR;
-	ans->attrs = RDV_A_ERROR | RDV_A_PEER;
-	ans->error_code = 400;
-	memcpy(ans->peer, m->peer, sizeof(ans->peer));
+	a->has_connect = true;
+	memcpy(a->connect_txid, m->txid, STUN_TXID_LEN);
+	memcpy(a->connect_peer, m->peer, sizeof(a->connect_peer));
+	a->connect_code = 400;
+	a->connect_try = 0;
 	b = find_name(r, m->peer);
 	if (!b) {
-		snprintf(ans->reason, sizeof(ans->reason), "peer not registered");
+		a->connect_reason = "peer not registered";
 	} else if (b == a) {
-		snprintf(ans->reason, sizeof(ans->reason), "peer is the asker");
-	} else if (!(id = introduce(r, a, b, m))) {
-		ans->error_code = 508;
-		snprintf(ans->reason, sizeof(ans->reason), "too many introductions");
-	} else {
-		ans->kind = RDV_CONNECT_OK;
-		ans->attrs = RDV_A_PEER | RDV_A_TRY;
-		ans->try_id = id;
+		a->connect_reason = "peer is the asker";
+	} else if (!(a->connect_try = introduce(r, a, b, m))) {
+		a->connect_code = 508;
+		a->connect_reason = "too many introductions";
 	}
-	if (ans->kind == RDV_CONNECT_OK) {
+	if (a->connect_try) {
 		r->c.connects++;
 		log_debug("%s -> %s: try %016llx, method %s", a->name, m->peer,
-			  (unsigned long long)ans->try_id, m->method);
+			  (unsigned long long)a->connect_try, m->method);
 	} else {
 		r->c.connect_errors++;
-		log_debug("%s -> %s: refused: %s", a->name, m->peer, ans->reason);
+		log_debug("%s -> %s: refused: %s", a->name, m->peer, a->connect_reason);
 	}
-	memcpy(a->connect_txid, m->txid, STUN_TXID_LEN);
-	a->has_connect = true;
-	answer(r, from, m, ans);
+	connect_answer(r, a, from, m);
 }
 
 /* An agent's answer to INTRODUCE: it must come from that side's address
