@@ -1,40 +1,48 @@
-/* natbed-agent: the peer agent. One subcommand a file, found by name in
- * the table below. */
+/* natbed-agent: the subcommand table. A subcommand is one file
+ * (agent_NAME.c) and one line here. */
 #include <stdio.h>
 #include <string.h>
 
 #include "agent.h"
 
+static int agent_cmd_discover(int argc, char **argv, const struct agent_env *env)
+{
+	return agent_discover_main(argc, argv);
+}
+
 static const struct agent_cmd cmds[] = {
-    {"discover", agent_discover_main, agent_discover_help},
+    {"serve", agent_cmd_serve, "register and answer connection requests until stopped"},
+    {"connect", agent_cmd_connect, "connect to a peer, probe the path, print one JSON line"},
+    {"discover", agent_cmd_discover, agent_discover_help},
+    /* methods: its file adds its line here */
 };
 
 static void usage(FILE *f)
 {
-	size_t i;
-
-	fprintf(f, "usage: natbed-agent COMMAND [OPTIONS]   (natbed-agent COMMAND --help)\n\n");
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+	fprintf(f, "usage: natbed-agent COMMAND [OPTIONS]   (natbed-agent COMMAND --help)\n"
+		   "\n"
+		   "natbed's peer agent: registers with natbed-rendezvous and traverses NATs\n"
+		   "toward other agents.\n"
+		   "\n"
+		   "commands:\n");
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].help);
 }
 
-int main(int argc, char **argv)
+int agent_main(int argc, char **argv, const struct agent_env *env)
 {
-	size_t i;
-
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
 	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "help") == 0) {
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
 		usage(stdout);
 		return 0;
 	}
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (strcmp(argv[1], cmds[i].name) == 0)
-			return cmds[i].fn(argc - 1, argv + 1);
-	fprintf(stderr, "natbed-agent: unknown command '%s'\n", argv[1]);
+			return cmds[i].fn(argc - 1, argv + 1, env);
+	fprintf(stderr, "natbed-agent: no command %s\n", argv[1]);
 	usage(stderr);
 	return 2;
 }

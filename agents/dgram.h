@@ -33,16 +33,10 @@ static inline void dg_close(const struct dgram *d, int sock)
 		d->ops->close(d->io, sock);
 }
 
-/* Gives sock another receiver (fn NULL: what arrives is dropped). 0, or
- * -EOPNOTSUPP from a driver without set_recv. */
+/* -EOPNOTSUPP when the driver cannot redirect a socket. */
 static inline int dg_set_recv(const struct dgram *d, int sock, dg_recv_fn fn, void *arg)
 {
-	if (sock < 0)
-		return -EBADF;
-	if (!d->ops->set_recv)
-		return -EOPNOTSUPP;
-	d->ops->set_recv(d->io, sock, fn, arg);
-	return 0;
+	return d->ops->set_recv ? d->ops->set_recv(d->io, sock, fn, arg) : -EOPNOTSUPP;
 }
 
 static inline natbed_time_t dg_now(const struct dgram *d)

@@ -144,14 +144,15 @@ static void dgsock_close(void *io, int sock)
 	sl->fd = -1;
 }
 
-static void dgsock_set_recv(void *io, int sock, dg_recv_fn fn, void *arg)
+static int dgsock_set_recv(void *io, int sock, dg_recv_fn fn, void *arg)
 {
 	struct dgsock *d = io;
 
 	if (sock < 0 || sock >= DGSOCK_MAX || d->slots[sock].fd < 0)
-		return;
+		return -EBADF;
 	d->slots[sock].fn = fn;
 	d->slots[sock].arg = arg;
+	return 0;
 }
 
 static const struct dgram_ops dgsock_ops = {dgsock_open, dgsock_send, dgsock_close,

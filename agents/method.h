@@ -108,12 +108,13 @@ struct method {
 	/* Ends the try: cancels its timers, closes the sockets it opened but
 	 * t->path_sock, frees t->priv. Safe after trav_done() and before. */
 	void (*stop)(struct trav_try *t);
-	/* A datagram that reached t->sock, the agent's socket, between start()
-	 * and stop() (sockets the method opened deliver to it directly). The
-	 * agent hands it every datagram there; true when it was the try's (a
-	 * peer message of any try id, or the answer to a STUN request of the
-	 * method), false for the agent to handle (rendezvous, its own STUN). */
-	bool (*input)(struct trav_try *t, const struct dg_ep *from, const uint8_t *buf, size_t len);
+	/* A datagram arrived on t->sock, the agent's main socket, which the
+	 * rendezvous client and every try under way share: between start()
+	 * and stop(), the agent offers each one it did not take to each try.
+	 * Returns true when it was this try's (its try id, its peer). NULL
+	 * for a method that never listens on t->sock. */
+	bool (*input)(struct trav_try *t, const struct dg_ep *from, const uint8_t *buf, size_t len,
+		      natbed_time_t now);
 };
 
 /* Records the result and calls t->done once (later calls do nothing). On
@@ -123,7 +124,8 @@ void trav_done(struct trav_try *t, bool success, const char *reason);
 /* Hands a datagram of t->sock to t's method (method->input); false when
  * the try is not running (before start, after stop) or it was not the
  * try's. */
-bool trav_input(struct trav_try *t, const struct dg_ep *from, const uint8_t *buf, size_t len);
+bool trav_input(struct trav_try *t, const struct dg_ep *from, const uint8_t *buf, size_t len,
+		natbed_time_t now);
 
 /* The method table (methods.c), in the order of docs/methods.md. */
 size_t method_count(void);

@@ -433,7 +433,8 @@ static void mc_rx(void *arg, int sock, const struct dg_ep *from, const uint8_t *
 	mc_handle(so->c, (int)(so - so->c->socks), from, buf, len);
 }
 
-bool mc_input(struct trav_try *t, const struct dg_ep *from, const uint8_t *buf, size_t len)
+bool mc_input(struct trav_try *t, const struct dg_ep *from, const uint8_t *buf, size_t len,
+	      natbed_time_t now)
 {
 	struct mc *c = t->priv;
 

@@ -78,7 +78,8 @@ int mc_begin_checks(struct trav_try *t, const struct dg_ep *targets, size_t n);
 
 /* method->stop and method->input for every method on this engine. */
 void mc_stop(struct trav_try *t);
-bool mc_input(struct trav_try *t, const struct dg_ep *from, const uint8_t *buf, size_t len);
+bool mc_input(struct trav_try *t, const struct dg_ep *from, const uint8_t *buf, size_t len,
+	      natbed_time_t now);
 
 void *mc_user(const struct trav_try *t);
 

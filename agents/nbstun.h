@@ -2,16 +2,22 @@
  * (rdvmsg.h) and the messages between peers (peermsg.h) share, so that
  * they never collide.
  *
- * Methods: from the IETF range, numbers IANA has not assigned (its STUN
- * Methods registry: 0x001 Binding, 0x003-0x00C TURN and TURN-TCP, 0x080
- * GOOG-PING). Attributes: in the comprehension-optional range (RFC 8489
- * §18.3: 0x8000-0xFFFF), numbers IANA has not assigned, so that a real
- * STUN server (coturn, natbed-stund) answers a Binding request carrying
- * them and ignores them. docs/methods.md lists every one; Wireshark
- * decodes the framing and shows them as unknown attributes.
+ * Methods: numbers IANA has not assigned in its STUN Methods registry
+ * (0x001 Binding, 0x003-0x00C TURN and TURN-TCP, 0x080 GOOG-PING; 0x081-0x0FF
+ * unassigned, Expert Review; 0x100-0xFFF reserved by RFC 7983), nor
+ * Wireshark's dissector. Attributes: in the comprehension-optional range
+ * (RFC 8489 §18.3: 0x8000-0xFFFF), numbers IANA has not assigned (its
+ * last in the 0xC000 block is 0xC060 GOOG-MESSAGE-INTEGRITY-32), so that a
+ * real STUN server (coturn, natbed-stund) answers a Binding request
+ * carrying them and ignores them. tshark 4.0 decodes the framing and
+ * shows each method as "Unknown" and each attribute as "Unknown attribute
+ * 0xc0eN". docs/agents.md lists every one with its layout.
  */
 #ifndef NATBED_AGENTS_NBSTUN_H
 #define NATBED_AGENTS_NBSTUN_H
+
+#include <stddef.h>
+#include <stdint.h>
 
 /* rendezvous methods (rdvmsg.h) */
 #define NBSTUN_METHOD_REGISTER	0x0E0 /* an agent registers (and refreshes) */
@@ -36,5 +42,21 @@
 #define NBSTUN_ATTR_LIFETIME   0xC0EB /* 32-bit seconds a registration lives */
 #define NBSTUN_ATTR_BUDGET     0xC0EC /* 32-bit milliseconds the try may take */
 #define NBSTUN_ATTR_REASON     0xC0ED /* a refusal's reason (UTF-8) */
+
+/* natbed's attributes hold their integers big-endian, n bytes (n <= 8). */
+static inline void nbstun_put_be(uint8_t *p, uint64_t v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+}
+
+static inline uint64_t nbstun_get_be(const uint8_t *p, size_t n)
+{
+	uint64_t v = 0;
+
+	for (size_t i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
 
 #endif

@@ -463,12 +463,14 @@ static int vnet_send(void *io, int sock, const struct dg_ep *to, const void *buf
 	return 0;
 }
 
-static void vnet_set_recv(void *io, int sock, dg_recv_fn fn, void *arg)
+static int vnet_set_recv(void *io, int sock, dg_recv_fn fn, void *arg)
 {
 	struct vnet_host *hh = io;
 
-	if (vsock_get(hh->v->socks, sock, hh->index))
-		vsock_set_recv(hh->v->socks, sock, fn, arg);
+	if (!vsock_get(hh->v->socks, sock, hh->index))
+		return -EBADF;
+	vsock_set_recv(hh->v->socks, sock, fn, arg);
+	return 0;
 }
 
 static const struct dgram_ops vnet_ops = {vnet_open, vnet_send, vnet_close, vnet_set_recv};

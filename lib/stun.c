@@ -387,11 +387,10 @@ static bool addr_type_is_xor(uint16_t type)
 	       type == STUN_ATTR_XOR_RELAYED_ADDRESS;
 }
 
-int stun_msg_get_addr(const struct stun_msg *msg, uint16_t type, struct sockaddr_storage *sa)
+static int get_addr(const struct stun_msg *msg, uint16_t type, bool x, struct sockaddr_storage *sa)
 {
 	const struct stun_attr *a = stun_msg_find(msg, type);
 	const uint8_t *v, *mask = msg->buf + 4; /* cookie then txid: §14.2 */
-	bool x = addr_type_is_xor(type);
 	uint16_t port;
 
 	if (!a)
@@ -419,6 +418,16 @@ int stun_msg_get_addr(const struct stun_msg *msg, uint16_t type, struct sockaddr
 			d[i] = v[4 + i] ^ (x ? mask[i] : 0);
 	}
 	return 0;
+}
+
+int stun_msg_get_addr(const struct stun_msg *msg, uint16_t type, struct sockaddr_storage *sa)
+{
+	return get_addr(msg, type, addr_type_is_xor(type), sa);
+}
+
+int stun_msg_get_xor_addr(const struct stun_msg *msg, uint16_t type, struct sockaddr_storage *sa)
+{
+	return get_addr(msg, type, true, sa);
 }
 
 int stun_msg_get_error(const struct stun_msg *msg, char *reason, size_t reasonlen)
@@ -571,10 +580,9 @@ int stun_msg_build_string(struct stun_builder *b, uint16_t type, const char *s)
 	return stun_msg_build_raw(b, type, s, len);
 }
 
-int stun_msg_build_addr(struct stun_builder *b, uint16_t type, const struct sockaddr *sa)
+static int build_addr(struct stun_builder *b, uint16_t type, bool x, const struct sockaddr *sa)
 {
 	const uint8_t *src, *mask = b->buf + 4;
-	bool x = addr_type_is_xor(type);
 	size_t alen;
 	uint16_t port;
 	uint8_t *p;
@@ -607,6 +615,16 @@ int stun_msg_build_addr(struct stun_builder *b, uint16_t type, const struct sock
 	for (size_t i = 0; i < alen; i++)
 		p[4 + i] = src[i] ^ (x ? mask[i] : 0);
 	return 0;
+}
+
+int stun_msg_build_addr(struct stun_builder *b, uint16_t type, const struct sockaddr *sa)
+{
+	return build_addr(b, type, addr_type_is_xor(type), sa);
+}
+
+int stun_msg_build_xor_addr(struct stun_builder *b, uint16_t type, const struct sockaddr *sa)
+{
+	return build_addr(b, type, true, sa);
 }
 
 int stun_msg_build_error(struct stun_builder *b, int code, const char *reason)

@@ -51,11 +51,11 @@ struct dgram_ops {
 	int (*send)(void *io, int sock, const struct dg_ep *to, const void *buf, size_t len);
 	/* Closes sock; its callback is never called again. */
 	void (*close)(void *io, int sock);
-	/* Gives sock another receiver; fn NULL drops what arrives. A method
-	 * leaves the socket of the path it found open, receiving nothing,
-	 * for the agent to take over (agents/method.h, path_sock). Optional:
-	 * NULL in a driver that cannot. */
-	void (*set_recv)(void *io, int sock, dg_recv_fn fn, void *arg);
+	/* From now on, sock's datagrams go to fn(arg, ...); fn NULL drops
+	 * them. A method leaves the socket of the path it found open,
+	 * receiving nothing, for the agent to take over (agents/method.h,
+	 * path_sock). 0, or -EBADF. Optional: NULL in a driver that cannot. */
+	int (*set_recv)(void *io, int sock, dg_recv_fn fn, void *arg);
 };
 
 /* What a state machine holds to reach the world. */

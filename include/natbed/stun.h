@@ -167,6 +167,12 @@ const uint8_t *stun_attr_value(const struct stun_msg *msg, const struct stun_att
  * malformed. */
 int stun_msg_get_addr(const struct stun_msg *msg, uint16_t type, struct sockaddr_storage *sa);
 
+/* Decodes the first attribute of type as an XOR-encoded address (RFC 8489
+ * §14.2), whatever its type: for attributes outside this codec laid out as
+ * XOR-MAPPED-ADDRESS is (TURN's XOR-PEER-ADDRESS, natbed's candidates).
+ * Returns 0, -ENOENT or -EINVAL as stun_msg_get_addr(). */
+int stun_msg_get_xor_addr(const struct stun_msg *msg, uint16_t type, struct sockaddr_storage *sa);
+
 /* Copies the ERROR-CODE reason phrase of msg into reason (NUL-terminated,
  * truncated to reasonlen). Returns the code (300..699) or -ENOENT. */
 int stun_msg_get_error(const struct stun_msg *msg, char *reason, size_t reasonlen);
@@ -217,6 +223,10 @@ int stun_msg_build_string(struct stun_builder *b, uint16_t type, const char *s);
  * types (XOR-MAPPED-ADDRESS, XOR-PEER-ADDRESS, XOR-RELAYED-ADDRESS) are
  * XORed per RFC 8489 §14.2. */
 int stun_msg_build_addr(struct stun_builder *b, uint16_t type, const struct sockaddr *sa);
+
+/* Appends an attribute of type holding sa XOR-encoded as RFC 8489 §14.2
+ * encodes XOR-MAPPED-ADDRESS, whatever the type (see stun_msg_get_xor_addr). */
+int stun_msg_build_xor_addr(struct stun_builder *b, uint16_t type, const struct sockaddr *sa);
 
 /* Appends ERROR-CODE code (300..699) with reason (RFC 8489 §14.8). */
 int stun_msg_build_error(struct stun_builder *b, int code, const char *reason);

@@ -301,14 +301,15 @@ static void mn_close(void *io, int sock)
 		h->socks[sock].open = false;
 }
 
-static void mn_set_recv(void *io, int sock, dg_recv_fn fn, void *arg)
+static int mn_set_recv(void *io, int sock, dg_recv_fn fn, void *arg)
 {
 	struct mn_host *h = io;
 
-	if (sock >= 0 && sock < MN_SOCKS && h->socks[sock].open) {
-		h->socks[sock].fn = fn;
-		h->socks[sock].arg = arg;
-	}
+	if (sock < 0 || sock >= MN_SOCKS || !h->socks[sock].open)
+		return -EBADF;
+	h->socks[sock].fn = fn;
+	h->socks[sock].arg = arg;
+	return 0;
 }
 
 static const struct dgram_ops mn_ops = {mn_open, mn_send, mn_close, mn_set_recv};

@@ -94,7 +94,7 @@ static void ta_rx(void *arg, int sock, const struct dg_ep *from, const uint8_t *
 
 	bool running = a->t.priv != NULL;
 
-	if (trav_input(&a->t, from, buf, len))
+	if (trav_input(&a->t, from, buf, len, now))
 		return;
 	a->not_ours += running;
 	if (stun_msg_parse(buf, len, 0, &m, NULL, 0) == STUN_PARSE_OK &&

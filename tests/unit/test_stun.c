@@ -657,6 +657,34 @@ static void message_type_bits(void **state)
 	assert_int_equal(m.cls, STUN_CLASS_INDICATION);
 }
 
+/* Any attribute type may be XOR-encoded: the same bytes as RFC 5769's
+ * XOR-MAPPED-ADDRESS under another type, and back. */
+static void xor_addr_any_type(void **state)
+{
+	struct sockaddr_storage a, got;
+	struct stun_builder b;
+	struct stun_msg m;
+	uint8_t buf[64];
+
+	v4_addr(&a, "192.0.2.1", 32853);
+	stun_msg_build_init(&b, buf, sizeof(buf), STUN_METHOD_BINDING, STUN_CLASS_SUCCESS,
+			    rfc5769_txid, false);
+	stun_msg_build_xor_addr(&b, 0xC0E2, (const struct sockaddr *)&a);
+	stun_msg_build_addr(&b, 0xC0E3, (const struct sockaddr *)&a);
+	assert_int_equal(stun_msg_build_finish(&b), 20 + 12 + 12);
+	/* the value is the vector's XOR-MAPPED-ADDRESS value */
+	assert_memory_equal(buf + 24, rfc5769_response_v4 + 40, 8);
+	assert_int_equal(parse(buf, 44, &m), STUN_PARSE_OK);
+	assert_int_equal(stun_msg_get_xor_addr(&m, 0xC0E2, &got), 0);
+	assert_memory_equal(&got, &a, sizeof(got));
+	/* the plain one reads back only as plain */
+	assert_int_equal(stun_msg_get_addr(&m, 0xC0E3, &got), 0);
+	assert_memory_equal(&got, &a, sizeof(got));
+	assert_int_equal(stun_msg_get_xor_addr(&m, 0xC0E3, &got), 0);
+	assert_memory_not_equal(&got, &a, sizeof(got));
+	assert_int_equal(stun_msg_get_xor_addr(&m, 0xC0E4, &got), -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -689,6 +717,7 @@ int main(void)
 	    cmocka_unit_test(builder_bounds),
 	    cmocka_unit_test(parse_resets_msg),
 	    cmocka_unit_test(message_type_bits),
+	    cmocka_unit_test(xor_addr_any_type),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

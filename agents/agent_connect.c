@@ -1,0 +1,196 @@
+/* natbed-agent connect: register, ask the rendezvous for the peer, run the
+ * method as initiator, probe the path, print exactly one JSON line; exit
+ * 0 on success, 1 on failure. */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "agent.h"
+#include "natbed/log.h"
+#include "natbed/units.h"
+
+#define CONNECT_PROBES 10
+
+/* What the command line asks; the plan is built from it. */
+struct connect_opts {
+	const char *peer, *method;
+	natbed_time_t budget_ns;
+	int probes;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(
+	    f,
+	    "usage: natbed-agent connect --name N --rendezvous IP[:PORT] --stun IP[:PORT]\n"
+	    "                            --peer P --method M [--budget DURATION] [--probes K]\n"
+	    "                            [--bind IP[:PORT]] [--stats FILE] [--verbose]\n"
+	    "\n"
+	    "Registers N, asks the rendezvous to introduce P with method M, runs M as\n"
+	    "initiator at the common start, then sends K probes on the path found (P\n"
+	    "echoes each) and prints one JSON line: peer, method, success, setup_ms,\n"
+	    "rtt_ms, loss, local, remote, path (direct, relay or none), tried (each try's\n"
+	    "method, success, ms and reason) and reason. Exit status: 0 connected, 1 not\n"
+	    "(reason says why), 2 usage.\n"
+	    "\n"
+	    "  --peer P                 the agent to connect to (it runs serve)\n"
+	    "  --method M               the traversal method\n"
+	    "  --budget DURATION        how long the try may take (default: the method's)\n"
+	    "  --probes K               probes on the path, 0..%d (default %d)\n" AGENT_CLI_HELP,
+	    PROBE_MAX, CONNECT_PROBES);
+}
+
+/* The plan: one step with --method. The cascade (--cascade, --priority,
+ * --no-relay, --learn) builds its steps here from the method table. */
+static int build_plan(const struct agent_cli *c, const struct connect_opts *o, struct agent_plan *p)
+{
+	const struct method *m =
+	    c->cfg.find_method ? c->cfg.find_method(o->method) : method_find(o->method);
+
+	if (!m) {
+		fprintf(stderr, "--method %s: no such method\n", o->method);
+		return -1;
+	}
+	memset(p, 0, sizeof(*p));
+	snprintf(p->peer, sizeof(p->peer), "%s", o->peer);
+	p->nsteps = 1;
+	p->steps[0].m = m;
+	p->steps[0].budget_ns = o->budget_ns;
+	p->probes = o->probes;
+	return 0;
+}
+
+static json_t *ms_json(double ms)
+{
+	return json_real(round(ms * 1000) / 1000);
+}
+
+static json_t *ep_json(const struct dg_ep *ep, bool known)
+{
+	char b[DG_EP_STR];
+
+	return known ? json_string(dg_ep_str(ep, b)) : json_null();
+}
+
+static json_t *report_json(const struct agent_report *r)
+{
+	json_t *tried = json_array(), *j;
+
+	for (int i = 0; i < r->ntried; i++) {
+		const struct agent_tried *t = &r->tried[i];
+
+		json_array_append_new(
+		    tried, json_pack("{s:s, s:b, s:o, s:o}", "method", t->m->spec.name, "success",
+				     t->success, "ms", ms_json(t->ms), "reason",
+				     t->success ? json_null() : json_string(t->reason)));
+	}
+	j = json_pack("{s:s, s:s, s:b, s:o, s:o, s:o, s:o, s:o, s:s, s:o, s:o}", "peer", r->peer,
+		      "method", r->m->spec.name, "success", r->success, "setup_ms",
+		      r->success ? ms_json(r->setup_ms) : json_null(), "rtt_ms",
+		      r->probe.rtt_ms >= 0 ? ms_json(r->probe.rtt_ms) : json_null(), "loss",
+		      r->success && r->probe.sent ? json_real(r->probe.loss) : json_null(), "local",
+		      ep_json(&r->local, r->success), "remote", ep_json(&r->remote, r->success),
+		      "path", r->path, "tried", tried, "reason",
+		      r->success ? json_null() : json_string(r->reason));
+	return j;
+}
+
+static void on_report(void *arg, struct agent *a, const struct agent_report *r)
+{
+	struct agent_cli *c = arg;
+	json_t *j = report_json(r);
+	/* 9 significant digits: 200.424, not 200.42400000000001 */
+	char *line = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
+
+	if (line) {
+		printf("%s\n", line);
+		fflush(stdout);
+	} else {
+		log_err("cannot write the report");
+	}
+	free(line);
+	json_decref(j);
+	agent_cli_stop(c, r->success && line ? 0 : 1);
+}
+
+static int connect_option(struct connect_opts *o, int opt, const char *arg)
+{
+	int64_t k;
+
+	switch (opt) {
+	case 'p':
+		if (!rdvmsg_name_ok(arg, RDV_NAME_MAX)) {
+			fprintf(stderr, "--peer %s: not an agent name\n", arg);
+			return -1;
+		}
+		o->peer = arg;
+		return 1;
+	case 'm':
+		o->method = arg;
+		return 1;
+	case 'b':
+		if (units_parse_duration(arg, &o->budget_ns) < 0 || o->budget_ns <= 0 ||
+		    o->budget_ns > 3600 * NATBED_NS_PER_S) {
+			fprintf(stderr, "--budget %s: a duration in (0, 3600s]\n", arg);
+			return -1;
+		}
+		return 1;
+	case 'k':
+		if (units_parse_count(arg, PROBE_MAX, &k) < 0) {
+			fprintf(stderr, "--probes %s: 0..%d\n", arg, PROBE_MAX);
+			return -1;
+		}
+		o->probes = (int)k;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int agent_cmd_connect(int argc, char **argv, const struct agent_env *env)
+{
+	static const struct option opts[] = {
+	    AGENT_CLI_OPTIONS,
+	    {"peer", required_argument, NULL, 'p'},
+	    {"method", required_argument, NULL, 'm'},
+	    {"budget", required_argument, NULL, 'b'},
+	    {"probes", required_argument, NULL, 'k'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct connect_opts o = {.probes = CONNECT_PROBES};
+	struct agent_ops ops = {.report = on_report};
+	struct agent_plan plan;
+	struct agent_cli c;
+	int opt, r;
+
+	agent_cli_init(&c, env);
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt == AGENT_OPT_HELP) {
+			usage(stdout);
+			return 0;
+		}
+		r = agent_cli_option(&c, opt, optarg);
+		if (r == 0)
+			r = connect_option(&o, opt, optarg);
+		if (r != 1) {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc || !agent_cli_complete(&c, "connect"))
+		return 2;
+	if (!o.peer || !o.method) {
+		fprintf(stderr, "natbed-agent connect: --peer and --method are required\n");
+		return 2;
+	}
+	if (build_plan(&c, &o, &plan) < 0)
+		return 2;
+	ops.arg = &c;
+	/* the exit status is the report's; 1 when there is none */
+	if (agent_cli_start(&c, &ops) == 0 && agent_connect(c.a, &plan) == 0)
+		agent_cli_run(&c);
+	return agent_cli_end(&c);
+}

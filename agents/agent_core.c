@@ -1,0 +1,621 @@
+/* natbed-agent's logic: the main socket's demultiplexing, tries run at
+ * their common start, paths kept for probes, the connect plan. No I/O of
+ * its own: struct dgram carries the datagrams, the scheduler the time. */
+#include "agent_core.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "natbed/log.h"
+#include "natbed/stun.h"
+
+#define AGENT_SWEEP_S 10 /* how often idle paths are looked for */
+
+struct agent_try {
+	struct agent *a;
+	bool used, mine;
+	bool start_called; /* stop() is owed */
+	bool running;	   /* start() succeeded: datagrams go to input() */
+	struct trav_try t;
+	char peer[RDV_NAME_MAX + 1];
+	uint64_t start_timer, guard_timer, after_timer, stop_timer;
+};
+
+struct agent_path {
+	struct agent *a;
+	bool used;
+	int sock;
+	struct dg_ep local, remote;
+	uint64_t try_id;
+	natbed_time_t last_used;
+	struct probe *probe; /* the initiator's exchange; NULL: echo */
+};
+
+struct agent {
+	const struct dgram *d;
+	struct agent_config cfg;
+	struct agent_ops ops;
+	int sock;
+	struct dg_ep local;
+	struct rdvc *rdvc;
+	struct agent_try tries[AGENT_TRIES_MAX];
+	struct agent_path paths[AGENT_PATHS_MAX];
+	uint64_t sweep_timer;
+	/* the connect */
+	bool connecting, waiting_registration;
+	struct agent_plan plan;
+	int step;
+	natbed_time_t asked_at, step_asked_at, total_deadline;
+	uint64_t total_timer;
+	struct agent_try *ctry;
+	struct agent_path *cpath;
+	struct agent_report rep;
+	struct agent_counters cnt;
+};
+
+static const char *const stray_names[AGENT_STRAY_COUNT] = {"not_stun", "unclaimed"};
+
+const char *agent_stray_name(enum agent_stray s)
+{
+	return (unsigned)s < AGENT_STRAY_COUNT ? stray_names[s] : "unknown";
+}
+
+static double ms_between(natbed_time_t a, natbed_time_t b)
+{
+	return (double)(b - a) / NATBED_NS_PER_MS;
+}
+
+static void stray(struct agent *a, const uint8_t *buf, size_t len)
+{
+	struct stun_msg m;
+
+	if (stun_msg_parse(buf, len, 0, &m, NULL, 0) == STUN_PARSE_OK)
+		a->cnt.stray[AGENT_STRAY_UNCLAIMED]++;
+	else
+		a->cnt.stray[AGENT_STRAY_NOT_STUN]++;
+}
+
+/* --- paths ------------------------------------------------------------- */
+
+static void path_free(struct agent_path *p)
+{
+	struct agent *a = p->a;
+
+	if (!p->used)
+		return;
+	probe_free(p->probe);
+	p->probe = NULL;
+	if (p->sock != a->sock)
+		dg_close(a->d, p->sock);
+	if (a->cpath == p)
+		a->cpath = NULL;
+	p->used = false;
+}
+
+/* A datagram for path p: its probes' echoes (initiator) or probes to
+ * echo (responder). */
+static bool path_input(struct agent_path *p, const struct dg_ep *from, const uint8_t *buf,
+		       size_t len, natbed_time_t now)
+{
+	struct agent *a = p->a;
+
+	if (p->probe)
+		return probe_input(p->probe, from, buf, len, now);
+	if (!probe_echo(a->d, p->sock, p->try_id, p->remote.addr ? &p->remote : NULL, from, buf,
+			len))
+		return false;
+	a->cnt.probes_echoed++;
+	p->last_used = now;
+	return true;
+}
+
+static void path_recv(void *arg, int sock, const struct dg_ep *from, const uint8_t *buf, size_t len,
+		      natbed_time_t now)
+{
+	struct agent_path *p = arg;
+
+	if (!path_input(p, from, buf, len, now))
+		stray(p->a, buf, len);
+}
+
+static struct agent_path *path_add(struct agent *a, const struct trav_try *t)
+{
+	struct agent_path *p = NULL;
+
+	for (int i = 0; i < AGENT_PATHS_MAX && !p; i++)
+		if (!a->paths[i].used)
+			p = &a->paths[i];
+	if (!p)
+		return NULL;
+	*p = (struct agent_path){.a = a,
+				 .used = true,
+				 .sock = t->path_sock,
+				 .local = t->local,
+				 .remote = t->remote,
+				 .try_id = t->id,
+				 .last_used = dg_now(a->d)};
+	/* a socket the method opened comes to the agent now */
+	if (p->sock != a->sock && dg_set_recv(a->d, p->sock, path_recv, p) < 0) {
+		p->used = false;
+		return NULL;
+	}
+	return p;
+}
+
+static void sweep(void *arg, natbed_time_t now)
+{
+	struct agent *a = arg;
+
+	for (int i = 0; i < AGENT_PATHS_MAX; i++) {
+		struct agent_path *p = &a->paths[i];
+
+		if (p->used && !p->probe &&
+		    now - p->last_used > AGENT_PATH_LINGER_S * NATBED_NS_PER_S)
+			path_free(p);
+	}
+	a->sweep_timer = sched_at(a->d->s, now + AGENT_SWEEP_S * NATBED_NS_PER_S, sweep, a);
+}
+
+/* --- the connect ------------------------------------------------------- */
+
+static void connect_step(struct agent *a);
+
+static void connect_finish(struct agent *a, const char *reason)
+{
+	struct agent_report *r = &a->rep;
+
+	if (!a->connecting)
+		return;
+	a->connecting = false;
+	a->waiting_registration = false;
+	if (a->total_timer)
+		sched_cancel(a->d->s, a->total_timer);
+	a->total_timer = 0;
+	r->success = reason == NULL;
+	if (reason)
+		snprintf(r->reason, sizeof(r->reason), "%s", reason);
+	if (!r->success) {
+		r->path = "none";
+		r->probe = (struct probe_result){.rtt_ms = -1, .rtt_min_ms = -1, .rtt_max_ms = -1};
+	} else {
+		r->path = r->m->spec.relay ? "relay" : "direct";
+	}
+	if (a->ops.report)
+		a->ops.report(a->ops.arg, a, r);
+	if (a->cpath)
+		path_free(a->cpath);
+}
+
+static void record_tried(struct agent *a, bool success, double ms, const char *reason)
+{
+	struct agent_report *r = &a->rep;
+	struct agent_tried *t = &r->tried[r->ntried++];
+
+	t->m = a->plan.steps[a->step].m;
+	t->success = success;
+	t->ms = ms;
+	snprintf(t->reason, sizeof(t->reason), "%s", reason ? reason : "");
+	r->m = t->m;
+}
+
+/* A step failed: on to the next, or the end. */
+static void connect_failed_step(struct agent *a, double ms, const char *reason)
+{
+	record_tried(a, false, ms, reason);
+	a->step++;
+	connect_step(a);
+}
+
+static void probe_done(void *arg, const struct probe_result *res)
+{
+	struct agent *a = arg;
+
+	a->rep.probe = *res;
+	connect_finish(a, NULL);
+}
+
+static void connect_step(struct agent *a)
+{
+	const struct agent_step *s;
+	natbed_time_t now = dg_now(a->d), budget;
+	int r;
+
+	if (a->step == a->plan.nsteps) {
+		connect_finish(a, a->rep.ntried ? a->rep.tried[a->rep.ntried - 1].reason
+						: "nothing to try");
+		return;
+	}
+	if (a->total_deadline && now >= a->total_deadline) {
+		connect_finish(a, "budget spent");
+		return;
+	}
+	s = &a->plan.steps[a->step];
+	budget = s->budget_ns ? s->budget_ns : s->m->spec.budget_ns;
+	if (a->total_deadline && budget > a->total_deadline - now)
+		budget = a->total_deadline - now;
+	a->step_asked_at = now;
+	r = rdvc_connect(a->rdvc, a->plan.peer, s->m->spec.name, budget);
+	if (r < 0) {
+		char why[64];
+
+		snprintf(why, sizeof(why), "cannot ask the rendezvous: %s", strerror(-r));
+		connect_failed_step(a, 0, why);
+	}
+}
+
+static void total_fire(void *arg, natbed_time_t now)
+{
+	struct agent *a = arg;
+
+	a->total_timer = 0;
+	/* a try under way ends as spent; its result ends the connect */
+	if (a->ctry && a->ctry->running && !a->ctry->t.finished)
+		trav_done(&a->ctry->t, false, "budget spent");
+	else if (!a->ctry)
+		connect_finish(a, "budget spent");
+}
+
+int agent_connect(struct agent *a, const struct agent_plan *plan)
+{
+	if (a->connecting)
+		return -EBUSY;
+	if (plan->nsteps < 1 || plan->nsteps > AGENT_PLAN_MAX ||
+	    !rdvmsg_name_ok(plan->peer, RDV_NAME_MAX) || plan->probes < 0 ||
+	    plan->probes > PROBE_MAX)
+		return -EINVAL;
+	for (int i = 0; i < plan->nsteps; i++)
+		if (!plan->steps[i].m)
+			return -EINVAL;
+	a->plan = *plan;
+	a->step = 0;
+	a->connecting = true;
+	memset(&a->rep, 0, sizeof(a->rep));
+	memcpy(a->rep.peer, plan->peer, sizeof(a->rep.peer));
+	a->rep.m = plan->steps[0].m;
+	a->asked_at = dg_now(a->d);
+	a->total_deadline = plan->total_ns ? a->asked_at + plan->total_ns : 0;
+	if (plan->total_ns)
+		a->total_timer = sched_at(a->d->s, a->total_deadline, total_fire, a);
+	if (rdvc_registered(a->rdvc))
+		connect_step(a);
+	else
+		a->waiting_registration = true;
+	return 0;
+}
+
+/* --- tries ------------------------------------------------------------- */
+
+static void try_release(struct agent_try *at)
+{
+	struct agent *a = at->a;
+
+	if (at->start_timer)
+		sched_cancel(a->d->s, at->start_timer);
+	if (at->guard_timer)
+		sched_cancel(a->d->s, at->guard_timer);
+	if (at->after_timer)
+		sched_cancel(a->d->s, at->after_timer);
+	if (at->stop_timer)
+		sched_cancel(a->d->s, at->stop_timer);
+	if (at->start_called)
+		at->t.m->stop(&at->t);
+	if (a->ctry == at)
+		a->ctry = NULL;
+	at->used = false;
+}
+
+static void try_log(const struct agent_try *at)
+{
+	const struct trav_try *t = &at->t;
+	char l[DG_EP_STR], r[DG_EP_STR];
+
+	if (t->success)
+		log_info("try %016llx with %s (%s, %s): path %s -> %s in %.1f ms",
+			 (unsigned long long)t->id, at->peer, t->m->spec.name,
+			 t->role == TRAV_INITIATOR ? "initiator" : "responder",
+			 dg_ep_str(&t->local, l), dg_ep_str(&t->remote, r),
+			 ms_between(t->start, t->done_at));
+	else
+		log_info("try %016llx with %s (%s, %s): %s after %.1f ms",
+			 (unsigned long long)t->id, at->peer, t->m->spec.name,
+			 t->role == TRAV_INITIATOR ? "initiator" : "responder", t->reason,
+			 ms_between(t->start, t->done_at));
+}
+
+static void try_stop_fire(void *arg, natbed_time_t now)
+{
+	struct agent_try *at = arg;
+
+	at->stop_timer = 0;
+	try_release(at);
+}
+
+/* After the method's result, from the loop: use the path. A failed try
+ * stops now; a successful one keeps running until its deadline, so that
+ * it still answers the peer's checks when the peer's result comes later
+ * than ours (as ICE agents keep answering after nomination). */
+static void try_after(void *arg, natbed_time_t now)
+{
+	struct agent_try *at = arg;
+	struct agent *a = at->a;
+	struct trav_try t = at->t;
+	bool mine = at->mine;
+
+	at->after_timer = 0;
+	try_log(at);
+	if (t.success) {
+		if (at->guard_timer)
+			sched_cancel(a->d->s, at->guard_timer);
+		at->guard_timer = 0;
+		at->stop_timer =
+		    sched_at(a->d->s, t.deadline > now ? t.deadline : now, try_stop_fire, at);
+		if (a->ctry == at)
+			a->ctry = NULL;
+	} else {
+		try_release(at); /* stops the method; t keeps the result */
+	}
+	if (t.success)
+		a->cnt.tries_ok++;
+	else
+		a->cnt.tries_failed++;
+	if (!mine) {
+		/* responder: echo the initiator's probes, on the path found or,
+		 * when only the initiator found one, on the main socket to
+		 * whoever holds the try id */
+		if (!t.success) {
+			t.path_sock = a->sock;
+			t.remote = (struct dg_ep){0};
+		}
+		if (!path_add(a, &t) && t.path_sock != a->sock)
+			dg_close(a->d, t.path_sock);
+		return;
+	}
+	if (!a->connecting) {
+		/* the connect ended (its budget) while the method ran */
+		if (t.success && t.path_sock != a->sock)
+			dg_close(a->d, t.path_sock);
+		return;
+	}
+	if (!t.success) {
+		connect_failed_step(a, ms_between(t.start, t.done_at), t.reason);
+		return;
+	}
+	record_tried(a, true, ms_between(t.start, t.done_at), NULL);
+	a->rep.setup_ms = ms_between(a->asked_at, t.done_at);
+	a->rep.local = t.local;
+	a->rep.remote = t.remote;
+	a->cpath = path_add(a, &t);
+	if (!a->cpath) {
+		if (t.path_sock != a->sock)
+			dg_close(a->d, t.path_sock);
+		connect_finish(a, "no room for the path");
+		return;
+	}
+	a->plan.probe.count = a->plan.probes;
+	a->plan.probe.try_id = t.id;
+	a->cpath->probe =
+	    probe_new(a->d, a->cpath->sock, &a->cpath->remote, &a->plan.probe, probe_done, a);
+	if (!a->cpath->probe)
+		connect_finish(a, "cannot probe");
+}
+
+static void try_done(void *arg, struct trav_try *t)
+{
+	struct agent_try *at = arg;
+
+	/* never stop a method from inside its own call */
+	if (!at->after_timer)
+		at->after_timer = sched_at(at->a->d->s, dg_now(at->a->d), try_after, at);
+}
+
+static void try_guard(void *arg, natbed_time_t now)
+{
+	struct agent_try *at = arg;
+
+	at->guard_timer = 0;
+	trav_done(&at->t, false, "timeout");
+}
+
+static void try_begin(void *arg, natbed_time_t now)
+{
+	struct agent_try *at = arg;
+	struct agent *a = at->a;
+
+	at->start_timer = 0;
+	a->cnt.tries_run++;
+	/* the method ends the try by its deadline; the agent makes sure */
+	at->guard_timer =
+	    sched_at(a->d->s, at->t.deadline + AGENT_GUARD_MS * NATBED_NS_PER_MS, try_guard, at);
+	at->start_called = true;
+	if (at->t.m->start(&at->t) < 0)
+		trav_done(&at->t, false, "cannot start");
+	else
+		at->running = true;
+}
+
+static const char *on_introduced(void *arg, struct rdvc *c, const struct trav_try *t,
+				 const char *peer)
+{
+	struct agent *a = arg;
+	struct agent_try *at = NULL;
+	bool mine = false;
+
+	if (t->role == TRAV_INITIATOR) {
+		/* the rendezvous client matched it to a CONNECT of ours */
+		if (!a->connecting || a->ctry || strcmp(peer, a->plan.peer) != 0 ||
+		    t->m != a->plan.steps[a->step].m) {
+			a->cnt.tries_refused++;
+			return "not asked";
+		}
+		mine = true;
+	} else if (!a->cfg.serve) {
+		a->cnt.tries_refused++;
+		return "not serving";
+	}
+	for (int i = 0; i < AGENT_TRIES_MAX && !at; i++)
+		if (!a->tries[i].used)
+			at = &a->tries[i];
+	if (!at) {
+		a->cnt.tries_refused++;
+		return "busy";
+	}
+	*at = (struct agent_try){.a = a, .used = true, .mine = mine, .t = *t};
+	snprintf(at->peer, sizeof(at->peer), "%s", peer);
+	at->t.done = try_done;
+	at->t.done_arg = at;
+	at->start_timer = sched_at(a->d->s, t->start, try_begin, at);
+	if (mine)
+		a->ctry = at;
+	return NULL;
+}
+
+/* --- the rendezvous client's news -------------------------------------- */
+
+static void on_registered(void *arg, struct rdvc *c)
+{
+	struct agent *a = arg;
+
+	if (a->ops.ready)
+		a->ops.ready(a->ops.arg, a);
+	if (a->waiting_registration) {
+		a->waiting_registration = false;
+		connect_step(a);
+	}
+}
+
+static void on_failed(void *arg, struct rdvc *c, const char *reason)
+{
+	struct agent *a = arg;
+
+	if (a->connecting) {
+		a->rep.ntried = 0;
+		connect_finish(a, reason);
+	}
+	if (a->ops.failed)
+		a->ops.failed(a->ops.arg, a, reason);
+}
+
+static void on_connect_failed(void *arg, struct rdvc *c, const char *peer, const char *reason)
+{
+	struct agent *a = arg;
+
+	if (!a->connecting || a->ctry || strcmp(peer, a->plan.peer) != 0)
+		return;
+	/* the rendezvous cannot introduce this peer: no method will do */
+	record_tried(a, false, ms_between(a->step_asked_at, dg_now(a->d)), reason);
+	connect_finish(a, reason);
+}
+
+/* --- the main socket --------------------------------------------------- */
+
+static void main_recv(void *arg, int sock, const struct dg_ep *from, const uint8_t *buf, size_t len,
+		      natbed_time_t now)
+{
+	struct agent *a = arg;
+
+	if (rdvc_input(a->rdvc, from, buf, len, now))
+		return;
+	for (int i = 0; i < AGENT_PATHS_MAX; i++)
+		if (a->paths[i].used && a->paths[i].sock == a->sock &&
+		    path_input(&a->paths[i], from, buf, len, now))
+			return;
+	for (int i = 0; i < AGENT_TRIES_MAX; i++) {
+		struct agent_try *at = &a->tries[i];
+
+		if (!at->used || !at->start_called)
+			continue;
+		if (at->running && trav_input(&at->t, from, buf, len, now))
+			return;
+		/* the initiator may probe before the responder's own result */
+		if (!at->mine && probe_echo(a->d, a->sock, at->t.id, NULL, from, buf, len)) {
+			a->cnt.probes_echoed++;
+			return;
+		}
+	}
+	stray(a, buf, len);
+}
+
+int agent_new(const struct dgram *d, const struct agent_config *cfg, const struct agent_ops *ops,
+	      struct agent **out)
+{
+	struct rdvc_config rc = {.rdv = cfg->rdv,
+				 .stun = cfg->stun,
+				 .nat = cfg->nat,
+				 .txn = cfg->txn,
+				 .find_method = cfg->find_method};
+	struct rdvc_ops ro = {on_registered, on_failed, on_introduced, on_connect_failed, NULL};
+	struct agent *a;
+	int r;
+
+	if (!rdvmsg_name_ok(cfg->name, RDV_NAME_MAX))
+		return -EINVAL;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	a->d = d;
+	a->cfg = *cfg;
+	a->ops = *ops;
+	a->sock = dg_open(d, &cfg->bind, &a->local, main_recv, a);
+	if (a->sock < 0) {
+		r = a->sock;
+		free(a);
+		return r;
+	}
+	memcpy(rc.name, cfg->name, sizeof(rc.name));
+	ro.arg = a;
+	a->rdvc = rdvc_new(d, a->sock, &a->local, &rc, &ro);
+	if (!a->rdvc) {
+		agent_free(a);
+		return -ENOMEM;
+	}
+	a->sweep_timer = sched_at(d->s, dg_now(d) + AGENT_SWEEP_S * NATBED_NS_PER_S, sweep, a);
+	rdvc_start(a->rdvc);
+	*out = a;
+	return 0;
+}
+
+void agent_free(struct agent *a)
+{
+	if (!a)
+		return;
+	/* a successful try's path socket is a path's by now: closed there */
+	for (int i = 0; i < AGENT_TRIES_MAX; i++)
+		if (a->tries[i].used)
+			try_release(&a->tries[i]);
+	for (int i = 0; i < AGENT_PATHS_MAX; i++)
+		path_free(&a->paths[i]);
+	if (a->sweep_timer)
+		sched_cancel(a->d->s, a->sweep_timer);
+	if (a->total_timer)
+		sched_cancel(a->d->s, a->total_timer);
+	rdvc_free(a->rdvc);
+	dg_close(a->d, a->sock);
+	free(a);
+}
+
+void agent_leave(struct agent *a)
+{
+	rdvc_leave(a->rdvc);
+}
+
+struct dg_ep agent_local(const struct agent *a)
+{
+	return a->local;
+}
+
+const struct trav_cand *agent_self(const struct agent *a)
+{
+	return rdvc_self(a->rdvc);
+}
+
+void agent_counters(const struct agent *a, struct agent_counters *out)
+{
+	*out = a->cnt;
+}
+
+const struct rdvc *agent_rdvc(const struct agent *a)
+{
+	return a->rdvc;
+}

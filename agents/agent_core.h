@@ -1,0 +1,130 @@
+/* natbed agents: what natbed-agent does, as a state machine over struct
+ * dgram (no I/O, no clock of its own), so a unit test or a simulation runs
+ * it in virtual time.
+ *
+ * One main socket carries the rendezvous client (rdvclient.h) and every
+ * try under way (method.h): each datagram goes to the client first, then
+ * to the probe exchanges on it, then to each running try's method.
+ *  - serve: every introduction as responder runs its method at the common
+ *    start; its try id's probes are echoed (probe.h) from then on, on the
+ *    path found (from its remote only) or, when the initiator alone found
+ *    one, on the main socket, for AGENT_PATH_LINGER_S after the last.
+ *  - connect: a plan of methods to try in order (one with --method; the
+ *    cascade's selection fills more), each asked of the rendezvous and run
+ *    as initiator; the first success probes its path; one report.
+ */
+#ifndef NATBED_AGENTS_AGENT_CORE_H
+#define NATBED_AGENTS_AGENT_CORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "method.h"
+#include "probe.h"
+#include "rdvclient.h"
+
+#define AGENT_TRIES_MAX	    16	 /* tries under way at once (serve) */
+#define AGENT_PATHS_MAX	    64	 /* paths kept to echo probes on (serve) */
+#define AGENT_PATH_LINGER_S 60	 /* a path unused this long is closed */
+#define AGENT_PLAN_MAX	    8	 /* methods one connect may try */
+#define AGENT_GUARD_MS	    1000 /* a try past its deadline by this is ended */
+#define AGENT_REASON_MAX    96
+
+struct agent_config {
+	char name[RDV_NAME_MAX + 1];
+	struct dg_ep bind; /* the main socket's (0.0.0.0:0: any) */
+	struct dg_ep rdv, stun;
+	struct natinfo nat;    /* registered; map UNKNOWN when no discovery ran */
+	struct rdvtxn_cfg txn; /* STUN and rendezvous requests; zeros: RFC 8489 */
+	bool serve;	       /* answer introductions as responder */
+	/* the method an introduction names; NULL: method_find */
+	const struct method *(*find_method)(const char *name);
+};
+
+/* One step of a connect: a method and the budget its try gets. */
+struct agent_step {
+	const struct method *m;
+	natbed_time_t budget_ns; /* 0: the method's own */
+};
+
+/* What a connect should do. The cascade (or --method) fills the plan. */
+struct agent_plan {
+	char peer[RDV_NAME_MAX + 1];
+	int nsteps;
+	struct agent_step steps[AGENT_PLAN_MAX];
+	natbed_time_t total_ns; /* the whole connect; 0: unbounded but for each step's */
+	int probes;		/* K: probes on the path found */
+	struct probe_cfg probe; /* interval and wait (count and try id are set) */
+};
+
+/* One try of a connect, as the report lists it. */
+struct agent_tried {
+	const struct method *m;
+	bool success;
+	double ms; /* from the common start to the result (or from the ask) */
+	char reason[AGENT_REASON_MAX];
+};
+
+struct agent_report {
+	char peer[RDV_NAME_MAX + 1];
+	const struct method *m; /* the one that worked, or the last tried */
+	bool success;
+	double setup_ms; /* from the first CONNECT asked to the path found */
+	struct probe_result probe;
+	struct dg_ep local, remote;
+	const char *path; /* "direct", "relay" or "none" */
+	int ntried;
+	struct agent_tried tried[AGENT_PLAN_MAX];
+	char reason[AGENT_REASON_MAX]; /* why it failed; empty on success */
+};
+
+/* Datagrams the main socket or a path socket got that nobody took. */
+enum agent_stray {
+	AGENT_STRAY_NOT_STUN,  /* garbage, or cut short */
+	AGENT_STRAY_UNCLAIMED, /* STUN-framed, but no client, try or path's */
+	AGENT_STRAY_COUNT
+};
+
+struct agent_counters {
+	uint64_t tries_run, tries_ok, tries_failed, tries_refused;
+	uint64_t probes_echoed;
+	uint64_t stray[AGENT_STRAY_COUNT];
+};
+
+struct agent;
+
+struct agent_ops {
+	/* Registered with the rendezvous (the first time). */
+	void (*ready)(void *arg, struct agent *a);
+	/* The first registration failed: the agent can do nothing. */
+	void (*failed)(void *arg, struct agent *a, const char *reason);
+	/* A connect ended; r is valid during the call. */
+	void (*report)(void *arg, struct agent *a, const struct agent_report *r);
+	void *arg;
+};
+
+/* An agent on d: opens its main socket and starts registering. Returns 0
+ * with *out set, or -errno (the socket's, -EINVAL for a bad name). */
+int agent_new(const struct dgram *d, const struct agent_config *cfg, const struct agent_ops *ops,
+	      struct agent **out);
+
+/* Stops every try and probe, closes every socket, frees a. NULL is safe. */
+void agent_free(struct agent *a);
+
+/* Gives the name up at the rendezvous (before agent_free, on exit). */
+void agent_leave(struct agent *a);
+
+/* Runs plan once registered (now, or when ready() comes); ops.report is
+ * called once at the end. 0, -EBUSY (a connect under way) or -EINVAL (an
+ * empty plan, a bad peer name, a probe count out of range). */
+int agent_connect(struct agent *a, const struct agent_plan *plan);
+
+/* The main socket's own address, and what the agent registers. */
+struct dg_ep agent_local(const struct agent *a);
+const struct trav_cand *agent_self(const struct agent *a);
+
+void agent_counters(const struct agent *a, struct agent_counters *out);
+const struct rdvc *agent_rdvc(const struct agent *a);
+const char *agent_stray_name(enum agent_stray s);
+
+#endif

@@ -1,0 +1,63 @@
+/* natbed-agent serve: register, and answer every introduction as responder
+ * with the method it names, until stopped; a path found echoes probes. */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "agent.h"
+#include "natbed/log.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: natbed-agent serve --name N --rendezvous IP[:PORT] --stun IP[:PORT]\n"
+		   "                          [--bind IP[:PORT]] [--stats FILE] [--verbose]\n"
+		   "\n"
+		   "Registers N with the rendezvous (refreshed at half its lifetime, which keeps\n"
+		   "the NAT's mapping alive) and answers every connection request: each try runs\n"
+		   "as responder at the common start with the method the introduction names,\n"
+		   "and a path found echoes the initiator's probes. Runs until SIGTERM or SIGINT,\n"
+		   "then gives the name up. Logs \"registered as N\" once ready.\n"
+		   "\n" AGENT_CLI_HELP);
+}
+
+static void on_ready(void *arg, struct agent *a)
+{
+	const struct trav_cand *self = agent_self(a);
+	struct agent_cli *c = arg;
+	char h[DG_EP_STR], s[DG_EP_STR];
+
+	log_info("registered as %s: host %s srflx %s", c->cfg.name, dg_ep_str(&self->host, h),
+		 dg_ep_str(&self->srflx, s));
+}
+
+static void on_failed(void *arg, struct agent *a, const char *reason)
+{
+	log_err("cannot register: %s", reason);
+	agent_cli_stop(arg, 1);
+}
+
+int agent_cmd_serve(int argc, char **argv, const struct agent_env *env)
+{
+	static const struct option opts[] = {AGENT_CLI_OPTIONS, {NULL, 0, NULL, 0}};
+	struct agent_ops ops = {.ready = on_ready, .failed = on_failed};
+	struct agent_cli c;
+	int opt;
+
+	agent_cli_init(&c, env);
+	c.cfg.serve = true;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt == AGENT_OPT_HELP) {
+			usage(stdout);
+			return 0;
+		}
+		if (agent_cli_option(&c, opt, optarg) != 1) {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc || !agent_cli_complete(&c, "serve"))
+		return 2;
+	ops.arg = &c;
+	if (agent_cli_start(&c, &ops) == 0)
+		agent_cli_run(&c);
+	return agent_cli_end(&c);
+}

@@ -1,0 +1,194 @@
+/* natbed probe exchange: STUN-framed probes and echoes, RTT and loss. */
+#include "probe.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "natbed/rng.h"
+#include "natbed/stun.h"
+#include "nbstun.h"
+
+struct probe {
+	const struct dgram *d;
+	int sock;
+	struct dg_ep remote;
+	struct probe_cfg cfg;
+	probe_done_fn done;
+	void *arg;
+	uint64_t timer;
+	uint64_t txid_salt;
+	int sent, answered;
+	bool finished;
+	natbed_time_t *sent_at;
+	bool *got;
+	double rtt_sum, rtt_min, rtt_max;
+};
+
+/* Builds a probe (cls REQUEST) or its echo (SUCCESS) into buf. */
+static int probe_build(uint8_t *buf, size_t cap, enum stun_class cls, const uint8_t *txid,
+		       uint64_t try_id, uint32_t seq)
+{
+	struct stun_builder b;
+	uint8_t t[8], s[4];
+
+	nbstun_put_be(t, try_id, 8);
+	nbstun_put_be(s, seq, 4);
+	stun_msg_build_init(&b, buf, cap, NBSTUN_METHOD_PROBE, cls, txid, false);
+	stun_msg_build_raw(&b, NBSTUN_ATTR_TRY, t, sizeof(t));
+	stun_msg_build_raw(&b, NBSTUN_ATTR_SEQ, s, sizeof(s));
+	stun_msg_build_fingerprint(&b);
+	return stun_msg_build_finish(&b);
+}
+
+/* Parses a probe or echo: its class, try id and sequence number. */
+static bool probe_parse(const uint8_t *buf, size_t len, struct stun_msg *m, uint64_t *try_id,
+			uint32_t *seq)
+{
+	const struct stun_attr *t, *s;
+
+	if (stun_msg_parse(buf, len, 0, m, NULL, 0) != STUN_PARSE_OK ||
+	    m->method != NBSTUN_METHOD_PROBE || !(t = stun_msg_find(m, NBSTUN_ATTR_TRY)) ||
+	    !(s = stun_msg_find(m, NBSTUN_ATTR_SEQ)) || t->len != 8 || s->len != 4)
+		return false;
+	*try_id = nbstun_get_be(stun_attr_value(m, t), 8);
+	*seq = (uint32_t)nbstun_get_be(stun_attr_value(m, s), 4);
+	return true;
+}
+
+/* The transaction of probe seq: the sequence number under a salt, so an
+ * echo is matched by its transaction as well as by its SEQ. */
+static void probe_txid(const struct probe *p, uint32_t seq, uint8_t txid[STUN_TXID_LEN])
+{
+	uint64_t a = rng_keyed_u64(p->txid_salt, p->cfg.try_id, seq);
+
+	memcpy(txid, &a, 8);
+	nbstun_put_be(txid + 8, seq, 4);
+}
+
+static void probe_finish(struct probe *p)
+{
+	struct probe_result r = {.sent = p->sent, .answered = p->answered};
+
+	if (p->finished)
+		return;
+	p->finished = true;
+	if (p->timer)
+		sched_cancel(p->d->s, p->timer);
+	p->timer = 0;
+	r.loss = p->sent ? 1.0 - (double)p->answered / p->sent : 0;
+	r.rtt_ms = p->answered ? p->rtt_sum / p->answered : -1;
+	r.rtt_min_ms = p->answered ? p->rtt_min : -1;
+	r.rtt_max_ms = p->answered ? p->rtt_max : -1;
+	p->done(p->arg, &r);
+}
+
+static void probe_tick(void *arg, natbed_time_t now)
+{
+	struct probe *p = arg;
+	uint8_t buf[128], txid[STUN_TXID_LEN];
+	int n;
+
+	p->timer = 0;
+	if (p->sent == p->cfg.count) {
+		probe_finish(p); /* the wait after the last is over */
+		return;
+	}
+	probe_txid(p, (uint32_t)p->sent, txid);
+	n = probe_build(buf, sizeof(buf), STUN_CLASS_REQUEST, txid, p->cfg.try_id,
+			(uint32_t)p->sent);
+	p->sent_at[p->sent] = now;
+	if (n > 0)
+		dg_send(p->d, p->sock, &p->remote, buf, (size_t)n);
+	p->sent++;
+	p->timer =
+	    sched_at(p->d->s, now + (p->sent == p->cfg.count ? p->cfg.wait_ns : p->cfg.interval_ns),
+		     probe_tick, p);
+}
+
+struct probe *probe_new(const struct dgram *d, int sock, const struct dg_ep *remote,
+			const struct probe_cfg *cfg, probe_done_fn done, void *arg)
+{
+	struct probe *p;
+
+	if (cfg->count < 0 || cfg->count > PROBE_MAX || !(p = calloc(1, sizeof(*p))))
+		return NULL;
+	p->sent_at = calloc((size_t)cfg->count + 1, sizeof(*p->sent_at));
+	p->got = calloc((size_t)cfg->count + 1, sizeof(*p->got));
+	if (!p->sent_at || !p->got) {
+		probe_free(p);
+		return NULL;
+	}
+	p->d = d;
+	p->sock = sock;
+	p->remote = *remote;
+	p->cfg = *cfg;
+	if (p->cfg.interval_ns <= 0)
+		p->cfg.interval_ns = PROBE_INTERVAL_MS * NATBED_NS_PER_MS;
+	if (p->cfg.wait_ns <= 0)
+		p->cfg.wait_ns = PROBE_WAIT_MS * NATBED_NS_PER_MS;
+	p->done = done;
+	p->arg = arg;
+	p->txid_salt = d->seed ^ rng_key("probe", (uint64_t)sock);
+	/* the first probe at once, from the loop: never done() inside new() */
+	p->timer = sched_at(d->s, dg_now(d), probe_tick, p);
+	return p;
+}
+
+void probe_free(struct probe *p)
+{
+	if (!p)
+		return;
+	if (p->timer)
+		sched_cancel(p->d->s, p->timer);
+	free(p->sent_at);
+	free(p->got);
+	free(p);
+}
+
+bool probe_input(struct probe *p, const struct dg_ep *from, const uint8_t *buf, size_t len,
+		 natbed_time_t now)
+{
+	uint8_t txid[STUN_TXID_LEN];
+	struct stun_msg m;
+	uint64_t try_id;
+	uint32_t seq;
+	double rtt;
+
+	if (!probe_parse(buf, len, &m, &try_id, &seq) || m.cls != STUN_CLASS_SUCCESS ||
+	    try_id != p->cfg.try_id || !dg_ep_eq(from, &p->remote) || seq >= (uint32_t)p->sent)
+		return false;
+	probe_txid(p, seq, txid);
+	if (memcmp(txid, m.txid, STUN_TXID_LEN) != 0)
+		return false;
+	if (p->got[seq] || p->finished)
+		return true; /* a duplicate (or late) echo of ours */
+	p->got[seq] = true;
+	rtt = (double)(now - p->sent_at[seq]) / NATBED_NS_PER_MS;
+	if (!p->answered || rtt < p->rtt_min)
+		p->rtt_min = rtt;
+	if (!p->answered || rtt > p->rtt_max)
+		p->rtt_max = rtt;
+	p->rtt_sum += rtt;
+	p->answered++;
+	if (p->answered == p->cfg.count)
+		probe_finish(p);
+	return true;
+}
+
+bool probe_echo(const struct dgram *d, int sock, uint64_t try_id, const struct dg_ep *expect,
+		const struct dg_ep *from, const uint8_t *buf, size_t len)
+{
+	uint8_t out[128];
+	struct stun_msg m;
+	uint64_t t;
+	uint32_t seq;
+	int n;
+
+	if (!probe_parse(buf, len, &m, &t, &seq) || m.cls != STUN_CLASS_REQUEST || t != try_id ||
+	    (expect && !dg_ep_eq(from, expect)))
+		return false;
+	n = probe_build(out, sizeof(out), STUN_CLASS_SUCCESS, m.txid, t, seq);
+	if (n > 0)
+		dg_send(d, sock, from, out, (size_t)n);
+	return true;
+}

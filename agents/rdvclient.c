@@ -1,0 +1,581 @@
+/* natbed rendezvous client: STUN, REGISTER and its refresh, CONNECT,
+ * INTRODUCE -> struct trav_try. No I/O of its own. */
+#include "rdvclient.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "natbed/rng.h"
+
+enum rdvc_state { RDVC_IDLE, RDVC_STUN, RDVC_REGISTERING, RDVC_REGISTERED };
+
+/* One CONNECT: its transaction, then the wait for its INTRODUCE. */
+struct rdvc_conn {
+	struct rdvc *c;
+	bool active;
+	bool answered; /* CONNECT success came: try_id is the rendezvous' */
+	bool introduced;
+	char peer[RDV_NAME_MAX + 1];
+	char method[RDV_METHOD_MAX + 1];
+	uint32_t budget_ms;
+	uint64_t try_id;
+	struct rdvtxn txn;
+	uint64_t wait_timer;
+};
+
+/* An introduction answered: a retransmitted INTRODUCE gets the same. */
+struct rdvc_recent {
+	bool used;
+	uint64_t try_id;
+	uint8_t txid[STUN_TXID_LEN];
+	char refused[RDV_REASON_MAX + 1]; /* empty: accepted */
+};
+
+struct rdvc {
+	const struct dgram *d;
+	int sock;
+	struct rdvc_config cfg;
+	struct rdvc_ops ops;
+	enum rdvc_state state;
+	bool ever_registered, left;
+	struct trav_cand self;
+	struct rdvtxn stun_txn, reg_txn;
+	uint64_t refresh_timer, retry_timer;
+	struct rdvc_conn conns[RDVC_CONNECTS_MAX];
+	struct rdvc_recent recent[RDVC_RECENT_TRIES];
+	int recent_next;
+	uint64_t txid_key, txid_count;
+	struct rdvc_counters cnt;
+};
+
+static const char *const drop_names[RDVC_DROP_COUNT] = {
+    [RDVC_DROP_NOT_RENDEZVOUS] = "not_rendezvous",
+    [RDVC_DROP_WRONG_TXN] = "wrong_transaction",
+    [RDVC_DROP_UNSOLICITED] = "unsolicited",
+    [RDVC_DROP_UNEXPECTED] = "unexpected",
+};
+
+const char *rdvc_drop_name(enum rdvc_drop d)
+{
+	if ((unsigned)d < RDV_PARSE_COUNT)
+		return rdvmsg_parse_name((enum rdv_parse)d);
+	return (unsigned)d < RDVC_DROP_COUNT ? drop_names[d] : "unknown";
+}
+
+static void drop(struct rdvc *c, enum rdvc_drop d)
+{
+	c->cnt.drops[d]++;
+}
+
+static void new_txid(struct rdvc *c, uint8_t txid[STUN_TXID_LEN])
+{
+	uint64_t a = rng_keyed_u64(c->d->seed, c->txid_key, c->txid_count++);
+	uint64_t b = rng_keyed_u64(c->d->seed, c->txid_key, c->txid_count++);
+
+	memcpy(txid, &a, 8);
+	memcpy(txid + 8, &b, 4);
+}
+
+/* Builds m (a fresh transaction) and runs it as x toward the rendezvous. */
+static int rdv_request(struct rdvc *c, struct rdvtxn *x, struct rdv_msg *m,
+		       rdvtxn_timeout_fn timeout, void *arg)
+{
+	uint8_t buf[DG_MAX];
+	int n;
+
+	new_txid(c, m->txid);
+	n = rdvmsg_build(m, buf, sizeof(buf));
+	if (n < 0)
+		return n;
+	return rdvtxn_start(x, c->d, c->sock, &c->cfg.rdv, buf, (size_t)n, &c->cfg.txn, timeout,
+			    arg);
+}
+
+static void send_once(struct rdvc *c, const struct rdv_msg *m)
+{
+	uint8_t buf[DG_MAX];
+	int n = rdvmsg_build(m, buf, sizeof(buf));
+
+	if (n > 0)
+		dg_send(c->d, c->sock, &c->cfg.rdv, buf, (size_t)n);
+}
+
+/* --- registration ------------------------------------------------------ */
+
+static void stun_begin(struct rdvc *c);
+
+static void retry_fire(void *arg, natbed_time_t now)
+{
+	struct rdvc *c = arg;
+
+	c->retry_timer = 0;
+	stun_begin(c);
+}
+
+/* The first registration's failure ends it; a later one starts over. */
+static void reg_lost(struct rdvc *c, const char *reason)
+{
+	rdvtxn_stop(&c->stun_txn);
+	rdvtxn_stop(&c->reg_txn);
+	if (c->refresh_timer)
+		sched_cancel(c->d->s, c->refresh_timer);
+	c->refresh_timer = 0;
+	if (!c->ever_registered) {
+		c->state = RDVC_IDLE;
+		if (c->ops.failed)
+			c->ops.failed(c->ops.arg, c, reason);
+		return;
+	}
+	c->state = RDVC_STUN;
+	c->cnt.reregistrations++;
+	if (!c->retry_timer)
+		c->retry_timer =
+		    sched_after(c->d->s, RDVC_RETRY_MS * NATBED_NS_PER_MS, retry_fire, c);
+}
+
+static void reg_timeout(void *arg, struct rdvtxn *x)
+{
+	reg_lost(arg, "rendezvous timeout");
+}
+
+static void reg_send(struct rdvc *c)
+{
+	struct rdv_msg m = {.kind = RDV_REGISTER,
+			    .attrs = RDV_A_NAME | RDV_A_HOST | RDV_A_NAT | RDV_A_LIFETIME};
+
+	memcpy(m.name, c->cfg.name, sizeof(m.name));
+	m.cand = c->self;
+	if (c->self.srflx.addr)
+		m.attrs |= RDV_A_SRFLX;
+	m.lifetime_s = c->cfg.lifetime_s;
+	if (rdv_request(c, &c->reg_txn, &m, reg_timeout, c) < 0)
+		reg_lost(c, "cannot build REGISTER");
+}
+
+static void refresh_fire(void *arg, natbed_time_t now)
+{
+	struct rdvc *c = arg;
+
+	c->refresh_timer = 0;
+	reg_send(c);
+}
+
+static void on_register_answer(struct rdvc *c, const struct rdv_msg *m, natbed_time_t now)
+{
+	natbed_time_t half;
+
+	rdvtxn_stop(&c->reg_txn);
+	if (m->kind == RDV_REGISTER_ERR) {
+		char why[RDV_REASON_MAX + 32];
+
+		snprintf(why, sizeof(why), "rendezvous refused: %d %s", m->error_code, m->reason);
+		reg_lost(c, why);
+		return;
+	}
+	if (c->state == RDVC_REGISTERED)
+		c->cnt.refreshes++;
+	else
+		c->cnt.registrations++;
+	c->state = RDVC_REGISTERED;
+	/* refresh at half the lifetime granted: the registration and the
+	 * NAT's mapping toward the rendezvous both stay */
+	half = (natbed_time_t)(m->lifetime_s ? m->lifetime_s : 1) * NATBED_NS_PER_S / 2;
+	if (c->refresh_timer)
+		sched_cancel(c->d->s, c->refresh_timer);
+	c->refresh_timer = sched_at(c->d->s, now + half, refresh_fire, c);
+	if (!c->ever_registered) {
+		c->ever_registered = true;
+		if (c->ops.registered)
+			c->ops.registered(c->ops.arg, c);
+	}
+}
+
+static void stun_timeout(void *arg, struct rdvtxn *x)
+{
+	reg_lost(arg, "stun timeout");
+}
+
+static void stun_begin(struct rdvc *c)
+{
+	uint8_t txid[STUN_TXID_LEN], buf[64];
+	struct stun_builder b;
+	int n;
+
+	c->state = RDVC_STUN;
+	new_txid(c, txid);
+	stun_msg_build_init(&b, buf, sizeof(buf), STUN_METHOD_BINDING, STUN_CLASS_REQUEST, txid,
+			    false);
+	stun_msg_build_fingerprint(&b);
+	n = stun_msg_build_finish(&b);
+	if (n < 0 || rdvtxn_start(&c->stun_txn, c->d, c->sock, &c->cfg.stun, buf, (size_t)n,
+				  &c->cfg.txn, stun_timeout, c) < 0)
+		reg_lost(c, "cannot build a Binding request");
+}
+
+/* A STUN answer: ours when it answers our Binding request. */
+static bool on_stun(struct rdvc *c, const struct dg_ep *from, const uint8_t *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+	struct stun_msg s;
+
+	if (stun_msg_parse(buf, len, 0, &s, NULL, 0) != STUN_PARSE_OK ||
+	    s.method != STUN_METHOD_BINDING ||
+	    (s.cls != STUN_CLASS_SUCCESS && s.cls != STUN_CLASS_ERROR) ||
+	    !rdvtxn_match(&c->stun_txn, s.txid, from))
+		return false;
+	rdvtxn_stop(&c->stun_txn);
+	c->cnt.stun_answers++;
+	/* RFC 8489 §14.2, §14.1: XOR-MAPPED-ADDRESS, or MAPPED-ADDRESS */
+	if (s.cls == STUN_CLASS_ERROR ||
+	    (stun_msg_get_addr(&s, STUN_ATTR_XOR_MAPPED_ADDRESS, &ss) < 0 &&
+	     stun_msg_get_addr(&s, STUN_ATTR_MAPPED_ADDRESS, &ss) < 0) ||
+	    ss.ss_family != AF_INET) {
+		reg_lost(c, "stun answered no IPv4 mapped address");
+		return true;
+	}
+	c->self.srflx.addr = in->sin_addr.s_addr;
+	c->self.srflx.port = in->sin_port;
+	c->state = RDVC_REGISTERING;
+	reg_send(c);
+	return true;
+}
+
+/* --- connect ----------------------------------------------------------- */
+
+static void conn_end(struct rdvc_conn *k, const char *failure)
+{
+	struct rdvc *c = k->c;
+	char peer[RDV_NAME_MAX + 1];
+
+	rdvtxn_stop(&k->txn);
+	if (k->wait_timer)
+		sched_cancel(c->d->s, k->wait_timer);
+	k->wait_timer = 0;
+	k->active = false;
+	memcpy(peer, k->peer, sizeof(peer));
+	if (failure) {
+		c->cnt.connects_failed++;
+		if (c->ops.connect_failed)
+			c->ops.connect_failed(c->ops.arg, c, peer, failure);
+	}
+}
+
+static void conn_timeout(void *arg, struct rdvtxn *x)
+{
+	conn_end(arg, "rendezvous timeout");
+}
+
+static void conn_wait_fire(void *arg, natbed_time_t now)
+{
+	struct rdvc_conn *k = arg;
+
+	k->wait_timer = 0;
+	conn_end(k, "no introduction");
+}
+
+int rdvc_connect(struct rdvc *c, const char *peer, const char *method, natbed_time_t budget_ns)
+{
+	struct rdv_msg m = {.kind = RDV_CONNECT, .attrs = RDV_A_NAME | RDV_A_PEER | RDV_A_METHOD};
+	struct rdvc_conn *k = NULL;
+	int r;
+
+	if (!c->ever_registered)
+		return -ENOTCONN;
+	if (!rdvmsg_name_ok(peer, RDV_NAME_MAX) || !rdvmsg_name_ok(method, RDV_METHOD_MAX) ||
+	    budget_ns < 0 || budget_ns / NATBED_NS_PER_MS > UINT32_MAX)
+		return -EINVAL;
+	for (int i = 0; i < RDVC_CONNECTS_MAX && !k; i++)
+		if (!c->conns[i].active)
+			k = &c->conns[i];
+	if (!k)
+		return -EBUSY;
+	memset(k, 0, sizeof(*k));
+	k->c = c;
+	snprintf(k->peer, sizeof(k->peer), "%s", peer);
+	snprintf(k->method, sizeof(k->method), "%s", method);
+	memcpy(m.name, c->cfg.name, sizeof(m.name));
+	memcpy(m.peer, k->peer, sizeof(m.peer));
+	memcpy(m.method, k->method, sizeof(m.method));
+	if (budget_ns > 0) {
+		m.attrs |= RDV_A_BUDGET;
+		m.budget_ms = (uint32_t)(budget_ns / NATBED_NS_PER_MS);
+	}
+	r = rdv_request(c, &k->txn, &m, conn_timeout, k);
+	if (r < 0)
+		return r;
+	k->active = true;
+	return 0;
+}
+
+static struct rdvc_conn *conn_by_txn(struct rdvc *c, const struct rdv_msg *m,
+				     const struct dg_ep *from)
+{
+	for (int i = 0; i < RDVC_CONNECTS_MAX; i++)
+		if (rdvtxn_match(&c->conns[i].txn, m->txid, from))
+			return &c->conns[i];
+	return NULL;
+}
+
+static void on_connect_answer(struct rdvc *c, const struct dg_ep *from, const struct rdv_msg *m,
+			      natbed_time_t now)
+{
+	struct rdvc_conn *k = conn_by_txn(c, m, from);
+	char why[RDV_REASON_MAX + 32];
+
+	if (!k) {
+		drop(c, RDVC_DROP_WRONG_TXN);
+		return;
+	}
+	rdvtxn_stop(&k->txn);
+	if (m->kind == RDV_CONNECT_ERR) {
+		snprintf(why, sizeof(why), "rendezvous refused: %s", m->reason);
+		conn_end(k, why);
+		return;
+	}
+	c->cnt.connects_ok++;
+	k->answered = true;
+	k->try_id = m->try_id;
+	if (k->introduced) {
+		conn_end(k, NULL);
+		return;
+	}
+	k->wait_timer =
+	    sched_at(c->d->s, now + RDVC_CONNECT_WAIT_MS * NATBED_NS_PER_MS, conn_wait_fire, k);
+}
+
+/* --- introductions ----------------------------------------------------- */
+
+static void intro_answer(struct rdvc *c, const struct rdvc_recent *rec)
+{
+	struct rdv_msg a = {.kind = RDV_INTRODUCE_OK, .attrs = RDV_A_TRY, .try_id = rec->try_id};
+
+	memcpy(a.txid, rec->txid, STUN_TXID_LEN);
+	if (rec->refused[0]) {
+		a.kind = RDV_INTRODUCE_ERR;
+		a.attrs |= RDV_A_ERROR;
+		a.error_code = 400;
+		memcpy(a.reason, rec->refused, sizeof(a.reason));
+	}
+	send_once(c, &a);
+}
+
+static struct rdvc_recent *recent_find(struct rdvc *c, uint64_t try_id)
+{
+	for (int i = 0; i < RDVC_RECENT_TRIES; i++)
+		if (c->recent[i].used && c->recent[i].try_id == try_id)
+			return &c->recent[i];
+	return NULL;
+}
+
+/* The CONNECT an initiator's introduction answers, or NULL. */
+static struct rdvc_conn *conn_for_intro(struct rdvc *c, const struct rdv_msg *m)
+{
+	for (int i = 0; i < RDVC_CONNECTS_MAX; i++) {
+		struct rdvc_conn *k = &c->conns[i];
+
+		if (k->active && !k->introduced && strcmp(k->peer, m->peer) == 0 &&
+		    strcmp(k->method, m->method) == 0 && (!k->answered || k->try_id == m->try_id))
+			return k;
+	}
+	return NULL;
+}
+
+static void fill_try(struct rdvc *c, const struct rdv_msg *m, const struct method *meth,
+		     natbed_time_t now, struct trav_try *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->dg = c->d;
+	t->m = meth;
+	t->role = m->role;
+	t->id = m->try_id;
+	t->sock = c->sock;
+	t->self = c->self;
+	t->peer = m->cand; /* the codec leaves absent candidates at 0 */
+	t->stun = c->cfg.stun;
+	t->start = now + (natbed_time_t)m->start_ms * NATBED_NS_PER_MS;
+	t->deadline =
+	    t->start + (m->attrs & RDV_A_BUDGET ? (natbed_time_t)m->budget_ms * NATBED_NS_PER_MS
+						: meth->spec.budget_ns);
+	t->path_sock = -1;
+}
+
+static void on_introduce(struct rdvc *c, const struct rdv_msg *m, natbed_time_t now)
+{
+	struct rdvc_recent *rec = recent_find(c, m->try_id);
+	struct rdvc_conn *k = NULL;
+	const struct method *meth;
+	const char *refused = NULL;
+	struct trav_try t;
+
+	/* RFC 8489 §6.3.1: a retransmission gets the same answer */
+	if (rec) {
+		c->cnt.intro_duplicates++;
+		if (memcmp(rec->txid, m->txid, STUN_TXID_LEN) == 0)
+			intro_answer(c, rec);
+		else
+			drop(c, RDVC_DROP_WRONG_TXN);
+		return;
+	}
+	if (m->role == TRAV_INITIATOR && !(k = conn_for_intro(c, m))) {
+		drop(c, RDVC_DROP_UNSOLICITED);
+		return;
+	}
+	c->cnt.introductions++;
+	meth = (c->cfg.find_method ? c->cfg.find_method : method_find)(m->method);
+	if (!meth) {
+		refused = "unknown method";
+	} else {
+		fill_try(c, m, meth, now, &t);
+		if (c->ops.introduced)
+			refused = c->ops.introduced(c->ops.arg, c, &t, m->peer);
+	}
+	if (refused)
+		c->cnt.intro_refused++;
+	rec = &c->recent[c->recent_next];
+	c->recent_next = (c->recent_next + 1) % RDVC_RECENT_TRIES;
+	rec->used = true;
+	rec->try_id = m->try_id;
+	memcpy(rec->txid, m->txid, STUN_TXID_LEN);
+	snprintf(rec->refused, sizeof(rec->refused), "%s", refused ? refused : "");
+	intro_answer(c, rec);
+	if (k) {
+		k->introduced = true;
+		k->try_id = m->try_id;
+		if (k->answered)
+			conn_end(k, NULL);
+	}
+}
+
+/* --- input ------------------------------------------------------------- */
+
+bool rdvc_input(struct rdvc *c, const struct dg_ep *from, const uint8_t *buf, size_t len,
+		natbed_time_t now)
+{
+	enum rdv_parse p;
+	struct rdv_msg m;
+
+	p = rdvmsg_parse(buf, len, &m);
+	if (p == RDV_PARSE_OTHER) {
+		if (!on_stun(c, from, buf, len))
+			return false;
+		c->cnt.taken++;
+		return true;
+	}
+	/* not even STUN: someone else's (the agent counts what nobody takes) */
+	if (p != RDV_PARSE_OK && p < RDV_PARSE_OTHER)
+		return false;
+	c->cnt.taken++;
+	if (!dg_ep_eq(from, &c->cfg.rdv)) {
+		drop(c, RDVC_DROP_NOT_RENDEZVOUS);
+		return true;
+	}
+	if (p != RDV_PARSE_OK) {
+		drop(c, (enum rdvc_drop)p);
+		return true;
+	}
+	switch (m.kind) {
+	case RDV_REGISTER_OK:
+	case RDV_REGISTER_ERR:
+		if (rdvtxn_match(&c->reg_txn, m.txid, from))
+			on_register_answer(c, &m, now);
+		else
+			drop(c, RDVC_DROP_WRONG_TXN);
+		break;
+	case RDV_CONNECT_OK:
+	case RDV_CONNECT_ERR:
+		on_connect_answer(c, from, &m, now);
+		break;
+	case RDV_INTRODUCE:
+		on_introduce(c, &m, now);
+		break;
+	default:
+		drop(c, RDVC_DROP_UNEXPECTED);
+		break;
+	}
+	return true;
+}
+
+/* --- life -------------------------------------------------------------- */
+
+struct rdvc *rdvc_new(const struct dgram *d, int sock, const struct dg_ep *local,
+		      const struct rdvc_config *cfg, const struct rdvc_ops *ops)
+{
+	struct rdvc *c;
+
+	if (!rdvmsg_name_ok(cfg->name, RDV_NAME_MAX) || !(c = calloc(1, sizeof(*c))))
+		return NULL;
+	c->d = d;
+	c->sock = sock;
+	c->cfg = *cfg;
+	if (!c->cfg.lifetime_s)
+		c->cfg.lifetime_s = RDVC_LIFETIME_S;
+	c->ops = *ops;
+	c->self.host = *local;
+	c->self.nat = cfg->nat;
+	c->txid_key = rng_key("rdvc-txid", sock);
+	return c;
+}
+
+void rdvc_free(struct rdvc *c)
+{
+	if (!c)
+		return;
+	rdvtxn_stop(&c->stun_txn);
+	rdvtxn_stop(&c->reg_txn);
+	for (int i = 0; i < RDVC_CONNECTS_MAX; i++) {
+		rdvtxn_stop(&c->conns[i].txn);
+		if (c->conns[i].wait_timer)
+			sched_cancel(c->d->s, c->conns[i].wait_timer);
+	}
+	if (c->refresh_timer)
+		sched_cancel(c->d->s, c->refresh_timer);
+	if (c->retry_timer)
+		sched_cancel(c->d->s, c->retry_timer);
+	free(c);
+}
+
+int rdvc_start(struct rdvc *c)
+{
+	if (c->state != RDVC_IDLE)
+		return -EALREADY;
+	stun_begin(c);
+	return 0;
+}
+
+void rdvc_leave(struct rdvc *c)
+{
+	struct rdv_msg m = {.kind = RDV_REGISTER,
+			    .attrs = RDV_A_NAME | RDV_A_HOST | RDV_A_LIFETIME,
+			    .lifetime_s = 0};
+
+	if (!c->ever_registered || c->left)
+		return;
+	c->left = true;
+	rdvtxn_stop(&c->reg_txn);
+	if (c->refresh_timer)
+		sched_cancel(c->d->s, c->refresh_timer);
+	c->refresh_timer = 0;
+	memcpy(m.name, c->cfg.name, sizeof(m.name));
+	m.cand.host = c->self.host;
+	new_txid(c, m.txid);
+	send_once(c, &m);
+}
+
+const struct trav_cand *rdvc_self(const struct rdvc *c)
+{
+	return &c->self;
+}
+
+bool rdvc_registered(const struct rdvc *c)
+{
+	return c->state == RDVC_REGISTERED;
+}
+
+void rdvc_counters(const struct rdvc *c, struct rdvc_counters *out)
+{
+	*out = c->cnt;
+}

@@ -1,0 +1,67 @@
+/* natbed agents: one STUN request transaction of a client over struct
+ * dgram, retransmitted as RFC 8489 §6.2.1 says: sent at 0, then after RTO,
+ * 2 RTO, 4 RTO, ... Rc sends in all; the transaction fails Rm * RTO after
+ * the last send. The caller builds the request (its transaction id at
+ * bytes 8..19), matches answers with rdvtxn_match() and stops it. */
+#ifndef NATBED_AGENTS_RDVTXN_H
+#define NATBED_AGENTS_RDVTXN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dgram.h"
+#include "natbed/stun.h"
+
+/* RFC 8489 §6.2.1 defaults */
+#define RDVTXN_RTO_MS 500
+#define RDVTXN_RC     7
+#define RDVTXN_RM     16
+
+struct rdvtxn_cfg {
+	natbed_time_t rto_ns; /* 0: RDVTXN_RTO_MS */
+	int rc;		      /* 0: RDVTXN_RC */
+	int rm;		      /* 0: RDVTXN_RM */
+};
+
+struct rdvtxn;
+typedef void (*rdvtxn_timeout_fn)(void *arg, struct rdvtxn *x);
+
+/* Embedded in its owner: no allocation. Fields are private to rdvtxn.c
+ * but for those rdvtxn_start() takes. */
+struct rdvtxn {
+	const struct dgram *d;
+	int sock;
+	struct dg_ep to;
+	rdvtxn_timeout_fn timeout;
+	void *arg;
+	struct rdvtxn_cfg cfg;
+	uint8_t buf[DG_MAX];
+	size_t len;
+	int sent;
+	natbed_time_t rto, first_sent;
+	uint64_t timer;
+	bool active;
+};
+
+/* Sends buf[0..len) (a STUN request) from sock to *to now and again on the
+ * schedule of cfg (NULL: the defaults); timeout(arg, x) is called once
+ * when no answer came (x is then inactive). Restarts x if it was active.
+ * Returns 0, or -EINVAL (len past DG_MAX or short of a STUN header). */
+int rdvtxn_start(struct rdvtxn *x, const struct dgram *d, int sock, const struct dg_ep *to,
+		 const uint8_t *buf, size_t len, const struct rdvtxn_cfg *cfg,
+		 rdvtxn_timeout_fn timeout, void *arg);
+
+/* Whether an answer with txid from *from belongs to x (active, same id,
+ * from the address the request went to). */
+bool rdvtxn_match(const struct rdvtxn *x, const uint8_t *txid, const struct dg_ep *from);
+
+/* Ends x (its timer cancelled); safe when inactive. */
+void rdvtxn_stop(struct rdvtxn *x);
+
+/* When x was first sent (its answer's round trip is measured from it). */
+static inline natbed_time_t rdvtxn_first_sent(const struct rdvtxn *x)
+{
+	return x->first_sent;
+}
+
+#endif

@@ -1,0 +1,571 @@
+/* Unit tests for the rendezvous state machine (agents/rdv.c) in virtual
+ * time on the fake network: registration, refresh and expiry, the
+ * introduction of both sides in one moment, INTRODUCE retransmission,
+ * unique try ids, and every drop reason (truncated, unknown, spoofed). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fakenet.h"
+#include "nbstun.h"
+#include "rdv.h"
+
+#define MS	     NATBED_NS_PER_MS
+#define DELAY	     (10 * MS) /* one way */
+#define STUBS_MAX_RX 1024
+
+/* An agent played by the test: a socket that keeps what it receives and
+ * acknowledges each INTRODUCE unless told not to. */
+struct stub {
+	const struct dgram *d;
+	int sock;
+	struct dg_ep ep, rdv;
+	bool no_ack;
+	int n;
+	struct rdv_msg rx[STUBS_MAX_RX];
+	natbed_time_t at[STUBS_MAX_RX];
+	uint8_t next_txid;
+};
+
+struct env {
+	struct fakenet *net;
+	struct rdv *r;
+	struct dg_ep rdv_ep;
+	struct stub alice, bob, mallory;
+};
+
+static void stub_recv(void *arg, int sock, const struct dg_ep *from, const uint8_t *buf, size_t len,
+		      natbed_time_t now)
+{
+	struct stub *s = arg;
+
+	if (s->n == STUBS_MAX_RX)
+		return;
+	struct rdv_msg *m = &s->rx[s->n], ack = {.kind = RDV_INTRODUCE_OK, .attrs = RDV_A_TRY};
+	uint8_t out[DG_MAX];
+	int n;
+
+	assert_int_equal(rdvmsg_parse(buf, len, m), RDV_PARSE_OK);
+	s->at[s->n++] = now;
+	if (m->kind != RDV_INTRODUCE || s->no_ack)
+		return;
+	ack.try_id = m->try_id;
+	memcpy(ack.txid, m->txid, STUN_TXID_LEN);
+	n = rdvmsg_build(&ack, out, sizeof(out));
+	assert_true(n > 0);
+	dg_send(s->d, s->sock, &s->rdv, out, (size_t)n);
+}
+
+static void stub_init(struct env *e, struct stub *s, const char *ip)
+{
+	struct dg_ep any = {0};
+
+	s->d = fakenet_host(e->net, ip);
+	assert_non_null(s->d);
+	s->sock = dg_open(s->d, &any, &s->ep, stub_recv, s);
+	assert_true(s->sock >= 0);
+	s->next_txid = (uint8_t)(s->ep.addr >> 24);
+	s->rdv = e->rdv_ep;
+}
+
+static void stub_send(struct env *e, struct stub *s, struct rdv_msg *m)
+{
+	uint8_t buf[DG_MAX];
+	int n;
+
+	if (!m->txid[0] && !m->txid[11]) {
+		m->txid[0] = s->next_txid++;
+		m->txid[11] = 0x5A;
+	}
+	n = rdvmsg_build(m, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal(dg_send(s->d, s->sock, &e->rdv_ep, buf, (size_t)n), 0);
+}
+
+static void do_register(struct env *e, struct stub *s, const char *name, uint32_t lifetime)
+{
+	struct rdv_msg m = {.kind = RDV_REGISTER, .attrs = RDV_A_NAME | RDV_A_HOST | RDV_A_SRFLX};
+
+	snprintf(m.name, sizeof(m.name), "%s", name);
+	m.cand.host = s->ep;
+	m.cand.srflx = s->ep;
+	m.cand.srflx.port = htons(ntohs(s->ep.port) + 1000);
+	if (lifetime != RDV_LIFETIME_DEFAULT_S) {
+		m.attrs |= RDV_A_LIFETIME;
+		m.lifetime_s = lifetime;
+	}
+	stub_send(e, s, &m);
+}
+
+static void do_connect(struct env *e, struct stub *s, const char *name, const char *peer,
+		       uint8_t txid0)
+{
+	struct rdv_msg m = {.kind = RDV_CONNECT, .attrs = RDV_A_NAME | RDV_A_PEER | RDV_A_METHOD};
+
+	snprintf(m.name, sizeof(m.name), "%s", name);
+	snprintf(m.peer, sizeof(m.peer), "%s", peer);
+	strcpy(m.method, "punch");
+	m.txid[0] = txid0;
+	m.txid[11] = 0xC0;
+	stub_send(e, s, &m);
+}
+
+/* The last message of kind k s received, or NULL. */
+static const struct rdv_msg *last(const struct stub *s, enum rdv_kind k)
+{
+	for (int i = s->n - 1; i >= 0; i--)
+		if (s->rx[i].kind == k)
+			return &s->rx[i];
+	return NULL;
+}
+
+/* When s first received a message of kind k. */
+static natbed_time_t first_at(const struct stub *s, enum rdv_kind k)
+{
+	for (int i = 0; i < s->n; i++)
+		if (s->rx[i].kind == k)
+			return s->at[i];
+	fail();
+	return -1;
+}
+
+static int count(const struct stub *s, enum rdv_kind k)
+{
+	int c = 0;
+
+	for (int i = 0; i < s->n; i++)
+		c += s->rx[i].kind == k;
+	return c;
+}
+
+static struct rdv_counters counters(struct env *e)
+{
+	struct rdv_counters c;
+
+	rdv_counters(e->r, &c);
+	return c;
+}
+
+static int setup_cfg(void **state, const struct rdv_config *cfg)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	const struct dgram *d;
+
+	e->net = fakenet_new(DELAY, 7);
+	d = fakenet_host(e->net, "198.51.100.5");
+	assert_int_equal(rdv_new(d, cfg, &e->r), 0);
+	e->rdv_ep = rdv_local(e->r);
+	assert_int_equal(e->rdv_ep.port, htons(RDV_DEFAULT_PORT));
+	stub_init(e, &e->alice, "203.0.113.1");
+	stub_init(e, &e->bob, "203.0.113.2");
+	stub_init(e, &e->mallory, "203.0.113.66");
+	*state = e;
+	return 0;
+}
+
+static int setup(void **state)
+{
+	struct rdv_config cfg = {.listen = fakenet_ep("198.51.100.5", RDV_DEFAULT_PORT)};
+
+	return setup_cfg(state, &cfg);
+}
+
+static int teardown(void **state)
+{
+	struct env *e = *state;
+
+	rdv_free(e->r);
+	fakenet_free(e->net);
+	free(e);
+	return 0;
+}
+
+/* alice and bob registered, 100 ms in */
+static void both_registered(struct env *e)
+{
+	do_register(e, &e->alice, "alice", RDV_LIFETIME_DEFAULT_S);
+	do_register(e, &e->bob, "bob", RDV_LIFETIME_DEFAULT_S);
+	fakenet_run_for(e->net, 100 * MS);
+	assert_non_null(last(&e->alice, RDV_REGISTER_OK));
+	assert_non_null(last(&e->bob, RDV_REGISTER_OK));
+}
+
+static void register_answers_lifetime_and_mapped(void **state)
+{
+	struct env *e = *state;
+	const struct rdv_msg *ok;
+
+	do_register(e, &e->alice, "alice", 20);
+	fakenet_run_for(e->net, 100 * MS);
+	ok = last(&e->alice, RDV_REGISTER_OK);
+	assert_non_null(ok);
+	assert_int_equal(ok->lifetime_s, 20);
+	assert_true(dg_ep_eq(&ok->mapped, &e->alice.ep));
+	/* the answer came back one round trip later */
+	assert_int_equal(e->alice.at[0], 2 * DELAY);
+	assert_int_equal(counters(e).agents, 1);
+	assert_int_equal(counters(e).registered, 1);
+	/* a lifetime above the maximum is cut to it */
+	do_register(e, &e->bob, "bob", 100000);
+	fakenet_run_for(e->net, 100 * MS);
+	assert_int_equal(last(&e->bob, RDV_REGISTER_OK)->lifetime_s, RDV_LIFETIME_MAX_S);
+}
+
+static void connect_introduces_both_at_once(void **state)
+{
+	struct env *e = *state;
+	const struct rdv_msg *ia, *ib, *ok;
+	natbed_time_t sent;
+
+	both_registered(e);
+	sent = sched_now(fakenet_sched(e->net));
+	do_connect(e, &e->alice, "alice", "bob", 1);
+	fakenet_run_for(e->net, 100 * MS);
+	ok = last(&e->alice, RDV_CONNECT_OK);
+	ia = last(&e->alice, RDV_INTRODUCE);
+	ib = last(&e->bob, RDV_INTRODUCE);
+	assert_non_null(ok);
+	assert_non_null(ia);
+	assert_non_null(ib);
+	assert_string_equal(ok->peer, "bob");
+	/* one try, both told, in the same moment (same one-way delay) */
+	assert_true(ok->try_id == ia->try_id && ia->try_id == ib->try_id);
+	assert_int_equal(first_at(&e->alice, RDV_INTRODUCE), sent + 2 * DELAY);
+	assert_int_equal(first_at(&e->bob, RDV_INTRODUCE), sent + 2 * DELAY);
+	assert_int_equal(first_at(&e->alice, RDV_CONNECT_OK), sent + 2 * DELAY);
+	assert_int_equal(ia->role, TRAV_INITIATOR);
+	assert_int_equal(ib->role, TRAV_RESPONDER);
+	assert_string_equal(ia->peer, "bob");
+	assert_string_equal(ib->peer, "alice");
+	assert_string_equal(ia->method, "punch");
+	assert_string_equal(ib->method, "punch");
+	/* each gets the other's candidates */
+	assert_true(dg_ep_eq(&ia->cand.host, &e->bob.ep));
+	assert_true(dg_ep_eq(&ib->cand.host, &e->alice.ep));
+	assert_int_equal(ntohs(ib->cand.srflx.port), ntohs(e->alice.ep.port) + 1000);
+	assert_int_equal(ia->start_ms, RDV_START_DELAY_MS);
+	assert_int_equal(ib->start_ms, RDV_START_DELAY_MS);
+	assert_int_equal(counters(e).connects, 1);
+	assert_int_equal(counters(e).introductions, 2);
+	/* both acknowledged at once: nothing sent again */
+	assert_int_equal(counters(e).intro_acked, 2);
+	assert_int_equal(counters(e).intro_retransmits, 0);
+	assert_int_equal(count(&e->bob, RDV_INTRODUCE), 1);
+}
+
+/* Unacknowledged INTRODUCEs are sent again every RTO until the start,
+ * each with the time left; an acknowledged side gets no more. */
+static void introduce_retransmitted_until_acked(void **state)
+{
+	struct env *e = *state;
+	struct rdv_msg ack = {.kind = RDV_INTRODUCE_OK, .attrs = RDV_A_TRY};
+	const struct rdv_msg *ib;
+	int nb;
+
+	e->alice.no_ack = e->bob.no_ack = true;
+	both_registered(e);
+	do_connect(e, &e->alice, "alice", "bob", 1);
+	fakenet_run_for(e->net, 30 * MS);
+	/* alice acknowledges, bob does not */
+	ack.try_id = last(&e->alice, RDV_INTRODUCE)->try_id;
+	memcpy(ack.txid, last(&e->alice, RDV_INTRODUCE)->txid, STUN_TXID_LEN);
+	stub_send(e, &e->alice, &ack);
+	fakenet_run_for(e->net, 400 * MS);
+	assert_int_equal(count(&e->alice, RDV_INTRODUCE), 1);
+	nb = count(&e->bob, RDV_INTRODUCE);
+	/* sent at 0, 50, 100, 150 ms: the start is at 200 */
+	assert_int_equal(nb, RDV_START_DELAY_MS / RDV_INTRO_RTO_MS);
+	ib = last(&e->bob, RDV_INTRODUCE);
+	assert_int_equal(ib->start_ms, RDV_START_DELAY_MS - (nb - 1) * RDV_INTRO_RTO_MS);
+	/* the same transaction each time */
+	assert_memory_equal(ib->txid, e->bob.rx[e->bob.n - nb].txid, STUN_TXID_LEN);
+	assert_int_equal(counters(e).intro_acked, 1);
+	assert_int_equal(counters(e).intro_unacked, 1);
+	assert_int_equal(counters(e).intro_retransmits, nb - 1);
+	/* an ack of a retransmission after the first changes nothing */
+	memcpy(ack.txid, ib->txid, STUN_TXID_LEN);
+	stub_send(e, &e->bob, &ack);
+	fakenet_run_for(e->net, 100 * MS);
+	assert_int_equal(counters(e).drops[RDV_DROP_WRONG_TXN], 0);
+}
+
+static void start_delay_configurable(void **state)
+{
+	struct env *e;
+	struct rdv_config cfg = {.listen = fakenet_ep("198.51.100.5", RDV_DEFAULT_PORT),
+				 .start_delay_ns = 500 * MS};
+
+	setup_cfg((void **)&e, &cfg);
+	both_registered(e);
+	do_connect(e, &e->alice, "alice", "bob", 1);
+	fakenet_run_for(e->net, 30 * MS);
+	assert_int_equal(last(&e->bob, RDV_INTRODUCE)->start_ms, 500);
+	teardown((void **)&e);
+}
+
+static void try_ids_unique(void **state)
+{
+	struct env *e = *state;
+	uint64_t ids[40];
+
+	both_registered(e);
+	for (int i = 0; i < 40; i++) {
+		do_connect(e, i % 2 ? &e->bob : &e->alice, i % 2 ? "bob" : "alice",
+			   i % 2 ? "alice" : "bob", (uint8_t)(i + 1));
+		fakenet_run_for(e->net, 30 * MS);
+		ids[i] = last(i % 2 ? &e->bob : &e->alice, RDV_CONNECT_OK)->try_id;
+		assert_true(ids[i] != 0);
+		for (int j = 0; j < i; j++)
+			assert_true(ids[i] != ids[j]);
+	}
+	assert_int_equal(counters(e).connects, 40);
+}
+
+/* A retransmitted CONNECT (same transaction) gets the same answer and no
+ * second introduction. */
+static void connect_retransmission_same_answer(void **state)
+{
+	struct env *e = *state;
+
+	both_registered(e);
+	do_connect(e, &e->alice, "alice", "bob", 9);
+	do_connect(e, &e->alice, "alice", "bob", 9);
+	fakenet_run_for(e->net, 30 * MS);
+	assert_int_equal(count(&e->alice, RDV_CONNECT_OK), 2);
+	assert_true(e->alice.rx[e->alice.n - 1].try_id == last(&e->alice, RDV_INTRODUCE)->try_id);
+	assert_int_equal(count(&e->bob, RDV_INTRODUCE), 1);
+	assert_int_equal(counters(e).connects, 1);
+}
+
+static void connect_errors(void **state)
+{
+	struct env *e = *state;
+	const struct rdv_msg *err;
+
+	both_registered(e);
+	do_connect(e, &e->alice, "alice", "carol", 1);
+	fakenet_run_for(e->net, 30 * MS);
+	err = last(&e->alice, RDV_CONNECT_ERR);
+	assert_non_null(err);
+	assert_int_equal(err->error_code, 400);
+	assert_string_equal(err->reason, "peer not registered");
+	assert_string_equal(err->peer, "carol");
+	do_connect(e, &e->alice, "alice", "alice", 2);
+	fakenet_run_for(e->net, 30 * MS);
+	assert_string_equal(last(&e->alice, RDV_CONNECT_ERR)->reason, "peer is the asker");
+	assert_int_equal(counters(e).connect_errors, 2);
+	assert_int_equal(count(&e->bob, RDV_INTRODUCE), 0);
+}
+
+static void refresh_keeps_expiry_removes(void **state)
+{
+	struct env *e = *state;
+
+	do_register(e, &e->alice, "alice", 5);
+	do_register(e, &e->bob, "bob", 5);
+	/* alice refreshes every 3 s, bob does not */
+	for (int i = 0; i < 3; i++) {
+		fakenet_run_for(e->net, 3000 * MS);
+		do_register(e, &e->alice, "alice", 5);
+	}
+	fakenet_run_for(e->net, 100 * MS);
+	assert_int_equal(counters(e).expired, 1);
+	assert_int_equal(counters(e).agents, 1);
+	assert_int_equal(counters(e).refreshed, 3);
+	do_connect(e, &e->alice, "alice", "bob", 1);
+	fakenet_run_for(e->net, 30 * MS);
+	assert_string_equal(last(&e->alice, RDV_CONNECT_ERR)->reason, "peer not registered");
+	/* bob may have his name back, and from elsewhere now it is free */
+	do_register(e, &e->mallory, "bob", 5);
+	fakenet_run_for(e->net, 30 * MS);
+	assert_non_null(last(&e->mallory, RDV_REGISTER_OK));
+	/* a shorter lifetime on refresh takes effect */
+	do_register(e, &e->alice, "alice", 1);
+	fakenet_run_for(e->net, 1100 * MS);
+	assert_int_equal(counters(e).expired, 2);
+}
+
+static void lifetime_zero_unregisters(void **state)
+{
+	struct env *e = *state;
+
+	both_registered(e);
+	do_register(e, &e->bob, "bob", 0);
+	fakenet_run_for(e->net, 30 * MS);
+	assert_int_equal(last(&e->bob, RDV_REGISTER_OK)->lifetime_s, 0);
+	assert_int_equal(counters(e).agents, 1);
+	assert_int_equal(counters(e).unregistered, 1);
+	/* one address, one agent: a new name replaces the old */
+	do_register(e, &e->alice, "alice2", 30);
+	fakenet_run_for(e->net, 30 * MS);
+	assert_int_equal(counters(e).agents, 1);
+	assert_int_equal(counters(e).unregistered, 2);
+}
+
+/* Another agent's name from another address: counted, ignored, and the
+ * introduction still goes to the name's own address. */
+static void spoofed_register_ignored(void **state)
+{
+	struct env *e = *state;
+
+	both_registered(e);
+	do_register(e, &e->mallory, "bob", 30);
+	fakenet_run_for(e->net, 30 * MS);
+	assert_int_equal(e->mallory.n, 0);
+	assert_int_equal(counters(e).drops[RDV_DROP_NAME_TAKEN], 1);
+	do_connect(e, &e->alice, "alice", "bob", 1);
+	fakenet_run_for(e->net, 30 * MS);
+	assert_non_null(last(&e->bob, RDV_INTRODUCE));
+	assert_int_equal(e->mallory.n, 0);
+}
+
+static void spoofed_connect_ignored(void **state)
+{
+	struct env *e = *state;
+
+	both_registered(e);
+	/* from an address not registered */
+	do_connect(e, &e->mallory, "mallory", "bob", 1);
+	/* from bob's... no: from mallory, claiming alice's name */
+	do_connect(e, &e->mallory, "alice", "bob", 2);
+	/* registered, claiming another name */
+	do_connect(e, &e->alice, "bob", "alice", 3);
+	fakenet_run_for(e->net, 100 * MS);
+	assert_int_equal(counters(e).drops[RDV_DROP_UNREGISTERED], 2);
+	assert_int_equal(counters(e).drops[RDV_DROP_NAME_MISMATCH], 1);
+	assert_int_equal(count(&e->bob, RDV_INTRODUCE), 0);
+	assert_int_equal(e->mallory.n, 0);
+	assert_int_equal(counters(e).connects, 0);
+}
+
+/* An INTRODUCE answer with a wrong transaction, a wrong try or from the
+ * wrong address is not taken for an acknowledgement. */
+static void wrong_transaction_ignored(void **state)
+{
+	struct env *e = *state;
+	struct rdv_msg ack = {.kind = RDV_INTRODUCE_OK, .attrs = RDV_A_TRY};
+	const struct rdv_msg *ib;
+
+	e->alice.no_ack = e->bob.no_ack = true;
+	both_registered(e);
+	do_connect(e, &e->alice, "alice", "bob", 1);
+	fakenet_run_for(e->net, 30 * MS);
+	ib = last(&e->bob, RDV_INTRODUCE);
+	ack.try_id = ib->try_id;
+	memcpy(ack.txid, ib->txid, STUN_TXID_LEN);
+	ack.txid[5] ^= 1;
+	stub_send(e, &e->bob, &ack); /* wrong transaction */
+	ack.txid[5] ^= 1;
+	stub_send(e, &e->mallory, &ack); /* right one, wrong address */
+	ack.try_id++;
+	stub_send(e, &e->bob, &ack); /* wrong try */
+	fakenet_run_for(e->net, 400 * MS);
+	assert_int_equal(counters(e).drops[RDV_DROP_WRONG_TXN], 3);
+	assert_int_equal(counters(e).intro_acked, 0);
+	assert_int_equal(counters(e).intro_unacked, 2);
+}
+
+static void truncated_and_unknown_ignored(void **state)
+{
+	struct env *e = *state;
+	struct rdv_msg m = {.kind = RDV_REGISTER, .attrs = RDV_A_NAME | RDV_A_HOST};
+	uint8_t buf[DG_MAX], bind[20] = {0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42};
+	int n;
+
+	strcpy(m.name, "alice");
+	m.cand.host = e->alice.ep;
+	m.txid[0] = 1;
+	n = rdvmsg_build(&m, buf, sizeof(buf));
+	dg_send(e->alice.d, e->alice.sock, &e->rdv_ep, buf, (size_t)n - 4);
+	dg_send(e->alice.d, e->alice.sock, &e->rdv_ep, buf, 7);
+	dg_send(e->alice.d, e->alice.sock, &e->rdv_ep, bind, sizeof(bind));
+	dg_send(e->alice.d, e->alice.sock, &e->rdv_ep, "hello, this is not STUN!", 24);
+	m.kind = RDV_REGISTER_OK;
+	m.attrs = RDV_A_LIFETIME | RDV_A_MAPPED;
+	m.mapped = e->alice.ep;
+	n = rdvmsg_build(&m, buf, sizeof(buf));
+	dg_send(e->alice.d, e->alice.sock, &e->rdv_ep, buf, (size_t)n);
+	fakenet_run_for(e->net, 100 * MS);
+	assert_int_equal(counters(e).datagrams, 5);
+	assert_int_equal(counters(e).drops[RDV_PARSE_TRUNCATED], 2);
+	assert_int_equal(counters(e).drops[RDV_PARSE_OTHER], 1);
+	assert_int_equal(counters(e).drops[RDV_PARSE_NOT_STUN], 1);
+	assert_int_equal(counters(e).drops[RDV_DROP_UNEXPECTED], 1);
+	assert_int_equal(counters(e).agents, 0);
+	assert_int_equal(e->alice.n, 0);
+	for (int d = 1; d < RDV_DROP_COUNT; d++)
+		assert_string_not_equal(rdv_drop_name((enum rdv_drop)d), "unknown");
+}
+
+static void full_answers_508(void **state)
+{
+	struct env *e;
+	struct rdv_config cfg = {.listen = fakenet_ep("198.51.100.5", RDV_DEFAULT_PORT),
+				 .max_agents = 1};
+
+	setup_cfg((void **)&e, &cfg);
+	do_register(e, &e->alice, "alice", 30);
+	do_register(e, &e->bob, "bob", 30);
+	fakenet_run_for(e->net, 100 * MS);
+	assert_non_null(last(&e->alice, RDV_REGISTER_OK));
+	assert_int_equal(last(&e->bob, RDV_REGISTER_ERR)->error_code, 508);
+	assert_int_equal(counters(e).drops[RDV_DROP_FULL], 1);
+	teardown((void **)&e);
+}
+
+/* Many agents: the tables grow, every name is found. */
+static void many_agents(void **state)
+{
+	struct env *e = *state;
+	struct rdv_msg m = {.kind = RDV_REGISTER, .attrs = RDV_A_NAME | RDV_A_HOST};
+	uint8_t buf[DG_MAX];
+	struct dg_ep from = fakenet_ep("10.0.0.1", 1);
+	int n;
+
+	for (int i = 0; i < 5000; i++) {
+		snprintf(m.name, sizeof(m.name), "agent%d", i);
+		from.port = htons((uint16_t)(1 + i));
+		m.cand.host = from;
+		m.txid[0] = (uint8_t)i;
+		n = rdvmsg_build(&m, buf, sizeof(buf));
+		fakenet_inject(e->net, &from, &e->rdv_ep, buf, (size_t)n);
+	}
+	fakenet_run_for(e->net, 100 * MS);
+	assert_int_equal(counters(e).agents, 5000);
+	do_register(e, &e->alice, "alice", 30);
+	fakenet_run_for(e->net, 100 * MS);
+	do_connect(e, &e->alice, "alice", "agent4321", 1);
+	fakenet_run_for(e->net, 100 * MS);
+	assert_non_null(last(&e->alice, RDV_INTRODUCE));
+	assert_int_equal(ntohs(last(&e->alice, RDV_INTRODUCE)->cand.host.port), 4322);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(register_answers_lifetime_and_mapped, setup, teardown),
+	    cmocka_unit_test_setup_teardown(connect_introduces_both_at_once, setup, teardown),
+	    cmocka_unit_test_setup_teardown(introduce_retransmitted_until_acked, setup, teardown),
+	    cmocka_unit_test(start_delay_configurable),
+	    cmocka_unit_test_setup_teardown(try_ids_unique, setup, teardown),
+	    cmocka_unit_test_setup_teardown(connect_retransmission_same_answer, setup, teardown),
+	    cmocka_unit_test_setup_teardown(connect_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(refresh_keeps_expiry_removes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(lifetime_zero_unregisters, setup, teardown),
+	    cmocka_unit_test_setup_teardown(spoofed_register_ignored, setup, teardown),
+	    cmocka_unit_test_setup_teardown(spoofed_connect_ignored, setup, teardown),
+	    cmocka_unit_test_setup_teardown(wrong_transaction_ignored, setup, teardown),
+	    cmocka_unit_test_setup_teardown(truncated_and_unknown_ignored, setup, teardown),
+	    cmocka_unit_test(full_answers_508),
+	    cmocka_unit_test_setup_teardown(many_agents, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
