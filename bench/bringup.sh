@@ -10,7 +10,9 @@
 # onlink`, IPv6 off, offloads off on both ends; then remove it all. natbed up
 # also starts natbed-emu with its N ports (its job; the script has no
 # emulator to start) and natbed down stops it first. Each side is checked to
-# have built N+1 namespaces, the last host complete, and to leave none.
+# have built N+1 namespaces, the last host complete, and to leave none; the
+# natbed side fails if natbed down needed SIGKILL, and reports how many ms
+# natbed-emu took to leave after SIGTERM (natbed down --verbose).
 #
 # Env: N (hosts, 1..999), ROUNDS (each side ROUNDS times, alternating who
 # goes first; the sums are compared), SETTLE (seconds between phases, so the
@@ -76,7 +78,7 @@ write_topology() {
 }
 
 natbed_up() { natbed up --prefix "$1" --out "$TMP/out" "$TMP/topo.yaml"; }
-natbed_down() { natbed down --prefix "$1"; }
+natbed_down() { natbed down --verbose --prefix "$1"; }
 nl_up() { nl_bringup up "$1" "$N"; }
 nl_down() { nl_bringup down "$1"; }
 
@@ -117,7 +119,7 @@ secs() { printf '%.3f' "$(echo "$2 - $1" | bc -l)"; }
 
 # run SIDE: up + down of one side, seconds on stdout; checks what it built.
 run() {
-	local side=$1 P t0 t1 t1b t2 got
+	local side=$1 P t0 t1 t1b t2 got extra
 	case $side in natbed) P=$NB_P ;; script) P=$SH_P ;; nl) P=$NL_P ;; esac
 	t0=$(now)
 	"${side}_up" "$P" >"$TMP/$side.log" 2>&1 || { cat "$TMP/$side.log" >&2; echo "FAIL: $side up" >&2; return 1; }
@@ -133,7 +135,12 @@ run() {
 	t2=$(now)
 	got=$(ip netns list | grep -c "^$P")
 	[ "$got" -eq 0 ] || { echo "FAIL: $side left $got namespaces" >&2; return 1; }
-	echo "$side: up $(secs "$t0" "$t1") s, down $(secs "$t1b" "$t2") s" >&2
+	extra=
+	if [ "$side" = natbed ]; then
+		! grep -q SIGKILL "$TMP/$side.log" || { cat "$TMP/$side.log" >&2; echo "FAIL: natbed down needed SIGKILL" >&2; return 1; }
+		extra=", natbed-emu left $(sed -n 's/^natbed down: emu (pid [0-9]*) left \([0-9]*\) ms after SIGTERM$/\1/p' "$TMP/$side.log") ms after SIGTERM"
+	fi
+	echo "$side: up $(secs "$t0" "$t1") s, down $(secs "$t1b" "$t2") s$extra" >&2
 	echo "$t1 - $t0 + $t2 - $t1b" | bc -l
 }
 

@@ -51,7 +51,9 @@ struct topo;
 /* Stops every process `natbed up` started under prefix and removes every
  * namespace (and so every veth) and mount it made, plus the state
  * directory. t, when given, names namespaces to remove even without a state
- * file. Returns 0, or -1 if something could not be removed (printed). */
-int cli_teardown(const char *prefix, const struct topo *t, bool verbose);
+ * file. verbosity 0 prints only failures, 1 also what needed SIGKILL, 2 also
+ * how long each process took to leave. Returns 0, or -1 if something could
+ * not be removed (printed). */
+int cli_teardown(const char *prefix, const struct topo *t, int verbosity);
 
 #endif

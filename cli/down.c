@@ -28,22 +28,54 @@ static int down_remove_ns(const char *name, void *arg)
 	return 0;
 }
 
-int cli_teardown(const char *prefix, const struct topo *t, bool verbose)
+/* Says how each process that ran left: SIGKILLed or in how many ms. */
+static void down_report(const struct state *st, const int *left_ms)
+{
+	int i;
+
+	for (i = 0; i < st->n_procs; i++) {
+		if (left_ms[i] == PROC_KILLED)
+			printf("natbed down: %s (pid %d) needed SIGKILL after %d ms\n",
+			       st->procs[i].name, (int)st->procs[i].pid, PROC_GRACE_MS);
+		else if (left_ms[i] >= 0)
+			printf("natbed down: %s (pid %d) left %d ms after SIGTERM\n",
+			       st->procs[i].name, (int)st->procs[i].pid, left_ms[i]);
+	}
+}
+
+/* The processes first (their captures and logs complete), then the
+ * namespaces, then the reaper, which leaves once the last of them is
+ * reaped: when this returns, none of them is even a zombie. */
+static int down_state(const struct state *st, int verbosity, int *failed)
+{
+	int *left_ms = calloc(st->n_procs ? (size_t)st->n_procs : 1, sizeof(int));
+	int i, killed;
+
+	if (!left_ms)
+		return -1;
+	killed = proc_stop_all(st->procs, st->n_procs, PROC_GRACE_MS, left_ms);
+	if (verbosity >= 2)
+		down_report(st, left_ms);
+	for (i = st->n_ns - 1; i >= 0; i--)
+		down_remove_ns(st->namespaces[i], failed);
+	killed += proc_reaper_stop(st->procs, st->n_procs, PROC_GRACE_MS);
+	if (verbosity >= 1 && killed)
+		printf("natbed down: %d process(es) needed SIGKILL\n", killed);
+	free(left_ms);
+	return 0;
+}
+
+int cli_teardown(const char *prefix, const struct topo *t, int verbosity)
 {
 	struct state *st = calloc(1, sizeof(*st));
 	char name[STATE_NAME_MAX];
-	int failed = 0, i, killed;
+	int failed = 0;
 	size_t h;
 
 	if (!st)
 		return -1;
-	if (state_load(prefix, st) == 0) {
-		killed = proc_stop_all(st->procs, st->n_procs, PROC_GRACE_MS);
-		if (verbose && killed)
-			printf("natbed down: %d process(es) needed SIGKILL\n", killed);
-		for (i = st->n_ns - 1; i >= 0; i--)
-			down_remove_ns(st->namespaces[i], &failed);
-	}
+	if (state_load(prefix, st) == 0 && down_state(st, verbosity, &failed) < 0)
+		failed++;
 	if (t) {
 		for (h = 0; h < t->n_hosts; h++) {
 			snprintf(name, sizeof(name), "%s%s", prefix, t->hosts[h].name);
@@ -64,13 +96,14 @@ int cli_teardown(const char *prefix, const struct topo *t, bool verbose)
 static void down_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: natbed down [--prefix P] [FILE]\n"
+		"usage: natbed down [--prefix P] [--verbose] [FILE]\n"
 		"\n"
 		"Stops every process `natbed up` started under prefix P (SIGTERM, SIGKILL after\n"
 		"%d ms) and removes every namespace, veth and mount it made. With FILE, the\n"
 		"topology's namespaces are removed even when no state file is left.\n"
 		"\n"
 		"  -p, --prefix P  namespace prefix (default %s)\n"
+		"  -v, --verbose   say how long each process took to leave after SIGTERM\n"
 		"  -h, --help      this text\n",
 		PROC_GRACE_MS, CLI_DEFAULT_PREFIX);
 }
@@ -79,18 +112,22 @@ int cmd_down(int argc, char **argv)
 {
 	static const struct option lopts[] = {
 	    {"prefix", required_argument, NULL, 'p'},
+	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *prefix = CLI_DEFAULT_PREFIX, *file = NULL;
 	char err[TOPO_ERR_MAX];
 	struct topo *t = NULL;
-	int c, rc;
+	int c, rc, verbosity = 1;
 
-	while ((c = getopt_long(argc, argv, "p:h", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:vh", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			prefix = optarg;
+			break;
+		case 'v':
+			verbosity = 2;
 			break;
 		case 'h':
 			down_usage(stdout);
@@ -114,7 +151,7 @@ int cmd_down(int argc, char **argv)
 		fprintf(stderr, "natbed down: %s\n", err);
 		return 2;
 	}
-	rc = cli_teardown(prefix, t, true);
+	rc = cli_teardown(prefix, t, verbosity);
 	topo_free(t);
 	return rc < 0 ? 1 : 0;
 }

@@ -130,10 +130,11 @@ int state_add_proc(struct state *st, const char *name, pid_t pid)
 	return state_save(st);
 }
 
-unsigned long long state_proc_start(pid_t pid)
+/* Fields 3 (the state letter) and 22 (starttime) of /proc/PID/stat.
+ * 0, or -1 when there is no such process. */
+static int state_proc_stat(pid_t pid, char *state, unsigned long long *start)
 {
 	char path[64], buf[1024], *p;
-	unsigned long long start = 0;
 	FILE *f;
 	size_t n;
 	int field;
@@ -141,22 +142,41 @@ unsigned long long state_proc_start(pid_t pid)
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	f = fopen(path, "r");
 	if (!f)
-		return 0;
+		return -1;
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = '\0';
-	/* proc(5): field 22 is starttime; the command (field 2) may hold
-	 * spaces, so count from the last ')'. */
+	/* proc(5): the command (field 2) may hold spaces, so count from the
+	 * last ')'. */
 	p = strrchr(buf, ')');
-	/* Field 3, the state: a zombie has exited and only waits for its
-	 * parent (init, once natbed up is gone) to reap it; it is gone. */
-	if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X')
-		return 0;
+	if (!p || p[1] != ' ' || !p[2])
+		return -1;
+	*state = p[2];
 	for (field = 2; p && field < 22; field++)
 		p = strchr(p + 1, ' ');
-	if (p)
-		start = strtoull(p + 1, NULL, 10);
+	*start = p ? strtoull(p + 1, NULL, 10) : 0;
+	return 0;
+}
+
+unsigned long long state_proc_start(pid_t pid)
+{
+	unsigned long long start;
+	char state;
+
+	/* A zombie has exited and only waits for its parent to reap it: it
+	 * is gone. */
+	if (state_proc_stat(pid, &state, &start) < 0 || state == 'Z' || state == 'X')
+		return 0;
 	return start;
+}
+
+bool state_proc_exists(const struct state_proc *p)
+{
+	unsigned long long start;
+	char state;
+
+	return state_proc_stat(p->pid, &state, &start) == 0 && state != 'X' &&
+	       (p->start == 0 || start == p->start);
 }
 
 bool state_proc_alive(const struct state_proc *p)

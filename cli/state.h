@@ -40,7 +40,10 @@ int state_add_proc(struct state *st, const char *name, pid_t pid);
 
 /* The starttime of pid, or 0 if it is gone (exited, even if not yet reaped). */
 unsigned long long state_proc_start(pid_t pid);
-/* True if p still runs (same pid, same start time). */
+/* True if p still runs (same pid, same start time); a zombie does not. */
 bool state_proc_alive(const struct state_proc *p);
+/* True while p has a process table entry: running, or exited and not yet
+ * reaped by its parent (a zombie). */
+bool state_proc_exists(const struct state_proc *p);
 
 #endif

@@ -193,7 +193,7 @@ static int up_claim_prefix(struct up_ctx *u)
 		}
 		fprintf(stderr, "natbed up: cleaning up a dead run under prefix '%s'\n",
 			u->o->prefix);
-		cli_teardown(u->o->prefix, NULL, false);
+		cli_teardown(u->o->prefix, NULL, 0);
 	} else if (netns_exists(u->fabric_ns)) {
 		fprintf(stderr,
 			"natbed up: namespace %s exists but natbed has no record of it; "
@@ -515,6 +515,7 @@ int cmd_up(int argc, char **argv)
 	struct up_ctx u = {0};
 	char err[TOPO_ERR_MAX], out[PATH_MAX];
 	struct topo *t = NULL;
+	pid_t reaper;
 	int rc = 1;
 
 	if (up_parse(argc, argv, &o) < 0)
@@ -542,10 +543,17 @@ int cmd_up(int argc, char **argv)
 	}
 	if (up_claim_prefix(&u) < 0)
 		goto out;
+	/* What starts from here runs on after `natbed up` exits: a reaper
+	 * stays to reap it. */
+	reaper = proc_reaper_start();
+	if (reaper > 0 && state_add_proc(u.st, PROC_REAPER_NAME, reaper) < 0) {
+		fprintf(stderr, "natbed up: cannot write the state file\n");
+		goto out;
+	}
 	if (up_build(&u) < 0) {
 		netns_ctx_free(u.nl);
 		u.nl = NULL;
-		cli_teardown(o.prefix, t, false);
+		cli_teardown(o.prefix, t, 0);
 		fprintf(stderr, "natbed up: nothing was left behind\n");
 		goto out;
 	}

@@ -682,18 +682,28 @@ static void fab_flush(void *ctx)
 
 /* --- life cycle ---------------------------------------------------------- */
 
-static int fab_open_port(struct fabric *f, size_t i, const struct port_backend *be,
-			 const char *pcap_dir, char *err, size_t errlen)
+/* Every host's port at once (see port_open_all). */
+static int fab_open_ports(struct fabric *f, const struct port_backend *be, char *err, size_t errlen)
+{
+	size_t i, bad = 0;
+	int rc = 0;
+
+	for (i = 0; i < f->n_ports && rc == 0; i++)
+		if ((rc = port_init(&f->ports[i], f->t->hosts[i].name, be)) < 0)
+			bad = i;
+	if (rc == 0)
+		rc = port_open_all(f->ports, f->n_ports, &bad);
+	if (rc < 0)
+		snprintf(err, errlen, "port %s: open: %s", f->t->hosts[bad].name, strerror(-rc));
+	return rc < 0 ? -1 : 0;
+}
+
+static int fab_open_port(struct fabric *f, size_t i, const char *pcap_dir, char *err, size_t errlen)
 {
 	struct port *port = &f->ports[i];
 	const char *name = f->t->hosts[i].name;
 	char path[512];
-	int rc = port_open(port, name, be);
 
-	if (rc < 0) {
-		snprintf(err, errlen, "port %s: open: %s", name, strerror(-rc));
-		return -1;
-	}
 	port->index = (int)i;
 	if (pcap_dir) {
 		snprintf(path, sizeof(path), "%s/%s.pcap", pcap_dir, name);
@@ -858,8 +868,10 @@ struct fabric *fabric_new(const struct fabric_cfg *cfg, char *err, size_t errlen
 	}
 	for (i = 0; i < n; i++)
 		f->ports[i].fd = -1;
+	if (fab_open_ports(f, be, err, errlen) < 0)
+		goto fail;
 	for (i = 0; i < n; i++)
-		if (fab_open_port(f, i, be, cfg->pcap_dir, err, errlen) < 0)
+		if (fab_open_port(f, i, cfg->pcap_dir, err, errlen) < 0)
 			goto fail;
 	f->wall_offset = clock_wall_ns() - sched_now(f->s);
 	if (cfg->pcap_dir) {
@@ -896,7 +908,6 @@ void fabric_free(struct fabric *f)
 	rxpoll_free(f->rx);
 	txbatch_free(f->tx); /* sends what is queued, captured */
 	for (i = 0; f->ports && i < f->n_ports; i++) {
-		port_close(&f->ports[i]);
 		if (f->pcap)
 			pcapw_close(f->pcap[i]);
 	}
@@ -921,6 +932,10 @@ void fabric_free(struct fabric *f)
 	neigh_free(f->neigh);
 	fraghold_free(f->frags); /* held packets go with the pool */
 	free(f->pcap);
+	/* Every capture and the event log are complete: now the slow part,
+	 * all ports at once. */
+	if (f->ports)
+		port_close_all(f->ports, f->n_ports);
 	free(f->ports);
 	route_free(f->route);
 	pkt_pool_free(f->pool);

@@ -206,10 +206,19 @@ static int emu_parse(int argc, char **argv, struct emu_opts *o)
 	return 0;
 }
 
+/* A stop asked by a signal: when, so the exit can say how long it took. */
+struct emu_stop {
+	struct event_base *base;
+	natbed_time_t at_ns; /* 0 until a signal came */
+};
+
 static void emu_signal_cb(evutil_socket_t sig, short ev, void *arg)
 {
+	struct emu_stop *stop = arg;
+
 	log_info("signal %d: stopping", (int)sig);
-	event_base_loopbreak(arg);
+	stop->at_ns = clock_now(&clock_monotonic);
+	event_base_loopbreak(stop->base);
 }
 
 static void emu_sync_cb(evutil_socket_t fd, short ev, void *arg)
@@ -229,6 +238,7 @@ int main(int argc, char **argv)
 	struct event *sig_term = NULL, *sig_int = NULL, *sync_ev = NULL;
 	struct timeval sync_tv = {0, EMU_SYNC_MS * 1000};
 	struct emu_ctl_ctx cctx;
+	struct emu_stop stop = {0};
 	struct fabric_cfg fc = {0};
 	int rc = 1;
 
@@ -295,8 +305,9 @@ int main(int argc, char **argv)
 		log_err("%s", err);
 		goto cleanup;
 	}
-	sig_term = evsignal_new(base, SIGTERM, emu_signal_cb, base);
-	sig_int = evsignal_new(base, SIGINT, emu_signal_cb, base);
+	stop.base = base;
+	sig_term = evsignal_new(base, SIGTERM, emu_signal_cb, &stop);
+	sig_int = evsignal_new(base, SIGINT, emu_signal_cb, &stop);
 	sync_ev = event_new(base, -1, EV_PERSIST, emu_sync_cb, f);
 	if (!sig_term || !sig_int || !sync_ev || event_add(sig_term, NULL) < 0 ||
 	    event_add(sig_int, NULL) < 0 || event_add(sync_ev, &sync_tv) < 0) {
@@ -318,6 +329,10 @@ cleanup:
 	sched_free(s);
 	if (base)
 		event_base_free(base);
+	if (stop.at_ns)
+		log_info(
+		    "stopped %lld ms after the signal, captures complete",
+		    (long long)((clock_now(&clock_monotonic) - stop.at_ns) / NATBED_NS_PER_MS));
 	topo_free(t);
 	return rc;
 }

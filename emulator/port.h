@@ -1,5 +1,12 @@
 /* natbed-emu ports: one per fabric interface, behind a table of packet I/O
- * backends found by name ("packet": AF_PACKET with recvmmsg/sendmmsg). */
+ * backends found by name ("packet": AF_PACKET with recvmmsg/sendmmsg, "ring":
+ * AF_PACKET with PACKET_MMAP rings).
+ *
+ * Opening and closing a packet socket with a ring waits for an RCU grace
+ * period per ring (the kernel's packet_set_ring() and packet_release() call
+ * synchronize_net()), about 10 ms each whatever the ring's size: 50 ms a
+ * port, one port after another. port_open_all() and port_close_all() do all
+ * of a topology's ports at once, so the waits overlap. */
 #ifndef NATBED_EMU_PORT_H
 #define NATBED_EMU_PORT_H
 
@@ -11,6 +18,10 @@
 #include "pkt.h"
 
 #define PORT_BATCH 64 /* frames per receive or send call */
+/* Ring memory all ports of one emulator share: a port may take
+ * PORT_RING_BUDGET / (number of ports), within its backend's own floor and
+ * ceiling (a few ports get full rings, hundreds get small ones). */
+#define PORT_RING_BUDGET (64u << 20)
 
 struct port;
 
@@ -44,8 +55,9 @@ struct port {
 	int fd;
 	uint8_t mac[6];
 	const struct port_backend *be;
-	void *owner;   /* the fabric that reads it */
-	void *be_ring; /* the backend's own state */
+	void *owner;	   /* the fabric that reads it */
+	void *be_ring;	   /* the backend's own state */
+	size_t ring_bytes; /* ring memory the backend may take for this port; 0: its default */
 	struct port_counters c;
 	void *pcap; /* struct pcapw *, owned by the fabric */
 	struct pkt *txq[PORT_BATCH];
@@ -55,8 +67,18 @@ struct port {
 /* The backend called name, or NULL. */
 const struct port_backend *port_backend_find(const char *name);
 
-/* Opens ifname with backend be. Returns 0 or -errno; p is zeroed first. */
-int port_open(struct port *p, const char *ifname, const struct port_backend *be);
+/* Prepares p for port_open_all(): zeroes it and names its interface and
+ * backend, without a system call. 0, or -ENAMETOOLONG. */
+int port_init(struct port *p, const char *ifname, const struct port_backend *be);
+/* Opens the n ports port_init() prepared, all at once (a thread per port),
+ * each with its share of PORT_RING_BUDGET. Returns 0, or the -errno of the
+ * first port that failed with its index in *failed; the ports that opened
+ * stay open for port_close_all(). */
+int port_open_all(struct port *ports, size_t n, size_t *failed);
+/* Closes every open port of ports[0..n), all at once. Safe on ports never
+ * opened or already closed. */
+void port_close_all(struct port *ports, size_t n);
+/* Closes one port (its fd becomes -1). Safe when it is not open. */
 void port_close(struct port *p);
 
 /* Counts a drop of p's packet for reason r. */
