@@ -15,6 +15,14 @@ nb_poll 10 grep -q "Capturing on" "$NB_TMP/tshark.log" ||
 	nb_skip "tshark cannot capture: $(cat "$NB_TMP/tshark.log")"
 
 stun_start_natbed --software natbed-capture
+# "Capturing on" can come before packets really are (a busy kernel, many
+# namespaces made or removed by other tests): send to a closed port until
+# one such datagram is in the file, then begin
+warm() {
+	nb_x cli natbed-stunclient --timeout 100 "$STUN_A1:9" >/dev/null 2>&1
+	[ "$(tshark -r "$pcap" -Y 'udp.dstport == 9' 2>/dev/null | wc -l)" -ge 1 ]
+}
+nb_wait_for 20 "tshark to capture a first datagram" warm
 c() { nb_x cli natbed-stunclient --timeout 2000 "$@" >>"$NB_TMP/client.log" 2>&1; }
 c "$STUN_A1" || nb_fail "plain request unanswered"
 c --change-ip --change-port "$STUN_A1" || nb_fail "change request unanswered"
