@@ -94,6 +94,9 @@ static const struct {
 };
 static const char *const rp_palette[] = {"#5d4037", "#827717", "#283593", "#c62828",
 					 "#00695c", "#4e342e", "#37474f", "#9e9d24"};
+/* NAT behaviours as agents/natinfo.h names its classes, in its order
+ * (the least restrictive first), and the pair class "same-site"; a name
+ * not here sorts after them by name. */
 static const char *const rp_nats[] = {"open",
 				      "full-cone",
 				      "restricted-cone",

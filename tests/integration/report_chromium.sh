@@ -4,7 +4,8 @@
 # parse problem), its matrix is in the rendered DOM with a known cell, and a
 # screenshot is kept in build/test-output/report_chromium/. Host names full
 # of markup show as text and add no element. A page with a console error
-# must trip the same check, so the check can fail.
+# must trip the same check, so the check can fail. `natbed report` itself:
+# --help names every option, --matrix prints plain when piped, exit statuses.
 # Chromium never reaches the network: the page is a local file that fetches
 # nothing (its Content-Security-Policy forbids it), background networking is
 # off, and no host name resolves.
@@ -66,6 +67,25 @@ done
 [ "$(head -c 8 "$out/report.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] &&
 	[ "$(stat -c %s "$out/report.png")" -gt 20000 ] || nb_fail "no screenshot in $out/report.png"
 nb_pass "report.html renders without a console message; matrix cell $ka -> $kb: $kwin $kms $kunit; screenshot $out/report.png"
+
+# the command by hand: --help names every option of its table, the matrix
+# prints plain when piped, bad usage exits 2, a file it cannot read exits 1
+help=$(natbed report --help) || nb_fail "natbed report --help exits non-zero"
+opts=$(grep -c '_argument, NULL' "$NATBED_SRC/cli/report_cmd.c")
+[ "$opts" -ge 3 ] || nb_fail "cannot read report_cmd.c's option table"
+for opt in $(grep -o '{"[a-z][a-z-]*", *\(no\|required\)_argument' "$NATBED_SRC/cli/report_cmd.c" |
+	sed 's/{"\([^"]*\)".*/\1/'); do
+	grep -q -- "--$opt" <<<"$help" || nb_fail "natbed report --help does not mention --$opt"
+done
+natbed report --matrix -o "$NB_TMP/m.html" "$out/results.json" >"$NB_TMP/matrix.txt" 2>/dev/null ||
+	nb_fail "natbed report --matrix"
+grep -q "^$ka .*$kwin $kms $kunit" "$NB_TMP/matrix.txt" || nb_fail "the text matrix lacks $ka: $(cat "$NB_TMP/matrix.txt")"
+grep -q $'\e' "$NB_TMP/matrix.txt" && nb_fail "the text matrix is coloured when piped"
+natbed report >/dev/null 2>&1
+[ $? -eq 2 ] || nb_fail "natbed report without a file does not exit 2"
+natbed report "$NB_TMP/nonexistent.json" 2>"$NB_TMP/err.txt"
+[ $? -eq 1 ] && grep -q nonexistent.json "$NB_TMP/err.txt" || nb_fail "an unreadable file: $(cat "$NB_TMP/err.txt")"
+nb_pass "natbed report: --help, --matrix, exit statuses"
 
 # hostile host names: shown as text, no element added
 mkdir -p "$NB_TMP/x"
