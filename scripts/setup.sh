@@ -17,6 +17,8 @@ pkgs=(
   # python3 | bc (bench) | jq | setpriv, taskset, flock | natpmpc
   iproute2 iputils-ping iputils-tracepath ethtool tshark wireshark-common coturn stun-client
   nftables conntrack procps psmisc python3 bc jq util-linux natpmpc
+  # results.json against docs/results.schema.json | report.html rendered headless
+  python3-jsonschema chromium
 )
 
 missing=()

@@ -1,0 +1,200 @@
+/* natbed results: the outcomes of a run's traversal attempts and what they
+ * add up to, written as results.json and results.csv (docs/results.md).
+ *
+ * A run adds one attempt per `natbed-agent connect` line (who connected,
+ * their NAT behaviours, when, and the line itself), then the NATs'
+ * port-exhaustion counters, then writes:
+ *
+ *	struct results *r = results_new("matrix", seed, time(NULL));
+ *	results_add_agent_line(r, &origin, line, err, sizeof(err));  // per attempt
+ *	results_add_port_exhaustion(r, "home", n);                     // per NAT
+ *	if (results_ci_met(r, 0.05)) ... stop adding trials (--until-ci)
+ *	results_set_wall(r, seconds_since_start);
+ *	results_write(r, out_dir, err, sizeof(err));                   // then report_write()
+ *	results_free(r);
+ *
+ * Every summary is derived from the attempts alone, so results_load() of a
+ * written file gives back the same summaries, and writing the same attempts
+ * gives byte-identical files whatever order they were added in, apart from
+ * the wall-clock fields `started`, `wall_s` and `throughput_per_s`.
+ *
+ * Counting: a method's attempts and successes count its tries (each entry
+ * of an attempt's try list), its setup times are those of its successful
+ * tries; "overall" counts whole attempts with their setup times. An
+ * attempt's fallback is a try list longer than one; a method's `fallbacks`
+ * are the attempts that ended on it after one. Pairs of NAT behaviours are
+ * ordered: [initiator's, responder's]. */
+#ifndef NATBED_CLI_RESULTS_H
+#define NATBED_CLI_RESULTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "stats.h"
+
+#define RESULTS_VERSION	  1  /* results.json's `results_version` */
+#define RESULTS_TRIES_MAX 64 /* tries one attempt may list */
+#define RESULTS_NONE	  "none"
+
+/* One try of one method within an attempt, as the agent's "tried" lists it. */
+struct res_try {
+	const char *method; /* required */
+	bool success;
+	double ms;	    /* how long it took; NAN when unknown */
+	const char *reason; /* why it failed; NULL on success or when unknown */
+};
+
+/* One traversal attempt: who asked whom and what happened. Strings are
+ * UTF-8 and copied by results_add_attempt(); NULL optional strings and NAN
+ * optional numbers are written as null. Times in milliseconds, rounded to
+ * the microsecond when added. */
+struct res_attempt {
+	const char *a, *b;	   /* hosts: a asked to connect to b (required) */
+	const char *nat_a, *nat_b; /* their NAT behaviours ("full-cone", ...; required) */
+	const char *method;	   /* the method that connected, or the last one tried;
+				    * NULL: the last of tried, or "none" */
+	bool success;
+	double setup_ms;    /* start to connected, whole cascade included */
+	double rtt_ms;	    /* probe round-trip time once connected */
+	double loss;	    /* probe loss, 0 to 1 */
+	const char *path;   /* "direct", "relay" or "none" */
+	const char *local;  /* the path's local endpoint "IP:PORT" */
+	const char *remote; /* the peer's endpoint as its datagrams reach us */
+	const char *reason; /* why it failed; NULL: the last try's reason */
+	const struct res_try *tried;
+	size_t n_tried;
+	double t_s;	/* when it started, seconds after the run's start (>= 0) */
+	double auth_ms; /* time spent authenticating at gates; 0 without gates */
+};
+
+/* What natbed run knows of an agent line beyond the line itself. */
+struct res_origin {
+	const char *a, *b;	   /* b NULL: the line's "peer" */
+	const char *nat_a, *nat_b; /* NAT behaviours of a and b */
+	double t_s, auth_ms;	   /* as in struct res_attempt */
+};
+
+/* Rates and setup times of a set of tries or attempts. */
+struct res_summary {
+	const char *name; /* the method, or NULL for whole attempts */
+	unsigned attempts, successes;
+	unsigned fallbacks;	/* see the counting rules above */
+	double rate;		/* successes / attempts; NAN when no attempt */
+	struct stats_ci ci95;	/* Wilson, z = STATS_Z95 */
+	double mean, p50, p95;	/* setup ms over the successes; NAN when none */
+	const double *setup_ms; /* those setup times, ascending */
+	size_t n_setup;		/* = successes */
+};
+
+/* The winner of a set of attempts (a host pair, a pair of behaviours): the
+ * method that connected most often (ties: the lower p50 setup, then the
+ * name), with the p50 of the setup_ms of the attempts it won. */
+struct res_winner {
+	const char *method; /* RESULTS_NONE when no attempt connected */
+	double setup_ms;    /* NAN with none */
+};
+
+/* One pair of NAT behaviours: whole attempts, and each method's tries. */
+struct res_natpair {
+	const char *nat[2];
+	struct res_summary overall;
+	struct res_winner winner;
+	const struct res_summary *methods; /* sorted by name */
+	size_t n_methods;
+};
+
+/* One cell of the matrix: every attempt of host a to host b. */
+struct res_cell {
+	const char *a, *b, *nat_a, *nat_b; /* NATs as the first attempt gave them */
+	unsigned attempts, successes;
+	struct res_winner winner;
+};
+
+/* A fallback flow: attempts whose first try was method `from` and which
+ * ended connected by `to` (RESULTS_NONE: not connected). */
+struct res_flow {
+	const char *from, *to;
+	unsigned count;
+};
+
+struct results;
+
+/* An empty run of topology (its name) with seed, started at wall-clock
+ * time started (written as UTC ISO 8601). NULL on ENOMEM. */
+struct results *results_new(const char *topology, uint64_t seed, time_t started);
+/* Reads a results.json back (its attempts, metadata and port-exhaustion
+ * counts; every summary is derived again). NULL with "PATH: what is wrong"
+ * in err. */
+struct results *results_load(const char *path, char *err, size_t errlen);
+void results_free(struct results *r);
+
+/* Adds one attempt (copied). 0, -EINVAL when a required field is missing,
+ * a string is not UTF-8, n_tried > RESULTS_TRIES_MAX or a number is out
+ * of range (t_s < 0 or not finite), or -ENOMEM. */
+int results_add_attempt(struct results *r, const struct res_attempt *a);
+/* Parses one `natbed-agent connect` JSON line and adds it as an attempt
+ * of o. 0, or -EINVAL with the reason in err, or -ENOMEM. */
+int results_add_agent_line(struct results *r, const struct res_origin *o, const char *line,
+			   char *err, size_t errlen);
+/* Adds count port-exhaustion events seen at NAT nat. 0, -EINVAL, -ENOMEM. */
+int results_add_port_exhaustion(struct results *r, const char *nat, unsigned long count);
+/* Records how long the run took in wall-clock seconds (`wall_s`, and
+ * `throughput_per_s` = attempts / wall_s). */
+void results_set_wall(struct results *r, double wall_s);
+/* Records a setting needed to repeat the run (`options` in results.json:
+ * the topology file, flags, ...). Setting a key again replaces it. 0,
+ * -EINVAL, -ENOMEM. */
+int results_set_option(struct results *r, const char *key, const char *value);
+
+/* The adaptive sample size check (`--until-ci MARGIN`): true when every
+ * success rate results.json reports (overall, per method, per pair of
+ * behaviours and per method within each) has a 95% Wilson half-width
+ * under margin; false before any attempt. */
+bool results_ci_met(struct results *r, double margin);
+
+/* The run as it stands. Pointers returned below stay valid until the next
+ * results_add_* or results_free; strings live as long as r. */
+const char *results_topology(const struct results *r);
+size_t results_n_attempts(const struct results *r);
+/* The i-th attempt in the files' order: by t_s, then a, b, then the order
+ * added. Strings are r's own copies. */
+const struct res_attempt *results_attempt(struct results *r, size_t i);
+const struct res_summary *results_overall(struct results *r);
+size_t results_n_methods(struct results *r);
+const struct res_summary *results_method(struct results *r, size_t i); /* by name */
+size_t results_n_natpairs(struct results *r);
+const struct res_natpair *results_natpair(struct results *r, size_t i); /* by nat[0], nat[1] */
+size_t results_n_cells(struct results *r);
+const struct res_cell *results_cell(struct results *r, size_t i); /* by a, b */
+size_t results_n_flows(struct results *r);
+const struct res_flow *results_flow(struct results *r, size_t i); /* by from, to */
+/* Port-exhaustion events: the total, and NAT i's name and count (by name). */
+unsigned long results_port_exhaustion(const struct results *r);
+size_t results_n_exhausted_nats(const struct results *r);
+const char *results_exhausted_nat(const struct results *r, size_t i, unsigned long *count);
+/* `started` as written, `wall_s` (NAN when unset), `seed` */
+const char *results_started(const struct results *r);
+double results_wall(const struct results *r);
+uint64_t results_seed(const struct results *r);
+const char *results_natbed_version(const struct results *r);
+/* The options set, by key: option i's key, with its value in *value. */
+size_t results_n_options(const struct results *r);
+const char *results_option(const struct results *r, size_t i, const char **value);
+
+/* results.json (JSON, keys sorted, two-space indent) and results.csv (one
+ * row per attempt, RFC 4180) to a stream. 0, or -EIO / -ENOMEM. */
+int results_write_json(struct results *r, FILE *f);
+int results_write_csv(struct results *r, FILE *f);
+/* Both files into directory dir (which must exist), each written to a
+ * temporary file and renamed. 0, or -errno with "PATH: what" in err. */
+int results_write(struct results *r, const char *dir, char *err, size_t errlen);
+/* What fn writes, to path: a temporary file beside it, renamed into place
+ * once complete, so a reader never sees half a file. 0, or fn's error or
+ * -errno, with "PATH: what" in err. */
+int results_write_file(struct results *r, const char *path, int (*fn)(struct results *, FILE *),
+		       char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,321 @@
+/* natbed results: results.json and results.csv, written from the model
+ * (results.h) through its accessors alone. Both are deterministic: keys
+ * sorted, lists in the model's stable order, numbers rounded to fixed
+ * places, so the same attempts give the same bytes. */
+#include "results.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Shortest %g that reads back as the rounded double: 15 significant digits
+ * hold every value rounded to 6 places below 10^9. */
+#define RW_REAL_DIGITS 15
+#define RW_JSON_FLAGS  (JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(RW_REAL_DIGITS))
+
+static double rw_round(double x, int digits)
+{
+	double f = pow(10, digits);
+
+	return round(x * f) / f;
+}
+
+/* x rounded, or null when not finite (JSON has no NaN). */
+static json_t *rw_num(double x, int digits)
+{
+	return isfinite(x) ? json_real(rw_round(x, digits)) : json_null();
+}
+
+static json_t *rw_str(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static json_t *rw_pair(const char *x, const char *y)
+{
+	return json_pack("[s,s]", x, y);
+}
+
+/* A method's or a set of attempts' counts, rate and setup times. */
+static json_t *rw_summary(const struct res_summary *s)
+{
+	return json_pack("{s:I,s:I,s:o,s:[o,o],s:{s:o,s:o,s:o},s:I}", "attempts",
+			 (json_int_t)s->attempts, "successes", (json_int_t)s->successes, "rate",
+			 rw_num(s->rate, 6), "ci95", rw_num(s->ci95.lo, 6), rw_num(s->ci95.hi, 6),
+			 "setup_ms", "mean", rw_num(s->mean, 3), "p50", rw_num(s->p50, 3), "p95",
+			 rw_num(s->p95, 3), "fallbacks", (json_int_t)s->fallbacks);
+}
+
+/* {name: summary} of a pair's methods, or of the run's when p is NULL. */
+static json_t *rw_methods(struct results *r, const struct res_natpair *p)
+{
+	size_t i, n = p ? p->n_methods : results_n_methods(r);
+	const struct res_summary *m;
+	json_t *o = json_object();
+
+	for (i = 0; o && i < n; i++)
+		if ((m = p ? &p->methods[i] : results_method(r, i)))
+			json_object_set_new(o, m->name, rw_summary(m));
+	return o;
+}
+
+static json_t *rw_winner(json_t *o, const struct res_winner *w, const char *ms_key)
+{
+	json_object_set_new(o, "winner", json_string(w->method));
+	json_object_set_new(o, ms_key, rw_num(w->setup_ms, 3));
+	return o;
+}
+
+static json_t *rw_attempt(const struct res_attempt *a)
+{
+	json_t *tried = json_array();
+	size_t i;
+
+	for (i = 0; tried && i < a->n_tried; i++)
+		json_array_append_new(
+		    tried, json_pack("{s:s,s:b,s:o,s:o}", "method", a->tried[i].method, "success",
+				     a->tried[i].success, "ms", rw_num(a->tried[i].ms, 3), "reason",
+				     rw_str(a->tried[i].reason)));
+	return json_pack("{s:o,s:o,s:s,s:b,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "pair",
+			 rw_pair(a->a, a->b), "nat", rw_pair(a->nat_a, a->nat_b), "method",
+			 a->method, "success", a->success, "setup_ms", rw_num(a->setup_ms, 3),
+			 "rtt_ms", rw_num(a->rtt_ms, 3), "loss", rw_num(a->loss, 6), "path",
+			 rw_str(a->path), "local", rw_str(a->local), "remote", rw_str(a->remote),
+			 "reason", rw_str(a->reason), "tried", tried, "t_s", rw_num(a->t_s, 6),
+			 "auth_ms", rw_num(a->auth_ms, 3));
+}
+
+static json_t *rw_pairs(struct results *r)
+{
+	json_t *list = json_array(), *o;
+	size_t i;
+
+	for (i = 0; list && i < results_n_natpairs(r); i++) {
+		const struct res_natpair *p = results_natpair(r, i);
+
+		if (!(o = rw_summary(&p->overall)))
+			continue;
+		json_object_set_new(o, "nat", rw_pair(p->nat[0], p->nat[1]));
+		json_object_set_new(o, "methods", rw_methods(r, p));
+		json_array_append_new(list, rw_winner(o, &p->winner, "winner_setup_ms"));
+	}
+	return list;
+}
+
+static json_t *rw_matrix(struct results *r)
+{
+	json_t *list = json_array(), *o;
+	size_t i;
+
+	for (i = 0; list && i < results_n_cells(r); i++) {
+		const struct res_cell *c = results_cell(r, i);
+
+		o = json_pack("{s:o,s:o,s:I,s:I}", "pair", rw_pair(c->a, c->b), "nat",
+			      rw_pair(c->nat_a, c->nat_b), "attempts", (json_int_t)c->attempts,
+			      "successes", (json_int_t)c->successes);
+		if (o)
+			json_array_append_new(list, rw_winner(o, &c->winner, "setup_ms"));
+	}
+	return list;
+}
+
+static json_t *rw_flows(struct results *r)
+{
+	json_t *list = json_array();
+	size_t i;
+
+	for (i = 0; list && i < results_n_flows(r); i++) {
+		const struct res_flow *f = results_flow(r, i);
+
+		json_array_append_new(list, json_pack("{s:s,s:s,s:I}", "from", f->from, "to", f->to,
+						      "count", (json_int_t)f->count));
+	}
+	return list;
+}
+
+static json_t *rw_head(struct results *r)
+{
+	json_t *opts = json_object(), *nats = json_object();
+	uint64_t seed = results_seed(r);
+	double wall = results_wall(r);
+	const char *k, *v;
+	unsigned long n;
+	size_t i;
+	char buf[24];
+
+	for (i = 0; opts && i < results_n_options(r); i++)
+		if ((k = results_option(r, i, &v)))
+			json_object_set_new(opts, k, json_string(v));
+	for (i = 0; nats && i < results_n_exhausted_nats(r); i++)
+		if ((k = results_exhausted_nat(r, i, &n)))
+			json_object_set_new(nats, k, json_integer((json_int_t)n));
+	/* JSON integers past 2^63 - 1 do not fit jansson: those seeds as digits */
+	snprintf(buf, sizeof(buf), "%" PRIu64, seed);
+	return json_pack(
+	    "{s:i,s:s,s:s,s:o,s:s,s:o,s:o,s:o,s:{s:I,s:o}}", "results_version", RESULTS_VERSION,
+	    "natbed_version", results_natbed_version(r), "topology", results_topology(r), "seed",
+	    seed <= INT64_MAX ? json_integer((json_int_t)seed) : json_string(buf), "started",
+	    results_started(r), "wall_s", rw_num(wall, 3), "throughput_per_s",
+	    isfinite(wall) && wall > 0 ? rw_num(results_n_attempts(r) / wall, 6) : json_null(),
+	    "options", opts, "port_exhaustion", "total", (json_int_t)results_port_exhaustion(r),
+	    "nats", nats);
+}
+
+static json_t *rw_document(struct results *r)
+{
+	json_t *doc = rw_head(r), *attempts = json_array();
+	const struct res_summary *overall = results_overall(r);
+	size_t i;
+
+	if (!doc || !attempts || !overall) {
+		json_decref(doc);
+		json_decref(attempts);
+		return NULL;
+	}
+	for (i = 0; i < results_n_attempts(r); i++)
+		json_array_append_new(attempts, rw_attempt(results_attempt(r, i)));
+	json_object_set_new(doc, "attempts", attempts);
+	json_object_set_new(doc, "overall", rw_summary(overall));
+	json_object_set_new(doc, "fallbacks", json_integer(overall->fallbacks));
+	json_object_set_new(doc, "methods", rw_methods(r, NULL));
+	json_object_set_new(doc, "pairs", rw_pairs(r));
+	json_object_set_new(doc, "matrix", rw_matrix(r));
+	json_object_set_new(doc, "flows", rw_flows(r));
+	return doc;
+}
+
+int results_write_json(struct results *r, FILE *f)
+{
+	json_t *doc = rw_document(r);
+	int rc;
+
+	if (!doc)
+		return -ENOMEM;
+	rc = json_dumpf(doc, f, RW_JSON_FLAGS) == 0 && fputc('\n', f) != EOF ? 0 : -EIO;
+	json_decref(doc);
+	return rc;
+}
+
+/* ---- CSV -------------------------------------------------------------- */
+
+/* RFC 4180 §2: a field holding a comma, a double quote, CR or LF is
+ * enclosed in double quotes, and a double quote inside is doubled. */
+static void rw_csv_field(FILE *f, const char *s, bool last)
+{
+	if (s && strpbrk(s, ",\"\r\n")) {
+		fputc('"', f);
+		for (; *s; s++) {
+			if (*s == '"')
+				fputc('"', f);
+			fputc(*s, f);
+		}
+		fputc('"', f);
+	} else if (s) {
+		fputs(s, f);
+	}
+	/* RFC 4180 §2.1: each record ends with CRLF */
+	fputs(last ? "\r\n" : ",", f);
+}
+
+static void rw_csv_num(FILE *f, double x, int digits)
+{
+	if (isfinite(x))
+		fprintf(f, "%.*g,", RW_REAL_DIGITS, rw_round(x, digits));
+	else
+		fputc(',', f);
+}
+
+static void rw_csv_row(FILE *f, const struct res_attempt *a)
+{
+	size_t i, len = 1;
+	char *tried, *p;
+
+	for (i = 0; i < a->n_tried; i++)
+		len += strlen(a->tried[i].method) + 3;
+	tried = malloc(len);
+	if (tried) {
+		*(p = tried) = '\0';
+		for (i = 0; i < a->n_tried; i++)
+			p += sprintf(p, "%s%s", i ? " > " : "", a->tried[i].method);
+	}
+	rw_csv_num(f, a->t_s, 6);
+	rw_csv_field(f, a->a, false);
+	rw_csv_field(f, a->b, false);
+	rw_csv_field(f, a->nat_a, false);
+	rw_csv_field(f, a->nat_b, false);
+	rw_csv_field(f, a->success ? "true" : "false", false);
+	rw_csv_field(f, a->method, false);
+	rw_csv_num(f, a->setup_ms, 3);
+	rw_csv_field(f, a->path, false);
+	rw_csv_num(f, a->rtt_ms, 3);
+	rw_csv_num(f, a->loss, 6);
+	rw_csv_num(f, a->auth_ms, 3);
+	fprintf(f, "%zu,", a->n_tried);
+	rw_csv_field(f, tried, false);
+	rw_csv_field(f, a->reason, false);
+	rw_csv_field(f, a->local, false);
+	rw_csv_field(f, a->remote, true);
+	free(tried);
+}
+
+int results_write_csv(struct results *r, FILE *f)
+{
+	size_t i;
+
+	fputs("t_s,a,b,nat_a,nat_b,success,method,setup_ms,path,rtt_ms,loss,auth_ms,n_tried,"
+	      "tried,reason,local,remote\r\n",
+	      f);
+	for (i = 0; i < results_n_attempts(r); i++) {
+		const struct res_attempt *a = results_attempt(r, i);
+
+		if (!a)
+			return -ENOMEM;
+		rw_csv_row(f, a);
+	}
+	return ferror(f) ? -EIO : 0;
+}
+
+/* ---- files ------------------------------------------------------------ */
+
+int results_write_file(struct results *r, const char *path, int (*fn)(struct results *, FILE *),
+		       char *err, size_t errlen)
+{
+	char tmp[4200];
+	FILE *f;
+	int rc;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+	if (!(f = fopen(tmp, "w"))) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: %s", tmp, strerror(-rc));
+		return rc;
+	}
+	rc = fn(r, f);
+	if (fclose(f) != 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(-rc));
+		unlink(tmp);
+	}
+	return rc;
+}
+
+int results_write(struct results *r, const char *dir, char *err, size_t errlen)
+{
+	char path[4096];
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/results.json", dir);
+	if ((rc = results_write_file(r, path, results_write_json, err, errlen)) < 0)
+		return rc;
+	snprintf(path, sizeof(path), "%s/results.csv", dir);
+	return results_write_file(r, path, results_write_csv, err, errlen);
+}

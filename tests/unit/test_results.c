@@ -1,0 +1,504 @@
+/* Unit tests for cli/results.c and results_write.c: a fixed set of
+ * attempts gives exactly the expected results.json (tests/data/results/,
+ * whose numbers docs/results.md's worked example derives by hand) and CSV,
+ * whatever order the attempts come in; a written file loads back to the
+ * same bytes; RFC 4180 quoting; agent lines parsed or refused with a
+ * reason; bad attempts refused; the --until-ci check; winners' ties. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "results.h"
+
+#define DATA NATBED_TEST_DATA "/results"
+
+/* What fn writes for r, as a string to free. */
+static char *out_of(struct results *r, int (*fn)(struct results *, FILE *))
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	assert_int_equal(fn(r, f), 0);
+	fclose(f);
+	return buf;
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long len;
+
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	buf = calloc(1, (size_t)len + 1);
+	assert_int_equal(fread(buf, 1, (size_t)len, f), (size_t)len);
+	fclose(f);
+	return buf;
+}
+
+/* The expected file with @NATBED_VERSION@ replaced by this build's. */
+static char *expected(const char *name, const char *version)
+{
+	char path[512], *raw, *at, *out;
+
+	snprintf(path, sizeof(path), "%s/%s", DATA, name);
+	raw = slurp(path);
+	out = calloc(1, strlen(raw) + strlen(version) + 1);
+	if ((at = strstr(raw, "@NATBED_VERSION@"))) {
+		memcpy(out, raw, (size_t)(at - raw));
+		strcat(out, version);
+		strcat(out, at + strlen("@NATBED_VERSION@"));
+	} else {
+		strcpy(out, raw);
+	}
+	free(raw);
+	return out;
+}
+
+static const struct res_try t1[] = {{"direct", false, 1000, "timeout"},
+				    {"punch", false, 2000, "filtered"},
+				    {"relay", true, 150.25, NULL}};
+static const struct res_try t2[] = {{"punch", true, 120.5, NULL}};
+static const struct res_try t3[] = {{"punch", false, 2000, "filtered"},
+				    {"relay", false, 5000, "timeout"}};
+static const struct res_try t4[] = {{"punch", true, 100, NULL}};
+
+/* The fixed attempts, deliberately not in time order. */
+static const struct res_attempt fixed[] = {
+    {"alice", "bob", "full-cone", "symmetric-random", "relay", true, 3150.25, 40, 0, "relay",
+     "192.168.1.10:4000", "198.51.100.20:3478", NULL, t1, 3, 0.5, 0},
+    {"alice", "carol", "full-cone", "port-restricted", "punch", true, 130.5, 20.0004, 0.1, "direct",
+     "192.168.1.10:4000", "203.0.113.30:4000", NULL, t2, 1, 0.0, 0},
+    {"carol", "bob", "port-restricted", "symmetric-random", NULL, false, NAN, NAN, NAN, "none",
+     NULL, NULL, NULL, t3, 2, 1.0, 0},
+    {"alice", "carol", "full-cone", "port-restricted", "punch", true, 100, 21, 0, "direct",
+     "192.168.1.10:4001", "203.0.113.30:4001", NULL, t4, 1, 1.0, 0},
+};
+#define N_FIXED (sizeof(fixed) / sizeof(fixed[0]))
+
+static struct results *fixed_run(const size_t *order)
+{
+	struct results *r = results_new("fixed", 42, 0);
+	size_t i;
+
+	assert_non_null(r);
+	for (i = 0; i < N_FIXED; i++)
+		assert_int_equal(results_add_attempt(r, &fixed[order ? order[i] : i]), 0);
+	assert_int_equal(results_add_port_exhaustion(r, "home", 2), 0);
+	assert_int_equal(results_add_port_exhaustion(r, "carrier", 1), 0);
+	assert_int_equal(results_add_port_exhaustion(r, "home", 1), 0);
+	assert_int_equal(results_set_option(r, "until_ci", "0.1"), 0);
+	assert_int_equal(results_set_option(r, "file", "topologies/x.yaml"), 0);
+	assert_int_equal(results_set_option(r, "until_ci", "0.05"), 0);
+	results_set_wall(r, 10);
+	return r;
+}
+
+static void test_fixed_json(void **state)
+{
+	struct results *r = fixed_run(NULL);
+	char *json = out_of(r, results_write_json);
+	char *want = expected("expected.json", results_natbed_version(r));
+
+	assert_string_equal(json, want);
+	free(json);
+	free(want);
+	results_free(r);
+}
+
+static void test_fixed_summaries(void **state)
+{
+	struct results *r = fixed_run(NULL);
+	const struct res_summary *o = results_overall(r), *punch;
+	const struct res_attempt *a;
+
+	/* the files' order: by t_s, then hosts */
+	assert_string_equal(results_attempt(r, 0)->b, "carol");
+	assert_float_equal(results_attempt(r, 0)->t_s, 0.0, 1e-9);
+	assert_string_equal(results_attempt(r, 1)->b, "bob");
+	assert_string_equal(results_attempt(r, 2)->a, "alice");
+	a = results_attempt(r, 3);
+	assert_string_equal(a->a, "carol");
+	/* a failure names the method and reason it ended on */
+	assert_false(a->success);
+	assert_string_equal(a->method, "relay");
+	assert_string_equal(a->reason, "timeout");
+	assert_null(results_attempt(r, 4));
+	assert_int_equal(o->attempts, 4);
+	assert_int_equal(o->successes, 3);
+	assert_int_equal(o->fallbacks, 2);
+	assert_float_equal(o->p50, 130.5, 1e-9);
+	assert_float_equal(o->p95, 3150.25, 1e-9);
+	assert_int_equal(results_n_methods(r), 3);
+	punch = results_method(r, 1);
+	assert_string_equal(punch->name, "punch");
+	assert_int_equal(punch->attempts, 4);
+	assert_int_equal(punch->successes, 2);
+	assert_int_equal(results_method(r, 2)->fallbacks, 2); /* relay */
+	assert_int_equal(results_n_cells(r), 3);
+	assert_string_equal(results_cell(r, 2)->winner.method, RESULTS_NONE);
+	assert_true(isnan(results_cell(r, 2)->winner.setup_ms));
+	assert_int_equal(results_port_exhaustion(r), 4);
+	results_free(r);
+}
+
+static void test_order_does_not_matter(void **state)
+{
+	static const size_t rev[] = {3, 2, 1, 0}, mix[] = {2, 0, 3, 1};
+	struct results *a = fixed_run(NULL), *b = fixed_run(rev), *c = fixed_run(mix);
+	char *ja = out_of(a, results_write_json), *jb = out_of(b, results_write_json);
+	char *jc = out_of(c, results_write_json);
+	char *ca = out_of(a, results_write_csv), *cb = out_of(b, results_write_csv);
+
+	assert_string_equal(ja, jb);
+	assert_string_equal(ja, jc);
+	assert_string_equal(ca, cb);
+	free(ja);
+	free(jb);
+	free(jc);
+	free(ca);
+	free(cb);
+	results_free(a);
+	results_free(b);
+	results_free(c);
+}
+
+static void test_fixed_csv(void **state)
+{
+	struct results *r = fixed_run(NULL);
+	char *csv = out_of(r, results_write_csv);
+	char *want = expected("expected.csv", results_natbed_version(r));
+
+	assert_string_equal(csv, want);
+	free(csv);
+	free(want);
+	results_free(r);
+}
+
+static void test_csv_quoting(void **state)
+{
+	/* RFC 4180 §2.6, §2.7: quoted when holding , " CR or LF; " doubled */
+	static const struct res_try tr[] = {{"di,rect", false, 1, "said \"no\""}};
+	struct res_attempt a = {.a = "a,b",
+				.b = "say \"hi\"",
+				.nat_a = "line\nbreak",
+				.nat_b = "cr\rhere",
+				.success = false,
+				.setup_ms = NAN,
+				.rtt_ms = NAN,
+				.loss = NAN,
+				.tried = tr,
+				.n_tried = 1,
+				.t_s = 2.5};
+	struct results *r = results_new("q", 1, 0);
+	char *csv;
+
+	assert_int_equal(results_add_attempt(r, &a), 0);
+	csv = out_of(r, results_write_csv);
+	assert_string_equal(strstr(csv, "\r\n") + 2,
+			    "2.5,\"a,b\",\"say \"\"hi\"\"\",\"line\nbreak\",\"cr\rhere\",false,"
+			    "\"di,rect\",,,,,0,1,\"di,rect\",\"said \"\"no\"\"\",,\r\n");
+	free(csv);
+	results_free(r);
+}
+
+static void test_round_trip(void **state)
+{
+	char dir[] = "/tmp/natbed-test-results.XXXXXX", path[128], err[256];
+	struct results *r = fixed_run(NULL), *back;
+	char *a, *b, *ca, *cb;
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(results_write(r, dir, err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/results.json", dir);
+	back = results_load(path, err, sizeof(err));
+	assert_non_null(back);
+	a = out_of(r, results_write_json);
+	b = out_of(back, results_write_json);
+	assert_string_equal(a, b);
+	ca = out_of(r, results_write_csv);
+	cb = out_of(back, results_write_csv);
+	assert_string_equal(ca, cb);
+	b[0] = '\0';
+	free(b);
+	b = slurp(path);
+	assert_string_equal(a, b); /* the file is what results_write_json writes */
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/results.csv", dir);
+	unlink(path);
+	rmdir(dir);
+	free(a);
+	free(b);
+	free(ca);
+	free(cb);
+	results_free(r);
+	results_free(back);
+}
+
+static void test_load_refuses(void **state)
+{
+	char path[] = "/tmp/natbed-test-results.XXXXXX", err[256];
+	static const char *const bad[] = {
+	    "not json",
+	    "{\"attempts\": []}", /* no results_version */
+	    "{\"results_version\": 1, \"seed\": -1, \"attempts\": []}",
+	    "{\"results_version\": 1, \"seed\": 1, \"attempts\": [{\"pair\": [\"a\"]}]}",
+	    "{\"results_version\": 1, \"seed\": 1, \"attempts\": [{\"pair\": [\"a\", \"b\"], "
+	    "\"nat\": [\"x\", \"y\"], \"success\": \"yes\", \"t_s\": 0}]}",
+	};
+	size_t i;
+	int fd;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		strcpy(path, "/tmp/natbed-test-results.XXXXXX");
+		fd = mkstemp(path);
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, bad[i], strlen(bad[i])), (ssize_t)strlen(bad[i]));
+		close(fd);
+		err[0] = '\0';
+		assert_null(results_load(path, err, sizeof(err)));
+		assert_non_null(strstr(err, path)); /* names the file */
+		unlink(path);
+	}
+	assert_null(results_load("/nonexistent/results.json", err, sizeof(err)));
+}
+
+static void test_big_seed(void **state)
+{
+	char dir[] = "/tmp/natbed-test-results.XXXXXX", path[128], err[256];
+	struct results *r = results_new("s", UINT64_MAX, 0), *back;
+	char *json = out_of(r, results_write_json);
+
+	assert_non_null(strstr(json, "\"seed\": \"18446744073709551615\""));
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(results_write(r, dir, err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/results.json", dir);
+	back = results_load(path, err, sizeof(err));
+	assert_non_null(back);
+	assert_true(results_seed(back) == UINT64_MAX);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/results.csv", dir);
+	unlink(path);
+	rmdir(dir);
+	free(json);
+	results_free(r);
+	results_free(back);
+}
+
+static void test_agent_line(void **state)
+{
+	struct res_origin o = {"alice", NULL, "full-cone", "symmetric-random", 3.25, 0};
+	struct results *r = results_new("agent", 1, 0);
+	const struct res_attempt *a;
+	char err[256];
+
+	assert_int_equal(
+	    results_add_agent_line(
+		r, &o,
+		"{\"peer\":\"bob\",\"method\":\"relay\",\"success\":true,\"setup_ms\":812.3456,"
+		"\"rtt_ms\":41.2,\"loss\":0.0,\"local\":\"192.168.1.10:40000\","
+		"\"remote\":\"198.51.100.20:49152\",\"path\":\"relay\",\"tried\":["
+		"{\"method\":\"punch\",\"success\":false,\"ms\":500,\"reason\":\"filtered\"},"
+		"{\"method\":\"relay\",\"success\":true,\"ms\":312.1,\"reason\":null}]}",
+		err, sizeof(err)),
+	    0);
+	a = results_attempt(r, 0);
+	assert_string_equal(a->a, "alice");
+	assert_string_equal(a->b, "bob"); /* from "peer" */
+	assert_string_equal(a->nat_b, "symmetric-random");
+	assert_string_equal(a->path, "relay");
+	assert_float_equal(a->setup_ms, 812.346, 1e-9); /* to the microsecond */
+	assert_float_equal(a->t_s, 3.25, 1e-9);
+	assert_int_equal(a->n_tried, 2);
+	assert_string_equal(a->tried[0].reason, "filtered");
+	assert_null(a->tried[1].reason);
+	assert_null(a->reason);
+
+	/* a failure without a top-level reason takes its last try's */
+	o.b = "carol";
+	assert_int_equal(results_add_agent_line(r, &o,
+						"{\"peer\":\"x\",\"method\":null,\"success\":false,"
+						"\"setup_ms\":null,\"path\":\"none\",\"tried\":["
+						"{\"method\":\"direct\",\"success\":false,\"ms\":"
+						"1500,\"reason\":\"timeout\"}]}",
+						err, sizeof(err)),
+			 0);
+	a = results_attempt(r, 1);
+	assert_string_equal(a->b, "carol"); /* the origin's b wins over "peer" */
+	assert_string_equal(a->method, "direct");
+	assert_string_equal(a->reason, "timeout");
+	results_free(r);
+}
+
+static void test_agent_line_refused(void **state)
+{
+	static const struct {
+		const char *line, *says;
+	} bad[] = {
+	    {"not json", "agent line"},
+	    {"[1,2]", "not a JSON object"},
+	    {"{\"peer\":\"b\",\"method\":\"x\"}", "success"},
+	    {"{\"peer\":\"b\",\"success\":true,\"setup_ms\":\"fast\"}", "setup_ms"},
+	    {"{\"peer\":\"b\",\"success\":true,\"tried\":{}}", "tried"},
+	    {"{\"peer\":\"b\",\"success\":true,\"tried\":[{\"success\":true}]}", "tried[0].method"},
+	    {"{\"peer\":\"b\",\"success\":true,\"tried\":[{\"method\":\"m\"}]}",
+	     "tried[0].success"},
+	    {"{\"success\":true}", "missing"}, /* no peer, and none from the origin */
+	};
+	struct res_origin o = {"a", NULL, "open", "open", 0, 0};
+	struct results *r = results_new("agent", 1, 0);
+	char err[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(results_add_agent_line(r, &o, bad[i].line, err, sizeof(err)),
+				 -EINVAL);
+		if (!strstr(err, bad[i].says))
+			fail_msg("line %zu: '%s' does not say '%s'", i, err, bad[i].says);
+	}
+	assert_int_equal(results_n_attempts(r), 0);
+	results_free(r);
+}
+
+static void test_bad_attempts(void **state)
+{
+	struct res_try many[RESULTS_TRIES_MAX + 1];
+	struct results *r = results_new("bad", 1, 0);
+	struct res_attempt a = fixed[1];
+	size_t i;
+
+	a.a = NULL;
+	assert_int_equal(results_add_attempt(r, &a), -EINVAL);
+	a = fixed[1];
+	a.b = "";
+	assert_int_equal(results_add_attempt(r, &a), -EINVAL);
+	a = fixed[1];
+	a.nat_a = "\xc3\x28"; /* not UTF-8 */
+	assert_int_equal(results_add_attempt(r, &a), -EINVAL);
+	a = fixed[1];
+	a.reason = "\xed\xa0\x80"; /* a surrogate */
+	assert_int_equal(results_add_attempt(r, &a), -EINVAL);
+	a = fixed[1];
+	a.t_s = -1;
+	assert_int_equal(results_add_attempt(r, &a), -EINVAL);
+	a.t_s = NAN;
+	assert_int_equal(results_add_attempt(r, &a), -EINVAL);
+	a = fixed[1];
+	for (i = 0; i < RESULTS_TRIES_MAX + 1; i++)
+		many[i] = (struct res_try){"m", false, 1, "timeout"};
+	a.tried = many;
+	a.n_tried = RESULTS_TRIES_MAX + 1;
+	assert_int_equal(results_add_attempt(r, &a), -EINVAL);
+	a.n_tried = RESULTS_TRIES_MAX;
+	assert_int_equal(results_add_attempt(r, &a), 0);
+	a = fixed[1];
+	a.a = "h\xc3\xa9l\xc3\xa8ne \xe2\x86\x92 \xf0\x9f\x98\x80"; /* UTF-8 is fine */
+	assert_int_equal(results_add_attempt(r, &a), 0);
+	assert_int_equal(results_n_attempts(r), 2);
+	assert_int_equal(results_add_port_exhaustion(r, "", 1), -EINVAL);
+	assert_int_equal(results_set_option(r, "k", NULL), -EINVAL);
+	results_free(r);
+}
+
+static void add_n(struct results *r, const char *method, unsigned n, unsigned ok)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		struct res_try t = {method, i < ok, 10, i < ok ? NULL : "timeout"};
+		struct res_attempt a = {"a",  "b",  "open", "full-cone", NULL, i < ok, 10, NAN, NAN,
+					NULL, NULL, NULL,   NULL,	 &t,   1,      i,  0};
+
+		assert_int_equal(results_add_attempt(r, &a), 0);
+	}
+}
+
+static void test_until_ci(void **state)
+{
+	struct results *r = results_new("ci", 1, 0);
+
+	assert_false(results_ci_met(r, 0.5)); /* nothing yet */
+	add_n(r, "direct", 10, 10);
+	/* 10/10: [0.722, 1], half-width 0.139 */
+	assert_false(results_ci_met(r, 0.1));
+	assert_true(results_ci_met(r, 0.14));
+	results_free(r);
+
+	r = results_new("ci", 1, 0);
+	add_n(r, "direct", 400, 400);
+	assert_true(results_ci_met(r, 0.05));
+	/* one more pair of behaviours with few tries holds it back */
+	{
+		struct res_try t = {"direct", true, 5, NULL};
+		struct res_attempt a = {"c",	"d",  "symmetric-random",
+					"open", NULL, true,
+					5,	NAN,  NAN,
+					NULL,	NULL, NULL,
+					NULL,	&t,   1,
+					500,	0};
+
+		assert_int_equal(results_add_attempt(r, &a), 0);
+	}
+	assert_false(results_ci_met(r, 0.05));
+	results_free(r);
+}
+
+static void test_winner_ties(void **state)
+{
+	/* one success each: the lower p50 wins, then the name */
+	static const struct res_try fast[] = {{"zeta", true, 5, NULL}};
+	static const struct res_try slow[] = {{"alpha", true, 50, NULL}};
+	struct res_attempt a = {"h1", "h2", "open", "open", NULL, true, 50, NAN, NAN,
+				NULL, NULL, NULL,   NULL,   slow, 1,	0,  0};
+	struct results *r = results_new("tie", 1, 0);
+
+	assert_int_equal(results_add_attempt(r, &a), 0);
+	a.tried = fast;
+	a.setup_ms = 5;
+	a.t_s = 1;
+	assert_int_equal(results_add_attempt(r, &a), 0);
+	assert_string_equal(results_cell(r, 0)->winner.method, "zeta");
+	assert_float_equal(results_cell(r, 0)->winner.setup_ms, 5, 1e-9);
+	a.tried = slow;
+	a.setup_ms = 5;
+	a.t_s = 2;
+	assert_int_equal(results_add_attempt(r, &a), 0); /* alpha: 2 wins */
+	assert_string_equal(results_cell(r, 0)->winner.method, "alpha");
+	assert_float_equal(results_cell(r, 0)->winner.setup_ms, 5, 1e-9); /* p50 of 5, 50 */
+	results_free(r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_fixed_json),
+	    cmocka_unit_test(test_fixed_summaries),
+	    cmocka_unit_test(test_order_does_not_matter),
+	    cmocka_unit_test(test_fixed_csv),
+	    cmocka_unit_test(test_csv_quoting),
+	    cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_load_refuses),
+	    cmocka_unit_test(test_big_seed),
+	    cmocka_unit_test(test_agent_line),
+	    cmocka_unit_test(test_agent_line_refused),
+	    cmocka_unit_test(test_bad_attempts),
+	    cmocka_unit_test(test_until_ci),
+	    cmocka_unit_test(test_winner_ties),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
