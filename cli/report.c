@@ -2,6 +2,8 @@
  * charts share. The charts are in report_matrix.c and report_svg.c. */
 #include "report.h"
 
+#include "natbed/natinfo.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -94,17 +96,15 @@ static const struct {
 };
 static const char *const rp_palette[] = {"#5d4037", "#827717", "#283593", "#c62828",
 					 "#00695c", "#4e342e", "#37474f", "#9e9d24"};
-/* NAT behaviours as agents/natinfo.h names its classes, in its order
- * (the least restrictive first), and the pair class "same-site"; a name
- * not here sorts after them by name. */
-static const char *const rp_nats[] = {"open",
-				      "full-cone",
-				      "restricted-cone",
-				      "port-restricted",
-				      "addr-dependent",
-				      "symmetric-sequential",
-				      "symmetric-random",
-				      "same-site"};
+/* NAT behaviours by class (natbed/natinfo.h), the least restrictive
+ * first, then the pair class "same-site"; a name not among them sorts
+ * after them by name. */
+static const char *rp_nat_at(size_t i)
+{
+	if (i < NI_CLASS_UNKNOWN)
+		return ni_class_name((enum ni_class)i);
+	return i == NI_CLASS_UNKNOWN ? "same-site" : NULL;
+}
 
 #define RP_N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -151,12 +151,13 @@ int report_method_cmp(const char *a, const char *b)
 
 int report_nat_cmp(const char *a, const char *b)
 {
-	size_t ra = RP_N(rp_nats), rb = RP_N(rp_nats), i;
+	size_t ra = SIZE_MAX, rb = SIZE_MAX, i;
+	const char *n;
 
-	for (i = 0; i < RP_N(rp_nats); i++) {
-		if (strcmp(rp_nats[i], a) == 0)
+	for (i = 0; (n = rp_nat_at(i)) != NULL; i++) {
+		if (strcmp(n, a) == 0)
 			ra = i;
-		if (strcmp(rp_nats[i], b) == 0)
+		if (strcmp(n, b) == 0)
 			rb = i;
 	}
 	if (ra != rb)

@@ -3,6 +3,8 @@
  * (firewall.c) decides; this file serialises. */
 #include "fw_int.h"
 
+#include "natbed/swap.h"
+
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -396,15 +398,8 @@ static void fw_repoint(struct fw *fw)
 
 void fw_adopt(struct fw *fw, struct fw *fresh)
 {
-	unsigned char *a = (unsigned char *)fw, *b = (unsigned char *)fresh, t;
-	size_t i;
-
-	/* swap the two states in place (no memory to fail), then free the old */
-	for (i = 0; i < sizeof(*fw); i++) {
-		t = a[i];
-		a[i] = b[i];
-		b[i] = t;
-	}
+	/* swap the two states in place, then free the old */
+	natbed_swap(fw, fresh, sizeof(*fw));
 	fw_repoint(fw);
 	fw_repoint(fresh);
 	fw_free(fresh);

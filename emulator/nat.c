@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "icmpq.h"
+#include "natbed/swap.h"
 
 static const char *const nat_proto_names[NAT_PROTO_COUNT] = {"udp", "tcp", "icmp"};
 
@@ -1083,15 +1084,8 @@ static void nat_repoint(struct nat *n)
 
 void nat_adopt(struct nat *n, struct nat *fresh)
 {
-	unsigned char *a = (unsigned char *)n, *b = (unsigned char *)fresh, t;
-	size_t i;
-
-	/* swap the two states in place (no memory to fail), then free the old */
-	for (i = 0; i < sizeof(*n); i++) {
-		t = a[i];
-		a[i] = b[i];
-		b[i] = t;
-	}
+	/* swap the two states in place, then free the old */
+	natbed_swap(n, fresh, sizeof(*n));
 	nat_repoint(n);
 	nat_repoint(fresh);
 	/* n keeps its event hook; the old state goes quietly */

@@ -1,4 +1,4 @@
-#include "natinfo.h"
+#include "natbed/natinfo.h"
 
 #include <string.h>
 
