@@ -65,6 +65,7 @@ struct loader {
 	size_t n_nats;
 	struct host_in *hosts;
 	size_t n_hosts;
+	struct topo_scenario *scen; /* the scenario section, until build() */
 };
 
 /* ---- errors and small helpers ---- */
@@ -363,7 +364,7 @@ static int t_run(const char *s, void *dst)
 
 /* clang-format off */
 const struct text_kind topo_k_duration = {t_duration, "duration", "a number with us, ms or s, e.g. 10ms"};
-static const struct text_kind k_percent = {t_percent, "percentage", "0% to 100% with the % sign, e.g. 0.5%"};
+const struct text_kind topo_k_percent = {t_percent, "percentage", "0% to 100% with the % sign, e.g. 0.5%"};
 static const struct text_kind k_rate = {t_rate, "rate", "a number with bit, kbit, mbit or gbit, e.g. 10mbit"};
 const struct text_kind topo_k_bool = {t_bool, "boolean", "true or false"};
 static const struct text_kind k_seed = {t_seed, "seed", "an integer from 0 to 18446744073709551615"};
@@ -491,7 +492,7 @@ static int v_addresses(struct loader *ld, const yaml_node_t *n, const char *path
 static const struct key_spec link_keys[] = {
 	{"delay",  &topo_k_duration, NULL, LINK_FIELD(delay_ns),  TOPO_LINK_DELAY},
 	{"jitter", &topo_k_duration, NULL, LINK_FIELD(jitter_ns), TOPO_LINK_JITTER},
-	{"loss",   &k_percent,  NULL, LINK_FIELD(loss),      TOPO_LINK_LOSS},
+	{"loss",   &topo_k_percent,  NULL, LINK_FIELD(loss),      TOPO_LINK_LOSS},
 	{"rate",   &k_rate,     NULL, LINK_FIELD(rate_bps),  TOPO_LINK_RATE},
 };
 /* clang-format on */
@@ -665,12 +666,6 @@ static int v_link_section(struct loader *ld, const yaml_node_t *n, const char *p
 
 	return topo_walk_map(ld, n, path, link_section_keys, ARRAY_SIZE(link_section_keys), dst,
 			     lines, NULL);
-}
-
-/* The scenario section is kept for later issues: only its line is used. */
-static int v_any(struct loader *ld, const yaml_node_t *n, const char *path, void *dst)
-{
-	return 0;
 }
 
 /* clang-format off */
@@ -852,7 +847,7 @@ static const struct key_spec top_keys[TK_COUNT] = {
 	[TK_INTERNET] = {"internet", NULL,     v_link_section, TOP_FIELD(t.internet), 0, 0},
 	[TK_NATS]     = {"nats",     NULL,     v_nats,         0,                     0, 0},
 	[TK_HOSTS]    = {"hosts",    NULL,     v_hosts,        0,                     0, 0},
-	[TK_SCENARIO] = {"scenario", NULL,     v_any,          0,                     0, 0},
+	[TK_SCENARIO] = {"scenario", NULL,     topo_v_scenario, TOP_FIELD(scen),      0, 0},
 };
 /* clang-format on */
 
@@ -1283,6 +1278,12 @@ static int build(struct loader *ld, struct topo **out)
 		t->hosts[i] = ld->hosts[i].host;
 	t->n_nats = ld->n_nats;
 	t->n_hosts = ld->n_hosts;
+	t->scenario = ld->scen;
+	ld->scen = NULL;
+	if (topo_scenario_bind(ld, t) < 0) {
+		topo_free(t);
+		return -1;
+	}
 	*out = t;
 	return 0;
 }
@@ -1332,6 +1333,7 @@ int topo_load_string(const char *text, size_t len, const char *name, const char 
 cleanup:
 	yaml_parser_delete(&parser);
 	free(ld.nats);
+	free(ld.scen); /* NULL once build() took it */
 	free(ld.hosts);
 	return rc;
 }
@@ -1391,6 +1393,7 @@ void topo_free(struct topo *t)
 		return;
 	free(t->nats);
 	free(t->hosts);
+	free(t->scenario);
 	free(t);
 }
 

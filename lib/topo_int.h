@@ -191,6 +191,7 @@ extern const struct text_kind topo_k_bool;     /* true or false, into a bool */
 extern const struct text_kind topo_k_duration; /* into a natbed_time_t, ns */
 extern const struct text_kind topo_k_addr;     /* a unicast IPv4 address */
 extern const struct text_kind topo_k_nat_ref;  /* a NAT's name, checked in resolve() */
+extern const struct text_kind topo_k_percent;  /* 0% to 100%, into a double 0..1 */
 
 /* A link block, into a struct topo_link. */
 int topo_v_link(struct loader *ld, const yaml_node_t *n, const char *path, void *dst);
@@ -204,6 +205,15 @@ extern const struct key_spec topo_nat_keys[NK_COUNT];
  * nat->preset names (one the walk accepted), or from the plain defaults
  * when it is "". */
 void topo_nat_behaviour_fill(struct topo_nat *nat);
+
+/* ---- the scenario section (topo_scen.c) ---- */
+
+/* The scenario section, into a struct topo_scenario * it allocates. */
+int topo_v_scenario(struct loader *ld, const yaml_node_t *n, const char *path, void *dst);
+
+/* Binds the scenario's host names to t's hosts. 0, or -1 with the error
+ * written. */
+int topo_scenario_bind(struct loader *ld, struct topo *t);
 
 /* ---- firewall blocks (topo_fw.c) ---- */
 

@@ -209,6 +209,50 @@ struct topo_host {
 	int line;
 };
 
+/* The scenario section (docs/topology.md, Scenarios): which pairs connect,
+ * or clients arriving over time at sites, as natbed run plays them. */
+#define TOPO_PAIRS_MAX	  1024
+#define TOPO_SITES_MAX	  64
+#define TOPO_PRIORITY_MAX 16
+
+struct topo_pair {
+	char from[TOPO_NAME_MAX], to[TOPO_NAME_MAX]; /* host names */
+	int a, b;				     /* their indices in topo.hosts */
+	char method[TOPO_NAME_MAX];		     /* "" : the cascade */
+	char priority[TOPO_PRIORITY_MAX];	     /* "" : the scenario's */
+	int line;
+};
+
+/* A site clients arrive at: a host whose NAT they sit behind, with a
+ * weight (the share of arrivals, 0 to 1). */
+struct topo_site {
+	char host[TOPO_NAME_MAX];
+	int index;
+	double weight;
+	int line;
+};
+
+struct topo_scenario {
+	struct topo_pair pairs[TOPO_PAIRS_MAX]; /* connect: explicit pairs */
+	size_t n_pairs;
+	/* arrivals, the seed's model: Poisson at rate_per_s until clients
+	 * arrived or duration passed, each at a site drawn by weight,
+	 * connecting to `to` */
+	uint32_t clients;
+	double rate_per_s;
+	natbed_time_t duration_ns;
+	struct topo_site sites[TOPO_SITES_MAX];
+	size_t n_sites;
+	char to[TOPO_NAME_MAX];
+	int to_index; /* -1 without arrivals */
+	/* how every connect chooses, unless a pair says otherwise */
+	char method[TOPO_NAME_MAX];	  /* "" : the cascade */
+	char priority[TOPO_PRIORITY_MAX]; /* "" : balanced */
+	bool no_relay;
+	natbed_time_t budget_ns; /* a connect's; 0: the agent's default */
+	int line;
+};
+
 struct topo {
 	char name[TOPO_NAME_MAX];
 	uint64_t seed;
@@ -218,7 +262,8 @@ struct topo {
 	size_t n_nats;
 	struct topo_host *hosts;
 	size_t n_hosts;
-	int scenario_line; /* > 0 when a scenario section is present */
+	int scenario_line;		/* > 0 when a scenario section is present */
+	struct topo_scenario *scenario; /* NULL without one */
 	char path[256];
 };
 

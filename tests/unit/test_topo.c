@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -477,18 +478,90 @@ static void test_scenario_and_misc(void **state)
 				 "hosts:\n"
 				 "  a:\n"
 				 "    run: \"echo 'a: b'\"\n"
+				 "  b: {}\n"
 				 "scenario:\n"
-				 "  anything: [goes, {here: 1}]\n");
+				 "  connect: [[a, b]]\n");
 
 	assert_string_equal(t->name, "Misc_1.0");
 	assert_true(t->seed == UINT64_MAX);
-	assert_int_equal(t->scenario_line, 6);
+	assert_int_equal(t->scenario_line, 7);
 	assert_string_equal(t->hosts[0].run, "echo 'a: b'");
 	assert_int_equal(t->hosts[0].link.set, 0);
 	topo_free(t);
 	t = load_ok("hosts: { a: ~, b: null }\n"); /* null blocks read as empty */
 	assert_int_equal(t->n_hosts, 2);
+	assert_null(t->scenario);
 	topo_free(t);
+}
+
+/* The scenario: pairs as lists and mappings, arrivals, and the refusals,
+ * each naming its line and key. */
+static void test_scenario(void **state)
+{
+	static const char hosts[] = "hosts:\n  a: {}\n  b: {}\n  c: {}\n";
+	char text[1024];
+	struct topo *t;
+
+	snprintf(text, sizeof(text),
+		 "%sscenario:\n"
+		 "  connect:\n"
+		 "    - [a, b]\n"
+		 "    - { from: b, to: c, method: punch, priority: cost }\n"
+		 "  priority: success_rate\n"
+		 "  no-relay: true\n"
+		 "  budget: 12s\n",
+		 hosts);
+	t = load_ok(text);
+	assert_non_null(t->scenario);
+	assert_int_equal(t->scenario->n_pairs, 2);
+	assert_int_equal(t->scenario->pairs[0].a, 0);
+	assert_int_equal(t->scenario->pairs[0].b, 1);
+	assert_string_equal(t->scenario->pairs[1].method, "punch");
+	assert_string_equal(t->scenario->pairs[1].priority, "cost");
+	assert_int_equal(t->scenario->pairs[1].line, 8);
+	assert_string_equal(t->scenario->priority, "success_rate");
+	assert_true(t->scenario->no_relay);
+	assert_int_equal(t->scenario->budget_ns, 12 * NATBED_NS_PER_S);
+	assert_int_equal(t->scenario->to_index, -1);
+	topo_free(t);
+	snprintf(text, sizeof(text),
+		 "%sscenario:\n"
+		 "  clients: 500\n"
+		 "  arrival-rate: 2/s\n"
+		 "  duration: 60s\n"
+		 "  sites: { a: 40%%, b: 60%% }\n"
+		 "  to: c\n",
+		 hosts);
+	t = load_ok(text);
+	assert_int_equal(t->scenario->clients, 500);
+	assert_true(t->scenario->rate_per_s == 2.0);
+	assert_int_equal(t->scenario->duration_ns, 60 * NATBED_NS_PER_S);
+	assert_int_equal(t->scenario->n_sites, 2);
+	assert_int_equal(t->scenario->sites[1].index, 1);
+	assert_true(fabs(t->scenario->sites[1].weight - 0.6) < 1e-9);
+	assert_int_equal(t->scenario->to_index, 2);
+	topo_free(t);
+	snprintf(text, sizeof(text), "%sscenario:\n  connect: [[a, x]]\n", hosts);
+	load_bad(text, "nb-", "t.yaml:6: scenario.connect[0]: no host 'x' in this topology");
+	snprintf(text, sizeof(text), "%sscenario:\n  connect: [[a, a]]\n", hosts);
+	load_bad(text, "nb-", "t.yaml:6: scenario.connect[0]: a host cannot connect to itself");
+	snprintf(text, sizeof(text), "%sscenario:\n  connect: [[a]]\n", hosts);
+	load_bad(text, "nb-", "t.yaml:6: scenario.connect[0]: a pair is [FROM, TO]");
+	snprintf(text, sizeof(text), "%sscenario:\n  connect: [{from: a}]\n", hosts);
+	load_bad(text, "nb-", "t.yaml:6: scenario.connect[0]: a pair needs from and to");
+	snprintf(text, sizeof(text),
+		 "%sscenario:\n  arrival-rate: 2\n  sites: {a: 50%%, b: 40%%}\n  to: c\n  "
+		 "clients: 3\n",
+		 hosts);
+	load_bad(text, "nb-", "t.yaml:7: scenario.sites: the shares add up to 90.0%, not 100%");
+	snprintf(text, sizeof(text), "%sscenario:\n  arrival-rate: 2\n  to: c\n", hosts);
+	load_bad(text, "nb-", "t.yaml:6: scenario: arrivals need arrival-rate, sites, to");
+	snprintf(text, sizeof(text), "%sscenario:\n  priority: fast\n", hosts);
+	load_bad(text, "nb-", "t.yaml:6: scenario.priority: bad priority 'fast'");
+	snprintf(text, sizeof(text), "%sscenario:\n  arrival-rate: -1\n", hosts);
+	load_bad(text, "nb-", "t.yaml:6: scenario.arrival-rate: bad rate '-1'");
+	snprintf(text, sizeof(text), "%sscenario: {}\n", hosts);
+	load_bad(text, "nb-", "t.yaml:5: scenario: nothing to run");
 }
 
 /* Errors that a file in tests/data cannot show (they depend on the call). */
@@ -748,6 +821,7 @@ int main(void)
 	    cmocka_unit_test(test_routed),
 	    cmocka_unit_test(test_alloc),
 	    cmocka_unit_test(test_scenario_and_misc),
+	    cmocka_unit_test(test_scenario),
 	    cmocka_unit_test(test_call_errors),
 	    cmocka_unit_test(test_firewall),
 	    cmocka_unit_test(test_firewall_max),
