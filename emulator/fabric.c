@@ -984,7 +984,8 @@ nomem:
 	return -1;
 }
 
-static int fab_open_nats(struct fabric *f, const char *pcap_dir, char *err, size_t errlen)
+static int fab_open_nats(struct fabric *f, const char *pcap_dir, const bool *capture, char *err,
+			 size_t errlen)
 {
 	size_t k, n = f->t->n_nats;
 	struct nat_cfg nc;
@@ -1003,7 +1004,7 @@ static int fab_open_nats(struct fabric *f, const char *pcap_dir, char *err, size
 			snprintf(err, errlen, "nat %s: cannot create it", f->t->nats[k].name);
 			return -1;
 		}
-		if (pcap_dir) {
+		if (pcap_dir && (!capture || capture[k])) {
 			snprintf(path, sizeof(path), "%s/%s-wan.pcap", pcap_dir,
 				 f->t->nats[k].name);
 			f->nat_pcap[k] = pcapw_open(path, err, errlen);
@@ -1054,10 +1055,12 @@ struct fabric *fabric_new(const struct fabric_cfg *cfg, char *err, size_t errlen
 	for (i = 0; i < n; i++)
 		f->ports[i].fd = -1;
 	for (i = 0; i < n; i++)
-		if (fab_open_port(f, i, be, cfg->pcap_dir, err, errlen) < 0)
+		if (fab_open_port(f, i, be,
+				  cfg->pcap_host && !cfg->pcap_host[i] ? NULL : cfg->pcap_dir, err,
+				  errlen) < 0)
 			goto fail;
 	f->wall_offset = clock_wall_ns() - sched_now(f->s);
-	if (fab_open_nats(f, cfg->pcap_dir, err, errlen) < 0 ||
+	if (fab_open_nats(f, cfg->pcap_dir, cfg->pcap_nat, err, errlen) < 0 ||
 	    fab_open_links(f, err, errlen) < 0 || fab_open_firewalls(f, err, errlen) < 0)
 		goto fail;
 	if (cfg->pcap_dir) {
