@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "natbed/capsel.h"
 #include "natbed/topo.h"
 #include "natbed/units.h"
 #include "netns.h"
@@ -34,6 +35,7 @@ struct up_opts {
 	const char *backend;
 	const char *spin;
 	const char *cpu;
+	const char *capture; /* capsel spec for natbed-emu; NULL: its default, all */
 	bool json;
 };
 
@@ -50,8 +52,8 @@ struct up_ctx {
 static void up_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: natbed up [--prefix P] [--out DIR] [--seed N] [--backend B] [--spin US]\n"
-		"                 [--cpu N] [--json] FILE\n"
+		"usage: natbed up [--prefix P] [--out DIR] [--capture SEL] [--seed N]\n"
+		"                 [--backend B] [--spin US] [--cpu N] [--json] FILE\n"
 		"\n"
 		"Builds the topology in FILE: namespace P+fabric for natbed-emu and P+HOST for\n"
 		"each host (visible to `ip netns`), a veth per host (eth0 in the host, named\n"
@@ -64,6 +66,10 @@ static void up_usage(FILE *f)
 		"  -o, --out DIR   captures (HOST.pcap per port, NAT-wan.pcap per NAT), the\n"
 		"                  event log (events.jsonl) and logs (HOST.log, emu.log)\n"
 		"                  (default ./out/NAME, NAME from the topology)\n"
+		"      --capture SEL\n"
+		"                  which captures to write: all (default), none, or NAME,...\n"
+		"                  of hosts (HOST.pcap) and NATs (NAT-wan.pcap); the event\n"
+		"                  log and the logs are written in every case\n"
 		"  -s, --seed N    override the topology's seed (every random draw of the run)\n"
 		"  -b, --backend B packet I/O backend of natbed-emu: ring (PACKET_MMAP rings,\n"
 		"                  the default) or packet (recvmmsg/sendmmsg)\n"
@@ -84,6 +90,7 @@ static int up_parse(int argc, char **argv, struct up_opts *o)
 	static const struct option lopts[] = {
 	    {"prefix", required_argument, NULL, 'p'},
 	    {"out", required_argument, NULL, 'o'},
+	    {"capture", required_argument, NULL, 'K'}, /* long options only: K, S, C */
 	    {"json", no_argument, NULL, 'j'},
 	    {"seed", required_argument, NULL, 's'},
 	    {"backend", required_argument, NULL, 'b'},
@@ -112,6 +119,9 @@ static int up_parse(int argc, char **argv, struct up_opts *o)
 			break;
 		case 'S':
 			o->spin = optarg;
+			break;
+		case 'K':
+			o->capture = optarg;
 			break;
 		case 'C':
 			o->cpu = optarg;
@@ -329,6 +339,8 @@ static int up_emulator(struct up_ctx *u)
 			NULL,
 			NULL,
 			NULL,
+			NULL,
+			NULL,
 			NULL};
 	struct timespec tick = {0, 10 * 1000 * 1000};
 	pid_t pid;
@@ -352,6 +364,10 @@ static int up_emulator(struct up_ctx *u)
 	if (u->o->cpu) {
 		argv[k++] = "--cpu";
 		argv[k++] = (char *)u->o->cpu;
+	}
+	if (u->o->capture) {
+		argv[k++] = "--capture";
+		argv[k++] = (char *)u->o->capture;
 	}
 	cli_run_path(u->ctl, sizeof(u->ctl), u->o->prefix, "ctl");
 	snprintf(log, sizeof(log), "%s/emu.log", u->out);
@@ -525,6 +541,11 @@ int cmd_up(int argc, char **argv)
 	if (topo_load(o.file, o.prefix, &t, err, sizeof(err)) < 0) {
 		fprintf(stderr, "natbed up: %s\n", err);
 		return 2;
+	}
+	if (o.capture && capsel_parse(t, o.capture, NULL, NULL, err, sizeof(err)) < 0) {
+		fprintf(stderr, "natbed up: --capture %s: %s\n", o.capture, err);
+		rc = 2;
+		goto out;
 	}
 	if (up_check_binaries(t) < 0)
 		goto out;

@@ -761,7 +761,8 @@ static void fab_nat_event(void *ctx, natbed_time_t now, const char *event, const
 	evlog_write(((struct fabric *)ctx)->ev, now, event, "%s", fields);
 }
 
-static int fab_open_nats(struct fabric *f, const char *pcap_dir, char *err, size_t errlen)
+static int fab_open_nats(struct fabric *f, const char *pcap_dir, const bool *capture, char *err,
+			 size_t errlen)
 {
 	size_t k, n = f->t->n_nats;
 	struct nat_cfg nc;
@@ -783,7 +784,7 @@ static int fab_open_nats(struct fabric *f, const char *pcap_dir, char *err, size
 			snprintf(err, errlen, "nat %s: cannot create it", f->t->nats[k].name);
 			return -1;
 		}
-		if (pcap_dir) {
+		if (pcap_dir && (!capture || capture[k])) {
 			snprintf(path, sizeof(path), "%s/%s-wan.pcap", pcap_dir,
 				 f->t->nats[k].name);
 			f->nat_pcap[k] = pcapw_open(path, err, errlen);
@@ -871,7 +872,8 @@ struct fabric *fabric_new(const struct fabric_cfg *cfg, char *err, size_t errlen
 	if (fab_open_ports(f, be, err, errlen) < 0)
 		goto fail;
 	for (i = 0; i < n; i++)
-		if (fab_open_port(f, i, cfg->pcap_dir, err, errlen) < 0)
+		if (fab_open_port(f, i, cfg->pcap_host && !cfg->pcap_host[i] ? NULL : cfg->pcap_dir,
+				  err, errlen) < 0)
 			goto fail;
 	f->wall_offset = clock_wall_ns() - sched_now(f->s);
 	if (cfg->pcap_dir) {
@@ -886,7 +888,7 @@ struct fabric *fabric_new(const struct fabric_cfg *cfg, char *err, size_t errlen
 		if (!f->drops)
 			goto nomem;
 	}
-	if (fab_open_nats(f, cfg->pcap_dir, err, errlen) < 0 ||
+	if (fab_open_nats(f, cfg->pcap_dir, cfg->pcap_nat, err, errlen) < 0 ||
 	    fab_open_links(f, err, errlen) < 0 || fab_open_firewalls(f, err, errlen) < 0)
 		goto fail;
 	if (fab_open_io(f, cfg, err, errlen) < 0)

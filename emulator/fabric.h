@@ -26,6 +26,8 @@ struct fabric_cfg {
 	const struct topo *topo; /* hosts become ports named after them */
 	const char *backend;	 /* packet I/O backend name; NULL: "ring" */
 	const char *pcap_dir;	 /* NULL: no captures */
+	const bool *pcap_host;	 /* with pcap_dir: [h] true for HOST.pcap; NULL: all */
+	const bool *pcap_nat;	 /* with pcap_dir: [n] true for NAT-wan.pcap; NULL: all */
 	struct sched *sched;	 /* attached to base by the caller */
 	struct event_base *base;
 	size_t pool_size;      /* packets in flight at most */

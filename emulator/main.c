@@ -16,6 +16,7 @@
 #include "ctl.h"
 #include "emu_ctl.h"
 #include "fabric.h"
+#include "natbed/capsel.h"
 #include "natbed/log.h"
 #include "natbed/sched.h"
 #include "natbed/topo.h"
@@ -31,6 +32,7 @@ struct emu_opts {
 	const char *ctl;
 	const char *backend;
 	const char *seed;
+	const char *capture; /* capsel spec: which captures --out gets */
 	struct standalone_opts sa;
 	const char *next_hop;
 	long spin_us;
@@ -54,6 +56,9 @@ static void emu_usage(FILE *f)
 	      "  -p, --prefix P       namespace prefix the topology was built with (default nb-)\n"
 	      "  -o, --out DIR        write DIR/HOST.pcap per port, DIR/NAT-wan.pcap per NAT and\n"
 	      "                       DIR/events.jsonl (default: no captures, no event log)\n"
+	      "      --capture SEL    which captures --out gets: all (default), none, or\n"
+	      "                       NAME,... of hosts (HOST.pcap) and NATs (NAT-wan.pcap);\n"
+	      "                       events.jsonl is written in every case\n"
 	      "  -c, --ctl PATH       control socket (default /run/natbed/PREFIX/ctl)\n"
 	      "  -b, --backend NAME   packet I/O backend: ring (default; AF_PACKET with\n"
 	      "                       PACKET_MMAP rings) or packet (AF_PACKET, recvmmsg/sendmmsg)\n"
@@ -116,6 +121,7 @@ static int emu_parse(int argc, char **argv, struct emu_opts *o)
 	    {"next-hop", required_argument, NULL, 'H'},
 	    {"spin", required_argument, NULL, 'S'},
 	    {"cpu", required_argument, NULL, 'C'},
+	    {"capture", required_argument, NULL, 'K'},
 	    {NULL, 0, NULL, 0},
 	};
 	int64_t n;
@@ -124,6 +130,7 @@ static int emu_parse(int argc, char **argv, struct emu_opts *o)
 	o->prefix = "nb-";
 	o->backend = "ring";
 	o->cpu = -1;
+	o->capture = CAPSEL_DEFAULT;
 	while ((c = getopt_long(argc, argv, "t:p:o:c:b:s:vh", lopts, NULL)) != -1) {
 		switch (c) {
 		case 't':
@@ -161,6 +168,9 @@ static int emu_parse(int argc, char **argv, struct emu_opts *o)
 			break;
 		case 'H':
 			o->next_hop = optarg;
+			break;
+		case 'K':
+			o->capture = optarg;
 			break;
 		case 'S':
 			if (units_parse_count(optarg, 10000, &n) < 0) {
@@ -211,6 +221,24 @@ struct emu_stop {
 	struct event_base *base;
 	natbed_time_t at_ns; /* 0 until a signal came */
 };
+/* Which captures --out gets: one flag per host and per NAT, for the fabric.
+ * 0, or -1 with the reason logged (the bad name and what the topology has). */
+static int emu_capture(const struct topo *t, const char *spec, bool **host, bool **nat)
+{
+	char err[TOPO_ERR_MAX];
+
+	*host = calloc(t->n_hosts + 1, sizeof(**host));
+	*nat = calloc(t->n_nats + 1, sizeof(**nat));
+	if (!*host || !*nat) {
+		log_err("--capture: out of memory");
+		return -1;
+	}
+	if (capsel_parse(t, spec, *host, *nat, err, sizeof(err)) < 0) {
+		log_err("--capture %s: %s", spec, err);
+		return -1;
+	}
+	return 0;
+}
 
 static void emu_signal_cb(evutil_socket_t sig, short ev, void *arg)
 {
@@ -240,6 +268,7 @@ int main(int argc, char **argv)
 	struct emu_ctl_ctx cctx;
 	struct emu_stop stop = {0};
 	struct fabric_cfg fc = {0};
+	bool *cap_host = NULL, *cap_nat = NULL;
 	int rc = 1;
 
 	if (emu_parse(argc, argv, &o) < 0)
@@ -259,6 +288,10 @@ int main(int argc, char **argv)
 	if (o.cpu >= 0 && emu_pin(o.cpu) < 0) {
 		topo_free(t);
 		return 2;
+	}
+	if (emu_capture(t, o.capture, &cap_host, &cap_nat) < 0) {
+		rc = 2;
+		goto cleanup;
 	}
 	fc.standalone = o.topology == NULL;
 	fc.spin_ns = o.spin_us * NATBED_NS_PER_US;
@@ -283,6 +316,8 @@ int main(int argc, char **argv)
 	fc.topo = t;
 	fc.backend = o.backend;
 	fc.pcap_dir = o.out;
+	fc.pcap_host = cap_host;
+	fc.pcap_nat = cap_nat;
 	fc.sched = s;
 	fc.base = base;
 	f = fabric_new(&fc, err, sizeof(err));
@@ -334,5 +369,7 @@ cleanup:
 		    "stopped %lld ms after the signal, captures complete",
 		    (long long)((clock_now(&clock_monotonic) - stop.at_ns) / NATBED_NS_PER_MS));
 	topo_free(t);
+	free(cap_host);
+	free(cap_nat);
 	return rc;
 }
