@@ -22,6 +22,8 @@ int cmd_exec(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_ctl(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_config(int argc, char **argv);
 
 /* Exits 1 with a clear message unless running as root. */
 int cli_need_root(const char *what);
@@ -48,6 +50,12 @@ int cli_which(const char *name, char *out, size_t len);
 int cli_host_view(void);
 
 struct topo;
+
+/* Sends the words of a `natbed ctl` command to the natbed-emu of prefix and
+ * returns its parsed answer (a json_t *, json_decref() it), or NULL with
+ * the reason printed. */
+struct json_t;
+struct json_t *cli_ctl_call(const char *prefix, int argc, char **argv);
 
 /* Stops every process `natbed up` started under prefix and removes every
  * namespace (and so every veth) and mount it made, plus the state

@@ -55,7 +55,7 @@ static void ctl_usage(FILE *f)
 }
 
 /* Sends the words, returns the parsed answer or NULL (message printed). */
-static json_t *ctl_call(const char *prefix, int argc, char **argv)
+json_t *cli_ctl_call(const char *prefix, int argc, char **argv)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	json_t *req = json_array(), *ans = NULL;
@@ -166,7 +166,7 @@ static json_t *ctl_all_mappings(const char *prefix, char **words, json_t *page)
 		snprintf(cursor, sizeof(cursor), "%s", next);
 		w[4] = cursor;
 		json_decref(ans);
-		ans = ctl_call(prefix, 5, w);
+		ans = cli_ctl_call(prefix, 5, w);
 		if (!ans || !json_is_true(json_object_get(ans, "ok"))) {
 			fprintf(stderr, "natbed ctl: the next page of mappings failed: %s\n",
 				json_string_value(json_object_get(ans, "error")) ?: "no answer");
@@ -241,7 +241,7 @@ int cmd_ctl(int argc, char **argv)
 		return 1;
 	if (ctl_abs_path(argc - optind, argv + optind, abs_path, sizeof(abs_path)) < 0)
 		return 1;
-	ans = ctl_call(prefix, argc - optind, argv + optind);
+	ans = cli_ctl_call(prefix, argc - optind, argv + optind);
 	if (!ans)
 		return 1;
 	if (json_is_true(json_object_get(ans, "ok")) && argc - optind == 3 &&

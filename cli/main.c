@@ -11,6 +11,8 @@ static const struct cli_cmd cli_cmds[] = {
     {"exec", cmd_exec, "run a command in a host's namespace"},
     {"status", cmd_status, "show what is up under a prefix"},
     {"ctl", cmd_ctl, "talk to the running emulator"},
+    {"run", cmd_run, "bring a topology up, play its scenario, write the results"},
+    {"config", cmd_config, "show the settings natbed run would use, and their sources"},
     {"report", cmd_report, "write report.html from a run's results.json"},
 };
 

@@ -22,7 +22,7 @@
 
 /* In the child: never returns. */
 static void proc_child(int nsfd, char *const argv[], const char *shell, const char *log,
-		       int host_view)
+		       int host_view, int out_fd)
 {
 	int fd;
 
@@ -42,6 +42,8 @@ static void proc_child(int nsfd, char *const argv[], const char *shell, const ch
 		dup2(fd, STDOUT_FILENO);
 		dup2(fd, STDERR_FILENO);
 	}
+	if (out_fd >= 0)
+		dup2(out_fd, STDOUT_FILENO);
 	setenv("PATH", cli_child_path(), 1);
 	signal(SIGPIPE, SIG_DFL);
 	if (shell)
@@ -52,7 +54,8 @@ static void proc_child(int nsfd, char *const argv[], const char *shell, const ch
 	_exit(127);
 }
 
-pid_t proc_spawn(const char *ns, char *const argv[], const char *shell, const char *log)
+static pid_t proc_start(const char *ns, char *const argv[], const char *shell, const char *log,
+			int out_fd)
 {
 	struct netns_err err;
 	int nsfd = netns_open(ns, &err);
@@ -62,9 +65,31 @@ pid_t proc_spawn(const char *ns, char *const argv[], const char *shell, const ch
 		return nsfd;
 	pid = fork();
 	if (pid == 0)
-		proc_child(nsfd, argv, shell, log, shell != NULL);
+		proc_child(nsfd, argv, shell, log, shell != NULL, out_fd);
 	close(nsfd);
 	return pid < 0 ? -errno : pid;
+}
+
+pid_t proc_spawn(const char *ns, char *const argv[], const char *shell, const char *log)
+{
+	return proc_start(ns, argv, shell, log, -1);
+}
+
+pid_t proc_spawn_piped(const char *ns, char *const argv[], const char *log, int *out)
+{
+	int fds[2];
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -errno;
+	pid = proc_start(ns, argv, NULL, log, fds[1]);
+	close(fds[1]);
+	if (pid < 0) {
+		close(fds[0]);
+		return pid;
+	}
+	*out = fds[0];
+	return pid;
 }
 
 /* Tells the caller waiting in proc_reaper_start() its exit status. If it is

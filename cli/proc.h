@@ -23,6 +23,10 @@
  * -errno. */
 pid_t proc_spawn(const char *ns, char *const argv[], const char *shell, const char *log);
 
+/* The same for argv, but its stdout goes to a pipe whose read end (close on
+ * exec) is put in *out; stderr goes to log. */
+pid_t proc_spawn_piped(const char *ns, char *const argv[], const char *log, int *out);
+
 /* Puts a reaper between the caller and what it will start, for a command
  * (natbed up) that exits while its children run on. The calling process
  * waits for the rest of the command and exits with its status: this

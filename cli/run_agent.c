@@ -1,0 +1,97 @@
+/* natbed run: a host's serve line read for its connects. */
+#include "run_agent.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* serve's options connect must not inherit: its name and socket, its
+ * counters file, each followed by a value. */
+static const char *const run_agent_own[] = {"--name", "--bind", "--stats"};
+
+static int own_option(const char *w, const char **value)
+{
+	size_t i, len;
+
+	*value = NULL;
+	for (i = 0; i < sizeof(run_agent_own) / sizeof(run_agent_own[0]); i++) {
+		len = strlen(run_agent_own[i]);
+		if (strcmp(w, run_agent_own[i]) == 0)
+			return (int)i;
+		if (strncmp(w, run_agent_own[i], len) == 0 && w[len] == '=') {
+			*value = w + len + 1;
+			return (int)i;
+		}
+	}
+	return -1;
+}
+
+/* The program's base name is natbed-agent (a path to it is fine). */
+static int is_agent(const char *w)
+{
+	const char *slash = strrchr(w, '/');
+
+	return strcmp(slash ? slash + 1 : w, "natbed-agent") == 0;
+}
+
+int run_agent_parse(const struct topo *t, int h, struct run_agent *out, char *err, size_t errlen)
+{
+	const struct topo_host *host = &t->hosts[h];
+	char *words[RUN_AGENT_ARGS_MAX + 3], *save = NULL, *w;
+	const char *value;
+	int n = 0, i, own;
+
+	memset(out, 0, sizeof(*out));
+	if (!host->run[0]) {
+		snprintf(err, errlen,
+			 "host %s runs no program: a host the scenario connects runs "
+			 "`natbed-agent serve --name N --rendezvous ... --stun ...`",
+			 host->name);
+		return -1;
+	}
+	if (strpbrk(host->run, "\"'`$;&|<>\\")) {
+		snprintf(err, errlen,
+			 "host %s (line %d): natbed run reads the run line as plain words; "
+			 "drop the quotes and shell syntax",
+			 host->name, host->run_line);
+		return -1;
+	}
+	snprintf(out->words, sizeof(out->words), "%s", host->run);
+	for (w = strtok_r(out->words, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+		if (n == (int)(sizeof(words) / sizeof(words[0]))) {
+			snprintf(err, errlen,
+				 "host %s (line %d): more than %d words in its run line",
+				 host->name, host->run_line, RUN_AGENT_ARGS_MAX);
+			return -1;
+		}
+		words[n++] = w;
+	}
+	if (n < 2 || !is_agent(words[0]) || strcmp(words[1], "serve") != 0) {
+		snprintf(err, errlen,
+			 "host %s (line %d) runs `%s`, not `natbed-agent serve ...`: natbed run "
+			 "connects agents only",
+			 host->name, host->run_line, host->run);
+		return -1;
+	}
+	for (i = 2; i < n; i++) {
+		own = own_option(words[i], &value);
+		if (own < 0) {
+			out->argv[out->argc++] = words[i];
+			continue;
+		}
+		if (!value && i + 1 < n)
+			value = words[++i];
+		if (!value) {
+			snprintf(err, errlen, "host %s (line %d): %s without its value", host->name,
+				 host->run_line, words[i]);
+			return -1;
+		}
+		if (own == 0)
+			snprintf(out->name, sizeof(out->name), "%s", value);
+	}
+	if (!out->name[0]) {
+		snprintf(err, errlen, "host %s (line %d): its natbed-agent serve has no --name",
+			 host->name, host->run_line);
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,139 @@
+/* natbed run's plan: the scenario's pairs and arrivals as a list of jobs. */
+#include "run_plan.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "natbed/rng.h"
+
+void run_behaviour(const struct topo *t, int h, char *buf, size_t len)
+{
+	int k = t->hosts[h].nat;
+	size_t used = 0;
+
+	if (k < 0) {
+		snprintf(buf, len, "public");
+		return;
+	}
+	buf[0] = '\0';
+	for (; k >= 0 && used < len; k = t->nats[k].upstream) {
+		const struct topo_nat *n = &t->nats[k];
+		int w = snprintf(buf + used, len - used, "%s%s", used ? "+" : "",
+				 n->preset[0] ? n->preset : n->name);
+
+		used += w > 0 ? (size_t)w : 0;
+	}
+}
+
+static const char *or_null(const char *s)
+{
+	return s && s[0] ? s : NULL;
+}
+
+static void job_fill(const struct topo *t, struct run_job *j, int a, int b)
+{
+	j->a = a;
+	j->b = b;
+	if (t->hosts[a].nat >= 0 && t->hosts[a].nat == t->hosts[b].nat) {
+		snprintf(j->nat_a, sizeof(j->nat_a), "lan");
+		snprintf(j->nat_b, sizeof(j->nat_b), "lan");
+		return;
+	}
+	run_behaviour(t, a, j->nat_a, sizeof(j->nat_a));
+	run_behaviour(t, b, j->nat_b, sizeof(j->nat_b));
+}
+
+/* The site of an arrival: the one whose cumulative weight passes u. */
+static int pick_site(const struct topo_scenario *sc, double u)
+{
+	double acc = 0;
+	size_t i;
+
+	for (i = 0; i < sc->n_sites; i++) {
+		acc += sc->sites[i].weight;
+		if (u < acc)
+			return sc->sites[i].index;
+	}
+	return sc->sites[sc->n_sites - 1].index; /* rounding at the top */
+}
+
+/* Poisson arrivals: exponential gaps at rate_per_s, each at a site drawn
+ * by weight, until `clients` arrived or `duration` passed (whichever the
+ * scenario gives first). Gaps and sites come from two keyed streams, so
+ * changing the sites leaves the arrival times as they were. */
+static size_t arrivals_count(const struct topo_scenario *sc, uint64_t seed, struct run_job *out,
+			     const struct topo *t, unsigned first_id)
+{
+	uint64_t kgap = rng_key("arrival-gap", 0), ksite = rng_key("arrival-site", 0);
+	double dur = sc->duration_ns ? (double)sc->duration_ns / 1e9 : INFINITY;
+	uint32_t max = sc->clients ? sc->clients : UINT32_MAX;
+	double at = 0;
+	size_t n = 0;
+
+	if (sc->to_index < 0 || sc->rate_per_s <= 0 || sc->n_sites == 0)
+		return 0;
+	while (n < max) {
+		double u = rng_keyed_unit(seed, kgap, n);
+
+		at += -log1p(-u) / sc->rate_per_s;
+		if (at > dur)
+			break;
+		if (out) {
+			struct run_job *j = &out[n];
+
+			memset(j, 0, sizeof(*j));
+			j->id = first_id + (unsigned)n;
+			j->t_s = round(at * 1e6) / 1e6;
+			j->arrival = true;
+			job_fill(t, j, pick_site(sc, rng_keyed_unit(seed, ksite, n)), sc->to_index);
+			j->method = or_null(sc->method);
+			j->priority = or_null(sc->priority);
+		}
+		n++;
+	}
+	return n;
+}
+
+int run_plan_build(const struct topo *t, uint64_t seed, struct run_plan *p, char *err,
+		   size_t errlen)
+{
+	const struct topo_scenario *sc = t->scenario;
+	size_t i, n_arr;
+
+	memset(p, 0, sizeof(*p));
+	if (!sc) {
+		snprintf(err, errlen,
+			 "%s: no scenario section: natbed run needs pairs to connect or clients "
+			 "arriving (docs/topology.md, Scenarios)",
+			 t->path[0] ? t->path : t->name);
+		return -1;
+	}
+	n_arr = arrivals_count(sc, seed, NULL, t, 0);
+	p->jobs = calloc(sc->n_pairs + n_arr + 1, sizeof(*p->jobs));
+	if (!p->jobs) {
+		snprintf(err, errlen, "out of memory for %zu connects", sc->n_pairs + n_arr);
+		return -1;
+	}
+	for (i = 0; i < sc->n_pairs; i++) {
+		const struct topo_pair *pr = &sc->pairs[i];
+		struct run_job *j = &p->jobs[i];
+
+		j->id = (unsigned)i;
+		job_fill(t, j, pr->a, pr->b);
+		j->method = or_null(pr->method) ? pr->method : or_null(sc->method);
+		j->priority = or_null(pr->priority) ? pr->priority : or_null(sc->priority);
+	}
+	arrivals_count(sc, seed, p->jobs + sc->n_pairs, t, (unsigned)sc->n_pairs);
+	p->n_jobs = sc->n_pairs + n_arr;
+	p->arrivals = n_arr > 0;
+	p->last_s = n_arr ? p->jobs[p->n_jobs - 1].t_s : 0;
+	return 0;
+}
+
+void run_plan_free(struct run_plan *p)
+{
+	free(p->jobs);
+	memset(p, 0, sizeof(*p));
+}
