@@ -551,6 +551,49 @@ static void on_connect(struct rdv *r, const struct dg_ep *from, const struct rdv
 	connect_answer(r, a, from, m);
 }
 
+/* LOOKUP from a registered agent A naming B: B's candidates and NAT, so
+ * that A chooses its methods before it asks CONNECT. Stateless: a
+ * retransmission is answered again, with what B registered by then. */
+static void on_lookup(struct rdv *r, const struct dg_ep *from, const struct rdv_msg *m)
+{
+	struct rdv_reg *a = find_ep(r, from), *b;
+	struct rdv_msg ans = {.kind = RDV_LOOKUP_OK, .attrs = RDV_A_PEER | RDV_A_HOST | RDV_A_NAT};
+	const char *refused = NULL;
+
+	/* only a registered agent asks, under its own name (as CONNECT) */
+	if (!a) {
+		drop(r, RDV_DROP_UNREGISTERED);
+		return;
+	}
+	if (strcmp(a->name, m->name) != 0) {
+		drop(r, RDV_DROP_NAME_MISMATCH);
+		return;
+	}
+	memcpy(ans.peer, m->peer, sizeof(ans.peer));
+	b = find_name(r, m->peer);
+	if (!b)
+		refused = "peer not registered";
+	else if (b == a)
+		refused = "peer is the asker";
+	if (refused) {
+		r->c.lookup_errors++;
+		ans.kind = RDV_LOOKUP_ERR;
+		ans.attrs = RDV_A_ERROR | RDV_A_PEER;
+		ans.error_code = 400;
+		snprintf(ans.reason, sizeof(ans.reason), "%s", refused);
+		log_debug("%s looks %s up: refused: %s", a->name, m->peer, refused);
+		answer(r, from, m, &ans);
+		return;
+	}
+	r->c.lookups++;
+	ans.cand = b->cand;
+	if (b->cand.srflx.addr)
+		ans.attrs |= RDV_A_SRFLX;
+	if (b->cand.relay.addr)
+		ans.attrs |= RDV_A_RELAY;
+	answer(r, from, m, &ans);
+}
+
 /* An agent's answer to INTRODUCE: it must come from that side's address
  * with that side's transaction. */
 static void on_intro_answer(struct rdv *r, const struct dg_ep *from, const struct rdv_msg *m)
@@ -594,6 +637,9 @@ static void on_datagram(void *arg, int sock, const struct dg_ep *from, const uin
 		break;
 	case RDV_CONNECT:
 		on_connect(r, from, &m);
+		break;
+	case RDV_LOOKUP:
+		on_lookup(r, from, &m);
 		break;
 	case RDV_INTRODUCE_OK:
 	case RDV_INTRODUCE_ERR:
