@@ -545,7 +545,10 @@ int agent_new(const struct dgram *d, const struct agent_config *cfg, const struc
 				 .nat = cfg->nat,
 				 .txn = cfg->txn,
 				 .find_method = cfg->find_method};
-	struct rdvc_ops ro = {on_registered, on_failed, on_introduced, on_connect_failed, NULL};
+	struct rdvc_ops ro = {.registered = on_registered,
+			      .failed = on_failed,
+			      .introduced = on_introduced,
+			      .connect_failed = on_connect_failed};
 	struct agent *a;
 	int r;
 
