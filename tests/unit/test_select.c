@@ -137,6 +137,59 @@ static void test_learning(void **state)
 	learn_free(l);
 }
 
+/* The cascade's plan: tried ones by score, then skipped ones with why;
+ * measured successes bring a hopeless method back. */
+static void test_cascade_plan(void **state)
+{
+	struct sel_choice c[3];
+	struct sel_limits lim = {0};
+	struct learn *l = learn_new();
+	char key[SEL_PAIR_KEY_MAX];
+
+	/* hard: a has no chance (0), b 0.1, r 0.99 */
+	assert_int_equal(sel_cascade(&hard, NULL, SEL_BALANCED, &lim, all, 3, c, 3), 3);
+	assert_ptr_equal(c[0].m, &mr);
+	assert_ptr_equal(c[1].m, &mb);
+	assert_ptr_equal(c[2].m, &ma);
+	assert_int_equal(c[0].skip, SEL_SKIP_NONE);
+	assert_int_equal(c[1].skip, SEL_SKIP_NONE);
+	assert_int_equal(c[2].skip, SEL_SKIP_HOPELESS);
+	assert_true(fabs(c[1].rate - 0.1) < 1e-9 && fabs(c[1].prior - 0.1) < 1e-9);
+	assert_true(fabs(c[0].score - (0.4 * 0.99 + 0.3 * 0.95 + 0.2 * 0.8)) < 1e-9);
+	assert_string_equal(sel_skip_reason(c[2].skip), "skipped: no chance for this pair");
+	/* no relay: r skipped, listed before a (its score is higher) */
+	lim.no_relay = true;
+	sel_cascade(&hard, NULL, SEL_BALANCED, &lim, all, 3, c, 3);
+	assert_ptr_equal(c[0].m, &mb);
+	assert_ptr_equal(c[1].m, &mr);
+	assert_int_equal(c[1].skip, SEL_SKIP_RELAY);
+	assert_ptr_equal(c[2].m, &ma);
+	/* a budget of 4 s leaves b (5 s) out */
+	lim.budget_ns = 4 * S;
+	sel_cascade(&cones, NULL, SEL_SUCCESS_RATE, &lim, all, 3, c, 3);
+	assert_ptr_equal(c[0].m, &ma);
+	assert_int_equal(c[0].skip, SEL_SKIP_NONE);
+	assert_int_equal(c[1].skip, SEL_SKIP_RELAY);
+	assert_ptr_equal(c[2].m, &mb);
+	assert_string_equal(sel_skip_reason(c[2].skip), "skipped: needs more than the budget");
+	/* four successes of a for hard: 4 / 8, tried now */
+	lim = (struct sel_limits){.no_relay = true};
+	sel_pair_key(&hard, key);
+	for (int i = 0; i < 4; i++)
+		learn_record(l, key, "a", true, 50.0);
+	sel_cascade(&hard, l, SEL_SUCCESS_RATE, &lim, all, 3, c, 3);
+	assert_ptr_equal(c[0].m, &ma);
+	assert_int_equal(c[0].skip, SEL_SKIP_NONE);
+	assert_true(fabs(c[0].rate - 0.5) < 1e-9 && c[0].prior == 0);
+	/* out is bounded by max: the first of the cascade's order */
+	assert_int_equal(sel_cascade(&hard, l, SEL_SUCCESS_RATE, &lim, all, 3, c, 1), 1);
+	assert_ptr_equal(c[0].m, &ma);
+	assert_int_equal(sel_cascade(&hard, NULL, SEL_BALANCED, &lim, all, 3, c, 2), 2);
+	assert_ptr_equal(c[0].m, &mb);
+	assert_ptr_equal(c[1].m, &mr);
+	learn_free(l);
+}
+
 /* Two peers of one site meet as if no NAT stood between them. */
 static void test_same_site(void **state)
 {
@@ -252,9 +305,9 @@ static void test_cascade(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_scores),   cmocka_unit_test(test_order_and_limits),
-	    cmocka_unit_test(test_learning), cmocka_unit_test(test_same_site),
-	    cmocka_unit_test(test_cascade),
+	    cmocka_unit_test(test_scores),	 cmocka_unit_test(test_order_and_limits),
+	    cmocka_unit_test(test_learning),	 cmocka_unit_test(test_same_site),
+	    cmocka_unit_test(test_cascade_plan), cmocka_unit_test(test_cascade),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
