@@ -60,7 +60,7 @@ connect() { # OUT ARGS...
 	x sym timeout 120 natbed-agent connect --name sym --peer prc "${common[@]}" --probes 5 \
 		--learn "$learn" "$@" >"$out" 2>"$out.err"
 }
-connect "$NB_TMP/casc.json" --cascade --verbose ||
+connect "$NB_TMP/casc.json" --cascade --verbose --stats "$NB_TMP/sym.stats" ||
 	nb_fail "cascade: exit $?: $(cat "$NB_TMP/casc.json" "$NB_TMP/casc.json.err")"
 [ "$(wc -l <"$NB_TMP/casc.json")" -eq 1 ] || nb_fail "not one line: $(cat "$NB_TMP/casc.json")"
 jq -e --arg prc "$PRC" --arg sym "$SYM" '
@@ -77,6 +77,9 @@ jq -e --arg prc "$PRC" --arg sym "$SYM" '
 	"$NB_TMP/casc.json" >/dev/null || nb_fail "cascade's line: $(cat "$NB_TMP/casc.json")"
 grep -q "discovery: .*class symmetric-random" "$NB_TMP/casc.json.err" ||
 	nb_fail "sym's discovery: $(cat "$NB_TMP/casc.json.err")"
+jq -e '.rendezvous.lookups_ok == 1 and .rendezvous.lookups_failed == 0
+	and .rendezvous.connects_ok == 1 and .tries.ok == 1' "$NB_TMP/sym.stats" >/dev/null ||
+	nb_fail "sym's counters: $(cat "$NB_TMP/sym.stats")"
 
 # the learned outcome, keyed by the pair, and methods reading it
 pair="symmetric-random|port-restricted"
