@@ -14,7 +14,7 @@ static const struct agent_cmd cmds[] = {
     {"serve", agent_cmd_serve, "register and answer connection requests until stopped"},
     {"connect", agent_cmd_connect, "connect to a peer, probe the path, print one JSON line"},
     {"discover", agent_cmd_discover, agent_discover_help},
-    /* methods: its file adds its line here */
+    {"methods", agent_cmd_methods, "the methods' table, priors, measured rates and scores"},
 };
 
 static void usage(FILE *f)

@@ -14,6 +14,8 @@
 /* What the program brings: the product's method table, or a test's. */
 struct agent_env {
 	const struct method *(*find_method)(const char *name);
+	/* the table a cascade orders and `methods` prints; NULL: method_at */
+	const struct method *(*method_at)(size_t i);
 };
 
 struct agent_cmd {
@@ -28,6 +30,7 @@ int agent_main(int argc, char **argv, const struct agent_env *env);
 /* The subcommands: argv[0] is the subcommand's name. */
 int agent_cmd_serve(int argc, char **argv, const struct agent_env *env);
 int agent_cmd_connect(int argc, char **argv, const struct agent_env *env);
+int agent_cmd_methods(int argc, char **argv, const struct agent_env *env);
 /* discover --stun IP[:PORT]: RFC 5780 NAT behaviour discovery, one JSON
  * line (agent_discover.c); its one-line help. */
 int agent_discover_main(int argc, char **argv);
@@ -44,6 +47,8 @@ enum agent_cli_opt {
 	AGENT_OPT_STATS,
 	AGENT_OPT_VERBOSE,
 	AGENT_OPT_HELP,
+	AGENT_OPT_NO_DISCOVER,
+	AGENT_OPT_NAT,
 };
 
 /* The common options, for a subcommand's struct option table. */
@@ -54,6 +59,8 @@ enum agent_cli_opt {
 	    {"bind", required_argument, NULL, AGENT_OPT_BIND},                                     \
 	    {"stats", required_argument, NULL, AGENT_OPT_STATS},                                   \
 	    {"verbose", no_argument, NULL, AGENT_OPT_VERBOSE},                                     \
+	    {"no-discover", no_argument, NULL, AGENT_OPT_NO_DISCOVER},                             \
+	    {"nat", required_argument, NULL, AGENT_OPT_NAT},                                       \
 	{                                                                                          \
 		"help", no_argument, NULL, AGENT_OPT_HELP                                          \
 	}
@@ -66,6 +73,13 @@ enum agent_cli_opt {
 	"                           (default port 3478)\n"                                         \
 	"  --bind IP[:PORT]         the main socket's address (default: any address;\n"            \
 	"                           without PORT, a free port)\n"                                  \
+	"  --no-discover            register without RFC 5780 discovery (its NAT unknown);\n"      \
+	"                           by default the agent first measures its NAT against\n"         \
+	"                           --stun (which needs a second address for all of it)\n"         \
+	"  --nat CLASS              register CLASS without discovery: open, full-cone,\n"          \
+	"                           restricted-cone, port-restricted, addr-dependent,\n"           \
+	"                           symmetric-sequential[:STRIDE] (default stride 1),\n"           \
+	"                           symmetric-random, unknown (discover's \"class\")\n"            \
 	"  --stats FILE             write counters as JSON to FILE on SIGUSR1 and at exit\n"       \
 	"  --verbose                log at debug level\n"                                          \
 	"  --help                   this text\n"

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "agent.h"
@@ -17,6 +18,47 @@ void agent_cli_init(struct agent_cli *c, const struct agent_env *env)
 	c->env = env;
 	c->cfg.find_method = env->find_method;
 	c->cfg.nat.hairpin = -1;
+	c->cfg.discover = true;
+}
+
+/* --nat CLASS: what discovery would have found for a NAT of that class
+ * (natinfo_class() gives CLASS back). */
+static int parse_nat(const char *arg, struct natinfo *ni)
+{
+	static const struct {
+		const char *name;
+		struct natinfo ni;
+	} classes[] = {
+	    {"open", {NI_MAP_NONE, NI_FILTER_NONE, NI_PORTS_PRESERVE, 0, -1}},
+	    {"full-cone", {NI_MAP_EIM, NI_FILTER_EIF, NI_PORTS_UNKNOWN, 0, -1}},
+	    {"restricted-cone", {NI_MAP_EIM, NI_FILTER_ADF, NI_PORTS_UNKNOWN, 0, -1}},
+	    {"port-restricted", {NI_MAP_EIM, NI_FILTER_APDF, NI_PORTS_UNKNOWN, 0, -1}},
+	    {"addr-dependent", {NI_MAP_ADM, NI_FILTER_APDF, NI_PORTS_UNKNOWN, 0, -1}},
+	    {"symmetric-sequential", {NI_MAP_APDM, NI_FILTER_APDF, NI_PORTS_SEQUENTIAL, 1, -1}},
+	    {"symmetric-random", {NI_MAP_APDM, NI_FILTER_APDF, NI_PORTS_RANDOM, 0, -1}},
+	    {"unknown", {NI_MAP_UNKNOWN, NI_FILTER_UNKNOWN, NI_PORTS_UNKNOWN, 0, -1}},
+	};
+	const char *colon = strchr(arg, ':');
+	size_t n = colon ? (size_t)(colon - arg) : strlen(arg);
+	char *end;
+	long stride;
+
+	for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]); i++) {
+		if (strlen(classes[i].name) != n || strncmp(arg, classes[i].name, n) != 0)
+			continue;
+		*ni = classes[i].ni;
+		if (!colon)
+			return 0;
+		/* a stride only where the ports are sequential; not 0 */
+		errno = 0;
+		stride = strtol(colon + 1, &end, 10);
+		if (ni->ports != NI_PORTS_SEQUENTIAL || end == colon + 1 || *end || errno ||
+		    stride == 0 || stride < INT16_MIN || stride > INT16_MAX)
+			return -1;
+		ni->stride = (int)stride;
+		return 0;
+	}
+	return -1;
 }
 
 static int parse_ep(const char *opt, const char *arg, uint16_t port, struct dg_ep *ep)
@@ -55,6 +97,20 @@ int agent_cli_option(struct agent_cli *c, int opt, const char *arg)
 	case AGENT_OPT_VERBOSE:
 		c->verbose = true;
 		return 1;
+	case AGENT_OPT_NO_DISCOVER:
+		c->cfg.discover = false;
+		return 1;
+	case AGENT_OPT_NAT:
+		if (parse_nat(arg, &c->cfg.nat) < 0) {
+			fprintf(stderr,
+				"--nat %s: a class (open, full-cone, restricted-cone, "
+				"port-restricted, addr-dependent, symmetric-sequential[:STRIDE], "
+				"symmetric-random, unknown)\n",
+				arg);
+			return -1;
+		}
+		c->cfg.discover = false;
+		return 1;
 	default:
 		return 0;
 	}
@@ -78,7 +134,7 @@ static json_t *stats_json(void *arg)
 	struct rdvc_counters rc;
 	struct agent_counters ac;
 	struct dgsock_stats io;
-	json_t *drops = json_object(), *stray = json_object();
+	json_t *drops = json_object(), *stray = json_object(), *root, *rdv;
 
 	if (!c->a)
 		return NULL;
@@ -91,7 +147,7 @@ static json_t *stats_json(void *arg)
 	for (int i = 0; i < AGENT_STRAY_COUNT; i++)
 		json_object_set_new(stray, agent_stray_name((enum agent_stray)i),
 				    json_integer((json_int_t)ac.stray[i]));
-	return json_pack(
+	root = json_pack(
 	    "{s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}, s:{s:I, s:I, s:I, s:I, "
 	    "s:I, s:o}, s:{s:I, s:I, s:I}}",
 	    "rendezvous", "taken", (json_int_t)rc.taken, "stun_answers",
@@ -105,10 +161,35 @@ static json_t *stats_json(void *arg)
 	    (json_int_t)ac.tries_refused, "probes_echoed", (json_int_t)ac.probes_echoed, "stray",
 	    stray, "socket", "rx", (json_int_t)io.rx, "tx", (json_int_t)io.tx, "tx_errors",
 	    (json_int_t)io.tx_errors);
+	rdv = json_object_get(root, "rendezvous");
+	json_object_set_new(rdv, "lookups_ok", json_integer((json_int_t)rc.lookups_ok));
+	json_object_set_new(rdv, "lookups_failed", json_integer((json_int_t)rc.lookups_failed));
+	return root;
+}
+
+/* What discovery found, and what it could not measure (--verbose). */
+static void log_discovered(void *arg, struct agent *a, const struct disc_result *r)
+{
+	const struct natinfo *ni = &r->ni;
+	char stride[24] = "";
+
+	if (ni->ports == NI_PORTS_SEQUENTIAL)
+		snprintf(stride, sizeof(stride), " (stride %d)", ni->stride);
+	log_debug(
+	    "discovery: mapping %s, filtering %s, ports %s%s, hairpin %s: class %s in %.1f s",
+	    ni_map_name(ni->map), ni_filter_name(ni->filter), ni_ports_name(ni->ports), stride,
+	    ni->hairpin < 0 ? "unknown"
+	    : ni->hairpin   ? "yes"
+			    : "no",
+	    ni_class_name(natinfo_class(ni)), (double)(r->finished - r->started) / NATBED_NS_PER_S);
+	if (r->err != DISC_OK)
+		log_debug("discovery: %s; registering what was measured, the rest unknown",
+			  disc_err_str(r->err));
 }
 
 int agent_cli_start(struct agent_cli *c, const struct agent_ops *ops)
 {
+	struct agent_ops o = *ops;
 	char es[DG_EP_STR];
 	int r;
 
@@ -116,7 +197,9 @@ int agent_cli_start(struct agent_cli *c, const struct agent_ops *ops)
 	if (agent_loop_init(&c->loop, stats_json, c, c->stats_path) < 0)
 		return -ENOMEM;
 	c->loop.status = 1; /* until something says otherwise */
-	r = agent_new(agent_loop_dgram(&c->loop), &c->cfg, ops, &c->a);
+	if (!o.discovered)
+		o.discovered = log_discovered;
+	r = agent_new(agent_loop_dgram(&c->loop), &c->cfg, &o, &c->a);
 	if (r < 0) {
 		log_err("main socket %s: %s", dg_ep_str(&c->cfg.bind, es), strerror(-r));
 		return r;

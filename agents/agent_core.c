@@ -16,6 +16,7 @@
 struct agent_try {
 	struct agent *a;
 	bool used, mine;
+	bool cut;	   /* the plan's budget ended it: not the method's outcome */
 	bool start_called; /* stop() is owed */
 	bool running;	   /* start() succeeded: datagrams go to input() */
 	struct trav_try t;
@@ -40,13 +41,18 @@ struct agent {
 	int sock;
 	struct dg_ep local;
 	struct rdvc *rdvc;
+	struct disc *disc; /* while the discovery runs */
 	struct agent_try tries[AGENT_TRIES_MAX];
 	struct agent_path paths[AGENT_PATHS_MAX];
 	uint64_t sweep_timer;
 	/* the connect */
 	bool connecting, waiting_registration;
+	bool looking_up; /* the cascade's LOOKUP is under way */
+	bool asking;	 /* a step's CONNECT is asked, its introduction awaited */
 	struct agent_plan plan;
 	int step;
+	int nskipped; /* what the cascade skips, listed after the tries */
+	struct agent_tried skipped[AGENT_PLAN_MAX];
 	natbed_time_t asked_at, step_asked_at, total_deadline;
 	uint64_t total_timer;
 	struct agent_try *ctry;
@@ -169,13 +175,16 @@ static void connect_finish(struct agent *a, const char *reason)
 	if (!a->connecting)
 		return;
 	a->connecting = false;
-	a->waiting_registration = false;
+	a->waiting_registration = a->looking_up = a->asking = false;
 	if (a->total_timer)
 		sched_cancel(a->d->s, a->total_timer);
 	a->total_timer = 0;
 	r->success = reason == NULL;
 	if (reason)
 		snprintf(r->reason, sizeof(r->reason), "%s", reason);
+	/* what the cascade did not try, after what it tried */
+	for (int i = 0; i < a->nskipped && r->ntried < AGENT_PLAN_MAX; i++)
+		r->tried[r->ntried++] = a->skipped[i];
 	if (!r->success) {
 		r->path = "none";
 		r->probe = (struct probe_result){.rtt_ms = -1, .rtt_min_ms = -1, .rtt_max_ms = -1};
@@ -195,6 +204,7 @@ static void record_tried(struct agent *a, bool success, double ms, const char *r
 
 	t->m = a->plan.steps[a->step].m;
 	t->success = success;
+	t->skipped = false;
 	t->ms = ms;
 	snprintf(t->reason, sizeof(t->reason), "%s", reason ? reason : "");
 	r->m = t->m;
@@ -224,10 +234,13 @@ static void connect_step(struct agent *a)
 
 	if (a->step == a->plan.nsteps) {
 		connect_finish(a, a->rep.ntried ? a->rep.tried[a->rep.ntried - 1].reason
+				  : a->nskipped ? "nothing to try: every method skipped"
 						: "nothing to try");
 		return;
 	}
-	if (a->total_deadline && now >= a->total_deadline) {
+	/* the common start comes a start delay after the ask: a try with
+	 * less left than this would be cut before it could do anything */
+	if (a->total_deadline && a->total_deadline - now < AGENT_MIN_TRY_MS * NATBED_NS_PER_MS) {
 		connect_finish(a, "budget spent");
 		return;
 	}
@@ -242,7 +255,9 @@ static void connect_step(struct agent *a)
 
 		snprintf(why, sizeof(why), "cannot ask the rendezvous: %s", strerror(-r));
 		connect_failed_step(a, 0, why);
+		return;
 	}
+	a->asking = true;
 }
 
 static void total_fire(void *arg, natbed_time_t now)
@@ -250,36 +265,110 @@ static void total_fire(void *arg, natbed_time_t now)
 	struct agent *a = arg;
 
 	a->total_timer = 0;
-	/* a try under way ends as spent; its result ends the connect */
-	if (a->ctry && a->ctry->running && !a->ctry->t.finished)
+	if (a->ctry && !a->ctry->t.finished) {
+		/* a try under way (or awaiting its start) ends as spent; its
+		 * result ends the connect */
+		a->ctry->cut = true;
 		trav_done(&a->ctry->t, false, "budget spent");
-	else if (!a->ctry)
+	} else if (a->asking) {
+		record_tried(a, false, ms_between(a->step_asked_at, now), "budget spent");
 		connect_finish(a, "budget spent");
+	} else if (!a->ctry) {
+		connect_finish(a, "budget spent");
+	}
+}
+
+/* The cascade: the peer's NAT is known, the steps follow from it. */
+static void cascade_choose(struct agent *a, const struct trav_cand *peer)
+{
+	struct sel_choice c[AGENT_PLAN_MAX];
+	size_t n;
+
+	sel_pair_of(rdvc_self(a->rdvc), peer, &a->rep.pair);
+	a->rep.pair_known = true;
+	n = sel_cascade(&a->rep.pair, a->plan.learn, a->plan.priority, &a->plan.limits,
+			a->plan.table, a->plan.ntable, c, AGENT_PLAN_MAX);
+	a->plan.nsteps = 0;
+	a->nskipped = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (c[i].skip == SEL_SKIP_NONE) {
+			a->plan.steps[a->plan.nsteps++] = (struct agent_step){.m = c[i].m};
+			continue;
+		}
+		struct agent_tried *t = &a->skipped[a->nskipped++];
+
+		*t = (struct agent_tried){.m = c[i].m, .skipped = true};
+		snprintf(t->reason, sizeof(t->reason), "%s", sel_skip_reason(c[i].skip));
+	}
+	a->step = 0;
+	connect_step(a);
+}
+
+static void on_looked_up(void *arg, struct rdvc *c, const char *peer, const struct trav_cand *cand,
+			 const char *reason)
+{
+	struct agent *a = arg;
+
+	if (!a->connecting || !a->looking_up || strcmp(peer, a->plan.peer) != 0)
+		return;
+	a->looking_up = false;
+	if (!cand)
+		connect_finish(a, reason);
+	else
+		cascade_choose(a, cand);
+}
+
+/* Registered: the connect begins; its budget and setup time count from
+ * here, not from the discovery and registration before. */
+static void connect_begin(struct agent *a)
+{
+	int r;
+
+	a->waiting_registration = false;
+	a->asked_at = dg_now(a->d);
+	a->total_deadline = a->plan.total_ns ? a->asked_at + a->plan.total_ns : 0;
+	if (a->plan.total_ns)
+		a->total_timer = sched_at(a->d->s, a->total_deadline, total_fire, a);
+	if (!a->plan.cascade) {
+		connect_step(a);
+		return;
+	}
+	r = rdvc_lookup(a->rdvc, a->plan.peer);
+	if (r < 0) {
+		char why[64];
+
+		snprintf(why, sizeof(why), "cannot ask the rendezvous: %s", strerror(-r));
+		connect_finish(a, why);
+		return;
+	}
+	a->looking_up = true;
 }
 
 int agent_connect(struct agent *a, const struct agent_plan *plan)
 {
 	if (a->connecting)
 		return -EBUSY;
-	if (plan->nsteps < 1 || plan->nsteps > AGENT_PLAN_MAX ||
-	    !rdvmsg_name_ok(plan->peer, RDV_NAME_MAX) || plan->probes < 0 ||
+	if (!rdvmsg_name_ok(plan->peer, RDV_NAME_MAX) || plan->probes < 0 ||
 	    plan->probes > PROBE_MAX)
 		return -EINVAL;
-	for (int i = 0; i < plan->nsteps; i++)
+	if (plan->cascade ? !plan->table || plan->ntable < 1 || plan->ntable > AGENT_PLAN_MAX
+			  : plan->nsteps < 1 || plan->nsteps > AGENT_PLAN_MAX)
+		return -EINVAL;
+	for (int i = 0; i < plan->nsteps && !plan->cascade; i++)
 		if (!plan->steps[i].m)
+			return -EINVAL;
+	for (size_t i = 0; plan->cascade && i < plan->ntable; i++)
+		if (!plan->table[i])
 			return -EINVAL;
 	a->plan = *plan;
 	a->step = 0;
+	a->nskipped = 0;
 	a->connecting = true;
 	memset(&a->rep, 0, sizeof(a->rep));
 	memcpy(a->rep.peer, plan->peer, sizeof(a->rep.peer));
-	a->rep.m = plan->steps[0].m;
-	a->asked_at = dg_now(a->d);
-	a->total_deadline = plan->total_ns ? a->asked_at + plan->total_ns : 0;
-	if (plan->total_ns)
-		a->total_timer = sched_at(a->d->s, a->total_deadline, total_fire, a);
+	a->rep.m = plan->cascade ? NULL : plan->steps[0].m;
 	if (rdvc_registered(a->rdvc))
-		connect_step(a);
+		connect_begin(a);
 	else
 		a->waiting_registration = true;
 	return 0;
@@ -332,6 +421,18 @@ static void try_stop_fire(void *arg, natbed_time_t now)
 	try_release(at);
 }
 
+/* Records a try's outcome under its pair, as the peers were introduced. */
+static void learn_outcome(struct agent *a, const struct trav_try *t, double ms)
+{
+	char key[SEL_PAIR_KEY_MAX];
+	struct sel_pair pair;
+
+	sel_pair_of(&t->self, &t->peer, &pair);
+	if (learn_record(a->plan.learn, sel_pair_key(&pair, key), t->m->spec.name, t->success, ms) <
+	    0)
+		log_err("learning: cannot record %s for %s: out of memory", t->m->spec.name, key);
+}
+
 /* After the method's result, from the loop: use the path. A failed try
  * stops now; a successful one keeps running until its deadline, so that
  * it still answers the peer's checks when the peer's result comes later
@@ -341,10 +442,14 @@ static void try_after(void *arg, natbed_time_t now)
 	struct agent_try *at = arg;
 	struct agent *a = at->a;
 	struct trav_try t = at->t;
-	bool mine = at->mine;
+	bool mine = at->mine, cut = at->cut;
+	/* a try cut before its start took no time of its own */
+	double ms = t.done_at > t.start ? ms_between(t.start, t.done_at) : 0;
 
 	at->after_timer = 0;
 	try_log(at);
+	if (mine && a->plan.learn && !cut)
+		learn_outcome(a, &t, ms);
 	if (t.success) {
 		if (at->guard_timer)
 			sched_cancel(a->d->s, at->guard_timer);
@@ -379,10 +484,10 @@ static void try_after(void *arg, natbed_time_t now)
 		return;
 	}
 	if (!t.success) {
-		connect_failed_step(a, ms_between(t.start, t.done_at), t.reason);
+		connect_failed_step(a, ms, t.reason);
 		return;
 	}
-	record_tried(a, true, ms_between(t.start, t.done_at), NULL);
+	record_tried(a, true, ms, NULL);
 	a->rep.setup_ms = ms_between(a->asked_at, t.done_at);
 	a->rep.local = t.local;
 	a->rep.remote = t.remote;
@@ -466,8 +571,10 @@ static const char *on_introduced(void *arg, struct rdvc *c, const struct trav_tr
 	at->t.done = try_done;
 	at->t.done_arg = at;
 	at->start_timer = sched_at(a->d->s, t->start, try_begin, at);
-	if (mine)
+	if (mine) {
 		a->ctry = at;
+		a->asking = false;
+	}
 	return NULL;
 }
 
@@ -479,10 +586,8 @@ static void on_registered(void *arg, struct rdvc *c)
 
 	if (a->ops.ready)
 		a->ops.ready(a->ops.arg, a);
-	if (a->waiting_registration) {
-		a->waiting_registration = false;
-		connect_step(a);
-	}
+	if (a->waiting_registration)
+		connect_begin(a);
 }
 
 static void on_failed(void *arg, struct rdvc *c, const char *reason)
@@ -501,7 +606,7 @@ static void on_connect_failed(void *arg, struct rdvc *c, const char *peer, const
 {
 	struct agent *a = arg;
 
-	if (!a->connecting || a->ctry || strcmp(peer, a->plan.peer) != 0)
+	if (!a->connecting || !a->asking || strcmp(peer, a->plan.peer) != 0)
 		return;
 	/* the rendezvous cannot introduce this peer: no method will do */
 	record_tried(a, false, ms_between(a->step_asked_at, dg_now(a->d)), reason);
@@ -515,6 +620,8 @@ static void main_recv(void *arg, int sock, const struct dg_ep *from, const uint8
 {
 	struct agent *a = arg;
 
+	if (a->disc && disc_input(a->disc, sock, from, buf, len, now))
+		return;
 	if (rdvc_input(a->rdvc, from, buf, len, now))
 		return;
 	for (int i = 0; i < AGENT_PATHS_MAX; i++)
@@ -537,6 +644,49 @@ static void main_recv(void *arg, int sock, const struct dg_ep *from, const uint8
 	stray(a, buf, len);
 }
 
+/* --- the discovery ----------------------------------------------------- */
+
+/* It ended: register what it measured (unknown where it could not). */
+static void on_discovered(void *arg, const struct disc_result *r)
+{
+	struct agent *a = arg;
+	struct disc *d = a->disc;
+
+	a->cfg.nat = r->ni;
+	rdvc_set_nat(a->rdvc, &r->ni);
+	if (a->ops.discovered)
+		a->ops.discovered(a->ops.arg, a, r);
+	a->disc = NULL;
+	disc_free(d); /* r is d's: not used past here */
+	rdvc_start(a->rdvc);
+}
+
+/* RFC 5780 discovery on the main socket. 0, or -errno when it cannot
+ * begin (the agent registers its NAT as configured). */
+static int discover_begin(struct agent *a)
+{
+	struct disc_cfg dc = {.server = a->cfg.stun,
+			      .sock = a->sock,
+			      .local = a->local,
+			      .test_timeout_ns = a->cfg.discover_test_ns,
+			      .done = on_discovered,
+			      .done_arg = a};
+	int r;
+
+	a->disc = disc_new(a->d, &dc);
+	if (!a->disc) {
+		log_err("discovery: cannot begin: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	r = disc_start(a->disc);
+	if (r < 0) {
+		log_err("discovery: cannot begin: %s", strerror(-r));
+		disc_free(a->disc);
+		a->disc = NULL;
+	}
+	return r;
+}
+
 int agent_new(const struct dgram *d, const struct agent_config *cfg, const struct agent_ops *ops,
 	      struct agent **out)
 {
@@ -545,7 +695,11 @@ int agent_new(const struct dgram *d, const struct agent_config *cfg, const struc
 				 .nat = cfg->nat,
 				 .txn = cfg->txn,
 				 .find_method = cfg->find_method};
-	struct rdvc_ops ro = {on_registered, on_failed, on_introduced, on_connect_failed, NULL};
+	struct rdvc_ops ro = {.registered = on_registered,
+			      .failed = on_failed,
+			      .introduced = on_introduced,
+			      .connect_failed = on_connect_failed,
+			      .looked_up = on_looked_up};
 	struct agent *a;
 	int r;
 
@@ -571,7 +725,8 @@ int agent_new(const struct dgram *d, const struct agent_config *cfg, const struc
 		return -ENOMEM;
 	}
 	a->sweep_timer = sched_at(d->s, dg_now(d) + AGENT_SWEEP_S * NATBED_NS_PER_S, sweep, a);
-	rdvc_start(a->rdvc);
+	if (!cfg->discover || discover_begin(a) < 0)
+		rdvc_start(a->rdvc);
 	*out = a;
 	return 0;
 }
@@ -586,6 +741,7 @@ void agent_free(struct agent *a)
 			try_release(&a->tries[i]);
 	for (int i = 0; i < AGENT_PATHS_MAX; i++)
 		path_free(&a->paths[i]);
+	disc_free(a->disc);
 	if (a->sweep_timer)
 		sched_cancel(a->d->s, a->sweep_timer);
 	if (a->total_timer)

@@ -2,16 +2,24 @@
  * dgram (no I/O, no clock of its own), so a unit test or a simulation runs
  * it in virtual time.
  *
- * One main socket carries the rendezvous client (rdvclient.h) and every
- * try under way (method.h): each datagram goes to the client first, then
- * to the probe exchanges on it, then to each running try's method.
+ * One main socket carries the NAT discovery while it runs (discover.h),
+ * the rendezvous client (rdvclient.h) and every try under way (method.h):
+ * each datagram goes to the discovery first, then the client, then the
+ * probe exchanges on it, then to each running try's method.
+ *  - both: with config.discover, RFC 5780 discovery runs on the main
+ *    socket first and what it measured is the NAT registered (what it
+ *    could not measure stays unknown); then STUN and REGISTER.
  *  - serve: every introduction as responder runs its method at the common
  *    start; its try id's probes are echoed (probe.h) from then on, on the
  *    path found (from its remote only) or, when the initiator alone found
  *    one, on the main socket, for AGENT_PATH_LINGER_S after the last.
- *  - connect: a plan of methods to try in order (one with --method; the
- *    cascade's selection fills more), each asked of the rendezvous and run
- *    as initiator; the first success probes its path; one report.
+ *  - connect: a plan of methods to try in order, each asked of the
+ *    rendezvous (CONNECT) and run as initiator, each within its budget
+ *    and all within the plan's; the first success probes its path; one
+ *    report lists every try. The plan is given (--method), or chosen as
+ *    the cascade (--cascade): LOOKUP the peer's NAT, then the table in
+ *    sel_cascade()'s order for the pair, skipping what it skips. With a
+ *    learning store, every try's outcome is recorded under its pair.
  */
 #ifndef NATBED_AGENTS_AGENT_CORE_H
 #define NATBED_AGENTS_AGENT_CORE_H
@@ -19,14 +27,18 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "discover.h"
+#include "learn.h"
 #include "method.h"
 #include "probe.h"
 #include "rdvclient.h"
+#include "select.h"
 
 #define AGENT_TRIES_MAX	    16	 /* tries under way at once (serve) */
 #define AGENT_PATHS_MAX	    64	 /* paths kept to echo probes on (serve) */
 #define AGENT_PATH_LINGER_S 60	 /* a path unused this long is closed */
-#define AGENT_PLAN_MAX	    8	 /* methods one connect may try */
+#define AGENT_PLAN_MAX	    8	 /* methods one connect may try (or skip) */
+#define AGENT_MIN_TRY_MS    500	 /* no try is asked with less left of the plan's budget */
 #define AGENT_GUARD_MS	    1000 /* a try past its deadline by this is ended */
 #define AGENT_REASON_MAX    96
 
@@ -39,6 +51,11 @@ struct agent_config {
 	bool serve;	       /* answer introductions as responder */
 	/* the method an introduction names; NULL: method_find */
 	const struct method *(*find_method)(const char *name);
+	/* RFC 5780 discovery on the main socket before registering, against
+	 * stun (its OTHER-ADDRESS for the alternate tests): its result
+	 * replaces nat. Off: nat as given. */
+	bool discover;
+	natbed_time_t discover_test_ns; /* one test's bound; 0: DISC_TEST_TIMEOUT_NS */
 };
 
 /* One step of a connect: a method and the budget its try gets. */
@@ -47,35 +64,50 @@ struct agent_step {
 	natbed_time_t budget_ns; /* 0: the method's own */
 };
 
-/* What a connect should do. The cascade (or --method) fills the plan. */
+/* What a connect should do: the steps given (--method), or the cascade's. */
 struct agent_plan {
 	char peer[RDV_NAME_MAX + 1];
-	int nsteps;
+	int nsteps; /* with cascade: 0, the steps are chosen */
 	struct agent_step steps[AGENT_PLAN_MAX];
 	natbed_time_t total_ns; /* the whole connect; 0: unbounded but for each step's */
 	int probes;		/* K: probes on the path found */
 	struct probe_cfg probe; /* interval and wait (count and try id are set) */
+	/* The cascade: LOOKUP the peer, then the methods of table[0..ntable)
+	 * (at most AGENT_PLAN_MAX) in sel_cascade()'s order for the pair, by
+	 * priority within limits (natbed-agent: budget_ns is total_ns). */
+	bool cascade;
+	const struct method *const *table;
+	size_t ntable;
+	enum sel_priority priority;
+	struct sel_limits limits;
+	/* Measured outcomes (the caller's, who saves them): the cascade reads
+	 * it to choose; every try that ran is recorded under its pair (not
+	 * one the plan's budget cut short). NULL: none. */
+	struct learn *learn;
 };
 
 /* One try of a connect, as the report lists it. */
 struct agent_tried {
 	const struct method *m;
 	bool success;
-	double ms; /* from the common start to the result (or from the ask) */
+	bool skipped; /* the cascade did not try it: reason says why, ms is 0 */
+	double ms;    /* from the common start to the result (or from the ask) */
 	char reason[AGENT_REASON_MAX];
 };
 
 struct agent_report {
 	char peer[RDV_NAME_MAX + 1];
-	const struct method *m; /* the one that worked, or the last tried */
+	const struct method *m; /* the one that worked, or the last tried; NULL: none */
 	bool success;
-	double setup_ms; /* from the first CONNECT asked to the path found */
+	double setup_ms; /* from the first LOOKUP or CONNECT asked to the path found */
 	struct probe_result probe;
 	struct dg_ep local, remote;
 	const char *path; /* "direct", "relay" or "none" */
-	int ntried;
+	int ntried;	  /* the tries in order, then what the cascade skipped */
 	struct agent_tried tried[AGENT_PLAN_MAX];
 	char reason[AGENT_REASON_MAX]; /* why it failed; empty on success */
+	bool pair_known;	       /* the cascade looked the peer up: */
+	struct sel_pair pair;	       /* the pair it chose for */
 };
 
 /* Datagrams the main socket or a path socket got that nobody took. */
@@ -100,6 +132,9 @@ struct agent_ops {
 	void (*failed)(void *arg, struct agent *a, const char *reason);
 	/* A connect ended; r is valid during the call. */
 	void (*report)(void *arg, struct agent *a, const struct agent_report *r);
+	/* The discovery ended (config.discover); r is valid during the call,
+	 * r->err says what it could not measure. Registration follows. */
+	void (*discovered)(void *arg, struct agent *a, const struct disc_result *r);
 	void *arg;
 };
 
@@ -115,8 +150,9 @@ void agent_free(struct agent *a);
 void agent_leave(struct agent *a);
 
 /* Runs plan once registered (now, or when ready() comes); ops.report is
- * called once at the end. 0, -EBUSY (a connect under way) or -EINVAL (an
- * empty plan, a bad peer name, a probe count out of range). */
+ * called once at the end. The plan's budget and setup_ms count from
+ * then. 0, -EBUSY (a connect under way) or -EINVAL (an empty plan or
+ * table, a bad peer name, a probe count out of range). */
 int agent_connect(struct agent *a, const struct agent_plan *plan);
 
 /* The main socket's own address, and what the agent registers. */

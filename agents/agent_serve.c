@@ -9,13 +9,16 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: natbed-agent serve --name N --rendezvous IP[:PORT] --stun IP[:PORT]\n"
-		   "                          [--bind IP[:PORT]] [--stats FILE] [--verbose]\n"
+		   "                          [--no-discover | --nat CLASS] [--bind IP[:PORT]]\n"
+		   "                          [--stats FILE] [--verbose]\n"
 		   "\n"
-		   "Registers N with the rendezvous (refreshed at half its lifetime, which keeps\n"
-		   "the NAT's mapping alive) and answers every connection request: each try runs\n"
-		   "as responder at the common start with the method the introduction names,\n"
-		   "and a path found echoes the initiator's probes. Runs until SIGTERM or SIGINT,\n"
-		   "then gives the name up. Logs \"registered as N\" once ready.\n"
+		   "Measures its NAT (RFC 5780, against --stun), then registers N with the\n"
+		   "rendezvous with its candidates and that NAT (refreshed at half its lifetime,\n"
+		   "which keeps the NAT's mapping alive) and answers every connection request:\n"
+		   "each try runs as responder at the common start with the method the\n"
+		   "introduction names, and a path found echoes the initiator's probes. Runs\n"
+		   "until SIGTERM or SIGINT, then gives the name up. Logs \"registered as N:\n"
+		   "host H srflx S nat CLASS\" once ready.\n"
 		   "\n" AGENT_CLI_HELP);
 }
 
@@ -25,8 +28,9 @@ static void on_ready(void *arg, struct agent *a)
 	struct agent_cli *c = arg;
 	char h[DG_EP_STR], s[DG_EP_STR];
 
-	log_info("registered as %s: host %s srflx %s", c->cfg.name, dg_ep_str(&self->host, h),
-		 dg_ep_str(&self->srflx, s));
+	log_info("registered as %s: host %s srflx %s nat %s", c->cfg.name,
+		 dg_ep_str(&self->host, h), dg_ep_str(&self->srflx, s),
+		 ni_class_name(natinfo_class(&self->nat)));
 }
 
 static void on_failed(void *arg, struct agent *a, const char *reason)

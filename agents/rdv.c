@@ -507,19 +507,36 @@ static void connect_answer(struct rdv *r, const struct rdv_reg *a, const struct 
 	answer(r, to, req, &ans);
 }
 
-static void on_connect(struct rdv *r, const struct dg_ep *from, const struct rdv_msg *m)
+/* The registration asking m (CONNECT, LOOKUP): only a registered agent
+ * asks, under its own name. NULL when not (the drop is counted). */
+static struct rdv_reg *asker(struct rdv *r, const struct dg_ep *from, const struct rdv_msg *m)
 {
-	struct rdv_reg *a = find_ep(r, from), *b;
+	struct rdv_reg *a = find_ep(r, from);
 
-	/* only a registered agent asks, under its own name */
 	if (!a) {
 		drop(r, RDV_DROP_UNREGISTERED);
-		return;
+		return NULL;
 	}
 	if (strcmp(a->name, m->name) != 0) {
 		drop(r, RDV_DROP_NAME_MISMATCH);
-		return;
+		return NULL;
 	}
+	return a;
+}
+
+/* Why a cannot be told about the peer it names (b, NULL when unknown),
+ * or NULL. */
+static const char *peer_refusal(const struct rdv_reg *a, const struct rdv_reg *b)
+{
+	return !b ? "peer not registered" : b == a ? "peer is the asker" : NULL;
+}
+
+static void on_connect(struct rdv *r, const struct dg_ep *from, const struct rdv_msg *m)
+{
+	struct rdv_reg *a = asker(r, from, m), *b;
+
+	if (!a)
+		return;
 	/* RFC 8489 §6.3.1: a retransmitted request gets the same answer,
 	 * and no second introduction */
 	if (a->has_connect && memcmp(a->connect_txid, m->txid, STUN_TXID_LEN) == 0) {
@@ -532,11 +549,8 @@ static void on_connect(struct rdv *r, const struct dg_ep *from, const struct rdv
 	a->connect_code = 400;
 	a->connect_try = 0;
 	b = find_name(r, m->peer);
-	if (!b) {
-		a->connect_reason = "peer not registered";
-	} else if (b == a) {
-		a->connect_reason = "peer is the asker";
-	} else if (!(a->connect_try = introduce(r, a, b, m))) {
+	a->connect_reason = peer_refusal(a, b);
+	if (!a->connect_reason && !(a->connect_try = introduce(r, a, b, m))) {
 		a->connect_code = 508;
 		a->connect_reason = "too many introductions";
 	}
@@ -549,6 +563,39 @@ static void on_connect(struct rdv *r, const struct dg_ep *from, const struct rdv
 		log_debug("%s -> %s: refused: %s", a->name, m->peer, a->connect_reason);
 	}
 	connect_answer(r, a, from, m);
+}
+
+/* LOOKUP from a registered agent A naming B: B's candidates and NAT, so
+ * that A chooses its methods before it asks CONNECT. Stateless: a
+ * retransmission is answered again, with what B registered by then. */
+static void on_lookup(struct rdv *r, const struct dg_ep *from, const struct rdv_msg *m)
+{
+	struct rdv_reg *a = asker(r, from, m), *b;
+	struct rdv_msg ans = {.kind = RDV_LOOKUP_OK, .attrs = RDV_A_PEER | RDV_A_HOST | RDV_A_NAT};
+	const char *refused;
+
+	if (!a)
+		return;
+	memcpy(ans.peer, m->peer, sizeof(ans.peer));
+	b = find_name(r, m->peer);
+	refused = peer_refusal(a, b);
+	if (refused) {
+		r->c.lookup_errors++;
+		ans.kind = RDV_LOOKUP_ERR;
+		ans.attrs = RDV_A_ERROR | RDV_A_PEER;
+		ans.error_code = 400;
+		snprintf(ans.reason, sizeof(ans.reason), "%s", refused);
+		log_debug("%s looks %s up: refused: %s", a->name, m->peer, refused);
+		answer(r, from, m, &ans);
+		return;
+	}
+	r->c.lookups++;
+	ans.cand = b->cand;
+	if (b->cand.srflx.addr)
+		ans.attrs |= RDV_A_SRFLX;
+	if (b->cand.relay.addr)
+		ans.attrs |= RDV_A_RELAY;
+	answer(r, from, m, &ans);
 }
 
 /* An agent's answer to INTRODUCE: it must come from that side's address
@@ -594,6 +641,9 @@ static void on_datagram(void *arg, int sock, const struct dg_ep *from, const uin
 		break;
 	case RDV_CONNECT:
 		on_connect(r, from, &m);
+		break;
+	case RDV_LOOKUP:
+		on_lookup(r, from, &m);
 		break;
 	case RDV_INTRODUCE_OK:
 	case RDV_INTRODUCE_ERR:

@@ -15,6 +15,9 @@
  *    and a common start a little ahead (start_delay). INTRODUCE is a
  *    request: it is retransmitted until the agent acknowledges it or the
  *    start has come, each copy carrying the time left.
+ *  - LOOKUP from a registered agent A naming B: answered with B's
+ *    candidates and NAT (for A to choose its methods), or an error when B
+ *    is not registered.
  *  - It relays no data.
  * Whatever is truncated, unknown or spoofed (a wrong transaction, a name
  * another address holds, a CONNECT from an address not registered under
@@ -53,8 +56,8 @@ enum rdv_drop {
 	RDV_DROP_UNEXPECTED = RDV_PARSE_COUNT, /* a kind agents do not send it */
 	RDV_DROP_WRONG_TXN,		       /* an INTRODUCE answer no introduction awaits */
 	RDV_DROP_NAME_TAKEN,		       /* REGISTER of a name another address holds */
-	RDV_DROP_UNREGISTERED,		       /* CONNECT from an address not registered */
-	RDV_DROP_NAME_MISMATCH,		       /* CONNECT naming another than its address' agent */
+	RDV_DROP_UNREGISTERED,		       /* CONNECT, LOOKUP from an address not registered */
+	RDV_DROP_NAME_MISMATCH,		       /* CONNECT, LOOKUP naming another than its agent */
 	RDV_DROP_FULL,			       /* REGISTER past max_agents (answered 508) */
 	RDV_DROP_SEND,			       /* the driver refused to send an answer */
 	RDV_DROP_COUNT,
@@ -71,6 +74,8 @@ struct rdv_counters {
 	uint64_t intro_acked;
 	uint64_t intro_refused; /* an agent answered INTRODUCE with an error */
 	uint64_t intro_unacked; /* the start came before the agent acknowledged */
+	uint64_t lookups;	/* LOOKUPs answered with the peer's candidates */
+	uint64_t lookup_errors; /* LOOKUPs refused: peer unknown, itself */
 	uint64_t drops[RDV_DROP_COUNT];
 };
 

@@ -26,6 +26,13 @@ struct rdvc_conn {
 	uint64_t wait_timer;
 };
 
+/* The LOOKUP under way. */
+struct rdvc_lookup {
+	bool active;
+	char peer[RDV_NAME_MAX + 1];
+	struct rdvtxn txn;
+};
+
 /* An introduction answered: a retransmitted INTRODUCE gets the same. */
 struct rdvc_recent {
 	bool used;
@@ -45,6 +52,7 @@ struct rdvc {
 	struct rdvtxn stun_txn, reg_txn;
 	uint64_t refresh_timer, retry_timer;
 	struct rdvc_conn conns[RDVC_CONNECTS_MAX];
+	struct rdvc_lookup lookup;
 	struct rdvc_recent recent[RDVC_RECENT_TRIES];
 	int recent_next;
 	uint64_t txid_key, txid_count;
@@ -347,6 +355,70 @@ static void on_connect_answer(struct rdvc *c, const struct dg_ep *from, const st
 	    sched_at(c->d->s, now + RDVC_CONNECT_WAIT_MS * NATBED_NS_PER_MS, conn_wait_fire, k);
 }
 
+/* --- lookup ------------------------------------------------------------ */
+
+static void lookup_end(struct rdvc *c, const struct trav_cand *cand, const char *failure)
+{
+	struct rdvc_lookup *k = &c->lookup;
+	char peer[RDV_NAME_MAX + 1];
+
+	rdvtxn_stop(&k->txn);
+	k->active = false;
+	memcpy(peer, k->peer, sizeof(peer));
+	if (cand)
+		c->cnt.lookups_ok++;
+	else
+		c->cnt.lookups_failed++;
+	if (c->ops.looked_up)
+		c->ops.looked_up(c->ops.arg, c, peer, cand, failure);
+}
+
+static void lookup_timeout(void *arg, struct rdvtxn *x)
+{
+	lookup_end(arg, NULL, "rendezvous timeout");
+}
+
+int rdvc_lookup(struct rdvc *c, const char *peer)
+{
+	struct rdv_msg m = {.kind = RDV_LOOKUP, .attrs = RDV_A_NAME | RDV_A_PEER};
+	struct rdvc_lookup *k = &c->lookup;
+	int r;
+
+	if (!c->ever_registered)
+		return -ENOTCONN;
+	if (!rdvmsg_name_ok(peer, RDV_NAME_MAX))
+		return -EINVAL;
+	if (k->active)
+		return -EBUSY;
+	snprintf(k->peer, sizeof(k->peer), "%s", peer);
+	memcpy(m.name, c->cfg.name, sizeof(m.name));
+	memcpy(m.peer, k->peer, sizeof(m.peer));
+	r = rdv_request(c, &k->txn, &m, lookup_timeout, c);
+	if (r < 0)
+		return r;
+	k->active = true;
+	return 0;
+}
+
+static void on_lookup_answer(struct rdvc *c, const struct dg_ep *from, const struct rdv_msg *m)
+{
+	char why[RDV_REASON_MAX + 32];
+	struct trav_cand cand;
+
+	if (!c->lookup.active || !rdvtxn_match(&c->lookup.txn, m->txid, from)) {
+		drop(c, RDVC_DROP_WRONG_TXN);
+		return;
+	}
+	if (m->kind == RDV_LOOKUP_ERR) {
+		snprintf(why, sizeof(why), "rendezvous refused: %s", m->reason);
+		lookup_end(c, NULL, why);
+		return;
+	}
+	cand = m->cand; /* the codec leaves absent candidates at 0 */
+	snprintf(cand.name, sizeof(cand.name), "%s", m->peer);
+	lookup_end(c, &cand, NULL);
+}
+
 /* --- introductions ----------------------------------------------------- */
 
 static void intro_answer(struct rdvc *c, const struct rdvc_recent *rec)
@@ -395,6 +467,8 @@ static void fill_try(struct rdvc *c, const struct rdv_msg *m, const struct metho
 	t->sock = c->sock;
 	t->self = c->self;
 	t->peer = m->cand; /* the codec leaves absent candidates at 0 */
+	/* the methods' checks carry and check both names (peermsg.h) */
+	snprintf(t->peer.name, sizeof(t->peer.name), "%s", m->peer);
 	t->stun = c->cfg.stun;
 	t->start = now + (natbed_time_t)m->start_ms * NATBED_NS_PER_MS;
 	t->deadline =
@@ -492,6 +566,10 @@ bool rdvc_input(struct rdvc *c, const struct dg_ep *from, const uint8_t *buf, si
 	case RDV_INTRODUCE:
 		on_introduce(c, &m, now);
 		break;
+	case RDV_LOOKUP_OK:
+	case RDV_LOOKUP_ERR:
+		on_lookup_answer(c, from, &m);
+		break;
 	default:
 		drop(c, RDVC_DROP_UNEXPECTED);
 		break;
@@ -516,6 +594,7 @@ struct rdvc *rdvc_new(const struct dgram *d, int sock, const struct dg_ep *local
 	c->ops = *ops;
 	c->self.host = *local;
 	c->self.nat = cfg->nat;
+	snprintf(c->self.name, sizeof(c->self.name), "%s", cfg->name);
 	c->txid_key = rng_key("rdvc-txid", sock);
 	return c;
 }
@@ -526,6 +605,7 @@ void rdvc_free(struct rdvc *c)
 		return;
 	rdvtxn_stop(&c->stun_txn);
 	rdvtxn_stop(&c->reg_txn);
+	rdvtxn_stop(&c->lookup.txn);
 	for (int i = 0; i < RDVC_CONNECTS_MAX; i++) {
 		rdvtxn_stop(&c->conns[i].txn);
 		if (c->conns[i].wait_timer)
@@ -563,6 +643,12 @@ void rdvc_leave(struct rdvc *c)
 	m.cand.host = c->self.host;
 	new_txid(c, m.txid);
 	send_once(c, &m);
+}
+
+void rdvc_set_nat(struct rdvc *c, const struct natinfo *nat)
+{
+	c->cfg.nat = *nat;
+	c->self.nat = *nat;
 }
 
 const struct trav_cand *rdvc_self(const struct rdvc *c)

@@ -7,7 +7,8 @@
  *     port; srflx: the XOR-MAPPED-ADDRESS) and its NAT under its name, and
  *     refreshes the registration at half its lifetime, which also keeps
  *     the NAT's mapping toward the rendezvous alive;
- *  3. asks CONNECT for a peer and a method;
+ *  3. asks LOOKUP for a peer's candidates and NAT (to choose methods), and
+ *     CONNECT for a peer and a method;
  *  4. on INTRODUCE (from the rendezvous' address only) acknowledges it and
  *     hands the caller a filled struct trav_try: role, try id, both sides'
  *     candidates, the start converted to the local scheduler's time, the
@@ -58,6 +59,11 @@ struct rdvc_ops {
 				  const char *peer);
 	/* A CONNECT refused (its reason) or not answered ("rendezvous timeout"). */
 	void (*connect_failed)(void *arg, struct rdvc *c, const char *peer, const char *reason);
+	/* A LOOKUP ended: cand is the peer's registration (valid during the
+	 * call), or NULL with reason ("rendezvous refused: peer not
+	 * registered", "rendezvous timeout"). */
+	void (*looked_up)(void *arg, struct rdvc *c, const char *peer, const struct trav_cand *cand,
+			  const char *reason);
 	void *arg;
 };
 
@@ -75,6 +81,7 @@ struct rdvc_counters {
 	uint64_t taken; /* datagrams rdvc_input() took */
 	uint64_t stun_answers, registrations, refreshes, reregistrations;
 	uint64_t connects_ok, connects_failed;
+	uint64_t lookups_ok, lookups_failed;
 	uint64_t introductions, intro_duplicates, intro_refused;
 	uint64_t drops[RDVC_DROP_COUNT];
 };
@@ -103,6 +110,15 @@ bool rdvc_input(struct rdvc *c, const struct dg_ep *from, const uint8_t *buf, si
  * (0: the method's own budget). Returns 0, -ENOTCONN (not registered
  * yet), -EINVAL (a bad name) or -EBUSY (RDVC_CONNECTS_MAX under way). */
 int rdvc_connect(struct rdvc *c, const char *peer, const char *method, natbed_time_t budget_ns);
+
+/* Asks the rendezvous for peer's candidates and NAT; ops.looked_up tells
+ * the answer. Returns 0, -ENOTCONN (not registered yet), -EINVAL (a bad
+ * name) or -EBUSY (a LOOKUP under way). */
+int rdvc_lookup(struct rdvc *c, const char *peer);
+
+/* The NAT the client registers: before rdvc_start(), or it goes out with
+ * the next refresh. */
+void rdvc_set_nat(struct rdvc *c, const struct natinfo *nat);
 
 /* What the client registers (valid once registered). */
 const struct trav_cand *rdvc_self(const struct rdvc *c);

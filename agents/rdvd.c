@@ -22,9 +22,10 @@ static void usage(FILE *f)
 		"                         [--max-lifetime SECONDS] [--stats FILE] [--verbose]\n"
 		"\n"
 		"The rendezvous of natbed's agents: they register under a name (REGISTER),\n"
-		"ask to meet a peer (CONNECT), and it introduces both in the same moment\n"
-		"(INTRODUCE) with each other's candidates and a common start time. It\n"
-		"relays no data. STUN-framed messages: docs/agents.md.\n"
+		"learn a peer's candidates and NAT (LOOKUP), ask to meet it (CONNECT), and\n"
+		"it introduces both in the same moment (INTRODUCE) with each other's\n"
+		"candidates and a common start time. It relays no data. STUN-framed\n"
+		"messages: docs/agents.md.\n"
 		"\n"
 		"  --listen IP[:PORT]       address to serve on (default port %d)\n"
 		"  --start-delay DURATION   how far ahead the common start is (default %dms)\n"
@@ -63,6 +64,8 @@ static json_t *stats_json(void *arg)
 	    "intro_acked", (json_int_t)c.intro_acked, "intro_refused", (json_int_t)c.intro_refused,
 	    "intro_unacked", (json_int_t)c.intro_unacked, "socket", "rx", (json_int_t)io.rx, "tx",
 	    (json_int_t)io.tx, "tx_errors", (json_int_t)io.tx_errors);
+	json_object_set_new(root, "lookups", json_integer((json_int_t)c.lookups));
+	json_object_set_new(root, "lookup_errors", json_integer((json_int_t)c.lookup_errors));
 	json_object_set_new(root, "drops", drops);
 	return root;
 }

@@ -41,6 +41,11 @@ static const struct rdv_kind_desc kinds[RDV_KIND_COUNT] = {
 			  0},
     [RDV_INTRODUCE_ERR] = {"introduce-error", NBSTUN_METHOD_INTRODUCE, STUN_CLASS_ERROR,
 			   RDV_A_ERROR | RDV_A_TRY, 0},
+    [RDV_LOOKUP] = {"lookup", NBSTUN_METHOD_LOOKUP, STUN_CLASS_REQUEST, RDV_A_NAME | RDV_A_PEER, 0},
+    [RDV_LOOKUP_OK] = {"lookup-ok", NBSTUN_METHOD_LOOKUP, STUN_CLASS_SUCCESS,
+		       RDV_A_PEER | RDV_A_HOST | RDV_A_NAT, RDV_A_SRFLX | RDV_A_RELAY},
+    [RDV_LOOKUP_ERR] = {"lookup-error", NBSTUN_METHOD_LOOKUP, STUN_CLASS_ERROR, RDV_A_ERROR,
+			RDV_A_PEER},
 };
 
 static const char *const parse_names[RDV_PARSE_COUNT] = {

@@ -13,6 +13,9 @@
  *                       START ROLE [BUDGET]            (rendezvous -> agent)
  *             success   TRY                            (the agent's ack)
  *             error     ERROR-CODE TRY
+ *   LOOKUP    request   NAME PEER
+ *             success   PEER CAND-HOST [CAND-SRFLX] [CAND-RELAY] NAT
+ *             error     ERROR-CODE [PEER]
  *
  * docs/agents.md gives the layout of every attribute. The codec builds on
  * lib/stun.c: it never reads outside the datagram and checks the length
@@ -44,6 +47,9 @@ enum rdv_kind {
 	RDV_INTRODUCE,
 	RDV_INTRODUCE_OK,
 	RDV_INTRODUCE_ERR,
+	RDV_LOOKUP,
+	RDV_LOOKUP_OK,
+	RDV_LOOKUP_ERR,
 	RDV_KIND_COUNT
 };
 

@@ -79,29 +79,85 @@ double sel_score(const struct method *m, const struct sel_pair *p, const struct 
 	}
 }
 
+/* Inserts c into out[0..n) by score, best first, after its equals (a
+ * stable insertion: ties keep the order they came in). */
+static void insert_by_score(struct sel_choice *out, size_t n, const struct sel_choice *c)
+{
+	size_t j;
+
+	for (j = n; j > 0 && out[j - 1].score < c->score; j--)
+		out[j] = out[j - 1];
+	out[j] = *c;
+}
+
+static struct sel_choice choice_of(const struct method *m, const struct sel_pair *p,
+				   const struct learn *l, enum sel_priority pri,
+				   const struct sel_limits *lim)
+{
+	struct sel_choice c = {.m = m,
+			       .prior = sel_prior(m, p),
+			       .rate = sel_rate(m, p, l),
+			       .score = sel_score(m, p, l, pri)};
+
+	if (lim->no_relay && m->spec.relay)
+		c.skip = SEL_SKIP_RELAY;
+	else if (lim->budget_ns && m->spec.budget_ns > lim->budget_ns)
+		c.skip = SEL_SKIP_BUDGET;
+	else if (c.rate < SEL_HOPELESS)
+		c.skip = SEL_SKIP_HOPELESS;
+	return c;
+}
+
 size_t sel_order(const struct sel_pair *p, const struct learn *l, enum sel_priority pri,
 		 const struct sel_limits *lim, const struct method *const *methods, size_t count,
 		 const struct method **out, size_t max)
 {
-	double score[64];
-	const struct method *m;
-	size_t n = 0, i, j;
+	struct sel_choice sorted[64];
+	size_t n = 0, i;
 
 	for (i = 0; i < count && n < max && n < 64; i++) {
-		m = methods[i];
-		if ((lim->no_relay && m->spec.relay) ||
-		    (lim->budget_ns && m->spec.budget_ns > lim->budget_ns))
-			continue;
-		/* insertion by score, stable: ties keep the table's order */
-		double sc = sel_score(m, p, l, pri);
+		struct sel_choice c = choice_of(methods[i], p, l, pri, lim);
 
-		for (j = n; j > 0 && score[j - 1] < sc; j--) {
-			score[j] = score[j - 1];
-			out[j] = out[j - 1];
-		}
-		score[j] = sc;
-		out[j] = m;
-		n++;
+		/* the constraints only: a hopeless method keeps its place */
+		if (c.skip == SEL_SKIP_RELAY || c.skip == SEL_SKIP_BUDGET)
+			continue;
+		insert_by_score(sorted, n++, &c);
 	}
+	for (i = 0; i < n; i++)
+		out[i] = sorted[i].m;
 	return n;
+}
+
+static const char *const skip_reasons[SEL_SKIP_COUNT] = {"", "skipped: relay not allowed",
+							 "skipped: needs more than the budget",
+							 "skipped: no chance for this pair"};
+
+const char *sel_skip_reason(enum sel_skip s)
+{
+	return (unsigned)s < SEL_SKIP_COUNT ? skip_reasons[s] : "skipped";
+}
+
+size_t sel_cascade(const struct sel_pair *p, const struct learn *l, enum sel_priority pri,
+		   const struct sel_limits *lim, const struct method *const *methods, size_t count,
+		   struct sel_choice *out, size_t max)
+{
+	struct sel_choice tried[64], skipped[64];
+	size_t nt = 0, ns = 0, i;
+
+	for (i = 0; i < count && i < 64; i++) {
+		struct sel_choice c = choice_of(methods[i], p, l, pri, lim);
+
+		if (c.skip == SEL_SKIP_NONE)
+			insert_by_score(tried, nt++, &c);
+		else
+			insert_by_score(skipped, ns++, &c);
+	}
+	/* the best max of them, in that order */
+	if (nt > max)
+		nt = max;
+	if (ns > max - nt)
+		ns = max - nt;
+	memcpy(out, tried, nt * sizeof(*out));
+	memcpy(out + nt, skipped, ns * sizeof(*out));
+	return nt + ns;
 }

@@ -62,4 +62,41 @@ size_t sel_order(const struct sel_pair *p, const struct learn *l, enum sel_prior
 		 const struct sel_limits *lim, const struct method *const *methods, size_t n,
 		 const struct method **out, size_t max);
 
+/* --- the cascade's plan ------------------------------------------------ */
+
+/* A method whose estimated rate for the pair is below this is skipped:
+ * every prior docs/methods.md gives a pair RFC 4787 rules out is 0.05 or
+ * less, every other 0.2 or more, and measured outcomes move a rate across
+ * it (one success in one try lifts 0.05 to 0.24; forty failures sink
+ * 0.95 to 0.086). */
+#define SEL_HOPELESS 0.1
+
+/* Why the cascade does not try a method. */
+enum sel_skip {
+	SEL_SKIP_NONE,	   /* it is tried */
+	SEL_SKIP_RELAY,	   /* it relays and the caller said --no-relay */
+	SEL_SKIP_BUDGET,   /* its own budget is more than the whole connect's */
+	SEL_SKIP_HOPELESS, /* its rate for the pair is below SEL_HOPELESS */
+	SEL_SKIP_COUNT
+};
+
+/* "skipped: relay not allowed", "skipped: needs more than the budget",
+ * "skipped: no chance for this pair"; "" for SEL_SKIP_NONE. */
+const char *sel_skip_reason(enum sel_skip s);
+
+/* One method as the cascade sees it for a pair. */
+struct sel_choice {
+	const struct method *m;
+	double prior, rate, score; /* sel_prior, sel_rate, sel_score */
+	enum sel_skip skip;
+};
+
+/* Every method of methods[0..n) (n <= 64) in the cascade's order, into
+ * out[max]: first the ones it tries, best score first, then the ones it
+ * skips (each with why), best score first too; ties keep the table's
+ * order. Returns how many (n, or the first max of them). */
+size_t sel_cascade(const struct sel_pair *p, const struct learn *l, enum sel_priority pri,
+		   const struct sel_limits *lim, const struct method *const *methods, size_t n,
+		   struct sel_choice *out, size_t max);
+
 #endif

@@ -4,8 +4,9 @@
  *  2. the state machine: the same bytes cut into datagrams
  *     (SRC LEN DATA...), each from one of eight addresses, with time
  *     moving between them, into a rendezvous on a fake datagram driver;
- *     every datagram is counted, the registrations and introductions it
- *     makes expire, and everything is freed. */
+ *     every datagram is counted, CONNECTs and LOOKUPs are answered no
+ *     more often than datagrams came, the registrations and introductions
+ *     it makes expire, and everything is freed. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -113,8 +114,11 @@ static void server(const uint8_t *data, size_t size)
 		sched_run_until(s, sched_now(s) + (natbed_time_t)(src >> 3 & 7) * 200000000);
 	}
 	rdv_counters(r, &c);
-	if (c.datagrams != n || c.agents > c.registered || c.agents > cfg.max_agents)
+	/* one answer at most per datagram: CONNECT and LOOKUP alike */
+	if (c.datagrams != n || c.agents > c.registered || c.agents > cfg.max_agents ||
+	    c.connects + c.connect_errors + c.lookups + c.lookup_errors > n)
 		__builtin_trap();
+
 	/* every registration and introduction ends on its own */
 	sched_run_until(s, sched_now(s) + 7200 * NATBED_NS_PER_S);
 	rdv_counters(r, &c);

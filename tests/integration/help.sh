@@ -22,6 +22,7 @@ check "$bin/agents/natbed-stund" -- agents/stund.c
 check "$bin/agents/natbed-stunclient" -- agents/stunclient.c
 check "$bin/agents/natbed-stunload" -- agents/stunload.c
 check "$bin/agents/natbed-agent" discover -- agents/agent_discover.c
+check "$bin/agents/natbed-agent" methods -- agents/agent_methods.c
 check "$bin/agents/natbed-rendezvous" -- agents/rdvd.c
 for c in serve connect; do
 	check "$bin/agents/natbed-agent" "$c" -- "agents/agent_$c.c" agents/agent.h

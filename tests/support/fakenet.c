@@ -8,11 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "stund.h"
+#include "dgstund.h"
 
 #define FAKENET_HOSTS	  64
 #define FAKENET_SOCKETS	  4096
 #define FAKENET_EPHEMERAL 40000 /* first port a port-0 bind gets */
+#define FAKENET_STUNDS	  4
 
 struct fakenet;
 
@@ -38,14 +39,6 @@ struct fakepkt {
 	uint8_t buf[DG_MAX];
 };
 
-struct fakestund {
-	struct fakenet *n;
-	const struct dgram *d;
-	int sock;
-	struct stund_config cfg;
-	struct stund_counters c;
-};
-
 struct fakenet {
 	struct clock_virtual vc;
 	struct sched *s;
@@ -58,7 +51,7 @@ struct fakenet {
 	void *filter_arg;
 	struct fakenet_stats st;
 	int nstund;
-	struct fakestund stund[4];
+	struct dgstund *stund[FAKENET_STUNDS];
 };
 
 struct dg_ep fakenet_ep(const char *ip, uint16_t port)
@@ -197,6 +190,8 @@ void fakenet_free(struct fakenet *n)
 {
 	if (!n)
 		return;
+	for (int i = 0; i < n->nstund; i++)
+		dgstund_free(n->stund[i]);
 	sched_free(n->s); /* datagrams in flight are lost with it */
 	free(n);
 }
@@ -241,46 +236,16 @@ void fakenet_stats(const struct fakenet *n, struct fakenet_stats *st)
 	*st = n->st;
 }
 
-/* natbed-stund's pure handler behind a fake socket. */
-static void stund_recv(void *arg, int sock, const struct dg_ep *from, const uint8_t *buf,
-		       size_t len, natbed_time_t now)
-{
-	struct fakestund *f = arg;
-	struct sockaddr_storage ss = {0};
-	struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-	const struct sockaddr_in *to = (const struct sockaddr_in *)&f->cfg.addr[0];
-	uint8_t out[STUND_MAX_DGRAM];
-	struct stund_reply r;
-	struct dg_ep dst;
-
-	in->sin_family = AF_INET;
-	in->sin_addr.s_addr = from->addr;
-	in->sin_port = from->port;
-	if (!stund_handle(&f->cfg, &f->c, 0, buf, len, &ss, out, sizeof(out), &r))
-		return;
-	to = (const struct sockaddr_in *)&r.to;
-	dst.addr = to->sin_addr.s_addr;
-	dst.port = to->sin_port;
-	dg_send(f->d, f->sock, &dst, out, r.len);
-}
-
 int fakenet_stund(struct fakenet *n, const char *ip, uint16_t port)
 {
-	struct fakestund *f;
-	struct sockaddr_in *a;
-	struct dg_ep bind = fakenet_ep(ip, port), local;
+	struct dg_ep ep = fakenet_ep(ip, port);
+	const struct dgram *d;
 
-	if (n->nstund == 4)
+	if (n->nstund == FAKENET_STUNDS)
 		return -ENOSPC;
-	f = &n->stund[n->nstund++];
-	f->n = n;
-	f->d = fakenet_host(n, ip);
-	if (!f->d)
+	d = fakenet_host(n, ip);
+	if (!d)
 		return -ENOSPC;
-	a = (struct sockaddr_in *)&f->cfg.addr[0];
-	a->sin_family = AF_INET;
-	a->sin_addr.s_addr = bind.addr;
-	a->sin_port = bind.port;
-	f->sock = dg_open(f->d, &bind, &local, stund_recv, f);
-	return f->sock < 0 ? f->sock : 0;
+	n->stund[n->nstund] = dgstund_new(d, ep.addr, 0, ep.port);
+	return n->stund[n->nstund++] ? 0 : -ENOMEM;
 }

@@ -1,8 +1,18 @@
 /* Unit tests for natbed-agent's logic (agents/agent_core.c) in virtual
- * time on the fake network: a rendezvous, natbed-stund's request logic,
- * a serving agent and a connecting one, with the test method (a Binding
- * request each way, tests/support/method_testbind.c). The report's every
- * field; failures named by their reason; strays counted. */
+ * time.
+ *  - On the fake network (tests/support/fakenet.c): a rendezvous,
+ *    natbed-stund's request logic, a serving agent and a connecting one,
+ *    with the test method (a Binding request each way,
+ *    tests/support/method_testbind.c) and three of this file's. The
+ *    report's every field; failures named by their reason; strays
+ *    counted; the cascade (LOOKUP, then the methods by score: a failing
+ *    one, then one that connects, both listed in order with what it
+ *    skipped; its budget cutting a try; learning reordering it);
+ *    discovery against a server without OTHER-ADDRESS.
+ *  - Through the emulator's NAT engines (emulator/vnet.h) with the
+ *    product's methods: discovery before registration, a cascade from a
+ *    symmetric NAT to a port-restricted one, and two agents of one site.
+ */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -15,11 +25,13 @@
 #include <string.h>
 
 #include "agent_core.h"
+#include "dgstund.h"
 #include "fakenet.h"
 #include "method_testbind.h"
 #include "natbed/log.h"
 #include "nbstun.h"
 #include "rdv.h"
+#include "vnet.h"
 
 #define MS    NATBED_NS_PER_MS
 #define S     NATBED_NS_PER_S
@@ -28,8 +40,9 @@
 struct side {
 	struct agent *a;
 	const struct dgram *d;
-	int ready, failed, reports;
+	int ready, failed, reports, discovered;
 	struct agent_report rep;
+	struct disc_result disc;
 	char reason[128];
 };
 
@@ -37,7 +50,7 @@ struct env {
 	struct fakenet *net;
 	struct rdv *r;
 	struct dg_ep rdv_ep, stun_ep;
-	struct side alice, bob;
+	struct side alice, bob, carol;
 	/* the filter */
 	bool block_checks;  /* Binding requests between the agents */
 	int drop_probe_seq; /* a probe of this SEQ from alice (-1: none) */
@@ -55,6 +68,14 @@ static void on_failed(void *arg, struct agent *a, const char *reason)
 
 	s->failed++;
 	snprintf(s->reason, sizeof(s->reason), "%s", reason);
+}
+
+static void on_discovered(void *arg, struct agent *a, const struct disc_result *r)
+{
+	struct side *s = arg;
+
+	s->discovered++;
+	s->disc = *r;
 }
 
 static void on_report(void *arg, struct agent *a, const struct agent_report *r)
@@ -100,13 +121,89 @@ static bool filter(void *arg, const struct dg_ep *from, const struct dg_ep *to, 
 	return true;
 }
 
+/* --- the cascade's test methods -------------------------------------------- */
+
+/* testfail fails 10 ms after the start ("filtered"); testslow at its
+ * deadline ("timeout"); testnever has no chance for any pair (skipped).
+ * Their spec but the prior and budget is testbind's, so the scores
+ * follow the rates. */
+static const struct method m_testfail, m_testslow, m_testnever;
+
+struct tfail {
+	uint64_t timer;
+};
+
+static void tf_end(void *arg, natbed_time_t now)
+{
+	struct trav_try *t = arg;
+	struct tfail *f = t->priv;
+
+	f->timer = 0;
+	trav_done(t, false, t->m == &m_testfail ? "filtered" : "timeout");
+}
+
+static int tf_start(struct trav_try *t)
+{
+	struct tfail *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -ENOMEM;
+	t->priv = f;
+	f->timer =
+	    sched_at(t->dg->s, t->m == &m_testfail ? t->start + 10 * MS : t->deadline, tf_end, t);
+	return 0;
+}
+
+static void tf_stop(struct trav_try *t)
+{
+	struct tfail *f = t->priv;
+
+	if (!f)
+		return;
+	if (f->timer)
+		sched_cancel(t->dg->s, f->timer);
+	free(f);
+	t->priv = NULL;
+}
+
+static double prior_high(enum ni_class self, enum ni_class peer)
+{
+	return 0.9;
+}
+
+static double prior_mid(enum ni_class self, enum ni_class peer)
+{
+	return 0.8;
+}
+
+static double prior_none(enum ni_class self, enum ni_class peer)
+{
+	return 0.0;
+}
+
+static const struct method m_testfail = {
+    {"testfail", 0, 0, 1, 2 * S, prior_high, false}, tf_start, tf_stop, NULL};
+static const struct method m_testslow = {
+    {"testslow", 0, 0, 1, 1500 * MS, prior_mid, false}, tf_start, tf_stop, NULL};
+static const struct method m_testnever = {
+    {"testnever", 0, 0, 1, 1 * S, prior_none, false}, tf_start, tf_stop, NULL};
+
+static const struct method *find_test(const char *name)
+{
+	const struct method *const mine[] = {&m_testfail, &m_testslow, &m_testnever};
+
+	for (size_t i = 0; i < sizeof(mine) / sizeof(mine[0]); i++)
+		if (strcmp(name, mine[i]->spec.name) == 0)
+			return mine[i];
+	return method_testbind_find(name);
+}
+
 static void side_init(struct env *e, struct side *s, const char *ip, const char *name, bool serve)
 {
-	struct agent_config cfg = {.rdv = e->rdv_ep,
-				   .stun = e->stun_ep,
-				   .serve = serve,
-				   .find_method = method_testbind_find};
-	struct agent_ops ops = {on_ready, on_failed, on_report, s};
+	struct agent_config cfg = {
+	    .rdv = e->rdv_ep, .stun = e->stun_ep, .serve = serve, .find_method = find_test};
+	struct agent_ops ops = {
+	    .ready = on_ready, .failed = on_failed, .report = on_report, .arg = s};
 
 	snprintf(cfg.name, sizeof(cfg.name), "%s", name);
 	s->d = fakenet_host(e->net, ip);
@@ -137,6 +234,7 @@ static int teardown(void **state)
 
 	agent_free(e->alice.a);
 	agent_free(e->bob.a);
+	agent_free(e->carol.a);
 	rdv_free(e->r);
 	fakenet_free(e->net);
 	free(e);
@@ -179,9 +277,10 @@ static void connect_probes_and_reports(void **state)
 	assert_string_equal(r->peer, "bob");
 	assert_ptr_equal(r->m, &method_testbind);
 	assert_string_equal(r->path, "direct");
-	/* STUN 20, REGISTER 20, CONNECT 10 + start 200 + INTRODUCE 10, one
-	 * check's round trip 20 */
-	assert_int_equal((int)r->setup_ms, 280);
+	/* from the CONNECT, which waited for the registration (STUN 20,
+	 * REGISTER 20): CONNECT 10 + start 200 + INTRODUCE 10, one check's
+	 * round trip 20 */
+	assert_int_equal((int)r->setup_ms, 240);
 	assert_int_equal(r->ntried, 1);
 	assert_true(r->tried[0].success);
 	assert_int_equal((int)r->tried[0].ms, 20);
@@ -314,13 +413,203 @@ static void strays_counted(void **state)
 	assert_int_equal(cnt(&e->bob).probes_echoed, 0);
 }
 
+/* A cascade over table[0..n), balanced, every try learned in l. */
+static struct agent_plan cascade(const char *peer, const struct method *const *table, size_t n,
+				 struct learn *l)
+{
+	struct agent_plan p = {.probes = 2,
+			       .cascade = true,
+			       .table = table,
+			       .ntable = n,
+			       .priority = SEL_BALANCED,
+			       .learn = l};
+
+	snprintf(p.peer, sizeof(p.peer), "%s", peer);
+	return p;
+}
+
+static void assert_tried(const struct agent_tried *t, const struct method *m, bool success,
+			 bool skipped, const char *reason)
+{
+	assert_ptr_equal(t->m, m);
+	assert_int_equal(t->success, success);
+	assert_int_equal(t->skipped, skipped);
+	assert_string_equal(t->reason, reason);
+}
+
+static struct learn_counts learned(const struct learn *l, const char *method)
+{
+	struct learn_counts c;
+
+	learn_get(l, "unknown|unknown", method, &c);
+	return c;
+}
+
+/* LOOKUP, then the methods by score: testfail fails, testbind connects;
+ * testnever, with no chance, is listed as skipped after them. Both tries
+ * are learned under the pair; after a second failure testfail's rate
+ * falls below testbind's and the third connect tries testbind first. */
+static void cascade_fails_then_succeeds_and_learns(void **state)
+{
+	static const struct method *const table[] = {&m_testnever, &method_testbind, &m_testfail};
+	struct env *e = *state;
+	struct learn *l = learn_new();
+	struct agent_plan p = cascade("bob", table, 3, l);
+	const struct agent_report *r = &e->alice.rep;
+	char key[SEL_PAIR_KEY_MAX];
+
+	assert_int_equal(agent_connect(e->alice.a, &p), 0);
+	fakenet_run_for(e->net, 10 * S);
+	assert_int_equal(e->alice.reports, 1);
+	assert_true(r->success);
+	assert_ptr_equal(r->m, &method_testbind);
+	assert_true(r->pair_known);
+	assert_string_equal(sel_pair_key(&r->pair, key), "unknown|unknown");
+	assert_int_equal(r->ntried, 3);
+	assert_tried(&r->tried[0], &m_testfail, false, false, "filtered");
+	assert_int_equal((int)r->tried[0].ms, 10);
+	assert_tried(&r->tried[1], &method_testbind, true, false, "");
+	assert_int_equal((int)r->tried[1].ms, 20);
+	assert_tried(&r->tried[2], &m_testnever, false, true, "skipped: no chance for this pair");
+	assert_true(r->tried[2].ms == 0);
+	/* LOOKUP 20; CONNECT 10, start 200 after INTRODUCE's arrival 10
+	 * later, testfail 10; the same again to testbind's start, then its
+	 * check's 20 */
+	assert_int_equal((int)r->setup_ms, 20 + 220 + 10 + 220 + 20);
+	assert_int_equal(cnt(&e->bob).tries_failed, 1);
+	assert_int_equal(learned(l, "testfail").attempts, 1);
+	assert_int_equal(learned(l, "testfail").successes, 0);
+	assert_int_equal(learned(l, "testbind").successes, 1);
+	assert_true(learned(l, "testbind").setup_ms_sum == 20);
+	assert_int_equal(learned(l, "testnever").attempts, 0);
+	/* testfail 3.6 / 5 = 0.72 still beats testbind 3 / 5 */
+	assert_int_equal(agent_connect(e->alice.a, &p), 0);
+	fakenet_run_for(e->net, 10 * S);
+	assert_int_equal(e->alice.reports, 2);
+	assert_ptr_equal(r->tried[0].m, &m_testfail);
+	/* now 3.6 / 6 = 0.6 against 4 / 6: testbind first, and alone */
+	assert_int_equal(agent_connect(e->alice.a, &p), 0);
+	fakenet_run_for(e->net, 10 * S);
+	assert_int_equal(e->alice.reports, 3);
+	assert_true(r->success);
+	assert_int_equal(r->ntried, 2);
+	assert_tried(&r->tried[0], &method_testbind, true, false, "");
+	assert_tried(&r->tried[1], &m_testnever, false, true, "skipped: no chance for this pair");
+	assert_int_equal(learned(l, "testfail").attempts, 2);
+	assert_int_equal(learned(l, "testbind").attempts, 3);
+	learn_free(l);
+}
+
+/* The plan's budget: testslow runs out its own 1.5 s, testbind (checks
+ * blocked) gets what is left and is cut when the whole 3.5 s is spent;
+ * the cut try is not learned (it was not the method's outcome). */
+static void cascade_cut_by_budget(void **state)
+{
+	static const struct method *const table[] = {&method_testbind, &m_testslow, &m_testnever};
+	struct env *e = *state;
+	struct learn *l = learn_new();
+	struct agent_plan p = cascade("bob", table, 3, l);
+	const struct agent_report *r = &e->alice.rep;
+
+	e->block_checks = true;
+	p.total_ns = 3500 * MS;
+	p.limits.budget_ns = p.total_ns;
+	assert_int_equal(agent_connect(e->alice.a, &p), 0);
+	fakenet_run_for(e->net, 20 * S);
+	assert_int_equal(e->alice.reports, 1);
+	assert_false(r->success);
+	assert_string_equal(r->reason, "budget spent");
+	assert_int_equal(r->ntried, 3);
+	assert_tried(&r->tried[0], &m_testslow, false, false, "timeout");
+	assert_int_equal((int)r->tried[0].ms, 1500);
+	/* asked at 20 + 220 + 1500, started 220 later, cut at 3500 */
+	assert_tried(&r->tried[1], &method_testbind, false, false, "budget spent");
+	assert_int_equal((int)r->tried[1].ms, 3500 - 20 - 220 - 1500 - 220);
+	assert_true(r->tried[2].skipped);
+	assert_int_equal(learned(l, "testslow").attempts, 1);
+	assert_int_equal(learned(l, "testbind").attempts, 0);
+	learn_free(l);
+}
+
+/* A method whose own budget is more than the whole connect's is skipped
+ * as such; a peer nobody registered ends the cascade at its LOOKUP. */
+static void cascade_skips_and_refusals(void **state)
+{
+	static const struct method *const table[] = {&method_testbind, &m_testslow};
+	struct env *e = *state;
+	struct agent_plan p = cascade("bob", table, 2, NULL);
+	const struct agent_report *r = &e->alice.rep;
+	struct rdv_counters rc;
+
+	p.total_ns = 2 * S;
+	p.limits.budget_ns = p.total_ns;
+	assert_int_equal(agent_connect(e->alice.a, &p), 0);
+	fakenet_run_for(e->net, 10 * S);
+	assert_int_equal(e->alice.reports, 1);
+	assert_false(r->success);
+	assert_string_equal(r->reason, "timeout");
+	assert_int_equal(r->ntried, 2);
+	assert_tried(&r->tried[0], &m_testslow, false, false, "timeout");
+	assert_tried(&r->tried[1], &method_testbind, false, true,
+		     "skipped: needs more than the budget");
+	assert_ptr_equal(r->m, &m_testslow);
+	p = cascade("carol", table, 2, NULL);
+	assert_int_equal(agent_connect(e->alice.a, &p), 0);
+	fakenet_run_for(e->net, 10 * S);
+	assert_int_equal(e->alice.reports, 2);
+	assert_false(r->success);
+	assert_string_equal(r->reason, "rendezvous refused: peer not registered");
+	assert_int_equal(r->ntried, 0);
+	assert_null(r->m);
+	assert_false(r->pair_known);
+	rdv_counters(e->r, &rc);
+	assert_int_equal(rc.lookups, 1);
+	assert_int_equal(rc.lookup_errors, 1);
+	assert_int_equal(rc.connects, 1);
+	/* an empty table is no plan */
+	p.ntable = 0;
+	assert_int_equal(agent_connect(e->alice.a, &p), -EINVAL);
+}
+
+/* Discovery before registering, against a STUN server without
+ * OTHER-ADDRESS: what it cannot test stays unknown, the agent goes on. */
+static void discovery_without_other_address_goes_on(void **state)
+{
+	struct env *e = *state;
+	struct agent_config cfg = {.rdv = e->rdv_ep,
+				   .stun = e->stun_ep,
+				   .find_method = find_test,
+				   .discover = true,
+				   .discover_test_ns = 1 * S};
+	struct agent_ops ops = {
+	    .ready = on_ready, .failed = on_failed, .discovered = on_discovered, .arg = &e->carol};
+	struct agent_plan p =
+	    cascade("carol", (const struct method *const[]){&method_testbind}, 1, NULL);
+
+	strcpy(cfg.name, "carol");
+	assert_int_equal(agent_new(fakenet_host(e->net, "203.0.113.3"), &cfg, &ops, &e->carol.a),
+			 0);
+	fakenet_run_for(e->net, 30 * S);
+	assert_int_equal(e->carol.discovered, 1);
+	assert_int_equal(e->carol.disc.err, DISC_ERR_NO_OTHER);
+	assert_int_equal(e->carol.ready, 1);
+	/* no NAT on the fake network: test I's mapping is the socket's own */
+	assert_int_equal(agent_self(e->carol.a)->nat.map, NI_MAP_NONE);
+	assert_int_equal(agent_self(e->carol.a)->nat.filter, NI_FILTER_UNKNOWN);
+	/* the rendezvous has it: alice's LOOKUP sees carol open */
+	assert_int_equal(agent_connect(e->alice.a, &p), 0);
+	fakenet_run_for(e->net, 10 * S);
+	assert_int_equal(e->alice.rep.pair.peer, NI_CLASS_OPEN);
+}
+
 static void registration_failure_reported(void **state)
 {
 	struct env *e = *state;
 	struct agent_config cfg = {.rdv = fakenet_ep("198.51.100.99", 4787),
 				   .stun = e->stun_ep,
 				   .find_method = method_testbind_find};
-	struct agent_ops ops = {on_ready, on_failed, on_report, &e->alice};
+	struct agent_ops ops = {
+	    .ready = on_ready, .failed = on_failed, .report = on_report, .arg = &e->alice};
 	struct agent_plan p = plan("bob", 1);
 	struct agent *lost;
 
@@ -339,6 +628,183 @@ static void registration_failure_reported(void **state)
 			 -EINVAL);
 }
 
+/* --- through the NAT engines, in virtual time (emulator/vnet.h) ------------ */
+
+static const char vnet_topo[] =
+    "name: agents\n"
+    "internet: { link: { delay: 10ms } }\n"
+    "defaults: { link: { delay: 5ms } }\n"
+    "nats:\n"
+    "  nprc: { preset: port-restricted, public: 203.0.113.5, inside: 10.5.0.0/24 }\n"
+    "  nsym: { preset: symmetric, public: 203.0.113.7, inside: 10.7.0.0/24 }\n"
+    "  nlan: { preset: port-restricted, public: 203.0.113.11, inside: 192.168.50.0/24 }\n"
+    "hosts:\n"
+    "  stun: { addresses: [198.51.100.10, 198.51.100.11] }\n"
+    "  rdv: { address: 198.51.100.20 }\n"
+    "  prc: { nat: nprc, address: 10.5.0.10 }\n"
+    "  sym: { nat: nsym, address: 10.7.0.10 }\n"
+    "  lan1: { nat: nlan, address: 192.168.50.10 }\n"
+    "  lan2: { nat: nlan, address: 192.168.50.11 }\n";
+
+struct venv {
+	struct clock_virtual vc;
+	struct sched *s;
+	struct topo *t;
+	struct vnet *v;
+	struct dgstund *stun;
+	struct rdv *r;
+	struct dg_ep stun_ep, rdv_ep;
+	struct side a, b;
+};
+
+static const struct dgram *vhost(struct venv *e, const char *name)
+{
+	const struct dgram *d = vnet_dgram(e->v, topo_host_find(e->t, name));
+
+	assert_non_null(d);
+	return d;
+}
+
+static int vsetup(void **state)
+{
+	struct venv *e = calloc(1, sizeof(*e));
+	struct rdv_config rc = {.listen = fakenet_ep("198.51.100.20", RDV_DEFAULT_PORT)};
+	char err[TOPO_ERR_MAX];
+
+	assert_non_null(e);
+	e->s = sched_new(clock_virtual_clock(&e->vc), &e->vc);
+	if (topo_load_string(vnet_topo, strlen(vnet_topo), "agents.yaml", "t-", &e->t, err,
+			     sizeof(err)) < 0)
+		fail_msg("topology: %s", err);
+	e->v = vnet_new(&(struct vnet_cfg){.topo = e->t, .sched = e->s}, err, sizeof(err));
+	if (!e->v)
+		fail_msg("vnet: %s", err);
+	e->stun_ep = fakenet_ep("198.51.100.10", 3478);
+	e->stun = dgstund_new(vhost(e, "stun"), e->stun_ep.addr,
+			      fakenet_ep("198.51.100.11", 0).addr, e->stun_ep.port);
+	assert_non_null(e->stun);
+	assert_int_equal(rdv_new(vhost(e, "rdv"), &rc, &e->r), 0);
+	e->rdv_ep = rdv_local(e->r);
+	*state = e;
+	return 0;
+}
+
+static int vteardown(void **state)
+{
+	struct venv *e = *state;
+
+	agent_free(e->a.a);
+	agent_free(e->b.a);
+	rdv_free(e->r);
+	dgstund_free(e->stun);
+	vnet_free(e->v);
+	sched_free(e->s);
+	topo_free(e->t);
+	free(e);
+	return 0;
+}
+
+/* An agent with the product's methods on host, discovering its NAT. */
+static void vside(struct venv *e, struct side *s, const char *host, bool serve)
+{
+	struct agent_config cfg = {.rdv = e->rdv_ep,
+				   .stun = e->stun_ep,
+				   .serve = serve,
+				   .find_method = method_find,
+				   .discover = true};
+	struct agent_ops ops = {.ready = on_ready,
+				.failed = on_failed,
+				.report = on_report,
+				.discovered = on_discovered,
+				.arg = s};
+
+	snprintf(cfg.name, sizeof(cfg.name), "%s", host);
+	s->d = vhost(e, host);
+	assert_int_equal(agent_new(s->d, &cfg, &ops, &s->a), 0);
+}
+
+static void vrun(struct venv *e, natbed_time_t for_ns)
+{
+	sched_run_until(e->s, sched_now(e->s) + for_ns);
+}
+
+/* The product's table, as natbed-agent connect --cascade orders it. */
+static struct agent_plan vcascade(const char *peer)
+{
+	static const struct method *table[AGENT_PLAN_MAX];
+	size_t n = 0;
+
+	while (n < AGENT_PLAN_MAX && (table[n] = method_at(n)))
+		n++;
+	return cascade(peer, table, n, NULL);
+}
+
+/* Each agent discovers its NAT before it registers, and registers what
+ * it found: the LOOKUP of the cascade sees the peer's class, the pair
+ * is port-restricted against symmetric, where punch cannot work (RFC
+ * 4787, docs/methods.md): the cascade skips the hopeless methods and
+ * connects with birthday. */
+static void vnet_discovery_then_cascade(void **state)
+{
+	struct venv *e = *state;
+	struct agent_plan p = vcascade("prc");
+	const struct agent_report *r = &e->b.rep;
+	char key[SEL_PAIR_KEY_MAX];
+
+	vside(e, &e->a, "prc", true);
+	vside(e, &e->b, "sym", false);
+	assert_int_equal(agent_connect(e->b.a, &p), 0);
+	vrun(e, 60 * S);
+	assert_int_equal(e->a.discovered, 1);
+	assert_int_equal(e->b.discovered, 1);
+	assert_int_equal(e->a.disc.err, DISC_OK);
+	assert_int_equal(natinfo_class(&e->a.disc.ni), NI_CLASS_PORT_RESTRICTED);
+	assert_int_equal(natinfo_class(&e->b.disc.ni), NI_CLASS_SYM_RANDOM);
+	assert_int_equal(natinfo_class(&agent_self(e->a.a)->nat), NI_CLASS_PORT_RESTRICTED);
+	/* registered after the discovery ended */
+	assert_int_equal(e->a.ready, 1);
+	assert_int_equal(e->b.reports, 1);
+	assert_true(r->pair_known);
+	assert_string_equal(sel_pair_key(&r->pair, key), "symmetric-random|port-restricted");
+	assert_true(r->success);
+	assert_string_equal(r->m->spec.name, "birthday");
+	assert_int_equal(r->ntried, 4);
+	assert_string_equal(r->tried[0].m->spec.name, "birthday");
+	assert_true(r->tried[0].success);
+	for (int i = 1; i < 4; i++) {
+		assert_true(r->tried[i].skipped);
+		assert_string_equal(r->tried[i].reason, "skipped: no chance for this pair");
+	}
+	/* balanced scores of the skipped: direct 0.585, punch 0.525, predict 0.383 */
+	assert_string_equal(r->tried[1].m->spec.name, "direct");
+	assert_string_equal(r->tried[2].m->spec.name, "punch");
+	assert_string_equal(r->tried[3].m->spec.name, "predict");
+	assert_int_equal(r->probe.sent, 2);
+	assert_int_equal(r->probe.answered, 2);
+	assert_int_equal(r->local.addr, fakenet_ep("203.0.113.7", 0).addr);
+	assert_int_equal(r->remote.addr, fakenet_ep("203.0.113.5", 0).addr);
+}
+
+/* Two agents behind one NAT (no hairpinning): one site, direct first. */
+static void vnet_same_site_direct_first(void **state)
+{
+	struct venv *e = *state;
+	struct agent_plan p = vcascade("lan1");
+	const struct agent_report *r = &e->b.rep;
+	char key[SEL_PAIR_KEY_MAX];
+
+	vside(e, &e->a, "lan1", true);
+	vside(e, &e->b, "lan2", false);
+	assert_int_equal(agent_connect(e->b.a, &p), 0);
+	vrun(e, 60 * S);
+	assert_int_equal(e->b.reports, 1);
+	assert_string_equal(sel_pair_key(&r->pair, key), "same-site");
+	assert_true(r->success);
+	assert_string_equal(r->tried[0].m->spec.name, "direct");
+	assert_true(r->tried[0].success);
+	assert_true(dg_ep_eq(&r->remote, &agent_self(e->a.a)->host));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -349,7 +815,15 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(total_budget_spent, setup, teardown),
 	    cmocka_unit_test_setup_teardown(not_serving_refuses, setup, teardown),
 	    cmocka_unit_test_setup_teardown(strays_counted, setup, teardown),
+	    cmocka_unit_test_setup_teardown(cascade_fails_then_succeeds_and_learns, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(cascade_cut_by_budget, setup, teardown),
+	    cmocka_unit_test_setup_teardown(cascade_skips_and_refusals, setup, teardown),
+	    cmocka_unit_test_setup_teardown(discovery_without_other_address_goes_on, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(registration_failure_reported, setup, teardown),
+	    cmocka_unit_test_setup_teardown(vnet_discovery_then_cascade, vsetup, vteardown),
+	    cmocka_unit_test_setup_teardown(vnet_same_site_direct_first, vsetup, vteardown),
 	};
 
 	log_init("test_agent", LOG_LVL_WARN);

@@ -1,7 +1,8 @@
 /* Unit tests for the rendezvous state machine (agents/rdv.c) in virtual
  * time on the fake network: registration, refresh and expiry, the
  * introduction of both sides in one moment, INTRODUCE retransmission,
- * unique try ids, and every drop reason (truncated, unknown, spoofed). */
+ * unique try ids, LOOKUP answered and refused, and every drop reason (truncated, unknown, spoofed).
+ */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -114,6 +115,15 @@ static void do_connect(struct env *e, struct stub *s, const char *name, const ch
 	strcpy(m.method, "punch");
 	m.txid[0] = txid0;
 	m.txid[11] = 0xC0;
+	stub_send(e, s, &m);
+}
+
+static void do_lookup(struct env *e, struct stub *s, const char *name, const char *peer)
+{
+	struct rdv_msg m = {.kind = RDV_LOOKUP, .attrs = RDV_A_NAME | RDV_A_PEER};
+
+	snprintf(m.name, sizeof(m.name), "%s", name);
+	snprintf(m.peer, sizeof(m.peer), "%s", peer);
 	stub_send(e, s, &m);
 }
 
@@ -364,6 +374,66 @@ static void connect_errors(void **state)
 	assert_int_equal(count(&e->bob, RDV_INTRODUCE), 0);
 }
 
+/* LOOKUP answers the peer's registered candidates and NAT; an unknown
+ * peer or the asker itself is refused; only a registered agent asks,
+ * under its own name; nobody is introduced. */
+static void lookup_answered_and_refused(void **state)
+{
+	struct env *e = *state;
+	struct rdv_msg m = {.kind = RDV_REGISTER,
+			    .attrs = RDV_A_NAME | RDV_A_HOST | RDV_A_SRFLX | RDV_A_NAT};
+	const struct rdv_msg *ok, *err;
+
+	do_register(e, &e->alice, "alice", RDV_LIFETIME_DEFAULT_S);
+	strcpy(m.name, "bob");
+	m.cand.host = e->bob.ep;
+	m.cand.srflx = fakenet_ep("203.0.113.200", 61000);
+	m.cand.nat = (struct natinfo){NI_MAP_APDM, NI_FILTER_APDF, NI_PORTS_RANDOM, 0, 0};
+	stub_send(e, &e->bob, &m);
+	fakenet_run_for(e->net, 100 * MS);
+	do_lookup(e, &e->alice, "alice", "bob");
+	fakenet_run_for(e->net, 30 * MS);
+	ok = last(&e->alice, RDV_LOOKUP_OK);
+	assert_non_null(ok);
+	assert_string_equal(ok->peer, "bob");
+	assert_true(dg_ep_eq(&ok->cand.host, &e->bob.ep));
+	assert_true(dg_ep_eq(&ok->cand.srflx, &m.cand.srflx));
+	assert_int_equal(ok->attrs & RDV_A_RELAY, 0);
+	assert_int_equal(ok->cand.nat.map, NI_MAP_APDM);
+	assert_int_equal(ok->cand.nat.ports, NI_PORTS_RANDOM);
+	assert_int_equal(ok->cand.nat.hairpin, 0);
+	/* a peer that never sent NAT is answered with it unknown */
+	do_lookup(e, &e->bob, "bob", "alice");
+	fakenet_run_for(e->net, 30 * MS);
+	ok = last(&e->bob, RDV_LOOKUP_OK);
+	assert_non_null(ok);
+	assert_int_equal(ok->cand.nat.map, NI_MAP_UNKNOWN);
+	assert_int_equal(ok->cand.nat.hairpin, -1);
+	do_lookup(e, &e->alice, "alice", "carol");
+	fakenet_run_for(e->net, 30 * MS);
+	err = last(&e->alice, RDV_LOOKUP_ERR);
+	assert_non_null(err);
+	assert_int_equal(err->error_code, 400);
+	assert_string_equal(err->reason, "peer not registered");
+	assert_string_equal(err->peer, "carol");
+	do_lookup(e, &e->alice, "alice", "alice");
+	fakenet_run_for(e->net, 30 * MS);
+	assert_string_equal(last(&e->alice, RDV_LOOKUP_ERR)->reason, "peer is the asker");
+	/* spoofed: unregistered, another's name */
+	do_lookup(e, &e->mallory, "mallory", "bob");
+	do_lookup(e, &e->mallory, "alice", "bob");
+	do_lookup(e, &e->alice, "bob", "alice");
+	fakenet_run_for(e->net, 30 * MS);
+	assert_int_equal(e->mallory.n, 0);
+	assert_int_equal(counters(e).lookups, 2);
+	assert_int_equal(counters(e).lookup_errors, 2);
+	assert_int_equal(counters(e).drops[RDV_DROP_UNREGISTERED], 2);
+	assert_int_equal(counters(e).drops[RDV_DROP_NAME_MISMATCH], 1);
+	assert_int_equal(count(&e->alice, RDV_LOOKUP_OK) + count(&e->alice, RDV_LOOKUP_ERR), 3);
+	assert_int_equal(count(&e->bob, RDV_INTRODUCE) + count(&e->alice, RDV_INTRODUCE), 0);
+	assert_int_equal(counters(e).connects, 0);
+}
+
 static void refresh_keeps_expiry_removes(void **state)
 {
 	struct env *e = *state;
@@ -557,6 +627,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(try_ids_unique, setup, teardown),
 	    cmocka_unit_test_setup_teardown(connect_retransmission_same_answer, setup, teardown),
 	    cmocka_unit_test_setup_teardown(connect_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(lookup_answered_and_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(refresh_keeps_expiry_removes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(lifetime_zero_unregisters, setup, teardown),
 	    cmocka_unit_test_setup_teardown(spoofed_register_ignored, setup, teardown),

@@ -54,7 +54,9 @@ struct agent {
 	int sock;
 	struct dg_ep local;
 	struct rdvc *c;
-	int registered, failed, introduced, connect_failed, unclaimed;
+	int registered, failed, introduced, connect_failed, unclaimed, looked_up;
+	bool lookup_ok;
+	struct trav_cand lcand;
 	natbed_time_t registered_at, failed_at;
 	char reason[160];
 	struct trav_try t;
@@ -108,6 +110,18 @@ static void on_connect_failed(void *arg, struct rdvc *c, const char *peer, const
 	snprintf(a->reason, sizeof(a->reason), "%s: %s", peer, reason);
 }
 
+static void on_looked_up(void *arg, struct rdvc *c, const char *peer, const struct trav_cand *cand,
+			 const char *reason)
+{
+	struct agent *a = arg;
+
+	a->looked_up++;
+	a->lookup_ok = cand != NULL;
+	if (cand)
+		a->lcand = *cand;
+	snprintf(a->reason, sizeof(a->reason), "%s: %s", peer, reason ? reason : "ok");
+}
+
 static void main_recv(void *arg, int sock, const struct dg_ep *from, const uint8_t *buf, size_t len,
 		      natbed_time_t now)
 {
@@ -120,7 +134,12 @@ static void main_recv(void *arg, int sock, const struct dg_ep *from, const uint8
 static void agent_init(struct env *e, struct agent *a, const char *ip, const char *name)
 {
 	struct rdvc_config cfg = {.rdv = e->rdv_ep, .stun = e->stun_ep, .find_method = find_fake};
-	struct rdvc_ops ops = {on_registered, on_failed, on_introduced, on_connect_failed, a};
+	struct rdvc_ops ops = {.registered = on_registered,
+			       .failed = on_failed,
+			       .introduced = on_introduced,
+			       .connect_failed = on_connect_failed,
+			       .looked_up = on_looked_up,
+			       .arg = a};
 	struct dg_ep any = {0};
 
 	snprintf(cfg.name, sizeof(cfg.name), "%s", name);
@@ -261,6 +280,10 @@ static void connect_hands_both_a_try(void **state)
 	assert_true(dg_ep_eq(&e->b.t.peer.srflx, &e->a.local));
 	assert_true(dg_ep_eq(&e->a.t.self.srflx, &e->a.local));
 	assert_true(dg_ep_eq(&e->a.t.stun, &e->stun_ep));
+	/* both names, for the methods' checks */
+	assert_string_equal(e->a.t.self.name, "alice");
+	assert_string_equal(e->a.t.peer.name, "bob");
+	assert_string_equal(e->b.t.peer.name, "alice");
 	/* one common start, in local time: CONNECT's way there, then the
 	 * start delay, then INTRODUCE's way back (rounded up to the ms) */
 	assert_int_equal(e->a.t.start, asked + DELAY + RDV_START_DELAY_MS * MS + DELAY);
@@ -296,6 +319,49 @@ static void connect_refused(void **state)
 	assert_int_equal(e->a.connect_failed, 1);
 	assert_string_equal(e->a.reason, "carol: rendezvous refused: peer not registered");
 	assert_int_equal(rdvc_connect(e->a.c, "b o b", "fake", 0), -EINVAL);
+}
+
+/* LOOKUP: the peer's registration with its NAT; refused for a name nobody
+ * registered; not before registering; one at a time; a lost answer is a
+ * timeout on RFC 8489's schedule. */
+static void lookup_answered_refused_lost(void **state)
+{
+	struct env *e = *state;
+	struct natinfo nat = {NI_MAP_EIM, NI_FILTER_APDF, NI_PORTS_PRESERVE, 0, 1};
+
+	assert_int_equal(rdvc_lookup(e->a.c, "bob"), -ENOTCONN);
+	rdvc_set_nat(e->b.c, &nat);
+	start_both(e);
+	assert_int_equal(rdvc_self(e->b.c)->nat.filter, NI_FILTER_APDF);
+	assert_string_equal(rdvc_self(e->b.c)->name, "bob");
+	assert_int_equal(rdvc_lookup(e->a.c, "bob"), 0);
+	assert_int_equal(rdvc_lookup(e->a.c, "bob"), -EBUSY);
+	fakenet_run_for(e->net, 100 * MS);
+	assert_int_equal(e->a.looked_up, 1);
+	assert_true(e->a.lookup_ok);
+	assert_string_equal(e->a.lcand.name, "bob");
+	assert_true(dg_ep_eq(&e->a.lcand.host, &rdvc_self(e->b.c)->host));
+	assert_true(dg_ep_eq(&e->a.lcand.srflx, &rdvc_self(e->b.c)->srflx));
+	assert_int_equal(e->a.lcand.nat.map, NI_MAP_EIM);
+	assert_int_equal(e->a.lcand.nat.filter, NI_FILTER_APDF);
+	assert_int_equal(e->a.lcand.nat.hairpin, 1);
+	assert_int_equal(rdvc_lookup(e->a.c, "carol"), 0);
+	fakenet_run_for(e->net, 100 * MS);
+	assert_int_equal(e->a.looked_up, 2);
+	assert_false(e->a.lookup_ok);
+	assert_string_equal(e->a.reason, "carol: rendezvous refused: peer not registered");
+	assert_int_equal(rdvc_lookup(e->a.c, "b o b"), -EINVAL);
+	assert_int_equal(cnt(&e->a).lookups_ok, 1);
+	assert_int_equal(cnt(&e->a).lookups_failed, 1);
+	assert_int_equal(rdv_cnt(e).lookups, 1);
+	/* the rendezvous gone: a timeout after RFC 8489's 39.5 s */
+	e->block_to = e->rdv_ep;
+	assert_int_equal(rdvc_lookup(e->a.c, "bob"), 0);
+	fakenet_run_for(e->net, 39 * S);
+	assert_int_equal(e->a.looked_up, 2);
+	fakenet_run_for(e->net, 1 * S);
+	assert_int_equal(e->a.looked_up, 3);
+	assert_string_equal(e->a.reason, "bob: rendezvous timeout");
 }
 
 /* The responder does not know the method: it refuses, the rendezvous
@@ -479,6 +545,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(connect_hands_both_a_try, setup, teardown),
 	    cmocka_unit_test_setup_teardown(connect_budget_sets_deadline, setup, teardown),
 	    cmocka_unit_test_setup_teardown(connect_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(lookup_answered_refused_lost, setup, teardown),
 	    cmocka_unit_test_setup_teardown(unknown_method_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(stun_gives_up_on_rfc_schedule, setup, teardown),
 	    cmocka_unit_test_setup_teardown(rendezvous_down_fails, setup, teardown),

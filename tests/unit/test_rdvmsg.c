@@ -75,6 +75,15 @@ static struct rdv_msg full(enum rdv_kind k)
 	case RDV_INTRODUCE_ERR:
 		m.attrs = RDV_A_ERROR | RDV_A_TRY;
 		break;
+	case RDV_LOOKUP:
+		m.attrs = RDV_A_NAME | RDV_A_PEER;
+		break;
+	case RDV_LOOKUP_OK:
+		m.attrs = RDV_A_PEER | RDV_A_HOST | RDV_A_SRFLX | RDV_A_RELAY | RDV_A_NAT;
+		break;
+	case RDV_LOOKUP_ERR:
+		m.attrs = RDV_A_ERROR | RDV_A_PEER;
+		break;
 	default:
 		fail();
 	}
@@ -156,6 +165,39 @@ static void framing_is_stun(void **state)
 	/* candidates are XOR-encoded: the plain address is not in the bytes */
 	assert_non_null(stun_msg_find(&s, NBSTUN_ATTR_CAND_SRFLX));
 	assert_null(memmem(buf, (size_t)n, &m.cand.srflx.addr, 4));
+}
+
+/* LOOKUP (0x0E3): the asker and the peer; the answer carries the peer's
+ * candidates and NAT, which it requires, or an error. */
+static void lookup_kinds(void **state)
+{
+	struct rdv_msg m = full(RDV_LOOKUP_OK), got;
+	uint8_t buf[DG_MAX];
+	struct stun_msg s;
+	int n;
+
+	m.attrs = RDV_A_PEER | RDV_A_HOST | RDV_A_NAT;
+	n = build(&m, buf, sizeof(buf));
+	assert_int_equal(stun_msg_parse(buf, (size_t)n, 0, &s, NULL, 0), STUN_PARSE_OK);
+	assert_int_equal(s.method, NBSTUN_METHOD_LOOKUP);
+	assert_int_equal(s.cls, STUN_CLASS_SUCCESS);
+	assert_int_equal(rdvmsg_parse(buf, (size_t)n, &got), RDV_PARSE_OK);
+	assert_int_equal(got.kind, RDV_LOOKUP_OK);
+	assert_int_equal(got.cand.nat.map, NI_MAP_APDM);
+	assert_int_equal(got.cand.nat.stride, -2);
+	assert_int_equal(got.cand.srflx.addr, 0);
+	m.attrs &= ~RDV_A_NAT; /* a lookup answers the peer's NAT, or nothing */
+	assert_int_equal(rdvmsg_build(&m, buf, sizeof(buf)), -EINVAL);
+	m = full(RDV_LOOKUP);
+	m.attrs |= RDV_A_METHOD;
+	assert_int_equal(rdvmsg_build(&m, buf, sizeof(buf)), -EINVAL);
+	m = full(RDV_LOOKUP_ERR);
+	m.attrs = RDV_A_ERROR;
+	n = build(&m, buf, sizeof(buf));
+	assert_int_equal(rdvmsg_parse(buf, (size_t)n, &got), RDV_PARSE_OK);
+	assert_int_equal(got.kind, RDV_LOOKUP_ERR);
+	assert_string_equal(got.reason, "peer not registered");
+	assert_string_equal(rdvmsg_kind_name(RDV_LOOKUP), "lookup");
 }
 
 static void optional_attributes_may_be_absent(void **state)
@@ -369,6 +411,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(every_kind_round_trips),
 	    cmocka_unit_test(framing_is_stun),
+	    cmocka_unit_test(lookup_kinds),
 	    cmocka_unit_test(optional_attributes_may_be_absent),
 	    cmocka_unit_test(builder_refuses),
 	    cmocka_unit_test(every_truncation_refused),

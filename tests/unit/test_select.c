@@ -1,8 +1,9 @@
-/* Unit tests for agents/select.c, learn.c and cascade.c: the seed's
- * scoring by priority, priors moved by measured outcomes, constraints,
- * same-site pairs, the learning file round trip and its refusals, and the
- * cascade in virtual time (order, budgets, reasons, the winner). The
- * methods here are the test's own, with known specs. */
+/* Unit tests for agents/select.c and learn.c: the seed's scoring by
+ * priority, priors moved by measured outcomes, constraints, same-site
+ * pairs, the cascade's plan (what it tries in which order, what it skips
+ * and why), the learning file round trip and its refusals. The methods
+ * here are the test's own, with known specs. The cascade running is
+ * agent_core's connect plan: tests/unit/test_agent.c. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -14,7 +15,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cascade.h"
 #include "learn.h"
 #include "natbed/clock.h"
 #include "select.h"
@@ -137,6 +137,59 @@ static void test_learning(void **state)
 	learn_free(l);
 }
 
+/* The cascade's plan: tried ones by score, then skipped ones with why;
+ * measured successes bring a hopeless method back. */
+static void test_cascade_plan(void **state)
+{
+	struct sel_choice c[3];
+	struct sel_limits lim = {0};
+	struct learn *l = learn_new();
+	char key[SEL_PAIR_KEY_MAX];
+
+	/* hard: a has no chance (0), b 0.1, r 0.99 */
+	assert_int_equal(sel_cascade(&hard, NULL, SEL_BALANCED, &lim, all, 3, c, 3), 3);
+	assert_ptr_equal(c[0].m, &mr);
+	assert_ptr_equal(c[1].m, &mb);
+	assert_ptr_equal(c[2].m, &ma);
+	assert_int_equal(c[0].skip, SEL_SKIP_NONE);
+	assert_int_equal(c[1].skip, SEL_SKIP_NONE);
+	assert_int_equal(c[2].skip, SEL_SKIP_HOPELESS);
+	assert_true(fabs(c[1].rate - 0.1) < 1e-9 && fabs(c[1].prior - 0.1) < 1e-9);
+	assert_true(fabs(c[0].score - (0.4 * 0.99 + 0.3 * 0.95 + 0.2 * 0.8)) < 1e-9);
+	assert_string_equal(sel_skip_reason(c[2].skip), "skipped: no chance for this pair");
+	/* no relay: r skipped, listed before a (its score is higher) */
+	lim.no_relay = true;
+	sel_cascade(&hard, NULL, SEL_BALANCED, &lim, all, 3, c, 3);
+	assert_ptr_equal(c[0].m, &mb);
+	assert_ptr_equal(c[1].m, &mr);
+	assert_int_equal(c[1].skip, SEL_SKIP_RELAY);
+	assert_ptr_equal(c[2].m, &ma);
+	/* a budget of 4 s leaves b (5 s) out */
+	lim.budget_ns = 4 * S;
+	sel_cascade(&cones, NULL, SEL_SUCCESS_RATE, &lim, all, 3, c, 3);
+	assert_ptr_equal(c[0].m, &ma);
+	assert_int_equal(c[0].skip, SEL_SKIP_NONE);
+	assert_int_equal(c[1].skip, SEL_SKIP_RELAY);
+	assert_ptr_equal(c[2].m, &mb);
+	assert_string_equal(sel_skip_reason(c[2].skip), "skipped: needs more than the budget");
+	/* four successes of a for hard: 4 / 8, tried now */
+	lim = (struct sel_limits){.no_relay = true};
+	sel_pair_key(&hard, key);
+	for (int i = 0; i < 4; i++)
+		learn_record(l, key, "a", true, 50.0);
+	sel_cascade(&hard, l, SEL_SUCCESS_RATE, &lim, all, 3, c, 3);
+	assert_ptr_equal(c[0].m, &ma);
+	assert_int_equal(c[0].skip, SEL_SKIP_NONE);
+	assert_true(fabs(c[0].rate - 0.5) < 1e-9 && c[0].prior == 0);
+	/* out is bounded by max: the first of the cascade's order */
+	assert_int_equal(sel_cascade(&hard, l, SEL_SUCCESS_RATE, &lim, all, 3, c, 1), 1);
+	assert_ptr_equal(c[0].m, &ma);
+	assert_int_equal(sel_cascade(&hard, NULL, SEL_BALANCED, &lim, all, 3, c, 2), 2);
+	assert_ptr_equal(c[0].m, &mb);
+	assert_ptr_equal(c[1].m, &mr);
+	learn_free(l);
+}
+
 /* Two peers of one site meet as if no NAT stood between them. */
 static void test_same_site(void **state)
 {
@@ -158,103 +211,12 @@ static void test_same_site(void **state)
 	assert_string_equal(sel_pair_key(&p, key), "symmetric-random|symmetric-random");
 }
 
-/* --- the cascade in virtual time --------------------------------------------- */
-
-struct run {
-	struct clock_virtual vc;
-	struct sched *s;
-	struct cascade *c;
-	const char *fail_with[3]; /* per method of order: NULL succeeds */
-	natbed_time_t takes[3];
-	int started[3], done;
-	natbed_time_t deadlines[3];
-};
-
-struct end {
-	struct run *r;
-	int i;
-};
-
-static struct end ends[3];
-
-static void run_end(void *arg, natbed_time_t now)
-{
-	struct end *e = arg;
-
-	cascade_tried(e->r->c, e->r->fail_with[e->i] == NULL, e->r->fail_with[e->i]);
-}
-
-static int run_try(void *arg, const struct method *m, natbed_time_t deadline)
-{
-	struct run *r = arg;
-	int i = m == &ma ? 0 : m == &mb ? 1 : 2;
-	natbed_time_t t = sched_now(r->s) + r->takes[i];
-
-	r->started[i]++;
-	r->deadlines[i] = deadline;
-	ends[i] = (struct end){r, i};
-	/* a try ends by its deadline at the latest, as a method does */
-	sched_at(r->s, t < deadline ? t : deadline, run_end, &ends[i]);
-	return 0;
-}
-
-static void run_done(void *arg, struct cascade *c)
-{
-	((struct run *)arg)->done++;
-}
-
-static const struct cascade_ops run_ops = {run_try, run_done};
-
-static void test_cascade(void **state)
-{
-	struct run r = {0};
-	const struct cascade_try *t;
-	size_t n;
-
-	r.s = sched_new(clock_virtual_clock(&r.vc), &r.vc);
-	r.fail_with[0] = "timeout";
-	r.fail_with[1] = "filtered";
-	r.takes[0] = 2 * S; /* a runs out its budget */
-	r.takes[1] = 1 * S;
-	r.takes[2] = 300 * NATBED_NS_PER_MS;
-	r.c = cascade_new(r.s, all, 3, 20 * S, &run_ops, &r);
-	assert_int_equal(cascade_start(r.c), 0);
-	sched_run_until(r.s, 30 * S);
-	assert_int_equal(r.done, 1);
-	assert_ptr_equal(cascade_winner(r.c), &mr);
-	t = cascade_tries(r.c, &n);
-	assert_int_equal(n, 3);
-	assert_string_equal(t[0].reason, "timeout");
-	assert_int_equal(t[0].ms, 2000);
-	assert_string_equal(t[1].reason, "filtered");
-	assert_true(t[2].success);
-	assert_int_equal(t[2].ms, 300);
-	assert_int_equal(r.deadlines[1], 2 * S + 5 * S); /* b's own budget */
-	cascade_free(r.c);
-	/* a total budget of 4 s: b is cut to what is left, r never starts */
-	memset(r.started, 0, sizeof(r.started));
-	r.done = 0;
-	r.takes[1] = 5 * S;
-	r.c = cascade_new(r.s, all, 3, 4 * S, &run_ops, &r);
-	cascade_start(r.c);
-	sched_run_until(r.s, 60 * S);
-	assert_int_equal(r.done, 1);
-	assert_null(cascade_winner(r.c));
-	assert_int_equal(r.started[2], 0);
-	assert_string_equal(cascade_reason(r.c), "budget spent");
-	t = cascade_tries(r.c, &n);
-	assert_int_equal(n, 2);
-	assert_int_equal(t[1].ms, 2000);
-	cascade_free(r.c);
-	sched_free(r.s);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_scores),   cmocka_unit_test(test_order_and_limits),
-	    cmocka_unit_test(test_learning), cmocka_unit_test(test_same_site),
-	    cmocka_unit_test(test_cascade),
+	    cmocka_unit_test(test_scores),	 cmocka_unit_test(test_order_and_limits),
+	    cmocka_unit_test(test_learning),	 cmocka_unit_test(test_same_site),
+	    cmocka_unit_test(test_cascade_plan),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,28 @@
+/* natbed-stund's request logic (agents/stund.h: stund_handle, pure) on any
+ * datagram interface: a fake network's host, a virtual network's
+ * (emulator/vnet.h). With an alternate address it opens RFC 5780's four
+ * sockets (two addresses x two ports) and answers OTHER-ADDRESS and
+ * CHANGE-REQUEST as natbed-stund --alternate does. */
+#ifndef NATBED_TESTS_DGSTUND_H
+#define NATBED_TESTS_DGSTUND_H
+
+#include <stdint.h>
+
+#include "dgram.h"
+#include "stund.h"
+
+struct dgstund;
+
+/* A server on d at primary:port (network order), and with alternate not
+ * 0 also on alternate and port + 1 (RFC 5780 §4.1). d must outlive it.
+ * NULL when a socket cannot be opened or on ENOMEM. */
+struct dgstund *dgstund_new(const struct dgram *d, uint32_t primary, uint32_t alternate,
+			    uint16_t port);
+
+/* Closes its sockets and frees it. NULL is safe. */
+void dgstund_free(struct dgstund *s);
+
+/* What it counted (stund.h). */
+void dgstund_counters(const struct dgstund *s, struct stund_counters *c);
+
+#endif
