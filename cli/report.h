@@ -22,6 +22,7 @@
 #include "results.h"
 
 #define REPORT_GRID_HOSTS 32 /* more hosts: the grid is by NAT behaviour */
+#define REPORT_TEXT_HOSTS 6  /* the same for the text matrix (a terminal's width) */
 #define REPORT_LABEL_MAX  28 /* characters of a name shown in a chart */
 
 /* The whole page to f. 0, or -EIO / -ENOMEM. */
@@ -30,8 +31,9 @@ int report_render(struct results *r, FILE *f);
  * "PATH: what" in err. */
 int report_write(struct results *r, const char *path, char *err, size_t errlen);
 
-/* The matrix as text: the method that won and its setup time per pair,
- * each method in its colour (ANSI) when colour is set. */
+/* The matrix as text: the method that won and its setup time per pair
+ * (per pair of NAT behaviours past REPORT_TEXT_HOSTS hosts), each method
+ * in its colour (ANSI) when colour is set. */
 void report_print_matrix(struct results *r, FILE *f, bool colour);
 
 /* ---- pieces the charts share (report.c) ---- */

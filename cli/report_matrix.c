@@ -8,11 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RM_CELL_W   104 /* px */
-#define RM_CELL_H   44
-#define RM_CHAR_W   7.3 /* px per character of 12 px monospace */
-#define RM_CELL_CUT 13	/* characters of a method name in a cell */
-#define RM_TEXT_COL 22	/* characters of a terminal column */
+#define RM_CELL_W    104 /* px */
+#define RM_CELL_H    44
+#define RM_CHAR_W    7.3 /* px per character of 12 px monospace */
+#define RM_CELL_CUT  13	 /* characters of a method name in a cell */
+#define RM_TEXT_COL  18	 /* characters of a terminal column */
+#define RM_LABEL_MAX 24	 /* characters of a row's name */
 
 struct rm_axis {
 	const char *name; /* a host, or a NAT behaviour */
@@ -71,10 +72,11 @@ static void rm_set(struct rm_grid *g, const char *a, const char *b, unsigned att
 }
 
 /* The grid of r; false on ENOMEM. */
-static bool rm_build(struct results *r, struct rm_grid *g)
+/* The grid by host, or by NAT behaviour past max_hosts hosts. */
+static bool rm_build(struct results *r, struct rm_grid *g, size_t max_hosts)
 {
 	size_t i, j, n_cells = results_n_cells(r), n_pairs = results_n_natpairs(r);
-	size_t cap = 2 * (n_pairs > REPORT_GRID_HOSTS ? n_pairs : REPORT_GRID_HOSTS);
+	size_t cap = 2 * (n_pairs > max_hosts ? n_pairs : max_hosts);
 
 	memset(g, 0, sizeof(*g));
 	if (!(g->ax = calloc(cap, sizeof(*g->ax))))
@@ -82,8 +84,8 @@ static bool rm_build(struct results *r, struct rm_grid *g)
 	for (i = 0; i < n_cells; i++) {
 		const struct res_cell *c = results_cell(r, i);
 
-		if (!rm_axis_add(g, REPORT_GRID_HOSTS, c->a, c->nat_a) ||
-		    !rm_axis_add(g, REPORT_GRID_HOSTS, c->b, c->nat_b)) {
+		if (!rm_axis_add(g, max_hosts, c->a, c->nat_a) ||
+		    !rm_axis_add(g, max_hosts, c->b, c->nat_b)) {
 			g->by_nat = true;
 			break;
 		}
@@ -270,7 +272,7 @@ void report_svg_matrix(struct results *r, FILE *f)
 	double lw, hh, width, height;
 	const char **w;
 
-	if (!rm_build(r, &g))
+	if (!rm_build(r, &g, REPORT_GRID_HOSTS))
 		return;
 	if (!(w = calloc(g.n * g.n + 1, sizeof(*w)))) {
 		rm_free(&g);
@@ -354,15 +356,17 @@ void report_print_matrix(struct results *r, FILE *f, bool colour)
 	size_t i, j, label = 4;
 	struct rm_grid g;
 
-	if (!rm_build(r, &g))
+	if (!rm_build(r, &g, REPORT_TEXT_HOSTS))
 		return;
 	for (i = 0; i < g.n; i++)
-		label = rm_chars(g.ax[i].name, RM_TEXT_COL) > label
-			    ? rm_chars(g.ax[i].name, RM_TEXT_COL)
+		label = rm_chars(g.ax[i].name, RM_LABEL_MAX) > label
+			    ? rm_chars(g.ax[i].name, RM_LABEL_MAX)
 			    : label;
 	rm_text(f, g.by_nat ? "NAT" : "", label + 2);
-	for (j = 0; j < g.n; j++)
-		rm_text(f, g.ax[j].name, RM_TEXT_COL);
+	for (j = 0; j < g.n; j++) {
+		rm_text(f, g.ax[j].name, RM_TEXT_COL - 1);
+		fputc(' ', f);
+	}
 	fputc('\n', f);
 	for (i = 0; i < g.n; i++) {
 		rm_text(f, g.ax[i].name, label + 2);

@@ -49,6 +49,7 @@ struct run_ctx {
 	char out[PATH_MAX];
 	char topo_path[PATH_MAX + 16];
 	struct run_agent *agents; /* per host */
+	long *log_start;	  /* per host: its log's size before natbed up */
 	struct results *r;
 	struct run_progress bar;
 	size_t total, done, ok; /* this run's connects, for the bar */
@@ -181,6 +182,24 @@ static int run_agents(struct run_ctx *x, const struct run_plan *plan)
 	return rc;
 }
 
+/* Where each host's log ends before this run: a log in a reused output
+ * directory keeps an earlier run's lines, which must not count. */
+static int run_mark_logs(struct run_ctx *x)
+{
+	char path[PATH_MAX + 40];
+	struct stat sb;
+	size_t h;
+
+	x->log_start = calloc(x->t->n_hosts + 1, sizeof(*x->log_start));
+	if (!x->log_start)
+		return -1;
+	for (h = 0; h < x->t->n_hosts; h++) {
+		snprintf(path, sizeof(path), "%s/%s.log", x->out, x->t->hosts[h].name);
+		x->log_start[h] = stat(path, &sb) == 0 ? (long)sb.st_size : 0;
+	}
+	return 0;
+}
+
 /* natbed up as a child of its own (Ctrl-C reaches natbed run only, which
  * then tears down what up built). */
 static int run_up(struct run_ctx *x)
@@ -240,6 +259,10 @@ static bool run_registered(const struct run_ctx *x, size_t h)
 	snprintf(path, sizeof(path), "%s/%s.log", x->out, x->t->hosts[h].name);
 	snprintf(want, sizeof(want), "registered as %s:", x->agents[h].name);
 	f = fopen(path, "r");
+	if (f && fseek(f, x->log_start[h], SEEK_SET) < 0) {
+		fclose(f);
+		return false;
+	}
 	while (f && !found && fgets(line, sizeof(line), f))
 		found = strstr(line, want) != NULL;
 	if (f)
@@ -441,7 +464,7 @@ static int run_main(struct run_ctx *x)
 	run_plan_free(&plan);
 	if (rc < 0)
 		return 2;
-	if (run_up(x) < 0)
+	if (run_mark_logs(x) < 0 || run_up(x) < 0)
 		return run_loop_signals() ? RUN_EXIT_SIGNALLED : 1;
 	rc = run_wait_ready(x);
 	if (rc != 0)
@@ -520,6 +543,7 @@ int cmd_run(int argc, char **argv)
 	}
 	results_free(x.r);
 	free(x.agents);
+	free(x.log_start);
 	run_opts_free(&st);
 	return rc;
 }
