@@ -4,10 +4,8 @@
 #    is printed, results.json validates against docs/results.schema.json
 #    and names every pair, report.html is written, and nothing is left up
 #    (no namespace, no process of the run);
-#  - arrivals (topologies/arrivals.yaml, shortened with --duration): two
-#    runs with one seed give the same attempt list (pairs, NATs, times,
-#    outcomes), another seed another;
-#  - Ctrl-C in the middle: exit 130, no namespace or process left, and the
+#  - Ctrl-C in the middle (once, or twice to kill the connects): exit 130,
+#    no namespace or process left, and the
 #    partial results.json and the pcaps are readable.
 . "$(dirname "$0")/../lib.sh"
 nb_need jq tshark python3
@@ -89,28 +87,6 @@ for f in alice.pcap bob.pcap a-wan.pcap b-wan.pcap events.jsonl; do
 done
 nb_pass "pairs: both connected, results valid, nothing left"
 
-# --- arrivals: reproducible --------------------------------------------------
-arrivals() { # NAME SEED
-	local rc=0
-	natbed run --prefix "$NB_PREFIX" --out "$NB_TMP/$1" --seed "$2" --duration 6s \
-		--capture none "$NATBED_SRC/topologies/arrivals.yaml" >/dev/null \
-		2>"$NB_TMP/$1.stderr" || rc=$?
-	[ "$rc" = 0 ] || [ "$rc" = 3 ] || nb_fail "arrivals $1 exited $rc: $(cat "$NB_TMP/$1.stderr")"
-	nothing_left "after arrivals $1"
-	validate "$NB_TMP/$1/results.json"
-	jq -c '[.attempts[] | [.pair, .nat, .t_s, .method, .success]]' "$NB_TMP/$1/results.json"
-}
-one=$(arrivals one 21)
-two=$(arrivals two 21)
-three=$(arrivals three 22)
-[ "$(jq length <<<"$one")" -ge 3 ] || nb_fail "arrivals: too few attempts: $one"
-jq -e 'all(.[]; .[4])' <<<"$one" >/dev/null || nb_fail "arrivals: an attempt failed: $one"
-[ "$one" = "$two" ] || nb_fail "one seed, two attempt lists:
-$one
-$two"
-[ "$one" != "$three" ] || nb_fail "another seed gave the same attempt list"
-nb_pass "arrivals: $(jq length <<<"$one") attempts, the same list with the same seed"
-
 # --- Ctrl-C ------------------------------------------------------------------
 out=$NB_TMP/stopped
 natbed run --prefix "$NB_PREFIX" --out "$out" --seed 3 --duration 120s \
@@ -127,3 +103,23 @@ validate "$out/results.json"
 tshark -r "$out/server.pcap" -c 1 >/dev/null 2>&1 || nb_fail "server.pcap unreadable after Ctrl-C"
 tshark -r "$out/carrier-wan.pcap" >/dev/null 2>&1 || nb_fail "carrier-wan.pcap unreadable"
 nb_pass "Ctrl-C: exit 130, nothing left, $(jq '.attempts | length' "$out/results.json") attempts readable"
+
+# --- Ctrl-C twice: the connects are killed, the rest as above ---------------
+out=$NB_TMP/killed
+natbed run --prefix "$NB_PREFIX" --out "$out" --seed 4 --duration 120s --capture none \
+	"$NATBED_SRC/topologies/arrivals.yaml" >/dev/null 2>"$NB_TMP/killed.stderr" &
+run=$!
+# this build's connects (other checkouts may run tests at the same time)
+mine="$NATBED_BUILD/cli/../agents/natbed-agent connect --name site-"
+connecting() { pgrep -f "$mine" >/dev/null; }
+nb_wait_for 90 "a connect under way" connecting
+kill -INT "$run"
+kill -INT "$run"
+rc=0
+wait "$run" || rc=$?
+[ "$rc" = 130 ] || nb_fail "Ctrl-C twice: exit $rc, not 130: $(cat "$NB_TMP/killed.stderr")"
+nothing_left "after Ctrl-C twice"
+left=$(pgrep -af "$mine" || true)
+[ -z "$left" ] || nb_fail "a connect outlived the run: $left"
+validate "$out/results.json"
+nb_pass "Ctrl-C twice: exit 130, nothing left"
