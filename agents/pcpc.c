@@ -47,11 +47,14 @@ static uint32_t get32(const uint8_t *p)
 /* The request of the current protocol asking for lifetime seconds. */
 static size_t pcpc_build(const struct pcpc *c, uint32_t lifetime, uint8_t *b)
 {
+	/* the port granted (a renewal), else the one suggested */
+	const uint16_t *want = c->granted ? &c->ext.port : &c->cfg.ext_port;
+
 	if (c->proto == PCPC_NATPMP) { /* RFC 6886 §3.3 */
 		memset(b, 0, PCPC_NATPMP_LEN);
 		b[1] = c->cfg.proto == 6 ? 2 : 1;
 		memcpy(b + 4, &c->cfg.int_port, 2);
-		memcpy(b + 6, c->granted ? &c->ext.port : &c->cfg.int_port, 2);
+		memcpy(b + 6, want, 2);
 		put32(b + 8, lifetime);
 		return PCPC_NATPMP_LEN;
 	}
@@ -64,7 +67,7 @@ static size_t pcpc_build(const struct pcpc *c, uint32_t lifetime, uint8_t *b)
 	memcpy(b + 24, c->nonce, 12);
 	b[36] = c->cfg.proto;
 	memcpy(b + 40, &c->cfg.int_port, 2);
-	memcpy(b + 42, c->granted ? &c->ext.port : &c->cfg.int_port, 2);
+	memcpy(b + 42, want, 2);
 	return PCPC_PCP_LEN;
 }
 
@@ -243,6 +246,8 @@ struct pcpc *pcpc_new(const struct dgram *dg, const struct pcpc_cfg *cfg,
 		c->cfg.rto_ns = 250 * NATBED_NS_PER_MS;
 	if (!c->cfg.tries)
 		c->cfg.tries = 3;
+	if (!c->cfg.ext_port)
+		c->cfg.ext_port = c->cfg.int_port;
 	c->ops = ops;
 	c->arg = arg;
 	rng_seed(&r, dg->seed, rng_key("pcp", ((uint64_t)cfg->client << 16) | cfg->int_port));
@@ -257,15 +262,20 @@ struct pcpc *pcpc_new(const struct dgram *dg, const struct pcpc_cfg *cfg,
 	return c;
 }
 
+void pcpc_release(struct pcpc *c)
+{
+	if (!c)
+		return;
+	sched_cancel(c->dg->s, c->ev);
+	dg_close(c->dg, c->sock);
+	free(c);
+}
+
 void pcpc_free(struct pcpc *c)
 {
 	uint8_t b[PCPC_PCP_LEN];
 
-	if (!c)
-		return;
-	if (c->granted && !c->done) /* lifetime 0 deletes it */
+	if (c && c->granted && !c->done) /* lifetime 0 deletes it */
 		dg_send(c->dg, c->sock, &c->cfg.gateway, b, pcpc_build(c, 0, b));
-	sched_cancel(c->dg->s, c->ev);
-	dg_close(c->dg, c->sock);
-	free(c);
+	pcpc_release(c);
 }

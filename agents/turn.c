@@ -23,7 +23,7 @@ enum turn_state { TURN_ALLOCATING, TURN_READY, TURN_FAILED };
 struct turn_peer {
 	struct turn *t;
 	struct dg_ep ep;
-	uint16_t channel;
+	uint16_t channel; /* 0: a permission for ep.addr alone (turn_permit_addr) */
 	int perm_ok, bound, asked;
 	uint64_t refresh_ev;
 };
@@ -56,6 +56,7 @@ struct turn {
 	uint64_t refresh_ev;
 	struct turn_peer peers[TURN_PEERS_MAX];
 	size_t n_peers;
+	uint16_t next_channel;
 	struct turn_tx tx[TURN_TX_MAX];
 	struct rng rng;
 	struct turn_stats st;
@@ -245,7 +246,8 @@ static void turn_peer_refresh_cb(void *arg, natbed_time_t now)
 
 	p->refresh_ev = 0;
 	t->st.refreshes++;
-	turn_request(t, STUN_METHOD_CHANNEL_BIND, idx, 0);
+	if (p->channel)
+		turn_request(t, STUN_METHOD_CHANNEL_BIND, idx, 0);
 	turn_request(t, STUN_METHOD_CREATE_PERMISSION, idx, 0);
 }
 
@@ -356,6 +358,12 @@ static void turn_success(struct turn *t, struct turn_tx *x, const struct stun_ms
 			turn_arm_alloc_refresh(t, life);
 		return;
 	case STUN_METHOD_CREATE_PERMISSION:
+		if (!t->peers[x->peer].channel) { /* a permission alone */
+			if (!t->peers[x->peer].perm_ok)
+				turn_arm_peer_refresh(t, &t->peers[x->peer]);
+			t->peers[x->peer].perm_ok = 1;
+			return;
+		}
 		if (!t->peers[x->peer].perm_ok) {
 			t->peers[x->peer].perm_ok = 1;
 			turn_request(t, STUN_METHOD_CHANNEL_BIND, x->peer, 0);
@@ -471,25 +479,41 @@ struct turn *turn_new(const struct dgram *dg, const struct turn_cfg *cfg,
 	return t;
 }
 
-int turn_permit(struct turn *t, const struct dg_ep *peer)
+/* A peer entry for ep (a channel when with_channel), once. */
+static int turn_add_peer(struct turn *t, const struct dg_ep *ep, int with_channel)
 {
 	struct turn_peer *p;
 	size_t i;
 
+	if (!ep->addr)
+		return -EINVAL;
 	for (i = 0; i < t->n_peers; i++)
-		if (dg_ep_eq(&t->peers[i].ep, peer))
+		if (dg_ep_eq(&t->peers[i].ep, ep) && !t->peers[i].channel == !with_channel)
 			return 0;
 	if (t->n_peers >= TURN_PEERS_MAX)
 		return -ENOSPC;
 	p = &t->peers[t->n_peers];
 	memset(p, 0, sizeof(*p));
 	p->t = t;
-	p->ep = *peer;
-	p->channel = (uint16_t)(TURN_CHANNEL_FIRST + t->n_peers);
+	p->ep = *ep;
+	if (with_channel)
+		p->channel = (uint16_t)(TURN_CHANNEL_FIRST + t->next_channel++);
 	t->n_peers++;
 	if (t->state == TURN_READY)
 		turn_ask_peer(t, (int)t->n_peers - 1);
 	return 0;
+}
+
+int turn_permit(struct turn *t, const struct dg_ep *peer)
+{
+	return turn_add_peer(t, peer, 1);
+}
+
+int turn_permit_addr(struct turn *t, uint32_t addr)
+{
+	struct dg_ep ep = {addr, 0};
+
+	return turn_add_peer(t, &ep, 0);
 }
 
 int turn_send(struct turn *t, const struct dg_ep *peer, const void *buf, size_t len)
@@ -503,7 +527,7 @@ int turn_send(struct turn *t, const struct dg_ep *peer, const void *buf, size_t 
 	if (t->state != TURN_READY || len > DG_MAX)
 		return -EINVAL;
 	for (i = 0; i < t->n_peers; i++) {
-		if (!dg_ep_eq(&t->peers[i].ep, peer) || !t->peers[i].bound)
+		if (!dg_ep_eq(&t->peers[i].ep, peer) || !t->peers[i].bound || !t->peers[i].channel)
 			continue;
 		out[0] = (uint8_t)(t->peers[i].channel >> 8);
 		out[1] = (uint8_t)t->peers[i].channel;

@@ -223,12 +223,51 @@ static void test_silent_and_refused(void **state)
 	fx_free(f);
 }
 
+/* A suggested outside port, other than the internal one, is kept when
+ * free (RFC 6887 §11.3, RFC 6886 §3.3); released, the mapping stays
+ * until its lifetime ends and is not renewed. */
+static void test_suggested_release(void **state)
+{
+	struct fx *f = fx_new(0);
+	struct pcpc_cfg cfg = {.gateway = {a4("192.168.1.1"), htons(PCP_PORT)},
+			       .client = a4("192.168.1.10"),
+			       .proto = 17,
+			       .int_port = htons(7000),
+			       .ext_port = htons(23456),
+			       .lifetime_s = 20};
+	struct pcpc *c = pcpc_new(&f->dg, &cfg, &c_ops, f);
+
+	assert_non_null(c);
+	sched_run_until(f->s, 1 * S);
+	assert_int_equal(f->granted, 1);
+	assert_int_equal(f->port, 23456);
+	pcpc_release(c);
+	assert_int_equal(nat_counters(f->n)->mappings_active, 1);
+	sched_run_until(f->s, 15 * S); /* no renewal at 10 s */
+	assert_int_equal(f->granted, 1);
+	assert_int_equal(nat_counters(f->n)->mappings_active, 1);
+	sched_run_until(f->s, 25 * S); /* gone at its lifetime */
+	assert_int_equal(nat_counters(f->n)->mappings_active, 0);
+	/* NAT-PMP carries the suggestion too */
+	f->natpmp_only = 1;
+	cfg.ext_port = htons(23457);
+	c = pcpc_new(&f->dg, &cfg, &c_ops, f);
+	sched_run_until(f->s, 26 * S);
+	assert_int_equal(f->granted, 2);
+	assert_string_equal(f->by, "nat-pmp");
+	assert_int_equal(f->port, 23457);
+	pcpc_free(c);
+	assert_int_equal(nat_counters(f->n)->mappings_active, 0);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_map_renew_reboot),
 	    cmocka_unit_test(test_natpmp_fallback),
 	    cmocka_unit_test(test_silent_and_refused),
+	    cmocka_unit_test(test_suggested_release),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
