@@ -23,6 +23,12 @@ struct pcpc_cfg {
 	uint32_t lifetime_s;  /* asked for; 0: 7200 (RFC 6886's advice) */
 	natbed_time_t rto_ns; /* first retransmission; 0: 250 ms */
 	unsigned tries;	      /* sends per protocol before the next; 0: 3 */
+	/* Only ask whether the gateway answers: PCP ANNOUNCE (RFC 6887
+	 * §14.1), else NAT-PMP's public address request (RFC 6886 §3.2).
+	 * granted() then says which (lifetime 0; ext->addr the public
+	 * address NAT-PMP gives, 0 for PCP); nothing is mapped, renewed or
+	 * deleted. int_port and ext_port are not used. */
+	int announce;
 };
 
 struct pcpc_ops {

@@ -844,7 +844,7 @@ static void tw_strays_sequential(struct tweak *tw, struct mnet *n, struct tagent
 {
 	/* pub1 says it is behind a sequential symmetric NAT: its fresh
 	 * sockets' ports (40001, 40002, ...) are indeed sequential */
-	a->t.self.nat = (struct natinfo){NI_MAP_APDM, NI_FILTER_APDF, NI_PORTS_SEQUENTIAL, 1, 0};
+	a->t.self.nat = (struct natinfo){NI_MAP_APDM, NI_FILTER_APDF, NI_PORTS_SEQUENTIAL, 1, 0, 0};
 	b->t.peer.nat = a->t.self.nat;
 	tw_strays(tw, n, a, b);
 }
