@@ -465,6 +465,26 @@ int mc_open(struct trav_try *t, struct dg_ep *local)
 	return (int)c->nsocks++;
 }
 
+int mc_adopt(struct trav_try *t, int id, const struct dg_ep *local)
+{
+	struct mc *c = t->priv;
+	struct mc_sock *so;
+	int r;
+
+	if (c->nsocks == MC_SOCKS_MAX)
+		return -ENOSPC;
+	so = &c->socks[c->nsocks];
+	memset(so, 0, sizeof(*so));
+	so->c = c;
+	r = dg_set_recv(t->dg, id, mc_rx, so);
+	if (r < 0)
+		return r;
+	so->id = id;
+	so->owned = true;
+	so->local = *local;
+	return (int)c->nsocks++;
+}
+
 int mc_pair(struct trav_try *t, int si, const struct dg_ep *to, natbed_time_t first, unsigned flags,
 	    const struct dg_ep *pred)
 {

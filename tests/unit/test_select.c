@@ -38,9 +38,12 @@ static double prior_r(enum ni_class s, enum ni_class p)
 	return 0.99;
 }
 
-static const struct method ma = {{"a", 0.0, 0.5, 0.5, 2 * S, prior_a, false}, NULL, NULL, NULL};
-static const struct method mb = {{"b", 1.0, 0.9, 0.9, 5 * S, prior_b, false}, NULL, NULL, NULL};
-static const struct method mr = {{"r", 2.0, 0.8, 0.95, 8 * S, prior_r, true}, NULL, NULL, NULL};
+static const struct method ma = {
+    {"a", 0.0, 0.5, 0.5, 2 * S, prior_a, false, NULL}, NULL, NULL, NULL};
+static const struct method mb = {
+    {"b", 1.0, 0.9, 0.9, 5 * S, prior_b, false, NULL}, NULL, NULL, NULL};
+static const struct method mr = {
+    {"r", 2.0, 0.8, 0.95, 8 * S, prior_r, true, NULL}, NULL, NULL, NULL};
 static const struct method *const all[] = {&ma, &mb, &mr};
 
 static const struct sel_pair cones = {NI_CLASS_FULL_CONE, NI_CLASS_PORT_RESTRICTED, false};
