@@ -395,6 +395,9 @@ static void fill_try(struct rdvc *c, const struct rdv_msg *m, const struct metho
 	t->sock = c->sock;
 	t->self = c->self;
 	t->peer = m->cand; /* the codec leaves absent candidates at 0 */
+	/* the names every check carries and checks (method_checks.h) */
+	snprintf(t->self.name, sizeof(t->self.name), "%s", c->cfg.name);
+	snprintf(t->peer.name, sizeof(t->peer.name), "%s", m->peer);
 	t->stun = c->cfg.stun;
 	t->start = now + (natbed_time_t)m->start_ms * NATBED_NS_PER_MS;
 	t->deadline =

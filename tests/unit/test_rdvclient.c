@@ -260,6 +260,11 @@ static void connect_hands_both_a_try(void **state)
 	assert_true(dg_ep_eq(&e->a.t.peer.srflx, &e->b.local));
 	assert_true(dg_ep_eq(&e->b.t.peer.srflx, &e->a.local));
 	assert_true(dg_ep_eq(&e->a.t.self.srflx, &e->a.local));
+	/* the names the checks carry: ours, and the peer's to check */
+	assert_string_equal(e->a.t.self.name, "alice");
+	assert_string_equal(e->a.t.peer.name, "bob");
+	assert_string_equal(e->b.t.self.name, "bob");
+	assert_string_equal(e->b.t.peer.name, "alice");
 	assert_true(dg_ep_eq(&e->a.t.stun, &e->stun_ep));
 	/* one common start, in local time: CONNECT's way there, then the
 	 * start delay, then INTRODUCE's way back (rounded up to the ms) */
