@@ -44,6 +44,9 @@ enum agent_cli_opt {
 	AGENT_OPT_STATS,
 	AGENT_OPT_VERBOSE,
 	AGENT_OPT_HELP,
+	AGENT_OPT_TURN,
+	AGENT_OPT_TURN_USER,
+	AGENT_OPT_TURN_PASS,
 };
 
 /* The common options, for a subcommand's struct option table. */
@@ -54,6 +57,9 @@ enum agent_cli_opt {
 	    {"bind", required_argument, NULL, AGENT_OPT_BIND},                                     \
 	    {"stats", required_argument, NULL, AGENT_OPT_STATS},                                   \
 	    {"verbose", no_argument, NULL, AGENT_OPT_VERBOSE},                                     \
+	    {"turn", required_argument, NULL, AGENT_OPT_TURN},                                     \
+	    {"turn-user", required_argument, NULL, AGENT_OPT_TURN_USER},                           \
+	    {"turn-pass", required_argument, NULL, AGENT_OPT_TURN_PASS},                           \
 	{                                                                                          \
 		"help", no_argument, NULL, AGENT_OPT_HELP                                          \
 	}
@@ -68,6 +74,10 @@ enum agent_cli_opt {
 	"                           without PORT, a free port)\n"                                  \
 	"  --stats FILE             write counters as JSON to FILE on SIGUSR1 and at exit\n"       \
 	"  --verbose                log at debug level\n"                                          \
+	"  --turn IP[:PORT]         a TURN server (default port 3478): allocate on it at start\n"  \
+	"                           and register the relayed address (method relay)\n"             \
+	"  --turn-user U            the TURN server's username (long-term credentials)\n"          \
+	"  --turn-pass P            its password\n"                                                \
 	"  --help                   this text\n"
 
 struct agent_cli {
@@ -75,6 +85,7 @@ struct agent_cli {
 	struct agent_config cfg;
 	const char *stats_path;
 	bool verbose, have_name, have_rdv, have_stun;
+	bool have_turn_user, have_turn_pass;
 	struct agent_loop loop; /* loop.status: the exit status when it ends */
 	struct agent *a;
 };

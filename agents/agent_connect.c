@@ -28,6 +28,7 @@ static void usage(FILE *f)
 	    "usage: natbed-agent connect --name N --rendezvous IP[:PORT] --stun IP[:PORT]\n"
 	    "                            --peer P --method M [--budget DURATION] [--probes K]\n"
 	    "                            [--bind IP[:PORT]] [--stats FILE] [--verbose]\n"
+	    "                            [--turn IP[:PORT] --turn-user U --turn-pass P]\n"
 	    "\n"
 	    "Registers N, asks the rendezvous to introduce P with method M, runs M as\n"
 	    "initiator at the common start, then sends K probes on the path found (P\n"

@@ -10,6 +10,8 @@
 
 #include "natbed/log.h"
 #include "natbed/stun.h"
+#include "pcpc.h"
+#include "turnsock.h"
 
 #define AGENT_SWEEP_S 10 /* how often idle paths are looked for */
 
@@ -34,8 +36,11 @@ struct agent_path {
 };
 
 struct agent {
-	const struct dgram *d;
+	const struct dgram *d; /* the driver given, or the TURN layer over it */
 	struct agent_config cfg;
+	struct turnsock *ts;	  /* cfg.turn's allocation, or NULL */
+	uint64_t turn_wait_timer; /* the first registration waits for it */
+	struct pcpc *pcp_probe;	  /* asking cfg.gateway whether it grants mappings */
 	struct agent_ops ops;
 	int sock;
 	struct dg_ep local;
@@ -462,6 +467,8 @@ static const char *on_introduced(void *arg, struct rdvc *c, const struct trav_tr
 		return "busy";
 	}
 	*at = (struct agent_try){.a = a, .used = true, .mine = mine, .t = *t};
+	at->t.gateway = a->cfg.gateway;
+	at->t.relay = a->ts;
 	snprintf(at->peer, sizeof(at->peer), "%s", peer);
 	at->t.done = try_done;
 	at->t.done_arg = at;
@@ -537,6 +544,78 @@ static void main_recv(void *arg, int sock, const struct dg_ep *from, const uint8
 	stray(a, buf, len);
 }
 
+/* --- what the agent learns at start: its relay, its gateway ----------- */
+
+static void turn_wait_end(struct agent *a)
+{
+	if (!a->turn_wait_timer)
+		return;
+	sched_cancel(a->d->s, a->turn_wait_timer);
+	a->turn_wait_timer = 0;
+	rdvc_start(a->rdvc);
+}
+
+static void turn_wait_fire(void *arg, natbed_time_t now)
+{
+	struct agent *a = arg;
+
+	log_info("TURN server: no allocation after %d ms, registering without it",
+		 AGENT_TURN_WAIT_MS);
+	turn_wait_end(a);
+}
+
+/* The relayed address came or went: registered as the relay candidate. */
+static void on_turn(void *arg, const struct dg_ep *relayed, const char *error)
+{
+	struct agent *a = arg;
+	char r[DG_EP_STR], srv[DG_EP_STR];
+
+	if (error)
+		log_warn("TURN server %s: %s", dg_ep_str(&a->cfg.turn.server, srv), error);
+	else
+		log_info("relayed address %s on the TURN server %s", dg_ep_str(relayed, r),
+			 dg_ep_str(&a->cfg.turn.server, srv));
+	rdvc_set_cand(a->rdvc, relayed, &rdvc_self(a->rdvc)->nat);
+	turn_wait_end(a);
+}
+
+/* The gateway answered: it grants mappings (natinfo.pcp, registered). */
+static void on_pcp_probe(void *arg, const struct dg_ep *ext, uint32_t life, const char *by)
+{
+	struct agent *a = arg;
+	struct natinfo ni = rdvc_self(a->rdvc)->nat;
+	char gw[DG_EP_STR];
+
+	log_info("port mapping: the gateway %s answers %s", dg_ep_str(&a->cfg.gateway, gw), by);
+	ni.pcp = 1;
+	rdvc_set_cand(a->rdvc, &rdvc_self(a->rdvc)->relay, &ni);
+}
+
+static void on_pcp_silent(void *arg, const char *reason)
+{
+	log_debug("port mapping: %s", reason);
+}
+
+static const struct pcpc_ops pcp_probe_ops = {on_pcp_probe, on_pcp_silent};
+
+/* Starts what the agent learns at start; the rendezvous client starts
+ * now, or once the allocation is there (or AGENT_TURN_WAIT_MS passed). */
+static int agent_learn(struct agent *a)
+{
+	struct pcpc_cfg pc = {.gateway = a->cfg.gateway, .client = a->local.addr, .announce = 1};
+
+	/* RFC 6887 §14.1: ANNOUNCE maps nothing, it only draws an answer */
+	if (a->cfg.gateway.addr && !(a->pcp_probe = pcpc_new(a->d, &pc, &pcp_probe_ops, a)))
+		return -ENOMEM;
+	if (!a->ts)
+		return rdvc_start(a->rdvc);
+	if (turnsock_relayed(a->ts).addr || turnsock_error(a->ts))
+		return rdvc_start(a->rdvc);
+	a->turn_wait_timer = sched_at(a->d->s, dg_now(a->d) + AGENT_TURN_WAIT_MS * NATBED_NS_PER_MS,
+				      turn_wait_fire, a);
+	return a->turn_wait_timer ? 0 : -ENOMEM;
+}
+
 int agent_new(const struct dgram *d, const struct agent_config *cfg, const struct agent_ops *ops,
 	      struct agent **out)
 {
@@ -557,21 +636,38 @@ int agent_new(const struct dgram *d, const struct agent_config *cfg, const struc
 	a->d = d;
 	a->cfg = *cfg;
 	a->ops = *ops;
-	a->sock = dg_open(d, &cfg->bind, &a->local, main_recv, a);
+	if (cfg->turn.server.addr) {
+		/* the allocation's own socket is d's; the agent's sockets and
+		 * the relayed ones are the layer's */
+		struct turnsock_ops to = {on_turn, a};
+
+		a->ts = turnsock_new(d, &cfg->turn, &to);
+		if (!a->ts) {
+			free(a);
+			return -ENOMEM;
+		}
+		a->d = turnsock_dgram(a->ts);
+	}
+	a->sock = dg_open(a->d, &cfg->bind, &a->local, main_recv, a);
 	if (a->sock < 0) {
 		r = a->sock;
+		turnsock_free(a->ts);
 		free(a);
 		return r;
 	}
 	memcpy(rc.name, cfg->name, sizeof(rc.name));
 	ro.arg = a;
-	a->rdvc = rdvc_new(d, a->sock, &a->local, &rc, &ro);
+	a->rdvc = rdvc_new(a->d, a->sock, &a->local, &rc, &ro);
 	if (!a->rdvc) {
 		agent_free(a);
 		return -ENOMEM;
 	}
 	a->sweep_timer = sched_at(d->s, dg_now(d) + AGENT_SWEEP_S * NATBED_NS_PER_S, sweep, a);
-	rdvc_start(a->rdvc);
+	r = agent_learn(a);
+	if (r < 0) {
+		agent_free(a);
+		return r;
+	}
 	*out = a;
 	return 0;
 }
@@ -590,8 +686,12 @@ void agent_free(struct agent *a)
 		sched_cancel(a->d->s, a->sweep_timer);
 	if (a->total_timer)
 		sched_cancel(a->d->s, a->total_timer);
+	if (a->turn_wait_timer)
+		sched_cancel(a->d->s, a->turn_wait_timer);
+	pcpc_free(a->pcp_probe);
 	rdvc_free(a->rdvc);
 	dg_close(a->d, a->sock);
+	turnsock_free(a->ts); /* after every socket of its layer */
 	free(a);
 }
 
@@ -608,6 +708,11 @@ struct dg_ep agent_local(const struct agent *a)
 const struct trav_cand *agent_self(const struct agent *a)
 {
 	return rdvc_self(a->rdvc);
+}
+
+struct turnsock *agent_turn(const struct agent *a)
+{
+	return a->ts;
 }
 
 void agent_counters(const struct agent *a, struct agent_counters *out)

@@ -10,6 +10,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: natbed-agent serve --name N --rendezvous IP[:PORT] --stun IP[:PORT]\n"
 		   "                          [--bind IP[:PORT]] [--stats FILE] [--verbose]\n"
+		   "                          [--turn IP[:PORT] --turn-user U --turn-pass P]\n"
 		   "\n"
 		   "Registers N with the rendezvous (refreshed at half its lifetime, which keeps\n"
 		   "the NAT's mapping alive) and answers every connection request: each try runs\n"
@@ -23,10 +24,11 @@ static void on_ready(void *arg, struct agent *a)
 {
 	const struct trav_cand *self = agent_self(a);
 	struct agent_cli *c = arg;
-	char h[DG_EP_STR], s[DG_EP_STR];
+	char h[DG_EP_STR], s[DG_EP_STR], r[DG_EP_STR];
 
-	log_info("registered as %s: host %s srflx %s", c->cfg.name, dg_ep_str(&self->host, h),
-		 dg_ep_str(&self->srflx, s));
+	log_info("registered as %s: host %s srflx %s%s%s", c->cfg.name, dg_ep_str(&self->host, h),
+		 dg_ep_str(&self->srflx, s), self->relay.addr ? " relay " : "",
+		 self->relay.addr ? dg_ep_str(&self->relay, r) : "");
 }
 
 static void on_failed(void *arg, struct agent *a, const char *reason)

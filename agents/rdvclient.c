@@ -150,6 +150,8 @@ static void reg_send(struct rdvc *c)
 	m.cand = c->self;
 	if (c->self.srflx.addr)
 		m.attrs |= RDV_A_SRFLX;
+	if (c->self.relay.addr)
+		m.attrs |= RDV_A_RELAY;
 	m.lifetime_s = c->cfg.lifetime_s;
 	if (rdv_request(c, &c->reg_txn, &m, reg_timeout, c) < 0)
 		reg_lost(c, "cannot build REGISTER");
@@ -566,6 +568,14 @@ void rdvc_leave(struct rdvc *c)
 	m.cand.host = c->self.host;
 	new_txid(c, m.txid);
 	send_once(c, &m);
+}
+
+void rdvc_set_cand(struct rdvc *c, const struct dg_ep *relay, const struct natinfo *nat)
+{
+	c->self.relay = *relay;
+	c->self.nat = *nat;
+	if (c->state == RDVC_REGISTERED && !c->left)
+		reg_send(c);
 }
 
 const struct trav_cand *rdvc_self(const struct rdvc *c)

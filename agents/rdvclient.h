@@ -104,6 +104,12 @@ bool rdvc_input(struct rdvc *c, const struct dg_ep *from, const uint8_t *buf, si
  * yet), -EINVAL (a bad name) or -EBUSY (RDVC_CONNECTS_MAX under way). */
 int rdvc_connect(struct rdvc *c, const char *peer, const char *method, natbed_time_t budget_ns);
 
+/* Changes what the client registers besides its own candidates: the
+ * relayed candidate (addr 0: none) and the NAT. A registered client
+ * registers again at once; one not registered yet sends them in its first
+ * REGISTER. */
+void rdvc_set_cand(struct rdvc *c, const struct dg_ep *relay, const struct natinfo *nat);
+
 /* What the client registers (valid once registered). */
 const struct trav_cand *rdvc_self(const struct rdvc *c);
 bool rdvc_registered(const struct rdvc *c);
