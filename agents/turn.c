@@ -62,26 +62,6 @@ struct turn {
 	struct turn_stats st;
 };
 
-static void turn_sa(const struct dg_ep *ep, struct sockaddr_in *sa)
-{
-	memset(sa, 0, sizeof(*sa));
-	sa->sin_family = AF_INET;
-	sa->sin_addr.s_addr = ep->addr;
-	sa->sin_port = ep->port;
-}
-
-static int turn_ep_of(const struct stun_msg *m, uint16_t type, struct dg_ep *ep)
-{
-	struct sockaddr_storage ss;
-	const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
-
-	if (stun_msg_get_addr(m, type, &ss) < 0 || ss.ss_family != AF_INET)
-		return -1;
-	ep->addr = in->sin_addr.s_addr;
-	ep->port = in->sin_port;
-	return 0;
-}
-
 static void turn_fail(struct turn *t, const char *reason)
 {
 	size_t i;
@@ -137,7 +117,7 @@ static int turn_tx_build(struct turn *t, struct turn_tx *x)
 		stun_msg_build_raw(&b, STUN_ATTR_CHANNEL_NUMBER, &v, 4);
 	}
 	if (x->peer >= 0) {
-		turn_sa(&t->peers[x->peer].ep, &sa);
+		dg_ep_sockaddr(&t->peers[x->peer].ep, &sa);
 		stun_msg_build_addr(&b, STUN_ATTR_XOR_PEER_ADDRESS, (struct sockaddr *)&sa);
 	}
 	if (t->authed) { /* RFC 8489 §9.2.4: long-term credentials */
@@ -340,11 +320,11 @@ static void turn_success(struct turn *t, struct turn_tx *x, const struct stun_ms
 	x->used = 0;
 	switch (x->method) {
 	case STUN_METHOD_ALLOCATE:
-		if (turn_ep_of(m, STUN_ATTR_XOR_RELAYED_ADDRESS, &t->relayed) < 0) {
+		if (dg_ep_of_stun(m, STUN_ATTR_XOR_RELAYED_ADDRESS, &t->relayed) < 0) {
 			turn_fail(t, "the TURN server's Allocate answer has no relayed address");
 			return;
 		}
-		turn_ep_of(m, STUN_ATTR_XOR_MAPPED_ADDRESS, &t->mapped);
+		dg_ep_of_stun(m, STUN_ATTR_XOR_MAPPED_ADDRESS, &t->mapped);
 		t->state = TURN_READY;
 		turn_arm_alloc_refresh(t, life);
 		if (t->ops->ready)
@@ -425,7 +405,7 @@ static void turn_recv(void *arg, int sock, const struct dg_ep *from, const uint8
 		goto ignore;
 	if (m.cls == STUN_CLASS_INDICATION && m.method == STUN_METHOD_DATA) {
 		d = stun_msg_find(&m, STUN_ATTR_DATA);
-		if (!d || turn_ep_of(&m, STUN_ATTR_XOR_PEER_ADDRESS, &peer) < 0)
+		if (!d || dg_ep_of_stun(&m, STUN_ATTR_XOR_PEER_ADDRESS, &peer) < 0)
 			goto ignore;
 		t->st.indications_in++;
 		if (t->ops->data)
@@ -541,7 +521,7 @@ int turn_send(struct turn *t, const struct dg_ep *peer, const void *buf, size_t 
 	/* §11: a Send indication before the channel exists */
 	for (n = 0; n < STUN_TXID_LEN; n++)
 		txid[n] = (uint8_t)rng_next(&t->rng);
-	turn_sa(peer, &sa);
+	dg_ep_sockaddr(peer, &sa);
 	stun_msg_build_init(&b, out, sizeof(out), STUN_METHOD_SEND, STUN_CLASS_INDICATION, txid,
 			    false);
 	stun_msg_build_addr(&b, STUN_ATTR_XOR_PEER_ADDRESS, (struct sockaddr *)&sa);

@@ -53,26 +53,6 @@ struct turnd {
 static void td_relay_rx(void *arg, int sock, const struct dg_ep *peer, const uint8_t *buf,
 			size_t len, natbed_time_t now);
 
-static void td_sa(const struct dg_ep *ep, struct sockaddr_in *sa)
-{
-	memset(sa, 0, sizeof(*sa));
-	sa->sin_family = AF_INET;
-	sa->sin_addr.s_addr = ep->addr;
-	sa->sin_port = ep->port;
-}
-
-static int td_ep_of(const struct stun_msg *m, uint16_t type, struct dg_ep *ep)
-{
-	struct sockaddr_storage ss;
-	const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
-
-	if (stun_msg_get_addr(m, type, &ss) < 0 || ss.ss_family != AF_INET)
-		return -1;
-	ep->addr = in->sin_addr.s_addr;
-	ep->port = in->sin_port;
-	return 0;
-}
-
 static natbed_time_t td_now(const struct turnd *d)
 {
 	return dg_now(d->dg);
@@ -258,9 +238,9 @@ static void td_allocate(struct turnd *d, const struct dg_ep *from, const struct 
 		d->st.allocations++;
 	}
 	stun_msg_build_init(&b, out, sizeof(out), m->method, STUN_CLASS_SUCCESS, m->txid, false);
-	td_sa(&a->relayed, &sa);
+	dg_ep_sockaddr(&a->relayed, &sa);
 	stun_msg_build_addr(&b, STUN_ATTR_XOR_RELAYED_ADDRESS, (struct sockaddr *)&sa);
-	td_sa(from, &sa);
+	dg_ep_sockaddr(from, &sa);
 	stun_msg_build_addr(&b, STUN_ATTR_XOR_MAPPED_ADDRESS, (struct sockaddr *)&sa);
 	v = htonl(a->lifetime);
 	stun_msg_build_raw(&b, STUN_ATTR_LIFETIME, &v, 4);
@@ -310,7 +290,7 @@ static void td_permission(struct turnd *d, const struct dg_ep *from, const struc
 		td_error(d, from, m, 437, "Allocation Mismatch", false);
 		return;
 	}
-	if (td_ep_of(m, STUN_ATTR_XOR_PEER_ADDRESS, &peer) < 0) {
+	if (dg_ep_of_stun(m, STUN_ATTR_XOR_PEER_ADDRESS, &peer) < 0) {
 		td_error(d, from, m, 400, "Bad Request", false);
 		return;
 	}
@@ -411,7 +391,7 @@ static void td_send_ind(struct turnd *d, const struct dg_ep *from, const struct 
 	const struct stun_attr *data = stun_msg_find(m, STUN_ATTR_DATA);
 	struct dg_ep peer;
 
-	if (!a || !data || td_ep_of(m, STUN_ATTR_XOR_PEER_ADDRESS, &peer) < 0 ||
+	if (!a || !data || dg_ep_of_stun(m, STUN_ATTR_XOR_PEER_ADDRESS, &peer) < 0 ||
 	    !td_permitted(a, peer.addr, td_now(d)))
 		return;
 	d->st.send_in++;
@@ -482,7 +462,7 @@ static void td_relay_rx(void *arg, int sock, const struct dg_ep *peer, const uin
 	memcpy(txid, &d->st.data_out, sizeof(d->st.data_out));
 	stun_msg_build_init(&b, out, sizeof(out), STUN_METHOD_DATA, STUN_CLASS_INDICATION, txid,
 			    false);
-	td_sa(peer, &sa);
+	dg_ep_sockaddr(peer, &sa);
 	stun_msg_build_addr(&b, STUN_ATTR_XOR_PEER_ADDRESS, (struct sockaddr *)&sa);
 	stun_msg_build_raw(&b, STUN_ATTR_DATA, buf, len);
 	n = stun_msg_build_finish(&b);
