@@ -440,6 +440,19 @@ static void try_begin(void *arg, natbed_time_t now)
 		at->running = true;
 }
 
+/* A probe of the initiator's on a socket the method opened, come before
+ * our own result (the path is not ours yet): echoed as main_recv does. */
+static bool try_other(struct trav_try *t, int sock, const struct dg_ep *from, const uint8_t *buf,
+		      size_t len)
+{
+	struct agent_try *at = t->done_arg;
+
+	if (at->mine || !probe_echo(at->a->d, sock, t->id, NULL, from, buf, len))
+		return false;
+	at->a->cnt.probes_echoed++;
+	return true;
+}
+
 static const char *on_introduced(void *arg, struct rdvc *c, const struct trav_try *t,
 				 const char *peer)
 {
@@ -472,6 +485,7 @@ static const char *on_introduced(void *arg, struct rdvc *c, const struct trav_tr
 	snprintf(at->peer, sizeof(at->peer), "%s", peer);
 	at->t.done = try_done;
 	at->t.done_arg = at;
+	at->t.other = try_other;
 	at->start_timer = sched_at(a->d->s, t->start, try_begin, at);
 	if (mine)
 		a->ctry = at;

@@ -95,6 +95,12 @@ struct trav_try {
 	natbed_time_t deadline; /* start + the method's budget, or the cascade's end */
 	void (*done)(void *arg, struct trav_try *t);
 	void *done_arg;
+	/* Optional: a datagram on a socket the method opened that is none of
+	 * its messages (a data probe of the peer's on the path found, which
+	 * may come before our own result); true when taken. NULL: counted in
+	 * counts.unknown and dropped. */
+	bool (*other)(struct trav_try *t, int sock, const struct dg_ep *from, const uint8_t *buf,
+		      size_t len);
 
 	/* the result, set by trav_done() */
 	bool finished;

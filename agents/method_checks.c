@@ -408,10 +408,13 @@ static bool mc_handle(struct mc *c, int si, const struct dg_ep *from, const uint
 	struct peermsg m;
 	enum peermsg_result r = peermsg_parse(buf, len, &m);
 
-	/* on the agent's socket, what is no peer message is the agent's */
+	/* on the agent's socket, what is no peer message is the agent's; on
+	 * ours, a data probe may be (t->other) */
 	if (r != PEERMSG_OK || m.kind == PEERMSG_PROBE || m.kind == PEERMSG_PROBE_ANSWER) {
 		if (si == MC_MAIN_SOCK)
 			return false;
+		if (r == PEERMSG_OK && t->other && t->other(t, c->socks[si].id, from, buf, len))
+			return true;
 		if (r == PEERMSG_BAD)
 			t->counts.bad++;
 		else

@@ -441,6 +441,34 @@ static void relay_connect(void **state)
 	tenv_end(&e);
 }
 
+/* Only the responder allocated: its relayed socket is its path, and it
+ * echoes the initiator's probes through the TURN server. */
+static void relay_responder_allocation(void **state)
+{
+	struct tenv e;
+	struct agent_plan p = relay_plan("bob", 5);
+	const struct agent_report *r = &e.alice.rep;
+	struct turnd_stats st;
+
+	tenv_start(&e, NULL, "secret", 0);
+	fakenet_run_for(e.net, 1 * S); /* bob registers once he has his relay */
+	assert_int_equal(e.bob.ready, 1);
+	assert_int_equal(agent_connect(e.alice.a, &p), 0);
+	fakenet_run_for(e.net, 10 * S);
+	assert_int_equal(e.alice.reports, 1);
+	if (!r->success)
+		fail_msg("relay: %s", r->reason);
+	assert_string_equal(r->path, "relay");
+	assert_int_equal(agent_self(e.alice.a)->relay.addr, 0);
+	/* alice checked bob's relayed address: that is her remote */
+	assert_true(dg_ep_eq(&r->remote, &agent_self(e.bob.a)->relay));
+	assert_int_equal(r->probe.answered, 5);
+	assert_int_equal(cnt(&e.bob).probes_echoed, 5);
+	turnd_stats(e.td, &st);
+	assert_true(st.channel_data_in >= 5 && st.channel_data_out >= 5);
+	tenv_end(&e);
+}
+
 /* A refused allocation: registered without a relay at once, and a relay
  * connect names the 401. */
 static void relay_refused(void **state)
@@ -490,6 +518,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(strays_counted, setup, teardown),
 	    cmocka_unit_test_setup_teardown(registration_failure_reported, setup, teardown),
 	    cmocka_unit_test(relay_connect),
+	    cmocka_unit_test(relay_responder_allocation),
 	    cmocka_unit_test(relay_refused),
 	    cmocka_unit_test(relay_silent_server),
 	};
