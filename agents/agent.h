@@ -49,6 +49,9 @@ enum agent_cli_opt {
 	AGENT_OPT_HELP,
 	AGENT_OPT_NO_DISCOVER,
 	AGENT_OPT_NAT,
+	AGENT_OPT_TURN,
+	AGENT_OPT_TURN_USER,
+	AGENT_OPT_TURN_PASS,
 };
 
 /* The common options, for a subcommand's struct option table. */
@@ -61,6 +64,9 @@ enum agent_cli_opt {
 	    {"verbose", no_argument, NULL, AGENT_OPT_VERBOSE},                                     \
 	    {"no-discover", no_argument, NULL, AGENT_OPT_NO_DISCOVER},                             \
 	    {"nat", required_argument, NULL, AGENT_OPT_NAT},                                       \
+	    {"turn", required_argument, NULL, AGENT_OPT_TURN},                                     \
+	    {"turn-user", required_argument, NULL, AGENT_OPT_TURN_USER},                           \
+	    {"turn-pass", required_argument, NULL, AGENT_OPT_TURN_PASS},                           \
 	{                                                                                          \
 		"help", no_argument, NULL, AGENT_OPT_HELP                                          \
 	}
@@ -82,6 +88,10 @@ enum agent_cli_opt {
 	"                           symmetric-random, unknown (discover's \"class\")\n"            \
 	"  --stats FILE             write counters as JSON to FILE on SIGUSR1 and at exit\n"       \
 	"  --verbose                log at debug level\n"                                          \
+	"  --turn IP[:PORT]         a TURN server (default port 3478): allocate on it at start\n"  \
+	"                           and register the relayed address (method relay)\n"             \
+	"  --turn-user U            the TURN server's username (long-term credentials)\n"          \
+	"  --turn-pass P            its password\n"                                                \
 	"  --help                   this text\n"
 
 struct agent_cli {
@@ -89,6 +99,7 @@ struct agent_cli {
 	struct agent_config cfg;
 	const char *stats_path;
 	bool verbose, have_name, have_rdv, have_stun;
+	bool have_turn_user, have_turn_pass;
 	struct agent_loop loop; /* loop.status: the exit status when it ends */
 	struct agent *a;
 };

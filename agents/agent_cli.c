@@ -1,5 +1,6 @@
 /* natbed-agent: what the subcommands share: common options, the agent's
  * state machine on the programs' loop (agent_loop.c), the --stats file. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -9,8 +10,33 @@
 #include "agent.h"
 #include "natbed/log.h"
 #include "rdv.h"
+#include "turnsock.h"
 
 #define STUN_DEFAULT_PORT 3478
+#define TURN_DEFAULT_PORT 3478	 /* RFC 8656 §20 */
+#define PCP_SERVER_PORT	  5351	 /* RFC 6887 §19.1, RFC 6886 §3.1 */
+#define RTF_UP_GATEWAY	  0x0003 /* <linux/route.h>: RTF_UP | RTF_GATEWAY */
+
+/* The default route's gateway, from /proc/net/route (addr 0: none): the
+ * NAT's PCP and NAT-PMP server, as RFC 6887 §8.1 and RFC 6886 §3 find it. */
+static struct dg_ep default_gateway(void)
+{
+	struct dg_ep gw = {0, htons(PCP_SERVER_PORT)};
+	FILE *f = fopen("/proc/net/route", "r");
+	char line[256], ifname[32];
+	unsigned long dst, via, flags;
+
+	if (!f)
+		return gw;
+	while (!gw.addr && fgets(line, sizeof(line), f))
+		/* Iface Destination Gateway Flags ...: addresses as the kernel
+		 * holds them (network order), printed in hex */
+		if (sscanf(line, "%31s %lx %lx %lx", ifname, &dst, &via, &flags) == 4 && dst == 0 &&
+		    (flags & RTF_UP_GATEWAY) == RTF_UP_GATEWAY)
+			gw.addr = (uint32_t)via;
+	fclose(f);
+	return gw;
+}
 
 void agent_cli_init(struct agent_cli *c, const struct agent_env *env)
 {
@@ -19,6 +45,7 @@ void agent_cli_init(struct agent_cli *c, const struct agent_env *env)
 	c->cfg.find_method = env->find_method;
 	c->cfg.nat.hairpin = -1;
 	c->cfg.discover = true;
+	c->cfg.gateway = default_gateway();
 }
 
 /* --nat CLASS: what discovery would have found for a NAT of that class
@@ -29,14 +56,14 @@ static int parse_nat(const char *arg, struct natinfo *ni)
 		const char *name;
 		struct natinfo ni;
 	} classes[] = {
-	    {"open", {NI_MAP_NONE, NI_FILTER_NONE, NI_PORTS_PRESERVE, 0, -1}},
-	    {"full-cone", {NI_MAP_EIM, NI_FILTER_EIF, NI_PORTS_UNKNOWN, 0, -1}},
-	    {"restricted-cone", {NI_MAP_EIM, NI_FILTER_ADF, NI_PORTS_UNKNOWN, 0, -1}},
-	    {"port-restricted", {NI_MAP_EIM, NI_FILTER_APDF, NI_PORTS_UNKNOWN, 0, -1}},
-	    {"addr-dependent", {NI_MAP_ADM, NI_FILTER_APDF, NI_PORTS_UNKNOWN, 0, -1}},
-	    {"symmetric-sequential", {NI_MAP_APDM, NI_FILTER_APDF, NI_PORTS_SEQUENTIAL, 1, -1}},
-	    {"symmetric-random", {NI_MAP_APDM, NI_FILTER_APDF, NI_PORTS_RANDOM, 0, -1}},
-	    {"unknown", {NI_MAP_UNKNOWN, NI_FILTER_UNKNOWN, NI_PORTS_UNKNOWN, 0, -1}},
+	    {"open", {NI_MAP_NONE, NI_FILTER_NONE, NI_PORTS_PRESERVE, 0, -1, 0}},
+	    {"full-cone", {NI_MAP_EIM, NI_FILTER_EIF, NI_PORTS_UNKNOWN, 0, -1, 0}},
+	    {"restricted-cone", {NI_MAP_EIM, NI_FILTER_ADF, NI_PORTS_UNKNOWN, 0, -1, 0}},
+	    {"port-restricted", {NI_MAP_EIM, NI_FILTER_APDF, NI_PORTS_UNKNOWN, 0, -1, 0}},
+	    {"addr-dependent", {NI_MAP_ADM, NI_FILTER_APDF, NI_PORTS_UNKNOWN, 0, -1, 0}},
+	    {"symmetric-sequential", {NI_MAP_APDM, NI_FILTER_APDF, NI_PORTS_SEQUENTIAL, 1, -1, 0}},
+	    {"symmetric-random", {NI_MAP_APDM, NI_FILTER_APDF, NI_PORTS_RANDOM, 0, -1, 0}},
+	    {"unknown", {NI_MAP_UNKNOWN, NI_FILTER_UNKNOWN, NI_PORTS_UNKNOWN, 0, -1, 0}},
 	};
 	const char *colon = strchr(arg, ':');
 	size_t n = colon ? (size_t)(colon - arg) : strlen(arg);
@@ -59,6 +86,17 @@ static int parse_nat(const char *arg, struct natinfo *ni)
 		return 0;
 	}
 	return -1;
+}
+
+static int copy_cred(const char *opt, const char *arg, char *dst, size_t cap, bool *have)
+{
+	if (!arg[0] || strlen(arg) >= cap) {
+		fprintf(stderr, "--%s: 1 to %zu bytes\n", opt, cap - 1);
+		return -1;
+	}
+	snprintf(dst, cap, "%s", arg);
+	*have = true;
+	return 1;
 }
 
 static int parse_ep(const char *opt, const char *arg, uint16_t port, struct dg_ep *ep)
@@ -111,6 +149,14 @@ int agent_cli_option(struct agent_cli *c, int opt, const char *arg)
 		}
 		c->cfg.discover = false;
 		return 1;
+	case AGENT_OPT_TURN:
+		return parse_ep("turn", arg, TURN_DEFAULT_PORT, &c->cfg.turn.server);
+	case AGENT_OPT_TURN_USER:
+		return copy_cred("turn-user", arg, c->cfg.turn.user, sizeof(c->cfg.turn.user),
+				 &c->have_turn_user);
+	case AGENT_OPT_TURN_PASS:
+		return copy_cred("turn-pass", arg, c->cfg.turn.pass, sizeof(c->cfg.turn.pass),
+				 &c->have_turn_pass);
 	default:
 		return 0;
 	}
@@ -123,9 +169,35 @@ bool agent_cli_complete(const struct agent_cli *c, const char *cmd)
 			      : !c->have_stun ? "--stun"
 					      : NULL;
 
+	bool turn = c->cfg.turn.server.addr != 0;
+
 	if (missing)
 		fprintf(stderr, "natbed-agent %s: %s is required (--help)\n", cmd, missing);
-	return !missing;
+	else if (turn != c->have_turn_user || turn != c->have_turn_pass)
+		fprintf(stderr,
+			"natbed-agent %s: --turn, --turn-user and --turn-pass go together\n", cmd);
+	else
+		return true;
+	return false;
+}
+
+/* The TURN client's counters, when the agent has one. */
+static void stats_turn(const struct agent_cli *c, json_t *j)
+{
+	struct turnsock *ts = agent_turn(c->a);
+	struct turn_stats st;
+
+	if (!ts || !j)
+		return;
+	turnsock_stats(ts, &st);
+	json_object_set_new(
+	    j, "turn",
+	    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "requests",
+		      (json_int_t)st.requests, "retransmits", (json_int_t)st.retransmits, "errors",
+		      (json_int_t)st.errors, "refreshes", (json_int_t)st.refreshes,
+		      "channel_data_in", (json_int_t)st.channel_data_in, "channel_data_out",
+		      (json_int_t)st.channel_data_out, "indications_in",
+		      (json_int_t)st.indications_in, "ignored", (json_int_t)st.ignored));
 }
 
 static json_t *stats_json(void *arg)
@@ -164,6 +236,7 @@ static json_t *stats_json(void *arg)
 	rdv = json_object_get(root, "rendezvous");
 	json_object_set_new(rdv, "lookups_ok", json_integer((json_int_t)rc.lookups_ok));
 	json_object_set_new(rdv, "lookups_failed", json_integer((json_int_t)rc.lookups_failed));
+	stats_turn(c, root);
 	return root;
 }
 

@@ -33,6 +33,7 @@ static void usage(FILE *f)
 	    "                            [--no-relay]) [--budget DURATION] [--learn FILE]\n"
 	    "                            [--probes K] [--no-discover | --nat CLASS]\n"
 	    "                            [--bind IP[:PORT]] [--stats FILE] [--verbose]\n"
+	    "                            [--turn IP[:PORT] --turn-user U --turn-pass P]\n"
 	    "\n"
 	    "Measures its NAT (RFC 5780, against --stun), registers N, asks the\n"
 	    "rendezvous to introduce P with method M and runs M as initiator at the\n"

@@ -10,6 +10,8 @@
 
 #include "natbed/log.h"
 #include "natbed/stun.h"
+#include "pcpc.h"
+#include "turnsock.h"
 
 #define AGENT_SWEEP_S 10 /* how often idle paths are looked for */
 
@@ -35,13 +37,17 @@ struct agent_path {
 };
 
 struct agent {
-	const struct dgram *d;
+	const struct dgram *d; /* the driver given, or the TURN layer over it */
 	struct agent_config cfg;
+	struct turnsock *ts;	  /* cfg.turn's allocation, or NULL */
+	uint64_t turn_wait_timer; /* the first registration waits for it */
+	struct pcpc *pcp_probe;	  /* asking cfg.gateway whether it grants mappings */
 	struct agent_ops ops;
 	int sock;
 	struct dg_ep local;
 	struct rdvc *rdvc;
 	struct disc *disc; /* while the discovery runs */
+	bool rdv_started;  /* the rendezvous client was started */
 	struct agent_try tries[AGENT_TRIES_MAX];
 	struct agent_path paths[AGENT_PATHS_MAX];
 	uint64_t sweep_timer;
@@ -288,6 +294,7 @@ static void cascade_choose(struct agent *a, const struct trav_cand *peer)
 	a->rep.pair_known = true;
 	n = sel_cascade(&a->rep.pair, a->plan.learn, a->plan.priority, &a->plan.limits,
 			a->plan.table, a->plan.ntable, c, AGENT_PLAN_MAX);
+	a->rep.pair.self_cand = a->rep.pair.peer_cand = NULL; /* peer is the caller's */
 	a->plan.nsteps = 0;
 	a->nskipped = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -540,6 +547,19 @@ static void try_begin(void *arg, natbed_time_t now)
 		at->running = true;
 }
 
+/* A probe of the initiator's on a socket the method opened, come before
+ * our own result (the path is not ours yet): echoed as main_recv does. */
+static bool try_other(struct trav_try *t, int sock, const struct dg_ep *from, const uint8_t *buf,
+		      size_t len)
+{
+	struct agent_try *at = t->done_arg;
+
+	if (at->mine || !probe_echo(at->a->d, sock, t->id, NULL, from, buf, len))
+		return false;
+	at->a->cnt.probes_echoed++;
+	return true;
+}
+
 static const char *on_introduced(void *arg, struct rdvc *c, const struct trav_try *t,
 				 const char *peer)
 {
@@ -567,9 +587,12 @@ static const char *on_introduced(void *arg, struct rdvc *c, const struct trav_tr
 		return "busy";
 	}
 	*at = (struct agent_try){.a = a, .used = true, .mine = mine, .t = *t};
+	at->t.gateway = a->cfg.gateway;
+	at->t.relay = a->ts;
 	snprintf(at->peer, sizeof(at->peer), "%s", peer);
 	at->t.done = try_done;
 	at->t.done_arg = at;
+	at->t.other = try_other;
 	at->start_timer = sched_at(a->d->s, t->start, try_begin, at);
 	if (mine) {
 		a->ctry = at;
@@ -644,6 +667,16 @@ static void main_recv(void *arg, int sock, const struct dg_ep *from, const uint8
 	stray(a, buf, len);
 }
 
+/* Registers once nothing it waits for is under way: the discovery, the
+ * first TURN allocation (bounded by AGENT_TURN_WAIT_MS). */
+static void register_when_ready(struct agent *a)
+{
+	if (a->disc || a->turn_wait_timer || a->rdv_started)
+		return;
+	a->rdv_started = true;
+	rdvc_start(a->rdvc);
+}
+
 /* --- the discovery ----------------------------------------------------- */
 
 /* It ended: register what it measured (unknown where it could not). */
@@ -652,13 +685,16 @@ static void on_discovered(void *arg, const struct disc_result *r)
 	struct agent *a = arg;
 	struct disc *d = a->disc;
 
-	a->cfg.nat = r->ni;
-	rdvc_set_nat(a->rdvc, &r->ni);
+	struct natinfo ni = r->ni;
+
+	ni.pcp = rdvc_self(a->rdvc)->nat.pcp; /* the gateway may have answered first */
+	a->cfg.nat = ni;
+	rdvc_set_nat(a->rdvc, &ni);
 	if (a->ops.discovered)
 		a->ops.discovered(a->ops.arg, a, r);
 	a->disc = NULL;
 	disc_free(d); /* r is d's: not used past here */
-	rdvc_start(a->rdvc);
+	register_when_ready(a);
 }
 
 /* RFC 5780 discovery on the main socket. 0, or -errno when it cannot
@@ -687,6 +723,84 @@ static int discover_begin(struct agent *a)
 	return r;
 }
 
+/* --- what the agent learns at start: its relay, its gateway ----------- */
+
+static void turn_wait_end(struct agent *a)
+{
+	if (!a->turn_wait_timer)
+		return;
+	sched_cancel(a->d->s, a->turn_wait_timer);
+	a->turn_wait_timer = 0;
+	register_when_ready(a);
+}
+
+static void turn_wait_fire(void *arg, natbed_time_t now)
+{
+	struct agent *a = arg;
+
+	log_info("TURN server: no allocation after %d ms, registering without it",
+		 AGENT_TURN_WAIT_MS);
+	turn_wait_end(a);
+}
+
+/* The relayed address came or went: registered as the relay candidate. */
+static void on_turn(void *arg, const struct dg_ep *relayed, const char *error)
+{
+	struct agent *a = arg;
+	char r[DG_EP_STR], srv[DG_EP_STR];
+
+	if (error)
+		log_warn("TURN server %s: %s", dg_ep_str(&a->cfg.turn.server, srv), error);
+	else
+		log_info("relayed address %s on the TURN server %s", dg_ep_str(relayed, r),
+			 dg_ep_str(&a->cfg.turn.server, srv));
+	rdvc_set_cand(a->rdvc, relayed, &rdvc_self(a->rdvc)->nat);
+	turn_wait_end(a);
+}
+
+/* The gateway answered: it grants mappings (natinfo.pcp, registered). */
+static void on_pcp_probe(void *arg, const struct dg_ep *ext, uint32_t life, const char *by)
+{
+	struct agent *a = arg;
+	struct natinfo ni = rdvc_self(a->rdvc)->nat;
+	char gw[DG_EP_STR];
+
+	log_info("port mapping: the gateway %s answers %s", dg_ep_str(&a->cfg.gateway, gw), by);
+	ni.pcp = 1;
+	rdvc_set_cand(a->rdvc, &rdvc_self(a->rdvc)->relay, &ni);
+}
+
+static void on_pcp_silent(void *arg, const char *reason)
+{
+	log_debug("port mapping: %s", reason);
+}
+
+static const struct pcpc_ops pcp_probe_ops = {on_pcp_probe, on_pcp_silent};
+
+/* Starts what the agent learns at start: the discovery, the TURN
+ * allocation, whether the gateway grants mappings. The rendezvous client
+ * starts once the discovery ended and the allocation is there (or
+ * AGENT_TURN_WAIT_MS passed); the gateway's answer may come later. */
+static int agent_learn(struct agent *a)
+{
+	struct pcpc_cfg pc = {.gateway = a->cfg.gateway, .client = a->local.addr, .announce = 1};
+
+	/* RFC 6887 §14.1: ANNOUNCE maps nothing, it only draws an answer */
+	if (a->cfg.gateway.addr && !(a->pcp_probe = pcpc_new(a->d, &pc, &pcp_probe_ops, a)))
+		return -ENOMEM;
+	if (a->ts && !turnsock_relayed(a->ts).addr && !turnsock_error(a->ts)) {
+		a->turn_wait_timer =
+		    sched_at(a->d->s, dg_now(a->d) + AGENT_TURN_WAIT_MS * NATBED_NS_PER_MS,
+			     turn_wait_fire, a);
+		if (!a->turn_wait_timer)
+			return -ENOMEM;
+	}
+	if (a->cfg.discover)
+		discover_begin(a); /* when it cannot begin: the NAT as configured */
+	register_when_ready(a);
+	return 0;
+}
+
 int agent_new(const struct dgram *d, const struct agent_config *cfg, const struct agent_ops *ops,
 	      struct agent **out)
 {
@@ -711,22 +825,38 @@ int agent_new(const struct dgram *d, const struct agent_config *cfg, const struc
 	a->d = d;
 	a->cfg = *cfg;
 	a->ops = *ops;
-	a->sock = dg_open(d, &cfg->bind, &a->local, main_recv, a);
+	if (cfg->turn.server.addr) {
+		/* the allocation's own socket is d's; the agent's sockets and
+		 * the relayed ones are the layer's */
+		struct turnsock_ops to = {on_turn, a};
+
+		a->ts = turnsock_new(d, &cfg->turn, &to);
+		if (!a->ts) {
+			free(a);
+			return -ENOMEM;
+		}
+		a->d = turnsock_dgram(a->ts);
+	}
+	a->sock = dg_open(a->d, &cfg->bind, &a->local, main_recv, a);
 	if (a->sock < 0) {
 		r = a->sock;
+		turnsock_free(a->ts);
 		free(a);
 		return r;
 	}
 	memcpy(rc.name, cfg->name, sizeof(rc.name));
 	ro.arg = a;
-	a->rdvc = rdvc_new(d, a->sock, &a->local, &rc, &ro);
+	a->rdvc = rdvc_new(a->d, a->sock, &a->local, &rc, &ro);
 	if (!a->rdvc) {
 		agent_free(a);
 		return -ENOMEM;
 	}
 	a->sweep_timer = sched_at(d->s, dg_now(d) + AGENT_SWEEP_S * NATBED_NS_PER_S, sweep, a);
-	if (!cfg->discover || discover_begin(a) < 0)
-		rdvc_start(a->rdvc);
+	r = agent_learn(a);
+	if (r < 0) {
+		agent_free(a);
+		return r;
+	}
 	*out = a;
 	return 0;
 }
@@ -746,8 +876,12 @@ void agent_free(struct agent *a)
 		sched_cancel(a->d->s, a->sweep_timer);
 	if (a->total_timer)
 		sched_cancel(a->d->s, a->total_timer);
+	if (a->turn_wait_timer)
+		sched_cancel(a->d->s, a->turn_wait_timer);
+	pcpc_free(a->pcp_probe);
 	rdvc_free(a->rdvc);
 	dg_close(a->d, a->sock);
+	turnsock_free(a->ts); /* after every socket of its layer */
 	free(a);
 }
 
@@ -764,6 +898,11 @@ struct dg_ep agent_local(const struct agent *a)
 const struct trav_cand *agent_self(const struct agent *a)
 {
 	return rdvc_self(a->rdvc);
+}
+
+struct turnsock *agent_turn(const struct agent *a)
+{
+	return a->ts;
 }
 
 void agent_counters(const struct agent *a, struct agent_counters *out)

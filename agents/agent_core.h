@@ -33,6 +33,7 @@
 #include "probe.h"
 #include "rdvclient.h"
 #include "select.h"
+#include "turn.h"
 
 #define AGENT_TRIES_MAX	    16	 /* tries under way at once (serve) */
 #define AGENT_PATHS_MAX	    64	 /* paths kept to echo probes on (serve) */
@@ -41,6 +42,7 @@
 #define AGENT_MIN_TRY_MS    500	 /* no try is asked with less left of the plan's budget */
 #define AGENT_GUARD_MS	    1000 /* a try past its deadline by this is ended */
 #define AGENT_REASON_MAX    96
+#define AGENT_TURN_WAIT_MS  3000 /* the first registration waits this long for the relay */
 
 struct agent_config {
 	char name[RDV_NAME_MAX + 1];
@@ -56,6 +58,14 @@ struct agent_config {
 	 * replaces nat. Off: nat as given. */
 	bool discover;
 	natbed_time_t discover_test_ns; /* one test's bound; 0: DISC_TEST_TIMEOUT_NS */
+	/* A TURN server to allocate on at start (turn.server.addr 0: none):
+	 * the relayed address is registered as the relay candidate (the first
+	 * registration waits AGENT_TURN_WAIT_MS for it) and kept refreshed. */
+	struct turn_cfg turn;
+	/* The NAT's PCP/NAT-PMP server (the default route's gateway, port
+	 * 5351; addr 0: none): asked at start whether it grants mappings
+	 * (natinfo.pcp, registered), and by portmap tries. */
+	struct dg_ep gateway;
 };
 
 /* One step of a connect: a method and the budget its try gets. */
@@ -158,6 +168,8 @@ int agent_connect(struct agent *a, const struct agent_plan *plan);
 /* The main socket's own address, and what the agent registers. */
 struct dg_ep agent_local(const struct agent *a);
 const struct trav_cand *agent_self(const struct agent *a);
+/* Its TURN allocation (turnsock.h), NULL without cfg.turn. */
+struct turnsock *agent_turn(const struct agent *a);
 
 void agent_counters(const struct agent *a, struct agent_counters *out);
 const struct rdvc *agent_rdvc(const struct agent *a);

@@ -245,7 +245,8 @@ int agent_cmd_methods(int argc, char **argv, const struct agent_env *env)
 	} else {
 		for (int s = 0; s < NI_CLASS_COUNT; s++)
 			for (int q = 0; q < NI_CLASS_COUNT; q++) {
-				struct sel_pair p = {(enum ni_class)s, (enum ni_class)q, false};
+				struct sel_pair p = {.self = (enum ni_class)s,
+						     .peer = (enum ni_class)q};
 
 				json_array_append_new(pairs, pair_json(&p, l, &o, table, n));
 			}

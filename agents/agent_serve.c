@@ -11,6 +11,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: natbed-agent serve --name N --rendezvous IP[:PORT] --stun IP[:PORT]\n"
 		   "                          [--no-discover | --nat CLASS] [--bind IP[:PORT]]\n"
 		   "                          [--stats FILE] [--verbose]\n"
+		   "                          [--turn IP[:PORT] --turn-user U --turn-pass P]\n"
 		   "\n"
 		   "Measures its NAT (RFC 5780, against --stun), then registers N with the\n"
 		   "rendezvous with its candidates and that NAT (refreshed at half its lifetime,\n"
@@ -26,11 +27,12 @@ static void on_ready(void *arg, struct agent *a)
 {
 	const struct trav_cand *self = agent_self(a);
 	struct agent_cli *c = arg;
-	char h[DG_EP_STR], s[DG_EP_STR];
+	char h[DG_EP_STR], s[DG_EP_STR], r[DG_EP_STR];
 
-	log_info("registered as %s: host %s srflx %s nat %s", c->cfg.name,
+	log_info("registered as %s: host %s srflx %s nat %s%s%s", c->cfg.name,
 		 dg_ep_str(&self->host, h), dg_ep_str(&self->srflx, s),
-		 ni_class_name(natinfo_class(&self->nat)));
+		 ni_class_name(natinfo_class(&self->nat)), self->relay.addr ? " relay " : "",
+		 self->relay.addr ? dg_ep_str(&self->relay, r) : "");
 }
 
 static void on_failed(void *arg, struct agent *a, const char *reason)

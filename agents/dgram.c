@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "natbed/stun.h"
+
 const char *dg_ep_str(const struct dg_ep *ep, char buf[DG_EP_STR])
 {
 	char a[INET_ADDRSTRLEN];
@@ -38,5 +40,25 @@ int dg_ep_parse(const char *s, uint16_t default_port, struct dg_ep *ep)
 	}
 	ep->addr = in.s_addr;
 	ep->port = htons((uint16_t)port);
+	return 0;
+}
+
+void dg_ep_sockaddr(const struct dg_ep *ep, struct sockaddr_in *sa)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_addr.s_addr = ep->addr;
+	sa->sin_port = ep->port;
+}
+
+int dg_ep_of_stun(const struct stun_msg *m, uint16_t type, struct dg_ep *ep)
+{
+	struct sockaddr_storage ss;
+	const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+
+	if (stun_msg_get_addr(m, type, &ss) < 0 || ss.ss_family != AF_INET)
+		return -1;
+	ep->addr = in->sin_addr.s_addr;
+	ep->port = in->sin_port;
 	return 0;
 }

@@ -57,4 +57,15 @@ const char *dg_ep_str(const struct dg_ep *ep, char buf[DG_EP_STR]);
 /* Parses "A.B.C.D[:PORT]" (port default_port when absent). 0 or -1. */
 int dg_ep_parse(const char *s, uint16_t default_port, struct dg_ep *ep);
 
+struct sockaddr_in;
+struct stun_msg;
+
+/* ep as the STUN codec's address writers take it. */
+void dg_ep_sockaddr(const struct dg_ep *ep, struct sockaddr_in *sa);
+
+/* The first address attribute of type in m (XOR types un-XORed, as
+ * stun_msg_get_addr() does) as an endpoint. 0, or -1 when it is absent,
+ * malformed or not IPv4. */
+int dg_ep_of_stun(const struct stun_msg *m, uint16_t type, struct dg_ep *ep);
+
 #endif

@@ -24,6 +24,9 @@
 #include "dgram.h"
 #include "natinfo.h"
 
+struct trav_cand;
+struct turnsock;
+
 /* The seed's description of a method (its HolePunchingMethodSpec). */
 struct method_spec {
 	const char *name;
@@ -35,6 +38,11 @@ struct method_spec {
 	 * of class peer (docs/methods.md derives each from RFC 4787). */
 	double (*prior)(enum ni_class self, enum ni_class peer);
 	bool relay; /* carries data through a third party (--no-relay skips it) */
+	/* Whether the pair has what the method needs beyond its NATs (a
+	 * relayed candidate, a NAT that grants mappings); NULL: always. Where
+	 * it says no, the method fails at once with its reason and its prior
+	 * does not apply: selection should count it 0. */
+	bool (*usable)(const struct trav_cand *self, const struct trav_cand *peer);
 };
 
 #define TRAV_NAME_MAX 64 /* an agent name and its NUL (peermsg.h: PEERMSG_NAME_MAX + 1) */
@@ -78,10 +86,21 @@ struct trav_try {
 	int sock;    /* the agent's main socket (its srflx was learned on it) */
 	struct trav_cand self, peer;
 	struct dg_ep stun;	/* a STUN server (predict measures strides with it) */
+	struct dg_ep gateway;	/* the NAT's PCP/NAT-PMP server (its inside gateway, port
+				 * 5351; portmap asks it), addr 0 when unknown */
+	struct turnsock *relay; /* the agent's TURN allocation (relay uses it when
+				 * self.relay is set), NULL when none; t->dg is then
+				 * turnsock_dgram(relay) */
 	natbed_time_t start;	/* when both sides begin */
 	natbed_time_t deadline; /* start + the method's budget, or the cascade's end */
 	void (*done)(void *arg, struct trav_try *t);
 	void *done_arg;
+	/* Optional: a datagram on a socket the method opened that is none of
+	 * its messages (a data probe of the peer's on the path found, which
+	 * may come before our own result); true when taken. NULL: counted in
+	 * counts.unknown and dropped. */
+	bool (*other)(struct trav_try *t, int sock, const struct dg_ep *from, const uint8_t *buf,
+		      size_t len);
 
 	/* the result, set by trav_done() */
 	bool finished;

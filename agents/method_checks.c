@@ -408,10 +408,13 @@ static bool mc_handle(struct mc *c, int si, const struct dg_ep *from, const uint
 	struct peermsg m;
 	enum peermsg_result r = peermsg_parse(buf, len, &m);
 
-	/* on the agent's socket, what is no peer message is the agent's */
+	/* on the agent's socket, what is no peer message is the agent's; on
+	 * ours, a data probe may be (t->other) */
 	if (r != PEERMSG_OK || m.kind == PEERMSG_PROBE || m.kind == PEERMSG_PROBE_ANSWER) {
 		if (si == MC_MAIN_SOCK)
 			return false;
+		if (r == PEERMSG_OK && t->other && t->other(t, c->socks[si].id, from, buf, len))
+			return true;
 		if (r == PEERMSG_BAD)
 			t->counts.bad++;
 		else
@@ -462,6 +465,26 @@ int mc_open(struct trav_try *t, struct dg_ep *local)
 	so->owned = true;
 	if (local)
 		*local = so->local;
+	return (int)c->nsocks++;
+}
+
+int mc_adopt(struct trav_try *t, int id, const struct dg_ep *local)
+{
+	struct mc *c = t->priv;
+	struct mc_sock *so;
+	int r;
+
+	if (c->nsocks == MC_SOCKS_MAX)
+		return -ENOSPC;
+	so = &c->socks[c->nsocks];
+	memset(so, 0, sizeof(*so));
+	so->c = c;
+	r = dg_set_recv(t->dg, id, mc_rx, so);
+	if (r < 0)
+		return r;
+	so->id = id;
+	so->owned = true;
+	so->local = *local;
 	return (int)c->nsocks++;
 }
 

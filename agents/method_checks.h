@@ -86,6 +86,12 @@ void *mc_user(const struct trav_try *t);
 /* Opens a fresh socket (any port); its local endpoint in *local (may be
  * NULL). The socket index (> 0), or -errno (-ENOSPC past MC_SOCKS_MAX). */
 int mc_open(struct trav_try *t, struct dg_ep *local);
+/* Takes socket id of t->dg, opened by the method elsewhere than
+ * mc_open() (a relayed socket, turnsock.h), as one of the try's: its
+ * datagrams come to the engine from now on (dg_set_recv) and stop()
+ * closes it unless it is the path's. local: its endpoint. The socket
+ * index, or -errno (-ENOSPC, set_recv's); the caller closes it then. */
+int mc_adopt(struct trav_try *t, int id, const struct dg_ep *local);
 /* The local endpoint of socket si. */
 const struct dg_ep *mc_local(const struct trav_try *t, int si);
 
@@ -143,5 +149,7 @@ extern const struct method method_direct;
 extern const struct method method_punch;
 extern const struct method method_predict;
 extern const struct method method_birthday;
+extern const struct method method_portmap;
+extern const struct method method_relay;
 
 #endif

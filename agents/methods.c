@@ -1,14 +1,13 @@
 /* The traversal method table: one line a method, in the order
- * docs/methods.md lists them. Port mapping (PCP) and TURN relay join here,
- * after birthday. */
+ * docs/methods.md lists them. */
 #include <string.h>
 
 #include "method.h"
 #include "method_checks.h"
 
 static const struct method *const methods[] = {
-    &method_direct, &method_punch, &method_predict, &method_birthday, NULL, /* portmap */
-    NULL,								    /* relay */
+    &method_direct,   &method_punch,   &method_predict,
+    &method_birthday, &method_portmap, &method_relay,
 };
 
 size_t method_count(void)

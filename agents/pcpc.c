@@ -8,6 +8,7 @@
 #include "natbed/rng.h"
 
 #define PCPC_PCP_LEN	60 /* RFC 6887 §7.1 header + §11.1 MAP data */
+#define PCPC_PCP_HDR	24 /* RFC 6887 §7.1: ANNOUNCE is the header alone */
 #define PCPC_NATPMP_LEN 12 /* RFC 6886 §3.3 */
 #define PCPC_MSG_MAX	1100
 
@@ -47,11 +48,25 @@ static uint32_t get32(const uint8_t *p)
 /* The request of the current protocol asking for lifetime seconds. */
 static size_t pcpc_build(const struct pcpc *c, uint32_t lifetime, uint8_t *b)
 {
+	/* the port granted (a renewal), else the one suggested */
+	const uint16_t *want = c->granted ? &c->ext.port : &c->cfg.ext_port;
+
+	if (c->cfg.announce && c->proto == PCPC_NATPMP) { /* RFC 6886 §3.2 */
+		b[0] = b[1] = 0;
+		return 2;
+	}
+	if (c->cfg.announce) { /* RFC 6887 §14.1 */
+		memset(b, 0, PCPC_PCP_HDR);
+		b[0] = 2;
+		b[18] = b[19] = 0xff;
+		memcpy(b + 20, &c->cfg.client, 4);
+		return PCPC_PCP_HDR;
+	}
 	if (c->proto == PCPC_NATPMP) { /* RFC 6886 §3.3 */
 		memset(b, 0, PCPC_NATPMP_LEN);
 		b[1] = c->cfg.proto == 6 ? 2 : 1;
 		memcpy(b + 4, &c->cfg.int_port, 2);
-		memcpy(b + 6, c->granted ? &c->ext.port : &c->cfg.int_port, 2);
+		memcpy(b + 6, want, 2);
 		put32(b + 8, lifetime);
 		return PCPC_NATPMP_LEN;
 	}
@@ -64,7 +79,7 @@ static size_t pcpc_build(const struct pcpc *c, uint32_t lifetime, uint8_t *b)
 	memcpy(b + 24, c->nonce, 12);
 	b[36] = c->cfg.proto;
 	memcpy(b + 40, &c->cfg.int_port, 2);
-	memcpy(b + 42, c->granted ? &c->ext.port : &c->cfg.int_port, 2);
+	memcpy(b + 42, want, 2);
 	return PCPC_PCP_LEN;
 }
 
@@ -170,16 +185,77 @@ static void pcpc_granted(struct pcpc *c, const struct dg_ep *ext, uint32_t life,
 		c->ops->granted(c->arg, ext, life, c->proto == PCPC_PCP ? "pcp" : "nat-pmp");
 }
 
+/* An error answer: its result code named. */
+static void pcpc_refused(struct pcpc *c, uint32_t code)
+{
+	char why[64];
+
+	if (c->proto == PCPC_PCP)
+		snprintf(why, sizeof(why), "PCP %s",
+			 code < sizeof(pcpc_pcp_results) / sizeof(pcpc_pcp_results[0])
+			     ? pcpc_pcp_results[code]
+			     : "error");
+	else
+		snprintf(why, sizeof(why), "NAT-PMP %s",
+			 code < sizeof(pcpc_natpmp_results) / sizeof(pcpc_natpmp_results[0])
+			     ? pcpc_natpmp_results[code]
+			     : "error");
+	pcpc_fail(c, why);
+}
+
+/* UNSUPP_VERSION, PCP's or NAT-PMP's own (RFC 6887 §9): a server that
+ * speaks only NAT-PMP. */
+static int pcpc_unsupp_version(const struct pcpc *c, const uint8_t *b, size_t len)
+{
+	return c->proto == PCPC_PCP && len >= 4 && (b[1] & 0x80) && b[3] == 1 &&
+	       (b[0] != 0 || b[2] == 0);
+}
+
+/* cfg.announce: the gateway answered; nothing more to do. */
+static void pcpc_announced(struct pcpc *c, const struct dg_ep *ext)
+{
+	c->done = 1;
+	sched_cancel(c->dg->s, c->ev);
+	c->ev = 0;
+	if (c->ops->granted)
+		c->ops->granted(c->arg, ext, 0, c->proto == PCPC_PCP ? "pcp" : "nat-pmp");
+}
+
+static void pcpc_recv_announce(struct pcpc *c, const uint8_t *b, size_t len)
+{
+	struct dg_ep ext = {0, 0};
+
+	if (c->proto == PCPC_PCP && len >= PCPC_PCP_HDR && b[0] == 2 && b[1] == 0x80) {
+		if (b[3] != 0)
+			pcpc_refused(c, b[3]);
+		else
+			pcpc_announced(c, &ext);
+	} else if (pcpc_unsupp_version(c, b, len)) {
+		c->proto = PCPC_NATPMP;
+		pcpc_ask(c);
+	} else if (c->proto == PCPC_NATPMP && len >= 12 && b[0] == 0 && b[1] == 128) {
+		if (b[2] || b[3]) {
+			pcpc_refused(c, (uint32_t)(b[2] << 8 | b[3]));
+			return;
+		}
+		memcpy(&ext.addr, b + 8, 4); /* RFC 6886 §3.2: the public address */
+		pcpc_announced(c, &ext);
+	}
+}
+
 static void pcpc_recv(void *arg, int sock, const struct dg_ep *from, const uint8_t *b, size_t len,
 		      natbed_time_t now)
 {
 	struct pcpc *c = arg;
 	struct dg_ep ext;
 	uint32_t code;
-	char why[64];
 
 	if (c->done || from->addr != c->cfg.gateway.addr)
 		return;
+	if (c->cfg.announce) {
+		pcpc_recv_announce(c, b, len);
+		return;
+	}
 	if (c->proto == PCPC_PCP && len >= PCPC_PCP_LEN && b[0] == 2 && b[1] == 0x81 &&
 	    memcmp(b + 24, c->nonce, 12) == 0) {
 		code = b[3];
@@ -190,17 +266,10 @@ static void pcpc_recv(void *arg, int sock, const struct dg_ep *from, const uint8
 			pcpc_granted(c, &ext, get32(b + 4), get32(b + 8), now);
 			return;
 		}
-		snprintf(why, sizeof(why), "PCP %s",
-			 code < sizeof(pcpc_pcp_results) / sizeof(pcpc_pcp_results[0])
-			     ? pcpc_pcp_results[code]
-			     : "error");
-		pcpc_fail(c, why);
+		pcpc_refused(c, code);
 		return;
 	}
-	if (c->proto == PCPC_PCP && len >= 4 && (b[1] & 0x80) && b[3] == 1 &&
-	    (b[0] != 0 || b[2] == 0)) {
-		/* UNSUPP_VERSION, PCP's or NAT-PMP's own (RFC 6887 §9): a server
-		 * that speaks only NAT-PMP */
+	if (pcpc_unsupp_version(c, b, len)) {
 		c->proto = PCPC_NATPMP;
 		pcpc_ask(c);
 		return;
@@ -209,19 +278,14 @@ static void pcpc_recv(void *arg, int sock, const struct dg_ep *from, const uint8
 	    b[1] == 128 + (c->cfg.proto == 6 ? 2 : 1) && memcmp(b + 8, &c->cfg.int_port, 2) == 0) {
 		code = (uint32_t)(b[2] << 8 | b[3]);
 		if (code == 0) {
-			/* NAT-PMP answers no address: ask for it? the gateway's
-			 * public address is what opcode 0 tells; the caller
-			 * pairs it (RFC 6886 §3.2); here: the mapped port */
+			/* NAT-PMP answers no address (RFC 6886 §3.3): the caller
+			 * knows it (opcode 0, or its server-reflexive address) */
 			ext.addr = 0;
 			memcpy(&ext.port, b + 10, 2);
 			pcpc_granted(c, &ext, get32(b + 12), get32(b + 4), now);
 			return;
 		}
-		snprintf(why, sizeof(why), "NAT-PMP %s",
-			 code < sizeof(pcpc_natpmp_results) / sizeof(pcpc_natpmp_results[0])
-			     ? pcpc_natpmp_results[code]
-			     : "error");
-		pcpc_fail(c, why);
+		pcpc_refused(c, code);
 	}
 }
 
@@ -243,6 +307,8 @@ struct pcpc *pcpc_new(const struct dgram *dg, const struct pcpc_cfg *cfg,
 		c->cfg.rto_ns = 250 * NATBED_NS_PER_MS;
 	if (!c->cfg.tries)
 		c->cfg.tries = 3;
+	if (!c->cfg.ext_port)
+		c->cfg.ext_port = c->cfg.int_port;
 	c->ops = ops;
 	c->arg = arg;
 	rng_seed(&r, dg->seed, rng_key("pcp", ((uint64_t)cfg->client << 16) | cfg->int_port));
@@ -257,15 +323,20 @@ struct pcpc *pcpc_new(const struct dgram *dg, const struct pcpc_cfg *cfg,
 	return c;
 }
 
+void pcpc_release(struct pcpc *c)
+{
+	if (!c)
+		return;
+	sched_cancel(c->dg->s, c->ev);
+	dg_close(c->dg, c->sock);
+	free(c);
+}
+
 void pcpc_free(struct pcpc *c)
 {
 	uint8_t b[PCPC_PCP_LEN];
 
-	if (!c)
-		return;
-	if (c->granted && !c->done) /* lifetime 0 deletes it */
+	if (c && c->granted && !c->done) /* lifetime 0 deletes it */
 		dg_send(c->dg, c->sock, &c->cfg.gateway, b, pcpc_build(c, 0, b));
-	sched_cancel(c->dg->s, c->ev);
-	dg_close(c->dg, c->sock);
-	free(c);
+	pcpc_release(c);
 }

@@ -19,9 +19,16 @@ struct pcpc_cfg {
 	uint32_t client;      /* our address as the gateway sees it (network order) */
 	uint8_t proto;	      /* 17 (UDP) or 6 (TCP) */
 	uint16_t int_port;    /* the internal port to map (network order) */
+	uint16_t ext_port;    /* the outside port suggested (network order); 0: int_port */
 	uint32_t lifetime_s;  /* asked for; 0: 7200 (RFC 6886's advice) */
 	natbed_time_t rto_ns; /* first retransmission; 0: 250 ms */
 	unsigned tries;	      /* sends per protocol before the next; 0: 3 */
+	/* Only ask whether the gateway answers: PCP ANNOUNCE (RFC 6887
+	 * §14.1), else NAT-PMP's public address request (RFC 6886 §3.2).
+	 * granted() then says which (lifetime 0; ext->addr the public
+	 * address NAT-PMP gives, 0 for PCP); nothing is mapped, renewed or
+	 * deleted. int_port and ext_port are not used. */
+	int announce;
 };
 
 struct pcpc_ops {
@@ -43,5 +50,8 @@ struct pcpc *pcpc_new(const struct dgram *dg, const struct pcpc_cfg *cfg,
 /* Deletes the mapping (lifetime 0, not waited for), closes the socket,
  * cancels every timer. NULL is safe. */
 void pcpc_free(struct pcpc *c);
+/* The same but the mapping stays until its lifetime ends (no renewal):
+ * for a mapping still in use when its client goes. NULL is safe. */
+void pcpc_release(struct pcpc *c);
 
 #endif

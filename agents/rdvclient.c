@@ -158,6 +158,8 @@ static void reg_send(struct rdvc *c)
 	m.cand = c->self;
 	if (c->self.srflx.addr)
 		m.attrs |= RDV_A_SRFLX;
+	if (c->self.relay.addr)
+		m.attrs |= RDV_A_RELAY;
 	m.lifetime_s = c->cfg.lifetime_s;
 	if (rdv_request(c, &c->reg_txn, &m, reg_timeout, c) < 0)
 		reg_lost(c, "cannot build REGISTER");
@@ -649,6 +651,15 @@ void rdvc_set_nat(struct rdvc *c, const struct natinfo *nat)
 {
 	c->cfg.nat = *nat;
 	c->self.nat = *nat;
+}
+
+void rdvc_set_cand(struct rdvc *c, const struct dg_ep *relay, const struct natinfo *nat)
+{
+	c->self.relay = *relay;
+	c->cfg.nat = *nat;
+	c->self.nat = *nat;
+	if (c->state == RDVC_REGISTERED && !c->left)
+		reg_send(c);
 }
 
 const struct trav_cand *rdvc_self(const struct rdvc *c)

@@ -119,6 +119,11 @@ int rdvc_lookup(struct rdvc *c, const char *peer);
 /* The NAT the client registers: before rdvc_start(), or it goes out with
  * the next refresh. */
 void rdvc_set_nat(struct rdvc *c, const struct natinfo *nat);
+/* Changes what the client registers besides its own candidates: the
+ * relayed candidate (addr 0: none) and the NAT. A registered client
+ * registers again at once; one not registered yet sends them in its first
+ * REGISTER. */
+void rdvc_set_cand(struct rdvc *c, const struct dg_ep *relay, const struct natinfo *nat);
 
 /* What the client registers (valid once registered). */
 const struct trav_cand *rdvc_self(const struct rdvc *c);

@@ -115,7 +115,8 @@ static int put_ep(struct stun_builder *b, uint16_t type, const struct dg_ep *ep)
 	return stun_msg_build_xor_addr(b, type, (const struct sockaddr *)&in);
 }
 
-/* NAT: map, filter, ports, hairpin (0, 1, 0xFF unknown), stride (int16), 0 */
+/* NAT: map, filter, ports, hairpin (0, 1, 0xFF unknown), stride (int16),
+ * flags (bit 0: pcp), 0 */
 static int put_nat(struct stun_builder *b, const struct natinfo *ni)
 {
 	uint8_t v[RDV_NAT_LEN] = {0};
@@ -127,6 +128,7 @@ static int put_nat(struct stun_builder *b, const struct natinfo *ni)
 	v[2] = (uint8_t)ni->ports;
 	v[3] = ni->hairpin < 0 ? 0xFF : (uint8_t)(ni->hairpin != 0);
 	nbstun_put_be(v + 4, (uint16_t)(int16_t)ni->stride, 2);
+	v[6] = ni->pcp ? 1 : 0;
 	return stun_msg_build_raw(b, NBSTUN_ATTR_NAT, v, sizeof(v));
 }
 
@@ -228,6 +230,7 @@ static bool get_nat(const uint8_t *v, size_t len, struct natinfo *ni)
 	ni->ports = (enum ni_ports)v[2];
 	ni->hairpin = v[3] == 0xFF ? -1 : v[3];
 	ni->stride = (int16_t)(uint16_t)nbstun_get_be(v + 4, 2);
+	ni->pcp = v[6] & 1; /* other flags: not defined, ignored */
 	return true;
 }
 

@@ -34,7 +34,7 @@
 #define RDV_NAME_MAX   32  /* bytes of an agent name, [A-Za-z0-9._-] */
 #define RDV_METHOD_MAX 16  /* bytes of a method name, same characters */
 #define RDV_REASON_MAX 127 /* bytes of an error's reason phrase kept */
-#define RDV_NAT_LEN    8   /* NAT attribute: map, filter, ports, hairpin, stride, 0 */
+#define RDV_NAT_LEN    8   /* NAT attribute: map, filter, ports, hairpin, stride, flags, 0 */
 
 /* One kind per (method, class) the protocol has. */
 enum rdv_kind {

@@ -11,6 +11,8 @@ void sel_pair_of(const struct trav_cand *self, const struct trav_cand *peer, str
 		       self->nat.map != NI_MAP_NONE;
 	p->self = natinfo_class(&self->nat);
 	p->peer = natinfo_class(&peer->nat);
+	p->self_cand = self;
+	p->peer_cand = peer;
 }
 
 const char *sel_pair_key(const struct sel_pair *p, char *buf)
@@ -45,6 +47,10 @@ int sel_priority_parse(const char *s, enum sel_priority *out)
 
 double sel_prior(const struct method *m, const struct sel_pair *p)
 {
+	/* what it needs is missing (a relayed candidate, a NAT that maps) */
+	if (m->spec.usable && p->self_cand && p->peer_cand &&
+	    !m->spec.usable(p->self_cand, p->peer_cand))
+		return 0.0;
 	/* peers of one site meet as if no NAT stood between them */
 	if (p->same_site)
 		return m->spec.prior(NI_CLASS_OPEN, NI_CLASS_OPEN);
@@ -80,14 +86,27 @@ double sel_score(const struct method *m, const struct sel_pair *p, const struct 
 }
 
 /* Inserts c into out[0..n) by score, best first, after its equals (a
- * stable insertion: ties keep the order they came in). */
-static void insert_by_score(struct sel_choice *out, size_t n, const struct sel_choice *c)
+ * stable insertion: ties keep the order they came in); with relay_last,
+ * a method that relays goes after every one that does not. */
+static void insert_ordered(struct sel_choice *out, size_t n, const struct sel_choice *c,
+			   bool relay_last)
 {
 	size_t j;
 
-	for (j = n; j > 0 && out[j - 1].score < c->score; j--)
+	for (j = n; j > 0; j--) {
+		bool r_prev = relay_last && out[j - 1].m->spec.relay;
+		bool r_new = relay_last && c->m->spec.relay;
+
+		if (r_prev == r_new ? out[j - 1].score >= c->score : r_new)
+			break;
 		out[j] = out[j - 1];
+	}
 	out[j] = *c;
+}
+
+static void insert_by_score(struct sel_choice *out, size_t n, const struct sel_choice *c)
+{
+	insert_ordered(out, n, c, false);
 }
 
 static struct sel_choice choice_of(const struct method *m, const struct sel_pair *p,
@@ -148,7 +167,7 @@ size_t sel_cascade(const struct sel_pair *p, const struct learn *l, enum sel_pri
 		struct sel_choice c = choice_of(methods[i], p, l, pri, lim);
 
 		if (c.skip == SEL_SKIP_NONE)
-			insert_by_score(tried, nt++, &c);
+			insert_ordered(tried, nt++, &c, true);
 		else
 			insert_by_score(skipped, ns++, &c);
 	}

@@ -30,6 +30,9 @@ enum sel_priority { SEL_SUCCESS_RATE, SEL_COST, SEL_SECURITY, SEL_BALANCED, SEL_
 struct sel_pair {
 	enum ni_class self, peer;
 	bool same_site;
+	/* the candidates, when known (sel_pair_of): a method's usable() is
+	 * asked, and its prior is 0 where it says no; NULL: by class only */
+	const struct trav_cand *self_cand, *peer_cand;
 };
 
 /* The pair two peers' candidates make. */
@@ -92,9 +95,11 @@ struct sel_choice {
 };
 
 /* Every method of methods[0..n) (n <= 64) in the cascade's order, into
- * out[max]: first the ones it tries, best score first, then the ones it
- * skips (each with why), best score first too; ties keep the table's
- * order. Returns how many (n, or the first max of them). */
+ * out[max]: first the ones it tries, best score first but every method
+ * that relays the data after every one that does not (a relay is the
+ * last resort, as ICE's relayed candidates are: RFC 8445 §5.1.2.2), then
+ * the ones it skips (each with why), best score first too; ties keep the
+ * table's order. Returns how many (n, or the first max of them). */
 size_t sel_cascade(const struct sel_pair *p, const struct learn *l, enum sel_priority pri,
 		   const struct sel_limits *lim, const struct method *const *methods, size_t n,
 		   struct sel_choice *out, size_t max);

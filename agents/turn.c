@@ -23,7 +23,7 @@ enum turn_state { TURN_ALLOCATING, TURN_READY, TURN_FAILED };
 struct turn_peer {
 	struct turn *t;
 	struct dg_ep ep;
-	uint16_t channel;
+	uint16_t channel; /* 0: a permission for ep.addr alone (turn_permit_addr) */
 	int perm_ok, bound, asked;
 	uint64_t refresh_ev;
 };
@@ -56,30 +56,11 @@ struct turn {
 	uint64_t refresh_ev;
 	struct turn_peer peers[TURN_PEERS_MAX];
 	size_t n_peers;
+	uint16_t next_channel;
 	struct turn_tx tx[TURN_TX_MAX];
 	struct rng rng;
 	struct turn_stats st;
 };
-
-static void turn_sa(const struct dg_ep *ep, struct sockaddr_in *sa)
-{
-	memset(sa, 0, sizeof(*sa));
-	sa->sin_family = AF_INET;
-	sa->sin_addr.s_addr = ep->addr;
-	sa->sin_port = ep->port;
-}
-
-static int turn_ep_of(const struct stun_msg *m, uint16_t type, struct dg_ep *ep)
-{
-	struct sockaddr_storage ss;
-	const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
-
-	if (stun_msg_get_addr(m, type, &ss) < 0 || ss.ss_family != AF_INET)
-		return -1;
-	ep->addr = in->sin_addr.s_addr;
-	ep->port = in->sin_port;
-	return 0;
-}
 
 static void turn_fail(struct turn *t, const char *reason)
 {
@@ -136,7 +117,7 @@ static int turn_tx_build(struct turn *t, struct turn_tx *x)
 		stun_msg_build_raw(&b, STUN_ATTR_CHANNEL_NUMBER, &v, 4);
 	}
 	if (x->peer >= 0) {
-		turn_sa(&t->peers[x->peer].ep, &sa);
+		dg_ep_sockaddr(&t->peers[x->peer].ep, &sa);
 		stun_msg_build_addr(&b, STUN_ATTR_XOR_PEER_ADDRESS, (struct sockaddr *)&sa);
 	}
 	if (t->authed) { /* RFC 8489 §9.2.4: long-term credentials */
@@ -245,7 +226,8 @@ static void turn_peer_refresh_cb(void *arg, natbed_time_t now)
 
 	p->refresh_ev = 0;
 	t->st.refreshes++;
-	turn_request(t, STUN_METHOD_CHANNEL_BIND, idx, 0);
+	if (p->channel)
+		turn_request(t, STUN_METHOD_CHANNEL_BIND, idx, 0);
 	turn_request(t, STUN_METHOD_CREATE_PERMISSION, idx, 0);
 }
 
@@ -338,11 +320,11 @@ static void turn_success(struct turn *t, struct turn_tx *x, const struct stun_ms
 	x->used = 0;
 	switch (x->method) {
 	case STUN_METHOD_ALLOCATE:
-		if (turn_ep_of(m, STUN_ATTR_XOR_RELAYED_ADDRESS, &t->relayed) < 0) {
+		if (dg_ep_of_stun(m, STUN_ATTR_XOR_RELAYED_ADDRESS, &t->relayed) < 0) {
 			turn_fail(t, "the TURN server's Allocate answer has no relayed address");
 			return;
 		}
-		turn_ep_of(m, STUN_ATTR_XOR_MAPPED_ADDRESS, &t->mapped);
+		dg_ep_of_stun(m, STUN_ATTR_XOR_MAPPED_ADDRESS, &t->mapped);
 		t->state = TURN_READY;
 		turn_arm_alloc_refresh(t, life);
 		if (t->ops->ready)
@@ -356,6 +338,12 @@ static void turn_success(struct turn *t, struct turn_tx *x, const struct stun_ms
 			turn_arm_alloc_refresh(t, life);
 		return;
 	case STUN_METHOD_CREATE_PERMISSION:
+		if (!t->peers[x->peer].channel) { /* a permission alone */
+			if (!t->peers[x->peer].perm_ok)
+				turn_arm_peer_refresh(t, &t->peers[x->peer]);
+			t->peers[x->peer].perm_ok = 1;
+			return;
+		}
 		if (!t->peers[x->peer].perm_ok) {
 			t->peers[x->peer].perm_ok = 1;
 			turn_request(t, STUN_METHOD_CHANNEL_BIND, x->peer, 0);
@@ -417,7 +405,7 @@ static void turn_recv(void *arg, int sock, const struct dg_ep *from, const uint8
 		goto ignore;
 	if (m.cls == STUN_CLASS_INDICATION && m.method == STUN_METHOD_DATA) {
 		d = stun_msg_find(&m, STUN_ATTR_DATA);
-		if (!d || turn_ep_of(&m, STUN_ATTR_XOR_PEER_ADDRESS, &peer) < 0)
+		if (!d || dg_ep_of_stun(&m, STUN_ATTR_XOR_PEER_ADDRESS, &peer) < 0)
 			goto ignore;
 		t->st.indications_in++;
 		if (t->ops->data)
@@ -471,25 +459,41 @@ struct turn *turn_new(const struct dgram *dg, const struct turn_cfg *cfg,
 	return t;
 }
 
-int turn_permit(struct turn *t, const struct dg_ep *peer)
+/* A peer entry for ep (a channel when with_channel), once. */
+static int turn_add_peer(struct turn *t, const struct dg_ep *ep, int with_channel)
 {
 	struct turn_peer *p;
 	size_t i;
 
+	if (!ep->addr)
+		return -EINVAL;
 	for (i = 0; i < t->n_peers; i++)
-		if (dg_ep_eq(&t->peers[i].ep, peer))
+		if (dg_ep_eq(&t->peers[i].ep, ep) && !t->peers[i].channel == !with_channel)
 			return 0;
 	if (t->n_peers >= TURN_PEERS_MAX)
 		return -ENOSPC;
 	p = &t->peers[t->n_peers];
 	memset(p, 0, sizeof(*p));
 	p->t = t;
-	p->ep = *peer;
-	p->channel = (uint16_t)(TURN_CHANNEL_FIRST + t->n_peers);
+	p->ep = *ep;
+	if (with_channel)
+		p->channel = (uint16_t)(TURN_CHANNEL_FIRST + t->next_channel++);
 	t->n_peers++;
 	if (t->state == TURN_READY)
 		turn_ask_peer(t, (int)t->n_peers - 1);
 	return 0;
+}
+
+int turn_permit(struct turn *t, const struct dg_ep *peer)
+{
+	return turn_add_peer(t, peer, 1);
+}
+
+int turn_permit_addr(struct turn *t, uint32_t addr)
+{
+	struct dg_ep ep = {addr, 0};
+
+	return turn_add_peer(t, &ep, 0);
 }
 
 int turn_send(struct turn *t, const struct dg_ep *peer, const void *buf, size_t len)
@@ -503,7 +507,7 @@ int turn_send(struct turn *t, const struct dg_ep *peer, const void *buf, size_t 
 	if (t->state != TURN_READY || len > DG_MAX)
 		return -EINVAL;
 	for (i = 0; i < t->n_peers; i++) {
-		if (!dg_ep_eq(&t->peers[i].ep, peer) || !t->peers[i].bound)
+		if (!dg_ep_eq(&t->peers[i].ep, peer) || !t->peers[i].bound || !t->peers[i].channel)
 			continue;
 		out[0] = (uint8_t)(t->peers[i].channel >> 8);
 		out[1] = (uint8_t)t->peers[i].channel;
@@ -517,7 +521,7 @@ int turn_send(struct turn *t, const struct dg_ep *peer, const void *buf, size_t 
 	/* §11: a Send indication before the channel exists */
 	for (n = 0; n < STUN_TXID_LEN; n++)
 		txid[n] = (uint8_t)rng_next(&t->rng);
-	turn_sa(peer, &sa);
+	dg_ep_sockaddr(peer, &sa);
 	stun_msg_build_init(&b, out, sizeof(out), STUN_METHOD_SEND, STUN_CLASS_INDICATION, txid,
 			    false);
 	stun_msg_build_addr(&b, STUN_ATTR_XOR_PEER_ADDRESS, (struct sockaddr *)&sa);

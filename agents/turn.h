@@ -18,7 +18,7 @@
 
 #include "dgram.h"
 
-#define TURN_PEERS_MAX 8 /* peers with a permission and a channel at once */
+#define TURN_PEERS_MAX 64 /* peers with a permission (and a channel) at once */
 #define TURN_CRED_MAX  128
 
 struct turn_cfg {
@@ -62,6 +62,12 @@ struct turn *turn_new(const struct dgram *dg, const struct turn_cfg *cfg,
  * ready; asked earlier, they wait for it). ops->bound follows. 0, or
  * -ENOSPC (TURN_PEERS_MAX peers), -EINVAL. */
 int turn_permit(struct turn *t, const struct dg_ep *peer);
+
+/* Asks for a permission for peer address addr alone (network order), no
+ * channel: RFC 8656 §9, permissions are per IP address, so datagrams from
+ * any port of addr reach us (as Data indications until a channel to that
+ * endpoint is bound). Refreshed like the others. 0, or -ENOSPC, -EINVAL. */
+int turn_permit_addr(struct turn *t, uint32_t addr);
 
 /* Sends buf to peer through the relay: ChannelData on its channel, or a
  * Send indication before the channel is bound. 0 or -errno. */

@@ -19,6 +19,9 @@ struct natinfo {
 	enum ni_ports ports;
 	int stride;  /* sequential: distance between new mappings' ports (may be < 0) */
 	int hairpin; /* 1, 0, or -1 unknown */
+	/* its gateway grants mappings: answered PCP or NAT-PMP (RFC 6887,
+	 * RFC 6886) when the agent asked at start; 0 otherwise */
+	int pcp;
 };
 
 /* The classes method priors are keyed by: one per pair that behaves

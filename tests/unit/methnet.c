@@ -8,6 +8,7 @@
 #include "nat.h"
 #include "natbed/sched.h"
 #include "natbed/stun.h"
+#include "pcp.h"
 #include "proto.h"
 
 #define MN_SOCKS      1024
@@ -38,6 +39,8 @@ struct mn_nat {
 	struct nat *nat;
 	const struct topo_nat *tn;
 	uint32_t net, mask;
+	uint32_t gateway; /* its inside gateway: PCP and NAT-PMP when pcp: true */
+	struct pcp_counters pcp;
 	natbed_time_t delay;
 };
 
@@ -140,6 +143,32 @@ static void mn_to_host(struct mn_pkt *p, natbed_time_t now, uint32_t addr)
 	mn_pkt_at(p, now + p->n->hosts[h].delay, MN_DELIVER, h);
 }
 
+static struct mn_pkt *mn_pkt_new(struct mnet *n, const struct dg_ep *from, const struct dg_ep *to,
+				 const void *buf, size_t len);
+
+/* A NAT with pcp: true answers PCP and NAT-PMP on its inside gateway, port
+ * 5351, as natbed-emu does (emulator/pcp.c's pcp_answer: the engine
+ * grants the mapping); the answer goes back down the host's link. True
+ * when p was such a request (answered, or counted and dropped). */
+static bool mn_gateway_pcp(struct mn_pkt *p, struct mn_nat *nt, natbed_time_t now)
+{
+	struct mnet *n = p->n;
+	struct udp_hdr *u = (struct udp_hdr *)p->v.l4;
+	struct dg_ep gw = {nt->gateway, htons(PCP_PORT)}, to = {p->v.ip->src, u->sport};
+	uint8_t ans[PCP_MSG_MAX];
+	struct mn_pkt *a;
+	size_t len;
+
+	if (!nt->tn->b.pcp || p->v.ip->dst != nt->gateway || u->dport != gw.port)
+		return false;
+	len = pcp_answer(nt->nat, &nt->pcp, p->v.l4 + UDP_HLEN, p->v.l4_len - UDP_HLEN,
+			 p->v.ip->src, now, ans, sizeof(ans));
+	if (len && (a = mn_pkt_new(n, &gw, &to, ans, len)))
+		mn_pkt_at(a, now + n->hosts[p->at].delay, MN_DELIVER, p->at);
+	mn_pkt_free(p);
+	return true;
+}
+
 static void mn_leave_host(struct mn_pkt *p, natbed_time_t now)
 {
 	struct mnet *n = p->n;
@@ -152,6 +181,8 @@ static void mn_leave_host(struct mn_pkt *p, natbed_time_t now)
 		return;
 	}
 	nt = &n->nats[h->nat];
+	if (mn_gateway_pcp(p, nt, now))
+		return;
 	if ((dst & nt->mask) == nt->net) {
 		mn_to_host(p, now, dst); /* the same LAN: no NAT */
 		return;
@@ -236,15 +267,52 @@ static int mn_open(void *io, const struct dg_ep *bind, struct dg_ep *local, dg_r
 	return free_i;
 }
 
+/* An IPv4/UDP frame from -> to carrying buf, on the pending list. */
+static struct mn_pkt *mn_pkt_new(struct mnet *n, const struct dg_ep *from, const struct dg_ep *to,
+				 const void *buf, size_t len)
+{
+	struct mn_pkt *p = calloc(1, sizeof(*p));
+	uint8_t *f;
+	struct ipv4_hdr *ip;
+	struct udp_hdr *u;
+
+	if (!p)
+		return NULL;
+	p->n = n;
+	p->next = n->pending;
+	if (p->next)
+		p->next->prev = p;
+	n->pending = p;
+	f = p->raw + 2;
+	ip = (struct ipv4_hdr *)(f + ETH_HLEN_);
+	u = (struct udp_hdr *)(f + ETH_HLEN_ + IPV4_MIN_HLEN);
+	((struct eth_hdr *)f)->type = htons(ETHERTYPE_IPV4);
+	ip->ver_ihl = 0x45;
+	ip->tot_len = htons((uint16_t)(IPV4_MIN_HLEN + UDP_HLEN + len));
+	ip->ttl = 64;
+	ip->proto = IPPROTO_UDP_;
+	ip->src = from->addr;
+	ip->dst = to->addr;
+	u->sport = from->port;
+	u->dport = to->port;
+	u->len = htons((uint16_t)(UDP_HLEN + len));
+	memcpy(f + ETH_HLEN_ + IPV4_MIN_HLEN + UDP_HLEN, buf, len);
+	p->len = ETH_HLEN_ + IPV4_MIN_HLEN + UDP_HLEN + len;
+	ip_csum_set(ip, IPV4_MIN_HLEN);
+	if (ip_view_parse(f, p->len, &p->v) < 0) {
+		mn_pkt_free(p);
+		return NULL;
+	}
+	l4_csum_set(&p->v);
+	return p;
+}
+
 static int mn_send(void *io, int sock, const struct dg_ep *to, const void *buf, size_t len)
 {
 	struct mn_host *h = io;
 	struct mnet *n = h->n;
 	struct dg_ep from;
 	struct mn_pkt *p;
-	uint8_t *f;
-	struct ipv4_hdr *ip;
-	struct udp_hdr *u;
 
 	if (sock < 0 || sock >= MN_SOCKS || !h->socks[sock].open)
 		return -EBADF;
@@ -260,35 +328,9 @@ static int mn_send(void *io, int sock, const struct dg_ep *to, const void *buf, 
 		n->st.dropped++;
 		return 0;
 	}
-	p = calloc(1, sizeof(*p));
+	p = mn_pkt_new(n, &from, to, buf, len);
 	if (!p)
 		return -ENOMEM;
-	p->n = n;
-	p->next = n->pending;
-	if (p->next)
-		p->next->prev = p;
-	n->pending = p;
-	f = p->raw + 2;
-	ip = (struct ipv4_hdr *)(f + ETH_HLEN_);
-	u = (struct udp_hdr *)(f + ETH_HLEN_ + IPV4_MIN_HLEN);
-	((struct eth_hdr *)f)->type = htons(ETHERTYPE_IPV4);
-	ip->ver_ihl = 0x45;
-	ip->tot_len = htons((uint16_t)(IPV4_MIN_HLEN + UDP_HLEN + len));
-	ip->ttl = 64;
-	ip->proto = IPPROTO_UDP_;
-	ip->src = from.addr;
-	ip->dst = to->addr;
-	u->sport = from.port;
-	u->dport = to->port;
-	u->len = htons((uint16_t)(UDP_HLEN + len));
-	memcpy(f + ETH_HLEN_ + IPV4_MIN_HLEN + UDP_HLEN, buf, len);
-	p->len = ETH_HLEN_ + IPV4_MIN_HLEN + UDP_HLEN + len;
-	ip_csum_set(ip, IPV4_MIN_HLEN);
-	if (ip_view_parse(f, p->len, &p->v) < 0) {
-		mn_pkt_free(p);
-		return -EINVAL;
-	}
-	l4_csum_set(&p->v);
 	mn_pkt_at(p, sched_now(n->s) + h->delay, MN_LEAVE_HOST, (int)(h - n->hosts));
 	return 0;
 }
@@ -374,6 +416,7 @@ struct mnet *mnet_new(const struct topo *topo, uint64_t seed)
 		n->nats[i].nat = nat_new(&cfg, n->s);
 		n->nats[i].net = cfg.inside_net;
 		n->nats[i].mask = cfg.inside_mask;
+		n->nats[i].gateway = tn->gateway.s_addr;
 		n->nats[i].delay = tn->link.delay_ns;
 		if (!n->nats[i].nat)
 			goto fail;
@@ -462,6 +505,24 @@ void mnet_natinfo(struct mnet *n, const char *name, struct natinfo *ni)
 						      : NI_PORTS_PRESERVE;
 	ni->stride = b->ports == TOPO_PORTS_SEQUENTIAL ? b->stride : 0;
 	ni->hairpin = b->hairpin;
+	ni->pcp = b->pcp; /* what an agent's probe at start finds */
+}
+
+struct dg_ep mnet_gateway(struct mnet *n, const char *name)
+{
+	struct mn_host *h = mn_host(n, name);
+	struct dg_ep gw = {0, htons(PCP_PORT)};
+
+	if (h && h->nat >= 0)
+		gw.addr = n->nats[h->nat].gateway;
+	return gw;
+}
+
+struct nat *mnet_nat(struct mnet *n, const char *name)
+{
+	struct mn_host *h = mn_host(n, name);
+
+	return h && h->nat >= 0 ? n->nats[h->nat].nat : NULL;
 }
 
 void mnet_set_drop(struct mnet *n, mnet_drop_fn fn, void *arg)

@@ -3,8 +3,10 @@
  * IPv4/UDP frames crossing the emulator's own NAT engines (emulator/nat.c,
  * linked) on one scheduler in virtual time, with the topology's link
  * delays. One NAT level (no upstream chains), no jitter, no loss, no
- * hairpinning: what the method table needs. emulator/vnet.[ch] is the
- * general one; this harness stands in until it lands.
+ * hairpinning: what the method table needs. A NAT with pcp: true answers
+ * PCP and NAT-PMP on its inside gateway (emulator/pcp.c's pcp_answer, as
+ * natbed-emu does). emulator/vnet.[ch] is the general one; this harness
+ * stands in until it lands.
  *
  * A packet from host H to D: H's access link; H's NAT (nat_outbound) and
  * its uplink unless D is on H's own LAN; the internet core; D's NAT
@@ -36,6 +38,10 @@ struct sched *mnet_sched(struct mnet *n);
 const struct dgram *mnet_dgram(struct mnet *n, const char *h);
 uint32_t mnet_addr(struct mnet *n, const char *h);
 void mnet_natinfo(struct mnet *n, const char *h, struct natinfo *ni);
+/* Host h's PCP/NAT-PMP server: its NAT's inside gateway, port 5351 (addr
+ * 0 for a public host); the NAT engine it sits behind, or NULL. */
+struct dg_ep mnet_gateway(struct mnet *n, const char *h);
+struct nat *mnet_nat(struct mnet *n, const char *h);
 
 /* A STUN Binding responder (XOR-MAPPED-ADDRESS of the source) on host h,
  * every address, port (network order). 0 or -1. */

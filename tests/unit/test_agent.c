@@ -32,6 +32,8 @@
 #include "nbstun.h"
 #include "rdv.h"
 #include "vnet.h"
+#include "turnd.h"
+#include "turnsock.h"
 
 #define MS    NATBED_NS_PER_MS
 #define S     NATBED_NS_PER_S
@@ -182,11 +184,11 @@ static double prior_none(enum ni_class self, enum ni_class peer)
 }
 
 static const struct method m_testfail = {
-    {"testfail", 0, 0, 1, 2 * S, prior_high, false}, tf_start, tf_stop, NULL};
+    {"testfail", 0, 0, 1, 2 * S, prior_high, false, NULL}, tf_start, tf_stop, NULL};
 static const struct method m_testslow = {
-    {"testslow", 0, 0, 1, 1500 * MS, prior_mid, false}, tf_start, tf_stop, NULL};
+    {"testslow", 0, 0, 1, 1500 * MS, prior_mid, false, NULL}, tf_start, tf_stop, NULL};
 static const struct method m_testnever = {
-    {"testnever", 0, 0, 1, 1 * S, prior_none, false}, tf_start, tf_stop, NULL};
+    {"testnever", 0, 0, 1, 1 * S, prior_none, false, NULL}, tf_start, tf_stop, NULL};
 
 static const struct method *find_test(const char *name)
 {
@@ -768,17 +770,21 @@ static void vnet_discovery_then_cascade(void **state)
 	assert_string_equal(sel_pair_key(&r->pair, key), "symmetric-random|port-restricted");
 	assert_true(r->success);
 	assert_string_equal(r->m->spec.name, "birthday");
-	assert_int_equal(r->ntried, 4);
+	assert_int_equal(r->ntried, 6);
 	assert_string_equal(r->tried[0].m->spec.name, "birthday");
 	assert_true(r->tried[0].success);
-	for (int i = 1; i < 4; i++) {
+	for (int i = 1; i < 6; i++) {
 		assert_true(r->tried[i].skipped);
 		assert_string_equal(r->tried[i].reason, "skipped: no chance for this pair");
 	}
-	/* balanced scores of the skipped: direct 0.585, punch 0.525, predict 0.383 */
+	/* balanced scores of the skipped: direct 0.585, punch 0.525, portmap
+	 * 0.445 and relay 0.434 (neither usable: no mapping NAT, no relayed
+	 * candidate), predict 0.383 */
 	assert_string_equal(r->tried[1].m->spec.name, "direct");
 	assert_string_equal(r->tried[2].m->spec.name, "punch");
-	assert_string_equal(r->tried[3].m->spec.name, "predict");
+	assert_string_equal(r->tried[3].m->spec.name, "portmap");
+	assert_string_equal(r->tried[4].m->spec.name, "relay");
+	assert_string_equal(r->tried[5].m->spec.name, "predict");
 	assert_int_equal(r->probe.sent, 2);
 	assert_int_equal(r->probe.answered, 2);
 	assert_int_equal(r->local.addr, fakenet_ep("203.0.113.7", 0).addr);
@@ -805,6 +811,172 @@ static void vnet_same_site_direct_first(void **state)
 	assert_true(dg_ep_eq(&r->remote, &agent_self(e->a.a)->host));
 }
 
+/* --- with a TURN server: the relay candidate and the relay method ------ */
+
+#define T_TURN "198.51.100.50"
+
+struct tenv {
+	struct fakenet *net;
+	struct rdv *r;
+	struct turnd *td;
+	struct dg_ep rdv_ep, stun_ep;
+	struct side alice, bob;
+};
+
+static void tside(struct tenv *e, struct side *s, const char *ip, const char *name, bool serve,
+		  const char *pass)
+{
+	struct agent_config cfg = {.rdv = e->rdv_ep,
+				   .stun = e->stun_ep,
+				   .serve = serve,
+				   .turn = {.server = fakenet_ep(T_TURN, 3478), .user = "agent"}};
+	struct agent_ops ops = {
+	    .ready = on_ready, .failed = on_failed, .report = on_report, .arg = s};
+
+	snprintf(cfg.name, sizeof(cfg.name), "%s", name);
+	if (pass)
+		snprintf(cfg.turn.pass, sizeof(cfg.turn.pass), "%s", pass);
+	else
+		cfg.turn.server.addr = 0;
+	s->d = fakenet_host(e->net, ip);
+	assert_int_equal(agent_new(s->d, &cfg, &ops, &s->a), 0);
+}
+
+/* alice and bob allocate with these passwords (NULL: no --turn); the TURN
+ * server answers only its first answer_first requests (0: all). */
+static void tenv_start(struct tenv *e, const char *alice_pass, const char *bob_pass,
+		       unsigned answer_first)
+{
+	struct rdv_config cfg = {.listen = fakenet_ep("198.51.100.5", RDV_DEFAULT_PORT)};
+	struct turnd_cfg tc = {.listen = fakenet_ep(T_TURN, 3478),
+			       .user = "agent",
+			       .pass = "secret",
+			       .answer_first = answer_first};
+
+	memset(e, 0, sizeof(*e));
+	e->net = fakenet_new(DELAY, 5);
+	assert_int_equal(rdv_new(fakenet_host(e->net, "198.51.100.5"), &cfg, &e->r), 0);
+	e->rdv_ep = rdv_local(e->r);
+	assert_int_equal(fakenet_stund(e->net, "198.51.100.10", 3478), 0);
+	e->stun_ep = fakenet_ep("198.51.100.10", 3478);
+	e->td = turnd_new(fakenet_host(e->net, T_TURN), &tc);
+	assert_non_null(e->td);
+	tside(e, &e->bob, "203.0.113.2", "bob", true, bob_pass);
+	tside(e, &e->alice, "203.0.113.1", "alice", false, alice_pass);
+}
+
+static void tenv_end(struct tenv *e)
+{
+	agent_free(e->alice.a);
+	agent_free(e->bob.a);
+	turnd_free(e->td);
+	rdv_free(e->r);
+	fakenet_free(e->net);
+}
+
+static struct agent_plan relay_plan(const char *peer, int probes)
+{
+	struct agent_plan p = plan(peer, probes);
+
+	p.steps[0].m = method_find("relay");
+	return p;
+}
+
+/* Both allocate and register their relayed address; the initiator's
+ * allocation carries the try and its probes (ChannelData both ways). */
+static void relay_connect(void **state)
+{
+	struct tenv e;
+	struct agent_plan p = relay_plan("bob", 5);
+	const struct agent_report *r = &e.alice.rep;
+	struct turnd_stats st;
+
+	tenv_start(&e, "secret", "secret", 0);
+	assert_int_equal(agent_connect(e.alice.a, &p), 0);
+	fakenet_run_for(e.net, 10 * S);
+	assert_int_equal(e.alice.reports, 1);
+	if (!r->success)
+		fail_msg("relay: %s", r->reason);
+	assert_string_equal(r->path, "relay");
+	assert_ptr_equal(r->m, method_find("relay"));
+	/* registered with the relayed address: the first REGISTER waited */
+	assert_int_equal(agent_self(e.alice.a)->relay.addr, fakenet_ep(T_TURN, 0).addr);
+	assert_int_equal(agent_self(e.bob.a)->relay.addr, fakenet_ep(T_TURN, 0).addr);
+	/* alice relays: her end is her relayed address, bob's reaches it */
+	assert_true(dg_ep_eq(&r->local, &agent_self(e.alice.a)->relay));
+	assert_true(dg_ep_eq(&r->remote, &agent_self(e.bob.a)->host));
+	assert_int_equal(r->probe.answered, 5);
+	turnd_stats(e.td, &st);
+	assert_true(st.channel_data_in >= 5 && st.channel_data_out >= 5);
+	assert_int_equal(cnt(&e.bob).probes_echoed, 5);
+	tenv_end(&e);
+}
+
+/* Only the responder allocated: its relayed socket is its path, and it
+ * echoes the initiator's probes through the TURN server. */
+static void relay_responder_allocation(void **state)
+{
+	struct tenv e;
+	struct agent_plan p = relay_plan("bob", 5);
+	const struct agent_report *r = &e.alice.rep;
+	struct turnd_stats st;
+
+	tenv_start(&e, NULL, "secret", 0);
+	fakenet_run_for(e.net, 1 * S); /* bob registers once he has his relay */
+	assert_int_equal(e.bob.ready, 1);
+	assert_int_equal(agent_connect(e.alice.a, &p), 0);
+	fakenet_run_for(e.net, 10 * S);
+	assert_int_equal(e.alice.reports, 1);
+	if (!r->success)
+		fail_msg("relay: %s", r->reason);
+	assert_string_equal(r->path, "relay");
+	assert_int_equal(agent_self(e.alice.a)->relay.addr, 0);
+	/* alice checked bob's relayed address: that is her remote */
+	assert_true(dg_ep_eq(&r->remote, &agent_self(e.bob.a)->relay));
+	assert_int_equal(r->probe.answered, 5);
+	assert_int_equal(cnt(&e.bob).probes_echoed, 5);
+	turnd_stats(e.td, &st);
+	assert_true(st.channel_data_in >= 5 && st.channel_data_out >= 5);
+	tenv_end(&e);
+}
+
+/* A refused allocation: registered without a relay at once, and a relay
+ * connect names the 401. */
+static void relay_refused(void **state)
+{
+	struct tenv e;
+	struct agent_plan p = relay_plan("bob", 5);
+
+	tenv_start(&e, "wrong", NULL, 0);
+	assert_int_equal(agent_connect(e.alice.a, &p), 0);
+	fakenet_run_for(e.net, 500 * MS);
+	assert_int_equal(e.alice.ready, 1); /* no wait for a relay refused */
+	assert_int_equal(agent_self(e.alice.a)->relay.addr, 0);
+	fakenet_run_for(e.net, 10 * S);
+	assert_int_equal(e.alice.reports, 1);
+	assert_false(e.alice.rep.success);
+	assert_string_equal(e.alice.rep.reason, "401 Unauthorized: the TURN server refused the "
+						"username or password (Unauthorized)");
+	assert_string_equal(e.alice.rep.path, "none");
+	tenv_end(&e);
+}
+
+/* A silent TURN server: the first registration waits AGENT_TURN_WAIT_MS
+ * and goes without a relay. */
+static void relay_silent_server(void **state)
+{
+	struct tenv e;
+
+	tenv_start(&e, "secret", NULL, 1);
+	fakenet_run_for(e.net, AGENT_TURN_WAIT_MS * MS - 100 * MS);
+	assert_int_equal(e.alice.ready, 0);
+	fakenet_run_for(e.net, 1 * S);
+	assert_int_equal(e.alice.ready, 1);
+	assert_int_equal(agent_self(e.alice.a)->relay.addr, 0);
+	assert_null(turnsock_error(agent_turn(e.alice.a))); /* still asking */
+	tenv_end(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -824,6 +996,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(registration_failure_reported, setup, teardown),
 	    cmocka_unit_test_setup_teardown(vnet_discovery_then_cascade, vsetup, vteardown),
 	    cmocka_unit_test_setup_teardown(vnet_same_site_direct_first, vsetup, vteardown),
+	    cmocka_unit_test(relay_connect),
+	    cmocka_unit_test(relay_responder_allocation),
+	    cmocka_unit_test(relay_refused),
+	    cmocka_unit_test(relay_silent_server),
 	};
 
 	log_init("test_agent", LOG_LVL_WARN);

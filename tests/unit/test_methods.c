@@ -1,10 +1,12 @@
 /* Unit tests for the traversal methods (agents/method_*.c) in virtual time:
- * two agents, their NATs (the emulator's engine, linked), a STUN server,
- * all in one process (tests/unit/methnet.c). Every cell of the table in
- * docs/methods.md, read from that file, for every method, both ways round;
- * the priors it prints; retransmission after a dropped first check; the
- * failure reasons; strays counted and ignored; packet bounds and rates;
- * the predict window. */
+ * two agents, their NATs (the emulator's engine, linked, answering PCP and
+ * NAT-PMP where the topology says pcp: true), a STUN server and a TURN
+ * server (tests/support/turnd.c), all in one process (tests/unit/methnet.c).
+ * Every cell of the table in docs/methods.md, read from that file, for
+ * every method, both ways round; the priors it prints; retransmission
+ * after a dropped first check; the failure reasons; strays counted and
+ * ignored; packet bounds and rates; the predict window; the relay path
+ * through the TURN server alone; the mapping portmap leaves or deletes. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -19,15 +21,21 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "method.h"
 #include "method_checks.h"
 #include "methnet.h"
+#include "nat.h"
 #include "nbstun.h"
 #include "peermsg.h"
+#include "turnd.h"
+#include "turnsock.h"
 
 #define T_MS	  NATBED_NS_PER_MS
 #define T_TRY_ID  0x5eed0000c0ffee00ull
 #define T_STUN	  "198.51.100.10"
+#define T_TURN	  "198.51.100.40"
 #define T_MALLORY "mallory"
 
 static const char t_topo[] =
@@ -46,8 +54,15 @@ static const char t_topo[] =
     "  nseq1: { preset: symmetric-sequential, public: 203.0.113.9, inside: 10.9.0.0/24 }\n"
     "  nseq2: { preset: symmetric-sequential, public: 203.0.113.10, inside: 10.10.0.0/24 }\n"
     "  nlan: { preset: port-restricted, public: 203.0.113.11, inside: 192.168.50.0/24 }\n"
+    "  nsymp1: { preset: symmetric, pcp: true, public: 203.0.113.12, inside: 10.12.0.0/24 }\n"
+    "  nsymp2: { preset: symmetric, pcp: true, public: 203.0.113.13, inside: 10.13.0.0/24 }\n"
+    "  nblk: { preset: symmetric, pcp: true, port-block: 512, public: 203.0.113.14,\n"
+    "          inside: 10.14.0.0/24 }\n"
+    "  npool: { preset: symmetric, pcp: true, pool: 1, public: 203.0.113.15,\n"
+    "           inside: 10.15.0.0/24 }\n"
     "hosts:\n"
     "  stun: { addresses: [198.51.100.10, 198.51.100.11] }\n"
+    "  turn: { address: 198.51.100.40 }\n"
     "  fc1: { nat: nfc1 }\n"
     "  fc2: { nat: nfc2 }\n"
     "  rc1: { nat: nrc1 }\n"
@@ -63,7 +78,11 @@ static const char t_topo[] =
     "  pub2: { address: 198.51.100.22 }\n"
     "  mallory: { address: 198.51.100.66 }\n"
     "  lan1: { nat: nlan }\n"
-    "  lan2: { nat: nlan }\n";
+    "  lan2: { nat: nlan }\n"
+    "  symp1: { nat: nsymp1 }\n"
+    "  symp2: { nat: nsymp2 }\n"
+    "  blk1: { nat: nblk }\n"
+    "  pool1: { nat: npool }\n";
 
 static struct topo *t_topology;
 
@@ -72,7 +91,8 @@ static struct topo *t_topology;
 struct tagent {
 	struct mnet *n;
 	const char *host;
-	const struct dgram *dg;
+	const struct dgram *dg; /* the host's, or its turnsock's over it */
+	struct turnsock *ts;	/* its TURN allocation, or NULL */
 	int sock;
 	struct dg_ep local, srflx;
 	bool has_srflx;
@@ -132,16 +152,24 @@ static void ta_stun(struct tagent *a)
 	assert_int_equal(dg_send(a->dg, a->sock, &stun, buf, (size_t)len), 0);
 }
 
-/* Opens the agent's socket and asks the STUN server where it maps. */
-static void ta_open(struct tagent *a, struct mnet *n, const char *host)
+/* Opens the agent's socket and asks the STUN server where it maps; with
+ * turn_pass, allocates on the TURN server too, as natbed-agent --turn. */
+static void ta_open(struct tagent *a, struct mnet *n, const char *host, const char *turn_pass)
 {
 	struct dg_ep any = {0, 0};
+	struct turn_cfg tc = {.server = t_ep(T_TURN, 3478), .user = "agent"};
 
 	memset(a, 0, sizeof(*a));
 	a->n = n;
 	a->host = host;
 	a->dg = mnet_dgram(n, host);
 	assert_non_null(a->dg);
+	if (turn_pass) {
+		snprintf(tc.pass, sizeof(tc.pass), "%s", turn_pass);
+		a->ts = turnsock_new(a->dg, &tc, NULL);
+		assert_non_null(a->ts);
+		a->dg = turnsock_dgram(a->ts);
+	}
 	a->sock = dg_open(a->dg, &any, &a->local, ta_rx, a);
 	assert_true(a->sock >= 0);
 	snprintf((char *)a->txid, sizeof(a->txid), "%.11s", host);
@@ -186,6 +214,8 @@ static void ta_cand(struct tagent *a, struct trav_cand *c)
 	snprintf(c->name, sizeof(c->name), "%s", a->host);
 	c->host = a->local;
 	c->srflx = a->srflx;
+	if (a->ts)
+		c->relay = turnsock_relayed(a->ts);
 	mnet_natinfo(a->n, a->host, &c->nat);
 }
 
@@ -199,19 +229,55 @@ struct tres {
 	unsigned socks_after[2];
 	uint64_t sent[2];
 	struct dg_ep local[2], remote[2];
+	unsigned granted[2];	 /* mappings asked for (PCP, NAT-PMP) on each side's NAT */
+	char granted_out[2][32]; /* the outside endpoint of the last of them */
 };
 
-/* A test's changes to a try before it starts. */
+/* The mappings asked for on host h's NAT, at the end of a run. */
+static void t_granted(struct mnet *n, const char *h, unsigned *count, char out[32])
+{
+	struct nat *nat = mnet_nat(n, h);
+	json_t *all, *m;
+	size_t i;
+
+	*count = 0;
+	out[0] = '\0';
+	if (!nat)
+		return;
+	all = nat_mappings_json(nat, sched_now(mnet_sched(n)));
+	json_array_foreach(all, i, m)
+	{
+		if (!json_object_get(m, "granted"))
+			continue;
+		(*count)++;
+		snprintf(out, 32, "%s", json_string_value(json_object_get(m, "outside")));
+	}
+	json_decref(all);
+}
+
+/* A test's changes to a try before it starts; for a relaying method, which
+ * sides allocate on the TURN server (both, unless no_turn) and with what
+ * password (turn_pass, NULL: the right one). */
 struct tweak {
 	void (*fn)(struct tweak *tw, struct mnet *n, struct tagent *a, struct tagent *b);
 	void *arg;
+	bool no_turn[2];
+	const char *turn_pass[2];
 };
+
+#define T_TURN_PASS "secret"
+
+/* The TURN server's counters of the last run_pair. */
+static struct turnd_stats t_turnd;
 
 /* Runs method m between hosts ha (initiator) and hb on a fresh network. */
 static void run_pair(const struct method *m, const char *ha, const char *hb, uint64_t seed,
 		     struct tweak *tw, struct tres *r)
 {
 	struct mnet *n = mnet_new(t_topology, seed);
+	struct turnd_cfg tdc = {.listen = t_ep(T_TURN, 3478), .user = "agent", .pass = T_TURN_PASS};
+	struct turnd *td;
+	const char *hosts[2] = {ha, hb};
 	struct tagent ag[2];
 	struct sched *s;
 	natbed_time_t start;
@@ -220,10 +286,19 @@ static void run_pair(const struct method *m, const char *ha, const char *hb, uin
 	assert_non_null(n);
 	s = mnet_sched(n);
 	assert_int_equal(mnet_stun_server(n, "stun", htons(3478)), 0);
-	ta_open(&ag[0], n, ha);
-	ta_open(&ag[1], n, hb);
+	td = turnd_new(mnet_dgram(n, "turn"), &tdc);
+	assert_non_null(td);
+	for (i = 0; i < 2; i++) {
+		bool turn = m->spec.relay && !(tw && tw->no_turn[i]);
+		const char *pass = tw && tw->turn_pass[i] ? tw->turn_pass[i] : T_TURN_PASS;
+
+		ta_open(&ag[i], n, hosts[i], turn ? pass : NULL);
+	}
 	sched_run_until(s, sched_now(s) + 200 * T_MS);
 	assert_true(ag[0].has_srflx && ag[1].has_srflx);
+	for (i = 0; i < 2; i++)
+		assert_true(!ag[i].ts || turnsock_relayed(ag[i].ts).addr ||
+			    turnsock_error(ag[i].ts));
 	start = sched_now(s) + 20 * T_MS;
 	for (i = 0; i < 2; i++) {
 		struct trav_try *t = &ag[i].t;
@@ -236,12 +311,14 @@ static void run_pair(const struct method *m, const char *ha, const char *hb, uin
 		ta_cand(&ag[i], &t->self);
 		ta_cand(&ag[1 - i], &t->peer);
 		t->stun = t_ep(T_STUN, 3478);
+		t->gateway = mnet_gateway(n, ag[i].host);
+		t->relay = ag[i].ts;
 		t->start = start;
 		t->deadline = start + m->spec.budget_ns;
 		t->done = ta_done;
 		t->done_arg = &ag[i];
 	}
-	if (tw)
+	if (tw && tw->fn)
 		tw->fn(tw, n, &ag[0], &ag[1]);
 	for (i = 0; i < 2; i++)
 		assert_true(sched_at(s, ag[i].t.start, ta_start_cb, &ag[i]) > 0);
@@ -258,12 +335,19 @@ static void run_pair(const struct method *m, const char *ha, const char *hb, uin
 		r->counts[i] = t->counts;
 		r->not_ours[i] = ag[i].not_ours;
 		r->has_srflx[i] = ag[i].has_srflx;
-		r->socks_after[i] = mnet_host_socks(n, ag[i].host);
+		/* the TURN client's socket is the agent's, not the try's */
+		r->socks_after[i] = mnet_host_socks(n, ag[i].host) - (ag[i].ts != NULL);
 		r->sent[i] = mnet_host_sent(n, ag[i].host);
 		r->local[i] = t->local;
 		r->remote[i] = t->remote;
 		assert_true(t->success ? t->reason == NULL : t->reason != NULL);
 	}
+	for (i = 0; i < 2; i++)
+		t_granted(n, ag[i].host, &r->granted[i], r->granted_out[i]);
+	turnd_stats(td, &t_turnd);
+	for (i = 0; i < 2; i++)
+		turnsock_free(ag[i].ts);
+	turnd_free(td);
 	mnet_free(n);
 }
 
@@ -281,9 +365,11 @@ static const struct tclass {
     {"symmetric-sequential", "seq1", "seq2", NI_CLASS_SYM_SEQUENTIAL},
     {"public", "pub1", "pub2", NI_CLASS_OPEN},
     {"same-LAN", "lan1", "lan2", NI_CLASS_COUNT},
+    /* a random symmetric NAT that grants mappings (pcp: true) */
+    {"symmetric+pcp", "symp1", "symp2", NI_CLASS_SYM_RANDOM},
 };
 
-#define T_METHODS 4
+#define T_METHODS 6
 
 struct trow {
 	const struct tclass *a, *b;
@@ -327,7 +413,7 @@ static const struct method *t_methods[T_METHODS];
 static size_t t_read_table(struct trow *rows, size_t max)
 {
 	FILE *f = fopen(NATBED_TEST_DATA "/../../docs/methods.md", "r");
-	char line[512], *cells[8];
+	char line[512], *cells[T_METHODS + 4];
 	bool in = false, header = false;
 	size_t n = 0, k;
 
@@ -341,7 +427,7 @@ static size_t t_read_table(struct trow *rows, size_t max)
 			break;
 		if (!in || line[0] != '|')
 			continue;
-		assert_int_equal(t_cells(line, cells, 8), 7);
+		assert_int_equal(t_cells(line, cells, T_METHODS + 4), T_METHODS + 3);
 		if (!header) {
 			/* the columns name the methods, in the table's order */
 			for (k = 0; k < T_METHODS; k++) {
@@ -381,15 +467,38 @@ static double t_cpu_s(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* The prior the table prints: the method's for the two classes, 0 where
+ * the pair lacks what it needs (method_spec.usable): in the table, NATs
+ * with pcp: true grant mappings and, for relay, both agents allocated. */
+static double t_prior(const struct method *m, const struct tclass *a, const struct tclass *b)
+{
+	struct trav_cand ca = {0}, cb = {0};
+	struct mnet *n0 = mnet_new(t_topology, 1);
+
+	mnet_natinfo(n0, a->h1, &ca.nat);
+	mnet_natinfo(n0, b->h2, &cb.nat);
+	mnet_free(n0);
+	assert_int_equal(natinfo_class(&ca.nat), a->cls);
+	assert_int_equal(natinfo_class(&cb.nat), b->cls);
+	if (m->spec.relay)
+		ca.relay.addr = cb.relay.addr = 1;
+	if (m->spec.usable && !m->spec.usable(&ca, &cb))
+		return 0;
+	/* the prior is the method's, both ways round */
+	assert_true(fabs(m->spec.prior(a->cls, b->cls) - m->spec.prior(b->cls, a->cls)) < 1e-9);
+	return m->spec.prior(a->cls, b->cls);
+}
+
 static void t_table(const char *only[], size_t nonly, double *cpu)
 {
-	struct trow rows[32];
-	size_t n = t_read_table(rows, 32), i, k, j;
+	struct trow rows[40];
+	size_t n = t_read_table(rows, 40), i, k, j;
 	double t0 = t_cpu_s();
 	int dir;
 
-	/* every pair of the six classes once, and same-LAN */
-	assert_int_equal(n, 22);
+	/* every pair of the six classes once, same-LAN, and a NAT granting
+	 * mappings against each class and itself */
+	assert_int_equal(n, 22 + 7);
 	for (i = 0; i < n; i++) {
 		const char *h[2] = {rows[i].a->h1, rows[i].b->h2};
 
@@ -402,20 +511,13 @@ static void t_table(const char *only[], size_t nonly, double *cpu)
 			if (j == nonly)
 				continue;
 			if (rows[i].a->cls != NI_CLASS_COUNT) {
-				struct natinfo na, nb;
-				struct mnet *n0 = mnet_new(t_topology, 1);
+				double prior = t_prior(m, rows[i].a, rows[i].b);
 
-				mnet_natinfo(n0, h[0], &na);
-				mnet_natinfo(n0, h[1], &nb);
-				mnet_free(n0);
-				assert_int_equal(natinfo_class(&na), rows[i].a->cls);
-				assert_int_equal(natinfo_class(&nb), rows[i].b->cls);
-				/* the prior printed is the method's, both ways round */
 				assert_true(rows[i].prior[k] >= 0);
-				assert_true(fabs(m->spec.prior(rows[i].a->cls, rows[i].b->cls) -
-						 rows[i].prior[k]) < 1e-9);
-				assert_true(fabs(m->spec.prior(rows[i].b->cls, rows[i].a->cls) -
-						 rows[i].prior[k]) < 1e-9);
+				if (fabs(prior - rows[i].prior[k]) > 1e-9)
+					fail_msg("%s: %s x %s: prior %g, table %g", m->spec.name,
+						 rows[i].a->name, rows[i].b->name, prior,
+						 rows[i].prior[k]);
 				assert_true((rows[i].prior[k] >= 0.5) == want);
 			}
 			for (dir = 0; dir < 2; dir++) {
@@ -463,16 +565,25 @@ static void test_table_direct_birthday(void **state)
 	double cpu;
 
 	t_table(only, 2, &cpu);
-	printf("direct and birthday, 22 pairs both ways: %.3f s of CPU\n", cpu);
+	printf("direct and birthday, 29 pairs both ways: %.3f s of CPU\n", cpu);
+}
+
+static void test_table_portmap_relay(void **state)
+{
+	const char *only[] = {"portmap", "relay"};
+	double cpu;
+
+	t_table(only, 2, &cpu);
+	printf("portmap and relay, 29 pairs both ways: %.3f s of CPU\n", cpu);
 }
 
 static void test_table_order(void **state)
 {
-	const char *names[] = {"direct", "punch", "predict", "birthday"};
+	const char *names[] = {"direct", "punch", "predict", "birthday", "portmap", "relay"};
 	size_t i;
 
-	assert_int_equal(method_count(), 4);
-	for (i = 0; i < 4; i++) {
+	assert_int_equal(method_count(), 6);
+	for (i = 0; i < 6; i++) {
 		const struct method *m = method_at(i);
 
 		assert_string_equal(m->spec.name, names[i]);
@@ -480,13 +591,20 @@ static void test_table_order(void **state)
 		assert_true(m->spec.cost >= 0 && m->spec.cost <= 2);
 		assert_true(m->spec.security >= 0 && m->spec.security <= 1);
 		assert_true(m->spec.reliability >= 0 && m->spec.reliability <= 1);
-		assert_true(m->spec.budget_ns > 0 && !m->spec.relay);
+		assert_true(m->spec.budget_ns > 0);
+		/* only relay carries the data through a third party */
+		assert_int_equal(m->spec.relay, i == 5);
+		/* the two that need more than the NATs say so */
+		assert_int_equal(m->spec.usable != NULL, i >= 4);
 		assert_non_null(m->start);
 		assert_non_null(m->stop);
 		assert_non_null(m->input);
 	}
-	assert_null(method_at(4));
-	assert_null(method_find("relay"));
+	assert_null(method_at(6));
+	assert_null(method_find("upnp"));
+	/* relay's cost is the highest of all (issue 11, as in the seed) */
+	for (i = 0; i < 5; i++)
+		assert_true(method_at(i)->spec.cost < method_at(5)->spec.cost);
 }
 
 /* --- retransmission ------------------------------------------------------ */
@@ -525,7 +643,7 @@ static void test_punch_retransmit(void **state)
 {
 	const struct method *m = method_find("punch");
 	struct tdrop d = {"prc1", 0, 1};
-	struct tweak tw = {tw_drop, &d};
+	struct tweak tw = {.fn = tw_drop, .arg = &d};
 	struct tres base, lost;
 
 	run_pair(m, "prc1", "prc2", 1, NULL, &base);
@@ -577,7 +695,7 @@ static void tw_sched(struct tweak *tw, struct mnet *n, struct tagent *a, struct 
 static void test_schedule(void **state)
 {
 	struct tsched ts = {0};
-	struct tweak tw = {tw_sched, &ts};
+	struct tweak tw = {.fn = tw_sched, .arg = &ts};
 	struct tres r;
 	unsigned k;
 
@@ -637,8 +755,10 @@ static void tw_short(struct tweak *tw, struct mnet *n, struct tagent *a, struct 
 
 static void test_reasons(void **state)
 {
-	struct tweak refuse = {tw_refuse, NULL}, stride = {tw_stride, NULL},
-		     no_stun = {tw_no_stun, NULL}, brief = {tw_short, NULL};
+	struct tweak refuse = {.fn = tw_refuse, .arg = NULL},
+		     stride = {.fn = tw_stride, .arg = NULL},
+		     no_stun = {.fn = tw_no_stun, .arg = NULL},
+		     brief = {.fn = tw_short, .arg = NULL};
 
 	/* private host addresses behind other NATs lead nowhere */
 	t_expect("direct", "fc1", "fc2", NULL, "no answer", "no answer");
@@ -677,7 +797,7 @@ static void tw_no_answers(struct tweak *tw, struct mnet *n, struct tagent *a, st
 
 static void test_reason_timeout(void **state)
 {
-	struct tweak tw = {tw_no_answers, NULL};
+	struct tweak tw = {.fn = tw_no_answers, .arg = NULL};
 	struct tres r;
 
 	run_pair(method_find("punch"), "pub1", "pub2", 5, &tw, &r);
@@ -710,7 +830,7 @@ static void tw_no_nominations(struct tweak *tw, struct mnet *n, struct tagent *a
 
 static void test_prflx(void **state)
 {
-	struct tweak tw = {tw_no_nominations, NULL};
+	struct tweak tw = {.fn = tw_no_nominations, .arg = NULL};
 	struct tres r;
 
 	run_pair(method_find("punch"), "fc1", "sym2", 5, &tw, &r);
@@ -731,7 +851,7 @@ static void tw_restun(struct tweak *tw, struct mnet *n, struct tagent *a, struct
 
 static void test_done_not_stopped(void **state)
 {
-	struct tweak tw = {tw_restun, NULL};
+	struct tweak tw = {.fn = tw_restun, .arg = NULL};
 	struct tres r;
 
 	run_pair(method_find("punch"), "prc1", "prc2", 4, &tw, &r);
@@ -824,7 +944,7 @@ static void tw_strays(struct tweak *tw, struct mnet *n, struct tagent *a, struct
 static void test_strays(void **state)
 {
 	struct tstray st = {.port_lo = 40000, .port_hi = 40000};
-	struct tweak tw = {tw_strays, &st};
+	struct tweak tw = {.fn = tw_strays, .arg = &st};
 	struct tres r;
 
 	/* on the agent's socket: peer messages counted, the rest handed back */
@@ -844,7 +964,7 @@ static void tw_strays_sequential(struct tweak *tw, struct mnet *n, struct tagent
 {
 	/* pub1 says it is behind a sequential symmetric NAT: its fresh
 	 * sockets' ports (40001, 40002, ...) are indeed sequential */
-	a->t.self.nat = (struct natinfo){NI_MAP_APDM, NI_FILTER_APDF, NI_PORTS_SEQUENTIAL, 1, 0};
+	a->t.self.nat = (struct natinfo){NI_MAP_APDM, NI_FILTER_APDF, NI_PORTS_SEQUENTIAL, 1, 0, 0};
 	b->t.peer.nat = a->t.self.nat;
 	tw_strays(tw, n, a, b);
 }
@@ -852,7 +972,7 @@ static void tw_strays_sequential(struct tweak *tw, struct mnet *n, struct tagent
 static void test_strays_own_sockets(void **state)
 {
 	struct tstray st = {.port_lo = 40001, .port_hi = 40003};
-	struct tweak tw = {tw_strays_sequential, &st};
+	struct tweak tw = {.fn = tw_strays_sequential, .arg = &st};
 	struct tres r;
 
 	run_pair(method_find("predict"), "pub1", "pub2", 9, &tw, &r);
@@ -903,7 +1023,7 @@ static void test_predict_window(void **state)
 {
 	const struct method *m = method_find("predict");
 	struct tinterfere ti = {NULL, 0};
-	struct tweak tw = {tw_interfere, &ti};
+	struct tweak tw = {.fn = tw_interfere, .arg = &ti};
 	struct tres r;
 	unsigned k;
 
@@ -973,7 +1093,7 @@ static void test_birthday_bounds(void **state)
 {
 	const struct method *m = method_find("birthday");
 	struct trate tr = {.bucket_ns = 10 * T_MS};
-	struct tweak tw = {tw_rate, &tr};
+	struct tweak tw = {.fn = tw_rate, .arg = &tr};
 	unsigned ok = 0;
 	struct tres r;
 	uint64_t seed;
@@ -994,6 +1114,157 @@ static void test_birthday_bounds(void **state)
 	}
 	/* P = 0.99975 each: all eight */
 	assert_int_equal(ok, 8);
+}
+
+/* --- relay and portmap -------------------------------------------------- */
+
+/* What each side sent to the other NAT's public address (nothing, on a
+ * relayed path). */
+struct tdirect {
+	uint32_t pub[2]; /* the NATs' public addresses */
+	const char *host[2];
+	unsigned to_peer[2];
+};
+
+static bool t_direct_rec(void *arg, const char *host, const struct dg_ep *from,
+			 const struct dg_ep *to, const uint8_t *buf, size_t len)
+{
+	struct tdirect *d = arg;
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if (strcmp(host, d->host[i]) == 0 && to->addr == d->pub[1 - i])
+			d->to_peer[i]++;
+	return false;
+}
+
+static void tw_direct(struct tweak *tw, struct mnet *n, struct tagent *a, struct tagent *b)
+{
+	struct tdirect *d = tw->arg;
+
+	d->host[0] = a->host;
+	d->host[1] = b->host;
+	d->pub[0] = a->srflx.addr;
+	d->pub[1] = b->srflx.addr;
+	mnet_set_drop(n, t_direct_rec, d);
+}
+
+/* Two random symmetric NATs: only relay connects them; the path is
+ * ChannelData to the TURN server and back, nothing between the NATs. */
+static void test_relay_path(void **state)
+{
+	struct tdirect d = {0};
+	struct tweak tw = {.fn = tw_direct, .arg = &d};
+	struct tres r;
+	int i;
+
+	run_pair(method_find("relay"), "sym1", "sym2", 4, &tw, &r);
+	assert_true(r.success[0] && r.success[1]);
+	assert_int_equal(d.to_peer[0] + d.to_peer[1], 0);
+	/* the initiator relays: its path's local end is its relayed address,
+	 * which the responder reaches */
+	assert_int_equal(r.local[0].addr, t_ep(T_TURN, 0).addr);
+	assert_true(dg_ep_eq(&r.remote[1], &r.local[0]));
+	assert_true(t_turnd.channel_data_in > 0 && t_turnd.channel_data_out > 0);
+	/* and the relayed socket is the initiator's path: it stays open, but
+	 * relayed sockets are not the host's */
+	for (i = 0; i < 2; i++)
+		assert_int_equal(r.socks_after[i], 1);
+	printf("relay: %llu ChannelData in, %llu out; %llu Send, %llu Data indications\n",
+	       (unsigned long long)t_turnd.channel_data_in,
+	       (unsigned long long)t_turnd.channel_data_out, (unsigned long long)t_turnd.send_in,
+	       (unsigned long long)t_turnd.data_out);
+}
+
+static void tw_relay_faked(struct tweak *tw, struct mnet *n, struct tagent *a, struct tagent *b)
+{
+	/* a registered a relayed address, and its allocation is gone since */
+	a->t.self.relay = b->t.peer.relay = t_ep(T_TURN, 50000);
+}
+
+static void test_relay_sides(void **state)
+{
+	struct tweak resp_only = {.no_turn = {true, false}}, none = {.no_turn = {true, true}},
+		     wrong = {.turn_pass = {"wrong", "wrong"}},
+		     wrong_init = {.turn_pass = {"wrong", NULL}},
+		     lost = {.fn = tw_relay_faked, .turn_pass = {"wrong", "wrong"}};
+	struct tres r;
+
+	/* only the responder allocated: its allocation serves */
+	run_pair(method_find("relay"), "sym1", "sym2", 5, &resp_only, &r);
+	assert_true(r.success[0] && r.success[1]);
+	assert_int_equal(r.local[1].addr, t_ep(T_TURN, 0).addr);
+	/* the initiator's allocation refused: the responder's serves */
+	run_pair(method_find("relay"), "sym1", "sym2", 5, &wrong_init, &r);
+	assert_true(r.success[0] && r.success[1]);
+	/* none at all */
+	t_expect("relay", "sym1", "sym2", &none, "no relay candidate", "no relay candidate");
+	/* both refused: the TURN server's words, its 401 */
+	run_pair(method_find("relay"), "sym1", "sym2", 5, &wrong, &r);
+	assert_false(r.success[0] || r.success[1]);
+	assert_string_equal(r.reason[0], "401 Unauthorized: the TURN server refused the username "
+					 "or password (Unauthorized)");
+	assert_string_equal(r.reason[1], r.reason[0]);
+	assert_int_equal(r.socks_after[0], 1);
+	/* registered, then lost: named; the peer heard nothing */
+	run_pair(method_find("relay"), "sym1", "sym2", 5, &lost, &r);
+	assert_false(r.success[0] || r.success[1]);
+	assert_non_null(strstr(r.reason[0], "401 Unauthorized"));
+	assert_string_equal(r.reason[1], "no answer");
+}
+
+/* The mapping: granted at the agreed port on the mapping side's NAT and
+ * left for the path after a success; deleted after a failure. */
+static bool t_drop_from(void *arg, const char *host, const struct dg_ep *from,
+			const struct dg_ep *to, const uint8_t *buf, size_t len)
+{
+	return strcmp(host, (const char *)arg) == 0 && to->port != htons(3478);
+}
+
+static void tw_mute(struct tweak *tw, struct mnet *n, struct tagent *a, struct tagent *b)
+{
+	mnet_set_drop(n, t_drop_from, (void *)b->host);
+}
+
+static void test_portmap_mapping(void **state)
+{
+	struct tweak mute = {.fn = tw_mute};
+	char want[32];
+	struct tres r;
+
+	/* symp1 maps (its NAT grants, the peer's does not), fc2 dials */
+	run_pair(method_find("portmap"), "fc2", "symp1", 6, NULL, &r);
+	assert_true(r.success[0] && r.success[1]);
+	assert_int_equal(r.granted[1], 1);
+	assert_int_equal(r.granted[0], 0);
+	snprintf(want, sizeof(want), "%s", "203.0.113.12:");
+	assert_memory_equal(r.granted_out[1], want, strlen(want));
+	assert_int_equal(atoi(r.granted_out[1] + strlen(want)), ntohs(r.remote[0].port));
+	assert_int_equal(r.remote[0].addr, t_ep("203.0.113.12", 0).addr);
+	assert_true(dg_ep_eq(&r.local[1], &r.remote[0]));
+	assert_int_equal(r.socks_after[1], 2); /* the mapped socket: the path */
+	/* both grant: the initiator maps */
+	run_pair(method_find("portmap"), "symp2", "symp1", 6, NULL, &r);
+	assert_true(r.success[0] && r.success[1]);
+	assert_int_equal(r.granted[0], 1);
+	assert_int_equal(r.granted[1], 0);
+	/* the dialer silent: the mapping side hears nothing and deletes it */
+	run_pair(method_find("portmap"), "symp1", "fc2", 6, &mute, &r);
+	assert_false(r.success[0] || r.success[1]);
+	assert_string_equal(r.reason[0], "no answer");
+	assert_int_equal(r.granted[0], 0);
+	assert_int_equal(r.socks_after[0], 1);
+}
+
+static void test_portmap_reasons(void **state)
+{
+	/* carrier-grade port blocks: the suggested port is never kept */
+	t_expect("portmap", "blk1", "fc2", NULL, "mapped port not the agreed one", "no answer");
+	/* a pool of one port, taken by the STUN mapping */
+	t_expect("portmap", "pool1", "fc2", NULL, "PCP NO_RESOURCES", "no answer");
+	/* a gateway that grants nothing */
+	t_expect("portmap", "sym1", "prc2", NULL, "no port mapping (PCP/NAT-PMP) on this NAT",
+		 "no port mapping (PCP/NAT-PMP) on this NAT");
 }
 
 /* --- run ----------------------------------------------------------------- */
@@ -1022,6 +1293,7 @@ int main(void)
 	    cmocka_unit_test(test_table_order),
 	    cmocka_unit_test(test_table_punch_predict),
 	    cmocka_unit_test(test_table_direct_birthday),
+	    cmocka_unit_test(test_table_portmap_relay),
 	    cmocka_unit_test(test_punch_retransmit),
 	    cmocka_unit_test(test_schedule),
 	    cmocka_unit_test(test_reasons),
@@ -1032,6 +1304,10 @@ int main(void)
 	    cmocka_unit_test(test_strays_own_sockets),
 	    cmocka_unit_test(test_predict_window),
 	    cmocka_unit_test(test_birthday_bounds),
+	    cmocka_unit_test(test_relay_path),
+	    cmocka_unit_test(test_relay_sides),
+	    cmocka_unit_test(test_portmap_mapping),
+	    cmocka_unit_test(test_portmap_reasons),
 	};
 
 	return cmocka_run_group_tests(tests, t_setup, t_teardown);

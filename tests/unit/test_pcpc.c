@@ -34,7 +34,7 @@ struct fx {
 	size_t ans_len;
 	int granted;
 	uint16_t port;
-	uint32_t life;
+	uint32_t life, ext_addr;
 	char by[16], failed[96];
 };
 
@@ -98,6 +98,7 @@ static void c_granted(void *arg, const struct dg_ep *ext, uint32_t life, const c
 
 	f->granted++;
 	f->port = ntohs(ext->port);
+	f->ext_addr = ext->addr;
 	f->life = life;
 	snprintf(f->by, sizeof(f->by), "%s", by);
 }
@@ -223,12 +224,84 @@ static void test_silent_and_refused(void **state)
 	fx_free(f);
 }
 
+/* A suggested outside port, other than the internal one, is kept when
+ * free (RFC 6887 §11.3, RFC 6886 §3.3); released, the mapping stays
+ * until its lifetime ends and is not renewed. */
+static void test_suggested_release(void **state)
+{
+	struct fx *f = fx_new(0);
+	struct pcpc_cfg cfg = {.gateway = {a4("192.168.1.1"), htons(PCP_PORT)},
+			       .client = a4("192.168.1.10"),
+			       .proto = 17,
+			       .int_port = htons(7000),
+			       .ext_port = htons(23456),
+			       .lifetime_s = 20};
+	struct pcpc *c = pcpc_new(&f->dg, &cfg, &c_ops, f);
+
+	assert_non_null(c);
+	sched_run_until(f->s, 1 * S);
+	assert_int_equal(f->granted, 1);
+	assert_int_equal(f->port, 23456);
+	pcpc_release(c);
+	assert_int_equal(nat_counters(f->n)->mappings_active, 1);
+	sched_run_until(f->s, 15 * S); /* no renewal at 10 s */
+	assert_int_equal(f->granted, 1);
+	assert_int_equal(nat_counters(f->n)->mappings_active, 1);
+	sched_run_until(f->s, 25 * S); /* gone at its lifetime */
+	assert_int_equal(nat_counters(f->n)->mappings_active, 0);
+	/* NAT-PMP carries the suggestion too */
+	f->natpmp_only = 1;
+	cfg.ext_port = htons(23457);
+	c = pcpc_new(&f->dg, &cfg, &c_ops, f);
+	sched_run_until(f->s, 26 * S);
+	assert_int_equal(f->granted, 2);
+	assert_string_equal(f->by, "nat-pmp");
+	assert_int_equal(f->port, 23457);
+	pcpc_free(c);
+	assert_int_equal(nat_counters(f->n)->mappings_active, 0);
+	fx_free(f);
+}
+
+/* announce: whether the gateway answers, PCP first, NAT-PMP after; no
+ * mapping made; silence named. */
+static void test_announce(void **state)
+{
+	struct fx *f = fx_new(0);
+	struct pcpc_cfg cfg = {.gateway = {a4("192.168.1.1"), htons(PCP_PORT)},
+			       .client = a4("192.168.1.10"),
+			       .announce = 1};
+	struct pcpc *c = pcpc_new(&f->dg, &cfg, &c_ops, f);
+
+	sched_run_until(f->s, 1 * S);
+	assert_int_equal(f->granted, 1);
+	assert_string_equal(f->by, "pcp");
+	assert_int_equal(f->life, 0);
+	assert_int_equal(f->pc.pcp[PCP_SUCCESS], 1); /* one ANNOUNCE answered */
+	pcpc_free(c);
+	assert_int_equal(f->pc.requests, 1); /* nothing to delete */
+	assert_int_equal(nat_counters(f->n)->mappings_active, 0);
+	f->natpmp_only = 1;
+	c = pcpc_new(&f->dg, &cfg, &c_ops, f);
+	sched_run_until(f->s, 2 * S);
+	assert_int_equal(f->granted, 2);
+	assert_string_equal(f->by, "nat-pmp");
+	assert_int_equal(f->ext_addr, a4("203.0.113.1"));
+	pcpc_free(c);
+	f->silent = 1;
+	c = pcpc_new(&f->dg, &cfg, &c_ops, f);
+	sched_run_until(f->s, 12 * S);
+	assert_int_equal(f->granted, 2);
+	assert_string_equal(f->failed, "no PCP or NAT-PMP answer from 192.168.1.1:5351");
+	pcpc_free(c);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_map_renew_reboot),
-	    cmocka_unit_test(test_natpmp_fallback),
-	    cmocka_unit_test(test_silent_and_refused),
+	    cmocka_unit_test(test_map_renew_reboot),   cmocka_unit_test(test_natpmp_fallback),
+	    cmocka_unit_test(test_silent_and_refused), cmocka_unit_test(test_suggested_release),
+	    cmocka_unit_test(test_announce),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

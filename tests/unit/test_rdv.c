@@ -388,7 +388,7 @@ static void lookup_answered_and_refused(void **state)
 	strcpy(m.name, "bob");
 	m.cand.host = e->bob.ep;
 	m.cand.srflx = fakenet_ep("203.0.113.200", 61000);
-	m.cand.nat = (struct natinfo){NI_MAP_APDM, NI_FILTER_APDF, NI_PORTS_RANDOM, 0, 0};
+	m.cand.nat = (struct natinfo){NI_MAP_APDM, NI_FILTER_APDF, NI_PORTS_RANDOM, 0, 0, 0};
 	stub_send(e, &e->bob, &m);
 	fakenet_run_for(e->net, 100 * MS);
 	do_lookup(e, &e->alice, "alice", "bob");

@@ -279,6 +279,11 @@ static void connect_hands_both_a_try(void **state)
 	assert_true(dg_ep_eq(&e->a.t.peer.srflx, &e->b.local));
 	assert_true(dg_ep_eq(&e->b.t.peer.srflx, &e->a.local));
 	assert_true(dg_ep_eq(&e->a.t.self.srflx, &e->a.local));
+	/* the names the checks carry: ours, and the peer's to check */
+	assert_string_equal(e->a.t.self.name, "alice");
+	assert_string_equal(e->a.t.peer.name, "bob");
+	assert_string_equal(e->b.t.self.name, "bob");
+	assert_string_equal(e->b.t.peer.name, "alice");
 	assert_true(dg_ep_eq(&e->a.t.stun, &e->stun_ep));
 	/* both names, for the methods' checks */
 	assert_string_equal(e->a.t.self.name, "alice");
@@ -327,7 +332,7 @@ static void connect_refused(void **state)
 static void lookup_answered_refused_lost(void **state)
 {
 	struct env *e = *state;
-	struct natinfo nat = {NI_MAP_EIM, NI_FILTER_APDF, NI_PORTS_PRESERVE, 0, 1};
+	struct natinfo nat = {NI_MAP_EIM, NI_FILTER_APDF, NI_PORTS_PRESERVE, 0, 1, 0};
 
 	assert_int_equal(rdvc_lookup(e->a.c, "bob"), -ENOTCONN);
 	rdvc_set_nat(e->b.c, &nat);

@@ -36,7 +36,7 @@ static struct rdv_msg full(enum rdv_kind k)
 	m.cand.host = ep("192.168.1.10", 40000);
 	m.cand.srflx = ep("203.0.113.10", 61000);
 	m.cand.relay = ep("198.51.100.50", 50000);
-	m.cand.nat = (struct natinfo){NI_MAP_APDM, NI_FILTER_APDF, NI_PORTS_SEQUENTIAL, -2, -1};
+	m.cand.nat = (struct natinfo){NI_MAP_APDM, NI_FILTER_APDF, NI_PORTS_SEQUENTIAL, -2, -1, 1};
 	m.mapped = ep("203.0.113.10", 61001);
 	m.lifetime_s = 30;
 	m.budget_ms = 5000;

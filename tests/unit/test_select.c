@@ -38,13 +38,16 @@ static double prior_r(enum ni_class s, enum ni_class p)
 	return 0.99;
 }
 
-static const struct method ma = {{"a", 0.0, 0.5, 0.5, 2 * S, prior_a, false}, NULL, NULL, NULL};
-static const struct method mb = {{"b", 1.0, 0.9, 0.9, 5 * S, prior_b, false}, NULL, NULL, NULL};
-static const struct method mr = {{"r", 2.0, 0.8, 0.95, 8 * S, prior_r, true}, NULL, NULL, NULL};
+static const struct method ma = {
+    {"a", 0.0, 0.5, 0.5, 2 * S, prior_a, false, NULL}, NULL, NULL, NULL};
+static const struct method mb = {
+    {"b", 1.0, 0.9, 0.9, 5 * S, prior_b, false, NULL}, NULL, NULL, NULL};
+static const struct method mr = {
+    {"r", 2.0, 0.8, 0.95, 8 * S, prior_r, true, NULL}, NULL, NULL, NULL};
 static const struct method *const all[] = {&ma, &mb, &mr};
 
-static const struct sel_pair cones = {NI_CLASS_FULL_CONE, NI_CLASS_PORT_RESTRICTED, false};
-static const struct sel_pair hard = {NI_CLASS_PORT_RESTRICTED, NI_CLASS_SYM_RANDOM, false};
+static const struct sel_pair cones = {.self = NI_CLASS_FULL_CONE, .peer = NI_CLASS_PORT_RESTRICTED};
+static const struct sel_pair hard = {.self = NI_CLASS_PORT_RESTRICTED, .peer = NI_CLASS_SYM_RANDOM};
 
 static size_t order(const struct sel_pair *p, const struct learn *l, enum sel_priority pri,
 		    const struct sel_limits *lim, const struct method **out)
@@ -146,16 +149,22 @@ static void test_cascade_plan(void **state)
 	struct learn *l = learn_new();
 	char key[SEL_PAIR_KEY_MAX];
 
-	/* hard: a has no chance (0), b 0.1, r 0.99 */
+	/* hard: a has no chance (0), b 0.1, r 0.99; r scores best but
+	 * relays, so it comes after b (the last resort) */
 	assert_int_equal(sel_cascade(&hard, NULL, SEL_BALANCED, &lim, all, 3, c, 3), 3);
-	assert_ptr_equal(c[0].m, &mr);
-	assert_ptr_equal(c[1].m, &mb);
+	assert_ptr_equal(c[0].m, &mb);
+	assert_ptr_equal(c[1].m, &mr);
 	assert_ptr_equal(c[2].m, &ma);
 	assert_int_equal(c[0].skip, SEL_SKIP_NONE);
 	assert_int_equal(c[1].skip, SEL_SKIP_NONE);
 	assert_int_equal(c[2].skip, SEL_SKIP_HOPELESS);
-	assert_true(fabs(c[1].rate - 0.1) < 1e-9 && fabs(c[1].prior - 0.1) < 1e-9);
-	assert_true(fabs(c[0].score - (0.4 * 0.99 + 0.3 * 0.95 + 0.2 * 0.8)) < 1e-9);
+	assert_true(fabs(c[0].rate - 0.1) < 1e-9 && fabs(c[0].prior - 0.1) < 1e-9);
+	assert_true(c[1].score > c[0].score);
+	assert_true(fabs(c[1].score - (0.4 * 0.99 + 0.3 * 0.95 + 0.2 * 0.8)) < 1e-9);
+	/* by success rate too */
+	sel_cascade(&hard, NULL, SEL_SUCCESS_RATE, &lim, all, 3, c, 3);
+	assert_ptr_equal(c[0].m, &mb);
+	assert_ptr_equal(c[1].m, &mr);
 	assert_string_equal(sel_skip_reason(c[2].skip), "skipped: no chance for this pair");
 	/* no relay: r skipped, listed before a (its score is higher) */
 	lim.no_relay = true;

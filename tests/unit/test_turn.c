@@ -1,8 +1,9 @@
-/* Unit tests for agents/turn.c in virtual time, against a small TURN
- * server in this file: the 401 challenge and the key, a stale nonce (438)
- * asked again, refreshes on time, a 437 on refresh reported as an expired
- * allocation, a server that never answers (RFC 8489 retransmissions), a
- * wrong password, ChannelData both ways. */
+/* Unit tests for agents/turn.c in virtual time on the fake network, with
+ * the tests' TURN server (tests/support/turnd.c) on a host and a peer that
+ * echoes: the 401 challenge and the key, a stale nonce (438) asked again,
+ * refreshes on time, a 437 on refresh reported as an expired allocation, a
+ * server that never answers (RFC 8489 retransmissions), a wrong password,
+ * ChannelData both ways, a permission for an address alone. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -13,190 +14,78 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "natbed/clock.h"
-#include "natbed/sched.h"
+#include "fakenet.h"
 #include "natbed/stun.h"
 #include "turn.h"
+#include "turnd.h"
 
 #define MS NATBED_NS_PER_MS
 #define S  NATBED_NS_PER_S
 
-/* --- a fake network of one client socket and a TURN server ------------------ */
+#define T_CLIENT "192.168.1.10"
+#define T_SERVER "198.51.100.50"
+#define T_PEER	 "198.51.100.20"
 
-struct fake {
-	struct clock_virtual vc;
-	struct sched *s;
-	struct dgram dg;
-	dg_recv_fn fn;
-	void *arg;
-	int open;
-	/* the server */
-	const char *pass;     /* its password for user "u" */
-	int silent;	      /* answers nothing */
-	int stale_at;	      /* answer the request of this count with 438 */
-	int mismatch_refresh; /* answer a Refresh with 437 */
-	int requests, refreshes, allocs, authed_allocs, channel_binds;
-	uint32_t lifetime;
-	uint8_t reply[1500];
-	size_t reply_len;
-	/* the client side of the test */
+struct fx {
+	struct fakenet *net;
+	struct turnd *srv;
+	struct turnd_cfg scfg;
+	const struct dgram *peer;
+	int peer_sock;
+	unsigned echoed, peer_in;
+	struct dg_ep permit; /* what ready() permits (a channel), addr 0: nothing */
+	/* the client side */
 	int ready, bound, data_in;
+	struct dg_ep relayed, data_from;
 	char failed[200];
 	struct turn *t;
 };
 
-static struct dg_ep ep(const char *a, uint16_t port)
+/* The peer echoes what reaches it while echo is on. */
+static void peer_rx(void *arg, int sock, const struct dg_ep *from, const uint8_t *buf, size_t len,
+		    natbed_time_t now)
 {
-	struct dg_ep e;
+	struct fx *f = arg;
 
-	inet_pton(AF_INET, a, &e.addr);
-	e.port = htons(port);
-	return e;
+	f->peer_in++;
+	if (f->echoed++ < 100)
+		dg_send(f->peer, sock, from, buf, len);
 }
 
-static int f_open(void *io, const struct dg_ep *bind, struct dg_ep *local, dg_recv_fn fn, void *arg)
+static void sink(void *arg, int sock, const struct dg_ep *from, const uint8_t *buf, size_t len,
+		 natbed_time_t now)
 {
-	struct fake *f = io;
-
-	f->fn = fn;
-	f->arg = arg;
-	f->open = 1;
-	*local = ep("192.168.1.10", 40000);
-	return 0;
 }
-
-static void f_deliver(void *arg, natbed_time_t now)
-{
-	struct fake *f = arg;
-	struct dg_ep from = ep("198.51.100.50", 3478);
-
-	if (f->open)
-		f->fn(f->arg, 0, &from, f->reply, f->reply_len, now);
-}
-
-/* Answers req as a TURN server would, 10 ms later. */
-static void f_answer(struct fake *f, const struct stun_msg *m, int code, const char *nonce)
-{
-	struct stun_builder b;
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	uint8_t key[STUN_MD5_LEN];
-	uint32_t v;
-	int n;
-
-	stun_msg_build_init(&b, f->reply, sizeof(f->reply), m->method,
-			    code ? STUN_CLASS_ERROR : STUN_CLASS_SUCCESS, m->txid, false);
-	if (code) {
-		stun_msg_build_error(&b, code,
-				     code == 401   ? "Unauthorized"
-				     : code == 438 ? "Stale Nonce"
-						   : "Allocation Mismatch");
-		if (nonce) {
-			stun_msg_build_string(&b, STUN_ATTR_REALM, "natbed");
-			stun_msg_build_string(&b, STUN_ATTR_NONCE, nonce);
-		}
-	} else if (m->method == STUN_METHOD_ALLOCATE) {
-		inet_pton(AF_INET, "198.51.100.50", &sa.sin_addr);
-		sa.sin_port = htons(50000);
-		stun_msg_build_addr(&b, STUN_ATTR_XOR_RELAYED_ADDRESS, (struct sockaddr *)&sa);
-		inet_pton(AF_INET, "203.0.113.10", &sa.sin_addr);
-		sa.sin_port = htons(40000);
-		stun_msg_build_addr(&b, STUN_ATTR_XOR_MAPPED_ADDRESS, (struct sockaddr *)&sa);
-	}
-	if (!code && (m->method == STUN_METHOD_ALLOCATE || m->method == STUN_METHOD_REFRESH)) {
-		v = htonl(f->lifetime);
-		stun_msg_build_raw(&b, STUN_ATTR_LIFETIME, &v, 4);
-	}
-	if (!code) {
-		assert_int_equal(stun_long_term_key("u", "natbed", f->pass, key), 0);
-		stun_msg_build_integrity(&b, false, key, sizeof(key));
-	}
-	n = stun_msg_build_finish(&b);
-	assert_true(n > 0);
-	f->reply_len = (size_t)n;
-	sched_after(f->s, 10 * MS, f_deliver, f);
-}
-
-static int f_send(void *io, int sock, const struct dg_ep *to, const void *buf, size_t len)
-{
-	struct fake *f = io;
-	uint8_t key[STUN_MD5_LEN];
-	struct stun_msg m;
-
-	if ((((const uint8_t *)buf)[0] & 0xc0) == 0x40) { /* ChannelData: echo it */
-		memcpy(f->reply, buf, len);
-		f->reply_len = len;
-		sched_after(f->s, 10 * MS, f_deliver, f);
-		return 0;
-	}
-	assert_int_equal(stun_msg_parse(buf, len, 0, &m, NULL, 0), STUN_PARSE_OK);
-	if (m.cls != STUN_CLASS_REQUEST)
-		return 0;
-	f->requests++;
-	if (f->silent)
-		return 0;
-	if (m.method == STUN_METHOD_ALLOCATE)
-		f->allocs++;
-	if (!stun_msg_find(&m, STUN_ATTR_MESSAGE_INTEGRITY)) {
-		f_answer(f, &m, 401, "n1");
-		return 0;
-	}
-	/* the key is MD5("u:natbed:" password): a wrong one fails the check */
-	assert_int_equal(stun_long_term_key("u", "natbed", f->pass, key), 0);
-	if (stun_msg_check_integrity(&m, false, key, sizeof(key)) != 0) {
-		f_answer(f, &m, 401, "n1");
-		return 0;
-	}
-	if (m.method == STUN_METHOD_ALLOCATE)
-		f->authed_allocs++;
-	if (m.method == STUN_METHOD_CHANNEL_BIND)
-		f->channel_binds++;
-	if (f->stale_at == f->requests) {
-		f_answer(f, &m, 438, "n2");
-		return 0;
-	}
-	if (m.method == STUN_METHOD_REFRESH) {
-		f->refreshes++;
-		if (f->mismatch_refresh) {
-			f_answer(f, &m, 437, NULL);
-			return 0;
-		}
-	}
-	f_answer(f, &m, 0, NULL);
-	return 0;
-}
-
-static void f_close(void *io, int sock)
-{
-	((struct fake *)io)->open = 0;
-}
-
-static const struct dgram_ops fake_ops = {f_open, f_send, f_close, NULL};
-
-/* --- the client's callbacks ------------------------------------------------------ */
 
 static void c_ready(void *arg, const struct dg_ep *relayed, const struct dg_ep *mapped)
 {
-	struct fake *f = arg;
+	struct fx *f = arg;
 
 	f->ready++;
-	assert_int_equal(ntohs(relayed->port), 50000);
-	turn_permit(f->t, &(struct dg_ep){htonl(0xc6336414), htons(7000)});
+	f->relayed = *relayed;
+	assert_int_equal(relayed->addr, fakenet_ep(T_SERVER, 0).addr);
+	assert_int_equal(mapped->addr, fakenet_ep(T_CLIENT, 0).addr);
+	if (f->permit.addr)
+		assert_int_equal(turn_permit(f->t, &f->permit), 0);
 }
 
 static void c_failed(void *arg, const char *reason)
 {
-	snprintf(((struct fake *)arg)->failed, 200, "%s", reason);
+	snprintf(((struct fx *)arg)->failed, 200, "%s", reason);
 }
 
 static void c_data(void *arg, const struct dg_ep *peer, const uint8_t *buf, size_t len,
 		   natbed_time_t now)
 {
-	((struct fake *)arg)->data_in++;
+	struct fx *f = arg;
+
+	f->data_in++;
+	f->data_from = *peer;
 }
 
 static void c_bound(void *arg, const struct dg_ep *peer)
 {
-	struct fake *f = arg;
+	struct fx *f = arg;
 
 	f->bound++;
 	assert_int_equal(turn_send(f->t, peer, "hello", 5), 0);
@@ -204,97 +93,180 @@ static void c_bound(void *arg, const struct dg_ep *peer)
 
 static const struct turn_ops c_ops = {c_ready, c_failed, c_data, c_bound};
 
-static struct fake *fake_new(const char *server_pass, const char *client_pass)
+/* A network, the server (scfg as the test set it), the peer on 7000. */
+static void fx_start(struct fx *f, const char *client_pass)
 {
-	struct fake *f = calloc(1, sizeof(*f));
 	struct turn_cfg cfg = {0};
+	struct dg_ep p = fakenet_ep(T_PEER, 7000), local;
 
-	f->s = sched_new(clock_virtual_clock(&f->vc), &f->vc);
-	f->dg = (struct dgram){&fake_ops, f, f->s, 7};
-	f->pass = server_pass;
-	f->lifetime = 600;
-	cfg.server = ep("198.51.100.50", 3478);
+	f->net = fakenet_new(5 * MS, 7);
+	assert_non_null(f->net);
+	f->scfg.listen = fakenet_ep(T_SERVER, 3478);
+	f->scfg.user = "u";
+	if (!f->scfg.pass)
+		f->scfg.pass = "pw";
+	f->srv = turnd_new(fakenet_host(f->net, T_SERVER), &f->scfg);
+	assert_non_null(f->srv);
+	f->peer = fakenet_host(f->net, T_PEER);
+	f->peer_sock = dg_open(f->peer, &p, &local, peer_rx, f);
+	assert_true(f->peer_sock >= 0);
+	cfg.server = f->scfg.listen;
 	snprintf(cfg.user, sizeof(cfg.user), "u");
 	snprintf(cfg.pass, sizeof(cfg.pass), "%s", client_pass);
-	f->t = turn_new(&f->dg, &cfg, &c_ops, f);
+	f->t = turn_new(fakenet_host(f->net, T_CLIENT), &cfg, &c_ops, f);
 	assert_non_null(f->t);
-	return f;
 }
 
-static void fake_free(struct fake *f)
+static void fx_end(struct fx *f)
 {
 	turn_free(f->t);
-	sched_free(f->s);
-	free(f);
+	turnd_free(f->srv);
+	fakenet_free(f->net);
+}
+
+static struct turnd_stats fx_srv(const struct fx *f)
+{
+	struct turnd_stats st;
+
+	turnd_stats(f->srv, &st);
+	return st;
 }
 
 static void test_allocate_bind_data(void **state)
 {
-	struct fake *f = fake_new("pw", "pw");
+	struct fx f = {.permit = fakenet_ep(T_PEER, 7000)};
 	struct turn_stats st;
 
-	sched_run_until(f->s, 1 * S);
-	assert_int_equal(f->allocs, 2); /* the 401, then with the key */
-	assert_int_equal(f->ready, 1);
-	assert_int_equal(f->bound, 1);
-	assert_int_equal(f->channel_binds, 1);
-	assert_int_equal(f->data_in, 1); /* the ChannelData came back */
-	assert_string_equal(f->failed, "");
+	fx_start(&f, "pw");
+	fakenet_run_until(f.net, 1 * S);
+	assert_int_equal(fx_srv(&f).allocs, 2); /* the 401, then with the key */
+	assert_int_equal(fx_srv(&f).authed_allocs, 1);
+	assert_int_equal(f.ready, 1);
+	assert_int_equal(f.bound, 1);
+	assert_int_equal(fx_srv(&f).channel_binds, 1);
+	assert_int_equal(f.data_in, 1); /* the peer's echo came back */
+	assert_true(dg_ep_eq(&f.data_from, &f.permit));
+	assert_int_equal(fx_srv(&f).channel_data_in, 1);
+	assert_int_equal(fx_srv(&f).channel_data_out, 1);
+	assert_string_equal(f.failed, "");
 	/* refreshes: the allocation at 540 s, the permission and channel at 240 s */
-	sched_run_until(f->s, 600 * S);
-	assert_int_equal(f->refreshes, 1);
-	assert_true(f->channel_binds >= 3);
-	turn_get_stats(f->t, &st);
+	fakenet_run_until(f.net, 600 * S);
+	assert_int_equal(fx_srv(&f).refreshes, 1);
+	assert_true(fx_srv(&f).channel_binds >= 3);
+	turn_get_stats(f.t, &st);
 	assert_int_equal(st.channel_data_in, 1);
-	fake_free(f);
+	assert_int_equal(st.channel_data_out, 1);
+	fx_end(&f);
 }
 
 static void test_stale_nonce(void **state)
 {
-	struct fake *f = fake_new("pw", "pw");
+	struct fx f = {.permit = fakenet_ep(T_PEER, 7000)};
 
-	f->stale_at = 3; /* the first CreatePermission */
-	sched_run_until(f->s, 1 * S);
-	assert_int_equal(f->bound, 1);
-	assert_string_equal(f->failed, "");
-	fake_free(f);
+	f.scfg.stale_at = 3; /* the first CreatePermission */
+	fx_start(&f, "pw");
+	fakenet_run_until(f.net, 1 * S);
+	assert_int_equal(f.bound, 1);
+	assert_string_equal(f.failed, "");
+	assert_true(fx_srv(&f).errors >= 2); /* the first 401, the 438 */
+	fx_end(&f);
 }
 
 static void test_wrong_password(void **state)
 {
-	struct fake *f = fake_new("pw", "nope");
+	struct fx f = {0};
 
-	sched_run_until(f->s, 1 * S);
-	assert_int_equal(f->ready, 0);
-	assert_non_null(strstr(f->failed, "401 Unauthorized"));
-	assert_int_equal(f->allocs, 2); /* not asked again and again */
-	fake_free(f);
+	fx_start(&f, "nope");
+	fakenet_run_until(f.net, 1 * S);
+	assert_int_equal(f.ready, 0);
+	assert_non_null(strstr(f.failed, "401 Unauthorized"));
+	assert_int_equal(fx_srv(&f).allocs, 2); /* not asked again and again */
+	assert_int_equal(fx_srv(&f).allocations, 0);
+	fx_end(&f);
 }
 
 static void test_expired(void **state)
 {
-	struct fake *f = fake_new("pw", "pw");
+	struct fx f = {0};
 
-	f->mismatch_refresh = 1;
-	f->lifetime = 100;
-	sched_run_until(f->s, 60 * S); /* refresh at lifetime / 2 */
-	assert_non_null(strstr(f->failed, "437 Allocation Mismatch: the allocation expired"));
-	fake_free(f);
+	f.scfg.mismatch_refresh = true;
+	f.scfg.lifetime_max_s = 100;
+	fx_start(&f, "pw");
+	fakenet_run_until(f.net, 60 * S); /* refresh at lifetime / 2 */
+	assert_non_null(strstr(f.failed, "437 Allocation Mismatch: the allocation expired"));
+	fx_end(&f);
 }
 
 /* RFC 8489 §6.2.1: 7 sends, 500 ms doubling, then given up: 31.5 s of
  * waits between them and the last one's. */
 static void test_no_answer(void **state)
 {
-	struct fake *f = fake_new("pw", "pw");
+	struct fx f = {0};
 
-	f->silent = 1; /* after the first Allocate, which still draws its 401 */
-	sched_run_until(f->s, 63 * S);
-	assert_string_equal(f->failed, "");
-	sched_run_until(f->s, 64 * S);
-	assert_int_equal(f->requests, 1 + 7);
-	assert_non_null(strstr(f->failed, "no answer from the TURN server to Allocate"));
-	fake_free(f);
+	f.scfg.answer_first = 1; /* the first Allocate still draws its 401 */
+	fx_start(&f, "pw");
+	fakenet_run_until(f.net, 63 * S);
+	assert_string_equal(f.failed, "");
+	fakenet_run_until(f.net, 64 * S);
+	assert_int_equal(fx_srv(&f).requests, 1 + 7);
+	assert_non_null(strstr(f.failed, "no answer from the TURN server to Allocate"));
+	fx_end(&f);
+}
+
+/* RFC 8656 §9: a permission is per IP address: with one for the peer's
+ * address alone, a datagram from any of its ports comes in as a Data
+ * indication; once a channel to that endpoint is bound, as ChannelData.
+ * Without a permission the server drops it. */
+static void test_permit_addr(void **state)
+{
+	struct fx f = {0};
+	const struct dg_ep other = fakenet_ep("198.51.100.21", 0);
+	struct dg_ep from = fakenet_ep(T_PEER, 7001), local;
+	const struct dgram *stranger;
+	struct turn_stats st;
+	int s;
+
+	fx_start(&f, "pw");
+	fakenet_run_until(f.net, 1 * S);
+	assert_int_equal(f.ready, 1);
+	assert_int_equal(turn_permit_addr(f.t, from.addr), 0);
+	assert_int_equal(turn_permit_addr(f.t, from.addr), 0); /* once */
+	assert_int_equal(turn_permit_addr(f.t, 0), -EINVAL);
+	fakenet_run_for(f.net, 1 * S);
+	assert_int_equal(fx_srv(&f).permissions, 1);
+	assert_int_equal(fx_srv(&f).channel_binds, 0);
+	s = dg_open(f.peer, &from, &local, sink, NULL);
+	assert_true(s >= 0);
+	assert_int_equal(dg_send(f.peer, s, &f.relayed, "x", 1), 0);
+	fakenet_run_for(f.net, 1 * S);
+	assert_int_equal(f.data_in, 1);
+	assert_true(dg_ep_eq(&f.data_from, &from));
+	turn_get_stats(f.t, &st);
+	assert_int_equal(st.indications_in, 1);
+	/* a channel to that endpoint: ChannelData from then on */
+	assert_int_equal(turn_permit(f.t, &from), 0);
+	fakenet_run_for(f.net, 1 * S);
+	assert_int_equal(f.bound, 1); /* and c_bound sent "hello" to it */
+	assert_int_equal(dg_send(f.peer, s, &f.relayed, "y", 1), 0);
+	fakenet_run_for(f.net, 1 * S);
+	assert_int_equal(f.data_in, 2);
+	turn_get_stats(f.t, &st);
+	assert_int_equal(st.channel_data_in, 1);
+	/* the permission is kept alive past its 300 s */
+	fakenet_run_for(f.net, 400 * S);
+	assert_int_equal(dg_send(f.peer, s, &f.relayed, "z", 1), 0);
+	fakenet_run_for(f.net, 1 * S);
+	assert_int_equal(f.data_in, 3);
+	/* another address has none */
+	dg_close(f.peer, s);
+	stranger = fakenet_host(f.net, "198.51.100.21");
+	s = dg_open(stranger, &other, &local, sink, NULL);
+	assert_true(s >= 0);
+	assert_int_equal(dg_send(stranger, s, &f.relayed, "w", 1), 0);
+	fakenet_run_for(f.net, 1 * S);
+	assert_int_equal(f.data_in, 3);
+	assert_int_equal(fx_srv(&f).no_permission, 1);
+	fx_end(&f);
 }
 
 int main(void)
@@ -302,7 +274,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_allocate_bind_data), cmocka_unit_test(test_stale_nonce),
 	    cmocka_unit_test(test_wrong_password),     cmocka_unit_test(test_expired),
-	    cmocka_unit_test(test_no_answer),
+	    cmocka_unit_test(test_no_answer),	       cmocka_unit_test(test_permit_addr),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,514 @@
+#include "turnd.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "natbed/stun.h"
+
+#define TURND_LIFETIME_S 600 /* RFC 8656 §7.2: the default lifetime */
+#define TURND_PERM_S	 300 /* §9: a permission lives 5 minutes */
+#define TURND_CHAN_S	 600 /* §12: a channel lives 10 minutes */
+#define TURND_MSG_MAX	 (DG_MAX + 64)
+#define TURND_UDP	 17
+#define TURND_CHAN_LO	 0x4000 /* §12: channel numbers 0x4000-0x4FFF */
+#define TURND_CHAN_HI	 0x4FFF
+
+struct td_perm {
+	uint32_t addr;
+	natbed_time_t until;
+};
+
+struct td_chan {
+	uint16_t number;
+	struct dg_ep peer;
+	natbed_time_t until;
+};
+
+struct td_alloc {
+	struct turnd *d;
+	bool used;
+	struct dg_ep client;
+	uint8_t txid[STUN_TXID_LEN]; /* the Allocate that made it */
+	int sock;		     /* the relayed socket */
+	struct dg_ep relayed;
+	natbed_time_t until;
+	uint32_t lifetime;
+	struct td_perm perms[TURND_PERMS_MAX];
+	struct td_chan chans[TURND_CHANS_MAX];
+};
+
+struct turnd {
+	const struct dgram *dg;
+	struct turnd_cfg cfg;
+	int sock;
+	uint8_t key[STUN_MD5_LEN];
+	unsigned nonce_gen;
+	char nonce[32];
+	struct td_alloc allocs[TURND_ALLOCS_MAX];
+	struct turnd_stats st;
+};
+
+static void td_relay_rx(void *arg, int sock, const struct dg_ep *peer, const uint8_t *buf,
+			size_t len, natbed_time_t now);
+
+static natbed_time_t td_now(const struct turnd *d)
+{
+	return dg_now(d->dg);
+}
+
+/* --- allocations --------------------------------------------------------------- */
+
+static void td_alloc_end(struct td_alloc *a)
+{
+	if (!a->used)
+		return;
+	dg_close(a->d->dg, a->sock);
+	a->used = false;
+	a->d->st.allocations--;
+}
+
+/* The live allocation of client, or NULL (an expired one ends here). */
+static struct td_alloc *td_alloc_of(struct turnd *d, const struct dg_ep *client)
+{
+	size_t i;
+
+	for (i = 0; i < TURND_ALLOCS_MAX; i++) {
+		struct td_alloc *a = &d->allocs[i];
+
+		if (!a->used || !dg_ep_eq(&a->client, client))
+			continue;
+		if (a->until <= td_now(d)) {
+			td_alloc_end(a);
+			return NULL;
+		}
+		return a;
+	}
+	return NULL;
+}
+
+static bool td_permitted(const struct td_alloc *a, uint32_t addr, natbed_time_t now)
+{
+	size_t i;
+
+	for (i = 0; i < TURND_PERMS_MAX; i++)
+		if (a->perms[i].until > now && a->perms[i].addr == addr)
+			return true;
+	return false;
+}
+
+/* §9: installs or refreshes the permission of addr. */
+static bool td_permit(struct td_alloc *a, uint32_t addr, natbed_time_t now)
+{
+	struct td_perm *free_p = NULL;
+	size_t i;
+
+	for (i = 0; i < TURND_PERMS_MAX; i++) {
+		struct td_perm *p = &a->perms[i];
+
+		if (p->until > now && p->addr == addr) {
+			p->until = now + TURND_PERM_S * NATBED_NS_PER_S;
+			return true;
+		}
+		if (p->until <= now && !free_p)
+			free_p = p;
+	}
+	if (!free_p)
+		return false;
+	free_p->addr = addr;
+	free_p->until = now + TURND_PERM_S * NATBED_NS_PER_S;
+	return true;
+}
+
+static struct td_chan *td_chan_find(struct td_alloc *a, uint16_t number, const struct dg_ep *peer,
+				    natbed_time_t now)
+{
+	size_t i;
+
+	for (i = 0; i < TURND_CHANS_MAX; i++) {
+		struct td_chan *c = &a->chans[i];
+
+		if (c->until > now && (number ? c->number == number : dg_ep_eq(&c->peer, peer)))
+			return c;
+	}
+	return NULL;
+}
+
+/* --- answers ----------------------------------------------------------------------- */
+
+static void td_send(struct turnd *d, const struct dg_ep *to, const uint8_t *buf, size_t len)
+{
+	dg_send(d->dg, d->sock, to, buf, len);
+}
+
+static void td_error(struct turnd *d, const struct dg_ep *to, const struct stun_msg *m, int code,
+		     const char *reason, bool challenge)
+{
+	struct stun_builder b;
+	uint8_t out[512];
+	int n;
+
+	d->st.errors++;
+	stun_msg_build_init(&b, out, sizeof(out), m->method, STUN_CLASS_ERROR, m->txid, false);
+	stun_msg_build_error(&b, code, reason);
+	if (challenge) { /* RFC 8489 §9.2.4: the realm and a nonce to use */
+		stun_msg_build_string(&b, STUN_ATTR_REALM, d->cfg.realm);
+		stun_msg_build_string(&b, STUN_ATTR_NONCE, d->nonce);
+	}
+	stun_msg_build_fingerprint(&b);
+	n = stun_msg_build_finish(&b);
+	if (n > 0)
+		td_send(d, to, out, (size_t)n);
+}
+
+/* A success answer: init by the caller (b on out), finished here. */
+static void td_success_send(struct turnd *d, const struct dg_ep *to, struct stun_builder *b,
+			    uint8_t *out)
+{
+	int n;
+
+	stun_msg_build_integrity(b, false, d->key, sizeof(d->key));
+	stun_msg_build_fingerprint(b);
+	n = stun_msg_build_finish(b);
+	if (n > 0)
+		td_send(d, to, out, (size_t)n);
+}
+
+static uint32_t td_lifetime(const struct turnd *d, const struct stun_msg *m)
+{
+	const struct stun_attr *lt = stun_msg_find(m, STUN_ATTR_LIFETIME);
+	uint32_t v = TURND_LIFETIME_S;
+
+	if (lt && lt->len == 4) {
+		memcpy(&v, stun_attr_value(m, lt), 4);
+		v = ntohl(v);
+	}
+	return v > d->cfg.lifetime_max_s ? d->cfg.lifetime_max_s : v;
+}
+
+/* --- requests ------------------------------------------------------------------ */
+
+static void td_allocate(struct turnd *d, const struct dg_ep *from, const struct stun_msg *m)
+{
+	const struct stun_attr *rt = stun_msg_find(m, STUN_ATTR_REQUESTED_TRANSPORT);
+	struct td_alloc *a = td_alloc_of(d, from), *fresh = NULL;
+	struct dg_ep bind = {d->cfg.listen.addr, 0};
+	struct sockaddr_in sa;
+	struct stun_builder b;
+	uint8_t out[256];
+	uint32_t v;
+	size_t i;
+
+	d->st.authed_allocs++;
+	/* RFC 8656 §7.2: a retransmission gets the same answer, another
+	 * Allocate on the 5-tuple a 437 */
+	if (a && memcmp(a->txid, m->txid, STUN_TXID_LEN) != 0) {
+		td_error(d, from, m, 437, "Allocation Mismatch", false);
+		return;
+	}
+	if (!rt || rt->len != 4 || stun_attr_value(m, rt)[0] != TURND_UDP) {
+		td_error(d, from, m, 442, "Unsupported Transport Protocol", false);
+		return;
+	}
+	for (i = 0; i < TURND_ALLOCS_MAX && !a && !fresh; i++)
+		if (!d->allocs[i].used)
+			fresh = &d->allocs[i];
+	if (fresh) {
+		memset(fresh, 0, sizeof(*fresh));
+		fresh->d = d;
+		fresh->client = *from;
+		memcpy(fresh->txid, m->txid, STUN_TXID_LEN);
+		fresh->sock = -1;
+		a = fresh;
+	}
+	if (!a) {
+		td_error(d, from, m, 508, "Insufficient Capacity", false);
+		return;
+	}
+	if (fresh) {
+		fresh->sock = dg_open(d->dg, &bind, &fresh->relayed, td_relay_rx, fresh);
+		if (fresh->sock < 0) {
+			td_error(d, from, m, 508, "Insufficient Capacity", false);
+			return;
+		}
+		fresh->used = true;
+		fresh->lifetime = td_lifetime(d, m);
+		fresh->until = td_now(d) + (natbed_time_t)fresh->lifetime * NATBED_NS_PER_S;
+		d->st.allocations++;
+	}
+	stun_msg_build_init(&b, out, sizeof(out), m->method, STUN_CLASS_SUCCESS, m->txid, false);
+	dg_ep_sockaddr(&a->relayed, &sa);
+	stun_msg_build_addr(&b, STUN_ATTR_XOR_RELAYED_ADDRESS, (struct sockaddr *)&sa);
+	dg_ep_sockaddr(from, &sa);
+	stun_msg_build_addr(&b, STUN_ATTR_XOR_MAPPED_ADDRESS, (struct sockaddr *)&sa);
+	v = htonl(a->lifetime);
+	stun_msg_build_raw(&b, STUN_ATTR_LIFETIME, &v, 4);
+	td_success_send(d, from, &b, out);
+}
+
+static void td_refresh(struct turnd *d, const struct dg_ep *from, const struct stun_msg *m)
+{
+	struct td_alloc *a = td_alloc_of(d, from);
+	struct stun_builder b;
+	uint8_t out[128];
+	uint32_t life = td_lifetime(d, m), v;
+
+	d->st.refreshes++;
+	if (!a || d->cfg.mismatch_refresh) {
+		td_error(d, from, m, 437, "Allocation Mismatch", false);
+		return;
+	}
+	if (life == 0) /* §7.5: lifetime 0 ends it */
+		td_alloc_end(a);
+	else
+		a->until = td_now(d) + (natbed_time_t)life * NATBED_NS_PER_S;
+	stun_msg_build_init(&b, out, sizeof(out), m->method, STUN_CLASS_SUCCESS, m->txid, false);
+	v = htonl(life);
+	stun_msg_build_raw(&b, STUN_ATTR_LIFETIME, &v, 4);
+	td_success_send(d, from, &b, out);
+}
+
+static void td_permission(struct turnd *d, const struct dg_ep *from, const struct stun_msg *m,
+			  bool channel)
+{
+	struct td_alloc *a = td_alloc_of(d, from);
+	natbed_time_t now = td_now(d);
+	const struct stun_attr *cn = stun_msg_find(m, STUN_ATTR_CHANNEL_NUMBER);
+	struct td_chan *c = NULL;
+	struct stun_builder b;
+	struct dg_ep peer;
+	uint8_t out[128];
+	uint16_t number = 0;
+	size_t i;
+
+	if (channel)
+		d->st.channel_binds++;
+	else
+		d->st.permissions++;
+	if (!a) {
+		td_error(d, from, m, 437, "Allocation Mismatch", false);
+		return;
+	}
+	if (dg_ep_of_stun(m, STUN_ATTR_XOR_PEER_ADDRESS, &peer) < 0) {
+		td_error(d, from, m, 400, "Bad Request", false);
+		return;
+	}
+	if (channel) {
+		/* §12.2: a number in range, bound to this peer or to none */
+		if (!cn || cn->len != 4) {
+			td_error(d, from, m, 400, "Bad Request", false);
+			return;
+		}
+		number = (uint16_t)(stun_attr_value(m, cn)[0] << 8 | stun_attr_value(m, cn)[1]);
+		c = td_chan_find(a, number, NULL, now);
+		if (number < TURND_CHAN_LO || number > TURND_CHAN_HI ||
+		    (c && !dg_ep_eq(&c->peer, &peer)) || (!c && td_chan_find(a, 0, &peer, now))) {
+			td_error(d, from, m, 400, "Bad Request", false);
+			return;
+		}
+		for (i = 0; i < TURND_CHANS_MAX && !c; i++)
+			if (a->chans[i].until <= now)
+				c = &a->chans[i];
+		if (!c) {
+			td_error(d, from, m, 508, "Insufficient Capacity", false);
+			return;
+		}
+		c->number = number;
+		c->peer = peer;
+		c->until = now + TURND_CHAN_S * NATBED_NS_PER_S;
+	}
+	if (!td_permit(a, peer.addr, now)) {
+		td_error(d, from, m, 508, "Insufficient Capacity", false);
+		return;
+	}
+	stun_msg_build_init(&b, out, sizeof(out), m->method, STUN_CLASS_SUCCESS, m->txid, false);
+	td_success_send(d, from, &b, out);
+}
+
+/* RFC 8489 §9.2.4: long-term credentials on every request. false when
+ * the request was answered with an error. */
+static bool td_authentic(struct turnd *d, const struct dg_ep *from, const struct stun_msg *m)
+{
+	const struct stun_attr *user = stun_msg_find(m, STUN_ATTR_USERNAME);
+	const struct stun_attr *nonce = stun_msg_find(m, STUN_ATTR_NONCE);
+
+	if (!m->integrity_off || !user || !nonce || !stun_msg_find(m, STUN_ATTR_REALM)) {
+		td_error(d, from, m, 401, "Unauthorized", true);
+		return false;
+	}
+	if (d->cfg.stale_at && d->st.requests == d->cfg.stale_at) { /* a new nonce from now */
+		d->nonce_gen++;
+		snprintf(d->nonce, sizeof(d->nonce), "natbed-nonce-%u", d->nonce_gen);
+	}
+	if (nonce->len != strlen(d->nonce) ||
+	    memcmp(stun_attr_value(m, nonce), d->nonce, nonce->len) != 0) {
+		td_error(d, from, m, 438, "Stale Nonce", true);
+		return false;
+	}
+	if (user->len != strlen(d->cfg.user) ||
+	    memcmp(stun_attr_value(m, user), d->cfg.user, user->len) != 0 ||
+	    stun_msg_check_integrity(m, false, d->key, sizeof(d->key)) != 0) {
+		td_error(d, from, m, 401, "Unauthorized", true);
+		return false;
+	}
+	return true;
+}
+
+static void td_request(struct turnd *d, const struct dg_ep *from, const struct stun_msg *m)
+{
+	d->st.requests++;
+	if (d->cfg.answer_first && d->st.requests > d->cfg.answer_first)
+		return;
+	if (m->method == STUN_METHOD_ALLOCATE)
+		d->st.allocs++;
+	if (!td_authentic(d, from, m))
+		return;
+	switch (m->method) {
+	case STUN_METHOD_ALLOCATE:
+		td_allocate(d, from, m);
+		return;
+	case STUN_METHOD_REFRESH:
+		td_refresh(d, from, m);
+		return;
+	case STUN_METHOD_CREATE_PERMISSION:
+		td_permission(d, from, m, false);
+		return;
+	case STUN_METHOD_CHANNEL_BIND:
+		td_permission(d, from, m, true);
+		return;
+	default:
+		td_error(d, from, m, 400, "Bad Request", false);
+	}
+}
+
+/* --- data ---------------------------------------------------------------------- */
+
+/* §11.2: a Send indication's DATA goes to a permitted peer. */
+static void td_send_ind(struct turnd *d, const struct dg_ep *from, const struct stun_msg *m)
+{
+	struct td_alloc *a = td_alloc_of(d, from);
+	const struct stun_attr *data = stun_msg_find(m, STUN_ATTR_DATA);
+	struct dg_ep peer;
+
+	if (!a || !data || dg_ep_of_stun(m, STUN_ATTR_XOR_PEER_ADDRESS, &peer) < 0 ||
+	    !td_permitted(a, peer.addr, td_now(d)))
+		return;
+	d->st.send_in++;
+	dg_send(d->dg, a->sock, &peer, stun_attr_value(m, data), data->len);
+}
+
+/* §12.6: ChannelData from the client goes to the channel's peer. */
+static bool td_channel_in(struct turnd *d, const struct dg_ep *from, const uint8_t *buf, size_t len)
+{
+	struct td_alloc *a;
+	struct td_chan *c;
+	uint16_t number, dlen;
+
+	if (len < 4 || (buf[0] & 0xc0) != 0x40)
+		return false;
+	number = (uint16_t)(buf[0] << 8 | buf[1]);
+	dlen = (uint16_t)(buf[2] << 8 | buf[3]);
+	a = td_alloc_of(d, from);
+	if (!a || dlen > len - 4 || !(c = td_chan_find(a, number, NULL, td_now(d))))
+		return true;
+	d->st.channel_data_in++;
+	dg_send(d->dg, a->sock, &c->peer, buf + 4, dlen);
+	return true;
+}
+
+static void td_rx(void *arg, int sock, const struct dg_ep *from, const uint8_t *buf, size_t len,
+		  natbed_time_t now)
+{
+	struct turnd *d = arg;
+	struct stun_msg m;
+
+	if (td_channel_in(d, from, buf, len) ||
+	    stun_msg_parse(buf, len, 0, &m, NULL, 0) != STUN_PARSE_OK)
+		return;
+	if (m.cls == STUN_CLASS_REQUEST)
+		td_request(d, from, &m);
+	else if (m.cls == STUN_CLASS_INDICATION && m.method == STUN_METHOD_SEND)
+		td_send_ind(d, from, &m);
+}
+
+/* §11.3, §12.7: a peer's datagram to the relayed address. */
+static void td_relay_rx(void *arg, int sock, const struct dg_ep *peer, const uint8_t *buf,
+			size_t len, natbed_time_t now)
+{
+	struct td_alloc *a = arg;
+	struct turnd *d = a->d;
+	uint8_t out[TURND_MSG_MAX], txid[STUN_TXID_LEN] = {0};
+	struct stun_builder b;
+	struct sockaddr_in sa;
+	struct td_chan *c;
+	int n;
+
+	if (a->until <= now || !td_permitted(a, peer->addr, now)) {
+		d->st.no_permission++;
+		return;
+	}
+	c = td_chan_find(a, 0, peer, now);
+	if (c && len <= DG_MAX) {
+		out[0] = (uint8_t)(c->number >> 8);
+		out[1] = (uint8_t)c->number;
+		out[2] = (uint8_t)(len >> 8);
+		out[3] = (uint8_t)len;
+		memcpy(out + 4, buf, len);
+		d->st.channel_data_out++;
+		td_send(d, &a->client, out, 4 + len);
+		return;
+	}
+	memcpy(txid, &d->st.data_out, sizeof(d->st.data_out));
+	stun_msg_build_init(&b, out, sizeof(out), STUN_METHOD_DATA, STUN_CLASS_INDICATION, txid,
+			    false);
+	dg_ep_sockaddr(peer, &sa);
+	stun_msg_build_addr(&b, STUN_ATTR_XOR_PEER_ADDRESS, (struct sockaddr *)&sa);
+	stun_msg_build_raw(&b, STUN_ATTR_DATA, buf, len);
+	n = stun_msg_build_finish(&b);
+	if (n > 0) {
+		d->st.data_out++;
+		td_send(d, &a->client, out, (size_t)n);
+	}
+}
+
+/* --- life ---------------------------------------------------------------------- */
+
+struct turnd *turnd_new(const struct dgram *dg, const struct turnd_cfg *cfg)
+{
+	struct turnd *d = calloc(1, sizeof(*d));
+	struct dg_ep local;
+
+	if (!d)
+		return NULL;
+	d->dg = dg;
+	d->cfg = *cfg;
+	if (!d->cfg.realm)
+		d->cfg.realm = "natbed";
+	if (!d->cfg.lifetime_max_s)
+		d->cfg.lifetime_max_s = 3600;
+	snprintf(d->nonce, sizeof(d->nonce), "natbed-nonce-%u", d->nonce_gen);
+	if (stun_long_term_key(d->cfg.user, d->cfg.realm, d->cfg.pass, d->key) < 0 ||
+	    (d->sock = dg_open(dg, &cfg->listen, &local, td_rx, d)) < 0) {
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
+void turnd_free(struct turnd *d)
+{
+	size_t i;
+
+	if (!d)
+		return;
+	for (i = 0; i < TURND_ALLOCS_MAX; i++)
+		td_alloc_end(&d->allocs[i]);
+	dg_close(d->dg, d->sock);
+	free(d);
+}
+
+void turnd_stats(const struct turnd *d, struct turnd_stats *st)
+{
+	*st = d->st;
+}

@@ -1,0 +1,66 @@
+/* A small TURN server (RFC 8656) for the unit tests, over the datagram
+ * interface: it runs on one host of a test network (tests/support/fakenet,
+ * tests/unit/methnet) as coturn's turnserver runs on a public host of a
+ * topology in the integration tests.
+ *
+ * UDP only, one user. Every request is authenticated with long-term
+ * credentials (RFC 8489 §9.2): without them a 401 naming the realm and a
+ * nonce, a nonce that is not the current one a 438, a wrong user or key
+ * a 401. Allocate opens a relayed socket on the host (XOR-RELAYED-ADDRESS,
+ * XOR-MAPPED-ADDRESS, LIFETIME), Refresh renews it or with lifetime 0
+ * ends it (an allocation that is gone or expired: 437), CreatePermission
+ * and ChannelBind install permissions (per peer address, 300 s) and
+ * channels (600 s). Send indications and ChannelData go out of the relayed
+ * socket to a permitted peer; a peer's datagrams come back as ChannelData
+ * on its channel or as Data indications, and are dropped (counted) without
+ * a permission. Success answers carry MESSAGE-INTEGRITY and FINGERPRINT.
+ * A test may make it misbehave on purpose (struct turnd_cfg).
+ */
+#ifndef NATBED_TESTS_TURND_H
+#define NATBED_TESTS_TURND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dgram.h"
+
+#define TURND_ALLOCS_MAX 16
+#define TURND_PERMS_MAX	 32 /* per allocation */
+#define TURND_CHANS_MAX	 32 /* per allocation */
+
+struct turnd_cfg {
+	struct dg_ep listen; /* the host's address, port 3478 (network order) */
+	const char *user, *pass;
+	const char *realm;	 /* NULL: "natbed" */
+	uint32_t lifetime_max_s; /* 0: 3600; the default granted is 600 */
+	/* misbehaviour */
+	unsigned answer_first; /* answer only the first this many requests (0: all) */
+	unsigned stale_at;     /* request number stale_at (from 1) finds its nonce stale */
+	bool mismatch_refresh; /* answer every Refresh with 437 */
+};
+
+struct turnd_stats {
+	uint64_t requests;	   /* every STUN request */
+	uint64_t allocs;	   /* Allocate requests */
+	uint64_t authed_allocs;	   /* ... with good credentials */
+	uint64_t refreshes;	   /* Refresh requests, good credentials */
+	uint64_t permissions;	   /* CreatePermission, good credentials */
+	uint64_t channel_binds;	   /* ChannelBind, good credentials */
+	uint64_t errors;	   /* error answers */
+	uint64_t send_in;	   /* Send indications relayed */
+	uint64_t channel_data_in;  /* ChannelData relayed to a peer */
+	uint64_t data_out;	   /* Data indications to a client */
+	uint64_t channel_data_out; /* ChannelData to a client */
+	uint64_t no_permission;	   /* a peer's datagram dropped: no permission */
+	uint64_t allocations;	   /* live now */
+};
+
+struct turnd;
+
+/* A server on dg (its host), listening on cfg->listen. The strings must
+ * outlive it. NULL when its socket does not open or on ENOMEM. */
+struct turnd *turnd_new(const struct dgram *dg, const struct turnd_cfg *cfg);
+void turnd_free(struct turnd *d);
+void turnd_stats(const struct turnd *d, struct turnd_stats *st);
+
+#endif
