@@ -20,8 +20,8 @@ void run_behaviour(const struct topo *t, int h, char *buf, size_t len)
 	buf[0] = '\0';
 	for (; k >= 0 && used < len; k = t->nats[k].upstream) {
 		const struct topo_nat *n = &t->nats[k];
-		int w = snprintf(buf + used, len - used, "%s%s", used ? "+" : "",
-				 n->preset[0] ? n->preset : n->name);
+		int w = snprintf(buf + used, len - used, "%s%s%s", used ? "+" : "",
+				 n->preset[0] ? n->preset : n->name, n->b.pcp ? " (pcp)" : "");
 
 		used += w > 0 ? (size_t)w : 0;
 	}

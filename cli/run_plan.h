@@ -15,8 +15,8 @@
 #include "natbed/topo.h"
 
 /* A NAT behaviour's name for the results: the NAT's preset (or its name
- * when it has none), "+"-joined with its upstream's; "public" for a host
- * on the internet. */
+ * when it has none), with " (pcp)" when it grants port mappings,
+ * "+"-joined with its upstream's; "public" for a host on the internet. */
 #define RUN_BEHAV_MAX (2 * TOPO_NAME_MAX + 2)
 
 struct run_job {

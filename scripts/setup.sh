@@ -5,7 +5,7 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 
-# Every tool a test, a benchmark or run.sh calls comes from this list (or
+# Every tool a test, a benchmark, run.sh or classify.sh calls comes from this list (or
 # from an Essential package: coreutils, grep, sed, diffutils, util-linux):
 # under CI=true a test that finds one missing fails instead of skipping.
 pkgs=(

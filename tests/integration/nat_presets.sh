@@ -15,7 +15,7 @@ command -v mergecap >/dev/null || nb_skip "mergecap (wireshark-common) not insta
 
 x() { local h=$1; shift; natbed exec --prefix "$NB_PREFIX" "$h" -- "$@"; }
 
-# the same topology scripts/run.sh classifies: a host behind each preset,
+# the same topology scripts/classify.sh classifies: a host behind each preset,
 # alice behind home behind carrier
 topo=$NATBED_SRC/topologies/presets.yaml
 
