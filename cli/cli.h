@@ -22,6 +22,7 @@ int cmd_exec(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_ctl(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 
 /* Exits 1 with a clear message unless running as root. */
 int cli_need_root(const char *what);

@@ -12,6 +12,7 @@ static const struct cli_cmd cli_cmds[] = {
     {"status", cmd_status, "show what is up under a prefix"},
     {"ctl", cmd_ctl, "talk to the running emulator"},
     {"report", cmd_report, "write report.html from a run's results.json"},
+    {"check", cmd_check, "check a run's captures against its topology"},
 };
 
 static void cli_usage(FILE *f)
