@@ -2,8 +2,9 @@
  * the captures. A direct path: host a's capture shows packets from its
  * `local` endpoint to `remote` and back; host b's capture shows b sending
  * the packets a received (the same packets, by hash) and receiving from
- * where it sent them. A relayed path: each host's capture shows packets
- * both ways with the relay. */
+ * where it sent them. A `local` that is not one of a's addresses is a's
+ * external endpoint (a NAT's): b must have sent to it. A relayed path: each host's capture shows
+ * packets both ways with the relay. */
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,33 +207,69 @@ static void check_relay(struct attempt_ctx *x, const struct ck_cap *ca, const st
 	}
 }
 
-static void check_direct(struct attempt_ctx *x, const struct ck_cap *ca, const struct ck_cap *cb,
-			 const struct topo_host *hb, struct ck_ep local, struct ck_ep remote)
+/* a's inside endpoint of the path: local itself, or, when local is a's
+ * external endpoint (a NAT's, as a method may report it), where a received
+ * remote's packets. false when a's capture shows none. */
+static bool a_inside(const struct ck_cap *ca, const struct topo_host *ha, struct ck_ep local,
+		     struct ck_ep remote, struct ck_ep *in)
 {
-	char a[CK_EP_STR], b[CK_EP_STR], why[240];
-	struct ck_ep lb, to;
+	size_t i;
+
+	if (is_host_addr(ha, local.addr)) {
+		*in = local;
+		return true;
+	}
+	for (i = 0; i < ca->n; i++) {
+		const struct ck_pkt *p = &ca->p[i];
+
+		if (p->kind == CK_L4 && p->src == remote.addr && p->sport == remote.port &&
+		    is_host_addr(ha, p->dst)) {
+			*in = (struct ck_ep){p->dst, p->dport};
+			return true;
+		}
+	}
+	return false;
+}
+
+static void check_direct(struct attempt_ctx *x, const struct ck_cap *ca, const struct ck_cap *cb,
+			 const struct topo_host *ha, const struct topo_host *hb, struct ck_ep local,
+			 struct ck_ep remote)
+{
+	char a[CK_EP_STR], b[CK_EP_STR], c[CK_EP_STR], why[240];
+	struct ck_ep in, lb, to;
 	struct ck_ref ref;
 	struct side s;
 
-	count(ca, local, remote, &s);
+	if (!a_inside(ca, ha, local, remote, &in)) {
+		snprintf(why, sizeof(why), "%s shows no packet from %s to %s", ca->file,
+			 ck_ep_str(remote, a), x->at->a);
+		bad(x, NULL, 0, why);
+		return;
+	}
+	count(ca, in, remote, &s);
 	if (!s.sent || !s.recv) {
 		snprintf(why, sizeof(why), "%s shows no packet from %s to %s", ca->file,
-			 ck_ep_str(s.sent ? remote : local, a),
-			 ck_ep_str(s.sent ? local : remote, b));
+			 ck_ep_str(s.sent ? remote : in, a), ck_ep_str(s.sent ? in : remote, b));
 		bad(x, s.sent ? &s.first_sent : &s.first_recv, s.sent ? 1 : 0, why);
 		return;
 	}
-	if (!b_endpoints(ca, local, remote, cb, hb, &lb, &to, &ref)) {
+	if (!b_endpoints(ca, in, remote, cb, hb, &lb, &to, &ref)) {
 		snprintf(why, sizeof(why),
 			 "%s shows none of the %u packets %s received from %s leaving %s", cb->file,
 			 s.recv, ca->file, ck_ep_str(remote, a), x->at->b);
 		bad(x, &s.first_recv, 1, why);
 		return;
 	}
+	if (!is_host_addr(ha, local.addr) && (to.addr != local.addr || to.port != local.port)) {
+		snprintf(why, sizeof(why), "%s shows %s sending to %s, not to the local %s claimed",
+			 cb->file, x->at->b, ck_ep_str(to, a), ck_ep_str(local, b));
+		bad(x, &ref, 1, why);
+		return;
+	}
 	count(cb, lb, to, &s);
 	if (!s.recv) {
 		snprintf(why, sizeof(why), "%s shows %s sending from %s to %s and nothing back",
-			 cb->file, x->at->b, ck_ep_str(lb, a), ck_ep_str(to, b));
+			 cb->file, x->at->b, ck_ep_str(lb, a), ck_ep_str(to, c));
 		bad(x, &ref, 1, why);
 	}
 }
@@ -271,7 +308,8 @@ void ck_rule_attempts(struct ck_report *rep, struct results *r, const struct top
 		if (x.at->path && strcmp(x.at->path, "relay") == 0)
 			check_relay(&x, &caps[ha], &caps[hb], &t->hosts[hb], local);
 		else
-			check_direct(&x, &caps[ha], &caps[hb], &t->hosts[hb], local, remote);
+			check_direct(&x, &caps[ha], &caps[hb], &t->hosts[ha], &t->hosts[hb], local,
+				     remote);
 	}
 	ck_row_seen(rep, x.row, "%lu successes claimed of %zu attempts", claimed, n);
 	if (claimed && unknown + uncaptured == claimed)

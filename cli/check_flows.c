@@ -13,10 +13,12 @@
 
 #include "check_int.h"
 
+#define CK_PROTO_ICMP	 1
 #define CK_PROTO_UDP	 17
 #define CK_PCP_PORT	 5351		 /* RFC 6887 §19.1, RFC 6886 §3 */
 #define CK_MATCH_EPS_NS	 1000		 /* capture times of one decision */
 #define CK_DUP_WINDOW_NS NATBED_NS_PER_S /* a duplicate follows its original */
+#define CK_ANSWER_NS	 NATBED_NS_PER_S /* a firewall's answer follows what it refused */
 
 bool ck_nat_inside(const struct topo_nat *n, uint32_t a)
 {
@@ -33,6 +35,13 @@ bool ck_nat_public(const struct topo_nat *n, uint32_t a)
 		if (n->publics[i].s_addr == a)
 			return true;
 	return false;
+}
+
+/* The far end's port as a NAT keeps it: an ICMP echo has one identifier,
+ * which the NAT rewrites both ways (RFC 5508 REQ-3), so no far port. */
+static uint16_t far_port(const struct ck_pkt *p, uint16_t port)
+{
+	return p->proto == CK_PROTO_ICMP ? 0 : port;
 }
 
 /* --- pairing: the last unpaired candidate before a time, per key ----------- */
@@ -170,6 +179,7 @@ struct flows {
 	struct in_ref *list[IN_CLASS_COUNT];
 	size_t n[IN_CLASS_COUNT], cap[IN_CLASS_COUNT];
 	long *wan_delivery; /* per wan packet: the delivery paired with it, or -1 */
+	bool *out_paired;   /* per outbound packet: it left the NAT */
 	size_t ev_cap;
 };
 
@@ -293,7 +303,8 @@ static int flows_out(struct flows *f)
 	for (i = 0; i < f->n[IN_OUTBOUND] && rc == 0; i++) {
 		const struct ck_pkt *p = in_pkt(f, f->list[IN_OUTBOUND][i]);
 
-		rc = mt_add(&m, mt_k1(p->proto, p->dst, p->dport), p->hash, p->t_ns, (uint32_t)i);
+		rc = mt_add(&m, mt_k1(p->proto, p->dst, far_port(p, p->dport)), p->hash, p->t_ns,
+			    (uint32_t)i);
 	}
 	if (rc < 0 || (rc = mt_ready(&m)) < 0)
 		goto out;
@@ -304,10 +315,11 @@ static int flows_out(struct flows *f)
 		if (p->kind != CK_L4 || !ck_nat_public(f->nat, p->src))
 			continue;
 		f->v->out_seen++;
-		id = mt_take(&m, mt_k1(p->proto, p->dst, p->dport), p->hash, p->t_ns);
+		id = mt_take(&m, mt_k1(p->proto, p->dst, far_port(p, p->dport)), p->hash, p->t_ns);
 		if (id < 0)
 			continue;
 		f->v->out_matched++;
+		f->out_paired[id] = true;
 		q = in_pkt(f, f->list[IN_OUTBOUND][id]);
 		if (!(e = ev_push(f))) {
 			rc = -ENOMEM;
@@ -317,7 +329,7 @@ static int flows_out(struct flows *f)
 		e->type = CK_EV_OUT;
 		e->proto = p->proto;
 		e->in = (struct ck_ep){q->src, q->sport};
-		e->remote = (struct ck_ep){p->dst, p->dport};
+		e->remote = (struct ck_ep){p->dst, far_port(p, p->dport)};
 		e->ext = (struct ck_ep){p->src, p->sport};
 		e->wan = (struct ck_ref){w->file, p->no};
 		e->inside = in_cref(f, f->list[IN_OUTBOUND][id]);
@@ -325,6 +337,53 @@ static int flows_out(struct flows *f)
 out:
 	mt_free(&m);
 	return rc;
+}
+
+/* A delivery of type (CK_EV_ORPHAN, CK_EV_HP_ORPHAN) that nothing sent
+ * explains: the event, or NULL on ENOMEM. */
+static struct ck_ev *orphan(struct flows *f, enum ck_ev_type type, struct in_ref r)
+{
+	const struct ck_pkt *q = in_pkt(f, r);
+	struct ck_ev *e = ev_push(f);
+
+	if (!e)
+		return NULL;
+	e->t_ns = q->t_ns;
+	e->type = (uint8_t)type;
+	e->proto = q->proto;
+	e->delivered = true;
+	e->in = (struct ck_ep){q->dst, q->dport};
+	e->remote = (struct ck_ep){q->src, far_port(q, q->sport)};
+	e->inside = in_cref(f, r);
+	return e;
+}
+
+/* Whether q, delivered from the far end but never seen arriving outside,
+ * answers a packet its receiver sent there just before that never left the
+ * NAT: a firewall's reject (a TCP RST, RFC 793, from the refused packet's
+ * destination), made on the inside. */
+static bool local_answer(const struct flows *f, const struct ck_pkt *q)
+{
+	const struct in_ref *l = f->list[IN_OUTBOUND];
+	size_t lo = 0, hi = f->n[IN_OUTBOUND], mid;
+
+	while (lo < hi) { /* the first packet sent after q */
+		mid = lo + (hi - lo) / 2;
+		if (in_pkt(f, l[mid])->t_ns <= q->t_ns)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	while (lo-- > 0) {
+		const struct ck_pkt *p = in_pkt(f, l[lo]);
+
+		if (q->t_ns - p->t_ns > CK_ANSWER_NS)
+			break;
+		if (!f->out_paired[lo] && p->proto == q->proto && p->src == q->dst &&
+		    p->sport == q->dport && p->dst == q->src && p->dport == q->sport)
+			return true;
+	}
+	return false;
 }
 
 /* Packets that arrived: each delivery paired with its arrival; then one
@@ -343,32 +402,29 @@ static int flows_in(struct flows *f)
 
 		f->wan_delivery[i] = -1;
 		if (p->kind == CK_L4 && ck_nat_public(f->nat, p->dst))
-			rc = mt_add(&m, mt_k1(p->proto, p->src, p->sport), p->hash, p->t_ns,
-				    (uint32_t)i);
+			rc = mt_add(&m, mt_k1(p->proto, p->src, far_port(p, p->sport)), p->hash,
+				    p->t_ns, (uint32_t)i);
 	}
 	if (rc < 0 || (rc = mt_ready(&m)) < 0)
 		goto out;
 	for (i = 0; i < f->n[IN_DELIVERY]; i++) {
 		const struct ck_pkt *q = in_pkt(f, f->list[IN_DELIVERY][i]);
 
-		id = mt_take(&m, mt_k1(q->proto, q->src, q->sport), q->hash, q->t_ns);
+		id = mt_take(&m, mt_k1(q->proto, q->src, far_port(q, q->sport)), q->hash, q->t_ns);
 		if (id >= 0 && f->wan_delivery[id] < 0) {
 			f->wan_delivery[id] = (long)i;
 			continue;
 		}
 		if (id >= 0)
 			continue; /* a duplicate of a delivery already paired */
-		if (!(e = ev_push(f))) {
+		if (local_answer(f, q)) {
+			f->v->local_answers++;
+			continue;
+		}
+		if (!orphan(f, CK_EV_ORPHAN, f->list[IN_DELIVERY][i])) {
 			rc = -ENOMEM;
 			goto out;
 		}
-		e->t_ns = q->t_ns;
-		e->type = CK_EV_ORPHAN;
-		e->proto = q->proto;
-		e->delivered = true;
-		e->in = (struct ck_ep){q->dst, q->dport};
-		e->remote = (struct ck_ep){q->src, q->sport};
-		e->inside = in_cref(f, f->list[IN_DELIVERY][i]);
 	}
 	for (i = 0; i < w->n; i++) {
 		const struct ck_pkt *p = &w->p[i];
@@ -383,7 +439,7 @@ static int flows_in(struct flows *f)
 		e->t_ns = p->t_ns;
 		e->type = CK_EV_IN;
 		e->proto = p->proto;
-		e->remote = (struct ck_ep){p->src, p->sport};
+		e->remote = (struct ck_ep){p->src, far_port(p, p->sport)};
 		e->ext = (struct ck_ep){p->dst, p->dport};
 		e->wan = (struct ck_ref){w->file, p->no};
 		if (f->wan_delivery[i] >= 0) {
@@ -430,17 +486,10 @@ static int flows_hairpin(struct flows *f)
 				got[id] = (long)i;
 			continue;
 		}
-		if (!(e = ev_push(f))) {
+		if (!orphan(f, CK_EV_HP_ORPHAN, f->list[IN_HP_DELIVERY][i])) {
 			rc = -ENOMEM;
 			goto out;
 		}
-		e->t_ns = q->t_ns;
-		e->type = CK_EV_HP_ORPHAN;
-		e->proto = q->proto;
-		e->delivered = true;
-		e->in = (struct ck_ep){q->dst, q->dport};
-		e->remote = (struct ck_ep){q->src, q->sport};
-		e->inside = in_cref(f, f->list[IN_HP_DELIVERY][i]);
 	}
 	for (i = 0; i < f->n[IN_HP_SEND]; i++) {
 		const struct ck_pkt *p = in_pkt(f, f->list[IN_HP_SEND][i]);
@@ -496,8 +545,13 @@ int ck_flows_build(struct ck_natview *v)
 	f.wan_delivery = malloc((v->wan->n + 1) * sizeof(*f.wan_delivery));
 	if (!f.wan_delivery)
 		return -ENOMEM;
-	if ((rc = flows_classify(&f)) < 0 || (rc = flows_out(&f)) < 0 || (rc = flows_in(&f)) < 0 ||
-	    (rc = flows_hairpin(&f)) < 0) {
+	if ((rc = flows_classify(&f)) < 0)
+		goto out;
+	if (!(f.out_paired = calloc(f.n[IN_OUTBOUND] + 1, sizeof(*f.out_paired)))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if ((rc = flows_out(&f)) < 0 || (rc = flows_in(&f)) < 0 || (rc = flows_hairpin(&f)) < 0) {
 		ck_flows_clear(v);
 		goto out;
 	}
@@ -507,6 +561,7 @@ out:
 	for (k = 0; k < IN_CLASS_COUNT; k++)
 		free(f.list[k]);
 	free(f.wan_delivery);
+	free(f.out_paired);
 	return rc;
 }
 

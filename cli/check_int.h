@@ -161,7 +161,8 @@ struct ck_natview {
 	size_t *n_own, n_inside;
 	bool pcp_seen; /* PCP or NAT-PMP asked the NAT's gateway for a mapping */
 	size_t out_seen, out_matched, in_seen, in_delivered, lan, hairpin_sent;
-	struct ck_ev *ev; /* sorted by t_ns */
+	size_t local_answers; /* a firewall's answers made inside (a reject's RST) */
+	struct ck_ev *ev;     /* sorted by t_ns */
 	size_t n_ev;
 };
 

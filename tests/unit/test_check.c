@@ -382,6 +382,19 @@ static void test_apdm_per_destination(void **state)
 	run_close(&r);
 }
 
+/* The clean run with results.json holding the one attempt at. */
+static void run_claim(struct run *r, const struct res_attempt *at)
+{
+	struct results *res = results_new("doctored", 1, 0);
+
+	assert_non_null(res);
+	assert_int_equal(results_add_attempt(res, at), 0);
+	run_open(r, "port-restricted", NULL);
+	clean(r);
+	run_check(r, res);
+	results_free(res);
+}
+
 static void test_claimed_success_without_packets(void **state)
 {
 	const struct res_try tried[] = {{"direct", true, 12.0, NULL}};
@@ -401,14 +414,9 @@ static void test_claimed_success_without_packets(void **state)
 	    .tried = tried,
 	    .n_tried = 1,
 	};
-	struct results *res = results_new("doctored", 1, 0);
 	struct run r;
 
-	assert_non_null(res);
-	assert_int_equal(results_add_attempt(res, &at), 0);
-	run_open(&r, "port-restricted", NULL);
-	clean(&r);
-	run_check(&r, res);
+	run_claim(&r, &at);
 	assert_false(r.v.passed);
 	assert_row(&r, "attempts", "backed", "FAIL");
 	assert_says(&r,
@@ -418,16 +426,24 @@ static void test_claimed_success_without_packets(void **state)
 
 	/* the same claim on the endpoints that did exchange packets is backed */
 	at.local = "192.168.1.10:5000";
-	results_free(res);
-	res = results_new("doctored", 1, 0);
-	assert_int_equal(results_add_attempt(res, &at), 0);
-	run_open(&r, "port-restricted", NULL);
-	clean(&r);
-	run_check(&r, res);
+	run_claim(&r, &at);
 	assert_true(r.v.passed);
 	assert_row(&r, "attempts", "backed", "pass");
 	run_close(&r);
-	results_free(res);
+
+	/* local as alice's external endpoint (a method may report it so):
+	 * backed when peer sent to it, not when it names another port */
+	at.local = "203.0.113.10:5000";
+	run_claim(&r, &at);
+	assert_true(r.v.passed);
+	run_close(&r);
+	at.local = "203.0.113.10:5999";
+	run_claim(&r, &at);
+	assert_false(r.v.passed);
+	assert_says(&r, "peer.pcap #2: attempt 1 (alice -> peer, direct, direct): claims success, "
+			"but peer.pcap shows peer sending to 203.0.113.10:5000, not to the local "
+			"203.0.113.10:5999 claimed");
+	run_close(&r);
 }
 
 static void test_hairpin_off_caught(void **state)
