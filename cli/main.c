@@ -14,6 +14,7 @@ static const struct cli_cmd cli_cmds[] = {
     {"run", cmd_run, "bring a topology up, play its scenario, write the results"},
     {"config", cmd_config, "show the settings natbed run would use, and their sources"},
     {"report", cmd_report, "write report.html from a run's results.json"},
+    {"check", cmd_check, "check a run's captures against its topology"},
 };
 
 static void cli_usage(FILE *f)

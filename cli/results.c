@@ -48,6 +48,9 @@ struct results {
 	size_t n_exh;
 	struct r_option *opt; /* sorted by key */
 	size_t n_opt;
+	char *check_summary; /* natbed check's verdict, NULL until set */
+	bool check_passed;
+	unsigned long check_violations;
 
 	/* derived, rebuilt by r_summarise() after any change */
 	bool dirty;
@@ -230,6 +233,7 @@ void results_free(struct results *r)
 		free(r->opt[i].value);
 	}
 	free(r->opt);
+	free(r->check_summary);
 	free(r->exh);
 	free(r->topology);
 	free(r->started);
@@ -400,6 +404,33 @@ int results_set_option(struct results *r, const char *key, const char *value)
 	n[i] = (struct r_option){k, v};
 	r->n_opt++;
 	return 0;
+}
+
+int results_set_check(struct results *r, bool passed, unsigned long n_violations,
+		      const char *summary)
+{
+	char *s;
+
+	if (!r || !summary || !r_utf8_ok(summary))
+		return -EINVAL;
+	if (!(s = strdup(summary)))
+		return -ENOMEM;
+	free(r->check_summary);
+	r->check_summary = s;
+	r->check_passed = passed;
+	r->check_violations = n_violations;
+	return 0;
+}
+
+bool results_check(const struct results *r, bool *passed, unsigned long *n_violations,
+		   const char **summary)
+{
+	if (!r->check_summary)
+		return false;
+	*passed = r->check_passed;
+	*n_violations = r->check_violations;
+	*summary = r->check_summary;
+	return true;
 }
 
 /* ---- summaries -------------------------------------------------------- */
@@ -1101,6 +1132,24 @@ static int r_jseed(json_t *v, uint64_t *seed)
 	return errno || *end ? -EINVAL : 0;
 }
 
+/* `check`, natbed check's verdict, when present. */
+static int r_jcheck(struct results *r, json_t *c, char *err, size_t len)
+{
+	json_t *passed = json_object_get(c, "passed"), *n = json_object_get(c, "violations");
+	const char *summary = json_string_value(json_object_get(c, "summary"));
+
+	if (!c || json_is_null(c))
+		return 0;
+	if (!json_is_boolean(passed) || !json_is_integer(n) || json_integer_value(n) < 0 ||
+	    !summary)
+		return r_fail(err, len,
+			      "check: not {passed: boolean, violations: count, summary: string}");
+	if (results_set_check(r, json_is_true(passed), (unsigned long)json_integer_value(n),
+			      summary) < 0)
+		return r_fail(err, len, "check: summary: not UTF-8");
+	return 0;
+}
+
 /* The metadata, options and port-exhaustion counts of a results.json. */
 static struct results *r_jhead(json_t *j, char *err, size_t len)
 {
@@ -1136,6 +1185,8 @@ static struct results *r_jhead(json_t *j, char *err, size_t len)
 			goto fail;
 		}
 	}
+	if (r_jcheck(r, json_object_get(j, "check"), err, len) < 0)
+		goto fail;
 	json_object_foreach(exh, k, v)
 	{
 		if (!json_is_integer(v) || json_integer_value(v) < 0 ||

@@ -149,6 +149,17 @@ void results_set_wall(struct results *r, double wall_s);
  * -EINVAL, -ENOMEM. */
 int results_set_option(struct results *r, const char *key, const char *value);
 
+/* Records natbed check's verdict on the run's captures (cli/check.h):
+ * whether it passed, its number of violations and its one-line summary,
+ * written as `check` in results.json (absent until set). Setting it again
+ * replaces it. 0, -EINVAL (summary NULL or not UTF-8), -ENOMEM. */
+int results_set_check(struct results *r, bool passed, unsigned long n_violations,
+		      const char *summary);
+/* The verdict recorded: true with its parts filled, or false when none
+ * was (the pointers untouched). */
+bool results_check(const struct results *r, bool *passed, unsigned long *n_violations,
+		   const char **summary);
+
 /* The adaptive sample size check (`--until-ci MARGIN`): true when every
  * success rate results.json reports (overall, per method, per pair of
  * behaviours and per method within each) has a 95% Wilson half-width

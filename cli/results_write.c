@@ -171,6 +171,9 @@ static json_t *rw_document(struct results *r)
 {
 	json_t *doc = rw_head(r), *attempts = json_array();
 	const struct res_summary *overall = results_overall(r);
+	unsigned long n_viol;
+	const char *summary;
+	bool passed;
 	size_t i;
 
 	if (!doc || !attempts || !overall) {
@@ -187,6 +190,10 @@ static json_t *rw_document(struct results *r)
 	json_object_set_new(doc, "pairs", rw_pairs(r));
 	json_object_set_new(doc, "matrix", rw_matrix(r));
 	json_object_set_new(doc, "flows", rw_flows(r));
+	if (results_check(r, &passed, &n_viol, &summary))
+		json_object_set_new(doc, "check",
+				    json_pack("{s:b,s:I,s:s}", "passed", passed, "violations",
+					      (json_int_t)n_viol, "summary", summary));
 	return doc;
 }
 

@@ -64,7 +64,8 @@ static void up_usage(FILE *f)
 		"\n"
 		"  -p, --prefix P  namespace prefix, 1-%d of [a-z0-9-] (default %s)\n"
 		"  -o, --out DIR   captures (HOST.pcap per port, NAT-wan.pcap per NAT), the\n"
-		"                  event log (events.jsonl) and logs (HOST.log, emu.log)\n"
+		"                  event log (events.jsonl), logs (HOST.log, emu.log) and a\n"
+		"                  copy of FILE (topology.yaml, for natbed check)\n"
 		"                  (default ./out/NAME, NAME from the topology)\n"
 		"      --capture SEL\n"
 		"                  which captures to write: all (default), none, or NAME,...\n"
@@ -236,6 +237,39 @@ static int up_mkdirs(const char *dir)
 	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
 		return -errno;
 	return 0;
+}
+
+/* Copies the topology file into the output directory as topology.yaml, so
+ * the run's directory is read on its own (natbed check). Through a
+ * temporary file and a rename: a reader never sees half of it, and a file
+ * already there (even the source itself) is replaced whole. */
+static int up_copy_topology(const char *src, const char *dir)
+{
+	char dst[PATH_MAX + 16], tmp[PATH_MAX + 32], buf[65536];
+	FILE *in = fopen(src, "rb"), *out = NULL;
+	size_t n;
+	int rc = 0;
+
+	snprintf(dst, sizeof(dst), "%s/topology.yaml", dir);
+	snprintf(tmp, sizeof(tmp), "%s/.topology.yaml.%d", dir, (int)getpid());
+	if (!in || !(out = fopen(tmp, "wb")))
+		rc = -errno;
+	while (rc == 0 && (n = fread(buf, 1, sizeof(buf), in)) > 0)
+		if (fwrite(buf, 1, n, out) != n)
+			rc = -EIO;
+	if (rc == 0 && ferror(in))
+		rc = -EIO;
+	if (out && fclose(out) != 0 && rc == 0)
+		rc = -EIO;
+	if (in)
+		fclose(in);
+	if (rc == 0 && rename(tmp, dst) < 0)
+		rc = -errno;
+	if (rc < 0) {
+		unlink(tmp);
+		fprintf(stderr, "natbed up: cannot copy %s to %s: %s\n", src, dst, strerror(-rc));
+	}
+	return rc;
 }
 
 /* Records then creates a namespace with loopback up and IPv6 off (before
@@ -564,6 +598,10 @@ int cmd_up(int argc, char **argv)
 	}
 	if (up_claim_prefix(&u) < 0)
 		goto out;
+	if (up_copy_topology(o.file, u.out) < 0) {
+		state_remove(o.prefix);
+		goto out;
+	}
 	/* What starts from here runs on after `natbed up` exits: a reaper
 	 * stays to reap it. */
 	reaper = proc_reaper_start();

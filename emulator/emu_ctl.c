@@ -139,6 +139,7 @@ static json_t *emu_nat(void *ctx, int argc, const char **argv, char *err, size_t
 	struct emu_ctl_ctx *c = ctx;
 	struct nat *n = argc >= 2 ? fabric_nat(c->fabric, argv[1]) : NULL;
 	natbed_time_t now = sched_now(c->sched);
+	char fields[256]; /* what the event log records of a change */
 
 	if (argc < 3) {
 		snprintf(err, errlen, EMU_NAT_USAGE);
@@ -160,11 +161,16 @@ static json_t *emu_nat(void *ctx, int argc, const char **argv, char *err, size_t
 		size_t before = (size_t)nat_counters(n)->mappings_active;
 
 		nat_flush(n);
+		snprintf(fields, sizeof(fields), "\"nat\":\"%s\",\"flushed\":%zu", argv[1], before);
+		fabric_log(c->fabric, "nat_flush", fields);
 		return json_pack("{s:I}", "flushed", (json_int_t)before);
 	}
 	if (strcmp(argv[2], "set") == 0 && argc == 5) {
 		if (nat_set(n, argv[3], argv[4], err, errlen) < 0)
 			return NULL;
+		snprintf(fields, sizeof(fields), "\"nat\":\"%s\",\"key\":\"%s\",\"value\":\"%s\"",
+			 argv[1], argv[3], argv[4]);
+		fabric_log(c->fabric, "nat_set", fields);
 		return json_pack("{s:s,s:s,s:s}", "nat", argv[1], "key", argv[3], "value", argv[4]);
 	}
 	snprintf(err, errlen, EMU_NAT_USAGE);

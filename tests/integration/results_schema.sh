@@ -73,6 +73,12 @@ jq 'del(.matrix)' "$NB_TMP/a/results.json" >"$NB_TMP/bad1.json"
 check "$NB_TMP/bad1.json" >/dev/null && nb_fail "a results.json without matrix validated"
 jq '.overall.successes = .overall.attempts + 1' "$NB_TMP/a/results.json" >"$NB_TMP/bad2.json"
 check "$NB_TMP/bad2.json" >/dev/null && nb_fail "more successes than attempts passed"
+# natbed check's verdict, as natbed run records it, validates; a wrong one does not
+jq '.check = {passed: false, violations: 2, summary: "FAIL: 2 violations in 1 of 50 checks: home filtering"}' \
+	"$NB_TMP/a/results.json" >"$NB_TMP/checked.json"
+out=$(check "$NB_TMP/checked.json") || nb_fail "a results.json with its check verdict does not hold: $out"
+jq '.check = {passed: "no", violations: 2, summary: "x"}' "$NB_TMP/a/results.json" >"$NB_TMP/bad3.json"
+check "$NB_TMP/bad3.json" >/dev/null && nb_fail "a check verdict whose passed is a string validated"
 nb_pass "a broken results.json fails the check"
 
 # the same seed: identical apart from wall-clock fields; the CSV identical

@@ -276,6 +276,56 @@ static void test_load_refuses(void **state)
 	assert_null(results_load("/nonexistent/results.json", err, sizeof(err)));
 }
 
+/* natbed check's verdict: absent until set, written as `check`, read back,
+ * replaced when set again; a malformed one refused. */
+static void test_check_verdict(void **state)
+{
+	char dir[] = "/tmp/natbed-test-results.XXXXXX", path[128], err[256];
+	struct results *r = fixed_run(NULL), *back;
+	const char *summary;
+	unsigned long n;
+	bool passed;
+	char *json = out_of(r, results_write_json);
+	int fd;
+
+	assert_null(strstr(json, "\"check\""));
+	free(json);
+	assert_false(results_check(r, &passed, &n, &summary));
+	assert_int_equal(results_set_check(r, true, 0, "pass: 8 checks"), 0);
+	assert_int_equal(results_set_check(r, false, 3, "FAIL: 3 violations in 2 of 8 checks"), 0);
+	assert_int_equal(results_set_check(r, false, 3, NULL), -EINVAL);
+	assert_int_equal(results_set_check(r, false, 3, "\xff"), -EINVAL);
+	json = out_of(r, results_write_json);
+	assert_non_null(strstr(json, "\"check\": {\n    \"passed\": false,\n    \"summary\": "
+				     "\"FAIL: 3 violations in 2 of 8 checks\",\n    "
+				     "\"violations\": 3\n  }"));
+	free(json);
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(results_write(r, dir, err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/results.json", dir);
+	assert_non_null(back = results_load(path, err, sizeof(err)));
+	assert_true(results_check(back, &passed, &n, &summary));
+	assert_false(passed);
+	assert_int_equal(n, 3);
+	assert_string_equal(summary, "FAIL: 3 violations in 2 of 8 checks");
+	results_free(back);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/results.csv", dir);
+	unlink(path);
+	rmdir(dir);
+	results_free(r);
+
+	strcpy(path, "/tmp/natbed-test-results.XXXXXX");
+	assert_true((fd = mkstemp(path)) >= 0);
+	json = "{\"results_version\": 1, \"seed\": 1, \"topology\": \"t\", \"started\": \"\", "
+	       "\"natbed_version\": \"0\", \"attempts\": [], \"check\": {\"passed\": 1}}";
+	assert_int_equal(write(fd, json, strlen(json)), (ssize_t)strlen(json));
+	close(fd);
+	assert_null(results_load(path, err, sizeof(err)));
+	assert_non_null(strstr(err, "check: "));
+	unlink(path);
+}
+
 static void test_big_seed(void **state)
 {
 	char dir[] = "/tmp/natbed-test-results.XXXXXX", path[128], err[256];
@@ -498,6 +548,7 @@ int main(void)
 	    cmocka_unit_test(test_bad_attempts),
 	    cmocka_unit_test(test_until_ci),
 	    cmocka_unit_test(test_winner_ties),
+	    cmocka_unit_test(test_check_verdict),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

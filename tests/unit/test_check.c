@@ -1,0 +1,619 @@
+/* Unit tests for natbed check (cli/check*.c): runs written here with
+ * libpcap, packet by packet, as natbed-emu would have captured them: clean
+ * ones pass; doctored ones (a leaked inside address, a packet through a
+ * filter that should have dropped it, a mapping that changes under
+ * endpoint-independent mapping, a claimed success with no packets, a
+ * hairpin with hairpin off, a delivery after a mapping's timeout, a port
+ * not preserved, a malformed STUN message) fail, naming the capture file
+ * and the packet numbers. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <ftw.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "check_int.h"
+#include "natbed/stun.h"
+#include "results.h"
+
+#define MS ((int64_t)NATBED_NS_PER_MS)
+#define T0 ((int64_t)1700000000 * NATBED_NS_PER_S) /* capture times: any epoch */
+
+/* alice and bob behind home (port-restricted unless a test changes it),
+ * stun and peer on the internet. */
+static const char *const topo_fmt =
+    "name: doctored\n"
+    "nats:\n"
+    "  home: { preset: %s, public: 203.0.113.10, inside: 192.168.1.0/24%s }\n"
+    "hosts:\n"
+    "  stun: { addresses: [198.51.100.10] }\n"
+    "  peer: { addresses: [198.51.100.20] }\n"
+    "  alice: { nat: home, address: 192.168.1.10 }\n"
+    "  bob: { nat: home, address: 192.168.1.11 }\n";
+
+static const char *const cap_names[] = {"alice.pcap", "bob.pcap", "stun.pcap", "peer.pcap",
+					"home-wan.pcap"};
+#define N_CAPS (sizeof(cap_names) / sizeof(cap_names[0]))
+
+enum { ALICE, BOB, STUN, PEER, WAN };
+
+/* A run being written: one dumper per capture, each record numbered. */
+struct run {
+	char dir[64];
+	pcap_t *dead;
+	pcap_dumper_t *d[N_CAPS];
+	uint32_t n[N_CAPS];
+	uint16_t ipid;
+	unsigned seq; /* makes each payload its own */
+	char *out;    /* what natbed check printed */
+	struct check_verdict v;
+};
+
+struct ep {
+	const char *addr;
+	uint16_t port;
+};
+
+static const struct ep alice = {"192.168.1.10", 5000}, bob = {"192.168.1.11", 6000};
+static const struct ep stun = {"198.51.100.10", 3478}, stun_alt = {"198.51.100.10", 3479};
+static const struct ep peer = {"198.51.100.20", 4000};
+
+static void run_open(struct run *r, const char *preset, const char *extra)
+{
+	char path[128];
+	FILE *f;
+	size_t i;
+
+	memset(r, 0, sizeof(*r));
+	snprintf(r->dir, sizeof(r->dir), "/tmp/natbed-check.XXXXXX");
+	assert_non_null(mkdtemp(r->dir));
+	snprintf(path, sizeof(path), "%s/topology.yaml", r->dir);
+	assert_non_null(f = fopen(path, "w"));
+	fprintf(f, topo_fmt, preset, extra ? extra : "");
+	fclose(f);
+	r->dead =
+	    pcap_open_dead_with_tstamp_precision(DLT_EN10MB, 65535, PCAP_TSTAMP_PRECISION_NANO);
+	assert_non_null(r->dead);
+	for (i = 0; i < N_CAPS; i++) {
+		snprintf(path, sizeof(path), "%s/%s", r->dir, cap_names[i]);
+		assert_non_null(r->d[i] = pcap_dump_open(r->dead, path));
+	}
+}
+
+/* One frame on capture c at time t: UDP from s to d carrying payload. */
+static uint32_t frame(struct run *r, int c, int64_t t, struct ep s, struct ep d,
+		      const uint8_t *payload, size_t len, uint16_t ipid)
+{
+	uint8_t buf[1514] = {0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x08, 0x00};
+	uint8_t *ip = buf + 14, *udp = ip + 20;
+	struct pcap_pkthdr h;
+	struct in_addr a;
+	uint16_t tot = (uint16_t)(20 + 8 + len);
+
+	assert_true(len + 42 <= sizeof(buf));
+	ip[0] = 0x45;
+	ip[2] = (uint8_t)(tot >> 8);
+	ip[3] = (uint8_t)tot;
+	ip[4] = (uint8_t)(ipid >> 8);
+	ip[5] = (uint8_t)ipid;
+	ip[6] = 0x40; /* DF */
+	ip[8] = c == WAN ? 63 : 64;
+	ip[9] = 17;
+	assert_int_equal(inet_pton(AF_INET, s.addr, &a), 1);
+	memcpy(ip + 12, &a, 4);
+	assert_int_equal(inet_pton(AF_INET, d.addr, &a), 1);
+	memcpy(ip + 16, &a, 4);
+	udp[0] = (uint8_t)(s.port >> 8);
+	udp[1] = (uint8_t)s.port;
+	udp[2] = (uint8_t)(d.port >> 8);
+	udp[3] = (uint8_t)d.port;
+	udp[4] = (uint8_t)((8 + len) >> 8);
+	udp[5] = (uint8_t)(8 + len);
+	memcpy(udp + 8, payload, len);
+	h.ts.tv_sec = (time_t)(t / NATBED_NS_PER_S);
+	h.ts.tv_usec =
+	    (suseconds_t)(t % NATBED_NS_PER_S); /* nanoseconds: the dead handle says so */
+	h.caplen = h.len = 14u + tot;
+	pcap_dump((u_char *)r->d[c], &h, buf);
+	return ++r->n[c];
+}
+
+/* A payload of its own: a STUN Binding request (RFC 8489) with a fresh
+ * transaction id, or plain bytes. */
+static size_t payload(struct run *r, bool is_stun, uint8_t *buf)
+{
+	r->seq++;
+	if (!is_stun)
+		return (size_t)snprintf((char *)buf, 64, "datagram %u", r->seq);
+	memset(buf, 0, STUN_HEADER_LEN);
+	buf[1] = 0x01; /* Binding request, no attribute */
+	buf[4] = 0x21, buf[5] = 0x12, buf[6] = 0xa4, buf[7] = 0x42;
+	memcpy(buf + 8, &r->seq, sizeof(r->seq));
+	return STUN_HEADER_LEN;
+}
+
+/* The packet numbers one crossing got on each capture it is on (0: not). */
+struct nums {
+	uint32_t in, wan, far;
+};
+
+/* From inside endpoint in (on capture ci) to the internet endpoint to
+ * (capture cf) leaving the NAT as ext: on the three captures, 1 ms apart. */
+static struct nums out(struct run *r, int64_t t, int ci, struct ep in, struct ep ext, int cf,
+		       struct ep to)
+{
+	uint8_t p[64];
+	size_t len = payload(r, to.port == 3478, p);
+	uint16_t id = ++r->ipid;
+	struct nums n = {frame(r, ci, T0 + t, in, to, p, len, id),
+			 frame(r, WAN, T0 + t + MS, ext, to, p, len, id),
+			 frame(r, cf, T0 + t + 2 * MS, ext, to, p, len, id)};
+	return n;
+}
+
+/* From the internet endpoint from (capture cf) to ext, delivered to in
+ * (capture ci) when ci >= 0. */
+static struct nums in(struct run *r, int64_t t, int cf, struct ep from, struct ep ext, int ci,
+		      struct ep to)
+{
+	uint8_t p[64];
+	size_t len = payload(r, false, p);
+	uint16_t id = ++r->ipid;
+	struct nums n = {0};
+
+	n.far = frame(r, cf, T0 + t, from, ext, p, len, id);
+	n.wan = frame(r, WAN, T0 + t + MS, from, ext, p, len, id);
+	if (ci >= 0)
+		n.in = frame(r, ci, T0 + t + 2 * MS, from, to, p, len, id);
+	return n;
+}
+
+/* Closes the captures, runs natbed check on the directory. */
+static void run_check(struct run *r, struct results *res)
+{
+	struct check_opts o = {.results = res, .listed = 100};
+	char err[512] = "";
+	size_t len = 0, i;
+	FILE *f;
+
+	for (i = 0; i < N_CAPS; i++)
+		pcap_dump_close(r->d[i]);
+	pcap_close(r->dead);
+	assert_non_null(f = open_memstream(&r->out, &len));
+	o.out = f;
+	if (check_run(r->dir, &o, &r->v, err, sizeof(err)) < 0)
+		fail_msg("check_run: %s", err);
+	fclose(f);
+	fputs(r->out, stderr);
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static void run_close(struct run *r)
+{
+	nftw(r->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	free(r->out);
+}
+
+/* The output names this violation line: "SUBJECT CHECK: REFS: ..." */
+static void assert_says(const struct run *r, const char *fmt, ...)
+{
+	char want[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(want, sizeof(want), fmt, ap);
+	va_end(ap);
+	if (!strstr(r->out, want))
+		fail_msg("the output does not say \"%s\"", want);
+}
+
+/* The row SUBJECT CHECK has RESULT. */
+static void assert_row(const struct run *r, const char *subject, const char *check,
+		       const char *result)
+{
+	const char *at = r->out;
+
+	for (; (at = strstr(at, subject)); at++) {
+		const char *line_start = at;
+
+		if (at != r->out && at[-1] != '\n')
+			continue;
+		at += strlen(subject);
+		while (*at == ' ')
+			at++;
+		if (strncmp(at, check, strlen(check)) != 0)
+			continue;
+		at += strlen(check);
+		while (*at == ' ')
+			at++;
+		if (strncmp(at, result, strlen(result)) != 0)
+			fail_msg("row %s %s is not %s: %.60s", subject, check, result, line_start);
+		return;
+	}
+	fail_msg("no row %s %s", subject, check);
+}
+
+/* A clean exchange: alice with stun and with peer through one mapping,
+ * both answering. */
+static void clean(struct run *r)
+{
+	const struct ep ext = {"203.0.113.10", 5000};
+
+	out(r, 0, ALICE, alice, ext, STUN, stun);
+	in(r, 10 * MS, STUN, stun, ext, ALICE, alice);
+	out(r, 20 * MS, ALICE, alice, ext, PEER, peer);
+	in(r, 30 * MS, PEER, peer, ext, ALICE, alice);
+	/* an unsolicited arrival the filter drops: not delivered */
+	in(r, 40 * MS, STUN, stun_alt, ext, -1, alice);
+}
+
+static void test_clean_passes(void **state)
+{
+	struct run r;
+
+	run_open(&r, "port-restricted", NULL);
+	clean(&r);
+	run_check(&r, NULL);
+	assert_true(r.v.passed);
+	assert_int_equal(r.v.n_violations, 0);
+	assert_row(&r, "home", "leak", "pass");
+	assert_row(&r, "home", "mapping", "pass");
+	assert_row(&r, "home", "filtering", "pass");
+	assert_row(&r, "stun", "well-formed", "pass");
+	assert_says(&r, "1 mappings (endpoint-independent) from 2 of 2 packets out");
+	assert_says(&r, "2 arrivals delivered, 1 not (address-and-port-dependent)");
+	assert_says(&r, "3 STUN messages on 5 captures"); /* alice's, home's, stun's copy */
+	assert_string_equal(r.v.summary, "pass: 8 checks, 1 skipped");
+	run_close(&r);
+}
+
+static void test_leak_caught(void **state)
+{
+	struct run r;
+	uint8_t p[64];
+	size_t len;
+	uint32_t no;
+
+	run_open(&r, "port-restricted", NULL);
+	clean(&r);
+	/* a packet left untranslated */
+	len = payload(&r, false, p);
+	no = frame(&r, WAN, T0 + 50 * MS, alice, peer, p, len, 77);
+	run_check(&r, NULL);
+	assert_false(r.v.passed);
+	assert_row(&r, "home", "leak", "FAIL");
+	assert_says(&r,
+		    "home leak: home-wan.pcap #%u: 192.168.1.10 -> 198.51.100.20: inside address "
+		    "192.168.1.10",
+		    no);
+	run_close(&r);
+}
+
+static void test_filter_caught(void **state)
+{
+	struct run r;
+	const struct ep ext = {"203.0.113.10", 5000};
+	struct nums n;
+
+	run_open(&r, "port-restricted", NULL);
+	clean(&r);
+	/* from stun's other port, which alice never sent to: delivered */
+	n = in(&r, 60 * MS, STUN, stun_alt, ext, ALICE, alice);
+	run_check(&r, NULL);
+	assert_false(r.v.passed);
+	assert_row(&r, "home", "filtering", "FAIL");
+	assert_row(&r, "home", "mapping", "pass");
+	assert_says(&r,
+		    "home filtering: home-wan.pcap #%u, alice.pcap #%u, home-wan.pcap #3: "
+		    "198.51.100.10:3479 reached 192.168.1.10:5000 through 203.0.113.10:5000",
+		    n.wan, n.in);
+	assert_int_equal(r.v.n_violations, 1);
+	run_close(&r);
+}
+
+/* The same delivery through a full-cone NAT is no violation. */
+static void test_filter_full_cone_allows(void **state)
+{
+	struct run r;
+	const struct ep ext = {"203.0.113.10", 5000};
+
+	run_open(&r, "full-cone", NULL);
+	clean(&r);
+	in(&r, 60 * MS, STUN, stun_alt, ext, ALICE, alice);
+	run_check(&r, NULL);
+	assert_true(r.v.passed);
+	run_close(&r);
+}
+
+static void test_eim_change_caught(void **state)
+{
+	struct run r;
+	const struct ep ext = {"203.0.113.10", 5000}, other = {"203.0.113.10", 5001};
+	struct nums a, b;
+
+	run_open(&r, "port-restricted", NULL);
+	a = out(&r, 0, ALICE, alice, ext, STUN, stun);
+	/* the same inside endpoint to another destination, another port */
+	b = out(&r, 20 * MS, ALICE, alice, other, PEER, peer);
+	run_check(&r, NULL);
+	assert_false(r.v.passed);
+	assert_row(&r, "home", "mapping", "FAIL");
+	assert_says(&r,
+		    "home mapping: home-wan.pcap #%u, alice.pcap #%u, home-wan.pcap #%u: udp "
+		    "192.168.1.10:5000 -> 198.51.100.20:4000 left as 203.0.113.10:5001, but its "
+		    "mapping 192.168.1.10:5000 -> 203.0.113.10:5000",
+		    b.wan, b.in, a.wan);
+	run_close(&r);
+}
+
+/* Under address-and-port-dependent mapping (symmetric) the same two
+ * packets are right, and one port for both would be wrong. */
+static void test_apdm_per_destination(void **state)
+{
+	struct run r;
+	const struct ep ext = {"203.0.113.10", 40000}, other = {"203.0.113.10", 51000};
+
+	run_open(&r, "symmetric", NULL);
+	out(&r, 0, ALICE, alice, ext, STUN, stun);
+	out(&r, 20 * MS, ALICE, alice, other, PEER, peer);
+	out(&r, 40 * MS, ALICE, alice, ext, STUN, stun);
+	run_check(&r, NULL);
+	assert_true(r.v.passed);
+	run_close(&r);
+
+	run_open(&r, "symmetric", NULL);
+	out(&r, 0, ALICE, alice, ext, STUN, stun);
+	out(&r, 20 * MS, ALICE, alice, ext, PEER, peer);
+	run_check(&r, NULL);
+	assert_false(r.v.passed);
+	assert_says(&r, "never shared");
+	run_close(&r);
+}
+
+/* The clean run with results.json holding the one attempt at. */
+static void run_claim(struct run *r, const struct res_attempt *at)
+{
+	struct results *res = results_new("doctored", 1, 0);
+
+	assert_non_null(res);
+	assert_int_equal(results_add_attempt(res, at), 0);
+	run_open(r, "port-restricted", NULL);
+	clean(r);
+	run_check(r, res);
+	results_free(res);
+}
+
+static void test_claimed_success_without_packets(void **state)
+{
+	const struct res_try tried[] = {{"direct", true, 12.0, NULL}};
+	struct res_attempt at = {
+	    .a = "alice",
+	    .b = "peer",
+	    .nat_a = "port-restricted",
+	    .nat_b = "open",
+	    .method = "direct",
+	    .success = true,
+	    .setup_ms = 12.0,
+	    .rtt_ms = 1.0,
+	    .loss = 0,
+	    .path = "direct",
+	    .local = "192.168.1.10:7000",
+	    .remote = "198.51.100.20:4000",
+	    .tried = tried,
+	    .n_tried = 1,
+	};
+	struct run r;
+
+	run_claim(&r, &at);
+	assert_false(r.v.passed);
+	assert_row(&r, "attempts", "backed", "FAIL");
+	assert_says(&r,
+		    "attempts backed: attempt 1 (alice -> peer, direct, direct): claims success, "
+		    "but alice.pcap shows no packet from 192.168.1.10:7000 to 198.51.100.20:4000");
+	run_close(&r);
+
+	/* the same claim on the endpoints that did exchange packets is backed */
+	at.local = "192.168.1.10:5000";
+	run_claim(&r, &at);
+	assert_true(r.v.passed);
+	assert_row(&r, "attempts", "backed", "pass");
+	run_close(&r);
+
+	/* local as alice's external endpoint (a method may report it so):
+	 * backed when peer sent to it, not when it names another port */
+	at.local = "203.0.113.10:5000";
+	run_claim(&r, &at);
+	assert_true(r.v.passed);
+	run_close(&r);
+	at.local = "203.0.113.10:5999";
+	run_claim(&r, &at);
+	assert_false(r.v.passed);
+	assert_says(&r, "peer.pcap #2: attempt 1 (alice -> peer, direct, direct): claims success, "
+			"but peer.pcap shows peer sending to 203.0.113.10:5000, not to the local "
+			"203.0.113.10:5999 claimed");
+	run_close(&r);
+}
+
+static void test_hairpin_off_caught(void **state)
+{
+	struct run r;
+	const struct ep ext_a = {"203.0.113.10", 5000}, ext_b = {"203.0.113.10", 6000};
+	uint8_t p[64];
+	size_t len;
+	uint32_t sent, got;
+
+	run_open(&r, "port-restricted", NULL);
+	clean(&r);
+	out(&r, 50 * MS, BOB, bob, ext_b, STUN, stun);
+	/* alice to bob's public endpoint, turned back in though hairpin is off */
+	len = payload(&r, false, p);
+	sent = frame(&r, ALICE, T0 + 60 * MS, alice, ext_b, p, len, 500);
+	got = frame(&r, BOB, T0 + 62 * MS, ext_a, bob, p, len, 500);
+	run_check(&r, NULL);
+	assert_false(r.v.passed);
+	assert_row(&r, "home", "hairpin", "FAIL");
+	assert_says(&r,
+		    "home hairpin: alice.pcap #%u, bob.pcap #%u: 192.168.1.10:5000 sent to "
+		    "203.0.113.10:6000 and it came back in to 192.168.1.11:6000, but hairpin "
+		    "is off",
+		    sent, got);
+	run_close(&r);
+}
+
+static void test_timeout_caught(void **state)
+{
+	struct run r;
+	const struct ep ext = {"203.0.113.10", 5000};
+	struct nums n;
+
+	run_open(&r, "full-cone", ", timeout: 2s");
+	out(&r, 0, ALICE, alice, ext, STUN, stun);
+	/* 10 s later, nothing in between: the mapping was gone */
+	n = in(&r, 10000 * MS, PEER, peer, ext, ALICE, alice);
+	run_check(&r, NULL);
+	assert_false(r.v.passed);
+	assert_row(&r, "home", "timeout", "FAIL");
+	assert_row(&r, "home", "filtering", "pass");
+	assert_says(&r, "home timeout: home-wan.pcap #%u, alice.pcap #%u", n.wan, n.in);
+	assert_says(&r, "after its mapping");
+	run_close(&r);
+
+	/* within the timeout it is a full cone's right */
+	run_open(&r, "full-cone", ", timeout: 2s");
+	out(&r, 0, ALICE, alice, ext, STUN, stun);
+	in(&r, 1000 * MS, PEER, peer, ext, ALICE, alice);
+	run_check(&r, NULL);
+	assert_true(r.v.passed);
+	run_close(&r);
+}
+
+static void test_port_not_preserved_caught(void **state)
+{
+	struct run r;
+	const struct ep ext = {"203.0.113.10", 5007};
+	struct nums n;
+
+	run_open(&r, "port-restricted", NULL);
+	n = out(&r, 0, ALICE, alice, ext, STUN, stun);
+	run_check(&r, NULL);
+	assert_false(r.v.passed);
+	assert_row(&r, "home", "ports", "FAIL");
+	assert_says(&r,
+		    "home ports: home-wan.pcap #%u, alice.pcap #%u: inside port 5000 was free, "
+		    "but the new mapping took 203.0.113.10:5007",
+		    n.wan, n.in);
+	run_close(&r);
+}
+
+static void test_sequential(void **state)
+{
+	struct run r;
+
+	/* symmetric-sequential: new mappings at 1024, 1025, ... */
+	run_open(&r, "symmetric-sequential", NULL);
+	out(&r, 0, ALICE, alice, (struct ep){"203.0.113.10", 1024}, STUN, stun);
+	out(&r, 10 * MS, ALICE, alice, (struct ep){"203.0.113.10", 1025}, PEER, peer);
+	out(&r, 20 * MS, BOB, bob, (struct ep){"203.0.113.10", 1026}, PEER, peer);
+	run_check(&r, NULL);
+	assert_true(r.v.passed);
+	run_close(&r);
+
+	run_open(&r, "symmetric-sequential", NULL);
+	out(&r, 0, ALICE, alice, (struct ep){"203.0.113.10", 1024}, STUN, stun);
+	out(&r, 10 * MS, ALICE, alice, (struct ep){"203.0.113.10", 1030}, PEER, peer);
+	run_check(&r, NULL);
+	assert_false(r.v.passed);
+	assert_says(&r, "the next sequential port was 1025 (stride 1), but the new mapping took "
+			"203.0.113.10:1030");
+	run_close(&r);
+}
+
+static void test_bad_stun_caught(void **state)
+{
+	struct run r;
+	uint8_t p[STUN_HEADER_LEN + 4] = {0, 1, 0, 8, 0x21, 0x12, 0xa4, 0x42};
+	uint32_t no;
+
+	run_open(&r, "port-restricted", NULL);
+	clean(&r);
+	/* a Binding request whose length field says 8 bytes: 4 are there */
+	no = frame(&r, STUN, T0 + 70 * MS, peer, stun, p, sizeof(p), 900);
+	run_check(&r, NULL);
+	assert_false(r.v.passed);
+	assert_row(&r, "stun", "well-formed", "FAIL");
+	assert_says(&r,
+		    "stun well-formed: stun.pcap #%u: 198.51.100.20:4000 -> 198.51.100.10:3478: "
+		    "malformed STUN message (length_overrun)",
+		    no);
+	run_close(&r);
+}
+
+/* Without the NAT's outside capture its rows are skipped, not passed. */
+static void test_missing_capture_skips(void **state)
+{
+	struct check_opts o = {0};
+	struct run r;
+	char path[128], err[256];
+	size_t len = 0;
+	FILE *f;
+
+	run_open(&r, "port-restricted", NULL);
+	clean(&r);
+	run_check(&r, NULL); /* closes the captures */
+	snprintf(path, sizeof(path), "%s/home-wan.pcap", r.dir);
+	assert_int_equal(unlink(path), 0);
+	free(r.out);
+	assert_non_null(f = open_memstream(&r.out, &len));
+	o.out = f;
+	assert_int_equal(check_run(r.dir, &o, &r.v, err, sizeof(err)), 0);
+	fclose(f);
+	assert_true(r.v.passed);
+	assert_row(&r, "home", "leak", "skip");
+	assert_row(&r, "home", "mapping", "skip");
+	assert_says(&r, "no home-wan.pcap");
+	run_close(&r);
+}
+
+/* A directory that is not a run is an error, not a verdict. */
+static void test_not_a_run(void **state)
+{
+	struct check_verdict v;
+	char err[512] = "";
+
+	assert_int_equal(check_run("/nonexistent", NULL, &v, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "/nonexistent/topology.yaml"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_clean_passes),
+	    cmocka_unit_test(test_leak_caught),
+	    cmocka_unit_test(test_filter_caught),
+	    cmocka_unit_test(test_filter_full_cone_allows),
+	    cmocka_unit_test(test_eim_change_caught),
+	    cmocka_unit_test(test_apdm_per_destination),
+	    cmocka_unit_test(test_claimed_success_without_packets),
+	    cmocka_unit_test(test_hairpin_off_caught),
+	    cmocka_unit_test(test_timeout_caught),
+	    cmocka_unit_test(test_port_not_preserved_caught),
+	    cmocka_unit_test(test_sequential),
+	    cmocka_unit_test(test_bad_stun_caught),
+	    cmocka_unit_test(test_missing_capture_skips),
+	    cmocka_unit_test(test_not_a_run),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
