@@ -4,7 +4,8 @@
  * the packets a received (the same packets, by hash) and receiving from
  * where it sent them. A `local` that is not one of a's addresses is a's
  * external endpoint (a NAT's): b must have sent to it. A relayed path: each host's capture shows
- * packets both ways with the relay. */
+ * packets both ways with the relay (a's `local` is the relay's address
+ * when a holds the allocation, or a's own endpoint talking to it). */
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,11 +190,23 @@ static void bad(struct attempt_ctx *x, const struct ck_ref *refs, size_t n, cons
 }
 
 static void check_relay(struct attempt_ctx *x, const struct ck_cap *ca, const struct ck_cap *cb,
-			const struct topo_host *hb, struct ck_ep local)
+			const struct topo_host *ha, const struct topo_host *hb, struct ck_ep local)
 {
 	struct ck_ep relay = relay_of(ca, local);
 	char a[CK_EP_STR], why[200];
 
+	/* local is a's relayed address on the TURN server (RFC 8656): a
+	 * talks with the server, which holds it */
+	if (!is_host_addr(ha, local.addr)) {
+		relay = local;
+		if (!talks_with(ca, ha, relay.addr)) {
+			snprintf(why, sizeof(why),
+				 "%s shows no packets both ways with the relay %s", ca->file,
+				 ck_addr_str(relay.addr, a));
+			bad(x, NULL, 0, why);
+			return;
+		}
+	}
 	if (!relay.addr) {
 		snprintf(why, sizeof(why), "%s shows no packets both ways at %s", ca->file,
 			 ck_ep_str(local, a));
@@ -306,7 +319,7 @@ void ck_rule_attempts(struct ck_report *rep, struct results *r, const struct top
 			continue;
 		}
 		if (x.at->path && strcmp(x.at->path, "relay") == 0)
-			check_relay(&x, &caps[ha], &caps[hb], &t->hosts[hb], local);
+			check_relay(&x, &caps[ha], &caps[hb], &t->hosts[ha], &t->hosts[hb], local);
 		else
 			check_direct(&x, &caps[ha], &caps[hb], &t->hosts[ha], &t->hosts[hb], local,
 				     remote);

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "cli.h"
 #include "natbed/units.h"
 #include "report.h"
@@ -28,6 +29,7 @@
 #define RUN_READY_S	   60 /* for every agent to register */
 #define RUN_SAVE_EVERY_S   5.0
 #define RUN_EXIT_FAILED	   3 /* the run completed, some connect did not */
+#define RUN_EXIT_CHECK	   4 /* the captures contradict the topology or a claim */
 #define RUN_EXIT_SIGNALLED 130
 
 /* The effective settings, read once from the layers (run_opts.h). */
@@ -73,9 +75,10 @@ static void run_usage(FILE *f)
 	    "serving on the other, through the cascade unless the scenario names a method.\n"
 	    "It gathers every connect's result line, brings the topology down whatever\n"
 	    "happens, and leaves in DIR: results.json and results.csv (docs/results.md),\n"
-	    "report.html, the pcaps, events.jsonl and each host's logs. Then it prints the\n"
-	    "matrix: the method that connected each pair and its setup time (coloured on a\n"
-	    "terminal), or results.json with --json.\n"
+	    "report.html, the pcaps, events.jsonl and each host's logs. It ends with natbed\n"
+	    "check on the captures (docs/check.md; the verdict goes into results.json) and\n"
+	    "prints the matrix: the method that connected each pair and its setup time\n"
+	    "(coloured on a terminal), or results.json with --json.\n"
 	    "\n"
 	    "Without FILE it runs the built-in matrix (topologies/matrix.yaml): an agent\n"
 	    "behind each NAT preset, two of each, two public agents and two on one LAN,\n"
@@ -114,10 +117,12 @@ static void run_usage(FILE *f)
 	    "  -h, --help            this text\n"
 	    "\n"
 	    "Exit status: 0 every connect connected, %d the run completed and some did not\n"
-	    "(results.json says why), 1 the run failed (nothing left behind), 2 bad usage,\n"
-	    "config or topology, %d stopped by Ctrl-C (results so far written).\n",
+	    "(results.json says why), %d natbed check found the captures contradicting\n"
+	    "the topology or a claimed success (`natbed check DIR` lists them), 1 the run\n"
+	    "failed (nothing left behind), 2 bad usage, config or topology, %d stopped by\n"
+	    "Ctrl-C (results so far written).\n",
 	    CONFIG_SYSTEM_FILE, CONFIG_SYSTEM_FILE, TOPO_PREFIX_MAX, CLI_DEFAULT_PREFIX,
-	    RUN_EXIT_FAILED, RUN_EXIT_SIGNALLED);
+	    RUN_EXIT_FAILED, RUN_EXIT_CHECK, RUN_EXIT_SIGNALLED);
 }
 
 /* DIR and its parents. */
@@ -488,6 +493,25 @@ static int run_main(struct run_ctx *x)
 		   : RUN_EXIT_FAILED;
 }
 
+/* natbed check on the run's captures, now complete (the emulator is
+ * down): its verdict goes into the results, written again. -1 when it
+ * found violations (or could not read the run). */
+static int run_check(struct run_ctx *x)
+{
+	struct check_opts co = {.results = x->r};
+	struct check_verdict v;
+	char err[PATH_MAX + 256];
+
+	if (check_run(x->out, &co, &v, err, sizeof(err)) < 0) {
+		fprintf(stderr, "natbed run: natbed check: %s\n", err);
+		return -1;
+	}
+	results_set_check(x->r, v.passed, v.n_violations, v.summary);
+	run_save(x);
+	fprintf(stderr, "natbed run: natbed check %s: %s\n", x->out, v.summary);
+	return v.passed ? 0 : -1;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	struct run_setup st = {.cmd = "run"};
@@ -533,7 +557,10 @@ int cmd_run(int argc, char **argv)
 	rc = run_main(&x);
 	if (x.up && cli_teardown(o.prefix, x.t, 0) < 0 && rc == 0)
 		rc = 1;
-	if (x.r && (rc == 0 || rc == RUN_EXIT_FAILED || rc == RUN_EXIT_SIGNALLED)) {
+	if (x.r && (rc == 0 || rc == RUN_EXIT_FAILED) && run_check(&x) < 0)
+		rc = RUN_EXIT_CHECK;
+	if (x.r && (rc == 0 || rc == RUN_EXIT_FAILED || rc == RUN_EXIT_CHECK ||
+		    rc == RUN_EXIT_SIGNALLED)) {
 		if (o.json)
 			results_write_json(x.r, stdout);
 		else

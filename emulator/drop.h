@@ -20,6 +20,7 @@ enum drop_reason {
 	DROP_LINK_QUEUE, /* a rate-limited link's queue was full */
 	DROP_NAT,	 /* NAT: no mapping / filtered / exhausted */
 	DROP_FIREWALL,
+	DROP_GATEWAY, /* to the gateway's own address, for no service it offers */
 	DROP_REASON_COUNT
 };
 

@@ -592,6 +592,32 @@ static void fab_flow_number(struct fabric *f, struct pkt *p)
 	p->seq = flowtab_next(f->flows, &k);
 }
 
+/* Anything else to the gateway's own address: the router offers no other
+ * service, and its inside address is no destination on the internet, so
+ * the packet is never NAT'd out. A UDP datagram is answered with port
+ * unreachable (RFC 1122 §4.1.3.1, as a Linux router with nothing
+ * listening does: e.g. an agent asking PCP of a NAT without `pcp`), the
+ * rest only dropped. Returns 1 if p was for the gateway. */
+static int fab_gateway_other(struct fabric *f, int h, struct pkt *p, struct ip_view *v,
+			     natbed_time_t now)
+{
+	struct pkt *ans = NULL;
+
+	if (v->ip->dst != fab_gateway(f, h))
+		return 0;
+	fab_flow_number(f, p); /* the answer's link decisions follow p's */
+	if (v->ip->proto == IPPROTO_UDP_ && (ans = pkt_get(f->pool)) != NULL)
+		ans->len = icmpgen_error(v, ICMP_UNREACH, ICMP_UNREACH_PORT, v->ip->dst, ans->data,
+					 PKT_MAX_FRAME);
+	ans = fab_answer(f, p, ans, -1, 0, 0x67617465ull /* "gate" */);
+	fab_drop_why(f, p, DROP_GATEWAY, NULL, NULL);
+	if (ans) {
+		ans->host = h;
+		linkset_cross(f->links, linkset_host(f->links, h), LINKSET_DOWN, ans, fab_tx, now);
+	}
+	return 1;
+}
+
 static void fab_ip_in(struct fabric *f, struct port *port, struct pkt *p, natbed_time_t now)
 {
 	int h = port->index;
@@ -601,7 +627,8 @@ static void fab_ip_in(struct fabric *f, struct port *port, struct pkt *p, natbed
 		return;
 	}
 	p->len = ETH_HLEN_ + p->view.ip_len; /* strip Ethernet padding */
-	if (fab_gateway_echo(f, h, p, &p->view, now) || fab_gateway_pcp(f, h, p, &p->view, now))
+	if (fab_gateway_echo(f, h, p, &p->view, now) || fab_gateway_pcp(f, h, p, &p->view, now) ||
+	    fab_gateway_other(f, h, p, &p->view, now))
 		return;
 	p->seg = route_host_segment(f->route, h);
 	p->rx_ns = now;

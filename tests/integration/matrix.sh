@@ -52,5 +52,7 @@ jq -e '[.attempts[] | select((.nat | all(IN("full-cone", "restricted-cone", "por
 [ "$(winner h-sym1 h-sym2)" = relay ] || nb_fail "two random symmetric NATs: $(winner h-sym1 h-sym2), not relay"
 jq -e '.attempts[] | select(.pair == ["h-sym1", "h-sym2"]) | .path == "relay"' "$r" >/dev/null ||
 	nb_fail "two random symmetric NATs: the path is not the relay"
+jq -e '.check.passed and .check.violations == 0' "$r" >/dev/null ||
+	nb_fail "natbed check on the matrix's captures: $(jq -c .check "$r"); $(grep check "$NB_TMP/stderr")"
 grep -q "full-cone" "$NB_TMP/stdout" || nb_fail "no matrix printed: $(cat "$NB_TMP/stdout")"
 nb_pass "matrix: $(jq '.attempts | length' "$r") pairs connected in $((wall / 1000)) s (natbed run's own wall_s $(jq .wall_s "$r"))"

@@ -75,6 +75,8 @@ jq -e '.attempts | map(.pair | join(">")) | sort == ["alice>bob", "bob>alice"]' 
 	"$out/results.json" >/dev/null || nb_fail "the attempts are not the scenario's pairs"
 jq -e '.attempts | map(.nat) | sort == [["full-cone", "port-restricted"], ["port-restricted", "full-cone"]]' \
 	"$out/results.json" >/dev/null || nb_fail "the NAT behaviours are not the topology's"
+jq -e '.check.passed' "$out/results.json" >/dev/null ||
+	nb_fail "natbed check failed the run: $(jq -c .check "$out/results.json")"
 jq -e '.seed == 5 and .topology == "runpairs"' "$out/results.json" >/dev/null ||
 	nb_fail "seed or topology name wrong in results.json"
 grep -q "alice" "$NB_TMP/pairs.stdout" && grep -q "bob" "$NB_TMP/pairs.stdout" ||
@@ -112,7 +114,12 @@ run=$!
 # this build's connects (other checkouts may run tests at the same time)
 mine="$NATBED_BUILD/cli/../agents/natbed-agent connect --name site-"
 connecting() { pgrep -f "$mine" >/dev/null; }
-nb_wait_for 90 "a connect under way" connecting
+connecting_or_done() { # a run that ended already fails here, saying why
+	kill -0 "$run" 2>/dev/null || nb_fail "natbed run ended early: $(cat "$NB_TMP/killed.stderr")"
+	connecting || { [ -s "$out/results.json" ] &&
+		jq -e '.attempts | length >= 1' "$out/results.json" >/dev/null 2>&1; }
+}
+nb_wait_for 120 "a connect under way" connecting_or_done
 kill -INT "$run"
 kill -INT "$run"
 rc=0
