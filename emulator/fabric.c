@@ -603,7 +603,9 @@ static int fab_gateway_other(struct fabric *f, int h, struct pkt *p, struct ip_v
 {
 	struct pkt *ans = NULL;
 
-	if (v->ip->dst != fab_gateway(f, h))
+	/* a segment port (standalone) also carries what comes back to the
+	 * address it plays there: the NAT's public one */
+	if (f->segment_port[h] || v->ip->dst != fab_gateway(f, h))
 		return 0;
 	fab_flow_number(f, p); /* the answer's link decisions follow p's */
 	if (v->ip->proto == IPPROTO_UDP_ && (ans = pkt_get(f->pool)) != NULL)
