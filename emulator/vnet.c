@@ -112,41 +112,16 @@ static void vnet_drop(struct vnet *v, struct pkt *p, enum vnet_drop r, const cha
 	pkt_put(v->pool, p);
 }
 
-/* RFC 768, RFC 791 §3.1: the frame a Linux host sends for a datagram on
- * an unconnected UDP socket: DF set, so IP id 0; TTL 64; both checksums.
- * The IPv4 header lands 4-byte aligned (PKT_HEADROOM). */
-static void vnet_frame(struct pkt *p, const struct dg_ep *from, const struct dg_ep *to,
-		       const void *buf, size_t len)
+/* The frame a Linux host sends for a datagram on an unconnected UDP
+ * socket (udp_frame_build: DF, TTL 64, both checksums), its view set. The
+ * IPv4 header lands 4-byte aligned (PKT_HEADROOM). 0, or -1 when it does
+ * not fit. */
+static int vnet_frame(struct pkt *p, const struct dg_ep *from, const struct dg_ep *to,
+		      const void *buf, size_t len)
 {
-	struct eth_hdr *eth = (struct eth_hdr *)p->data;
-	struct ipv4_hdr *ip = (struct ipv4_hdr *)(p->data + ETH_HLEN_);
-	struct udp_hdr *u = (struct udp_hdr *)((uint8_t *)ip + IPV4_MIN_HLEN);
-
-	memset(eth, 0, sizeof(*eth));
-	eth->type = htons(ETHERTYPE_IPV4);
-	ip->ver_ihl = 0x45;
-	ip->tos = 0;
-	ip->tot_len = htons((uint16_t)(IPV4_MIN_HLEN + UDP_HLEN + len));
-	ip->id = 0;
-	ip->frag = htons(0x4000); /* DF */
-	ip->ttl = VNET_TTL;
-	ip->proto = IPPROTO_UDP_;
-	ip->src = from->addr;
-	ip->dst = to->addr;
-	ip_csum_set(ip, IPV4_MIN_HLEN);
-	u->sport = from->port;
-	u->dport = to->port;
-	u->len = htons((uint16_t)(UDP_HLEN + len));
-	u->csum = 0;
-	memcpy(u + 1, buf, len);
-	p->len = ETH_HLEN_ + IPV4_MIN_HLEN + UDP_HLEN + len;
-	p->view.eth = eth;
-	p->view.ip = ip;
-	p->view.hlen = IPV4_MIN_HLEN;
-	p->view.ip_len = IPV4_MIN_HLEN + UDP_HLEN + len;
-	p->view.l4 = (uint8_t *)u;
-	p->view.l4_len = UDP_HLEN + len;
-	l4_csum_set(&p->view);
+	p->len = udp_frame_build(p->data, PKT_MAX_FRAME, from->addr, from->port, to->addr, to->port,
+				 VNET_TTL, buf, len);
+	return p->len && ip_view_parse(p->data, p->len, &p->view) == 0 ? 0 : -1;
 }
 
 /* What the receiving stack checks before a socket sees a datagram: the
@@ -450,7 +425,10 @@ static int vnet_send(void *io, int sock, const struct dg_ep *to, const void *buf
 	}
 	from.addr = sk->addr ? sk->addr : hh->addrs[0];
 	from.port = sk->port;
-	vnet_frame(p, &from, to, buf, len);
+	if (vnet_frame(p, &from, to, buf, len) < 0) {
+		pkt_put(v->pool, p);
+		return vnet_send_error(hh, -EMSGSIZE);
+	}
 	p->ctx = v;
 	p->in_port = hh->index;
 	/* never inside the caller's send: a receive callback could run there */

@@ -133,6 +133,11 @@ static int t_risk_n(const char *s, void *dst)
 	return t_u32(s, 1, GATE_RISK_MAX_N, dst);
 }
 
+static int t_rate_max(const char *s, void *dst)
+{
+	return t_u32(s, 1, TOPO_GATE_RATE_MAX, dst);
+}
+
 /* A plain decimal number above 0, at most GATE_SCALE_MAX: "0.01", "1". */
 static int t_scale(const char *s, void *dst)
 {
@@ -203,6 +208,7 @@ static const struct text_kind k_port = {t_port, "port", "1 to 65535"};
 static const struct text_kind k_window = {t_window, "window", "a whole number from 1 to 64"};
 static const struct text_kind k_demote = {t_demote, "count", "a whole number from 0 (never) to 1000"};
 static const struct text_kind k_risk_n = {t_risk_n, "count", "a whole number from 1 to 1000000"};
+static const struct text_kind k_rate_max = {t_rate_max, "count", "a whole number from 1 to 64"};
 static const struct text_kind k_scale = {t_scale, "scale", "a number above 0 and at most 1000, e.g. 0.01"};
 static const struct text_kind k_ttl = {t_ttl, "duration", "above zero and at most 86400s, e.g. 120s"};
 static const struct text_kind k_range = {t_range, "delay range", "LO-HI or one duration, at most 3600s, e.g. 2s-5s"};
@@ -236,7 +242,7 @@ static const struct key_spec risk_keys[] = {
 	{"rate",         &topo_k_percent, NULL, MODEL(w_rate),         0, 0},
 	{"idle",         &topo_k_percent, NULL, MODEL(w_idle),         0, 0},
 	{"failures-max", &k_risk_n,       NULL, MODEL(failures_max),   0, 0},
-	{"rate-max",     &k_risk_n,       NULL, MODEL(rate_max),       0, 0},
+	{"rate-max",     &k_rate_max,       NULL, MODEL(rate_max),       0, 0},
 	{"rate-window",  &k_ttl,          NULL, MODEL(rate_window_ns), 0, 0},
 	{"idle-max",     &k_ttl,          NULL, MODEL(idle_max_ns),    0, 0},
 };

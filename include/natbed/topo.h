@@ -171,6 +171,7 @@ enum topo_trust {
 #define TOPO_GATE_EXEMPT_MAX   16   /* exemptions of one gate */
 #define TOPO_GATE_PORT_DEFAULT 4788 /* UDP port of auth requests: natbed's, next to 4787 */
 #define TOPO_GATE_REPLAY_MAX   64   /* most nonces a replay window spans */
+#define TOPO_GATE_RATE_MAX     64   /* most requests risk.rate-max may count */
 
 /* The model a gate decides by: what `natbed ctl gate NAME set` changes
  * and a checkpoint keeps. Delays are drawn uniformly in [lo, hi] by the

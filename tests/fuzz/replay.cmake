@@ -45,6 +45,11 @@ target_link_libraries(fuzz_firewall_replay PRIVATE natbed_emu)
 add_test(NAME fuzz-smoke.firewall COMMAND fuzz_firewall_replay ${NATBED_FUZZ_DIR}/corpus/firewall)
 set_tests_properties(fuzz-smoke.firewall PROPERTIES LABELS fuzz-smoke TIMEOUT 60)
 
+add_executable(fuzz_gate_replay ${NATBED_FUZZ_DIR}/fuzz_gate.c ${NATBED_FUZZ_DIR}/replay.c)
+target_link_libraries(fuzz_gate_replay PRIVATE natbed_emu)
+add_test(NAME fuzz-smoke.gate COMMAND fuzz_gate_replay ${NATBED_FUZZ_DIR}/corpus/gate)
+set_tests_properties(fuzz-smoke.gate PROPERTIES LABELS fuzz-smoke TIMEOUT 60)
+
 add_executable(fuzz_pcp_replay ${NATBED_FUZZ_DIR}/fuzz_pcp.c ${NATBED_FUZZ_DIR}/replay.c)
 target_link_libraries(fuzz_pcp_replay PRIVATE natbed_emu)
 add_test(NAME fuzz-smoke.pcp COMMAND fuzz_pcp_replay ${NATBED_FUZZ_DIR}/corpus/pcp)
