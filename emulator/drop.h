@@ -20,6 +20,7 @@ enum drop_reason {
 	DROP_LINK_QUEUE, /* a rate-limited link's queue was full */
 	DROP_NAT,	 /* NAT: no mapping / filtered / exhausted */
 	DROP_FIREWALL,
+	DROP_GATE, /* a zero-trust gate: no pinhole, or a refused auth request */
 	DROP_REASON_COUNT
 };
 

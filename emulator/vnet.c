@@ -14,6 +14,7 @@
 
 #include "firewall.h"
 #include "flowtab.h"
+#include "gate.h"
 #include "linkset.h"
 #include "nat.h"
 #include "natbed/rng.h"
@@ -46,11 +47,21 @@ struct vnet {
 	struct nat **nats;
 	struct fw **host_fw; /* NULL where none */
 	struct fw **nat_fw;
+	struct gate **host_gate; /* NULL where none */
+	struct gate **nat_gate;
+	struct vnet_gate_ctx *gate_ctx; /* hosts', then NATs' */
 	struct vnet_host *hosts;
 	struct vsock_table *socks; /* every host's */
 	struct vnet_stats st;
 	vnet_trace_fn trace;
 	void *trace_ctx;
+};
+
+/* Where a gate stands, for its answers: on NAT nat's inside, or on host
+ * host's link. */
+struct vnet_gate_ctx {
+	struct vnet *v;
+	int nat, host;
 };
 
 static const char *const drop_names[VNET_DROP_COUNT] = {
@@ -61,6 +72,7 @@ static const char *const drop_names[VNET_DROP_COUNT] = {
     [VNET_DROP_LINK_TARGETED] = "link_targeted",
     [VNET_DROP_LINK_LOSS] = "link_loss",
     [VNET_DROP_FIREWALL] = "firewall",
+    [VNET_DROP_GATE] = "gate",
     [VNET_DROP_NAT] = "nat",
     [VNET_DROP_NO_HAIRPIN] = "no_hairpin",
     [VNET_DROP_NO_ROUTE] = "no_route",
@@ -204,6 +216,23 @@ static int vnet_firewall_step(struct vnet *v, struct fw *fw, enum fw_dir dir, st
 	return -1;
 }
 
+/* Runs gate g (none: NULL) on p; 0 when p may go on, else p is kept by the
+ * gate (an auth request) or dropped. */
+static int vnet_gate_step(struct vnet *v, struct gate *g, enum gate_dir dir, struct pkt *p,
+			  natbed_time_t now)
+{
+	enum gate_verdict r;
+
+	if (!g || (r = gate_check(g, &p->view, dir, now)) == GATE_PASS)
+		return 0;
+	if (r == GATE_TAKEN) {
+		pkt_put(v->pool, p);
+		return -1;
+	}
+	vnet_drop(v, p, VNET_DROP_GATE, gate_name(g));
+	return -1;
+}
+
 static void vnet_link_drop(void *ctx, struct pkt *p, enum drop_reason r, enum link_drop d,
 			   const char *name, enum linkset_dir dir)
 {
@@ -283,7 +312,8 @@ static void vnet_nat_in(void *arg, natbed_time_t now)
 		vnet_drop(v, p, VNET_DROP_TTL, name);
 		return;
 	}
-	if (vnet_firewall_step(v, v->nat_fw[n], FW_DIR_IN, p, name, now) < 0)
+	if (vnet_firewall_step(v, v->nat_fw[n], FW_DIR_IN, p, name, now) < 0 ||
+	    vnet_gate_step(v, v->nat_gate[n], GATE_IN, p, now) < 0)
 		return;
 	vnet_ttl_dec(p);
 	p->seg = route_nat_inside(n);
@@ -298,7 +328,8 @@ static void vnet_nat_out(struct vnet *v, int n, struct pkt *p, natbed_time_t now
 	struct nat *nat = v->nats[n];
 	const char *name = v->t->nats[n].name;
 
-	if (vnet_firewall_step(v, v->nat_fw[n], FW_DIR_OUT, p, name, now) < 0)
+	if (vnet_gate_step(v, v->nat_gate[n], GATE_OUT, p, now) < 0 ||
+	    vnet_firewall_step(v, v->nat_fw[n], FW_DIR_OUT, p, name, now) < 0)
 		return;
 	if (vnet_ip(p)->ttl <= 1) { /* expired before it is translated: no mapping */
 		vnet_drop(v, p, VNET_DROP_TTL, name);
@@ -353,7 +384,8 @@ static void vnet_on_segment(void *arg, natbed_time_t now)
 	case ROUTE_HOST:
 		p->host = nx.index;
 		if (vnet_firewall_step(v, v->host_fw[nx.index], FW_DIR_IN, p,
-				       v->t->hosts[nx.index].name, now) < 0)
+				       v->t->hosts[nx.index].name, now) < 0 ||
+		    vnet_gate_step(v, v->host_gate[nx.index], GATE_IN, p, now) < 0)
 			return;
 		linkset_cross(v->links, linkset_host(v->links, nx.index), LINKSET_DOWN, p,
 			      vnet_host_rx, now);
@@ -372,6 +404,16 @@ static void vnet_on_segment(void *arg, natbed_time_t now)
 	vnet_drop(v, p, VNET_DROP_NO_ROUTE, "internet");
 }
 
+/* Issue 5: a packet's number in its flow (the 5-tuple as sent). */
+static void vnet_flow_number(struct vnet *v, struct pkt *p)
+{
+	struct flow_tuple k;
+
+	flow_tuple_of(&p->view, &k);
+	p->flow_key = flow_tuple_hash(&k);
+	p->seq = flowtab_next(v->flows, &k);
+}
+
 /* A datagram host p->in_port sent, at the time it sent it: to its own
  * address it stays in the host (loopback); otherwise it is numbered in its
  * flow (issue 5: the same packets meet the same fate however flows
@@ -381,7 +423,6 @@ static void vnet_egress(void *arg, natbed_time_t now)
 	struct pkt *p = arg;
 	struct vnet *v = p->ctx;
 	int h = p->in_port;
-	struct flow_tuple k;
 
 	if (route_host_of(v->route, vnet_ip(p)->dst) == h) {
 		p->host = h;
@@ -389,11 +430,10 @@ static void vnet_egress(void *arg, natbed_time_t now)
 		vnet_deliver(v, p, now);
 		return;
 	}
-	flow_tuple_of(&p->view, &k);
-	p->flow_key = flow_tuple_hash(&k);
-	p->seq = flowtab_next(v->flows, &k);
+	vnet_flow_number(v, p);
 	p->seg = route_host_segment(v->route, h);
-	if (vnet_firewall_step(v, v->host_fw[h], FW_DIR_OUT, p, v->t->hosts[h].name, now) < 0)
+	if (vnet_gate_step(v, v->host_gate[h], GATE_OUT, p, now) < 0 ||
+	    vnet_firewall_step(v, v->host_fw[h], FW_DIR_OUT, p, v->t->hosts[h].name, now) < 0)
 		return;
 	linkset_cross(v->links, linkset_host(v->links, h), LINKSET_UP, p, vnet_on_segment, now);
 }
@@ -476,6 +516,85 @@ static int vnet_open_nats(struct vnet *v)
 	return 0;
 }
 
+/* A gate's answer down host p->host's link. */
+static void vnet_gate_down(void *arg, natbed_time_t now)
+{
+	struct pkt *p = arg;
+	struct vnet *v = p->ctx;
+
+	linkset_cross(v->links, linkset_host(v->links, p->host), LINKSET_DOWN, p, vnet_host_rx,
+		      now);
+}
+
+/* A gate's answer, as natbed-emu sends it: onto the NAT's inside segment,
+ * or down the host's link, numbered in a flow of its own; it starts from
+ * the scheduler, never inside the step that made it. */
+static void vnet_gate_reply(void *ctx, const struct gate_reply *r, natbed_time_t now)
+{
+	const struct vnet_gate_ctx *gc = ctx;
+	struct vnet *v = gc->v;
+	struct dg_ep from = {r->src, r->sport}, to = {r->dst, r->dport};
+	struct pkt *p = pkt_get(v->pool);
+
+	if (!p) {
+		v->st.drops[VNET_DROP_NO_BUFFER]++;
+		return;
+	}
+	if (vnet_frame(p, &from, &to, r->buf, r->len) < 0) {
+		pkt_put(v->pool, p);
+		return;
+	}
+	p->ctx = v;
+	p->in_port = r->host;
+	vnet_flow_number(v, p);
+	if (gc->nat >= 0)
+		p->seg = route_nat_inside(gc->nat);
+	else
+		p->host = gc->host;
+	if (sched_at(v->s, now, gc->nat >= 0 ? vnet_on_segment : vnet_gate_down, p) == 0)
+		vnet_drop(v, p, VNET_DROP_SCHED,
+			  gate_name(gc->nat >= 0 ? v->nat_gate[gc->nat] : v->host_gate[gc->host]));
+}
+
+static struct gate *vnet_gate_new(struct vnet *v, const struct topo_gate *tg, const char *name,
+				  int nat, int host, struct vnet_gate_ctx *gc)
+{
+	struct gate_cfg c = {.topo = v->t,
+			     .tg = tg,
+			     .name = name,
+			     .nat = nat,
+			     .host = host,
+			     .seed = v->t->seed,
+			     .reply = vnet_gate_reply,
+			     .ctx = gc};
+
+	*gc = (struct vnet_gate_ctx){v, nat, host};
+	return gate_new(&c, v->s);
+}
+
+/* A gate per host and NAT that has a gate block. */
+static int vnet_open_gates(struct vnet *v)
+{
+	size_t i, nh = v->t->n_hosts, nn = v->t->n_nats;
+
+	v->host_gate = calloc(nh ? nh : 1, sizeof(*v->host_gate));
+	v->nat_gate = calloc(nn ? nn : 1, sizeof(*v->nat_gate));
+	v->gate_ctx = calloc(nh + nn + 1, sizeof(*v->gate_ctx));
+	if (!v->host_gate || !v->nat_gate || !v->gate_ctx)
+		return -1;
+	for (i = 0; i < nh; i++)
+		if (v->t->hosts[i].gate &&
+		    !(v->host_gate[i] = vnet_gate_new(v, v->t->hosts[i].gate, v->t->hosts[i].name,
+						      -1, (int)i, &v->gate_ctx[i])))
+			return -1;
+	for (i = 0; i < nn; i++)
+		if (v->t->nats[i].gate &&
+		    !(v->nat_gate[i] = vnet_gate_new(v, v->t->nats[i].gate, v->t->nats[i].name,
+						     (int)i, -1, &v->gate_ctx[nh + i])))
+			return -1;
+	return 0;
+}
+
 static int vnet_open_hosts(struct vnet *v)
 {
 	size_t h, a, n = v->t->n_hosts;
@@ -524,7 +643,7 @@ struct vnet *vnet_new(const struct vnet_cfg *cfg, char *err, size_t errlen)
 	v->flows = flowtab_new(cfg->max_flows);
 	v->socks = vsock_table_new(cfg->max_sockets ? cfg->max_sockets : VNET_SOCKETS_DEFAULT);
 	if (!v->pool || !v->route || !v->flows || !v->socks || vnet_open_hosts(v) < 0 ||
-	    vnet_open_nats(v) < 0)
+	    vnet_open_nats(v) < 0 || vnet_open_gates(v) < 0)
 		goto nomem;
 	lc.pool = v->pool;
 	lc.ctx = v;
@@ -546,6 +665,13 @@ void vnet_free(struct vnet *v)
 
 	if (!v)
 		return;
+	for (i = 0; v->host_gate && i < v->t->n_hosts; i++)
+		gate_free(v->host_gate[i]);
+	for (i = 0; v->nat_gate && i < v->t->n_nats; i++)
+		gate_free(v->nat_gate[i]);
+	free(v->host_gate);
+	free(v->nat_gate);
+	free(v->gate_ctx);
 	for (i = 0; v->nats && i < v->t->n_nats; i++)
 		nat_free(v->nats[i]);
 	for (i = 0; v->nat_fw && i < v->t->n_nats; i++)
@@ -586,6 +712,16 @@ struct fw *vnet_firewall(struct vnet *v, const char *name)
 		return v->host_fw[k];
 	k = topo_nat_find(v->t, name);
 	return k >= 0 ? v->nat_fw[k] : NULL;
+}
+
+struct gate *vnet_gate(struct vnet *v, const char *name)
+{
+	int k = topo_host_find(v->t, name);
+
+	if (k >= 0)
+		return v->host_gate[k];
+	k = topo_nat_find(v->t, name);
+	return k >= 0 ? v->nat_gate[k] : NULL;
 }
 
 int vnet_link(struct vnet *v, const char *name, struct link **up, struct link **down)
