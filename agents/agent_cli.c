@@ -56,7 +56,7 @@ int agent_cli_option(struct agent_cli *c, int opt, const char *arg)
 		c->verbose = true;
 		return 1;
 	default:
-		return 0;
+		return agent_gate_option(c, opt, arg);
 	}
 }
 
@@ -69,7 +69,7 @@ bool agent_cli_complete(const struct agent_cli *c, const char *cmd)
 
 	if (missing)
 		fprintf(stderr, "natbed-agent %s: %s is required (--help)\n", cmd, missing);
-	return !missing;
+	return !missing && agent_gate_complete(c);
 }
 
 static json_t *stats_json(void *arg)
@@ -115,7 +115,10 @@ int agent_cli_start(struct agent_cli *c, const struct agent_ops *ops)
 	log_init("natbed-agent", c->verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 	if (agent_loop_init(&c->loop, stats_json, c, c->stats_path) < 0)
 		return -ENOMEM;
-	c->loop.status = 1; /* until something says otherwise */
+	c->loop.status = 1;	/* until something says otherwise */
+	r = agent_gate_auth(c); /* with --gate: nothing else goes out before it grants */
+	if (r < 0)
+		return r;
 	r = agent_new(agent_loop_dgram(&c->loop), &c->cfg, ops, &c->a);
 	if (r < 0) {
 		log_err("main socket %s: %s", dg_ep_str(&c->cfg.bind, es), strerror(-r));

@@ -486,8 +486,7 @@ static const char *gate_trust_move(struct gate *g, struct gate_host *h, bool gra
 	return NULL;
 }
 
-/* The answer to p's request: granted or denied, signed with h's key,
- * kept for a retransmission of the request. */
+/* The answer to p's request: granted or denied, signed with h's key. */
 static void gate_answer(struct gate *g, struct gate_host *h, const struct gate_pending *p,
 			bool granted, double risk, natbed_time_t now)
 {
@@ -499,17 +498,15 @@ static void gate_answer(struct gate *g, struct gate_host *h, const struct gate_p
 				.delay_us = (uint32_t)((p->due - p->asked) / NATBED_NS_PER_US),
 				.risk_ppm = (uint32_t)(risk * 1e6 + 0.5),
 				.ttl_ms = (uint32_t)(g->m.pinhole_ttl_ns / NATBED_NS_PER_MS)};
+	uint8_t buf[GATE_ANSWER_MAX];
 	int n;
 
 	memcpy(a.txid, p->txid, STUN_TXID_LEN);
 	if (!granted)
 		snprintf(a.reason, sizeof(a.reason), "Denied");
-	n = gatemsg_build_answer(h->last_answer, sizeof(h->last_answer), &a,
-				 (const uint8_t *)h->key, h->keylen);
-	h->last_len = n > 0 ? (size_t)n : 0;
-	memcpy(h->last_txid, p->txid, STUN_TXID_LEN);
+	n = gatemsg_build_answer(buf, sizeof(buf), &a, (const uint8_t *)h->key, h->keylen);
 	if (n > 0)
-		gate_send(g, h, p->addr, p->port, h->last_answer, (size_t)n, now);
+		gate_send(g, h, p->addr, p->port, buf, (size_t)n, now);
 }
 
 static void gate_decide(void *arg, natbed_time_t now)
@@ -580,23 +577,19 @@ static natbed_time_t gate_delay(const struct gate *g, const struct gate_host *h,
 	return (natbed_time_t)(d * g->m.time_scale);
 }
 
-/* A retransmission of a request under way (ignored: its answer comes) or
- * of the last one decided (its answer again). */
-static bool gate_retransmit(struct gate *g, struct gate_host *h, const struct gatemsg_req *req,
-			    uint32_t src, uint16_t sport, natbed_time_t now)
+/* A retransmission of a request under way: ignored, its answer comes.
+ * Once decided, its nonce is spent: the same request again is a replay
+ * (its sender starts a new one, gatec.h). */
+static bool gate_retransmit(struct gate *g, struct gate_host *h, const struct gatemsg_req *req)
 {
 	size_t i;
 
 	for (i = 0; i < GATE_PENDING_MAX; i++)
-		if (h->pend[i].used && !memcmp(h->pend[i].txid, req->txid, STUN_TXID_LEN))
-			break;
-	if (i == GATE_PENDING_MAX &&
-	    (!h->last_len || memcmp(h->last_txid, req->txid, STUN_TXID_LEN)))
-		return false;
-	g->c.retransmits++;
-	if (i == GATE_PENDING_MAX)
-		gate_send(g, h, src, sport, h->last_answer, h->last_len, now);
-	return true;
+		if (h->pend[i].used && !memcmp(h->pend[i].txid, req->txid, STUN_TXID_LEN)) {
+			g->c.retransmits++;
+			return true;
+		}
+	return false;
 }
 
 /* Takes an authentic request: a slot, its draws, its decision event. */
@@ -660,7 +653,7 @@ enum gate_verdict gate_request(struct gate *g, uint32_t src, uint16_t sport, con
 		return gate_refuse(g, h, GATE_R_SPOOFED, &req, false, src, sport, now);
 	if (gatemsg_request_check(&req, (const uint8_t *)h->key, h->keylen) != 0)
 		return gate_refuse(g, h, GATE_R_BAD_INTEGRITY, &req, false, src, sport, now);
-	if (gate_retransmit(g, h, &req, src, sport, now))
+	if (gate_retransmit(g, h, &req))
 		return GATE_TAKEN;
 	if (req.res.kind == GATEMSG_RES_HOST &&
 	    (res_host = topo_host_find(g->cfg.topo, req.res.host)) < 0)

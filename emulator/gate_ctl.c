@@ -306,10 +306,10 @@ json_t *gate_hosts_json(const struct gate *g, natbed_time_t now)
 
 static json_t *gate_hex(const uint8_t *b, size_t n)
 {
-	char s[2 * GATE_ANSWER_MAX + 1];
+	char s[2 * STUN_TXID_LEN + 1];
 	size_t i;
 
-	for (i = 0; i < n && i < GATE_ANSWER_MAX; i++)
+	for (i = 0; i < n && i < STUN_TXID_LEN; i++)
 		snprintf(s + 2 * i, 3, "%02x", b[i]);
 	s[2 * i] = '\0';
 	return json_string(s);
@@ -405,16 +405,14 @@ static json_t *gate_host_ckpt(const struct gate_host *h, natbed_time_t now)
 			&h->hist[(h->hist_next + GATE_HISTORY - h->hist_n + i) % GATE_HISTORY],
 			now));
 	return json_pack(
-	    "{s:s,s:i,s:i,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:{s:I,s:I,s:I,s:o}}", "trust",
+	    "{s:s,s:i,s:i,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:{s:I,s:I,s:I,s:o}}", "trust",
 	    topo_trust_name(h->level), "failures", (int)h->failures, "in_a_row", (int)h->in_a_row,
 	    "last_grant_ago_ns",
 	    h->granted_ever ? json_integer((json_int_t)(now - h->last_grant)) : json_null(),
 	    "rate_ago_ns", rate, "nonce_top", jsonck_u64(h->nonce_top, true), "nonce_bits",
-	    jsonck_u64(h->nonce_bits, true), "draws", jsonck_u64(h->draws, false), "last_txid",
-	    gate_hex(h->last_txid, h->last_len ? STUN_TXID_LEN : 0), "last_answer",
-	    gate_hex(h->last_answer, h->last_len), "pinholes", pins, "pending", pend, "history",
-	    hist, "counters", "requests", (json_int_t)h->c.requests, "granted",
-	    (json_int_t)h->c.granted, "denied", (json_int_t)h->c.denied, "refused",
+	    jsonck_u64(h->nonce_bits, true), "draws", jsonck_u64(h->draws, false), "pinholes", pins,
+	    "pending", pend, "history", hist, "counters", "requests", (json_int_t)h->c.requests,
+	    "granted", (json_int_t)h->c.granted, "denied", (json_int_t)h->c.denied, "refused",
 	    gate_refused_json(h->c.refused));
 }
 
@@ -578,7 +576,6 @@ static int gate_host_read(struct gate_host *h, const json_t *j, natbed_time_t no
 	const json_t *last = json_object_get(j, "last_grant_ago_ns");
 	const json_t *c = json_object_get(j, "counters");
 	json_int_t v;
-	int n;
 
 	*what = "trust, failures, in_a_row or last_grant_ago_ns";
 	if (gate_level_read(json_object_get(j, "trust"), &h->level) < 0 ||
@@ -593,12 +590,6 @@ static int gate_host_read(struct gate_host *h, const json_t *j, natbed_time_t no
 	    jsonck_u64_read(json_object_get(j, "nonce_bits"), true, &h->nonce_bits) < 0 ||
 	    jsonck_u64_read(json_object_get(j, "draws"), false, &h->draws) < 0)
 		return -1;
-	*what = "last_txid or last_answer";
-	n = gate_hex_read(json_object_get(j, "last_answer"), h->last_answer, GATE_ANSWER_MAX);
-	if (n < 0 || gate_hex_read(json_object_get(j, "last_txid"), h->last_txid, STUN_TXID_LEN) !=
-			 (n ? STUN_TXID_LEN : 0))
-		return -1;
-	h->last_len = (size_t)n;
 	*what = "counters";
 	if (jsonck_int(json_object_get(c, "requests"), 0, INT64_MAX, &v) < 0)
 		return -1;

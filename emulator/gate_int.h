@@ -5,7 +5,7 @@
 
 #include "gate.h"
 
-#define GATE_ANSWER_MAX 256		   /* an answer's bytes, kept for retransmissions */
+#define GATE_ANSWER_MAX 256		   /* an answer's bytes */
 #define GATE_RATE_RING	TOPO_GATE_RATE_MAX /* request times kept per host */
 
 /* A pinhole: host h may reach res (and be reached from it) until expires;
@@ -71,9 +71,6 @@ struct gate_host {
 	/* RFC 4303 §3.4.3's window over nonces: bit i stands for top - i */
 	uint64_t nonce_top, nonce_bits;
 	uint64_t draws;
-	uint8_t last_txid[STUN_TXID_LEN]; /* the last decision's request and answer */
-	uint8_t last_answer[GATE_ANSWER_MAX];
-	size_t last_len;
 	struct gate_pending pend[GATE_PENDING_MAX];
 	struct gate_pin pins[GATE_PINS_MAX];
 	struct gate_hist hist[GATE_HISTORY];
