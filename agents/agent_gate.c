@@ -93,8 +93,8 @@ static void agent_gate_log(const struct agent_gate *g)
 	dg_ep_str(&g->cfg.gate, ep);
 	if (r->result == GATEC_GRANTED)
 		log_info("gate %s: %s granted %s at trust %s in %.1f ms (now %s)", ep, g->cfg.user,
-			 g->cfg.resource, topo_trust_name(r->level), r->auth_ms,
-			 topo_trust_name(r->level_now));
+			 g->cfg.resource[0] ? g->cfg.resource : "any", topo_trust_name(r->level),
+			 r->auth_ms, topo_trust_name(r->level_now));
 	else if (r->result == GATEC_TIMEOUT)
 		log_err("gate %s: no answer in %.1f ms (%d requests)", ep, r->auth_ms, r->sent);
 	else
@@ -102,20 +102,18 @@ static void agent_gate_log(const struct agent_gate *g)
 			gatec_result_name(r->result), r->code, r->reason, r->auth_ms);
 }
 
-int agent_gate_auth(struct agent_cli *c)
+/* One exchange on c's loop: 0 when it ended (g->rep), -EINTR when stopped
+ * first, -EACCES without a socket. */
+static int agent_gate_once(struct agent_cli *c)
 {
 	struct agent_gate *g = &c->gate;
 	struct gatec_ops ops = {.done = agent_gate_done};
 	struct gatec *gc;
 
-	if (!g->on)
-		return 0;
-	if (!g->have_user)
-		snprintf(g->cfg.user, sizeof(g->cfg.user), "%.*s", (int)sizeof(g->cfg.user) - 1,
-			 c->cfg.name);
 	/* nonces rise across runs of the host's agents: microseconds of the
 	 * wall clock at start, then one more per request */
 	g->cfg.nonce = (uint64_t)(clock_wall_ns() / NATBED_NS_PER_US);
+	g->done = false;
 	gc = gatec_new(agent_loop_dgram(&c->loop), &g->cfg, &ops, c);
 	if (!gc) {
 		log_err("gate: cannot open a socket");
@@ -124,9 +122,26 @@ int agent_gate_auth(struct agent_cli *c)
 	agent_loop_run(&c->loop);
 	gatec_free(gc);
 	c->loop.status = 1; /* until something says otherwise, again */
-	if (!g->done)
-		return -EINTR;
-	agent_gate_log(g);
+	if (g->done)
+		agent_gate_log(g);
+	return g->done ? 0 : -EINTR;
+}
+
+int agent_gate_auth(struct agent_cli *c)
+{
+	struct agent_gate *g = &c->gate;
+	int tries = c->cfg.serve ? AGENT_GATE_SERVE_TRIES : 1, r;
+
+	if (!g->on)
+		return 0;
+	if (!g->have_user)
+		snprintf(g->cfg.user, sizeof(g->cfg.user), "%.*s", (int)sizeof(g->cfg.user) - 1,
+			 c->cfg.name);
+	/* a server asks again after a denial: the gate decided no this time */
+	do {
+		if ((r = agent_gate_once(c)) < 0)
+			return r;
+	} while (g->rep.result == GATEC_DENIED && --tries > 0);
 	return g->rep.result == GATEC_GRANTED ? 0 : -EACCES;
 }
 

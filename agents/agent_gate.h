@@ -12,6 +12,8 @@
 
 #include "gatec.h"
 
+#define AGENT_GATE_SERVE_TRIES 10 /* serve asks again after a denial, this many times in all */
+
 struct agent_cli;
 struct agent_plan;
 struct agent_report;
@@ -34,9 +36,10 @@ int agent_gate_option(struct agent_cli *c, int opt, const char *arg);
 bool agent_gate_complete(const struct agent_cli *c);
 
 /* With --gate: runs the exchange on c's loop until the gate answers (or
- * a signal comes) and logs how it ended. 0 when granted or when there is
- * no gate; -EACCES when refused, denied or unanswered; -EINTR when
- * stopped first. */
+ * a signal comes) and logs how it ended; serve (c->cfg.serve) asks again
+ * after a denial, AGENT_GATE_SERVE_TRIES times in all. 0 when granted or
+ * when there is no gate; -EACCES when refused, denied or unanswered;
+ * -EINTR when stopped first. */
 int agent_gate_auth(struct agent_cli *c);
 
 /* With --gate, adds to a result line "gate" (granted, denied, refused or
