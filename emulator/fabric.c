@@ -53,17 +53,9 @@ struct fabric {
 	struct pcapw **nat_pcap;  /* NAME-wan.pcap: each NAT's outside view */
 	struct txbatch *tx;
 	struct rxpoll *rx;
-	struct fraghold *frags;	       /* fragments ahead of their first (REQ-14) */
-	struct gate **host_gate;       /* per host; NULL where it has no gate */
-	struct gate **nat_gate;	       /* per NAT, on its inside view */
-	struct fab_gate_ctx *gate_ctx; /* hosts', then NATs' */
-};
-
-/* Where a gate stands, for its answers: on NAT nat's inside, or on host
- * host's link. */
-struct fab_gate_ctx {
-	struct fabric *f;
-	int nat, host;
+	struct fraghold *frags;	 /* fragments ahead of their first (REQ-14) */
+	struct gate **host_gate; /* per host; NULL where it has no gate */
+	struct gate **nat_gate;	 /* per NAT, on its inside view */
 };
 
 #define FAB_HELD 1 /* a step's answer: the NAT wants the fragment held */
@@ -805,8 +797,7 @@ nomem:
  * so its link decisions repeat with the seed. */
 static void fab_gate_reply(void *ctx, const struct gate_reply *r, natbed_time_t now)
 {
-	const struct fab_gate_ctx *gc = ctx;
-	struct fabric *f = gc->f;
+	struct fabric *f = ctx;
 	struct pkt *p = pkt_get(f->pool);
 
 	if (!p)
@@ -818,66 +809,38 @@ static void fab_gate_reply(void *ctx, const struct gate_reply *r, natbed_time_t 
 		return;
 	}
 	p->ctx = f;
-	p->in_port = r->host >= 0 ? r->host : (gc->host >= 0 ? gc->host : -1);
-	p->flags = 0;
+	p->in_port = r->host >= 0 ? r->host : r->gate_host;
 	p->rx_ns = now;
 	fab_flow_number(f, p);
-	if (gc->nat >= 0) {
-		p->seg = route_nat_inside(gc->nat);
+	if (r->gate_nat >= 0) {
+		p->seg = route_nat_inside(r->gate_nat);
 		fab_on_segment(p, now);
 		return;
 	}
-	p->host = gc->host;
-	linkset_cross(f->links, linkset_host(f->links, gc->host), LINKSET_DOWN, p, fab_tx, now);
+	p->host = r->gate_host;
+	linkset_cross(f->links, linkset_host(f->links, r->gate_host), LINKSET_DOWN, p, fab_tx, now);
 }
 
 /* A gate's events go to the run's event log. */
 static void fab_gate_event(void *ctx, natbed_time_t now, const char *event, const char *fields)
 {
-	evlog_write(((struct fab_gate_ctx *)ctx)->f->ev, now, event, "%s", fields);
-}
-
-static struct gate *fab_gate_new(struct fabric *f, const struct topo_gate *tg, const char *name,
-				 int nat, int host, struct fab_gate_ctx *gc)
-{
-	struct gate_cfg c = {.topo = f->t,
-			     .tg = tg,
-			     .name = name,
-			     .nat = nat,
-			     .host = host,
-			     .seed = f->t->seed,
-			     .reply = fab_gate_reply,
-			     .event = fab_gate_event,
-			     .ctx = gc};
-
-	*gc = (struct fab_gate_ctx){f, nat, host};
-	return gate_new(&c, f->s);
+	evlog_write(((struct fabric *)ctx)->ev, now, event, "%s", fields);
 }
 
 /* A gate per host and NAT that has a gate block. */
 static int fab_open_gates(struct fabric *f, char *err, size_t errlen)
 {
-	size_t i, nh = f->t->n_hosts, nn = f->t->n_nats;
+	struct gate_cfg proto = {
+	    .seed = f->t->seed, .reply = fab_gate_reply, .event = fab_gate_event, .ctx = f};
 
-	f->host_gate = calloc(nh ? nh : 1, sizeof(*f->host_gate));
-	f->nat_gate = calloc(nn ? nn : 1, sizeof(*f->nat_gate));
-	f->gate_ctx = calloc(nh + nn + 1, sizeof(*f->gate_ctx));
-	if (!f->host_gate || !f->nat_gate || !f->gate_ctx)
-		goto nomem;
-	for (i = 0; i < nh; i++)
-		if (f->t->hosts[i].gate &&
-		    !(f->host_gate[i] = fab_gate_new(f, f->t->hosts[i].gate, f->t->hosts[i].name,
-						     -1, (int)i, &f->gate_ctx[i])))
-			goto nomem;
-	for (i = 0; i < nn; i++)
-		if (f->t->nats[i].gate &&
-		    !(f->nat_gate[i] = fab_gate_new(f, f->t->nats[i].gate, f->t->nats[i].name,
-						    (int)i, -1, &f->gate_ctx[nh + i])))
-			goto nomem;
+	f->host_gate = calloc(f->t->n_hosts ? f->t->n_hosts : 1, sizeof(*f->host_gate));
+	f->nat_gate = calloc(f->t->n_nats ? f->t->n_nats : 1, sizeof(*f->nat_gate));
+	if (!f->host_gate || !f->nat_gate ||
+	    gate_open_all(f->t, f->s, &proto, f->host_gate, f->nat_gate) < 0) {
+		snprintf(err, errlen, "gates: out of memory");
+		return -1;
+	}
 	return 0;
-nomem:
-	snprintf(err, errlen, "gates: out of memory");
-	return -1;
 }
 
 /* A NAT's events (RFC 6888 port blocks) go to the run's event log. */
@@ -1049,7 +1012,6 @@ void fabric_free(struct fabric *f)
 		gate_free(f->nat_gate[i]);
 	free(f->host_gate);
 	free(f->nat_gate);
-	free(f->gate_ctx);
 	for (i = 0; f->host_fw && i < f->t->n_hosts; i++)
 		fw_free(f->host_fw[i]);
 	for (i = 0; f->nat_fw && i < f->t->n_nats; i++)

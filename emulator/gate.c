@@ -414,7 +414,9 @@ static void gate_send(struct gate *g, const struct gate_host *h, uint32_t addr, 
 			       .dport = port,
 			       .buf = buf,
 			       .len = len,
-			       .host = h ? h->index : -1};
+			       .host = h ? h->index : -1,
+			       .gate_nat = g->cfg.nat,
+			       .gate_host = g->cfg.host};
 
 	if (g->cfg.reply)
 		g->cfg.reply(g->cfg.ctx, &r, now);
@@ -731,6 +733,36 @@ struct gate *gate_new(const struct gate_cfg *cfg, struct sched *s)
 		return NULL;
 	}
 	return g;
+}
+
+int gate_open_all(const struct topo *t, struct sched *s, const struct gate_cfg *proto,
+		  struct gate **host_gate, struct gate **nat_gate)
+{
+	struct gate_cfg c = *proto;
+	size_t i;
+
+	c.topo = t;
+	for (i = 0; i < t->n_hosts; i++) {
+		if (!t->hosts[i].gate)
+			continue;
+		c.tg = t->hosts[i].gate;
+		c.name = t->hosts[i].name;
+		c.nat = -1;
+		c.host = (int)i;
+		if (!(host_gate[i] = gate_new(&c, s)))
+			return -1;
+	}
+	for (i = 0; i < t->n_nats; i++) {
+		if (!t->nats[i].gate)
+			continue;
+		c.tg = t->nats[i].gate;
+		c.name = t->nats[i].name;
+		c.nat = (int)i;
+		c.host = -1;
+		if (!(nat_gate[i] = gate_new(&c, s)))
+			return -1;
+	}
+	return 0;
 }
 
 void gate_free(struct gate *g)

@@ -100,7 +100,9 @@ struct gate_reply {
 	uint16_t sport, dport;
 	const uint8_t *buf;
 	size_t len;
-	int host; /* the topology index of the host it goes to */
+	int host;      /* the topology index of the host it goes to */
+	int gate_nat;  /* where the gate stands: on this NAT's inside, or -1, */
+	int gate_host; /* on this host's link, or -1 */
 };
 
 struct gate_cfg {
@@ -127,6 +129,14 @@ struct gate *gate_new(const struct gate_cfg *cfg, struct sched *s);
 /* Cancels every event (requests under way get no answer), frees. NULL is
  * safe. */
 void gate_free(struct gate *g);
+
+/* Every gate of topology t: one per host and NAT with a gate block, into
+ * host_gate[t->n_hosts] and nat_gate[t->n_nats] (zeroed by the caller;
+ * NULL stays where there is none), each a gate_new() on s of proto with
+ * the block, its owner's name and place filled in. 0, or -1 on ENOMEM
+ * (the gates made so far are the caller's to free). */
+int gate_open_all(const struct topo *t, struct sched *s, const struct gate_cfg *proto,
+		  struct gate **host_gate, struct gate **nat_gate);
 
 /* Decides packet v (a parsed IPv4 view, not changed) travelling dir at
  * now; an auth request to the gate's address and port is taken from it. */

@@ -49,19 +49,11 @@ struct vnet {
 	struct fw **nat_fw;
 	struct gate **host_gate; /* NULL where none */
 	struct gate **nat_gate;
-	struct vnet_gate_ctx *gate_ctx; /* hosts', then NATs' */
 	struct vnet_host *hosts;
 	struct vsock_table *socks; /* every host's */
 	struct vnet_stats st;
 	vnet_trace_fn trace;
 	void *trace_ctx;
-};
-
-/* Where a gate stands, for its answers: on NAT nat's inside, or on host
- * host's link. */
-struct vnet_gate_ctx {
-	struct vnet *v;
-	int nat, host;
 };
 
 static const char *const drop_names[VNET_DROP_COUNT] = {
@@ -531,8 +523,7 @@ static void vnet_gate_down(void *arg, natbed_time_t now)
  * the scheduler, never inside the step that made it. */
 static void vnet_gate_reply(void *ctx, const struct gate_reply *r, natbed_time_t now)
 {
-	const struct vnet_gate_ctx *gc = ctx;
-	struct vnet *v = gc->v;
+	struct vnet *v = ctx;
 	struct dg_ep from = {r->src, r->sport}, to = {r->dst, r->dport};
 	struct pkt *p = pkt_get(v->pool);
 
@@ -547,52 +538,24 @@ static void vnet_gate_reply(void *ctx, const struct gate_reply *r, natbed_time_t
 	p->ctx = v;
 	p->in_port = r->host;
 	vnet_flow_number(v, p);
-	if (gc->nat >= 0)
-		p->seg = route_nat_inside(gc->nat);
+	if (r->gate_nat >= 0)
+		p->seg = route_nat_inside(r->gate_nat);
 	else
-		p->host = gc->host;
-	if (sched_at(v->s, now, gc->nat >= 0 ? vnet_on_segment : vnet_gate_down, p) == 0)
-		vnet_drop(v, p, VNET_DROP_SCHED,
-			  gate_name(gc->nat >= 0 ? v->nat_gate[gc->nat] : v->host_gate[gc->host]));
-}
-
-static struct gate *vnet_gate_new(struct vnet *v, const struct topo_gate *tg, const char *name,
-				  int nat, int host, struct vnet_gate_ctx *gc)
-{
-	struct gate_cfg c = {.topo = v->t,
-			     .tg = tg,
-			     .name = name,
-			     .nat = nat,
-			     .host = host,
-			     .seed = v->t->seed,
-			     .reply = vnet_gate_reply,
-			     .ctx = gc};
-
-	*gc = (struct vnet_gate_ctx){v, nat, host};
-	return gate_new(&c, v->s);
+		p->host = r->gate_host;
+	if (sched_at(v->s, now, r->gate_nat >= 0 ? vnet_on_segment : vnet_gate_down, p) == 0)
+		vnet_drop(v, p, VNET_DROP_SCHED, "gate");
 }
 
 /* A gate per host and NAT that has a gate block. */
 static int vnet_open_gates(struct vnet *v)
 {
-	size_t i, nh = v->t->n_hosts, nn = v->t->n_nats;
+	struct gate_cfg proto = {.seed = v->t->seed, .reply = vnet_gate_reply, .ctx = v};
 
-	v->host_gate = calloc(nh ? nh : 1, sizeof(*v->host_gate));
-	v->nat_gate = calloc(nn ? nn : 1, sizeof(*v->nat_gate));
-	v->gate_ctx = calloc(nh + nn + 1, sizeof(*v->gate_ctx));
-	if (!v->host_gate || !v->nat_gate || !v->gate_ctx)
+	v->host_gate = calloc(v->t->n_hosts ? v->t->n_hosts : 1, sizeof(*v->host_gate));
+	v->nat_gate = calloc(v->t->n_nats ? v->t->n_nats : 1, sizeof(*v->nat_gate));
+	if (!v->host_gate || !v->nat_gate)
 		return -1;
-	for (i = 0; i < nh; i++)
-		if (v->t->hosts[i].gate &&
-		    !(v->host_gate[i] = vnet_gate_new(v, v->t->hosts[i].gate, v->t->hosts[i].name,
-						      -1, (int)i, &v->gate_ctx[i])))
-			return -1;
-	for (i = 0; i < nn; i++)
-		if (v->t->nats[i].gate &&
-		    !(v->nat_gate[i] = vnet_gate_new(v, v->t->nats[i].gate, v->t->nats[i].name,
-						     (int)i, -1, &v->gate_ctx[nh + i])))
-			return -1;
-	return 0;
+	return gate_open_all(v->t, v->s, &proto, v->host_gate, v->nat_gate);
 }
 
 static int vnet_open_hosts(struct vnet *v)
@@ -671,7 +634,6 @@ void vnet_free(struct vnet *v)
 		gate_free(v->nat_gate[i]);
 	free(v->host_gate);
 	free(v->nat_gate);
-	free(v->gate_ctx);
 	for (i = 0; v->nats && i < v->t->n_nats; i++)
 		nat_free(v->nats[i]);
 	for (i = 0; v->nat_fw && i < v->t->n_nats; i++)

@@ -169,6 +169,22 @@ static struct good *good_of(struct good *g, int n, const uint8_t *txid)
 	return NULL;
 }
 
+/* Counts answer a: to a good request (its time kept, once) or a bad one. */
+static void flood_take(struct good *g, int ng, const struct gatemsg_ans *a, int *answered,
+		       int *bad_answered)
+{
+	struct good *x = good_of(g, ng, a->txid);
+
+	if (!x) {
+		(*bad_answered)++;
+	} else if (!x->answered) {
+		x->a = *a;
+		x->elapsed = now_ms() - x->sent;
+		x->answered = 1;
+		(*answered)++;
+	}
+}
+
 static int probe_flood(struct probe *p)
 {
 	static struct good g[PROBE_GOOD_MAX];
@@ -176,7 +192,6 @@ static int probe_flood(struct probe *p)
 	int every = p->bad / p->good, sent = 0, ng = 0, bad_answered = 0, answered = 0, i;
 	double end;
 	struct gatemsg_ans a;
-	struct good *x;
 	size_t n;
 
 	while (sent < p->bad || ng < p->good) {
@@ -192,29 +207,13 @@ static int probe_flood(struct probe *p)
 		}
 		if (sent == p->bad && ng < p->good)
 			break;
-		while (probe_recv(p, 5, &a) == 0) {
-			if ((x = good_of(g, ng, a.txid)) && !x->answered) {
-				x->a = a;
-				x->elapsed = now_ms() - x->sent;
-				x->answered = 1;
-				answered++;
-			} else if (!x) {
-				bad_answered++;
-			}
-		}
+		while (probe_recv(p, 5, &a) == 0)
+			flood_take(g, ng, &a, &answered, &bad_answered);
 	}
 	end = now_ms() + p->timeout_s * 1000;
 	while (answered < ng && now_ms() < end)
-		if (probe_recv(p, 100, &a) == 0) {
-			if ((x = good_of(g, ng, a.txid)) && !x->answered) {
-				x->a = a;
-				x->elapsed = now_ms() - x->sent;
-				x->answered = 1;
-				answered++;
-			} else if (!x) {
-				bad_answered++;
-			}
-		}
+		if (probe_recv(p, 100, &a) == 0)
+			flood_take(g, ng, &a, &answered, &bad_answered);
 	while (probe_recv(p, 200, &a) == 0) /* the refusals still on their way */
 		bad_answered += !good_of(g, ng, a.txid);
 	printf("{\"bad_sent\":%d,\"bad_answered\":%d,\"good\":[", sent, bad_answered);
