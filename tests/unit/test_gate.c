@@ -662,18 +662,23 @@ static void test_busy(void **state)
 
 /* --- pinholes through gate_check() ---------------------------------------------- */
 
+/* A frame whose IPv4 header lands 4-byte aligned, as in a packet buffer
+ * (PKT_HEADROOM). */
 struct frame {
-	uint8_t buf[PKT_BUF_SIZE];
+	uint8_t buf[PKT_BUF_SIZE] __attribute__((aligned(8)));
 	struct ip_view v;
 };
+
+#define FRAME_AT(f) ((f)->buf + 2)
+#define FRAME_CAP   (PKT_BUF_SIZE - 2)
 
 static struct ip_view *udp(struct frame *f, const char *src, uint16_t sport, const char *dst,
 			   uint16_t dport)
 {
-	size_t n = udp_frame_build(f->buf, sizeof(f->buf), inet_addr(src), htons(sport),
+	size_t n = udp_frame_build(FRAME_AT(f), FRAME_CAP, inet_addr(src), htons(sport),
 				   inet_addr(dst), htons(dport), 64, "x", 1);
 
-	assert_int_equal(ip_view_parse(f->buf, n, &f->v), 0);
+	assert_int_equal(ip_view_parse(FRAME_AT(f), n, &f->v), 0);
 	return &f->v;
 }
 
@@ -712,9 +717,9 @@ static void test_pinholes(void **state)
 	assert_string_equal(gate_last_why(tg.g), "unknown_host");
 	/* the request itself, through gate_check */
 	n = tg_build(&tg, 0, NULL, "198.51.100.10:3478", NULL, req, sizeof(req));
-	n = udp_frame_build(f.buf, sizeof(f.buf), host_addr(0), htons(PORT),
+	n = udp_frame_build(FRAME_AT(&f), FRAME_CAP, host_addr(0), htons(PORT),
 			    inet_addr("192.168.1.1"), htons(TOPO_GATE_PORT_DEFAULT), 64, req, n);
-	assert_int_equal(ip_view_parse(f.buf, n, &f.v), 0);
+	assert_int_equal(ip_view_parse(FRAME_AT(&f), n, &f.v), 0);
 	assert_int_equal(check(&tg, &f.v, GATE_OUT), GATE_TAKEN);
 	tg_run(&tg, 6 * S);
 	assert_true(tg.last.granted);
@@ -907,9 +912,12 @@ static void test_speed(void **state)
 	assert_int_equal(tg.answers, SPEED_N);
 	assert_int_equal(gate_counters(tg.g)->granted + gate_counters(tg.g)->denied, SPEED_N);
 	assert_int_equal(tg.ev_auth, SPEED_N);
-	assert_true(secs < 1.0);
 	free(reqs);
 	tg_down(&tg);
+	/* the figure is the optimised build's: sanitizers slow it tenfold */
+#if !defined(__SANITIZE_ADDRESS__)
+	assert_true(secs < 1.0);
+#endif
 }
 
 int main(void)
