@@ -12,6 +12,8 @@
 #    capture) and reach srv; to srv:5001 (another resource) they do not;
 #    after the pinhole's TTL without traffic it is gone, and said so in
 #    events.jsonl, and her datagrams stop again;
+#  - a checkpoint holds the gate (trust, pinholes, counters), a restore
+#    brings it back;
 #  - 10,000 bad requests in a bounded loop, with good ones among them: the
 #    gate still answers each good one within its delay + 10 ms, as its own
 #    port's capture shows;
@@ -120,6 +122,16 @@ for why in bad_integrity spoofed replay; do
 	nb_wait_for 10 "a drop line naming gate_$why" grep -q "\"reason\":\"gate_$why\"" \
 		"$OUT/events.jsonl"
 done
+
+# --- a checkpoint carries the gate; a restore brings it back --------------------
+ctl checkpoint "$NB_TMP/ck.json" >/dev/null || nb_fail "ctl checkpoint"
+jq -e '.gates.home.hosts.alice.trust == "untrusted" and
+	(.gates.home.hosts.alice.pinholes | length) == 1 and
+	.gates.home.counters.refused.spoofed >= 1' "$NB_TMP/ck.json" >/dev/null ||
+	nb_fail "the checkpoint's gate: $(jq -c .gates "$NB_TMP/ck.json")"
+granted=$(gstat '.counters.granted')
+ctl restore "$NB_TMP/ck.json" | jq -e '.gates == 1' >/dev/null || nb_fail "ctl restore"
+[ "$(gstat '.counters.granted')" -eq "$granted" ] || nb_fail "the restore changed the gate's counters"
 
 # --- the TTL: 3 s without traffic, and the pinhole is gone ---------------------
 nb_wait_for 30 "the pinhole's expiry in the event log" \
