@@ -263,11 +263,6 @@ static bool gate_pin_matches(const struct gate *g, const struct gate_pin *pin,
 	return false;
 }
 
-static void gate_resource_text(const struct gatemsg_resource *res, char *buf, size_t len)
-{
-	gatemsg_resource_str(res, buf, len);
-}
-
 static void gate_pin_fire(void *arg, natbed_time_t now)
 {
 	struct gate_pin *pin = arg;
@@ -279,7 +274,7 @@ static void gate_pin_fire(void *arg, natbed_time_t now)
 		return; /* refreshed since: on to its new time */
 	pin->used = false;
 	g->c.pinholes_expired++;
-	gate_resource_text(&pin->res, res, sizeof(res));
+	gatemsg_resource_str(&pin->res, res, sizeof(res));
 	gate_emit(g, now, "gate_pinhole_expired",
 		  "\"gate\":\"%s\",\"host\":\"%s\",\"resource\":\"%s\",\"packets\":%llu,"
 		  "\"open_ms\":%.3f",
@@ -542,7 +537,7 @@ static void gate_decide(void *arg, natbed_time_t now)
 	gate_history(
 	    h, &(struct gate_hist){now, granted, p->level, h->level, risk, p->due - p->asked});
 	gate_answer(g, h, p, granted, risk, now);
-	gate_resource_text(&p->res, res, sizeof(res));
+	gatemsg_resource_str(&p->res, res, sizeof(res));
 	inet_ntop(AF_INET, &p->addr, addr, sizeof(addr));
 	gate_emit(g, now, "gate_auth",
 		  "\"gate\":\"%s\",\"host\":\"%s\",\"addr\":\"%s\",\"resource\":\"%s\","

@@ -623,6 +623,20 @@ int topo_gates_bind(struct loader *ld, struct topo *t)
 	return 0;
 }
 
+const struct topo_gate *topo_host_gate(const struct topo *t, int h, const char **key)
+{
+	const struct topo_gate *g;
+
+	if (h < 0 || (size_t)h >= t->n_hosts)
+		return NULL;
+	g = t->hosts[h].gate;
+	if (!g && t->hosts[h].nat >= 0)
+		g = t->nats[t->hosts[h].nat].gate;
+	if (g && key)
+		*key = gate_key_of(g, h);
+	return g;
+}
+
 bool topo_host_seen_as(const struct topo *t, int h, uint32_t a)
 {
 	size_t i, steps;

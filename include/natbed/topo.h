@@ -187,9 +187,9 @@ struct topo_gate_range {
 struct topo_gate_model {
 	struct topo_gate_range delay[TOPO_TRUST_COUNT];
 	double success[TOPO_TRUST_COUNT];
-	double time_scale;	      /* > 0; delays only */
-	double escalate;	      /* one level up after a grant, with this probability */
-	uint32_t demote_after;	      /* one level down after this many denials in a row; 0: never */
+	double time_scale;     /* > 0; delays only */
+	double escalate;       /* one level up after a grant, with this probability */
+	uint32_t demote_after; /* one level down after this many denials in a row; 0: never */
 	natbed_time_t pinhole_ttl_ns; /* a grant's pinhole, refreshed by each packet through it */
 	uint32_t replay_window;	      /* nonces below the highest seen that may still come */
 	double risk_factor;
@@ -201,7 +201,7 @@ struct topo_gate_model {
 /* A host the gate names: its own key and starting level. */
 struct topo_gate_host {
 	char name[TOPO_NAME_MAX];
-	int index; /* in topo.hosts, once bound */
+	int index;		     /* in topo.hosts, once bound */
 	char key[TOPO_GATE_KEY_MAX]; /* "" : the gate's key */
 	bool trust_set;
 	enum topo_trust trust;
@@ -414,6 +414,11 @@ void topo_gate_model_default(struct topo_gate_model *m);
  * unchanged on error. */
 int topo_gate_model_set(struct topo_gate_model *m, const char *key, const char *value, char *err,
 			size_t errlen);
+
+/* The gate in front of host h: the one on its own link, else its NAT's;
+ * NULL when none. *key (may be NULL) gets h's key there. What a program
+ * starting h's agent passes as --gate ADDRESS:PORT and --gate-key. */
+const struct topo_gate *topo_host_gate(const struct topo *t, int h, const char **key);
 
 /* Whether address a (network order) is host h as a gate anywhere sees it:
  * one of its own addresses, or a public address of a NAT on its way to the

@@ -180,12 +180,38 @@ static void test_host_gate(void **state)
 				      "  pub:\n"
 				      "    address: 198.51.100.7\n"
 				      "    gate: { key: p, hosts: { pub: { key: own } } }\n");
+	const char *key = NULL;
 
 	assert_null(t->nats[0].gate);
 	assert_int_equal(t->hosts[0].gate->address.s_addr, ip("192.168.1.1"));
 	assert_int_equal(t->hosts[0].gate->trust, TOPO_TRUST_LOW);
 	assert_int_equal(t->hosts[1].gate->address.s_addr, ip(TOPO_PUBLIC_GATEWAY));
 	assert_string_equal(t->hosts[1].gate->hosts[0].key, "own");
+	assert_ptr_equal(topo_host_gate(t, 1, &key), t->hosts[1].gate);
+	assert_string_equal(key, "own");
+	topo_free(t);
+}
+
+/* The gate in front of a host, and its key there: its link's, else its
+ * NAT's; none for a host with neither. */
+static void test_gate_of_host(void **state)
+{
+	struct topo *t = load_ok(HOME "    gate: { key: shared, hosts: { bob: { key: b } } }\n"
+				      "hosts:\n"
+				      "  alice: { nat: home }\n"
+				      "  bob: { nat: home }\n"
+				      "  carol: { nat: home, gate: { key: c } }\n"
+				      "  pub: {}\n");
+	const char *key = NULL;
+
+	assert_ptr_equal(topo_host_gate(t, 0, &key), t->nats[0].gate);
+	assert_string_equal(key, "shared");
+	assert_ptr_equal(topo_host_gate(t, 1, &key), t->nats[0].gate);
+	assert_string_equal(key, "b");
+	assert_ptr_equal(topo_host_gate(t, 2, &key), t->hosts[2].gate);
+	assert_string_equal(key, "c");
+	assert_null(topo_host_gate(t, 3, &key));
+	assert_null(topo_host_gate(t, 9, NULL));
 	topo_free(t);
 }
 
@@ -319,10 +345,10 @@ static void test_seen_as(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_defaults),  cmocka_unit_test(test_full_block),
-	    cmocka_unit_test(test_host_gate), cmocka_unit_test(test_errors),
-	    cmocka_unit_test(test_model_set), cmocka_unit_test(test_trust_names),
-	    cmocka_unit_test(test_seen_as),
+	    cmocka_unit_test(test_defaults),	cmocka_unit_test(test_full_block),
+	    cmocka_unit_test(test_host_gate),	cmocka_unit_test(test_gate_of_host),
+	    cmocka_unit_test(test_errors),	cmocka_unit_test(test_model_set),
+	    cmocka_unit_test(test_trust_names), cmocka_unit_test(test_seen_as),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
