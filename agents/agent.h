@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "agent_core.h"
+#include "agent_gate.h"
 #include "agent_loop.h"
 
 /* What the program brings: the product's method table, or a test's. */
@@ -52,6 +53,10 @@ enum agent_cli_opt {
 	AGENT_OPT_TURN,
 	AGENT_OPT_TURN_USER,
 	AGENT_OPT_TURN_PASS,
+	AGENT_OPT_GATE, /* the zero-trust gate's options: agent_gate.c */
+	AGENT_OPT_GATE_KEY,
+	AGENT_OPT_GATE_USER,
+	AGENT_OPT_GATE_RESOURCE,
 };
 
 /* The common options, for a subcommand's struct option table. */
@@ -67,6 +72,10 @@ enum agent_cli_opt {
 	    {"turn", required_argument, NULL, AGENT_OPT_TURN},                                     \
 	    {"turn-user", required_argument, NULL, AGENT_OPT_TURN_USER},                           \
 	    {"turn-pass", required_argument, NULL, AGENT_OPT_TURN_PASS},                           \
+	    {"gate", required_argument, NULL, AGENT_OPT_GATE},                                     \
+	    {"gate-key", required_argument, NULL, AGENT_OPT_GATE_KEY},                             \
+	    {"gate-user", required_argument, NULL, AGENT_OPT_GATE_USER},                           \
+	    {"gate-resource", required_argument, NULL, AGENT_OPT_GATE_RESOURCE},                   \
 	{                                                                                          \
 		"help", no_argument, NULL, AGENT_OPT_HELP                                          \
 	}
@@ -92,6 +101,13 @@ enum agent_cli_opt {
 	"                           and register the relayed address (method relay)\n"             \
 	"  --turn-user U            the TURN server's username (long-term credentials)\n"          \
 	"  --turn-pass P            its password\n"                                                \
+	"  --gate IP[:PORT]         authenticate at this zero-trust gate first (default\n"         \
+	"                           port 4788; docs/gate.md): nothing else is sent until\n"        \
+	"                           it grants; the result line gains gate, auth_ms, trust\n"       \
+	"  --gate-key KEY           the host's key at the gate (with --gate)\n"                    \
+	"  --gate-user HOST         the host's name at the gate (default: --name)\n"               \
+	"  --gate-resource RES      what to ask to reach: any (default), IP, IP:PORT or a\n"       \
+	"                           host's name\n"                                                 \
 	"  --help                   this text\n"
 
 struct agent_cli {
@@ -100,6 +116,7 @@ struct agent_cli {
 	const char *stats_path;
 	bool verbose, have_name, have_rdv, have_stun;
 	bool have_turn_user, have_turn_pass;
+	struct agent_gate gate; /* --gate and its options */
 	struct agent_loop loop; /* loop.status: the exit status when it ends */
 	struct agent *a;
 };

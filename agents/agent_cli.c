@@ -158,7 +158,7 @@ int agent_cli_option(struct agent_cli *c, int opt, const char *arg)
 		return copy_cred("turn-pass", arg, c->cfg.turn.pass, sizeof(c->cfg.turn.pass),
 				 &c->have_turn_pass);
 	default:
-		return 0;
+		return agent_gate_option(c, opt, arg);
 	}
 }
 
@@ -177,7 +177,7 @@ bool agent_cli_complete(const struct agent_cli *c, const char *cmd)
 		fprintf(stderr,
 			"natbed-agent %s: --turn, --turn-user and --turn-pass go together\n", cmd);
 	else
-		return true;
+		return agent_gate_complete(c);
 	return false;
 }
 
@@ -272,6 +272,9 @@ int agent_cli_start(struct agent_cli *c, const struct agent_ops *ops)
 	c->loop.status = 1; /* until something says otherwise */
 	if (!o.discovered)
 		o.discovered = log_discovered;
+	r = agent_gate_auth(c); /* with --gate: nothing else goes out before it grants */
+	if (r < 0)
+		return r;
 	r = agent_new(agent_loop_dgram(&c->loop), &c->cfg, &o, &c->a);
 	if (r < 0) {
 		log_err("main socket %s: %s", dg_ep_str(&c->cfg.bind, es), strerror(-r));

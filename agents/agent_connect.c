@@ -1,6 +1,7 @@
 /* natbed-agent connect: register, ask the rendezvous for the peer, run the
  * method (or the cascade) as initiator, probe the path, print exactly one
  * JSON line; exit 0 on success, 1 on failure. */
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -148,8 +149,11 @@ static void on_report(void *arg, struct agent *a, const struct agent_report *r)
 {
 	struct agent_cli *c = arg;
 	json_t *j = report_json(r);
+	char *line;
+
+	agent_gate_json(c, j); /* with --gate: gate, auth_ms, trust */
 	/* 9 significant digits: 200.424, not 200.42400000000001 */
-	char *line = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
+	line = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
 
 	if (line) {
 		printf("%s\n", line);
@@ -273,8 +277,15 @@ int agent_cmd_connect(int argc, char **argv, const struct agent_env *env)
 	}
 	ops.arg = &c;
 	/* the exit status is the report's; 1 when there is none */
-	if (agent_cli_start(&c, &ops) == 0 && agent_connect(c.a, &plan) == 0)
+	r = agent_cli_start(&c, &ops);
+	if (r == 0 && agent_connect(c.a, &plan) == 0) {
 		agent_cli_run(&c);
+	} else if (r == -EACCES) { /* the gate said no: a report all the same */
+		struct agent_report rep;
+
+		agent_gate_report(&c, &plan, &rep);
+		on_report(&c, NULL, &rep);
+	}
 	status = agent_cli_end(&c);
 	/* what was measured, even when the connect was stopped early */
 	if (l && learn_save(l, o.learn_path, err, sizeof(err)) < 0)

@@ -27,6 +27,8 @@
 /* between peers (peermsg.h): connectivity checks are Binding requests with
  * natbed's attributes; data probes after setup are of their own method */
 #define NBSTUN_METHOD_PROBE 0x0E8
+/* the zero-trust gate's AUTH is 0x0E4, its attributes 0xC0F0-0xC0F4
+ * (include/natbed/gatemsg.h: the gate and its client share them) */
 
 /* attributes: 0xC0E0-0xC0FF */
 #define NBSTUN_ATTR_NAME       0xC0E0 /* the sender's agent name (UTF-8) */

@@ -16,42 +16,54 @@
 
 static void ctl_usage(FILE *f)
 {
-	fprintf(f,
-		"usage: natbed ctl [--prefix P] [--json] COMMAND...\n"
-		"\n"
-		"Sends COMMAND to the natbed-emu of prefix P and prints its answer.\n"
-		"\n"
-		"commands:\n"
-		"  show ports    counters per port: packets and bytes in and out, drops by reason\n"
-		"  show routes   where each address is reached\n"
-		"  show stats    totals, packets in flight, pending scheduler events, and ports\n"
-		"  nat NAME mappings|stats|flush\n"
-		"                a NAT's mappings (all of them, fetched a page at a time), its\n"
-		"                counters, or a reboot (every mapping gone)\n"
-		"  nat NAME set KEY VALUE\n"
-		"                change a behaviour now, with a topology NAT key: mapping,\n"
-		"                filtering, ports, port-range, hairpin, timeout, stride, parity,\n"
-		"                pool, refresh-inbound, timeout-unreplied, inbound-reserves,\n"
-		"                port-block, port-blocks\n"
-		"  link NAME show|down|up\n"
-		"                a link's counters, or a partition and its end (NAME: a host,\n"
-		"                a NAT's uplink, or internet)\n"
-		"  link NAME set KEY VALUE [up|down]\n"
-		"                change a link parameter (delay, jitter, loss, rate, dup, ...;\n"
-		"                docs/links.md), both directions unless one is named\n"
-		"  checkpoint FILE, restore FILE\n"
-		"                save / load the whole state: NATs (behaviour, mappings,\n"
-		"                counters, generator), firewalls (flows), links (parameters,\n"
-		"                loss model state, token bucket) and each flow's packet numbers,\n"
-		"                so a restore into a fresh `natbed up` of the topology drops\n"
-		"                what the uninterrupted run drops. Packets in flight are not\n"
-		"                saved. Restore checks the whole file first and changes nothing\n"
-		"                if a part does not fit. FILE may be relative\n"
-		"\n"
-		"  -p, --prefix P  namespace prefix (default %s)\n"
-		"  -j, --json      print the answer as JSON\n"
-		"  -h, --help      this text\n",
-		CLI_DEFAULT_PREFIX);
+	fprintf(
+	    f,
+	    "usage: natbed ctl [--prefix P] [--json] COMMAND...\n"
+	    "\n"
+	    "Sends COMMAND to the natbed-emu of prefix P and prints its answer.\n"
+	    "\n"
+	    "commands:\n"
+	    "  show ports    counters per port: packets and bytes in and out, drops by reason\n"
+	    "  show routes   where each address is reached\n"
+	    "  show stats    totals, packets in flight, pending scheduler events, and ports\n"
+	    "  nat NAME mappings|stats|flush\n"
+	    "                a NAT's mappings (all of them, fetched a page at a time), its\n"
+	    "                counters, or a reboot (every mapping gone)\n"
+	    "  nat NAME set KEY VALUE\n"
+	    "                change a behaviour now, with a topology NAT key: mapping,\n"
+	    "                filtering, ports, port-range, hairpin, timeout, stride, parity,\n"
+	    "                pool, refresh-inbound, timeout-unreplied, inbound-reserves,\n"
+	    "                port-block, port-blocks\n"
+	    "  link NAME show|down|up\n"
+	    "                a link's counters, or a partition and its end (NAME: a host,\n"
+	    "                a NAT's uplink, or internet)\n"
+	    "  link NAME set KEY VALUE [up|down]\n"
+	    "                change a link parameter (delay, jitter, loss, rate, dup, ...;\n"
+	    "                docs/links.md), both directions unless one is named\n"
+	    "  gate NAME hosts|stats\n"
+	    "                a zero-trust gate's hosts (trust level, risk, requests, grants,\n"
+	    "                denials and refusals by reason, pinholes, requests under way,\n"
+	    "                last decisions), or its model and counters (docs/gate.md)\n"
+	    "  gate NAME set KEY VALUE\n"
+	    "                change the gate's model now, with a topology gate key:\n"
+	    "                time-scale, pinhole-ttl, replay-window, escalate, demote-after,\n"
+	    "                delay.LEVEL, success.LEVEL, risk.KEY\n"
+	    "  gate NAME trust HOST LEVEL\n"
+	    "                set a host's trust level (untrusted, low, medium, high, verified)\n"
+	    "  checkpoint FILE, restore FILE\n"
+	    "                save / load the whole state: NATs (behaviour, mappings,\n"
+	    "                counters, generator), firewalls (flows), gates (trust, risk,\n"
+	    "                pinholes, requests under way), links (parameters,\n"
+	    "                loss model state, token bucket) and each flow's packet numbers,\n"
+	    "                so a restore into a fresh `natbed up` of the topology drops\n"
+	    "                what the uninterrupted run drops. Packets in flight are not\n"
+	    "                saved. Restore checks the whole file first and changes nothing\n"
+	    "                if a part does not fit. FILE may be relative\n"
+	    "\n"
+	    "  -p, --prefix P  namespace prefix (default %s)\n"
+	    "  -j, --json      print the answer as JSON\n"
+	    "  -h, --help      this text\n",
+	    CLI_DEFAULT_PREFIX);
 }
 
 /* Sends the words, returns the parsed answer or NULL (message printed). */
@@ -119,6 +131,31 @@ static void ctl_print_ports(json_t *ports)
 	}
 }
 
+/* `gate NAME hosts` as a table: a line per host. */
+static void ctl_print_gate_hosts(json_t *hosts)
+{
+	json_t *h, *n;
+	const char *k;
+	size_t i;
+
+	printf("%-14s %-9s %6s %6s %6s %6s %8s  %s\n", "HOST", "TRUST", "RISK", "ASKED", "GRANT",
+	       "DENY", "PINHOLES", "REFUSED");
+	json_array_foreach(hosts, i, h)
+	{
+		printf("%-14s %-9s %6.3f %6lld %6lld %6lld %8zu ",
+		       json_string_value(json_object_get(h, "name")),
+		       json_string_value(json_object_get(h, "trust")),
+		       json_number_value(json_object_get(h, "risk")),
+		       json_integer_value(json_object_get(h, "requests")),
+		       json_integer_value(json_object_get(h, "granted")),
+		       json_integer_value(json_object_get(h, "denied")),
+		       json_array_size(json_object_get(h, "pinholes")));
+		json_object_foreach(json_object_get(h, "refused"), k, n) if (json_integer_value(n))
+		    printf(" %s=%lld", k, json_integer_value(n));
+		putchar('\n');
+	}
+}
+
 static void ctl_print(int argc, char **argv, json_t *res)
 {
 	json_t *r;
@@ -136,6 +173,8 @@ static void ctl_print(int argc, char **argv, json_t *res)
 		       json_integer_value(json_object_get(t, "in_flight")),
 		       json_integer_value(json_object_get(t, "pending_events")));
 		ctl_print_ports(json_object_get(res, "ports"));
+	} else if (argc == 3 && strcmp(argv[0], "gate") == 0 && strcmp(argv[2], "hosts") == 0) {
+		ctl_print_gate_hosts(res);
 	} else if (argc >= 2 && strcmp(argv[0], "show") == 0 && strcmp(argv[1], "routes") == 0) {
 		printf("%-20s %-12s %s\n", "DESTINATION", "VIA", "PORT");
 		json_array_foreach(res, i, r)

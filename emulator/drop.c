@@ -18,6 +18,7 @@ static const char *const drop_names[DROP_REASON_COUNT] = {
     [DROP_NAT] = "nat",
     [DROP_FIREWALL] = "firewall",
     [DROP_GATEWAY] = "gateway",
+    [DROP_GATE] = "gate",
 };
 
 const char *drop_reason_name(enum drop_reason r)

@@ -21,6 +21,7 @@ enum drop_reason {
 	DROP_NAT,	 /* NAT: no mapping / filtered / exhausted */
 	DROP_FIREWALL,
 	DROP_GATEWAY, /* to the gateway's own address, for no service it offers */
+	DROP_GATE,    /* a zero-trust gate: no pinhole, or a refused auth request */
 	DROP_REASON_COUNT
 };
 

@@ -4,6 +4,7 @@
  *    "nats":      {NAME: nat_checkpoint()...},       every NAT
  *    "firewalls": {NAME: fw_checkpoint()...},        every host or NAT with a firewall
  *    "links":     {NAME: {"up": link_checkpoint(), "down": ...}...}, hosts, NATs, internet
+ *    "gates":     {NAME: gate_checkpoint()...},      every host or NAT with a gate
  *    "flows":     flowtab_checkpoint(),              the packet numbers per flow
  *    "in_flight": N}                                 packets on the way, not saved
  *

@@ -8,6 +8,7 @@
 #include "emu_ckpt.h"
 #include "firewall.h"
 #include "flowtab.h"
+#include "gate.h"
 #include "nat.h"
 #include "pcp.h"
 #include "natbed/link.h"
@@ -296,8 +297,50 @@ static json_t *emu_firewall(void *ctx, int argc, const char **argv, char *err, s
 	return fw_stats_json(fw);
 }
 
+#define EMU_GATE_USAGE "usage: gate NAME hosts|stats|set KEY VALUE|trust HOST LEVEL"
+
+/* gate NAME hosts | stats | set KEY VALUE | trust HOST LEVEL */
+static json_t *emu_gate(void *ctx, int argc, const char **argv, char *err, size_t errlen)
+{
+	struct emu_ctl_ctx *c = ctx;
+	struct gate *g = argc >= 2 ? fabric_gate(c->fabric, argv[1]) : NULL;
+	natbed_time_t now = sched_now(c->sched);
+	char fields[256];
+
+	if (argc < 3) {
+		snprintf(err, errlen, EMU_GATE_USAGE);
+		return NULL;
+	}
+	if (!g) {
+		snprintf(err, errlen, "no gate on '%s' (a host or NAT with a gate block)", argv[1]);
+		return NULL;
+	}
+	if (strcmp(argv[2], "hosts") == 0 && argc == 3)
+		return gate_hosts_json(g, now);
+	if (strcmp(argv[2], "stats") == 0 && argc == 3)
+		return gate_stats_json(g);
+	if (strcmp(argv[2], "set") == 0 && argc == 5) {
+		if (gate_set(g, argv[3], argv[4], err, errlen) < 0)
+			return NULL;
+		snprintf(fields, sizeof(fields), "\"gate\":\"%s\",\"key\":\"%s\",\"value\":\"%s\"",
+			 argv[1], argv[3], argv[4]);
+		fabric_log(c->fabric, "gate_set", fields);
+		return json_pack("{s:s,s:s,s:s}", "gate", argv[1], "key", argv[3], "value",
+				 argv[4]);
+	}
+	if (strcmp(argv[2], "trust") == 0 && argc == 5) {
+		if (gate_set_trust(g, argv[3], argv[4], now, err, errlen) < 0)
+			return NULL;
+		return json_pack("{s:s,s:s,s:s}", "gate", argv[1], "host", argv[3], "trust",
+				 argv[4]);
+	}
+	snprintf(err, errlen, EMU_GATE_USAGE);
+	return NULL;
+}
+
 const struct ctl_cmd emu_ctl_cmds[] = {
     {"firewall", NULL, emu_firewall},
+    {"gate", NULL, emu_gate},
     {"link", NULL, emu_link},
     {"nat", NULL, emu_nat},
     {"checkpoint", NULL, emu_checkpoint},

@@ -12,6 +12,7 @@
 #include "flowtab.h"
 #include "firewall.h"
 #include "fraghold.h"
+#include "gate.h"
 #include "icmpgen.h"
 #include "linkset.h"
 #include "nat.h"
@@ -52,7 +53,9 @@ struct fabric {
 	struct pcapw **nat_pcap;  /* NAME-wan.pcap: each NAT's outside view */
 	struct txbatch *tx;
 	struct rxpoll *rx;
-	struct fraghold *frags; /* fragments ahead of their first (REQ-14) */
+	struct fraghold *frags;	 /* fragments ahead of their first (REQ-14) */
+	struct gate **host_gate; /* per host; NULL where it has no gate */
+	struct gate **nat_gate;	 /* per NAT, on its inside view */
 };
 
 #define FAB_HELD 1 /* a step's answer: the NAT wants the fragment held */
@@ -62,6 +65,8 @@ static void fab_frag_new(struct fabric *f, int n, bool out, struct pkt *p, natbe
 static void fab_frags_release(struct fabric *f, int n, natbed_time_t now);
 static int fab_firewall(struct fabric *f, struct fw *fw, enum fw_dir dir, struct pkt *p, int seg,
 			natbed_time_t now);
+static int fab_gate(struct fabric *f, struct gate *g, enum gate_dir dir, struct pkt *p,
+		    natbed_time_t now);
 
 /* Wall-clock time for capture records from scheduler time: one offset,
  * refreshed by fabric_sync(), instead of a clock read per packet. */
@@ -252,8 +257,9 @@ static int fab_nat_in_xlate(struct fabric *f, int n, struct pkt *p, natbed_time_
 				f->t->nats[n].name, now);
 		return 0;
 	}
-	/* ... and after translation in */
-	if (fab_firewall(f, f->nat_fw[n], FW_DIR_IN, p, route_nat_inside(n), now) < 0)
+	/* ... and after translation in, then its gate */
+	if (fab_firewall(f, f->nat_fw[n], FW_DIR_IN, p, route_nat_inside(n), now) < 0 ||
+	    fab_gate(f, f->nat_gate[n], GATE_IN, p, now) < 0)
 		return 0;
 	fab_ttl_dec(p);
 	p->seg = route_nat_inside(n);
@@ -328,6 +334,33 @@ static int fab_firewall(struct fabric *f, struct fw *fw, enum fw_dir dir, struct
 	return -1;
 }
 
+/* Runs gate g on p. Returns 0 when p may go on; otherwise the gate took it
+ * (an auth request, answered later) or refused it, counted and logged
+ * with the gate's reason. */
+static int fab_gate(struct fabric *f, struct gate *g, enum gate_dir dir, struct pkt *p,
+		    natbed_time_t now)
+{
+	char why[48], extra[2 * TOPO_NAME_MAX + 32];
+
+	if (!g)
+		return 0;
+	switch (gate_check(g, &p->view, dir, now)) {
+	case GATE_PASS:
+		return 0;
+	case GATE_TAKEN:
+		pkt_put(f->pool, p);
+		return -1;
+	case GATE_REFUSED:
+	case GATE_DROP:
+		break;
+	}
+	snprintf(why, sizeof(why), "gate_%s", gate_last_why(g));
+	snprintf(extra, sizeof(extra), "\"gate\":\"%s\",\"host\":\"%s\"", gate_name(g),
+		 gate_last_host(g));
+	fab_drop_why(f, p, DROP_GATE, why, extra);
+	return -1;
+}
+
 /* A packet leaving NAT n's inside, after the NAT's firewall: translate,
  * then either turn it back in (hairpinning, RFC 4787 REQ-9: it arrives with
  * the external source) or send it up the NAT's uplink. FAB_HELD when the
@@ -375,8 +408,10 @@ static int fab_nat_out_xlate(struct fabric *f, int n, struct pkt *p, natbed_time
 
 static void fab_nat_out(struct fabric *f, int n, struct pkt *p, natbed_time_t now)
 {
-	/* a NAT's firewall sees inside addresses: before translation out */
-	if (fab_firewall(f, f->nat_fw[n], FW_DIR_OUT, p, route_nat_inside(n), now) < 0)
+	/* a NAT's gate and firewall see inside addresses: before translation
+	 * out; the gate first, so that auth requests never meet the rules */
+	if (fab_gate(f, f->nat_gate[n], GATE_OUT, p, now) < 0 ||
+	    fab_firewall(f, f->nat_fw[n], FW_DIR_OUT, p, route_nat_inside(n), now) < 0)
 		return;
 	if (fab_nat_out_xlate(f, n, p, now) == FAB_HELD)
 		fab_frag_new(f, n, true, p, now);
@@ -451,7 +486,8 @@ static void fab_on_segment(void *arg, natbed_time_t now)
 	switch (nx.kind) {
 	case ROUTE_HOST:
 		p->host = nx.index;
-		if (fab_firewall(f, f->host_fw[nx.index], FW_DIR_IN, p, p->seg, now) < 0)
+		if (fab_firewall(f, f->host_fw[nx.index], FW_DIR_IN, p, p->seg, now) < 0 ||
+		    fab_gate(f, f->host_gate[nx.index], GATE_IN, p, now) < 0)
 			return;
 		linkset_cross(f->links, linkset_host(f->links, nx.index), LINKSET_DOWN, p, fab_tx,
 			      now);
@@ -635,7 +671,8 @@ static void fab_ip_in(struct fabric *f, struct port *port, struct pkt *p, natbed
 	p->seg = route_host_segment(f->route, h);
 	p->rx_ns = now;
 	fab_flow_number(f, p);
-	if (fab_firewall(f, f->host_fw[h], FW_DIR_OUT, p, p->seg, now) < 0)
+	if (fab_gate(f, f->host_gate[h], GATE_OUT, p, now) < 0 ||
+	    fab_firewall(f, f->host_fw[h], FW_DIR_OUT, p, p->seg, now) < 0)
 		return;
 	linkset_cross(f->links, linkset_host(f->links, h), LINKSET_UP, p, fab_on_segment, now);
 }
@@ -784,6 +821,57 @@ nomem:
 	return -1;
 }
 
+/* A gate's answer, from its address to the host that asked: on a NAT's
+ * inside segment, or down the host's link; numbered in a flow of its own,
+ * so its link decisions repeat with the seed. */
+static void fab_gate_reply(void *ctx, const struct gate_reply *r, natbed_time_t now)
+{
+	struct fabric *f = ctx;
+	struct pkt *p = pkt_get(f->pool);
+
+	if (!p)
+		return;
+	p->len = udp_frame_build(p->data, PKT_MAX_FRAME, r->src, r->sport, r->dst, r->dport,
+				 ICMPGEN_TTL, r->buf, r->len);
+	if (!p->len || ip_view_parse(p->data, p->len, &p->view) < 0) {
+		pkt_put(f->pool, p);
+		return;
+	}
+	p->ctx = f;
+	p->in_port = r->host >= 0 ? r->host : r->gate_host;
+	p->rx_ns = now;
+	fab_flow_number(f, p);
+	if (r->gate_nat >= 0) {
+		p->seg = route_nat_inside(r->gate_nat);
+		fab_on_segment(p, now);
+		return;
+	}
+	p->host = r->gate_host;
+	linkset_cross(f->links, linkset_host(f->links, r->gate_host), LINKSET_DOWN, p, fab_tx, now);
+}
+
+/* A gate's events go to the run's event log. */
+static void fab_gate_event(void *ctx, natbed_time_t now, const char *event, const char *fields)
+{
+	evlog_write(((struct fabric *)ctx)->ev, now, event, "%s", fields);
+}
+
+/* A gate per host and NAT that has a gate block. */
+static int fab_open_gates(struct fabric *f, char *err, size_t errlen)
+{
+	struct gate_cfg proto = {
+	    .seed = f->t->seed, .reply = fab_gate_reply, .event = fab_gate_event, .ctx = f};
+
+	f->host_gate = calloc(f->t->n_hosts ? f->t->n_hosts : 1, sizeof(*f->host_gate));
+	f->nat_gate = calloc(f->t->n_nats ? f->t->n_nats : 1, sizeof(*f->nat_gate));
+	if (!f->host_gate || !f->nat_gate ||
+	    gate_open_all(f->t, f->s, &proto, f->host_gate, f->nat_gate) < 0) {
+		snprintf(err, errlen, "gates: out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 /* A NAT's events (RFC 6888 port blocks) go to the run's event log. */
 static void fab_nat_event(void *ctx, natbed_time_t now, const char *event, const char *fields)
 {
@@ -918,7 +1006,8 @@ struct fabric *fabric_new(const struct fabric_cfg *cfg, char *err, size_t errlen
 			goto nomem;
 	}
 	if (fab_open_nats(f, cfg->pcap_dir, cfg->pcap_nat, err, errlen) < 0 ||
-	    fab_open_links(f, err, errlen) < 0 || fab_open_firewalls(f, err, errlen) < 0)
+	    fab_open_links(f, err, errlen) < 0 || fab_open_firewalls(f, err, errlen) < 0 ||
+	    fab_open_gates(f, err, errlen) < 0)
 		goto fail;
 	if (fab_open_io(f, cfg, err, errlen) < 0)
 		goto fail;
@@ -946,6 +1035,12 @@ void fabric_free(struct fabric *f)
 		nat_free(f->nats[i]);
 		pcapw_close(f->nat_pcap[i]);
 	}
+	for (i = 0; f->host_gate && i < f->t->n_hosts; i++)
+		gate_free(f->host_gate[i]);
+	for (i = 0; f->nat_gate && i < f->t->n_nats; i++)
+		gate_free(f->nat_gate[i]);
+	free(f->host_gate);
+	free(f->nat_gate);
 	for (i = 0; f->host_fw && i < f->t->n_hosts; i++)
 		fw_free(f->host_fw[i]);
 	for (i = 0; f->nat_fw && i < f->t->n_nats; i++)
@@ -1043,6 +1138,16 @@ struct fw *fabric_firewall(struct fabric *f, const char *name)
 		return f->host_fw[k];
 	k = topo_nat_find(f->t, name);
 	return k >= 0 ? f->nat_fw[k] : NULL;
+}
+
+struct gate *fabric_gate(struct fabric *f, const char *name)
+{
+	int k = topo_host_find(f->t, name);
+
+	if (k >= 0)
+		return f->host_gate[k];
+	k = topo_nat_find(f->t, name);
+	return k >= 0 ? f->nat_gate[k] : NULL;
 }
 
 struct sched *fabric_sched(struct fabric *f)

@@ -1,8 +1,8 @@
 /* natbed-emu fabric: wires one packet's way through the emulator.
  *
- *   rxpoll → pcap → parse once → neigh (ARP) | host firewall → host link (up)
- *     → segment: route → [NAT down | NAT up | host] → firewalls, linkset
- *     → neigh → txbatch → pcap
+ *   rxpoll → pcap → parse once → neigh (ARP) | host gate → host firewall
+ *     → host link (up) → segment: route → [NAT down | NAT up | host]
+ *     → gates, firewalls, linkset → neigh → txbatch → pcap
  *
  * Each step is a module of its own (docs/emulator.md lists them); this
  * file only calls them in order. Each step that takes time is an event on
@@ -67,6 +67,10 @@ struct sched *fabric_sched(struct fabric *f);
 struct fw;
 /* The firewall of the host or NAT called name, or NULL (none, or no such). */
 struct fw *fabric_firewall(struct fabric *f, const char *name);
+
+struct gate;
+/* The zero-trust gate of the host or NAT called name, or NULL. */
+struct gate *fabric_gate(struct fabric *f, const char *name);
 
 struct link;
 /* The two directions of the link called name (a host, a NAT's uplink, or

@@ -32,7 +32,8 @@ struct emu_opts {
 	const char *ctl;
 	const char *backend;
 	const char *seed;
-	const char *capture; /* capsel spec: which captures --out gets */
+	const char *capture;	/* capsel spec: which captures --out gets */
+	const char *time_scale; /* every gate's time-scale, NULL: the topology's */
 	struct standalone_opts sa;
 	const char *next_hop;
 	long spin_us;
@@ -63,6 +64,9 @@ static void emu_usage(FILE *f)
 	      "  -b, --backend NAME   packet I/O backend: ring (default; AF_PACKET with\n"
 	      "                       PACKET_MMAP rings) or packet (AF_PACKET, recvmmsg/sendmmsg)\n"
 	      "  -s, --seed N         override the topology's seed (loss, jitter, ports)\n"
+	      "      --time-scale X   multiply every zero-trust gate's auth delays by X (a\n"
+	      "                       number above 0, at most 1000, e.g. 0.01), whatever the\n"
+	      "                       topology's gate blocks say (docs/gate.md)\n"
 	      "      --spin US        after a burst, busy-poll ring ports for US microseconds\n"
 	      "                       before sleeping (lower latency, more CPU; default 0)\n"
 	      "      --cpu N          run only on CPU N (with --spin: a core of its own for the\n"
@@ -122,6 +126,7 @@ static int emu_parse(int argc, char **argv, struct emu_opts *o)
 	    {"spin", required_argument, NULL, 'S'},
 	    {"cpu", required_argument, NULL, 'C'},
 	    {"capture", required_argument, NULL, 'K'},
+	    {"time-scale", required_argument, NULL, 'T'},
 	    {NULL, 0, NULL, 0},
 	};
 	int64_t n;
@@ -172,6 +177,9 @@ static int emu_parse(int argc, char **argv, struct emu_opts *o)
 		case 'K':
 			o->capture = optarg;
 			break;
+		case 'T':
+			o->time_scale = optarg;
+			break;
 		case 'S':
 			if (units_parse_count(optarg, 10000, &n) < 0) {
 				fprintf(stderr, "natbed-emu: --spin %s: 0 to 10000 microseconds\n",
@@ -213,6 +221,28 @@ static int emu_parse(int argc, char **argv, struct emu_opts *o)
 				"each other\n");
 		return -1;
 	}
+	return 0;
+}
+
+/* --time-scale: every gate's, with the topology's own parser. 0, or -1
+ * with the reason logged. */
+static int emu_time_scale(struct topo *t, const char *value)
+{
+	struct topo_gate_model m;
+	char err[TOPO_ERR_MAX];
+	size_t i;
+
+	topo_gate_model_default(&m);
+	if (topo_gate_model_set(&m, "time-scale", value, err, sizeof(err)) < 0) {
+		log_err("--%s", err);
+		return -1;
+	}
+	for (i = 0; i < t->n_nats; i++)
+		if (t->nats[i].gate)
+			t->nats[i].gate->m.time_scale = m.time_scale;
+	for (i = 0; i < t->n_hosts; i++)
+		if (t->hosts[i].gate)
+			t->hosts[i].gate->m.time_scale = m.time_scale;
 	return 0;
 }
 
@@ -288,6 +318,10 @@ int main(int argc, char **argv)
 	if (o.cpu >= 0 && emu_pin(o.cpu) < 0) {
 		topo_free(t);
 		return 2;
+	}
+	if (o.time_scale && emu_time_scale(t, o.time_scale) < 0) {
+		rc = 2;
+		goto cleanup;
 	}
 	if (emu_capture(t, o.capture, &cap_host, &cap_nat) < 0) {
 		rc = 2;

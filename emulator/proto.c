@@ -121,6 +121,45 @@ void l4_csum_set(struct ip_view *v)
 	*field = htons(udp_csum_wire(v->ip->proto, csum_fold(sum)));
 }
 
+size_t udp_frame_build(uint8_t *frame, size_t cap, uint32_t src, uint16_t sport, uint32_t dst,
+		       uint16_t dport, uint8_t ttl, const void *payload, size_t len)
+{
+	size_t total = ETH_HLEN_ + IPV4_MIN_HLEN + UDP_HLEN + len;
+	struct eth_hdr *eth = (struct eth_hdr *)frame;
+	struct ipv4_hdr *ip = (struct ipv4_hdr *)(frame + ETH_HLEN_);
+	struct udp_hdr *u = (struct udp_hdr *)((uint8_t *)ip + IPV4_MIN_HLEN);
+	struct ip_view v;
+
+	if (total > cap || IPV4_MIN_HLEN + UDP_HLEN + len > 0xffff)
+		return 0;
+	memset(eth, 0, sizeof(*eth));
+	eth->type = htons(ETHERTYPE_IPV4);
+	ip->ver_ihl = 0x45;
+	ip->tos = 0;
+	ip->tot_len = htons((uint16_t)(IPV4_MIN_HLEN + UDP_HLEN + len));
+	ip->id = 0;
+	ip->frag = htons(0x4000); /* DF */
+	ip->ttl = ttl;
+	ip->proto = IPPROTO_UDP_;
+	ip->src = src;
+	ip->dst = dst;
+	ip_csum_set(ip, IPV4_MIN_HLEN);
+	u->sport = sport;
+	u->dport = dport;
+	u->len = htons((uint16_t)(UDP_HLEN + len));
+	u->csum = 0;
+	if (len)
+		memcpy(u + 1, payload, len);
+	v = (struct ip_view){.eth = eth,
+			     .ip = ip,
+			     .ip_len = IPV4_MIN_HLEN + UDP_HLEN + len,
+			     .hlen = IPV4_MIN_HLEN,
+			     .l4 = (uint8_t *)u,
+			     .l4_len = UDP_HLEN + len};
+	l4_csum_set(&v);
+	return total;
+}
+
 /* RFC 1624 eqn. 3, HC' = ~(~HC + ~m + m'), on *csum: not_m is the sum of
  * the old 16-bit words complemented, m_new the sum of the new words, both
  * in host order. */

@@ -154,6 +154,15 @@ void ip_csum_set(struct ipv4_hdr *ip, size_t hlen);
  * computes to zero is written as 0xFFFF (RFC 768). */
 void l4_csum_set(struct ip_view *v);
 
+/* RFC 768, RFC 791 §3.1: builds an Ethernet frame (type IPv4, MACs zero:
+ * whoever sends it fills them) carrying an IPv4/UDP datagram from
+ * src:sport to dst:dport (network order) with payload[0..len), as a
+ * Linux host sends one on an unconnected socket: DF set so IP id 0, TTL
+ * ttl, both checksums set. Returns the frame's length, or 0 when it does
+ * not fit cap or in one datagram. */
+size_t udp_frame_build(uint8_t *frame, size_t cap, uint32_t src, uint16_t sport, uint32_t dst,
+		       uint16_t dport, uint8_t ttl, const void *payload, size_t len);
+
 /* RFC 1624 eqn. 3: updates the IPv4 header checksum *csum for a 16-bit
  * (32-bit) field going from old_v to new_v, all in network order. The
  * header checksum has no special zero: 0x0000 and 0xFFFF both verify

@@ -14,6 +14,7 @@
 
 #include "firewall.h"
 #include "flowtab.h"
+#include "gate.h"
 #include "linkset.h"
 #include "nat.h"
 #include "natbed/rng.h"
@@ -46,6 +47,8 @@ struct vnet {
 	struct nat **nats;
 	struct fw **host_fw; /* NULL where none */
 	struct fw **nat_fw;
+	struct gate **host_gate; /* NULL where none */
+	struct gate **nat_gate;
 	struct vnet_host *hosts;
 	struct vsock_table *socks; /* every host's */
 	struct vnet_stats st;
@@ -61,6 +64,7 @@ static const char *const drop_names[VNET_DROP_COUNT] = {
     [VNET_DROP_LINK_TARGETED] = "link_targeted",
     [VNET_DROP_LINK_LOSS] = "link_loss",
     [VNET_DROP_FIREWALL] = "firewall",
+    [VNET_DROP_GATE] = "gate",
     [VNET_DROP_NAT] = "nat",
     [VNET_DROP_NO_HAIRPIN] = "no_hairpin",
     [VNET_DROP_NO_ROUTE] = "no_route",
@@ -112,41 +116,16 @@ static void vnet_drop(struct vnet *v, struct pkt *p, enum vnet_drop r, const cha
 	pkt_put(v->pool, p);
 }
 
-/* RFC 768, RFC 791 §3.1: the frame a Linux host sends for a datagram on
- * an unconnected UDP socket: DF set, so IP id 0; TTL 64; both checksums.
- * The IPv4 header lands 4-byte aligned (PKT_HEADROOM). */
-static void vnet_frame(struct pkt *p, const struct dg_ep *from, const struct dg_ep *to,
-		       const void *buf, size_t len)
+/* The frame a Linux host sends for a datagram on an unconnected UDP
+ * socket (udp_frame_build: DF, TTL 64, both checksums), its view set. The
+ * IPv4 header lands 4-byte aligned (PKT_HEADROOM). 0, or -1 when it does
+ * not fit. */
+static int vnet_frame(struct pkt *p, const struct dg_ep *from, const struct dg_ep *to,
+		      const void *buf, size_t len)
 {
-	struct eth_hdr *eth = (struct eth_hdr *)p->data;
-	struct ipv4_hdr *ip = (struct ipv4_hdr *)(p->data + ETH_HLEN_);
-	struct udp_hdr *u = (struct udp_hdr *)((uint8_t *)ip + IPV4_MIN_HLEN);
-
-	memset(eth, 0, sizeof(*eth));
-	eth->type = htons(ETHERTYPE_IPV4);
-	ip->ver_ihl = 0x45;
-	ip->tos = 0;
-	ip->tot_len = htons((uint16_t)(IPV4_MIN_HLEN + UDP_HLEN + len));
-	ip->id = 0;
-	ip->frag = htons(0x4000); /* DF */
-	ip->ttl = VNET_TTL;
-	ip->proto = IPPROTO_UDP_;
-	ip->src = from->addr;
-	ip->dst = to->addr;
-	ip_csum_set(ip, IPV4_MIN_HLEN);
-	u->sport = from->port;
-	u->dport = to->port;
-	u->len = htons((uint16_t)(UDP_HLEN + len));
-	u->csum = 0;
-	memcpy(u + 1, buf, len);
-	p->len = ETH_HLEN_ + IPV4_MIN_HLEN + UDP_HLEN + len;
-	p->view.eth = eth;
-	p->view.ip = ip;
-	p->view.hlen = IPV4_MIN_HLEN;
-	p->view.ip_len = IPV4_MIN_HLEN + UDP_HLEN + len;
-	p->view.l4 = (uint8_t *)u;
-	p->view.l4_len = UDP_HLEN + len;
-	l4_csum_set(&p->view);
+	p->len = udp_frame_build(p->data, PKT_MAX_FRAME, from->addr, from->port, to->addr, to->port,
+				 VNET_TTL, buf, len);
+	return p->len && ip_view_parse(p->data, p->len, &p->view) == 0 ? 0 : -1;
 }
 
 /* What the receiving stack checks before a socket sees a datagram: the
@@ -229,6 +208,23 @@ static int vnet_firewall_step(struct vnet *v, struct fw *fw, enum fw_dir dir, st
 	return -1;
 }
 
+/* Runs gate g (none: NULL) on p; 0 when p may go on, else p is kept by the
+ * gate (an auth request) or dropped. */
+static int vnet_gate_step(struct vnet *v, struct gate *g, enum gate_dir dir, struct pkt *p,
+			  natbed_time_t now)
+{
+	enum gate_verdict r;
+
+	if (!g || (r = gate_check(g, &p->view, dir, now)) == GATE_PASS)
+		return 0;
+	if (r == GATE_TAKEN) {
+		pkt_put(v->pool, p);
+		return -1;
+	}
+	vnet_drop(v, p, VNET_DROP_GATE, gate_name(g));
+	return -1;
+}
+
 static void vnet_link_drop(void *ctx, struct pkt *p, enum drop_reason r, enum link_drop d,
 			   const char *name, enum linkset_dir dir)
 {
@@ -308,7 +304,8 @@ static void vnet_nat_in(void *arg, natbed_time_t now)
 		vnet_drop(v, p, VNET_DROP_TTL, name);
 		return;
 	}
-	if (vnet_firewall_step(v, v->nat_fw[n], FW_DIR_IN, p, name, now) < 0)
+	if (vnet_firewall_step(v, v->nat_fw[n], FW_DIR_IN, p, name, now) < 0 ||
+	    vnet_gate_step(v, v->nat_gate[n], GATE_IN, p, now) < 0)
 		return;
 	vnet_ttl_dec(p);
 	p->seg = route_nat_inside(n);
@@ -323,7 +320,8 @@ static void vnet_nat_out(struct vnet *v, int n, struct pkt *p, natbed_time_t now
 	struct nat *nat = v->nats[n];
 	const char *name = v->t->nats[n].name;
 
-	if (vnet_firewall_step(v, v->nat_fw[n], FW_DIR_OUT, p, name, now) < 0)
+	if (vnet_gate_step(v, v->nat_gate[n], GATE_OUT, p, now) < 0 ||
+	    vnet_firewall_step(v, v->nat_fw[n], FW_DIR_OUT, p, name, now) < 0)
 		return;
 	if (vnet_ip(p)->ttl <= 1) { /* expired before it is translated: no mapping */
 		vnet_drop(v, p, VNET_DROP_TTL, name);
@@ -378,7 +376,8 @@ static void vnet_on_segment(void *arg, natbed_time_t now)
 	case ROUTE_HOST:
 		p->host = nx.index;
 		if (vnet_firewall_step(v, v->host_fw[nx.index], FW_DIR_IN, p,
-				       v->t->hosts[nx.index].name, now) < 0)
+				       v->t->hosts[nx.index].name, now) < 0 ||
+		    vnet_gate_step(v, v->host_gate[nx.index], GATE_IN, p, now) < 0)
 			return;
 		linkset_cross(v->links, linkset_host(v->links, nx.index), LINKSET_DOWN, p,
 			      vnet_host_rx, now);
@@ -397,6 +396,16 @@ static void vnet_on_segment(void *arg, natbed_time_t now)
 	vnet_drop(v, p, VNET_DROP_NO_ROUTE, "internet");
 }
 
+/* Issue 5: a packet's number in its flow (the 5-tuple as sent). */
+static void vnet_flow_number(struct vnet *v, struct pkt *p)
+{
+	struct flow_tuple k;
+
+	flow_tuple_of(&p->view, &k);
+	p->flow_key = flow_tuple_hash(&k);
+	p->seq = flowtab_next(v->flows, &k);
+}
+
 /* A datagram host p->in_port sent, at the time it sent it: to its own
  * address it stays in the host (loopback); otherwise it is numbered in its
  * flow (issue 5: the same packets meet the same fate however flows
@@ -406,7 +415,6 @@ static void vnet_egress(void *arg, natbed_time_t now)
 	struct pkt *p = arg;
 	struct vnet *v = p->ctx;
 	int h = p->in_port;
-	struct flow_tuple k;
 
 	if (route_host_of(v->route, vnet_ip(p)->dst) == h) {
 		p->host = h;
@@ -414,11 +422,10 @@ static void vnet_egress(void *arg, natbed_time_t now)
 		vnet_deliver(v, p, now);
 		return;
 	}
-	flow_tuple_of(&p->view, &k);
-	p->flow_key = flow_tuple_hash(&k);
-	p->seq = flowtab_next(v->flows, &k);
+	vnet_flow_number(v, p);
 	p->seg = route_host_segment(v->route, h);
-	if (vnet_firewall_step(v, v->host_fw[h], FW_DIR_OUT, p, v->t->hosts[h].name, now) < 0)
+	if (vnet_gate_step(v, v->host_gate[h], GATE_OUT, p, now) < 0 ||
+	    vnet_firewall_step(v, v->host_fw[h], FW_DIR_OUT, p, v->t->hosts[h].name, now) < 0)
 		return;
 	linkset_cross(v->links, linkset_host(v->links, h), LINKSET_UP, p, vnet_on_segment, now);
 }
@@ -450,7 +457,10 @@ static int vnet_send(void *io, int sock, const struct dg_ep *to, const void *buf
 	}
 	from.addr = sk->addr ? sk->addr : hh->addrs[0];
 	from.port = sk->port;
-	vnet_frame(p, &from, to, buf, len);
+	if (vnet_frame(p, &from, to, buf, len) < 0) {
+		pkt_put(v->pool, p);
+		return vnet_send_error(hh, -EMSGSIZE);
+	}
 	p->ctx = v;
 	p->in_port = hh->index;
 	/* never inside the caller's send: a receive callback could run there */
@@ -496,6 +506,56 @@ static int vnet_open_nats(struct vnet *v)
 			return -1;
 	}
 	return 0;
+}
+
+/* A gate's answer down host p->host's link. */
+static void vnet_gate_down(void *arg, natbed_time_t now)
+{
+	struct pkt *p = arg;
+	struct vnet *v = p->ctx;
+
+	linkset_cross(v->links, linkset_host(v->links, p->host), LINKSET_DOWN, p, vnet_host_rx,
+		      now);
+}
+
+/* A gate's answer, as natbed-emu sends it: onto the NAT's inside segment,
+ * or down the host's link, numbered in a flow of its own; it starts from
+ * the scheduler, never inside the step that made it. */
+static void vnet_gate_reply(void *ctx, const struct gate_reply *r, natbed_time_t now)
+{
+	struct vnet *v = ctx;
+	struct dg_ep from = {r->src, r->sport}, to = {r->dst, r->dport};
+	struct pkt *p = pkt_get(v->pool);
+
+	if (!p) {
+		v->st.drops[VNET_DROP_NO_BUFFER]++;
+		return;
+	}
+	if (vnet_frame(p, &from, &to, r->buf, r->len) < 0) {
+		pkt_put(v->pool, p);
+		return;
+	}
+	p->ctx = v;
+	p->in_port = r->host;
+	vnet_flow_number(v, p);
+	if (r->gate_nat >= 0)
+		p->seg = route_nat_inside(r->gate_nat);
+	else
+		p->host = r->gate_host;
+	if (sched_at(v->s, now, r->gate_nat >= 0 ? vnet_on_segment : vnet_gate_down, p) == 0)
+		vnet_drop(v, p, VNET_DROP_SCHED, "gate");
+}
+
+/* A gate per host and NAT that has a gate block. */
+static int vnet_open_gates(struct vnet *v)
+{
+	struct gate_cfg proto = {.seed = v->t->seed, .reply = vnet_gate_reply, .ctx = v};
+
+	v->host_gate = calloc(v->t->n_hosts ? v->t->n_hosts : 1, sizeof(*v->host_gate));
+	v->nat_gate = calloc(v->t->n_nats ? v->t->n_nats : 1, sizeof(*v->nat_gate));
+	if (!v->host_gate || !v->nat_gate)
+		return -1;
+	return gate_open_all(v->t, v->s, &proto, v->host_gate, v->nat_gate);
 }
 
 static int vnet_open_hosts(struct vnet *v)
@@ -546,7 +606,7 @@ struct vnet *vnet_new(const struct vnet_cfg *cfg, char *err, size_t errlen)
 	v->flows = flowtab_new(cfg->max_flows);
 	v->socks = vsock_table_new(cfg->max_sockets ? cfg->max_sockets : VNET_SOCKETS_DEFAULT);
 	if (!v->pool || !v->route || !v->flows || !v->socks || vnet_open_hosts(v) < 0 ||
-	    vnet_open_nats(v) < 0)
+	    vnet_open_nats(v) < 0 || vnet_open_gates(v) < 0)
 		goto nomem;
 	lc.pool = v->pool;
 	lc.ctx = v;
@@ -568,6 +628,12 @@ void vnet_free(struct vnet *v)
 
 	if (!v)
 		return;
+	for (i = 0; v->host_gate && i < v->t->n_hosts; i++)
+		gate_free(v->host_gate[i]);
+	for (i = 0; v->nat_gate && i < v->t->n_nats; i++)
+		gate_free(v->nat_gate[i]);
+	free(v->host_gate);
+	free(v->nat_gate);
 	for (i = 0; v->nats && i < v->t->n_nats; i++)
 		nat_free(v->nats[i]);
 	for (i = 0; v->nat_fw && i < v->t->n_nats; i++)
@@ -608,6 +674,16 @@ struct fw *vnet_firewall(struct vnet *v, const char *name)
 		return v->host_fw[k];
 	k = topo_nat_find(v->t, name);
 	return k >= 0 ? v->nat_fw[k] : NULL;
+}
+
+struct gate *vnet_gate(struct vnet *v, const char *name)
+{
+	int k = topo_host_find(v->t, name);
+
+	if (k >= 0)
+		return v->host_gate[k];
+	k = topo_nat_find(v->t, name);
+	return k >= 0 ? v->nat_gate[k] : NULL;
 }
 
 int vnet_link(struct vnet *v, const char *name, struct link **up, struct link **down)

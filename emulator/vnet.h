@@ -5,14 +5,15 @@
  * every host of the topology a struct dgram. A datagram sent there becomes
  * a real IPv4/UDP frame (checksums set) and walks the topology as
  * natbed-emu walks it (fabric.c), through the same engines, linked:
- *  - the host's firewall (fw_check, out), its access link up;
- *  - on a NAT's inside: the NAT's firewall (out), nat_outbound(), then
+ *  - the host's gate (gate_check, out) and firewall (fw_check, out), its
+ *    access link up;
+ *  - on a NAT's inside: the NAT's gate and firewall (out), nat_outbound(), then
  *    either the hairpin turn (RFC 4787 REQ-9) or the NAT's uplink up to
  *    its upstream (another NAT's inside: carrier chains);
  *  - on the internet: the core link, once per visit;
  *  - toward a NAT's public address: its uplink down, nat_inbound(), its
- *    firewall (in), its inside;
- *  - toward a host (routing as route.c): its firewall (in), its access
+ *    firewall and gate (in), its inside;
+ *  - toward a host (routing as route.c): its firewall and gate (in), its access
  *    link down, its UDP stack: the IP and UDP checksums are checked (a
  *    corrupted copy dies there) and the datagram goes to the socket bound
  *    to its address and port, or to one bound to any address; to a closed
@@ -22,7 +23,10 @@
  * packet numbers per flow come from flowtab as in natbed-emu, so one seed
  * drops the same packets here and there. TTL is decremented where the
  * emulator decrements it. What the emulator answers with a packet (a
- * firewall's reject, TTL exceeded, port unreachable) is only counted here.
+ * firewall's reject, TTL exceeded, port unreachable) is only counted here;
+ * a zero-trust gate's answers to auth requests are sent, as natbed-emu
+ * sends them (from the gate onto the NAT's inside, or down the host's
+ * link), and its events go nowhere.
  * There is no MTU: datagrams up to DG_MAX cross whole.
  *
  * Sockets (vnet_sock.h): a host binds any of its own addresses (a STUN
@@ -96,6 +100,7 @@ enum vnet_drop {
 	VNET_DROP_LINK_TARGETED, /* a link's targeted drops */
 	VNET_DROP_LINK_LOSS,	 /* a link's loss model */
 	VNET_DROP_FIREWALL,	 /* a host's or a NAT's firewall: drop or reject */
+	VNET_DROP_GATE,		 /* a zero-trust gate: no pinhole, or an auth request refused */
 	VNET_DROP_NAT,		 /* a NAT's verdict: see its own counters */
 	VNET_DROP_NO_HAIRPIN,	 /* to a NAT's own public address, hairpin off */
 	VNET_DROP_NO_ROUTE,	 /* on the internet, no host or NAT owns it */
@@ -162,9 +167,12 @@ const struct dgram *vnet_dgram(struct vnet *v, int h);
 /* The NAT, firewall (NULL where none is configured) and the two
  * directions of a link (a host, a NAT's uplink, "internet") called name,
  * as natbed-emu's control socket reaches them: to read counters or to
- * change them at run time (nat_set, link_set, link_set_up). */
+ * change them at run time (nat_set, link_set, link_set_up, gate_set). */
 struct nat *vnet_nat(struct vnet *v, const char *name);
 struct fw *vnet_firewall(struct vnet *v, const char *name);
+struct gate;
+/* The zero-trust gate of the host or NAT called name, or NULL. */
+struct gate *vnet_gate(struct vnet *v, const char *name);
 int vnet_link(struct vnet *v, const char *name, struct link **up, struct link **down);
 
 void vnet_stats(const struct vnet *v, struct vnet_stats *st);

@@ -31,7 +31,7 @@
 #define PUBLIC_POOL_LEN 15
 #define PUBLIC_FIRST	"198.18.1.1" /* ... get one from here upward */
 
-enum host_key { HK_NAT, HK_ADDRESS, HK_ADDRESSES, HK_LINK, HK_RUN, HK_FIREWALL, HK_COUNT };
+enum host_key { HK_NAT, HK_ADDRESS, HK_ADDRESSES, HK_LINK, HK_RUN, HK_FIREWALL, HK_GATE, HK_COUNT };
 
 enum top_key {
 	TK_NAME,
@@ -677,6 +677,7 @@ static const struct key_spec host_keys[HK_COUNT] = {
 	[HK_LINK]      = {"link",      NULL,       topo_v_link,      HOST_FIELD(host.link), 0, 0},
 	[HK_RUN]       = {"run",       &k_run,     NULL,        HOST_FIELD(host.run),  0, 0},
 	[HK_FIREWALL]  = {"firewall",  NULL,       topo_v_firewall,  HOST_FIELD(host.fw),   0, 0},
+	[HK_GATE]      = {"gate",      NULL,       topo_v_gate,      HOST_FIELD(host.gate), 0, 0},
 };
 /* clang-format on */
 
@@ -1272,20 +1273,36 @@ static int build(struct loader *ld, struct topo **out)
 		topo_free(t);
 		return topo_fail(ld, 1, "topology", "out of memory or file name too long");
 	}
-	for (i = 0; i < ld->n_nats; i++)
+	/* t takes the gates: the loader's copies forget them */
+	for (i = 0; i < ld->n_nats; i++) {
 		t->nats[i] = ld->nats[i].nat;
-	for (i = 0; i < ld->n_hosts; i++)
+		ld->nats[i].nat.gate = NULL;
+	}
+	for (i = 0; i < ld->n_hosts; i++) {
 		t->hosts[i] = ld->hosts[i].host;
+		ld->hosts[i].host.gate = NULL;
+	}
 	t->n_nats = ld->n_nats;
 	t->n_hosts = ld->n_hosts;
 	t->scenario = ld->scen;
 	ld->scen = NULL;
-	if (topo_scenario_bind(ld, t) < 0) {
+	if (topo_scenario_bind(ld, t) < 0 || topo_gates_bind(ld, t) < 0) {
 		topo_free(t);
 		return -1;
 	}
 	*out = t;
 	return 0;
+}
+
+/* The gates the loader still holds (a load that failed). */
+static void loader_gates_free(struct loader *ld)
+{
+	size_t i;
+
+	for (i = 0; ld->nats && i < ld->n_nats; i++)
+		free(ld->nats[i].nat.gate);
+	for (i = 0; ld->hosts && i < ld->n_hosts; i++)
+		free(ld->hosts[i].host.gate);
 }
 
 static int prefix_check(struct loader *ld)
@@ -1332,6 +1349,7 @@ int topo_load_string(const char *text, size_t len, const char *name, const char 
 	yaml_document_delete(&doc);
 cleanup:
 	yaml_parser_delete(&parser);
+	loader_gates_free(&ld); /* none once build() took them */
 	free(ld.nats);
 	free(ld.scen); /* NULL once build() took it */
 	free(ld.hosts);
@@ -1389,8 +1407,14 @@ int topo_load(const char *path, const char *prefix, struct topo **out, char *err
 
 void topo_free(struct topo *t)
 {
+	size_t i;
+
 	if (!t)
 		return;
+	for (i = 0; t->nats && i < t->n_nats; i++)
+		free(t->nats[i].gate);
+	for (i = 0; t->hosts && i < t->n_hosts; i++)
+		free(t->hosts[i].gate);
 	free(t->nats);
 	free(t->hosts);
 	free(t->scenario);

@@ -70,6 +70,7 @@ enum nat_key {
 	NK_UPSTREAM,
 	NK_LINK,
 	NK_FIREWALL,
+	NK_GATE,
 	NK_COUNT
 };
 
@@ -220,5 +221,16 @@ int topo_scenario_bind(struct loader *ld, struct topo *t);
 /* A firewall block under a NAT or a host, into a struct topo_fw; a null
  * block is an empty one. */
 int topo_v_firewall(struct loader *ld, const yaml_node_t *n, const char *path, void *dst);
+
+/* ---- gate blocks (topo_gate.c) ---- */
+
+/* A gate block under a NAT or a host, into the struct topo_gate * at dst,
+ * which it allocates (a null block is a gate with every default). */
+int topo_v_gate(struct loader *ld, const yaml_node_t *n, const char *path, void *dst);
+
+/* Binds every gate of t to its hosts: default addresses, the hosts its
+ * hosts block names (which must be behind it), a key for every host it
+ * gates, exemptions' host names. 0, or -1 with the error written. */
+int topo_gates_bind(struct loader *ld, struct topo *t);
 
 #endif

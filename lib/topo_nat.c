@@ -390,6 +390,7 @@ const struct key_spec topo_nat_keys[NK_COUNT] = {
 	[NK_UPSTREAM]   = {"upstream",   &topo_k_nat_ref,    NULL,     NAT_FIELD(upstream),        0, 0},
 	[NK_LINK]       = {"link",       NULL,          topo_v_link,   NAT_FIELD(nat.link),        0, 0},
 	[NK_FIREWALL]   = {"firewall",   NULL,          topo_v_firewall, NAT_FIELD(nat.fw),        0, 0},
+	[NK_GATE]       = {"gate",       NULL,          topo_v_gate, NAT_FIELD(nat.gate),          0, 0},
 };
 /* clang-format on */
 

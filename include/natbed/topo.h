@@ -154,6 +154,87 @@ struct topo_fw {
 	int line;
 };
 
+/* Zero-trust gate on a NAT (between its inside and its upstream) or on a
+ * host's link (docs/gate.md; docs/topology.md, "Gate blocks"). Every
+ * value has a default, the seed model's where it gives one. */
+enum topo_trust {
+	TOPO_TRUST_UNTRUSTED,
+	TOPO_TRUST_LOW,
+	TOPO_TRUST_MEDIUM,
+	TOPO_TRUST_HIGH,
+	TOPO_TRUST_VERIFIED,
+	TOPO_TRUST_COUNT
+};
+
+#define TOPO_GATE_KEY_MAX      64   /* bytes of a host's key, NUL included */
+#define TOPO_GATE_HOSTS_MAX    64   /* entries of a gate's hosts block */
+#define TOPO_GATE_EXEMPT_MAX   16   /* exemptions of one gate */
+#define TOPO_GATE_PORT_DEFAULT 4788 /* UDP port of auth requests: natbed's, next to 4787 */
+#define TOPO_GATE_REPLAY_MAX   64   /* most nonces a replay window spans */
+#define TOPO_GATE_RATE_MAX     64   /* most requests risk.rate-max may count */
+
+/* The model a gate decides by: what `natbed ctl gate NAME set` changes
+ * and a checkpoint keeps. Delays are drawn uniformly in [lo, hi] by the
+ * trust level, then multiplied by time_scale; success is granted with
+ * probability success[level] * (1 - risk_factor * risk), where risk (0..1)
+ * is w_failures * min(failures, failures_max) / failures_max + w_rate *
+ * min(requests in rate_window, rate_max) / rate_max + w_idle * min(time
+ * since the last grant, idle_max) / idle_max, at most 1. */
+struct topo_gate_range {
+	natbed_time_t lo_ns, hi_ns;
+};
+
+struct topo_gate_model {
+	struct topo_gate_range delay[TOPO_TRUST_COUNT];
+	double success[TOPO_TRUST_COUNT];
+	double time_scale;     /* > 0; delays only */
+	double escalate;       /* one level up after a grant, with this probability */
+	uint32_t demote_after; /* one level down after this many denials in a row; 0: never */
+	natbed_time_t pinhole_ttl_ns; /* a grant's pinhole, refreshed by each packet through it */
+	uint32_t replay_window;	      /* nonces below the highest seen that may still come */
+	double risk_factor;
+	double w_failures, w_rate, w_idle;
+	uint32_t failures_max, rate_max;
+	natbed_time_t rate_window_ns, idle_max_ns;
+};
+
+/* A host the gate names: its own key and starting level. */
+struct topo_gate_host {
+	char name[TOPO_NAME_MAX];
+	int index;		     /* in topo.hosts, once bound */
+	char key[TOPO_GATE_KEY_MAX]; /* "" : the gate's key */
+	bool trust_set;
+	enum topo_trust trust;
+	int line;
+};
+
+/* What passes the gate without authentication, both ways: packets to the
+ * remote end `to` (out), and from it (in), of proto, with the remote's
+ * port in `port`. */
+struct topo_gate_exempt {
+	unsigned set;		     /* TOPO_FW_TO, TOPO_FW_PORT: which were given */
+	enum topo_fw_proto proto;    /* any: every protocol */
+	struct topo_fw_net to;	     /* an address or prefix, or: */
+	char to_host[TOPO_NAME_MAX]; /* a host, as the gate sees it; "" when a prefix */
+	int to_index;		     /* its index in topo.hosts, once bound; -1 */
+	struct topo_fw_ports port;
+	int line;
+};
+
+struct topo_gate {
+	struct in_addr address; /* where auth requests go; default: the gateway */
+	bool address_set;
+	uint16_t port;		     /* host order */
+	char key[TOPO_GATE_KEY_MAX]; /* every gated host's key but where hosts[] gives one */
+	enum topo_trust trust;	     /* every gated host's starting level, likewise */
+	struct topo_gate_model m;
+	struct topo_gate_host hosts[TOPO_GATE_HOSTS_MAX];
+	size_t n_hosts;
+	struct topo_gate_exempt exempt[TOPO_GATE_EXEMPT_MAX];
+	size_t n_exempt;
+	int line;
+};
+
 /* How a NAT behaves (RFC 4787): the one description a preset fills, a
  * topology block overrides field by field (struct topo_nat.set says which
  * it gave), `natbed ctl nat NAME set` changes and the NAT engine runs. */
@@ -192,6 +273,7 @@ struct topo_nat {
 	int upstream;		   /* index in topo.nats, or -1: the internet */
 	struct topo_link link;	   /* uplink toward the upstream */
 	struct topo_fw fw;	   /* between its inside and its upstream */
+	struct topo_gate *gate;	   /* between its inside and its upstream; NULL: none */
 	int line;		   /* where it was defined */
 };
 
@@ -206,6 +288,7 @@ struct topo_host {
 	char run[TOPO_RUN_MAX]; /* "" when none */
 	int run_line;		/* where run was given, 0 when not */
 	struct topo_fw fw;	/* on its access link */
+	struct topo_gate *gate; /* on its access link; NULL: none */
 	int line;
 };
 
@@ -312,6 +395,35 @@ int topo_parse_fw_proto(const char *s, enum topo_fw_proto *out);
 const char *topo_fw_action_name(enum topo_fw_action a);
 const char *topo_fw_dir_name(enum topo_fw_dir d);
 const char *topo_fw_proto_name(enum topo_fw_proto p);
+
+/* Trust levels as the topology spells them (untrusted, low, medium, high,
+ * verified), both ways, as above. */
+int topo_parse_trust(const char *s, enum topo_trust *out);
+const char *topo_trust_name(enum topo_trust level);
+
+/* The gate model's defaults: the seed's delays (untrusted 2-5 s, low 1-2 s,
+ * medium 0.5-1 s, high 0.1-0.5 s, verified 50-100 ms), success (untrusted
+ * 70% .. verified 99%), escalation 30% and risk factor 0.3, and natbed's
+ * own choices where the seed gives none (docs/topology.md lists them). */
+void topo_gate_model_default(struct topo_gate_model *m);
+
+/* Sets one model field from its topology key and text (time-scale,
+ * pinhole-ttl, replay-window, escalate, demote-after, delay.LEVEL,
+ * success.LEVEL, risk.KEY), with the loader's parsers: what `natbed ctl
+ * gate NAME set KEY VALUE` runs. 0, or -1 with "KEY: problem" in err; m is
+ * unchanged on error. */
+int topo_gate_model_set(struct topo_gate_model *m, const char *key, const char *value, char *err,
+			size_t errlen);
+
+/* The gate in front of host h: the one on its own link, else its NAT's;
+ * NULL when none. *key (may be NULL) gets h's key there. What a program
+ * starting h's agent passes as --gate ADDRESS:PORT and --gate-key. */
+const struct topo_gate *topo_host_gate(const struct topo *t, int h, const char **key);
+
+/* Whether address a (network order) is host h as a gate anywhere sees it:
+ * one of its own addresses, or a public address of a NAT on its way to the
+ * internet (its NAT, that NAT's upstream, ...). */
+bool topo_host_seen_as(const struct topo *t, int h, uint32_t a);
 
 /* NAT presets (full-cone, restricted-cone, port-restricted, symmetric,
  * symmetric-sequential, cgnat, linux-masquerade). topo_nat_preset_name(i) names the i-th, or

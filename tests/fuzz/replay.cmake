@@ -17,6 +17,11 @@ target_link_libraries(fuzz_stund_replay PRIVATE natbed_stuntools)
 add_test(NAME fuzz-smoke.stund COMMAND fuzz_stund_replay ${NATBED_FUZZ_DIR}/corpus/stund)
 set_tests_properties(fuzz-smoke.stund PROPERTIES LABELS fuzz-smoke TIMEOUT 60)
 
+add_executable(fuzz_gatemsg_replay ${NATBED_FUZZ_DIR}/fuzz_gatemsg.c ${NATBED_FUZZ_DIR}/replay.c)
+target_link_libraries(fuzz_gatemsg_replay PRIVATE natbed)
+add_test(NAME fuzz-smoke.gatemsg COMMAND fuzz_gatemsg_replay ${NATBED_FUZZ_DIR}/corpus/gatemsg)
+set_tests_properties(fuzz-smoke.gatemsg PROPERTIES LABELS fuzz-smoke TIMEOUT 60)
+
 add_executable(fuzz_peermsg_replay ${NATBED_FUZZ_DIR}/fuzz_peermsg.c ${NATBED_FUZZ_DIR}/replay.c)
 target_link_libraries(fuzz_peermsg_replay PRIVATE natbed_trav)
 add_test(NAME fuzz-smoke.peermsg COMMAND fuzz_peermsg_replay ${NATBED_FUZZ_DIR}/corpus/peermsg)
@@ -39,6 +44,11 @@ add_executable(fuzz_firewall_replay ${NATBED_FUZZ_DIR}/fuzz_firewall.c
 target_link_libraries(fuzz_firewall_replay PRIVATE natbed_emu)
 add_test(NAME fuzz-smoke.firewall COMMAND fuzz_firewall_replay ${NATBED_FUZZ_DIR}/corpus/firewall)
 set_tests_properties(fuzz-smoke.firewall PROPERTIES LABELS fuzz-smoke TIMEOUT 60)
+
+add_executable(fuzz_gate_replay ${NATBED_FUZZ_DIR}/fuzz_gate.c ${NATBED_FUZZ_DIR}/replay.c)
+target_link_libraries(fuzz_gate_replay PRIVATE natbed_emu)
+add_test(NAME fuzz-smoke.gate COMMAND fuzz_gate_replay ${NATBED_FUZZ_DIR}/corpus/gate)
+set_tests_properties(fuzz-smoke.gate PROPERTIES LABELS fuzz-smoke TIMEOUT 60)
 
 add_executable(fuzz_pcp_replay ${NATBED_FUZZ_DIR}/fuzz_pcp.c ${NATBED_FUZZ_DIR}/replay.c)
 target_link_libraries(fuzz_pcp_replay PRIVATE natbed_emu)
