@@ -628,6 +628,22 @@ static void fab_flow_number(struct fabric *f, struct pkt *p)
 	p->seq = flowtab_next(f->flows, &k);
 }
 
+/* An auth request to a gate in front of host h that listens on the
+ * gateway's address: the gate's to answer (docs/gate.md). */
+static bool fab_for_gate(const struct fabric *f, int h, const struct ip_view *v)
+{
+	const struct udp_hdr *u = (const struct udp_hdr *)v->l4;
+	int k = f->t->hosts[h].nat;
+	const struct gate *g[2] = {f->host_gate[h], k >= 0 ? f->nat_gate[k] : NULL};
+
+	if (v->ip->proto != IPPROTO_UDP_ || !v->l4 || v->l4_len < UDP_HLEN)
+		return false;
+	for (int i = 0; i < 2; i++)
+		if (g[i] && gate_address(g[i]) == v->ip->dst && htons(gate_port(g[i])) == u->dport)
+			return true;
+	return false;
+}
+
 /* Anything else to the gateway's own address: the router offers no other
  * service, and its inside address is no destination on the internet, so
  * the packet is never NAT'd out. A UDP datagram is answered with port
@@ -641,7 +657,7 @@ static int fab_gateway_other(struct fabric *f, int h, struct pkt *p, struct ip_v
 
 	/* a segment port (standalone) also carries what comes back to the
 	 * address it plays there: the NAT's public one */
-	if (f->segment_port[h] || v->ip->dst != fab_gateway(f, h))
+	if (f->segment_port[h] || v->ip->dst != fab_gateway(f, h) || fab_for_gate(f, h, v))
 		return 0;
 	fab_flow_number(f, p); /* the answer's link decisions follow p's */
 	if (v->ip->proto == IPPROTO_UDP_ && (ans = pkt_get(f->pool)) != NULL)

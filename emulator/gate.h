@@ -158,7 +158,7 @@ const struct topo_gate_model *gate_model(const struct gate *g);
 const char *gate_name(const struct gate *g);
 /* Where auth requests go (network order). */
 uint32_t gate_address(const struct gate *g);
-uint16_t gate_port(const struct gate *g);
+uint16_t gate_port(const struct gate *g); /* host order */
 
 /* Host h's (topo index) trust level, or -1 when h is not behind g. */
 int gate_host_level(const struct gate *g, int h);
