@@ -6,7 +6,8 @@
 #    (no namespace, no process of the run);
 #  - arrivals (topologies/arrivals.yaml, shortened with --duration): two
 #    runs with one seed give the same attempt list (pairs, NATs, times,
-#    outcomes), another seed another;
+#    outcomes), another seed another; every client connects to the public
+#    server, with direct;
 #  - Ctrl-C in the middle: exit 130, no namespace or process left, and the
 #    partial results.json and the pcaps are readable.
 . "$(dirname "$0")/../lib.sh"
@@ -105,6 +106,9 @@ two=$(arrivals two 21)
 three=$(arrivals three 22)
 [ "$(jq length <<<"$one")" -ge 3 ] || nb_fail "arrivals: too few attempts: $one"
 jq -e 'all(.[]; .[4])' <<<"$one" >/dev/null || nb_fail "arrivals: an attempt failed: $one"
+# the server is public: direct reaches it from every site, however many
+# clients its one serve answers at once
+jq -e 'all(.[]; .[3] == "direct")' <<<"$one" >/dev/null || nb_fail "arrivals: not all direct: $one"
 [ "$one" = "$two" ] || nb_fail "one seed, two attempt lists:
 $one
 $two"
