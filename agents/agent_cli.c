@@ -164,6 +164,9 @@ static json_t *stats_json(void *arg)
 	rdv = json_object_get(root, "rendezvous");
 	json_object_set_new(rdv, "lookups_ok", json_integer((json_int_t)rc.lookups_ok));
 	json_object_set_new(rdv, "lookups_failed", json_integer((json_int_t)rc.lookups_failed));
+	json_object_set_new(rdv, "cancels", json_integer((json_int_t)rc.cancels));
+	json_object_set_new(json_object_get(root, "tries"), "cancelled",
+			    json_integer((json_int_t)ac.tries_cancelled));
 	return root;
 }
 

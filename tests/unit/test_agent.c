@@ -4,7 +4,8 @@
  *    natbed-stund's request logic, a serving agent and a connecting one,
  *    with the test method (a Binding request each way,
  *    tests/support/method_testbind.c) and three of this file's. The
- *    report's every field; failures named by their reason; strays
+ *    report's every field; failures named by their reason; a busy
+ *    serving agent's refusal told to the initiator at once; strays
  *    counted; the cascade (LOOKUP, then the methods by score: a failing
  *    one, then one that connects, both listed in order with what it
  *    skipped; its budget cutting a try; learning reordering it);
@@ -375,8 +376,8 @@ static void total_budget_spent(void **state)
 		    strcmp(e->alice.rep.reason, "budget spent") == 0);
 }
 
-/* A responder that does not serve refuses; the connect ends with no
- * introduction. */
+/* A responder that does not serve refuses; the connect ends with its
+ * reason. */
 static void not_serving_refuses(void **state)
 {
 	struct env *e = *state;
@@ -387,7 +388,62 @@ static void not_serving_refuses(void **state)
 	assert_int_equal(cnt(&e->alice).tries_refused, 1);
 	assert_int_equal(e->bob.reports, 1);
 	assert_false(e->bob.rep.success);
+	assert_string_equal(e->bob.rep.reason, "peer refused: not serving");
 	assert_int_equal(cnt(&e->bob).tries_failed, 1);
+}
+
+/* A serving agent with room for one try refuses a second introduction as
+ * busy; the rendezvous tells the initiator (CANCEL), whose try ends at
+ * once with the peer's reason instead of at its deadline. Once the first
+ * try is over, the same connect goes through. */
+static void busy_refusal_reaches_initiator(void **state)
+{
+	struct env *e = *state;
+	struct agent_config cfg = {.rdv = e->rdv_ep,
+				   .stun = e->stun_ep,
+				   .serve = true,
+				   .find_method = find_test,
+				   .max_tries = 1};
+	struct side dave = {0};
+	struct agent_ops ops = {.ready = on_ready, .failed = on_failed, .arg = &dave};
+	struct agent_plan p = plan("dave", 1);
+	const struct agent_report *r = &e->carol.rep;
+	struct rdv_counters rc;
+
+	strcpy(cfg.name, "dave");
+	assert_int_equal(agent_new(fakenet_host(e->net, "203.0.113.4"), &cfg, &ops, &dave.a), 0);
+	cfg = (struct agent_config){.rdv = e->rdv_ep, .stun = e->stun_ep, .find_method = find_test};
+	ops = (struct agent_ops){.report = on_report, .arg = &e->carol};
+	strcpy(cfg.name, "carol");
+	assert_int_equal(agent_new(fakenet_host(e->net, "203.0.113.3"), &cfg, &ops, &e->carol.a),
+			 0);
+	fakenet_run_for(e->net, 1 * S);
+	/* the same moment: alice's introduction reaches dave first */
+	assert_int_equal(agent_connect(e->alice.a, &p), 0);
+	assert_int_equal(agent_connect(e->carol.a, &p), 0);
+	fakenet_run_for(e->net, 500 * MS);
+	assert_int_equal(e->alice.reports, 1);
+	assert_true(e->alice.rep.success);
+	assert_int_equal(e->carol.reports, 1);
+	assert_false(r->success);
+	assert_string_equal(r->reason, "peer refused: busy");
+	assert_int_equal(r->ntried, 1);
+	assert_string_equal(r->tried[0].reason, "peer refused: busy");
+	/* from the ask: CONNECT 10, INTRODUCE 10, the refusal 10, CANCEL 10 */
+	assert_int_equal((int)r->tried[0].ms, 40);
+	assert_int_equal(cnt(&dave).tries_refused, 1);
+	assert_int_equal(cnt(&e->carol).tries_cancelled, 1);
+	assert_int_equal(cnt(&e->carol).tries_run, 0);
+	rdv_counters(e->r, &rc);
+	assert_int_equal(rc.cancels, 1);
+	assert_int_equal(rc.cancel_acked, 1);
+	/* alice's try holds dave's one place until its deadline (3 s) */
+	fakenet_run_for(e->net, 3 * S);
+	assert_int_equal(agent_connect(e->carol.a, &p), 0);
+	fakenet_run_for(e->net, 1 * S);
+	assert_int_equal(e->carol.reports, 2);
+	assert_true(r->success);
+	agent_free(dave.a);
 }
 
 static void strays_counted(void **state)
@@ -912,6 +968,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(filtered_times_out, setup, teardown),
 	    cmocka_unit_test_setup_teardown(total_budget_spent, setup, teardown),
 	    cmocka_unit_test_setup_teardown(not_serving_refuses, setup, teardown),
+	    cmocka_unit_test_setup_teardown(busy_refusal_reaches_initiator, setup, teardown),
 	    cmocka_unit_test_setup_teardown(strays_counted, setup, teardown),
 	    cmocka_unit_test_setup_teardown(cascade_fails_then_succeeds_and_learns, setup,
 					    teardown),
