@@ -114,4 +114,11 @@ void agent_cli_stop(struct agent_cli *c, int status);
  * exit status the loop ended with (1 when it never ran). */
 int agent_cli_end(struct agent_cli *c);
 
+/* A connect's result line (docs/agents.md): a new object, NULL on ENOMEM. */
+json_t *agent_report_json(const struct agent_report *r);
+
+/* Prints j on one line of stdout, flushed, and drops the reference.
+ * 0, or -ENOMEM (logged; j NULL counts as that). */
+int agent_print_json(json_t *j);
+
 #endif
