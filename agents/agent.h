@@ -31,6 +31,7 @@ int agent_main(int argc, char **argv, const struct agent_env *env);
 int agent_cmd_serve(int argc, char **argv, const struct agent_env *env);
 int agent_cmd_connect(int argc, char **argv, const struct agent_env *env);
 int agent_cmd_methods(int argc, char **argv, const struct agent_env *env);
+int agent_cmd_clients(int argc, char **argv, const struct agent_env *env);
 /* discover --stun IP[:PORT]: RFC 5780 NAT behaviour discovery, one JSON
  * line (agent_discover.c); its one-line help. */
 int agent_discover_main(int argc, char **argv);

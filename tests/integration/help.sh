@@ -25,7 +25,7 @@ check "$bin/agents/natbed-agent" discover -- agents/agent_discover.c
 check "$bin/agents/natbed-agent" methods -- agents/agent_methods.c
 check "$bin/agents/natbed-rendezvous" -- agents/rdvd.c
 check "$bin/agents/natbed-agent" serve -- agents/agent_serve.c agents/agent.h
-for c in connect; do
+for c in connect clients; do
 	check "$bin/agents/natbed-agent" "$c" -- "agents/agent_$c.c" agents/agent.h agents/agent_plan.h
 done
 for c in up down exec status ctl; do
