@@ -13,6 +13,8 @@ static int agent_cmd_discover(int argc, char **argv, const struct agent_env *env
 static const struct agent_cmd cmds[] = {
     {"serve", agent_cmd_serve, "register and answer connection requests until stopped"},
     {"connect", agent_cmd_connect, "connect to a peer, probe the path, print one JSON line"},
+    {"clients", agent_cmd_clients,
+     "many clients in one process, each connecting as scheduled on stdin"},
     {"discover", agent_cmd_discover, agent_discover_help},
     {"methods", agent_cmd_methods, "the methods' table, priors, measured rates and scores"},
 };

@@ -32,6 +32,7 @@ int agent_main(int argc, char **argv, const struct agent_env *env);
 int agent_cmd_serve(int argc, char **argv, const struct agent_env *env);
 int agent_cmd_connect(int argc, char **argv, const struct agent_env *env);
 int agent_cmd_methods(int argc, char **argv, const struct agent_env *env);
+int agent_cmd_clients(int argc, char **argv, const struct agent_env *env);
 /* discover --stun IP[:PORT]: RFC 5780 NAT behaviour discovery, one JSON
  * line (agent_discover.c); its one-line help. */
 int agent_discover_main(int argc, char **argv);
@@ -141,5 +142,12 @@ void agent_cli_stop(struct agent_cli *c, int status);
 /* Leaves the rendezvous, writes --stats, frees everything. Returns the
  * exit status the loop ended with (1 when it never ran). */
 int agent_cli_end(struct agent_cli *c);
+
+/* A connect's result line (docs/agents.md): a new object, NULL on ENOMEM. */
+json_t *agent_report_json(const struct agent_report *r);
+
+/* Prints j on one line of stdout, flushed, and drops the reference.
+ * 0, or -ENOMEM (logged; j NULL counts as that). */
+int agent_print_json(json_t *j);
 
 #endif

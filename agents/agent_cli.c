@@ -1,8 +1,10 @@
 /* natbed-agent: what the subcommands share: common options, the agent's
- * state machine on the programs' loop (agent_loop.c), the --stats file. */
+ * state machine on the programs' loop (agent_loop.c), the --stats file,
+ * the result line. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,7 +239,62 @@ static json_t *stats_json(void *arg)
 	json_object_set_new(rdv, "lookups_ok", json_integer((json_int_t)rc.lookups_ok));
 	json_object_set_new(rdv, "lookups_failed", json_integer((json_int_t)rc.lookups_failed));
 	stats_turn(c, root);
+	json_object_set_new(rdv, "cancels", json_integer((json_int_t)rc.cancels));
+	json_object_set_new(json_object_get(root, "tries"), "cancelled",
+			    json_integer((json_int_t)ac.tries_cancelled));
 	return root;
+}
+
+static json_t *ms_json(double ms)
+{
+	return json_real(round(ms * 1000) / 1000);
+}
+
+static json_t *ep_json(const struct dg_ep *ep, bool known)
+{
+	char b[DG_EP_STR];
+
+	return known ? json_string(dg_ep_str(ep, b)) : json_null();
+}
+
+json_t *agent_report_json(const struct agent_report *r)
+{
+	json_t *tried = json_array(), *j;
+
+	for (int i = 0; i < r->ntried; i++) {
+		const struct agent_tried *t = &r->tried[i];
+
+		json_array_append_new(
+		    tried, json_pack("{s:s, s:b, s:o, s:o}", "method", t->m->spec.name, "success",
+				     t->success, "ms", ms_json(t->ms), "reason",
+				     t->success ? json_null() : json_string(t->reason)));
+	}
+	/* no method when nothing was tried (the peer's LOOKUP refused) */
+	j = json_pack("{s:s, s:o, s:b, s:o, s:o, s:o, s:o, s:o, s:s, s:o, s:o}", "peer", r->peer,
+		      "method", r->m ? json_string(r->m->spec.name) : json_null(), "success",
+		      r->success, "setup_ms", r->success ? ms_json(r->setup_ms) : json_null(),
+		      "rtt_ms", r->probe.rtt_ms >= 0 ? ms_json(r->probe.rtt_ms) : json_null(),
+		      "loss", r->success && r->probe.sent ? json_real(r->probe.loss) : json_null(),
+		      "local", ep_json(&r->local, r->success), "remote",
+		      ep_json(&r->remote, r->success), "path", r->path, "tried", tried, "reason",
+		      r->success ? json_null() : json_string(r->reason));
+	return j;
+}
+
+int agent_print_json(json_t *j)
+{
+	/* 9 significant digits: 200.424, not 200.42400000000001 */
+	char *line = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
+
+	json_decref(j);
+	if (!line) {
+		log_err("cannot write a result line: out of memory");
+		return -ENOMEM;
+	}
+	printf("%s\n", line);
+	fflush(stdout);
+	free(line);
+	return 0;
 }
 
 /* What discovery found, and what it could not measure (--verbose). */

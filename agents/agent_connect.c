@@ -3,27 +3,13 @@
  * JSON line; exit 0 on success, 1 on failure. */
 #include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <jansson.h>
 
-#include "agent.h"
+#include "agent_plan.h"
 #include "natbed/log.h"
-#include "natbed/units.h"
-
-#define CONNECT_PROBES 10
-
-/* What the command line asks; the plan is built from it. */
-struct connect_opts {
-	const char *peer, *method, *learn_path;
-	bool cascade, cascade_only; /* cascade_only: --priority or --no-relay came */
-	enum sel_priority priority;
-	bool no_relay;
-	natbed_time_t budget_ns;
-	int probes;
-};
 
 static void usage(FILE *f)
 {
@@ -63,41 +49,25 @@ static void usage(FILE *f)
 	    "                           to choose, every try's outcome added under the pair\n"
 	    "                           of NAT classes, saved at the end\n"
 	    "  --probes K               probes on the path, 0..%d (default %d)\n" AGENT_CLI_HELP,
-	    PROBE_MAX, CONNECT_PROBES);
-}
-
-/* The table the cascade orders: the program's (env), at most
- * AGENT_PLAN_MAX. */
-static size_t method_table(const struct agent_cli *c, const struct method **out)
-{
-	const struct method *(*at)(size_t) = c->env->method_at ? c->env->method_at : method_at;
-	size_t n = 0;
-
-	while (n < AGENT_PLAN_MAX && (out[n] = at(n)) != NULL)
-		n++;
-	return n;
+	    PROBE_MAX, AGENT_CONNECT_PROBES);
 }
 
 /* The plan: one step with --method; with --cascade the table, whose
  * steps the agent chooses once it knows the peer's NAT. */
-static int build_plan(const struct agent_cli *c, const struct connect_opts *o,
+static int build_plan(const struct agent_cli *c, const struct agent_connect_opts *o,
 		      const struct method **table, struct learn *l, struct agent_plan *p)
 {
 	const struct method *m;
 
+	if (o->cascade) {
+		agent_cascade_plan(c, o, table, l, p);
+		snprintf(p->peer, sizeof(p->peer), "%s", o->peer);
+		return 0;
+	}
 	memset(p, 0, sizeof(*p));
 	snprintf(p->peer, sizeof(p->peer), "%s", o->peer);
 	p->probes = o->probes;
 	p->learn = l;
-	if (o->cascade) {
-		p->cascade = true;
-		p->table = table;
-		p->ntable = method_table(c, table);
-		p->priority = o->priority;
-		p->total_ns = o->budget_ns;
-		p->limits = (struct sel_limits){.no_relay = o->no_relay, .budget_ns = o->budget_ns};
-		return 0;
-	}
 	m = c->cfg.find_method ? c->cfg.find_method(o->method) : method_find(o->method);
 	if (!m) {
 		fprintf(stderr, "--method %s: no such method (natbed-agent methods)\n", o->method);
@@ -109,130 +79,29 @@ static int build_plan(const struct agent_cli *c, const struct connect_opts *o,
 	return 0;
 }
 
-static json_t *ms_json(double ms)
-{
-	return json_real(round(ms * 1000) / 1000);
-}
-
-static json_t *ep_json(const struct dg_ep *ep, bool known)
-{
-	char b[DG_EP_STR];
-
-	return known ? json_string(dg_ep_str(ep, b)) : json_null();
-}
-
-static json_t *report_json(const struct agent_report *r)
-{
-	json_t *tried = json_array(), *j;
-
-	for (int i = 0; i < r->ntried; i++) {
-		const struct agent_tried *t = &r->tried[i];
-
-		json_array_append_new(
-		    tried, json_pack("{s:s, s:b, s:o, s:o}", "method", t->m->spec.name, "success",
-				     t->success, "ms", ms_json(t->ms), "reason",
-				     t->success ? json_null() : json_string(t->reason)));
-	}
-	/* no method when nothing was tried (the peer's LOOKUP refused) */
-	j = json_pack("{s:s, s:o, s:b, s:o, s:o, s:o, s:o, s:o, s:s, s:o, s:o}", "peer", r->peer,
-		      "method", r->m ? json_string(r->m->spec.name) : json_null(), "success",
-		      r->success, "setup_ms", r->success ? ms_json(r->setup_ms) : json_null(),
-		      "rtt_ms", r->probe.rtt_ms >= 0 ? ms_json(r->probe.rtt_ms) : json_null(),
-		      "loss", r->success && r->probe.sent ? json_real(r->probe.loss) : json_null(),
-		      "local", ep_json(&r->local, r->success), "remote",
-		      ep_json(&r->remote, r->success), "path", r->path, "tried", tried, "reason",
-		      r->success ? json_null() : json_string(r->reason));
-	return j;
-}
-
 static void on_report(void *arg, struct agent *a, const struct agent_report *r)
 {
 	struct agent_cli *c = arg;
-	json_t *j = report_json(r);
-	char *line;
+	json_t *j = agent_report_json(r);
+	int printed;
 
 	agent_gate_json(c, j); /* with --gate: gate, auth_ms, trust */
-	/* 9 significant digits: 200.424, not 200.42400000000001 */
-	line = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
+	printed = agent_print_json(j);
 
-	if (line) {
-		printf("%s\n", line);
-		fflush(stdout);
-	} else {
-		log_err("cannot write the report");
-	}
-	free(line);
-	json_decref(j);
-	agent_cli_stop(c, r->success && line ? 0 : 1);
-}
-
-static int connect_option(struct connect_opts *o, int opt, const char *arg)
-{
-	int64_t k;
-
-	switch (opt) {
-	case 'c':
-		o->cascade = true;
-		return 1;
-	case 'P':
-		if (sel_priority_parse(arg, &o->priority) < 0) {
-			fprintf(stderr, "--priority %s: success_rate, cost, security or balanced\n",
-				arg);
-			return -1;
-		}
-		o->cascade_only = true;
-		return 1;
-	case 'R':
-		o->no_relay = true;
-		o->cascade_only = true;
-		return 1;
-	case 'l':
-		o->learn_path = arg;
-		return 1;
-	case 'p':
-		if (!rdvmsg_name_ok(arg, RDV_NAME_MAX)) {
-			fprintf(stderr, "--peer %s: not an agent name\n", arg);
-			return -1;
-		}
-		o->peer = arg;
-		return 1;
-	case 'm':
-		o->method = arg;
-		return 1;
-	case 'b':
-		if (units_parse_duration(arg, &o->budget_ns) < 0 || o->budget_ns <= 0 ||
-		    o->budget_ns > 3600 * NATBED_NS_PER_S) {
-			fprintf(stderr, "--budget %s: a duration in (0, 3600s]\n", arg);
-			return -1;
-		}
-		return 1;
-	case 'k':
-		if (units_parse_count(arg, PROBE_MAX, &k) < 0) {
-			fprintf(stderr, "--probes %s: 0..%d\n", arg, PROBE_MAX);
-			return -1;
-		}
-		o->probes = (int)k;
-		return 1;
-	default:
-		return 0;
-	}
+	agent_cli_stop(c, r->success && printed == 0 ? 0 : 1);
 }
 
 int agent_cmd_connect(int argc, char **argv, const struct agent_env *env)
 {
 	static const struct option opts[] = {
 	    AGENT_CLI_OPTIONS,
+	    AGENT_PLAN_OPTIONS,
 	    {"peer", required_argument, NULL, 'p'},
 	    {"method", required_argument, NULL, 'm'},
-	    {"budget", required_argument, NULL, 'b'},
-	    {"probes", required_argument, NULL, 'k'},
 	    {"cascade", no_argument, NULL, 'c'},
-	    {"priority", required_argument, NULL, 'P'},
-	    {"no-relay", no_argument, NULL, 'R'},
-	    {"learn", required_argument, NULL, 'l'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct connect_opts o = {.probes = CONNECT_PROBES, .priority = SEL_BALANCED};
+	struct agent_connect_opts o;
 	struct agent_ops ops = {.report = on_report};
 	const struct method *table[AGENT_PLAN_MAX];
 	struct learn *l = NULL;
@@ -242,6 +111,7 @@ int agent_cmd_connect(int argc, char **argv, const struct agent_env *env)
 	int opt, r, status;
 
 	agent_cli_init(&c, env);
+	agent_connect_opts_init(&o);
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (opt == AGENT_OPT_HELP) {
 			usage(stdout);
@@ -249,7 +119,7 @@ int agent_cmd_connect(int argc, char **argv, const struct agent_env *env)
 		}
 		r = agent_cli_option(&c, opt, optarg);
 		if (r == 0)
-			r = connect_option(&o, opt, optarg);
+			r = agent_connect_option(&o, opt, optarg);
 		if (r != 1) {
 			usage(stderr);
 			return 2;

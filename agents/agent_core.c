@@ -19,10 +19,12 @@ struct agent_try {
 	struct agent *a;
 	bool used, mine;
 	bool cut;	   /* the plan's budget ended it: not the method's outcome */
+	bool cancelled;	   /* the peer refused it (CANCEL): neither */
 	bool start_called; /* stop() is owed */
 	bool running;	   /* start() succeeded: datagrams go to input() */
 	struct trav_try t;
 	char peer[RDV_NAME_MAX + 1];
+	char reason[AGENT_REASON_MAX]; /* t.reason when the agent ends it */
 	uint64_t start_timer, guard_timer, after_timer, stop_timer;
 };
 
@@ -48,8 +50,11 @@ struct agent {
 	struct rdvc *rdvc;
 	struct disc *disc; /* while the discovery runs */
 	bool rdv_started;  /* the rendezvous client was started */
-	struct agent_try tries[AGENT_TRIES_MAX];
-	struct agent_path paths[AGENT_PATHS_MAX];
+	/* allocated as they are first needed and kept: a connecting agent
+	 * holds one or two, a serving one as many as its clients need */
+	struct agent_try *tries[AGENT_TRIES_MAX];
+	struct agent_path *paths[AGENT_PATHS_MAX];
+	int ntries, npaths; /* tries[0..ntries), paths[0..npaths) allocated */
 	uint64_t sweep_timer;
 	/* the connect */
 	bool connecting, waiting_registration;
@@ -132,13 +137,32 @@ static void path_recv(void *arg, int sock, const struct dg_ep *from, const uint8
 		stray(p->a, buf, len);
 }
 
+/* A free path: one allocated before, a new one, or, all AGENT_PATHS_MAX
+ * in use, the echoing path used least recently (its peer is long done
+ * probing, or it would have been used since). NULL when none. */
+static struct agent_path *path_slot(struct agent *a)
+{
+	struct agent_path *oldest = NULL;
+
+	for (int i = 0; i < a->npaths; i++) {
+		struct agent_path *p = a->paths[i];
+
+		if (!p->used)
+			return p;
+		if (!p->probe && (!oldest || p->last_used < oldest->last_used))
+			oldest = p;
+	}
+	if (a->npaths < AGENT_PATHS_MAX && (a->paths[a->npaths] = calloc(1, sizeof(**a->paths))))
+		return a->paths[a->npaths++];
+	if (oldest)
+		path_free(oldest);
+	return oldest;
+}
+
 static struct agent_path *path_add(struct agent *a, const struct trav_try *t)
 {
-	struct agent_path *p = NULL;
+	struct agent_path *p = path_slot(a);
 
-	for (int i = 0; i < AGENT_PATHS_MAX && !p; i++)
-		if (!a->paths[i].used)
-			p = &a->paths[i];
 	if (!p)
 		return NULL;
 	*p = (struct agent_path){.a = a,
@@ -160,8 +184,8 @@ static void sweep(void *arg, natbed_time_t now)
 {
 	struct agent *a = arg;
 
-	for (int i = 0; i < AGENT_PATHS_MAX; i++) {
-		struct agent_path *p = &a->paths[i];
+	for (int i = 0; i < a->npaths; i++) {
+		struct agent_path *p = a->paths[i];
 
 		if (p->used && !p->probe &&
 		    now - p->last_used > AGENT_PATH_LINGER_S * NATBED_NS_PER_S)
@@ -449,13 +473,18 @@ static void try_after(void *arg, natbed_time_t now)
 	struct agent_try *at = arg;
 	struct agent *a = at->a;
 	struct trav_try t = at->t;
-	bool mine = at->mine, cut = at->cut;
-	/* a try cut before its start took no time of its own */
+	bool mine = at->mine, cut = at->cut, cancelled = at->cancelled;
+	/* a try cut before its start took no time of its own; a refused one
+	 * counts from the ask, as a refusal of the rendezvous does */
 	double ms = t.done_at > t.start ? ms_between(t.start, t.done_at) : 0;
 
+	if (cancelled && mine)
+		ms = ms_between(a->step_asked_at, t.done_at);
 	at->after_timer = 0;
 	try_log(at);
-	if (mine && a->plan.learn && !cut)
+	/* t.reason is at->reason's until at is taken again: not before the
+	 * next introduction, which no call below can bring */
+	if (mine && a->plan.learn && !cut && !cancelled)
 		learn_outcome(a, &t, ms);
 	if (t.success) {
 		if (at->guard_timer)
@@ -475,7 +504,9 @@ static void try_after(void *arg, natbed_time_t now)
 	if (!mine) {
 		/* responder: echo the initiator's probes, on the path found or,
 		 * when only the initiator found one, on the main socket to
-		 * whoever holds the try id */
+		 * whoever holds the try id (none comes after a refusal) */
+		if (cancelled)
+			return;
 		if (!t.success) {
 			t.path_sock = a->sock;
 			t.remote = (struct dg_ep){0};
@@ -527,7 +558,7 @@ static void try_guard(void *arg, natbed_time_t now)
 	struct agent_try *at = arg;
 
 	at->guard_timer = 0;
-	trav_done(&at->t, false, "timeout");
+	trav_done(&at->t, false, "method overran its deadline");
 }
 
 static void try_begin(void *arg, natbed_time_t now)
@@ -560,6 +591,18 @@ static bool try_other(struct trav_try *t, int sock, const struct dg_ep *from, co
 	return true;
 }
 
+/* A free try: one allocated before, or a new one; NULL when max_tries
+ * are under way (or memory is short). */
+static struct agent_try *try_slot(struct agent *a)
+{
+	for (int i = 0; i < a->ntries; i++)
+		if (!a->tries[i]->used)
+			return a->tries[i];
+	if (a->ntries < a->cfg.max_tries && (a->tries[a->ntries] = calloc(1, sizeof(**a->tries))))
+		return a->tries[a->ntries++];
+	return NULL;
+}
+
 static const char *on_introduced(void *arg, struct rdvc *c, const struct trav_try *t,
 				 const char *peer)
 {
@@ -579,9 +622,7 @@ static const char *on_introduced(void *arg, struct rdvc *c, const struct trav_tr
 		a->cnt.tries_refused++;
 		return "not serving";
 	}
-	for (int i = 0; i < AGENT_TRIES_MAX && !at; i++)
-		if (!a->tries[i].used)
-			at = &a->tries[i];
+	at = try_slot(a);
 	if (!at) {
 		a->cnt.tries_refused++;
 		return "busy";
@@ -602,6 +643,26 @@ static const char *on_introduced(void *arg, struct rdvc *c, const struct trav_tr
 }
 
 /* --- the rendezvous client's news -------------------------------------- */
+
+/* The peer refused a try this side accepted: it ends now, failed, rather
+ * than at its deadline against nobody; a connect goes on with its next
+ * step. */
+static void on_cancelled(void *arg, struct rdvc *c, uint64_t try_id, const char *reason)
+{
+	struct agent *a = arg;
+
+	for (int i = 0; i < a->ntries; i++) {
+		struct agent_try *at = a->tries[i];
+
+		if (!at->used || at->t.id != try_id || at->t.finished)
+			continue;
+		at->cancelled = true;
+		snprintf(at->reason, sizeof(at->reason), "peer refused: %s", reason);
+		a->cnt.tries_cancelled++;
+		trav_done(&at->t, false, at->reason);
+		return;
+	}
+}
 
 static void on_registered(void *arg, struct rdvc *c)
 {
@@ -647,12 +708,12 @@ static void main_recv(void *arg, int sock, const struct dg_ep *from, const uint8
 		return;
 	if (rdvc_input(a->rdvc, from, buf, len, now))
 		return;
-	for (int i = 0; i < AGENT_PATHS_MAX; i++)
-		if (a->paths[i].used && a->paths[i].sock == a->sock &&
-		    path_input(&a->paths[i], from, buf, len, now))
+	for (int i = 0; i < a->npaths; i++)
+		if (a->paths[i]->used && a->paths[i]->sock == a->sock &&
+		    path_input(a->paths[i], from, buf, len, now))
 			return;
-	for (int i = 0; i < AGENT_TRIES_MAX; i++) {
-		struct agent_try *at = &a->tries[i];
+	for (int i = 0; i < a->ntries; i++) {
+		struct agent_try *at = a->tries[i];
 
 		if (!at->used || !at->start_called)
 			continue;
@@ -812,6 +873,7 @@ int agent_new(const struct dgram *d, const struct agent_config *cfg, const struc
 	struct rdvc_ops ro = {.registered = on_registered,
 			      .failed = on_failed,
 			      .introduced = on_introduced,
+			      .cancelled = on_cancelled,
 			      .connect_failed = on_connect_failed,
 			      .looked_up = on_looked_up};
 	struct agent *a;
@@ -824,6 +886,8 @@ int agent_new(const struct dgram *d, const struct agent_config *cfg, const struc
 		return -ENOMEM;
 	a->d = d;
 	a->cfg = *cfg;
+	if (a->cfg.max_tries <= 0 || a->cfg.max_tries > AGENT_TRIES_MAX)
+		a->cfg.max_tries = AGENT_TRIES_MAX;
 	a->ops = *ops;
 	if (cfg->turn.server.addr) {
 		/* the allocation's own socket is d's; the agent's sockets and
@@ -866,11 +930,15 @@ void agent_free(struct agent *a)
 	if (!a)
 		return;
 	/* a successful try's path socket is a path's by now: closed there */
-	for (int i = 0; i < AGENT_TRIES_MAX; i++)
-		if (a->tries[i].used)
-			try_release(&a->tries[i]);
-	for (int i = 0; i < AGENT_PATHS_MAX; i++)
-		path_free(&a->paths[i]);
+	for (int i = 0; i < a->ntries; i++) {
+		if (a->tries[i]->used)
+			try_release(a->tries[i]);
+		free(a->tries[i]);
+	}
+	for (int i = 0; i < a->npaths; i++) {
+		path_free(a->paths[i]);
+		free(a->paths[i]);
+	}
 	disc_free(a->disc);
 	if (a->sweep_timer)
 		sched_cancel(a->d->s, a->sweep_timer);

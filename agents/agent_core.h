@@ -12,7 +12,8 @@
  *  - serve: every introduction as responder runs its method at the common
  *    start; its try id's probes are echoed (probe.h) from then on, on the
  *    path found (from its remote only) or, when the initiator alone found
- *    one, on the main socket, for AGENT_PATH_LINGER_S after the last.
+ *    one, on the main socket, for AGENT_PATH_LINGER_S after the last (or
+ *    until AGENT_PATHS_MAX newer ones need the room).
  *  - connect: a plan of methods to try in order, each asked of the
  *    rendezvous (CONNECT) and run as initiator, each within its budget
  *    and all within the plan's; the first success probes its path; one
@@ -35,8 +36,8 @@
 #include "select.h"
 #include "turn.h"
 
-#define AGENT_TRIES_MAX	    16	 /* tries under way at once (serve) */
-#define AGENT_PATHS_MAX	    64	 /* paths kept to echo probes on (serve) */
+#define AGENT_TRIES_MAX	    256	 /* tries under way at once (serve) */
+#define AGENT_PATHS_MAX	    256	 /* paths kept to echo probes on (serve) */
 #define AGENT_PATH_LINGER_S 60	 /* a path unused this long is closed */
 #define AGENT_PLAN_MAX	    8	 /* methods one connect may try (or skip) */
 #define AGENT_MIN_TRY_MS    500	 /* no try is asked with less left of the plan's budget */
@@ -66,6 +67,10 @@ struct agent_config {
 	 * 5351; addr 0: none): asked at start whether it grants mappings
 	 * (natinfo.pcp, registered), and by portmap tries. */
 	struct dg_ep gateway;
+	/* tries under way at once, as responder and initiator (a successful
+	 * one counts until its deadline); past it an introduction is refused
+	 * as "busy". 0: AGENT_TRIES_MAX, the most. */
+	int max_tries;
 };
 
 /* One step of a connect: a method and the budget its try gets. */
@@ -129,6 +134,7 @@ enum agent_stray {
 
 struct agent_counters {
 	uint64_t tries_run, tries_ok, tries_failed, tries_refused;
+	uint64_t tries_cancelled; /* the peer refused them (of tries_failed) */
 	uint64_t probes_echoed;
 	uint64_t stray[AGENT_STRAY_COUNT];
 };

@@ -24,6 +24,7 @@
 #define NBSTUN_METHOD_CONNECT	0x0E1 /* an agent asks to meet a peer */
 #define NBSTUN_METHOD_INTRODUCE 0x0E2 /* the rendezvous tells both sides */
 #define NBSTUN_METHOD_LOOKUP	0x0E3 /* an agent asks for a peer's candidates and NAT */
+#define NBSTUN_METHOD_CANCEL	0x0E4 /* the rendezvous calls off a try the peer refused */
 /* between peers (peermsg.h): connectivity checks are Binding requests with
  * natbed's attributes; data probes after setup are of their own method */
 #define NBSTUN_METHOD_PROBE 0x0E8

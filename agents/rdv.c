@@ -41,12 +41,23 @@ struct rdv_side {
 	struct rdv_msg intro; /* START is filled at each send */
 };
 
+/* A side's refusal, told to the other side (CANCEL until it acks). */
+struct rdv_cancel {
+	int to; /* the side told: TRAV_INITIATOR or TRAV_RESPONDER; -1: none */
+	bool acked;
+	uint8_t txid[STUN_TXID_LEN];
+	int code;
+	char reason[RDV_REASON_MAX + 1];
+	natbed_time_t next; /* when it is sent again */
+};
+
 struct rdv_try {
 	uint64_t id;
 	natbed_time_t start;
 	uint64_t timer;
 	struct rdv_side side[2]; /* [TRAV_INITIATOR], [TRAV_RESPONDER] */
-	struct rdv_try *next;	 /* in its bucket */
+	struct rdv_cancel cancel;
+	struct rdv_try *next; /* in its bucket */
 	struct rdv *r;
 };
 
@@ -402,16 +413,40 @@ static void try_free(struct rdv *r, struct rdv_try *t)
 	free(t);
 }
 
-/* Retransmits unanswered INTRODUCEs until the start; forgets the try
- * RDV_TRY_LINGER_MS after it (late answers are then still recognised). */
+/* CANCEL to the side that did not refuse: the refusal's code and reason,
+ * and the refuser's name. */
+static void cancel_send(struct rdv *r, struct rdv_try *t, natbed_time_t now)
+{
+	struct rdv_side *s = &t->side[t->cancel.to];
+	struct rdv_msg m = {.kind = RDV_CANCEL,
+			    .attrs = RDV_A_TRY | RDV_A_ERROR | RDV_A_PEER,
+			    .try_id = t->id,
+			    .error_code = t->cancel.code};
+
+	memcpy(m.txid, t->cancel.txid, STUN_TXID_LEN);
+	memcpy(m.peer, s->intro.peer, sizeof(m.peer));
+	memcpy(m.reason, t->cancel.reason, sizeof(m.reason));
+	send_msg(r, &s->ep, &m);
+	t->cancel.next = now + r->cfg.intro_rto_ns;
+}
+
+static bool cancel_pending(const struct rdv_try *t)
+{
+	return t->cancel.to >= 0 && !t->cancel.acked;
+}
+
+/* Retransmits unanswered INTRODUCEs until the start (none after a
+ * refusal), and an unanswered CANCEL as long as the try is remembered;
+ * forgets the try RDV_TRY_LINGER_MS after its start (late answers are
+ * then still recognised). */
 static void try_timer(void *arg, natbed_time_t now)
 {
 	struct rdv_try *t = arg;
 	struct rdv *r = t->r;
-	natbed_time_t next;
+	natbed_time_t next, end = t->start + RDV_TRY_LINGER_MS * NATBED_NS_PER_MS;
 
 	t->timer = 0;
-	if (now >= t->start + RDV_TRY_LINGER_MS * NATBED_NS_PER_MS) {
+	if (now >= end) {
 		try_free(r, t);
 		return;
 	}
@@ -421,9 +456,9 @@ static void try_timer(void *arg, natbed_time_t now)
 				r->c.intro_unacked++;
 				t->side[k].answered = true; /* counted once */
 			}
-		next = t->start + RDV_TRY_LINGER_MS * NATBED_NS_PER_MS;
+		next = end;
 	} else {
-		for (int k = 0; k < 2; k++)
+		for (int k = 0; k < 2 && t->cancel.to < 0; k++)
 			if (!t->side[k].answered) {
 				intro_send(r, t, k, now);
 				r->c.intro_retransmits++;
@@ -432,6 +467,12 @@ static void try_timer(void *arg, natbed_time_t now)
 		if (next > t->start)
 			next = t->start;
 	}
+	if (cancel_pending(t) && now >= t->cancel.next) {
+		cancel_send(r, t, now);
+		r->c.cancel_retransmits++;
+	}
+	if (cancel_pending(t) && t->cancel.next < next)
+		next = t->cancel.next;
 	t->timer = sched_at(r->d->s, next, try_timer, t);
 }
 
@@ -469,6 +510,7 @@ static uint64_t introduce(struct rdv *r, struct rdv_reg *a, struct rdv_reg *b,
 	if (r->tries.n >= RDV_MAX_TRIES || !(t = calloc(1, sizeof(*t))))
 		return 0;
 	t->r = r;
+	t->cancel.to = -1;
 	/* element n of one keyed stream is a bijection of n: ids never repeat */
 	do
 		t->id = rng_keyed_u64(r->d->seed, r->try_key, r->try_count++);
@@ -616,10 +658,41 @@ static void on_intro_answer(struct rdv *r, const struct dg_ep *from, const struc
 	if (t->side[k].answered)
 		return; /* a second answer to a retransmission */
 	t->side[k].answered = true;
-	if (m->kind == RDV_INTRODUCE_OK)
+	if (m->kind == RDV_INTRODUCE_OK) {
 		r->c.intro_acked++;
-	else
-		r->c.intro_refused++;
+		return;
+	}
+	r->c.intro_refused++;
+	log_debug("try %016llx: %s refused: %d %s", (unsigned long long)t->id,
+		  t->side[1 - k].intro.peer, m->error_code, m->reason);
+	/* the other side would run its method against nobody until its
+	 * budget is spent: it is told (once, whoever refused first) */
+	if (t->cancel.to >= 0)
+		return;
+	t->cancel.to = 1 - k;
+	t->cancel.code = m->error_code;
+	memcpy(t->cancel.reason, m->reason, sizeof(t->cancel.reason));
+	new_txid(r, t->cancel.txid);
+	cancel_send(r, t, dg_now(r->d));
+	r->c.cancels++;
+	if (t->timer)
+		sched_cancel(r->d->s, t->timer);
+	t->timer = sched_at(r->d->s, t->cancel.next, try_timer, t);
+}
+
+/* An agent's answer to CANCEL: from the side told, in its transaction. */
+static void on_cancel_answer(struct rdv *r, const struct dg_ep *from, const struct rdv_msg *m)
+{
+	struct rdv_try *t = find_try(r, m->try_id);
+
+	if (!t || t->cancel.to < 0 || !dg_ep_eq(&t->side[t->cancel.to].ep, from) ||
+	    memcmp(t->cancel.txid, m->txid, STUN_TXID_LEN) != 0) {
+		drop(r, RDV_DROP_WRONG_TXN);
+		return;
+	}
+	if (!t->cancel.acked)
+		r->c.cancel_acked++;
+	t->cancel.acked = true;
 }
 
 static void on_datagram(void *arg, int sock, const struct dg_ep *from, const uint8_t *buf,
@@ -648,6 +721,9 @@ static void on_datagram(void *arg, int sock, const struct dg_ep *from, const uin
 	case RDV_INTRODUCE_OK:
 	case RDV_INTRODUCE_ERR:
 		on_intro_answer(r, from, &m);
+		break;
+	case RDV_CANCEL_OK:
+		on_cancel_answer(r, from, &m);
 		break;
 	default:
 		drop(r, RDV_DROP_UNEXPECTED);

@@ -14,7 +14,10 @@
  *    other's candidates, the method, a try id unique to this rendezvous
  *    and a common start a little ahead (start_delay). INTRODUCE is a
  *    request: it is retransmitted until the agent acknowledges it or the
- *    start has come, each copy carrying the time left.
+ *    start has come, each copy carrying the time left. When one agent
+ *    refuses it (busy, an unknown method), the other is told with CANCEL
+ *    (the refusal's code and reason), retransmitted until acknowledged
+ *    or the try is forgotten, and gets no more INTRODUCE.
  *  - LOOKUP from a registered agent A naming B: answered with B's
  *    candidates and NAT (for A to choose its methods), or an error when B
  *    is not registered.
@@ -74,6 +77,9 @@ struct rdv_counters {
 	uint64_t intro_acked;
 	uint64_t intro_refused; /* an agent answered INTRODUCE with an error */
 	uint64_t intro_unacked; /* the start came before the agent acknowledged */
+	uint64_t cancels;	/* a refusal told to the other side (first copies) */
+	uint64_t cancel_retransmits;
+	uint64_t cancel_acked;
 	uint64_t lookups;	/* LOOKUPs answered with the peer's candidates */
 	uint64_t lookup_errors; /* LOOKUPs refused: peer unknown, itself */
 	uint64_t drops[RDV_DROP_COUNT];

@@ -39,6 +39,7 @@ struct rdvc_recent {
 	uint64_t try_id;
 	uint8_t txid[STUN_TXID_LEN];
 	char refused[RDV_REASON_MAX + 1]; /* empty: accepted */
+	bool cancelled;			  /* the peer refused it: told once */
 };
 
 struct rdvc {
@@ -514,6 +515,7 @@ static void on_introduce(struct rdvc *c, const struct rdv_msg *m, natbed_time_t 
 	rec = &c->recent[c->recent_next];
 	c->recent_next = (c->recent_next + 1) % RDVC_RECENT_TRIES;
 	rec->used = true;
+	rec->cancelled = false;
 	rec->try_id = m->try_id;
 	memcpy(rec->txid, m->txid, STUN_TXID_LEN);
 	snprintf(rec->refused, sizeof(rec->refused), "%s", refused ? refused : "");
@@ -524,6 +526,23 @@ static void on_introduce(struct rdvc *c, const struct rdv_msg *m, natbed_time_t 
 		if (k->answered)
 			conn_end(k, NULL);
 	}
+}
+
+/* The peer refused an introduction: acknowledge every copy, tell the
+ * caller once, and only of one it accepted (a try may be under way). */
+static void on_cancel(struct rdvc *c, const struct rdv_msg *m)
+{
+	struct rdv_msg a = {.kind = RDV_CANCEL_OK, .attrs = RDV_A_TRY, .try_id = m->try_id};
+	struct rdvc_recent *rec = recent_find(c, m->try_id);
+
+	memcpy(a.txid, m->txid, STUN_TXID_LEN);
+	send_once(c, &a);
+	if (!rec || rec->refused[0] || rec->cancelled)
+		return;
+	rec->cancelled = true;
+	c->cnt.cancels++;
+	if (c->ops.cancelled)
+		c->ops.cancelled(c->ops.arg, c, m->try_id, m->reason);
 }
 
 /* --- input ------------------------------------------------------------- */
@@ -571,6 +590,9 @@ bool rdvc_input(struct rdvc *c, const struct dg_ep *from, const uint8_t *buf, si
 	case RDV_LOOKUP_OK:
 	case RDV_LOOKUP_ERR:
 		on_lookup_answer(c, from, &m);
+		break;
+	case RDV_CANCEL:
+		on_cancel(c, &m);
 		break;
 	default:
 		drop(c, RDVC_DROP_UNEXPECTED);

@@ -12,7 +12,9 @@
  *  4. on INTRODUCE (from the rendezvous' address only) acknowledges it and
  *     hands the caller a filled struct trav_try: role, try id, both sides'
  *     candidates, the start converted to the local scheduler's time, the
- *     deadline (start + the budget asked, or the method's own).
+ *     deadline (start + the budget asked, or the method's own);
+ *  5. on CANCEL (the peer refused an introduction it accepted) acknowledges
+ *     it and tells the caller, once.
  * It owns no socket: the agent passes every datagram of the main socket
  * to rdvc_input(), which takes what is its own.
  */
@@ -57,6 +59,9 @@ struct rdvc_ops {
 	 * rendezvous is told). */
 	const char *(*introduced)(void *arg, struct rdvc *c, const struct trav_try *t,
 				  const char *peer);
+	/* The peer refused the introduction of try_id, which this side
+	 * accepted: reason is its own ("busy", "unknown method", ...). */
+	void (*cancelled)(void *arg, struct rdvc *c, uint64_t try_id, const char *reason);
 	/* A CONNECT refused (its reason) or not answered ("rendezvous timeout"). */
 	void (*connect_failed)(void *arg, struct rdvc *c, const char *peer, const char *reason);
 	/* A LOOKUP ended: cand is the peer's registration (valid during the
@@ -83,6 +88,7 @@ struct rdvc_counters {
 	uint64_t connects_ok, connects_failed;
 	uint64_t lookups_ok, lookups_failed;
 	uint64_t introductions, intro_duplicates, intro_refused;
+	uint64_t cancels; /* introductions the peer refused, told by CANCEL */
 	uint64_t drops[RDVC_DROP_COUNT];
 };
 

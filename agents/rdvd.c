@@ -66,6 +66,10 @@ static json_t *stats_json(void *arg)
 	    (json_int_t)io.tx, "tx_errors", (json_int_t)io.tx_errors);
 	json_object_set_new(root, "lookups", json_integer((json_int_t)c.lookups));
 	json_object_set_new(root, "lookup_errors", json_integer((json_int_t)c.lookup_errors));
+	json_object_set_new(root, "cancels", json_integer((json_int_t)c.cancels));
+	json_object_set_new(root, "cancel_retransmits",
+			    json_integer((json_int_t)c.cancel_retransmits));
+	json_object_set_new(root, "cancel_acked", json_integer((json_int_t)c.cancel_acked));
 	json_object_set_new(root, "drops", drops);
 	return root;
 }

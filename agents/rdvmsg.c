@@ -46,6 +46,10 @@ static const struct rdv_kind_desc kinds[RDV_KIND_COUNT] = {
 		       RDV_A_PEER | RDV_A_HOST | RDV_A_NAT, RDV_A_SRFLX | RDV_A_RELAY},
     [RDV_LOOKUP_ERR] = {"lookup-error", NBSTUN_METHOD_LOOKUP, STUN_CLASS_ERROR, RDV_A_ERROR,
 			RDV_A_PEER},
+    /* the refusal of the other side, its code and reason as it gave them */
+    [RDV_CANCEL] = {"cancel", NBSTUN_METHOD_CANCEL, STUN_CLASS_REQUEST, RDV_A_TRY | RDV_A_ERROR,
+		    RDV_A_PEER},
+    [RDV_CANCEL_OK] = {"cancel-ok", NBSTUN_METHOD_CANCEL, STUN_CLASS_SUCCESS, RDV_A_TRY, 0},
 };
 
 static const char *const parse_names[RDV_PARSE_COUNT] = {

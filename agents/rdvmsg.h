@@ -16,6 +16,8 @@
  *   LOOKUP    request   NAME PEER
  *             success   PEER CAND-HOST [CAND-SRFLX] [CAND-RELAY] NAT
  *             error     ERROR-CODE [PEER]
+ *   CANCEL    request   TRY ERROR-CODE [PEER]          (rendezvous -> agent)
+ *             success   TRY                            (the agent's ack)
  *
  * docs/agents.md gives the layout of every attribute. The codec builds on
  * lib/stun.c: it never reads outside the datagram and checks the length
@@ -50,6 +52,8 @@ enum rdv_kind {
 	RDV_LOOKUP,
 	RDV_LOOKUP_OK,
 	RDV_LOOKUP_ERR,
+	RDV_CANCEL,
+	RDV_CANCEL_OK,
 	RDV_KIND_COUNT
 };
 

@@ -5,7 +5,8 @@
  *     (SRC LEN DATA...), each from one of eight addresses, with time
  *     moving between them, into a rendezvous on a fake datagram driver;
  *     every datagram is counted, CONNECTs and LOOKUPs are answered no
- *     more often than datagrams came, the registrations and introductions
+ *     more often than datagrams came, a refusal is told on at most once,
+ *     the registrations and introductions
  *     it makes expire, and everything is freed. */
 #include <stddef.h>
 #include <stdint.h>
@@ -116,7 +117,8 @@ static void server(const uint8_t *data, size_t size)
 	rdv_counters(r, &c);
 	/* one answer at most per datagram: CONNECT and LOOKUP alike */
 	if (c.datagrams != n || c.agents > c.registered || c.agents > cfg.max_agents ||
-	    c.connects + c.connect_errors + c.lookups + c.lookup_errors > n)
+	    c.connects + c.connect_errors + c.lookups + c.lookup_errors > n ||
+	    c.cancels > c.intro_refused || c.cancel_acked > c.cancels)
 		__builtin_trap();
 
 	/* every registration and introduction ends on its own */

@@ -30,6 +30,10 @@ add_executable(fuzz_rdv_replay ${NATBED_FUZZ_DIR}/fuzz_rdv.c ${NATBED_FUZZ_DIR}/
 target_link_libraries(fuzz_rdv_replay PRIVATE natbed_trav)
 add_test(NAME fuzz-smoke.rdv COMMAND fuzz_rdv_replay ${NATBED_FUZZ_DIR}/corpus/rdv)
 set_tests_properties(fuzz-smoke.rdv PROPERTIES LABELS fuzz-smoke TIMEOUT 60)
+add_executable(fuzz_clients_replay ${NATBED_FUZZ_DIR}/fuzz_clients.c ${NATBED_FUZZ_DIR}/replay.c)
+target_link_libraries(fuzz_clients_replay PRIVATE natbed_trav)
+add_test(NAME fuzz-smoke.clients COMMAND fuzz_clients_replay ${NATBED_FUZZ_DIR}/corpus/clients)
+set_tests_properties(fuzz-smoke.clients PROPERTIES LABELS fuzz-smoke TIMEOUT 60)
 
 # The packet harnesses share fuzz_pkt.c (input reader, frame repair, an L4
 # checksum check of their own).

@@ -24,8 +24,9 @@ check "$bin/agents/natbed-stunload" -- agents/stunload.c
 check "$bin/agents/natbed-agent" discover -- agents/agent_discover.c
 check "$bin/agents/natbed-agent" methods -- agents/agent_methods.c
 check "$bin/agents/natbed-rendezvous" -- agents/rdvd.c
-for c in serve connect; do
-	check "$bin/agents/natbed-agent" "$c" -- "agents/agent_$c.c" agents/agent.h
+check "$bin/agents/natbed-agent" serve -- agents/agent_serve.c agents/agent.h
+for c in connect clients; do
+	check "$bin/agents/natbed-agent" "$c" -- "agents/agent_$c.c" agents/agent.h agents/agent_plan.h
 done
 for c in up down exec status ctl check; do
 	check "$bin/cli/natbed" "$c" -- "cli/$c.c"

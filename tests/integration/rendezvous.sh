@@ -7,6 +7,9 @@
 #  - each connect prints one JSON line with every key, success, a direct
 #    path between alice's address and the NAT's public one, no loss;
 #  - a connect to a name nobody registered fails (exit 1) naming why;
+#  - six agents behind a port-restricted NAT connect to alice at once with
+#    direct: her one serve runs their tries side by side on one socket,
+#    and each try gets its own checks (every one connects, to her);
 #  - a REGISTER of alice's name from another host, a truncated and a
 #    foreign (Binding) datagram are counted by the rendezvous and ignored:
 #    the connects that follow still reach the real alice;
@@ -29,6 +32,7 @@ name: rdv
 seed: 9
 nats:
   fc: { preset: full-cone, public: 203.0.113.31, inside: 192.168.31.0/24 }
+  pr: { preset: port-restricted, public: 203.0.113.32, inside: 192.168.32.0/24 }
 hosts:
   stun:
     addresses: [198.51.100.10, 198.51.100.11]
@@ -37,6 +41,7 @@ hosts:
   alice: { address: 198.51.100.30 }
   mallory: { address: 198.51.100.66 }
   bob: { nat: fc, address: 192.168.31.10 }
+  carol: { nat: pr, address: 192.168.32.10 }
 EOF
 nb_up "$topo"
 nb_stund_ready bob "$STUN"
@@ -87,6 +92,17 @@ connect alice alice3 nobody "$NB_TMP/none.json"
 st=$?
 [ "$st" -eq 1 ] || nb_fail "a connect to nobody exits $st, want 1"
 
+# six at once from behind one NAT: their tries overlap at alice's serve
+many=()
+for i in 1 2 3 4 5 6; do
+	x carol timeout 90 "$AGENT" connect --name "carol$i" --peer alice --method direct \
+		--probes 3 --nat port-restricted "${common[@]}" >"$NB_TMP/c$i.json" 2>"$NB_TMP/c$i.err" &
+	many+=($!)
+done
+for i in 1 2 3 4 5 6; do
+	wait "${many[$((i - 1))]}" || nb_fail "carol$i -> alice: exit $?: $(cat "$NB_TMP/c$i.json" "$NB_TMP/c$i.err")"
+done
+
 # one JSON line each, every key, the values the topology gives
 cat >"$NB_TMP/check.py" <<'EOF'
 import json, sys
@@ -117,16 +133,22 @@ $PY "$NB_TMP/check.py" "$NB_TMP/none.json" fail - - || nb_fail "to nobody: $(cat
 alice_port=$(grep -o "registered as alice: host $ALICE:[0-9]*" "$NB_TMP/alice.log" | sed 's/.*://')
 jq -e --arg r "$ALICE:$alice_port" '.remote == $r' "$NB_TMP/b2a.json" >/dev/null ||
 	nb_fail "bob2's remote is not alice's main socket $ALICE:$alice_port: $(cat "$NB_TMP/b2a.json")"
+for i in 1 2 3 4 5 6; do
+	jq -e --arg r "$ALICE:$alice_port" --arg l "203.0.113.32:" '.success and .method == "direct"
+		and .remote == $r and (.local | startswith($l)) and .loss == 0' "$NB_TMP/c$i.json" >/dev/null ||
+		nb_fail "carol$i -> alice: $(cat "$NB_TMP/c$i.json")"
+done
 
 # --- the counters --------------------------------------------------------
 kill -TERM "$rdv_pid" "$alice_pid"
 nb_wait_gone 10 "$rdv_pid" "$alice_pid"
 nb_wait_for 5 "the rendezvous' stats" test -s "$NB_TMP/rdv.stats"
-jq -e '.connects == 2 and .connect_errors == 1 and .introductions == 4 and .intro_acked == 4
+jq -e '.connects == 8 and .connect_errors == 1 and .introductions == 16 and .intro_acked == 16
 	and .drops.name_taken == 1 and .drops.truncated == 1 and .drops.unknown_method == 1
 	and .drops.total == 3' "$NB_TMP/rdv.stats" >/dev/null ||
 	nb_fail "rendezvous counters: $(cat "$NB_TMP/rdv.stats")"
-jq -e '.tries.ok == 1 and .tries.probes_echoed == 10 and .rendezvous.drops.not_rendezvous == 0' \
+jq -e '.tries.ok == 7 and .tries.failed == 0 and .tries.probes_echoed == 10 + 6 * 3
+	and .rendezvous.drops.not_rendezvous == 0' \
 	"$NB_TMP/alice.stats" >/dev/null || nb_fail "alice's counters: $(cat "$NB_TMP/alice.stats")"
 
 # --- the captures --------------------------------------------------------
@@ -166,4 +188,4 @@ for src in (alice, nat):
 EOF
 $PY "$NB_TMP/caps.py" "$RDV" "$ALICE" "$NAT" "$NB_TMP/rdv.udp" "$NB_TMP/alice.udp" ||
 	nb_fail "captures"
-nb_pass "rendezvous: introductions both ways through a full-cone NAT, probes direct, spoofs counted"
+nb_pass "rendezvous: introductions both ways through a full-cone NAT, six at once to one serve, probes direct, spoofs counted"

@@ -4,6 +4,10 @@
 #    is printed, results.json validates against docs/results.schema.json
 #    and names every pair, report.html is written, and nothing is left up
 #    (no namespace, no process of the run);
+#  - arrivals (topologies/arrivals.yaml, shortened with --duration): two
+#    runs with one seed give the same attempt list (pairs, NATs, times,
+#    outcomes), another seed another; every client connects to the public
+#    server, with direct;
 #  - Ctrl-C in the middle (once, or twice to kill the connects): exit 130,
 #    no namespace or process left, and the
 #    partial results.json and the pcaps are readable.
@@ -88,6 +92,31 @@ for f in alice.pcap bob.pcap a-wan.pcap b-wan.pcap events.jsonl; do
 	[ -s "$out/$f" ] || nb_fail "$f missing from the output"
 done
 nb_pass "pairs: both connected, results valid, nothing left"
+
+# --- arrivals: reproducible --------------------------------------------------
+arrivals() { # NAME SEED
+	local rc=0
+	natbed run --prefix "$NB_PREFIX" --out "$NB_TMP/$1" --seed "$2" --duration 6s \
+		--capture none "$NATBED_SRC/topologies/arrivals.yaml" >/dev/null \
+		2>"$NB_TMP/$1.stderr" || rc=$?
+	[ "$rc" = 0 ] || [ "$rc" = 3 ] || nb_fail "arrivals $1 exited $rc: $(cat "$NB_TMP/$1.stderr")"
+	nothing_left "after arrivals $1"
+	validate "$NB_TMP/$1/results.json"
+	jq -c '[.attempts[] | [.pair, .nat, .t_s, .method, .success]]' "$NB_TMP/$1/results.json"
+}
+one=$(arrivals one 21)
+two=$(arrivals two 21)
+three=$(arrivals three 22)
+[ "$(jq length <<<"$one")" -ge 3 ] || nb_fail "arrivals: too few attempts: $one"
+jq -e 'all(.[]; .[4])' <<<"$one" >/dev/null || nb_fail "arrivals: an attempt failed: $one"
+# the server is public: direct reaches it from every site, however many
+# clients its one serve answers at once
+jq -e 'all(.[]; .[3] == "direct")' <<<"$one" >/dev/null || nb_fail "arrivals: not all direct: $one"
+[ "$one" = "$two" ] || nb_fail "one seed, two attempt lists:
+$one
+$two"
+[ "$one" != "$three" ] || nb_fail "another seed gave the same attempt list"
+nb_pass "arrivals: $(jq length <<<"$one") attempts, the same list with the same seed"
 
 # --- Ctrl-C ------------------------------------------------------------------
 out=$NB_TMP/stopped

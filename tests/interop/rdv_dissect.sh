@@ -19,7 +19,7 @@ for c in tshark text2pcap; do
 done
 corpus=$src/tests/fuzz/corpus/rdv
 kinds="register register-ok register-error connect connect-ok connect-error introduce introduce-ok introduce-error
-	lookup lookup-ok lookup-error"
+	lookup lookup-ok lookup-error cancel cancel-ok"
 for k in $kinds; do
 	[ -f "$corpus/$k" ] || { echo "FAIL: no corpus file $k"; exit 1; }
 	# text2pcap's hex dump: an offset, then the bytes
@@ -36,7 +36,7 @@ fail=0
 got=$(grep -c "^Session Traversal Utilities for NAT$" "$tmp/v")
 [ "$got" -eq "$n" ] || { echo "FAIL: $got of $n messages decoded as STUN"; fail=1; }
 # the method line reads "Message Method: 0x02c0 Unknown (0x0e0)"
-for m in 0e0 0e1 0e2 0e3; do
+for m in 0e0 0e1 0e2 0e3 0e4; do
 	grep -q "Message Method: 0x[0-9a-f]* Unknown (0x$m)" "$tmp/v" ||
 		{ echo "FAIL: method 0x$m is not unknown to tshark: $(grep "(0x$m)" "$tmp/v" | head -1)"; fail=1; }
 done

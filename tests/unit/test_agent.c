@@ -4,14 +4,17 @@
  *    natbed-stund's request logic, a serving agent and a connecting one,
  *    with the test method (a Binding request each way,
  *    tests/support/method_testbind.c) and three of this file's. The
- *    report's every field; failures named by their reason; strays
+ *    report's every field; failures named by their reason; a busy
+ *    serving agent's refusal told to the initiator at once; strays
  *    counted; the cascade (LOOKUP, then the methods by score: a failing
  *    one, then one that connects, both listed in order with what it
  *    skipped; its budget cutting a try; learning reordering it);
  *    discovery against a server without OTHER-ADDRESS.
  *  - Through the emulator's NAT engines (emulator/vnet.h) with the
  *    product's methods: discovery before registration, a cascade from a
- *    symmetric NAT to a port-restricted one, and two agents of one site.
+ *    symmetric NAT to a port-restricted one, two agents of one site, and
+ *    one serving agent answering clients behind every kind of NAT that
+ *    arrive one after another and at once.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -375,8 +378,8 @@ static void total_budget_spent(void **state)
 		    strcmp(e->alice.rep.reason, "budget spent") == 0);
 }
 
-/* A responder that does not serve refuses; the connect ends with no
- * introduction. */
+/* A responder that does not serve refuses; the connect ends with its
+ * reason. */
 static void not_serving_refuses(void **state)
 {
 	struct env *e = *state;
@@ -387,7 +390,62 @@ static void not_serving_refuses(void **state)
 	assert_int_equal(cnt(&e->alice).tries_refused, 1);
 	assert_int_equal(e->bob.reports, 1);
 	assert_false(e->bob.rep.success);
+	assert_string_equal(e->bob.rep.reason, "peer refused: not serving");
 	assert_int_equal(cnt(&e->bob).tries_failed, 1);
+}
+
+/* A serving agent with room for one try refuses a second introduction as
+ * busy; the rendezvous tells the initiator (CANCEL), whose try ends at
+ * once with the peer's reason instead of at its deadline. Once the first
+ * try is over, the same connect goes through. */
+static void busy_refusal_reaches_initiator(void **state)
+{
+	struct env *e = *state;
+	struct agent_config cfg = {.rdv = e->rdv_ep,
+				   .stun = e->stun_ep,
+				   .serve = true,
+				   .find_method = find_test,
+				   .max_tries = 1};
+	struct side dave = {0};
+	struct agent_ops ops = {.ready = on_ready, .failed = on_failed, .arg = &dave};
+	struct agent_plan p = plan("dave", 1);
+	const struct agent_report *r = &e->carol.rep;
+	struct rdv_counters rc;
+
+	strcpy(cfg.name, "dave");
+	assert_int_equal(agent_new(fakenet_host(e->net, "203.0.113.4"), &cfg, &ops, &dave.a), 0);
+	cfg = (struct agent_config){.rdv = e->rdv_ep, .stun = e->stun_ep, .find_method = find_test};
+	ops = (struct agent_ops){.report = on_report, .arg = &e->carol};
+	strcpy(cfg.name, "carol");
+	assert_int_equal(agent_new(fakenet_host(e->net, "203.0.113.3"), &cfg, &ops, &e->carol.a),
+			 0);
+	fakenet_run_for(e->net, 1 * S);
+	/* the same moment: alice's introduction reaches dave first */
+	assert_int_equal(agent_connect(e->alice.a, &p), 0);
+	assert_int_equal(agent_connect(e->carol.a, &p), 0);
+	fakenet_run_for(e->net, 500 * MS);
+	assert_int_equal(e->alice.reports, 1);
+	assert_true(e->alice.rep.success);
+	assert_int_equal(e->carol.reports, 1);
+	assert_false(r->success);
+	assert_string_equal(r->reason, "peer refused: busy");
+	assert_int_equal(r->ntried, 1);
+	assert_string_equal(r->tried[0].reason, "peer refused: busy");
+	/* from the ask: CONNECT 10, INTRODUCE 10, the refusal 10, CANCEL 10 */
+	assert_int_equal((int)r->tried[0].ms, 40);
+	assert_int_equal(cnt(&dave).tries_refused, 1);
+	assert_int_equal(cnt(&e->carol).tries_cancelled, 1);
+	assert_int_equal(cnt(&e->carol).tries_run, 0);
+	rdv_counters(e->r, &rc);
+	assert_int_equal(rc.cancels, 1);
+	assert_int_equal(rc.cancel_acked, 1);
+	/* alice's try holds dave's one place until its deadline (3 s) */
+	fakenet_run_for(e->net, 3 * S);
+	assert_int_equal(agent_connect(e->carol.a, &p), 0);
+	fakenet_run_for(e->net, 1 * S);
+	assert_int_equal(e->carol.reports, 2);
+	assert_true(r->success);
+	agent_free(dave.a);
 }
 
 static void strays_counted(void **state)
@@ -640,13 +698,22 @@ static const char vnet_topo[] =
     "  nprc: { preset: port-restricted, public: 203.0.113.5, inside: 10.5.0.0/24 }\n"
     "  nsym: { preset: symmetric, public: 203.0.113.7, inside: 10.7.0.0/24 }\n"
     "  nlan: { preset: port-restricted, public: 203.0.113.11, inside: 192.168.50.0/24 }\n"
+    "  nfc: { preset: full-cone, public: 203.0.113.1, inside: 10.1.0.0/24 }\n"
+    "  nrc: { preset: restricted-cone, public: 203.0.113.2, inside: 10.2.0.0/24 }\n"
     "hosts:\n"
     "  stun: { addresses: [198.51.100.10, 198.51.100.11] }\n"
     "  rdv: { address: 198.51.100.20 }\n"
     "  prc: { nat: nprc, address: 10.5.0.10 }\n"
     "  sym: { nat: nsym, address: 10.7.0.10 }\n"
     "  lan1: { nat: nlan, address: 192.168.50.10 }\n"
-    "  lan2: { nat: nlan, address: 192.168.50.11 }\n";
+    "  lan2: { nat: nlan, address: 192.168.50.11 }\n"
+    "  srv: { address: 198.51.100.30 }\n"
+    "  fc1: { nat: nfc, address: 10.1.0.10 }\n"
+    "  fc2: { nat: nfc, address: 10.1.0.11 }\n"
+    "  rc1: { nat: nrc, address: 10.2.0.10 }\n"
+    "  rc2: { nat: nrc, address: 10.2.0.11 }\n"
+    "  prc2: { nat: nprc, address: 10.5.0.11 }\n"
+    "  sym2: { nat: nsym, address: 10.7.0.11 }\n";
 
 struct venv {
 	struct clock_virtual vc;
@@ -977,6 +1044,93 @@ static void relay_silent_server(void **state)
 	tenv_end(&e);
 }
 
+/* --- one serving agent, many connecting ones ------------------------------ */
+
+#define ARRIVALS 10
+
+struct arrival {
+	struct venv *e;
+	const char *host;
+	natbed_time_t at_ns;
+	struct natinfo nat; /* registered as is: no discovery, arrivals on time */
+	struct side s;
+	struct agent_plan p;
+};
+
+static void arrive(void *arg, natbed_time_t now)
+{
+	struct arrival *v = arg;
+	struct agent_config cfg = {
+	    .rdv = v->e->rdv_ep, .stun = v->e->stun_ep, .find_method = method_find, .nat = v->nat};
+	struct agent_ops ops = {
+	    .ready = on_ready, .failed = on_failed, .report = on_report, .arg = &v->s};
+
+	snprintf(cfg.name, sizeof(cfg.name), "%s.c%d", v->host, (int)(v->at_ns / MS));
+	v->s.d = vhost(v->e, v->host);
+	assert_int_equal(agent_new(v->s.d, &cfg, &ops, &v->s.a), 0);
+	v->p = vcascade("srv");
+	assert_int_equal(agent_connect(v->s.a, &v->p), 0);
+}
+
+/* Clients behind every kind of NAT arrive one after another, some at the
+ * same moment, and connect through the cascade to one public serving
+ * agent: its tries overlap (a successful one answers until its deadline)
+ * and each datagram must reach the try it belongs to. Every client
+ * connects, with direct (one side public), at its first try. */
+static void vnet_serve_many_arrivals(void **state)
+{
+	static const struct natinfo fc = {NI_MAP_EIM, NI_FILTER_EIF, NI_PORTS_UNKNOWN, 0, -1, 0},
+				    rc = {NI_MAP_EIM, NI_FILTER_ADF, NI_PORTS_UNKNOWN, 0, -1, 0},
+				    pr = {NI_MAP_EIM, NI_FILTER_APDF, NI_PORTS_UNKNOWN, 0, -1, 0},
+				    sy = {NI_MAP_APDM, NI_FILTER_APDF, NI_PORTS_RANDOM, 0, -1, 0};
+	struct venv *e = *state;
+	static const struct {
+		const char *host;
+		int ms;
+		const struct natinfo *nat;
+	} when[ARRIVALS] = {
+	    {"fc1", 0, &fc},	{"rc1", 300, &rc},  {"prc", 600, &pr},	 {"sym", 900, &sy},
+	    {"fc2", 900, &fc},	{"rc2", 1000, &rc}, {"prc2", 1500, &pr}, {"sym2", 1510, &sy},
+	    {"fc1", 2500, &fc}, {"rc1", 2500, &rc},
+	};
+	struct arrival v[ARRIVALS];
+	struct agent_config cfg = {.rdv = e->rdv_ep,
+				   .stun = e->stun_ep,
+				   .serve = true,
+				   .find_method = method_find,
+				   .nat = {NI_MAP_NONE, NI_FILTER_NONE, NI_PORTS_PRESERVE, 0, -1}};
+	struct agent_ops ops = {.ready = on_ready, .failed = on_failed, .arg = &e->a};
+	natbed_time_t t0;
+
+	strcpy(cfg.name, "srv");
+	e->a.d = vhost(e, "srv");
+	assert_int_equal(agent_new(e->a.d, &cfg, &ops, &e->a.a), 0);
+	vrun(e, 1 * S);
+	assert_int_equal(e->a.ready, 1);
+	t0 = sched_now(e->s);
+	for (int i = 0; i < ARRIVALS; i++) {
+		v[i] = (struct arrival){
+		    .e = e, .host = when[i].host, .at_ns = when[i].ms * MS, .nat = *when[i].nat};
+		assert_true(sched_at(e->s, t0 + v[i].at_ns, arrive, &v[i]) > 0);
+	}
+	vrun(e, 60 * S);
+	for (int i = 0; i < ARRIVALS; i++) {
+		const struct agent_report *r = &v[i].s.rep;
+
+		if (v[i].s.reports != 1 || !r->success || !r->tried[0].success)
+			fail_msg("client %d (%s at %d ms): %d reports, %s, first try %s: %s", i,
+				 v[i].host, (int)(v[i].at_ns / MS), v[i].s.reports,
+				 r->success ? "connected" : r->reason,
+				 r->ntried ? r->tried[0].m->spec.name : "none",
+				 r->ntried ? r->tried[0].reason : "");
+		assert_string_equal(r->tried[0].m->spec.name, "direct");
+	}
+	assert_int_equal(cnt(&e->a).tries_ok, ARRIVALS);
+	assert_int_equal(cnt(&e->a).tries_failed, 0);
+	for (int i = 0; i < ARRIVALS; i++)
+		agent_free(v[i].s.a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -986,6 +1140,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(filtered_times_out, setup, teardown),
 	    cmocka_unit_test_setup_teardown(total_budget_spent, setup, teardown),
 	    cmocka_unit_test_setup_teardown(not_serving_refuses, setup, teardown),
+	    cmocka_unit_test_setup_teardown(busy_refusal_reaches_initiator, setup, teardown),
 	    cmocka_unit_test_setup_teardown(strays_counted, setup, teardown),
 	    cmocka_unit_test_setup_teardown(cascade_fails_then_succeeds_and_learns, setup,
 					    teardown),
@@ -1000,6 +1155,7 @@ int main(void)
 	    cmocka_unit_test(relay_responder_allocation),
 	    cmocka_unit_test(relay_refused),
 	    cmocka_unit_test(relay_silent_server),
+	    cmocka_unit_test_setup_teardown(vnet_serve_many_arrivals, vsetup, vteardown),
 	};
 
 	log_init("test_agent", LOG_LVL_WARN);

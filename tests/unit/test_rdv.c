@@ -1,7 +1,9 @@
 /* Unit tests for the rendezvous state machine (agents/rdv.c) in virtual
  * time on the fake network: registration, refresh and expiry, the
  * introduction of both sides in one moment, INTRODUCE retransmission,
- * unique try ids, LOOKUP answered and refused, and every drop reason (truncated, unknown, spoofed).
+ * unique try ids, LOOKUP answered and refused, a refused introduction
+ * told to the other side (CANCEL), and every drop reason (truncated,
+ * unknown, spoofed).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,12 +25,13 @@
 #define STUBS_MAX_RX 1024
 
 /* An agent played by the test: a socket that keeps what it receives and
- * acknowledges each INTRODUCE unless told not to. */
+ * acknowledges each INTRODUCE (or refuses it as busy) and each CANCEL
+ * unless told not to. */
 struct stub {
 	const struct dgram *d;
 	int sock;
 	struct dg_ep ep, rdv;
-	bool no_ack;
+	bool no_ack, refuse;
 	int n;
 	struct rdv_msg rx[STUBS_MAX_RX];
 	natbed_time_t at[STUBS_MAX_RX];
@@ -55,8 +58,16 @@ static void stub_recv(void *arg, int sock, const struct dg_ep *from, const uint8
 
 	assert_int_equal(rdvmsg_parse(buf, len, m), RDV_PARSE_OK);
 	s->at[s->n++] = now;
-	if (m->kind != RDV_INTRODUCE || s->no_ack)
+	if ((m->kind != RDV_INTRODUCE && m->kind != RDV_CANCEL) || s->no_ack)
 		return;
+	if (m->kind == RDV_CANCEL) {
+		ack.kind = RDV_CANCEL_OK;
+	} else if (s->refuse) {
+		ack.kind = RDV_INTRODUCE_ERR;
+		ack.attrs |= RDV_A_ERROR;
+		ack.error_code = 400;
+		strcpy(ack.reason, "busy");
+	}
 	ack.try_id = m->try_id;
 	memcpy(ack.txid, m->txid, STUN_TXID_LEN);
 	n = rdvmsg_build(&ack, out, sizeof(out));
@@ -304,6 +315,58 @@ static void introduce_retransmitted_until_acked(void **state)
 	stub_send(e, &e->bob, &ack);
 	fakenet_run_for(e->net, 100 * MS);
 	assert_int_equal(counters(e).drops[RDV_DROP_WRONG_TXN], 0);
+}
+
+/* A side that refuses its INTRODUCE (bob, busy): the other is told with
+ * CANCEL (the refusal's code and reason, the refuser's name), sent again
+ * every RTO until it acknowledges, and gets no more INTRODUCE. */
+static void refusal_cancels_the_other_side(void **state)
+{
+	struct env *e = *state;
+	struct rdv_msg ack = {.kind = RDV_CANCEL_OK, .attrs = RDV_A_TRY};
+	const struct rdv_msg *c;
+	natbed_time_t sent;
+
+	e->bob.refuse = true;
+	e->alice.no_ack = true;
+	both_registered(e);
+	sent = sched_now(fakenet_sched(e->net));
+	do_connect(e, &e->alice, "alice", "bob", 1);
+	fakenet_run_for(e->net, 100 * MS);
+	c = last(&e->alice, RDV_CANCEL);
+	assert_non_null(c);
+	assert_true(c->try_id == last(&e->alice, RDV_INTRODUCE)->try_id);
+	assert_int_equal(c->error_code, 400);
+	assert_string_equal(c->reason, "busy");
+	assert_string_equal(c->peer, "bob");
+	/* CONNECT 10, INTRODUCE 10, the refusal 10, CANCEL 10; again at 90 */
+	assert_int_equal(first_at(&e->alice, RDV_CANCEL), sent + 4 * DELAY);
+	assert_int_equal(count(&e->alice, RDV_CANCEL), 2);
+	assert_memory_equal(e->alice.rx[e->alice.n - 1].txid, c->txid, STUN_TXID_LEN);
+	/* alice never acknowledged her INTRODUCE: it was not sent again */
+	assert_int_equal(count(&e->alice, RDV_INTRODUCE), 1);
+	ack.try_id = c->try_id;
+	memcpy(ack.txid, c->txid, STUN_TXID_LEN);
+	stub_send(e, &e->alice, &ack);
+	fakenet_run_for(e->net, 3000 * MS);
+	assert_int_equal(count(&e->alice, RDV_CANCEL), 2);
+	assert_int_equal(counters(e).intro_refused, 1);
+	assert_int_equal(counters(e).cancels, 1);
+	assert_int_equal(counters(e).cancel_retransmits, 1);
+	assert_int_equal(counters(e).cancel_acked, 1);
+	assert_int_equal(counters(e).drops[RDV_DROP_WRONG_TXN], 0);
+	/* acknowledged at once by an agent that answers: one CANCEL */
+	e->alice.no_ack = false;
+	do_connect(e, &e->alice, "alice", "bob", 2);
+	fakenet_run_for(e->net, 3000 * MS);
+	assert_int_equal(count(&e->alice, RDV_CANCEL), 3);
+	assert_int_equal(counters(e).cancels, 2);
+	assert_int_equal(counters(e).cancel_acked, 2);
+	/* an answer from elsewhere, or to no CANCEL, changes nothing */
+	stub_send(e, &e->mallory, &ack);
+	fakenet_run_for(e->net, 100 * MS);
+	assert_int_equal(counters(e).drops[RDV_DROP_WRONG_TXN], 1);
+	assert_int_equal(counters(e).cancel_acked, 2);
 }
 
 static void start_delay_configurable(void **state)
@@ -623,6 +686,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(register_answers_lifetime_and_mapped, setup, teardown),
 	    cmocka_unit_test_setup_teardown(connect_introduces_both_at_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(introduce_retransmitted_until_acked, setup, teardown),
+	    cmocka_unit_test_setup_teardown(refusal_cancels_the_other_side, setup, teardown),
 	    cmocka_unit_test(start_delay_configurable),
 	    cmocka_unit_test_setup_teardown(try_ids_unique, setup, teardown),
 	    cmocka_unit_test_setup_teardown(connect_retransmission_same_answer, setup, teardown),

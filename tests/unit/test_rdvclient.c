@@ -1,9 +1,9 @@
 /* Unit tests for the rendezvous client (agents/rdvclient.c) against the
  * real rendezvous state machine and natbed-stund's request logic, in
  * virtual time on the fake network: STUN then REGISTER, refresh, CONNECT
- * and the struct trav_try each side gets, RFC 8489 retransmission and
- * give-up times, and what it ignores (spoofed, unsolicited, wrong
- * transaction) or leaves to others. */
+ * and the struct trav_try each side gets, a peer's refusal told (CANCEL),
+ * RFC 8489 retransmission and give-up times, and what it ignores
+ * (spoofed, unsolicited, wrong transaction) or leaves to others. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -54,7 +54,9 @@ struct agent {
 	int sock;
 	struct dg_ep local;
 	struct rdvc *c;
-	int registered, failed, introduced, connect_failed, unclaimed, looked_up;
+	int registered, failed, introduced, connect_failed, unclaimed, looked_up, cancelled;
+	uint64_t cancelled_try;
+	char cancel_reason[RDV_REASON_MAX + 1];
 	bool lookup_ok;
 	struct trav_cand lcand;
 	natbed_time_t registered_at, failed_at;
@@ -102,6 +104,15 @@ static const char *on_introduced(void *arg, struct rdvc *c, const struct trav_tr
 	return a->refuse;
 }
 
+static void on_cancelled(void *arg, struct rdvc *c, uint64_t try_id, const char *reason)
+{
+	struct agent *a = arg;
+
+	a->cancelled++;
+	a->cancelled_try = try_id;
+	snprintf(a->cancel_reason, sizeof(a->cancel_reason), "%s", reason);
+}
+
 static void on_connect_failed(void *arg, struct rdvc *c, const char *peer, const char *reason)
 {
 	struct agent *a = arg;
@@ -137,6 +148,7 @@ static void agent_init(struct env *e, struct agent *a, const char *ip, const cha
 	struct rdvc_ops ops = {.registered = on_registered,
 			       .failed = on_failed,
 			       .introduced = on_introduced,
+			       .cancelled = on_cancelled,
 			       .connect_failed = on_connect_failed,
 			       .looked_up = on_looked_up,
 			       .arg = a};
@@ -209,6 +221,16 @@ static struct rdvc_counters cnt(struct agent *a)
 
 	rdvc_counters(a->c, &c);
 	return c;
+}
+
+static void send_raw(struct env *e, const struct dg_ep *from, struct agent *to,
+		     const struct rdv_msg *m)
+{
+	uint8_t buf[DG_MAX];
+	int n = rdvmsg_build(m, buf, sizeof(buf));
+
+	assert_true(n > 0);
+	fakenet_inject(e->net, from, &to->local, buf, (size_t)n);
 }
 
 static void start_both(struct env *e)
@@ -387,6 +409,47 @@ static void unknown_method_refused(void **state)
 	fakenet_run_for(e->net, 100 * MS);
 	assert_int_equal(e->b.introduced, 1);
 	assert_int_equal(rdv_cnt(e).intro_refused, 3);
+	/* alice accepted that one: she is told, once, with bob's reason;
+	 * of the first, which she refused too, she is not */
+	assert_int_equal(e->a.cancelled, 1);
+	assert_true(e->a.cancelled_try == e->a.t.id);
+	assert_string_equal(e->a.cancel_reason, "busy");
+	assert_int_equal(cnt(&e->a).cancels, 1);
+	assert_int_equal(rdv_cnt(e).cancels, 2);
+	assert_int_equal(rdv_cnt(e).cancel_acked, 2);
+	assert_int_equal(e->b.cancelled, 0);
+}
+
+/* A CANCEL again (a retransmission whose ack was lost) is acknowledged
+ * again and told no more; one from elsewhere than the rendezvous, or of
+ * a try it never heard of, changes nothing. */
+static void cancel_told_once(void **state)
+{
+	struct env *e = *state;
+	struct rdv_msg m = {
+	    .kind = RDV_CANCEL, .attrs = RDV_A_TRY | RDV_A_ERROR | RDV_A_PEER, .error_code = 400};
+	struct dg_ep mallory = fakenet_ep("203.0.113.66", 5000);
+
+	start_both(e);
+	e->b.refuse = "busy";
+	assert_int_equal(rdvc_connect(e->a.c, "bob", "fake", 0), 0);
+	fakenet_run_for(e->net, 100 * MS);
+	assert_int_equal(e->a.cancelled, 1);
+	m.try_id = e->a.t.id;
+	strcpy(m.peer, "bob");
+	strcpy(m.reason, "busy");
+	m.txid[0] = 0x42;
+	send_raw(e, &mallory, &e->a, &m);
+	send_raw(e, &e->rdv_ep, &e->a, &m);
+	m.try_id++;
+	send_raw(e, &e->rdv_ep, &e->a, &m);
+	fakenet_run_for(e->net, 100 * MS);
+	assert_int_equal(e->a.cancelled, 1);
+	assert_int_equal(cnt(&e->a).cancels, 1);
+	assert_int_equal(cnt(&e->a).drops[RDVC_DROP_NOT_RENDEZVOUS], 1);
+	/* both from the rendezvous' address acknowledged: answers the
+	 * rendezvous finds in no transaction of its own */
+	assert_int_equal(rdv_cnt(e).drops[RDV_DROP_WRONG_TXN], 2);
 }
 
 /* RFC 8489 §6.2.1: sends at 0, 500, 1500, ... 31500 ms; gives up at 39.5 s. */
@@ -451,16 +514,6 @@ static void duplicate_introduce_acked_again(void **state)
 	assert_int_equal(cnt(&e->b).intro_duplicates, 1);
 	assert_int_equal(rdv_cnt(e).intro_acked, 2);
 	assert_int_equal(rdv_cnt(e).intro_retransmits, 1);
-}
-
-static void send_raw(struct env *e, const struct dg_ep *from, struct agent *to,
-		     const struct rdv_msg *m)
-{
-	uint8_t buf[DG_MAX];
-	int n = rdvmsg_build(m, buf, sizeof(buf));
-
-	assert_true(n > 0);
-	fakenet_inject(e->net, from, &to->local, buf, (size_t)n);
 }
 
 static struct rdv_msg intro_msg(struct env *e, enum trav_role role)
@@ -552,6 +605,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(connect_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(lookup_answered_refused_lost, setup, teardown),
 	    cmocka_unit_test_setup_teardown(unknown_method_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(cancel_told_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(stun_gives_up_on_rfc_schedule, setup, teardown),
 	    cmocka_unit_test_setup_teardown(rendezvous_down_fails, setup, teardown),
 	    cmocka_unit_test_setup_teardown(lost_registration_starts_over, setup, teardown),

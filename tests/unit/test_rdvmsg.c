@@ -84,6 +84,12 @@ static struct rdv_msg full(enum rdv_kind k)
 	case RDV_LOOKUP_ERR:
 		m.attrs = RDV_A_ERROR | RDV_A_PEER;
 		break;
+	case RDV_CANCEL:
+		m.attrs = RDV_A_TRY | RDV_A_ERROR | RDV_A_PEER;
+		break;
+	case RDV_CANCEL_OK:
+		m.attrs = RDV_A_TRY;
+		break;
 	default:
 		fail();
 	}
