@@ -220,28 +220,33 @@ static void check_relay(struct attempt_ctx *x, const struct ck_cap *ca, const st
 	}
 }
 
-/* a's inside endpoint of the path: local itself, or, when local is a's
- * external endpoint (a NAT's, as a method may report it), where a received
- * remote's packets. false when a's capture shows none. */
-static bool a_inside(const struct ck_cap *ca, const struct topo_host *ha, struct ck_ep local,
-		     struct ck_ep remote, struct ck_ep *in)
+/* a's inside endpoints the path may be on: local itself, or, when local
+ * is a's external endpoint (a NAT's, as a method may report it), each
+ * inside endpoint where a received remote's packets (several connects of
+ * one host may talk with one remote), in the capture's order, at most max.
+ * Returns how many. */
+static size_t a_inside(const struct ck_cap *ca, const struct topo_host *ha, struct ck_ep local,
+		       struct ck_ep remote, struct ck_ep *in, size_t max)
 {
-	size_t i;
+	size_t i, k, n = 0;
 
 	if (is_host_addr(ha, local.addr)) {
-		*in = local;
-		return true;
+		in[0] = local;
+		return 1;
 	}
-	for (i = 0; i < ca->n; i++) {
+	for (i = 0; i < ca->n && n < max; i++) {
 		const struct ck_pkt *p = &ca->p[i];
+		struct ck_ep e = {p->dst, p->dport};
 
-		if (p->kind == CK_L4 && p->src == remote.addr && p->sport == remote.port &&
-		    is_host_addr(ha, p->dst)) {
-			*in = (struct ck_ep){p->dst, p->dport};
-			return true;
-		}
+		if (p->kind != CK_L4 || p->src != remote.addr || p->sport != remote.port ||
+		    !is_host_addr(ha, p->dst))
+			continue;
+		for (k = 0; k < n && (in[k].addr != e.addr || in[k].port != e.port); k++)
+			;
+		if (k == n)
+			in[n++] = e;
 	}
-	return false;
+	return n;
 }
 
 static void check_direct(struct attempt_ctx *x, const struct ck_cap *ca, const struct ck_cap *cb,
@@ -249,11 +254,20 @@ static void check_direct(struct attempt_ctx *x, const struct ck_cap *ca, const s
 			 struct ck_ep remote)
 {
 	char a[CK_EP_STR], b[CK_EP_STR], c[CK_EP_STR], why[240];
-	struct ck_ep in, lb, to;
+	struct ck_ep ins[CK_TRIES], in, lb, to;
 	struct ck_ref ref;
 	struct side s;
+	size_t n_in = a_inside(ca, ha, local, remote, ins, CK_TRIES), k;
 
-	if (!a_inside(ca, ha, local, remote, &in)) {
+	/* the inside endpoint whose packets b sent to the local claimed */
+	for (k = 0; k < n_in; k++) {
+		count(ca, ins[k], remote, &s);
+		if (s.sent && s.recv && b_endpoints(ca, ins[k], remote, cb, hb, &lb, &to, &ref) &&
+		    to.addr == local.addr && to.port == local.port)
+			break;
+	}
+	in = ins[k < n_in ? k : 0];
+	if (n_in == 0) {
 		snprintf(why, sizeof(why), "%s shows no packet from %s to %s", ca->file,
 			 ck_ep_str(remote, a), x->at->a);
 		bad(x, NULL, 0, why);

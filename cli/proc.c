@@ -22,7 +22,7 @@
 
 /* In the child: never returns. */
 static void proc_child(int nsfd, char *const argv[], const char *shell, const char *log,
-		       int host_view, int out_fd)
+		       int host_view, int out_fd, const char *in_path)
 {
 	int fd;
 
@@ -32,7 +32,11 @@ static void proc_child(int nsfd, char *const argv[], const char *shell, const ch
 	close(nsfd);
 	if (host_view)
 		cli_host_view();
-	fd = open("/dev/null", O_RDONLY);
+	fd = open(in_path ? in_path : "/dev/null", O_RDONLY);
+	if (fd < 0 && in_path) {
+		fprintf(stderr, "natbed: cannot read %s: %s\n", in_path, strerror(errno));
+		_exit(126);
+	}
 	if (fd >= 0) {
 		dup2(fd, STDIN_FILENO);
 		close(fd);
@@ -55,7 +59,7 @@ static void proc_child(int nsfd, char *const argv[], const char *shell, const ch
 }
 
 static pid_t proc_start(const char *ns, char *const argv[], const char *shell, const char *log,
-			int out_fd)
+			int out_fd, const char *in_path)
 {
 	struct netns_err err;
 	int nsfd = netns_open(ns, &err);
@@ -65,24 +69,25 @@ static pid_t proc_start(const char *ns, char *const argv[], const char *shell, c
 		return nsfd;
 	pid = fork();
 	if (pid == 0)
-		proc_child(nsfd, argv, shell, log, shell != NULL, out_fd);
+		proc_child(nsfd, argv, shell, log, shell != NULL, out_fd, in_path);
 	close(nsfd);
 	return pid < 0 ? -errno : pid;
 }
 
 pid_t proc_spawn(const char *ns, char *const argv[], const char *shell, const char *log)
 {
-	return proc_start(ns, argv, shell, log, -1);
+	return proc_start(ns, argv, shell, log, -1, NULL);
 }
 
-pid_t proc_spawn_piped(const char *ns, char *const argv[], const char *log, int *out)
+pid_t proc_spawn_piped(const char *ns, char *const argv[], const char *in_path, const char *log,
+		       int *out)
 {
 	int fds[2];
 	pid_t pid;
 
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		return -errno;
-	pid = proc_start(ns, argv, NULL, log, fds[1]);
+	pid = proc_start(ns, argv, NULL, log, fds[1], in_path);
 	close(fds[1]);
 	if (pid < 0) {
 		close(fds[0]);

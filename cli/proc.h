@@ -24,8 +24,10 @@
 pid_t proc_spawn(const char *ns, char *const argv[], const char *shell, const char *log);
 
 /* The same for argv, but its stdout goes to a pipe whose read end (close on
- * exec) is put in *out; stderr goes to log. */
-pid_t proc_spawn_piped(const char *ns, char *const argv[], const char *log, int *out);
+ * exec) is put in *out; stderr goes to log, stdin comes from the file
+ * in_path (NULL: /dev/null). */
+pid_t proc_spawn_piped(const char *ns, char *const argv[], const char *in_path, const char *log,
+		       int *out);
 
 /* Puts a reaper between the caller and what it will start, for a command
  * (natbed up) that exits while its children run on. The calling process

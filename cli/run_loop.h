@@ -1,10 +1,13 @@
-/* natbed run's loop: starts each job's `natbed-agent connect` in its host's
- * namespace when its time comes (and, for the scenario's pairs, when
- * neither side's NAT is busy with another pair, so one connect's mappings
- * never move another's predicted ports), reads the one line each prints,
- * and hands it on. Ctrl-C (SIGINT or SIGTERM) once: no new connect, the
- * running ones are asked to stop (SIGTERM, SIGKILL after a grace period);
- * twice: they are killed at once. */
+/* natbed run's loop: each explicit pair is a `natbed-agent connect` in the
+ * connecting host's namespace, started when neither side's NAT is busy with
+ * another pair (so one connect's mappings never move another's predicted
+ * ports); the arrivals at each site are one `natbed-agent clients` with
+ * their schedule, started with the loop, so each client starts at its
+ * drawn time. It reads the line each connect prints and hands it on.
+ * Ctrl-C (SIGINT or SIGTERM) once: nothing new starts, the running
+ * processes are asked to stop (SIGTERM, SIGKILL after a grace period);
+ * twice: they are killed at once. Arrivals not due yet when it stopped are
+ * not attempts and are left out. */
 #ifndef NATBED_CLI_RUN_LOOP_H
 #define NATBED_CLI_RUN_LOOP_H
 
