@@ -2,6 +2,7 @@
 #ifndef NATBED_CLI_H
 #define NATBED_CLI_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -22,6 +23,7 @@ int cmd_exec(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_ctl(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_capture(int argc, char **argv);
 
 /* Exits 1 with a clear message unless running as root. */
 int cli_need_root(const char *what);
@@ -46,6 +48,14 @@ int cli_which(const char *name, char *out, size_t len);
  * namespace): a private mount namespace with /sys remounted for the
  * network namespace and an empty /etc/resolv.conf. 0 or -errno. */
 int cli_host_view(void);
+
+/* natbed-emu's control socket under prefix (emulator/ctl.h): a connected
+ * socket, or -1 with the reason printed after who ("natbed ctl"). */
+int cli_ctl_connect(const char *prefix, const char *who);
+/* Sends the request argv[0..argc) as its JSON line on fd. 0, or -1 (printed). */
+int cli_ctl_send(int fd, int argc, char **argv, const char *who);
+/* One request, its whole answer parsed ({"ok":...}), or NULL (printed). */
+json_t *cli_ctl_call(const char *prefix, int argc, char **argv, const char *who);
 
 struct topo;
 

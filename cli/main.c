@@ -11,6 +11,7 @@ static const struct cli_cmd cli_cmds[] = {
     {"exec", cmd_exec, "run a command in a host's namespace"},
     {"status", cmd_status, "show what is up under a prefix"},
     {"ctl", cmd_ctl, "talk to the running emulator"},
+    {"capture", cmd_capture, "stream a view's packets live as pcap (to Wireshark)"},
     {"report", cmd_report, "write report.html from a run's results.json"},
 };
 

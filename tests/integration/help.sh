@@ -26,7 +26,7 @@ check "$bin/agents/natbed-rendezvous" -- agents/rdvd.c
 for c in serve connect; do
 	check "$bin/agents/natbed-agent" "$c" -- "agents/agent_$c.c" agents/agent.h
 done
-for c in up down exec status ctl; do
+for c in up down exec status ctl capture; do
 	check "$bin/cli/natbed" "$c" -- "cli/$c.c"
 done
 [ $fail -eq 0 ] || exit 1
