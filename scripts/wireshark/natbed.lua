@@ -5,7 +5,8 @@
 --   peers       connectivity checks and their answers: Binding requests and
 --               successes carrying natbed's attributes (agents/peermsg.h)
 --   probes      PROBE requests and echoes after a path is found (agents/probe.h)
---   gate        the zero-trust gate's messages: a table of their own below
+--   gate        the zero-trust gate's AUTH exchange (docs/gate.md,
+--               include/natbed/gatemsg.h), UDP port 4788
 --
 -- Every one is a STUN message (RFC 8489 §5 header, §14 attributes, a
 -- FINGERPRINT last) with numbers Wireshark does not know (agents/nbstun.h):
@@ -35,6 +36,7 @@ local STUN_HDR_LEN = 20
 local STUN_COOKIE = 0x2112A442
 local FINGERPRINT_XOR = 0x5354554E
 local RDV_PORT = 4787 -- natbed-rendezvous' default (docs/agents.md)
+local GATE_PORT = 4788 -- the zero-trust gate's (docs/gate.md)
 
 local CLASS_REQUEST, CLASS_INDICATION, CLASS_SUCCESS, CLASS_ERROR = 0, 1, 2, 3
 local class_names = {
@@ -44,13 +46,16 @@ local class_names = {
 	[CLASS_ERROR] = "error",
 }
 
--- STUN methods natbed sends (agents/nbstun.h; 0x001 is Binding)
-local M_BINDING, M_REGISTER, M_CONNECT, M_INTRODUCE, M_PROBE = 0x001, 0x0E0, 0x0E1, 0x0E2, 0x0E8
+-- STUN methods natbed sends (agents/nbstun.h, include/natbed/gatemsg.h;
+-- 0x001 is Binding)
+local M_BINDING, M_REGISTER, M_CONNECT, M_INTRODUCE, M_AUTH, M_PROBE =
+	0x001, 0x0E0, 0x0E1, 0x0E2, 0x0E4, 0x0E8
 local method_names = {
 	[M_BINDING] = "Binding",
 	[M_REGISTER] = "REGISTER",
 	[M_CONNECT] = "CONNECT",
 	[M_INTRODUCE] = "INTRODUCE",
+	[M_AUTH] = "AUTH",
 	[M_PROBE] = "PROBE",
 }
 
@@ -71,7 +76,16 @@ local A = {
 	LIFETIME = 0xC0EB,
 	BUDGET = 0xC0EC,
 	REASON = 0xC0ED,
+	RESOURCE = 0xC0F0,
+	TRUST = 0xC0F1,
+	TTL = 0xC0F2,
+	DELAY = 0xC0F3,
+	RISK = 0xC0F4,
+	USERNAME = 0x0006,
+	MESSAGE_INTEGRITY = 0x0008,
 	ERROR_CODE = 0x0009,
+	NONCE = 0x0015,
+	MESSAGE_INTEGRITY_SHA256 = 0x001C,
 	XOR_MAPPED_ADDRESS = 0x0020,
 	USE_CANDIDATE = 0x0025,
 	SOFTWARE = 0x8022,
@@ -102,15 +116,20 @@ local kinds = {
 	{M_BINDING, CLASS_SUCCESS, "answer", {A.XOR_MAPPED_ADDRESS}, {A.TRY, A.NAME}},
 	{M_PROBE, CLASS_REQUEST, "probe", {A.TRY, A.SEQ}, {}},
 	{M_PROBE, CLASS_SUCCESS, "probe-echo", {A.TRY, A.SEQ}, {}},
-	-- The zero-trust gate's messages (emulator/gate.c) join here: one line a
-	-- (method, class), their methods in natbed_methods below and their
-	-- attributes in the attribute table.
+	-- the zero-trust gate (docs/gate.md): a host asks, the gate answers
+	-- after its auth delay; a refusal of an unauthentic request is unsigned
+	{M_AUTH, CLASS_REQUEST, "auth", {A.USERNAME, A.NONCE, A.RESOURCE,
+		A.MESSAGE_INTEGRITY_SHA256}, {}},
+	{M_AUTH, CLASS_SUCCESS, "auth-ok", {A.TRUST, A.TTL, A.DELAY, A.RISK,
+		A.MESSAGE_INTEGRITY_SHA256}, {}},
+	{M_AUTH, CLASS_ERROR, "auth-error", {A.ERROR_CODE},
+		{A.TRUST, A.DELAY, A.RISK, A.MESSAGE_INTEGRITY_SHA256}},
 }
 
 -- Methods that are natbed's whatever they carry (Binding is natbed's only
 -- with a natbed attribute: a plain one is any STUN client's).
 local natbed_methods = {[M_REGISTER] = true, [M_CONNECT] = true, [M_INTRODUCE] = true,
-	[M_PROBE] = true}
+	[M_AUTH] = true, [M_PROBE] = true}
 
 local kind_of = {}
 for _, k in ipairs(kinds) do
@@ -124,6 +143,8 @@ local ni_map = {[0] = "unknown", "none", "endpoint-independent", "address-depend
 local ni_ports = {[0] = "unknown", "preserve", "sequential", "random"}
 local hairpin_names = {[0] = "no", [1] = "yes", [0xFF] = "unknown"}
 local role_names = {[0] = "initiator", [1] = "responder"}
+-- enum topo_trust: the gate's trust levels
+local trust_names = {[0] = "untrusted", "low", "medium", "high", "verified"}
 
 -- --- fields ----------------------------------------------------------------
 
@@ -163,6 +184,16 @@ local F = {
 	error_reason = ProtoField.string("natbed.error.reason", "Reason phrase"),
 	use_candidate = ProtoField.bool("natbed.use_candidate", "USE-CANDIDATE: nominates the pair"),
 	fingerprint = ProtoField.uint32("natbed.fingerprint", "CRC-32", base.HEX),
+	integrity = ProtoField.bytes("natbed.integrity", "HMAC"),
+	user = ProtoField.string("natbed.user", "User (a host of the topology)"),
+	nonce = ProtoField.string("natbed.nonce", "Nonce (a 64-bit counter, hex)"),
+	resource = ProtoField.string("natbed.resource", "Resource asked for"),
+	trust_level = ProtoField.uint8("natbed.trust.level", "Trust level decided at", base.DEC,
+		trust_names),
+	trust_now = ProtoField.uint8("natbed.trust.now", "Trust level now", base.DEC, trust_names),
+	ttl = ProtoField.uint32("natbed.ttl", "Pinhole lifetime (ms)", base.DEC),
+	delay = ProtoField.uint32("natbed.delay", "Auth delay (us)", base.DEC),
+	risk = ProtoField.uint32("natbed.risk", "Risk (millionths)", base.DEC),
 	fingerprint_ok = ProtoField.bool("natbed.fingerprint.ok", "FINGERPRINT correct"),
 }
 
@@ -209,6 +240,8 @@ natbed.experts = {E.malformed, E.bad_value, E.missing, E.unknown_kind, E.undecod
 
 natbed.prefs.port = Pref.uint("Rendezvous UDP port", RDV_PORT,
 	"natbed-rendezvous' port (--listen IP:PORT)")
+natbed.prefs.gate_port = Pref.uint("Gate UDP port", GATE_PORT,
+	"the zero-trust gate's port (a topology's gate: port)")
 natbed.prefs.check_fingerprint = Pref.bool("Check FINGERPRINT", true,
 	"Compute each message's CRC-32 and flag a FINGERPRINT that does not match")
 
@@ -350,6 +383,7 @@ local function utf8(field, key)
 			return nil
 		end
 		tree:add(field, v)
+		tree:append_text(": " .. v:string())
 		return key .. "=\"" .. v:string() .. "\""
 	end
 end
@@ -460,6 +494,61 @@ local function decode_error(ctx, tree, v, len)
 	return string.format("error=%d \"%s\"", code, why)
 end
 
+-- NONCE in a gate's AUTH: 16 lower-case hex digits, not all zero
+local function decode_nonce(ctx, tree, v, len)
+	if not want_len(ctx, tree, len, 16) then
+		return nil
+	end
+	local s = v:string()
+	tree:add(F.nonce, v)
+	tree:append_text(": " .. s)
+	if s:find("[^0-9a-f]") or not s:find("[1-9a-f]") then
+		flag(ctx, tree, E.bad_value, "not 16 lower-case hex digits of a counter above 0")
+	end
+	return "nonce=" .. s
+end
+
+-- TRUST: the level decided at, the level after, 0, 0
+local function decode_trust(ctx, tree, v, len)
+	if not want_len(ctx, tree, len, 4) then
+		return nil
+	end
+	local at, now = v(0, 1):uint(), v(1, 1):uint()
+	tree:add(F.trust_level, v(0, 1))
+	tree:add(F.trust_now, v(1, 1))
+	if not trust_names[at] or not trust_names[now] or v(2, 2):uint() ~= 0 then
+		flag(ctx, tree, E.bad_value, "trust levels are 0 (untrusted) to 4 (verified), then 0, 0")
+		return nil
+	end
+	tree:append_text(": " .. trust_names[at] .. " -> " .. trust_names[now])
+	return "trust=" .. trust_names[at] .. "->" .. trust_names[now]
+end
+
+-- RISK: millionths, at most one million
+local function decode_risk(ctx, tree, v, len)
+	if not want_len(ctx, tree, len, 4) then
+		return nil
+	end
+	local ppm = v:uint()
+	tree:add(F.risk, v)
+	if ppm > 1000000 then
+		flag(ctx, tree, E.bad_value, "risk above 1")
+	end
+	tree:append_text(string.format(": %.6f", ppm / 1e6))
+	return string.format("risk=%.3f", ppm / 1e6)
+end
+
+-- MESSAGE-INTEGRITY(-SHA256): shown, not checked (the key is the host's)
+local function hmac(n)
+	return function(ctx, tree, v, len)
+		if not want_len(ctx, tree, len, n) then
+			return nil
+		end
+		tree:add(F.integrity, v)
+		return nil
+	end
+end
+
 local function decode_use_candidate(ctx, tree, v, len)
 	if not want_len(ctx, tree, len, 0) then
 		return nil
@@ -500,6 +589,15 @@ local attrs = {
 	[A.LIFETIME] = {"LIFETIME", uint(F.lifetime, "lifetime", 4, " s")},
 	[A.BUDGET] = {"BUDGET", uint(F.budget, "budget", 4, " ms")},
 	[A.REASON] = {"REASON", utf8(F.reason, "reason")},
+	[A.RESOURCE] = {"RESOURCE", utf8(F.resource, "resource")},
+	[A.TRUST] = {"TRUST", decode_trust},
+	[A.TTL] = {"TTL", uint(F.ttl, "ttl", 4, " ms")},
+	[A.DELAY] = {"DELAY", uint(F.delay, "delay", 4, " us")},
+	[A.RISK] = {"RISK", decode_risk},
+	[A.USERNAME] = {"USERNAME", utf8(F.user, "user")},
+	[A.NONCE] = {"NONCE", decode_nonce},
+	[A.MESSAGE_INTEGRITY] = {"MESSAGE-INTEGRITY", hmac(20)},
+	[A.MESSAGE_INTEGRITY_SHA256] = {"MESSAGE-INTEGRITY-SHA256", hmac(32)},
 	[A.ERROR_CODE] = {"ERROR-CODE", decode_error},
 	[A.XOR_MAPPED_ADDRESS] = {"XOR-MAPPED-ADDRESS", xaddr("mapped")},
 	[A.USE_CANDIDATE] = {"USE-CANDIDATE", decode_use_candidate},
@@ -697,14 +795,18 @@ local function heur_stun(tvb, pinfo, tree)
 end
 
 local udp_port = DissectorTable.get("udp.port")
-local registered_port = natbed.prefs.port
-udp_port:add(registered_port, natbed)
+local registered = {port = natbed.prefs.port, gate_port = natbed.prefs.gate_port}
+for _, p in pairs(registered) do
+	udp_port:add(p, natbed)
+end
 
 function natbed.prefs_changed()
-	if natbed.prefs.port ~= registered_port then
-		udp_port:remove(registered_port, natbed)
-		registered_port = natbed.prefs.port
-		udp_port:add(registered_port, natbed)
+	for key, p in pairs(registered) do
+		if natbed.prefs[key] ~= p then
+			udp_port:remove(p, natbed)
+			registered[key] = natbed.prefs[key]
+			udp_port:add(registered[key], natbed)
+		end
 	end
 end
 

@@ -3,9 +3,10 @@
 #  1. one of every natbed message as natbed's codecs write them (nbmsg_gen:
 #     the rendezvous' nine kinds, checks, a nominating check with its
 #     prediction, an answer, a probe and its echo, a probe relayed in a TURN
-#     Data indication) decodes to exactly the values written: every field
-#     of every message, the try's method as the capture told it, and each
-#     FINGERPRINT checked;
+#     Data indication; the gate's AUTH request, grant, denial and an
+#     unsigned refusal, as docs/gate.md lays them out) decodes to exactly
+#     the values written: every field of every message, the try's method as
+#     the capture told it, and each FINGERPRINT checked;
 #  2. a run: agents behind a full-cone, a port-restricted, a symmetric and
 #     a symmetric-sequential NAT and on the public internet register, serve
 #     and connect with every method of agents/methods.c, and with the
@@ -40,14 +41,16 @@ mkdir -p "$g"
 "$GEN" "$g" || nb_fail "nbmsg_gen"
 text2pcap -q -4 198.51.100.30,198.51.100.20 -u 40000,4787 "$g/rdv.hex" "$g/rdv.pcap" &&
 	text2pcap -q -4 198.51.100.30,203.0.113.9 -u 40000,40001 "$g/peer.hex" "$g/peer.pcap" &&
-	mergecap -a -w "$g/all.pcap" "$g/rdv.pcap" "$g/peer.pcap" || nb_fail "text2pcap / mergecap"
+	text2pcap -q -4 192.168.1.10,192.168.1.1 -u 40000,4788 "$g/gate.hex" "$g/gate.pcap" &&
+	mergecap -a -w "$g/all.pcap" "$g/rdv.pcap" "$g/peer.pcap" "$g/gate.pcap" ||
+	nb_fail "text2pcap / mergecap"
 mapfile -t fields <"$g/fields"
 eargs=()
 for f in "${fields[@]}"; do eargs+=(-e "$f"); done
 ts -r "$g/all.pcap" -T fields -E occurrence=a "${eargs[@]}" >"$g/got" 2>"$g/tshark.err" ||
 	nb_fail "tshark: $(cat "$g/tshark.err")"
-cat "$g/rdv.expect" "$g/peer.expect" >"$g/want"
-[ "$(wc -l <"$g/want")" -eq 15 ] || nb_fail "nbmsg_gen wrote $(wc -l <"$g/want") messages, want 15"
+cat "$g/rdv.expect" "$g/peer.expect" "$g/gate.expect" >"$g/want"
+[ "$(wc -l <"$g/want")" -eq 19 ] || nb_fail "nbmsg_gen wrote $(wc -l <"$g/want") messages, want 19"
 if ! diff "$g/want" "$g/got" >"$g/diff"; then
 	# name the fields that differ
 	$PY - "$g/fields" "$g/want" "$g/got" <<'EOF' >&2

@@ -2,8 +2,9 @@
  * build them (agents/rdvmsg.c, agents/peermsg.c), with known values, for
  * the Wireshark dissector's test (tests/interop/dissect.sh).
  *
- * Writes, for two captures (rdv: agent <-> rendezvous on port 4787; peer:
- * between two agents, and one probe relayed in a TURN Data indication):
+ * Writes, for three captures (rdv: agent <-> rendezvous on port 4787;
+ * peer: between two agents, and one probe relayed in a TURN Data
+ * indication; gate: a host and the zero-trust gate on port 4788):
  *   DIR/NAME.hex     the messages as text2pcap reads them, one a packet
  *   DIR/NAME.expect  per message one line: the values the dissector must
  *                    show, tab-separated, in the order of DIR/fields
@@ -57,21 +58,57 @@ enum col {
 	C_ERROR_CODE,
 	C_ERROR_REASON,
 	C_USE_CANDIDATE,
+	C_USER,
+	C_NONCE,
+	C_RESOURCE,
+	C_TRUST_LEVEL,
+	C_TRUST_NOW,
+	C_TTL,
+	C_DELAY,
+	C_RISK,
 	C_FINGERPRINT_OK,
 	C_COUNT
 };
 
 static const char *const col_fields[C_COUNT] = {
-    "natbed.msg",	   "natbed.txid",	   "natbed.name",
-    "natbed.peer",	   "natbed.method",	   "natbed.try",
-    "natbed.seq",	   "natbed.start",	   "natbed.role",
-    "natbed.lifetime",	   "natbed.budget",	   "natbed.host.addr",
-    "natbed.host.port",	   "natbed.srflx.addr",	   "natbed.srflx.port",
-    "natbed.relay.addr",   "natbed.relay.port",	   "natbed.pred.addr",
-    "natbed.pred.port",	   "natbed.mapped.addr",   "natbed.mapped.port",
-    "natbed.nat.mapping",  "natbed.nat.filtering", "natbed.nat.ports",
-    "natbed.nat.hairpin",  "natbed.nat.stride",	   "natbed.error.code",
-    "natbed.error.reason", "natbed.use_candidate", "natbed.fingerprint.ok",
+    [C_MSG] = "natbed.msg",
+    [C_TXID] = "natbed.txid",
+    [C_NAME] = "natbed.name",
+    [C_PEER] = "natbed.peer",
+    [C_METHOD] = "natbed.method",
+    [C_TRY] = "natbed.try",
+    [C_SEQ] = "natbed.seq",
+    [C_START] = "natbed.start",
+    [C_ROLE] = "natbed.role",
+    [C_LIFETIME] = "natbed.lifetime",
+    [C_BUDGET] = "natbed.budget",
+    [C_HOST_ADDR] = "natbed.host.addr",
+    [C_HOST_PORT] = "natbed.host.port",
+    [C_SRFLX_ADDR] = "natbed.srflx.addr",
+    [C_SRFLX_PORT] = "natbed.srflx.port",
+    [C_RELAY_ADDR] = "natbed.relay.addr",
+    [C_RELAY_PORT] = "natbed.relay.port",
+    [C_PRED_ADDR] = "natbed.pred.addr",
+    [C_PRED_PORT] = "natbed.pred.port",
+    [C_MAPPED_ADDR] = "natbed.mapped.addr",
+    [C_MAPPED_PORT] = "natbed.mapped.port",
+    [C_NAT_MAP] = "natbed.nat.mapping",
+    [C_NAT_FILTER] = "natbed.nat.filtering",
+    [C_NAT_PORTS] = "natbed.nat.ports",
+    [C_NAT_HAIRPIN] = "natbed.nat.hairpin",
+    [C_NAT_STRIDE] = "natbed.nat.stride",
+    [C_ERROR_CODE] = "natbed.error.code",
+    [C_ERROR_REASON] = "natbed.error.reason",
+    [C_USE_CANDIDATE] = "natbed.use_candidate",
+    [C_USER] = "natbed.user",
+    [C_NONCE] = "natbed.nonce",
+    [C_RESOURCE] = "natbed.resource",
+    [C_TRUST_LEVEL] = "natbed.trust.level",
+    [C_TRUST_NOW] = "natbed.trust.now",
+    [C_TTL] = "natbed.ttl",
+    [C_DELAY] = "natbed.delay",
+    [C_RISK] = "natbed.risk",
+    [C_FINGERPRINT_OK] = "natbed.fingerprint.ok",
 };
 
 /* One expected line being filled. */
@@ -390,6 +427,89 @@ static int gen_relayed(struct out *o)
 	return emit(o, buf, stun_msg_build_finish(&b), &r);
 }
 
+/* --- the zero-trust gate ------------------------------------------------------ */
+
+/* docs/gate.md's AUTH exchange, written here by hand as it specifies it
+ * (include/natbed/gatemsg.h builds it in the gate's own code). */
+#define GATE_METHOD_AUTH 0x0E4
+#define GATE_ATTR_RES	 0xC0F0
+#define GATE_ATTR_TRUST	 0xC0F1
+#define GATE_ATTR_TTL	 0xC0F2
+#define GATE_ATTR_DELAY	 0xC0F3
+#define GATE_ATTR_RISK	 0xC0F4
+#define GATE_KEY	 "alice's key"
+
+static void gate_u32(struct stun_builder *b, uint16_t type, uint32_t v)
+{
+	uint8_t p[4];
+
+	nbstun_put_be(p, v, 4);
+	stun_msg_build_raw(b, type, p, sizeof(p));
+}
+
+/* An answer: granted, or refused with code; trust given or not; signed
+ * or not. */
+static int gate_answer(struct out *o, uint8_t seed, int code, bool trust, bool sign)
+{
+	uint8_t buf[GEN_MSG_MAX], txid[STUN_TXID_LEN], levels[4] = {1, 2, 0, 0};
+	struct stun_builder b;
+	struct row r = {0};
+
+	txid_fill(txid, seed);
+	stun_msg_build_init(&b, buf, sizeof(buf), GATE_METHOD_AUTH,
+			    code ? STUN_CLASS_ERROR : STUN_CLASS_SUCCESS, txid, false);
+	row_set(&r, C_MSG, code ? "auth-error" : "auth-ok");
+	if (code) {
+		stun_msg_build_error(&b, code, code == 403 ? "Denied" : "Unauthorized");
+		row_set(&r, C_ERROR_CODE, "%d", code);
+		row_set(&r, C_ERROR_REASON, code == 403 ? "Denied" : "Unauthorized");
+	}
+	if (trust) {
+		stun_msg_build_raw(&b, GATE_ATTR_TRUST, levels, sizeof(levels));
+		gate_u32(&b, GATE_ATTR_DELAY, 1500000);
+		gate_u32(&b, GATE_ATTR_RISK, 250000);
+		row_set(&r, C_TRUST_LEVEL, "1");
+		row_set(&r, C_TRUST_NOW, "2");
+		row_set(&r, C_DELAY, "1500000");
+		row_set(&r, C_RISK, "250000");
+	}
+	if (!code) {
+		gate_u32(&b, GATE_ATTR_TTL, 120000);
+		row_set(&r, C_TTL, "120000");
+	}
+	if (sign)
+		stun_msg_build_integrity(&b, true, (const uint8_t *)GATE_KEY, strlen(GATE_KEY));
+	stun_msg_build_fingerprint(&b);
+	return emit(o, buf, stun_msg_build_finish(&b), &r);
+}
+
+static int gen_gate(struct out *o)
+{
+	uint8_t buf[GEN_MSG_MAX], txid[STUN_TXID_LEN];
+	struct stun_builder b;
+	struct row r = {0};
+
+	txid_fill(txid, 12);
+	stun_msg_build_init(&b, buf, sizeof(buf), GATE_METHOD_AUTH, STUN_CLASS_REQUEST, txid,
+			    false);
+	stun_msg_build_string(&b, STUN_ATTR_USERNAME, "alice");
+	stun_msg_build_string(&b, STUN_ATTR_NONCE, "000000000000001f");
+	stun_msg_build_raw(&b, GATE_ATTR_RES, "198.51.100.10:3478", 18);
+	stun_msg_build_integrity(&b, true, (const uint8_t *)GATE_KEY, strlen(GATE_KEY));
+	stun_msg_build_fingerprint(&b);
+	row_set(&r, C_MSG, "auth");
+	row_set(&r, C_USER, "alice");
+	row_set(&r, C_NONCE, "000000000000001f");
+	row_set(&r, C_RESOURCE, "198.51.100.10:3478");
+	if (emit(o, buf, stun_msg_build_finish(&b), &r) < 0)
+		return -1;
+	/* granted; denied after the delay; refused at once, unsigned */
+	return gate_answer(o, 12, 0, true, true) < 0 || gate_answer(o, 13, 403, true, true) < 0 ||
+		       gate_answer(o, 14, 401, false, false) < 0
+		   ? -1
+		   : 0;
+}
+
 /* --- main ------------------------------------------------------------------- */
 
 static int open_out(struct out *o, const char *dir, const char *name)
@@ -420,7 +540,7 @@ static int close_out(struct out *o)
 
 int main(int argc, char **argv)
 {
-	struct out rdv = {0}, peer = {0};
+	struct out rdv = {0}, peer = {0}, gate = {0};
 	char path[1024];
 	FILE *f;
 	int rc = 1;
@@ -436,15 +556,15 @@ int main(int argc, char **argv)
 	for (int c = 0; c < C_COUNT; c++)
 		fprintf(f, "%s\n", col_fields[c]);
 	if (fclose(f) != 0 || open_out(&rdv, argv[1], "rdv") < 0 ||
-	    open_out(&peer, argv[1], "peer") < 0)
+	    open_out(&peer, argv[1], "peer") < 0 || open_out(&gate, argv[1], "gate") < 0)
 		goto out;
 	if (gen_register(&rdv) < 0 || gen_register_answers(&rdv) < 0 || gen_connect(&rdv) < 0 ||
 	    gen_introduce(&rdv) < 0 || gen_checks(&peer) < 0 || gen_probes(&peer) < 0 ||
-	    gen_relayed(&peer) < 0)
+	    gen_relayed(&peer) < 0 || gen_gate(&gate) < 0)
 		goto out;
 	rc = 0;
 out:
-	if (close_out(&rdv) < 0 || close_out(&peer) < 0)
+	if (close_out(&rdv) < 0 || close_out(&peer) < 0 || close_out(&gate) < 0)
 		rc = 1;
 	if (rc)
 		fprintf(stderr, "nbmsg_gen: cannot write into %s\n", argv[1]);
