@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # natbed capture: a view of a running topology, live, as a pcap stream.
 #  1. Two viewers of NAT home's outside view and one of alice's port, each
-#     read by tshark while 2000 datagrams cross the NAT: each shows the
-#     very records of the view's file for its time (same bytes, same
-#     times, in order, none missing, none added), all 2000 among them, and
-#     says on exit it lost none.
+#     read by tshark (one as Wireshark does, `-i -`) while 2000 datagrams
+#     cross the NAT: each shows the very records of the view's file for its
+#     time (same bytes, same times, in order, none missing, none added),
+#     all 2000 among them, and says on exit it lost none.
 #  2. Viewers that stop reading (a pipe nobody reads, a SIGSTOPped tshark)
 #     do not change forwarding: the same bounded UDP load delivers as many
 #     datagrams, at about the same rate, as without them (generous
@@ -12,6 +12,8 @@
 #     each says on exit how many records it lost.
 #  3. Errors: an unknown view names the views there are; a terminal on
 #     standard output is refused.
+#  4. natbed down while a viewer watches: it ends, says why, and what it
+#     wrote is a whole pcap file.
 . "${NATBED_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
 nb_need tshark jq script
 PY=$(command -v /usr/bin/python3 || command -v python3) || nb_skip "python3 not installed"
@@ -70,10 +72,10 @@ FIELDS=(-e frame.time_epoch -e frame.len -e ip.src -e ip.dst -e ip.id -e udp.src
 	-e udp.dstport -e data.data)
 
 # --- 1. live records are the file's ----------------------------------------
-for v in "w1 home-wan" "w2 home-wan" "a1 alice"; do
-	read -r name view <<<"$v"
+for v in "w1 home-wan -r" "w2 home-wan -i" "a1 alice -r"; do
+	read -r name view how <<<"$v"
 	viewer "$name" "$view"
-	reader "$name" "$NB_TMP/$name.txt" tshark -l -n -r - -T fields "${FIELDS[@]}"
+	reader "$name" "$NB_TMP/$name.txt" tshark -l -n "$how" - -T fields "${FIELDS[@]}"
 done
 nb_wait_for 10 "three viewers attached" nb_ctl_true 'length == 3' show captures
 blast 7001 2000 200
@@ -161,4 +163,16 @@ grep -q "'nosuch' is neither a host nor a NAT of topology live (hosts: alice, sr
 script -qec "natbed capture --prefix $NB_PREFIX alice" /dev/null >"$NB_TMP/tty.out" 2>&1 &&
 	nb_fail "a terminal on standard output was taken"
 grep -q "standard output is a terminal" "$NB_TMP/tty.out" || nb_fail "terminal: $(cat "$NB_TMP/tty.out")"
+# --- 4. the topology goes down under a viewer ---------------------------------
+viewer d1 home-wan
+reader d1 "$NB_TMP/d1.pcap" cat
+nb_wait_for 10 "a viewer attached" nb_ctl_true 'length == 1' show captures
+x alice "$B" send --to "$SRV:7004" --rate 1000 --duration 0.1 >/dev/null 2>&1
+natbed down --prefix "$NB_PREFIX" >/dev/null 2>&1 || nb_fail "natbed down"
+nb_wait_gone 10 "${vpid[d1]}" "${rpid[d1]}"
+said d1 | grep -q "^natbed capture: home-wan: [0-9]* records written, none lost (natbed-emu ended the stream" ||
+	nb_fail "the viewer said as the topology went down: $(cat "$NB_TMP/d1.err")"
+n=$(tshark -r "$NB_TMP/d1.pcap" -Y "udp.dstport == 7004" 2>"$NB_TMP/d1.tshark" | wc -l)
+[ "$n" -ge 1 ] && ! grep -qiE "cut short|damaged|corrupt|isn't a capture" "$NB_TMP/d1.tshark" ||
+	nb_fail "what the viewer wrote: $n datagrams, tshark: $(cat "$NB_TMP/d1.tshark")"
 nb_pass "natbed capture: live records equal the files', stalled viewers lose records, not the fabric"
