@@ -121,10 +121,11 @@ static int cap_open_out(struct cap *c)
 	return 0;
 }
 
-/* Asks for the view and reads the answer line; what came after it stays
- * in c->in. 0, or -1 (printed). */
-static int cap_begin(struct cap *c)
+/* Asks for the view and reads the answer line (a signal ends the wait);
+ * what came after it stays in c->in. 0, or -1 (printed). */
+static int cap_begin(struct cap *c, const sigset_t *wait_mask)
 {
+	const struct timespec wait = {CAP_ANSWER_WAIT_MS / 1000, 0};
 	char *words[2] = {"capture", (char *)c->view};
 	struct pollfd p = {.events = POLLIN};
 	json_error_t jerr;
@@ -138,7 +139,7 @@ static int cap_begin(struct cap *c)
 		return -1;
 	p.fd = c->sock;
 	while (!(nl = memchr(c->in, '\n', c->in_len)) && c->in_len < CAP_ANSWER_MAX) {
-		if (poll(&p, 1, CAP_ANSWER_WAIT_MS) <= 0 ||
+		if (ppoll(&p, 1, &wait, wait_mask) <= 0 ||
 		    (n = read(c->sock, c->in + c->in_len, CAP_BUF - c->in_len)) <= 0)
 			break;
 		c->in_len += (size_t)n;
@@ -333,7 +334,7 @@ int cmd_capture(int argc, char **argv)
 	if (cli_need_root("capture") < 0 || cap_open_out(c) < 0)
 		goto out;
 	cap_signals(&wait_mask);
-	if (cap_begin(c) < 0)
+	if (cap_begin(c, &wait_mask) < 0)
 		goto out;
 	rc = cap_loop(c, &wait_mask) < 0 ? 1 : 0;
 	cap_report(c);

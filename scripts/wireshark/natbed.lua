@@ -286,9 +286,9 @@ end
 -- The STUN header at tvb's start, if tvb is one whole STUN message:
 -- method, class, message length; nil otherwise.
 local function stun_header(tvb)
-	local len = tvb:len()
+	local len = tvb:reported_len()
 	if len < STUN_HDR_LEN or tvb:captured_len() < len then
-		return nil
+		return nil -- cut short (a snapshot, an ICMP error's quote)
 	end
 	local t = tvb(0, 2):uint()
 	local mlen = tvb(2, 2):uint()
