@@ -18,8 +18,8 @@
 #     error in natbed's or STUN's packets; every REGISTER carries the
 #     candidates its agent logged, every CONNECT the method asked, and a
 #     connect that succeeded shows its probes (seq 0..K-1, under its
-#     method) and, for a method of the table, an answer naming the
-#     endpoint it reported as local;
+#     method) and, for a method of the table, an answer or a nominating
+#     check naming the endpoint it reported as local;
 #  3. scripts/setup.sh --wireshark installs the dissector where Wireshark
 #     loads it for the user.
 . "${NATBED_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
@@ -134,6 +134,11 @@ for m in $methods; do
 	x "$from" timeout 90 "$AGENT" connect --name "$from-$m" --peer "$to" --method "$m" \
 		--probes $K "${common[@]}" >"$NB_TMP/$m.json" 2>"$NB_TMP/$m.err"
 	st=$?
+	if [ "$st" -eq 2 ] && [[ " direct punch predict birthday testbind " != *" $m "* ]]; then
+		# a method this test knows no pair for wants options it does not give
+		echo "note: $m not run: $(head -1 "$NB_TMP/$m.err")"
+		continue
+	fi
 	[ "$st" -le 1 ] || nb_fail "connect $from -> $to with $m: exit $st: $(cat "$NB_TMP/$m.err")"
 	echo "$from $m $st" >>"$NB_TMP/connects"
 done
@@ -214,9 +219,10 @@ while read -r from m st; do
 		nb_fail "$from-$m connected; its probes under method $m carry seq '$seqs'"
 	[ "$m" != testbind ] || continue # its checks are plain Binding requests
 	local_ep=$(jq -r .local "$NB_TMP/$m.json")
-	n=$(q "$from" "natbed.msg == \"answer\" && natbed.mapped.addr == ${local_ep%:*} && natbed.mapped.port == ${local_ep##*:}" \
+	# the peer told it: in an answer to its check, or in a nominating check
+	n=$(q "$from" "(natbed.msg == \"answer\" || natbed.use_candidate) && natbed.mapped.addr == ${local_ep%:*} && natbed.mapped.port == ${local_ep##*:}" \
 		-e frame.number | wc -l)
-	[ "$n" -ge 1 ] || nb_fail "$from-$m connected as $local_ep; no answer in $from.pcap names it"
+	[ "$n" -ge 1 ] || nb_fail "$from-$m connected as $local_ep; no answer or nomination in $from.pcap names it"
 done <"$NB_TMP/connects"
 q alice 'natbed.msg == "connect-error"' -e natbed.error.code | grep -qx 400 ||
 	nb_fail "the connect to nobody got no CONNECT error 400 in alice.pcap"
