@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -275,7 +276,7 @@ static void cap_report(struct cap *c)
 
 	if (c->id && !c->eof) {
 		snprintf(id, sizeof(id), "%u", c->id);
-		ans = cli_ctl_call(c->prefix, 2, words, "natbed capture");
+		ans = cli_ctl_call(c->prefix, 2, words);
 		res = json_object_get(ans, "result");
 		if (json_is_true(json_object_get(ans, "ok")))
 			c->lost = (uint64_t)json_integer_value(json_object_get(res, "lost"));

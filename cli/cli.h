@@ -2,7 +2,6 @@
 #ifndef NATBED_CLI_H
 #define NATBED_CLI_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -50,12 +49,16 @@ int cli_which(const char *name, char *out, size_t len);
 int cli_host_view(void);
 
 /* natbed-emu's control socket under prefix (emulator/ctl.h): a connected
- * socket, or -1 with the reason printed after who ("natbed ctl"). */
+ * socket, or -1 with the reason printed after who ("natbed capture"). */
 int cli_ctl_connect(const char *prefix, const char *who);
 /* Sends the request argv[0..argc) as its JSON line on fd. 0, or -1 (printed). */
 int cli_ctl_send(int fd, int argc, char **argv, const char *who);
-/* One request, its whole answer parsed ({"ok":...}), or NULL (printed). */
-json_t *cli_ctl_call(const char *prefix, int argc, char **argv, const char *who);
+
+/* Sends the words of a `natbed ctl` command to the natbed-emu of prefix and
+ * returns its parsed answer (a json_t *, json_decref() it), or NULL with
+ * the reason printed. */
+struct json_t;
+struct json_t *cli_ctl_call(const char *prefix, int argc, char **argv);
 
 struct topo;
 

@@ -93,8 +93,9 @@ int cli_ctl_send(int fd, int argc, char **argv, const char *who)
 	return rc;
 }
 
-json_t *cli_ctl_call(const char *prefix, int argc, char **argv, const char *who)
+json_t *cli_ctl_call(const char *prefix, int argc, char **argv)
 {
+	const char *who = "natbed ctl";
 	json_t *ans = NULL;
 	char *buf = NULL;
 	size_t len = 0;
@@ -200,7 +201,7 @@ static json_t *ctl_all_mappings(const char *prefix, char **words, json_t *page)
 		snprintf(cursor, sizeof(cursor), "%s", next);
 		w[4] = cursor;
 		json_decref(ans);
-		ans = cli_ctl_call(prefix, 5, w, "natbed ctl");
+		ans = cli_ctl_call(prefix, 5, w);
 		if (!ans || !json_is_true(json_object_get(ans, "ok"))) {
 			fprintf(stderr, "natbed ctl: the next page of mappings failed: %s\n",
 				json_string_value(json_object_get(ans, "error")) ?: "no answer");
@@ -275,7 +276,7 @@ int cmd_ctl(int argc, char **argv)
 		return 1;
 	if (ctl_abs_path(argc - optind, argv + optind, abs_path, sizeof(abs_path)) < 0)
 		return 1;
-	ans = cli_ctl_call(prefix, argc - optind, argv + optind, "natbed ctl");
+	ans = cli_ctl_call(prefix, argc - optind, argv + optind);
 	if (!ans)
 		return 1;
 	if (json_is_true(json_object_get(ans, "ok")) && argc - optind == 3 &&
