@@ -1,7 +1,7 @@
 -- natbed.lua: a Wireshark dissector for natbed's own messages, the ones
 -- plain STUN decoding does not explain (docs/captures.md tells how to use it).
 --
---   rendezvous  REGISTER, CONNECT, INTRODUCE (agents/rdvmsg.h), UDP port 4787
+--   rendezvous  REGISTER, CONNECT, INTRODUCE, LOOKUP (agents/rdvmsg.h), UDP port 4787
 --   peers       connectivity checks and their answers: Binding requests and
 --               successes carrying natbed's attributes (agents/peermsg.h)
 --   probes      PROBE requests and echoes after a path is found (agents/probe.h)
@@ -48,13 +48,14 @@ local class_names = {
 
 -- STUN methods natbed sends (agents/nbstun.h, include/natbed/gatemsg.h;
 -- 0x001 is Binding)
-local M_BINDING, M_REGISTER, M_CONNECT, M_INTRODUCE, M_AUTH, M_PROBE =
-	0x001, 0x0E0, 0x0E1, 0x0E2, 0x0E4, 0x0E8
+local M_BINDING, M_REGISTER, M_CONNECT, M_INTRODUCE, M_LOOKUP, M_AUTH, M_PROBE =
+	0x001, 0x0E0, 0x0E1, 0x0E2, 0x0E3, 0x0E4, 0x0E8
 local method_names = {
 	[M_BINDING] = "Binding",
 	[M_REGISTER] = "REGISTER",
 	[M_CONNECT] = "CONNECT",
 	[M_INTRODUCE] = "INTRODUCE",
+	[M_LOOKUP] = "LOOKUP",
 	[M_AUTH] = "AUTH",
 	[M_PROBE] = "PROBE",
 }
@@ -109,6 +110,10 @@ local kinds = {
 		{A.CAND_SRFLX, A.CAND_RELAY, A.BUDGET}},
 	{M_INTRODUCE, CLASS_SUCCESS, "introduce-ok", {A.TRY}, {}},
 	{M_INTRODUCE, CLASS_ERROR, "introduce-error", {A.ERROR_CODE, A.TRY}, {}},
+	{M_LOOKUP, CLASS_REQUEST, "lookup", {A.NAME, A.PEER}, {}},
+	{M_LOOKUP, CLASS_SUCCESS, "lookup-ok", {A.PEER, A.CAND_HOST, A.NAT},
+		{A.CAND_SRFLX, A.CAND_RELAY}},
+	{M_LOOKUP, CLASS_ERROR, "lookup-error", {A.ERROR_CODE}, {A.PEER}},
 	-- a check; nominating: USE-CANDIDATE and XOR-MAPPED-ADDRESS; predict's:
 	-- CAND-SRFLX, the endpoint it predicted
 	{M_BINDING, CLASS_REQUEST, "check", {A.TRY, A.NAME},
@@ -129,7 +134,7 @@ local kinds = {
 -- Methods that are natbed's whatever they carry (Binding is natbed's only
 -- with a natbed attribute: a plain one is any STUN client's).
 local natbed_methods = {[M_REGISTER] = true, [M_CONNECT] = true, [M_INTRODUCE] = true,
-	[M_AUTH] = true, [M_PROBE] = true}
+	[M_LOOKUP] = true, [M_AUTH] = true, [M_PROBE] = true}
 
 local kind_of = {}
 for _, k in ipairs(kinds) do
@@ -180,6 +185,8 @@ local F = {
 	nat_ports = ProtoField.uint8("natbed.nat.ports", "Port allocation", base.DEC, ni_ports),
 	nat_hairpin = ProtoField.uint8("natbed.nat.hairpin", "Hairpin", base.HEX, hairpin_names),
 	nat_stride = ProtoField.int16("natbed.nat.stride", "Port stride", base.DEC),
+	nat_pcp = ProtoField.bool("natbed.nat.pcp", "Its gateway answered PCP or NAT-PMP", 8, nil,
+		0x01),
 	error_code = ProtoField.uint16("natbed.error.code", "Error code", base.DEC),
 	error_reason = ProtoField.string("natbed.error.reason", "Reason phrase"),
 	use_candidate = ProtoField.bool("natbed.use_candidate", "USE-CANDIDATE: nominates the pair"),
@@ -454,7 +461,8 @@ local function decode_role(ctx, tree, v, len)
 	return "role=" .. role_names[r]
 end
 
--- 8 bytes: map, filter, ports, hairpin (0, 1, 0xFF), stride (int16), 0, 0
+-- 8 bytes: map, filter, ports, hairpin (0, 1, 0xFF), stride (int16),
+-- flags (bit 0: PCP; the others undefined, ignored), 0
 local function decode_nat(ctx, tree, v, len)
 	if not want_len(ctx, tree, len, 8) then
 		return nil
@@ -464,6 +472,7 @@ local function decode_nat(ctx, tree, v, len)
 	tree:add(F.nat_ports, v(2, 1))
 	tree:add(F.nat_hairpin, v(3, 1))
 	tree:add(F.nat_stride, v(4, 2))
+	tree:add(F.nat_pcp, v(6, 1))
 	local m, f, p, h = v(0, 1):uint(), v(1, 1):uint(), v(2, 1):uint(), v(3, 1):uint()
 	if not ni_map[m] or not ni_map[f] or not ni_ports[p] or not hairpin_names[h] then
 		flag(ctx, tree, E.bad_value, "a NAT behaviour natbed does not have")

@@ -2,7 +2,8 @@
  * build them (agents/rdvmsg.c, agents/peermsg.c), with known values, for
  * the Wireshark dissector's test (tests/interop/dissect.sh).
  *
- * Writes, for three captures (rdv: agent <-> rendezvous on port 4787;
+ * Writes, for three captures (rdv: agent <-> rendezvous on port 4787, its
+ * LOOKUP written by hand as docs/agents.md lays it out;
  * peer: between two agents, and one probe relayed in a TURN Data
  * indication; gate: a host and the zero-trust gate on port 4788):
  *   DIR/NAME.hex     the messages as text2pcap reads them, one a packet
@@ -55,6 +56,7 @@ enum col {
 	C_NAT_PORTS,
 	C_NAT_HAIRPIN,
 	C_NAT_STRIDE,
+	C_NAT_PCP,
 	C_ERROR_CODE,
 	C_ERROR_REASON,
 	C_USE_CANDIDATE,
@@ -97,6 +99,7 @@ static const char *const col_fields[C_COUNT] = {
     [C_NAT_PORTS] = "natbed.nat.ports",
     [C_NAT_HAIRPIN] = "natbed.nat.hairpin",
     [C_NAT_STRIDE] = "natbed.nat.stride",
+    [C_NAT_PCP] = "natbed.nat.pcp",
     [C_ERROR_CODE] = "natbed.error.code",
     [C_ERROR_REASON] = "natbed.error.reason",
     [C_USE_CANDIDATE] = "natbed.use_candidate",
@@ -147,6 +150,7 @@ static void row_nat(struct row *r, const struct natinfo *ni)
 	row_set(r, C_NAT_PORTS, "%d", (int)ni->ports);
 	row_set(r, C_NAT_HAIRPIN, "0x%02x", ni->hairpin < 0 ? 0xff : ni->hairpin);
 	row_set(r, C_NAT_STRIDE, "%d", ni->stride);
+	row_set(r, C_NAT_PCP, "0"); /* rdvmsg writes no flag */
 }
 
 static void row_try(struct row *r, uint64_t id)
@@ -330,6 +334,66 @@ static int gen_introduce(struct out *o)
 	return rdv_emit(o, &m, &r1) < 0 || rdv_emit(o, &ok, &r2) < 0 || rdv_emit(o, &err, &r3) < 0
 		   ? -1
 		   : 0;
+}
+
+/* LOOKUP (0x0E3, docs/agents.md): an agent asks the rendezvous for a
+ * peer's candidates and NAT. Written by hand as the docs lay it out, with
+ * the NAT attribute's PCP flag (its seventh byte, bit 0) set. */
+#define RDV_METHOD_LOOKUP 0x0E3
+
+static void put_ep(struct stun_builder *b, uint16_t type, const struct dg_ep *e)
+{
+	struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = e->port};
+
+	in.sin_addr.s_addr = e->addr;
+	stun_msg_build_xor_addr(b, type, (const struct sockaddr *)&in);
+}
+
+static int gen_lookup(struct out *o)
+{
+	uint8_t buf[GEN_MSG_MAX], txid[STUN_TXID_LEN];
+	uint8_t nat[RDV_NAT_LEN] = {
+	    NI_MAP_APDM, NI_FILTER_APDF, NI_PORTS_SEQUENTIAL, 1, 0, 1, 1, 0};
+	struct dg_ep host = ep("192.168.9.9", 4000), srflx = ep("203.0.113.99", 4001);
+	struct stun_builder b;
+	struct row r1 = {0}, r2 = {0}, r3 = {0};
+
+	txid_fill(txid, 15);
+	stun_msg_build_init(&b, buf, sizeof(buf), RDV_METHOD_LOOKUP, STUN_CLASS_REQUEST, txid,
+			    false);
+	stun_msg_build_raw(&b, NBSTUN_ATTR_NAME, "bob", 3);
+	stun_msg_build_raw(&b, NBSTUN_ATTR_PEER, "alice", 5);
+	stun_msg_build_fingerprint(&b);
+	row_set(&r1, C_MSG, "lookup");
+	row_set(&r1, C_NAME, "bob");
+	row_set(&r1, C_PEER, "alice");
+	if (emit(o, buf, stun_msg_build_finish(&b), &r1) < 0)
+		return -1;
+	stun_msg_build_init(&b, buf, sizeof(buf), RDV_METHOD_LOOKUP, STUN_CLASS_SUCCESS, txid,
+			    false);
+	stun_msg_build_raw(&b, NBSTUN_ATTR_PEER, "alice", 5);
+	put_ep(&b, NBSTUN_ATTR_CAND_HOST, &host);
+	put_ep(&b, NBSTUN_ATTR_CAND_SRFLX, &srflx);
+	stun_msg_build_raw(&b, NBSTUN_ATTR_NAT, nat, sizeof(nat));
+	stun_msg_build_fingerprint(&b);
+	row_set(&r2, C_MSG, "lookup-ok");
+	row_set(&r2, C_PEER, "alice");
+	row_ep(&r2, C_HOST_ADDR, &host);
+	row_ep(&r2, C_SRFLX_ADDR, &srflx);
+	row_nat(&r2, &(struct natinfo){NI_MAP_APDM, NI_FILTER_APDF, NI_PORTS_SEQUENTIAL, 1, 1});
+	row_set(&r2, C_NAT_PCP, "1");
+	if (emit(o, buf, stun_msg_build_finish(&b), &r2) < 0)
+		return -1;
+	txid_fill(txid, 16);
+	stun_msg_build_init(&b, buf, sizeof(buf), RDV_METHOD_LOOKUP, STUN_CLASS_ERROR, txid, false);
+	stun_msg_build_error(&b, 400, "peer not registered");
+	stun_msg_build_raw(&b, NBSTUN_ATTR_PEER, "nobody", 6);
+	stun_msg_build_fingerprint(&b);
+	row_set(&r3, C_MSG, "lookup-error");
+	row_set(&r3, C_PEER, "nobody");
+	row_set(&r3, C_ERROR_CODE, "400");
+	row_set(&r3, C_ERROR_REASON, "peer not registered");
+	return emit(o, buf, stun_msg_build_finish(&b), &r3);
 }
 
 /* --- between peers ----------------------------------------------------------- */
@@ -553,14 +617,20 @@ int main(int argc, char **argv)
 	f = fopen(path, "w");
 	if (!f)
 		goto out;
-	for (int c = 0; c < C_COUNT; c++)
+	for (int c = 0; c < C_COUNT; c++) {
+		if (!col_fields[c]) {
+			fprintf(stderr, "nbmsg_gen: column %d has no field name\n", c);
+			fclose(f);
+			return 1;
+		}
 		fprintf(f, "%s\n", col_fields[c]);
+	}
 	if (fclose(f) != 0 || open_out(&rdv, argv[1], "rdv") < 0 ||
 	    open_out(&peer, argv[1], "peer") < 0 || open_out(&gate, argv[1], "gate") < 0)
 		goto out;
 	if (gen_register(&rdv) < 0 || gen_register_answers(&rdv) < 0 || gen_connect(&rdv) < 0 ||
-	    gen_introduce(&rdv) < 0 || gen_checks(&peer) < 0 || gen_probes(&peer) < 0 ||
-	    gen_relayed(&peer) < 0 || gen_gate(&gate) < 0)
+	    gen_introduce(&rdv) < 0 || gen_lookup(&rdv) < 0 || gen_checks(&peer) < 0 ||
+	    gen_probes(&peer) < 0 || gen_relayed(&peer) < 0 || gen_gate(&gate) < 0)
 		goto out;
 	rc = 0;
 out:
