@@ -25,6 +25,7 @@ int cmd_report(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+int cmd_capture(int argc, char **argv);
 
 /* Exits 1 with a clear message unless running as root. */
 int cli_need_root(const char *what);
@@ -50,13 +51,19 @@ int cli_which(const char *name, char *out, size_t len);
  * network namespace and an empty /etc/resolv.conf. 0 or -errno. */
 int cli_host_view(void);
 
-struct topo;
+/* natbed-emu's control socket under prefix (emulator/ctl.h): a connected
+ * socket, or -1 with the reason printed after who ("natbed capture"). */
+int cli_ctl_connect(const char *prefix, const char *who);
+/* Sends the request argv[0..argc) as its JSON line on fd. 0, or -1 (printed). */
+int cli_ctl_send(int fd, int argc, char **argv, const char *who);
 
 /* Sends the words of a `natbed ctl` command to the natbed-emu of prefix and
  * returns its parsed answer (a json_t *, json_decref() it), or NULL with
  * the reason printed. */
 struct json_t;
 struct json_t *cli_ctl_call(const char *prefix, int argc, char **argv);
+
+struct topo;
 
 /* Stops every process `natbed up` started under prefix and removes every
  * namespace (and so every veth) and mount it made, plus the state

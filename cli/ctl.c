@@ -26,6 +26,10 @@ static void ctl_usage(FILE *f)
 	    "  show ports    counters per port: packets and bytes in and out, drops by reason\n"
 	    "  show routes   where each address is reached\n"
 	    "  show stats    totals, packets in flight, pending scheduler events, and ports\n"
+	    "  show captures the live captures (natbed capture): each viewer's id, view,\n"
+	    "                records sent, bytes, records lost, bytes waiting\n"
+	    "  capture-end ID\n"
+	    "                end live capture ID: its final counters\n"
 	    "  nat NAME mappings|stats|flush\n"
 	    "                a NAT's mappings (all of them, fetched a page at a time), its\n"
 	    "                counters, or a reboot (every mapping gone)\n"
@@ -66,43 +70,63 @@ static void ctl_usage(FILE *f)
 	    CLI_DEFAULT_PREFIX);
 }
 
-/* Sends the words, returns the parsed answer or NULL (message printed). */
-json_t *cli_ctl_call(const char *prefix, int argc, char **argv)
+int cli_ctl_connect(const char *prefix, const char *who)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	json_t *req = json_array(), *ans = NULL;
-	char *text, *buf = NULL;
-	size_t len = 0;
-	ssize_t n;
-	int fd, i;
-	json_error_t jerr;
+	int fd;
+
+	cli_run_path(sun.sun_path, sizeof(sun.sun_path), prefix, "ctl");
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		fprintf(stderr, "%s: cannot reach natbed-emu at %s: %s; is prefix '%s' up?\n", who,
+			sun.sun_path, strerror(errno), prefix);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int cli_ctl_send(int fd, int argc, char **argv, const char *who)
+{
+	json_t *req = json_array();
+	char *text;
+	int i, rc = 0;
 
 	for (i = 0; i < argc; i++)
 		json_array_append_new(req, json_string(argv[i]));
 	text = json_dumps(req, JSON_COMPACT);
 	json_decref(req);
-	cli_run_path(sun.sun_path, sizeof(sun.sun_path), prefix, "ctl");
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		fprintf(stderr,
-			"natbed ctl: cannot reach natbed-emu at %s: %s; is prefix '%s' up?\n",
-			sun.sun_path, strerror(errno), prefix);
-		goto out;
+	if (!text || write(fd, text, strlen(text)) < 0 || write(fd, "\n", 1) < 0) {
+		fprintf(stderr, "%s: write: %s\n", who, text ? strerror(errno) : "out of memory");
+		rc = -1;
 	}
-	if (write(fd, text, strlen(text)) < 0 || write(fd, "\n", 1) < 0) {
-		fprintf(stderr, "natbed ctl: write: %s\n", strerror(errno));
+	free(text);
+	return rc;
+}
+
+json_t *cli_ctl_call(const char *prefix, int argc, char **argv)
+{
+	const char *who = "natbed ctl";
+	json_t *ans = NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	ssize_t n;
+	int fd = cli_ctl_connect(prefix, who);
+	json_error_t jerr;
+
+	if (fd < 0)
+		return NULL;
+	if (cli_ctl_send(fd, argc, argv, who) < 0)
 		goto out;
-	}
 	buf = malloc(CTL_ANSWER_MAX);
 	while (buf && len < CTL_ANSWER_MAX - 1 &&
 	       (n = read(fd, buf + len, CTL_ANSWER_MAX - 1 - len)) > 0)
 		len += (size_t)n;
 	if (!buf || !(ans = json_loadb(buf, len, 0, &jerr)))
-		fprintf(stderr, "natbed ctl: no valid answer from natbed-emu\n");
+		fprintf(stderr, "%s: no valid answer from natbed-emu\n", who);
 out:
-	if (fd >= 0)
-		close(fd);
-	free(text);
+	close(fd);
 	free(buf);
 	return ans;
 }
@@ -175,6 +199,17 @@ static void ctl_print(int argc, char **argv, json_t *res)
 		ctl_print_ports(json_object_get(res, "ports"));
 	} else if (argc == 3 && strcmp(argv[0], "gate") == 0 && strcmp(argv[2], "hosts") == 0) {
 		ctl_print_gate_hosts(res);
+	} else if (argc >= 2 && strcmp(argv[0], "show") == 0 && strcmp(argv[1], "captures") == 0) {
+		printf("%-6s %-20s %10s %12s %10s %10s\n", "ID", "VIEW", "RECORDS", "BYTES", "LOST",
+		       "QUEUED");
+		json_array_foreach(res, i, r)
+		    printf("%-6lld %-20s %10lld %12lld %10lld %10lld\n",
+			   json_integer_value(json_object_get(r, "id")),
+			   json_string_value(json_object_get(r, "view")),
+			   json_integer_value(json_object_get(r, "records")),
+			   json_integer_value(json_object_get(r, "bytes")),
+			   json_integer_value(json_object_get(r, "lost")),
+			   json_integer_value(json_object_get(r, "queued")));
 	} else if (argc >= 2 && strcmp(argv[0], "show") == 0 && strcmp(argv[1], "routes") == 0) {
 		printf("%-20s %-12s %s\n", "DESTINATION", "VIA", "PORT");
 		json_array_foreach(res, i, r)

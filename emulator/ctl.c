@@ -1,6 +1,8 @@
 #include "ctl.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -41,46 +43,83 @@ static const struct ctl_cmd *ctl_find(const struct ctl *c, int argc, const char 
 	return NULL;
 }
 
-/* Parses a request and runs it; always returns an answer object. */
-static json_t *ctl_answer(struct ctl *c, const char *req, size_t len)
-{
+/* A request's words; argv points into j. */
+struct ctl_req {
+	json_t *j;
 	const char *argv[CTL_ARGS_MAX];
-	char err[CTL_ERR_MAX] = "";
-	json_error_t jerr;
-	json_t *j = json_loadb(req, len, 0, &jerr), *res = NULL, *ans;
-	const struct ctl_cmd *cmd;
-	size_t i, argc;
+	int argc;
+};
 
-	if (!j || !json_is_array(j) || json_array_size(j) == 0 ||
-	    json_array_size(j) > CTL_ARGS_MAX) {
-		snprintf(err, sizeof(err), "request must be a JSON array of 1 to %d words",
+/* Parses a request: 0, or -1 with err filled. req->j is the caller's to
+ * release either way. */
+static int ctl_parse(const char *text, size_t len, struct ctl_req *req, char *err, size_t errlen)
+{
+	json_error_t jerr;
+	size_t i, n;
+
+	req->j = json_loadb(text, len, 0, &jerr);
+	n = json_is_array(req->j) ? json_array_size(req->j) : 0;
+	if (n == 0 || n > CTL_ARGS_MAX) {
+		snprintf(err, errlen, "request must be a JSON array of 1 to %d words",
 			 CTL_ARGS_MAX);
-		goto out;
+		return -1;
 	}
-	argc = json_array_size(j);
-	for (i = 0; i < argc; i++) {
-		argv[i] = json_string_value(json_array_get(j, i));
-		if (!argv[i]) {
-			snprintf(err, sizeof(err), "word %zu is not a string", i + 1);
-			goto out;
+	for (i = 0; i < n; i++) {
+		req->argv[i] = json_string_value(json_array_get(req->j, i));
+		if (!req->argv[i]) {
+			snprintf(err, errlen, "word %zu is not a string", i + 1);
+			return -1;
 		}
 	}
-	cmd = ctl_find(c, (int)argc, argv);
-	if (!cmd) {
-		snprintf(err, sizeof(err), "unknown command '%s%s%s'", argv[0], argc > 1 ? " " : "",
-			 argc > 1 ? argv[1] : "");
-		goto out;
+	req->argc = (int)n;
+	return 0;
+}
+
+/* ans (its reference taken) as one line of text and a newline, malloc'd;
+ * NULL when out of memory. */
+static char *ctl_line(json_t *ans)
+{
+	char *text = ans ? json_dumps(ans, JSON_COMPACT) : NULL, *line = NULL;
+	size_t n;
+
+	json_decref(ans);
+	if (text && (line = malloc((n = strlen(text)) + 2))) {
+		memcpy(line, text, n);
+		memcpy(line + n, "\n", 2);
 	}
-	res = cmd->fn(c->ctx, (int)argc, argv, err, sizeof(err));
-	if (!res && !err[0])
-		snprintf(err, sizeof(err), "command failed");
-out:
-	json_decref(j);
-	if (res)
-		ans = json_pack("{s:b,s:o}", "ok", 1, "result", res);
-	else
-		ans = json_pack("{s:b,s:s}", "ok", 0, "error", err);
-	return ans;
+	free(text);
+	return line;
+}
+
+char *ctl_answer_line(json_t *result)
+{
+	return ctl_line(result ? json_pack("{s:b,s:o}", "ok", 1, "result", result) : NULL);
+}
+
+static char *ctl_error_line(const char *err)
+{
+	return ctl_line(json_pack("{s:b,s:s}", "ok", 0, "error", err));
+}
+
+/* Hands the connection to a stream command: 0 when it took it (bev is
+ * freed, the socket lives on in the command), -1 with err filled. */
+static int ctl_take(struct ctl *c, struct bufferevent *bev, const struct ctl_cmd *cmd,
+		    struct ctl_req *req, char *err, size_t errlen)
+{
+	int fd = fcntl(bufferevent_getfd(bev), F_DUPFD_CLOEXEC, 0);
+
+	if (fd < 0) {
+		snprintf(err, errlen, "dup: %s", strerror(errno));
+		return -1;
+	}
+	if (cmd->take(c->ctx, req->argc, req->argv, fd, err, errlen) < 0) {
+		close(fd);
+		if (!err[0])
+			snprintf(err, errlen, "command failed");
+		return -1;
+	}
+	bufferevent_free(bev); /* closes the first descriptor: fd stays open */
+	return 0;
 }
 
 static void ctl_done_cb(struct bufferevent *bev, void *arg)
@@ -95,30 +134,56 @@ static void ctl_event_cb(struct bufferevent *bev, short what, void *arg)
 	bufferevent_free(bev);
 }
 
+/* Runs the request in line[0..n): the answer line to send, or NULL when a
+ * stream command took the connection (bev is gone then). */
+static char *ctl_run(struct ctl *c, struct bufferevent *bev, const char *line, size_t n,
+		     bool *taken)
+{
+	char err[CTL_ERR_MAX] = "";
+	struct ctl_req req = {0};
+	const struct ctl_cmd *cmd;
+	json_t *res = NULL;
+	char *ans = NULL;
+
+	*taken = false;
+	if (n > CTL_REQ_MAX) {
+		snprintf(err, sizeof(err), "request too long");
+	} else if (ctl_parse(line, n, &req, err, sizeof(err)) == 0) {
+		cmd = ctl_find(c, req.argc, req.argv);
+		if (!cmd)
+			snprintf(err, sizeof(err), "unknown command '%s%s%s'", req.argv[0],
+				 req.argc > 1 ? " " : "", req.argc > 1 ? req.argv[1] : "");
+		else if (cmd->take)
+			*taken = ctl_take(c, bev, cmd, &req, err, sizeof(err)) == 0;
+		else if (!(res = cmd->fn(c->ctx, req.argc, req.argv, err, sizeof(err))) && !err[0])
+			snprintf(err, sizeof(err), "command failed");
+	}
+	json_decref(req.j);
+	if (!*taken)
+		ans = res ? ctl_answer_line(res) : ctl_error_line(err);
+	return ans;
+}
+
 static void ctl_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct ctl *c = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
 	size_t n;
-	char *line = evbuffer_readln(in, &n, EVBUFFER_EOL_LF);
-	json_t *ans;
-	char *text;
+	char *line = evbuffer_readln(in, &n, EVBUFFER_EOL_LF), *ans;
+	bool taken;
 
 	if (!line) {
 		if (evbuffer_get_length(in) > CTL_REQ_MAX)
 			bufferevent_free(bev); /* a stranger's flood */
 		return;
 	}
-	ans = n <= CTL_REQ_MAX ? ctl_answer(c, line, n)
-			       : json_pack("{s:b,s:s}", "ok", 0, "error", "request too long");
+	ans = ctl_run(c, bev, line, n, &taken);
 	free(line);
-	text = ans ? json_dumps(ans, JSON_COMPACT) : NULL;
-	json_decref(ans);
-	if (text) {
-		bufferevent_write(bev, text, strlen(text));
-		bufferevent_write(bev, "\n", 1);
-		free(text);
-	}
+	if (taken)
+		return;
+	if (ans)
+		bufferevent_write(bev, ans, strlen(ans));
+	free(ans);
 	bufferevent_disable(bev, EV_READ);
 	bufferevent_setcb(bev, NULL, ctl_done_cb, ctl_event_cb, c);
 	ctl_done_cb(bev, c);

@@ -2,7 +2,9 @@
  * one request per connection, a JSON array of words such as
  * ["show","ports"], and answers one JSON object:
  *   {"ok":true,"result":...}  or  {"ok":false,"error":"..."}
- * Commands come from a table of {words, handler}; nothing else is run. */
+ * Commands come from a table of {words, handler}; nothing else is run.
+ * A stream command (a live capture) keeps the connection: it answers the
+ * same line first, then sends what it streams. */
 #ifndef NATBED_EMU_CTL_H
 #define NATBED_EMU_CTL_H
 
@@ -20,11 +22,24 @@ struct event_base;
  * included). Returns the result (a new reference) or NULL with err filled. */
 typedef json_t *(*ctl_fn)(void *ctx, int argc, const char **argv, char *err, size_t errlen);
 
+/* A stream command: on success it takes fd (the client's connection),
+ * writes ctl_answer_line() of its result on it before anything else, and
+ * returns 0; else it leaves fd alone, fills err and returns -1 (ctl
+ * answers the error and closes). */
+typedef int (*ctl_take_fn)(void *ctx, int argc, const char **argv, int fd, char *err,
+			   size_t errlen);
+
 struct ctl_cmd {
 	const char *word;  /* first word */
 	const char *word2; /* second word, or NULL to take any */
-	ctl_fn fn;
+	ctl_fn fn;	   /* a command answered at once, or */
+	ctl_take_fn take;  /* a stream command */
 };
+
+/* The answer line of a successful command: {"ok":true,"result":RESULT}
+ * and a newline, malloc'd (the caller frees it); takes result's reference.
+ * NULL when out of memory. */
+char *ctl_answer_line(json_t *result);
 
 /* Listens on path (replaced if stale). cmds must outlive the ctl.
  * Returns NULL and fills err. */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "emu_capture.h"
 #include "emu_ckpt.h"
 #include "firewall.h"
 #include "flowtab.h"
@@ -339,14 +340,17 @@ static json_t *emu_gate(void *ctx, int argc, const char **argv, char *err, size_
 }
 
 const struct ctl_cmd emu_ctl_cmds[] = {
-    {"firewall", NULL, emu_firewall},
-    {"gate", NULL, emu_gate},
-    {"link", NULL, emu_link},
-    {"nat", NULL, emu_nat},
-    {"checkpoint", NULL, emu_checkpoint},
-    {"restore", NULL, emu_restore},
-    {"show", "ports", emu_show_ports},
-    {"show", "routes", emu_show_routes},
-    {"show", "stats", emu_show_stats},
+    {"firewall", NULL, emu_firewall, NULL},
+    {"gate", NULL, emu_gate, NULL},
+    {"link", NULL, emu_link, NULL},
+    {"nat", NULL, emu_nat, NULL},
+    {"checkpoint", NULL, emu_checkpoint, NULL},
+    {"restore", NULL, emu_restore, NULL},
+    {"show", "ports", emu_show_ports, NULL},
+    {"show", "routes", emu_show_routes, NULL},
+    {"show", "stats", emu_show_stats, NULL},
+    {"show", "captures", emu_show_captures, NULL},
+    {"capture", NULL, NULL, emu_capture},
+    {"capture-end", NULL, emu_capture_end, NULL},
 };
 const size_t emu_ctl_n_cmds = sizeof(emu_ctl_cmds) / sizeof(emu_ctl_cmds[0]);

@@ -15,9 +15,11 @@
 #include "gate.h"
 #include "icmpgen.h"
 #include "linkset.h"
+#include "livecap.h"
 #include "nat.h"
 #include "pcp.h"
 #include "neigh.h"
+#include "natbed/capsel.h"
 #include "natbed/log.h"
 #include "pcapw.h"
 #include "proto.h"
@@ -56,6 +58,7 @@ struct fabric {
 	struct fraghold *frags;	 /* fragments ahead of their first (REQ-14) */
 	struct gate **host_gate; /* per host; NULL where it has no gate */
 	struct gate **nat_gate;	 /* per NAT, on its inside view */
+	struct livecap *live;	 /* viewers of the captures (natbed capture) */
 };
 
 #define FAB_HELD 1 /* a step's answer: the NAT wants the fragment held */
@@ -73,6 +76,17 @@ static int fab_gate(struct fabric *f, struct gate *g, enum gate_dir dir, struct 
 static natbed_time_t fab_wall(const struct fabric *f, natbed_time_t now)
 {
 	return now + f->wall_offset;
+}
+
+/* One record of view v (fabric.h: hosts' ports, then NATs' outsides): into
+ * its file w (NULL: not written) and to its live viewers. */
+static void fab_capture(struct fabric *f, size_t v, struct pcapw *w, const struct pkt *p,
+			natbed_time_t now)
+{
+	natbed_time_t wall = fab_wall(f, now);
+
+	pcapw_write(w, p->data, p->len, wall);
+	livecap_write(f->live, v, p->data, p->len, wall);
 }
 
 /* --- small helpers ------------------------------------------------------- */
@@ -197,8 +211,7 @@ static int fab_nat_claims(void *ctx, int n, uint32_t dst)
 /* The outside view of NAT n: what its uplink carries. */
 static void fab_nat_capture(struct fabric *f, int n, struct pkt *p, natbed_time_t now)
 {
-	if (f->nat_pcap[n])
-		pcapw_write(f->nat_pcap[n], p->data, p->len, fab_wall(f, now));
+	fab_capture(f, f->n_ports + (size_t)n, f->nat_pcap[n], p, now);
 }
 
 static void fab_link_drop(void *ctx, struct pkt *p, enum drop_reason r, enum link_drop d,
@@ -715,8 +728,7 @@ static void fab_ingress(struct fabric *f, struct port *port, struct pkt *p, natb
 	char extra[32];
 
 	fab_parse(p);
-	if (f->pcap[port->index])
-		pcapw_write(f->pcap[port->index], p->data, p->len, fab_wall(f, now));
+	fab_capture(f, (size_t)port->index, f->pcap[port->index], p, now);
 	p->ctx = f; /* events get the packet; it knows its fabric */
 	if (p->len < ETH_HLEN_) {
 		fab_drop(f, p, DROP_MALFORMED);
@@ -748,8 +760,7 @@ static void fab_sent(void *ctx, struct port *port, const struct pkt *p, natbed_t
 {
 	struct fabric *f = ctx;
 
-	if (f->pcap[port->index])
-		pcapw_write(f->pcap[port->index], p->data, p->len, fab_wall(f, now));
+	fab_capture(f, (size_t)port->index, f->pcap[port->index], p, now);
 }
 
 static void fab_tx_failed(void *ctx, struct port *port, struct pkt *p)
@@ -989,7 +1000,9 @@ struct fabric *fabric_new(const struct fabric_cfg *cfg, char *err, size_t errlen
 	f->pcap = calloc(n ? n : 1, sizeof(*f->pcap));
 	f->segment_port = calloc(n ? n : 1, sizeof(*f->segment_port));
 	f->frags = fraghold_new();
-	if (!f->pool || !f->route || !f->ports || !f->pcap || !f->segment_port || !f->frags)
+	f->live = livecap_new(cfg->base, n + cfg->topo->n_nats, 0);
+	if (!f->pool || !f->route || !f->ports || !f->pcap || !f->segment_port || !f->frags ||
+	    !f->live)
 		goto nomem;
 	fraghold_on_expiry(f->frags, f->s, fab_frag_expired, f);
 	inet_pton(AF_INET, TOPO_PUBLIC_GATEWAY, &f->core_addr);
@@ -1043,6 +1056,7 @@ void fabric_free(struct fabric *f)
 		return;
 	rxpoll_free(f->rx);
 	txbatch_free(f->tx); /* sends what is queued, captured */
+	livecap_free(f->live);
 	for (i = 0; f->ports && i < f->n_ports; i++) {
 		if (f->pcap)
 			pcapw_close(f->pcap[i]);
@@ -1169,4 +1183,29 @@ struct gate *fabric_gate(struct fabric *f, const char *name)
 struct sched *fabric_sched(struct fabric *f)
 {
 	return f->s;
+}
+
+struct livecap *fabric_livecap(struct fabric *f)
+{
+	return f->live;
+}
+
+int fabric_view_find(const struct fabric *f, const char *name, char *err, size_t errlen)
+{
+	int h, n;
+
+	if (capsel_find(f->t, name, &h, &n, err, errlen) < 0)
+		return -1;
+	return h >= 0 ? h : (int)f->n_ports + n;
+}
+
+const char *fabric_view_name(const struct fabric *f, size_t v, char *buf, size_t len)
+{
+	if (v < f->n_ports)
+		snprintf(buf, len, "%s", f->t->hosts[v].name);
+	else if (v - f->n_ports < f->t->n_nats)
+		snprintf(buf, len, "%s-wan", f->t->nats[v - f->n_ports].name);
+	else
+		snprintf(buf, len, "?");
+	return buf;
 }

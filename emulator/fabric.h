@@ -64,6 +64,17 @@ struct pcp_counters;
 const struct pcp_counters *fabric_pcp(struct fabric *f, const char *name);
 struct sched *fabric_sched(struct fabric *f);
 
+struct livecap;
+/* The captures' live viewers (emulator/livecap.h, natbed capture). A view
+ * is what one pcap file gets: view h < n_hosts is host h's port (HOST.pcap),
+ * view n_hosts + k the outside of NAT k (NAT-wan.pcap), written or not. */
+struct livecap *fabric_livecap(struct fabric *f);
+/* The view a capture name names (HOST, NAT-wan or NAT), or -1 with err
+ * naming the hosts and NATs there are. */
+int fabric_view_find(const struct fabric *f, const char *name, char *err, size_t errlen);
+/* View v's name as its file is named, without ".pcap", into buf. */
+const char *fabric_view_name(const struct fabric *f, size_t v, char *buf, size_t len);
+
 struct fw;
 /* The firewall of the host or NAT called name, or NULL (none, or no such). */
 struct fw *fabric_firewall(struct fabric *f, const char *name);

@@ -46,6 +46,36 @@ struct pcapw {
 	uint8_t *buf;
 };
 
+_Static_assert(sizeof(struct pcapw_file_hdr) == PCAPW_FILE_HDR_LEN, "file header");
+_Static_assert(sizeof(struct pcapw_rec_hdr) == PCAPW_REC_HDR_LEN, "record header");
+
+void pcapw_file_header(uint8_t out[PCAPW_FILE_HDR_LEN])
+{
+	const struct pcapw_file_hdr fh = {
+	    .magic = PCAPW_MAGIC_NS,
+	    .version_major = PCAPW_VERSION_MAJ,
+	    .version_minor = PCAPW_VERSION_MIN,
+	    .snaplen = PCAPW_SNAPLEN,
+	    .linktype = PCAPW_LINKTYPE_EN10MB,
+	};
+
+	memcpy(out, &fh, sizeof(fh));
+}
+
+size_t pcapw_record_header(uint8_t out[PCAPW_REC_HDR_LEN], size_t len, natbed_time_t wall_ns)
+{
+	size_t cap = len < PCAPW_SNAPLEN ? len : PCAPW_SNAPLEN;
+	const struct pcapw_rec_hdr h = {
+	    .ts_sec = (uint32_t)(wall_ns / NATBED_NS_PER_S),
+	    .ts_nsec = (uint32_t)(wall_ns % NATBED_NS_PER_S),
+	    .caplen = (uint32_t)cap,
+	    .len = (uint32_t)len,
+	};
+
+	memcpy(out, &h, sizeof(h));
+	return cap;
+}
+
 /* Writes all of len bytes at buf. 0 or -errno (-EIO when nothing moves). */
 static int pcapw_write_all(int fd, const uint8_t *buf, size_t len)
 {
@@ -65,13 +95,7 @@ static int pcapw_write_all(int fd, const uint8_t *buf, size_t len)
 
 struct pcapw *pcapw_open(const char *path, char *err, size_t errlen)
 {
-	const struct pcapw_file_hdr fh = {
-	    .magic = PCAPW_MAGIC_NS,
-	    .version_major = PCAPW_VERSION_MAJ,
-	    .version_minor = PCAPW_VERSION_MIN,
-	    .snaplen = PCAPW_SNAPLEN,
-	    .linktype = PCAPW_LINKTYPE_EN10MB,
-	};
+	uint8_t fh[PCAPW_FILE_HDR_LEN];
 	struct pcapw *w = calloc(1, sizeof(*w));
 	int rc;
 
@@ -87,7 +111,8 @@ struct pcapw *pcapw_open(const char *path, char *err, size_t errlen)
 		goto fail;
 	}
 	/* the header now: an empty capture is a valid file */
-	if ((rc = pcapw_write_all(w->fd, (const uint8_t *)&fh, sizeof(fh))) < 0) {
+	pcapw_file_header(fh);
+	if ((rc = pcapw_write_all(w->fd, fh, sizeof(fh))) < 0) {
 		snprintf(err, errlen, "%s: write: %s", path, strerror(-rc));
 		goto fail;
 	}
@@ -130,22 +155,17 @@ void pcapw_flush(struct pcapw *w)
 void pcapw_write(struct pcapw *w, const uint8_t *frame, size_t len, natbed_time_t wall_ns)
 {
 	size_t cap = len < PCAPW_SNAPLEN ? len : PCAPW_SNAPLEN;
-	struct pcapw_rec_hdr h;
 
 	if (!w || w->err)
 		return;
-	if (w->len + sizeof(h) + cap > PCAPW_BUF) {
+	if (w->len + PCAPW_REC_HDR_LEN + cap > PCAPW_BUF) {
 		pcapw_flush(w);
 		if (w->err)
 			return;
 	}
-	h.ts_sec = (uint32_t)(wall_ns / NATBED_NS_PER_S);
-	h.ts_nsec = (uint32_t)(wall_ns % NATBED_NS_PER_S);
-	h.caplen = (uint32_t)cap;
-	h.len = (uint32_t)len;
-	memcpy(w->buf + w->len, &h, sizeof(h));
-	memcpy(w->buf + w->len + sizeof(h), frame, cap);
-	w->len += sizeof(h) + cap;
+	pcapw_record_header(w->buf + w->len, len, wall_ns);
+	memcpy(w->buf + w->len + PCAPW_REC_HDR_LEN, frame, cap);
+	w->len += PCAPW_REC_HDR_LEN + cap;
 }
 
 int pcapw_error(const struct pcapw *w)

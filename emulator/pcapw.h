@@ -16,7 +16,16 @@
 
 #include "natbed/clock.h"
 
-#define PCAPW_SNAPLEN 65535 /* frame bytes kept a record; longer frames are cut */
+#define PCAPW_SNAPLEN	   65535 /* frame bytes kept a record; longer frames are cut */
+#define PCAPW_FILE_HDR_LEN 24	 /* the file header */
+#define PCAPW_REC_HDR_LEN  16	 /* a record's header */
+
+/* The pcap format itself, for writers of other streams (emulator/livecap.c):
+ * the file header into out, and the header of a record of a len-byte frame
+ * stamped wall_ns into out, returning the bytes of the frame the record
+ * keeps (len, cut at PCAPW_SNAPLEN). */
+void pcapw_file_header(uint8_t out[PCAPW_FILE_HDR_LEN]);
+size_t pcapw_record_header(uint8_t out[PCAPW_REC_HDR_LEN], size_t len, natbed_time_t wall_ns);
 
 struct pcapw;
 

@@ -43,30 +43,51 @@ static void capsel_err(const struct topo *t, const char *name, size_t len, char 
 		 (int)len, name, t->name, hosts, nats);
 }
 
-/* Marks what the name of len bytes at p selects. 0, or -1 if nothing. */
-static int capsel_name(const struct topo *t, const char *p, size_t len, bool *host, bool *nat)
+/* What the name of len bytes at p names: 0 with *host or *nat its index
+ * (the other -1), or -1 if nothing. */
+static int capsel_lookup(const struct topo *t, const char *p, size_t len, int *host, int *nat)
 {
 	char name[TOPO_NAME_MAX + sizeof(CAPSEL_WAN_SUFFIX)];
 	size_t sfx = strlen(CAPSEL_WAN_SUFFIX);
-	int k;
 
+	*host = *nat = -1;
 	if (len == 0 || len >= sizeof(name))
 		return -1;
 	memcpy(name, p, len);
 	name[len] = '\0';
-	if ((k = topo_host_find(t, name)) >= 0) {
-		if (host)
-			host[k] = true;
+	if ((*host = topo_host_find(t, name)) >= 0)
 		return 0;
-	}
 	/* NAT, or NAT-wan as its capture file is called */
 	if (len > sfx && strcmp(name + len - sfx, CAPSEL_WAN_SUFFIX) == 0 &&
 	    topo_nat_find(t, name) < 0)
 		name[len - sfx] = '\0';
-	if ((k = topo_nat_find(t, name)) < 0)
+	*nat = topo_nat_find(t, name);
+	return *nat >= 0 ? 0 : -1;
+}
+
+/* Marks what the name of len bytes at p selects. 0, or -1 if nothing. */
+static int capsel_name(const struct topo *t, const char *p, size_t len, bool *host, bool *nat)
+{
+	int h, n;
+
+	if (capsel_lookup(t, p, len, &h, &n) < 0)
 		return -1;
-	if (nat)
-		nat[k] = true;
+	if (h >= 0 && host)
+		host[h] = true;
+	if (n >= 0 && nat)
+		nat[n] = true;
+	return 0;
+}
+
+int capsel_find(const struct topo *t, const char *name, int *host, int *nat, char *err,
+		size_t errlen)
+{
+	size_t len = strlen(name);
+
+	if (capsel_lookup(t, name, len, host, nat) < 0) {
+		capsel_err(t, name, len, err, errlen);
+		return -1;
+	}
 	return 0;
 }
 

@@ -2,8 +2,25 @@
 # natbed setup: install the Debian packages the build and the tests need
 # (only those missing), then configure and build into build/.
 # Safe to run again: with nothing changed it takes seconds.
+#
+#   scripts/setup.sh              packages, then configure and build
+#   scripts/setup.sh --wireshark  packages, then install natbed's Wireshark
+#                                 dissector (scripts/wireshark/natbed.lua) into
+#                                 the invoking user's personal plugin folder
+#                                 (~/.local/lib/wireshark/plugins; under sudo,
+#                                 SUDO_USER's); no build
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
+
+wireshark=0
+case "${1:-}" in
+"") ;;
+--wireshark) wireshark=1 ;;
+*)
+  echo "usage: scripts/setup.sh [--wireshark]" >&2
+  exit 2
+  ;;
+esac
 
 # Every tool a test, a benchmark, run.sh or classify.sh calls comes from this list (or
 # from an Essential package: coreutils, grep, sed, diffutils, util-linux):
@@ -37,6 +54,27 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The dissector goes where Wireshark and tshark look for a user's Lua
+# plugins, owned by that user: the one who ran sudo, if anyone did.
+install_dissector() {
+  local user home dir
+  user=$(id -un)
+  home=$HOME
+  if [ "$(id -u)" -eq 0 ] && [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
+    user=$SUDO_USER
+    home=$(getent passwd "$user" | cut -d: -f6)
+  fi
+  dir="$home/.local/lib/wireshark/plugins"
+  install -d -o "$user" "$home/.local" "$home/.local/lib" "$home/.local/lib/wireshark" "$dir"
+  install -m 0644 -o "$user" "$top/scripts/wireshark/natbed.lua" "$dir/natbed.lua"
+  echo "setup: installed the natbed dissector as $dir/natbed.lua (docs/captures.md)"
+}
+
+if [ "$wireshark" -eq 1 ]; then
+  install_dissector
+  exit 0
 fi
 
 build="$top/build"

@@ -22,4 +22,10 @@
 int capsel_parse(const struct topo *t, const char *spec, bool *host, bool *nat, char *err,
 		 size_t errlen);
 
+/* The one capture name names (a host: HOST.pcap; NAT or NAT-wan:
+ * NAT-wan.pcap): 0 with *host or *nat its index and the other -1, or -1
+ * with err as capsel_parse() writes it. */
+int capsel_find(const struct topo *t, const char *name, int *host, int *nat, char *err,
+		size_t errlen);
+
 #endif

@@ -1,5 +1,6 @@
 /* Unit tests of the capture selection: all, none, lists of hosts and NATs
- * (bare or as NAT-wan), and the errors naming what the topology has. */
+ * (bare or as NAT-wan), one name (capsel_find), and the errors naming what
+ * the topology has. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -110,6 +111,29 @@ static void test_errors(void **state)
 	assert_int_equal(capsel_parse(*state, "home-wan-wan", host, nat, err, sizeof(err)), -1);
 }
 
+/* One name: a host, a NAT bare or as NAT-wan; a list or a stranger is
+ * refused with the names there are. */
+static void test_find(void **state)
+{
+	char err[TOPO_ERR_MAX];
+	int h, n;
+
+	assert_int_equal(capsel_find(*state, "bob", &h, &n, err, sizeof(err)), 0);
+	assert_int_equal(h, 1);
+	assert_int_equal(n, -1);
+	assert_int_equal(capsel_find(*state, "office-wan", &h, &n, err, sizeof(err)), 0);
+	assert_int_equal(h, -1);
+	assert_int_equal(n, 1);
+	assert_int_equal(capsel_find(*state, "home", &h, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(capsel_find(*state, "alice,bob", &h, &n, err, sizeof(err)), -1);
+	assert_int_equal(capsel_find(*state, "all", &h, &n, err, sizeof(err)), -1);
+	assert_int_equal(capsel_find(*state, "alice-wan", &h, &n, err, sizeof(err)), -1);
+	assert_string_equal(err, "'alice-wan' is neither a host nor a NAT of topology cap "
+				 "(hosts: alice, bob, server; NATs: home, office)");
+	assert_int_equal(capsel_find(*state, "", &h, &n, err, sizeof(err)), -1);
+}
+
 /* A long name list in an error is cut after a few names. */
 static void test_error_long_list(void **state)
 {
@@ -132,9 +156,8 @@ static void test_error_long_list(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_all_none),
-	    cmocka_unit_test(test_names),
-	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_all_none),	    cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_errors),	    cmocka_unit_test(test_find),
 	    cmocka_unit_test(test_error_long_list),
 	};
 
