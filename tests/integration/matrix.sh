@@ -5,11 +5,14 @@
 # where the theory leaves one answer (docs/methods.md): two hosts on one LAN
 # and every public peer connect direct, two cone NATs never need the relay,
 # the NAT that grants mappings connects by portmap, two random symmetric
-# NATs only through the relay. Nothing is left up afterwards. The wall time
+# NATs only through the relay. natbed check passes on its captures, and
+# tshark with natbed's dissector (scripts/wireshark/natbed.lua) decodes
+# every natbed message in them with no malformed packet and no expert
+# warning. Nothing is left up afterwards. The wall time
 # is printed (the 2-minute target is a figure in bench/README.md, not an
 # assertion).
 . "$(dirname "$0")/../lib.sh"
-nb_need jq turnserver python3
+nb_need jq turnserver python3 tshark
 /usr/bin/python3 -c 'import jsonschema' 2>/dev/null || nb_skip "python3-jsonschema not installed"
 out=$NB_TMP/matrix
 rc=0
@@ -54,5 +57,22 @@ jq -e '.attempts[] | select(.pair == ["h-sym1", "h-sym2"]) | .path == "relay"' "
 	nb_fail "two random symmetric NATs: the path is not the relay"
 jq -e '.check.passed and .check.violations == 0' "$r" >/dev/null ||
 	nb_fail "natbed check on the matrix's captures: $(jq -c .check "$r"); $(grep check "$NB_TMP/stderr")"
+# the dissector over the whole run (a HOME of its own: an installed copy
+# would load twice)
+mkdir -p "$NB_TMP/home"
+ts() {
+	HOME=$NB_TMP/home XDG_CONFIG_HOME=$NB_TMP/home/.config tshark \
+		-X lua_script:"$NATBED_SRC/scripts/wireshark/natbed.lua" -o udp.try_heuristic_first:TRUE "$@"
+}
+decoded=0
+for p in "$out"/*.pcap; do
+	bad=$(ts -r "$p" -Y "_ws.malformed || _ws.expert.severity >= 6291456 && (natbed || stun)" 2>/dev/null)
+	[ -z "$bad" ] || nb_fail "$(basename "$p"): malformed or expert warnings: $(head -5 <<<"$bad")"
+	ts -r "$p" -q -z "expert,warn,natbed || stun" >"$NB_TMP/expert" 2>&1
+	grep -qE "^(Errors|Warns) \(" "$NB_TMP/expert" &&
+		nb_fail "$(basename "$p"): tshark -z expert: $(head -20 "$NB_TMP/expert")"
+	decoded=$((decoded + $(ts -r "$p" -Y natbed 2>/dev/null | wc -l)))
+done
+[ "$decoded" -gt 1000 ] || nb_fail "the dissector decoded only $decoded natbed messages in the run"
 grep -q "full-cone" "$NB_TMP/stdout" || nb_fail "no matrix printed: $(cat "$NB_TMP/stdout")"
-nb_pass "matrix: $(jq '.attempts | length' "$r") pairs connected in $((wall / 1000)) s (natbed run's own wall_s $(jq .wall_s "$r"))"
+nb_pass "matrix: $(jq '.attempts | length' "$r") pairs connected in $((wall / 1000)) s, $decoded natbed messages decoded (natbed run's own wall_s $(jq .wall_s "$r"))"
