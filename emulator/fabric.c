@@ -628,6 +628,25 @@ static void fab_flow_number(struct fabric *f, struct pkt *p)
 	p->seq = flowtab_next(f->flows, &k);
 }
 
+/* Whether p is an auth request to a gate in front of host h (its own, or
+ * its NAT's): that gate takes it further down the pipeline, wherever its
+ * address is, the gateway's included (docs/gate.md). */
+static bool fab_for_gate(const struct fabric *f, int h, const struct ip_view *v)
+{
+	int n = f->t->hosts[h].nat;
+	struct gate *g[2] = {f->host_gate[h], n >= 0 ? f->nat_gate[n] : NULL};
+	uint16_t dport;
+	size_t i;
+
+	if (v->ip->proto != IPPROTO_UDP_ || !v->l4 || v->l4_len < UDP_HLEN)
+		return false;
+	memcpy(&dport, v->l4 + 2, 2);
+	for (i = 0; i < 2; i++)
+		if (g[i] && v->ip->dst == gate_address(g[i]) && dport == htons(gate_port(g[i])))
+			return true;
+	return false;
+}
+
 /* Anything else to the gateway's own address: the router offers no other
  * service, and its inside address is no destination on the internet, so
  * the packet is never NAT'd out. A UDP datagram is answered with port
@@ -641,7 +660,7 @@ static int fab_gateway_other(struct fabric *f, int h, struct pkt *p, struct ip_v
 
 	/* a segment port (standalone) also carries what comes back to the
 	 * address it plays there: the NAT's public one */
-	if (f->segment_port[h] || v->ip->dst != fab_gateway(f, h))
+	if (f->segment_port[h] || v->ip->dst != fab_gateway(f, h) || fab_for_gate(f, h, v))
 		return 0;
 	fab_flow_number(f, p); /* the answer's link decisions follow p's */
 	if (v->ip->proto == IPPROTO_UDP_ && (ans = pkt_get(f->pool)) != NULL)
