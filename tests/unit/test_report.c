@@ -100,11 +100,11 @@ static struct results *run_of(const char *const *names, const char *const *nats,
 	struct res_try t3[] = {{methods[0], false, 900, reason}, {methods[1], false, 800, reason}};
 	struct res_attempt a[] = {
 	    {names[0], names[1], nats[0], nats[1], NULL, true, 1020, 30, 0, "direct", names[2],
-	     names[2], NULL, t1, 2, 0, 0},
+	     names[2], NULL, t1, 2, 0, NAN, NULL, NULL},
 	    {names[0], names[2], nats[0], nats[2], NULL, true, 40, 30, 0, "direct", NULL, NULL,
-	     NULL, t2, 1, 1, 0},
+	     NULL, t2, 1, 1, NAN, NULL, NULL},
 	    {names[1], names[2], nats[1], nats[2], NULL, false, NAN, NAN, NAN, "none", NULL, NULL,
-	     reason, t3, 2, 2, 0},
+	     reason, t3, 2, 2, NAN, NULL, NULL},
 	};
 	size_t i;
 
@@ -276,7 +276,7 @@ static void test_matrix_by_nat(void **state)
 					 NULL, true, 50,	  NAN,
 					 NAN,  NULL, NULL,	  NULL,
 					 NULL, &t,   1,		  i,
-					 0};
+					 NAN,  NULL, NULL};
 
 		snprintf(a, sizeof(a), "c%u", i);
 		snprintf(b, sizeof(b), "s%u", i);
