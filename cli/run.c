@@ -569,6 +569,7 @@ int cmd_run(int argc, char **argv)
 			report_print_matrix(x.r, stdout, isatty(STDOUT_FILENO));
 		fprintf(stderr, "natbed run: %zu connects, %u connected; results in %s\n",
 			results_n_attempts(x.r), results_overall(x.r)->successes, x.out);
+		report_print_gate(x.r, stderr);
 	}
 	results_free(x.r);
 	free(x.agents);
