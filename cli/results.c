@@ -274,10 +274,7 @@ static int r_check(const struct res_attempt *a)
 	if (!isfinite(a->t_s) || a->t_s < 0 || a->n_tried > RESULTS_TRIES_MAX ||
 	    (a->n_tried && !a->tried))
 		return -EINVAL;
-	/* docs/gate.md, Agents: a level only where a gate decided */
-	if ((a->gate && !res_gate_outcome_ok(a->gate)) ||
-	    (a->trust && !res_gate_trust_ok(a->trust)) || (a->trust && !a->gate) ||
-	    a->auth_ms < 0 || isinf(a->auth_ms))
+	if (res_gate_check(a->gate, a->trust, a->auth_ms))
 		return -EINVAL;
 	for (i = 0; i < a->n_tried; i++)
 		if (!r_name_ok(a->tried[i].method) || !r_opt_ok(a->tried[i].reason))
@@ -1098,30 +1095,26 @@ static int r_joutcome(json_t *o, struct res_attempt *a, struct res_try *t, char 
 	return 0;
 }
 
-/* The gate fields an agent line and a results.json attempt share (the
+/* The gate's words an agent line and a results.json attempt share (the
  * agent line's auth_ms is its caller's: it may come from the origin). */
 static int r_jgate(json_t *o, struct res_attempt *a, char *err, size_t len)
 {
 	if (r_jstr(o, "gate", &a->gate, err, len) < 0 ||
 	    r_jstr(o, "trust", &a->trust, err, len) < 0)
 		return -EINVAL;
-	if (a->gate && !res_gate_outcome_ok(a->gate))
-		return r_fail(err, len, "gate: not granted, denied, refused or timeout");
-	if (a->trust && !res_gate_trust_ok(a->trust))
-		return r_fail(err, len, "trust: not untrusted, low, medium, high or verified");
-	if (a->trust && !a->gate)
-		return r_fail(err, len, "trust: without gate");
 	return 0;
 }
 
 static int r_add_checked(struct results *r, const struct res_attempt *a, char *err, size_t len)
 {
-	int rc = results_add_attempt(r, a);
+	const char *why = res_gate_check(a->gate, a->trust, a->auth_ms);
+	int rc = why ? -EINVAL : results_add_attempt(r, a);
 
+	if (why)
+		return r_fail(err, len, "%s", why);
 	if (rc == -EINVAL)
 		return r_fail(err, len,
-			      "a name is missing or empty, a string is not UTF-8, t_s < 0 or "
-			      "auth_ms < 0");
+			      "a name is missing or empty, a string is not UTF-8, or t_s < 0");
 	if (rc < 0 && err && len)
 		snprintf(err, len, "%s", strerror(-rc));
 	return rc;

@@ -16,21 +16,30 @@ static const char *const rg_outcomes[] = {RESULTS_GATE_GRANTED, "denied", "refus
 #define RG_N(a)	     (sizeof(a) / sizeof((a)[0]))
 #define RG_UNDECIDED TOPO_TRUST_COUNT /* the group of attempts with no level */
 
-bool res_gate_outcome_ok(const char *s)
+static bool rg_outcome_ok(const char *s)
 {
 	size_t i;
 
-	for (i = 0; s && i < RG_N(rg_outcomes); i++)
+	for (i = 0; i < RG_N(rg_outcomes); i++)
 		if (strcmp(s, rg_outcomes[i]) == 0)
 			return true;
 	return false;
 }
 
-bool res_gate_trust_ok(const char *s)
+const char *res_gate_check(const char *gate, const char *trust, double auth_ms)
 {
 	enum topo_trust t;
 
-	return s && topo_parse_trust(s, &t) == 0;
+	if (gate && !rg_outcome_ok(gate))
+		return "gate: not granted, denied, refused or timeout";
+	if (trust && topo_parse_trust(trust, &t) < 0)
+		return "trust: not untrusted, low, medium, high or verified";
+	/* docs/gate.md, Agents: a level only where a gate decided */
+	if (trust && !gate)
+		return "trust: without gate";
+	if (auth_ms < 0 || isinf(auth_ms))
+		return "auth_ms: below 0 or infinite";
+	return NULL;
 }
 
 /* One summary being built. */

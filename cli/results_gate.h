@@ -9,7 +9,6 @@
 #ifndef NATBED_CLI_RESULTS_GATE_H
 #define NATBED_CLI_RESULTS_GATE_H
 
-#include <stdbool.h>
 #include <stddef.h>
 
 #include "results.h"
@@ -23,9 +22,11 @@ struct res_gate {
 	size_t n_methods;
 };
 
-/* Whether s is a gate outcome, and a trust level, as the agents write them. */
-bool res_gate_outcome_ok(const char *s);
-bool res_gate_trust_ok(const char *s);
+/* What is wrong with an attempt's gate fields ("gate: not granted, ...",
+ * "trust: without gate", ...), or NULL when nothing is: gate NULL or an
+ * outcome, trust NULL or a level (and then gate set), auth_ms NAN or
+ * finite and >= 0. */
+const char *res_gate_check(const char *gate, const char *trust, double auth_ms);
 
 /* The summaries of att[0..n) (each attempt's strings must outlive out)
  * into out, which res_gate_clear() frees. 0, or -ENOMEM (out cleared). */

@@ -594,7 +594,7 @@ static void test_agent_line_refused(void **state)
 	    {"{\"peer\":\"b\",\"success\":true,\"trust\":\"low\"}", "trust: without gate"},
 	    {"{\"peer\":\"b\",\"success\":true,\"gate\":\"granted\",\"auth_ms\":\"x\"}", "auth_ms"},
 	    {"{\"peer\":\"b\",\"success\":true,\"gate\":\"granted\",\"auth_ms\":-1}",
-	     "auth_ms < 0"},
+	     "auth_ms: below 0"},
 	};
 	struct res_origin o = {"a", NULL, "open", "open", 0, 0};
 	struct results *r = results_new("agent", 1, 0);
