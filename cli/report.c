@@ -462,6 +462,7 @@ int report_render(struct results *r, FILE *f)
 	      f);
 	report_svg_flows(r, f);
 	rp_flows_table(r, f);
+	report_gate_section(r, f);
 	fputs("<h2>Methods</h2>\n", f);
 	rp_methods_table(r, f);
 	fputs("<h2>Pairs of NAT behaviours</h2>\n", f);

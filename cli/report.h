@@ -11,7 +11,9 @@
  *
  * The matrix is a grid of host pairs (or, past REPORT_GRID_HOSTS hosts, of
  * pairs of NAT behaviours): the <svg id="matrix"> holds one
- * <g class="cell" data-a=".." data-b=".." data-winner=".."> per pair. */
+ * <g class="cell" data-a=".." data-b=".." data-winner=".."> per pair.
+ * With zero-trust gates, <section id="gate"> holds <svg id="auth">, one
+ * <g class="dist" data-trust=".."> per trust level. */
 #ifndef NATBED_CLI_REPORT_H
 #define NATBED_CLI_REPORT_H
 
@@ -35,6 +37,13 @@ int report_write(struct results *r, const char *path, char *err, size_t errlen);
  * (per pair of NAT behaviours past REPORT_TEXT_HOSTS hosts), each method
  * in its colour (ANSI) when colour is set. */
 void report_print_matrix(struct results *r, FILE *f, bool colour);
+
+/* The gate as text (report_gate.c), nothing when no attempt met a gate:
+ * one line for every gated attempt, then one per trust level, each with
+ * its attempts, failures at the gate and auth times:
+ *	gate: 12 of 20 attempts gated, 3 failed at the gate (25.0%, 95% 8.9-53.2%); auth p50 ...
+ *	gate: untrusted: 6 attempts, 2 failed (33.3%); auth mean 3.49 s p50 3.05 s p95 4.96 s */
+void report_print_gate(struct results *r, FILE *f);
 
 /* ---- pieces the charts share (report.c) ---- */
 
@@ -60,11 +69,22 @@ int report_nat_cmp(const char *a, const char *b);
  * for NAN. */
 const char *report_ms(double ms, char *buf, size_t len);
 
+/* A trust level's colour "#rrggbb", red (untrusted) to green (verified),
+ * grey for NULL (no level) or a word it does not know; and its label,
+ * "no level" for NULL (report_gate.c). */
+const char *report_trust_colour(const char *level);
+const char *report_trust_label(const char *level);
+/* The page's gate section (<section id="gate">): the auth-time chart,
+ * the share of attempts the gate stopped, the tables per trust level and
+ * per method; nothing when no attempt met a gate (report_gate.c). */
+void report_gate_section(struct results *r, FILE *f);
+
 /* ---- the charts: each writes one <svg> element ---- */
 
 void report_svg_matrix(struct results *r, FILE *f); /* report_matrix.c */
 void report_svg_rates(struct results *r, FILE *f);  /* report_svg.c */
 void report_svg_setup(struct results *r, FILE *f);  /* report_svg.c */
 void report_svg_flows(struct results *r, FILE *f);  /* report_svg.c */
+void report_svg_auth(struct results *r, FILE *f);   /* report_svg.c: per trust level */
 
 #endif

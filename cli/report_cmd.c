@@ -17,14 +17,16 @@ static void report_usage(FILE *f)
 		   "Reads the results.json a run wrote (docs/results.md) and writes report.html:\n"
 		   "one self-contained page, readable offline (no script, nothing fetched), with\n"
 		   "the matrix of the method that connected each pair, success rates with their\n"
-		   "95%% intervals, setup-time distributions and the fallback flows. Exit status\n"
-		   "0 when written, 1 when the file cannot be read or the page written, 2 on\n"
-		   "bad usage. Needs no root.\n"
+		   "95%% intervals, setup-time distributions, the fallback flows and, behind\n"
+		   "zero-trust gates, auth times per trust level. Exit status 0 when written,\n"
+		   "1 when the file cannot be read or the page written, 2 on bad usage. Needs\n"
+		   "no root.\n"
 		   "\n"
 		   "  -o, --output FILE  where to write the page (default: report.html beside\n"
 		   "                     RESULTS.json)\n"
 		   "  -m, --matrix       also print the matrix as a table on standard output,\n"
-		   "                     coloured when it is a terminal\n"
+		   "                     coloured when it is a terminal (and, behind gates,\n"
+		   "                     a line per trust level)\n"
 		   "  -h, --help         this text\n");
 }
 
@@ -76,8 +78,10 @@ int cmd_report(int argc, char **argv)
 		fprintf(stderr, "natbed report: %s\n", err);
 	else
 		fprintf(stderr, "natbed report: wrote %s\n", output);
-	if (rc == 0 && matrix)
+	if (rc == 0 && matrix) {
 		report_print_matrix(r, stdout, isatty(STDOUT_FILENO));
+		report_print_gate(r, stdout);
+	}
 	results_free(r);
 	return rc < 0 ? 1 : 0;
 }

@@ -1,6 +1,7 @@
 /* natbed report: the charts beside the matrix, each one inline <svg>:
  * success rates with their 95% intervals, setup-time distributions on a
- * shared axis, and the fallback flows. */
+ * shared axis, the fallback flows, and auth-time distributions per trust
+ * level at zero-trust gates. */
 #include "report.h"
 
 #include <math.h>
@@ -112,7 +113,7 @@ void report_svg_rates(struct results *r, FILE *f)
 	free(m);
 }
 
-/* ---- setup times ------------------------------------------------------ */
+/* ---- distributions: setup times, auth times ---------------------------- */
 
 /* A tick step giving at most about six ticks up to max. */
 static double rs_step(double max)
@@ -122,13 +123,23 @@ static double rs_step(double max)
 	return e * (k <= 1 ? 1 : k <= 2 ? 2 : k <= 5 ? 5 : 10);
 }
 
-static void rs_box(FILE *f, const struct res_summary *s, double x0, double scale, double y)
+/* One row of a distribution chart: its sorted values and what they sum
+ * up to. */
+struct rs_dist {
+	const char *label;  /* shown left of the row */
+	const char *key;    /* the row's data-KEY attribute value (NULL: the label) */
+	const char *colour; /* the box's fill */
+	const double *v;    /* ascending */
+	size_t n;
+	double p50, p95, mean;
+};
+
+static void rs_box(FILE *f, const struct rs_dist *d, double x0, double scale, double y)
 {
-	const double *v = s->setup_ms;
-	double cy = y + 14, q1 = stats_percentile(v, s->n_setup, 25);
-	double q3 = stats_percentile(v, s->n_setup, 75), mean = x0 + scale * s->mean;
-	size_t i, every = s->n_setup / RS_DOTS_MAX + 1;
-	const char *colour = report_colour(s->name);
+	const double *v = d->v;
+	double cy = y + 14, q1 = stats_percentile(v, d->n, 25);
+	double q3 = stats_percentile(v, d->n, 75), mean = x0 + scale * d->mean;
+	size_t i, every = d->n / RS_DOTS_MAX + 1;
 	char b1[32], b2[32], b3[32];
 
 	fprintf(f,
@@ -138,37 +149,43 @@ static void rs_box(FILE *f, const struct res_summary *s, double x0, double scale
 		"fill-opacity=\"0.5\" stroke=\"#333\"/>"
 		"<path d=\"M%.1f %.1fV%.1f\" stroke=\"#000\" stroke-width=\"2\"/>"
 		"<path d=\"M%.1f %.1fl4 4l-4 4l-4 -4z\" fill=\"#fff\" stroke=\"#000\"/>",
-		x0 + scale * v[0], cy, x0 + scale * v[s->n_setup - 1], x0 + scale * v[0], cy - 5,
-		cy + 5, x0 + scale * v[s->n_setup - 1], cy - 5, cy + 5, x0 + scale * q1, cy - 8,
-		scale * (q3 - q1), colour, x0 + scale * s->p50, cy - 8, cy + 8, mean, cy - 4);
-	/* one dot per try over the box, spread over the row by a fixed pattern */
-	for (i = 0; i < s->n_setup; i += every)
+		x0 + scale * v[0], cy, x0 + scale * v[d->n - 1], x0 + scale * v[0], cy - 5, cy + 5,
+		x0 + scale * v[d->n - 1], cy - 5, cy + 5, x0 + scale * q1, cy - 8,
+		scale * (q3 - q1), d->colour, x0 + scale * d->p50, cy - 8, cy + 8, mean, cy - 4);
+	/* one dot per value over the box, spread over the row by a fixed pattern */
+	for (i = 0; i < d->n; i += every)
 		fprintf(f,
 			"<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2\" fill=\"#222\" opacity=\"0.45\"/>",
 			x0 + scale * v[i], cy - 10 + (double)((i * 7919) % 21));
 	fprintf(f, "<text x=\"%.1f\" y=\"%.1f\">n=%zu p50 %s p95 %s mean %s</text>",
-		x0 + RS_PLOT_W + 10, cy + 4, s->n_setup, report_ms(s->p50, b1, 32),
-		report_ms(s->p95, b2, 32), report_ms(s->mean, b3, 32));
+		x0 + RS_PLOT_W + 10, cy + 4, d->n, report_ms(d->p50, b1, 32),
+		report_ms(d->p95, b2, 32), report_ms(d->mean, b3, 32));
 }
 
-void report_svg_setup(struct results *r, FILE *f)
-{
-	size_t i, n;
-	const struct res_summary **m = rs_methods(r, &n);
-	double lw = m ? rs_label_w(m, n, 8) : 0, h = 30 + 34 * (n ? n : 1) + 10, max = 0;
-	double step, top, x;
+/* What a distribution chart says: its id, its label for a screen reader,
+ * the attribute naming a row, what a value is, and what a row without
+ * values and a chart without rows show. */
+struct rs_chart {
+	const char *id, *aria, *attr, *what, *none, *empty;
+};
 
-	if (!m)
-		return;
+/* Rows d[0..n) on one shared time axis, each a box plot over a strip of
+ * its values; lw: the labels' width. */
+static void rs_dists(FILE *f, const struct rs_chart *c, const struct rs_dist *d, size_t n,
+		     double lw)
+{
+	double h = 30 + 34 * (n ? n : 1) + 10, max = 0, step, top, x;
+	size_t i;
+
 	for (i = 0; i < n; i++)
-		if (m[i]->n_setup && m[i]->setup_ms[m[i]->n_setup - 1] > max)
-			max = m[i]->setup_ms[m[i]->n_setup - 1];
+		if (d[i].n && d[i].v[d[i].n - 1] > max)
+			max = d[i].v[d[i].n - 1];
 	step = rs_step(max > 0 ? max : 1);
 	top = ceil((max > 0 ? max : 1) / step) * step;
 	fprintf(f,
-		"<svg id=\"setup\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
-		"role=\"img\" aria-label=\"setup time per method\">\n",
-		lw + RS_PLOT_W + RS_NOTE_W, h, lw + RS_PLOT_W + RS_NOTE_W, h);
+		"<svg id=\"%s\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
+		"role=\"img\" aria-label=\"%s\">\n",
+		c->id, lw + RS_PLOT_W + RS_NOTE_W, h, lw + RS_PLOT_W + RS_NOTE_W, h, c->aria);
 	for (x = 0; x <= top + step / 2; x += step) {
 		char b[32];
 
@@ -180,24 +197,69 @@ void report_svg_setup(struct results *r, FILE *f)
 		    lw + RS_PLOT_W * x / top, x > 0 ? report_ms(x, b, sizeof(b)) : "0");
 	}
 	for (i = 0; i < n; i++) {
-		fputs("<g class=\"dist\" data-method=\"", f);
-		report_escape(f, m[i]->name);
+		fprintf(f, "<g class=\"dist\" data-%s=\"", c->attr);
+		report_escape(f, d[i].key ? d[i].key : d[i].label);
 		fputs("\"><title>", f);
-		report_escape(f, m[i]->name);
-		fprintf(f, ": %zu successful tries</title>", m[i]->n_setup);
-		rs_label(f, lw - 8, 30 + 34 * i + 18, m[i]->name);
-		if (m[i]->n_setup)
-			rs_box(f, m[i], lw, RS_PLOT_W / top, 30 + 34 * i);
+		report_escape(f, d[i].label);
+		fprintf(f, ": %zu %s</title>", d[i].n, c->what);
+		rs_label(f, lw - 8, 30 + 34 * i + 18, d[i].label);
+		if (d[i].n)
+			rs_box(f, &d[i], lw, RS_PLOT_W / top, 30 + 34 * i);
 		else
-			fprintf(
-			    f, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#555\">no successful try</text>",
-			    lw + 4, 30 + 34.0 * i + 18);
+			fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#555\">%s</text>", lw + 4,
+				30 + 34.0 * i + 18, c->none);
 		fputs("</g>\n", f);
 	}
 	if (n == 0)
-		fprintf(f, "<text x=\"%.1f\" y=\"48\">no try</text>\n", lw);
+		fprintf(f, "<text x=\"%.1f\" y=\"48\">%s</text>\n", lw, c->empty);
 	fputs("</svg>\n", f);
+}
+
+void report_svg_setup(struct results *r, FILE *f)
+{
+	static const struct rs_chart c = {
+	    "setup", "setup time per method", "method", "successful tries", "no successful try",
+	    "no try"};
+	size_t i, n;
+	const struct res_summary **m = rs_methods(r, &n);
+	struct rs_dist *d = calloc(n + 1, sizeof(*d));
+
+	if (m && d) {
+		for (i = 0; i < n; i++)
+			d[i] = (struct rs_dist){
+			    m[i]->name,	    NULL,	   report_colour(m[i]->name),
+			    m[i]->setup_ms, m[i]->n_setup, m[i]->p50,
+			    m[i]->p95,	    m[i]->mean};
+		rs_dists(f, &c, d, n, rs_label_w(m, n, 8));
+	}
+	free(d);
 	free(m);
+}
+
+void report_svg_auth(struct results *r, FILE *f)
+{
+	static const struct rs_chart c = {
+	    "auth",	  "auth time per trust level", "trust",
+	    "auth times", "no auth time known",	       "no gated attempt"};
+	size_t i, n = results_n_gate_levels(r), chars = 8;
+	struct rs_dist *d = calloc(n + 1, sizeof(*d));
+	const struct res_gatesum *s;
+
+	if (!d)
+		return;
+	for (i = 0; i < n && (s = results_gate_level(r, i)); i++) {
+		d[i] = (struct rs_dist){report_trust_label(s->name),
+					s->name ? s->name : "",
+					report_trust_colour(s->name),
+					s->auth_ms,
+					s->n_auth,
+					s->p50,
+					s->p95,
+					s->mean};
+		chars = rs_chars(d[i].label) > chars ? rs_chars(d[i].label) : chars;
+	}
+	rs_dists(f, &c, d, n, 16 + RS_CHAR_W * chars);
+	free(d);
 }
 
 /* ---- fallback flows --------------------------------------------------- */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "results_gate.h"
 #include "stats.h"
 
 #ifndef NATBED_VERSION
@@ -64,6 +65,7 @@ struct results {
 	size_t n_cells;
 	struct res_flow *flows;
 	size_t n_flows;
+	struct res_gate gate;
 };
 
 /* ---- strings ---------------------------------------------------------- */
@@ -207,6 +209,7 @@ static void r_derived_free(struct results *r)
 	free(r->natpairs);
 	free(r->cells);
 	free(r->flows);
+	res_gate_clear(&r->gate);
 	r->methods = NULL;
 	r->natpairs = NULL;
 	r->cells = NULL;
@@ -271,6 +274,8 @@ static int r_check(const struct res_attempt *a)
 	if (!isfinite(a->t_s) || a->t_s < 0 || a->n_tried > RESULTS_TRIES_MAX ||
 	    (a->n_tried && !a->tried))
 		return -EINVAL;
+	if (res_gate_check(a->gate, a->trust, a->auth_ms))
+		return -EINVAL;
 	for (i = 0; i < a->n_tried; i++)
 		if (!r_name_ok(a->tried[i].method) || !r_opt_ok(a->tried[i].reason))
 			return -EINVAL;
@@ -311,6 +316,8 @@ static int r_copy(struct results *r, const struct res_attempt *in, struct res_at
 	    .n_tried = in->n_tried,
 	    .t_s = r_round(in->t_s, 6),
 	    .auth_ms = r_round(in->auth_ms, 3),
+	    .gate = r_intern(r, in->gate, &err),
+	    .trust = r_intern(r, in->trust, &err),
 	};
 	return err;
 }
@@ -767,6 +774,22 @@ static int r_flows(struct results *r)
 	return 0;
 }
 
+/* The gate summaries, over the attempts in the files' order. */
+static int r_gate(struct results *r)
+{
+	const struct res_attempt **att = calloc(r->n_att + 1, sizeof(*att));
+	size_t i;
+	int err;
+
+	if (!att)
+		return -ENOMEM;
+	for (i = 0; i < r->n_att; i++)
+		att[i] = r_at(r, i);
+	err = res_gate_build(att, r->n_att, &r->gate);
+	free(att);
+	return err;
+}
+
 /* Rebuilds every summary if anything changed. 0 or -ENOMEM (then the
  * summaries are empty). */
 static int r_summarise(struct results *r)
@@ -791,6 +814,7 @@ static int r_summarise(struct results *r)
 	err = err ? err : r_natpairs(r, idx);
 	err = err ? err : r_cells(r, idx);
 	err = err ? err : r_flows(r);
+	err = err ? err : r_gate(r);
 	free(idx);
 	if (err) {
 		r_derived_free(r);
@@ -886,6 +910,31 @@ size_t results_n_flows(struct results *r)
 const struct res_flow *results_flow(struct results *r, size_t i)
 {
 	return r_summarise(r) < 0 || i >= r->n_flows ? NULL : &r->flows[i];
+}
+
+const struct res_gatesum *results_gate(struct results *r)
+{
+	return r_summarise(r) < 0 ? NULL : &r->gate.all;
+}
+
+size_t results_n_gate_levels(struct results *r)
+{
+	return r_summarise(r) < 0 ? 0 : r->gate.n_levels;
+}
+
+const struct res_gatesum *results_gate_level(struct results *r, size_t i)
+{
+	return r_summarise(r) < 0 || i >= r->gate.n_levels ? NULL : &r->gate.levels[i];
+}
+
+size_t results_n_gate_methods(struct results *r)
+{
+	return r_summarise(r) < 0 ? 0 : r->gate.n_methods;
+}
+
+const struct res_gatesum *results_gate_method(struct results *r, size_t i)
+{
+	return r_summarise(r) < 0 || i >= r->gate.n_methods ? NULL : &r->gate.methods[i];
 }
 
 unsigned long results_port_exhaustion(const struct results *r)
@@ -1046,10 +1095,23 @@ static int r_joutcome(json_t *o, struct res_attempt *a, struct res_try *t, char 
 	return 0;
 }
 
+/* The gate's words an agent line and a results.json attempt share (the
+ * agent line's auth_ms is its caller's: it may come from the origin). */
+static int r_jgate(json_t *o, struct res_attempt *a, char *err, size_t len)
+{
+	if (r_jstr(o, "gate", &a->gate, err, len) < 0 ||
+	    r_jstr(o, "trust", &a->trust, err, len) < 0)
+		return -EINVAL;
+	return 0;
+}
+
 static int r_add_checked(struct results *r, const struct res_attempt *a, char *err, size_t len)
 {
-	int rc = results_add_attempt(r, a);
+	const char *why = res_gate_check(a->gate, a->trust, a->auth_ms);
+	int rc = why ? -EINVAL : results_add_attempt(r, a);
 
+	if (why)
+		return r_fail(err, len, "%s", why);
 	if (rc == -EINVAL)
 		return r_fail(err, len,
 			      "a name is missing or empty, a string is not UTF-8, or t_s < 0");
@@ -1074,13 +1136,16 @@ int results_add_agent_line(struct results *r, const struct res_origin *o, const 
 		return r_fail(err, errlen, "agent line: column %d: %s", jerr.column, jerr.text);
 	rc = json_is_object(j) ? 0 : r_fail(err, errlen, "agent line: not a JSON object");
 	if (rc == 0 && (rc = r_jstr(j, "peer", &peer, err, errlen)) == 0 &&
-	    (rc = r_joutcome(j, &a, tried, err, errlen)) == 0) {
+	    (rc = r_joutcome(j, &a, tried, err, errlen)) == 0 &&
+	    (rc = r_jgate(j, &a, err, errlen)) == 0 &&
+	    (rc = r_jnum(j, "auth_ms", &a.auth_ms, err, errlen)) == 0) {
 		a.a = o->a;
 		a.b = o->b ? o->b : peer;
 		a.nat_a = o->nat_a;
 		a.nat_b = o->nat_b;
 		a.t_s = o->t_s;
-		a.auth_ms = o->auth_ms;
+		if (!json_object_get(j, "auth_ms")) /* the line's, null included, wins */
+			a.auth_ms = o->auth_ms;
 		rc = r_add_checked(r, &a, err, errlen);
 	}
 	json_decref(j);
@@ -1111,7 +1176,7 @@ static int r_jattempt(struct results *r, json_t *o, char *err, size_t len)
 	if (r_jpair(o, "pair", &a.a, &a.b, err, len) < 0 ||
 	    r_jpair(o, "nat", &a.nat_a, &a.nat_b, err, len) < 0 ||
 	    r_joutcome(o, &a, tried, err, len) < 0 || r_jnum(o, "t_s", &a.t_s, err, len) < 0 ||
-	    r_jnum(o, "auth_ms", &a.auth_ms, err, len) < 0)
+	    r_jnum(o, "auth_ms", &a.auth_ms, err, len) < 0 || r_jgate(o, &a, err, len) < 0)
 		return -EINVAL;
 	return r_add_checked(r, &a, err, len);
 }

@@ -23,7 +23,9 @@
  * tries; "overall" counts whole attempts with their setup times. An
  * attempt's fallback is a try list longer than one; a method's `fallbacks`
  * are the attempts that ended on it after one. Pairs of NAT behaviours are
- * ordered: [initiator's, responder's]. */
+ * ordered: [initiator's, responder's]. Gated attempts (met a zero-trust
+ * gate) add auth times per trust level and per method, and the share the
+ * gate stopped (struct res_gatesum). */
 #ifndef NATBED_CLI_RESULTS_H
 #define NATBED_CLI_RESULTS_H
 
@@ -35,9 +37,10 @@
 
 #include "stats.h"
 
-#define RESULTS_VERSION	  1  /* results.json's `results_version` */
-#define RESULTS_TRIES_MAX 64 /* tries one attempt may list */
-#define RESULTS_NONE	  "none"
+#define RESULTS_VERSION	     1	/* results.json's `results_version` */
+#define RESULTS_TRIES_MAX    64 /* tries one attempt may list */
+#define RESULTS_NONE	     "none"
+#define RESULTS_GATE_GRANTED "granted" /* the one gate outcome that is no failure */
 
 /* One try of one method within an attempt, as the agent's "tried" lists it. */
 struct res_try {
@@ -66,15 +69,24 @@ struct res_attempt {
 	const char *reason; /* why it failed; NULL: the last try's reason */
 	const struct res_try *tried;
 	size_t n_tried;
-	double t_s;	/* when it started, seconds after the run's start (>= 0) */
-	double auth_ms; /* time spent authenticating at gates; 0 without gates */
+	double t_s; /* when it started, seconds after the run's start (>= 0) */
+	/* At a zero-trust gate (docs/gate.md), as the agent's line gives it:
+	 * how the exchange ended (RESULTS_GATE_GRANTED, "denied", "refused",
+	 * "timeout"; NULL: the attempt met no gate), the trust level the gate
+	 * decided at ("untrusted" ... "verified"; NULL when it did not decide
+	 * or there was no gate), and the time spent authenticating (>= 0;
+	 * NAN when unknown or ungated). */
+	double auth_ms;
+	const char *gate;
+	const char *trust;
 };
 
 /* What natbed run knows of an agent line beyond the line itself. */
 struct res_origin {
 	const char *a, *b;	   /* b NULL: the line's "peer" */
 	const char *nat_a, *nat_b; /* NAT behaviours of a and b */
-	double t_s, auth_ms;	   /* as in struct res_attempt */
+	double t_s;		   /* as in struct res_attempt */
+	double auth_ms;		   /* used when the line has no "auth_ms"; NAN: none */
 };
 
 /* Rates and setup times of a set of tries or attempts. */
@@ -120,6 +132,20 @@ struct res_flow {
 	unsigned count;
 };
 
+/* Authentication at zero-trust gates over a set of gated attempts (those
+ * whose `gate` is set): how many, how many the gate stopped (any outcome
+ * but RESULTS_GATE_GRANTED), that share with its Wilson interval, and
+ * auth_ms over those whose auth_ms is known. */
+struct res_gatesum {
+	const char *name; /* the trust level or method; NULL: all, or no level */
+	unsigned attempts, failed;
+	double failed_rate;    /* failed / attempts; NAN when no attempt */
+	struct stats_ci ci95;  /* Wilson, z = STATS_Z95 */
+	double mean, p50, p95; /* auth_ms; NAN when none known */
+	const double *auth_ms; /* those times, ascending */
+	size_t n_auth;
+};
+
 struct results;
 
 /* An empty run of topology (its name) with seed, started at wall-clock
@@ -132,11 +158,15 @@ struct results *results_load(const char *path, char *err, size_t errlen);
 void results_free(struct results *r);
 
 /* Adds one attempt (copied). 0, -EINVAL when a required field is missing,
- * a string is not UTF-8, n_tried > RESULTS_TRIES_MAX or a number is out
- * of range (t_s < 0 or not finite), or -ENOMEM. */
+ * a string is not UTF-8, n_tried > RESULTS_TRIES_MAX, a number is out of
+ * range (t_s < 0 or not finite, auth_ms < 0 or infinite), gate is not
+ * granted, denied, refused or timeout, trust is not a trust level or
+ * comes without gate, or -ENOMEM. */
 int results_add_attempt(struct results *r, const struct res_attempt *a);
 /* Parses one `natbed-agent connect` JSON line and adds it as an attempt
- * of o. 0, or -EINVAL with the reason in err, or -ENOMEM. */
+ * of o: its outcome, and behind a gate its "gate", "trust" and "auth_ms"
+ * (the line's auth_ms, null included, wins over o's). 0, or -EINVAL with
+ * the reason in err, or -ENOMEM. */
 int results_add_agent_line(struct results *r, const struct res_origin *o, const char *line,
 			   char *err, size_t errlen);
 /* Adds count port-exhaustion events seen at NAT nat. 0, -EINVAL, -ENOMEM. */
@@ -182,6 +212,15 @@ size_t results_n_cells(struct results *r);
 const struct res_cell *results_cell(struct results *r, size_t i); /* by a, b */
 size_t results_n_flows(struct results *r);
 const struct res_flow *results_flow(struct results *r, size_t i); /* by from, to */
+/* Gates: every gated attempt (attempts 0 when none met a gate); per trust
+ * level the gate decided at, the levels in their order (untrusted first,
+ * verified last), then the attempts it decided no level for (name NULL:
+ * refused, timed out); per method of the attempts (as `method`), by name. */
+const struct res_gatesum *results_gate(struct results *r);
+size_t results_n_gate_levels(struct results *r);
+const struct res_gatesum *results_gate_level(struct results *r, size_t i);
+size_t results_n_gate_methods(struct results *r);
+const struct res_gatesum *results_gate_method(struct results *r, size_t i);
 /* Port-exhaustion events: the total, and NAT i's name and count (by name). */
 unsigned long results_port_exhaustion(const struct results *r);
 size_t results_n_exhausted_nats(const struct results *r);

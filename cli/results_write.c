@@ -82,13 +82,49 @@ static json_t *rw_attempt(const struct res_attempt *a)
 		    tried, json_pack("{s:s,s:b,s:o,s:o}", "method", a->tried[i].method, "success",
 				     a->tried[i].success, "ms", rw_num(a->tried[i].ms, 3), "reason",
 				     rw_str(a->tried[i].reason)));
-	return json_pack("{s:o,s:o,s:s,s:b,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "pair",
-			 rw_pair(a->a, a->b), "nat", rw_pair(a->nat_a, a->nat_b), "method",
+	return json_pack("{s:o,s:o,s:s,s:b,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
+			 "pair", rw_pair(a->a, a->b), "nat", rw_pair(a->nat_a, a->nat_b), "method",
 			 a->method, "success", a->success, "setup_ms", rw_num(a->setup_ms, 3),
 			 "rtt_ms", rw_num(a->rtt_ms, 3), "loss", rw_num(a->loss, 6), "path",
 			 rw_str(a->path), "local", rw_str(a->local), "remote", rw_str(a->remote),
 			 "reason", rw_str(a->reason), "tried", tried, "t_s", rw_num(a->t_s, 6),
-			 "auth_ms", rw_num(a->auth_ms, 3));
+			 "auth_ms", rw_num(a->auth_ms, 3), "gate", rw_str(a->gate), "trust",
+			 rw_str(a->trust));
+}
+
+/* Gated attempts' counts, the share the gate stopped, auth times. */
+static json_t *rw_gatesum(const struct res_gatesum *s)
+{
+	return json_pack("{s:I,s:I,s:o,s:[o,o],s:{s:o,s:o,s:o}}", "attempts",
+			 (json_int_t)s->attempts, "failed", (json_int_t)s->failed, "failed_rate",
+			 rw_num(s->failed_rate, 6), "ci95", rw_num(s->ci95.lo, 6),
+			 rw_num(s->ci95.hi, 6), "auth_ms", "mean", rw_num(s->mean, 3), "p50",
+			 rw_num(s->p50, 3), "p95", rw_num(s->p95, 3));
+}
+
+/* `gate`: every gated attempt, a list by trust level, an object by method. */
+static json_t *rw_gate(struct results *r)
+{
+	json_t *o = rw_gatesum(results_gate(r)), *levels = json_array(), *methods = json_object();
+	const struct res_gatesum *s;
+	json_t *e;
+	size_t i;
+
+	for (i = 0; levels && (s = results_gate_level(r, i)); i++)
+		if ((e = rw_gatesum(s))) {
+			json_object_set_new(e, "trust", rw_str(s->name));
+			json_array_append_new(levels, e);
+		}
+	for (i = 0; methods && (s = results_gate_method(r, i)); i++)
+		json_object_set_new(methods, s->name, rw_gatesum(s));
+	if (o) {
+		json_object_set_new(o, "levels", levels);
+		json_object_set_new(o, "methods", methods);
+	} else {
+		json_decref(levels);
+		json_decref(methods);
+	}
+	return o;
 }
 
 static json_t *rw_pairs(struct results *r)
@@ -190,6 +226,7 @@ static json_t *rw_document(struct results *r)
 	json_object_set_new(doc, "pairs", rw_pairs(r));
 	json_object_set_new(doc, "matrix", rw_matrix(r));
 	json_object_set_new(doc, "flows", rw_flows(r));
+	json_object_set_new(doc, "gate", rw_gate(r));
 	if (results_check(r, &passed, &n_viol, &summary))
 		json_object_set_new(doc, "check",
 				    json_pack("{s:b,s:I,s:s}", "passed", passed, "violations",
@@ -263,6 +300,8 @@ static void rw_csv_row(FILE *f, const struct res_attempt *a)
 	rw_csv_num(f, a->rtt_ms, 3);
 	rw_csv_num(f, a->loss, 6);
 	rw_csv_num(f, a->auth_ms, 3);
+	rw_csv_field(f, a->gate, false);
+	rw_csv_field(f, a->trust, false);
 	fprintf(f, "%zu,", a->n_tried);
 	rw_csv_field(f, tried, false);
 	rw_csv_field(f, a->reason, false);
@@ -275,8 +314,8 @@ int results_write_csv(struct results *r, FILE *f)
 {
 	size_t i;
 
-	fputs("t_s,a,b,nat_a,nat_b,success,method,setup_ms,path,rtt_ms,loss,auth_ms,n_tried,"
-	      "tried,reason,local,remote\r\n",
+	fputs("t_s,a,b,nat_a,nat_b,success,method,setup_ms,path,rtt_ms,loss,auth_ms,gate,trust,"
+	      "n_tried,tried,reason,local,remote\r\n",
 	      f);
 	for (i = 0; i < results_n_attempts(r); i++) {
 		const struct res_attempt *a = results_attempt(r, i);

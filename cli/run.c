@@ -330,7 +330,8 @@ static void run_done(void *arg, const struct run_job *j, const char *line, const
 {
 	struct run_ctx *x = arg;
 	const char *a = x->t->hosts[j->a].name, *b = x->t->hosts[j->b].name;
-	struct res_origin o = {.a = a, .b = b, .nat_a = j->nat_a, .nat_b = j->nat_b, .t_s = j->t_s};
+	struct res_origin o = {
+	    .a = a, .b = b, .nat_a = j->nat_a, .nat_b = j->nat_b, .t_s = j->t_s, .auth_ms = NAN};
 	struct res_attempt att = {.a = a,
 				  .b = b,
 				  .nat_a = j->nat_a,
@@ -340,7 +341,8 @@ static void run_done(void *arg, const struct run_job *j, const char *line, const
 				  .rtt_ms = NAN,
 				  .loss = NAN,
 				  .path = "none",
-				  .t_s = j->t_s};
+				  .t_s = j->t_s,
+				  .auth_ms = NAN};
 	char err[512];
 
 	x->done++;
@@ -572,6 +574,7 @@ int cmd_run(int argc, char **argv)
 			report_print_matrix(x.r, stdout, isatty(STDOUT_FILENO));
 		fprintf(stderr, "natbed run: %zu connects, %u connected; results in %s\n",
 			results_n_attempts(x.r), results_overall(x.r)->successes, x.out);
+		report_print_gate(x.r, stderr);
 	}
 	results_free(x.r);
 	free(x.agents);

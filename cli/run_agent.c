@@ -25,6 +25,19 @@ static int own_option(const char *w, const char **value)
 	return -1;
 }
 
+/* Whether option opt (e.g. "--gate") is among argv[0..argc), as a word of
+ * its own or as "opt=value". */
+static int has_option(char *const *argv, int argc, const char *opt)
+{
+	size_t len = strlen(opt);
+	int i;
+
+	for (i = 0; i < argc; i++)
+		if (strncmp(argv[i], opt, len) == 0 && (!argv[i][len] || argv[i][len] == '='))
+			return 1;
+	return 0;
+}
+
 /* The program's base name is natbed-agent (a path to it is fine). */
 static int is_agent(const char *w)
 {
@@ -74,6 +87,12 @@ int run_agent_parse(const struct topo *t, int h, struct run_agent *out, char *er
 	}
 	for (i = 2; i < n; i++) {
 		own = own_option(words[i], &value);
+		if (own < 0 && out->argc == RUN_AGENT_ARGS_MAX) {
+			snprintf(err, errlen,
+				 "host %s (line %d): more than %d words in its run line",
+				 host->name, host->run_line, RUN_AGENT_ARGS_MAX);
+			return -1;
+		}
 		if (own < 0) {
 			out->argv[out->argc++] = words[i];
 			continue;
@@ -92,6 +111,19 @@ int run_agent_parse(const struct topo *t, int h, struct run_agent *out, char *er
 		snprintf(err, errlen, "host %s (line %d): its natbed-agent serve has no --name",
 			 host->name, host->run_line);
 		return -1;
+	}
+	/* behind a gate, serve authenticates as its --name; a connect runs
+	 * under a name of its own (NAME.cID), so it says whose it is */
+	if (has_option(out->argv, out->argc, "--gate") &&
+	    !has_option(out->argv, out->argc, "--gate-user")) {
+		if (out->argc + 2 > RUN_AGENT_ARGS_MAX) {
+			snprintf(err, errlen,
+				 "host %s (line %d): more than %d words in its run line",
+				 host->name, host->run_line, RUN_AGENT_ARGS_MAX);
+			return -1;
+		}
+		out->argv[out->argc++] = "--gate-user";
+		out->argv[out->argc++] = out->name;
 	}
 	return 0;
 }

@@ -2,7 +2,9 @@
  * line. A host takes part in a scenario by running `natbed-agent serve`;
  * its connects are `natbed-agent connect` with the same agent options (the
  * rendezvous, the STUN server, a TURN server, a gate key, ...) under a name
- * of their own, so they never take the serving agent's name. */
+ * of their own, so they never take the serving agent's name. Behind a
+ * gate (--gate without --gate-user), connect authenticates as the serving
+ * agent's --name: the options end with --gate-user NAME. */
 #ifndef NATBED_CLI_RUN_AGENT_H
 #define NATBED_CLI_RUN_AGENT_H
 

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # report.html renders in headless Chromium with no console message at all
 # (the page has no script, so any message is an error: a refused fetch, a
-# parse problem), its matrix is in the rendered DOM with a known cell, and a
-# screenshot is kept in build/test-output/report_chromium/. Host names full
+# parse problem), its matrix is in the rendered DOM with a known cell, the
+# gate's section (auth times per trust level) is there for a run with gated
+# hosts and absent for one without, and a screenshot is kept in
+# build/test-output/report_chromium/. Host names full
 # of markup show as text and add no element. A page with a console error
 # must trip the same check, so the check can fail. `natbed report` itself:
 # --help names every option, --matrix prints plain when piped, exit statuses.
@@ -10,7 +12,7 @@
 # nothing (its Content-Security-Policy forbids it), background networking is
 # off, and no host name resolves.
 . "$(dirname "$0")/../lib.sh"
-nb_need chromium grep python3
+nb_need chromium grep python3 jq
 gen="$NATBED_BUILD/tests/integration/results_gen"
 out="$NATBED_BUILD/test-output/report_chromium"
 [ -x "$gen" ] || nb_fail "$gen not built"
@@ -40,8 +42,8 @@ console bad | grep -q natbed-test-bad && console bad | grep -q nosuchfunction ||
 	nb_fail "a page's console error did not show in chromium's log: the check cannot see errors"
 nb_pass "a console error shows in the log"
 
-# the report of a generated run
-known=$("$gen" --seed 3 --reps 2 "$out") || nb_fail "results_gen"
+# the report of a generated run, three of its hosts behind gates
+known=$("$gen" --seed 3 --reps 2 --gate "$out") || nb_fail "results_gen"
 read -r _ ka kb kwin kms kunit <<<"$known"
 natbed report -o "$out/report.html" "$out/results.json" >/dev/null 2>"$NB_TMP/report.err" ||
 	nb_fail "natbed report: $(cat "$NB_TMP/report.err")"
@@ -64,6 +66,20 @@ grep -q "$kms $kunit</text>" <<<"$cell" || nb_fail "cell $ka -> $kb does not sho
 for chart in rates setup flows; do
 	grep -q "<svg id=\"$chart\"" "$out/dom.html" || nb_fail "no $chart chart in the rendered page"
 done
+# the gate: a row of the auth chart and of the table per trust level the
+# results name, and the share of attempts the gate stopped
+grep -q '<section id="gate">' "$out/dom.html" || nb_fail "the rendered page has no gate section"
+levels=$(jq -r '.gate.levels[].trust // ""' "$out/results.json")
+[ "$(wc -l <<<"$levels")" -ge 3 ] || nb_fail "the generated run has fewer than 3 trust levels: $levels"
+for l in $levels; do
+	grep -q "<g class=\"dist\" data-trust=\"$l\">" "$out/dom.html" ||
+		nb_fail "no auth-time row for trust level $l in the rendered page"
+	grep -q "<tr data-trust=\"$l\">" "$out/dom.html" || nb_fail "no table row for trust level $l"
+done
+gated=$(jq -r '.gate.attempts' "$out/results.json")
+failed=$(jq -r '.gate.failed' "$out/results.json")
+grep -q "$gated of $(jq '.attempts | length' "$out/results.json") attempts met a gate; $failed of them failed at the gate" "$out/dom.html" ||
+	nb_fail "the page does not say $failed of $gated gated attempts failed at the gate"
 [ "$(head -c 8 "$out/report.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] &&
 	[ "$(stat -c %s "$out/report.png")" -gt 20000 ] || nb_fail "no screenshot in $out/report.png"
 nb_pass "report.html renders without a console message; matrix cell $ka -> $kb: $kwin $kms $kunit; screenshot $out/report.png"
@@ -81,6 +97,9 @@ natbed report --matrix -o "$NB_TMP/m.html" "$out/results.json" >"$NB_TMP/matrix.
 	nb_fail "natbed report --matrix"
 grep -q "^$ka .*$kwin $kms $kunit" "$NB_TMP/matrix.txt" || nb_fail "the text matrix lacks $ka: $(cat "$NB_TMP/matrix.txt")"
 grep -q $'\e' "$NB_TMP/matrix.txt" && nb_fail "the text matrix is coloured when piped"
+for l in $levels; do
+	grep -q "^gate: $l " "$NB_TMP/matrix.txt" || nb_fail "natbed report --matrix prints no line for trust level $l"
+done
 natbed report >/dev/null 2>&1
 [ $? -eq 2 ] || nb_fail "natbed report without a file does not exit 2"
 natbed report "$NB_TMP/nonexistent.json" 2>"$NB_TMP/err.txt"
@@ -110,4 +129,5 @@ grep -q '&lt;script&gt;alert(1)&lt;/script&gt;' "$NB_TMP/x/dom.html" ||
 	nb_fail "the hostile host name is not shown as text"
 [ "$(grep -o '<g class="cell"' "$NB_TMP/x/dom.html" | wc -l)" -eq 25 ] ||
 	nb_fail "hostile names changed the matrix"
+grep -q 'id="gate"' "$NB_TMP/x/dom.html" && nb_fail "a run without gates has a gate section"
 nb_pass "host names with <, & and quotes render as text"

@@ -2,7 +2,8 @@
 # results.json validates against docs/results.schema.json (python3-jsonschema,
 # draft 2020-12), and holds together: counts add up, rates are successes over
 # attempts inside their intervals, attempts in time order. The same seed gives
-# the same files apart from the wall-clock fields; another seed does not. A
+# the same files apart from the wall-clock fields; another seed does not.
+# With gates: the gate's counts, failure shares and auth times add up. A
 # broken file must fail the same validation, so the check can fail.
 . "$(dirname "$0")/../lib.sh"
 py=/usr/bin/python3
@@ -51,6 +52,38 @@ if not errors:
         errors.append("attempts are not in time order")
     if doc["fallbacks"] != sum(1 for a in att if len(a["tried"]) > 1):
         errors.append("fallbacks is not the number of try lists longer than one")
+    # the gate: gated attempts, those it stopped, auth times
+    def gatesum(where, s, group):
+        if s["attempts"] != len(group):
+            errors.append(f"{where}: attempts is not the number of gated attempts")
+        if s["failed"] != sum(1 for a in group if a["gate"] != "granted"):
+            errors.append(f"{where}: failed is not the number the gate stopped")
+        if s["attempts"] and abs(s["failed_rate"] - s["failed"] / s["attempts"]) > 1e-6:
+            errors.append(f"{where}: failed_rate is not failed / attempts")
+        if s["attempts"] and not s["ci95"][0] <= s["failed_rate"] <= s["ci95"][1]:
+            errors.append(f"{where}: failed_rate outside its interval")
+        ms = sorted(a["auth_ms"] for a in group if a["auth_ms"] is not None)
+        if ms and not ms[0] <= s["auth_ms"]["p50"] <= s["auth_ms"]["p95"] <= ms[-1]:
+            errors.append(f"{where}: auth_ms p50/p95 not among the auth times")
+        if ms and abs(s["auth_ms"]["mean"] - sum(ms) / len(ms)) > 1e-3:
+            errors.append(f"{where}: auth_ms mean is not the mean")
+        if not ms and s["auth_ms"]["p50"] is not None:
+            errors.append(f"{where}: auth_ms without an auth time")
+    gated = [a for a in att if a["gate"] is not None]
+    gate = doc["gate"]
+    gatesum("gate", gate, gated)
+    order = ["untrusted", "low", "medium", "high", "verified", None]
+    if [l["trust"] for l in gate["levels"]] != [t for t in order if any(a["trust"] == t for a in gated)]:
+        errors.append("gate.levels are not the levels of the gated attempts in their order")
+    for l in gate["levels"]:
+        gatesum(f"gate.levels {l['trust']}", l, [a for a in gated if a["trust"] == l["trust"]])
+    if sorted(gate["methods"]) != sorted({a["method"] for a in gated}):
+        errors.append("gate.methods are not the methods of the gated attempts")
+    for m, s in gate["methods"].items():
+        gatesum(f"gate.methods {m}", s, [a for a in gated if a["method"] == m])
+    for a in att:
+        if a["gate"] is None and a["auth_ms"] is not None:
+            errors.append(f"an ungated attempt has auth_ms: {a['pair']}")
 for e in errors[:20]:
     print(e)
 sys.exit(1 if errors else 0)
@@ -58,7 +91,8 @@ PY
 }
 
 for run in "a --seed 7 --started 1700000000" "b --seed 7 --started 1800000000" \
-	"c --seed 8 --started 1700000000" "x --seed 7 --hostile --reps 3"; do
+	"c --seed 8 --started 1700000000" "x --seed 7 --hostile --reps 3" \
+	"g --seed 7 --gate --reps 4"; do
 	set -- $run
 	mkdir -p "$NB_TMP/$1"
 	d=$1
@@ -66,7 +100,11 @@ for run in "a --seed 7 --started 1700000000" "b --seed 7 --started 1800000000" \
 	"$gen" "$@" "$NB_TMP/$d" >/dev/null || nb_fail "results_gen $*"
 	out=$(check "$NB_TMP/$d/results.json") || nb_fail "results.json of '$*' does not hold: $out"
 done
-nb_pass "results.json validates against docs/results.schema.json and adds up"
+jq -e '.gate.attempts > 0 and ([.gate.levels[].trust] | length) >= 3 and .gate.failed > 0' \
+	"$NB_TMP/g/results.json" >/dev/null || nb_fail "the gated run has no gate summaries: $(jq -c '.gate | del(.methods)' "$NB_TMP/g/results.json")"
+jq -e '.gate.attempts == 0 and .gate.levels == [] and .gate.methods == {}' "$NB_TMP/a/results.json" >/dev/null ||
+	nb_fail "an ungated run has gate summaries"
+nb_pass "results.json validates against docs/results.schema.json and adds up, gated or not"
 
 # the check can fail: a file with a field missing, and one with a wrong count
 jq 'del(.matrix)' "$NB_TMP/a/results.json" >"$NB_TMP/bad1.json"
@@ -79,6 +117,14 @@ jq '.check = {passed: false, violations: 2, summary: "FAIL: 2 violations in 1 of
 out=$(check "$NB_TMP/checked.json") || nb_fail "a results.json with its check verdict does not hold: $out"
 jq '.check = {passed: "no", violations: 2, summary: "x"}' "$NB_TMP/a/results.json" >"$NB_TMP/bad3.json"
 check "$NB_TMP/bad3.json" >/dev/null && nb_fail "a check verdict whose passed is a string validated"
+# a trust level without a gate, a gate outcome natbed does not know, a
+# wrong count of gate failures
+jq '(.attempts[] | select(.gate == null) | .trust) |= "low"' "$NB_TMP/g/results.json" >"$NB_TMP/bad4.json"
+check "$NB_TMP/bad4.json" >/dev/null && nb_fail "a trust level without a gate validated"
+jq '(.attempts[] | select(.gate == "denied") | .gate) |= "maybe"' "$NB_TMP/g/results.json" >"$NB_TMP/bad5.json"
+check "$NB_TMP/bad5.json" >/dev/null && nb_fail "a gate outcome 'maybe' validated"
+jq '.gate.levels[0].failed += 1' "$NB_TMP/g/results.json" >"$NB_TMP/bad6.json"
+check "$NB_TMP/bad6.json" >/dev/null && nb_fail "a wrong count of gate failures passed"
 nb_pass "a broken results.json fails the check"
 
 # the same seed: identical apart from wall-clock fields; the CSV identical

@@ -4,7 +4,7 @@
  * never its structure, which is compared tag by tag with a page of plain
  * names; nothing on the page points outside it; the matrix grid's cells;
  * the grid by NAT behaviour past REPORT_GRID_HOSTS hosts; the text matrix
- * for terminals. */
+ * for terminals; the gate's section and text lines, only behind gates. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -90,7 +90,8 @@ static void test_escape_cut(void **state)
 }
 
 /* A run among hosts named names[0..2] behind NATs nats[0..2], with
- * methods methods[0..1] and a failure's reason. */
+ * methods methods[0..1] and a failure's reason; names[0] is behind a
+ * gate, which grants at low and at untrusted. */
 static struct results *run_of(const char *const *names, const char *const *nats,
 			      const char *const *methods, const char *reason)
 {
@@ -100,11 +101,11 @@ static struct results *run_of(const char *const *names, const char *const *nats,
 	struct res_try t3[] = {{methods[0], false, 900, reason}, {methods[1], false, 800, reason}};
 	struct res_attempt a[] = {
 	    {names[0], names[1], nats[0], nats[1], NULL, true, 1020, 30, 0, "direct", names[2],
-	     names[2], NULL, t1, 2, 0, 0},
+	     names[2], NULL, t1, 2, 0, 1500, "granted", "low"},
 	    {names[0], names[2], nats[0], nats[2], NULL, true, 40, 30, 0, "direct", NULL, NULL,
-	     NULL, t2, 1, 1, 0},
+	     NULL, t2, 1, 1, 3000, "granted", "untrusted"},
 	    {names[1], names[2], nats[1], nats[2], NULL, false, NAN, NAN, NAN, "none", NULL, NULL,
-	     reason, t3, 2, 2, 0},
+	     reason, t3, 2, 2, NAN, NULL, NULL},
 	};
 	size_t i;
 
@@ -258,6 +259,7 @@ static void test_matrix_cells(void **state)
 	assert_non_null(strstr(p, "<svg id=\"setup\""));
 	assert_non_null(strstr(p, "<svg id=\"flows\""));
 	assert_int_equal(count(p, "<g class=\"flow\""), 3); /* punch->relay, punch, none */
+	assert_non_null(strstr(p, "<svg id=\"auth\""));	    /* alice is behind a gate */
 	free(p);
 	results_free(r);
 }
@@ -276,7 +278,7 @@ static void test_matrix_by_nat(void **state)
 					 NULL, true, 50,	  NAN,
 					 NAN,  NULL, NULL,	  NULL,
 					 NULL, &t,   1,		  i,
-					 0};
+					 NAN,  NULL, NULL};
 
 		snprintf(a, sizeof(a), "c%u", i);
 		snprintf(b, sizeof(b), "s%u", i);
@@ -313,6 +315,92 @@ static void test_text_matrix(void **state)
 	results_free(r);
 }
 
+/* A gated run: the gate's section with its chart, the share the gate
+ * stopped and both tables; the text lines; none of it without gates. */
+static void test_gate_section(void **state)
+{
+	static const struct {
+		const char *gate, *trust;
+		double auth_ms;
+	} g[] = {
+	    {"granted", "untrusted", 2500},
+	    {"denied", "untrusted", 4000},
+	    {"granted", "high", 120},
+	    {"refused", NULL, 3},
+	    {NULL, NULL, NAN},
+	};
+	static const struct res_try tr = {"punch", true, 50, NULL};
+	struct results *r = results_new("gated", 1, 0);
+	char *p, *buf = NULL;
+	size_t i, len = 0;
+	FILE *f;
+
+	for (i = 0; i < sizeof(g) / sizeof(g[0]); i++) {
+		bool ok = !g[i].gate || strcmp(g[i].gate, "granted") == 0;
+		struct res_attempt a = {.a = "alice",
+					.b = "bob",
+					.nat_a = "full-cone",
+					.nat_b = "open",
+					.method = "punch",
+					.success = ok,
+					.setup_ms = ok ? 50 : NAN,
+					.rtt_ms = NAN,
+					.loss = NAN,
+					.reason = ok ? NULL : "gate: stopped",
+					.tried = ok ? &tr : NULL,
+					.n_tried = ok,
+					.t_s = (double)i,
+					.auth_ms = g[i].auth_ms,
+					.gate = g[i].gate,
+					.trust = g[i].trust};
+
+		assert_int_equal(results_add_attempt(r, &a), 0);
+	}
+	p = page(r);
+	assert_non_null(strstr(p, "<section id=\"gate\">"));
+	assert_non_null(strstr(p, "4 of 5 attempts met a gate; 2 of them failed at the gate "
+				  "(50.0%, 95% interval 15.0&ndash;85.0%)"));
+	assert_non_null(strstr(p, "<svg id=\"auth\""));
+	/* a row per level in their order, the undecided last */
+	assert_int_equal(count(p, "<g class=\"dist\" data-trust="), 3);
+	assert_true(strstr(p, "data-trust=\"untrusted\"><title>untrusted: 2 auth times") <
+		    strstr(p, "data-trust=\"high\"><title>high: 1 auth times"));
+	assert_non_null(strstr(p, "data-trust=\"\"><title>no level: 1 auth times"));
+	assert_non_null(strstr(p, "n=2 p50 2.50 s p95 4.00 s mean 3.25 s"));
+	assert_non_null(strstr(p, "<table id=\"gate-levels-table\">"));
+	assert_non_null(strstr(p, "<tr data-trust=\"untrusted\"><th><span class=\"sw\" "
+				  "style=\"background:#c62828\"></span>untrusted</th><td>2</td>"
+				  "<td>1</td><td>50.0%</td>"));
+	assert_non_null(strstr(p, "<table id=\"gate-methods-table\">"));
+	assert_non_null(strstr(p, "</span>punch</th><td>4</td><td>2</td>"));
+	free(p);
+
+	f = open_memstream(&buf, &len);
+	report_print_gate(r, f);
+	fclose(f);
+	assert_int_equal(count(buf, "\n"), 4); /* all, then three levels */
+	assert_non_null(strstr(buf, "gate: 4 of 5 attempts gated, 2 failed at the gate (50.0%"));
+	assert_non_null(strstr(buf, "gate: untrusted 2 attempts, 1 failed at the gate (50.0%); "
+				    "auth mean 3.25 s p50 2.50 s p95 4.00 s\n"));
+	assert_non_null(strstr(buf, "gate: no level  1 attempts, 1 failed"));
+	free(buf);
+	results_free(r);
+
+	/* no gate: no section, no line */
+	r = results_new("open", 1, 0);
+	p = page(r);
+	assert_null(strstr(p, "id=\"gate\""));
+	assert_null(strstr(p, "<svg id=\"auth\""));
+	free(p);
+	buf = NULL;
+	f = open_memstream(&buf, &len);
+	report_print_gate(r, f);
+	fclose(f);
+	assert_int_equal(len, 0);
+	free(buf);
+	results_free(r);
+}
+
 static void test_empty_run(void **state)
 {
 	struct results *r = results_new("empty", 1, 0);
@@ -335,6 +423,7 @@ int main(void)
 	    cmocka_unit_test(test_matrix_cells),
 	    cmocka_unit_test(test_matrix_by_nat),
 	    cmocka_unit_test(test_text_matrix),
+	    cmocka_unit_test(test_gate_section),
 	    cmocka_unit_test(test_empty_run),
 	};
 

@@ -3,7 +3,8 @@
  * whose numbers docs/results.md's worked example derives by hand) and CSV,
  * whatever order the attempts come in; a written file loads back to the
  * same bytes; RFC 4180 quoting; agent lines parsed or refused with a
- * reason; bad attempts refused; the --until-ci check; winners' ties. */
+ * reason; bad attempts refused; the --until-ci check; winners' ties; gate
+ * outcomes, trust levels and auth times, and their summaries. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -76,16 +77,17 @@ static const struct res_try t3[] = {{"punch", false, 2000, "filtered"},
 				    {"relay", false, 5000, "timeout"}};
 static const struct res_try t4[] = {{"punch", true, 100, NULL}};
 
-/* The fixed attempts, deliberately not in time order. */
+/* The fixed attempts, deliberately not in time order; alice's behind a
+ * gate, carol's not. */
 static const struct res_attempt fixed[] = {
     {"alice", "bob", "full-cone", "symmetric-random", "relay", true, 3150.25, 40, 0, "relay",
-     "192.168.1.10:4000", "198.51.100.20:3478", NULL, t1, 3, 0.5, 0},
+     "192.168.1.10:4000", "198.51.100.20:3478", NULL, t1, 3, 0.5, 1500.5, "granted", "low"},
     {"alice", "carol", "full-cone", "port-restricted", "punch", true, 130.5, 20.0004, 0.1, "direct",
-     "192.168.1.10:4000", "203.0.113.30:4000", NULL, t2, 1, 0.0, 0},
+     "192.168.1.10:4000", "203.0.113.30:4000", NULL, t2, 1, 0.0, 3000, "granted", "untrusted"},
     {"carol", "bob", "port-restricted", "symmetric-random", NULL, false, NAN, NAN, NAN, "none",
-     NULL, NULL, NULL, t3, 2, 1.0, 0},
+     NULL, NULL, NULL, t3, 2, 1.0, NAN, NULL, NULL},
     {"alice", "carol", "full-cone", "port-restricted", "punch", true, 100, 21, 0, "direct",
-     "192.168.1.10:4001", "203.0.113.30:4001", NULL, t4, 1, 1.0, 0},
+     "192.168.1.10:4001", "203.0.113.30:4001", NULL, t4, 1, 1.0, 1200.25, "granted", "low"},
 };
 #define N_FIXED (sizeof(fixed) / sizeof(fixed[0]))
 
@@ -155,6 +157,127 @@ static void test_fixed_summaries(void **state)
 	results_free(r);
 }
 
+/* The fixed run's gate: alice's three attempts, granted, two at low and
+ * one untrusted; carol's is ungated. By hand: auth 1200.25, 1500.5,
+ * 3000 ms; 0 of 3 failed, Wilson hi z^2 / (n + z^2). */
+static void test_fixed_gate(void **state)
+{
+	struct results *r = fixed_run(NULL);
+	const struct res_gatesum *g = results_gate(r), *s;
+
+	assert_int_equal(g->attempts, 3);
+	assert_int_equal(g->failed, 0);
+	assert_float_equal(g->failed_rate, 0, 1e-12);
+	assert_float_equal(g->ci95.lo, 0, 1e-12);
+	assert_float_equal(g->ci95.hi, 3.841459 / (3 + 3.841459), 1e-6);
+	assert_float_equal(g->mean, 1900.25, 1e-9);
+	assert_float_equal(g->p50, 1500.5, 1e-9);
+	assert_float_equal(g->p95, 3000, 1e-9);
+	/* levels in their order, not by name */
+	assert_int_equal(results_n_gate_levels(r), 2);
+	s = results_gate_level(r, 0);
+	assert_string_equal(s->name, "untrusted");
+	assert_int_equal(s->attempts, 1);
+	assert_float_equal(s->p50, 3000, 1e-9);
+	s = results_gate_level(r, 1);
+	assert_string_equal(s->name, "low");
+	assert_int_equal(s->n_auth, 2);
+	assert_float_equal(s->auth_ms[0], 1200.25, 1e-9);
+	assert_float_equal(s->mean, 1350.375, 1e-9);
+	assert_float_equal(s->p95, 1500.5, 1e-9);
+	assert_null(results_gate_level(r, 2));
+	/* methods by name: the attempts' methods */
+	assert_int_equal(results_n_gate_methods(r), 2);
+	s = results_gate_method(r, 0);
+	assert_string_equal(s->name, "punch");
+	assert_int_equal(s->attempts, 2);
+	assert_float_equal(s->mean, 2100.125, 1e-9);
+	assert_string_equal(results_gate_method(r, 1)->name, "relay");
+	/* the ungated one has none of it */
+	assert_null(results_attempt(r, 3)->gate);
+	assert_null(results_attempt(r, 3)->trust);
+	assert_true(isnan(results_attempt(r, 3)->auth_ms));
+	assert_string_equal(results_attempt(r, 0)->trust, "untrusted");
+	results_free(r);
+}
+
+/* Failures at the gate: denied, refused and timed out count, granted does
+ * not; a refusal and a timeout have no level and come last. */
+static void test_gate_failures(void **state)
+{
+	static const struct {
+		const char *method, *gate, *trust;
+		double auth_ms;
+	} g[] = {
+	    {"punch", "granted", "untrusted", 30}, {"direct", "denied", "untrusted", 45},
+	    {"direct", "refused", NULL, 2},	   {"direct", "timeout", NULL, 30000},
+	    {"punch", "granted", "high", 5},	   {"punch", NULL, NULL, NAN},
+	};
+	struct results *r = results_new("gate", 1, 0);
+	const struct res_gatesum *all, *s;
+	size_t i;
+
+	for (i = 0; i < sizeof(g) / sizeof(g[0]); i++) {
+		struct res_attempt a = {.a = "h",
+					.b = "p",
+					.nat_a = "open",
+					.nat_b = "open",
+					.method = g[i].method,
+					.setup_ms = NAN,
+					.rtt_ms = NAN,
+					.loss = NAN,
+					.t_s = (double)i,
+					.auth_ms = g[i].auth_ms,
+					.gate = g[i].gate,
+					.trust = g[i].trust};
+
+		assert_int_equal(results_add_attempt(r, &a), 0);
+	}
+	all = results_gate(r);
+	assert_int_equal(all->attempts, 5); /* the ungated one is not among them */
+	assert_int_equal(all->failed, 3);
+	assert_float_equal(all->failed_rate, 0.6, 1e-12);
+	assert_float_equal(all->ci95.lo, 0.230724, 1e-6); /* Wilson 3 of 5 */
+	assert_float_equal(all->ci95.hi, 0.882379, 1e-6);
+	assert_float_equal(all->mean, 30082 / 5.0, 1e-9);
+	assert_float_equal(all->p50, 30, 1e-9);
+	assert_float_equal(all->p95, 30000, 1e-9);
+	assert_int_equal(results_n_gate_levels(r), 3);
+	s = results_gate_level(r, 0);
+	assert_string_equal(s->name, "untrusted");
+	assert_int_equal(s->failed, 1);
+	assert_float_equal(s->failed_rate, 0.5, 1e-12);
+	assert_float_equal(s->p50, 30, 1e-9);
+	assert_float_equal(s->p95, 45, 1e-9);
+	s = results_gate_level(r, 1);
+	assert_string_equal(s->name, "high");
+	assert_int_equal(s->failed, 0);
+	s = results_gate_level(r, 2);
+	assert_null(s->name);
+	assert_int_equal(s->attempts, 2);
+	assert_int_equal(s->failed, 2);
+	assert_float_equal(s->ci95.hi, 1, 1e-12);
+	s = results_gate_method(r, 0);
+	assert_string_equal(s->name, "direct");
+	assert_int_equal(s->failed, 3);
+	assert_float_equal(s->mean, 30047 / 3.0, 1e-9);
+	s = results_gate_method(r, 1);
+	assert_string_equal(s->name, "punch");
+	assert_int_equal(s->attempts, 2);
+	assert_int_equal(s->failed, 0);
+	assert_float_equal(s->p50, 5, 1e-9);
+	results_free(r);
+
+	/* no gate at all: zero attempts, nothing known */
+	r = results_new("none", 1, 0);
+	all = results_gate(r);
+	assert_int_equal(all->attempts, 0);
+	assert_true(isnan(all->failed_rate) && isnan(all->p50));
+	assert_int_equal(results_n_gate_levels(r), 0);
+	assert_int_equal(results_n_gate_methods(r), 0);
+	results_free(r);
+}
+
 static void test_order_does_not_matter(void **state)
 {
 	static const size_t rev[] = {3, 2, 1, 0}, mix[] = {2, 0, 3, 1};
@@ -210,7 +333,7 @@ static void test_csv_quoting(void **state)
 	csv = out_of(r, results_write_csv);
 	assert_string_equal(strstr(csv, "\r\n") + 2,
 			    "2.5,\"a,b\",\"say \"\"hi\"\"\",\"line\nbreak\",\"cr\rhere\",false,"
-			    "\"di,rect\",,,,,0,1,\"di,rect\",\"said \"\"no\"\"\",,\r\n");
+			    "\"di,rect\",,,,,0,,,1,\"di,rect\",\"said \"\"no\"\"\",,\r\n");
 	free(csv);
 	results_free(r);
 }
@@ -350,7 +473,7 @@ static void test_big_seed(void **state)
 
 static void test_agent_line(void **state)
 {
-	struct res_origin o = {"alice", NULL, "full-cone", "symmetric-random", 3.25, 0};
+	struct res_origin o = {"alice", NULL, "full-cone", "symmetric-random", 3.25, NAN};
 	struct results *r = results_new("agent", 1, 0);
 	const struct res_attempt *a;
 	char err[256];
@@ -390,6 +513,63 @@ static void test_agent_line(void **state)
 	assert_string_equal(a->b, "carol"); /* the origin's b wins over "peer" */
 	assert_string_equal(a->method, "direct");
 	assert_string_equal(a->reason, "timeout");
+	assert_null(a->gate); /* no gate in the line: none */
+	assert_null(a->trust);
+	assert_true(isnan(a->auth_ms)); /* nor from the origin */
+	results_free(r);
+}
+
+/* A gated agent's line: gate, trust and auth_ms as it gives them; its
+ * auth_ms wins over the origin's, which stands in when the line has
+ * none. */
+static void test_agent_line_gate(void **state)
+{
+	struct res_origin o = {"alice", "bob", "port-restricted", "open", 0, 99};
+	struct results *r = results_new("agent", 1, 0);
+	const struct res_attempt *a;
+	char err[256];
+
+	assert_int_equal(results_add_agent_line(
+			     r, &o,
+			     "{\"peer\":\"bob\",\"method\":\"punch\",\"success\":true,"
+			     "\"setup_ms\":341.5,\"path\":\"direct\",\"gate\":\"granted\","
+			     "\"auth_ms\":312.4567,\"trust\":\"medium\",\"tried\":[{\"method\":"
+			     "\"punch\",\"success\":true,\"ms\":29.1,\"reason\":null}]}",
+			     err, sizeof(err)),
+			 0);
+	o.t_s = 1;
+	assert_int_equal(
+	    results_add_agent_line(r, &o,
+				   "{\"peer\":\"bob\",\"method\":\"punch\",\"success\":false,"
+				   "\"setup_ms\":null,\"path\":\"none\",\"reason\":\"gate: refused "
+				   "(401 Bad integrity)\",\"gate\":\"refused\",\"auth_ms\":1.5,"
+				   "\"trust\":null,\"tried\":[]}",
+				   err, sizeof(err)),
+	    0);
+	o.t_s = 2;
+	assert_int_equal(results_add_agent_line(r, &o,
+						"{\"peer\":\"bob\",\"success\":false,\"gate\":"
+						"\"timeout\",\"auth_ms\":null}",
+						err, sizeof(err)),
+			 0);
+	o.t_s = 3;
+	assert_int_equal(results_add_agent_line(r, &o,
+						"{\"peer\":\"bob\",\"success\":true,\"gate\":"
+						"\"granted\",\"trust\":\"high\"}",
+						err, sizeof(err)),
+			 0);
+	a = results_attempt(r, 0);
+	assert_string_equal(a->gate, "granted");
+	assert_string_equal(a->trust, "medium");
+	assert_float_equal(a->auth_ms, 312.457, 1e-9); /* to the microsecond */
+	a = results_attempt(r, 1);
+	assert_string_equal(a->gate, "refused");
+	assert_null(a->trust);
+	assert_string_equal(a->reason, "gate: refused (401 Bad integrity)");
+	assert_float_equal(a->auth_ms, 1.5, 1e-9);
+	assert_true(isnan(results_attempt(r, 2)->auth_ms));	      /* the line's null wins */
+	assert_float_equal(results_attempt(r, 3)->auth_ms, 99, 1e-9); /* none: the origin's */
+	assert_int_equal(results_gate(r)->failed, 2);
 	results_free(r);
 }
 
@@ -407,6 +587,14 @@ static void test_agent_line_refused(void **state)
 	    {"{\"peer\":\"b\",\"success\":true,\"tried\":[{\"method\":\"m\"}]}",
 	     "tried[0].success"},
 	    {"{\"success\":true}", "missing"}, /* no peer, and none from the origin */
+	    {"{\"peer\":\"b\",\"success\":true,\"gate\":\"maybe\"}", "gate: not granted"},
+	    {"{\"peer\":\"b\",\"success\":true,\"gate\":1}", "gate: not a string"},
+	    {"{\"peer\":\"b\",\"success\":true,\"gate\":\"denied\",\"trust\":\"super\"}",
+	     "trust: not untrusted"},
+	    {"{\"peer\":\"b\",\"success\":true,\"trust\":\"low\"}", "trust: without gate"},
+	    {"{\"peer\":\"b\",\"success\":true,\"gate\":\"granted\",\"auth_ms\":\"x\"}", "auth_ms"},
+	    {"{\"peer\":\"b\",\"success\":true,\"gate\":\"granted\",\"auth_ms\":-1}",
+	     "auth_ms: below 0"},
 	};
 	struct res_origin o = {"a", NULL, "open", "open", 0, 0};
 	struct results *r = results_new("agent", 1, 0);
@@ -448,6 +636,19 @@ static void test_bad_attempts(void **state)
 	a.t_s = NAN;
 	assert_int_equal(results_add_attempt(r, &a), -EINVAL);
 	a = fixed[1];
+	a.gate = "maybe";
+	assert_int_equal(results_add_attempt(r, &a), -EINVAL);
+	a.gate = NULL; /* a level with no gate */
+	assert_int_equal(results_add_attempt(r, &a), -EINVAL);
+	a.gate = "denied";
+	a.trust = "Low"; /* the words are lower case */
+	assert_int_equal(results_add_attempt(r, &a), -EINVAL);
+	a.trust = "verified";
+	a.auth_ms = -0.5;
+	assert_int_equal(results_add_attempt(r, &a), -EINVAL);
+	a.auth_ms = INFINITY;
+	assert_int_equal(results_add_attempt(r, &a), -EINVAL);
+	a = fixed[1];
 	for (i = 0; i < RESULTS_TRIES_MAX + 1; i++)
 		many[i] = (struct res_try){"m", false, 1, "timeout"};
 	a.tried = many;
@@ -470,8 +671,9 @@ static void add_n(struct results *r, const char *method, unsigned n, unsigned ok
 
 	for (i = 0; i < n; i++) {
 		struct res_try t = {method, i < ok, 10, i < ok ? NULL : "timeout"};
-		struct res_attempt a = {"a",  "b",  "open", "full-cone", NULL, i < ok, 10, NAN, NAN,
-					NULL, NULL, NULL,   NULL,	 &t,   1,      i,  0};
+		struct res_attempt a = {"a", "b", "open", "full-cone", NULL, i < ok, 10,
+					NAN, NAN, NULL,	  NULL,	       NULL, NULL,   &t,
+					1,   i,	  NAN,	  NULL,	       NULL};
 
 		assert_int_equal(results_add_attempt(r, &a), 0);
 	}
@@ -499,7 +701,8 @@ static void test_until_ci(void **state)
 					5,	NAN,  NAN,
 					NULL,	NULL, NULL,
 					NULL,	&t,   1,
-					500,	0};
+					500,	NAN,  NULL,
+					NULL};
 
 		assert_int_equal(results_add_attempt(r, &a), 0);
 	}
@@ -512,8 +715,8 @@ static void test_winner_ties(void **state)
 	/* one success each: the lower p50 wins, then the name */
 	static const struct res_try fast[] = {{"zeta", true, 5, NULL}};
 	static const struct res_try slow[] = {{"alpha", true, 50, NULL}};
-	struct res_attempt a = {"h1", "h2", "open", "open", NULL, true, 50, NAN, NAN,
-				NULL, NULL, NULL,   NULL,   slow, 1,	0,  0};
+	struct res_attempt a = {"h1", "h2", "open", "open", NULL, true, 50,  NAN,  NAN, NULL,
+				NULL, NULL, NULL,   slow,   1,	  0,	NAN, NULL, NULL};
 	struct results *r = results_new("tie", 1, 0);
 
 	assert_int_equal(results_add_attempt(r, &a), 0);
@@ -537,6 +740,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_fixed_json),
 	    cmocka_unit_test(test_fixed_summaries),
+	    cmocka_unit_test(test_fixed_gate),
+	    cmocka_unit_test(test_gate_failures),
 	    cmocka_unit_test(test_order_does_not_matter),
 	    cmocka_unit_test(test_fixed_csv),
 	    cmocka_unit_test(test_csv_quoting),
@@ -544,6 +749,7 @@ int main(void)
 	    cmocka_unit_test(test_load_refuses),
 	    cmocka_unit_test(test_big_seed),
 	    cmocka_unit_test(test_agent_line),
+	    cmocka_unit_test(test_agent_line_gate),
 	    cmocka_unit_test(test_agent_line_refused),
 	    cmocka_unit_test(test_bad_attempts),
 	    cmocka_unit_test(test_until_ci),

@@ -27,7 +27,8 @@ static const char base[] =
     "  cg: { preset: cgnat, public: 100.64.0.0/30, inside: 10.0.0.0/16 }\n"
     "  home: { preset: port-restricted, public: 10.0.1.1, inside: 192.168.1.0/24, upstream: cg }\n"
     "  office: { preset: symmetric, public: 203.0.113.2, inside: 192.168.2.0/24 }\n"
-    "  bare: { mapping: endpoint-independent, filtering: endpoint-independent, public: 203.0.113.3, inside: 192.168.3.0/24 }\n"
+    "  bare: { mapping: endpoint-independent, filtering: endpoint-independent, public: "
+    "203.0.113.3, inside: 192.168.3.0/24 }\n"
     "hosts:\n"
     "  a: { nat: home, run: " AGENT " --name a }\n"
     "  a2: { nat: home, run: " AGENT " --name a2 }\n"
@@ -37,7 +38,11 @@ static const char base[] =
     "  plain: { address: 198.51.100.31, run: natbed-stund --primary 198.51.100.31 }\n"
     "  quoted: { address: 198.51.100.32, run: natbed-agent serve --name 'q' }\n"
     "  noname: { address: 198.51.100.33, run: " AGENT " }\n"
-    "  none: { address: 198.51.100.34 }\n";
+    "  none: { address: 198.51.100.34 }\n"
+    "  gated: { address: 198.51.100.35, run: " AGENT
+    " --name gated --gate 198.51.100.1 --gate-key k }\n"
+    "  gu: { address: 198.51.100.36, run: " AGENT
+    " --name gu2 --gate=198.51.100.1 --gate-key k --gate-user gu }\n";
 
 static struct topo *load(const char *scenario)
 {
@@ -196,6 +201,18 @@ static void test_agent_lines(void **state)
 	assert_string_equal(ag.argv[3], "198.51.100.10");
 	for (i = 0; i < ag.argc; i++)
 		assert_null(strstr(ag.argv[i], "bind"));
+
+	/* behind a gate, a connect (named gated.cID) authenticates as serve's
+	 * --name, unless the line names its gate user itself */
+	assert_int_equal(run_agent_parse(t, topo_host_find(t, "gated"), &ag, err, sizeof(err)), 0);
+	assert_int_equal(ag.argc, 10);
+	assert_string_equal(ag.argv[8], "--gate-user");
+	assert_string_equal(ag.argv[9], "gated");
+	assert_int_equal(run_agent_parse(t, topo_host_find(t, "gu"), &ag, err, sizeof(err)), 0);
+	assert_int_equal(ag.argc, 9);
+	assert_string_equal(ag.argv[8], "gu");
+	for (i = 0; i < ag.argc - 1; i++)
+		assert_string_not_equal(ag.argv[i], "gu2");
 
 	assert_int_equal(run_agent_parse(t, topo_host_find(t, "plain"), &ag, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "not `natbed-agent serve"));
