@@ -16,6 +16,7 @@ export PATH="$build/cli:$build/emulator:$build/agents:$PATH"
 command -v jq >/dev/null || { echo "SKIP: jq not installed"; exit 77; }
 prefix="a$((RANDOM % 900 + 100))-"
 out=${OUT:-$(mktemp -d /tmp/natbed-arrivals.XXXXXX)}
+mkdir -p "$out"
 keep=${OUT:+1}
 args=(--prefix "$prefix" --out "$out" --duration "${DURATION:-60s}" --capture "${CAPTURE:-all}")
 [ -n "${SEED:-}" ] && args+=(--seed "$SEED")

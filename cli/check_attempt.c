@@ -117,6 +117,9 @@ static bool b_endpoints(const struct ck_cap *ca, struct ck_ep local, struct ck_e
 /* Whether the pair (us, them) is new to tried[] (and now in it): each pair
  * is counted once, and at most CK_TRIES of them. */
 #define CK_TRIES 16
+/* inside endpoints of one host that talked with one remote (connects of
+ * many clients of one site to one server) */
+#define CK_INSIDE_MAX 4096
 static bool first_try(struct ck_ep tried[][2], size_t *n, struct ck_ep us, struct ck_ep them)
 {
 	size_t i;
@@ -254,10 +257,10 @@ static void check_direct(struct attempt_ctx *x, const struct ck_cap *ca, const s
 			 struct ck_ep remote)
 {
 	char a[CK_EP_STR], b[CK_EP_STR], c[CK_EP_STR], why[240];
-	struct ck_ep ins[CK_TRIES], in, lb, to;
+	struct ck_ep *ins = calloc(CK_INSIDE_MAX, sizeof(*ins)), in, lb, to;
 	struct ck_ref ref;
 	struct side s;
-	size_t n_in = a_inside(ca, ha, local, remote, ins, CK_TRIES), k;
+	size_t n_in = ins ? a_inside(ca, ha, local, remote, ins, CK_INSIDE_MAX) : 0, k;
 
 	/* the inside endpoint whose packets b sent to the local claimed */
 	for (k = 0; k < n_in; k++) {
@@ -266,7 +269,8 @@ static void check_direct(struct attempt_ctx *x, const struct ck_cap *ca, const s
 		    to.addr == local.addr && to.port == local.port)
 			break;
 	}
-	in = ins[k < n_in ? k : 0];
+	in = n_in ? ins[k < n_in ? k : 0] : (struct ck_ep){0, 0};
+	free(ins);
 	if (n_in == 0) {
 		snprintf(why, sizeof(why), "%s shows no packet from %s to %s", ca->file,
 			 ck_ep_str(remote, a), x->at->a);
