@@ -31,8 +31,6 @@ class, itself and the other), expected as their class's rows.
 import json
 import sys
 
-import yaml
-
 # the table's classes: natbed-agent's --nat name, and how the test builds
 # one (a NAT preset of the matrix, "public" for none, "lan" for two hosts
 # behind the matrix's one shared NAT, "pcp" for its NAT with pcp: true)
@@ -186,6 +184,8 @@ def kind_of(label):
 
 
 def cmd_generate(doc, matrix_path, picks):
+    import yaml  # python3-yaml; only to read the matrix
+
     rows, methods = all_rows(doc)
     with open(matrix_path, encoding="utf-8") as f:
         matrix = yaml.safe_load(f)
