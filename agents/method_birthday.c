@@ -1,20 +1,30 @@
 /* birthday: for a NAT whose mappings depend on the remote (RFC 4787
  * §4.1: "symmetric"), random ports or not, facing an endpoint-independent
- * one (or no NAT). The hard side (dependent mapping) opens BIRTHDAY_SOCKETS
- * fresh sockets, one every BIRTHDAY_OPEN_GAP, each sending one check to
- * the easy side's server-reflexive endpoint: its NAT then holds that many
- * mappings, each letting in that one endpoint. From BIRTHDAY_PROBE_AT on,
- * the easy side sends BIRTHDAY_PROBES checks from its own socket, one
- * every BIRTHDAY_PROBE_GAP, to distinct random ports of the hard side's
- * public address: one that hits a mapping is answered (and opens the easy
- * side's filter to it, whatever its filtering). With N mappings among
- * M = 64512 ports (1024-65535) and K distinct probes the chance of a hit is
+ * one (or no NAT). The easy side (endpoint-independent) first sends
+ * BIRTHDAY_PROBES checks from its own socket, one every
+ * BIRTHDAY_PROBE_GAP, to distinct random ports of the hard side's public
+ * address: none is answered yet, but each opens the easy side's filter to
+ * that endpoint, whatever its filtering. From BIRTHDAY_OPEN_AT on, once
+ * they have all gone out, the hard side (dependent mapping) opens
+ * BIRTHDAY_SOCKETS fresh sockets, one every BIRTHDAY_OPEN_GAP, each
+ * sending one check to the easy side's server-reflexive endpoint: its NAT
+ * makes a mapping per socket, and a check whose mapping landed on a
+ * probed port passes the easy side's filter; the easy side answers it
+ * (through the hard NAT's mapping, made toward it) and checks it back.
+ * With N mappings among M = 64512 ports (1024-65535) and K distinct probed
+ * ports the chance of a hit is
  *
- *   1 - C(M - N, K) / C(M, K);  N = 256, K = 2048: 0.99975
+ *   1 - C(M - K, N) / C(M, N) = 1 - C(M - N, K) / C(M, K);
+ *   N = 256, K = 2048: 0.99975
  *
- * (docs/methods.md). Bounded: N + 2 packets from the hard side, K + 2
- * from the easy one (and the answers), at most 1000 per second each.
- * A pair with no hard side, or two hard sides, is "not applicable". */
+ * (docs/methods.md). Probes first, not the hard side's checks: a check
+ * that reaches a Linux router before its host sent to that remote holds
+ * the (remote, port) pair as an unanswered conntrack entry, and the
+ * router then sends the host's probe to that remote from another port,
+ * which the hard side's mapping drops (linux-masquerade, test_methods.c).
+ * Bounded: N + 2 packets from the hard side, K + 2 from the easy one (and
+ * the answers), at most 1000 per second each. A pair with no hard side,
+ * or two hard sides, is "not applicable". */
 #include <arpa/inet.h>
 #include <errno.h>
 
@@ -25,8 +35,10 @@
 #define BIRTHDAY_OPEN_GAP  (1 * NATBED_NS_PER_MS)
 #define BIRTHDAY_PROBES	   2048
 #define BIRTHDAY_PROBE_GAP (1 * NATBED_NS_PER_MS)
-/* the hard side's sockets are open by then, with room for the path */
-#define BIRTHDAY_PROBE_AT   (BIRTHDAY_SOCKETS * BIRTHDAY_OPEN_GAP + 250 * NATBED_NS_PER_MS)
+/* the easy side's probes have all gone out by then, with room for the
+ * two sides' start times to differ and for the last probe to cross its
+ * NAT */
+#define BIRTHDAY_OPEN_AT    (BIRTHDAY_PROBES * BIRTHDAY_PROBE_GAP + 150 * NATBED_NS_PER_MS)
 #define BIRTHDAY_PORT_LO    1024
 #define BIRTHDAY_PORT_RANGE (65535 - BIRTHDAY_PORT_LO + 1)
 
@@ -110,10 +122,10 @@ static int birthday_start(struct trav_try *t)
 		r = mc_fail_at(t, now, "no candidate");
 	else if (mc_map_dep(&t->self.nat) && mc_map_eim(&t->peer.nat)) {
 		b->role = BIRTHDAY_HARD;
-		r = mc_at(t, now, birthday_open);
+		r = mc_at(t, now + BIRTHDAY_OPEN_AT, birthday_open);
 	} else if (mc_map_eim(&t->self.nat) && mc_map_dep(&t->peer.nat)) {
 		b->role = BIRTHDAY_EASY;
-		r = mc_at(t, now + BIRTHDAY_PROBE_AT, birthday_probe);
+		r = mc_at(t, now, birthday_probe);
 	} else
 		r = mc_fail_at(t, now, "not applicable");
 	if (r < 0)

@@ -34,8 +34,9 @@ pkgs=(
   # python3 | bc (bench) | jq | setpriv, taskset, flock | natpmpc
   iproute2 iputils-ping iputils-tracepath ethtool tshark wireshark-common coturn stun-client
   nftables conntrack procps psmisc python3 bc jq util-linux natpmpc
-  # results.json against docs/results.schema.json | report.html rendered headless
-  python3-jsonschema chromium
+  # results.json against docs/results.schema.json | report.html rendered headless |
+  # topologies/matrix.yaml read by tests/tools/methods_table.py
+  python3-jsonschema chromium python3-yaml
 )
 
 missing=()

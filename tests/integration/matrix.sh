@@ -4,8 +4,9 @@
 # validate against docs/results.schema.json, and the winners follow RFC 4787
 # where the theory leaves one answer (docs/methods.md): two hosts on one LAN
 # and every public peer connect direct, two cone NATs never need the relay,
-# the NAT that grants mappings connects by portmap, two random symmetric
-# NATs only through the relay. natbed check passes on its captures, and
+# no pair takes the relay unless docs/methods.md's table says every other
+# method fails for it, the NAT that grants mappings connects by portmap, two
+# random symmetric NATs only through the relay. natbed check passes on its captures, and
 # tshark with natbed's dissector (scripts/wireshark/natbed.lua) decodes
 # every natbed message in them with no malformed packet and no expert
 # warning. Nothing is left up afterwards. The wall time
@@ -51,6 +52,12 @@ jq -e '[.attempts[] | select(.nat[1] == "public") | .method] | length == 8 and a
 jq -e '[.attempts[] | select((.nat | all(IN("full-cone", "restricted-cone", "port-restricted", "cgnat")))
 	and .path != "direct")] | length == 0' "$r" >/dev/null ||
 	nb_fail "two cone NATs took the relay: $(jq -c '[.attempts[] | select(.path != "direct") | .pair]' "$r")"
+# relay wins only where nothing else can: the table of docs/methods.md
+# (read by tests/tools/methods_table.py; cgnat and linux-masquerade as
+# their classes, full-cone and port-restricted) must say that every other
+# method fails for each pair that took it
+/usr/bin/python3 "$NATBED_SRC/tests/tools/methods_table.py" relay "$NATBED_SRC/docs/methods.md" "$r" \
+	>"$NB_TMP/relay" || nb_fail "the relay won where another method connects: $(cat "$NB_TMP/relay")"
 [ "$(winner h-pcp h-sym1)" = portmap ] || nb_fail "the PCP NAT: $(winner h-pcp h-sym1), not portmap"
 [ "$(winner h-sym1 h-sym2)" = relay ] || nb_fail "two random symmetric NATs: $(winner h-sym1 h-sym2), not relay"
 jq -e '.attempts[] | select(.pair == ["h-sym1", "h-sym2"]) | .path == "relay"' "$r" >/dev/null ||

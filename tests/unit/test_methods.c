@@ -60,6 +60,7 @@ static const char t_topo[] =
     "          inside: 10.14.0.0/24 }\n"
     "  npool: { preset: symmetric, pcp: true, pool: 1, public: 203.0.113.15,\n"
     "           inside: 10.15.0.0/24 }\n"
+    "  nlm1: { preset: linux-masquerade, public: 203.0.113.16, inside: 10.16.0.0/24 }\n"
     "hosts:\n"
     "  stun: { addresses: [198.51.100.10, 198.51.100.11] }\n"
     "  turn: { address: 198.51.100.40 }\n"
@@ -82,7 +83,8 @@ static const char t_topo[] =
     "  symp1: { nat: nsymp1 }\n"
     "  symp2: { nat: nsymp2 }\n"
     "  blk1: { nat: nblk }\n"
-    "  pool1: { nat: npool }\n";
+    "  pool1: { nat: npool }\n"
+    "  lm1: { nat: nlm1 }\n";
 
 static struct topo *t_topology;
 
@@ -230,8 +232,36 @@ struct tres {
 	uint64_t sent[2];
 	struct dg_ep local[2], remote[2];
 	unsigned granted[2];	 /* mappings asked for (PCP, NAT-PMP) on each side's NAT */
+	unsigned sock_maps[2];	 /* mappings of each agent's own socket on its NAT */
 	char granted_out[2][32]; /* the outside endpoint of the last of them */
 };
+
+/* The mappings of inside port `port` on host h's NAT, at the end of a run:
+ * one for an endpoint-independent NAT, unless the NAT moved a flow of it
+ * elsewhere (Linux, inbound-reserves). */
+static unsigned t_sock_maps(struct mnet *n, const char *h, uint16_t port)
+{
+	struct nat *nat = mnet_nat(n, h);
+	json_t *all, *m;
+	unsigned count = 0;
+	char tail[8];
+	size_t i, len;
+
+	if (!nat)
+		return 0;
+	snprintf(tail, sizeof(tail), ":%u", (unsigned)ntohs(port));
+	len = strlen(tail);
+	all = nat_mappings_json(nat, sched_now(mnet_sched(n)));
+	json_array_foreach(all, i, m)
+	{
+		const char *in = json_string_value(json_object_get(m, "inside"));
+		size_t l = in ? strlen(in) : 0;
+
+		count += l > len && strcmp(in + l - len, tail) == 0;
+	}
+	json_decref(all);
+	return count;
+}
 
 /* The mappings asked for on host h's NAT, at the end of a run. */
 static void t_granted(struct mnet *n, const char *h, unsigned *count, char out[32])
@@ -342,8 +372,10 @@ static void run_pair(const struct method *m, const char *ha, const char *hb, uin
 		r->remote[i] = t->remote;
 		assert_true(t->success ? t->reason == NULL : t->reason != NULL);
 	}
-	for (i = 0; i < 2; i++)
+	for (i = 0; i < 2; i++) {
 		t_granted(n, ag[i].host, &r->granted[i], r->granted_out[i]);
+		r->sock_maps[i] = t_sock_maps(n, ag[i].host, ag[i].local.port);
+	}
 	turnd_stats(td, &t_turnd);
 	for (i = 0; i < 2; i++)
 		turnsock_free(ag[i].ts);
@@ -1117,6 +1149,36 @@ static void test_birthday_bounds(void **state)
 	assert_int_equal(ok, 8);
 }
 
+/* A Linux router (linux-masquerade: endpoint-independent mapping,
+ * port-restricted filtering, and conntrack's clash rule: an unanswered
+ * packet from outside holds its (remote, port) pair, so the router sends
+ * to that remote from another port) as the easy side. The hard side's
+ * checks must not reach it before its probes have gone out to their
+ * ports: birthday connects both ways round, and the easy side's socket
+ * keeps its one mapping (the server-reflexive port it registered). */
+static void test_birthday_linux(void **state)
+{
+	const struct method *m = method_find("birthday");
+	struct tres r;
+	uint64_t seed;
+	int dir;
+
+	for (seed = 1; seed <= 4; seed++) {
+		for (dir = 0; dir < 2; dir++) {
+			int easy = dir == 0 ? 1 : 0;
+
+			run_pair(m, dir == 0 ? "sym1" : "lm1", dir == 0 ? "lm1" : "sym1", seed,
+				 NULL, &r);
+			if (!r.success[0] || !r.success[1])
+				fail_msg("birthday sym1 x lm1 (seed %llu, %s first): %s / %s",
+					 (unsigned long long)seed, dir == 0 ? "sym1" : "lm1",
+					 r.success[0] ? "success" : r.reason[0],
+					 r.success[1] ? "success" : r.reason[1]);
+			assert_int_equal(r.sock_maps[easy], 1);
+		}
+	}
+}
+
 /* --- relay and portmap -------------------------------------------------- */
 
 /* What each side sent to the other NAT's public address (nothing, on a
@@ -1305,6 +1367,7 @@ int main(void)
 	    cmocka_unit_test(test_strays_own_sockets),
 	    cmocka_unit_test(test_predict_window),
 	    cmocka_unit_test(test_birthday_bounds),
+	    cmocka_unit_test(test_birthday_linux),
 	    cmocka_unit_test(test_relay_path),
 	    cmocka_unit_test(test_relay_sides),
 	    cmocka_unit_test(test_portmap_mapping),

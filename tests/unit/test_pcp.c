@@ -332,12 +332,33 @@ static void test_natpmp(void **state)
 	fx_free(f);
 }
 
+/* RFC 6886 §3.5: NO_RESOURCES (4) when the NAT has no port left to map
+ * (a pool of one port, taken by the first mapping); the code counted. */
+static void test_natpmp_no_resources(void **state)
+{
+	struct fx *f = fx_new(TOPO_MAP_EIM, TOPO_MAP_APDM, 1);
+	uint8_t req[16] = {0, 0};
+	size_t n;
+
+	n = ask(f, req, natpmp_map(req, 1, 4000, 4000, 60), "192.168.1.10");
+	assert_int_equal(n, 16);
+	assert_int_equal(get16(f->out + 2), NATPMP_SUCCESS);
+	n = ask(f, req, natpmp_map(req, 1, 4001, 4001, 60), "192.168.1.10");
+	assert_int_equal(n, 16);
+	assert_int_equal(f->out[1], 129);
+	assert_int_equal(get16(f->out + 2), NATPMP_NO_RESOURCES);
+	assert_int_equal(get32(f->out + 12), 0); /* nothing granted */
+	assert_int_equal(nat_counters(f->n)->mappings_active, 1);
+	assert_int_equal(f->c.natpmp[NATPMP_NO_RESOURCES], 1);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_pcp_map),  cmocka_unit_test(test_pcp_delete_and_epoch),
 	    cmocka_unit_test(test_pcp_open), cmocka_unit_test(test_pcp_errors),
-	    cmocka_unit_test(test_natpmp),
+	    cmocka_unit_test(test_natpmp),   cmocka_unit_test(test_natpmp_no_resources),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
