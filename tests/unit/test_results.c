@@ -401,6 +401,18 @@ static void test_load_refuses(void **state)
 
 /* natbed check's verdict: absent until set, written as `check`, read back,
  * replaced when set again; a malformed one refused. */
+/* Removes what results_write() wrote into dir, and dir. */
+static void rm_written(const char *dir)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/results.json", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/results.csv", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
 static void test_check_verdict(void **state)
 {
 	char dir[] = "/tmp/natbed-test-results.XXXXXX", path[128], err[256];
@@ -432,10 +444,7 @@ static void test_check_verdict(void **state)
 	assert_int_equal(n, 3);
 	assert_string_equal(summary, "FAIL: 3 violations in 2 of 8 checks");
 	results_free(back);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/results.csv", dir);
-	unlink(path);
-	rmdir(dir);
+	rm_written(dir);
 	results_free(r);
 
 	strcpy(path, "/tmp/natbed-test-results.XXXXXX");
@@ -524,10 +533,7 @@ static void test_exit_attempts(void **state)
 	assert_int_equal(results_cell(back, 0)->exit_b, 143);
 	assert_null(results_cell(back, 3)->path);
 	results_free(back);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/results.csv", dir);
-	unlink(path);
-	rmdir(dir);
+	rm_written(dir);
 	results_free(r);
 }
 
