@@ -36,6 +36,8 @@ pkgs=(
   nftables conntrack procps psmisc python3 bc jq util-linux natpmpc
   # results.json against docs/results.schema.json | report.html rendered headless
   python3-jsonschema chromium
+  # tests/interop/ice_peer.py: a third-party ICE stack for natbed matrix (docs/byo.md)
+  python3-aioice
 )
 
 missing=()
