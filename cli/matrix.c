@@ -92,7 +92,7 @@ static void mx_usage(FILE *f)
 		"  -e, --expect FILE     a grid of direct/relayed/none (the printed grid is\n"
 		"                        one): exit %d naming each cell that differs\n"
 		"  -p, --prefix P        namespace prefix, 1-%d of [a-z0-9-] (default %s)\n"
-		"  -j, --parallel N      pairs at once, 1-%d (default: twice the CPUs)\n"
+		"      --parallel N      pairs at once, 1-%d (default: twice the CPUs)\n"
 		"      --no-turn         no TURN server: NATBED_TURN is empty\n"
 		"  -h, --help            this text\n"
 		"\n"
@@ -123,7 +123,7 @@ static int mx_parse(int argc, char **argv, struct mx_opts *o)
 	    {"out", required_argument, NULL, 'o'},
 	    {"expect", required_argument, NULL, 'e'},
 	    {"prefix", required_argument, NULL, 'p'},
-	    {"parallel", required_argument, NULL, 'j'},
+	    {"parallel", required_argument, NULL, 'P'},
 	    {"no-turn", no_argument, NULL, 'T'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -137,7 +137,7 @@ static int mx_parse(int argc, char **argv, struct mx_opts *o)
 	    .prefix = CLI_DEFAULT_PREFIX, .parallel = mx_default_parallel(), .turn = true};
 	optind = 1;
 	/* '+': stop at COMMAND, so its own options stay its */
-	while ((c = getopt_long(argc, argv, "+n:t:o:e:p:j:h", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+n:t:o:e:p:h", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			o->nats = optarg;
@@ -154,7 +154,7 @@ static int mx_parse(int argc, char **argv, struct mx_opts *o)
 		case 'p':
 			o->prefix = optarg;
 			break;
-		case 'j':
+		case 'P':
 			if (units_parse_count(optarg, MX_PARALLEL_MAX, &n) < 0 || n < 1) {
 				fprintf(stderr, "natbed matrix: --parallel '%s': 1 to %d\n", optarg,
 					MX_PARALLEL_MAX);
@@ -333,11 +333,27 @@ static int mx_run_pairs(struct mx_ctx *x)
 	return rc > 0 ? MX_EXIT_SIGNALLED : rc < 0 ? 1 : 0;
 }
 
+/* COMMAND and its arguments, as one line (cut to fit buf). */
+static const char *mx_command_line(char *const *argv, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; argv[i] && off < len; i++) {
+		int n = snprintf(buf + off, len - off, "%s%s", i ? " " : "", argv[i]);
+
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+	return buf;
+}
+
 /* Everything the run left: judged, written, checked, printed, compared.
  * Returns the exit status, given rc so far. */
 static int mx_finish(struct mx_ctx *x, int rc)
 {
-	char err[PATH_MAX + 256], path[PATH_MAX + 16], v[32];
+	char err[PATH_MAX + 256], path[PATH_MAX + 16], v[32], cmd[CLI_PATH_MAX];
 	struct mx_cell *cells = calloc(x->plan.n_pairs + 1, sizeof(*cells));
 	struct mx_expect *e = NULL;
 	size_t compared = 0, differ = 0;
@@ -347,7 +363,7 @@ static int mx_finish(struct mx_ctx *x, int rc)
 		free(cells);
 		return 1;
 	}
-	results_set_option(x->r, "command", x->o->argv[0]);
+	results_set_option(x->r, "command", mx_command_line(x->o->argv, cmd, sizeof(cmd)));
 	results_set_option(x->r, "nats", x->o->nats ? x->o->nats : "all");
 	snprintf(v, sizeof(v), "%g", x->o->timeout_s);
 	results_set_option(x->r, "timeout_s", v);
