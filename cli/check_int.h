@@ -1,5 +1,6 @@
 /* Private to natbed check (cli/check*.c): the packets as the checks read
- * them, and one section per module. Callers use check.h. */
+ * them, and one section per module. Callers use check.h; natbed matrix's
+ * judge (matrix_judge.c) reads captures with ck_cap_load() too. */
 #ifndef NATBED_CLI_CHECK_INT_H
 #define NATBED_CLI_CHECK_INT_H
 

@@ -26,6 +26,7 @@ int cmd_run(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_capture(int argc, char **argv);
+int cmd_matrix(int argc, char **argv);
 
 /* Exits 1 with a clear message unless running as root. */
 int cli_need_root(const char *what);

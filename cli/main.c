@@ -12,6 +12,7 @@ static const struct cli_cmd cli_cmds[] = {
     {"status", cmd_status, "show what is up under a prefix"},
     {"ctl", cmd_ctl, "talk to the running emulator"},
     {"run", cmd_run, "bring a topology up, play its scenario, write the results"},
+    {"matrix", cmd_matrix, "run your traversal program across the NAT presets, judged"},
     {"config", cmd_config, "show the settings natbed run would use, and their sources"},
     {"capture", cmd_capture, "stream a view's packets live as pcap (to Wireshark)"},
     {"report", cmd_report, "write report.html from a run's results.json"},

@@ -20,9 +20,20 @@
 #define PROC_REAP_MS 500  /* how long a stop waits for what left to be reaped */
 #define PROC_PENDING (-3) /* left[] while a process is still running */
 
+/* How a process is started (proc_start). */
+struct proc_how {
+	char *const *argv; /* argv[0] a path; NULL with shell */
+	const char *shell; /* a host's run line for /bin/sh -c, or NULL */
+	const char *log;   /* stdout and stderr appended here */
+	bool host_view;	   /* cli_host_view() before exec */
+	int out_fd;	   /* >= 0: stdout goes here instead */
+	const char *in;	   /* stdin from this file; NULL: /dev/null */
+	char *const *env;  /* "NAME=VALUE" added to the environment; NULL: none */
+	bool truncate;	   /* the log starts empty */
+};
+
 /* In the child: never returns. */
-static void proc_child(int nsfd, char *const argv[], const char *shell, const char *log,
-		       int host_view, int out_fd, const char *in_path)
+static void proc_child(int nsfd, const struct proc_how *h)
 {
 	int fd;
 
@@ -30,36 +41,39 @@ static void proc_child(int nsfd, char *const argv[], const char *shell, const ch
 	if (netns_enter(nsfd) < 0)
 		_exit(126);
 	close(nsfd);
-	if (host_view)
+	if (h->host_view)
 		cli_host_view();
-	fd = open(in_path ? in_path : "/dev/null", O_RDONLY);
-	if (fd < 0 && in_path) {
-		fprintf(stderr, "natbed: cannot read %s: %s\n", in_path, strerror(errno));
+	fd = open(h->in ? h->in : "/dev/null", O_RDONLY);
+	if (fd < 0 && h->in) {
+		fprintf(stderr, "natbed: cannot read %s: %s\n", h->in, strerror(errno));
 		_exit(126);
 	}
 	if (fd >= 0) {
 		dup2(fd, STDIN_FILENO);
 		close(fd);
 	}
-	fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	fd =
+	    open(h->log, O_WRONLY | O_CREAT | O_CLOEXEC | (h->truncate ? O_TRUNC : O_APPEND), 0644);
 	if (fd >= 0) {
 		dup2(fd, STDOUT_FILENO);
 		dup2(fd, STDERR_FILENO);
 	}
-	if (out_fd >= 0)
-		dup2(out_fd, STDOUT_FILENO);
+	if (h->out_fd >= 0)
+		dup2(h->out_fd, STDOUT_FILENO);
 	setenv("PATH", cli_child_path(), 1);
+	for (size_t i = 0; h->env && h->env[i]; i++)
+		putenv(h->env[i]);
 	signal(SIGPIPE, SIG_DFL);
-	if (shell)
-		execl("/bin/sh", "sh", "-c", shell, (char *)NULL);
+	if (h->shell)
+		execl("/bin/sh", "sh", "-c", h->shell, (char *)NULL);
 	else
-		execv(argv[0], argv);
-	fprintf(stderr, "natbed: cannot run %s: %s\n", shell ? shell : argv[0], strerror(errno));
+		execv(h->argv[0], h->argv);
+	fprintf(stderr, "natbed: cannot run %s: %s\n", h->shell ? h->shell : h->argv[0],
+		strerror(errno));
 	_exit(127);
 }
 
-static pid_t proc_start(const char *ns, char *const argv[], const char *shell, const char *log,
-			int out_fd, const char *in_path)
+static pid_t proc_start(const char *ns, const struct proc_how *h)
 {
 	struct netns_err err;
 	int nsfd = netns_open(ns, &err);
@@ -69,25 +83,42 @@ static pid_t proc_start(const char *ns, char *const argv[], const char *shell, c
 		return nsfd;
 	pid = fork();
 	if (pid == 0)
-		proc_child(nsfd, argv, shell, log, shell != NULL, out_fd, in_path);
+		proc_child(nsfd, h);
 	close(nsfd);
 	return pid < 0 ? -errno : pid;
 }
 
 pid_t proc_spawn(const char *ns, char *const argv[], const char *shell, const char *log)
 {
-	return proc_start(ns, argv, shell, log, -1, NULL);
+	struct proc_how h = {
+	    .argv = argv, .shell = shell, .log = log, .host_view = shell != NULL, .out_fd = -1};
+
+	return proc_start(ns, &h);
+}
+
+pid_t proc_spawn_env(const char *ns, char *const argv[], char *const env[], const char *log)
+{
+	struct proc_how h = {.argv = argv,
+			     .log = log,
+			     .host_view = true,
+			     .out_fd = -1,
+			     .env = env,
+			     .truncate = true};
+
+	return proc_start(ns, &h);
 }
 
 pid_t proc_spawn_piped(const char *ns, char *const argv[], const char *in_path, const char *log,
 		       int *out)
 {
+	struct proc_how h = {.argv = argv, .log = log, .in = in_path};
 	int fds[2];
 	pid_t pid;
 
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		return -errno;
-	pid = proc_start(ns, argv, NULL, log, fds[1], in_path);
+	h.out_fd = fds[1];
+	pid = proc_start(ns, &h);
 	close(fds[1]);
 	if (pid < 0) {
 		close(fds[0]);

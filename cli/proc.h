@@ -29,6 +29,14 @@ pid_t proc_spawn(const char *ns, char *const argv[], const char *shell, const ch
 pid_t proc_spawn_piped(const char *ns, char *const argv[], const char *in_path, const char *log,
 		       int *out);
 
+/* Starts argv (argv[0] a path) in namespace ns as a host's program: in a
+ * new session (its pid is its process group: kill(-pid, ...) reaches
+ * what it starts), with the host's view of the machine (cli_host_view()),
+ * stdin from /dev/null, stdout and stderr in log (emptied first), and
+ * each "NAME=VALUE" of the NULL-terminated env (may be NULL) added to its
+ * environment. Returns the pid or -errno. */
+pid_t proc_spawn_env(const char *ns, char *const argv[], char *const env[], const char *log);
+
 /* Puts a reaper between the caller and what it will start, for a command
  * (natbed up) that exits while its children run on. The calling process
  * waits for the rest of the command and exits with its status: this

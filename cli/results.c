@@ -23,6 +23,8 @@
 struct r_attempt {
 	struct res_attempt a; /* strings interned in r->pool, tried owned */
 	size_t seq;	      /* the order it was added in */
+	bool has_exit;	      /* natbed matrix's: the program's exit statuses */
+	int exit_a, exit_b;
 };
 
 struct r_count {
@@ -322,7 +324,9 @@ static int r_copy(struct results *r, const struct res_attempt *in, struct res_at
 	return err;
 }
 
-int results_add_attempt(struct results *r, const struct res_attempt *a)
+/* Adds a, with exit statuses when has_exit. */
+static int r_add(struct results *r, const struct res_attempt *a, bool has_exit, int exit_a,
+		 int exit_b)
 {
 	struct res_try *tried = NULL;
 	struct r_attempt *slot;
@@ -347,8 +351,23 @@ int results_add_attempt(struct results *r, const struct res_attempt *a)
 		return rc;
 	}
 	slot->seq = r->n_att++;
+	slot->has_exit = has_exit;
+	slot->exit_a = exit_a;
+	slot->exit_b = exit_b;
 	r_derived_free(r);
 	return 0;
+}
+
+int results_add_attempt(struct results *r, const struct res_attempt *a)
+{
+	return r_add(r, a, false, 0, 0);
+}
+
+int results_add_exit_attempt(struct results *r, const struct res_attempt *a, int exit_a, int exit_b)
+{
+	if (exit_a < 0 || exit_a > 255 || exit_b < 0 || exit_b > 255)
+		return -EINVAL;
+	return r_add(r, a, true, exit_a, exit_b);
 }
 
 int results_add_port_exhaustion(struct results *r, const char *nat, unsigned long count)
@@ -708,6 +727,25 @@ static int r_natpairs(struct results *r, size_t *idx)
 	return err;
 }
 
+/* A natbed matrix cell's path over its attempts idx[0..n) (res_cell). */
+static const char *r_cell_path(const struct results *r, const size_t *idx, size_t n)
+{
+	const char *path = RESULTS_NONE;
+	size_t k;
+
+	for (k = 0; k < n; k++) {
+		const struct res_attempt *a = &r->att[idx[k]].a;
+
+		if (!a->success || !a->path)
+			continue;
+		if (strcmp(a->path, "direct") == 0)
+			return RESULTS_PATH_DIRECT;
+		if (strcmp(a->path, "relay") == 0)
+			path = RESULTS_PATH_RELAYED;
+	}
+	return path;
+}
+
 static int r_cells(struct results *r, size_t *idx)
 {
 	size_t i, start, n = 0, k;
@@ -731,6 +769,12 @@ static int r_cells(struct results *r, size_t *idx)
 				       .attempts = (unsigned)(i - start)};
 		for (k = start; k < i; k++)
 			c->successes += r->att[idx[k]].a.success;
+		if (r->att[idx[start]].has_exit) {
+			c->path = r_cell_path(r, &idx[start], i - start);
+			c->has_exit = true;
+			c->exit_a = r->att[idx[start]].exit_a;
+			c->exit_b = r->att[idx[start]].exit_b;
+		}
 		err = err ? err : r_winner(r, &idx[start], i - start, &c->winner);
 	}
 	r->n_cells = n;
@@ -865,6 +909,18 @@ const struct res_attempt *results_attempt(struct results *r, size_t i)
 	if (r_summarise(r) < 0 || i >= r->n_att)
 		return NULL;
 	return &r->att[r->order[i]].a;
+}
+
+bool results_attempt_exit(struct results *r, size_t i, int *exit_a, int *exit_b)
+{
+	const struct r_attempt *a;
+
+	if (r_summarise(r) < 0 || i >= r->n_att || !r->att[r->order[i]].has_exit)
+		return false;
+	a = &r->att[r->order[i]];
+	*exit_a = a->exit_a;
+	*exit_b = a->exit_b;
+	return true;
 }
 
 const struct res_summary *results_overall(struct results *r)
@@ -1105,13 +1161,16 @@ static int r_jgate(json_t *o, struct res_attempt *a, char *err, size_t len)
 	return 0;
 }
 
-static int r_add_checked(struct results *r, const struct res_attempt *a, char *err, size_t len)
+/* Adds a (with exit statuses when has_exit), saying why not in err. */
+static int r_add_checked(struct results *r, const struct res_attempt *a, bool has_exit, int exit_a,
+			 int exit_b, char *err, size_t len)
 {
 	const char *why = res_gate_check(a->gate, a->trust, a->auth_ms);
-	int rc = why ? -EINVAL : results_add_attempt(r, a);
+	int rc;
 
 	if (why)
 		return r_fail(err, len, "%s", why);
+	rc = has_exit ? results_add_exit_attempt(r, a, exit_a, exit_b) : results_add_attempt(r, a);
 	if (rc == -EINVAL)
 		return r_fail(err, len,
 			      "a name is missing or empty, a string is not UTF-8, or t_s < 0");
@@ -1146,7 +1205,7 @@ int results_add_agent_line(struct results *r, const struct res_origin *o, const 
 		a.t_s = o->t_s;
 		if (!json_object_get(j, "auth_ms")) /* the line's, null included, wins */
 			a.auth_ms = o->auth_ms;
-		rc = r_add_checked(r, &a, err, errlen);
+		rc = r_add_checked(r, &a, false, 0, 0, err, errlen);
 	}
 	json_decref(j);
 	return rc;
@@ -1166,19 +1225,44 @@ static int r_jpair(json_t *o, const char *key, const char **x, const char **y, c
 	return 0;
 }
 
+/* o["exit"], natbed matrix's two exit statuses, when present (*has set). */
+static int r_jexit(json_t *o, bool *has, int *exit_a, int *exit_b, char *err, size_t len)
+{
+	json_t *v = json_object_get(o, "exit");
+
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_array(v) || json_array_size(v) != 2 ||
+	    !json_is_integer(json_array_get(v, 0)) || !json_is_integer(json_array_get(v, 1)))
+		return r_fail(err, len, "exit: not a list of two integers");
+	for (size_t i = 0; i < 2; i++) {
+		json_int_t st = json_integer_value(json_array_get(v, i));
+
+		if (st < 0 || st > 255)
+			return r_fail(err, len, "exit: %lld is no exit status (0-255)",
+				      (long long)st);
+		*(i ? exit_b : exit_a) = (int)st;
+	}
+	*has = true;
+	return 0;
+}
+
 static int r_jattempt(struct results *r, json_t *o, char *err, size_t len)
 {
 	struct res_try tried[RESULTS_TRIES_MAX];
 	struct res_attempt a = {0};
+	int exit_a = 0, exit_b = 0;
+	bool has_exit = false;
 
 	if (!json_is_object(o))
 		return r_fail(err, len, "not an object");
 	if (r_jpair(o, "pair", &a.a, &a.b, err, len) < 0 ||
 	    r_jpair(o, "nat", &a.nat_a, &a.nat_b, err, len) < 0 ||
 	    r_joutcome(o, &a, tried, err, len) < 0 || r_jnum(o, "t_s", &a.t_s, err, len) < 0 ||
-	    r_jnum(o, "auth_ms", &a.auth_ms, err, len) < 0 || r_jgate(o, &a, err, len) < 0)
+	    r_jnum(o, "auth_ms", &a.auth_ms, err, len) < 0 || r_jgate(o, &a, err, len) < 0 ||
+	    r_jexit(o, &has_exit, &exit_a, &exit_b, err, len) < 0)
 		return -EINVAL;
-	return r_add_checked(r, &a, err, len);
+	return r_add_checked(r, &a, has_exit, exit_a, exit_b, err, len);
 }
 
 static int r_jseed(json_t *v, uint64_t *seed)

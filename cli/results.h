@@ -118,11 +118,23 @@ struct res_natpair {
 	size_t n_methods;
 };
 
+/* The path of a natbed matrix cell (RESULTS_NONE when neither). */
+#define RESULTS_PATH_DIRECT  "direct"
+#define RESULTS_PATH_RELAYED "relayed"
+
 /* One cell of the matrix: every attempt of host a to host b. */
 struct res_cell {
 	const char *a, *b, *nat_a, *nat_b; /* NATs as the first attempt gave them */
 	unsigned attempts, successes;
 	struct res_winner winner;
+	/* When the cell's attempts carry exit statuses (natbed matrix's): the
+	 * path its attempts took, RESULTS_PATH_DIRECT if one connected on a
+	 * "direct" path, else RESULTS_PATH_RELAYED if one did on a "relay"
+	 * path, else RESULTS_NONE; and the first attempt's exit statuses.
+	 * path NULL and has_exit false otherwise. */
+	const char *path;
+	bool has_exit;
+	int exit_a, exit_b;
 };
 
 /* A fallback flow: attempts whose first try was method `from` and which
@@ -163,6 +175,12 @@ void results_free(struct results *r);
  * granted, denied, refused or timeout, trust is not a trust level or
  * comes without gate, or -ENOMEM. */
 int results_add_attempt(struct results *r, const struct res_attempt *a);
+/* natbed matrix (docs/byo.md): adds attempt a as results_add_attempt()
+ * does, with the exit statuses of the program on a->a and on a->b, as a
+ * shell gives them (0-255; 128 + N: ended by signal N), written as its
+ * `exit` and its matrix cell's. -EINVAL also for a status outside 0-255. */
+int results_add_exit_attempt(struct results *r, const struct res_attempt *a, int exit_a,
+			     int exit_b);
 /* Parses one `natbed-agent connect` JSON line and adds it as an attempt
  * of o: its outcome, and behind a gate its "gate", "trust" and "auth_ms"
  * (the line's auth_ms, null included, wins over o's). 0, or -EINVAL with
@@ -203,6 +221,9 @@ size_t results_n_attempts(const struct results *r);
 /* The i-th attempt in the files' order: by t_s, then a, b, then the order
  * added. Strings are r's own copies. */
 const struct res_attempt *results_attempt(struct results *r, size_t i);
+/* The exit statuses the i-th attempt was added with (natbed matrix's):
+ * true with them in *exit_a and *exit_b, false for any other attempt. */
+bool results_attempt_exit(struct results *r, size_t i, int *exit_a, int *exit_b);
 const struct res_summary *results_overall(struct results *r);
 size_t results_n_methods(struct results *r);
 const struct res_summary *results_method(struct results *r, size_t i); /* by name */

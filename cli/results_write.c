@@ -72,9 +72,18 @@ static json_t *rw_winner(json_t *o, const struct res_winner *w, const char *ms_k
 	return o;
 }
 
-static json_t *rw_attempt(const struct res_attempt *a)
+/* natbed matrix's exit statuses [a, b]. */
+static json_t *rw_exit(int a, int b)
 {
-	json_t *tried = json_array();
+	return json_pack("[I,I]", (json_int_t)a, (json_int_t)b);
+}
+
+/* Attempt i of r. */
+static json_t *rw_attempt(struct results *r, size_t i_att)
+{
+	const struct res_attempt *a = results_attempt(r, i_att);
+	int ea, eb;
+	json_t *tried = json_array(), *o;
 	size_t i;
 
 	for (i = 0; tried && i < a->n_tried; i++)
@@ -82,14 +91,16 @@ static json_t *rw_attempt(const struct res_attempt *a)
 		    tried, json_pack("{s:s,s:b,s:o,s:o}", "method", a->tried[i].method, "success",
 				     a->tried[i].success, "ms", rw_num(a->tried[i].ms, 3), "reason",
 				     rw_str(a->tried[i].reason)));
-	return json_pack("{s:o,s:o,s:s,s:b,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
-			 "pair", rw_pair(a->a, a->b), "nat", rw_pair(a->nat_a, a->nat_b), "method",
-			 a->method, "success", a->success, "setup_ms", rw_num(a->setup_ms, 3),
-			 "rtt_ms", rw_num(a->rtt_ms, 3), "loss", rw_num(a->loss, 6), "path",
-			 rw_str(a->path), "local", rw_str(a->local), "remote", rw_str(a->remote),
-			 "reason", rw_str(a->reason), "tried", tried, "t_s", rw_num(a->t_s, 6),
-			 "auth_ms", rw_num(a->auth_ms, 3), "gate", rw_str(a->gate), "trust",
-			 rw_str(a->trust));
+	o = json_pack("{s:o,s:o,s:s,s:b,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "pair",
+		      rw_pair(a->a, a->b), "nat", rw_pair(a->nat_a, a->nat_b), "method", a->method,
+		      "success", a->success, "setup_ms", rw_num(a->setup_ms, 3), "rtt_ms",
+		      rw_num(a->rtt_ms, 3), "loss", rw_num(a->loss, 6), "path", rw_str(a->path),
+		      "local", rw_str(a->local), "remote", rw_str(a->remote), "reason",
+		      rw_str(a->reason), "tried", tried, "t_s", rw_num(a->t_s, 6), "auth_ms",
+		      rw_num(a->auth_ms, 3), "gate", rw_str(a->gate), "trust", rw_str(a->trust));
+	if (o && results_attempt_exit(r, i_att, &ea, &eb))
+		json_object_set_new(o, "exit", rw_exit(ea, eb));
+	return o;
 }
 
 /* Gated attempts' counts, the share the gate stopped, auth times. */
@@ -155,6 +166,10 @@ static json_t *rw_matrix(struct results *r)
 		o = json_pack("{s:o,s:o,s:I,s:I}", "pair", rw_pair(c->a, c->b), "nat",
 			      rw_pair(c->nat_a, c->nat_b), "attempts", (json_int_t)c->attempts,
 			      "successes", (json_int_t)c->successes);
+		if (o && c->path)
+			json_object_set_new(o, "path", json_string(c->path));
+		if (o && c->has_exit)
+			json_object_set_new(o, "exit", rw_exit(c->exit_a, c->exit_b));
 		if (o)
 			json_array_append_new(list, rw_winner(o, &c->winner, "setup_ms"));
 	}
@@ -218,7 +233,7 @@ static json_t *rw_document(struct results *r)
 		return NULL;
 	}
 	for (i = 0; i < results_n_attempts(r); i++)
-		json_array_append_new(attempts, rw_attempt(results_attempt(r, i)));
+		json_array_append_new(attempts, rw_attempt(r, i));
 	json_object_set_new(doc, "attempts", attempts);
 	json_object_set_new(doc, "overall", rw_summary(overall));
 	json_object_set_new(doc, "fallbacks", json_integer(overall->fallbacks));

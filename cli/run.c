@@ -2,20 +2,16 @@
  * connects, every result line gathered into results.json, results.csv and
  * report.html, and the topology down again whatever happens. */
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "check.h"
 #include "cli.h"
 #include "natbed/units.h"
 #include "report.h"
@@ -25,6 +21,8 @@
 #include "run_opts.h"
 #include "run_plan.h"
 #include "run_progress.h"
+#include "session.h"
+#include "sigstop.h"
 
 #define RUN_READY_S	   60 /* for every agent to register */
 #define RUN_SAVE_EVERY_S   5.0
@@ -125,22 +123,6 @@ static void run_usage(FILE *f)
 	    RUN_EXIT_FAILED, RUN_EXIT_CHECK, RUN_EXIT_SIGNALLED);
 }
 
-/* DIR and its parents. */
-static int run_mkdirs(const char *dir)
-{
-	char path[PATH_MAX], *p;
-
-	snprintf(path, sizeof(path), "%s", dir);
-	for (p = path + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(path, 0755) < 0 && errno != EEXIST)
-				return -1;
-			*p = '/';
-		}
-	return mkdir(path, 0755) < 0 && errno != EEXIST ? -1 : 0;
-}
-
 /* The topology for natbed up: FILE, or the built-in matrix written out
  * as DIR/matrix.yaml (so the run can be repeated from its files). */
 static int run_topo_file(struct run_ctx *x)
@@ -205,51 +187,11 @@ static int run_mark_logs(struct run_ctx *x)
 	return 0;
 }
 
-/* natbed up as a child of its own (Ctrl-C reaches natbed run only, which
- * then tears down what up built). */
+/* natbed up as a child of its own (session_up). */
 static int run_up(struct run_ctx *x)
 {
-	char natbed[CLI_PATH_MAX + 8], seed[32], log[PATH_MAX + 8];
-	char *argv[16];
-	int n = 0, status;
-	pid_t pid;
-
-	snprintf(natbed, sizeof(natbed), "%s/natbed", cli_exe_dir());
-	snprintf(seed, sizeof(seed), "%llu", (unsigned long long)x->seed);
-	snprintf(log, sizeof(log), "%s/up.log", x->out);
-	argv[n++] = natbed;
-	argv[n++] = "up";
-	argv[n++] = "--prefix";
-	argv[n++] = (char *)x->o->prefix;
-	argv[n++] = "--out";
-	argv[n++] = x->out;
-	argv[n++] = "--seed";
-	argv[n++] = seed;
-	if (x->o->capture) {
-		argv[n++] = "--capture";
-		argv[n++] = (char *)x->o->capture;
-	}
-	argv[n++] = x->topo_path;
-	argv[n] = NULL;
-	pid = fork();
-	if (pid < 0)
+	if (session_up(x->o->prefix, x->out, x->seed, x->o->capture, x->topo_path) < 0)
 		return -1;
-	if (pid == 0) {
-		FILE *f;
-
-		setpgid(0, 0);
-		f = freopen(log, "w", stdout);
-		(void)f;
-		execv(natbed, argv);
-		fprintf(stderr, "natbed run: cannot run %s: %s\n", natbed, strerror(errno));
-		_exit(127);
-	}
-	setpgid(pid, pid);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return -1; /* natbed up said why, and left nothing behind */
 	x->up = true;
 	return 0;
 }
@@ -289,7 +231,7 @@ static int run_wait_ready(struct run_ctx *x)
 				break;
 		if (h == x->t->n_hosts)
 			return 0;
-		if (run_loop_signals())
+		if (sigstop_count())
 			return 1;
 		if ((double)time(NULL) - t0 > RUN_READY_S) {
 			fprintf(stderr,
@@ -302,27 +244,19 @@ static int run_wait_ready(struct run_ctx *x)
 	}
 }
 
-static double run_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Writes what there is so far (each file renamed into place whole). */
 static int run_save(struct run_ctx *x)
 {
 	char err[PATH_MAX + 256], path[PATH_MAX + 16];
 
-	results_set_wall(x->r, run_now() - x->t0);
+	results_set_wall(x->r, session_now_s() - x->t0);
 	snprintf(path, sizeof(path), "%s/report.html", x->out);
 	if (results_write(x->r, x->out, err, sizeof(err)) < 0 ||
 	    report_write(x->r, path, err, sizeof(err)) < 0) {
 		fprintf(stderr, "natbed run: %s\n", err);
 		return -1;
 	}
-	x->last_save = run_now();
+	x->last_save = session_now_s();
 	return 0;
 }
 
@@ -360,7 +294,7 @@ static void run_done(void *arg, const struct run_job *j, const char *line, const
 		att.reason = line ? err : reason;
 		results_add_attempt(x->r, &att);
 	}
-	if (run_now() - x->last_save >= RUN_SAVE_EVERY_S)
+	if (session_now_s() - x->last_save >= RUN_SAVE_EVERY_S)
 		run_save(x);
 }
 
@@ -373,7 +307,7 @@ static void run_tick(void *arg, size_t started, size_t finished, double elapsed)
 	(void)finished;
 	if (x->done)
 		left = elapsed / (double)x->done * (double)(x->total - x->done);
-	run_progress_draw(&x->bar, x->done, x->total, x->ok, run_now() - x->t0, left);
+	run_progress_draw(&x->bar, x->done, x->total, x->ok, session_now_s() - x->t0, left);
 }
 
 /* Port-exhaustion drops each NAT counted, from natbed-emu. */
@@ -472,7 +406,7 @@ static int run_main(struct run_ctx *x)
 	if (rc < 0)
 		return 2;
 	if (run_mark_logs(x) < 0 || run_up(x) < 0)
-		return run_loop_signals() ? RUN_EXIT_SIGNALLED : 1;
+		return sigstop_count() ? RUN_EXIT_SIGNALLED : 1;
 	rc = run_wait_ready(x);
 	if (rc != 0)
 		return rc > 0 ? RUN_EXIT_SIGNALLED : 1;
@@ -480,7 +414,7 @@ static int run_main(struct run_ctx *x)
 	if (!x->r)
 		return 1;
 	run_options(x);
-	x->t0 = x->last_save = run_now();
+	x->t0 = x->last_save = session_now_s();
 	rc = run_rounds(x);
 	run_progress_clear(&x->bar);
 	run_exhaustion(x);
@@ -497,26 +431,17 @@ static int run_main(struct run_ctx *x)
 
 /* natbed check on the run's captures, now complete (the emulator is
  * down): its verdict goes into the results, written again. -1 when it
- * found violations; 0 when it passed or could not check (said why). */
+ * found violations. */
 static int run_check(struct run_ctx *x)
 {
-	struct check_opts co = {.results = x->r};
-	struct check_verdict v;
-	char err[PATH_MAX + 256];
+	int rc = session_check("natbed run", x->out, x->o->capture, x->r);
+	unsigned long n;
+	const char *summary;
+	bool passed;
 
-	if (strcmp(x->o->capture, "none") == 0) {
-		fprintf(stderr, "natbed run: natbed check skipped: no captures (--capture none)\n");
-		return 0;
-	}
-	/* a run it cannot read (too few captures, say) is no violation */
-	if (check_run(x->out, &co, &v, err, sizeof(err)) < 0) {
-		fprintf(stderr, "natbed run: natbed check could not check the run: %s\n", err);
-		return 0;
-	}
-	results_set_check(x->r, v.passed, v.n_violations, v.summary);
-	run_save(x);
-	fprintf(stderr, "natbed run: natbed check %s: %s\n", x->out, v.summary);
-	return v.passed ? 0 : -1;
+	if (results_check(x->r, &passed, &n, &summary))
+		run_save(x);
+	return rc;
 }
 
 int cmd_run(int argc, char **argv)
@@ -549,13 +474,13 @@ int cmd_run(int argc, char **argv)
 		snprintf(out, sizeof(out), "%s", config_get(&st.cfg, CK_OUT));
 	else
 		snprintf(out, sizeof(out), "out/%s", x.t->name);
-	if (run_mkdirs(out) < 0 || !realpath(out, x.out) || run_topo_file(&x) < 0) {
+	if (session_mkdirs(out) < 0 || !realpath(out, x.out) || run_topo_file(&x) < 0) {
 		fprintf(stderr, "natbed run: cannot create the output directory %s: %s\n", out,
 			strerror(errno));
 		run_opts_free(&st);
 		return 1;
 	}
-	if (run_loop_catch() < 0) {
+	if (sigstop_catch() < 0) {
 		fprintf(stderr, "natbed run: cannot catch signals\n");
 		run_opts_free(&st);
 		return 1;

@@ -24,6 +24,8 @@
 
 #include "cli.h"
 #include "proc.h"
+#include "session.h"
+#include "sigstop.h"
 
 #define RUN_GRACE_S	  3.0	/* after a first Ctrl-C, before SIGKILL */
 #define RUN_CONNECT_MAX_S 600.0 /* a connect still running this long is killed */
@@ -50,46 +52,6 @@ struct run_state {
 	bool *reported; /* per job */
 	double t0;
 };
-
-static int run_sigpipe[2] = {-1, -1};
-static volatile sig_atomic_t run_nsig;
-
-static void run_on_signal(int sig)
-{
-	int saved = errno;
-	char ch = (char)sig;
-	ssize_t n;
-
-	run_nsig++;
-	n = write(run_sigpipe[1], &ch, 1);
-	(void)n;
-	errno = saved;
-}
-
-int run_loop_catch(void)
-{
-	struct sigaction sa = {.sa_handler = run_on_signal};
-
-	if (run_sigpipe[0] < 0 && pipe2(run_sigpipe, O_CLOEXEC | O_NONBLOCK) < 0)
-		return -errno;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0)
-		return -errno;
-	return 0;
-}
-
-int run_loop_signals(void)
-{
-	return (int)run_nsig;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* What keeps two pairs apart: the host's own NAT, or the host itself when
  * it is public. */
@@ -138,7 +100,7 @@ static int spawn(struct run_state *s, struct run_proc *p, int h, char **argv, co
 		return -1;
 	}
 	fcntl(fd, F_SETFL, O_NONBLOCK);
-	*p = (struct run_proc){.pid = pid, .fd = fd, .host = h, .started_s = now_s()};
+	*p = (struct run_proc){.pid = pid, .fd = fd, .host = h, .started_s = session_now_s()};
 	p->buf = malloc(RUN_LINE_MAX);
 	s->running++;
 	return p->buf ? 0 : -1;
@@ -443,13 +405,13 @@ static int start_pairs(struct run_state *s, bool *busy, bool *started, size_t *p
 
 int run_loop(const struct run_loop_cfg *c, const struct run_plan *plan)
 {
-	struct run_state s = {.c = c, .plan = plan, .t0 = now_s()};
+	struct run_state s = {.c = c, .plan = plan, .t0 = session_now_s()};
 	size_t pairs_running = 0, np, i;
 	bool *busy = calloc(c->t->n_nats + c->t->n_hosts + 1, sizeof(*busy));
 	bool *started = calloc(plan->n_jobs + 1, sizeof(*started));
 	struct pollfd *pfd = NULL;
 	double kill_at = INFINITY, last_tick = 0;
-	int seen_sig = run_loop_signals(), rc = 0;
+	int seen_sig = sigstop_count(), rc = 0;
 
 	/* the pairs' connects, and at most one clients process a host */
 	s.cap = (size_t)c->parallel + c->t->n_hosts + 1;
@@ -466,8 +428,8 @@ int run_loop(const struct run_loop_cfg *c, const struct run_plan *plan)
 		stop_procs(&s, SIGKILL);
 	}
 	while (s.finished < plan->n_jobs || s.running) {
-		double now = now_s(), elapsed = now - s.t0;
-		bool stopping = rc < 0 || run_loop_signals() > seen_sig;
+		double now = session_now_s(), elapsed = now - s.t0;
+		bool stopping = rc < 0 || sigstop_count() > seen_sig;
 
 		if (!stopping && start_pairs(&s, busy, started, &pairs_running) < 0) {
 			rc = -1;
@@ -477,7 +439,7 @@ int run_loop(const struct run_loop_cfg *c, const struct run_plan *plan)
 			stop_procs(&s, SIGTERM);
 			kill_at = now + RUN_GRACE_S;
 		}
-		if (run_loop_signals() > seen_sig + 1 || now >= kill_at)
+		if (sigstop_count() > seen_sig + 1 || now >= kill_at)
 			stop_procs(&s, SIGKILL);
 		if (stopping && s.running == 0)
 			break;
@@ -492,13 +454,13 @@ int run_loop(const struct run_loop_cfg *c, const struct run_plan *plan)
 			if (p->pid && p->fd >= 0)
 				pfd[np++] = (struct pollfd){.fd = p->fd, .events = POLLIN};
 		}
-		pfd[np++] = (struct pollfd){.fd = run_sigpipe[0], .events = POLLIN};
+		pfd[np++] = (struct pollfd){.fd = sigstop_fd(), .events = POLLIN};
 		if (poll(pfd, np, RUN_TICK_MS) < 0 && errno != EINTR) {
 			fprintf(stderr, "natbed run: poll: %s\n", strerror(errno));
 			rc = -1;
 			continue;
 		}
-		elapsed = now_s() - s.t0;
+		elapsed = session_now_s() - s.t0;
 		for (i = 0; i < s.cap; i++) {
 			struct run_proc *p = &s.procs[i];
 
@@ -510,19 +472,15 @@ int run_loop(const struct run_loop_cfg *c, const struct run_plan *plan)
 			}
 			finish_proc(&s, p, elapsed);
 		}
-		if (pfd[np - 1].revents) {
-			char drain[16];
-
-			while (read(run_sigpipe[0], drain, sizeof(drain)) > 0)
-				;
-		}
+		if (pfd[np - 1].revents)
+			sigstop_drain();
 		if (c->tick && (now - last_tick >= 1.0 || s.finished == plan->n_jobs)) {
 			c->tick(c->arg, s.started + arrivals_due(plan, elapsed), s.finished,
-				now_s() - s.t0);
+				session_now_s() - s.t0);
 			last_tick = now;
 		}
 	}
-	if (rc == 0 && run_loop_signals() > seen_sig)
+	if (rc == 0 && sigstop_count() > seen_sig)
 		rc = 1;
 out:
 	for (i = 0; s.procs && i < s.cap; i++)

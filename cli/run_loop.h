@@ -39,14 +39,9 @@ struct run_loop_cfg {
 };
 
 /* Runs every job of plan (times relative to now). Returns 0 when all
- * finished, 1 when a signal stopped it (run_loop_signals() says how many
- * came), -1 on a failure it printed. */
+ * finished, 1 when a signal stopped it (sigstop_count() says how many
+ * came; sigstop_catch() must have been called), -1 on a failure it
+ * printed. */
 int run_loop(const struct run_loop_cfg *cfg, const struct run_plan *plan);
-
-/* Catches SIGINT and SIGTERM for the loop from now on (call once, before
- * anything is started). */
-int run_loop_catch(void);
-/* How many stop signals came so far. */
-int run_loop_signals(void);
 
 #endif

@@ -37,6 +37,8 @@ pkgs=(
   # results.json against docs/results.schema.json | report.html rendered headless |
   # topologies/matrix.yaml read by tests/tools/methods_table.py
   python3-jsonschema chromium python3-yaml
+  # tests/interop/ice_peer.py: a third-party ICE stack for natbed matrix (docs/byo.md)
+  python3-aioice
 )
 
 missing=()

@@ -28,7 +28,7 @@ check "$bin/agents/natbed-agent" serve -- agents/agent_serve.c agents/agent.h
 for c in connect clients; do
 	check "$bin/agents/natbed-agent" "$c" -- "agents/agent_$c.c" agents/agent.h agents/agent_plan.h
 done
-for c in up down exec status ctl check capture; do
+for c in up down exec status ctl check capture matrix; do
 	check "$bin/cli/natbed" "$c" -- "cli/$c.c"
 done
 [ $fail -eq 0 ] || exit 1

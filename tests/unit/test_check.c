@@ -22,6 +22,7 @@
 #include "check.h"
 #include "check_int.h"
 #include "natbed/stun.h"
+#include "pcapgen.h"
 #include "results.h"
 
 #define MS ((int64_t)NATBED_NS_PER_MS)
@@ -79,9 +80,7 @@ static void run_open(struct run *r, const char *preset, const char *extra)
 	assert_non_null(f = fopen(path, "w"));
 	fprintf(f, topo_fmt, preset, extra ? extra : "");
 	fclose(f);
-	r->dead =
-	    pcap_open_dead_with_tstamp_precision(DLT_EN10MB, 65535, PCAP_TSTAMP_PRECISION_NANO);
-	assert_non_null(r->dead);
+	r->dead = pcapgen_dead();
 	for (i = 0; i < N_CAPS; i++) {
 		snprintf(path, sizeof(path), "%s/%s", r->dir, cap_names[i]);
 		assert_non_null(r->d[i] = pcap_dump_open(r->dead, path));
@@ -92,37 +91,8 @@ static void run_open(struct run *r, const char *preset, const char *extra)
 static uint32_t frame(struct run *r, int c, int64_t t, struct ep s, struct ep d,
 		      const uint8_t *payload, size_t len, uint16_t ipid)
 {
-	uint8_t buf[1514] = {0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x08, 0x00};
-	uint8_t *ip = buf + 14, *udp = ip + 20;
-	struct pcap_pkthdr h;
-	struct in_addr a;
-	uint16_t tot = (uint16_t)(20 + 8 + len);
-
-	assert_true(len + 42 <= sizeof(buf));
-	ip[0] = 0x45;
-	ip[2] = (uint8_t)(tot >> 8);
-	ip[3] = (uint8_t)tot;
-	ip[4] = (uint8_t)(ipid >> 8);
-	ip[5] = (uint8_t)ipid;
-	ip[6] = 0x40; /* DF */
-	ip[8] = c == WAN ? 63 : 64;
-	ip[9] = 17;
-	assert_int_equal(inet_pton(AF_INET, s.addr, &a), 1);
-	memcpy(ip + 12, &a, 4);
-	assert_int_equal(inet_pton(AF_INET, d.addr, &a), 1);
-	memcpy(ip + 16, &a, 4);
-	udp[0] = (uint8_t)(s.port >> 8);
-	udp[1] = (uint8_t)s.port;
-	udp[2] = (uint8_t)(d.port >> 8);
-	udp[3] = (uint8_t)d.port;
-	udp[4] = (uint8_t)((8 + len) >> 8);
-	udp[5] = (uint8_t)(8 + len);
-	memcpy(udp + 8, payload, len);
-	h.ts.tv_sec = (time_t)(t / NATBED_NS_PER_S);
-	h.ts.tv_usec =
-	    (suseconds_t)(t % NATBED_NS_PER_S); /* nanoseconds: the dead handle says so */
-	h.caplen = h.len = 14u + tot;
-	pcap_dump((u_char *)r->d[c], &h, buf);
+	pcapgen_udp(r->d[c], t, s.addr, s.port, d.addr, d.port, payload, len, ipid,
+		    c == WAN ? 63 : 64);
 	return ++r->n[c];
 }
 

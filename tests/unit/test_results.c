@@ -401,6 +401,18 @@ static void test_load_refuses(void **state)
 
 /* natbed check's verdict: absent until set, written as `check`, read back,
  * replaced when set again; a malformed one refused. */
+/* Removes what results_write() wrote into dir, and dir. */
+static void rm_written(const char *dir)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/results.json", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/results.csv", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
 static void test_check_verdict(void **state)
 {
 	char dir[] = "/tmp/natbed-test-results.XXXXXX", path[128], err[256];
@@ -432,10 +444,7 @@ static void test_check_verdict(void **state)
 	assert_int_equal(n, 3);
 	assert_string_equal(summary, "FAIL: 3 violations in 2 of 8 checks");
 	results_free(back);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/results.csv", dir);
-	unlink(path);
-	rmdir(dir);
+	rm_written(dir);
 	results_free(r);
 
 	strcpy(path, "/tmp/natbed-test-results.XXXXXX");
@@ -447,6 +456,85 @@ static void test_check_verdict(void **state)
 	assert_null(results_load(path, err, sizeof(err)));
 	assert_non_null(strstr(err, "check: "));
 	unlink(path);
+}
+
+/* natbed matrix's attempts: exit statuses on the attempt and its cell,
+ * the cell's path, written and read back; an agent's attempt has none. */
+static void test_exit_attempts(void **state)
+{
+	char dir[] = "/tmp/natbed-test-results.XXXXXX", path[128], err[256];
+	struct res_attempt direct = {.a = "fc",
+				     .b = "sym",
+				     .nat_a = "full-cone",
+				     .nat_b = "symmetric",
+				     .method = "direct",
+				     .success = true,
+				     .setup_ms = 420,
+				     .rtt_ms = NAN,
+				     .loss = NAN,
+				     .path = "direct",
+				     .local = "192.168.101.10:5000",
+				     .remote = "203.0.113.104:6000",
+				     .t_s = 1,
+				     .auth_ms = NAN};
+	struct res_attempt relayed = direct, none = direct;
+	struct results *r = results_new("byo", 7, 0), *back;
+	const struct res_cell *c;
+	int ea, eb;
+	char *json;
+
+	(void)state;
+	relayed.b = "pr";
+	relayed.nat_b = "port-restricted";
+	relayed.method = "relay";
+	relayed.path = "relay";
+	none.a = "pr";
+	none.nat_a = "port-restricted";
+	none.method = NULL;
+	none.success = false;
+	none.setup_ms = NAN;
+	none.path = "none";
+	none.local = none.remote = NULL;
+	none.reason = "no datagrams";
+	assert_int_equal(results_add_exit_attempt(r, &direct, 0, 0), 0);
+	assert_int_equal(results_add_exit_attempt(r, &relayed, 0, 143), 0);
+	assert_int_equal(results_add_exit_attempt(r, &none, 1, 1), 0);
+	assert_int_equal(results_add_exit_attempt(r, &none, 256, 0), -EINVAL);
+	assert_int_equal(results_add_exit_attempt(r, &none, 0, -1), -EINVAL);
+	none.a = "x";
+	assert_int_equal(results_add_attempt(r, &none), 0); /* an agent's: no exit */
+	assert_int_equal(results_n_cells(r), 4);
+	c = results_cell(r, 0); /* by pair: fc-pr, fc-sym, pr-sym, x-sym */
+	assert_string_equal(c->b, "pr");
+	assert_string_equal(c->path, RESULTS_PATH_RELAYED);
+	assert_true(c->has_exit);
+	assert_int_equal(c->exit_b, 143);
+	assert_string_equal(results_cell(r, 1)->path, RESULTS_PATH_DIRECT);
+	assert_string_equal(results_cell(r, 2)->path, RESULTS_NONE);
+	assert_int_equal(results_cell(r, 2)->exit_a, 1);
+	assert_null(results_cell(r, 3)->path);
+	assert_false(results_cell(r, 3)->has_exit);
+	json = out_of(r, results_write_json);
+	assert_non_null(strstr(json, "\"exit\": [\n        0,\n        143\n      ]"));
+	assert_non_null(strstr(json, "\"path\": \"relayed\""));
+	assert_non_null(strstr(json, "\"path\": \"none\",\n      \"setup_ms\""));
+	free(json);
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(results_write(r, dir, err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/results.json", dir);
+	assert_non_null(back = results_load(path, err, sizeof(err)));
+	for (size_t i = 0; i < results_n_attempts(r); i++) {
+		bool has = results_attempt_exit(r, i, &ea, &eb);
+
+		assert_int_equal(results_attempt_exit(back, i, &ea, &eb), has);
+	}
+	assert_string_equal(results_cell(back, 0)->path, RESULTS_PATH_RELAYED);
+	assert_int_equal(results_cell(back, 0)->exit_b, 143);
+	assert_null(results_cell(back, 3)->path);
+	results_free(back);
+	rm_written(dir);
+	results_free(r);
 }
 
 static void test_big_seed(void **state)
@@ -755,6 +843,7 @@ int main(void)
 	    cmocka_unit_test(test_until_ci),
 	    cmocka_unit_test(test_winner_ties),
 	    cmocka_unit_test(test_check_verdict),
+	    cmocka_unit_test(test_exit_attempts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
