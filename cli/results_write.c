@@ -141,7 +141,7 @@ static json_t *rw_flows(struct results *r)
 
 static json_t *rw_head(struct results *r)
 {
-	json_t *opts = json_object(), *nats = json_object();
+	json_t *opts = json_object(), *nats = json_object(), *head;
 	uint64_t seed = results_seed(r);
 	double wall = results_wall(r);
 	const char *k, *v;
@@ -157,7 +157,7 @@ static json_t *rw_head(struct results *r)
 			json_object_set_new(nats, k, json_integer((json_int_t)n));
 	/* JSON integers past 2^63 - 1 do not fit jansson: those seeds as digits */
 	snprintf(buf, sizeof(buf), "%" PRIu64, seed);
-	return json_pack(
+	head = json_pack(
 	    "{s:i,s:s,s:s,s:o,s:s,s:o,s:o,s:o,s:{s:I,s:o}}", "results_version", RESULTS_VERSION,
 	    "natbed_version", results_natbed_version(r), "topology", results_topology(r), "seed",
 	    seed <= INT64_MAX ? json_integer((json_int_t)seed) : json_string(buf), "started",
@@ -165,6 +165,9 @@ static json_t *rw_head(struct results *r)
 	    isfinite(wall) && wall > 0 ? rw_num(results_n_attempts(r) / wall, 6) : json_null(),
 	    "options", opts, "port_exhaustion", "total", (json_int_t)results_port_exhaustion(r),
 	    "nats", nats);
+	if (head && results_mode(r))
+		json_object_set_new(head, "mode", json_string(results_mode(r)));
+	return head;
 }
 
 static json_t *rw_document(struct results *r)

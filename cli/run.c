@@ -477,6 +477,7 @@ static int run_main(struct run_ctx *x)
 	x->r = results_new(x->t->name, x->seed, time(NULL));
 	if (!x->r)
 		return 1;
+	results_set_mode(x->r, "run");
 	run_options(x);
 	x->t0 = x->last_save = run_now();
 	rc = run_rounds(x);
