@@ -71,29 +71,6 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* What keeps two pairs apart: the host's own NAT, or the host itself when
- * it is public. */
-static size_t busy_key(const struct topo *t, int h)
-{
-	return t->hosts[h].nat >= 0 ? (size_t)t->hosts[h].nat : t->n_nats + (size_t)h;
-}
-
-/* The connect's agent name: the serving agent's with ".cID" (and the
- * round), cut so it stays a valid name. */
-static void connect_name(const struct run_loop_cfg *c, const struct run_job *j, char *buf,
-			 size_t len)
-{
-	char tail[32];
-	int keep;
-
-	if (c->round)
-		snprintf(tail, sizeof(tail), ".c%u.%u", j->id, c->round);
-	else
-		snprintf(tail, sizeof(tail), ".c%u", j->id);
-	keep = RUN_AGENT_NAME_MAX - (int)strlen(tail);
-	snprintf(buf, len, "%.*s%s", keep > 0 ? keep : 0, c->agents[j->a].name, tail);
-}
-
 static int start_job(const struct run_loop_cfg *c, const struct run_job *j, struct run_proc *p,
 		     double now)
 {
@@ -103,7 +80,7 @@ static int start_job(const struct run_loop_cfg *c, const struct run_job *j, stru
 	int n = 0, i, fd = -1;
 	pid_t pid;
 
-	connect_name(c, j, name, sizeof(name));
+	run_connect_name(c->agents[j->a].name, j->id, c->round, name, sizeof(name));
 	argv[n++] = (char *)c->agent;
 	argv[n++] = "connect";
 	argv[n++] = "--name";
@@ -241,16 +218,16 @@ static bool may_start(const struct run_loop_cfg *c, const struct run_job *j, con
 		return false;
 	if (j->arrival)
 		return elapsed >= j->t_s;
-	return running < (size_t)c->parallel && !busy[busy_key(c->t, j->a)] &&
-	       !busy[busy_key(c->t, j->b)];
+	return running < (size_t)c->parallel && !busy[run_busy_key(c->t, j->a)] &&
+	       !busy[run_busy_key(c->t, j->b)];
 }
 
 static void set_busy(const struct run_loop_cfg *c, bool *busy, const struct run_job *j, bool v)
 {
 	if (j->arrival)
 		return;
-	busy[busy_key(c->t, j->a)] = v;
-	busy[busy_key(c->t, j->b)] = v;
+	busy[run_busy_key(c->t, j->a)] = v;
+	busy[run_busy_key(c->t, j->b)] = v;
 }
 
 int run_loop(const struct run_loop_cfg *c, const struct run_plan *plan)
@@ -258,7 +235,7 @@ int run_loop(const struct run_loop_cfg *c, const struct run_plan *plan)
 	size_t cap = plan->n_jobs < RUN_ARRIVALS_MAX ? plan->n_jobs : RUN_ARRIVALS_MAX;
 	struct run_proc *procs = calloc(cap + 1, sizeof(*procs));
 	struct pollfd *pfd = calloc(cap + 2, sizeof(*pfd));
-	bool *busy = calloc(c->t->n_nats + c->t->n_hosts + 1, sizeof(*busy));
+	bool *busy = calloc(run_busy_keys(c->t) + 1, sizeof(*busy));
 	bool *started = calloc(plan->n_jobs + 1, sizeof(*started));
 	size_t next = 0, finished = 0, n_started = 0, running = 0, i, k;
 	double t0 = now_s(), kill_at = INFINITY, last_tick = 0;

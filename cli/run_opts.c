@@ -27,6 +27,9 @@ static const struct option run_lopts[] = {
     {"duration", required_argument, NULL, 'D'},
     {"clients", required_argument, NULL, 'L'},
     {"arrival-rate", required_argument, NULL, 'A'},
+    {"checkpoint-every", required_argument, NULL, 'E'},
+    {"checkpoint", required_argument, NULL, 'K'},
+    {"restore", required_argument, NULL, 'r'},
     {"config", required_argument, NULL, 'c'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -61,6 +64,10 @@ static int flag_key(int c)
 		return CK_CLIENTS;
 	case 'A':
 		return CK_ARRIVAL_RATE;
+	case 'E':
+		return CK_CHECKPOINT_EVERY;
+	case 'K':
+		return CK_CHECKPOINT;
 	default:
 		return -1;
 	}
@@ -70,7 +77,7 @@ int run_opts_parse(int argc, char **argv, struct run_setup *s, void (*usage)(FIL
 {
 	int c, k;
 
-	config_init(&s->cfg);
+	config_init(&s->cfg, s->sim);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "s:o:u:jp:c:h", run_lopts, NULL)) != -1) {
 		if (c == 'h') {
@@ -85,8 +92,15 @@ int run_opts_parse(int argc, char **argv, struct run_setup *s, void (*usage)(FIL
 			s->config = optarg;
 			continue;
 		}
+		if (c == 'r' && s->sim) {
+			s->restore = optarg;
+			continue;
+		}
 		k = flag_key(c);
-		if (k < 0) {
+		if (k < 0 || (!s->sim && config_key_sim_only((enum config_key)k))) {
+			if (k >= 0 || c == 'r')
+				fprintf(stderr, "natbed %s: --%s is natbed sim's\n", s->cmd,
+					c == 'r' ? "restore" : config_key_name((enum config_key)k));
 			usage(stderr);
 			return -1;
 		}

@@ -742,6 +742,11 @@ int vnet_link(struct vnet *v, const char *name, struct link **up, struct link **
 	return linkset_find(v->links, name, up, down);
 }
 
+struct flowtab *vnet_flowtab(struct vnet *v)
+{
+	return v->flows;
+}
+
 const struct pcp_counters *vnet_pcp(struct vnet *v, const char *name)
 {
 	int k = topo_nat_find(v->t, name);

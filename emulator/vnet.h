@@ -177,6 +177,9 @@ struct fw *vnet_firewall(struct vnet *v, const char *name);
 struct gate;
 /* The zero-trust gate of the host or NAT called name, or NULL. */
 struct gate *vnet_gate(struct vnet *v, const char *name);
+struct flowtab;
+/* The packet numbers per flow (flowtab.h), for checkpoints. */
+struct flowtab *vnet_flowtab(struct vnet *v);
 struct pcp_counters;
 /* The PCP and NAT-PMP answers of the NAT called name (pcp.h), or NULL. */
 const struct pcp_counters *vnet_pcp(struct vnet *v, const char *name);
