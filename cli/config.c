@@ -151,6 +151,11 @@ void config_init(struct config *c, bool sim)
 	}
 }
 
+bool config_key_output(enum config_key k)
+{
+	return k == CK_OUT || k == CK_CHECKPOINT || k == CK_CHECKPOINT_EVERY;
+}
+
 bool config_key_sim_only(enum config_key k)
 {
 	return (unsigned)k < CK_COUNT && config_keys[k].sim_only;

@@ -51,6 +51,9 @@ void config_init(struct config *c, bool sim);
 
 /* Whether key k is natbed sim's alone (a flag natbed run refuses). */
 bool config_key_sim_only(enum config_key k);
+/* Whether key k says only where files go (out, checkpoint, ...): it
+ * changes no result. */
+bool config_key_output(enum config_key k);
 
 /* The key called name ("until-ci"), or -1. */
 int config_key_find(const char *name);

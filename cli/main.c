@@ -12,6 +12,7 @@ static const struct cli_cmd cli_cmds[] = {
     {"status", cmd_status, "show what is up under a prefix"},
     {"ctl", cmd_ctl, "talk to the running emulator"},
     {"run", cmd_run, "bring a topology up, play its scenario, write the results"},
+    {"sim", cmd_sim, "play a topology's scenario in virtual time: the same code, no root"},
     {"config", cmd_config, "show the settings natbed run would use, and their sources"},
     {"report", cmd_report, "write report.html from a run's results.json"},
     {"check", cmd_check, "check a run's captures against its topology"},

@@ -125,22 +125,6 @@ static void run_usage(FILE *f)
 	    RUN_EXIT_FAILED, RUN_EXIT_CHECK, RUN_EXIT_SIGNALLED);
 }
 
-/* DIR and its parents. */
-static int run_mkdirs(const char *dir)
-{
-	char path[PATH_MAX], *p;
-
-	snprintf(path, sizeof(path), "%s", dir);
-	for (p = path + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(path, 0755) < 0 && errno != EEXIST)
-				return -1;
-			*p = '/';
-		}
-	return mkdir(path, 0755) < 0 && errno != EEXIST ? -1 : 0;
-}
-
 /* The topology for natbed up: FILE, or the built-in matrix written out
  * as DIR/matrix.yaml (so the run can be repeated from its files). */
 static int run_topo_file(struct run_ctx *x)
@@ -395,19 +379,6 @@ static void run_exhaustion(struct run_ctx *x)
 	}
 }
 
-/* Every effective setting, so the run can be repeated from its files. */
-static void run_options(struct run_ctx *x)
-{
-	const struct run_setup *st = x->o->setup;
-	size_t k;
-
-	results_set_option(x->r, "topology_file", x->o->file ? x->topo_path : "(built-in matrix)");
-	for (k = 0; k < CK_COUNT; k++)
-		if (config_is_set(&st->cfg, (enum config_key)k))
-			results_set_option(x->r, config_key_name((enum config_key)k),
-					   config_get(&st->cfg, (enum config_key)k));
-}
-
 /* The scenario once, or until the intervals are narrow enough. Round k
  * after the first draws its arrivals with seed + k. 0, 1 on a signal,
  * -1 on a failure. */
@@ -478,7 +449,7 @@ static int run_main(struct run_ctx *x)
 	if (!x->r)
 		return 1;
 	results_set_mode(x->r, "run");
-	run_options(x);
+	run_opts_record(x->o->setup, x->o->file ? x->topo_path : NULL, x->r);
 	x->t0 = x->last_save = run_now();
 	rc = run_rounds(x);
 	run_progress_clear(&x->bar);
@@ -543,7 +514,7 @@ int cmd_run(int argc, char **argv)
 		snprintf(out, sizeof(out), "%s", config_get(&st.cfg, CK_OUT));
 	else
 		snprintf(out, sizeof(out), "out/%s", x.t->name);
-	if (run_mkdirs(out) < 0 || !realpath(out, x.out) || run_topo_file(&x) < 0) {
+	if (cli_mkdirs(out) < 0 || !realpath(out, x.out) || run_topo_file(&x) < 0) {
 		fprintf(stderr, "natbed run: cannot create the output directory %s: %s\n", out,
 			strerror(errno));
 		run_opts_free(&st);

@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "natbed/units.h"
+#include "results.h"
 
 /* Which key each flag sets; the others (--config, --json, --help) are the
  * command's own. */
@@ -208,7 +209,8 @@ int run_opts_settle(struct run_setup *s)
 	const char *prefix;
 	int i, rc;
 
-	if (config_load_file(&s->cfg, s->config ? s->config : CONFIG_SYSTEM_FILE, s->config != NULL,
+	if (!s->no_config_file &&
+	    config_load_file(&s->cfg, s->config ? s->config : CONFIG_SYSTEM_FILE, s->config != NULL,
 			     err, sizeof(err)) < 0) {
 		fprintf(stderr, "natbed %s: %s\n", s->cmd, err);
 		return 2;
@@ -220,7 +222,10 @@ int run_opts_settle(struct run_setup *s)
 			prefix = s->flags[i].value;
 	if (cli_check_prefix(prefix) < 0)
 		return 2;
-	if (s->file) {
+	if (s->topo_text) {
+		rc = topo_load_string(s->topo_text, s->topo_text_len, s->topo_name, prefix, &s->t,
+				      err, sizeof(err));
+	} else if (s->file) {
 		snprintf(s->topo_name, sizeof(s->topo_name), "%s", s->file);
 		rc = topo_load(s->file, prefix, &s->t, err, sizeof(err));
 	} else {
@@ -251,4 +256,17 @@ void run_opts_free(struct run_setup *s)
 {
 	topo_free(s->t);
 	s->t = NULL;
+}
+
+void run_opts_record(const struct run_setup *s, const char *topo_file, struct results *r)
+{
+	size_t k;
+
+	results_set_option(r, "topology_file", topo_file ? topo_file : "(built-in matrix)");
+	for (k = 0; k < CK_COUNT; k++)
+		if (config_is_set(&s->cfg, (enum config_key)k) &&
+		    (s->sim ? !config_key_output((enum config_key)k)
+			    : !config_key_sim_only((enum config_key)k)))
+			results_set_option(r, config_key_name((enum config_key)k),
+					   config_get(&s->cfg, (enum config_key)k));
 }

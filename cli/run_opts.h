@@ -24,6 +24,11 @@ struct run_setup {
 	const char *file;    /* NULL: the built-in matrix */
 	const char *config;  /* --config FILE, or NULL */
 	const char *restore; /* natbed sim --restore FILE, or NULL */
+	/* the topology from memory instead (natbed sim --restore: the
+	 * checkpoint's copy), named topo_name; and no config file read */
+	const char *topo_text;
+	size_t topo_text_len;
+	bool no_config_file;
 	bool json;
 	struct run_flag flags[RUN_FLAGS_MAX];
 	int n_flags;
@@ -46,6 +51,15 @@ int run_opts_parse(int argc, char **argv, struct run_setup *s, void (*usage)(FIL
 /* Applies the layers and loads the topology. 0, or 2 for a bad config
  * file, topology or flag value (printed, naming file and line or flag). */
 int run_opts_settle(struct run_setup *s);
+
+struct results;
+
+/* Records in r every setting given (results_set_option): topology_file
+ * (topo_file, or "(built-in matrix)" when NULL) and each key set, so
+ * the run can be repeated from its files: natbed run's keys for natbed
+ * run; for natbed sim, whose results.json must not depend on where it was
+ * written, every key but those saying where its files go. */
+void run_opts_record(const struct run_setup *s, const char *topo_file, struct results *r);
 
 void run_opts_free(struct run_setup *s);
 
