@@ -170,23 +170,21 @@ static json_t *rw_head(struct results *r)
 	return head;
 }
 
+/* Everything but the attempts, whose list is left empty: results_write_json
+ * streams them in, one at a time. */
 static json_t *rw_document(struct results *r)
 {
-	json_t *doc = rw_head(r), *attempts = json_array();
+	json_t *doc = rw_head(r);
 	const struct res_summary *overall = results_overall(r);
 	unsigned long n_viol;
 	const char *summary;
 	bool passed;
-	size_t i;
 
-	if (!doc || !attempts || !overall) {
+	if (!doc || !overall) {
 		json_decref(doc);
-		json_decref(attempts);
 		return NULL;
 	}
-	for (i = 0; i < results_n_attempts(r); i++)
-		json_array_append_new(attempts, rw_attempt(results_attempt(r, i)));
-	json_object_set_new(doc, "attempts", attempts);
+	json_object_set_new(doc, "attempts", json_array());
 	json_object_set_new(doc, "overall", rw_summary(overall));
 	json_object_set_new(doc, "fallbacks", json_integer(overall->fallbacks));
 	json_object_set_new(doc, "methods", rw_methods(r, NULL));
@@ -200,15 +198,60 @@ static json_t *rw_document(struct results *r)
 	return doc;
 }
 
+/* An attempt is two levels down: jansson indents its lines by four. */
+#define RW_ATTEMPT_INDENT "    "
+
+/* s with every line after the first indented by RW_ATTEMPT_INDENT. */
+static int rw_indented(FILE *f, const char *s)
+{
+	const char *nl;
+
+	for (; (nl = strchr(s, '\n')); s = nl + 1)
+		if (fwrite(s, 1, (size_t)(nl + 1 - s), f) != (size_t)(nl + 1 - s) ||
+		    fputs(RW_ATTEMPT_INDENT, f) == EOF)
+			return -EIO;
+	return fputs(s, f) == EOF ? -EIO : 0;
+}
+
+/* The document as jansson would dump it whole (keys sorted, "attempts"
+ * first), with the attempts written one by one rather than held as one
+ * tree: a simulation's million attempts would take gigabytes as JSON
+ * objects. tests/unit/test_results.c compares the bytes with a file. */
 int results_write_json(struct results *r, FILE *f)
 {
+	static const char head[] = "{\n  \"attempts\": []";
 	json_t *doc = rw_document(r);
-	int rc;
+	char *rest = doc ? json_dumps(doc, RW_JSON_FLAGS) : NULL;
+	size_t i, n = results_n_attempts(r);
+	int rc = 0;
 
-	if (!doc)
-		return -ENOMEM;
-	rc = json_dumpf(doc, f, RW_JSON_FLAGS) == 0 && fputc('\n', f) != EOF ? 0 : -EIO;
 	json_decref(doc);
+	if (!rest || strncmp(rest, head, sizeof(head) - 1) != 0) {
+		free(rest);
+		return -ENOMEM;
+	}
+	if (n == 0)
+		rc = fputs(rest, f) == EOF ? -EIO : 0;
+	else if (fputs("{\n  \"attempts\": [", f) == EOF)
+		rc = -EIO;
+	for (i = 0; n && rc == 0 && i < n; i++) {
+		json_t *a = rw_attempt(results_attempt(r, i));
+		char *s = a ? json_dumps(a, RW_JSON_FLAGS) : NULL;
+
+		json_decref(a);
+		if (!s)
+			rc = -ENOMEM;
+		else if (fputs(i ? ",\n" RW_ATTEMPT_INDENT : "\n" RW_ATTEMPT_INDENT, f) == EOF)
+			rc = -EIO;
+		else
+			rc = rw_indented(f, s);
+		free(s);
+	}
+	if (n && rc == 0 && (fputs("\n  ]", f) == EOF || fputs(rest + sizeof(head) - 1, f) == EOF))
+		rc = -EIO;
+	if (rc == 0 && fputc('\n', f) == EOF)
+		rc = -EIO;
+	free(rest);
 	return rc;
 }
 

@@ -39,7 +39,6 @@
 #define SIM_EXIT_FAILED	   3  /* as natbed run: some connect did not connect */
 #define SIM_EXIT_SIGNALLED 130
 #define SIM_WALL_EVERY	   1024 /* timestamps between looks at the wall clock */
-#define SIM_SAVE_EVERY_S   5.0	/* wall seconds between writes of results so far */
 
 enum sim_job_state { SIM_JOB_WAITING, SIM_JOB_RUNNING, SIM_JOB_DONE };
 
@@ -88,7 +87,7 @@ struct sim {
 	const char *restore_path;
 
 	struct run_progress bar;
-	double t0, last_save;
+	double t0;
 	char err[TOPO_ERR_MAX + 512];
 };
 
@@ -181,7 +180,6 @@ static int sim_save(struct sim *x)
 		fprintf(stderr, "natbed sim: %s\n", err);
 		return -1;
 	}
-	x->last_save = sim_wall();
 	return 0;
 }
 
@@ -498,8 +496,6 @@ static void sim_tick(struct sim *x, double now)
 	if (done && x->total > done)
 		left = elapsed / (double)done * (double)(x->total - done);
 	run_progress_draw(&x->bar, done, x->total, x->ok, elapsed, left);
-	if (!x->replaying && now - x->last_save >= SIM_SAVE_EVERY_S)
-		sim_save(x);
 }
 
 /* Waits for every serving agent to register, then starts round 0. */
@@ -557,7 +553,8 @@ static int sim_loop(struct sim *x)
 		if (x->ckpt_path && next > x->next_ckpt) {
 			sched_run_until(x->s, x->next_ckpt);
 			x->next_ckpt += x->ckpt_every;
-			if (!x->replaying && sim_checkpoint(x) < 0)
+			/* the results so far beside it: what an interrupted run leaves */
+			if (!x->replaying && (sim_checkpoint(x) < 0 || sim_save(x) < 0))
 				return -1;
 			continue;
 		}
@@ -763,7 +760,7 @@ static int sim_main(struct sim *x)
 		return 1;
 	results_set_mode(x->r, "sim");
 	run_opts_record(x->st, x->topo_file, x->r);
-	x->t0 = x->last_save = sim_wall();
+	x->t0 = sim_wall();
 	rc = sim_loop(x);
 	run_progress_clear(&x->bar);
 	if (rc < 0 && x->replaying) /* the replay failed: nothing of it is worth writing */
