@@ -275,7 +275,7 @@ static void sim_dispatch(struct sim *x)
 
 		if (j->arrival || x->jstate[k] != SIM_JOB_WAITING)
 			continue;
-		if (sim_conns_alive(x->conns) >= (size_t)x->parallel)
+		if (x->started - x->finished >= (uint64_t)x->parallel)
 			break;
 		if (x->busy[run_busy_key(x->t, j->a)] || x->busy[run_busy_key(x->t, j->b)])
 			continue;
@@ -537,6 +537,12 @@ static int sim_loop(struct sim *x)
 		if (x->finished_all)
 			break;
 		next = sched_next_due(x->s);
+		if (x->ready && x->started == x->finished && !x->arrival_ev) {
+			fprintf(stderr,
+				"natbed sim: %" PRIu64 " of %zu connects could not start (a bug)\n",
+				(uint64_t)x->plan.n_jobs - x->finished, x->plan.n_jobs);
+			return -1;
+		}
 		if (next < 0) {
 			fprintf(stderr,
 				"natbed sim: nothing left to happen, %" PRIu64 " of %zu connects "
