@@ -313,20 +313,32 @@ static struct mc_pair *mc_pair_by_txid(struct mc *c, int si, const uint8_t *txid
 	return NULL;
 }
 
-static void mc_on_check(struct mc *c, int si, const struct dg_ep *from, const struct peermsg *m)
+/* Another try's check or answer: on the agent's socket it belongs to
+ * another try under way there (a serving agent runs many at once, and a
+ * successful one keeps answering until its deadline), so it is handed
+ * back (false) for the agent to offer to the others; on a socket of our
+ * own it is a stray. */
+static bool mc_other_try(struct mc *c, int si)
+{
+	if (si == MC_MAIN_SOCK)
+		return false;
+	c->t->counts.wrong_try++;
+	return true;
+}
+
+/* true when the check was the try's */
+static bool mc_on_check(struct mc *c, int si, const struct dg_ep *from, const struct peermsg *m)
 {
 	struct trav_try *t = c->t;
 	natbed_time_t now = dg_now(t->dg);
 	struct mc_pair *p;
 	struct peermsg a;
 
-	if (m->try_id != t->id) {
-		t->counts.wrong_try++;
-		return;
-	}
+	if (m->try_id != t->id)
+		return mc_other_try(c, si);
 	if (t->peer.name[0] && strcmp(m->name, t->peer.name) != 0) {
 		t->counts.wrong_name++;
-		return;
+		return true;
 	}
 	t->counts.checks_in++;
 	c->heard = true;
@@ -335,10 +347,10 @@ static void mc_on_check(struct mc *c, int si, const struct dg_ep *from, const st
 	memcpy(a.name, t->self.name, sizeof(a.name) - 1);
 	mc_send(c, si, from, &a);
 	if (t->finished)
-		return;
+		return true;
 	if (m->nominate) {
 		mc_succeed(c, si, from, m->has_mapped ? &m->mapped : NULL, true);
-		return;
+		return true;
 	}
 	p = mc_pair_find(c, si, from);
 	if (!p) {
@@ -347,17 +359,18 @@ static void mc_on_check(struct mc *c, int si, const struct dg_ep *from, const st
 		int pi = mc_pair(t, si, from, now, MC_PRFLX, NULL);
 
 		if (pi < 0)
-			return;
+			return true;
 		p = &c->pairs[pi];
 		p->nsent = 1;
 		p->next = now + mc_schedule_offset(1) < t->deadline ? now + mc_schedule_offset(1)
 								    : MC_NEVER;
 		mc_pair_send(c, p, now);
 		mc_reschedule(c);
-		return;
+		return true;
 	}
 	if (p->last == MC_NEVER || now - p->last >= MC_TRIGGER_GAP)
 		mc_pair_send(c, p, now);
+	return true;
 }
 
 /* true when the answer was the try's (the main socket's others are the
@@ -368,10 +381,8 @@ static bool mc_on_answer(struct mc *c, int si, const struct dg_ep *from, const s
 	struct mc_sock *so = &c->socks[si];
 	struct mc_pair *p;
 
-	if (m->has_try && m->try_id != t->id) {
-		t->counts.wrong_try++;
-		return true;
-	}
+	if (m->has_try && m->try_id != t->id)
+		return mc_other_try(c, si);
 	p = mc_pair_by_txid(c, si, m->txid);
 	if (!p && !(so->has_probe && memcmp(so->probe_txid, m->txid, STUN_TXID_LEN) == 0)) {
 		if (!m->has_try && so->has_stun &&
@@ -421,10 +432,8 @@ static bool mc_handle(struct mc *c, int si, const struct dg_ep *from, const uint
 			t->counts.unknown++;
 		return true;
 	}
-	if (m.kind == PEERMSG_CHECK) {
-		mc_on_check(c, si, from, &m);
-		return true;
-	}
+	if (m.kind == PEERMSG_CHECK)
+		return mc_on_check(c, si, from, &m);
 	return mc_on_answer(c, si, from, &m);
 }
 
