@@ -829,12 +829,17 @@ int cmd_sim(int argc, char **argv)
 			results_write_json(x.r, stdout);
 		else
 			report_print_matrix(x.r, stdout, isatty(STDOUT_FILENO));
+		struct rusage ru;
+
+		getrusage(RUSAGE_SELF, &ru);
 		fprintf(stderr,
 			"natbed sim: %zu connects, %u connected, %.3f s of virtual time, %" PRIu64
-			" events in %.2f s; results in %s\n",
+			" events in %.2f s (%.2f s of CPU, %ld MB at most); results in %s\n",
 			results_n_attempts(x.r), results_overall(x.r)->successes,
 			(double)sched_now(x.s) / NATBED_NS_PER_S, x.events, sim_wall() - x.t0,
-			x.out);
+			(double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+			    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6,
+			ru.ru_maxrss / 1024, x.out);
 	}
 done:
 	sim_free(&x);

@@ -19,6 +19,8 @@ pkgs=(
   nftables conntrack procps psmisc python3 bc jq util-linux natpmpc
   # results.json against docs/results.schema.json | report.html rendered headless
   python3-jsonschema chromium
+  # the seed's SimPy model beside natbed sim (bench/sim.sh)
+  python3-simpy3
 )
 
 missing=()
