@@ -199,8 +199,9 @@ bool probe_echo(const struct dgram *d, int sock, uint64_t try_id, const struct d
 	uint32_t seq;
 	int n;
 
-	if (!probe_parse(buf, len, &m, &t, &seq) || m.cls != STUN_CLASS_REQUEST || t != try_id ||
-	    (expect && !dg_ep_eq(from, expect)))
+	/* the source first: it costs nothing, the parse a CRC */
+	if ((expect && !dg_ep_eq(from, expect)) || !probe_parse(buf, len, &m, &t, &seq) ||
+	    m.cls != STUN_CLASS_REQUEST || t != try_id)
 		return false;
 	n = probe_build(out, sizeof(out), STUN_CLASS_SUCCESS, m.txid, t, seq);
 	if (n > 0)

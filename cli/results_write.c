@@ -32,11 +32,6 @@ static json_t *rw_num(double x, int digits)
 	return isfinite(x) ? json_real(rw_round(x, digits)) : json_null();
 }
 
-static json_t *rw_str(const char *s)
-{
-	return s ? json_string(s) : json_null();
-}
-
 static json_t *rw_pair(const char *x, const char *y)
 {
 	return json_pack("[s,s]", x, y);
@@ -72,23 +67,157 @@ static json_t *rw_winner(json_t *o, const struct res_winner *w, const char *ms_k
 	return o;
 }
 
-static json_t *rw_attempt(const struct res_attempt *a)
+/* --- an attempt, written as jansson would dump its object ----------------- */
+
+/* A real as jansson writes one with JSON_REAL_PRECISION(RW_REAL_DIGITS)
+ * (jsonp_dtostr): %.15g, ".0" added when there is neither a point nor an
+ * exponent, the exponent without a '+' or leading zeros; null when not
+ * finite. */
+static void rw_real(FILE *f, double x, int digits)
 {
-	json_t *tried = json_array();
+	char b[64], *e, *start, *end;
+
+	if (!isfinite(x)) {
+		fputs("null", f);
+		return;
+	}
+	snprintf(b, sizeof(b) - 2, "%.*g", RW_REAL_DIGITS, rw_round(x, digits));
+	if (!strchr(b, '.') && !strchr(b, 'e'))
+		strcat(b, ".0");
+	if ((e = strchr(b, 'e'))) {
+		start = e + 1;
+		end = start + 1;
+		if (*start == '-')
+			start++;
+		while (*end == '0')
+			end++;
+		if (end != start)
+			memmove(start, end, strlen(end) + 1);
+	}
+	fputs(b, f);
+}
+
+/* A string as jansson writes one (dump_string, no flags): '"' and '\'
+ * escaped, control characters as \b \f \n \r \t or \u00XX, the rest as it
+ * is; null for NULL. */
+static void rw_string(FILE *f, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	if (!s) {
+		fputs("null", f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\') {
+			fputc('\\', f);
+			fputc(c, f);
+		} else if (c >= 0x20) {
+			fputc(c, f);
+		} else if (c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t') {
+			fputc('\\', f);
+			fputc(c == '\b'	  ? 'b'
+			      : c == '\f' ? 'f'
+			      : c == '\n' ? 'n'
+			      : c == '\r' ? 'r'
+					  : 't',
+			      f);
+		} else {
+			fprintf(f, "\\u00%c%c", hex[c >> 4], hex[c & 0xF]);
+		}
+	}
+	fputc('"', f);
+}
+
+/* One member: KEY at the indent given, the value to follow. */
+static void rw_key(FILE *f, const char *indent, const char *key)
+{
+	fprintf(f, "%s\"%s\": ", indent, key);
+}
+
+static void rw_str_pair(FILE *f, const char *indent, const char *x, const char *y)
+{
+	fputs("[\n", f);
+	fprintf(f, "%s  ", indent);
+	rw_string(f, x);
+	fprintf(f, ",\n%s  ", indent);
+	rw_string(f, y);
+	fprintf(f, "\n%s]", indent);
+}
+
+/* An attempt object as an element of the attempts list, two levels down:
+ * its members sorted by key, as results.json's whole dump has them. */
+static int rw_attempt(FILE *f, const struct res_attempt *a)
+{
+	static const char in[] = "      ", in2[] = "          ";
 	size_t i;
 
-	for (i = 0; tried && i < a->n_tried; i++)
-		json_array_append_new(
-		    tried, json_pack("{s:s,s:b,s:o,s:o}", "method", a->tried[i].method, "success",
-				     a->tried[i].success, "ms", rw_num(a->tried[i].ms, 3), "reason",
-				     rw_str(a->tried[i].reason)));
-	return json_pack("{s:o,s:o,s:s,s:b,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "pair",
-			 rw_pair(a->a, a->b), "nat", rw_pair(a->nat_a, a->nat_b), "method",
-			 a->method, "success", a->success, "setup_ms", rw_num(a->setup_ms, 3),
-			 "rtt_ms", rw_num(a->rtt_ms, 3), "loss", rw_num(a->loss, 6), "path",
-			 rw_str(a->path), "local", rw_str(a->local), "remote", rw_str(a->remote),
-			 "reason", rw_str(a->reason), "tried", tried, "t_s", rw_num(a->t_s, 6),
-			 "auth_ms", rw_num(a->auth_ms, 3));
+	fputs("{\n", f);
+	rw_key(f, in, "auth_ms");
+	rw_real(f, a->auth_ms, 3);
+	fputs(",\n", f);
+	rw_key(f, in, "local");
+	rw_string(f, a->local);
+	fputs(",\n", f);
+	rw_key(f, in, "loss");
+	rw_real(f, a->loss, 6);
+	fputs(",\n", f);
+	rw_key(f, in, "method");
+	rw_string(f, a->method);
+	fputs(",\n", f);
+	rw_key(f, in, "nat");
+	rw_str_pair(f, in, a->nat_a, a->nat_b);
+	fputs(",\n", f);
+	rw_key(f, in, "pair");
+	rw_str_pair(f, in, a->a, a->b);
+	fputs(",\n", f);
+	rw_key(f, in, "path");
+	rw_string(f, a->path);
+	fputs(",\n", f);
+	rw_key(f, in, "reason");
+	rw_string(f, a->reason);
+	fputs(",\n", f);
+	rw_key(f, in, "remote");
+	rw_string(f, a->remote);
+	fputs(",\n", f);
+	rw_key(f, in, "rtt_ms");
+	rw_real(f, a->rtt_ms, 3);
+	fputs(",\n", f);
+	rw_key(f, in, "setup_ms");
+	rw_real(f, a->setup_ms, 3);
+	fputs(",\n", f);
+	rw_key(f, in, "success");
+	fputs(a->success ? "true" : "false", f);
+	fputs(",\n", f);
+	rw_key(f, in, "t_s");
+	rw_real(f, a->t_s, 6);
+	fputs(",\n", f);
+	rw_key(f, in, "tried");
+	fputs(a->n_tried ? "[" : "[]", f);
+	for (i = 0; i < a->n_tried; i++) {
+		const struct res_try *t = &a->tried[i];
+
+		fprintf(f, "%s\n%s  {\n", i ? "," : "", in);
+		rw_key(f, in2, "method");
+		rw_string(f, t->method);
+		fputs(",\n", f);
+		rw_key(f, in2, "ms");
+		rw_real(f, t->ms, 3);
+		fputs(",\n", f);
+		rw_key(f, in2, "reason");
+		rw_string(f, t->reason);
+		fputs(",\n", f);
+		rw_key(f, in2, "success");
+		fputs(t->success ? "true" : "false", f);
+		fprintf(f, "\n%s  }", in);
+	}
+	if (a->n_tried)
+		fprintf(f, "\n%s]", in);
+	fputs("\n    }", f);
+	return ferror(f) ? -EIO : 0;
 }
 
 static json_t *rw_pairs(struct results *r)
@@ -201,22 +330,11 @@ static json_t *rw_document(struct results *r)
 /* An attempt is two levels down: jansson indents its lines by four. */
 #define RW_ATTEMPT_INDENT "    "
 
-/* s with every line after the first indented by RW_ATTEMPT_INDENT. */
-static int rw_indented(FILE *f, const char *s)
-{
-	const char *nl;
-
-	for (; (nl = strchr(s, '\n')); s = nl + 1)
-		if (fwrite(s, 1, (size_t)(nl + 1 - s), f) != (size_t)(nl + 1 - s) ||
-		    fputs(RW_ATTEMPT_INDENT, f) == EOF)
-			return -EIO;
-	return fputs(s, f) == EOF ? -EIO : 0;
-}
-
 /* The document as jansson would dump it whole (keys sorted, "attempts"
- * first), with the attempts written one by one rather than held as one
- * tree: a simulation's million attempts would take gigabytes as JSON
- * objects. tests/unit/test_results.c compares the bytes with a file. */
+ * first), with the attempts written one by one by rw_attempt rather than
+ * held as one tree: a simulation's million attempts would take gigabytes
+ * as JSON objects, and time to build them. tests/unit/test_results.c
+ * compares the bytes with a file. */
 int results_write_json(struct results *r, FILE *f)
 {
 	static const char head[] = "{\n  \"attempts\": []";
@@ -235,17 +353,14 @@ int results_write_json(struct results *r, FILE *f)
 	else if (fputs("{\n  \"attempts\": [", f) == EOF)
 		rc = -EIO;
 	for (i = 0; n && rc == 0 && i < n; i++) {
-		json_t *a = rw_attempt(results_attempt(r, i));
-		char *s = a ? json_dumps(a, RW_JSON_FLAGS) : NULL;
+		const struct res_attempt *a = results_attempt(r, i);
 
-		json_decref(a);
-		if (!s)
+		if (!a)
 			rc = -ENOMEM;
 		else if (fputs(i ? ",\n" RW_ATTEMPT_INDENT : "\n" RW_ATTEMPT_INDENT, f) == EOF)
 			rc = -EIO;
 		else
-			rc = rw_indented(f, s);
-		free(s);
+			rc = rw_attempt(f, a);
 	}
 	if (n && rc == 0 && (fputs("\n  ]", f) == EOF || fputs(rest + sizeof(head) - 1, f) == EOF))
 		rc = -EIO;

@@ -87,7 +87,7 @@ struct sim {
 	const char *restore_path;
 
 	struct run_progress bar;
-	double t0;
+	double t0, t_end; /* wall clock: the start, the end of the simulation proper */
 	char err[TOPO_ERR_MAX + 512];
 };
 
@@ -774,6 +774,7 @@ static int sim_main(struct sim *x)
 	if (rc > 0 && x->ckpt_path && !x->replaying)
 		sim_checkpoint(x); /* where a restore goes on from */
 	sim_exhaustion(x);
+	x->t_end = sim_wall();
 	if (sim_save(x) < 0 || rc < 0)
 		return 1;
 	if (rc > 0)
@@ -834,12 +835,13 @@ int cmd_sim(int argc, char **argv)
 		getrusage(RUSAGE_SELF, &ru);
 		fprintf(stderr,
 			"natbed sim: %zu connects, %u connected, %.3f s of virtual time, %" PRIu64
-			" events in %.2f s (%.2f s of CPU, %ld MB at most); results in %s\n",
+			" events in %.2f s (%.2f s of CPU, %ld MB at most; %.2f s of it writing "
+			"the results); results in %s\n",
 			results_n_attempts(x.r), results_overall(x.r)->successes,
 			(double)sched_now(x.s) / NATBED_NS_PER_S, x.events, sim_wall() - x.t0,
 			(double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
 			    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6,
-			ru.ru_maxrss / 1024, x.out);
+			ru.ru_maxrss / 1024, sim_wall() - x.t_end, x.out);
 	}
 done:
 	sim_free(&x);
