@@ -40,13 +40,28 @@ static int probe_build(uint8_t *buf, size_t cap, enum stun_class cls, const uint
 	return stun_msg_build_finish(&b);
 }
 
+/* RFC 8489 §5: the method is the message type's bits M0-M11 around the
+ * class bits. What is no probe is told from its first two bytes, before
+ * the whole parse and its CRC: a serving agent offers every datagram of
+ * its main socket to each path it keeps. */
+static bool probe_method(const uint8_t *buf, size_t len)
+{
+	unsigned type;
+
+	if (len < STUN_HEADER_LEN)
+		return false;
+	type = (unsigned)buf[0] << 8 | buf[1];
+	return (((type & 0x3E00) >> 2) | ((type & 0x00E0) >> 1) | (type & 0x000F)) ==
+	       NBSTUN_METHOD_PROBE;
+}
+
 /* Parses a probe or echo: its class, try id and sequence number. */
 static bool probe_parse(const uint8_t *buf, size_t len, struct stun_msg *m, uint64_t *try_id,
 			uint32_t *seq)
 {
 	const struct stun_attr *t, *s;
 
-	if (stun_msg_parse(buf, len, 0, m, NULL, 0) != STUN_PARSE_OK ||
+	if (!probe_method(buf, len) || stun_msg_parse(buf, len, 0, m, NULL, 0) != STUN_PARSE_OK ||
 	    m->method != NBSTUN_METHOD_PROBE || !(t = stun_msg_find(m, NBSTUN_ATTR_TRY)) ||
 	    !(s = stun_msg_find(m, NBSTUN_ATTR_SEQ)) || t->len != 8 || s->len != 4)
 		return false;
@@ -184,8 +199,9 @@ bool probe_echo(const struct dgram *d, int sock, uint64_t try_id, const struct d
 	uint32_t seq;
 	int n;
 
-	if (!probe_parse(buf, len, &m, &t, &seq) || m.cls != STUN_CLASS_REQUEST || t != try_id ||
-	    (expect && !dg_ep_eq(from, expect)))
+	/* the source first: it costs nothing, the parse a CRC */
+	if ((expect && !dg_ep_eq(from, expect)) || !probe_parse(buf, len, &m, &t, &seq) ||
+	    m.cls != STUN_CLASS_REQUEST || t != try_id)
 		return false;
 	n = probe_build(out, sizeof(out), STUN_CLASS_SUCCESS, m.txid, t, seq);
 	if (n > 0)

@@ -27,6 +27,7 @@ int cmd_config(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_capture(int argc, char **argv);
 int cmd_matrix(int argc, char **argv);
+int cmd_sim(int argc, char **argv);
 
 /* Exits 1 with a clear message unless running as root. */
 int cli_need_root(const char *what);
@@ -36,6 +37,9 @@ int cli_check_prefix(const char *prefix);
 
 /* /run/natbed/PREFIX[/leaf] into buf. */
 void cli_run_path(char *buf, size_t len, const char *prefix, const char *leaf);
+
+/* Makes directory dir and its parents (mode 0755). 0, or -1 with errno. */
+int cli_mkdirs(const char *dir);
 
 /* The directory holding this executable, for finding its sibling binaries. */
 const char *cli_exe_dir(void);

@@ -17,8 +17,10 @@ struct config_key_def {
 	const char *name;
 	const char *def; /* built-in default; "" : unset */
 	config_check_fn check;
-	const char *rule;  /* what a value must be, for errors */
-	const char *unset; /* what an unset value means, for --show */
+	const char *rule;    /* what a value must be, for errors */
+	const char *unset;   /* what an unset value means, for --show */
+	const char *sim_def; /* natbed sim's default when not def's; NULL: def */
+	bool sim_only;	     /* natbed run has no use for it */
 };
 
 static int c_prefix(const char *s)
@@ -126,21 +128,37 @@ static const struct config_key_def config_keys[CK_COUNT] = {
 		     NULL},
     [CK_CAPTURE] = {"capture", "all", c_any, "all, none or NAME,...", NULL},
     [CK_DURATION] = {"duration", "", c_duration, "a duration above zero, e.g. 60s",
-		     "the scenario's"},
-    [CK_CLIENTS] = {"clients", "", c_clients, "1 to 1000000", "the scenario's"},
+		     "the scenario's", "300s"},
+    [CK_CLIENTS] = {"clients", "", c_clients, "1 to 1000000", "the scenario's", "500"},
     [CK_ARRIVAL_RATE] = {"arrival-rate", "", c_rate, "a number above 0, optionally /s",
-			 "the scenario's"},
+			 "the scenario's", "2.0/s"},
+    [CK_CHECKPOINT_EVERY] = {"checkpoint-every", "60s", c_duration,
+			     "a duration above zero, e.g. 60s", NULL, NULL, true},
+    [CK_CHECKPOINT] = {"checkpoint", "", c_any, "a file", "no checkpoints", NULL, true},
 };
 
-void config_init(struct config *c)
+void config_init(struct config *c, bool sim)
 {
 	size_t k;
 
 	memset(c, 0, sizeof(*c));
 	for (k = 0; k < CK_COUNT; k++) {
-		snprintf(c->v[k].text, sizeof(c->v[k].text), "%s", config_keys[k].def);
+		const char *def =
+		    sim && config_keys[k].sim_def ? config_keys[k].sim_def : config_keys[k].def;
+
+		snprintf(c->v[k].text, sizeof(c->v[k].text), "%s", def);
 		snprintf(c->v[k].from, sizeof(c->v[k].from), "default");
 	}
+}
+
+bool config_key_output(enum config_key k)
+{
+	return k == CK_OUT || k == CK_CHECKPOINT || k == CK_CHECKPOINT_EVERY;
+}
+
+bool config_key_sim_only(enum config_key k)
+{
+	return (unsigned)k < CK_COUNT && config_keys[k].sim_only;
 }
 
 int config_key_find(const char *name)
@@ -292,7 +310,7 @@ uint64_t config_u64(const struct config *c, enum config_key k)
 	return c->v[k].text[0] ? strtoull(c->v[k].text, NULL, 10) : 0;
 }
 
-void config_print(const struct config *c, FILE *f)
+void config_print(const struct config *c, FILE *f, bool sim)
 {
 	char unset[CONFIG_VALUE_MAX];
 	size_t k;
@@ -300,11 +318,13 @@ void config_print(const struct config *c, FILE *f)
 	for (k = 0; k < CK_COUNT; k++) {
 		const char *v = c->v[k].text;
 
+		if (config_keys[k].sim_only && !sim)
+			continue;
 		if (!v[0]) {
 			snprintf(unset, sizeof(unset), "(%s)",
 				 config_keys[k].unset ? config_keys[k].unset : "unset");
 			v = unset;
 		}
-		fprintf(f, "%-13s %-24s %s\n", config_keys[k].name, v, c->v[k].from);
+		fprintf(f, "%-16s %-24s %s\n", config_keys[k].name, v, c->v[k].from);
 	}
 }

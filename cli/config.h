@@ -30,6 +30,8 @@ enum config_key {
 	CK_DURATION,
 	CK_CLIENTS,
 	CK_ARRIVAL_RATE,
+	CK_CHECKPOINT_EVERY, /* natbed sim's */
+	CK_CHECKPOINT,	     /* natbed sim's */
 	CK_COUNT
 };
 
@@ -42,8 +44,16 @@ struct config {
 	struct config_value v[CK_COUNT];
 };
 
-/* Every key at its built-in default. */
-void config_init(struct config *c);
+/* Every key at its built-in default: natbed run's, or with sim natbed
+ * sim's (the seed's: arrivals at 2.0/s for 300 s, at most 500 clients,
+ * where the topology does not say). */
+void config_init(struct config *c, bool sim);
+
+/* Whether key k is natbed sim's alone (a flag natbed run refuses). */
+bool config_key_sim_only(enum config_key k);
+/* Whether key k says only where files go (out, checkpoint, ...): it
+ * changes no result. */
+bool config_key_output(enum config_key k);
 
 /* The key called name ("until-ci"), or -1. */
 int config_key_find(const char *name);
@@ -66,7 +76,8 @@ bool config_bool(const struct config *c, enum config_key k);
 double config_double(const struct config *c, enum config_key k);
 uint64_t config_u64(const struct config *c, enum config_key k);
 
-/* Every key, its effective value and where it came from, one a line. */
-void config_print(const struct config *c, FILE *f);
+/* Every key, its effective value and where it came from, one a line;
+ * natbed sim's own keys only with sim. */
+void config_print(const struct config *c, FILE *f, bool sim);
 
 #endif

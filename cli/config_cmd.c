@@ -10,17 +10,19 @@
 static void config_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: natbed config --show [natbed run's options] [FILE]\n"
+		"usage: natbed config --show [--sim] [natbed run's or sim's options] [FILE]\n"
 		"\n"
-		"Prints every setting `natbed run` would use with the same arguments, its\n"
-		"value and where it came from: default (built in), the config file\n"
-		"(%s, or --config FILE) with its line, the topology (FILE, or\n"
-		"the built-in matrix without one), or a flag. Later layers win: defaults <\n"
+		"Prints every setting `natbed run` (with --sim: `natbed sim`) would use with\n"
+		"the same arguments, its value and where it came from: default (built in),\n"
+		"the config file (%s, or --config FILE) with its line, the\n"
+		"topology (FILE, or the built-in matrix without one), or a flag. Later layers win: "
+		"defaults <\n"
 		"config file < topology < flags. Unknown keys and bad values are errors that\n"
 		"name the file and line. Needs no root; brings nothing up. docs/config.md\n"
 		"lists the keys.\n"
 		"\n"
 		"  --show        print the settings (the only action)\n"
+		"  --sim         natbed sim's settings: its defaults, its flags\n"
 		"  -h, --help    this text\n"
 		"\n"
 		"Exit status: 0 printed, 2 bad usage, config file, topology or value.\n",
@@ -33,10 +35,15 @@ int cmd_config(int argc, char **argv)
 	int i, j = 0, rc;
 	bool show = false;
 
-	/* --show is this command's; the rest are natbed run's */
+	/* --show and --sim are this command's; the rest are natbed run's (or
+	 * natbed sim's) */
 	for (i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--show") == 0) {
 			show = true;
+			continue;
+		}
+		if (strcmp(argv[i], "--sim") == 0) {
+			st.sim = true;
 			continue;
 		}
 		argv[j++] = argv[i];
@@ -53,8 +60,9 @@ int cmd_config(int argc, char **argv)
 		run_opts_free(&st);
 		return rc;
 	}
-	printf("# natbed run %s: each setting, its value, where it came from\n", st.topo_name);
-	config_print(&st.cfg, stdout);
+	printf("# natbed %s %s: each setting, its value, where it came from\n",
+	       st.sim ? "sim" : "run", st.topo_name);
+	config_print(&st.cfg, stdout, st.sim);
 	run_opts_free(&st);
 	return 0;
 }

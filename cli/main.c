@@ -13,6 +13,7 @@ static const struct cli_cmd cli_cmds[] = {
     {"ctl", cmd_ctl, "talk to the running emulator"},
     {"run", cmd_run, "bring a topology up, play its scenario, write the results"},
     {"matrix", cmd_matrix, "run your traversal program across the NAT presets, judged"},
+    {"sim", cmd_sim, "play a topology's scenario in virtual time: the same code, no root"},
     {"config", cmd_config, "show the settings natbed run would use, and their sources"},
     {"capture", cmd_capture, "stream a view's packets live as pcap (to Wireshark)"},
     {"report", cmd_report, "write report.html from a run's results.json"},

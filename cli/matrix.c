@@ -224,7 +224,7 @@ static int mx_prepare(struct mx_ctx *x)
 	if (mx_resolve(x) < 0)
 		return 2;
 	snprintf(out, sizeof(out), "%s", x->o->out ? x->o->out : "out/" MX_TOPOLOGY);
-	if (session_mkdirs(out) < 0 || !realpath(out, x->out)) {
+	if (cli_mkdirs(out) < 0 || !realpath(out, x->out)) {
 		fprintf(stderr, "natbed matrix: cannot create the output directory %s: %s\n", out,
 			strerror(errno));
 		return 1;

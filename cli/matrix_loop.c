@@ -73,7 +73,7 @@ static int mx_signal_dir(const struct mx_loop_cfg *c, const struct mx_pair *q, c
 		fprintf(stderr, "natbed matrix: cannot empty %s: %s\n", buf, strerror(errno));
 		return -1;
 	}
-	if (session_mkdirs(buf) < 0) {
+	if (cli_mkdirs(buf) < 0) {
 		fprintf(stderr, "natbed matrix: cannot make %s: %s\n", buf, strerror(errno));
 		return -1;
 	}

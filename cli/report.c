@@ -418,6 +418,11 @@ static void rp_meta(struct results *r, FILE *f)
 	fputs("</dd>\n<dt>natbed</dt><dd>", f);
 	report_escape(f, results_natbed_version(r));
 	fputs("</dd>\n", f);
+	if (results_mode(r))
+		fprintf(f, "<dt>mode</dt><dd>%s</dd>\n",
+			strcmp(results_mode(r), "sim") == 0
+			    ? "sim: natbed sim, every time virtual but the wall time"
+			    : "run: natbed run, real packets through natbed-emu");
 	if (isfinite(wall))
 		fprintf(f, "<dt>wall time</dt><dd>%.1f s (%.2f attempts/s)</dd>\n", wall,
 			wall > 0 ? results_n_attempts(r) / wall : 0.0);
@@ -438,15 +443,18 @@ static void rp_meta(struct results *r, FILE *f)
 
 int report_render(struct results *r, FILE *f)
 {
+	const char *cmd = results_mode(r) && strcmp(results_mode(r), "sim") == 0 ? "sim" : "run";
+
 	if (!results_overall(r))
 		return -ENOMEM;
 	fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
 	      /* nothing may be fetched: no script, font, image or style from anywhere */
 	      "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
-	      "style-src 'unsafe-inline'\">\n<title>natbed run: ",
+	      "style-src 'unsafe-inline'\">\n<title>",
 	      f);
+	fprintf(f, "natbed %s: ", cmd);
 	report_escape(f, results_topology(r));
-	fprintf(f, "</title>\n<style>%s</style>\n</head>\n<body>\n<h1>natbed run: ", rp_css);
+	fprintf(f, "</title>\n<style>%s</style>\n</head>\n<body>\n<h1>natbed %s: ", rp_css, cmd);
 	report_escape(f, results_topology(r));
 	fputs("</h1>\n", f);
 	rp_meta(r, f);

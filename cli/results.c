@@ -51,6 +51,7 @@ struct results {
 	size_t n_exh;
 	struct r_option *opt; /* sorted by key */
 	size_t n_opt;
+	const char *mode;    /* "run", "sim", or NULL until set */
 	char *check_summary; /* natbed check's verdict, NULL until set */
 	bool check_passed;
 	unsigned long check_violations;
@@ -430,6 +431,23 @@ int results_set_option(struct results *r, const char *key, const char *value)
 	n[i] = (struct r_option){k, v};
 	r->n_opt++;
 	return 0;
+}
+
+int results_set_mode(struct results *r, const char *mode)
+{
+	static const char *const modes[] = {"run", "sim"};
+
+	for (size_t i = 0; r && mode && i < sizeof(modes) / sizeof(modes[0]); i++)
+		if (strcmp(mode, modes[i]) == 0) {
+			r->mode = modes[i];
+			return 0;
+		}
+	return -EINVAL;
+}
+
+const char *results_mode(const struct results *r)
+{
+	return r->mode;
 }
 
 int results_set_check(struct results *r, bool passed, unsigned long n_violations,
@@ -1302,7 +1320,7 @@ static int r_jcheck(struct results *r, json_t *c, char *err, size_t len)
 /* The metadata, options and port-exhaustion counts of a results.json. */
 static struct results *r_jhead(json_t *j, char *err, size_t len)
 {
-	const char *topo, *started, *version, *k;
+	const char *topo, *started, *version, *mode, *k;
 	json_t *v, *opts = json_object_get(j, "options");
 	json_t *exh = json_object_get(json_object_get(j, "port_exhaustion"), "nats");
 	struct results *r;
@@ -1316,7 +1334,7 @@ static struct results *r_jhead(json_t *j, char *err, size_t len)
 	if (r_jstr(j, "topology", &topo, err, len) < 0 ||
 	    r_jstr(j, "started", &started, err, len) < 0 ||
 	    r_jstr(j, "natbed_version", &version, err, len) < 0 ||
-	    r_jnum(j, "wall_s", &wall, err, len) < 0)
+	    r_jstr(j, "mode", &mode, err, len) < 0 || r_jnum(j, "wall_s", &wall, err, len) < 0)
 		return NULL;
 	if (r_jseed(json_object_get(j, "seed"), &seed) < 0) {
 		r_fail(err, len, "seed: not an integer from 0 to 18446744073709551615");
@@ -1327,6 +1345,10 @@ static struct results *r_jhead(json_t *j, char *err, size_t len)
 		return NULL;
 	}
 	r->wall_s = wall;
+	if (mode && results_set_mode(r, mode) < 0) {
+		r_fail(err, len, "mode: not \"run\" or \"sim\"");
+		goto fail;
+	}
 	json_object_foreach(opts, k, v)
 	{
 		if (!json_is_string(v) || results_set_option(r, k, json_string_value(v)) < 0) {

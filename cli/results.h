@@ -197,6 +197,14 @@ void results_set_wall(struct results *r, double wall_s);
  * -EINVAL, -ENOMEM. */
 int results_set_option(struct results *r, const char *key, const char *value);
 
+/* Records how the attempts were made: "run" (natbed run: real packets
+ * through natbed-emu, wall-clock times) or "sim" (natbed sim: the same
+ * code in virtual time), written as `mode`; absent until set. 0, or
+ * -EINVAL for another word. */
+int results_set_mode(struct results *r, const char *mode);
+/* The mode set (a static string), or NULL. */
+const char *results_mode(const struct results *r);
+
 /* Records natbed check's verdict on the run's captures (cli/check.h):
  * whether it passed, its number of violations and its one-line summary,
  * written as `check` in results.json (absent until set). Setting it again

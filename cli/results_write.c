@@ -37,6 +37,12 @@ static json_t *rw_str(const char *s)
 	return s ? json_string(s) : json_null();
 }
 
+/* natbed matrix's exit statuses [a, b]. */
+static json_t *rw_exit(int a, int b)
+{
+	return json_pack("[I,I]", (json_int_t)a, (json_int_t)b);
+}
+
 static json_t *rw_pair(const char *x, const char *y)
 {
 	return json_pack("[s,s]", x, y);
@@ -69,37 +75,6 @@ static json_t *rw_winner(json_t *o, const struct res_winner *w, const char *ms_k
 {
 	json_object_set_new(o, "winner", json_string(w->method));
 	json_object_set_new(o, ms_key, rw_num(w->setup_ms, 3));
-	return o;
-}
-
-/* natbed matrix's exit statuses [a, b]. */
-static json_t *rw_exit(int a, int b)
-{
-	return json_pack("[I,I]", (json_int_t)a, (json_int_t)b);
-}
-
-/* Attempt i of r. */
-static json_t *rw_attempt(struct results *r, size_t i_att)
-{
-	const struct res_attempt *a = results_attempt(r, i_att);
-	int ea, eb;
-	json_t *tried = json_array(), *o;
-	size_t i;
-
-	for (i = 0; tried && i < a->n_tried; i++)
-		json_array_append_new(
-		    tried, json_pack("{s:s,s:b,s:o,s:o}", "method", a->tried[i].method, "success",
-				     a->tried[i].success, "ms", rw_num(a->tried[i].ms, 3), "reason",
-				     rw_str(a->tried[i].reason)));
-	o = json_pack("{s:o,s:o,s:s,s:b,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "pair",
-		      rw_pair(a->a, a->b), "nat", rw_pair(a->nat_a, a->nat_b), "method", a->method,
-		      "success", a->success, "setup_ms", rw_num(a->setup_ms, 3), "rtt_ms",
-		      rw_num(a->rtt_ms, 3), "loss", rw_num(a->loss, 6), "path", rw_str(a->path),
-		      "local", rw_str(a->local), "remote", rw_str(a->remote), "reason",
-		      rw_str(a->reason), "tried", tried, "t_s", rw_num(a->t_s, 6), "auth_ms",
-		      rw_num(a->auth_ms, 3), "gate", rw_str(a->gate), "trust", rw_str(a->trust));
-	if (o && results_attempt_exit(r, i_att, &ea, &eb))
-		json_object_set_new(o, "exit", rw_exit(ea, eb));
 	return o;
 }
 
@@ -136,6 +111,168 @@ static json_t *rw_gate(struct results *r)
 		json_decref(methods);
 	}
 	return o;
+}
+
+/* --- an attempt, written as jansson would dump its object ----------------- */
+
+/* A real as jansson writes one with JSON_REAL_PRECISION(RW_REAL_DIGITS)
+ * (jsonp_dtostr): %.15g, ".0" added when there is neither a point nor an
+ * exponent, the exponent without a '+' or leading zeros; null when not
+ * finite. */
+static void rw_real(FILE *f, double x, int digits)
+{
+	char b[64], *e, *start, *end;
+
+	if (!isfinite(x)) {
+		fputs("null", f);
+		return;
+	}
+	snprintf(b, sizeof(b) - 2, "%.*g", RW_REAL_DIGITS, rw_round(x, digits));
+	if (!strchr(b, '.') && !strchr(b, 'e'))
+		strcat(b, ".0");
+	if ((e = strchr(b, 'e'))) {
+		start = e + 1;
+		end = start + 1;
+		if (*start == '-')
+			start++;
+		while (*end == '0')
+			end++;
+		if (end != start)
+			memmove(start, end, strlen(end) + 1);
+	}
+	fputs(b, f);
+}
+
+/* A string as jansson writes one (dump_string, no flags): '"' and '\'
+ * escaped, control characters as \b \f \n \r \t or \u00XX, the rest as it
+ * is; null for NULL. */
+static void rw_string(FILE *f, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	if (!s) {
+		fputs("null", f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\') {
+			fputc('\\', f);
+			fputc(c, f);
+		} else if (c >= 0x20) {
+			fputc(c, f);
+		} else if (c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t') {
+			fputc('\\', f);
+			fputc(c == '\b'	  ? 'b'
+			      : c == '\f' ? 'f'
+			      : c == '\n' ? 'n'
+			      : c == '\r' ? 'r'
+					  : 't',
+			      f);
+		} else {
+			fprintf(f, "\\u00%c%c", hex[c >> 4], hex[c & 0xF]);
+		}
+	}
+	fputc('"', f);
+}
+
+/* One member: KEY at the indent given, the value to follow. */
+static void rw_key(FILE *f, const char *indent, const char *key)
+{
+	fprintf(f, "%s\"%s\": ", indent, key);
+}
+
+static void rw_str_pair(FILE *f, const char *indent, const char *x, const char *y)
+{
+	fputs("[\n", f);
+	fprintf(f, "%s  ", indent);
+	rw_string(f, x);
+	fprintf(f, ",\n%s  ", indent);
+	rw_string(f, y);
+	fprintf(f, "\n%s]", indent);
+}
+
+/* An attempt object as an element of the attempts list, two levels down:
+ * its members sorted by key, as results.json's whole dump has them. */
+static int rw_attempt(FILE *f, struct results *r, size_t i_att, const struct res_attempt *a)
+{
+	static const char in[] = "      ", in2[] = "          ";
+	size_t i;
+	int ea, eb;
+
+	fputs("{\n", f);
+	rw_key(f, in, "auth_ms");
+	rw_real(f, a->auth_ms, 3);
+	fputs(",\n", f);
+	if (results_attempt_exit(r, i_att, &ea, &eb))
+		fprintf(f, "%s\"exit\": [\n%s  %d,\n%s  %d\n%s],\n", in, in, ea, in, eb, in);
+	rw_key(f, in, "gate");
+	rw_string(f, a->gate);
+	fputs(",\n", f);
+	rw_key(f, in, "local");
+	rw_string(f, a->local);
+	fputs(",\n", f);
+	rw_key(f, in, "loss");
+	rw_real(f, a->loss, 6);
+	fputs(",\n", f);
+	rw_key(f, in, "method");
+	rw_string(f, a->method);
+	fputs(",\n", f);
+	rw_key(f, in, "nat");
+	rw_str_pair(f, in, a->nat_a, a->nat_b);
+	fputs(",\n", f);
+	rw_key(f, in, "pair");
+	rw_str_pair(f, in, a->a, a->b);
+	fputs(",\n", f);
+	rw_key(f, in, "path");
+	rw_string(f, a->path);
+	fputs(",\n", f);
+	rw_key(f, in, "reason");
+	rw_string(f, a->reason);
+	fputs(",\n", f);
+	rw_key(f, in, "remote");
+	rw_string(f, a->remote);
+	fputs(",\n", f);
+	rw_key(f, in, "rtt_ms");
+	rw_real(f, a->rtt_ms, 3);
+	fputs(",\n", f);
+	rw_key(f, in, "setup_ms");
+	rw_real(f, a->setup_ms, 3);
+	fputs(",\n", f);
+	rw_key(f, in, "success");
+	fputs(a->success ? "true" : "false", f);
+	fputs(",\n", f);
+	rw_key(f, in, "t_s");
+	rw_real(f, a->t_s, 6);
+	fputs(",\n", f);
+	rw_key(f, in, "tried");
+	fputs(a->n_tried ? "[" : "[]", f);
+	for (i = 0; i < a->n_tried; i++) {
+		const struct res_try *t = &a->tried[i];
+
+		fprintf(f, "%s\n%s  {\n", i ? "," : "", in);
+		rw_key(f, in2, "method");
+		rw_string(f, t->method);
+		fputs(",\n", f);
+		rw_key(f, in2, "ms");
+		rw_real(f, t->ms, 3);
+		fputs(",\n", f);
+		rw_key(f, in2, "reason");
+		rw_string(f, t->reason);
+		fputs(",\n", f);
+		rw_key(f, in2, "success");
+		fputs(t->success ? "true" : "false", f);
+		fprintf(f, "\n%s  }", in);
+	}
+	if (a->n_tried)
+		fprintf(f, "\n%s]", in);
+	fputs(",\n", f);
+	rw_key(f, in, "trust");
+	rw_string(f, a->trust);
+	fputs("\n    }", f);
+	return ferror(f) ? -EIO : 0;
 }
 
 static json_t *rw_pairs(struct results *r)
@@ -192,7 +329,7 @@ static json_t *rw_flows(struct results *r)
 
 static json_t *rw_head(struct results *r)
 {
-	json_t *opts = json_object(), *nats = json_object();
+	json_t *opts = json_object(), *nats = json_object(), *head;
 	uint64_t seed = results_seed(r);
 	double wall = results_wall(r);
 	const char *k, *v;
@@ -208,7 +345,7 @@ static json_t *rw_head(struct results *r)
 			json_object_set_new(nats, k, json_integer((json_int_t)n));
 	/* JSON integers past 2^63 - 1 do not fit jansson: those seeds as digits */
 	snprintf(buf, sizeof(buf), "%" PRIu64, seed);
-	return json_pack(
+	head = json_pack(
 	    "{s:i,s:s,s:s,s:o,s:s,s:o,s:o,s:o,s:{s:I,s:o}}", "results_version", RESULTS_VERSION,
 	    "natbed_version", results_natbed_version(r), "topology", results_topology(r), "seed",
 	    seed <= INT64_MAX ? json_integer((json_int_t)seed) : json_string(buf), "started",
@@ -216,25 +353,26 @@ static json_t *rw_head(struct results *r)
 	    isfinite(wall) && wall > 0 ? rw_num(results_n_attempts(r) / wall, 6) : json_null(),
 	    "options", opts, "port_exhaustion", "total", (json_int_t)results_port_exhaustion(r),
 	    "nats", nats);
+	if (head && results_mode(r))
+		json_object_set_new(head, "mode", json_string(results_mode(r)));
+	return head;
 }
 
+/* Everything but the attempts, whose list is left empty: results_write_json
+ * streams them in, one at a time. */
 static json_t *rw_document(struct results *r)
 {
-	json_t *doc = rw_head(r), *attempts = json_array();
+	json_t *doc = rw_head(r);
 	const struct res_summary *overall = results_overall(r);
 	unsigned long n_viol;
 	const char *summary;
 	bool passed;
-	size_t i;
 
-	if (!doc || !attempts || !overall) {
+	if (!doc || !overall) {
 		json_decref(doc);
-		json_decref(attempts);
 		return NULL;
 	}
-	for (i = 0; i < results_n_attempts(r); i++)
-		json_array_append_new(attempts, rw_attempt(r, i));
-	json_object_set_new(doc, "attempts", attempts);
+	json_object_set_new(doc, "attempts", json_array());
 	json_object_set_new(doc, "overall", rw_summary(overall));
 	json_object_set_new(doc, "fallbacks", json_integer(overall->fallbacks));
 	json_object_set_new(doc, "methods", rw_methods(r, NULL));
@@ -249,15 +387,46 @@ static json_t *rw_document(struct results *r)
 	return doc;
 }
 
+/* An attempt is two levels down: jansson indents its lines by four. */
+#define RW_ATTEMPT_INDENT "    "
+
+/* The document as jansson would dump it whole (keys sorted, "attempts"
+ * first), with the attempts written one by one by rw_attempt rather than
+ * held as one tree: a simulation's million attempts would take gigabytes
+ * as JSON objects, and time to build them. tests/unit/test_results.c
+ * compares the bytes with a file. */
 int results_write_json(struct results *r, FILE *f)
 {
+	static const char head[] = "{\n  \"attempts\": []";
 	json_t *doc = rw_document(r);
-	int rc;
+	char *rest = doc ? json_dumps(doc, RW_JSON_FLAGS) : NULL;
+	size_t i, n = results_n_attempts(r);
+	int rc = 0;
 
-	if (!doc)
-		return -ENOMEM;
-	rc = json_dumpf(doc, f, RW_JSON_FLAGS) == 0 && fputc('\n', f) != EOF ? 0 : -EIO;
 	json_decref(doc);
+	if (!rest || strncmp(rest, head, sizeof(head) - 1) != 0) {
+		free(rest);
+		return -ENOMEM;
+	}
+	if (n == 0)
+		rc = fputs(rest, f) == EOF ? -EIO : 0;
+	else if (fputs("{\n  \"attempts\": [", f) == EOF)
+		rc = -EIO;
+	for (i = 0; n && rc == 0 && i < n; i++) {
+		const struct res_attempt *a = results_attempt(r, i);
+
+		if (!a)
+			rc = -ENOMEM;
+		else if (fputs(i ? ",\n" RW_ATTEMPT_INDENT : "\n" RW_ATTEMPT_INDENT, f) == EOF)
+			rc = -EIO;
+		else
+			rc = rw_attempt(f, r, i, a);
+	}
+	if (n && rc == 0 && (fputs("\n  ]", f) == EOF || fputs(rest + sizeof(head) - 1, f) == EOF))
+		rc = -EIO;
+	if (rc == 0 && fputc('\n', f) == EOF)
+		rc = -EIO;
+	free(rest);
 	return rc;
 }
 

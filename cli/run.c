@@ -331,19 +331,6 @@ static void run_exhaustion(struct run_ctx *x)
 	}
 }
 
-/* Every effective setting, so the run can be repeated from its files. */
-static void run_options(struct run_ctx *x)
-{
-	const struct run_setup *st = x->o->setup;
-	size_t k;
-
-	results_set_option(x->r, "topology_file", x->o->file ? x->topo_path : "(built-in matrix)");
-	for (k = 0; k < CK_COUNT; k++)
-		if (config_is_set(&st->cfg, (enum config_key)k))
-			results_set_option(x->r, config_key_name((enum config_key)k),
-					   config_get(&st->cfg, (enum config_key)k));
-}
-
 /* The scenario once, or until the intervals are narrow enough. Round k
  * after the first draws its arrivals with seed + k. 0, 1 on a signal,
  * -1 on a failure. */
@@ -413,7 +400,8 @@ static int run_main(struct run_ctx *x)
 	x->r = results_new(x->t->name, x->seed, time(NULL));
 	if (!x->r)
 		return 1;
-	run_options(x);
+	results_set_mode(x->r, "run");
+	run_opts_record(x->o->setup, x->o->file ? x->topo_path : NULL, x->r);
 	x->t0 = x->last_save = session_now_s();
 	rc = run_rounds(x);
 	run_progress_clear(&x->bar);
@@ -474,7 +462,7 @@ int cmd_run(int argc, char **argv)
 		snprintf(out, sizeof(out), "%s", config_get(&st.cfg, CK_OUT));
 	else
 		snprintf(out, sizeof(out), "out/%s", x.t->name);
-	if (session_mkdirs(out) < 0 || !realpath(out, x.out) || run_topo_file(&x) < 0) {
+	if (cli_mkdirs(out) < 0 || !realpath(out, x.out) || run_topo_file(&x) < 0) {
 		fprintf(stderr, "natbed run: cannot create the output directory %s: %s\n", out,
 			strerror(errno));
 		run_opts_free(&st);

@@ -46,6 +46,24 @@ static int is_agent(const char *w)
 	return strcmp(slash ? slash + 1 : w, "natbed-agent") == 0;
 }
 
+void run_agent_name(const char *serve_name, const char *tail, char *buf, size_t len)
+{
+	int keep = RUN_AGENT_NAME_MAX - (int)strlen(tail);
+
+	snprintf(buf, len, "%.*s%s", keep > 0 ? keep : 0, serve_name, tail);
+}
+
+void run_connect_name(const char *serve_name, unsigned id, unsigned round, char *buf, size_t len)
+{
+	char tail[32];
+
+	if (round)
+		snprintf(tail, sizeof(tail), ".c%u.%u", id, round);
+	else
+		snprintf(tail, sizeof(tail), ".c%u", id);
+	run_agent_name(serve_name, tail, buf, len);
+}
+
 int run_agent_parse(const struct topo *t, int h, struct run_agent *out, char *err, size_t errlen)
 {
 	const struct topo_host *host = &t->hosts[h];

@@ -22,6 +22,15 @@ struct run_agent {
 	char words[TOPO_RUN_MAX];
 };
 
+/* An agent name: serve_name with tail, serve_name cut so the whole stays
+ * within RUN_AGENT_NAME_MAX. */
+void run_agent_name(const char *serve_name, const char *tail, char *buf, size_t len);
+
+/* The name of connect id's agent in round `round` (natbed run, natbed
+ * sim): the serving agent's name with ".cID" (and ".ROUND" past round 0),
+ * cut so it stays a valid name, into buf[len]. */
+void run_connect_name(const char *serve_name, unsigned id, unsigned round, char *buf, size_t len);
+
 /* Reads host h's run line. 0, or -1 with err saying what is wrong: no run
  * line, not `natbed-agent serve ...`, quotes or shell syntax (a run line
  * natbed run reads is plain words), no --name, too many words. */

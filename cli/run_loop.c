@@ -53,19 +53,10 @@ struct run_state {
 	double t0;
 };
 
-/* What keeps two pairs apart: the host's own NAT, or the host itself when
- * it is public. */
-static size_t busy_key(const struct topo *t, int h)
-{
-	return t->hosts[h].nat >= 0 ? (size_t)t->hosts[h].nat : t->n_nats + (size_t)h;
-}
-
-/* An agent name: the serving agent's with tail, cut so it stays valid. */
+/* An agent name: the serving agent's with tail (run_agent_name). */
 static void agent_name(const struct run_loop_cfg *c, int h, const char *tail, char *buf, size_t len)
 {
-	int keep = RUN_AGENT_NAME_MAX - (int)strlen(tail);
-
-	snprintf(buf, len, "%.*s%s", keep > 0 ? keep : 0, c->agents[h].name, tail);
+	run_agent_name(c->agents[h].name, tail, buf, len);
 }
 
 /* The options every connect and clients process shares: the serve line's,
@@ -109,15 +100,11 @@ static int spawn(struct run_state *s, struct run_proc *p, int h, char **argv, co
 static int start_connect(struct run_state *s, const struct run_job *j, struct run_proc *p)
 {
 	const struct run_loop_cfg *c = s->c;
-	char name[RUN_AGENT_NAME_MAX + 1], tail[32];
+	char name[RUN_AGENT_NAME_MAX + 1];
 	char *argv[RUN_AGENT_ARGS_MAX + 16];
 	int n = 0;
 
-	if (c->round)
-		snprintf(tail, sizeof(tail), ".c%u.%u", j->id, c->round);
-	else
-		snprintf(tail, sizeof(tail), ".c%u", j->id);
-	agent_name(c, j->a, tail, name, sizeof(name));
+	run_connect_name(c->agents[j->a].name, j->id, c->round, name, sizeof(name));
 	argv[n++] = (char *)c->agent;
 	argv[n++] = "connect";
 	argv[n++] = "--name";
@@ -362,13 +349,13 @@ static bool may_start(const struct run_state *s, const struct run_job *j, const 
 {
 	const struct run_loop_cfg *c = s->c;
 
-	return s->running < s->cap && !busy[busy_key(c->t, j->a)] && !busy[busy_key(c->t, j->b)];
+	return s->running < s->cap && !busy[run_busy_key(c->t, j->a)] && !busy[run_busy_key(c->t, j->b)];
 }
 
 static void set_busy(const struct run_loop_cfg *c, bool *busy, const struct run_job *j, bool v)
 {
-	busy[busy_key(c->t, j->a)] = v;
-	busy[busy_key(c->t, j->b)] = v;
+	busy[run_busy_key(c->t, j->a)] = v;
+	busy[run_busy_key(c->t, j->b)] = v;
 }
 
 static size_t arrivals_due(const struct run_plan *plan, double elapsed)
@@ -407,7 +394,7 @@ int run_loop(const struct run_loop_cfg *c, const struct run_plan *plan)
 {
 	struct run_state s = {.c = c, .plan = plan, .t0 = session_now_s()};
 	size_t pairs_running = 0, np, i;
-	bool *busy = calloc(c->t->n_nats + c->t->n_hosts + 1, sizeof(*busy));
+	bool *busy = calloc(run_busy_keys(c->t) + 1, sizeof(*busy));
 	bool *started = calloc(plan->n_jobs + 1, sizeof(*started));
 	struct pollfd *pfd = NULL;
 	double kill_at = INFINITY, last_tick = 0;

@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "natbed/units.h"
+#include "results.h"
 
 /* Which key each flag sets; the others (--config, --json, --help) are the
  * command's own. */
@@ -27,6 +28,9 @@ static const struct option run_lopts[] = {
     {"duration", required_argument, NULL, 'D'},
     {"clients", required_argument, NULL, 'L'},
     {"arrival-rate", required_argument, NULL, 'A'},
+    {"checkpoint-every", required_argument, NULL, 'E'},
+    {"checkpoint", required_argument, NULL, 'K'},
+    {"restore", required_argument, NULL, 'r'},
     {"config", required_argument, NULL, 'c'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -61,6 +65,10 @@ static int flag_key(int c)
 		return CK_CLIENTS;
 	case 'A':
 		return CK_ARRIVAL_RATE;
+	case 'E':
+		return CK_CHECKPOINT_EVERY;
+	case 'K':
+		return CK_CHECKPOINT;
 	default:
 		return -1;
 	}
@@ -70,7 +78,7 @@ int run_opts_parse(int argc, char **argv, struct run_setup *s, void (*usage)(FIL
 {
 	int c, k;
 
-	config_init(&s->cfg);
+	config_init(&s->cfg, s->sim);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "s:o:u:jp:c:h", run_lopts, NULL)) != -1) {
 		if (c == 'h') {
@@ -85,8 +93,15 @@ int run_opts_parse(int argc, char **argv, struct run_setup *s, void (*usage)(FIL
 			s->config = optarg;
 			continue;
 		}
+		if (c == 'r' && s->sim) {
+			s->restore = optarg;
+			continue;
+		}
 		k = flag_key(c);
-		if (k < 0) {
+		if (k < 0 || (!s->sim && config_key_sim_only((enum config_key)k))) {
+			if (k >= 0 || c == 'r')
+				fprintf(stderr, "natbed %s: --%s is natbed sim's\n", s->cmd,
+					c == 'r' ? "restore" : config_key_name((enum config_key)k));
 			usage(stderr);
 			return -1;
 		}
@@ -194,7 +209,8 @@ int run_opts_settle(struct run_setup *s)
 	const char *prefix;
 	int i, rc;
 
-	if (config_load_file(&s->cfg, s->config ? s->config : CONFIG_SYSTEM_FILE, s->config != NULL,
+	if (!s->no_config_file &&
+	    config_load_file(&s->cfg, s->config ? s->config : CONFIG_SYSTEM_FILE, s->config != NULL,
 			     err, sizeof(err)) < 0) {
 		fprintf(stderr, "natbed %s: %s\n", s->cmd, err);
 		return 2;
@@ -206,7 +222,10 @@ int run_opts_settle(struct run_setup *s)
 			prefix = s->flags[i].value;
 	if (cli_check_prefix(prefix) < 0)
 		return 2;
-	if (s->file) {
+	if (s->topo_text) {
+		rc = topo_load_string(s->topo_text, s->topo_text_len, s->topo_name, prefix, &s->t,
+				      err, sizeof(err));
+	} else if (s->file) {
 		snprintf(s->topo_name, sizeof(s->topo_name), "%s", s->file);
 		rc = topo_load(s->file, prefix, &s->t, err, sizeof(err));
 	} else {
@@ -237,4 +256,17 @@ void run_opts_free(struct run_setup *s)
 {
 	topo_free(s->t);
 	s->t = NULL;
+}
+
+void run_opts_record(const struct run_setup *s, const char *topo_file, struct results *r)
+{
+	size_t k;
+
+	results_set_option(r, "topology_file", topo_file ? topo_file : "(built-in matrix)");
+	for (k = 0; k < CK_COUNT; k++)
+		if (config_is_set(&s->cfg, (enum config_key)k) &&
+		    (s->sim ? !config_key_output((enum config_key)k)
+			    : !config_key_sim_only((enum config_key)k)))
+			results_set_option(r, config_key_name((enum config_key)k),
+					   config_get(&s->cfg, (enum config_key)k));
 }

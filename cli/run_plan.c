@@ -27,6 +27,16 @@ void run_behaviour(const struct topo *t, int h, char *buf, size_t len)
 	}
 }
 
+size_t run_busy_key(const struct topo *t, int h)
+{
+	return t->hosts[h].nat >= 0 ? (size_t)t->hosts[h].nat : t->n_nats + (size_t)h;
+}
+
+size_t run_busy_keys(const struct topo *t)
+{
+	return t->n_nats + t->n_hosts;
+}
+
 static const char *or_null(const char *s)
 {
 	return s && s[0] ? s : NULL;

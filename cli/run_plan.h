@@ -43,6 +43,13 @@ int run_plan_build(const struct topo *t, uint64_t seed, struct run_plan *p, char
 		   size_t errlen);
 void run_plan_free(struct run_plan *p);
 
+/* What keeps two explicit pairs apart while they connect (natbed run,
+ * natbed sim: never two through one NAT at once, so one pair's mappings
+ * never move another's predicted ports): host h's own NAT, or h itself
+ * when it is public. Keys are below run_busy_keys(t). */
+size_t run_busy_key(const struct topo *t, int h);
+size_t run_busy_keys(const struct topo *t);
+
 /* The behaviour name of host h (see RUN_BEHAV_MAX) into buf. */
 void run_behaviour(const struct topo *t, int h, char *buf, size_t len);
 

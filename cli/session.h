@@ -10,9 +10,6 @@
 
 struct results;
 
-/* Makes directory dir and its parents (mode 0755). 0, or -1 with errno. */
-int session_mkdirs(const char *dir);
-
 /* Seconds on the monotonic clock: intervals only. */
 double session_now_s(void);
 

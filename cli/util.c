@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -78,6 +79,21 @@ const char *cli_child_path(void)
 		snprintf(path, sizeof(path), "%s:%s/../emulator:%s/../agents:%s", d, d, d,
 			 old ? old : "/usr/sbin:/usr/bin:/sbin:/bin");
 	return path;
+}
+
+int cli_mkdirs(const char *dir)
+{
+	char path[PATH_MAX], *p;
+
+	snprintf(path, sizeof(path), "%s", dir);
+	for (p = path + 1; *p; p++)
+		if (*p == '/') {
+			*p = '\0';
+			if (mkdir(path, 0755) < 0 && errno != EEXIST)
+				return -1;
+			*p = '/';
+		}
+	return mkdir(path, 0755) < 0 && errno != EEXIST ? -1 : 0;
 }
 
 int cli_which(const char *name, char *out, size_t len)

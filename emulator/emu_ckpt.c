@@ -1,7 +1,8 @@
 /* natbed-emu checkpoints of a whole fabric (emu_ckpt.h): each part's own
  * serialiser (nat_ctl.c, fw_ctl.c, lib/link_ctl.c, flowtab_ctl.c) writes
  * and checks its part; this file puts them in one file and restores all
- * of them or none. */
+ * of them or none. The parts are reached through struct emu_parts, so
+ * natbed sim writes the same state of its virtual network. */
 #include "emu_ckpt.h"
 
 #include <errno.h>
@@ -46,29 +47,29 @@ static const char *emu_ckpt_part(const struct topo *t, size_t i)
 struct emu_ckpt_kind {
 	const char *section; /* "nats" */
 	const char *what;    /* "NAT", for errors */
-	bool (*has)(struct fabric *f, const char *name);
-	json_t *(*save)(struct fabric *f, const char *name, natbed_time_t now);
-	void *(*prepare)(struct fabric *f, const char *name, const json_t *j, natbed_time_t now,
-			 char *why, size_t whylen);
-	void (*adopt)(struct fabric *f, const char *name, void *fresh);
+	bool (*has)(const struct emu_parts *f, const char *name);
+	json_t *(*save)(const struct emu_parts *f, const char *name, natbed_time_t now);
+	void *(*prepare)(const struct emu_parts *f, const char *name, const json_t *j,
+			 natbed_time_t now, char *why, size_t whylen);
+	void (*adopt)(const struct emu_parts *f, const char *name, void *fresh);
 	void (*discard)(void *fresh);
 };
 
-static bool emu_nat_has(struct fabric *f, const char *name)
+static bool emu_nat_has(const struct emu_parts *f, const char *name)
 {
-	return fabric_nat(f, name) != NULL;
+	return f->nat(f->ctx, name) != NULL;
 }
 
-static json_t *emu_nat_save(struct fabric *f, const char *name, natbed_time_t now)
+static json_t *emu_nat_save(const struct emu_parts *f, const char *name, natbed_time_t now)
 {
-	return nat_checkpoint(fabric_nat(f, name), now);
+	return nat_checkpoint(f->nat(f->ctx, name), now);
 }
 
-static void *emu_nat_prepare(struct fabric *f, const char *name, const json_t *j, natbed_time_t now,
-			     char *why, size_t whylen)
+static void *emu_nat_prepare(const struct emu_parts *f, const char *name, const json_t *j,
+			     natbed_time_t now, char *why, size_t whylen)
 {
 	char buf[EMU_CKPT_WHY_MAX] = "";
-	struct nat *fresh = nat_restore_prepare(fabric_nat(f, name), j, now, buf, sizeof(buf));
+	struct nat *fresh = nat_restore_prepare(f->nat(f->ctx, name), j, now, buf, sizeof(buf));
 	size_t n = strlen(name);
 	const char *r = buf;
 
@@ -80,9 +81,9 @@ static void *emu_nat_prepare(struct fabric *f, const char *name, const json_t *j
 	return fresh;
 }
 
-static void emu_nat_adopt(struct fabric *f, const char *name, void *fresh)
+static void emu_nat_adopt(const struct emu_parts *f, const char *name, void *fresh)
 {
-	nat_adopt(fabric_nat(f, name), fresh);
+	nat_adopt(f->nat(f->ctx, name), fresh);
 }
 
 static void emu_nat_discard(void *fresh)
@@ -90,29 +91,29 @@ static void emu_nat_discard(void *fresh)
 	nat_free(fresh);
 }
 
-static bool emu_fw_has(struct fabric *f, const char *name)
+static bool emu_fw_has(const struct emu_parts *f, const char *name)
 {
-	return fabric_firewall(f, name) != NULL;
+	return f->firewall(f->ctx, name) != NULL;
 }
 
-static json_t *emu_fw_save(struct fabric *f, const char *name, natbed_time_t now)
+static json_t *emu_fw_save(const struct emu_parts *f, const char *name, natbed_time_t now)
 {
-	return fw_checkpoint(fabric_firewall(f, name), now);
+	return fw_checkpoint(f->firewall(f->ctx, name), now);
 }
 
-static void *emu_fw_prepare(struct fabric *f, const char *name, const json_t *j, natbed_time_t now,
-			    char *why, size_t whylen)
+static void *emu_fw_prepare(const struct emu_parts *f, const char *name, const json_t *j,
+			    natbed_time_t now, char *why, size_t whylen)
 {
 	char buf[EMU_CKPT_WHY_MAX] = "";
-	struct fw *fresh = fw_restore_prepare(fabric_firewall(f, name), j, now, buf, sizeof(buf));
+	struct fw *fresh = fw_restore_prepare(f->firewall(f->ctx, name), j, now, buf, sizeof(buf));
 
 	snprintf(why, whylen, ": %s", buf);
 	return fresh;
 }
 
-static void emu_fw_adopt(struct fabric *f, const char *name, void *fresh)
+static void emu_fw_adopt(const struct emu_parts *f, const char *name, void *fresh)
 {
-	fw_adopt(fabric_firewall(f, name), fresh);
+	fw_adopt(f->firewall(f->ctx, name), fresh);
 }
 
 static void emu_fw_discard(void *fresh)
@@ -120,29 +121,29 @@ static void emu_fw_discard(void *fresh)
 	fw_free(fresh);
 }
 
-static bool emu_gate_has(struct fabric *f, const char *name)
+static bool emu_gate_has(const struct emu_parts *f, const char *name)
 {
-	return fabric_gate(f, name) != NULL;
+	return f->gate(f->ctx, name) != NULL;
 }
 
-static json_t *emu_gate_save(struct fabric *f, const char *name, natbed_time_t now)
+static json_t *emu_gate_save(const struct emu_parts *f, const char *name, natbed_time_t now)
 {
-	return gate_checkpoint(fabric_gate(f, name), now);
+	return gate_checkpoint(f->gate(f->ctx, name), now);
 }
 
-static void *emu_gate_prepare(struct fabric *f, const char *name, const json_t *j,
+static void *emu_gate_prepare(const struct emu_parts *f, const char *name, const json_t *j,
 			      natbed_time_t now, char *why, size_t whylen)
 {
 	char buf[EMU_CKPT_WHY_MAX] = "";
-	struct gate *fresh = gate_restore_prepare(fabric_gate(f, name), j, now, buf, sizeof(buf));
+	struct gate *fresh = gate_restore_prepare(f->gate(f->ctx, name), j, now, buf, sizeof(buf));
 
 	snprintf(why, whylen, ": %s", buf);
 	return fresh;
 }
 
-static void emu_gate_adopt(struct fabric *f, const char *name, void *fresh)
+static void emu_gate_adopt(const struct emu_parts *f, const char *name, void *fresh)
 {
-	gate_adopt(fabric_gate(f, name), fresh);
+	gate_adopt(f->gate(f->ctx, name), fresh);
 }
 
 static void emu_gate_discard(void *fresh)
@@ -155,18 +156,18 @@ struct emu_link_pair {
 	struct link *dir[2];
 };
 
-static bool emu_link_has(struct fabric *f, const char *name)
+static bool emu_link_has(const struct emu_parts *f, const char *name)
 {
 	struct emu_link_pair p;
 
-	return fabric_link(f, name, &p.dir[0], &p.dir[1]) == 0;
+	return f->link(f->ctx, name, &p.dir[0], &p.dir[1]) == 0;
 }
 
-static json_t *emu_link_save(struct fabric *f, const char *name, natbed_time_t now)
+static json_t *emu_link_save(const struct emu_parts *f, const char *name, natbed_time_t now)
 {
 	struct emu_link_pair p;
 
-	fabric_link(f, name, &p.dir[0], &p.dir[1]);
+	f->link(f->ctx, name, &p.dir[0], &p.dir[1]);
 	return json_pack("{s:o,s:o}", emu_ckpt_dir[0], link_checkpoint(p.dir[0], now),
 			 emu_ckpt_dir[1], link_checkpoint(p.dir[1], now));
 }
@@ -182,7 +183,7 @@ static void emu_link_discard(void *fresh)
 	free(x);
 }
 
-static void *emu_link_prepare(struct fabric *f, const char *name, const json_t *j,
+static void *emu_link_prepare(const struct emu_parts *f, const char *name, const json_t *j,
 			      natbed_time_t now, char *why, size_t whylen)
 {
 	struct emu_link_pair p, *x = calloc(1, sizeof(*x));
@@ -193,7 +194,7 @@ static void *emu_link_prepare(struct fabric *f, const char *name, const json_t *
 		snprintf(why, whylen, ": out of memory");
 		return NULL;
 	}
-	fabric_link(f, name, &p.dir[0], &p.dir[1]);
+	f->link(f->ctx, name, &p.dir[0], &p.dir[1]);
 	for (d = 0; d < 2; d++) {
 		x->dir[d] = link_restore_prepare(p.dir[d], json_object_get(j, emu_ckpt_dir[d]), now,
 						 buf, sizeof(buf));
@@ -206,11 +207,11 @@ static void *emu_link_prepare(struct fabric *f, const char *name, const json_t *
 	return x;
 }
 
-static void emu_link_adopt(struct fabric *f, const char *name, void *fresh)
+static void emu_link_adopt(const struct emu_parts *f, const char *name, void *fresh)
 {
 	struct emu_link_pair p, *x = fresh;
 
-	fabric_link(f, name, &p.dir[0], &p.dir[1]);
+	f->link(f->ctx, name, &p.dir[0], &p.dir[1]);
 	link_adopt(p.dir[0], x->dir[0]);
 	link_adopt(p.dir[1], x->dir[1]);
 	free(x);
@@ -230,12 +231,12 @@ static const struct emu_ckpt_kind emu_ckpt_kinds[] = {
 
 /* --- writing ------------------------------------------------------------- */
 
-static json_t *emu_ckpt_build(struct fabric *f, const struct topo *t, natbed_time_t now)
+json_t *emu_ckpt_state(const struct emu_parts *f, const struct topo *t, natbed_time_t now)
 {
 	json_t *all = json_pack("{s:i,s:s,s:I,s:o,s:I}", "natbed_checkpoint", EMU_CKPT_FORMAT,
 				"topology", t->name, "seed", (json_int_t)t->seed, "flows",
-				flowtab_checkpoint(fabric_flowtab(f)), "in_flight",
-				(json_int_t)fabric_in_flight(f));
+				flowtab_checkpoint(f->flows(f->ctx)), "in_flight",
+				(json_int_t)f->in_flight(f->ctx));
 	size_t k, i;
 
 	for (k = 0; all && k < EMU_CKPT_KINDS; k++) {
@@ -282,10 +283,54 @@ static void emu_ckpt_log(struct fabric *f, const char *event, const char *path)
 	json_decref(j);
 }
 
+/* --- a fabric's parts ---------------------------------------------------- */
+
+static struct nat *emu_fab_nat(void *ctx, const char *name)
+{
+	return fabric_nat(ctx, name);
+}
+
+static struct fw *emu_fab_firewall(void *ctx, const char *name)
+{
+	return fabric_firewall(ctx, name);
+}
+
+static struct gate *emu_fab_gate(void *ctx, const char *name)
+{
+	return fabric_gate(ctx, name);
+}
+
+static int emu_fab_link(void *ctx, const char *name, struct link **up, struct link **down)
+{
+	return fabric_link(ctx, name, up, down);
+}
+
+static struct flowtab *emu_fab_flows(void *ctx)
+{
+	return fabric_flowtab(ctx);
+}
+
+static size_t emu_fab_in_flight(void *ctx)
+{
+	return fabric_in_flight(ctx);
+}
+
+static struct emu_parts emu_fab_parts(struct fabric *f)
+{
+	return (struct emu_parts){f,
+				  emu_fab_nat,
+				  emu_fab_firewall,
+				  emu_fab_gate,
+				  emu_fab_link,
+				  emu_fab_flows,
+				  emu_fab_in_flight};
+}
+
 json_t *emu_ckpt_write(struct fabric *f, const struct topo *t, natbed_time_t now, const char *path,
 		       char *err, size_t errlen)
 {
-	json_t *all = emu_ckpt_build(f, t, now), *res;
+	struct emu_parts parts = emu_fab_parts(f);
+	json_t *all = emu_ckpt_state(&parts, t, now), *res;
 	char tmp[4096];
 	FILE *fp = NULL;
 	int e = 0;
@@ -340,7 +385,7 @@ static void emu_ckpt_fresh_free(struct emu_ckpt_fresh *x, const struct topo *t)
 }
 
 /* Whether f runs any part of kind. */
-static bool emu_ckpt_runs_any(struct fabric *f, const struct topo *t,
+static bool emu_ckpt_runs_any(const struct emu_parts *f, const struct topo *t,
 			      const struct emu_ckpt_kind *kind)
 {
 	size_t i;
@@ -354,7 +399,7 @@ static bool emu_ckpt_runs_any(struct fabric *f, const struct topo *t,
 /* The section of kind in all must be an object with exactly the parts of
  * that kind this fabric runs: none it does not (another topology's), none
  * missing. */
-static int emu_ckpt_members(struct fabric *f, const struct topo *t, const char *file,
+static int emu_ckpt_members(const struct emu_parts *f, const struct topo *t, const char *file,
 			    const json_t *all, const struct emu_ckpt_kind *kind, char *err,
 			    size_t errlen)
 {
@@ -417,7 +462,7 @@ static int emu_ckpt_fits(const struct topo *t, const char *file, const json_t *a
 }
 
 /* Builds every part of kind k aside into x: 0, or -1 with err. */
-static int emu_ckpt_prepare_kind(struct fabric *f, const struct topo *t, const char *file,
+static int emu_ckpt_prepare_kind(const struct emu_parts *f, const struct topo *t, const char *file,
 				 const json_t *all, natbed_time_t now, size_t k,
 				 struct emu_ckpt_fresh *x, char *err, size_t errlen)
 {
@@ -447,7 +492,7 @@ static int emu_ckpt_prepare_kind(struct fabric *f, const struct topo *t, const c
 }
 
 /* Builds every part of all aside into x: 0, or -1 with err. */
-static int emu_ckpt_prepare(struct fabric *f, const struct topo *t, const char *file,
+static int emu_ckpt_prepare(const struct emu_parts *f, const struct topo *t, const char *file,
 			    const json_t *all, natbed_time_t now, struct emu_ckpt_fresh *x,
 			    char *err, size_t errlen)
 {
@@ -462,7 +507,7 @@ static int emu_ckpt_prepare(struct fabric *f, const struct topo *t, const char *
 	for (k = 0; k < EMU_CKPT_KINDS; k++)
 		if (emu_ckpt_prepare_kind(f, t, file, all, now, k, x, err, errlen) < 0)
 			return -1;
-	x->flows = flowtab_restore_prepare(fabric_flowtab(f), json_object_get(all, "flows"), why,
+	x->flows = flowtab_restore_prepare(f->flows(f->ctx), json_object_get(all, "flows"), why,
 					   sizeof(why));
 	if (!x->flows) {
 		snprintf(err, errlen, "%s: flows: %s", file, why);
@@ -472,7 +517,8 @@ static int emu_ckpt_prepare(struct fabric *f, const struct topo *t, const char *
 }
 
 /* Makes f run every part of x; x is left empty. Cannot fail. */
-static void emu_ckpt_adopt(struct fabric *f, const struct topo *t, struct emu_ckpt_fresh *x)
+static void emu_ckpt_adopt(const struct emu_parts *f, const struct topo *t,
+			   struct emu_ckpt_fresh *x)
 {
 	size_t k, i;
 
@@ -482,13 +528,14 @@ static void emu_ckpt_adopt(struct fabric *f, const struct topo *t, struct emu_ck
 				emu_ckpt_kinds[k].adopt(f, emu_ckpt_part(t, i), x->fresh[k][i]);
 				x->fresh[k][i] = NULL;
 			}
-	flowtab_adopt(fabric_flowtab(f), x->flows);
+	flowtab_adopt(f->flows(f->ctx), x->flows);
 	x->flows = NULL;
 }
 
 json_t *emu_ckpt_restore(struct fabric *f, const struct topo *t, natbed_time_t now,
 			 const char *path, char *err, size_t errlen)
 {
+	struct emu_parts parts = emu_fab_parts(f);
 	struct emu_ckpt_fresh x = {0};
 	json_error_t jerr;
 	json_t *all = json_load_file(path, 0, &jerr), *res = NULL;
@@ -500,8 +547,8 @@ json_t *emu_ckpt_restore(struct fabric *f, const struct topo *t, natbed_time_t n
 	}
 	if (!json_is_object(all))
 		snprintf(err, errlen, "%s: not a natbed checkpoint (not a JSON object)", path);
-	else if (emu_ckpt_prepare(f, t, path, all, now, &x, err, errlen) == 0) {
-		emu_ckpt_adopt(f, t, &x);
+	else if (emu_ckpt_prepare(&parts, t, path, all, now, &x, err, errlen) == 0) {
+		emu_ckpt_adopt(&parts, t, &x);
 		res = emu_ckpt_summary("restored", path, all);
 		emu_ckpt_log(f, "restore", path);
 	}

@@ -31,6 +31,26 @@
 
 #define EMU_CKPT_FORMAT 1
 
+struct flowtab;
+
+/* The engines a checkpoint holds, reached by the names of their parts (a
+ * host, a NAT, "internet" for the core's link) wherever they run: a
+ * fabric (natbed-emu, below) or a virtual network (natbed sim). Each
+ * returns NULL (link: -1) where there is none by that name. */
+struct emu_parts {
+	void *ctx;
+	struct nat *(*nat)(void *ctx, const char *name);
+	struct fw *(*firewall)(void *ctx, const char *name);
+	struct gate *(*gate)(void *ctx, const char *name);
+	int (*link)(void *ctx, const char *name, struct link **up, struct link **down);
+	struct flowtab *(*flows)(void *ctx);
+	size_t (*in_flight)(void *ctx);
+};
+
+/* The whole state of p's engines at now, as a checkpoint file holds it
+ * (above). A new reference, or NULL on ENOMEM. */
+json_t *emu_ckpt_state(const struct emu_parts *p, const struct topo *t, natbed_time_t now);
+
 /* Writes f's state at now (f runs topology t) to path, an absolute path,
  * through a temporary file renamed into place, so a reader never sees half
  * a checkpoint. Returns what was written ({file, nats, firewalls, links,

@@ -156,7 +156,7 @@ const char *gate_last_host(const struct gate *g);
 const struct gate_counters *gate_counters(const struct gate *g);
 const struct topo_gate_model *gate_model(const struct gate *g);
 const char *gate_name(const struct gate *g);
-/* Where auth requests go (network order). */
+/* Where auth requests go: address in network order, port in host order. */
 uint32_t gate_address(const struct gate *g);
 uint16_t gate_port(const struct gate *g); /* host order */
 

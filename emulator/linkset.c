@@ -204,7 +204,7 @@ void linkset_cross(struct linkset *ls, size_t i, enum linkset_dir dir, struct pk
 			linkset_corrupt(copy[k]);
 			linkset_log(ls, now, "corrupt", l, dir, &lp, NULL);
 		}
-		if (v.deliver_ns[k] > now) {
+		if (v.deliver_ns[k] > now && ls->cfg.ev) { /* formatted only to be written */
 			snprintf(extra, sizeof(extra), "\"delay_ns\":%lld,\"due_ns\":%lld",
 				 (long long)(v.deliver_ns[k] - now), (long long)v.deliver_ns[k]);
 			linkset_log(ls, now, "delay", l, dir, &lp, extra);

@@ -17,6 +17,7 @@
 #include "gate.h"
 #include "linkset.h"
 #include "nat.h"
+#include "pcp.h"
 #include "natbed/rng.h"
 #include "pkt.h"
 #include "proto.h"
@@ -49,6 +50,7 @@ struct vnet {
 	struct fw **nat_fw;
 	struct gate **host_gate; /* NULL where none */
 	struct gate **nat_gate;
+	struct pcp_counters *pcp; /* per NAT: its PCP and NAT-PMP answers */
 	struct vnet_host *hosts;
 	struct vsock_table *socks; /* every host's */
 	struct vnet_stats st;
@@ -71,6 +73,7 @@ static const char *const drop_names[VNET_DROP_COUNT] = {
     [VNET_DROP_TTL] = "ttl_expired",
     [VNET_DROP_CHECKSUM] = "checksum",
     [VNET_DROP_PORT_CLOSED] = "port_closed",
+    [VNET_DROP_GATEWAY] = "gateway",
 };
 
 const char *vnet_drop_name(enum vnet_drop d)
@@ -406,6 +409,50 @@ static void vnet_flow_number(struct vnet *v, struct pkt *p)
 	p->seq = flowtab_next(v->flows, &k);
 }
 
+/* Whether gate g (NULL: none) takes its auth requests at ep. */
+static bool vnet_gate_at(const struct gate *g, const struct dg_ep *ep)
+{
+	return g && gate_address(g) == ep->addr && htons(gate_port(g)) == ep->port;
+}
+
+/* What natbed-emu's gateway does with a datagram to its own address
+ * (fabric.c, fab_ip_in): a NAT with `pcp: true` answers PCP and NAT-PMP
+ * on port 5351 (pcp.c's pcp_answer: the engine grants the mapping), the
+ * answer going back down the host's link, numbered in a flow of its own;
+ * anything else to the gateway goes no further (natbed-emu answers UDP
+ * with port unreachable; here it is counted), but for the auth requests
+ * of a zero-trust gate there, which the pipeline's gate takes. True when
+ * p was for the gateway (p is gone). */
+static bool vnet_gateway(struct vnet *v, struct pkt *p, natbed_time_t now)
+{
+	int h = p->in_port, k = v->t->hosts[h].nat;
+	struct udp_hdr *u = vnet_udp(p);
+	struct dg_ep gw = {vnet_ip(p)->dst, u->dport}, to = {vnet_ip(p)->src, u->sport};
+	uint8_t ans[PCP_MSG_MAX];
+	struct pkt *a;
+	size_t n;
+
+	if (gw.addr != v->t->hosts[h].gateway.s_addr || vnet_gate_at(v->host_gate[h], &gw) ||
+	    (k >= 0 && vnet_gate_at(v->nat_gate[k], &gw)))
+		return false;
+	if (k >= 0 && nat_config(v->nats[k])->b.pcp && gw.port == htons(PCP_PORT) &&
+	    (n = pcp_answer(v->nats[k], &v->pcp[k], (const uint8_t *)(u + 1),
+			    p->view.l4_len - UDP_HLEN, to.addr, now, ans, sizeof(ans))) > 0 &&
+	    (a = pkt_get(v->pool)) != NULL) {
+		if (vnet_frame(a, &gw, &to, ans, n) < 0) {
+			pkt_put(v->pool, a);
+		} else {
+			a->ctx = v;
+			a->host = h;
+			vnet_flow_number(v, a);
+			linkset_cross(v->links, linkset_host(v->links, h), LINKSET_DOWN, a,
+				      vnet_host_rx, now);
+		}
+	}
+	vnet_drop(v, p, VNET_DROP_GATEWAY, v->t->hosts[h].name);
+	return true;
+}
+
 /* A datagram host p->in_port sent, at the time it sent it: to its own
  * address it stays in the host (loopback); otherwise it is numbered in its
  * flow (issue 5: the same packets meet the same fate however flows
@@ -422,6 +469,8 @@ static void vnet_egress(void *arg, natbed_time_t now)
 		vnet_deliver(v, p, now);
 		return;
 	}
+	if (vnet_gateway(v, p, now))
+		return;
 	vnet_flow_number(v, p);
 	p->seg = route_host_segment(v->route, h);
 	if (vnet_gate_step(v, v->host_gate[h], GATE_OUT, p, now) < 0 ||
@@ -494,7 +543,8 @@ static int vnet_open_nats(struct vnet *v)
 
 	v->nats = calloc(n ? n : 1, sizeof(*v->nats));
 	v->nat_fw = calloc(n ? n : 1, sizeof(*v->nat_fw));
-	if (!v->nats || !v->nat_fw)
+	v->pcp = calloc(n ? n : 1, sizeof(*v->pcp));
+	if (!v->nats || !v->nat_fw || !v->pcp)
 		return -1;
 	for (k = 0; k < n; k++) {
 		const struct topo_nat *tn = &v->t->nats[k];
@@ -642,6 +692,7 @@ void vnet_free(struct vnet *v)
 		fw_free(v->host_fw[i]);
 	free(v->nats);
 	free(v->nat_fw);
+	free(v->pcp);
 	free(v->host_fw);
 	free(v->hosts);
 	vsock_table_free(v->socks);
@@ -689,6 +740,18 @@ struct gate *vnet_gate(struct vnet *v, const char *name)
 int vnet_link(struct vnet *v, const char *name, struct link **up, struct link **down)
 {
 	return linkset_find(v->links, name, up, down);
+}
+
+struct flowtab *vnet_flowtab(struct vnet *v)
+{
+	return v->flows;
+}
+
+const struct pcp_counters *vnet_pcp(struct vnet *v, const char *name)
+{
+	int k = topo_nat_find(v->t, name);
+
+	return k < 0 ? NULL : &v->pcp[k];
 }
 
 void vnet_stats(const struct vnet *v, struct vnet_stats *st)

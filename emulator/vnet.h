@@ -17,7 +17,10 @@
  *    link down, its UDP stack: the IP and UDP checksums are checked (a
  *    corrupted copy dies there) and the datagram goes to the socket bound
  *    to its address and port, or to one bound to any address; to a closed
- *    port it vanishes (counted: no ICMP is sent back).
+ *    port it vanishes (counted: no ICMP is sent back);
+ *  - to the host's own gateway: a NAT with `pcp: true` answers PCP and
+ *    NAT-PMP on port 5351 as natbed-emu's gateway does (pcp.c, the same
+ *    pcp_answer), down the host's link; the rest ends there (counted).
  * Every link decides with link_decide() (delay, jitter, loss, rate,
  * targeted drops, duplication, corruption) and is timed on the scheduler;
  * packet numbers per flow come from flowtab as in natbed-emu, so one seed
@@ -107,6 +110,7 @@ enum vnet_drop {
 	VNET_DROP_TTL,		 /* TTL ran out */
 	VNET_DROP_CHECKSUM,	 /* a corrupted copy, refused by the receiving stack */
 	VNET_DROP_PORT_CLOSED,	 /* no socket bound to its address and port */
+	VNET_DROP_GATEWAY,	 /* to the host's gateway: answered (PCP) or not */
 	VNET_DROP_COUNT
 };
 
@@ -173,6 +177,12 @@ struct fw *vnet_firewall(struct vnet *v, const char *name);
 struct gate;
 /* The zero-trust gate of the host or NAT called name, or NULL. */
 struct gate *vnet_gate(struct vnet *v, const char *name);
+struct flowtab;
+/* The packet numbers per flow (flowtab.h), for checkpoints. */
+struct flowtab *vnet_flowtab(struct vnet *v);
+struct pcp_counters;
+/* The PCP and NAT-PMP answers of the NAT called name (pcp.h), or NULL. */
+const struct pcp_counters *vnet_pcp(struct vnet *v, const char *name);
 int vnet_link(struct vnet *v, const char *name, struct link **up, struct link **down);
 
 void vnet_stats(const struct vnet *v, struct vnet_stats *st);

@@ -886,12 +886,14 @@ static bool link_target_hit(const struct link_target_cfg *t, const struct link_p
  * (uniform uses one), never negative. */
 static natbed_time_t link_delay(const struct link *l, uint64_t fkey, unsigned purpose, uint64_t seq)
 {
-	double d = (double)l->cfg.delay_ns, j = (double)l->cfg.jitter_ns;
-	double u = link_draw(l, fkey, purpose, seq);
+	double d = (double)l->cfg.delay_ns, j = (double)l->cfg.jitter_ns, u;
 
-	if (j > 0 && l->cfg.jitter_dist == LINK_JITTER_UNIFORM) {
+	if (j <= 0) /* nothing to draw: the delay is the delay */
+		return l->cfg.delay_ns > 0 ? l->cfg.delay_ns : 0;
+	u = link_draw(l, fkey, purpose, seq);
+	if (l->cfg.jitter_dist == LINK_JITTER_UNIFORM) {
 		d += j * (2.0 * u - 1.0);
-	} else if (j > 0) {
+	} else {
 		/* Box-Muller; 1 - u is in (0, 1], so the log is finite. */
 		double v = link_draw(l, fkey, purpose + 1, seq);
 
@@ -938,7 +940,12 @@ struct link_verdict link_decide(struct link *l, const struct link_pkt *p, natbed
 		return link_dropped(l, LINK_DROP_QUEUE);
 	if (link_target_hit(&l->cfg.target, p))
 		return link_dropped(l, LINK_DROP_TARGETED);
-	fkey = rng_keyed_u64(l->cfg.seed, l->dkey, p->flow);
+	/* the flow's stream key, where some draw needs it (draws are pure:
+	 * skipping the unneeded ones changes no outcome) */
+	fkey = l->loss->lose != loss_none_lose || l->cfg.jitter_ns > 0 || l->cfg.dup > 0 ||
+		       l->cfg.corrupt > 0
+		   ? rng_keyed_u64(l->cfg.seed, l->dkey, p->flow)
+		   : 0;
 	if (l->loss->lose(l, p, fkey))
 		return link_dropped(l, LINK_DROP_LOSS);
 	v.deliver_ns[0] = link_deliver_at(l, depart, fkey, LINK_DRAW_DELAY, p->seq);

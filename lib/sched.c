@@ -1,4 +1,4 @@
-/* natbed scheduler: a binary min-heap of events keyed (due, sequence).
+/* natbed scheduler: a 4-ary min-heap of events keyed (due, sequence).
  *
  * Layout, chosen for the emulator's hot path (one event per forwarded
  * packet):
@@ -105,6 +105,12 @@ natbed_time_t sched_next_due(const struct sched *s)
 
 /* --- the heap ----------------------------------------------------------- */
 
+/* A 4-ary heap: half the depth of a binary one, and a node's children side
+ * by side in memory. A simulation keeps thousands of timers (every NAT
+ * mapping's expiry), and each event pops the root. */
+#define SCHED_ARITY	  4
+#define SCHED_PARENT(pos) (((pos)-1) / SCHED_ARITY)
+
 /* a before b: earlier due time, then earlier sequence (FIFO on ties). */
 static bool sched_before(const struct sched_entry *a, const struct sched_entry *b)
 {
@@ -123,7 +129,7 @@ static void sched_heap_put(struct sched *s, uint32_t pos, struct sched_entry e)
 static void sched_sift_up(struct sched *s, uint32_t pos, struct sched_entry e)
 {
 	while (pos > 0) {
-		uint32_t parent = (pos - 1) / 2;
+		uint32_t parent = SCHED_PARENT(pos);
 
 		if (!sched_before(&e, &s->heap[parent]))
 			break;
@@ -133,16 +139,17 @@ static void sched_sift_up(struct sched *s, uint32_t pos, struct sched_entry e)
 	sched_heap_put(s, pos, e);
 }
 
-/* Moves e down from pos until both children are after it. */
+/* Moves e down from pos until every child is after it. */
 static void sched_sift_down(struct sched *s, uint32_t pos, struct sched_entry e)
 {
 	uint32_t n = s->n_heap;
 
-	while (2 * (uint64_t)pos + 1 < n) {
-		uint32_t child = 2 * pos + 1;
+	while (SCHED_ARITY * (uint64_t)pos + 1 < n) {
+		uint32_t first = SCHED_ARITY * pos + 1, child = first, c;
 
-		if (child + 1 < n && sched_before(&s->heap[child + 1], &s->heap[child]))
-			child++;
+		for (c = first + 1; c < first + SCHED_ARITY && c < n; c++)
+			if (sched_before(&s->heap[c], &s->heap[child]))
+				child = c;
 		if (!sched_before(&s->heap[child], &e))
 			break;
 		sched_heap_put(s, pos, s->heap[child]);
@@ -158,7 +165,7 @@ static void sched_heap_remove(struct sched *s, uint32_t pos)
 
 	if (pos == s->n_heap)
 		return;
-	if (pos > 0 && sched_before(&last, &s->heap[(pos - 1) / 2]))
+	if (pos > 0 && sched_before(&last, &s->heap[SCHED_PARENT(pos)]))
 		sched_sift_up(s, pos, last);
 	else
 		sched_sift_down(s, pos, last);

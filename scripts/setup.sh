@@ -39,6 +39,8 @@ pkgs=(
   python3-jsonschema chromium python3-yaml
   # tests/interop/ice_peer.py: a third-party ICE stack for natbed matrix (docs/byo.md)
   python3-aioice
+  # the seed's SimPy model beside natbed sim (bench/sim.sh)
+  python3-simpy3
 )
 
 missing=()

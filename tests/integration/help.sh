@@ -31,5 +31,6 @@ done
 for c in up down exec status ctl check capture matrix; do
 	check "$bin/cli/natbed" "$c" -- "cli/$c.c"
 done
+check "$bin/cli/natbed" sim -- cli/run_opts.c
 [ $fail -eq 0 ] || exit 1
 echo "PASS: every long option is in its program's --help"

@@ -1,7 +1,7 @@
 /* Unit tests for the traversal methods (agents/method_*.c) in virtual time:
  * two agents, their NATs (the emulator's engine, linked, answering PCP and
  * NAT-PMP where the topology says pcp: true), a STUN server and a TURN
- * server (tests/support/turnd.c), all in one process (tests/unit/methnet.c).
+ * server (agents/turnd.c), all in one process (tests/unit/methnet.c).
  * Every cell of the table in docs/methods.md, read from that file, for
  * every method, both ways round; the priors it prints; retransmission
  * after a dropped first check; the failure reasons; strays counted and

@@ -537,6 +537,36 @@ static void test_exit_attempts(void **state)
 	results_free(r);
 }
 
+/* `mode`: absent until set, "run" or "sim" only, written and read back. */
+static void test_mode(void **state)
+{
+	char dir[] = "/tmp/natbed-test-results.XXXXXX", path[128], err[256];
+	struct results *r = fixed_run(NULL), *back;
+	char *json = out_of(r, results_write_json);
+
+	assert_null(strstr(json, "\"mode\""));
+	free(json);
+	assert_null(results_mode(r));
+	assert_int_equal(results_set_mode(r, "emulated"), -EINVAL);
+	assert_int_equal(results_set_mode(r, NULL), -EINVAL);
+	assert_int_equal(results_set_mode(r, "sim"), 0);
+	assert_string_equal(results_mode(r), "sim");
+	json = out_of(r, results_write_json);
+	assert_non_null(strstr(json, "\n  \"mode\": \"sim\",\n"));
+	free(json);
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(results_write(r, dir, err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/results.json", dir);
+	assert_non_null(back = results_load(path, err, sizeof(err)));
+	assert_string_equal(results_mode(back), "sim");
+	results_free(back);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/results.csv", dir);
+	unlink(path);
+	rmdir(dir);
+	results_free(r);
+}
+
 static void test_big_seed(void **state)
 {
 	char dir[] = "/tmp/natbed-test-results.XXXXXX", path[128], err[256];
@@ -844,6 +874,7 @@ int main(void)
 	    cmocka_unit_test(test_winner_ties),
 	    cmocka_unit_test(test_check_verdict),
 	    cmocka_unit_test(test_exit_attempts),
+	    cmocka_unit_test(test_mode),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,5 @@
 /* Unit tests for agents/turn.c in virtual time on the fake network, with
- * the tests' TURN server (tests/support/turnd.c) on a host and a peer that
+ * the TURN server over datagrams (agents/turnd.c) on a host and a peer that
  * echoes: the 401 challenge and the key, a stale nonce (438) asked again,
  * refreshes on time, a 437 on refresh reported as an expired allocation, a
  * server that never answers (RFC 8489 retransmissions), a wrong password,

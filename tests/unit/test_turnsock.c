@@ -1,5 +1,5 @@
 /* Unit tests for agents/turnsock.c in virtual time on the fake network,
- * with the tests' TURN server (tests/support/turnd.c): a relayed socket
+ * with the tests' TURN server (agents/turnd.c): a relayed socket
  * receives what a permitted peer sends to the relayed address and answers
  * it through the server (a Send indication first, ChannelData once the
  * channel is bound); base's sockets pass through the layered driver; a

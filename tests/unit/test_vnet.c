@@ -4,7 +4,8 @@
  * link that drops what link_decide() says for the same seed, a firewall,
  * natbed-stund's request logic on a vnet host answering through a
  * symmetric NAT, socket semantics (ephemeral ports, bind conflicts,
- * closed ports), and a speed figure through one NAT. */
+ * closed ports), the gateway's PCP answers, and a speed figure through
+ * one NAT. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -21,6 +22,7 @@
 #include "firewall.h"
 #include "flowtab.h"
 #include "nat.h"
+#include "pcp.h"
 #include "natbed/link.h"
 #include "natbed/sched.h"
 #include "natbed/stun.h"
@@ -900,16 +902,57 @@ static void test_speed(void **state)
 	tnet_down(&n);
 }
 
+/* natbed-emu's gateway on the virtual network: a NAT with pcp: true
+ * answers NAT-PMP on its inside gateway (the public address, RFC 6886
+ * §3.2) down the host's link; one without answers nothing and the
+ * datagram goes no further (never NAT'd out). */
+static void test_gateway_pcp(void **state)
+{
+	static const char yaml[] =
+	    "defaults: { link: { delay: 5ms } }\n"
+	    "nats:\n"
+	    "  pcp: { preset: symmetric, pcp: true, public: 203.0.113.10, inside: 10.1.0.0/24 }\n"
+	    "  plain: { preset: symmetric, public: 203.0.113.20, inside: 10.2.0.0/24 }\n"
+	    "hosts:\n"
+	    "  alice: { nat: pcp, address: 10.1.0.10 }\n"
+	    "  bob: { nat: plain, address: 10.2.0.10 }\n";
+	const uint8_t req[2] = {0, 0}; /* NAT-PMP version 0, opcode 0 */
+	struct dg_ep gw1 = ep("10.1.0.1", 5351), gw2 = ep("10.2.0.1", 5351);
+	struct vnet_stats st;
+	struct rec a, b;
+	struct tnet n;
+
+	(void)state;
+	tnet_up(&n, yaml);
+	rec_open(&a, host(&n, "alice"), NULL, 0);
+	rec_open(&b, host(&n, "bob"), NULL, 0);
+	assert_int_equal(a.d->ops->send(a.d->io, a.sock, &gw1, req, sizeof(req)), 0);
+	assert_int_equal(b.d->ops->send(b.d->io, b.sock, &gw2, req, sizeof(req)), 0);
+	tnet_run(&n, 100 * MS);
+	assert_int_equal(a.n, 1);
+	assert_true(ep_eq(&a.from[0], &gw1));
+	assert_int_equal(a.at[0], 5 * MS); /* down the host's link only */
+	assert_int_equal(a.last_len, 12);
+	assert_int_equal(a.last[1], 128); /* the answer to opcode 0 */
+	assert_memory_equal(&a.last[8], &(uint32_t){a4("203.0.113.10")}, 4);
+	assert_int_equal(b.n, 0);
+	assert_int_equal(vnet_pcp(n.v, "pcp")->requests, 1);
+	assert_int_equal(nat_counters(vnet_nat(n.v, "plain"))->out_pkts, 0);
+	vnet_stats(n.v, &st);
+	assert_int_equal(st.drops[VNET_DROP_GATEWAY], 2);
+	tnet_down(&n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_delay),	cmocka_unit_test(test_port_restricted),
-	    cmocka_unit_test(test_cgnat_chain), cmocka_unit_test(test_hairpin_on),
-	    cmocka_unit_test(test_hairpin_off), cmocka_unit_test(test_lossy_link),
-	    cmocka_unit_test(test_firewall),	cmocka_unit_test(test_dup_corrupt),
-	    cmocka_unit_test(test_stund),	cmocka_unit_test(test_bind_rules),
-	    cmocka_unit_test(test_ephemeral),	cmocka_unit_test(test_limits),
-	    cmocka_unit_test(test_speed),
+	    cmocka_unit_test(test_gateway_pcp),	    cmocka_unit_test(test_delay),
+	    cmocka_unit_test(test_port_restricted), cmocka_unit_test(test_cgnat_chain),
+	    cmocka_unit_test(test_hairpin_on),	    cmocka_unit_test(test_hairpin_off),
+	    cmocka_unit_test(test_lossy_link),	    cmocka_unit_test(test_firewall),
+	    cmocka_unit_test(test_dup_corrupt),	    cmocka_unit_test(test_stund),
+	    cmocka_unit_test(test_bind_rules),	    cmocka_unit_test(test_ephemeral),
+	    cmocka_unit_test(test_limits),	    cmocka_unit_test(test_speed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,7 @@
-/* A small TURN server (RFC 8656) for the unit tests, over the datagram
- * interface: it runs on one host of a test network (tests/support/fakenet,
- * tests/unit/methnet) as coturn's turnserver runs on a public host of a
- * topology in the integration tests.
+/* A small TURN server (RFC 8656) over the datagram interface: natbed sim
+ * runs it where a topology's host runs coturn's turnserver (cli/sim_serv.c),
+ * and the unit tests run it on their networks (tests/support/fakenet,
+ * tests/unit/methnet, emulator/vnet).
  *
  * UDP only, one user. Every request is authenticated with long-term
  * credentials (RFC 8489 §9.2): without them a 401 naming the realm and a
@@ -10,29 +10,32 @@
  * XOR-MAPPED-ADDRESS, LIFETIME), Refresh renews it or with lifetime 0
  * ends it (an allocation that is gone or expired: 437), CreatePermission
  * and ChannelBind install permissions (per peer address, 300 s) and
- * channels (600 s). Send indications and ChannelData go out of the relayed
- * socket to a permitted peer; a peer's datagrams come back as ChannelData
- * on its channel or as Data indications, and are dropped (counted) without
- * a permission. Success answers carry MESSAGE-INTEGRITY and FINGERPRINT.
+ * channels (600 s). An allocation ends when its lifetime runs out (a
+ * timer on the scheduler closes its relayed socket); past max_allocs live
+ * ones an Allocate gets 508. Send indications and ChannelData go out of
+ * the relayed socket to a permitted peer; a peer's datagrams come back
+ * as ChannelData on its channel or as Data indications, and are dropped
+ * (counted) without a permission. Success answers carry MESSAGE-INTEGRITY and FINGERPRINT.
  * A test may make it misbehave on purpose (struct turnd_cfg).
  */
-#ifndef NATBED_TESTS_TURND_H
-#define NATBED_TESTS_TURND_H
+#ifndef NATBED_AGENTS_TURND_H
+#define NATBED_AGENTS_TURND_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "dgram.h"
 
-#define TURND_ALLOCS_MAX 16
-#define TURND_PERMS_MAX	 32 /* per allocation */
-#define TURND_CHANS_MAX	 32 /* per allocation */
+#define TURND_ALLOCS_DEFAULT 65536 /* live allocations at once */
+#define TURND_PERMS_MAX	     32	   /* per allocation */
+#define TURND_CHANS_MAX	     32	   /* per allocation */
 
 struct turnd_cfg {
 	struct dg_ep listen; /* the host's address, port 3478 (network order) */
 	const char *user, *pass;
 	const char *realm;	 /* NULL: "natbed" */
 	uint32_t lifetime_max_s; /* 0: 3600; the default granted is 600 */
+	uint32_t max_allocs;	 /* live allocations at once; 0: TURND_ALLOCS_DEFAULT */
 	/* misbehaviour */
 	unsigned answer_first; /* answer only the first this many requests (0: all) */
 	unsigned stale_at;     /* request number stale_at (from 1) finds its nonce stale */

@@ -1,3 +1,4 @@
+/* natbed's TURN server over the datagram interface (turnd.h). */
 #include "turnd.h"
 
 #include <arpa/inet.h>
@@ -28,12 +29,13 @@ struct td_chan {
 
 struct td_alloc {
 	struct turnd *d;
-	bool used;
+	struct td_alloc *next; /* in its hash bucket */
 	struct dg_ep client;
 	uint8_t txid[STUN_TXID_LEN]; /* the Allocate that made it */
 	int sock;		     /* the relayed socket */
 	struct dg_ep relayed;
 	natbed_time_t until;
+	uint64_t timer; /* its expiry, on the scheduler */
 	uint32_t lifetime;
 	struct td_perm perms[TURND_PERMS_MAX];
 	struct td_chan chans[TURND_CHANS_MAX];
@@ -46,7 +48,8 @@ struct turnd {
 	uint8_t key[STUN_MD5_LEN];
 	unsigned nonce_gen;
 	char nonce[32];
-	struct td_alloc allocs[TURND_ALLOCS_MAX];
+	struct td_alloc **buckets; /* live allocations by client: chained */
+	size_t n_buckets;	   /* a power of two */
 	struct turnd_stats st;
 };
 
@@ -60,32 +63,94 @@ static natbed_time_t td_now(const struct turnd *d)
 
 /* --- allocations --------------------------------------------------------------- */
 
-static void td_alloc_end(struct td_alloc *a)
+static size_t td_bucket(const struct turnd *d, const struct dg_ep *client)
 {
-	if (!a->used)
-		return;
-	dg_close(a->d->dg, a->sock);
-	a->used = false;
-	a->d->st.allocations--;
+	uint64_t h = ((uint64_t)client->addr << 16 | client->port) * 0x9e3779b97f4a7c15ull;
+
+	return (size_t)(h >> 32) & (d->n_buckets - 1);
 }
 
-/* The live allocation of client, or NULL (an expired one ends here). */
+/* Unlinks a, closes its relayed socket and frees it. */
+static void td_alloc_end(struct td_alloc *a)
+{
+	struct turnd *d = a->d;
+	struct td_alloc **pp = &d->buckets[td_bucket(d, &a->client)];
+
+	while (*pp && *pp != a)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = a->next;
+	if (a->timer)
+		sched_cancel(d->dg->s, a->timer);
+	dg_close(d->dg, a->sock);
+	d->st.allocations--;
+	free(a);
+}
+
+/* RFC 8656 §7: an allocation whose lifetime ran out is deleted. A refresh
+ * moved `until` on: the timer follows it. */
+static void td_alloc_expire(void *arg, natbed_time_t now)
+{
+	struct td_alloc *a = arg;
+
+	a->timer = 0;
+	if (a->until > now) {
+		a->timer = sched_at(a->d->dg->s, a->until, td_alloc_expire, a);
+		if (a->timer)
+			return;
+	}
+	td_alloc_end(a);
+}
+
+/* The live allocation of client, or NULL. */
 static struct td_alloc *td_alloc_of(struct turnd *d, const struct dg_ep *client)
 {
-	size_t i;
+	struct td_alloc *a;
 
-	for (i = 0; i < TURND_ALLOCS_MAX; i++) {
-		struct td_alloc *a = &d->allocs[i];
-
-		if (!a->used || !dg_ep_eq(&a->client, client))
-			continue;
-		if (a->until <= td_now(d)) {
-			td_alloc_end(a);
-			return NULL;
-		}
-		return a;
-	}
+	for (a = d->buckets[td_bucket(d, client)]; a; a = a->next)
+		if (dg_ep_eq(&a->client, client))
+			return a->until > td_now(d) ? a : NULL;
 	return NULL;
+}
+
+/* Twice the buckets once there are as many allocations as buckets. */
+static void td_grow(struct turnd *d)
+{
+	size_t n = d->n_buckets * 2, i;
+	struct td_alloc **b = calloc(n, sizeof(*b)), *a, *next;
+	struct td_alloc **old = d->buckets;
+
+	if (!b)
+		return; /* longer chains, still right */
+	d->buckets = b;
+	d->n_buckets = n;
+	for (i = 0; i < n / 2; i++)
+		for (a = old[i]; a; a = next) {
+			next = a->next;
+			a->next = b[td_bucket(d, &a->client)];
+			b[td_bucket(d, &a->client)] = a;
+		}
+	free(old);
+}
+
+/* A new allocation of client, linked in, its timer and socket to come. */
+static struct td_alloc *td_alloc_new(struct turnd *d, const struct dg_ep *client)
+{
+	struct td_alloc *a;
+	size_t k;
+
+	if (d->st.allocations >= d->cfg.max_allocs || !(a = calloc(1, sizeof(*a))))
+		return NULL;
+	if (d->st.allocations >= d->n_buckets)
+		td_grow(d);
+	a->d = d;
+	a->client = *client;
+	a->sock = -1;
+	k = td_bucket(d, client);
+	a->next = d->buckets[k];
+	d->buckets[k] = a;
+	d->st.allocations++;
+	return a;
 }
 
 static bool td_permitted(const struct td_alloc *a, uint32_t addr, natbed_time_t now)
@@ -192,13 +257,12 @@ static uint32_t td_lifetime(const struct turnd *d, const struct stun_msg *m)
 static void td_allocate(struct turnd *d, const struct dg_ep *from, const struct stun_msg *m)
 {
 	const struct stun_attr *rt = stun_msg_find(m, STUN_ATTR_REQUESTED_TRANSPORT);
-	struct td_alloc *a = td_alloc_of(d, from), *fresh = NULL;
+	struct td_alloc *a = td_alloc_of(d, from);
 	struct dg_ep bind = {d->cfg.listen.addr, 0};
 	struct sockaddr_in sa;
 	struct stun_builder b;
 	uint8_t out[256];
 	uint32_t v;
-	size_t i;
 
 	d->st.authed_allocs++;
 	/* RFC 8656 §7.2: a retransmission gets the same answer, another
@@ -211,31 +275,30 @@ static void td_allocate(struct turnd *d, const struct dg_ep *from, const struct 
 		td_error(d, from, m, 442, "Unsupported Transport Protocol", false);
 		return;
 	}
-	for (i = 0; i < TURND_ALLOCS_MAX && !a && !fresh; i++)
-		if (!d->allocs[i].used)
-			fresh = &d->allocs[i];
-	if (fresh) {
-		memset(fresh, 0, sizeof(*fresh));
-		fresh->d = d;
-		fresh->client = *from;
-		memcpy(fresh->txid, m->txid, STUN_TXID_LEN);
-		fresh->sock = -1;
-		a = fresh;
-	}
 	if (!a) {
-		td_error(d, from, m, 508, "Insufficient Capacity", false);
-		return;
-	}
-	if (fresh) {
-		fresh->sock = dg_open(d->dg, &bind, &fresh->relayed, td_relay_rx, fresh);
-		if (fresh->sock < 0) {
+		struct td_alloc *old;
+
+		/* an expired one of this client still waiting for its timer */
+		for (old = d->buckets[td_bucket(d, from)]; old; old = old->next)
+			if (dg_ep_eq(&old->client, from))
+				break;
+		if (old)
+			td_alloc_end(old);
+		/* §7.2: no capacity, or no relayed port: 508 */
+		if (!(a = td_alloc_new(d, from))) {
 			td_error(d, from, m, 508, "Insufficient Capacity", false);
 			return;
 		}
-		fresh->used = true;
-		fresh->lifetime = td_lifetime(d, m);
-		fresh->until = td_now(d) + (natbed_time_t)fresh->lifetime * NATBED_NS_PER_S;
-		d->st.allocations++;
+		memcpy(a->txid, m->txid, STUN_TXID_LEN);
+		a->lifetime = td_lifetime(d, m);
+		a->until = td_now(d) + (natbed_time_t)a->lifetime * NATBED_NS_PER_S;
+		a->sock = dg_open(d->dg, &bind, &a->relayed, td_relay_rx, a);
+		a->timer = a->sock >= 0 ? sched_at(d->dg->s, a->until, td_alloc_expire, a) : 0;
+		if (!a->timer) {
+			td_alloc_end(a);
+			td_error(d, from, m, 508, "Insufficient Capacity", false);
+			return;
+		}
 	}
 	stun_msg_build_init(&b, out, sizeof(out), m->method, STUN_CLASS_SUCCESS, m->txid, false);
 	dg_ep_sockaddr(&a->relayed, &sa);
@@ -259,14 +322,13 @@ static void td_refresh(struct turnd *d, const struct dg_ep *from, const struct s
 		td_error(d, from, m, 437, "Allocation Mismatch", false);
 		return;
 	}
-	if (life == 0) /* §7.5: lifetime 0 ends it */
-		td_alloc_end(a);
-	else
-		a->until = td_now(d) + (natbed_time_t)life * NATBED_NS_PER_S;
+	a->until = td_now(d) + (natbed_time_t)life * NATBED_NS_PER_S;
 	stun_msg_build_init(&b, out, sizeof(out), m->method, STUN_CLASS_SUCCESS, m->txid, false);
 	v = htonl(life);
 	stun_msg_build_raw(&b, STUN_ATTR_LIFETIME, &v, 4);
 	td_success_send(d, from, &b, out);
+	if (life == 0) /* §7.5: lifetime 0 ends it */
+		td_alloc_end(a);
 }
 
 static void td_permission(struct turnd *d, const struct dg_ep *from, const struct stun_msg *m,
@@ -487,9 +549,14 @@ struct turnd *turnd_new(const struct dgram *dg, const struct turnd_cfg *cfg)
 		d->cfg.realm = "natbed";
 	if (!d->cfg.lifetime_max_s)
 		d->cfg.lifetime_max_s = 3600;
+	if (!d->cfg.max_allocs)
+		d->cfg.max_allocs = TURND_ALLOCS_DEFAULT;
+	d->n_buckets = 64;
+	d->buckets = calloc(d->n_buckets, sizeof(*d->buckets));
 	snprintf(d->nonce, sizeof(d->nonce), "natbed-nonce-%u", d->nonce_gen);
-	if (stun_long_term_key(d->cfg.user, d->cfg.realm, d->cfg.pass, d->key) < 0 ||
+	if (!d->buckets || stun_long_term_key(d->cfg.user, d->cfg.realm, d->cfg.pass, d->key) < 0 ||
 	    (d->sock = dg_open(dg, &cfg->listen, &local, td_rx, d)) < 0) {
+		free(d->buckets);
 		free(d);
 		return NULL;
 	}
@@ -502,8 +569,10 @@ void turnd_free(struct turnd *d)
 
 	if (!d)
 		return;
-	for (i = 0; i < TURND_ALLOCS_MAX; i++)
-		td_alloc_end(&d->allocs[i]);
+	for (i = 0; i < d->n_buckets; i++)
+		while (d->buckets[i])
+			td_alloc_end(d->buckets[i]);
+	free(d->buckets);
 	dg_close(d->dg, d->sock);
 	free(d);
 }

@@ -1,10 +1,10 @@
 /* natbed-stund's request logic (agents/stund.h: stund_handle, pure) on any
- * datagram interface: a fake network's host, a virtual network's
- * (emulator/vnet.h). With an alternate address it opens RFC 5780's four
- * sockets (two addresses x two ports) and answers OTHER-ADDRESS and
- * CHANGE-REQUEST as natbed-stund --alternate does. */
-#ifndef NATBED_TESTS_DGSTUND_H
-#define NATBED_TESTS_DGSTUND_H
+ * datagram interface: a virtual network's host (emulator/vnet.h: natbed
+ * sim, tests), a fake network's (tests). With an alternate address it
+ * opens RFC 5780's four sockets (two addresses x two ports) and answers
+ * OTHER-ADDRESS and CHANGE-REQUEST as natbed-stund --alternate does. */
+#ifndef NATBED_AGENTS_DGSTUND_H
+#define NATBED_AGENTS_DGSTUND_H
 
 #include <stdint.h>
 

@@ -1,0 +1,222 @@
+/* natbed sim's checkpoints (sim_ckpt.h). */
+#include "sim_ckpt.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef NATBED_VERSION
+#define NATBED_VERSION "unknown"
+#endif
+
+#define SIM_FNV_OFFSET 1469598103934665603ull /* FNV-1a, 64 bits */
+#define SIM_FNV_PRIME  1099511628211ull
+
+uint64_t sim_ckpt_fold(uint64_t h, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+
+	if (!h)
+		h = SIM_FNV_OFFSET;
+	while (len--)
+		h = (h ^ *p++) * SIM_FNV_PRIME;
+	return h;
+}
+
+/* uint64 values as strings of digits: JSON integers stop at 2^63 - 1. */
+static json_t *sim_u64(uint64_t v)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "%" PRIu64, v);
+	return json_string(buf);
+}
+
+static int sim_get_u64(const json_t *o, const char *key, uint64_t *out)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	char *end;
+
+	if (!s || !*s || strspn(s, "0123456789") != strlen(s))
+		return -1;
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	return errno ? -1 : 0;
+}
+
+static json_t *sim_point_json(const struct sim_ckpt_point *pt)
+{
+	char digest[20];
+
+	snprintf(digest, sizeof(digest), "%016" PRIx64, pt->digest);
+	return json_pack("{s:o,s:I,s:o,s:o,s:o,s:s,s:o,s:o}", "events", sim_u64(pt->events),
+			 "round", (json_int_t)pt->round, "jobs_started", sim_u64(pt->jobs_started),
+			 "jobs_done", sim_u64(pt->jobs_done), "attempts", sim_u64(pt->attempts),
+			 "attempts_digest", digest, "connects_alive", sim_u64(pt->alive),
+			 "pending_events", sim_u64(pt->pending));
+}
+
+static int sim_point_read(const json_t *p, struct sim_ckpt_point *pt)
+{
+	const char *digest = json_string_value(json_object_get(p, "attempts_digest"));
+	json_t *round = json_object_get(p, "round");
+	char *end;
+
+	if (!json_is_object(p) || sim_get_u64(p, "events", &pt->events) < 0 ||
+	    sim_get_u64(p, "jobs_started", &pt->jobs_started) < 0 ||
+	    sim_get_u64(p, "jobs_done", &pt->jobs_done) < 0 ||
+	    sim_get_u64(p, "attempts", &pt->attempts) < 0 ||
+	    sim_get_u64(p, "connects_alive", &pt->alive) < 0 ||
+	    sim_get_u64(p, "pending_events", &pt->pending) < 0 || !json_is_integer(round) ||
+	    json_integer_value(round) < 0 || !digest || strlen(digest) != 16)
+		return -1;
+	pt->round = (unsigned)json_integer_value(round);
+	pt->digest = strtoull(digest, &end, 16);
+	return *end ? -1 : 0;
+}
+
+int sim_ckpt_write(const char *path, const struct sim_ckpt_head *head,
+		   const struct sim_ckpt_point *pt, const json_t *engines, char *err, size_t errlen)
+{
+	json_t *all = json_pack(
+	    "{s:i,s:s,s:s,s:s,s:s%,s:O,s:o,s:o,s:o,s:O}", "natbed_sim_checkpoint", SIM_CKPT_FORMAT,
+	    "natbed_version", NATBED_VERSION, "topology", head->topology, "topology_file",
+	    head->topology_file, "topology_yaml", head->yaml, head->yaml_len, "settings",
+	    head->settings, "seed", sim_u64(head->seed), "at_ns", sim_u64((uint64_t)pt->at_ns),
+	    "progress", sim_point_json(pt), "engines", engines);
+	char tmp[4200];
+	FILE *f = NULL;
+	int e = 0;
+
+	if (!all) {
+		snprintf(err, errlen, "%s: out of memory (or a topology that is not UTF-8)", path);
+		return -1;
+	}
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
+		e = ENAMETOOLONG;
+	else if (!(f = fopen(tmp, "w")))
+		e = errno;
+	else if (json_dumpf(all, f, JSON_INDENT(1) | JSON_SORT_KEYS) < 0 || fflush(f) != 0)
+		e = errno ? errno : EIO;
+	if (f && fclose(f) != 0 && !e)
+		e = errno;
+	if (!e && rename(tmp, path) < 0)
+		e = errno;
+	if (e && f)
+		unlink(tmp);
+	json_decref(all);
+	if (e) {
+		snprintf(err, errlen, "%s: cannot write: %s", path, strerror(e));
+		return -1;
+	}
+	return 0;
+}
+
+int sim_ckpt_load(const char *path, struct sim_ckpt *ck, char *err, size_t errlen)
+{
+	json_error_t jerr;
+	json_t *yaml;
+	uint64_t at;
+
+	memset(ck, 0, sizeof(*ck));
+	ck->root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if (!ck->root) {
+		snprintf(err, errlen, "%s:%d: not a natbed sim checkpoint (%s)", path, jerr.line,
+			 jerr.text);
+		return -1;
+	}
+	if (json_integer_value(json_object_get(ck->root, "natbed_sim_checkpoint")) !=
+	    SIM_CKPT_FORMAT) {
+		snprintf(err, errlen, "%s: not a natbed sim checkpoint of format %d", path,
+			 SIM_CKPT_FORMAT);
+		goto fail;
+	}
+	yaml = json_object_get(ck->root, "topology_yaml");
+	ck->yaml = json_string_value(yaml);
+	ck->yaml_len = json_string_length(yaml);
+	ck->topology_file = json_string_value(json_object_get(ck->root, "topology_file"));
+	ck->settings = json_object_get(ck->root, "settings");
+	ck->engines = json_object_get(ck->root, "engines");
+	if (!ck->yaml || !ck->topology_file || !json_is_object(ck->settings) ||
+	    !json_is_object(ck->engines) || sim_get_u64(ck->root, "seed", &ck->seed) < 0 ||
+	    sim_get_u64(ck->root, "at_ns", &at) < 0 || at > (uint64_t)INT64_MAX ||
+	    sim_point_read(json_object_get(ck->root, "progress"), &ck->pt) < 0) {
+		snprintf(err, errlen,
+			 "%s: a part is missing or malformed (topology_yaml, topology_file, "
+			 "settings, seed, at_ns, progress, engines)",
+			 path);
+		goto fail;
+	}
+	ck->pt.at_ns = (natbed_time_t)at;
+	return 0;
+fail:
+	sim_ckpt_free(ck);
+	return -1;
+}
+
+void sim_ckpt_free(struct sim_ckpt *ck)
+{
+	json_decref(ck->root);
+	memset(ck, 0, sizeof(*ck));
+}
+
+/* Whether two values differ; where gets the path (".a.b") of the first
+ * member that does, appended. */
+static bool sim_diff(const json_t *want, const json_t *got, char *where, size_t len)
+{
+	const char *key;
+	json_t *v;
+	size_t used = strlen(where);
+
+	if (json_equal(want, got))
+		return false;
+	if (!json_is_object(want) || !json_is_object(got))
+		return true;
+	json_object_foreach((json_t *)want, key, v)
+	{
+		if (json_equal(v, json_object_get(got, key)))
+			continue;
+		snprintf(where + used, len - used, ".%s", key);
+		sim_diff(v, json_object_get(got, key), where, len);
+		return true;
+	}
+	json_object_foreach((json_t *)got, key, v)
+	{
+		if (json_object_get(want, key))
+			continue;
+		snprintf(where + used, len - used, ".%s", key);
+		return true;
+	}
+	return true;
+}
+
+int sim_ckpt_verify(const struct sim_ckpt *ck, const char *path, const struct sim_ckpt_point *pt,
+		    const json_t *engines, char *err, size_t errlen)
+{
+	const struct sim_ckpt_point *w = &ck->pt;
+	char where[512] = "engines";
+	const char *what = NULL;
+
+	if (pt->events != w->events)
+		what = "progress.events";
+	else if (pt->round != w->round || pt->jobs_started != w->jobs_started ||
+		 pt->jobs_done != w->jobs_done || pt->alive != w->alive)
+		what = "progress (round, connects started, done or running)";
+	else if (pt->attempts != w->attempts || pt->digest != w->digest)
+		what = "progress (the attempts recorded)";
+	else if (pt->pending != w->pending)
+		what = "progress.pending_events";
+	else if (sim_diff(ck->engines, engines, where, sizeof(where)))
+		what = where;
+	if (!what)
+		return 0;
+	snprintf(err, errlen,
+		 "%s: %s differs after replaying to %.3f s: a checkpoint of another natbed "
+		 "build, or of another file",
+		 path, what, (double)ck->pt.at_ns / NATBED_NS_PER_S);
+	return -1;
+}

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# natbed sim (issue 15) on topologies/arrivals.yaml, as an unprivileged
+# user when the test runs as root (it needs no namespaces):
+#  - results.json marked "mode": "sim", valid against the schema, every
+#    attempt of the plan with its t_s in virtual seconds, results.csv and
+#    report.html beside it;
+#  - the same seed gives byte-identical results.json but for its wall-clock
+#    fields; another seed another attempt list;
+#  - a checkpoint written mid-run restores to the results of the run never
+#    interrupted; Ctrl-C leaves a checkpoint (exit 130, partial results)
+#    from which a restore completes identically; a restore with another
+#    setting, a FILE, or an edited engine state is refused, naming it.
+NB_NO_ROOT=1
+. "$(dirname "$0")/../lib.sh"
+nb_need jq setpriv
+/usr/bin/python3 -c 'import jsonschema' 2>/dev/null || nb_skip "python3-jsonschema not installed"
+topo=$NATBED_SRC/topologies/arrivals.yaml
+chmod 0777 "$NB_TMP"
+as_user=()
+[ "$(id -u)" -ne 0 ] || as_user=(setpriv --reuid=65534 --regid=65534 --clear-groups --)
+
+# sim NAME ARGS...: natbed sim --out $NB_TMP/NAME ARGS, its status in $rc
+sim() {
+	local name=$1
+	shift
+	rc=0
+	"${as_user[@]}" "$NATBED_BUILD/cli/natbed" sim --out "$NB_TMP/$name" "$@" \
+		>"$NB_TMP/$name.stdout" 2>"$NB_TMP/$name.stderr" || rc=$?
+}
+norm() { jq -S 'del(.started, .wall_s, .throughput_per_s)' "$NB_TMP/$1/results.json"; }
+completed() { [ "$rc" = 0 ] || [ "$rc" = 3 ] || nb_fail "natbed sim $1: exit $rc: $(tail -3 "$NB_TMP/$1.stderr")"; }
+
+# --- the files -----------------------------------------------------------------
+sim a --duration 40s "$topo"
+completed a
+r=$NB_TMP/a/results.json
+jq -e '.mode == "sim" and .seed == 11 and (.attempts | length) > 40' "$r" >/dev/null ||
+	nb_fail "results.json: $(jq -c '{mode, seed, n: (.attempts | length)}' "$r")"
+jq -e 'all(.attempts[]; .t_s >= 0 and .t_s <= 40) and ([.attempts[].pair[1]] | unique == ["server"])' \
+	"$r" >/dev/null || nb_fail "an attempt out of the scenario: $(jq -c '[.attempts[] | [.t_s, .pair]] | .[:3]' "$r")"
+/usr/bin/python3 - "$NATBED_SRC/docs/results.schema.json" "$r" <<'PY' || nb_fail "results.json does not validate"
+import json, sys, jsonschema
+errors = list(jsonschema.Draft202012Validator(json.load(open(sys.argv[1]))).iter_errors(json.load(open(sys.argv[2]))))
+for e in errors[:10]:
+    print("/".join(map(str, e.absolute_path)), e.message, file=sys.stderr)
+sys.exit(1 if errors else 0)
+PY
+[ "$(($(wc -l <"$NB_TMP/a/results.csv") - 1))" = "$(jq '.attempts | length' "$r")" ] ||
+	nb_fail "results.csv has not one row per attempt"
+grep -q "<h1>natbed sim: arrivals" "$NB_TMP/a/report.html" || nb_fail "report.html is not natbed sim's"
+grep -q "server" "$NB_TMP/a.stdout" || nb_fail "no matrix printed"
+
+# --- the same seed, the same bytes ---------------------------------------------
+sim b --duration 40s "$topo"
+completed b
+diff <(norm a) <(norm b) >"$NB_TMP/ab.diff" || nb_fail "the same seed, other results: $(head -20 "$NB_TMP/ab.diff")"
+sim c --duration 40s --seed 12 "$topo"
+completed c
+[ "$(jq -c '[.attempts[] | [.t_s, .pair[0]]]' "$r")" != \
+	"$(jq -c '[.attempts[] | [.t_s, .pair[0]]]' "$NB_TMP/c/results.json")" ] ||
+	nb_fail "seed 12 gave seed 11's attempts"
+
+# --- a checkpoint mid-run ------------------------------------------------------
+sim ck --duration 40s --checkpoint "$NB_TMP/ck.json" --checkpoint-every 20s "$topo"
+completed ck
+diff <(norm a) <(norm ck) >/dev/null || nb_fail "checkpoints changed the results"
+n=$(jq '.attempts | length' "$r")
+done_at=$(jq -r '.progress.attempts' "$NB_TMP/ck.json")
+[ "$done_at" -gt 0 ] && [ "$done_at" -lt "$n" ] ||
+	nb_fail "the last checkpoint is not mid-run: $done_at of $n attempts"
+sim rs --restore "$NB_TMP/ck.json"
+completed rs
+grep -q "replayed to .* and found the state of" "$NB_TMP/rs.stderr" || nb_fail "no replay: $(cat "$NB_TMP/rs.stderr")"
+diff <(norm a) <(norm rs) >"$NB_TMP/rs.diff" || nb_fail "restored, other results: $(head -20 "$NB_TMP/rs.diff")"
+
+# refusals: another setting, a FILE, an edited state
+sim bad1 --restore "$NB_TMP/ck.json" --seed 3
+[ "$rc" = 2 ] && grep -q -- "--seed: with --restore every setting is the checkpoint's" "$NB_TMP/bad1.stderr" ||
+	nb_fail "a restore with --seed: exit $rc, $(cat "$NB_TMP/bad1.stderr")"
+sim bad2 --restore "$NB_TMP/ck.json" "$topo"
+[ "$rc" = 2 ] || nb_fail "a restore with FILE: exit $rc"
+# (python keeps every other number as it was; jq would rewrite some)
+/usr/bin/python3 - "$NB_TMP/ck.json" "$NB_TMP/edited.json" <<'PY'
+import json, sys
+ck = json.load(open(sys.argv[1]))
+ck["engines"]["nats"]["home-fc"]["counters"]["out_pkts"] += 1
+json.dump(ck, open(sys.argv[2], "w"))
+PY
+sim bad3 --restore "$NB_TMP/edited.json"
+[ "$rc" = 2 ] && grep -q "engines.nats.home-fc.counters.out_pkts differs after replaying" "$NB_TMP/bad3.stderr" ||
+	nb_fail "an edited checkpoint: exit $rc, $(cat "$NB_TMP/bad3.stderr")"
+[ ! -e "$NB_TMP/bad3/results.json" ] || nb_fail "a refused restore wrote results"
+
+# --- Ctrl-C, then a restore --------------------------------------------------------
+long=(--clients 8000 --duration 4000s "$topo")
+sim full "${long[@]}"
+completed full
+rc=0
+"${as_user[@]}" "$NATBED_BUILD/cli/natbed" sim --out "$NB_TMP/int" --checkpoint "$NB_TMP/int.json" \
+	--checkpoint-every 50s "${long[@]}" >"$NB_TMP/int.stdout" 2>"$NB_TMP/int.stderr" &
+pid=$!
+nb_wait_for 30 "the first checkpoint" test -s "$NB_TMP/int.json"
+kill -INT "$pid"
+wait "$pid" || rc=$?
+[ "$rc" = 130 ] || nb_fail "Ctrl-C: exit $rc (the run was over before the signal?)"
+got=$(jq '.attempts | length' "$NB_TMP/int/results.json")
+[ "$got" -lt "$(jq '.attempts | length' "$NB_TMP/full/results.json")" ] ||
+	nb_fail "Ctrl-C: $got attempts, the whole run's"
+[ "$(jq -r '.progress.attempts' "$NB_TMP/int.json")" = "$got" ] ||
+	nb_fail "the checkpoint Ctrl-C left is not where the run stopped"
+sim cont --restore "$NB_TMP/int.json"
+completed cont
+diff <(norm full) <(norm cont) >"$NB_TMP/cont.diff" ||
+	nb_fail "restored after Ctrl-C, other results: $(head -20 "$NB_TMP/cont.diff")"
+nb_pass "natbed sim: $n attempts reproduced byte for byte, restored from mid-run and from Ctrl-C ($got of $(jq '.attempts | length' "$NB_TMP/full/results.json")) identically"
