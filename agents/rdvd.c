@@ -1,14 +1,13 @@
 /* natbed-rendezvous: the rendezvous (agents/rdv.c) on real UDP sockets, a
  * libevent loop and the monotonic clock. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "agent_loop.h"
 #include "natbed/log.h"
-#include "natbed/units.h"
 #include "rdv.h"
+#include "rdv_args.h"
 
 struct rdvd {
 	struct agent_loop loop;
@@ -95,66 +94,21 @@ static int rdvd_start(struct rdvd *d, const struct rdv_config *cfg, const char *
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"listen", required_argument, NULL, 'l'},
-	    {"start-delay", required_argument, NULL, 'd'},
-	    {"max-lifetime", required_argument, NULL, 'm'},
-	    {"stats", required_argument, NULL, 'S'},
-	    {"verbose", no_argument, NULL, 'v'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	struct rdv_config cfg = {0};
+	struct rdv_args a;
 	struct rdvd d = {0};
-	enum log_level lvl = LOG_LVL_INFO;
-	const char *listen = NULL, *stats_path = NULL;
-	int64_t v;
-	int c, ret = 1;
+	char err[256];
+	int ret = 1;
 
-	while ((c = getopt_long(argc, argv, "l:d:m:S:vh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'l':
-			listen = optarg;
-			break;
-		case 'd':
-			if (units_parse_duration(optarg, &cfg.start_delay_ns) < 0 ||
-			    cfg.start_delay_ns <= 0 || cfg.start_delay_ns > 60 * NATBED_NS_PER_S) {
-				fprintf(stderr, "--start-delay %s: a duration in (0, 60s]\n",
-					optarg);
-				return 2;
-			}
-			break;
-		case 'm':
-			if (units_parse_count(optarg, 86400, &v) < 0 || v == 0) {
-				fprintf(stderr, "--max-lifetime %s: seconds, 1..86400\n", optarg);
-				return 2;
-			}
-			cfg.lifetime_max_s = (uint32_t)v;
-			break;
-		case 'S':
-			stats_path = optarg;
-			break;
-		case 'v':
-			lvl = LOG_LVL_DEBUG;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	log_init("natbed-rendezvous", lvl);
-	if (!listen || optind != argc) {
-		usage(stderr);
+	if (rdv_args_parse(argc, argv, &a, err, sizeof(err)) < 0) {
+		fprintf(stderr, "natbed-rendezvous: %s (see natbed-rendezvous --help)\n", err);
 		return 2;
 	}
-	if (dg_ep_parse(listen, RDV_DEFAULT_PORT, &cfg.listen) < 0) {
-		log_err("--listen %s: not IPv4[:PORT]", listen);
-		return 2;
+	if (a.help) {
+		usage(stdout);
+		return 0;
 	}
-	if (rdvd_start(&d, &cfg, stats_path) == 0) {
+	log_init("natbed-rendezvous", a.verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	if (rdvd_start(&d, &a.cfg, a.stats) == 0) {
 		agent_loop_run(&d.loop);
 		ret = agent_loop_stats(&d.loop) < 0 ? 1 : 0;
 	}

@@ -11,6 +11,7 @@
 #include "dgstund.h"
 #include "natbed/units.h"
 #include "rdv.h"
+#include "rdv_args.h"
 #include "turnd.h"
 #include "vnet.h"
 
@@ -97,43 +98,16 @@ static int sim_stund(struct sim_host *h, int argc, char **argv, char *err, size_
 
 static int sim_rdv(struct sim_host *h, int argc, char **argv, char *err, size_t errlen)
 {
-	static const struct option opts[] = {
-	    {"listen", required_argument, NULL, 'l'},
-	    {"start-delay", required_argument, NULL, 'd'},
-	    {"max-lifetime", required_argument, NULL, 'm'},
-	    {"stats", required_argument, NULL, 'S'},
-	    {"verbose", no_argument, NULL, 'v'},
-	    {NULL, 0, NULL, 0},
-	};
-	struct rdv_config cfg = {0};
-	bool listen = false;
-	int64_t v;
-	int c, r;
+	struct rdv_args a;
+	char why[200];
+	int r;
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "l:d:m:S:v", opts, NULL)) != -1) {
-		if (c == 'l' && dg_ep_parse(optarg, RDV_DEFAULT_PORT, &cfg.listen) == 0) {
-			listen = true;
-			continue;
-		}
-		if (c == 'd' && units_parse_duration(optarg, &cfg.start_delay_ns) == 0 &&
-		    cfg.start_delay_ns > 0 && cfg.start_delay_ns <= 60 * NATBED_NS_PER_S)
-			continue;
-		if (c == 'm' && units_parse_count(optarg, 86400, &v) == 0 && v > 0) {
-			cfg.lifetime_max_s = (uint32_t)v;
-			continue;
-		}
-		if (c == 'S' || c == 'v')
-			continue;
-		snprintf(err, errlen,
-			 "natbed-rendezvous: a bad option or value (see natbed-rendezvous --help)");
+	if (rdv_args_parse(argc, argv, &a, why, sizeof(why)) < 0 || a.help) {
+		snprintf(err, errlen, "natbed-rendezvous: %s",
+			 a.help ? "--help in a run line" : why);
 		return -1;
 	}
-	if (!listen || optind != argc) {
-		snprintf(err, errlen, "natbed-rendezvous: --listen IP[:PORT] is required");
-		return -1;
-	}
-	r = rdv_new(h->d, &cfg, &h->rdv);
+	r = rdv_new(h->d, &a.cfg, &h->rdv);
 	if (r < 0) {
 		snprintf(err, errlen, "natbed-rendezvous: its socket: %s", strerror(-r));
 		return -1;

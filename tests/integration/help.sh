@@ -23,7 +23,7 @@ check "$bin/agents/natbed-stunclient" -- agents/stunclient.c
 check "$bin/agents/natbed-stunload" -- agents/stunload.c
 check "$bin/agents/natbed-agent" discover -- agents/agent_discover.c
 check "$bin/agents/natbed-agent" methods -- agents/agent_methods.c
-check "$bin/agents/natbed-rendezvous" -- agents/rdvd.c
+check "$bin/agents/natbed-rendezvous" -- agents/rdv_args.c
 check "$bin/agents/natbed-agent" serve -- agents/agent_serve.c agents/agent.h
 for c in connect clients; do
 	check "$bin/agents/natbed-agent" "$c" -- "agents/agent_$c.c" agents/agent.h agents/agent_plan.h
