@@ -17,14 +17,22 @@
 #define TURN_ALLOC_MARGIN_S 60	   /* refresh this long before the allocation ends */
 #define TURN_UDP	    17	   /* REQUESTED-TRANSPORT: UDP (§18.13) */
 #define TURN_CHANNEL_HDR    4	   /* §12.4: channel number, length */
+/* §12: a channel lives 600 s after its last bind, and its number (or its
+ * peer's endpoint) may not be bound anew until 5 minutes after that */
+#define TURN_CHANNEL_QUARANTINE_S (600 + 300)
 
 enum turn_state { TURN_ALLOCATING, TURN_READY, TURN_FAILED };
 
+/* A permission (and a channel) toward a peer. Slot i of the table is
+ * channel number TURN_CHANNEL_FIRST + i whenever it holds a channel, so a
+ * number goes to another peer only with its slot, after the quarantine. */
 struct turn_peer {
 	struct turn *t;
 	struct dg_ep ep;
 	uint16_t channel; /* 0: a permission for ep.addr alone (turn_permit_addr) */
 	int perm_ok, bound, asked;
+	int released;	       /* turn_release_addr: no longer refreshed */
+	natbed_time_t free_at; /* released: the slot may serve another peer from then */
 	uint64_t refresh_ev;
 };
 
@@ -54,13 +62,22 @@ struct turn {
 	uint8_t key[STUN_MD5_LEN];
 	int authed; /* realm and nonce known: requests carry credentials */
 	uint64_t refresh_ev;
-	struct turn_peer peers[TURN_PEERS_MAX];
-	size_t n_peers;
-	uint16_t next_channel;
+	struct turn_peer **peers; /* slots, each allocated once: timers point at them */
+	size_t n_peers, cap_peers;
 	struct turn_tx tx[TURN_TX_MAX];
 	struct rng rng;
 	struct turn_stats st;
 };
+
+/* Where p stands in the table. */
+static size_t turn_peer_index(const struct turn *t, const struct turn_peer *p)
+{
+	size_t i;
+
+	for (i = 0; i < t->n_peers && t->peers[i] != p; i++)
+		;
+	return i;
+}
 
 static void turn_fail(struct turn *t, const char *reason)
 {
@@ -113,11 +130,11 @@ static int turn_tx_build(struct turn *t, struct turn_tx *x)
 		stun_msg_build_raw(&b, STUN_ATTR_LIFETIME, &v, 4);
 	}
 	if (x->method == STUN_METHOD_CHANNEL_BIND) {
-		v = htonl((uint32_t)t->peers[x->peer].channel << 16);
+		v = htonl((uint32_t)t->peers[x->peer]->channel << 16);
 		stun_msg_build_raw(&b, STUN_ATTR_CHANNEL_NUMBER, &v, 4);
 	}
 	if (x->peer >= 0) {
-		dg_ep_sockaddr(&t->peers[x->peer].ep, &sa);
+		dg_ep_sockaddr(&t->peers[x->peer]->ep, &sa);
 		stun_msg_build_addr(&b, STUN_ATTR_XOR_PEER_ADDRESS, (struct sockaddr *)&sa);
 	}
 	if (t->authed) { /* RFC 8489 §9.2.4: long-term credentials */
@@ -222,13 +239,15 @@ static void turn_peer_refresh_cb(void *arg, natbed_time_t now)
 {
 	struct turn_peer *p = arg;
 	struct turn *t = p->t;
-	int idx = (int)(p - t->peers);
+	int idx = (int)turn_peer_index(t, p);
 
 	p->refresh_ev = 0;
 	t->st.refreshes++;
-	if (p->channel)
-		turn_request(t, STUN_METHOD_CHANNEL_BIND, idx, 0);
-	turn_request(t, STUN_METHOD_CREATE_PERMISSION, idx, 0);
+	/* every transaction busy: again in a second, well before the 60 s
+	 * of margin run out */
+	if ((p->channel && turn_request(t, STUN_METHOD_CHANNEL_BIND, idx, 0) < 0) ||
+	    turn_request(t, STUN_METHOD_CREATE_PERMISSION, idx, 0) < 0)
+		p->refresh_ev = sched_after(t->dg->s, NATBED_NS_PER_S, turn_peer_refresh_cb, p);
 }
 
 static void turn_arm_peer_refresh(struct turn *t, struct turn_peer *p)
@@ -238,10 +257,28 @@ static void turn_arm_peer_refresh(struct turn *t, struct turn_peer *p)
 				    turn_peer_refresh_cb, p);
 }
 
+/* Asks for peer idx's permission; when TURN_TX_MAX requests are under way
+ * it stays unasked, for turn_ask_waiting once one ends. */
 static void turn_ask_peer(struct turn *t, int idx)
 {
-	t->peers[idx].asked = 1;
-	turn_request(t, STUN_METHOD_CREATE_PERMISSION, idx, 0);
+	if (turn_request(t, STUN_METHOD_CREATE_PERMISSION, idx, 0) == 0)
+		t->peers[idx]->asked = 1;
+}
+
+/* The peers waiting for a transaction, asked while there are some free. */
+static void turn_ask_waiting(struct turn *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->n_peers && t->state == TURN_READY; i++) {
+		struct turn_peer *p = t->peers[i];
+
+		if (p->asked || p->released)
+			continue;
+		turn_ask_peer(t, (int)i);
+		if (!p->asked)
+			return;
+	}
 }
 
 /* --- answers ----------------------------------------------------------------------- */
@@ -311,7 +348,6 @@ static void turn_success(struct turn *t, struct turn_tx *x, const struct stun_ms
 {
 	const struct stun_attr *lt = stun_msg_find(m, STUN_ATTR_LIFETIME);
 	uint32_t life = 600;
-	size_t i;
 
 	if (lt && lt->len == 4) {
 		memcpy(&life, stun_attr_value(m, lt), 4);
@@ -329,44 +365,47 @@ static void turn_success(struct turn *t, struct turn_tx *x, const struct stun_ms
 		turn_arm_alloc_refresh(t, life);
 		if (t->ops->ready)
 			t->ops->ready(t->arg, &t->relayed, &t->mapped);
-		for (i = 0; i < t->n_peers && t->state == TURN_READY; i++)
-			if (!t->peers[i].asked)
-				turn_ask_peer(t, (int)i);
+		turn_ask_waiting(t);
 		return;
 	case STUN_METHOD_REFRESH:
 		if (x->lifetime)
 			turn_arm_alloc_refresh(t, life);
 		return;
 	case STUN_METHOD_CREATE_PERMISSION:
-		if (!t->peers[x->peer].channel) { /* a permission alone */
-			if (!t->peers[x->peer].perm_ok)
-				turn_arm_peer_refresh(t, &t->peers[x->peer]);
-			t->peers[x->peer].perm_ok = 1;
+		if (t->peers[x->peer]->released)
+			return;
+		if (!t->peers[x->peer]->channel) { /* a permission alone */
+			if (!t->peers[x->peer]->perm_ok)
+				turn_arm_peer_refresh(t, t->peers[x->peer]);
+			t->peers[x->peer]->perm_ok = 1;
 			return;
 		}
-		if (!t->peers[x->peer].perm_ok) {
-			t->peers[x->peer].perm_ok = 1;
+		if (!t->peers[x->peer]->perm_ok) {
+			t->peers[x->peer]->perm_ok = 1;
 			turn_request(t, STUN_METHOD_CHANNEL_BIND, x->peer, 0);
 		}
 		return;
 	default: /* ChannelBind */
-		turn_arm_peer_refresh(t, &t->peers[x->peer]);
-		if (!t->peers[x->peer].bound) {
-			t->peers[x->peer].bound = 1;
+		if (t->peers[x->peer]->released)
+			return;
+		turn_arm_peer_refresh(t, t->peers[x->peer]);
+		if (!t->peers[x->peer]->bound) {
+			t->peers[x->peer]->bound = 1;
 			if (t->ops->bound)
-				t->ops->bound(t->arg, &t->peers[x->peer].ep);
+				t->ops->bound(t->arg, &t->peers[x->peer]->ep);
 		}
 	}
 }
 
 static struct turn_peer *turn_peer_by_channel(struct turn *t, uint16_t ch)
 {
-	size_t i;
+	size_t i = (size_t)(ch - TURN_CHANNEL_FIRST);
+	struct turn_peer *p;
 
-	for (i = 0; i < t->n_peers; i++)
-		if (t->peers[i].channel == ch && t->peers[i].bound)
-			return &t->peers[i];
-	return NULL;
+	if (ch < TURN_CHANNEL_FIRST || i >= t->n_peers)
+		return NULL;
+	p = t->peers[i];
+	return p->channel == ch && p->bound ? p : NULL;
 }
 
 /* §12.4: ChannelData, 0x4000-0x4FFF in the first two bytes */
@@ -426,6 +465,7 @@ static void turn_recv(void *arg, int sock, const struct dg_ep *from, const uint8
 		turn_error(t, x, &m);
 	else
 		turn_success(t, x, &m);
+	turn_ask_waiting(t);
 	return;
 ignore:
 	t->st.ignored++;
@@ -459,7 +499,33 @@ struct turn *turn_new(const struct dgram *dg, const struct turn_cfg *cfg,
 	return t;
 }
 
-/* A peer entry for ep (a channel when with_channel), once. */
+/* A slot for a new peer: one released and past its quarantine, else a
+ * new one. NULL when TURN_PEERS_MAX are in use or on ENOMEM. */
+static struct turn_peer *turn_slot(struct turn *t)
+{
+	natbed_time_t now = sched_now(t->dg->s);
+	struct turn_peer **grown;
+	size_t i, cap;
+
+	for (i = 0; i < t->n_peers; i++)
+		if (t->peers[i]->released && now >= t->peers[i]->free_at)
+			return t->peers[i];
+	if (t->n_peers == TURN_PEERS_MAX)
+		return NULL;
+	if (t->n_peers == t->cap_peers) {
+		cap = t->cap_peers ? 2 * t->cap_peers : 8;
+		grown = realloc(t->peers, cap * sizeof(*grown));
+		if (!grown)
+			return NULL;
+		t->peers = grown;
+		t->cap_peers = cap;
+	}
+	t->peers[t->n_peers] = calloc(1, sizeof(struct turn_peer));
+	return t->peers[t->n_peers] ? t->peers[t->n_peers++] : NULL;
+}
+
+/* A peer entry for ep (a channel when with_channel), once; a released one
+ * is taken back (asked again: its permission may have lapsed). */
 static int turn_add_peer(struct turn *t, const struct dg_ep *ep, int with_channel)
 {
 	struct turn_peer *p;
@@ -467,20 +533,27 @@ static int turn_add_peer(struct turn *t, const struct dg_ep *ep, int with_channe
 
 	if (!ep->addr)
 		return -EINVAL;
-	for (i = 0; i < t->n_peers; i++)
-		if (dg_ep_eq(&t->peers[i].ep, ep) && !t->peers[i].channel == !with_channel)
+	for (i = 0; i < t->n_peers; i++) {
+		p = t->peers[i];
+		if (!dg_ep_eq(&p->ep, ep) || !p->channel != !with_channel)
+			continue;
+		if (!p->released)
 			return 0;
-	if (t->n_peers >= TURN_PEERS_MAX)
+		p->released = 0;
+		p->perm_ok = p->bound = p->asked = 0;
+		if (t->state == TURN_READY)
+			turn_ask_peer(t, (int)i);
+		return 0;
+	}
+	p = turn_slot(t);
+	if (!p)
 		return -ENOSPC;
-	p = &t->peers[t->n_peers];
-	memset(p, 0, sizeof(*p));
-	p->t = t;
-	p->ep = *ep;
+	i = (size_t)turn_peer_index(t, p);
+	*p = (struct turn_peer){.t = t, .ep = *ep};
 	if (with_channel)
-		p->channel = (uint16_t)(TURN_CHANNEL_FIRST + t->next_channel++);
-	t->n_peers++;
+		p->channel = (uint16_t)(TURN_CHANNEL_FIRST + i);
 	if (t->state == TURN_READY)
-		turn_ask_peer(t, (int)t->n_peers - 1);
+		turn_ask_peer(t, (int)i);
 	return 0;
 }
 
@@ -496,6 +569,25 @@ int turn_permit_addr(struct turn *t, uint32_t addr)
 	return turn_add_peer(t, &ep, 0);
 }
 
+void turn_release_addr(struct turn *t, uint32_t addr)
+{
+	natbed_time_t now = sched_now(t->dg->s);
+	size_t i;
+
+	for (i = 0; i < t->n_peers; i++) {
+		struct turn_peer *p = t->peers[i];
+
+		if (p->ep.addr != addr || p->released)
+			continue;
+		sched_cancel(t->dg->s, p->refresh_ev);
+		p->refresh_ev = 0;
+		p->released = 1;
+		p->free_at = p->channel
+				 ? now + (natbed_time_t)TURN_CHANNEL_QUARANTINE_S * NATBED_NS_PER_S
+				 : now;
+	}
+}
+
 int turn_send(struct turn *t, const struct dg_ep *peer, const void *buf, size_t len)
 {
 	uint8_t out[DG_MAX + 64], txid[STUN_TXID_LEN];
@@ -507,10 +599,11 @@ int turn_send(struct turn *t, const struct dg_ep *peer, const void *buf, size_t 
 	if (t->state != TURN_READY || len > DG_MAX)
 		return -EINVAL;
 	for (i = 0; i < t->n_peers; i++) {
-		if (!dg_ep_eq(&t->peers[i].ep, peer) || !t->peers[i].bound || !t->peers[i].channel)
+		if (!dg_ep_eq(&t->peers[i]->ep, peer) || !t->peers[i]->bound ||
+		    !t->peers[i]->channel)
 			continue;
-		out[0] = (uint8_t)(t->peers[i].channel >> 8);
-		out[1] = (uint8_t)t->peers[i].channel;
+		out[0] = (uint8_t)(t->peers[i]->channel >> 8);
+		out[1] = (uint8_t)t->peers[i]->channel;
 		out[2] = (uint8_t)(len >> 8);
 		out[3] = (uint8_t)len;
 		memcpy(out + TURN_CHANNEL_HDR, buf, len);
@@ -537,6 +630,11 @@ void turn_get_stats(const struct turn *t, struct turn_stats *st)
 	*st = t->st;
 }
 
+size_t turn_peer_slots(const struct turn *t)
+{
+	return t->n_peers;
+}
+
 void turn_free(struct turn *t)
 {
 	size_t i;
@@ -552,8 +650,11 @@ void turn_free(struct turn *t)
 	for (i = 0; i < TURN_TX_MAX; i++)
 		if (t->tx[i].used)
 			sched_cancel(t->dg->s, t->tx[i].ev);
-	for (i = 0; i < t->n_peers; i++)
-		sched_cancel(t->dg->s, t->peers[i].refresh_ev);
+	for (i = 0; i < t->n_peers; i++) {
+		sched_cancel(t->dg->s, t->peers[i]->refresh_ev);
+		free(t->peers[i]);
+	}
+	free(t->peers);
 	sched_cancel(t->dg->s, t->refresh_ev);
 	dg_close(t->dg, t->sock);
 	free(t);

@@ -18,7 +18,9 @@
 
 #include "dgram.h"
 
-#define TURN_PEERS_MAX 64 /* peers with a permission (and a channel) at once */
+/* Peers with a permission (and a channel) at once, released ones still in
+ * their quarantine counted: one per channel number (RFC 8656 §12). */
+#define TURN_PEERS_MAX 4096
 #define TURN_CRED_MAX  128
 
 struct turn_cfg {
@@ -69,11 +71,24 @@ int turn_permit(struct turn *t, const struct dg_ep *peer);
  * endpoint is bound). Refreshed like the others. 0, or -ENOSPC, -EINVAL. */
 int turn_permit_addr(struct turn *t, uint32_t addr);
 
+/* Stops refreshing every permission and channel toward addr (network
+ * order): the server lets them lapse (permissions after 300 s, channels
+ * after 600). A released channel's number serves another peer only 5
+ * minutes after it lapsed (RFC 8656 §12), so its slot is counted against
+ * TURN_PEERS_MAX until then; asked for again before, the same entry is
+ * taken back. A long-lived agent that releases what it no longer uses
+ * never runs out. */
+void turn_release_addr(struct turn *t, uint32_t addr);
+
 /* Sends buf to peer through the relay: ChannelData on its channel, or a
  * Send indication before the channel is bound. 0 or -errno. */
 int turn_send(struct turn *t, const struct dg_ep *peer, const void *buf, size_t len);
 
 void turn_get_stats(const struct turn *t, struct turn_stats *st);
+
+/* Slots of the peer table: the most peers held at once, released ones in
+ * their quarantine included (at most TURN_PEERS_MAX). */
+size_t turn_peer_slots(const struct turn *t);
 
 /* Ends the allocation (a Refresh with lifetime 0, not waited for), closes
  * the socket, cancels every timer. NULL is safe. */

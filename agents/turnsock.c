@@ -167,10 +167,20 @@ static void ts_close_op(void *io, int sock)
 	struct turnsock *ts = io;
 	struct ts_sock *so;
 
-	if (sock < TURNSOCK_ID_BASE)
+	if (sock < TURNSOCK_ID_BASE) {
 		dg_close(ts->base, sock);
-	else if ((so = ts_sock(ts, sock)))
-		so->open = false;
+		return;
+	}
+	if (!(so = ts_sock(ts, sock)))
+		return;
+	so->open = false;
+	/* the last socket toward that address: its permission and channels
+	 * lapse (a socket of an allocation lost holds none) */
+	for (int i = 0; i < TURNSOCK_SOCKS_MAX; i++)
+		if (ts->socks[i].open && ts->socks[i].peer_addr == so->peer_addr)
+			return;
+	if (ts->t && so->gen == ts->gen)
+		turn_release_addr(ts->t, so->peer_addr);
 }
 
 static int ts_set_recv_op(void *io, int sock, dg_recv_fn fn, void *arg)

@@ -3,7 +3,8 @@
  * echoes: the 401 challenge and the key, a stale nonce (438) asked again,
  * refreshes on time, a 437 on refresh reported as an expired allocation, a
  * server that never answers (RFC 8489 retransmissions), a wrong password,
- * ChannelData both ways, a permission for an address alone. */
+ * ChannelData both ways, a permission for an address alone, peers released
+ * and their slots and channel numbers taken again after RFC 8656's wait. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -269,12 +270,88 @@ static void test_permit_addr(void **state)
 	fx_end(&f);
 }
 
+/* A long-lived agent relays for peer after peer: each gets a permission
+ * and a channel, is released when done, and the table never runs out
+ * (it held 64 peers for good before). One peer every 30 s for 100 peers:
+ * the server (32 channels an allocation) sees no refresh of a released
+ * one, so they lapse and it never runs out either; a slot and its channel
+ * number serve a new peer only 900 s after release (600 s of channel life,
+ * then 5 minutes, RFC 8656 §12): the table holds at most 31 slots, and
+ * no bind draws the 400 the server answers for a number still bound to
+ * another peer. A peer asked for again before its slot went elsewhere
+ * takes its entry back. */
+static void test_release(void **state)
+{
+	struct fx f = {0};
+	struct turnd_stats before;
+	struct dg_ep ep;
+	unsigned k;
+
+	fx_start(&f, "pw");
+	fakenet_run_until(f.net, 1 * S);
+	assert_int_equal(f.ready, 1);
+	for (k = 0; k < 100; k++) {
+		ep = fakenet_ep("203.0.113.1", 5000);
+		ep.addr = htonl(ntohl(ep.addr) + k);
+		assert_int_equal(turn_permit(f.t, &ep), 0);
+		fakenet_run_for(f.net, 1 * S);
+		assert_int_equal(f.bound, (int)k + 1);
+		if (k == 50) { /* asked again at once: the same entry, bound anew */
+			turn_release_addr(f.t, ep.addr);
+			assert_int_equal(turn_permit(f.t, &ep), 0);
+			fakenet_run_for(f.net, 1 * S);
+			assert_int_equal(f.bound, (int)k + 2);
+			f.bound--;
+		}
+		turn_release_addr(f.t, ep.addr);
+		fakenet_run_for(f.net, 29 * S);
+	}
+	assert_string_equal(f.failed, "");
+	assert_true(turn_peer_slots(f.t) <= 31);
+	assert_true(turn_peer_slots(f.t) >= 30);
+	before = fx_srv(&f);
+	assert_int_equal(before.errors, 1); /* the first Allocate's 401 */
+	fakenet_run_for(f.net, 1000 * S);   /* nothing held: no peer refreshed */
+	assert_int_equal(fx_srv(&f).permissions, before.permissions);
+	assert_int_equal(fx_srv(&f).channel_binds, before.channel_binds);
+	assert_string_equal(f.failed, "");
+	fx_end(&f);
+}
+
+/* More peers asked for at once than requests may be under way (16): the
+ * rest wait for a transaction to end, none is forgotten. */
+static void test_many_at_once(void **state)
+{
+	struct fx f = {0};
+	struct dg_ep ep;
+	unsigned k;
+
+	fx_start(&f, "pw");
+	fakenet_run_until(f.net, 1 * S);
+	assert_int_equal(f.ready, 1);
+	for (k = 0; k < 30; k++) {
+		ep = fakenet_ep("203.0.113.1", 5000);
+		ep.addr = htonl(ntohl(ep.addr) + k);
+		assert_int_equal(turn_permit(f.t, &ep), 0);
+	}
+	fakenet_run_for(f.net, 5 * S);
+	assert_int_equal(f.bound, 30);
+	assert_int_equal(fx_srv(&f).channel_binds, 30);
+	assert_string_equal(f.failed, "");
+	fx_end(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_allocate_bind_data), cmocka_unit_test(test_stale_nonce),
-	    cmocka_unit_test(test_wrong_password),     cmocka_unit_test(test_expired),
-	    cmocka_unit_test(test_no_answer),	       cmocka_unit_test(test_permit_addr),
+	    cmocka_unit_test(test_allocate_bind_data),
+	    cmocka_unit_test(test_stale_nonce),
+	    cmocka_unit_test(test_wrong_password),
+	    cmocka_unit_test(test_expired),
+	    cmocka_unit_test(test_no_answer),
+	    cmocka_unit_test(test_permit_addr),
+	    cmocka_unit_test(test_release),
+	    cmocka_unit_test(test_many_at_once),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
