@@ -893,12 +893,27 @@ static bool r_ci_ok(const struct res_summary *s, double margin)
 	return s->attempts == 0 || stats_ci_within(&s->successes, &s->attempts, 1, margin);
 }
 
+/* A gate failure share: as r_ci_ok, for failed of attempts. */
+static bool r_gate_ci_ok(const struct res_gatesum *s, double margin)
+{
+	return !s || s->attempts == 0 || stats_ci_within(&s->failed, &s->attempts, 1, margin);
+}
+
 bool results_ci_met(struct results *r, double margin)
 {
 	size_t i, j;
 
 	if (r_summarise(r) < 0 || r->n_att == 0 || !r_ci_ok(&r->overall, margin))
 		return false;
+	/* the share the gates stopped, all, per trust level, per method */
+	if (!r_gate_ci_ok(results_gate(r), margin))
+		return false;
+	for (i = 0; i < results_n_gate_levels(r); i++)
+		if (!r_gate_ci_ok(results_gate_level(r, i), margin))
+			return false;
+	for (i = 0; i < results_n_gate_methods(r); i++)
+		if (!r_gate_ci_ok(results_gate_method(r, i), margin))
+			return false;
 	for (i = 0; i < r->n_methods; i++)
 		if (!r_ci_ok(&r->methods[i], margin))
 			return false;

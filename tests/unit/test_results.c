@@ -826,6 +826,35 @@ static void test_until_ci(void **state)
 	}
 	assert_false(results_ci_met(r, 0.05));
 	results_free(r);
+
+	/* the gates' failure share counts too: 400 connected, but 10 met a
+	 * gate (4 denied), whose share is known to +-0.28 only */
+	r = results_new("ci", 1, 0);
+	add_n(r, "direct", 400, 400);
+	assert_true(results_ci_met(r, 0.05));
+	for (unsigned i = 0; i < 10; i++) {
+		struct res_try t = {"direct", true, 5, NULL};
+		struct res_attempt a = {.a = "g",
+					.b = "p",
+					.nat_a = "open",
+					.nat_b = "full-cone",
+					.method = "direct",
+					.success = true,
+					.setup_ms = 5,
+					.rtt_ms = NAN,
+					.loss = NAN,
+					.tried = &t,
+					.n_tried = 1,
+					.t_s = 400 + i,
+					.auth_ms = 20,
+					.gate = i < 4 ? "denied" : RESULTS_GATE_GRANTED,
+					.trust = "low"};
+
+		assert_int_equal(results_add_attempt(r, &a), 0);
+	}
+	assert_false(results_ci_met(r, 0.05));
+	assert_true(results_ci_met(r, 0.3));
+	results_free(r);
 }
 
 static void test_winner_ties(void **state)
