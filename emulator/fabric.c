@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "droplog.h"
+#include "engines.h"
 #include "evlog.h"
 #include "flowtab.h"
 #include "firewall.h"
@@ -45,20 +46,15 @@ struct fabric {
 	natbed_time_t wall_offset; /* CLOCK_REALTIME - scheduler time */
 	struct linkset *links;	   /* hosts, then NAT uplinks, then the core */
 	struct evlog *ev;
-	struct droplog *drops;	  /* a line per drop in ev, rate-limited */
-	uint32_t core_addr;	  /* what the internet core plays: TOPO_PUBLIC_GATEWAY */
-	struct flowtab *flows;	  /* packet numbers per flow */
-	struct fw **host_fw;	  /* per host; NULL where it has no firewall */
-	struct fw **nat_fw;	  /* per NAT, on its inside view */
-	struct nat **nats;	  /* one per topology NAT */
-	struct pcp_counters *pcp; /* per NAT: its PCP and NAT-PMP answers */
-	struct pcapw **nat_pcap;  /* NAME-wan.pcap: each NAT's outside view */
+	struct droplog *drops;	 /* a line per drop in ev, rate-limited */
+	uint32_t core_addr;	 /* what the internet core plays: TOPO_PUBLIC_GATEWAY */
+	struct flowtab *flows;	 /* packet numbers per flow */
+	struct engines eng;	 /* NATs, firewalls, gates */
+	struct pcapw **nat_pcap; /* NAME-wan.pcap: each NAT's outside view */
 	struct txbatch *tx;
 	struct rxpoll *rx;
-	struct fraghold *frags;	 /* fragments ahead of their first (REQ-14) */
-	struct gate **host_gate; /* per host; NULL where it has no gate */
-	struct gate **nat_gate;	 /* per NAT, on its inside view */
-	struct livecap *live;	 /* viewers of the captures (natbed capture) */
+	struct fraghold *frags; /* fragments ahead of their first (REQ-14) */
+	struct livecap *live;	/* viewers of the captures (natbed capture) */
 };
 
 #define FAB_HELD 1 /* a step's answer: the NAT wants the fragment held */
@@ -205,7 +201,7 @@ static uint32_t fab_gateway(const struct fabric *f, int h)
  * address, and nothing else: the inside is unreachable otherwise. */
 static int fab_nat_claims(void *ctx, int n, uint32_t dst)
 {
-	return nat_is_public(((struct fabric *)ctx)->nats[n], dst);
+	return nat_is_public(((struct fabric *)ctx)->eng.nats[n], dst);
 }
 
 /* The outside view of NAT n: what its uplink carries. */
@@ -253,7 +249,7 @@ static void fab_tx(void *arg, natbed_time_t now)
  * in, then the NAT's firewall. FAB_HELD when the NAT wants it held. */
 static int fab_nat_in_xlate(struct fabric *f, int n, struct pkt *p, natbed_time_t now)
 {
-	enum nat_verdict r = nat_inbound(f->nats[n], &p->view, now);
+	enum nat_verdict r = nat_inbound(f->eng.nats[n], &p->view, now);
 	bool first;
 
 	if (r == NAT_HOLD)
@@ -271,8 +267,8 @@ static int fab_nat_in_xlate(struct fabric *f, int n, struct pkt *p, natbed_time_
 		return 0;
 	}
 	/* ... and after translation in, then its gate */
-	if (fab_firewall(f, f->nat_fw[n], FW_DIR_IN, p, route_nat_inside(n), now) < 0 ||
-	    fab_gate(f, f->nat_gate[n], GATE_IN, p, now) < 0)
+	if (fab_firewall(f, f->eng.nat_fw[n], FW_DIR_IN, p, route_nat_inside(n), now) < 0 ||
+	    fab_gate(f, f->eng.nat_gate[n], GATE_IN, p, now) < 0)
 		return 0;
 	fab_ttl_dec(p);
 	p->seg = route_nat_inside(n);
@@ -303,12 +299,12 @@ static void fab_fw_note(const struct fabric *f, const struct fw *fw, enum fw_ver
 	size_t i;
 
 	for (i = 0; i < f->t->n_hosts && !cfg; i++)
-		if (f->host_fw[i] == fw) {
+		if (f->eng.host_fw[i] == fw) {
 			name = f->t->hosts[i].name;
 			cfg = &f->t->hosts[i].fw;
 		}
 	for (i = 0; i < f->t->n_nats && !cfg; i++)
-		if (f->nat_fw[i] == fw) {
+		if (f->eng.nat_fw[i] == fw) {
 			name = f->t->nats[i].name;
 			cfg = &f->t->nats[i].fw;
 		}
@@ -380,7 +376,7 @@ static int fab_gate(struct fabric *f, struct gate *g, enum gate_dir dir, struct 
  * NAT wants it held. */
 static int fab_nat_out_xlate(struct fabric *f, int n, struct pkt *p, natbed_time_t now)
 {
-	struct nat *nat = f->nats[n];
+	struct nat *nat = f->eng.nats[n];
 	struct ip_view *v = &p->view;
 	enum nat_verdict r;
 	bool first;
@@ -423,8 +419,8 @@ static void fab_nat_out(struct fabric *f, int n, struct pkt *p, natbed_time_t no
 {
 	/* a NAT's gate and firewall see inside addresses: before translation
 	 * out; the gate first, so that auth requests never meet the rules */
-	if (fab_gate(f, f->nat_gate[n], GATE_OUT, p, now) < 0 ||
-	    fab_firewall(f, f->nat_fw[n], FW_DIR_OUT, p, route_nat_inside(n), now) < 0)
+	if (fab_gate(f, f->eng.nat_gate[n], GATE_OUT, p, now) < 0 ||
+	    fab_firewall(f, f->eng.nat_fw[n], FW_DIR_OUT, p, route_nat_inside(n), now) < 0)
 		return;
 	if (fab_nat_out_xlate(f, n, p, now) == FAB_HELD)
 		fab_frag_new(f, n, true, p, now);
@@ -437,7 +433,7 @@ static void fab_frag_expired(void *ctx, struct pkt *p, int n)
 {
 	struct fabric *f = ctx;
 
-	nat_count_frag_timeout(f->nats[n]);
+	nat_count_frag_timeout(f->eng.nats[n]);
 	fab_nat_drop(f, n, p, nat_verdict_name(NAT_DROP_FRAG_TIMEOUT));
 }
 
@@ -456,7 +452,7 @@ static void fab_frag_hold(struct fabric *f, int n, bool out, struct pkt *p, natb
 /* A fragment NAT n answered NAT_HOLD for, the first time. */
 static void fab_frag_new(struct fabric *f, int n, bool out, struct pkt *p, natbed_time_t now)
 {
-	nat_count_frag_held(f->nats[n]);
+	nat_count_frag_held(f->eng.nats[n]);
 	fab_frag_hold(f, n, out, p, now + NAT_FRAG_TIMEOUT_NS);
 }
 
@@ -499,8 +495,8 @@ static void fab_on_segment(void *arg, natbed_time_t now)
 	switch (nx.kind) {
 	case ROUTE_HOST:
 		p->host = nx.index;
-		if (fab_firewall(f, f->host_fw[nx.index], FW_DIR_IN, p, p->seg, now) < 0 ||
-		    fab_gate(f, f->host_gate[nx.index], GATE_IN, p, now) < 0)
+		if (fab_firewall(f, f->eng.host_fw[nx.index], FW_DIR_IN, p, p->seg, now) < 0 ||
+		    fab_gate(f, f->eng.host_gate[nx.index], GATE_IN, p, now) < 0)
 			return;
 		linkset_cross(f->links, linkset_host(f->links, nx.index), LINKSET_DOWN, p, fab_tx,
 			      now);
@@ -598,12 +594,12 @@ static int fab_gateway_pcp(struct fabric *f, int h, struct pkt *p, struct ip_vie
 	uint32_t a;
 	size_t n;
 
-	if (k < 0 || !nat_config(f->nats[k])->b.pcp || v->ip->dst != fab_gateway(f, h) ||
+	if (k < 0 || !nat_config(f->eng.nats[k])->b.pcp || v->ip->dst != fab_gateway(f, h) ||
 	    v->ip->proto != IPPROTO_UDP_ || !v->l4 || v->l4_len < UDP_HLEN ||
 	    u->dport != htons(PCP_PORT))
 		return 0;
-	n = pcp_answer(f->nats[k], &f->pcp[k], v->l4 + UDP_HLEN, v->l4_len - UDP_HLEN, v->ip->src,
-		       now, ans, sizeof(ans));
+	n = pcp_answer(f->eng.nats[k], &f->eng.pcp[k], v->l4 + UDP_HLEN, v->l4_len - UDP_HLEN,
+		       v->ip->src, now, ans, sizeof(ans));
 	if (n == 0 || ETH_HLEN_ + v->hlen + UDP_HLEN + n > PKT_MAX_FRAME) {
 		fab_nat_drop(f, k, p, "pcp_ignored");
 		return 1;
@@ -647,7 +643,7 @@ static bool fab_for_gate(const struct fabric *f, int h, const struct ip_view *v)
 {
 	const struct udp_hdr *u = (const struct udp_hdr *)v->l4;
 	int k = f->t->hosts[h].nat;
-	const struct gate *g[2] = {f->host_gate[h], k >= 0 ? f->nat_gate[k] : NULL};
+	const struct gate *g[2] = {f->eng.host_gate[h], k >= 0 ? f->eng.nat_gate[k] : NULL};
 
 	if (v->ip->proto != IPPROTO_UDP_ || !v->l4 || v->l4_len < UDP_HLEN)
 		return false;
@@ -700,8 +696,8 @@ static void fab_ip_in(struct fabric *f, struct port *port, struct pkt *p, natbed
 	p->seg = route_host_segment(f->route, h);
 	p->rx_ns = now;
 	fab_flow_number(f, p);
-	if (fab_gate(f, f->host_gate[h], GATE_OUT, p, now) < 0 ||
-	    fab_firewall(f, f->host_fw[h], FW_DIR_OUT, p, p->seg, now) < 0)
+	if (fab_gate(f, f->eng.host_gate[h], GATE_OUT, p, now) < 0 ||
+	    fab_firewall(f, f->eng.host_fw[h], FW_DIR_OUT, p, p->seg, now) < 0)
 		return;
 	linkset_cross(f->links, linkset_host(f->links, h), LINKSET_UP, p, fab_on_segment, now);
 }
@@ -826,28 +822,6 @@ static int fab_open_links(struct fabric *f, char *err, size_t errlen)
 	return f->links ? 0 : -1;
 }
 
-/* A firewall per host and NAT that has a firewall block. */
-static int fab_open_firewalls(struct fabric *f, char *err, size_t errlen)
-{
-	size_t i;
-
-	f->host_fw = calloc(f->t->n_hosts ? f->t->n_hosts : 1, sizeof(*f->host_fw));
-	f->nat_fw = calloc(f->t->n_nats ? f->t->n_nats : 1, sizeof(*f->nat_fw));
-	if (!f->host_fw || !f->nat_fw)
-		goto nomem;
-	for (i = 0; i < f->t->n_hosts; i++)
-		if (f->t->hosts[i].fw.present &&
-		    !(f->host_fw[i] = fw_new(&f->t->hosts[i].fw, f->s)))
-			goto nomem;
-	for (i = 0; i < f->t->n_nats; i++)
-		if (f->t->nats[i].fw.present && !(f->nat_fw[i] = fw_new(&f->t->nats[i].fw, f->s)))
-			goto nomem;
-	return 0;
-nomem:
-	snprintf(err, errlen, "firewalls: out of memory");
-	return -1;
-}
-
 /* A gate's answer, from its address to the host that asked: on a NAT's
  * inside segment, or down the host's link; numbered in a flow of its own,
  * so its link decisions repeat with the seed. */
@@ -877,64 +851,39 @@ static void fab_gate_reply(void *ctx, const struct gate_reply *r, natbed_time_t 
 	linkset_cross(f->links, linkset_host(f->links, r->gate_host), LINKSET_DOWN, p, fab_tx, now);
 }
 
-/* A gate's events go to the run's event log. */
-static void fab_gate_event(void *ctx, natbed_time_t now, const char *event, const char *fields)
+/* A NAT's events (RFC 6888 port blocks) and a gate's go to the run's
+ * event log. */
+static void fab_event(void *ctx, natbed_time_t now, const char *event, const char *fields)
 {
 	evlog_write(((struct fabric *)ctx)->ev, now, event, "%s", fields);
 }
 
-/* A gate per host and NAT that has a gate block. */
-static int fab_open_gates(struct fabric *f, char *err, size_t errlen)
+/* The engines, and each NAT's outside capture where asked. */
+static int fab_open_engines(struct fabric *f, const char *pcap_dir, const bool *capture, char *err,
+			    size_t errlen)
 {
-	struct gate_cfg proto = {
-	    .seed = f->t->seed, .reply = fab_gate_reply, .event = fab_gate_event, .ctx = f};
-
-	f->host_gate = calloc(f->t->n_hosts ? f->t->n_hosts : 1, sizeof(*f->host_gate));
-	f->nat_gate = calloc(f->t->n_nats ? f->t->n_nats : 1, sizeof(*f->nat_gate));
-	if (!f->host_gate || !f->nat_gate ||
-	    gate_open_all(f->t, f->s, &proto, f->host_gate, f->nat_gate) < 0) {
-		snprintf(err, errlen, "gates: out of memory");
-		return -1;
-	}
-	return 0;
-}
-
-/* A NAT's events (RFC 6888 port blocks) go to the run's event log. */
-static void fab_nat_event(void *ctx, natbed_time_t now, const char *event, const char *fields)
-{
-	evlog_write(((struct fabric *)ctx)->ev, now, event, "%s", fields);
-}
-
-static int fab_open_nats(struct fabric *f, const char *pcap_dir, const bool *capture, char *err,
-			 size_t errlen)
-{
+	struct engines_cfg ec = {.topo = f->t,
+				 .sched = f->s,
+				 .gate_reply = fab_gate_reply,
+				 .event = fab_event,
+				 .ctx = f};
 	size_t k, n = f->t->n_nats;
-	struct nat_cfg nc;
 	char path[512];
 
-	f->nats = calloc(n ? n : 1, sizeof(*f->nats));
-	f->pcp = calloc(n ? n : 1, sizeof(*f->pcp));
+	if (engines_open(&f->eng, &ec, err, errlen) < 0)
+		return -1;
 	f->nat_pcap = calloc(n ? n : 1, sizeof(*f->nat_pcap));
-	if (!f->nats || !f->nat_pcap || !f->pcp) {
+	if (!f->nat_pcap) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	for (k = 0; k < n; k++) {
-		nat_cfg_from_topo(&nc, &f->t->nats[k], f->t->seed);
-		nc.on_event = fab_nat_event;
-		nc.event_ctx = f;
-		f->nats[k] = nat_new(&nc, f->s);
-		if (!f->nats[k]) {
-			snprintf(err, errlen, "nat %s: cannot create it", f->t->nats[k].name);
+	for (k = 0; pcap_dir && k < n; k++) {
+		if (capture && !capture[k])
+			continue;
+		snprintf(path, sizeof(path), "%s/%s-wan.pcap", pcap_dir, f->t->nats[k].name);
+		f->nat_pcap[k] = pcapw_open(path, err, errlen);
+		if (!f->nat_pcap[k])
 			return -1;
-		}
-		if (pcap_dir && (!capture || capture[k])) {
-			snprintf(path, sizeof(path), "%s/%s-wan.pcap", pcap_dir,
-				 f->t->nats[k].name);
-			f->nat_pcap[k] = pcapw_open(path, err, errlen);
-			if (!f->nat_pcap[k])
-				return -1;
-		}
 	}
 	return 0;
 }
@@ -1034,9 +983,8 @@ struct fabric *fabric_new(const struct fabric_cfg *cfg, char *err, size_t errlen
 		if (!f->drops)
 			goto nomem;
 	}
-	if (fab_open_nats(f, cfg->pcap_dir, cfg->pcap_nat, err, errlen) < 0 ||
-	    fab_open_links(f, err, errlen) < 0 || fab_open_firewalls(f, err, errlen) < 0 ||
-	    fab_open_gates(f, err, errlen) < 0)
+	if (fab_open_engines(f, cfg->pcap_dir, cfg->pcap_nat, err, errlen) < 0 ||
+	    fab_open_links(f, err, errlen) < 0)
 		goto fail;
 	if (fab_open_io(f, cfg, err, errlen) < 0)
 		goto fail;
@@ -1061,25 +1009,10 @@ void fabric_free(struct fabric *f)
 		if (f->pcap)
 			pcapw_close(f->pcap[i]);
 	}
-	for (i = 0; f->nats && i < f->t->n_nats; i++) {
-		nat_free(f->nats[i]);
+	for (i = 0; f->nat_pcap && i < f->t->n_nats; i++)
 		pcapw_close(f->nat_pcap[i]);
-	}
-	for (i = 0; f->host_gate && i < f->t->n_hosts; i++)
-		gate_free(f->host_gate[i]);
-	for (i = 0; f->nat_gate && i < f->t->n_nats; i++)
-		gate_free(f->nat_gate[i]);
-	free(f->host_gate);
-	free(f->nat_gate);
-	for (i = 0; f->host_fw && i < f->t->n_hosts; i++)
-		fw_free(f->host_fw[i]);
-	for (i = 0; f->nat_fw && i < f->t->n_nats; i++)
-		fw_free(f->nat_fw[i]);
-	free(f->host_fw);
-	free(f->nat_fw);
-	free(f->nats);
-	free(f->pcp);
 	free(f->nat_pcap);
+	engines_close(&f->eng);
 	linkset_free(f->links);
 	flowtab_free(f->flows);
 	droplog_free(f->drops); /* what it left out, before the log closes */
@@ -1148,36 +1081,22 @@ void fabric_log(struct fabric *f, const char *event, const char *fields)
 
 const struct pcp_counters *fabric_pcp(struct fabric *f, const char *name)
 {
-	int k = topo_nat_find(f->t, name);
-
-	return k < 0 ? NULL : &f->pcp[k];
+	return engines_pcp(&f->eng, name);
 }
 
 struct nat *fabric_nat(struct fabric *f, const char *name)
 {
-	int k = topo_nat_find(f->t, name);
-
-	return k < 0 ? NULL : f->nats[k];
+	return engines_nat(&f->eng, name);
 }
 
 struct fw *fabric_firewall(struct fabric *f, const char *name)
 {
-	int k = topo_host_find(f->t, name);
-
-	if (k >= 0)
-		return f->host_fw[k];
-	k = topo_nat_find(f->t, name);
-	return k >= 0 ? f->nat_fw[k] : NULL;
+	return engines_firewall(&f->eng, name);
 }
 
 struct gate *fabric_gate(struct fabric *f, const char *name)
 {
-	int k = topo_host_find(f->t, name);
-
-	if (k >= 0)
-		return f->host_gate[k];
-	k = topo_nat_find(f->t, name);
-	return k >= 0 ? f->nat_gate[k] : NULL;
+	return engines_gate(&f->eng, name);
 }
 
 struct sched *fabric_sched(struct fabric *f)

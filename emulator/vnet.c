@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 
+#include "engines.h"
 #include "firewall.h"
 #include "flowtab.h"
 #include "gate.h"
@@ -45,12 +46,7 @@ struct vnet {
 	struct route *route;
 	struct flowtab *flows;
 	struct linkset *links; /* hosts, NAT uplinks, the core */
-	struct nat **nats;
-	struct fw **host_fw; /* NULL where none */
-	struct fw **nat_fw;
-	struct gate **host_gate; /* NULL where none */
-	struct gate **nat_gate;
-	struct pcp_counters *pcp; /* per NAT: its PCP and NAT-PMP answers */
+	struct engines eng;    /* NATs, firewalls, gates */
 	struct vnet_host *hosts;
 	struct vsock_table *socks; /* every host's */
 	struct vnet_stats st;
@@ -248,7 +244,7 @@ static void vnet_link_drop(void *ctx, struct pkt *p, enum drop_reason r, enum li
  * address, and nothing else. */
 static int vnet_nat_claims(void *ctx, int n, uint32_t dst)
 {
-	return nat_is_public(((struct vnet *)ctx)->nats[n], dst);
+	return nat_is_public(((struct vnet *)ctx)->eng.nats[n], dst);
 }
 
 /* The datagram reached host p->host's UDP stack: to the socket bound to
@@ -299,7 +295,7 @@ static void vnet_nat_in(void *arg, natbed_time_t now)
 	int n = p->hop;
 	const char *name = v->t->nats[n].name;
 
-	if (nat_inbound(v->nats[n], &p->view, now) != NAT_PASS) {
+	if (nat_inbound(v->eng.nats[n], &p->view, now) != NAT_PASS) {
 		vnet_drop(v, p, VNET_DROP_NAT, name);
 		return;
 	}
@@ -307,8 +303,8 @@ static void vnet_nat_in(void *arg, natbed_time_t now)
 		vnet_drop(v, p, VNET_DROP_TTL, name);
 		return;
 	}
-	if (vnet_firewall_step(v, v->nat_fw[n], FW_DIR_IN, p, name, now) < 0 ||
-	    vnet_gate_step(v, v->nat_gate[n], GATE_IN, p, now) < 0)
+	if (vnet_firewall_step(v, v->eng.nat_fw[n], FW_DIR_IN, p, name, now) < 0 ||
+	    vnet_gate_step(v, v->eng.nat_gate[n], GATE_IN, p, now) < 0)
 		return;
 	vnet_ttl_dec(p);
 	p->seg = route_nat_inside(n);
@@ -320,11 +316,11 @@ static void vnet_nat_in(void *arg, natbed_time_t now)
  * source) or its uplink toward its upstream. */
 static void vnet_nat_out(struct vnet *v, int n, struct pkt *p, natbed_time_t now)
 {
-	struct nat *nat = v->nats[n];
+	struct nat *nat = v->eng.nats[n];
 	const char *name = v->t->nats[n].name;
 
-	if (vnet_gate_step(v, v->nat_gate[n], GATE_OUT, p, now) < 0 ||
-	    vnet_firewall_step(v, v->nat_fw[n], FW_DIR_OUT, p, name, now) < 0)
+	if (vnet_gate_step(v, v->eng.nat_gate[n], GATE_OUT, p, now) < 0 ||
+	    vnet_firewall_step(v, v->eng.nat_fw[n], FW_DIR_OUT, p, name, now) < 0)
 		return;
 	if (vnet_ip(p)->ttl <= 1) { /* expired before it is translated: no mapping */
 		vnet_drop(v, p, VNET_DROP_TTL, name);
@@ -378,9 +374,9 @@ static void vnet_on_segment(void *arg, natbed_time_t now)
 	switch (nx.kind) {
 	case ROUTE_HOST:
 		p->host = nx.index;
-		if (vnet_firewall_step(v, v->host_fw[nx.index], FW_DIR_IN, p,
+		if (vnet_firewall_step(v, v->eng.host_fw[nx.index], FW_DIR_IN, p,
 				       v->t->hosts[nx.index].name, now) < 0 ||
-		    vnet_gate_step(v, v->host_gate[nx.index], GATE_IN, p, now) < 0)
+		    vnet_gate_step(v, v->eng.host_gate[nx.index], GATE_IN, p, now) < 0)
 			return;
 		linkset_cross(v->links, linkset_host(v->links, nx.index), LINKSET_DOWN, p,
 			      vnet_host_rx, now);
@@ -432,11 +428,11 @@ static bool vnet_gateway(struct vnet *v, struct pkt *p, natbed_time_t now)
 	struct pkt *a;
 	size_t n;
 
-	if (gw.addr != v->t->hosts[h].gateway.s_addr || vnet_gate_at(v->host_gate[h], &gw) ||
-	    (k >= 0 && vnet_gate_at(v->nat_gate[k], &gw)))
+	if (gw.addr != v->t->hosts[h].gateway.s_addr || vnet_gate_at(v->eng.host_gate[h], &gw) ||
+	    (k >= 0 && vnet_gate_at(v->eng.nat_gate[k], &gw)))
 		return false;
-	if (k >= 0 && nat_config(v->nats[k])->b.pcp && gw.port == htons(PCP_PORT) &&
-	    (n = pcp_answer(v->nats[k], &v->pcp[k], (const uint8_t *)(u + 1),
+	if (k >= 0 && nat_config(v->eng.nats[k])->b.pcp && gw.port == htons(PCP_PORT) &&
+	    (n = pcp_answer(v->eng.nats[k], &v->eng.pcp[k], (const uint8_t *)(u + 1),
 			    p->view.l4_len - UDP_HLEN, to.addr, now, ans, sizeof(ans))) > 0 &&
 	    (a = pkt_get(v->pool)) != NULL) {
 		if (vnet_frame(a, &gw, &to, ans, n) < 0) {
@@ -473,8 +469,8 @@ static void vnet_egress(void *arg, natbed_time_t now)
 		return;
 	vnet_flow_number(v, p);
 	p->seg = route_host_segment(v->route, h);
-	if (vnet_gate_step(v, v->host_gate[h], GATE_OUT, p, now) < 0 ||
-	    vnet_firewall_step(v, v->host_fw[h], FW_DIR_OUT, p, v->t->hosts[h].name, now) < 0)
+	if (vnet_gate_step(v, v->eng.host_gate[h], GATE_OUT, p, now) < 0 ||
+	    vnet_firewall_step(v, v->eng.host_fw[h], FW_DIR_OUT, p, v->t->hosts[h].name, now) < 0)
 		return;
 	linkset_cross(v->links, linkset_host(v->links, h), LINKSET_UP, p, vnet_on_segment, now);
 }
@@ -536,28 +532,6 @@ static const struct dgram_ops vnet_ops = {vnet_open, vnet_send, vnet_close, vnet
 
 /* --- life cycle ------------------------------------------------------------ */
 
-static int vnet_open_nats(struct vnet *v)
-{
-	size_t k, n = v->t->n_nats;
-	struct nat_cfg nc;
-
-	v->nats = calloc(n ? n : 1, sizeof(*v->nats));
-	v->nat_fw = calloc(n ? n : 1, sizeof(*v->nat_fw));
-	v->pcp = calloc(n ? n : 1, sizeof(*v->pcp));
-	if (!v->nats || !v->nat_fw || !v->pcp)
-		return -1;
-	for (k = 0; k < n; k++) {
-		const struct topo_nat *tn = &v->t->nats[k];
-
-		nat_cfg_from_topo(&nc, tn, v->t->seed);
-		if (!(v->nats[k] = nat_new(&nc, v->s)))
-			return -1;
-		if (tn->fw.present && !(v->nat_fw[k] = fw_new(&tn->fw, v->s)))
-			return -1;
-	}
-	return 0;
-}
-
 /* A gate's answer down host p->host's link. */
 static void vnet_gate_down(void *arg, natbed_time_t now)
 {
@@ -596,25 +570,12 @@ static void vnet_gate_reply(void *ctx, const struct gate_reply *r, natbed_time_t
 		vnet_drop(v, p, VNET_DROP_SCHED, "gate");
 }
 
-/* A gate per host and NAT that has a gate block. */
-static int vnet_open_gates(struct vnet *v)
-{
-	struct gate_cfg proto = {.seed = v->t->seed, .reply = vnet_gate_reply, .ctx = v};
-
-	v->host_gate = calloc(v->t->n_hosts ? v->t->n_hosts : 1, sizeof(*v->host_gate));
-	v->nat_gate = calloc(v->t->n_nats ? v->t->n_nats : 1, sizeof(*v->nat_gate));
-	if (!v->host_gate || !v->nat_gate)
-		return -1;
-	return gate_open_all(v->t, v->s, &proto, v->host_gate, v->nat_gate);
-}
-
 static int vnet_open_hosts(struct vnet *v)
 {
 	size_t h, a, n = v->t->n_hosts;
 
 	v->hosts = calloc(n ? n : 1, sizeof(*v->hosts));
-	v->host_fw = calloc(n ? n : 1, sizeof(*v->host_fw));
-	if (!v->hosts || !v->host_fw)
+	if (!v->hosts)
 		return -1;
 	for (h = 0; h < n; h++) {
 		const struct topo_host *th = &v->t->hosts[h];
@@ -630,8 +591,6 @@ static int vnet_open_hosts(struct vnet *v)
 		for (a = 0; a < th->n_addrs; a++)
 			hh->addrs[a] = th->addrs[a].s_addr;
 		hh->sh = (struct vsock_host){hh->index, hh->addrs, th->n_addrs};
-		if (th->fw.present && !(v->host_fw[h] = fw_new(&th->fw, v->s)))
-			return -1;
 	}
 	return 0;
 }
@@ -639,6 +598,8 @@ static int vnet_open_hosts(struct vnet *v)
 struct vnet *vnet_new(const struct vnet_cfg *cfg, char *err, size_t errlen)
 {
 	struct linkset_cfg lc = {.topo = cfg->topo, .sched = cfg->sched, .drop = vnet_link_drop};
+	struct engines_cfg ec = {
+	    .topo = cfg->topo, .sched = cfg->sched, .gate_reply = vnet_gate_reply};
 	struct vnet *v;
 
 	if (!cfg->topo || !cfg->sched || cfg->max_sockets > VSOCK_MAX) {
@@ -651,13 +612,17 @@ struct vnet *vnet_new(const struct vnet_cfg *cfg, char *err, size_t errlen)
 		goto nomem;
 	v->t = cfg->topo;
 	v->s = cfg->sched;
+	ec.ctx = v;
 	v->pool = pkt_pool_new(cfg->max_packets ? cfg->max_packets : VNET_PACKETS_DEFAULT);
 	v->route = route_new(v->t);
 	v->flows = flowtab_new(cfg->max_flows);
 	v->socks = vsock_table_new(cfg->max_sockets ? cfg->max_sockets : VNET_SOCKETS_DEFAULT);
-	if (!v->pool || !v->route || !v->flows || !v->socks || vnet_open_hosts(v) < 0 ||
-	    vnet_open_nats(v) < 0 || vnet_open_gates(v) < 0)
+	if (!v->pool || !v->route || !v->flows || !v->socks || vnet_open_hosts(v) < 0)
 		goto nomem;
+	if (engines_open(&v->eng, &ec, err, errlen) < 0) {
+		vnet_free(v);
+		return NULL;
+	}
 	lc.pool = v->pool;
 	lc.ctx = v;
 	v->links = linkset_new(&lc, err, errlen);
@@ -674,26 +639,9 @@ nomem:
 
 void vnet_free(struct vnet *v)
 {
-	size_t i;
-
 	if (!v)
 		return;
-	for (i = 0; v->host_gate && i < v->t->n_hosts; i++)
-		gate_free(v->host_gate[i]);
-	for (i = 0; v->nat_gate && i < v->t->n_nats; i++)
-		gate_free(v->nat_gate[i]);
-	free(v->host_gate);
-	free(v->nat_gate);
-	for (i = 0; v->nats && i < v->t->n_nats; i++)
-		nat_free(v->nats[i]);
-	for (i = 0; v->nat_fw && i < v->t->n_nats; i++)
-		fw_free(v->nat_fw[i]);
-	for (i = 0; v->host_fw && i < v->t->n_hosts; i++)
-		fw_free(v->host_fw[i]);
-	free(v->nats);
-	free(v->nat_fw);
-	free(v->pcp);
-	free(v->host_fw);
+	engines_close(&v->eng);
 	free(v->hosts);
 	vsock_table_free(v->socks);
 	linkset_free(v->links);
@@ -712,29 +660,17 @@ const struct dgram *vnet_dgram(struct vnet *v, int h)
 
 struct nat *vnet_nat(struct vnet *v, const char *name)
 {
-	int k = topo_nat_find(v->t, name);
-
-	return k < 0 ? NULL : v->nats[k];
+	return engines_nat(&v->eng, name);
 }
 
 struct fw *vnet_firewall(struct vnet *v, const char *name)
 {
-	int k = topo_host_find(v->t, name);
-
-	if (k >= 0)
-		return v->host_fw[k];
-	k = topo_nat_find(v->t, name);
-	return k >= 0 ? v->nat_fw[k] : NULL;
+	return engines_firewall(&v->eng, name);
 }
 
 struct gate *vnet_gate(struct vnet *v, const char *name)
 {
-	int k = topo_host_find(v->t, name);
-
-	if (k >= 0)
-		return v->host_gate[k];
-	k = topo_nat_find(v->t, name);
-	return k >= 0 ? v->nat_gate[k] : NULL;
+	return engines_gate(&v->eng, name);
 }
 
 int vnet_link(struct vnet *v, const char *name, struct link **up, struct link **down)
@@ -749,9 +685,7 @@ struct flowtab *vnet_flowtab(struct vnet *v)
 
 const struct pcp_counters *vnet_pcp(struct vnet *v, const char *name)
 {
-	int k = topo_nat_find(v->t, name);
-
-	return k < 0 ? NULL : &v->pcp[k];
+	return engines_pcp(&v->eng, name);
 }
 
 void vnet_stats(const struct vnet *v, struct vnet_stats *st)
