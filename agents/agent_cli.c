@@ -237,6 +237,7 @@ static json_t *stats_json(void *arg)
 	    (json_int_t)io.tx_errors);
 	rdv = json_object_get(root, "rendezvous");
 	json_object_set_new(rdv, "lookups_ok", json_integer((json_int_t)rc.lookups_ok));
+	json_object_set_new(rdv, "reanchors", json_integer((json_int_t)rc.reanchors));
 	json_object_set_new(rdv, "lookups_failed", json_integer((json_int_t)rc.lookups_failed));
 	stats_turn(c, root);
 	json_object_set_new(rdv, "cancels", json_integer((json_int_t)rc.cancels));

@@ -501,6 +501,8 @@ static void try_after(void *arg, natbed_time_t now)
 		a->cnt.tries_ok++;
 	else
 		a->cnt.tries_failed++;
+	/* the try spent ports of a sequential NAT: predict's next anchor */
+	rdvc_reanchor(a->rdvc);
 	if (!mine) {
 		/* responder: echo the initiator's probes, on the path found or,
 		 * when only the initiator found one, on the main socket to

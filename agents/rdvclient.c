@@ -52,6 +52,12 @@ struct rdvc {
 	struct trav_cand self;
 	struct rdvtxn stun_txn, reg_txn;
 	uint64_t refresh_timer, retry_timer;
+	/* A fresh anchor (rdvc_reanchor): its socket (-1: none) and Binding
+	 * request, then the endpoint learned, registered but not yet answered
+	 * (addr 0: none) */
+	int anchor_sock;
+	struct rdvtxn anchor_txn;
+	struct dg_ep anchor_new;
 	struct rdvc_conn conns[RDVC_CONNECTS_MAX];
 	struct rdvc_lookup lookup;
 	struct rdvc_recent recent[RDVC_RECENT_TRIES];
@@ -157,7 +163,9 @@ static void reg_send(struct rdvc *c)
 
 	memcpy(m.name, c->cfg.name, sizeof(m.name));
 	m.cand = c->self;
-	if (c->self.srflx.addr)
+	if (c->anchor_new.addr)
+		m.cand.srflx = c->anchor_new;
+	if (m.cand.srflx.addr)
 		m.attrs |= RDV_A_SRFLX;
 	if (c->self.relay.addr)
 		m.attrs |= RDV_A_RELAY;
@@ -166,12 +174,16 @@ static void reg_send(struct rdvc *c)
 		reg_lost(c, "cannot build REGISTER");
 }
 
+static bool anchor_begin(struct rdvc *c);
+
 static void refresh_fire(void *arg, natbed_time_t now)
 {
 	struct rdvc *c = arg;
 
 	c->refresh_timer = 0;
-	reg_send(c);
+	/* a fresh anchor, then the REGISTER that carries it */
+	if (!anchor_begin(c))
+		reg_send(c);
 }
 
 static void on_register_answer(struct rdvc *c, const struct rdv_msg *m, natbed_time_t now)
@@ -190,6 +202,11 @@ static void on_register_answer(struct rdvc *c, const struct rdv_msg *m, natbed_t
 		c->cnt.refreshes++;
 	else
 		c->cnt.registrations++;
+	if (c->anchor_new.addr) { /* the rendezvous gives peers this one now */
+		c->self.srflx = c->anchor_new;
+		c->anchor_new = (struct dg_ep){0};
+		c->cnt.reanchors++;
+	}
 	c->state = RDVC_REGISTERED;
 	/* refresh at half the lifetime granted: the registration and the
 	 * NAT's mapping toward the rendezvous both stay */
@@ -226,11 +243,26 @@ static void stun_begin(struct rdvc *c)
 		reg_lost(c, "cannot build a Binding request");
 }
 
-/* A STUN answer: ours when it answers our Binding request. */
-static bool on_stun(struct rdvc *c, const struct dg_ep *from, const uint8_t *buf, size_t len)
+/* RFC 8489 §14.2, §14.1: a Binding success's XOR-MAPPED-ADDRESS, or its
+ * MAPPED-ADDRESS, IPv4, into *ep. 0, or -1 for an error answer or none. */
+static int stun_mapped(const struct stun_msg *s, struct dg_ep *ep)
 {
 	struct sockaddr_storage ss;
 	const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+
+	if (s->cls == STUN_CLASS_ERROR ||
+	    (stun_msg_get_addr(s, STUN_ATTR_XOR_MAPPED_ADDRESS, &ss) < 0 &&
+	     stun_msg_get_addr(s, STUN_ATTR_MAPPED_ADDRESS, &ss) < 0) ||
+	    ss.ss_family != AF_INET)
+		return -1;
+	ep->addr = in->sin_addr.s_addr;
+	ep->port = in->sin_port;
+	return 0;
+}
+
+/* A STUN answer: ours when it answers our Binding request. */
+static bool on_stun(struct rdvc *c, const struct dg_ep *from, const uint8_t *buf, size_t len)
+{
 	struct stun_msg s;
 
 	if (stun_msg_parse(buf, len, 0, &s, NULL, 0) != STUN_PARSE_OK ||
@@ -240,19 +272,96 @@ static bool on_stun(struct rdvc *c, const struct dg_ep *from, const uint8_t *buf
 		return false;
 	rdvtxn_stop(&c->stun_txn);
 	c->cnt.stun_answers++;
-	/* RFC 8489 §14.2, §14.1: XOR-MAPPED-ADDRESS, or MAPPED-ADDRESS */
-	if (s.cls == STUN_CLASS_ERROR ||
-	    (stun_msg_get_addr(&s, STUN_ATTR_XOR_MAPPED_ADDRESS, &ss) < 0 &&
-	     stun_msg_get_addr(&s, STUN_ATTR_MAPPED_ADDRESS, &ss) < 0) ||
-	    ss.ss_family != AF_INET) {
+	if (stun_mapped(&s, &c->self.srflx) < 0) {
 		reg_lost(c, "stun answered no IPv4 mapped address");
 		return true;
 	}
-	c->self.srflx.addr = in->sin_addr.s_addr;
-	c->self.srflx.port = in->sin_port;
 	c->state = RDVC_REGISTERING;
 	reg_send(c);
 	return true;
+}
+
+/* --- a fresh anchor ------------------------------------------------------ */
+
+/* Behind a NAT that maps per destination and allocates ports in
+ * sequence, the server-reflexive port is where predict counts from. */
+static bool anchor_wanted(const struct rdvc *c)
+{
+	const struct natinfo *ni = &c->self.nat;
+
+	return (ni->map == NI_MAP_ADM || ni->map == NI_MAP_APDM) &&
+	       ni->ports == NI_PORTS_SEQUENTIAL;
+}
+
+static void anchor_end(struct rdvc *c)
+{
+	rdvtxn_stop(&c->anchor_txn);
+	if (c->anchor_sock >= 0)
+		dg_close(c->d, c->anchor_sock);
+	c->anchor_sock = -1;
+}
+
+/* No answer: the REGISTER goes out with the anchor it had. */
+static void anchor_timeout(void *arg, struct rdvtxn *x)
+{
+	struct rdvc *c = arg;
+
+	anchor_end(c);
+	if (c->state == RDVC_REGISTERED && !c->left)
+		reg_send(c);
+}
+
+static void anchor_recv(void *arg, int sock, const struct dg_ep *from, const uint8_t *buf,
+			size_t len, natbed_time_t now)
+{
+	struct rdvc *c = arg;
+	struct stun_msg s;
+	struct dg_ep mapped;
+
+	if (stun_msg_parse(buf, len, 0, &s, NULL, 0) != STUN_PARSE_OK ||
+	    s.method != STUN_METHOD_BINDING || s.cls != STUN_CLASS_SUCCESS ||
+	    !rdvtxn_match(&c->anchor_txn, s.txid, from))
+		return;
+	c->cnt.stun_answers++;
+	if (stun_mapped(&s, &mapped) == 0)
+		c->anchor_new = mapped;
+	anchor_end(c);
+	if (c->state == RDVC_REGISTERED && !c->left)
+		reg_send(c);
+}
+
+/* A Binding request from a new socket, whose answer is registered. true
+ * when one went out (or one is under way). */
+static bool anchor_begin(struct rdvc *c)
+{
+	struct dg_ep any = {0, 0}, local;
+	uint8_t txid[STUN_TXID_LEN], buf[64];
+	struct stun_builder b;
+	int n;
+
+	if (c->anchor_sock >= 0)
+		return true;
+	if (!anchor_wanted(c) || c->state != RDVC_REGISTERED || c->left)
+		return false;
+	c->anchor_sock = dg_open(c->d, &any, &local, anchor_recv, c);
+	if (c->anchor_sock < 0)
+		return false;
+	new_txid(c, txid);
+	stun_msg_build_init(&b, buf, sizeof(buf), STUN_METHOD_BINDING, STUN_CLASS_REQUEST, txid,
+			    false);
+	stun_msg_build_fingerprint(&b);
+	n = stun_msg_build_finish(&b);
+	if (n < 0 || rdvtxn_start(&c->anchor_txn, c->d, c->anchor_sock, &c->cfg.stun, buf,
+				  (size_t)n, &c->cfg.txn, anchor_timeout, c) < 0) {
+		anchor_end(c);
+		return false;
+	}
+	return true;
+}
+
+void rdvc_reanchor(struct rdvc *c)
+{
+	anchor_begin(c);
 }
 
 /* --- connect ----------------------------------------------------------- */
@@ -620,6 +729,7 @@ struct rdvc *rdvc_new(const struct dgram *d, int sock, const struct dg_ep *local
 	c->self.nat = cfg->nat;
 	snprintf(c->self.name, sizeof(c->self.name), "%s", cfg->name);
 	c->txid_key = rng_key("rdvc-txid", sock);
+	c->anchor_sock = -1;
 	return c;
 }
 
@@ -630,6 +740,7 @@ void rdvc_free(struct rdvc *c)
 	rdvtxn_stop(&c->stun_txn);
 	rdvtxn_stop(&c->reg_txn);
 	rdvtxn_stop(&c->lookup.txn);
+	anchor_end(c);
 	for (int i = 0; i < RDVC_CONNECTS_MAX; i++) {
 		rdvtxn_stop(&c->conns[i].txn);
 		if (c->conns[i].wait_timer)

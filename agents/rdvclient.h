@@ -85,6 +85,7 @@ enum rdvc_drop {
 struct rdvc_counters {
 	uint64_t taken; /* datagrams rdvc_input() took */
 	uint64_t stun_answers, registrations, refreshes, reregistrations;
+	uint64_t reanchors; /* fresh server-reflexive anchors registered */
 	uint64_t connects_ok, connects_failed;
 	uint64_t lookups_ok, lookups_failed;
 	uint64_t introductions, intro_duplicates, intro_refused;
@@ -130,6 +131,16 @@ void rdvc_set_nat(struct rdvc *c, const struct natinfo *nat);
  * registers again at once; one not registered yet sends them in its first
  * REGISTER. */
 void rdvc_set_cand(struct rdvc *c, const struct dg_ep *relay, const struct natinfo *nat);
+
+/* Behind a NAT that maps per destination and allocates ports in sequence
+ * (its natinfo says so): learns the server-reflexive endpoint afresh,
+ * from a new socket (one Binding request to the STUN server), and
+ * registers it, so that predict counts from a recent anchor
+ * (docs/methods.md, "predict"). Every registration refresh does the same.
+ * The new anchor is the client's own (rdvc_self) once the rendezvous
+ * answered the REGISTER carrying it. Nothing for any other NAT, before
+ * registration, or while one is under way. */
+void rdvc_reanchor(struct rdvc *c);
 
 /* What the client registers (valid once registered). */
 const struct trav_cand *rdvc_self(const struct rdvc *c);

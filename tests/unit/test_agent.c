@@ -700,6 +700,7 @@ static const char vnet_topo[] =
     "  nlan: { preset: port-restricted, public: 203.0.113.11, inside: 192.168.50.0/24 }\n"
     "  nfc: { preset: full-cone, public: 203.0.113.1, inside: 10.1.0.0/24 }\n"
     "  nrc: { preset: restricted-cone, public: 203.0.113.2, inside: 10.2.0.0/24 }\n"
+    "  nseq: { preset: symmetric-sequential, public: 203.0.113.9, inside: 10.9.0.0/24 }\n"
     "hosts:\n"
     "  stun: { addresses: [198.51.100.10, 198.51.100.11] }\n"
     "  rdv: { address: 198.51.100.20 }\n"
@@ -713,7 +714,8 @@ static const char vnet_topo[] =
     "  rc1: { nat: nrc, address: 10.2.0.10 }\n"
     "  rc2: { nat: nrc, address: 10.2.0.11 }\n"
     "  prc2: { nat: nprc, address: 10.5.0.11 }\n"
-    "  sym2: { nat: nsym, address: 10.7.0.11 }\n";
+    "  sym2: { nat: nsym, address: 10.7.0.11 }\n"
+    "  seq: { nat: nseq, address: 10.9.0.10 }\n";
 
 struct venv {
 	struct clock_virtual vc;
@@ -876,6 +878,65 @@ static void vnet_same_site_direct_first(void **state)
 	assert_string_equal(r->tried[0].m->spec.name, "direct");
 	assert_true(r->tried[0].success);
 	assert_true(dg_ep_eq(&r->remote, &agent_self(e->a.a)->host));
+}
+
+/* A serving agent behind a sequential symmetric NAT, and peer after peer
+ * connecting with predict alone: each try spends the NAT's ports up to
+ * its target, so the agent learns a fresh anchor after it (and at each
+ * registration refresh); every peer's predict succeeds, not the first
+ * alone ("no prediction": the NAT past the target). */
+static void vnet_predict_again(void **state)
+{
+	static const struct natinfo seq = {NI_MAP_APDM,
+					   NI_FILTER_APDF,
+					   NI_PORTS_SEQUENTIAL,
+					   1,
+					   -1,
+					   0},
+				    fc = {NI_MAP_EIM, NI_FILTER_EIF, NI_PORTS_UNKNOWN, 0, -1, 0};
+	static const char *const peers[] = {"fc1", "rc1", "fc2"};
+	static const struct method *table[1];
+	struct venv *e = *state;
+	struct agent_config cfg = {.rdv = e->rdv_ep,
+				   .stun = e->stun_ep,
+				   .serve = true,
+				   .find_method = method_find,
+				   .nat = seq};
+	struct agent_ops ops = {.ready = on_ready, .failed = on_failed, .arg = &e->a};
+	struct rdvc_counters rc;
+	uint16_t anchor = 0;
+
+	table[0] = method_find("predict");
+	assert_non_null(table[0]);
+	strcpy(cfg.name, "seq");
+	e->a.d = vhost(e, "seq");
+	assert_int_equal(agent_new(e->a.d, &cfg, &ops, &e->a.a), 0);
+	vrun(e, 1 * S);
+	assert_int_equal(e->a.ready, 1);
+	for (size_t i = 0; i < sizeof(peers) / sizeof(peers[0]); i++) {
+		struct agent_config pc = {
+		    .rdv = e->rdv_ep, .stun = e->stun_ep, .find_method = method_find, .nat = fc};
+		struct agent_ops po = {
+		    .ready = on_ready, .failed = on_failed, .report = on_report, .arg = &e->b};
+		struct agent_plan p = cascade("seq", table, 1, NULL);
+
+		agent_free(e->b.a);
+		memset(&e->b, 0, sizeof(e->b));
+		snprintf(pc.name, sizeof(pc.name), "%s", peers[i]);
+		e->b.d = vhost(e, peers[i]);
+		assert_int_equal(agent_new(e->b.d, &pc, &po, &e->b.a), 0);
+		assert_int_equal(agent_connect(e->b.a, &p), 0);
+		vrun(e, 15 * S);
+		assert_int_equal(e->b.reports, 1);
+		if (!e->b.rep.success)
+			fail_msg("%s: predict failed: %s", peers[i], e->b.rep.reason);
+		assert_string_equal(e->b.rep.m->spec.name, "predict");
+		/* a fresh anchor, past the ports the try spent */
+		assert_true(ntohs(agent_self(e->a.a)->srflx.port) > anchor);
+		anchor = ntohs(agent_self(e->a.a)->srflx.port);
+	}
+	rdvc_counters(agent_rdvc(e->a.a), &rc);
+	assert_true(rc.reanchors >= 3); /* and any registration refresh */
 }
 
 /* --- with a TURN server: the relay candidate and the relay method ------ */
@@ -1151,6 +1212,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(registration_failure_reported, setup, teardown),
 	    cmocka_unit_test_setup_teardown(vnet_discovery_then_cascade, vsetup, vteardown),
 	    cmocka_unit_test_setup_teardown(vnet_same_site_direct_first, vsetup, vteardown),
+	    cmocka_unit_test_setup_teardown(vnet_predict_again, vsetup, vteardown),
 	    cmocka_unit_test(relay_connect),
 	    cmocka_unit_test(relay_responder_allocation),
 	    cmocka_unit_test(relay_refused),
