@@ -25,7 +25,9 @@
 #include <string.h>
 #include <yaml.h>
 
-#define TOPO_FILE_MAX	(1u << 20) /* largest topology file read, bytes */
+#include "topo_index.h"
+
+#define TOPO_FILE_MAX	(16u << 20) /* largest topology file read, bytes */
 #define PREFIX_DEFAULT	"nb-"
 #define PUBLIC_POOL	"198.18.0.0" /* public hosts without an address ... */
 #define PUBLIC_POOL_LEN 15
@@ -66,6 +68,15 @@ struct loader {
 	struct host_in *hosts;
 	size_t n_hosts;
 	struct topo_scenario *scen; /* the scenario section, until build() */
+	struct tidx names;	    /* NAT and host names */
+	struct tidx addrs;	    /* NAT publics and host addresses placed so far */
+	struct nat_span *spans;	    /* inside prefixes by address (nats_resolve) */
+};
+
+/* A NAT's inside prefix as a range, for finding the NAT holding an address. */
+struct nat_span {
+	uint32_t lo, hi; /* host order */
+	size_t nat;
 };
 
 /* ---- errors and small helpers ---- */
@@ -686,21 +697,12 @@ static const struct key_spec host_keys[HK_COUNT] = {
 /* Line where a NAT or host called name was defined, or 0; *what says which. */
 static int name_line(const struct loader *ld, const char *name, const char **what)
 {
-	size_t i;
+	const struct tidx_entry *e = tidx_name(&ld->names, name);
 
-	for (i = 0; i < ld->n_nats; i++) {
-		if (!strcmp(ld->nats[i].nat.name, name)) {
-			*what = "NAT";
-			return ld->nats[i].nat.line;
-		}
-	}
-	for (i = 0; i < ld->n_hosts; i++) {
-		if (!strcmp(ld->hosts[i].host.name, name)) {
-			*what = "host";
-			return ld->hosts[i].host.line;
-		}
-	}
-	return 0;
+	if (!e)
+		return 0;
+	*what = e->kind == TIDX_NAT ? "NAT" : "host";
+	return e->kind == TIDX_NAT ? ld->nats[e->i].nat.line : ld->hosts[e->i].host.line;
 }
 
 /* Names become namespaces and interfaces ("<prefix><name>"): [a-z0-9-],
@@ -733,7 +735,12 @@ static int entity_name(struct loader *ld, const yaml_node_t *k, const char *path
 	if (line)
 		return topo_fail(ld, line_of(k), path,
 				 "the name is already used by the %s at line %d", what, line);
-	return topo_copy_str(dst, TOPO_NAME_MAX, name);
+	if (topo_copy_str(dst, TOPO_NAME_MAX, name) < 0)
+		return -1;
+	if (tidx_put_name(&ld->names, dst, !strcmp(kind, "NAT") ? TIDX_NAT : TIDX_HOST,
+			  !strcmp(kind, "NAT") ? ld->n_nats - 1 : ld->n_hosts - 1) < 0)
+		return topo_fail(ld, line_of(k), path, "out of memory");
+	return 0;
 }
 
 /* Checks that nats or hosts is a mapping of name to block (null reads as
@@ -856,12 +863,9 @@ static const struct key_spec top_keys[TK_COUNT] = {
 
 static int nat_find_in(const struct loader *ld, const char *name)
 {
-	size_t i;
+	const struct tidx_entry *e = tidx_name(&ld->names, name);
 
-	for (i = 0; i < ld->n_nats; i++)
-		if (!strcmp(ld->nats[i].nat.name, name))
-			return (int)i;
-	return -1;
+	return e && e->kind == TIDX_NAT ? (int)e->i : -1;
 }
 
 /* Path "section.name.key" for an error found after the walk. */
@@ -955,6 +959,65 @@ static const char *segment_problem(const struct topo_nat *nat, struct in_addr a)
 	return NULL;
 }
 
+static int span_cmp(const void *x, const void *y)
+{
+	const struct nat_span *a = x, *b = y;
+
+	if (a->lo != b->lo)
+		return a->lo < b->lo ? -1 : 1;
+	if (a->hi != b->hi)
+		return a->hi > b->hi ? -1 : 1; /* the larger prefix first */
+	return a->nat < b->nat ? -1 : a->nat > b->nat;
+}
+
+/* Every NAT's inside prefix, sorted by address. 0, or -1 on ENOMEM. */
+static int spans_build(struct loader *ld)
+{
+	size_t i;
+
+	ld->spans = calloc(ld->n_nats ? ld->n_nats : 1, sizeof(*ld->spans));
+	if (!ld->spans)
+		return topo_fail(ld, ld->line[TK_NATS], "nats", "out of memory");
+	for (i = 0; i < ld->n_nats; i++) {
+		const struct topo_nat *t = &ld->nats[i].nat;
+		uint32_t lo = ip_h(t->inside_net) & prefix_mask(t->inside_len);
+
+		ld->spans[i] = (struct nat_span){lo, lo | ~prefix_mask(t->inside_len), i};
+	}
+	qsort(ld->spans, ld->n_nats, sizeof(*ld->spans), span_cmp);
+	return 0;
+}
+
+/* Whether two inside prefixes overlap. CIDR prefixes nest or are apart,
+ * and sorted by address a prefix holding another holds the one right
+ * after it: looking at neighbours finds any overlap. */
+static bool spans_overlap(const struct loader *ld)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < ld->n_nats; i++)
+		if (ld->spans[i + 1].lo <= ld->spans[i].hi)
+			return true;
+	return false;
+}
+
+/* The NAT whose inside prefix holds a (the prefixes apart), or -1. */
+static int span_nat(const struct loader *ld, struct in_addr a)
+{
+	uint32_t h = ip_h(a);
+	size_t lo = 0, hi = ld->n_nats;
+
+	while (lo < hi) { /* the first span starting past h */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ld->spans[mid].lo <= h)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo > 0 && h <= ld->spans[lo - 1].hi ? (int)ld->spans[lo - 1].nat : -1;
+}
+
 /* Checks address a of `path` at `line`: on the inside segment of NAT nat,
  * or (nat < 0) a public address: not the public gateway, in no NAT's
  * inside prefix. */
@@ -963,7 +1026,7 @@ static int addr_place(struct loader *ld, struct in_addr a, int nat, const char *
 	char s[INET_ADDRSTRLEN], p[INET_ADDRSTRLEN];
 	struct in_addr gw;
 	const char *why;
-	size_t i;
+	int k;
 
 	if (nat >= 0) {
 		const struct topo_nat *t = &ld->nats[nat].nat;
@@ -978,48 +1041,44 @@ static int addr_place(struct loader *ld, struct in_addr a, int nat, const char *
 	inet_pton(AF_INET, TOPO_PUBLIC_GATEWAY, &gw);
 	if (a.s_addr == gw.s_addr)
 		return topo_fail(ld, line, path, "%s is the gateway of public hosts", ip_str(a, s));
-	for (i = 0; i < ld->n_nats; i++) {
-		const struct topo_nat *t = &ld->nats[i].nat;
+	k = span_nat(ld, a);
+	if (k >= 0) {
+		const struct topo_nat *t = &ld->nats[k].nat;
 
-		if (in_prefix(t->inside_net, t->inside_len, a))
-			return topo_fail(
-			    ld, line, path, "public address %s is inside NAT %s's prefix %s/%d",
-			    ip_str(a, s), t->name, ip_str(t->inside_net, p), t->inside_len);
+		return topo_fail(ld, line, path,
+				 "public address %s is inside NAT %s's prefix %s/%d", ip_str(a, s),
+				 t->name, ip_str(t->inside_net, p), t->inside_len);
 	}
 	return 0;
 }
 
-/* Where a is used before position (host hi, address ai) in file order of
- * NAT publics then hosts: writes the user's path to where and returns its
- * line, or 0 when a is free. hi = n_hosts asks about every address. */
-static int addr_user(const struct loader *ld, struct in_addr a, size_t nats_upto, size_t hi,
-		     size_t ai, char *where, size_t wlen)
+/* Where address a is already placed (a NAT public, a host address, given
+ * or allocated, in file order): writes that place's path to where and
+ * returns its line, or 0 when a is free. *same tells whether it is NAT
+ * nat's own (nat < 0: never). */
+static int addr_user(const struct loader *ld, struct in_addr a, int nat, bool *same, char *where,
+		     size_t wlen)
 {
-	size_t i, k;
+	const struct tidx_entry *e = tidx_addr(&ld->addrs, a.s_addr);
 
-	for (i = 0; i < nats_upto; i++)
-		for (k = 0; k < ld->nats[i].nat.n_public; k++)
-			if (ld->nats[i].nat.publics[k].s_addr == a.s_addr) {
-				entity_path(where, wlen, "nats", ld->nats[i].nat.name, "public");
-				return ld->nats[i].line[NK_PUBLIC];
-			}
-	for (i = 0; i <= hi && i < ld->n_hosts; i++) {
-		const struct host_in *h = &ld->hosts[i];
-
-		for (k = 0; k < h->host.n_addrs && (i < hi || k < ai); k++)
-			if (h->host.addrs[k].s_addr == a.s_addr) {
-				host_addr_path(where, wlen, h, k);
-				return h->addr_line[k];
-			}
+	*same = false;
+	if (!e)
+		return 0;
+	if (e->kind == TIDX_NAT) {
+		*same = nat >= 0 && e->i == (size_t)nat;
+		entity_path(where, wlen, "nats", ld->nats[e->i].nat.name, "public");
+		return ld->nats[e->i].line[NK_PUBLIC];
 	}
-	return 0;
+	host_addr_path(where, wlen, &ld->hosts[e->i], e->k);
+	return ld->hosts[e->i].addr_line[e->k];
 }
 
 static int nat_place(struct loader *ld, size_t i)
 {
 	struct nat_in *ni = &ld->nats[i];
 	char path[KEY_PATH_MAX], other[KEY_PATH_MAX], s[INET_ADDRSTRLEN];
-	size_t k, j;
+	bool same;
+	size_t k;
 	int line;
 
 	entity_path(path, sizeof(path), "nats", ni->nat.name, "public");
@@ -1028,20 +1087,23 @@ static int nat_place(struct loader *ld, size_t i)
 
 		if (addr_place(ld, a, ni->nat.upstream, path, ni->line[NK_PUBLIC]) < 0)
 			return -1;
-		line = addr_user(ld, a, i, 0, 0, other, sizeof(other));
-		for (j = 0; !line && j < k; j++)
-			if (ni->nat.publics[j].s_addr == a.s_addr)
-				return topo_fail(ld, ni->line[NK_PUBLIC], path, "%s is given twice",
-						 ip_str(a, s));
+		line = addr_user(ld, a, (int)i, &same, other, sizeof(other));
+		if (line && same)
+			return topo_fail(ld, ni->line[NK_PUBLIC], path, "%s is given twice",
+					 ip_str(a, s));
 		if (line)
 			return topo_fail(ld, ni->line[NK_PUBLIC], path,
 					 "duplicate address %s (%s, line %d)", ip_str(a, s), other,
 					 line);
+		if (tidx_put_addr(&ld->addrs, a.s_addr, TIDX_NAT, i, k) < 0)
+			return topo_fail(ld, ni->line[NK_PUBLIC], path, "out of memory");
 	}
 	return 0;
 }
 
-static int nat_overlap(struct loader *ld, size_t i)
+/* NAT i's inside prefix: not holding the public gateway and, when pairs,
+ * apart from every earlier NAT's (the first one it overlaps named). */
+static int nat_overlap(struct loader *ld, size_t i, bool pairs)
 {
 	const struct topo_nat *a = &ld->nats[i].nat;
 	char path[KEY_PATH_MAX], s[INET_ADDRSTRLEN];
@@ -1053,7 +1115,7 @@ static int nat_overlap(struct loader *ld, size_t i)
 	if (in_prefix(a->inside_net, a->inside_len, gw))
 		return topo_fail(ld, ld->nats[i].line[NK_INSIDE], path,
 				 "contains the public gateway %s", TOPO_PUBLIC_GATEWAY);
-	for (j = 0; j < i; j++) {
+	for (j = 0; pairs && j < i; j++) {
 		const struct topo_nat *b = &ld->nats[j].nat;
 
 		if (in_prefix(a->inside_net, a->inside_len, b->inside_net) ||
@@ -1067,6 +1129,7 @@ static int nat_overlap(struct loader *ld, size_t i)
 
 static int nats_resolve(struct loader *ld)
 {
+	bool pairs;
 	size_t i;
 
 	for (i = 0; i < ld->n_nats; i++)
@@ -1075,8 +1138,11 @@ static int nats_resolve(struct loader *ld)
 	for (i = 0; i < ld->n_nats; i++)
 		if (nat_cycle(ld, i) < 0)
 			return -1;
+	if (spans_build(ld) < 0)
+		return -1;
+	pairs = spans_overlap(ld); /* then find the pair the file gives first */
 	for (i = 0; i < ld->n_nats; i++)
-		if (nat_overlap(ld, i) < 0)
+		if (nat_overlap(ld, i, pairs) < 0)
 			return -1;
 	for (i = 0; i < ld->n_nats; i++)
 		if (nat_place(ld, i) < 0)
@@ -1089,6 +1155,7 @@ static int host_check(struct loader *ld, size_t i)
 {
 	struct host_in *hi = &ld->hosts[i];
 	char path[KEY_PATH_MAX], other[KEY_PATH_MAX], s[INET_ADDRSTRLEN];
+	bool same;
 	size_t k;
 	int line;
 
@@ -1107,11 +1174,13 @@ static int host_check(struct loader *ld, size_t i)
 		host_addr_path(path, sizeof(path), hi, k);
 		if (addr_place(ld, a, hi->host.nat, path, hi->addr_line[k]) < 0)
 			return -1;
-		line = addr_user(ld, a, ld->n_nats, i, k, other, sizeof(other));
+		line = addr_user(ld, a, -1, &same, other, sizeof(other));
 		if (line)
 			return topo_fail(ld, hi->addr_line[k], path,
 					 "duplicate address %s (%s, line %d)", ip_str(a, s), other,
 					 line);
+		if (tidx_put_addr(&ld->addrs, a.s_addr, TIDX_HOST, i, k) < 0)
+			return topo_fail(ld, hi->addr_line[k], path, "out of memory");
 	}
 	return 0;
 }
@@ -1119,19 +1188,13 @@ static int host_check(struct loader *ld, size_t i)
 /* Whether a is free for a host allocated on NAT nat (or public, nat < 0). */
 static bool addr_free(const struct loader *ld, struct in_addr a, int nat)
 {
-	char where[KEY_PATH_MAX];
-	size_t i;
-
-	if (addr_user(ld, a, ld->n_nats, ld->n_hosts, 0, where, sizeof(where)))
+	if (tidx_addr(&ld->addrs, a.s_addr))
 		return false;
 	if (nat >= 0)
 		return !segment_problem(&ld->nats[nat].nat, a);
 	if ((ip_h(a) & 0xff) == 0 || (ip_h(a) & 0xff) == 0xff)
 		return false; /* legal as /32, but confusing to read */
-	for (i = 0; i < ld->n_nats; i++)
-		if (in_prefix(ld->nats[i].nat.inside_net, ld->nats[i].nat.inside_len, a))
-			return false;
-	return true;
+	return span_nat(ld, a) < 0;
 }
 
 /* Allocates a host without an address: gateway + 1 upward on its NAT's
@@ -1158,6 +1221,9 @@ static int host_alloc(struct loader *ld, struct host_in *hi)
 			hi->host.addrs[0] = ip_n(h);
 			hi->host.n_addrs = 1;
 			hi->addr_line[0] = hi->host.line; /* marks it used (> 0) */
+			if (tidx_put_addr(&ld->addrs, ip_n(h).s_addr, TIDX_HOST,
+					  (size_t)(hi - ld->hosts), 0) < 0)
+				return topo_fail(ld, hi->host.line, "hosts", "out of memory");
 			return 0;
 		}
 	}
@@ -1353,6 +1419,9 @@ cleanup:
 	free(ld.nats);
 	free(ld.scen); /* NULL once build() took it */
 	free(ld.hosts);
+	free(ld.spans);
+	tidx_free(&ld.names);
+	tidx_free(&ld.addrs);
 	return rc;
 }
 
@@ -1398,6 +1467,10 @@ int topo_load(const char *path, const char *prefix, struct topo **out, char *err
 	if (rc < 0) {
 		struct loader ld = {.file = path, .err = err, .errlen = errlen};
 
+		if (rc == -EFBIG)
+			return topo_fail(&ld, 1, "file",
+					 "larger than %u MiB, the most natbed reads",
+					 TOPO_FILE_MAX >> 20);
 		return topo_fail(&ld, 1, "file", "cannot read: %s", strerror(-rc));
 	}
 	rc = topo_load_string(text, len, path, prefix, out, err, errlen);

@@ -778,6 +778,66 @@ static void test_bad_files(void **state)
 	assert_int_equal(failed, 0);
 }
 
+/* A topology of N NATs, a host behind each (allocated) and a public host
+ * with ADDR, into a new buffer; NAT n<i> has public 198.19.<i/250>.<i%250+1>
+ * and inside 10.<i/250>.<i%250>.0/24, but NAT OVERLAP (when >= 0), whose
+ * inside is NAT 0's. Line of NAT i: 3 + i. */
+static char *big_topo(int n, const char *addr, int overlap)
+{
+	size_t cap = (size_t)n * 160 + 512, off = 0;
+	char *b = malloc(cap);
+	int i;
+
+	assert_non_null(b);
+	off += (size_t)snprintf(b + off, cap - off, "name: big\nnats:\n");
+	for (i = 0; i < n; i++)
+		off += (size_t)snprintf(b + off, cap - off,
+					"  n%d: { preset: full-cone, public: 198.19.%d.%d, "
+					"inside: 10.%d.%d.0/24 }\n",
+					i, i / 250, i % 250 + 1, i == overlap ? 0 : i / 250,
+					i == overlap ? 0 : i % 250);
+	off += (size_t)snprintf(b + off, cap - off, "hosts:\n  pub: { address: %s }\n", addr);
+	for (i = 0; i < n; i++)
+		off += (size_t)snprintf(b + off, cap - off, "  h%d: { nat: n%d }\n", i, i);
+	assert_true(off < cap);
+	return b;
+}
+
+/* Thousands of NATs and hosts: names and addresses are found through the
+ * loader's indexes, so the checks that compare an entity with all others
+ * still name the right one, however far apart in the file. */
+static void test_many(void **state)
+{
+	struct topo *t;
+	char *b;
+
+	b = big_topo(3000, "198.51.100.7", -1);
+	t = load_ok(b);
+	assert_int_equal(t->n_nats, 3000);
+	assert_int_equal(t->n_hosts, 3001);
+	assert_int_equal(t->hosts[3000].nat, 2999); /* h2999 behind n2999 */
+	assert_addr(t->hosts[3000].addrs[0], "10.11.249.2");
+	topo_free(t);
+	free(b);
+	/* the public host takes NAT n1234's public address */
+	b = big_topo(3000, "198.19.4.235", -1);
+	load_bad(b, "nb-",
+		 "t.yaml:3004: hosts.pub.address: duplicate address 198.19.4.235 "
+		 "(nats.n1234.public, line 1237)");
+	free(b);
+	/* ... or an address inside NAT n2500's prefix */
+	b = big_topo(3000, "10.10.0.9", -1);
+	load_bad(b, "nb-",
+		 "t.yaml:3004: hosts.pub.address: public address 10.10.0.9 is inside "
+		 "NAT n2500's prefix 10.10.0.0/24");
+	free(b);
+	/* NAT n2999's inside is n0's: the pair named from the later one */
+	b = big_topo(3000, "198.51.100.7", 2999);
+	load_bad(b, "nb-",
+		 "t.yaml:3002: nats.n2999.inside: overlaps NAT n0's inside prefix 10.0.0.0/24");
+	free(b);
+}
+
 /* Every file shipped in topologies/ loads. */
 static void test_all_topologies(void **state)
 {
@@ -829,6 +889,7 @@ int main(void)
 	    cmocka_unit_test(test_nat_tuning),
 	    cmocka_unit_test(test_bad_files),
 	    cmocka_unit_test(test_all_topologies),
+	    cmocka_unit_test(test_many),
 	};
 	/* clang-format on */
 
