@@ -12,7 +12,6 @@
 #define RM_CELL_H    44
 #define RM_CHAR_W    7.3 /* px per character of 12 px monospace */
 #define RM_CELL_CUT  13	 /* characters of a method name in a cell */
-#define RM_TEXT_COL  18	 /* characters of a terminal column */
 #define RM_LABEL_MAX 24	 /* characters of a row's name */
 
 struct rm_axis {
@@ -350,21 +349,43 @@ static void rm_text(FILE *f, const char *s, size_t width)
 		fputc(' ', f);
 }
 
+/* Cell (i, j)'s text into buf: the winning method and its setup time,
+ * "none", or "-" for a pair never tried. */
+static const char *rm_cell_text(const struct rm_grid *g, size_t i, size_t j, char *buf, size_t len)
+{
+	const struct rm_cell *c = &g->cell[i * g->n + j];
+	char ms[32];
+
+	if (!c->present)
+		return "-";
+	snprintf(buf, len, "%s %s", c->winner.method,
+		 strcmp(c->winner.method, RESULTS_NONE) == 0
+		     ? ""
+		     : report_ms(c->winner.setup_ms, ms, sizeof(ms)));
+	return buf;
+}
+
 void report_print_matrix(struct results *r, FILE *f, bool colour)
 {
-	char ms[32], cell[96];
-	size_t i, j, label = 4;
+	char cell[96];
+	size_t i, j, label = 4, col = 1, n;
 	struct rm_grid g;
 
 	if (!rm_build(r, &g, REPORT_TEXT_HOSTS))
 		return;
-	for (i = 0; i < g.n; i++)
-		label = rm_chars(g.ax[i].name, RM_LABEL_MAX) > label
-			    ? rm_chars(g.ax[i].name, RM_LABEL_MAX)
-			    : label;
+	/* every name and cell whole (names up to RM_LABEL_MAX) */
+	for (i = 0; i < g.n; i++) {
+		n = rm_chars(g.ax[i].name, RM_LABEL_MAX);
+		label = n > label ? n : label;
+		col = n > col ? n : col;
+		for (j = 0; j < g.n; j++) {
+			n = rm_chars(rm_cell_text(&g, i, j, cell, sizeof(cell)), sizeof(cell));
+			col = n > col ? n : col;
+		}
+	}
 	rm_text(f, g.by_nat ? "NAT" : "", label + 2);
 	for (j = 0; j < g.n; j++) {
-		rm_text(f, g.ax[j].name, RM_TEXT_COL - 1);
+		rm_text(f, g.ax[j].name, col);
 		fputc(' ', f);
 	}
 	fputc('\n', f);
@@ -373,18 +394,12 @@ void report_print_matrix(struct results *r, FILE *f, bool colour)
 		for (j = 0; j < g.n; j++) {
 			const struct rm_cell *c = &g.cell[i * g.n + j];
 
-			if (!c->present) {
-				rm_text(f, "-", RM_TEXT_COL);
-				continue;
-			}
-			snprintf(cell, sizeof(cell), "%s %s", c->winner.method,
-				 strcmp(c->winner.method, RESULTS_NONE) == 0
-				     ? ""
-				     : report_ms(c->winner.setup_ms, ms, sizeof(ms)));
-			if (colour)
+			const char *text = rm_cell_text(&g, i, j, cell, sizeof(cell));
+
+			if (colour && c->present)
 				fprintf(f, "\033[%sm", report_sgr(c->winner.method));
-			rm_text(f, cell, RM_TEXT_COL - 1);
-			fputs(colour ? "\033[0m " : " ", f);
+			rm_text(f, text, col);
+			fputs(colour && c->present ? "\033[0m " : " ", f);
 		}
 		fputc('\n', f);
 	}

@@ -315,6 +315,53 @@ static void test_text_matrix(void **state)
 	results_free(r);
 }
 
+/* The terminal's matrix by NAT (past REPORT_TEXT_HOSTS hosts): every
+ * column as wide as its longest name or cell, so "symmetric-sequential"
+ * is never cut; a pair never tried is "-" whatever the cell before it
+ * says. */
+static void test_text_matrix_widths(void **state)
+{
+	static const char *const nat[][2] = {{"symmetric-sequential", "port-restricted"},
+					     {"full-cone", "full-cone"}};
+	static const struct res_try t = {"predict", true, 273, NULL};
+	struct results *r = results_new("wide", 1, 0);
+	char a[8], b[8], *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	for (unsigned i = 0; i < 4; i++) {
+		struct res_attempt at = {.a = a,
+					 .b = b,
+					 .nat_a = nat[i / 2][0],
+					 .nat_b = nat[i / 2][1],
+					 .method = "predict",
+					 .success = true,
+					 .setup_ms = 273,
+					 .rtt_ms = NAN,
+					 .loss = NAN,
+					 .tried = &t,
+					 .n_tried = 1,
+					 .auth_ms = NAN};
+
+		snprintf(a, sizeof(a), "h%u", 2 * i);
+		snprintf(b, sizeof(b), "h%u", 2 * i + 1);
+		assert_int_equal(results_add_attempt(r, &at), 0);
+	}
+	f = open_memstream(&buf, &len);
+	report_print_matrix(r, f, false);
+	fclose(f);
+	/* full-cone, port-restricted, symmetric-sequential: the last's name
+	 * whole, and a column for it as wide */
+	assert_non_null(strstr(buf, "symmetric-sequential "));
+	assert_int_equal(count(buf, "\n"), 4);
+	/* full-cone with itself; the sequential one with port-restricted, both
+	 * ways; the six other cells never tried */
+	assert_int_equal(count(buf, "predict 273 ms"), 3);
+	assert_int_equal(count(buf, "- "), 6);
+	free(buf);
+	results_free(r);
+}
+
 /* A gated run: the gate's section with its chart, the share the gate
  * stopped and both tables; the text lines; none of it without gates. */
 static void test_gate_section(void **state)
@@ -423,6 +470,7 @@ int main(void)
 	    cmocka_unit_test(test_matrix_cells),
 	    cmocka_unit_test(test_matrix_by_nat),
 	    cmocka_unit_test(test_text_matrix),
+	    cmocka_unit_test(test_text_matrix_widths),
 	    cmocka_unit_test(test_gate_section),
 	    cmocka_unit_test(test_empty_run),
 	};
