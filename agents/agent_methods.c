@@ -270,6 +270,11 @@ int agent_cmd_methods(int argc, char **argv, const struct agent_env *env)
 		printf("\npriority %s; estimate: the prior as %.0f tries plus what was measured\n",
 		       sel_priority_name(o.priority), SEL_PRIOR_WEIGHT);
 		json_array_foreach(pairs, i, pj) print_pair(pj);
+		/* by class alone: what a real connect also needs is not known here */
+		printf("\nA real connect also skips a method its infrastructure does not allow:\n"
+		       "portmap without a NAT that grants mappings (PCP or NAT-PMP) on either\n"
+		       "side, relay without a TURN allocation on either side (\"no relay\n"
+		       "candidate\").\n");
 	}
 	json_decref(root);
 	learn_free(l);
