@@ -306,8 +306,8 @@ static int rp_why_cmp(const void *x, const void *y)
 	return strcmp(a->reason, b->reason);
 }
 
-/* The failed tries' reasons: strings interned by the results, so equal
- * strings are one pointer. */
+/* The failed tries' reasons (the cascade's skips are no tries): strings
+ * interned by the results, so equal strings are one pointer. */
 static size_t rp_whys(struct results *r, struct rp_why **out)
 {
 	size_t i, j, k, n = 0, cap = 0;
@@ -319,7 +319,7 @@ static size_t rp_whys(struct results *r, struct rp_why **out)
 		for (j = 0; a && j < a->n_tried; j++) {
 			const char *why = a->tried[j].reason ? a->tried[j].reason : "unknown";
 
-			if (a->tried[j].success)
+			if (a->tried[j].success || results_try_skipped(&a->tried[j]))
 				continue;
 			for (k = 0; k < n && (w[k].method != a->tried[j].method ||
 					      strcmp(w[k].reason, why) != 0);

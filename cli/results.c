@@ -285,12 +285,51 @@ static int r_check(const struct res_attempt *a)
 	return 0;
 }
 
+bool results_try_skipped(const struct res_try *t)
+{
+	return !t->success && t->reason &&
+	       strncmp(t->reason, RESULTS_SKIPPED, strlen(RESULTS_SKIPPED)) == 0;
+}
+
+/* How many of a's tries ran (the cascade's skips not counted). */
+static size_t r_n_run(const struct res_attempt *a)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < a->n_tried; i++)
+		n += !results_try_skipped(&a->tried[i]);
+	return n;
+}
+
+/* a's first try that ran, or NULL. */
+static const struct res_try *r_first_run(const struct res_attempt *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->n_tried; i++)
+		if (!results_try_skipped(&a->tried[i]))
+			return &a->tried[i];
+	return NULL;
+}
+
+/* a's last try that ran, or NULL. */
+static const struct res_try *r_last_run(const struct res_attempt *a)
+{
+	size_t i;
+
+	for (i = a->n_tried; i > 0; i--)
+		if (!results_try_skipped(&a->tried[i - 1]))
+			return &a->tried[i - 1];
+	return NULL;
+}
+
 /* The stored form of a: strings interned, times rounded, defaults filled. */
 static int r_copy(struct results *r, const struct res_attempt *in, struct res_attempt *out,
 		  struct res_try *tried)
 {
-	const char *last = in->n_tried ? in->tried[in->n_tried - 1].method : RESULTS_NONE;
-	const char *last_reason = in->n_tried ? in->tried[in->n_tried - 1].reason : NULL;
+	const struct res_try *lt = r_last_run(in);
+	const char *last = lt ? lt->method : RESULTS_NONE;
+	const char *last_reason = lt ? lt->reason : NULL;
 	int err = 0;
 	size_t i;
 
@@ -598,9 +637,10 @@ static int r_methods(struct results *r, const size_t *idx, size_t n, struct res_
 		const struct res_attempt *a = &r->att[idx[i]].a;
 
 		for (j = 0; j < a->n_tried; j++)
-			if ((acc = r_accs_get(&s, a->tried[j].method)))
+			if (!results_try_skipped(&a->tried[j]) &&
+			    (acc = r_accs_get(&s, a->tried[j].method)))
 				r_acc_add(acc, a->tried[j].success, a->tried[j].ms);
-		if (a->n_tried > 1 && (acc = r_accs_get(&s, a->method)))
+		if (r_n_run(a) > 1 && (acc = r_accs_get(&s, a->method)))
 			acc->fallbacks++;
 	}
 	return r_accs_finish(&s, out, n_out);
@@ -616,7 +656,7 @@ static int r_overall(struct results *r, const size_t *idx, size_t n, struct res_
 		const struct res_attempt *a = &r->att[idx[i]].a;
 
 		r_acc_add(&acc, a->success, a->setup_ms);
-		acc.fallbacks += a->n_tried > 1;
+		acc.fallbacks += r_n_run(a) > 1;
 	}
 	r_acc_finish(&acc, out);
 	return acc.err;
@@ -821,14 +861,15 @@ static int r_flows(struct results *r)
 	for (i = 0; i < r->n_att; i++) {
 		const struct res_attempt *a = &r->att[i].a;
 		const char *to = a->success ? a->method : none;
+		const struct res_try *first = r_first_run(a);
 
-		if (a->n_tried == 0)
+		if (!first)
 			continue;
 		for (j = 0; j < r->n_flows; j++)
-			if (r->flows[j].from == a->tried[0].method && r->flows[j].to == to)
+			if (r->flows[j].from == first->method && r->flows[j].to == to)
 				break;
 		if (j == r->n_flows)
-			r->flows[r->n_flows++] = (struct res_flow){a->tried[0].method, to, 0};
+			r->flows[r->n_flows++] = (struct res_flow){first->method, to, 0};
 		r->flows[j].count++;
 	}
 	if (r->n_flows > 1)

@@ -19,13 +19,13 @@
  * the wall-clock fields `started`, `wall_s` and `throughput_per_s`.
  *
  * Counting: a method's attempts and successes count its tries (each entry
- * of an attempt's try list), its setup times are those of its successful
- * tries; "overall" counts whole attempts with their setup times. An
- * attempt's fallback is a try list longer than one; a method's `fallbacks`
- * are the attempts that ended on it after one. Pairs of NAT behaviours are
- * ordered: [initiator's, responder's]. Gated attempts (met a zero-trust
- * gate) add auth times per trust level and per method, and the share the
- * gate stopped (struct res_gatesum). */
+ * of an attempt's try list that ran: the cascade's skips, whose reason
+ * starts with RESULTS_SKIPPED, are listed but not counted), its setup
+ * times are those of its successful tries; "overall" counts whole attempts
+ * with their setup times. An attempt's fallback is more than one try that
+ * ran; a method's `fallbacks` are the attempts that ended on it after one. Pairs of NAT behaviours
+ *are ordered: [initiator's, responder's]. Gated attempts (met a zero-trust gate) add auth times per
+ *trust level and per method, and the share the gate stopped (struct res_gatesum). */
 #ifndef NATBED_CLI_RESULTS_H
 #define NATBED_CLI_RESULTS_H
 
@@ -40,6 +40,7 @@
 #define RESULTS_VERSION	     1	/* results.json's `results_version` */
 #define RESULTS_TRIES_MAX    64 /* tries one attempt may list */
 #define RESULTS_NONE	     "none"
+#define RESULTS_SKIPPED	     "skipped" /* a try's reason: the cascade did not run it */
 #define RESULTS_GATE_GRANTED "granted" /* the one gate outcome that is no failure */
 
 /* One try of one method within an attempt, as the agent's "tried" lists it. */
@@ -159,6 +160,9 @@ struct res_gatesum {
 };
 
 struct results;
+
+/* Whether try t is one the cascade skipped (listed, never run). */
+bool results_try_skipped(const struct res_try *t);
 
 /* An empty run of topology (its name) with seed, started at wall-clock
  * time started (written as UTC ISO 8601). NULL on ENOMEM. */

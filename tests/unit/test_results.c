@@ -882,6 +882,75 @@ static void test_winner_ties(void **state)
 	results_free(r);
 }
 
+/* The cascade's skips are listed in an attempt's tries (reason "skipped:
+ * ...") but were never run: no method counts them as a try, nor as a
+ * fallback or a flow's start. */
+static void test_skipped_tries(void **state)
+{
+	static const struct res_try first[] = {
+	    {"punch", true, 20, NULL},
+	    {"direct", false, 0, "skipped: no chance for this pair"},
+	    {"predict", false, 0, "skipped: no chance for this pair"}};
+	static const struct res_try second[] = {
+	    {"direct", false, 3000, "timeout"},
+	    {"punch", true, 40, NULL},
+	    {"birthday", false, 0, "skipped: needs more than the budget"}};
+	static const struct res_try none[] = {{"relay", false, 0, "skipped: relay not allowed"}};
+	struct res_attempt a = {.a = "a",
+				.b = "b",
+				.nat_a = "full-cone",
+				.nat_b = "port-restricted",
+				.success = true,
+				.setup_ms = 20,
+				.rtt_ms = NAN,
+				.loss = NAN,
+				.auth_ms = NAN};
+	struct results *r = results_new("skips", 1, 0);
+	const struct res_summary *m;
+	const struct res_flow *f;
+
+	assert_true(results_try_skipped(&first[1]));
+	assert_false(results_try_skipped(&first[0]));
+	a.method = "punch";
+	a.tried = first;
+	a.n_tried = 3;
+	assert_int_equal(results_add_attempt(r, &a), 0);
+	a.t_s = 1;
+	a.tried = second;
+	assert_int_equal(results_add_attempt(r, &a), 0);
+	a.t_s = 2;
+	a.method = NULL; /* nothing ran: the attempt ends on none */
+	a.success = false;
+	a.setup_ms = NAN;
+	a.reason = "nothing to try: every method skipped";
+	a.tried = none;
+	a.n_tried = 1;
+	assert_int_equal(results_add_attempt(r, &a), 0);
+	assert_string_equal(results_attempt(r, 2)->method, RESULTS_NONE);
+	/* direct ran once (and failed), punch twice; predict, birthday and
+	 * relay never */
+	assert_int_equal(results_n_methods(r), 2);
+	m = results_method(r, 0);
+	assert_string_equal(m->name, "direct");
+	assert_int_equal(m->attempts, 1);
+	assert_int_equal(m->successes, 0);
+	m = results_method(r, 1);
+	assert_string_equal(m->name, "punch");
+	assert_int_equal(m->attempts, 2);
+	assert_int_equal(m->successes, 2);
+	assert_int_equal(m->fallbacks, 1); /* the second attempt's */
+	assert_int_equal(results_overall(r)->fallbacks, 1);
+	/* flows from the first try that ran: punch->punch, direct->punch */
+	assert_int_equal(results_n_flows(r), 2);
+	f = results_flow(r, 0);
+	assert_string_equal(f->from, "direct");
+	assert_string_equal(f->to, "punch");
+	f = results_flow(r, 1);
+	assert_string_equal(f->from, "punch");
+	assert_string_equal(f->to, "punch");
+	results_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -900,6 +969,7 @@ int main(void)
 	    cmocka_unit_test(test_agent_line_refused),
 	    cmocka_unit_test(test_bad_attempts),
 	    cmocka_unit_test(test_until_ci),
+	    cmocka_unit_test(test_skipped_tries),
 	    cmocka_unit_test(test_winner_ties),
 	    cmocka_unit_test(test_check_verdict),
 	    cmocka_unit_test(test_exit_attempts),
