@@ -22,10 +22,23 @@ struct run {
 	struct ck_report *rep;
 	struct ck_evlog *evlog;
 	natbed_time_t slack;
+	struct ck_stun *stun;
+	struct ck_pmaps pmaps; /* mappings granted by PCP or NAT-PMP */
 };
+
+/* A ck_udp_fn: every datagram to the STUN check and the mappings' reader. */
+static void run_udp(void *ctx, const struct ck_cap *c, const struct ck_pkt *p,
+		    const uint8_t *payload, size_t len)
+{
+	struct run *r = ctx;
+
+	ck_stun_check(r->stun, c, p, payload, len);
+	ck_pmap_udp(&r->pmaps, c, p, payload, len);
+}
 
 static int load_caps(struct run *r, struct ck_stun *stun, char *err, size_t errlen)
 {
+	r->stun = stun;
 	char path[CLI_PATH_MAX];
 	size_t i, present = 0;
 
@@ -45,7 +58,7 @@ static int load_caps(struct run *r, struct ck_stun *stun, char *err, size_t errl
 			snprintf(c->file, sizeof(c->file), "%s-wan.pcap",
 				 r->t->nats[i - r->t->n_hosts].name);
 		snprintf(path, sizeof(path), "%s/%s", r->dir, c->file);
-		if (ck_cap_load(c, path, ck_stun_check, stun, err, errlen) < 0)
+		if (ck_cap_load(c, path, run_udp, r, err, errlen) < 0)
 			return -1;
 		if (c->present) {
 			present++;
@@ -160,9 +173,15 @@ static int check_nat(struct run *r, int n)
 	if ((rc = ck_flows_build(&v)) < 0)
 		goto out;
 	if (v.pcp_seen && nat->b.pcp) {
-		skip_rows(r, c.row, CK_R_MAPPING,
-			  "PCP or NAT-PMP asked it for mappings: those are not followed");
-		goto out;
+		/* the mappings it granted are left out; one it may have granted
+		 * unseen leaves the NAT unjudged */
+		if (!ck_pmap_answered(&r->pmaps, nat->gateway.s_addr)) {
+			skip_rows(r, c.row, CK_R_MAPPING,
+				  "a PCP or NAT-PMP request has no answer in the captures: the "
+				  "mappings it may have made are not known");
+			goto out;
+		}
+		ck_pmap_filter(&v, &r->pmaps, nat->gateway.s_addr);
 	}
 	rc = ck_rule_model(&c);
 out:
@@ -202,6 +221,7 @@ static void run_free(struct run *r)
 	free(r->hosts);
 	free(r->nats);
 	ck_evlog_free(r->evlog);
+	ck_pmaps_free(&r->pmaps);
 	ck_report_free(r->rep);
 	topo_free(r->t);
 }

@@ -160,7 +160,8 @@ struct ck_natview {
 	const struct ck_cap **inside; /* the hosts behind it, the NATs behind it */
 	const uint32_t **own;	      /* each inside capture's own addresses */
 	size_t *n_own, n_inside;
-	bool pcp_seen; /* PCP or NAT-PMP asked the NAT's gateway for a mapping */
+	bool pcp_seen;	  /* PCP or NAT-PMP asked the NAT's gateway for a mapping */
+	size_t pmap_left; /* events through mappings it granted, not judged */
 	size_t out_seen, out_matched, in_seen, in_delivered, lan, hairpin_sent;
 	size_t local_answers; /* a firewall's answers made inside (a reject's RST) */
 	struct ck_ev *ev;     /* sorted by t_ns */
@@ -249,6 +250,40 @@ struct ck_stun {
 /* A ck_udp_fn: ctx is a struct ck_stun. */
 void ck_stun_check(void *ctx, const struct ck_cap *c, const struct ck_pkt *p,
 		   const uint8_t *payload, size_t len);
+
+/* --- mappings granted by request (check_pcpmap.c) ---------------------- */
+
+#define CK_PMAP_GATEWAYS 64 /* gateways whose requests are counted */
+
+/* A mapping gateway gw granted host's internal port (PCP MAP, NAT-PMP). */
+struct ck_pmap {
+	uint32_t gw, host; /* network order */
+	uint8_t proto;
+	uint16_t in_port, ext_port; /* host order */
+};
+
+struct ck_pmap_gw {
+	uint32_t gw;
+	unsigned long requests, answers;
+};
+
+struct ck_pmaps {
+	struct ck_pmap *m;
+	size_t n, cap;
+	struct ck_pmap_gw gw[CK_PMAP_GATEWAYS];
+	size_t n_gw;
+};
+
+/* A ck_udp_fn: ctx is a struct ck_pmaps; counts requests to port 5351 and
+ * answers from it, and keeps the mappings granted. */
+void ck_pmap_udp(void *ctx, const struct ck_cap *c, const struct ck_pkt *p, const uint8_t *payload,
+		 size_t len);
+/* Whether every request to gateway gw has an answer in the captures. */
+bool ck_pmap_answered(const struct ck_pmaps *s, uint32_t gw);
+/* Drops from v's events those through a mapping gw granted (from its
+ * internal endpoint, or to its external port). Returns how many. */
+size_t ck_pmap_filter(struct ck_natview *v, const struct ck_pmaps *s, uint32_t gw);
+void ck_pmaps_free(struct ck_pmaps *s);
 
 /* --- small helpers (check_report.c) ------------------------------------- */
 

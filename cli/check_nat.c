@@ -848,8 +848,16 @@ static void model_seen(struct model *md)
 	struct ck_report *rep = md->c->rep;
 	char buf[128];
 
-	ck_row_seen(rep, md->c->row[CK_R_MAPPING], "%lu mappings (%s) from %zu of %zu packets out",
-		    md->made, topo_nat_map_name(b->mapping), v->out_matched, v->out_seen);
+	if (v->pmap_left)
+		ck_row_seen(rep, md->c->row[CK_R_MAPPING],
+			    "%lu mappings (%s) from %zu of %zu packets out; %zu packets through "
+			    "mappings granted by PCP or NAT-PMP left out",
+			    md->made, topo_nat_map_name(b->mapping), v->out_matched, v->out_seen,
+			    v->pmap_left);
+	else
+		ck_row_seen(rep, md->c->row[CK_R_MAPPING],
+			    "%lu mappings (%s) from %zu of %zu packets out", md->made,
+			    topo_nat_map_name(b->mapping), v->out_matched, v->out_seen);
 	ck_row_seen(rep, md->c->row[CK_R_FILTERING], "%zu arrivals delivered, %lu not (%s)",
 		    v->in_delivered, md->refused, topo_nat_map_name(b->filtering));
 	ck_row_seen(rep, md->c->row[CK_R_HAIRPIN], "%s: %zu sent to the NAT's address, %lu back in",

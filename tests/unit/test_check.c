@@ -556,6 +556,62 @@ static void test_missing_capture_skips(void **state)
 	run_close(&r);
 }
 
+/* A NAT-PMP mapping (RFC 6886 §3.3) home granted alice's port 7000 as
+ * external port 7000, its request and answer on alice's capture. */
+static void pmp_granted(struct run *r, int64_t t, bool answered)
+{
+	const struct ep gw = {"192.168.1.1", 5351}, from = {"192.168.1.10", 40001};
+	uint8_t req[12] = {0, 1, 0, 0, 0x1b, 0x58, 0x1b, 0x58, 0, 0, 0x0e, 0x10};
+	uint8_t ans[16] = {0, 129, 0, 0, 0, 0, 0, 9, 0x1b, 0x58, 0x1b, 0x58, 0, 0, 0x0e, 0x10};
+
+	frame(r, ALICE, T0 + t, from, gw, req, sizeof(req), ++r->ipid);
+	if (answered)
+		frame(r, ALICE, T0 + t + MS, gw, from, ans, sizeof(ans), ++r->ipid);
+}
+
+/* A NAT with `pcp: true` that granted a mapping by request: datagrams
+ * from anyone through it are no filtering violation (it is endpoint-
+ * independent by RFC 6886), nor is the rest of the NAT left unjudged; a
+ * request with no answer in the captures leaves the NAT unjudged, as a
+ * mapping it may have made is unknown. */
+static void test_pcp_mapping_followed(void **state)
+{
+	const struct ep mapped = {"192.168.1.10", 7000}, ext = {"203.0.113.10", 7000};
+	struct run r;
+
+	run_open(&r, "port-restricted", ", pcp: true");
+	clean(&r);
+	pmp_granted(&r, 50 * MS, true);
+	/* peer, never sent to from port 7000, reaches it through the mapping */
+	in(&r, 60 * MS, PEER, peer, ext, ALICE, mapped);
+	run_check(&r, NULL);
+	assert_true(r.v.passed);
+	assert_row(&r, "home", "mapping", "pass");
+	assert_row(&r, "home", "filtering", "pass");
+	assert_says(&r, "2 arrivals delivered, 1 not (address-and-port-dependent)");
+	assert_says(&r, "from 2 of 2 packets out; 1 packets through mappings granted by PCP or "
+			"NAT-PMP left out");
+	run_close(&r);
+
+	/* the same arrival with no mapping granted: caught */
+	run_open(&r, "port-restricted", ", pcp: true");
+	clean(&r);
+	in(&r, 60 * MS, PEER, peer, ext, ALICE, mapped);
+	run_check(&r, NULL);
+	assert_false(r.v.passed);
+	assert_row(&r, "home", "filtering", "FAIL");
+	run_close(&r);
+
+	/* asked, never answered */
+	run_open(&r, "port-restricted", ", pcp: true");
+	clean(&r);
+	pmp_granted(&r, 50 * MS, false);
+	run_check(&r, NULL);
+	assert_row(&r, "home", "mapping", "skip");
+	assert_says(&r, "a PCP or NAT-PMP request has no answer in the captures");
+	run_close(&r);
+}
+
 /* A directory that is not a run is an error, not a verdict. */
 static void test_not_a_run(void **state)
 {
@@ -583,6 +639,7 @@ int main(void)
 	    cmocka_unit_test(test_bad_stun_caught),
 	    cmocka_unit_test(test_missing_capture_skips),
 	    cmocka_unit_test(test_not_a_run),
+	    cmocka_unit_test(test_pcp_mapping_followed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
