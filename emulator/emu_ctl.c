@@ -165,6 +165,7 @@ static json_t *emu_nat(void *ctx, int argc, const char **argv, char *err, size_t
 		nat_flush(n);
 		snprintf(fields, sizeof(fields), "\"nat\":\"%s\",\"flushed\":%zu", argv[1], before);
 		fabric_log(c->fabric, "nat_flush", fields);
+		fabric_nat_flushed(c->fabric, argv[1]);
 		return json_pack("{s:I}", "flushed", (json_int_t)before);
 	}
 	if (strcmp(argv[2], "set") == 0 && argc == 5) {

@@ -53,8 +53,17 @@ struct fabric {
 	struct pcapw **nat_pcap; /* NAME-wan.pcap: each NAT's outside view */
 	struct txbatch *tx;
 	struct rxpoll *rx;
-	struct fraghold *frags; /* fragments ahead of their first (REQ-14) */
-	struct livecap *live;	/* viewers of the captures (natbed capture) */
+	struct fraghold *frags;	       /* fragments ahead of their first (REQ-14) */
+	struct livecap *live;	       /* viewers of the captures (natbed capture) */
+	struct fab_announce *announce; /* per NAT: its gateway's, after a flush */
+};
+
+/* A NAT's gateway announcing that it lost its mappings (pcp.h). */
+struct fab_announce {
+	struct fabric *f;
+	int nat;
+	unsigned sent; /* rounds so far */
+	uint64_t ev;
 };
 
 #define FAB_HELD 1 /* a step's answer: the NAT wants the fragment held */
@@ -825,23 +834,37 @@ static int fab_open_links(struct fabric *f, char *err, size_t errlen)
 /* A gate's answer, from its address to the host that asked: on a NAT's
  * inside segment, or down the host's link; numbered in a flow of its own,
  * so its link decisions repeat with the seed. */
-static void fab_gate_reply(void *ctx, const struct gate_reply *r, natbed_time_t now)
+/* A datagram the emulator itself sends (a gate's answer, a gateway's
+ * announcement; addresses and ports in network order), framed and numbered in a flow of its own so
+ * its link decisions repeat with the seed; NULL when no buffer is free. */
+static struct pkt *fab_own_udp(struct fabric *f, uint32_t src, uint16_t sport, uint32_t dst,
+			       uint16_t dport, uint8_t ttl, const uint8_t *buf, size_t len,
+			       int in_port, natbed_time_t now)
 {
-	struct fabric *f = ctx;
 	struct pkt *p = pkt_get(f->pool);
 
 	if (!p)
-		return;
-	p->len = udp_frame_build(p->data, PKT_MAX_FRAME, r->src, r->sport, r->dst, r->dport,
-				 ICMPGEN_TTL, r->buf, r->len);
+		return NULL;
+	p->len = udp_frame_build(p->data, PKT_MAX_FRAME, src, sport, dst, dport, ttl, buf, len);
 	if (!p->len || ip_view_parse(p->data, p->len, &p->view) < 0) {
 		pkt_put(f->pool, p);
-		return;
+		return NULL;
 	}
 	p->ctx = f;
-	p->in_port = r->host >= 0 ? r->host : r->gate_host;
+	p->in_port = in_port;
 	p->rx_ns = now;
 	fab_flow_number(f, p);
+	return p;
+}
+
+static void fab_gate_reply(void *ctx, const struct gate_reply *r, natbed_time_t now)
+{
+	struct fabric *f = ctx;
+	struct pkt *p = fab_own_udp(f, r->src, r->sport, r->dst, r->dport, ICMPGEN_TTL, r->buf,
+				    r->len, r->host >= 0 ? r->host : r->gate_host, now);
+
+	if (!p)
+		return;
 	if (r->gate_nat >= 0) {
 		p->seg = route_nat_inside(r->gate_nat);
 		fab_on_segment(p, now);
@@ -849,6 +872,56 @@ static void fab_gate_reply(void *ctx, const struct gate_reply *r, natbed_time_t 
 	}
 	p->host = r->gate_host;
 	linkset_cross(f->links, linkset_host(f->links, r->gate_host), LINKSET_DOWN, p, fab_tx, now);
+}
+
+/* One round of NAT a->nat's announcements (pcp.h): NAT-PMP's and PCP's,
+ * to 224.0.0.1:5350 from its gateway, down the link of every host on its
+ * inside segment (TTL 1: link-local, RFC 1112). Then the next round: 250
+ * ms later, the interval doubling, PCP_ANNOUNCE_SENDS rounds in all. */
+static void fab_announce_round(void *arg, natbed_time_t now)
+{
+	struct fab_announce *a = arg;
+	struct fabric *f = a->f;
+	const struct topo_nat *tn = &f->t->nats[a->nat];
+	uint8_t msg[PCP_ANNOUNCE_MAX];
+	struct in_addr group;
+	struct pkt *p;
+	size_t h, len;
+	int pmp;
+
+	a->ev = 0;
+	inet_pton(AF_INET, PCP_ANNOUNCE_GROUP, &group);
+	for (h = 0; h < f->t->n_hosts; h++) {
+		if (f->t->hosts[h].nat != a->nat)
+			continue;
+		for (pmp = 1; pmp >= 0; pmp--) {
+			len = pcp_announcement(f->eng.nats[a->nat], pmp, tn->publics[0].s_addr, now,
+					       msg);
+			p = fab_own_udp(f, tn->gateway.s_addr, htons(PCP_PORT), group.s_addr,
+					htons(PCP_ANNOUNCE_PORT), 1, msg, len, (int)h, now);
+			if (!p)
+				continue;
+			p->host = (int)h;
+			linkset_cross(f->links, linkset_host(f->links, (int)h), LINKSET_DOWN, p,
+				      fab_tx, now);
+		}
+	}
+	if (++a->sent < PCP_ANNOUNCE_SENDS)
+		a->ev = sched_after(f->s, (natbed_time_t)250 * NATBED_NS_PER_MS << (a->sent - 1),
+				    fab_announce_round, a);
+}
+
+void fabric_nat_flushed(struct fabric *f, const char *name)
+{
+	int k = topo_nat_find(f->t, name);
+	struct fab_announce *a;
+
+	if (k < 0 || !nat_config(f->eng.nats[k])->b.pcp)
+		return;
+	a = &f->announce[k];
+	sched_cancel(f->s, a->ev);
+	*a = (struct fab_announce){.f = f, .nat = k};
+	a->ev = sched_at(f->s, sched_now(f->s), fab_announce_round, a);
 }
 
 /* A NAT's events (RFC 6888 port blocks) and a gate's go to the run's
@@ -873,7 +946,8 @@ static int fab_open_engines(struct fabric *f, const char *pcap_dir, const bool *
 	if (engines_open(&f->eng, &ec, err, errlen) < 0)
 		return -1;
 	f->nat_pcap = calloc(n ? n : 1, sizeof(*f->nat_pcap));
-	if (!f->nat_pcap) {
+	f->announce = calloc(n ? n : 1, sizeof(*f->announce));
+	if (!f->nat_pcap || !f->announce) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -1012,6 +1086,9 @@ void fabric_free(struct fabric *f)
 	for (i = 0; f->nat_pcap && i < f->t->n_nats; i++)
 		pcapw_close(f->nat_pcap[i]);
 	free(f->nat_pcap);
+	for (i = 0; f->announce && i < f->t->n_nats; i++)
+		sched_cancel(f->s, f->announce[i].ev);
+	free(f->announce);
 	engines_close(&f->eng);
 	linkset_free(f->links);
 	flowtab_free(f->flows);

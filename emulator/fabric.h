@@ -91,4 +91,10 @@ int fabric_link(struct fabric *f, const char *name, struct link **up, struct lin
 /* Writes an event to the run's event log: fields is JSON members text. */
 void fabric_log(struct fabric *f, const char *event, const char *fields);
 
+/* NAT name lost its mappings (natbed ctl nat NAME flush: a reboot): with
+ * `pcp: true`, its gateway multicasts NAT-PMP's and PCP's announcements to
+ * the hosts on its inside segment (pcp.h, RFC 6886 §3.2.1), ten rounds
+ * over about two minutes, starting now. Nothing for another NAT. */
+void fabric_nat_flushed(struct fabric *f, const char *name);
+
 #endif

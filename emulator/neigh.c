@@ -135,9 +135,18 @@ static void neigh_ask(struct neigh *nb, struct port *port, uint32_t ip)
 void neigh_output(struct neigh *nb, struct port *port, uint32_t ip, struct pkt *p)
 {
 	struct arp_table *t = &nb->arp[port->index];
+	uint32_t g = ntohl(ip);
 	uint8_t mac[6];
 	int held;
 
+	if ((g & 0xf0000000u) == 0xe0000000u) {
+		/* RFC 1112 §6.4: a group's MAC is 01:00:5e and its low 23 bits */
+		const uint8_t m[6] = {
+		    0x01, 0x00, 0x5e, (uint8_t)((g >> 16) & 0x7f), (uint8_t)(g >> 8), (uint8_t)g};
+
+		neigh_send_resolved(nb, port, p, m);
+		return;
+	}
 	if (arp_lookup(t, ip, mac)) {
 		neigh_send_resolved(nb, port, p, mac);
 		return;

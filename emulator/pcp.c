@@ -302,3 +302,23 @@ const char *natpmp_result_name(enum natpmp_result r)
 	};
 	return (unsigned)r < NATPMP_RESULT_COUNT ? names[r] : "unknown";
 }
+
+size_t pcp_announcement(const struct nat *n, bool pmp, uint32_t public_addr, natbed_time_t now,
+			uint8_t *out)
+{
+	uint32_t epoch = nat_epoch_s(n, now);
+
+	memset(out, 0, PCP_ANNOUNCE_MAX);
+	if (pmp) { /* §3.2: the answer to opcode 0, result SUCCESS */
+		out[0] = NATPMP_VERSION;
+		out[1] = NATPMP_OP_RESPONSE + NATPMP_OP_ADDRESS;
+		put32(out + 4, epoch);
+		memcpy(out + 8, &public_addr, 4);
+		return 12;
+	}
+	/* RFC 6887 §7.2: R set, opcode ANNOUNCE (0), SUCCESS, lifetime 0 */
+	out[0] = PCP_VERSION;
+	out[1] = 0x80 | PCP_OP_ANNOUNCE;
+	put32(out + 8, epoch);
+	return PCP_ANNOUNCE_MAX;
+}

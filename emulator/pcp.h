@@ -9,6 +9,7 @@
 #ifndef NATBED_EMU_PCP_H
 #define NATBED_EMU_PCP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -67,5 +68,18 @@ const char *natpmp_result_name(enum natpmp_result r);
  * request that is too short, or of opcode 128 or more). Counts in *c. */
 size_t pcp_answer(struct nat *n, struct pcp_counters *c, const uint8_t *req, size_t len,
 		  uint32_t src, natbed_time_t now, uint8_t *out, size_t cap);
+
+/* What a NAT's gateway multicasts to 224.0.0.1:5350 when it lost its
+ * mappings (a reboot: natbed ctl nat NAME flush), so that clients renew
+ * theirs at once: NAT-PMP's public address response (RFC 6886 §3.2.1,
+ * 12 bytes, public_addr in network order) when pmp, else PCP's ANNOUNCE
+ * response (RFC 6887 §14.1.3, 24 bytes), both with the epoch at now.
+ * out holds PCP_ANNOUNCE_MAX. Returns the length. */
+#define PCP_ANNOUNCE_MAX   24
+#define PCP_ANNOUNCE_PORT  5350 /* RFC 6886 §3.2.1, RFC 6887 §19.1 */
+#define PCP_ANNOUNCE_GROUP "224.0.0.1"
+#define PCP_ANNOUNCE_SENDS 10 /* RFC 6886 §3.2.1: 0, 250 ms, then doubling */
+size_t pcp_announcement(const struct nat *n, bool pmp, uint32_t public_addr, natbed_time_t now,
+			uint8_t *out);
 
 #endif

@@ -4,7 +4,8 @@
 # public address and a mapping, and a datagram from the internet to the
 # mapped port reaches the host, through a symmetric NAT that would filter
 # it otherwise. PCP: MAP, renewal with the same nonce, another nonce
-# refused, deletion, and a new epoch after `natbed ctl nat NAME flush`.
+# refused, deletion, and a new epoch after `natbed ctl nat NAME flush`,
+# which the gateway announces to 224.0.0.1:5350 (NAT-PMP and PCP).
 . "$NATBED_SRC/tests/lib.sh"
 nb_need natpmpc python3 jq
 PCP=$NATBED_SRC/tests/tools/pcp.py
@@ -74,10 +75,29 @@ reaches 6000 6000 && nb_fail "the deleted mapping still lets bob in"
 # a reboot: the epoch starts again
 nb_wait_for 5 "the epoch to count a second" sh -c "natbed exec --prefix $NB_PREFIX alice -- python3 $PCP announce 192.168.1.1 192.168.1.10 | grep -qv 'epoch=0$'"
 before=$(x alice python3 "$PCP" announce 192.168.1.1 192.168.1.10 | sed 's/.*epoch=//')
+# ... and the gateway says so to 224.0.0.1:5350 (RFC 6886 §3.2.1, RFC 6887
+# §14.1.3): NAT-PMP's public address and PCP's ANNOUNCE, a round at once
+# and one 250 ms later (of ten, over two minutes)
+x alice timeout 20 python3 -c "
+import socket
+s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', 5350)); s.settimeout(15)
+print('ready', flush=True)
+for _ in range(4):
+    d,a=s.recvfrom(100); print(d.hex(), '%s:%d' % a, flush=True)" >"$NB_TMP/announce" 2>&1 &
+listener=$!
+nb_wait_for 5 "alice listening on 5350" grep -q ready "$NB_TMP/announce"
 ctl nat home flush >/dev/null || nb_fail "ctl nat home flush"
+wait "$listener" || nb_fail "not four announcements after the flush: $(cat "$NB_TMP/announce")"
+# NAT-PMP: version 0, opcode 128, result 0, epoch (seconds), 203.0.113.10
+grep -Eq '^00800000[0-9a-f]{8}cb00710a 192.168.1.1:5351$' "$NB_TMP/announce" \
+	|| nb_fail "no NAT-PMP announcement of 203.0.113.10: $(cat "$NB_TMP/announce")"
+# PCP: version 2, R and ANNOUNCE, result 0, lifetime 0, epoch, 12 reserved
+grep -Eq '^028000000{8}[0-9a-f]{8}0{24} 192.168.1.1:5351$' "$NB_TMP/announce" \
+	|| nb_fail "no PCP ANNOUNCE: $(cat "$NB_TMP/announce")"
+[ "$(grep -c '5351$' "$NB_TMP/announce")" = 4 ] || nb_fail "announcements: $(cat "$NB_TMP/announce")"
 after=$(x alice python3 "$PCP" announce 192.168.1.1 192.168.1.10 | sed 's/.*epoch=//')
 [ "$after" -lt "$before" ] || nb_fail "the epoch did not start again after flush: $before then $after"
 ctl nat home stats | jq -e '.port_mapping.pcp.SUCCESS >= 3 and .port_mapping.nat_pmp.SUCCESS >= 3' >/dev/null \
 	|| nb_fail "port_mapping counters: $(ctl nat home stats | jq .port_mapping)"
 natbed down --prefix "$NB_PREFIX" >/dev/null || nb_fail "natbed down"
-nb_pass "natpmpc and PCP map through a symmetric NAT with pcp: true; nonces, deletion, epoch"
+nb_pass "natpmpc and PCP map through a symmetric NAT with pcp: true; nonces, deletion, epoch and its announcements"

@@ -353,12 +353,39 @@ static void test_natpmp_no_resources(void **state)
 	fx_free(f);
 }
 
+/* What the gateway multicasts after a flush: NAT-PMP's public address
+ * response and PCP's ANNOUNCE response, with the new epoch. */
+static void test_announcement(void **state)
+{
+	static const uint8_t pcp_hdr[8] = {PCP_VERSION, 0x80, 0, 0, 0, 0, 0, 0};
+	struct fx *f = fx_new(TOPO_MAP_EIM, TOPO_MAP_APDM, 0);
+	uint8_t out[PCP_ANNOUNCE_MAX];
+	uint32_t pub = a4("203.0.113.1");
+
+	sched_run_until(f->s, 30 * S);
+	nat_flush(f->n);
+	sched_run_until(f->s, 33 * S);
+	assert_int_equal(pcp_announcement(f->n, true, pub, sched_now(f->s), out), 12);
+	assert_int_equal(out[0], NATPMP_VERSION);
+	assert_int_equal(out[1], 128); /* the answer to opcode 0 */
+	assert_int_equal(get16(out + 2), NATPMP_SUCCESS);
+	assert_int_equal(get32(out + 4), 3); /* seconds since the flush */
+	assert_memory_equal(out + 8, &pub, 4);
+	assert_int_equal(pcp_announcement(f->n, false, pub, sched_now(f->s), out), 24);
+	assert_memory_equal(out, pcp_hdr, sizeof(pcp_hdr)); /* R, ANNOUNCE, SUCCESS, 0 s */
+	assert_int_equal(get32(out + 8), 3);
+	for (int i = 12; i < 24; i++)
+		assert_int_equal(out[i], 0);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_pcp_map),  cmocka_unit_test(test_pcp_delete_and_epoch),
-	    cmocka_unit_test(test_pcp_open), cmocka_unit_test(test_pcp_errors),
-	    cmocka_unit_test(test_natpmp),   cmocka_unit_test(test_natpmp_no_resources),
+	    cmocka_unit_test(test_pcp_map),	 cmocka_unit_test(test_pcp_delete_and_epoch),
+	    cmocka_unit_test(test_pcp_open),	 cmocka_unit_test(test_pcp_errors),
+	    cmocka_unit_test(test_natpmp),	 cmocka_unit_test(test_natpmp_no_resources),
+	    cmocka_unit_test(test_announcement),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
