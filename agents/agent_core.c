@@ -30,6 +30,7 @@ struct agent_try {
 
 struct agent_path {
 	struct agent *a;
+	int index; /* in a->paths */
 	bool used;
 	int sock;
 	struct dg_ep local, remote;
@@ -55,6 +56,12 @@ struct agent {
 	struct agent_try *tries[AGENT_TRIES_MAX];
 	struct agent_path *paths[AGENT_PATHS_MAX];
 	int ntries, npaths; /* tries[0..ntries), paths[0..npaths) allocated */
+	/* Which paths a datagram on the main socket may be for, side by side
+	 * (path_filter): a serving agent keeps a path for each client of the
+	 * last minute, and looking into each of them took longer than the
+	 * rest of a datagram's way in. */
+	uint8_t path_on_main[AGENT_PATHS_MAX]; /* enum path_on_main */
+	struct dg_ep path_from[AGENT_PATHS_MAX];
 	uint64_t sweep_timer;
 	/* the connect */
 	bool connecting, waiting_registration;
@@ -96,6 +103,28 @@ static void stray(struct agent *a, const uint8_t *buf, size_t len)
 
 /* --- paths ------------------------------------------------------------- */
 
+/* What path_input makes of a datagram on the main socket, before it looks. */
+enum path_on_main {
+	PATH_NOT_MAIN, /* not a path of the main socket (or not in use): none */
+	PATH_FROM,     /* an echoing path with a remote: only those from it */
+	PATH_ANY,      /* the initiator's probes, an echoing path with no remote */
+};
+
+/* Sets what main_recv knows of path p from its fields: called whenever
+ * used, sock, remote or probe change. */
+static void path_filter(struct agent_path *p)
+{
+	struct agent *a = p->a;
+
+	if (!p->used || p->sock != a->sock)
+		a->path_on_main[p->index] = PATH_NOT_MAIN;
+	else if (!p->probe && p->remote.addr)
+		a->path_on_main[p->index] = PATH_FROM; /* probe_echo looks at the source first */
+	else
+		a->path_on_main[p->index] = PATH_ANY;
+	a->path_from[p->index] = p->remote;
+}
+
 static void path_free(struct agent_path *p)
 {
 	struct agent *a = p->a;
@@ -109,6 +138,7 @@ static void path_free(struct agent_path *p)
 	if (a->cpath == p)
 		a->cpath = NULL;
 	p->used = false;
+	path_filter(p);
 }
 
 /* A datagram for path p: its probes' echoes (initiator) or probes to
@@ -152,8 +182,10 @@ static struct agent_path *path_slot(struct agent *a)
 		if (!p->probe && (!oldest || p->last_used < oldest->last_used))
 			oldest = p;
 	}
-	if (a->npaths < AGENT_PATHS_MAX && (a->paths[a->npaths] = calloc(1, sizeof(**a->paths))))
+	if (a->npaths < AGENT_PATHS_MAX && (a->paths[a->npaths] = calloc(1, sizeof(**a->paths)))) {
+		a->paths[a->npaths]->index = a->npaths;
 		return a->paths[a->npaths++];
+	}
 	if (oldest)
 		path_free(oldest);
 	return oldest;
@@ -166,6 +198,7 @@ static struct agent_path *path_add(struct agent *a, const struct trav_try *t)
 	if (!p)
 		return NULL;
 	*p = (struct agent_path){.a = a,
+				 .index = p->index,
 				 .used = true,
 				 .sock = t->path_sock,
 				 .local = t->local,
@@ -175,8 +208,10 @@ static struct agent_path *path_add(struct agent *a, const struct trav_try *t)
 	/* a socket the method opened comes to the agent now */
 	if (p->sock != a->sock && dg_set_recv(a->d, p->sock, path_recv, p) < 0) {
 		p->used = false;
+		path_filter(p);
 		return NULL;
 	}
+	path_filter(p);
 	return p;
 }
 
@@ -540,6 +575,7 @@ static void try_after(void *arg, natbed_time_t now)
 	a->plan.probe.try_id = t.id;
 	a->cpath->probe =
 	    probe_new(a->d, a->cpath->sock, &a->cpath->remote, &a->plan.probe, probe_done, a);
+	path_filter(a->cpath);
 	if (!a->cpath->probe)
 		connect_finish(a, "cannot probe");
 }
@@ -708,10 +744,14 @@ static void main_recv(void *arg, int sock, const struct dg_ep *from, const uint8
 		return;
 	if (rdvc_input(a->rdvc, from, buf, len, now))
 		return;
-	for (int i = 0; i < a->npaths; i++)
-		if (a->paths[i]->used && a->paths[i]->sock == a->sock &&
-		    path_input(a->paths[i], from, buf, len, now))
+	for (int i = 0; i < a->npaths; i++) {
+		/* what path_input would refuse without a look (path_filter) */
+		if (a->path_on_main[i] == PATH_NOT_MAIN ||
+		    (a->path_on_main[i] == PATH_FROM && !dg_ep_eq(from, &a->path_from[i])))
+			continue;
+		if (path_input(a->paths[i], from, buf, len, now))
 			return;
+	}
 	for (int i = 0; i < a->ntries; i++) {
 		struct agent_try *at = a->tries[i];
 
