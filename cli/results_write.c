@@ -177,32 +177,39 @@ struct rw_buf {
 	bool failed; /* out of memory: what was put since is lost */
 };
 
-static void rw_putn(struct rw_buf *b, const char *s, size_t n)
+/* Makes room for n more bytes in b. 0, or -ENOMEM (b->failed set). */
+static int rw_grow(struct rw_buf *b, size_t n)
 {
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		char *p;
+	size_t cap = b->cap ? b->cap : 4096;
+	char *p;
 
-		while (cap < b->len + n)
-			cap *= 2;
-		if (!(p = realloc(b->p, cap))) {
-			b->failed = true;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
+	while (cap < b->len + n)
+		cap *= 2;
+	if (!(p = realloc(b->p, cap))) {
+		b->failed = true;
+		return -ENOMEM;
 	}
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
+/* Inline: called for every piece of every attempt, mostly a few bytes. */
+static inline void rw_putn(struct rw_buf *b, const char *s, size_t n)
+{
+	if (b->len + n > b->cap && rw_grow(b, n) < 0)
+		return;
 	memcpy(b->p + b->len, s, n);
 	b->len += n;
 }
 
 /* rw_puts and rw_putc take their arguments in fputs's and fputc's order. */
-static void rw_puts(const char *s, struct rw_buf *b)
+static inline void rw_puts(const char *s, struct rw_buf *b)
 {
 	rw_putn(b, s, strlen(s));
 }
 
-static void rw_putc(int c, struct rw_buf *b)
+static inline void rw_putc(int c, struct rw_buf *b)
 {
 	char ch = (char)c;
 
