@@ -279,10 +279,13 @@ static void sched_slot_release(struct sched *s, uint32_t idx)
  * timerfd_settime on every wake-up. */
 static void sched_arm(struct sched *s)
 {
-	natbed_time_t due = sched_next_due(s);
+	natbed_time_t due;
 	struct itimerspec its = {{0, 0}, {0, 0}};
 
-	if (s->tfd < 0 || due == s->armed_due)
+	if (s->tfd < 0) /* not attached: virtual time, or not yet */
+		return;
+	due = sched_next_due(s);
+	if (due == s->armed_due)
 		return;
 	if (due >= 0) {
 		/* 0 disarms: a due time at the epoch still has to fire */
