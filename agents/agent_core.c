@@ -466,6 +466,8 @@ static void try_log(const struct agent_try *at)
 	const struct trav_try *t = &at->t;
 	char l[DG_EP_STR], r[DG_EP_STR];
 
+	if (!log_wants(LOG_LVL_INFO)) /* its addresses are not formatted for nothing */
+		return;
 	if (t->success)
 		log_info("try %016llx with %s (%s, %s): path %s -> %s in %.1f ms",
 			 (unsigned long long)t->id, at->peer, t->m->spec.name,
