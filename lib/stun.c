@@ -187,27 +187,46 @@ static uint32_t stun_crc32(const uint8_t *p, size_t n)
 	return stun_crc_sliced(c, p, n) ^ 0xFFFFFFFFu;
 }
 
-/* HMAC over hdr[0..20) then body[0..bodylen), with the named digest. */
-static int stun_hmac(const char *digest, const uint8_t *key, size_t keylen, const uint8_t *hdr,
-		     const uint8_t *body, size_t bodylen, uint8_t *out, size_t outcap)
+/* A new HMAC context for digest ("SHA1" or "SHA256"), or NULL. */
+static EVP_MAC_CTX *stun_hmac_new(const char *digest)
 {
 	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
 	EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
 	OSSL_PARAM params[2];
+
+	EVP_MAC_free(mac); /* the context holds its own reference */
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)digest, 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if (ctx && !EVP_MAC_CTX_set_params(ctx, params)) {
+		EVP_MAC_CTX_free(ctx);
+		ctx = NULL;
+	}
+	return ctx;
+}
+
+/* HMAC over hdr[0..20) then body[0..bodylen), with the named digest. A
+ * context per digest is made once (per thread) and re-keyed for each
+ * message: fetching the MAC and its digest by name took longer than the
+ * MAC itself, and natbed sim authenticates every client at its gate. */
+static int stun_hmac(const char *digest, const uint8_t *key, size_t keylen, const uint8_t *hdr,
+		     const uint8_t *body, size_t bodylen, uint8_t *out, size_t outcap)
+{
+	static _Thread_local EVP_MAC_CTX *kept[2]; /* SHA1, SHA256 */
+	int k = strcmp(digest, "SHA256") == 0;
+	EVP_MAC_CTX *ctx;
 	size_t outlen = 0;
 	int ret = -EIO;
 
-	if (!ctx)
-		goto cleanup;
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)digest, 0);
-	params[1] = OSSL_PARAM_construct_end();
-	if (!EVP_MAC_init(ctx, key, keylen, params) || !EVP_MAC_update(ctx, hdr, STUN_HEADER_LEN) ||
-	    !EVP_MAC_update(ctx, body, bodylen) || !EVP_MAC_final(ctx, out, &outlen, outcap))
-		goto cleanup;
-	ret = (int)outlen;
-cleanup:
-	EVP_MAC_CTX_free(ctx);
-	EVP_MAC_free(mac);
+	if (!key) /* EVP_MAC_init would keep the last key: a context of its own */
+		ctx = stun_hmac_new(digest);
+	else if (!(ctx = kept[k]) && (ctx = kept[k] = stun_hmac_new(digest)) == NULL)
+		return -EIO;
+	if (ctx && EVP_MAC_init(ctx, key, keylen, NULL) &&
+	    EVP_MAC_update(ctx, hdr, STUN_HEADER_LEN) && EVP_MAC_update(ctx, body, bodylen) &&
+	    EVP_MAC_final(ctx, out, &outlen, outcap))
+		ret = (int)outlen;
+	if (!key)
+		EVP_MAC_CTX_free(ctx);
 	return ret;
 }
 
