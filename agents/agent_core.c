@@ -13,7 +13,8 @@
 #include "pcpc.h"
 #include "turnsock.h"
 
-#define AGENT_SWEEP_S 10 /* how often idle paths are looked for */
+#define AGENT_SWEEP_S	   10 /* how often idle paths are looked for */
+#define AGENT_FROM_BUCKETS 64 /* chains of paths by remote (a power of 2) */
 
 struct agent_try {
 	struct agent *a;
@@ -62,6 +63,12 @@ struct agent {
 	 * rest of a datagram's way in. */
 	uint8_t path_on_main[AGENT_PATHS_MAX]; /* enum path_on_main */
 	struct dg_ep path_from[AGENT_PATHS_MAX];
+	/* The PATH_FROM paths by remote, each chain in index order (1 + the
+	 * index; 0 ends it), and how many are PATH_ANY: with none, main_recv
+	 * looks at the chain of the datagram's source alone. */
+	uint16_t from_head[AGENT_FROM_BUCKETS];
+	uint16_t from_next[AGENT_PATHS_MAX];
+	int n_any_paths;
 	uint64_t sweep_timer;
 	/* the connect */
 	bool connecting, waiting_registration;
@@ -110,12 +117,50 @@ enum path_on_main {
 	PATH_ANY,      /* the initiator's probes, an echoing path with no remote */
 };
 
+static unsigned path_bucket(const struct dg_ep *ep)
+{
+	return ((ep->addr ^ (uint32_t)ep->port << 16) * 2654435761u >> 16) &
+	       (AGENT_FROM_BUCKETS - 1);
+}
+
+/* Takes path i out of what main_recv looks at, as path_filter left it. */
+static void path_unindex(struct agent *a, int i)
+{
+	uint16_t *at;
+
+	if (a->path_on_main[i] == PATH_ANY)
+		a->n_any_paths--;
+	if (a->path_on_main[i] != PATH_FROM)
+		return;
+	for (at = &a->from_head[path_bucket(&a->path_from[i])]; *at != i + 1;
+	     at = &a->from_next[*at - 1])
+		;
+	*at = a->from_next[i];
+}
+
+/* Puts path i into what main_recv looks at: its chain, in index order. */
+static void path_index(struct agent *a, int i)
+{
+	uint16_t *at;
+
+	if (a->path_on_main[i] == PATH_ANY)
+		a->n_any_paths++;
+	if (a->path_on_main[i] != PATH_FROM)
+		return;
+	for (at = &a->from_head[path_bucket(&a->path_from[i])]; *at && *at < i + 1;
+	     at = &a->from_next[*at - 1])
+		;
+	a->from_next[i] = *at;
+	*at = (uint16_t)(i + 1);
+}
+
 /* Sets what main_recv knows of path p from its fields: called whenever
  * used, sock, remote or probe change. */
 static void path_filter(struct agent_path *p)
 {
 	struct agent *a = p->a;
 
+	path_unindex(a, p->index);
 	if (!p->used || p->sock != a->sock)
 		a->path_on_main[p->index] = PATH_NOT_MAIN;
 	else if (!p->probe && p->remote.addr)
@@ -123,6 +168,7 @@ static void path_filter(struct agent_path *p)
 	else
 		a->path_on_main[p->index] = PATH_ANY;
 	a->path_from[p->index] = p->remote;
+	path_index(a, p->index);
 }
 
 static void path_free(struct agent_path *p)
@@ -746,13 +792,22 @@ static void main_recv(void *arg, int sock, const struct dg_ep *from, const uint8
 		return;
 	if (rdvc_input(a->rdvc, from, buf, len, now))
 		return;
-	for (int i = 0; i < a->npaths; i++) {
-		/* what path_input would refuse without a look (path_filter) */
-		if (a->path_on_main[i] == PATH_NOT_MAIN ||
-		    (a->path_on_main[i] == PATH_FROM && !dg_ep_eq(from, &a->path_from[i])))
-			continue;
-		if (path_input(a->paths[i], from, buf, len, now))
-			return;
+	/* the paths in index order, less what path_input would refuse
+	 * without a look (path_filter): with no PATH_ANY path, those from
+	 * elsewhere are not even looked at */
+	if (a->n_any_paths == 0) {
+		for (uint16_t u = a->from_head[path_bucket(from)]; u; u = a->from_next[u - 1])
+			if (dg_ep_eq(from, &a->path_from[u - 1]) &&
+			    path_input(a->paths[u - 1], from, buf, len, now))
+				return;
+	} else {
+		for (int i = 0; i < a->npaths; i++) {
+			if (a->path_on_main[i] == PATH_NOT_MAIN ||
+			    (a->path_on_main[i] == PATH_FROM && !dg_ep_eq(from, &a->path_from[i])))
+				continue;
+			if (path_input(a->paths[i], from, buf, len, now))
+				return;
+		}
 	}
 	for (int i = 0; i < a->ntries; i++) {
 		struct agent_try *at = a->tries[i];
