@@ -13,7 +13,8 @@
 #include "pcpc.h"
 #include "turnsock.h"
 
-#define AGENT_SWEEP_S 10 /* how often idle paths are looked for */
+#define AGENT_SWEEP_S	   10 /* how often idle paths are looked for */
+#define AGENT_FROM_BUCKETS 64 /* chains of paths by remote (a power of 2) */
 
 struct agent_try {
 	struct agent *a;
@@ -30,6 +31,7 @@ struct agent_try {
 
 struct agent_path {
 	struct agent *a;
+	int index; /* in a->paths */
 	bool used;
 	int sock;
 	struct dg_ep local, remote;
@@ -55,6 +57,18 @@ struct agent {
 	struct agent_try *tries[AGENT_TRIES_MAX];
 	struct agent_path *paths[AGENT_PATHS_MAX];
 	int ntries, npaths; /* tries[0..ntries), paths[0..npaths) allocated */
+	/* Which paths a datagram on the main socket may be for, side by side
+	 * (path_filter): a serving agent keeps a path for each client of the
+	 * last minute, and looking into each of them took longer than the
+	 * rest of a datagram's way in. */
+	uint8_t path_on_main[AGENT_PATHS_MAX]; /* enum path_on_main */
+	struct dg_ep path_from[AGENT_PATHS_MAX];
+	/* The PATH_FROM paths by remote, each chain in index order (1 + the
+	 * index; 0 ends it), and how many are PATH_ANY: with none, main_recv
+	 * looks at the chain of the datagram's source alone. */
+	uint16_t from_head[AGENT_FROM_BUCKETS];
+	uint16_t from_next[AGENT_PATHS_MAX];
+	int n_any_paths;
 	uint64_t sweep_timer;
 	/* the connect */
 	bool connecting, waiting_registration;
@@ -96,6 +110,67 @@ static void stray(struct agent *a, const uint8_t *buf, size_t len)
 
 /* --- paths ------------------------------------------------------------- */
 
+/* What path_input makes of a datagram on the main socket, before it looks. */
+enum path_on_main {
+	PATH_NOT_MAIN, /* not a path of the main socket (or not in use): none */
+	PATH_FROM,     /* an echoing path with a remote: only those from it */
+	PATH_ANY,      /* the initiator's probes, an echoing path with no remote */
+};
+
+static unsigned path_bucket(const struct dg_ep *ep)
+{
+	return ((ep->addr ^ (uint32_t)ep->port << 16) * 2654435761u >> 16) &
+	       (AGENT_FROM_BUCKETS - 1);
+}
+
+/* Takes path i out of what main_recv looks at, as path_filter left it. */
+static void path_unindex(struct agent *a, int i)
+{
+	uint16_t *at;
+
+	if (a->path_on_main[i] == PATH_ANY)
+		a->n_any_paths--;
+	if (a->path_on_main[i] != PATH_FROM)
+		return;
+	for (at = &a->from_head[path_bucket(&a->path_from[i])]; *at != i + 1;
+	     at = &a->from_next[*at - 1])
+		;
+	*at = a->from_next[i];
+}
+
+/* Puts path i into what main_recv looks at: its chain, in index order. */
+static void path_index(struct agent *a, int i)
+{
+	uint16_t *at;
+
+	if (a->path_on_main[i] == PATH_ANY)
+		a->n_any_paths++;
+	if (a->path_on_main[i] != PATH_FROM)
+		return;
+	for (at = &a->from_head[path_bucket(&a->path_from[i])]; *at && *at < i + 1;
+	     at = &a->from_next[*at - 1])
+		;
+	a->from_next[i] = *at;
+	*at = (uint16_t)(i + 1);
+}
+
+/* Sets what main_recv knows of path p from its fields: called whenever
+ * used, sock, remote or probe change. */
+static void path_filter(struct agent_path *p)
+{
+	struct agent *a = p->a;
+
+	path_unindex(a, p->index);
+	if (!p->used || p->sock != a->sock)
+		a->path_on_main[p->index] = PATH_NOT_MAIN;
+	else if (!p->probe && p->remote.addr)
+		a->path_on_main[p->index] = PATH_FROM; /* probe_echo looks at the source first */
+	else
+		a->path_on_main[p->index] = PATH_ANY;
+	a->path_from[p->index] = p->remote;
+	path_index(a, p->index);
+}
+
 static void path_free(struct agent_path *p)
 {
 	struct agent *a = p->a;
@@ -109,6 +184,7 @@ static void path_free(struct agent_path *p)
 	if (a->cpath == p)
 		a->cpath = NULL;
 	p->used = false;
+	path_filter(p);
 }
 
 /* A datagram for path p: its probes' echoes (initiator) or probes to
@@ -152,8 +228,10 @@ static struct agent_path *path_slot(struct agent *a)
 		if (!p->probe && (!oldest || p->last_used < oldest->last_used))
 			oldest = p;
 	}
-	if (a->npaths < AGENT_PATHS_MAX && (a->paths[a->npaths] = calloc(1, sizeof(**a->paths))))
+	if (a->npaths < AGENT_PATHS_MAX && (a->paths[a->npaths] = calloc(1, sizeof(**a->paths)))) {
+		a->paths[a->npaths]->index = a->npaths;
 		return a->paths[a->npaths++];
+	}
 	if (oldest)
 		path_free(oldest);
 	return oldest;
@@ -166,6 +244,7 @@ static struct agent_path *path_add(struct agent *a, const struct trav_try *t)
 	if (!p)
 		return NULL;
 	*p = (struct agent_path){.a = a,
+				 .index = p->index,
 				 .used = true,
 				 .sock = t->path_sock,
 				 .local = t->local,
@@ -175,8 +254,10 @@ static struct agent_path *path_add(struct agent *a, const struct trav_try *t)
 	/* a socket the method opened comes to the agent now */
 	if (p->sock != a->sock && dg_set_recv(a->d, p->sock, path_recv, p) < 0) {
 		p->used = false;
+		path_filter(p);
 		return NULL;
 	}
+	path_filter(p);
 	return p;
 }
 
@@ -431,6 +512,8 @@ static void try_log(const struct agent_try *at)
 	const struct trav_try *t = &at->t;
 	char l[DG_EP_STR], r[DG_EP_STR];
 
+	if (!log_wants(LOG_LVL_INFO)) /* its addresses are not formatted for nothing */
+		return;
 	if (t->success)
 		log_info("try %016llx with %s (%s, %s): path %s -> %s in %.1f ms",
 			 (unsigned long long)t->id, at->peer, t->m->spec.name,
@@ -542,6 +625,7 @@ static void try_after(void *arg, natbed_time_t now)
 	a->plan.probe.try_id = t.id;
 	a->cpath->probe =
 	    probe_new(a->d, a->cpath->sock, &a->cpath->remote, &a->plan.probe, probe_done, a);
+	path_filter(a->cpath);
 	if (!a->cpath->probe)
 		connect_finish(a, "cannot probe");
 }
@@ -710,10 +794,23 @@ static void main_recv(void *arg, int sock, const struct dg_ep *from, const uint8
 		return;
 	if (rdvc_input(a->rdvc, from, buf, len, now))
 		return;
-	for (int i = 0; i < a->npaths; i++)
-		if (a->paths[i]->used && a->paths[i]->sock == a->sock &&
-		    path_input(a->paths[i], from, buf, len, now))
-			return;
+	/* the paths in index order, less what path_input would refuse
+	 * without a look (path_filter): with no PATH_ANY path, those from
+	 * elsewhere are not even looked at */
+	if (a->n_any_paths == 0) {
+		for (uint16_t u = a->from_head[path_bucket(from)]; u; u = a->from_next[u - 1])
+			if (dg_ep_eq(from, &a->path_from[u - 1]) &&
+			    path_input(a->paths[u - 1], from, buf, len, now))
+				return;
+	} else {
+		for (int i = 0; i < a->npaths; i++) {
+			if (a->path_on_main[i] == PATH_NOT_MAIN ||
+			    (a->path_on_main[i] == PATH_FROM && !dg_ep_eq(from, &a->path_from[i])))
+				continue;
+			if (path_input(a->paths[i], from, buf, len, now))
+				return;
+		}
+	}
 	for (int i = 0; i < a->ntries; i++) {
 		struct agent_try *at = a->tries[i];
 

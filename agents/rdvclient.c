@@ -265,6 +265,9 @@ static bool on_stun(struct rdvc *c, const struct dg_ep *from, const uint8_t *buf
 {
 	struct stun_msg s;
 
+	/* nothing asked of that address: no parse (and no CRC) needed */
+	if (!rdvtxn_awaits(&c->stun_txn, from))
+		return false;
 	if (stun_msg_parse(buf, len, 0, &s, NULL, 0) != STUN_PARSE_OK ||
 	    s.method != STUN_METHOD_BINDING ||
 	    (s.cls != STUN_CLASS_SUCCESS && s.cls != STUN_CLASS_ERROR) ||
@@ -662,7 +665,10 @@ bool rdvc_input(struct rdvc *c, const struct dg_ep *from, const uint8_t *buf, si
 	enum rdv_parse p;
 	struct rdv_msg m;
 
-	p = rdvmsg_parse(buf, len, &m);
+	/* Another method's (a probe, a check, STUN): what rdvmsg_parse would
+	 * find RDV_PARSE_OTHER goes to on_stun, what it would find broken is
+	 * not taken, and on_stun does not take it either (its parse fails). */
+	p = rdvmsg_may_be_ours(buf, len) ? rdvmsg_parse(buf, len, &m) : RDV_PARSE_OTHER;
 	if (p == RDV_PARSE_OTHER) {
 		if (!on_stun(c, from, buf, len))
 			return false;

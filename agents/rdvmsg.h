@@ -120,6 +120,12 @@ int rdvmsg_build(const struct rdv_msg *m, uint8_t *buf, size_t cap);
  * in enum rdv_parse, m->kind from RDV_PARSE_UNKNOWN_ATTR on. */
 enum rdv_parse rdvmsg_parse(const uint8_t *buf, size_t len, struct rdv_msg *m);
 
+/* False when the datagram buf[0..len) is no rendezvous message for its
+ * STUN type alone (its first two bytes: another method): rdvmsg_parse
+ * would say RDV_PARSE_OTHER, or an error before, only after checking all
+ * of it, FINGERPRINT's CRC included. True otherwise. */
+bool rdvmsg_may_be_ours(const uint8_t *buf, size_t len);
+
 /* A short constant name for r ("ok", "truncated", ...). */
 const char *rdvmsg_parse_name(enum rdv_parse r);
 

@@ -58,7 +58,12 @@ int rdvtxn_start(struct rdvtxn *x, const struct dgram *d, int sock, const struct
 
 bool rdvtxn_match(const struct rdvtxn *x, const uint8_t *txid, const struct dg_ep *from)
 {
-	return x->active && dg_ep_eq(&x->to, from) && memcmp(x->buf + 8, txid, STUN_TXID_LEN) == 0;
+	return rdvtxn_awaits(x, from) && memcmp(x->buf + 8, txid, STUN_TXID_LEN) == 0;
+}
+
+bool rdvtxn_awaits(const struct rdvtxn *x, const struct dg_ep *from)
+{
+	return x->active && dg_ep_eq(&x->to, from);
 }
 
 void rdvtxn_stop(struct rdvtxn *x)

@@ -55,6 +55,11 @@ int rdvtxn_start(struct rdvtxn *x, const struct dgram *d, int sock, const struct
  * from the address the request went to). */
 bool rdvtxn_match(const struct rdvtxn *x, const uint8_t *txid, const struct dg_ep *from);
 
+/* Whether an answer from *from may belong to x (active, from the address
+ * the request went to): rdvtxn_match without the id, to check before a
+ * parse. */
+bool rdvtxn_awaits(const struct rdvtxn *x, const struct dg_ep *from);
+
 /* Ends x (its timer cancelled); safe when inactive. */
 void rdvtxn_stop(struct rdvtxn *x);
 

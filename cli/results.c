@@ -705,6 +705,14 @@ static int r_cmp_pos(size_t x, size_t y)
 	return (x > y) - (x < y);
 }
 
+/* strcmp, the same pointer (an interned string: most are) told at once:
+ * grouping a million attempts compares their names some twenty million
+ * times. */
+static int r_strcmp(const char *x, const char *y)
+{
+	return x == y ? 0 : strcmp(x, y);
+}
+
 /* qsort_r comparators: ctx is the run. */
 static int r_cmp_order(const void *x, const void *y, void *ctx)
 {
@@ -715,7 +723,7 @@ static int r_cmp_order(const void *x, const void *y, void *ctx)
 
 	if (a->a.t_s != b->a.t_s)
 		return a->a.t_s < b->a.t_s ? -1 : 1;
-	if ((c = strcmp(a->a.a, b->a.a)) || (c = strcmp(a->a.b, b->a.b)))
+	if ((c = r_strcmp(a->a.a, b->a.a)) || (c = r_strcmp(a->a.b, b->a.b)))
 		return c;
 	return r_cmp_pos(a->seq, b->seq);
 }
@@ -726,7 +734,7 @@ static int r_cmp_hosts(const void *x, const void *y, void *ctx)
 	const struct res_attempt *a = r_at(ctx, px), *b = r_at(ctx, py);
 	int c;
 
-	if ((c = strcmp(a->a, b->a)) || (c = strcmp(a->b, b->b)))
+	if ((c = r_strcmp(a->a, b->a)) || (c = r_strcmp(a->b, b->b)))
 		return c;
 	return r_cmp_pos(px, py);
 }
@@ -737,7 +745,7 @@ static int r_cmp_nats(const void *x, const void *y, void *ctx)
 	const struct res_attempt *a = r_at(ctx, px), *b = r_at(ctx, py);
 	int c;
 
-	if ((c = strcmp(a->nat_a, b->nat_a)) || (c = strcmp(a->nat_b, b->nat_b)))
+	if ((c = r_strcmp(a->nat_a, b->nat_a)) || (c = r_strcmp(a->nat_b, b->nat_b)))
 		return c;
 	return r_cmp_pos(px, py);
 }

@@ -267,6 +267,10 @@ const char *results_natbed_version(const struct results *r);
 size_t results_n_options(const struct results *r);
 const char *results_option(const struct results *r, size_t i, const char **value);
 
+/* x (finite) rounded to places (0 to 6) as printf's "%.15g" writes it, in
+ * b: how results.json and results.csv write their reals. */
+void results_fmt_real(char b[static 32], double x, int places);
+
 /* results.json (JSON, keys sorted, two-space indent) and results.csv (one
  * row per attempt, RFC 4180) to a stream. 0, or -EIO / -ENOMEM. */
 int results_write_json(struct results *r, FILE *f);

@@ -5,6 +5,8 @@
 #include "results.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
@@ -113,21 +115,153 @@ static json_t *rw_gate(struct results *r)
 	return o;
 }
 
+/* --- numbers ------------------------------------------------------------ */
+
+/* The largest power of ten a real is rounded to (places). */
+#define RW_PLACES_MAX 6
+
+/* x rounded to `places` (0..RW_PLACES_MAX) as "%.15g" writes it, without
+ * printf when it can: a million attempts hold millions of reals.
+ *
+ * Why it is the same: the rounded value is y = N / 10^places, the double
+ * nearest to it (N = round(x * 10^places), exact below 2^53). When N has at
+ * most 15 digits, y is within 2^-53 of N / 10^places, far less than half a
+ * unit of a 15th significant digit, so %.15g's digits are N's; %g then
+ * writes them as %f (the exponent is from -4 to 14 when 10^(places-4) <=
+ * |N| < 10^15) and drops the trailing zeros of the fraction, and its point
+ * when none remain. Anything else (an exponent to write, not finite) goes
+ * through snprintf. Writes at most 32 bytes to b; tests/unit/test_results.c
+ * compares it with snprintf. */
+void results_fmt_real(char b[static 32], double x, int places)
+{
+	static const double p10[RW_PLACES_MAX + 1] = {1, 10, 100, 1000, 1e4, 1e5, 1e6};
+	double nd = round(x * p10[places]), y = nd / p10[places];
+	char digits[24], *p = b;
+	uint64_t u;
+	int n = 0, lo = 0, i;
+
+	if (nd == 0) { /* "0" or "-0" */
+		strcpy(b, signbit(y) ? "-0" : "0");
+		return;
+	}
+	if (!(fabs(nd) < 1e15) || fabs(nd) * 1e4 < p10[places]) {
+		snprintf(b, 32, "%.*g", RW_REAL_DIGITS, y);
+		return;
+	}
+	u = (uint64_t)fabs(nd);
+	for (; u; u /= 10)
+		digits[n++] = (char)('0' + u % 10); /* least significant first */
+	while (n <= places)
+		digits[n++] = '0';
+	while (lo < places && digits[lo] == '0')
+		lo++;
+	if (nd < 0)
+		*p++ = '-';
+	for (i = n - 1; i >= places; i--)
+		*p++ = digits[i];
+	if (lo < places)
+		*p++ = '.';
+	for (i = places - 1; i >= lo; i--)
+		*p++ = digits[i];
+	*p = '\0';
+}
+
+/* --- a buffer -------------------------------------------------------------- */
+
+/* Attempts' bytes, gathered to be written with one fwrite: stdio's cost
+ * per call (its lock, its checks), some thirty calls an attempt, was most
+ * of the time writing a million attempts took. */
+struct rw_buf {
+	char *p;
+	size_t len, cap;
+	bool failed; /* out of memory: what was put since is lost */
+};
+
+/* Makes room for n more bytes in b. 0, or -ENOMEM (b->failed set). */
+static int rw_grow(struct rw_buf *b, size_t n)
+{
+	size_t cap = b->cap ? b->cap : 4096;
+	char *p;
+
+	while (cap < b->len + n)
+		cap *= 2;
+	if (!(p = realloc(b->p, cap))) {
+		b->failed = true;
+		return -ENOMEM;
+	}
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
+/* Inline: called for every piece of every attempt, mostly a few bytes. */
+static inline void rw_putn(struct rw_buf *b, const char *s, size_t n)
+{
+	if (b->len + n > b->cap && rw_grow(b, n) < 0)
+		return;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
+
+/* rw_puts and rw_putc take their arguments in fputs's and fputc's order. */
+static inline void rw_puts(const char *s, struct rw_buf *b)
+{
+	rw_putn(b, s, strlen(s));
+}
+
+static inline void rw_putc(int c, struct rw_buf *b)
+{
+	char ch = (char)c;
+
+	rw_putn(b, &ch, 1);
+}
+
+/* For what is rare (an exit status, a control character). */
+__attribute__((format(printf, 2, 3))) static void rw_printf(struct rw_buf *b, const char *fmt, ...)
+{
+	char tmp[256];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(tmp))
+		b->failed = true;
+	else
+		rw_putn(b, tmp, (size_t)n);
+}
+
+/* Attempts are written to the file by this many bytes at least. */
+#define RW_FLUSH_AT 65536
+
+/* Writes b's bytes to f and empties b. 0, or -EIO / -ENOMEM. */
+static int rw_flush(struct rw_buf *b, FILE *f)
+{
+	int rc = b->failed ? -ENOMEM : 0;
+
+	if (rc == 0 && b->len && fwrite(b->p, 1, b->len, f) != b->len)
+		rc = -EIO;
+	b->len = 0;
+	b->failed = false;
+	return rc;
+}
+
 /* --- an attempt, written as jansson would dump its object ----------------- */
 
 /* A real as jansson writes one with JSON_REAL_PRECISION(RW_REAL_DIGITS)
  * (jsonp_dtostr): %.15g, ".0" added when there is neither a point nor an
  * exponent, the exponent without a '+' or leading zeros; null when not
  * finite. */
-static void rw_real(FILE *f, double x, int digits)
+static void rw_real(struct rw_buf *out, double x, int digits)
 {
 	char b[64], *e, *start, *end;
 
 	if (!isfinite(x)) {
-		fputs("null", f);
+		rw_puts("null", out);
 		return;
 	}
-	snprintf(b, sizeof(b) - 2, "%.*g", RW_REAL_DIGITS, rw_round(x, digits));
+	results_fmt_real(b, x, digits);
 	if (!strchr(b, '.') && !strchr(b, 'e'))
 		strcat(b, ".0");
 	if ((e = strchr(b, 'e'))) {
@@ -140,139 +274,162 @@ static void rw_real(FILE *f, double x, int digits)
 		if (end != start)
 			memmove(start, end, strlen(end) + 1);
 	}
-	fputs(b, f);
+	rw_puts(b, out);
 }
 
 /* A string as jansson writes one (dump_string, no flags): '"' and '\'
  * escaped, control characters as \b \f \n \r \t or \u00XX, the rest as it
  * is; null for NULL. */
-static void rw_string(FILE *f, const char *s)
+static void rw_string(struct rw_buf *out, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
+	unsigned char c;
+	size_t run;
 
 	if (!s) {
-		fputs("null", f);
+		rw_puts("null", out);
 		return;
 	}
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
+	rw_putc('"', out);
+	while (*s) {
+		/* what needs no escape, in one piece */
+		for (run = 0; (unsigned char)s[run] >= 0x20 && s[run] != '"' && s[run] != '\\';
+		     run++)
+			;
+		rw_putn(out, s, run);
+		s += run;
+		if (!(c = (unsigned char)*s))
+			break;
+		s++;
 		if (c == '"' || c == '\\') {
-			fputc('\\', f);
-			fputc(c, f);
-		} else if (c >= 0x20) {
-			fputc(c, f);
+			rw_putc('\\', out);
+			rw_putc(c, out);
 		} else if (c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t') {
-			fputc('\\', f);
-			fputc(c == '\b'	  ? 'b'
-			      : c == '\f' ? 'f'
-			      : c == '\n' ? 'n'
-			      : c == '\r' ? 'r'
-					  : 't',
-			      f);
+			rw_putc('\\', out);
+			rw_putc(c == '\b'   ? 'b'
+				: c == '\f' ? 'f'
+				: c == '\n' ? 'n'
+				: c == '\r' ? 'r'
+					    : 't',
+				out);
 		} else {
-			fprintf(f, "\\u00%c%c", hex[c >> 4], hex[c & 0xF]);
+			rw_printf(out, "\\u00%c%c", hex[c >> 4], hex[c & 0xF]);
 		}
 	}
-	fputc('"', f);
+	rw_putc('"', out);
 }
 
 /* One member: KEY at the indent given, the value to follow. */
-static void rw_key(FILE *f, const char *indent, const char *key)
+static void rw_key(struct rw_buf *out, const char *indent, const char *key)
 {
-	fprintf(f, "%s\"%s\": ", indent, key);
+	rw_puts(indent, out);
+	rw_putc('"', out);
+	rw_puts(key, out);
+	rw_puts("\": ", out);
 }
 
-static void rw_str_pair(FILE *f, const char *indent, const char *x, const char *y)
+static void rw_str_pair(struct rw_buf *out, const char *indent, const char *x, const char *y)
 {
-	fputs("[\n", f);
-	fprintf(f, "%s  ", indent);
-	rw_string(f, x);
-	fprintf(f, ",\n%s  ", indent);
-	rw_string(f, y);
-	fprintf(f, "\n%s]", indent);
+	rw_puts("[\n", out);
+	rw_puts(indent, out);
+	rw_puts("  ", out);
+	rw_string(out, x);
+	rw_puts(",\n", out);
+	rw_puts(indent, out);
+	rw_puts("  ", out);
+	rw_string(out, y);
+	rw_putc('\n', out);
+	rw_puts(indent, out);
+	rw_putc(']', out);
 }
 
 /* An attempt object as an element of the attempts list, two levels down:
  * its members sorted by key, as results.json's whole dump has them. */
-static int rw_attempt(FILE *f, struct results *r, size_t i_att, const struct res_attempt *a)
+static int rw_attempt(struct rw_buf *out, struct results *r, size_t i_att,
+		      const struct res_attempt *a)
 {
 	static const char in[] = "      ", in2[] = "          ";
 	size_t i;
 	int ea, eb;
 
-	fputs("{\n", f);
-	rw_key(f, in, "auth_ms");
-	rw_real(f, a->auth_ms, 3);
-	fputs(",\n", f);
+	rw_puts("{\n", out);
+	rw_key(out, in, "auth_ms");
+	rw_real(out, a->auth_ms, 3);
+	rw_puts(",\n", out);
 	if (results_attempt_exit(r, i_att, &ea, &eb))
-		fprintf(f, "%s\"exit\": [\n%s  %d,\n%s  %d\n%s],\n", in, in, ea, in, eb, in);
-	rw_key(f, in, "gate");
-	rw_string(f, a->gate);
-	fputs(",\n", f);
-	rw_key(f, in, "local");
-	rw_string(f, a->local);
-	fputs(",\n", f);
-	rw_key(f, in, "loss");
-	rw_real(f, a->loss, 6);
-	fputs(",\n", f);
-	rw_key(f, in, "method");
-	rw_string(f, a->method);
-	fputs(",\n", f);
-	rw_key(f, in, "nat");
-	rw_str_pair(f, in, a->nat_a, a->nat_b);
-	fputs(",\n", f);
-	rw_key(f, in, "pair");
-	rw_str_pair(f, in, a->a, a->b);
-	fputs(",\n", f);
-	rw_key(f, in, "path");
-	rw_string(f, a->path);
-	fputs(",\n", f);
-	rw_key(f, in, "reason");
-	rw_string(f, a->reason);
-	fputs(",\n", f);
-	rw_key(f, in, "remote");
-	rw_string(f, a->remote);
-	fputs(",\n", f);
-	rw_key(f, in, "rtt_ms");
-	rw_real(f, a->rtt_ms, 3);
-	fputs(",\n", f);
-	rw_key(f, in, "setup_ms");
-	rw_real(f, a->setup_ms, 3);
-	fputs(",\n", f);
-	rw_key(f, in, "success");
-	fputs(a->success ? "true" : "false", f);
-	fputs(",\n", f);
-	rw_key(f, in, "t_s");
-	rw_real(f, a->t_s, 6);
-	fputs(",\n", f);
-	rw_key(f, in, "tried");
-	fputs(a->n_tried ? "[" : "[]", f);
+		rw_printf(out, "%s\"exit\": [\n%s  %d,\n%s  %d\n%s],\n", in, in, ea, in, eb, in);
+	rw_key(out, in, "gate");
+	rw_string(out, a->gate);
+	rw_puts(",\n", out);
+	rw_key(out, in, "local");
+	rw_string(out, a->local);
+	rw_puts(",\n", out);
+	rw_key(out, in, "loss");
+	rw_real(out, a->loss, 6);
+	rw_puts(",\n", out);
+	rw_key(out, in, "method");
+	rw_string(out, a->method);
+	rw_puts(",\n", out);
+	rw_key(out, in, "nat");
+	rw_str_pair(out, in, a->nat_a, a->nat_b);
+	rw_puts(",\n", out);
+	rw_key(out, in, "pair");
+	rw_str_pair(out, in, a->a, a->b);
+	rw_puts(",\n", out);
+	rw_key(out, in, "path");
+	rw_string(out, a->path);
+	rw_puts(",\n", out);
+	rw_key(out, in, "reason");
+	rw_string(out, a->reason);
+	rw_puts(",\n", out);
+	rw_key(out, in, "remote");
+	rw_string(out, a->remote);
+	rw_puts(",\n", out);
+	rw_key(out, in, "rtt_ms");
+	rw_real(out, a->rtt_ms, 3);
+	rw_puts(",\n", out);
+	rw_key(out, in, "setup_ms");
+	rw_real(out, a->setup_ms, 3);
+	rw_puts(",\n", out);
+	rw_key(out, in, "success");
+	rw_puts(a->success ? "true" : "false", out);
+	rw_puts(",\n", out);
+	rw_key(out, in, "t_s");
+	rw_real(out, a->t_s, 6);
+	rw_puts(",\n", out);
+	rw_key(out, in, "tried");
+	rw_puts(a->n_tried ? "[" : "[]", out);
 	for (i = 0; i < a->n_tried; i++) {
 		const struct res_try *t = &a->tried[i];
 
-		fprintf(f, "%s\n%s  {\n", i ? "," : "", in);
-		rw_key(f, in2, "method");
-		rw_string(f, t->method);
-		fputs(",\n", f);
-		rw_key(f, in2, "ms");
-		rw_real(f, t->ms, 3);
-		fputs(",\n", f);
-		rw_key(f, in2, "reason");
-		rw_string(f, t->reason);
-		fputs(",\n", f);
-		rw_key(f, in2, "success");
-		fputs(t->success ? "true" : "false", f);
-		fprintf(f, "\n%s  }", in);
+		rw_puts(i ? ",\n" : "\n", out);
+		rw_puts(in, out);
+		rw_puts("  {\n", out);
+		rw_key(out, in2, "method");
+		rw_string(out, t->method);
+		rw_puts(",\n", out);
+		rw_key(out, in2, "ms");
+		rw_real(out, t->ms, 3);
+		rw_puts(",\n", out);
+		rw_key(out, in2, "reason");
+		rw_string(out, t->reason);
+		rw_puts(",\n", out);
+		rw_key(out, in2, "success");
+		rw_puts(t->success ? "true" : "false", out);
+		rw_putc('\n', out);
+		rw_puts(in, out);
+		rw_puts("  }", out);
 	}
-	if (a->n_tried)
-		fprintf(f, "\n%s]", in);
-	fputs(",\n", f);
-	rw_key(f, in, "trust");
-	rw_string(f, a->trust);
-	fputs("\n    }", f);
-	return ferror(f) ? -EIO : 0;
+	if (a->n_tried) {
+		rw_putc('\n', out);
+		rw_puts(in, out);
+		rw_putc(']', out);
+	}
+	rw_puts(",\n", out);
+	rw_key(out, in, "trust");
+	rw_string(out, a->trust);
+	rw_puts("\n    }", out);
+	return out->failed ? -ENOMEM : 0;
 }
 
 static json_t *rw_pairs(struct results *r)
@@ -401,6 +558,7 @@ int results_write_json(struct results *r, FILE *f)
 	json_t *doc = rw_document(r);
 	char *rest = doc ? json_dumps(doc, RW_JSON_FLAGS) : NULL;
 	size_t i, n = results_n_attempts(r);
+	struct rw_buf b = {0};
 	int rc = 0;
 
 	json_decref(doc);
@@ -415,13 +573,16 @@ int results_write_json(struct results *r, FILE *f)
 	for (i = 0; n && rc == 0 && i < n; i++) {
 		const struct res_attempt *a = results_attempt(r, i);
 
-		if (!a)
+		if (!a) {
 			rc = -ENOMEM;
-		else if (fputs(i ? ",\n" RW_ATTEMPT_INDENT : "\n" RW_ATTEMPT_INDENT, f) == EOF)
-			rc = -EIO;
-		else
-			rc = rw_attempt(f, r, i, a);
+			break;
+		}
+		rw_puts(i ? ",\n" RW_ATTEMPT_INDENT : "\n" RW_ATTEMPT_INDENT, &b);
+		rc = rw_attempt(&b, r, i, a);
+		if (rc == 0 && (b.len >= RW_FLUSH_AT || i + 1 == n))
+			rc = rw_flush(&b, f);
 	}
+	free(b.p);
 	if (n && rc == 0 && (fputs("\n  ]", f) == EOF || fputs(rest + sizeof(head) - 1, f) == EOF))
 		rc = -EIO;
 	if (rc == 0 && fputc('\n', f) == EOF)
@@ -434,32 +595,35 @@ int results_write_json(struct results *r, FILE *f)
 
 /* RFC 4180 §2: a field holding a comma, a double quote, CR or LF is
  * enclosed in double quotes, and a double quote inside is doubled. */
-static void rw_csv_field(FILE *f, const char *s, bool last)
+static void rw_csv_field(struct rw_buf *out, const char *s, bool last)
 {
 	if (s && strpbrk(s, ",\"\r\n")) {
-		fputc('"', f);
+		rw_putc('"', out);
 		for (; *s; s++) {
 			if (*s == '"')
-				fputc('"', f);
-			fputc(*s, f);
+				rw_putc('"', out);
+			rw_putc(*s, out);
 		}
-		fputc('"', f);
+		rw_putc('"', out);
 	} else if (s) {
-		fputs(s, f);
+		rw_puts(s, out);
 	}
 	/* RFC 4180 §2.1: each record ends with CRLF */
-	fputs(last ? "\r\n" : ",", f);
+	rw_puts(last ? "\r\n" : ",", out);
 }
 
-static void rw_csv_num(FILE *f, double x, int digits)
+static void rw_csv_num(struct rw_buf *out, double x, int digits)
 {
-	if (isfinite(x))
-		fprintf(f, "%.*g,", RW_REAL_DIGITS, rw_round(x, digits));
-	else
-		fputc(',', f);
+	char b[32];
+
+	if (isfinite(x)) {
+		results_fmt_real(b, x, digits);
+		rw_puts(b, out);
+	}
+	rw_putc(',', out);
 }
 
-static void rw_csv_row(FILE *f, const struct res_attempt *a)
+static void rw_csv_row(struct rw_buf *out, const struct res_attempt *a)
 {
 	size_t i, len = 1;
 	char *tried, *p;
@@ -470,45 +634,54 @@ static void rw_csv_row(FILE *f, const struct res_attempt *a)
 	if (tried) {
 		*(p = tried) = '\0';
 		for (i = 0; i < a->n_tried; i++)
-			p += sprintf(p, "%s%s", i ? " > " : "", a->tried[i].method);
+			p = stpcpy(i ? stpcpy(p, " > ") : p, a->tried[i].method);
 	}
-	rw_csv_num(f, a->t_s, 6);
-	rw_csv_field(f, a->a, false);
-	rw_csv_field(f, a->b, false);
-	rw_csv_field(f, a->nat_a, false);
-	rw_csv_field(f, a->nat_b, false);
-	rw_csv_field(f, a->success ? "true" : "false", false);
-	rw_csv_field(f, a->method, false);
-	rw_csv_num(f, a->setup_ms, 3);
-	rw_csv_field(f, a->path, false);
-	rw_csv_num(f, a->rtt_ms, 3);
-	rw_csv_num(f, a->loss, 6);
-	rw_csv_num(f, a->auth_ms, 3);
-	rw_csv_field(f, a->gate, false);
-	rw_csv_field(f, a->trust, false);
-	fprintf(f, "%zu,", a->n_tried);
-	rw_csv_field(f, tried, false);
-	rw_csv_field(f, a->reason, false);
-	rw_csv_field(f, a->local, false);
-	rw_csv_field(f, a->remote, true);
+	rw_csv_num(out, a->t_s, 6);
+	rw_csv_field(out, a->a, false);
+	rw_csv_field(out, a->b, false);
+	rw_csv_field(out, a->nat_a, false);
+	rw_csv_field(out, a->nat_b, false);
+	rw_csv_field(out, a->success ? "true" : "false", false);
+	rw_csv_field(out, a->method, false);
+	rw_csv_num(out, a->setup_ms, 3);
+	rw_csv_field(out, a->path, false);
+	rw_csv_num(out, a->rtt_ms, 3);
+	rw_csv_num(out, a->loss, 6);
+	rw_csv_num(out, a->auth_ms, 3);
+	rw_csv_field(out, a->gate, false);
+	rw_csv_field(out, a->trust, false);
+	rw_printf(out, "%zu,", a->n_tried);
+	rw_csv_field(out, tried, false);
+	rw_csv_field(out, a->reason, false);
+	rw_csv_field(out, a->local, false);
+	rw_csv_field(out, a->remote, true);
 	free(tried);
 }
 
 int results_write_csv(struct results *r, FILE *f)
 {
+	struct rw_buf b = {0};
 	size_t i;
+	int rc = 0;
 
-	fputs("t_s,a,b,nat_a,nat_b,success,method,setup_ms,path,rtt_ms,loss,auth_ms,gate,trust,"
-	      "n_tried,tried,reason,local,remote\r\n",
-	      f);
-	for (i = 0; i < results_n_attempts(r); i++) {
+	rw_puts("t_s,a,b,nat_a,nat_b,success,method,setup_ms,path,rtt_ms,loss,auth_ms,gate,trust,"
+		"n_tried,tried,reason,local,remote\r\n",
+		&b);
+	for (i = 0; rc == 0 && i < results_n_attempts(r); i++) {
 		const struct res_attempt *a = results_attempt(r, i);
 
-		if (!a)
-			return -ENOMEM;
-		rw_csv_row(f, a);
+		if (!a) {
+			rc = -ENOMEM;
+			break;
+		}
+		rw_csv_row(&b, a);
+		if (b.len >= RW_FLUSH_AT)
+			rc = rw_flush(&b, f);
 	}
-	return ferror(f) ? -EIO : 0;
+	if (rc == 0)
+		rc = rw_flush(&b, f);
+	free(b.p);
+	return rc == 0 && ferror(f) ? -EIO : rc;
 }
 
 /* ---- files ------------------------------------------------------------ */

@@ -164,6 +164,7 @@ static void sim_conn_gate_done(void *arg, const struct gatec_report *r)
 	char why[AGENT_REASON_MAX];
 
 	c->gate_rep = *r;
+	r = &c->gate_rep;  /* *r was the client's, freed here */
 	gatec_free(c->gc); /* "the call may free c" */
 	c->gc = NULL;
 	if (r->result == GATEC_GRANTED) {

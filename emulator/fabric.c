@@ -643,7 +643,7 @@ static void fab_flow_number(struct fabric *f, struct pkt *p)
 
 	flow_tuple_of(&p->view, &k);
 	p->flow_key = flow_tuple_hash(&k);
-	p->seq = flowtab_next(f->flows, &k);
+	p->seq = flowtab_next_hashed(f->flows, &k, p->flow_key);
 }
 
 /* An auth request to a gate in front of host h that listens on the

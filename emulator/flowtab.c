@@ -124,12 +124,14 @@ static int32_t flowtab_take(struct flowtab *t)
 	return i;
 }
 
-/* The entry of k, or FLOWTAB_NONE; *b: its bucket. */
-static int32_t flowtab_find(const struct flowtab *t, const struct flow_tuple *k, uint32_t *b)
+/* The entry of k (whose flow_tuple_hash is hash), or FLOWTAB_NONE; *b: its
+ * bucket. */
+static int32_t flowtab_find(const struct flowtab *t, const struct flow_tuple *k, uint64_t hash,
+			    uint32_t *b)
 {
 	int32_t i;
 
-	*b = (uint32_t)flow_tuple_hash(k) & t->mask;
+	*b = (uint32_t)hash & t->mask;
 	for (i = t->buckets[*b]; i != FLOWTAB_NONE; i = t->e[i].chain)
 		if (flowtab_same(&t->e[i].k, k))
 			break;
@@ -153,12 +155,17 @@ static int32_t flowtab_insert(struct flowtab *t, const struct flow_tuple *k, uin
 
 uint64_t flowtab_next(struct flowtab *t, const struct flow_tuple *k)
 {
+	return flowtab_next_hashed(t, k, flow_tuple_hash(k));
+}
+
+uint64_t flowtab_next_hashed(struct flowtab *t, const struct flow_tuple *k, uint64_t hash)
+{
 	uint32_t b;
-	int32_t i = flowtab_find(t, k, &b);
+	int32_t i = flowtab_find(t, k, hash, &b);
 
 	if (i == FLOWTAB_NONE) {
 		i = flowtab_insert(t, k, b, 0);
-	} else {
+	} else if (i != t->newest) { /* the newest stays where it is */
 		flowtab_unlink_recency(t, i);
 		flowtab_make_newest(t, i);
 	}
@@ -169,7 +176,7 @@ int flowtab_put(struct flowtab *t, const struct flow_tuple *k, uint64_t next)
 {
 	uint32_t b;
 
-	if (t->used == t->max || flowtab_find(t, k, &b) != FLOWTAB_NONE)
+	if (t->used == t->max || flowtab_find(t, k, flow_tuple_hash(k), &b) != FLOWTAB_NONE)
 		return -1;
 	flowtab_insert(t, k, b, next);
 	return 0;

@@ -29,6 +29,8 @@ void flowtab_free(struct flowtab *t);
 /* The number of the next packet of flow k, from 0, counting it; the flow
  * becomes the most recently seen. */
 uint64_t flowtab_next(struct flowtab *t, const struct flow_tuple *k);
+/* The same, hash being flow_tuple_hash(k) (the caller has it already). */
+uint64_t flowtab_next_hashed(struct flowtab *t, const struct flow_tuple *k, uint64_t hash);
 
 struct flowtab_stats {
 	size_t flows;	   /* remembered now */

@@ -3,16 +3,38 @@
 #include <arpa/inet.h>
 #include <string.h>
 
+/* Four bytes a step, in the machine's byte order, folded and swapped back
+ * at the end (RFC 1071 §2(B): the sum is the same in either order, bytes
+ * swapped): every packet is summed once or twice in natbed sim. The value
+ * returned is not the two-bytes-a-step sum, but it folds to the same 16
+ * bits with anything added to it: it is congruent to it modulo 0xffff
+ * (2^16 = 1 there) and zero exactly when that sum is (all bytes zero). */
 uint32_t csum_add(uint32_t sum, const void *data, size_t len)
 {
 	const uint8_t *p = data;
-	size_t i;
+	uint64_t acc = 0;
+	uint32_t w;
+	uint16_t h, be;
 
-	for (i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
-	if (len & 1)
-		sum += (uint32_t)(p[len - 1] << 8);
-	return sum;
+	for (; len >= 4; p += 4, len -= 4) {
+		memcpy(&w, p, 4);
+		acc += w;
+	}
+	if (len >= 2) {
+		memcpy(&h, p, 2);
+		acc += h;
+		p += 2;
+		len -= 2;
+	}
+	if (len) { /* the high byte of the last word, zero below it */
+		h = 0;
+		memcpy(&h, p, 1);
+		acc += h;
+	}
+	while (acc >> 16)
+		acc = (acc & 0xffff) + (acc >> 16);
+	be = ntohs((uint16_t)acc);
+	return sum + be;
 }
 
 uint16_t csum_fold(uint32_t sum)

@@ -402,7 +402,7 @@ static void vnet_flow_number(struct vnet *v, struct pkt *p)
 
 	flow_tuple_of(&p->view, &k);
 	p->flow_key = flow_tuple_hash(&k);
-	p->seq = flowtab_next(v->flows, &k);
+	p->seq = flowtab_next_hashed(v->flows, &k, p->flow_key);
 }
 
 /* Whether gate g (NULL: none) takes its auth requests at ep. */

@@ -39,9 +39,3 @@ struct natbed_clock clock_virtual_clock(struct clock_virtual *vc)
 
 	return clk;
 }
-
-void clock_virtual_set(struct clock_virtual *vc, natbed_time_t t_ns)
-{
-	if (t_ns > vc->now_ns)
-		vc->now_ns = t_ns;
-}

@@ -12,6 +12,11 @@ void log_init(const char *prog, enum log_level max)
 	log_max = max;
 }
 
+bool log_wants(enum log_level lvl)
+{
+	return lvl <= log_max;
+}
+
 void log_msg(enum log_level lvl, const char *fmt, ...)
 {
 	static const char *const names[] = {"error", "warning", "info", "debug"};

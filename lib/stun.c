@@ -84,9 +84,14 @@ static const uint32_t stun_crc_tab0[256] = {
 };
 
 static uint32_t stun_crc_tab[8][256];
+static bool stun_crc_have_clmul; /* the CPU has PCLMULQDQ (stun_crc_clmul) */
 
 __attribute__((constructor)) static void stun_crc_init(void)
 {
+#if defined(__x86_64__) && defined(__GNUC__)
+	__builtin_cpu_init(); /* before __builtin_cpu_supports, in a constructor */
+	stun_crc_have_clmul = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
+#endif
 	for (int i = 0; i < 256; i++) {
 		stun_crc_tab[0][i] = stun_crc_tab0[i];
 		for (int k = 1; k < 8; k++) {
@@ -97,10 +102,10 @@ __attribute__((constructor)) static void stun_crc_init(void)
 	}
 }
 
-static uint32_t stun_crc32(const uint8_t *p, size_t n)
+/* The CRC register (not inverted) after the bytes p[0..n), from c. */
+static uint32_t stun_crc_sliced(uint32_t c, const uint8_t *p, size_t n)
 {
 	const uint32_t(*t)[256] = stun_crc_tab;
-	uint32_t c = 0xFFFFFFFFu;
 
 	for (; n >= 8; p += 8, n -= 8) {
 		uint32_t lo = c ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
@@ -112,32 +117,116 @@ static uint32_t stun_crc32(const uint8_t *p, size_t n)
 		    t[4][lo >> 24] ^ t[3][hi & 0xFF] ^ t[2][(hi >> 8) & 0xFF] ^
 		    t[1][(hi >> 16) & 0xFF] ^ t[0][hi >> 24];
 	}
+	if (n >= 4) { /* STUN's lengths are multiples of 4: four bytes a step too */
+		c ^= (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+		     (uint32_t)p[3] << 24;
+		c = t[3][c & 0xFF] ^ t[2][(c >> 8) & 0xFF] ^ t[1][(c >> 16) & 0xFF] ^ t[0][c >> 24];
+		p += 4;
+		n -= 4;
+	}
 	for (; n > 0; p++, n--)
 		c = (c >> 8) ^ t[0][(c ^ *p) & 0xFF];
-	return c ^ 0xFFFFFFFFu;
+	return c;
 }
 
-/* HMAC over hdr[0..20) then body[0..bodylen), with the named digest. */
-static int stun_hmac(const char *digest, const uint8_t *key, size_t keylen, const uint8_t *hdr,
-		     const uint8_t *body, size_t bodylen, uint8_t *out, size_t outcap)
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define STUN_CRC_CLMUL 1
+
+/* The same register after the bytes p[0..n), n a multiple of 16 (at least
+ * 16), by carry-less multiplication (x86 PCLMULQDQ), 16 bytes a step: the
+ * folding and Barrett reduction of Gopal et al., "Fast CRC Computation for
+ * Generic Polynomials Using PCLMULQDQ Instruction" (Intel, 2009), in the
+ * bit-reflected domain of this CRC. A 128-bit remainder x is folded onto
+ * the next 16 bytes as lo(x) * K3 ^ hi(x) * K4 (K3 = x^(128+32) mod P,
+ * K4 = x^(128-32) mod P, reflected, shifted left one bit), then reduced to
+ * 64 bits (K4), to 32 (K5 = x^64 mod P), and to the CRC by Barrett's
+ * method (P' = P with its x^32 term, U = floor(x^64 / P)). Four to five
+ * times the speed of the tables on a STUN message; tests/unit/test_stun.c
+ * compares both on every length up to 300 bytes. */
+__attribute__((target("pclmul,sse4.1"))) static uint32_t stun_crc_clmul(uint32_t c,
+									const uint8_t *p, size_t n)
+{
+	const __m128i k3k4 = _mm_set_epi64x(0x0ccaa009e, 0x1751997d0); /* hi K4, lo K3 */
+	const __m128i k5 = _mm_set_epi64x(0, 0x163cd6124);
+	const __m128i pu = _mm_set_epi64x(0x1f7011641, 0x1db710641); /* hi U, lo P' */
+	const __m128i low32 = _mm_set_epi32(0, 0, 0, -1);
+	__m128i x = _mm_xor_si128(_mm_loadu_si128((const __m128i *)p), _mm_cvtsi32_si128((int)c));
+	__m128i t;
+
+	for (p += 16, n -= 16; n >= 16; p += 16, n -= 16) {
+		t = _mm_clmulepi64_si128(x, k3k4, 0x00); /* lo(x) * K3 */
+		x = _mm_clmulepi64_si128(x, k3k4, 0x11); /* hi(x) * K4 */
+		x = _mm_xor_si128(_mm_xor_si128(x, t), _mm_loadu_si128((const __m128i *)p));
+	}
+	/* 128 bits to 64: lo(x) * K4 ^ hi(x) */
+	x = _mm_xor_si128(_mm_clmulepi64_si128(x, k3k4, 0x10), _mm_srli_si128(x, 8));
+	/* 64 to 32: the low 32 bits * K5 ^ the rest */
+	x = _mm_xor_si128(_mm_clmulepi64_si128(_mm_and_si128(x, low32), k5, 0x00),
+			  _mm_srli_si128(x, 4));
+	/* Barrett: q = lo32(x) * U, then lo32(q) * P', the CRC in bits 32..63 */
+	t = _mm_and_si128(_mm_clmulepi64_si128(_mm_and_si128(x, low32), pu, 0x10), low32);
+	x = _mm_xor_si128(_mm_clmulepi64_si128(t, pu, 0x00), x);
+	return (uint32_t)_mm_extract_epi32(x, 1);
+}
+#endif
+
+static uint32_t stun_crc32(const uint8_t *p, size_t n)
+{
+	uint32_t c = 0xFFFFFFFFu;
+
+#ifdef STUN_CRC_CLMUL
+	if (stun_crc_have_clmul && n >= 16) {
+		size_t whole = n & ~(size_t)15;
+
+		c = stun_crc_clmul(c, p, whole);
+		p += whole;
+		n -= whole;
+	}
+#endif
+	return stun_crc_sliced(c, p, n) ^ 0xFFFFFFFFu;
+}
+
+/* A new HMAC context for digest ("SHA1" or "SHA256"), or NULL. */
+static EVP_MAC_CTX *stun_hmac_new(const char *digest)
 {
 	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
 	EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
 	OSSL_PARAM params[2];
+
+	EVP_MAC_free(mac); /* the context holds its own reference */
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)digest, 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if (ctx && !EVP_MAC_CTX_set_params(ctx, params)) {
+		EVP_MAC_CTX_free(ctx);
+		ctx = NULL;
+	}
+	return ctx;
+}
+
+/* HMAC over hdr[0..20) then body[0..bodylen), with the named digest. A
+ * context per digest is made once (per thread) and re-keyed for each
+ * message: fetching the MAC and its digest by name took longer than the
+ * MAC itself, and natbed sim authenticates every client at its gate. */
+static int stun_hmac(const char *digest, const uint8_t *key, size_t keylen, const uint8_t *hdr,
+		     const uint8_t *body, size_t bodylen, uint8_t *out, size_t outcap)
+{
+	static _Thread_local EVP_MAC_CTX *kept[2]; /* SHA1, SHA256 */
+	int k = strcmp(digest, "SHA256") == 0;
+	EVP_MAC_CTX *ctx;
 	size_t outlen = 0;
 	int ret = -EIO;
 
-	if (!ctx)
-		goto cleanup;
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)digest, 0);
-	params[1] = OSSL_PARAM_construct_end();
-	if (!EVP_MAC_init(ctx, key, keylen, params) || !EVP_MAC_update(ctx, hdr, STUN_HEADER_LEN) ||
-	    !EVP_MAC_update(ctx, body, bodylen) || !EVP_MAC_final(ctx, out, &outlen, outcap))
-		goto cleanup;
-	ret = (int)outlen;
-cleanup:
-	EVP_MAC_CTX_free(ctx);
-	EVP_MAC_free(mac);
+	if (!key) /* EVP_MAC_init would keep the last key: a context of its own */
+		ctx = stun_hmac_new(digest);
+	else if (!(ctx = kept[k]) && (ctx = kept[k] = stun_hmac_new(digest)) == NULL)
+		return -EIO;
+	if (ctx && EVP_MAC_init(ctx, key, keylen, NULL) &&
+	    EVP_MAC_update(ctx, hdr, STUN_HEADER_LEN) && EVP_MAC_update(ctx, body, bodylen) &&
+	    EVP_MAC_final(ctx, out, &outlen, outcap))
+		ret = (int)outlen;
+	if (!key)
+		EVP_MAC_CTX_free(ctx);
 	return ret;
 }
 

@@ -306,6 +306,23 @@ static void connect_probes_and_reports(void **state)
 	assert_int_equal(e->rdv_other, rdv_seen);
 }
 
+/* Probes long after the connect: the responder's try is over, the path it
+ * keeps on its main socket echoes them (from the initiator only). */
+static void slow_probes_echoed_on_the_path(void **state)
+{
+	struct env *e = *state;
+	struct agent_plan p = plan("bob", 4);
+
+	p.probe.interval_ns = 5 * S;
+	assert_int_equal(agent_connect(e->alice.a, &p), 0);
+	fakenet_run_for(e->net, 40 * S);
+	assert_int_equal(e->alice.reports, 1);
+	assert_true(e->alice.rep.success);
+	assert_int_equal(e->alice.rep.probe.sent, 4);
+	assert_int_equal(e->alice.rep.probe.answered, 4);
+	assert_int_equal(cnt(&e->bob).probes_echoed, 4);
+}
+
 /* A lost probe is loss, not failure. */
 static void probe_loss_measured(void **state)
 {
@@ -1196,6 +1213,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(connect_probes_and_reports, setup, teardown),
+	    cmocka_unit_test_setup_teardown(slow_probes_echoed_on_the_path, setup, teardown),
 	    cmocka_unit_test_setup_teardown(probe_loss_measured, setup, teardown),
 	    cmocka_unit_test_setup_teardown(peer_unknown_fails_with_reason, setup, teardown),
 	    cmocka_unit_test_setup_teardown(filtered_times_out, setup, teardown),

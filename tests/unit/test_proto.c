@@ -303,12 +303,45 @@ static void test_break(void **state)
 	assert_false(ref_l4_csum_ok(p.buf, p.v.l4, p.v.l4_len, true));
 }
 
+/* csum_add, whatever it returns on the way, folds to RFC 1071's sum: every
+ * length to 100 and more, every alignment, all zeros and all ones, sums
+ * carried in, more added after. */
+static void test_csum_add_folds_as_rfc1071(void **state)
+{
+	static uint8_t buf[1600];
+	uint64_t lcg = 3;
+
+	(void)state;
+	for (int k = 0; k < 20000; k++) {
+		size_t off, len;
+		uint32_t in, extra;
+		int fill;
+
+		lcg = lcg * 6364136223846793005ull + 1442695040888963407ull;
+		off = (lcg >> 20) % 8;
+		len = k < 1200 ? (size_t)(k % 120) : (lcg >> 24) % 1500;
+		in = k % 3 ? (uint32_t)(lcg >> 40) % 0x30000 : 0;
+		extra = k % 5 ? 17 + (uint32_t)len : 0;
+		fill = k % 7;
+		for (size_t i = 0; i < len; i++) {
+			lcg = lcg * 6364136223846793005ull + 1442695040888963407ull;
+			buf[off + i] = fill == 0 ? 0 : fill == 1 ? 0xff : (uint8_t)(lcg >> 56);
+		}
+		assert_int_equal(csum_fold(csum_add(in, buf + off, len) + extra),
+				 (uint16_t)~ref_csum_sum(in + extra, buf + off, len));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_set_udp_zero),    cmocka_unit_test(test_update_udp_zero),
-	    cmocka_unit_test(test_update_udp_none), cmocka_unit_test(test_update_matches_scratch),
-	    cmocka_unit_test(test_ip_update),	    cmocka_unit_test(test_break),
+	    cmocka_unit_test(test_set_udp_zero),
+	    cmocka_unit_test(test_update_udp_zero),
+	    cmocka_unit_test(test_update_udp_none),
+	    cmocka_unit_test(test_update_matches_scratch),
+	    cmocka_unit_test(test_ip_update),
+	    cmocka_unit_test(test_csum_add_folds_as_rfc1071),
+	    cmocka_unit_test(test_break),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

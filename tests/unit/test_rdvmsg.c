@@ -330,6 +330,26 @@ static void other_methods_and_classes(void **state)
 	assert_int_equal(got.txid[0], 1);
 }
 
+/* rdvmsg_may_be_ours tells from the type alone what rdvmsg_parse tells
+ * from the whole message: for every method and class, false exactly when
+ * the parse says RDV_PARSE_OTHER. */
+static void may_be_ours_from_the_type(void **state)
+{
+	uint8_t buf[256];
+	struct rdv_msg got;
+	size_t n;
+
+	(void)state;
+	for (unsigned method = 0; method <= 0xFFF; method++)
+		for (int cls = 0; cls < 4; cls++) {
+			n = raw(buf, sizeof(buf), (uint16_t)method, (enum stun_class)cls, NULL,
+				NULL, NULL, 0);
+			assert_int_equal(rdvmsg_may_be_ours(buf, n),
+					 rdvmsg_parse(buf, n, &got) != RDV_PARSE_OTHER);
+		}
+	assert_true(rdvmsg_may_be_ours(buf, 1)); /* too short to tell: the parse says */
+}
+
 static void missing_unknown_and_bad_attributes(void **state)
 {
 	static const uint8_t try4[4] = {0}, role2[1] = {2}, nat_bad[8] = {9};
@@ -423,6 +443,7 @@ int main(void)
 	    cmocka_unit_test(every_truncation_refused),
 	    cmocka_unit_test(not_stun_and_malformed),
 	    cmocka_unit_test(other_methods_and_classes),
+	    cmocka_unit_test(may_be_ours_from_the_type),
 	    cmocka_unit_test(missing_unknown_and_bad_attributes),
 	    cmocka_unit_test(unknown_optional_ignored),
 	    cmocka_unit_test(names),

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -335,6 +336,44 @@ static void test_csv_quoting(void **state)
 			    "2.5,\"a,b\",\"say \"\"hi\"\"\",\"line\nbreak\",\"cr\rhere\",false,"
 			    "\"di,rect\",,,,,0,,,1,\"di,rect\",\"said \"\"no\"\"\",,\r\n");
 	free(csv);
+	results_free(r);
+}
+
+/* JSON strings escaped as jansson escapes them (RFC 8259 §7), plain runs
+ * around the escapes intact. */
+static void test_json_escapes(void **state)
+{
+	static const char odd[] = "plain \"quoted\" back\\slash\nline\ttab\x01\x1f\b\f\r/end";
+	static const struct res_try tr[] = {{"direct", false, 1, odd}};
+	struct res_attempt a = {.a = "h1",
+				.b = "h2",
+				.nat_a = "open",
+				.nat_b = "open",
+				.success = false,
+				.setup_ms = NAN,
+				.rtt_ms = NAN,
+				.loss = NAN,
+				.tried = tr,
+				.n_tried = 1,
+				.reason = odd,
+				.t_s = 1};
+	struct results *r = results_new("q", 1, 0);
+	json_t *s = json_string(odd), *doc;
+	char *want = json_dumps(s, JSON_ENCODE_ANY), *json;
+
+	(void)state;
+	assert_int_equal(results_add_attempt(r, &a), 0);
+	json = out_of(r, results_write_json);
+	assert_non_null(strstr(json, want));
+	doc = json_loads(json, 0, NULL);
+	assert_non_null(doc);
+	assert_string_equal(json_string_value(json_object_get(
+				json_array_get(json_object_get(doc, "attempts"), 0), "reason")),
+			    odd);
+	json_decref(doc);
+	json_decref(s);
+	free(want);
+	free(json);
 	results_free(r);
 }
 
@@ -951,6 +990,51 @@ static void test_skipped_tries(void **state)
 	results_free(r);
 }
 
+/* results_fmt_real writes what snprintf's "%.15g" writes for the rounded
+ * value, over magnitudes from 1e-9 to 1e17, signs, halves and zeros. */
+static void test_fmt_real(void **state)
+{
+	static const double samples[] = {0,	     -0.0,
+					 0.0004,     -0.0004,
+					 0.00005,    0.0001,
+					 0.00015,    1e-4,
+					 28,	     28.0005,
+					 3940.501,   0.204116,
+					 1e15,	     999999999999999.0,
+					 1e15 - 0.5, 123456789.123456,
+					 -1.5,	     2.5,
+					 1e17,	     4503599627370497.0};
+	uint64_t lcg = 15;
+	char want[64], got[32];
+	double x, f;
+	int places, i, k;
+
+	(void)state;
+	for (k = 0; k < 200000; k++) {
+		if (k < (int)(sizeof(samples) / sizeof(samples[0])) * 7) {
+			x = samples[k / 7];
+			places = k % 7;
+		} else {
+			lcg = lcg * 6364136223846793005ull + 1442695040888963407ull;
+			places = (int)(lcg >> 61) % 7;
+			x = (double)(lcg >> 11) / (double)(1ull << 53);
+			for (i = (int)((lcg >> 3) % 27) - 9; i > 0; i--)
+				x *= 10;
+			for (; i < 0; i++)
+				x /= 10;
+			if (lcg & 1)
+				x = -x;
+			if (lcg & 2) /* a half, where rounding turns */
+				x = (floor(x * 1000) + 0.5) / 1000;
+		}
+		f = pow(10, places);
+		snprintf(want, sizeof(want), "%.15g", round(x * f) / f);
+		results_fmt_real(got, x, places);
+		if (strcmp(want, got) != 0)
+			fail_msg("%.17g to %d places: %s, not %s", x, places, got, want);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -961,6 +1045,7 @@ int main(void)
 	    cmocka_unit_test(test_order_does_not_matter),
 	    cmocka_unit_test(test_fixed_csv),
 	    cmocka_unit_test(test_csv_quoting),
+	    cmocka_unit_test(test_json_escapes),
 	    cmocka_unit_test(test_round_trip),
 	    cmocka_unit_test(test_load_refuses),
 	    cmocka_unit_test(test_big_seed),
@@ -971,6 +1056,7 @@ int main(void)
 	    cmocka_unit_test(test_until_ci),
 	    cmocka_unit_test(test_skipped_tries),
 	    cmocka_unit_test(test_winner_ties),
+	    cmocka_unit_test(test_fmt_real),
 	    cmocka_unit_test(test_check_verdict),
 	    cmocka_unit_test(test_exit_attempts),
 	    cmocka_unit_test(test_mode),

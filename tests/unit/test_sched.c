@@ -179,6 +179,51 @@ static void test_cancel_random(void **state)
 	}
 }
 
+/* Events soon and events far off (timers) are kept apart (lib/sched.c's
+ * three heaps: within 100 ms, within 10 s, later); their order is
+ * still one order: by time, FIFO among equal times, wherever each was
+ * scheduled from. */
+static void test_near_far(void **state)
+{
+	struct fixture *f = *state;
+	const natbed_time_t ms = NATBED_NS_PER_MS, t0 = 1000;
+	uint64_t far;
+	enum { N = 2000 };
+	static natbed_time_t due[N];
+	struct rng r;
+
+	/* A far off when scheduled, B near when scheduled, at the same time. */
+	assert_int_not_equal(sched_at(f->s, t0 + 500 * ms, trace_cb, &f->p[0]), 0);
+	far = sched_at(f->s, t0 + 400 * ms, trace_cb, &f->p[1]);
+	assert_int_not_equal(far, 0);
+	assert_int_equal(sched_run_until(f->s, t0 + 450 * ms), 1);
+	assert_int_equal(f->t.tag[0], 1);
+	assert_int_not_equal(sched_at(f->s, t0 + 500 * ms, trace_cb, &f->p[2]), 0);
+	assert_int_not_equal(sched_at(f->s, t0 + 500 * ms - 1, trace_cb, &f->p[3]), 0);
+	assert_int_equal(sched_next_due(f->s), t0 + 500 * ms - 1);
+	assert_int_equal(sched_pending(f->s), 3);
+	assert_int_equal(sched_run_until(f->s, t0 + 500 * ms), 3);
+	assert_int_equal(f->t.tag[1], 3);
+	assert_int_equal(f->t.tag[2], 0);
+	assert_int_equal(f->t.tag[3], 2);
+	assert_false(sched_cancel(f->s, far));
+
+	/* Many, from 0 to 20 s ahead, some on the same nanosecond. */
+	f->t.n = 0;
+	rng_seed(&r, 11, 1);
+	for (int i = 0; i < N; i++) {
+		due[i] = sched_now(f->s) + (natbed_time_t)rng_below(&r, 40) * 500 * ms +
+			 (natbed_time_t)rng_below(&r, 3);
+		assert_int_not_equal(sched_at(f->s, due[i], trace_cb, &f->p[i]), 0);
+	}
+	assert_int_equal(sched_run_until(f->s, sched_now(f->s) + 30 * NATBED_NS_PER_S), N);
+	for (size_t i = 1; i < f->t.n; i++) {
+		int prev = f->t.tag[i - 1], tag = f->t.tag[i];
+
+		assert_true(due[prev] < due[tag] || (due[prev] == due[tag] && prev < tag));
+	}
+}
+
 /* An event that schedules two more: one at its own time (runs in the same
  * pass, after what was already due then), one later. */
 struct chain {
@@ -389,6 +434,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_fifo_ties, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_cancel, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_cancel_random, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_near_far, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_nested, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_run_until, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_run_due_bounded, fx_setup, fx_teardown),

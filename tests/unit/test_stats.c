@@ -8,6 +8,8 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "stats.h"
 
@@ -121,13 +123,65 @@ static void test_sort_and_mean(void **state)
 	assert_true(isnan(stats_mean(v, 0)));
 }
 
+/* A stable insertion sort by < : what stats_sort must give, bit for bit. */
+static void sort_stable(double *v, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		double x = v[i];
+		size_t j = i;
+
+		for (; j > 0 && x < v[j - 1]; j--)
+			v[j] = v[j - 1];
+		v[j] = x;
+	}
+}
+
+/* Large arrays (radix sorted): negatives, zeros of both signs, ties,
+ * infinities, tiny and huge values; the same bits, in the same order, as a
+ * stable sort by value. */
+static void test_sort_large(void **state)
+{
+	enum { N = 5000 };
+	static double v[N], want[N];
+	uint64_t lcg = 42;
+	size_t i;
+
+	(void)state;
+	for (int round = 0; round < 4; round++) {
+		for (i = 0; i < N; i++) {
+			lcg = lcg * 6364136223846793005ull + 1442695040888963407ull;
+			switch ((lcg >> 60) & 7) {
+			case 0:
+				v[i] = (lcg >> 33) & 1 ? -0.0 : 0.0;
+				break;
+			case 1:
+				v[i] = (double)((lcg >> 40) % 7); /* ties */
+				break;
+			case 2:
+				v[i] = (lcg >> 33) & 1 ? INFINITY : -INFINITY;
+				break;
+			case 3:
+				v[i] = ldexp((double)(lcg >> 11), -1100 + (int)((lcg >> 3) % 2100));
+				break;
+			default:
+				v[i] =
+				    ((double)(lcg >> 11) / 9007199254740992.0 - 0.5) * 1e4 * round;
+			}
+		}
+		memcpy(want, v, sizeof(v));
+		sort_stable(want, N);
+		stats_sort(v, N);
+		assert_memory_equal(v, want, sizeof(v));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_wilson_at_zero), cmocka_unit_test(test_wilson_at_n),
 	    cmocka_unit_test(test_wilson_between), cmocka_unit_test(test_wilson_edges),
 	    cmocka_unit_test(test_ci_within),	   cmocka_unit_test(test_percentile_nearest_rank),
-	    cmocka_unit_test(test_sort_and_mean),
+	    cmocka_unit_test(test_sort_and_mean),  cmocka_unit_test(test_sort_large),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
