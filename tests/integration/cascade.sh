@@ -10,7 +10,8 @@
 #    score order, each with ms 0 and its reason; the path between the two
 #    NATs' public addresses, the probes echoed;
 #  - --learn FILE: the outcome is saved under the pair, and natbed-agent
-#    methods reads it back; a --method punch try fails and is learned too;
+#    methods reads it back; a --method punch try (from another symmetric
+#    NAT) fails and is learned too;
 #  - --budget: a cascade whose budget is shorter than birthday's own skips
 #    it too, and fails at once naming why;
 #  - the captures: datagrams both ways between the two NATs' public
@@ -29,6 +30,7 @@ seed: 11
 nats:
   nprc: { preset: port-restricted, public: 203.0.113.41, inside: 10.41.0.0/24 }
   nsym: { preset: symmetric, public: 203.0.113.42, inside: 10.42.0.0/24 }
+  nsym2: { preset: symmetric, public: 203.0.113.43, inside: 10.43.0.0/24 }
 hosts:
   stun:
     addresses: [198.51.100.10, 198.51.100.11]
@@ -36,6 +38,7 @@ hosts:
   rdv: { address: 198.51.100.20 }
   prc: { nat: nprc, address: 10.41.0.10 }
   sym: { nat: nsym, address: 10.42.0.10 }
+  sym2: { nat: nsym2, address: 10.43.0.10 }
 YAML
 nb_up "$topo"
 nb_stund_ready prc "$STUN"
@@ -54,10 +57,10 @@ grep -q "discovery: mapping endpoint-independent, filtering address-and-port-dep
 	"$NB_TMP/prc.log" || nb_fail "no discovery line with --verbose: $(cat "$NB_TMP/prc.log")"
 
 learn=$NB_TMP/learn.json
-connect() { # OUT ARGS...
-	local out=$1
+connect() { # OUT ARGS... (from host $from, sym unless set)
+	local out=$1 h=${from:-sym}
 	shift
-	x sym timeout 120 natbed-agent connect --name sym --peer prc "${common[@]}" --probes 5 \
+	x "$h" timeout 120 natbed-agent connect --name "$h" --peer prc "${common[@]}" --probes 5 \
 		--learn "$learn" "$@" >"$out" 2>"$out.err"
 }
 connect "$NB_TMP/casc.json" --cascade --verbose --stats "$NB_TMP/sym.stats" ||
@@ -95,8 +98,10 @@ jq -e '.pairs[0].methods | map(select(.method == "birthday"))[0]
 	"$NB_TMP/methods.json" >/dev/null ||
 	nb_fail "methods: $(cat "$NB_TMP/methods.json")"
 
-# punch alone fails for this pair, and is learned as a failure
-connect "$NB_TMP/punch.json" --method punch --no-discover --nat symmetric-random
+# punch alone fails for this pair, and is learned as a failure. From sym2,
+# behind a symmetric NAT of its own: birthday left prc's filter open to
+# hundreds of sym's NAT's ports, and a new mapping there may land on one
+from=sym2 connect "$NB_TMP/punch.json" --method punch --no-discover --nat symmetric-random
 st=$?
 [ "$st" -eq 1 ] || nb_fail "punch alone: exit $st, want 1: $(cat "$NB_TMP/punch.json")"
 jq -e '.success == false and .method == "punch" and .path == "none"
