@@ -223,7 +223,8 @@ static void ta_cand(struct tagent *a, struct trav_cand *c)
 
 struct tres {
 	bool success[2];
-	const char *reason[2];
+	const char *reason[2]; /* reason_buf's, or NULL */
+	char reason_buf[2][160];
 	natbed_time_t setup[2];
 	struct trav_counts counts[2];
 	unsigned not_ours[2];
@@ -360,7 +361,12 @@ static void run_pair(const struct method *m, const char *ha, const char *hb, uin
 		assert_int_equal(ag[i].done_calls, 1);
 		assert_true(t->finished);
 		r->success[i] = t->success;
-		r->reason[i] = t->reason;
+		/* a copy: a reason may live in what the pair frees (the TURN
+		 * client's words) */
+		if (t->reason) {
+			snprintf(r->reason_buf[i], sizeof(r->reason_buf[i]), "%s", t->reason);
+			r->reason[i] = r->reason_buf[i];
+		}
 		r->setup[i] = t->done_at - t->start;
 		r->counts[i] = t->counts;
 		r->not_ours[i] = ag[i].not_ours;
