@@ -432,6 +432,8 @@ static void rp_meta(struct results *r, FILE *f)
 			100 * o->ci95.lo, 100 * o->ci95.hi);
 	fprintf(f, ", %u after a fallback</dd>\n", o->fallbacks);
 	for (i = 0; (k = results_option(r, i, &v)); i++) {
+		if (strcmp(k, "seed") == 0)
+			continue; /* given above */
 		fputs("<dt>", f);
 		report_escape(f, k);
 		fputs("</dt><dd>", f);
