@@ -81,6 +81,9 @@ struct sched_fifo {
 struct sched {
 	struct natbed_clock clk;
 	struct clock_virtual *vc;
+	/* vc when clk reads it (sched_new's contract): read directly, not
+	 * through clk's function, on every schedule and event */
+	const struct clock_virtual *vc_read;
 	struct sched_slot *slots;
 	uint32_t n_slots; /* slots ever created (all < cap_slots) */
 	uint32_t cap_slots;
@@ -104,6 +107,8 @@ struct sched *sched_new(struct natbed_clock clk, struct clock_virtual *vc)
 		return NULL;
 	s->clk = clk;
 	s->vc = vc;
+	if (vc && clk.ctx == vc && clk.now == clock_virtual_clock(vc).now)
+		s->vc_read = vc;
 	s->free_head = SCHED_FREE;
 	s->first = -1;
 	s->armed_due = -1;
@@ -138,9 +143,15 @@ void sched_free(struct sched *s)
 	free(s);
 }
 
+/* The time now: the virtual clock's, or clk's. */
+static inline natbed_time_t sched_clock(const struct sched *s)
+{
+	return s->vc_read ? s->vc_read->now_ns : clock_now(&s->clk);
+}
+
 natbed_time_t sched_now(const struct sched *s)
 {
-	return clock_now(&s->clk);
+	return sched_clock(s);
 }
 
 size_t sched_pending(const struct sched *s)
@@ -412,7 +423,7 @@ static size_t sched_dispatch(struct sched *s, natbed_time_t until_ns, size_t max
 		sched_refirst(s);
 		if (s->vc)
 			clock_virtual_set(s->vc, top.due);
-		fn(arg, clock_now(&s->clk));
+		fn(arg, sched_clock(s));
 		ran++;
 	}
 	return ran;
@@ -468,7 +479,7 @@ uint64_t sched_at(struct sched *s, natbed_time_t when_ns, sched_fn fn, void *arg
 	e.due = when_ns;
 	e.seq = s->seq++;
 	e.slot = idx;
-	now = clock_now(&s->clk);
+	now = sched_clock(s);
 	if (sched_fifo_takes(s, when_ns, now)) {
 		sched_fifo_push(s, e);
 		if (s->fifo.tail - s->fifo.head == 1) {
@@ -492,7 +503,7 @@ uint64_t sched_at(struct sched *s, natbed_time_t when_ns, sched_fn fn, void *arg
 
 uint64_t sched_after(struct sched *s, natbed_time_t delay_ns, sched_fn fn, void *arg)
 {
-	return sched_at(s, clock_now(&s->clk) + delay_ns, fn, arg);
+	return sched_at(s, sched_clock(s) + delay_ns, fn, arg);
 }
 
 bool sched_cancel(struct sched *s, uint64_t id)
@@ -522,7 +533,7 @@ bool sched_cancel(struct sched *s, uint64_t id)
 
 size_t sched_run_due(struct sched *s)
 {
-	size_t ran = sched_dispatch(s, clock_now(&s->clk), SCHED_RUN_DUE_MAX);
+	size_t ran = sched_dispatch(s, sched_clock(s), SCHED_RUN_DUE_MAX);
 
 	sched_arm(s);
 	return ran;
