@@ -7,12 +7,34 @@
 
 #include "natbed/stun.h"
 
+/* v in decimal at p, without leading zeros; returns the end. */
+static char *dg_put_dec(char *p, unsigned v)
+{
+	char d[5];
+	int n = 0;
+
+	do {
+		d[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*p++ = d[--n];
+	return p;
+}
+
+/* Written by hand, as inet_ntop and "%s:%u" would: a simulation formats
+ * several a client (inet_ntop alone went through sprintf for each). */
 const char *dg_ep_str(const struct dg_ep *ep, char buf[DG_EP_STR])
 {
-	char a[INET_ADDRSTRLEN];
+	const uint8_t *a = (const uint8_t *)&ep->addr; /* network order */
+	char *p = buf;
 
-	inet_ntop(AF_INET, &ep->addr, a, sizeof(a));
-	snprintf(buf, DG_EP_STR, "%s:%u", a, ntohs(ep->port));
+	for (int i = 0; i < 4; i++) {
+		p = dg_put_dec(p, a[i]);
+		*p++ = i < 3 ? '.' : ':';
+	}
+	p = dg_put_dec(p, ntohs(ep->port));
+	*p = '\0';
 	return buf;
 }
 

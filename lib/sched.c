@@ -1,4 +1,5 @@
-/* natbed scheduler: two 4-ary min-heaps of events keyed (due, sequence).
+/* natbed scheduler: three 4-ary min-heaps and a FIFO of events keyed
+ * (due, sequence).
  *
  * Layout, chosen for the emulator's hot path (one event per forwarded
  * packet):
@@ -15,6 +16,15 @@
  * entries rather than one under thousands of timers, and a retransmission
  * through a few dozen. (A simulation of topologies/sim-scale.yaml: 5 events
  * pending in the first heap on average, 2,200 in the last.)
+ * Events due at the time they are scheduled (a datagram sent, a step run
+ * next: a quarter of a simulation's) go to a FIFO instead: due times
+ * never decrease along it and sequences grow, so its head is its earliest
+ * and it takes part in the choice of the next event as a fourth root.
+ * A cancelled event stays in the FIFO, its slot marked, until it reaches
+ * the head, where it is dropped.
+ * Which queue holds the next event is kept (s->first), found again only
+ * when a head leaves: the simulation asks for the next due time between
+ * instants and the link steps before each event they could skip.
  * An id is (slot generation << 32 | slot index): a stale id (the event ran
  * or was cancelled, and the slot was reused) never matches.
  */
@@ -24,6 +34,7 @@
 #include <event2/event.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -38,7 +49,7 @@
  * than a retransmission's timeout), or later (shorter than a mapping's). */
 #define SCHED_NEAR_NS (100 * NATBED_NS_PER_MS)
 #define SCHED_MID_NS  (10 * NATBED_NS_PER_S)
-enum { SCHED_NEAR, SCHED_MID, SCHED_FAR, SCHED_HEAPS };
+enum { SCHED_NEAR, SCHED_MID, SCHED_FAR, SCHED_HEAPS, SCHED_FIFO = SCHED_HEAPS };
 
 struct sched_slot {
 	sched_fn fn;
@@ -46,7 +57,7 @@ struct sched_slot {
 	uint32_t heap_pos; /* SCHED_FREE when the slot is free */
 	uint32_t gen;	   /* bumped each time the slot is freed; never 0 */
 	uint32_t next_free;
-	uint32_t heap; /* SCHED_NEAR, SCHED_MID or SCHED_FAR, while pending */
+	uint32_t heap; /* SCHED_NEAR, SCHED_MID, SCHED_FAR or SCHED_FIFO, while pending */
 };
 
 struct sched_entry {
@@ -60,14 +71,26 @@ struct sched_heap {
 	uint32_t n;
 };
 
+/* Events due when scheduled, in order: e[head] to e[tail - 1]. */
+struct sched_fifo {
+	struct sched_entry *e; /* capacity: the slot pool's */
+	uint32_t head, tail;
+	uint32_t cancelled; /* of them, cancelled (their slot's fn is NULL) */
+};
+
 struct sched {
 	struct natbed_clock clk;
 	struct clock_virtual *vc;
+	/* vc when clk reads it (sched_new's contract): read directly, not
+	 * through clk's function, on every schedule and event */
+	const struct clock_virtual *vc_read;
 	struct sched_slot *slots;
 	uint32_t n_slots; /* slots ever created (all < cap_slots) */
 	uint32_t cap_slots;
 	uint32_t free_head; /* SCHED_FREE when the free list is empty */
 	struct sched_heap heaps[SCHED_HEAPS];
+	struct sched_fifo fifo;
+	int first; /* the queue whose head is the next event, -1 if none */
 	uint64_t seq;
 	/* Real-time driver (sched_attach). */
 	struct event *timer;
@@ -84,16 +107,20 @@ struct sched *sched_new(struct natbed_clock clk, struct clock_virtual *vc)
 		return NULL;
 	s->clk = clk;
 	s->vc = vc;
+	if (vc && clk.ctx == vc && clk.now == clock_virtual_clock(vc).now)
+		s->vc_read = vc;
 	s->free_head = SCHED_FREE;
+	s->first = -1;
 	s->armed_due = -1;
 	s->tfd = -1;
 	s->slots = calloc(SCHED_SLOTS_INIT, sizeof(*s->slots));
+	s->fifo.e = calloc(SCHED_SLOTS_INIT, sizeof(struct sched_entry));
 	for (k = 0; k < SCHED_HEAPS; k++)
 		if (!(s->heaps[k].e = calloc(SCHED_SLOTS_INIT, sizeof(struct sched_entry)))) {
 			sched_free(s);
 			return NULL;
 		}
-	if (!s->slots) {
+	if (!s->slots || !s->fifo.e) {
 		sched_free(s);
 		return NULL;
 	}
@@ -111,18 +138,26 @@ void sched_free(struct sched *s)
 		close(s->tfd);
 	for (int k = 0; k < SCHED_HEAPS; k++)
 		free(s->heaps[k].e);
+	free(s->fifo.e);
 	free(s->slots);
 	free(s);
 }
 
+/* The time now: the virtual clock's, or clk's. */
+static inline natbed_time_t sched_clock(const struct sched *s)
+{
+	return s->vc_read ? s->vc_read->now_ns : clock_now(&s->clk);
+}
+
 natbed_time_t sched_now(const struct sched *s)
 {
-	return clock_now(&s->clk);
+	return sched_clock(s);
 }
 
 size_t sched_pending(const struct sched *s)
 {
-	return (size_t)s->heaps[SCHED_NEAR].n + s->heaps[SCHED_MID].n + s->heaps[SCHED_FAR].n;
+	return (size_t)s->heaps[SCHED_NEAR].n + s->heaps[SCHED_MID].n + s->heaps[SCHED_FAR].n +
+	       (s->fifo.tail - s->fifo.head - s->fifo.cancelled);
 }
 
 /* --- the heaps ---------------------------------------------------------- */
@@ -195,23 +230,46 @@ static void sched_heap_remove(struct sched *s, struct sched_heap *h, uint32_t po
 		sched_sift_down(s, h, pos, last);
 }
 
-/* The heap whose root is the next event, or -1 when none is pending. */
-static int sched_first(const struct sched *s)
+/* The head of queue k (a heap or SCHED_FIFO), which is not empty. */
+static const struct sched_entry *sched_root(const struct sched *s, int k)
 {
-	int k, first = -1;
+	return k == SCHED_FIFO ? &s->fifo.e[s->fifo.head] : &s->heaps[k].e[0];
+}
 
-	for (k = 0; k < SCHED_HEAPS; k++)
-		if (s->heaps[k].n &&
-		    (first < 0 || sched_before(&s->heaps[k].e[0], &s->heaps[first].e[0])))
-			first = k;
-	return first;
+/* Finds the queue whose head is the next event again, after a head left
+ * (s->first: -1 when none is pending). The FIFO's head is never a
+ * cancelled event. */
+static void sched_refirst(struct sched *s)
+{
+	const struct sched_entry *best = NULL, *e;
+	int i;
+
+	s->first = -1;
+	if (s->fifo.head < s->fifo.tail) {
+		best = &s->fifo.e[s->fifo.head];
+		s->first = SCHED_FIFO;
+	}
+	for (i = 0; i < SCHED_HEAPS; i++) {
+		if (!s->heaps[i].n)
+			continue;
+		e = &s->heaps[i].e[0];
+		if (!best || sched_before(e, best)) {
+			best = e;
+			s->first = i;
+		}
+	}
+}
+
+/* After e became the head of queue k: whether it is the next event. */
+static void sched_new_head(struct sched *s, int k, const struct sched_entry *e)
+{
+	if (s->first < 0 || sched_before(e, sched_root(s, s->first)))
+		s->first = k;
 }
 
 natbed_time_t sched_next_due(const struct sched *s)
 {
-	int k = sched_first(s);
-
-	return k < 0 ? -1 : s->heaps[k].e[0].due;
+	return s->first < 0 ? -1 : sched_root(s, s->first)->due;
 }
 
 /* --- the slot pool ------------------------------------------------------ */
@@ -238,6 +296,10 @@ static int sched_grow(struct sched *s)
 			return -ENOMEM;
 		s->heaps[k].e = heap;
 	}
+	heap = realloc(s->fifo.e, (size_t)cap * sizeof(*heap));
+	if (!heap)
+		return -ENOMEM;
+	s->fifo.e = heap;
 	s->cap_slots = cap;
 	return 0;
 }
@@ -269,6 +331,46 @@ static void sched_slot_release(struct sched *s, uint32_t idx)
 		sl->gen = 1;
 	sl->next_free = s->free_head;
 	s->free_head = idx;
+}
+
+/* --- the FIFO of events due now ------------------------------------------ */
+
+/* Drops the cancelled events at the FIFO's head, freeing their slots. */
+static void sched_fifo_trim(struct sched *s)
+{
+	struct sched_fifo *q = &s->fifo;
+
+	while (q->cancelled && q->head < q->tail && !s->slots[q->e[q->head].slot].fn) {
+		sched_slot_release(s, q->e[q->head++].slot);
+		q->cancelled--;
+	}
+	if (q->head == q->tail)
+		q->head = q->tail = 0;
+}
+
+/* Appends e, whose slot is allocated: the FIFO holds at most a slot each,
+ * so when its end reaches the pool's capacity it has room at its start. */
+static void sched_fifo_push(struct sched *s, struct sched_entry e)
+{
+	struct sched_fifo *q = &s->fifo;
+
+	if (q->tail == s->cap_slots) {
+		memmove(q->e, q->e + q->head, (size_t)(q->tail - q->head) * sizeof(*q->e));
+		q->tail -= q->head;
+		q->head = 0;
+	}
+	s->slots[e.slot].heap = SCHED_FIFO;
+	s->slots[e.slot].heap_pos = q->tail;
+	q->e[q->tail++] = e;
+}
+
+/* Whether an event due at when_ns, scheduled at now, goes to the FIFO: due
+ * by now and not before its last event (which keeps it in order). */
+static bool sched_fifo_takes(const struct sched *s, natbed_time_t when_ns, natbed_time_t now)
+{
+	const struct sched_fifo *q = &s->fifo;
+
+	return when_ns <= now && (q->head == q->tail || q->e[q->tail - 1].due <= when_ns);
 }
 
 /* --- the real-time driver ----------------------------------------------- */
@@ -305,18 +407,23 @@ static size_t sched_dispatch(struct sched *s, natbed_time_t until_ns, size_t max
 	size_t ran = 0;
 	int k;
 
-	while (ran < max && (k = sched_first(s)) >= 0 && s->heaps[k].e[0].due <= until_ns) {
-		struct sched_heap *h = &s->heaps[k];
-		struct sched_entry top = h->e[0];
+	while (ran < max && (k = s->first) >= 0 && sched_root(s, k)->due <= until_ns) {
+		struct sched_entry top = *sched_root(s, k);
 		struct sched_slot *sl = &s->slots[top.slot];
 		sched_fn fn = sl->fn;
 		void *arg = sl->arg;
 
-		sched_heap_remove(s, h, 0);
+		if (k == SCHED_FIFO)
+			s->fifo.head++;
+		else
+			sched_heap_remove(s, &s->heaps[k], 0);
 		sched_slot_release(s, top.slot);
+		if (k == SCHED_FIFO)
+			sched_fifo_trim(s);
+		sched_refirst(s);
 		if (s->vc)
 			clock_virtual_set(s->vc, top.due);
-		fn(arg, clock_now(&s->clk));
+		fn(arg, sched_clock(s));
 		ran++;
 	}
 	return ran;
@@ -363,29 +470,40 @@ uint64_t sched_at(struct sched *s, natbed_time_t when_ns, sched_fn fn, void *arg
 	uint32_t idx = sched_slot_alloc(s);
 	struct sched_heap *h;
 	struct sched_entry e;
-	natbed_time_t ahead;
+	natbed_time_t now, ahead;
 
 	if (idx == SCHED_FREE)
 		return 0;
 	s->slots[idx].fn = fn;
 	s->slots[idx].arg = arg;
-	ahead = when_ns - clock_now(&s->clk);
+	e.due = when_ns;
+	e.seq = s->seq++;
+	e.slot = idx;
+	now = sched_clock(s);
+	if (sched_fifo_takes(s, when_ns, now)) {
+		sched_fifo_push(s, e);
+		if (s->fifo.tail - s->fifo.head == 1) {
+			sched_new_head(s, SCHED_FIFO, &e);
+			sched_arm(s);
+		}
+		return (uint64_t)s->slots[idx].gen << 32 | idx;
+	}
+	ahead = when_ns - now;
 	s->slots[idx].heap = ahead < SCHED_NEAR_NS  ? SCHED_NEAR
 			     : ahead < SCHED_MID_NS ? SCHED_MID
 						    : SCHED_FAR;
 	h = &s->heaps[s->slots[idx].heap];
-	e.due = when_ns;
-	e.seq = s->seq++;
-	e.slot = idx;
 	sched_sift_up(s, h, h->n++, e);
-	if (s->slots[idx].heap_pos == 0)
+	if (s->slots[idx].heap_pos == 0) {
+		sched_new_head(s, (int)s->slots[idx].heap, &e);
 		sched_arm(s);
+	}
 	return (uint64_t)s->slots[idx].gen << 32 | idx;
 }
 
 uint64_t sched_after(struct sched *s, natbed_time_t delay_ns, sched_fn fn, void *arg)
 {
-	return sched_at(s, clock_now(&s->clk) + delay_ns, fn, arg);
+	return sched_at(s, sched_clock(s) + delay_ns, fn, arg);
 }
 
 bool sched_cancel(struct sched *s, uint64_t id)
@@ -395,14 +513,27 @@ bool sched_cancel(struct sched *s, uint64_t id)
 
 	if (idx >= s->n_slots || s->slots[idx].heap_pos == SCHED_FREE || s->slots[idx].gen != gen)
 		return false;
+	if (s->slots[idx].heap == SCHED_FIFO) {
+		/* marked, its slot kept until it leaves the FIFO; the id is
+		 * stale from now on */
+		s->slots[idx].fn = NULL;
+		if (++s->slots[idx].gen == 0)
+			s->slots[idx].gen = 1;
+		s->fifo.cancelled++;
+		sched_fifo_trim(s);
+		sched_refirst(s);
+		sched_arm(s);
+		return true;
+	}
 	sched_heap_remove(s, &s->heaps[s->slots[idx].heap], s->slots[idx].heap_pos);
 	sched_slot_release(s, idx);
+	sched_refirst(s);
 	return true;
 }
 
 size_t sched_run_due(struct sched *s)
 {
-	size_t ran = sched_dispatch(s, clock_now(&s->clk), SCHED_RUN_DUE_MAX);
+	size_t ran = sched_dispatch(s, sched_clock(s), SCHED_RUN_DUE_MAX);
 
 	sched_arm(s);
 	return ran;

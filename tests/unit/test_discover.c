@@ -905,11 +905,33 @@ static void test_ports_classify(void **state)
 #undef PROBE
 }
 
+/* dg_ep_str as inet_ntop and "%s:%u" write it, at the extremes and for
+ * addresses and ports drawn at random. */
+static void test_ep_str(void **state)
+{
+	struct dg_ep ep;
+	char buf[DG_EP_STR], want[64], a[INET_ADDRSTRLEN];
+	struct rng r;
+
+	(void)state;
+	rng_seed(&r, 5, 0);
+	for (int i = 0; i < 5000; i++) {
+		uint32_t x = (uint32_t)rng_next(&r);
+
+		ep.addr = i == 0 ? 0 : i == 1 ? 0xffffffff : x;
+		ep.port = i == 0 ? 0 : i == 1 ? 0xffff : (uint16_t)(x >> 7);
+		inet_ntop(AF_INET, &ep.addr, a, sizeof(a));
+		snprintf(want, sizeof(want), "%s:%u", a, ntohs(ep.port));
+		assert_string_equal(dg_ep_str(&ep, buf), want);
+	}
+}
+
 /* Every case above runs in virtual time: the whole file in well under a
  * second of real time (ctest's timeout is the guard). */
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_ep_str),
 	    cmocka_unit_test(test_presets),
 	    cmocka_unit_test(test_preset_classes),
 	    cmocka_unit_test(test_address_dependent_mapping),

@@ -287,6 +287,53 @@ static void again_cb(void *arg, natbed_time_t now)
 
 /* sched_run_due() is bounded: an event that keeps rescheduling itself for
  * now does not hold the caller's loop; it is still due afterwards. */
+/* Events due now (the FIFO) and events due now from the heaps: one order,
+ * by due time then by when they were scheduled; a cancelled one in the
+ * middle of the FIFO is skipped and not counted. */
+static void test_due_now(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t id[8];
+
+	/* at 1000 (now): three due now, the middle one cancelled */
+	id[0] = sched_at(f->s, 1000, trace_cb, &f->p[0]);
+	id[1] = sched_at(f->s, 1000, trace_cb, &f->p[1]);
+	id[2] = sched_at(f->s, 1000, trace_cb, &f->p[2]);
+	assert_true(sched_cancel(f->s, id[1]));
+	assert_false(sched_cancel(f->s, id[1]));
+	assert_int_equal(sched_pending(f->s), 2);
+	assert_int_equal(sched_next_due(f->s), 1000);
+	/* the head cancelled too: the next is the last */
+	assert_true(sched_cancel(f->s, id[0]));
+	assert_int_equal(sched_pending(f->s), 1);
+	assert_int_equal(sched_run_until(f->s, 1000), 1);
+	assert_int_equal(f->t.tag[0], 2);
+	assert_int_equal(sched_next_due(f->s), -1);
+
+	/* At 2000 a heap event spawns one due now, after the other heap
+	 * event already due then (test_nested's spawn_cb: tag + 1). */
+	f->t.n = 0;
+	sched_at(f->s, 2000, spawn_cb, &f->p[10]);
+	sched_at(f->s, 2000, trace_cb, &f->p[20]);
+	assert_int_equal(sched_run_until(f->s, 2000), 3);
+	assert_int_equal(f->t.tag[0], 10);
+	assert_int_equal(f->t.tag[1], 20);
+	assert_int_equal(f->t.tag[2], 11);
+
+	/* Many due now, in turns (again_cb in test_run_due_bounded keeps the
+	 * FIFO from emptying until its end reaches its capacity). */
+	f->t.n = 0;
+	for (int round = 0; round < 40; round++) {
+		for (int i = 0; i < 50; i++)
+			sched_at(f->s, 2000, trace_cb, &f->p[100 + i]);
+		assert_int_equal(sched_run_until(f->s, 2000), 50);
+	}
+	assert_int_equal(f->t.n, 2000);
+	for (int i = 0; i < 2000; i++)
+		assert_int_equal(f->t.tag[i], 100 + i % 50);
+	assert_int_equal(sched_pending(f->s), 0);
+}
+
 static void test_run_due_bounded(void **state)
 {
 	struct fixture *f = *state;
@@ -436,6 +483,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_cancel_random, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_near_far, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_nested, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_due_now, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_run_until, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_run_due_bounded, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_million, fx_setup, fx_teardown),
