@@ -343,6 +343,52 @@ static void rw_str_pair(struct rw_buf *out, const char *indent, const char *x, c
 	rw_putc(']', out);
 }
 
+/* A member KEY: VALUE at indent, then ",\n" (the last member of an object
+ * writes its own end). */
+static void rw_m_str(struct rw_buf *out, const char *indent, const char *key, const char *v)
+{
+	rw_key(out, indent, key);
+	rw_string(out, v);
+	rw_puts(",\n", out);
+}
+
+static void rw_m_real(struct rw_buf *out, const char *indent, const char *key, double x, int digits)
+{
+	rw_key(out, indent, key);
+	rw_real(out, x, digits);
+	rw_puts(",\n", out);
+}
+
+static void rw_m_bool(struct rw_buf *out, const char *indent, const char *key, bool v)
+{
+	rw_key(out, indent, key);
+	rw_puts(v ? "true" : "false", out);
+	rw_puts(",\n", out);
+}
+
+static void rw_m_pair(struct rw_buf *out, const char *indent, const char *key, const char *x,
+		      const char *y)
+{
+	rw_key(out, indent, key);
+	rw_str_pair(out, indent, x, y);
+	rw_puts(",\n", out);
+}
+
+/* One try of an attempt's list, its members sorted by key. */
+static void rw_try(struct rw_buf *out, const char *in, const char *in2, const struct res_try *t)
+{
+	rw_puts(in, out);
+	rw_puts("  {\n", out);
+	rw_m_str(out, in2, "method", t->method);
+	rw_m_real(out, in2, "ms", t->ms, 3);
+	rw_m_str(out, in2, "reason", t->reason);
+	rw_key(out, in2, "success");
+	rw_puts(t->success ? "true" : "false", out);
+	rw_putc('\n', out);
+	rw_puts(in, out);
+	rw_puts("  }", out);
+}
+
 /* An attempt object as an element of the attempts list, two levels down:
  * its members sorted by key, as results.json's whole dump has them. */
 static int rw_attempt(struct rw_buf *out, struct results *r, size_t i_att,
@@ -353,72 +399,27 @@ static int rw_attempt(struct rw_buf *out, struct results *r, size_t i_att,
 	int ea, eb;
 
 	rw_puts("{\n", out);
-	rw_key(out, in, "auth_ms");
-	rw_real(out, a->auth_ms, 3);
-	rw_puts(",\n", out);
+	rw_m_real(out, in, "auth_ms", a->auth_ms, 3);
 	if (results_attempt_exit(r, i_att, &ea, &eb))
 		rw_printf(out, "%s\"exit\": [\n%s  %d,\n%s  %d\n%s],\n", in, in, ea, in, eb, in);
-	rw_key(out, in, "gate");
-	rw_string(out, a->gate);
-	rw_puts(",\n", out);
-	rw_key(out, in, "local");
-	rw_string(out, a->local);
-	rw_puts(",\n", out);
-	rw_key(out, in, "loss");
-	rw_real(out, a->loss, 6);
-	rw_puts(",\n", out);
-	rw_key(out, in, "method");
-	rw_string(out, a->method);
-	rw_puts(",\n", out);
-	rw_key(out, in, "nat");
-	rw_str_pair(out, in, a->nat_a, a->nat_b);
-	rw_puts(",\n", out);
-	rw_key(out, in, "pair");
-	rw_str_pair(out, in, a->a, a->b);
-	rw_puts(",\n", out);
-	rw_key(out, in, "path");
-	rw_string(out, a->path);
-	rw_puts(",\n", out);
-	rw_key(out, in, "reason");
-	rw_string(out, a->reason);
-	rw_puts(",\n", out);
-	rw_key(out, in, "remote");
-	rw_string(out, a->remote);
-	rw_puts(",\n", out);
-	rw_key(out, in, "rtt_ms");
-	rw_real(out, a->rtt_ms, 3);
-	rw_puts(",\n", out);
-	rw_key(out, in, "setup_ms");
-	rw_real(out, a->setup_ms, 3);
-	rw_puts(",\n", out);
-	rw_key(out, in, "success");
-	rw_puts(a->success ? "true" : "false", out);
-	rw_puts(",\n", out);
-	rw_key(out, in, "t_s");
-	rw_real(out, a->t_s, 6);
-	rw_puts(",\n", out);
+	rw_m_str(out, in, "gate", a->gate);
+	rw_m_str(out, in, "local", a->local);
+	rw_m_real(out, in, "loss", a->loss, 6);
+	rw_m_str(out, in, "method", a->method);
+	rw_m_pair(out, in, "nat", a->nat_a, a->nat_b);
+	rw_m_pair(out, in, "pair", a->a, a->b);
+	rw_m_str(out, in, "path", a->path);
+	rw_m_str(out, in, "reason", a->reason);
+	rw_m_str(out, in, "remote", a->remote);
+	rw_m_real(out, in, "rtt_ms", a->rtt_ms, 3);
+	rw_m_real(out, in, "setup_ms", a->setup_ms, 3);
+	rw_m_bool(out, in, "success", a->success);
+	rw_m_real(out, in, "t_s", a->t_s, 6);
 	rw_key(out, in, "tried");
 	rw_puts(a->n_tried ? "[" : "[]", out);
 	for (i = 0; i < a->n_tried; i++) {
-		const struct res_try *t = &a->tried[i];
-
 		rw_puts(i ? ",\n" : "\n", out);
-		rw_puts(in, out);
-		rw_puts("  {\n", out);
-		rw_key(out, in2, "method");
-		rw_string(out, t->method);
-		rw_puts(",\n", out);
-		rw_key(out, in2, "ms");
-		rw_real(out, t->ms, 3);
-		rw_puts(",\n", out);
-		rw_key(out, in2, "reason");
-		rw_string(out, t->reason);
-		rw_puts(",\n", out);
-		rw_key(out, in2, "success");
-		rw_puts(t->success ? "true" : "false", out);
-		rw_putc('\n', out);
-		rw_puts(in, out);
-		rw_puts("  }", out);
+		rw_try(out, in, in2, &a->tried[i]);
 	}
 	if (a->n_tried) {
 		rw_putc('\n', out);
