@@ -33,6 +33,7 @@ struct turn_peer {
 	int perm_ok, bound, asked;
 	int released;	       /* turn_release_addr: no longer refreshed */
 	natbed_time_t free_at; /* released: the slot may serve another peer from then */
+	size_t idx;	       /* its slot in the table (slots never move) */
 	uint64_t refresh_ev;
 };
 
@@ -68,16 +69,6 @@ struct turn {
 	struct rng rng;
 	struct turn_stats st;
 };
-
-/* Where p stands in the table. */
-static size_t turn_peer_index(const struct turn *t, const struct turn_peer *p)
-{
-	size_t i;
-
-	for (i = 0; i < t->n_peers && t->peers[i] != p; i++)
-		;
-	return i;
-}
 
 static void turn_fail(struct turn *t, const char *reason)
 {
@@ -239,7 +230,7 @@ static void turn_peer_refresh_cb(void *arg, natbed_time_t now)
 {
 	struct turn_peer *p = arg;
 	struct turn *t = p->t;
-	int idx = (int)turn_peer_index(t, p);
+	int idx = (int)p->idx;
 
 	p->refresh_ev = 0;
 	t->st.refreshes++;
@@ -500,8 +491,8 @@ struct turn *turn_new(const struct dgram *dg, const struct turn_cfg *cfg,
 }
 
 /* A slot for a new peer: one released and past its quarantine, else a
- * new one. NULL when TURN_PEERS_MAX are in use or on ENOMEM. */
-static struct turn_peer *turn_slot(struct turn *t)
+ * new one. Its index, or -1 when TURN_PEERS_MAX are in use or on ENOMEM. */
+static int turn_slot(struct turn *t)
 {
 	natbed_time_t now = sched_now(t->dg->s);
 	struct turn_peer **grown;
@@ -509,19 +500,19 @@ static struct turn_peer *turn_slot(struct turn *t)
 
 	for (i = 0; i < t->n_peers; i++)
 		if (t->peers[i]->released && now >= t->peers[i]->free_at)
-			return t->peers[i];
+			return (int)i;
 	if (t->n_peers == TURN_PEERS_MAX)
-		return NULL;
+		return -1;
 	if (t->n_peers == t->cap_peers) {
 		cap = t->cap_peers ? 2 * t->cap_peers : 8;
 		grown = realloc(t->peers, cap * sizeof(*grown));
 		if (!grown)
-			return NULL;
+			return -1;
 		t->peers = grown;
 		t->cap_peers = cap;
 	}
 	t->peers[t->n_peers] = calloc(1, sizeof(struct turn_peer));
-	return t->peers[t->n_peers] ? t->peers[t->n_peers++] : NULL;
+	return t->peers[t->n_peers] ? (int)t->n_peers++ : -1;
 }
 
 /* A peer entry for ep (a channel when with_channel), once; a released one
@@ -530,6 +521,7 @@ static int turn_add_peer(struct turn *t, const struct dg_ep *ep, int with_channe
 {
 	struct turn_peer *p;
 	size_t i;
+	int slot;
 
 	if (!ep->addr)
 		return -EINVAL;
@@ -545,11 +537,12 @@ static int turn_add_peer(struct turn *t, const struct dg_ep *ep, int with_channe
 			turn_ask_peer(t, (int)i);
 		return 0;
 	}
-	p = turn_slot(t);
-	if (!p)
+	slot = turn_slot(t);
+	if (slot < 0)
 		return -ENOSPC;
-	i = (size_t)turn_peer_index(t, p);
-	*p = (struct turn_peer){.t = t, .ep = *ep};
+	i = (size_t)slot;
+	p = t->peers[i];
+	*p = (struct turn_peer){.t = t, .ep = *ep, .idx = i};
 	if (with_channel)
 		p->channel = (uint16_t)(TURN_CHANNEL_FIRST + i);
 	if (t->state == TURN_READY)

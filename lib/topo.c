@@ -714,6 +714,7 @@ static int entity_name(struct loader *ld, const yaml_node_t *k, const char *path
 	static const char *const reserved[] = {"fabric", "internet"};
 	const char *name = (const char *)k->data.scalar.value, *what;
 	size_t i, len = strlen(name);
+	bool is_nat;
 	int line;
 
 	if (!len || name[0] < 'a' || name[0] > 'z' ||
@@ -737,8 +738,9 @@ static int entity_name(struct loader *ld, const yaml_node_t *k, const char *path
 				 "the name is already used by the %s at line %d", what, line);
 	if (topo_copy_str(dst, TOPO_NAME_MAX, name) < 0)
 		return -1;
-	if (tidx_put_name(&ld->names, dst, !strcmp(kind, "NAT") ? TIDX_NAT : TIDX_HOST,
-			  !strcmp(kind, "NAT") ? ld->n_nats - 1 : ld->n_hosts - 1) < 0)
+	is_nat = strcmp(kind, "NAT") == 0;
+	if (tidx_put_name(&ld->names, dst, is_nat ? TIDX_NAT : TIDX_HOST,
+			  is_nat ? ld->n_nats - 1 : ld->n_hosts - 1) < 0)
 		return topo_fail(ld, line_of(k), path, "out of memory");
 	return 0;
 }
