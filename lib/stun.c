@@ -204,28 +204,76 @@ static EVP_MAC_CTX *stun_hmac_new(const char *digest)
 	return ctx;
 }
 
-/* HMAC over hdr[0..20) then body[0..bodylen), with the named digest. A
- * context per digest is made once (per thread) and re-keyed for each
- * message: fetching the MAC and its digest by name took longer than the
- * MAC itself, and natbed sim authenticates every client at its gate. */
+/* Keyed HMAC contexts kept per thread: re-initialised with no key, a
+ * context starts again from the digest state its key left (OpenSSL's
+ * HMAC_Init_ex reset), where setting the key costs two more digest blocks
+ * and OpenSSL's parameter handling: natbed sim authenticates every client
+ * at its gate, with the few keys of the topology's gates. */
+#define STUN_HMAC_KEPT	  8
+#define STUN_HMAC_KEY_MAX 64 /* longer keys get a context of their own each time */
+
+struct stun_hmac_kept {
+	EVP_MAC_CTX *ctx;
+	int digest; /* 0 SHA1, 1 SHA256 */
+	size_t keylen;
+	uint8_t key[STUN_HMAC_KEY_MAX];
+};
+
+/* A context for (digest k, key), initialised for a new message: kept, or
+ * NULL on failure. *own: the caller frees it. */
+static EVP_MAC_CTX *stun_hmac_ctx(const char *digest, int k, const uint8_t *key, size_t keylen,
+				  bool *own)
+{
+	static _Thread_local struct stun_hmac_kept kept[STUN_HMAC_KEPT];
+	static _Thread_local unsigned next;
+	struct stun_hmac_kept *e;
+	EVP_MAC_CTX *ctx;
+	unsigned i;
+
+	*own = !key || keylen > STUN_HMAC_KEY_MAX;
+	if (*own) { /* EVP_MAC_init would keep the last key: a context of its own */
+		ctx = stun_hmac_new(digest);
+		if (ctx && !EVP_MAC_init(ctx, key, keylen, NULL)) {
+			EVP_MAC_CTX_free(ctx);
+			ctx = NULL;
+		}
+		return ctx;
+	}
+	for (i = 0; i < STUN_HMAC_KEPT; i++) {
+		e = &kept[i];
+		if (e->ctx && e->digest == k && e->keylen == keylen && !memcmp(e->key, key, keylen))
+			return EVP_MAC_init(e->ctx, NULL, 0, NULL) ? e->ctx : NULL;
+	}
+	e = &kept[next++ % STUN_HMAC_KEPT]; /* the oldest key kept gives way */
+	if (e->ctx && e->digest != k) {
+		EVP_MAC_CTX_free(e->ctx);
+		e->ctx = NULL;
+	}
+	if (!e->ctx && !(e->ctx = stun_hmac_new(digest)))
+		return NULL;
+	e->digest = k;
+	e->keylen = 0; /* until the key is set */
+	if (!EVP_MAC_init(e->ctx, key, keylen, NULL))
+		return NULL;
+	memcpy(e->key, key, keylen);
+	e->keylen = keylen;
+	return e->ctx;
+}
+
+/* HMAC over hdr[0..20) then body[0..bodylen), with the named digest
+ * ("SHA1" or "SHA256"). */
 static int stun_hmac(const char *digest, const uint8_t *key, size_t keylen, const uint8_t *hdr,
 		     const uint8_t *body, size_t bodylen, uint8_t *out, size_t outcap)
 {
-	static _Thread_local EVP_MAC_CTX *kept[2]; /* SHA1, SHA256 */
-	int k = strcmp(digest, "SHA256") == 0;
-	EVP_MAC_CTX *ctx;
+	bool own;
+	EVP_MAC_CTX *ctx = stun_hmac_ctx(digest, strcmp(digest, "SHA256") == 0, key, keylen, &own);
 	size_t outlen = 0;
 	int ret = -EIO;
 
-	if (!key) /* EVP_MAC_init would keep the last key: a context of its own */
-		ctx = stun_hmac_new(digest);
-	else if (!(ctx = kept[k]) && (ctx = kept[k] = stun_hmac_new(digest)) == NULL)
-		return -EIO;
-	if (ctx && EVP_MAC_init(ctx, key, keylen, NULL) &&
-	    EVP_MAC_update(ctx, hdr, STUN_HEADER_LEN) && EVP_MAC_update(ctx, body, bodylen) &&
+	if (ctx && EVP_MAC_update(ctx, hdr, STUN_HEADER_LEN) && EVP_MAC_update(ctx, body, bodylen) &&
 	    EVP_MAC_final(ctx, out, &outlen, outcap))
 		ret = (int)outlen;
-	if (!key)
+	if (own)
 		EVP_MAC_CTX_free(ctx);
 	return ret;
 }

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <arpa/inet.h>
 #include <cmocka.h>
@@ -129,6 +130,70 @@ static void test_churn(void **state)
 	flowtab_free(t);
 }
 
+/* A reference of the same contract: an array in recency order, searched
+ * from end to end. */
+struct ref_flow {
+	struct flow_tuple k;
+	uint64_t next;
+};
+
+static uint64_t ref_next(struct ref_flow *r, size_t *n, size_t max, const struct flow_tuple *k)
+{
+	struct ref_flow f = {*k, 0};
+	size_t i;
+
+	for (i = 0; i < *n; i++)
+		if (r[i].k.src == k->src && r[i].k.sport == k->sport && r[i].k.dst == k->dst &&
+		    r[i].k.dport == k->dport && r[i].k.proto == k->proto)
+			break;
+	if (i < *n) {
+		f = r[i];
+	} else if (*n == max) {
+		i = 0; /* the least recent, forgotten */
+	} else {
+		i = (*n)++;
+		f.next = 0;
+		goto place;
+	}
+	memmove(&r[i], &r[i + 1], (*n - i - 1) * sizeof(*r));
+place:
+	f.next++;
+	r[*n - 1] = f;
+	return f.next - 1;
+}
+
+/* Random flows from a small universe through a small table, whose index
+ * then fills its runs and frees slots in their middle (the backward
+ * shift): every number is the reference's, and the recency order too. */
+static void test_against_reference(void **state)
+{
+	enum { MAX = 13, UNIVERSE = 40, STEPS = 20000 };
+	struct flowtab *t = flowtab_new(MAX);
+	struct ref_flow ref[MAX];
+	size_t n = 0, i;
+	uint64_t x = 0x243f6a8885a308d3ull;
+
+	(void)state;
+	assert_non_null(t);
+	for (i = 0; i < STEPS; i++) {
+		struct flow_tuple k;
+
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		k = t_udp(0x0a000001, (uint16_t)(1000 + x % UNIVERSE), 0x0a000002, 53);
+		assert_int_equal(flowtab_next(t, &k), ref_next(ref, &n, MAX, &k));
+	}
+	{
+		struct flowtab_stats st;
+
+		flowtab_get_stats(t, &st);
+		assert_int_equal(st.flows, n);
+		assert_true(st.recycled > STEPS / 4);
+	}
+	for (i = 0; i < n; i++) /* the least recent first: each one's next number */
+		assert_int_equal(flowtab_next(t, &ref[i].k), ref[i].next);
+	flowtab_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -136,6 +201,7 @@ int main(void)
 	    cmocka_unit_test(test_every_field_counts),
 	    cmocka_unit_test(test_full_recycles_least_recent),
 	    cmocka_unit_test(test_churn),
+	    cmocka_unit_test(test_against_reference),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -570,6 +570,52 @@ static void integrity_sha256_round_trip(void **state)
 	expect_result(buf, (size_t)n, 0, STUN_PARSE_BAD_FINGERPRINT);
 }
 
+/* HMAC contexts are kept per key (lib/stun.c): more keys than are kept,
+ * both digests with the same key, a key longer than any kept, each asked
+ * for again after the others: the same message gets the same MAC each
+ * time, and it checks with its own key only. */
+static int hmac_msg(uint8_t *buf, size_t cap, bool sha256, const uint8_t *key, size_t keylen)
+{
+	struct stun_builder b;
+
+	stun_msg_build_init(&b, buf, cap, STUN_METHOD_BINDING, STUN_CLASS_REQUEST, rfc5769_txid,
+			    false);
+	stun_msg_build_string(&b, STUN_ATTR_USERNAME, "alice");
+	stun_msg_build_integrity(&b, sha256, key, keylen);
+	return stun_msg_build_finish(&b);
+}
+
+static void integrity_keys_kept_apart(void **state)
+{
+	enum { KEYS = 21 };
+	static uint8_t first[KEYS][2][128];
+	uint8_t key[KEYS][100], buf[128];
+	size_t len[KEYS];
+	struct stun_msg m;
+	int round, i, d, n;
+
+	(void)state;
+	for (i = 0; i < KEYS; i++) {
+		len[i] = i == KEYS - 1 ? sizeof(key[i]) : (size_t)(1 + i % 5);
+		memset(key[i], 'a' + i, len[i]);
+	}
+	for (round = 0; round < 3; round++)
+		for (i = 0; i < KEYS; i++)
+			for (d = 0; d < 2; d++) {
+				n = hmac_msg(buf, sizeof(buf), d, key[i], len[i]);
+				assert_true(n > 0 && n <= (int)sizeof(buf));
+				if (round == 0)
+					memcpy(first[i][d], buf, (size_t)n);
+				else
+					assert_memory_equal(first[i][d], buf, (size_t)n);
+				assert_int_equal(parse(buf, (size_t)n, &m), STUN_PARSE_OK);
+				assert_int_equal(stun_msg_check_integrity(&m, d, key[i], len[i]), 0);
+				assert_int_equal(stun_msg_check_integrity(
+						     &m, d, key[(i + 1) % KEYS], len[(i + 1) % KEYS]),
+						 -EBADMSG);
+			}
+}
+
 static void attrs_after_integrity_ignored(void **state)
 {
 	struct stun_builder b;
@@ -767,6 +813,7 @@ int main(void)
 	    cmocka_unit_test(classic_rfc3489_round_trip),
 	    cmocka_unit_test(error_and_unknown_round_trip),
 	    cmocka_unit_test(integrity_sha256_round_trip),
+	    cmocka_unit_test(integrity_keys_kept_apart),
 	    cmocka_unit_test(attrs_after_integrity_ignored),
 	    cmocka_unit_test(builder_bounds),
 	    cmocka_unit_test(parse_resets_msg),
