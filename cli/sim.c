@@ -364,43 +364,9 @@ static int sim_round_end(struct sim *x)
 
 /* --- checkpoints ----------------------------------------------------------- */
 
-static struct nat *sim_p_nat(void *ctx, const char *name)
-{
-	return vnet_nat(ctx, name);
-}
-
-static struct fw *sim_p_firewall(void *ctx, const char *name)
-{
-	return vnet_firewall(ctx, name);
-}
-
-static struct gate *sim_p_gate(void *ctx, const char *name)
-{
-	return vnet_gate(ctx, name);
-}
-
-static int sim_p_link(void *ctx, const char *name, struct link **up, struct link **down)
-{
-	return vnet_link(ctx, name, up, down);
-}
-
-static struct flowtab *sim_p_flows(void *ctx)
-{
-	return vnet_flowtab(ctx);
-}
-
-static size_t sim_p_in_flight(void *ctx)
-{
-	struct vnet_stats st;
-
-	vnet_stats(ctx, &st);
-	return (size_t)st.in_flight;
-}
-
 static json_t *sim_engines(struct sim *x)
 {
-	struct emu_parts p = {x->v,	  sim_p_nat,   sim_p_firewall, sim_p_gate,
-			      sim_p_link, sim_p_flows, sim_p_in_flight};
+	struct emu_parts p = emu_vnet_parts(x->v);
 
 	return emu_ckpt_state(&p, x->t, sched_now(x->s));
 }

@@ -11,11 +11,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engines.h"
 #include "firewall.h"
 #include "flowtab_ctl.h"
 #include "gate.h"
+#include "linkset.h"
 #include "nat.h"
 #include "natbed/link_ctl.h"
+#include "vnet.h"
 
 #define EMU_CKPT_WHY_MAX 512 /* a part's own reason, before the path is put in front */
 
@@ -57,19 +60,19 @@ struct emu_ckpt_kind {
 
 static bool emu_nat_has(const struct emu_parts *f, const char *name)
 {
-	return f->nat(f->ctx, name) != NULL;
+	return engines_nat(f->eng, name) != NULL;
 }
 
 static json_t *emu_nat_save(const struct emu_parts *f, const char *name, natbed_time_t now)
 {
-	return nat_checkpoint(f->nat(f->ctx, name), now);
+	return nat_checkpoint(engines_nat(f->eng, name), now);
 }
 
 static void *emu_nat_prepare(const struct emu_parts *f, const char *name, const json_t *j,
 			     natbed_time_t now, char *why, size_t whylen)
 {
 	char buf[EMU_CKPT_WHY_MAX] = "";
-	struct nat *fresh = nat_restore_prepare(f->nat(f->ctx, name), j, now, buf, sizeof(buf));
+	struct nat *fresh = nat_restore_prepare(engines_nat(f->eng, name), j, now, buf, sizeof(buf));
 	size_t n = strlen(name);
 	const char *r = buf;
 
@@ -83,7 +86,7 @@ static void *emu_nat_prepare(const struct emu_parts *f, const char *name, const 
 
 static void emu_nat_adopt(const struct emu_parts *f, const char *name, void *fresh)
 {
-	nat_adopt(f->nat(f->ctx, name), fresh);
+	nat_adopt(engines_nat(f->eng, name), fresh);
 }
 
 static void emu_nat_discard(void *fresh)
@@ -93,19 +96,19 @@ static void emu_nat_discard(void *fresh)
 
 static bool emu_fw_has(const struct emu_parts *f, const char *name)
 {
-	return f->firewall(f->ctx, name) != NULL;
+	return engines_firewall(f->eng, name) != NULL;
 }
 
 static json_t *emu_fw_save(const struct emu_parts *f, const char *name, natbed_time_t now)
 {
-	return fw_checkpoint(f->firewall(f->ctx, name), now);
+	return fw_checkpoint(engines_firewall(f->eng, name), now);
 }
 
 static void *emu_fw_prepare(const struct emu_parts *f, const char *name, const json_t *j,
 			    natbed_time_t now, char *why, size_t whylen)
 {
 	char buf[EMU_CKPT_WHY_MAX] = "";
-	struct fw *fresh = fw_restore_prepare(f->firewall(f->ctx, name), j, now, buf, sizeof(buf));
+	struct fw *fresh = fw_restore_prepare(engines_firewall(f->eng, name), j, now, buf, sizeof(buf));
 
 	snprintf(why, whylen, ": %s", buf);
 	return fresh;
@@ -113,7 +116,7 @@ static void *emu_fw_prepare(const struct emu_parts *f, const char *name, const j
 
 static void emu_fw_adopt(const struct emu_parts *f, const char *name, void *fresh)
 {
-	fw_adopt(f->firewall(f->ctx, name), fresh);
+	fw_adopt(engines_firewall(f->eng, name), fresh);
 }
 
 static void emu_fw_discard(void *fresh)
@@ -123,19 +126,19 @@ static void emu_fw_discard(void *fresh)
 
 static bool emu_gate_has(const struct emu_parts *f, const char *name)
 {
-	return f->gate(f->ctx, name) != NULL;
+	return engines_gate(f->eng, name) != NULL;
 }
 
 static json_t *emu_gate_save(const struct emu_parts *f, const char *name, natbed_time_t now)
 {
-	return gate_checkpoint(f->gate(f->ctx, name), now);
+	return gate_checkpoint(engines_gate(f->eng, name), now);
 }
 
 static void *emu_gate_prepare(const struct emu_parts *f, const char *name, const json_t *j,
 			      natbed_time_t now, char *why, size_t whylen)
 {
 	char buf[EMU_CKPT_WHY_MAX] = "";
-	struct gate *fresh = gate_restore_prepare(f->gate(f->ctx, name), j, now, buf, sizeof(buf));
+	struct gate *fresh = gate_restore_prepare(engines_gate(f->eng, name), j, now, buf, sizeof(buf));
 
 	snprintf(why, whylen, ": %s", buf);
 	return fresh;
@@ -143,7 +146,7 @@ static void *emu_gate_prepare(const struct emu_parts *f, const char *name, const
 
 static void emu_gate_adopt(const struct emu_parts *f, const char *name, void *fresh)
 {
-	gate_adopt(f->gate(f->ctx, name), fresh);
+	gate_adopt(engines_gate(f->eng, name), fresh);
 }
 
 static void emu_gate_discard(void *fresh)
@@ -160,14 +163,14 @@ static bool emu_link_has(const struct emu_parts *f, const char *name)
 {
 	struct emu_link_pair p;
 
-	return f->link(f->ctx, name, &p.dir[0], &p.dir[1]) == 0;
+	return linkset_find(f->links, name, &p.dir[0], &p.dir[1]) == 0;
 }
 
 static json_t *emu_link_save(const struct emu_parts *f, const char *name, natbed_time_t now)
 {
 	struct emu_link_pair p;
 
-	f->link(f->ctx, name, &p.dir[0], &p.dir[1]);
+	linkset_find(f->links, name, &p.dir[0], &p.dir[1]);
 	return json_pack("{s:o,s:o}", emu_ckpt_dir[0], link_checkpoint(p.dir[0], now),
 			 emu_ckpt_dir[1], link_checkpoint(p.dir[1], now));
 }
@@ -194,7 +197,7 @@ static void *emu_link_prepare(const struct emu_parts *f, const char *name, const
 		snprintf(why, whylen, ": out of memory");
 		return NULL;
 	}
-	f->link(f->ctx, name, &p.dir[0], &p.dir[1]);
+	linkset_find(f->links, name, &p.dir[0], &p.dir[1]);
 	for (d = 0; d < 2; d++) {
 		x->dir[d] = link_restore_prepare(p.dir[d], json_object_get(j, emu_ckpt_dir[d]), now,
 						 buf, sizeof(buf));
@@ -211,7 +214,7 @@ static void emu_link_adopt(const struct emu_parts *f, const char *name, void *fr
 {
 	struct emu_link_pair p, *x = fresh;
 
-	f->link(f->ctx, name, &p.dir[0], &p.dir[1]);
+	linkset_find(f->links, name, &p.dir[0], &p.dir[1]);
 	link_adopt(p.dir[0], x->dir[0]);
 	link_adopt(p.dir[1], x->dir[1]);
 	free(x);
@@ -235,8 +238,8 @@ json_t *emu_ckpt_state(const struct emu_parts *f, const struct topo *t, natbed_t
 {
 	json_t *all = json_pack("{s:i,s:s,s:I,s:o,s:I}", "natbed_checkpoint", EMU_CKPT_FORMAT,
 				"topology", t->name, "seed", (json_int_t)t->seed, "flows",
-				flowtab_checkpoint(f->flows(f->ctx)), "in_flight",
-				(json_int_t)f->in_flight(f->ctx));
+				flowtab_checkpoint(f->flows), "in_flight",
+				(json_int_t)f->in_flight);
 	size_t k, i;
 
 	for (k = 0; all && k < EMU_CKPT_KINDS; k++) {
@@ -285,51 +288,25 @@ static void emu_ckpt_log(struct fabric *f, const char *event, const char *path)
 
 /* --- a fabric's parts ---------------------------------------------------- */
 
-static struct nat *emu_fab_nat(void *ctx, const char *name)
+struct emu_parts emu_fabric_parts(struct fabric *f)
 {
-	return fabric_nat(ctx, name);
+	return (struct emu_parts){fabric_engines(f), fabric_links(f), fabric_flowtab(f),
+				  fabric_in_flight(f)};
 }
 
-static struct fw *emu_fab_firewall(void *ctx, const char *name)
+struct emu_parts emu_vnet_parts(struct vnet *v)
 {
-	return fabric_firewall(ctx, name);
-}
+	struct vnet_stats st;
 
-static struct gate *emu_fab_gate(void *ctx, const char *name)
-{
-	return fabric_gate(ctx, name);
-}
-
-static int emu_fab_link(void *ctx, const char *name, struct link **up, struct link **down)
-{
-	return fabric_link(ctx, name, up, down);
-}
-
-static struct flowtab *emu_fab_flows(void *ctx)
-{
-	return fabric_flowtab(ctx);
-}
-
-static size_t emu_fab_in_flight(void *ctx)
-{
-	return fabric_in_flight(ctx);
-}
-
-static struct emu_parts emu_fab_parts(struct fabric *f)
-{
-	return (struct emu_parts){f,
-				  emu_fab_nat,
-				  emu_fab_firewall,
-				  emu_fab_gate,
-				  emu_fab_link,
-				  emu_fab_flows,
-				  emu_fab_in_flight};
+	vnet_stats(v, &st);
+	return (struct emu_parts){vnet_engines(v), vnet_links(v), vnet_flowtab(v),
+				  (size_t)st.in_flight};
 }
 
 json_t *emu_ckpt_write(struct fabric *f, const struct topo *t, natbed_time_t now, const char *path,
 		       char *err, size_t errlen)
 {
-	struct emu_parts parts = emu_fab_parts(f);
+	struct emu_parts parts = emu_fabric_parts(f);
 	json_t *all = emu_ckpt_state(&parts, t, now), *res;
 	char tmp[4096];
 	FILE *fp = NULL;
@@ -507,7 +484,7 @@ static int emu_ckpt_prepare(const struct emu_parts *f, const struct topo *t, con
 	for (k = 0; k < EMU_CKPT_KINDS; k++)
 		if (emu_ckpt_prepare_kind(f, t, file, all, now, k, x, err, errlen) < 0)
 			return -1;
-	x->flows = flowtab_restore_prepare(f->flows(f->ctx), json_object_get(all, "flows"), why,
+	x->flows = flowtab_restore_prepare(f->flows, json_object_get(all, "flows"), why,
 					   sizeof(why));
 	if (!x->flows) {
 		snprintf(err, errlen, "%s: flows: %s", file, why);
@@ -528,14 +505,14 @@ static void emu_ckpt_adopt(const struct emu_parts *f, const struct topo *t,
 				emu_ckpt_kinds[k].adopt(f, emu_ckpt_part(t, i), x->fresh[k][i]);
 				x->fresh[k][i] = NULL;
 			}
-	flowtab_adopt(f->flows(f->ctx), x->flows);
+	flowtab_adopt(f->flows, x->flows);
 	x->flows = NULL;
 }
 
 json_t *emu_ckpt_restore(struct fabric *f, const struct topo *t, natbed_time_t now,
 			 const char *path, char *err, size_t errlen)
 {
-	struct emu_parts parts = emu_fab_parts(f);
+	struct emu_parts parts = emu_fabric_parts(f);
 	struct emu_ckpt_fresh x = {0};
 	json_error_t jerr;
 	json_t *all = json_load_file(path, 0, &jerr), *res = NULL;

@@ -31,21 +31,24 @@
 
 #define EMU_CKPT_FORMAT 1
 
+struct engines;
 struct flowtab;
+struct linkset;
+struct vnet;
 
 /* The engines a checkpoint holds, reached by the names of their parts (a
  * host, a NAT, "internet" for the core's link) wherever they run: a
- * fabric (natbed-emu, below) or a virtual network (natbed sim). Each
- * returns NULL (link: -1) where there is none by that name. */
+ * fabric (natbed-emu) or a virtual network (natbed sim). */
 struct emu_parts {
-	void *ctx;
-	struct nat *(*nat)(void *ctx, const char *name);
-	struct fw *(*firewall)(void *ctx, const char *name);
-	struct gate *(*gate)(void *ctx, const char *name);
-	int (*link)(void *ctx, const char *name, struct link **up, struct link **down);
-	struct flowtab *(*flows)(void *ctx);
-	size_t (*in_flight)(void *ctx);
+	const struct engines *eng; /* the NATs, firewalls and gates */
+	struct linkset *links;	   /* the hosts', the NATs' and the core's links */
+	struct flowtab *flows;	   /* the packet numbers per flow */
+	size_t in_flight;	   /* packets on their way: counted, not saved */
 };
+
+/* A fabric's parts, and a virtual network's. */
+struct emu_parts emu_fabric_parts(struct fabric *f);
+struct emu_parts emu_vnet_parts(struct vnet *v);
 
 /* The whole state of p's engines at now, as a checkpoint file holds it
  * (above). A new reference, or NULL on ENOMEM. */

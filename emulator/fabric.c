@@ -1161,6 +1161,16 @@ const struct pcp_counters *fabric_pcp(struct fabric *f, const char *name)
 	return engines_pcp(&f->eng, name);
 }
 
+const struct engines *fabric_engines(struct fabric *f)
+{
+	return &f->eng;
+}
+
+struct linkset *fabric_links(struct fabric *f)
+{
+	return f->links;
+}
+
 struct nat *fabric_nat(struct fabric *f, const char *name)
 {
 	return engines_nat(&f->eng, name);

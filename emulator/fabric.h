@@ -56,6 +56,13 @@ struct flowtab *fabric_flowtab(struct fabric *f);
 /* Reads the kernel's drop counters into the ports and flushes captures. */
 void fabric_sync(struct fabric *f);
 
+struct engines;
+struct linkset;
+/* Its NATs, firewalls and gates (engines.h), and its links (linkset.h):
+ * checkpoints reach them through these. */
+const struct engines *fabric_engines(struct fabric *f);
+struct linkset *fabric_links(struct fabric *f);
+
 struct nat;
 /* The NAT called name, or NULL. */
 struct nat *fabric_nat(struct fabric *f, const char *name);

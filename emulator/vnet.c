@@ -678,6 +678,16 @@ int vnet_link(struct vnet *v, const char *name, struct link **up, struct link **
 	return linkset_find(v->links, name, up, down);
 }
 
+const struct engines *vnet_engines(struct vnet *v)
+{
+	return &v->eng;
+}
+
+struct linkset *vnet_links(struct vnet *v)
+{
+	return v->links;
+}
+
 struct flowtab *vnet_flowtab(struct vnet *v)
 {
 	return v->flows;

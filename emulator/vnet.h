@@ -180,6 +180,12 @@ struct gate *vnet_gate(struct vnet *v, const char *name);
 struct flowtab;
 /* The packet numbers per flow (flowtab.h), for checkpoints. */
 struct flowtab *vnet_flowtab(struct vnet *v);
+struct engines;
+struct linkset;
+/* Its NATs, firewalls and gates (engines.h), and its links (linkset.h),
+ * for checkpoints. */
+const struct engines *vnet_engines(struct vnet *v);
+struct linkset *vnet_links(struct vnet *v);
 struct pcp_counters;
 /* The PCP and NAT-PMP answers of the NAT called name (pcp.h), or NULL. */
 const struct pcp_counters *vnet_pcp(struct vnet *v, const char *name);

@@ -290,36 +290,6 @@ static void test_conn_unknown_method(void **state)
 
 /* --- checkpoints --------------------------------------------------------- */
 
-static struct nat *p_nat(void *ctx, const char *name)
-{
-	return vnet_nat(ctx, name);
-}
-
-static struct fw *p_fw(void *ctx, const char *name)
-{
-	return vnet_firewall(ctx, name);
-}
-
-static struct gate *p_gate(void *ctx, const char *name)
-{
-	return vnet_gate(ctx, name);
-}
-
-static int p_link(void *ctx, const char *name, struct link **up, struct link **down)
-{
-	return vnet_link(ctx, name, up, down);
-}
-
-static struct flowtab *p_flows(void *ctx)
-{
-	return vnet_flowtab(ctx);
-}
-
-static size_t p_in_flight(void *ctx)
-{
-	return 0;
-}
-
 static void test_ckpt(void **state)
 {
 	char path[] = "/tmp/natbed-test-sim.XXXXXX", err[1024];
@@ -336,7 +306,7 @@ static void test_ckpt(void **state)
 	int fd;
 
 	world_up(&w);
-	parts = (struct emu_parts){w.v, p_nat, p_fw, p_gate, p_link, p_flows, p_in_flight};
+	parts = emu_vnet_parts(w.v);
 	engines = emu_ckpt_state(&parts, w.t, sched_now(w.s));
 	assert_non_null(engines);
 	assert_non_null(json_object_get(json_object_get(engines, "nats"), "home"));
