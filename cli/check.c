@@ -142,6 +142,7 @@ static int check_nat(struct run *r, int n)
 	struct ck_natcheck c = {.rep = r->rep, .v = &v, .b = &nat->b, .slack_ns = r->slack};
 	char why[CK_FILE_MAX + 96];
 	const char *change;
+	struct ck_flush *flushes = NULL;
 	int k, line, rc = 0;
 
 	c.evlog = r->evlog;
@@ -170,6 +171,13 @@ static int check_nat(struct run *r, int n)
 		skip_rows(r, c.row, CK_R_MAPPING, why);
 		goto out;
 	}
+	c.n_flushes = ck_evlog_nat_flushes(r->evlog, nat->name, NULL, 0);
+	if (c.n_flushes && !(flushes = calloc(c.n_flushes, sizeof(*flushes)))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	c.flushes = flushes;
+	ck_evlog_nat_flushes(r->evlog, nat->name, flushes, c.n_flushes);
 	if ((rc = ck_flows_build(&v)) < 0)
 		goto out;
 	if (v.pcp_seen && nat->b.pcp) {
@@ -185,6 +193,7 @@ static int check_nat(struct run *r, int n)
 	}
 	rc = ck_rule_model(&c);
 out:
+	free(flushes);
 	view_free(&v);
 	return rc;
 }

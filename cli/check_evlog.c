@@ -1,7 +1,8 @@
 /* natbed check: what the emulator's event log (events.jsonl,
  * docs/captures.md) tells the checks: which packets were dropped on the
- * way (a hairpin that never arrived may have been), and whether a NAT was
- * changed at run time (then its captures no longer show one behaviour). */
+ * way (a hairpin that never arrived may have been), whether a NAT was
+ * changed at run time (then its captures no longer show one behaviour),
+ * and when its mappings were flushed (the model follows that). */
 #include <arpa/inet.h>
 #include <jansson.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@ struct ck_change {
 	char nat[TOPO_NAME_MAX]; /* "": every NAT (a checkpoint restored) */
 	char event[24];
 	int line;
+	struct ck_flush flush; /* a flush with its capture time: line > 0 */
 };
 
 struct ck_evlog {
@@ -56,8 +58,10 @@ static int evlog_add_drop(struct ck_evlog *e, const json_t *j)
 	return 0;
 }
 
-static int evlog_add_change(struct ck_evlog *e, const char *event, const char *nat, int line)
+static int evlog_add_change(struct ck_evlog *e, const char *event, const json_t *j, int line)
 {
+	const char *nat = json_string_value(json_object_get(j, "nat"));
+	const json_t *at = json_object_get(j, "capture_ns");
 	struct ck_change *n = realloc(e->changes, (e->n_changes + 1) * sizeof(*n));
 
 	if (!n)
@@ -67,6 +71,11 @@ static int evlog_add_change(struct ck_evlog *e, const char *event, const char *n
 	snprintf(n->nat, sizeof(n->nat), "%s", nat ? nat : "");
 	snprintf(n->event, sizeof(n->event), "%s", event);
 	n->line = line;
+	n->flush.line = 0;
+	if (strcmp(event, "nat_flush") == 0 && nat && json_is_integer(at)) {
+		n->flush.t_ns = json_integer_value(at);
+		n->flush.line = line;
+	}
 	return 0;
 }
 
@@ -84,10 +93,9 @@ static int evlog_line(struct ck_evlog *e, const char *text, int line)
 		rc = evlog_add_drop(e, j);
 	else if (strcmp(ev, "drops_suppressed") == 0)
 		e->suppressed = true;
-	else if (strcmp(ev, "restore") == 0)
-		rc = evlog_add_change(e, ev, NULL, line);
-	else if (strcmp(ev, "nat_set") == 0 || strcmp(ev, "nat_flush") == 0)
-		rc = evlog_add_change(e, ev, json_string_value(json_object_get(j, "nat")), line);
+	else if (strcmp(ev, "restore") == 0 || strcmp(ev, "nat_set") == 0 ||
+		 strcmp(ev, "nat_flush") == 0)
+		rc = evlog_add_change(e, ev, j, line);
 	json_decref(j);
 	return rc;
 }
@@ -144,10 +152,25 @@ const char *ck_evlog_nat_change(const struct ck_evlog *e, const char *nat, int *
 	size_t i;
 
 	for (i = 0; e && i < e->n_changes; i++) {
-		if (e->changes[i].nat[0] && strcmp(e->changes[i].nat, nat) != 0)
+		if ((e->changes[i].nat[0] && strcmp(e->changes[i].nat, nat) != 0) ||
+		    e->changes[i].flush.line)
 			continue;
 		*line = e->changes[i].line;
 		return e->changes[i].event;
 	}
 	return NULL;
+}
+
+size_t ck_evlog_nat_flushes(const struct ck_evlog *e, const char *nat, struct ck_flush *out,
+			    size_t max)
+{
+	size_t i, n = 0;
+
+	for (i = 0; e && i < e->n_changes; i++)
+		if (e->changes[i].flush.line && strcmp(e->changes[i].nat, nat) == 0) {
+			if (n < max)
+				out[n] = e->changes[i].flush;
+			n++;
+		}
+	return n;
 }

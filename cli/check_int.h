@@ -116,10 +116,21 @@ void ck_evlog_free(struct ck_evlog *e);
  * ports) may be in the log: logged, or lines were suppressed. */
 bool ck_evlog_dropped(const struct ck_evlog *e, uint8_t proto, uint32_t src, uint16_t sport,
 		      uint32_t dst, uint16_t dport);
-/* The first event that changed what a NAT does at run time (a checkpoint
- * restored, a NAT's behaviour set or its mappings flushed) and its line,
- * or NULL. */
+/* The first event that changed what a NAT does at run time in a way the
+ * model cannot follow (a checkpoint restored, the NAT's behaviour set, its
+ * mappings flushed by a natbed-emu that did not log when) and its line, or
+ * NULL. */
 const char *ck_evlog_nat_change(const struct ck_evlog *e, const char *nat, int *line);
+/* A flush of a NAT's mappings (natbed ctl nat NAME flush: a reboot), at
+ * the time the captures give it. */
+struct ck_flush {
+	int64_t t_ns;
+	int line;
+};
+/* NAT nat's flushes with a capture time, in the log's (time) order: the
+ * first max of them into out; returns how many there are. */
+size_t ck_evlog_nat_flushes(const struct ck_evlog *e, const char *nat, struct ck_flush *out,
+			    size_t max);
 
 /* --- a NAT's traffic (check_flows.c) ------------------------------------ */
 
@@ -199,6 +210,8 @@ struct ck_natcheck {
 	const struct topo_nat_behaviour *b;
 	const struct ck_evlog *evlog;
 	natbed_time_t slack_ns;
+	const struct ck_flush *flushes; /* the NAT's, in time order */
+	size_t n_flushes;
 };
 
 /* No inside address (of this NAT or of one behind it) on the outside
@@ -230,6 +243,8 @@ void ck_ports_new_mapping(struct ck_ports *p, struct ck_report *rep, int row,
 /* A mapping the model cannot see (a hairpinned flow's) may hold a port of
  * proto until t: the assignment checks that need every port's state wait. */
 void ck_ports_unknown(struct ck_ports *p, uint8_t proto, int64_t until_ns);
+/* The NAT lost every mapping at t (a flush): no port is held after it. */
+void ck_ports_flush(struct ck_ports *p, int64_t t_ns);
 /* "7 new: 1024-65535, preserve" for the table. */
 void ck_ports_seen(const struct ck_ports *p, char *buf, size_t len);
 

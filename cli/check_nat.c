@@ -2,8 +2,10 @@
  * capture alone; the others replay what the NAT did (check_flows.c) through
  * a model of its mappings, built from the packets alone: a mapping is born
  * when an inside endpoint's packet first leaves, lives while traffic
- * refreshes it, and its filter opens to each endpoint it sent to. Every
- * deadline is known within CHECK slack: a rule never judges inside it. */
+ * refreshes it, and its filter opens to each endpoint it sent to, until it
+ * times out or the NAT is flushed (natbed ctl nat NAME flush, at the time
+ * the event log gives). Every deadline is known within CHECK slack: a rule
+ * never judges inside it. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +101,7 @@ struct mmap {
 	int64_t created, used;	/* made, last surely refreshed */
 	int64_t exp_lo, exp_hi; /* it surely lives until, may live until */
 	int32_t prev_key;	/* the older mapping of the same key, or -1 */
+	int flush_line;		/* ended by the flush on this events.jsonl line */
 	struct ck_ref first, last;
 	struct ck_ep *perm; /* where it sent: what its filter lets in */
 	size_t n_perm, cap_perm;
@@ -128,7 +131,7 @@ struct model {
 	struct ck_ports *ports;
 	struct ck_ep cur_remote; /* the remote of the mapping being made */
 	/* for the table */
-	unsigned long made, used_after, arrivals_after, refused, hp_back;
+	unsigned long made, used_after, arrivals_after, refused, hp_back, flushed;
 };
 
 static uint64_t mix(uint64_t h)
@@ -293,6 +296,7 @@ static void refresh(const struct model *md, struct mmap *m, int64_t t, bool sure
 	if (sure) {
 		m->exp_lo = t + lo;
 		m->used = t;
+		m->flush_line = 0; /* it lived on */
 	}
 	if (t + hi > m->exp_hi)
 		m->exp_hi = t + hi;
@@ -433,6 +437,15 @@ static void describe(const struct mmap *m, char *buf, size_t len)
 	snprintf(buf, len, "%s -> %s%s (made by %s #%u, last used by %s #%u)", ck_ep_str(m->in, a),
 		 m->ext_known ? ck_ep_str(m->ext, b) : "?", k, m->first.file, m->first.no,
 		 m->last.file, m->last.no);
+}
+
+/* How m ended: "timed out", or "was flushed (events.jsonl line N)". */
+static const char *ended(const struct mmap *m, char *buf, size_t len)
+{
+	if (!m->flush_line)
+		return "timed out";
+	snprintf(buf, len, "was flushed (events.jsonl line %d)", m->flush_line);
+	return buf;
 }
 
 /* "a:p, b:q and 3 more" of where m sent, or "nowhere". */
@@ -584,14 +597,15 @@ static int on_out(struct model *md, const struct ck_ev *e)
 	} else if (m && m->ext_known && ep_eq(m->ext, e->ext) &&
 		   md->b->ports == TOPO_PORTS_SEQUENTIAL) {
 		const struct ck_ref refs[] = {e->wan, e->inside, m->last};
+		char how[64];
 
 		describe(m, d, sizeof(d));
 		ck_violation(
 		    md->c->rep, md->c->row[CK_R_TIMEOUT], refs, 3,
-		    "%s left as %s again %.3f s after its mapping %s timed out: sequential "
+		    "%s left as %s again %.3f s after its mapping %s %s: sequential "
 		    "ports give a new mapping the next port",
 		    ck_ep_str(e->in, a), ck_ep_str(e->ext, b),
-		    (double)(e->t_ns - m->exp_hi) / NATBED_NS_PER_S, d);
+		    (double)(e->t_ns - m->exp_hi) / NATBED_NS_PER_S, d, ended(m, how, sizeof(how)));
 	}
 	if (m && dead_sure(md, m, e->t_ns))
 		md->used_after++;
@@ -621,11 +635,14 @@ static void on_in_delivered(struct model *md, struct mmap *o, const struct ck_ev
 	}
 	describe(o, d, sizeof(d));
 	if (dead_sure(md, o, e->t_ns)) {
+		char how[64];
+
 		md->arrivals_after++;
 		ck_violation(md->c->rep, md->c->row[CK_R_TIMEOUT], refs, 3,
-			     "%s reached %s through %s %.3f s after its mapping %s timed out",
+			     "%s reached %s through %s %.3f s after its mapping %s %s",
 			     ck_ep_str(e->remote, a), ck_ep_str(e->in, b), ck_ep_str(e->ext, c),
-			     (double)(e->t_ns - o->exp_hi) / NATBED_NS_PER_S, d);
+			     (double)(e->t_ns - o->exp_hi) / NATBED_NS_PER_S, d,
+			     ended(o, how, sizeof(how)));
 		return;
 	}
 	if (!ep_eq(o->in, e->in))
@@ -814,15 +831,46 @@ static void on_orphan(struct model *md, const struct ck_ev *e)
 		     md->b->hairpin ? "" : " (and hairpin is off)");
 }
 
+/* The NAT lost every mapping at f->t_ns (natbed ctl nat NAME flush, a
+ * reboot; emulator/nat.c's nat_flush): each alive then ends then, and the
+ * ports and reservations they held are free. One surely refreshed within
+ * the slack before may have been refreshed after (made again at once, it
+ * may still be there): it only may have ended. */
+static void flush_at(struct model *md, const struct ck_flush *f)
+{
+	int64_t life = md->b->unreplied_ns ? md->b->unreplied_ns : md->b->timeout_ns;
+	size_t i;
+
+	for (i = 0; i < md->n; i++) {
+		struct mmap *m = &md->m[i];
+
+		if (m->exp_hi < f->t_ns)
+			continue; /* it had ended */
+		if (m->exp_lo > f->t_ns)
+			m->exp_lo = f->t_ns;
+		if (m->used + md->slack < f->t_ns) {
+			m->exp_hi = f->t_ns;
+			m->flush_line = f->line;
+		}
+	}
+	for (i = 0; i < md->n_resv; i++)
+		if (md->resv[i].t > f->t_ns - life)
+			md->resv[i].t = f->t_ns - life; /* it ends at the flush */
+	ck_ports_flush(md->ports, f->t_ns);
+	md->flushed++;
+}
+
 static int replay(struct model *md)
 {
 	const struct ck_natview *v = md->c->v;
-	size_t i;
+	size_t i, f = 0;
 	int rc = 0;
 
 	for (i = 0; i < v->n_ev && rc == 0; i++) {
 		const struct ck_ev *e = &v->ev[i];
 
+		while (f < md->c->n_flushes && md->c->flushes[f].t_ns <= e->t_ns)
+			flush_at(md, &md->c->flushes[f++]);
 		switch (e->type) {
 		case CK_EV_OUT:
 			rc = on_out(md, e);
@@ -846,18 +894,21 @@ static void model_seen(struct model *md)
 	const struct ck_natview *v = md->c->v;
 	const struct topo_nat_behaviour *b = md->b;
 	struct ck_report *rep = md->c->rep;
-	char buf[128];
+	char buf[128], fl[48] = "";
 
+	if (md->flushed)
+		snprintf(fl, sizeof(fl), ", across %lu flush%s", md->flushed,
+			 md->flushed == 1 ? "" : "es");
 	if (v->pmap_left)
 		ck_row_seen(rep, md->c->row[CK_R_MAPPING],
-			    "%lu mappings (%s) from %zu of %zu packets out; %zu packets through "
+			    "%lu mappings (%s) from %zu of %zu packets out%s; %zu packets through "
 			    "mappings granted by PCP or NAT-PMP left out",
-			    md->made, topo_nat_map_name(b->mapping), v->out_matched, v->out_seen,
+			    md->made, topo_nat_map_name(b->mapping), v->out_matched, v->out_seen, fl,
 			    v->pmap_left);
 	else
 		ck_row_seen(rep, md->c->row[CK_R_MAPPING],
-			    "%lu mappings (%s) from %zu of %zu packets out", md->made,
-			    topo_nat_map_name(b->mapping), v->out_matched, v->out_seen);
+			    "%lu mappings (%s) from %zu of %zu packets out%s", md->made,
+			    topo_nat_map_name(b->mapping), v->out_matched, v->out_seen, fl);
 	ck_row_seen(rep, md->c->row[CK_R_FILTERING], "%zu arrivals delivered, %lu not (%s)",
 		    v->in_delivered, md->refused, topo_nat_map_name(b->filtering));
 	ck_row_seen(rep, md->c->row[CK_R_HAIRPIN], "%s: %zu sent to the NAT's address, %lu back in",

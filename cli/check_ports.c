@@ -89,6 +89,24 @@ void ck_ports_unknown(struct ck_ports *p, uint8_t proto, int64_t until_ns)
 	p->next_unknown[i] = true;
 }
 
+void ck_ports_flush(struct ck_ports *p, int64_t t_ns)
+{
+	size_t i, k;
+
+	for (i = 0; i < p->n_subs; i++) {
+		struct ck_sub *s = &p->subs[i];
+
+		if (s->until > t_ns)
+			s->until = t_ns;
+		for (k = 0; k < s->n_blocks; k++)
+			if (s->blocks[k].until > t_ns)
+				s->blocks[k].until = t_ns;
+	}
+	for (i = 0; i < p->n_owners; i++)
+		if (p->owners[i].until > t_ns)
+			p->owners[i].until = t_ns;
+}
+
 static uint32_t blocks_per_pub(const struct topo_nat_behaviour *b)
 {
 	return ((uint32_t)b->port_hi - b->port_lo + 1) / b->port_block;

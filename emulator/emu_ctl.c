@@ -163,7 +163,11 @@ static json_t *emu_nat(void *ctx, int argc, const char **argv, char *err, size_t
 		size_t before = (size_t)nat_counters(n)->mappings_active;
 
 		nat_flush(n);
-		snprintf(fields, sizeof(fields), "\"nat\":\"%s\",\"flushed\":%zu", argv[1], before);
+		/* capture_ns: where natbed check places the flush among the
+		 * captured packets */
+		snprintf(fields, sizeof(fields),
+			 "\"nat\":\"%s\",\"flushed\":%zu,\"capture_ns\":%lld", argv[1], before,
+			 (long long)fabric_capture_ns(c->fabric, now));
 		fabric_log(c->fabric, "nat_flush", fields);
 		fabric_nat_flushed(c->fabric, argv[1]);
 		return json_pack("{s:I}", "flushed", (json_int_t)before);

@@ -1161,6 +1161,11 @@ const struct pcp_counters *fabric_pcp(struct fabric *f, const char *name)
 	return engines_pcp(&f->eng, name);
 }
 
+natbed_time_t fabric_capture_ns(const struct fabric *f, natbed_time_t now)
+{
+	return fab_wall(f, now);
+}
+
 const struct engines *fabric_engines(struct fabric *f)
 {
 	return &f->eng;

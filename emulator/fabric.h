@@ -63,6 +63,11 @@ struct linkset;
 const struct engines *fabric_engines(struct fabric *f);
 struct linkset *fabric_links(struct fabric *f);
 
+/* The time a capture record made at scheduler time now carries
+ * (CLOCK_REALTIME nanoseconds): what the event log gives natbed check to
+ * place a change among the captured packets. */
+natbed_time_t fabric_capture_ns(const struct fabric *f, natbed_time_t now);
+
 struct nat;
 /* The NAT called name, or NULL. */
 struct nat *fabric_nat(struct fabric *f, const char *name);

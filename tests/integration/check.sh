@@ -12,7 +12,11 @@
 # run with the attempt's claim moved to a port that never sent anything
 # must fail, naming the attempt. A third run has NATs with a 2 s timeout
 # (sequential, preserving) whose mappings expire and are made again: the
-# check passes, and says it saw them made again.
+# check passes, and says it saw them made again. A fourth flushes two
+# NATs (natbed ctl nat NAME flush, a reboot) between two requests from
+# one endpoint, each NAT then giving it the next sequential port: the
+# check follows the flush from the event log, judges every rule, and
+# passes.
 # The connect runs the tests' method testbind (tests/support), as
 # rendezvous.sh does: what is checked is that a claimed path shows in the
 # captures, whichever method found it.
@@ -172,6 +176,51 @@ for n in seq pr; do
 		"$NB_TMP/check.out" || nb_fail "NAT $n: no mapping was seen made again after its timeout"
 done
 nb_pass "natbed check passes on mappings that timed out and were made again"
+
+# --- a NAT reboot between two requests -----------------------------------
+# Endpoint-independent and sequential: after the flush the endpoint's new
+# mapping takes the next port, which would break endpoint-independent
+# mapping had the old one lived on.
+run=$NB_TMP/flush
+cat >"$NB_TMP/flush.yaml" <<'EOF'
+name: flush
+seed: 4
+nats:
+  seq: { preset: symmetric-sequential, public: 203.0.113.21, inside: 192.168.21.0/24 }
+  pr:  { preset: port-restricted, ports: sequential, public: 203.0.113.22, inside: 192.168.22.0/24 }
+hosts:
+  stun:
+    addresses: [198.51.100.10, 198.51.100.11]
+    run: natbed-stund --primary 198.51.100.10 --alternate 198.51.100.11
+  h-seq: { nat: seq }
+  h-pr:  { nat: pr }
+EOF
+natbed up --prefix "$NB_PREFIX" --out "$run" --json "$NB_TMP/flush.yaml" >"$run.up.json" \
+	2>"$NB_TMP/up.err" || nb_fail "natbed up flush: $(cat "$NB_TMP/up.err")"
+nb_stund_ready h-seq "$STUN"
+nb_stund_ready h-pr "$STUN"
+for h in h-seq h-pr; do
+	x "$h" timeout 10 natbed-stunclient --source 0.0.0.0:40000 "$STUN" >"$NB_TMP/$h.1" ||
+		nb_fail "$h: first request"
+done
+for n in seq pr; do
+	natbed ctl --prefix "$NB_PREFIX" nat "$n" flush >/dev/null || nb_fail "ctl nat $n flush"
+done
+for h in h-seq h-pr; do
+	x "$h" timeout 10 natbed-stunclient --source 0.0.0.0:40000 "$STUN" >"$NB_TMP/$h.2" ||
+		nb_fail "$h: second request"
+done
+[ "$(head -1 "$NB_TMP/h-pr.1")" != "$(head -1 "$NB_TMP/h-pr.2")" ] ||
+	nb_fail "pr: the mapping made after the flush kept $(head -1 "$NB_TMP/h-pr.1")"
+natbed down --prefix "$NB_PREFIX" >/dev/null || nb_fail "natbed down flush"
+[ "$(grep -c '"event":"nat_flush".*"capture_ns":[0-9]' "$run/events.jsonl")" = 2 ] ||
+	nb_fail "events.jsonl: not two flushes with their capture time: $(grep nat_flush "$run/events.jsonl")"
+must_pass "$run"
+for n in seq pr; do
+	grep -Eq "^$n +mapping +pass +[1-9][0-9]* mappings .*, across 1 flush" "$NB_TMP/check.out" ||
+		nb_fail "NAT $n: the flush was not followed"
+done
+nb_pass "natbed check follows a NAT's flush (a reboot) and judges on"
 
 # --- cgnat.yaml: a home NAT behind a carrier NAT, and a phone -------------
 run=$NB_TMP/cgnat

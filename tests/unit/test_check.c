@@ -4,8 +4,10 @@
  * filter that should have dropped it, a mapping that changes under
  * endpoint-independent mapping, a claimed success with no packets, a
  * hairpin with hairpin off, a delivery after a mapping's timeout, a port
- * not preserved, a malformed STUN message) fail, naming the capture file
- * and the packet numbers. */
+ * not preserved, a malformed STUN message, a delivery through a mapping the
+ * event log says was flushed) fail, naming the capture file and the packet
+ * numbers; a flush in the event log is followed, other run-time changes
+ * leave the NAT's rows skipped. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -613,6 +615,116 @@ static void test_pcp_mapping_followed(void **state)
 }
 
 /* A directory that is not a run is an error, not a verdict. */
+/* A line of the run's event log (events.jsonl). */
+static void evlog_add(struct run *r, const char *fmt, ...)
+{
+	char path[128];
+	va_list ap;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/events.jsonl", r->dir);
+	assert_non_null(f = fopen(path, "a"));
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	fputc('\n', f);
+	fclose(f);
+}
+
+/* alice with stun through 203.0.113.10:1024, then (after whatever the
+ * caller logs at 2 s) with peer through the next sequential port, 1025,
+ * and stun again to the old port, not delivered. */
+static void around_flush(struct run *r)
+{
+	const struct ep ext = {"203.0.113.10", 1024}, ext2 = {"203.0.113.10", 1025};
+
+	out(r, 0, ALICE, alice, ext, STUN, stun);
+	in(r, 10 * MS, STUN, stun, ext, ALICE, alice);
+	out(r, 3000 * MS, ALICE, alice, ext2, PEER, peer);
+	in(r, 3010 * MS, PEER, peer, ext2, ALICE, alice);
+	in(r, 3020 * MS, STUN, stun, ext, -1, alice);
+}
+
+/* natbed ctl nat home flush (a reboot) at 2 s: the model ends every
+ * mapping then and judges on; without the log line the same captures
+ * break endpoint-independent mapping. */
+static void test_flush_followed(void **state)
+{
+	struct run r;
+
+	run_open(&r, "port-restricted", ", ports: sequential");
+	around_flush(&r);
+	evlog_add(&r, "{\"t_ns\":1,\"event\":\"nat_flush\",\"nat\":\"home\",\"flushed\":1,"
+		      "\"capture_ns\":%lld}",
+		  (long long)(T0 + 2000 * MS));
+	run_check(&r, NULL);
+	assert_true(r.v.passed);
+	assert_row(&r, "home", "mapping", "pass");
+	assert_row(&r, "home", "ports", "pass");
+	assert_row(&r, "home", "timeout", "pass");
+	assert_says(&r, "2 mappings (endpoint-independent) from 2 of 2 packets out, across 1 flush");
+	run_close(&r);
+
+	run_open(&r, "port-restricted", ", ports: sequential");
+	around_flush(&r);
+	run_check(&r, NULL);
+	assert_false(r.v.passed);
+	assert_row(&r, "home", "mapping", "FAIL");
+	assert_says(&r, "left as 203.0.113.10:1025, but its mapping");
+	run_close(&r);
+}
+
+/* After the flush the old mapping still lets an answer in: caught, the
+ * flush named. */
+static void test_flushed_mapping_used_caught(void **state)
+{
+	struct run r;
+	const struct ep ext = {"203.0.113.10", 1024};
+	struct nums n;
+
+	run_open(&r, "port-restricted", ", ports: sequential");
+	out(&r, 0, ALICE, alice, ext, STUN, stun);
+	in(&r, 10 * MS, STUN, stun, ext, ALICE, alice);
+	evlog_add(&r, "{\"t_ns\":1,\"event\":\"nat_flush\",\"nat\":\"home\",\"flushed\":1,"
+		      "\"capture_ns\":%lld}",
+		  (long long)(T0 + 2000 * MS));
+	n = in(&r, 3000 * MS, STUN, stun, ext, ALICE, alice);
+	run_check(&r, NULL);
+	assert_false(r.v.passed);
+	assert_row(&r, "home", "timeout", "FAIL");
+	assert_says(&r, "home timeout: home-wan.pcap #%u, alice.pcap #%u", n.wan, n.in);
+	assert_says(&r, "was flushed (events.jsonl line 1)");
+	run_close(&r);
+}
+
+/* A change the model cannot follow leaves the NAT's rows unjudged: its
+ * behaviour set, or a flush logged without its capture time (an older
+ * natbed-emu). */
+static void test_unfollowed_change_skips(void **state)
+{
+	static const char *const lines[] = {
+	    "{\"t_ns\":1,\"event\":\"nat_set\",\"nat\":\"home\",\"key\":\"mapping\","
+	    "\"value\":\"address-dependent\"}",
+	    "{\"t_ns\":1,\"event\":\"nat_flush\",\"nat\":\"home\",\"flushed\":1}",
+	};
+	static const char *const says[] = {"changed at run time (events.jsonl line 1: nat_set)",
+					   "changed at run time (events.jsonl line 1: nat_flush)"};
+	struct run r;
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		run_open(&r, "port-restricted", ", ports: sequential");
+		around_flush(&r);
+		evlog_add(&r, "%s", lines[i]);
+		run_check(&r, NULL);
+		assert_true(r.v.passed);
+		assert_row(&r, "home", "mapping", "skip");
+		assert_row(&r, "home", "leak", "pass");
+		assert_says(&r, "%s", says[i]);
+		run_close(&r);
+	}
+}
+
 static void test_not_a_run(void **state)
 {
 	struct check_verdict v;
@@ -640,6 +752,9 @@ int main(void)
 	    cmocka_unit_test(test_missing_capture_skips),
 	    cmocka_unit_test(test_not_a_run),
 	    cmocka_unit_test(test_pcp_mapping_followed),
+	    cmocka_unit_test(test_flush_followed),
+	    cmocka_unit_test(test_flushed_mapping_used_caught),
+	    cmocka_unit_test(test_unfollowed_change_skips),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
