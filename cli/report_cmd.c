@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "report.h"
@@ -12,18 +13,18 @@
 
 static void report_usage(FILE *f)
 {
-	fprintf(f, "usage: natbed report [-o FILE] [--matrix] RESULTS.json\n"
+	fprintf(f, "usage: natbed report [-o FILE] [--matrix] RESULTS.json|DIR\n"
 		   "\n"
-		   "Reads the results.json a run wrote (docs/results.md) and writes report.html:\n"
-		   "one self-contained page, readable offline (no script, nothing fetched), with\n"
-		   "the matrix of the method that connected each pair, success rates with their\n"
-		   "95%% intervals, setup-time distributions, the fallback flows and, behind\n"
-		   "zero-trust gates, auth times per trust level. Exit status 0 when written,\n"
-		   "1 when the file cannot be read or the page written, 2 on bad usage. Needs\n"
-		   "no root.\n"
+		   "Reads the results.json a run wrote (docs/results.md), or DIR/results.json\n"
+		   "given the run's directory DIR, and writes report.html: one self-contained\n"
+		   "page, readable offline (no script, nothing fetched), with the matrix of the\n"
+		   "method that connected each pair, success rates with their 95%% intervals,\n"
+		   "setup-time distributions, the fallback flows and, behind zero-trust gates,\n"
+		   "auth times per trust level. Exit status 0 when written, 1 when the file\n"
+		   "cannot be read or the page written, 2 on bad usage. Needs no root.\n"
 		   "\n"
 		   "  -o, --output FILE  where to write the page (default: report.html beside\n"
-		   "                     RESULTS.json)\n"
+		   "                     the results.json)\n"
 		   "  -m, --matrix       also print the matrix as a table on standard output,\n"
 		   "                     coloured when it is a terminal (and, behind gates,\n"
 		   "                     a line per trust level)\n"
@@ -38,8 +39,9 @@ int cmd_report(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	char out[CLI_PATH_MAX], err[CLI_PATH_MAX + 256], *copy;
-	const char *output = NULL;
+	char out[CLI_PATH_MAX], in[CLI_PATH_MAX], err[CLI_PATH_MAX + 256], *copy;
+	const char *output = NULL, *input;
+	struct stat st;
 	struct results *r;
 	int c, matrix = 0, rc;
 
@@ -63,14 +65,22 @@ int cmd_report(int argc, char **argv)
 		report_usage(stderr);
 		return 2;
 	}
+	input = argv[optind];
+	if (stat(input, &st) == 0 && S_ISDIR(st.st_mode)) { /* a run's directory */
+		if (snprintf(in, sizeof(in), "%s/results.json", input) >= (int)sizeof(in)) {
+			fprintf(stderr, "natbed report: %s: path too long\n", input);
+			return 1;
+		}
+		input = in;
+	}
 	if (!output) {
-		if (!(copy = strdup(argv[optind])))
+		if (!(copy = strdup(input)))
 			return 1;
 		snprintf(out, sizeof(out), "%s/report.html", dirname(copy));
 		free(copy);
 		output = out;
 	}
-	if (!(r = results_load(argv[optind], err, sizeof(err)))) {
+	if (!(r = results_load(input, err, sizeof(err)))) {
 		fprintf(stderr, "natbed report: %s\n", err);
 		return 1;
 	}

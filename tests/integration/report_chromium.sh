@@ -104,7 +104,17 @@ natbed report >/dev/null 2>&1
 [ $? -eq 2 ] || nb_fail "natbed report without a file does not exit 2"
 natbed report "$NB_TMP/nonexistent.json" 2>"$NB_TMP/err.txt"
 [ $? -eq 1 ] && grep -q nonexistent.json "$NB_TMP/err.txt" || nb_fail "an unreadable file: $(cat "$NB_TMP/err.txt")"
-nb_pass "natbed report: --help, --matrix, exit statuses"
+# a run's directory stands for its results.json, the page written beside it
+mkdir -p "$NB_TMP/rundir"
+cp "$out/results.json" "$NB_TMP/rundir/"
+natbed report "$NB_TMP/rundir" 2>"$NB_TMP/err.txt" >/dev/null &&
+	cmp -s "$NB_TMP/rundir/report.html" "$out/report.html" ||
+	nb_fail "natbed report DIR: $(cat "$NB_TMP/err.txt"), or not the page of DIR/results.json"
+mkdir -p "$NB_TMP/empty"
+natbed report "$NB_TMP/empty" 2>"$NB_TMP/err.txt"
+[ $? -eq 1 ] && grep -q "$NB_TMP/empty/results.json" "$NB_TMP/err.txt" ||
+	nb_fail "a directory without results.json: $(cat "$NB_TMP/err.txt")"
+nb_pass "natbed report: --help, --matrix, a run's directory, exit statuses"
 
 # hostile host names: shown as text, no element added
 mkdir -p "$NB_TMP/x"
