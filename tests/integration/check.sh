@@ -67,6 +67,38 @@ must_pass() { # DIR
 	cat "$out"
 }
 
+# Two NATs, seq (symmetric-sequential) and pr (port-restricted), with a
+# host behind each and a STUN server, brought up as run $run: NAME, its
+# seed, and each NAT's further keys ("timeout: 2s, ").
+two_nats() { # NAME SEED SEQ-KEYS PR-KEYS
+	cat >"$NB_TMP/$1.yaml" <<EOF
+name: $1
+seed: $2
+nats:
+  seq: { preset: symmetric-sequential, $3public: 203.0.113.21, inside: 192.168.21.0/24 }
+  pr:  { preset: port-restricted, $4public: 203.0.113.22, inside: 192.168.22.0/24 }
+hosts:
+  stun:
+    addresses: [198.51.100.10, 198.51.100.11]
+    run: natbed-stund --primary 198.51.100.10 --alternate 198.51.100.11
+  h-seq: { nat: seq }
+  h-pr:  { nat: pr }
+EOF
+	natbed up --prefix "$NB_PREFIX" --out "$run" --json "$NB_TMP/$1.yaml" >"$run.up.json" \
+		2>"$NB_TMP/up.err" || nb_fail "natbed up $1: $(cat "$NB_TMP/up.err")"
+	nb_stund_ready h-seq "$STUN"
+	nb_stund_ready h-pr "$STUN"
+}
+
+# One request from port 40000 of each host, its answer in $NB_TMP/HOST.N.
+requests() { # N
+	local h
+	for h in h-seq h-pr; do
+		x "$h" timeout 10 natbed-stunclient --source 0.0.0.0:40000 "$STUN" >"$NB_TMP/$h.$1" ||
+			nb_fail "$h: request $1"
+	done
+}
+
 # --- presets: every preset, a carrier chain, and one connect -------------
 run=$NB_TMP/presets
 natbed up --prefix "$NB_PREFIX" --out "$run" --json "$NATBED_SRC/topologies/presets.yaml" \
@@ -125,32 +157,13 @@ nb_pass "a success claimed where no packet went fails, naming the attempt and ca
 # second request comes a whole timeout after the first mapping ended: past
 # natbed check's slack, where it judges.
 run=$NB_TMP/expiry
-cat >"$NB_TMP/expiry.yaml" <<'EOF'
-name: expiry
-seed: 3
-nats:
-  seq: { preset: symmetric-sequential, timeout: 2s, public: 203.0.113.21, inside: 192.168.21.0/24 }
-  pr:  { preset: port-restricted,      timeout: 2s, public: 203.0.113.22, inside: 192.168.22.0/24 }
-hosts:
-  stun:
-    addresses: [198.51.100.10, 198.51.100.11]
-    run: natbed-stund --primary 198.51.100.10 --alternate 198.51.100.11
-  h-seq: { nat: seq }
-  h-pr:  { nat: pr }
-EOF
-natbed up --prefix "$NB_PREFIX" --out "$run" --json "$NB_TMP/expiry.yaml" >"$run.up.json" \
-	2>"$NB_TMP/up.err" || nb_fail "natbed up expiry: $(cat "$NB_TMP/up.err")"
-nb_stund_ready h-seq "$STUN"
-nb_stund_ready h-pr "$STUN"
+two_nats expiry 3 "timeout: 2s, " "timeout: 2s, "
 counter() { # NAT NAME: one of its counters
 	natbed ctl --prefix "$NB_PREFIX" --json nat "$1" stats |
 		jq --arg c "$2" '[.. | objects | .[$c]? | numbers] | max // 0'
 }
 all_expired() { [ "$(counter "$1" mappings_expired)" -ge "$2" ]; }
-for h in h-seq h-pr; do
-	x "$h" timeout 10 natbed-stunclient --source 0.0.0.0:40000 "$STUN" >"$NB_TMP/$h.1" ||
-		nb_fail "$h: first request"
-done
+requests 1
 expire_all() {
 	local n made
 	for n in seq pr; do
@@ -163,10 +176,7 @@ for h in h-seq h-pr; do
 	x "$h" timeout 10 natbed-stunclient "$STUN" >/dev/null || nb_fail "$h: request between"
 done
 expire_all
-for h in h-seq h-pr; do
-	x "$h" timeout 10 natbed-stunclient --source 0.0.0.0:40000 "$STUN" >"$NB_TMP/$h.2" ||
-		nb_fail "$h: second request"
-done
+requests 2
 [ "$(head -1 "$NB_TMP/h-seq.1")" != "$(head -1 "$NB_TMP/h-seq.2")" ] ||
 	nb_fail "seq: the mapping made after the timeout kept $(head -1 "$NB_TMP/h-seq.1")"
 natbed down --prefix "$NB_PREFIX" >/dev/null || nb_fail "natbed down expiry"
@@ -182,34 +192,12 @@ nb_pass "natbed check passes on mappings that timed out and were made again"
 # mapping takes the next port, which would break endpoint-independent
 # mapping had the old one lived on.
 run=$NB_TMP/flush
-cat >"$NB_TMP/flush.yaml" <<'EOF'
-name: flush
-seed: 4
-nats:
-  seq: { preset: symmetric-sequential, public: 203.0.113.21, inside: 192.168.21.0/24 }
-  pr:  { preset: port-restricted, ports: sequential, public: 203.0.113.22, inside: 192.168.22.0/24 }
-hosts:
-  stun:
-    addresses: [198.51.100.10, 198.51.100.11]
-    run: natbed-stund --primary 198.51.100.10 --alternate 198.51.100.11
-  h-seq: { nat: seq }
-  h-pr:  { nat: pr }
-EOF
-natbed up --prefix "$NB_PREFIX" --out "$run" --json "$NB_TMP/flush.yaml" >"$run.up.json" \
-	2>"$NB_TMP/up.err" || nb_fail "natbed up flush: $(cat "$NB_TMP/up.err")"
-nb_stund_ready h-seq "$STUN"
-nb_stund_ready h-pr "$STUN"
-for h in h-seq h-pr; do
-	x "$h" timeout 10 natbed-stunclient --source 0.0.0.0:40000 "$STUN" >"$NB_TMP/$h.1" ||
-		nb_fail "$h: first request"
-done
+two_nats flush 4 "" "ports: sequential, "
+requests 1
 for n in seq pr; do
 	natbed ctl --prefix "$NB_PREFIX" nat "$n" flush >/dev/null || nb_fail "ctl nat $n flush"
 done
-for h in h-seq h-pr; do
-	x "$h" timeout 10 natbed-stunclient --source 0.0.0.0:40000 "$STUN" >"$NB_TMP/$h.2" ||
-		nb_fail "$h: second request"
-done
+requests 2
 [ "$(head -1 "$NB_TMP/h-pr.1")" != "$(head -1 "$NB_TMP/h-pr.2")" ] ||
 	nb_fail "pr: the mapping made after the flush kept $(head -1 "$NB_TMP/h-pr.1")"
 natbed down --prefix "$NB_PREFIX" >/dev/null || nb_fail "natbed down flush"
