@@ -134,6 +134,29 @@ static void view_free(struct ck_natview *v)
 	ck_flows_clear(v);
 }
 
+/* Whether the settings among a NAT's changes apply, in order, to its
+ * behaviour as natbed ctl applied them: NULL, or why not in why ("changed
+ * at run time (events.jsonl line N: ...)"), the model not knowing the
+ * behaviour after. */
+static const char *settings_unfollowed(const struct topo_nat *nat,
+				       const struct ck_natchange *ch, size_t n, char *why,
+				       size_t whylen)
+{
+	struct topo_nat_behaviour b = nat->b;
+	char err[128];
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (ch[i].set &&
+		    topo_nat_behaviour_set(&b, ch[i].key, ch[i].value, err, sizeof(err)) < 0) {
+			snprintf(why, whylen,
+				 "changed at run time (events.jsonl line %d: set %.24s %.24s: %.40s)",
+				 ch[i].line, ch[i].key, ch[i].value, err);
+			return why;
+		}
+	return NULL;
+}
+
 static int check_nat(struct run *r, int n)
 {
 	const struct topo_nat *nat = &r->t->nats[n];
@@ -142,7 +165,7 @@ static int check_nat(struct run *r, int n)
 	struct ck_natcheck c = {.rep = r->rep, .v = &v, .b = &nat->b, .slack_ns = r->slack};
 	char why[CK_FILE_MAX + 96];
 	const char *change;
-	struct ck_flush *flushes = NULL;
+	struct ck_natchange *changes = NULL;
 	int k, line, rc = 0;
 
 	c.evlog = r->evlog;
@@ -171,13 +194,17 @@ static int check_nat(struct run *r, int n)
 		skip_rows(r, c.row, CK_R_MAPPING, why);
 		goto out;
 	}
-	c.n_flushes = ck_evlog_nat_flushes(r->evlog, nat->name, NULL, 0);
-	if (c.n_flushes && !(flushes = calloc(c.n_flushes, sizeof(*flushes)))) {
+	c.n_changes = ck_evlog_nat_changes(r->evlog, nat->name, NULL, 0);
+	if (c.n_changes && !(changes = calloc(c.n_changes, sizeof(*changes)))) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	c.flushes = flushes;
-	ck_evlog_nat_flushes(r->evlog, nat->name, flushes, c.n_flushes);
+	c.changes = changes;
+	ck_evlog_nat_changes(r->evlog, nat->name, changes, c.n_changes);
+	if ((change = settings_unfollowed(nat, changes, c.n_changes, why, sizeof(why)))) {
+		skip_rows(r, c.row, CK_R_MAPPING, change);
+		goto out;
+	}
 	if ((rc = ck_flows_build(&v)) < 0)
 		goto out;
 	if (v.pcp_seen && nat->b.pcp) {
@@ -193,7 +220,7 @@ static int check_nat(struct run *r, int n)
 	}
 	rc = ck_rule_model(&c);
 out:
-	free(flushes);
+	free(changes);
 	view_free(&v);
 	return rc;
 }

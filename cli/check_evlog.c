@@ -1,8 +1,9 @@
 /* natbed check: what the emulator's event log (events.jsonl,
  * docs/captures.md) tells the checks: which packets were dropped on the
  * way (a hairpin that never arrived may have been), whether a NAT was
- * changed at run time (then its captures no longer show one behaviour),
- * and when its mappings were flushed (the model follows that). */
+ * changed at run time, and when: a flush or a setting logged with its
+ * capture time is followed by the model; anything else leaves the NAT's
+ * captures showing more than one behaviour. */
 #include <arpa/inet.h>
 #include <jansson.h>
 #include <stdlib.h>
@@ -22,7 +23,7 @@ struct ck_change {
 	char nat[TOPO_NAME_MAX]; /* "": every NAT (a checkpoint restored) */
 	char event[24];
 	int line;
-	struct ck_flush flush; /* a flush with its capture time: line > 0 */
+	struct ck_natchange follow; /* one the model follows: line > 0 */
 };
 
 struct ck_evlog {
@@ -71,11 +72,22 @@ static int evlog_add_change(struct ck_evlog *e, const char *event, const json_t 
 	snprintf(n->nat, sizeof(n->nat), "%s", nat ? nat : "");
 	snprintf(n->event, sizeof(n->event), "%s", event);
 	n->line = line;
-	n->flush.line = 0;
-	if (strcmp(event, "nat_flush") == 0 && nat && json_is_integer(at)) {
-		n->flush.t_ns = json_integer_value(at);
-		n->flush.line = line;
+	n->follow = (struct ck_natchange){0};
+	if (!nat || !json_is_integer(at))
+		return 0; /* every NAT's, or no time to place it by */
+	if (strcmp(event, "nat_set") == 0) {
+		const char *key = json_string_value(json_object_get(j, "key"));
+		const char *value = json_string_value(json_object_get(j, "value"));
+
+		if (!key || !value || strlen(key) >= sizeof(n->follow.key) ||
+		    strlen(value) >= sizeof(n->follow.value))
+			return 0;
+		snprintf(n->follow.key, sizeof(n->follow.key), "%s", key);
+		snprintf(n->follow.value, sizeof(n->follow.value), "%s", value);
+		n->follow.set = true;
 	}
+	n->follow.t_ns = json_integer_value(at);
+	n->follow.line = line;
 	return 0;
 }
 
@@ -153,7 +165,7 @@ const char *ck_evlog_nat_change(const struct ck_evlog *e, const char *nat, int *
 
 	for (i = 0; e && i < e->n_changes; i++) {
 		if ((e->changes[i].nat[0] && strcmp(e->changes[i].nat, nat) != 0) ||
-		    e->changes[i].flush.line)
+		    e->changes[i].follow.line)
 			continue;
 		*line = e->changes[i].line;
 		return e->changes[i].event;
@@ -161,15 +173,15 @@ const char *ck_evlog_nat_change(const struct ck_evlog *e, const char *nat, int *
 	return NULL;
 }
 
-size_t ck_evlog_nat_flushes(const struct ck_evlog *e, const char *nat, struct ck_flush *out,
+size_t ck_evlog_nat_changes(const struct ck_evlog *e, const char *nat, struct ck_natchange *out,
 			    size_t max)
 {
 	size_t i, n = 0;
 
 	for (i = 0; e && i < e->n_changes; i++)
-		if (e->changes[i].flush.line && strcmp(e->changes[i].nat, nat) == 0) {
+		if (e->changes[i].follow.line && strcmp(e->changes[i].nat, nat) == 0) {
 			if (n < max)
-				out[n] = e->changes[i].flush;
+				out[n] = e->changes[i].follow;
 			n++;
 		}
 	return n;

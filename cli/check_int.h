@@ -94,6 +94,9 @@ void ck_row_seen(struct ck_report *r, int row, const char *fmt, ...)
 /* The row could not be checked, and why (replaces what it saw). */
 void ck_row_skip(struct ck_report *r, int row, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* While muted, ck_violation() records nothing: what the model cannot judge
+ * (around a change of a NAT's setting) it does not. */
+void ck_report_mute(struct ck_report *r, bool muted);
 /* A violation of row's rule: refs[0..n_refs) are the packets, printed
  * before the text as "FILE #N, FILE #M: text". */
 void ck_violation(struct ck_report *r, int row, const struct ck_ref *refs, size_t n_refs,
@@ -117,19 +120,24 @@ void ck_evlog_free(struct ck_evlog *e);
 bool ck_evlog_dropped(const struct ck_evlog *e, uint8_t proto, uint32_t src, uint16_t sport,
 		      uint32_t dst, uint16_t dport);
 /* The first event that changed what a NAT does at run time in a way the
- * model cannot follow (a checkpoint restored, the NAT's behaviour set, its
- * mappings flushed by a natbed-emu that did not log when) and its line, or
- * NULL. */
+ * model cannot follow (a checkpoint restored, or a NAT's flush or setting
+ * logged without its capture time, by an older natbed-emu) and its line,
+ * or NULL. */
 const char *ck_evlog_nat_change(const struct ck_evlog *e, const char *nat, int *line);
-/* A flush of a NAT's mappings (natbed ctl nat NAME flush: a reboot), at
- * the time the captures give it. */
-struct ck_flush {
+/* A change to a NAT the model follows, at the time the captures give it: a
+ * flush of its mappings (natbed ctl nat NAME flush: a reboot), or one of
+ * its behaviour's settings (natbed ctl nat NAME set KEY VALUE). */
+#define CK_SET_KEY_MAX	 32
+#define CK_SET_VALUE_MAX 64
+struct ck_natchange {
 	int64_t t_ns;
 	int line;
+	bool set; /* false: a flush */
+	char key[CK_SET_KEY_MAX], value[CK_SET_VALUE_MAX];
 };
-/* NAT nat's flushes with a capture time, in the log's (time) order: the
+/* NAT nat's changes with a capture time, in the log's (time) order: the
  * first max of them into out; returns how many there are. */
-size_t ck_evlog_nat_flushes(const struct ck_evlog *e, const char *nat, struct ck_flush *out,
+size_t ck_evlog_nat_changes(const struct ck_evlog *e, const char *nat, struct ck_natchange *out,
 			    size_t max);
 
 /* --- a NAT's traffic (check_flows.c) ------------------------------------ */
@@ -210,8 +218,8 @@ struct ck_natcheck {
 	const struct topo_nat_behaviour *b;
 	const struct ck_evlog *evlog;
 	natbed_time_t slack_ns;
-	const struct ck_flush *flushes; /* the NAT's, in time order */
-	size_t n_flushes;
+	const struct ck_natchange *changes; /* the NAT's, in time order */
+	size_t n_changes;
 };
 
 /* No inside address (of this NAT or of one behind it) on the outside
@@ -224,7 +232,9 @@ int ck_rule_model(struct ck_natcheck *c);
 /* Port assignment (check_ports.c): one state per NAT, told of each new
  * mapping whose external port is known. */
 struct ck_ports;
-struct ck_ports *ck_ports_new(const struct topo_nat *n, natbed_time_t slack_ns);
+/* b: the NAT's behaviour as the model has it now (a setting changes it). */
+struct ck_ports *ck_ports_new(const struct topo_nat *n, const struct topo_nat_behaviour *b,
+			      natbed_time_t slack_ns);
 void ck_ports_free(struct ck_ports *p);
 /* Whether (proto, ext) may be held at t by a mapping the model knows, or by
  * one it cannot see; the model answers. */

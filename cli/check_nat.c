@@ -3,9 +3,10 @@
  * a model of its mappings, built from the packets alone: a mapping is born
  * when an inside endpoint's packet first leaves, lives while traffic
  * refreshes it, and its filter opens to each endpoint it sent to, until it
- * times out or the NAT is flushed (natbed ctl nat NAME flush, at the time
- * the event log gives). Every deadline is known within CHECK slack: a rule
- * never judges inside it. */
+ * times out or the NAT is flushed. The NAT's run-time changes (natbed ctl
+ * nat NAME flush or set, at the times the event log gives) are followed.
+ * Every deadline is known within CHECK slack: a rule never judges inside
+ * it, nor within the slack of a change of setting. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 
 #define CK_PROTO_ICMP 1
 #define CK_PROTO_TCP  6
+#define CK_PROTO_UDP  17
 
 /* How long natbed-emu keeps mappings other than UDP (emulator/nat.c,
  * nat_cfg_from_topo): RFC 5382 REQ-5 (TCP: 2 h 4 min established, 4 min
@@ -121,7 +123,8 @@ struct resv {
 struct model {
 	struct ck_natcheck *c;
 	const struct topo_nat *nat;
-	const struct topo_nat_behaviour *b;
+	const struct topo_nat_behaviour *b; /* &bcur */
+	struct topo_nat_behaviour bcur;	    /* the topology's, as settings changed it */
 	int64_t slack;
 	struct mmap *m;
 	size_t n, cap;
@@ -131,7 +134,7 @@ struct model {
 	struct ck_ports *ports;
 	struct ck_ep cur_remote; /* the remote of the mapping being made */
 	/* for the table */
-	unsigned long made, used_after, arrivals_after, refused, hp_back, flushed;
+	unsigned long made, used_after, arrivals_after, refused, hp_back, flushed, settings;
 };
 
 static uint64_t mix(uint64_t h)
@@ -831,12 +834,12 @@ static void on_orphan(struct model *md, const struct ck_ev *e)
 		     md->b->hairpin ? "" : " (and hairpin is off)");
 }
 
-/* The NAT lost every mapping at f->t_ns (natbed ctl nat NAME flush, a
- * reboot; emulator/nat.c's nat_flush): each alive then ends then, and the
- * ports and reservations they held are free. One surely refreshed within
- * the slack before may have been refreshed after (made again at once, it
- * may still be there): it only may have ended. */
-static void flush_at(struct model *md, const struct ck_flush *f)
+/* The NAT lost every mapping at t (natbed ctl nat NAME flush, a reboot;
+ * emulator/nat.c's nat_flush), logged on events.jsonl's line: each alive
+ * then ends then, and the ports and reservations they held are free. One
+ * surely refreshed within the slack before may have been refreshed after
+ * (made again at once, it may still be there): it only may have ended. */
+static void flush_at(struct model *md, int64_t t, int line)
 {
 	int64_t life = md->b->unreplied_ns ? md->b->unreplied_ns : md->b->timeout_ns;
 	size_t i;
@@ -844,20 +847,63 @@ static void flush_at(struct model *md, const struct ck_flush *f)
 	for (i = 0; i < md->n; i++) {
 		struct mmap *m = &md->m[i];
 
-		if (m->exp_hi < f->t_ns)
+		if (m->exp_hi < t)
 			continue; /* it had ended */
-		if (m->exp_lo > f->t_ns)
-			m->exp_lo = f->t_ns;
-		if (m->used + md->slack < f->t_ns) {
-			m->exp_hi = f->t_ns;
-			m->flush_line = f->line;
+		if (m->exp_lo > t)
+			m->exp_lo = t;
+		if (m->used + md->slack < t) {
+			m->exp_hi = t;
+			m->flush_line = line;
 		}
 	}
 	for (i = 0; i < md->n_resv; i++)
-		if (md->resv[i].t > f->t_ns - life)
-			md->resv[i].t = f->t_ns - life; /* it ends at the flush */
-	ck_ports_flush(md->ports, f->t_ns);
-	md->flushed++;
+		if (md->resv[i].t > t - life)
+			md->resv[i].t = t - life; /* it ends at the flush */
+	ck_ports_flush(md->ports, t);
+}
+
+/* A change of the NAT at its time: a flush, or a setting (natbed ctl nat
+ * NAME set, emulator/nat.c's nat_set and nat_reshape): the behaviour is
+ * the new one from then on; a new mapping behaviour, or new port blocks,
+ * flush the NAT first, and a new port range starts the port counter
+ * again. (Rules are not judged within the slack of a setting's time:
+ * replay.) */
+static void change_at(struct model *md, const struct ck_natchange *ch)
+{
+	struct topo_nat_behaviour old = md->bcur;
+	const struct topo_nat_behaviour *b = &md->bcur;
+	char err[8];
+	bool range;
+
+	if (!ch->set) {
+		flush_at(md, ch->t_ns, ch->line);
+		md->flushed++;
+		return;
+	}
+	/* checked to apply (check.c) */
+	topo_nat_behaviour_set(&md->bcur, ch->key, ch->value, err, sizeof(err));
+	md->settings++;
+	range = b->port_lo != old.port_lo || b->port_hi != old.port_hi;
+	if (b->mapping != old.mapping || (range && (b->port_block || old.port_block)))
+		flush_at(md, ch->t_ns, ch->line);
+	if (range) {
+		ck_ports_unknown(md->ports, CK_PROTO_UDP, ch->t_ns);
+		ck_ports_unknown(md->ports, CK_PROTO_TCP, ch->t_ns);
+		ck_ports_unknown(md->ports, CK_PROTO_ICMP, ch->t_ns);
+	}
+}
+
+/* Whether t is within the slack of a setting's change: what the NAT did
+ * then may have been under either behaviour. */
+static bool near_setting(const struct model *md, int64_t t)
+{
+	size_t i;
+
+	for (i = 0; i < md->c->n_changes; i++)
+		if (md->c->changes[i].set && t >= md->c->changes[i].t_ns - md->slack &&
+		    t <= md->c->changes[i].t_ns + md->slack)
+			return true;
+	return false;
 }
 
 static int replay(struct model *md)
@@ -869,8 +915,9 @@ static int replay(struct model *md)
 	for (i = 0; i < v->n_ev && rc == 0; i++) {
 		const struct ck_ev *e = &v->ev[i];
 
-		while (f < md->c->n_flushes && md->c->flushes[f].t_ns <= e->t_ns)
-			flush_at(md, &md->c->flushes[f++]);
+		while (f < md->c->n_changes && md->c->changes[f].t_ns <= e->t_ns)
+			change_at(md, &md->c->changes[f++]);
+		ck_report_mute(md->c->rep, near_setting(md, e->t_ns));
 		switch (e->type) {
 		case CK_EV_OUT:
 			rc = on_out(md, e);
@@ -886,6 +933,7 @@ static int replay(struct model *md)
 			break;
 		}
 	}
+	ck_report_mute(md->c->rep, false);
 	return rc;
 }
 
@@ -894,11 +942,16 @@ static void model_seen(struct model *md)
 	const struct ck_natview *v = md->c->v;
 	const struct topo_nat_behaviour *b = md->b;
 	struct ck_report *rep = md->c->rep;
-	char buf[128], fl[48] = "";
+	char buf[128], fl[64] = "", st[32] = "";
 
+	/* ", across 1 flush", ", across 2 settings", ", across 1 flush and 1 setting" */
+	if (md->settings)
+		snprintf(st, sizeof(st), "%lu setting%s", md->settings, md->settings == 1 ? "" : "s");
 	if (md->flushed)
-		snprintf(fl, sizeof(fl), ", across %lu flush%s", md->flushed,
-			 md->flushed == 1 ? "" : "es");
+		snprintf(fl, sizeof(fl), ", across %lu flush%s%s%s", md->flushed,
+			 md->flushed == 1 ? "" : "es", st[0] ? " and " : "", st);
+	else if (st[0])
+		snprintf(fl, sizeof(fl), ", across %s", st);
 	if (v->pmap_left)
 		ck_row_seen(rep, md->c->row[CK_R_MAPPING],
 			    "%lu mappings (%s) from %zu of %zu packets out%s; %zu packets through "
@@ -926,13 +979,14 @@ int ck_rule_model(struct ck_natcheck *c)
 	struct model md = {
 	    .c = c,
 	    .nat = &c->v->t->nats[c->v->nat],
-	    .b = c->b,
+	    .bcur = *c->b,
 	    .slack = c->slack_ns,
 	};
 	size_t i;
 	int rc = -ENOMEM;
 
-	if (!(md.ports = ck_ports_new(md.nat, c->slack_ns)))
+	md.b = &md.bcur;
+	if (!(md.ports = ck_ports_new(md.nat, md.b, c->slack_ns)))
 		return -ENOMEM;
 	if (tab_grow(&md.by_key) < 0 || tab_grow(&md.by_ext) < 0 || tab_grow(&md.by_resv) < 0)
 		goto out;

@@ -59,14 +59,15 @@ static int proto_index(uint8_t proto)
 	return proto == 17 ? 0 : proto == 6 ? 1 : 2;
 }
 
-struct ck_ports *ck_ports_new(const struct topo_nat *n, natbed_time_t slack_ns)
+struct ck_ports *ck_ports_new(const struct topo_nat *n, const struct topo_nat_behaviour *b,
+			      natbed_time_t slack_ns)
 {
 	struct ck_ports *p = calloc(1, sizeof(*p));
 
 	if (!p)
 		return NULL;
 	p->n = n;
-	p->b = &n->b;
+	p->b = b;
 	p->slack = slack_ns;
 	return p;
 }

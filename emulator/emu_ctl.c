@@ -141,7 +141,7 @@ static json_t *emu_nat(void *ctx, int argc, const char **argv, char *err, size_t
 	struct emu_ctl_ctx *c = ctx;
 	struct nat *n = argc >= 2 ? fabric_nat(c->fabric, argv[1]) : NULL;
 	natbed_time_t now = sched_now(c->sched);
-	char fields[256]; /* what the event log records of a change */
+	char fields[384]; /* what the event log records of a change */
 
 	if (argc < 3) {
 		snprintf(err, errlen, EMU_NAT_USAGE);
@@ -163,7 +163,7 @@ static json_t *emu_nat(void *ctx, int argc, const char **argv, char *err, size_t
 		size_t before = (size_t)nat_counters(n)->mappings_active;
 
 		nat_flush(n);
-		/* capture_ns: where natbed check places the flush among the
+		/* capture_ns: where natbed check places the change among the
 		 * captured packets */
 		snprintf(fields, sizeof(fields),
 			 "\"nat\":\"%s\",\"flushed\":%zu,\"capture_ns\":%lld", argv[1], before,
@@ -175,8 +175,9 @@ static json_t *emu_nat(void *ctx, int argc, const char **argv, char *err, size_t
 	if (strcmp(argv[2], "set") == 0 && argc == 5) {
 		if (nat_set(n, argv[3], argv[4], err, errlen) < 0)
 			return NULL;
-		snprintf(fields, sizeof(fields), "\"nat\":\"%s\",\"key\":\"%s\",\"value\":\"%s\"",
-			 argv[1], argv[3], argv[4]);
+		snprintf(fields, sizeof(fields),
+			 "\"nat\":\"%s\",\"key\":\"%s\",\"value\":\"%s\",\"capture_ns\":%lld",
+			 argv[1], argv[3], argv[4], (long long)fabric_capture_ns(c->fabric, now));
 		fabric_log(c->fabric, "nat_set", fields);
 		return json_pack("{s:s,s:s,s:s}", "nat", argv[1], "key", argv[3], "value", argv[4]);
 	}

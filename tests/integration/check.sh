@@ -14,9 +14,10 @@
 # (sequential, preserving) whose mappings expire and are made again: the
 # check passes, and says it saw them made again. A fourth flushes two
 # NATs (natbed ctl nat NAME flush, a reboot) between two requests from
-# one endpoint, each NAT then giving it the next sequential port: the
-# check follows the flush from the event log, judges every rule, and
-# passes.
+# one endpoint, each NAT then giving it the next sequential port, and then
+# opens one's filter (natbed ctl nat NAME set filtering ...) before a
+# discovery: the check follows both from the event log, judges every
+# rule, and passes.
 # The connect runs the tests' method testbind (tests/support), as
 # rendezvous.sh does: what is checked is that a claimed path shows in the
 # captures, whichever method found it.
@@ -200,15 +201,28 @@ done
 requests 2
 [ "$(head -1 "$NB_TMP/h-pr.1")" != "$(head -1 "$NB_TMP/h-pr.2")" ] ||
 	nb_fail "pr: the mapping made after the flush kept $(head -1 "$NB_TMP/h-pr.1")"
+# pr's filter opened at run time: the discovery's answers from the STUN
+# server's other address and port now come in, which pr's port-restricted
+# filtering of the topology would have dropped
+natbed ctl --prefix "$NB_PREFIX" nat pr set filtering endpoint-independent >/dev/null ||
+	nb_fail "ctl nat pr set filtering"
+x h-pr timeout 60 natbed-agent discover --stun "$STUN" >"$NB_TMP/h-pr.disc" 2>&1 ||
+	nb_fail "h-pr: discover: $(cat "$NB_TMP/h-pr.disc")"
+[ "$(jq -r .filtering "$NB_TMP/h-pr.disc")" = endpoint-independent ] ||
+	nb_fail "h-pr: discover did not find the filter opened: $(cat "$NB_TMP/h-pr.disc")"
 natbed down --prefix "$NB_PREFIX" >/dev/null || nb_fail "natbed down flush"
 [ "$(grep -c '"event":"nat_flush".*"capture_ns":[0-9]' "$run/events.jsonl")" = 2 ] ||
 	nb_fail "events.jsonl: not two flushes with their capture time: $(grep nat_flush "$run/events.jsonl")"
+grep -q '"event":"nat_set".*"capture_ns":[0-9]' "$run/events.jsonl" ||
+	nb_fail "events.jsonl: no setting with its capture time: $(grep nat_set "$run/events.jsonl")"
 must_pass "$run"
-for n in seq pr; do
-	grep -Eq "^$n +mapping +pass +[1-9][0-9]* mappings .*, across 1 flush" "$NB_TMP/check.out" ||
-		nb_fail "NAT $n: the flush was not followed"
-done
-nb_pass "natbed check follows a NAT's flush (a reboot) and judges on"
+grep -Eq "^seq +mapping +pass +[1-9][0-9]* mappings .*, across 1 flush$" "$NB_TMP/check.out" ||
+	nb_fail "NAT seq: the flush was not followed"
+grep -Eq "^pr +mapping +pass +[1-9][0-9]* mappings .*, across 1 flush and 1 setting$" \
+	"$NB_TMP/check.out" || nb_fail "NAT pr: the flush and the setting were not followed"
+grep -Eq "^pr +filtering +pass +[1-9][0-9]* arrivals delivered, .*\(endpoint-independent\)" \
+	"$NB_TMP/check.out" || nb_fail "NAT pr: the filtering row is not judged by the new setting"
+nb_pass "natbed check follows a NAT's flush (a reboot) and a setting changed at run time"
 
 # --- cgnat.yaml: a home NAT behind a carrier NAT, and a phone -------------
 run=$NB_TMP/cgnat

@@ -6,8 +6,9 @@
  * hairpin with hairpin off, a delivery after a mapping's timeout, a port
  * not preserved, a malformed STUN message, a delivery through a mapping the
  * event log says was flushed) fail, naming the capture file and the packet
- * numbers; a flush in the event log is followed, other run-time changes
- * leave the NAT's rows skipped. */
+ * numbers; a flush or a setting in the event log is followed (and nothing
+ * judged within the slack of a setting), other run-time changes leave the
+ * NAT's rows skipped. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -697,22 +698,97 @@ static void test_flushed_mapping_used_caught(void **state)
 	run_close(&r);
 }
 
-/* A change the model cannot follow leaves the NAT's rows unjudged: its
- * behaviour set, or a flush logged without its capture time (an older
- * natbed-emu). */
+/* natbed ctl nat home set KEY VALUE at 2 s, as natbed-emu logs it. */
+static void evlog_set(struct run *r, const char *key, const char *value)
+{
+	evlog_add(r,
+		  "{\"t_ns\":1,\"event\":\"nat_set\",\"nat\":\"home\",\"key\":\"%s\","
+		  "\"value\":\"%s\",\"capture_ns\":%lld}",
+		  key, value, (long long)(T0 + 2000 * MS));
+}
+
+/* A filter opened at run time (port-restricted to endpoint-independent at
+ * 2 s): peer, never sent to, is let in after it. Followed, that passes;
+ * without the log line it breaks the filtering the topology gave. */
+static void test_setting_followed(void **state)
+{
+	const struct ep ext = {"203.0.113.10", 5000};
+	struct run r;
+	int k;
+
+	for (k = 0; k < 2; k++) {
+		run_open(&r, "port-restricted", NULL);
+		out(&r, 0, ALICE, alice, ext, STUN, stun);
+		in(&r, 10 * MS, STUN, stun, ext, ALICE, alice);
+		in(&r, 3000 * MS, PEER, peer, ext, ALICE, alice);
+		if (k == 0)
+			evlog_set(&r, "filtering", "endpoint-independent");
+		run_check(&r, NULL);
+		if (k == 0) {
+			assert_true(r.v.passed);
+			assert_row(&r, "home", "filtering", "pass");
+			assert_says(&r, "1 mappings (endpoint-independent) from 1 of 1 packets out, "
+					"across 1 setting");
+			assert_says(&r, "2 arrivals delivered, 0 not (endpoint-independent)");
+		} else {
+			assert_false(r.v.passed);
+			assert_row(&r, "home", "filtering", "FAIL");
+		}
+		run_close(&r);
+	}
+}
+
+/* A filter closed at run time (full cone to port-restricted at 2 s): an
+ * arrival from peer within the slack of the change is not judged, one
+ * after it is caught. */
+static void test_setting_window(void **state)
+{
+	const struct ep ext = {"203.0.113.10", 5000};
+	struct run r;
+	struct nums n;
+
+	run_open(&r, "full-cone", NULL);
+	out(&r, 0, ALICE, alice, ext, STUN, stun);
+	in(&r, 1000 * MS, PEER, peer, ext, ALICE, alice);
+	in(&r, 2200 * MS, PEER, peer, ext, ALICE, alice);
+	evlog_set(&r, "filtering", "address-and-port-dependent");
+	run_check(&r, NULL);
+	assert_true(r.v.passed);
+	run_close(&r);
+
+	run_open(&r, "full-cone", NULL);
+	out(&r, 0, ALICE, alice, ext, STUN, stun);
+	in(&r, 2200 * MS, PEER, peer, ext, ALICE, alice);
+	n = in(&r, 3000 * MS, PEER, peer, ext, ALICE, alice);
+	evlog_set(&r, "filtering", "address-and-port-dependent");
+	run_check(&r, NULL);
+	assert_false(r.v.passed);
+	assert_row(&r, "home", "filtering", "FAIL");
+	assert_says(&r, "home filtering: home-wan.pcap #%u, alice.pcap #%u", n.wan, n.in);
+	assert_int_equal(r.v.n_violations, 1);
+	run_close(&r);
+}
+
+/* A change the model cannot follow leaves the NAT's rows unjudged: a
+ * setting or a flush logged without its capture time (an older
+ * natbed-emu), or a setting that does not apply. */
 static void test_unfollowed_change_skips(void **state)
 {
 	static const char *const lines[] = {
 	    "{\"t_ns\":1,\"event\":\"nat_set\",\"nat\":\"home\",\"key\":\"mapping\","
 	    "\"value\":\"address-dependent\"}",
 	    "{\"t_ns\":1,\"event\":\"nat_flush\",\"nat\":\"home\",\"flushed\":1}",
+	    "{\"t_ns\":1,\"event\":\"nat_set\",\"nat\":\"home\",\"key\":\"colour\","
+	    "\"value\":\"blue\",\"capture_ns\":1}",
 	};
 	static const char *const says[] = {"changed at run time (events.jsonl line 1: nat_set)",
-					   "changed at run time (events.jsonl line 1: nat_flush)"};
+					   "changed at run time (events.jsonl line 1: nat_flush)",
+					   "changed at run time (events.jsonl line 1: set colour blue: "
+					   "unknown NAT key 'colour'"};
 	struct run r;
 	size_t i;
 
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < 3; i++) {
 		run_open(&r, "port-restricted", ", ports: sequential");
 		around_flush(&r);
 		evlog_add(&r, "%s", lines[i]);
@@ -755,6 +831,8 @@ int main(void)
 	    cmocka_unit_test(test_flush_followed),
 	    cmocka_unit_test(test_flushed_mapping_used_caught),
 	    cmocka_unit_test(test_unfollowed_change_skips),
+	    cmocka_unit_test(test_setting_followed),
+	    cmocka_unit_test(test_setting_window),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
