@@ -189,8 +189,10 @@ static int check_nat(struct run *r, int n)
 		goto out;
 	}
 	if ((change = ck_evlog_nat_change(r->evlog, nat->name, &line))) {
-		snprintf(why, sizeof(why), "changed at run time (events.jsonl line %d: %s)", line,
-			 change);
+		snprintf(why, sizeof(why),
+			 "changed at run time (events.jsonl line %d: %s%s)", line, change,
+			 strcmp(change, "restore") ? ", logged without its time by an older natbed-emu"
+						   : ", a checkpoint restored");
 		skip_rows(r, c.row, CK_R_MAPPING, why);
 		goto out;
 	}

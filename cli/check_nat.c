@@ -104,6 +104,7 @@ struct mmap {
 	int64_t exp_lo, exp_hi; /* it surely lives until, may live until */
 	int32_t prev_key;	/* the older mapping of the same key, or -1 */
 	int flush_line;		/* ended by the flush on this events.jsonl line */
+	int64_t flushed_at;	/* alive at a flush then (0: none since its last use) */
 	struct ck_ref first, last;
 	struct ck_ep *perm; /* where it sent: what its filter lets in */
 	size_t n_perm, cap_perm;
@@ -295,6 +296,8 @@ static void refresh(const struct model *md, struct mmap *m, int64_t t, bool sure
 {
 	int64_t lo, hi;
 
+	if (m->flush_line && !sure)
+		return; /* an arrival does not bring back a flushed mapping */
 	lifetimes(md, m, t, &lo, &hi);
 	if (sure) {
 		m->exp_lo = t + lo;
@@ -502,6 +505,16 @@ static bool reserved(const struct model *md, const struct mmap *m, struct ck_ep 
 
 static int use(struct mmap *m, const struct model *md, const struct ck_ev *e, struct ck_ep remote)
 {
+	if (m->flushed_at && e->t_ns >= m->flushed_at) {
+		/* the NAT made it again after the flush, on the same endpoint
+		 * (or it lived on): its filter knows only what it sends to now,
+		 * and whether it was answered, only maybe */
+		m->flushed_at = 0;
+		m->n_perm = 0;
+		m->created = e->t_ns;
+		m->replied_maybe = m->replied_maybe || m->replied;
+		m->replied = false;
+	}
 	refresh(md, m, e->t_ns, true);
 	m->last = e->wan.file ? e->wan : e->inside;
 	return perm_add(m, perm_of(m->proto, remote));
@@ -598,7 +611,7 @@ static int on_out(struct model *md, const struct ck_ev *e)
 		else if (!md->b->inbound_reserves)
 			m->exp_lo = m->exp_hi = e->t_ns; /* it ended: a new one is made */
 	} else if (m && m->ext_known && ep_eq(m->ext, e->ext) &&
-		   md->b->ports == TOPO_PORTS_SEQUENTIAL) {
+		   md->b->ports == TOPO_PORTS_SEQUENTIAL && !md->b->port_block) {
 		const struct ck_ref refs[] = {e->wan, e->inside, m->last};
 		char how[64];
 
@@ -610,8 +623,8 @@ static int on_out(struct model *md, const struct ck_ev *e)
 		    ck_ep_str(e->in, a), ck_ep_str(e->ext, b),
 		    (double)(e->t_ns - m->exp_hi) / NATBED_NS_PER_S, d, ended(m, how, sizeof(how)));
 	}
-	if (m && dead_sure(md, m, e->t_ns))
-		md->used_after++;
+	if (m && dead_sure(md, m, e->t_ns) && !m->flush_line)
+		md->used_after++; /* made again after its timeout */
 	shared_check(md, e, m);
 	if (!(n = map_new(md, e->proto, e->in, key, NULL, e)))
 		return -ENOMEM;
@@ -849,6 +862,7 @@ static void flush_at(struct model *md, int64_t t, int line)
 
 		if (m->exp_hi < t)
 			continue; /* it had ended */
+		m->flushed_at = t;
 		if (m->exp_lo > t)
 			m->exp_lo = t;
 		if (m->used + md->slack < t) {
@@ -934,6 +948,8 @@ static int replay(struct model *md)
 		}
 	}
 	ck_report_mute(md->c->rep, false);
+	while (rc == 0 && f < md->c->n_changes) /* after the last packet: counted, named */
+		change_at(md, &md->c->changes[f++]);
 	return rc;
 }
 

@@ -252,9 +252,13 @@ static EVP_MAC_CTX *stun_hmac_ctx(const char *digest, int k, const uint8_t *key,
 	if (!e->ctx && !(e->ctx = stun_hmac_new(digest)))
 		return NULL;
 	e->digest = k;
-	e->keylen = 0; /* until the key is set */
-	if (!EVP_MAC_init(e->ctx, key, keylen, NULL))
+	e->keylen = 0;
+	if (!EVP_MAC_init(e->ctx, key, keylen, NULL)) {
+		/* it may hold some other key: no slot claims it */
+		EVP_MAC_CTX_free(e->ctx);
+		e->ctx = NULL;
 		return NULL;
+	}
 	memcpy(e->key, key, keylen);
 	e->keylen = keylen;
 	return e->ctx;
