@@ -67,7 +67,11 @@ int cmd_report(int argc, char **argv)
 	}
 	input = argv[optind];
 	if (stat(input, &st) == 0 && S_ISDIR(st.st_mode)) { /* a run's directory */
-		if (snprintf(in, sizeof(in), "%s/results.json", input) >= (int)sizeof(in)) {
+		size_t n = strlen(input);
+
+		while (n > 1 && input[n - 1] == '/') /* "out/run/": not out/run//results.json */
+			n--;
+		if (snprintf(in, sizeof(in), "%.*s/results.json", (int)n, input) >= (int)sizeof(in)) {
 			fprintf(stderr, "natbed report: %s: path too long\n", input);
 			return 1;
 		}

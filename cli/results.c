@@ -1445,7 +1445,10 @@ struct results *results_load(const char *path, char *err, size_t errlen)
 	size_t i;
 
 	if (!(j = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr))) {
-		r_fail(err, errlen, "%s:%d: %s", path, jerr.line, jerr.text);
+		if (jerr.line < 0) /* not read at all: jansson says why, naming the file */
+			r_fail(err, errlen, "%s", jerr.text);
+		else
+			r_fail(err, errlen, "%s:%d: %s", path, jerr.line, jerr.text);
 		return NULL;
 	}
 	list = json_object_get(j, "attempts");

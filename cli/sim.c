@@ -366,8 +366,9 @@ static int sim_round_end(struct sim *x)
 
 static json_t *sim_engines(struct sim *x)
 {
-	struct emu_parts p = emu_vnet_parts(x->v);
+	struct emu_parts p;
 
+	vnet_parts(x->v, &p);
 	return emu_ckpt_state(&p, x->t, sched_now(x->s));
 }
 

@@ -18,7 +18,6 @@
 #include "linkset.h"
 #include "nat.h"
 #include "natbed/link_ctl.h"
-#include "vnet.h"
 
 #define EMU_CKPT_WHY_MAX 512 /* a part's own reason, before the path is put in front */
 
@@ -292,15 +291,6 @@ struct emu_parts emu_fabric_parts(struct fabric *f)
 {
 	return (struct emu_parts){fabric_engines(f), fabric_links(f), fabric_flowtab(f),
 				  fabric_in_flight(f)};
-}
-
-struct emu_parts emu_vnet_parts(struct vnet *v)
-{
-	struct vnet_stats st;
-
-	vnet_stats(v, &st);
-	return (struct emu_parts){vnet_engines(v), vnet_links(v), vnet_flowtab(v),
-				  (size_t)st.in_flight};
 }
 
 json_t *emu_ckpt_write(struct fabric *f, const struct topo *t, natbed_time_t now, const char *path,

@@ -34,7 +34,6 @@
 struct engines;
 struct flowtab;
 struct linkset;
-struct vnet;
 
 /* The engines a checkpoint holds, reached by the names of their parts (a
  * host, a NAT, "internet" for the core's link) wherever they run: a
@@ -43,12 +42,11 @@ struct emu_parts {
 	const struct engines *eng; /* the NATs, firewalls and gates */
 	struct linkset *links;	   /* the hosts', the NATs' and the core's links */
 	struct flowtab *flows;	   /* the packet numbers per flow */
-	size_t in_flight;	   /* packets on their way: counted, not saved */
+	size_t in_flight;	   /* packets on their way when taken: counted, not saved */
 };
 
-/* A fabric's parts, and a virtual network's. */
+/* A fabric's parts (a virtual network's: vnet_parts, vnet.h). */
 struct emu_parts emu_fabric_parts(struct fabric *f);
-struct emu_parts emu_vnet_parts(struct vnet *v);
 
 /* The whole state of p's engines at now, as a checkpoint file holds it
  * (above). A new reference, or NULL on ENOMEM. */

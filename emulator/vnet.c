@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 
+#include "emu_ckpt.h"
 #include "engines.h"
 #include "firewall.h"
 #include "flowtab.h"
@@ -686,6 +687,11 @@ const struct engines *vnet_engines(struct vnet *v)
 struct linkset *vnet_links(struct vnet *v)
 {
 	return v->links;
+}
+
+void vnet_parts(struct vnet *v, struct emu_parts *out)
+{
+	*out = (struct emu_parts){&v->eng, v->links, v->flows, pkt_pool_in_use(v->pool)};
 }
 
 struct flowtab *vnet_flowtab(struct vnet *v)

@@ -186,6 +186,9 @@ struct linkset;
  * for checkpoints. */
 const struct engines *vnet_engines(struct vnet *v);
 struct linkset *vnet_links(struct vnet *v);
+struct emu_parts;
+/* Its parts as a checkpoint reaches them (emu_ckpt.h), now. */
+void vnet_parts(struct vnet *v, struct emu_parts *out);
 struct pcp_counters;
 /* The PCP and NAT-PMP answers of the NAT called name (pcp.h), or NULL. */
 const struct pcp_counters *vnet_pcp(struct vnet *v, const char *name);

@@ -306,7 +306,7 @@ static void test_ckpt(void **state)
 	int fd;
 
 	world_up(&w);
-	parts = emu_vnet_parts(w.v);
+	vnet_parts(w.v, &parts);
 	engines = emu_ckpt_state(&parts, w.t, sched_now(w.s));
 	assert_non_null(engines);
 	assert_non_null(json_object_get(json_object_get(engines, "nats"), "home"));
