@@ -214,8 +214,8 @@ done
 # filtering of the topology would have dropped
 natbed ctl --prefix "$NB_PREFIX" nat pr set filtering endpoint-independent >/dev/null ||
 	nb_fail "ctl nat pr set filtering"
-x h-pr timeout 60 natbed-agent discover --stun "$STUN" >"$NB_TMP/h-pr.disc" 2>&1 ||
-	nb_fail "h-pr: discover: $(cat "$NB_TMP/h-pr.disc")"
+x h-pr timeout 60 natbed-agent discover --stun "$STUN" >"$NB_TMP/h-pr.disc" \
+	2>"$NB_TMP/h-pr.disc.err" || nb_fail "h-pr: discover: $(cat "$NB_TMP/h-pr.disc.err")"
 [ "$(jq -r .filtering "$NB_TMP/h-pr.disc")" = endpoint-independent ] ||
 	nb_fail "h-pr: discover did not find the filter opened: $(cat "$NB_TMP/h-pr.disc")"
 natbed down --prefix "$NB_PREFIX" >/dev/null || nb_fail "natbed down flush"
