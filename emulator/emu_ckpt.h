@@ -27,23 +27,10 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "emu_parts.h"
 #include "fabric.h"
 
 #define EMU_CKPT_FORMAT 1
-
-struct engines;
-struct flowtab;
-struct linkset;
-
-/* The engines a checkpoint holds, reached by the names of their parts (a
- * host, a NAT, "internet" for the core's link) wherever they run: a
- * fabric (natbed-emu) or a virtual network (natbed sim). */
-struct emu_parts {
-	const struct engines *eng; /* the NATs, firewalls and gates */
-	struct linkset *links;	   /* the hosts', the NATs' and the core's links */
-	struct flowtab *flows;	   /* the packet numbers per flow */
-	size_t in_flight;	   /* packets on their way when taken: counted, not saved */
-};
 
 /* A fabric's parts (a virtual network's: vnet_parts, vnet.h). */
 struct emu_parts emu_fabric_parts(struct fabric *f);

@@ -12,7 +12,7 @@
 
 #include <arpa/inet.h>
 
-#include "emu_ckpt.h"
+#include "emu_parts.h"
 #include "engines.h"
 #include "firewall.h"
 #include "flowtab.h"
