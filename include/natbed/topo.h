@@ -295,7 +295,7 @@ struct topo_host {
 /* The scenario section (docs/topology.md, Scenarios): which pairs connect,
  * or clients arriving over time at sites, as natbed run plays them. */
 #define TOPO_PAIRS_MAX	  1024
-#define TOPO_SITES_MAX	  64
+#define TOPO_SITES_MAX	  4096
 #define TOPO_PRIORITY_MAX 16
 
 struct topo_pair {

@@ -9,7 +9,9 @@
 #  - a checkpoint written mid-run restores to the results of the run never
 #    interrupted; Ctrl-C leaves a checkpoint (exit 130, partial results)
 #    from which a restore completes identically; a restore with another
-#    setting, a FILE, or an edited engine state is refused, naming it.
+#    setting, a FILE, or an edited engine state is refused, naming it;
+#  - a site per client (scripts/sites.py): arrivals at hundreds of sites,
+#    each behind a NAT of its own, reproduced.
 NB_NO_ROOT=1
 . "$(dirname "$0")/../lib.sh"
 nb_need jq setpriv
@@ -113,3 +115,24 @@ completed cont
 diff <(norm full) <(norm cont) >"$NB_TMP/cont.diff" ||
 	nb_fail "restored after Ctrl-C, other results: $(head -20 "$NB_TMP/cont.diff")"
 nb_pass "natbed sim: $n attempts reproduced byte for byte, restored from mid-run and from Ctrl-C ($got of $(jq '.attempts | length' "$NB_TMP/full/results.json")) identically"
+
+# --- a site per client ------------------------------------------------------------
+# scripts/sites.py's topology: 300 sites, each a host behind a NAT of its
+# own in the seed's mix. 300 arrivals come at more sites than a scenario
+# could name before (64), the mix's labels are the attempts', and the same
+# seed gives the same results.
+python3 "$NATBED_SRC/scripts/sites.py" 300 >"$NB_TMP/sites.yaml" || nb_fail "scripts/sites.py 300"
+sim sites "$NB_TMP/sites.yaml"
+completed sites
+r=$NB_TMP/sites/results.json
+[ "$(jq '.attempts | length' "$r")" = 300 ] || nb_fail "sites: $(jq '.attempts | length' "$r") attempts, not 300"
+used=$(jq '[.attempts[].pair[0]] | unique | length' "$r")
+[ "$used" -gt 64 ] || nb_fail "sites: the arrivals came at $used sites"
+labels=$(jq -c '[.attempts[].nat[0]] | unique' "$r")
+[ "$labels" = '["cgnat","full-cone","port-restricted","restricted-cone","symmetric"]' ] ||
+	nb_fail "sites: the attempts' NATs are $labels"
+sim sites2 "$NB_TMP/sites.yaml"
+completed sites2
+diff <(norm sites) <(norm sites2) >"$NB_TMP/sites.diff" ||
+	nb_fail "sites: the same seed, other results: $(head -20 "$NB_TMP/sites.diff")"
+nb_pass "natbed sim: a site per client, 300 arrivals at $used sites each behind its own NAT, reproduced"

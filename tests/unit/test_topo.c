@@ -496,6 +496,58 @@ static void test_scenario_and_misc(void **state)
 
 /* The scenario: pairs as lists and mappings, arrivals, and the refusals,
  * each naming its line and key. */
+/* A site per client: n sites, each a host behind a NAT of its own, in
+ * equal shares (the seed's 500 clients, each behind its own NAT). Returns
+ * the YAML (the caller frees it). */
+static char *sites_yaml(size_t n)
+{
+	size_t cap = 256 + n * 200, len, i;
+	char *y = malloc(cap);
+
+	assert_non_null(y);
+	len = (size_t)snprintf(y, cap, "nats:\n");
+	for (i = 0; i < n; i++)
+		len += (size_t)snprintf(y + len, cap - len,
+					"  n%zu: { preset: full-cone, public: 198.19.%zu.%zu, "
+					"inside: 10.%zu.%zu.0/24 }\n",
+					i, i / 250, i % 250 + 1, i / 250, i % 250);
+	len += (size_t)snprintf(y + len, cap - len,
+				"hosts:\n  server: { address: 198.51.100.30 }\n");
+	for (i = 0; i < n; i++)
+		len += (size_t)snprintf(y + len, cap - len, "  h%zu: { nat: n%zu }\n", i, i);
+	len += (size_t)snprintf(y + len, cap - len,
+				"scenario:\n  arrival-rate: 2/s\n  clients: %zu\n  to: server\n"
+				"  sites:\n",
+				n);
+	for (i = 0; i < n; i++) /* shares in millionths of a percent, the last the rest */
+		len += (size_t)snprintf(y + len, cap - len, "    h%zu: %.6f%%\n", i,
+					i + 1 < n ? 100.0 / (double)n
+						  : 100.0 - (100.0 / (double)n) * (double)(n - 1));
+	assert_true(len < cap);
+	return y;
+}
+
+/* Arrivals come at up to TOPO_SITES_MAX sites: a site per client for the
+ * seed's 500 clients loads, one site more than the most does not. */
+static void test_many_sites(void **state)
+{
+	char *y = sites_yaml(500), want[96];
+	struct topo *t = load_ok(y);
+
+	(void)state;
+	assert_int_equal(t->scenario->n_sites, 500);
+	assert_int_equal(t->n_nats, 500);
+	assert_int_equal(t->hosts[t->scenario->sites[499].index].nat, 499);
+	topo_free(t);
+	free(y);
+	y = sites_yaml(TOPO_SITES_MAX + 1);
+	/* the sites' mapping starts on line 2n + 9 */
+	snprintf(want, sizeof(want), "t.yaml:%d: scenario.sites: more than %d sites",
+		 2 * (TOPO_SITES_MAX + 1) + 9, TOPO_SITES_MAX);
+	load_bad(y, "nb-", want);
+	free(y);
+}
+
 static void test_scenario(void **state)
 {
 	static const char hosts[] = "hosts:\n  a: {}\n  b: {}\n  c: {}\n";
@@ -882,6 +934,7 @@ int main(void)
 	    cmocka_unit_test(test_alloc),
 	    cmocka_unit_test(test_scenario_and_misc),
 	    cmocka_unit_test(test_scenario),
+	    cmocka_unit_test(test_many_sites),
 	    cmocka_unit_test(test_call_errors),
 	    cmocka_unit_test(test_firewall),
 	    cmocka_unit_test(test_firewall_max),
