@@ -1419,7 +1419,7 @@ cleanup:
 	yaml_parser_delete(&parser);
 	loader_gates_free(&ld); /* none once build() took them */
 	free(ld.nats);
-	free(ld.scen); /* NULL once build() took it */
+	topo_scenario_free(ld.scen); /* NULL once build() took it */
 	free(ld.hosts);
 	free(ld.spans);
 	tidx_free(&ld.names);
@@ -1492,7 +1492,7 @@ void topo_free(struct topo *t)
 		free(t->hosts[i].gate);
 	free(t->nats);
 	free(t->hosts);
-	free(t->scenario);
+	topo_scenario_free(t->scenario);
 	free(t);
 }
 

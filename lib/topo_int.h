@@ -211,6 +211,8 @@ void topo_nat_behaviour_fill(struct topo_nat *nat);
 
 /* The scenario section, into a struct topo_scenario * it allocates. */
 int topo_v_scenario(struct loader *ld, const yaml_node_t *n, const char *path, void *dst);
+/* Frees a scenario section and its lists; NULL is safe. */
+void topo_scenario_free(struct topo_scenario *s);
 
 /* Binds the scenario's host names to t's hosts. 0, or -1 with the error
  * written. */

@@ -133,14 +133,19 @@ static int v_connect(struct loader *ld, const yaml_node_t *n, const char *path, 
 	struct topo_scenario *s = dst;
 	const yaml_node_item_t *it;
 	char sub[KEY_PATH_MAX];
+	size_t count;
 	int b = topo_block(ld, n, path, YAML_SEQUENCE_NODE, "a list of pairs");
 
 	if (b <= 0)
 		return b;
+	count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	if (count > TOPO_PAIRS_MAX)
+		return topo_fail(ld, line_of(n), path, "more than %d pairs", TOPO_PAIRS_MAX);
+	free(s->pairs);
+	s->n_pairs = 0;
+	if (count && !(s->pairs = calloc(count, sizeof(*s->pairs))))
+		return topo_fail(ld, line_of(n), path, "out of memory");
 	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
-		if (s->n_pairs == TOPO_PAIRS_MAX)
-			return topo_fail(ld, line_of(n), path, "more than %d pairs",
-					 TOPO_PAIRS_MAX);
 		topo_path_index(sub, sizeof(sub), path, s->n_pairs);
 		if (v_pair(ld, topo_node_at(ld, *it), sub, &s->pairs[s->n_pairs]) < 0)
 			return -1;
@@ -157,18 +162,23 @@ static int v_sites(struct loader *ld, const yaml_node_t *n, const char *path, vo
 	const yaml_node_pair_t *p;
 	char sub[KEY_PATH_MAX];
 	double sum = 0;
+	size_t count;
 	int b = topo_block(ld, n, path, YAML_MAPPING_NODE, "a mapping of HOST: PERCENT");
 
 	if (b <= 0)
 		return b;
+	count = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+	if (count > TOPO_SITES_MAX)
+		return topo_fail(ld, line_of(n), path, "more than %d sites", TOPO_SITES_MAX);
+	free(s->sites);
+	s->n_sites = 0;
+	if (count && !(s->sites = calloc(count, sizeof(*s->sites))))
+		return topo_fail(ld, line_of(n), path, "out of memory");
 	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
 		const yaml_node_t *k = topo_node_at(ld, p->key);
 		struct topo_site *site = &s->sites[s->n_sites];
 		const char *name;
 
-		if (s->n_sites == TOPO_SITES_MAX)
-			return topo_fail(ld, line_of(n), path, "more than %d sites",
-					 TOPO_SITES_MAX);
 		if (!(name = topo_scalar(ld, k, path)))
 			return -1;
 		topo_path_join(sub, sizeof(sub), path, name);
@@ -218,6 +228,15 @@ static const struct key_spec scen_keys[SK_COUNT] = {
 	[SK_BUDGET]   = {"budget",       &k_duration,   NULL,      SCEN_FIELD(budget_ns),    0, 0},
 };
 /* clang-format on */
+
+void topo_scenario_free(struct topo_scenario *s)
+{
+	if (!s)
+		return;
+	free(s->pairs);
+	free(s->sites);
+	free(s);
+}
 
 int topo_v_scenario(struct loader *ld, const yaml_node_t *n, const char *path, void *dst)
 {

@@ -316,7 +316,7 @@ struct topo_site {
 };
 
 struct topo_scenario {
-	struct topo_pair pairs[TOPO_PAIRS_MAX]; /* connect: explicit pairs */
+	struct topo_pair *pairs; /* connect: explicit pairs, n_pairs of them */
 	size_t n_pairs;
 	/* arrivals, the seed's model: Poisson at rate_per_s until clients
 	 * arrived or duration passed, each at a site drawn by weight,
@@ -324,7 +324,7 @@ struct topo_scenario {
 	uint32_t clients;
 	double rate_per_s;
 	natbed_time_t duration_ns;
-	struct topo_site sites[TOPO_SITES_MAX];
+	struct topo_site *sites; /* n_sites of them */
 	size_t n_sites;
 	char to[TOPO_NAME_MAX];
 	int to_index; /* -1 without arrivals */
