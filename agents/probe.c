@@ -40,19 +40,13 @@ static int probe_build(uint8_t *buf, size_t cap, enum stun_class cls, const uint
 	return stun_msg_build_finish(&b);
 }
 
-/* RFC 8489 §5: the method is the message type's bits M0-M11 around the
- * class bits. What is no probe is told from its first two bytes, before
+/* What is no probe is told from its first two bytes (its method), before
  * the whole parse and its CRC: a serving agent offers every datagram of
  * its main socket to each path it keeps. */
 static bool probe_method(const uint8_t *buf, size_t len)
 {
-	unsigned type;
-
-	if (len < STUN_HEADER_LEN)
-		return false;
-	type = (unsigned)buf[0] << 8 | buf[1];
-	return (((type & 0x3E00) >> 2) | ((type & 0x00E0) >> 1) | (type & 0x000F)) ==
-	       NBSTUN_METHOD_PROBE;
+	return len >= STUN_HEADER_LEN &&
+	       stun_type_method((uint16_t)(buf[0] << 8 | buf[1])) == NBSTUN_METHOD_PROBE;
 }
 
 /* Parses a probe or echo: its class, try id and sequence number. */

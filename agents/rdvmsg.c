@@ -357,13 +357,11 @@ static enum rdv_parse find_kind(uint16_t method, enum stun_class cls, enum rdv_k
 
 bool rdvmsg_may_be_ours(const uint8_t *buf, size_t len)
 {
-	uint16_t type, method;
+	uint16_t method;
 
 	if (len < 2)
 		return true; /* the parse says what it is */
-	type = (uint16_t)(buf[0] << 8 | buf[1]);
-	/* RFC 8489 §5: the method's bits M0-M11 around the class's C0, C1 */
-	method = (uint16_t)(((type & 0x3E00) >> 2) | ((type & 0x00E0) >> 1) | (type & 0x000F));
+	method = stun_type_method((uint16_t)(buf[0] << 8 | buf[1]));
 	for (int k = 0; k < RDV_KIND_COUNT; k++)
 		if (kinds[k].method == method)
 			return true;

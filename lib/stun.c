@@ -419,7 +419,7 @@ static bool attr_check(struct stun_msg *msg, uint16_t type, const uint8_t *v, si
 static void decode_type(struct stun_msg *msg, uint16_t type)
 {
 	msg->type = type;
-	msg->method = (uint16_t)((type & 0x000F) | ((type & 0x00E0) >> 1) | ((type & 0x3E00) >> 2));
+	msg->method = stun_type_method(type);
 	msg->cls = (enum stun_class)(((type >> 4) & 1) | ((type >> 7) & 2));
 }
 

@@ -38,6 +38,13 @@ enum stun_class {
 	STUN_CLASS_ERROR = 3,
 };
 
+/* RFC 8489 §5: the method of message type (M11..M7 C1 M6..M4 C0 M3..M0),
+ * what a look at a datagram's first two bytes tells before any parse. */
+static inline uint16_t stun_type_method(uint16_t type)
+{
+	return (uint16_t)((type & 0x000F) | ((type & 0x00E0) >> 1) | ((type & 0x3E00) >> 2));
+}
+
 #define STUN_METHOD_BINDING 0x001
 /* RFC 8656 §17: TURN */
 #define STUN_METHOD_ALLOCATE	      0x003
