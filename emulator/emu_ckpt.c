@@ -285,23 +285,17 @@ static void emu_ckpt_log(struct fabric *f, const char *event, const char *path)
 	json_decref(j);
 }
 
-/* --- a fabric's parts ---------------------------------------------------- */
-
-struct emu_parts emu_fabric_parts(struct fabric *f)
-{
-	return (struct emu_parts){fabric_engines(f), fabric_links(f), fabric_flowtab(f),
-				  fabric_in_flight(f)};
-}
-
 json_t *emu_ckpt_write(struct fabric *f, const struct topo *t, natbed_time_t now, const char *path,
 		       char *err, size_t errlen)
 {
-	struct emu_parts parts = emu_fabric_parts(f);
-	json_t *all = emu_ckpt_state(&parts, t, now), *res;
+	struct emu_parts parts;
+	json_t *all, *res;
 	char tmp[4096];
 	FILE *fp = NULL;
 	int e = 0;
 
+	fabric_parts(f, &parts);
+	all = emu_ckpt_state(&parts, t, now);
 	if (!all) {
 		snprintf(err, errlen, "%s: out of memory", path);
 		return NULL;
@@ -502,11 +496,12 @@ static void emu_ckpt_adopt(const struct emu_parts *f, const struct topo *t,
 json_t *emu_ckpt_restore(struct fabric *f, const struct topo *t, natbed_time_t now,
 			 const char *path, char *err, size_t errlen)
 {
-	struct emu_parts parts = emu_fabric_parts(f);
+	struct emu_parts parts;
 	struct emu_ckpt_fresh x = {0};
 	json_error_t jerr;
 	json_t *all = json_load_file(path, 0, &jerr), *res = NULL;
 
+	fabric_parts(f, &parts);
 	if (!all) {
 		snprintf(err, errlen, "%s:%d: not a natbed checkpoint (%s)", path, jerr.line,
 			 jerr.text);

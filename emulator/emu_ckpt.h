@@ -32,9 +32,6 @@
 
 #define EMU_CKPT_FORMAT 1
 
-/* A fabric's parts (a virtual network's: vnet_parts, vnet.h). */
-struct emu_parts emu_fabric_parts(struct fabric *f);
-
 /* The whole state of p's engines at now, as a checkpoint file holds it
  * (above). A new reference, or NULL on ENOMEM. */
 json_t *emu_ckpt_state(const struct emu_parts *p, const struct topo *t, natbed_time_t now);

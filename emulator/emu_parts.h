@@ -1,8 +1,8 @@
 /* What a checkpoint holds of a running network, by reference: the engines
  * reached by the names of their parts (a host, a NAT, "internet" for the
- * core's link) wherever they run, a fabric (natbed-emu: emu_fabric_parts,
- * emu_ckpt.h) or a virtual network (natbed sim: vnet_parts, vnet.h). A
- * type of its own, so that both can fill one without depending on the
+ * core's link) wherever they run, a fabric (natbed-emu: fabric_parts,
+ * fabric.h) or a virtual network (natbed sim: vnet_parts, vnet.h). A type
+ * of its own, so that both can fill one without depending on the
  * checkpoint code. */
 #ifndef NATBED_EMU_EMU_PARTS_H
 #define NATBED_EMU_EMU_PARTS_H

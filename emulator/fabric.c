@@ -10,6 +10,7 @@
 #include "droplog.h"
 #include "engines.h"
 #include "evlog.h"
+#include "emu_parts.h"
 #include "flowtab.h"
 #include "firewall.h"
 #include "fraghold.h"
@@ -1124,11 +1125,6 @@ void fabric_flow_stats(const struct fabric *f, struct flowtab_stats *st)
 	flowtab_get_stats(f->flows, st);
 }
 
-struct flowtab *fabric_flowtab(struct fabric *f)
-{
-	return f->flows;
-}
-
 void fabric_sync(struct fabric *f)
 {
 	size_t i;
@@ -1166,14 +1162,9 @@ natbed_time_t fabric_capture_ns(const struct fabric *f, natbed_time_t now)
 	return fab_wall(f, now);
 }
 
-const struct engines *fabric_engines(struct fabric *f)
+void fabric_parts(struct fabric *f, struct emu_parts *out)
 {
-	return &f->eng;
-}
-
-struct linkset *fabric_links(struct fabric *f)
-{
-	return f->links;
+	*out = (struct emu_parts){&f->eng, f->links, f->flows, pkt_pool_in_use(f->pool)};
 }
 
 struct nat *fabric_nat(struct fabric *f, const char *name)

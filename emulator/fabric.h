@@ -50,18 +50,12 @@ struct flowtab_stats;
 /* Flows numbered (emulator/flowtab.h): remembered now, and forgotten to
  * make room. */
 void fabric_flow_stats(const struct fabric *f, struct flowtab_stats *st);
-struct flowtab;
-/* The flow numbering table itself (checkpoints). */
-struct flowtab *fabric_flowtab(struct fabric *f);
 /* Reads the kernel's drop counters into the ports and flushes captures. */
 void fabric_sync(struct fabric *f);
 
-struct engines;
-struct linkset;
-/* Its NATs, firewalls and gates (engines.h), and its links (linkset.h):
- * checkpoints reach them through these. */
-const struct engines *fabric_engines(struct fabric *f);
-struct linkset *fabric_links(struct fabric *f);
+struct emu_parts;
+/* Its parts as a checkpoint reaches them (emu_parts.h), now. */
+void fabric_parts(struct fabric *f, struct emu_parts *out);
 
 /* The time a capture record made at scheduler time now carries
  * (CLOCK_REALTIME nanoseconds): what the event log gives natbed check to

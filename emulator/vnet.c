@@ -679,24 +679,9 @@ int vnet_link(struct vnet *v, const char *name, struct link **up, struct link **
 	return linkset_find(v->links, name, up, down);
 }
 
-const struct engines *vnet_engines(struct vnet *v)
-{
-	return &v->eng;
-}
-
-struct linkset *vnet_links(struct vnet *v)
-{
-	return v->links;
-}
-
 void vnet_parts(struct vnet *v, struct emu_parts *out)
 {
 	*out = (struct emu_parts){&v->eng, v->links, v->flows, pkt_pool_in_use(v->pool)};
-}
-
-struct flowtab *vnet_flowtab(struct vnet *v)
-{
-	return v->flows;
 }
 
 const struct pcp_counters *vnet_pcp(struct vnet *v, const char *name)

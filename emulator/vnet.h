@@ -177,17 +177,8 @@ struct fw *vnet_firewall(struct vnet *v, const char *name);
 struct gate;
 /* The zero-trust gate of the host or NAT called name, or NULL. */
 struct gate *vnet_gate(struct vnet *v, const char *name);
-struct flowtab;
-/* The packet numbers per flow (flowtab.h), for checkpoints. */
-struct flowtab *vnet_flowtab(struct vnet *v);
-struct engines;
-struct linkset;
-/* Its NATs, firewalls and gates (engines.h), and its links (linkset.h),
- * for checkpoints. */
-const struct engines *vnet_engines(struct vnet *v);
-struct linkset *vnet_links(struct vnet *v);
 struct emu_parts;
-/* Its parts as a checkpoint reaches them (emu_ckpt.h), now. */
+/* Its parts as a checkpoint reaches them (emu_parts.h), now. */
 void vnet_parts(struct vnet *v, struct emu_parts *out);
 struct pcp_counters;
 /* The PCP and NAT-PMP answers of the NAT called name (pcp.h), or NULL. */
