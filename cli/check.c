@@ -134,19 +134,18 @@ static void view_free(struct ck_natview *v)
 	ck_flows_clear(v);
 }
 
-/* Whether the settings among a NAT's changes apply, in order, to its
- * behaviour as natbed ctl applied them: NULL, or why not in why ("changed
- * at run time (events.jsonl line N: ...)"), the model not knowing the
- * behaviour after. */
-static const char *settings_unfollowed(const struct topo_nat *nat,
-				       const struct ck_natchange *ch, size_t n, char *why,
-				       size_t whylen)
+/* The NAT's behaviour after each of its changes, in order, as natbed ctl
+ * set it (a flush keeps it): NULL, or why the model cannot follow them in
+ * why ("changed at run time (events.jsonl line N: ...)"), a setting that
+ * does not apply. */
+static const char *settings_follow(const struct topo_nat *nat, struct ck_natchange *ch, size_t n,
+				   char *why, size_t whylen)
 {
 	struct topo_nat_behaviour b = nat->b;
 	char err[128];
 	size_t i;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		if (ch[i].set &&
 		    topo_nat_behaviour_set(&b, ch[i].key, ch[i].value, err, sizeof(err)) < 0) {
 			snprintf(why, whylen,
@@ -154,6 +153,8 @@ static const char *settings_unfollowed(const struct topo_nat *nat,
 				 ch[i].line, ch[i].key, ch[i].value, err);
 			return why;
 		}
+		ch[i].b = b;
+	}
 	return NULL;
 }
 
@@ -203,7 +204,7 @@ static int check_nat(struct run *r, int n)
 	}
 	c.changes = changes;
 	ck_evlog_nat_changes(r->evlog, nat->name, changes, c.n_changes);
-	if ((change = settings_unfollowed(nat, changes, c.n_changes, why, sizeof(why)))) {
+	if ((change = settings_follow(nat, changes, c.n_changes, why, sizeof(why)))) {
 		skip_rows(r, c.row, CK_R_MAPPING, change);
 		goto out;
 	}

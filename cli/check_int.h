@@ -134,6 +134,7 @@ struct ck_natchange {
 	int line;
 	bool set; /* false: a flush */
 	char key[CK_SET_KEY_MAX], value[CK_SET_VALUE_MAX];
+	struct topo_nat_behaviour b; /* the NAT's after it (check.c fills it in) */
 };
 /* NAT nat's changes with a capture time, in the log's (time) order: the
  * first max of them into out; returns how many there are. */

@@ -886,7 +886,6 @@ static void change_at(struct model *md, const struct ck_natchange *ch)
 {
 	struct topo_nat_behaviour old = md->bcur;
 	const struct topo_nat_behaviour *b = &md->bcur;
-	char err[8];
 	bool range;
 
 	if (!ch->set) {
@@ -894,8 +893,7 @@ static void change_at(struct model *md, const struct ck_natchange *ch)
 		md->flushed++;
 		return;
 	}
-	/* checked to apply (check.c) */
-	topo_nat_behaviour_set(&md->bcur, ch->key, ch->value, err, sizeof(err));
+	md->bcur = ch->b;
 	md->settings++;
 	range = b->port_lo != old.port_lo || b->port_hi != old.port_hi;
 	if (b->mapping != old.mapping || (range && (b->port_block || old.port_block)))
