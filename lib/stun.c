@@ -219,13 +219,14 @@ struct stun_hmac_kept {
 	uint8_t key[STUN_HMAC_KEY_MAX];
 };
 
-/* A context for (digest k, key), initialised for a new message: kept, or
+/* A context for (digest, key), initialised for a new message: kept, or
  * NULL on failure. *own: the caller frees it. */
-static EVP_MAC_CTX *stun_hmac_ctx(const char *digest, int k, const uint8_t *key, size_t keylen,
+static EVP_MAC_CTX *stun_hmac_ctx(const char *digest, const uint8_t *key, size_t keylen,
 				  bool *own)
 {
 	static _Thread_local struct stun_hmac_kept kept[STUN_HMAC_KEPT];
 	static _Thread_local unsigned next;
+	int k = strcmp(digest, "SHA256") == 0;
 	struct stun_hmac_kept *e;
 	EVP_MAC_CTX *ctx;
 	unsigned i;
@@ -270,7 +271,7 @@ static int stun_hmac(const char *digest, const uint8_t *key, size_t keylen, cons
 		     const uint8_t *body, size_t bodylen, uint8_t *out, size_t outcap)
 {
 	bool own;
-	EVP_MAC_CTX *ctx = stun_hmac_ctx(digest, strcmp(digest, "SHA256") == 0, key, keylen, &own);
+	EVP_MAC_CTX *ctx = stun_hmac_ctx(digest, key, keylen, &own);
 	size_t outlen = 0;
 	int ret = -EIO;
 
