@@ -529,7 +529,7 @@ static void fab_on_segment(void *arg, natbed_time_t now)
 
 static bool fab_is_host_addr(const struct fabric *f, int h, uint32_t ip)
 {
-	return route_host_of(f->route, ip) == h;
+	return route_host_at(f->route, route_host_segment(f->route, h), ip) == h;
 }
 
 /* ARP: the address the emulator plays on port h. */

@@ -782,6 +782,30 @@ void gate_free(struct gate *g)
 	free(g);
 }
 
+int gate_host_renew(struct gate *g, int h)
+{
+	struct gate_host *gh = gate_host_of(g, h);
+	struct gate_host_counters c;
+	uint64_t draws;
+	size_t k;
+
+	if (!gh)
+		return -1;
+	for (k = 0; k < GATE_PENDING_MAX; k++)
+		if (gh->pend[k].used && gh->pend[k].ev)
+			sched_cancel(g->s, gh->pend[k].ev);
+	for (k = 0; k < GATE_PINS_MAX; k++)
+		if (gh->pins[k].used)
+			gate_pin_close(&gh->pins[k]);
+	c = gh->c;
+	draws = gh->draws;
+	memset(gh, 0, sizeof(*gh));
+	gate_host_init(g, gh, h);
+	gh->c = c;
+	gh->draws = draws;
+	return 0;
+}
+
 const char *gate_last_why(const struct gate *g)
 {
 	return g->why;

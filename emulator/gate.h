@@ -148,6 +148,14 @@ enum gate_verdict gate_check(struct gate *g, const struct ip_view *v, enum gate_
 enum gate_verdict gate_request(struct gate *g, uint32_t src, uint16_t sport, const uint8_t *buf,
 			       size_t len, natbed_time_t now);
 
+/* Host h (a topology index) starts again behind g as the topology
+ * describes it, as a new host would (natbed sim: another client at a
+ * clone of a site): its trust level, nonce window, denials, request times
+ * and history as at the start, its pinholes closed, its requests under
+ * way never answered. Its draws go on (the next ones are new) and its
+ * counters keep counting. 0, or -1 when g gates no host h. */
+int gate_host_renew(struct gate *g, int h);
+
 /* The reason of the last GATE_REFUSED or GATE_DROP ("bad_integrity",
  * "unauthenticated", ...), and the host it concerned ("" when none). */
 const char *gate_last_why(const struct gate *g);

@@ -289,14 +289,15 @@ static void nat_resv_clear(struct nat *n)
 	struct nat_resv *r, *next;
 	size_t b;
 
-	for (b = 0; b < NAT_RESV_BUCKETS; b++) {
+	/* the buckets up to the last reservation */
+	for (b = 0; n->n_resv && b < NAT_RESV_BUCKETS; b++) {
 		for (r = n->resv[b]; r; r = next) {
 			next = r->next;
 			free(r);
+			n->n_resv--;
 		}
 		n->resv[b] = NULL;
 	}
-	n->n_resv = 0;
 }
 
 /* --- ports ------------------------------------------------------------------ */
@@ -509,6 +510,12 @@ static void nat_unlink(struct nat *n, struct nat_map *m)
 			*pp = m->enext;
 			break;
 		}
+	if (m->aprev)
+		m->aprev->anext = m->anext;
+	else
+		n->all = m->anext;
+	if (m->anext)
+		m->anext->aprev = m->aprev;
 	n->in_use[m->proto]--;
 	n->c.mappings_active--;
 	if (--m->sub->n_maps == 0)
@@ -629,6 +636,10 @@ struct nat_map *nat_map_add(struct nat *n, const struct nat_map_spec *spec, natb
 	b = nat_ehash(m->proto, m->ext_addr, m->ext_port) & (NAT_BUCKETS - 1);
 	m->enext = n->ebuckets[b];
 	n->ebuckets[b] = m;
+	m->anext = n->all;
+	if (n->all)
+		n->all->aprev = m;
+	n->all = m;
 	sub->n_maps++;
 	n->in_use[m->proto]++;
 	n->c.mappings_active++;
@@ -1042,13 +1053,21 @@ struct nat *nat_new(const struct nat_cfg *cfg, struct sched *s)
 	return n;
 }
 
+/* Mappings of every protocol held now. */
+static size_t nat_maps_held(const struct nat *n)
+{
+	size_t total = 0;
+	int p;
+
+	for (p = 0; p < NAT_PROTO_COUNT; p++)
+		total += n->in_use[p];
+	return total;
+}
+
 void nat_flush(struct nat *n)
 {
-	size_t b;
-
-	for (b = 0; b < NAT_BUCKETS; b++)
-		while (n->buckets[b])
-			nat_map_free(n, n->buckets[b]);
+	while (n->all)
+		nat_map_free(n, n->all);
 	nat_resv_clear(n);
 	n->epoch_start = sched_now(n->s);
 }
@@ -1075,11 +1094,9 @@ int nat_reshape(struct nat *n, const struct nat_cfg *c)
 static void nat_repoint(struct nat *n)
 {
 	struct nat_map *m;
-	size_t b;
 
-	for (b = 0; b < NAT_BUCKETS; b++)
-		for (m = n->buckets[b]; m; m = m->hnext)
-			m->nat = n;
+	for (m = n->all; m; m = m->anext)
+		m->nat = n;
 }
 
 void nat_adopt(struct nat *n, struct nat *fresh)
@@ -1129,18 +1146,14 @@ static int nat_map_cmp(const void *a, const void *b)
 /* Walks the hash chains. */
 struct nat_map **nat_maps_sorted(const struct nat *n, size_t *count)
 {
-	size_t total = 0, k = 0, b;
+	size_t total = nat_maps_held(n), k = 0;
 	struct nat_map **all, *m;
-	int p;
 
-	for (p = 0; p < NAT_PROTO_COUNT; p++)
-		total += n->in_use[p];
 	*count = 0;
 	if (total == 0 || !(all = malloc(total * sizeof(*all))))
 		return NULL;
-	for (b = 0; b < NAT_BUCKETS; b++)
-		for (m = n->buckets[b]; m && k < total; m = m->hnext)
-			all[k++] = m;
+	for (m = n->all; m && k < total; m = m->anext)
+		all[k++] = m;
 	qsort(all, k, sizeof(*all), nat_map_cmp);
 	*count = k;
 	return all;

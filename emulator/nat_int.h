@@ -37,8 +37,9 @@ struct nat_sub {
 
 struct nat_map {
 	struct nat *nat;
-	struct nat_map *hnext; /* by inside endpoint and key */
-	struct nat_map *enext; /* by outside endpoint */
+	struct nat_map *hnext;	       /* by inside endpoint and key */
+	struct nat_map *enext;	       /* by outside endpoint */
+	struct nat_map *aprev, *anext; /* every mapping of the NAT (nat.all) */
 	struct nat_sub *sub;
 	enum nat_proto proto;
 	uint32_t int_addr; /* network order, as are the ports */
@@ -87,6 +88,7 @@ struct nat {
 	struct rng rng;
 	struct nat_map *buckets[NAT_BUCKETS];
 	struct nat_map *ebuckets[NAT_BUCKETS];
+	struct nat_map *all; /* every mapping, the newest first: what a flush frees */
 	struct nat_sub *subs[NAT_SUB_BUCKETS];
 	uint32_t subs_per_pub[TOPO_NAT_PUBLIC_MAX];
 	uint8_t *block_used; /* [pub * blocks_per_pub + i]; made on first use */

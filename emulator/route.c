@@ -3,63 +3,98 @@
 #include <arpa/inet.h>
 #include <stdlib.h>
 
-/* Host addresses in an open-addressing hash: one lookup per packet. */
+/* Addresses in open-addressing hashes keyed by segment and address, one
+ * lookup per packet: the hosts' addresses, and the NATs' public addresses
+ * on their outside segments. An address is unique within a segment; two
+ * segments may hold the same one (natbed sim's clones of a site keep its
+ * inside addresses). */
 struct route_slot {
 	uint32_t ip; /* 0: empty */
-	int host;
+	int seg;
+	int index; /* a host's, or a NAT's */
+};
+
+struct route_hash {
+	struct route_slot *slots;
+	size_t mask;
 };
 
 struct route {
 	const struct topo *t;
 	int *catch_all; /* per segment: a host index, or -1 */
-	struct route_slot *slots;
-	size_t mask;
+	struct route_hash hosts, publics;
 };
 
-static size_t route_hash(uint32_t ip, size_t mask)
+static size_t route_slot_of(uint32_t ip, int seg, size_t mask)
 {
-	uint32_t h = ip * 2654435761u;
+	uint32_t h = (ip ^ (uint32_t)seg * 0x9e3779b9u) * 2654435761u;
 
 	return (h ^ (h >> 16)) & mask;
 }
 
-static void route_insert(struct route *r, uint32_t ip, int host)
+static int route_hash_init(struct route_hash *h, size_t n)
 {
-	size_t i = route_hash(ip, r->mask);
+	size_t cap = 16;
 
-	while (r->slots[i].ip != 0 && r->slots[i].ip != ip)
-		i = (i + 1) & r->mask;
-	r->slots[i].ip = ip;
-	r->slots[i].host = host;
+	while (cap < n * 2)
+		cap <<= 1;
+	h->slots = calloc(cap, sizeof(*h->slots));
+	h->mask = cap - 1;
+	return h->slots ? 0 : -1;
+}
+
+/* The first entry for (seg, ip) stays: a lookup finds what a walk in
+ * index order would find first. */
+static void route_insert(struct route_hash *h, int seg, uint32_t ip, int index)
+{
+	size_t i = route_slot_of(ip, seg, h->mask);
+
+	while (h->slots[i].ip != 0) {
+		if (h->slots[i].ip == ip && h->slots[i].seg == seg)
+			return;
+		i = (i + 1) & h->mask;
+	}
+	h->slots[i] = (struct route_slot){ip, seg, index};
+}
+
+static int route_find(const struct route_hash *h, int seg, uint32_t ip)
+{
+	size_t i = route_slot_of(ip, seg, h->mask);
+
+	while (h->slots[i].ip != 0) {
+		if (h->slots[i].ip == ip && h->slots[i].seg == seg)
+			return h->slots[i].index;
+		i = (i + 1) & h->mask;
+	}
+	return -1;
 }
 
 struct route *route_new(const struct topo *t)
 {
 	struct route *r = calloc(1, sizeof(*r));
-	size_t cap = 16, h, a;
+	size_t h, a, n, publics = 0;
 
 	if (!r)
 		return NULL;
-	while (cap < t->n_hosts * TOPO_ADDRS_MAX * 2)
-		cap <<= 1;
-	r->slots = calloc(cap, sizeof(*r->slots));
-	if (!r->slots) {
-		free(r);
-		return NULL;
-	}
+	r->t = t;
+	for (n = 0; n < t->n_nats; n++)
+		publics += t->nats[n].n_public;
 	r->catch_all = malloc((t->n_nats + 1) * sizeof(*r->catch_all));
-	if (!r->catch_all) {
-		free(r->slots);
-		free(r);
+	if (!r->catch_all || route_hash_init(&r->hosts, t->n_hosts * TOPO_ADDRS_MAX) < 0 ||
+	    route_hash_init(&r->publics, publics) < 0) {
+		route_free(r);
 		return NULL;
 	}
 	for (h = 0; h <= t->n_nats; h++)
 		r->catch_all[h] = -1;
-	r->t = t;
-	r->mask = cap - 1;
 	for (h = 0; h < t->n_hosts; h++)
 		for (a = 0; a < t->hosts[h].n_addrs; a++)
-			route_insert(r, t->hosts[h].addrs[a].s_addr, (int)h);
+			route_insert(&r->hosts, route_host_segment(r, (int)h),
+				     t->hosts[h].addrs[a].s_addr, (int)h);
+	for (n = 0; n < t->n_nats; n++)
+		for (a = 0; a < t->nats[n].n_public; a++)
+			route_insert(&r->publics, route_nat_outside(r, (int)n),
+				     t->nats[n].publics[a].s_addr, (int)n);
 	return r;
 }
 
@@ -67,7 +102,8 @@ void route_free(struct route *r)
 {
 	if (!r)
 		return;
-	free(r->slots);
+	free(r->hosts.slots);
+	free(r->publics.slots);
 	free(r->catch_all);
 	free(r);
 }
@@ -89,16 +125,9 @@ static int route_in_segment(const struct route *r, int seg, uint32_t dst)
 	return (dst & mask) == nat->inside_net.s_addr;
 }
 
-int route_host_of(const struct route *r, uint32_t ip)
+int route_host_at(const struct route *r, int seg, uint32_t ip)
 {
-	size_t i = route_hash(ip, r->mask);
-
-	while (r->slots[i].ip != 0) {
-		if (r->slots[i].ip == ip)
-			return r->slots[i].host;
-		i = (i + 1) & r->mask;
-	}
-	return -1;
+	return route_find(&r->hosts, seg, ip);
 }
 
 int route_host_segment(const struct route *r, int h)
@@ -115,20 +144,18 @@ struct route_next route_lookup(const struct route *r, int seg, uint32_t dst,
 			       int (*nat_claims)(void *ctx, int n, uint32_t dst), void *ctx)
 {
 	struct route_next nx = {ROUTE_NONE, -1};
-	int h = route_host_of(r, dst);
-	size_t n;
+	int h = route_host_at(r, seg, dst), n;
 
-	if (h >= 0 && route_host_segment(r, h) == seg) {
+	if (h >= 0) {
 		nx.kind = ROUTE_HOST;
 		nx.index = h;
 		return nx;
 	}
-	for (n = 0; n < r->t->n_nats; n++) {
-		if (route_nat_outside(r, (int)n) == seg && nat_claims(ctx, (int)n, dst)) {
-			nx.kind = ROUTE_NAT_DOWN;
-			nx.index = (int)n;
-			return nx;
-		}
+	n = route_find(&r->publics, seg, dst);
+	if (n >= 0 && nat_claims(ctx, n, dst)) {
+		nx.kind = ROUTE_NAT_DOWN;
+		nx.index = n;
+		return nx;
 	}
 	if (r->catch_all[seg] >= 0 && route_in_segment(r, seg, dst)) {
 		nx.kind = ROUTE_HOST;

@@ -4,7 +4,8 @@
  * a segment goes to a host of that segment that owns its destination, down
  * into a NAT whose outside is this segment and that claims the destination,
  * or up through the segment's own NAT; on the internet with none of these it
- * has no route. */
+ * has no route. An address is unique within a segment, not across them
+ * (natbed sim's copies of a site keep its inside addresses). */
 #ifndef NATBED_EMU_ROUTE_H
 #define NATBED_EMU_ROUTE_H
 
@@ -41,12 +42,14 @@ static inline int route_nat_inside(int n)
  * whole network this way. */
 void route_set_catch_all(struct route *r, int h);
 
-/* The host that owns address ip (network order), or -1. */
-int route_host_of(const struct route *r, uint32_t ip);
+/* The host of segment seg that owns address ip (network order), or -1. */
+int route_host_at(const struct route *r, int seg, uint32_t ip);
 
-/* Where a packet for dst (network order) on segment seg goes next.
- * nat_claims(n, dst) says whether NAT n takes dst from its outside: with
- * translation, its public address; a plain router, its inside prefix. */
+/* Where a packet for dst (network order) on segment seg goes next: a
+ * host of seg that owns it; else the first NAT (by index) whose outside is
+ * seg and one of whose public addresses (the topology's) it is, when
+ * nat_claims(n, dst) confirms that n takes it now; else up through seg's
+ * NAT, or nowhere on the internet. Hash lookups, however many NATs. */
 struct route_next route_lookup(const struct route *r, int seg, uint32_t dst,
 			       int (*nat_claims)(void *ctx, int n, uint32_t dst), void *ctx);
 

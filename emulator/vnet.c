@@ -460,7 +460,7 @@ static void vnet_egress(void *arg, natbed_time_t now)
 	struct vnet *v = p->ctx;
 	int h = p->in_port;
 
-	if (route_host_of(v->route, vnet_ip(p)->dst) == h) {
+	if (route_host_at(v->route, route_host_segment(v->route, h), vnet_ip(p)->dst) == h) {
 		p->host = h;
 		v->st.local++;
 		vnet_deliver(v, p, now);
@@ -650,6 +650,43 @@ void vnet_free(struct vnet *v)
 	route_free(v->route);
 	pkt_pool_free(v->pool);
 	free(v);
+}
+
+/* A firewall as fw_new() makes it from cfg: no tracked flows, no counts. */
+static int vnet_fw_anew(struct vnet *v, struct fw *fw, const struct topo_fw *cfg)
+{
+	struct fw *fresh;
+
+	if (!fw)
+		return 0;
+	fresh = fw_new(cfg, v->s);
+	if (!fresh)
+		return -1;
+	fw_adopt(fw, fresh);
+	return 0;
+}
+
+int vnet_host_anew(struct vnet *v, int h)
+{
+	const struct topo_host *th;
+	int n;
+
+	if (h < 0 || (size_t)h >= v->t->n_hosts)
+		return -1;
+	th = &v->t->hosts[h];
+	n = th->nat;
+	if (vnet_fw_anew(v, v->eng.host_fw[h], &th->fw) < 0)
+		return -1;
+	if (v->eng.host_gate[h])
+		gate_host_renew(v->eng.host_gate[h], h);
+	if (n < 0)
+		return 0;
+	nat_flush(v->eng.nats[n]);
+	if (vnet_fw_anew(v, v->eng.nat_fw[n], &v->t->nats[n].fw) < 0)
+		return -1;
+	if (v->eng.nat_gate[n])
+		gate_host_renew(v->eng.nat_gate[n], h);
+	return 0;
 }
 
 const struct dgram *vnet_dgram(struct vnet *v, int h)

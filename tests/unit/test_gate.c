@@ -760,6 +760,58 @@ static void test_pinholes(void **state)
 	tg_down(&tg);
 }
 
+/* gate_host_renew: a host starts again as a new one (natbed sim's clone
+ * of a site taken by another client): its level back to the topology's,
+ * its pinhole closed, its nonce window and a request under way forgotten;
+ * the other host untouched; its draws and counters go on. */
+static void test_renew(void **state)
+{
+	uint8_t req[GATEMSG_MAX];
+	struct frame f;
+	struct tg tg;
+	uint64_t answers, requests;
+	size_t n;
+	int h0;
+
+	(void)state;
+	tg_up(&tg, 2,
+	      "      success: { untrusted: 100%, low: 100%, medium: 100%, high: 100%,"
+	      " verified: 100% }\n      escalate: 100%\n" NO_RISK,
+	      6);
+	h0 = topo_index(&tg, 0);
+	assert_true(tg_auth(&tg, 0, "any")->granted);
+	assert_true(tg_auth(&tg, 0, "any")->granted);
+	assert_true(tg_auth(&tg, 1, "any")->granted);
+	assert_int_equal(gate_host_level(tg.g, h0), TOPO_TRUST_MEDIUM);
+	assert_int_equal(check(&tg, udp(&f, "192.168.1.10", PORT, "198.51.100.10", 1), GATE_OUT),
+			 GATE_PASS);
+	/* a request under way when it starts again: never answered */
+	assert_int_equal(tg_ask(&tg, 0, "any"), GATE_TAKEN);
+	answers = tg.answers;
+	requests = gate_counters(tg.g)->requests;
+	assert_int_equal(gate_host_renew(tg.g, h0), 0);
+	tg_run(&tg, 60 * S);
+	assert_int_equal(tg.answers, answers);
+	assert_int_equal(gate_host_level(tg.g, h0), TOPO_TRUST_UNTRUSTED);
+	assert_int_equal(check(&tg, udp(&f, "192.168.1.10", PORT, "198.51.100.10", 1), GATE_OUT),
+			 GATE_DROP);
+	assert_string_equal(gate_last_why(tg.g), "unauthenticated");
+	assert_int_equal(check(&tg, udp(&f, "192.168.1.11", PORT, "198.51.100.10", 1), GATE_OUT),
+			 GATE_PASS);
+	assert_int_equal(gate_host_level(tg.g, topo_index(&tg, 1)), TOPO_TRUST_LOW);
+	/* a nonce below the last one is new again */
+	tg.nonce[0] = 0;
+	n = tg_build(&tg, 0, NULL, "any", NULL, req, sizeof(req));
+	assert_int_equal(gate_request(tg.g, host_addr(0), htons(PORT), req, n, sched_now(tg.s)),
+			 GATE_TAKEN);
+	tg_run(&tg, 60 * S);
+	assert_true(tg.last.granted);
+	assert_int_equal(tg.last.level, TOPO_TRUST_UNTRUSTED);
+	assert_true(gate_counters(tg.g)->requests > requests);
+	assert_int_equal(gate_host_renew(tg.g, topo_host_find(tg.t, "dns")), -1);
+	tg_down(&tg);
+}
+
 /* --- control and checkpoints ---------------------------------------------------- */
 
 static void test_ctl_json(void **state)
@@ -928,8 +980,9 @@ int main(void)
 	    cmocka_unit_test(test_escalation),	    cmocka_unit_test(test_demotion),
 	    cmocka_unit_test(test_same_seed),	    cmocka_unit_test(test_refusals),
 	    cmocka_unit_test(test_retransmit),	    cmocka_unit_test(test_busy),
-	    cmocka_unit_test(test_pinholes),	    cmocka_unit_test(test_ctl_json),
-	    cmocka_unit_test(test_checkpoint),	    cmocka_unit_test(test_speed),
+	    cmocka_unit_test(test_pinholes),	    cmocka_unit_test(test_renew),
+	    cmocka_unit_test(test_ctl_json),	    cmocka_unit_test(test_checkpoint),
+	    cmocka_unit_test(test_speed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
