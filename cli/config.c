@@ -132,6 +132,7 @@ static const struct config_key_def config_keys[CK_COUNT] = {
     [CK_CLIENTS] = {"clients", "", c_clients, "1 to 1000000", "the scenario's", "500"},
     [CK_ARRIVAL_RATE] = {"arrival-rate", "", c_rate, "a number above 0, optionally /s",
 			 "the scenario's", "2.0/s"},
+    [CK_SITE_PER_CLIENT] = {"site-per-client", "false", c_bool, "true or false", NULL, NULL, true},
     [CK_CHECKPOINT_EVERY] = {"checkpoint-every", "60s", c_duration,
 			     "a duration above zero, e.g. 60s", NULL, NULL, true},
     [CK_CHECKPOINT] = {"checkpoint", "", c_any, "a file", "no checkpoints", NULL, true},

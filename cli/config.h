@@ -30,6 +30,7 @@ enum config_key {
 	CK_DURATION,
 	CK_CLIENTS,
 	CK_ARRIVAL_RATE,
+	CK_SITE_PER_CLIENT,  /* natbed sim's */
 	CK_CHECKPOINT_EVERY, /* natbed sim's */
 	CK_CHECKPOINT,	     /* natbed sim's */
 	CK_COUNT

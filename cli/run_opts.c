@@ -23,6 +23,7 @@ static const struct option run_lopts[] = {
     {"parallel", required_argument, NULL, 'P'},
     {"budget", required_argument, NULL, 'B'},
     {"no-relay", no_argument, NULL, 'N'},
+    {"site-per-client", no_argument, NULL, 'S'},
     {"priority", required_argument, NULL, 'Y'},
     {"capture", required_argument, NULL, 'C'},
     {"duration", required_argument, NULL, 'D'},
@@ -55,6 +56,8 @@ static int flag_key(int c)
 		return CK_BUDGET;
 	case 'N':
 		return CK_NO_RELAY;
+	case 'S':
+		return CK_SITE_PER_CLIENT;
 	case 'Y':
 		return CK_PRIORITY;
 	case 'C':
@@ -111,7 +114,7 @@ int run_opts_parse(int argc, char **argv, struct run_setup *s, void (*usage)(FIL
 		}
 		s->flags[s->n_flags++] = (struct run_flag){
 		    .key = (enum config_key)k,
-		    .value = k == CK_NO_RELAY ? "true" : optarg,
+		    .value = k == CK_NO_RELAY || k == CK_SITE_PER_CLIENT ? "true" : optarg,
 		};
 	}
 	if (argc - optind > 1) {
@@ -248,6 +251,13 @@ int run_opts_settle(struct run_setup *s)
 				err);
 			return 2;
 		}
+	}
+	if (!s->sim && config_bool(&s->cfg, CK_SITE_PER_CLIENT)) {
+		fprintf(stderr,
+			"natbed %s: site-per-client (%s) is natbed sim's: natbed run plays the "
+			"topology's sites as they are (docs/sim.md, NAT populations)\n",
+			s->cmd, s->cfg.v[CK_SITE_PER_CLIENT].from);
+		return 2;
 	}
 	return scenario_apply(s);
 }

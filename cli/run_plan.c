@@ -69,41 +69,91 @@ static int pick_site(const struct topo_scenario *sc, double u)
 	return sc->sites[sc->n_sites - 1].index; /* rounding at the top */
 }
 
-/* Poisson arrivals: exponential gaps at rate_per_s, each at a site drawn
- * by weight, until `clients` arrived or `duration` passed (whichever the
- * scenario gives first). Gaps and sites come from two keyed streams, so
- * changing the sites leaves the arrival times as they were. */
-static size_t arrivals_count(const struct topo_scenario *sc, uint64_t seed, struct run_job *out,
-			     const struct topo *t, unsigned first_id)
+/* Arrival n's time, after the previous one's at *at: its site (an index
+ * in topo.hosts), or -1 when arrivals are over (`clients` arrived or
+ * `duration` passed, whichever the scenario gives first). Poisson:
+ * exponential gaps at rate_per_s, each at a site drawn by weight. Gaps and
+ * sites come from two keyed streams, so changing the sites leaves the
+ * arrival times as they were. */
+static int arrival_next(const struct topo_scenario *sc, uint64_t seed, size_t n, double *at)
 {
 	uint64_t kgap = rng_key("arrival-gap", 0), ksite = rng_key("arrival-site", 0);
 	double dur = sc->duration_ns ? (double)sc->duration_ns / 1e9 : INFINITY;
 	uint32_t max = sc->clients ? sc->clients : UINT32_MAX;
+
+	if (sc->to_index < 0 || sc->rate_per_s <= 0 || sc->n_sites == 0 || n >= max)
+		return -1;
+	*at += -log1p(-rng_keyed_unit(seed, kgap, n)) / sc->rate_per_s;
+	if (*at > dur)
+		return -1;
+	return pick_site(sc, rng_keyed_unit(seed, ksite, n));
+}
+
+/* When arrival at is planned: to the microsecond. */
+static double arrival_time(double at)
+{
+	return round(at * 1e6) / 1e6;
+}
+
+/* The arrivals into out (NULL: only counted); their number. */
+static size_t arrivals_count(const struct topo_scenario *sc, uint64_t seed, struct run_job *out,
+			     const struct topo *t, unsigned first_id)
+{
 	double at = 0;
-	size_t n = 0;
+	size_t n;
+	int site;
 
-	if (sc->to_index < 0 || sc->rate_per_s <= 0 || sc->n_sites == 0)
-		return 0;
-	while (n < max) {
-		double u = rng_keyed_unit(seed, kgap, n);
-
-		at += -log1p(-u) / sc->rate_per_s;
-		if (at > dur)
-			break;
+	for (n = 0; (site = arrival_next(sc, seed, n, &at)) >= 0; n++) {
 		if (out) {
 			struct run_job *j = &out[n];
 
 			memset(j, 0, sizeof(*j));
 			j->id = first_id + (unsigned)n;
-			j->t_s = round(at * 1e6) / 1e6;
+			j->t_s = arrival_time(at);
 			j->arrival = true;
-			job_fill(t, j, pick_site(sc, rng_keyed_unit(seed, ksite, n)), sc->to_index);
+			job_fill(t, j, site, sc->to_index);
 			j->method = or_null(sc->method);
 			j->priority = or_null(sc->priority);
 		}
-		n++;
 	}
 	return n;
+}
+
+int run_plan_site_peaks(const struct topo *t, uint64_t seed, double window_s, uint32_t *peak)
+{
+	const struct topo_scenario *sc = t->scenario;
+	uint32_t *now_in;
+	double *times, at = 0;
+	int *sites;
+	size_t n, lo = 0, hi;
+
+	memset(peak, 0, t->n_hosts * sizeof(*peak));
+	n = sc ? arrivals_count(sc, seed, NULL, t, 0) : 0;
+	times = malloc((n + 1) * sizeof(*times));
+	sites = malloc((n + 1) * sizeof(*sites));
+	now_in = calloc(t->n_hosts + 1, sizeof(*now_in));
+	if (!times || !sites || !now_in) {
+		free(times);
+		free(sites);
+		free(now_in);
+		return -1;
+	}
+	for (hi = 0; hi < n; hi++) {
+		sites[hi] = arrival_next(sc, seed, hi, &at);
+		times[hi] = arrival_time(at);
+	}
+	/* arrivals hi and lo share a window while lo came less than
+	 * window_s before hi */
+	for (hi = 0; hi < n; hi++) {
+		while (times[hi] - times[lo] >= window_s)
+			now_in[sites[lo++]]--;
+		if (++now_in[sites[hi]] > peak[sites[hi]])
+			peak[sites[hi]] = now_in[sites[hi]];
+	}
+	free(times);
+	free(sites);
+	free(now_in);
+	return 0;
 }
 
 int run_plan_build(const struct topo *t, uint64_t seed, struct run_plan *p, char *err,

@@ -43,6 +43,13 @@ int run_plan_build(const struct topo *t, uint64_t seed, struct run_plan *p, char
 		   size_t errlen);
 void run_plan_free(struct run_plan *p);
 
+/* For every host (peak[t->n_hosts]), the most arrivals at it as a site
+ * within any window_s of time in t's scenario drawn with seed: with every
+ * connect over within window_s of its start, the most of its clients
+ * that can be connecting at once (natbed sim's clones of a site, one per
+ * client, docs/sim.md). 0, or -1 on ENOMEM. */
+int run_plan_site_peaks(const struct topo *t, uint64_t seed, double window_s, uint32_t *peak);
+
 /* What keeps two explicit pairs apart while they connect (natbed run,
  * natbed sim: never two through one NAT at once, so one pair's mappings
  * never move another's predicted ports): host h's own NAT, or h itself

@@ -33,6 +33,7 @@
 #include "sim_ckpt.h"
 #include "sim_conn.h"
 #include "sim_hosts.h"
+#include "sim_pool.h"
 #include "vnet.h"
 
 #define SIM_READY_S	   60 /* virtual seconds for every serving agent to register */
@@ -63,11 +64,13 @@ struct sim {
 	struct sim_hosts *hosts;
 	struct sim_conns *conns;
 	struct results *r;
+	struct sim_pool *pool; /* --site-per-client: clones of the sites; NULL: shared */
 
 	/* the round under way */
 	unsigned round;
 	struct run_plan plan;
 	uint8_t *jstate; /* per job: enum sim_job_state */
+	int *clone;	 /* per job with a pool: the clone an arrival connects from */
 	bool *busy;	 /* run_busy_key(): a pair connects through it */
 	size_t next_pair, next_arrival;
 	uint64_t started, finished; /* this round's jobs */
@@ -98,7 +101,8 @@ static void sim_usage(FILE *f)
 	    "usage: natbed sim [--clients N] [--seed S] [--out DIR] [--until-ci MARGIN] [FILE]\n"
 	    "                  [--json] [--config FILE] [--budget DURATION] [--priority P]\n"
 	    "                  [--no-relay] [--max-rounds N] [--parallel N] [--duration D]\n"
-	    "                  [--arrival-rate R] [--checkpoint FILE [--checkpoint-every D]]\n"
+	    "                  [--arrival-rate R] [--site-per-client]\n"
+	    "                  [--checkpoint FILE [--checkpoint-every D]]\n"
 	    "       natbed sim --restore FILE [--out DIR] [--checkpoint FILE]\n"
 	    "                  [--checkpoint-every D] [--json]\n"
 	    "\n"
@@ -134,6 +138,10 @@ static void sim_usage(FILE *f)
 	    "      --duration D        arrivals stop after D\n"
 	    "      --clients N         arrivals stop after N clients (at most 1000000)\n"
 	    "      --arrival-rate R    arrivals a second\n"
+	    "      --site-per-client   each arriving client behind a NAT and gate of its own:\n"
+	    "                          a copy of its site's, with a public address from\n"
+	    "                          198.19.0.0/16, no other client's while it connects\n"
+	    "                          (default: the clients of a site share its NAT)\n"
 	    "      --checkpoint FILE   write a checkpoint to FILE every --checkpoint-every of\n"
 	    "                          virtual time (default 60s), and when stopped\n"
 	    "      --restore FILE      go on from a checkpoint: the same topology, settings\n"
@@ -211,6 +219,8 @@ static void sim_job_done(void *arg, void *job, struct res_attempt *a)
 	x->ok += a->success;
 	x->jstate[k] = SIM_JOB_DONE;
 	x->finished++;
+	if (x->clone && j->arrival)
+		sim_pool_give(x->pool, x->clone[k]);
 	if (!j->arrival) {
 		x->busy[run_busy_key(x->t, j->a)] = false;
 		x->busy[run_busy_key(x->t, j->b)] = false;
@@ -220,15 +230,36 @@ static void sim_job_done(void *arg, void *job, struct res_attempt *a)
 		x->round_over = true;
 }
 
+/* The host job k connects from: its site, or with a site per client a
+ * free clone of it, made new (vnet_host_anew) and held until the job is
+ * done; -1 when none is free or it cannot be made new. */
+static int sim_job_host(struct sim *x, size_t k)
+{
+	const struct run_job *j = &x->plan.jobs[k];
+	int c;
+
+	if (!x->clone || !j->arrival)
+		return j->a;
+	c = sim_pool_take(x->pool, j->a);
+	if (c >= 0 && c != j->a && vnet_host_anew(x->v, c) < 0) {
+		sim_pool_give(x->pool, c);
+		c = -1;
+	}
+	x->clone[k] = c;
+	return c;
+}
+
 /* Starts job k now. A job that cannot start is recorded as failed. */
 static void sim_job_start(struct sim *x, size_t k)
 {
 	const struct run_job *j = &x->plan.jobs[k];
 	const struct sim_agent_opts *oa = sim_hosts_agent(x->hosts, j->a);
 	const struct sim_agent_opts *ob = sim_hosts_agent(x->hosts, j->b);
+	int from = sim_job_host(x, k);
+	struct sim_agent_opts at_clone;
 	char name[RUN_AGENT_NAME_MAX + 1];
 	struct sim_conn_cfg cfg = {
-	    .d = vnet_dgram(x->v, j->a),
+	    .d = vnet_dgram(x->v, from),
 	    .o = oa,
 	    .name = name,
 	    .peer = ob->cfg.name,
@@ -241,6 +272,8 @@ static void sim_job_start(struct sim *x, size_t k)
 
 	if (j->priority)
 		sel_priority_parse(j->priority, &cfg.priority);
+	if (from >= 0)
+		cfg.o = sim_hosts_agent_at(x->hosts, j->a, from, &at_clone);
 	if (oa->gate)
 		cfg.nonce = sim_hosts_next_nonce(x->hosts, j->a);
 	run_connect_name(oa->cfg.name, j->id, x->round, name, sizeof(name));
@@ -250,15 +283,20 @@ static void sim_job_start(struct sim *x, size_t k)
 		x->busy[run_busy_key(x->t, j->a)] = true;
 		x->busy[run_busy_key(x->t, j->b)] = true;
 	}
-	rc = sim_conns_start(x->conns, &cfg, (void *)j);
+	if (from < 0)
+		rc = -EAGAIN;
+	else
+		rc = sim_conns_start(x->conns, &cfg, (void *)j);
 	if (rc < 0) {
 		struct res_attempt a = {.method = j->method,
 					.setup_ms = NAN,
 					.rtt_ms = NAN,
 					.loss = NAN,
 					.path = "none",
-					.reason =
-					    rc == -EINVAL ? "no such method" : "out of memory"};
+					.reason = rc == -EINVAL ? "no such method"
+						  : rc == -EAGAIN
+						      ? "natbed sim: no clone of the site free"
+						      : "out of memory"};
 
 		sim_job_done(x, (void *)j, &a);
 	}
@@ -333,7 +371,9 @@ static int sim_round_start(struct sim *x)
 		}
 	}
 	x->jstate = calloc(x->plan.n_jobs + 1, 1);
-	if (!x->jstate)
+	free(x->clone);
+	x->clone = x->pool ? calloc(x->plan.n_jobs + 1, sizeof(*x->clone)) : NULL;
+	if (!x->jstate || (x->pool && !x->clone))
 		return -1;
 	x->total += x->plan.n_jobs;
 	x->started = x->finished = 0;
@@ -575,12 +615,45 @@ static int sim_read_yaml(struct sim *x)
 	return 0;
 }
 
+/* A site per client: clones of every arrival site, as many as the most
+ * of its clients that any round to be played may have connecting at once
+ * (a connect ends SIM_CONN_MAX_S after its start at the latest). */
+static int sim_clone_sites(struct sim *x)
+{
+	unsigned rounds = x->until_ci > 0 ? (unsigned)x->max_rounds : 1, r;
+	uint32_t *peak = calloc(x->t->n_hosts + 1, sizeof(*peak));
+	uint32_t *round_peak = calloc(x->t->n_hosts + 1, sizeof(*peak));
+	char err[TOPO_ERR_MAX + 256];
+	size_t h;
+	int rc = -1;
+
+	for (r = 0; peak && round_peak && r < rounds; r++) {
+		if (run_plan_site_peaks(x->t, x->seed + r, SIM_CONN_MAX_S + 1, round_peak) < 0)
+			break;
+		for (h = 0; h < x->t->n_hosts; h++)
+			if (round_peak[h] > peak[h])
+				peak[h] = round_peak[h];
+	}
+	if (r < rounds)
+		snprintf(err, sizeof(err), "out of memory");
+	else
+		rc = sim_pool_new(x->t, peak, &x->pool, err, sizeof(err));
+	if (rc < 0)
+		fprintf(stderr, "natbed sim: %s: --site-per-client: %s\n",
+			x->topo_file ? x->topo_file : "(built-in matrix)", err);
+	free(peak);
+	free(round_peak);
+	return rc;
+}
+
 /* The virtual network, every host's program, the connects. */
 static int sim_world(struct sim *x)
 {
 	char err[TOPO_ERR_MAX + 512];
 
 	x->t->seed = x->seed; /* as natbed up --seed hands natbed-emu */
+	if (config_bool(&x->st->cfg, CK_SITE_PER_CLIENT) && sim_clone_sites(x) < 0)
+		return -1;
 	x->s = sched_new(clock_virtual_clock(&x->vc), &x->vc);
 	if (!x->s)
 		return -1;
@@ -609,8 +682,12 @@ static void sim_exhaustion(struct sim *x)
 		unsigned long n =
 		    (unsigned long)(c->drops[NAT_DROP_EXHAUSTED] + c->drops[NAT_DROP_PORT_LIMIT]);
 
+		/* a clone's counted at the NAT it copies */
 		if (n)
-			results_add_port_exhaustion(x->r, x->t->nats[k].name, n);
+			results_add_port_exhaustion(
+			    x->r,
+			    x->t->nats[x->pool ? sim_pool_nat_of(x->pool, (int)k) : (int)k].name,
+			    n);
 	}
 }
 
@@ -624,6 +701,8 @@ static void sim_free(struct sim *x)
 	sched_free(x->s);
 	run_plan_free(&x->plan);
 	free(x->jstate);
+	free(x->clone);
+	sim_pool_free(x->pool);
 	free(x->busy);
 	free(x->yaml);
 	results_free(x->r);
@@ -810,6 +889,12 @@ int cmd_sim(int argc, char **argv)
 			(double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
 			    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6,
 			ru.ru_maxrss / 1024, sim_wall() - x.t_end, x.out);
+		if (x.pool)
+			fprintf(stderr,
+				"natbed sim: a site per client: %zu NATs with their hosts and "
+				"gates copied from the sites, each arriving client behind one "
+				"no other client used meanwhile\n",
+				sim_pool_clones(x.pool));
 	}
 done:
 	sim_free(&x);

@@ -447,6 +447,20 @@ const struct sim_agent_opts *sim_hosts_agent(const struct sim_hosts *hs, int hos
 	return &hs->h[host].opts;
 }
 
+const struct sim_agent_opts *sim_hosts_agent_at(const struct sim_hosts *hs, int host, int at,
+						struct sim_agent_opts *buf)
+{
+	const struct sim_agent_opts *o = sim_hosts_agent(hs, host);
+
+	if (!o || at == host || at < 0 || (size_t)at >= hs->t->n_hosts)
+		return o;
+	*buf = *o;
+	if (!strcmp(buf->gate_cfg.user, hs->t->hosts[host].name))
+		snprintf(buf->gate_cfg.user, sizeof(buf->gate_cfg.user), "%s",
+			 hs->t->hosts[at].name);
+	return buf;
+}
+
 uint64_t sim_hosts_next_nonce(struct sim_hosts *hs, int host)
 {
 	uint64_t n = hs->h[host].nonce;

@@ -60,6 +60,13 @@ int sim_hosts_ready(const struct sim_hosts *h, const char **who, const char **wh
 /* Host h's serving agent's options, or NULL when h runs no agent. */
 const struct sim_agent_opts *sim_hosts_agent(const struct sim_hosts *h, int host);
 
+/* Host h's serving agent's options as a connect from host `at` takes
+ * them (natbed sim's clone of h, sim_pool.h): the gate user that was h's
+ * name is at's, as the gate there knows it. h's own options when at is
+ * h, *buf otherwise; NULL when h runs no agent. */
+const struct sim_agent_opts *sim_hosts_agent_at(const struct sim_hosts *h, int host, int at,
+						struct sim_agent_opts *buf);
+
 /* The next nonce for an auth request of host h's agents: above every one
  * they used (natbed-agent takes the wall clock's microseconds; here they
  * count from 1, the same for every run of one seed). */

@@ -148,6 +148,38 @@ static void test_arrivals(void **state)
 	topo_free(t);
 }
 
+/* run_plan_site_peaks against every window counted one by one: for each
+ * arrival, the arrivals at its site in the window_s from it. */
+static void test_site_peaks(void **state)
+{
+	struct topo *t = load(ARRIVALS);
+	uint32_t *peak = calloc(t->n_hosts, sizeof(*peak)), want[16] = {0};
+	struct run_plan p;
+	size_t i, k;
+	char err[256];
+
+	(void)state;
+	assert_true(t->n_hosts <= 16);
+	assert_int_equal(run_plan_build(t, 42, &p, err, sizeof(err)), 0);
+	for (i = 0; i < p.n_jobs; i++) {
+		uint32_t n = 0;
+
+		for (k = i; k < p.n_jobs && p.jobs[k].t_s - p.jobs[i].t_s < 30.0; k++)
+			n += p.jobs[k].a == p.jobs[i].a;
+		if (n > want[p.jobs[i].a])
+			want[p.jobs[i].a] = n;
+	}
+	assert_int_equal(run_plan_site_peaks(t, 42, 30.0, peak), 0);
+	for (i = 0; i < t->n_hosts; i++)
+		assert_int_equal(peak[i], want[i]);
+	/* 2 a second for 30 s at half the arrivals: about 30, more at a peak */
+	assert_in_range(peak[topo_host_find(t, "a")], 31, 60);
+	assert_int_equal(peak[topo_host_find(t, "srv")], 0);
+	run_plan_free(&p);
+	free(peak);
+	topo_free(t);
+}
+
 /* `clients` cuts the list before `duration`, and the other way round. */
 static void test_arrival_limits(void **state)
 {
@@ -248,9 +280,10 @@ static void test_progress(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_pairs),	cmocka_unit_test(test_no_scenario),
-	    cmocka_unit_test(test_arrivals),	cmocka_unit_test(test_arrival_limits),
-	    cmocka_unit_test(test_agent_lines), cmocka_unit_test(test_progress),
+	    cmocka_unit_test(test_pairs),	   cmocka_unit_test(test_no_scenario),
+	    cmocka_unit_test(test_arrivals),	   cmocka_unit_test(test_site_peaks),
+	    cmocka_unit_test(test_arrival_limits), cmocka_unit_test(test_agent_lines),
+	    cmocka_unit_test(test_progress),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

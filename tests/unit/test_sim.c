@@ -33,6 +33,8 @@
 #include "sim_ckpt.h"
 #include "sim_conn.h"
 #include "sim_hosts.h"
+#include "sim_pool.h"
+#include "nat.h"
 #include "stats.h"
 #include "vnet.h"
 
@@ -80,12 +82,15 @@ struct world {
 	int reports;
 	struct res_attempt last;
 	char reason[AGENT_REASON_MAX], method[32];
+	char local[4][64]; /* the first reports' local endpoints */
 };
 
 static void on_done(void *arg, void *job, struct res_attempt *a)
 {
 	struct world *w = arg;
 
+	if (w->reports < 4)
+		snprintf(w->local[w->reports], sizeof(w->local[0]), "%s", a->local ? a->local : "");
 	w->reports++;
 	w->last = *a;
 	snprintf(w->reason, sizeof(w->reason), "%s", a->reason ? a->reason : "");
@@ -96,7 +101,7 @@ static void on_done(void *arg, void *job, struct res_attempt *a)
 	w->last.local = w->last.remote = NULL;
 }
 
-static void world_net(struct world *w, const char *yaml)
+static void world_load(struct world *w, const char *yaml)
 {
 	char err[TOPO_ERR_MAX];
 
@@ -105,19 +110,30 @@ static void world_net(struct world *w, const char *yaml)
 	assert_non_null(w->s);
 	if (topo_load_string(yaml, strlen(yaml), "sim.yaml", "nb-", &w->t, err, sizeof(err)) < 0)
 		fail_msg("topology: %s", err);
+}
+
+static void world_vnet(struct world *w)
+{
+	char err[TOPO_ERR_MAX];
+
 	w->v = vnet_new(&(struct vnet_cfg){.topo = w->t, .sched = w->s}, err, sizeof(err));
 	if (!w->v)
 		fail_msg("vnet: %s", err);
 }
 
-/* The world, every host started and registered. */
-static void world_up(struct world *w)
+static void world_net(struct world *w, const char *yaml)
+{
+	world_load(w, yaml);
+	world_vnet(w);
+}
+
+/* Every host of w's network started and registered. */
+static void world_hosts(struct world *w)
 {
 	char err[TOPO_ERR_MAX + 512];
 	const char *who, *why;
 	int r;
 
-	world_net(w, topo_yaml);
 	if (sim_hosts_new(w->v, w->t, &w->h, err, sizeof(err)) < 0)
 		fail_msg("hosts: %s", err);
 	w->c = sim_conns_new(w->s, on_done, w);
@@ -127,6 +143,13 @@ static void world_up(struct world *w)
 			sched_run_until(w->s, sched_now(w->s) + 100 * MS);
 	if (r != 1)
 		fail_msg("not ready: %s %s", who, r < 0 ? why : "(still registering)");
+}
+
+/* The world, every host started and registered. */
+static void world_up(struct world *w)
+{
+	world_net(w, topo_yaml);
+	world_hosts(w);
 }
 
 static void world_down(struct world *w)
@@ -254,6 +277,140 @@ static void test_conn_gated(void **state)
 	/* the agent gave its name up and is gone */
 	assert_int_equal(sim_conns_alive(w.c), 0);
 	world_down(&w);
+}
+
+/* A site per client (sim_pool.h): clones of alice (behind home, gated)
+ * and bob, none of the public stun; each clone alone behind a copy of
+ * its site's NAT and gate with an address of its own in 198.19.0.0/16,
+ * the site's inside addresses kept. Two clones of alice connect at once,
+ * each through its own NAT (the vnet routes one inside address on two
+ * segments), and the gate knows each by its own name. Taken first is the
+ * clone given back longest ago; a clone made new has its NAT flushed. */
+static void test_pool(void **state)
+{
+	uint32_t peak[16] = {0};
+	struct sim_agent_opts buf[2];
+	struct sim_pool *p;
+	struct world w;
+	char err[TOPO_ERR_MAX];
+	size_t n_hosts, n_nats;
+	int alice, bob, a1, a2, b1, home1;
+
+	(void)state;
+	world_load(&w, topo_yaml);
+	n_hosts = w.t->n_hosts;
+	n_nats = w.t->n_nats;
+	alice = host(&w, "alice");
+	bob = host(&w, "bob");
+	peak[alice] = 2;
+	peak[bob] = 1;
+	peak[host(&w, "stun")] = 3;
+	if (sim_pool_new(w.t, peak, &p, err, sizeof(err)) < 0)
+		fail_msg("pool: %s", err);
+	assert_int_equal(sim_pool_clones(p), 3);
+	assert_int_equal(w.t->n_hosts, n_hosts + 3);
+	assert_int_equal(w.t->n_nats, n_nats + 3);
+	a1 = host(&w, "alice--1");
+	a2 = host(&w, "alice--2");
+	b1 = host(&w, "bob--1");
+	home1 = topo_nat_find(w.t, "home--1");
+	assert_int_equal(w.t->hosts[a1].nat, home1);
+	assert_int_equal(w.t->hosts[a1].addrs[0].s_addr, w.t->hosts[alice].addrs[0].s_addr);
+	assert_string_equal(w.t->hosts[a1].run, "");
+	assert_int_equal(w.t->nats[home1].publics[0].s_addr, inet_addr("198.19.0.1"));
+	assert_int_equal(w.t->nats[topo_nat_find(w.t, "home--2")].publics[0].s_addr,
+			 inet_addr("198.19.0.2"));
+	assert_int_equal(w.t->nats[topo_nat_find(w.t, "office--1")].publics[0].s_addr,
+			 inet_addr("198.19.0.3"));
+	assert_int_equal(w.t->nats[home1].b.mapping, w.t->nats[w.t->hosts[alice].nat].b.mapping);
+	assert_int_equal(w.t->nats[home1].gate->hosts[0].index, a1);
+	assert_string_equal(w.t->nats[home1].gate->hosts[0].key, "alice-key");
+	assert_int_equal(sim_pool_site_of(p, a2), alice);
+	assert_int_equal(sim_pool_nat_of(p, home1), w.t->hosts[alice].nat);
+
+	/* the ring: 1, 2, then none; given back, 1 again */
+	assert_int_equal(sim_pool_take(p, alice), a1);
+	assert_int_equal(sim_pool_take(p, alice), a2);
+	assert_int_equal(sim_pool_take(p, alice), -1);
+	assert_int_equal(sim_pool_take(p, host(&w, "stun")), host(&w, "stun"));
+	assert_int_equal(sim_pool_take(p, bob), b1);
+
+	/* both clones of alice to bob at once */
+	world_vnet(&w);
+	world_hosts(&w);
+	for (int i = 0; i < 2; i++) {
+		int from = i ? a2 : a1;
+		struct sim_conn_cfg cfg = {
+		    .d = vnet_dgram(w.v, from),
+		    .o = sim_hosts_agent_at(w.h, alice, from, &buf[i]),
+		    .name = i ? "alice.c1" : "alice.c0",
+		    .peer = sim_hosts_agent(w.h, bob)->cfg.name,
+		    .priority = SEL_BALANCED,
+		    .nonce = sim_hosts_next_nonce(w.h, alice),
+		};
+
+		assert_string_equal(cfg.o->gate_cfg.user, w.t->hosts[from].name);
+		assert_int_equal(sim_conns_start(w.c, &cfg, NULL), 0);
+	}
+	sched_run_until(w.s, sched_now(w.s) + 40 * S);
+	assert_int_equal(w.reports, 2);
+	if (!w.last.success)
+		fail_msg("a clone of alice -> bob: %s", w.reason);
+	/* each from its own NAT's public address */
+	assert_true(!strncmp(w.local[0], "198.19.0.", 9) && !strncmp(w.local[1], "198.19.0.", 9));
+	assert_true(strncmp(w.local[0], w.local[1], strchr(w.local[0], ':') - w.local[0] + 1));
+	assert_true(nat_counters(vnet_nat(w.v, "home--1"))->mappings_active > 0);
+	assert_true(nat_counters(vnet_nat(w.v, "home--2"))->mappings_active > 0);
+	sim_pool_give(p, a2);
+	sim_pool_give(p, a1);
+	assert_int_equal(sim_pool_take(p, alice), a2);
+	assert_int_equal(vnet_host_anew(w.v, a2), 0);
+	assert_int_equal(nat_counters(vnet_nat(w.v, "home--2"))->mappings_active, 0);
+	assert_true(nat_counters(vnet_nat(w.v, "home--1"))->mappings_active > 0);
+	sim_pool_free(p);
+	world_down(&w);
+}
+
+/* A site per client refuses what it cannot copy, saying why. */
+static void test_pool_refused(void **state)
+{
+	static const char *const cases[][2] = {
+	    {"  c1: { preset: cgnat, public: 203.0.113.9, inside: 100.64.0.0/24 }\n"
+	     "  home2: { preset: full-cone, public: 100.64.0.9, inside: 192.168.9.0/24, "
+	     "upstream: c1 }\n",
+	     "sits behind NAT c1"},
+	    {"  home2: { preset: full-cone, public: 198.19.3.4, inside: 192.168.9.0/24 }\n",
+	     "where a site per client puts"},
+	    {"  home--2: { preset: full-cone, public: 203.0.113.9, inside: 192.168.9.0/24 }\n",
+	     "NAME--K"},
+	};
+	char yaml[4096], err[TOPO_ERR_MAX];
+	uint32_t peak[16] = {0};
+	struct sim_pool *p;
+	struct world w;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *nat = strstr(cases[i][0], "home") ? strstr(cases[i][0], "home") : "";
+		char name[16];
+
+		snprintf(name, sizeof(name), "%.*s", (int)strcspn(nat, ":"), nat);
+		snprintf(
+		    yaml, sizeof(yaml),
+		    "name: p\nnats:\n%shosts:\n  h: { nat: %s, run: natbed-agent serve "
+		    "--name h --rendezvous 198.51.100.20 }\n  srv: { address: 198.51.100.30 }\n"
+		    "scenario: { clients: 2, arrival-rate: 1/s, sites: { h: 100%% }, to: srv }\n",
+		    cases[i][0], name);
+		world_load(&w, yaml);
+		peak[host(&w, "h")] = 1;
+		assert_int_equal(sim_pool_new(w.t, peak, &p, err, sizeof(err)), -1);
+		if (!strstr(err, cases[i][1]))
+			fail_msg("case %zu: %s", i, err);
+		assert_null(p);
+		sched_free(w.s);
+		topo_free(w.t);
+	}
 }
 
 /* A spent nonce is refused by the gate (438): the connect ends with
@@ -496,6 +653,8 @@ int main(void)
 	    cmocka_unit_test(test_hosts_refused),
 	    cmocka_unit_test(test_conn_gated),
 	    cmocka_unit_test(test_conn_gate_refused),
+	    cmocka_unit_test(test_pool),
+	    cmocka_unit_test(test_pool_refused),
 	    cmocka_unit_test(test_conn_unknown_method),
 	    cmocka_unit_test(test_ckpt),
 	    cmocka_unit_test(test_punch_loss_wilson),
