@@ -123,9 +123,9 @@ static struct topo_gate *pool_gate(const struct topo_gate *g, int h, int c, cons
 	return n;
 }
 
-/* Clone k of site h, with its NAT, appended to t (room made by the
- * caller); *next is the next free public address (host order). */
-static int pool_clone(struct topo *t, int h, size_t k, uint32_t *next)
+/* Clone k of site h, with copy k_nat of its NAT, appended to t (room made
+ * by the caller); *next is the next free public address (host order). */
+static int pool_clone(struct topo *t, int h, size_t k, size_t k_nat, uint32_t *next)
 {
 	const struct topo_host *sh = &t->hosts[h];
 	const struct topo_nat *sn = &t->nats[sh->nat];
@@ -135,7 +135,7 @@ static int pool_clone(struct topo *t, int h, size_t k, uint32_t *next)
 	size_t a;
 
 	*n = *sn;
-	pool_name(n->name, sn->name, k);
+	pool_name(n->name, sn->name, k_nat);
 	for (a = 0; a < n->n_public; a++)
 		n->publics[a].s_addr = htonl((*next)++);
 	*c = *sh;
@@ -151,6 +151,43 @@ static int pool_clone(struct topo *t, int h, size_t k, uint32_t *next)
 	if ((sn->gate && !(n->gate = pool_gate(sn->gate, h, ci, c->name))) ||
 	    (sh->gate && !(c->gate = pool_gate(sh->gate, h, ci, c->name))))
 		return -1;
+	return 0;
+}
+
+static bool pool_is_site(const struct topo *t, size_t h)
+{
+	size_t i;
+
+	for (i = 0; t->scenario && i < t->scenario->n_sites; i++)
+		if ((size_t)t->scenario->sites[i].index == h)
+			return true;
+	return false;
+}
+
+/* What a copy of site h, alone behind a copy of its NAT, would lose: the
+ * scenario's `to` behind that NAT, or another host there running a
+ * program (a site's own agent aside). -1 with err; else 0. */
+static int pool_check_alone(const struct topo *t, size_t h, char *err, size_t errlen)
+{
+	int nat = t->hosts[h].nat;
+	size_t o;
+
+	for (o = 0; o < t->n_hosts; o++) {
+		const struct topo_host *oh = &t->hosts[o];
+		bool to = t->scenario && (int)o == t->scenario->to_index;
+
+		if (o == h || oh->nat != nat)
+			continue;
+		if (to || (oh->run[0] && !pool_is_site(t, o))) {
+			snprintf(err, errlen,
+				 "site %s: %s sits behind its NAT %s%s: a copy of %s, alone behind "
+				 "a copy of %s, could not reach it",
+				 t->hosts[h].name, oh->name, t->nats[nat].name,
+				 to ? " (the scenario's to)" : " and runs a program",
+				 t->hosts[h].name, t->nats[nat].name);
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -175,6 +212,8 @@ static int pool_alloc(struct sim_pool *p, const struct topo *t, const uint32_t *
 				 t->nats[t->nats[sh->nat].upstream].name);
 			return -1;
 		}
+		if (pool_check_alone(t, h, err, errlen) < 0)
+			return -1;
 		*clones += peak[h];
 		*addrs += peak[h] * t->nats[sh->nat].n_public;
 	}
@@ -206,10 +245,13 @@ int sim_pool_new(struct topo *t, const uint32_t *peak, struct sim_pool **out, ch
 	uint32_t next = ntohl(inet_addr(SIM_POOL_PUBLIC)) + 1;
 	struct topo_host *hosts;
 	struct topo_nat *nats;
+	size_t *k_nat = calloc(t->n_nats + 1, sizeof(*k_nat)); /* copies of each NAT */
 
 	*out = NULL;
-	if (!p) {
+	if (!p || !k_nat) {
 		snprintf(err, errlen, "out of memory");
+		free(p);
+		free(k_nat);
 		return -1;
 	}
 	if (pool_alloc(p, t, peak, &clones, &addrs, err, errlen) < 0 ||
@@ -242,7 +284,7 @@ int sim_pool_new(struct topo *t, const uint32_t *peak, struct sim_pool **out, ch
 		for (k = 1; k <= peak[h]; k++) {
 			p->site_of[t->n_hosts] = (int)h;
 			p->nat_of[t->n_nats] = t->hosts[h].nat;
-			if (pool_clone(t, (int)h, k, &next) < 0) {
+			if (pool_clone(t, (int)h, k, ++k_nat[t->hosts[h].nat], &next) < 0) {
 				snprintf(err, errlen, "out of memory for clones of %s",
 					 t->hosts[h].name);
 				goto fail;
@@ -255,9 +297,11 @@ int sim_pool_new(struct topo *t, const uint32_t *peak, struct sim_pool **out, ch
 	}
 	p->clones = clones;
 	*out = p;
+	free(k_nat);
 	return 0;
 fail:
 	sim_pool_free(p);
+	free(k_nat);
 	return -1;
 }
 

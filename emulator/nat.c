@@ -1072,6 +1072,17 @@ void nat_flush(struct nat *n)
 	n->epoch_start = sched_now(n->s);
 }
 
+void nat_restart(struct nat *n)
+{
+	int p;
+
+	nat_flush(n);
+	for (p = 0; p < NAT_PROTO_COUNT; p++)
+		n->next_port[p] = n->cfg.b.port_lo;
+	memset(n->frags, 0, sizeof(n->frags));
+	n->frag_next = 0;
+}
+
 int nat_reshape(struct nat *n, const struct nat_cfg *c)
 {
 	bool blocks = c->b.port_block != n->cfg.b.port_block || c->b.port_lo != n->cfg.b.port_lo ||
@@ -1143,7 +1154,7 @@ static int nat_map_cmp(const void *a, const void *b)
 	       (ntohs(x->ext_port) < ntohs(y->ext_port));
 }
 
-/* Walks the hash chains. */
+/* Walks every mapping (n->all). */
 struct nat_map **nat_maps_sorted(const struct nat *n, size_t *count)
 {
 	size_t total = nat_maps_held(n), k = 0;

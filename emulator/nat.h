@@ -132,6 +132,11 @@ json_t *nat_mappings_page(const struct nat *n, natbed_time_t now, const char *af
  * reboot does (PCP and NAT-PMP clients notice by the epoch time). */
 void nat_flush(struct nat *n);
 
+/* As new for another subscriber (natbed sim's copy of a site taken by
+ * another client): a flush, fragments forgotten, sequential ports from
+ * the range's start again. Counters and the random stream go on. */
+void nat_restart(struct nat *n);
+
 /* --- mappings asked for: PCP (RFC 6887) MAP and NAT-PMP (RFC 6886) ------- */
 
 #define NAT_NONCE_LEN	       12	   /* RFC 6887 §11.1: mapping nonce */

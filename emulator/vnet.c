@@ -681,7 +681,7 @@ int vnet_host_anew(struct vnet *v, int h)
 		gate_host_renew(v->eng.host_gate[h], h);
 	if (n < 0)
 		return 0;
-	nat_flush(v->eng.nats[n]);
+	nat_restart(v->eng.nats[n]);
 	if (vnet_fw_anew(v, v->eng.nat_fw[n], &v->t->nats[n].fw) < 0)
 		return -1;
 	if (v->eng.nat_gate[n])

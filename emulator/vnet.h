@@ -168,14 +168,15 @@ void vnet_free(struct vnet *v);
  * topo->seed and the host's name. NULL when h is out of range. */
 const struct dgram *vnet_dgram(struct vnet *v, int h);
 
-/* Host h (topo index) starts again as a new host there would: its
- * NAT's mappings flushed (nat_flush), its own and its NAT's firewalls as
- * fw_new() makes them (no tracked flows, counters at zero), and h new to
- * its own and its NAT's gates (gate_host_renew). For a host alone behind
- * its NAT (natbed sim's clones of a site, docs/sim.md): the flush ends
- * every mapping of the NAT. Its sockets are the caller's (closed by the
- * host's last program). 0, or -1 (h out of range, ENOMEM: a firewall
- * then keeps its state). */
+/* Host h (topo index) starts again as a new host there would: its NAT
+ * as new for it (nat_restart: mappings flushed, sequential ports from the
+ * range's start; its counters and random stream go on), its own and its
+ * NAT's firewalls as fw_new() makes them (no tracked flows, counters at
+ * zero), and h new to its own and its NAT's gates (gate_host_renew). For
+ * a host alone behind its NAT (natbed sim's copies of a site,
+ * docs/sim.md): the flush ends every mapping of the NAT. Its sockets are
+ * the caller's (closed by the host's last program). 0, or -1 (h out of
+ * range, ENOMEM: a firewall then keeps its state). */
 int vnet_host_anew(struct vnet *v, int h);
 
 /* The NAT, firewall (NULL where none is configured) and the two

@@ -583,6 +583,15 @@ static void test_ports_sequential_stride(void **state)
 	/* an existing mapping keeps its port and does not advance the counter */
 	assert_int_equal(out_ok(f, T_HOST, 5000, T_R1, 3478), first);
 	assert_int_equal(out_ok(f, T_HOST, 5000, T_R2, 2), 20012);
+	/* a flush (a reboot) goes on counting; a restart (natbed sim's copy
+	 * of a site for another client) starts from the range's start, with
+	 * no mapping left */
+	nat_flush(f->n);
+	assert_int_equal(out_ok(f, T_HOST, 5000, T_R2, 9), 20019);
+	nat_restart(f->n);
+	assert_int_equal(fx_c(f)->mappings_active, 0);
+	assert_int_equal(out_ok(f, T_HOST, 5000, T_R2, 9), 20000);
+	assert_int_equal(fx_c(f)->mappings_active, 1);
 	fx_free(f);
 }
 

@@ -371,6 +371,39 @@ static void test_pool(void **state)
 	world_down(&w);
 }
 
+/* Two sites behind one NAT: each copy of either gets a copy of the NAT
+ * of its own, numbered over both. */
+static void test_pool_one_nat(void **state)
+{
+	static const char yaml[] =
+	    "name: p\nnats:\n  home: { preset: full-cone, public: 203.0.113.9, inside: "
+	    "192.168.9.0/24 }\nhosts:\n"
+	    "  a: { nat: home, run: natbed-agent serve --name a --rendezvous 198.51.100.20 }\n"
+	    "  b: { nat: home, run: natbed-agent serve --name b --rendezvous 198.51.100.20 }\n"
+	    "  srv: { address: 198.51.100.30 }\n"
+	    "scenario: { clients: 2, arrival-rate: 1/s, sites: { a: 50%, b: 50% }, to: srv }\n";
+	uint32_t peak[8] = {0};
+	char err[TOPO_ERR_MAX];
+	struct sim_pool *p;
+	struct world w;
+	int n;
+
+	(void)state;
+	world_load(&w, yaml);
+	peak[host(&w, "a")] = 2;
+	peak[host(&w, "b")] = 1;
+	if (sim_pool_new(w.t, peak, &p, err, sizeof(err)) < 0)
+		fail_msg("pool: %s", err);
+	n = topo_nat_find(w.t, "home--3");
+	assert_true(n >= 0);
+	assert_int_equal(w.t->hosts[host(&w, "b--1")].nat, n);
+	assert_int_equal(w.t->hosts[host(&w, "a--2")].nat, topo_nat_find(w.t, "home--2"));
+	assert_int_equal(w.t->nats[n].publics[0].s_addr, inet_addr("198.19.0.3"));
+	sim_pool_free(p);
+	sched_free(w.s);
+	topo_free(w.t);
+}
+
 /* A site per client refuses what it cannot copy, saying why. */
 static void test_pool_refused(void **state)
 {
@@ -383,6 +416,12 @@ static void test_pool_refused(void **state)
 	     "where a site per client puts"},
 	    {"  home--2: { preset: full-cone, public: 203.0.113.9, inside: 192.168.9.0/24 }\n",
 	     "NAME--K"},
+	    {"  home2: { preset: full-cone, public: 203.0.113.9, inside: 192.168.9.0/24 }\n"
+	     "hosts:\n  dns: { nat: home2, run: natbed-stund --primary 192.168.9.53 }\n",
+	     "dns sits behind its NAT home2 and runs a program"},
+	    {"  home2: { preset: full-cone, public: 203.0.113.9, inside: 192.168.9.0/24 }\n"
+	     "hosts:\n  srv: { nat: home2 }\n",
+	     "srv sits behind its NAT home2 (the scenario's to)"},
 	};
 	char yaml[4096], err[TOPO_ERR_MAX];
 	uint32_t peak[16] = {0};
@@ -396,12 +435,14 @@ static void test_pool_refused(void **state)
 		char name[16];
 
 		snprintf(name, sizeof(name), "%.*s", (int)strcspn(nat, ":"), nat);
+		/* a case's own hosts come first; srv is public unless given */
 		snprintf(
 		    yaml, sizeof(yaml),
-		    "name: p\nnats:\n%shosts:\n  h: { nat: %s, run: natbed-agent serve "
-		    "--name h --rendezvous 198.51.100.20 }\n  srv: { address: 198.51.100.30 }\n"
+		    "name: p\nnats:\n%s%s  h: { nat: %s, run: natbed-agent serve "
+		    "--name h --rendezvous 198.51.100.20 }\n%s"
 		    "scenario: { clients: 2, arrival-rate: 1/s, sites: { h: 100%% }, to: srv }\n",
-		    cases[i][0], name);
+		    cases[i][0], strstr(cases[i][0], "hosts:") ? "" : "hosts:\n", name,
+		    strstr(cases[i][0], "srv:") ? "" : "  srv: { address: 198.51.100.30 }\n");
 		world_load(&w, yaml);
 		peak[host(&w, "h")] = 1;
 		assert_int_equal(sim_pool_new(w.t, peak, &p, err, sizeof(err)), -1);
@@ -649,15 +690,11 @@ static void test_punch_loss_wilson(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_hosts),
-	    cmocka_unit_test(test_hosts_refused),
-	    cmocka_unit_test(test_conn_gated),
-	    cmocka_unit_test(test_conn_gate_refused),
-	    cmocka_unit_test(test_pool),
-	    cmocka_unit_test(test_pool_refused),
-	    cmocka_unit_test(test_conn_unknown_method),
-	    cmocka_unit_test(test_ckpt),
-	    cmocka_unit_test(test_punch_loss_wilson),
+	    cmocka_unit_test(test_hosts),	 cmocka_unit_test(test_hosts_refused),
+	    cmocka_unit_test(test_conn_gated),	 cmocka_unit_test(test_conn_gate_refused),
+	    cmocka_unit_test(test_pool),	 cmocka_unit_test(test_pool_one_nat),
+	    cmocka_unit_test(test_pool_refused), cmocka_unit_test(test_conn_unknown_method),
+	    cmocka_unit_test(test_ckpt),	 cmocka_unit_test(test_punch_loss_wilson),
 	};
 
 	log_init("test_sim", LOG_LVL_ERROR);
