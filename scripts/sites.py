@@ -5,7 +5,10 @@ mix (full cone 30%, restricted cone 20%, port-restricted 25%, symmetric
 15%, carrier-grade 10%) dealt out in that proportion, each NAT behind a
 zero-trust gate with the seed's auth model, every client connecting to a
 public server agent, as topologies/sim-scale.yaml has it with five shared
-sites. Arrivals pick the sites in equal shares.
+sites. Arrivals pick the sites in equal shares. (`natbed sim
+--site-per-client` gives each client a NAT of its own from any topology's
+sites, copies made before the run; this script gives the population
+many distinct sites to start from.)
 
     scripts/sites.py 500 > /tmp/sites.yaml
     natbed sim /tmp/sites.yaml --clients 500
