@@ -891,9 +891,9 @@ int cmd_sim(int argc, char **argv)
 			ru.ru_maxrss / 1024, sim_wall() - x.t_end, x.out);
 		if (x.pool)
 			fprintf(stderr,
-				"natbed sim: a site per client: %zu NATs with their hosts and "
-				"gates copied from the sites, each arriving client behind one "
-				"no other client used meanwhile\n",
+				"natbed sim: a site per client: %zu copies of sites, each its host "
+				"alone behind a copy of its NAT (and gates), taken by one client "
+				"at a time\n",
 				sim_pool_clones(x.pool));
 	}
 done:

@@ -151,7 +151,7 @@ scale=$NATBED_SRC/topologies/sim-scale.yaml
 sim spc --site-per-client --clients 2000 --duration 2000s "$scale"
 completed spc
 r=$NB_TMP/spc/results.json
-grep -q "a site per client: [0-9]* NATs" "$NB_TMP/spc.stderr" || nb_fail "spc: $(tail -2 "$NB_TMP/spc.stderr")"
+grep -q "a site per client: [0-9]* copies of sites" "$NB_TMP/spc.stderr" || nb_fail "spc: $(tail -2 "$NB_TMP/spc.stderr")"
 jq -e '.options["site-per-client"] == "true" and (.attempts | length) == 2000' "$r" >/dev/null ||
 	nb_fail "spc: $(jq -c '{o: .options["site-per-client"], n: (.attempts | length)}' "$r")"
 /usr/bin/python3 - "$r" <<'PY' || nb_fail "spc: clients shared a public address"
