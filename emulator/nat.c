@@ -1125,9 +1125,16 @@ void nat_adopt(struct nat *n, struct nat *fresh)
 
 void nat_free(struct nat *n)
 {
+	size_t b;
+
 	if (!n)
 		return;
 	nat_flush(n);
+	/* subscribers a restore made that no mapping came to (freed with
+	 * their last mapping otherwise) */
+	for (b = 0; b < NAT_SUB_BUCKETS; b++)
+		while (n->subs[b])
+			nat_sub_free(n, n->subs[b]);
 	free(n->block_used);
 	free(n);
 }
