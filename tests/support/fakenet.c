@@ -34,6 +34,7 @@ struct fakesock {
 
 struct fakepkt {
 	struct fakenet *n;
+	struct fakepkt *prev, *next; /* in flight (fakenet.flight) */
 	struct dg_ep from, to;
 	size_t len;
 	uint8_t buf[DG_MAX];
@@ -52,6 +53,7 @@ struct fakenet {
 	struct fakenet_stats st;
 	int nstund;
 	struct dgstund *stund[FAKENET_STUNDS];
+	struct fakepkt *flight; /* datagrams in flight: freed with the network */
 };
 
 struct dg_ep fakenet_ep(const char *ip, uint16_t port)
@@ -81,6 +83,12 @@ static void deliver(void *arg, natbed_time_t now)
 	struct fakenet *n = p->n;
 	struct fakesock *k = sock_at(n, &p->to);
 
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		n->flight = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
 	if (k) {
 		n->st.delivered++;
 		k->fn(k->arg, (int)(k - n->socks), &p->from, p->buf, p->len, now);
@@ -104,6 +112,11 @@ void fakenet_inject(struct fakenet *n, const struct dg_ep *from, const struct dg
 	if (!p)
 		return;
 	p->n = n;
+	p->prev = NULL;
+	p->next = n->flight;
+	if (n->flight)
+		n->flight->prev = p;
+	n->flight = p;
 	p->from = *from;
 	p->to = *to;
 	p->len = len;
@@ -193,6 +206,12 @@ void fakenet_free(struct fakenet *n)
 	for (int i = 0; i < n->nstund; i++)
 		dgstund_free(n->stund[i]);
 	sched_free(n->s); /* datagrams in flight are lost with it */
+	while (n->flight) {
+		struct fakepkt *p = n->flight;
+
+		n->flight = p->next;
+		free(p);
+	}
 	free(n);
 }
 
