@@ -182,7 +182,8 @@ static int scenario_apply(struct run_setup *s)
 	for (int i = 0; sc->to_index < 0 && i < s->n_flags; i++) {
 		enum config_key k = s->flags[i].key;
 
-		if (k == CK_DURATION || k == CK_CLIENTS || k == CK_ARRIVAL_RATE) {
+		if (k == CK_DURATION || k == CK_CLIENTS || k == CK_ARRIVAL_RATE ||
+		    k == CK_SITE_PER_CLIENT) {
 			fprintf(stderr,
 				"natbed %s: --%s shapes arrivals; %s has none (docs/topology.md)\n",
 				s->cmd, config_key_name(k), s->topo_name);

@@ -889,12 +889,15 @@ int cmd_sim(int argc, char **argv)
 			(double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
 			    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6,
 			ru.ru_maxrss / 1024, sim_wall() - x.t_end, x.out);
-		if (x.pool)
+		if (x.pool && sim_pool_clones(x.pool))
 			fprintf(stderr,
 				"natbed sim: a site per client: %zu copies of sites, each its host "
 				"alone behind a copy of its NAT (and gates), taken by one client "
 				"at a time\n",
 				sim_pool_clones(x.pool));
+		else if (x.pool)
+			fprintf(stderr, "natbed sim: a site per client: every site is public, "
+					"no NAT to copy: their clients shared them\n");
 	}
 done:
 	sim_free(&x);

@@ -189,4 +189,7 @@ jq -e '.progress.attempts | tonumber | . > 0 and . < 2000' "$NB_TMP/spc.json" >/
 sim spc3 --restore "$NB_TMP/spc.json"
 completed spc3
 diff <(norm spc) <(norm spc3) >"$NB_TMP/spc3.diff" || nb_fail "spc: restored, other results: $(head -20 "$NB_TMP/spc3.diff")"
+sim nop --site-per-client
+[ "$rc" = 2 ] && grep -q -- "--site-per-client shapes arrivals; (built-in matrix) has none" "$NB_TMP/nop.stderr" ||
+	nb_fail "--site-per-client without arrivals: exit $rc, $(cat "$NB_TMP/nop.stderr")"
 nb_pass "natbed sim --site-per-client: 2000 clients each behind a NAT and gate of its own while connecting, untrusted at each gate, reproduced and restored"
