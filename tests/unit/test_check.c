@@ -218,6 +218,15 @@ static void assert_row(const struct run *r, const char *subject, const char *che
 	fail_msg("no row %s %s", subject, check);
 }
 
+/* The run failed on home's rule `check`, naming the arrival n in both
+ * captures. */
+static void assert_caught(const struct run *r, const char *check, struct nums n)
+{
+	assert_false(r->v.passed);
+	assert_row(r, "home", check, "FAIL");
+	assert_says(r, "home %s: home-wan.pcap #%u, alice.pcap #%u", check, n.wan, n.in);
+}
+
 /* A clean exchange: alice with stun and with peer through one mapping,
  * both answering. */
 static void clean(struct run *r)
@@ -456,10 +465,8 @@ static void test_timeout_caught(void **state)
 	/* 10 s later, nothing in between: the mapping was gone */
 	n = in(&r, 10000 * MS, PEER, peer, ext, ALICE, alice);
 	run_check(&r, NULL);
-	assert_false(r.v.passed);
-	assert_row(&r, "home", "timeout", "FAIL");
+	assert_caught(&r, "timeout", n);
 	assert_row(&r, "home", "filtering", "pass");
-	assert_says(&r, "home timeout: home-wan.pcap #%u, alice.pcap #%u", n.wan, n.in);
 	assert_says(&r, "after its mapping");
 	run_close(&r);
 
@@ -631,6 +638,15 @@ static void evlog_add(struct run *r, const char *fmt, ...)
 	fclose(f);
 }
 
+/* natbed ctl nat home flush at t ms, as natbed-emu logs it. */
+static void evlog_flush(struct run *r, int64_t t)
+{
+	evlog_add(r,
+		  "{\"t_ns\":1,\"event\":\"nat_flush\",\"nat\":\"home\",\"flushed\":1,"
+		  "\"capture_ns\":%lld}",
+		  (long long)(T0 + t * MS));
+}
+
 /* alice with stun through 203.0.113.10:1024, then (after whatever the
  * caller logs at 2 s) with peer through the next sequential port, 1025,
  * and stun again to the old port, not delivered. */
@@ -654,15 +670,14 @@ static void test_flush_followed(void **state)
 
 	run_open(&r, "port-restricted", ", ports: sequential");
 	around_flush(&r);
-	evlog_add(&r, "{\"t_ns\":1,\"event\":\"nat_flush\",\"nat\":\"home\",\"flushed\":1,"
-		      "\"capture_ns\":%lld}",
-		  (long long)(T0 + 2000 * MS));
+	evlog_flush(&r, 2000);
 	run_check(&r, NULL);
 	assert_true(r.v.passed);
 	assert_row(&r, "home", "mapping", "pass");
 	assert_row(&r, "home", "ports", "pass");
 	assert_row(&r, "home", "timeout", "pass");
-	assert_says(&r, "2 mappings (endpoint-independent) from 2 of 2 packets out, across 1 flush");
+	assert_says(&r,
+		    "2 mappings (endpoint-independent) from 2 of 2 packets out, across 1 flush");
 	run_close(&r);
 
 	run_open(&r, "port-restricted", ", ports: sequential");
@@ -685,25 +700,12 @@ static void test_flushed_mapping_used_caught(void **state)
 	run_open(&r, "port-restricted", ", ports: sequential");
 	out(&r, 0, ALICE, alice, ext, STUN, stun);
 	in(&r, 10 * MS, STUN, stun, ext, ALICE, alice);
-	evlog_add(&r, "{\"t_ns\":1,\"event\":\"nat_flush\",\"nat\":\"home\",\"flushed\":1,"
-		      "\"capture_ns\":%lld}",
-		  (long long)(T0 + 2000 * MS));
+	evlog_flush(&r, 2000);
 	n = in(&r, 3000 * MS, STUN, stun, ext, ALICE, alice);
 	run_check(&r, NULL);
-	assert_false(r.v.passed);
-	assert_row(&r, "home", "timeout", "FAIL");
-	assert_says(&r, "home timeout: home-wan.pcap #%u, alice.pcap #%u", n.wan, n.in);
+	assert_caught(&r, "timeout", n);
 	assert_says(&r, "was flushed (events.jsonl line 1)");
 	run_close(&r);
-}
-
-/* natbed ctl nat home flush at t ms, as natbed-emu logs it. */
-static void evlog_flush(struct run *r, int64_t t)
-{
-	evlog_add(r,
-		  "{\"t_ns\":1,\"event\":\"nat_flush\",\"nat\":\"home\",\"flushed\":1,"
-		  "\"capture_ns\":%lld}",
-		  (long long)(T0 + t * MS));
 }
 
 /* A mapping used within the slack before the flush may have been used
@@ -751,9 +753,7 @@ static void test_flush_forgets_permissions(void **state)
 	out(&r, 2200 * MS, ALICE, alice, ext, STUN, stun);
 	n = in(&r, 5000 * MS, PEER, peer, ext, ALICE, alice);
 	run_check(&r, NULL);
-	assert_false(r.v.passed);
-	assert_row(&r, "home", "filtering", "FAIL");
-	assert_says(&r, "home filtering: home-wan.pcap #%u, alice.pcap #%u", n.wan, n.in);
+	assert_caught(&r, "filtering", n);
 	run_close(&r);
 }
 
@@ -786,8 +786,9 @@ static void test_setting_followed(void **state)
 		if (k == 0) {
 			assert_true(r.v.passed);
 			assert_row(&r, "home", "filtering", "pass");
-			assert_says(&r, "1 mappings (endpoint-independent) from 1 of 1 packets out, "
-					"across 1 setting");
+			assert_says(&r,
+				    "1 mappings (endpoint-independent) from 1 of 1 packets out, "
+				    "across 1 setting");
 			assert_says(&r, "2 arrivals delivered, 0 not (endpoint-independent)");
 		} else {
 			assert_false(r.v.passed);
@@ -821,9 +822,7 @@ static void test_setting_window(void **state)
 	n = in(&r, 3000 * MS, PEER, peer, ext, ALICE, alice);
 	evlog_set(&r, "filtering", "address-and-port-dependent");
 	run_check(&r, NULL);
-	assert_false(r.v.passed);
-	assert_row(&r, "home", "filtering", "FAIL");
-	assert_says(&r, "home filtering: home-wan.pcap #%u, alice.pcap #%u", n.wan, n.in);
+	assert_caught(&r, "filtering", n);
 	assert_int_equal(r.v.n_violations, 1);
 	run_close(&r);
 }
@@ -840,12 +839,13 @@ static void test_unfollowed_change_skips(void **state)
 	    "{\"t_ns\":1,\"event\":\"nat_set\",\"nat\":\"home\",\"key\":\"colour\","
 	    "\"value\":\"blue\",\"capture_ns\":1}",
 	};
-	static const char *const says[] = {"changed at run time (events.jsonl line 1: nat_set, logged "
-					   "without its time by an older natbed-emu)",
-					   "changed at run time (events.jsonl line 1: nat_flush, logged "
-					   "without its time by an older natbed-emu)",
-					   "changed at run time (events.jsonl line 1: set colour blue: "
-					   "unknown NAT key 'colour'"};
+	static const char *const says[] = {
+	    "changed at run time (events.jsonl line 1: nat_set, logged "
+	    "without its time by an older natbed-emu)",
+	    "changed at run time (events.jsonl line 1: nat_flush, logged "
+	    "without its time by an older natbed-emu)",
+	    "changed at run time (events.jsonl line 1: set colour blue: "
+	    "unknown NAT key 'colour'"};
 	struct run r;
 	size_t i;
 
