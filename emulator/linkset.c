@@ -97,6 +97,16 @@ void linkset_free(struct linkset *ls)
 	free(ls);
 }
 
+bool linkset_numbers(const struct linkset *ls)
+{
+	size_t i;
+
+	for (i = 0; i < ls->n; i++)
+		if (link_numbers(ls->links[i].dir[0]) || link_numbers(ls->links[i].dir[1]))
+			return true;
+	return false;
+}
+
 int linkset_find(struct linkset *ls, const char *name, struct link **up, struct link **down)
 {
 	size_t i;

@@ -63,4 +63,8 @@ void linkset_cross(struct linkset *ls, size_t i, enum linkset_dir dir, struct pk
  * 0, or -1 when there is none. */
 int linkset_find(struct linkset *ls, const char *name, struct link **up, struct link **down);
 
+/* Whether some direction of some link reads packets' numbers in their
+ * flows now (link_numbers). */
+bool linkset_numbers(const struct linkset *ls);
+
 #endif

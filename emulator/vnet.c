@@ -46,6 +46,7 @@ struct vnet {
 	struct pkt_pool *pool;
 	struct route *route;
 	struct flowtab *flows;
+	bool numbering;	       /* packets are numbered in their flows (vnet_flow_number) */
 	struct linkset *links; /* hosts, NAT uplinks, the core */
 	struct engines eng;    /* NATs, firewalls, gates */
 	struct vnet_host *hosts;
@@ -396,14 +397,17 @@ static void vnet_on_segment(void *arg, natbed_time_t now)
 	vnet_drop(v, p, VNET_DROP_NO_ROUTE, "internet");
 }
 
-/* Issue 5: a packet's number in its flow (the 5-tuple as sent). */
+/* Issue 5: a packet's flow (the 5-tuple as sent) and its number in it.
+ * The number is counted only while some link reads it (v->numbering): a
+ * network whose links only delay leaves it 0 and spares the flow table,
+ * the most memory-bound step of a packet's walk. */
 static void vnet_flow_number(struct vnet *v, struct pkt *p)
 {
 	struct flow_tuple k;
 
 	flow_tuple_of(&p->view, &k);
 	p->flow_key = flow_tuple_hash(&k);
-	p->seq = flowtab_next_hashed(v->flows, &k, p->flow_key);
+	p->seq = v->numbering ? flowtab_next_hashed(v->flows, &k, p->flow_key) : 0;
 }
 
 /* Whether gate g (NULL: none) takes its auth requests at ep. */
@@ -631,6 +635,7 @@ struct vnet *vnet_new(const struct vnet_cfg *cfg, char *err, size_t errlen)
 		vnet_free(v);
 		return NULL;
 	}
+	v->numbering = linkset_numbers(v->links);
 	return v;
 nomem:
 	snprintf(err, errlen, "vnet: out of memory");
@@ -713,6 +718,7 @@ struct gate *vnet_gate(struct vnet *v, const char *name)
 
 int vnet_link(struct vnet *v, const char *name, struct link **up, struct link **down)
 {
+	v->numbering = true; /* the caller may make it draw (link_set) */
 	return linkset_find(v->links, name, up, down);
 }
 

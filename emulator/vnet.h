@@ -24,7 +24,10 @@
  * Every link decides with link_decide() (delay, jitter, loss, rate,
  * targeted drops, duplication, corruption) and is timed on the scheduler;
  * packet numbers per flow come from flowtab as in natbed-emu, so one seed
- * drops the same packets here and there. TTL is decremented where the
+ * drops the same packets here and there. They are counted only in a
+ * network where some link reads them (link_numbers: loss, jitter,
+ * duplication, corruption, targets by number), or whose links were handed
+ * out by vnet_link(); elsewhere they are 0 and change no outcome. TTL is decremented where the
  * emulator decrements it. What the emulator answers with a packet (a
  * firewall's reject, TTL exceeded, port unreachable) is only counted here;
  * a zero-trust gate's answers to auth requests are sent, as natbed-emu
@@ -194,6 +197,10 @@ void vnet_parts(struct vnet *v, struct emu_parts *out);
 struct pcp_counters;
 /* The PCP and NAT-PMP answers of the NAT called name (pcp.h), or NULL. */
 const struct pcp_counters *vnet_pcp(struct vnet *v, const char *name);
+/* The two directions of the link called name (a host, a NAT, "internet"),
+ * to read or to change (link_set): 0, or -1 when there is none. From the
+ * first call on, every packet is numbered in its flow, since a link
+ * changed may come to read the numbers. */
 int vnet_link(struct vnet *v, const char *name, struct link **up, struct link **down);
 
 void vnet_stats(const struct vnet *v, struct vnet_stats *st);

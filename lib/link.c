@@ -925,6 +925,20 @@ static struct link_verdict link_dropped(struct link *l, enum link_drop why)
 	return v;
 }
 
+/* Whether l draws from the flow's random stream for some packet. */
+static bool link_draws(const struct link *l)
+{
+	return l->loss->lose != loss_none_lose || l->cfg.jitter_ns > 0 || l->cfg.dup > 0 ||
+	       l->cfg.corrupt > 0;
+}
+
+bool link_numbers(const struct link *l)
+{
+	const struct link_target_cfg *t = &l->cfg.target;
+
+	return link_draws(l) || t->first || t->every || t->n_list;
+}
+
 struct link_verdict link_decide(struct link *l, const struct link_pkt *p, natbed_time_t now)
 {
 	uint64_t fkey;
@@ -943,10 +957,7 @@ struct link_verdict link_decide(struct link *l, const struct link_pkt *p, natbed
 		return link_dropped(l, LINK_DROP_TARGETED);
 	/* the flow's stream key, where some draw needs it (draws are pure:
 	 * skipping the unneeded ones changes no outcome) */
-	fkey = l->loss->lose != loss_none_lose || l->cfg.jitter_ns > 0 || l->cfg.dup > 0 ||
-		       l->cfg.corrupt > 0
-		   ? rng_keyed_u64(l->cfg.seed, l->dkey, p->flow)
-		   : 0;
+	fkey = link_draws(l) ? rng_keyed_u64(l->cfg.seed, l->dkey, p->flow) : 0;
 	if (l->loss->lose(l, p, fkey))
 		return link_dropped(l, LINK_DROP_LOSS);
 	at[0] = link_deliver_at(l, depart, fkey, LINK_DRAW_DELAY, p->seq);

@@ -169,6 +169,13 @@ void link_free(struct link *l);
 /* Decides packet p arriving at now. Updates the link's state and counters. */
 struct link_verdict link_decide(struct link *l, const struct link_pkt *p, natbed_time_t now);
 
+/* Whether some decision of l reads p->seq, the packet's number in its flow:
+ * a loss model, jitter, duplication, corruption, or a target that picks
+ * packets by number (first, every, a list). A link that only delays,
+ * shapes, queues, goes down or targets by port alone does not: its
+ * decisions are the same whatever the numbers. */
+bool link_numbers(const struct link *l);
+
 /* Runtime change of one parameter (see link_cfg_set), logged. The queue
  * and the last delivery time are kept; loss model state is reset when the
  * loss model changes. Returns 0 or -1 with the reason in err. */

@@ -424,6 +424,41 @@ static void test_targeted(void **state)
 	assert_int_equal(targeted(match, nums, other), 0);
 }
 
+/* Which links read packet numbers: those that draw or pick by number. */
+static void test_numbers(void **state)
+{
+	static const char *const reads[][3] = {
+	    {"loss", "1%", NULL},      {"loss", "ge 1% 20%", NULL}, {"jitter", "1ms", NULL},
+	    {"dup", "1%", NULL},       {"corrupt", "1%", NULL},	    {"drop-first", "1", NULL},
+	    {"drop-every", "3", NULL}, {"drop-list", "2,5", NULL},
+	};
+	static const char *const not_read[][3] = {
+	    {"delay", "10ms", NULL},
+	    {"rate", "1mbit", NULL},
+	    {"drop-match", "tcp", NULL},
+	    {"reorder", "on", NULL},
+	};
+	struct link *l;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
+		l = mk(reads[i], 1);
+		if (!link_numbers(l))
+			fail_msg("%s %s: reads the numbers", reads[i][0], reads[i][1]);
+		link_free(l);
+	}
+	for (i = 0; i < sizeof(not_read) / sizeof(not_read[0]); i++) {
+		l = mk(not_read[i], 1);
+		if (link_numbers(l))
+			fail_msg("%s %s: reads no number", not_read[i][0], not_read[i][1]);
+		link_free(l);
+	}
+	l = mk(NULL, 1);
+	assert_false(link_numbers(l));
+	link_free(l);
+}
+
 static void test_parse_errors(void **state)
 {
 	static const char *const bad[][2] = {
@@ -563,6 +598,7 @@ int main(void)
 	    cmocka_unit_test(test_token_burst_and_bytes),
 	    cmocka_unit_test(test_determinism),
 	    cmocka_unit_test(test_targeted),
+	    cmocka_unit_test(test_numbers),
 	    cmocka_unit_test(test_parse_errors),
 	    cmocka_unit_test(test_runtime),
 	    cmocka_unit_test(test_presets),

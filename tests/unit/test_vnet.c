@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "emu_parts.h"
 #include "firewall.h"
 #include "flowtab.h"
 #include "nat.h"
@@ -195,6 +196,17 @@ static const char *const two_hosts = "name: two\n"
 				     "  a: { address: 198.51.100.1, link: { delay: 10ms } }\n"
 				     "  b: { address: 198.51.100.2, link: { delay: 20ms } }\n";
 
+/* The flows whose packets n numbered (flowtab), now. */
+static size_t numbered_flows(struct tnet *n)
+{
+	struct emu_parts parts;
+	struct flowtab_stats fs;
+
+	vnet_parts(n->v, &parts);
+	flowtab_get_stats(parts.flows, &fs);
+	return fs.flows;
+}
+
 static void test_delay(void **state)
 {
 	struct tnet n;
@@ -227,6 +239,40 @@ static void test_delay(void **state)
 	assert_int_equal(st.sent, 2);
 	assert_int_equal(st.delivered, 2);
 	assert_int_equal(st.in_flight, 0);
+	/* links that only delay read no packet numbers: none were counted */
+	assert_int_equal(numbered_flows(&n), 0);
+	tnet_down(&n);
+}
+
+/* A link handed out may be changed to draw: from then on packets are
+ * numbered, the first of a flow 0, and a loss of 100% "every 2" drops the
+ * 2nd, 4th, ... packets the flow sends after the change. */
+static void test_numbering_on_change(void **state)
+{
+	struct tnet n;
+	struct rec a, b;
+	struct dg_ep to_b = ep("198.51.100.2", 7000);
+	struct link *up, *down;
+	char err[LINK_ERR_MAX];
+	uint32_t i;
+
+	(void)state;
+	tnet_up(&n, two_hosts);
+	rec_open(&a, host(&n, "a"), NULL, 0);
+	rec_open(&b, host(&n, "b"), NULL, 7000);
+	rec_send(&a, &to_b, 100); /* before: not numbered */
+	tnet_run(&n, 100 * MS);
+	assert_int_equal(b.n, 1);
+	assert_int_equal(numbered_flows(&n), 0);
+	assert_int_equal(vnet_link(n.v, "a", &up, &down), 0);
+	assert_int_equal(link_set(up, "drop-every", "2", err, sizeof(err)), 0);
+	for (i = 0; i < 6; i++)
+		rec_send(&a, &to_b, i);
+	tnet_run(&n, 100 * MS);
+	assert_int_equal(numbered_flows(&n), 1);
+	assert_int_equal(b.n, 1 + 3);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(b.tag[1 + i], 2 * i); /* 1st, 3rd, 5th after the change */
 	tnet_down(&n);
 }
 
@@ -946,13 +992,21 @@ static void test_gateway_pcp(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_gateway_pcp),	    cmocka_unit_test(test_delay),
-	    cmocka_unit_test(test_port_restricted), cmocka_unit_test(test_cgnat_chain),
-	    cmocka_unit_test(test_hairpin_on),	    cmocka_unit_test(test_hairpin_off),
-	    cmocka_unit_test(test_lossy_link),	    cmocka_unit_test(test_firewall),
-	    cmocka_unit_test(test_dup_corrupt),	    cmocka_unit_test(test_stund),
-	    cmocka_unit_test(test_bind_rules),	    cmocka_unit_test(test_ephemeral),
-	    cmocka_unit_test(test_limits),	    cmocka_unit_test(test_speed),
+	    cmocka_unit_test(test_gateway_pcp),
+	    cmocka_unit_test(test_delay),
+	    cmocka_unit_test(test_numbering_on_change),
+	    cmocka_unit_test(test_port_restricted),
+	    cmocka_unit_test(test_cgnat_chain),
+	    cmocka_unit_test(test_hairpin_on),
+	    cmocka_unit_test(test_hairpin_off),
+	    cmocka_unit_test(test_lossy_link),
+	    cmocka_unit_test(test_firewall),
+	    cmocka_unit_test(test_dup_corrupt),
+	    cmocka_unit_test(test_stund),
+	    cmocka_unit_test(test_bind_rules),
+	    cmocka_unit_test(test_ephemeral),
+	    cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_speed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
