@@ -24,10 +24,17 @@
  *  - Against another sequential peer each checks the other's target from
  *    its target socket: the two mappings meet exactly (no window: every
  *    other destination would spend an allocation of its own).
- * Measurement fails ("no prediction") when the stride is not measurable
- * (answers missing or inconsistent), differs from the stride the peer was
- * told, or the NAT is already past the target (its anchor is older than
- * PREDICT_TARGET allocations). docs/methods.md: "predict". */
+ * The probes' mapped ports count as a set: a probe may reach the NAT after
+ * a later one (a retransmission, a host's kernel), so what proves the
+ * stride is that the three are consecutive allocations in some order.
+ * When they are not, something else behind the NAT took a port between
+ * them (another agent of the same host re-anchoring, another host): the
+ * side measures again from PREDICT_PROBES fresh sockets, PREDICT_ROUNDS
+ * times at most. Measurement fails ("no prediction") when the stride is
+ * not measurable (answers missing, or no round consecutive), differs from
+ * the stride the peer was told, or the NAT is already past the target
+ * (its anchor is older than PREDICT_TARGET allocations). docs/methods.md:
+ * "predict". */
 #include <arpa/inet.h>
 #include <errno.h>
 
@@ -37,7 +44,8 @@
 #define PREDICT_TARGET	   32 /* the agreed index after the anchor */
 #define PREDICT_WINDOW	   2  /* an EIM peer checks target +- this many strides */
 #define PREDICT_RETRY	   (100 * NATBED_NS_PER_MS) /* measurement retransmission */
-#define PREDICT_RETRIES	   10			    /* then "no prediction" */
+#define PREDICT_RETRIES	   10			    /* a round's, then "no prediction" */
+#define PREDICT_ROUNDS	   3			    /* measurements, when one is not consecutive */
 #define PREDICT_PORT_LO	   1024 /* RFC 4787 REQ-3a: the range past the well-known ports */
 #define PREDICT_PORT_RANGE (65535 - PREDICT_PORT_LO + 1)
 
@@ -47,7 +55,7 @@ struct predict {
 	enum predict_role role;
 	int probe[PREDICT_PROBES];     /* socket indices */
 	uint16_t port[PREDICT_PROBES]; /* mapped ports, host order; 0: no answer yet */
-	unsigned answers, retries;
+	unsigned answers, retries, rounds;
 };
 
 /* Sequential allocation as natinfo says it: what both sides read. */
@@ -141,21 +149,50 @@ static void predict_punch(struct trav_try *t, uint16_t next, int stride)
 		mc_fail(t, "no prediction");
 }
 
+/* The port after the probes' when their ports are PREDICT_PROBES
+ * consecutive allocations of stride s, in any order (RFC 4787 §4.2.1:
+ * sequential means one stride between every two); 0 when they are not. */
+static uint16_t predict_next(const struct predict *p, int s)
+{
+	long k[PREDICT_PROBES], lo = 0;
+	unsigned i, j;
+	int d;
+
+	for (i = 0; i < PREDICT_PROBES; i++) {
+		d = predict_delta(p->port[0], p->port[i]);
+		if (d % s)
+			return 0;
+		k[i] = d / s; /* its index, in strides after probe 0's port */
+		if (k[i] < lo)
+			lo = k[i];
+	}
+	/* the indices must be lo, lo + 1, ... each once */
+	for (i = 0; i < PREDICT_PROBES; i++) {
+		if (k[i] - lo >= PREDICT_PROBES)
+			return 0;
+		for (j = 0; j < i; j++)
+			if (k[j] == k[i])
+				return 0;
+	}
+	return predict_port_at(p->port[0], lo + PREDICT_PROBES, s);
+}
+
+static int predict_probe(struct trav_try *t);
+
 static void predict_measured(struct trav_try *t)
 {
 	struct predict *p = mc_user(t);
-	int s = predict_delta(p->port[0], p->port[1]);
-	unsigned i;
+	int s = predict_stride(&t->self.nat);
+	uint16_t next = predict_next(p, s);
 
-	/* RFC 4787 §4.2.1: sequential means one stride between every two */
-	for (i = 2; i < PREDICT_PROBES; i++)
-		if (predict_delta(p->port[i - 1], p->port[i]) != s)
-			s = 0;
-	if (s == 0 || s != predict_stride(&t->self.nat)) {
-		mc_fail(t, "no prediction");
+	if (next) {
+		predict_punch(t, next, s);
 		return;
 	}
-	predict_punch(t, predict_port_at(p->port[PREDICT_PROBES - 1], 1, s), s);
+	/* something else took a port between the probes (or the stride is
+	 * not the one told): measure again, from fresh sockets */
+	if (p->rounds >= PREDICT_ROUNDS || predict_probe(t) < 0)
+		mc_fail(t, "no prediction");
 }
 
 static void predict_stun_answer(struct trav_try *t, int si, const struct dg_ep *mapped)
@@ -219,13 +256,17 @@ static int predict_sweep(struct trav_try *t, natbed_time_t now)
 	return 0;
 }
 
-static int predict_measure(struct trav_try *t, natbed_time_t now)
+/* One measurement round: PREDICT_PROBES fresh sockets, a Binding request
+ * from each. 0 or -errno. */
+static int predict_probe(struct trav_try *t)
 {
 	struct predict *p = mc_user(t);
 	unsigned i;
 
-	p->role = PREDICT_MEASURE;
+	p->rounds++;
+	p->answers = p->retries = 0;
 	for (i = 0; i < PREDICT_PROBES; i++) {
+		p->port[i] = 0;
 		p->probe[i] = mc_open(t, NULL);
 		if (p->probe[i] < 0)
 			return p->probe[i];
@@ -233,7 +274,17 @@ static int predict_measure(struct trav_try *t, natbed_time_t now)
 	/* back to back, so that nothing else takes a port in between */
 	for (i = 0; i < PREDICT_PROBES; i++)
 		mc_stun(t, p->probe[i], &t->stun);
-	return mc_at(t, now + PREDICT_RETRY, predict_retry);
+	return 0;
+}
+
+static int predict_measure(struct trav_try *t, natbed_time_t now)
+{
+	struct predict *p = mc_user(t);
+	int r;
+
+	p->role = PREDICT_MEASURE;
+	r = predict_probe(t);
+	return r < 0 ? r : mc_at(t, now + PREDICT_RETRY, predict_retry);
 }
 
 static int predict_start(struct trav_try *t)

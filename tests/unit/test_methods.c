@@ -1088,6 +1088,88 @@ static void test_predict_window(void **state)
 	assert_false(r.success[0] || r.success[1]);
 }
 
+/* --- predict: the measurement under interleavings ------------------------ */
+
+/* What happens to seq1's measurement probes (Binding requests to the STUN
+ * server from sockets other than its agent's) before they reach its NAT. */
+struct tprobes {
+	struct mnet *n;
+	uint16_t main_port;  /* the agent's socket (network order) */
+	unsigned seen;	     /* probe requests sent so far, retransmissions included */
+	unsigned intrude_at; /* seq1b takes a port just before this probe (1-based), */
+	unsigned every;	     /* and every `every` probes after it (0: once) */
+	unsigned drop_at;    /* this probe is lost before the NAT (0: none) */
+	uint16_t socks[16];  /* the probe sockets seen (their ports) */
+	unsigned nsocks;
+};
+
+static bool t_probes(void *arg, const char *host, const struct dg_ep *from, const struct dg_ep *to,
+		     const uint8_t *buf, size_t len)
+{
+	struct tprobes *tp = arg;
+	unsigned i, k;
+
+	if (strcmp(host, "seq1") != 0 || from->port == tp->main_port ||
+	    to->addr != t_ep(T_STUN, 3478).addr || len < 2 || buf[0] != 0 || buf[1] != 1)
+		return false;
+	k = ++tp->seen;
+	for (i = 0; i < tp->nsocks && tp->socks[i] != from->port; i++)
+		;
+	if (i == tp->nsocks && tp->nsocks < 16)
+		tp->socks[tp->nsocks++] = from->port;
+	if (tp->intrude_at && k >= tp->intrude_at &&
+	    (k == tp->intrude_at || (tp->every && (k - tp->intrude_at) % tp->every == 0))) {
+		const struct dgram *dg = mnet_dgram(tp->n, "seq1b");
+		struct dg_ep any = {0, 0}, local, stun = t_ep(T_STUN, 3478);
+		int s = dg_open(dg, &any, &local, NULL, NULL);
+
+		/* the same access delay: it reaches the NAT first */
+		assert_int_equal(dg_send(dg, s, &stun, "x", 1), 0);
+	}
+	return k == tp->drop_at;
+}
+
+static void tw_probes(struct tweak *tw, struct mnet *n, struct tagent *a, struct tagent *b)
+{
+	struct tprobes *tp = tw->arg;
+
+	tp->n = n;
+	tp->main_port = a->t.self.host.port;
+	tp->seen = tp->nsocks = 0;
+	mnet_set_drop(n, t_probes, tp);
+}
+
+/* The three probes of seq1 (anchor 1024, its first mapping) must be three
+ * consecutive allocations; what comes between them or reorders them. */
+static void test_predict_measure(void **state)
+{
+	const struct method *m = method_find("predict");
+	struct tprobes tp = {0};
+	struct tweak tw = {.fn = tw_probes, .arg = &tp};
+	struct tres r;
+
+	/* another socket behind the NAT takes a port between the first two
+	 * probes (another agent of the host re-anchoring): 1025, 1027, 1028
+	 * are no stride; measured again (1029-1031), the path is still on
+	 * the target */
+	tp = (struct tprobes){.intrude_at = 2};
+	run_pair(m, "seq1", "prc2", 11, &tw, &r);
+	assert_true(r.success[0] && r.success[1]);
+	assert_int_equal(ntohs(r.remote[1].port), 1024 + 32);
+	/* the first probe lost on its way, so its retransmission comes last:
+	 * 1027, 1025, 1026 are consecutive all the same */
+	tp = (struct tprobes){.drop_at = 1};
+	run_pair(m, "seq1", "prc2", 11, &tw, &r);
+	assert_true(r.success[0] && r.success[1]);
+	assert_int_equal(ntohs(r.remote[1].port), 1024 + 32);
+	/* a port taken in every round: no prediction after the last one */
+	tp = (struct tprobes){.intrude_at = 2, .every = 3};
+	run_pair(m, "seq1", "prc2", 11, &tw, &r);
+	assert_false(r.success[0] || r.success[1]);
+	assert_string_equal(r.reason[0], "no prediction");
+	assert_int_equal(tp.nsocks, 9); /* three rounds of three sockets */
+}
+
 /* --- birthday: bounds and rate ------------------------------------------- */
 
 struct trate {
@@ -1372,6 +1454,7 @@ int main(void)
 	    cmocka_unit_test(test_strays),
 	    cmocka_unit_test(test_strays_own_sockets),
 	    cmocka_unit_test(test_predict_window),
+	    cmocka_unit_test(test_predict_measure),
 	    cmocka_unit_test(test_birthday_bounds),
 	    cmocka_unit_test(test_birthday_linux),
 	    cmocka_unit_test(test_relay_path),
