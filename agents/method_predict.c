@@ -39,6 +39,7 @@
 #include <errno.h>
 
 #include "method_checks.h"
+#include "natbed/log.h"
 
 #define PREDICT_PROBES	   3  /* Binding requests that measure the stride */
 #define PREDICT_TARGET	   32 /* the agreed index after the anchor */
@@ -50,6 +51,8 @@
 #define PREDICT_PORT_RANGE (65535 - PREDICT_PORT_LO + 1)
 
 enum predict_role { PREDICT_SWEEP, PREDICT_MEASURE, PREDICT_PUNCH };
+
+_Static_assert(PREDICT_PROBES == 3, "predict_measured's log line names three probes");
 
 struct predict {
 	enum predict_role role;
@@ -185,6 +188,10 @@ static void predict_measured(struct trav_try *t)
 	int s = predict_stride(&t->self.nat);
 	uint16_t next = predict_next(p, s);
 
+	/* what a failed predict is read from, in the agent's log */
+	log_info("predict: anchor %u, round %u's probes mapped to %u %u %u (stride %d): next "
+		 "port %u (0: not consecutive)",
+		 ntohs(t->self.srflx.port), p->rounds, p->port[0], p->port[1], p->port[2], s, next);
 	if (next) {
 		predict_punch(t, next, s);
 		return;
