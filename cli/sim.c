@@ -770,7 +770,19 @@ static int sim_restore_setup(struct sim *x, struct run_setup *st)
 	return 0;
 }
 
-/* The effective settings into x. 0, or 2 on a bad value. */
+/* Whether the command line gave key k. */
+static bool sim_flag_given(const struct run_setup *st, enum config_key k)
+{
+	int i;
+
+	for (i = 0; i < st->n_flags; i++)
+		if (st->flags[i].key == k)
+			return true;
+	return false;
+}
+
+/* The effective settings into x. 0, or 2 on a bad value (said on
+ * stderr). */
 static int sim_settings_read(struct sim *x)
 {
 	const struct config *c = &x->st->cfg;
@@ -789,9 +801,17 @@ static int sim_settings_read(struct sim *x)
 	if (config_is_set(c, CK_CHECKPOINT)) {
 		x->ckpt_path = config_get(c, CK_CHECKPOINT);
 		if (units_parse_duration(config_get(c, CK_CHECKPOINT_EVERY), &x->ckpt_every) < 0 ||
-		    x->ckpt_every <= 0)
+		    x->ckpt_every <= 0) {
+			fprintf(stderr, "natbed sim: --checkpoint-every: not a duration\n");
 			return 2;
+		}
 		x->next_ckpt = x->ckpt_every;
+	} else if (sim_flag_given(x->st, CK_CHECKPOINT_EVERY)) {
+		/* a config file may set the interval for the runs that
+		 * checkpoint; on the command line alone it would do nothing */
+		fprintf(stderr, "natbed sim: --checkpoint-every needs --checkpoint FILE, the file "
+				"the checkpoints go to\n");
+		return 2;
 	}
 	if (config_is_set(c, CK_OUT))
 		snprintf(x->out, sizeof(x->out), "%s", config_get(c, CK_OUT));
@@ -846,10 +866,8 @@ int cmd_sim(int argc, char **argv)
 	if ((rc = run_opts_settle(&st)) != 0)
 		goto done;
 	x.t = st.t;
-	if ((rc = sim_settings_read(&x)) != 0) {
-		fprintf(stderr, "natbed sim: --checkpoint-every: not a duration\n");
+	if ((rc = sim_settings_read(&x)) != 0)
 		goto done;
-	}
 	if (x.restore && x.restore->seed != x.seed) {
 		fprintf(stderr,
 			"natbed sim: --restore %s: the checkpoint's seed is not its run's\n",

@@ -121,9 +121,15 @@ int sim_ckpt_load(const char *path, struct sim_ckpt *ck, char *err, size_t errle
 	json_error_t jerr;
 	json_t *yaml;
 	uint64_t at;
+	FILE *f;
 
 	memset(ck, 0, sizeof(*ck));
-	ck->root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if (!(f = fopen(path, "r"))) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	ck->root = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
+	fclose(f);
 	if (!ck->root) {
 		snprintf(err, errlen, "%s:%d: not a natbed sim checkpoint (%s)", path, jerr.line,
 			 jerr.text);

@@ -75,7 +75,7 @@ completed rs
 grep -q "replayed to .* and found the state of" "$NB_TMP/rs.stderr" || nb_fail "no replay: $(cat "$NB_TMP/rs.stderr")"
 diff <(norm a) <(norm rs) >"$NB_TMP/rs.diff" || nb_fail "restored, other results: $(head -20 "$NB_TMP/rs.diff")"
 
-# refusals: another setting, a FILE, an edited state
+# refusals: another setting, a FILE, an edited state, no file; --checkpoint-every alone
 sim bad1 --restore "$NB_TMP/ck.json" --seed 3
 [ "$rc" = 2 ] && grep -q -- "--seed: with --restore every setting is the checkpoint's" "$NB_TMP/bad1.stderr" ||
 	nb_fail "a restore with --seed: exit $rc, $(cat "$NB_TMP/bad1.stderr")"
@@ -92,6 +92,13 @@ sim bad3 --restore "$NB_TMP/edited.json"
 [ "$rc" = 2 ] && grep -q "engines.nats.home-fc.counters.out_pkts differs after replaying" "$NB_TMP/bad3.stderr" ||
 	nb_fail "an edited checkpoint: exit $rc, $(cat "$NB_TMP/bad3.stderr")"
 [ ! -e "$NB_TMP/bad3/results.json" ] || nb_fail "a refused restore wrote results"
+sim bad4 --restore "$NB_TMP/none.json"
+[ "$rc" = 2 ] && grep -q -- "--restore $NB_TMP/none.json: No such file or directory" "$NB_TMP/bad4.stderr" ||
+	nb_fail "a restore of no file: exit $rc, $(cat "$NB_TMP/bad4.stderr")"
+sim bad5 --checkpoint-every 10s "$topo"
+[ "$rc" = 2 ] && grep -q -- "--checkpoint-every needs --checkpoint FILE" "$NB_TMP/bad5.stderr" ||
+	nb_fail "--checkpoint-every without --checkpoint: exit $rc, $(cat "$NB_TMP/bad5.stderr")"
+[ ! -e "$NB_TMP/bad5/results.json" ] || nb_fail "--checkpoint-every alone ran"
 
 # --- Ctrl-C, then a restore --------------------------------------------------------
 long=(--clients 8000 --duration 4000s "$topo")
