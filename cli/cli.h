@@ -38,7 +38,9 @@ int cli_check_prefix(const char *prefix);
 /* /run/natbed/PREFIX[/leaf] into buf. */
 void cli_run_path(char *buf, size_t len, const char *prefix, const char *leaf);
 
-/* Makes directory dir and its parents (mode 0755). 0, or -1 with errno. */
+/* Makes directory dir and its parents (mode 0755), or finds it made: a
+ * directory this process may write into. 0, or -1 with errno (ENOTDIR:
+ * dir is something else; EACCES: it may not be written). */
 int cli_mkdirs(const char *dir);
 
 /* The directory holding this executable, for finding its sibling binaries. */

@@ -84,6 +84,7 @@ const char *cli_child_path(void)
 int cli_mkdirs(const char *dir)
 {
 	char path[PATH_MAX], *p;
+	struct stat st;
 
 	snprintf(path, sizeof(path), "%s", dir);
 	for (p = path + 1; *p; p++)
@@ -93,7 +94,16 @@ int cli_mkdirs(const char *dir)
 				return -1;
 			*p = '/';
 		}
-	return mkdir(path, 0755) < 0 && errno != EEXIST ? -1 : 0;
+	if (mkdir(path, 0755) == 0)
+		return 0;
+	if (errno != EEXIST || stat(path, &st) < 0)
+		return -1;
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		return -1;
+	}
+	/* found, not made: checked now rather than when the results are due */
+	return access(path, W_OK | X_OK);
 }
 
 int cli_which(const char *name, char *out, size_t len)

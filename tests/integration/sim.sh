@@ -10,6 +10,8 @@
 #    interrupted; Ctrl-C leaves a checkpoint (exit 130, partial results)
 #    from which a restore completes identically; a restore with another
 #    setting, a FILE, or an edited engine state is refused, naming it;
+#  - an --out that is a file, or a directory the user may not write, is
+#    refused before the run, naming it;
 #  - a site per client (scripts/sites.py): arrivals at hundreds of sites,
 #    each behind a NAT of its own, reproduced.
 NB_NO_ROOT=1
@@ -99,6 +101,18 @@ sim bad5 --checkpoint-every 10s "$topo"
 [ "$rc" = 2 ] && grep -q -- "--checkpoint-every needs --checkpoint FILE" "$NB_TMP/bad5.stderr" ||
 	nb_fail "--checkpoint-every without --checkpoint: exit $rc, $(cat "$NB_TMP/bad5.stderr")"
 [ ! -e "$NB_TMP/bad5/results.json" ] || nb_fail "--checkpoint-every alone ran"
+
+# an --out that cannot take the results is refused before the run, naming it
+touch "$NB_TMP/afile"
+sim afile "$topo"
+[ "$rc" = 1 ] && grep -q "cannot create the output directory $NB_TMP/afile: Not a directory" "$NB_TMP/afile.stderr" ||
+	nb_fail "--out a file: exit $rc, $(cat "$NB_TMP/afile.stderr")"
+if [ ${#as_user[@]} -gt 0 ]; then
+	mkdir -m 0755 "$NB_TMP/rootonly"
+	sim rootonly "$topo"
+	[ "$rc" = 1 ] && grep -q "cannot create the output directory $NB_TMP/rootonly: Permission denied" \
+		"$NB_TMP/rootonly.stderr" || nb_fail "--out a directory not ours: exit $rc, $(cat "$NB_TMP/rootonly.stderr")"
+fi
 
 # --- Ctrl-C, then a restore --------------------------------------------------------
 long=(--clients 8000 --duration 4000s "$topo")
