@@ -696,8 +696,8 @@ int results_write_file(struct results *r, const char *path, int (*fn)(struct res
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
 	if (!(f = fopen(tmp, "w"))) {
-		rc = -errno;
-		snprintf(err, errlen, "%s: %s", tmp, strerror(-rc));
+		rc = -errno; /* the file asked for: the temporary is ours */
+		snprintf(err, errlen, "%s: %s", path, strerror(-rc));
 		return rc;
 	}
 	rc = fn(r, f);

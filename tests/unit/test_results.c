@@ -410,6 +410,19 @@ static void test_round_trip(void **state)
 	results_free(back);
 }
 
+/* A file that cannot be written is named as the caller gave it, not as
+ * the temporary file it is written through. */
+static void test_write_names_the_file(void **state)
+{
+	char err[256];
+	struct results *r = fixed_run(NULL);
+
+	(void)state;
+	assert_int_equal(results_write(r, "/nonexistent-natbed-dir", err, sizeof(err)), -ENOENT);
+	assert_string_equal(err, "/nonexistent-natbed-dir/results.json: No such file or directory");
+	results_free(r);
+}
+
 static void test_load_refuses(void **state)
 {
 	char path[] = "/tmp/natbed-test-results.XXXXXX", err[256];
@@ -1047,6 +1060,7 @@ int main(void)
 	    cmocka_unit_test(test_csv_quoting),
 	    cmocka_unit_test(test_json_escapes),
 	    cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_write_names_the_file),
 	    cmocka_unit_test(test_load_refuses),
 	    cmocka_unit_test(test_big_seed),
 	    cmocka_unit_test(test_agent_line),
