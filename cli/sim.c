@@ -883,6 +883,12 @@ int cmd_sim(int argc, char **argv)
 		rc = 1;
 		goto done;
 	}
+	/* refused now, not at the first checkpoint (or never, in a short run) */
+	if (x.ckpt_path && sim_ckpt_probe(x.ckpt_path, x.err, sizeof(x.err)) < 0) {
+		fprintf(stderr, "natbed sim: --checkpoint %s\n", x.err);
+		rc = 1;
+		goto done;
+	}
 	if (sigstop_catch() < 0) {
 		fprintf(stderr, "natbed sim: cannot catch signals\n");
 		rc = 1;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #ifndef NATBED_VERSION
@@ -79,6 +80,35 @@ static int sim_point_read(const json_t *p, struct sim_ckpt_point *pt)
 	return *end ? -1 : 0;
 }
 
+/* The temporary file a checkpoint is written through: 0, or -1 when
+ * path is too long for it. */
+static int sim_ckpt_tmp(const char *path, char *tmp, size_t len)
+{
+	return snprintf(tmp, len, "%s.tmp.%d", path, (int)getpid()) >= (int)len ? -1 : 0;
+}
+
+int sim_ckpt_probe(const char *path, char *err, size_t errlen)
+{
+	char tmp[4200];
+	struct stat st;
+	FILE *f = NULL;
+	int e = 0;
+
+	if (sim_ckpt_tmp(path, tmp, sizeof(tmp)) < 0)
+		e = ENAMETOOLONG;
+	else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		e = EISDIR; /* the rename into place would fail */
+	else if (!(f = fopen(tmp, "w")))
+		e = errno;
+	if (f) {
+		fclose(f);
+		unlink(tmp);
+	}
+	if (e)
+		snprintf(err, errlen, "%s: cannot write: %s", path, strerror(e));
+	return e ? -1 : 0;
+}
+
 int sim_ckpt_write(const char *path, const struct sim_ckpt_head *head,
 		   const struct sim_ckpt_point *pt, const json_t *engines, char *err, size_t errlen)
 {
@@ -96,7 +126,7 @@ int sim_ckpt_write(const char *path, const struct sim_ckpt_head *head,
 		snprintf(err, errlen, "%s: out of memory (or a topology that is not UTF-8)", path);
 		return -1;
 	}
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
+	if (sim_ckpt_tmp(path, tmp, sizeof(tmp)) < 0)
 		e = ENAMETOOLONG;
 	else if (!(f = fopen(tmp, "w")))
 		e = errno;

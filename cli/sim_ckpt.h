@@ -70,6 +70,11 @@ struct sim_ckpt_head {
 	uint64_t seed;
 };
 
+/* Whether sim_ckpt_write could write path: creates and removes the
+ * temporary file it writes through, and refuses a directory. 0, or -1
+ * with "PATH: cannot write: why" in err. */
+int sim_ckpt_probe(const char *path, char *err, size_t errlen);
+
 /* Writes head, pt and engines (borrowed) to path. 0, or -1 with "PATH:
  * problem" in err. */
 int sim_ckpt_write(const char *path, const struct sim_ckpt_head *head,

@@ -10,8 +10,9 @@
 #    interrupted; Ctrl-C leaves a checkpoint (exit 130, partial results)
 #    from which a restore completes identically; a restore with another
 #    setting, a FILE, or an edited engine state is refused, naming it;
-#  - an --out that is a file, or a directory the user may not write, is
-#    refused before the run, naming it;
+#  - an --out that is a file, or a directory the user may not write, and a
+#    --checkpoint that cannot be written are refused before the run,
+#    naming them;
 #  - a site per client (scripts/sites.py): arrivals at hundreds of sites,
 #    each behind a NAT of its own, reproduced.
 NB_NO_ROOT=1
@@ -101,6 +102,12 @@ sim bad5 --checkpoint-every 10s "$topo"
 [ "$rc" = 2 ] && grep -q -- "--checkpoint-every needs --checkpoint FILE" "$NB_TMP/bad5.stderr" ||
 	nb_fail "--checkpoint-every without --checkpoint: exit $rc, $(cat "$NB_TMP/bad5.stderr")"
 [ ! -e "$NB_TMP/bad5/results.json" ] || nb_fail "--checkpoint-every alone ran"
+# a --checkpoint that cannot be written is refused before the run, even one
+# over before its first checkpoint is due
+sim badck --checkpoint "$NB_TMP/none/ck.json" --duration 10s "$topo"
+[ "$rc" = 1 ] && grep -q -- "--checkpoint $NB_TMP/none/ck.json: cannot write: No such file or directory" \
+	"$NB_TMP/badck.stderr" || nb_fail "--checkpoint in no directory: exit $rc, $(cat "$NB_TMP/badck.stderr")"
+[ ! -e "$NB_TMP/badck/results.json" ] || nb_fail "--checkpoint in no directory ran"
 
 # an --out that cannot take the results is refused before the run, naming it
 touch "$NB_TMP/afile"
