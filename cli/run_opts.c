@@ -207,6 +207,17 @@ static int scenario_apply(struct run_setup *s)
 	return 0;
 }
 
+/* Whether the command line gave key k. */
+static bool run_flag_given(const struct run_setup *s, enum config_key k)
+{
+	int i;
+
+	for (i = 0; i < s->n_flags; i++)
+		if (s->flags[i].key == k)
+			return true;
+	return false;
+}
+
 int run_opts_settle(struct run_setup *s)
 {
 	char err[TOPO_ERR_MAX + 512];
@@ -258,6 +269,16 @@ int run_opts_settle(struct run_setup *s)
 			"natbed %s: site-per-client (%s) is natbed sim's: natbed run plays the "
 			"topology's sites as they are (docs/sim.md, NAT populations)\n",
 			s->cmd, s->cfg.v[CK_SITE_PER_CLIENT].from);
+		return 2;
+	}
+	if (s->sim && !config_is_set(&s->cfg, CK_CHECKPOINT) &&
+	    run_flag_given(s, CK_CHECKPOINT_EVERY)) {
+		/* a config file may set the interval for the runs that
+		 * checkpoint; on the command line alone it would do nothing */
+		fprintf(stderr,
+			"natbed %s: --checkpoint-every needs --checkpoint FILE, the file the "
+			"checkpoints go to\n",
+			s->cmd);
 		return 2;
 	}
 	return scenario_apply(s);

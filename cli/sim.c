@@ -770,17 +770,6 @@ static int sim_restore_setup(struct sim *x, struct run_setup *st)
 	return 0;
 }
 
-/* Whether the command line gave key k. */
-static bool sim_flag_given(const struct run_setup *st, enum config_key k)
-{
-	int i;
-
-	for (i = 0; i < st->n_flags; i++)
-		if (st->flags[i].key == k)
-			return true;
-	return false;
-}
-
 /* The effective settings into x. 0, or 2 on a bad value (said on
  * stderr). */
 static int sim_settings_read(struct sim *x)
@@ -806,12 +795,6 @@ static int sim_settings_read(struct sim *x)
 			return 2;
 		}
 		x->next_ckpt = x->ckpt_every;
-	} else if (sim_flag_given(x->st, CK_CHECKPOINT_EVERY)) {
-		/* a config file may set the interval for the runs that
-		 * checkpoint; on the command line alone it would do nothing */
-		fprintf(stderr, "natbed sim: --checkpoint-every needs --checkpoint FILE, the file "
-				"the checkpoints go to\n");
-		return 2;
 	}
 	if (config_is_set(c, CK_OUT))
 		snprintf(x->out, sizeof(x->out), "%s", config_get(c, CK_OUT));

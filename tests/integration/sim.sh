@@ -102,6 +102,11 @@ sim bad5 --checkpoint-every 10s "$topo"
 [ "$rc" = 2 ] && grep -q -- "--checkpoint-every needs --checkpoint FILE" "$NB_TMP/bad5.stderr" ||
 	nb_fail "--checkpoint-every without --checkpoint: exit $rc, $(cat "$NB_TMP/bad5.stderr")"
 [ ! -e "$NB_TMP/bad5/results.json" ] || nb_fail "--checkpoint-every alone ran"
+# natbed config --show --sim refuses what natbed sim refuses
+rc=0
+"$NATBED_BUILD/cli/natbed" config --show --sim --checkpoint-every 10s "$topo" >/dev/null 2>"$NB_TMP/cfg5.stderr" || rc=$?
+[ "$rc" = 2 ] && grep -q -- "natbed config: --checkpoint-every needs --checkpoint FILE" "$NB_TMP/cfg5.stderr" ||
+	nb_fail "natbed config --show --sim --checkpoint-every alone: exit $rc, $(cat "$NB_TMP/cfg5.stderr")"
 # a --checkpoint that cannot be written is refused before the run, even one
 # over before its first checkpoint is due
 sim badck --checkpoint "$NB_TMP/none/ck.json" --duration 10s "$topo"
