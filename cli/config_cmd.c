@@ -56,6 +56,13 @@ int cmd_config(int argc, char **argv)
 		fprintf(stderr, "natbed config: --show is required (see --help)\n");
 		return 2;
 	}
+	if (st.restore) {
+		/* they are the checkpoint's: showing the command line's would lie */
+		fprintf(stderr,
+			"natbed config: --restore: natbed sim takes every setting from the "
+			"checkpoint (its \"settings\"), which natbed config does not read\n");
+		return 2;
+	}
 	if ((rc = run_opts_settle(&st)) != 0) {
 		run_opts_free(&st);
 		return rc;

@@ -82,6 +82,10 @@ diff <(norm a) <(norm rs) >"$NB_TMP/rs.diff" || nb_fail "restored, other results
 sim bad1 --restore "$NB_TMP/ck.json" --seed 3
 [ "$rc" = 2 ] && grep -q -- "--seed: with --restore every setting is the checkpoint's" "$NB_TMP/bad1.stderr" ||
 	nb_fail "a restore with --seed: exit $rc, $(cat "$NB_TMP/bad1.stderr")"
+rc=0
+"$NATBED_BUILD/cli/natbed" config --show --sim --restore "$NB_TMP/ck.json" >"$NB_TMP/cfgrs.stdout" 2>"$NB_TMP/cfgrs.stderr" || rc=$?
+[ "$rc" = 2 ] && grep -q -- "--restore: natbed sim takes every setting from the checkpoint" "$NB_TMP/cfgrs.stderr" ||
+	nb_fail "natbed config --show --sim --restore (the command line's settings, not the checkpoint's): exit $rc, $(cat "$NB_TMP/cfgrs.stderr")"
 sim bad2 --restore "$NB_TMP/ck.json" "$topo"
 [ "$rc" = 2 ] || nb_fail "a restore with FILE: exit $rc"
 # (python keeps every other number as it was; jq would rewrite some)
