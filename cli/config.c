@@ -17,10 +17,11 @@ struct config_key_def {
 	const char *name;
 	const char *def; /* built-in default; "" : unset */
 	config_check_fn check;
-	const char *rule;    /* what a value must be, for errors */
-	const char *unset;   /* what an unset value means, for --show */
-	const char *sim_def; /* natbed sim's default when not def's; NULL: def */
-	bool sim_only;	     /* natbed run has no use for it */
+	const char *rule;      /* what a value must be, for errors */
+	const char *unset;     /* what an unset value means, for --show */
+	const char *sim_def;   /* natbed sim's default when not def's; NULL: def */
+	bool sim_only;	       /* natbed run has no use for it */
+	const char *sim_unset; /* natbed sim's unset text when not unset's; NULL: unset */
 };
 
 static int c_prefix(const char *s)
@@ -114,7 +115,8 @@ static int c_rate(const char *s)
 
 static const struct config_key_def config_keys[CK_COUNT] = {
     [CK_PREFIX] = {"prefix", CLI_DEFAULT_PREFIX, c_prefix, "1 to 8 of [a-z0-9-]", NULL},
-    [CK_OUT] = {"out", "", c_any, "a directory", "./out/NAME, NAME the topology's"},
+    [CK_OUT] = {"out", "", c_any, "a directory", "./out/NAME, NAME the topology's",
+		.sim_unset = "./out/NAME-sim, NAME the topology's"},
     [CK_SEED] = {"seed", "", c_u64, "an integer from 0 to 18446744073709551615",
 		 "the topology's seed"},
     [CK_PARALLEL] = {"parallel", "8", c_parallel, "1 to 512", NULL},
@@ -322,8 +324,11 @@ void config_print(const struct config *c, FILE *f, bool sim)
 		if (config_keys[k].sim_only && !sim)
 			continue;
 		if (!v[0]) {
-			snprintf(unset, sizeof(unset), "(%s)",
-				 config_keys[k].unset ? config_keys[k].unset : "unset");
+			const char *what = sim && config_keys[k].sim_unset
+					       ? config_keys[k].sim_unset
+					       : config_keys[k].unset;
+
+			snprintf(unset, sizeof(unset), "(%s)", what ? what : "unset");
 			v = unset;
 		}
 		fprintf(f, "%-16s %-24s %s\n", config_keys[k].name, v, c->v[k].from);

@@ -106,6 +106,9 @@ sim bad5 --checkpoint-every 10s "$topo"
 [ "$rc" = 2 ] && grep -q -- "--checkpoint-every needs --checkpoint FILE" "$NB_TMP/bad5.stderr" ||
 	nb_fail "--checkpoint-every without --checkpoint: exit $rc, $(cat "$NB_TMP/bad5.stderr")"
 [ ! -e "$NB_TMP/bad5/results.json" ] || nb_fail "--checkpoint-every alone ran"
+# natbed config --show --sim tells natbed sim's default --out
+"$NATBED_BUILD/cli/natbed" config --show --sim "$topo" | grep -q '^out  *(./out/NAME-sim, NAME the topology.s) *default$' ||
+	nb_fail "natbed config --show --sim: out is not natbed sim's: $("$NATBED_BUILD/cli/natbed" config --show --sim "$topo" | grep '^out')"
 # natbed config --show --sim refuses what natbed sim refuses
 rc=0
 "$NATBED_BUILD/cli/natbed" config --show --sim --checkpoint-every 10s "$topo" >/dev/null 2>"$NB_TMP/cfg5.stderr" || rc=$?
