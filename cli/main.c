@@ -36,6 +36,7 @@ static void cli_usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	char name[32];
 	size_t i;
 
 	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
@@ -44,8 +45,13 @@ int main(int argc, char **argv)
 		return argc < 2 ? 2 : 0;
 	}
 	for (i = 0; i < sizeof(cli_cmds) / sizeof(cli_cmds[0]); i++)
-		if (strcmp(argv[1], cli_cmds[i].name) == 0)
+		if (strcmp(argv[1], cli_cmds[i].name) == 0) {
+			/* getopt names its errors after argv[0]: "natbed sim:", as
+			 * the command's own errors read */
+			snprintf(name, sizeof(name), "natbed %s", cli_cmds[i].name);
+			argv[1] = name;
 			return cli_cmds[i].fn(argc - 1, argv + 1);
+		}
 	fprintf(stderr, "natbed: unknown command '%s' (see natbed --help)\n", argv[1]);
 	return 2;
 }

@@ -2,6 +2,7 @@
 # --help tells the truth: every long option a program's getopt table knows
 # appears in its --help text, and --help exits 0. Reads the option tables
 # from the sources, so a new option without a line in --help fails here.
+# An unknown option exits 2 with an error naming the command.
 set -u
 src=${NATBED_SRC:?}
 bin=${NATBED_BUILD:?}
@@ -37,5 +38,14 @@ check "$bin/cli/natbed" report -- cli/report_cmd.c
 check "$bin/cli/natbed" sim -- cli/run_opts.c
 # natbed run refuses natbed sim's own options (run_opts_parse)
 skip="checkpoint-every checkpoint restore site-per-client" check "$bin/cli/natbed" run -- cli/run_opts.c
+# an unknown option: exit 2, and the error names the command as its others do
+for c in up down exec status ctl run matrix sim config capture report check; do
+	rc=0
+	first=$("$bin/cli/natbed" "$c" --no-such-option 2>&1 >/dev/null | head -1) || true
+	"$bin/cli/natbed" "$c" --no-such-option >/dev/null 2>&1 || rc=$?
+	[ "$rc" = 2 ] || { echo "FAIL: natbed $c --no-such-option exits $rc, not 2"; fail=1; }
+	[ "$first" = "natbed $c: unrecognized option '--no-such-option'" ] ||
+		{ echo "FAIL: natbed $c --no-such-option says: $first"; fail=1; }
+done
 [ $fail -eq 0 ] || exit 1
 echo "PASS: every long option is in its program's --help"
