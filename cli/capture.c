@@ -328,7 +328,7 @@ int cmd_capture(int argc, char **argv)
 		return 2;
 	}
 	c->view = argv[optind];
-	if (cli_check_prefix(c->prefix) < 0) {
+	if (cli_check_prefix("capture", c->prefix) < 0) {
 		free(c);
 		return 2;
 	}

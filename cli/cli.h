@@ -32,8 +32,9 @@ int cmd_sim(int argc, char **argv);
 /* Exits 1 with a clear message unless running as root. */
 int cli_need_root(const char *what);
 
-/* Checks a prefix: 1..TOPO_PREFIX_MAX of [a-z0-9-]. 0 or -1 (message printed). */
-int cli_check_prefix(const char *prefix);
+/* Checks a prefix: 1..TOPO_PREFIX_MAX of [a-z0-9-]. 0 or -1 (message printed,
+ * naming `natbed CMD` and --prefix). */
+int cli_check_prefix(const char *cmd, const char *prefix);
 
 /* /run/natbed/PREFIX[/leaf] into buf. */
 void cli_run_path(char *buf, size_t len, const char *prefix, const char *leaf);

@@ -309,7 +309,7 @@ int cmd_ctl(int argc, char **argv)
 		fprintf(stderr, "natbed ctl: a COMMAND is required (see --help)\n");
 		return 2;
 	}
-	if (cli_check_prefix(prefix) < 0)
+	if (cli_check_prefix("ctl", prefix) < 0)
 		return 2;
 	if (cli_need_root("ctl") < 0)
 		return 1;

@@ -143,7 +143,7 @@ int cmd_down(int argc, char **argv)
 		fprintf(stderr, "natbed down: unexpected argument '%s'\n", argv[optind]);
 		return 2;
 	}
-	if (cli_check_prefix(prefix) < 0)
+	if (cli_check_prefix("down", prefix) < 0)
 		return 2;
 	if (cli_need_root("down") < 0)
 		return 1;

@@ -60,7 +60,7 @@ int cmd_exec(int argc, char **argv)
 		fprintf(stderr, "natbed exec: a command to run is required after HOST --\n");
 		return 2;
 	}
-	if (cli_check_prefix(prefix) < 0)
+	if (cli_check_prefix("exec", prefix) < 0)
 		return 2;
 	if (cli_need_root("exec") < 0)
 		return 1;

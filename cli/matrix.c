@@ -186,7 +186,7 @@ static int mx_parse(int argc, char **argv, struct mx_opts *o)
 		return -1;
 	}
 	o->argv = argv + optind;
-	return cli_check_prefix(o->prefix) < 0 ? -1 : 0;
+	return cli_check_prefix("matrix", o->prefix) < 0 ? -1 : 0;
 }
 
 /* COMMAND's path: as given when it names a file, else found in PATH. */

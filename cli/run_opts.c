@@ -235,7 +235,7 @@ int run_opts_settle(struct run_setup *s)
 	for (i = 0; i < s->n_flags; i++)
 		if (s->flags[i].key == CK_PREFIX)
 			prefix = s->flags[i].value;
-	if (cli_check_prefix(prefix) < 0)
+	if (cli_check_prefix(s->cmd, prefix) < 0)
 		return 2;
 	if (s->topo_text) {
 		rc = topo_load_string(s->topo_text, s->topo_text_len, s->topo_name, prefix, &s->t,

@@ -91,7 +91,7 @@ int cmd_status(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (cli_check_prefix(prefix) < 0)
+	if (cli_check_prefix("status", prefix) < 0)
 		return 2;
 	st = calloc(1, sizeof(*st));
 	if (!st)

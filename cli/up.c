@@ -152,7 +152,7 @@ static int up_parse(int argc, char **argv, struct up_opts *o)
 		return -1;
 	}
 	o->file = argv[optind];
-	return cli_check_prefix(o->prefix);
+	return cli_check_prefix("up", o->prefix);
 }
 
 /* Every program the topology names must exist before anything is built. */

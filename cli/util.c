@@ -23,13 +23,13 @@ int cli_need_root(const char *what)
 	return -1;
 }
 
-int cli_check_prefix(const char *prefix)
+int cli_check_prefix(const char *cmd, const char *prefix)
 {
 	size_t i, n = strlen(prefix);
 
 	if (n == 0 || n > TOPO_PREFIX_MAX) {
-		fprintf(stderr, "natbed: --prefix '%s': must be 1 to %d characters\n", prefix,
-			TOPO_PREFIX_MAX);
+		fprintf(stderr, "natbed %s: --prefix '%s': must be 1 to %d characters\n", cmd,
+			prefix, TOPO_PREFIX_MAX);
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
@@ -37,8 +37,8 @@ int cli_check_prefix(const char *prefix)
 
 		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
 			fprintf(stderr,
-				"natbed: --prefix '%s': only a-z, 0-9 and '-' are allowed\n",
-				prefix);
+				"natbed %s: --prefix '%s': only a-z, 0-9 and '-' are allowed\n",
+				cmd, prefix);
 			return -1;
 		}
 	}

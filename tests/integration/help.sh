@@ -2,7 +2,8 @@
 # --help tells the truth: every long option a program's getopt table knows
 # appears in its --help text, and --help exits 0. Reads the option tables
 # from the sources, so a new option without a line in --help fails here.
-# An unknown option exits 2 with an error naming the command.
+# An unknown option exits 2 with an error naming the command; so does a bad
+# --prefix.
 set -u
 src=${NATBED_SRC:?}
 bin=${NATBED_BUILD:?}
@@ -46,6 +47,23 @@ for c in up down exec status ctl run matrix sim config capture report check; do
 	[ "$rc" = 2 ] || { echo "FAIL: natbed $c --no-such-option exits $rc, not 2"; fail=1; }
 	[ "$first" = "natbed $c: unrecognized option '--no-such-option'" ] ||
 		{ echo "FAIL: natbed $c --no-such-option says: $first"; fail=1; }
+done
+# a bad --prefix: exit 2, and the error names the command and the flag. The
+# topology file is missing, so nothing would come up were the prefix let by.
+m=/nonexistent/topology.yaml
+for a in "up $m" down "exec h -- true" status "ctl stats" "run $m" "sim $m" "config --show $m" \
+	"matrix -- true" "capture v"; do
+	c=${a%% *}
+	rc=0
+	# shellcheck disable=SC2086 # $a is words on purpose
+	first=$("$bin/cli/natbed" $c --prefix BAD ${a#"$c"} 2>&1 >/dev/null | head -1) || true
+	# shellcheck disable=SC2086
+	"$bin/cli/natbed" $c --prefix BAD ${a#"$c"} >/dev/null 2>&1 || rc=$?
+	[ "$rc" = 2 ] || { echo "FAIL: natbed $c --prefix BAD${a#"$c"} exits $rc, not 2"; fail=1; }
+	case "$first" in
+	"natbed $c: --prefix 'BAD': only a-z, 0-9 and '-' are allowed") ;;
+	*) echo "FAIL: natbed $c --prefix BAD${a#"$c"} says: $first"; fail=1 ;;
+	esac
 done
 [ $fail -eq 0 ] || exit 1
 echo "PASS: every long option is in its program's --help"
