@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "check_int.h"
 #include "cli.h"
@@ -36,6 +37,62 @@ static void run_udp(void *ctx, const struct ck_cap *c, const struct ck_pkt *p,
 	ck_pmap_udp(&r->pmaps, c, p, payload, len);
 }
 
+/* Whether dir holds natbed sim's output: a results.json whose mode is sim. */
+static bool dir_is_sim(const char *dir)
+{
+	char path[CLI_PATH_MAX], err[CLI_PATH_MAX + 256];
+	struct results *res;
+	bool sim;
+
+	snprintf(path, sizeof(path), "%s/results.json", dir);
+	if (access(path, F_OK) < 0 || !(res = results_load(path, err, sizeof(err))))
+		return false;
+	sim = results_mode(res) && strcmp(results_mode(res), "sim") == 0;
+	results_free(res);
+	return sim;
+}
+
+/* Why natbed sim's output cannot be checked, for the messages of a dir it
+ * wrote. */
+#define CK_SIM_SAYS                                                                                \
+	"is natbed sim's output (results.json's mode): natbed sim writes no captures and no "      \
+	"topology.yaml, and natbed check reads them: check what natbed run or natbed up "          \
+	"--out wrote"
+
+/* What DIR is, for the messages of a DIR that is not one. */
+#define CK_DIR_IS "DIR is a run's output directory: natbed up --out DIR or natbed run --out DIR"
+
+/* 0 when dir can be a run's output, else -1 with why in err: it is
+ * missing or not a directory, or (topo false: no --topology) it has no
+ * topology.yaml. */
+static int check_dir(const char *dir, bool topo, char *err, size_t errlen)
+{
+	char path[CLI_PATH_MAX];
+	struct stat st;
+
+	if (stat(dir, &st) < 0) {
+		snprintf(err, errlen, "%s: %s (" CK_DIR_IS ")", dir,
+			 errno == ENOENT ? "no such directory" : strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a directory (" CK_DIR_IS ")", dir);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/topology.yaml", dir);
+	if (topo || access(path, F_OK) == 0 || errno != ENOENT)
+		return 0;
+	if (dir_is_sim(dir))
+		snprintf(err, errlen, "%s " CK_SIM_SAYS, dir);
+	else
+		snprintf(err, errlen,
+			 "%s has no topology.yaml: not a run's output (natbed up --out and natbed "
+			 "run copy the topology there, beside the captures); --topology FILE names "
+			 "one kept elsewhere",
+			 dir);
+	return -1;
+}
+
 static int load_caps(struct run *r, struct ck_stun *stun, char *err, size_t errlen)
 {
 	r->stun = stun;
@@ -64,6 +121,10 @@ static int load_caps(struct run *r, struct ck_stun *stun, char *err, size_t errl
 			present++;
 			stun->files++;
 		}
+	}
+	if (!present && dir_is_sim(r->dir)) {
+		snprintf(err, errlen, "%s " CK_SIM_SAYS, r->dir);
+		return -1;
 	}
 	if (!present) {
 		snprintf(err, errlen,
@@ -277,6 +338,8 @@ int check_run(const char *dir, const struct check_opts *o, struct check_verdict 
 
 	memset(v, 0, sizeof(*v));
 	r.slack = r.o->slack_ns ? r.o->slack_ns : CHECK_SLACK_DEFAULT_NS;
+	if (check_dir(dir, r.o->topology != NULL, err, errlen) < 0)
+		return -1;
 	if (r.o->topology)
 		snprintf(topo_path, sizeof(topo_path), "%s", r.o->topology);
 	else

@@ -4,6 +4,8 @@
 #  - results.json marked "mode": "sim", valid against the schema, every
 #    attempt of the plan with its t_s in virtual seconds, results.csv and
 #    report.html beside it;
+#  - natbed check on natbed sim's output says that natbed sim writes no
+#    captures;
 #  - the same seed gives byte-identical results.json but for its wall-clock
 #    fields; another seed another attempt list;
 #  - a checkpoint written mid-run restores to the results of the run never
@@ -54,6 +56,11 @@ PY
 	nb_fail "results.csv has not one row per attempt"
 grep -q "<h1>natbed sim: arrivals" "$NB_TMP/a/report.html" || nb_fail "report.html is not natbed sim's"
 grep -q "server" "$NB_TMP/a.stdout" || nb_fail "no matrix printed"
+# natbed check reads captures, which natbed sim does not write: it says so
+rc=0
+"$NATBED_BUILD/cli/natbed" check "$NB_TMP/a" >/dev/null 2>"$NB_TMP/check.stderr" || rc=$?
+[ "$rc" = 2 ] && grep -q "^natbed check: $NB_TMP/a is natbed sim's output.*writes no captures" \
+	"$NB_TMP/check.stderr" || nb_fail "natbed check on natbed sim's output: exit $rc: $(cat "$NB_TMP/check.stderr")"
 
 # --- the same seed, the same bytes ---------------------------------------------
 sim b --duration 40s "$topo"

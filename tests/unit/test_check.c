@@ -8,7 +8,8 @@
  * event log says was flushed) fail, naming the capture file and the packet
  * numbers; a flush or a setting in the event log is followed (and nothing
  * judged within the slack of a setting), other run-time changes leave the
- * NAT's rows skipped. */
+ * NAT's rows skipped; a DIR that is not a run's output is refused, saying
+ * why. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -862,14 +863,35 @@ static void test_unfollowed_change_skips(void **state)
 	}
 }
 
-/* A directory that is not a run is an error, not a verdict. */
+/* A directory that is not a run is an error, not a verdict, saying what it
+ * is: missing, a file, a directory without topology.yaml (with --topology:
+ * without captures). */
 static void test_not_a_run(void **state)
 {
+	struct check_opts o = {0};
 	struct check_verdict v;
-	char err[512] = "";
+	char dir[64], path[128], err[512];
+	FILE *f;
 
-	assert_int_equal(check_run("/nonexistent", NULL, &v, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "/nonexistent/topology.yaml"));
+	snprintf(dir, sizeof(dir), "/tmp/natbed-check.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/missing", dir);
+	assert_int_equal(check_run(path, &o, &v, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "/missing: no such directory (DIR is a run's output"));
+	snprintf(path, sizeof(path), "%s/topology.yaml", dir);
+	assert_non_null(f = fopen(path, "w"));
+	fprintf(f, topo_fmt, "full-cone", "");
+	fclose(f);
+	assert_int_equal(check_run(path, &o, &v, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "/topology.yaml: not a directory (DIR is a run's output"));
+	o.topology = path;
+	assert_int_equal(check_run(dir, &o, &v, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, ": no capture of topology"));
+	assert_int_equal(unlink(path), 0);
+	o.topology = NULL;
+	assert_int_equal(check_run(dir, &o, &v, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, " has no topology.yaml: not a run's output"));
+	assert_int_equal(rmdir(dir), 0);
 }
 
 int main(void)
