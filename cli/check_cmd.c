@@ -1,9 +1,11 @@
 /* natbed check DIR: the evidence of a run, read back from its captures
  * (check.h does the work; this is the command line). */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "cli.h"
@@ -131,6 +133,15 @@ int cmd_check(int argc, char **argv)
 	memset(&a, 0, sizeof(a));
 	if (check_parse(argc, argv, &a) < 0)
 		return 2;
+	/* a file that is not there is the flag's fault: name it */
+	if (a.o.topology && access(a.o.topology, R_OK) < 0) {
+		fprintf(stderr, "natbed check: --topology %s: %s\n", a.o.topology, strerror(errno));
+		return 2;
+	}
+	if (a.results && access(a.results, R_OK) < 0) {
+		fprintf(stderr, "natbed check: --results %s: %s\n", a.results, strerror(errno));
+		return 2;
+	}
 	if (a.results && !(a.o.results = results_load(a.results, err, sizeof(err)))) {
 		fprintf(stderr, "natbed check: %s\n", err);
 		return 2;

@@ -3,7 +3,7 @@
 # appears in its --help text, and --help exits 0. Reads the option tables
 # from the sources, so a new option without a line in --help fails here.
 # An unknown option exits 2 with an error naming the command; so does a bad
-# --prefix.
+# --prefix, and a file flag of natbed check naming a missing file.
 set -u
 src=${NATBED_SRC:?}
 bin=${NATBED_BUILD:?}
@@ -64,6 +64,15 @@ for a in "up $m" down "exec h -- true" status "ctl stats" "run $m" "sim $m" "con
 	"natbed $c: --prefix 'BAD': only a-z, 0-9 and '-' are allowed") ;;
 	*) echo "FAIL: natbed $c --prefix BAD${a#"$c"} says: $first"; fail=1 ;;
 	esac
+done
+# a missing file given to natbed check's --topology or --results: the flag named
+for f in topology results; do
+	rc=0
+	first=$("$bin/cli/natbed" check --$f /nonexistent/f "$src" 2>&1 >/dev/null | head -1) || true
+	"$bin/cli/natbed" check --$f /nonexistent/f "$src" >/dev/null 2>&1 || rc=$?
+	[ "$rc" = 2 ] || { echo "FAIL: natbed check --$f /nonexistent/f exits $rc, not 2"; fail=1; }
+	[ "$first" = "natbed check: --$f /nonexistent/f: No such file or directory" ] ||
+		{ echo "FAIL: natbed check --$f /nonexistent/f says: $first"; fail=1; }
 done
 [ $fail -eq 0 ] || exit 1
 echo "PASS: every long option is in its program's --help"
