@@ -77,6 +77,23 @@ static int flag_key(int c)
 	}
 }
 
+/* Says that natbed sim's own flag was given to s->cmd (run, or config
+ * without --sim), and where it belongs. */
+static void sim_only_flag(const struct run_setup *s, const char *flag)
+{
+	if (strcmp(s->cmd, "config") == 0)
+		fprintf(stderr,
+			"natbed config: --%s is natbed sim's: add --sim to show natbed sim's "
+			"settings\n",
+			flag);
+	else
+		fprintf(
+		    stderr,
+		    "natbed %s: --%s is natbed sim's, which natbed %s does not take (see natbed "
+		    "sim --help)\n",
+		    s->cmd, flag, s->cmd);
+}
+
 int run_opts_parse(int argc, char **argv, struct run_setup *s, void (*usage)(FILE *))
 {
 	int c, k;
@@ -101,10 +118,13 @@ int run_opts_parse(int argc, char **argv, struct run_setup *s, void (*usage)(FIL
 			continue;
 		}
 		k = flag_key(c);
-		if (k < 0 || (!s->sim && config_key_sim_only((enum config_key)k))) {
-			if (k >= 0 || c == 'r')
-				fprintf(stderr, "natbed %s: --%s is natbed sim's\n", s->cmd,
-					c == 'r' ? "restore" : config_key_name((enum config_key)k));
+		if (c == 'r' || (k >= 0 && !s->sim && config_key_sim_only((enum config_key)k))) {
+			/* natbed sim's own: say where it belongs, not the whole usage */
+			sim_only_flag(s,
+				      c == 'r' ? "restore" : config_key_name((enum config_key)k));
+			return -1;
+		}
+		if (k < 0) {
 			usage(stderr);
 			return -1;
 		}

@@ -44,8 +44,9 @@ extern const unsigned long natbed_matrix_yaml_len;
 /* Reads argv (cmd's options, see natbed run --help and natbed sim
  * --help) into s (whose cmd and sim the caller set). Returns 0, 1 when
  * --help was printed (exit 0), or -1 on bad usage (printed): natbed
- * sim's own flags (--checkpoint-every, --checkpoint, --restore) are bad
- * usage of natbed run. */
+ * sim's own flags (--checkpoint-every, --checkpoint, --restore,
+ * --site-per-client) are bad usage of natbed run and of natbed config
+ * without --sim, said in one line (no usage). */
 int run_opts_parse(int argc, char **argv, struct run_setup *s, void (*usage)(FILE *));
 
 /* Applies the layers and loads the topology. 0, or 2 for a bad config

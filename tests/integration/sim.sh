@@ -15,6 +15,8 @@
 #  - an --out that is a file, or a directory the user may not write, and a
 #    --checkpoint that cannot be written are refused before the run,
 #    naming them;
+#  - natbed sim's own flags given to natbed run, or to natbed config without
+#    --sim, are refused in one line saying where they belong;
 #  - a site per client (scripts/sites.py): arrivals at hundreds of sites,
 #    each behind a NAT of its own, reproduced.
 NB_NO_ROOT=1
@@ -121,6 +123,20 @@ rc=0
 "$NATBED_BUILD/cli/natbed" config --show --sim --checkpoint-every 10s "$topo" >/dev/null 2>"$NB_TMP/cfg5.stderr" || rc=$?
 [ "$rc" = 2 ] && grep -q -- "natbed config: --checkpoint-every needs --checkpoint FILE" "$NB_TMP/cfg5.stderr" ||
 	nb_fail "natbed config --show --sim --checkpoint-every alone: exit $rc, $(cat "$NB_TMP/cfg5.stderr")"
+# natbed sim's own flags elsewhere: one line saying where they belong (no
+# usage); the topology is missing, so nothing would run were one let by
+for a in "config --show" "run"; do
+	for f in --site-per-client "--checkpoint $NB_TMP/x.json"; do
+		rc=0
+		# shellcheck disable=SC2086 # $a and $f are words on purpose
+		"$NATBED_BUILD/cli/natbed" $a $f "$NB_TMP/none.yaml" >/dev/null 2>"$NB_TMP/simflag.stderr" || rc=$?
+		c=${a%% *}
+		want="natbed $c: ${f%% *} is natbed sim's: add --sim to show natbed sim's settings"
+		[ "$c" = run ] && want="natbed run: ${f%% *} is natbed sim's, which natbed run does not take (see natbed sim --help)"
+		[ "$rc" = 2 ] && [ "$(cat "$NB_TMP/simflag.stderr")" = "$want" ] ||
+			nb_fail "natbed $a $f: exit $rc, $(cat "$NB_TMP/simflag.stderr")"
+	done
+done
 # a --checkpoint that cannot be written is refused before the run, even one
 # over before its first checkpoint is due
 sim badck --checkpoint "$NB_TMP/none/ck.json" --duration 10s "$topo"
