@@ -22,6 +22,7 @@ struct config_key_def {
 	const char *sim_def;   /* natbed sim's default when not def's; NULL: def */
 	bool sim_only;	       /* natbed run has no use for it */
 	const char *sim_unset; /* natbed sim's unset text when not unset's; NULL: unset */
+	bool run_only;	       /* natbed sim has no use for it */
 };
 
 static int c_prefix(const char *s)
@@ -114,7 +115,8 @@ static int c_rate(const char *s)
 }
 
 static const struct config_key_def config_keys[CK_COUNT] = {
-    [CK_PREFIX] = {"prefix", CLI_DEFAULT_PREFIX, c_prefix, "1 to 8 of [a-z0-9-]", NULL},
+    [CK_PREFIX] = {"prefix", CLI_DEFAULT_PREFIX, c_prefix, "1 to 8 of [a-z0-9-]", NULL,
+		   .run_only = true},
     [CK_OUT] = {"out", "", c_any, "a directory", "./out/NAME, NAME the topology's",
 		.sim_unset = "./out/NAME-sim, NAME the topology's"},
     [CK_SEED] = {"seed", "", c_u64, "an integer from 0 to 18446744073709551615",
@@ -128,7 +130,7 @@ static const struct config_key_def config_keys[CK_COUNT] = {
     [CK_NO_RELAY] = {"no-relay", "false", c_bool, "true or false", NULL},
     [CK_PRIORITY] = {"priority", "balanced", c_priority, "success_rate, cost, security or balanced",
 		     NULL},
-    [CK_CAPTURE] = {"capture", "all", c_any, "all, none or NAME,...", NULL},
+    [CK_CAPTURE] = {"capture", "all", c_any, "all, none or NAME,...", NULL, .run_only = true},
     [CK_DURATION] = {"duration", "", c_duration, "a duration above zero, e.g. 60s",
 		     "the scenario's", "300s"},
     [CK_CLIENTS] = {"clients", "", c_clients, "1 to 1000000", "the scenario's", "500"},
@@ -321,7 +323,7 @@ void config_print(const struct config *c, FILE *f, bool sim)
 	for (k = 0; k < CK_COUNT; k++) {
 		const char *v = c->v[k].text;
 
-		if (config_keys[k].sim_only && !sim)
+		if (sim ? config_keys[k].run_only : config_keys[k].sim_only)
 			continue;
 		if (!v[0]) {
 			const char *what = sim && config_keys[k].sim_unset

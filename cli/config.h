@@ -78,7 +78,8 @@ double config_double(const struct config *c, enum config_key k);
 uint64_t config_u64(const struct config *c, enum config_key k);
 
 /* Every key, its effective value and where it came from, one a line;
- * natbed sim's own keys only with sim. */
+ * natbed sim's own keys only with sim, natbed run's own (prefix, capture:
+ * natbed sim ignores them) only without. */
 void config_print(const struct config *c, FILE *f, bool sim);
 
 #endif

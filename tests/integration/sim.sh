@@ -15,6 +15,8 @@
 #  - an --out that is a file, or a directory the user may not write, and a
 #    --checkpoint that cannot be written are refused before the run,
 #    naming them;
+#  - natbed config --show --sim leaves out prefix and capture (natbed
+#    run's);
 #  - natbed sim's own flags given to natbed run, or to natbed config without
 #    --sim, are refused in one line saying where they belong;
 #  - a site per client (scripts/sites.py): arrivals at hundreds of sites,
@@ -118,6 +120,14 @@ sim bad5 --checkpoint-every 10s "$topo"
 # natbed config --show --sim tells natbed sim's default --out
 "$NATBED_BUILD/cli/natbed" config --show --sim "$topo" | grep -q '^out  *(./out/NAME-sim, NAME the topology.s) *default$' ||
 	nb_fail "natbed config --show --sim: out is not natbed sim's: $("$NATBED_BUILD/cli/natbed" config --show --sim "$topo" | grep '^out')"
+# natbed config --show --sim leaves out natbed run's own keys, which natbed
+# sim ignores; natbed config --show has them
+"$NATBED_BUILD/cli/natbed" config --show --sim "$topo" >"$NB_TMP/cfgsim.stdout" || nb_fail "natbed config --show --sim"
+"$NATBED_BUILD/cli/natbed" config --show "$topo" >"$NB_TMP/cfgrun.stdout" || nb_fail "natbed config --show"
+for k in prefix capture; do
+	! grep -q "^$k " "$NB_TMP/cfgsim.stdout" || nb_fail "natbed config --show --sim lists $k, which natbed sim ignores"
+	grep -q "^$k " "$NB_TMP/cfgrun.stdout" || nb_fail "natbed config --show does not list $k"
+done
 # natbed config --show --sim refuses what natbed sim refuses
 rc=0
 "$NATBED_BUILD/cli/natbed" config --show --sim --checkpoint-every 10s "$topo" >/dev/null 2>"$NB_TMP/cfg5.stderr" || rc=$?
