@@ -37,18 +37,27 @@ static void run_udp(void *ctx, const struct ck_cap *c, const struct ck_pkt *p,
 	ck_pmap_udp(&r->pmaps, c, p, payload, len);
 }
 
-/* Whether dir holds natbed sim's output: a results.json whose mode is sim. */
+/* Whether dir holds natbed sim's output: a results.json whose mode is sim.
+ * Read line by line, not loaded: a simulation's can hold a million
+ * attempts (1.2 GB, several times that as a tree). results_write_json
+ * writes the top-level keys at two spaces, "mode" before natbed_version;
+ * deeper lines are indented more, and a string's quotes and newlines are
+ * escaped, so only that key's own line reads so. */
 static bool dir_is_sim(const char *dir)
 {
-	char path[CLI_PATH_MAX], err[CLI_PATH_MAX + 256];
-	struct results *res;
-	bool sim;
+	static const char mode_sim[] = "  \"mode\": \"sim\",\n";
+	char path[CLI_PATH_MAX], line[sizeof(mode_sim) + 1];
+	bool sim = false, at_start = true; /* line: the start of a line of the file */
+	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/results.json", dir);
-	if (access(path, F_OK) < 0 || !(res = results_load(path, err, sizeof(err))))
+	if (!(f = fopen(path, "r")))
 		return false;
-	sim = results_mode(res) && strcmp(results_mode(res), "sim") == 0;
-	results_free(res);
+	while (!sim && fgets(line, sizeof(line), f)) {
+		sim = at_start && strcmp(line, mode_sim) == 0;
+		at_start = strchr(line, '\n') != NULL;
+	}
+	fclose(f);
 	return sim;
 }
 
