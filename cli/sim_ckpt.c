@@ -14,8 +14,9 @@
 #define NATBED_VERSION "unknown"
 #endif
 
-#define SIM_FNV_OFFSET 1469598103934665603ull /* FNV-1a, 64 bits */
-#define SIM_FNV_PRIME  1099511628211ull
+#define SIM_FNV_OFFSET	 1469598103934665603ull /* FNV-1a, 64 bits */
+#define SIM_FNV_PRIME	 1099511628211ull
+#define SIM_CKPT_TMP_MAX 4200 /* the temporary file's name: PATH_MAX and ".tmp.PID" */
 
 uint64_t sim_ckpt_fold(uint64_t h, const void *buf, size_t len)
 {
@@ -89,7 +90,7 @@ static int sim_ckpt_tmp(const char *path, char *tmp, size_t len)
 
 int sim_ckpt_probe(const char *path, char *err, size_t errlen)
 {
-	char tmp[4200];
+	char tmp[SIM_CKPT_TMP_MAX];
 	struct stat st;
 	FILE *f = NULL;
 	int e = 0;
@@ -118,7 +119,7 @@ int sim_ckpt_write(const char *path, const struct sim_ckpt_head *head,
 	    head->topology_file, "topology_yaml", head->yaml, head->yaml_len, "settings",
 	    head->settings, "seed", sim_u64(head->seed), "at_ns", sim_u64((uint64_t)pt->at_ns),
 	    "progress", sim_point_json(pt), "engines", engines);
-	char tmp[4200];
+	char tmp[SIM_CKPT_TMP_MAX];
 	FILE *f = NULL;
 	int e = 0;
 
