@@ -15,26 +15,37 @@ struct vsock_table {
 	size_t mask;
 };
 
+/* The hash starts small and doubles as sockets open, kept at most half
+ * full: natbed sim opens a few hundred sockets at once out of 65,536, and
+ * a table sized for the most (512 KB) missed the cache on every lookup. */
+#define VSOCK_HASH_MIN 64
+
+static int32_t *vsock_hash_alloc(size_t cap)
+{
+	int32_t *hash = malloc(cap * sizeof(*hash));
+
+	if (hash)
+		memset(hash, 0xff, cap * sizeof(*hash)); /* -1: empty */
+	return hash;
+}
+
 struct vsock_table *vsock_table_new(size_t max)
 {
 	struct vsock_table *t;
-	size_t i, cap = 16;
+	size_t i;
 
 	if (max == 0 || max > VSOCK_MAX)
 		return NULL;
-	while (cap < 2 * max)
-		cap <<= 1;
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
 	t->socks = calloc(max, sizeof(*t->socks));
-	t->hash = malloc(cap * sizeof(*t->hash));
+	t->hash = vsock_hash_alloc(VSOCK_HASH_MIN);
 	if (!t->socks || !t->hash) {
 		vsock_table_free(t);
 		return NULL;
 	}
-	memset(t->hash, 0xff, cap * sizeof(*t->hash)); /* -1: empty */
-	t->mask = cap - 1;
+	t->mask = VSOCK_HASH_MIN - 1;
 	t->max = max;
 	for (i = 0; i < max; i++) {
 		t->socks[i].host = -1;
@@ -87,6 +98,27 @@ static void vsock_hash_add(struct vsock_table *t, int id)
 	while (t->hash[i] >= 0)
 		i = (i + 1) & t->mask;
 	t->hash[i] = id;
+}
+
+/* Makes room for one more socket: doubles the hash when it would be more
+ * than half full. Returns 0 or -ENOMEM. */
+static int vsock_hash_room(struct vsock_table *t)
+{
+	size_t cap = t->mask + 1, i;
+	int32_t *old = t->hash;
+
+	if (2 * (t->open + 1) <= cap)
+		return 0;
+	if (!(t->hash = vsock_hash_alloc(2 * cap))) {
+		t->hash = old;
+		return -ENOMEM;
+	}
+	t->mask = 2 * cap - 1;
+	for (i = 0; i < cap; i++)
+		if (old[i] >= 0)
+			vsock_hash_add(t, old[i]);
+	free(old);
+	return 0;
 }
 
 /* Linear probing's deletion by backward shift (Knuth, TAOCP 6.4,
@@ -170,6 +202,8 @@ int vsock_bind(struct vsock_table *t, const struct vsock_host *h, uint32_t addr,
 		return -EMFILE;
 	if (port ? vsock_taken(t, h, addr, port) : !(port = vsock_ephemeral(t, h, addr, draw)))
 		return -EADDRINUSE;
+	if (vsock_hash_room(t) < 0)
+		return -ENOMEM;
 	id = t->free_head;
 	s = &t->socks[id];
 	t->free_head = s->next_free;

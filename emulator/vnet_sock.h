@@ -54,7 +54,7 @@ struct vsock_host {
  * value, the caller's seeded draw) picks where the search starts.
  * Returns the socket id (>= 0) or -EINVAL (fn NULL), -EADDRNOTAVAIL (addr
  * not the host's), -EMFILE (table full), -EADDRINUSE (port taken, or no
- * ephemeral port free). */
+ * ephemeral port free), -ENOMEM (the lookup table could not grow). */
 int vsock_bind(struct vsock_table *t, const struct vsock_host *h, uint32_t addr, uint16_t port,
 	       uint64_t draw, dg_recv_fn fn, void *arg);
 

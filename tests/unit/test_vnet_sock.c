@@ -235,12 +235,59 @@ static void test_churn(void **state)
 	vsock_table_free(t);
 }
 
+/* The lookup hash grows as sockets open (it starts at 64 entries): from
+ * one socket to thousands, every open socket is found after each
+ * doubling, and closing half of them then opening as many again keeps
+ * every lookup right. */
+static void test_grow(void **state)
+{
+	enum { GROW_MAX = 5000, GROW_N = 3000 };
+	struct vsock_table *t = vsock_table_new(GROW_MAX);
+	struct vsock_host vh;
+	int ids[GROW_N], i, k;
+
+	(void)state;
+	setup_addrs();
+	vh = host_of(1);
+	assert_non_null(t);
+	for (i = 0; i < GROW_N; i++) {
+		uint32_t addr = i % 3 == 0 ? 0 : host_addrs[1][i % 2];
+
+		ids[i] = vsock_bind(t, &vh, addr, htons((uint16_t)(2000 + i)), 0, nop_fn, NULL);
+		assert_true(ids[i] >= 0);
+		if ((i & (i + 1)) == 0 || i == GROW_N - 1) /* after each power of two */
+			for (k = 0; k <= i; k++)
+				assert_int_equal(vsock_lookup(t, 1, host_addrs[1][k % 2],
+							      htons((uint16_t)(2000 + k))),
+						 ids[k]);
+	}
+	assert_int_equal(vsock_count(t), GROW_N);
+	for (i = 0; i < GROW_N; i += 2)
+		vsock_close(t, ids[i]);
+	for (i = 0; i < GROW_N; i += 2) {
+		ids[i] = vsock_bind(t, &vh, host_addrs[1][0], htons((uint16_t)(9000 + i)), 0, nop_fn,
+				    NULL);
+		assert_true(ids[i] >= 0);
+	}
+	for (i = 0; i < GROW_N; i++) {
+		uint16_t port = htons((uint16_t)(i % 2 ? 2000 + i : 9000 + i));
+
+		assert_int_equal(vsock_lookup(t, 1, host_addrs[1][i % 2], port), ids[i]);
+		if (i % 2 == 0) /* closed: no socket answers for the old port */
+			assert_int_equal(vsock_lookup(t, 1, host_addrs[1][0],
+						      htons((uint16_t)(2000 + i))),
+					 -1);
+	}
+	vsock_table_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_bind_rules),
 	    cmocka_unit_test(test_ephemeral),
 	    cmocka_unit_test(test_churn),
+	    cmocka_unit_test(test_grow),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
