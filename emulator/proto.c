@@ -3,34 +3,32 @@
 #include <arpa/inet.h>
 #include <string.h>
 
-/* Four bytes a step, in the machine's byte order, folded and swapped back
- * at the end (RFC 1071 §2(B): the sum is the same in either order, bytes
- * swapped): every packet is summed once or twice in natbed sim. The value
- * returned is not the two-bytes-a-step sum, but it folds to the same 16
- * bits with anything added to it: it is congruent to it modulo 0xffff
- * (2^16 = 1 there) and zero exactly when that sum is (all bytes zero). */
+/* Eight bytes a step, with the carry out of the 64-bit sum added back in
+ * (one's complement: 2^64 = 1 modulo 0xffff), in the machine's byte order,
+ * folded and swapped back at the end (RFC 1071 §2(B): the sum is the same
+ * in either order, bytes swapped): every packet is summed once or twice in
+ * natbed sim. The value returned is not the two-bytes-a-step sum, but it
+ * folds to the same 16 bits with anything added to it: it is congruent to
+ * it modulo 0xffff (2^16 = 1 there) and zero exactly when that sum is (all
+ * bytes zero: an end-around carry never makes a sum of words zero). */
 uint32_t csum_add(uint32_t sum, const void *data, size_t len)
 {
 	const uint8_t *p = data;
-	uint64_t acc = 0;
-	uint32_t w;
-	uint16_t h, be;
+	uint64_t acc = 0, w = 0;
+	uint16_t be;
 
-	for (; len >= 4; p += 4, len -= 4) {
-		memcpy(&w, p, 4);
+	for (; len >= 8; p += 8, len -= 8) {
+		memcpy(&w, p, 8);
 		acc += w;
+		acc += acc < w;
 	}
-	if (len >= 2) {
-		memcpy(&h, p, 2);
-		acc += h;
-		p += 2;
-		len -= 2;
+	if (len) { /* the tail in the low bytes of one more word, zeros after */
+		w = 0;
+		memcpy(&w, p, len);
+		acc += w;
+		acc += acc < w;
 	}
-	if (len) { /* the high byte of the last word, zero below it */
-		h = 0;
-		memcpy(&h, p, 1);
-		acc += h;
-	}
+	acc = (acc & 0xffffffffu) + (acc >> 32);
 	while (acc >> 16)
 		acc = (acc & 0xffff) + (acc >> 16);
 	be = ntohs((uint16_t)acc);
