@@ -14,7 +14,7 @@
 uint32_t csum_add(uint32_t sum, const void *data, size_t len)
 {
 	const uint8_t *p = data;
-	uint64_t acc = 0, w = 0;
+	uint64_t acc = 0, w;
 	uint16_t be;
 
 	for (; len >= 8; p += 8, len -= 8) {
@@ -22,11 +22,33 @@ uint32_t csum_add(uint32_t sum, const void *data, size_t len)
 		acc += w;
 		acc += acc < w;
 	}
-	if (len) { /* the tail in the low bytes of one more word, zeros after */
-		w = 0;
-		memcpy(&w, p, len);
-		acc += w;
-		acc += acc < w;
+	/* The tail in loads of 4, 2 and 1 bytes (a variable-length copy into
+	 * a word was made byte by byte and read back whole: a stall). */
+	if (len >= 4) {
+		uint32_t x;
+
+		memcpy(&x, p, 4);
+		acc += x;
+		acc += acc < x;
+		p += 4;
+		len -= 4;
+	}
+	if (len >= 2) {
+		uint16_t x;
+
+		memcpy(&x, p, 2);
+		acc += x;
+		acc += acc < x;
+		p += 2;
+		len -= 2;
+	}
+	if (len) { /* the high byte of the last word, zero below it */
+		const uint8_t pad[2] = {p[0], 0};
+		uint16_t x;
+
+		memcpy(&x, pad, 2); /* in registers: no store read back */
+		acc += x;
+		acc += acc < x;
 	}
 	acc = (acc & 0xffffffffu) + (acc >> 32);
 	while (acc >> 16)
