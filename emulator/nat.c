@@ -496,20 +496,12 @@ static void nat_perms_free(struct nat_perm *pm)
 
 static void nat_unlink(struct nat *n, struct nat_map *m)
 {
-	struct nat_map **pp =
-	    &n->buckets[nat_hash(m->proto, m->int_addr, m->int_port, m->key_addr, m->key_port)];
-
-	for (; *pp; pp = &(*pp)->hnext)
-		if (*pp == m) {
-			*pp = m->hnext;
-			break;
-		}
-	pp = &n->ebuckets[nat_ehash(m->proto, m->ext_addr, m->ext_port) & (NAT_BUCKETS - 1)];
-	for (; *pp; pp = &(*pp)->enext)
-		if (*pp == m) {
-			*pp = m->enext;
-			break;
-		}
+	*m->hpprev = m->hnext;
+	if (m->hnext)
+		m->hnext->hpprev = m->hpprev;
+	*m->epprev = m->enext;
+	if (m->enext)
+		m->enext->epprev = m->epprev;
 	if (m->aprev)
 		m->aprev->anext = m->anext;
 	else
@@ -632,9 +624,15 @@ struct nat_map *nat_map_add(struct nat *n, const struct nat_map_spec *spec, natb
 	}
 	b = nat_hash(m->proto, m->int_addr, m->int_port, m->key_addr, m->key_port);
 	m->hnext = n->buckets[b];
+	if (m->hnext)
+		m->hnext->hpprev = &m->hnext;
+	m->hpprev = &n->buckets[b];
 	n->buckets[b] = m;
 	b = nat_ehash(m->proto, m->ext_addr, m->ext_port) & (NAT_BUCKETS - 1);
 	m->enext = n->ebuckets[b];
+	if (m->enext)
+		m->enext->epprev = &m->enext;
+	m->epprev = &n->ebuckets[b];
 	n->ebuckets[b] = m;
 	m->anext = n->all;
 	if (n->all)
@@ -1101,13 +1099,21 @@ int nat_reshape(struct nat *n, const struct nat_cfg *c)
 	return blocks ? nat_blocks_make(n) : 0;
 }
 
-/* Points every mapping of n back at n (after its state moved). */
+/* Points every mapping of n back at n, and each chain's first mapping
+ * back at its bucket (after the state, buckets and all, moved). */
 static void nat_repoint(struct nat *n)
 {
 	struct nat_map *m;
+	size_t b;
 
 	for (m = n->all; m; m = m->anext)
 		m->nat = n;
+	for (b = 0; b < NAT_BUCKETS; b++) {
+		if (n->buckets[b])
+			n->buckets[b]->hpprev = &n->buckets[b];
+		if (n->ebuckets[b])
+			n->ebuckets[b]->epprev = &n->ebuckets[b];
+	}
 }
 
 void nat_adopt(struct nat *n, struct nat *fresh)

@@ -39,6 +39,9 @@ struct nat_map {
 	struct nat *nat;
 	struct nat_map *hnext;	       /* by inside endpoint and key */
 	struct nat_map *enext;	       /* by outside endpoint */
+	/* what points at this mapping in each chain (a bucket, or the one
+	 * before it): unlinked without a walk */
+	struct nat_map **hpprev, **epprev;
 	struct nat_map *aprev, *anext; /* every mapping of the NAT (nat.all) */
 	struct nat_sub *sub;
 	enum nat_proto proto;

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "nat.h"
+#include "nat_int.h" /* chains_ok() reads the hash chains */
 #include "natbed/clock.h"
 #include "natbed/sched.h"
 #include "../support/ref_csum.h"
@@ -1223,6 +1224,25 @@ static void in_both(struct fx *a, struct fx *b, const char *src, uint16_t sport,
 
 /* Checkpoint, then restore into a fresh NAT (through text, as the file
  * does): the same mappings, counters and the same next random port. */
+/* Every mapping in n's two hash chains is pointed at by what its back
+ * pointer names (nat_unlink trusts it), and each chain holds every mapping
+ * once: after a restore moved the buckets, this is what breaks. */
+static void chains_ok(const struct nat *n)
+{
+	size_t b, in_h = 0, in_e = 0;
+	struct nat_map *const *pp;
+	const struct nat_map *m;
+
+	for (b = 0; b < NAT_BUCKETS; b++) {
+		for (pp = &n->buckets[b]; (m = *pp) != NULL; pp = &m->hnext, in_h++)
+			assert_ptr_equal(m->hpprev, pp);
+		for (pp = &n->ebuckets[b]; (m = *pp) != NULL; pp = &m->enext, in_e++)
+			assert_ptr_equal(m->epprev, pp);
+	}
+	assert_int_equal(in_h, nat_counters(n)->mappings_active);
+	assert_int_equal(in_e, nat_counters(n)->mappings_active);
+}
+
 static void test_checkpoint_restore(void **state)
 {
 	struct nat_cfg c;
@@ -1260,6 +1280,7 @@ static void test_checkpoint_restore(void **state)
 	assert_non_null(back);
 	if (nat_restore(b->n, back, fx_now(b), err, sizeof(err)) < 0)
 		fail_msg("nat_restore: %s", err);
+	chains_ok(b->n);
 
 	ma = nat_mappings_json(a->n, fx_now(a));
 	mb = nat_mappings_json(b->n, fx_now(b));
@@ -1294,6 +1315,7 @@ static void test_checkpoint_restore(void **state)
 	assert_int_equal(in_udp(b, T_R1, 100, ports[0], NULL, NULL), NAT_PASS);
 	fx_at(b, 35 * T_S);
 	assert_int_equal(in_udp(b, T_R1, 100, ports[0], NULL, NULL), NAT_DROP_NO_MAPPING);
+	chains_ok(b->n);
 	/* a broken checkpoint is refused with a reason */
 	json_object_del(back, "rng");
 	assert_int_equal(nat_restore(b->n, back, fx_now(b), err, sizeof(err)), -1);
