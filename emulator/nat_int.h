@@ -92,6 +92,10 @@ struct nat {
 	struct nat_map *buckets[NAT_BUCKETS];
 	struct nat_map *ebuckets[NAT_BUCKETS];
 	struct nat_map *all; /* every mapping, the newest first: what a flush frees */
+	/* freed mappings (through hnext) and permissions, kept for the next:
+	 * natbed sim makes and frees about 20 of them a client */
+	struct nat_map *spare_maps;
+	struct nat_perm *spare_perms;
 	struct nat_sub *subs[NAT_SUB_BUCKETS];
 	uint32_t subs_per_pub[TOPO_NAT_PUBLIC_MAX];
 	uint8_t *block_used; /* [pub * blocks_per_pub + i]; made on first use */
