@@ -11,6 +11,7 @@
 
 #include "agent.h"
 #include "natbed/log.h"
+#include "natbed/strcopy.h"
 #include "rdv.h"
 #include "turnsock.h"
 
@@ -96,7 +97,7 @@ static int copy_cred(const char *opt, const char *arg, char *dst, size_t cap, bo
 		fprintf(stderr, "--%s: 1 to %zu bytes\n", opt, cap - 1);
 		return -1;
 	}
-	snprintf(dst, cap, "%s", arg);
+	str_copy(dst, cap, arg);
 	*have = true;
 	return 1;
 }
@@ -119,7 +120,7 @@ int agent_cli_option(struct agent_cli *c, int opt, const char *arg)
 				RDV_NAME_MAX);
 			return -1;
 		}
-		snprintf(c->cfg.name, sizeof(c->cfg.name), "%s", arg);
+		str_copy(c->cfg.name, sizeof(c->cfg.name), arg);
 		c->have_name = true;
 		return 1;
 	case AGENT_OPT_RENDEZVOUS:

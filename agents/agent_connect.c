@@ -10,6 +10,7 @@
 
 #include "agent_plan.h"
 #include "natbed/log.h"
+#include "natbed/strcopy.h"
 
 static void usage(FILE *f)
 {
@@ -61,11 +62,11 @@ static int build_plan(const struct agent_cli *c, const struct agent_connect_opts
 
 	if (o->cascade) {
 		agent_cascade_plan(c, o, table, l, p);
-		snprintf(p->peer, sizeof(p->peer), "%s", o->peer);
+		str_copy(p->peer, sizeof(p->peer), o->peer);
 		return 0;
 	}
 	memset(p, 0, sizeof(*p));
-	snprintf(p->peer, sizeof(p->peer), "%s", o->peer);
+	str_copy(p->peer, sizeof(p->peer), o->peer);
 	p->probes = o->probes;
 	p->learn = l;
 	m = c->cfg.find_method ? c->cfg.find_method(o->method) : method_find(o->method);

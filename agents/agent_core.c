@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "natbed/log.h"
+#include "natbed/strcopy.h"
 #include "natbed/stun.h"
 #include "pcpc.h"
 #include "turnsock.h"
@@ -292,7 +293,7 @@ static void connect_finish(struct agent *a, const char *reason)
 	a->total_timer = 0;
 	r->success = reason == NULL;
 	if (reason)
-		snprintf(r->reason, sizeof(r->reason), "%s", reason);
+		str_copy(r->reason, sizeof(r->reason), reason);
 	/* what the cascade did not try, after what it tried */
 	for (int i = 0; i < a->nskipped && r->ntried < AGENT_PLAN_MAX; i++)
 		r->tried[r->ntried++] = a->skipped[i];
@@ -317,7 +318,7 @@ static void record_tried(struct agent *a, bool success, double ms, const char *r
 	t->success = success;
 	t->skipped = false;
 	t->ms = ms;
-	snprintf(t->reason, sizeof(t->reason), "%s", reason ? reason : "");
+	str_copy(t->reason, sizeof(t->reason), reason ? reason : "");
 	r->m = t->m;
 }
 
@@ -410,7 +411,7 @@ static void cascade_choose(struct agent *a, const struct trav_cand *peer)
 		struct agent_tried *t = &a->skipped[a->nskipped++];
 
 		*t = (struct agent_tried){.m = c[i].m, .skipped = true};
-		snprintf(t->reason, sizeof(t->reason), "%s", sel_skip_reason(c[i].skip));
+		str_copy(t->reason, sizeof(t->reason), sel_skip_reason(c[i].skip));
 	}
 	a->step = 0;
 	connect_step(a);
@@ -716,7 +717,7 @@ static const char *on_introduced(void *arg, struct rdvc *c, const struct trav_tr
 	*at = (struct agent_try){.a = a, .used = true, .mine = mine, .t = *t};
 	at->t.gateway = a->cfg.gateway;
 	at->t.relay = a->ts;
-	snprintf(at->peer, sizeof(at->peer), "%s", peer);
+	str_copy(at->peer, sizeof(at->peer), peer);
 	at->t.done = try_done;
 	at->t.done_arg = at;
 	at->t.other = try_other;

@@ -8,6 +8,7 @@
 
 #include "agent.h"
 #include "natbed/log.h"
+#include "natbed/strcopy.h"
 
 int agent_gate_option(struct agent_cli *c, int opt, const char *arg)
 {
@@ -28,7 +29,7 @@ int agent_gate_option(struct agent_cli *c, int opt, const char *arg)
 				sizeof(g->cfg.key) - 1);
 			return -1;
 		}
-		snprintf(g->cfg.key, sizeof(g->cfg.key), "%s", arg);
+		str_copy(g->cfg.key, sizeof(g->cfg.key), arg);
 		g->have_key = true;
 		return 1;
 	case AGENT_OPT_GATE_USER:
@@ -37,7 +38,7 @@ int agent_gate_option(struct agent_cli *c, int opt, const char *arg)
 			fprintf(stderr, "--gate-user %s: a host's name ([a-z][a-z0-9-]*)\n", arg);
 			return -1;
 		}
-		snprintf(g->cfg.user, sizeof(g->cfg.user), "%s", arg);
+		str_copy(g->cfg.user, sizeof(g->cfg.user), arg);
 		g->have_user = true;
 		return 1;
 	case AGENT_OPT_GATE_RESOURCE:
@@ -46,7 +47,7 @@ int agent_gate_option(struct agent_cli *c, int opt, const char *arg)
 				"--gate-resource %s: any, IPv4, IPv4:PORT or a host's name\n", arg);
 			return -1;
 		}
-		snprintf(g->cfg.resource, sizeof(g->cfg.resource), "%s", arg);
+		str_copy(g->cfg.resource, sizeof(g->cfg.resource), arg);
 		return 1;
 	default:
 		return 0;
@@ -172,7 +173,7 @@ void agent_gate_report(const struct agent_cli *c, const struct agent_plan *plan,
 	const struct gatec_report *g = &c->gate.rep;
 
 	memset(r, 0, sizeof(*r));
-	snprintf(r->peer, sizeof(r->peer), "%s", plan->peer);
+	str_copy(r->peer, sizeof(r->peer), plan->peer);
 	r->m = plan->steps[0].m;
 	r->path = "none";
 	r->probe.rtt_ms = r->probe.rtt_min_ms = r->probe.rtt_max_ms = -1;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "natbed/log.h"
+#include "natbed/strcopy.h"
 
 enum client_state {
 	CLIENT_SCHEDULED, /* its time has not come */
@@ -240,13 +241,13 @@ static int parse_line(struct clients *cs, char *s, struct client *k, char *err, 
 		snprintf(err, errlen, "PEER %s: not an agent name", f[2]);
 		return -EINVAL;
 	}
-	snprintf(k->id, sizeof(k->id), "%s", f[0]);
+	str_copy(k->id, sizeof(k->id), f[0]);
 	np = strlen(cs->cfg.agent.name);
 	ni = strlen(f[0]); /* np + 1 + ni <= RDV_NAME_MAX, checked above */
 	memcpy(k->name, cs->cfg.agent.name, np);
 	k->name[np] = '.';
 	memcpy(k->name + np + 1, f[0], ni + 1);
-	snprintf(k->peer, sizeof(k->peer), "%s", f[2]);
+	str_copy(k->peer, sizeof(k->peer), f[2]);
 	k->at = cs->t0 + (natbed_time_t)llround(t * NATBED_NS_PER_S);
 	k->priority = cs->cfg.priority;
 	if (n > 3 && strcmp(f[3], "cascade") != 0 && !(k->m = find(f[3]))) {

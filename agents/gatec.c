@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "natbed/rng.h"
+#include "natbed/strcopy.h"
 
 struct gatec {
 	const struct dgram *d;
@@ -155,7 +156,7 @@ static void gatec_recv(void *arg, int sock, const struct dg_ep *from, const uint
 	c->rep.risk = a.risk_ppm / 1e6;
 	c->rep.ttl_ns = (natbed_time_t)a.ttl_ms * NATBED_NS_PER_MS;
 	c->rep.code = a.code;
-	snprintf(c->rep.reason, sizeof(c->rep.reason), "%s", a.reason);
+	str_copy(c->rep.reason, sizeof(c->rep.reason), a.reason);
 	gatec_finish(c,
 		     a.granted	   ? GATEC_GRANTED
 		     : a.has_trust ? GATEC_DENIED

@@ -11,6 +11,7 @@
 
 #include "natbed/log.h"
 #include "natbed/rng.h"
+#include "natbed/strcopy.h"
 
 #define RDV_BUCKETS_MIN 64
 
@@ -253,7 +254,7 @@ static void answer_error(struct rdv *r, const struct dg_ep *to, const struct rdv
 {
 	struct rdv_msg a = {.kind = kind, .attrs = RDV_A_ERROR, .error_code = code};
 
-	snprintf(a.reason, sizeof(a.reason), "%s", reason);
+	str_copy(a.reason, sizeof(a.reason), reason);
 	answer(r, to, req, &a);
 }
 
@@ -544,7 +545,7 @@ static void connect_answer(struct rdv *r, const struct rdv_reg *a, const struct 
 		ans.kind = RDV_CONNECT_ERR;
 		ans.attrs = RDV_A_ERROR | RDV_A_PEER;
 		ans.error_code = a->connect_code;
-		snprintf(ans.reason, sizeof(ans.reason), "%s", a->connect_reason);
+		str_copy(ans.reason, sizeof(ans.reason), a->connect_reason);
 	}
 	answer(r, to, req, &ans);
 }
@@ -626,7 +627,7 @@ static void on_lookup(struct rdv *r, const struct dg_ep *from, const struct rdv_
 		ans.kind = RDV_LOOKUP_ERR;
 		ans.attrs = RDV_A_ERROR | RDV_A_PEER;
 		ans.error_code = 400;
-		snprintf(ans.reason, sizeof(ans.reason), "%s", refused);
+		str_copy(ans.reason, sizeof(ans.reason), refused);
 		log_debug("%s looks %s up: refused: %s", a->name, m->peer, refused);
 		answer(r, from, m, &ans);
 		return;

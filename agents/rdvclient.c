@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "natbed/rng.h"
+#include "natbed/strcopy.h"
 
 enum rdvc_state { RDVC_IDLE, RDVC_STUN, RDVC_REGISTERING, RDVC_REGISTERED };
 
@@ -418,8 +419,8 @@ int rdvc_connect(struct rdvc *c, const char *peer, const char *method, natbed_ti
 		return -EBUSY;
 	memset(k, 0, sizeof(*k));
 	k->c = c;
-	snprintf(k->peer, sizeof(k->peer), "%s", peer);
-	snprintf(k->method, sizeof(k->method), "%s", method);
+	str_copy(k->peer, sizeof(k->peer), peer);
+	str_copy(k->method, sizeof(k->method), method);
 	memcpy(m.name, c->cfg.name, sizeof(m.name));
 	memcpy(m.peer, k->peer, sizeof(m.peer));
 	memcpy(m.method, k->method, sizeof(m.method));
@@ -505,7 +506,7 @@ int rdvc_lookup(struct rdvc *c, const char *peer)
 		return -EINVAL;
 	if (k->active)
 		return -EBUSY;
-	snprintf(k->peer, sizeof(k->peer), "%s", peer);
+	str_copy(k->peer, sizeof(k->peer), peer);
 	memcpy(m.name, c->cfg.name, sizeof(m.name));
 	memcpy(m.peer, k->peer, sizeof(m.peer));
 	r = rdv_request(c, &k->txn, &m, lookup_timeout, c);
@@ -530,7 +531,7 @@ static void on_lookup_answer(struct rdvc *c, const struct dg_ep *from, const str
 		return;
 	}
 	cand = m->cand; /* the codec leaves absent candidates at 0 */
-	snprintf(cand.name, sizeof(cand.name), "%s", m->peer);
+	str_copy(cand.name, sizeof(cand.name), m->peer);
 	lookup_end(c, &cand, NULL);
 }
 
@@ -583,7 +584,7 @@ static void fill_try(struct rdvc *c, const struct rdv_msg *m, const struct metho
 	t->self = c->self;
 	t->peer = m->cand; /* the codec leaves absent candidates at 0 */
 	/* the methods' checks carry and check both names (peermsg.h) */
-	snprintf(t->peer.name, sizeof(t->peer.name), "%s", m->peer);
+	str_copy(t->peer.name, sizeof(t->peer.name), m->peer);
 	t->stun = c->cfg.stun;
 	t->start = now + (natbed_time_t)m->start_ms * NATBED_NS_PER_MS;
 	t->deadline =
@@ -630,7 +631,7 @@ static void on_introduce(struct rdvc *c, const struct rdv_msg *m, natbed_time_t 
 	rec->cancelled = false;
 	rec->try_id = m->try_id;
 	memcpy(rec->txid, m->txid, STUN_TXID_LEN);
-	snprintf(rec->refused, sizeof(rec->refused), "%s", refused ? refused : "");
+	str_copy(rec->refused, sizeof(rec->refused), refused ? refused : "");
 	intro_answer(c, rec);
 	if (k) {
 		k->introduced = true;
@@ -733,7 +734,7 @@ struct rdvc *rdvc_new(const struct dgram *d, int sock, const struct dg_ep *local
 	c->ops = *ops;
 	c->self.host = *local;
 	c->self.nat = cfg->nat;
-	snprintf(c->self.name, sizeof(c->self.name), "%s", cfg->name);
+	str_copy(c->self.name, sizeof(c->self.name), cfg->name);
 	c->txid_key = rng_key("rdvc-txid", sock);
 	c->anchor_sock = -1;
 	return c;

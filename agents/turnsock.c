@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "natbed/strcopy.h"
 
 struct ts_sock {
 	bool open;
@@ -69,7 +70,7 @@ static void ts_failed(void *arg, const char *reason)
 	ts->ready = false;
 	ts->relayed = none;
 	ts->has_error = true;
-	snprintf(ts->error, sizeof(ts->error), "%s", reason);
+	str_copy(ts->error, sizeof(ts->error), reason);
 	/* lost (it expired, the server went quiet): asked for again; refused
 	 * (credentials, quota): not. Never freed from inside its own call. */
 	if (was_ready && !ts->retry_ev)

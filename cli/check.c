@@ -10,6 +10,7 @@
 #include "check_int.h"
 #include "cli.h"
 #include "results.h"
+#include "natbed/strcopy.h"
 
 /* Names topologies are loaded with: the shortest prefix accepts every
  * name a run can have had. */
@@ -350,11 +351,11 @@ int check_run(const char *dir, const struct check_opts *o, struct check_verdict 
 	if (check_dir(dir, r.o->topology != NULL, err, errlen) < 0)
 		return -1;
 	if (r.o->topology)
-		snprintf(topo_path, sizeof(topo_path), "%s", r.o->topology);
+		str_copy(topo_path, sizeof(topo_path), r.o->topology);
 	else
 		snprintf(topo_path, sizeof(topo_path), "%s/topology.yaml", dir);
 	if (topo_load(topo_path, CK_TOPO_PREFIX, &r.t, terr, sizeof(terr)) < 0) {
-		snprintf(err, errlen, "%s", terr);
+		str_copy(err, errlen, terr);
 		return -1;
 	}
 	snprintf(title, sizeof(title), "%s/events.jsonl", dir);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "check_int.h"
+#include "natbed/strcopy.h"
 
 #define CK_LINE_MAX 4096
 
@@ -69,8 +70,8 @@ static int evlog_add_change(struct ck_evlog *e, const char *event, const json_t 
 		return -1;
 	e->changes = n;
 	n = &e->changes[e->n_changes++];
-	snprintf(n->nat, sizeof(n->nat), "%s", nat ? nat : "");
-	snprintf(n->event, sizeof(n->event), "%s", event);
+	str_copy(n->nat, sizeof(n->nat), nat ? nat : "");
+	str_copy(n->event, sizeof(n->event), event);
 	n->line = line;
 	n->follow = (struct ck_natchange){0};
 	if (!nat || !json_is_integer(at))
@@ -82,8 +83,8 @@ static int evlog_add_change(struct ck_evlog *e, const char *event, const json_t 
 		if (!key || !value || strlen(key) >= sizeof(n->follow.key) ||
 		    strlen(value) >= sizeof(n->follow.value))
 			return 0;
-		snprintf(n->follow.key, sizeof(n->follow.key), "%s", key);
-		snprintf(n->follow.value, sizeof(n->follow.value), "%s", value);
+		str_copy(n->follow.key, sizeof(n->follow.key), key);
+		str_copy(n->follow.value, sizeof(n->follow.value), value);
 		n->follow.set = true;
 	}
 	n->follow.t_ns = json_integer_value(at);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "check_int.h"
+#include "natbed/strcopy.h"
 
 #define CK_SEEN_MAX	 160
 #define CK_TEXT_MAX	 512
@@ -87,8 +88,8 @@ int ck_row(struct ck_report *r, const char *subject, const char *check)
 	}
 	n = &r->rows[r->n];
 	memset(n, 0, sizeof(*n));
-	snprintf(n->subject, sizeof(n->subject), "%s", subject);
-	snprintf(n->check, sizeof(n->check), "%s", check);
+	str_copy(n->subject, sizeof(n->subject), subject);
+	str_copy(n->check, sizeof(n->check), check);
 	return (int)r->n++;
 }
 

@@ -8,6 +8,7 @@
 #include <yaml.h>
 
 #include "cli.h"
+#include "natbed/strcopy.h"
 #include "natbed/topo.h"
 #include "natbed/units.h"
 
@@ -151,7 +152,7 @@ void config_init(struct config *c, bool sim)
 		const char *def =
 		    sim && config_keys[k].sim_def ? config_keys[k].sim_def : config_keys[k].def;
 
-		snprintf(c->v[k].text, sizeof(c->v[k].text), "%s", def);
+		str_copy(c->v[k].text, sizeof(c->v[k].text), def);
 		snprintf(c->v[k].from, sizeof(c->v[k].from), "default");
 	}
 }
@@ -188,8 +189,8 @@ int config_set(struct config *c, enum config_key k, const char *text, const char
 		snprintf(err, errlen, "'%.64s' is not %s", text, config_keys[k].rule);
 		return -1;
 	}
-	snprintf(c->v[k].text, sizeof(c->v[k].text), "%s", text);
-	snprintf(c->v[k].from, sizeof(c->v[k].from), "%s", from);
+	str_copy(c->v[k].text, sizeof(c->v[k].text), text);
+	str_copy(c->v[k].from, sizeof(c->v[k].from), from);
 	return 0;
 }
 

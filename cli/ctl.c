@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "natbed/strcopy.h"
 
 #define CTL_ANSWER_MAX (1 << 22)
 
@@ -237,7 +238,7 @@ static json_t *ctl_all_mappings(const char *prefix, char **words, json_t *page)
 		next = json_string_value(json_object_get(page, "next"));
 		if (!next)
 			break;
-		snprintf(cursor, sizeof(cursor), "%s", next);
+		str_copy(cursor, sizeof(cursor), next);
 		w[4] = cursor;
 		json_decref(ans);
 		ans = cli_ctl_call(prefix, 5, w);

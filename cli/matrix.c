@@ -16,6 +16,7 @@
 #include "matrix_loop.h"
 #include "matrix_plan.h"
 #include "matrix_results.h"
+#include "natbed/strcopy.h"
 #include "natbed/units.h"
 #include "netns.h"
 #include "report.h"
@@ -223,7 +224,7 @@ static int mx_prepare(struct mx_ctx *x)
 	}
 	if (mx_resolve(x) < 0)
 		return 2;
-	snprintf(out, sizeof(out), "%s", x->o->out ? x->o->out : "out/" MX_TOPOLOGY);
+	str_copy(out, sizeof(out), x->o->out ? x->o->out : "out/" MX_TOPOLOGY);
 	if (cli_mkdirs(out) < 0 || !realpath(out, x->out)) {
 		fprintf(stderr, "natbed matrix: cannot create the output directory %s: %s\n", out,
 			strerror(errno));

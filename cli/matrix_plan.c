@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include "natbed/strcopy.h"
 
 /* Short host names for the presets natbed knows; a preset added later
  * without a line here gets "natN". */
@@ -23,7 +24,7 @@ static void mx_host_name(size_t preset, char *buf, size_t len)
 
 	for (size_t i = 0; i < MX_N(mx_short); i++)
 		if (strcmp(mx_short[i].preset, name) == 0) {
-			snprintf(buf, len, "%s", mx_short[i].host);
+			str_copy(buf, len, mx_short[i].host);
 			return;
 		}
 	snprintf(buf, len, "nat%zu", preset);
@@ -49,7 +50,7 @@ static int mx_pick(const char *nats, bool *want, size_t n, char *err, size_t err
 			want[i] = true;
 		return 0;
 	}
-	snprintf(buf, sizeof(buf), "%s", nats);
+	str_copy(buf, sizeof(buf), nats);
 	for (w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
 		for (i = 0; i < n && strcmp(topo_nat_preset_name(i), w) != 0; i++)
 			;
@@ -82,9 +83,9 @@ static void mx_add_host(struct mx_plan *p, const char *name, const char *label, 
 {
 	struct mx_host *h = &p->hosts[p->n_hosts++];
 
-	snprintf(h->name, sizeof(h->name), "%s", name);
-	snprintf(h->label, sizeof(h->label), "%s", label);
-	snprintf(h->nat, sizeof(h->nat), "%s", nat);
+	str_copy(h->name, sizeof(h->name), name);
+	str_copy(h->label, sizeof(h->label), label);
+	str_copy(h->nat, sizeof(h->nat), nat);
 }
 
 static void mx_add_pair(struct mx_plan *p, int a, int b)

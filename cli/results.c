@@ -13,6 +13,7 @@
 
 #include "results_gate.h"
 #include "stats.h"
+#include "natbed/strcopy.h"
 
 #ifndef NATBED_VERSION
 #define NATBED_VERSION "unknown"
@@ -1257,7 +1258,7 @@ static int r_add_checked(struct results *r, const struct res_attempt *a, bool ha
 		return r_fail(err, len,
 			      "a name is missing or empty, a string is not UTF-8, or t_s < 0");
 	if (rc < 0 && err && len)
-		snprintf(err, len, "%s", strerror(-rc));
+		str_copy(err, len, strerror(-rc));
 	return rc;
 }
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "natbed/strcopy.h"
 #include "natbed/units.h"
 #include "report.h"
 #include "results.h"
@@ -131,7 +132,7 @@ static int run_topo_file(struct run_ctx *x)
 	FILE *f;
 
 	if (x->o->file) {
-		snprintf(x->topo_path, sizeof(x->topo_path), "%s", x->o->file);
+		str_copy(x->topo_path, sizeof(x->topo_path), x->o->file);
 		return 0;
 	}
 	snprintf(x->topo_path, sizeof(x->topo_path), "%s/matrix.yaml", x->out);
@@ -460,7 +461,7 @@ int cmd_run(int argc, char **argv)
 	o.parallel = (int)config_u64(&st.cfg, CK_PARALLEL);
 	x.seed = config_u64(&st.cfg, CK_SEED);
 	if (config_is_set(&st.cfg, CK_OUT))
-		snprintf(out, sizeof(out), "%s", config_get(&st.cfg, CK_OUT));
+		str_copy(out, sizeof(out), config_get(&st.cfg, CK_OUT));
 	else
 		snprintf(out, sizeof(out), "out/%s", x.t->name);
 	if (cli_mkdirs(out) < 0 || !realpath(out, x.out) || run_topo_file(&x) < 0) {

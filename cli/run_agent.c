@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include "natbed/strcopy.h"
 
 /* serve's options connect must not inherit: its name and socket, its
  * counters file, each followed by a value. */
@@ -86,7 +87,7 @@ int run_agent_parse(const struct topo *t, int h, struct run_agent *out, char *er
 			 host->name, host->run_line);
 		return -1;
 	}
-	snprintf(out->words, sizeof(out->words), "%s", host->run);
+	str_copy(out->words, sizeof(out->words), host->run);
 	for (w = strtok_r(out->words, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
 		if (n == (int)(sizeof(words) / sizeof(words[0]))) {
 			snprintf(err, errlen,
@@ -123,7 +124,7 @@ int run_agent_parse(const struct topo *t, int h, struct run_agent *out, char *er
 			return -1;
 		}
 		if (own == 0)
-			snprintf(out->name, sizeof(out->name), "%s", value);
+			str_copy(out->name, sizeof(out->name), value);
 	}
 	if (!out->name[0]) {
 		snprintf(err, errlen, "host %s (line %d): its natbed-agent serve has no --name",

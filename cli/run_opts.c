@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "natbed/strcopy.h"
 #include "natbed/units.h"
 #include "results.h"
 
@@ -210,7 +211,7 @@ static int scenario_apply(struct run_setup *s)
 			return 2;
 		}
 	}
-	snprintf(sc->priority, sizeof(sc->priority), "%s", config_get(c, CK_PRIORITY));
+	str_copy(sc->priority, sizeof(sc->priority), config_get(c, CK_PRIORITY));
 	sc->no_relay = config_bool(c, CK_NO_RELAY);
 	if (config_is_set(c, CK_BUDGET) && units_parse_duration(config_get(c, CK_BUDGET), &ns) == 0)
 		sc->budget_ns = ns;
@@ -261,7 +262,7 @@ int run_opts_settle(struct run_setup *s)
 		rc = topo_load_string(s->topo_text, s->topo_text_len, s->topo_name, prefix, &s->t,
 				      err, sizeof(err));
 	} else if (s->file) {
-		snprintf(s->topo_name, sizeof(s->topo_name), "%s", s->file);
+		str_copy(s->topo_name, sizeof(s->topo_name), s->file);
 		rc = topo_load(s->file, prefix, &s->t, err, sizeof(err));
 	} else {
 		snprintf(s->topo_name, sizeof(s->topo_name), "(built-in matrix)");

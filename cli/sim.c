@@ -22,6 +22,7 @@
 #include "nat.h"
 #include "natbed/link.h"
 #include "natbed/log.h"
+#include "natbed/strcopy.h"
 #include "natbed/units.h"
 #include "report.h"
 #include "results.h"
@@ -764,7 +765,7 @@ static int sim_restore_setup(struct sim *x, struct run_setup *st)
 	st->no_config_file = true;
 	st->topo_text = x->restore->yaml;
 	st->topo_text_len = x->restore->yaml_len;
-	snprintf(st->topo_name, sizeof(st->topo_name), "%s", x->restore->topology_file);
+	str_copy(st->topo_name, sizeof(st->topo_name), x->restore->topology_file);
 	if (strcmp(x->restore->topology_file, "(built-in matrix)") != 0)
 		st->file = x->restore->topology_file;
 	return 0;
@@ -797,7 +798,7 @@ static int sim_settings_read(struct sim *x)
 		x->next_ckpt = x->ckpt_every;
 	}
 	if (config_is_set(c, CK_OUT))
-		snprintf(x->out, sizeof(x->out), "%s", config_get(c, CK_OUT));
+		str_copy(x->out, sizeof(x->out), config_get(c, CK_OUT));
 	else
 		snprintf(x->out, sizeof(x->out), "out/%s-sim", x->t->name);
 	x->topo_file = x->st->file;
@@ -859,7 +860,7 @@ int cmd_sim(int argc, char **argv)
 		goto done;
 	}
 	log_init("natbed sim", LOG_LVL_WARN);
-	snprintf(out, sizeof(out), "%s", x.out);
+	str_copy(out, sizeof(out), x.out);
 	if (cli_mkdirs(out) < 0 || !realpath(out, x.out)) {
 		fprintf(stderr, "natbed sim: cannot create the output directory %s: %s\n", out,
 			strerror(errno));

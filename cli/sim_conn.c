@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "natbed/strcopy.h"
 
 struct sim_conn {
 	struct sim_conns *cs;
@@ -138,11 +139,11 @@ static void sim_conn_fail(struct sim_conn *c, const char *reason)
 {
 	struct agent_report r = {0};
 
-	snprintf(r.peer, sizeof(r.peer), "%s", c->plan.peer);
+	str_copy(r.peer, sizeof(r.peer), c->plan.peer);
 	r.m = c->plan.nsteps ? c->plan.steps[0].m : NULL;
 	r.path = "none";
 	r.probe.rtt_ms = r.probe.rtt_min_ms = r.probe.rtt_max_ms = -1;
-	snprintf(r.reason, sizeof(r.reason), "%s", reason);
+	str_copy(r.reason, sizeof(r.reason), reason);
 	sim_conn_report(c, &r);
 }
 
@@ -210,7 +211,7 @@ static int sim_conn_plan(struct sim_conn *c, const struct sim_conn_cfg *cfg)
 	struct agent_plan *p = &c->plan;
 	size_t n = 0;
 
-	snprintf(p->peer, sizeof(p->peer), "%s", cfg->peer);
+	str_copy(p->peer, sizeof(p->peer), cfg->peer);
 	p->probes = SIM_CONN_PROBES;
 	if (cfg->method) {
 		p->nsteps = 1;
@@ -247,7 +248,7 @@ int sim_conns_start(struct sim_conns *cs, const struct sim_conn_cfg *cfg, void *
 	c->cfg = cfg->o->cfg;
 	c->cfg.serve = false;
 	c->cfg.bind = (struct dg_ep){0, 0};
-	snprintf(c->cfg.name, sizeof(c->cfg.name), "%s", cfg->name);
+	str_copy(c->cfg.name, sizeof(c->cfg.name), cfg->name);
 	c->gate = cfg->o->gate;
 	c->gate_cfg = cfg->o->gate_cfg;
 	c->gate_cfg.nonce = cfg->nonce;

@@ -9,6 +9,7 @@
 
 #include "agent.h"
 #include "dgstund.h"
+#include "natbed/strcopy.h"
 #include "natbed/units.h"
 #include "rdv.h"
 #include "rdv_args.h"
@@ -155,11 +156,11 @@ static int sim_turn(struct sim_host *h, int argc, char **argv, char *err, size_t
 			    strlen(colon + 1) >= sizeof(h->turn_pass))
 				goto bad;
 			snprintf(h->turn_user, sizeof(h->turn_user), "%.*s", (int)(colon - v), v);
-			snprintf(h->turn_pass, sizeof(h->turn_pass), "%s", colon + 1);
+			str_copy(h->turn_pass, sizeof(h->turn_pass), colon + 1);
 		} else if ((v = sim_coturn_value(argc, argv, &i, "-r", "--realm"))) {
 			if (!*v || strlen(v) >= sizeof(h->turn_realm))
 				goto bad;
-			snprintf(h->turn_realm, sizeof(h->turn_realm), "%s", v);
+			str_copy(h->turn_realm, sizeof(h->turn_realm), v);
 		}
 	}
 	if (!cfg.listen.addr)
@@ -189,7 +190,7 @@ static void sim_agent_start(struct sim_host *h);
 static void sim_agent_fail(struct sim_host *h, const char *why)
 {
 	h->state = SIM_AGENT_FAILED;
-	snprintf(h->why, sizeof(h->why), "%s", why);
+	str_copy(h->why, sizeof(h->why), why);
 }
 
 static void sim_on_ready(void *arg, struct agent *a)
@@ -354,7 +355,7 @@ static int sim_host_start(struct sim_host *h, char *err, size_t errlen)
 			 th->name, th->run_line);
 		return -1;
 	}
-	snprintf(line, sizeof(line), "%s", th->run);
+	str_copy(line, sizeof(line), th->run);
 	for (w = strtok_r(line, " \t", &save); w && argc < SIM_WORDS_MAX;
 	     w = strtok_r(NULL, " \t", &save))
 		argv[argc++] = w;

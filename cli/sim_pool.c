@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "natbed/strcopy.h"
 
 struct sim_pool {
 	size_t n_hosts, n_nats; /* t's own */
@@ -92,7 +93,7 @@ static void pool_name(char out[TOPO_NAME_MAX], const char *name, size_t k)
 	char tail[16], site[TOPO_NAME_MAX];
 	int keep;
 
-	snprintf(site, sizeof(site), "%s", name);
+	str_copy(site, sizeof(site), name);
 	snprintf(tail, sizeof(tail), "--%zu", k);
 	keep = (int)(TOPO_NAME_MAX - 1 - strlen(tail));
 	snprintf(out, TOPO_NAME_MAX, "%.*s%s", keep, site, tail);
@@ -113,12 +114,12 @@ static struct topo_gate *pool_gate(const struct topo_gate *g, int h, int c, cons
 	for (i = 0; i < n->n_hosts; i++)
 		if (n->hosts[i].index == h) {
 			n->hosts[i].index = c;
-			snprintf(n->hosts[i].name, sizeof(n->hosts[i].name), "%s", c_name);
+			str_copy(n->hosts[i].name, sizeof(n->hosts[i].name), c_name);
 		}
 	for (i = 0; i < n->n_exempt; i++)
 		if (n->exempt[i].to_index == h) {
 			n->exempt[i].to_index = c;
-			snprintf(n->exempt[i].to_host, sizeof(n->exempt[i].to_host), "%s", c_name);
+			str_copy(n->exempt[i].to_host, sizeof(n->exempt[i].to_host), c_name);
 		}
 	return n;
 }

@@ -17,6 +17,7 @@
 
 #include "cli.h"
 #include "natbed/capsel.h"
+#include "natbed/strcopy.h"
 #include "natbed/topo.h"
 #include "natbed/units.h"
 #include "netns.h"
@@ -213,10 +214,10 @@ static int up_claim_prefix(struct up_ctx *u)
 		return -1;
 	}
 	memset(u->st, 0, sizeof(*u->st));
-	snprintf(u->st->prefix, sizeof(u->st->prefix), "%s", u->o->prefix);
+	str_copy(u->st->prefix, sizeof(u->st->prefix), u->o->prefix);
 	if (!realpath(u->o->file, u->st->topology))
-		snprintf(u->st->topology, sizeof(u->st->topology), "%s", u->o->file);
-	snprintf(u->st->out, sizeof(u->st->out), "%s", u->out);
+		str_copy(u->st->topology, sizeof(u->st->topology), u->o->file);
+	str_copy(u->st->out, sizeof(u->st->out), u->out);
 	return state_save(u->st) < 0 ? -1 : 0;
 }
 
@@ -476,7 +477,7 @@ static json_t *up_nat_json(const struct up_ctx *u, const struct topo_nat *n)
 	if (n->n_public > 1)
 		snprintf(pub, sizeof(pub), "%s+%zu", first, n->n_public - 1);
 	else
-		snprintf(pub, sizeof(pub), "%s", first);
+		str_copy(pub, sizeof(pub), first);
 	inet_ntop(AF_INET, &n->inside_net, net, sizeof(net));
 	snprintf(inside, sizeof(inside), "%s/%u", net, n->inside_len);
 	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "name", n->name, "preset",
@@ -589,7 +590,7 @@ int cmd_up(int argc, char **argv)
 	u.nl = netns_ctx_new();
 	snprintf(u.fabric_ns, sizeof(u.fabric_ns), "%sfabric", o.prefix);
 	if (o.out)
-		snprintf(out, sizeof(out), "%s", o.out);
+		str_copy(out, sizeof(out), o.out);
 	else
 		snprintf(out, sizeof(out), "out/%s", t->name);
 	if (!u.st || !u.nl || up_mkdirs(out) < 0 || !realpath(out, u.out)) {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "natbed/strcopy.h"
 #include "natbed/topo.h"
 
 int cli_need_root(const char *what)
@@ -86,7 +87,7 @@ int cli_mkdirs(const char *dir)
 	char path[PATH_MAX], *p;
 	struct stat st;
 
-	snprintf(path, sizeof(path), "%s", dir);
+	str_copy(path, sizeof(path), dir);
 	for (p = path + 1; *p; p++)
 		if (*p == '/') {
 			*p = '\0';
@@ -113,10 +114,10 @@ int cli_which(const char *name, char *out, size_t len)
 	if (strchr(name, '/')) {
 		if (access(name, X_OK) < 0)
 			return -1;
-		snprintf(out, len, "%s", name);
+		str_copy(out, len, name);
 		return 0;
 	}
-	snprintf(dirs, sizeof(dirs), "%s", cli_child_path());
+	str_copy(dirs, sizeof(dirs), cli_child_path());
 	for (dir = strtok_r(dirs, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
 		if ((size_t)snprintf(out, len, "%s/%s", dir, name) < len && access(out, X_OK) == 0)
 			return 0;

@@ -23,6 +23,7 @@
 #include "neigh.h"
 #include "natbed/capsel.h"
 #include "natbed/log.h"
+#include "natbed/strcopy.h"
 #include "pcapw.h"
 #include "proto.h"
 #include "route.h"
@@ -1204,7 +1205,7 @@ int fabric_view_find(const struct fabric *f, const char *name, char *err, size_t
 const char *fabric_view_name(const struct fabric *f, size_t v, char *buf, size_t len)
 {
 	if (v < f->n_ports)
-		snprintf(buf, len, "%s", f->t->hosts[v].name);
+		str_copy(buf, len, f->t->hosts[v].name);
 	else if (v - f->n_ports < f->t->n_nats)
 		snprintf(buf, len, "%s-wan", f->t->nats[v - f->n_ports].name);
 	else

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "natbed/rng.h"
+#include "natbed/strcopy.h"
 
 #define GATE_STREAM	0x67617465u /* "gate": salts the key of a host's draws */
 #define GATE_DRAW_DELAY 0	    /* draw 4n + i of request n */
@@ -435,7 +436,7 @@ static enum gate_verdict gate_refuse(struct gate *g, struct gate_host *h, enum g
 	if (!req)
 		return GATE_REFUSED;
 	memcpy(a.txid, req->txid, STUN_TXID_LEN);
-	snprintf(a.reason, sizeof(a.reason), "%s", refusal_answers[r].reason);
+	str_copy(a.reason, sizeof(a.reason), refusal_answers[r].reason);
 	n = gatemsg_build_answer(buf, sizeof(buf), &a, authentic ? (const uint8_t *)h->key : NULL,
 				 authentic ? h->keylen : 0);
 	if (n > 0)
@@ -716,7 +717,7 @@ struct gate *gate_new(const struct gate_cfg *cfg, struct sched *s)
 	if (!g)
 		return NULL;
 	g->cfg = *cfg;
-	snprintf(g->name, sizeof(g->name), "%s", cfg->name ? cfg->name : "gate");
+	str_copy(g->name, sizeof(g->name), cfg->name ? cfg->name : "gate");
 	g->cfg.name = g->name;
 	g->s = s;
 	g->m = cfg->tg->m;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "icmpq.h"
+#include "natbed/strcopy.h"
 #include "natbed/swap.h"
 
 static const char *const nat_proto_names[NAT_PROTO_COUNT] = {"udp", "tcp", "icmp"};
@@ -37,7 +38,7 @@ void nat_cfg_from_topo(struct nat_cfg *cfg, const struct topo_nat *tn, uint64_t 
 	uint32_t mask = tn->inside_len ? ~0u << (32 - tn->inside_len) : 0;
 
 	memset(cfg, 0, sizeof(*cfg));
-	snprintf(cfg->name, sizeof(cfg->name), "%s", tn->name);
+	str_copy(cfg->name, sizeof(cfg->name), tn->name);
 	cfg->b = tn->b;
 	cfg->tcp_established_ns = 7440 * NATBED_NS_PER_S;
 	cfg->tcp_transitory_ns = 240 * NATBED_NS_PER_S;

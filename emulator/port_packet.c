@@ -12,6 +12,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include "natbed/strcopy.h"
 
 #ifndef PACKET_IGNORE_OUTGOING
 #define PACKET_IGNORE_OUTGOING 23
@@ -24,7 +25,7 @@ static int packet_mac(int fd, const char *ifname, uint8_t mac[6])
 	struct ifreq ifr;
 
 	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	str_copy(ifr.ifr_name, sizeof(ifr.ifr_name), ifname);
 	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0)
 		return -errno;
 	memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);

@@ -27,6 +27,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include "natbed/strcopy.h"
 
 #ifndef PACKET_IGNORE_OUTGOING
 #define PACKET_IGNORE_OUTGOING 23
@@ -119,7 +120,7 @@ static int ring_open(struct port *p)
 		return -errno;
 	}
 	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", p->ifname);
+	str_copy(ifr.ifr_name, sizeof(ifr.ifr_name), p->ifname);
 	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0) {
 		err = -errno;
 		goto fail;

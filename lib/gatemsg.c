@@ -1,6 +1,7 @@
 /* natbed gate messages (natbed/gatemsg.h): the AUTH request and its
  * answers over lib/stun.c's codec. */
 #include "natbed/gatemsg.h"
+#include "natbed/strcopy.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -79,7 +80,7 @@ void gatemsg_resource_str(const struct gatemsg_resource *r, char *buf, size_t le
 		snprintf(buf, len, "any");
 		return;
 	case GATEMSG_RES_HOST:
-		snprintf(buf, len, "%s", r->host);
+		str_copy(buf, len, r->host);
 		return;
 	case GATEMSG_RES_ADDR:
 	case GATEMSG_RES_ADDR_PORT:
@@ -87,7 +88,7 @@ void gatemsg_resource_str(const struct gatemsg_resource *r, char *buf, size_t le
 	}
 	inet_ntop(AF_INET, &r->addr, a, sizeof(a));
 	if (r->kind == GATEMSG_RES_ADDR)
-		snprintf(buf, len, "%s", a);
+		str_copy(buf, len, a);
 	else
 		snprintf(buf, len, "%s:%u", a, ntohs(r->port));
 }

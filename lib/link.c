@@ -12,6 +12,7 @@
 
 #include "natbed/log.h"
 #include "natbed/rng.h"
+#include "natbed/strcopy.h"
 #include "natbed/units.h"
 #include "natbed/topo.h"
 
@@ -461,7 +462,7 @@ static int set_loss(struct link_cfg *c, const char *v, char *err, size_t errlen)
 	}
 	if (m->parse(&lc, argv, argc, err, errlen) < 0)
 		return -1;
-	snprintf(lc.model, sizeof(lc.model), "%s", m->name);
+	str_copy(lc.model, sizeof(lc.model), m->name);
 	c->loss = lc;
 	return 0;
 }

@@ -10,6 +10,7 @@
 
 #include "link_int.h"
 #include "natbed/jsonck.h"
+#include "natbed/strcopy.h"
 
 /* Relative times a checkpoint may hold: far beyond any run (146 years),
  * and far enough from INT64_MIN/MAX that now + t never overflows. */
@@ -179,7 +180,7 @@ static int link_ck_loss_read(const json_t *j, struct link_loss_cfg *lc)
 	    link_ck_prob(json_object_get(j, "h"), &lc->h) < 0 ||
 	    link_ck_prob(json_object_get(j, "k"), &lc->k) < 0)
 		return -1;
-	snprintf(lc->model, sizeof(lc->model), "%s", model);
+	str_copy(lc->model, sizeof(lc->model), model);
 	return 0;
 }
 

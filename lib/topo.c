@@ -15,6 +15,7 @@
 
 #include "natbed/link.h"
 #include "natbed/rng.h"
+#include "natbed/strcopy.h"
 #include "natbed/units.h"
 
 #include <arpa/inet.h>
@@ -646,7 +647,7 @@ int topo_link_cfg(const struct topo_link *l, const char *name, uint64_t seed, un
 	size_t i;
 
 	link_cfg_default(out);
-	snprintf(out->name, sizeof(out->name), "%s", name);
+	str_copy(out->name, sizeof(out->name), name);
 	out->seed = seed;
 	out->key = rng_key(name, 0);
 	out->dir = dir;
@@ -877,7 +878,7 @@ static const char *entity_path(char *buf, size_t size, const char *section, cons
 	int n = snprintf(buf, size, "%s.%s.%s", section, name, key);
 
 	if (n < 0 || (size_t)n >= size)
-		snprintf(buf, size, "%s", section);
+		str_copy(buf, size, section);
 	return buf;
 }
 

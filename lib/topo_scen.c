@@ -4,6 +4,7 @@
  * hosts once every host is known (topo_scenario_bind). */
 #include "topo_int.h"
 
+#include "natbed/strcopy.h"
 #include "natbed/units.h"
 
 #include <math.h>
@@ -35,7 +36,7 @@ static int t_priority(const char *s, void *dst)
 
 	for (i = 0; i < ARRAY_SIZE(words); i++)
 		if (strcmp(s, words[i]) == 0) {
-			snprintf(dst, TOPO_PRIORITY_MAX, "%s", s);
+			str_copy(dst, TOPO_PRIORITY_MAX, s);
 			return 0;
 		}
 	return -1;
