@@ -107,6 +107,16 @@ bool linkset_numbers(const struct linkset *ls)
 	return false;
 }
 
+bool linkset_corrupts(const struct linkset *ls)
+{
+	size_t i;
+
+	for (i = 0; i < ls->n; i++)
+		if (link_corrupts(ls->links[i].dir[0]) || link_corrupts(ls->links[i].dir[1]))
+			return true;
+	return false;
+}
+
 int linkset_find(struct linkset *ls, const char *name, struct link **up, struct link **down)
 {
 	size_t i;

@@ -67,4 +67,8 @@ int linkset_find(struct linkset *ls, const char *name, struct link **up, struct 
  * flows now (link_numbers). */
 bool linkset_numbers(const struct linkset *ls);
 
+/* Whether some direction of some link may corrupt packets now
+ * (link_corrupts). */
+bool linkset_corrupts(const struct linkset *ls);
+
 #endif

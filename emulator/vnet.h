@@ -27,7 +27,10 @@
  * drops the same packets here and there. They are counted only in a
  * network where some link reads them (link_numbers: loss, jitter,
  * duplication, corruption, targets by number), or whose links were handed
- * out by vnet_link(); elsewhere they are 0 and change no outcome. TTL is decremented where the
+ * out by vnet_link(); elsewhere they are 0 and change no outcome. The
+ * receiving host's checksum check runs likewise only where some link may
+ * corrupt (link_corrupts), or links were handed out: without corruption it
+ * cannot fail. TTL is decremented where the
  * emulator decrements it. What the emulator answers with a packet (a
  * firewall's reject, TTL exceeded, port unreachable) is only counted here;
  * a zero-trust gate's answers to auth requests are sent, as natbed-emu

@@ -933,6 +933,11 @@ static bool link_draws(const struct link *l)
 	       l->cfg.corrupt > 0;
 }
 
+bool link_corrupts(const struct link *l)
+{
+	return l->cfg.corrupt > 0;
+}
+
 bool link_numbers(const struct link *l)
 {
 	const struct link_target_cfg *t = &l->cfg.target;

@@ -176,6 +176,10 @@ struct link_verdict link_decide(struct link *l, const struct link_pkt *p, natbed
  * decisions are the same whatever the numbers. */
 bool link_numbers(const struct link *l);
 
+/* Whether l may corrupt a packet now (its corrupt probability is above
+ * 0): the only way a datagram's checksum goes bad on its way. */
+bool link_corrupts(const struct link *l);
+
 /* Runtime change of one parameter (see link_cfg_set), logged. The queue
  * and the last delivery time are kept; loss model state is reset when the
  * loss model changes. Returns 0 or -1 with the reason in err. */

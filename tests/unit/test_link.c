@@ -459,6 +459,30 @@ static void test_numbers(void **state)
 	link_free(l);
 }
 
+/* Which links may corrupt: those with a corrupt probability, and no other
+ * impairment makes a link one. */
+static void test_corrupts(void **state)
+{
+	static const char *const corrupt[3] = {"corrupt", "0.5%", NULL};
+	static const char *const others[][3] = {
+	    {"loss", "1%", NULL}, {"dup", "100%", NULL},	 {"jitter", "1ms", NULL},
+	    {"delay", "10ms", NULL}, {"drop-every", "2", NULL}, {"corrupt", "0%", NULL},
+	};
+	struct link *l;
+	size_t i;
+
+	(void)state;
+	l = mk(corrupt, 1);
+	assert_true(link_corrupts(l));
+	link_free(l);
+	for (i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+		l = mk(others[i], 1);
+		if (link_corrupts(l))
+			fail_msg("%s %s: corrupts nothing", others[i][0], others[i][1]);
+		link_free(l);
+	}
+}
+
 static void test_parse_errors(void **state)
 {
 	static const char *const bad[][2] = {
@@ -599,6 +623,7 @@ int main(void)
 	    cmocka_unit_test(test_determinism),
 	    cmocka_unit_test(test_targeted),
 	    cmocka_unit_test(test_numbers),
+	    cmocka_unit_test(test_corrupts),
 	    cmocka_unit_test(test_parse_errors),
 	    cmocka_unit_test(test_runtime),
 	    cmocka_unit_test(test_presets),

@@ -625,6 +625,36 @@ static void test_dup_corrupt(void **state)
 	tnet_down(&n);
 }
 
+/* A network whose links cannot corrupt skips the receivers' checksum
+ * check; a link handed out by vnet_link() may be changed to corrupt, and
+ * from then on the check runs: the corrupted datagram is dropped. */
+static void test_corrupt_on_change(void **state)
+{
+	struct tnet n;
+	struct rec a, b;
+	struct dg_ep to_b = ep("198.51.100.2", 7000);
+	struct link *up, *down;
+	struct vnet_stats st;
+	char err[LINK_ERR_MAX];
+
+	(void)state;
+	tnet_up(&n, two_hosts);
+	rec_open(&a, host(&n, "a"), NULL, 0);
+	rec_open(&b, host(&n, "b"), NULL, 7000);
+	rec_send(&a, &to_b, 1);
+	tnet_run(&n, 100 * MS);
+	assert_int_equal(b.n, 1);
+	assert_int_equal(vnet_link(n.v, "b", &up, &down), 0);
+	assert_int_equal(link_set(down, "corrupt", "100%", err, sizeof(err)), 0);
+	rec_send(&a, &to_b, 2);
+	tnet_run(&n, 100 * MS);
+	assert_int_equal(b.n, 1);
+	vnet_stats(n.v, &st);
+	assert_int_equal(st.drops[VNET_DROP_CHECKSUM], 1);
+	assert_int_equal(st.in_flight, 0);
+	tnet_down(&n);
+}
+
 /* --- natbed-stund on a vnet host ----------------------------------------------------- */
 
 /* natbed-stund's request logic (stund_handle, pure) behind the datagram
@@ -1002,6 +1032,7 @@ int main(void)
 	    cmocka_unit_test(test_lossy_link),
 	    cmocka_unit_test(test_firewall),
 	    cmocka_unit_test(test_dup_corrupt),
+	    cmocka_unit_test(test_corrupt_on_change),
 	    cmocka_unit_test(test_stund),
 	    cmocka_unit_test(test_bind_rules),
 	    cmocka_unit_test(test_ephemeral),
