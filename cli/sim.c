@@ -167,15 +167,25 @@ static double sim_wall(void)
 
 /* --- results --------------------------------------------------------------- */
 
-/* The attempt's bytes folded into the run's digest (checkpoints). */
+/* The attempt folded into the run's digest (checkpoints): its time, pair,
+ * method, outcome, setup time, reason, tries and remote, as values
+ * (sim_ckpt_fold_u64, sim_ckpt_fold_str), not printed first (format 1:
+ * two reals through printf, a microsecond an attempt). */
 static void sim_digest(struct sim *x, const struct res_attempt *a)
 {
-	char buf[512];
-	int n = snprintf(buf, sizeof(buf), "%.6f|%s|%s|%s|%d|%.3f|%s|%zu|%s", a->t_s, a->a, a->b,
-			 a->method ? a->method : "-", a->success, a->setup_ms,
-			 a->reason ? a->reason : "-", a->n_tried, a->remote ? a->remote : "-");
+	uint64_t h = x->digest, bits;
 
-	x->digest = sim_ckpt_fold(x->digest, buf, n > 0 ? (size_t)n : 0);
+	memcpy(&bits, &a->t_s, sizeof(bits));
+	h = sim_ckpt_fold_u64(h, bits);
+	h = sim_ckpt_fold_str(h, a->a);
+	h = sim_ckpt_fold_str(h, a->b);
+	h = sim_ckpt_fold_str(h, a->method);
+	h = sim_ckpt_fold_u64(h, (uint64_t)a->success);
+	memcpy(&bits, &a->setup_ms, sizeof(bits));
+	h = sim_ckpt_fold_u64(h, bits);
+	h = sim_ckpt_fold_str(h, a->reason);
+	h = sim_ckpt_fold_u64(h, a->n_tried);
+	x->digest = sim_ckpt_fold_str(h, a->remote);
 }
 
 static int sim_save(struct sim *x)

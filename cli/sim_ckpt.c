@@ -29,6 +29,22 @@ uint64_t sim_ckpt_fold(uint64_t h, const void *buf, size_t len)
 	return h;
 }
 
+uint64_t sim_ckpt_fold_u64(uint64_t h, uint64_t v)
+{
+	unsigned char b[8];
+
+	for (int i = 0; i < 8; i++)
+		b[i] = (unsigned char)(v >> (8 * i));
+	return sim_ckpt_fold(h, b, sizeof(b));
+}
+
+uint64_t sim_ckpt_fold_str(uint64_t h, const char *s)
+{
+	if (!s)
+		s = "-";
+	return sim_ckpt_fold(h, s, strlen(s) + 1);
+}
+
 /* uint64 values as strings of digits: JSON integers stop at 2^63 - 1. */
 static json_t *sim_u64(uint64_t v)
 {

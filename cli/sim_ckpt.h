@@ -3,7 +3,7 @@
  * renamed into place), from which `natbed sim --restore FILE` ends with
  * the results an uninterrupted run gives.
  *
- *   {"natbed_sim_checkpoint": 1, "natbed_version": V,
+ *   {"natbed_sim_checkpoint": 2, "natbed_version": V,
  *    "topology": NAME, "topology_file": PATH, "topology_yaml": TEXT,
  *    "settings": {KEY: VALUE...},       every setting after the layers
  *    "seed": N, "at_ns": T,
@@ -47,7 +47,7 @@
 
 #include "natbed/clock.h"
 
-#define SIM_CKPT_FORMAT 1
+#define SIM_CKPT_FORMAT 2 /* 2: attempts folded as values (sim_ckpt_fold_u64) */
 
 /* Where a simulation stands at at_ns, besides its engines. */
 struct sim_ckpt_point {
@@ -105,5 +105,9 @@ int sim_ckpt_verify(const struct sim_ckpt *ck, const char *path, const struct si
 
 /* A running digest of attempts: h folded with a record's bytes. */
 uint64_t sim_ckpt_fold(uint64_t h, const void *buf, size_t len);
+/* h folded with v's 8 bytes, least significant first (the same on any
+ * machine), and with string s and its terminating 0 (NULL: "-"). */
+uint64_t sim_ckpt_fold_u64(uint64_t h, uint64_t v);
+uint64_t sim_ckpt_fold_str(uint64_t h, const char *s);
 
 #endif

@@ -538,10 +538,16 @@ static void test_ckpt(void **state)
 	json_decref(head.settings);
 	json_decref(engines);
 	fd = open(path, O_WRONLY | O_TRUNC);
-	assert_true(write(fd, "{\"natbed_sim_checkpoint\": 2}", 28) == 28);
+	assert_true(write(fd, "{\"natbed_sim_checkpoint\": 1}", 28) == 28);
 	close(fd);
 	assert_int_equal(sim_ckpt_load(path, &ck, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "not a natbed sim checkpoint of format 1"));
+	assert_non_null(strstr(err, "not a natbed sim checkpoint of format 2"));
+	/* the digest folds values byte by byte, least significant first, and
+	 * strings with their terminating 0 ("-" for none) */
+	assert_true(sim_ckpt_fold_u64(0, 0x0807060504030201ull) ==
+		    sim_ckpt_fold(0, "\x01\x02\x03\x04\x05\x06\x07\x08", 8));
+	assert_true(sim_ckpt_fold_str(7, NULL) == sim_ckpt_fold(7, "-", 2));
+	assert_true(sim_ckpt_fold_str(7, "ab") != sim_ckpt_fold_str(sim_ckpt_fold_str(7, "a"), "b"));
 	unlink(path);
 	world_down(&w);
 }
