@@ -3,15 +3,18 @@
 #include <arpa/inet.h>
 #include <stdlib.h>
 
-/* Addresses in open-addressing hashes keyed by segment and address, one
+/* Addresses in one open-addressing hash keyed by segment and address, one
  * lookup per packet: the hosts' addresses, and the NATs' public addresses
  * on their outside segments. An address is unique within a segment; two
  * segments may hold the same one (natbed sim's clones of a site keep its
- * inside addresses). */
+ * inside addresses). A host's address comes first: a NAT's public address
+ * that is also a host's on that segment is the host's, as a walk through
+ * the hosts then the NATs would find. */
 struct route_slot {
 	uint32_t ip; /* 0: empty */
 	int seg;
-	int index; /* a host's, or a NAT's */
+	int index; /* a host's (kind ROUTE_HOST), or a NAT's (ROUTE_NAT_DOWN) */
+	int kind;
 };
 
 struct route_hash {
@@ -22,7 +25,7 @@ struct route_hash {
 struct route {
 	const struct topo *t;
 	int *catch_all; /* per segment: a host index, or -1 */
-	struct route_hash hosts, publics;
+	struct route_hash addrs;
 };
 
 static size_t route_slot_of(uint32_t ip, int seg, size_t mask)
@@ -45,7 +48,7 @@ static int route_hash_init(struct route_hash *h, size_t n)
 
 /* The first entry for (seg, ip) stays: a lookup finds what a walk in
  * index order would find first. */
-static void route_insert(struct route_hash *h, int seg, uint32_t ip, int index)
+static void route_insert(struct route_hash *h, int seg, uint32_t ip, int index, int kind)
 {
 	size_t i = route_slot_of(ip, seg, h->mask);
 
@@ -54,19 +57,20 @@ static void route_insert(struct route_hash *h, int seg, uint32_t ip, int index)
 			return;
 		i = (i + 1) & h->mask;
 	}
-	h->slots[i] = (struct route_slot){ip, seg, index};
+	h->slots[i] = (struct route_slot){ip, seg, index, kind};
 }
 
-static int route_find(const struct route_hash *h, int seg, uint32_t ip)
+/* The entry for (seg, ip), or NULL. */
+static const struct route_slot *route_find(const struct route_hash *h, int seg, uint32_t ip)
 {
 	size_t i = route_slot_of(ip, seg, h->mask);
 
 	while (h->slots[i].ip != 0) {
 		if (h->slots[i].ip == ip && h->slots[i].seg == seg)
-			return h->slots[i].index;
+			return &h->slots[i];
 		i = (i + 1) & h->mask;
 	}
-	return -1;
+	return NULL;
 }
 
 struct route *route_new(const struct topo *t)
@@ -80,8 +84,7 @@ struct route *route_new(const struct topo *t)
 	for (n = 0; n < t->n_nats; n++)
 		publics += t->nats[n].n_public;
 	r->catch_all = malloc((t->n_nats + 1) * sizeof(*r->catch_all));
-	if (!r->catch_all || route_hash_init(&r->hosts, t->n_hosts * TOPO_ADDRS_MAX) < 0 ||
-	    route_hash_init(&r->publics, publics) < 0) {
+	if (!r->catch_all || route_hash_init(&r->addrs, t->n_hosts * TOPO_ADDRS_MAX + publics) < 0) {
 		route_free(r);
 		return NULL;
 	}
@@ -89,12 +92,12 @@ struct route *route_new(const struct topo *t)
 		r->catch_all[h] = -1;
 	for (h = 0; h < t->n_hosts; h++)
 		for (a = 0; a < t->hosts[h].n_addrs; a++)
-			route_insert(&r->hosts, route_host_segment(r, (int)h),
-				     t->hosts[h].addrs[a].s_addr, (int)h);
+			route_insert(&r->addrs, route_host_segment(r, (int)h),
+				     t->hosts[h].addrs[a].s_addr, (int)h, ROUTE_HOST);
 	for (n = 0; n < t->n_nats; n++)
 		for (a = 0; a < t->nats[n].n_public; a++)
-			route_insert(&r->publics, route_nat_outside(r, (int)n),
-				     t->nats[n].publics[a].s_addr, (int)n);
+			route_insert(&r->addrs, route_nat_outside(r, (int)n),
+				     t->nats[n].publics[a].s_addr, (int)n, ROUTE_NAT_DOWN);
 	return r;
 }
 
@@ -102,8 +105,7 @@ void route_free(struct route *r)
 {
 	if (!r)
 		return;
-	free(r->hosts.slots);
-	free(r->publics.slots);
+	free(r->addrs.slots);
 	free(r->catch_all);
 	free(r);
 }
@@ -127,7 +129,9 @@ static int route_in_segment(const struct route *r, int seg, uint32_t dst)
 
 int route_host_at(const struct route *r, int seg, uint32_t ip)
 {
-	return route_find(&r->hosts, seg, ip);
+	const struct route_slot *e = route_find(&r->addrs, seg, ip);
+
+	return e && e->kind == ROUTE_HOST ? e->index : -1;
 }
 
 int route_host_segment(const struct route *r, int h)
@@ -144,17 +148,11 @@ struct route_next route_lookup(const struct route *r, int seg, uint32_t dst,
 			       int (*nat_claims)(void *ctx, int n, uint32_t dst), void *ctx)
 {
 	struct route_next nx = {ROUTE_NONE, -1};
-	int h = route_host_at(r, seg, dst), n;
+	const struct route_slot *e = route_find(&r->addrs, seg, dst);
 
-	if (h >= 0) {
-		nx.kind = ROUTE_HOST;
-		nx.index = h;
-		return nx;
-	}
-	n = route_find(&r->publics, seg, dst);
-	if (n >= 0 && nat_claims(ctx, n, dst)) {
-		nx.kind = ROUTE_NAT_DOWN;
-		nx.index = n;
+	if (e && (e->kind == ROUTE_HOST || nat_claims(ctx, e->index, dst))) {
+		nx.kind = (enum route_kind)e->kind;
+		nx.index = e->index;
 		return nx;
 	}
 	if (r->catch_all[seg] >= 0 && route_in_segment(r, seg, dst)) {
