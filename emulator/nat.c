@@ -131,13 +131,13 @@ static uint64_t nat_mix(uint64_t h)
 	return h;
 }
 
-/* Mappings by inside endpoint and key. */
+/* Mappings by inside endpoint and key (mask it with n->bmask). */
 static size_t nat_hash(enum nat_proto p, uint32_t a, uint16_t port, uint32_t ka, uint16_t kp)
 {
 	uint64_t h = ((uint64_t)a << 32 | (uint64_t)port << 16 | kp) ^
 		     ((uint64_t)ka * 0x9e3779b97f4a7c15ull);
 
-	return (size_t)(nat_mix(h ^ (uint64_t)p * 0xff51afd7ed558ccdull) & (NAT_BUCKETS - 1));
+	return (size_t)nat_mix(h ^ (uint64_t)p * 0xff51afd7ed558ccdull);
 }
 
 /* Mappings by outside endpoint; reservations too, in their own table. */
@@ -160,7 +160,7 @@ bool nat_is_public(const struct nat *n, uint32_t addr)
 
 struct nat_map *nat_map_at(const struct nat *n, enum nat_proto p, uint32_t addr, uint16_t port)
 {
-	struct nat_map *m = n->ebuckets[nat_ehash(p, addr, port) & (NAT_BUCKETS - 1)];
+	struct nat_map *m = n->ebuckets[nat_ehash(p, addr, port) & n->bmask];
 
 	for (; m; m = m->enext)
 		if (m->ext_port == port && m->ext_addr == addr && m->proto == p)
@@ -181,7 +181,7 @@ static struct nat_map *nat_find_granted(const struct nat *n, enum nat_proto p, u
 {
 	struct nat_map *m;
 
-	for (m = n->buckets[nat_hash(p, a, port, 0, 0)]; m; m = m->hnext)
+	for (m = n->buckets[nat_hash(p, a, port, 0, 0) & n->bmask]; m; m = m->hnext)
 		if (m->granted && m->proto == p && m->int_addr == a && m->int_port == port &&
 		    m->key_addr == 0 && m->key_port == 0)
 			return m;
@@ -204,7 +204,7 @@ static struct nat_map *nat_find(const struct nat *n, enum nat_proto p, uint32_t 
 	    (m = nat_find_granted(n, p, a, port)))
 		return m;
 	nat_key(n, ra, rp, &ka, &kp);
-	for (m = n->buckets[nat_hash(p, a, port, ka, kp)]; m; m = m->hnext) {
+	for (m = n->buckets[nat_hash(p, a, port, ka, kp) & n->bmask]; m; m = m->hnext) {
 		if (m->proto != p || m->int_addr != a || m->int_port != port || m->key_addr != ka ||
 		    m->key_port != kp)
 			continue;
@@ -617,6 +617,54 @@ static void nat_refresh(struct nat *n, struct nat_map *m, natbed_time_t now)
 		nat_rearm(n, m);
 }
 
+/* Puts m at the head of its two chains. */
+static void nat_chain(struct nat *n, struct nat_map *m)
+{
+	size_t b = nat_hash(m->proto, m->int_addr, m->int_port, m->key_addr, m->key_port) & n->bmask;
+
+	m->hnext = n->buckets[b];
+	if (m->hnext)
+		m->hnext->hpprev = &m->hnext;
+	m->hpprev = &n->buckets[b];
+	n->buckets[b] = m;
+	b = nat_ehash(m->proto, m->ext_addr, m->ext_port) & n->bmask;
+	m->enext = n->ebuckets[b];
+	if (m->enext)
+		m->enext->epprev = &m->enext;
+	m->epprev = &n->ebuckets[b];
+	n->ebuckets[b] = m;
+}
+
+/* n's two hashes of `count` buckets each, empty. 0 or -1 (ENOMEM). */
+static int nat_buckets_make(struct nat *n, size_t count)
+{
+	struct nat_map **in = calloc(count, sizeof(*in)), **out = calloc(count, sizeof(*out));
+
+	if (!in || !out) {
+		free(in);
+		free(out);
+		return -1;
+	}
+	free(n->buckets);
+	free(n->ebuckets);
+	n->buckets = in;
+	n->ebuckets = out;
+	n->bmask = count - 1;
+	return 0;
+}
+
+/* Doubles the hashes (up to NAT_BUCKETS_MAX) and chains every mapping
+ * again; on ENOMEM the old ones stay. */
+static void nat_buckets_grow(struct nat *n)
+{
+	struct nat_map *m;
+
+	if (n->bmask + 1 >= NAT_BUCKETS_MAX || nat_buckets_make(n, 2 * (n->bmask + 1)) < 0)
+		return;
+	for (m = n->all; m; m = m->anext)
+		nat_chain(n, m);
+}
+
 struct nat_map *nat_map_add(struct nat *n, const struct nat_map_spec *spec, natbed_time_t expires)
 {
 	struct nat_sub *sub = nat_sub_find(n, spec->int_addr);
@@ -650,18 +698,9 @@ struct nat_map *nat_map_add(struct nat *n, const struct nat_map_spec *spec, natb
 		free(m);
 		goto fail;
 	}
-	b = nat_hash(m->proto, m->int_addr, m->int_port, m->key_addr, m->key_port);
-	m->hnext = n->buckets[b];
-	if (m->hnext)
-		m->hnext->hpprev = &m->hnext;
-	m->hpprev = &n->buckets[b];
-	n->buckets[b] = m;
-	b = nat_ehash(m->proto, m->ext_addr, m->ext_port) & (NAT_BUCKETS - 1);
-	m->enext = n->ebuckets[b];
-	if (m->enext)
-		m->enext->epprev = &m->enext;
-	m->epprev = &n->ebuckets[b];
-	n->ebuckets[b] = m;
+	if (n->c.mappings_active >= n->bmask + 1)
+		nat_buckets_grow(n); /* on ENOMEM the chains grow longer */
+	nat_chain(n, m);
 	m->anext = n->all;
 	if (n->all)
 		n->all->aprev = m;
@@ -1072,7 +1111,9 @@ struct nat *nat_new(const struct nat_cfg *cfg, struct sched *s)
 	for (p = 0; p < NAT_PROTO_COUNT; p++)
 		n->next_port[p] = cfg->b.port_lo;
 	n->epoch_start = sched_now(s);
-	if (nat_blocks_make(n) < 0) {
+	if (nat_buckets_make(n, NAT_BUCKETS_MIN) < 0 || nat_blocks_make(n) < 0) {
+		free(n->buckets);
+		free(n->ebuckets);
 		free(n);
 		return NULL;
 	}
@@ -1127,21 +1168,14 @@ int nat_reshape(struct nat *n, const struct nat_cfg *c)
 	return blocks ? nat_blocks_make(n) : 0;
 }
 
-/* Points every mapping of n back at n, and each chain's first mapping
- * back at its bucket (after the state, buckets and all, moved). */
+/* Points every mapping of n back at n (after its state moved; the hash
+ * buckets did not, so the chains' back pointers hold). */
 static void nat_repoint(struct nat *n)
 {
 	struct nat_map *m;
-	size_t b;
 
 	for (m = n->all; m; m = m->anext)
 		m->nat = n;
-	for (b = 0; b < NAT_BUCKETS; b++) {
-		if (n->buckets[b])
-			n->buckets[b]->hpprev = &n->buckets[b];
-		if (n->ebuckets[b])
-			n->ebuckets[b]->epprev = &n->ebuckets[b];
-	}
 }
 
 void nat_adopt(struct nat *n, struct nat *fresh)
@@ -1181,6 +1215,8 @@ void nat_free(struct nat *n)
 		n->spare_perms = pm->next;
 		free(pm);
 	}
+	free(n->buckets);
+	free(n->ebuckets);
 	free(n->block_used);
 	free(n);
 }
@@ -1287,7 +1323,7 @@ enum nat_grant_result nat_grant(struct nat *n, const struct nat_grant_req *rq, n
 		return NAT_GRANT_OK;
 	}
 	/* the endpoint's endpoint-independent mapping, implicit or asked for */
-	for (c = n->buckets[nat_hash(rq->proto, rq->int_addr, rq->int_port, 0, 0)]; c && !m;
+	for (c = n->buckets[nat_hash(rq->proto, rq->int_addr, rq->int_port, 0, 0) & n->bmask]; c && !m;
 	     c = c->hnext)
 		if (c->proto == rq->proto && c->int_addr == rq->int_addr &&
 		    c->int_port == rq->int_port && c->key_addr == 0 && c->key_port == 0)

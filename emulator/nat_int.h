@@ -7,7 +7,12 @@
 #include "natbed/rng.h"
 #include "tcpst.h"
 
-#define NAT_BUCKETS	 4096 /* mappings by inside endpoint, and by outside one */
+/* Mappings by inside endpoint, and by outside one: two chained hashes of
+ * as many buckets as mappings, at least NAT_BUCKETS_MIN, doubled as they
+ * grow (a NAT of natbed sim holds a few hundred; a table sized for the
+ * most, 4096 buckets each, missed the cache on every lookup). */
+#define NAT_BUCKETS_MIN	 64
+#define NAT_BUCKETS_MAX	 (1u << 22)
 #define NAT_SUB_BUCKETS	 1024 /* subscribers by inside address */
 #define NAT_RESV_BUCKETS 1024 /* reservations by outside port */
 #define NAT_RESV_MAX	 4096 /* reservations held at once; more are not made */
@@ -89,8 +94,9 @@ struct nat {
 	struct sched *s;
 	struct nat_counters c;
 	struct rng rng;
-	struct nat_map *buckets[NAT_BUCKETS];
-	struct nat_map *ebuckets[NAT_BUCKETS];
+	struct nat_map **buckets; /* bmask + 1 of them, as ebuckets */
+	struct nat_map **ebuckets;
+	size_t bmask;
 	struct nat_map *all; /* every mapping, the newest first: what a flush frees */
 	/* freed mappings (through hnext) and permissions, kept for the next:
 	 * natbed sim makes and frees about 20 of them a client */

@@ -1233,7 +1233,7 @@ static void chains_ok(const struct nat *n)
 	struct nat_map *const *pp;
 	const struct nat_map *m;
 
-	for (b = 0; b < NAT_BUCKETS; b++) {
+	for (b = 0; b <= n->bmask; b++) {
 		for (pp = &n->buckets[b]; (m = *pp) != NULL; pp = &m->hnext, in_h++)
 			assert_ptr_equal(m->hpprev, pp);
 		for (pp = &n->ebuckets[b]; (m = *pp) != NULL; pp = &m->enext, in_e++)
@@ -1327,6 +1327,44 @@ static void test_checkpoint_restore(void **state)
 	json_decref(mb);
 	fx_free(a);
 	fx_free(b);
+}
+
+/* The hashes grow with the mappings (from NAT_BUCKETS_MIN buckets): after
+ * 3,000 mappings the chains hold and every mapping is found by its inside
+ * endpoint and by its outside one; when the older half expires, the rest
+ * still is. */
+static void test_buckets_grow(void **state)
+{
+	enum { N = 3000 };
+	static uint16_t ext[N];
+	struct nat_cfg c;
+	struct fx *f;
+	uint16_t i;
+
+	(void)state;
+	t_cfg(&c, TOPO_MAP_EIM, TOPO_MAP_EIM, TOPO_PORTS_RANDOM);
+	c.b.timeout_ns = 30 * T_S;
+	f = fx_new(&c);
+	assert_int_equal(f->n->bmask + 1, NAT_BUCKETS_MIN);
+	for (i = 0; i < N; i++) {
+		if (i == N / 2)
+			fx_at(f, 10 * T_S); /* the second half ends 10 s later */
+		ext[i] = out_ok(f, i % 2 ? T_HOST : T_HOST2, (uint16_t)(10000 + i), T_R1, 3478);
+	}
+	assert_true(f->n->bmask + 1 >= N);
+	chains_ok(f->n);
+	for (i = 0; i < N; i++)
+		assert_non_null(nat_map_at(f->n, NAT_UDP, a4(T_PUBLIC), htons(ext[i])));
+	for (i = N / 2; i < N; i++) /* by the inside endpoint: the same mapping */
+		assert_int_equal(out_ok(f, i % 2 ? T_HOST : T_HOST2, (uint16_t)(10000 + i), T_R1, 3478),
+				 ext[i]);
+	fx_at(f, 30 * T_S);
+	assert_int_equal(fx_c(f)->mappings_active, N - N / 2);
+	chains_ok(f->n);
+	for (i = 0; i < N; i++)
+		assert_true((nat_map_at(f->n, NAT_UDP, a4(T_PUBLIC), htons(ext[i])) != NULL) ==
+			    (i >= N / 2));
+	fx_free(f);
 }
 
 /* --- port classes, Linux masquerade, carrier NAT, pages --------------------- */
@@ -1718,6 +1756,7 @@ int main(void)
 	    cmocka_unit_test(test_tcp_states),
 	    cmocka_unit_test(test_nat_set),
 	    cmocka_unit_test(test_checkpoint_restore),
+	    cmocka_unit_test(test_buckets_grow),
 	    cmocka_unit_test(test_port_classes),
 	    cmocka_unit_test(test_linux_reserve),
 	    cmocka_unit_test(test_linux_reserve_expiry),
