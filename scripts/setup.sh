@@ -82,9 +82,39 @@ if [ "$wireshark" -eq 1 ]; then
   exit 0
 fi
 
+# natbed is compiled with profile feedback (CMakeLists.txt, NATBED_PGO),
+# when build/ is configured: first build-pgo/ builds the natbed command to
+# record where its code runs, trained on a short natbed sim of
+# topologies/sim-scale.yaml (20,000 arrivals, a few seconds), then build/
+# reads the profiles. About 5% less CPU in natbed sim; the results are the
+# same. NATBED_PGO=0 in the environment builds without.
 build="$top/build"
+pgo="$top/build-pgo"
+
+train_profile() {
+  local rc=0
+  rm -rf "$pgo/profile" "$pgo/train"
+  cmake -S "$top" -B "$pgo" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNATBED_TESTS=OFF \
+    -DNATBED_PGO=generate -DNATBED_PGO_DIR="$pgo/profile" >/dev/null || return 1
+  cmake --build "$pgo" -j"$(nproc)" --target natbed_cli >/dev/null || return 1
+  # exit 3: some connects did not connect, as the scenario has it
+  "$pgo/cli/natbed" sim "$top/topologies/sim-scale.yaml" --clients 20000 --duration 20000s \
+    --out "$pgo/train" >/dev/null 2>&1 || rc=$?
+  [ "$rc" -eq 0 ] || [ "$rc" -eq 3 ]
+}
+
 if [ ! -f "$build/CMakeCache.txt" ]; then
-  cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNATBED_WERROR=ON >/dev/null
+  pgo_args=()
+  if [ "${NATBED_PGO:-1}" != 0 ]; then
+    if train_profile; then
+      pgo_args=(-DNATBED_PGO=use -DNATBED_PGO_DIR="$pgo/profile")
+      echo "setup: trained a profile in $pgo"
+    else
+      echo "setup: no profile could be trained in $pgo; building without" >&2
+    fi
+  fi
+  cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNATBED_WERROR=ON \
+    "${pgo_args[@]}" >/dev/null
 fi
 cmake --build "$build" -j"$(nproc)" >/dev/null
 echo "setup: built into $build"
