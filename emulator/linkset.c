@@ -226,7 +226,7 @@ static void linkset_pass(struct linkset *ls, const struct linkset_link *l, enum 
 /* The verdict's fields are read by constant index only (copy 0, then copy
  * 1), so the compiler keeps them in registers: indexed by a loop counter,
  * the verdict went through memory, byte stores read back by wide loads (a
- * store-forwarding stall, a third of this function's time in natbed sim). */
+ * store-forwarding stall, half of its samples in natbed sim). */
 void linkset_cross(struct linkset *ls, size_t i, enum linkset_dir dir, struct pkt *p, sched_fn next,
 		   natbed_time_t now)
 {
