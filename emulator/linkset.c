@@ -97,24 +97,25 @@ void linkset_free(struct linkset *ls)
 	free(ls);
 }
 
-bool linkset_numbers(const struct linkset *ls)
+/* Whether pred holds for some direction of some link. */
+static bool linkset_any(const struct linkset *ls, bool (*pred)(const struct link *))
 {
 	size_t i;
 
 	for (i = 0; i < ls->n; i++)
-		if (link_numbers(ls->links[i].dir[0]) || link_numbers(ls->links[i].dir[1]))
+		if (pred(ls->links[i].dir[0]) || pred(ls->links[i].dir[1]))
 			return true;
 	return false;
 }
 
+bool linkset_numbers(const struct linkset *ls)
+{
+	return linkset_any(ls, link_numbers);
+}
+
 bool linkset_corrupts(const struct linkset *ls)
 {
-	size_t i;
-
-	for (i = 0; i < ls->n; i++)
-		if (link_corrupts(ls->links[i].dir[0]) || link_corrupts(ls->links[i].dir[1]))
-			return true;
-	return false;
+	return linkset_any(ls, link_corrupts);
 }
 
 int linkset_find(struct linkset *ls, const char *name, struct link **up, struct link **down)

@@ -620,7 +620,8 @@ static void nat_refresh(struct nat *n, struct nat_map *m, natbed_time_t now)
 /* Puts m at the head of its two chains. */
 static void nat_chain(struct nat *n, struct nat_map *m)
 {
-	size_t b = nat_hash(m->proto, m->int_addr, m->int_port, m->key_addr, m->key_port) & n->bmask;
+	size_t b =
+	    nat_hash(m->proto, m->int_addr, m->int_port, m->key_addr, m->key_port) & n->bmask;
 
 	m->hnext = n->buckets[b];
 	if (m->hnext)
@@ -1323,8 +1324,8 @@ enum nat_grant_result nat_grant(struct nat *n, const struct nat_grant_req *rq, n
 		return NAT_GRANT_OK;
 	}
 	/* the endpoint's endpoint-independent mapping, implicit or asked for */
-	for (c = n->buckets[nat_hash(rq->proto, rq->int_addr, rq->int_port, 0, 0) & n->bmask]; c && !m;
-	     c = c->hnext)
+	for (c = n->buckets[nat_hash(rq->proto, rq->int_addr, rq->int_port, 0, 0) & n->bmask];
+	     c && !m; c = c->hnext)
 		if (c->proto == rq->proto && c->int_addr == rq->int_addr &&
 		    c->int_port == rq->int_port && c->key_addr == 0 && c->key_port == 0)
 			m = c;

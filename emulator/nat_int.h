@@ -42,8 +42,8 @@ struct nat_sub {
 
 struct nat_map {
 	struct nat *nat;
-	struct nat_map *hnext;	       /* by inside endpoint and key */
-	struct nat_map *enext;	       /* by outside endpoint */
+	struct nat_map *hnext; /* by inside endpoint and key */
+	struct nat_map *enext; /* by outside endpoint */
 	/* what points at this mapping in each chain (a bucket, or the one
 	 * before it): unlinked without a walk */
 	struct nat_map **hpprev, **epprev;

@@ -3,6 +3,13 @@
 #include <arpa/inet.h>
 #include <string.h>
 
+/* acc + x with the carry out of 64 bits added back in. */
+static inline uint64_t csum_acc(uint64_t acc, uint64_t x)
+{
+	acc += x;
+	return acc + (acc < x);
+}
+
 /* Eight bytes a step, with the carry out of the 64-bit sum added back in
  * (one's complement: 2^64 = 1 modulo 0xffff), in the machine's byte order,
  * folded and swapped back at the end (RFC 1071 §2(B): the sum is the same
@@ -15,40 +22,32 @@ uint32_t csum_add(uint32_t sum, const void *data, size_t len)
 {
 	const uint8_t *p = data;
 	uint64_t acc = 0, w;
-	uint16_t be;
+	uint32_t w4;
+	uint16_t w2, be;
 
 	for (; len >= 8; p += 8, len -= 8) {
 		memcpy(&w, p, 8);
-		acc += w;
-		acc += acc < w;
+		acc = csum_acc(acc, w);
 	}
 	/* The tail in loads of 4, 2 and 1 bytes (a variable-length copy into
 	 * a word was made byte by byte and read back whole: a stall). */
 	if (len >= 4) {
-		uint32_t x;
-
-		memcpy(&x, p, 4);
-		acc += x;
-		acc += acc < x;
+		memcpy(&w4, p, 4);
+		acc = csum_acc(acc, w4);
 		p += 4;
 		len -= 4;
 	}
 	if (len >= 2) {
-		uint16_t x;
-
-		memcpy(&x, p, 2);
-		acc += x;
-		acc += acc < x;
+		memcpy(&w2, p, 2);
+		acc = csum_acc(acc, w2);
 		p += 2;
 		len -= 2;
 	}
 	if (len) { /* the high byte of the last word, zero below it */
 		const uint8_t pad[2] = {p[0], 0};
-		uint16_t x;
 
-		memcpy(&x, pad, 2); /* in registers: no store read back */
-		acc += x;
-		acc += acc < x;
+		memcpy(&w2, pad, 2); /* in registers: no store read back */
+		acc = csum_acc(acc, w2);
 	}
 	acc = (acc & 0xffffffffu) + (acc >> 32);
 	while (acc >> 16)

@@ -84,7 +84,8 @@ struct route *route_new(const struct topo *t)
 	for (n = 0; n < t->n_nats; n++)
 		publics += t->nats[n].n_public;
 	r->catch_all = malloc((t->n_nats + 1) * sizeof(*r->catch_all));
-	if (!r->catch_all || route_hash_init(&r->addrs, t->n_hosts * TOPO_ADDRS_MAX + publics) < 0) {
+	if (!r->catch_all ||
+	    route_hash_init(&r->addrs, t->n_hosts * TOPO_ADDRS_MAX + publics) < 0) {
 		route_free(r);
 		return NULL;
 	}

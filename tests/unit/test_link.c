@@ -465,7 +465,7 @@ static void test_corrupts(void **state)
 {
 	static const char *const corrupt[3] = {"corrupt", "0.5%", NULL};
 	static const char *const others[][3] = {
-	    {"loss", "1%", NULL}, {"dup", "100%", NULL},	 {"jitter", "1ms", NULL},
+	    {"loss", "1%", NULL},    {"dup", "100%", NULL},	{"jitter", "1ms", NULL},
 	    {"delay", "10ms", NULL}, {"drop-every", "2", NULL}, {"corrupt", "0%", NULL},
 	};
 	struct link *l;

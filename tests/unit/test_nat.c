@@ -1356,8 +1356,8 @@ static void test_buckets_grow(void **state)
 	for (i = 0; i < N; i++)
 		assert_non_null(nat_map_at(f->n, NAT_UDP, a4(T_PUBLIC), htons(ext[i])));
 	for (i = N / 2; i < N; i++) /* by the inside endpoint: the same mapping */
-		assert_int_equal(out_ok(f, i % 2 ? T_HOST : T_HOST2, (uint16_t)(10000 + i), T_R1, 3478),
-				 ext[i]);
+		assert_int_equal(
+		    out_ok(f, i % 2 ? T_HOST : T_HOST2, (uint16_t)(10000 + i), T_R1, 3478), ext[i]);
 	fx_at(f, 30 * T_S);
 	assert_int_equal(fx_c(f)->mappings_active, N - N / 2);
 	chains_ok(f->n);

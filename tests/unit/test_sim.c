@@ -547,7 +547,8 @@ static void test_ckpt(void **state)
 	assert_true(sim_ckpt_fold_u64(0, 0x0807060504030201ull) ==
 		    sim_ckpt_fold(0, "\x01\x02\x03\x04\x05\x06\x07\x08", 8));
 	assert_true(sim_ckpt_fold_str(7, NULL) == sim_ckpt_fold(7, "-", 2));
-	assert_true(sim_ckpt_fold_str(7, "ab") != sim_ckpt_fold_str(sim_ckpt_fold_str(7, "a"), "b"));
+	assert_true(sim_ckpt_fold_str(7, "ab") !=
+		    sim_ckpt_fold_str(sim_ckpt_fold_str(7, "a"), "b"));
 	unlink(path);
 	world_down(&w);
 }

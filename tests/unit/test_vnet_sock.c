@@ -265,8 +265,8 @@ static void test_grow(void **state)
 	for (i = 0; i < GROW_N; i += 2)
 		vsock_close(t, ids[i]);
 	for (i = 0; i < GROW_N; i += 2) {
-		ids[i] = vsock_bind(t, &vh, host_addrs[1][0], htons((uint16_t)(9000 + i)), 0, nop_fn,
-				    NULL);
+		ids[i] = vsock_bind(t, &vh, host_addrs[1][0], htons((uint16_t)(9000 + i)), 0,
+				    nop_fn, NULL);
 		assert_true(ids[i] >= 0);
 	}
 	for (i = 0; i < GROW_N; i++) {
@@ -274,9 +274,8 @@ static void test_grow(void **state)
 
 		assert_int_equal(vsock_lookup(t, 1, host_addrs[1][i % 2], port), ids[i]);
 		if (i % 2 == 0) /* closed: no socket answers for the old port */
-			assert_int_equal(vsock_lookup(t, 1, host_addrs[1][0],
-						      htons((uint16_t)(2000 + i))),
-					 -1);
+			assert_int_equal(
+			    vsock_lookup(t, 1, host_addrs[1][0], htons((uint16_t)(2000 + i))), -1);
 	}
 	vsock_table_free(t);
 }
