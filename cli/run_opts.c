@@ -228,15 +228,16 @@ static int scenario_apply(struct run_setup *s)
 	return 0;
 }
 
-/* Whether the command line gave key k. */
-static bool run_flag_given(const struct run_setup *s, enum config_key k)
+/* The value the command line last gave key k, or NULL. */
+static const char *run_flag_value(const struct run_setup *s, enum config_key k)
 {
+	const char *v = NULL;
 	int i;
 
 	for (i = 0; i < s->n_flags; i++)
 		if (s->flags[i].key == k)
-			return true;
-	return false;
+			v = s->flags[i].value;
+	return v;
 }
 
 int run_opts_settle(struct run_setup *s)
@@ -252,10 +253,8 @@ int run_opts_settle(struct run_setup *s)
 		return 2;
 	}
 	/* the prefix bounds the topology's names: a flag's counts already */
-	prefix = config_get(&s->cfg, CK_PREFIX);
-	for (i = 0; i < s->n_flags; i++)
-		if (s->flags[i].key == CK_PREFIX)
-			prefix = s->flags[i].value;
+	if (!(prefix = run_flag_value(s, CK_PREFIX)))
+		prefix = config_get(&s->cfg, CK_PREFIX);
 	if (cli_check_prefix(s->cmd, prefix) < 0)
 		return 2;
 	if (s->topo_text) {
@@ -293,7 +292,7 @@ int run_opts_settle(struct run_setup *s)
 		return 2;
 	}
 	if (s->sim && !config_is_set(&s->cfg, CK_CHECKPOINT) &&
-	    run_flag_given(s, CK_CHECKPOINT_EVERY)) {
+	    run_flag_value(s, CK_CHECKPOINT_EVERY)) {
 		/* a config file may set the interval for the runs that
 		 * checkpoint; on the command line alone it would do nothing */
 		fprintf(stderr,
