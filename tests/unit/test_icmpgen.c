@@ -12,7 +12,19 @@
 
 #define T_GW 0xc0a80101u /* 192.168.1.1 */
 
-static uint8_t t_frame[2048];
+/* Frames start 2 bytes into 8-byte aligned storage, as the emulator's
+ * packet buffers hold them (emulator/pkt.h): the IPv4 header after 14
+ * bytes of Ethernet is 4-byte aligned, as struct ipv4_hdr needs. */
+#define T_FRAME_MAX 2048
+#define T_OFF	    2
+static uint8_t t_store[T_FRAME_MAX + T_OFF] __attribute__((aligned(8)));
+#define t_frame (t_store + T_OFF)
+
+/* out: a frame buffer of n bytes, placed as t_frame is. */
+#define T_OUT(out, n)                                                                              \
+	uint8_t out##_store[(n) + T_OFF] __attribute__((aligned(8)));                              \
+	uint8_t *const out = out##_store + T_OFF;                                                  \
+	const size_t out##_cap = (n)
 
 /* An IPv4 frame from 192.168.1.2 to 198.51.100.10 with TTL 1 carrying
  * payload bytes of proto (UDP ports 40000 -> 44444); its view in v. */
@@ -23,7 +35,7 @@ static void t_packet(uint8_t proto, size_t payload, struct ip_view *v)
 	uint8_t *l4 = t_frame + ETH_HLEN_ + IPV4_MIN_HLEN;
 	size_t i;
 
-	memset(t_frame, 0, sizeof(t_frame));
+	memset(t_frame, 0, T_FRAME_MAX);
 	memset(eth->dst, 0x02, 6);
 	memset(eth->src, 0x04, 6);
 	eth->type = htons(ETHERTYPE_IPV4);
@@ -53,13 +65,13 @@ static void t_packet(uint8_t proto, size_t payload, struct ip_view *v)
  * quoting the header and the start of the datagram; checksums right. */
 static void test_time_exceeded(void **state)
 {
-	uint8_t out[ICMPGEN_FRAME_MAX];
+	T_OUT(out, ICMPGEN_FRAME_MAX);
 	struct ip_view v, a;
 	size_t n;
 
 	(void)state;
 	t_packet(IPPROTO_UDP_, 40, &v);
-	n = icmpgen_error(&v, ICMP_TIME_EXCEEDED, ICMP_EXC_TTL, htonl(T_GW), out, sizeof(out));
+	n = icmpgen_error(&v, ICMP_TIME_EXCEEDED, ICMP_EXC_TTL, htonl(T_GW), out, out_cap);
 	assert_int_equal(n, ETH_HLEN_ + IPV4_MIN_HLEN + ICMP_HLEN + IPV4_MIN_HLEN + 40);
 	assert_int_equal(ip_view_parse(out, n, &a), 0); /* the header checksum is right */
 	assert_int_equal(a.ip->src, htonl(T_GW));
@@ -78,13 +90,13 @@ static void test_time_exceeded(void **state)
  * the header and 8 bytes, a shorter one nothing. */
 static void test_quote_bounds(void **state)
 {
-	uint8_t out[ICMPGEN_FRAME_MAX + 100];
+	T_OUT(out, ICMPGEN_FRAME_MAX + 100);
 	struct ip_view v, a;
 	size_t n, min = ETH_HLEN_ + IPV4_MIN_HLEN + ICMP_HLEN + IPV4_MIN_HLEN + 8;
 
 	(void)state;
 	t_packet(IPPROTO_UDP_, 1400, &v);
-	n = icmpgen_error(&v, ICMP_TIME_EXCEEDED, 0, htonl(T_GW), out, sizeof(out));
+	n = icmpgen_error(&v, ICMP_TIME_EXCEEDED, 0, htonl(T_GW), out, out_cap);
 	assert_int_equal(n, ETH_HLEN_ + ICMPGEN_IP_MAX);
 	assert_int_equal(ip_view_parse(out, n, &a), 0);
 	assert_int_equal(csum_fold(csum_add(0, a.l4, a.l4_len)), 0);
@@ -97,15 +109,14 @@ static void test_quote_bounds(void **state)
  * an echo request may be answered. */
 static void test_never_answered(void **state)
 {
-	uint8_t out[ICMPGEN_FRAME_MAX];
+	T_OUT(out, ICMPGEN_FRAME_MAX);
 	struct ip_view v;
 
 	(void)state;
 	t_packet(IPPROTO_ICMP_, 36, &v);
 	v.l4[0] = 3; /* destination unreachable */
 	assert_false(icmpgen_may_answer(&v));
-	assert_int_equal(icmpgen_error(&v, ICMP_TIME_EXCEEDED, 0, htonl(T_GW), out, sizeof(out)),
-			 0);
+	assert_int_equal(icmpgen_error(&v, ICMP_TIME_EXCEEDED, 0, htonl(T_GW), out, out_cap), 0);
 	v.l4[0] = 11; /* time exceeded */
 	assert_false(icmpgen_may_answer(&v));
 	v.l4[0] = ICMP_ECHO_REQUEST;
