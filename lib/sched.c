@@ -531,6 +531,54 @@ bool sched_cancel(struct sched *s, uint64_t id)
 	return true;
 }
 
+/* The pending entries, cancelled ones left out, into *out (malloc'd).
+ * Their number, or -ENOMEM. */
+static long sched_entries(const struct sched *s, struct sched_entry **out)
+{
+	size_t n = sched_pending(s), i = 0;
+	struct sched_entry *e = malloc((n ? n : 1) * sizeof(*e));
+
+	if (!e)
+		return -ENOMEM;
+	for (int k = 0; k < SCHED_HEAPS; k++)
+		for (uint32_t p = 0; p < s->heaps[k].n; p++)
+			e[i++] = s->heaps[k].e[p];
+	for (uint32_t p = s->fifo.head; p < s->fifo.tail; p++)
+		if (s->slots[s->fifo.e[p].slot].fn)
+			e[i++] = s->fifo.e[p];
+	*out = e;
+	return (long)i;
+}
+
+static int sched_entry_cmp(const void *a, const void *b)
+{
+	const struct sched_entry *x = a, *y = b;
+
+	return sched_before(x, y) ? -1 : sched_before(y, x) ? 1 : 0;
+}
+
+int sched_each(const struct sched *s, int (*fn)(void *ctx, const struct sched_event *e), void *ctx)
+{
+	struct sched_entry *e;
+	long n = sched_entries(s, &e);
+	int rc = 0;
+
+	if (n < 0)
+		return (int)n;
+	qsort(e, (size_t)n, sizeof(*e), sched_entry_cmp);
+	for (long i = 0; i < n && !rc; i++) {
+		const struct sched_slot *sl = &s->slots[e[i].slot];
+		struct sched_event ev = {.id = (uint64_t)sl->gen << 32 | e[i].slot,
+					 .due = e[i].due,
+					 .fn = sl->fn,
+					 .arg = sl->arg};
+
+		rc = fn(ctx, &ev);
+	}
+	free(e);
+	return rc;
+}
+
 size_t sched_run_due(struct sched *s)
 {
 	size_t ran = sched_dispatch(s, sched_clock(s), SCHED_RUN_DUE_MAX);

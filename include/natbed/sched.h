@@ -42,6 +42,11 @@ uint64_t sched_at(struct sched *s, natbed_time_t when_ns, sched_fn fn, void *arg
 /* Schedules fn(arg) delay_ns from now. */
 uint64_t sched_after(struct sched *s, natbed_time_t delay_ns, sched_fn fn, void *arg);
 
+/* An id sched_at() never returns and sched_cancel() never matches: what a
+ * restored state machine holds for a timer that had already run or been
+ * cancelled when its state was written (nonzero, as the stale id was). */
+#define SCHED_ID_STALE UINT64_MAX
+
 /* Cancels a pending event. Returns true if it was pending. */
 bool sched_cancel(struct sched *s, uint64_t id);
 
@@ -50,6 +55,22 @@ size_t sched_pending(const struct sched *s);
 
 /* Due time of the earliest pending event, or -1 when none. */
 natbed_time_t sched_next_due(const struct sched *s);
+
+/* A pending event, as sched_each() gives it. */
+struct sched_event {
+	uint64_t id;
+	natbed_time_t due;
+	sched_fn fn;
+	void *arg;
+};
+
+/* Calls fn(ctx, e) for every pending event, in the order they will run
+ * (due time, then the order they were scheduled), without running or
+ * changing any. Scheduling them again in this order on a scheduler with
+ * nothing pending gives the same order (with new ids). Stops at the first
+ * nonzero return of fn and returns it; 0 when every event was visited,
+ * -ENOMEM. */
+int sched_each(const struct sched *s, int (*fn)(void *ctx, const struct sched_event *e), void *ctx);
 
 /* Most events one sched_run_due() call (or one timer wake-up) runs. */
 #define SCHED_RUN_DUE_MAX 4096
