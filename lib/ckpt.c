@@ -84,41 +84,47 @@ static void u64map_free(struct u64map *m)
 	*m = (struct u64map){0};
 }
 
-/* --- the function tables -------------------------------------------------- */
+/* --- the tables ------------------------------------------------------------ */
 
-struct ckfn_at {
-	ckfn_ptr fn;
+/* A function or static object of the tables, by its address. */
+struct ck_named {
+	uintptr_t key;
 	const struct ckfns *t;
-	const struct ckfn *e;
+	const char *name;
+	const struct ckfn *e; /* a function's entry; NULL for a static object */
 };
 
-static int ckfn_at_cmp(const void *a, const void *b)
+static int ck_named_cmp(const void *a, const void *b)
 {
-	uintptr_t x = (uintptr_t)((const struct ckfn_at *)a)->fn;
-	uintptr_t y = (uintptr_t)((const struct ckfn_at *)b)->fn;
+	uintptr_t x = ((const struct ck_named *)a)->key, y = ((const struct ck_named *)b)->key;
 
 	return x < y ? -1 : x > y;
 }
 
-/* Every entry of tables, sorted by function. 0, or -1 (ENOMEM, or one
- * function twice). */
-static int ckfn_index(const struct ckfns *const *tables, size_t n, struct ckfn_at **out,
-		      size_t *count)
+/* Every function (vars false) or static object (true) of tables, sorted
+ * by address. 0, or -1 (ENOMEM, or one address twice). */
+static int ck_index(const struct ckfns *const *tables, size_t n, bool vars, struct ck_named **out,
+		    size_t *count)
 {
 	size_t total = 0, k = 0;
-	struct ckfn_at *a;
+	struct ck_named *a;
 
 	for (size_t i = 0; i < n; i++)
-		total += tables[i]->n;
+		total += vars ? tables[i]->n_vars : tables[i]->n;
 	if (!(a = malloc((total ? total : 1) * sizeof(*a))))
 		return -1;
-	for (size_t i = 0; i < n; i++)
-		for (size_t j = 0; j < tables[i]->n; j++)
-			a[k++] =
-			    (struct ckfn_at){tables[i]->fns[j].fn, tables[i], &tables[i]->fns[j]};
-	qsort(a, total, sizeof(*a), ckfn_at_cmp);
+	for (size_t i = 0; i < n; i++) {
+		const struct ckfns *t = tables[i];
+
+		for (size_t j = 0; j < (vars ? t->n_vars : t->n); j++)
+			a[k++] = vars ? (struct ck_named){(uintptr_t)t->vars[j].p, t,
+							  t->vars[j].name, NULL}
+				      : (struct ck_named){(uintptr_t)t->fns[j].fn, t,
+							  t->fns[j].name, &t->fns[j]};
+	}
+	qsort(a, total, sizeof(*a), ck_named_cmp);
 	for (k = 1; k < total; k++)
-		if (a[k].fn == a[k - 1].fn) {
+		if (a[k].key == a[k - 1].key) {
 			free(a);
 			return -1;
 		}
@@ -127,30 +133,56 @@ static int ckfn_index(const struct ckfns *const *tables, size_t n, struct ckfn_a
 	return 0;
 }
 
-static const struct ckfn_at *ckfn_find(const struct ckfn_at *a, size_t n, ckfn_ptr fn)
+static const struct ck_named *ck_find(const struct ck_named *a, size_t n, uintptr_t key)
 {
-	struct ckfn_at key = {.fn = fn};
+	struct ck_named k = {.key = key};
 
-	return bsearch(&key, a, n, sizeof(*a), ckfn_at_cmp);
+	return n ? bsearch(&k, a, n, sizeof(*a), ck_named_cmp) : NULL;
 }
 
-/* The entry named "module.name" in tables, or NULL. */
-static const struct ckfn *ckfn_named(const struct ckfns *const *tables, size_t n, const char *name)
+/* "module.name" of a, as JSON. */
+static json_t *ck_name(const struct ck_named *a)
+{
+	return json_sprintf("%s.%s", a->t->module, a->name);
+}
+
+/* The table called like name's "module." part, or NULL; *rest what
+ * follows the dot. */
+static const struct ckfns *ck_module(const struct ckfns *const *tables, size_t n, const char *name,
+				     const char **rest)
 {
 	const char *dot = strchr(name, '.');
 
-	if (!dot)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		const struct ckfns *t = tables[i];
+	for (size_t i = 0; dot && i < n; i++)
+		if (strlen(tables[i]->module) == (size_t)(dot - name) &&
+		    !strncmp(tables[i]->module, name, (size_t)(dot - name))) {
+			*rest = dot + 1;
+			return tables[i];
+		}
+	return NULL;
+}
 
-		if (strlen(t->module) != (size_t)(dot - name) ||
-		    strncmp(t->module, name, (size_t)(dot - name)))
-			continue;
-		for (size_t j = 0; j < t->n; j++)
-			if (!strcmp(t->fns[j].name, dot + 1))
-				return &t->fns[j];
-	}
+/* The function entry named "module.name" in tables, or NULL. */
+static const struct ckfn *ckfn_named(const struct ckfns *const *tables, size_t n, const char *name)
+{
+	const char *rest;
+	const struct ckfns *t = ck_module(tables, n, name, &rest);
+
+	for (size_t j = 0; t && j < t->n; j++)
+		if (!strcmp(t->fns[j].name, rest))
+			return &t->fns[j];
+	return NULL;
+}
+
+/* The static object named "module.name" in tables, or NULL. */
+static const void *ckvar_named(const struct ckfns *const *tables, size_t n, const char *name)
+{
+	const char *rest;
+	const struct ckfns *t = ck_module(tables, n, name, &rest);
+
+	for (size_t j = 0; t && j < t->n_vars; j++)
+		if (!strcmp(t->vars[j].name, rest))
+			return t->vars[j].p;
 	return NULL;
 }
 
@@ -159,8 +191,8 @@ static const struct ckfn *ckfn_named(const struct ckfns *const *tables, size_t n
 #define CKW_WRITTEN (1ull << 63) /* in an object's value: ckw_obj() saw it */
 
 struct ckw {
-	struct ckfn_at *fns;
-	size_t n_fns;
+	struct ck_named *fns, *vars;
+	size_t n_fns, n_vars;
 	struct u64map objs;   /* pointer -> id, CKW_WRITTEN once written */
 	struct u64map timers; /* event id -> its place in the queue, from 1 */
 	uint64_t next_id;
@@ -174,7 +206,9 @@ struct ckw *ckw_new(const struct ckfns *const *tables, size_t n)
 
 	if (!w)
 		return NULL;
-	if (ckfn_index(tables, n, &w->fns, &w->n_fns) < 0) {
+	if (ck_index(tables, n, false, &w->fns, &w->n_fns) < 0 ||
+	    ck_index(tables, n, true, &w->vars, &w->n_vars) < 0) {
+		free(w->fns);
 		free(w);
 		return NULL;
 	}
@@ -187,6 +221,7 @@ void ckw_free(struct ckw *w)
 	if (!w)
 		return;
 	free(w->fns);
+	free(w->vars);
 	u64map_free(&w->objs);
 	u64map_free(&w->timers);
 	free(w);
@@ -222,10 +257,13 @@ static uint64_t *ckw_entry(struct ckw *w, const void *p)
 
 json_t *ckw_ref(struct ckw *w, const void *p)
 {
+	const struct ck_named *var;
 	uint64_t *v;
 
 	if (!p)
 		return json_null();
+	if ((var = ck_find(w->vars, w->n_vars, (uintptr_t)p)))
+		return ck_name(var);
 	if (!(v = ckw_entry(w, p)))
 		return NULL;
 	return json_integer((json_int_t)(*v & ~CKW_WRITTEN));
@@ -251,9 +289,9 @@ json_t *ckw_obj(struct ckw *w, const void *p)
 }
 
 /* fn's table entry, or NULL (an error recorded). */
-static const struct ckfn_at *ckw_fn_entry(struct ckw *w, ckfn_ptr fn)
+static const struct ck_named *ckw_fn_entry(struct ckw *w, ckfn_ptr fn)
 {
-	const struct ckfn_at *a = ckfn_find(w->fns, w->n_fns, fn);
+	const struct ck_named *a = ck_find(w->fns, w->n_fns, (uintptr_t)fn);
 
 	if (!a)
 		ckw_fail(w, "checkpoint: function at %p is in no module's table",
@@ -261,21 +299,15 @@ static const struct ckfn_at *ckw_fn_entry(struct ckw *w, ckfn_ptr fn)
 	return a;
 }
 
-/* "module.name" as JSON. */
-static json_t *ckw_fn_name(const struct ckfn_at *a)
-{
-	return json_sprintf("%s.%s", a->t->module, a->e->name);
-}
-
 json_t *ckw_fn(struct ckw *w, ckfn_ptr fn)
 {
-	const struct ckfn_at *a;
+	const struct ck_named *a;
 
 	if (!fn)
 		return json_null();
 	if (!(a = ckw_fn_entry(w, fn)))
 		return NULL;
-	return ckw_fn_name(a);
+	return ck_name(a);
 }
 
 struct ckw_queue {
@@ -287,7 +319,7 @@ static int ckw_event(void *ctx, const struct sched_event *e)
 {
 	struct ckw_queue *cq = ctx;
 	struct ckw *w = cq->w;
-	const struct ckfn_at *a = ckw_fn_entry(w, (ckfn_ptr)e->fn);
+	const struct ck_named *a = ckw_fn_entry(w, (ckfn_ptr)e->fn);
 	json_t *arg, *ev;
 	uint64_t *place;
 
@@ -296,8 +328,8 @@ static int ckw_event(void *ctx, const struct sched_event *e)
 	arg = a->e->save_arg ? a->e->save_arg(w, e->arg) : ckw_ref(w, e->arg);
 	if (!arg)
 		return ckw_fail(w, "checkpoint: the argument of an event of %s.%s", a->t->module,
-				a->e->name);
-	ev = json_pack("[Ioo]", (json_int_t)e->due, ckw_fn_name(a), arg);
+				a->name);
+	ev = json_pack("[Ioo]", (json_int_t)e->due, ck_name(a), arg);
 	if (!ev || !(place = u64map_put(&w->timers, e->id)) || json_array_append_new(cq->q, ev) < 0)
 		return ckw_fail(w, "checkpoint: out of memory");
 	*place = json_array_size(cq->q);
@@ -468,12 +500,24 @@ int ckr_obj(struct ckr *r, const json_t *j, void *p)
 	return 0;
 }
 
+/* The static object named j, or NULL with an error recorded. */
+static void *ckr_var(struct ckr *r, const json_t *j)
+{
+	const void *p = ckvar_named(r->tables, r->n_tables, json_string_value(j));
+
+	if (!p)
+		ckr_fail(r, "checkpoint: no static object %s in this natbed", json_string_value(j));
+	return (void *)(uintptr_t)p;
+}
+
 void *ckr_get(struct ckr *r, const json_t *j)
 {
 	uint64_t id;
 
 	if (json_is_null(j) || r->err[0])
 		return NULL;
+	if (json_is_string(j))
+		return ckr_var(r, j);
 	if (!(id = ckr_id(r, j)))
 		return NULL;
 	if (id >= r->cap_objs || !r->objs[id]) {
@@ -492,8 +536,12 @@ int ckr_ref(struct ckr *r, const json_t *j, void *slot)
 
 	if (r->err[0])
 		return -1;
-	if (json_is_null(j)) {
-		memcpy(slot, &null, sizeof(null));
+	if (json_is_null(j) || json_is_string(j)) {
+		void *p = json_is_null(j) ? null : ckr_var(r, j);
+
+		if (r->err[0])
+			return -1;
+		memcpy(slot, &p, sizeof(p));
 		return 0;
 	}
 	if (!(id = ckr_id(r, j)) ||

@@ -10,8 +10,10 @@
  *    (ckw_ref()); the module that owns the object writes it whole and
  *    says so (ckw_obj()). A pointer to an embedded part is an object of
  *    its own when something points at it;
- *  - a function: "module.name", from the tables of the functions each
- *    module may store (struct ckfns); a function in no table is an error
+ *  - a function, or a static object a pointer may point at (an ops
+ *    table): "module.name", from the tables of the functions and static
+ *    objects each module may store (struct ckfns); a function in no
+ *    table is an error
  *    naming its address, so a module that adds a callback and forgets
  *    its table fails its round-trip test instead of writing a file no
  *    restore can read;
@@ -57,26 +59,32 @@ struct ckfn {
 	void *(*load_arg)(struct ckr *r, const json_t *j);
 };
 
+/* A static object a pointer field may hold (an ops table, a const
+ * configuration): written by name, not by value. */
+struct ckvar {
+	const char *name; /* unique in its module */
+	const void *p;
+};
+
 /* A module's table: every function it stores in a field or gives the
- * scheduler, as CKFN(fn) entries. */
+ * scheduler, as CKFN(fn) entries, and every static object it points at,
+ * as CKVAR(v) entries. */
 struct ckfns {
 	const char *module;
 	const struct ckfn *fns;
 	size_t n;
+	const struct ckvar *vars;
+	size_t n_vars;
 };
 
-#define CKFN(f)                                                                                    \
-	{                                                                                          \
-#f, (ckfn_ptr)(f), NULL, NULL                                                      \
-	}
-#define CKFN_ARG(f, save, load)                                                                    \
-	{                                                                                          \
-#f, (ckfn_ptr)(f), (save), (load)                                                  \
-	}
-#define CKFNS(mod, arr)                                                                            \
-	{                                                                                          \
-#mod, (arr), sizeof(arr) / sizeof((arr)[0])                                        \
-	}
+/* clang-format off */
+#define CKFN(f) {#f, (ckfn_ptr)(f), NULL, NULL}
+#define CKFN_ARG(f, save, load) {#f, (ckfn_ptr)(f), (save), (load)}
+#define CKVAR(v) {#v, &(v)}
+#define CKFNS(mod, fns) {#mod, (fns), sizeof(fns) / sizeof((fns)[0]), NULL, 0}
+#define CKFNS_VARS(mod, fns, vars) \
+	{#mod, (fns), sizeof(fns) / sizeof((fns)[0]), (vars), sizeof(vars) / sizeof((vars)[0])}
+/* clang-format on */
 
 /* --- writing -------------------------------------------------------- */
 
@@ -85,7 +93,8 @@ struct ckfns {
 struct ckw *ckw_new(const struct ckfns *const *tables, size_t n);
 void ckw_free(struct ckw *w);
 
-/* p's id as JSON (null for NULL): a new reference. */
+/* p's id as JSON (null for NULL; "module.name" for a static object of
+ * the tables): a new reference. */
 json_t *ckw_ref(struct ckw *w, const void *p);
 
 /* Declares that p is written here (once): its id as JSON, a new
@@ -119,8 +128,8 @@ void ckr_free(struct ckr *r);
 /* Declares that the object written with id j (ckw_obj's) is p. */
 int ckr_obj(struct ckr *r, const json_t *j, void *p);
 
-/* The object with id j, when it is declared already: NULL for null, or
- * on error. */
+/* The object with id j (or the static object "module.name"), when it is
+ * declared already: NULL for null, or on error. */
 void *ckr_get(struct ckr *r, const json_t *j);
 
 /* Sets the pointer at slot (the address of a pointer field) to the

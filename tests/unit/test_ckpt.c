@@ -29,6 +29,7 @@ static void t_log(const char *name, natbed_time_t now)
  * telling its peer each time through the peer's callback. */
 struct t_node {
 	char name[8];
+	const char *greet; /* a static object */
 	struct t_node *peer;
 	void (*told)(struct t_node *n, natbed_time_t now);
 	struct sched *s;
@@ -94,17 +95,21 @@ static void *t_msg_load(struct ckr *r, const json_t *j)
 	return m;
 }
 
+static const char t_hello[] = "hello", t_hi[] = "hi";
+
 static const struct ckfn t_fns[] = {CKFN(t_tick), CKFN(t_told_quiet), CKFN(t_told_loud),
 				    CKFN_ARG(t_deliver, t_msg_save, t_msg_load)};
-static const struct ckfns t_table = CKFNS(toy, t_fns);
+static const struct ckvar t_vars[] = {CKVAR(t_hello), CKVAR(t_hi)};
+static const struct ckfns t_table = CKFNS_VARS(toy, t_fns, t_vars);
 static const struct ckfns *const t_tables[] = {&t_table};
 
 static json_t *t_node_save(struct ckw *w, const struct t_node *n)
 {
-	return json_pack("{s:o,s:s,s:o,s:o,s:I,s:i,s:i,s:i,s:o,s:o}", "id", ckw_obj(w, n), "name",
-			 n->name, "peer", ckw_ref(w, n->peer), "told", ckw_fn(w, (ckfn_ptr)n->told),
-			 "period", (json_int_t)n->period, "count", n->count, "limit", n->limit,
-			 "heard", n->heard, "timer", ckw_timer(w, n->timer), "spent",
+	return json_pack("{s:o,s:s,s:o,s:o,s:o,s:I,s:i,s:i,s:i,s:o,s:o}", "id", ckw_obj(w, n),
+			 "name", n->name, "greet", ckw_ref(w, n->greet), "peer",
+			 ckw_ref(w, n->peer), "told", ckw_fn(w, (ckfn_ptr)n->told), "period",
+			 (json_int_t)n->period, "count", n->count, "limit", n->limit, "heard",
+			 n->heard, "timer", ckw_timer(w, n->timer), "spent",
 			 ckw_timer(w, n->spent));
 }
 
@@ -123,6 +128,7 @@ static struct t_node *t_node_load(struct ckr *r, struct sched *s, const json_t *
 	/* errors are kept in r, for ckr_finish() */
 	ckr_obj(r, json_object_get(j, "id"), n);
 	ckr_ref(r, json_object_get(j, "peer"), &n->peer);
+	ckr_ref(r, json_object_get(j, "greet"), &n->greet);
 	ckr_fn(r, json_object_get(j, "told"), &told);
 	n->told = (void (*)(struct t_node *, natbed_time_t))told;
 	ckr_timer(r, json_object_get(j, "timer"), &n->timer);
@@ -151,9 +157,20 @@ static void t_world_start(struct t_world *w)
 	t_world_init(w);
 	w->a = calloc(1, sizeof(*w->a));
 	w->b = calloc(1, sizeof(*w->b));
-	*w->a =
-	    (struct t_node){"a", w->b, t_told_quiet, w->s, 30 * NATBED_NS_PER_MS, 0, 6, 0, 0, 0};
-	*w->b = (struct t_node){"b", w->a, t_told_loud, w->s, 20 * NATBED_NS_PER_MS, 0, 8, 0, 0, 0};
+	*w->a = (struct t_node){.name = "a",
+				.greet = t_hello,
+				.peer = w->b,
+				.told = t_told_quiet,
+				.s = w->s,
+				.period = 30 * NATBED_NS_PER_MS,
+				.limit = 6};
+	*w->b = (struct t_node){.name = "b",
+				.greet = t_hi,
+				.peer = w->a,
+				.told = t_told_loud,
+				.s = w->s,
+				.period = 20 * NATBED_NS_PER_MS,
+				.limit = 8};
 	w->a->timer = sched_after(w->s, w->a->period, t_tick, w->a);
 	w->b->timer = sched_after(w->s, w->b->period, t_tick, w->b);
 	strcpy(m1->text, "m1");
@@ -283,6 +300,8 @@ static void test_round_trip(void **state)
 	assert_ptr_equal(b.a->peer, b.b);
 	assert_ptr_equal(b.b->peer, b.a);
 	assert_true(b.b->told == t_told_loud);
+	assert_ptr_equal(b.a->greet, t_hello); /* a static object by its name */
+	assert_ptr_equal(b.b->greet, t_hi);
 	assert_int_equal(b.a->spent, SCHED_ID_STALE); /* a spent timer stays spent */
 	assert_false(sched_cancel(b.s, b.a->spent));
 	sched_run_until(b.s, 1000 * NATBED_NS_PER_MS);
@@ -390,10 +409,12 @@ static void test_read_errors(void **state)
 	    {"\"peer\": 1", "\"peer\": 99"},
 	    {"\"timer\": 2", "\"timer\": 9"},
 	    {"[60000000, \"toy.t_deliver\"", "[1, \"toy.t_deliver\""},
+	    {"\"greet\": \"toy.t_hi\"", "\"greet\": \"toy.t_bye\""},
 	};
 	static const char *const why[] = {
 	    "no function toy.t_gone in this natbed", "object 99 is referred to but not in the file",
-	    "timer 9: no such event", "due before the checkpoint's time"};
+	    "timer 9: no such event", "due before the checkpoint's time",
+	    "no static object toy.t_bye in this natbed"};
 	struct t_world a, b;
 	char err[256], *text;
 	json_t *j;
