@@ -310,6 +310,27 @@ json_t *ckw_fn(struct ckw *w, ckfn_ptr fn)
 	return ck_name(a);
 }
 
+json_t *ckw_bytes(struct ckw *w, const void *p, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+	const uint8_t *b = p;
+	char *hex = malloc(2 * n + 1);
+	json_t *j;
+
+	if (!hex) {
+		ckw_fail(w, "checkpoint: out of memory");
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		hex[2 * i] = digits[b[i] >> 4];
+		hex[2 * i + 1] = digits[b[i] & 15];
+	}
+	hex[2 * n] = 0;
+	j = json_stringn(hex, 2 * n);
+	free(hex);
+	return j;
+}
+
 struct ckw_queue {
 	struct ckw *w;
 	json_t *q;
@@ -568,6 +589,30 @@ int ckr_fn(struct ckr *r, const json_t *j, ckfn_ptr *out)
 		return ckr_fail(r, "checkpoint: no function %s in this natbed",
 				json_string_value(j));
 	*out = e->fn;
+	return 0;
+}
+
+static int ckr_hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+int ckr_bytes(struct ckr *r, const json_t *j, void *out, size_t n)
+{
+	const char *hex = json_string_value(j);
+	uint8_t *b = out;
+
+	if (r->err[0])
+		return -1;
+	if (!hex || json_string_length(j) != 2 * n)
+		return ckr_fail(r, "checkpoint: not %zu bytes in hex", n);
+	for (size_t i = 0; i < n; i++) {
+		int hi = ckr_hexval(hex[2 * i]), lo = ckr_hexval(hex[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return ckr_fail(r, "checkpoint: not %zu bytes in hex", n);
+		b[i] = (uint8_t)(hi << 4 | lo);
+	}
 	return 0;
 }
 

@@ -113,6 +113,12 @@ json_t *ckw_sched(struct ckw *w, const struct sched *s);
  * no longer pending. */
 json_t *ckw_timer(struct ckw *w, uint64_t id);
 
+/* n bytes at p as a hex string: a byte array (a transaction id, a key,
+ * a message), or a struct without pointers (counters, a report) as this
+ * build lays it out: a checkpoint is read by the natbed that wrote it. A
+ * new reference. */
+json_t *ckw_bytes(struct ckw *w, const void *p, size_t n);
+
 /* Records the first error (printf-style). Returns -1. */
 int ckw_fail(struct ckw *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -146,6 +152,9 @@ int ckr_timer(struct ckr *r, const json_t *j, uint64_t *slot);
 /* The queue ckw_sched() wrote (borrowed until ckr_finish()), scheduled
  * on s at ckr_finish(): s must have nothing pending then. */
 int ckr_sched(struct ckr *r, struct sched *s, const json_t *q);
+
+/* Exactly n bytes of ckw_bytes()'s hex into out. 0, or -1. */
+int ckr_bytes(struct ckr *r, const json_t *j, void *out, size_t n);
 
 /* Records the first error (printf-style). Returns -1. */
 int ckr_fail(struct ckr *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -447,12 +447,35 @@ static void test_read_errors(void **state)
 	t_world_free(&a);
 }
 
+/* Bytes as hex, exactly as long as asked. */
+static void test_bytes(void **state)
+{
+	const uint8_t in[5] = {0x00, 0x7f, 0x80, 0xab, 0xff};
+	uint8_t out[5], long_out[6];
+	struct ckw *w = ckw_new(t_tables, 1);
+	struct ckr *r = ckr_new(t_tables, 1);
+	json_t *j = ckw_bytes(w, in, sizeof(in));
+	char err[256];
+
+	(void)state;
+	assert_string_equal(json_string_value(j), "007f80abff");
+	assert_int_equal(ckr_bytes(r, j, out, sizeof(out)), 0);
+	assert_memory_equal(in, out, sizeof(in));
+	assert_int_equal(ckr_bytes(r, j, long_out, sizeof(long_out)), -1);
+	assert_int_equal(ckr_finish(r, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "not 6 bytes in hex"));
+	json_decref(j);
+	ckw_free(w);
+	ckr_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_each_order),	   cmocka_unit_test(test_round_trip),
 	    cmocka_unit_test(test_timer_is_event), cmocka_unit_test(test_write_errors),
-	    cmocka_unit_test(test_table_twice),	   cmocka_unit_test(test_read_errors),
+	    cmocka_unit_test(test_table_twice),	   cmocka_unit_test(test_bytes),
+	    cmocka_unit_test(test_read_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
