@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "natbed/ckpt.h"
+#include "natbed/jsonck.h"
+
 /* Packets are allocated in slabs so freeing the pool frees everything,
  * including packets still waiting on scheduler events. */
 #define PKT_SLAB 256
@@ -113,4 +116,98 @@ struct pkt *pkt_clone(struct pkt_pool *pp, const struct pkt *p)
 size_t pkt_pool_in_use(const struct pkt_pool *pp)
 {
 	return pp->in_use;
+}
+
+/* --- checkpoints ------------------------------------------------------------ */
+
+/* Where q lies in p's frame, or -1 for NULL. */
+static json_int_t pkt_off(const struct pkt *p, const void *q)
+{
+	return q ? (json_int_t)((const uint8_t *)q - p->data) : -1;
+}
+
+json_t *pkt_ckpt_save(const struct pkt *p, struct ckw *w)
+{
+	const struct ip_view *v = &p->view;
+	json_t *j = json_pack(
+	    "{s:I,s:o,s:i,s:i,s:i,s:i,s:i,s:I,s:I,s:o,s:I,s:o,s:[IIIIII]}", "at",
+	    (json_int_t)(p->data - p->buf), "frame", ckw_bytes(w, p->data, p->len), "in_port",
+	    p->in_port, "out_port", p->out_port, "seg", p->seg, "hop", p->hop, "host", p->host,
+	    "flags", (json_int_t)p->flags, "rx_ns", (json_int_t)p->rx_ns, "flow_key",
+	    jsonck_u64(p->flow_key, true), "seq", (json_int_t)p->seq, "ctx", ckw_ref(w, p->ctx),
+	    "view", pkt_off(p, v->eth), pkt_off(p, v->ip), (json_int_t)v->ip_len,
+	    (json_int_t)v->hlen, pkt_off(p, v->l4), (json_int_t)v->l4_len);
+
+	if (!j)
+		ckw_fail(w, "packet: out of memory");
+	return j;
+}
+
+/* The pointer at offset j of p's frame (-1: NULL) into *out. 0 or -1. */
+static int pkt_at(const struct pkt *p, const json_t *j, uint8_t **out)
+{
+	json_int_t off;
+
+	if (jsonck_int(j, -1, (json_int_t)p->len, &off) < 0)
+		return -1;
+	*out = off < 0 ? NULL : p->data + off;
+	return 0;
+}
+
+struct pkt *pkt_ckpt_load(struct pkt_pool *pp, const json_t *j, struct ckr *r)
+{
+	const json_t *frame = json_object_get(j, "frame"), *view = json_object_get(j, "view");
+	json_int_t at, in_port, out_port, seg, hop, host, flags, rx_ns, seq, ip_len, hlen, l4_len;
+	uint8_t *eth, *ip, *l4;
+	size_t len = json_string_length(frame) / 2;
+	struct pkt *p;
+
+	if (jsonck_int(json_object_get(j, "at"), 0, PKT_BUF_SIZE, &at) < 0 ||
+	    !json_is_string(frame) || (size_t)at + len > PKT_BUF_SIZE ||
+	    jsonck_int(json_object_get(j, "in_port"), INT32_MIN, INT32_MAX, &in_port) < 0 ||
+	    jsonck_int(json_object_get(j, "out_port"), INT32_MIN, INT32_MAX, &out_port) < 0 ||
+	    jsonck_int(json_object_get(j, "seg"), INT32_MIN, INT32_MAX, &seg) < 0 ||
+	    jsonck_int(json_object_get(j, "hop"), INT32_MIN, INT32_MAX, &hop) < 0 ||
+	    jsonck_int(json_object_get(j, "host"), INT32_MIN, INT32_MAX, &host) < 0 ||
+	    jsonck_int(json_object_get(j, "flags"), 0, UINT32_MAX, &flags) < 0 ||
+	    jsonck_int(json_object_get(j, "rx_ns"), INT64_MIN, INT64_MAX, &rx_ns) < 0 ||
+	    jsonck_int(json_object_get(j, "seq"), 0, INT64_MAX, &seq) < 0 ||
+	    json_array_size(view) != 6 ||
+	    jsonck_int(json_array_get(view, 2), 0, (json_int_t)len, &ip_len) < 0 ||
+	    jsonck_int(json_array_get(view, 3), 0, (json_int_t)len, &hlen) < 0 ||
+	    jsonck_int(json_array_get(view, 5), 0, (json_int_t)len, &l4_len) < 0) {
+		ckr_fail(r, "packet: a field missing or out of range");
+		return NULL;
+	}
+	if (!(p = pkt_get(pp))) {
+		ckr_fail(r, "packet: the pool is exhausted");
+		return NULL;
+	}
+	p->data = p->buf + at;
+	p->len = len;
+	if (ckr_bytes(r, frame, p->data, len) < 0 ||
+	    jsonck_u64_read(json_object_get(j, "flow_key"), true, &p->flow_key) < 0 ||
+	    pkt_at(p, json_array_get(view, 0), &eth) < 0 ||
+	    pkt_at(p, json_array_get(view, 1), &ip) < 0 ||
+	    pkt_at(p, json_array_get(view, 4), &l4) < 0 ||
+	    ckr_ref(r, json_object_get(j, "ctx"), &p->ctx) < 0) {
+		ckr_fail(r, "packet: its frame, flow or view");
+		pkt_put(pp, p);
+		return NULL;
+	}
+	p->in_port = (int)in_port;
+	p->out_port = (int)out_port;
+	p->seg = (int)seg;
+	p->hop = (int)hop;
+	p->host = (int)host;
+	p->flags = (uint32_t)flags;
+	p->rx_ns = rx_ns;
+	p->seq = (uint64_t)seq;
+	p->view = (struct ip_view){.eth = (struct eth_hdr *)eth,
+				   .ip = (struct ipv4_hdr *)ip,
+				   .ip_len = (size_t)ip_len,
+				   .hlen = (size_t)hlen,
+				   .l4 = l4,
+				   .l4_len = (size_t)l4_len};
+	return p;
 }

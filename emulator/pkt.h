@@ -8,6 +8,7 @@
 #ifndef NATBED_EMU_PKT_H
 #define NATBED_EMU_PKT_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -58,6 +59,19 @@ void pkt_put(struct pkt_pool *pp, struct pkt *p);
  * steps use, its view pointing into the copy. NULL when the pool is
  * exhausted. */
 struct pkt *pkt_clone(struct pkt_pool *pp, const struct pkt *p);
+
+struct ckw;
+struct ckr;
+
+/* natbed sim checkpoints (natbed/ckpt.h): a packet on its way, whole:
+ * where its frame starts in its buffer, the frame, every field, its view
+ * as offsets into the frame, its owner (ctx) as a reference. A new
+ * reference, NULL on error (said in w). */
+json_t *pkt_ckpt_save(const struct pkt *p, struct ckw *w);
+
+/* The packet j holds, from pp; its ctx filled at ckr_finish(). NULL on
+ * error (said in r) or with pp exhausted. */
+struct pkt *pkt_ckpt_load(struct pkt_pool *pp, const json_t *j, struct ckr *r);
 /* Packets handed out and not yet returned. */
 size_t pkt_pool_in_use(const struct pkt_pool *pp);
 

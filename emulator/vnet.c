@@ -20,42 +20,16 @@
 #include "linkset.h"
 #include "nat.h"
 #include "pcp.h"
+#include "natbed/ckpt.h"
 #include "natbed/rng.h"
 #include "pkt.h"
 #include "proto.h"
 #include "route.h"
+#include "vnet_int.h"
 #include "vnet_sock.h"
 
 #define VNET_F_CORE (1u << 8) /* crossed the internet core on this visit */
 #define VNET_TTL    64	      /* Linux's default (net.ipv4.ip_default_ttl) */
-
-struct vnet_host {
-	struct vnet *v;
-	struct dgram dg;
-	int index;
-	uint32_t addrs[TOPO_ADDRS_MAX]; /* its addresses, network order */
-	struct vsock_host sh;		/* what its sockets are checked against */
-	uint64_t port_key;		/* the stream of its ephemeral port draws */
-	uint64_t port_draws;		/* draws so far */
-	struct vnet_host_stats st;
-};
-
-struct vnet {
-	const struct topo *t;
-	struct sched *s;
-	struct pkt_pool *pool;
-	struct route *route;
-	struct flowtab *flows;
-	bool numbering;	       /* packets are numbered in their flows (vnet_flow_number) */
-	bool checking;	       /* receivers verify checksums (vnet_host_rx) */
-	struct linkset *links; /* hosts, NAT uplinks, the core */
-	struct engines eng;    /* NATs, firewalls, gates */
-	struct vnet_host *hosts;
-	struct vsock_table *socks; /* every host's */
-	struct vnet_stats st;
-	vnet_trace_fn trace;
-	void *trace_ctx;
-};
 
 static const char *const drop_names[VNET_DROP_COUNT] = {
     [VNET_DROP_NO_BUFFER] = "no_buffer",
@@ -760,3 +734,17 @@ void vnet_trace(struct vnet *v, vnet_trace_fn fn, void *ctx)
 	v->trace = fn;
 	v->trace_ctx = ctx;
 }
+
+/* A packet's steps, each an event that holds its packet (vnet_ckpt.c
+ * writes and builds it), and the gate's answers and the link's drops,
+ * given to the engines and links at creation. */
+static const struct ckfn vnet_fns[] = {
+    CKFN_ARG(vnet_egress, vnet_pkt_save, vnet_pkt_load),
+    CKFN_ARG(vnet_on_segment, vnet_pkt_save, vnet_pkt_load),
+    CKFN_ARG(vnet_gate_down, vnet_pkt_save, vnet_pkt_load),
+    CKFN_ARG(vnet_host_rx, vnet_pkt_save, vnet_pkt_load),
+    CKFN_ARG(vnet_nat_in, vnet_pkt_save, vnet_pkt_load),
+    CKFN(vnet_gate_reply),
+    CKFN(vnet_link_drop),
+};
+const struct ckfns vnet_ckfns = CKFNS(vnet, vnet_fns);

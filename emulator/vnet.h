@@ -82,9 +82,11 @@
 #ifndef NATBED_EMU_VNET_H
 #define NATBED_EMU_VNET_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "natbed/ckpt.h"
 #include "natbed/dgram.h"
 #include "natbed/sched.h"
 #include "natbed/topo.h"
@@ -213,5 +215,26 @@ void vnet_host_stats(const struct vnet *v, int h, struct vnet_host_stats *st);
 /* Calls fn(ctx, ...) for every delivery and every drop from now on (fn
  * NULL: stop). */
 void vnet_trace(struct vnet *v, vnet_trace_fn fn, void *ctx);
+
+struct ckw;
+struct ckr;
+
+/* natbed sim checkpoints (natbed/ckpt.h): the network's own state at the
+ * scheduler's time, every host's datagram interface declared (ckw_obj)
+ * for the programs that hold it: the hosts' ephemeral port draws and
+ * counters, every socket (vnet_sock.h: ids, receivers), every link
+ * direction (link_ctl.h), the packet numbers per flow (flowtab_ctl.h),
+ * the counters. The packets on their way are the scheduler's events'
+ * (vnet_ckfns writes each whole with its event). A new reference, NULL
+ * on error (said in w). */
+json_t *vnet_ckpt_save(const struct vnet *v, struct ckw *w);
+
+/* Makes v, new from the same topology and seed on a scheduler at the
+ * checkpoint's time with nothing pending, hold j's state. 0, or -1
+ * (said in r). */
+int vnet_ckpt_fill(struct vnet *v, const json_t *j, struct ckr *r);
+
+/* The functions a network gives the scheduler and its engines. */
+extern const struct ckfns vnet_ckfns;
 
 #endif

@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "natbed/ckpt.h"
+#include "natbed/jsonck.h"
+
 struct vsock_table {
 	struct vsock *socks;
 	size_t max;
@@ -263,4 +266,104 @@ void vsock_close(struct vsock_table *t, int id)
 size_t vsock_count(const struct vsock_table *t)
 {
 	return t->open;
+}
+
+/* --- checkpoints ------------------------------------------------------------ */
+
+#define VSOCK_UNLISTED INT32_MIN /* next_free while a fill has not listed it */
+
+json_t *vsock_ckpt_save(const struct vsock_table *t, struct ckw *w)
+{
+	json_t *open = json_array(), *runs = json_array();
+	int id, first = -1, last = -1;
+
+	for (size_t i = 0; open && i < t->max; i++) {
+		const struct vsock *s = &t->socks[i];
+
+		if (s->host >= 0)
+			json_array_append_new(open, json_pack("[iioioo]", (int)i, s->host,
+							      jsonck_ipv4(s->addr), ntohs(s->port),
+							      ckw_fn(w, (ckfn_ptr)s->fn),
+							      ckw_ref(w, s->arg)));
+	}
+	/* the free list, as runs of consecutive ids */
+	for (id = t->free_head; runs && id >= 0; id = t->socks[id].next_free) {
+		if (first >= 0 && id == last + 1) {
+			last = id;
+			continue;
+		}
+		if (first >= 0)
+			json_array_append_new(runs, json_pack("[ii]", first, last));
+		first = last = id;
+	}
+	if (runs && first >= 0)
+		json_array_append_new(runs, json_pack("[ii]", first, last));
+	if (!open || !runs) {
+		json_decref(open);
+		json_decref(runs);
+		ckw_fail(w, "sockets: out of memory");
+		return NULL;
+	}
+	return json_pack("{s:I,s:o,s:o}", "max", (json_int_t)t->max, "open", open, "free", runs);
+}
+
+int vsock_ckpt_fill(struct vsock_table *t, const json_t *j, struct ckr *r)
+{
+	const json_t *open = json_object_get(j, "open"), *runs = json_object_get(j, "free"), *e;
+	json_int_t max, id, host, port, a, b;
+	size_t i, n_free = 0;
+	int *tail = &t->free_head;
+
+	if (jsonck_int(json_object_get(j, "max"), 1, VSOCK_MAX, &max) < 0 ||
+	    (size_t)max != t->max || !json_is_array(open) || !json_is_array(runs))
+		return ckr_fail(r, "sockets: not a table of %zu sockets", t->max);
+	if (t->open)
+		return ckr_fail(r, "sockets: the table is in use");
+	json_array_foreach(open, i, e)
+	{
+		struct vsock *s;
+		uint32_t addr;
+		ckfn_ptr fn = NULL;
+
+		if (jsonck_int(json_array_get(e, 0), 0, max - 1, &id) < 0 ||
+		    jsonck_int(json_array_get(e, 1), 0, INT32_MAX, &host) < 0 ||
+		    jsonck_ipv4_read(json_array_get(e, 2), &addr) < 0 ||
+		    jsonck_int(json_array_get(e, 3), 1, 65535, &port) < 0 || t->socks[id].host >= 0)
+			return ckr_fail(
+			    r, "sockets: open[%zu]: not [id, host, address, port, fn, arg]", i);
+		s = &t->socks[id];
+		s->host = (int)host;
+		s->addr = addr;
+		s->port = htons((uint16_t)port);
+		if (ckr_fn(r, json_array_get(e, 4), &fn) < 0 ||
+		    ckr_ref(r, json_array_get(e, 5), &s->arg) < 0)
+			return -1;
+		s->fn = (dg_recv_fn)fn;
+		if (vsock_hash_room(t) < 0)
+			return ckr_fail(r, "sockets: out of memory");
+		vsock_hash_add(t, (int)id);
+		t->open++;
+	}
+	for (size_t k = 0; k < t->max; k++)
+		t->socks[k].next_free = VSOCK_UNLISTED;
+	json_array_foreach(runs, i, e)
+	{
+		if (jsonck_int(json_array_get(e, 0), 0, max - 1, &a) < 0 ||
+		    jsonck_int(json_array_get(e, 1), a, max - 1, &b) < 0)
+			return ckr_fail(r, "sockets: free[%zu]: not [first, last]", i);
+		for (id = a; id <= b; id++) {
+			if (t->socks[id].host >= 0 || t->socks[id].next_free != VSOCK_UNLISTED)
+				return ckr_fail(r, "sockets: socket %lld open or free twice",
+						(long long)id);
+			*tail = (int)id;
+			t->socks[id].next_free = -1; /* listed: the tail, so far */
+			tail = &t->socks[id].next_free;
+			n_free++;
+		}
+	}
+	*tail = -1;
+	if (n_free + t->open != t->max)
+		return ckr_fail(r, "sockets: %zu open and %zu free of %zu", t->open, n_free,
+				t->max);
+	return 0;
 }

@@ -14,6 +14,7 @@
 #ifndef NATBED_EMU_VNET_SOCK_H
 #define NATBED_EMU_VNET_SOCK_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -76,5 +77,19 @@ void vsock_close(struct vsock_table *t, int id);
 
 /* Sockets open now. */
 size_t vsock_count(const struct vsock_table *t);
+
+struct ckw;
+struct ckr;
+
+/* natbed sim checkpoints (natbed/ckpt.h): every open socket (its id,
+ * host, address, port, receiver and its argument) and the order ids are
+ * handed out next, {"max": N, "open": [[id, host, "A.B.C.D", port, fn,
+ * arg]...], "free": [[first, last]...]} (free ids in runs, in the order
+ * vsock_bind takes them). A new reference. */
+json_t *vsock_ckpt_save(const struct vsock_table *t, struct ckw *w);
+
+/* Makes t, a table of the same max with no socket open, hold j's: the
+ * same ids, the same free order. 0, or -1 (said in r). */
+int vsock_ckpt_fill(struct vsock_table *t, const json_t *j, struct ckr *r);
 
 #endif

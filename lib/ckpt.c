@@ -682,14 +682,10 @@ static int ckr_schedule(struct ckr *r, uint64_t *ids)
 	return 0;
 }
 
-int ckr_finish(struct ckr *r, char *err, size_t errlen)
+/* Fills the pointers of refs[from..n_refs). */
+static void ckr_patch(struct ckr *r, size_t from)
 {
-	size_t n_events = r->queue ? json_array_size(r->queue) : 0;
-	uint64_t *ids = calloc(n_events ? n_events : 1, sizeof(*ids));
-
-	if (!ids)
-		ckr_fail(r, "checkpoint: out of memory");
-	for (size_t i = 0; i < r->n_refs && !r->err[0]; i++) {
+	for (size_t i = from; i < r->n_refs && !r->err[0]; i++) {
 		uint64_t id = r->refs[i].id;
 		void *p = id < r->cap_objs ? r->objs[id] : NULL;
 
@@ -699,8 +695,19 @@ int ckr_finish(struct ckr *r, char *err, size_t errlen)
 		else
 			memcpy(r->refs[i].slot, &p, sizeof(p));
 	}
+}
+
+int ckr_finish(struct ckr *r, char *err, size_t errlen)
+{
+	size_t n_events = r->queue ? json_array_size(r->queue) : 0, n_refs = r->n_refs;
+	uint64_t *ids = calloc(n_events ? n_events : 1, sizeof(*ids));
+
+	if (!ids)
+		ckr_fail(r, "checkpoint: out of memory");
+	ckr_patch(r, 0);
 	if (!r->err[0] && r->queue)
 		ckr_schedule(r, ids);
+	ckr_patch(r, n_refs); /* those of the arguments the events built */
 	for (size_t i = 0; i < r->n_timers && !r->err[0]; i++) {
 		json_int_t place = r->timers[i].place;
 

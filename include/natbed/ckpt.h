@@ -26,11 +26,13 @@
  * once every object exists (objects point at each other in cycles), then
  * schedules the queue again, in its order. An event whose argument only
  * the event holds (a packet on its way) has its table entry write and
- * read that argument (save_arg, load_arg).
+ * read that argument (save_arg, load_arg); load_arg runs in ckr_finish(),
+ * every object declared by then, and may use ckr_get, ckr_ref and
+ * ckr_timer (filled after the queue).
  *
- * The writer's and the reader's first error stays (ckw_err(), ckr_err():
- * "path: problem"); every call after it does nothing, so a serialiser
- * checks once, at the end.
+ * The writer's and the reader's first error stays (said by ckw_finish()
+ * and ckr_finish(): "part: problem"); every call after it does nothing,
+ * so a serialiser checks once, at the end.
  */
 #ifndef NATBED_CKPT_H
 #define NATBED_CKPT_H

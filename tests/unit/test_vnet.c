@@ -24,10 +24,12 @@
 #include "flowtab.h"
 #include "nat.h"
 #include "pcp.h"
+#include "natbed/ckpt.h"
 #include "natbed/link.h"
 #include "natbed/sched.h"
 #include "natbed/stun.h"
 #include "natbed/topo.h"
+#include "dgram.h"
 #include "stund.h"
 #include "vnet.h"
 #include "vnet_sock.h"
@@ -1019,6 +1021,228 @@ static void test_gateway_pcp(void **state)
 	tnet_down(&n);
 }
 
+/* --- checkpoints: the network's state and its packets on their way ---------------- */
+
+#define RT_TRACE_MAX 16384
+
+/* What every receiver got, in order: "host:tag@ns " words. */
+static char rt_trace[RT_TRACE_MAX];
+
+static void rt_log(char who, uint32_t tag, natbed_time_t now)
+{
+	size_t n = strlen(rt_trace);
+
+	assert_true(n + 40 < sizeof(rt_trace));
+	snprintf(rt_trace + n, sizeof(rt_trace) - n, "%c:%u@%lld ", who, tag, (long long)now);
+}
+
+/* A host that sends tag 0, 1, ... to `to` every `every` ns, limit of them,
+ * and logs what comes back; or (limit 0) echoes what it gets. */
+struct rt_peer {
+	char who;
+	const struct dgram *d;
+	int sock;
+	struct dg_ep to;
+	natbed_time_t every;
+	uint32_t next, limit;
+	uint64_t timer;
+};
+
+static void rt_rx(void *arg, int sock, const struct dg_ep *from, const uint8_t *buf, size_t len,
+		  natbed_time_t now)
+{
+	struct rt_peer *p = arg;
+	uint32_t tag = 0;
+
+	memcpy(&tag, buf, len < 4 ? len : 4);
+	rt_log(p->who, tag, now);
+	if (!p->limit)
+		assert_int_equal(dg_send(p->d, sock, from, buf, len), 0);
+}
+
+static void rt_tick(void *arg, natbed_time_t now)
+{
+	struct rt_peer *p = arg;
+
+	(void)now;
+	p->timer = 0;
+	assert_int_equal(dg_send(p->d, p->sock, &p->to, &p->next, sizeof(p->next)), 0);
+	if (++p->next < p->limit)
+		p->timer = sched_after(p->d->s, p->every, rt_tick, p);
+}
+
+static const struct ckfn rt_fns[] = {CKFN(rt_rx), CKFN(rt_tick)};
+static const struct ckfns rt_table = CKFNS(rt, rt_fns);
+static const struct ckfns *const rt_tables[] = {&vnet_ckfns, &rt_table};
+
+static json_t *rt_peer_save(const struct rt_peer *p, struct ckw *w)
+{
+	return json_pack("{s:o,s:i,s:o,s:i,s:I,s:I,s:I,s:I,s:I,s:o}", "id", ckw_obj(w, p), "who",
+			 p->who, "d", ckw_ref(w, p->d), "sock", p->sock, "to_addr",
+			 (json_int_t)p->to.addr, "to_port", (json_int_t)p->to.port, "every",
+			 (json_int_t)p->every, "next", (json_int_t)p->next, "limit",
+			 (json_int_t)p->limit, "timer", ckw_timer(w, p->timer));
+}
+
+static void rt_peer_load(struct rt_peer *p, const json_t *j, struct ckr *r)
+{
+	memset(p, 0, sizeof(*p));
+	p->who = (char)json_integer_value(json_object_get(j, "who"));
+	p->sock = (int)json_integer_value(json_object_get(j, "sock"));
+	p->to.addr = (uint32_t)json_integer_value(json_object_get(j, "to_addr"));
+	p->to.port = (uint16_t)json_integer_value(json_object_get(j, "to_port"));
+	p->every = json_integer_value(json_object_get(j, "every"));
+	p->next = (uint32_t)json_integer_value(json_object_get(j, "next"));
+	p->limit = (uint32_t)json_integer_value(json_object_get(j, "limit"));
+	ckr_obj(r, json_object_get(j, "id"), p);
+	ckr_ref(r, json_object_get(j, "d"), &p->d);
+	ckr_timer(r, json_object_get(j, "timer"), &p->timer);
+}
+
+/* Jitter, loss, a rate limit with its queue and duplication: every part
+ * of a link's state decides what the packets after the checkpoint meet. */
+static const char *const rt_yaml =
+    "name: rt\n"
+    "seed: 7\n"
+    "internet: { link: { delay: 5ms, jitter: 3ms } }\n"
+    "hosts:\n"
+    "  a: { address: 198.51.100.1, link: { delay: 10ms, loss: 20%, dup: 10% } }\n"
+    "  b: { address: 198.51.100.2, link: { delay: 20ms, rate: 16kbit, queue-packets: 4 } }\n";
+
+struct rt_world {
+	struct tnet n;
+	struct rt_peer a, b;
+};
+
+static void rt_start(struct rt_world *w)
+{
+	tnet_up(&w->n, rt_yaml);
+	w->a = (struct rt_peer){.who = 'a',
+				.d = host(&w->n, "a"),
+				.to = ep("198.51.100.2", 7000),
+				.every = 7 * MS,
+				.limit = 150};
+	w->b = (struct rt_peer){.who = 'b', .d = host(&w->n, "b")};
+	w->a.sock = dg_open(w->a.d, &(struct dg_ep){0, 0}, NULL, rt_rx, &w->a);
+	w->b.sock = dg_open(w->b.d, &(struct dg_ep){0, htons(7000)}, NULL, rt_rx, &w->b);
+	assert_true(w->a.sock >= 0 && w->b.sock >= 0);
+	w->a.timer = sched_after(w->n.s, 0, rt_tick, &w->a);
+}
+
+static json_t *rt_save(struct rt_world *w)
+{
+	struct ckw *ck = ckw_new(rt_tables, 2);
+	json_t *q, *v, *a, *b, *j;
+	char err[256];
+
+	assert_non_null(ck);
+	q = ckw_sched(ck, w->n.s);
+	v = vnet_ckpt_save(w->n.v, ck);
+	a = rt_peer_save(&w->a, ck);
+	b = rt_peer_save(&w->b, ck);
+	j = json_pack("{s:I,s:o,s:o,s:o,s:o}", "at", (json_int_t)sched_now(w->n.s), "queue", q,
+		      "vnet", v, "a", a, "b", b);
+	if (ckw_finish(ck, err, sizeof(err)) < 0)
+		fail_msg("save: %s", err);
+	ckw_free(ck);
+	return j;
+}
+
+static int rt_load(struct rt_world *w, const json_t *j, char *err, size_t errlen)
+{
+	struct ckr *ck = ckr_new(rt_tables, 2);
+	int rc;
+
+	assert_non_null(ck);
+	tnet_up(&w->n, rt_yaml);
+	assert_int_equal(sched_pending(w->n.s), 0);
+	clock_virtual_set(&w->n.vc, json_integer_value(json_object_get(j, "at")));
+	vnet_ckpt_fill(w->n.v, json_object_get(j, "vnet"), ck);
+	rt_peer_load(&w->a, json_object_get(j, "a"), ck);
+	rt_peer_load(&w->b, json_object_get(j, "b"), ck);
+	ckr_sched(ck, w->n.s, json_object_get(j, "queue"));
+	rc = ckr_finish(ck, err, errlen);
+	ckr_free(ck);
+	return rc;
+}
+
+/* Saved at 400 ms with packets on every link, a rate queue filled and
+ * timers armed, and built again in a new network: the restored run
+ * writes the same state, and goes on to deliver the same datagrams at
+ * the same times as the run that was never stopped. */
+static void test_ckpt_round_trip(void **state)
+{
+	struct rt_world *w = calloc(2, sizeof(*w));
+	char *through = malloc(RT_TRACE_MAX), err[256];
+	size_t at_save;
+	json_t *j, *again;
+	struct vnet_stats st;
+
+	(void)state;
+	assert_non_null(w);
+	rt_trace[0] = 0;
+	rt_start(&w[0]);
+	tnet_run(&w[0].n, 400 * MS);
+	vnet_stats(w[0].n.v, &st);
+	assert_true(st.in_flight > 3); /* packets on their way to be saved */
+	j = rt_save(&w[0]);
+	at_save = strlen(rt_trace);
+	tnet_run(&w[0].n, 3 * S);
+	strcpy(through, rt_trace);
+	vnet_stats(w[0].n.v, &st);
+	assert_true(st.drops[VNET_DROP_LINK_LOSS] > 10 && st.drops[VNET_DROP_LINK_QUEUE] > 0);
+	assert_true(st.delivered > 100);
+
+	rt_trace[at_save] = 0; /* the restored run goes on from the save */
+	assert_int_equal(rt_load(&w[1], j, err, sizeof(err)), 0);
+	again = rt_save(&w[1]);
+	assert_true(json_equal(j, again));
+	tnet_run(&w[1].n, 3 * S);
+	assert_string_equal(rt_trace, through);
+
+	json_decref(again);
+	json_decref(j);
+	tnet_down(&w[0].n);
+	tnet_down(&w[1].n);
+	free(through);
+	free(w);
+}
+
+/* A file that does not fit the network is refused: another number of
+ * hosts, a socket listed open and free. */
+static void test_ckpt_refused(void **state)
+{
+	struct rt_world *w = calloc(2, sizeof(*w));
+	char err[256];
+	json_t *j;
+
+	(void)state;
+	assert_non_null(w);
+	rt_trace[0] = 0;
+	rt_start(&w[0]);
+	tnet_run(&w[0].n, 100 * MS);
+	j = rt_save(&w[0]);
+	json_array_remove(json_object_get(json_object_get(j, "vnet"), "hosts"), 1);
+	assert_int_equal(rt_load(&w[1], j, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "not a network of 2 hosts"));
+	json_decref(j);
+	sched_free(w[1].n.s); /* the restored events never run */
+	w[1].n.s = NULL;
+	vnet_free(w[1].n.v);
+	topo_free(w[1].n.t);
+
+	j = rt_save(&w[0]);
+	json_array_insert_new(
+	    json_object_get(json_object_get(json_object_get(j, "vnet"), "sockets"), "free"), 0,
+	    json_pack("[ii]", w[0].a.sock, w[0].a.sock));
+	assert_int_equal(rt_load(&w[1], j, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "open or free twice"));
+	json_decref(j);
+	tnet_down(&w[0].n);
+	tnet_down(&w[1].n);
+	free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1038,6 +1262,8 @@ int main(void)
 	    cmocka_unit_test(test_ephemeral),
 	    cmocka_unit_test(test_limits),
 	    cmocka_unit_test(test_speed),
+	    cmocka_unit_test(test_ckpt_round_trip),
+	    cmocka_unit_test(test_ckpt_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
