@@ -468,7 +468,8 @@ static int sim_checkpoint(struct sim *x)
 
 	sim_point(x, &pt);
 	if (engines && head.settings)
-		rc = sim_ckpt_write(x->ckpt_path, &head, &pt, engines, x->err, sizeof(x->err));
+		rc =
+		    sim_ckpt_write(x->ckpt_path, &head, &pt, engines, NULL, x->err, sizeof(x->err));
 	else
 		snprintf(x->err, sizeof(x->err), "%s: out of memory", x->ckpt_path);
 	json_decref(engines);

@@ -2,6 +2,7 @@
 #include "sim_ckpt.h"
 
 #include <errno.h>
+#include <math.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -9,6 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "results.h"
 
 #ifndef NATBED_VERSION
 #define NATBED_VERSION "unknown"
@@ -127,7 +130,8 @@ int sim_ckpt_probe(const char *path, char *err, size_t errlen)
 }
 
 int sim_ckpt_write(const char *path, const struct sim_ckpt_head *head,
-		   const struct sim_ckpt_point *pt, const json_t *engines, char *err, size_t errlen)
+		   const struct sim_ckpt_point *pt, const json_t *engines, const json_t *state,
+		   char *err, size_t errlen)
 {
 	json_t *all = json_pack(
 	    "{s:i,s:s,s:s,s:s,s:s%,s:O,s:o,s:o,s:o,s:O}", "natbed_sim_checkpoint", SIM_CKPT_FORMAT,
@@ -135,6 +139,11 @@ int sim_ckpt_write(const char *path, const struct sim_ckpt_head *head,
 	    head->topology_file, "topology_yaml", head->yaml, head->yaml_len, "settings",
 	    head->settings, "seed", sim_u64(head->seed), "at_ns", sim_u64((uint64_t)pt->at_ns),
 	    "progress", sim_point_json(pt), "engines", engines);
+
+	if (all && state && json_object_set(all, "state", (json_t *)state) < 0) {
+		json_decref(all);
+		all = NULL;
+	}
 	char tmp[SIM_CKPT_TMP_MAX];
 	FILE *f = NULL;
 	int e = 0;
@@ -194,13 +203,15 @@ int sim_ckpt_load(const char *path, struct sim_ckpt *ck, char *err, size_t errle
 	ck->topology_file = json_string_value(json_object_get(ck->root, "topology_file"));
 	ck->settings = json_object_get(ck->root, "settings");
 	ck->engines = json_object_get(ck->root, "engines");
-	if (!ck->yaml || !ck->topology_file || !json_is_object(ck->settings) ||
-	    !json_is_object(ck->engines) || sim_get_u64(ck->root, "seed", &ck->seed) < 0 ||
+	ck->state = json_object_get(ck->root, "state");
+	if ((ck->state && !json_is_object(ck->state)) || !ck->yaml || !ck->topology_file ||
+	    !json_is_object(ck->settings) || !json_is_object(ck->engines) ||
+	    sim_get_u64(ck->root, "seed", &ck->seed) < 0 ||
 	    sim_get_u64(ck->root, "at_ns", &at) < 0 || at > (uint64_t)INT64_MAX ||
 	    sim_point_read(json_object_get(ck->root, "progress"), &ck->pt) < 0) {
 		snprintf(err, errlen,
 			 "%s: a part is missing or malformed (topology_yaml, topology_file, "
-			 "settings, seed, at_ns, progress, engines)",
+			 "settings, seed, at_ns, progress, engines, state)",
 			 path);
 		goto fail;
 	}
@@ -272,4 +283,128 @@ int sim_ckpt_verify(const struct sim_ckpt *ck, const char *path, const struct si
 		 "build, or of another file",
 		 path, what, (double)ck->pt.at_ns / NATBED_NS_PER_S);
 	return -1;
+}
+
+/* --- the attempts so far ----------------------------------------------------- */
+
+static json_t *sim_str(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+/* A real, exactly (jansson writes 17 digits); NAN as null. */
+static json_t *sim_real(double x)
+{
+	return isnan(x) ? json_null() : json_real(x);
+}
+
+static json_t *sim_attempt_json(const struct res_attempt *a)
+{
+	json_t *tried = json_array();
+
+	for (size_t i = 0; tried && i < a->n_tried; i++) {
+		const struct res_try *t = &a->tried[i];
+
+		if (json_array_append_new(tried, json_pack("[sboo]", t->method, t->success,
+							   sim_real(t->ms), sim_str(t->reason))) <
+		    0) {
+			json_decref(tried);
+			return NULL;
+		}
+	}
+	return json_pack("[ssssoboooooooooooo]", a->a, a->b, a->nat_a, a->nat_b, sim_str(a->method),
+			 a->success, sim_real(a->setup_ms), sim_real(a->rtt_ms), sim_real(a->loss),
+			 sim_str(a->path), sim_str(a->local), sim_str(a->remote),
+			 sim_str(a->reason), json_real(a->t_s), sim_real(a->auth_ms),
+			 sim_str(a->gate), sim_str(a->trust), tried);
+}
+
+json_t *sim_ckpt_attempts(struct results *r)
+{
+	size_t n = results_n_attempts(r);
+	json_t *all = json_array();
+
+	for (size_t i = 0; all && i < n; i++) {
+		const struct res_attempt *a = results_attempt(r, i);
+
+		if (!a || json_array_append_new(all, sim_attempt_json(a)) < 0) {
+			json_decref(all);
+			return NULL;
+		}
+	}
+	return all;
+}
+
+/* j as a string or null into *out (NULL). 0, or -1. */
+static int sim_str_read(const json_t *j, const char **out)
+{
+	if (!json_is_null(j) && !json_is_string(j))
+		return -1;
+	*out = json_string_value(j);
+	return 0;
+}
+
+/* j as a real or null (NAN) into *out. 0, or -1. */
+static int sim_real_read(const json_t *j, double *out)
+{
+	if (!json_is_null(j) && !json_is_number(j))
+		return -1;
+	*out = json_is_null(j) ? NAN : json_number_value(j);
+	return 0;
+}
+
+int sim_ckpt_attempts_add(struct results *r, const json_t *all, char *err, size_t errlen)
+{
+	struct res_try tried[RESULTS_TRIES_MAX];
+	const json_t *e;
+	size_t i;
+
+	if (!json_is_array(all)) {
+		snprintf(err, errlen, "state.attempts: not a list");
+		return -1;
+	}
+	json_array_foreach(all, i, e)
+	{
+		const json_t *tl = json_array_get(e, 17), *t;
+		struct res_attempt a = {.tried = tried};
+		size_t k;
+		int bad = json_array_size(e) != 18 || !json_is_array(tl) ||
+			  json_array_size(tl) > RESULTS_TRIES_MAX ||
+			  !json_is_boolean(json_array_get(e, 5)) ||
+			  !json_is_number(json_array_get(e, 13));
+
+		a.a = json_string_value(json_array_get(e, 0));
+		a.b = json_string_value(json_array_get(e, 1));
+		a.nat_a = json_string_value(json_array_get(e, 2));
+		a.nat_b = json_string_value(json_array_get(e, 3));
+		a.success = json_is_true(json_array_get(e, 5));
+		a.t_s = json_number_value(json_array_get(e, 13));
+		bad = bad || sim_str_read(json_array_get(e, 4), &a.method) < 0 ||
+		      sim_real_read(json_array_get(e, 6), &a.setup_ms) < 0 ||
+		      sim_real_read(json_array_get(e, 7), &a.rtt_ms) < 0 ||
+		      sim_real_read(json_array_get(e, 8), &a.loss) < 0 ||
+		      sim_str_read(json_array_get(e, 9), &a.path) < 0 ||
+		      sim_str_read(json_array_get(e, 10), &a.local) < 0 ||
+		      sim_str_read(json_array_get(e, 11), &a.remote) < 0 ||
+		      sim_str_read(json_array_get(e, 12), &a.reason) < 0 ||
+		      sim_real_read(json_array_get(e, 14), &a.auth_ms) < 0 ||
+		      sim_str_read(json_array_get(e, 15), &a.gate) < 0 ||
+		      sim_str_read(json_array_get(e, 16), &a.trust) < 0;
+		json_array_foreach(tl, k, t)
+		{
+			if (bad)
+				break;
+			tried[k].method = json_string_value(json_array_get(t, 0));
+			tried[k].success = json_is_true(json_array_get(t, 1));
+			bad = json_array_size(t) != 4 || !json_is_boolean(json_array_get(t, 1)) ||
+			      sim_real_read(json_array_get(t, 2), &tried[k].ms) < 0 ||
+			      sim_str_read(json_array_get(t, 3), &tried[k].reason) < 0;
+		}
+		a.n_tried = json_array_size(tl);
+		if (bad || results_add_attempt(r, &a) < 0) {
+			snprintf(err, errlen, "state.attempts[%zu]: malformed", i);
+			return -1;
+		}
+	}
+	return 0;
 }

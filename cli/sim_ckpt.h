@@ -47,7 +47,7 @@
 
 #include "natbed/clock.h"
 
-#define SIM_CKPT_FORMAT 2 /* 2: attempts folded as values (sim_ckpt_fold_u64) */
+#define SIM_CKPT_FORMAT 3 /* 3: the whole state, when every part could be written */
 
 /* Where a simulation stands at at_ns, besides its engines. */
 struct sim_ckpt_point {
@@ -75,11 +75,11 @@ struct sim_ckpt_head {
  * with "PATH: cannot write: why" in err. */
 int sim_ckpt_probe(const char *path, char *err, size_t errlen);
 
-/* Writes head, pt and engines (borrowed) to path. 0, or -1 with "PATH:
- * problem" in err. */
+/* Writes head, pt, engines and state (borrowed; NULL: none, a restore
+ * replays) to path. 0, or -1 with "PATH: problem" in err. */
 int sim_ckpt_write(const char *path, const struct sim_ckpt_head *head,
-		   const struct sim_ckpt_point *pt, const json_t *engines, char *err,
-		   size_t errlen);
+		   const struct sim_ckpt_point *pt, const json_t *engines, const json_t *state,
+		   char *err, size_t errlen);
 
 /* A checkpoint read back. */
 struct sim_ckpt {
@@ -90,6 +90,7 @@ struct sim_ckpt {
 	uint64_t seed;
 	struct sim_ckpt_point pt;
 	const json_t *engines;
+	const json_t *state; /* the whole state, or NULL: a restore replays */
 };
 
 /* Reads and checks path's format. 0, or -1 with "PATH: problem" in err. */
@@ -102,6 +103,16 @@ void sim_ckpt_free(struct sim_ckpt *ck);
  * to 120.000 s ..."). */
 int sim_ckpt_verify(const struct sim_ckpt *ck, const char *path, const struct sim_ckpt_point *pt,
 		    const json_t *engines, char *err, size_t errlen);
+
+struct results;
+
+/* The attempts r holds, in the files' order, every value exact (NAN as
+ * null): a new reference, NULL on ENOMEM. */
+json_t *sim_ckpt_attempts(struct results *r);
+/* Adds them to r in that order (an empty run of the same topology): its
+ * files come out as the first run's did. 0, or -1 with the problem in
+ * err. */
+int sim_ckpt_attempts_add(struct results *r, const json_t *all, char *err, size_t errlen);
 
 /* A running digest of attempts: h folded with a record's bytes. */
 uint64_t sim_ckpt_fold(uint64_t h, const void *buf, size_t len);

@@ -360,3 +360,60 @@ size_t sim_pool_clones(const struct sim_pool *p)
 {
 	return p->clones;
 }
+
+/* --- checkpoints ------------------------------------------------------------ */
+
+/* n sizes (or ints with ints) as a JSON array. */
+static json_t *pool_array(const size_t *z, const int *v, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < n; i++)
+		if (json_array_append_new(a, json_integer(z ? (json_int_t)z[i] : v[i])) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
+}
+
+json_t *sim_pool_ckpt_save(const struct sim_pool *p)
+{
+	return json_pack("{s:o,s:o,s:o}", "free", pool_array(NULL, p->free_clone, p->clones),
+			 "head", pool_array(p->head, NULL, p->n_hosts), "n_free",
+			 pool_array(p->n_free, NULL, p->n_hosts));
+}
+
+int sim_pool_ckpt_fill(struct sim_pool *p, const json_t *j, char *err, size_t errlen)
+{
+	const json_t *fr = json_object_get(j, "free"), *head = json_object_get(j, "head"),
+		     *n_free = json_object_get(j, "n_free");
+	size_t i;
+
+	if (json_array_size(fr) != p->clones || json_array_size(head) != p->n_hosts ||
+	    json_array_size(n_free) != p->n_hosts) {
+		snprintf(err, errlen, "pool: not %zu clones of %zu sites", p->clones, p->n_hosts);
+		return -1;
+	}
+	for (i = 0; i < p->n_hosts; i++) {
+		json_int_t hd = json_integer_value(json_array_get(head, i));
+		json_int_t nf = json_integer_value(json_array_get(n_free, i));
+
+		if (hd < 0 || nf < 0 || (p->count[i] ? (size_t)hd >= p->count[i] : hd != 0) ||
+		    (size_t)nf > p->count[i]) {
+			snprintf(err, errlen, "pool: site %zu: head or n_free out of range", i);
+			return -1;
+		}
+		p->head[i] = (size_t)hd;
+		p->n_free[i] = (size_t)nf;
+	}
+	for (i = 0; i < p->clones; i++) {
+		json_int_t c = json_integer_value(json_array_get(fr, i));
+
+		if (c < (json_int_t)p->n_hosts || c >= (json_int_t)(p->n_hosts + p->clones)) {
+			snprintf(err, errlen, "pool: free[%zu]: not a clone", i);
+			return -1;
+		}
+		p->free_clone[i] = (int)c;
+	}
+	return 0;
+}

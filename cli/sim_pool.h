@@ -20,6 +20,7 @@
 #ifndef NATBED_CLI_SIM_POOL_H
 #define NATBED_CLI_SIM_POOL_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -57,5 +58,14 @@ int sim_pool_nat_of(const struct sim_pool *p, int n);
 
 /* Clones made, in all. */
 size_t sim_pool_clones(const struct sim_pool *p);
+
+/* natbed sim checkpoints: which clones are free now, in the order they
+ * are taken ({"free": [clone...], "head": [...], "n_free": [...]}, per
+ * site). The rest follows from the topology and the seed. A new
+ * reference, NULL on ENOMEM. */
+json_t *sim_pool_ckpt_save(const struct sim_pool *p);
+/* Makes p (new from the same topology and peaks) take its clones as j
+ * says. 0, or -1 with the problem in err. */
+int sim_pool_ckpt_fill(struct sim_pool *p, const json_t *j, char *err, size_t errlen);
 
 #endif

@@ -513,7 +513,7 @@ static void test_ckpt(void **state)
 	pt.digest = sim_ckpt_fold(sim_ckpt_fold(0, "a", 1), "b", 1);
 	assert_true((fd = mkstemp(path)) >= 0);
 	close(fd);
-	assert_int_equal(sim_ckpt_write(path, &head, &pt, engines, err, sizeof(err)), 0);
+	assert_int_equal(sim_ckpt_write(path, &head, &pt, engines, NULL, err, sizeof(err)), 0);
 	assert_int_equal(sim_ckpt_load(path, &ck, err, sizeof(err)), 0);
 	assert_int_equal(ck.pt.at_ns, 12 * S);
 	assert_int_equal(ck.pt.events, 99);
@@ -534,14 +534,14 @@ static void test_ckpt(void **state)
 	assert_non_null(strstr(err, "engines.nats.office.made_up differs"));
 	sim_ckpt_free(&ck);
 	/* not a checkpoint */
-	assert_int_equal(sim_ckpt_write(path, &head, &pt, engines, err, sizeof(err)), 0);
+	assert_int_equal(sim_ckpt_write(path, &head, &pt, engines, NULL, err, sizeof(err)), 0);
 	json_decref(head.settings);
 	json_decref(engines);
 	fd = open(path, O_WRONLY | O_TRUNC);
 	assert_true(write(fd, "{\"natbed_sim_checkpoint\": 1}", 28) == 28);
 	close(fd);
 	assert_int_equal(sim_ckpt_load(path, &ck, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "not a natbed sim checkpoint of format 2"));
+	assert_non_null(strstr(err, "not a natbed sim checkpoint of format 3"));
 	/* the digest folds values byte by byte, least significant first, and
 	 * strings with their terminating 0 ("-" for none) */
 	assert_true(sim_ckpt_fold_u64(0, 0x0807060504030201ull) ==
@@ -551,6 +551,120 @@ static void test_ckpt(void **state)
 		    sim_ckpt_fold_str(sim_ckpt_fold_str(7, "a"), "b"));
 	unlink(path);
 	world_down(&w);
+}
+
+/* A pool's free clones written and read back: the copy hands out the
+ * same clones in the same order; a clone that is not one is refused. */
+static void test_pool_ckpt(void **state)
+{
+	uint32_t peak[16] = {0};
+	struct sim_pool *p[2];
+	struct world w[2];
+	char err[TOPO_ERR_MAX];
+	json_t *j;
+	int alice;
+
+	(void)state;
+	for (int i = 0; i < 2; i++) {
+		world_load(&w[i], topo_yaml);
+		alice = host(&w[i], "alice");
+		peak[alice] = 3;
+		peak[host(&w[i], "bob")] = 2;
+		if (sim_pool_new(w[i].t, peak, &p[i], err, sizeof(err)) < 0)
+			fail_msg("pool: %s", err);
+	}
+	alice = host(&w[0], "alice");
+	sim_pool_take(p[0], alice);
+	sim_pool_take(p[0], alice);
+	sim_pool_give(p[0], host(&w[0], "alice--1"));
+	sim_pool_take(p[0], host(&w[0], "bob"));
+	j = sim_pool_ckpt_save(p[0]);
+	assert_non_null(j);
+	assert_int_equal(sim_pool_ckpt_fill(p[1], j, err, sizeof(err)), 0);
+	for (int k = 0; k < 4; k++) {
+		int site = k % 2 ? alice : host(&w[0], "bob");
+
+		assert_int_equal(sim_pool_take(p[1], site), sim_pool_take(p[0], site));
+	}
+	json_array_set_new(json_object_get(j, "free"), 0, json_integer(alice));
+	assert_int_equal(sim_pool_ckpt_fill(p[1], j, err, sizeof(err)), -1);
+	assert_string_equal(err, "pool: free[0]: not a clone");
+	json_decref(j);
+	for (int i = 0; i < 2; i++) {
+		sim_pool_free(p[i]);
+		world_down(&w[i]);
+	}
+}
+
+/* The attempts so far, written exactly and added again: unknown values
+ * (NAN) stay unknown, every try and string comes back, and the copy
+ * writes the same. */
+static void test_ckpt_attempts(void **state)
+{
+	struct res_try tried[2] = {{.method = "direct", .ms = NAN, .reason = "timeout"},
+				   {.method = "punch", .success = true, .ms = 12.345}};
+	struct res_attempt a[2] = {
+	    {.a = "alice",
+	     .b = "bob",
+	     .nat_a = "full-cone",
+	     .nat_b = "symmetric",
+	     .success = true,
+	     .setup_ms = 1.0 / 3,
+	     .rtt_ms = 20.5,
+	     .loss = 0,
+	     .path = "direct",
+	     .local = "198.51.100.1:4000",
+	     .remote = "203.0.113.1:5000",
+	     .tried = tried,
+	     .n_tried = 2,
+	     .t_s = 0.1,
+	     .auth_ms = NAN},
+	    {.a = "bob",
+	     .b = "alice",
+	     .nat_a = "symmetric",
+	     .nat_b = "full-cone",
+	     .method = "relay",
+	     .setup_ms = NAN,
+	     .rtt_ms = NAN,
+	     .loss = NAN,
+	     .path = "none",
+	     .reason = "gate: denied",
+	     .t_s = 0.1,
+	     .auth_ms = 250.125,
+	     .gate = "denied",
+	     .trust = "untrusted"},
+	};
+	struct results *r = results_new("simtest", 9, 0), *copy = results_new("simtest", 9, 0);
+	const struct res_attempt *back;
+	char err[256];
+	json_t *j, *again;
+
+	(void)state;
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(results_add_attempt(r, &a[i]), 0);
+	j = sim_ckpt_attempts(r);
+	assert_non_null(j);
+	assert_int_equal(sim_ckpt_attempts_add(copy, j, err, sizeof(err)), 0);
+	again = sim_ckpt_attempts(copy);
+	assert_true(json_equal(j, again));
+	assert_int_equal(results_n_attempts(copy), 2);
+	back = results_attempt(copy, 0);
+	assert_string_equal(back->a, "alice");
+	assert_true(back->setup_ms == results_attempt(r, 0)->setup_ms); /* exact */
+	assert_true(isnan(back->auth_ms));
+	assert_int_equal(back->n_tried, 2);
+	assert_true(isnan(back->tried[0].ms));
+	assert_string_equal(back->tried[1].method, "punch");
+	back = results_attempt(copy, 1);
+	assert_string_equal(back->trust, "untrusted");
+	assert_true(isnan(back->setup_ms));
+	json_array_set_new(json_array_get(j, 1), 5, json_string("yes"));
+	assert_int_equal(sim_ckpt_attempts_add(copy, j, err, sizeof(err)), -1);
+	assert_string_equal(err, "state.attempts[1]: malformed");
+	json_decref(again);
+	json_decref(j);
+	results_free(copy);
+	results_free(r);
 }
 
 /* --- the statistical check ------------------------------------------------- */
@@ -702,6 +816,7 @@ int main(void)
 	    cmocka_unit_test(test_pool),	 cmocka_unit_test(test_pool_one_nat),
 	    cmocka_unit_test(test_pool_refused), cmocka_unit_test(test_conn_unknown_method),
 	    cmocka_unit_test(test_ckpt),	 cmocka_unit_test(test_punch_loss_wilson),
+	    cmocka_unit_test(test_pool_ckpt),	 cmocka_unit_test(test_ckpt_attempts),
 	};
 
 	log_init("test_sim", LOG_LVL_ERROR);
