@@ -7,6 +7,7 @@
 #ifndef NATBED_EMU_ENGINES_H
 #define NATBED_EMU_ENGINES_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 #include "firewall.h"
@@ -50,5 +51,28 @@ struct nat *engines_nat(const struct engines *e, const char *name);
 const struct pcp_counters *engines_pcp(const struct engines *e, const char *name);
 struct fw *engines_firewall(const struct engines *e, const char *name);
 struct gate *engines_gate(const struct engines *e, const char *name);
+
+/* --- natbed sim checkpoints (natbed/ckpt.h) ------------------------------- */
+
+struct ckw;
+struct ckr;
+struct ckfns;
+
+/* Every engine of e, exact (nat_ckpt_save(), fw_ckpt_save(),
+ * gate_ckpt_save()), with each NAT's PCP counters: {nats:[{name, nat,
+ * pcp, fw, gate}], hosts:[{index, name, fw, gate}]}, the hosts listed
+ * only where they have a firewall or a gate. Write the scheduler's
+ * queue first (ckw_sched()). A new reference, NULL on error (said in
+ * w). */
+json_t *engines_ckpt_save(const struct engines *e, struct ckw *w);
+/* Fills the engines of e, as engines_open() made them from the same
+ * topology on a scheduler at the checkpoint's time, with j's state.
+ * Nothing is scheduled; the timers are filled at ckr_finish(). 0, or -1
+ * with the problem in r. */
+int engines_ckpt_fill(struct engines *e, const json_t *j, struct ckr *r);
+/* The tables of the functions the engines give the scheduler: nat_ckfns,
+ * fw_ckfns and gate_ckfns (the gates' reply is their owner's). */
+#define ENGINES_CKFNS_N 3
+extern const struct ckfns *const engines_ckfns[ENGINES_CKFNS_N];
 
 #endif

@@ -2,6 +2,7 @@
 
 #include "icmpgen.h"
 #include "icmpq.h"
+#include "natbed/ckpt.h"
 #include "tcpst.h"
 
 #include <arpa/inet.h>
@@ -9,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
 
 /* IP protocol numbers of enum topo_fw_proto (0: any). */
 static const uint8_t fw_proto_num[] = {
@@ -521,3 +521,8 @@ size_t fw_reject_build(const struct ip_view *v, uint8_t *out, size_t cap)
 	/* RFC 1812 §5.2.7.1: the packet was filtered */
 	return icmpgen_error(v, ICMP_UNREACH, ICMP_UNREACH_FILTERED, v->ip->dst, out, cap);
 }
+
+/* --- natbed sim checkpoints: what the scheduler may call (fw_ctl.c writes) --- */
+
+static const struct ckfn fw_fns[] = {CKFN(fw_expiry_cb)};
+const struct ckfns fw_ckfns = CKFNS(fw, fw_fns);

@@ -112,6 +112,27 @@ struct fw *fw_restore_prepare(const struct fw *fw, const json_t *j, natbed_time_
 			      size_t errlen);
 void fw_adopt(struct fw *fw, struct fw *fresh);
 
+/* --- natbed sim checkpoints (natbed/ckpt.h) ------------------------------- */
+
+struct ckw;
+struct ckr;
+struct ckfns;
+
+/* fw whole and exact, for a restore that goes on event for event: every
+ * flow (declared: its expiry event points at it) with its expiry timer,
+ * in chain order, expired ones not yet freed too; fragment records, the
+ * last rule, counters. Times relative to the scheduler's now (which a
+ * restore finds again). Write the scheduler's queue first (ckw_sched()).
+ * A new reference, NULL on error (said in w). */
+json_t *fw_ckpt_save(const struct fw *fw, struct ckw *w);
+/* Fills fw, as fw_new() made it on a scheduler at the checkpoint's time
+ * (the same rules), with j's state: nothing is scheduled, the expiry
+ * timers are filled at ckr_finish(). 0, or -1 with the problem in r (fw
+ * may hold a part of it: free it). */
+int fw_ckpt_fill(struct fw *fw, const json_t *j, struct ckr *r);
+/* The functions a firewall gives the scheduler. */
+extern const struct ckfns fw_ckfns;
+
 /* Builds the answer to a rejected packet v into out[cap]: for TCP a RST
  * (RFC 9293 §3.10.7.1), for anything else an ICMP destination unreachable,
  * code 13 "communication administratively prohibited" (RFC 1812 §5.2.7.1),

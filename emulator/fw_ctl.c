@@ -10,7 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "natbed/ckpt.h"
 #include "natbed/jsonck.h"
+
+#define FW_TIME_MAX (((json_int_t)1) << 62) /* how long ago an expired thing may have ended */
 
 /* --- statistics ---------------------------------------------------------- */
 
@@ -253,15 +256,14 @@ static int fw_counters_read(struct fw *fw, const json_t *j)
 	return 0;
 }
 
-/* One flow into fw, expiring relative to now. 0 or -1. */
-static int fw_flow_read(struct fw *fw, const json_t *j, natbed_time_t now)
+/* A flow's fields from j into f, its expiry relative to now; live: it
+ * must not have expired yet. 0 or -1. */
+static int fw_flow_fields_read(const json_t *j, natbed_time_t now, bool live, struct fw_flow *f)
 {
 	const json_t *tcp = json_object_get(j, "tcp");
 	const char *dir = json_string_value(json_object_get(j, "dir"));
 	json_int_t proto, sport, dport, state, heard, exp;
-	struct fw_flow *f;
 	struct fw_tuple t = {0};
-	bool reply;
 
 	if (jsonck_int(json_object_get(j, "proto"), 0, 255, &proto) < 0 ||
 	    jsonck_ipv4_read(json_object_get(j, "src"), &t.src) < 0 ||
@@ -274,15 +276,14 @@ static int fw_flow_read(struct fw *fw, const json_t *j, natbed_time_t now)
 	    jsonck_int(json_array_get(tcp, 0), TCPST_NONE, TCPST_CLOSING, &state) < 0 ||
 	    jsonck_int(json_array_get(tcp, 1), 0, TCPST_A | TCPST_B, &heard) < 0 ||
 	    /* no flow lives longer than an established TCP connection */
-	    jsonck_int(json_object_get(j, "expires_in_ns"), 1, FW_TCP_ESTABLISHED_NS, &exp) < 0)
+	    jsonck_int(json_object_get(j, "expires_in_ns"), live ? 1 : -FW_TIME_MAX,
+		       FW_TCP_ESTABLISHED_NS, &exp) < 0)
 		return -1;
 	t.proto = (uint8_t)proto;
 	t.sport = htons((uint16_t)sport);
 	t.dport = htons((uint16_t)dport);
 	t.ports = json_is_true(json_object_get(j, "ports"));
-	if ((t.ports && t.proto != IPPROTO_UDP_ && t.proto != IPPROTO_TCP_) ||
-	    fw->c.flows_active >= FW_FLOWS_MAX || fw_flow_find(fw, &t, now, &reply) ||
-	    !(f = calloc(1, sizeof(*f))))
+	if (t.ports && t.proto != IPPROTO_UDP_ && t.proto != IPPROTO_TCP_)
 		return -1;
 	f->t = t;
 	f->dir = strcmp(dir, "in") == 0 ? FW_DIR_IN : FW_DIR_OUT;
@@ -290,6 +291,19 @@ static int fw_flow_read(struct fw *fw, const json_t *j, natbed_time_t now)
 	f->tcp.state = (uint8_t)state;
 	f->tcp.heard = (uint8_t)heard;
 	f->expires = now + exp;
+	return 0;
+}
+
+/* One flow into fw, expiring relative to now. 0 or -1. */
+static int fw_flow_read(struct fw *fw, const json_t *j, natbed_time_t now)
+{
+	struct fw_flow t = {0}, *f;
+	bool reply;
+
+	if (fw_flow_fields_read(j, now, true, &t) < 0 || fw->c.flows_active >= FW_FLOWS_MAX ||
+	    fw_flow_find(fw, &t.t, now, &reply) || !(f = calloc(1, sizeof(*f))))
+		return -1;
+	*f = t;
 	if (fw_flow_insert(fw, f) < 0) {
 		free(f);
 		return -1;
@@ -310,14 +324,15 @@ static int fw_verdict_read(const json_t *j, uint8_t *out)
 	return -1;
 }
 
-/* One fragment record into its slot. 0 or -1. */
-static int fw_frag_read(struct fw *fw, const json_t *j, natbed_time_t now)
+/* One fragment record into its slot (a free one when live: it must not
+ * have expired yet). 0 or -1. */
+static int fw_frag_fields_read(struct fw *fw, const json_t *j, natbed_time_t now, bool live)
 {
 	json_int_t slot, id, proto, rule, exp;
 	struct fw_frag fr = {0};
 
 	if (jsonck_int(json_object_get(j, "slot"), 0, FW_FRAGS - 1, &slot) < 0 ||
-	    fw->frags[slot].expires > now ||
+	    (live && fw->frags[slot].expires > now) ||
 	    jsonck_ipv4_read(json_object_get(j, "src"), &fr.src) < 0 ||
 	    jsonck_ipv4_read(json_object_get(j, "dst"), &fr.dst) < 0 ||
 	    jsonck_int(json_object_get(j, "id"), 0, 65535, &id) < 0 ||
@@ -325,7 +340,8 @@ static int fw_frag_read(struct fw *fw, const json_t *j, natbed_time_t now)
 	    fw_verdict_read(json_object_get(j, "verdict"), &fr.verdict) < 0 ||
 	    jsonck_int(json_object_get(j, "rule"), FW_RULE_ESTABLISHED,
 		       (json_int_t)fw->cfg.n_rules - 1, &rule) < 0 ||
-	    jsonck_int(json_object_get(j, "expires_in_ns"), 1, FW_FRAG_TIMEOUT_NS, &exp) < 0)
+	    jsonck_int(json_object_get(j, "expires_in_ns"), live ? 1 : -FW_TIME_MAX,
+		       FW_FRAG_TIMEOUT_NS, &exp) < 0)
 		return -1;
 	fr.id = htons((uint16_t)id);
 	fr.proto = (uint8_t)proto;
@@ -333,6 +349,11 @@ static int fw_frag_read(struct fw *fw, const json_t *j, natbed_time_t now)
 	fr.expires = now + exp;
 	fw->frags[slot] = fr;
 	return 0;
+}
+
+static int fw_frag_read(struct fw *fw, const json_t *j, natbed_time_t now)
+{
+	return fw_frag_fields_read(fw, j, now, true);
 }
 
 struct fw *fw_restore_prepare(const struct fw *fw, const json_t *j, natbed_time_t now, char *err,
@@ -403,4 +424,105 @@ void fw_adopt(struct fw *fw, struct fw *fresh)
 	fw_repoint(fw);
 	fw_repoint(fresh);
 	fw_free(fresh);
+}
+
+/* --- natbed sim checkpoints: exact, with the scheduler's events ---------- */
+
+json_t *fw_ckpt_save(const struct fw *fw, struct ckw *w)
+{
+	natbed_time_t now;
+	json_t *flows = json_array(), *frags = json_array(), *j;
+	static const struct fw_frag none;
+	const struct fw_flow *f;
+	unsigned i;
+
+	if (!fw->s) {
+		json_decref(flows);
+		json_decref(frags);
+		ckw_fail(w, "firewall: no scheduler, no time to save at");
+		return NULL;
+	}
+	now = sched_now(fw->s);
+	/* chain by chain, each in its order, the expired ones not yet freed
+	 * too (they count as active until a lookup meets them) */
+	for (i = 0; i < FW_BUCKETS; i++)
+		for (f = fw->buckets[i]; f; f = f->hnext) {
+			json_t *jf = fw_flow_ckpt(f, now);
+
+			json_object_set_new(jf, "id", ckw_obj(w, f));
+			json_object_set_new(jf, "ev", ckw_timer(w, f->expiry_ev));
+			json_array_append_new(flows, jf);
+		}
+	for (i = 0; i < FW_FRAGS; i++)
+		if (memcmp(&fw->frags[i], &none, sizeof(none)) != 0)
+			json_array_append_new(frags, fw_frag_ckpt(&fw->frags[i], i, now));
+	j = json_pack("{s:o,s:I,s:o,s:o,s:I,s:i,s:o,s:o,s:i}", "id", ckw_obj(w, fw), "at",
+		      (json_int_t)now, "config", fw_cfg_json(&fw->cfg), "counters",
+		      fw_counters_ckpt(fw), "flows_active", (json_int_t)fw->c.flows_active, "last",
+		      fw->last, "flows", flows, "frags", frags, "frag_next", (int)fw->frag_next);
+	if (!j)
+		ckw_fail(w, "firewall: out of memory, or a field the writer refused");
+	return j;
+}
+
+/* One flow of the checkpoint, at the tail of its chain. */
+static int fw_flow_fill(struct fw *fw, const json_t *j, struct ckr *r, natbed_time_t now, size_t k)
+{
+	struct fw_flow *f = calloc(1, sizeof(*f)), **pp;
+
+	if (!f)
+		return ckr_fail(r, "firewall: out of memory");
+	if (fw_flow_fields_read(j, now, false, f) < 0 || fw->c.flows_active >= FW_FLOWS_MAX) {
+		free(f);
+		return ckr_fail(r, "firewall: flows[%zu]: invalid, or too many", k);
+	}
+	f->fw = fw;
+	for (pp = &fw->buckets[fw_hash(&f->t)]; *pp; pp = &(*pp)->hnext)
+		;
+	*pp = f;
+	fw->c.flows_active++;
+	if (ckr_obj(r, json_object_get(j, "id"), f) < 0 ||
+	    ckr_timer(r, json_object_get(j, "ev"), &f->expiry_ev) < 0)
+		return -1;
+	return 0;
+}
+
+int fw_ckpt_fill(struct fw *fw, const json_t *j, struct ckr *r)
+{
+	const json_t *flows = json_object_get(j, "flows"), *frags = json_object_get(j, "frags");
+	json_int_t at, next, last, active;
+	natbed_time_t now;
+	char err[192];
+	size_t i;
+
+	if (!fw->s)
+		return ckr_fail(r, "firewall: no scheduler");
+	now = sched_now(fw->s);
+	if (!json_is_object(j))
+		return ckr_fail(r, "firewall: not an object");
+	if (fw_fits(fw, j, err, sizeof(err)) < 0)
+		return ckr_fail(r, "firewall: %s", err);
+	if (fw->c.flows_active)
+		return ckr_fail(r, "firewall: filled when it holds flows already");
+	if (jsonck_int(json_object_get(j, "at"), INT64_MIN, INT64_MAX, &at) < 0 || at != now)
+		return ckr_fail(r, "firewall: at: not the scheduler's time");
+	if (!json_is_array(flows) || !json_is_array(frags) ||
+	    jsonck_int(json_object_get(j, "frag_next"), 0, FW_FRAGS - 1, &next) < 0 ||
+	    jsonck_int(json_object_get(j, "last"), FW_RULE_ESTABLISHED,
+		       (json_int_t)fw->cfg.n_rules - 1, &last) < 0 ||
+	    jsonck_int(json_object_get(j, "flows_active"), 0, FW_FLOWS_MAX, &active) < 0 ||
+	    (size_t)active != json_array_size(flows))
+		return ckr_fail(r,
+				"firewall: flows, frags, frag_next, last or flows_active: invalid");
+	if (fw_counters_read(fw, json_object_get(j, "counters")) < 0)
+		return ckr_fail(r, "firewall: counters: missing or invalid");
+	for (i = 0; i < json_array_size(flows); i++)
+		if (fw_flow_fill(fw, json_array_get(flows, i), r, now, i) < 0)
+			return -1;
+	for (i = 0; i < json_array_size(frags); i++)
+		if (fw_frag_fields_read(fw, json_array_get(frags, i), now, false) < 0)
+			return ckr_fail(r, "firewall: frags[%zu]: invalid", i);
+	fw->frag_next = (unsigned)next;
+	fw->last = (int)last;
+	return 0;
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "natbed/ckpt.h"
 #include "natbed/rng.h"
 #include "natbed/strcopy.h"
 
@@ -841,3 +842,9 @@ uint16_t gate_port(const struct gate *g)
 {
 	return g->port;
 }
+
+/* --- natbed sim checkpoints: what the scheduler may call (gate_ctl.c writes) --- */
+
+/* cfg.reply and cfg.event are the owner's (set when it makes the gate). */
+static const struct ckfn gate_fns[] = {CKFN(gate_pin_fire), CKFN(gate_decide)};
+const struct ckfns gate_ckfns = CKFNS(gate, gate_fns);

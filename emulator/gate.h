@@ -204,4 +204,26 @@ struct gate *gate_restore_prepare(const struct gate *g, const json_t *j, natbed_
 				  char *err, size_t errlen);
 void gate_adopt(struct gate *g, struct gate *fresh);
 
+/* --- natbed sim checkpoints (natbed/ckpt.h; gate_ctl.c) --------------------- */
+
+struct ckw;
+struct ckr;
+struct ckfns;
+
+/* g whole and exact, for a restore that goes on event for event: its
+ * model, counters, the last refusal's reason, and each host (in order)
+ * with its rings as they lie and its used pinhole and pending slots by
+ * number, each declared (its event points at it) with its timer. Times
+ * relative to the scheduler's now (which a restore finds again). Write
+ * the scheduler's queue first (ckw_sched()). A new reference, NULL on
+ * error (said in w). */
+json_t *gate_ckpt_save(const struct gate *g, struct ckw *w);
+/* Fills g, as gate_new() made it (the same configuration: topology,
+ * block, name, reply) on a scheduler at the checkpoint's time, with j's
+ * state: nothing is scheduled, the timers are filled at ckr_finish(). 0,
+ * or -1 with the problem in r (g may hold a part of it: free it). */
+int gate_ckpt_fill(struct gate *g, const json_t *j, struct ckr *r);
+/* The functions a gate gives the scheduler. */
+extern const struct ckfns gate_ckfns;
+
 #endif

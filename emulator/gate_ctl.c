@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "natbed/ckpt.h"
 #include "natbed/jsonck.h"
 
 #define GATE_TIME_MAX (((json_int_t)1) << 62) /* a relative time read back, ns */
@@ -466,8 +467,9 @@ static int gate_level_read(const json_t *j, enum topo_trust *out)
 	return s ? topo_parse_trust(s, out) : -1;
 }
 
-static int gate_pin_read(struct gate_host *h, struct gate_pin *p, const json_t *j,
-			 natbed_time_t now)
+/* A pinhole's fields from j into p (not armed). 0 or -1. */
+static int gate_pin_fields_read(struct gate_host *h, struct gate_pin *p, const json_t *j,
+				natbed_time_t now)
 {
 	json_int_t opened, expires, packets;
 
@@ -482,11 +484,20 @@ static int gate_pin_read(struct gate_host *h, struct gate_pin *p, const json_t *
 	p->opened = now - opened;
 	p->expires = now + expires;
 	p->packets = (uint64_t)packets;
+	return 0;
+}
+
+static int gate_pin_read(struct gate_host *h, struct gate_pin *p, const json_t *j,
+			 natbed_time_t now)
+{
+	if (gate_pin_fields_read(h, p, j, now) < 0)
+		return -1;
 	return gate_pin_arm(p);
 }
 
-static int gate_pending_read(struct gate_host *h, struct gate_pending *p, const json_t *j,
-			     natbed_time_t now)
+/* A request under way's fields from j into p (not armed). 0 or -1. */
+static int gate_pending_fields_read(struct gate_host *h, struct gate_pending *p, const json_t *j,
+				    natbed_time_t now)
 {
 	json_int_t port, rate, asked, due;
 
@@ -506,6 +517,14 @@ static int gate_pending_read(struct gate_host *h, struct gate_pending *p, const 
 	p->rate = (uint32_t)rate;
 	p->asked = now - asked;
 	p->due = now + due;
+	return 0;
+}
+
+static int gate_pending_read(struct gate_host *h, struct gate_pending *p, const json_t *j,
+			     natbed_time_t now)
+{
+	if (gate_pending_fields_read(h, p, j, now) < 0)
+		return -1;
 	return gate_pending_arm(p);
 }
 
@@ -570,8 +589,10 @@ static int gate_host_lists_read(struct gate_host *h, const json_t *j, natbed_tim
 	return 0;
 }
 
-static int gate_host_read(struct gate_host *h, const json_t *j, natbed_time_t now,
-			  const char **what)
+/* A host's trust, risk inputs, replay window, draws and counters. 0, or
+ * -1 with what was wrong in *what. */
+static int gate_host_scalars_read(struct gate_host *h, const json_t *j, natbed_time_t now,
+				  const char **what)
 {
 	const json_t *last = json_object_get(j, "last_grant_ago_ns");
 	const json_t *c = json_object_get(j, "counters");
@@ -601,6 +622,14 @@ static int gate_host_read(struct gate_host *h, const json_t *j, natbed_time_t no
 	    gate_refused_read(json_object_get(c, "refused"), h->c.refused) < 0)
 		return -1;
 	h->c.denied = (uint64_t)v;
+	return 0;
+}
+
+static int gate_host_read(struct gate_host *h, const json_t *j, natbed_time_t now,
+			  const char **what)
+{
+	if (gate_host_scalars_read(h, j, now, what) < 0)
+		return -1;
 	return gate_host_lists_read(h, j, now, what);
 }
 
@@ -666,4 +695,220 @@ void gate_adopt(struct gate *g, struct gate *fresh)
 	gate_repoint(g);
 	gate_repoint(fresh);
 	gate_free(fresh);
+}
+
+/* --- natbed sim checkpoints: exact, with the scheduler's events ------------ */
+
+/* A host's pinholes or requests under way: the used slots, each declared
+ * (its event points at it) with its slot and timer. */
+static json_t *gate_pins_save(const struct gate_host *h, struct ckw *w, natbed_time_t now)
+{
+	json_t *arr = json_array();
+	unsigned i;
+
+	for (i = 0; i < GATE_PINS_MAX; i++) {
+		const struct gate_pin *p = &h->pins[i];
+		json_t *jp;
+
+		if (!p->used)
+			continue;
+		jp = gate_pin_ckpt(p, now);
+		json_object_set_new(jp, "slot", json_integer(i));
+		json_object_set_new(jp, "id", ckw_obj(w, p));
+		json_object_set_new(jp, "ev", ckw_timer(w, p->ev));
+		json_array_append_new(arr, jp);
+	}
+	return arr;
+}
+
+static json_t *gate_pend_save(const struct gate_host *h, struct ckw *w, natbed_time_t now)
+{
+	json_t *arr = json_array();
+	unsigned i;
+
+	for (i = 0; i < GATE_PENDING_MAX; i++) {
+		const struct gate_pending *p = &h->pend[i];
+		json_t *jp;
+
+		if (!p->used)
+			continue;
+		jp = gate_pending_ckpt(p, now);
+		json_object_set_new(jp, "slot", json_integer(i));
+		json_object_set_new(jp, "id", ckw_obj(w, p));
+		json_object_set_new(jp, "ev", ckw_timer(w, p->ev));
+		json_array_append_new(arr, jp);
+	}
+	return arr;
+}
+
+/* A host as gate_host_ckpt() writes it, its rings as they lie (a slot's
+ * place decides which a new entry replaces) and its slots by number. */
+static json_t *gate_host_save(const struct gate_host *h, struct ckw *w, natbed_time_t now)
+{
+	json_t *j = gate_host_ckpt(h, now), *rate = json_array(), *hist = json_array();
+	unsigned i;
+
+	for (i = 0; i < h->rate_n; i++)
+		json_array_append_new(rate, json_integer((json_int_t)(now - h->rate[i])));
+	for (i = 0; i < h->hist_n; i++)
+		json_array_append_new(hist, gate_hist_ckpt(&h->hist[i], now));
+	json_object_set_new(j, "name", json_string(h->name));
+	json_object_set_new(j, "rate_ago_ns", rate);
+	json_object_set_new(j, "rate_next", json_integer(h->rate_next));
+	json_object_set_new(j, "history", hist);
+	json_object_set_new(j, "history_next", json_integer(h->hist_next));
+	json_object_set_new(j, "pinholes", gate_pins_save(h, w, now));
+	json_object_set_new(j, "pending", gate_pend_save(h, w, now));
+	return j;
+}
+
+json_t *gate_ckpt_save(const struct gate *g, struct ckw *w)
+{
+	natbed_time_t now = sched_now(g->s);
+	json_t *hosts = json_array(), *j;
+	size_t i;
+
+	for (i = 0; i < g->n_hosts; i++)
+		json_array_append_new(hosts, gate_host_save(&g->hosts[i], w, now));
+	j = json_pack("{s:o,s:I,s:o,s:i,s:o,s:o,s:s,s:s,s:o}", "id", ckw_obj(w, g), "at",
+		      (json_int_t)now, "address", jsonck_ipv4(g->addr), "port", (int)g->port,
+		      "model", gate_model_json(&g->m), "counters", gate_counters_json(&g->c), "why",
+		      g->why, "why_host", g->why_host, "hosts", hosts);
+	if (!j)
+		ckw_fail(w, "gate %s: out of memory, or a field the writer refused", g->name);
+	return j;
+}
+
+/* The reason of the last refusal or drop, as the engine points at it. */
+static const char *gate_why_read(const char *s)
+{
+	int k;
+
+	for (k = 0; s && k < GATE_R_COUNT; k++)
+		if (!strcmp(s, gate_refusal_name(k)))
+			return gate_refusal_name(k);
+	for (k = 0; s && k < GATE_D_COUNT; k++)
+		if (!strcmp(s, gate_drop_name(k)))
+			return gate_drop_name(k);
+	return s && !s[0] ? "" : NULL;
+}
+
+/* The used slots `key` of a host (pinholes or pending), each declared and
+ * its timer to fill. */
+static int gate_slots_fill(struct gate_host *h, const json_t *j, const char *key, bool pins,
+			   natbed_time_t now, struct ckr *r)
+{
+	const json_t *arr = json_object_get(j, key), *js;
+	size_t max = pins ? GATE_PINS_MAX : GATE_PENDING_MAX, k;
+	json_int_t slot;
+
+	if (!json_is_array(arr))
+		return ckr_fail(r, "gate %s: hosts.%s.%s: not an array", h->g->name, h->name, key);
+	json_array_foreach(arr, k, js)
+	{
+		void *p;
+		uint64_t *ev;
+		int rc;
+
+		if (jsonck_int(json_object_get(js, "slot"), 0, (json_int_t)max - 1, &slot) < 0 ||
+		    (pins ? h->pins[slot].used : h->pend[slot].used))
+			return ckr_fail(r, "gate %s: hosts.%s.%s[%zu]: a bad or used slot",
+					h->g->name, h->name, key, k);
+		if (pins) {
+			p = &h->pins[slot];
+			ev = &h->pins[slot].ev;
+			rc = gate_pin_fields_read(h, p, js, now);
+		} else {
+			p = &h->pend[slot];
+			ev = &h->pend[slot].ev;
+			rc = gate_pending_fields_read(h, p, js, now);
+		}
+		if (rc < 0)
+			return ckr_fail(r, "gate %s: hosts.%s.%s[%zu]: invalid", h->g->name,
+					h->name, key, k);
+		if (ckr_obj(r, json_object_get(js, "id"), p) < 0 ||
+		    ckr_timer(r, json_object_get(js, "ev"), ev) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int gate_host_fill(struct gate_host *h, const json_t *j, natbed_time_t now, struct ckr *r)
+{
+	const json_t *rate = json_object_get(j, "rate_ago_ns"),
+		     *hist = json_object_get(j, "history");
+	json_int_t ago, rnext, hnext;
+	const char *what;
+	size_t i;
+
+	if (!json_is_object(j) ||
+	    strcmp(json_string_value(json_object_get(j, "name")) ?: "", h->name))
+		return ckr_fail(r, "gate %s: hosts: not this gate's hosts in order", h->g->name);
+	if (gate_host_scalars_read(h, j, now, &what) < 0)
+		return ckr_fail(r, "gate %s: hosts.%s: %s: missing or invalid", h->g->name, h->name,
+				what);
+	if (!json_is_array(rate) || json_array_size(rate) > GATE_RATE_RING ||
+	    jsonck_int(json_object_get(j, "rate_next"), 0, GATE_RATE_RING - 1, &rnext) < 0 ||
+	    !json_is_array(hist) || json_array_size(hist) > GATE_HISTORY ||
+	    jsonck_int(json_object_get(j, "history_next"), 0, GATE_HISTORY - 1, &hnext) < 0)
+		return ckr_fail(r, "gate %s: hosts.%s: rate or history: invalid", h->g->name,
+				h->name);
+	for (i = 0; i < json_array_size(rate); i++) {
+		if (jsonck_int(json_array_get(rate, i), -GATE_TIME_MAX, GATE_TIME_MAX, &ago) < 0)
+			return ckr_fail(r, "gate %s: hosts.%s: rate_ago_ns[%zu]: invalid",
+					h->g->name, h->name, i);
+		h->rate[i] = now - ago;
+	}
+	h->rate_n = (unsigned)json_array_size(rate);
+	h->rate_next = (unsigned)rnext;
+	for (i = 0; i < json_array_size(hist); i++)
+		if (gate_hist_read(&h->hist[i], json_array_get(hist, i), now) < 0)
+			return ckr_fail(r, "gate %s: hosts.%s: history[%zu]: invalid", h->g->name,
+					h->name, i);
+	h->hist_n = (unsigned)json_array_size(hist);
+	h->hist_next = (unsigned)hnext;
+	if (gate_slots_fill(h, j, "pinholes", true, now, r) < 0 ||
+	    gate_slots_fill(h, j, "pending", false, now, r) < 0)
+		return -1;
+	return 0;
+}
+
+int gate_ckpt_fill(struct gate *g, const json_t *j, struct ckr *r)
+{
+	const json_t *hosts = json_object_get(j, "hosts");
+	natbed_time_t now = sched_now(g->s);
+	const char *why, *why_host;
+	json_int_t at, port;
+	uint32_t addr;
+	size_t i, k;
+
+	if (!json_is_object(j))
+		return ckr_fail(r, "gate %s: not an object", g->name);
+	if (jsonck_ipv4_read(json_object_get(j, "address"), &addr) < 0 || addr != g->addr ||
+	    jsonck_int(json_object_get(j, "port"), 1, 65535, &port) < 0 || port != g->port)
+		return ckr_fail(r, "gate %s: address or port: not this gate's", g->name);
+	if (jsonck_int(json_object_get(j, "at"), INT64_MIN, INT64_MAX, &at) < 0 || at != now)
+		return ckr_fail(r, "gate %s: at: not the scheduler's time", g->name);
+	if (!json_is_array(hosts) || json_array_size(hosts) != g->n_hosts)
+		return ckr_fail(r, "gate %s: hosts: not this gate's %zu", g->name, g->n_hosts);
+	for (i = 0; i < g->n_hosts; i++)
+		for (k = 0; k < GATE_PINS_MAX; k++)
+			if (g->hosts[i].pins[k].used ||
+			    (k < GATE_PENDING_MAX && g->hosts[i].pend[k].used))
+				return ckr_fail(r, "gate %s: filled when it holds state already",
+						g->name);
+	if (gate_model_read(json_object_get(j, "model"), &g->m) < 0)
+		return ckr_fail(r, "gate %s: model: missing or invalid", g->name);
+	if (gate_counters_read(json_object_get(j, "counters"), &g->c) < 0)
+		return ckr_fail(r, "gate %s: counters: missing or invalid", g->name);
+	why = gate_why_read(json_string_value(json_object_get(j, "why")));
+	why_host = json_string_value(json_object_get(j, "why_host"));
+	if (!why || !why_host || (why_host[0] && !gate_host_named(g, why_host)))
+		return ckr_fail(r, "gate %s: why or why_host: invalid", g->name);
+	g->why = why;
+	g->why_host = why_host[0] ? gate_host_named(g, why_host)->name : "";
+	for (i = 0; i < g->n_hosts; i++)
+		if (gate_host_fill(&g->hosts[i], json_array_get(hosts, i), now, r) < 0)
+			return -1;
+	return 0;
 }

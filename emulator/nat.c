@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "icmpq.h"
+#include "natbed/ckpt.h"
 #include "natbed/strcopy.h"
 #include "natbed/swap.h"
 
@@ -220,8 +221,7 @@ static struct nat_map *nat_find(const struct nat *n, enum nat_proto p, uint32_t 
 
 /* --- reservations (inbound-reserves) --------------------------------------- */
 
-static struct nat_resv **nat_resv_chain(struct nat *n, enum nat_proto p, uint32_t addr,
-					uint16_t port)
+struct nat_resv **nat_resv_chain(struct nat *n, enum nat_proto p, uint32_t addr, uint16_t port)
 {
 	return &n->resv[nat_ehash(p, addr, port) & (NAT_RESV_BUCKETS - 1)];
 }
@@ -357,7 +357,7 @@ static void nat_class(const struct nat *n, enum nat_proto p, struct nat_pick *pk
 
 /* --- subscribers and port blocks (RFC 6888) ----------------------------------- */
 
-static size_t nat_sub_bucket(uint32_t a)
+size_t nat_sub_bucket(uint32_t a)
 {
 	return (size_t)nat_mix((uint64_t)a * 0x9e3779b97f4a7c15ull) & (NAT_SUB_BUCKETS - 1);
 }
@@ -617,18 +617,27 @@ static void nat_refresh(struct nat *n, struct nat_map *m, natbed_time_t now)
 		nat_rearm(n, m);
 }
 
+size_t nat_map_hbucket(const struct nat *n, const struct nat_map *m)
+{
+	return nat_hash(m->proto, m->int_addr, m->int_port, m->key_addr, m->key_port) & n->bmask;
+}
+
+size_t nat_map_ebucket(const struct nat *n, const struct nat_map *m)
+{
+	return nat_ehash(m->proto, m->ext_addr, m->ext_port) & n->bmask;
+}
+
 /* Puts m at the head of its two chains. */
 static void nat_chain(struct nat *n, struct nat_map *m)
 {
-	size_t b =
-	    nat_hash(m->proto, m->int_addr, m->int_port, m->key_addr, m->key_port) & n->bmask;
+	size_t b = nat_map_hbucket(n, m);
 
 	m->hnext = n->buckets[b];
 	if (m->hnext)
 		m->hnext->hpprev = &m->hnext;
 	m->hpprev = &n->buckets[b];
 	n->buckets[b] = m;
-	b = nat_ehash(m->proto, m->ext_addr, m->ext_port) & n->bmask;
+	b = nat_map_ebucket(n, m);
 	m->enext = n->ebuckets[b];
 	if (m->enext)
 		m->enext->epprev = &m->enext;
@@ -636,8 +645,7 @@ static void nat_chain(struct nat *n, struct nat_map *m)
 	n->ebuckets[b] = m;
 }
 
-/* n's two hashes of `count` buckets each, empty. 0 or -1 (ENOMEM). */
-static int nat_buckets_make(struct nat *n, size_t count)
+int nat_buckets_make(struct nat *n, size_t count)
 {
 	struct nat_map **in = calloc(count, sizeof(*in)), **out = calloc(count, sizeof(*out));
 
@@ -1355,3 +1363,8 @@ enum nat_grant_result nat_grant(struct nat *n, const struct nat_grant_req *rq, n
 	*lifetime_s = life;
 	return NAT_GRANT_OK;
 }
+
+/* --- natbed sim checkpoints: what the scheduler may call (nat_ctl.c writes) --- */
+
+static const struct ckfn nat_fns[] = {CKFN(nat_expiry_cb)};
+const struct ckfns nat_ckfns = CKFNS(nat, nat_fns);

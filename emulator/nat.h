@@ -204,4 +204,26 @@ void nat_adopt(struct nat *n, struct nat *fresh);
 /* Both: 0, or -1 with err filled and n unchanged. */
 int nat_restore(struct nat *n, const json_t *j, natbed_time_t now, char *err, size_t errlen);
 
+/* --- natbed sim checkpoints (natbed/ckpt.h) --------------------------------- */
+
+struct ckw;
+struct ckr;
+struct ckfns;
+
+/* n whole and exact, for a restore that goes on event for event: every
+ * mapping (declared: its expiry event points at it) with its expiry
+ * timer and the time that event is due (armed), the lists and hash chains
+ * in their order, subscribers, reservations (expired ones not yet freed
+ * too), fragments, the generator, counters. Times are relative to the
+ * scheduler's now, which a restore finds again. Write the scheduler's
+ * queue first (ckw_sched()). A new reference, NULL on error (said in w). */
+json_t *nat_ckpt_save(const struct nat *n, struct ckw *w);
+/* Fills n, as nat_new() made it on a scheduler at the checkpoint's time
+ * (the same name, outside addresses and configuration), with j's state:
+ * nothing is scheduled, the expiry timers are filled at ckr_finish(). 0,
+ * or -1 with the problem in r (n may then hold a part of it: free it). */
+int nat_ckpt_fill(struct nat *n, const json_t *j, struct ckr *r);
+/* The functions a NAT gives the scheduler. */
+extern const struct ckfns nat_ckfns;
+
 #endif

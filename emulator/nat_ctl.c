@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "natbed/ckpt.h"
+#include "natbed/jsonck.h"
 #include "natbed/units.h"
 
 static void nat_endpoint(char *buf, size_t len, uint32_t addr, uint16_t port)
@@ -272,58 +274,85 @@ struct nat_resv_out {
 	natbed_time_t now;
 };
 
+static json_t *nat_resv_json(const struct nat_resv *r, natbed_time_t now)
+{
+	return json_pack("{s:s,s:o,s:i,s:o,s:i,s:I}", "proto", nat_proto_name(r->proto), "ext_addr",
+			 nat_addr_json(r->ext_addr), "ext_port", ntohs(r->ext_port), "raddr",
+			 nat_addr_json(r->raddr), "rport", ntohs(r->rport), "expires_in_ns",
+			 (json_int_t)(r->expires - now));
+}
+
 static void nat_resv_ckpt(void *ctx, const struct nat_resv *r)
 {
 	struct nat_resv_out *o = ctx;
 
-	json_array_append_new(
-	    o->arr, json_pack("{s:s,s:o,s:i,s:o,s:i,s:I}", "proto", nat_proto_name(r->proto),
-			      "ext_addr", nat_addr_json(r->ext_addr), "ext_port",
-			      ntohs(r->ext_port), "raddr", nat_addr_json(r->raddr), "rport",
-			      ntohs(r->rport), "expires_in_ns", (json_int_t)(r->expires - o->now)));
+	json_array_append_new(o->arr, nat_resv_json(r, o->now));
+}
+
+/* A subscriber: {inside, public, blocks:[...]}, its blocks in their order. */
+static json_t *nat_sub_json(const struct nat_sub *s)
+{
+	json_t *blocks = json_array();
+	uint16_t b;
+
+	for (b = 0; b < s->n_blocks; b++)
+		json_array_append_new(blocks, json_integer(s->blocks[b]));
+	return json_pack("{s:o,s:i,s:o}", "inside", nat_addr_json(s->int_addr), "public",
+			 (int)s->pub, "blocks", blocks);
+}
+
+/* The generator's state words, as strings (JSON integers are signed). */
+static json_t *nat_rng_json(const struct nat *n)
+{
+	json_t *rng = json_array();
+	int i;
+
+	for (i = 0; i < 4; i++)
+		json_array_append_new(rng, jsonck_u64(n->rng.s[i], false));
+	return rng;
+}
+
+static json_t *nat_next_port_json(const struct nat *n)
+{
+	json_t *next = json_array();
+	int p;
+
+	for (p = 0; p < NAT_PROTO_COUNT; p++)
+		json_array_append_new(next, json_integer(n->next_port[p]));
+	return next;
+}
+
+static json_t *nat_publics_json(const struct nat *n)
+{
+	json_t *pubs = json_array();
+	size_t k;
+
+	for (k = 0; k < n->cfg.n_public; k++)
+		json_array_append_new(pubs, nat_addr_json(n->cfg.publics[k]));
+	return pubs;
 }
 
 json_t *nat_checkpoint(const struct nat *n, natbed_time_t now)
 {
-	json_t *maps = json_array(), *rng = json_array(), *next = json_array();
-	json_t *subs = json_array(), *pubs = json_array(), *resv = json_array();
+	json_t *maps = json_array(), *subs = json_array(), *resv = json_array();
 	struct nat_resv_out ro = {resv, now};
 	struct nat_map **all;
 	struct nat_sub *s;
 	size_t count, k;
-	int p, i;
 
-	for (p = 0; p < NAT_PROTO_COUNT; p++)
-		json_array_append_new(next, json_integer(n->next_port[p]));
 	all = nat_maps_sorted(n, &count);
 	for (k = 0; k < count; k++)
 		json_array_append_new(maps, nat_map_ckpt(all[k], now));
 	free(all);
-	for (k = 0; k < n->cfg.n_public; k++)
-		json_array_append_new(pubs, nat_addr_json(n->cfg.publics[k]));
 	for (k = 0; k < NAT_SUB_BUCKETS; k++)
-		for (s = n->subs[k]; s; s = s->next) {
-			json_t *blocks = json_array();
-			uint16_t b;
-
-			for (b = 0; b < s->n_blocks; b++)
-				json_array_append_new(blocks, json_integer(s->blocks[b]));
-			json_array_append_new(subs, json_pack("{s:o,s:i,s:o}", "inside",
-							      nat_addr_json(s->int_addr), "public",
-							      (int)s->pub, "blocks", blocks));
-		}
+		for (s = n->subs[k]; s; s = s->next)
+			json_array_append_new(subs, nat_sub_json(s));
 	nat_resv_each(n, now, nat_resv_ckpt, &ro);
-	/* 64-bit state words as strings: JSON integers are signed */
-	for (i = 0; i < 4; i++) {
-		char w[24];
-
-		snprintf(w, sizeof(w), "%llu", (unsigned long long)n->rng.s[i]);
-		json_array_append_new(rng, json_string(w));
-	}
 	return json_pack("{s:s,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "name", n->cfg.name,
-			 "epoch_age_ns", (json_int_t)(now - n->epoch_start), "publics", pubs,
-			 "behaviour", nat_behaviour_ckpt(&n->cfg.b), "rng", rng, "next_port", next,
-			 "counters", nat_counters_json(n), "subscribers", subs, "mappings", maps,
+			 "epoch_age_ns", (json_int_t)(now - n->epoch_start), "publics",
+			 nat_publics_json(n), "behaviour", nat_behaviour_ckpt(&n->cfg.b), "rng",
+			 nat_rng_json(n), "next_port", nat_next_port_json(n), "counters",
+			 nat_counters_json(n), "subscribers", subs, "mappings", maps,
 			 "reservations", resv);
 }
 
@@ -393,6 +422,37 @@ static int nat_behaviour_read(const json_t *j, struct topo_nat_behaviour *b)
 	    .port_blocks = (uint16_t)blocks,
 	    .pcp = pcp,
 	};
+	return 0;
+}
+
+/* The generator's state words back into n. 0 or -1. */
+static int nat_rng_read(struct nat *n, const json_t *rng)
+{
+	size_t i;
+
+	if (json_array_size(rng) != 4)
+		return -1;
+	for (i = 0; i < 4; i++)
+		if (jsonck_u64_read(json_array_get(rng, i), false, &n->rng.s[i]) < 0)
+			return -1;
+	return 0;
+}
+
+/* The next sequential port of each protocol, in n's range. 0 or -1. */
+static int nat_next_port_read(struct nat *n, const json_t *next)
+{
+	size_t i;
+
+	if (json_array_size(next) != NAT_PROTO_COUNT)
+		return -1;
+	for (i = 0; i < NAT_PROTO_COUNT; i++) {
+		json_int_t v = json_integer_value(json_array_get(next, i));
+
+		if (!json_is_integer(json_array_get(next, i)) || v < n->cfg.b.port_lo ||
+		    v > n->cfg.b.port_hi)
+			return -1;
+		n->next_port[i] = (uint32_t)v;
+	}
 	return 0;
 }
 
@@ -477,44 +537,49 @@ static int nat_granted_read(struct nat_map *m, const json_t *jg, natbed_time_t n
 	return 0;
 }
 
-static int nat_map_read(struct nat *n, const json_t *jm, natbed_time_t now)
+/* The plain fields of a mapping (endpoints, times relative to now,
+ * counters, grant) from jm into m; live: it must not have expired yet. */
+static int nat_map_fields_read(const struct nat *n, const json_t *jm, natbed_time_t now, bool live,
+			       struct nat_map *m)
 {
-	struct nat_map_spec sp = {0};
-	json_t *perms = NULL, *jp, *jproto, *ia, *ka, *ea;
+	json_t *perms = NULL, *jproto, *ia, *ka, *ea;
 	json_int_t exp = 0, age = 0, po = 0, pi = 0;
 	int ip = -1, kp = -1, ep = -1, replied = 0;
-	struct nat_map *m;
-	size_t i;
 
 	if (json_unpack((json_t *)jm, "{s:o,s:o,s:i,s:o,s:i,s:o,s:i,s:I,s:I,s:b,s:I,s:I,s:o}",
 			"proto", &jproto, "int_addr", &ia, "int_port", &ip, "key_addr", &ka,
 			"key_port", &kp, "ext_addr", &ea, "ext_port", &ep, "expires_in_ns", &exp,
 			"age_ns", &age, "replied", &replied, "pkts_out", &po, "pkts_in", &pi,
 			"perms", &perms) < 0 ||
-	    nat_proto_read(jproto, &sp.proto) < 0 || nat_addr_read(ia, &sp.int_addr) < 0 ||
-	    nat_addr_read(ka, &sp.key_addr) < 0 || nat_addr_read(ea, &sp.ext_addr) < 0 || ip < 0 ||
-	    ip > 65535 || kp < 0 || kp > 65535 || ep < 1 || ep > 65535 || exp <= 0 || age < 0 ||
-	    !json_is_array(perms) || (sp.int_addr & n->cfg.inside_mask) != n->cfg.inside_net)
+	    nat_proto_read(jproto, &m->proto) < 0 || nat_addr_read(ia, &m->int_addr) < 0 ||
+	    nat_addr_read(ka, &m->key_addr) < 0 || nat_addr_read(ea, &m->ext_addr) < 0 || ip < 0 ||
+	    ip > 65535 || kp < 0 || kp > 65535 || ep < 1 || ep > 65535 || (live && exp <= 0) ||
+	    age < 0 || !json_is_array(perms) ||
+	    (m->int_addr & n->cfg.inside_mask) != n->cfg.inside_net)
 		return -1;
-	sp.int_port = htons((uint16_t)ip);
-	sp.key_port = htons((uint16_t)kp);
-	sp.ext_port = htons((uint16_t)ep);
-	m = nat_map_add(n, &sp, now + exp);
-	if (!m)
-		return -1;
+	m->int_port = htons((uint16_t)ip);
+	m->key_port = htons((uint16_t)kp);
+	m->ext_port = htons((uint16_t)ep);
+	m->expires = now + exp;
 	m->created = now - age;
 	m->replied = replied;
-	if (nat_granted_read(m, json_object_get(jm, "granted"), now) < 0)
-		return -1;
 	m->pkts_out = (uint64_t)po;
 	m->pkts_in = (uint64_t)pi;
+	return nat_granted_read(m, json_object_get(jm, "granted"), now);
+}
+
+/* The remotes of m (m->nat set), in their order. */
+static int nat_perms_read(struct nat_map *m, const json_t *perms)
+{
+	size_t i;
+
 	/* nat_perm_add() prepends: add from the last to keep the order */
 	for (i = json_array_size(perms); i-- > 0;) {
+		const json_t *jp = json_array_get(perms, i);
 		struct nat_perm *pm;
 		json_int_t port, st, heard;
 		uint32_t a;
 
-		jp = json_array_get(perms, i);
 		port = json_integer_value(json_array_get(jp, 1));
 		st = json_integer_value(json_array_get(jp, 2));
 		heard = json_integer_value(json_array_get(jp, 3));
@@ -528,22 +593,62 @@ static int nat_map_read(struct nat *n, const json_t *jm, natbed_time_t now)
 	return 0;
 }
 
-static int nat_resv_read(struct nat *n, const json_t *jr, natbed_time_t now)
+static int nat_map_read(struct nat *n, const json_t *jm, natbed_time_t now)
+{
+	struct nat_map t = {0}, *m;
+	struct nat_map_spec sp;
+
+	if (nat_map_fields_read(n, jm, now, true, &t) < 0)
+		return -1;
+	sp = (struct nat_map_spec){.proto = t.proto,
+				   .int_addr = t.int_addr,
+				   .key_addr = t.key_addr,
+				   .ext_addr = t.ext_addr,
+				   .int_port = t.int_port,
+				   .key_port = t.key_port,
+				   .ext_port = t.ext_port};
+	m = nat_map_add(n, &sp, t.expires);
+	if (!m)
+		return -1;
+	m->created = t.created;
+	m->replied = t.replied;
+	m->granted = t.granted;
+	memcpy(m->nonce, t.nonce, sizeof(m->nonce));
+	m->granted_until = t.granted_until;
+	m->pkts_out = t.pkts_out;
+	m->pkts_in = t.pkts_in;
+	return nat_perms_read(m, json_object_get(jm, "perms"));
+}
+
+/* A reservation's fields from jr into r, its expiry relative to now;
+ * live: it must not have expired yet. */
+static int nat_resv_fields_read(const struct nat *n, const json_t *jr, natbed_time_t now, bool live,
+				struct nat_resv *r)
 {
 	json_t *jproto, *ea, *ra;
 	json_int_t exp = 0;
 	int ep = -1, rp = -1;
-	enum nat_proto p;
-	uint32_t e, r;
 
 	if (json_unpack((json_t *)jr, "{s:o,s:o,s:i,s:o,s:i,s:I}", "proto", &jproto, "ext_addr",
 			&ea, "ext_port", &ep, "raddr", &ra, "rport", &rp, "expires_in_ns",
 			&exp) < 0 ||
-	    nat_proto_read(jproto, &p) < 0 || nat_addr_read(ea, &e) < 0 ||
-	    nat_addr_read(ra, &r) < 0 || !nat_is_public(n, e) || ep < 1 || ep > 65535 || rp < 0 ||
-	    rp > 65535 || exp <= 0)
+	    nat_proto_read(jproto, &r->proto) < 0 || nat_addr_read(ea, &r->ext_addr) < 0 ||
+	    nat_addr_read(ra, &r->raddr) < 0 || !nat_is_public(n, r->ext_addr) || ep < 1 ||
+	    ep > 65535 || rp < 0 || rp > 65535 || (live && exp <= 0))
 		return -1;
-	nat_resv_hold(n, p, e, htons((uint16_t)ep), r, htons((uint16_t)rp), now + exp);
+	r->ext_port = htons((uint16_t)ep);
+	r->rport = htons((uint16_t)rp);
+	r->expires = now + exp;
+	return 0;
+}
+
+static int nat_resv_read(struct nat *n, const json_t *jr, natbed_time_t now)
+{
+	struct nat_resv r = {0};
+
+	if (nat_resv_fields_read(n, jr, now, true, &r) < 0)
+		return -1;
+	nat_resv_hold(n, r.proto, r.ext_addr, r.ext_port, r.raddr, r.rport, r.expires);
 	return 0;
 }
 
@@ -606,7 +711,6 @@ struct nat *nat_restore_prepare(const struct nat *n, const json_t *j, natbed_tim
 	const json_t *rng = json_object_get(j, "rng"), *next = json_object_get(j, "next_port");
 	struct nat_cfg c = n->cfg;
 	struct nat *fresh;
-	size_t i;
 
 	c.on_event = NULL; /* what is built aside logs nothing (nat_adopt) */
 	if (!json_is_object(j) || nat_fits(n, j, err, errlen) < 0)
@@ -628,21 +732,8 @@ struct nat *nat_restore_prepare(const struct nat *n, const json_t *j, natbed_tim
 		snprintf(err, errlen, "nat %s: out of memory", n->cfg.name);
 		return NULL;
 	}
-	for (i = 0; i < 4; i++) {
-		const char *w = json_string_value(json_array_get(rng, i));
-		char *end;
-
-		fresh->rng.s[i] = w ? strtoull(w, &end, 10) : 0;
-		if (!w || *end || !*w)
-			goto bad;
-	}
-	for (i = 0; i < NAT_PROTO_COUNT; i++) {
-		json_int_t v = json_integer_value(json_array_get(next, i));
-
-		if (v < c.b.port_lo || v > c.b.port_hi)
-			goto bad;
-		fresh->next_port[i] = (uint32_t)v;
-	}
+	if (nat_rng_read(fresh, rng) < 0 || nat_next_port_read(fresh, next) < 0)
+		goto bad;
 	if (nat_list_read(fresh, j, "subscribers", nat_sub_read, now, err, errlen) < 0 ||
 	    nat_list_read(fresh, j, "mappings", nat_map_read, now, err, errlen) < 0 ||
 	    nat_list_read(fresh, j, "reservations", nat_resv_read, now, err, errlen) < 0)
@@ -671,4 +762,433 @@ int nat_restore(struct nat *n, const json_t *j, natbed_time_t now, char *err, si
 		return -1;
 	nat_adopt(n, fresh);
 	return 0;
+}
+
+/* --- natbed sim checkpoints: exact, with the scheduler's events ---------------- */
+
+/* A mapping's place in the `all` list, by its address (sorted). */
+struct nat_place {
+	const struct nat_map *m;
+	size_t i;
+};
+
+static int nat_place_cmp(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)((const struct nat_place *)a)->m;
+	uintptr_t y = (uintptr_t)((const struct nat_place *)b)->m;
+
+	return x < y ? -1 : x > y;
+}
+
+static size_t nat_place_of(const struct nat_place *pl, size_t count, const struct nat_map *m)
+{
+	struct nat_place k = {m, 0};
+	const struct nat_place *f = bsearch(&k, pl, count, sizeof(*pl), nat_place_cmp);
+
+	return f ? f->i : 0;
+}
+
+/* Each non-empty chain of buckets[0..bmask] as [bucket, place...], a
+ * mapping by its place in the `all` list; next is the chain's link. */
+static json_t *nat_chains_json(const struct nat *n, struct nat_map *const *buckets, bool by_ext,
+			       const struct nat_place *pl, size_t count)
+{
+	json_t *arr = json_array();
+	size_t b;
+
+	for (b = 0; b <= n->bmask; b++) {
+		const struct nat_map *m = buckets[b];
+		json_t *ch;
+
+		if (!m)
+			continue;
+		ch = json_array();
+		json_array_append_new(ch, json_integer((json_int_t)b));
+		for (; m; m = by_ext ? m->enext : m->hnext)
+			json_array_append_new(ch,
+					      json_integer((json_int_t)nat_place_of(pl, count, m)));
+		json_array_append_new(arr, ch);
+	}
+	return arr;
+}
+
+static json_t *nat_maps_save(const struct nat *n, struct ckw *w, natbed_time_t now,
+			     struct nat_place **plp, size_t *countp)
+{
+	json_t *maps = json_array();
+	const struct nat_map *m;
+	struct nat_place *pl;
+	size_t count = 0, k = 0;
+
+	for (m = n->all; m; m = m->anext)
+		count++;
+	pl = malloc((count ? count : 1) * sizeof(*pl));
+	if (!pl || !maps) {
+		free(pl);
+		json_decref(maps);
+		ckw_fail(w, "nat %s: out of memory", n->cfg.name);
+		return NULL;
+	}
+	for (m = n->all; m; m = m->anext, k++) {
+		json_t *jm = nat_map_ckpt(m, now);
+
+		pl[k] = (struct nat_place){m, k};
+		json_object_set_new(jm, "id", ckw_obj(w, m));
+		json_object_set_new(jm, "armed_in_ns", json_integer((json_int_t)(m->armed - now)));
+		json_object_set_new(jm, "ev", ckw_timer(w, m->expiry_ev));
+		json_array_append_new(maps, jm);
+	}
+	qsort(pl, count, sizeof(*pl), nat_place_cmp);
+	*plp = pl;
+	*countp = count;
+	return maps;
+}
+
+json_t *nat_ckpt_save(const struct nat *n, struct ckw *w)
+{
+	natbed_time_t now = sched_now(n->s);
+	json_t *subs = json_array(), *resv = json_array(), *frags = json_array(), *maps, *j;
+	static const struct nat_frag none;
+	const struct nat_resv *rv;
+	const struct nat_sub *s;
+	struct nat_place *pl = NULL;
+	size_t count = 0, b;
+
+	maps = nat_maps_save(n, w, now, &pl, &count);
+	if (!maps) {
+		json_decref(subs);
+		json_decref(resv);
+		json_decref(frags);
+		return NULL;
+	}
+	/* bucket by bucket, each chain in its order */
+	for (b = 0; b < NAT_SUB_BUCKETS; b++)
+		for (s = n->subs[b]; s; s = s->next)
+			json_array_append_new(subs, nat_sub_json(s));
+	for (b = 0; b < NAT_RESV_BUCKETS; b++)
+		for (rv = n->resv[b]; rv; rv = rv->next)
+			json_array_append_new(resv, nat_resv_json(rv, now));
+	for (b = 0; b < NAT_FRAGS; b++)
+		if (memcmp(&n->frags[b], &none, sizeof(none)) != 0)
+			json_array_append_new(
+			    frags, json_pack("[I,o]", (json_int_t)b,
+					     ckw_bytes(w, &n->frags[b], sizeof(n->frags[b]))));
+	j = json_pack("{s:o,s:s,s:o,s:I,s:o,s:o,s:o,s:I,s:o,s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:i}", "id",
+		      ckw_obj(w, n), "name", n->cfg.name, "publics", nat_publics_json(n), "at",
+		      (json_int_t)now, "behaviour", nat_behaviour_ckpt(&n->cfg.b), "rng",
+		      nat_rng_json(n), "next_port", nat_next_port_json(n), "epoch_age_ns",
+		      (json_int_t)(now - n->epoch_start), "counters", nat_counters_json(n), "bmask",
+		      (json_int_t)n->bmask, "subscribers", subs, "mappings", maps, "hchains",
+		      nat_chains_json(n, n->buckets, false, pl, count), "echains",
+		      nat_chains_json(n, n->ebuckets, true, pl, count), "reservations", resv,
+		      "frags", frags, "frag_next", (int)n->frag_next);
+	free(pl);
+	if (!j)
+		ckw_fail(w, "nat %s: out of memory, or a field the writer refused", n->cfg.name);
+	return j;
+}
+
+/* A subscriber of the checkpoint, appended to its chain with its blocks
+ * (nat_block_take() would count them as allocated again). */
+static int nat_sub_fill(struct nat *n, const json_t *js, struct ckr *r, size_t k)
+{
+	const json_t *blocks = json_object_get(js, "blocks"), *jb;
+	json_int_t pub, blk;
+	struct nat_sub *sub, **pp;
+	uint32_t a;
+	size_t i;
+
+	if (nat_addr_read(json_object_get(js, "inside"), &a) < 0 ||
+	    (a & n->cfg.inside_mask) != n->cfg.inside_net || nat_sub_find(n, a) ||
+	    jsonck_int(json_object_get(js, "public"), 0, (json_int_t)n->cfg.n_public - 1, &pub) <
+		0 ||
+	    !json_is_array(blocks) || json_array_size(blocks) > NAT_BLOCKS_MAX ||
+	    (json_array_size(blocks) && !n->cfg.b.port_block))
+		return ckr_fail(r, "nat %s: subscribers[%zu]: invalid, or listed twice",
+				n->cfg.name, k);
+	if (!(sub = calloc(1, sizeof(*sub))))
+		return ckr_fail(r, "nat %s: out of memory", n->cfg.name);
+	sub->int_addr = a;
+	sub->pub = (unsigned)pub;
+	for (pp = &n->subs[nat_sub_bucket(a)]; *pp; pp = &(*pp)->next)
+		;
+	*pp = sub;
+	n->subs_per_pub[sub->pub]++;
+	n->c.subscribers_active++;
+	json_array_foreach(blocks, i, jb)
+	{
+		size_t at = (size_t)sub->pub * n->blocks_per_pub;
+
+		if (jsonck_int(jb, 0, (json_int_t)n->blocks_per_pub - 1, &blk) < 0 ||
+		    n->block_used[at + (size_t)blk])
+			return ckr_fail(r, "nat %s: subscribers[%zu].blocks[%zu]: invalid or taken",
+					n->cfg.name, k, i);
+		n->block_used[at + (size_t)blk] = 1;
+		sub->blocks[sub->n_blocks++] = (uint16_t)blk;
+		n->c.blocks_active++;
+	}
+	return 0;
+}
+
+/* A mapping of the checkpoint into *out, not yet in any list or chain:
+ * its fields, its subscriber, its id and timer. 0, or -1 (said in r;
+ * *out, when not NULL, is the caller's to free). */
+static int nat_map_fill(struct nat *n, const json_t *jm, struct ckr *r, natbed_time_t now, size_t k,
+			struct nat_map **out)
+{
+	struct nat_map *m = *out = calloc(1, sizeof(**out));
+	json_int_t armed;
+
+	if (!m)
+		return ckr_fail(r, "nat %s: out of memory", n->cfg.name);
+	m->nat = n;
+	if (nat_map_fields_read(n, jm, now, false, m) < 0 ||
+	    jsonck_int(json_object_get(jm, "armed_in_ns"), INT64_MIN / 2, INT64_MAX / 2, &armed) <
+		0 ||
+	    !(m->sub = nat_sub_find(n, m->int_addr)) ||
+	    n->cfg.publics[m->sub->pub] != m->ext_addr ||
+	    nat_perms_read(m, json_object_get(jm, "perms")) < 0)
+		return ckr_fail(r, "nat %s: mappings[%zu]: invalid, or of no subscriber",
+				n->cfg.name, k);
+	m->armed = now + armed;
+	if (ckr_obj(r, json_object_get(jm, "id"), m) < 0 ||
+	    ckr_timer(r, json_object_get(jm, "ev"), &m->expiry_ev) < 0)
+		return -1;
+	return 0;
+}
+
+/* The chains `key` of the checkpoint into n's buckets (ebuckets when
+ * by_ext), each mapping in exactly one, in the chain its hash says. */
+static int nat_chains_fill(struct nat *n, const json_t *j, const char *key, bool by_ext,
+			   struct nat_map **ms, size_t count, struct ckr *r)
+{
+	const json_t *chains = json_object_get(j, key), *ch;
+	struct nat_map **buckets = by_ext ? n->ebuckets : n->buckets;
+	uint8_t *seen = calloc(count ? count : 1, 1);
+	size_t c, i, total = 0;
+	json_int_t b, at;
+	int rc = 0;
+
+	if (!seen)
+		return ckr_fail(r, "nat %s: out of memory", n->cfg.name);
+	if (!json_is_array(chains))
+		rc = ckr_fail(r, "nat %s: %s: not an array", n->cfg.name, key);
+	for (c = 0; rc == 0 && c < json_array_size(chains); c++) {
+		struct nat_map **pp, *prev = NULL;
+
+		ch = json_array_get(chains, c);
+		if (jsonck_int(json_array_get(ch, 0), 0, (json_int_t)n->bmask, &b) < 0 ||
+		    buckets[b] || json_array_size(ch) < 2) {
+			rc = ckr_fail(r, "nat %s: %s[%zu]: not a chain of an empty bucket",
+				      n->cfg.name, key, c);
+			break;
+		}
+		pp = &buckets[b];
+		for (i = 1; i < json_array_size(ch); i++) {
+			struct nat_map *m;
+
+			if (jsonck_int(json_array_get(ch, i), 0, (json_int_t)count - 1, &at) < 0 ||
+			    seen[at] ||
+			    (by_ext ? nat_map_ebucket(n, ms[at]) : nat_map_hbucket(n, ms[at])) !=
+				(size_t)b) {
+				rc =
+				    ckr_fail(r, "nat %s: %s[%zu][%zu]: not a mapping of this chain",
+					     n->cfg.name, key, c, i);
+				break;
+			}
+			seen[at] = 1;
+			total++;
+			m = ms[at];
+			*pp = m;
+			if (by_ext) {
+				m->epprev = prev ? &prev->enext : &buckets[b];
+				pp = &m->enext;
+			} else {
+				m->hpprev = prev ? &prev->hnext : &buckets[b];
+				pp = &m->hnext;
+			}
+			prev = m;
+		}
+	}
+	free(seen);
+	if (rc == 0 && total != count)
+		rc = ckr_fail(r, "nat %s: %s: %zu of %zu mappings chained", n->cfg.name, key, total,
+			      count);
+	return rc;
+}
+
+/* A reservation of the checkpoint (expired or not), appended to its
+ * chain. */
+static int nat_resv_fill(struct nat *n, const json_t *jr, struct ckr *r, natbed_time_t now,
+			 size_t k)
+{
+	struct nat_resv t = {0}, *rv, **pp;
+
+	if (n->n_resv >= NAT_RESV_MAX || nat_resv_fields_read(n, jr, now, false, &t) < 0)
+		return ckr_fail(r, "nat %s: reservations[%zu]: invalid, or too many", n->cfg.name,
+				k);
+	if (!(rv = malloc(sizeof(*rv))))
+		return ckr_fail(r, "nat %s: out of memory", n->cfg.name);
+	*rv = t;
+	for (pp = nat_resv_chain(n, t.proto, t.ext_addr, t.ext_port); *pp; pp = &(*pp)->next)
+		;
+	*pp = rv;
+	n->n_resv++;
+	return 0;
+}
+
+static int nat_frags_fill(struct nat *n, const json_t *j, struct ckr *r)
+{
+	const json_t *frags = json_object_get(j, "frags"), *f;
+	json_int_t slot, next;
+	size_t i;
+
+	if (!json_is_array(frags) ||
+	    jsonck_int(json_object_get(j, "frag_next"), 0, NAT_FRAGS - 1, &next) < 0)
+		return ckr_fail(r, "nat %s: frags or frag_next: invalid", n->cfg.name);
+	json_array_foreach(frags, i, f)
+	{
+		if (jsonck_int(json_array_get(f, 0), 0, NAT_FRAGS - 1, &slot) < 0 ||
+		    ckr_bytes(r, json_array_get(f, 1), &n->frags[slot], sizeof(n->frags[slot])) < 0)
+			return ckr_fail(r, "nat %s: frags[%zu]: invalid", n->cfg.name, i);
+	}
+	n->frag_next = (unsigned)next;
+	return 0;
+}
+
+/* Frees mappings ms[0..count) that a failed fill made (in no list). */
+static void nat_maps_drop(struct nat_map **ms, size_t count)
+{
+	size_t k;
+
+	for (k = 0; k < count; k++) {
+		struct nat_perm *pm, *next;
+
+		if (!ms[k])
+			continue;
+		for (pm = ms[k]->perms; pm; pm = next) {
+			next = pm->next;
+			free(pm);
+		}
+		free(ms[k]);
+	}
+	free(ms);
+}
+
+/* The mappings, their chains and the `all` list. */
+static int nat_maps_fill(struct nat *n, const json_t *j, struct ckr *r, natbed_time_t now)
+{
+	const json_t *maps = json_object_get(j, "mappings");
+	size_t count = json_array_size(maps), k;
+	struct nat_map **ms = calloc(count ? count : 1, sizeof(*ms));
+	int rc = 0;
+
+	if (!ms)
+		return ckr_fail(r, "nat %s: out of memory", n->cfg.name);
+	if (!json_is_array(maps))
+		rc = ckr_fail(r, "nat %s: mappings: not an array", n->cfg.name);
+	for (k = 0; rc == 0 && k < count; k++) {
+		rc = nat_map_fill(n, json_array_get(maps, k), r, now, k, &ms[k]);
+	}
+	if (rc == 0 && (nat_chains_fill(n, j, "hchains", false, ms, count, r) < 0 ||
+			nat_chains_fill(n, j, "echains", true, ms, count, r) < 0))
+		rc = -1;
+	/* one mapping an outside endpoint: the first of its chain */
+	for (k = 0; rc == 0 && k < count; k++)
+		if (nat_map_at(n, ms[k]->proto, ms[k]->ext_addr, ms[k]->ext_port) != ms[k])
+			rc = ckr_fail(r, "nat %s: mappings[%zu]: its outside endpoint is taken",
+				      n->cfg.name, k);
+	if (rc < 0) {
+		memset(n->buckets, 0, (n->bmask + 1) * sizeof(*n->buckets));
+		memset(n->ebuckets, 0, (n->bmask + 1) * sizeof(*n->ebuckets));
+		nat_maps_drop(ms, count);
+		return -1;
+	}
+	for (k = 0; k < count; k++) {
+		struct nat_map *m = ms[k];
+
+		m->aprev = k ? ms[k - 1] : NULL;
+		m->anext = k + 1 < count ? ms[k + 1] : NULL;
+		m->sub->n_maps++;
+		n->in_use[m->proto]++;
+		n->c.mappings_active++;
+	}
+	n->all = count ? ms[0] : NULL;
+	free(ms);
+	return 0;
+}
+
+/* What the engine counts by itself must be what the checkpoint says. */
+static int nat_derived_check(const struct nat *n, const json_t *counters, struct ckr *r)
+{
+	static const char *const keys[] = {"mappings_active", "subscribers_active",
+					   "port_blocks_active"};
+	const uint64_t vals[] = {n->c.mappings_active, n->c.subscribers_active, n->c.blocks_active};
+	const struct nat_sub *s;
+	json_int_t v;
+	size_t i;
+
+	for (i = 0; i < 3; i++)
+		if (jsonck_int(json_object_get(counters, keys[i]), 0, INT64_MAX, &v) < 0 ||
+		    (uint64_t)v != vals[i])
+			return ckr_fail(r, "nat %s: counters.%s: not what the state holds",
+					n->cfg.name, keys[i]);
+	for (i = 0; i < NAT_SUB_BUCKETS; i++)
+		for (s = n->subs[i]; s; s = s->next)
+			if (s->n_maps == 0)
+				return ckr_fail(r, "nat %s: a subscriber without mappings",
+						n->cfg.name);
+	return 0;
+}
+
+int nat_ckpt_fill(struct nat *n, const json_t *j, struct ckr *r)
+{
+	natbed_time_t now = sched_now(n->s);
+	const json_t *subs = json_object_get(j, "subscribers"),
+		     *resv = json_object_get(j, "reservations");
+	const json_t *counters = json_object_get(j, "counters");
+	struct nat_cfg c = n->cfg;
+	json_int_t at, age, bmask;
+	char err[192];
+	size_t k;
+
+	if (!json_is_object(j))
+		return ckr_fail(r, "nat %s: not an object", n->cfg.name);
+	if (nat_fits(n, j, err, sizeof(err)) < 0)
+		return ckr_fail(r, "%s", err);
+	if (n->all || n->n_resv || n->c.subscribers_active)
+		return ckr_fail(r, "nat %s: filled when it holds state already", n->cfg.name);
+	if (jsonck_int(json_object_get(j, "at"), INT64_MIN, INT64_MAX, &at) < 0 || at != now)
+		return ckr_fail(r, "nat %s: at: not the scheduler's time", n->cfg.name);
+	if (nat_behaviour_read(json_object_get(j, "behaviour"), &c.b) < 0 || !nat_cfg_ok(&c) ||
+	    nat_reshape(n, &c) < 0)
+		return ckr_fail(r, "nat %s: behaviour: invalid", n->cfg.name);
+	if (nat_rng_read(n, json_object_get(j, "rng")) < 0 ||
+	    nat_next_port_read(n, json_object_get(j, "next_port")) < 0 ||
+	    jsonck_int(json_object_get(j, "epoch_age_ns"), 0, INT64_MAX, &age) < 0 ||
+	    !json_is_object(counters))
+		return ckr_fail(r, "nat %s: rng, next_port, epoch_age_ns or counters: invalid",
+				n->cfg.name);
+	n->epoch_start = now - age;
+	nat_counters_read(n, counters);
+	if (jsonck_int(json_object_get(j, "bmask"), NAT_BUCKETS_MIN - 1, NAT_BUCKETS_MAX - 1,
+		       &bmask) < 0 ||
+	    (bmask & (bmask + 1)) != 0)
+		return ckr_fail(r, "nat %s: bmask: invalid", n->cfg.name);
+	if ((size_t)bmask != n->bmask && nat_buckets_make(n, (size_t)bmask + 1) < 0)
+		return ckr_fail(r, "nat %s: out of memory", n->cfg.name);
+	if (!json_is_array(subs) || !json_is_array(resv))
+		return ckr_fail(r, "nat %s: subscribers or reservations: not an array",
+				n->cfg.name);
+	for (k = 0; k < json_array_size(subs); k++)
+		if (nat_sub_fill(n, json_array_get(subs, k), r, k) < 0)
+			return -1;
+	if (nat_maps_fill(n, j, r, now) < 0)
+		return -1;
+	for (k = 0; k < json_array_size(resv); k++)
+		if (nat_resv_fill(n, json_array_get(resv, k), r, now, k) < 0)
+			return -1;
+	if (nat_frags_fill(n, j, r) < 0)
+		return -1;
+	return nat_derived_check(n, counters, r);
 }

@@ -216,6 +216,21 @@ void nat_resv_hold(struct nat *n, enum nat_proto p, uint32_t ext_addr, uint16_t 
 void nat_resv_each(const struct nat *n, natbed_time_t now,
 		   void (*fn)(void *ctx, const struct nat_resv *r), void *ctx);
 
+/* The chain of m in n's hashes by inside endpoint and key, and by outside
+ * endpoint. */
+size_t nat_map_hbucket(const struct nat *n, const struct nat_map *m);
+size_t nat_map_ebucket(const struct nat *n, const struct nat_map *m);
+
+/* n's two hashes of `count` buckets each (a power of two), empty: the old
+ * ones are freed, so n must hold no mapping. 0 or -1 (ENOMEM). */
+int nat_buckets_make(struct nat *n, size_t count);
+
+/* The chain of subscribers of inside address a (network order). */
+size_t nat_sub_bucket(uint32_t a);
+
+/* The chain of reservations of outside endpoint (addr, port). */
+struct nat_resv **nat_resv_chain(struct nat *n, enum nat_proto p, uint32_t addr, uint16_t port);
+
 /* Whether cfg can run: a port range, a stride, behaviours in range, an
  * outside address, blocks that fit the range. */
 bool nat_cfg_ok(const struct nat_cfg *cfg);

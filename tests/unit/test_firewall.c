@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "firewall.h"
+#include "natbed/ckpt.h"
+#include "natbed/clock.h"
 #include "natbed/sched.h"
 #include "natbed/topo.h"
 #include "proto.h"
@@ -931,6 +933,200 @@ static void test_reject_silent(void **state)
 	assert_int_equal(fw_reject_build(&p.v, out, sizeof(fr.b)), 0);
 }
 
+/* ---- natbed sim checkpoints: exact, event for event ---- */
+
+/* A firewall in virtual time, and what its test events saw. */
+struct sw {
+	struct clock_virtual vc;
+	struct sched *s;
+	struct fw *fw;
+	char trace[512];
+};
+
+static struct sw *sw_new(void)
+{
+	struct sw *w = calloc(1, sizeof(*w));
+
+	assert_non_null(w);
+	w->s = sched_new(clock_virtual_clock(&w->vc), &w->vc);
+	assert_non_null(w->s);
+	w->fw = fw_yaml(CK_RULES, w->s);
+	return w;
+}
+
+static void sw_free(struct sw *w)
+{
+	fw_free(w->fw);
+	sched_free(w->s);
+	free(w);
+}
+
+/* A test's own event: when it ran and how many flows had expired. */
+static void sw_mark(void *arg, natbed_time_t now)
+{
+	struct sw *w = arg;
+	size_t n = strlen(w->trace);
+
+	snprintf(w->trace + n, sizeof(w->trace) - n, "%lld:%llu ",
+		 (long long)(now / NATBED_NS_PER_MS),
+		 (unsigned long long)fw_counters(w->fw)->flows_expired);
+}
+
+static void sw_stray(void *arg, natbed_time_t now)
+{
+	(void)arg;
+	(void)now;
+}
+
+static const struct ckfn sw_fns[] = {CKFN(sw_mark)};
+static const struct ckfns sw_table = CKFNS(test, sw_fns);
+static const struct ckfns *const sw_tables[] = {&fw_ckfns, &sw_table};
+
+/* The queue, then the world's object, then the firewall; through text. */
+static json_t *sw_save(struct sw *w, char *err, size_t errlen)
+{
+	struct ckw *ck = ckw_new(sw_tables, 2);
+	json_t *q, *j;
+
+	assert_non_null(ck);
+	q = ckw_sched(ck, w->s);
+	j = json_pack("{s:I,s:o*,s:o*,s:o*}", "at", (json_int_t)sched_now(w->s), "queue", q,
+		      "world", ckw_obj(ck, w), "fw", fw_ckpt_save(w->fw, ck));
+	if (ckw_finish(ck, err, errlen) < 0) {
+		ckw_free(ck);
+		json_decref(j);
+		return NULL;
+	}
+	ckw_free(ck);
+	assert_non_null(j);
+	return through_text(j);
+}
+
+static int sw_load(struct sw *w, const json_t *j, char *err, size_t errlen)
+{
+	struct ckr *r = ckr_new(sw_tables, 2);
+	int rc;
+
+	assert_non_null(r);
+	w->vc.now_ns = (natbed_time_t)json_integer_value(json_object_get(j, "at"));
+	ckr_obj(r, json_object_get(j, "world"), w);
+	ckr_sched(r, w->s, json_object_get(j, "queue"));
+	fw_ckpt_fill(w->fw, json_object_get(j, "fw"), r);
+	rc = ckr_finish(r, err, errlen);
+	ckr_free(r);
+	return rc;
+}
+
+/* Both to until, event time by event time: the same next event, as many
+ * run, the same counters. */
+static void sw_run_both(struct sw *a, struct sw *b, natbed_time_t until)
+{
+	natbed_time_t t;
+
+	while ((t = sched_next_due(a->s)) >= 0 && t <= until) {
+		assert_int_equal(sched_next_due(b->s), t);
+		assert_int_equal(sched_pending(b->s), sched_pending(a->s));
+		assert_int_equal(sched_run_until(a->s, t), sched_run_until(b->s, t));
+		assert_memory_equal(fw_counters(a->fw), fw_counters(b->fw),
+				    sizeof(struct fw_counters));
+	}
+	sched_run_until(a->s, until);
+	sched_run_until(b->s, until);
+	assert_int_equal(sched_pending(b->s), sched_pending(a->s));
+}
+
+/* The same packet through a and b: the same verdict and rule. */
+static void sw_both(struct sw *a, struct sw *b, struct pkt *p, enum fw_dir dir)
+{
+	enum fw_verdict va = fw_check(a->fw, &p->v, dir, sched_now(a->s));
+
+	assert_int_equal(fw_check(b->fw, &p->v, dir, sched_now(b->s)), va);
+	assert_int_equal(fw_last_rule(a->fw), fw_last_rule(b->fw));
+}
+
+/* Flows of each kind, one refreshed (its expiry event still at the first
+ * time), one expired whose event is due but has not run, a fragment
+ * record, a test event at the same time as an expiry: saved, filled into
+ * a fresh firewall, saved again equal; both go on alike. */
+static void test_sim_exact(void **state)
+{
+	struct sw *a = sw_new(), *b = sw_new();
+	char err[256] = "";
+	json_t *ja, *jb;
+	struct pkt p;
+
+	(void)state;
+	ck_fill(a->fw, 0);
+	expect(a->fw, udp(&p, HOST, 6000, SERVER, 53, 4), FW_DIR_OUT, 0, FW_ACCEPT, 1);
+	sched_run_until(a->s, 30 * S);
+	/* the UDP flow goes on to 150 s; its event stays at 120 s */
+	expect(a->fw, udp(&p, HOST, 5000, SERVER, 3478, 4), FW_DIR_OUT, 30 * S, FW_ACCEPT, 1);
+	sched_at(a->s, 150 * S, sw_mark, a);
+	sched_at(a->s, 120 * S, sw_mark, a);
+	sched_run_until(a->s, 120 * S - 1);
+	/* at 120 s, before the events due then ran: the flows that end then
+	 * are still in the table */
+	a->vc.now_ns = 120 * S;
+	assert_int_equal(fw_counters(a->fw)->flows_expired, 0);
+
+	ja = sw_save(a, err, sizeof(err));
+	if (!ja)
+		fail_msg("save: %s", err);
+	if (sw_load(b, ja, err, sizeof(err)) < 0)
+		fail_msg("load: %s", err);
+	jb = sw_save(b, err, sizeof(err));
+	assert_non_null(jb);
+	assert_true(json_equal(ja, jb));
+	assert_true(json_array_size(json_object_get(json_object_get(ja, "fw"), "flows")) >= 5);
+	json_decref(ja);
+	json_decref(jb);
+
+	/* a reply of the expired flow (met on the way, freed), a new flow */
+	udp(&p, SERVER, 53, HOST, 6000, 4);
+	sw_both(a, b, &p, FW_DIR_IN);
+	udp(&p, HOST, 7000, SERVER, 53, 4);
+	sw_both(a, b, &p, FW_DIR_OUT);
+	sw_run_both(a, b, 140 * S);
+	udp(&p, SERVER, 3478, HOST, 5000, 4);
+	sw_both(a, b, &p, FW_DIR_IN);
+	tcp(&p, OTHER, 40000, HOST, 22, TCP_ACK, 2, 10, 0);
+	sw_both(a, b, &p, FW_DIR_IN);
+	sw_run_both(a, b, 8000 * S);
+	assert_string_equal(a->trace, b->trace);
+	assert_true(strlen(a->trace) > 0);
+	assert_int_equal(fw_counters(a->fw)->flows_active, 0);
+	assert_memory_equal(fw_counters(a->fw), fw_counters(b->fw), sizeof(struct fw_counters));
+	sw_free(a);
+	sw_free(b);
+}
+
+/* A function in no table is refused by the writer; a broken flow by the
+ * reader (the half-filled firewall frees cleanly). */
+static void test_sim_refused(void **state)
+{
+	struct sw *a = sw_new(), *b = sw_new();
+	char err[256] = "";
+	uint64_t stray;
+	json_t *j;
+
+	(void)state;
+	ck_fill(a->fw, 0);
+	stray = sched_at(a->s, 5 * S, sw_stray, NULL);
+	assert_null(sw_save(a, err, sizeof(err)));
+	assert_non_null(strstr(err, "no module's table"));
+	sched_cancel(a->s, stray);
+	j = sw_save(a, err, sizeof(err));
+	assert_non_null(j);
+	json_object_set_new(json_array_get(json_object_get(json_object_get(j, "fw"), "flows"), 2),
+			    "dir", json_string("sideways"));
+	err[0] = 0;
+	assert_int_equal(sw_load(b, j, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "flows[2]"));
+	json_decref(j);
+	sw_free(a);
+	sw_free(b);
+}
+
 int main(void)
 {
 	/* clang-format off */
@@ -952,6 +1148,8 @@ int main(void)
 	    cmocka_unit_test(test_reject_icmp),
 	    cmocka_unit_test(test_reject_tcp),
 	    cmocka_unit_test(test_reject_silent),
+	    cmocka_unit_test(test_sim_exact),
+	    cmocka_unit_test(test_sim_refused),
 	};
 	/* clang-format on */
 

@@ -19,6 +19,9 @@
 #include <time.h>
 
 #include "gate.h"
+#include "gate_int.h" /* the sim test reads slots and due times */
+#include "natbed/ckpt.h"
+#include "natbed/clock.h"
 #include "natbed/gatemsg.h"
 #include "natbed/sched.h"
 #include "natbed/topo.h"
@@ -56,6 +59,7 @@ struct tg {
 	/* events */
 	uint64_t ev_auth, ev_trust, ev_expired;
 	char last_event[600];
+	char trace[256]; /* what gw_mark() saw */
 };
 
 static void tg_reply(void *ctx, const struct gate_reply *r, natbed_time_t now)
@@ -922,6 +926,217 @@ static void test_checkpoint(void **state)
 	tg_down(&b);
 }
 
+/* --- natbed sim checkpoints: exact, event for event ------------------------- */
+
+/* A test's own event: when it ran and how many pinholes had expired. */
+static void gw_mark(void *arg, natbed_time_t now)
+{
+	struct tg *tg = arg;
+	size_t n = strlen(tg->trace);
+
+	snprintf(tg->trace + n, sizeof(tg->trace) - n, "%lld:%llu ",
+		 (long long)(now / NATBED_NS_PER_MS),
+		 (unsigned long long)gate_counters(tg->g)->pinholes_expired);
+}
+
+static void gw_stray(void *arg, natbed_time_t now)
+{
+	(void)arg;
+	(void)now;
+}
+
+static const struct ckfn gw_fns[] = {CKFN(gw_mark)};
+static const struct ckfns gw_table = CKFNS(test, gw_fns);
+static const struct ckfns *const gw_tables[] = {&gate_ckfns, &gw_table};
+
+/* The queue, the world's object (the test's tg), the gate; through text. */
+static json_t *gw_save(struct tg *tg, char *err, size_t errlen)
+{
+	struct ckw *w = ckw_new(gw_tables, 2);
+	json_t *q, *j;
+	char *text;
+
+	assert_non_null(w);
+	q = ckw_sched(w, tg->s);
+	j = json_pack("{s:I,s:o*,s:o*,s:o*}", "at", (json_int_t)sched_now(tg->s), "queue", q,
+		      "world", ckw_obj(w, tg), "gate", gate_ckpt_save(tg->g, w));
+	if (ckw_finish(w, err, errlen) < 0) {
+		ckw_free(w);
+		json_decref(j);
+		return NULL;
+	}
+	ckw_free(w);
+	assert_non_null(j);
+	text = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	j = json_loads(text, 0, NULL);
+	free(text);
+	assert_non_null(j);
+	return j;
+}
+
+/* Fills tg's fresh gate (made as the original's, its scheduler empty). */
+static int gw_load(struct tg *tg, const json_t *j, char *err, size_t errlen)
+{
+	struct ckr *r = ckr_new(gw_tables, 2);
+	int rc;
+
+	assert_non_null(r);
+	tg->vc.now_ns = (natbed_time_t)json_integer_value(json_object_get(j, "at"));
+	ckr_obj(r, json_object_get(j, "world"), tg);
+	ckr_sched(r, tg->s, json_object_get(j, "queue"));
+	gate_ckpt_fill(tg->g, json_object_get(j, "gate"), r);
+	rc = ckr_finish(r, err, errlen);
+	ckr_free(r);
+	return rc;
+}
+
+/* Both to until, event time by event time: the same next event, as many
+ * run, the same counters and answers. */
+static void gw_run_both(struct tg *a, struct tg *b, natbed_time_t until)
+{
+	natbed_time_t t;
+
+	while ((t = sched_next_due(a->s)) >= 0 && t <= until) {
+		assert_int_equal(sched_next_due(b->s), t);
+		assert_int_equal(sched_pending(b->s), sched_pending(a->s));
+		assert_int_equal(sched_run_until(a->s, t), sched_run_until(b->s, t));
+		assert_memory_equal(gate_counters(a->g), gate_counters(b->g),
+				    sizeof(struct gate_counters));
+		assert_int_equal(a->answers, b->answers);
+		assert_int_equal(a->last_len, b->last_len);
+		assert_memory_equal(a->last_buf, b->last_buf, a->last_len);
+	}
+	sched_run_until(a->s, until);
+	sched_run_until(b->s, until);
+}
+
+/* The same packet through both gates. */
+static void gw_check_both(struct tg *a, struct tg *b, const char *src, uint16_t sport,
+			  const char *dst, uint16_t dport, enum gate_dir dir)
+{
+	struct frame f;
+	enum gate_verdict va = check(a, udp(&f, src, sport, dst, dport), dir);
+
+	assert_int_equal(check(b, udp(&f, src, sport, dst, dport), dir), va);
+	assert_string_equal(gate_last_why(a->g), gate_last_why(b->g));
+	assert_string_equal(gate_last_host(a->g), gate_last_host(b->g));
+}
+
+/* Pinholes in every slot of a host and one replaced, one refreshed (its
+ * event still at its first time), requests under way, a test event at a
+ * pinhole's expiry, a changed model: saved, filled into a fresh gate,
+ * saved again equal; both go on alike with the same requests. */
+static void test_sim_exact(void **state)
+{
+	struct tg a, b;
+	char err[256] = "", res[32];
+	uint64_t expired;
+	struct frame f;
+	json_t *ja, *jb;
+	int i;
+
+	(void)state;
+	tg_up(&a, 3, "      time-scale: 0.01\n      pinhole-ttl: 60s\n", 8);
+	tg_up(&b, 3, "      time-scale: 0.01\n      pinhole-ttl: 60s\n", 8);
+	for (i = 0; i < 6; i++)
+		tg_auth(&a, (size_t)i % 3, i % 2 ? "any" : "198.51.100.10:3478");
+	for (i = 0; i < 24; i++) {
+		snprintf(res, sizeof(res), "198.51.100.%d:%d", 20 + i, 1000 + i);
+		tg_auth(&a, 0, res);
+	}
+	/* a refresh of a pinhole: its event stays where it was */
+	for (i = 0; i < GATE_PINS_MAX && a.g->hosts[0].pins[i].res.kind != GATEMSG_RES_ADDR_PORT;
+	     i++)
+		;
+	assert_true(i < GATE_PINS_MAX);
+	inet_ntop(AF_INET, &a.g->hosts[0].pins[i].res.addr, res, sizeof(res));
+	tg_run(&a, S);
+	assert_int_equal(
+	    check(&a, udp(&f, "192.168.1.10", PORT, res, ntohs(a.g->hosts[0].pins[i].res.port)),
+		  GATE_OUT),
+	    GATE_PASS);
+	assert_true(a.g->hosts[0].pins[i].expires > sched_now(a.s) + 59 * S);
+	sched_at(a.s, a.g->hosts[0].pins[3].expires, gw_mark, &a);
+	tg_ask(&a, 0, "any");
+	tg_ask(&a, 2, "stun");
+	gate_set(a.g, "escalate", "50%", NULL, 0);
+	assert_true(a.g->hosts[0].pins[GATE_PINS_MAX - 1].used);
+
+	ja = gw_save(&a, err, sizeof(err));
+	if (!ja)
+		fail_msg("save: %s", err);
+	if (gw_load(&b, ja, err, sizeof(err)) < 0)
+		fail_msg("load: %s", err);
+	jb = gw_save(&b, err, sizeof(err));
+	assert_non_null(jb);
+	assert_true(json_equal(ja, jb));
+	json_decref(ja);
+	json_decref(jb);
+	assert_string_equal(gate_last_why(a.g), gate_last_why(b.g));
+
+	/* the harness's own state: the hosts' nonces and transactions */
+	memcpy(b.nonce, a.nonce, sizeof(a.nonce));
+	b.txn = a.txn;
+	b.answers = a.answers;
+	b.last_len = a.last_len;
+	memcpy(b.last_buf, a.last_buf, a.last_len);
+	expired = a.ev_expired;
+	gw_run_both(&a, &b, sched_now(a.s) + 10 * S);
+	gw_check_both(&a, &b, "192.168.1.10", PORT, "198.51.100.10", 3478, GATE_OUT);
+	gw_check_both(&a, &b, "192.168.1.10", PORT, "198.51.100.99", 1, GATE_OUT);
+	gw_check_both(&a, &b, "192.168.1.11", PORT, "198.51.100.10", 3478, GATE_OUT);
+	for (i = 0; i < 12; i++) {
+		assert_int_equal(tg_ask(&a, (size_t)i % 3, i % 4 ? "any" : "stun"),
+				 tg_ask(&b, (size_t)i % 3, i % 4 ? "any" : "stun"));
+		gw_run_both(&a, &b, sched_now(a.s) + 3 * S);
+	}
+	gw_run_both(&a, &b, sched_now(a.s) + 600 * S);
+	assert_int_equal(sched_pending(a.s), 0);
+	assert_int_equal(sched_pending(b.s), 0);
+	assert_string_equal(a.trace, b.trace);
+	assert_true(strlen(a.trace) > 0);
+	assert_int_equal(a.ev_expired - expired, b.ev_expired);
+	assert_true(b.ev_expired > 0);
+	assert_memory_equal(gate_counters(a.g), gate_counters(b.g), sizeof(struct gate_counters));
+	for (i = 0; i < 3; i++)
+		assert_int_equal(gate_host_level(a.g, topo_index(&a, (size_t)i)),
+				 gate_host_level(b.g, topo_index(&b, (size_t)i)));
+	tg_down(&a);
+	tg_down(&b);
+}
+
+/* A function in no table is refused by the writer; a broken slot by the
+ * reader (the half-filled gate frees cleanly). */
+static void test_sim_refused(void **state)
+{
+	struct tg a, b;
+	char err[256] = "";
+	uint64_t stray;
+	json_t *j, *h0;
+
+	(void)state;
+	tg_up(&a, 2, "", 8);
+	tg_up(&b, 2, "", 8);
+	tg_ask(&a, 0, "any");
+	tg_ask(&a, 1, "any");
+	stray = sched_at(a.s, 5 * S, gw_stray, NULL);
+	assert_null(gw_save(&a, err, sizeof(err)));
+	assert_non_null(strstr(err, "no module's table"));
+	sched_cancel(a.s, stray);
+	j = gw_save(&a, err, sizeof(err));
+	assert_non_null(j);
+	h0 = json_array_get(json_object_get(json_object_get(j, "gate"), "hosts"), 1);
+	json_object_set_new(json_array_get(json_object_get(h0, "pending"), 0), "slot",
+			    json_integer(GATE_PENDING_MAX));
+	err[0] = 0;
+	assert_int_equal(gw_load(&b, j, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "pending[0]"));
+	json_decref(j);
+	tg_down(&a);
+	tg_down(&b);
+}
+
 /* --- speed ------------------------------------------------------------------------ */
 
 #define SPEED_HOSTS 100
@@ -982,6 +1197,7 @@ int main(void)
 	    cmocka_unit_test(test_retransmit),	    cmocka_unit_test(test_busy),
 	    cmocka_unit_test(test_pinholes),	    cmocka_unit_test(test_renew),
 	    cmocka_unit_test(test_ctl_json),	    cmocka_unit_test(test_checkpoint),
+	    cmocka_unit_test(test_sim_exact),	    cmocka_unit_test(test_sim_refused),
 	    cmocka_unit_test(test_speed),
 	};
 

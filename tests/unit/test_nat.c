@@ -19,6 +19,7 @@
 
 #include "nat.h"
 #include "nat_int.h" /* chains_ok() reads the hash chains */
+#include "natbed/ckpt.h"
 #include "natbed/clock.h"
 #include "natbed/sched.h"
 #include "../support/ref_csum.h"
@@ -216,6 +217,7 @@ struct fx {
 	struct clock_virtual vc;
 	struct sched *s;
 	struct nat *n;
+	char trace[1024]; /* what t_mark() saw: "ms:expired" words */
 };
 
 static void t_cfg(struct nat_cfg *c, enum topo_nat_map mapping, enum topo_nat_map filtering,
@@ -1732,6 +1734,285 @@ static void test_refusals(void **state)
 	fx_free(f);
 }
 
+/* --- natbed sim checkpoints: exact, event for event ------------------------ */
+
+/* A test's own event: notes when it ran and how many mappings had expired
+ * by then, which shows the order of events due at the same time. */
+static void t_mark(void *arg, natbed_time_t now)
+{
+	struct fx *f = arg;
+	size_t n = strlen(f->trace);
+
+	snprintf(f->trace + n, sizeof(f->trace) - n, "%lld:%llu ",
+		 (long long)(now / NATBED_NS_PER_MS),
+		 (unsigned long long)nat_counters(f->n)->mappings_expired);
+}
+
+/* Not in any table: a writer must refuse it. */
+static void t_stray(void *arg, natbed_time_t now)
+{
+	(void)arg;
+	(void)now;
+}
+
+static const struct ckfn t_sim_fns[] = {CKFN(t_mark)};
+static const struct ckfns t_sim_table = CKFNS(test, t_sim_fns);
+static const struct ckfns *const t_sim_tables[] = {&nat_ckfns, &t_sim_table};
+
+/* The world as natbed sim writes it: the queue first, then the NAT; the
+ * test's fx is the world object t_mark's events point at. Through text,
+ * as the file goes. */
+static json_t *sim_save(struct fx *f, char *err, size_t errlen)
+{
+	struct ckw *w = ckw_new(t_sim_tables, 2);
+	json_t *q, *j;
+	char *text;
+
+	assert_non_null(w);
+	q = ckw_sched(w, f->s);
+	j = json_pack("{s:I,s:o*,s:o*,s:o*}", "at", (json_int_t)fx_now(f), "queue", q, "world",
+		      ckw_obj(w, f), "nat", nat_ckpt_save(f->n, w));
+	if (ckw_finish(w, err, errlen) < 0) {
+		ckw_free(w);
+		json_decref(j);
+		return NULL;
+	}
+	ckw_free(w);
+	assert_non_null(j);
+	text = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	j = json_loads(text, 0, NULL);
+	free(text);
+	assert_non_null(j);
+	return j;
+}
+
+/* Fills b (fresh, of the same configuration) from j at j's time. 0, or -1
+ * with err. */
+static int sim_load(struct fx *b, const json_t *j, char *err, size_t errlen)
+{
+	struct ckr *r = ckr_new(t_sim_tables, 2);
+	int rc;
+
+	assert_non_null(r);
+	fx_at(b, (natbed_time_t)json_integer_value(json_object_get(j, "at")));
+	ckr_obj(r, json_object_get(j, "world"), b);
+	ckr_sched(r, b->s, json_object_get(j, "queue"));
+	nat_ckpt_fill(b->n, json_object_get(j, "nat"), r);
+	rc = ckr_finish(r, err, errlen);
+	ckr_free(r);
+	return rc;
+}
+
+/* Saves a, fills b from it, and checks that b saves the same. */
+static void sim_round_trip(struct fx *a, struct fx *b)
+{
+	char err[256] = "";
+	json_t *ja = sim_save(a, err, sizeof(err)), *jb;
+
+	if (!ja)
+		fail_msg("save: %s", err);
+	if (sim_load(b, ja, err, sizeof(err)) < 0)
+		fail_msg("load: %s", err);
+	chains_ok(b->n);
+	jb = sim_save(b, err, sizeof(err));
+	if (!jb)
+		fail_msg("save of the restored: %s", err);
+	assert_true(json_equal(ja, jb));
+	json_decref(ja);
+	json_decref(jb);
+}
+
+/* Runs a and b to `until`, event time by event time, checking that both
+ * have the same next event, run as many events and count the same. */
+static void sim_run_both(struct fx *a, struct fx *b, natbed_time_t until)
+{
+	natbed_time_t t;
+
+	while ((t = sched_next_due(a->s)) >= 0 && t <= until) {
+		assert_int_equal(sched_next_due(b->s), t);
+		assert_int_equal(sched_pending(b->s), sched_pending(a->s));
+		assert_int_equal(sched_run_until(a->s, t), sched_run_until(b->s, t));
+		assert_memory_equal(nat_counters(a->n), nat_counters(b->n),
+				    sizeof(struct nat_counters));
+	}
+	fx_at(a, until);
+	fx_at(b, until);
+	assert_int_equal(sched_pending(b->s), sched_pending(a->s));
+}
+
+/* The same datagram out through a and b: the same verdict and port. */
+static void out_both(struct fx *a, struct fx *b, const char *src, uint16_t sport, const char *dst,
+		     uint16_t dport)
+{
+	uint32_t aa = 0, ab = 0;
+	uint16_t pa = 0, pb = 0;
+
+	assert_int_equal(out_ep(a, src, sport, dst, dport, &aa, &pa),
+			 out_ep(b, src, sport, dst, dport, &ab, &pb));
+	assert_int_equal(aa, ab);
+	assert_int_equal(pa, pb);
+}
+
+static void in_ep_both(struct fx *a, struct fx *b, const char *src, uint16_t sport, uint32_t to,
+		       uint16_t ext)
+{
+	assert_int_equal(in_ep(a, src, sport, to, ext), in_ep(b, src, sport, to, ext));
+}
+
+/* Mappings made, refreshed (their events still at the first time: armed
+ * before expires), answered, a TCP one, one asked for by PCP, the hashes
+ * grown past NAT_BUCKETS_MIN, and a test event due with an expiry: saved
+ * at 10 s, filled into a NAT of another seed, the restored one saves the
+ * same and goes on as the original does, event for event. */
+static void test_sim_exact(void **state)
+{
+	static const uint8_t nonce[NAT_NONCE_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+	struct nat_grant_req rq = {.by = NAT_GRANT_PCP,
+				   .proto = NAT_UDP,
+				   .int_port = htons(9000),
+				   .lifetime_s = 100,
+				   .nonce = nonce};
+	uint32_t ea;
+	uint16_t ep, i, ports[6];
+	uint32_t life;
+	struct nat_cfg c;
+	struct fx *a, *b;
+	struct tpkt p;
+
+	(void)state;
+	t_cfg(&c, TOPO_MAP_EIM, TOPO_MAP_APDM, TOPO_PORTS_RANDOM);
+	c.b.timeout_ns = 30 * T_S;
+	a = fx_new(&c);
+	c.seed = 7; /* the fill brings the generator along */
+	b = fx_new(&c);
+	for (i = 0; i < 6; i++) {
+		fx_at(a, (natbed_time_t)i * T_S);
+		ports[i] = out_ok(a, T_HOST, (uint16_t)(5000 + i), T_R1, (uint16_t)(100 + i));
+	}
+	/* refreshed at 5 s: expires at 35 s, its event still due at 30 s */
+	assert_int_equal(out_ok(a, T_HOST, 5000, T_R2, 100), ports[0]);
+	assert_int_equal(in_udp(a, T_R1, 101, ports[1], NULL, NULL), NAT_PASS);
+	t_tcp(&p, T_HOST, 6000, T_R1, 443, TCP_SYN);
+	assert_int_equal(nat_outbound(a->n, &p.v, fx_now(a)), NAT_PASS);
+	rq.int_addr = a4(T_HOST2);
+	assert_int_equal(nat_grant(a->n, &rq, fx_now(a), &ea, &ep, &life), NAT_GRANT_OK);
+	/* a test event at 31 s, after the expiry of the mapping made at 1 s */
+	sched_at(a->s, 31 * T_S, t_mark, a);
+	sched_at(a->s, 30 * T_S, t_mark, a);
+	fx_at(a, 8 * T_S);
+	for (i = 0; i < 80; i++)
+		out_ok(a, T_HOST, (uint16_t)(20000 + i), T_R2, 53);
+	assert_true(a->n->bmask + 1 > NAT_BUCKETS_MIN);
+	fx_at(a, 10 * T_S);
+
+	sim_round_trip(a, b);
+	/* the same test events, after the restore, on both */
+	sched_at(a->s, 35 * T_S, t_mark, a);
+	sched_at(b->s, 35 * T_S, t_mark, b);
+	out_both(a, b, T_HOST, 7000, T_R1, 99);
+	in_ep_both(a, b, T_R2, 100, a4(T_PUBLIC), ports[0]);
+	in_ep_both(a, b, T_R2, 101, a4(T_PUBLIC), ports[0]);
+	sim_run_both(a, b, 20 * T_S);
+	out_both(a, b, T_HOST, 5001, T_R1, 101);
+	out_both(a, b, T_HOST, 7001, T_R2, 99);
+	sim_run_both(a, b, 400 * T_S);
+	assert_string_equal(a->trace, b->trace);
+	assert_true(strlen(a->trace) > 0);
+	assert_true(nat_counters(a->n)->mappings_expired > 80);
+	assert_memory_equal(nat_counters(a->n), nat_counters(b->n), sizeof(struct nat_counters));
+	fx_free(a);
+	fx_free(b);
+}
+
+/* A carrier's NAT: subscribers on two outside addresses with port blocks,
+ * Linux reservations (one expired but not yet freed: it still counts),
+ * a held fragment's translation. */
+static void test_sim_carrier(void **state)
+{
+	static const char *const pub[] = {"203.0.113.1", "203.0.113.2"};
+	struct nat_cfg c;
+	struct fx *a, *b;
+	uint32_t addr, a2;
+	uint16_t port, p2;
+	struct tpkt p;
+	int i;
+
+	(void)state;
+	t_cfg(&c, TOPO_MAP_EIM, TOPO_MAP_APDM, TOPO_PORTS_PRESERVE_RANDOM);
+	c.b.port_block = 64;
+	c.b.port_blocks = 2;
+	c.b.unreplied_ns = 30 * T_S;
+	c.b.refresh_inbound = true;
+	c.b.inbound_reserves = true;
+	c.n_public = 2;
+	for (i = 0; i < 2; i++)
+		c.publics[i] = a4(pub[i]);
+	a = fx_new(&c);
+	b = fx_new(&c);
+	/* a reservation that expires at 30 s, found by nothing before the save */
+	assert_int_equal(in_ep(a, "198.51.100.9", 4000, a4(pub[0]), 60000), NAT_DROP_NO_MAPPING);
+	fx_at(a, 20 * T_S);
+	assert_int_equal(out_ep(a, T_HOST, 5000, T_R1, 1, &addr, &port), NAT_PASS);
+	assert_int_equal(out_ep(a, T_HOST2, 5000, T_R1, 1, &a2, &p2), NAT_PASS);
+	assert_int_not_equal(addr, a2);
+	for (i = 0; i < 70; i++)
+		assert_int_equal(out_ep(a, T_HOST, (uint16_t)(6000 + i), T_R2, 7, &addr, &port),
+				 NAT_PASS);
+	assert_int_equal(in_ep(a, "198.51.100.8", 4000, a2, 60001), NAT_DROP_NO_MAPPING);
+	/* a first fragment's translation (for 10 s), followed by later fragments */
+	fx_at(a, 25 * T_S);
+	t_udp(&p, T_HOST2, 5000, T_R1, 1);
+	t_frag(&p, 0x2000);
+	assert_int_equal(nat_outbound(a->n, &p.v, fx_now(a)), NAT_PASS);
+	fx_at(a, 31 * T_S);
+	assert_int_equal(a->n->n_resv, 2);
+
+	sim_round_trip(a, b);
+	assert_int_equal(b->n->n_resv, 2);
+	out_both(a, b, T_HOST, 5000, "198.51.100.9", 4000);
+	out_both(a, b, T_HOST2, 5000, "198.51.100.8", 4000);
+	out_both(a, b, "192.168.1.12", 5000, T_R1, 1);
+	t_later(&p, T_HOST2, T_R1);
+	assert_int_equal(nat_outbound(b->n, &p.v, fx_now(b)), NAT_PASS);
+	t_later(&p, T_HOST2, T_R1);
+	assert_int_equal(nat_outbound(a->n, &p.v, fx_now(a)), NAT_PASS);
+	sim_run_both(a, b, 200 * T_S);
+	assert_memory_equal(nat_counters(a->n), nat_counters(b->n), sizeof(struct nat_counters));
+	assert_int_equal(nat_counters(a->n)->mappings_active, 0);
+	fx_free(a);
+	fx_free(b);
+}
+
+/* The writer names a function in no table; the reader refuses a broken
+ * mapping, and the half-filled NAT frees cleanly. */
+static void test_sim_refused(void **state)
+{
+	struct fx *a = fx_make(TOPO_MAP_EIM, TOPO_MAP_EIM, TOPO_PORTS_PRESERVE);
+	struct fx *b = fx_make(TOPO_MAP_EIM, TOPO_MAP_EIM, TOPO_PORTS_PRESERVE);
+	char err[256] = "";
+	uint64_t stray;
+	json_t *j, *m;
+
+	(void)state;
+	out_ok(a, T_HOST, 5000, T_R1, 1);
+	out_ok(a, T_HOST, 5001, T_R1, 1);
+	stray = sched_at(a->s, 5 * T_S, t_stray, NULL);
+	assert_null(sim_save(a, err, sizeof(err)));
+	assert_non_null(strstr(err, "no module's table"));
+	sched_cancel(a->s, stray);
+	j = sim_save(a, err, sizeof(err));
+	assert_non_null(j);
+	m = json_array_get(json_object_get(json_object_get(j, "nat"), "mappings"), 1);
+	json_object_set_new(m, "proto", json_string("sctp"));
+	err[0] = 0;
+	assert_int_equal(sim_load(b, j, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "mappings[1]"));
+	json_decref(j);
+	fx_free(a);
+	fx_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1766,6 +2047,9 @@ int main(void)
 	    cmocka_unit_test(test_checkpoint_whole),
 	    cmocka_unit_test(test_flush),
 	    cmocka_unit_test(test_refusals),
+	    cmocka_unit_test(test_sim_exact),
+	    cmocka_unit_test(test_sim_carrier),
+	    cmocka_unit_test(test_sim_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
