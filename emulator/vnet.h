@@ -224,7 +224,8 @@ struct ckr;
  * for the programs that hold it: the hosts' ephemeral port draws and
  * counters, every socket (vnet_sock.h: ids, receivers), every link
  * direction (link_ctl.h), the packet numbers per flow (flowtab_ctl.h),
- * the counters. The packets on their way are the scheduler's events'
+ * every NAT, firewall and gate (engines_ckpt_save, engines.h), the
+ * counters. The packets on their way are the scheduler's events'
  * (vnet_ckfns writes each whole with its event). A new reference, NULL
  * on error (said in w). */
 json_t *vnet_ckpt_save(const struct vnet *v, struct ckw *w);

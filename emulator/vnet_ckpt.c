@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engines.h"
 #include "flowtab.h"
 #include "flowtab_ctl.h"
 #include "linkset.h"
@@ -79,10 +80,11 @@ json_t *vnet_ckpt_save(const struct vnet *v, struct ckw *w)
 
 	for (size_t h = 0; hosts && h < v->t->n_hosts; h++)
 		json_array_append_new(hosts, vnet_host_save(&v->hosts[h], w));
-	j = json_pack("{s:o,s:o,s:o,s:b,s:b,s:o,s:o,s:o}", "id", ckw_obj(w, v), "hosts", hosts,
+	j = json_pack("{s:o,s:o,s:o,s:b,s:b,s:o,s:o,s:o,s:o}", "id", ckw_obj(w, v), "hosts", hosts,
 		      "st", ckw_bytes(w, &v->st, sizeof(v->st)), "numbering", v->numbering,
 		      "checking", v->checking, "sockets", vsock_ckpt_save(v->socks, w), "links",
-		      links, "flows", flowtab_checkpoint(v->flows));
+		      links, "flows", flowtab_checkpoint(v->flows), "engines",
+		      engines_ckpt_save(&v->eng, w));
 	if (!j)
 		ckw_fail(w, "vnet: out of memory");
 	return j;
@@ -158,7 +160,8 @@ int vnet_ckpt_fill(struct vnet *v, const json_t *j, struct ckr *r)
 	v->numbering = json_is_true(json_object_get(j, "numbering"));
 	v->checking = json_is_true(json_object_get(j, "checking"));
 	if (vsock_ckpt_fill(v->socks, json_object_get(j, "sockets"), r) < 0 ||
-	    vnet_links_fill(v, json_object_get(j, "links"), now, r) < 0)
+	    vnet_links_fill(v, json_object_get(j, "links"), now, r) < 0 ||
+	    engines_ckpt_fill(&v->eng, json_object_get(j, "engines"), r) < 0)
 		return -1;
 	if (!(flows =
 		  flowtab_restore_prepare(v->flows, json_object_get(j, "flows"), err, sizeof(err))))

@@ -21,6 +21,7 @@
 
 #include "emu_parts.h"
 #include "firewall.h"
+#include "gate.h"
 #include "flowtab.h"
 #include "nat.h"
 #include "pcp.h"
@@ -1073,7 +1074,8 @@ static void rt_tick(void *arg, natbed_time_t now)
 
 static const struct ckfn rt_fns[] = {CKFN(rt_rx), CKFN(rt_tick)};
 static const struct ckfns rt_table = CKFNS(rt, rt_fns);
-static const struct ckfns *const rt_tables[] = {&vnet_ckfns, &rt_table};
+static const struct ckfns *const rt_tables[] = {&vnet_ckfns, &rt_table, &nat_ckfns, &fw_ckfns,
+						&gate_ckfns};
 
 static json_t *rt_peer_save(const struct rt_peer *p, struct ckw *w)
 {
@@ -1100,13 +1102,19 @@ static void rt_peer_load(struct rt_peer *p, const json_t *j, struct ckr *r)
 }
 
 /* Jitter, loss, a rate limit with its queue and duplication: every part
- * of a link's state decides what the packets after the checkpoint meet. */
+ * of a link's state decides what the packets after the checkpoint meet;
+ * a's datagrams cross a NAT whose mappings expire after 2 s (a's pauses
+ * make it map anew) and a firewall tracking the flows. */
 static const char *const rt_yaml =
     "name: rt\n"
     "seed: 7\n"
     "internet: { link: { delay: 5ms, jitter: 3ms } }\n"
+    "nats:\n"
+    "  home: { preset: port-restricted, public: 203.0.113.1, inside: 192.168.1.0/24,\n"
+    "          timeout: 2s, link: { delay: 3ms } }\n"
     "hosts:\n"
-    "  a: { address: 198.51.100.1, link: { delay: 10ms, loss: 20%, dup: 10% } }\n"
+    "  a: { address: 192.168.1.2, nat: home, link: { delay: 10ms, loss: 20%, dup: 10% },\n"
+    "       firewall: { default: accept } }\n"
     "  b: { address: 198.51.100.2, link: { delay: 20ms, rate: 16kbit, queue-packets: 4 } }\n";
 
 struct rt_world {
@@ -1131,7 +1139,7 @@ static void rt_start(struct rt_world *w)
 
 static json_t *rt_save(struct rt_world *w)
 {
-	struct ckw *ck = ckw_new(rt_tables, 2);
+	struct ckw *ck = ckw_new(rt_tables, 5);
 	json_t *q, *v, *a, *b, *j;
 	char err[256];
 
@@ -1150,7 +1158,7 @@ static json_t *rt_save(struct rt_world *w)
 
 static int rt_load(struct rt_world *w, const json_t *j, char *err, size_t errlen)
 {
-	struct ckr *ck = ckr_new(rt_tables, 2);
+	struct ckr *ck = ckr_new(rt_tables, 5);
 	int rc;
 
 	assert_non_null(ck);
@@ -1199,6 +1207,9 @@ static void test_ckpt_round_trip(void **state)
 	assert_true(json_equal(j, again));
 	tnet_run(&w[1].n, 3 * S);
 	assert_string_equal(rt_trace, through);
+	/* the NAT's mapping expired after the save, in both */
+	assert_int_equal(nat_counters(vnet_nat(w[0].n.v, "home"))->mappings_expired, 1);
+	assert_int_equal(nat_counters(vnet_nat(w[1].n.v, "home"))->mappings_expired, 1);
 
 	json_decref(again);
 	json_decref(j);
@@ -1226,10 +1237,7 @@ static void test_ckpt_refused(void **state)
 	assert_int_equal(rt_load(&w[1], j, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "not a network of 2 hosts"));
 	json_decref(j);
-	sched_free(w[1].n.s); /* the restored events never run */
-	w[1].n.s = NULL;
-	vnet_free(w[1].n.v);
-	topo_free(w[1].n.t);
+	tnet_down(&w[1].n); /* refused before anything was scheduled */
 
 	j = rt_save(&w[0]);
 	json_array_insert_new(
