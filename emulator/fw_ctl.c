@@ -504,6 +504,8 @@ int fw_ckpt_fill(struct fw *fw, const json_t *j, struct ckr *r)
 		return ckr_fail(r, "firewall: %s", err);
 	if (fw->c.flows_active)
 		return ckr_fail(r, "firewall: filled when it holds flows already");
+	if (ckr_obj(r, json_object_get(j, "id"), fw) < 0)
+		return -1;
 	if (jsonck_int(json_object_get(j, "at"), INT64_MIN, INT64_MAX, &at) < 0 || at != now)
 		return ckr_fail(r, "firewall: at: not the scheduler's time");
 	if (!json_is_array(flows) || !json_is_array(frags) ||

@@ -897,6 +897,8 @@ int gate_ckpt_fill(struct gate *g, const json_t *j, struct ckr *r)
 			    (k < GATE_PENDING_MAX && g->hosts[i].pend[k].used))
 				return ckr_fail(r, "gate %s: filled when it holds state already",
 						g->name);
+	if (ckr_obj(r, json_object_get(j, "id"), g) < 0)
+		return -1;
 	if (gate_model_read(json_object_get(j, "model"), &g->m) < 0)
 		return ckr_fail(r, "gate %s: model: missing or invalid", g->name);
 	if (gate_counters_read(json_object_get(j, "counters"), &g->c) < 0)

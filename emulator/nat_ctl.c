@@ -1158,6 +1158,8 @@ int nat_ckpt_fill(struct nat *n, const json_t *j, struct ckr *r)
 		return ckr_fail(r, "%s", err);
 	if (n->all || n->n_resv || n->c.subscribers_active)
 		return ckr_fail(r, "nat %s: filled when it holds state already", n->cfg.name);
+	if (ckr_obj(r, json_object_get(j, "id"), n) < 0)
+		return -1;
 	if (jsonck_int(json_object_get(j, "at"), INT64_MIN, INT64_MAX, &at) < 0 || at != now)
 		return ckr_fail(r, "nat %s: at: not the scheduler's time", n->cfg.name);
 	if (nat_behaviour_read(json_object_get(j, "behaviour"), &c.b) < 0 || !nat_cfg_ok(&c) ||

@@ -1770,8 +1770,9 @@ static json_t *sim_save(struct fx *f, char *err, size_t errlen)
 
 	assert_non_null(w);
 	q = ckw_sched(w, f->s);
-	j = json_pack("{s:I,s:o*,s:o*,s:o*}", "at", (json_int_t)fx_now(f), "queue", q, "world",
-		      ckw_obj(w, f), "nat", nat_ckpt_save(f->n, w));
+	/* the world points at the NAT too: the NAT declares itself */
+	j = json_pack("{s:I,s:o*,s:o*,s:o*,s:o*}", "at", (json_int_t)fx_now(f), "queue", q, "world",
+		      ckw_obj(w, f), "nat_ref", ckw_ref(w, f->n), "nat", nat_ckpt_save(f->n, w));
 	if (ckw_finish(w, err, errlen) < 0) {
 		ckw_free(w);
 		json_decref(j);
@@ -1792,15 +1793,19 @@ static json_t *sim_save(struct fx *f, char *err, size_t errlen)
 static int sim_load(struct fx *b, const json_t *j, char *err, size_t errlen)
 {
 	struct ckr *r = ckr_new(t_sim_tables, 2);
+	struct nat *ref = NULL;
 	int rc;
 
 	assert_non_null(r);
 	fx_at(b, (natbed_time_t)json_integer_value(json_object_get(j, "at")));
 	ckr_obj(r, json_object_get(j, "world"), b);
+	ckr_ref(r, json_object_get(j, "nat_ref"), &ref);
 	ckr_sched(r, b->s, json_object_get(j, "queue"));
 	nat_ckpt_fill(b->n, json_object_get(j, "nat"), r);
 	rc = ckr_finish(r, err, errlen);
 	ckr_free(r);
+	if (rc == 0)
+		assert_ptr_equal(ref, b->n);
 	return rc;
 }
 
