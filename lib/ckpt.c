@@ -227,6 +227,11 @@ void ckw_free(struct ckw *w)
 	free(w);
 }
 
+bool ckw_failed(const struct ckw *w)
+{
+	return w->err[0] != 0;
+}
+
 int ckw_fail(struct ckw *w, const char *fmt, ...)
 {
 	va_list ap;
@@ -456,6 +461,11 @@ void ckr_free(struct ckr *r)
 	free(r->refs);
 	free(r->timers);
 	free(r);
+}
+
+bool ckr_failed(const struct ckr *r)
+{
+	return r->err[0] != 0;
 }
 
 int ckr_fail(struct ckr *r, const char *fmt, ...)

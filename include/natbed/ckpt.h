@@ -38,6 +38,7 @@
 #define NATBED_CKPT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -121,6 +122,9 @@ json_t *ckw_timer(struct ckw *w, uint64_t id);
  * new reference. */
 json_t *ckw_bytes(struct ckw *w, const void *p, size_t n);
 
+/* Whether an error was recorded: a serialiser may stop early. */
+bool ckw_failed(const struct ckw *w);
+
 /* Records the first error (printf-style). Returns -1. */
 int ckw_fail(struct ckw *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -157,6 +161,11 @@ int ckr_sched(struct ckr *r, struct sched *s, const json_t *q);
 
 /* Exactly n bytes of ckw_bytes()'s hex into out. 0, or -1. */
 int ckr_bytes(struct ckr *r, const json_t *j, void *out, size_t n);
+
+/* Whether an error was recorded. After one, every call does nothing and
+ * ckr_finish() fills no pointer, timer or queue: a loader may free what
+ * it built so far, provided nothing else points at it yet. */
+bool ckr_failed(const struct ckr *r);
 
 /* Records the first error (printf-style). Returns -1. */
 int ckr_fail(struct ckr *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
