@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ckworld.h"
 #include "fakenet.h"
-#include "natbed/ckpt.h"
 #include "rdv.h"
 #include "rdvclient.h"
 
@@ -604,126 +604,30 @@ static const struct ckfn t_fns[] = {
     CKFN(on_connect_failed), CKFN(on_looked_up), CKFN(find_fake)};
 static const struct ckfns t_table = CKFNS(test, t_fns);
 
-#define CKW_OBJS 256
-#define CKW_FNS	 16
+static const struct ckfns *const ck_parts[] = {&rdvc_ckfns, &rdvtxn_ckfns, &t_table};
 
-/* The world around the clients, which the test keeps as it is: its
- * objects (the hosts' dgrams, the test's agents, and the argument of
- * every pending event that is not a client's: datagrams in flight, the
- * rendezvous' timers) are declared under their ids and given back as
- * they are, and the functions of those events get names of a table
- * made here. */
-struct ck_world {
-	const void *obj[CKW_OBJS];
-	size_t nobj;
-	struct ckfn fns[CKW_FNS];
-	char names[CKW_FNS][8];
-	size_t nfns;
-	struct ckfns table;
-	const struct ckfns *tables[4];
+/* The clients a world's file holds. */
+struct ck_clients {
+	struct rdvc *c[2];
+	size_t n;
 };
 
-static void world_add(struct ck_world *cw, const void *p)
+static json_t *clients_save(struct ckw *w, void *ctx)
 {
-	for (size_t i = 0; i < cw->nobj; i++)
-		if (cw->obj[i] == p)
-			return;
-	assert_true(cw->nobj < CKW_OBJS);
-	cw->obj[cw->nobj++] = p;
+	const struct ck_clients *cs = ctx;
+	json_t *l = json_array();
+
+	for (size_t i = 0; i < cs->n; i++)
+		json_array_append_new(l, rdvc_ckpt_save(cs->c[i], w));
+	return l;
 }
 
-static bool in_table(const struct ckfns *t, ckfn_ptr f)
+static void clients_load(struct ckr *r, const json_t *parts, void *ctx)
 {
-	for (size_t i = 0; i < t->n; i++)
-		if (t->fns[i].fn == f)
-			return true;
-	return false;
-}
+	struct ck_clients *cs = ctx;
 
-static int world_event(void *ctx, const struct sched_event *e)
-{
-	struct ck_world *cw = ctx;
-	ckfn_ptr f = (ckfn_ptr)e->fn;
-	size_t i;
-
-	if (in_table(&rdvc_ckfns, f) || in_table(&rdvtxn_ckfns, f))
-		return 0;
-	for (i = 0; i < cw->nfns && cw->fns[i].fn != f; i++)
-		;
-	if (i == cw->nfns) {
-		assert_true(cw->nfns < CKW_FNS);
-		snprintf(cw->names[i], sizeof(cw->names[i]), "w%zu", i);
-		cw->fns[cw->nfns++] = (struct ckfn){cw->names[i], f, NULL, NULL};
-	}
-	if (e->arg)
-		world_add(cw, e->arg);
-	return 0;
-}
-
-/* The world of the clients on s: what the queue holds besides theirs,
- * then the objects given. */
-static void world_of(struct ck_world *cw, const struct sched *s, const void *const *objs, size_t n)
-{
-	memset(cw, 0, sizeof(*cw));
-	assert_int_equal(sched_each(s, world_event, cw), 0);
-	for (size_t i = 0; i < n; i++)
-		world_add(cw, objs[i]);
-	cw->table = (struct ckfns){"world", cw->fns, cw->nfns, NULL, 0};
-	cw->tables[0] = &rdvc_ckfns;
-	cw->tables[1] = &rdvtxn_ckfns;
-	cw->tables[2] = &t_table;
-	cw->tables[3] = &cw->table;
-}
-
-/* {"queue", "world": [ids], "clients": [...]}, or NULL with err. */
-static json_t *ck_save(struct ck_world *cw, const struct sched *s, struct rdvc *const *cs, size_t n,
-		       char *err, size_t errlen)
-{
-	struct ckw *w = ckw_new(cw->tables, 4);
-	json_t *j, *world = json_array(), *clients = json_array();
-
-	assert_non_null(w);
-	j = json_pack("{s:o}", "queue", ckw_sched(w, s));
-	for (size_t i = 0; i < cw->nobj; i++)
-		json_array_append_new(world, ckw_obj(w, cw->obj[i]));
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(clients, rdvc_ckpt_save(cs[i], w));
-	json_object_set_new(j, "world", world);
-	json_object_set_new(j, "clients", clients);
-	if (ckw_finish(w, err, errlen) < 0) {
-		json_decref(j);
-		j = NULL;
-	}
-	ckw_free(w);
-	return j;
-}
-
-/* The clients of j onto s (nothing pending), the world's objects as they
- * were but from[k], which becomes to[k]. 0, or -1 with err. */
-static int ck_load(struct ck_world *cw, const json_t *j, struct sched *s, const void *const *from,
-		   void *const *to, size_t nsub, struct rdvc **cs, size_t n, char *err,
-		   size_t errlen)
-{
-	struct ckr *r = ckr_new(cw->tables, 4);
-	const json_t *world = json_object_get(j, "world");
-	int rc;
-
-	assert_non_null(r);
-	assert_int_equal(json_array_size(world), cw->nobj);
-	for (size_t i = 0; i < cw->nobj; i++) {
-		void *p = (void *)(uintptr_t)cw->obj[i];
-
-		for (size_t k = 0; k < nsub; k++)
-			if (cw->obj[i] == from[k])
-				p = to[k];
-		ckr_obj(r, json_array_get(world, i), p);
-	}
-	for (size_t i = 0; i < n; i++)
-		cs[i] = rdvc_ckpt_load(json_array_get(json_object_get(j, "clients"), i), r);
-	ckr_sched(r, s, json_object_get(j, "queue"));
-	rc = ckr_finish(r, err, errlen);
-	ckr_free(r);
-	return rc;
+	for (size_t i = 0; i < cs->n; i++)
+		cs->c[i] = rdvc_ckpt_load(json_array_get(parts, i), r);
 }
 
 /* A second world of the same time: a scheduler of its own, and copies of
@@ -734,7 +638,7 @@ struct ck_copy {
 	struct dgram da, db;
 };
 
-static void copy_init(struct ck_copy *k, const struct env *e)
+static void copy_init(struct ck_copy *k, struct ckworld *cw, const struct env *e)
 {
 	k->vc.now_ns = sched_now(fakenet_sched(e->net));
 	k->s = sched_new(clock_virtual_clock(&k->vc), &k->vc);
@@ -743,6 +647,8 @@ static void copy_init(struct ck_copy *k, const struct env *e)
 	k->da.s = k->s;
 	k->db = *e->b.d;
 	k->db.s = k->s;
+	ckworld_subst(cw, e->a.d, &k->da);
+	ckworld_subst(cw, e->b.d, &k->db);
 }
 
 /* Both clients in the middle of everything: registered, refresh armed,
@@ -752,9 +658,9 @@ static void copy_init(struct ck_copy *k, const struct env *e)
 static void ckpt_round_trip(void **state)
 {
 	struct env *e = *state;
-	struct ck_world cw;
+	struct ckworld cw;
 	struct ck_copy k;
-	struct rdvc *cs[2] = {e->a.c, e->b.c}, *ls[2];
+	struct ck_clients cs = {{e->a.c, e->b.c}, 2}, ls = {{NULL, NULL}, 2};
 	const void *objs[] = {e->a.d, e->b.d, &e->a, &e->b};
 	char err[256];
 	json_t *j, *j2;
@@ -768,38 +674,20 @@ static void ckpt_round_trip(void **state)
 	assert_int_equal(rdvc_lookup(e->a.c, "bob"), 0);
 	assert_int_equal(rdvc_lookup(e->b.c, "alice"), 0);
 	fakenet_run_for(e->net, 700 * MS);
-	world_of(&cw, fakenet_sched(e->net), objs, 4);
+	ckworld_init(&cw, fakenet_sched(e->net), ck_parts, 3, objs, 4);
 	assert_true(cw.nfns > 0); /* the rendezvous' timers are in the queue */
-	j = ck_save(&cw, fakenet_sched(e->net), cs, 2, err, sizeof(err));
+	j = ckworld_save(&cw, fakenet_sched(e->net), clients_save, &cs, err, sizeof(err));
 	assert_non_null(j);
-	copy_init(&k, e);
-	{
-		const void *from[] = {e->a.d, e->b.d};
-		void *to[] = {&k.da, &k.db};
-
-		assert_int_equal(ck_load(&cw, j, k.s, from, to, 2, ls, 2, err, sizeof(err)), 0);
-	}
-	/* the restored world's dgrams stand where the first world's were */
-	for (size_t i = 0; i < cw.nobj; i++)
-		if (cw.obj[i] == e->a.d || cw.obj[i] == e->b.d)
-			cw.obj[i] = cw.obj[i] == e->a.d ? &k.da : &k.db;
-	j2 = ck_save(&cw, k.s, ls, 2, err, sizeof(err));
-	if (!j2)
-		print_error("%s\n", err);
+	copy_init(&k, &cw, e);
+	assert_int_equal(ckworld_load(&cw, j, k.s, clients_load, &ls, err, sizeof(err)), 0);
+	j2 = ckworld_save(&cw, k.s, clients_save, &ls, err, sizeof(err));
 	assert_non_null(j2);
-	if (!json_equal(j, j2)) {
-		char *a = json_dumps(j, JSON_SORT_KEYS), *b = json_dumps(j2, JSON_SORT_KEYS);
-
-		print_error("saved:  %s\nloaded: %s\n", a, b);
-		free(a);
-		free(b);
-		fail();
-	}
+	ckworld_assert_equal(j, j2);
 	assert_int_equal(sched_pending(k.s), sched_pending(fakenet_sched(e->net)));
 	json_decref(j);
 	json_decref(j2);
-	rdvc_free(ls[0]);
-	rdvc_free(ls[1]);
+	rdvc_free(ls.c[0]);
+	rdvc_free(ls.c[1]);
 	sched_free(k.s);
 }
 
@@ -807,32 +695,29 @@ static void ckpt_round_trip(void **state)
  * field is broken. */
 static void ckpt_refused(void **state)
 {
+	static const struct ckfns *const no_test[] = {&rdvc_ckfns, &rdvtxn_ckfns};
 	struct env *e = *state;
-	struct ck_world cw;
+	struct ckworld cw;
 	struct ck_copy k;
-	struct rdvc *cs[1] = {e->a.c}, *ls[1];
-	const void *objs[] = {e->a.d, &e->a}, *from[] = {e->a.d};
-	void *to[1];
-	static const struct ckfns none = {"test", NULL, 0, NULL, 0};
+	struct ck_clients cs = {{e->a.c}, 1}, ls = {{NULL}, 1};
+	const void *objs[] = {e->a.d, e->b.d, &e->a};
 	char err[256];
 	json_t *j;
 
 	assert_int_equal(rdvc_start(e->a.c), 0);
 	fakenet_run_for(e->net, 200 * MS);
-	world_of(&cw, fakenet_sched(e->net), objs, 2);
-	cw.tables[2] = &none; /* the test's callbacks in no table */
-	assert_null(ck_save(&cw, fakenet_sched(e->net), cs, 1, err, sizeof(err)));
-	assert_non_null(strstr(err, "in no module's table"));
-	cw.tables[2] = &t_table;
-	j = ck_save(&cw, fakenet_sched(e->net), cs, 1, err, sizeof(err));
+	ckworld_init(&cw, fakenet_sched(e->net), no_test, 2, objs, 3);
+	assert_null(ckworld_save(&cw, fakenet_sched(e->net), clients_save, &cs, err, sizeof(err)));
+	assert_non_null(strstr(err, "in no module's table")); /* the test's callbacks */
+	ckworld_init(&cw, fakenet_sched(e->net), ck_parts, 3, objs, 3);
+	j = ckworld_save(&cw, fakenet_sched(e->net), clients_save, &cs, err, sizeof(err));
 	assert_non_null(j);
-	json_object_set_new(json_array_get(json_object_get(j, "clients"), 0), "recent_next",
+	json_object_set_new(json_array_get(json_object_get(j, "parts"), 0), "recent_next",
 			    json_integer(99));
-	copy_init(&k, e);
-	to[0] = &k.da;
-	assert_int_equal(ck_load(&cw, j, k.s, from, to, 1, ls, 1, err, sizeof(err)), -1);
+	copy_init(&k, &cw, e);
+	assert_int_equal(ckworld_load(&cw, j, k.s, clients_load, &ls, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "rdvc: recent_next: not an integer in range"));
-	assert_null(ls[0]);
+	assert_null(ls.c[0]);
 	json_decref(j);
 	sched_free(k.s);
 }
