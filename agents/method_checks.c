@@ -682,6 +682,13 @@ static bool mc_kind(const struct method *m, const struct mc_ckpt_user **u)
 	return false;
 }
 
+bool mc_ckpt_method(const struct method *m)
+{
+	const struct mc_ckpt_user *u;
+
+	return mc_kind(m, &u);
+}
+
 static bool mc_hooks_eq(const struct mc_hooks *a, const struct mc_hooks *b)
 {
 	static const struct mc_hooks none;

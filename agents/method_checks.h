@@ -156,6 +156,8 @@ struct ckr;
  * area, by the method's mc_ckpt_user). Its hooks are not written: they
  * follow from the method (t->m). Called by trav_try_ckpt_save. */
 json_t *mc_ckpt_save(const struct mc *c, struct ckw *w);
+/* Whether m runs on the engine (its t->priv is one). */
+bool mc_ckpt_method(const struct method *m);
 /* An engine from j, nothing run, opened or scheduled: its try, sockets'
  * receivers and timers are filled at ckr_finish(). NULL on error (said
  * in r). */

@@ -214,7 +214,11 @@ json_t *trav_try_ckpt_save(const struct trav_try *t, struct ckw *w)
 	tck_set(j, "done_at", json_integer(t->done_at));
 	tck_set(j, "counts", ckw_bytes(w, &t->counts, sizeof(t->counts)));
 	/* every method of the table runs on the check engine */
-	tck_set(j, "priv", t->priv ? mc_ckpt_save(t->priv, w) : json_null());
+	if (t->priv && !mc_ckpt_method(t->m))
+		ckw_fail(w, "trav_try: method %s keeps a state no checkpoint knows",
+			 t->m ? t->m->spec.name : "(none)");
+	else
+		tck_set(j, "priv", t->priv ? mc_ckpt_save(t->priv, w) : json_null());
 	return j;
 }
 

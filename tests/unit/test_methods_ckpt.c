@@ -706,6 +706,18 @@ static void test_refusals(void **state)
 	world_free(&b);
 	json_decref(j);
 
+	/* a method off the engine: its state is nothing the writer knows */
+	{
+		static const struct method foreign = {.spec = {.name = "foreign"}};
+		struct trav_try ft = {.m = &foreign, .priv = &ft};
+		struct ckw *ck = ckw_new(t_tables, T_NTABLES);
+
+		json_decref(trav_try_ckpt_save(&ft, ck));
+		assert_int_equal(ckw_finish(ck, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "foreign keeps a state no checkpoint knows"));
+		ckw_free(ck);
+	}
+
 	assert_int_equal(mc_at(&ha->t, T_START + 500 * T_MS, t_unlisted), 0);
 	assert_null(save_all(&a, ha, err, sizeof(err)));
 	assert_non_null(strstr(err, "in no module's table"));
