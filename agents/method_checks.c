@@ -6,8 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "natbed/ckpt.h"
+#include "natbed/jsonck.h"
 #include "natbed/rng.h"
 #include "peermsg.h"
+#include "trav_ckpt.h"
 
 #define MC_NEVER ((natbed_time_t)-1)
 
@@ -646,4 +649,255 @@ bool mc_class_dep(enum ni_class c)
 {
 	return c == NI_CLASS_ADDR_DEPENDENT || c == NI_CLASS_SYM_SEQUENTIAL ||
 	       c == NI_CLASS_SYM_RANDOM;
+}
+
+/* --- checkpoints --------------------------------------------------------- */
+
+static const struct ckfn mc_fns[] = {CKFN(mc_tick_cb), CKFN(mc_timer_cb), CKFN(mc_deadline_cb),
+				     CKFN(mc_rx), CKFN(mc_fail_cb)};
+const struct ckfns mc_ckfns = CKFNS(mc, mc_fns);
+
+/* The methods on the engine and what each keeps beyond it (NULL: none). */
+static const struct {
+	const struct method *m;
+	const struct mc_ckpt_user *u;
+} mc_kinds[] = {
+    {&method_direct, NULL},
+    {&method_punch, NULL},
+    {&method_predict, &predict_ckpt_user},
+    {&method_birthday, &birthday_ckpt_user},
+    {&method_portmap, &portmap_ckpt_user},
+    {&method_relay, NULL},
+};
+
+/* m's entry (its user, NULL when none, in *u); false for a method not on
+ * the engine. */
+static bool mc_kind(const struct method *m, const struct mc_ckpt_user **u)
+{
+	for (size_t i = 0; i < sizeof(mc_kinds) / sizeof(mc_kinds[0]); i++)
+		if (mc_kinds[i].m == m) {
+			*u = mc_kinds[i].u;
+			return true;
+		}
+	return false;
+}
+
+bool mc_ckpt_method(const struct method *m)
+{
+	const struct mc_ckpt_user *u;
+
+	return mc_kind(m, &u);
+}
+
+static bool mc_hooks_eq(const struct mc_hooks *a, const struct mc_hooks *b)
+{
+	static const struct mc_hooks none;
+
+	if (!b)
+		b = &none;
+	return a->stun_answer == b->stun_answer && a->expire == b->expire;
+}
+
+static json_t *mc_sock_save(const struct mc_sock *so, struct ckw *w)
+{
+	json_t *j = json_object();
+
+	tck_set(j, "id", ckw_obj(w, so));
+	tck_set(j, "sock", json_integer(so->id));
+	tck_set(j, "owned", json_boolean(so->owned));
+	tck_set(j, "local", tck_ep(&so->local));
+	if (so->has_probe)
+		tck_set(j, "probe",
+			json_pack("{s:o,s:o}", "txid", ckw_bytes(w, so->probe_txid, STUN_TXID_LEN),
+				  "addr", jsonck_ipv4(so->probe_addr)));
+	else
+		tck_set(j, "probe", json_null());
+	tck_set(j, "stun", so->has_stun ? ckw_bytes(w, so->stun_txid, STUN_TXID_LEN) : json_null());
+	return j;
+}
+
+static int mc_sock_fill(struct mc *c, struct mc_sock *so, const json_t *j, struct ckr *r)
+{
+	const char *what = "mc: socks[]";
+	const json_t *probe = json_object_get(j, "probe"), *stun = json_object_get(j, "stun");
+	json_int_t id;
+
+	so->c = c;
+	if (tck_int(r, j, "sock", 0, INT32_MAX, &id, what) < 0 ||
+	    tck_bool(r, j, "owned", &so->owned, what) < 0 ||
+	    tck_ep_read(r, j, "local", &so->local, what) < 0)
+		return -1;
+	so->id = (int)id;
+	if (!json_is_null(probe)) {
+		so->has_probe = true;
+		if (tck_bytes(r, probe, "txid", so->probe_txid, STUN_TXID_LEN, what) < 0 ||
+		    jsonck_ipv4_read(json_object_get(probe, "addr"), &so->probe_addr) < 0)
+			return ckr_fail(r, "mc: socks[]: probe: not a probe");
+	}
+	if (!json_is_null(stun)) {
+		so->has_stun = true;
+		if (ckr_bytes(r, stun, so->stun_txid, STUN_TXID_LEN) < 0)
+			return ckr_fail(r, "mc: socks[]: stun: not a transaction id");
+	}
+	return ckr_obj(r, json_object_get(j, "id"), so);
+}
+
+static json_t *mc_pair_save(const struct mc_pair *p, struct ckw *w)
+{
+	json_t *j = json_object();
+
+	tck_set(j, "si", json_integer(p->si));
+	tck_set(j, "to", tck_ep(&p->to));
+	tck_set(j, "txid", ckw_bytes(w, p->txid, STUN_TXID_LEN));
+	tck_set(j, "flags", json_integer(p->flags));
+	tck_set(j, "nsent", json_integer(p->nsent));
+	tck_set(j, "base", json_integer(p->base));
+	tck_set(j, "next", json_integer(p->next));
+	tck_set(j, "last", json_integer(p->last));
+	tck_set(j, "pred", p->has_pred ? tck_ep(&p->pred) : json_null());
+	return j;
+}
+
+static int mc_pair_fill(const struct mc *c, struct mc_pair *p, const json_t *j, struct ckr *r)
+{
+	const char *what = "mc: pairs[]";
+	json_int_t si, flags, nsent, base, next, last;
+
+	if (tck_int(r, j, "si", 0, (json_int_t)c->nsocks - 1, &si, what) < 0 ||
+	    tck_ep_read(r, j, "to", &p->to, what) < 0 ||
+	    tck_bytes(r, j, "txid", p->txid, STUN_TXID_LEN, what) < 0 ||
+	    tck_int(r, j, "flags", 0, MC_ONCE | MC_PRFLX, &flags, what) < 0 ||
+	    tck_int(r, j, "nsent", 0, UINT32_MAX, &nsent, what) < 0 ||
+	    tck_int(r, j, "base", INT64_MIN, INT64_MAX, &base, what) < 0 ||
+	    tck_int(r, j, "next", MC_NEVER, INT64_MAX, &next, what) < 0 ||
+	    tck_int(r, j, "last", MC_NEVER, INT64_MAX, &last, what) < 0)
+		return -1;
+	p->si = (int)si;
+	p->flags = (unsigned)flags;
+	p->nsent = (unsigned)nsent;
+	p->base = base;
+	p->next = next;
+	p->last = last;
+	if (!json_is_null(json_object_get(j, "pred"))) {
+		p->has_pred = true;
+		return tck_ep_read(r, j, "pred", &p->pred, what);
+	}
+	return 0;
+}
+
+json_t *mc_ckpt_save(const struct mc *c, struct ckw *w)
+{
+	const struct mc_ckpt_user *u = NULL;
+	json_t *j = json_object(), *a;
+	size_t i;
+
+	if (!mc_kind(c->t->m, &u)) {
+		ckw_fail(w, "mc: the try's method is not on the engine");
+		return j;
+	}
+	if (!mc_hooks_eq(&c->h, u ? u->hooks : NULL))
+		ckw_fail(w, "mc: hooks not the method's (%s)", c->t->m->spec.name);
+	tck_set(j, "id", ckw_obj(w, c));
+	tck_set(j, "t", ckw_ref(w, c->t));
+	tck_set(j, "method", ckw_ref(w, c->t->m));
+	a = json_array();
+	for (i = 0; i < c->nsocks; i++)
+		json_array_append_new(a, mc_sock_save(&c->socks[i], w));
+	tck_set(j, "socks", a);
+	a = json_array();
+	for (i = 0; i < c->npairs; i++)
+		json_array_append_new(a, mc_pair_save(&c->pairs[i], w));
+	tck_set(j, "pairs", a);
+	tck_set(j, "tick", ckw_timer(w, c->tick_id));
+	tck_set(j, "tick_at", json_integer(c->tick_at));
+	tck_set(j, "deadline", ckw_timer(w, c->deadline_id));
+	/* every timer, the free ones too: each is an argument the queue may
+	 * name, and a free one keeps its last fn */
+	a = json_array();
+	for (i = 0; i < MC_TIMERS_MAX; i++) {
+		const struct mc_timer *tm = &c->timers[i];
+
+		json_array_append_new(
+		    a, json_pack("{s:o,s:b,s:o,s:o}", "id", ckw_obj(w, tm), "taken", tm->c != NULL,
+				 "timer", ckw_timer(w, tm->id), "fn", ckw_fn(w, (ckfn_ptr)tm->fn)));
+	}
+	tck_set(j, "timers", a);
+	tck_set(j, "txn", jsonck_u64(c->txn, false));
+	tck_set(j, "refused", jsonck_u64(c->refused, false));
+	tck_set(j, "heard", json_boolean(c->heard));
+	tck_set(j, "fail_reason", tck_reason(w, c->t, c->fail_reason));
+	tck_set(j, "user", u && u->save ? u->save(c->t, c->user, w) : json_null());
+	return j;
+}
+
+struct mc *mc_ckpt_load(const json_t *j, struct ckr *r)
+{
+	const char *what = "mc";
+	const struct method *m = ckr_get(r, json_object_get(j, "method"));
+	const struct mc_ckpt_user *u = NULL;
+	const json_t *socks = json_object_get(j, "socks"), *pairs = json_object_get(j, "pairs");
+	const json_t *timers = json_object_get(j, "timers"), *user = json_object_get(j, "user");
+	json_int_t tick_at;
+	struct mc *c;
+	size_t i;
+
+	if (!m || !mc_kind(m, &u)) {
+		ckr_fail(r, "mc: method: not a method on the engine");
+		return NULL;
+	}
+	if (!json_is_array(socks) || json_array_size(socks) < 1 ||
+	    json_array_size(socks) > MC_SOCKS_MAX || !json_is_array(pairs) ||
+	    json_array_size(pairs) > MC_PAIRS_MAX || !json_is_array(timers) ||
+	    json_array_size(timers) != MC_TIMERS_MAX) {
+		ckr_fail(r, "mc: socks, pairs or timers: not an array of the engine's size");
+		return NULL;
+	}
+	if (!(c = calloc(1, sizeof(*c) + (u ? u->size : 0)))) {
+		ckr_fail(r, "mc: out of memory");
+		return NULL;
+	}
+	if (u)
+		c->h = u->hooks ? *u->hooks : c->h;
+	c->nsocks = json_array_size(socks);
+	c->npairs = json_array_size(pairs);
+	for (i = 0; i < c->nsocks; i++)
+		if (mc_sock_fill(c, &c->socks[i], json_array_get(socks, i), r) < 0)
+			goto fail;
+	for (i = 0; i < c->npairs; i++)
+		if (mc_pair_fill(c, &c->pairs[i], json_array_get(pairs, i), r) < 0)
+			goto fail;
+	for (i = 0; i < MC_TIMERS_MAX; i++) {
+		const json_t *tj = json_array_get(timers, i);
+		struct mc_timer *tm = &c->timers[i];
+		ckfn_ptr fn = NULL;
+		bool taken;
+
+		if (tck_bool(r, tj, "taken", &taken, "mc: timers[]") < 0 ||
+		    ckr_obj(r, json_object_get(tj, "id"), tm) < 0 ||
+		    ckr_timer(r, json_object_get(tj, "timer"), &tm->id) < 0 ||
+		    ckr_fn(r, json_object_get(tj, "fn"), &fn) < 0)
+			goto fail;
+		tm->c = taken ? c : NULL;
+		tm->fn = (void (*)(struct trav_try *))fn;
+	}
+	if (tck_int(r, j, "tick_at", INT64_MIN, INT64_MAX, &tick_at, what) < 0 ||
+	    tck_u64(r, j, "txn", &c->txn, what) < 0 ||
+	    tck_u64(r, j, "refused", &c->refused, what) < 0 ||
+	    tck_bool(r, j, "heard", &c->heard, what) < 0 ||
+	    tck_reason_read(r, j, "fail_reason", &c->fail_reason, what) < 0 ||
+	    ckr_obj(r, json_object_get(j, "id"), c) < 0 ||
+	    ckr_ref(r, json_object_get(j, "t"), &c->t) < 0 ||
+	    ckr_timer(r, json_object_get(j, "tick"), &c->tick_id) < 0 ||
+	    ckr_timer(r, json_object_get(j, "deadline"), &c->deadline_id) < 0)
+		goto fail;
+	c->tick_at = tick_at;
+	if (u && u->fill ? u->fill(c->user, user, r) < 0 : !json_is_null(user)) {
+		ckr_fail(r, "mc: user: not the %s state", m->spec.name);
+		goto fail;
+	}
+	return c;
+fail:
+	/* nothing filled yet: ckr_finish() fills nothing after an error */
+	free(c);
+	return NULL;
 }
