@@ -701,6 +701,29 @@ static int ck_text_read(struct ckr *r, const json_t *j, const char *key, char *b
 	return ckr_bytes(r, v, buf, n);
 }
 
+json_t *turn_cfg_ckpt_save(const struct turn_cfg *c, struct ckw *w)
+{
+	return json_pack("{s:o,s:o,s:o,s:I,s:I,s:I}", "server", dg_ep_ckpt_save(&c->server), "user",
+			 ck_text(w, c->user, sizeof(c->user)), "pass",
+			 ck_text(w, c->pass, sizeof(c->pass)), "lifetime_s",
+			 (json_int_t)c->lifetime_s, "rto_ns", (json_int_t)c->rto_ns, "tries",
+			 (json_int_t)c->tries);
+}
+
+int turn_cfg_ckpt_fill(struct turn_cfg *c, const json_t *j, struct ckr *r)
+{
+	if (!json_is_object(j))
+		return ckr_fail(r, "turn: cfg: not an object");
+	dg_ep_ckpt_load(r, json_object_get(j, "server"), &c->server, "turn: cfg.server");
+	ck_text_read(r, j, "user", c->user, sizeof(c->user));
+	ck_text_read(r, j, "pass", c->pass, sizeof(c->pass));
+	c->lifetime_s = (uint32_t)ck_int(r, j, "lifetime_s", 0, UINT32_MAX);
+	/* 0 in a configuration: the defaults, as turn_new() gives them */
+	c->rto_ns = ck_int(r, j, "rto_ns", 0, INT64_MAX);
+	c->tries = (unsigned)ck_int(r, j, "tries", 0, UINT_MAX);
+	return ck_failed(r) ? -1 : 0;
+}
+
 static json_t *peer_save(struct ckw *w, const struct turn_peer *p)
 {
 	return json_pack("{s:o,s:o,s:i,s:b,s:b,s:b,s:b,s:I,s:I,s:o}", "id", ckw_obj(w, p), "ep",
@@ -791,14 +814,11 @@ json_t *turn_ckpt_save(const struct turn *t, struct ckw *w)
 	for (size_t i = 0; i < 4; i++)
 		json_array_append_new(rng, jsonck_u64(t->rng.s[i], true));
 	return json_pack(
-	    "{s:o,s:o,s:{s:o,s:o,s:o,s:I,s:I,s:I},s:o,s:o,s:i,s:i,s:o,s:o,s:o,s:o,s:"
+	    "{s:o,s:o,s:o,s:o,s:o,s:i,s:i,s:o,s:o,s:o,s:o,s:"
 	    "o,s:b,s:o,s:I,s:o,s:o,s:o,s:o}",
-	    "id", ckw_obj(w, t), "dg", ckw_ref(w, t->dg), "cfg", "server",
-	    dg_ep_ckpt_save(&t->cfg.server), "user", ck_text(w, t->cfg.user, sizeof(t->cfg.user)),
-	    "pass", ck_text(w, t->cfg.pass, sizeof(t->cfg.pass)), "lifetime_s",
-	    (json_int_t)t->cfg.lifetime_s, "rto_ns", (json_int_t)t->cfg.rto_ns, "tries",
-	    (json_int_t)t->cfg.tries, "ops", ckw_ref(w, t->ops), "arg", ckw_ref(w, t->arg), "sock",
-	    t->sock, "state", (int)t->state, "relayed", dg_ep_ckpt_save(&t->relayed), "mapped",
+	    "id", ckw_obj(w, t), "dg", ckw_ref(w, t->dg), "cfg", turn_cfg_ckpt_save(&t->cfg, w),
+	    "ops", ckw_ref(w, t->ops), "arg", ckw_ref(w, t->arg), "sock", t->sock, "state",
+	    (int)t->state, "relayed", dg_ep_ckpt_save(&t->relayed), "mapped",
 	    dg_ep_ckpt_save(&t->mapped), "realm", ck_text(w, t->realm, sizeof(t->realm)), "nonce",
 	    ck_text(w, t->nonce, sizeof(t->nonce)), "key", ckw_bytes(w, t->key, sizeof(t->key)),
 	    "authed", t->authed, "refresh_ev", ckw_timer(w, t->refresh_ev), "cap_peers",
@@ -826,12 +846,7 @@ struct turn *turn_ckpt_load(const json_t *j, struct ckr *r)
 		return NULL;
 	}
 	t->cap_peers = (size_t)cap;
-	dg_ep_ckpt_load(r, json_object_get(cfg, "server"), &t->cfg.server, "turn: cfg.server");
-	ck_text_read(r, cfg, "user", t->cfg.user, sizeof(t->cfg.user));
-	ck_text_read(r, cfg, "pass", t->cfg.pass, sizeof(t->cfg.pass));
-	t->cfg.lifetime_s = (uint32_t)ck_int(r, cfg, "lifetime_s", 0, UINT32_MAX);
-	t->cfg.rto_ns = ck_int(r, cfg, "rto_ns", 1, INT64_MAX);
-	t->cfg.tries = (unsigned)ck_int(r, cfg, "tries", 1, UINT_MAX);
+	turn_cfg_ckpt_fill(&t->cfg, cfg, r);
 	t->sock = (int)ck_int(r, j, "sock", 0, INT_MAX);
 	t->state = (enum turn_state)ck_int(r, j, "state", TURN_ALLOCATING, TURN_FAILED);
 	dg_ep_ckpt_load(r, json_object_get(j, "relayed"), &t->relayed, "turn: relayed");

@@ -108,5 +108,9 @@ json_t *turn_ckpt_save(const struct turn *t, struct ckw *w);
 struct turn *turn_ckpt_load(const json_t *j, struct ckr *r);
 /* Its socket callback and timers. */
 extern const struct ckfns turn_ckfns;
+/* A struct turn_cfg (embedded: a client's, a turnsock's) written and read
+ * back. */
+json_t *turn_cfg_ckpt_save(const struct turn_cfg *c, struct ckw *w);
+int turn_cfg_ckpt_fill(struct turn_cfg *c, const json_t *j, struct ckr *r);
 
 #endif
