@@ -17,6 +17,7 @@
 #include <stddef.h>
 
 #include "natbed/ckpt.h"
+#include "natbed/dgram.h"
 #include "natbed/sched.h"
 
 #define CKWORLD_OBJS   256
@@ -54,6 +55,11 @@ int ckworld_load(const struct ckworld *cw, const json_t *j, struct sched *s,
 
 /* From now on the world's object from is to (both ways). */
 void ckworld_subst(struct ckworld *cw, const void *from, const void *to);
+
+/* *out: d on scheduler s, with a driver that opens and sends nothing and
+ * closes nothing (the loaded parts' sockets are the world's: freeing them
+ * must not close those). */
+void ckworld_dgram(const struct dgram *d, struct sched *s, struct dgram *out);
 
 /* Asserts that j and j2 are equal, printing both when not. */
 void ckworld_assert_equal(const json_t *j, const json_t *j2);

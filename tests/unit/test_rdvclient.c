@@ -643,10 +643,8 @@ static void copy_init(struct ck_copy *k, struct ckworld *cw, const struct env *e
 	k->vc.now_ns = sched_now(fakenet_sched(e->net));
 	k->s = sched_new(clock_virtual_clock(&k->vc), &k->vc);
 	assert_non_null(k->s);
-	k->da = *e->a.d;
-	k->da.s = k->s;
-	k->db = *e->b.d;
-	k->db.s = k->s;
+	ckworld_dgram(e->a.d, k->s, &k->da);
+	ckworld_dgram(e->b.d, k->s, &k->db);
 	ckworld_subst(cw, e->a.d, &k->da);
 	ckworld_subst(cw, e->b.d, &k->db);
 }
