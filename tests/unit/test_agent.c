@@ -1350,56 +1350,77 @@ static void ckpt_refused(void **state)
 
 #define CK_RDV	"198.51.100.5"
 #define CK_STUN "198.51.100.10"
+#define CK_ALT	"198.51.100.11"
+#define CK_TURN "198.51.100.50"
 
 static const struct ckfn ck_test_fns[] = {CKFN(on_ready), CKFN(on_failed), CKFN(on_report)};
 static const struct ckfns ck_test_table = CKFNS(test, ck_test_fns);
 static const struct ckfns *const ck_net_tables[] = {
-    &cknet_ckfns, &rdv_ckfns,	   &dgstund_ckfns, &agent_ckfns, &rdvc_ckfns,	&rdvtxn_ckfns,
-    &probe_ckfns, &trav_try_ckfns, &mc_ckfns,	   &pcpc_ckfns,	 &ck_test_table};
+    &cknet_ckfns, &rdv_ckfns,	 &dgstund_ckfns, &turnd_ckfns,	  &agent_ckfns,
+    &rdvc_ckfns,  &rdvtxn_ckfns, &probe_ckfns,	 &trav_try_ckfns, &mc_ckfns,
+    &pcpc_ckfns,  &disc_ckfns,	 &turn_ckfns,	 &turnsock_ckfns, &ck_test_table};
 #define CK_NET_TABLES (sizeof(ck_net_tables) / sizeof(ck_net_tables[0]))
 
-/* The rendezvous, a STUN server, bob serving and alice connecting with
- * the product's direct method, 5 probes, on the checkpointable network. */
+/* One world on the checkpointable network: the rendezvous, a STUN
+ * server, bob serving and alice connecting to him (5 probes) with the
+ * product's direct method; or, with relay, both allocating on a TURN
+ * server and alice connecting with relay; with discover, alice runs the
+ * RFC 5780 discovery first (the STUN server has its alternate address).
+ * Alice always asks a gateway that never answers whether it maps ports. */
+struct ckcase {
+	bool discover, relay;
+	natbed_time_t at;  /* saved then */
+	const char *holds; /* what alice's part must hold then: "try", "probe", "disc" */
+};
+
 struct ckagents {
 	struct cknet *n;
 	struct rdv *r;
 	struct dgstund *stund;
+	struct turnd *td;
 	struct side alice, bob;
 };
 
-static void ck_side(struct ckagents *w, struct side *s, const char *ip, const char *name,
-		    bool serve)
+static void ck_side(struct ckagents *w, const struct ckcase *c, struct side *s, const char *ip,
+		    const char *name, bool serve)
 {
-	/* alice asks a gateway that never answers whether it maps ports */
 	struct agent_config cfg = {.rdv = fakenet_ep(CK_RDV, RDV_DEFAULT_PORT),
 				   .stun = fakenet_ep(CK_STUN, 3478),
 				   .serve = serve,
 				   .find_method = method_find,
+				   .discover = c->discover && !serve,
+				   .turn = {.user = "agent", .pass = "secret"},
 				   .gateway = serve ? (struct dg_ep){0}
 						    : fakenet_ep("203.0.113.254", 5351)};
 	struct agent_ops ops = {
 	    .ready = on_ready, .failed = on_failed, .report = on_report, .arg = s};
 
+	if (c->relay)
+		cfg.turn.server = fakenet_ep(CK_TURN, 3478);
 	snprintf(cfg.name, sizeof(cfg.name), "%s", name);
 	s->d = cknet_host(w->n, ip);
 	assert_int_equal(agent_new(s->d, &cfg, &ops, &s->a), 0);
 }
 
-static void ck_start(struct ckagents *w)
+static void ck_start(struct ckagents *w, const struct ckcase *c)
 {
 	struct rdv_config cfg = {.listen = fakenet_ep(CK_RDV, RDV_DEFAULT_PORT)};
+	struct turnd_cfg tc = {
+	    .listen = fakenet_ep(CK_TURN, 3478), .user = "agent", .pass = "secret"};
 	struct agent_plan p = {.nsteps = 1, .probes = 5, .peer = "bob"};
 
 	memset(w, 0, sizeof(*w));
 	w->n = cknet_new(DELAY, 5);
 	assert_non_null(w->n);
 	assert_int_equal(rdv_new(cknet_host(w->n, CK_RDV), &cfg, &w->r), 0);
-	w->stund =
-	    dgstund_new(cknet_host(w->n, CK_STUN), fakenet_ep(CK_STUN, 0).addr, 0, htons(3478));
+	w->stund = dgstund_new(cknet_host2(w->n, CK_STUN, CK_ALT), fakenet_ep(CK_STUN, 0).addr,
+			       fakenet_ep(CK_ALT, 0).addr, htons(3478));
 	assert_non_null(w->stund);
-	ck_side(w, &w->bob, "203.0.113.2", "bob", true);
-	ck_side(w, &w->alice, "203.0.113.1", "alice", false);
-	p.steps[0].m = &method_direct;
+	if (c->relay)
+		assert_non_null(w->td = turnd_new(cknet_host(w->n, CK_TURN), &tc));
+	ck_side(w, c, &w->bob, "203.0.113.2", "bob", true);
+	ck_side(w, c, &w->alice, "203.0.113.1", "alice", false);
+	p.steps[0].m = c->relay ? method_find("relay") : &method_direct;
 	assert_int_equal(agent_connect(w->alice.a, &p), 0);
 }
 
@@ -1407,6 +1428,7 @@ static void ck_free(struct ckagents *w)
 {
 	agent_free(w->alice.a);
 	agent_free(w->bob.a);
+	turnd_free(w->td);
 	dgstund_free(w->stund);
 	rdv_free(w->r);
 	cknet_free(w->n);
@@ -1434,98 +1456,113 @@ static json_t *ck_parts_save(struct ckw *ck, void *ctx)
 {
 	struct ckagents *w = ctx;
 
-	return json_pack("{s:o,s:o,s:o,s:o}", "rdv", rdv_ckpt_save(w->r, ck), "stund",
-			 dgstund_ckpt_save(w->stund, ck), "bob", ck_side_save(ck, &w->bob), "alice",
-			 ck_side_save(ck, &w->alice));
+	return json_pack("{s:o,s:o,s:o,s:o,s:o}", "rdv", rdv_ckpt_save(w->r, ck), "stund",
+			 dgstund_ckpt_save(w->stund, ck), "turnd",
+			 w->td ? turnd_ckpt_save(w->td, ck) : json_null(), "bob",
+			 ck_side_save(ck, &w->bob), "alice", ck_side_save(ck, &w->alice));
 }
 
 static int ck_parts_load(struct ckr *r, const json_t *j, void *ctx)
 {
 	struct ckagents *w = ctx;
+	const json_t *td = json_object_get(j, "turnd");
 
 	w->r = rdv_ckpt_load(json_object_get(j, "rdv"), r);
 	w->stund = dgstund_ckpt_load(json_object_get(j, "stund"), r);
+	w->td = json_is_null(td) ? NULL : turnd_ckpt_load(td, r);
 	ck_side_load(r, json_object_get(j, "bob"), &w->bob);
 	ck_side_load(r, json_object_get(j, "alice"), &w->alice);
-	return w->r && w->stund && w->bob.a && w->alice.a ? 0 : -1;
+	return w->r && w->stund && (w->td || json_is_null(td)) && w->bob.a && w->alice.a ? 0 : -1;
 }
 
-/* The whole world saved at t (alice's try under way with its checks in
- * flight; then her probes on the path found), loaded into a new network:
- * the file is the same, and both worlds deliver the same datagrams at the
- * same times to the end, alice reports the same, both count the same. */
+/* What the case says alice holds when saved. */
+static void ck_holds(const json_t *j, const struct ckcase *c)
+{
+	const json_t *agent =
+	    json_object_get(json_object_get(json_object_get(j, "parts"), "alice"), "agent");
+	const json_t *conn = json_object_get(agent, "connect");
+
+	assert_false(json_is_null(json_object_get(agent, "pcp_probe")));
+	assert_true(json_is_null(json_object_get(agent, "ts")) == !c->relay);
+	if (strcmp(c->holds, "disc") == 0) /* discovering, not yet registering */
+		assert_true(!json_is_null(json_object_get(agent, "disc")) &&
+			    json_is_false(json_object_get(agent, "rdv_started")));
+	else if (strcmp(c->holds, "try") == 0) /* the try runs, its check engine with it */
+		assert_true(json_is_true(json_object_get(
+		    json_array_get(json_object_get(agent, "tries"), 0), "running")));
+	else /* the path found, its probe under way */
+		assert_true(!json_is_null(json_object_get(conn, "cpath")) &&
+			    json_is_null(json_object_get(conn, "ctry")));
+}
+
+/* The whole world saved at a case's time, loaded into a new network: the
+ * file is the same, and both worlds deliver the same datagrams at the
+ * same times to the end; alice reports the same, both count the same. */
+static void ck_case(const struct ckcase *c)
+{
+	struct ckagents a, b;
+	struct agent_counters ca, cb;
+	char err[256];
+	json_t *j, *again;
+
+	ck_start(&a, c);
+	cknet_run_until(a.n, c->at);
+	assert_int_equal(a.alice.reports, 0);
+	j = cknet_world_save(a.n, ck_net_tables, CK_NET_TABLES, ck_parts_save, &a, err,
+			     sizeof(err));
+	if (!j)
+		fail_msg("save at %lld ms: %s", (long long)(c->at / MS), err);
+	ck_holds(j, c);
+	memset(&b, 0, sizeof(b));
+	b.n =
+	    cknet_world_load(j, ck_net_tables, CK_NET_TABLES, ck_parts_load, &b, err, sizeof(err));
+	if (!b.n)
+		fail_msg("load at %lld ms: %s", (long long)(c->at / MS), err);
+	again = cknet_world_save(b.n, ck_net_tables, CK_NET_TABLES, ck_parts_save, &b, err,
+				 sizeof(err));
+	assert_non_null(again);
+	ckworld_assert_equal(j, again);
+	json_decref(j);
+	json_decref(again);
+	cknet_log_clear(a.n);
+	cknet_log_clear(b.n);
+	cknet_run_until(a.n, 20 * S);
+	cknet_run_until(b.n, 20 * S);
+	assert_true(strlen(cknet_log(a.n)) > 0);
+	assert_string_equal(cknet_log(a.n), cknet_log(b.n));
+	assert_int_equal(a.alice.reports, 1);
+	assert_int_equal(b.alice.reports, 1);
+	if (!b.alice.rep.success)
+		fail_msg("at %lld ms: %s", (long long)(c->at / MS), b.alice.rep.reason);
+	assert_true(a.alice.rep.success);
+	assert_string_equal(b.alice.rep.path, c->relay ? "relay" : "direct");
+	assert_true(a.alice.rep.setup_ms == b.alice.rep.setup_ms);
+	assert_memory_equal(&a.alice.rep.probe, &b.alice.rep.probe, sizeof(a.alice.rep.probe));
+	assert_int_equal(b.alice.rep.probe.answered, 5);
+	agent_counters(a.bob.a, &ca);
+	agent_counters(b.bob.a, &cb);
+	assert_memory_equal(&ca, &cb, sizeof(ca));
+	agent_counters(a.alice.a, &ca);
+	agent_counters(b.alice.a, &cb);
+	assert_memory_equal(&ca, &cb, sizeof(ca));
+	ck_free(&a);
+	ck_free(&b);
+}
+
 static void ckpt_continues(void **state)
 {
-	static const natbed_time_t at[] = {265 * MS, 300 * MS};
-	char err[256];
+	static const struct ckcase cases[] = {
+	    {false, false, 265 * MS, "try"},
+	    {false, false, 300 * MS, "probe"},
+	    /* discovery ends at 170 ms, the relay try starts at 440 */
+	    {true, true, 15 * MS, "disc"},
+	    {true, true, 450 * MS, "try"},
+	    {true, true, 560 * MS, "probe"},
+	};
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
-		struct ckagents a, b;
-		struct agent_counters ca, cb;
-		json_t *j, *again, *alice;
-
-		ck_start(&a);
-		cknet_run_until(a.n, at[i]);
-		assert_int_equal(a.alice.reports, 0);
-		j = cknet_world_save(a.n, ck_net_tables, CK_NET_TABLES, ck_parts_save, &a, err,
-				     sizeof(err));
-		if (!j)
-			fail_msg("save at %lld ms: %s", (long long)(at[i] / MS), err);
-		alice = json_object_get(
-		    json_object_get(json_object_get(json_object_get(j, "parts"), "alice"), "agent"),
-		    "connect");
-		assert_false(json_is_null(json_object_get(
-		    json_object_get(json_object_get(json_object_get(j, "parts"), "alice"), "agent"),
-		    "pcp_probe")));
-		if (i == 0) /* the try runs, its check engine with it */
-			assert_true(json_is_true(json_object_get(
-			    json_array_get(
-				json_object_get(
-				    json_object_get(
-					json_object_get(json_object_get(j, "parts"), "alice"),
-					"agent"),
-				    "tries"),
-				0),
-			    "running")));
-		else /* the path found, its probe under way */
-			assert_true(!json_is_null(json_object_get(alice, "cpath")) &&
-				    json_is_null(json_object_get(alice, "ctry")));
-		memset(&b, 0, sizeof(b));
-		b.n = cknet_world_load(j, ck_net_tables, CK_NET_TABLES, ck_parts_load, &b, err,
-				       sizeof(err));
-		if (!b.n)
-			fail_msg("load at %lld ms: %s", (long long)(at[i] / MS), err);
-		again = cknet_world_save(b.n, ck_net_tables, CK_NET_TABLES, ck_parts_save, &b, err,
-					 sizeof(err));
-		assert_non_null(again);
-		ckworld_assert_equal(j, again);
-		json_decref(j);
-		json_decref(again);
-		cknet_log_clear(a.n);
-		cknet_log_clear(b.n);
-		cknet_run_until(a.n, 20 * S);
-		cknet_run_until(b.n, 20 * S);
-		assert_true(strlen(cknet_log(a.n)) > 0);
-		assert_string_equal(cknet_log(a.n), cknet_log(b.n));
-		assert_int_equal(a.alice.reports, 1);
-		assert_int_equal(b.alice.reports, 1);
-		assert_true(a.alice.rep.success && b.alice.rep.success);
-		assert_ptr_equal(b.alice.rep.m, &method_direct);
-		assert_string_equal(b.alice.rep.path, "direct");
-		assert_true(a.alice.rep.setup_ms == b.alice.rep.setup_ms);
-		assert_memory_equal(&a.alice.rep.probe, &b.alice.rep.probe,
-				    sizeof(a.alice.rep.probe));
-		assert_int_equal(b.alice.rep.probe.answered, 5);
-		agent_counters(a.bob.a, &ca);
-		agent_counters(b.bob.a, &cb);
-		assert_memory_equal(&ca, &cb, sizeof(ca));
-		agent_counters(a.alice.a, &ca);
-		agent_counters(b.alice.a, &cb);
-		assert_memory_equal(&ca, &cb, sizeof(ca));
-		ck_free(&a);
-		ck_free(&b);
-	}
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ck_case(&cases[i]);
 }
 
 int main(void)
