@@ -1369,8 +1369,9 @@ static const struct ckfns *const ck_net_tables[] = {
  * Alice always asks a gateway that never answers whether it maps ports. */
 struct ckcase {
 	bool discover, relay;
+	bool crowd;	   /* carol connects to bob too, dave at 5 s */
 	natbed_time_t at;  /* saved then */
-	const char *holds; /* what alice's part must hold then: "try", "probe", "disc" */
+	const char *holds; /* what the parts must hold then: "try", "probe", "disc", "crowd" */
 };
 
 struct ckagents {
@@ -1378,7 +1379,7 @@ struct ckagents {
 	struct rdv *r;
 	struct dgstund *stund;
 	struct turnd *td;
-	struct side alice, bob;
+	struct side alice, bob, carol, dave;
 };
 
 static void ck_side(struct ckagents *w, const struct ckcase *c, struct side *s, const char *ip,
@@ -1422,11 +1423,20 @@ static void ck_start(struct ckagents *w, const struct ckcase *c)
 	ck_side(w, c, &w->alice, "203.0.113.1", "alice", false);
 	p.steps[0].m = c->relay ? method_find("relay") : &method_direct;
 	assert_int_equal(agent_connect(w->alice.a, &p), 0);
+	if (!c->crowd)
+		return;
+	ck_side(w, c, &w->carol, "203.0.113.3", "carol", false);
+	ck_side(w, c, &w->dave, "203.0.113.4", "dave", false);
+	assert_int_equal(agent_connect(w->carol.a, &p), 0);
+	cknet_run_until(w->n, 5 * S);
+	assert_int_equal(agent_connect(w->dave.a, &p), 0);
 }
 
 static void ck_free(struct ckagents *w)
 {
 	agent_free(w->alice.a);
+	agent_free(w->carol.a);
+	agent_free(w->dave.a);
 	agent_free(w->bob.a);
 	turnd_free(w->td);
 	dgstund_free(w->stund);
@@ -1434,9 +1444,11 @@ static void ck_free(struct ckagents *w)
 	cknet_free(w->n);
 }
 
-/* A side: what the test counts, and its agent. */
+/* A side: what the test counts, and its agent (null: none). */
 static json_t *ck_side_save(struct ckw *w, const struct side *s)
 {
+	if (!s->a)
+		return json_null();
 	return json_pack("{s:o,s:o,s:i,s:i,s:i,s:o}", "id", ckw_obj(w, s), "d", ckw_ref(w, s->d),
 			 "ready", s->ready, "failed", s->failed, "reports", s->reports, "agent",
 			 agent_ckpt_save(s->a, w));
@@ -1444,6 +1456,8 @@ static json_t *ck_side_save(struct ckw *w, const struct side *s)
 
 static void ck_side_load(struct ckr *r, const json_t *j, struct side *s)
 {
+	if (json_is_null(j))
+		return;
 	ckr_obj(r, json_object_get(j, "id"), s);
 	ckr_ref(r, json_object_get(j, "d"), &s->d);
 	s->ready = (int)json_integer_value(json_object_get(j, "ready"));
@@ -1456,10 +1470,11 @@ static json_t *ck_parts_save(struct ckw *ck, void *ctx)
 {
 	struct ckagents *w = ctx;
 
-	return json_pack("{s:o,s:o,s:o,s:o,s:o}", "rdv", rdv_ckpt_save(w->r, ck), "stund",
+	return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "rdv", rdv_ckpt_save(w->r, ck), "stund",
 			 dgstund_ckpt_save(w->stund, ck), "turnd",
 			 w->td ? turnd_ckpt_save(w->td, ck) : json_null(), "bob",
-			 ck_side_save(ck, &w->bob), "alice", ck_side_save(ck, &w->alice));
+			 ck_side_save(ck, &w->bob), "alice", ck_side_save(ck, &w->alice), "carol",
+			 ck_side_save(ck, &w->carol), "dave", ck_side_save(ck, &w->dave));
 }
 
 static int ck_parts_load(struct ckr *r, const json_t *j, void *ctx)
@@ -1472,18 +1487,28 @@ static int ck_parts_load(struct ckr *r, const json_t *j, void *ctx)
 	w->td = json_is_null(td) ? NULL : turnd_ckpt_load(td, r);
 	ck_side_load(r, json_object_get(j, "bob"), &w->bob);
 	ck_side_load(r, json_object_get(j, "alice"), &w->alice);
+	ck_side_load(r, json_object_get(j, "carol"), &w->carol);
+	ck_side_load(r, json_object_get(j, "dave"), &w->dave);
 	return w->r && w->stund && (w->td || json_is_null(td)) && w->bob.a && w->alice.a ? 0 : -1;
 }
 
 /* What the case says alice holds when saved. */
 static void ck_holds(const json_t *j, const struct ckcase *c)
 {
+	const json_t *parts = json_object_get(j, "parts");
 	const json_t *agent =
-	    json_object_get(json_object_get(json_object_get(j, "parts"), "alice"), "agent");
+	    json_object_get(json_object_get(parts, c->crowd ? "dave" : "alice"), "agent");
 	const json_t *conn = json_object_get(agent, "connect");
+	const json_t *bob = json_object_get(json_object_get(parts, "bob"), "agent");
 
 	assert_false(json_is_null(json_object_get(agent, "pcp_probe")));
 	assert_true(json_is_null(json_object_get(agent, "ts")) == !c->relay);
+	if (c->crowd) { /* dave's try in alice's slot, carol's free; a path for each */
+		assert_int_equal(json_array_size(json_object_get(bob, "tries")), 2);
+		assert_true(json_is_object(json_array_get(json_object_get(bob, "tries"), 0)) &&
+			    json_is_null(json_array_get(json_object_get(bob, "tries"), 1)));
+		assert_int_equal(json_array_size(json_object_get(bob, "paths")), 3);
+	}
 	if (strcmp(c->holds, "disc") == 0) /* discovering, not yet registering */
 		assert_true(!json_is_null(json_object_get(agent, "disc")) &&
 			    json_is_false(json_object_get(agent, "rdv_started")));
@@ -1497,17 +1522,19 @@ static void ck_holds(const json_t *j, const struct ckcase *c)
 
 /* The whole world saved at a case's time, loaded into a new network: the
  * file is the same, and both worlds deliver the same datagrams at the
- * same times to the end; alice reports the same, both count the same. */
+ * same times to the end; the last to connect (alice, or dave) reports
+ * the same, and both worlds count the same. */
 static void ck_case(const struct ckcase *c)
 {
 	struct ckagents a, b;
+	struct side *sa = c->crowd ? &a.dave : &a.alice, *sb = c->crowd ? &b.dave : &b.alice;
 	struct agent_counters ca, cb;
 	char err[256];
 	json_t *j, *again;
 
 	ck_start(&a, c);
 	cknet_run_until(a.n, c->at);
-	assert_int_equal(a.alice.reports, 0);
+	assert_int_equal(sa->reports, 0);
 	j = cknet_world_save(a.n, ck_net_tables, CK_NET_TABLES, ck_parts_save, &a, err,
 			     sizeof(err));
 	if (!j)
@@ -1530,20 +1557,20 @@ static void ck_case(const struct ckcase *c)
 	cknet_run_until(b.n, 20 * S);
 	assert_true(strlen(cknet_log(a.n)) > 0);
 	assert_string_equal(cknet_log(a.n), cknet_log(b.n));
-	assert_int_equal(a.alice.reports, 1);
-	assert_int_equal(b.alice.reports, 1);
-	if (!b.alice.rep.success)
-		fail_msg("at %lld ms: %s", (long long)(c->at / MS), b.alice.rep.reason);
-	assert_true(a.alice.rep.success);
-	assert_string_equal(b.alice.rep.path, c->relay ? "relay" : "direct");
-	assert_true(a.alice.rep.setup_ms == b.alice.rep.setup_ms);
-	assert_memory_equal(&a.alice.rep.probe, &b.alice.rep.probe, sizeof(a.alice.rep.probe));
-	assert_int_equal(b.alice.rep.probe.answered, 5);
+	assert_int_equal(sa->reports, 1);
+	assert_int_equal(sb->reports, 1);
+	if (!sb->rep.success)
+		fail_msg("at %lld ms: %s", (long long)(c->at / MS), sb->rep.reason);
+	assert_true(sa->rep.success);
+	assert_string_equal(sb->rep.path, c->relay ? "relay" : "direct");
+	assert_true(sa->rep.setup_ms == sb->rep.setup_ms);
+	assert_memory_equal(&sa->rep.probe, &sb->rep.probe, sizeof(sa->rep.probe));
+	assert_int_equal(sb->rep.probe.answered, 5);
 	agent_counters(a.bob.a, &ca);
 	agent_counters(b.bob.a, &cb);
 	assert_memory_equal(&ca, &cb, sizeof(ca));
-	agent_counters(a.alice.a, &ca);
-	agent_counters(b.alice.a, &cb);
+	agent_counters(sa->a, &ca);
+	agent_counters(sb->a, &cb);
 	assert_memory_equal(&ca, &cb, sizeof(ca));
 	ck_free(&a);
 	ck_free(&b);
@@ -1552,12 +1579,14 @@ static void ck_case(const struct ckcase *c)
 static void ckpt_continues(void **state)
 {
 	static const struct ckcase cases[] = {
-	    {false, false, 265 * MS, "try"},
-	    {false, false, 300 * MS, "probe"},
+	    {.at = 265 * MS, .holds = "try"},
+	    {.at = 300 * MS, .holds = "probe"},
 	    /* discovery ends at 170 ms, the relay try starts at 440 */
-	    {true, true, 15 * MS, "disc"},
-	    {true, true, 450 * MS, "try"},
-	    {true, true, 560 * MS, "probe"},
+	    {.discover = true, .relay = true, .at = 15 * MS, .holds = "disc"},
+	    {.discover = true, .relay = true, .at = 450 * MS, .holds = "try"},
+	    {.discover = true, .relay = true, .at = 560 * MS, .holds = "probe"},
+	    /* bob answered alice and carol; dave asks at 5 s */
+	    {.crowd = true, .at = 5265 * MS, .holds = "try"},
 	};
 
 	(void)state;
