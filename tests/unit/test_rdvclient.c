@@ -890,20 +890,14 @@ static void solo_start(struct solo *w)
 /* From T on: the introduction of the CONNECT granted, then the rest. */
 static void solo_finish(struct solo *w)
 {
-	struct rdv_msg m = {.kind = RDV_INTRODUCE,
-			    .attrs = RDV_A_PEER | RDV_A_HOST | RDV_A_NAT | RDV_A_METHOD |
-				     RDV_A_TRY | RDV_A_START | RDV_A_ROLE};
+	struct rdv_msg m = intro_msg(NULL, TRAV_INITIATOR);
 	uint8_t buf[DG_MAX];
 	int n;
 
 	fakenet_run_until(w->net, 1250 * MS);
 	strcpy(m.peer, "bob");
-	strcpy(m.method, "fake");
 	m.cand.host = fakenet_ep("203.0.113.2", 40000);
 	m.try_id = 0x5eed;
-	m.start_ms = 100;
-	m.role = TRAV_INITIATOR;
-	m.txid[0] = 0x42;
 	n = rdvmsg_build(&m, buf, sizeof(buf));
 	assert_true(n > 0);
 	fakenet_inject(w->net, &w->rdv_ep, &w->a.local, buf, (size_t)n);
