@@ -242,8 +242,8 @@ struct probe *probe_ckpt_load(const json_t *j, struct ckr *r)
 	ckget_ep(&g, "remote", &p->remote);
 	c.o = ckget_get(&g, "cfg");
 	p->cfg.count = (int)ckget_int(&c, "count", 0, PROBE_MAX);
-	p->cfg.interval_ns = ckget_time(&c, "interval_ns");
-	p->cfg.wait_ns = ckget_time(&c, "wait_ns");
+	p->cfg.interval_ns = ckget_dur(&c, "interval_ns");
+	p->cfg.wait_ns = ckget_dur(&c, "wait_ns");
 	p->cfg.try_id = ckget_u64(&c, "try_id");
 	p->txid_salt = ckget_u64(&g, "txid_salt");
 	p->sent = (int)ckget_int(&g, "sent", 0, p->cfg.count);
