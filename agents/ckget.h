@@ -65,6 +65,13 @@ static inline natbed_time_t ckget_time(struct ckget *g, const char *key)
 	return (natbed_time_t)ckget_int(g, key, 0, INT64_MAX);
 }
 
+/* A duration in ns that must be > 0 (a retransmission timeout, an
+ * interval: 0 would run its timer again at the same time, for ever). */
+static inline natbed_time_t ckget_dur(struct ckget *g, const char *key)
+{
+	return (natbed_time_t)ckget_int(g, key, 1, INT64_MAX);
+}
+
 static inline bool ckget_bool(struct ckget *g, const char *key)
 {
 	const json_t *j = ckget_get(g, key);

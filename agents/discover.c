@@ -710,7 +710,8 @@ static json_t *result_save(const struct disc_result *r)
 			 (json_int_t)r->finished);
 }
 
-static void result_load(struct ckget *g, struct disc_result *r)
+/* The results; at most max port probes. */
+static void result_load(struct ckget *g, struct disc_result *r, size_t max)
 {
 	struct ckget n = {g->r, "disc.r.ni", ckget_get(g, "ni"), false};
 	const json_t *probes = ckget_get(g, "probes");
@@ -725,8 +726,8 @@ static void result_load(struct ckget *g, struct disc_result *r)
 	ckget_ep(g, "mapped3", &r->mapped3);
 	r->started = ckget_time(g, "started");
 	r->finished = ckget_time(g, "finished");
-	if (probes && (!json_is_array(probes) || json_array_size(probes) > DISC_PORT_PROBES_MAX)) {
-		ckget_fail(g, "probes", "not at most DISC_PORT_PROBES_MAX probes");
+	if (probes && (!json_is_array(probes) || json_array_size(probes) > max)) {
+		ckget_fail(g, "probes", "more probes than the configuration makes");
 		return;
 	}
 	r->nprobes = json_array_size(probes);
@@ -769,6 +770,8 @@ static void tx_load(struct disc *d, struct disc_tx *t, const json_t *j, struct c
 		t->len = json_string_length(req) / 2;
 	ckget_bytes(&g, "req", t->req, t->len);
 	t->rto = ckget_time(&g, "rto");
+	if (t->active && t->rto <= 0) /* doubled on each send: 0 would spin */
+		ckget_fail(&g, "rto", "0 in an active transaction");
 	t->deadline = ckget_time(&g, "deadline");
 	ckget_obj(&g, "id", t);
 	ckget_timer(&g, "timer", &t->timer);
@@ -823,12 +826,12 @@ struct disc *disc_ckpt_load(const json_t *j, struct ckr *r)
 	d->cfg.sock = (int)ckget_int(&c, "sock", -1, INT32_MAX);
 	ckget_ep(&c, "bind", &d->cfg.bind);
 	ckget_ep(&c, "local", &d->cfg.local);
-	d->cfg.port_probes = (size_t)ckget_int(&c, "port_probes", 0, DISC_PORT_PROBES_MAX);
-	d->cfg.test_timeout_ns = ckget_time(&c, "test_timeout_ns");
+	d->cfg.port_probes = (size_t)ckget_int(&c, "port_probes", 1, DISC_PORT_PROBES_MAX);
+	d->cfg.test_timeout_ns = ckget_dur(&c, "test_timeout_ns");
 	d->cfg.done = (void (*)(void *, const struct disc_result *))ckget_fn(&c, "done");
 	ckget_ref(&c, "done_arg", &d->cfg.done_arg);
 	res.o = ckget_get(&g, "r");
-	result_load(&res, &d->r);
+	result_load(&res, &d->r, d->cfg.port_probes);
 	tx = ckget_get(&g, "tx");
 	if (tx && (!json_is_array(tx) || json_array_size(tx) != TX_COUNT))
 		ckget_fail(&g, "tx", "not one transaction a kind");
@@ -849,8 +852,8 @@ struct disc *disc_ckpt_load(const json_t *j, struct ckr *r)
 			ckget_fail(&g, "psock", "not a socket");
 		d->psock[i] = (int)s;
 	}
-	d->probe = (size_t)ckget_int(&g, "probe", 0, DISC_PORT_PROBES_MAX);
-	d->probe_lost = (size_t)ckget_int(&g, "probe_lost", 0, DISC_PORT_PROBES_MAX);
+	d->probe = (size_t)ckget_int(&g, "probe", 0, (json_int_t)d->cfg.port_probes);
+	d->probe_lost = (size_t)ckget_int(&g, "probe_lost", 0, (json_int_t)d->cfg.port_probes);
 	ckget_ep(&g, "hmapped", &d->hmapped);
 	d->serial_done = ckget_bool(&g, "serial_done");
 	d->filter_done = ckget_bool(&g, "filter_done");

@@ -253,9 +253,9 @@ struct gatec *gatec_ckpt_load(const json_t *j, struct ckr *r)
 	ckget_str(&f, "key", c->cfg.key, sizeof(c->cfg.key));
 	ckget_str(&f, "resource", c->cfg.resource, sizeof(c->cfg.resource));
 	c->cfg.nonce = ckget_u64(&f, "nonce");
-	c->cfg.rto_ns = ckget_time(&f, "rto_ns");
-	c->cfg.rto_max_ns = ckget_time(&f, "rto_max_ns");
-	c->cfg.timeout_ns = ckget_time(&f, "timeout_ns");
+	c->cfg.rto_ns = ckget_dur(&f, "rto_ns");
+	c->cfg.rto_max_ns = ckget_dur(&f, "rto_max_ns");
+	c->cfg.timeout_ns = ckget_dur(&f, "timeout_ns");
 	c->sock = (int)ckget_int(&g, "sock", -1, INT32_MAX);
 	ckget_bytes(&g, "txid", c->txid, sizeof(c->txid));
 	req = ckget_get(&g, "req");
@@ -265,7 +265,7 @@ struct gatec *gatec_ckpt_load(const json_t *j, struct ckr *r)
 		c->req_len = json_string_length(req) / 2;
 	ckget_bytes(&g, "req", c->req, c->req_len);
 	c->first = ckget_time(&g, "first");
-	c->rto = ckget_time(&g, "rto");
+	c->rto = ckget_dur(&g, "rto");
 	c->sent_this = (int)ckget_int(&g, "sent_this", 0, INT32_MAX);
 	c->restarts = (int)ckget_int(&g, "restarts", 0, GATEC_RESTARTS);
 	c->finished = ckget_bool(&g, "finished");

@@ -383,9 +383,9 @@ struct pcpc *pcpc_ckpt_load(const json_t *j, struct ckr *r)
 	c->cfg.proto = (uint8_t)ckget_int(&f, "proto", 0, 255);
 	c->cfg.int_port = htons((uint16_t)ckget_int(&f, "int_port", 0, 65535));
 	c->cfg.ext_port = htons((uint16_t)ckget_int(&f, "ext_port", 0, 65535));
-	c->cfg.lifetime_s = (uint32_t)ckget_int(&f, "lifetime_s", 0, UINT32_MAX);
-	c->cfg.rto_ns = ckget_time(&f, "rto_ns");
-	c->cfg.tries = (unsigned)ckget_int(&f, "tries", 0, UINT32_MAX);
+	c->cfg.lifetime_s = (uint32_t)ckget_int(&f, "lifetime_s", 1, UINT32_MAX);
+	c->cfg.rto_ns = ckget_dur(&f, "rto_ns");
+	c->cfg.tries = (unsigned)ckget_int(&f, "tries", 1, UINT32_MAX);
 	c->cfg.announce = (int)ckget_int(&f, "announce", INT32_MIN, INT32_MAX);
 	c->sock = (int)ckget_int(&g, "sock", -1, INT32_MAX);
 	v = ckget_get(&g, "proto");
@@ -397,7 +397,7 @@ struct pcpc *pcpc_ckpt_load(const json_t *j, struct ckr *r)
 		ckget_fail(&g, "proto", "not \"pcp\" or \"nat-pmp\"");
 	ckget_bytes(&g, "nonce", c->nonce, sizeof(c->nonce));
 	c->sent = (unsigned)ckget_int(&g, "sent", 0, UINT32_MAX);
-	c->rto = ckget_time(&g, "rto");
+	c->rto = ckget_dur(&g, "rto");
 	c->granted = ckget_bool(&g, "granted");
 	ckget_ep(&g, "ext", &c->ext);
 	c->epoch = (uint32_t)ckget_int(&g, "epoch", 0, UINT32_MAX);

@@ -210,8 +210,10 @@ json_t *probe_ckpt_save(const struct probe *p, struct ckw *w)
 
 	for (int i = 0; sent_at && got && i < p->sent; i++)
 		if (json_array_append_new(sent_at, json_integer((json_int_t)p->sent_at[i])) < 0 ||
-		    json_array_append_new(got, json_boolean(p->got[i])) < 0)
-			break;
+		    json_array_append_new(got, json_boolean(p->got[i])) < 0) {
+			json_decref(sent_at); /* then nothing is written: an error */
+			sent_at = NULL;
+		}
 	j = json_pack("{s:o,s:o,s:i,s:o,s:{s:i,s:I,s:I,s:o},s:o,s:o,s:o,s:o,s:i,s:i,s:b,s:o,s:o,"
 		      "s:f,s:f,s:f}",
 		      "id", ckw_obj(w, p), "d", ckw_ref(w, p->d), "sock", p->sock, "remote",
@@ -242,8 +244,8 @@ struct probe *probe_ckpt_load(const json_t *j, struct ckr *r)
 	ckget_ep(&g, "remote", &p->remote);
 	c.o = ckget_get(&g, "cfg");
 	p->cfg.count = (int)ckget_int(&c, "count", 0, PROBE_MAX);
-	p->cfg.interval_ns = ckget_time(&c, "interval_ns");
-	p->cfg.wait_ns = ckget_time(&c, "wait_ns");
+	p->cfg.interval_ns = ckget_dur(&c, "interval_ns");
+	p->cfg.wait_ns = ckget_dur(&c, "wait_ns");
 	p->cfg.try_id = ckget_u64(&c, "try_id");
 	p->txid_salt = ckget_u64(&g, "txid_salt");
 	p->sent = (int)ckget_int(&g, "sent", 0, p->cfg.count);

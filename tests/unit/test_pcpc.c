@@ -461,7 +461,7 @@ static void test_checkpoint_refused(void **state)
 			       .client = a4("192.168.1.10"),
 			       .proto = 17,
 			       .int_port = htons(5000)};
-	struct pcpc *c = pcpc_new(&f->dg, &cfg, &stack_ops, f);
+	struct pcpc *c = pcpc_new(&f->dg, &cfg, &stack_ops, f), *cb;
 	char err[256], *text, *at, edited[8192];
 	json_t *j;
 
@@ -485,11 +485,12 @@ static void test_checkpoint_refused(void **state)
 	j = json_loads(edited, 0, NULL);
 	assert_non_null(j);
 	b = fx_make(0, true);
-	assert_int_equal(ck_load(b, &c, j, err, sizeof(err)), -1);
+	assert_int_equal(ck_load(b, &cb, j, err, sizeof(err)), -1);
 	assert_string_equal(err, "pcpc: proto: not \"pcp\" or \"nat-pmp\"");
-	assert_null(c);
+	assert_null(cb);
 	json_decref(j);
 	free(text);
+	pcpc_free(c);
 	fx_free(b);
 	fx_free(f);
 }
