@@ -864,12 +864,27 @@ static bool ck_bool(struct ckr *r, const json_t *j, const char *key)
 	return json_is_true(v);
 }
 
+/* Appends v (a part just written) to a; a part that could not be
+ * written (out of memory, a text that is not UTF-8) fails the writer. */
+static void ck_push(struct ckw *w, json_t *a, json_t *v, const char *what)
+{
+	if (!v || json_array_append_new(a, v) < 0)
+		ckw_fail(w, "%s: not written", what);
+}
+
+/* j, or a failed writer when j could not be built. */
+static json_t *ck_done(struct ckw *w, json_t *j, const char *what)
+{
+	if (!j)
+		ckw_fail(w, "%s: not written", what);
+	return j;
+}
+
 static json_t *cand_save(struct ckw *w, const struct trav_cand *c)
 {
-	return json_pack("{s:o*,s:o,s:o,s:o,s:o}", "name", ck_text(c->name, sizeof(c->name)),
-			 "host", dg_ep_ckpt_save(&c->host), "srflx", dg_ep_ckpt_save(&c->srflx),
-			 "relay", dg_ep_ckpt_save(&c->relay), "nat",
-			 ckw_bytes(w, &c->nat, sizeof(c->nat)));
+	return json_pack("{s:o,s:o,s:o,s:o,s:o}", "name", ck_text(c->name, sizeof(c->name)), "host",
+			 dg_ep_ckpt_save(&c->host), "srflx", dg_ep_ckpt_save(&c->srflx), "relay",
+			 dg_ep_ckpt_save(&c->relay), "nat", ckw_bytes(w, &c->nat, sizeof(c->nat)));
 }
 
 static int cand_load(struct ckr *r, const json_t *j, struct trav_cand *c)
@@ -894,7 +909,7 @@ static json_t *reg_save(struct ckw *w, const struct rdv_reg *g)
 		ckw_fail(w, "rdv: %s: connect_reason not one of the refusals", g->name);
 		return NULL;
 	}
-	return json_pack("{s:o,s:o*,s:o,s:o*,s:I,s:o,s:I,s:b,s:o,s:o*,s:o,s:i,s:o}", "id",
+	return json_pack("{s:o,s:o,s:o,s:o,s:I,s:o,s:I,s:b,s:o,s:o,s:o,s:i,s:o}", "id",
 			 ckw_obj(w, g), "name", ck_text(g->name, sizeof(g->name)), "ep",
 			 dg_ep_ckpt_save(&g->ep), "cand", cand_save(w, &g->cand), "expires",
 			 (json_int_t)g->expires, "timer", ckw_timer(w, g->timer), "timer_due",
@@ -1003,7 +1018,7 @@ static int reg_at_cmp(const void *a, const void *b)
 
 /* by_ep's entries in bucket and chain order, each as its index in
  * by_name's order (the order regs are written in). */
-static json_t *by_ep_order(const struct rdv *r)
+static json_t *by_ep_order(const struct rdv *r, struct ckw *w)
 {
 	struct reg_at *all = calloc(r->by_name.n ? r->by_name.n : 1, sizeof(*all));
 	json_t *a = json_array();
@@ -1012,6 +1027,7 @@ static json_t *by_ep_order(const struct rdv *r)
 	if (!all || !a) {
 		free(all);
 		json_decref(a);
+		ckw_fail(w, "rdv: out of memory");
 		return NULL;
 	}
 	for (size_t i = 0; i < r->by_name.nb; i++)
@@ -1024,7 +1040,7 @@ static json_t *by_ep_order(const struct rdv *r)
 			struct reg_at key = {g, 0},
 				      *at = bsearch(&key, all, n, sizeof(*all), reg_at_cmp);
 
-			json_array_append_new(a, at ? json_integer((json_int_t)at->at) : NULL);
+			ck_push(w, a, at ? json_integer((json_int_t)at->at) : NULL, "rdv: by_ep");
 		}
 	free(all);
 	/* an entry missing from by_name (never: they are added and removed
@@ -1052,23 +1068,26 @@ json_t *rdv_ckpt_save(const struct rdv *r, struct ckw *w)
 	/* every registration once, in by_name's order */
 	for (size_t i = 0; i < r->by_name.nb; i++)
 		for (const struct rdv_reg *g = r->by_name.b[i]; g; g = g->next_name)
-			json_array_append_new(regs, reg_save(w, g));
+			ck_push(w, regs, reg_save(w, g), "rdv: a registration");
 	for (size_t i = 0; i < r->tries.nb; i++)
 		for (const struct rdv_try *t = r->tries.b[i]; t; t = t->next)
-			json_array_append_new(tries, try_save(w, t));
-	return json_pack(
-	    "{s:o,s:o,s:{s:o,s:I,s:I,s:I,s:I},s:i,s:o,s:I,s:I,s:o,s:o,s:o,s:I,s:I,s:I,s:o,s:o*,s:"
-	    "o}",
-	    "id", ckw_obj(w, r), "d", ckw_ref(w, r->d), "cfg", "listen",
-	    dg_ep_ckpt_save(&r->cfg.listen), "start_delay_ns", (json_int_t)r->cfg.start_delay_ns,
-	    "intro_rto_ns", (json_int_t)r->cfg.intro_rto_ns, "lifetime_max_s",
-	    (json_int_t)r->cfg.lifetime_max_s, "max_agents", (json_int_t)r->cfg.max_agents, "sock",
-	    r->sock, "local", dg_ep_ckpt_save(&r->local), "try_count", (json_int_t)r->try_count,
-	    "txid_count", (json_int_t)r->txid_count, "try_key", jsonck_u64(r->try_key, true),
-	    "txid_key", jsonck_u64(r->txid_key, true), "counters",
-	    ckw_bytes(w, &r->c, sizeof(r->c)), "name_buckets", (json_int_t)r->by_name.nb,
-	    "ep_buckets", (json_int_t)r->by_ep.nb, "try_buckets", (json_int_t)r->tries.nb, "regs",
-	    regs, "by_ep", by_ep_order(r), "tries", tries);
+			ck_push(w, tries, try_save(w, t), "rdv: an introduction");
+	return ck_done(
+	    w,
+	    json_pack(
+		"{s:o,s:o,s:{s:o,s:I,s:I,s:I,s:I},s:i,s:o,s:I,s:I,s:o,s:o,s:o,s:I,s:I,s:I,s:o,s:o,"
+		"s:o}",
+		"id", ckw_obj(w, r), "d", ckw_ref(w, r->d), "cfg", "listen",
+		dg_ep_ckpt_save(&r->cfg.listen), "start_delay_ns",
+		(json_int_t)r->cfg.start_delay_ns, "intro_rto_ns", (json_int_t)r->cfg.intro_rto_ns,
+		"lifetime_max_s", (json_int_t)r->cfg.lifetime_max_s, "max_agents",
+		(json_int_t)r->cfg.max_agents, "sock", r->sock, "local", dg_ep_ckpt_save(&r->local),
+		"try_count", (json_int_t)r->try_count, "txid_count", (json_int_t)r->txid_count,
+		"try_key", jsonck_u64(r->try_key, true), "txid_key", jsonck_u64(r->txid_key, true),
+		"counters", ckw_bytes(w, &r->c, sizeof(r->c)), "name_buckets",
+		(json_int_t)r->by_name.nb, "ep_buckets", (json_int_t)r->by_ep.nb, "try_buckets",
+		(json_int_t)r->tries.nb, "regs", regs, "by_ep", by_ep_order(r, w), "tries", tries),
+	    "rdv");
 }
 
 /* An empty table of nb buckets (a power of two, RDV_BUCKETS_MIN or more). */

@@ -701,6 +701,22 @@ static int ck_text_read(struct ckr *r, const json_t *j, const char *key, char *b
 	return ckr_bytes(r, v, buf, n);
 }
 
+/* Appends v (a part just written) to a; a part that could not be
+ * written (out of memory, a text that is not UTF-8) fails the writer. */
+static void ck_push(struct ckw *w, json_t *a, json_t *v, const char *what)
+{
+	if (!v || json_array_append_new(a, v) < 0)
+		ckw_fail(w, "%s: not written", what);
+}
+
+/* j, or a failed writer when j could not be built. */
+static json_t *ck_done(struct ckw *w, json_t *j, const char *what)
+{
+	if (!j)
+		ckw_fail(w, "%s: not written", what);
+	return j;
+}
+
 json_t *turn_cfg_ckpt_save(const struct turn_cfg *c, struct ckw *w)
 {
 	return json_pack("{s:o,s:o,s:o,s:I,s:I,s:I}", "server", dg_ep_ckpt_save(&c->server), "user",
@@ -808,22 +824,25 @@ json_t *turn_ckpt_save(const struct turn *t, struct ckw *w)
 	json_t *peers = json_array(), *tx = json_array(), *rng = json_array();
 
 	for (size_t i = 0; i < t->n_peers; i++)
-		json_array_append_new(peers, peer_save(w, t->peers[i]));
+		ck_push(w, peers, peer_save(w, t->peers[i]), "turn: a peer");
 	for (size_t i = 0; i < TURN_TX_MAX; i++)
-		json_array_append_new(tx, tx_save(w, &t->tx[i]));
+		ck_push(w, tx, tx_save(w, &t->tx[i]), "turn: a request");
 	for (size_t i = 0; i < 4; i++)
-		json_array_append_new(rng, jsonck_u64(t->rng.s[i], true));
-	return json_pack(
-	    "{s:o,s:o,s:o,s:o,s:o,s:i,s:i,s:o,s:o,s:o,s:o,s:"
-	    "o,s:b,s:o,s:I,s:o,s:o,s:o,s:o}",
-	    "id", ckw_obj(w, t), "dg", ckw_ref(w, t->dg), "cfg", turn_cfg_ckpt_save(&t->cfg, w),
-	    "ops", ckw_ref(w, t->ops), "arg", ckw_ref(w, t->arg), "sock", t->sock, "state",
-	    (int)t->state, "relayed", dg_ep_ckpt_save(&t->relayed), "mapped",
-	    dg_ep_ckpt_save(&t->mapped), "realm", ck_text(w, t->realm, sizeof(t->realm)), "nonce",
-	    ck_text(w, t->nonce, sizeof(t->nonce)), "key", ckw_bytes(w, t->key, sizeof(t->key)),
-	    "authed", t->authed, "refresh_ev", ckw_timer(w, t->refresh_ev), "cap_peers",
-	    (json_int_t)t->cap_peers, "peers", peers, "tx", tx, "rng", rng, "stats",
-	    ckw_bytes(w, &t->st, sizeof(t->st)));
+		ck_push(w, rng, jsonck_u64(t->rng.s[i], true), "turn: rng");
+	return ck_done(
+	    w,
+	    json_pack("{s:o,s:o,s:o,s:o,s:o,s:i,s:i,s:o,s:o,s:o,s:o,s:"
+		      "o,s:b,s:o,s:I,s:o,s:o,s:o,s:o}",
+		      "id", ckw_obj(w, t), "dg", ckw_ref(w, t->dg), "cfg",
+		      turn_cfg_ckpt_save(&t->cfg, w), "ops", ckw_ref(w, t->ops), "arg",
+		      ckw_ref(w, t->arg), "sock", t->sock, "state", (int)t->state, "relayed",
+		      dg_ep_ckpt_save(&t->relayed), "mapped", dg_ep_ckpt_save(&t->mapped), "realm",
+		      ck_text(w, t->realm, sizeof(t->realm)), "nonce",
+		      ck_text(w, t->nonce, sizeof(t->nonce)), "key",
+		      ckw_bytes(w, t->key, sizeof(t->key)), "authed", t->authed, "refresh_ev",
+		      ckw_timer(w, t->refresh_ev), "cap_peers", (json_int_t)t->cap_peers, "peers",
+		      peers, "tx", tx, "rng", rng, "stats", ckw_bytes(w, &t->st, sizeof(t->st))),
+	    "turn");
 }
 
 struct turn *turn_ckpt_load(const json_t *j, struct ckr *r)

@@ -637,17 +637,36 @@ static int ck_str(struct ckr *r, const json_t *j, const char *key, char **out)
 	return 0;
 }
 
+/* Appends v (a part just written) to a; a part that could not be
+ * written (out of memory, a text that is not UTF-8) fails the writer. */
+static void ck_push(struct ckw *w, json_t *a, json_t *v, const char *what)
+{
+	if (!v || json_array_append_new(a, v) < 0)
+		ckw_fail(w, "%s: not written", what);
+}
+
+/* j, or a failed writer when j could not be built. */
+static json_t *ck_done(struct ckw *w, json_t *j, const char *what)
+{
+	if (!j)
+		ckw_fail(w, "%s: not written", what);
+	return j;
+}
+
 static json_t *alloc_save(struct ckw *w, const struct td_alloc *a)
 {
 	json_t *perms = json_array(), *chans = json_array();
 
 	for (size_t i = 0; i < TURND_PERMS_MAX; i++)
-		json_array_append_new(perms, json_pack("[oI]", jsonck_ipv4(a->perms[i].addr),
-						       (json_int_t)a->perms[i].until));
+		ck_push(
+		    w, perms,
+		    json_pack("[oI]", jsonck_ipv4(a->perms[i].addr), (json_int_t)a->perms[i].until),
+		    "turnd: a permission");
 	for (size_t i = 0; i < TURND_CHANS_MAX; i++)
-		json_array_append_new(chans, json_pack("[ioI]", a->chans[i].number,
-						       dg_ep_ckpt_save(&a->chans[i].peer),
-						       (json_int_t)a->chans[i].until));
+		ck_push(w, chans,
+			json_pack("[ioI]", a->chans[i].number, dg_ep_ckpt_save(&a->chans[i].peer),
+				  (json_int_t)a->chans[i].until),
+			"turnd: a channel");
 	return json_pack("{s:o,s:o,s:o,s:i,s:o,s:I,s:o,s:I,s:o,s:o}", "id", ckw_obj(w, a), "client",
 			 dg_ep_ckpt_save(&a->client), "txid",
 			 ckw_bytes(w, a->txid, sizeof(a->txid)), "sock", a->sock, "relayed",
@@ -712,18 +731,23 @@ json_t *turnd_ckpt_save(const struct turnd *d, struct ckw *w)
 	 * behind a new one in its chain, the first found wins */
 	for (size_t i = 0; i < d->n_buckets; i++)
 		for (const struct td_alloc *a = d->buckets[i]; a; a = a->next)
-			json_array_append_new(allocs, alloc_save(w, a));
-	return json_pack(
-	    "{s:o,s:o,s:{s:o,s:o*,s:o*,s:o*,s:I,s:I,s:I,s:I,s:b},s:i,s:o,s:I,s:s,s:I,s:o,s:o}",
-	    "id", ckw_obj(w, d), "dg", ckw_ref(w, d->dg), "cfg", "listen",
-	    dg_ep_ckpt_save(&d->cfg.listen), "user", d->user ? json_string(d->user) : json_null(),
-	    "pass", d->pass ? json_string(d->pass) : json_null(), "realm", json_string(d->realm),
-	    "lifetime_max_s", (json_int_t)d->cfg.lifetime_max_s, "max_allocs",
-	    (json_int_t)d->cfg.max_allocs, "answer_first", (json_int_t)d->cfg.answer_first,
-	    "stale_at", (json_int_t)d->cfg.stale_at, "mismatch_refresh", d->cfg.mismatch_refresh,
-	    "sock", d->sock, "key", ckw_bytes(w, d->key, sizeof(d->key)), "nonce_gen",
-	    (json_int_t)d->nonce_gen, "nonce", d->nonce, "buckets", (json_int_t)d->n_buckets,
-	    "allocs", allocs, "stats", ckw_bytes(w, &d->st, sizeof(d->st)));
+			ck_push(w, allocs, alloc_save(w, a), "turnd: an allocation");
+	return ck_done(
+	    w,
+	    json_pack(
+		"{s:o,s:o,s:{s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:I,s:b},s:i,s:o,s:I,s:s,s:I,s:o,s:o}",
+		"id", ckw_obj(w, d), "dg", ckw_ref(w, d->dg), "cfg", "listen",
+		dg_ep_ckpt_save(&d->cfg.listen), "user",
+		d->user ? json_string(d->user) : json_null(), "pass",
+		d->pass ? json_string(d->pass) : json_null(), "realm", json_string(d->realm),
+		"lifetime_max_s", (json_int_t)d->cfg.lifetime_max_s, "max_allocs",
+		(json_int_t)d->cfg.max_allocs, "answer_first", (json_int_t)d->cfg.answer_first,
+		"stale_at", (json_int_t)d->cfg.stale_at, "mismatch_refresh",
+		d->cfg.mismatch_refresh, "sock", d->sock, "key",
+		ckw_bytes(w, d->key, sizeof(d->key)), "nonce_gen", (json_int_t)d->nonce_gen,
+		"nonce", d->nonce, "buckets", (json_int_t)d->n_buckets, "allocs", allocs, "stats",
+		ckw_bytes(w, &d->st, sizeof(d->st))),
+	    "turnd");
 }
 
 struct turnd *turnd_ckpt_load(const json_t *j, struct ckr *r)

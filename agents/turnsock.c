@@ -321,6 +321,22 @@ static bool ck_flag(struct ckr *r, const json_t *j, const char *key)
 	return json_is_true(v);
 }
 
+/* Appends v (a part just written) to a; a part that could not be
+ * written (out of memory, a text that is not UTF-8) fails the writer. */
+static void ck_push(struct ckw *w, json_t *a, json_t *v, const char *what)
+{
+	if (!v || json_array_append_new(a, v) < 0)
+		ckw_fail(w, "%s: not written", what);
+}
+
+/* j, or a failed writer when j could not be built. */
+static json_t *ck_done(struct ckw *w, json_t *j, const char *what)
+{
+	if (!j)
+		ckw_fail(w, "%s: not written", what);
+	return j;
+}
+
 /* The relayed sockets up to the last open one; a closed one is null (an
  * open one takes its slot whole). */
 static json_t *socks_save(const struct turnsock *ts, struct ckw *w)
@@ -334,32 +350,35 @@ static json_t *socks_save(const struct turnsock *ts, struct ckw *w)
 	for (int i = 0; i <= last; i++) {
 		const struct ts_sock *so = &ts->socks[i];
 
-		json_array_append_new(
-		    a, !so->open
-			   ? json_null()
-			   : json_pack("{s:o,s:I,s:o,s:o}", "peer_addr", jsonck_ipv4(so->peer_addr),
-				       "gen", (json_int_t)so->gen, "fn",
-				       ckw_fn(w, (ckfn_ptr)so->fn), "arg", ckw_ref(w, so->arg)));
+		ck_push(w, a,
+			!so->open
+			    ? json_null()
+			    : json_pack("{s:o,s:I,s:o,s:o}", "peer_addr",
+					jsonck_ipv4(so->peer_addr), "gen", (json_int_t)so->gen,
+					"fn", ckw_fn(w, (ckfn_ptr)so->fn), "arg",
+					ckw_ref(w, so->arg)),
+			"turnsock: a relayed socket");
 	}
 	return a;
 }
 
 json_t *turnsock_ckpt_save(const struct turnsock *ts, struct ckw *w)
 {
-	return json_pack("{s:o,s:o,s:{s:o,s:o,s:o,s:o},s:o,s:{s:o,s:o},s:o*,s:I,s:b,s:o,s:{s:o,s:o}"
-			 ",s:b,s:o,s:o,s:"
-			 "o}",
-			 "id", ckw_obj(w, ts), "base", ckw_ref(w, ts->base), "dg", "id",
-			 ckw_obj(w, &ts->dg), "ops", ckw_ref(w, ts->dg.ops), "s",
-			 ckw_ref(w, ts->dg.s), "seed", jsonck_u64(ts->dg.seed, true), "cfg",
-			 turn_cfg_ckpt_save(&ts->cfg, w), "ops", "changed",
-			 ckw_fn(w, (ckfn_ptr)ts->ops.changed), "arg", ckw_ref(w, ts->ops.arg), "t",
-			 ts->t ? turn_ckpt_save(ts->t, w) : json_null(), "gen", (json_int_t)ts->gen,
-			 "ready", ts->ready, "relayed", dg_ep_ckpt_save(&ts->relayed), "error",
-			 "id", ckw_obj(w, ts->error), "text",
-			 ckw_bytes(w, ts->error, strnlen(ts->error, sizeof(ts->error))),
-			 "has_error", ts->has_error, "retry_ev", ckw_timer(w, ts->retry_ev), "past",
-			 ckw_bytes(w, &ts->past, sizeof(ts->past)), "socks", socks_save(ts, w));
+	return ck_done(
+	    w,
+	    json_pack("{s:o,s:o,s:{s:o,s:o,s:o,s:o},s:o,s:{s:o,s:o},s:o,s:I,s:b,s:o,"
+		      "s:{s:o,s:o},s:b,s:o,s:o,s:o}",
+		      "id", ckw_obj(w, ts), "base", ckw_ref(w, ts->base), "dg", "id",
+		      ckw_obj(w, &ts->dg), "ops", ckw_ref(w, ts->dg.ops), "s", ckw_ref(w, ts->dg.s),
+		      "seed", jsonck_u64(ts->dg.seed, true), "cfg", turn_cfg_ckpt_save(&ts->cfg, w),
+		      "ops", "changed", ckw_fn(w, (ckfn_ptr)ts->ops.changed), "arg",
+		      ckw_ref(w, ts->ops.arg), "t", ts->t ? turn_ckpt_save(ts->t, w) : json_null(),
+		      "gen", (json_int_t)ts->gen, "ready", ts->ready, "relayed",
+		      dg_ep_ckpt_save(&ts->relayed), "error", "id", ckw_obj(w, ts->error), "text",
+		      ckw_bytes(w, ts->error, strnlen(ts->error, sizeof(ts->error))), "has_error",
+		      ts->has_error, "retry_ev", ckw_timer(w, ts->retry_ev), "past",
+		      ckw_bytes(w, &ts->past, sizeof(ts->past)), "socks", socks_save(ts, w)),
+	    "turnsock");
 }
 
 static int socks_load(struct turnsock *ts, const json_t *a, struct ckr *r)
