@@ -252,7 +252,7 @@ static void test_ckpt_round_trip(void **state)
 	struct ckd a, b;
 	struct turnd_stats sa, sb;
 	char err[256] = "";
-	json_t *j, *again;
+	json_t *j;
 	int ready = 0;
 
 	(void)state;
@@ -263,12 +263,10 @@ static void test_ckpt_round_trip(void **state)
 			 128);
 	assert_true(live(a.d) > 60 && live(a.d) < CK_SAVED); /* the last still allocating */
 	memset(&b, 0, sizeof(b));
-	b.n = cknet_world_load(j, ckd_tables, CKD_TABLES, ckd_parts_load, &b, err, sizeof(err));
-	if (!b.n)
-		fail_msg("load: %s", err);
-	again = ckd_save(&b);
-	assert_true(json_equal(j, again));
-	json_decref(again);
+	b.n = cknet_world_reload(j, ckd_tables, CKD_TABLES, ckd_parts_save, ckd_parts_load, &b, err,
+				 sizeof(err));
+	if (!b.n || err[0])
+		fail_msg("%s", err);
 	json_decref(j);
 
 	cknet_log_clear(a.n);

@@ -420,25 +420,23 @@ static void cks_round_trip(natbed_time_t at, bool lost)
 	struct cks a, b;
 	struct turn_stats sa, sb;
 	char err[256] = "";
-	json_t *j, *again;
+	json_t *j;
 
 	cks_start(&a);
 	cknet_run_until(a.n, at);
 	assert_int_equal(!turnsock_error(a.ts), !lost);
 	j = cks_save(&a);
 	memset(&b, 0, sizeof(b));
-	b.n = cknet_world_load(j, cks_tables, CKS_TABLES, cks_parts_load, &b, err, sizeof(err));
-	if (!b.n)
-		fail_msg("load: %s", err);
+	b.n = cknet_world_reload(j, cks_tables, CKS_TABLES, cks_parts_save, cks_parts_load, &b, err,
+				 sizeof(err));
+	if (!b.n || err[0])
+		fail_msg("%s", err);
 	assert_ptr_equal(b.tdg, turnsock_dgram(b.ts));
 	if (lost) {
 		assert_ptr_equal(b.why, turnsock_error(b.ts));
 		assert_string_equal(b.why, a.why);
 		assert_non_null(strstr(b.why, "437"));
 	}
-	again = cks_save(&b);
-	assert_true(json_equal(j, again));
-	json_decref(again);
 	json_decref(j);
 
 	cknet_log_clear(a.n);
