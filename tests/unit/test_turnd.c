@@ -293,15 +293,19 @@ static void test_ckpt_round_trip(void **state)
 	ckd_free(&b);
 }
 
-/* The reader refuses a bucket count that is not a power of two. */
+/* The writer refuses a server whose callbacks are in no table; the
+ * reader refuses a bucket count that is not a power of two. */
 static void test_ckpt_refused(void **state)
 {
+	static const struct ckfns *const short_tables[] = {&cknet_ckfns, &turn_ckfns, &ckd_ckfns};
 	struct ckd a, b;
 	char err[256] = "";
 	json_t *j;
 
 	(void)state;
 	ckd_start(&a);
+	assert_null(cknet_world_save(a.n, short_tables, 3, ckd_parts_save, &a, err, sizeof(err)));
+	assert_non_null(strstr(err, "in no module's table"));
 	j = ckd_save(&a);
 	json_object_set_new(json_object_get(json_object_get(j, "parts"), "d"), "buckets",
 			    json_integer(96));

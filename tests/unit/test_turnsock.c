@@ -472,9 +472,13 @@ static void test_ckpt_lost(void **state)
 	cks_round_trip(32 * S, true);
 }
 
-/* The reader refuses an error text longer than the buffer. */
+/* The writer refuses a turnsock whose table is missing (its ops tables
+ * are then objects nobody writes); the reader refuses an error text
+ * longer than the buffer. */
 static void test_ckpt_refused(void **state)
 {
+	static const struct ckfns *const short_tables[] = {&cknet_ckfns, &turnd_ckfns, &turn_ckfns,
+							   &cks_ckfns};
 	struct cks a, b;
 	char err[256] = "", text[2 * TURNSOCK_ERROR_MAX + 1];
 	json_t *j;
@@ -482,6 +486,8 @@ static void test_ckpt_refused(void **state)
 	(void)state;
 	cks_start(&a);
 	cknet_run_until(a.n, 25 * MS);
+	assert_null(cknet_world_save(a.n, short_tables, 4, cks_parts_save, &a, err, sizeof(err)));
+	assert_non_null(strstr(err, "written by no module"));
 	j = cks_save(&a);
 	memset(text, 'a', sizeof(text) - 1);
 	text[sizeof(text) - 1] = 0;
