@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ckfield.h"
 #include "natbed/ckpt.h"
 #include "natbed/jsonck.h"
 #include "natbed/log.h"
@@ -810,15 +811,6 @@ void rdv_counters(const struct rdv *r, struct rdv_counters *c)
 static const struct ckfn rdv_fns[] = {CKFN(on_datagram), CKFN(reg_expiry), CKFN(try_timer)};
 const struct ckfns rdv_ckfns = CKFNS(rdv, rdv_fns);
 
-/* Whether r holds an error: every call after the first does nothing and
- * returns -1 (natbed/ckpt.h). */
-static bool ck_failed(struct ckr *r)
-{
-	ckfn_ptr none;
-
-	return ckr_fn(r, json_null(), &none) < 0;
-}
-
 /* A NUL-terminated name of buf[cap] as JSON (NULL when it is not text). */
 static json_t *ck_text(const char *buf, size_t cap)
 {
@@ -835,41 +827,11 @@ static int ck_text_read(struct ckr *r, const json_t *j, char *buf, size_t cap, c
 	return 0;
 }
 
-static json_int_t ck_int(struct ckr *r, const json_t *j, const char *key, json_int_t lo,
-			 json_int_t hi)
-{
-	json_int_t v = 0;
-
-	if (jsonck_int(json_object_get(j, key), lo, hi, &v) < 0)
-		ckr_fail(r, "rdv: %s: not an integer in %lld..%lld", key, (long long)lo,
-			 (long long)hi);
-	return v;
-}
-
-static uint64_t ck_u64(struct ckr *r, const json_t *j, const char *key)
-{
-	uint64_t v = 0;
-
-	if (jsonck_u64_read(json_object_get(j, key), true, &v) < 0)
-		ckr_fail(r, "rdv: %s: not 16 hex digits", key);
-	return v;
-}
-
-static bool ck_bool(struct ckr *r, const json_t *j, const char *key)
-{
-	const json_t *v = json_object_get(j, key);
-
-	if (!json_is_boolean(v))
-		ckr_fail(r, "rdv: %s: not a boolean", key);
-	return json_is_true(v);
-}
-
 static json_t *cand_save(struct ckw *w, const struct trav_cand *c)
 {
-	return json_pack("{s:o*,s:o,s:o,s:o,s:o}", "name", ck_text(c->name, sizeof(c->name)),
-			 "host", dg_ep_ckpt_save(&c->host), "srflx", dg_ep_ckpt_save(&c->srflx),
-			 "relay", dg_ep_ckpt_save(&c->relay), "nat",
-			 ckw_bytes(w, &c->nat, sizeof(c->nat)));
+	return json_pack("{s:o,s:o,s:o,s:o,s:o}", "name", ck_text(c->name, sizeof(c->name)), "host",
+			 dg_ep_ckpt_save(&c->host), "srflx", dg_ep_ckpt_save(&c->srflx), "relay",
+			 dg_ep_ckpt_save(&c->relay), "nat", ckw_bytes(w, &c->nat, sizeof(c->nat)));
 }
 
 static int cand_load(struct ckr *r, const json_t *j, struct trav_cand *c)
@@ -894,7 +856,7 @@ static json_t *reg_save(struct ckw *w, const struct rdv_reg *g)
 		ckw_fail(w, "rdv: %s: connect_reason not one of the refusals", g->name);
 		return NULL;
 	}
-	return json_pack("{s:o,s:o*,s:o,s:o*,s:I,s:o,s:I,s:b,s:o,s:o*,s:o,s:i,s:o}", "id",
+	return json_pack("{s:o,s:o,s:o,s:o,s:I,s:o,s:I,s:b,s:o,s:o,s:o,s:i,s:o}", "id",
 			 ckw_obj(w, g), "name", ck_text(g->name, sizeof(g->name)), "ep",
 			 dg_ep_ckpt_save(&g->ep), "cand", cand_save(w, &g->cand), "expires",
 			 (json_int_t)g->expires, "timer", ckw_timer(w, g->timer), "timer_due",
@@ -918,17 +880,17 @@ static struct rdv_reg *reg_load(struct ckr *r, const json_t *j, struct rdv *owne
 	ck_text_read(r, json_object_get(j, "name"), g->name, sizeof(g->name), "reg.name");
 	dg_ep_ckpt_load(r, json_object_get(j, "ep"), &g->ep, "rdv: reg.ep");
 	cand_load(r, json_object_get(j, "cand"), &g->cand);
-	g->expires = ck_int(r, j, "expires", 0, INT64_MAX);
-	g->timer_due = ck_int(r, j, "timer_due", 0, INT64_MAX);
-	g->has_connect = ck_bool(r, j, "has_connect");
+	g->expires = ckf_int(r, "rdv", j, "expires", 0, INT64_MAX);
+	g->timer_due = ckf_int(r, "rdv", j, "timer_due", 0, INT64_MAX);
+	g->has_connect = ckf_bool(r, "rdv", j, "has_connect");
 	ckr_bytes(r, json_object_get(j, "connect_txid"), g->connect_txid, sizeof(g->connect_txid));
 	ck_text_read(r, json_object_get(j, "connect_peer"), g->connect_peer,
 		     sizeof(g->connect_peer), "reg.connect_peer");
-	g->connect_try = ck_u64(r, j, "connect_try");
-	g->connect_code = (int)ck_int(r, j, "connect_code", 0, 699);
+	g->connect_try = ckf_u64(r, "rdv", j, "connect_try");
+	g->connect_code = (int)ckf_int(r, "rdv", j, "connect_code", 0, 699);
 	if (!json_is_null(reason))
 		g->connect_reason =
-		    refusals[ck_int(r, j, "connect_reason", 0, RDV_REFUSE_COUNT - 1)];
+		    refusals[ckf_int(r, "rdv", j, "connect_reason", 0, RDV_REFUSE_COUNT - 1)];
 	ckr_obj(r, json_object_get(j, "id"), g);
 	ckr_timer(r, json_object_get(j, "timer"), &g->timer);
 	return g;
@@ -963,8 +925,8 @@ static struct rdv_try *try_load(struct ckr *r, const json_t *j, struct rdv *owne
 		return NULL;
 	}
 	t->r = owner;
-	t->id = ck_u64(r, j, "try_id");
-	t->start = ck_int(r, j, "start", 0, INT64_MAX);
+	t->id = ckf_u64(r, "rdv", j, "try_id");
+	t->start = ckf_int(r, "rdv", j, "start", 0, INT64_MAX);
 	if (json_array_size(sides) != 2)
 		ckr_fail(r, "rdv: try.side: not two sides");
 	for (size_t k = 0; k < 2 && json_array_size(sides) == 2; k++) {
@@ -972,16 +934,16 @@ static struct rdv_try *try_load(struct ckr *r, const json_t *j, struct rdv *owne
 
 		dg_ep_ckpt_load(r, json_object_get(d, "ep"), &t->side[k].ep, "rdv: try.side.ep");
 		ckr_bytes(r, json_object_get(d, "txid"), t->side[k].txid, sizeof(t->side[k].txid));
-		t->side[k].answered = ck_bool(r, d, "answered");
+		t->side[k].answered = ckf_bool(r, "rdv", d, "answered");
 		ckr_bytes(r, json_object_get(d, "intro"), &t->side[k].intro,
 			  sizeof(t->side[k].intro));
 	}
-	t->cancel.to = (int)ck_int(r, c, "to", -1, 1);
-	t->cancel.acked = ck_bool(r, c, "acked");
+	t->cancel.to = (int)ckf_int(r, "rdv", c, "to", -1, 1);
+	t->cancel.acked = ckf_bool(r, "rdv", c, "acked");
 	ckr_bytes(r, json_object_get(c, "txid"), t->cancel.txid, sizeof(t->cancel.txid));
-	t->cancel.code = (int)ck_int(r, c, "code", 0, 699);
+	t->cancel.code = (int)ckf_int(r, "rdv", c, "code", 0, 699);
 	ckr_bytes(r, json_object_get(c, "reason"), t->cancel.reason, sizeof(t->cancel.reason));
-	t->cancel.next = ck_int(r, c, "next", 0, INT64_MAX);
+	t->cancel.next = ckf_int(r, "rdv", c, "next", 0, INT64_MAX);
 	ckr_obj(r, json_object_get(j, "id"), t);
 	ckr_timer(r, json_object_get(j, "timer"), &t->timer);
 	return t;
@@ -1003,7 +965,7 @@ static int reg_at_cmp(const void *a, const void *b)
 
 /* by_ep's entries in bucket and chain order, each as its index in
  * by_name's order (the order regs are written in). */
-static json_t *by_ep_order(const struct rdv *r)
+static json_t *by_ep_order(const struct rdv *r, struct ckw *w)
 {
 	struct reg_at *all = calloc(r->by_name.n ? r->by_name.n : 1, sizeof(*all));
 	json_t *a = json_array();
@@ -1012,6 +974,7 @@ static json_t *by_ep_order(const struct rdv *r)
 	if (!all || !a) {
 		free(all);
 		json_decref(a);
+		ckw_fail(w, "rdv: out of memory");
 		return NULL;
 	}
 	for (size_t i = 0; i < r->by_name.nb; i++)
@@ -1024,7 +987,7 @@ static json_t *by_ep_order(const struct rdv *r)
 			struct reg_at key = {g, 0},
 				      *at = bsearch(&key, all, n, sizeof(*all), reg_at_cmp);
 
-			json_array_append_new(a, at ? json_integer((json_int_t)at->at) : NULL);
+			ckf_push(w, a, at ? json_integer((json_int_t)at->at) : NULL, "rdv: by_ep");
 		}
 	free(all);
 	/* an entry missing from by_name (never: they are added and removed
@@ -1052,33 +1015,36 @@ json_t *rdv_ckpt_save(const struct rdv *r, struct ckw *w)
 	/* every registration once, in by_name's order */
 	for (size_t i = 0; i < r->by_name.nb; i++)
 		for (const struct rdv_reg *g = r->by_name.b[i]; g; g = g->next_name)
-			json_array_append_new(regs, reg_save(w, g));
+			ckf_push(w, regs, reg_save(w, g), "rdv: a registration");
 	for (size_t i = 0; i < r->tries.nb; i++)
 		for (const struct rdv_try *t = r->tries.b[i]; t; t = t->next)
-			json_array_append_new(tries, try_save(w, t));
-	return json_pack(
-	    "{s:o,s:o,s:{s:o,s:I,s:I,s:I,s:I},s:i,s:o,s:I,s:I,s:o,s:o,s:o,s:I,s:I,s:I,s:o,s:o*,s:"
-	    "o}",
-	    "id", ckw_obj(w, r), "d", ckw_ref(w, r->d), "cfg", "listen",
-	    dg_ep_ckpt_save(&r->cfg.listen), "start_delay_ns", (json_int_t)r->cfg.start_delay_ns,
-	    "intro_rto_ns", (json_int_t)r->cfg.intro_rto_ns, "lifetime_max_s",
-	    (json_int_t)r->cfg.lifetime_max_s, "max_agents", (json_int_t)r->cfg.max_agents, "sock",
-	    r->sock, "local", dg_ep_ckpt_save(&r->local), "try_count", (json_int_t)r->try_count,
-	    "txid_count", (json_int_t)r->txid_count, "try_key", jsonck_u64(r->try_key, true),
-	    "txid_key", jsonck_u64(r->txid_key, true), "counters",
-	    ckw_bytes(w, &r->c, sizeof(r->c)), "name_buckets", (json_int_t)r->by_name.nb,
-	    "ep_buckets", (json_int_t)r->by_ep.nb, "try_buckets", (json_int_t)r->tries.nb, "regs",
-	    regs, "by_ep", by_ep_order(r), "tries", tries);
+			ckf_push(w, tries, try_save(w, t), "rdv: an introduction");
+	return ckf_done(
+	    w,
+	    json_pack(
+		"{s:o,s:o,s:{s:o,s:I,s:I,s:I,s:I},s:i,s:o,s:I,s:I,s:o,s:o,s:o,s:I,s:I,s:I,s:o,s:o,"
+		"s:o}",
+		"id", ckw_obj(w, r), "d", ckw_ref(w, r->d), "cfg", "listen",
+		dg_ep_ckpt_save(&r->cfg.listen), "start_delay_ns",
+		(json_int_t)r->cfg.start_delay_ns, "intro_rto_ns", (json_int_t)r->cfg.intro_rto_ns,
+		"lifetime_max_s", (json_int_t)r->cfg.lifetime_max_s, "max_agents",
+		(json_int_t)r->cfg.max_agents, "sock", r->sock, "local", dg_ep_ckpt_save(&r->local),
+		"try_count", (json_int_t)r->try_count, "txid_count", (json_int_t)r->txid_count,
+		"try_key", jsonck_u64(r->try_key, true), "txid_key", jsonck_u64(r->txid_key, true),
+		"counters", ckw_bytes(w, &r->c, sizeof(r->c)), "name_buckets",
+		(json_int_t)r->by_name.nb, "ep_buckets", (json_int_t)r->by_ep.nb, "try_buckets",
+		(json_int_t)r->tries.nb, "regs", regs, "by_ep", by_ep_order(r, w), "tries", tries),
+	    "rdv");
 }
 
 /* An empty table of nb buckets (a power of two, RDV_BUCKETS_MIN or more). */
 static int table_load(struct ckr *r, const json_t *j, const char *key, struct rdv_table *t)
 {
-	json_int_t nb = ck_int(r, j, key, RDV_BUCKETS_MIN, (json_int_t)1 << 30);
+	json_int_t nb = ckf_int(r, "rdv", j, key, RDV_BUCKETS_MIN, (json_int_t)1 << 30);
 
 	if (nb & (nb - 1))
 		return ckr_fail(r, "rdv: %s: not a power of two", key);
-	if (ck_failed(r))
+	if (ckf_failed(r))
 		return -1;
 	t->b = calloc((size_t)nb, sizeof(*t->b));
 	t->nb = (size_t)nb;
@@ -1106,28 +1072,28 @@ struct rdv *rdv_ckpt_load(const json_t *j, struct ckr *r)
 		return NULL;
 	}
 	dg_ep_ckpt_load(r, json_object_get(cfg, "listen"), &o->cfg.listen, "rdv: cfg.listen");
-	o->cfg.start_delay_ns = ck_int(r, cfg, "start_delay_ns", 1, INT64_MAX);
-	o->cfg.intro_rto_ns = ck_int(r, cfg, "intro_rto_ns", 1, INT64_MAX);
-	o->cfg.lifetime_max_s = (uint32_t)ck_int(r, cfg, "lifetime_max_s", 1, UINT32_MAX);
-	o->cfg.max_agents = (uint32_t)ck_int(r, cfg, "max_agents", 1, UINT32_MAX);
-	o->sock = (int)ck_int(r, j, "sock", 0, INT_MAX);
+	o->cfg.start_delay_ns = ckf_int(r, "rdv", cfg, "start_delay_ns", 1, INT64_MAX);
+	o->cfg.intro_rto_ns = ckf_int(r, "rdv", cfg, "intro_rto_ns", 1, INT64_MAX);
+	o->cfg.lifetime_max_s = (uint32_t)ckf_int(r, "rdv", cfg, "lifetime_max_s", 1, UINT32_MAX);
+	o->cfg.max_agents = (uint32_t)ckf_int(r, "rdv", cfg, "max_agents", 1, UINT32_MAX);
+	o->sock = (int)ckf_int(r, "rdv", j, "sock", 0, INT_MAX);
 	dg_ep_ckpt_load(r, json_object_get(j, "local"), &o->local, "rdv: local");
-	o->try_count = (uint64_t)ck_int(r, j, "try_count", 0, INT64_MAX);
-	o->txid_count = (uint64_t)ck_int(r, j, "txid_count", 0, INT64_MAX);
-	o->try_key = ck_u64(r, j, "try_key");
-	o->txid_key = ck_u64(r, j, "txid_key");
+	o->try_count = (uint64_t)ckf_int(r, "rdv", j, "try_count", 0, INT64_MAX);
+	o->txid_count = (uint64_t)ckf_int(r, "rdv", j, "txid_count", 0, INT64_MAX);
+	o->try_key = ckf_u64(r, "rdv", j, "try_key");
+	o->txid_key = ckf_u64(r, "rdv", j, "txid_key");
 	ckr_bytes(r, json_object_get(j, "counters"), &o->c, sizeof(o->c));
 	table_load(r, j, "name_buckets", &o->by_name);
 	table_load(r, j, "ep_buckets", &o->by_ep);
 	table_load(r, j, "try_buckets", &o->tries);
 	ckr_obj(r, json_object_get(j, "id"), o);
 	ckr_ref(r, json_object_get(j, "d"), &o->d);
-	if (ck_failed(r))
+	if (ckf_failed(r))
 		goto out;
 	/* the same registration in both tables, each chain as it was */
 	json_array_foreach(regs, i, e)
 	{
-		if (!(all[i] = reg_load(r, e, o)) || ck_failed(r))
+		if (!(all[i] = reg_load(r, e, o)) || ckf_failed(r))
 			goto out;
 		table_append(&o->by_name, &name_ops, all[i]);
 	}
@@ -1146,11 +1112,11 @@ struct rdv *rdv_ckpt_load(const json_t *j, struct ckr *r)
 	{
 		struct rdv_try *t = try_load(r, e, o);
 
-		if (!t || ck_failed(r))
+		if (!t || ckf_failed(r))
 			goto out;
 		table_append(&o->tries, &try_ops, t);
 	}
 out:
 	free(all);
-	return ck_failed(r) ? NULL : o;
+	return ckf_failed(r) ? NULL : o;
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ckfield.h"
 #include "natbed/ckpt.h"
 #include "natbed/jsonck.h"
 #include "natbed/stun.h"
@@ -602,26 +603,6 @@ void turnd_stats(const struct turnd *d, struct turnd_stats *st)
 static const struct ckfn turnd_fns[] = {CKFN(td_rx), CKFN(td_relay_rx), CKFN(td_alloc_expire)};
 const struct ckfns turnd_ckfns = CKFNS(turnd, turnd_fns);
 
-/* Whether r holds an error: every call after the first does nothing and
- * returns -1 (natbed/ckpt.h). */
-static bool ck_failed(struct ckr *r)
-{
-	ckfn_ptr none;
-
-	return ckr_fn(r, json_null(), &none) < 0;
-}
-
-static json_int_t ck_int(struct ckr *r, const json_t *j, const char *key, json_int_t lo,
-			 json_int_t hi)
-{
-	json_int_t v = 0;
-
-	if (jsonck_int(json_object_get(j, key), lo, hi, &v) < 0)
-		ckr_fail(r, "turnd: %s: not an integer in %lld..%lld", key, (long long)lo,
-			 (long long)hi);
-	return v;
-}
-
 /* A string field (null for NULL) as an owned copy in *out. */
 static int ck_str(struct ckr *r, const json_t *j, const char *key, char **out)
 {
@@ -642,12 +623,15 @@ static json_t *alloc_save(struct ckw *w, const struct td_alloc *a)
 	json_t *perms = json_array(), *chans = json_array();
 
 	for (size_t i = 0; i < TURND_PERMS_MAX; i++)
-		json_array_append_new(perms, json_pack("[oI]", jsonck_ipv4(a->perms[i].addr),
-						       (json_int_t)a->perms[i].until));
+		ckf_push(
+		    w, perms,
+		    json_pack("[oI]", jsonck_ipv4(a->perms[i].addr), (json_int_t)a->perms[i].until),
+		    "turnd: a permission");
 	for (size_t i = 0; i < TURND_CHANS_MAX; i++)
-		json_array_append_new(chans, json_pack("[ioI]", a->chans[i].number,
-						       dg_ep_ckpt_save(&a->chans[i].peer),
-						       (json_int_t)a->chans[i].until));
+		ckf_push(w, chans,
+			 json_pack("[ioI]", a->chans[i].number, dg_ep_ckpt_save(&a->chans[i].peer),
+				   (json_int_t)a->chans[i].until),
+			 "turnd: a channel");
 	return json_pack("{s:o,s:o,s:o,s:i,s:o,s:I,s:o,s:I,s:o,s:o}", "id", ckw_obj(w, a), "client",
 			 dg_ep_ckpt_save(&a->client), "txid",
 			 ckw_bytes(w, a->txid, sizeof(a->txid)), "sock", a->sock, "relayed",
@@ -674,10 +658,10 @@ static struct td_alloc *alloc_load(struct ckr *r, const json_t *j, struct turnd 
 	a->d = d;
 	dg_ep_ckpt_load(r, json_object_get(j, "client"), &a->client, "turnd: alloc.client");
 	ckr_bytes(r, json_object_get(j, "txid"), a->txid, sizeof(a->txid));
-	a->sock = (int)ck_int(r, j, "sock", -1, INT_MAX);
+	a->sock = (int)ckf_int(r, "turnd", j, "sock", -1, INT_MAX);
 	dg_ep_ckpt_load(r, json_object_get(j, "relayed"), &a->relayed, "turnd: alloc.relayed");
-	a->until = ck_int(r, j, "until", 0, INT64_MAX);
-	a->lifetime = (uint32_t)ck_int(r, j, "lifetime", 0, UINT32_MAX);
+	a->until = ckf_int(r, "turnd", j, "until", 0, INT64_MAX);
+	a->lifetime = (uint32_t)ckf_int(r, "turnd", j, "lifetime", 0, UINT32_MAX);
 	for (size_t i = 0; i < TURND_PERMS_MAX; i++) {
 		const json_t *p = json_array_get(perms, i);
 		json_int_t until;
@@ -712,25 +696,30 @@ json_t *turnd_ckpt_save(const struct turnd *d, struct ckw *w)
 	 * behind a new one in its chain, the first found wins */
 	for (size_t i = 0; i < d->n_buckets; i++)
 		for (const struct td_alloc *a = d->buckets[i]; a; a = a->next)
-			json_array_append_new(allocs, alloc_save(w, a));
-	return json_pack(
-	    "{s:o,s:o,s:{s:o,s:o*,s:o*,s:o*,s:I,s:I,s:I,s:I,s:b},s:i,s:o,s:I,s:s,s:I,s:o,s:o}",
-	    "id", ckw_obj(w, d), "dg", ckw_ref(w, d->dg), "cfg", "listen",
-	    dg_ep_ckpt_save(&d->cfg.listen), "user", d->user ? json_string(d->user) : json_null(),
-	    "pass", d->pass ? json_string(d->pass) : json_null(), "realm", json_string(d->realm),
-	    "lifetime_max_s", (json_int_t)d->cfg.lifetime_max_s, "max_allocs",
-	    (json_int_t)d->cfg.max_allocs, "answer_first", (json_int_t)d->cfg.answer_first,
-	    "stale_at", (json_int_t)d->cfg.stale_at, "mismatch_refresh", d->cfg.mismatch_refresh,
-	    "sock", d->sock, "key", ckw_bytes(w, d->key, sizeof(d->key)), "nonce_gen",
-	    (json_int_t)d->nonce_gen, "nonce", d->nonce, "buckets", (json_int_t)d->n_buckets,
-	    "allocs", allocs, "stats", ckw_bytes(w, &d->st, sizeof(d->st)));
+			ckf_push(w, allocs, alloc_save(w, a), "turnd: an allocation");
+	return ckf_done(
+	    w,
+	    json_pack(
+		"{s:o,s:o,s:{s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:I,s:b},s:i,s:o,s:I,s:s,s:I,s:o,s:o}",
+		"id", ckw_obj(w, d), "dg", ckw_ref(w, d->dg), "cfg", "listen",
+		dg_ep_ckpt_save(&d->cfg.listen), "user",
+		d->user ? json_string(d->user) : json_null(), "pass",
+		d->pass ? json_string(d->pass) : json_null(), "realm", json_string(d->realm),
+		"lifetime_max_s", (json_int_t)d->cfg.lifetime_max_s, "max_allocs",
+		(json_int_t)d->cfg.max_allocs, "answer_first", (json_int_t)d->cfg.answer_first,
+		"stale_at", (json_int_t)d->cfg.stale_at, "mismatch_refresh",
+		d->cfg.mismatch_refresh, "sock", d->sock, "key",
+		ckw_bytes(w, d->key, sizeof(d->key)), "nonce_gen", (json_int_t)d->nonce_gen,
+		"nonce", d->nonce, "buckets", (json_int_t)d->n_buckets, "allocs", allocs, "stats",
+		ckw_bytes(w, &d->st, sizeof(d->st))),
+	    "turnd");
 }
 
 struct turnd *turnd_ckpt_load(const json_t *j, struct ckr *r)
 {
 	const json_t *cfg = json_object_get(j, "cfg"), *allocs = json_object_get(j, "allocs"), *e;
 	const char *nonce = json_string_value(json_object_get(j, "nonce"));
-	json_int_t nb = ck_int(r, j, "buckets", 64, (json_int_t)1 << 30);
+	json_int_t nb = ckf_int(r, "turnd", j, "buckets", 64, (json_int_t)1 << 30);
 	struct turnd *d;
 	size_t i;
 
@@ -739,7 +728,7 @@ struct turnd *turnd_ckpt_load(const json_t *j, struct ckr *r)
 		ckr_fail(r, "turnd: cfg, allocs, nonce, buckets: missing or out of range");
 		return NULL;
 	}
-	if (ck_failed(r) || !(d = calloc(1, sizeof(*d))) ||
+	if (ckf_failed(r) || !(d = calloc(1, sizeof(*d))) ||
 	    !(d->buckets = calloc((size_t)nb, sizeof(*d->buckets)))) {
 		ckr_fail(r, "turnd: out of memory");
 		return NULL;
@@ -754,14 +743,14 @@ struct turnd *turnd_ckpt_load(const json_t *j, struct ckr *r)
 	d->cfg.user = d->user;
 	d->cfg.pass = d->pass;
 	d->cfg.realm = d->realm;
-	d->cfg.lifetime_max_s = (uint32_t)ck_int(r, cfg, "lifetime_max_s", 1, UINT32_MAX);
-	d->cfg.max_allocs = (uint32_t)ck_int(r, cfg, "max_allocs", 1, UINT32_MAX);
-	d->cfg.answer_first = (unsigned)ck_int(r, cfg, "answer_first", 0, UINT_MAX);
-	d->cfg.stale_at = (unsigned)ck_int(r, cfg, "stale_at", 0, UINT_MAX);
+	d->cfg.lifetime_max_s = (uint32_t)ckf_int(r, "turnd", cfg, "lifetime_max_s", 1, UINT32_MAX);
+	d->cfg.max_allocs = (uint32_t)ckf_int(r, "turnd", cfg, "max_allocs", 1, UINT32_MAX);
+	d->cfg.answer_first = (unsigned)ckf_int(r, "turnd", cfg, "answer_first", 0, UINT_MAX);
+	d->cfg.stale_at = (unsigned)ckf_int(r, "turnd", cfg, "stale_at", 0, UINT_MAX);
 	d->cfg.mismatch_refresh = json_is_true(json_object_get(cfg, "mismatch_refresh"));
-	d->sock = (int)ck_int(r, j, "sock", 0, INT_MAX);
+	d->sock = (int)ckf_int(r, "turnd", j, "sock", 0, INT_MAX);
 	ckr_bytes(r, json_object_get(j, "key"), d->key, sizeof(d->key));
-	d->nonce_gen = (unsigned)ck_int(r, j, "nonce_gen", 0, UINT_MAX);
+	d->nonce_gen = (unsigned)ckf_int(r, "turnd", j, "nonce_gen", 0, UINT_MAX);
 	memcpy(d->nonce, nonce, strlen(nonce) + 1);
 	ckr_bytes(r, json_object_get(j, "stats"), &d->st, sizeof(d->st));
 	ckr_obj(r, json_object_get(j, "id"), d);
@@ -771,11 +760,11 @@ struct turnd *turnd_ckpt_load(const json_t *j, struct ckr *r)
 	{
 		struct td_alloc *a = alloc_load(r, e, d), **pp;
 
-		if (!a || ck_failed(r))
+		if (!a || ckf_failed(r))
 			return NULL;
 		for (pp = &d->buckets[td_bucket(d, &a->client)]; *pp; pp = &(*pp)->next)
 			;
 		*pp = a;
 	}
-	return ck_failed(r) ? NULL : d;
+	return ckf_failed(r) ? NULL : d;
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ckfield.h"
 #include "natbed/ckpt.h"
 #include "natbed/jsonck.h"
 #include "natbed/strcopy.h"
@@ -292,35 +293,6 @@ static const struct ckfn turnsock_fns[] = {CKFN(ts_retry),    CKFN(ts_ready),	  
 static const struct ckvar turnsock_vars[] = {CKVAR(ts_turn_ops), CKVAR(ts_dgram_ops)};
 const struct ckfns turnsock_ckfns = CKFNS_VARS(turnsock, turnsock_fns, turnsock_vars);
 
-/* Whether r holds an error: every call after the first does nothing and
- * returns -1 (natbed/ckpt.h). */
-static bool ck_failed(struct ckr *r)
-{
-	ckfn_ptr none;
-
-	return ckr_fn(r, json_null(), &none) < 0;
-}
-
-static json_int_t ck_int(struct ckr *r, const json_t *j, const char *key, json_int_t lo,
-			 json_int_t hi)
-{
-	json_int_t v = 0;
-
-	if (jsonck_int(json_object_get(j, key), lo, hi, &v) < 0)
-		ckr_fail(r, "turnsock: %s: not an integer in %lld..%lld", key, (long long)lo,
-			 (long long)hi);
-	return v;
-}
-
-static bool ck_flag(struct ckr *r, const json_t *j, const char *key)
-{
-	const json_t *v = json_object_get(j, key);
-
-	if (!json_is_boolean(v))
-		ckr_fail(r, "turnsock: %s: not a boolean", key);
-	return json_is_true(v);
-}
-
 /* The relayed sockets up to the last open one; a closed one is null (an
  * open one takes its slot whole). */
 static json_t *socks_save(const struct turnsock *ts, struct ckw *w)
@@ -334,32 +306,35 @@ static json_t *socks_save(const struct turnsock *ts, struct ckw *w)
 	for (int i = 0; i <= last; i++) {
 		const struct ts_sock *so = &ts->socks[i];
 
-		json_array_append_new(
-		    a, !so->open
-			   ? json_null()
-			   : json_pack("{s:o,s:I,s:o,s:o}", "peer_addr", jsonck_ipv4(so->peer_addr),
-				       "gen", (json_int_t)so->gen, "fn",
-				       ckw_fn(w, (ckfn_ptr)so->fn), "arg", ckw_ref(w, so->arg)));
+		ckf_push(w, a,
+			 !so->open
+			     ? json_null()
+			     : json_pack("{s:o,s:I,s:o,s:o}", "peer_addr",
+					 jsonck_ipv4(so->peer_addr), "gen", (json_int_t)so->gen,
+					 "fn", ckw_fn(w, (ckfn_ptr)so->fn), "arg",
+					 ckw_ref(w, so->arg)),
+			 "turnsock: a relayed socket");
 	}
 	return a;
 }
 
 json_t *turnsock_ckpt_save(const struct turnsock *ts, struct ckw *w)
 {
-	return json_pack("{s:o,s:o,s:{s:o,s:o,s:o,s:o},s:o,s:{s:o,s:o},s:o*,s:I,s:b,s:o,s:{s:o,s:o}"
-			 ",s:b,s:o,s:o,s:"
-			 "o}",
-			 "id", ckw_obj(w, ts), "base", ckw_ref(w, ts->base), "dg", "id",
-			 ckw_obj(w, &ts->dg), "ops", ckw_ref(w, ts->dg.ops), "s",
-			 ckw_ref(w, ts->dg.s), "seed", jsonck_u64(ts->dg.seed, true), "cfg",
-			 turn_cfg_ckpt_save(&ts->cfg, w), "ops", "changed",
-			 ckw_fn(w, (ckfn_ptr)ts->ops.changed), "arg", ckw_ref(w, ts->ops.arg), "t",
-			 ts->t ? turn_ckpt_save(ts->t, w) : json_null(), "gen", (json_int_t)ts->gen,
-			 "ready", ts->ready, "relayed", dg_ep_ckpt_save(&ts->relayed), "error",
-			 "id", ckw_obj(w, ts->error), "text",
-			 ckw_bytes(w, ts->error, strnlen(ts->error, sizeof(ts->error))),
-			 "has_error", ts->has_error, "retry_ev", ckw_timer(w, ts->retry_ev), "past",
-			 ckw_bytes(w, &ts->past, sizeof(ts->past)), "socks", socks_save(ts, w));
+	return ckf_done(
+	    w,
+	    json_pack("{s:o,s:o,s:{s:o,s:o,s:o,s:o},s:o,s:{s:o,s:o},s:o,s:I,s:b,s:o,"
+		      "s:{s:o,s:o},s:b,s:o,s:o,s:o}",
+		      "id", ckw_obj(w, ts), "base", ckw_ref(w, ts->base), "dg", "id",
+		      ckw_obj(w, &ts->dg), "ops", ckw_ref(w, ts->dg.ops), "s", ckw_ref(w, ts->dg.s),
+		      "seed", jsonck_u64(ts->dg.seed, true), "cfg", turn_cfg_ckpt_save(&ts->cfg, w),
+		      "ops", "changed", ckw_fn(w, (ckfn_ptr)ts->ops.changed), "arg",
+		      ckw_ref(w, ts->ops.arg), "t", ts->t ? turn_ckpt_save(ts->t, w) : json_null(),
+		      "gen", (json_int_t)ts->gen, "ready", ts->ready, "relayed",
+		      dg_ep_ckpt_save(&ts->relayed), "error", "id", ckw_obj(w, ts->error), "text",
+		      ckw_bytes(w, ts->error, strnlen(ts->error, sizeof(ts->error))), "has_error",
+		      ts->has_error, "retry_ev", ckw_timer(w, ts->retry_ev), "past",
+		      ckw_bytes(w, &ts->past, sizeof(ts->past)), "socks", socks_save(ts, w)),
+	    "turnsock");
 }
 
 static int socks_load(struct turnsock *ts, const json_t *a, struct ckr *r)
@@ -380,12 +355,12 @@ static int socks_load(struct turnsock *ts, const json_t *a, struct ckr *r)
 		so->open = true;
 		if (jsonck_ipv4_read(json_object_get(e, "peer_addr"), &so->peer_addr) < 0)
 			ckr_fail(r, "turnsock: socks[%zu].peer_addr: not an address", i);
-		so->gen = (unsigned)ck_int(r, e, "gen", 0, UINT_MAX);
+		so->gen = (unsigned)ckf_int(r, "turnsock", e, "gen", 0, UINT_MAX);
 		ckr_fn(r, json_object_get(e, "fn"), &fn);
 		so->fn = (dg_recv_fn)fn;
 		ckr_ref(r, json_object_get(e, "arg"), &so->arg);
 	}
-	return ck_failed(r) ? -1 : 0;
+	return ckf_failed(r) ? -1 : 0;
 }
 
 struct turnsock *turnsock_ckpt_load(const json_t *j, struct ckr *r)
@@ -411,11 +386,11 @@ struct turnsock *turnsock_ckpt_load(const json_t *j, struct ckr *r)
 	turn_cfg_ckpt_fill(&ts->cfg, json_object_get(j, "cfg"), r);
 	ckr_fn(r, json_object_get(ops, "changed"), &changed);
 	ts->ops.changed = (void (*)(void *, const struct dg_ep *, const char *))changed;
-	ts->gen = (unsigned)ck_int(r, j, "gen", 0, UINT_MAX);
-	ts->ready = ck_flag(r, j, "ready");
+	ts->gen = (unsigned)ckf_int(r, "turnsock", j, "gen", 0, UINT_MAX);
+	ts->ready = ckf_bool(r, "turnsock", j, "ready");
 	dg_ep_ckpt_load(r, json_object_get(j, "relayed"), &ts->relayed, "turnsock: relayed");
 	ckr_bytes(r, text, ts->error, n);
-	ts->has_error = ck_flag(r, j, "has_error");
+	ts->has_error = ckf_bool(r, "turnsock", j, "has_error");
 	ckr_bytes(r, json_object_get(j, "past"), &ts->past, sizeof(ts->past));
 	socks_load(ts, json_object_get(j, "socks"), r);
 	ckr_obj(r, json_object_get(j, "id"), ts);
@@ -428,5 +403,5 @@ struct turnsock *turnsock_ckpt_load(const json_t *j, struct ckr *r)
 	ckr_timer(r, json_object_get(j, "retry_ev"), &ts->retry_ev);
 	if (!json_is_null(json_object_get(j, "t")))
 		ts->t = turn_ckpt_load(json_object_get(j, "t"), r);
-	return ck_failed(r) ? NULL : ts;
+	return ckf_failed(r) ? NULL : ts;
 }

@@ -460,8 +460,25 @@ struct cknet *cknet_world_load(const json_t *j, const struct ckfns *const *table
 	return n;
 }
 
-void cknet_drain(struct cknet *n, natbed_time_t t)
+struct cknet *cknet_world_reload(const json_t *j, const struct ckfns *const *tables, size_t nt,
+				 cknet_save_fn save, cknet_load_fn load, void *ctx, char *err,
+				 size_t errlen)
 {
-	while (sched_pending(n->s) && sched_next_due(n->s) <= t)
-		sched_run_until(n->s, sched_next_due(n->s));
+	char why[256] = "";
+	struct cknet *n = cknet_world_load(j, tables, nt, load, ctx, why, sizeof(why));
+	json_t *again;
+
+	if (!n) {
+		snprintf(err, errlen, "load: %s", why);
+		return NULL;
+	}
+	again = cknet_world_save(n, tables, nt, save, ctx, why, sizeof(why));
+	if (!again)
+		snprintf(err, errlen, "save: %s", why);
+	else if (!json_equal(j, again))
+		snprintf(err, errlen, "written again, the file differs");
+	else
+		err[0] = 0;
+	json_decref(again);
+	return n; /* the caller frees it with the parts */
 }

@@ -68,8 +68,13 @@ typedef int (*cknet_load_fn)(struct ckr *r, const json_t *parts, void *ctx);
 struct cknet *cknet_world_load(const json_t *j, const struct ckfns *const *tables, size_t nt,
 			       cknet_load_fn load, void *ctx, char *err, size_t errlen);
 
-/* Runs n until nothing is pending or t, whichever comes first (frees what
- * is in flight by delivering it). */
-void cknet_drain(struct cknet *n, natbed_time_t t);
+/* The round trip every checkpoint test makes: j (cknet_world_save's)
+ * loaded into a new network (load filling ctx), that world written again
+ * with save, and the two files compared. The new network (NULL when it
+ * does not load), err empty when all went well, else the problem ("load:
+ * ...", "save: ...", "written again, the file differs"). */
+struct cknet *cknet_world_reload(const json_t *j, const struct ckfns *const *tables, size_t nt,
+				 cknet_save_fn save, cknet_load_fn load, void *ctx, char *err,
+				 size_t errlen);
 
 #endif

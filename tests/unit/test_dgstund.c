@@ -162,19 +162,16 @@ static void test_round_trip(void **state)
 	struct t_world a, b = {0};
 	struct stund_counters ca, cb;
 	char err[256] = "";
-	json_t *j, *again;
+	json_t *j;
 
 	(void)state;
 	t_world_start(&a);
 	cknet_run_until(a.n, 90 * MS);
 	assert_true(sched_pending(cknet_sched(a.n)) >= 2); /* the tick and a datagram */
 	j = t_save(&a);
-	b.n = cknet_world_load(j, t_tables, 3, t_parts_load, &b, err, sizeof(err));
-	if (!b.n)
-		fail_msg("load: %s", err);
-	again = t_save(&b);
-	assert_true(json_equal(j, again));
-	json_decref(again);
+	b.n = cknet_world_reload(j, t_tables, 3, t_parts_save, t_parts_load, &b, err, sizeof(err));
+	if (!b.n || err[0])
+		fail_msg("%s", err);
 	json_decref(j);
 
 	cknet_log_clear(a.n);

@@ -898,7 +898,7 @@ static void ckpt_round_trip(void **state)
 	struct ckworld a, b;
 	struct rdv_counters ca, cb;
 	char err[256] = "";
-	json_t *j, *again;
+	json_t *j;
 
 	(void)state;
 	ck_start(&a);
@@ -909,12 +909,10 @@ static void ckpt_round_trip(void **state)
 			     json_object_get(json_object_get(j, "parts"), "rdv"), "tries")),
 			 2);
 	memset(&b, 0, sizeof(b));
-	b.n = cknet_world_load(j, ck_tables, 3, ck_parts_load, &b, err, sizeof(err));
-	if (!b.n)
-		fail_msg("load: %s", err);
-	again = ck_save(&b);
-	assert_true(json_equal(j, again));
-	json_decref(again);
+	b.n =
+	    cknet_world_reload(j, ck_tables, 3, ck_parts_save, ck_parts_load, &b, err, sizeof(err));
+	if (!b.n || err[0])
+		fail_msg("%s", err);
 	json_decref(j);
 
 	cknet_log_clear(a.n);

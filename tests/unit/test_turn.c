@@ -533,7 +533,7 @@ static void test_ckpt_round_trip(void **state)
 	struct turn_stats sa, sb;
 	struct turnd_stats da, db;
 	char err[256] = "";
-	json_t *j, *again;
+	json_t *j;
 
 	(void)state;
 	ckt_start(&a);
@@ -542,12 +542,10 @@ static void test_ckpt_round_trip(void **state)
 	j = ckt_save(&a);
 	assert_int_equal(ckt_busy(j), 16); /* every request slot (turn.c: TURN_TX_MAX) */
 	memset(&b, 0, sizeof(b));
-	b.n = cknet_world_load(j, ckt_tables, CKT_TABLES, ckt_parts_load, &b, err, sizeof(err));
-	if (!b.n)
-		fail_msg("load: %s", err);
-	again = ckt_save(&b);
-	assert_true(json_equal(j, again));
-	json_decref(again);
+	b.n = cknet_world_reload(j, ckt_tables, CKT_TABLES, ckt_parts_save, ckt_parts_load, &b, err,
+				 sizeof(err));
+	if (!b.n || err[0])
+		fail_msg("%s", err);
 	json_decref(j);
 
 	cknet_log_clear(a.n);

@@ -252,7 +252,7 @@ static void test_ckpt_round_trip(void **state)
 	struct ckd a, b;
 	struct turnd_stats sa, sb;
 	char err[256] = "";
-	json_t *j, *again;
+	json_t *j;
 	int ready = 0;
 
 	(void)state;
@@ -263,12 +263,10 @@ static void test_ckpt_round_trip(void **state)
 			 128);
 	assert_true(live(a.d) > 60 && live(a.d) < CK_SAVED); /* the last still allocating */
 	memset(&b, 0, sizeof(b));
-	b.n = cknet_world_load(j, ckd_tables, CKD_TABLES, ckd_parts_load, &b, err, sizeof(err));
-	if (!b.n)
-		fail_msg("load: %s", err);
-	again = ckd_save(&b);
-	assert_true(json_equal(j, again));
-	json_decref(again);
+	b.n = cknet_world_reload(j, ckd_tables, CKD_TABLES, ckd_parts_save, ckd_parts_load, &b, err,
+				 sizeof(err));
+	if (!b.n || err[0])
+		fail_msg("%s", err);
 	json_decref(j);
 
 	cknet_log_clear(a.n);
@@ -295,15 +293,19 @@ static void test_ckpt_round_trip(void **state)
 	ckd_free(&b);
 }
 
-/* The reader refuses a bucket count that is not a power of two. */
+/* The writer refuses a server whose callbacks are in no table; the
+ * reader refuses a bucket count that is not a power of two. */
 static void test_ckpt_refused(void **state)
 {
+	static const struct ckfns *const short_tables[] = {&cknet_ckfns, &turn_ckfns, &ckd_ckfns};
 	struct ckd a, b;
 	char err[256] = "";
 	json_t *j;
 
 	(void)state;
 	ckd_start(&a);
+	assert_null(cknet_world_save(a.n, short_tables, 3, ckd_parts_save, &a, err, sizeof(err)));
+	assert_non_null(strstr(err, "in no module's table"));
 	j = ckd_save(&a);
 	json_object_set_new(json_object_get(json_object_get(j, "parts"), "d"), "buckets",
 			    json_integer(96));
