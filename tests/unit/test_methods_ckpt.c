@@ -28,6 +28,7 @@
 #include "natbed/clock.h"
 #include "natbed/jsonck.h"
 #include "natbed/sched.h"
+#include "pcpc.h"
 #include "peermsg.h"
 
 #define T_MS	 NATBED_NS_PER_MS
@@ -182,7 +183,8 @@ static void t_unlisted(struct trav_try *t)
 static const struct ckfn t_fns[] = {CKFN(h_done), CKFN(h_main_rx)};
 static const struct ckfns t_table = CKFNS(test, t_fns);
 static const struct ckfns *const t_tables[] = {&trav_try_ckfns, &mc_ckfns,	&birthday_ckfns,
-					       &predict_ckfns,	&portmap_ckfns, &t_table};
+					       &predict_ckfns,	&portmap_ckfns, &pcpc_ckfns,
+					       &t_table};
 #define T_NTABLES (sizeof(t_tables) / sizeof(t_tables[0]))
 
 static struct dg_ep t_ep(const char *addr, uint16_t port)
@@ -223,6 +225,7 @@ static struct holder *h_start(struct world *w, const char *name, enum trav_role 
 	t->peer.srflx = t_ep("203.0.113.2", 50002);
 	t->peer.nat = *peer_nat;
 	t->stun = t_ep("198.51.100.10", 3478);
+	t->gateway = t_ep("10.1.0.1", 5351);
 	t->start = T_START;
 	t->deadline = T_START + t->m->spec.budget_ns;
 	t->done = h_done;
@@ -603,6 +606,39 @@ static void test_predict_sweep_portmap(void **state)
 	}
 }
 
+/* portmap's mapping side, its PCP client retransmitting to a gateway that
+ * never answers: the client comes back inline (its ops portmap's, its
+ * argument the try), retransmits the same and gives up the same, and the
+ * try fails with its reason. */
+static void test_portmap_mapping(void **state)
+{
+	struct world a, b;
+	struct holder *ha, *hb;
+	json_t *j;
+
+	(void)state;
+	world_init(&a, 0);
+	ha = h_start(&a, "portmap", TRAV_INITIATOR, &t_pcp, &t_sym);
+	sched_run_until(a.s, T_START + 300 * T_MS);
+	j = round_trip(&a, ha, &b, &hb);
+	assert_false(json_is_null(json_object_get(
+	    json_object_get(
+		json_object_get(json_object_get(json_object_get(j, "holder"), "t"), "priv"),
+		"user"),
+	    "pc")));
+	json_decref(j);
+	run_both(&a, &b, T_START + 8000 * T_MS);
+	assert_int_equal(ha->done_calls, 1);
+	assert_int_equal(hb->done_calls, 1);
+	assert_string_equal(ha->t.reason, hb->t.reason);
+	assert_string_equal(hb->t.reason, "no PCP or NAT-PMP answer from the gateway");
+	same_state(&a, ha, &b, hb);
+	h_free(ha);
+	h_free(hb);
+	world_free(&a);
+	world_free(&b);
+}
+
 /* relay with no allocation: its reason waits in a timer of the engine
  * (mc_fail_at), saved before it runs. */
 static void test_relay_fail_at(void **state)
@@ -731,8 +767,8 @@ int main(void)
 	    cmocka_unit_test(test_punch_round_trip), cmocka_unit_test(test_punch_timeout),
 	    cmocka_unit_test(test_birthday_easy),    cmocka_unit_test(test_birthday_hard),
 	    cmocka_unit_test(test_predict_measure),  cmocka_unit_test(test_predict_sweep_portmap),
-	    cmocka_unit_test(test_relay_fail_at),    cmocka_unit_test(test_reason_ref),
-	    cmocka_unit_test(test_refusals),
+	    cmocka_unit_test(test_portmap_mapping),  cmocka_unit_test(test_relay_fail_at),
+	    cmocka_unit_test(test_reason_ref),	     cmocka_unit_test(test_refusals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
