@@ -185,13 +185,13 @@ static json_t *portmap_save(const struct trav_try *t, const void *user, struct c
 
 static int portmap_fill(void *user, const json_t *j, struct ckr *r)
 {
-	const json_t *pc = json_object_get(j, "pc");
+	struct ckget g = {r, "portmap", j, false};
+	const json_t *pc = ckget_get(&g, "pc");
 	struct portmap *p = user;
-	json_int_t si;
 
-	if (tck_int(r, j, "si", -4095, MC_SOCKS_MAX - 1, &si, "portmap") < 0)
+	p->si = (int)ckget_int(&g, "si", -4095, MC_SOCKS_MAX - 1);
+	if (g.bad)
 		return -1;
-	p->si = (int)si;
 	if (json_is_null(pc))
 		return 0;
 	return (p->pc = pcpc_ckpt_load(pc, r)) ? 0 : -1;

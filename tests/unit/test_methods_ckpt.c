@@ -729,7 +729,7 @@ static void test_refusals(void **state)
 	pair = json_array_get(json_object_get(json_object_get(t, "priv"), "pairs"), 0);
 	json_object_set_new(pair, "si", json_integer(7));
 	assert_int_equal(load_all(&b, &hb, j, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "mc: pairs[]: si"));
+	assert_non_null(strstr(err, "mc.pairs[]: si"));
 	free(hb->t.priv); /* never run: its parts point nowhere */
 	free(hb);
 	world_free(&b);
