@@ -59,6 +59,7 @@ struct world {
 	size_t last_len;
 	int last_sock;
 	struct dg_ep last_to;
+	uint8_t txid_of[T_SOCKS][STUN_TXID_LEN]; /* each socket's last transaction */
 };
 
 static void w_log(struct world *w, const char *fmt, ...)
@@ -104,6 +105,8 @@ static int w_send(void *io, int sock, const struct dg_ep *to, const void *buf, s
 	w->last_len = len;
 	w->last_sock = sock;
 	w->last_to = *to;
+	if (len >= 20)
+		memcpy(w->txid_of[sock], (const uint8_t *)buf + 8, STUN_TXID_LEN);
 	return 0;
 }
 
@@ -576,6 +579,64 @@ static void test_predict_measure(void **state)
 	world_free(&b);
 }
 
+/* A STUN server's answer to socket sock's last request as world `sent`
+ * saw it: it left its NAT from port `mapped` of the try's public
+ * address. */
+static void stun_answer(struct world *w, const struct world *sent, int sock, uint16_t mapped)
+{
+	struct peermsg m = {.kind = PEERMSG_ANSWER, .has_mapped = true};
+	struct dg_ep stun = t_ep("198.51.100.10", 3478);
+	uint8_t buf[PEERMSG_MAX];
+	int len;
+
+	memcpy(m.txid, sent->txid_of[sock], STUN_TXID_LEN);
+	m.mapped = t_ep("203.0.113.1", mapped);
+	len = peermsg_build(&m, buf, sizeof(buf));
+	assert_true(len > 0);
+	world_deliver(w, sock, &stun, buf, (size_t)len);
+}
+
+/* predict measured after a restore (the STUN answers reach the restored
+ * hook), then punching with its prediction riding in every check, saved
+ * again: the third world runs on as the first. */
+static void test_predict_punch(void **state)
+{
+	struct world a, b, c;
+	struct holder *ha, *hb, *hc;
+	json_t *j;
+	char *text;
+
+	(void)state;
+	world_init(&a, 0);
+	ha = h_start(&a, "predict", TRAV_INITIATOR, &t_seq, &t_eim);
+	sched_run_until(a.s, T_START + 50 * T_MS);
+	json_decref(round_trip(&a, ha, &b, &hb));
+	for (int i = 0; i < 3; i++) {
+		/* in any order; to the restored one, the requests the original
+		 * sent before the save (the same transactions) */
+		stun_answer(&a, &a, 1 + i, (uint16_t)(50012 - i));
+		stun_answer(&b, &a, 1 + i, (uint16_t)(50012 - i));
+	}
+	run_both(&a, &b, T_START + 300 * T_MS);
+	/* 20 allocations spent up to the target (50033), then its socket */
+	assert_int_equal(b.nsocks, 1 + 3 + 20 + 1);
+	j = round_trip(&b, hb, &c, &hc);
+	text = json_dumps(j, JSON_COMPACT);
+	assert_non_null(strstr(text, "\"pred\":[\"203.0.113.1\",50033]"));
+	free(text);
+	json_decref(j);
+	h_free(hb);
+	world_free(&b);
+	run_both(&a, &c, T_START + 8000 * T_MS);
+	assert_int_equal(hc->done_calls, 1);
+	assert_string_equal(hc->t.reason, "no answer");
+	same_state(&a, ha, &c, hc);
+	h_free(ha);
+	h_free(hc);
+	world_free(&a);
+	world_free(&c);
+}
+
 /* predict's sweeping side (pairs only) and portmap's checking side (no
  * PCP client of its own). */
 static void test_predict_sweep_portmap(void **state)
@@ -764,11 +825,17 @@ static void test_refusals(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_punch_round_trip), cmocka_unit_test(test_punch_timeout),
-	    cmocka_unit_test(test_birthday_easy),    cmocka_unit_test(test_birthday_hard),
-	    cmocka_unit_test(test_predict_measure),  cmocka_unit_test(test_predict_sweep_portmap),
-	    cmocka_unit_test(test_portmap_mapping),  cmocka_unit_test(test_relay_fail_at),
-	    cmocka_unit_test(test_reason_ref),	     cmocka_unit_test(test_refusals),
+	    cmocka_unit_test(test_punch_round_trip),
+	    cmocka_unit_test(test_punch_timeout),
+	    cmocka_unit_test(test_birthday_easy),
+	    cmocka_unit_test(test_birthday_hard),
+	    cmocka_unit_test(test_predict_measure),
+	    cmocka_unit_test(test_predict_punch),
+	    cmocka_unit_test(test_predict_sweep_portmap),
+	    cmocka_unit_test(test_portmap_mapping),
+	    cmocka_unit_test(test_relay_fail_at),
+	    cmocka_unit_test(test_reason_ref),
+	    cmocka_unit_test(test_refusals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
