@@ -154,25 +154,20 @@ static json_t *birthday_save(const struct trav_try *t, const void *user, struct 
 
 static int birthday_fill(void *user, const json_t *j, struct ckr *r)
 {
-	const char *what = "birthday";
-	const json_t *rng = json_object_get(j, "rng");
+	struct ckget g = {r, "birthday", j, false};
+	const json_t *rng = ckget_get(&g, "rng");
 	struct birthday *b = user;
-	json_int_t role, opened, probed;
 
-	if (tck_int(r, j, "role", BIRTHDAY_HARD, BIRTHDAY_EASY, &role, what) < 0 ||
-	    tck_int(r, j, "opened", 0, BIRTHDAY_SOCKETS, &opened, what) < 0 ||
-	    tck_int(r, j, "probed", 0, BIRTHDAY_PROBES, &probed, what) < 0 ||
-	    tck_bytes(r, j, "tried", b->tried, sizeof(b->tried), what) < 0)
-		return -1;
-	if (!json_is_array(rng) || json_array_size(rng) != 4)
-		return ckr_fail(r, "birthday: rng: not a generator's state");
-	for (size_t i = 0; i < 4; i++)
+	b->role = (enum birthday_role)ckget_int(&g, "role", BIRTHDAY_HARD, BIRTHDAY_EASY);
+	b->opened = (unsigned)ckget_int(&g, "opened", 0, BIRTHDAY_SOCKETS);
+	b->probed = (unsigned)ckget_int(&g, "probed", 0, BIRTHDAY_PROBES);
+	ckget_bytes(&g, "tried", b->tried, sizeof(b->tried));
+	if (rng && (!json_is_array(rng) || json_array_size(rng) != 4))
+		ckget_fail(&g, "rng", "not a generator's state");
+	for (size_t i = 0; rng && !g.bad && i < 4; i++)
 		if (jsonck_u64_read(json_array_get(rng, i), true, &b->rng.s[i]) < 0)
-			return ckr_fail(r, "birthday: rng: not a generator's state");
-	b->role = (enum birthday_role)role;
-	b->opened = (unsigned)opened;
-	b->probed = (unsigned)probed;
-	return 0;
+			ckget_fail(&g, "rng", "not a generator's state");
+	return g.bad ? -1 : 0;
 }
 
 const struct mc_ckpt_user birthday_ckpt_user = {

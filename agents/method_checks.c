@@ -705,7 +705,7 @@ static json_t *mc_sock_save(const struct mc_sock *so, struct ckw *w)
 	tck_set(j, "id", ckw_obj(w, so));
 	tck_set(j, "sock", json_integer(so->id));
 	tck_set(j, "owned", json_boolean(so->owned));
-	tck_set(j, "local", tck_ep(&so->local));
+	tck_set(j, "local", ckget_put_ep(&so->local));
 	if (so->has_probe)
 		tck_set(j, "probe",
 			json_pack("{s:o,s:o}", "txid", ckw_bytes(w, so->probe_txid, STUN_TXID_LEN),
@@ -716,30 +716,27 @@ static json_t *mc_sock_save(const struct mc_sock *so, struct ckw *w)
 	return j;
 }
 
-static int mc_sock_fill(struct mc *c, struct mc_sock *so, const json_t *j, struct ckr *r)
+static void mc_sock_get(struct mc *c, struct mc_sock *so, struct ckget *g)
 {
-	const char *what = "mc: socks[]";
-	const json_t *probe = json_object_get(j, "probe"), *stun = json_object_get(j, "stun");
-	json_int_t id;
+	struct ckget sub = {g->r, "mc.socks[]", NULL, false};
 
 	so->c = c;
-	if (tck_int(r, j, "sock", 0, INT32_MAX, &id, what) < 0 ||
-	    tck_bool(r, j, "owned", &so->owned, what) < 0 ||
-	    tck_ep_read(r, j, "local", &so->local, what) < 0)
-		return -1;
-	so->id = (int)id;
-	if (!json_is_null(probe)) {
+	ckget_obj(g, "id", so);
+	so->id = (int)ckget_int(g, "sock", 0, INT32_MAX);
+	so->owned = ckget_bool(g, "owned");
+	ckget_ep(g, "local", &so->local);
+	sub.o = ckget_get(g, "probe");
+	if (sub.o && !json_is_null(sub.o)) {
 		so->has_probe = true;
-		if (tck_bytes(r, probe, "txid", so->probe_txid, STUN_TXID_LEN, what) < 0 ||
-		    jsonck_ipv4_read(json_object_get(probe, "addr"), &so->probe_addr) < 0)
-			return ckr_fail(r, "mc: socks[]: probe: not a probe");
+		ckget_bytes(&sub, "txid", so->probe_txid, STUN_TXID_LEN);
+		if (jsonck_ipv4_read(ckget_get(&sub, "addr"), &so->probe_addr) < 0)
+			ckget_fail(&sub, "addr", "not an address");
 	}
-	if (!json_is_null(stun)) {
+	g->bad |= sub.bad;
+	if (!json_is_null(ckget_get(g, "stun"))) {
 		so->has_stun = true;
-		if (ckr_bytes(r, stun, so->stun_txid, STUN_TXID_LEN) < 0)
-			return ckr_fail(r, "mc: socks[]: stun: not a transaction id");
+		ckget_bytes(g, "stun", so->stun_txid, STUN_TXID_LEN);
 	}
-	return ckr_obj(r, json_object_get(j, "id"), so);
 }
 
 static json_t *mc_pair_save(const struct mc_pair *p, struct ckw *w)
@@ -747,42 +744,34 @@ static json_t *mc_pair_save(const struct mc_pair *p, struct ckw *w)
 	json_t *j = json_object();
 
 	tck_set(j, "si", json_integer(p->si));
-	tck_set(j, "to", tck_ep(&p->to));
+	tck_set(j, "to", ckget_put_ep(&p->to));
 	tck_set(j, "txid", ckw_bytes(w, p->txid, STUN_TXID_LEN));
 	tck_set(j, "flags", json_integer(p->flags));
 	tck_set(j, "nsent", json_integer(p->nsent));
 	tck_set(j, "base", json_integer(p->base));
 	tck_set(j, "next", json_integer(p->next));
 	tck_set(j, "last", json_integer(p->last));
-	tck_set(j, "pred", p->has_pred ? tck_ep(&p->pred) : json_null());
+	tck_set(j, "pred", p->has_pred ? ckget_put_ep(&p->pred) : json_null());
 	return j;
 }
 
-static int mc_pair_fill(const struct mc *c, struct mc_pair *p, const json_t *j, struct ckr *r)
+static void mc_pair_get(const struct mc *c, struct mc_pair *p, struct ckget *g)
 {
-	const char *what = "mc: pairs[]";
-	json_int_t si, flags, nsent, base, next, last;
+	const json_t *pred;
 
-	if (tck_int(r, j, "si", 0, (json_int_t)c->nsocks - 1, &si, what) < 0 ||
-	    tck_ep_read(r, j, "to", &p->to, what) < 0 ||
-	    tck_bytes(r, j, "txid", p->txid, STUN_TXID_LEN, what) < 0 ||
-	    tck_int(r, j, "flags", 0, MC_ONCE | MC_PRFLX, &flags, what) < 0 ||
-	    tck_int(r, j, "nsent", 0, UINT32_MAX, &nsent, what) < 0 ||
-	    tck_int(r, j, "base", INT64_MIN, INT64_MAX, &base, what) < 0 ||
-	    tck_int(r, j, "next", MC_NEVER, INT64_MAX, &next, what) < 0 ||
-	    tck_int(r, j, "last", MC_NEVER, INT64_MAX, &last, what) < 0)
-		return -1;
-	p->si = (int)si;
-	p->flags = (unsigned)flags;
-	p->nsent = (unsigned)nsent;
-	p->base = base;
-	p->next = next;
-	p->last = last;
-	if (!json_is_null(json_object_get(j, "pred"))) {
+	p->si = (int)ckget_int(g, "si", 0, (json_int_t)c->nsocks - 1);
+	ckget_ep(g, "to", &p->to);
+	ckget_bytes(g, "txid", p->txid, STUN_TXID_LEN);
+	p->flags = (unsigned)ckget_int(g, "flags", 0, MC_ONCE | MC_PRFLX);
+	p->nsent = (unsigned)ckget_int(g, "nsent", 0, UINT32_MAX);
+	p->base = ckget_time(g, "base");
+	p->next = ckget_int(g, "next", MC_NEVER, INT64_MAX);
+	p->last = ckget_int(g, "last", MC_NEVER, INT64_MAX);
+	pred = ckget_get(g, "pred");
+	if (pred && !json_is_null(pred)) {
 		p->has_pred = true;
-		return tck_ep_read(r, j, "pred", &p->pred, what);
+		ckget_ep(g, "pred", &p->pred);
 	}
-	return 0;
 }
 
 json_t *mc_ckpt_save(const struct mc *c, struct ckw *w)
@@ -822,8 +811,8 @@ json_t *mc_ckpt_save(const struct mc *c, struct ckw *w)
 				 "timer", ckw_timer(w, tm->id), "fn", ckw_fn(w, (ckfn_ptr)tm->fn)));
 	}
 	tck_set(j, "timers", a);
-	tck_set(j, "txn", jsonck_u64(c->txn, false));
-	tck_set(j, "refused", jsonck_u64(c->refused, false));
+	tck_set(j, "txn", jsonck_u64(c->txn, true));
+	tck_set(j, "refused", jsonck_u64(c->refused, true));
 	tck_set(j, "heard", json_boolean(c->heard));
 	tck_set(j, "fail_reason", tck_reason(w, c->t, c->fail_reason));
 	tck_set(j, "user", u && u->save ? u->save(c->t, c->user, w) : json_null());
@@ -832,71 +821,75 @@ json_t *mc_ckpt_save(const struct mc *c, struct ckw *w)
 
 struct mc *mc_ckpt_load(const json_t *j, struct ckr *r)
 {
-	const char *what = "mc";
-	const struct method *m = ckr_get(r, json_object_get(j, "method"));
+	struct ckget g = {r, "mc", j, false};
+	const json_t *mj = ckget_get(&g, "method"), *socks = ckget_get(&g, "socks");
+	const json_t *pairs = ckget_get(&g, "pairs"), *timers = ckget_get(&g, "timers");
+	const struct method *m = mj ? ckr_get(r, mj) : NULL;
 	const struct mc_ckpt_user *u = NULL;
-	const json_t *socks = json_object_get(j, "socks"), *pairs = json_object_get(j, "pairs");
-	const json_t *timers = json_object_get(j, "timers"), *user = json_object_get(j, "user");
-	json_int_t tick_at;
 	struct mc *c;
 	size_t i;
 
+	if (g.bad)
+		return NULL;
 	if (!m || !mc_kind(m, &u)) {
-		ckr_fail(r, "mc: method: not a method on the engine");
+		ckget_fail(&g, "method", "not a method on the engine");
 		return NULL;
 	}
 	if (!json_is_array(socks) || json_array_size(socks) < 1 ||
 	    json_array_size(socks) > MC_SOCKS_MAX || !json_is_array(pairs) ||
 	    json_array_size(pairs) > MC_PAIRS_MAX || !json_is_array(timers) ||
 	    json_array_size(timers) != MC_TIMERS_MAX) {
-		ckr_fail(r, "mc: socks, pairs or timers: not an array of the engine's size");
+		ckget_fail(&g, "socks",
+			   "sockets, pairs or timers not an array of the engine's size");
 		return NULL;
 	}
 	if (!(c = calloc(1, sizeof(*c) + (u ? u->size : 0)))) {
-		ckr_fail(r, "mc: out of memory");
+		ckget_fail(&g, "id", "out of memory");
 		return NULL;
 	}
-	if (u)
-		c->h = u->hooks ? *u->hooks : c->h;
+	if (u && u->hooks)
+		c->h = *u->hooks;
+	ckget_obj(&g, "id", c);
+	ckget_ref(&g, "t", &c->t);
 	c->nsocks = json_array_size(socks);
 	c->npairs = json_array_size(pairs);
-	for (i = 0; i < c->nsocks; i++)
-		if (mc_sock_fill(c, &c->socks[i], json_array_get(socks, i), r) < 0)
-			goto fail;
-	for (i = 0; i < c->npairs; i++)
-		if (mc_pair_fill(c, &c->pairs[i], json_array_get(pairs, i), r) < 0)
-			goto fail;
-	for (i = 0; i < MC_TIMERS_MAX; i++) {
-		const json_t *tj = json_array_get(timers, i);
-		struct mc_timer *tm = &c->timers[i];
-		ckfn_ptr fn = NULL;
-		bool taken;
+	for (i = 0; i < c->nsocks; i++) {
+		struct ckget sg = {r, "mc.socks[]", json_array_get(socks, i), false};
 
-		if (tck_bool(r, tj, "taken", &taken, "mc: timers[]") < 0 ||
-		    ckr_obj(r, json_object_get(tj, "id"), tm) < 0 ||
-		    ckr_timer(r, json_object_get(tj, "timer"), &tm->id) < 0 ||
-		    ckr_fn(r, json_object_get(tj, "fn"), &fn) < 0)
-			goto fail;
-		tm->c = taken ? c : NULL;
-		tm->fn = (void (*)(struct trav_try *))fn;
+		mc_sock_get(c, &c->socks[i], &sg);
+		g.bad |= sg.bad;
 	}
-	if (tck_int(r, j, "tick_at", INT64_MIN, INT64_MAX, &tick_at, what) < 0 ||
-	    tck_u64(r, j, "txn", &c->txn, what) < 0 ||
-	    tck_u64(r, j, "refused", &c->refused, what) < 0 ||
-	    tck_bool(r, j, "heard", &c->heard, what) < 0 ||
-	    tck_reason_read(r, j, "fail_reason", &c->fail_reason, what) < 0 ||
-	    ckr_obj(r, json_object_get(j, "id"), c) < 0 ||
-	    ckr_ref(r, json_object_get(j, "t"), &c->t) < 0 ||
-	    ckr_timer(r, json_object_get(j, "tick"), &c->tick_id) < 0 ||
-	    ckr_timer(r, json_object_get(j, "deadline"), &c->deadline_id) < 0)
-		goto fail;
-	c->tick_at = tick_at;
-	if (u && u->fill ? u->fill(c->user, user, r) < 0 : !json_is_null(user)) {
-		ckr_fail(r, "mc: user: not the %s state", m->spec.name);
-		goto fail;
+	for (i = 0; i < c->npairs; i++) {
+		struct ckget pg = {r, "mc.pairs[]", json_array_get(pairs, i), false};
+
+		mc_pair_get(c, &c->pairs[i], &pg);
+		g.bad |= pg.bad;
 	}
-	return c;
-fail:
+	ckget_timer(&g, "tick", &c->tick_id);
+	c->tick_at = ckget_time(&g, "tick_at");
+	ckget_timer(&g, "deadline", &c->deadline_id);
+	for (i = 0; i < MC_TIMERS_MAX; i++) {
+		struct ckget tg = {r, "mc.timers[]", json_array_get(timers, i), false};
+		struct mc_timer *tm = &c->timers[i];
+
+		ckget_obj(&tg, "id", tm);
+		tm->c = ckget_bool(&tg, "taken") ? c : NULL;
+		ckget_timer(&tg, "timer", &tm->id);
+		tm->fn = (void (*)(struct trav_try *))ckget_fn(&tg, "fn");
+		g.bad |= tg.bad;
+	}
+	c->txn = ckget_u64(&g, "txn");
+	c->refused = ckget_u64(&g, "refused");
+	c->heard = ckget_bool(&g, "heard");
+	tck_reason_get(&g, "fail_reason", &c->fail_reason);
+	if (!g.bad) {
+		const json_t *user = ckget_get(&g, "user");
+
+		if (user && (u && u->fill ? u->fill(c->user, user, r) < 0 : !json_is_null(user)))
+			ckget_fail(&g, "user", "not the method's state");
+	}
+	if (!g.bad)
+		return c;
 	/* nothing filled yet: ckr_finish() fills nothing after an error */
 	free(c);
 	return NULL;

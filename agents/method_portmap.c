@@ -40,12 +40,6 @@
 #include "pcpc.h"
 #include "trav_ckpt.h"
 
-/* The PCP client's checkpoint pair (pcpc.h, by natbed/ckpt.h's contract).
- * Weak until pcpc has them: a build without them writes no portmap try
- * whose client is alive, and says so. */
-json_t *pcpc_ckpt_save(const struct pcpc *o, struct ckw *w) __attribute__((weak));
-struct pcpc *pcpc_ckpt_load(const json_t *j, struct ckr *r) __attribute__((weak));
-
 #define PORTMAP_LIFETIME_S 120	/* the try's budget and the agent's path linger */
 #define PORTMAP_PORT_LO	   1024 /* RFC 4787 REQ-3a: past the well-known ports */
 #define PORTMAP_PORT_RANGE (65535 - PORTMAP_PORT_LO + 1)
@@ -184,26 +178,22 @@ static json_t *portmap_save(const struct trav_try *t, const void *user, struct c
 	json_t *pc = json_null();
 
 	(void)t;
-	if (p->pc && !pcpc_ckpt_save)
-		ckw_fail(w, "portmap: this build cannot write its PCP client");
-	else if (p->pc)
+	if (p->pc)
 		pc = pcpc_ckpt_save(p->pc, w);
 	return json_pack("{s:i,s:o}", "si", p->si, "pc", pc ? pc : json_null());
 }
 
 static int portmap_fill(void *user, const json_t *j, struct ckr *r)
 {
-	const json_t *pc = json_object_get(j, "pc");
+	struct ckget g = {r, "portmap", j, false};
+	const json_t *pc = ckget_get(&g, "pc");
 	struct portmap *p = user;
-	json_int_t si;
 
-	if (tck_int(r, j, "si", -4095, MC_SOCKS_MAX - 1, &si, "portmap") < 0)
+	p->si = (int)ckget_int(&g, "si", -4095, MC_SOCKS_MAX - 1);
+	if (g.bad)
 		return -1;
-	p->si = (int)si;
 	if (json_is_null(pc))
 		return 0;
-	if (!pcpc_ckpt_load)
-		return ckr_fail(r, "portmap: this build cannot read its PCP client");
 	return (p->pc = pcpc_ckpt_load(pc, r)) ? 0 : -1;
 }
 

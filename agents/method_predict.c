@@ -341,32 +341,35 @@ static json_t *predict_save(const struct trav_try *t, const void *user, struct c
 
 static int predict_fill(void *user, const json_t *j, struct ckr *r)
 {
-	const char *what = "predict";
-	const json_t *probe = json_object_get(j, "probe"), *port = json_object_get(j, "port");
+	struct ckget g = {r, "predict", j, false};
+	const json_t *probe = ckget_get(&g, "probe"), *port = ckget_get(&g, "port");
 	struct predict *p = user;
-	json_int_t role, answers, retries, rounds, v;
+	json_int_t v;
 
-	if (tck_int(r, j, "role", PREDICT_SWEEP, PREDICT_PUNCH, &role, what) < 0 ||
-	    tck_int(r, j, "answers", 0, PREDICT_PROBES, &answers, what) < 0 ||
-	    tck_int(r, j, "retries", 0, PREDICT_RETRIES + 1, &retries, what) < 0 ||
-	    tck_int(r, j, "rounds", 0, PREDICT_ROUNDS, &rounds, what) < 0)
+	p->role = (enum predict_role)ckget_int(&g, "role", PREDICT_SWEEP, PREDICT_PUNCH);
+	p->answers = (unsigned)ckget_int(&g, "answers", 0, PREDICT_PROBES);
+	p->retries = (unsigned)ckget_int(&g, "retries", 0, PREDICT_RETRIES + 1);
+	p->rounds = (unsigned)ckget_int(&g, "rounds", 0, PREDICT_ROUNDS);
+	if (g.bad)
 		return -1;
 	if (!json_is_array(probe) || json_array_size(probe) != PREDICT_PROBES ||
-	    !json_is_array(port) || json_array_size(port) != PREDICT_PROBES)
-		return ckr_fail(r, "predict: probe, port: not %d of them", PREDICT_PROBES);
+	    !json_is_array(port) || json_array_size(port) != PREDICT_PROBES) {
+		ckget_fail(&g, "probe", "probe and port not one each per probe");
+		return -1;
+	}
 	for (size_t i = 0; i < PREDICT_PROBES; i++) {
-		/* a socket index, or an error mc_open gave */
-		if (jsonck_int(json_array_get(probe, i), -4095, MC_SOCKS_MAX - 1, &v) < 0)
-			return ckr_fail(r, "predict: probe[%zu]: not a socket index", i);
+		/* a socket index, or the error mc_open gave */
+		if (jsonck_int(json_array_get(probe, i), -4095, MC_SOCKS_MAX - 1, &v) < 0) {
+			ckget_fail(&g, "probe", "not a socket index");
+			return -1;
+		}
 		p->probe[i] = (int)v;
-		if (jsonck_int(json_array_get(port, i), 0, 65535, &v) < 0)
-			return ckr_fail(r, "predict: port[%zu]: not a port", i);
+		if (jsonck_int(json_array_get(port, i), 0, 65535, &v) < 0) {
+			ckget_fail(&g, "port", "not a port");
+			return -1;
+		}
 		p->port[i] = (uint16_t)v;
 	}
-	p->role = (enum predict_role)role;
-	p->answers = (unsigned)answers;
-	p->retries = (unsigned)retries;
-	p->rounds = (unsigned)rounds;
 	return 0;
 }
 

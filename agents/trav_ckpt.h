@@ -1,8 +1,7 @@
 /* natbed agents: the pieces a traversal try's checkpoint is written with
- * (natbed/ckpt.h), shared by trav_ckpt.c (struct trav_try), the check
- * engine (method_checks.c) and the methods' own states. Each reader
- * checks type and range and says what is wrong in r (ckr_fail), prefixed
- * with `what`; the writers leave their errors in w.
+ * (natbed/ckpt.h) beyond ckget.h's, shared by trav_ckpt.c (struct
+ * trav_try), the check engine (method_checks.c) and the methods' own
+ * states: a failure's reason.
  */
 #ifndef NATBED_AGENTS_TRAV_CKPT_H
 #define NATBED_AGENTS_TRAV_CKPT_H
@@ -11,28 +10,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ckget.h"
 #include "method.h"
-
-struct ckw;
-struct ckr;
 
 /* obj[key] = v, v a new reference (NULL: null; the writer that gave it
  * holds the error). */
 void tck_set(json_t *obj, const char *key, json_t *v);
-
-/* An endpoint as ["A.B.C.D", port]. */
-json_t *tck_ep(const struct dg_ep *ep);
-int tck_ep_read(struct ckr *r, const json_t *obj, const char *key, struct dg_ep *ep,
-		const char *what);
-
-/* Integers of obj[key] in lo..hi; a bool; a uint64 (jsonck_u64, decimal). */
-int tck_int(struct ckr *r, const json_t *obj, const char *key, json_int_t lo, json_int_t hi,
-	    json_int_t *out, const char *what);
-int tck_bool(struct ckr *r, const json_t *obj, const char *key, bool *out, const char *what);
-int tck_u64(struct ckr *r, const json_t *obj, const char *key, uint64_t *out, const char *what);
-/* Exactly n bytes (ckw_bytes' hex). */
-int tck_bytes(struct ckr *r, const json_t *obj, const char *key, void *out, size_t n,
-	      const char *what);
 
 /* A failure's reason (trav_try.reason, the engine's fail_reason): null;
  * {"text": T} for a reason of the methods, the engine or the agent that
@@ -42,7 +25,6 @@ int tck_bytes(struct ckr *r, const json_t *obj, const char *key, void *out, size
  * declare that buffer). t: the try it belongs to. */
 json_t *tck_reason(struct ckw *w, const struct trav_try *t, const char *reason);
 /* Fills *slot now (a text) or at ckr_finish() (a reference). */
-int tck_reason_read(struct ckr *r, const json_t *obj, const char *key, const char **slot,
-		    const char *what);
+void tck_reason_get(struct ckget *g, const char *key, const char **slot);
 
 #endif

@@ -28,6 +28,7 @@
 #include "natbed/clock.h"
 #include "natbed/jsonck.h"
 #include "natbed/sched.h"
+#include "pcpc.h"
 #include "peermsg.h"
 
 #define T_MS	 NATBED_NS_PER_MS
@@ -58,6 +59,7 @@ struct world {
 	size_t last_len;
 	int last_sock;
 	struct dg_ep last_to;
+	uint8_t txid_of[T_SOCKS][STUN_TXID_LEN]; /* each socket's last transaction */
 };
 
 static void w_log(struct world *w, const char *fmt, ...)
@@ -103,6 +105,8 @@ static int w_send(void *io, int sock, const struct dg_ep *to, const void *buf, s
 	w->last_len = len;
 	w->last_sock = sock;
 	w->last_to = *to;
+	if (len >= 20)
+		memcpy(w->txid_of[sock], (const uint8_t *)buf + 8, STUN_TXID_LEN);
 	return 0;
 }
 
@@ -182,7 +186,8 @@ static void t_unlisted(struct trav_try *t)
 static const struct ckfn t_fns[] = {CKFN(h_done), CKFN(h_main_rx)};
 static const struct ckfns t_table = CKFNS(test, t_fns);
 static const struct ckfns *const t_tables[] = {&trav_try_ckfns, &mc_ckfns,	&birthday_ckfns,
-					       &predict_ckfns,	&portmap_ckfns, &t_table};
+					       &predict_ckfns,	&portmap_ckfns, &pcpc_ckfns,
+					       &t_table};
 #define T_NTABLES (sizeof(t_tables) / sizeof(t_tables[0]))
 
 static struct dg_ep t_ep(const char *addr, uint16_t port)
@@ -223,6 +228,7 @@ static struct holder *h_start(struct world *w, const char *name, enum trav_role 
 	t->peer.srflx = t_ep("203.0.113.2", 50002);
 	t->peer.nat = *peer_nat;
 	t->stun = t_ep("198.51.100.10", 3478);
+	t->gateway = t_ep("10.1.0.1", 5351);
 	t->start = T_START;
 	t->deadline = T_START + t->m->spec.budget_ns;
 	t->done = h_done;
@@ -573,6 +579,64 @@ static void test_predict_measure(void **state)
 	world_free(&b);
 }
 
+/* A STUN server's answer to socket sock's last request as world `sent`
+ * saw it: it left its NAT from port `mapped` of the try's public
+ * address. */
+static void stun_answer(struct world *w, const struct world *sent, int sock, uint16_t mapped)
+{
+	struct peermsg m = {.kind = PEERMSG_ANSWER, .has_mapped = true};
+	struct dg_ep stun = t_ep("198.51.100.10", 3478);
+	uint8_t buf[PEERMSG_MAX];
+	int len;
+
+	memcpy(m.txid, sent->txid_of[sock], STUN_TXID_LEN);
+	m.mapped = t_ep("203.0.113.1", mapped);
+	len = peermsg_build(&m, buf, sizeof(buf));
+	assert_true(len > 0);
+	world_deliver(w, sock, &stun, buf, (size_t)len);
+}
+
+/* predict measured after a restore (the STUN answers reach the restored
+ * hook), then punching with its prediction riding in every check, saved
+ * again: the third world runs on as the first. */
+static void test_predict_punch(void **state)
+{
+	struct world a, b, c;
+	struct holder *ha, *hb, *hc;
+	json_t *j;
+	char *text;
+
+	(void)state;
+	world_init(&a, 0);
+	ha = h_start(&a, "predict", TRAV_INITIATOR, &t_seq, &t_eim);
+	sched_run_until(a.s, T_START + 50 * T_MS);
+	json_decref(round_trip(&a, ha, &b, &hb));
+	for (int i = 0; i < 3; i++) {
+		/* in any order; to the restored one, the requests the original
+		 * sent before the save (the same transactions) */
+		stun_answer(&a, &a, 1 + i, (uint16_t)(50012 - i));
+		stun_answer(&b, &a, 1 + i, (uint16_t)(50012 - i));
+	}
+	run_both(&a, &b, T_START + 300 * T_MS);
+	/* 20 allocations spent up to the target (50033), then its socket */
+	assert_int_equal(b.nsocks, 1 + 3 + 20 + 1);
+	j = round_trip(&b, hb, &c, &hc);
+	text = json_dumps(j, JSON_COMPACT);
+	assert_non_null(strstr(text, "\"pred\":[\"203.0.113.1\",50033]"));
+	free(text);
+	json_decref(j);
+	h_free(hb);
+	world_free(&b);
+	run_both(&a, &c, T_START + 8000 * T_MS);
+	assert_int_equal(hc->done_calls, 1);
+	assert_string_equal(hc->t.reason, "no answer");
+	same_state(&a, ha, &c, hc);
+	h_free(ha);
+	h_free(hc);
+	world_free(&a);
+	world_free(&c);
+}
+
 /* predict's sweeping side (pairs only) and portmap's checking side (no
  * PCP client of its own). */
 static void test_predict_sweep_portmap(void **state)
@@ -601,6 +665,39 @@ static void test_predict_sweep_portmap(void **state)
 		world_free(&a);
 		world_free(&b);
 	}
+}
+
+/* portmap's mapping side, its PCP client retransmitting to a gateway that
+ * never answers: the client comes back inline (its ops portmap's, its
+ * argument the try), retransmits the same and gives up the same, and the
+ * try fails with its reason. */
+static void test_portmap_mapping(void **state)
+{
+	struct world a, b;
+	struct holder *ha, *hb;
+	json_t *j;
+
+	(void)state;
+	world_init(&a, 0);
+	ha = h_start(&a, "portmap", TRAV_INITIATOR, &t_pcp, &t_sym);
+	sched_run_until(a.s, T_START + 300 * T_MS);
+	j = round_trip(&a, ha, &b, &hb);
+	assert_false(json_is_null(json_object_get(
+	    json_object_get(
+		json_object_get(json_object_get(json_object_get(j, "holder"), "t"), "priv"),
+		"user"),
+	    "pc")));
+	json_decref(j);
+	run_both(&a, &b, T_START + 8000 * T_MS);
+	assert_int_equal(ha->done_calls, 1);
+	assert_int_equal(hb->done_calls, 1);
+	assert_string_equal(ha->t.reason, hb->t.reason);
+	assert_string_equal(hb->t.reason, "no PCP or NAT-PMP answer from the gateway");
+	same_state(&a, ha, &b, hb);
+	h_free(ha);
+	h_free(hb);
+	world_free(&a);
+	world_free(&b);
 }
 
 /* relay with no allocation: its reason waits in a timer of the engine
@@ -693,7 +790,7 @@ static void test_refusals(void **state)
 	pair = json_array_get(json_object_get(json_object_get(t, "priv"), "pairs"), 0);
 	json_object_set_new(pair, "si", json_integer(7));
 	assert_int_equal(load_all(&b, &hb, j, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "mc: pairs[]: si"));
+	assert_non_null(strstr(err, "mc.pairs[]: si"));
 	free(hb->t.priv); /* never run: its parts point nowhere */
 	free(hb);
 	world_free(&b);
@@ -728,10 +825,16 @@ static void test_refusals(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_punch_round_trip), cmocka_unit_test(test_punch_timeout),
-	    cmocka_unit_test(test_birthday_easy),    cmocka_unit_test(test_birthday_hard),
-	    cmocka_unit_test(test_predict_measure),  cmocka_unit_test(test_predict_sweep_portmap),
-	    cmocka_unit_test(test_relay_fail_at),    cmocka_unit_test(test_reason_ref),
+	    cmocka_unit_test(test_punch_round_trip),
+	    cmocka_unit_test(test_punch_timeout),
+	    cmocka_unit_test(test_birthday_easy),
+	    cmocka_unit_test(test_birthday_hard),
+	    cmocka_unit_test(test_predict_measure),
+	    cmocka_unit_test(test_predict_punch),
+	    cmocka_unit_test(test_predict_sweep_portmap),
+	    cmocka_unit_test(test_portmap_mapping),
+	    cmocka_unit_test(test_relay_fail_at),
+	    cmocka_unit_test(test_reason_ref),
 	    cmocka_unit_test(test_refusals),
 	};
 
