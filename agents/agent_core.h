@@ -172,8 +172,9 @@ struct ckr;
  * probe), the slots of tries[] and paths[] in their order (one no try or
  * path holds as null), the connect with its plan and report. What a
  * points at and does not own is the owner's to declare: d (the host's
- * dgram, or the TURN layer's, declared by it), ops.arg, and
- * plan.table (natbed sim: the connect's own table). */
+ * dgram, or the TURN layer's, declared by it), ops.arg, plan.table
+ * (natbed sim: the connect's own table) and plan.learn (NULL in natbed
+ * sim). */
 json_t *agent_ckpt_save(const struct agent *a, struct ckw *w);
 /* An agent built from j, nothing run, opened or scheduled: its pointers,
  * functions and timers are filled at ckr_finish(). NULL on error (said
