@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ckval.h"
 #include "natbed/log.h"
 #include "natbed/strcopy.h"
 #include "natbed/stun.h"
@@ -88,6 +89,10 @@ struct agent {
 };
 
 static const char *const stray_names[AGENT_STRAY_COUNT] = {"not_stun", "unclaimed"};
+
+/* What agent_report.path may point at (a checkpoint writes its name). */
+enum agent_path_kind { AGENT_PATH_DIRECT, AGENT_PATH_RELAY, AGENT_PATH_NONE, AGENT_PATH_KINDS };
+static const char *const path_kinds[AGENT_PATH_KINDS] = {"direct", "relay", "none"};
 
 const char *agent_stray_name(enum agent_stray s)
 {
@@ -298,10 +303,10 @@ static void connect_finish(struct agent *a, const char *reason)
 	for (int i = 0; i < a->nskipped && r->ntried < AGENT_PLAN_MAX; i++)
 		r->tried[r->ntried++] = a->skipped[i];
 	if (!r->success) {
-		r->path = "none";
+		r->path = path_kinds[AGENT_PATH_NONE];
 		r->probe = (struct probe_result){.rtt_ms = -1, .rtt_min_ms = -1, .rtt_max_ms = -1};
 	} else {
-		r->path = r->m->spec.relay ? "relay" : "direct";
+		r->path = path_kinds[r->m->spec.relay ? AGENT_PATH_RELAY : AGENT_PATH_DIRECT];
 	}
 	if (a->ops.report)
 		a->ops.report(a->ops.arg, a, r);
@@ -1082,3 +1087,456 @@ const struct rdvc *agent_rdvc(const struct agent *a)
 {
 	return a->rdvc;
 }
+
+/* --- checkpoints ------------------------------------------------------- */
+
+static json_t *cfg_save(const struct agent_config *c, struct ckw *w)
+{
+	return json_pack("{s:s,s:o,s:o,s:o,s:o,s:[Iii],s:b,s:o,s:b,s:I,s:{s:o,s:s,s:s,s:I,s:I,s:I},"
+			 "s:o,s:i}",
+			 "name", c->name, "bind", ckget_put_ep(&c->bind), "rdv",
+			 ckget_put_ep(&c->rdv), "stun", ckget_put_ep(&c->stun), "nat",
+			 ckval_nat(&c->nat), "txn", (json_int_t)c->txn.rto_ns, c->txn.rc, c->txn.rm,
+			 "serve", c->serve, "find_method", ckw_fn(w, (ckfn_ptr)c->find_method),
+			 "discover", c->discover, "discover_test_ns",
+			 (json_int_t)c->discover_test_ns, "turn", "server",
+			 ckget_put_ep(&c->turn.server), "user", c->turn.user, "pass", c->turn.pass,
+			 "lifetime_s", (json_int_t)c->turn.lifetime_s, "rto_ns",
+			 (json_int_t)c->turn.rto_ns, "tries", (json_int_t)c->turn.tries, "gateway",
+			 ckget_put_ep(&c->gateway), "max_tries", c->max_tries);
+}
+
+static json_t *tried_save(const struct agent_tried *t, struct ckw *w)
+{
+	return json_pack("{s:o,s:b,s:b,s:f,s:s}", "m", ckw_ref(w, t->m), "success", t->success,
+			 "skipped", t->skipped, "ms", t->ms, "reason", t->reason);
+}
+
+static json_t *tried_list(const struct agent_tried *t, int n, struct ckw *w)
+{
+	json_t *l = json_array();
+
+	for (int i = 0; i < n; i++)
+		json_array_append_new(l, tried_save(&t[i], w));
+	return l;
+}
+
+/* The plan: its steps, and the cascade's table, which is the caller's
+ * (its owner declares it). */
+static json_t *plan_save(const struct agent_plan *p, struct ckw *w)
+{
+	json_t *steps = json_array();
+
+	for (int i = 0; i < p->nsteps; i++)
+		json_array_append_new(steps, json_pack("[oI]", ckw_ref(w, p->steps[i].m),
+						       (json_int_t)p->steps[i].budget_ns));
+	return json_pack("{s:s,s:o,s:I,s:i,s:[IIIo],s:b,s:o,s:I,s:i,s:[bI],s:o}", "peer", p->peer,
+			 "steps", steps, "total_ns", (json_int_t)p->total_ns, "probes", p->probes,
+			 "probe", (json_int_t)p->probe.count, (json_int_t)p->probe.interval_ns,
+			 (json_int_t)p->probe.wait_ns, jsonck_u64(p->probe.try_id, true), "cascade",
+			 p->cascade, "table", ckw_ref(w, p->table), "ntable", (json_int_t)p->ntable,
+			 "priority", (int)p->priority, "limits", p->limits.no_relay,
+			 (json_int_t)p->limits.budget_ns, "learn", ckw_ref(w, p->learn));
+}
+
+static json_t *report_save(const struct agent_report *r, struct ckw *w)
+{
+	const struct probe_result *pr = &r->probe;
+	json_t *path = json_null();
+
+	for (int i = 0; i < AGENT_PATH_KINDS; i++)
+		if (r->path == path_kinds[i])
+			path = json_string(path_kinds[i]);
+	if (r->path && json_is_null(path))
+		ckw_fail(w, "agent: rep.path: not a path kind");
+	return json_pack(
+	    "{s:s,s:o,s:b,s:f,s:[iiffff],s:o,s:o,s:o,s:o,s:s,s:b,s:[iib],s:o,s:o}", "peer", r->peer,
+	    "m", ckw_ref(w, r->m), "success", r->success, "setup_ms", r->setup_ms, "probe",
+	    pr->sent, pr->answered, pr->loss, pr->rtt_ms, pr->rtt_min_ms, pr->rtt_max_ms, "local",
+	    ckget_put_ep(&r->local), "remote", ckget_put_ep(&r->remote), "path", path, "tried",
+	    tried_list(r->tried, r->ntried, w), "reason", r->reason, "pair_known", r->pair_known,
+	    "pair", (int)r->pair.self, (int)r->pair.peer, r->pair.same_site, "self_cand",
+	    ckw_ref(w, r->pair.self_cand), "peer_cand", ckw_ref(w, r->pair.peer_cand));
+}
+
+/* A try slot no try holds is cleared before its next use: null. Its
+ * reason buffer is declared, for t.reason may point into it. */
+static json_t *try_save(const struct agent_try *at, struct ckw *w)
+{
+	if (!at->used)
+		return json_null();
+	return json_pack("{s:o,s:b,s:b,s:b,s:b,s:b,s:o,s:s,s:s,s:o,s:o,s:o,s:o,s:o}", "id",
+			 ckw_obj(w, at), "mine", at->mine, "cut", at->cut, "cancelled",
+			 at->cancelled, "start_called", at->start_called, "running", at->running,
+			 "t", trav_try_ckpt_save(&at->t, w), "peer", at->peer, "reason", at->reason,
+			 "reason_id", ckw_obj(w, at->reason), "start_timer",
+			 ckw_timer(w, at->start_timer), "guard_timer",
+			 ckw_timer(w, at->guard_timer), "after_timer",
+			 ckw_timer(w, at->after_timer), "stop_timer", ckw_timer(w, at->stop_timer));
+}
+
+/* Likewise a path slot not in use (path_add clears it). */
+static json_t *path_save(const struct agent_path *p, struct ckw *w)
+{
+	if (!p->used)
+		return json_null();
+	return json_pack("{s:o,s:i,s:o,s:o,s:o,s:I,s:o}", "id", ckw_obj(w, p), "sock", p->sock,
+			 "local", ckget_put_ep(&p->local), "remote", ckget_put_ep(&p->remote),
+			 "try_id", jsonck_u64(p->try_id, true), "last_used",
+			 (json_int_t)p->last_used, "probe",
+			 p->probe ? probe_ckpt_save(p->probe, w) : json_null());
+}
+
+json_t *agent_ckpt_save(const struct agent *a, struct ckw *w)
+{
+	json_t *tries = json_array(), *paths = json_array(), *j;
+
+	for (int i = 0; i < a->ntries; i++)
+		json_array_append_new(tries, try_save(a->tries[i], w));
+	for (int i = 0; i < a->npaths; i++)
+		json_array_append_new(paths, path_save(a->paths[i], w));
+	j = json_pack(
+	    "{s:o,s:o,s:o,s:o,s:o,s:o,s:{s:o,s:o,s:o,s:o,s:o},s:i,s:o,s:o,s:o,s:b}", "id",
+	    ckw_obj(w, a), "d", ckw_ref(w, a->d), "cfg", cfg_save(&a->cfg, w), "ts",
+	    a->ts ? turnsock_ckpt_save(a->ts, w) : json_null(), "turn_wait_timer",
+	    ckw_timer(w, a->turn_wait_timer), "pcp_probe",
+	    a->pcp_probe ? pcpc_ckpt_save(a->pcp_probe, w) : json_null(), "ops", "ready",
+	    ckw_fn(w, (ckfn_ptr)a->ops.ready), "failed", ckw_fn(w, (ckfn_ptr)a->ops.failed),
+	    "report", ckw_fn(w, (ckfn_ptr)a->ops.report), "discovered",
+	    ckw_fn(w, (ckfn_ptr)a->ops.discovered), "arg", ckw_ref(w, a->ops.arg), "sock", a->sock,
+	    "local", ckget_put_ep(&a->local), "rdvc", rdvc_ckpt_save(a->rdvc, w), "disc",
+	    a->disc ? disc_ckpt_save(a->disc, w) : json_null(), "rdv_started", a->rdv_started);
+	if (!j) {
+		json_decref(tries);
+		json_decref(paths);
+		return NULL;
+	}
+	json_object_set_new(j, "tries", tries);
+	json_object_set_new(j, "paths", paths);
+	json_object_set_new(j, "n_any_paths", json_integer(a->n_any_paths));
+	json_object_set_new(j, "sweep_timer", ckw_timer(w, a->sweep_timer));
+	json_object_set_new(
+	    j, "connect",
+	    json_pack("{s:b,s:b,s:b,s:b,s:o,s:i,s:o,s:I,s:I,s:I,s:o,s:o,s:o,s:o}", "connecting",
+		      a->connecting, "waiting_registration", a->waiting_registration, "looking_up",
+		      a->looking_up, "asking", a->asking, "plan", plan_save(&a->plan, w), "step",
+		      a->step, "skipped", tried_list(a->skipped, a->nskipped, w), "asked_at",
+		      (json_int_t)a->asked_at, "step_asked_at", (json_int_t)a->step_asked_at,
+		      "total_deadline", (json_int_t)a->total_deadline, "total_timer",
+		      ckw_timer(w, a->total_timer), "ctry", ckw_ref(w, a->ctry), "cpath",
+		      ckw_ref(w, a->cpath), "rep", report_save(&a->rep, w)));
+	json_object_set_new(j, "cnt", ckw_bytes(w, &a->cnt, sizeof(a->cnt)));
+	return j;
+}
+
+static void cfg_load(struct ckget *g, struct agent_config *c)
+{
+	struct ckget cg = {g->r, "agent.cfg", ckget_get(g, "cfg"), false};
+	struct ckget tg = {g->r, "agent.cfg.turn", json_object_get(cg.o, "turn"), false};
+	json_int_t t[3] = {0};
+
+	ckget_str(&cg, "name", c->name, sizeof(c->name));
+	ckget_ep(&cg, "bind", &c->bind);
+	ckget_ep(&cg, "rdv", &c->rdv);
+	ckget_ep(&cg, "stun", &c->stun);
+	ckval_get_nat(&cg, "nat", &c->nat);
+	if (json_unpack((json_t *)json_object_get(cg.o, "txn"), "[Iii]", &t[0], &t[1], &t[2]) < 0 ||
+	    t[0] < 0)
+		ckget_fail(&cg, "txn", "not [rto_ns, rc, rm]");
+	c->txn = (struct rdvtxn_cfg){t[0], (int)t[1], (int)t[2]};
+	c->serve = ckget_bool(&cg, "serve");
+	c->find_method = (const struct method *(*)(const char *))ckget_fn(&cg, "find_method");
+	c->discover = ckget_bool(&cg, "discover");
+	c->discover_test_ns = ckget_time(&cg, "discover_test_ns");
+	ckget_ep(&tg, "server", &c->turn.server);
+	ckget_str(&tg, "user", c->turn.user, sizeof(c->turn.user));
+	ckget_str(&tg, "pass", c->turn.pass, sizeof(c->turn.pass));
+	c->turn.lifetime_s = (uint32_t)ckget_int(&tg, "lifetime_s", 0, UINT32_MAX);
+	c->turn.rto_ns = ckget_time(&tg, "rto_ns");
+	c->turn.tries = (unsigned)ckget_int(&tg, "tries", 0, UINT32_MAX);
+	ckget_ep(&cg, "gateway", &c->gateway);
+	c->max_tries = (int)ckget_int(&cg, "max_tries", 1, AGENT_TRIES_MAX);
+	g->bad |= cg.bad || tg.bad;
+}
+
+/* n agent_tried of list j into t[]; returns n, or 0 marked bad. */
+static int tried_load(struct ckget *g, const char *key, struct agent_tried *t)
+{
+	const json_t *l = ckget_get(g, key), *e;
+	size_t i;
+
+	if (l && (!json_is_array(l) || json_array_size(l) > AGENT_PLAN_MAX)) {
+		ckget_fail(g, key, "not a list of tries");
+		return 0;
+	}
+	json_array_foreach(l, i, e)
+	{
+		struct ckget tg = {g->r, "agent.tried", e, false};
+
+		ckget_ref(&tg, "m", &t[i].m);
+		t[i].success = ckget_bool(&tg, "success");
+		t[i].skipped = ckget_bool(&tg, "skipped");
+		t[i].ms = ckget_real(&tg, "ms");
+		ckget_str(&tg, "reason", t[i].reason, sizeof(t[i].reason));
+		g->bad |= tg.bad;
+	}
+	return l ? (int)json_array_size(l) : 0;
+}
+
+static void plan_load(struct ckget *g, struct agent_plan *p)
+{
+	struct ckget pg = {g->r, "agent.plan", ckget_get(g, "plan"), false};
+	const json_t *steps = ckget_get(&pg, "steps"), *e;
+	json_int_t pc[3] = {0}, budget = 0;
+	int no_relay = 0;
+	json_t *m = NULL, *try_id = NULL;
+	size_t i;
+
+	ckget_str(&pg, "peer", p->peer, sizeof(p->peer));
+	if (steps && (!json_is_array(steps) || json_array_size(steps) > AGENT_PLAN_MAX))
+		ckget_fail(&pg, "steps", "not a list of steps");
+	else
+		json_array_foreach(steps, i, e)
+		{
+			if (json_unpack((json_t *)e, "[oI]", &m, &p->steps[i].budget_ns) < 0 ||
+			    ckr_ref(g->r, m, &p->steps[i].m) < 0)
+				ckget_fail(&pg, "steps", "not [method, budget_ns]");
+		}
+	p->nsteps = json_is_array(steps) ? (int)json_array_size(steps) : 0;
+	p->total_ns = ckget_time(&pg, "total_ns");
+	p->probes = (int)ckget_int(&pg, "probes", 0, PROBE_MAX);
+	if (json_unpack((json_t *)json_object_get(pg.o, "probe"), "[IIIo]", &pc[0], &pc[1], &pc[2],
+			&try_id) < 0 ||
+	    jsonck_u64_read(try_id, true, &p->probe.try_id) < 0 || pc[0] < 0 || pc[0] > PROBE_MAX)
+		ckget_fail(&pg, "probe", "not [count, interval_ns, wait_ns, try_id]");
+	p->probe.count = (int)pc[0];
+	p->probe.interval_ns = pc[1];
+	p->probe.wait_ns = pc[2];
+	p->cascade = ckget_bool(&pg, "cascade");
+	ckget_ref(&pg, "table", &p->table);
+	p->ntable = (size_t)ckget_int(&pg, "ntable", 0, AGENT_PLAN_MAX);
+	p->priority = (enum sel_priority)ckget_int(&pg, "priority", 0, SEL_PRIORITY_COUNT - 1);
+	if (json_unpack((json_t *)json_object_get(pg.o, "limits"), "[bI]", &no_relay, &budget) < 0)
+		ckget_fail(&pg, "limits", "not [no_relay, budget_ns]");
+	p->limits = (struct sel_limits){no_relay != 0, budget};
+	ckget_ref(&pg, "learn", &p->learn);
+	g->bad |= pg.bad;
+}
+
+static void report_load(struct ckget *g, struct agent_report *r)
+{
+	struct ckget rg = {g->r, "agent.rep", ckget_get(g, "rep"), false};
+	struct probe_result *pr = &r->probe;
+	const json_t *path;
+	int self = 0, peer = 0, same = 0;
+
+	ckget_str(&rg, "peer", r->peer, sizeof(r->peer));
+	ckget_ref(&rg, "m", &r->m);
+	r->success = ckget_bool(&rg, "success");
+	r->setup_ms = ckget_real(&rg, "setup_ms");
+	if (json_unpack((json_t *)json_object_get(rg.o, "probe"), "[iiffff]", &pr->sent,
+			&pr->answered, &pr->loss, &pr->rtt_ms, &pr->rtt_min_ms,
+			&pr->rtt_max_ms) < 0)
+		ckget_fail(&rg, "probe", "not a probe result");
+	ckget_ep(&rg, "local", &r->local);
+	ckget_ep(&rg, "remote", &r->remote);
+	path = ckget_get(&rg, "path");
+	for (int i = 0; json_is_string(path) && i < AGENT_PATH_KINDS; i++)
+		if (strcmp(json_string_value(path), path_kinds[i]) == 0)
+			r->path = path_kinds[i];
+	if (path && !json_is_null(path) && !r->path)
+		ckget_fail(&rg, "path", "not direct, relay or none");
+	r->ntried = tried_load(&rg, "tried", r->tried);
+	ckget_str(&rg, "reason", r->reason, sizeof(r->reason));
+	r->pair_known = ckget_bool(&rg, "pair_known");
+	if (json_unpack((json_t *)json_object_get(rg.o, "pair"), "[iib]", &self, &peer, &same) <
+		0 ||
+	    self < 0 || self >= NI_CLASS_COUNT || peer < 0 || peer >= NI_CLASS_COUNT)
+		ckget_fail(&rg, "pair", "not [class, class, same_site]");
+	r->pair.self = (enum ni_class)self;
+	r->pair.peer = (enum ni_class)peer;
+	r->pair.same_site = same;
+	ckget_ref(&rg, "self_cand", &r->pair.self_cand);
+	ckget_ref(&rg, "peer_cand", &r->pair.peer_cand);
+	g->bad |= rg.bad;
+}
+
+static void connect_load(struct ckget *g, struct agent *a)
+{
+	struct ckget cg = {g->r, "agent.connect", ckget_get(g, "connect"), false};
+
+	a->connecting = ckget_bool(&cg, "connecting");
+	a->waiting_registration = ckget_bool(&cg, "waiting_registration");
+	a->looking_up = ckget_bool(&cg, "looking_up");
+	a->asking = ckget_bool(&cg, "asking");
+	plan_load(&cg, &a->plan);
+	a->step = (int)ckget_int(&cg, "step", 0, AGENT_PLAN_MAX);
+	a->nskipped = tried_load(&cg, "skipped", a->skipped);
+	a->asked_at = ckget_time(&cg, "asked_at");
+	a->step_asked_at = ckget_time(&cg, "step_asked_at");
+	a->total_deadline = ckget_time(&cg, "total_deadline");
+	ckget_timer(&cg, "total_timer", &a->total_timer);
+	ckget_ref(&cg, "ctry", &a->ctry);
+	ckget_ref(&cg, "cpath", &a->cpath);
+	report_load(&cg, &a->rep);
+	g->bad |= cg.bad;
+}
+
+static struct agent_try *try_load(struct ckget *g, struct agent *a, const json_t *j)
+{
+	struct ckget tg = {g->r, "agent.try", j, false};
+	struct agent_try *at = calloc(1, sizeof(*at));
+
+	if (!at) {
+		ckget_fail(g, "tries", "out of memory");
+		return NULL;
+	}
+	at->a = a;
+	if (json_is_null(j))
+		return at;
+	at->used = true;
+	ckget_obj(&tg, "id", at);
+	at->mine = ckget_bool(&tg, "mine");
+	at->cut = ckget_bool(&tg, "cut");
+	at->cancelled = ckget_bool(&tg, "cancelled");
+	at->start_called = ckget_bool(&tg, "start_called");
+	at->running = ckget_bool(&tg, "running");
+	if (trav_try_ckpt_fill(&at->t, ckget_get(&tg, "t"), g->r) < 0)
+		tg.bad = true;
+	ckget_str(&tg, "peer", at->peer, sizeof(at->peer));
+	ckget_str(&tg, "reason", at->reason, sizeof(at->reason));
+	ckget_obj(&tg, "reason_id", at->reason);
+	ckget_timer(&tg, "start_timer", &at->start_timer);
+	ckget_timer(&tg, "guard_timer", &at->guard_timer);
+	ckget_timer(&tg, "after_timer", &at->after_timer);
+	ckget_timer(&tg, "stop_timer", &at->stop_timer);
+	g->bad |= tg.bad;
+	return at;
+}
+
+static struct agent_path *path_load(struct ckget *g, struct agent *a, int index, const json_t *j)
+{
+	struct ckget pg = {g->r, "agent.path", j, false};
+	struct agent_path *p = calloc(1, sizeof(*p));
+	const json_t *probe;
+
+	if (!p) {
+		ckget_fail(g, "paths", "out of memory");
+		return NULL;
+	}
+	p->a = a;
+	p->index = index;
+	if (json_is_null(j))
+		return p;
+	p->used = true;
+	ckget_obj(&pg, "id", p);
+	p->sock = (int)ckget_int(&pg, "sock", 0, INT32_MAX);
+	ckget_ep(&pg, "local", &p->local);
+	ckget_ep(&pg, "remote", &p->remote);
+	p->try_id = ckget_u64(&pg, "try_id");
+	p->last_used = ckget_time(&pg, "last_used");
+	probe = ckget_get(&pg, "probe");
+	if (probe && !json_is_null(probe) && !(p->probe = probe_ckpt_load(probe, g->r)))
+		pg.bad = true;
+	g->bad |= pg.bad;
+	return p;
+}
+
+/* The owned children and slots, as agent_ckpt_load builds them. */
+static void tries_paths_load(struct ckget *g, struct agent *a)
+{
+	const json_t *tries = ckget_get(g, "tries"), *paths = ckget_get(g, "paths");
+
+	if (!json_is_array(tries) || json_array_size(tries) > (size_t)a->cfg.max_tries ||
+	    !json_is_array(paths) || json_array_size(paths) > AGENT_PATHS_MAX) {
+		ckget_fail(g, "tries", "tries or paths: not lists that fit");
+		return;
+	}
+	for (size_t i = 0; i < json_array_size(tries) && !g->bad; i++)
+		if ((a->tries[i] = try_load(g, a, json_array_get(tries, i))))
+			a->ntries++;
+	for (size_t i = 0; i < json_array_size(paths) && !g->bad; i++)
+		if ((a->paths[i] = path_load(g, a, (int)i, json_array_get(paths, i))))
+			a->npaths++;
+	/* what main_recv looks at follows from the paths */
+	for (int i = 0; i < a->npaths; i++)
+		path_filter(a->paths[i]);
+	if (!g->bad && ckget_int(g, "n_any_paths", 0, AGENT_PATHS_MAX) != a->n_any_paths)
+		ckget_fail(g, "n_any_paths", "not what the paths say");
+}
+
+/* Frees what agent_ckpt_load built of a before it failed: nothing of it
+ * ran, was opened or scheduled, and the reader fills none of it now (a
+ * method's state, the TURN layer, the discovery and the gateway's probe
+ * are left: a failed restore ends the process). */
+static void agent_unload(struct agent *a)
+{
+	for (int i = 0; i < a->ntries; i++)
+		free(a->tries[i]);
+	for (int i = 0; i < a->npaths; i++) {
+		probe_free(a->paths[i]->probe); /* no timer yet: nothing to cancel */
+		free(a->paths[i]);
+	}
+	free(a->rdvc); /* it owns no memory of its own */
+	free(a);
+}
+
+struct agent *agent_ckpt_load(const json_t *j, struct ckr *r)
+{
+	struct ckget g = {r, "agent", j, false}, og = {r, "agent.ops", NULL, false};
+	const json_t *child;
+	struct agent *a = calloc(1, sizeof(*a));
+
+	if (!a) {
+		ckr_fail(r, "agent: out of memory");
+		return NULL;
+	}
+	ckget_obj(&g, "id", a);
+	ckget_ref(&g, "d", &a->d);
+	cfg_load(&g, &a->cfg);
+	child = ckget_get(&g, "ts");
+	if (child && !json_is_null(child) && !(a->ts = turnsock_ckpt_load(child, r)))
+		g.bad = true;
+	ckget_timer(&g, "turn_wait_timer", &a->turn_wait_timer);
+	child = ckget_get(&g, "pcp_probe");
+	if (child && !json_is_null(child) && !(a->pcp_probe = pcpc_ckpt_load(child, r)))
+		g.bad = true;
+	og.o = ckget_get(&g, "ops");
+	a->ops.ready = (void (*)(void *, struct agent *))ckget_fn(&og, "ready");
+	a->ops.failed = (void (*)(void *, struct agent *, const char *))ckget_fn(&og, "failed");
+	a->ops.report =
+	    (void (*)(void *, struct agent *, const struct agent_report *))ckget_fn(&og, "report");
+	a->ops.discovered = (void (*)(void *, struct agent *, const struct disc_result *))ckget_fn(
+	    &og, "discovered");
+	ckget_ref(&og, "arg", &a->ops.arg);
+	a->sock = (int)ckget_int(&g, "sock", 0, INT32_MAX);
+	ckget_ep(&g, "local", &a->local);
+	if (!(a->rdvc = rdvc_ckpt_load(ckget_get(&g, "rdvc"), r)))
+		g.bad = true;
+	child = ckget_get(&g, "disc");
+	if (child && !json_is_null(child) && !(a->disc = disc_ckpt_load(child, r)))
+		g.bad = true;
+	a->rdv_started = ckget_bool(&g, "rdv_started");
+	tries_paths_load(&g, a);
+	ckget_timer(&g, "sweep_timer", &a->sweep_timer);
+	connect_load(&g, a);
+	ckget_bytes(&g, "cnt", &a->cnt, sizeof(a->cnt));
+	if (g.bad || og.bad) {
+		agent_unload(a);
+		return NULL;
+	}
+	return a;
+}
+
+static const struct ckfn agent_fns[] = {
+    CKFN(main_recv),	     CKFN(path_recv),	  CKFN(sweep),
+    CKFN(total_fire),	     CKFN(try_stop_fire), CKFN(try_after),
+    CKFN(try_guard),	     CKFN(try_begin),	  CKFN(try_done),
+    CKFN(try_other),	     CKFN(probe_done),	  CKFN(turn_wait_fire),
+    CKFN(on_discovered),     CKFN(on_turn),	  CKFN(on_registered),
+    CKFN(on_failed),	     CKFN(on_introduced), CKFN(on_cancelled),
+    CKFN(on_connect_failed), CKFN(on_looked_up),  CKFN(on_pcp_probe),
+    CKFN(on_pcp_silent),
+};
+static const struct ckvar agent_vars[] = {CKVAR(pcp_probe_ops)};
+const struct ckfns agent_ckfns = CKFNS_VARS(agent, agent_fns, agent_vars);

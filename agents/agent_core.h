@@ -25,6 +25,7 @@
 #ifndef NATBED_AGENTS_AGENT_CORE_H
 #define NATBED_AGENTS_AGENT_CORE_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -161,6 +162,27 @@ int agent_new(const struct dgram *d, const struct agent_config *cfg, const struc
 
 /* Stops every try and probe, closes every socket, frees a. NULL is safe. */
 void agent_free(struct agent *a);
+
+struct ckw;
+struct ckr;
+
+/* natbed sim checkpoints (natbed/ckpt.h): a whole, its children inline
+ * (the TURN layer, the gateway's probe, the rendezvous client, the
+ * discovery, every try with its method's state, every path with its
+ * probe), the slots of tries[] and paths[] in their order (one no try or
+ * path holds as null), the connect with its plan and report. What a
+ * points at and does not own is the owner's to declare: d (the host's
+ * dgram, or the TURN layer's, declared by it), ops.arg, plan.table
+ * (natbed sim: the connect's own table) and plan.learn (NULL in natbed
+ * sim). */
+json_t *agent_ckpt_save(const struct agent *a, struct ckw *w);
+/* An agent built from j, nothing run, opened or scheduled: its pointers,
+ * functions and timers are filled at ckr_finish(). NULL on error (said
+ * in r). */
+struct agent *agent_ckpt_load(const json_t *j, struct ckr *r);
+/* Every function the agent stores in a field, gives the scheduler, a
+ * socket or a child as a callback, and the gateway probe's ops table. */
+extern const struct ckfns agent_ckfns;
 
 /* Gives the name up at the rendezvous (before agent_free, on exit). */
 void agent_leave(struct agent *a);

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "natbed/ckpt.h"
+#include "natbed/jsonck.h"
 #include "natbed/stun.h"
 
 /* v in decimal at p, without leading zeros; returns the end. */
@@ -82,5 +84,22 @@ int dg_ep_of_stun(const struct stun_msg *m, uint16_t type, struct dg_ep *ep)
 		return -1;
 	ep->addr = in->sin_addr.s_addr;
 	ep->port = in->sin_port;
+	return 0;
+}
+
+json_t *dg_ep_ckpt_save(const struct dg_ep *ep)
+{
+	return json_pack("[oi]", jsonck_ipv4(ep->addr), (int)ntohs(ep->port));
+}
+
+int dg_ep_ckpt_load(struct ckr *r, const json_t *j, struct dg_ep *ep, const char *what)
+{
+	json_int_t port;
+
+	if (!json_is_array(j) || json_array_size(j) != 2 ||
+	    jsonck_ipv4_read(json_array_get(j, 0), &ep->addr) < 0 ||
+	    jsonck_int(json_array_get(j, 1), 0, 65535, &port) < 0)
+		return ckr_fail(r, "%s: not an endpoint [\"A.B.C.D\", port]", what);
+	ep->port = htons((uint16_t)port);
 	return 0;
 }

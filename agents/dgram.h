@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "natbed/clock.h"
 #include "natbed/dgram.h"
 #include "natbed/sched.h"
@@ -67,5 +69,13 @@ void dg_ep_sockaddr(const struct dg_ep *ep, struct sockaddr_in *sa);
  * stun_msg_get_addr() does) as an endpoint. 0, or -1 when it is absent,
  * malformed or not IPv4. */
 int dg_ep_of_stun(const struct stun_msg *m, uint16_t type, struct dg_ep *ep);
+
+struct ckr;
+
+/* natbed sim checkpoints (natbed/ckpt.h): ep as ["A.B.C.D", port], a new
+ * reference (NULL on ENOMEM), and back into *ep: 0, or -1 with the
+ * problem recorded in r under what (the field's path). */
+json_t *dg_ep_ckpt_save(const struct dg_ep *ep);
+int dg_ep_ckpt_load(struct ckr *r, const json_t *j, struct dg_ep *ep, const char *what);
 
 #endif

@@ -2,9 +2,13 @@
 #include "dgstund.h"
 
 #include <arpa/inet.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "natbed/ckpt.h"
+#include "natbed/jsonck.h"
 
 struct dgstund {
 	const struct dgram *d;
@@ -84,4 +88,79 @@ void dgstund_free(struct dgstund *s)
 void dgstund_counters(const struct dgstund *s, struct stund_counters *c)
 {
 	*c = s->c;
+}
+
+/* --- checkpoints ---------------------------------------------------------- */
+
+static const struct ckfn dgstund_fns[] = {CKFN(on_datagram)};
+const struct ckfns dgstund_ckfns = CKFNS(dgstund, dgstund_fns);
+
+json_t *dgstund_ckpt_save(const struct dgstund *s, struct ckw *w)
+{
+	json_t *socks = json_array(), *addrs = json_array();
+
+	if (s->cfg.software) {
+		ckw_fail(w, "dgstund: a SOFTWARE attribute is not saved");
+		json_decref(socks);
+		json_decref(addrs);
+		return NULL;
+	}
+	for (int i = 0; i < s->nsock; i++) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)&s->cfg.addr[i];
+		struct dg_ep ep = {a->sin_addr.s_addr, a->sin_port};
+
+		json_array_append_new(socks, json_integer(s->sock[i]));
+		json_array_append_new(addrs, dg_ep_ckpt_save(&ep));
+	}
+	return json_pack("{s:o,s:o,s:b,s:o,s:o,s:o}", "id", ckw_obj(w, s), "d", ckw_ref(w, s->d),
+			 "has_alternate", s->cfg.has_alternate, "addrs", addrs, "socks", socks,
+			 "counters", ckw_bytes(w, &s->c, sizeof(s->c)));
+}
+
+struct dgstund *dgstund_ckpt_load(const json_t *j, struct ckr *r)
+{
+	const json_t *socks = json_object_get(j, "socks"), *addrs = json_object_get(j, "addrs");
+	struct dgstund *s;
+	size_t n = json_array_size(socks);
+
+	/* RFC 5780 §4.1: one socket, or all four */
+	if (!json_is_array(socks) || !json_is_array(addrs) || (n != 1 && n != STUND_SOCKETS) ||
+	    json_array_size(addrs) != n || !json_is_boolean(json_object_get(j, "has_alternate")) ||
+	    json_is_true(json_object_get(j, "has_alternate")) != (n == STUND_SOCKETS)) {
+		ckr_fail(r, "dgstund: socks, addrs: not 1 or 4 sockets as has_alternate says");
+		return NULL;
+	}
+	if (!(s = calloc(1, sizeof(*s)))) {
+		ckr_fail(r, "dgstund: out of memory");
+		return NULL;
+	}
+	s->nsock = (int)n;
+	s->cfg.has_alternate = n == STUND_SOCKETS;
+	for (int i = 0; i < STUND_SOCKETS; i++)
+		s->sock[i] = -1;
+	for (size_t i = 0; i < n; i++) {
+		struct sockaddr_in *a = (struct sockaddr_in *)&s->cfg.addr[i];
+		json_int_t sock;
+		struct dg_ep ep;
+
+		if (jsonck_int(json_array_get(socks, i), 0, INT_MAX, &sock) < 0 ||
+		    dg_ep_ckpt_load(r, json_array_get(addrs, i), &ep, "dgstund: addrs") < 0) {
+			ckr_fail(r, "dgstund: socks[%zu]: not a socket id", i);
+			free(s);
+			return NULL;
+		}
+		s->sock[i] = (int)sock;
+		a->sin_family = AF_INET;
+		a->sin_addr.s_addr = ep.addr;
+		a->sin_port = ep.port;
+	}
+	if (ckr_bytes(r, json_object_get(j, "counters"), &s->c, sizeof(s->c)) < 0) {
+		free(s);
+		return NULL;
+	}
+	/* declared: r may hold it from here, a failed restore leaks it */
+	if (ckr_obj(r, json_object_get(j, "id"), s) < 0 ||
+	    ckr_ref(r, json_object_get(j, "d"), &s->d) < 0)
+		return NULL;
+	return s;
 }

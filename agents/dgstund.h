@@ -6,12 +6,15 @@
 #ifndef NATBED_AGENTS_DGSTUND_H
 #define NATBED_AGENTS_DGSTUND_H
 
+#include <jansson.h>
 #include <stdint.h>
 
 #include "dgram.h"
 #include "stund.h"
 
 struct dgstund;
+struct ckw;
+struct ckr;
 
 /* A server on d at primary:port (network order), and with alternate not
  * 0 also on alternate and port + 1 (RFC 5780 §4.1). d must outlive it.
@@ -24,5 +27,14 @@ void dgstund_free(struct dgstund *s);
 
 /* What it counted (stund.h). */
 void dgstund_counters(const struct dgstund *s, struct stund_counters *c);
+
+/* natbed sim checkpoints (natbed/ckpt.h): s whole (its sockets by id,
+ * its counters). */
+json_t *dgstund_ckpt_save(const struct dgstund *s, struct ckw *w);
+/* A dgstund built from j, no socket opened: its dgram is filled at
+ * ckr_finish(). NULL on error (said in r). */
+struct dgstund *dgstund_ckpt_load(const json_t *j, struct ckr *r);
+/* Its socket callback. */
+extern const struct ckfns dgstund_ckfns;
 
 #endif

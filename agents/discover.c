@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ckget.h"
 #include "natbed/rng.h"
 #include "natbed/stun.h"
 
@@ -670,3 +671,202 @@ const char *disc_err_str(enum disc_err e)
 	}
 	return "unknown error";
 }
+
+/* --- natbed sim checkpoints ---------------------------------------------------- */
+
+static json_t *ni_save(const struct natinfo *ni)
+{
+	return json_pack("{s:i,s:i,s:i,s:i,s:i,s:i}", "map", (int)ni->map, "filter",
+			 (int)ni->filter, "ports", (int)ni->ports, "stride", ni->stride, "hairpin",
+			 ni->hairpin, "pcp", ni->pcp);
+}
+
+static void ni_load(struct ckget *g, struct natinfo *ni)
+{
+	ni->map = (enum ni_map)ckget_int(g, "map", NI_MAP_UNKNOWN, NI_MAP_APDM);
+	ni->filter = (enum ni_filter)ckget_int(g, "filter", NI_FILTER_UNKNOWN, NI_FILTER_APDF);
+	ni->ports = (enum ni_ports)ckget_int(g, "ports", NI_PORTS_UNKNOWN, NI_PORTS_RANDOM);
+	ni->stride = (int)ckget_int(g, "stride", INT32_MIN, INT32_MAX);
+	ni->hairpin = (int)ckget_int(g, "hairpin", -1, 1);
+	ni->pcp = (int)ckget_int(g, "pcp", INT32_MIN, INT32_MAX);
+}
+
+static json_t *result_save(const struct disc_result *r)
+{
+	json_t *probes = json_array();
+
+	for (size_t i = 0; probes && i < r->nprobes; i++)
+		if (json_array_append_new(
+			probes, json_pack("{s:o,s:o}", "local", ckget_put_ep(&r->probes[i].local),
+					  "mapped", ckget_put_ep(&r->probes[i].mapped))) < 0) {
+			json_decref(probes);
+			return NULL;
+		}
+	return json_pack("{s:o,s:i,s:o,s:o,s:o,s:o,s:o,s:o,s:I,s:I}", "ni", ni_save(&r->ni), "err",
+			 (int)r->err, "local", ckget_put_ep(&r->local), "mapped",
+			 ckget_put_ep(&r->mapped), "other", ckget_put_ep(&r->other), "mapped2",
+			 ckget_put_ep(&r->mapped2), "mapped3", ckget_put_ep(&r->mapped3), "probes",
+			 probes, "started", (json_int_t)r->started, "finished",
+			 (json_int_t)r->finished);
+}
+
+/* The results; at most max port probes. */
+static void result_load(struct ckget *g, struct disc_result *r, size_t max)
+{
+	struct ckget n = {g->r, "disc.r.ni", ckget_get(g, "ni"), false};
+	const json_t *probes = ckget_get(g, "probes");
+
+	ni_load(&n, &r->ni);
+	g->bad |= n.bad;
+	r->err = (enum disc_err)ckget_int(g, "err", DISC_OK, DISC_ERR_LOST);
+	ckget_ep(g, "local", &r->local);
+	ckget_ep(g, "mapped", &r->mapped);
+	ckget_ep(g, "other", &r->other);
+	ckget_ep(g, "mapped2", &r->mapped2);
+	ckget_ep(g, "mapped3", &r->mapped3);
+	r->started = ckget_time(g, "started");
+	r->finished = ckget_time(g, "finished");
+	if (probes && (!json_is_array(probes) || json_array_size(probes) > max)) {
+		ckget_fail(g, "probes", "more probes than the configuration makes");
+		return;
+	}
+	r->nprobes = json_array_size(probes);
+	for (size_t i = 0; i < r->nprobes; i++) {
+		struct ckget p = {g->r, "disc.r.probes", json_array_get(probes, i), false};
+
+		ckget_ep(&p, "local", &r->probes[i].local);
+		ckget_ep(&p, "mapped", &r->probes[i].mapped);
+		g->bad |= p.bad;
+	}
+}
+
+static json_t *tx_save(const struct disc_tx *t, struct ckw *w)
+{
+	/* t->d is the discovery that holds t: written by position */
+	return json_pack("{s:o,s:i,s:b,s:o,s:i,s:i,s:o,s:o,s:I,s:I,s:o}", "id", ckw_obj(w, t),
+			 "kind", (int)t->kind, "active", t->active, "txid",
+			 ckw_bytes(w, t->txid, sizeof(t->txid)), "sock", t->sock, "to_sock",
+			 t->to_sock, "to", ckget_put_ep(&t->to), "req",
+			 ckw_bytes(w, t->req, t->len), "rto", (json_int_t)t->rto, "deadline",
+			 (json_int_t)t->deadline, "timer", ckw_timer(w, t->timer));
+}
+
+static void tx_load(struct disc *d, struct disc_tx *t, const json_t *j, struct ckr *r, bool *bad)
+{
+	struct ckget g = {r, "disc.tx", j, false};
+	const json_t *req;
+
+	t->d = d;
+	t->kind = (enum disc_tx_kind)ckget_int(&g, "kind", 0, TX_COUNT - 1);
+	t->active = ckget_bool(&g, "active");
+	ckget_bytes(&g, "txid", t->txid, sizeof(t->txid));
+	t->sock = (int)ckget_int(&g, "sock", -1, INT32_MAX);
+	t->to_sock = (int)ckget_int(&g, "to_sock", -1, INT32_MAX);
+	ckget_ep(&g, "to", &t->to);
+	req = ckget_get(&g, "req");
+	if (req && (!json_is_string(req) || json_string_length(req) > 2 * sizeof(t->req)))
+		ckget_fail(&g, "req", "not a request in hex");
+	else if (req)
+		t->len = json_string_length(req) / 2;
+	ckget_bytes(&g, "req", t->req, t->len);
+	t->rto = ckget_time(&g, "rto");
+	if (t->active && t->rto <= 0) /* doubled on each send: 0 would spin */
+		ckget_fail(&g, "rto", "0 in an active transaction");
+	t->deadline = ckget_time(&g, "deadline");
+	ckget_obj(&g, "id", t);
+	ckget_timer(&g, "timer", &t->timer);
+	*bad |= g.bad;
+}
+
+json_t *disc_ckpt_save(const struct disc *d, struct ckw *w)
+{
+	json_t *cfg, *tx = json_array(), *psock = json_array(), *j;
+
+	for (size_t i = 0; tx && i < TX_COUNT; i++)
+		if (json_array_append_new(tx, tx_save(&d->tx[i], w)) < 0) {
+			json_decref(tx);
+			tx = NULL;
+		}
+	for (size_t i = 0; psock && i < DISC_PORT_PROBES_MAX; i++)
+		if (json_array_append_new(psock, json_integer(d->psock[i])) < 0) {
+			json_decref(psock);
+			psock = NULL;
+		}
+	cfg = json_pack("{s:o,s:i,s:o,s:o,s:I,s:I,s:o,s:o}", "server", ckget_put_ep(&d->cfg.server),
+			"sock", d->cfg.sock, "bind", ckget_put_ep(&d->cfg.bind), "local",
+			ckget_put_ep(&d->cfg.local), "port_probes", (json_int_t)d->cfg.port_probes,
+			"test_timeout_ns", (json_int_t)d->cfg.test_timeout_ns, "done",
+			ckw_fn(w, (ckfn_ptr)d->cfg.done), "done_arg", ckw_ref(w, d->cfg.done_arg));
+	j = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:i,s:b,s:i,s:i,s:o,s:I,s:I,s:o,s:b,s:b,s:b,s:o}",
+		      "id", ckw_obj(w, d), "dg", ckw_ref(w, d->dg), "cfg", cfg, "r",
+		      result_save(&d->r), "tx", tx, "txn", jsonck_u64(d->txn, true), "sock",
+		      d->sock, "own_sock", d->own_sock, "fsock", d->fsock, "hsock", d->hsock,
+		      "psock", psock, "probe", (json_int_t)d->probe, "probe_lost",
+		      (json_int_t)d->probe_lost, "hmapped", ckget_put_ep(&d->hmapped),
+		      "serial_done", d->serial_done, "filter_done", d->filter_done, "finished",
+		      d->finished, "finish_ev", ckw_timer(w, d->finish_ev));
+	if (!j)
+		ckw_fail(w, "disc: cannot write it");
+	return j;
+}
+
+struct disc *disc_ckpt_load(const json_t *j, struct ckr *r)
+{
+	struct ckget g = {r, "disc", j, false}, c = {r, "disc.cfg", NULL, false},
+		     res = {r, "disc.r", NULL, false};
+	struct disc *d = calloc(1, sizeof(*d));
+	const json_t *tx, *psock;
+
+	if (!d) {
+		ckr_fail(r, "disc: out of memory");
+		return NULL;
+	}
+	c.o = ckget_get(&g, "cfg");
+	ckget_ep(&c, "server", &d->cfg.server);
+	d->cfg.sock = (int)ckget_int(&c, "sock", -1, INT32_MAX);
+	ckget_ep(&c, "bind", &d->cfg.bind);
+	ckget_ep(&c, "local", &d->cfg.local);
+	d->cfg.port_probes = (size_t)ckget_int(&c, "port_probes", 1, DISC_PORT_PROBES_MAX);
+	d->cfg.test_timeout_ns = ckget_dur(&c, "test_timeout_ns");
+	d->cfg.done = (void (*)(void *, const struct disc_result *))ckget_fn(&c, "done");
+	ckget_ref(&c, "done_arg", &d->cfg.done_arg);
+	res.o = ckget_get(&g, "r");
+	result_load(&res, &d->r, d->cfg.port_probes);
+	tx = ckget_get(&g, "tx");
+	if (tx && (!json_is_array(tx) || json_array_size(tx) != TX_COUNT))
+		ckget_fail(&g, "tx", "not one transaction a kind");
+	for (size_t i = 0; !g.bad && i < TX_COUNT; i++)
+		tx_load(d, &d->tx[i], json_array_get(tx, i), r, &g.bad);
+	d->txn = ckget_u64(&g, "txn");
+	d->sock = (int)ckget_int(&g, "sock", -1, INT32_MAX);
+	d->own_sock = ckget_bool(&g, "own_sock");
+	d->fsock = (int)ckget_int(&g, "fsock", -1, INT32_MAX);
+	d->hsock = (int)ckget_int(&g, "hsock", -1, INT32_MAX);
+	psock = ckget_get(&g, "psock");
+	if (psock && (!json_is_array(psock) || json_array_size(psock) != DISC_PORT_PROBES_MAX))
+		ckget_fail(&g, "psock", "not one socket a port probe");
+	for (size_t i = 0; !g.bad && i < DISC_PORT_PROBES_MAX; i++) {
+		json_int_t s;
+
+		if (jsonck_int(json_array_get(psock, i), -1, INT32_MAX, &s) < 0)
+			ckget_fail(&g, "psock", "not a socket");
+		d->psock[i] = (int)s;
+	}
+	d->probe = (size_t)ckget_int(&g, "probe", 0, (json_int_t)d->cfg.port_probes);
+	d->probe_lost = (size_t)ckget_int(&g, "probe_lost", 0, (json_int_t)d->cfg.port_probes);
+	ckget_ep(&g, "hmapped", &d->hmapped);
+	d->serial_done = ckget_bool(&g, "serial_done");
+	d->filter_done = ckget_bool(&g, "filter_done");
+	d->finished = ckget_bool(&g, "finished");
+	ckget_obj(&g, "id", d);
+	ckget_ref(&g, "dg", &d->dg);
+	ckget_timer(&g, "finish_ev", &d->finish_ev);
+	if (g.bad || c.bad || res.bad) {
+		free(d); /* nothing opened or scheduled; ckr_finish() fills no field of it now */
+		return NULL;
+	}
+	return d;
+}
+
+static const struct ckfn disc_fns[] = {CKFN(tx_timer), CKFN(finish_ev), CKFN(disc_recv)};
+const struct ckfns disc_ckfns = CKFNS(disc, disc_fns);

@@ -38,6 +38,7 @@
 #ifndef NATBED_AGENTS_DISCOVER_H
 #define NATBED_AGENTS_DISCOVER_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -116,6 +117,21 @@ const struct disc_result *disc_result(const struct disc *d);
 
 /* Cancels its timers and closes the sockets it opened. NULL is safe. */
 void disc_free(struct disc *d);
+
+struct ckw;
+struct ckr;
+
+/* natbed sim checkpoints (natbed/ckpt.h): d whole, its results so far and
+ * its transactions inline (each declared as an object: its timer's
+ * argument). A new reference, NULL on error (said in w). */
+json_t *disc_ckpt_save(const struct disc *d, struct ckw *w);
+/* A discovery built from j, nothing opened, sent or scheduled (its
+ * socket ids are the ones the network restores): its pointers,
+ * functions and timers are filled at ckr_finish(). NULL on error (said
+ * in r). */
+struct disc *disc_ckpt_load(const json_t *j, struct ckr *r);
+/* The functions a discovery gives the scheduler and its sockets. */
+extern const struct ckfns disc_ckfns;
 
 /* The longest a discovery with cfg takes: the tests that run one after the
  * other, each at most its timeout (I, the filtering socket's Binding, II,

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ckget.h"
 #include "natbed/rng.h"
 #include "natbed/strcopy.h"
 
@@ -205,3 +206,95 @@ void gatec_free(struct gatec *c)
 	dg_close(c->d, c->sock);
 	free(c);
 }
+
+json_t *gatec_ckpt_save(const struct gatec *c, struct ckw *w)
+{
+	const struct gatec_report *p = &c->rep;
+	json_t *cfg, *rep, *j;
+
+	cfg = json_pack("{s:o,s:s,s:s,s:s,s:o,s:I,s:I,s:I}", "gate", ckget_put_ep(&c->cfg.gate),
+			"user", c->cfg.user, "key", c->cfg.key, "resource", c->cfg.resource,
+			"nonce", jsonck_u64(c->cfg.nonce, true), "rto_ns",
+			(json_int_t)c->cfg.rto_ns, "rto_max_ns", (json_int_t)c->cfg.rto_max_ns,
+			"timeout_ns", (json_int_t)c->cfg.timeout_ns);
+	rep = json_pack("{s:i,s:f,s:i,s:i,s:s,s:b,s:i,s:i,s:f,s:f,s:I}", "result", (int)p->result,
+			"auth_ms", p->auth_ms, "sent", p->sent, "code", p->code, "reason",
+			p->reason, "has_trust", p->has_trust, "level", (int)p->level, "level_now",
+			(int)p->level_now, "gate_delay_ms", p->gate_delay_ms, "risk", p->risk,
+			"ttl_ns", (json_int_t)p->ttl_ns);
+	j = json_pack("{s:o,s:o,s:o,s:o,s:o,s:i,s:o,s:o,s:I,s:I,s:o,s:o,s:o,s:i,s:i,s:b,s:o}", "id",
+		      ckw_obj(w, c), "d", ckw_ref(w, c->d), "cfg", cfg, "done",
+		      ckw_fn(w, (ckfn_ptr)c->ops.done), "arg", ckw_ref(w, c->arg), "sock", c->sock,
+		      "txid", ckw_bytes(w, c->txid, sizeof(c->txid)), "req",
+		      ckw_bytes(w, c->req, c->req_len), "first", (json_int_t)c->first, "rto",
+		      (json_int_t)c->rto, "rtx_timer", ckw_timer(w, c->rtx_timer), "end_timer",
+		      ckw_timer(w, c->end_timer), "done_timer", ckw_timer(w, c->done_timer),
+		      "sent_this", c->sent_this, "restarts", c->restarts, "finished", c->finished,
+		      "rep", rep);
+	if (!j)
+		ckw_fail(w, "gatec: cannot write it");
+	return j;
+}
+
+struct gatec *gatec_ckpt_load(const json_t *j, struct ckr *r)
+{
+	struct ckget g = {r, "gatec", j, false}, f = {r, "gatec.cfg", NULL, false},
+		     p = {r, "gatec.rep", NULL, false};
+	struct gatec *c = calloc(1, sizeof(*c));
+	const json_t *req;
+
+	if (!c) {
+		ckr_fail(r, "gatec: out of memory");
+		return NULL;
+	}
+	f.o = ckget_get(&g, "cfg");
+	ckget_ep(&f, "gate", &c->cfg.gate);
+	ckget_str(&f, "user", c->cfg.user, sizeof(c->cfg.user));
+	ckget_str(&f, "key", c->cfg.key, sizeof(c->cfg.key));
+	ckget_str(&f, "resource", c->cfg.resource, sizeof(c->cfg.resource));
+	c->cfg.nonce = ckget_u64(&f, "nonce");
+	c->cfg.rto_ns = ckget_dur(&f, "rto_ns");
+	c->cfg.rto_max_ns = ckget_dur(&f, "rto_max_ns");
+	c->cfg.timeout_ns = ckget_dur(&f, "timeout_ns");
+	c->sock = (int)ckget_int(&g, "sock", -1, INT32_MAX);
+	ckget_bytes(&g, "txid", c->txid, sizeof(c->txid));
+	req = ckget_get(&g, "req");
+	if (req && (!json_is_string(req) || json_string_length(req) > 2 * sizeof(c->req)))
+		ckget_fail(&g, "req", "not a request in hex");
+	else if (req)
+		c->req_len = json_string_length(req) / 2;
+	ckget_bytes(&g, "req", c->req, c->req_len);
+	c->first = ckget_time(&g, "first");
+	c->rto = ckget_dur(&g, "rto");
+	c->sent_this = (int)ckget_int(&g, "sent_this", 0, INT32_MAX);
+	c->restarts = (int)ckget_int(&g, "restarts", 0, GATEC_RESTARTS);
+	c->finished = ckget_bool(&g, "finished");
+	p.o = ckget_get(&g, "rep");
+	c->rep.result = (enum gatec_result)ckget_int(&p, "result", 0, GATEC_RESULT_COUNT - 1);
+	c->rep.auth_ms = ckget_real(&p, "auth_ms");
+	c->rep.sent = (int)ckget_int(&p, "sent", 0, INT32_MAX);
+	c->rep.code = (int)ckget_int(&p, "code", 0, 999);
+	ckget_str(&p, "reason", c->rep.reason, sizeof(c->rep.reason));
+	c->rep.has_trust = ckget_bool(&p, "has_trust");
+	c->rep.level = (enum topo_trust)ckget_int(&p, "level", 0, TOPO_TRUST_COUNT - 1);
+	c->rep.level_now = (enum topo_trust)ckget_int(&p, "level_now", 0, TOPO_TRUST_COUNT - 1);
+	c->rep.gate_delay_ms = ckget_real(&p, "gate_delay_ms");
+	c->rep.risk = ckget_real(&p, "risk");
+	c->rep.ttl_ns = ckget_time(&p, "ttl_ns");
+	ckget_obj(&g, "id", c);
+	ckget_ref(&g, "d", &c->d);
+	ckget_ref(&g, "arg", &c->arg);
+	c->ops.done = (void (*)(void *, const struct gatec_report *))ckget_fn(&g, "done");
+	ckget_timer(&g, "rtx_timer", &c->rtx_timer);
+	ckget_timer(&g, "end_timer", &c->end_timer);
+	ckget_timer(&g, "done_timer", &c->done_timer);
+	if (g.bad || f.bad || p.bad) {
+		free(c); /* nothing opened or scheduled; ckr_finish() fills no field of it now */
+		return NULL;
+	}
+	return c;
+}
+
+static const struct ckfn gatec_fns[] = {CKFN(gatec_done_fire), CKFN(gatec_rtx), CKFN(gatec_timeout),
+					CKFN(gatec_recv)};
+const struct ckfns gatec_ckfns = CKFNS(gatec, gatec_fns);

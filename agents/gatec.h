@@ -17,6 +17,7 @@
 #ifndef NATBED_AGENTS_GATEC_H
 #define NATBED_AGENTS_GATEC_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -77,5 +78,18 @@ struct gatec *gatec_new(const struct dgram *d, const struct gatec_cfg *cfg,
 
 /* Cancels the timers, closes the socket. NULL is safe. */
 void gatec_free(struct gatec *c);
+
+struct ckw;
+struct ckr;
+
+/* natbed sim checkpoints (natbed/ckpt.h): c whole, its request and its
+ * report so far. A new reference, NULL on error (said in w). */
+json_t *gatec_ckpt_save(const struct gatec *c, struct ckw *w);
+/* A gatec built from j, nothing opened, sent or scheduled (its socket id
+ * is the one the network restores): its pointers, function and timers
+ * are filled at ckr_finish(). NULL on error (said in r). */
+struct gatec *gatec_ckpt_load(const json_t *j, struct ckr *r);
+/* The functions a gatec gives the scheduler and its socket. */
+extern const struct ckfns gatec_ckfns;
 
 #endif

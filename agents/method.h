@@ -17,6 +17,7 @@
 #ifndef NATBED_AGENTS_METHOD_H
 #define NATBED_AGENTS_METHOD_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -24,6 +25,8 @@
 #include "dgram.h"
 #include "natinfo.h"
 
+struct ckr;
+struct ckw;
 struct trav_cand;
 struct turnsock;
 
@@ -145,6 +148,22 @@ void trav_done(struct trav_try *t, bool success, const char *reason);
  * try's. */
 bool trav_input(struct trav_try *t, const struct dg_ep *from, const uint8_t *buf, size_t len,
 		natbed_time_t now);
+
+/* natbed sim checkpoints (natbed/ckpt.h): t whole, its method's state
+ * (t->priv, the check engine's: method_checks.h) inline. t is declared
+ * here (ckw_obj(w, t)): what points at it (its engine, portmap's PCP
+ * client) refers to it, and its owner does not declare it again. t->m is
+ * written by name (trav_try_ckfns); t->done, t->other and t->done_arg are
+ * the owner's, in its tables; t->reason is the text of a known literal or
+ * a reference to the buffer it points into (the agent try's reason, the
+ * turnsock's error: their owners declare those). */
+json_t *trav_try_ckpt_save(const struct trav_try *t, struct ckw *w);
+/* t (embedded: not allocated here) from j: nothing run, opened or
+ * scheduled; its pointers, functions and the engine's timers are filled
+ * at ckr_finish(). 0, or -1 (said in r). */
+int trav_try_ckpt_fill(struct trav_try *t, const json_t *j, struct ckr *r);
+/* The methods of the table (static objects t->m points at). */
+extern const struct ckfns trav_try_ckfns;
 
 /* The method table (methods.c), in the order of docs/methods.md. */
 size_t method_count(void);

@@ -29,7 +29,10 @@
 #include <errno.h>
 
 #include "method_checks.h"
+#include "natbed/ckpt.h"
+#include "natbed/jsonck.h"
 #include "natbed/rng.h"
+#include "trav_ckpt.h"
 
 #define BIRTHDAY_SOCKETS   256
 #define BIRTHDAY_OPEN_GAP  (1 * NATBED_NS_PER_MS)
@@ -107,11 +110,12 @@ static const char *birthday_expire(struct trav_try *t)
 	return NULL;
 }
 
+static const struct mc_hooks birthday_hooks = {.expire = birthday_expire};
+
 static int birthday_start(struct trav_try *t)
 {
-	static const struct mc_hooks hooks = {.expire = birthday_expire};
 	natbed_time_t now = dg_now(t->dg);
-	int r = mc_begin(t, &hooks, sizeof(struct birthday));
+	int r = mc_begin(t, &birthday_hooks, sizeof(struct birthday));
 	struct birthday *b;
 
 	if (r < 0)
@@ -132,6 +136,50 @@ static int birthday_start(struct trav_try *t)
 		mc_stop(t);
 	return r;
 }
+
+/* --- checkpoints --------------------------------------------------------- */
+
+static json_t *birthday_save(const struct trav_try *t, const void *user, struct ckw *w)
+{
+	const struct birthday *b = user;
+	json_t *rng = json_array();
+
+	(void)t;
+	for (size_t i = 0; i < 4; i++)
+		json_array_append_new(rng, jsonck_u64(b->rng.s[i], true));
+	return json_pack("{s:i,s:i,s:i,s:o,s:o}", "role", (int)b->role, "opened", (int)b->opened,
+			 "probed", (int)b->probed, "rng", rng, "tried",
+			 ckw_bytes(w, b->tried, sizeof(b->tried)));
+}
+
+static int birthday_fill(void *user, const json_t *j, struct ckr *r)
+{
+	struct ckget g = {r, "birthday", j, false};
+	const json_t *rng = ckget_get(&g, "rng");
+	struct birthday *b = user;
+
+	b->role = (enum birthday_role)ckget_int(&g, "role", BIRTHDAY_HARD, BIRTHDAY_EASY);
+	b->opened = (unsigned)ckget_int(&g, "opened", 0, BIRTHDAY_SOCKETS);
+	b->probed = (unsigned)ckget_int(&g, "probed", 0, BIRTHDAY_PROBES);
+	ckget_bytes(&g, "tried", b->tried, sizeof(b->tried));
+	if (rng && (!json_is_array(rng) || json_array_size(rng) != 4))
+		ckget_fail(&g, "rng", "not a generator's state");
+	for (size_t i = 0; rng && !g.bad && i < 4; i++)
+		if (jsonck_u64_read(json_array_get(rng, i), true, &b->rng.s[i]) < 0)
+			ckget_fail(&g, "rng", "not a generator's state");
+	return g.bad ? -1 : 0;
+}
+
+const struct mc_ckpt_user birthday_ckpt_user = {
+    .hooks = &birthday_hooks,
+    .size = sizeof(struct birthday),
+    .save = birthday_save,
+    .fill = birthday_fill,
+};
+
+static const struct ckfn birthday_fns[] = {CKFN(birthday_open), CKFN(birthday_probe),
+					   CKFN(birthday_expire)};
+const struct ckfns birthday_ckfns = CKFNS(birthday, birthday_fns);
 
 const struct method method_birthday = {
     .spec =

@@ -6,8 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "natbed/ckpt.h"
+#include "natbed/jsonck.h"
 #include "natbed/rng.h"
 #include "peermsg.h"
+#include "trav_ckpt.h"
 
 #define MC_NEVER ((natbed_time_t)-1)
 
@@ -646,4 +649,248 @@ bool mc_class_dep(enum ni_class c)
 {
 	return c == NI_CLASS_ADDR_DEPENDENT || c == NI_CLASS_SYM_SEQUENTIAL ||
 	       c == NI_CLASS_SYM_RANDOM;
+}
+
+/* --- checkpoints --------------------------------------------------------- */
+
+static const struct ckfn mc_fns[] = {CKFN(mc_tick_cb), CKFN(mc_timer_cb), CKFN(mc_deadline_cb),
+				     CKFN(mc_rx), CKFN(mc_fail_cb)};
+const struct ckfns mc_ckfns = CKFNS(mc, mc_fns);
+
+/* The methods on the engine and what each keeps beyond it (NULL: none). */
+static const struct {
+	const struct method *m;
+	const struct mc_ckpt_user *u;
+} mc_kinds[] = {
+    {&method_direct, NULL},
+    {&method_punch, NULL},
+    {&method_predict, &predict_ckpt_user},
+    {&method_birthday, &birthday_ckpt_user},
+    {&method_portmap, &portmap_ckpt_user},
+    {&method_relay, NULL},
+};
+
+/* m's entry (its user, NULL when none, in *u); false for a method not on
+ * the engine. */
+static bool mc_kind(const struct method *m, const struct mc_ckpt_user **u)
+{
+	for (size_t i = 0; i < sizeof(mc_kinds) / sizeof(mc_kinds[0]); i++)
+		if (mc_kinds[i].m == m) {
+			*u = mc_kinds[i].u;
+			return true;
+		}
+	return false;
+}
+
+bool mc_ckpt_method(const struct method *m)
+{
+	const struct mc_ckpt_user *u;
+
+	return mc_kind(m, &u);
+}
+
+static bool mc_hooks_eq(const struct mc_hooks *a, const struct mc_hooks *b)
+{
+	static const struct mc_hooks none;
+
+	if (!b)
+		b = &none;
+	return a->stun_answer == b->stun_answer && a->expire == b->expire;
+}
+
+static json_t *mc_sock_save(const struct mc_sock *so, struct ckw *w)
+{
+	json_t *j = json_object();
+
+	tck_set(j, "id", ckw_obj(w, so));
+	tck_set(j, "sock", json_integer(so->id));
+	tck_set(j, "owned", json_boolean(so->owned));
+	tck_set(j, "local", ckget_put_ep(&so->local));
+	if (so->has_probe)
+		tck_set(j, "probe",
+			json_pack("{s:o,s:o}", "txid", ckw_bytes(w, so->probe_txid, STUN_TXID_LEN),
+				  "addr", jsonck_ipv4(so->probe_addr)));
+	else
+		tck_set(j, "probe", json_null());
+	tck_set(j, "stun", so->has_stun ? ckw_bytes(w, so->stun_txid, STUN_TXID_LEN) : json_null());
+	return j;
+}
+
+static void mc_sock_get(struct mc *c, struct mc_sock *so, struct ckget *g)
+{
+	struct ckget sub = {g->r, "mc.socks[]", NULL, false};
+
+	so->c = c;
+	ckget_obj(g, "id", so);
+	so->id = (int)ckget_int(g, "sock", 0, INT32_MAX);
+	so->owned = ckget_bool(g, "owned");
+	ckget_ep(g, "local", &so->local);
+	sub.o = ckget_get(g, "probe");
+	if (sub.o && !json_is_null(sub.o)) {
+		so->has_probe = true;
+		ckget_bytes(&sub, "txid", so->probe_txid, STUN_TXID_LEN);
+		if (jsonck_ipv4_read(ckget_get(&sub, "addr"), &so->probe_addr) < 0)
+			ckget_fail(&sub, "addr", "not an address");
+	}
+	g->bad |= sub.bad;
+	if (!json_is_null(ckget_get(g, "stun"))) {
+		so->has_stun = true;
+		ckget_bytes(g, "stun", so->stun_txid, STUN_TXID_LEN);
+	}
+}
+
+static json_t *mc_pair_save(const struct mc_pair *p, struct ckw *w)
+{
+	json_t *j = json_object();
+
+	tck_set(j, "si", json_integer(p->si));
+	tck_set(j, "to", ckget_put_ep(&p->to));
+	tck_set(j, "txid", ckw_bytes(w, p->txid, STUN_TXID_LEN));
+	tck_set(j, "flags", json_integer(p->flags));
+	tck_set(j, "nsent", json_integer(p->nsent));
+	tck_set(j, "base", json_integer(p->base));
+	tck_set(j, "next", json_integer(p->next));
+	tck_set(j, "last", json_integer(p->last));
+	tck_set(j, "pred", p->has_pred ? ckget_put_ep(&p->pred) : json_null());
+	return j;
+}
+
+static void mc_pair_get(const struct mc *c, struct mc_pair *p, struct ckget *g)
+{
+	const json_t *pred;
+
+	p->si = (int)ckget_int(g, "si", 0, (json_int_t)c->nsocks - 1);
+	ckget_ep(g, "to", &p->to);
+	ckget_bytes(g, "txid", p->txid, STUN_TXID_LEN);
+	p->flags = (unsigned)ckget_int(g, "flags", 0, MC_ONCE | MC_PRFLX);
+	p->nsent = (unsigned)ckget_int(g, "nsent", 0, UINT32_MAX);
+	p->base = ckget_time(g, "base");
+	p->next = ckget_int(g, "next", MC_NEVER, INT64_MAX);
+	p->last = ckget_int(g, "last", MC_NEVER, INT64_MAX);
+	pred = ckget_get(g, "pred");
+	if (pred && !json_is_null(pred)) {
+		p->has_pred = true;
+		ckget_ep(g, "pred", &p->pred);
+	}
+}
+
+json_t *mc_ckpt_save(const struct mc *c, struct ckw *w)
+{
+	const struct mc_ckpt_user *u = NULL;
+	json_t *j = json_object(), *a;
+	size_t i;
+
+	if (!mc_kind(c->t->m, &u)) {
+		ckw_fail(w, "mc: the try's method is not on the engine");
+		return j;
+	}
+	if (!mc_hooks_eq(&c->h, u ? u->hooks : NULL))
+		ckw_fail(w, "mc: hooks not the method's (%s)", c->t->m->spec.name);
+	tck_set(j, "id", ckw_obj(w, c));
+	tck_set(j, "t", ckw_ref(w, c->t));
+	tck_set(j, "method", ckw_ref(w, c->t->m));
+	a = json_array();
+	for (i = 0; i < c->nsocks; i++)
+		json_array_append_new(a, mc_sock_save(&c->socks[i], w));
+	tck_set(j, "socks", a);
+	a = json_array();
+	for (i = 0; i < c->npairs; i++)
+		json_array_append_new(a, mc_pair_save(&c->pairs[i], w));
+	tck_set(j, "pairs", a);
+	tck_set(j, "tick", ckw_timer(w, c->tick_id));
+	tck_set(j, "tick_at", json_integer(c->tick_at));
+	tck_set(j, "deadline", ckw_timer(w, c->deadline_id));
+	/* every timer, the free ones too: each is an argument the queue may
+	 * name, and a free one keeps its last fn */
+	a = json_array();
+	for (i = 0; i < MC_TIMERS_MAX; i++) {
+		const struct mc_timer *tm = &c->timers[i];
+
+		json_array_append_new(
+		    a, json_pack("{s:o,s:b,s:o,s:o}", "id", ckw_obj(w, tm), "taken", tm->c != NULL,
+				 "timer", ckw_timer(w, tm->id), "fn", ckw_fn(w, (ckfn_ptr)tm->fn)));
+	}
+	tck_set(j, "timers", a);
+	tck_set(j, "txn", jsonck_u64(c->txn, true));
+	tck_set(j, "refused", jsonck_u64(c->refused, true));
+	tck_set(j, "heard", json_boolean(c->heard));
+	tck_set(j, "fail_reason", tck_reason(w, c->t, c->fail_reason));
+	tck_set(j, "user", u && u->save ? u->save(c->t, c->user, w) : json_null());
+	return j;
+}
+
+struct mc *mc_ckpt_load(const json_t *j, struct ckr *r)
+{
+	struct ckget g = {r, "mc", j, false};
+	const json_t *mj = ckget_get(&g, "method"), *socks = ckget_get(&g, "socks");
+	const json_t *pairs = ckget_get(&g, "pairs"), *timers = ckget_get(&g, "timers");
+	const struct method *m = mj ? ckr_get(r, mj) : NULL;
+	const struct mc_ckpt_user *u = NULL;
+	struct mc *c;
+	size_t i;
+
+	if (g.bad)
+		return NULL;
+	if (!m || !mc_kind(m, &u)) {
+		ckget_fail(&g, "method", "not a method on the engine");
+		return NULL;
+	}
+	if (!json_is_array(socks) || json_array_size(socks) < 1 ||
+	    json_array_size(socks) > MC_SOCKS_MAX || !json_is_array(pairs) ||
+	    json_array_size(pairs) > MC_PAIRS_MAX || !json_is_array(timers) ||
+	    json_array_size(timers) != MC_TIMERS_MAX) {
+		ckget_fail(&g, "socks",
+			   "sockets, pairs or timers not an array of the engine's size");
+		return NULL;
+	}
+	if (!(c = calloc(1, sizeof(*c) + (u ? u->size : 0)))) {
+		ckget_fail(&g, "id", "out of memory");
+		return NULL;
+	}
+	if (u && u->hooks)
+		c->h = *u->hooks;
+	ckget_obj(&g, "id", c);
+	ckget_ref(&g, "t", &c->t);
+	c->nsocks = json_array_size(socks);
+	c->npairs = json_array_size(pairs);
+	for (i = 0; i < c->nsocks; i++) {
+		struct ckget sg = {r, "mc.socks[]", json_array_get(socks, i), false};
+
+		mc_sock_get(c, &c->socks[i], &sg);
+		g.bad |= sg.bad;
+	}
+	for (i = 0; i < c->npairs; i++) {
+		struct ckget pg = {r, "mc.pairs[]", json_array_get(pairs, i), false};
+
+		mc_pair_get(c, &c->pairs[i], &pg);
+		g.bad |= pg.bad;
+	}
+	ckget_timer(&g, "tick", &c->tick_id);
+	c->tick_at = ckget_time(&g, "tick_at");
+	ckget_timer(&g, "deadline", &c->deadline_id);
+	for (i = 0; i < MC_TIMERS_MAX; i++) {
+		struct ckget tg = {r, "mc.timers[]", json_array_get(timers, i), false};
+		struct mc_timer *tm = &c->timers[i];
+
+		ckget_obj(&tg, "id", tm);
+		tm->c = ckget_bool(&tg, "taken") ? c : NULL;
+		ckget_timer(&tg, "timer", &tm->id);
+		tm->fn = (void (*)(struct trav_try *))ckget_fn(&tg, "fn");
+		g.bad |= tg.bad;
+	}
+	c->txn = ckget_u64(&g, "txn");
+	c->refused = ckget_u64(&g, "refused");
+	c->heard = ckget_bool(&g, "heard");
+	tck_reason_get(&g, "fail_reason", &c->fail_reason);
+	if (!g.bad) {
+		const json_t *user = ckget_get(&g, "user");
+
+		if (user && (u && u->fill ? u->fill(c->user, user, r) < 0 : !json_is_null(user)))
+			ckget_fail(&g, "user", "not the method's state");
+	}
+	if (!g.bad)
+		return c;
+	/* nothing filled yet: ckr_finish() fills nothing after an error */
+	free(c);
+	return NULL;
 }

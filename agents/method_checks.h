@@ -30,6 +30,7 @@
 #ifndef NATBED_AGENTS_METHOD_CHECKS_H
 #define NATBED_AGENTS_METHOD_CHECKS_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -143,6 +144,44 @@ static inline bool mc_map_dep(const struct natinfo *ni)
 /* The same by class, for the priors. */
 bool mc_class_eim(enum ni_class c);
 bool mc_class_dep(enum ni_class c);
+
+/* --- natbed sim checkpoints (natbed/ckpt.h) ------------------------------ */
+
+struct ckw;
+struct ckr;
+
+/* The engine of a try whole: its sockets (the used prefix, each
+ * declared: a socket's receiver argument), pairs, timers (the method's,
+ * each declared: a timer's argument) and the method's state (its user
+ * area, by the method's mc_ckpt_user). Its hooks are not written: they
+ * follow from the method (t->m). Called by trav_try_ckpt_save. */
+json_t *mc_ckpt_save(const struct mc *c, struct ckw *w);
+/* Whether m runs on the engine (its t->priv is one). */
+bool mc_ckpt_method(const struct method *m);
+/* An engine from j, nothing run, opened or scheduled: its try, sockets'
+ * receivers and timers are filled at ckr_finish(). NULL on error (said
+ * in r). */
+struct mc *mc_ckpt_load(const json_t *j, struct ckr *r);
+/* The engine's callbacks (scheduler, sockets, its own timers). */
+extern const struct ckfns mc_ckfns;
+
+/* What a method on the engine keeps beyond it: the hooks its start()
+ * gives mc_begin() and its user area, written and read by its own
+ * functions (NULL for a method with no state). */
+struct mc_ckpt_user {
+	const struct mc_hooks *hooks; /* NULL: none */
+	size_t size;		      /* of the user area */
+	json_t *(*save)(const struct trav_try *t, const void *user, struct ckw *w);
+	int (*fill)(void *user, const json_t *j, struct ckr *r);
+};
+extern const struct mc_ckpt_user birthday_ckpt_user;
+extern const struct mc_ckpt_user predict_ckpt_user;
+extern const struct mc_ckpt_user portmap_ckpt_user;
+/* Each method's functions the engine or a child holds (its timers, its
+ * hooks, portmap's PCP client ops). */
+extern const struct ckfns birthday_ckfns;
+extern const struct ckfns predict_ckfns;
+extern const struct ckfns portmap_ckfns;
 
 /* The methods on this engine, in methods.c's table. */
 extern const struct method method_direct;

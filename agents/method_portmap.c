@@ -35,8 +35,10 @@
 #include <string.h>
 
 #include "method_checks.h"
+#include "natbed/ckpt.h"
 #include "natbed/rng.h"
 #include "pcpc.h"
+#include "trav_ckpt.h"
 
 #define PORTMAP_LIFETIME_S 120	/* the try's budget and the agent's path linger */
 #define PORTMAP_PORT_LO	   1024 /* RFC 4787 REQ-3a: past the well-known ports */
@@ -165,6 +167,46 @@ static void portmap_stop(struct trav_try *t)
 	}
 	mc_stop(t);
 }
+
+/* --- checkpoints --------------------------------------------------------- */
+
+/* The PCP client inline (its ops are portmap_pcpc_ops, its arg the try:
+ * it writes both as references). */
+static json_t *portmap_save(const struct trav_try *t, const void *user, struct ckw *w)
+{
+	const struct portmap *p = user;
+	json_t *pc = json_null();
+
+	(void)t;
+	if (p->pc)
+		pc = pcpc_ckpt_save(p->pc, w);
+	return json_pack("{s:i,s:o}", "si", p->si, "pc", pc ? pc : json_null());
+}
+
+static int portmap_fill(void *user, const json_t *j, struct ckr *r)
+{
+	struct ckget g = {r, "portmap", j, false};
+	const json_t *pc = ckget_get(&g, "pc");
+	struct portmap *p = user;
+
+	p->si = (int)ckget_int(&g, "si", -4095, MC_SOCKS_MAX - 1);
+	if (g.bad)
+		return -1;
+	if (json_is_null(pc))
+		return 0;
+	return (p->pc = pcpc_ckpt_load(pc, r)) ? 0 : -1;
+}
+
+const struct mc_ckpt_user portmap_ckpt_user = {
+    .hooks = NULL,
+    .size = sizeof(struct portmap),
+    .save = portmap_save,
+    .fill = portmap_fill,
+};
+
+static const struct ckfn portmap_fns[] = {CKFN(portmap_granted), CKFN(portmap_failed)};
+static const struct ckvar portmap_vars[] = {CKVAR(portmap_pcpc_ops)};
+const struct ckfns portmap_ckfns = CKFNS_VARS(portmap, portmap_fns, portmap_vars);
 
 const struct method method_portmap = {
     .spec =

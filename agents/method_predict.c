@@ -39,7 +39,10 @@
 #include <errno.h>
 
 #include "method_checks.h"
+#include "natbed/ckpt.h"
+#include "natbed/jsonck.h"
 #include "natbed/log.h"
+#include "trav_ckpt.h"
 
 #define PREDICT_PROBES	   3  /* Binding requests that measure the stride */
 #define PREDICT_TARGET	   32 /* the agreed index after the anchor */
@@ -294,12 +297,13 @@ static int predict_measure(struct trav_try *t, natbed_time_t now)
 	return r < 0 ? r : mc_at(t, now + PREDICT_RETRY, predict_retry);
 }
 
+static const struct mc_hooks predict_hooks = {.stun_answer = predict_stun_answer,
+					      .expire = predict_expire};
+
 static int predict_start(struct trav_try *t)
 {
-	static const struct mc_hooks hooks = {.stun_answer = predict_stun_answer,
-					      .expire = predict_expire};
 	natbed_time_t now = dg_now(t->dg);
-	int r = mc_begin(t, &hooks, sizeof(struct predict));
+	int r = mc_begin(t, &predict_hooks, sizeof(struct predict));
 
 	if (r < 0)
 		return r;
@@ -316,6 +320,69 @@ static int predict_start(struct trav_try *t)
 		mc_stop(t);
 	return r;
 }
+
+/* --- checkpoints --------------------------------------------------------- */
+
+static json_t *predict_save(const struct trav_try *t, const void *user, struct ckw *w)
+{
+	const struct predict *p = user;
+	json_t *probe = json_array(), *port = json_array();
+
+	(void)t;
+	(void)w;
+	for (size_t i = 0; i < PREDICT_PROBES; i++) {
+		json_array_append_new(probe, json_integer(p->probe[i]));
+		json_array_append_new(port, json_integer(p->port[i]));
+	}
+	return json_pack("{s:i,s:o,s:o,s:i,s:i,s:i}", "role", (int)p->role, "probe", probe, "port",
+			 port, "answers", (int)p->answers, "retries", (int)p->retries, "rounds",
+			 (int)p->rounds);
+}
+
+static int predict_fill(void *user, const json_t *j, struct ckr *r)
+{
+	struct ckget g = {r, "predict", j, false};
+	const json_t *probe = ckget_get(&g, "probe"), *port = ckget_get(&g, "port");
+	struct predict *p = user;
+	json_int_t v;
+
+	p->role = (enum predict_role)ckget_int(&g, "role", PREDICT_SWEEP, PREDICT_PUNCH);
+	p->answers = (unsigned)ckget_int(&g, "answers", 0, PREDICT_PROBES);
+	p->retries = (unsigned)ckget_int(&g, "retries", 0, PREDICT_RETRIES + 1);
+	p->rounds = (unsigned)ckget_int(&g, "rounds", 0, PREDICT_ROUNDS);
+	if (g.bad)
+		return -1;
+	if (!json_is_array(probe) || json_array_size(probe) != PREDICT_PROBES ||
+	    !json_is_array(port) || json_array_size(port) != PREDICT_PROBES) {
+		ckget_fail(&g, "probe", "probe and port not one each per probe");
+		return -1;
+	}
+	for (size_t i = 0; i < PREDICT_PROBES; i++) {
+		/* a socket index, or the error mc_open gave */
+		if (jsonck_int(json_array_get(probe, i), -4095, MC_SOCKS_MAX - 1, &v) < 0) {
+			ckget_fail(&g, "probe", "not a socket index");
+			return -1;
+		}
+		p->probe[i] = (int)v;
+		if (jsonck_int(json_array_get(port, i), 0, 65535, &v) < 0) {
+			ckget_fail(&g, "port", "not a port");
+			return -1;
+		}
+		p->port[i] = (uint16_t)v;
+	}
+	return 0;
+}
+
+const struct mc_ckpt_user predict_ckpt_user = {
+    .hooks = &predict_hooks,
+    .size = sizeof(struct predict),
+    .save = predict_save,
+    .fill = predict_fill,
+};
+
+static const struct ckfn predict_fns[] = {CKFN(predict_retry), CKFN(predict_stun_answer),
+					  CKFN(predict_expire)};
+const struct ckfns predict_ckfns = CKFNS(predict, predict_fns);
 
 const struct method method_predict = {
     .spec =

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ckget.h"
 #include "natbed/rng.h"
 
 #define PCPC_PCP_LEN	60 /* RFC 6887 §7.1 header + §11.1 MAP data */
@@ -340,3 +341,79 @@ void pcpc_free(struct pcpc *c)
 		dg_send(c->dg, c->sock, &c->cfg.gateway, b, pcpc_build(c, 0, b));
 	pcpc_release(c);
 }
+
+json_t *pcpc_ckpt_save(const struct pcpc *c, struct ckw *w)
+{
+	json_t *cfg, *j;
+
+	cfg = json_pack("{s:o,s:o,s:i,s:i,s:i,s:I,s:I,s:I,s:i}", "gateway",
+			ckget_put_ep(&c->cfg.gateway), "client", jsonck_ipv4(c->cfg.client),
+			"proto", (int)c->cfg.proto, "int_port", (int)ntohs(c->cfg.int_port),
+			"ext_port", (int)ntohs(c->cfg.ext_port), "lifetime_s",
+			(json_int_t)c->cfg.lifetime_s, "rto_ns", (json_int_t)c->cfg.rto_ns, "tries",
+			(json_int_t)c->cfg.tries, "announce", c->cfg.announce);
+	j = json_pack("{s:o,s:o,s:o,s:o,s:o,s:i,s:s,s:o,s:I,s:I,s:o,s:b,s:o,s:I,s:I,s:b}", "id",
+		      ckw_obj(w, c), "dg", ckw_ref(w, c->dg), "cfg", cfg, "ops", ckw_ref(w, c->ops),
+		      "arg", ckw_ref(w, c->arg), "sock", c->sock, "proto",
+		      c->proto == PCPC_PCP ? "pcp" : "nat-pmp", "nonce",
+		      ckw_bytes(w, c->nonce, sizeof(c->nonce)), "sent", (json_int_t)c->sent, "rto",
+		      (json_int_t)c->rto, "ev", ckw_timer(w, c->ev), "granted", c->granted, "ext",
+		      ckget_put_ep(&c->ext), "epoch", (json_int_t)c->epoch, "epoch_at",
+		      (json_int_t)c->epoch_at, "done", c->done);
+	if (!j)
+		ckw_fail(w, "pcpc: cannot write it");
+	return j;
+}
+
+struct pcpc *pcpc_ckpt_load(const json_t *j, struct ckr *r)
+{
+	struct ckget g = {r, "pcpc", j, false}, f = {r, "pcpc.cfg", NULL, false};
+	struct pcpc *c = calloc(1, sizeof(*c));
+	const json_t *v;
+
+	if (!c) {
+		ckr_fail(r, "pcpc: out of memory");
+		return NULL;
+	}
+	f.o = ckget_get(&g, "cfg");
+	ckget_ep(&f, "gateway", &c->cfg.gateway);
+	v = ckget_get(&f, "client");
+	if (v && jsonck_ipv4_read(v, &c->cfg.client) < 0)
+		ckget_fail(&f, "client", "not an address \"A.B.C.D\"");
+	c->cfg.proto = (uint8_t)ckget_int(&f, "proto", 0, 255);
+	c->cfg.int_port = htons((uint16_t)ckget_int(&f, "int_port", 0, 65535));
+	c->cfg.ext_port = htons((uint16_t)ckget_int(&f, "ext_port", 0, 65535));
+	c->cfg.lifetime_s = (uint32_t)ckget_int(&f, "lifetime_s", 1, UINT32_MAX);
+	c->cfg.rto_ns = ckget_dur(&f, "rto_ns");
+	c->cfg.tries = (unsigned)ckget_int(&f, "tries", 1, UINT32_MAX);
+	c->cfg.announce = (int)ckget_int(&f, "announce", INT32_MIN, INT32_MAX);
+	c->sock = (int)ckget_int(&g, "sock", -1, INT32_MAX);
+	v = ckget_get(&g, "proto");
+	if (v && json_is_string(v) && !strcmp(json_string_value(v), "pcp"))
+		c->proto = PCPC_PCP;
+	else if (v && json_is_string(v) && !strcmp(json_string_value(v), "nat-pmp"))
+		c->proto = PCPC_NATPMP;
+	else if (v)
+		ckget_fail(&g, "proto", "not \"pcp\" or \"nat-pmp\"");
+	ckget_bytes(&g, "nonce", c->nonce, sizeof(c->nonce));
+	c->sent = (unsigned)ckget_int(&g, "sent", 0, UINT32_MAX);
+	c->rto = ckget_dur(&g, "rto");
+	c->granted = ckget_bool(&g, "granted");
+	ckget_ep(&g, "ext", &c->ext);
+	c->epoch = (uint32_t)ckget_int(&g, "epoch", 0, UINT32_MAX);
+	c->epoch_at = ckget_time(&g, "epoch_at");
+	c->done = ckget_bool(&g, "done");
+	ckget_obj(&g, "id", c);
+	ckget_ref(&g, "dg", &c->dg);
+	ckget_ref(&g, "ops", &c->ops);
+	ckget_ref(&g, "arg", &c->arg);
+	ckget_timer(&g, "ev", &c->ev);
+	if (g.bad || f.bad) {
+		free(c); /* nothing opened or scheduled; ckr_finish() fills no field of it now */
+		return NULL;
+	}
+	return c;
+}
+
+static const struct ckfn pcpc_fns[] = {CKFN(pcpc_rto_cb), CKFN(pcpc_renew_cb), CKFN(pcpc_recv)};
+const struct ckfns pcpc_ckfns = CKFNS(pcpc, pcpc_fns);

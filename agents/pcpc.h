@@ -10,6 +10,7 @@
 #ifndef NATBED_AGENTS_PCPC_H
 #define NATBED_AGENTS_PCPC_H
 
+#include <jansson.h>
 #include <stdint.h>
 
 #include "dgram.h"
@@ -53,5 +54,19 @@ void pcpc_free(struct pcpc *c);
 /* The same but the mapping stays until its lifetime ends (no renewal):
  * for a mapping still in use when its client goes. NULL is safe. */
 void pcpc_release(struct pcpc *c);
+
+struct ckw;
+struct ckr;
+
+/* natbed sim checkpoints (natbed/ckpt.h): c whole; its ops is a static
+ * object of its owner's table (CKVAR), its arg an object. A new
+ * reference, NULL on error (said in w). */
+json_t *pcpc_ckpt_save(const struct pcpc *c, struct ckw *w);
+/* A pcpc built from j, nothing opened, sent or scheduled (its socket id
+ * is the one the network restores): its pointers, timer and ops are
+ * filled at ckr_finish(). NULL on error (said in r). */
+struct pcpc *pcpc_ckpt_load(const json_t *j, struct ckr *r);
+/* The functions a pcpc gives the scheduler and its socket. */
+extern const struct ckfns pcpc_ckfns;
 
 #endif

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ckget.h"
 #include "natbed/rng.h"
 #include "natbed/stun.h"
 #include "nbstun.h"
@@ -202,3 +203,92 @@ bool probe_echo(const struct dgram *d, int sock, uint64_t try_id, const struct d
 		dg_send(d, sock, from, out, (size_t)n);
 	return true;
 }
+
+json_t *probe_ckpt_save(const struct probe *p, struct ckw *w)
+{
+	json_t *sent_at = json_array(), *got = json_array(), *j;
+
+	for (int i = 0; sent_at && got && i < p->sent; i++)
+		if (json_array_append_new(sent_at, json_integer((json_int_t)p->sent_at[i])) < 0 ||
+		    json_array_append_new(got, json_boolean(p->got[i])) < 0) {
+			json_decref(sent_at); /* then nothing is written: an error */
+			sent_at = NULL;
+		}
+	j = json_pack("{s:o,s:o,s:i,s:o,s:{s:i,s:I,s:I,s:o},s:o,s:o,s:o,s:o,s:i,s:i,s:b,s:o,s:o,"
+		      "s:f,s:f,s:f}",
+		      "id", ckw_obj(w, p), "d", ckw_ref(w, p->d), "sock", p->sock, "remote",
+		      ckget_put_ep(&p->remote), "cfg", "count", p->cfg.count, "interval_ns",
+		      (json_int_t)p->cfg.interval_ns, "wait_ns", (json_int_t)p->cfg.wait_ns,
+		      "try_id", jsonck_u64(p->cfg.try_id, true), "done",
+		      ckw_fn(w, (ckfn_ptr)p->done), "arg", ckw_ref(w, p->arg), "timer",
+		      ckw_timer(w, p->timer), "txid_salt", jsonck_u64(p->txid_salt, true), "sent",
+		      p->sent, "answered", p->answered, "finished", p->finished, "sent_at", sent_at,
+		      "got", got, "rtt_sum", p->rtt_sum, "rtt_min", p->rtt_min, "rtt_max",
+		      p->rtt_max);
+	if (!j)
+		ckw_fail(w, "probe: cannot write it");
+	return j;
+}
+
+struct probe *probe_ckpt_load(const json_t *j, struct ckr *r)
+{
+	struct ckget g = {r, "probe", j, false}, c = {r, "probe.cfg", NULL, false};
+	struct probe *p = calloc(1, sizeof(*p));
+	const json_t *sent_at, *got;
+
+	if (!p) {
+		ckr_fail(r, "probe: out of memory");
+		return NULL;
+	}
+	p->sock = (int)ckget_int(&g, "sock", -1, INT32_MAX);
+	ckget_ep(&g, "remote", &p->remote);
+	c.o = ckget_get(&g, "cfg");
+	p->cfg.count = (int)ckget_int(&c, "count", 0, PROBE_MAX);
+	p->cfg.interval_ns = ckget_dur(&c, "interval_ns");
+	p->cfg.wait_ns = ckget_dur(&c, "wait_ns");
+	p->cfg.try_id = ckget_u64(&c, "try_id");
+	p->txid_salt = ckget_u64(&g, "txid_salt");
+	p->sent = (int)ckget_int(&g, "sent", 0, p->cfg.count);
+	p->answered = (int)ckget_int(&g, "answered", 0, p->sent);
+	p->finished = ckget_bool(&g, "finished");
+	p->rtt_sum = ckget_real(&g, "rtt_sum");
+	p->rtt_min = ckget_real(&g, "rtt_min");
+	p->rtt_max = ckget_real(&g, "rtt_max");
+	p->sent_at = calloc((size_t)p->cfg.count + 1, sizeof(*p->sent_at));
+	p->got = calloc((size_t)p->cfg.count + 1, sizeof(*p->got));
+	if (!p->sent_at || !p->got) {
+		ckr_fail(r, "probe: out of memory");
+		probe_free(p);
+		return NULL;
+	}
+	sent_at = ckget_get(&g, "sent_at");
+	got = ckget_get(&g, "got");
+	if (sent_at && (!json_is_array(sent_at) || json_array_size(sent_at) != (size_t)p->sent))
+		ckget_fail(&g, "sent_at", "not one time a probe sent");
+	if (got && (!json_is_array(got) || json_array_size(got) != (size_t)p->sent))
+		ckget_fail(&g, "got", "not one flag a probe sent");
+	for (int i = 0; !g.bad && i < p->sent; i++) {
+		const json_t *b = json_array_get(got, (size_t)i);
+		json_int_t at;
+
+		if (jsonck_int(json_array_get(sent_at, (size_t)i), 0, INT64_MAX, &at) < 0)
+			ckget_fail(&g, "sent_at", "not a time");
+		if (!json_is_boolean(b))
+			ckget_fail(&g, "got", "not true or false");
+		p->sent_at[i] = at;
+		p->got[i] = json_is_true(b);
+	}
+	ckget_obj(&g, "id", p);
+	ckget_ref(&g, "d", &p->d);
+	ckget_ref(&g, "arg", &p->arg);
+	p->done = (probe_done_fn)ckget_fn(&g, "done");
+	ckget_timer(&g, "timer", &p->timer);
+	if (g.bad || c.bad) {
+		probe_free(p); /* nothing scheduled: ckr_finish() fills no field of it now */
+		return NULL;
+	}
+	return p;
+}
+
+static const struct ckfn probe_fns[] = {CKFN(probe_tick)};
+const struct ckfns probe_ckfns = CKFNS(probe, probe_fns);

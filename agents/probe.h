@@ -10,6 +10,7 @@
 #ifndef NATBED_AGENTS_PROBE_H
 #define NATBED_AGENTS_PROBE_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -46,6 +47,20 @@ struct probe *probe_new(const struct dgram *d, int sock, const struct dg_ep *rem
 
 /* Cancels the timers and frees p. NULL is safe. */
 void probe_free(struct probe *p);
+
+struct ckw;
+struct ckr;
+
+/* natbed sim checkpoints (natbed/ckpt.h): p whole, the times and answers
+ * of the probes sent with it. A new reference, NULL on error (said in
+ * w). */
+json_t *probe_ckpt_save(const struct probe *p, struct ckw *w);
+/* A probe built from j, nothing sent or scheduled: its pointers,
+ * function and timer are filled at ckr_finish(). NULL on error (said in
+ * r). */
+struct probe *probe_ckpt_load(const json_t *j, struct ckr *r);
+/* probe_tick, the one function a probe gives the scheduler. */
+extern const struct ckfns probe_ckfns;
 
 /* A datagram on the probing socket: true when it was an echo of p's (a
  * duplicate echo counts once). */

@@ -4,11 +4,15 @@
 #include "rdv.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ckfield.h"
+#include "natbed/ckpt.h"
+#include "natbed/jsonck.h"
 #include "natbed/log.h"
 #include "natbed/rng.h"
 #include "natbed/strcopy.h"
@@ -28,7 +32,7 @@ struct rdv_reg {
 	char connect_peer[RDV_NAME_MAX + 1];
 	uint64_t connect_try;	    /* 0: refused */
 	int connect_code;	    /* the refusal's ERROR-CODE */
-	const char *connect_reason; /* a constant */
+	const char *connect_reason; /* one of refusals[] */
 	natbed_time_t timer_due;    /* when timer runs, if it is pending */
 	struct rdv_reg *next_name, *next_ep;
 	struct rdv *r;
@@ -567,11 +571,20 @@ static struct rdv_reg *asker(struct rdv *r, const struct dg_ep *from, const stru
 	return a;
 }
 
+/* Why a CONNECT or a LOOKUP is refused: rdv_reg.connect_reason is one of
+ * these, by pointer (a checkpoint writes its index). */
+enum rdv_refusal { RDV_REFUSE_UNKNOWN, RDV_REFUSE_SELF, RDV_REFUSE_BUSY, RDV_REFUSE_COUNT };
+static const char *const refusals[RDV_REFUSE_COUNT] = {
+    [RDV_REFUSE_UNKNOWN] = "peer not registered",
+    [RDV_REFUSE_SELF] = "peer is the asker",
+    [RDV_REFUSE_BUSY] = "too many introductions",
+};
+
 /* Why a cannot be told about the peer it names (b, NULL when unknown),
  * or NULL. */
 static const char *peer_refusal(const struct rdv_reg *a, const struct rdv_reg *b)
 {
-	return !b ? "peer not registered" : b == a ? "peer is the asker" : NULL;
+	return !b ? refusals[RDV_REFUSE_UNKNOWN] : b == a ? refusals[RDV_REFUSE_SELF] : NULL;
 }
 
 static void on_connect(struct rdv *r, const struct dg_ep *from, const struct rdv_msg *m)
@@ -595,7 +608,7 @@ static void on_connect(struct rdv *r, const struct dg_ep *from, const struct rdv
 	a->connect_reason = peer_refusal(a, b);
 	if (!a->connect_reason && !(a->connect_try = introduce(r, a, b, m))) {
 		a->connect_code = 508;
-		a->connect_reason = "too many introductions";
+		a->connect_reason = refusals[RDV_REFUSE_BUSY];
 	}
 	if (a->connect_try) {
 		r->c.connects++;
@@ -791,4 +804,319 @@ struct dg_ep rdv_local(const struct rdv *r)
 void rdv_counters(const struct rdv *r, struct rdv_counters *c)
 {
 	*c = r->c;
+}
+
+/* --- checkpoints ----------------------------------------------------------- */
+
+static const struct ckfn rdv_fns[] = {CKFN(on_datagram), CKFN(reg_expiry), CKFN(try_timer)};
+const struct ckfns rdv_ckfns = CKFNS(rdv, rdv_fns);
+
+/* A NUL-terminated name of buf[cap] as JSON (NULL when it is not text). */
+static json_t *ck_text(const char *buf, size_t cap)
+{
+	return json_stringn(buf, strnlen(buf, cap));
+}
+
+static int ck_text_read(struct ckr *r, const json_t *j, char *buf, size_t cap, const char *what)
+{
+	if (!json_is_string(j) || json_string_length(j) >= cap ||
+	    strlen(json_string_value(j)) != json_string_length(j))
+		return ckr_fail(r, "rdv: %s: not a text of at most %zu bytes", what, cap - 1);
+	memset(buf, 0, cap);
+	memcpy(buf, json_string_value(j), json_string_length(j));
+	return 0;
+}
+
+static json_t *cand_save(struct ckw *w, const struct trav_cand *c)
+{
+	return json_pack("{s:o,s:o,s:o,s:o,s:o}", "name", ck_text(c->name, sizeof(c->name)), "host",
+			 dg_ep_ckpt_save(&c->host), "srflx", dg_ep_ckpt_save(&c->srflx), "relay",
+			 dg_ep_ckpt_save(&c->relay), "nat", ckw_bytes(w, &c->nat, sizeof(c->nat)));
+}
+
+static int cand_load(struct ckr *r, const json_t *j, struct trav_cand *c)
+{
+	if (ck_text_read(r, json_object_get(j, "name"), c->name, sizeof(c->name), "cand.name") <
+		0 ||
+	    dg_ep_ckpt_load(r, json_object_get(j, "host"), &c->host, "rdv: cand.host") < 0 ||
+	    dg_ep_ckpt_load(r, json_object_get(j, "srflx"), &c->srflx, "rdv: cand.srflx") < 0 ||
+	    dg_ep_ckpt_load(r, json_object_get(j, "relay"), &c->relay, "rdv: cand.relay") < 0)
+		return -1;
+	return ckr_bytes(r, json_object_get(j, "nat"), &c->nat, sizeof(c->nat));
+}
+
+static json_t *reg_save(struct ckw *w, const struct rdv_reg *g)
+{
+	json_t *reason = json_null();
+
+	for (int k = 0; k < RDV_REFUSE_COUNT; k++)
+		if (g->connect_reason == refusals[k])
+			reason = json_integer(k);
+	if (g->connect_reason && json_is_null(reason)) {
+		ckw_fail(w, "rdv: %s: connect_reason not one of the refusals", g->name);
+		return NULL;
+	}
+	return json_pack("{s:o,s:o,s:o,s:o,s:I,s:o,s:I,s:b,s:o,s:o,s:o,s:i,s:o}", "id",
+			 ckw_obj(w, g), "name", ck_text(g->name, sizeof(g->name)), "ep",
+			 dg_ep_ckpt_save(&g->ep), "cand", cand_save(w, &g->cand), "expires",
+			 (json_int_t)g->expires, "timer", ckw_timer(w, g->timer), "timer_due",
+			 (json_int_t)g->timer_due, "has_connect", g->has_connect, "connect_txid",
+			 ckw_bytes(w, g->connect_txid, sizeof(g->connect_txid)), "connect_peer",
+			 ck_text(g->connect_peer, sizeof(g->connect_peer)), "connect_try",
+			 jsonck_u64(g->connect_try, true), "connect_code", g->connect_code,
+			 "connect_reason", reason);
+}
+
+static struct rdv_reg *reg_load(struct ckr *r, const json_t *j, struct rdv *owner)
+{
+	struct rdv_reg *g = calloc(1, sizeof(*g));
+	const json_t *reason = json_object_get(j, "connect_reason");
+
+	if (!g) {
+		ckr_fail(r, "rdv: out of memory");
+		return NULL;
+	}
+	g->r = owner;
+	ck_text_read(r, json_object_get(j, "name"), g->name, sizeof(g->name), "reg.name");
+	dg_ep_ckpt_load(r, json_object_get(j, "ep"), &g->ep, "rdv: reg.ep");
+	cand_load(r, json_object_get(j, "cand"), &g->cand);
+	g->expires = ckf_int(r, "rdv", j, "expires", 0, INT64_MAX);
+	g->timer_due = ckf_int(r, "rdv", j, "timer_due", 0, INT64_MAX);
+	g->has_connect = ckf_bool(r, "rdv", j, "has_connect");
+	ckr_bytes(r, json_object_get(j, "connect_txid"), g->connect_txid, sizeof(g->connect_txid));
+	ck_text_read(r, json_object_get(j, "connect_peer"), g->connect_peer,
+		     sizeof(g->connect_peer), "reg.connect_peer");
+	g->connect_try = ckf_u64(r, "rdv", j, "connect_try");
+	g->connect_code = (int)ckf_int(r, "rdv", j, "connect_code", 0, 699);
+	if (!json_is_null(reason))
+		g->connect_reason =
+		    refusals[ckf_int(r, "rdv", j, "connect_reason", 0, RDV_REFUSE_COUNT - 1)];
+	ckr_obj(r, json_object_get(j, "id"), g);
+	ckr_timer(r, json_object_get(j, "timer"), &g->timer);
+	return g;
+}
+
+static json_t *side_save(struct ckw *w, const struct rdv_side *d)
+{
+	return json_pack("{s:o,s:o,s:b,s:o}", "ep", dg_ep_ckpt_save(&d->ep), "txid",
+			 ckw_bytes(w, d->txid, sizeof(d->txid)), "answered", d->answered, "intro",
+			 ckw_bytes(w, &d->intro, sizeof(d->intro)));
+}
+
+static json_t *try_save(struct ckw *w, const struct rdv_try *t)
+{
+	const struct rdv_cancel *c = &t->cancel;
+
+	return json_pack(
+	    "{s:o,s:o,s:I,s:o,s:[oo],s:{s:i,s:b,s:o,s:i,s:o,s:I}}", "id", ckw_obj(w, t), "try_id",
+	    jsonck_u64(t->id, true), "start", (json_int_t)t->start, "timer", ckw_timer(w, t->timer),
+	    "side", side_save(w, &t->side[0]), side_save(w, &t->side[1]), "cancel", "to", c->to,
+	    "acked", c->acked, "txid", ckw_bytes(w, c->txid, sizeof(c->txid)), "code", c->code,
+	    "reason", ckw_bytes(w, c->reason, sizeof(c->reason)), "next", (json_int_t)c->next);
+}
+
+static struct rdv_try *try_load(struct ckr *r, const json_t *j, struct rdv *owner)
+{
+	struct rdv_try *t = calloc(1, sizeof(*t));
+	const json_t *sides = json_object_get(j, "side"), *c = json_object_get(j, "cancel");
+
+	if (!t) {
+		ckr_fail(r, "rdv: out of memory");
+		return NULL;
+	}
+	t->r = owner;
+	t->id = ckf_u64(r, "rdv", j, "try_id");
+	t->start = ckf_int(r, "rdv", j, "start", 0, INT64_MAX);
+	if (json_array_size(sides) != 2)
+		ckr_fail(r, "rdv: try.side: not two sides");
+	for (size_t k = 0; k < 2 && json_array_size(sides) == 2; k++) {
+		const json_t *d = json_array_get(sides, k);
+
+		dg_ep_ckpt_load(r, json_object_get(d, "ep"), &t->side[k].ep, "rdv: try.side.ep");
+		ckr_bytes(r, json_object_get(d, "txid"), t->side[k].txid, sizeof(t->side[k].txid));
+		t->side[k].answered = ckf_bool(r, "rdv", d, "answered");
+		ckr_bytes(r, json_object_get(d, "intro"), &t->side[k].intro,
+			  sizeof(t->side[k].intro));
+	}
+	t->cancel.to = (int)ckf_int(r, "rdv", c, "to", -1, 1);
+	t->cancel.acked = ckf_bool(r, "rdv", c, "acked");
+	ckr_bytes(r, json_object_get(c, "txid"), t->cancel.txid, sizeof(t->cancel.txid));
+	t->cancel.code = (int)ckf_int(r, "rdv", c, "code", 0, 699);
+	ckr_bytes(r, json_object_get(c, "reason"), t->cancel.reason, sizeof(t->cancel.reason));
+	t->cancel.next = ckf_int(r, "rdv", c, "next", 0, INT64_MAX);
+	ckr_obj(r, json_object_get(j, "id"), t);
+	ckr_timer(r, json_object_get(j, "timer"), &t->timer);
+	return t;
+}
+
+/* A registration and its place in by_name's order. */
+struct reg_at {
+	const struct rdv_reg *g;
+	size_t at;
+};
+
+static int reg_at_cmp(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)((const struct reg_at *)a)->g;
+	uintptr_t y = (uintptr_t)((const struct reg_at *)b)->g;
+
+	return x < y ? -1 : x > y;
+}
+
+/* by_ep's entries in bucket and chain order, each as its index in
+ * by_name's order (the order regs are written in). */
+static json_t *by_ep_order(const struct rdv *r, struct ckw *w)
+{
+	struct reg_at *all = calloc(r->by_name.n ? r->by_name.n : 1, sizeof(*all));
+	json_t *a = json_array();
+	size_t n = 0;
+
+	if (!all || !a) {
+		free(all);
+		json_decref(a);
+		ckw_fail(w, "rdv: out of memory");
+		return NULL;
+	}
+	for (size_t i = 0; i < r->by_name.nb; i++)
+		for (const struct rdv_reg *g = r->by_name.b[i]; g && n < r->by_name.n;
+		     g = g->next_name)
+			all[n] = (struct reg_at){g, n}, n++;
+	qsort(all, n, sizeof(*all), reg_at_cmp);
+	for (size_t i = 0; i < r->by_ep.nb; i++)
+		for (const struct rdv_reg *g = r->by_ep.b[i]; g; g = g->next_ep) {
+			struct reg_at key = {g, 0},
+				      *at = bsearch(&key, all, n, sizeof(*all), reg_at_cmp);
+
+			ckf_push(w, a, at ? json_integer((json_int_t)at->at) : NULL, "rdv: by_ep");
+		}
+	free(all);
+	/* an entry missing from by_name (never: they are added and removed
+	 * together) leaves a shorter array, which the reader refuses */
+	return a;
+}
+
+/* Appends e at the end of its chain: entries added in the order
+ * table_order() wrote rebuild every chain as it was. */
+static void table_append(struct rdv_table *t, const struct rdv_table_ops *ops, void *e)
+{
+	void **p = &t->b[ops->hash(e) & (t->nb - 1)];
+
+	while (*p)
+		p = &NEXT(*p, ops);
+	NEXT(e, ops) = NULL;
+	*p = e;
+	t->n++;
+}
+
+json_t *rdv_ckpt_save(const struct rdv *r, struct ckw *w)
+{
+	json_t *regs = json_array(), *tries = json_array();
+
+	/* every registration once, in by_name's order */
+	for (size_t i = 0; i < r->by_name.nb; i++)
+		for (const struct rdv_reg *g = r->by_name.b[i]; g; g = g->next_name)
+			ckf_push(w, regs, reg_save(w, g), "rdv: a registration");
+	for (size_t i = 0; i < r->tries.nb; i++)
+		for (const struct rdv_try *t = r->tries.b[i]; t; t = t->next)
+			ckf_push(w, tries, try_save(w, t), "rdv: an introduction");
+	return ckf_done(
+	    w,
+	    json_pack(
+		"{s:o,s:o,s:{s:o,s:I,s:I,s:I,s:I},s:i,s:o,s:I,s:I,s:o,s:o,s:o,s:I,s:I,s:I,s:o,s:o,"
+		"s:o}",
+		"id", ckw_obj(w, r), "d", ckw_ref(w, r->d), "cfg", "listen",
+		dg_ep_ckpt_save(&r->cfg.listen), "start_delay_ns",
+		(json_int_t)r->cfg.start_delay_ns, "intro_rto_ns", (json_int_t)r->cfg.intro_rto_ns,
+		"lifetime_max_s", (json_int_t)r->cfg.lifetime_max_s, "max_agents",
+		(json_int_t)r->cfg.max_agents, "sock", r->sock, "local", dg_ep_ckpt_save(&r->local),
+		"try_count", (json_int_t)r->try_count, "txid_count", (json_int_t)r->txid_count,
+		"try_key", jsonck_u64(r->try_key, true), "txid_key", jsonck_u64(r->txid_key, true),
+		"counters", ckw_bytes(w, &r->c, sizeof(r->c)), "name_buckets",
+		(json_int_t)r->by_name.nb, "ep_buckets", (json_int_t)r->by_ep.nb, "try_buckets",
+		(json_int_t)r->tries.nb, "regs", regs, "by_ep", by_ep_order(r, w), "tries", tries),
+	    "rdv");
+}
+
+/* An empty table of nb buckets (a power of two, RDV_BUCKETS_MIN or more). */
+static int table_load(struct ckr *r, const json_t *j, const char *key, struct rdv_table *t)
+{
+	json_int_t nb = ckf_int(r, "rdv", j, key, RDV_BUCKETS_MIN, (json_int_t)1 << 30);
+
+	if (nb & (nb - 1))
+		return ckr_fail(r, "rdv: %s: not a power of two", key);
+	if (ckf_failed(r))
+		return -1;
+	t->b = calloc((size_t)nb, sizeof(*t->b));
+	t->nb = (size_t)nb;
+	t->n = 0;
+	return t->b ? 0 : ckr_fail(r, "rdv: out of memory");
+}
+
+struct rdv *rdv_ckpt_load(const json_t *j, struct ckr *r)
+{
+	const json_t *cfg = json_object_get(j, "cfg"), *regs = json_object_get(j, "regs");
+	const json_t *by_ep = json_object_get(j, "by_ep"), *tries = json_object_get(j, "tries"), *e;
+	struct rdv_reg **all = NULL;
+	struct rdv *o;
+	size_t i, n = json_array_size(regs);
+
+	if (!json_is_object(cfg) || !json_is_array(regs) || !json_is_array(by_ep) ||
+	    !json_is_array(tries) || json_array_size(by_ep) != n) {
+		ckr_fail(r,
+			 "rdv: cfg, regs, by_ep, tries: not there, or by_ep not as long as regs");
+		return NULL;
+	}
+	if (!(o = calloc(1, sizeof(*o))) || !(all = calloc(n ? n : 1, sizeof(*all)))) {
+		free(o);
+		ckr_fail(r, "rdv: out of memory");
+		return NULL;
+	}
+	dg_ep_ckpt_load(r, json_object_get(cfg, "listen"), &o->cfg.listen, "rdv: cfg.listen");
+	o->cfg.start_delay_ns = ckf_int(r, "rdv", cfg, "start_delay_ns", 1, INT64_MAX);
+	o->cfg.intro_rto_ns = ckf_int(r, "rdv", cfg, "intro_rto_ns", 1, INT64_MAX);
+	o->cfg.lifetime_max_s = (uint32_t)ckf_int(r, "rdv", cfg, "lifetime_max_s", 1, UINT32_MAX);
+	o->cfg.max_agents = (uint32_t)ckf_int(r, "rdv", cfg, "max_agents", 1, UINT32_MAX);
+	o->sock = (int)ckf_int(r, "rdv", j, "sock", 0, INT_MAX);
+	dg_ep_ckpt_load(r, json_object_get(j, "local"), &o->local, "rdv: local");
+	o->try_count = (uint64_t)ckf_int(r, "rdv", j, "try_count", 0, INT64_MAX);
+	o->txid_count = (uint64_t)ckf_int(r, "rdv", j, "txid_count", 0, INT64_MAX);
+	o->try_key = ckf_u64(r, "rdv", j, "try_key");
+	o->txid_key = ckf_u64(r, "rdv", j, "txid_key");
+	ckr_bytes(r, json_object_get(j, "counters"), &o->c, sizeof(o->c));
+	table_load(r, j, "name_buckets", &o->by_name);
+	table_load(r, j, "ep_buckets", &o->by_ep);
+	table_load(r, j, "try_buckets", &o->tries);
+	ckr_obj(r, json_object_get(j, "id"), o);
+	ckr_ref(r, json_object_get(j, "d"), &o->d);
+	if (ckf_failed(r))
+		goto out;
+	/* the same registration in both tables, each chain as it was */
+	json_array_foreach(regs, i, e)
+	{
+		if (!(all[i] = reg_load(r, e, o)) || ckf_failed(r))
+			goto out;
+		table_append(&o->by_name, &name_ops, all[i]);
+	}
+	json_array_foreach(by_ep, i, e)
+	{
+		json_int_t k;
+
+		if (jsonck_int(e, 0, (json_int_t)n - 1, &k) < 0 || !all[k]) {
+			ckr_fail(r, "rdv: by_ep[%zu]: not a registration, or one twice", i);
+			goto out;
+		}
+		table_append(&o->by_ep, &ep_ops, all[k]);
+		all[k] = NULL; /* placed */
+	}
+	json_array_foreach(tries, i, e)
+	{
+		struct rdv_try *t = try_load(r, e, o);
+
+		if (!t || ckf_failed(r))
+			goto out;
+		table_append(&o->tries, &try_ops, t);
+	}
+out:
+	free(all);
+	return ckf_failed(r) ? NULL : o;
 }

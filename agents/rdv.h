@@ -29,6 +29,7 @@
 #ifndef NATBED_AGENTS_RDV_H
 #define NATBED_AGENTS_RDV_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -86,6 +87,8 @@ struct rdv_counters {
 };
 
 struct rdv;
+struct ckw;
+struct ckr;
 
 /* Opens the rendezvous' socket on d at cfg->listen and starts serving.
  * d must outlive it. Returns 0 with *out set, or -errno (the socket's:
@@ -103,5 +106,16 @@ void rdv_counters(const struct rdv *r, struct rdv_counters *c);
 
 /* The --stats name of a drop reason ("truncated", "name_taken", ...). */
 const char *rdv_drop_name(enum rdv_drop d);
+
+/* natbed sim checkpoints (natbed/ckpt.h): r whole, its registrations
+ * (each once, though both tables hold it) and introductions inline, every
+ * hash chain in its order. */
+json_t *rdv_ckpt_save(const struct rdv *r, struct ckw *w);
+/* A rendezvous built from j, nothing run, opened or scheduled: both
+ * tables rebuilt, chain for chain; its dgram and timers are filled at
+ * ckr_finish(). NULL on error (said in r). */
+struct rdv *rdv_ckpt_load(const json_t *j, struct ckr *r);
+/* Its socket callback and timers. */
+extern const struct ckfns rdv_ckfns;
 
 #endif

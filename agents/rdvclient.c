@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ckval.h"
 #include "natbed/rng.h"
 #include "natbed/strcopy.h"
 
@@ -816,3 +817,200 @@ void rdvc_counters(const struct rdvc *c, struct rdvc_counters *out)
 {
 	*out = c->cnt;
 }
+
+/* --- checkpoints ------------------------------------------------------- */
+
+/* An inactive CONNECT holds nothing that is used again (rdvc_connect
+ * clears it): null. */
+static json_t *conn_save(const struct rdvc_conn *k, struct ckw *w)
+{
+	if (!k->active)
+		return json_null();
+	return json_pack("{s:o,s:b,s:b,s:s,s:s,s:I,s:o,s:o,s:o}", "id", ckw_obj(w, k), "answered",
+			 k->answered, "introduced", k->introduced, "peer", k->peer, "method",
+			 k->method, "budget_ms", (json_int_t)k->budget_ms, "try_id",
+			 jsonck_u64(k->try_id, true), "txn", rdvtxn_ckpt_save(&k->txn, w),
+			 "wait_timer", ckw_timer(w, k->wait_timer));
+}
+
+/* A slot never used is zeros (used stays once set): null. */
+static json_t *recent_save(const struct rdvc_recent *rec, struct ckw *w)
+{
+	if (!rec->used)
+		return json_null();
+	return json_pack("{s:o,s:o,s:s,s:b}", "try_id", jsonck_u64(rec->try_id, true), "txid",
+			 ckw_bytes(w, rec->txid, STUN_TXID_LEN), "refused", rec->refused,
+			 "cancelled", rec->cancelled);
+}
+
+json_t *rdvc_ckpt_save(const struct rdvc *c, struct ckw *w)
+{
+	json_t *conns = json_array(), *recent = json_array(), *cfg, *ops;
+
+	for (int i = 0; i < RDVC_CONNECTS_MAX; i++)
+		json_array_append_new(conns, conn_save(&c->conns[i], w));
+	for (int i = 0; i < RDVC_RECENT_TRIES; i++)
+		json_array_append_new(recent, recent_save(&c->recent[i], w));
+	cfg = json_pack("{s:s,s:o,s:o,s:I,s:o,s:[Iii],s:o}", "name", c->cfg.name, "rdv",
+			ckget_put_ep(&c->cfg.rdv), "stun", ckget_put_ep(&c->cfg.stun), "lifetime_s",
+			(json_int_t)c->cfg.lifetime_s, "nat", ckval_nat(&c->cfg.nat), "txn",
+			(json_int_t)c->cfg.txn.rto_ns, c->cfg.txn.rc, c->cfg.txn.rm, "find_method",
+			ckw_fn(w, (ckfn_ptr)c->cfg.find_method));
+	ops = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "registered",
+			ckw_fn(w, (ckfn_ptr)c->ops.registered), "failed",
+			ckw_fn(w, (ckfn_ptr)c->ops.failed), "introduced",
+			ckw_fn(w, (ckfn_ptr)c->ops.introduced), "cancelled",
+			ckw_fn(w, (ckfn_ptr)c->ops.cancelled), "connect_failed",
+			ckw_fn(w, (ckfn_ptr)c->ops.connect_failed), "looked_up",
+			ckw_fn(w, (ckfn_ptr)c->ops.looked_up), "arg", ckw_ref(w, c->ops.arg));
+	return json_pack(
+	    "{s:o,s:o,s:i,s:o,s:o,s:i,s:b,s:b,s:o,s:o,s:o,s:o,s:o,s:i,s:o,s:o,s:o,s:{s:b,s:s,s:o},"
+	    "s:o,s:i,s:o,s:o,s:o}",
+	    "id", ckw_obj(w, c), "d", ckw_ref(w, c->d), "sock", c->sock, "cfg", cfg, "ops", ops,
+	    "state", (int)c->state, "ever_registered", c->ever_registered, "left", c->left, "self",
+	    ckval_cand(&c->self), "stun_txn", rdvtxn_ckpt_save(&c->stun_txn, w), "reg_txn",
+	    rdvtxn_ckpt_save(&c->reg_txn, w), "refresh_timer", ckw_timer(w, c->refresh_timer),
+	    "retry_timer", ckw_timer(w, c->retry_timer), "anchor_sock", c->anchor_sock,
+	    "anchor_txn", rdvtxn_ckpt_save(&c->anchor_txn, w), "anchor_new",
+	    ckget_put_ep(&c->anchor_new), "conns", conns, "lookup", "active", c->lookup.active,
+	    "peer", c->lookup.peer, "txn", rdvtxn_ckpt_save(&c->lookup.txn, w), "recent", recent,
+	    "recent_next", c->recent_next, "txid_key", jsonck_u64(c->txid_key, true), "txid_count",
+	    jsonck_u64(c->txid_count, true), "cnt", ckw_bytes(w, &c->cnt, sizeof(c->cnt)));
+}
+
+static void conn_load(struct ckget *g, struct rdvc *c, struct rdvc_conn *k, const json_t *j)
+{
+	struct ckget kg = {g->r, "rdvc.conns", j, false};
+
+	memset(k, 0, sizeof(*k));
+	if (json_is_null(j))
+		return;
+	k->c = c;
+	k->active = true;
+	ckget_obj(&kg, "id", k);
+	k->answered = ckget_bool(&kg, "answered");
+	k->introduced = ckget_bool(&kg, "introduced");
+	ckget_str(&kg, "peer", k->peer, sizeof(k->peer));
+	ckget_str(&kg, "method", k->method, sizeof(k->method));
+	k->budget_ms = (uint32_t)ckget_int(&kg, "budget_ms", 0, UINT32_MAX);
+	k->try_id = ckget_u64(&kg, "try_id");
+	if (rdvtxn_ckpt_fill(&k->txn, ckget_get(&kg, "txn"), g->r) < 0)
+		kg.bad = true;
+	ckget_timer(&kg, "wait_timer", &k->wait_timer);
+	g->bad |= kg.bad;
+}
+
+static void recent_load(struct ckget *g, struct rdvc_recent *rec, const json_t *j)
+{
+	struct ckget rg = {g->r, "rdvc.recent", j, false};
+
+	memset(rec, 0, sizeof(*rec));
+	if (json_is_null(j))
+		return;
+	rec->used = true;
+	rec->try_id = ckget_u64(&rg, "try_id");
+	ckget_bytes(&rg, "txid", rec->txid, STUN_TXID_LEN);
+	ckget_str(&rg, "refused", rec->refused, sizeof(rec->refused));
+	rec->cancelled = ckget_bool(&rg, "cancelled");
+	g->bad |= rg.bad;
+}
+
+static void cfg_load(struct ckget *g, struct rdvc_config *cfg)
+{
+	struct ckget cg = {g->r, "rdvc.cfg", ckget_get(g, "cfg"), false};
+	const json_t *txn = json_object_get(cg.o, "txn");
+	json_int_t t[3] = {0};
+
+	ckget_str(&cg, "name", cfg->name, sizeof(cfg->name));
+	ckget_ep(&cg, "rdv", &cfg->rdv);
+	ckget_ep(&cg, "stun", &cfg->stun);
+	cfg->lifetime_s = (uint32_t)ckget_int(&cg, "lifetime_s", 0, UINT32_MAX);
+	ckval_get_nat(&cg, "nat", &cfg->nat);
+	if (json_unpack((json_t *)txn, "[Iii]", &t[0], &t[1], &t[2]) < 0 || t[0] < 0)
+		ckget_fail(&cg, "txn", "not [rto_ns, rc, rm]");
+	cfg->txn = (struct rdvtxn_cfg){t[0], (int)t[1], (int)t[2]};
+	cfg->find_method = (const struct method *(*)(const char *))ckget_fn(&cg, "find_method");
+	g->bad |= cg.bad;
+}
+
+static void ops_load(struct ckget *g, struct rdvc_ops *ops)
+{
+	struct ckget og = {g->r, "rdvc.ops", ckget_get(g, "ops"), false};
+
+	ops->registered = (void (*)(void *, struct rdvc *))ckget_fn(&og, "registered");
+	ops->failed = (void (*)(void *, struct rdvc *, const char *))ckget_fn(&og, "failed");
+	ops->introduced = (const char *(*)(void *, struct rdvc *, const struct trav_try *,
+					   const char *))ckget_fn(&og, "introduced");
+	ops->cancelled =
+	    (void (*)(void *, struct rdvc *, uint64_t, const char *))ckget_fn(&og, "cancelled");
+	ops->connect_failed = (void (*)(void *, struct rdvc *, const char *, const char *))ckget_fn(
+	    &og, "connect_failed");
+	ops->looked_up = (void (*)(void *, struct rdvc *, const char *, const struct trav_cand *,
+				   const char *))ckget_fn(&og, "looked_up");
+	ckget_ref(&og, "arg", &ops->arg);
+	g->bad |= og.bad;
+}
+
+static void txn_fill(struct ckget *g, struct rdvtxn *x, const char *key)
+{
+	if (rdvtxn_ckpt_fill(x, ckget_get(g, key), g->r) < 0)
+		g->bad = true;
+}
+
+struct rdvc *rdvc_ckpt_load(const json_t *j, struct ckr *r)
+{
+	struct ckget g = {r, "rdvc", j, false};
+	const json_t *conns = json_object_get(j, "conns"), *recent = json_object_get(j, "recent");
+	struct ckget lg = {r, "rdvc.lookup", json_object_get(j, "lookup"), false};
+	struct rdvc *c;
+
+	if (!json_is_array(conns) || json_array_size(conns) != RDVC_CONNECTS_MAX ||
+	    !json_is_array(recent) || json_array_size(recent) != RDVC_RECENT_TRIES) {
+		ckr_fail(r, "rdvc: conns, recent: not arrays of %d and %d", RDVC_CONNECTS_MAX,
+			 RDVC_RECENT_TRIES);
+		return NULL;
+	}
+	if (!(c = calloc(1, sizeof(*c)))) {
+		ckr_fail(r, "rdvc: out of memory");
+		return NULL;
+	}
+	ckget_obj(&g, "id", c);
+	ckget_ref(&g, "d", &c->d);
+	c->sock = (int)ckget_int(&g, "sock", -1, INT32_MAX);
+	cfg_load(&g, &c->cfg);
+	ops_load(&g, &c->ops);
+	c->state = (enum rdvc_state)ckget_int(&g, "state", RDVC_IDLE, RDVC_REGISTERED);
+	c->ever_registered = ckget_bool(&g, "ever_registered");
+	c->left = ckget_bool(&g, "left");
+	ckval_get_cand(&g, "self", &c->self);
+	txn_fill(&g, &c->stun_txn, "stun_txn");
+	txn_fill(&g, &c->reg_txn, "reg_txn");
+	ckget_timer(&g, "refresh_timer", &c->refresh_timer);
+	ckget_timer(&g, "retry_timer", &c->retry_timer);
+	c->anchor_sock = (int)ckget_int(&g, "anchor_sock", -1, INT32_MAX);
+	txn_fill(&g, &c->anchor_txn, "anchor_txn");
+	ckget_ep(&g, "anchor_new", &c->anchor_new);
+	for (int i = 0; i < RDVC_CONNECTS_MAX; i++)
+		conn_load(&g, c, &c->conns[i], json_array_get(conns, i));
+	c->lookup.active = ckget_bool(&lg, "active");
+	ckget_str(&lg, "peer", c->lookup.peer, sizeof(c->lookup.peer));
+	txn_fill(&lg, &c->lookup.txn, "txn");
+	for (int i = 0; i < RDVC_RECENT_TRIES; i++)
+		recent_load(&g, &c->recent[i], json_array_get(recent, i));
+	c->recent_next = (int)ckget_int(&g, "recent_next", 0, RDVC_RECENT_TRIES - 1);
+	c->txid_key = ckget_u64(&g, "txid_key");
+	c->txid_count = ckget_u64(&g, "txid_count");
+	ckget_bytes(&g, "cnt", &c->cnt, sizeof(c->cnt));
+	if (g.bad || lg.bad) {
+		free(c); /* nothing of it is used: the reader failed */
+		return NULL;
+	}
+	return c;
+}
+
+static const struct ckfn rdvc_fns[] = {
+    CKFN(retry_fire),	  CKFN(refresh_fire), CKFN(reg_timeout),  CKFN(stun_timeout),
+    CKFN(anchor_timeout), CKFN(anchor_recv),  CKFN(conn_timeout), CKFN(conn_wait_fire),
+    CKFN(lookup_timeout), CKFN(method_find),
+};
+const struct ckfns rdvc_ckfns = CKFNS(rdvc, rdvc_fns);

@@ -21,6 +21,7 @@
 #ifndef NATBED_AGENTS_RDVCLIENT_H
 #define NATBED_AGENTS_RDVCLIENT_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -35,6 +36,8 @@
 #define RDVC_CONNECT_WAIT_MS 5000 /* CONNECT answered, INTRODUCE awaited this long */
 
 struct rdvc;
+struct ckw;
+struct ckr;
 
 struct rdvc_config {
 	char name[RDV_NAME_MAX + 1];
@@ -100,6 +103,18 @@ struct rdvc *rdvc_new(const struct dgram *d, int sock, const struct dg_ep *local
 
 /* Cancels every timer and frees c (no unregistration: rdvc_leave()). */
 void rdvc_free(struct rdvc *c);
+
+/* natbed sim checkpoints (natbed/ckpt.h): c whole, its transactions
+ * (rdvtxn) inline; d, ops.arg and the socket ids are the owner's. */
+json_t *rdvc_ckpt_save(const struct rdvc *c, struct ckw *w);
+/* A client built from j, nothing run, opened or scheduled: its pointers,
+ * functions and timers are filled at ckr_finish(). NULL on error (said
+ * in r). */
+struct rdvc *rdvc_ckpt_load(const json_t *j, struct ckr *r);
+/* Every function the client stores in a field, gives the scheduler or a
+ * socket: its timers' and transactions' callbacks, anchor_recv, and
+ * method_find (cfg.find_method in natbed sim). */
+extern const struct ckfns rdvc_ckfns;
 
 /* Starts: STUN, then REGISTER. 0 or -EALREADY. */
 int rdvc_start(struct rdvc *c);

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "ckget.h"
+
 static void txn_timer(void *arg, natbed_time_t now)
 {
 	struct rdvtxn *x = arg;
@@ -73,3 +75,51 @@ void rdvtxn_stop(struct rdvtxn *x)
 	x->timer = 0;
 	x->active = false;
 }
+
+json_t *rdvtxn_ckpt_save(const struct rdvtxn *x, struct ckw *w)
+{
+	json_t *j = json_pack(
+	    "{s:o,s:o,s:i,s:o,s:o,s:o,s:{s:I,s:i,s:i},s:o,s:i,s:I,s:I,s:o,s:b}", "id",
+	    ckw_obj(w, x), "d", ckw_ref(w, x->d), "sock", x->sock, "to", ckget_put_ep(&x->to),
+	    "timeout", ckw_fn(w, (ckfn_ptr)x->timeout), "arg", ckw_ref(w, x->arg), "cfg", "rto_ns",
+	    (json_int_t)x->cfg.rto_ns, "rc", x->cfg.rc, "rm", x->cfg.rm, "buf",
+	    ckw_bytes(w, x->buf, x->len), "sent", x->sent, "rto", (json_int_t)x->rto, "first_sent",
+	    (json_int_t)x->first_sent, "timer", ckw_timer(w, x->timer), "active", x->active);
+
+	if (!j)
+		ckw_fail(w, "rdvtxn: cannot write it");
+	return j;
+}
+
+int rdvtxn_ckpt_fill(struct rdvtxn *x, const json_t *j, struct ckr *r)
+{
+	struct ckget g = {r, "rdvtxn", j, false}, c = {r, "rdvtxn.cfg", NULL, false};
+	const json_t *buf;
+
+	memset(x, 0, sizeof(*x));
+	x->sock = (int)ckget_int(&g, "sock", -1, INT32_MAX);
+	ckget_ep(&g, "to", &x->to);
+	c.o = ckget_get(&g, "cfg");
+	x->cfg.rto_ns = ckget_time(&c, "rto_ns");
+	x->cfg.rc = (int)ckget_int(&c, "rc", 0, INT32_MAX);
+	x->cfg.rm = (int)ckget_int(&c, "rm", 0, INT32_MAX);
+	buf = ckget_get(&g, "buf");
+	if (buf && (!json_is_string(buf) || json_string_length(buf) > 2 * sizeof(x->buf)))
+		ckget_fail(&g, "buf", "not a datagram in hex");
+	else if (buf)
+		x->len = json_string_length(buf) / 2;
+	ckget_bytes(&g, "buf", x->buf, x->len);
+	x->sent = (int)ckget_int(&g, "sent", 0, INT32_MAX);
+	x->rto = ckget_time(&g, "rto");
+	x->first_sent = ckget_time(&g, "first_sent");
+	x->active = ckget_bool(&g, "active");
+	ckget_obj(&g, "id", x);
+	ckget_ref(&g, "d", &x->d);
+	ckget_ref(&g, "arg", &x->arg);
+	x->timeout = (rdvtxn_timeout_fn)ckget_fn(&g, "timeout");
+	ckget_timer(&g, "timer", &x->timer);
+	return g.bad || c.bad ? -1 : 0;
+}
+
+static const struct ckfn rdvtxn_fns[] = {CKFN(txn_timer)};
+const struct ckfns rdvtxn_ckfns = CKFNS(rdvtxn, rdvtxn_fns);

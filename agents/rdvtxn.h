@@ -6,6 +6,7 @@
 #ifndef NATBED_AGENTS_RDVTXN_H
 #define NATBED_AGENTS_RDVTXN_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -62,6 +63,20 @@ bool rdvtxn_awaits(const struct rdvtxn *x, const struct dg_ep *from);
 
 /* Ends x (its timer cancelled); safe when inactive. */
 void rdvtxn_stop(struct rdvtxn *x);
+
+struct ckw;
+struct ckr;
+
+/* natbed sim checkpoints (natbed/ckpt.h): x whole, declared as an object
+ * of its own (its timer's argument; the owner's timeout argument is a
+ * reference). A new reference, NULL on error (said in w). */
+json_t *rdvtxn_ckpt_save(const struct rdvtxn *x, struct ckw *w);
+/* x (embedded in an owner being loaded) filled from j, nothing sent or
+ * scheduled: its pointers, function and timer are filled at
+ * ckr_finish(). 0, or -1 (said in r). */
+int rdvtxn_ckpt_fill(struct rdvtxn *x, const json_t *j, struct ckr *r);
+/* txn_timer, the one function rdvtxn gives the scheduler. */
+extern const struct ckfns rdvtxn_ckfns;
 
 /* When x was first sent (its answer's round trip is measured from it). */
 static inline natbed_time_t rdvtxn_first_sent(const struct rdvtxn *x)

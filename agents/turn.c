@@ -2,10 +2,15 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ckfield.h"
+#include "natbed/ckpt.h"
+#include "natbed/jsonck.h"
 #include "natbed/rng.h"
 #include "natbed/stun.h"
 
@@ -651,4 +656,196 @@ void turn_free(struct turn *t)
 	sched_cancel(t->dg->s, t->refresh_ev);
 	dg_close(t->dg, t->sock);
 	free(t);
+}
+
+/* --- checkpoints ----------------------------------------------------------- */
+
+static const struct ckfn turn_fns[] = {CKFN(turn_recv), CKFN(turn_rto_cb),
+				       CKFN(turn_alloc_refresh_cb), CKFN(turn_peer_refresh_cb)};
+const struct ckfns turn_ckfns = CKFNS(turn, turn_fns);
+
+/* The text in buf[cap] (a server's realm, nonce; credentials): its bytes
+ * up to the NUL as hex, whatever they are. */
+static json_t *ck_text(struct ckw *w, const char *buf, size_t cap)
+{
+	return ckw_bytes(w, buf, strnlen(buf, cap));
+}
+
+static int ck_text_read(struct ckr *r, const json_t *j, const char *key, char *buf, size_t cap)
+{
+	const json_t *v = json_object_get(j, key);
+	size_t n = json_string_length(v) / 2;
+
+	memset(buf, 0, cap);
+	if (!json_is_string(v) || n >= cap)
+		return ckr_fail(r, "turn: %s: not a text of less than %zu bytes", key, cap);
+	return ckr_bytes(r, v, buf, n);
+}
+
+json_t *turn_cfg_ckpt_save(const struct turn_cfg *c, struct ckw *w)
+{
+	return json_pack("{s:o,s:o,s:o,s:I,s:I,s:I}", "server", dg_ep_ckpt_save(&c->server), "user",
+			 ck_text(w, c->user, sizeof(c->user)), "pass",
+			 ck_text(w, c->pass, sizeof(c->pass)), "lifetime_s",
+			 (json_int_t)c->lifetime_s, "rto_ns", (json_int_t)c->rto_ns, "tries",
+			 (json_int_t)c->tries);
+}
+
+int turn_cfg_ckpt_fill(struct turn_cfg *c, const json_t *j, struct ckr *r)
+{
+	if (!json_is_object(j))
+		return ckr_fail(r, "turn: cfg: not an object");
+	dg_ep_ckpt_load(r, json_object_get(j, "server"), &c->server, "turn: cfg.server");
+	ck_text_read(r, j, "user", c->user, sizeof(c->user));
+	ck_text_read(r, j, "pass", c->pass, sizeof(c->pass));
+	c->lifetime_s = (uint32_t)ckf_int(r, "turn", j, "lifetime_s", 0, UINT32_MAX);
+	/* 0 in a configuration: the defaults, as turn_new() gives them */
+	c->rto_ns = ckf_int(r, "turn", j, "rto_ns", 0, INT64_MAX);
+	c->tries = (unsigned)ckf_int(r, "turn", j, "tries", 0, UINT_MAX);
+	return ckf_failed(r) ? -1 : 0;
+}
+
+static json_t *peer_save(struct ckw *w, const struct turn_peer *p)
+{
+	return json_pack("{s:o,s:o,s:i,s:b,s:b,s:b,s:b,s:I,s:I,s:o}", "id", ckw_obj(w, p), "ep",
+			 dg_ep_ckpt_save(&p->ep), "channel", p->channel, "perm_ok", p->perm_ok,
+			 "bound", p->bound, "asked", p->asked, "released", p->released, "free_at",
+			 (json_int_t)p->free_at, "idx", (json_int_t)p->idx, "refresh_ev",
+			 ckw_timer(w, p->refresh_ev));
+}
+
+static struct turn_peer *peer_load(struct ckr *r, const json_t *j, struct turn *t, size_t idx)
+{
+	struct turn_peer *p = calloc(1, sizeof(*p));
+
+	if (!p) {
+		ckr_fail(r, "turn: out of memory");
+		return NULL;
+	}
+	p->t = t;
+	dg_ep_ckpt_load(r, json_object_get(j, "ep"), &p->ep, "turn: peer.ep");
+	p->channel = (uint16_t)ckf_int(r, "turn", j, "channel", 0, 0xFFFF);
+	p->perm_ok = ckf_bool(r, "turn", j, "perm_ok");
+	p->bound = ckf_bool(r, "turn", j, "bound");
+	p->asked = ckf_bool(r, "turn", j, "asked");
+	p->released = ckf_bool(r, "turn", j, "released");
+	p->free_at = ckf_int(r, "turn", j, "free_at", 0, INT64_MAX);
+	/* slots never move: a slot's index is its place */
+	p->idx = (size_t)ckf_int(r, "turn", j, "idx", (json_int_t)idx, (json_int_t)idx);
+	ckr_obj(r, json_object_get(j, "id"), p);
+	ckr_timer(r, json_object_get(j, "refresh_ev"), &p->refresh_ev);
+	return p;
+}
+
+/* A request slot: its address is declared (the retransmission timer's
+ * argument); an unused one holds nothing worth keeping. */
+static json_t *tx_save(struct ckw *w, const struct turn_tx *x)
+{
+	json_t *id = ckw_obj(w, x);
+
+	if (!x->used)
+		return json_pack("{s:o}", "id", id);
+	return json_pack("{s:o,s:i,s:i,s:I,s:o,s:o,s:I,s:I,s:o}", "id", id, "method", x->method,
+			 "peer", x->peer, "lifetime", (json_int_t)x->lifetime, "txid",
+			 ckw_bytes(w, x->txid, sizeof(x->txid)), "msg",
+			 ckw_bytes(w, x->buf, x->len), "sent", (json_int_t)x->sent, "rto",
+			 (json_int_t)x->rto, "ev", ckw_timer(w, x->ev));
+}
+
+static int tx_load(struct ckr *r, const json_t *j, struct turn *t, struct turn_tx *x)
+{
+	const json_t *msg = json_object_get(j, "msg");
+
+	x->t = t;
+	ckr_obj(r, json_object_get(j, "id"), x);
+	if (!json_object_get(j, "method"))
+		return 0; /* unused */
+	x->used = 1;
+	x->method = (uint16_t)ckf_int(r, "turn", j, "method", 0, 0xFFFF);
+	x->peer = (int)ckf_int(r, "turn", j, "peer", -1, TURN_PEERS_MAX - 1);
+	x->lifetime = (uint32_t)ckf_int(r, "turn", j, "lifetime", 0, UINT32_MAX);
+	ckr_bytes(r, json_object_get(j, "txid"), x->txid, sizeof(x->txid));
+	x->len = json_string_length(msg) / 2;
+	if (!json_is_string(msg) || x->len > sizeof(x->buf))
+		return ckr_fail(r, "turn: tx.msg: not a request of at most %zu bytes",
+				sizeof(x->buf));
+	ckr_bytes(r, msg, x->buf, x->len);
+	x->sent = (unsigned)ckf_int(r, "turn", j, "sent", 0, UINT_MAX);
+	x->rto = ckf_int(r, "turn", j, "rto", 0, INT64_MAX);
+	return ckr_timer(r, json_object_get(j, "ev"), &x->ev);
+}
+
+json_t *turn_ckpt_save(const struct turn *t, struct ckw *w)
+{
+	json_t *peers = json_array(), *tx = json_array(), *rng = json_array();
+
+	for (size_t i = 0; i < t->n_peers; i++)
+		ckf_push(w, peers, peer_save(w, t->peers[i]), "turn: a peer");
+	for (size_t i = 0; i < TURN_TX_MAX; i++)
+		ckf_push(w, tx, tx_save(w, &t->tx[i]), "turn: a request");
+	for (size_t i = 0; i < 4; i++)
+		ckf_push(w, rng, jsonck_u64(t->rng.s[i], true), "turn: rng");
+	return ckf_done(
+	    w,
+	    json_pack("{s:o,s:o,s:o,s:o,s:o,s:i,s:i,s:o,s:o,s:o,s:o,s:"
+		      "o,s:b,s:o,s:I,s:o,s:o,s:o,s:o}",
+		      "id", ckw_obj(w, t), "dg", ckw_ref(w, t->dg), "cfg",
+		      turn_cfg_ckpt_save(&t->cfg, w), "ops", ckw_ref(w, t->ops), "arg",
+		      ckw_ref(w, t->arg), "sock", t->sock, "state", (int)t->state, "relayed",
+		      dg_ep_ckpt_save(&t->relayed), "mapped", dg_ep_ckpt_save(&t->mapped), "realm",
+		      ck_text(w, t->realm, sizeof(t->realm)), "nonce",
+		      ck_text(w, t->nonce, sizeof(t->nonce)), "key",
+		      ckw_bytes(w, t->key, sizeof(t->key)), "authed", t->authed, "refresh_ev",
+		      ckw_timer(w, t->refresh_ev), "cap_peers", (json_int_t)t->cap_peers, "peers",
+		      peers, "tx", tx, "rng", rng, "stats", ckw_bytes(w, &t->st, sizeof(t->st))),
+	    "turn");
+}
+
+struct turn *turn_ckpt_load(const json_t *j, struct ckr *r)
+{
+	const json_t *cfg = json_object_get(j, "cfg"), *peers = json_object_get(j, "peers");
+	const json_t *tx = json_object_get(j, "tx"), *rng = json_object_get(j, "rng");
+	json_int_t cap = ckf_int(r, "turn", j, "cap_peers", 0, TURN_PEERS_MAX);
+	struct turn *t;
+	size_t n = json_array_size(peers);
+
+	if (!json_is_object(cfg) || !json_is_array(peers) || json_array_size(tx) != TURN_TX_MAX ||
+	    json_array_size(rng) != 4 || (size_t)cap < n) {
+		ckr_fail(r, "turn: cfg, peers, tx, rng: missing, or not as many as they are");
+		return NULL;
+	}
+	if (!(t = calloc(1, sizeof(*t))) ||
+	    (cap && !(t->peers = calloc((size_t)cap, sizeof(*t->peers))))) {
+		free(t);
+		ckr_fail(r, "turn: out of memory");
+		return NULL;
+	}
+	t->cap_peers = (size_t)cap;
+	turn_cfg_ckpt_fill(&t->cfg, cfg, r);
+	t->sock = (int)ckf_int(r, "turn", j, "sock", 0, INT_MAX);
+	t->state = (enum turn_state)ckf_int(r, "turn", j, "state", TURN_ALLOCATING, TURN_FAILED);
+	dg_ep_ckpt_load(r, json_object_get(j, "relayed"), &t->relayed, "turn: relayed");
+	dg_ep_ckpt_load(r, json_object_get(j, "mapped"), &t->mapped, "turn: mapped");
+	ck_text_read(r, j, "realm", t->realm, sizeof(t->realm));
+	ck_text_read(r, j, "nonce", t->nonce, sizeof(t->nonce));
+	ckr_bytes(r, json_object_get(j, "key"), t->key, sizeof(t->key));
+	t->authed = ckf_bool(r, "turn", j, "authed");
+	for (size_t i = 0; i < 4; i++)
+		if (jsonck_u64_read(json_array_get(rng, i), true, &t->rng.s[i]) < 0)
+			ckr_fail(r, "turn: rng[%zu]: not 16 hex digits", i);
+	ckr_bytes(r, json_object_get(j, "stats"), &t->st, sizeof(t->st));
+	ckr_obj(r, json_object_get(j, "id"), t);
+	ckr_ref(r, json_object_get(j, "dg"), &t->dg);
+	ckr_ref(r, json_object_get(j, "ops"), &t->ops);
+	ckr_ref(r, json_object_get(j, "arg"), &t->arg);
+	ckr_timer(r, json_object_get(j, "refresh_ev"), &t->refresh_ev);
+	for (size_t i = 0; i < n && !ckf_failed(r); i++)
+		if ((t->peers[i] = peer_load(r, json_array_get(peers, i), t, i)))
+			t->n_peers++;
+	for (size_t i = 0; i < TURN_TX_MAX; i++) {
+		tx_load(r, json_array_get(tx, i), t, &t->tx[i]);
+		if (t->tx[i].used && t->tx[i].peer >= (int)n)
+			ckr_fail(r, "turn: tx[%zu].peer: no such peer", i);
+	}
+	return ckf_failed(r) ? NULL : t;
 }

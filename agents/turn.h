@@ -13,6 +13,7 @@
 #ifndef NATBED_AGENTS_TURN_H
 #define NATBED_AGENTS_TURN_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,6 +55,8 @@ struct turn_stats {
 };
 
 struct turn;
+struct ckw;
+struct ckr;
 
 /* Opens a socket on dg and starts allocating on cfg->server; ops are
  * called with arg. NULL on ENOMEM or when no socket opens. */
@@ -93,5 +96,21 @@ size_t turn_peer_slots(const struct turn *t);
 /* Ends the allocation (a Refresh with lifetime 0, not waited for), closes
  * the socket, cancels every timer. NULL is safe. */
 void turn_free(struct turn *t);
+
+/* natbed sim checkpoints (natbed/ckpt.h): t whole, its peers, requests
+ * under way (each slot's address declared: its timer's argument) and
+ * random generator inline; ops is written as a static object of its
+ * owner's table, arg as a reference. */
+json_t *turn_ckpt_save(const struct turn *t, struct ckw *w);
+/* A client built from j, nothing sent, opened or scheduled: its dgram,
+ * ops, arg and timers are filled at ckr_finish(). NULL on error (said in
+ * r). */
+struct turn *turn_ckpt_load(const json_t *j, struct ckr *r);
+/* Its socket callback and timers. */
+extern const struct ckfns turn_ckfns;
+/* A struct turn_cfg (embedded: a client's, a turnsock's) written and read
+ * back. */
+json_t *turn_cfg_ckpt_save(const struct turn_cfg *c, struct ckw *w);
+int turn_cfg_ckpt_fill(struct turn_cfg *c, const json_t *j, struct ckr *r);
 
 #endif

@@ -2,10 +2,14 @@
 #include "turnd.h"
 
 #include <arpa/inet.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ckfield.h"
+#include "natbed/ckpt.h"
+#include "natbed/jsonck.h"
 #include "natbed/stun.h"
 
 #define TURND_LIFETIME_S 600 /* RFC 8656 §7.2: the default lifetime */
@@ -43,7 +47,8 @@ struct td_alloc {
 
 struct turnd {
 	const struct dgram *dg;
-	struct turnd_cfg cfg;
+	struct turnd_cfg cfg; /* user, pass, realm: the copies below */
+	char *user, *pass, *realm;
 	int sock;
 	uint8_t key[STUN_MD5_LEN];
 	unsigned nonce_gen;
@@ -536,6 +541,16 @@ static void td_relay_rx(void *arg, int sock, const struct dg_ep *peer, const uin
 
 /* --- life ---------------------------------------------------------------------- */
 
+/* Frees d's memory, nothing closed or cancelled. */
+static void td_free_mem(struct turnd *d)
+{
+	free(d->buckets);
+	free(d->user);
+	free(d->pass);
+	free(d->realm);
+	free(d);
+}
+
 struct turnd *turnd_new(const struct dgram *dg, const struct turnd_cfg *cfg)
 {
 	struct turnd *d = calloc(1, sizeof(*d));
@@ -545,8 +560,10 @@ struct turnd *turnd_new(const struct dgram *dg, const struct turnd_cfg *cfg)
 		return NULL;
 	d->dg = dg;
 	d->cfg = *cfg;
-	if (!d->cfg.realm)
-		d->cfg.realm = "natbed";
+	/* its own copies: a checkpoint writes them as values */
+	d->cfg.user = d->user = cfg->user ? strdup(cfg->user) : NULL;
+	d->cfg.pass = d->pass = cfg->pass ? strdup(cfg->pass) : NULL;
+	d->cfg.realm = d->realm = strdup(cfg->realm ? cfg->realm : "natbed");
 	if (!d->cfg.lifetime_max_s)
 		d->cfg.lifetime_max_s = 3600;
 	if (!d->cfg.max_allocs)
@@ -554,10 +571,10 @@ struct turnd *turnd_new(const struct dgram *dg, const struct turnd_cfg *cfg)
 	d->n_buckets = 64;
 	d->buckets = calloc(d->n_buckets, sizeof(*d->buckets));
 	snprintf(d->nonce, sizeof(d->nonce), "natbed-nonce-%u", d->nonce_gen);
-	if (!d->buckets || stun_long_term_key(d->cfg.user, d->cfg.realm, d->cfg.pass, d->key) < 0 ||
+	if (!d->buckets || (cfg->user && !d->user) || (cfg->pass && !d->pass) || !d->realm ||
+	    stun_long_term_key(d->cfg.user, d->cfg.realm, d->cfg.pass, d->key) < 0 ||
 	    (d->sock = dg_open(dg, &cfg->listen, &local, td_rx, d)) < 0) {
-		free(d->buckets);
-		free(d);
+		td_free_mem(d);
 		return NULL;
 	}
 	return d;
@@ -572,12 +589,182 @@ void turnd_free(struct turnd *d)
 	for (i = 0; i < d->n_buckets; i++)
 		while (d->buckets[i])
 			td_alloc_end(d->buckets[i]);
-	free(d->buckets);
 	dg_close(d->dg, d->sock);
-	free(d);
+	td_free_mem(d);
 }
 
 void turnd_stats(const struct turnd *d, struct turnd_stats *st)
 {
 	*st = d->st;
+}
+
+/* --- checkpoints ----------------------------------------------------------- */
+
+static const struct ckfn turnd_fns[] = {CKFN(td_rx), CKFN(td_relay_rx), CKFN(td_alloc_expire)};
+const struct ckfns turnd_ckfns = CKFNS(turnd, turnd_fns);
+
+/* A string field (null for NULL) as an owned copy in *out. */
+static int ck_str(struct ckr *r, const json_t *j, const char *key, char **out)
+{
+	const json_t *v = json_object_get(j, key);
+
+	*out = NULL;
+	if (json_is_null(v))
+		return 0;
+	if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
+		return ckr_fail(r, "turnd: %s: not a string", key);
+	if (!(*out = strdup(json_string_value(v))))
+		return ckr_fail(r, "turnd: out of memory");
+	return 0;
+}
+
+static json_t *alloc_save(struct ckw *w, const struct td_alloc *a)
+{
+	json_t *perms = json_array(), *chans = json_array();
+
+	for (size_t i = 0; i < TURND_PERMS_MAX; i++)
+		ckf_push(
+		    w, perms,
+		    json_pack("[oI]", jsonck_ipv4(a->perms[i].addr), (json_int_t)a->perms[i].until),
+		    "turnd: a permission");
+	for (size_t i = 0; i < TURND_CHANS_MAX; i++)
+		ckf_push(w, chans,
+			 json_pack("[ioI]", a->chans[i].number, dg_ep_ckpt_save(&a->chans[i].peer),
+				   (json_int_t)a->chans[i].until),
+			 "turnd: a channel");
+	return json_pack("{s:o,s:o,s:o,s:i,s:o,s:I,s:o,s:I,s:o,s:o}", "id", ckw_obj(w, a), "client",
+			 dg_ep_ckpt_save(&a->client), "txid",
+			 ckw_bytes(w, a->txid, sizeof(a->txid)), "sock", a->sock, "relayed",
+			 dg_ep_ckpt_save(&a->relayed), "until", (json_int_t)a->until, "timer",
+			 ckw_timer(w, a->timer), "lifetime", (json_int_t)a->lifetime, "perms",
+			 perms, "chans", chans);
+}
+
+static struct td_alloc *alloc_load(struct ckr *r, const json_t *j, struct turnd *d)
+{
+	const json_t *perms = json_object_get(j, "perms"), *chans = json_object_get(j, "chans");
+	struct td_alloc *a;
+
+	if (json_array_size(perms) != TURND_PERMS_MAX ||
+	    json_array_size(chans) != TURND_CHANS_MAX) {
+		ckr_fail(r, "turnd: alloc: not %d permissions and %d channels", TURND_PERMS_MAX,
+			 TURND_CHANS_MAX);
+		return NULL;
+	}
+	if (!(a = calloc(1, sizeof(*a)))) {
+		ckr_fail(r, "turnd: out of memory");
+		return NULL;
+	}
+	a->d = d;
+	dg_ep_ckpt_load(r, json_object_get(j, "client"), &a->client, "turnd: alloc.client");
+	ckr_bytes(r, json_object_get(j, "txid"), a->txid, sizeof(a->txid));
+	a->sock = (int)ckf_int(r, "turnd", j, "sock", -1, INT_MAX);
+	dg_ep_ckpt_load(r, json_object_get(j, "relayed"), &a->relayed, "turnd: alloc.relayed");
+	a->until = ckf_int(r, "turnd", j, "until", 0, INT64_MAX);
+	a->lifetime = (uint32_t)ckf_int(r, "turnd", j, "lifetime", 0, UINT32_MAX);
+	for (size_t i = 0; i < TURND_PERMS_MAX; i++) {
+		const json_t *p = json_array_get(perms, i);
+		json_int_t until;
+
+		if (jsonck_ipv4_read(json_array_get(p, 0), &a->perms[i].addr) < 0 ||
+		    jsonck_int(json_array_get(p, 1), 0, INT64_MAX, &until) < 0)
+			ckr_fail(r, "turnd: alloc.perms[%zu]: not [address, until]", i);
+		a->perms[i].until = until;
+	}
+	for (size_t i = 0; i < TURND_CHANS_MAX; i++) {
+		const json_t *c = json_array_get(chans, i);
+		json_int_t number, until;
+
+		if (jsonck_int(json_array_get(c, 0), 0, 0xFFFF, &number) < 0 ||
+		    dg_ep_ckpt_load(r, json_array_get(c, 1), &a->chans[i].peer,
+				    "turnd: alloc.chans") < 0 ||
+		    jsonck_int(json_array_get(c, 2), 0, INT64_MAX, &until) < 0)
+			ckr_fail(r, "turnd: alloc.chans[%zu]: not [number, peer, until]", i);
+		a->chans[i].number = (uint16_t)number;
+		a->chans[i].until = until;
+	}
+	ckr_obj(r, json_object_get(j, "id"), a);
+	ckr_timer(r, json_object_get(j, "timer"), &a->timer);
+	return a;
+}
+
+json_t *turnd_ckpt_save(const struct turnd *d, struct ckw *w)
+{
+	json_t *allocs = json_array();
+
+	/* in bucket and chain order: a client may have an expired allocation
+	 * behind a new one in its chain, the first found wins */
+	for (size_t i = 0; i < d->n_buckets; i++)
+		for (const struct td_alloc *a = d->buckets[i]; a; a = a->next)
+			ckf_push(w, allocs, alloc_save(w, a), "turnd: an allocation");
+	return ckf_done(
+	    w,
+	    json_pack(
+		"{s:o,s:o,s:{s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:I,s:b},s:i,s:o,s:I,s:s,s:I,s:o,s:o}",
+		"id", ckw_obj(w, d), "dg", ckw_ref(w, d->dg), "cfg", "listen",
+		dg_ep_ckpt_save(&d->cfg.listen), "user",
+		d->user ? json_string(d->user) : json_null(), "pass",
+		d->pass ? json_string(d->pass) : json_null(), "realm", json_string(d->realm),
+		"lifetime_max_s", (json_int_t)d->cfg.lifetime_max_s, "max_allocs",
+		(json_int_t)d->cfg.max_allocs, "answer_first", (json_int_t)d->cfg.answer_first,
+		"stale_at", (json_int_t)d->cfg.stale_at, "mismatch_refresh",
+		d->cfg.mismatch_refresh, "sock", d->sock, "key",
+		ckw_bytes(w, d->key, sizeof(d->key)), "nonce_gen", (json_int_t)d->nonce_gen,
+		"nonce", d->nonce, "buckets", (json_int_t)d->n_buckets, "allocs", allocs, "stats",
+		ckw_bytes(w, &d->st, sizeof(d->st))),
+	    "turnd");
+}
+
+struct turnd *turnd_ckpt_load(const json_t *j, struct ckr *r)
+{
+	const json_t *cfg = json_object_get(j, "cfg"), *allocs = json_object_get(j, "allocs"), *e;
+	const char *nonce = json_string_value(json_object_get(j, "nonce"));
+	json_int_t nb = ckf_int(r, "turnd", j, "buckets", 64, (json_int_t)1 << 30);
+	struct turnd *d;
+	size_t i;
+
+	if (!json_is_object(cfg) || !json_is_array(allocs) || !nonce ||
+	    strlen(nonce) >= sizeof(d->nonce) || (nb & (nb - 1))) {
+		ckr_fail(r, "turnd: cfg, allocs, nonce, buckets: missing or out of range");
+		return NULL;
+	}
+	if (ckf_failed(r) || !(d = calloc(1, sizeof(*d))) ||
+	    !(d->buckets = calloc((size_t)nb, sizeof(*d->buckets)))) {
+		ckr_fail(r, "turnd: out of memory");
+		return NULL;
+	}
+	d->n_buckets = (size_t)nb;
+	dg_ep_ckpt_load(r, json_object_get(cfg, "listen"), &d->cfg.listen, "turnd: cfg.listen");
+	ck_str(r, cfg, "user", &d->user);
+	ck_str(r, cfg, "pass", &d->pass);
+	ck_str(r, cfg, "realm", &d->realm);
+	if (!d->realm)
+		ckr_fail(r, "turnd: cfg.realm: missing");
+	d->cfg.user = d->user;
+	d->cfg.pass = d->pass;
+	d->cfg.realm = d->realm;
+	d->cfg.lifetime_max_s = (uint32_t)ckf_int(r, "turnd", cfg, "lifetime_max_s", 1, UINT32_MAX);
+	d->cfg.max_allocs = (uint32_t)ckf_int(r, "turnd", cfg, "max_allocs", 1, UINT32_MAX);
+	d->cfg.answer_first = (unsigned)ckf_int(r, "turnd", cfg, "answer_first", 0, UINT_MAX);
+	d->cfg.stale_at = (unsigned)ckf_int(r, "turnd", cfg, "stale_at", 0, UINT_MAX);
+	d->cfg.mismatch_refresh = json_is_true(json_object_get(cfg, "mismatch_refresh"));
+	d->sock = (int)ckf_int(r, "turnd", j, "sock", 0, INT_MAX);
+	ckr_bytes(r, json_object_get(j, "key"), d->key, sizeof(d->key));
+	d->nonce_gen = (unsigned)ckf_int(r, "turnd", j, "nonce_gen", 0, UINT_MAX);
+	memcpy(d->nonce, nonce, strlen(nonce) + 1);
+	ckr_bytes(r, json_object_get(j, "stats"), &d->st, sizeof(d->st));
+	ckr_obj(r, json_object_get(j, "id"), d);
+	ckr_ref(r, json_object_get(j, "dg"), &d->dg);
+	/* each chain as it was: appended in the order written */
+	json_array_foreach(allocs, i, e)
+	{
+		struct td_alloc *a = alloc_load(r, e, d), **pp;
+
+		if (!a || ckf_failed(r))
+			return NULL;
+		for (pp = &d->buckets[td_bucket(d, &a->client)]; *pp; pp = &(*pp)->next)
+			;
+		*pp = a;
+	}
+	return ckf_failed(r) ? NULL : d;
 }

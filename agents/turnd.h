@@ -21,6 +21,7 @@
 #ifndef NATBED_AGENTS_TURND_H
 #define NATBED_AGENTS_TURND_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -59,11 +60,23 @@ struct turnd_stats {
 };
 
 struct turnd;
+struct ckw;
+struct ckr;
 
-/* A server on dg (its host), listening on cfg->listen. The strings must
- * outlive it. NULL when its socket does not open or on ENOMEM. */
+/* A server on dg (its host), listening on cfg->listen. It keeps copies of
+ * the strings. NULL when its socket does not open or on ENOMEM. */
 struct turnd *turnd_new(const struct dgram *dg, const struct turnd_cfg *cfg);
 void turnd_free(struct turnd *d);
 void turnd_stats(const struct turnd *d, struct turnd_stats *st);
+
+/* natbed sim checkpoints (natbed/ckpt.h): d whole, its configuration
+ * (the strings as values), nonce state and allocations (permissions,
+ * channels, expiry timers) inline, every hash chain in its order. */
+json_t *turnd_ckpt_save(const struct turnd *d, struct ckw *w);
+/* A server built from j, nothing opened or scheduled: its dgram and
+ * timers are filled at ckr_finish(). NULL on error (said in r). */
+struct turnd *turnd_ckpt_load(const json_t *j, struct ckr *r);
+/* Its socket callbacks (its own, its allocations') and expiry timer. */
+extern const struct ckfns turnd_ckfns;
 
 #endif

@@ -1,10 +1,15 @@
 #include "turnsock.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "ckfield.h"
+#include "natbed/ckpt.h"
+#include "natbed/jsonck.h"
 #include "natbed/strcopy.h"
 
 struct ts_sock {
@@ -17,6 +22,9 @@ struct ts_sock {
 
 struct turnsock {
 	const struct dgram *base;
+	/* everything an agent with a TURN allocation builds holds a pointer
+	 * to dg, and its reasons may point at error: a checkpoint declares
+	 * both */
 	struct dgram dg; /* the layered driver */
 	struct turn_cfg cfg;
 	struct turnsock_ops ops;
@@ -275,4 +283,125 @@ void turnsock_stats(const struct turnsock *ts, struct turn_stats *st)
 	*st = ts->past;
 	if (ts->t)
 		ts_stats_add(st, ts->t);
+}
+
+/* --- checkpoints ----------------------------------------------------------- */
+
+static const struct ckfn turnsock_fns[] = {CKFN(ts_retry),    CKFN(ts_ready),	   CKFN(ts_failed),
+					   CKFN(ts_data),     CKFN(ts_open_op),	   CKFN(ts_send_op),
+					   CKFN(ts_close_op), CKFN(ts_set_recv_op)};
+static const struct ckvar turnsock_vars[] = {CKVAR(ts_turn_ops), CKVAR(ts_dgram_ops)};
+const struct ckfns turnsock_ckfns = CKFNS_VARS(turnsock, turnsock_fns, turnsock_vars);
+
+/* The relayed sockets up to the last open one; a closed one is null (an
+ * open one takes its slot whole). */
+static json_t *socks_save(const struct turnsock *ts, struct ckw *w)
+{
+	json_t *a = json_array();
+	int last = -1;
+
+	for (int i = 0; i < TURNSOCK_SOCKS_MAX; i++)
+		if (ts->socks[i].open)
+			last = i;
+	for (int i = 0; i <= last; i++) {
+		const struct ts_sock *so = &ts->socks[i];
+
+		ckf_push(w, a,
+			 !so->open
+			     ? json_null()
+			     : json_pack("{s:o,s:I,s:o,s:o}", "peer_addr",
+					 jsonck_ipv4(so->peer_addr), "gen", (json_int_t)so->gen,
+					 "fn", ckw_fn(w, (ckfn_ptr)so->fn), "arg",
+					 ckw_ref(w, so->arg)),
+			 "turnsock: a relayed socket");
+	}
+	return a;
+}
+
+json_t *turnsock_ckpt_save(const struct turnsock *ts, struct ckw *w)
+{
+	return ckf_done(
+	    w,
+	    json_pack("{s:o,s:o,s:{s:o,s:o,s:o,s:o},s:o,s:{s:o,s:o},s:o,s:I,s:b,s:o,"
+		      "s:{s:o,s:o},s:b,s:o,s:o,s:o}",
+		      "id", ckw_obj(w, ts), "base", ckw_ref(w, ts->base), "dg", "id",
+		      ckw_obj(w, &ts->dg), "ops", ckw_ref(w, ts->dg.ops), "s", ckw_ref(w, ts->dg.s),
+		      "seed", jsonck_u64(ts->dg.seed, true), "cfg", turn_cfg_ckpt_save(&ts->cfg, w),
+		      "ops", "changed", ckw_fn(w, (ckfn_ptr)ts->ops.changed), "arg",
+		      ckw_ref(w, ts->ops.arg), "t", ts->t ? turn_ckpt_save(ts->t, w) : json_null(),
+		      "gen", (json_int_t)ts->gen, "ready", ts->ready, "relayed",
+		      dg_ep_ckpt_save(&ts->relayed), "error", "id", ckw_obj(w, ts->error), "text",
+		      ckw_bytes(w, ts->error, strnlen(ts->error, sizeof(ts->error))), "has_error",
+		      ts->has_error, "retry_ev", ckw_timer(w, ts->retry_ev), "past",
+		      ckw_bytes(w, &ts->past, sizeof(ts->past)), "socks", socks_save(ts, w)),
+	    "turnsock");
+}
+
+static int socks_load(struct turnsock *ts, const json_t *a, struct ckr *r)
+{
+	const json_t *e;
+	size_t i;
+
+	if (!json_is_array(a) || json_array_size(a) > TURNSOCK_SOCKS_MAX)
+		return ckr_fail(r, "turnsock: socks: not an array of at most %d",
+				TURNSOCK_SOCKS_MAX);
+	json_array_foreach(a, i, e)
+	{
+		struct ts_sock *so = &ts->socks[i];
+		ckfn_ptr fn = NULL;
+
+		if (json_is_null(e))
+			continue;
+		so->open = true;
+		if (jsonck_ipv4_read(json_object_get(e, "peer_addr"), &so->peer_addr) < 0)
+			ckr_fail(r, "turnsock: socks[%zu].peer_addr: not an address", i);
+		so->gen = (unsigned)ckf_int(r, "turnsock", e, "gen", 0, UINT_MAX);
+		ckr_fn(r, json_object_get(e, "fn"), &fn);
+		so->fn = (dg_recv_fn)fn;
+		ckr_ref(r, json_object_get(e, "arg"), &so->arg);
+	}
+	return ckf_failed(r) ? -1 : 0;
+}
+
+struct turnsock *turnsock_ckpt_load(const json_t *j, struct ckr *r)
+{
+	const json_t *dg = json_object_get(j, "dg"), *ops = json_object_get(j, "ops");
+	const json_t *err = json_object_get(j, "error"), *text = json_object_get(err, "text");
+	size_t n = json_string_length(text) / 2;
+	struct turnsock *ts;
+	ckfn_ptr changed = NULL;
+
+	if (!json_is_object(dg) || !json_is_object(ops) || !json_is_string(text) ||
+	    n >= TURNSOCK_ERROR_MAX) {
+		ckr_fail(r, "turnsock: dg, ops, error: missing, or the error too long");
+		return NULL;
+	}
+	if (!(ts = calloc(1, sizeof(*ts)))) {
+		ckr_fail(r, "turnsock: out of memory");
+		return NULL;
+	}
+	ts->dg.io = ts;
+	if (jsonck_u64_read(json_object_get(dg, "seed"), true, &ts->dg.seed) < 0)
+		ckr_fail(r, "turnsock: dg.seed: not 16 hex digits");
+	turn_cfg_ckpt_fill(&ts->cfg, json_object_get(j, "cfg"), r);
+	ckr_fn(r, json_object_get(ops, "changed"), &changed);
+	ts->ops.changed = (void (*)(void *, const struct dg_ep *, const char *))changed;
+	ts->gen = (unsigned)ckf_int(r, "turnsock", j, "gen", 0, UINT_MAX);
+	ts->ready = ckf_bool(r, "turnsock", j, "ready");
+	dg_ep_ckpt_load(r, json_object_get(j, "relayed"), &ts->relayed, "turnsock: relayed");
+	ckr_bytes(r, text, ts->error, n);
+	ts->has_error = ckf_bool(r, "turnsock", j, "has_error");
+	ckr_bytes(r, json_object_get(j, "past"), &ts->past, sizeof(ts->past));
+	socks_load(ts, json_object_get(j, "socks"), r);
+	ckr_obj(r, json_object_get(j, "id"), ts);
+	ckr_obj(r, json_object_get(dg, "id"), &ts->dg);
+	ckr_obj(r, json_object_get(err, "id"), ts->error);
+	ckr_ref(r, json_object_get(j, "base"), &ts->base);
+	ckr_ref(r, json_object_get(dg, "ops"), &ts->dg.ops);
+	ckr_ref(r, json_object_get(dg, "s"), &ts->dg.s);
+	ckr_ref(r, json_object_get(ops, "arg"), &ts->ops.arg);
+	ckr_timer(r, json_object_get(j, "retry_ev"), &ts->retry_ev);
+	if (!json_is_null(json_object_get(j, "t")))
+		ts->t = turn_ckpt_load(json_object_get(j, "t"), r);
+	return ckf_failed(r) ? NULL : ts;
 }

@@ -22,6 +22,7 @@
 #ifndef NATBED_AGENTS_TURNSOCK_H
 #define NATBED_AGENTS_TURNSOCK_H
 
+#include <jansson.h>
 #include <stdint.h>
 
 #include "turn.h"
@@ -39,6 +40,8 @@ struct turnsock_ops {
 };
 
 struct turnsock;
+struct ckw;
+struct ckr;
 
 /* Starts allocating on cfg->server with a socket of base. NULL on ENOMEM
  * or when no socket opens. base must outlive it. */
@@ -70,5 +73,19 @@ const char *turnsock_error(const struct turnsock *ts);
 
 /* The TURN client's counters, summed over the allocations asked for. */
 void turnsock_stats(const struct turnsock *ts, struct turn_stats *st);
+
+/* natbed sim checkpoints (natbed/ckpt.h): ts whole, its TURN client
+ * inline, its relayed sockets with their callbacks. Declares the layered
+ * driver (turnsock_dgram(ts), which everything an agent with an
+ * allocation builds points at) and the error text (turnsock_error(),
+ * which a try's reason may point at). */
+json_t *turnsock_ckpt_save(const struct turnsock *ts, struct ckw *w);
+/* A turnsock built from j, nothing sent, opened or scheduled: its base,
+ * scheduler, callbacks and timers are filled at ckr_finish(). NULL on
+ * error (said in r). */
+struct turnsock *turnsock_ckpt_load(const json_t *j, struct ckr *r);
+/* Its timer, the TURN client's callbacks (ts_turn_ops) and the layered
+ * driver's ops. */
+extern const struct ckfns turnsock_ckfns;
 
 #endif

@@ -28,8 +28,12 @@
 #include <string.h>
 
 #include "agent_core.h"
+#include "cknet.h"
+#include "ckworld.h"
 #include "dgstund.h"
 #include "fakenet.h"
+#include "method_checks.h"
+#include "pcpc.h"
 #include "method_testbind.h"
 #include "natbed/log.h"
 #include "nbstun.h"
@@ -1209,6 +1213,387 @@ static void vnet_serve_many_arrivals(void **state)
 		agent_free(v[i].s.a);
 }
 
+/* --- checkpoints ------------------------------------------------------- */
+
+/* The test's functions and methods an agent holds. */
+static const struct ckfn t_fns[] = {CKFN(on_ready), CKFN(on_failed), CKFN(on_report),
+				    CKFN(on_discovered), CKFN(find_test)};
+static const struct ckvar t_vars[] = {CKVAR(method_testbind), CKVAR(m_testfail), CKVAR(m_testslow),
+				      CKVAR(m_testnever)};
+static const struct ckfns t_table = CKFNS_VARS(test, t_fns, t_vars);
+static const struct ckfns *const ck_parts[] = {&agent_ckfns, &rdvc_ckfns, &rdvtxn_ckfns, &t_table};
+
+/* The agents a world's file holds. */
+struct ck_agents {
+	struct agent *a[2];
+};
+
+static json_t *agents_save(struct ckw *w, void *ctx)
+{
+	const struct ck_agents *as = ctx;
+
+	return json_pack("[oo]", agent_ckpt_save(as->a[0], w), agent_ckpt_save(as->a[1], w));
+}
+
+static void agents_load(struct ckr *r, const json_t *parts, void *ctx)
+{
+	struct ck_agents *as = ctx;
+
+	as->a[0] = agent_ckpt_load(json_array_get(parts, 0), r);
+	as->a[1] = agent_ckpt_load(json_array_get(parts, 1), r);
+}
+
+/* Alice and bob written, loaded onto a scheduler of their own (copies of
+ * their hosts' dgrams on it), written again: the same file. The world
+ * (the rendezvous, datagrams in flight, the plan's table) is kept. */
+static void agents_round_trip(struct env *e, const void *table)
+{
+	const void *objs[] = {e->alice.d, e->bob.d, &e->alice, &e->bob, table};
+	struct ck_agents as = {{e->alice.a, e->bob.a}}, ls = {{NULL, NULL}};
+	struct clock_virtual vc = {sched_now(fakenet_sched(e->net))};
+	struct sched *s = sched_new(clock_virtual_clock(&vc), &vc);
+	struct dgram da, db;
+	struct ckworld cw;
+	char err[256];
+	json_t *j, *j2, *parts;
+
+	assert_non_null(s);
+	ckworld_dgram(e->alice.d, s, &da);
+	ckworld_dgram(e->bob.d, s, &db);
+	ckworld_init(&cw, fakenet_sched(e->net), ck_parts, 4, objs, 5);
+	j = ckworld_save(&cw, fakenet_sched(e->net), agents_save, &as, err, sizeof(err));
+	if (!j)
+		print_error("%s\n", err);
+	assert_non_null(j);
+	/* bob's path of the connect done, alice's try and path slots free */
+	parts = json_object_get(j, "parts");
+	assert_true(
+	    json_is_object(json_array_get(json_object_get(json_array_get(parts, 1), "paths"), 0)));
+	assert_true(
+	    json_is_null(json_array_get(json_object_get(json_array_get(parts, 0), "tries"), 0)));
+	assert_true(
+	    json_is_null(json_array_get(json_object_get(json_array_get(parts, 0), "paths"), 0)));
+	ckworld_subst(&cw, e->alice.d, &da);
+	ckworld_subst(&cw, e->bob.d, &db);
+	assert_int_equal(ckworld_load(&cw, j, s, agents_load, &ls, err, sizeof(err)), 0);
+	j2 = ckworld_save(&cw, s, agents_save, &ls, err, sizeof(err));
+	assert_non_null(j2);
+	ckworld_assert_equal(j, j2);
+	assert_int_equal(sched_pending(s), sched_pending(fakenet_sched(e->net)));
+	json_decref(j);
+	json_decref(j2);
+	agent_free(ls.a[0]); /* their dgrams close nothing of alice's and bob's */
+	agent_free(ls.a[1]);
+	sched_free(s);
+}
+
+/* A connect done (bob keeps the path it echoes probes on, each side a
+ * try slot and a path slot no try or path holds now), then a cascade
+ * under its budget: written, loaded and written again the same while
+ * its LOOKUP is under way, then while its first step's CONNECT is. */
+static void ckpt_round_trip(void **state)
+{
+	static const struct method *const table[] = {&m_testnever, &method_testbind, &m_testfail};
+	struct env *e = *state;
+	struct agent_plan p = plan("bob", 3), c = cascade("bob", table, 3, NULL);
+
+	assert_int_equal(agent_connect(e->alice.a, &p), 0);
+	fakenet_run_for(e->net, 10 * S);
+	assert_int_equal(e->alice.reports, 1);
+	assert_true(e->alice.rep.success);
+	c.total_ns = 8 * S;
+	assert_int_equal(agent_connect(e->alice.a, &c), 0);
+	fakenet_run_for(e->net, 5 * MS);
+	agents_round_trip(e, table);
+	fakenet_run_for(e->net, 20 * MS); /* LOOKUP answered, CONNECT asked */
+	assert_int_equal(e->alice.reports, 1);
+	agents_round_trip(e, table);
+	fakenet_run_for(e->net, 10 * S);
+	assert_int_equal(e->alice.reports, 2);
+	assert_true(e->alice.rep.success);
+}
+
+/* The writer refuses a function in no table (the owner's callbacks); the
+ * reader an agent whose field is broken. */
+static void ckpt_refused(void **state)
+{
+	static const struct ckfns *const no_test[] = {&agent_ckfns, &rdvc_ckfns, &rdvtxn_ckfns};
+	struct env *e = *state;
+	const void *objs[] = {e->alice.d, e->bob.d, &e->alice, &e->bob};
+	struct ck_agents as = {{e->alice.a, e->bob.a}}, ls = {{NULL, NULL}};
+	struct clock_virtual vc;
+	struct sched *s;
+	struct ckworld cw;
+	char err[256];
+	json_t *j;
+
+	fakenet_run_for(e->net, 1 * S);
+	ckworld_init(&cw, fakenet_sched(e->net), no_test, 3, objs, 4);
+	assert_null(ckworld_save(&cw, fakenet_sched(e->net), agents_save, &as, err, sizeof(err)));
+	assert_non_null(strstr(err, "in no module's table"));
+	ckworld_init(&cw, fakenet_sched(e->net), ck_parts, 4, objs, 4);
+	j = ckworld_save(&cw, fakenet_sched(e->net), agents_save, &as, err, sizeof(err));
+	assert_non_null(j);
+	json_object_set_new(
+	    json_object_get(json_array_get(json_object_get(j, "parts"), 0), "connect"), "step",
+	    json_integer(AGENT_PLAN_MAX + 1));
+	vc.now_ns = sched_now(fakenet_sched(e->net));
+	s = sched_new(clock_virtual_clock(&vc), &vc);
+	assert_int_equal(ckworld_load(&cw, j, s, agents_load, &ls, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "agent.connect: step: not an integer in range"));
+	assert_null(ls.a[0]);
+	json_decref(j);
+	sched_free(s);
+}
+
+/* --- a continuation on the checkpointable network (tests/support/cknet) */
+
+#define CK_RDV	"198.51.100.5"
+#define CK_STUN "198.51.100.10"
+#define CK_ALT	"198.51.100.11"
+#define CK_TURN "198.51.100.50"
+
+static const struct ckfn ck_test_fns[] = {CKFN(on_ready), CKFN(on_failed), CKFN(on_report)};
+static const struct ckfns ck_test_table = CKFNS(test, ck_test_fns);
+static const struct ckfns *const ck_net_tables[] = {
+    &cknet_ckfns, &rdv_ckfns,	 &dgstund_ckfns, &turnd_ckfns,	  &agent_ckfns,
+    &rdvc_ckfns,  &rdvtxn_ckfns, &probe_ckfns,	 &trav_try_ckfns, &mc_ckfns,
+    &pcpc_ckfns,  &disc_ckfns,	 &turn_ckfns,	 &turnsock_ckfns, &ck_test_table};
+#define CK_NET_TABLES (sizeof(ck_net_tables) / sizeof(ck_net_tables[0]))
+
+/* One world on the checkpointable network: the rendezvous, a STUN
+ * server, bob serving and alice connecting to him (5 probes) with the
+ * product's direct method; or, with relay, both allocating on a TURN
+ * server and alice connecting with relay; with discover, alice runs the
+ * RFC 5780 discovery first (the STUN server has its alternate address).
+ * Alice always asks a gateway that never answers whether it maps ports. */
+struct ckcase {
+	bool discover, relay;
+	bool crowd;	   /* carol connects to bob too, dave at 5 s */
+	natbed_time_t at;  /* saved then */
+	const char *holds; /* what the parts must hold then: "try", "probe", "disc", "crowd" */
+};
+
+struct ckagents {
+	struct cknet *n;
+	struct rdv *r;
+	struct dgstund *stund;
+	struct turnd *td;
+	struct side alice, bob, carol, dave;
+};
+
+static void ck_side(struct ckagents *w, const struct ckcase *c, struct side *s, const char *ip,
+		    const char *name, bool serve)
+{
+	struct agent_config cfg = {.rdv = fakenet_ep(CK_RDV, RDV_DEFAULT_PORT),
+				   .stun = fakenet_ep(CK_STUN, 3478),
+				   .serve = serve,
+				   .find_method = method_find,
+				   .discover = c->discover && !serve,
+				   .turn = {.user = "agent", .pass = "secret"},
+				   .gateway = serve ? (struct dg_ep){0}
+						    : fakenet_ep("203.0.113.254", 5351)};
+	struct agent_ops ops = {
+	    .ready = on_ready, .failed = on_failed, .report = on_report, .arg = s};
+
+	if (c->relay)
+		cfg.turn.server = fakenet_ep(CK_TURN, 3478);
+	snprintf(cfg.name, sizeof(cfg.name), "%s", name);
+	s->d = cknet_host(w->n, ip);
+	assert_int_equal(agent_new(s->d, &cfg, &ops, &s->a), 0);
+}
+
+static void ck_start(struct ckagents *w, const struct ckcase *c)
+{
+	struct rdv_config cfg = {.listen = fakenet_ep(CK_RDV, RDV_DEFAULT_PORT)};
+	struct turnd_cfg tc = {
+	    .listen = fakenet_ep(CK_TURN, 3478), .user = "agent", .pass = "secret"};
+	struct agent_plan p = {.nsteps = 1, .probes = 5, .peer = "bob"};
+
+	memset(w, 0, sizeof(*w));
+	w->n = cknet_new(DELAY, 5);
+	assert_non_null(w->n);
+	assert_int_equal(rdv_new(cknet_host(w->n, CK_RDV), &cfg, &w->r), 0);
+	w->stund = dgstund_new(cknet_host2(w->n, CK_STUN, CK_ALT), fakenet_ep(CK_STUN, 0).addr,
+			       fakenet_ep(CK_ALT, 0).addr, htons(3478));
+	assert_non_null(w->stund);
+	if (c->relay)
+		assert_non_null(w->td = turnd_new(cknet_host(w->n, CK_TURN), &tc));
+	ck_side(w, c, &w->bob, "203.0.113.2", "bob", true);
+	ck_side(w, c, &w->alice, "203.0.113.1", "alice", false);
+	p.steps[0].m = c->relay ? method_find("relay") : &method_direct;
+	assert_int_equal(agent_connect(w->alice.a, &p), 0);
+	if (!c->crowd)
+		return;
+	ck_side(w, c, &w->carol, "203.0.113.3", "carol", false);
+	ck_side(w, c, &w->dave, "203.0.113.4", "dave", false);
+	assert_int_equal(agent_connect(w->carol.a, &p), 0);
+	cknet_run_until(w->n, 5 * S);
+	assert_int_equal(agent_connect(w->dave.a, &p), 0);
+}
+
+static void ck_free(struct ckagents *w)
+{
+	agent_free(w->alice.a);
+	agent_free(w->carol.a);
+	agent_free(w->dave.a);
+	agent_free(w->bob.a);
+	turnd_free(w->td);
+	dgstund_free(w->stund);
+	rdv_free(w->r);
+	cknet_free(w->n);
+}
+
+/* A side: what the test counts, and its agent (null: none). */
+static json_t *ck_side_save(struct ckw *w, const struct side *s)
+{
+	if (!s->a)
+		return json_null();
+	return json_pack("{s:o,s:o,s:i,s:i,s:i,s:o}", "id", ckw_obj(w, s), "d", ckw_ref(w, s->d),
+			 "ready", s->ready, "failed", s->failed, "reports", s->reports, "agent",
+			 agent_ckpt_save(s->a, w));
+}
+
+static void ck_side_load(struct ckr *r, const json_t *j, struct side *s)
+{
+	if (json_is_null(j))
+		return;
+	ckr_obj(r, json_object_get(j, "id"), s);
+	ckr_ref(r, json_object_get(j, "d"), &s->d);
+	s->ready = (int)json_integer_value(json_object_get(j, "ready"));
+	s->failed = (int)json_integer_value(json_object_get(j, "failed"));
+	s->reports = (int)json_integer_value(json_object_get(j, "reports"));
+	s->a = agent_ckpt_load(json_object_get(j, "agent"), r);
+}
+
+static json_t *ck_parts_save(struct ckw *ck, void *ctx)
+{
+	struct ckagents *w = ctx;
+
+	return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "rdv", rdv_ckpt_save(w->r, ck), "stund",
+			 dgstund_ckpt_save(w->stund, ck), "turnd",
+			 w->td ? turnd_ckpt_save(w->td, ck) : json_null(), "bob",
+			 ck_side_save(ck, &w->bob), "alice", ck_side_save(ck, &w->alice), "carol",
+			 ck_side_save(ck, &w->carol), "dave", ck_side_save(ck, &w->dave));
+}
+
+static int ck_parts_load(struct ckr *r, const json_t *j, void *ctx)
+{
+	struct ckagents *w = ctx;
+	const json_t *td = json_object_get(j, "turnd");
+
+	w->r = rdv_ckpt_load(json_object_get(j, "rdv"), r);
+	w->stund = dgstund_ckpt_load(json_object_get(j, "stund"), r);
+	w->td = json_is_null(td) ? NULL : turnd_ckpt_load(td, r);
+	ck_side_load(r, json_object_get(j, "bob"), &w->bob);
+	ck_side_load(r, json_object_get(j, "alice"), &w->alice);
+	ck_side_load(r, json_object_get(j, "carol"), &w->carol);
+	ck_side_load(r, json_object_get(j, "dave"), &w->dave);
+	return w->r && w->stund && (w->td || json_is_null(td)) && w->bob.a && w->alice.a ? 0 : -1;
+}
+
+/* What the case says alice holds when saved. */
+static void ck_holds(const json_t *j, const struct ckcase *c)
+{
+	const json_t *parts = json_object_get(j, "parts");
+	const json_t *agent =
+	    json_object_get(json_object_get(parts, c->crowd ? "dave" : "alice"), "agent");
+	const json_t *conn = json_object_get(agent, "connect");
+	const json_t *bob = json_object_get(json_object_get(parts, "bob"), "agent");
+
+	assert_false(json_is_null(json_object_get(agent, "pcp_probe")));
+	assert_true(json_is_null(json_object_get(agent, "ts")) == !c->relay);
+	if (c->crowd) { /* dave's try in alice's slot, carol's free; a path for each */
+		assert_int_equal(json_array_size(json_object_get(bob, "tries")), 2);
+		assert_true(json_is_object(json_array_get(json_object_get(bob, "tries"), 0)) &&
+			    json_is_null(json_array_get(json_object_get(bob, "tries"), 1)));
+		assert_int_equal(json_array_size(json_object_get(bob, "paths")), 3);
+	}
+	if (strcmp(c->holds, "disc") == 0) /* discovering, not yet registering */
+		assert_true(!json_is_null(json_object_get(agent, "disc")) &&
+			    json_is_false(json_object_get(agent, "rdv_started")));
+	else if (strcmp(c->holds, "try") == 0) /* the try runs, its check engine with it */
+		assert_true(json_is_true(json_object_get(
+		    json_array_get(json_object_get(agent, "tries"), 0), "running")));
+	else /* the path found, its probe under way */
+		assert_true(!json_is_null(json_object_get(conn, "cpath")) &&
+			    json_is_null(json_object_get(conn, "ctry")));
+}
+
+/* The whole world saved at a case's time, loaded into a new network: the
+ * file is the same, and both worlds deliver the same datagrams at the
+ * same times to the end; the last to connect (alice, or dave) reports
+ * the same, and both worlds count the same. */
+static void ck_case(const struct ckcase *c)
+{
+	struct ckagents a, b;
+	struct side *sa = c->crowd ? &a.dave : &a.alice, *sb = c->crowd ? &b.dave : &b.alice;
+	struct agent_counters ca, cb;
+	char err[256];
+	json_t *j, *again;
+
+	ck_start(&a, c);
+	cknet_run_until(a.n, c->at);
+	assert_int_equal(sa->reports, 0);
+	j = cknet_world_save(a.n, ck_net_tables, CK_NET_TABLES, ck_parts_save, &a, err,
+			     sizeof(err));
+	if (!j)
+		fail_msg("save at %lld ms: %s", (long long)(c->at / MS), err);
+	ck_holds(j, c);
+	memset(&b, 0, sizeof(b));
+	b.n =
+	    cknet_world_load(j, ck_net_tables, CK_NET_TABLES, ck_parts_load, &b, err, sizeof(err));
+	if (!b.n)
+		fail_msg("load at %lld ms: %s", (long long)(c->at / MS), err);
+	again = cknet_world_save(b.n, ck_net_tables, CK_NET_TABLES, ck_parts_save, &b, err,
+				 sizeof(err));
+	assert_non_null(again);
+	ckworld_assert_equal(j, again);
+	json_decref(j);
+	json_decref(again);
+	cknet_log_clear(a.n);
+	cknet_log_clear(b.n);
+	cknet_run_until(a.n, 20 * S);
+	cknet_run_until(b.n, 20 * S);
+	assert_true(strlen(cknet_log(a.n)) > 0);
+	assert_string_equal(cknet_log(a.n), cknet_log(b.n));
+	assert_int_equal(sa->reports, 1);
+	assert_int_equal(sb->reports, 1);
+	if (!sb->rep.success)
+		fail_msg("at %lld ms: %s", (long long)(c->at / MS), sb->rep.reason);
+	assert_true(sa->rep.success);
+	assert_string_equal(sb->rep.path, c->relay ? "relay" : "direct");
+	assert_true(sa->rep.setup_ms == sb->rep.setup_ms);
+	assert_memory_equal(&sa->rep.probe, &sb->rep.probe, sizeof(sa->rep.probe));
+	assert_int_equal(sb->rep.probe.answered, 5);
+	agent_counters(a.bob.a, &ca);
+	agent_counters(b.bob.a, &cb);
+	assert_memory_equal(&ca, &cb, sizeof(ca));
+	agent_counters(sa->a, &ca);
+	agent_counters(sb->a, &cb);
+	assert_memory_equal(&ca, &cb, sizeof(ca));
+	ck_free(&a);
+	ck_free(&b);
+}
+
+static void ckpt_continues(void **state)
+{
+	static const struct ckcase cases[] = {
+	    {.at = 265 * MS, .holds = "try"},
+	    {.at = 300 * MS, .holds = "probe"},
+	    /* discovery ends at 170 ms, the relay try starts at 440 */
+	    {.discover = true, .relay = true, .at = 15 * MS, .holds = "disc"},
+	    {.discover = true, .relay = true, .at = 450 * MS, .holds = "try"},
+	    {.discover = true, .relay = true, .at = 560 * MS, .holds = "probe"},
+	    /* bob answered alice and carol; dave asks at 5 s */
+	    {.crowd = true, .at = 5265 * MS, .holds = "try"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ck_case(&cases[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1228,6 +1613,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(discovery_without_other_address_goes_on, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(registration_failure_reported, setup, teardown),
+	    cmocka_unit_test_setup_teardown(ckpt_round_trip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(ckpt_refused, setup, teardown),
+	    cmocka_unit_test(ckpt_continues),
 	    cmocka_unit_test_setup_teardown(vnet_discovery_then_cascade, vsetup, vteardown),
 	    cmocka_unit_test_setup_teardown(vnet_same_site_direct_first, vsetup, vteardown),
 	    cmocka_unit_test_setup_teardown(vnet_predict_again, vsetup, vteardown),

@@ -3,7 +3,9 @@
  * sequential NAT with a stride of 3 that wraps its port range, with no NAT,
  * and against servers that are mute, lack OTHER-ADDRESS or ignore
  * CHANGE-REQUEST; retransmission after a lost request; the port
- * allocation classifier on its own.
+ * allocation classifier on its own; the natbed sim checkpoint of a
+ * discovery at moments in the middle of it (with this file's network
+ * and its frames in flight).
  *
  * The network is this file's: one host (behind the emulator's real NAT
  * engine, emulator/nat.c, or public) and natbed-stund's request logic
@@ -26,6 +28,7 @@
 
 #include "discover.h"
 #include "nat.h"
+#include "natbed/ckpt.h"
 #include "natbed/clock.h"
 #include "natbed/rng.h"
 #include "natbed/sched.h"
@@ -71,6 +74,7 @@ struct vnet {
 	int drop_out;	    /* drops the host's next drop_out datagrams */
 	uint64_t dropped, nat_drops, delivered;
 	uint64_t srv_rx; /* datagrams that reached the server, mute or not */
+	char log[4096];	 /* "ms:sport>dport:len" per datagram the host sends */
 };
 
 /* A frame in flight; the IP header sits 4-byte aligned after Ethernet's 14
@@ -287,6 +291,9 @@ static int vn_send(void *io, int sock, const struct dg_ep *to, const void *buf, 
 	struct vpkt *p;
 
 	assert_true(sock >= 0 && sock < VN_SOCKS && vn->socks[sock].open);
+	snprintf(vn->log + strlen(vn->log), sizeof(vn->log) - strlen(vn->log), "%lld:%u>%u:%zu ",
+		 (long long)(sched_now(vn->s) / NATBED_NS_PER_MS), ntohs(vn->socks[sock].port),
+		 ntohs(to->port), len);
 	if (vn->drop_out > 0) {
 		vn->drop_out--;
 		vn->dropped++;
@@ -928,6 +935,276 @@ static void test_ep_str(void **state)
 
 /* Every case above runs in virtual time: the whole file in well under a
  * second of real time (ctest's timeout is the guard). */
+/* --- natbed sim checkpoints ------------------------------------------- */
+
+/* A frame on its way: only its event holds it. */
+static json_t *vpkt_save(struct ckw *w, const void *arg)
+{
+	const struct vpkt *p = arg;
+
+	return json_pack("{s:o,s:o}", "vn", ckw_ref(w, p->vn), "frame",
+			 ckw_bytes(w, p->buf, p->len));
+}
+
+static void *vpkt_load(struct ckr *r, const json_t *j)
+{
+	const json_t *frame = json_object_get(j, "frame");
+	struct vpkt *p = calloc(1, sizeof(*p));
+
+	assert_non_null(p);
+	p->vn = ckr_get(r, json_object_get(j, "vn"));
+	p->len = json_string_length(frame) / 2;
+	if (!p->vn || p->len > sizeof(p->buf) || ckr_bytes(r, frame, p->buf, p->len) < 0 ||
+	    ip_view_parse(p->buf, p->len, &p->v) < 0) {
+		ckr_fail(r, "vpkt: not a frame");
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+static void on_done_unlisted(void *arg, const struct disc_result *r)
+{
+	(void)arg;
+	(void)r;
+}
+
+static const struct ckfn t_fns[] = {CKFN_ARG(vn_at_host, vpkt_save, vpkt_load),
+				    CKFN_ARG(vn_at_server, vpkt_save, vpkt_load),
+				    CKFN_ARG(vn_at_nat_in, vpkt_save, vpkt_load),
+				    CKFN_ARG(vn_at_nat_out, vpkt_save, vpkt_load), CKFN(on_done)};
+static const struct ckfns t_table = CKFNS(t, t_fns);
+static const struct ckfns *const tables[] = {&disc_ckfns, &t_table};
+
+/* The network of a public host (no NAT to write): its sockets and their
+ * receivers, its ephemeral port draws, the server's counters, frames on
+ * their way in the queue; the test's run; the discovery. Before done:
+ * run->r is not written. */
+static json_t *ck_save(const struct vnet *vn, const struct run *run, const struct disc *d,
+		       char *err, size_t errlen)
+{
+	struct ckw *w = ckw_new(tables, 2);
+	json_t *j, *q, *socks = json_array();
+
+	assert_non_null(w);
+	assert_null(vn->nat);
+	assert_null(run->r);
+	q = ckw_sched(w, vn->s);
+	for (int i = 0; i < VN_SOCKS; i++) {
+		const struct vn_sock *k = &vn->socks[i];
+
+		json_array_append_new(socks, json_pack("[b,i,o,o]", k->open, ntohs(k->port),
+						       ckw_fn(w, k->open ? (ckfn_ptr)k->fn : NULL),
+						       ckw_ref(w, k->open ? k->arg : NULL)));
+	}
+	j = json_pack("{s:I,s:o,s:o,s:o,s:o,s:i,s:o,s:o,s:o,s:i,s:I,s:I,s:I,s:I,s:o}", "at",
+		      (json_int_t)sched_now(vn->s), "queue", q, "vn", ckw_obj(w, vn), "dg",
+		      ckw_obj(w, &vn->dg), "run", ckw_obj(w, run), "done_calls", run->done_calls,
+		      "socks", socks, "rng", ckw_bytes(w, &vn->rng, sizeof(vn->rng)), "sc",
+		      ckw_bytes(w, &vn->sc, sizeof(vn->sc)), "drop_out", vn->drop_out, "dropped",
+		      (json_int_t)vn->dropped, "delivered", (json_int_t)vn->delivered, "srv_rx",
+		      (json_int_t)vn->srv_rx, "seed", (json_int_t)vn->dg.seed, "disc",
+		      disc_ckpt_save(d, w));
+	if (ckw_finish(w, err, errlen) < 0 || !j) {
+		json_decref(j);
+		j = NULL;
+	}
+	ckw_free(w);
+	return j;
+}
+
+/* A fresh network at the checkpoint's time; the discovery read into *d. */
+static struct vnet *ck_load(const json_t *j, struct run *run, struct disc **d, char *err,
+			    size_t errlen)
+{
+	struct vnet *vn =
+	    vn_new(NULL, false, (uint64_t)json_integer_value(json_object_get(j, "seed")));
+	struct ckr *r = ckr_new(tables, 2);
+	const json_t *k;
+	size_t i;
+	int rc;
+
+	assert_non_null(r);
+	memset(run, 0, sizeof(*run));
+	sched_run_until(vn->s, json_integer_value(json_object_get(j, "at")));
+	ckr_obj(r, json_object_get(j, "vn"), vn);
+	ckr_obj(r, json_object_get(j, "dg"), &vn->dg);
+	ckr_obj(r, json_object_get(j, "run"), run);
+	run->done_calls = (int)json_integer_value(json_object_get(j, "done_calls"));
+	json_array_foreach(json_object_get(j, "socks"), i, k)
+	{
+		ckfn_ptr fn = NULL;
+
+		vn->socks[i].open = json_is_true(json_array_get(k, 0));
+		vn->socks[i].port = htons((uint16_t)json_integer_value(json_array_get(k, 1)));
+		ckr_fn(r, json_array_get(k, 2), &fn);
+		vn->socks[i].fn = (dg_recv_fn)fn;
+		ckr_ref(r, json_array_get(k, 3), &vn->socks[i].arg);
+	}
+	ckr_bytes(r, json_object_get(j, "rng"), &vn->rng, sizeof(vn->rng));
+	ckr_bytes(r, json_object_get(j, "sc"), &vn->sc, sizeof(vn->sc));
+	vn->drop_out = (int)json_integer_value(json_object_get(j, "drop_out"));
+	vn->dropped = (uint64_t)json_integer_value(json_object_get(j, "dropped"));
+	vn->delivered = (uint64_t)json_integer_value(json_object_get(j, "delivered"));
+	vn->srv_rx = (uint64_t)json_integer_value(json_object_get(j, "srv_rx"));
+	*d = disc_ckpt_load(json_object_get(j, "disc"), r);
+	ckr_sched(r, vn->s, json_object_get(j, "queue"));
+	rc = ckr_finish(r, err, errlen);
+	ckr_free(r);
+	if (rc < 0) {
+		for (i = 0; i < VN_SOCKS; i++)
+			vn->socks[i].open = false;
+		vn_drain(vn);
+		vn_free(vn);
+		return NULL;
+	}
+	return vn;
+}
+
+/* Everything a discovery's result says, as text. */
+static void result_str(const struct disc_result *r, char *buf, size_t len)
+{
+	int n = snprintf(buf, len,
+			 "%d/%d/%d/%d/%d/%d err %d %08x:%u %08x:%u %08x:%u %08x:%u "
+			 "%08x:%u %lld-%lld probes",
+			 r->ni.map, r->ni.filter, r->ni.ports, r->ni.stride, r->ni.hairpin,
+			 r->ni.pcp, r->err, r->local.addr, r->local.port, r->mapped.addr,
+			 r->mapped.port, r->other.addr, r->other.port, r->mapped2.addr,
+			 r->mapped2.port, r->mapped3.addr, r->mapped3.port, (long long)r->started,
+			 (long long)r->finished);
+
+	for (size_t i = 0; i < r->nprobes && n > 0 && (size_t)n < len; i++)
+		n += snprintf(buf + n, len - (size_t)n, " %u>%u", r->probes[i].local.port,
+			      r->probes[i].mapped.port);
+}
+
+/* A discovery from a public host (its first drop_out datagrams lost),
+ * written `after` its start, read into a fresh network and written again
+ * the same; both run on to the same datagrams and the same result at the
+ * same time. */
+static void ck_round(int drop_out, natbed_time_t after)
+{
+	struct disc_cfg cfg = {.sock = -1};
+	struct vnet *a = vn_new(NULL, false, 5), *b;
+	struct run ra, rb;
+	struct disc *da, *db;
+	char err[256], *text, cont[4096], sa[512], sb[512];
+	natbed_time_t end;
+	json_t *j, *again;
+	size_t mark;
+
+	memset(&ra, 0, sizeof(ra));
+	a->drop_out = drop_out;
+	cfg.server.addr = a4(T_SRV1);
+	cfg.server.port = htons(T_PORT1);
+	cfg.done = on_done;
+	cfg.done_arg = &ra;
+	da = disc_new(&a->dg, &cfg);
+	assert_non_null(da);
+	assert_int_equal(disc_start(da), 0);
+	end = sched_now(a->s) + disc_max_ns(&cfg) + NATBED_NS_PER_S;
+	sched_run_until(a->s, sched_now(a->s) + after);
+	assert_int_equal(ra.done_calls, 0);
+	j = ck_save(a, &ra, da, err, sizeof(err));
+	if (!j)
+		fail_msg("save: %s", err);
+	text = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	mark = strlen(a->log);
+	sched_run_until(a->s, end);
+	assert_int_equal(ra.done_calls, 1);
+	snprintf(cont, sizeof(cont), "%s", a->log + mark);
+	result_str(ra.r, sa, sizeof(sa));
+
+	j = json_loads(text, 0, NULL);
+	assert_non_null(j);
+	b = ck_load(j, &rb, &db, err, sizeof(err));
+	if (!b)
+		fail_msg("load: %s", err);
+	again = ck_save(b, &rb, db, err, sizeof(err));
+	if (!again)
+		fail_msg("save again: %s", err);
+	assert_true(json_equal(j, again));
+	json_decref(again);
+	json_decref(j);
+	sched_run_until(b->s, end);
+	assert_int_equal(rb.done_calls, 1);
+	assert_ptr_equal(rb.r, disc_result(db));
+	result_str(rb.r, sb, sizeof(sb));
+	assert_string_equal(sb, sa);
+	assert_string_equal(b->log, cont);
+	assert_int_equal(b->srv_rx, a->srv_rx);
+	assert_int_equal(b->delivered, a->delivered);
+	free(text);
+	disc_free(da);
+	disc_free(db);
+	vn_free(a);
+	vn_free(b);
+}
+
+/* Frames on their way (1 to 124 ms: the mapping, filtering, port and
+ * hairpin tests of an open host, a round trip of 20 ms each; done at
+ * 125 ms), and retransmissions waited for (test I's first two sends
+ * lost). */
+static void test_checkpoint(void **state)
+{
+	static const natbed_time_t at_ms[] = {1, 12, 31, 47, 66, 90, 110, 124};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(at_ms) / sizeof(at_ms[0]); i++)
+		ck_round(0, at_ms[i] * NATBED_NS_PER_MS);
+	ck_round(2, 700 * NATBED_NS_PER_MS);
+	ck_round(2, 1505 * NATBED_NS_PER_MS);
+}
+
+/* The writer refuses a done function in no table; the reader a
+ * transaction of a kind it does not know. */
+static void test_checkpoint_refused(void **state)
+{
+	struct disc_cfg cfg = {.sock = -1};
+	struct vnet *a = vn_new(NULL, false, 5), *b;
+	struct run ra, rb;
+	struct disc *d, *db;
+	char err[256], *text, *at, edited[65536];
+	json_t *j;
+
+	(void)state;
+	memset(&ra, 0, sizeof(ra));
+	cfg.server.addr = a4(T_SRV1);
+	cfg.server.port = htons(T_PORT1);
+	cfg.done = on_done_unlisted;
+	d = disc_new(&a->dg, &cfg);
+	assert_int_equal(disc_start(d), 0);
+	assert_null(ck_save(a, &ra, d, err, sizeof(err)));
+	assert_non_null(strstr(err, "in no module's table"));
+	disc_free(d);
+	vn_drain(a);
+	cfg.done = on_done;
+	cfg.done_arg = &ra;
+	d = disc_new(&a->dg, &cfg);
+	assert_int_equal(disc_start(d), 0);
+	sched_run_until(a->s, sched_now(a->s) + 30 * NATBED_NS_PER_MS);
+	j = ck_save(a, &ra, d, err, sizeof(err));
+	if (!j)
+		fail_msg("save: %s", err);
+	text = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	at = strstr(text, "\"kind\":0");
+	assert_non_null(at);
+	snprintf(edited, sizeof(edited), "%.*s\"kind\":11%s", (int)(at - text), text,
+		 at + strlen("\"kind\":0"));
+	j = json_loads(edited, 0, NULL);
+	assert_non_null(j);
+	b = ck_load(j, &rb, &db, err, sizeof(err));
+	assert_null(b);
+	assert_string_equal(err, "disc.tx: kind: not an integer in range");
+	json_decref(j);
+	free(text);
+	disc_free(d);
+	vn_drain(a);
+	vn_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -946,6 +1223,8 @@ int main(void)
 	    cmocka_unit_test(test_caller_socket),
 	    cmocka_unit_test(test_input_junk),
 	    cmocka_unit_test(test_ports_classify),
+	    cmocka_unit_test(test_checkpoint),
+	    cmocka_unit_test(test_checkpoint_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,7 +3,9 @@
  * reaches nothing until it is granted, then its resource only; its auth
  * time is the gate's delay plus the round trip; a wrong key is refused,
  * a denial reported with its trust level; lost requests are sent again;
- * no gate answering is a timeout. */
+ * no gate answering is a timeout. The natbed sim checkpoint of a client
+ * in the middle of its exchange (after a restart, a retransmission
+ * due) on the fake network, against a gate of this file's. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -14,8 +16,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fakenet.h"
 #include "gate.h"
 #include "gatec.h"
+#include "natbed/ckpt.h"
 #include "natbed/sched.h"
 #include "natbed/topo.h"
 #include "vnet.h"
@@ -243,13 +247,272 @@ static void test_timeout(void **state)
 	net_down(&n);
 }
 
+/* --- natbed sim checkpoints ------------------------------------------- */
+
+/* alice and a gate of this file's on the fake network (10 ms one way):
+ * the gate ignores requests 1, 2 and 4, answers request 3 with a signed
+ * 438 (spent nonce: the client asks again with the next) and grants the
+ * rest. */
+struct gw {
+	struct fakenet *net;
+	const struct dgram *alice, *gated;
+	int gate_sock, gate_rx;
+	char log[2048]; /* "ms:a:len" or "ms:g:len" per datagram sent */
+	struct gatec *c;
+	struct gatec_report rep;
+	int reports;
+	natbed_time_t rep_at;
+};
+
+static bool gw_filter(void *arg, const struct dg_ep *from, const struct dg_ep *to,
+		      const uint8_t *buf, size_t len)
+{
+	struct gw *g = arg;
+	size_t n = strlen(g->log);
+
+	snprintf(g->log + n, sizeof(g->log) - n, "%lld:%c:%zu ",
+		 (long long)(sched_now(fakenet_sched(g->net)) / MS),
+		 from->port == htons(TOPO_GATE_PORT_DEFAULT) ? 'g' : 'a', len);
+	return true;
+}
+
+static void gw_gate_rx(void *arg, int sock, const struct dg_ep *from, const uint8_t *buf,
+		       size_t len, natbed_time_t now)
+{
+	struct gw *g = arg;
+	struct gatemsg_req req;
+	struct gatemsg_ans a = {0};
+	uint8_t out[GATEMSG_MAX];
+	int n;
+
+	assert_int_equal(gatemsg_parse_request(buf, len, &req), GATEMSG_OK);
+	g->gate_rx++;
+	if (g->gate_rx <= 2 || g->gate_rx == 4)
+		return;
+	memcpy(a.txid, req.txid, sizeof(a.txid));
+	if (g->gate_rx == 3) {
+		a.code = GATEMSG_ERR_STALE_NONCE;
+		snprintf(a.reason, sizeof(a.reason), "nonce spent");
+	} else {
+		a = (struct gatemsg_ans){.granted = true,
+					 .has_trust = true,
+					 .level = TOPO_TRUST_LOW,
+					 .level_now = TOPO_TRUST_MEDIUM,
+					 .delay_us = 1500,
+					 .risk_ppm = 20000,
+					 .ttl_ms = 60000};
+		memcpy(a.txid, req.txid, sizeof(a.txid));
+	}
+	n = gatemsg_build_answer(out, sizeof(out), &a, (const uint8_t *)"alice-key", 9);
+	assert_true(n > 0);
+	dg_send(g->gated, g->gate_sock, from, out, (size_t)n);
+}
+
+static void gw_done(void *arg, const struct gatec_report *r)
+{
+	struct gw *g = arg;
+
+	g->rep = *r;
+	g->reports++;
+	g->rep_at = sched_now(fakenet_sched(g->net));
+}
+
+static void gw_unlisted(void *arg, const struct gatec_report *r)
+{
+	(void)arg;
+	(void)r;
+}
+
+static void gw_up(struct gw *g, natbed_time_t at)
+{
+	struct dg_ep b = {0, htons(TOPO_GATE_PORT_DEFAULT)}, local;
+
+	memset(g, 0, sizeof(*g));
+	g->net = fakenet_new(10 * MS, 11);
+	assert_non_null(g->net);
+	fakenet_set_filter(g->net, gw_filter, g);
+	g->alice = fakenet_host(g->net, "192.0.2.10");
+	g->gated = fakenet_host(g->net, "192.0.2.1");
+	g->gate_sock = dg_open(g->gated, &b, &local, gw_gate_rx, g);
+	assert_true(g->gate_sock >= 0);
+	fakenet_run_until(g->net, at);
+}
+
+static void gw_down(struct gw *g)
+{
+	gatec_free(g->c);
+	fakenet_free(g->net);
+}
+
+static void gw_auth(struct gw *g, void (*done)(void *, const struct gatec_report *))
+{
+	struct gatec_cfg c = {.gate = fakenet_ep("192.0.2.1", TOPO_GATE_PORT_DEFAULT), .nonce = 77};
+	struct gatec_ops ops = {.done = done};
+
+	snprintf(c.user, sizeof(c.user), "alice");
+	snprintf(c.key, sizeof(c.key), "alice-key");
+	g->c = gatec_new(g->alice, &c, &ops, g);
+	assert_non_null(g->c);
+}
+
+static const struct ckfn t_fns[] = {CKFN(gw_done)};
+static const struct ckfns t_table = CKFNS(t, t_fns);
+static const struct ckfns *const tables[] = {&gatec_ckfns, &t_table};
+
+static json_t *gw_save(const struct gw *g, char *err, size_t errlen)
+{
+	struct ckw *w = ckw_new(tables, 2);
+	json_t *j, *q;
+
+	assert_non_null(w);
+	q = ckw_sched(w, fakenet_sched(g->net));
+	j = json_pack("{s:I,s:o,s:o,s:o,s:i,s:o}", "at",
+		      (json_int_t)sched_now(fakenet_sched(g->net)), "queue", q, "alice",
+		      ckw_obj(w, g->alice), "gw", ckw_obj(w, g), "gate_rx", g->gate_rx, "gatec",
+		      gatec_ckpt_save(g->c, w));
+	if (ckw_finish(w, err, errlen) < 0 || !j) {
+		json_decref(j);
+		j = NULL;
+	}
+	ckw_free(w);
+	return j;
+}
+
+/* The function named name in table t (what the virtual network's
+ * socket table restores by name). */
+static ckfn_ptr fn_named(const struct ckfns *t, const char *name)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (!strcmp(t->fns[i].name, name))
+			return t->fns[i].fn;
+	fail_msg("no %s.%s", t->module, name);
+	return NULL;
+}
+
+/* A fresh world at the checkpoint's time, the client read. The fake
+ * network has no checkpoint of its own: the client's socket is opened
+ * again here, where it was (the same id and port: the sockets are
+ * opened in the same order), to its receive function. */
+static int gw_load(struct gw *g, const json_t *j, char *err, size_t errlen)
+{
+	struct ckr *r = ckr_new(tables, 2);
+	struct dg_ep any = {0}, local;
+	int rc;
+
+	assert_non_null(r);
+	gw_up(g, json_integer_value(json_object_get(j, "at")));
+	g->gate_rx = (int)json_integer_value(json_object_get(j, "gate_rx"));
+	ckr_obj(r, json_object_get(j, "alice"), (void *)g->alice);
+	ckr_obj(r, json_object_get(j, "gw"), g);
+	g->c = gatec_ckpt_load(json_object_get(j, "gatec"), r);
+	ckr_sched(r, fakenet_sched(g->net), json_object_get(j, "queue"));
+	rc = ckr_finish(r, err, errlen);
+	ckr_free(r);
+	if (rc == 0)
+		assert_int_equal(
+		    dg_open(g->alice, &any, &local,
+			    (dg_recv_fn)fn_named(&gatec_ckfns, "gatec_recv"), g->c),
+		    json_integer_value(json_object_get(json_object_get(j, "gatec"), "sock")));
+	return rc;
+}
+
+/* Written at 1.8 s: request 3 met a spent nonce and the client asked
+ * again with the next (ignored), its retransmission due at 2.02 s,
+ * nothing in flight. Read into a fresh network, written again the same;
+ * both run on to the same grant at the same time. */
+static void test_checkpoint(void **state)
+{
+	struct gw a, b;
+	char err[256], *text, cont[2048];
+	json_t *j, *again;
+	size_t mark;
+
+	(void)state;
+	gw_up(&a, 0);
+	gw_auth(&a, gw_done);
+	sched_run_until(fakenet_sched(a.net), 1800 * MS);
+	assert_int_equal(a.gate_rx, 4);
+	assert_int_equal(sched_pending(fakenet_sched(a.net)), 2); /* retransmission, timeout */
+	j = gw_save(&a, err, sizeof(err));
+	if (!j)
+		fail_msg("save: %s", err);
+	text = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	mark = strlen(a.log);
+	sched_run_until(fakenet_sched(a.net), 40 * S);
+	snprintf(cont, sizeof(cont), "%s", a.log + mark);
+	assert_int_equal(a.reports, 1);
+	assert_int_equal(a.rep.result, GATEC_GRANTED);
+	assert_int_equal(a.rep_at, 2040 * MS);
+
+	j = json_loads(text, 0, NULL);
+	assert_non_null(j);
+	if (gw_load(&b, j, err, sizeof(err)) < 0)
+		fail_msg("load: %s", err);
+	again = gw_save(&b, err, sizeof(err));
+	if (!again)
+		fail_msg("save again: %s", err);
+	assert_true(json_equal(j, again));
+	json_decref(again);
+	json_decref(j);
+	sched_run_until(fakenet_sched(b.net), 40 * S);
+	assert_string_equal(b.log, cont);
+	assert_int_equal(b.reports, 1);
+	assert_int_equal(b.rep_at, a.rep_at);
+	assert_int_equal(b.gate_rx, a.gate_rx);
+	assert_int_equal(b.rep.result, a.rep.result);
+	assert_true(b.rep.auth_ms == a.rep.auth_ms && b.rep.risk == a.rep.risk &&
+		    b.rep.gate_delay_ms == a.rep.gate_delay_ms);
+	assert_int_equal(b.rep.sent, a.rep.sent);
+	assert_int_equal(b.rep.level_now, a.rep.level_now);
+	assert_int_equal(b.rep.ttl_ns, a.rep.ttl_ns);
+	free(text);
+	gw_down(&a);
+	gw_down(&b);
+}
+
+/* The writer refuses a done function in no table; the reader a client
+ * with more restarts than it makes. */
+static void test_checkpoint_refused(void **state)
+{
+	struct gw a, b;
+	char err[256], *text, *at, edited[8192];
+	json_t *j;
+
+	(void)state;
+	gw_up(&a, 0);
+	gw_auth(&a, gw_unlisted);
+	assert_null(gw_save(&a, err, sizeof(err)));
+	assert_non_null(strstr(err, "in no module's table"));
+	gatec_free(a.c);
+	gw_auth(&a, gw_done);
+	sched_run_until(fakenet_sched(a.net), 1800 * MS);
+	j = gw_save(&a, err, sizeof(err));
+	if (!j)
+		fail_msg("save: %s", err);
+	text = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	at = strstr(text, "\"restarts\":1");
+	assert_non_null(at);
+	snprintf(edited, sizeof(edited), "%.*s\"restarts\":9%s", (int)(at - text), text,
+		 at + strlen("\"restarts\":1"));
+	j = json_loads(edited, 0, NULL);
+	assert_non_null(j);
+	assert_int_equal(gw_load(&b, j, err, sizeof(err)), -1);
+	assert_string_equal(err, "gatec: restarts: not an integer in range");
+	assert_null(b.c);
+	json_decref(j);
+	free(text);
+	gw_down(&a);
+	gw_down(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_granted),
-	    cmocka_unit_test(test_refused_and_denied),
-	    cmocka_unit_test(test_retransmissions),
-	    cmocka_unit_test(test_timeout),
+	    cmocka_unit_test(test_granted),	    cmocka_unit_test(test_refused_and_denied),
+	    cmocka_unit_test(test_retransmissions), cmocka_unit_test(test_timeout),
+	    cmocka_unit_test(test_checkpoint),	    cmocka_unit_test(test_checkpoint_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

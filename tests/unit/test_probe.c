@@ -1,7 +1,8 @@
 /* Unit tests for the probe exchange (agents/probe.c) in virtual time on
  * the fake network: round-trip times, loss, the wait for late echoes,
  * echoes that do not count (another try, another address, duplicates),
- * and the responder's echo. */
+ * the responder's echo, and the natbed sim checkpoint of a probe in the
+ * middle of its exchange. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include "fakenet.h"
+#include "natbed/ckpt.h"
 #include "natbed/stun.h"
 #include "nbstun.h"
 #include "probe.h"
@@ -31,13 +33,18 @@ struct env {
 	int echoes, not_taken; /* at b; at a */
 	int drop_every;	       /* drop every n-th datagram b -> a (0: none) */
 	int b_to_a, duplicate; /* b sends each echo twice */
+	char log[1024];	       /* "ms:a " or "ms:b " per datagram sent */
 };
 
 static bool filter(void *arg, const struct dg_ep *from, const struct dg_ep *to, const uint8_t *buf,
 		   size_t len)
 {
 	struct env *e = arg;
+	size_t n = strlen(e->log);
 
+	snprintf(e->log + n, sizeof(e->log) - n, "%lld:%c ",
+		 (long long)(sched_now(fakenet_sched(e->net)) / MS),
+		 dg_ep_eq(from, &e->ea) ? 'a' : 'b');
 	if (dg_ep_eq(from, &e->eb) && e->drop_every && ++e->b_to_a % e->drop_every == 0)
 		return false;
 	return true;
@@ -204,6 +211,144 @@ static void zero_probes(void **state)
 	assert_null(probe_new(e->a, e->sa, &e->eb, &bad, on_done, e));
 }
 
+/* --- natbed sim checkpoints ------------------------------------------- */
+
+static void on_unlisted(void *arg, const struct probe_result *r)
+{
+	(void)arg;
+	(void)r;
+}
+
+static const struct ckfn t_fns[] = {CKFN(on_done)};
+static const struct ckfns t_table = CKFNS(t, t_fns);
+static const struct ckfns *const tables[] = {&probe_ckfns, &t_table};
+
+/* The world (the queue, a's dgram, the test's state the probe's done
+ * tells) and the probe. */
+static json_t *ck_save(const struct env *e, char *err, size_t errlen)
+{
+	struct ckw *w = ckw_new(tables, 2);
+	json_t *j, *q;
+
+	assert_non_null(w);
+	q = ckw_sched(w, fakenet_sched(e->net));
+	j = json_pack("{s:I,s:o,s:o,s:o,s:i,s:i,s:o}", "at",
+		      (json_int_t)sched_now(fakenet_sched(e->net)), "queue", q, "a",
+		      ckw_obj(w, e->a), "env", ckw_obj(w, e), "b_to_a", e->b_to_a, "echoes",
+		      e->echoes, "probe", probe_ckpt_save(e->p, w));
+	if (ckw_finish(w, err, errlen) < 0 || !j) {
+		json_decref(j);
+		j = NULL;
+	}
+	ckw_free(w);
+	return j;
+}
+
+/* e (set up, its clock at 0) at the checkpoint's time, the probe read. */
+static int ck_load(struct env *e, const json_t *j, char *err, size_t errlen)
+{
+	struct ckr *r = ckr_new(tables, 2);
+	int rc;
+
+	assert_non_null(r);
+	fakenet_run_until(e->net, json_integer_value(json_object_get(j, "at")));
+	e->b_to_a = (int)json_integer_value(json_object_get(j, "b_to_a"));
+	e->echoes = (int)json_integer_value(json_object_get(j, "echoes"));
+	ckr_obj(r, json_object_get(j, "a"), (void *)e->a);
+	ckr_obj(r, json_object_get(j, "env"), e);
+	e->p = probe_ckpt_load(json_object_get(j, "probe"), r);
+	ckr_sched(r, fakenet_sched(e->net), json_object_get(j, "queue"));
+	rc = ckr_finish(r, err, errlen);
+	ckr_free(r);
+	return rc;
+}
+
+/* 6 probes 100 ms apart, every second echo lost: written at 250 ms
+ * (three sent, two answered, none in flight: a probe and its echo take
+ * 30 ms), read into a fresh network, written again the same; both run on
+ * to the same sends, echoes and result at the same time. */
+static void checkpoint(void **state)
+{
+	struct env *e = *state, *e2;
+	struct probe_cfg cfg = {.count = 6, .interval_ns = 100 * MS, .try_id = 42};
+	char err[256], *text, cont[1024];
+	json_t *j, *again;
+	size_t mark;
+
+	e->drop_every = 2;
+	e->p = probe_new(e->a, e->sa, &e->eb, &cfg, on_done, e);
+	assert_non_null(e->p);
+	fakenet_run_until(e->net, 250 * MS);
+	assert_int_equal(sched_pending(fakenet_sched(e->net)), 1); /* the next probe */
+	j = ck_save(e, err, sizeof(err));
+	if (!j)
+		fail_msg("save: %s", err);
+	text = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	mark = strlen(e->log);
+	fakenet_run_for(e->net, 5000 * MS);
+	snprintf(cont, sizeof(cont), "%s", e->log + mark);
+	assert_int_equal(e->done, 1);
+	assert_int_equal(e->r.answered, 3);
+
+	assert_int_equal(setup((void **)&e2), 0);
+	e2->drop_every = 2;
+	j = json_loads(text, 0, NULL);
+	assert_non_null(j);
+	if (ck_load(e2, j, err, sizeof(err)) < 0)
+		fail_msg("load: %s", err);
+	again = ck_save(e2, err, sizeof(err));
+	if (!again)
+		fail_msg("save again: %s", err);
+	assert_true(json_equal(j, again));
+	json_decref(again);
+	json_decref(j);
+	fakenet_run_for(e2->net, 5000 * MS);
+	assert_string_equal(e2->log, cont);
+	assert_int_equal(e2->done, 1);
+	assert_int_equal(e2->done_at, e->done_at);
+	assert_int_equal(e2->echoes, e->echoes);
+	assert_memory_equal(&e2->r, &e->r, sizeof(e->r));
+	free(text);
+	teardown((void **)&e2);
+}
+
+/* The writer refuses a done function in no table; the reader a probe
+ * that answered more than it sent. */
+static void checkpoint_refused(void **state)
+{
+	struct env *e = *state, *e2;
+	struct probe_cfg cfg = {.count = 3, .interval_ns = 100 * MS, .try_id = 42};
+	char err[256], *text, *at, edited[4096];
+	json_t *j;
+
+	e->p = probe_new(e->a, e->sa, &e->eb, &cfg, on_unlisted, e);
+	assert_non_null(e->p);
+	assert_null(ck_save(e, err, sizeof(err)));
+	assert_non_null(strstr(err, "in no module's table"));
+	probe_free(e->p);
+	e->p = probe_new(e->a, e->sa, &e->eb, &cfg, on_done, e);
+	fakenet_run_for(e->net, 50 * MS); /* one sent and answered, the next not yet sent */
+	j = ck_save(e, err, sizeof(err));
+	if (!j)
+		fail_msg("save: %s", err);
+	text = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	at = strstr(text, "\"answered\":1");
+	assert_non_null(at);
+	snprintf(edited, sizeof(edited), "%.*s\"answered\":2%s", (int)(at - text), text,
+		 at + strlen("\"answered\":1"));
+	assert_int_equal(setup((void **)&e2), 0);
+	j = json_loads(edited, 0, NULL);
+	assert_non_null(j);
+	assert_int_equal(ck_load(e2, j, err, sizeof(err)), -1);
+	assert_string_equal(err, "probe: answered: not an integer in range");
+	assert_null(e2->p);
+	json_decref(j);
+	free(text);
+	teardown((void **)&e2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -213,6 +358,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(other_try_not_counted, setup, teardown),
 	    cmocka_unit_test_setup_teardown(echo_from_elsewhere_ignored, setup, teardown),
 	    cmocka_unit_test_setup_teardown(zero_probes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(checkpoint, setup, teardown),
+	    cmocka_unit_test_setup_teardown(checkpoint_refused, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cknet.h"
 #include "fakenet.h"
+#include "natbed/ckpt.h"
 #include "nbstun.h"
 #include "rdv.h"
 
@@ -680,6 +682,294 @@ static void many_agents(void **state)
 	assert_int_equal(ntohs(last(&e->alice, RDV_INTRODUCE)->cand.host.port), 4322);
 }
 
+/* --- checkpoints (natbed/ckpt.h), on tests/support/cknet ----------------- */
+
+#define CK_RDV	  "198.51.100.1"
+#define CK_AGENTS 100 /* past 64: the tables grow, chains are long */
+
+/* An agent on the checkpointable network: acknowledges INTRODUCE and
+ * CANCEL, or refuses INTRODUCE as busy. */
+struct ckstub {
+	const struct dgram *d;
+	int sock;
+	struct dg_ep rdv;
+	bool refuse;
+	int got;
+};
+
+static void ckstub_recv(void *arg, int sock, const struct dg_ep *from, const uint8_t *buf,
+			size_t len, natbed_time_t now)
+{
+	struct ckstub *s = arg;
+	struct rdv_msg m, ack = {.kind = RDV_INTRODUCE_OK, .attrs = RDV_A_TRY};
+	uint8_t out[DG_MAX];
+	int n;
+
+	(void)sock, (void)from, (void)now;
+	assert_int_equal(rdvmsg_parse(buf, len, &m), RDV_PARSE_OK);
+	s->got++;
+	if (m.kind != RDV_INTRODUCE && m.kind != RDV_CANCEL)
+		return;
+	if (m.kind == RDV_CANCEL) {
+		ack.kind = RDV_CANCEL_OK;
+	} else if (s->refuse) {
+		ack.kind = RDV_INTRODUCE_ERR;
+		ack.attrs |= RDV_A_ERROR;
+		ack.error_code = 486;
+		strcpy(ack.reason, "busy");
+	}
+	ack.try_id = m.try_id;
+	memcpy(ack.txid, m.txid, STUN_TXID_LEN);
+	n = rdvmsg_build(&ack, out, sizeof(out));
+	assert_true(n > 0);
+	dg_send(s->d, s->sock, &s->rdv, out, (size_t)n);
+}
+
+static const struct ckfn ck_test_fns[] = {CKFN(ckstub_recv)};
+static const struct ckfns ck_test_ckfns = CKFNS(test, ck_test_fns);
+static const struct ckfns *const ck_tables[] = {&cknet_ckfns, &rdv_ckfns, &ck_test_ckfns};
+
+struct ckworld {
+	struct cknet *n;
+	struct rdv *r;
+	struct ckstub st[3]; /* alice, bob, carol (refuses) */
+	uint8_t txid;
+};
+
+static void ck_send(struct ckworld *w, int k, struct rdv_msg *m)
+{
+	uint8_t buf[DG_MAX];
+	int n;
+
+	m->txid[0] = (uint8_t)k;
+	m->txid[1] = ++w->txid;
+	n = rdvmsg_build(m, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal(dg_send(w->st[k].d, w->st[k].sock, &w->st[k].rdv, buf, (size_t)n), 0);
+}
+
+/* A REGISTER of name from a spoofed endpoint (its answers reach nobody). */
+static void ck_spoofed_register(struct ckworld *w, int i, uint32_t lifetime)
+{
+	struct rdv_msg m = {.kind = RDV_REGISTER,
+			    .attrs = RDV_A_NAME | RDV_A_HOST | RDV_A_LIFETIME,
+			    .lifetime_s = lifetime};
+	struct dg_ep from = {htonl(0xcb007100u + (uint32_t)(i % 200)), htons((uint16_t)(2000 + i))};
+	struct dg_ep to = {inet_addr(CK_RDV), htons(RDV_DEFAULT_PORT)};
+	uint8_t buf[DG_MAX];
+	int n;
+
+	snprintf(m.name, sizeof(m.name), "a%d", i);
+	m.cand.host = from;
+	m.txid[0] = 0xA0;
+	m.txid[1] = (uint8_t)i;
+	n = rdvmsg_build(&m, buf, sizeof(buf));
+	assert_true(n > 0);
+	cknet_inject(w->n, &from, &to, buf, (size_t)n);
+}
+
+static void ck_register(struct ckworld *w, int k, const char *name)
+{
+	struct rdv_msg m = {.kind = RDV_REGISTER,
+			    .attrs = RDV_A_NAME | RDV_A_HOST | RDV_A_LIFETIME,
+			    .lifetime_s = 20};
+
+	snprintf(m.name, sizeof(m.name), "%s", name);
+	m.cand.host.addr = htonl(0x0a000001u + (uint32_t)k);
+	m.cand.host.port = htons(5000);
+	ck_send(w, k, &m);
+}
+
+static void ck_ask(struct ckworld *w, int k, enum rdv_kind kind, const char *name, const char *peer)
+{
+	struct rdv_msg m = {.kind = kind, .attrs = RDV_A_NAME | RDV_A_PEER};
+
+	if (kind == RDV_CONNECT) {
+		m.attrs |= RDV_A_METHOD;
+		strcpy(m.method, "punch");
+	}
+	snprintf(m.name, sizeof(m.name), "%s", name);
+	snprintf(m.peer, sizeof(m.peer), "%s", peer);
+	ck_send(w, k, &m);
+}
+
+static void ck_start(struct ckworld *w)
+{
+	static const char *const ips[3] = {"192.0.2.2", "192.0.2.3", "192.0.2.4"};
+	struct rdv_config cfg = {.listen = {inet_addr(CK_RDV), htons(RDV_DEFAULT_PORT)}};
+	struct dg_ep any = {0}, local;
+
+	memset(w, 0, sizeof(*w));
+	w->n = cknet_new(DELAY, 11);
+	assert_non_null(w->n);
+	assert_int_equal(rdv_new(cknet_host(w->n, CK_RDV), &cfg, &w->r), 0);
+	for (int k = 0; k < 3; k++) {
+		w->st[k].d = cknet_host(w->n, ips[k]);
+		w->st[k].sock = dg_open(w->st[k].d, &any, &local, ckstub_recv, &w->st[k]);
+		assert_true(w->st[k].sock >= 0);
+		w->st[k].rdv = cfg.listen;
+	}
+	w->st[2].refuse = true;
+	for (int i = 0; i < CK_AGENTS; i++)
+		ck_spoofed_register(w, i, 2 + (uint32_t)(i % 9));
+	ck_register(w, 0, "alice");
+	ck_register(w, 1, "bob");
+	ck_register(w, 2, "carol");
+	cknet_run_until(w->n, 100 * MS);
+	ck_ask(w, 0, RDV_CONNECT, "alice", "bob");
+	ck_ask(w, 2, RDV_CONNECT, "carol", "alice"); /* carol refuses: alice is told */
+	ck_ask(w, 1, RDV_CONNECT, "bob", "nobody");  /* refused: a reason kept */
+	/* CONNECTs arrive at 110 ms, INTRODUCEs at 120 */
+	cknet_run_until(w->n, 115 * MS);
+}
+
+/* What both worlds do after the checkpoint, at the same times. */
+static void ck_finish(struct ckworld *w)
+{
+	cknet_run_until(w->n, 300 * MS);
+	ck_ask(w, 0, RDV_LOOKUP, "alice", "bob");
+	ck_ask(w, 1, RDV_CONNECT, "bob", "nobody"); /* a new CONNECT, refused again */
+	ck_ask(w, 0, RDV_CONNECT, "alice", "a7");
+	ck_spoofed_register(w, 5, 0); /* given up */
+	ck_spoofed_register(w, 6, 4); /* refreshed */
+	cknet_run_until(w->n, 30 * NATBED_NS_PER_S);
+}
+
+static json_t *ck_parts_save(struct ckw *ck, void *ctx)
+{
+	struct ckworld *w = ctx;
+	json_t *st = json_array();
+
+	for (int k = 0; k < 3; k++)
+		json_array_append_new(st, json_pack("{s:o,s:o,s:i,s:o,s:b,s:i}", "id",
+						    ckw_obj(ck, &w->st[k]), "d",
+						    ckw_ref(ck, w->st[k].d), "sock", w->st[k].sock,
+						    "rdv", dg_ep_ckpt_save(&w->st[k].rdv), "refuse",
+						    w->st[k].refuse, "got", w->st[k].got));
+	return json_pack("{s:o,s:o,s:i}", "rdv", rdv_ckpt_save(w->r, ck), "stubs", st, "txid",
+			 w->txid);
+}
+
+static int ck_parts_load(struct ckr *r, const json_t *j, void *ctx)
+{
+	struct ckworld *w = ctx;
+	const json_t *st = json_object_get(j, "stubs");
+
+	w->r = rdv_ckpt_load(json_object_get(j, "rdv"), r);
+	if (!w->r)
+		return -1;
+	w->txid = (uint8_t)json_integer_value(json_object_get(j, "txid"));
+	for (int k = 0; k < 3; k++) {
+		const json_t *e = json_array_get(st, (size_t)k);
+
+		w->st[k].sock = (int)json_integer_value(json_object_get(e, "sock"));
+		w->st[k].refuse = json_is_true(json_object_get(e, "refuse"));
+		w->st[k].got = (int)json_integer_value(json_object_get(e, "got"));
+		dg_ep_ckpt_load(r, json_object_get(e, "rdv"), &w->st[k].rdv, "stub");
+		ckr_obj(r, json_object_get(e, "id"), &w->st[k]);
+		ckr_ref(r, json_object_get(e, "d"), &w->st[k].d);
+	}
+	return 0;
+}
+
+static json_t *ck_save(struct ckworld *w)
+{
+	char err[256] = "";
+	json_t *j = cknet_world_save(w->n, ck_tables, 3, ck_parts_save, w, err, sizeof(err));
+
+	if (!j)
+		fail_msg("save: %s", err);
+	return j;
+}
+
+static struct rdv_counters ck_counters(const struct rdv *r)
+{
+	struct rdv_counters c;
+
+	rdv_counters(r, &c);
+	return c;
+}
+
+/* Saved with introductions on their way (try timers armed, a refusal
+ * coming), a hundred registrations in grown tables: loaded, the file is
+ * the same, and both run on alike to the last expiry. */
+static void ckpt_round_trip(void **state)
+{
+	struct ckworld a, b;
+	struct rdv_counters ca, cb;
+	char err[256] = "";
+	json_t *j;
+
+	(void)state;
+	ck_start(&a);
+	assert_int_equal(ck_counters(a.r).agents, CK_AGENTS + 3);
+	assert_int_equal(ck_counters(a.r).connects, 2);
+	j = ck_save(&a);
+	assert_int_equal(json_array_size(json_object_get(
+			     json_object_get(json_object_get(j, "parts"), "rdv"), "tries")),
+			 2);
+	memset(&b, 0, sizeof(b));
+	b.n =
+	    cknet_world_reload(j, ck_tables, 3, ck_parts_save, ck_parts_load, &b, err, sizeof(err));
+	if (!b.n || err[0])
+		fail_msg("%s", err);
+	json_decref(j);
+
+	cknet_log_clear(a.n);
+	cknet_log_clear(b.n);
+	ck_finish(&a);
+	ck_finish(&b);
+	ca = ck_counters(a.r);
+	cb = ck_counters(b.r);
+	assert_int_equal(ca.cancels, 1);
+	assert_int_equal(ca.cancel_acked, 1);
+	assert_int_equal(ca.lookups, 1);
+	assert_int_equal(ca.agents, 0); /* all expired */
+	assert_memory_equal(&ca, &cb, sizeof(ca));
+	assert_true(strlen(cknet_log(a.n)) > 0);
+	assert_string_equal(cknet_log(a.n), cknet_log(b.n));
+	for (int k = 0; k < 3; k++)
+		assert_int_equal(a.st[k].got, b.st[k].got);
+	rdv_free(a.r);
+	rdv_free(b.r);
+	cknet_free(a.n);
+	cknet_free(b.n);
+}
+
+static void ck_untabled(void *arg, natbed_time_t now)
+{
+	(void)arg, (void)now;
+}
+
+/* The writer refuses an event whose function is in no table; the reader
+ * refuses a by_ep order that does not list every registration. */
+static void ckpt_refused(void **state)
+{
+	struct ckworld a, b;
+	char err[256] = "";
+	json_t *j, *rj;
+	uint64_t ev;
+
+	(void)state;
+	ck_start(&a);
+	ev = sched_after(cknet_sched(a.n), MS, ck_untabled, a.r);
+	assert_null(cknet_world_save(a.n, ck_tables, 3, ck_parts_save, &a, err, sizeof(err)));
+	assert_non_null(strstr(err, "in no module's table"));
+	assert_true(sched_cancel(cknet_sched(a.n), ev));
+
+	j = ck_save(&a);
+	rj = json_object_get(json_object_get(j, "parts"), "rdv");
+	json_array_remove(json_object_get(rj, "by_ep"), 0);
+	memset(&b, 0, sizeof(b));
+	err[0] = 0;
+	assert_null(cknet_world_load(j, ck_tables, 3, ck_parts_load, &b, err, sizeof(err)));
+	assert_non_null(strstr(err, "rdv: cfg, regs, by_ep"));
+	assert_null(b.r);
+	json_decref(j);
+	rdv_free(a.r);
+	cknet_free(a.n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -700,6 +990,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(truncated_and_unknown_ignored, setup, teardown),
 	    cmocka_unit_test(full_answers_508),
 	    cmocka_unit_test_setup_teardown(many_agents, setup, teardown),
+	    cmocka_unit_test(ckpt_round_trip),
+	    cmocka_unit_test(ckpt_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

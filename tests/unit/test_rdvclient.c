@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ckworld.h"
 #include "fakenet.h"
 #include "rdv.h"
 #include "rdvclient.h"
@@ -595,6 +596,379 @@ static void others_datagrams_left(void **state)
 	assert_int_equal(e->a.introduced, 0);
 }
 
+/* --- checkpoints ------------------------------------------------------- */
+
+/* The test's own functions a client holds: its callbacks, find_fake. */
+static const struct ckfn t_fns[] = {
+    CKFN(on_registered),     CKFN(on_failed),	 CKFN(on_introduced), CKFN(on_cancelled),
+    CKFN(on_connect_failed), CKFN(on_looked_up), CKFN(find_fake)};
+static const struct ckfns t_table = CKFNS(test, t_fns);
+
+static const struct ckfns *const ck_parts[] = {&rdvc_ckfns, &rdvtxn_ckfns, &t_table};
+
+/* The clients a world's file holds. */
+struct ck_clients {
+	struct rdvc *c[2];
+	size_t n;
+};
+
+static json_t *clients_save(struct ckw *w, void *ctx)
+{
+	const struct ck_clients *cs = ctx;
+	json_t *l = json_array();
+
+	for (size_t i = 0; i < cs->n; i++)
+		json_array_append_new(l, rdvc_ckpt_save(cs->c[i], w));
+	return l;
+}
+
+static void clients_load(struct ckr *r, const json_t *parts, void *ctx)
+{
+	struct ck_clients *cs = ctx;
+
+	for (size_t i = 0; i < cs->n; i++)
+		cs->c[i] = rdvc_ckpt_load(json_array_get(parts, i), r);
+}
+
+/* A second world of the same time: a scheduler of its own, and copies of
+ * the hosts' dgrams on it (the clients are loaded there, never run). */
+struct ck_copy {
+	struct clock_virtual vc;
+	struct sched *s;
+	struct dgram da, db;
+};
+
+static void copy_init(struct ck_copy *k, struct ckworld *cw, const struct env *e)
+{
+	k->vc.now_ns = sched_now(fakenet_sched(e->net));
+	k->s = sched_new(clock_virtual_clock(&k->vc), &k->vc);
+	assert_non_null(k->s);
+	ckworld_dgram(e->a.d, k->s, &k->da);
+	ckworld_dgram(e->b.d, k->s, &k->db);
+	ckworld_subst(cw, e->a.d, &k->da);
+	ckworld_subst(cw, e->b.d, &k->db);
+}
+
+/* Both clients in the middle of everything: registered, refresh armed,
+ * an introduction remembered, then, the rendezvous unreachable, a
+ * CONNECT and a LOOKUP retransmitting. Saved, loaded into a world of its
+ * own and saved again: the same file. */
+static void ckpt_round_trip(void **state)
+{
+	struct env *e = *state;
+	struct ckworld cw;
+	struct ck_copy k;
+	struct ck_clients cs = {{e->a.c, e->b.c}, 2}, ls = {{NULL, NULL}, 2};
+	const void *objs[] = {e->a.d, e->b.d, &e->a, &e->b};
+	char err[256];
+	json_t *j, *j2;
+
+	start_both(e);
+	assert_int_equal(rdvc_connect(e->a.c, "bob", "fake", 0), 0);
+	fakenet_run_for(e->net, 100 * MS);
+	assert_int_equal(e->a.introduced, 1);
+	e->block_to = e->rdv_ep;
+	assert_int_equal(rdvc_connect(e->a.c, "bob", "fake", 2 * S), 0);
+	assert_int_equal(rdvc_lookup(e->a.c, "bob"), 0);
+	assert_int_equal(rdvc_lookup(e->b.c, "alice"), 0);
+	fakenet_run_for(e->net, 700 * MS);
+	ckworld_init(&cw, fakenet_sched(e->net), ck_parts, 3, objs, 4);
+	assert_true(cw.nfns > 0); /* the rendezvous' timers are in the queue */
+	j = ckworld_save(&cw, fakenet_sched(e->net), clients_save, &cs, err, sizeof(err));
+	assert_non_null(j);
+	copy_init(&k, &cw, e);
+	assert_int_equal(ckworld_load(&cw, j, k.s, clients_load, &ls, err, sizeof(err)), 0);
+	j2 = ckworld_save(&cw, k.s, clients_save, &ls, err, sizeof(err));
+	assert_non_null(j2);
+	ckworld_assert_equal(j, j2);
+	assert_int_equal(sched_pending(k.s), sched_pending(fakenet_sched(e->net)));
+	json_decref(j);
+	json_decref(j2);
+	rdvc_free(ls.c[0]);
+	rdvc_free(ls.c[1]);
+	sched_free(k.s);
+}
+
+/* The writer refuses a function in no table; the reader a client whose
+ * field is broken. */
+static void ckpt_refused(void **state)
+{
+	static const struct ckfns *const no_test[] = {&rdvc_ckfns, &rdvtxn_ckfns};
+	struct env *e = *state;
+	struct ckworld cw;
+	struct ck_copy k;
+	struct ck_clients cs = {{e->a.c}, 1}, ls = {{NULL}, 1};
+	const void *objs[] = {e->a.d, e->b.d, &e->a};
+	char err[256];
+	json_t *j;
+
+	assert_int_equal(rdvc_start(e->a.c), 0);
+	fakenet_run_for(e->net, 200 * MS);
+	ckworld_init(&cw, fakenet_sched(e->net), no_test, 2, objs, 3);
+	assert_null(ckworld_save(&cw, fakenet_sched(e->net), clients_save, &cs, err, sizeof(err)));
+	assert_non_null(strstr(err, "in no module's table")); /* the test's callbacks */
+	ckworld_init(&cw, fakenet_sched(e->net), ck_parts, 3, objs, 3);
+	j = ckworld_save(&cw, fakenet_sched(e->net), clients_save, &cs, err, sizeof(err));
+	assert_non_null(j);
+	json_object_set_new(json_array_get(json_object_get(j, "parts"), 0), "recent_next",
+			    json_integer(99));
+	copy_init(&k, &cw, e);
+	assert_int_equal(ckworld_load(&cw, j, k.s, clients_load, &ls, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "rdvc: recent_next: not an integer in range"));
+	assert_null(ls.c[0]);
+	json_decref(j);
+	sched_free(k.s);
+}
+
+/* --- a continuation: the client alone against a scripted rendezvous --- */
+
+/* The rendezvous' part, without state in time: REGISTER granted, the
+ * first CONNECT lost, the next one granted (try 0x5eed), LOOKUP never
+ * answered. */
+struct script {
+	const struct dgram *d;
+	int sock, connects;
+};
+
+static void script_recv(void *arg, int sock, const struct dg_ep *from, const uint8_t *buf,
+			size_t len, natbed_time_t now)
+{
+	struct script *sc = arg;
+	struct rdv_msg m, a = {0};
+	uint8_t out[DG_MAX];
+	int n;
+
+	if (rdvmsg_parse(buf, len, &m) != RDV_PARSE_OK)
+		return;
+	memcpy(a.txid, m.txid, STUN_TXID_LEN);
+	if (m.kind == RDV_REGISTER && m.lifetime_s) {
+		a.kind = RDV_REGISTER_OK;
+		a.attrs = RDV_A_LIFETIME | RDV_A_MAPPED;
+		a.lifetime_s = m.lifetime_s;
+		a.mapped = *from;
+	} else if (m.kind == RDV_CONNECT && sc->connects++ > 0) {
+		a.kind = RDV_CONNECT_OK;
+		a.attrs = RDV_A_PEER | RDV_A_TRY;
+		memcpy(a.peer, m.peer, sizeof(a.peer));
+		a.try_id = 0x5eed;
+	} else {
+		return;
+	}
+	n = rdvmsg_build(&a, out, sizeof(out));
+	assert_true(n > 0);
+	dg_send(sc->d, sc->sock, from, out, (size_t)n);
+}
+
+/* Everything that happens, with its time: datagrams and callbacks. */
+static char trace[16384];
+
+static void trace_add(const char *fmt, ...)
+{
+	size_t n = strlen(trace);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(trace + n, sizeof(trace) - n, fmt, ap);
+	va_end(ap);
+	assert_true(strlen(trace) < sizeof(trace) - 1);
+}
+
+static bool trace_filter(void *arg, const struct dg_ep *from, const struct dg_ep *to,
+			 const uint8_t *buf, size_t len)
+{
+	struct fakenet *net = arg;
+	char f[DG_EP_STR], t[DG_EP_STR];
+
+	trace_add("%lld %s>%s", (long long)sched_now(fakenet_sched(net)), dg_ep_str(from, f),
+		  dg_ep_str(to, t));
+	for (size_t i = 0; i < len; i++)
+		trace_add("%02x", buf[i]);
+	trace_add("\n");
+	return true;
+}
+
+static void trace_registered(void *arg, struct rdvc *c)
+{
+	trace_add("%lld registered\n", (long long)sched_now(((struct agent *)arg)->d->s));
+}
+
+static void trace_failed(void *arg, struct rdvc *c, const char *reason)
+{
+	trace_add("%lld failed %s\n", (long long)sched_now(((struct agent *)arg)->d->s), reason);
+}
+
+static const char *trace_introduced(void *arg, struct rdvc *c, const struct trav_try *t,
+				    const char *peer)
+{
+	trace_add("%lld introduced %s %llx %lld %lld\n",
+		  (long long)sched_now(((struct agent *)arg)->d->s), peer,
+		  (unsigned long long)t->id, (long long)t->start, (long long)t->deadline);
+	return NULL;
+}
+
+static void trace_connect_failed(void *arg, struct rdvc *c, const char *peer, const char *reason)
+{
+	trace_add("%lld connect_failed %s %s\n", (long long)sched_now(((struct agent *)arg)->d->s),
+		  peer, reason);
+}
+
+static void trace_looked_up(void *arg, struct rdvc *c, const char *peer,
+			    const struct trav_cand *cand, const char *reason)
+{
+	trace_add("%lld looked_up %s %s\n", (long long)sched_now(((struct agent *)arg)->d->s), peer,
+		  reason ? reason : "ok");
+}
+
+static const struct ckfn trace_fns[] = {CKFN(trace_registered), CKFN(trace_failed),
+					CKFN(trace_introduced), CKFN(trace_connect_failed),
+					CKFN(trace_looked_up),	CKFN(find_fake)};
+static const struct ckfns trace_table = CKFNS(test, trace_fns);
+
+/* A world: the scripted rendezvous, a STUN server, alice's client behind
+ * a NAT that maps per destination in sequence (a refresh takes a fresh
+ * anchor), with short transactions. */
+struct solo {
+	struct fakenet *net;
+	struct script sc;
+	struct agent a;
+	struct dg_ep rdv_ep, stun_ep;
+};
+
+static void solo_main_recv(void *arg, int sock, const struct dg_ep *from, const uint8_t *buf,
+			   size_t len, natbed_time_t now)
+{
+	struct agent *a = arg;
+
+	if (!rdvc_input(a->c, from, buf, len, now))
+		trace_add("%lld unclaimed\n", (long long)now);
+}
+
+/* The world to T with no client in it (its clock, its sockets). */
+static void solo_world(struct solo *w)
+{
+	struct dg_ep any = {0};
+
+	memset(w, 0, sizeof(*w));
+	w->net = fakenet_new(DELAY, 23);
+	assert_non_null(w->net);
+	fakenet_set_filter(w->net, trace_filter, w->net);
+	w->rdv_ep = fakenet_ep("198.51.100.5", RDV_DEFAULT_PORT);
+	w->sc.d = fakenet_host(w->net, "198.51.100.5");
+	w->sc.sock = dg_open(w->sc.d, &w->rdv_ep, &w->rdv_ep, script_recv, &w->sc);
+	assert_true(w->sc.sock >= 0);
+	assert_int_equal(fakenet_stund(w->net, "198.51.100.10", 3478), 0);
+	w->stun_ep = fakenet_ep("198.51.100.10", 3478);
+	w->a.d = fakenet_host(w->net, "203.0.113.1");
+	w->a.sock = dg_open(w->a.d, &any, &w->a.local, solo_main_recv, &w->a);
+	assert_true(w->a.sock >= 0);
+}
+
+static void solo_start(struct solo *w)
+{
+	struct rdvc_config cfg = {
+	    .rdv = w->rdv_ep,
+	    .stun = w->stun_ep,
+	    .nat = {NI_MAP_APDM, NI_FILTER_APDF, NI_PORTS_SEQUENTIAL, 1, 0, 0},
+	    .txn = {.rto_ns = 100 * MS, .rc = 3, .rm = 4},
+	    .find_method = find_fake};
+	struct rdvc_ops ops = {.registered = trace_registered,
+			       .failed = trace_failed,
+			       .introduced = trace_introduced,
+			       .connect_failed = trace_connect_failed,
+			       .looked_up = trace_looked_up,
+			       .arg = &w->a};
+
+	strcpy(cfg.name, "alice");
+	w->a.c = rdvc_new(w->a.d, w->a.sock, &w->a.local, &cfg, &ops);
+	assert_non_null(w->a.c);
+	assert_int_equal(rdvc_start(w->a.c), 0);
+	fakenet_run_until(w->net, 1 * S);
+	assert_int_equal(rdvc_connect(w->a.c, "bob", "fake", 0), 0);
+	assert_int_equal(rdvc_lookup(w->a.c, "carol"), 0);
+}
+
+/* From T on: the introduction of the CONNECT granted, then the rest. */
+static void solo_finish(struct solo *w)
+{
+	struct rdv_msg m = intro_msg(NULL, TRAV_INITIATOR);
+	uint8_t buf[DG_MAX];
+	int n;
+
+	fakenet_run_until(w->net, 1250 * MS);
+	strcpy(m.peer, "bob");
+	m.cand.host = fakenet_ep("203.0.113.2", 40000);
+	m.try_id = 0x5eed;
+	n = rdvmsg_build(&m, buf, sizeof(buf));
+	assert_true(n > 0);
+	fakenet_inject(w->net, &w->rdv_ep, &w->a.local, buf, (size_t)n);
+	fakenet_run_until(w->net, 40 * S);
+	rdvc_free(w->a.c);
+	fakenet_free(w->net);
+}
+
+/* Saved at 1150 ms (the CONNECT answered and waiting for its
+ * introduction, the LOOKUP retransmitting, the refresh armed, nothing in
+ * flight: the fake network's datagrams are not saved) and loaded into a
+ * new world, the client goes on as the one never saved: the same
+ * datagrams at the same times, the same callbacks, through an
+ * introduction, the LOOKUP's timeout, two refreshes with fresh anchors. */
+static void ckpt_continues(void **state)
+{
+	static const struct ckfns *const tables[] = {&rdvc_ckfns, &rdvtxn_ckfns, &trace_table};
+	struct solo w;
+	char *straight, *from_t, err[256];
+	size_t at_t;
+	struct ckw *ck;
+	struct ckr *r;
+	json_t *j;
+
+	(void)state;
+	trace[0] = 0;
+	solo_world(&w);
+	solo_start(&w);
+	fakenet_run_until(w.net, 1150 * MS);
+	at_t = strlen(trace);
+	solo_finish(&w);
+	straight = strdup(trace + at_t);
+	assert_non_null(strstr(straight, "introduced bob 5eed"));
+	assert_non_null(strstr(straight, "looked_up carol rendezvous timeout"));
+	assert_null(strstr(straight, "connect_failed")); /* introduced in time */
+
+	trace[0] = 0;
+	solo_world(&w);
+	solo_start(&w);
+	fakenet_run_until(w.net, 1150 * MS);
+	ck = ckw_new(tables, 3);
+	j = json_pack("{s:o}", "queue", ckw_sched(ck, fakenet_sched(w.net))); /* first */
+	json_object_set_new(j, "d", ckw_obj(ck, w.a.d));
+	json_object_set_new(j, "arg", ckw_obj(ck, &w.a));
+	json_object_set_new(j, "client", rdvc_ckpt_save(w.a.c, ck));
+	assert_int_equal(ckw_finish(ck, err, sizeof(err)), 0);
+	ckw_free(ck);
+	/* the first world goes: its client was saved, nothing else of it is */
+	rdvc_free(w.a.c);
+	fakenet_free(w.net);
+
+	trace[0] = 0;
+	solo_world(&w);
+	fakenet_run_until(w.net, 1150 * MS);
+	r = ckr_new(tables, 3);
+	ckr_obj(r, json_object_get(j, "d"), (void *)(uintptr_t)w.a.d);
+	ckr_obj(r, json_object_get(j, "arg"), &w.a);
+	w.a.c = rdvc_ckpt_load(json_object_get(j, "client"), r);
+	assert_non_null(w.a.c);
+	ckr_sched(r, fakenet_sched(w.net), json_object_get(j, "queue"));
+	assert_int_equal(ckr_finish(r, err, sizeof(err)), 0);
+	ckr_free(r);
+	json_decref(j);
+	from_t = strdup(trace);
+	solo_finish(&w);
+	assert_string_equal(from_t, ""); /* nothing ran before the restore */
+	assert_string_equal(trace, straight);
+	free(straight);
+	free(from_t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -612,6 +986,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(duplicate_introduce_acked_again, setup, teardown),
 	    cmocka_unit_test_setup_teardown(spoofed_and_unsolicited_ignored, setup, teardown),
 	    cmocka_unit_test_setup_teardown(others_datagrams_left, setup, teardown),
+	    cmocka_unit_test_setup_teardown(ckpt_round_trip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(ckpt_refused, setup, teardown),
+	    cmocka_unit_test(ckpt_continues),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cknet.h"
 #include "fakenet.h"
+#include "natbed/ckpt.h"
 #include "natbed/stun.h"
 #include "turn.h"
 #include "turnd.h"
@@ -341,6 +343,264 @@ static void test_many_at_once(void **state)
 	fx_end(&f);
 }
 
+/* --- checkpoints (natbed/ckpt.h), on tests/support/cknet ----------------- */
+
+#define CK_PEERS 20 /* past TURN_TX_MAX requests at once: some wait */
+
+/* A client and its world: the server, an echoing peer, pings to it every
+ * second once the channel is bound. */
+struct ckt {
+	struct cknet *n;
+	struct turnd *srv;
+	struct turn *t;
+	const struct dgram *peer;
+	int peer_sock;
+	struct dg_ep peer_ep;
+	int ready, bound, data_in, echoed, pings;
+	char failed[200];
+	uint64_t ping_ev;
+};
+
+static void ckt_peer_rx(void *arg, int sock, const struct dg_ep *from, const uint8_t *buf,
+			size_t len, natbed_time_t now)
+{
+	struct ckt *f = arg;
+
+	(void)now;
+	f->echoed++;
+	dg_send(f->peer, sock, from, buf, len);
+}
+
+static void ckt_ping(void *arg, natbed_time_t now)
+{
+	struct ckt *f = arg;
+	char msg[32];
+
+	(void)now;
+	f->ping_ev = 0;
+	snprintf(msg, sizeof(msg), "ping %d", f->pings++);
+	turn_send(f->t, &f->peer_ep, msg, strlen(msg));
+	f->ping_ev = sched_after(cknet_sched(f->n), S, ckt_ping, f);
+}
+
+static void ckt_ready(void *arg, const struct dg_ep *relayed, const struct dg_ep *mapped)
+{
+	struct ckt *f = arg;
+	struct dg_ep ep = {htonl(0xcb007101u), htons(5000)};
+
+	(void)relayed, (void)mapped;
+	f->ready++;
+	assert_int_equal(turn_permit(f->t, &f->peer_ep), 0);
+	for (int k = 0; k < CK_PEERS; k++, ep.addr = htonl(ntohl(ep.addr) + 1))
+		assert_int_equal(k % 2 ? turn_permit(f->t, &ep) : turn_permit_addr(f->t, ep.addr),
+				 0);
+}
+
+static void ckt_failed(void *arg, const char *reason)
+{
+	snprintf(((struct ckt *)arg)->failed, 200, "%s", reason);
+}
+
+static void ckt_data(void *arg, const struct dg_ep *peer, const uint8_t *buf, size_t len,
+		     natbed_time_t now)
+{
+	(void)peer, (void)buf, (void)len, (void)now;
+	((struct ckt *)arg)->data_in++;
+}
+
+static void ckt_bound(void *arg, const struct dg_ep *peer)
+{
+	struct ckt *f = arg;
+
+	f->bound++;
+	if (dg_ep_eq(peer, &f->peer_ep) && !f->ping_ev)
+		f->ping_ev = sched_after(cknet_sched(f->n), S, ckt_ping, f);
+}
+
+static const struct turn_ops ckt_ops = {ckt_ready, ckt_failed, ckt_data, ckt_bound};
+
+static const struct ckfn ckt_fns[] = {CKFN(ckt_peer_rx), CKFN(ckt_ping), CKFN(ckt_ready),
+				      CKFN(ckt_failed),	 CKFN(ckt_data), CKFN(ckt_bound)};
+static const struct ckvar ckt_vars[] = {CKVAR(ckt_ops)};
+static const struct ckfns ckt_ckfns = CKFNS_VARS(test, ckt_fns, ckt_vars);
+static const struct ckfns *const ckt_tables[] = {&cknet_ckfns, &turnd_ckfns, &turn_ckfns,
+						 &ckt_ckfns};
+#define CKT_TABLES (sizeof(ckt_tables) / sizeof(ckt_tables[0]))
+
+static void ckt_start(struct ckt *f)
+{
+	struct turnd_cfg scfg = {.listen = {inet_addr(T_SERVER), htons(3478)},
+				 .user = "u",
+				 .pass = "pw",
+				 .lifetime_max_s = 60,
+				 .stale_at = 40}; /* a 438 after the checkpoint */
+	struct turn_cfg cfg = {.server = scfg.listen, .user = "u", .pass = "pw"};
+	struct dg_ep local;
+
+	memset(f, 0, sizeof(*f));
+	f->n = cknet_new(10 * MS, 7);
+	assert_non_null(f->n);
+	f->srv = turnd_new(cknet_host(f->n, T_SERVER), &scfg);
+	assert_non_null(f->srv);
+	f->peer = cknet_host(f->n, T_PEER);
+	f->peer_ep = (struct dg_ep){inet_addr(T_PEER), htons(7000)};
+	f->peer_sock = dg_open(f->peer, &f->peer_ep, &local, ckt_peer_rx, f);
+	assert_true(f->peer_sock >= 0);
+	f->t = turn_new(cknet_host(f->n, T_CLIENT), &cfg, &ckt_ops, f);
+	assert_non_null(f->t);
+}
+
+static void ckt_free(struct ckt *f)
+{
+	turn_free(f->t);
+	turnd_free(f->srv);
+	cknet_free(f->n);
+}
+
+/* What both do after the checkpoint, at the same times. */
+static void ckt_finish(struct ckt *f)
+{
+	cknet_run_until(f->n, 5 * S);
+	turn_release_addr(f->t, htonl(0xcb007101u)); /* its slot waits out the quarantine */
+	turn_release_addr(f->t, htonl(0xcb007102u));
+	cknet_run_until(f->n, 200 * S);
+}
+
+static json_t *ckt_parts_save(struct ckw *ck, void *ctx)
+{
+	struct ckt *f = ctx;
+
+	return json_pack("{s:o,s:o,s:{s:o,s:o,s:i,s:o,s:i,s:i,s:i,s:i,s:i,s:s,s:o}}", "srv",
+			 turnd_ckpt_save(f->srv, ck), "t", turn_ckpt_save(f->t, ck), "fx", "id",
+			 ckw_obj(ck, f), "peer", ckw_ref(ck, f->peer), "peer_sock", f->peer_sock,
+			 "peer_ep", dg_ep_ckpt_save(&f->peer_ep), "ready", f->ready, "bound",
+			 f->bound, "data_in", f->data_in, "echoed", f->echoed, "pings", f->pings,
+			 "failed", f->failed, "ping_ev", ckw_timer(ck, f->ping_ev));
+}
+
+static int ckt_parts_load(struct ckr *r, const json_t *j, void *ctx)
+{
+	struct ckt *f = ctx;
+	const json_t *x = json_object_get(j, "fx");
+
+	/* the client first: a refused one leaves nothing half-built */
+	if (!(f->t = turn_ckpt_load(json_object_get(j, "t"), r)) ||
+	    !(f->srv = turnd_ckpt_load(json_object_get(j, "srv"), r)))
+		return -1;
+	f->peer_sock = (int)json_integer_value(json_object_get(x, "peer_sock"));
+	f->ready = (int)json_integer_value(json_object_get(x, "ready"));
+	f->bound = (int)json_integer_value(json_object_get(x, "bound"));
+	f->data_in = (int)json_integer_value(json_object_get(x, "data_in"));
+	f->echoed = (int)json_integer_value(json_object_get(x, "echoed"));
+	f->pings = (int)json_integer_value(json_object_get(x, "pings"));
+	snprintf(f->failed, sizeof(f->failed), "%s",
+		 json_string_value(json_object_get(x, "failed")));
+	dg_ep_ckpt_load(r, json_object_get(x, "peer_ep"), &f->peer_ep, "fx");
+	ckr_obj(r, json_object_get(x, "id"), f);
+	ckr_ref(r, json_object_get(x, "peer"), &f->peer);
+	return ckr_timer(r, json_object_get(x, "ping_ev"), &f->ping_ev);
+}
+
+static json_t *ckt_save(struct ckt *f)
+{
+	char err[256] = "";
+	json_t *j =
+	    cknet_world_save(f->n, ckt_tables, CKT_TABLES, ckt_parts_save, f, err, sizeof(err));
+
+	if (!j)
+		fail_msg("save: %s", err);
+	return j;
+}
+
+/* Requests under way in j's client: its tx entries in use. */
+static size_t ckt_busy(const json_t *j)
+{
+	const json_t *tx = json_object_get(json_object_get(json_object_get(j, "parts"), "t"), "tx");
+	size_t i, n = 0;
+	const json_t *x;
+
+	json_array_foreach(tx, i, x) n += json_object_get(x, "method") != NULL;
+	return n;
+}
+
+/* Saved with TURN_TX_MAX requests under way and more peers waiting,
+ * loaded: the file is the same, and the two run on alike for 200 s
+ * (pings through the channel, a stale nonce, refreshes, two addresses
+ * released), datagram for datagram. */
+static void test_ckpt_round_trip(void **state)
+{
+	struct ckt a, b;
+	struct turn_stats sa, sb;
+	struct turnd_stats da, db;
+	char err[256] = "";
+	json_t *j;
+
+	(void)state;
+	ckt_start(&a);
+	cknet_run_until(a.n, 45 * MS); /* ready at 40 ms, permissions asked */
+	assert_int_equal(a.ready, 1);
+	j = ckt_save(&a);
+	assert_int_equal(ckt_busy(j), 16); /* every request slot (turn.c: TURN_TX_MAX) */
+	memset(&b, 0, sizeof(b));
+	b.n = cknet_world_reload(j, ckt_tables, CKT_TABLES, ckt_parts_save, ckt_parts_load, &b, err,
+				 sizeof(err));
+	if (!b.n || err[0])
+		fail_msg("%s", err);
+	json_decref(j);
+
+	cknet_log_clear(a.n);
+	cknet_log_clear(b.n);
+	ckt_finish(&a);
+	ckt_finish(&b);
+	assert_string_equal(a.failed, "");
+	assert_true(a.pings > 150);
+	assert_int_equal(a.data_in, a.pings);
+	assert_int_equal(a.bound, CK_PEERS / 2 + 1);
+	turn_get_stats(a.t, &sa);
+	turn_get_stats(b.t, &sb);
+	assert_true(sa.stale_nonces >= 1);
+	assert_true(sa.refreshes >= 1);
+	assert_memory_equal(&sa, &sb, sizeof(sa));
+	turnd_stats(a.srv, &da);
+	turnd_stats(b.srv, &db);
+	assert_memory_equal(&da, &db, sizeof(da));
+	assert_int_equal(a.pings, b.pings);
+	assert_int_equal(a.data_in, b.data_in);
+	assert_int_equal(a.bound, b.bound);
+	assert_int_equal(turn_peer_slots(a.t), turn_peer_slots(b.t));
+	assert_string_equal(cknet_log(a.n), cknet_log(b.n));
+	ckt_free(&a);
+	ckt_free(&b);
+}
+
+/* The writer refuses a client whose callbacks are in no table; the reader
+ * refuses a client with 15 request slots. */
+static void test_ckpt_refused(void **state)
+{
+	static const struct ckfns *const short_tables[] = {&cknet_ckfns, &turnd_ckfns, &ckt_ckfns};
+	struct ckt a, b;
+	char err[256] = "";
+	json_t *j;
+
+	(void)state;
+	ckt_start(&a);
+	cknet_run_until(a.n, 45 * MS);
+	assert_null(cknet_world_save(a.n, short_tables, 3, ckt_parts_save, &a, err, sizeof(err)));
+	assert_non_null(strstr(err, "in no module's table"));
+	j = ckt_save(&a);
+	json_array_remove(json_object_get(json_object_get(json_object_get(j, "parts"), "t"), "tx"),
+			  15);
+	memset(&b, 0, sizeof(b));
+	err[0] = 0;
+	assert_null(
+	    cknet_world_load(j, ckt_tables, CKT_TABLES, ckt_parts_load, &b, err, sizeof(err)));
+	assert_non_null(strstr(err, "turn: cfg, peers, tx, rng"));
+	assert_null(b.t);
+	assert_null(b.srv);
+	json_decref(j);
+	ckt_free(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -352,6 +612,8 @@ int main(void)
 	    cmocka_unit_test(test_permit_addr),
 	    cmocka_unit_test(test_release),
 	    cmocka_unit_test(test_many_at_once),
+	    cmocka_unit_test(test_ckpt_round_trip),
+	    cmocka_unit_test(test_ckpt_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

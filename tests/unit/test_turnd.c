@@ -12,7 +12,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+
+#include "cknet.h"
 #include "fakenet.h"
+#include "natbed/ckpt.h"
 #include "turn.h"
 #include "turnd.h"
 
@@ -130,11 +134,197 @@ static void test_capacity(void **state)
 	fakenet_free(net);
 }
 
+/* --- checkpoints (natbed/ckpt.h), on tests/support/cknet ----------------- */
+
+#define CK_CLIENTS 76
+#define CK_SAVED   72 /* started before the checkpoint: past 64 allocations, the table grows */
+
+struct ckd {
+	struct cknet *n;
+	struct turnd *d;
+	const struct dgram *host; /* every client's */
+	struct cl cl[CK_CLIENTS];
+	int started;
+};
+
+static const struct ckfn ckd_fns[] = {CKFN(c_ready), CKFN(c_failed)};
+static const struct ckvar ckd_vars[] = {CKVAR(c_ops)};
+static const struct ckfns ckd_ckfns = CKFNS_VARS(test, ckd_fns, ckd_vars);
+static const struct ckfns *const ckd_tables[] = {&cknet_ckfns, &turnd_ckfns, &turn_ckfns,
+						 &ckd_ckfns};
+#define CKD_TABLES (sizeof(ckd_tables) / sizeof(ckd_tables[0]))
+
+/* Starts clients up to n, one every 5 ms: all on one host, each from a
+ * port of its own. */
+static void ckd_clients(struct ckd *w, int n)
+{
+	struct turn_cfg cfg = {
+	    .server = {inet_addr(T_SERVER), htons(3478)}, .user = "u", .pass = "pw"};
+
+	for (; w->started < n; w->started++) {
+		cknet_run_until(w->n, (natbed_time_t)w->started * 5 * NATBED_NS_PER_MS);
+		w->cl[w->started].t = turn_new(w->host, &cfg, &c_ops, &w->cl[w->started]);
+		assert_non_null(w->cl[w->started].t);
+	}
+}
+
+/* A server that answers every Refresh with 437: each allocation ends
+ * when its 60 s run out, on the server's timer. */
+static void ckd_start(struct ckd *w)
+{
+	struct turnd_cfg cfg = {.listen = {inet_addr(T_SERVER), htons(3478)},
+				.user = "u",
+				.pass = "pw",
+				.lifetime_max_s = 60,
+				.mismatch_refresh = true};
+
+	memset(w, 0, sizeof(*w));
+	w->n = cknet_new(5 * NATBED_NS_PER_MS, 3);
+	assert_non_null(w->n);
+	w->d = turnd_new(cknet_host(w->n, T_SERVER), &cfg);
+	assert_non_null(w->d);
+	w->host = cknet_host(w->n, "192.0.2.1");
+	ckd_clients(w, CK_SAVED);
+	cknet_run_until(w->n,
+			(natbed_time_t)CK_SAVED * 5 * NATBED_NS_PER_MS + 2 * NATBED_NS_PER_MS);
+}
+
+static void ckd_free(struct ckd *w)
+{
+	for (int i = 0; i < w->started; i++)
+		turn_free(w->cl[i].t);
+	turnd_free(w->d);
+	cknet_free(w->n);
+}
+
+static json_t *ckd_parts_save(struct ckw *ck, void *ctx)
+{
+	struct ckd *w = ctx;
+	json_t *cl = json_array();
+
+	for (int i = 0; i < w->started; i++)
+		json_array_append_new(cl,
+				      json_pack("{s:o,s:o,s:i,s:s}", "id", ckw_obj(ck, &w->cl[i]),
+						"t", turn_ckpt_save(w->cl[i].t, ck), "ready",
+						w->cl[i].ready, "failed", w->cl[i].failed));
+	return json_pack("{s:o,s:o,s:o}", "d", turnd_ckpt_save(w->d, ck), "host",
+			 ckw_ref(ck, w->host), "clients", cl);
+}
+
+static int ckd_parts_load(struct ckr *r, const json_t *j, void *ctx)
+{
+	struct ckd *w = ctx;
+	const json_t *cl = json_object_get(j, "clients"), *e;
+	size_t i;
+
+	if (!(w->d = turnd_ckpt_load(json_object_get(j, "d"), r)))
+		return -1;
+	ckr_ref(r, json_object_get(j, "host"), &w->host);
+	json_array_foreach(cl, i, e)
+	{
+		if (!(w->cl[i].t = turn_ckpt_load(json_object_get(e, "t"), r)))
+			return -1;
+		w->started++;
+		w->cl[i].ready = (int)json_integer_value(json_object_get(e, "ready"));
+		snprintf(w->cl[i].failed, sizeof(w->cl[i].failed), "%s",
+			 json_string_value(json_object_get(e, "failed")));
+		ckr_obj(r, json_object_get(e, "id"), &w->cl[i]);
+	}
+	return 0;
+}
+
+static json_t *ckd_save(struct ckd *w)
+{
+	char err[256] = "";
+	json_t *j =
+	    cknet_world_save(w->n, ckd_tables, CKD_TABLES, ckd_parts_save, w, err, sizeof(err));
+
+	if (!j)
+		fail_msg("save: %s", err);
+	return j;
+}
+
+/* Saved with some 68 allocations in a grown table, some clients still
+ * allocating: loaded, the file is the same; both then start four more
+ * clients and run until every allocation has ended on its timer, alike. */
+static void test_ckpt_round_trip(void **state)
+{
+	struct ckd a, b;
+	struct turnd_stats sa, sb;
+	char err[256] = "";
+	json_t *j;
+	int ready = 0;
+
+	(void)state;
+	ckd_start(&a);
+	j = ckd_save(&a);
+	assert_int_equal(json_integer_value(json_object_get(
+			     json_object_get(json_object_get(j, "parts"), "d"), "buckets")),
+			 128);
+	assert_true(live(a.d) > 60 && live(a.d) < CK_SAVED); /* the last still allocating */
+	memset(&b, 0, sizeof(b));
+	b.n = cknet_world_reload(j, ckd_tables, CKD_TABLES, ckd_parts_save, ckd_parts_load, &b, err,
+				 sizeof(err));
+	if (!b.n || err[0])
+		fail_msg("%s", err);
+	json_decref(j);
+
+	cknet_log_clear(a.n);
+	cknet_log_clear(b.n);
+	ckd_clients(&a, CK_CLIENTS);
+	ckd_clients(&b, CK_CLIENTS);
+	assert_int_equal(live(a.d), live(b.d));
+	cknet_run_until(a.n, 120 * S);
+	cknet_run_until(b.n, 120 * S);
+	turnd_stats(a.d, &sa);
+	turnd_stats(b.d, &sb);
+	assert_int_equal(sa.authed_allocs, CK_CLIENTS);
+	assert_int_equal(sa.allocations, 0); /* every one expired */
+	assert_memory_equal(&sa, &sb, sizeof(sa));
+	for (int i = 0; i < CK_CLIENTS; i++) {
+		ready += a.cl[i].ready;
+		assert_int_equal(a.cl[i].ready, b.cl[i].ready);
+		assert_non_null(strstr(a.cl[i].failed, "437"));
+		assert_string_equal(a.cl[i].failed, b.cl[i].failed);
+	}
+	assert_int_equal(ready, CK_CLIENTS);
+	assert_string_equal(cknet_log(a.n), cknet_log(b.n));
+	ckd_free(&a);
+	ckd_free(&b);
+}
+
+/* The writer refuses a server whose callbacks are in no table; the
+ * reader refuses a bucket count that is not a power of two. */
+static void test_ckpt_refused(void **state)
+{
+	static const struct ckfns *const short_tables[] = {&cknet_ckfns, &turn_ckfns, &ckd_ckfns};
+	struct ckd a, b;
+	char err[256] = "";
+	json_t *j;
+
+	(void)state;
+	ckd_start(&a);
+	assert_null(cknet_world_save(a.n, short_tables, 3, ckd_parts_save, &a, err, sizeof(err)));
+	assert_non_null(strstr(err, "in no module's table"));
+	j = ckd_save(&a);
+	json_object_set_new(json_object_get(json_object_get(j, "parts"), "d"), "buckets",
+			    json_integer(96));
+	memset(&b, 0, sizeof(b));
+	assert_null(
+	    cknet_world_load(j, ckd_tables, CKD_TABLES, ckd_parts_load, &b, err, sizeof(err)));
+	assert_non_null(strstr(err, "turnd: cfg, allocs, nonce, buckets"));
+	assert_null(b.d);
+	json_decref(j);
+	ckd_free(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_expires),
 	    cmocka_unit_test(test_capacity),
+	    cmocka_unit_test(test_ckpt_round_trip),
+	    cmocka_unit_test(test_ckpt_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,7 +14,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+
+#include "cknet.h"
 #include "fakenet.h"
+#include "natbed/ckpt.h"
 #include "turnd.h"
 #include "turnsock.h"
 
@@ -243,13 +247,269 @@ static void test_refused(void **state)
 	fx_end(&f);
 }
 
+/* --- checkpoints (natbed/ckpt.h), on tests/support/cknet ----------------- */
+
+/* An agent's side of a TURN allocation and its world: a server that
+ * answers every Refresh with 437 (the allocation is lost at 30 s and
+ * asked for again), a peer that sends to the relayed address and to a
+ * socket of base opened through the layered driver every second. */
+struct cks {
+	struct cknet *n;
+	struct turnd *srv;
+	struct turnsock *ts;
+	const struct dgram *tdg; /* turnsock_dgram(ts), as the agent's parts hold it */
+	const char *why;	 /* turnsock_error(ts), as a try's reason holds it */
+	const struct dgram *peer;
+	int peer_sock, base_sock, relay_sock;
+	struct dg_ep base_ep, relayed;
+	int changes, relay_in, base_in, peer_in;
+	uint64_t tick;
+};
+
+static void cks_relay_rx(void *arg, int sock, const struct dg_ep *from, const uint8_t *buf,
+			 size_t len, natbed_time_t now)
+{
+	struct cks *f = arg;
+
+	(void)buf, (void)len, (void)now;
+	f->relay_in++;
+	dg_send(f->tdg, sock, from, "re", 2);
+}
+
+static void cks_base_rx(void *arg, int sock, const struct dg_ep *from, const uint8_t *buf,
+			size_t len, natbed_time_t now)
+{
+	(void)sock, (void)from, (void)buf, (void)len, (void)now;
+	((struct cks *)arg)->base_in++;
+}
+
+static void cks_peer_rx(void *arg, int sock, const struct dg_ep *from, const uint8_t *buf,
+			size_t len, natbed_time_t now)
+{
+	(void)sock, (void)from, (void)buf, (void)len, (void)now;
+	((struct cks *)arg)->peer_in++;
+}
+
+static void cks_changed(void *arg, const struct dg_ep *relayed, const char *error)
+{
+	struct cks *f = arg;
+	struct dg_ep local;
+
+	f->changes++;
+	f->relayed = *relayed;
+	f->why = error;
+	if (relayed->addr) {
+		f->relay_sock = turnsock_open(f->ts, inet_addr(T_PEER), &local, cks_relay_rx, f);
+		assert_true(f->relay_sock >= TURNSOCK_ID_BASE);
+	}
+}
+
+static void cks_tick(void *arg, natbed_time_t now)
+{
+	struct cks *f = arg;
+
+	(void)now;
+	if (f->relayed.addr)
+		dg_send(f->peer, f->peer_sock, &f->relayed, "hi", 2);
+	dg_send(f->peer, f->peer_sock, &f->base_ep, "hb", 2);
+	f->tick = sched_after(cknet_sched(f->n), S, cks_tick, f);
+}
+
+static const struct ckfn cks_fns[] = {CKFN(cks_relay_rx), CKFN(cks_base_rx), CKFN(cks_peer_rx),
+				      CKFN(cks_changed), CKFN(cks_tick)};
+static const struct ckfns cks_ckfns = CKFNS(test, cks_fns);
+static const struct ckfns *const cks_tables[] = {&cknet_ckfns, &turnd_ckfns, &turn_ckfns,
+						 &turnsock_ckfns, &cks_ckfns};
+#define CKS_TABLES (sizeof(cks_tables) / sizeof(cks_tables[0]))
+
+static void cks_start(struct cks *f)
+{
+	struct turnd_cfg scfg = {.listen = {inet_addr(T_SERVER), htons(3478)},
+				 .user = "u",
+				 .pass = "pw",
+				 .lifetime_max_s = 60,
+				 .mismatch_refresh = true};
+	struct turn_cfg cfg = {.server = scfg.listen, .user = "u", .pass = "pw"};
+	struct turnsock_ops ops = {cks_changed, f};
+	struct dg_ep p = {inet_addr(T_PEER), htons(7000)}, any = {0, 0};
+
+	memset(f, 0, sizeof(*f));
+	f->n = cknet_new(5 * MS, 3);
+	assert_non_null(f->n);
+	f->srv = turnd_new(cknet_host(f->n, T_SERVER), &scfg);
+	assert_non_null(f->srv);
+	f->peer = cknet_host(f->n, T_PEER);
+	f->peer_sock = dg_open(f->peer, &p, &p, cks_peer_rx, f);
+	assert_true(f->peer_sock >= 0);
+	f->ts = turnsock_new(cknet_host(f->n, T_CLIENT), &cfg, &ops);
+	assert_non_null(f->ts);
+	f->tdg = turnsock_dgram(f->ts);
+	f->base_sock = dg_open(f->tdg, &any, &f->base_ep, cks_base_rx, f);
+	assert_true(f->base_sock >= 0 && f->base_sock < TURNSOCK_ID_BASE);
+	f->tick = sched_after(cknet_sched(f->n), 500 * MS, cks_tick, f);
+}
+
+static void cks_free(struct cks *f)
+{
+	dg_close(f->tdg, f->base_sock);
+	turnsock_free(f->ts);
+	turnd_free(f->srv);
+	cknet_free(f->n);
+}
+
+static json_t *cks_parts_save(struct ckw *ck, void *ctx)
+{
+	struct cks *f = ctx;
+
+	return json_pack(
+	    "{s:o,s:o,s:{s:o,s:o,s:o,s:o,s:i,s:i,s:i,s:o,s:o,s:i,s:i,s:i,s:i,s:o}}", "srv",
+	    turnd_ckpt_save(f->srv, ck), "ts", turnsock_ckpt_save(f->ts, ck), "fx", "id",
+	    ckw_obj(ck, f), "tdg", ckw_ref(ck, f->tdg), "why", ckw_ref(ck, f->why), "peer",
+	    ckw_ref(ck, f->peer), "peer_sock", f->peer_sock, "base_sock", f->base_sock,
+	    "relay_sock", f->relay_sock, "base_ep", dg_ep_ckpt_save(&f->base_ep), "relayed",
+	    dg_ep_ckpt_save(&f->relayed), "changes", f->changes, "relay_in", f->relay_in, "base_in",
+	    f->base_in, "peer_in", f->peer_in, "tick", ckw_timer(ck, f->tick));
+}
+
+static int cks_int(const json_t *x, const char *key)
+{
+	return (int)json_integer_value(json_object_get(x, key));
+}
+
+static int cks_parts_load(struct ckr *r, const json_t *j, void *ctx)
+{
+	struct cks *f = ctx;
+	const json_t *x = json_object_get(j, "fx");
+
+	/* the turnsock first: a refused one leaves nothing half-built */
+	if (!(f->ts = turnsock_ckpt_load(json_object_get(j, "ts"), r)) ||
+	    !(f->srv = turnd_ckpt_load(json_object_get(j, "srv"), r)))
+		return -1;
+	f->peer_sock = cks_int(x, "peer_sock");
+	f->base_sock = cks_int(x, "base_sock");
+	f->relay_sock = cks_int(x, "relay_sock");
+	f->changes = cks_int(x, "changes");
+	f->relay_in = cks_int(x, "relay_in");
+	f->base_in = cks_int(x, "base_in");
+	f->peer_in = cks_int(x, "peer_in");
+	dg_ep_ckpt_load(r, json_object_get(x, "base_ep"), &f->base_ep, "fx");
+	dg_ep_ckpt_load(r, json_object_get(x, "relayed"), &f->relayed, "fx");
+	ckr_obj(r, json_object_get(x, "id"), f);
+	ckr_ref(r, json_object_get(x, "tdg"), &f->tdg);
+	ckr_ref(r, json_object_get(x, "why"), &f->why);
+	ckr_ref(r, json_object_get(x, "peer"), &f->peer);
+	return ckr_timer(r, json_object_get(x, "tick"), &f->tick);
+}
+
+static json_t *cks_save(struct cks *f)
+{
+	char err[256] = "";
+	json_t *j =
+	    cknet_world_save(f->n, cks_tables, CKS_TABLES, cks_parts_save, f, err, sizeof(err));
+
+	if (!j)
+		fail_msg("save: %s", err);
+	return j;
+}
+
+/* Saved at `at`, loaded: the file is the same, the loaded one's pointers
+ * are its own (the layered driver, the error text), and both run on alike
+ * to 100 s, datagram for datagram. */
+static void cks_round_trip(natbed_time_t at, bool lost)
+{
+	struct cks a, b;
+	struct turn_stats sa, sb;
+	char err[256] = "";
+	json_t *j;
+
+	cks_start(&a);
+	cknet_run_until(a.n, at);
+	assert_int_equal(!turnsock_error(a.ts), !lost);
+	j = cks_save(&a);
+	memset(&b, 0, sizeof(b));
+	b.n = cknet_world_reload(j, cks_tables, CKS_TABLES, cks_parts_save, cks_parts_load, &b, err,
+				 sizeof(err));
+	if (!b.n || err[0])
+		fail_msg("%s", err);
+	assert_ptr_equal(b.tdg, turnsock_dgram(b.ts));
+	if (lost) {
+		assert_ptr_equal(b.why, turnsock_error(b.ts));
+		assert_string_equal(b.why, a.why);
+		assert_non_null(strstr(b.why, "437"));
+	}
+	json_decref(j);
+
+	cknet_log_clear(a.n);
+	cknet_log_clear(b.n);
+	cknet_run_until(a.n, 100 * S);
+	cknet_run_until(b.n, 100 * S);
+	assert_true(a.changes >= 4); /* ready, lost, ready, lost, ... */
+	assert_true(a.relay_in > 50);
+	assert_true(a.base_in > 90);
+	assert_int_equal(a.changes, b.changes);
+	assert_int_equal(a.relay_in, b.relay_in);
+	assert_int_equal(a.base_in, b.base_in);
+	assert_int_equal(a.peer_in, b.peer_in);
+	turnsock_stats(a.ts, &sa);
+	turnsock_stats(b.ts, &sb);
+	assert_memory_equal(&sa, &sb, sizeof(sa));
+	assert_string_equal(cknet_log(a.n), cknet_log(b.n));
+	cks_free(&a);
+	cks_free(&b);
+}
+
+/* Allocating: a permission asked, datagrams on their way. */
+static void test_ckpt_allocating(void **state)
+{
+	(void)state;
+	cks_round_trip(25 * MS, false);
+}
+
+/* Lost (437 at the refresh of 30 s), to be asked for again at 35 s. */
+static void test_ckpt_lost(void **state)
+{
+	(void)state;
+	cks_round_trip(32 * S, true);
+}
+
+/* The writer refuses a turnsock whose table is missing (its ops tables
+ * are then objects nobody writes); the reader refuses an error text
+ * longer than the buffer. */
+static void test_ckpt_refused(void **state)
+{
+	static const struct ckfns *const short_tables[] = {&cknet_ckfns, &turnd_ckfns, &turn_ckfns,
+							   &cks_ckfns};
+	struct cks a, b;
+	char err[256] = "", text[2 * TURNSOCK_ERROR_MAX + 1];
+	json_t *j;
+
+	(void)state;
+	cks_start(&a);
+	cknet_run_until(a.n, 25 * MS);
+	assert_null(cknet_world_save(a.n, short_tables, 4, cks_parts_save, &a, err, sizeof(err)));
+	assert_non_null(strstr(err, "written by no module"));
+	j = cks_save(&a);
+	memset(text, 'a', sizeof(text) - 1);
+	text[sizeof(text) - 1] = 0;
+	json_object_set_new(
+	    json_object_get(json_object_get(json_object_get(j, "parts"), "ts"), "error"), "text",
+	    json_string(text));
+	memset(&b, 0, sizeof(b));
+	assert_null(
+	    cknet_world_load(j, cks_tables, CKS_TABLES, cks_parts_load, &b, err, sizeof(err)));
+	assert_non_null(strstr(err, "turnsock: dg, ops, error"));
+	assert_null(b.ts);
+	json_decref(j);
+	cks_free(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_relay_both_ways),
-	    cmocka_unit_test(test_stranger),
-	    cmocka_unit_test(test_lost_and_again),
-	    cmocka_unit_test(test_refused),
+	    cmocka_unit_test(test_relay_both_ways), cmocka_unit_test(test_stranger),
+	    cmocka_unit_test(test_lost_and_again),  cmocka_unit_test(test_refused),
+	    cmocka_unit_test(test_ckpt_allocating), cmocka_unit_test(test_ckpt_lost),
+	    cmocka_unit_test(test_ckpt_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,484 @@
+/* The checkpointable fake network of cknet.h. */
+#include "cknet.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "natbed/ckpt.h"
+#include "natbed/jsonck.h"
+
+#define CKNET_HOSTS	16
+#define CKNET_SOCKETS	256
+#define CKNET_EPHEMERAL 40000
+#define CKNET_LOG_MAX	(1u << 20)
+
+struct cknet;
+
+struct ckhost {
+	struct cknet *n;
+	uint32_t addr, alt; /* alt: a second address, 0 when none */
+	uint16_t next_port;
+	struct dgram dg;
+};
+
+struct cksock {
+	bool open;
+	int host;
+	struct dg_ep ep;
+	dg_recv_fn fn;
+	void *arg;
+};
+
+struct ckpkt {
+	struct cknet *n;
+	struct ckpkt *prev, *next;
+	struct dg_ep from, to;
+	size_t len;
+	uint8_t buf[DG_MAX];
+};
+
+struct cknet {
+	struct clock_virtual vc;
+	struct sched *s;
+	natbed_time_t delay;
+	uint64_t seed;
+	int nhosts;
+	struct ckhost hosts[CKNET_HOSTS];
+	struct cksock socks[CKNET_SOCKETS];
+	struct ckpkt *flight;
+	char *log;
+	size_t log_len;
+};
+
+static struct cksock *sock_at(struct cknet *n, const struct dg_ep *to)
+{
+	for (int i = 0; i < CKNET_SOCKETS; i++) {
+		struct cksock *k = &n->socks[i];
+
+		if (k->open && k->ep.port == to->port &&
+		    (k->ep.addr == to->addr ||
+		     (k->ep.addr == 0 && (n->hosts[k->host].addr == to->addr ||
+					  (to->addr && n->hosts[k->host].alt == to->addr)))))
+			return k;
+	}
+	return NULL;
+}
+
+static void log_line(struct cknet *n, const struct ckpkt *p, natbed_time_t now, bool reached)
+{
+	char a[DG_EP_STR], b[DG_EP_STR];
+	uint64_t h = 0xcbf29ce484222325ull;
+	int k;
+
+	for (size_t i = 0; i < p->len; i++)
+		h = (h ^ p->buf[i]) * 0x100000001b3ull;
+	if (n->log_len + 128 > CKNET_LOG_MAX)
+		return;
+	k = snprintf(n->log + n->log_len, CKNET_LOG_MAX - n->log_len,
+		     "%" PRId64 " %s>%s %zu %016" PRIx64 "%s\n", (int64_t)now,
+		     dg_ep_str(&p->from, a), dg_ep_str(&p->to, b), p->len, h,
+		     reached ? "" : " unreachable");
+	if (k > 0)
+		n->log_len += (size_t)k;
+}
+
+static void flight_add(struct cknet *n, struct ckpkt *p)
+{
+	p->n = n;
+	p->prev = NULL;
+	p->next = n->flight;
+	if (n->flight)
+		n->flight->prev = p;
+	n->flight = p;
+}
+
+static void cknet_deliver(void *arg, natbed_time_t now)
+{
+	struct ckpkt *p = arg;
+	struct cknet *n = p->n;
+	struct cksock *k = sock_at(n, &p->to);
+
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		n->flight = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	log_line(n, p, now, k && k->fn);
+	if (k && k->fn)
+		k->fn(k->arg, (int)(k - n->socks), &p->from, p->buf, p->len, now);
+	free(p);
+}
+
+void cknet_inject(struct cknet *n, const struct dg_ep *from, const struct dg_ep *to,
+		  const void *buf, size_t len)
+{
+	struct ckpkt *p;
+
+	if (len > DG_MAX || !(p = malloc(sizeof(*p))))
+		return;
+	flight_add(n, p);
+	p->from = *from;
+	p->to = *to;
+	p->len = len;
+	memcpy(p->buf, buf, len);
+	sched_after(n->s, n->delay, cknet_deliver, p);
+}
+
+static int ck_open(void *io, const struct dg_ep *bind, struct dg_ep *local, dg_recv_fn fn,
+		   void *arg)
+{
+	struct ckhost *h = io;
+	struct cknet *n = h->n;
+	struct dg_ep ep = {bind && bind->addr ? bind->addr : h->addr, bind ? bind->port : 0};
+	int i;
+
+	if (bind && bind->addr && bind->addr != h->addr && bind->addr != h->alt)
+		return -EADDRNOTAVAIL;
+	if (ep.port == 0)
+		do
+			ep.port = htons(h->next_port++);
+		while (sock_at(n, &ep));
+	else if (sock_at(n, &ep))
+		return -EADDRINUSE;
+	for (i = 0; i < CKNET_SOCKETS && n->socks[i].open; i++)
+		;
+	if (i == CKNET_SOCKETS)
+		return -EMFILE;
+	n->socks[i] = (struct cksock){true, (int)(h - n->hosts), ep, fn, arg};
+	*local = ep;
+	return i;
+}
+
+static struct cksock *own_sock(struct ckhost *h, int sock)
+{
+	struct cknet *n = h->n;
+
+	if (sock < 0 || sock >= CKNET_SOCKETS || !n->socks[sock].open ||
+	    &n->hosts[n->socks[sock].host] != h)
+		return NULL;
+	return &n->socks[sock];
+}
+
+static int ck_send(void *io, int sock, const struct dg_ep *to, const void *buf, size_t len)
+{
+	struct ckhost *h = io;
+	struct cksock *k = own_sock(h, sock);
+
+	if (!k)
+		return -EBADF;
+	cknet_inject(h->n, &k->ep, to, buf, len);
+	return 0;
+}
+
+static void ck_close(void *io, int sock)
+{
+	struct cksock *k = own_sock(io, sock);
+
+	if (k)
+		*k = (struct cksock){0};
+}
+
+static int ck_set_recv(void *io, int sock, dg_recv_fn fn, void *arg)
+{
+	struct cksock *k = own_sock(io, sock);
+
+	if (!k)
+		return -EBADF;
+	k->fn = fn;
+	k->arg = arg;
+	return 0;
+}
+
+static const struct dgram_ops ck_ops = {
+    .open = ck_open, .send = ck_send, .close = ck_close, .set_recv = ck_set_recv};
+
+static struct cknet *cknet_at(natbed_time_t now, natbed_time_t delay, uint64_t seed)
+{
+	struct cknet *n = calloc(1, sizeof(*n));
+
+	if (!n)
+		return NULL;
+	n->vc.now_ns = now;
+	n->s = sched_new(clock_virtual_clock(&n->vc), &n->vc);
+	n->log = calloc(1, CKNET_LOG_MAX);
+	if (!n->s || !n->log) {
+		cknet_free(n);
+		return NULL;
+	}
+	n->delay = delay;
+	n->seed = seed;
+	return n;
+}
+
+struct cknet *cknet_new(natbed_time_t delay_ns, uint64_t seed)
+{
+	return cknet_at(0, delay_ns, seed);
+}
+
+void cknet_free(struct cknet *n)
+{
+	if (!n)
+		return;
+	sched_free(n->s);
+	while (n->flight) {
+		struct ckpkt *p = n->flight;
+
+		n->flight = p->next;
+		free(p);
+	}
+	free(n->log);
+	free(n);
+}
+
+struct sched *cknet_sched(struct cknet *n)
+{
+	return n->s;
+}
+
+static struct ckhost *host_init(struct cknet *n, uint32_t addr)
+{
+	struct ckhost *h;
+
+	if (n->nhosts == CKNET_HOSTS)
+		return NULL;
+	h = &n->hosts[n->nhosts++];
+	h->n = n;
+	h->addr = addr;
+	h->next_port = CKNET_EPHEMERAL;
+	h->dg = (struct dgram){&ck_ops, h, n->s, n->seed + (uint64_t)n->nhosts};
+	return h;
+}
+
+const struct dgram *cknet_host(struct cknet *n, const char *ip)
+{
+	return cknet_host2(n, ip, NULL);
+}
+
+const struct dgram *cknet_host2(struct cknet *n, const char *ip, const char *alt)
+{
+	uint32_t addr = 0, alt_addr = 0;
+	struct ckhost *h;
+
+	inet_pton(AF_INET, ip, &addr);
+	if (alt)
+		inet_pton(AF_INET, alt, &alt_addr);
+	h = host_init(n, addr);
+	if (h)
+		h->alt = alt_addr;
+	return h ? &h->dg : NULL;
+}
+
+void cknet_run_until(struct cknet *n, natbed_time_t t)
+{
+	sched_run_until(n->s, t);
+}
+
+const char *cknet_log(const struct cknet *n)
+{
+	return n->log;
+}
+
+void cknet_log_clear(struct cknet *n)
+{
+	n->log_len = 0;
+	n->log[0] = 0;
+}
+
+/* --- checkpoints --------------------------------------------------------- */
+
+static json_t *pkt_save(struct ckw *w, const void *arg)
+{
+	const struct ckpkt *p = arg;
+
+	return json_pack("{s:o,s:o,s:o,s:o}", "net", ckw_ref(w, p->n), "from",
+			 dg_ep_ckpt_save(&p->from), "to", dg_ep_ckpt_save(&p->to), "data",
+			 ckw_bytes(w, p->buf, p->len));
+}
+
+static void *pkt_load(struct ckr *r, const json_t *j)
+{
+	struct cknet *n = ckr_get(r, json_object_get(j, "net"));
+	const json_t *data = json_object_get(j, "data");
+	struct ckpkt *p;
+
+	if (!n || !json_is_string(data) || json_string_length(data) > 2 * DG_MAX) {
+		ckr_fail(r, "cknet: a datagram in flight");
+		return NULL;
+	}
+	if (!(p = calloc(1, sizeof(*p)))) {
+		ckr_fail(r, "cknet: out of memory");
+		return NULL;
+	}
+	p->len = json_string_length(data) / 2;
+	if (dg_ep_ckpt_load(r, json_object_get(j, "from"), &p->from, "cknet: from") < 0 ||
+	    dg_ep_ckpt_load(r, json_object_get(j, "to"), &p->to, "cknet: to") < 0 ||
+	    ckr_bytes(r, data, p->buf, p->len) < 0) {
+		free(p);
+		return NULL;
+	}
+	flight_add(n, p);
+	return p;
+}
+
+static const struct ckfn cknet_fns[] = {CKFN_ARG(cknet_deliver, pkt_save, pkt_load)};
+const struct ckfns cknet_ckfns = CKFNS(cknet, cknet_fns);
+
+json_t *cknet_ckpt_save(const struct cknet *n, struct ckw *w)
+{
+	json_t *hosts = json_array(), *socks = json_array();
+
+	for (int i = 0; i < n->nhosts; i++) {
+		const struct ckhost *h = &n->hosts[i];
+
+		json_array_append_new(hosts,
+				      json_pack("{s:o,s:o,s:o,s:i}", "dg", ckw_obj(w, &h->dg),
+						"addr", jsonck_ipv4(h->addr), "alt",
+						jsonck_ipv4(h->alt), "next_port", h->next_port));
+	}
+	for (int i = 0; i < CKNET_SOCKETS; i++) {
+		const struct cksock *k = &n->socks[i];
+
+		if (k->open)
+			json_array_append_new(socks,
+					      json_pack("{s:i,s:i,s:o,s:o,s:o}", "sock", i, "host",
+							k->host, "ep", dg_ep_ckpt_save(&k->ep),
+							"fn", ckw_fn(w, (ckfn_ptr)k->fn), "arg",
+							ckw_ref(w, k->arg)));
+	}
+	return json_pack("{s:o,s:o,s:I,s:I,s:o,s:o,s:o}", "id", ckw_obj(w, n), "sched",
+			 ckw_obj(w, n->s), "at", (json_int_t)sched_now(n->s), "delay",
+			 (json_int_t)n->delay, "seed", jsonck_u64(n->seed, true), "hosts", hosts,
+			 "socks", socks);
+}
+
+struct cknet *cknet_ckpt_load(const json_t *j, struct ckr *r)
+{
+	json_int_t at = json_integer_value(json_object_get(j, "at"));
+	json_int_t delay = json_integer_value(json_object_get(j, "delay"));
+	const json_t *hosts = json_object_get(j, "hosts"), *socks = json_object_get(j, "socks"), *e;
+	uint64_t seed;
+	struct cknet *n;
+	size_t i;
+
+	if (jsonck_u64_read(json_object_get(j, "seed"), true, &seed) < 0 || !json_is_array(hosts) ||
+	    json_array_size(hosts) > CKNET_HOSTS || !json_is_array(socks)) {
+		ckr_fail(r, "cknet: not a network");
+		return NULL;
+	}
+	if (!(n = cknet_at(at, delay, seed))) {
+		ckr_fail(r, "cknet: out of memory");
+		return NULL;
+	}
+	ckr_obj(r, json_object_get(j, "id"), n);
+	ckr_obj(r, json_object_get(j, "sched"), n->s);
+	json_array_foreach(hosts, i, e)
+	{
+		uint32_t addr = 0, alt = 0;
+		json_int_t port = 0;
+		struct ckhost *h;
+
+		jsonck_ipv4_read(json_object_get(e, "addr"), &addr);
+		jsonck_ipv4_read(json_object_get(e, "alt"), &alt);
+		jsonck_int(json_object_get(e, "next_port"), 0, 65535, &port);
+		h = host_init(n, addr);
+		h->alt = alt;
+		h->next_port = (uint16_t)port;
+		ckr_obj(r, json_object_get(e, "dg"), &h->dg);
+	}
+	json_array_foreach(socks, i, e)
+	{
+		json_int_t sock, host;
+		struct cksock *k;
+		ckfn_ptr fn = NULL;
+
+		if (jsonck_int(json_object_get(e, "sock"), 0, CKNET_SOCKETS - 1, &sock) < 0 ||
+		    jsonck_int(json_object_get(e, "host"), 0, n->nhosts - 1, &host) < 0) {
+			ckr_fail(r, "cknet: socks[%zu]: not a socket", i);
+			break;
+		}
+		k = &n->socks[sock];
+		k->open = true;
+		k->host = (int)host;
+		dg_ep_ckpt_load(r, json_object_get(e, "ep"), &k->ep, "cknet: socket");
+		ckr_fn(r, json_object_get(e, "fn"), &fn);
+		k->fn = (dg_recv_fn)fn;
+		ckr_ref(r, json_object_get(e, "arg"), &k->arg);
+	}
+	return n;
+}
+
+json_t *cknet_world_save(const struct cknet *n, const struct ckfns *const *tables, size_t nt,
+			 cknet_save_fn save, void *ctx, char *err, size_t errlen)
+{
+	struct ckw *w = ckw_new(tables, nt);
+	json_t *j, *queue, *net;
+
+	if (!w) {
+		snprintf(err, errlen, "no writer");
+		return NULL;
+	}
+	queue = ckw_sched(w, n->s); /* before any timer */
+	net = cknet_ckpt_save(n, w);
+	j = json_pack("{s:o*,s:o*,s:o*}", "queue", queue, "net", net, "parts", save(w, ctx));
+	if (ckw_finish(w, err, errlen) < 0 || !j) {
+		if (!j && !err[0])
+			snprintf(err, errlen, "a part could not be written");
+		json_decref(j);
+		j = NULL;
+	}
+	ckw_free(w);
+	return j;
+}
+
+struct cknet *cknet_world_load(const json_t *j, const struct ckfns *const *tables, size_t nt,
+			       cknet_load_fn load, void *ctx, char *err, size_t errlen)
+{
+	struct ckr *r = ckr_new(tables, nt);
+	struct cknet *n;
+
+	if (!r) {
+		snprintf(err, errlen, "no reader");
+		return NULL;
+	}
+	n = cknet_ckpt_load(json_object_get(j, "net"), r);
+	if (n) {
+		ckr_sched(r, n->s, json_object_get(j, "queue"));
+		load(r, json_object_get(j, "parts"), ctx);
+	}
+	if (ckr_finish(r, err, errlen) < 0 || !n) {
+		if (!err[0])
+			snprintf(err, errlen, "no network");
+		cknet_free(n); /* the parts are the caller's */
+		n = NULL;
+	}
+	ckr_free(r);
+	return n;
+}
+
+struct cknet *cknet_world_reload(const json_t *j, const struct ckfns *const *tables, size_t nt,
+				 cknet_save_fn save, cknet_load_fn load, void *ctx, char *err,
+				 size_t errlen)
+{
+	char why[256] = "";
+	struct cknet *n = cknet_world_load(j, tables, nt, load, ctx, why, sizeof(why));
+	json_t *again;
+
+	if (!n) {
+		snprintf(err, errlen, "load: %s", why);
+		return NULL;
+	}
+	again = cknet_world_save(n, tables, nt, save, ctx, why, sizeof(why));
+	if (!again)
+		snprintf(err, errlen, "save: %s", why);
+	else if (!json_equal(j, again))
+		snprintf(err, errlen, "written again, the file differs");
+	else
+		err[0] = 0;
+	json_decref(again);
+	return n; /* the caller frees it with the parts */
+}
