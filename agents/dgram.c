@@ -87,19 +87,20 @@ int dg_ep_of_stun(const struct stun_msg *m, uint16_t type, struct dg_ep *ep)
 	return 0;
 }
 
-json_t *dg_ep_ckpt_save(const struct dg_ep *ep)
+json_t *dg_ep_ckpt_save(const struct dg_ep *ep, struct ckw *w)
 {
+	(void)w; /* nothing to declare: plain values */
 	return json_pack("[oi]", jsonck_ipv4(ep->addr), (int)ntohs(ep->port));
 }
 
-int dg_ep_ckpt_load(struct ckr *r, const json_t *j, struct dg_ep *ep, const char *what)
+int dg_ep_ckpt_fill(struct dg_ep *ep, const json_t *j, struct ckr *r)
 {
 	json_int_t port;
 
 	if (!json_is_array(j) || json_array_size(j) != 2 ||
 	    jsonck_ipv4_read(json_array_get(j, 0), &ep->addr) < 0 ||
 	    jsonck_int(json_array_get(j, 1), 0, 65535, &port) < 0)
-		return ckr_fail(r, "%s: not an endpoint [\"A.B.C.D\", port]", what);
+		return ckr_fail(r, "checkpoint: an endpoint is not [\"A.B.C.D\", port]");
 	ep->port = htons((uint16_t)port);
 	return 0;
 }

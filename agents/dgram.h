@@ -70,12 +70,13 @@ void dg_ep_sockaddr(const struct dg_ep *ep, struct sockaddr_in *sa);
  * malformed or not IPv4. */
 int dg_ep_of_stun(const struct stun_msg *m, uint16_t type, struct dg_ep *ep);
 
+struct ckw;
 struct ckr;
 
-/* natbed sim checkpoints (natbed/ckpt.h): ep as ["A.B.C.D", port], a new
- * reference (NULL on ENOMEM), and back into *ep: 0, or -1 with the
- * problem recorded in r under what (the field's path). */
-json_t *dg_ep_ckpt_save(const struct dg_ep *ep);
-int dg_ep_ckpt_load(struct ckr *r, const json_t *j, struct dg_ep *ep, const char *what);
+/* natbed sim checkpoints (natbed/ckpt.h): ep (embedded everywhere) as
+ * ["A.B.C.D", port], a new reference (NULL on ENOMEM), and back into
+ * *ep: 0, or -1 with the problem recorded in r. */
+json_t *dg_ep_ckpt_save(const struct dg_ep *ep, struct ckw *w);
+int dg_ep_ckpt_fill(struct dg_ep *ep, const json_t *j, struct ckr *r);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ckfield.h"
 #include "natbed/ckpt.h"
 #include "natbed/jsonck.h"
 
@@ -109,12 +110,15 @@ json_t *dgstund_ckpt_save(const struct dgstund *s, struct ckw *w)
 		const struct sockaddr_in *a = (const struct sockaddr_in *)&s->cfg.addr[i];
 		struct dg_ep ep = {a->sin_addr.s_addr, a->sin_port};
 
-		json_array_append_new(socks, json_integer(s->sock[i]));
-		json_array_append_new(addrs, dg_ep_ckpt_save(&ep));
+		ckf_push(w, socks, json_integer(s->sock[i]), "dgstund: a socket");
+		ckf_push(w, addrs, dg_ep_ckpt_save(&ep, w), "dgstund: an address");
 	}
-	return json_pack("{s:o,s:o,s:b,s:o,s:o,s:o}", "id", ckw_obj(w, s), "d", ckw_ref(w, s->d),
-			 "has_alternate", s->cfg.has_alternate, "addrs", addrs, "socks", socks,
-			 "counters", ckw_bytes(w, &s->c, sizeof(s->c)));
+	return ckf_done(w,
+			json_pack("{s:o,s:o,s:b,s:o,s:o,s:o}", "id", ckw_obj(w, s), "d",
+				  ckw_ref(w, s->d), "has_alternate", s->cfg.has_alternate, "addrs",
+				  addrs, "socks", socks, "counters",
+				  ckw_bytes(w, &s->c, sizeof(s->c))),
+			"dgstund");
 }
 
 struct dgstund *dgstund_ckpt_load(const json_t *j, struct ckr *r)
@@ -144,7 +148,7 @@ struct dgstund *dgstund_ckpt_load(const json_t *j, struct ckr *r)
 		struct dg_ep ep;
 
 		if (jsonck_int(json_array_get(socks, i), 0, INT_MAX, &sock) < 0 ||
-		    dg_ep_ckpt_load(r, json_array_get(addrs, i), &ep, "dgstund: addrs") < 0) {
+		    dg_ep_ckpt_fill(&ep, json_array_get(addrs, i), r) < 0) {
 			ckr_fail(r, "dgstund: socks[%zu]: not a socket id", i);
 			free(s);
 			return NULL;

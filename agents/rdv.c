@@ -830,17 +830,18 @@ static int ck_text_read(struct ckr *r, const json_t *j, char *buf, size_t cap, c
 static json_t *cand_save(struct ckw *w, const struct trav_cand *c)
 {
 	return json_pack("{s:o,s:o,s:o,s:o,s:o}", "name", ck_text(c->name, sizeof(c->name)), "host",
-			 dg_ep_ckpt_save(&c->host), "srflx", dg_ep_ckpt_save(&c->srflx), "relay",
-			 dg_ep_ckpt_save(&c->relay), "nat", ckw_bytes(w, &c->nat, sizeof(c->nat)));
+			 dg_ep_ckpt_save(&c->host, w), "srflx", dg_ep_ckpt_save(&c->srflx, w),
+			 "relay", dg_ep_ckpt_save(&c->relay, w), "nat",
+			 ckw_bytes(w, &c->nat, sizeof(c->nat)));
 }
 
 static int cand_load(struct ckr *r, const json_t *j, struct trav_cand *c)
 {
 	if (ck_text_read(r, json_object_get(j, "name"), c->name, sizeof(c->name), "cand.name") <
 		0 ||
-	    dg_ep_ckpt_load(r, json_object_get(j, "host"), &c->host, "rdv: cand.host") < 0 ||
-	    dg_ep_ckpt_load(r, json_object_get(j, "srflx"), &c->srflx, "rdv: cand.srflx") < 0 ||
-	    dg_ep_ckpt_load(r, json_object_get(j, "relay"), &c->relay, "rdv: cand.relay") < 0)
+	    dg_ep_ckpt_fill(&c->host, json_object_get(j, "host"), r) < 0 ||
+	    dg_ep_ckpt_fill(&c->srflx, json_object_get(j, "srflx"), r) < 0 ||
+	    dg_ep_ckpt_fill(&c->relay, json_object_get(j, "relay"), r) < 0)
 		return -1;
 	return ckr_bytes(r, json_object_get(j, "nat"), &c->nat, sizeof(c->nat));
 }
@@ -858,7 +859,7 @@ static json_t *reg_save(struct ckw *w, const struct rdv_reg *g)
 	}
 	return json_pack("{s:o,s:o,s:o,s:o,s:I,s:o,s:I,s:b,s:o,s:o,s:o,s:i,s:o}", "id",
 			 ckw_obj(w, g), "name", ck_text(g->name, sizeof(g->name)), "ep",
-			 dg_ep_ckpt_save(&g->ep), "cand", cand_save(w, &g->cand), "expires",
+			 dg_ep_ckpt_save(&g->ep, w), "cand", cand_save(w, &g->cand), "expires",
 			 (json_int_t)g->expires, "timer", ckw_timer(w, g->timer), "timer_due",
 			 (json_int_t)g->timer_due, "has_connect", g->has_connect, "connect_txid",
 			 ckw_bytes(w, g->connect_txid, sizeof(g->connect_txid)), "connect_peer",
@@ -878,7 +879,7 @@ static struct rdv_reg *reg_load(struct ckr *r, const json_t *j, struct rdv *owne
 	}
 	g->r = owner;
 	ck_text_read(r, json_object_get(j, "name"), g->name, sizeof(g->name), "reg.name");
-	dg_ep_ckpt_load(r, json_object_get(j, "ep"), &g->ep, "rdv: reg.ep");
+	dg_ep_ckpt_fill(&g->ep, json_object_get(j, "ep"), r);
 	cand_load(r, json_object_get(j, "cand"), &g->cand);
 	g->expires = ckf_int(r, "rdv", j, "expires", 0, INT64_MAX);
 	g->timer_due = ckf_int(r, "rdv", j, "timer_due", 0, INT64_MAX);
@@ -898,7 +899,7 @@ static struct rdv_reg *reg_load(struct ckr *r, const json_t *j, struct rdv *owne
 
 static json_t *side_save(struct ckw *w, const struct rdv_side *d)
 {
-	return json_pack("{s:o,s:o,s:b,s:o}", "ep", dg_ep_ckpt_save(&d->ep), "txid",
+	return json_pack("{s:o,s:o,s:b,s:o}", "ep", dg_ep_ckpt_save(&d->ep, w), "txid",
 			 ckw_bytes(w, d->txid, sizeof(d->txid)), "answered", d->answered, "intro",
 			 ckw_bytes(w, &d->intro, sizeof(d->intro)));
 }
@@ -932,7 +933,7 @@ static struct rdv_try *try_load(struct ckr *r, const json_t *j, struct rdv *owne
 	for (size_t k = 0; k < 2 && json_array_size(sides) == 2; k++) {
 		const json_t *d = json_array_get(sides, k);
 
-		dg_ep_ckpt_load(r, json_object_get(d, "ep"), &t->side[k].ep, "rdv: try.side.ep");
+		dg_ep_ckpt_fill(&t->side[k].ep, json_object_get(d, "ep"), r);
 		ckr_bytes(r, json_object_get(d, "txid"), t->side[k].txid, sizeof(t->side[k].txid));
 		t->side[k].answered = ckf_bool(r, "rdv", d, "answered");
 		ckr_bytes(r, json_object_get(d, "intro"), &t->side[k].intro,
@@ -1025,15 +1026,16 @@ json_t *rdv_ckpt_save(const struct rdv *r, struct ckw *w)
 		"{s:o,s:o,s:{s:o,s:I,s:I,s:I,s:I},s:i,s:o,s:I,s:I,s:o,s:o,s:o,s:I,s:I,s:I,s:o,s:o,"
 		"s:o}",
 		"id", ckw_obj(w, r), "d", ckw_ref(w, r->d), "cfg", "listen",
-		dg_ep_ckpt_save(&r->cfg.listen), "start_delay_ns",
+		dg_ep_ckpt_save(&r->cfg.listen, w), "start_delay_ns",
 		(json_int_t)r->cfg.start_delay_ns, "intro_rto_ns", (json_int_t)r->cfg.intro_rto_ns,
 		"lifetime_max_s", (json_int_t)r->cfg.lifetime_max_s, "max_agents",
-		(json_int_t)r->cfg.max_agents, "sock", r->sock, "local", dg_ep_ckpt_save(&r->local),
-		"try_count", (json_int_t)r->try_count, "txid_count", (json_int_t)r->txid_count,
-		"try_key", jsonck_u64(r->try_key, true), "txid_key", jsonck_u64(r->txid_key, true),
-		"counters", ckw_bytes(w, &r->c, sizeof(r->c)), "name_buckets",
-		(json_int_t)r->by_name.nb, "ep_buckets", (json_int_t)r->by_ep.nb, "try_buckets",
-		(json_int_t)r->tries.nb, "regs", regs, "by_ep", by_ep_order(r, w), "tries", tries),
+		(json_int_t)r->cfg.max_agents, "sock", r->sock, "local",
+		dg_ep_ckpt_save(&r->local, w), "try_count", (json_int_t)r->try_count, "txid_count",
+		(json_int_t)r->txid_count, "try_key", jsonck_u64(r->try_key, true), "txid_key",
+		jsonck_u64(r->txid_key, true), "counters", ckw_bytes(w, &r->c, sizeof(r->c)),
+		"name_buckets", (json_int_t)r->by_name.nb, "ep_buckets", (json_int_t)r->by_ep.nb,
+		"try_buckets", (json_int_t)r->tries.nb, "regs", regs, "by_ep", by_ep_order(r, w),
+		"tries", tries),
 	    "rdv");
 }
 
@@ -1071,13 +1073,13 @@ struct rdv *rdv_ckpt_load(const json_t *j, struct ckr *r)
 		ckr_fail(r, "rdv: out of memory");
 		return NULL;
 	}
-	dg_ep_ckpt_load(r, json_object_get(cfg, "listen"), &o->cfg.listen, "rdv: cfg.listen");
+	dg_ep_ckpt_fill(&o->cfg.listen, json_object_get(cfg, "listen"), r);
 	o->cfg.start_delay_ns = ckf_int(r, "rdv", cfg, "start_delay_ns", 1, INT64_MAX);
 	o->cfg.intro_rto_ns = ckf_int(r, "rdv", cfg, "intro_rto_ns", 1, INT64_MAX);
 	o->cfg.lifetime_max_s = (uint32_t)ckf_int(r, "rdv", cfg, "lifetime_max_s", 1, UINT32_MAX);
 	o->cfg.max_agents = (uint32_t)ckf_int(r, "rdv", cfg, "max_agents", 1, UINT32_MAX);
 	o->sock = (int)ckf_int(r, "rdv", j, "sock", 0, INT_MAX);
-	dg_ep_ckpt_load(r, json_object_get(j, "local"), &o->local, "rdv: local");
+	dg_ep_ckpt_fill(&o->local, json_object_get(j, "local"), r);
 	o->try_count = (uint64_t)ckf_int(r, "rdv", j, "try_count", 0, INT64_MAX);
 	o->txid_count = (uint64_t)ckf_int(r, "rdv", j, "txid_count", 0, INT64_MAX);
 	o->try_key = ckf_u64(r, "rdv", j, "try_key");

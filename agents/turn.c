@@ -684,8 +684,8 @@ static int ck_text_read(struct ckr *r, const json_t *j, const char *key, char *b
 
 json_t *turn_cfg_ckpt_save(const struct turn_cfg *c, struct ckw *w)
 {
-	return json_pack("{s:o,s:o,s:o,s:I,s:I,s:I}", "server", dg_ep_ckpt_save(&c->server), "user",
-			 ck_text(w, c->user, sizeof(c->user)), "pass",
+	return json_pack("{s:o,s:o,s:o,s:I,s:I,s:I}", "server", dg_ep_ckpt_save(&c->server, w),
+			 "user", ck_text(w, c->user, sizeof(c->user)), "pass",
 			 ck_text(w, c->pass, sizeof(c->pass)), "lifetime_s",
 			 (json_int_t)c->lifetime_s, "rto_ns", (json_int_t)c->rto_ns, "tries",
 			 (json_int_t)c->tries);
@@ -695,7 +695,7 @@ int turn_cfg_ckpt_fill(struct turn_cfg *c, const json_t *j, struct ckr *r)
 {
 	if (!json_is_object(j))
 		return ckr_fail(r, "turn: cfg: not an object");
-	dg_ep_ckpt_load(r, json_object_get(j, "server"), &c->server, "turn: cfg.server");
+	dg_ep_ckpt_fill(&c->server, json_object_get(j, "server"), r);
 	ck_text_read(r, j, "user", c->user, sizeof(c->user));
 	ck_text_read(r, j, "pass", c->pass, sizeof(c->pass));
 	c->lifetime_s = (uint32_t)ckf_int(r, "turn", j, "lifetime_s", 0, UINT32_MAX);
@@ -708,7 +708,7 @@ int turn_cfg_ckpt_fill(struct turn_cfg *c, const json_t *j, struct ckr *r)
 static json_t *peer_save(struct ckw *w, const struct turn_peer *p)
 {
 	return json_pack("{s:o,s:o,s:i,s:b,s:b,s:b,s:b,s:I,s:I,s:o}", "id", ckw_obj(w, p), "ep",
-			 dg_ep_ckpt_save(&p->ep), "channel", p->channel, "perm_ok", p->perm_ok,
+			 dg_ep_ckpt_save(&p->ep, w), "channel", p->channel, "perm_ok", p->perm_ok,
 			 "bound", p->bound, "asked", p->asked, "released", p->released, "free_at",
 			 (json_int_t)p->free_at, "idx", (json_int_t)p->idx, "refresh_ev",
 			 ckw_timer(w, p->refresh_ev));
@@ -723,7 +723,7 @@ static struct turn_peer *peer_load(struct ckr *r, const json_t *j, struct turn *
 		return NULL;
 	}
 	p->t = t;
-	dg_ep_ckpt_load(r, json_object_get(j, "ep"), &p->ep, "turn: peer.ep");
+	dg_ep_ckpt_fill(&p->ep, json_object_get(j, "ep"), r);
 	p->channel = (uint16_t)ckf_int(r, "turn", j, "channel", 0, 0xFFFF);
 	p->perm_ok = ckf_bool(r, "turn", j, "perm_ok");
 	p->bound = ckf_bool(r, "turn", j, "bound");
@@ -792,8 +792,8 @@ json_t *turn_ckpt_save(const struct turn *t, struct ckw *w)
 		      "id", ckw_obj(w, t), "dg", ckw_ref(w, t->dg), "cfg",
 		      turn_cfg_ckpt_save(&t->cfg, w), "ops", ckw_ref(w, t->ops), "arg",
 		      ckw_ref(w, t->arg), "sock", t->sock, "state", (int)t->state, "relayed",
-		      dg_ep_ckpt_save(&t->relayed), "mapped", dg_ep_ckpt_save(&t->mapped), "realm",
-		      ck_text(w, t->realm, sizeof(t->realm)), "nonce",
+		      dg_ep_ckpt_save(&t->relayed, w), "mapped", dg_ep_ckpt_save(&t->mapped, w),
+		      "realm", ck_text(w, t->realm, sizeof(t->realm)), "nonce",
 		      ck_text(w, t->nonce, sizeof(t->nonce)), "key",
 		      ckw_bytes(w, t->key, sizeof(t->key)), "authed", t->authed, "refresh_ev",
 		      ckw_timer(w, t->refresh_ev), "cap_peers", (json_int_t)t->cap_peers, "peers",
@@ -824,8 +824,8 @@ struct turn *turn_ckpt_load(const json_t *j, struct ckr *r)
 	turn_cfg_ckpt_fill(&t->cfg, cfg, r);
 	t->sock = (int)ckf_int(r, "turn", j, "sock", 0, INT_MAX);
 	t->state = (enum turn_state)ckf_int(r, "turn", j, "state", TURN_ALLOCATING, TURN_FAILED);
-	dg_ep_ckpt_load(r, json_object_get(j, "relayed"), &t->relayed, "turn: relayed");
-	dg_ep_ckpt_load(r, json_object_get(j, "mapped"), &t->mapped, "turn: mapped");
+	dg_ep_ckpt_fill(&t->relayed, json_object_get(j, "relayed"), r);
+	dg_ep_ckpt_fill(&t->mapped, json_object_get(j, "mapped"), r);
 	ck_text_read(r, j, "realm", t->realm, sizeof(t->realm));
 	ck_text_read(r, j, "nonce", t->nonce, sizeof(t->nonce));
 	ckr_bytes(r, json_object_get(j, "key"), t->key, sizeof(t->key));

@@ -629,13 +629,14 @@ static json_t *alloc_save(struct ckw *w, const struct td_alloc *a)
 		    "turnd: a permission");
 	for (size_t i = 0; i < TURND_CHANS_MAX; i++)
 		ckf_push(w, chans,
-			 json_pack("[ioI]", a->chans[i].number, dg_ep_ckpt_save(&a->chans[i].peer),
+			 json_pack("[ioI]", a->chans[i].number,
+				   dg_ep_ckpt_save(&a->chans[i].peer, w),
 				   (json_int_t)a->chans[i].until),
 			 "turnd: a channel");
 	return json_pack("{s:o,s:o,s:o,s:i,s:o,s:I,s:o,s:I,s:o,s:o}", "id", ckw_obj(w, a), "client",
-			 dg_ep_ckpt_save(&a->client), "txid",
+			 dg_ep_ckpt_save(&a->client, w), "txid",
 			 ckw_bytes(w, a->txid, sizeof(a->txid)), "sock", a->sock, "relayed",
-			 dg_ep_ckpt_save(&a->relayed), "until", (json_int_t)a->until, "timer",
+			 dg_ep_ckpt_save(&a->relayed, w), "until", (json_int_t)a->until, "timer",
 			 ckw_timer(w, a->timer), "lifetime", (json_int_t)a->lifetime, "perms",
 			 perms, "chans", chans);
 }
@@ -656,15 +657,15 @@ static struct td_alloc *alloc_load(struct ckr *r, const json_t *j, struct turnd 
 		return NULL;
 	}
 	a->d = d;
-	dg_ep_ckpt_load(r, json_object_get(j, "client"), &a->client, "turnd: alloc.client");
+	dg_ep_ckpt_fill(&a->client, json_object_get(j, "client"), r);
 	ckr_bytes(r, json_object_get(j, "txid"), a->txid, sizeof(a->txid));
 	a->sock = (int)ckf_int(r, "turnd", j, "sock", -1, INT_MAX);
-	dg_ep_ckpt_load(r, json_object_get(j, "relayed"), &a->relayed, "turnd: alloc.relayed");
+	dg_ep_ckpt_fill(&a->relayed, json_object_get(j, "relayed"), r);
 	a->until = ckf_int(r, "turnd", j, "until", 0, INT64_MAX);
 	a->lifetime = (uint32_t)ckf_int(r, "turnd", j, "lifetime", 0, UINT32_MAX);
 	for (size_t i = 0; i < TURND_PERMS_MAX; i++) {
 		const json_t *p = json_array_get(perms, i);
-		json_int_t until;
+		json_int_t until = 0;
 
 		if (jsonck_ipv4_read(json_array_get(p, 0), &a->perms[i].addr) < 0 ||
 		    jsonck_int(json_array_get(p, 1), 0, INT64_MAX, &until) < 0)
@@ -673,11 +674,10 @@ static struct td_alloc *alloc_load(struct ckr *r, const json_t *j, struct turnd 
 	}
 	for (size_t i = 0; i < TURND_CHANS_MAX; i++) {
 		const json_t *c = json_array_get(chans, i);
-		json_int_t number, until;
+		json_int_t number = 0, until = 0;
 
 		if (jsonck_int(json_array_get(c, 0), 0, 0xFFFF, &number) < 0 ||
-		    dg_ep_ckpt_load(r, json_array_get(c, 1), &a->chans[i].peer,
-				    "turnd: alloc.chans") < 0 ||
+		    dg_ep_ckpt_fill(&a->chans[i].peer, json_array_get(c, 1), r) < 0 ||
 		    jsonck_int(json_array_get(c, 2), 0, INT64_MAX, &until) < 0)
 			ckr_fail(r, "turnd: alloc.chans[%zu]: not [number, peer, until]", i);
 		a->chans[i].number = (uint16_t)number;
@@ -702,7 +702,7 @@ json_t *turnd_ckpt_save(const struct turnd *d, struct ckw *w)
 	    json_pack(
 		"{s:o,s:o,s:{s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:I,s:b},s:i,s:o,s:I,s:s,s:I,s:o,s:o}",
 		"id", ckw_obj(w, d), "dg", ckw_ref(w, d->dg), "cfg", "listen",
-		dg_ep_ckpt_save(&d->cfg.listen), "user",
+		dg_ep_ckpt_save(&d->cfg.listen, w), "user",
 		d->user ? json_string(d->user) : json_null(), "pass",
 		d->pass ? json_string(d->pass) : json_null(), "realm", json_string(d->realm),
 		"lifetime_max_s", (json_int_t)d->cfg.lifetime_max_s, "max_allocs",
@@ -734,7 +734,7 @@ struct turnd *turnd_ckpt_load(const json_t *j, struct ckr *r)
 		return NULL;
 	}
 	d->n_buckets = (size_t)nb;
-	dg_ep_ckpt_load(r, json_object_get(cfg, "listen"), &d->cfg.listen, "turnd: cfg.listen");
+	dg_ep_ckpt_fill(&d->cfg.listen, json_object_get(cfg, "listen"), r);
 	ck_str(r, cfg, "user", &d->user);
 	ck_str(r, cfg, "pass", &d->pass);
 	ck_str(r, cfg, "realm", &d->realm);

@@ -330,9 +330,9 @@ json_t *turnsock_ckpt_save(const struct turnsock *ts, struct ckw *w)
 		      "ops", "changed", ckw_fn(w, (ckfn_ptr)ts->ops.changed), "arg",
 		      ckw_ref(w, ts->ops.arg), "t", ts->t ? turn_ckpt_save(ts->t, w) : json_null(),
 		      "gen", (json_int_t)ts->gen, "ready", ts->ready, "relayed",
-		      dg_ep_ckpt_save(&ts->relayed), "error", "id", ckw_obj(w, ts->error), "text",
-		      ckw_bytes(w, ts->error, strnlen(ts->error, sizeof(ts->error))), "has_error",
-		      ts->has_error, "retry_ev", ckw_timer(w, ts->retry_ev), "past",
+		      dg_ep_ckpt_save(&ts->relayed, w), "error", "id", ckw_obj(w, ts->error),
+		      "text", ckw_bytes(w, ts->error, strnlen(ts->error, sizeof(ts->error))),
+		      "has_error", ts->has_error, "retry_ev", ckw_timer(w, ts->retry_ev), "past",
 		      ckw_bytes(w, &ts->past, sizeof(ts->past)), "socks", socks_save(ts, w)),
 	    "turnsock");
 }
@@ -388,7 +388,7 @@ struct turnsock *turnsock_ckpt_load(const json_t *j, struct ckr *r)
 	ts->ops.changed = (void (*)(void *, const struct dg_ep *, const char *))changed;
 	ts->gen = (unsigned)ckf_int(r, "turnsock", j, "gen", 0, UINT_MAX);
 	ts->ready = ckf_bool(r, "turnsock", j, "ready");
-	dg_ep_ckpt_load(r, json_object_get(j, "relayed"), &ts->relayed, "turnsock: relayed");
+	dg_ep_ckpt_fill(&ts->relayed, json_object_get(j, "relayed"), r);
 	ckr_bytes(r, text, ts->error, n);
 	ts->has_error = ckf_bool(r, "turnsock", j, "has_error");
 	ckr_bytes(r, json_object_get(j, "past"), &ts->past, sizeof(ts->past));

@@ -296,7 +296,7 @@ static json_t *pkt_save(struct ckw *w, const void *arg)
 	const struct ckpkt *p = arg;
 
 	return json_pack("{s:o,s:o,s:o,s:o}", "net", ckw_ref(w, p->n), "from",
-			 dg_ep_ckpt_save(&p->from), "to", dg_ep_ckpt_save(&p->to), "data",
+			 dg_ep_ckpt_save(&p->from, w), "to", dg_ep_ckpt_save(&p->to, w), "data",
 			 ckw_bytes(w, p->buf, p->len));
 }
 
@@ -315,8 +315,8 @@ static void *pkt_load(struct ckr *r, const json_t *j)
 		return NULL;
 	}
 	p->len = json_string_length(data) / 2;
-	if (dg_ep_ckpt_load(r, json_object_get(j, "from"), &p->from, "cknet: from") < 0 ||
-	    dg_ep_ckpt_load(r, json_object_get(j, "to"), &p->to, "cknet: to") < 0 ||
+	if (dg_ep_ckpt_fill(&p->from, json_object_get(j, "from"), r) < 0 ||
+	    dg_ep_ckpt_fill(&p->to, json_object_get(j, "to"), r) < 0 ||
 	    ckr_bytes(r, data, p->buf, p->len) < 0) {
 		free(p);
 		return NULL;
@@ -346,7 +346,7 @@ json_t *cknet_ckpt_save(const struct cknet *n, struct ckw *w)
 		if (k->open)
 			json_array_append_new(socks,
 					      json_pack("{s:i,s:i,s:o,s:o,s:o}", "sock", i, "host",
-							k->host, "ep", dg_ep_ckpt_save(&k->ep),
+							k->host, "ep", dg_ep_ckpt_save(&k->ep, w),
 							"fn", ckw_fn(w, (ckfn_ptr)k->fn), "arg",
 							ckw_ref(w, k->arg)));
 	}
@@ -404,7 +404,7 @@ struct cknet *cknet_ckpt_load(const json_t *j, struct ckr *r)
 		k = &n->socks[sock];
 		k->open = true;
 		k->host = (int)host;
-		dg_ep_ckpt_load(r, json_object_get(e, "ep"), &k->ep, "cknet: socket");
+		dg_ep_ckpt_fill(&k->ep, json_object_get(e, "ep"), r);
 		ckr_fn(r, json_object_get(e, "fn"), &fn);
 		k->fn = (dg_recv_fn)fn;
 		ckr_ref(r, json_object_get(e, "arg"), &k->arg);

@@ -112,9 +112,9 @@ static json_t *t_parts_save(struct ckw *ck, void *ctx)
 
 	return json_pack("{s:o,s:{s:o,s:o,s:i,s:o,s:I,s:i,s:i,s:o}}", "stun",
 			 dgstund_ckpt_save(w->stun, ck), "cli", "id", ckw_obj(ck, c), "d",
-			 ckw_ref(ck, c->d), "sock", c->sock, "server", dg_ep_ckpt_save(&c->server),
-			 "period", (json_int_t)c->period, "sent", c->sent, "got", c->got, "timer",
-			 ckw_timer(ck, c->timer));
+			 ckw_ref(ck, c->d), "sock", c->sock, "server",
+			 dg_ep_ckpt_save(&c->server, ck), "period", (json_int_t)c->period, "sent",
+			 c->sent, "got", c->got, "timer", ckw_timer(ck, c->timer));
 }
 
 static int t_parts_load(struct ckr *r, const json_t *j, void *ctx)
@@ -132,7 +132,7 @@ static int t_parts_load(struct ckr *r, const json_t *j, void *ctx)
 	c->period = json_integer_value(json_object_get(cj, "period"));
 	c->sent = (int)json_integer_value(json_object_get(cj, "sent"));
 	c->got = (int)json_integer_value(json_object_get(cj, "got"));
-	dg_ep_ckpt_load(r, json_object_get(cj, "server"), &c->server, "cli");
+	dg_ep_ckpt_fill(&c->server, json_object_get(cj, "server"), r);
 	ckr_obj(r, json_object_get(cj, "id"), c);
 	ckr_ref(r, json_object_get(cj, "d"), &c->d);
 	return ckr_timer(r, json_object_get(cj, "timer"), &c->timer);

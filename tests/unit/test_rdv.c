@@ -841,11 +841,11 @@ static json_t *ck_parts_save(struct ckw *ck, void *ctx)
 	json_t *st = json_array();
 
 	for (int k = 0; k < 3; k++)
-		json_array_append_new(st, json_pack("{s:o,s:o,s:i,s:o,s:b,s:i}", "id",
-						    ckw_obj(ck, &w->st[k]), "d",
-						    ckw_ref(ck, w->st[k].d), "sock", w->st[k].sock,
-						    "rdv", dg_ep_ckpt_save(&w->st[k].rdv), "refuse",
-						    w->st[k].refuse, "got", w->st[k].got));
+		json_array_append_new(
+		    st, json_pack("{s:o,s:o,s:i,s:o,s:b,s:i}", "id", ckw_obj(ck, &w->st[k]), "d",
+				  ckw_ref(ck, w->st[k].d), "sock", w->st[k].sock, "rdv",
+				  dg_ep_ckpt_save(&w->st[k].rdv, ck), "refuse", w->st[k].refuse,
+				  "got", w->st[k].got));
 	return json_pack("{s:o,s:o,s:i}", "rdv", rdv_ckpt_save(w->r, ck), "stubs", st, "txid",
 			 w->txid);
 }
@@ -865,7 +865,7 @@ static int ck_parts_load(struct ckr *r, const json_t *j, void *ctx)
 		w->st[k].sock = (int)json_integer_value(json_object_get(e, "sock"));
 		w->st[k].refuse = json_is_true(json_object_get(e, "refuse"));
 		w->st[k].got = (int)json_integer_value(json_object_get(e, "got"));
-		dg_ep_ckpt_load(r, json_object_get(e, "rdv"), &w->st[k].rdv, "stub");
+		dg_ep_ckpt_fill(&w->st[k].rdv, json_object_get(e, "rdv"), r);
 		ckr_obj(r, json_object_get(e, "id"), &w->st[k]);
 		ckr_ref(r, json_object_get(e, "d"), &w->st[k].d);
 	}

@@ -473,7 +473,7 @@ static json_t *ckt_parts_save(struct ckw *ck, void *ctx)
 	return json_pack("{s:o,s:o,s:{s:o,s:o,s:i,s:o,s:i,s:i,s:i,s:i,s:i,s:s,s:o}}", "srv",
 			 turnd_ckpt_save(f->srv, ck), "t", turn_ckpt_save(f->t, ck), "fx", "id",
 			 ckw_obj(ck, f), "peer", ckw_ref(ck, f->peer), "peer_sock", f->peer_sock,
-			 "peer_ep", dg_ep_ckpt_save(&f->peer_ep), "ready", f->ready, "bound",
+			 "peer_ep", dg_ep_ckpt_save(&f->peer_ep, ck), "ready", f->ready, "bound",
 			 f->bound, "data_in", f->data_in, "echoed", f->echoed, "pings", f->pings,
 			 "failed", f->failed, "ping_ev", ckw_timer(ck, f->ping_ev));
 }
@@ -495,7 +495,7 @@ static int ckt_parts_load(struct ckr *r, const json_t *j, void *ctx)
 	f->pings = (int)json_integer_value(json_object_get(x, "pings"));
 	snprintf(f->failed, sizeof(f->failed), "%s",
 		 json_string_value(json_object_get(x, "failed")));
-	dg_ep_ckpt_load(r, json_object_get(x, "peer_ep"), &f->peer_ep, "fx");
+	dg_ep_ckpt_fill(&f->peer_ep, json_object_get(x, "peer_ep"), r);
 	ckr_obj(r, json_object_get(x, "id"), f);
 	ckr_ref(r, json_object_get(x, "peer"), &f->peer);
 	return ckr_timer(r, json_object_get(x, "ping_ev"), &f->ping_ev);

@@ -366,9 +366,9 @@ static json_t *cks_parts_save(struct ckw *ck, void *ctx)
 	    turnd_ckpt_save(f->srv, ck), "ts", turnsock_ckpt_save(f->ts, ck), "fx", "id",
 	    ckw_obj(ck, f), "tdg", ckw_ref(ck, f->tdg), "why", ckw_ref(ck, f->why), "peer",
 	    ckw_ref(ck, f->peer), "peer_sock", f->peer_sock, "base_sock", f->base_sock,
-	    "relay_sock", f->relay_sock, "base_ep", dg_ep_ckpt_save(&f->base_ep), "relayed",
-	    dg_ep_ckpt_save(&f->relayed), "changes", f->changes, "relay_in", f->relay_in, "base_in",
-	    f->base_in, "peer_in", f->peer_in, "tick", ckw_timer(ck, f->tick));
+	    "relay_sock", f->relay_sock, "base_ep", dg_ep_ckpt_save(&f->base_ep, ck), "relayed",
+	    dg_ep_ckpt_save(&f->relayed, ck), "changes", f->changes, "relay_in", f->relay_in,
+	    "base_in", f->base_in, "peer_in", f->peer_in, "tick", ckw_timer(ck, f->tick));
 }
 
 static int cks_int(const json_t *x, const char *key)
@@ -392,8 +392,8 @@ static int cks_parts_load(struct ckr *r, const json_t *j, void *ctx)
 	f->relay_in = cks_int(x, "relay_in");
 	f->base_in = cks_int(x, "base_in");
 	f->peer_in = cks_int(x, "peer_in");
-	dg_ep_ckpt_load(r, json_object_get(x, "base_ep"), &f->base_ep, "fx");
-	dg_ep_ckpt_load(r, json_object_get(x, "relayed"), &f->relayed, "fx");
+	dg_ep_ckpt_fill(&f->base_ep, json_object_get(x, "base_ep"), r);
+	dg_ep_ckpt_fill(&f->relayed, json_object_get(x, "relayed"), r);
 	ckr_obj(r, json_object_get(x, "id"), f);
 	ckr_ref(r, json_object_get(x, "tdg"), &f->tdg);
 	ckr_ref(r, json_object_get(x, "why"), &f->why);
