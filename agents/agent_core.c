@@ -1090,7 +1090,7 @@ const struct rdvc *agent_rdvc(const struct agent *a)
 
 /* --- checkpoints ------------------------------------------------------- */
 
-static json_t *cfg_save(const struct agent_config *c, struct ckw *w)
+json_t *agent_config_ckpt_save(const struct agent_config *c, struct ckw *w)
 {
 	return json_pack("{s:s,s:o,s:o,s:o,s:o,s:[Iii],s:b,s:o,s:b,s:I,s:{s:o,s:s,s:s,s:I,s:I,s:I},"
 			 "s:o,s:i}",
@@ -1123,7 +1123,7 @@ static json_t *tried_list(const struct agent_tried *t, int n, struct ckw *w)
 
 /* The plan: its steps, and the cascade's table, which is the caller's
  * (its owner declares it). */
-static json_t *plan_save(const struct agent_plan *p, struct ckw *w)
+json_t *agent_plan_ckpt_save(const struct agent_plan *p, struct ckw *w)
 {
 	json_t *steps = json_array();
 
@@ -1197,7 +1197,7 @@ json_t *agent_ckpt_save(const struct agent *a, struct ckw *w)
 		json_array_append_new(paths, path_save(a->paths[i], w));
 	j = json_pack(
 	    "{s:o,s:o,s:o,s:o,s:o,s:o,s:{s:o,s:o,s:o,s:o,s:o},s:i,s:o,s:o,s:o,s:b}", "id",
-	    ckw_obj(w, a), "d", ckw_ref(w, a->d), "cfg", cfg_save(&a->cfg, w), "ts",
+	    ckw_obj(w, a), "d", ckw_ref(w, a->d), "cfg", agent_config_ckpt_save(&a->cfg, w), "ts",
 	    a->ts ? turnsock_ckpt_save(a->ts, w) : json_null(), "turn_wait_timer",
 	    ckw_timer(w, a->turn_wait_timer), "pcp_probe",
 	    a->pcp_probe ? pcpc_ckpt_save(a->pcp_probe, w) : json_null(), "ops", "ready",
@@ -1219,19 +1219,20 @@ json_t *agent_ckpt_save(const struct agent *a, struct ckw *w)
 	    j, "connect",
 	    json_pack("{s:b,s:b,s:b,s:b,s:o,s:i,s:o,s:I,s:I,s:I,s:o,s:o,s:o,s:o}", "connecting",
 		      a->connecting, "waiting_registration", a->waiting_registration, "looking_up",
-		      a->looking_up, "asking", a->asking, "plan", plan_save(&a->plan, w), "step",
-		      a->step, "skipped", tried_list(a->skipped, a->nskipped, w), "asked_at",
-		      (json_int_t)a->asked_at, "step_asked_at", (json_int_t)a->step_asked_at,
-		      "total_deadline", (json_int_t)a->total_deadline, "total_timer",
-		      ckw_timer(w, a->total_timer), "ctry", ckw_ref(w, a->ctry), "cpath",
-		      ckw_ref(w, a->cpath), "rep", report_save(&a->rep, w)));
+		      a->looking_up, "asking", a->asking, "plan", agent_plan_ckpt_save(&a->plan, w),
+		      "step", a->step, "skipped", tried_list(a->skipped, a->nskipped, w),
+		      "asked_at", (json_int_t)a->asked_at, "step_asked_at",
+		      (json_int_t)a->step_asked_at, "total_deadline", (json_int_t)a->total_deadline,
+		      "total_timer", ckw_timer(w, a->total_timer), "ctry", ckw_ref(w, a->ctry),
+		      "cpath", ckw_ref(w, a->cpath), "rep", report_save(&a->rep, w)));
 	json_object_set_new(j, "cnt", ckw_bytes(w, &a->cnt, sizeof(a->cnt)));
 	return j;
 }
 
-static void cfg_load(struct ckget *g, struct agent_config *c)
+/* c as o says (an agent's "cfg"), marking g bad on a problem. */
+static void cfg_read(struct ckget *g, const json_t *o, struct agent_config *c)
 {
-	struct ckget cg = {g->r, "agent.cfg", ckget_get(g, "cfg"), false};
+	struct ckget cg = {g->r, "agent.cfg", o, false};
 	struct ckget tg = {g->r, "agent.cfg.turn", json_object_get(cg.o, "turn"), false};
 	json_int_t t[3] = {0};
 
@@ -1255,7 +1256,7 @@ static void cfg_load(struct ckget *g, struct agent_config *c)
 	c->turn.rto_ns = ckget_time(&tg, "rto_ns");
 	c->turn.tries = (unsigned)ckget_int(&tg, "tries", 0, UINT32_MAX);
 	ckget_ep(&cg, "gateway", &c->gateway);
-	c->max_tries = (int)ckget_int(&cg, "max_tries", 1, AGENT_TRIES_MAX);
+	c->max_tries = (int)ckget_int(&cg, "max_tries", 0, AGENT_TRIES_MAX); /* 0: the most */
 	g->bad |= cg.bad || tg.bad;
 }
 
@@ -1283,9 +1284,10 @@ static int tried_load(struct ckget *g, const char *key, struct agent_tried *t)
 	return l ? (int)json_array_size(l) : 0;
 }
 
-static void plan_load(struct ckget *g, struct agent_plan *p)
+/* p as o says (an agent's "plan"), marking g bad on a problem. */
+static void plan_read(struct ckget *g, const json_t *o, struct agent_plan *p)
 {
-	struct ckget pg = {g->r, "agent.plan", ckget_get(g, "plan"), false};
+	struct ckget pg = {g->r, "agent.plan", o, false};
 	const json_t *steps = ckget_get(&pg, "steps"), *e;
 	json_int_t pc[3] = {0}, budget = 0;
 	int no_relay = 0;
@@ -1321,6 +1323,22 @@ static void plan_load(struct ckget *g, struct agent_plan *p)
 	p->limits = (struct sel_limits){no_relay != 0, budget};
 	ckget_ref(&pg, "learn", &p->learn);
 	g->bad |= pg.bad;
+}
+
+int agent_config_ckpt_fill(struct agent_config *c, const json_t *j, struct ckr *r)
+{
+	struct ckget g = {r, "agent", j, false};
+
+	cfg_read(&g, j, c);
+	return g.bad ? -1 : 0;
+}
+
+int agent_plan_ckpt_fill(struct agent_plan *p, const json_t *j, struct ckr *r)
+{
+	struct ckget g = {r, "agent", j, false};
+
+	plan_read(&g, j, p);
+	return g.bad ? -1 : 0;
 }
 
 static void report_load(struct ckget *g, struct agent_report *r)
@@ -1369,7 +1387,7 @@ static void connect_load(struct ckget *g, struct agent *a)
 	a->waiting_registration = ckget_bool(&cg, "waiting_registration");
 	a->looking_up = ckget_bool(&cg, "looking_up");
 	a->asking = ckget_bool(&cg, "asking");
-	plan_load(&cg, &a->plan);
+	plan_read(&cg, ckget_get(&cg, "plan"), &a->plan);
 	a->step = (int)ckget_int(&cg, "step", 0, AGENT_PLAN_MAX);
 	a->nskipped = tried_load(&cg, "skipped", a->skipped);
 	a->asked_at = ckget_time(&cg, "asked_at");
@@ -1493,7 +1511,7 @@ struct agent *agent_ckpt_load(const json_t *j, struct ckr *r)
 	}
 	ckget_obj(&g, "id", a);
 	ckget_ref(&g, "d", &a->d);
-	cfg_load(&g, &a->cfg);
+	cfg_read(&g, ckget_get(&g, "cfg"), &a->cfg);
 	child = ckget_get(&g, "ts");
 	if (child && !json_is_null(child) && !(a->ts = turnsock_ckpt_load(child, r)))
 		g.bad = true;

@@ -183,6 +183,14 @@ struct agent *agent_ckpt_load(const json_t *j, struct ckr *r);
 /* Every function the agent stores in a field, gives the scheduler, a
  * socket or a child as a callback, and the gateway probe's ops table. */
 extern const struct ckfns agent_ckfns;
+/* An agent's options and a connect's plan as its save writes them, for
+ * an owner that keeps its own (natbed sim's connects): the plan's table
+ * is a reference its owner declares. The fills mark r failed and return
+ * -1 on a problem. */
+json_t *agent_config_ckpt_save(const struct agent_config *c, struct ckw *w);
+int agent_config_ckpt_fill(struct agent_config *c, const json_t *j, struct ckr *r);
+json_t *agent_plan_ckpt_save(const struct agent_plan *p, struct ckw *w);
+int agent_plan_ckpt_fill(struct agent_plan *p, const json_t *j, struct ckr *r);
 
 /* Gives the name up at the rendezvous (before agent_free, on exit). */
 void agent_leave(struct agent *a);

@@ -200,7 +200,9 @@ static int scenario_apply(struct run_setup *s)
 
 	if (!sc)
 		return 0; /* the plan says there is none */
-	for (int i = 0; sc->to_index < 0 && i < s->n_flags; i++) {
+	/* a restore's flags are every setting of the run that checkpointed,
+	 * defaults included: only a flag the user gives can be out of place */
+	for (int i = 0; sc->to_index < 0 && !s->restore && i < s->n_flags; i++) {
 		enum config_key k = s->flags[i].key;
 
 		if (k == CK_DURATION || k == CK_CLIENTS || k == CK_ARRIVAL_RATE ||

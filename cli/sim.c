@@ -34,6 +34,7 @@
 #include "sim_ckpt.h"
 #include "sim_conn.h"
 #include "sim_hosts.h"
+#include "sim_int.h"
 #include "sim_pool.h"
 #include "vnet.h"
 
@@ -41,59 +42,6 @@
 #define SIM_EXIT_FAILED	   3  /* as natbed run: some connect did not connect */
 #define SIM_EXIT_SIGNALLED 130
 #define SIM_WALL_EVERY	   1024 /* timestamps between looks at the wall clock */
-
-enum sim_job_state { SIM_JOB_WAITING, SIM_JOB_RUNNING, SIM_JOB_DONE };
-
-struct sim {
-	struct run_setup *st;
-	struct topo *t;
-	uint64_t seed;
-	char out[PATH_MAX];
-	char *yaml; /* the topology's text, for checkpoints */
-	size_t yaml_len;
-	const char *topo_file; /* as results and checkpoints name it; NULL: built in */
-	bool json;
-	double until_ci;
-	int max_rounds, parallel;
-	enum sel_priority priority;
-	bool no_relay;
-	natbed_time_t budget_ns;
-
-	struct clock_virtual vc;
-	struct sched *s;
-	struct vnet *v;
-	struct sim_hosts *hosts;
-	struct sim_conns *conns;
-	struct results *r;
-	struct sim_pool *pool; /* --site-per-client: clones of the sites; NULL: shared */
-
-	/* the round under way */
-	unsigned round;
-	struct run_plan plan;
-	uint8_t *jstate; /* per job: enum sim_job_state */
-	int *clone;	 /* per job with a pool: the clone an arrival connects from */
-	bool *busy;	 /* run_busy_key(): a pair connects through it */
-	size_t next_pair, next_arrival;
-	uint64_t started, finished; /* this round's jobs */
-	natbed_time_t epoch;	    /* the round's start */
-	uint64_t arrival_ev;
-	bool ready, round_over, finished_all;
-
-	/* what the run did so far */
-	uint64_t events, attempts, ok, digest;
-	size_t total;
-
-	/* checkpoints */
-	natbed_time_t ckpt_every, next_ckpt;
-	const char *ckpt_path;
-	struct sim_ckpt *restore; /* --restore's checkpoint */
-	bool replaying;		  /* until the replay reached it */
-	const char *restore_path;
-
-	struct run_progress bar;
-	double t0, t_end; /* wall clock: the start, the end of the simulation proper */
-	char err[TOPO_ERR_MAX + 512];
-};
 
 static void sim_usage(FILE *f)
 {
@@ -143,10 +91,12 @@ static void sim_usage(FILE *f)
 	    "                          a copy of its site's, with a public address from\n"
 	    "                          198.19.0.0/16, no other client's while it connects\n"
 	    "                          (default: the clients of a site share its NAT)\n"
-	    "      --checkpoint FILE   write a checkpoint to FILE every --checkpoint-every of\n"
-	    "                          virtual time (default 60s), and when stopped\n"
-	    "      --restore FILE      go on from a checkpoint: the same topology, settings\n"
-	    "                          and seed, replayed to its time and checked against it\n"
+	    "      --checkpoint FILE   write the run's whole state to FILE every\n"
+	    "                          --checkpoint-every of virtual time (default 60s), and\n"
+	    "                          when stopped\n"
+	    "      --restore FILE      go on from a checkpoint: its topology, settings, seed\n"
+	    "                          and state, checked against it; the same results as a\n"
+	    "                          run never stopped\n"
 	    "  -h, --help              this text\n"
 	    "\n"
 	    "--prefix and --capture are natbed run's and change nothing here.\n"
@@ -413,6 +363,9 @@ static int sim_round_end(struct sim *x)
 	return sim_round_start(x);
 }
 
+static const struct ckfn sim_fns[] = {CKFN(sim_arrival), CKFN(sim_job_done)};
+const struct ckfns sim_ckfns = CKFNS(sim, sim_fns);
+
 /* --- checkpoints ----------------------------------------------------------- */
 
 static json_t *sim_engines(struct sim *x)
@@ -462,16 +415,28 @@ static int sim_checkpoint(struct sim *x)
 	    .settings = sim_settings(x),
 	    .seed = x->seed,
 	};
-	json_t *engines = sim_engines(x);
+	json_t *engines = sim_engines(x), *state;
 	struct sim_ckpt_point pt;
+	char why[512];
 	int rc = -1;
 
 	sim_point(x, &pt);
+	state = sim_state_save(x, why, sizeof(why));
+	if (!state && !x->said_replay) {
+		/* the file still restores: by replaying to its time */
+		run_progress_clear(&x->bar);
+		fprintf(stderr,
+			"natbed sim: %s holds the run's inputs, not its whole state (%s): a "
+			"restore replays the run to its time\n",
+			x->ckpt_path, why);
+		x->said_replay = true;
+	}
 	if (engines && head.settings)
-		rc =
-		    sim_ckpt_write(x->ckpt_path, &head, &pt, engines, NULL, x->err, sizeof(x->err));
+		rc = sim_ckpt_write(x->ckpt_path, &head, &pt, engines, state, x->err,
+				    sizeof(x->err));
 	else
 		snprintf(x->err, sizeof(x->err), "%s: out of memory", x->ckpt_path);
+	json_decref(state);
 	json_decref(engines);
 	json_decref(head.settings);
 	if (rc < 0) {
@@ -481,15 +446,17 @@ static int sim_checkpoint(struct sim *x)
 	return rc;
 }
 
-/* The replay reached the checkpoint: the same state, or a refusal. */
+/* The replay reached the checkpoint, or its state was restored: the
+ * same progress and engines as the file's, or a refusal. */
 static int sim_restored(struct sim *x)
 {
 	json_t *engines = sim_engines(x);
+	bool replayed = !x->restore->state;
 	struct sim_ckpt_point pt;
 	int rc;
 
 	sim_point(x, &pt);
-	rc = engines ? sim_ckpt_verify(x->restore, x->restore_path, &pt, engines, x->err,
+	rc = engines ? sim_ckpt_verify(x->restore, x->restore_path, replayed, &pt, engines, x->err,
 				       sizeof(x->err))
 		     : -1;
 	json_decref(engines);
@@ -500,7 +467,10 @@ static int sim_restored(struct sim *x)
 	}
 	run_progress_clear(&x->bar);
 	fprintf(stderr,
-		"natbed sim: replayed to %.3f s of virtual time and found the state of %s\n",
+		replayed
+		    ? "natbed sim: replayed to %.3f s of virtual time and found the state of "
+		      "%s\n"
+		    : "natbed sim: restored the whole state at %.3f s of virtual time from %s\n",
 		(double)pt.at_ns / NATBED_NS_PER_S, x->restore_path);
 	x->replaying = false;
 	return 0;
@@ -658,8 +628,10 @@ static int sim_clone_sites(struct sim *x)
 	return rc;
 }
 
-/* The virtual network, every host's program, the connects. */
-static int sim_world(struct sim *x)
+/* The virtual network, every host's program, the connects; with hosts
+ * (a checkpoint's state), the scheduler at at_ns and every program built
+ * from it instead of started (sim_state.c fills the rest). */
+int sim_world(struct sim *x, const json_t *hosts, natbed_time_t at_ns, struct ckr *r)
 {
 	char err[TOPO_ERR_MAX + 512];
 
@@ -669,14 +641,19 @@ static int sim_world(struct sim *x)
 	x->s = sched_new(clock_virtual_clock(&x->vc), &x->vc);
 	if (!x->s)
 		return -1;
+	if (hosts)
+		clock_virtual_set(&x->vc, at_ns);
 	x->v = vnet_new(&(struct vnet_cfg){.topo = x->t, .sched = x->s}, err, sizeof(err));
 	if (!x->v) {
 		fprintf(stderr, "natbed sim: %s\n", err);
 		return -1;
 	}
-	if (sim_hosts_new(x->v, x->t, &x->hosts, err, sizeof(err)) < 0) {
-		fprintf(stderr, "natbed sim: %s: %s\n",
-			x->topo_file ? x->topo_file : "(built-in matrix)", err);
+	err[0] = 0;
+	if (hosts ? sim_hosts_ckpt_new(x->v, x->t, hosts, r, &x->hosts, err, sizeof(err))
+		  : sim_hosts_new(x->v, x->t, &x->hosts, err, sizeof(err))) {
+		if (err[0]) /* else a part of the state, said by the caller */
+			fprintf(stderr, "natbed sim: %s: %s\n",
+				x->topo_file ? x->topo_file : "(built-in matrix)", err);
 		return -1;
 	}
 	x->conns = sim_conns_new(x->s, sim_job_done, x);
@@ -819,9 +796,10 @@ static int sim_settings_read(struct sim *x)
 /* Runs the simulation and writes its results: the exit status. */
 static int sim_main(struct sim *x)
 {
+	const json_t *state = x->restore ? x->restore->state : NULL;
 	int rc;
 
-	if (sim_read_yaml(x) < 0 || sim_world(x) < 0)
+	if (sim_read_yaml(x) < 0)
 		return 1;
 	x->r = results_new(x->t->name, x->seed, time(NULL));
 	if (!x->r)
@@ -829,6 +807,12 @@ static int sim_main(struct sim *x)
 	results_set_mode(x->r, "sim");
 	run_opts_record(x->st, x->topo_file, x->r);
 	x->t0 = sim_wall();
+	if (state) {
+		if (sim_state_restore(x, state, x->restore->pt.at_ns) < 0 || sim_restored(x) < 0)
+			return 2;
+	} else if (sim_world(x, NULL, 0, NULL) < 0) {
+		return 1;
+	}
 	rc = sim_loop(x);
 	run_progress_clear(&x->bar);
 	if (rc < 0 && x->replaying) /* the replay failed: nothing of it is worth writing */

@@ -258,8 +258,9 @@ static bool sim_diff(const json_t *want, const json_t *got, char *where, size_t 
 	return true;
 }
 
-int sim_ckpt_verify(const struct sim_ckpt *ck, const char *path, const struct sim_ckpt_point *pt,
-		    const json_t *engines, char *err, size_t errlen)
+int sim_ckpt_verify(const struct sim_ckpt *ck, const char *path, bool replayed,
+		    const struct sim_ckpt_point *pt, const json_t *engines, char *err,
+		    size_t errlen)
 {
 	const struct sim_ckpt_point *w = &ck->pt;
 	char where[512] = "engines";
@@ -279,9 +280,10 @@ int sim_ckpt_verify(const struct sim_ckpt *ck, const char *path, const struct si
 	if (!what)
 		return 0;
 	snprintf(err, errlen,
-		 "%s: %s differs after replaying to %.3f s: a checkpoint of another natbed "
-		 "build, or of another file",
-		 path, what, (double)ck->pt.at_ns / NATBED_NS_PER_S);
+		 "%s: %s differs after %s %.3f s: a checkpoint of another natbed build, or of "
+		 "another file",
+		 path, what, replayed ? "replaying to" : "restoring the state at",
+		 (double)ck->pt.at_ns / NATBED_NS_PER_S);
 	return -1;
 }
 

@@ -3,45 +3,39 @@
  * renamed into place), from which `natbed sim --restore FILE` ends with
  * the results an uninterrupted run gives.
  *
- *   {"natbed_sim_checkpoint": 2, "natbed_version": V,
+ *   {"natbed_sim_checkpoint": 3, "natbed_version": V,
  *    "topology": NAME, "topology_file": PATH, "topology_yaml": TEXT,
  *    "settings": {KEY: VALUE...},       every setting after the layers
  *    "seed": N, "at_ns": T,
  *    "progress": {"events": E, "round": K, "jobs_started": J, "jobs_done": D,
  *                 "attempts": A, "attempts_digest": "HEX", "connects_alive": C,
  *                 "pending_events": P},
- *    "engines": emu_ckpt_state()}      every NAT, firewall, gate, link, the flows
+ *    "engines": emu_ckpt_state(),      every NAT, firewall, gate, link, the flows
+ *    "state": {...}}                   the whole state (sim_state.c, sim_int.h)
  *
- * What it holds, and why a restore ends identically. A simulation is a
- * pure function of its topology, its settings and its seed: every draw is
- * keyed by the seed, every event runs in (time, order scheduled) order,
- * nothing reads a clock or a socket. So the checkpoint keeps those inputs
- * whole (the topology's very text, every effective setting), and a
- * restore rebuilds the run from them and replays it to T. What the
- * engines hold at T (each NAT's mappings, ports and generator state,
- * firewall flows, gate hosts and pending decisions, link queues, loss
- * model states and their draw counters, the flow numbers: the same JSON a
- * natbed-emu checkpoint holds, from the same serialisers) is compared
- * with the file's, and so is the progress (events run, connects started
- * and finished, a digest of every attempt recorded so far): any
- * difference (another natbed build, a changed serialiser) refuses the
- * restore, naming the part. From T on, the run goes on as one never
- * interrupted would, because up to T it was that run.
+ * The inputs (the topology's very text, every effective setting, the
+ * seed) rebuild what a run builds before its first event: the topology,
+ * the network, every round's plan. "state" holds the rest, every object
+ * of the process written through natbed/ckpt.h: the scheduler's queue,
+ * the network and its engines, every host's program, every connect
+ * running with its agent, the round under way, the attempts so far. A
+ * restore builds those objects, schedules the queue again in its order,
+ * and checks progress and engines against the file's: a difference (a
+ * checkpoint of another natbed build, an edited file) refuses it, naming
+ * the part.
  *
- * What it does not hold, and why: the agents' state machines (every
- * transaction, timer and try under way), the scheduler's queue of
- * callbacks, and packets in flight. They are closures over pointers into
- * this process; the replay rebuilds them exactly instead. The price is
- * time: a restore computes the first T again (the replay writes no
- * results, checkpoints or progress). What a checkpoint buys is a run
- * that can be stopped (Ctrl-C, a crash, a machine going down) and
- * completed later with the same results, and a proof at each checkpoint
- * that the replay reached the very state the first run had.
+ * A checkpoint whose state could not be written holds none (said once on
+ * stderr); its restore rebuilds the run from the inputs and replays it to
+ * T (writing no results, checkpoints or progress meanwhile), then checks
+ * progress and engines the same way. A simulation is a pure function of
+ * its inputs (every draw keyed by the seed, every event in (time, order
+ * scheduled) order, no clock or socket read), so both ways end alike.
  */
 #ifndef NATBED_CLI_SIM_CKPT_H
 #define NATBED_CLI_SIM_CKPT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -97,12 +91,13 @@ struct sim_ckpt {
 int sim_ckpt_load(const char *path, struct sim_ckpt *ck, char *err, size_t errlen);
 void sim_ckpt_free(struct sim_ckpt *ck);
 
-/* Whether the replay reached the checkpoint's state: pt and engines as
- * the restored run has them at ck's at_ns. 0, or -1 with the first part
- * that differs in err ("PATH: engines.nats.home differs after replaying
- * to 120.000 s ..."). */
-int sim_ckpt_verify(const struct sim_ckpt *ck, const char *path, const struct sim_ckpt_point *pt,
-		    const json_t *engines, char *err, size_t errlen);
+/* Whether the replay (replayed) or the restore of ck's state reached the
+ * checkpoint's state: pt and engines as the restored run has them at
+ * ck's at_ns. 0, or -1 with the first part that differs in err ("PATH:
+ * engines.nats.home differs after replaying to 120.000 s ..."). */
+int sim_ckpt_verify(const struct sim_ckpt *ck, const char *path, bool replayed,
+		    const struct sim_ckpt_point *pt, const json_t *engines, char *err,
+		    size_t errlen);
 
 struct results;
 

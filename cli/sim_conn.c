@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "natbed/ckpt.h"
 #include "natbed/strcopy.h"
 
 struct sim_conn {
@@ -282,4 +283,105 @@ void sim_conns_free(struct sim_conns *cs)
 	while (cs->alive)
 		sim_conn_free(cs->alive);
 	free(cs);
+}
+
+/* --- checkpoints ------------------------------------------------------------ */
+
+static const struct ckfn sim_conn_fns[] = {
+    CKFN(sim_conn_end),	 CKFN(sim_conn_begin),	   CKFN(sim_conn_guard),
+    CKFN(sim_on_report), CKFN(sim_conn_gate_done),
+};
+const struct ckfns sim_conn_ckfns = CKFNS(sim_conn, sim_conn_fns);
+
+static json_t *sim_conn_save(const struct sim_conn *c, struct ckw *w)
+{
+	json_t *table = json_array();
+
+	for (size_t i = 0; table && i < AGENT_PLAN_MAX; i++)
+		json_array_append_new(table, ckw_ref(w, c->table[i]));
+	return json_pack(
+	    "{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:b,s:o,s:o,s:o,s:o,s:o,s:o,s:b}", "id", ckw_obj(w, c),
+	    "job", ckw_ref(w, c->job), "d", ckw_ref(w, c->d), "cfg",
+	    agent_config_ckpt_save(&c->cfg, w), "plan", agent_plan_ckpt_save(&c->plan, w),
+	    "table_id", ckw_obj(w, c->table), "table", table, "gate", c->gate, "gate_cfg",
+	    ckw_bytes(w, &c->gate_cfg, sizeof(c->gate_cfg)), "gatec",
+	    c->gc ? gatec_ckpt_save(c->gc, w) : json_null(), "gate_rep",
+	    ckw_bytes(w, &c->gate_rep, sizeof(c->gate_rep)), "agent",
+	    c->a ? agent_ckpt_save(c->a, w) : json_null(), "step_ev", ckw_timer(w, c->step_ev),
+	    "guard_ev", ckw_timer(w, c->guard_ev), "reported", c->reported);
+}
+
+json_t *sim_conns_ckpt_save(const struct sim_conns *cs, struct ckw *w)
+{
+	json_t *a = json_array();
+
+	for (const struct sim_conn *c = cs->alive; a && c; c = c->next)
+		if (json_array_append_new(a, sim_conn_save(c, w)) < 0) {
+			json_decref(a);
+			a = NULL;
+		}
+	if (!a)
+		ckw_fail(w, "connects: out of memory");
+	return a;
+}
+
+static struct sim_conn *sim_conn_load(struct sim_conns *cs, const json_t *j, struct ckr *r)
+{
+	struct sim_conn *c = calloc(1, sizeof(*c));
+	const json_t *table = json_object_get(j, "table"), *o;
+
+	if (!c) {
+		ckr_fail(r, "connects: out of memory");
+		return NULL;
+	}
+	c->cs = cs;
+	if (json_array_size(table) != AGENT_PLAN_MAX ||
+	    !json_is_boolean(json_object_get(j, "gate")) ||
+	    !json_is_boolean(json_object_get(j, "reported"))) {
+		ckr_fail(r, "connects: a connect's table, gate or reported");
+		return NULL;
+	}
+	c->gate = json_is_true(json_object_get(j, "gate"));
+	c->reported = json_is_true(json_object_get(j, "reported"));
+	if (ckr_obj(r, json_object_get(j, "id"), c) < 0 ||
+	    ckr_obj(r, json_object_get(j, "table_id"), c->table) < 0 ||
+	    ckr_ref(r, json_object_get(j, "job"), &c->job) < 0 ||
+	    ckr_ref(r, json_object_get(j, "d"), &c->d) < 0 ||
+	    agent_config_ckpt_fill(&c->cfg, json_object_get(j, "cfg"), r) < 0 ||
+	    agent_plan_ckpt_fill(&c->plan, json_object_get(j, "plan"), r) < 0 ||
+	    ckr_bytes(r, json_object_get(j, "gate_cfg"), &c->gate_cfg, sizeof(c->gate_cfg)) < 0 ||
+	    ckr_bytes(r, json_object_get(j, "gate_rep"), &c->gate_rep, sizeof(c->gate_rep)) < 0 ||
+	    ckr_timer(r, json_object_get(j, "step_ev"), &c->step_ev) < 0 ||
+	    ckr_timer(r, json_object_get(j, "guard_ev"), &c->guard_ev) < 0)
+		return NULL;
+	for (size_t i = 0; i < AGENT_PLAN_MAX; i++)
+		if (ckr_ref(r, json_array_get(table, i), &c->table[i]) < 0)
+			return NULL;
+	if (!json_is_null(o = json_object_get(j, "gatec")) && !(c->gc = gatec_ckpt_load(o, r)))
+		return NULL;
+	if (!json_is_null(o = json_object_get(j, "agent")) && !(c->a = agent_ckpt_load(o, r)))
+		return NULL;
+	return c;
+}
+
+int sim_conns_ckpt_fill(struct sim_conns *cs, const json_t *j, struct ckr *r)
+{
+	struct sim_conn **tail = &cs->alive, *prev = NULL;
+	const json_t *e;
+	size_t i;
+
+	if (!json_is_array(j) || cs->alive)
+		return ckr_fail(r, "connects: not a list, or connects running already");
+	json_array_foreach(j, i, e)
+	{
+		struct sim_conn *c = sim_conn_load(cs, e, r);
+
+		if (!c)
+			return -1;
+		c->prev = prev;
+		*tail = prev = c;
+		tail = &c->next;
+		cs->n_alive++;
+	}
+	return 0;
 }

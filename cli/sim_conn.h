@@ -22,9 +22,11 @@
 #ifndef NATBED_CLI_SIM_CONN_H
 #define NATBED_CLI_SIM_CONN_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "natbed/ckpt.h"
 #include "results.h"
 #include "select.h"
 #include "sim_hosts.h"
@@ -66,5 +68,21 @@ size_t sim_conns_alive(const struct sim_conns *cs);
 /* Frees every connect still running (done is not called) and cs. NULL is
  * safe. */
 void sim_conns_free(struct sim_conns *cs);
+
+struct ckw;
+struct ckr;
+
+/* natbed sim checkpoints (natbed/ckpt.h): every connect running, newest
+ * first as they are kept, whole: its options, plan, gate exchange and
+ * agent, its job (a reference the caller declares) and its timers. A new
+ * reference, NULL on error (said in w). */
+json_t *sim_conns_ckpt_save(const struct sim_conns *cs, struct ckw *w);
+/* The connects of j running on cs (new, none running). 0, or -1 (said in
+ * r). */
+int sim_conns_ckpt_fill(struct sim_conns *cs, const json_t *j, struct ckr *r);
+
+/* The functions a connect gives the scheduler, its agent and its gate
+ * client. */
+extern const struct ckfns sim_conn_ckfns;
 
 #endif

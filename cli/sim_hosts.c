@@ -9,6 +9,8 @@
 
 #include "agent.h"
 #include "dgstund.h"
+#include "natbed/ckpt.h"
+#include "natbed/jsonck.h"
 #include "natbed/strcopy.h"
 #include "natbed/units.h"
 #include "rdv.h"
@@ -49,6 +51,7 @@ struct sim_hosts {
 	struct vnet *v;
 	const struct topo *t;
 	struct sim_host *h;
+	bool restoring; /* programs read their options; their state comes from a checkpoint */
 };
 
 /* A program's start: argv[0] is its name. 0, or -1 with err. */
@@ -85,6 +88,8 @@ static int sim_stund(struct sim_host *h, int argc, char **argv, char *err, size_
 		snprintf(err, errlen, "natbed-stund: --primary IP[:PORT] is required");
 		return -1;
 	}
+	if (h->hs->restoring)
+		return 0;
 	/* RFC 5780 §4.1: the alternate address on the primary's port and the
 	 * next, as natbed-stund --alternate IP */
 	h->stund = dgstund_new(h->d, primary.addr, alternate.addr, primary.port);
@@ -108,6 +113,8 @@ static int sim_rdv(struct sim_host *h, int argc, char **argv, char *err, size_t 
 			 a.help ? "--help in a run line" : why);
 		return -1;
 	}
+	if (h->hs->restoring)
+		return 0;
 	r = rdv_new(h->d, &a.cfg, &h->rdv);
 	if (r < 0) {
 		snprintf(err, errlen, "natbed-rendezvous: its socket: %s", strerror(-r));
@@ -172,6 +179,8 @@ static int sim_turn(struct sim_host *h, int argc, char **argv, char *err, size_t
 	}
 	cfg.user = h->turn_user;
 	cfg.pass = h->turn_pass;
+	if (h->hs->restoring)
+		return 0;
 	h->turnd = turnd_new(h->d, &cfg);
 	if (!h->turnd) {
 		snprintf(err, errlen, "turnserver: cannot open its socket");
@@ -303,6 +312,8 @@ static int sim_agent(struct sim_host *h, int argc, char **argv, char *err, size_
 	if (sim_agent_opts(h, argc - 1, argv + 1, err, errlen) < 0)
 		return -1;
 	h->has_agent = true;
+	if (h->hs->restoring)
+		return 0;
 	if (!h->opts.gate) {
 		h->state = SIM_AGENT_STARTING;
 		sim_agent_start(h);
@@ -377,8 +388,9 @@ static int sim_host_start(struct sim_host *h, char *err, size_t errlen)
 	return 0;
 }
 
-int sim_hosts_new(struct vnet *v, const struct topo *t, struct sim_hosts **out, char *err,
-		  size_t errlen)
+/* Every host's program started, or (restoring) only its options read. */
+static int sim_hosts_make(struct vnet *v, const struct topo *t, bool restoring,
+			  struct sim_hosts **out, char *err, size_t errlen)
 {
 	struct sim_hosts *hs = calloc(1, sizeof(*hs));
 	size_t i;
@@ -391,6 +403,7 @@ int sim_hosts_new(struct vnet *v, const struct topo *t, struct sim_hosts **out, 
 	}
 	hs->v = v;
 	hs->t = t;
+	hs->restoring = restoring;
 	for (i = 0; i < t->n_hosts; i++) {
 		hs->h[i].hs = hs;
 		hs->h[i].index = (int)i;
@@ -402,8 +415,15 @@ int sim_hosts_new(struct vnet *v, const struct topo *t, struct sim_hosts **out, 
 			sim_hosts_free(hs);
 			return -1;
 		}
+	hs->restoring = false;
 	*out = hs;
 	return 0;
+}
+
+int sim_hosts_new(struct vnet *v, const struct topo *t, struct sim_hosts **out, char *err,
+		  size_t errlen)
+{
+	return sim_hosts_make(v, t, false, out, err, errlen);
 }
 
 void sim_hosts_free(struct sim_hosts *hs)
@@ -469,4 +489,98 @@ uint64_t sim_hosts_next_nonce(struct sim_hosts *hs, int host)
 	/* gatec asks again with the next nonces, GATEC_RESTARTS at most */
 	hs->h[host].nonce += GATEC_RESTARTS + 1;
 	return n;
+}
+
+/* --- checkpoints ------------------------------------------------------------ */
+
+static const struct ckfn sim_hosts_fns[] = {CKFN(sim_on_ready), CKFN(sim_on_failed),
+					    CKFN(sim_gate_done)};
+const struct ckfns sim_hosts_ckfns = CKFNS(sim_hosts, sim_hosts_fns);
+
+/* A program's object, or null. */
+#define SIM_SAVE(obj, fn, w) ((obj) ? fn((obj), (w)) : json_null())
+
+static json_t *sim_host_save(const struct sim_host *h, struct ckw *w)
+{
+	return json_pack(
+	    "{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:i,s:i,s:s,s:o,s:o}", "id", ckw_obj(w, h),
+	    "turn_user", ckw_obj(w, h->turn_user), "turn_pass", ckw_obj(w, h->turn_pass),
+	    "turn_realm", ckw_obj(w, h->turn_realm), "stund",
+	    SIM_SAVE(h->stund, dgstund_ckpt_save, w), "rdv", SIM_SAVE(h->rdv, rdv_ckpt_save, w),
+	    "turnd", SIM_SAVE(h->turnd, turnd_ckpt_save, w), "agent",
+	    SIM_SAVE(h->a, agent_ckpt_save, w), "gatec", SIM_SAVE(h->gc, gatec_ckpt_save, w),
+	    "gate_tries", h->gate_tries, "state", (int)h->state, "why", h->why, "nonce",
+	    jsonck_u64(h->nonce, false), "gate_nonce", jsonck_u64(h->opts.gate_cfg.nonce, false));
+}
+
+json_t *sim_hosts_ckpt_save(const struct sim_hosts *hs, struct ckw *w)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < hs->t->n_hosts; i++)
+		if (json_array_append_new(a, sim_host_save(&hs->h[i], w)) < 0) {
+			json_decref(a);
+			a = NULL;
+		}
+	if (!a)
+		ckw_fail(w, "hosts: out of memory");
+	return a;
+}
+
+/* Host h's programs and state as j has them. 0, or -1 (said in r). */
+static int sim_host_fill(struct sim_host *h, const json_t *j, struct ckr *r)
+{
+	const char *name = h->hs->t->hosts[h->index].name;
+	const json_t *o;
+	json_int_t tries, state;
+
+	if (jsonck_int(json_object_get(j, "gate_tries"), 0, INT32_MAX, &tries) < 0 ||
+	    jsonck_int(json_object_get(j, "state"), SIM_AGENT_AUTH, SIM_AGENT_FAILED, &state) < 0 ||
+	    !json_is_string(json_object_get(j, "why")) ||
+	    jsonck_u64_read(json_object_get(j, "nonce"), false, &h->nonce) < 0 ||
+	    jsonck_u64_read(json_object_get(j, "gate_nonce"), false, &h->opts.gate_cfg.nonce) < 0)
+		return ckr_fail(r, "hosts.%s: gate_tries, state, why or a nonce", name);
+	h->gate_tries = (int)tries;
+	h->state = (enum sim_agent_state)state;
+	str_copy(h->why, sizeof(h->why), json_string_value(json_object_get(j, "why")));
+	if (ckr_obj(r, json_object_get(j, "id"), h) < 0 ||
+	    ckr_obj(r, json_object_get(j, "turn_user"), h->turn_user) < 0 ||
+	    ckr_obj(r, json_object_get(j, "turn_pass"), h->turn_pass) < 0 ||
+	    ckr_obj(r, json_object_get(j, "turn_realm"), h->turn_realm) < 0)
+		return -1;
+	/* each program the host runs, and only those */
+	if (!json_is_null(o = json_object_get(j, "stund")) && !(h->stund = dgstund_ckpt_load(o, r)))
+		return -1;
+	if (!json_is_null(o = json_object_get(j, "rdv")) && !(h->rdv = rdv_ckpt_load(o, r)))
+		return -1;
+	if (!json_is_null(o = json_object_get(j, "turnd")) && !(h->turnd = turnd_ckpt_load(o, r)))
+		return -1;
+	if (!json_is_null(o = json_object_get(j, "agent")) && !(h->a = agent_ckpt_load(o, r)))
+		return -1;
+	if (!json_is_null(o = json_object_get(j, "gatec")) && !(h->gc = gatec_ckpt_load(o, r)))
+		return -1;
+	if ((h->stund != NULL) != (h->prog && !strcmp(h->prog, "natbed-stund")) ||
+	    (h->rdv != NULL) != (h->prog && !strcmp(h->prog, "natbed-rendezvous")) ||
+	    (h->turnd != NULL) != (h->prog && !strcmp(h->prog, "turnserver")) ||
+	    ((h->a || h->gc) && !h->has_agent))
+		return ckr_fail(r, "hosts.%s: not the programs its run line starts", name);
+	return 0;
+}
+
+int sim_hosts_ckpt_new(struct vnet *v, const struct topo *t, const json_t *j, struct ckr *r,
+		       struct sim_hosts **out, char *err, size_t errlen)
+{
+	struct sim_hosts *hs;
+
+	if (json_array_size(j) != t->n_hosts) {
+		snprintf(err, errlen, "state.hosts: not %zu hosts", t->n_hosts);
+		return -1;
+	}
+	if (sim_hosts_make(v, t, true, &hs, err, errlen) < 0)
+		return -1;
+	*out = hs;
+	for (size_t i = 0; i < t->n_hosts; i++)
+		if (sim_host_fill(&hs->h[i], json_array_get(j, i), r) < 0)
+			return -1;
+	return 0;
 }

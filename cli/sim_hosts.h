@@ -22,11 +22,13 @@
 #ifndef NATBED_CLI_SIM_HOSTS_H
 #define NATBED_CLI_SIM_HOSTS_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "agent_core.h"
+#include "natbed/ckpt.h"
 #include "gatec.h"
 #include "natbed/topo.h"
 
@@ -71,5 +73,24 @@ const struct sim_agent_opts *sim_hosts_agent_at(const struct sim_hosts *h, int h
  * they used (natbed-agent takes the wall clock's microseconds; here they
  * count from 1, the same for every run of one seed). */
 uint64_t sim_hosts_next_nonce(struct sim_hosts *h, int host);
+
+struct ckw;
+struct ckr;
+
+/* natbed sim checkpoints (natbed/ckpt.h): every host's programs whole
+ * (agents/: dgstund, rdv, turnd, agent, gatec) and what serve's start
+ * holds (its state, tries, nonces). A new reference, NULL on error
+ * (said in w). */
+json_t *sim_hosts_ckpt_save(const struct sim_hosts *hs, struct ckw *w);
+
+/* The hosts of t on v as j has them: every run line read as
+ * sim_hosts_new() reads it, nothing started; the programs built from j
+ * (their pointers and timers filled at ckr_finish()). 0 with *out set,
+ * or -1 with the problem in err or in r (*out then set or NULL: free it). */
+int sim_hosts_ckpt_new(struct vnet *v, const struct topo *t, const json_t *j, struct ckr *r,
+		       struct sim_hosts **out, char *err, size_t errlen);
+
+/* The functions the hosts give their programs. */
+extern const struct ckfns sim_hosts_ckfns;
 
 #endif

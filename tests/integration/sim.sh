@@ -8,10 +8,13 @@
 #    captures;
 #  - the same seed gives byte-identical results.json but for its wall-clock
 #    fields; another seed another attempt list;
-#  - a checkpoint written mid-run restores to the results of the run never
-#    interrupted; Ctrl-C leaves a checkpoint (exit 130, partial results)
-#    from which a restore completes identically; a restore with another
-#    setting, a FILE, or an edited engine state is refused, naming it;
+#  - a checkpoint written mid-run holds the whole state and restores from
+#    it to the results of the run never interrupted (so does one of
+#    topologies/matrix.yaml, whose pairs are no arrivals); one without its
+#    state restores by replaying, alike; Ctrl-C leaves a checkpoint (exit
+#    130, partial results) from which a restore completes identically; a
+#    restore with another setting, a FILE, an edited engine state or an
+#    edited state is refused, naming it;
 #  - an --out that is a file, or a directory the user may not write, and a
 #    --checkpoint that cannot be written are refused before the run,
 #    naming them;
@@ -86,8 +89,34 @@ done_at=$(jq -r '.progress.attempts' "$NB_TMP/ck.json")
 	nb_fail "the last checkpoint is not mid-run: $done_at of $n attempts"
 sim rs --restore "$NB_TMP/ck.json"
 completed rs
-grep -q "replayed to .* and found the state of" "$NB_TMP/rs.stderr" || nb_fail "no replay: $(cat "$NB_TMP/rs.stderr")"
+grep -q "restored the whole state at 40.000 s of virtual time from $NB_TMP/ck.json" "$NB_TMP/rs.stderr" ||
+	nb_fail "not restored from the whole state: $(cat "$NB_TMP/rs.stderr")"
 diff <(norm a) <(norm rs) >"$NB_TMP/rs.diff" || nb_fail "restored, other results: $(head -20 "$NB_TMP/rs.diff")"
+# without its state, a checkpoint restores by replaying, to the same results
+# (python keeps every number as it was; jq would rewrite some)
+/usr/bin/python3 - "$NB_TMP/ck.json" "$NB_TMP/nostate.json" <<'PY'
+import json, sys
+ck = json.load(open(sys.argv[1]))
+del ck["state"]
+json.dump(ck, open(sys.argv[2], "w"))
+PY
+sim rp --restore "$NB_TMP/nostate.json"
+completed rp
+grep -q "replayed to 40.000 s of virtual time and found the state of" "$NB_TMP/rp.stderr" ||
+	nb_fail "no replay without the state: $(cat "$NB_TMP/rp.stderr")"
+diff <(norm a) <(norm rp) >"$NB_TMP/rp.diff" || nb_fail "replayed, other results: $(head -20 "$NB_TMP/rp.diff")"
+# the built-in scenario's pairs (topologies/matrix.yaml): no arrivals, a
+# checkpoint with connects under way, restored alike
+sim mx "$NATBED_SRC/topologies/matrix.yaml"
+completed mx
+sim mxck --checkpoint "$NB_TMP/mx.json" --checkpoint-every 7s "$NATBED_SRC/topologies/matrix.yaml"
+completed mxck
+[ "$(jq -r '.progress.connects_alive' "$NB_TMP/mx.json")" -gt 0 ] ||
+	nb_fail "matrix.yaml: no connect under way at the checkpoint"
+sim mxrs --restore "$NB_TMP/mx.json"
+completed mxrs
+grep -q "restored the whole state" "$NB_TMP/mxrs.stderr" || nb_fail "matrix.yaml: $(cat "$NB_TMP/mxrs.stderr")"
+diff <(norm mx) <(norm mxrs) >"$NB_TMP/mx.diff" || nb_fail "matrix.yaml restored, other results: $(head -20 "$NB_TMP/mx.diff")"
 
 # refusals: another setting, a FILE, an edited state, no file; --checkpoint-every alone
 sim bad1 --restore "$NB_TMP/ck.json" --seed 3
@@ -107,9 +136,20 @@ ck["engines"]["nats"]["home-fc"]["counters"]["out_pkts"] += 1
 json.dump(ck, open(sys.argv[2], "w"))
 PY
 sim bad3 --restore "$NB_TMP/edited.json"
-[ "$rc" = 2 ] && grep -q "engines.nats.home-fc.counters.out_pkts differs after replaying" "$NB_TMP/bad3.stderr" ||
+[ "$rc" = 2 ] && grep -q "engines.nats.home-fc.counters.out_pkts differs after restoring the state at 40.000 s" "$NB_TMP/bad3.stderr" ||
 	nb_fail "an edited checkpoint: exit $rc, $(cat "$NB_TMP/bad3.stderr")"
 [ ! -e "$NB_TMP/bad3/results.json" ] || nb_fail "a refused restore wrote results"
+# an event whose function this natbed does not have
+/usr/bin/python3 - "$NB_TMP/ck.json" "$NB_TMP/edited2.json" <<'PY'
+import json, sys
+ck = json.load(open(sys.argv[1]))
+ck["state"]["queue"][0][1] = "vnet.vnet_teleport"
+json.dump(ck, open(sys.argv[2], "w"))
+PY
+sim bad6 --restore "$NB_TMP/edited2.json"
+[ "$rc" = 2 ] && grep -q "queue\[0\]: no function vnet.vnet_teleport in this natbed" "$NB_TMP/bad6.stderr" ||
+	nb_fail "an edited state: exit $rc, $(cat "$NB_TMP/bad6.stderr")"
+[ ! -e "$NB_TMP/bad6/results.json" ] || nb_fail "a refused restore wrote results"
 sim bad4 --restore "$NB_TMP/none.json"
 [ "$rc" = 2 ] && grep -q -- "--restore $NB_TMP/none.json: No such file or directory" "$NB_TMP/bad4.stderr" ||
 	nb_fail "a restore of no file: exit $rc, $(cat "$NB_TMP/bad4.stderr")"

@@ -521,16 +521,16 @@ static void test_ckpt(void **state)
 	assert_int_equal(ck.seed, 9);
 	assert_int_equal(ck.yaml_len, strlen(topo_yaml));
 	assert_string_equal(ck.yaml, topo_yaml);
-	assert_int_equal(sim_ckpt_verify(&ck, path, &pt, engines, err, sizeof(err)), 0);
+	assert_int_equal(sim_ckpt_verify(&ck, path, true, &pt, engines, err, sizeof(err)), 0);
 	/* one more event: refused */
 	pt.events++;
-	assert_int_equal(sim_ckpt_verify(&ck, path, &pt, engines, err, sizeof(err)), -1);
+	assert_int_equal(sim_ckpt_verify(&ck, path, true, &pt, engines, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "progress.events differs after replaying to 12.000 s"));
 	pt.events--;
 	/* a NAT's state that is not the checkpoint's: the part is named */
 	nat = json_object_get(json_object_get(engines, "nats"), "office");
 	json_object_set_new(nat, "made_up", json_true());
-	assert_int_equal(sim_ckpt_verify(&ck, path, &pt, engines, err, sizeof(err)), -1);
+	assert_int_equal(sim_ckpt_verify(&ck, path, true, &pt, engines, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "engines.nats.office.made_up differs"));
 	sim_ckpt_free(&ck);
 	/* not a checkpoint */
