@@ -321,19 +321,51 @@ static json_t *sim_attempt_json(const struct res_attempt *a)
 			 sim_str(a->gate), sim_str(a->trust), tried);
 }
 
+/* Text that grows (a checkpoint's attempts). */
+struct sim_text {
+	char *s;
+	size_t len, cap;
+};
+
+static int sim_text_add(struct sim_text *t, const char *s, size_t n)
+{
+	if (t->len + n + 1 > t->cap) {
+		size_t cap = t->cap ? t->cap : 4096;
+		char *g;
+
+		while (cap < t->len + n + 1)
+			cap *= 2;
+		if (!(g = realloc(t->s, cap)))
+			return -1;
+		t->s = g;
+		t->cap = cap;
+	}
+	memcpy(t->s + t->len, s, n);
+	t->len += n;
+	t->s[t->len] = 0;
+	return 0;
+}
+
 json_t *sim_ckpt_attempts(struct results *r)
 {
 	size_t n = results_n_attempts(r);
-	json_t *all = json_array();
+	struct sim_text t = {0};
+	json_t *all = NULL;
+	int bad = sim_text_add(&t, "", 0);
 
-	for (size_t i = 0; all && i < n; i++) {
+	for (size_t i = 0; !bad && i < n; i++) {
 		const struct res_attempt *a = results_attempt(r, i);
+		json_t *j = a ? sim_attempt_json(a) : NULL;
+		char *line = j ? json_dumps(j, JSON_COMPACT) : NULL;
 
-		if (!a || json_array_append_new(all, sim_attempt_json(a)) < 0) {
-			json_decref(all);
-			return NULL;
-		}
+		bad = !line || sim_text_add(&t, line, strlen(line)) < 0 ||
+		      sim_text_add(&t, "\n", 1) < 0;
+		free(line);
+		json_decref(j);
 	}
+	if (!bad)
+		all = json_stringn_nocheck(t.s, t.len);
+	free(t.s);
 	return all;
 }
 
@@ -355,56 +387,70 @@ static int sim_real_read(const json_t *j, double *out)
 	return 0;
 }
 
-int sim_ckpt_attempts_add(struct results *r, const json_t *all, char *err, size_t errlen)
+/* Attempt e (sim_attempt_json's) added to r. 0, or -1. */
+static int sim_attempt_add(struct results *r, const json_t *e)
 {
 	struct res_try tried[RESULTS_TRIES_MAX];
-	const json_t *e;
+	const json_t *tl = json_array_get(e, 17), *t;
+	struct res_attempt a = {.tried = tried};
+	size_t k;
+	int bad = json_array_size(e) != 18 || !json_is_array(tl) ||
+		  json_array_size(tl) > RESULTS_TRIES_MAX ||
+		  !json_is_boolean(json_array_get(e, 5)) || !json_is_number(json_array_get(e, 13));
+
+	a.a = json_string_value(json_array_get(e, 0));
+	a.b = json_string_value(json_array_get(e, 1));
+	a.nat_a = json_string_value(json_array_get(e, 2));
+	a.nat_b = json_string_value(json_array_get(e, 3));
+	a.success = json_is_true(json_array_get(e, 5));
+	a.t_s = json_number_value(json_array_get(e, 13));
+	bad = bad || sim_str_read(json_array_get(e, 4), &a.method) < 0 ||
+	      sim_real_read(json_array_get(e, 6), &a.setup_ms) < 0 ||
+	      sim_real_read(json_array_get(e, 7), &a.rtt_ms) < 0 ||
+	      sim_real_read(json_array_get(e, 8), &a.loss) < 0 ||
+	      sim_str_read(json_array_get(e, 9), &a.path) < 0 ||
+	      sim_str_read(json_array_get(e, 10), &a.local) < 0 ||
+	      sim_str_read(json_array_get(e, 11), &a.remote) < 0 ||
+	      sim_str_read(json_array_get(e, 12), &a.reason) < 0 ||
+	      sim_real_read(json_array_get(e, 14), &a.auth_ms) < 0 ||
+	      sim_str_read(json_array_get(e, 15), &a.gate) < 0 ||
+	      sim_str_read(json_array_get(e, 16), &a.trust) < 0;
+	json_array_foreach(tl, k, t)
+	{
+		if (bad)
+			break;
+		tried[k].method = json_string_value(json_array_get(t, 0));
+		tried[k].success = json_is_true(json_array_get(t, 1));
+		bad = json_array_size(t) != 4 || !json_is_boolean(json_array_get(t, 1)) ||
+		      sim_real_read(json_array_get(t, 2), &tried[k].ms) < 0 ||
+		      sim_str_read(json_array_get(t, 3), &tried[k].reason) < 0;
+	}
+	a.n_tried = json_array_size(tl);
+	return bad || results_add_attempt(r, &a) < 0 ? -1 : 0;
+}
+
+int sim_ckpt_attempts_add(struct results *r, const json_t *all, char *err, size_t errlen)
+{
+	const char *s = json_string_value(all), *end = s + json_string_length(all), *nl;
 	size_t i;
 
-	if (!json_is_array(all)) {
-		snprintf(err, errlen, "state.attempts: not a list");
+	if (!s) {
+		snprintf(err, errlen, "state.attempts: not a text of lines");
 		return -1;
 	}
-	json_array_foreach(all, i, e)
-	{
-		const json_t *tl = json_array_get(e, 17), *t;
-		struct res_attempt a = {.tried = tried};
-		size_t k;
-		int bad = json_array_size(e) != 18 || !json_is_array(tl) ||
-			  json_array_size(tl) > RESULTS_TRIES_MAX ||
-			  !json_is_boolean(json_array_get(e, 5)) ||
-			  !json_is_number(json_array_get(e, 13));
+	for (i = 0; s < end; i++, s = nl + 1) {
+		json_t *e;
+		int rc;
 
-		a.a = json_string_value(json_array_get(e, 0));
-		a.b = json_string_value(json_array_get(e, 1));
-		a.nat_a = json_string_value(json_array_get(e, 2));
-		a.nat_b = json_string_value(json_array_get(e, 3));
-		a.success = json_is_true(json_array_get(e, 5));
-		a.t_s = json_number_value(json_array_get(e, 13));
-		bad = bad || sim_str_read(json_array_get(e, 4), &a.method) < 0 ||
-		      sim_real_read(json_array_get(e, 6), &a.setup_ms) < 0 ||
-		      sim_real_read(json_array_get(e, 7), &a.rtt_ms) < 0 ||
-		      sim_real_read(json_array_get(e, 8), &a.loss) < 0 ||
-		      sim_str_read(json_array_get(e, 9), &a.path) < 0 ||
-		      sim_str_read(json_array_get(e, 10), &a.local) < 0 ||
-		      sim_str_read(json_array_get(e, 11), &a.remote) < 0 ||
-		      sim_str_read(json_array_get(e, 12), &a.reason) < 0 ||
-		      sim_real_read(json_array_get(e, 14), &a.auth_ms) < 0 ||
-		      sim_str_read(json_array_get(e, 15), &a.gate) < 0 ||
-		      sim_str_read(json_array_get(e, 16), &a.trust) < 0;
-		json_array_foreach(tl, k, t)
-		{
-			if (bad)
-				break;
-			tried[k].method = json_string_value(json_array_get(t, 0));
-			tried[k].success = json_is_true(json_array_get(t, 1));
-			bad = json_array_size(t) != 4 || !json_is_boolean(json_array_get(t, 1)) ||
-			      sim_real_read(json_array_get(t, 2), &tried[k].ms) < 0 ||
-			      sim_str_read(json_array_get(t, 3), &tried[k].reason) < 0;
+		if (!(nl = memchr(s, '\n', (size_t)(end - s)))) {
+			snprintf(err, errlen, "state.attempts: line %zu: not ended", i + 1);
+			return -1;
 		}
-		a.n_tried = json_array_size(tl);
-		if (bad || results_add_attempt(r, &a) < 0) {
-			snprintf(err, errlen, "state.attempts[%zu]: malformed", i);
+		e = json_loadb(s, (size_t)(nl - s), 0, NULL);
+		rc = e ? sim_attempt_add(r, e) : -1;
+		json_decref(e);
+		if (rc < 0) {
+			snprintf(err, errlen, "state.attempts: line %zu: malformed", i + 1);
 			return -1;
 		}
 	}

@@ -102,7 +102,9 @@ int sim_ckpt_verify(const struct sim_ckpt *ck, const char *path, bool replayed,
 struct results;
 
 /* The attempts r holds, in the files' order, every value exact (NAN as
- * null): a new reference, NULL on ENOMEM. */
+ * null): a text of lines, each an attempt as a compact JSON array (a few
+ * hundred bytes an attempt, where a JSON tree of them took some KB). A
+ * new reference, NULL on ENOMEM. */
 json_t *sim_ckpt_attempts(struct results *r);
 /* Adds them to r in that order (an empty run of the same topology): its
  * files come out as the first run's did. 0, or -1 with the problem in

@@ -658,9 +658,23 @@ static void test_ckpt_attempts(void **state)
 	back = results_attempt(copy, 1);
 	assert_string_equal(back->trust, "untrusted");
 	assert_true(isnan(back->setup_ms));
-	json_array_set_new(json_array_get(j, 1), 5, json_string("yes"));
-	assert_int_equal(sim_ckpt_attempts_add(copy, j, err, sizeof(err)), -1);
-	assert_string_equal(err, "state.attempts[1]: malformed");
+	/* the second line not JSON; a line not ended */
+	{
+		char *text = strdup(json_string_value(j)), *second = strchr(text, '\n') + 1;
+		json_t *bad;
+
+		*strchr(second, ',') = ';';
+		bad = json_string(text);
+		assert_int_equal(sim_ckpt_attempts_add(copy, bad, err, sizeof(err)), -1);
+		assert_string_equal(err, "state.attempts: line 2: malformed");
+		json_decref(bad);
+		text[strlen(text) - 1] = 0;
+		bad = json_string(strchr(text, '\n') + 1);
+		assert_int_equal(sim_ckpt_attempts_add(copy, bad, err, sizeof(err)), -1);
+		assert_string_equal(err, "state.attempts: line 1: not ended");
+		json_decref(bad);
+		free(text);
+	}
 	json_decref(again);
 	json_decref(j);
 	results_free(copy);
