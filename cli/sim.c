@@ -810,6 +810,10 @@ static int sim_main(struct sim *x)
 	if (state) {
 		if (sim_state_restore(x, state, x->restore->pt.at_ns) < 0 || sim_restored(x) < 0)
 			return 2;
+		/* the first checkpoint due after the file's (a replay gets
+		 * there by passing the earlier ones) */
+		if (x->ckpt_path)
+			x->next_ckpt = (x->restore->pt.at_ns / x->ckpt_every + 1) * x->ckpt_every;
 	} else if (sim_world(x, NULL, 0, NULL) < 0) {
 		return 1;
 	}

@@ -137,7 +137,9 @@ static int sim_run_fill(struct sim *x, const json_t *j, struct ckr *r)
 	    !json_is_boolean(json_object_get(j, "finished_all")))
 		return ckr_fail(r, "run: a field missing or out of range");
 	x->round = (unsigned)round;
-	if (run_plan_build(x->t, x->seed + x->round, &x->plan, err, sizeof(err)) < 0)
+	x->ready = json_is_true(json_object_get(j, "ready"));
+	/* a round is planned once every serving agent registered */
+	if (x->ready && run_plan_build(x->t, x->seed + x->round, &x->plan, err, sizeof(err)) < 0)
 		return ckr_fail(r, "run: round %u: %s", x->round, err);
 	if (strlen(jstate) != x->plan.n_jobs || next_pair > x->plan.n_jobs ||
 	    next_arrival > x->plan.n_jobs)
@@ -176,7 +178,6 @@ static int sim_run_fill(struct sim *x, const json_t *j, struct ckr *r)
 	x->next_arrival = next_arrival;
 	x->total = total;
 	x->epoch = epoch;
-	x->ready = json_is_true(json_object_get(j, "ready"));
 	x->round_over = json_is_true(json_object_get(j, "round_over"));
 	x->finished_all = json_is_true(json_object_get(j, "finished_all"));
 	return ckr_timer(r, json_object_get(j, "arrival_ev"), &x->arrival_ev);

@@ -209,5 +209,14 @@ struct pkt *pkt_ckpt_load(struct pkt_pool *pp, const json_t *j, struct ckr *r)
 				   .hlen = (size_t)hlen,
 				   .l4 = l4,
 				   .l4_len = (size_t)l4_len};
+	/* the view as ip_view_parse makes it: the header after the Ethernet
+	 * one, the transport after the IP header, lengths within the frame */
+	if (ip && (eth != p->data || ip != p->data + ETH_HLEN_ || hlen < IPV4_MIN_HLEN ||
+		   ip_len < hlen || (size_t)(ETH_HLEN_ + ip_len) > len ||
+		   (l4 && (l4 != ip + hlen || l4_len != ip_len - hlen)))) {
+		ckr_fail(r, "packet: its view does not fit its frame");
+		pkt_put(pp, p);
+		return NULL;
+	}
 	return p;
 }

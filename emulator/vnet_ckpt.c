@@ -39,12 +39,24 @@ json_t *vnet_pkt_save(struct ckw *w, const void *arg)
 void *vnet_pkt_load(struct ckr *r, const json_t *j)
 {
 	struct vnet *v = ckr_get(r, json_object_get(j, "ctx"));
+	struct pkt *p;
 
 	if (!v) {
 		ckr_fail(r, "vnet: a packet of no network");
 		return NULL;
 	}
-	return pkt_ckpt_load(v->pool, j, r);
+	if (!(p = pkt_ckpt_load(v->pool, j, r)))
+		return NULL;
+	/* the places the steps index by: hosts, NATs, segments of v (0: the
+	 * internet, n + 1: NAT n's inside) */
+	if (!p->view.ip || p->in_port < 0 || (size_t)p->in_port >= v->t->n_hosts || p->host < -1 ||
+	    p->host >= (int)v->t->n_hosts || p->hop < -1 || p->hop >= (int)v->t->n_nats ||
+	    p->seg < 0 || p->seg > (int)v->t->n_nats) {
+		ckr_fail(r, "vnet: a packet's host, NAT or segment is not this network's");
+		pkt_put(v->pool, p);
+		return NULL;
+	}
+	return p;
 }
 
 static json_t *vnet_host_save(const struct vnet_host *hh, struct ckw *w)

@@ -431,8 +431,7 @@ struct ckr_timer {
 struct ckr {
 	const struct ckfns *const *tables;
 	size_t n_tables;
-	void **objs; /* by id */
-	size_t cap_objs;
+	struct u64map objs; /* id -> pointer */
 	struct ckr_ref *refs;
 	size_t n_refs, cap_refs;
 	struct ckr_timer *timers;
@@ -457,7 +456,7 @@ void ckr_free(struct ckr *r)
 {
 	if (!r)
 		return;
-	free(r->objs);
+	u64map_free(&r->objs);
 	free(r->refs);
 	free(r->timers);
 	free(r);
@@ -516,19 +515,28 @@ static uint64_t ckr_id(struct ckr *r, const json_t *j)
 
 int ckr_obj(struct ckr *r, const json_t *j, void *p)
 {
-	uint64_t id;
-	void **objs;
+	uint64_t id, *v;
 
 	if (r->err[0] || !(id = ckr_id(r, j)))
 		return -1;
-	if (!(objs = ckr_grow(r, r->objs, &r->cap_objs, id + 1, sizeof(*objs))))
-		return -1;
-	r->objs = objs;
-	if (r->objs[id])
+	if (!p)
+		return ckr_fail(r, "checkpoint: object %llu declared at NULL",
+				(unsigned long long)id);
+	if (!(v = u64map_put(&r->objs, id)))
+		return ckr_fail(r, "checkpoint: out of memory");
+	if (*v)
 		return ckr_fail(r, "checkpoint: object %llu declared twice",
 				(unsigned long long)id);
-	r->objs[id] = p;
+	*v = (uint64_t)(uintptr_t)p;
 	return 0;
+}
+
+/* The object declared with id, or NULL. */
+static void *ckr_find(const struct ckr *r, uint64_t id)
+{
+	const uint64_t *v = u64map_get(&r->objs, id);
+
+	return v ? (void *)(uintptr_t)*v : NULL;
 }
 
 /* The static object named j, or NULL with an error recorded. */
@@ -551,12 +559,12 @@ void *ckr_get(struct ckr *r, const json_t *j)
 		return ckr_var(r, j);
 	if (!(id = ckr_id(r, j)))
 		return NULL;
-	if (id >= r->cap_objs || !r->objs[id]) {
+	if (!ckr_find(r, id)) {
 		ckr_fail(r, "checkpoint: object %llu used before it is built",
 			 (unsigned long long)id);
 		return NULL;
 	}
-	return r->objs[id];
+	return ckr_find(r, id);
 }
 
 int ckr_ref(struct ckr *r, const json_t *j, void *slot)
@@ -697,7 +705,7 @@ static void ckr_patch(struct ckr *r, size_t from)
 {
 	for (size_t i = from; i < r->n_refs && !r->err[0]; i++) {
 		uint64_t id = r->refs[i].id;
-		void *p = id < r->cap_objs ? r->objs[id] : NULL;
+		void *p = ckr_find(r, id);
 
 		if (!p)
 			ckr_fail(r, "checkpoint: object %llu is referred to but not in the file",

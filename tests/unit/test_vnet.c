@@ -1246,6 +1246,29 @@ static void test_ckpt_refused(void **state)
 	assert_int_equal(rt_load(&w[1], j, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "open or free twice"));
 	json_decref(j);
+	tnet_down(&w[1].n);
+
+	/* a packet whose IP header is said to start in its Ethernet one */
+	j = rt_save(&w[0]);
+	{
+		json_t *q = json_object_get(j, "queue"), *ev;
+		size_t i;
+		bool edited = false;
+
+		json_array_foreach(q, i, ev)
+		{
+			json_t *view = json_object_get(json_array_get(ev, 2), "view");
+
+			if (view && !edited) {
+				json_array_set_new(view, 1, json_integer(0));
+				edited = true;
+			}
+		}
+		assert_true(edited);
+	}
+	assert_int_equal(rt_load(&w[1], j, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "packet: its view does not fit its frame"));
+	json_decref(j);
 	tnet_down(&w[0].n);
 	tnet_down(&w[1].n);
 	free(w);
