@@ -48,6 +48,26 @@ uint64_t sim_ckpt_fold_str(uint64_t h, const char *s)
 	return sim_ckpt_fold(h, s, strlen(s) + 1);
 }
 
+static int sim_fold_chunk(const char *buf, size_t len, void *ctx)
+{
+	uint64_t *h = ctx;
+
+	*h = sim_ckpt_fold(*h, buf, len);
+	return 0;
+}
+
+/* FNV-1a over state's compact text, its keys sorted: the same for a
+ * state written and read back (jansson writes a real with the 17 digits
+ * that read back to it), another for any edit. */
+static uint64_t sim_state_digest(const json_t *state)
+{
+	uint64_t h = 0;
+
+	if (json_dump_callback(state, sim_fold_chunk, &h, JSON_COMPACT | JSON_SORT_KEYS) < 0)
+		return 0;
+	return h;
+}
+
 /* uint64 values as strings of digits: JSON integers stop at 2^63 - 1. */
 static json_t *sim_u64(uint64_t v)
 {
@@ -140,9 +160,15 @@ int sim_ckpt_write(const char *path, const struct sim_ckpt_head *head,
 	    head->settings, "seed", sim_u64(head->seed), "at_ns", sim_u64((uint64_t)pt->at_ns),
 	    "progress", sim_point_json(pt), "engines", engines);
 
-	if (all && state && json_object_set(all, "state", (json_t *)state) < 0) {
-		json_decref(all);
-		all = NULL;
+	if (all && state) {
+		char digest[20];
+
+		snprintf(digest, sizeof(digest), "%016" PRIx64, sim_state_digest(state));
+		if (json_object_set(all, "state", (json_t *)state) < 0 ||
+		    json_object_set_new(all, "state_digest", json_string(digest)) < 0) {
+			json_decref(all);
+			all = NULL;
+		}
 	}
 	char tmp[SIM_CKPT_TMP_MAX];
 	FILE *f = NULL;
@@ -216,6 +242,18 @@ int sim_ckpt_load(const char *path, struct sim_ckpt *ck, char *err, size_t errle
 		goto fail;
 	}
 	ck->pt.at_ns = (natbed_time_t)at;
+	if (ck->state) {
+		const char *want = json_string_value(json_object_get(ck->root, "state_digest"));
+		char got[20];
+
+		snprintf(got, sizeof(got), "%016" PRIx64, sim_state_digest(ck->state));
+		if (!want || strcmp(want, got) != 0) {
+			snprintf(err, errlen,
+				 "%s: state: edited or damaged (its digest is not state_digest)",
+				 path);
+			goto fail;
+		}
+	}
 	return 0;
 fail:
 	sim_ckpt_free(ck);

@@ -11,7 +11,8 @@
  *                 "attempts": A, "attempts_digest": "HEX", "connects_alive": C,
  *                 "pending_events": P},
  *    "engines": emu_ckpt_state(),      every NAT, firewall, gate, link, the flows
- *    "state": {...}}                   the whole state (sim_state.c, sim_int.h)
+ *    "state": {...},                   the whole state (sim_state.c, sim_int.h)
+ *    "state_digest": "HEX"}            FNV-1a of state's compact, key-sorted text
  *
  * The inputs (the topology's very text, every effective setting, the
  * seed) rebuild what a run builds before its first event: the topology,
@@ -19,7 +20,9 @@
  * of the process written through natbed/ckpt.h: the scheduler's queue,
  * the network and its engines, every host's program, every connect
  * running with its agent, the round under way, the attempts so far. A
- * restore builds those objects, schedules the queue again in its order,
+ * restore refuses a state whose digest is not the file's (an edit, a
+ * damaged file: the state's parts are trusted to be what natbed wrote,
+ * pointers and all), builds its objects, schedules the queue again in its order,
  * and checks progress and engines against the file's: a difference (a
  * checkpoint of another natbed build, an edited file) refuses it, naming
  * the part.

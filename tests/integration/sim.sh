@@ -139,7 +139,8 @@ sim bad3 --restore "$NB_TMP/edited.json"
 [ "$rc" = 2 ] && grep -q "engines.nats.home-fc.counters.out_pkts differs after restoring the state at 40.000 s" "$NB_TMP/bad3.stderr" ||
 	nb_fail "an edited checkpoint: exit $rc, $(cat "$NB_TMP/bad3.stderr")"
 [ ! -e "$NB_TMP/bad3/results.json" ] || nb_fail "a refused restore wrote results"
-# an event whose function this natbed does not have
+# an edited state (an event's function this natbed does not have): refused
+# before anything is built from it
 /usr/bin/python3 - "$NB_TMP/ck.json" "$NB_TMP/edited2.json" <<'PY'
 import json, sys
 ck = json.load(open(sys.argv[1]))
@@ -147,7 +148,7 @@ ck["state"]["queue"][0][1] = "vnet.vnet_teleport"
 json.dump(ck, open(sys.argv[2], "w"))
 PY
 sim bad6 --restore "$NB_TMP/edited2.json"
-[ "$rc" = 2 ] && grep -q "queue\[0\]: no function vnet.vnet_teleport in this natbed" "$NB_TMP/bad6.stderr" ||
+[ "$rc" = 2 ] && grep -q "$NB_TMP/edited2.json: state: edited or damaged (its digest is not state_digest)" "$NB_TMP/bad6.stderr" ||
 	nb_fail "an edited state: exit $rc, $(cat "$NB_TMP/bad6.stderr")"
 [ ! -e "$NB_TMP/bad6/results.json" ] || nb_fail "a refused restore wrote results"
 sim bad4 --restore "$NB_TMP/none.json"

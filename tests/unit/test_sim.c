@@ -533,6 +533,35 @@ static void test_ckpt(void **state)
 	assert_int_equal(sim_ckpt_verify(&ck, path, true, &pt, engines, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "engines.nats.office.made_up differs"));
 	sim_ckpt_free(&ck);
+	/* a state is read back only as written: its digest */
+	{
+		json_t *st = json_pack("{s:[[I,s,i]],s:f}", "queue", (json_int_t)(13 * S),
+				       "vnet.vnet_egress", 4, "x", 0.1);
+		FILE *f;
+		char *text;
+		long len;
+
+		assert_int_equal(sim_ckpt_write(path, &head, &pt, engines, st, err, sizeof(err)),
+				 0);
+		assert_int_equal(sim_ckpt_load(path, &ck, err, sizeof(err)), 0);
+		assert_true(json_equal(ck.state, st));
+		sim_ckpt_free(&ck);
+		f = fopen(path, "r");
+		fseek(f, 0, SEEK_END);
+		len = ftell(f);
+		rewind(f);
+		text = calloc(1, (size_t)len + 1);
+		assert_int_equal(fread(text, 1, (size_t)len, f), (size_t)len);
+		fclose(f);
+		memcpy(strstr(text, "vnet_egress"), "vnet_ingres", 11);
+		f = fopen(path, "w");
+		fputs(text, f);
+		fclose(f);
+		assert_int_equal(sim_ckpt_load(path, &ck, err, sizeof(err)), -1);
+		assert_non_null(strstr(err, "state: edited or damaged"));
+		free(text);
+		json_decref(st);
+	}
 	/* not a checkpoint */
 	assert_int_equal(sim_ckpt_write(path, &head, &pt, engines, NULL, err, sizeof(err)), 0);
 	json_decref(head.settings);
