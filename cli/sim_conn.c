@@ -298,7 +298,10 @@ static json_t *sim_conn_save(const struct sim_conn *c, struct ckw *w)
 	json_t *table = json_array();
 
 	for (size_t i = 0; table && i < AGENT_PLAN_MAX; i++)
-		json_array_append_new(table, ckw_ref(w, c->table[i]));
+		if (json_array_append_new(table, ckw_ref(w, c->table[i])) < 0) {
+			json_decref(table); /* the pack below fails: said by the caller */
+			table = NULL;
+		}
 	return json_pack(
 	    "{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:b,s:o,s:o,s:o,s:o,s:o,s:o,s:b}", "id", ckw_obj(w, c),
 	    "job", ckw_ref(w, c->job), "d", ckw_ref(w, c->d), "cfg",

@@ -61,41 +61,42 @@ static const struct ckfns *const sim_tables[] = {
 
 static json_t *sim_run_save(const struct sim *x, struct ckw *w)
 {
-	json_t *running = json_array(), *busy = json_array(), *j;
+	json_t *running = json_array(), *busy = json_array(), *j = NULL;
 	char *jstate = malloc(x->plan.n_jobs + 1);
+	bool bad = !jstate || !running || !busy;
 	size_t k;
 
-	for (k = 0; jstate && running && k < x->plan.n_jobs; k++) {
+	for (k = 0; !bad && k < x->plan.n_jobs; k++) {
 		jstate[k] = (char)('0' + x->jstate[k]);
 		if (x->jstate[k] == SIM_JOB_RUNNING)
-			json_array_append_new(running, json_pack("[Ioi]", (json_int_t)k,
-								 ckw_obj(w, &x->plan.jobs[k]),
-								 x->clone ? x->clone[k] : -1));
+			bad = json_array_append_new(running,
+						    json_pack("[Ioi]", (json_int_t)k,
+							      ckw_obj(w, &x->plan.jobs[k]),
+							      x->clone ? x->clone[k] : -1)) < 0;
 	}
-	for (k = 0; busy && k < run_busy_keys(x->t); k++)
+	for (k = 0; !bad && k < run_busy_keys(x->t); k++)
 		if (x->busy[k])
-			json_array_append_new(busy, json_integer((json_int_t)k));
-	if (jstate)
+			bad = json_array_append_new(busy, json_integer((json_int_t)k)) < 0;
+	if (!bad) {
 		jstate[x->plan.n_jobs] = 0;
-	j = jstate
-		? json_pack("{s:I,s:s,s:o,s:o,s:I,s:I,s:o,s:o,s:I,s:o,s:b,s:b,s:b,s:o,s:o,s:o,"
-			    "s:o,s:I}",
-			    "round", (json_int_t)x->round, "jstate", jstate, "running", running,
-			    "busy", busy, "next_pair", (json_int_t)x->next_pair, "next_arrival",
-			    (json_int_t)x->next_arrival, "started", jsonck_u64(x->started, false),
-			    "finished", jsonck_u64(x->finished, false), "epoch",
-			    (json_int_t)x->epoch, "arrival_ev", ckw_timer(w, x->arrival_ev),
-			    "ready", x->ready, "round_over", x->round_over, "finished_all",
-			    x->finished_all, "events", jsonck_u64(x->events, false), "attempts",
-			    jsonck_u64(x->attempts, false), "ok", jsonck_u64(x->ok, false),
-			    "digest", jsonck_u64(x->digest, true), "total", (json_int_t)x->total)
-		: NULL;
-	free(jstate);
-	if (!j) {
+		j = json_pack("{s:I,s:s,s:o,s:o,s:I,s:I,s:o,s:o,s:I,s:o,s:b,s:b,s:b,s:o,s:o,s:o,"
+			      "s:o,s:I}",
+			      "round", (json_int_t)x->round, "jstate", jstate, "running", running,
+			      "busy", busy, "next_pair", (json_int_t)x->next_pair, "next_arrival",
+			      (json_int_t)x->next_arrival, "started", jsonck_u64(x->started, false),
+			      "finished", jsonck_u64(x->finished, false), "epoch",
+			      (json_int_t)x->epoch, "arrival_ev", ckw_timer(w, x->arrival_ev),
+			      "ready", x->ready, "round_over", x->round_over, "finished_all",
+			      x->finished_all, "events", jsonck_u64(x->events, false), "attempts",
+			      jsonck_u64(x->attempts, false), "ok", jsonck_u64(x->ok, false),
+			      "digest", jsonck_u64(x->digest, true), "total", (json_int_t)x->total);
+	} else {
 		json_decref(running);
 		json_decref(busy);
-		ckw_fail(w, "run: out of memory");
 	}
+	free(jstate);
+	if (!j)
+		ckw_fail(w, "run: out of memory");
 	return j;
 }
 

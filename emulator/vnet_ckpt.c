@@ -91,7 +91,10 @@ json_t *vnet_ckpt_save(const struct vnet *v, struct ckw *w)
 	json_t *hosts = json_array(), *links = vnet_links_save(v, now), *j;
 
 	for (size_t h = 0; hosts && h < v->t->n_hosts; h++)
-		json_array_append_new(hosts, vnet_host_save(&v->hosts[h], w));
+		if (json_array_append_new(hosts, vnet_host_save(&v->hosts[h], w)) < 0) {
+			json_decref(hosts); /* the pack below fails: said there */
+			hosts = NULL;
+		}
 	j = json_pack("{s:o,s:o,s:o,s:b,s:b,s:o,s:o,s:o,s:o}", "id", ckw_obj(w, v), "hosts", hosts,
 		      "st", ckw_bytes(w, &v->st, sizeof(v->st)), "numbering", v->numbering,
 		      "checking", v->checking, "sockets", vsock_ckpt_save(v->socks, w), "links",

@@ -280,11 +280,14 @@ json_t *vsock_ckpt_save(const struct vsock_table *t, struct ckw *w)
 	for (size_t i = 0; open && i < t->max; i++) {
 		const struct vsock *s = &t->socks[i];
 
-		if (s->host >= 0)
-			json_array_append_new(open, json_pack("[iioioo]", (int)i, s->host,
-							      jsonck_ipv4(s->addr), ntohs(s->port),
-							      ckw_fn(w, (ckfn_ptr)s->fn),
-							      ckw_ref(w, s->arg)));
+		if (s->host >= 0 &&
+		    json_array_append_new(open, json_pack("[iioioo]", (int)i, s->host,
+							  jsonck_ipv4(s->addr), ntohs(s->port),
+							  ckw_fn(w, (ckfn_ptr)s->fn),
+							  ckw_ref(w, s->arg))) < 0) {
+			json_decref(open);
+			open = NULL;
+		}
 	}
 	/* the free list, as runs of consecutive ids */
 	for (id = t->free_head; runs && id >= 0; id = t->socks[id].next_free) {
@@ -292,12 +295,16 @@ json_t *vsock_ckpt_save(const struct vsock_table *t, struct ckw *w)
 			last = id;
 			continue;
 		}
-		if (first >= 0)
-			json_array_append_new(runs, json_pack("[ii]", first, last));
+		if (first >= 0 && json_array_append_new(runs, json_pack("[ii]", first, last)) < 0) {
+			json_decref(runs);
+			runs = NULL;
+		}
 		first = last = id;
 	}
-	if (runs && first >= 0)
-		json_array_append_new(runs, json_pack("[ii]", first, last));
+	if (runs && first >= 0 && json_array_append_new(runs, json_pack("[ii]", first, last)) < 0) {
+		json_decref(runs);
+		runs = NULL;
+	}
 	if (!open || !runs) {
 		json_decref(open);
 		json_decref(runs);
