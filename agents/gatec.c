@@ -212,7 +212,7 @@ json_t *gatec_ckpt_save(const struct gatec *c, struct ckw *w)
 	const struct gatec_report *p = &c->rep;
 	json_t *cfg, *rep, *j;
 
-	cfg = json_pack("{s:o,s:s,s:s,s:s,s:o,s:I,s:I,s:I}", "gate", ckget_put_ep(&c->cfg.gate),
+	cfg = json_pack("{s:o,s:s,s:s,s:s,s:o,s:I,s:I,s:I}", "gate", dg_ep_ckpt_save(&c->cfg.gate, w),
 			"user", c->cfg.user, "key", c->cfg.key, "resource", c->cfg.resource,
 			"nonce", jsonck_u64(c->cfg.nonce, true), "rto_ns",
 			(json_int_t)c->cfg.rto_ns, "rto_max_ns", (json_int_t)c->cfg.rto_max_ns,

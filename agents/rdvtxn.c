@@ -80,7 +80,7 @@ json_t *rdvtxn_ckpt_save(const struct rdvtxn *x, struct ckw *w)
 {
 	json_t *j = json_pack(
 	    "{s:o,s:o,s:i,s:o,s:o,s:o,s:{s:I,s:i,s:i},s:o,s:i,s:I,s:I,s:o,s:b}", "id",
-	    ckw_obj(w, x), "d", ckw_ref(w, x->d), "sock", x->sock, "to", ckget_put_ep(&x->to),
+	    ckw_obj(w, x), "d", ckw_ref(w, x->d), "sock", x->sock, "to", dg_ep_ckpt_save(&x->to, w),
 	    "timeout", ckw_fn(w, (ckfn_ptr)x->timeout), "arg", ckw_ref(w, x->arg), "cfg", "rto_ns",
 	    (json_int_t)x->cfg.rto_ns, "rc", x->cfg.rc, "rm", x->cfg.rm, "buf",
 	    ckw_bytes(w, x->buf, x->len), "sent", x->sent, "rto", (json_int_t)x->rto, "first_sent",
