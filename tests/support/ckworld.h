@@ -1,5 +1,5 @@
 /* Checkpoint tests (natbed/ckpt.h) of state machines on a world the test
- * keeps as it is (tests/support/fakenet.c, a rendezvous, a STUN server):
+ * keeps as it is (tests/support/cknet.c, a rendezvous, a STUN server):
  * the parts under test are written and read by their own functions; the
  * world's objects (the hosts' dgrams, the test's callback arguments, and
  * the argument of every pending event whose function is in none of the

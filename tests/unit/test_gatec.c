@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "fakenet.h"
+#include "cknet.h"
 #include "gate.h"
 #include "gatec.h"
 #include "natbed/ckpt.h"
@@ -254,7 +254,7 @@ static void test_timeout(void **state)
  * 438 (spent nonce: the client asks again with the next) and grants the
  * rest. */
 struct gw {
-	struct fakenet *net;
+	struct cknet *net;
 	const struct dgram *alice, *gated;
 	int gate_sock, gate_rx;
 	char log[2048]; /* "ms:a:len" or "ms:g:len" per datagram sent */
@@ -271,7 +271,7 @@ static bool gw_filter(void *arg, const struct dg_ep *from, const struct dg_ep *t
 	size_t n = strlen(g->log);
 
 	snprintf(g->log + n, sizeof(g->log) - n, "%lld:%c:%zu ",
-		 (long long)(sched_now(fakenet_sched(g->net)) / MS),
+		 (long long)(sched_now(cknet_sched(g->net)) / MS),
 		 from->port == htons(TOPO_GATE_PORT_DEFAULT) ? 'g' : 'a', len);
 	return true;
 }
@@ -314,7 +314,7 @@ static void gw_done(void *arg, const struct gatec_report *r)
 
 	g->rep = *r;
 	g->reports++;
-	g->rep_at = sched_now(fakenet_sched(g->net));
+	g->rep_at = sched_now(cknet_sched(g->net));
 }
 
 static void gw_unlisted(void *arg, const struct gatec_report *r)
@@ -328,25 +328,25 @@ static void gw_up(struct gw *g, natbed_time_t at)
 	struct dg_ep b = {0, htons(TOPO_GATE_PORT_DEFAULT)}, local;
 
 	memset(g, 0, sizeof(*g));
-	g->net = fakenet_new(10 * MS, 11);
+	g->net = cknet_new(10 * MS, 11);
 	assert_non_null(g->net);
-	fakenet_set_filter(g->net, gw_filter, g);
-	g->alice = fakenet_host(g->net, "192.0.2.10");
-	g->gated = fakenet_host(g->net, "192.0.2.1");
+	cknet_set_filter(g->net, gw_filter, g);
+	g->alice = cknet_host(g->net, "192.0.2.10");
+	g->gated = cknet_host(g->net, "192.0.2.1");
 	g->gate_sock = dg_open(g->gated, &b, &local, gw_gate_rx, g);
 	assert_true(g->gate_sock >= 0);
-	fakenet_run_until(g->net, at);
+	cknet_run_until(g->net, at);
 }
 
 static void gw_down(struct gw *g)
 {
 	gatec_free(g->c);
-	fakenet_free(g->net);
+	cknet_free(g->net);
 }
 
 static void gw_auth(struct gw *g, void (*done)(void *, const struct gatec_report *))
 {
-	struct gatec_cfg c = {.gate = fakenet_ep("192.0.2.1", TOPO_GATE_PORT_DEFAULT), .nonce = 77};
+	struct gatec_cfg c = {.gate = cknet_ep("192.0.2.1", TOPO_GATE_PORT_DEFAULT), .nonce = 77};
 	struct gatec_ops ops = {.done = done};
 
 	snprintf(c.user, sizeof(c.user), "alice");
@@ -365,11 +365,10 @@ static json_t *gw_save(const struct gw *g, char *err, size_t errlen)
 	json_t *j, *q;
 
 	assert_non_null(w);
-	q = ckw_sched(w, fakenet_sched(g->net));
-	j = json_pack("{s:I,s:o,s:o,s:o,s:i,s:o}", "at",
-		      (json_int_t)sched_now(fakenet_sched(g->net)), "queue", q, "alice",
-		      ckw_obj(w, g->alice), "gw", ckw_obj(w, g), "gate_rx", g->gate_rx, "gatec",
-		      gatec_ckpt_save(g->c, w));
+	q = ckw_sched(w, cknet_sched(g->net));
+	j = json_pack("{s:I,s:o,s:o,s:o,s:i,s:o}", "at", (json_int_t)sched_now(cknet_sched(g->net)),
+		      "queue", q, "alice", ckw_obj(w, g->alice), "gw", ckw_obj(w, g), "gate_rx",
+		      g->gate_rx, "gatec", gatec_ckpt_save(g->c, w));
 	if (ckw_finish(w, err, errlen) < 0 || !j) {
 		json_decref(j);
 		j = NULL;
@@ -405,7 +404,7 @@ static int gw_load(struct gw *g, const json_t *j, char *err, size_t errlen)
 	ckr_obj(r, json_object_get(j, "alice"), (void *)g->alice);
 	ckr_obj(r, json_object_get(j, "gw"), g);
 	g->c = gatec_ckpt_load(json_object_get(j, "gatec"), r);
-	ckr_sched(r, fakenet_sched(g->net), json_object_get(j, "queue"));
+	ckr_sched(r, cknet_sched(g->net), json_object_get(j, "queue"));
 	rc = ckr_finish(r, err, errlen);
 	ckr_free(r);
 	if (rc == 0)
@@ -430,16 +429,16 @@ static void test_checkpoint(void **state)
 	(void)state;
 	gw_up(&a, 0);
 	gw_auth(&a, gw_done);
-	sched_run_until(fakenet_sched(a.net), 1800 * MS);
+	sched_run_until(cknet_sched(a.net), 1800 * MS);
 	assert_int_equal(a.gate_rx, 4);
-	assert_int_equal(sched_pending(fakenet_sched(a.net)), 2); /* retransmission, timeout */
+	assert_int_equal(sched_pending(cknet_sched(a.net)), 2); /* retransmission, timeout */
 	j = gw_save(&a, err, sizeof(err));
 	if (!j)
 		fail_msg("save: %s", err);
 	text = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
 	mark = strlen(a.log);
-	sched_run_until(fakenet_sched(a.net), 40 * S);
+	sched_run_until(cknet_sched(a.net), 40 * S);
 	snprintf(cont, sizeof(cont), "%s", a.log + mark);
 	assert_int_equal(a.reports, 1);
 	assert_int_equal(a.rep.result, GATEC_GRANTED);
@@ -455,7 +454,7 @@ static void test_checkpoint(void **state)
 	assert_true(json_equal(j, again));
 	json_decref(again);
 	json_decref(j);
-	sched_run_until(fakenet_sched(b.net), 40 * S);
+	sched_run_until(cknet_sched(b.net), 40 * S);
 	assert_string_equal(b.log, cont);
 	assert_int_equal(b.reports, 1);
 	assert_int_equal(b.rep_at, a.rep_at);
@@ -486,7 +485,7 @@ static void test_checkpoint_refused(void **state)
 	assert_non_null(strstr(err, "in no module's table"));
 	gatec_free(a.c);
 	gw_auth(&a, gw_done);
-	sched_run_until(fakenet_sched(a.net), 1800 * MS);
+	sched_run_until(cknet_sched(a.net), 1800 * MS);
 	j = gw_save(&a, err, sizeof(err));
 	if (!j)
 		fail_msg("save: %s", err);

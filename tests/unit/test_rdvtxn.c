@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fakenet.h"
+#include "cknet.h"
 #include "natbed/ckpt.h"
 #include "natbed/stun.h"
 #include "rdvtxn.h"
@@ -25,7 +25,7 @@
  * drops (nothing is ever in flight, so the scheduler holds only the
  * transaction's timer). */
 struct world {
-	struct fakenet *net;
+	struct cknet *net;
 	const struct dgram *d;
 	int sock;
 	char log[2048]; /* "ms:len:port " per datagram sent */
@@ -46,7 +46,7 @@ static bool w_filter(void *arg, const struct dg_ep *from, const struct dg_ep *to
 	size_t n = strlen(w->log);
 
 	snprintf(w->log + n, sizeof(w->log) - n, "%lld:%zu:%02x%02x ",
-		 (long long)(sched_now(fakenet_sched(w->net)) / MS), len, buf[18], buf[19]);
+		 (long long)(sched_now(cknet_sched(w->net)) / MS), len, buf[18], buf[19]);
 	return false;
 }
 
@@ -60,13 +60,13 @@ static void world_up(struct world *w, natbed_time_t at)
 	struct dg_ep any = {0}, local;
 
 	memset(w, 0, sizeof(*w));
-	w->net = fakenet_new(10 * MS, 7);
+	w->net = cknet_new(10 * MS, 7);
 	assert_non_null(w->net);
-	fakenet_set_filter(w->net, w_filter, w);
-	w->d = fakenet_host(w->net, "192.0.2.1");
+	cknet_set_filter(w->net, w_filter, w);
+	w->d = cknet_host(w->net, "192.0.2.1");
 	w->sock = dg_open(w->d, &any, &local, w_recv, w);
 	assert_true(w->sock >= 0);
-	fakenet_run_until(w->net, at);
+	cknet_run_until(w->net, at);
 }
 
 static void o_timeout(void *arg, struct rdvtxn *x)
@@ -90,7 +90,7 @@ static const struct ckfns *const tables[] = {&rdvtxn_ckfns, &t_table};
 static void start(struct world *w, struct owner *o, void (*timeout)(void *, struct rdvtxn *))
 {
 	const struct rdvtxn_cfg cfg = {.rto_ns = 100 * MS, .rc = 4, .rm = 8};
-	const struct dg_ep to = fakenet_ep("192.0.2.9", 3478);
+	const struct dg_ep to = cknet_ep("192.0.2.9", 3478);
 	uint8_t req[64], txid[STUN_TXID_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 0xab, 0xcd};
 	struct stun_builder b;
 	int n;
@@ -110,9 +110,9 @@ static json_t *save(const struct world *w, const struct owner *o, char *err, siz
 	json_t *j, *q;
 
 	assert_non_null(ck);
-	q = ckw_sched(ck, fakenet_sched(w->net));
+	q = ckw_sched(ck, cknet_sched(w->net));
 	j = json_pack("{s:I,s:o,s:o,s:{s:o,s:i,s:I,s:o}}", "at",
-		      (json_int_t)sched_now(fakenet_sched(w->net)), "queue", q, "dg",
+		      (json_int_t)sched_now(cknet_sched(w->net)), "queue", q, "dg",
 		      ckw_obj(ck, w->d), "owner", "id", ckw_obj(ck, o), "timeouts", o->timeouts,
 		      "timeout_at", (json_int_t)o->timeout_at, "x", rdvtxn_ckpt_save(&o->x, ck));
 	if (ckw_finish(ck, err, errlen) < 0 || !j) {
@@ -138,7 +138,7 @@ static int load(struct world *w, struct owner *o, const json_t *j, char *err, si
 	o->timeouts = (int)json_integer_value(json_object_get(jo, "timeouts"));
 	o->timeout_at = json_integer_value(json_object_get(jo, "timeout_at"));
 	rdvtxn_ckpt_fill(&o->x, json_object_get(jo, "x"), ck);
-	ckr_sched(ck, fakenet_sched(w->net), json_object_get(j, "queue"));
+	ckr_sched(ck, cknet_sched(w->net), json_object_get(j, "queue"));
 	rc = ckr_finish(ck, err, errlen);
 	ckr_free(ck);
 	return rc;
@@ -146,7 +146,7 @@ static int load(struct world *w, struct owner *o, const json_t *j, char *err, si
 
 static void world_down(struct world *w)
 {
-	fakenet_free(w->net);
+	cknet_free(w->net);
 }
 
 static void schedule(void **state)
@@ -157,7 +157,7 @@ static void schedule(void **state)
 	(void)state;
 	world_up(&w, 0);
 	start(&w, &o, o_timeout);
-	fakenet_run_until(w.net, 5000 * MS);
+	cknet_run_until(w.net, 5000 * MS);
 	assert_string_equal(w.log, "0:20:abcd 100:20:abcd 300:20:abcd 700:20:abcd ");
 	assert_int_equal(o.timeouts, 1);
 	assert_int_equal(o.timeout_at, 700 * MS + 8 * 100 * MS);
@@ -178,14 +178,14 @@ static void checkpoint(void **state)
 	(void)state;
 	world_up(&a, 0);
 	start(&a, &oa, o_timeout);
-	fakenet_run_until(a.net, 250 * MS);
+	cknet_run_until(a.net, 250 * MS);
 	j = save(&a, &oa, err, sizeof(err));
 	if (!j)
 		fail_msg("save: %s", err);
 	text = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
 	mark = strlen(a.log);
-	fakenet_run_until(a.net, 5000 * MS);
+	cknet_run_until(a.net, 5000 * MS);
 	snprintf(cont, sizeof(cont), "%s", a.log + mark);
 	assert_string_equal(cont, "300:20:abcd 700:20:abcd ");
 
@@ -202,7 +202,7 @@ static void checkpoint(void **state)
 	assert_true(json_equal(j, again));
 	json_decref(again);
 	json_decref(j);
-	fakenet_run_until(b.net, 5000 * MS);
+	cknet_run_until(b.net, 5000 * MS);
 	assert_string_equal(b.log, cont);
 	assert_int_equal(ob.timeouts, oa.timeouts);
 	assert_int_equal(ob.timeout_at, oa.timeout_at);
