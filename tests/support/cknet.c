@@ -528,6 +528,10 @@ struct cknet *cknet_world_load(const json_t *j, const struct ckfns *const *table
 	if (ckr_finish(r, err, errlen) < 0 || !n) {
 		if (!err[0])
 			snprintf(err, errlen, "no network");
+		/* the STUN servers loaded point nowhere (ckr_finish filled
+		 * nothing): left, as a failed restore leaves what it built */
+		if (n)
+			n->nstund = 0;
 		cknet_free(n); /* the parts are the caller's */
 		n = NULL;
 	}
