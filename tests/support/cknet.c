@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ckget.h"
+#include "ckround.h"
 #include "dgstund.h"
 #include "natbed/ckpt.h"
 #include "natbed/jsonck.h"
@@ -487,77 +488,80 @@ struct cknet *cknet_ckpt_load(const json_t *j, struct ckr *r)
 	return n;
 }
 
+/* A world on a network: {"net": the network, "parts": the test's}. */
+struct networld {
+	struct cknet *n;
+	struct sched *s;
+	cknet_save_fn save;
+	cknet_load_fn load;
+	void *ctx;
+};
+
+static json_t *networld_save(struct ckw *w, void *arg)
+{
+	struct networld *nw = arg;
+
+	return json_pack("{s:o*,s:o*}", "net", cknet_ckpt_save(nw->n, w), "parts",
+			 nw->save(w, nw->ctx));
+}
+
+static int networld_load(struct ckr *r, const json_t *j, void *arg)
+{
+	struct networld *nw = arg;
+
+	if (!(nw->n = cknet_ckpt_load(json_object_get(j, "net"), r)))
+		return -1;
+	nw->s = nw->n->s;
+	return nw->load(r, json_object_get(j, "parts"), nw->ctx);
+}
+
 json_t *cknet_world_save(const struct cknet *n, const struct ckfns *const *tables, size_t nt,
 			 cknet_save_fn save, void *ctx, char *err, size_t errlen)
 {
-	struct ckw *w = ckw_new(tables, nt);
-	json_t *j, *queue, *net;
+	struct networld nw = {(struct cknet *)n, n->s, save, NULL, ctx};
 
-	if (!w) {
-		snprintf(err, errlen, "no writer");
-		return NULL;
-	}
-	queue = ckw_sched(w, n->s); /* before any timer */
-	net = cknet_ckpt_save(n, w);
-	j = json_pack("{s:o*,s:o*,s:o*}", "queue", queue, "net", net, "parts", save(w, ctx));
-	if (ckw_finish(w, err, errlen) < 0 || !j) {
-		if (!j && !err[0])
-			snprintf(err, errlen, "a part could not be written");
-		json_decref(j);
-		j = NULL;
-	}
-	ckw_free(w);
-	return j;
+	return ckround_save(n->s, tables, nt, networld_save, &nw, err, errlen);
+}
+
+/* A network that failed to load: its STUN servers point nowhere
+ * (ckr_finish filled nothing), left as a failed restore leaves what it
+ * built. */
+static void cknet_drop(struct cknet *n)
+{
+	if (n)
+		n->nstund = 0;
+	cknet_free(n);
 }
 
 struct cknet *cknet_world_load(const json_t *j, const struct ckfns *const *tables, size_t nt,
 			       cknet_load_fn load, void *ctx, char *err, size_t errlen)
 {
-	struct ckr *r = ckr_new(tables, nt);
-	struct cknet *n;
+	struct networld nw = {NULL, NULL, NULL, load, ctx};
 
-	if (!r) {
-		snprintf(err, errlen, "no reader");
+	if (ckround_load(j, &nw.s, tables, nt, networld_load, &nw, err, errlen) < 0) {
+		cknet_drop(nw.n); /* the parts are the caller's */
 		return NULL;
 	}
-	n = cknet_ckpt_load(json_object_get(j, "net"), r);
-	if (n) {
-		ckr_sched(r, n->s, json_object_get(j, "queue"));
-		load(r, json_object_get(j, "parts"), ctx);
-	}
-	if (ckr_finish(r, err, errlen) < 0 || !n) {
-		if (!err[0])
-			snprintf(err, errlen, "no network");
-		/* the STUN servers loaded point nowhere (ckr_finish filled
-		 * nothing): left, as a failed restore leaves what it built */
-		if (n)
-			n->nstund = 0;
-		cknet_free(n); /* the parts are the caller's */
-		n = NULL;
-	}
-	ckr_free(r);
-	return n;
+	return nw.n;
 }
 
 struct cknet *cknet_world_reload(const json_t *j, const struct ckfns *const *tables, size_t nt,
 				 cknet_save_fn save, cknet_load_fn load, void *ctx, char *err,
 				 size_t errlen)
 {
-	char why[256] = "";
-	struct cknet *n = cknet_world_load(j, tables, nt, load, ctx, why, sizeof(why));
-	json_t *again;
+	struct networld nw = {NULL, NULL, save, load, ctx};
 
-	if (!n) {
-		snprintf(err, errlen, "load: %s", why);
-		return NULL;
+	if (ckround_again(j, &nw.s, tables, nt, networld_save, networld_load, &nw, err, errlen) <
+	    0) {
+		if (!strncmp(err, "load: ", 6)) {
+			cknet_drop(nw.n);
+			return NULL;
+		}
 	}
-	again = cknet_world_save(n, tables, nt, save, ctx, why, sizeof(why));
-	if (!again)
-		snprintf(err, errlen, "save: %s", why);
-	else if (!json_equal(j, again))
-		snprintf(err, errlen, "written again, the file differs");
-	else
-		err[0] = 0;
-	json_decref(again);
-	return n; /* the caller frees it with the parts */
+	return nw.n; /* the caller frees it with the parts */
+}
+
+const json_t *cknet_world_parts(const json_t *j)
+{
+	return json_object_get(json_object_get(j, "parts"), "parts");
 }

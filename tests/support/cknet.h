@@ -87,9 +87,9 @@ json_t *cknet_ckpt_save(const struct cknet *n, struct ckw *w);
 struct cknet *cknet_ckpt_load(const json_t *j, struct ckr *r);
 extern const struct ckfns cknet_ckfns;
 
-/* A whole world on n: {"queue": the scheduler's, "net": n's, "parts":
- * save(w, ctx)}, written with tables[0..nt) (cknet_ckfns among them). NULL
- * with the writer's error in err. */
+/* A whole world on n, as tests/support/ckround.h writes one: its parts
+ * {"net": n's, "parts": save(w, ctx)}, written with tables[0..nt)
+ * (cknet_ckfns among them). NULL with the writer's error in err. */
 typedef json_t *(*cknet_save_fn)(struct ckw *w, void *ctx);
 json_t *cknet_world_save(const struct cknet *n, const struct ckfns *const *tables, size_t nt,
 			 cknet_save_fn save, void *ctx, char *err, size_t errlen);
@@ -100,6 +100,9 @@ json_t *cknet_world_save(const struct cknet *n, const struct ckfns *const *table
 typedef int (*cknet_load_fn)(struct ckr *r, const json_t *parts, void *ctx);
 struct cknet *cknet_world_load(const json_t *j, const struct ckfns *const *tables, size_t nt,
 			       cknet_load_fn load, void *ctx, char *err, size_t errlen);
+
+/* The test's parts in a world cknet_world_save() wrote (borrowed). */
+const json_t *cknet_world_parts(const json_t *j);
 
 /* The round trip every checkpoint test makes: j (cknet_world_save's)
  * loaded into a new network (load filling ctx), that world written again

@@ -1491,7 +1491,7 @@ static int ck_parts_load(struct ckr *r, const json_t *j, void *ctx)
 /* What the case says alice holds when saved. */
 static void ck_holds(const json_t *j, const struct ckcase *c)
 {
-	const json_t *parts = json_object_get(j, "parts");
+	const json_t *parts = cknet_world_parts(j);
 	const json_t *agent =
 	    json_object_get(json_object_get(parts, c->crowd ? "dave" : "alice"), "agent");
 	const json_t *conn = json_object_get(agent, "connect");

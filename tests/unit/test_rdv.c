@@ -904,9 +904,9 @@ static void ckpt_round_trip(void **state)
 	assert_int_equal(ck_counters(a.r).agents, CK_AGENTS + 3);
 	assert_int_equal(ck_counters(a.r).connects, 2);
 	j = ck_save(&a);
-	assert_int_equal(json_array_size(json_object_get(
-			     json_object_get(json_object_get(j, "parts"), "rdv"), "tries")),
-			 2);
+	assert_int_equal(
+	    json_array_size(json_object_get(json_object_get(cknet_world_parts(j), "rdv"), "tries")),
+	    2);
 	memset(&b, 0, sizeof(b));
 	b.n =
 	    cknet_world_reload(j, ck_tables, 3, ck_parts_save, ck_parts_load, &b, err, sizeof(err));
@@ -957,7 +957,7 @@ static void ckpt_refused(void **state)
 	assert_true(sched_cancel(cknet_sched(a.n), ev));
 
 	j = ck_save(&a);
-	rj = json_object_get(json_object_get(j, "parts"), "rdv");
+	rj = json_object_get(cknet_world_parts(j), "rdv");
 	json_array_remove(json_object_get(rj, "by_ep"), 0);
 	memset(&b, 0, sizeof(b));
 	err[0] = 0;

@@ -514,7 +514,7 @@ static json_t *ckt_save(struct ckt *f)
 /* Requests under way in j's client: its tx entries in use. */
 static size_t ckt_busy(const json_t *j)
 {
-	const json_t *tx = json_object_get(json_object_get(json_object_get(j, "parts"), "t"), "tx");
+	const json_t *tx = json_object_get(json_object_get(cknet_world_parts(j), "t"), "tx");
 	size_t i, n = 0;
 	const json_t *x;
 
@@ -587,8 +587,7 @@ static void test_ckpt_refused(void **state)
 	assert_null(cknet_world_save(a.n, short_tables, 3, ckt_parts_save, &a, err, sizeof(err)));
 	assert_non_null(strstr(err, "in no module's table"));
 	j = ckt_save(&a);
-	json_array_remove(json_object_get(json_object_get(json_object_get(j, "parts"), "t"), "tx"),
-			  15);
+	json_array_remove(json_object_get(json_object_get(cknet_world_parts(j), "t"), "tx"), 15);
 	memset(&b, 0, sizeof(b));
 	err[0] = 0;
 	assert_null(

@@ -258,7 +258,7 @@ static void test_ckpt_round_trip(void **state)
 	ckd_start(&a);
 	j = ckd_save(&a);
 	assert_int_equal(json_integer_value(json_object_get(
-			     json_object_get(json_object_get(j, "parts"), "d"), "buckets")),
+			     json_object_get(cknet_world_parts(j), "d"), "buckets")),
 			 128);
 	assert_true(live(a.d) > 60 && live(a.d) < CK_SAVED); /* the last still allocating */
 	memset(&b, 0, sizeof(b));
@@ -306,7 +306,7 @@ static void test_ckpt_refused(void **state)
 	assert_null(cknet_world_save(a.n, short_tables, 3, ckd_parts_save, &a, err, sizeof(err)));
 	assert_non_null(strstr(err, "in no module's table"));
 	j = ckd_save(&a);
-	json_object_set_new(json_object_get(json_object_get(j, "parts"), "d"), "buckets",
+	json_object_set_new(json_object_get(cknet_world_parts(j), "d"), "buckets",
 			    json_integer(96));
 	memset(&b, 0, sizeof(b));
 	assert_null(

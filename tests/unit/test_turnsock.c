@@ -490,9 +490,8 @@ static void test_ckpt_refused(void **state)
 	j = cks_save(&a);
 	memset(text, 'a', sizeof(text) - 1);
 	text[sizeof(text) - 1] = 0;
-	json_object_set_new(
-	    json_object_get(json_object_get(json_object_get(j, "parts"), "ts"), "error"), "text",
-	    json_string(text));
+	json_object_set_new(json_object_get(json_object_get(cknet_world_parts(j), "ts"), "error"),
+			    "text", json_string(text));
 	memset(&b, 0, sizeof(b));
 	assert_null(
 	    cknet_world_load(j, cks_tables, CKS_TABLES, cks_parts_load, &b, err, sizeof(err)));
