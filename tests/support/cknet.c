@@ -563,5 +563,5 @@ struct cknet *cknet_world_reload(const json_t *j, const struct ckfns *const *tab
 
 const json_t *cknet_world_parts(const json_t *j)
 {
-	return json_object_get(json_object_get(j, "parts"), "parts");
+	return json_object_get(ckround_parts(j), "parts");
 }

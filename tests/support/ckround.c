@@ -38,6 +38,11 @@ json_t *ckround_save(const struct sched *s, const struct ckfns *const *tables, s
 	return j;
 }
 
+const json_t *ckround_parts(const json_t *j)
+{
+	return json_object_get(j, "parts");
+}
+
 natbed_time_t ckround_at(const json_t *j)
 {
 	return (natbed_time_t)json_integer_value(json_object_get(j, "at"));

@@ -23,6 +23,9 @@ typedef int (*ckround_load_fn)(struct ckr *r, const json_t *parts, void *ctx);
 json_t *ckround_save(const struct sched *s, const struct ckfns *const *tables, size_t nt,
 		     ckround_save_fn save, void *ctx, char *err, size_t errlen);
 
+/* The test's parts in j (borrowed). */
+const json_t *ckround_parts(const json_t *j);
+
 /* The time j was written at: a fresh world is made at it before the load. */
 natbed_time_t ckround_at(const json_t *j);
 

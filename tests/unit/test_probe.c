@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cknet.h"
+#include "ckround.h"
 #include "natbed/ckpt.h"
 #include "natbed/stun.h"
 #include "nbstun.h"
@@ -224,43 +225,40 @@ static const struct ckfns t_table = CKFNS(t, t_fns);
 static const struct ckfns *const tables[] = {&probe_ckfns, &t_table};
 
 /* The world (the queue, a's dgram, the test's state the probe's done
- * tells) and the probe. */
-static json_t *ck_save(const struct env *e, char *err, size_t errlen)
+ * tells) and the probe (ckround.h). */
+static json_t *ck_parts_save(struct ckw *w, void *arg)
 {
-	struct ckw *w = ckw_new(tables, 2);
-	json_t *j, *q;
+	const struct env *e = arg;
 
-	assert_non_null(w);
-	q = ckw_sched(w, cknet_sched(e->net));
-	j = json_pack("{s:I,s:o,s:o,s:o,s:i,s:i,s:o}", "at",
-		      (json_int_t)sched_now(cknet_sched(e->net)), "queue", q, "a", ckw_obj(w, e->a),
-		      "env", ckw_obj(w, e), "b_to_a", e->b_to_a, "echoes", e->echoes, "probe",
-		      probe_ckpt_save(e->p, w));
-	if (ckw_finish(w, err, errlen) < 0 || !j) {
-		json_decref(j);
-		j = NULL;
-	}
-	ckw_free(w);
-	return j;
+	return json_pack("{s:o,s:o,s:i,s:i,s:o}", "a", ckw_obj(w, e->a), "env", ckw_obj(w, e),
+			 "b_to_a", e->b_to_a, "echoes", e->echoes, "probe",
+			 probe_ckpt_save(e->p, w));
 }
 
-/* e (set up, its clock at 0) at the checkpoint's time, the probe read. */
-static int ck_load(struct env *e, const json_t *j, char *err, size_t errlen)
+static int ck_parts_load(struct ckr *r, const json_t *j, void *arg)
 {
-	struct ckr *r = ckr_new(tables, 2);
-	int rc;
+	struct env *e = arg;
 
-	assert_non_null(r);
-	cknet_run_until(e->net, json_integer_value(json_object_get(j, "at")));
 	e->b_to_a = (int)json_integer_value(json_object_get(j, "b_to_a"));
 	e->echoes = (int)json_integer_value(json_object_get(j, "echoes"));
 	ckr_obj(r, json_object_get(j, "a"), (void *)e->a);
 	ckr_obj(r, json_object_get(j, "env"), e);
 	e->p = probe_ckpt_load(json_object_get(j, "probe"), r);
-	ckr_sched(r, cknet_sched(e->net), json_object_get(j, "queue"));
-	rc = ckr_finish(r, err, errlen);
-	ckr_free(r);
-	return rc;
+	return e->p ? 0 : -1;
+}
+
+static json_t *ck_save(struct env *e, char *err, size_t errlen)
+{
+	return ckround_save(cknet_sched(e->net), tables, 2, ck_parts_save, e, err, errlen);
+}
+
+/* e (set up, its clock at 0) at the checkpoint's time, the probe read. */
+static int ck_load(struct env *e, const json_t *j, char *err, size_t errlen)
+{
+	struct sched *s = cknet_sched(e->net);
+
+	cknet_run_until(e->net, ckround_at(j));
+	return ckround_load(j, &s, tables, 2, ck_parts_load, e, err, errlen);
 }
 
 /* 6 probes 100 ms apart, every second echo lost: written at 250 ms

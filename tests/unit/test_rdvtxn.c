@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "cknet.h"
+#include "ckround.h"
 #include "natbed/ckpt.h"
 #include "natbed/stun.h"
 #include "rdvtxn.h"
@@ -103,45 +104,51 @@ static void start(struct world *w, struct owner *o, void (*timeout)(void *, stru
 			 0);
 }
 
-/* The world's dgram, the owner and its transaction, after the queue. */
-static json_t *save(const struct world *w, const struct owner *o, char *err, size_t errlen)
-{
-	struct ckw *ck = ckw_new(tables, 2);
-	json_t *j, *q;
+/* The world's dgram, the owner and its transaction, after the queue
+ * (ckround.h). */
+struct ck {
+	struct world *w;
+	struct owner *o;
+};
 
-	assert_non_null(ck);
-	q = ckw_sched(ck, cknet_sched(w->net));
-	j = json_pack("{s:I,s:o,s:o,s:{s:o,s:i,s:I,s:o}}", "at",
-		      (json_int_t)sched_now(cknet_sched(w->net)), "queue", q, "dg",
-		      ckw_obj(ck, w->d), "owner", "id", ckw_obj(ck, o), "timeouts", o->timeouts,
-		      "timeout_at", (json_int_t)o->timeout_at, "x", rdvtxn_ckpt_save(&o->x, ck));
-	if (ckw_finish(ck, err, errlen) < 0 || !j) {
-		json_decref(j);
-		j = NULL;
-	}
-	ckw_free(ck);
-	return j;
+static json_t *parts_save(struct ckw *ck, void *arg)
+{
+	const struct ck *c = arg;
+
+	return json_pack("{s:o,s:{s:o,s:i,s:I,s:o}}", "dg", ckw_obj(ck, c->w->d), "owner", "id",
+			 ckw_obj(ck, c->o), "timeouts", c->o->timeouts, "timeout_at",
+			 (json_int_t)c->o->timeout_at, "x", rdvtxn_ckpt_save(&c->o->x, ck));
+}
+
+static int parts_load(struct ckr *ck, const json_t *j, void *arg)
+{
+	const struct ck *c = arg;
+	const json_t *jo = json_object_get(j, "owner");
+
+	ckr_obj(ck, json_object_get(j, "dg"), (void *)c->w->d);
+	ckr_obj(ck, json_object_get(jo, "id"), c->o);
+	c->o->timeouts = (int)json_integer_value(json_object_get(jo, "timeouts"));
+	c->o->timeout_at = json_integer_value(json_object_get(jo, "timeout_at"));
+	return rdvtxn_ckpt_fill(&c->o->x, json_object_get(jo, "x"), ck);
+}
+
+static json_t *save(struct world *w, struct owner *o, char *err, size_t errlen)
+{
+	struct ck c = {w, o};
+
+	return ckround_save(cknet_sched(w->net), tables, 2, parts_save, &c, err, errlen);
 }
 
 /* A fresh world at the checkpoint's time, the owner read into o. */
 static int load(struct world *w, struct owner *o, const json_t *j, char *err, size_t errlen)
 {
-	struct ckr *ck = ckr_new(tables, 2);
-	const json_t *jo = json_object_get(j, "owner");
-	int rc;
+	struct ck c = {w, o};
+	struct sched *s;
 
-	assert_non_null(ck);
-	world_up(w, json_integer_value(json_object_get(j, "at")));
+	world_up(w, ckround_at(j));
 	memset(o, 0, sizeof(*o));
-	ckr_obj(ck, json_object_get(j, "dg"), (void *)w->d);
-	ckr_obj(ck, json_object_get(jo, "id"), o);
-	o->timeouts = (int)json_integer_value(json_object_get(jo, "timeouts"));
-	o->timeout_at = json_integer_value(json_object_get(jo, "timeout_at"));
-	rdvtxn_ckpt_fill(&o->x, json_object_get(jo, "x"), ck);
-	ckr_sched(ck, cknet_sched(w->net), json_object_get(j, "queue"));
-	rc = ckr_finish(ck, err, errlen);
-	ckr_free(ck);
-	return rc;
+	s = cknet_sched(w->net);
+	return ckround_load(j, &s, tables, 2, parts_load, &c, err, errlen);
 }
 
 static void world_down(struct world *w)
