@@ -1251,7 +1251,8 @@ static void agents_round_trip(struct env *e, const void *table)
 	struct dgram da, db;
 	struct ckworld cw;
 	char err[256];
-	json_t *j, *j2, *parts;
+	const json_t *parts;
+	json_t *j, *j2;
 
 	assert_non_null(s);
 	ckworld_dgram(e->alice.d, s, &da);
@@ -1262,7 +1263,7 @@ static void agents_round_trip(struct env *e, const void *table)
 		print_error("%s\n", err);
 	assert_non_null(j);
 	/* bob's path of the connect done, alice's try and path slots free */
-	parts = json_object_get(j, "parts");
+	parts = ckworld_parts(j);
 	assert_true(
 	    json_is_object(json_array_get(json_object_get(json_array_get(parts, 1), "paths"), 0)));
 	assert_true(
@@ -1330,9 +1331,8 @@ static void ckpt_refused(void **state)
 	ckworld_init(&cw, cknet_sched(e->net), ck_parts, 4, objs, 4);
 	j = ckworld_save(&cw, cknet_sched(e->net), agents_save, &as, err, sizeof(err));
 	assert_non_null(j);
-	json_object_set_new(
-	    json_object_get(json_array_get(json_object_get(j, "parts"), 0), "connect"), "step",
-	    json_integer(AGENT_PLAN_MAX + 1));
+	json_object_set_new(json_object_get(json_array_get(ckworld_parts(j), 0), "connect"), "step",
+			    json_integer(AGENT_PLAN_MAX + 1));
 	vc.now_ns = sched_now(cknet_sched(e->net));
 	s = sched_new(clock_virtual_clock(&vc), &vc);
 	assert_int_equal(ckworld_load(&cw, j, s, agents_load, &ls, err, sizeof(err)), -1);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ckround.h"
 #include "ckworld.h"
 #include "cknet.h"
 #include "rdv.h"
@@ -710,8 +711,7 @@ static void ckpt_refused(void **state)
 	ckworld_init(&cw, cknet_sched(e->net), ck_parts, 3, objs, 3);
 	j = ckworld_save(&cw, cknet_sched(e->net), clients_save, &cs, err, sizeof(err));
 	assert_non_null(j);
-	json_object_set_new(json_array_get(json_object_get(j, "parts"), 0), "recent_next",
-			    json_integer(99));
+	json_object_set_new(json_array_get(ckworld_parts(j), 0), "recent_next", json_integer(99));
 	copy_init(&k, &cw, e);
 	assert_int_equal(ckworld_load(&cw, j, k.s, clients_load, &ls, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "rdvc: recent_next: not an integer in range"));
@@ -906,6 +906,25 @@ static void solo_finish(struct solo *w)
 	cknet_free(w->net);
 }
 
+/* The solo client and its world's objects (ckround.h). */
+static json_t *solo_save(struct ckw *ck, void *arg)
+{
+	struct solo *w = arg;
+
+	return json_pack("{s:o,s:o,s:o}", "d", ckw_obj(ck, w->a.d), "arg", ckw_obj(ck, &w->a),
+			 "client", rdvc_ckpt_save(w->a.c, ck));
+}
+
+static int solo_load(struct ckr *r, const json_t *j, void *arg)
+{
+	struct solo *w = arg;
+
+	ckr_obj(r, json_object_get(j, "d"), (void *)(uintptr_t)w->a.d);
+	ckr_obj(r, json_object_get(j, "arg"), &w->a);
+	w->a.c = rdvc_ckpt_load(json_object_get(j, "client"), r);
+	return w->a.c ? 0 : -1;
+}
+
 /* Saved at 1150 ms (the CONNECT answered and waiting for its
  * introduction, the LOOKUP retransmitting, the refresh armed, nothing in
  * flight: the fake network's datagrams are not saved) and loaded into a
@@ -918,8 +937,7 @@ static void ckpt_continues(void **state)
 	struct solo w;
 	char *straight, *from_t, err[256];
 	size_t at_t;
-	struct ckw *ck;
-	struct ckr *r;
+	struct sched *s;
 	json_t *j;
 
 	(void)state;
@@ -938,13 +956,9 @@ static void ckpt_continues(void **state)
 	solo_world(&w);
 	solo_start(&w);
 	cknet_run_until(w.net, 1150 * MS);
-	ck = ckw_new(tables, 3);
-	j = json_pack("{s:o}", "queue", ckw_sched(ck, cknet_sched(w.net))); /* first */
-	json_object_set_new(j, "d", ckw_obj(ck, w.a.d));
-	json_object_set_new(j, "arg", ckw_obj(ck, &w.a));
-	json_object_set_new(j, "client", rdvc_ckpt_save(w.a.c, ck));
-	assert_int_equal(ckw_finish(ck, err, sizeof(err)), 0);
-	ckw_free(ck);
+	j = ckround_save(cknet_sched(w.net), tables, 3, solo_save, &w, err, sizeof(err));
+	if (!j)
+		fail_msg("save: %s", err);
 	/* the first world goes: its client was saved, nothing else of it is */
 	rdvc_free(w.a.c);
 	cknet_free(w.net);
@@ -952,14 +966,9 @@ static void ckpt_continues(void **state)
 	trace[0] = 0;
 	solo_world(&w);
 	cknet_run_until(w.net, 1150 * MS);
-	r = ckr_new(tables, 3);
-	ckr_obj(r, json_object_get(j, "d"), (void *)(uintptr_t)w.a.d);
-	ckr_obj(r, json_object_get(j, "arg"), &w.a);
-	w.a.c = rdvc_ckpt_load(json_object_get(j, "client"), r);
-	assert_non_null(w.a.c);
-	ckr_sched(r, cknet_sched(w.net), json_object_get(j, "queue"));
-	assert_int_equal(ckr_finish(r, err, sizeof(err)), 0);
-	ckr_free(r);
+	s = cknet_sched(w.net);
+	if (ckround_load(j, &s, tables, 3, solo_load, &w, err, sizeof(err)) < 0)
+		fail_msg("load: %s", err);
 	json_decref(j);
 	from_t = strdup(trace);
 	solo_finish(&w);
