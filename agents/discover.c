@@ -789,9 +789,7 @@ json_t *disc_ckpt_save(const struct disc *d, struct ckw *w)
 		      (json_int_t)d->probe_lost, "hmapped", dg_ep_ckpt_save(&d->hmapped, w),
 		      "serial_done", d->serial_done, "filter_done", d->filter_done, "finished",
 		      d->finished, "finish_ev", ckw_timer(w, d->finish_ev));
-	if (!j)
-		ckw_fail(w, "disc: cannot write it");
-	return j;
+	return ckget_done(w, j, "disc");
 }
 
 struct disc *disc_ckpt_load(const json_t *j, struct ckr *r)

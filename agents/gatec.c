@@ -212,11 +212,11 @@ json_t *gatec_ckpt_save(const struct gatec *c, struct ckw *w)
 	const struct gatec_report *p = &c->rep;
 	json_t *cfg, *rep, *j;
 
-	cfg = json_pack("{s:o,s:s,s:s,s:s,s:o,s:I,s:I,s:I}", "gate", dg_ep_ckpt_save(&c->cfg.gate, w),
-			"user", c->cfg.user, "key", c->cfg.key, "resource", c->cfg.resource,
-			"nonce", jsonck_u64(c->cfg.nonce, true), "rto_ns",
-			(json_int_t)c->cfg.rto_ns, "rto_max_ns", (json_int_t)c->cfg.rto_max_ns,
-			"timeout_ns", (json_int_t)c->cfg.timeout_ns);
+	cfg = json_pack("{s:o,s:s,s:s,s:s,s:o,s:I,s:I,s:I}", "gate",
+			dg_ep_ckpt_save(&c->cfg.gate, w), "user", c->cfg.user, "key", c->cfg.key,
+			"resource", c->cfg.resource, "nonce", jsonck_u64(c->cfg.nonce, true),
+			"rto_ns", (json_int_t)c->cfg.rto_ns, "rto_max_ns",
+			(json_int_t)c->cfg.rto_max_ns, "timeout_ns", (json_int_t)c->cfg.timeout_ns);
 	rep = json_pack("{s:i,s:f,s:i,s:i,s:s,s:b,s:i,s:i,s:f,s:f,s:I}", "result", (int)p->result,
 			"auth_ms", p->auth_ms, "sent", p->sent, "code", p->code, "reason",
 			p->reason, "has_trust", p->has_trust, "level", (int)p->level, "level_now",
@@ -231,9 +231,7 @@ json_t *gatec_ckpt_save(const struct gatec *c, struct ckw *w)
 		      ckw_timer(w, c->end_timer), "done_timer", ckw_timer(w, c->done_timer),
 		      "sent_this", c->sent_this, "restarts", c->restarts, "finished", c->finished,
 		      "rep", rep);
-	if (!j)
-		ckw_fail(w, "gatec: cannot write it");
-	return j;
+	return ckget_done(w, j, "gatec");
 }
 
 struct gatec *gatec_ckpt_load(const json_t *j, struct ckr *r)

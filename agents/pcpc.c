@@ -360,9 +360,7 @@ json_t *pcpc_ckpt_save(const struct pcpc *c, struct ckw *w)
 		      (json_int_t)c->rto, "ev", ckw_timer(w, c->ev), "granted", c->granted, "ext",
 		      dg_ep_ckpt_save(&c->ext, w), "epoch", (json_int_t)c->epoch, "epoch_at",
 		      (json_int_t)c->epoch_at, "done", c->done);
-	if (!j)
-		ckw_fail(w, "pcpc: cannot write it");
-	return j;
+	return ckget_done(w, j, "pcpc");
 }
 
 struct pcpc *pcpc_ckpt_load(const json_t *j, struct ckr *r)

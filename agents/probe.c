@@ -225,9 +225,7 @@ json_t *probe_ckpt_save(const struct probe *p, struct ckw *w)
 		      p->sent, "answered", p->answered, "finished", p->finished, "sent_at", sent_at,
 		      "got", got, "rtt_sum", p->rtt_sum, "rtt_min", p->rtt_min, "rtt_max",
 		      p->rtt_max);
-	if (!j)
-		ckw_fail(w, "probe: cannot write it");
-	return j;
+	return ckget_done(w, j, "probe");
 }
 
 struct probe *probe_ckpt_load(const json_t *j, struct ckr *r)

@@ -86,9 +86,7 @@ json_t *rdvtxn_ckpt_save(const struct rdvtxn *x, struct ckw *w)
 	    ckw_bytes(w, x->buf, x->len), "sent", x->sent, "rto", (json_int_t)x->rto, "first_sent",
 	    (json_int_t)x->first_sent, "timer", ckw_timer(w, x->timer), "active", x->active);
 
-	if (!j)
-		ckw_fail(w, "rdvtxn: cannot write it");
-	return j;
+	return ckget_done(w, j, "rdvtxn");
 }
 
 int rdvtxn_ckpt_fill(struct rdvtxn *x, const json_t *j, struct ckr *r)
