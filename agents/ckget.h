@@ -127,6 +127,27 @@ static inline void ckget_bytes(struct ckget *g, const char *key, void *out, size
 		ckget_fail(g, key, "not the bytes expected");
 }
 
+/* At most max bytes (ckw_bytes' hex: a message, a request) into out:
+ * how many (0 on error). */
+static inline size_t ckget_bytes_max(struct ckget *g, const char *key, void *out, size_t max)
+{
+	const json_t *j = ckget_get(g, key);
+	size_t n;
+
+	if (!j)
+		return 0;
+	if (!json_is_string(j) || json_string_length(j) > 2 * max) {
+		ckget_fail(g, key, "not bytes in hex that fit");
+		return 0;
+	}
+	n = json_string_length(j) / 2;
+	if (ckr_bytes(g->r, j, out, n) < 0) {
+		ckget_fail(g, key, "not the bytes expected");
+		return 0;
+	}
+	return n;
+}
+
 /* The endpoint dg_ep_ckpt_save() wrote (dg_ep_ckpt_fill()). */
 static inline void ckget_ep(struct ckget *g, const char *key, struct dg_ep *ep)
 {

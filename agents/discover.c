@@ -737,7 +737,6 @@ static json_t *tx_save(const struct disc_tx *t, struct ckw *w)
 static void tx_load(struct disc *d, struct disc_tx *t, const json_t *j, struct ckr *r, bool *bad)
 {
 	struct ckget g = {r, "disc.tx", j, false};
-	const json_t *req;
 
 	t->d = d;
 	t->kind = (enum disc_tx_kind)ckget_int(&g, "kind", 0, TX_COUNT - 1);
@@ -746,12 +745,7 @@ static void tx_load(struct disc *d, struct disc_tx *t, const json_t *j, struct c
 	t->sock = (int)ckget_int(&g, "sock", -1, INT32_MAX);
 	t->to_sock = (int)ckget_int(&g, "to_sock", -1, INT32_MAX);
 	ckget_ep(&g, "to", &t->to);
-	req = ckget_get(&g, "req");
-	if (req && (!json_is_string(req) || json_string_length(req) > 2 * sizeof(t->req)))
-		ckget_fail(&g, "req", "not a request in hex");
-	else if (req)
-		t->len = json_string_length(req) / 2;
-	ckget_bytes(&g, "req", t->req, t->len);
+	t->len = ckget_bytes_max(&g, "req", t->req, sizeof(t->req));
 	t->rto = ckget_time(&g, "rto");
 	if (t->active && t->rto <= 0) /* doubled on each send: 0 would spin */
 		ckget_fail(&g, "rto", "0 in an active transaction");

@@ -239,7 +239,6 @@ struct gatec *gatec_ckpt_load(const json_t *j, struct ckr *r)
 	struct ckget g = {r, "gatec", j, false}, f = {r, "gatec.cfg", NULL, false},
 		     p = {r, "gatec.rep", NULL, false};
 	struct gatec *c = calloc(1, sizeof(*c));
-	const json_t *req;
 
 	if (!c) {
 		ckr_fail(r, "gatec: out of memory");
@@ -256,12 +255,7 @@ struct gatec *gatec_ckpt_load(const json_t *j, struct ckr *r)
 	c->cfg.timeout_ns = ckget_dur(&f, "timeout_ns");
 	c->sock = (int)ckget_int(&g, "sock", -1, INT32_MAX);
 	ckget_bytes(&g, "txid", c->txid, sizeof(c->txid));
-	req = ckget_get(&g, "req");
-	if (req && (!json_is_string(req) || json_string_length(req) > 2 * sizeof(c->req)))
-		ckget_fail(&g, "req", "not a request in hex");
-	else if (req)
-		c->req_len = json_string_length(req) / 2;
-	ckget_bytes(&g, "req", c->req, c->req_len);
+	c->req_len = ckget_bytes_max(&g, "req", c->req, sizeof(c->req));
 	c->first = ckget_time(&g, "first");
 	c->rto = ckget_dur(&g, "rto");
 	c->sent_this = (int)ckget_int(&g, "sent_this", 0, INT32_MAX);

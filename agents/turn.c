@@ -757,7 +757,6 @@ static json_t *tx_save(struct ckw *w, const struct turn_tx *x)
 static int tx_load(struct ckr *r, const json_t *j, struct turn *t, struct turn_tx *x)
 {
 	struct ckget g = {r, "turn.tx", j, false};
-	const json_t *msg = json_object_get(j, "msg");
 
 	x->t = t;
 	ckr_obj(r, json_object_get(j, "id"), x);
@@ -767,12 +766,8 @@ static int tx_load(struct ckr *r, const json_t *j, struct turn *t, struct turn_t
 	x->method = (uint16_t)ckget_int(&g, "method", 0, 0xFFFF);
 	x->peer = (int)ckget_int(&g, "peer", -1, TURN_PEERS_MAX - 1);
 	x->lifetime = (uint32_t)ckget_int(&g, "lifetime", 0, UINT32_MAX);
-	ckr_bytes(r, json_object_get(j, "txid"), x->txid, sizeof(x->txid));
-	x->len = json_string_length(msg) / 2;
-	if (!json_is_string(msg) || x->len > sizeof(x->buf))
-		return ckr_fail(r, "turn: tx.msg: not a request of at most %zu bytes",
-				sizeof(x->buf));
-	ckr_bytes(r, msg, x->buf, x->len);
+	ckget_bytes(&g, "txid", x->txid, sizeof(x->txid));
+	x->len = ckget_bytes_max(&g, "msg", x->buf, sizeof(x->buf));
 	x->sent = (unsigned)ckget_int(&g, "sent", 0, UINT_MAX);
 	x->rto = ckget_int(&g, "rto", 0, INT64_MAX);
 	return ckr_timer(r, json_object_get(j, "ev"), &x->ev);
