@@ -81,7 +81,8 @@ void dgstund_free(struct dgstund *s)
 {
 	if (!s)
 		return;
-	for (int i = 0; i < s->nsock; i++)
+	/* one loaded by a restore that failed has no dgram: nothing to close */
+	for (int i = 0; s->d && i < s->nsock; i++)
 		dg_close(s->d, s->sock[i]);
 	free(s);
 }

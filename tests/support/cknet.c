@@ -523,23 +523,13 @@ json_t *cknet_world_save(const struct cknet *n, const struct ckfns *const *table
 	return ckround_save(n->s, tables, nt, networld_save, &nw, err, errlen);
 }
 
-/* A network that failed to load: its STUN servers point nowhere
- * (ckr_finish filled nothing), left as a failed restore leaves what it
- * built. */
-static void cknet_drop(struct cknet *n)
-{
-	if (n)
-		n->nstund = 0;
-	cknet_free(n);
-}
-
 struct cknet *cknet_world_load(const json_t *j, const struct ckfns *const *tables, size_t nt,
 			       cknet_load_fn load, void *ctx, char *err, size_t errlen)
 {
 	struct networld nw = {NULL, NULL, NULL, load, ctx};
 
 	if (ckround_load(j, &nw.s, tables, nt, networld_load, &nw, err, errlen) < 0) {
-		cknet_drop(nw.n); /* the parts are the caller's */
+		cknet_free(nw.n); /* the parts are the caller's */
 		return NULL;
 	}
 	return nw.n;
@@ -554,7 +544,7 @@ struct cknet *cknet_world_reload(const json_t *j, const struct ckfns *const *tab
 	if (ckround_again(j, &nw.s, tables, nt, networld_save, networld_load, &nw, err, errlen) <
 	    0) {
 		if (!strncmp(err, "load: ", 6)) {
-			cknet_drop(nw.n);
+			cknet_free(nw.n);
 			return NULL;
 		}
 	}
