@@ -148,15 +148,17 @@ static inline size_t ckget_bytes_max(struct ckget *g, const char *key, void *out
 	return n;
 }
 
-/* The endpoint dg_ep_ckpt_save() wrote (dg_ep_ckpt_fill()). */
+/* The endpoint dg_ep_ckpt_save() wrote (dg_ep_of_json()). */
 static inline void ckget_ep(struct ckget *g, const char *key, struct dg_ep *ep)
 {
 	const json_t *j = ckget_get(g, key);
 
 	ep->addr = 0;
 	ep->port = 0;
-	if (j && dg_ep_ckpt_fill(ep, j, g->r) < 0)
-		g->bad = true;
+	if (j && dg_ep_of_json(j, ep) < 0) {
+		ep->addr = 0;
+		ckget_fail(g, key, "not an endpoint [\"A.B.C.D\", port]");
+	}
 }
 
 /* The checkpoint's own kinds, their failures marked: an object declared
