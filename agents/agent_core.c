@@ -1094,16 +1094,16 @@ json_t *agent_config_ckpt_save(const struct agent_config *c, struct ckw *w)
 {
 	return json_pack("{s:s,s:o,s:o,s:o,s:o,s:[Iii],s:b,s:o,s:b,s:I,s:{s:o,s:s,s:s,s:I,s:I,s:I},"
 			 "s:o,s:i}",
-			 "name", c->name, "bind", ckget_put_ep(&c->bind), "rdv",
-			 ckget_put_ep(&c->rdv), "stun", ckget_put_ep(&c->stun), "nat",
+			 "name", c->name, "bind", dg_ep_ckpt_save(&c->bind, w), "rdv",
+			 dg_ep_ckpt_save(&c->rdv, w), "stun", dg_ep_ckpt_save(&c->stun, w), "nat",
 			 ckval_nat(&c->nat), "txn", (json_int_t)c->txn.rto_ns, c->txn.rc, c->txn.rm,
 			 "serve", c->serve, "find_method", ckw_fn(w, (ckfn_ptr)c->find_method),
 			 "discover", c->discover, "discover_test_ns",
 			 (json_int_t)c->discover_test_ns, "turn", "server",
-			 ckget_put_ep(&c->turn.server), "user", c->turn.user, "pass", c->turn.pass,
-			 "lifetime_s", (json_int_t)c->turn.lifetime_s, "rto_ns",
+			 dg_ep_ckpt_save(&c->turn.server, w), "user", c->turn.user, "pass",
+			 c->turn.pass, "lifetime_s", (json_int_t)c->turn.lifetime_s, "rto_ns",
 			 (json_int_t)c->turn.rto_ns, "tries", (json_int_t)c->turn.tries, "gateway",
-			 ckget_put_ep(&c->gateway), "max_tries", c->max_tries);
+			 dg_ep_ckpt_save(&c->gateway, w), "max_tries", c->max_tries);
 }
 
 static json_t *tried_save(const struct agent_tried *t, struct ckw *w)
@@ -1153,10 +1153,10 @@ static json_t *report_save(const struct agent_report *r, struct ckw *w)
 	    "{s:s,s:o,s:b,s:f,s:[iiffff],s:o,s:o,s:o,s:o,s:s,s:b,s:[iib],s:o,s:o}", "peer", r->peer,
 	    "m", ckw_ref(w, r->m), "success", r->success, "setup_ms", r->setup_ms, "probe",
 	    pr->sent, pr->answered, pr->loss, pr->rtt_ms, pr->rtt_min_ms, pr->rtt_max_ms, "local",
-	    ckget_put_ep(&r->local), "remote", ckget_put_ep(&r->remote), "path", path, "tried",
-	    tried_list(r->tried, r->ntried, w), "reason", r->reason, "pair_known", r->pair_known,
-	    "pair", (int)r->pair.self, (int)r->pair.peer, r->pair.same_site, "self_cand",
-	    ckw_ref(w, r->pair.self_cand), "peer_cand", ckw_ref(w, r->pair.peer_cand));
+	    dg_ep_ckpt_save(&r->local, w), "remote", dg_ep_ckpt_save(&r->remote, w), "path", path,
+	    "tried", tried_list(r->tried, r->ntried, w), "reason", r->reason, "pair_known",
+	    r->pair_known, "pair", (int)r->pair.self, (int)r->pair.peer, r->pair.same_site,
+	    "self_cand", ckw_ref(w, r->pair.self_cand), "peer_cand", ckw_ref(w, r->pair.peer_cand));
 }
 
 /* A try slot no try holds is cleared before its next use: null. Its
@@ -1181,9 +1181,9 @@ static json_t *path_save(const struct agent_path *p, struct ckw *w)
 	if (!p->used)
 		return json_null();
 	return json_pack("{s:o,s:i,s:o,s:o,s:o,s:I,s:o}", "id", ckw_obj(w, p), "sock", p->sock,
-			 "local", ckget_put_ep(&p->local), "remote", ckget_put_ep(&p->remote),
-			 "try_id", jsonck_u64(p->try_id, true), "last_used",
-			 (json_int_t)p->last_used, "probe",
+			 "local", dg_ep_ckpt_save(&p->local, w), "remote",
+			 dg_ep_ckpt_save(&p->remote, w), "try_id", jsonck_u64(p->try_id, true),
+			 "last_used", (json_int_t)p->last_used, "probe",
 			 p->probe ? probe_ckpt_save(p->probe, w) : json_null());
 }
 
@@ -1204,7 +1204,7 @@ json_t *agent_ckpt_save(const struct agent *a, struct ckw *w)
 	    ckw_fn(w, (ckfn_ptr)a->ops.ready), "failed", ckw_fn(w, (ckfn_ptr)a->ops.failed),
 	    "report", ckw_fn(w, (ckfn_ptr)a->ops.report), "discovered",
 	    ckw_fn(w, (ckfn_ptr)a->ops.discovered), "arg", ckw_ref(w, a->ops.arg), "sock", a->sock,
-	    "local", ckget_put_ep(&a->local), "rdvc", rdvc_ckpt_save(a->rdvc, w), "disc",
+	    "local", dg_ep_ckpt_save(&a->local, w), "rdvc", rdvc_ckpt_save(a->rdvc, w), "disc",
 	    a->disc ? disc_ckpt_save(a->disc, w) : json_null(), "rdv_started", a->rdv_started);
 	if (!j) {
 		json_decref(tries);

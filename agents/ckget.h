@@ -3,8 +3,9 @@
  * _ckpt_fill: each reader checks type and range, and on a problem fails
  * the reader with "module: field: problem", marks the object bad and
  * returns a zero, so a loader reads every field and checks once, at the
- * end (g.bad). And the one value kind they all write besides the
- * checkpoint's own: an endpoint, as ["A.B.C.D", port].
+ * end (g.bad), or with ckr_failed(r). An endpoint is dg_ep_ckpt_save()'s
+ * ["A.B.C.D", port]. And the two writer checks they share (ckget_push,
+ * ckget_done).
  */
 #ifndef NATBED_AGENTS_CKGET_H
 #define NATBED_AGENTS_CKGET_H
@@ -126,23 +127,38 @@ static inline void ckget_bytes(struct ckget *g, const char *key, void *out, size
 		ckget_fail(g, key, "not the bytes expected");
 }
 
-/* The endpoint ckget_put_ep() wrote. */
+/* At most max bytes (ckw_bytes' hex: a message, a request) into out:
+ * how many (0 on error). */
+static inline size_t ckget_bytes_max(struct ckget *g, const char *key, void *out, size_t max)
+{
+	const json_t *j = ckget_get(g, key);
+	size_t n;
+
+	if (!j)
+		return 0;
+	if (!json_is_string(j) || json_string_length(j) > 2 * max) {
+		ckget_fail(g, key, "not bytes in hex that fit");
+		return 0;
+	}
+	n = json_string_length(j) / 2;
+	if (ckr_bytes(g->r, j, out, n) < 0) {
+		ckget_fail(g, key, "not the bytes expected");
+		return 0;
+	}
+	return n;
+}
+
+/* The endpoint dg_ep_ckpt_save() wrote (dg_ep_of_json()). */
 static inline void ckget_ep(struct ckget *g, const char *key, struct dg_ep *ep)
 {
 	const json_t *j = ckget_get(g, key);
-	json_int_t port;
 
 	ep->addr = 0;
 	ep->port = 0;
-	if (!j)
-		return;
-	if (!json_is_array(j) || json_array_size(j) != 2 ||
-	    jsonck_ipv4_read(json_array_get(j, 0), &ep->addr) < 0 ||
-	    jsonck_int(json_array_get(j, 1), 0, 65535, &port) < 0) {
+	if (j && dg_ep_of_json(j, ep) < 0) {
+		ep->addr = 0;
 		ckget_fail(g, key, "not an endpoint [\"A.B.C.D\", port]");
-		return;
 	}
-	ep->port = htons((uint16_t)port);
 }
 
 /* The checkpoint's own kinds, their failures marked: an object declared
@@ -181,10 +197,21 @@ static inline void ckget_timer(struct ckget *g, const char *key, uint64_t *slot)
 		ckget_fail(g, key, "not a timer");
 }
 
-/* An endpoint as ["A.B.C.D", port]: a new reference. */
-static inline json_t *ckget_put_ep(const struct dg_ep *ep)
+/* Writing: appends v (a part just written) to a; a part that could not
+ * be written (out of memory, a text that is not UTF-8) fails the writer
+ * instead of leaving a shorter array. */
+static inline void ckget_push(struct ckw *w, json_t *a, json_t *v, const char *what)
 {
-	return json_pack("[oi]", jsonck_ipv4(ep->addr), (int)ntohs(ep->port));
+	if (!v || json_array_append_new(a, v) < 0)
+		ckw_fail(w, "%s: not written", what);
+}
+
+/* j, or NULL and a failed writer when j could not be built. */
+static inline json_t *ckget_done(struct ckw *w, json_t *j, const char *what)
+{
+	if (!j)
+		ckw_fail(w, "%s: not written", what);
+	return j;
 }
 
 #endif

@@ -9,11 +9,11 @@ json_t *ckval_nat(const struct natinfo *ni)
 			 ni->hairpin, ni->pcp);
 }
 
-json_t *ckval_cand(const struct trav_cand *c)
+json_t *ckval_cand(const struct trav_cand *c, struct ckw *w)
 {
-	return json_pack("{s:s,s:o,s:o,s:o,s:o}", "name", c->name, "host", ckget_put_ep(&c->host),
-			 "srflx", ckget_put_ep(&c->srflx), "relay", ckget_put_ep(&c->relay), "nat",
-			 ckval_nat(&c->nat));
+	return json_pack("{s:s,s:o,s:o,s:o,s:o}", "name", c->name, "host",
+			 dg_ep_ckpt_save(&c->host, w), "srflx", dg_ep_ckpt_save(&c->srflx, w),
+			 "relay", dg_ep_ckpt_save(&c->relay, w), "nat", ckval_nat(&c->nat));
 }
 
 void ckval_get_nat(struct ckget *g, const char *key, struct natinfo *out)

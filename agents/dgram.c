@@ -93,14 +93,21 @@ json_t *dg_ep_ckpt_save(const struct dg_ep *ep, struct ckw *w)
 	return json_pack("[oi]", jsonck_ipv4(ep->addr), (int)ntohs(ep->port));
 }
 
-int dg_ep_ckpt_fill(struct dg_ep *ep, const json_t *j, struct ckr *r)
+int dg_ep_of_json(const json_t *j, struct dg_ep *ep)
 {
 	json_int_t port;
 
 	if (!json_is_array(j) || json_array_size(j) != 2 ||
 	    jsonck_ipv4_read(json_array_get(j, 0), &ep->addr) < 0 ||
 	    jsonck_int(json_array_get(j, 1), 0, 65535, &port) < 0)
-		return ckr_fail(r, "checkpoint: an endpoint is not [\"A.B.C.D\", port]");
+		return -1;
 	ep->port = htons((uint16_t)port);
+	return 0;
+}
+
+int dg_ep_ckpt_fill(struct dg_ep *ep, const json_t *j, struct ckr *r)
+{
+	if (dg_ep_of_json(j, ep) < 0)
+		return ckr_fail(r, "checkpoint: an endpoint is not [\"A.B.C.D\", port]");
 	return 0;
 }

@@ -78,5 +78,8 @@ struct ckr;
  * *ep: 0, or -1 with the problem recorded in r. */
 json_t *dg_ep_ckpt_save(const struct dg_ep *ep, struct ckw *w);
 int dg_ep_ckpt_fill(struct dg_ep *ep, const json_t *j, struct ckr *r);
+/* What dg_ep_ckpt_save() wrote, into *ep: 0, or -1 (nothing recorded:
+ * for a reader that names the field, ckget_ep()). */
+int dg_ep_of_json(const json_t *j, struct dg_ep *ep);
 
 #endif

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ckfield.h"
+#include "ckget.h"
 #include "natbed/ckpt.h"
 #include "natbed/jsonck.h"
 
@@ -81,7 +81,8 @@ void dgstund_free(struct dgstund *s)
 {
 	if (!s)
 		return;
-	for (int i = 0; i < s->nsock; i++)
+	/* one loaded by a restore that failed has no dgram: nothing to close */
+	for (int i = 0; s->d && i < s->nsock; i++)
 		dg_close(s->d, s->sock[i]);
 	free(s);
 }
@@ -110,15 +111,15 @@ json_t *dgstund_ckpt_save(const struct dgstund *s, struct ckw *w)
 		const struct sockaddr_in *a = (const struct sockaddr_in *)&s->cfg.addr[i];
 		struct dg_ep ep = {a->sin_addr.s_addr, a->sin_port};
 
-		ckf_push(w, socks, json_integer(s->sock[i]), "dgstund: a socket");
-		ckf_push(w, addrs, dg_ep_ckpt_save(&ep, w), "dgstund: an address");
+		ckget_push(w, socks, json_integer(s->sock[i]), "dgstund: a socket");
+		ckget_push(w, addrs, dg_ep_ckpt_save(&ep, w), "dgstund: an address");
 	}
-	return ckf_done(w,
-			json_pack("{s:o,s:o,s:b,s:o,s:o,s:o}", "id", ckw_obj(w, s), "d",
-				  ckw_ref(w, s->d), "has_alternate", s->cfg.has_alternate, "addrs",
-				  addrs, "socks", socks, "counters",
-				  ckw_bytes(w, &s->c, sizeof(s->c))),
-			"dgstund");
+	return ckget_done(w,
+			  json_pack("{s:o,s:o,s:b,s:o,s:o,s:o}", "id", ckw_obj(w, s), "d",
+				    ckw_ref(w, s->d), "has_alternate", s->cfg.has_alternate,
+				    "addrs", addrs, "socks", socks, "counters",
+				    ckw_bytes(w, &s->c, sizeof(s->c))),
+			  "dgstund");
 }
 
 struct dgstund *dgstund_ckpt_load(const json_t *j, struct ckr *r)

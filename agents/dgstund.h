@@ -22,7 +22,8 @@ struct ckr;
 struct dgstund *dgstund_new(const struct dgram *d, uint32_t primary, uint32_t alternate,
 			    uint16_t port);
 
-/* Closes its sockets and frees it. NULL is safe. */
+/* Closes its sockets and frees it (one a failed restore built, whose
+ * dgram was never filled: only frees it). NULL is safe. */
 void dgstund_free(struct dgstund *s);
 
 /* What it counted (stund.h). */

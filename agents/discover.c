@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ckget.h"
+#include "ckval.h"
 #include "natbed/rng.h"
 #include "natbed/stun.h"
 
@@ -674,50 +675,32 @@ const char *disc_err_str(enum disc_err e)
 
 /* --- natbed sim checkpoints ---------------------------------------------------- */
 
-static json_t *ni_save(const struct natinfo *ni)
-{
-	return json_pack("{s:i,s:i,s:i,s:i,s:i,s:i}", "map", (int)ni->map, "filter",
-			 (int)ni->filter, "ports", (int)ni->ports, "stride", ni->stride, "hairpin",
-			 ni->hairpin, "pcp", ni->pcp);
-}
-
-static void ni_load(struct ckget *g, struct natinfo *ni)
-{
-	ni->map = (enum ni_map)ckget_int(g, "map", NI_MAP_UNKNOWN, NI_MAP_APDM);
-	ni->filter = (enum ni_filter)ckget_int(g, "filter", NI_FILTER_UNKNOWN, NI_FILTER_APDF);
-	ni->ports = (enum ni_ports)ckget_int(g, "ports", NI_PORTS_UNKNOWN, NI_PORTS_RANDOM);
-	ni->stride = (int)ckget_int(g, "stride", INT32_MIN, INT32_MAX);
-	ni->hairpin = (int)ckget_int(g, "hairpin", -1, 1);
-	ni->pcp = (int)ckget_int(g, "pcp", INT32_MIN, INT32_MAX);
-}
-
-static json_t *result_save(const struct disc_result *r)
+static json_t *result_save(const struct disc_result *r, struct ckw *w)
 {
 	json_t *probes = json_array();
 
 	for (size_t i = 0; probes && i < r->nprobes; i++)
 		if (json_array_append_new(
-			probes, json_pack("{s:o,s:o}", "local", ckget_put_ep(&r->probes[i].local),
-					  "mapped", ckget_put_ep(&r->probes[i].mapped))) < 0) {
+			probes,
+			json_pack("{s:o,s:o}", "local", dg_ep_ckpt_save(&r->probes[i].local, w),
+				  "mapped", dg_ep_ckpt_save(&r->probes[i].mapped, w))) < 0) {
 			json_decref(probes);
 			return NULL;
 		}
-	return json_pack("{s:o,s:i,s:o,s:o,s:o,s:o,s:o,s:o,s:I,s:I}", "ni", ni_save(&r->ni), "err",
-			 (int)r->err, "local", ckget_put_ep(&r->local), "mapped",
-			 ckget_put_ep(&r->mapped), "other", ckget_put_ep(&r->other), "mapped2",
-			 ckget_put_ep(&r->mapped2), "mapped3", ckget_put_ep(&r->mapped3), "probes",
-			 probes, "started", (json_int_t)r->started, "finished",
-			 (json_int_t)r->finished);
+	return json_pack("{s:o,s:i,s:o,s:o,s:o,s:o,s:o,s:o,s:I,s:I}", "ni", ckval_nat(&r->ni),
+			 "err", (int)r->err, "local", dg_ep_ckpt_save(&r->local, w), "mapped",
+			 dg_ep_ckpt_save(&r->mapped, w), "other", dg_ep_ckpt_save(&r->other, w),
+			 "mapped2", dg_ep_ckpt_save(&r->mapped2, w), "mapped3",
+			 dg_ep_ckpt_save(&r->mapped3, w), "probes", probes, "started",
+			 (json_int_t)r->started, "finished", (json_int_t)r->finished);
 }
 
 /* The results; at most max port probes. */
 static void result_load(struct ckget *g, struct disc_result *r, size_t max)
 {
-	struct ckget n = {g->r, "disc.r.ni", ckget_get(g, "ni"), false};
 	const json_t *probes = ckget_get(g, "probes");
 
-	ni_load(&n, &r->ni);
-	g->bad |= n.bad;
+	ckval_get_nat(g, "ni", &r->ni);
 	r->err = (enum disc_err)ckget_int(g, "err", DISC_OK, DISC_ERR_LOST);
 	ckget_ep(g, "local", &r->local);
 	ckget_ep(g, "mapped", &r->mapped);
@@ -746,7 +729,7 @@ static json_t *tx_save(const struct disc_tx *t, struct ckw *w)
 	return json_pack("{s:o,s:i,s:b,s:o,s:i,s:i,s:o,s:o,s:I,s:I,s:o}", "id", ckw_obj(w, t),
 			 "kind", (int)t->kind, "active", t->active, "txid",
 			 ckw_bytes(w, t->txid, sizeof(t->txid)), "sock", t->sock, "to_sock",
-			 t->to_sock, "to", ckget_put_ep(&t->to), "req",
+			 t->to_sock, "to", dg_ep_ckpt_save(&t->to, w), "req",
 			 ckw_bytes(w, t->req, t->len), "rto", (json_int_t)t->rto, "deadline",
 			 (json_int_t)t->deadline, "timer", ckw_timer(w, t->timer));
 }
@@ -754,7 +737,6 @@ static json_t *tx_save(const struct disc_tx *t, struct ckw *w)
 static void tx_load(struct disc *d, struct disc_tx *t, const json_t *j, struct ckr *r, bool *bad)
 {
 	struct ckget g = {r, "disc.tx", j, false};
-	const json_t *req;
 
 	t->d = d;
 	t->kind = (enum disc_tx_kind)ckget_int(&g, "kind", 0, TX_COUNT - 1);
@@ -763,12 +745,7 @@ static void tx_load(struct disc *d, struct disc_tx *t, const json_t *j, struct c
 	t->sock = (int)ckget_int(&g, "sock", -1, INT32_MAX);
 	t->to_sock = (int)ckget_int(&g, "to_sock", -1, INT32_MAX);
 	ckget_ep(&g, "to", &t->to);
-	req = ckget_get(&g, "req");
-	if (req && (!json_is_string(req) || json_string_length(req) > 2 * sizeof(t->req)))
-		ckget_fail(&g, "req", "not a request in hex");
-	else if (req)
-		t->len = json_string_length(req) / 2;
-	ckget_bytes(&g, "req", t->req, t->len);
+	t->len = ckget_bytes_max(&g, "req", t->req, sizeof(t->req));
 	t->rto = ckget_time(&g, "rto");
 	if (t->active && t->rto <= 0) /* doubled on each send: 0 would spin */
 		ckget_fail(&g, "rto", "0 in an active transaction");
@@ -792,22 +769,21 @@ json_t *disc_ckpt_save(const struct disc *d, struct ckw *w)
 			json_decref(psock);
 			psock = NULL;
 		}
-	cfg = json_pack("{s:o,s:i,s:o,s:o,s:I,s:I,s:o,s:o}", "server", ckget_put_ep(&d->cfg.server),
-			"sock", d->cfg.sock, "bind", ckget_put_ep(&d->cfg.bind), "local",
-			ckget_put_ep(&d->cfg.local), "port_probes", (json_int_t)d->cfg.port_probes,
-			"test_timeout_ns", (json_int_t)d->cfg.test_timeout_ns, "done",
-			ckw_fn(w, (ckfn_ptr)d->cfg.done), "done_arg", ckw_ref(w, d->cfg.done_arg));
+	cfg = json_pack(
+	    "{s:o,s:i,s:o,s:o,s:I,s:I,s:o,s:o}", "server", dg_ep_ckpt_save(&d->cfg.server, w),
+	    "sock", d->cfg.sock, "bind", dg_ep_ckpt_save(&d->cfg.bind, w), "local",
+	    dg_ep_ckpt_save(&d->cfg.local, w), "port_probes", (json_int_t)d->cfg.port_probes,
+	    "test_timeout_ns", (json_int_t)d->cfg.test_timeout_ns, "done",
+	    ckw_fn(w, (ckfn_ptr)d->cfg.done), "done_arg", ckw_ref(w, d->cfg.done_arg));
 	j = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:i,s:b,s:i,s:i,s:o,s:I,s:I,s:o,s:b,s:b,s:b,s:o}",
 		      "id", ckw_obj(w, d), "dg", ckw_ref(w, d->dg), "cfg", cfg, "r",
-		      result_save(&d->r), "tx", tx, "txn", jsonck_u64(d->txn, true), "sock",
+		      result_save(&d->r, w), "tx", tx, "txn", jsonck_u64(d->txn, true), "sock",
 		      d->sock, "own_sock", d->own_sock, "fsock", d->fsock, "hsock", d->hsock,
 		      "psock", psock, "probe", (json_int_t)d->probe, "probe_lost",
-		      (json_int_t)d->probe_lost, "hmapped", ckget_put_ep(&d->hmapped),
+		      (json_int_t)d->probe_lost, "hmapped", dg_ep_ckpt_save(&d->hmapped, w),
 		      "serial_done", d->serial_done, "filter_done", d->filter_done, "finished",
 		      d->finished, "finish_ev", ckw_timer(w, d->finish_ev));
-	if (!j)
-		ckw_fail(w, "disc: cannot write it");
-	return j;
+	return ckget_done(w, j, "disc");
 }
 
 struct disc *disc_ckpt_load(const json_t *j, struct ckr *r)

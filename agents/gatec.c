@@ -212,11 +212,11 @@ json_t *gatec_ckpt_save(const struct gatec *c, struct ckw *w)
 	const struct gatec_report *p = &c->rep;
 	json_t *cfg, *rep, *j;
 
-	cfg = json_pack("{s:o,s:s,s:s,s:s,s:o,s:I,s:I,s:I}", "gate", ckget_put_ep(&c->cfg.gate),
-			"user", c->cfg.user, "key", c->cfg.key, "resource", c->cfg.resource,
-			"nonce", jsonck_u64(c->cfg.nonce, true), "rto_ns",
-			(json_int_t)c->cfg.rto_ns, "rto_max_ns", (json_int_t)c->cfg.rto_max_ns,
-			"timeout_ns", (json_int_t)c->cfg.timeout_ns);
+	cfg = json_pack("{s:o,s:s,s:s,s:s,s:o,s:I,s:I,s:I}", "gate",
+			dg_ep_ckpt_save(&c->cfg.gate, w), "user", c->cfg.user, "key", c->cfg.key,
+			"resource", c->cfg.resource, "nonce", jsonck_u64(c->cfg.nonce, true),
+			"rto_ns", (json_int_t)c->cfg.rto_ns, "rto_max_ns",
+			(json_int_t)c->cfg.rto_max_ns, "timeout_ns", (json_int_t)c->cfg.timeout_ns);
 	rep = json_pack("{s:i,s:f,s:i,s:i,s:s,s:b,s:i,s:i,s:f,s:f,s:I}", "result", (int)p->result,
 			"auth_ms", p->auth_ms, "sent", p->sent, "code", p->code, "reason",
 			p->reason, "has_trust", p->has_trust, "level", (int)p->level, "level_now",
@@ -231,9 +231,7 @@ json_t *gatec_ckpt_save(const struct gatec *c, struct ckw *w)
 		      ckw_timer(w, c->end_timer), "done_timer", ckw_timer(w, c->done_timer),
 		      "sent_this", c->sent_this, "restarts", c->restarts, "finished", c->finished,
 		      "rep", rep);
-	if (!j)
-		ckw_fail(w, "gatec: cannot write it");
-	return j;
+	return ckget_done(w, j, "gatec");
 }
 
 struct gatec *gatec_ckpt_load(const json_t *j, struct ckr *r)
@@ -241,7 +239,6 @@ struct gatec *gatec_ckpt_load(const json_t *j, struct ckr *r)
 	struct ckget g = {r, "gatec", j, false}, f = {r, "gatec.cfg", NULL, false},
 		     p = {r, "gatec.rep", NULL, false};
 	struct gatec *c = calloc(1, sizeof(*c));
-	const json_t *req;
 
 	if (!c) {
 		ckr_fail(r, "gatec: out of memory");
@@ -258,12 +255,7 @@ struct gatec *gatec_ckpt_load(const json_t *j, struct ckr *r)
 	c->cfg.timeout_ns = ckget_dur(&f, "timeout_ns");
 	c->sock = (int)ckget_int(&g, "sock", -1, INT32_MAX);
 	ckget_bytes(&g, "txid", c->txid, sizeof(c->txid));
-	req = ckget_get(&g, "req");
-	if (req && (!json_is_string(req) || json_string_length(req) > 2 * sizeof(c->req)))
-		ckget_fail(&g, "req", "not a request in hex");
-	else if (req)
-		c->req_len = json_string_length(req) / 2;
-	ckget_bytes(&g, "req", c->req, c->req_len);
+	c->req_len = ckget_bytes_max(&g, "req", c->req, sizeof(c->req));
 	c->first = ckget_time(&g, "first");
 	c->rto = ckget_dur(&g, "rto");
 	c->sent_this = (int)ckget_int(&g, "sent_this", 0, INT32_MAX);

@@ -705,7 +705,7 @@ static json_t *mc_sock_save(const struct mc_sock *so, struct ckw *w)
 	tck_set(j, "id", ckw_obj(w, so));
 	tck_set(j, "sock", json_integer(so->id));
 	tck_set(j, "owned", json_boolean(so->owned));
-	tck_set(j, "local", ckget_put_ep(&so->local));
+	tck_set(j, "local", dg_ep_ckpt_save(&so->local, w));
 	if (so->has_probe)
 		tck_set(j, "probe",
 			json_pack("{s:o,s:o}", "txid", ckw_bytes(w, so->probe_txid, STUN_TXID_LEN),
@@ -744,14 +744,14 @@ static json_t *mc_pair_save(const struct mc_pair *p, struct ckw *w)
 	json_t *j = json_object();
 
 	tck_set(j, "si", json_integer(p->si));
-	tck_set(j, "to", ckget_put_ep(&p->to));
+	tck_set(j, "to", dg_ep_ckpt_save(&p->to, w));
 	tck_set(j, "txid", ckw_bytes(w, p->txid, STUN_TXID_LEN));
 	tck_set(j, "flags", json_integer(p->flags));
 	tck_set(j, "nsent", json_integer(p->nsent));
 	tck_set(j, "base", json_integer(p->base));
 	tck_set(j, "next", json_integer(p->next));
 	tck_set(j, "last", json_integer(p->last));
-	tck_set(j, "pred", p->has_pred ? ckget_put_ep(&p->pred) : json_null());
+	tck_set(j, "pred", p->has_pred ? dg_ep_ckpt_save(&p->pred, w) : json_null());
 	return j;
 }
 

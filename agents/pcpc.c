@@ -347,7 +347,7 @@ json_t *pcpc_ckpt_save(const struct pcpc *c, struct ckw *w)
 	json_t *cfg, *j;
 
 	cfg = json_pack("{s:o,s:o,s:i,s:i,s:i,s:I,s:I,s:I,s:i}", "gateway",
-			ckget_put_ep(&c->cfg.gateway), "client", jsonck_ipv4(c->cfg.client),
+			dg_ep_ckpt_save(&c->cfg.gateway, w), "client", jsonck_ipv4(c->cfg.client),
 			"proto", (int)c->cfg.proto, "int_port", (int)ntohs(c->cfg.int_port),
 			"ext_port", (int)ntohs(c->cfg.ext_port), "lifetime_s",
 			(json_int_t)c->cfg.lifetime_s, "rto_ns", (json_int_t)c->cfg.rto_ns, "tries",
@@ -358,11 +358,9 @@ json_t *pcpc_ckpt_save(const struct pcpc *c, struct ckw *w)
 		      c->proto == PCPC_PCP ? "pcp" : "nat-pmp", "nonce",
 		      ckw_bytes(w, c->nonce, sizeof(c->nonce)), "sent", (json_int_t)c->sent, "rto",
 		      (json_int_t)c->rto, "ev", ckw_timer(w, c->ev), "granted", c->granted, "ext",
-		      ckget_put_ep(&c->ext), "epoch", (json_int_t)c->epoch, "epoch_at",
+		      dg_ep_ckpt_save(&c->ext, w), "epoch", (json_int_t)c->epoch, "epoch_at",
 		      (json_int_t)c->epoch_at, "done", c->done);
-	if (!j)
-		ckw_fail(w, "pcpc: cannot write it");
-	return j;
+	return ckget_done(w, j, "pcpc");
 }
 
 struct pcpc *pcpc_ckpt_load(const json_t *j, struct ckr *r)

@@ -217,7 +217,7 @@ json_t *probe_ckpt_save(const struct probe *p, struct ckw *w)
 	j = json_pack("{s:o,s:o,s:i,s:o,s:{s:i,s:I,s:I,s:o},s:o,s:o,s:o,s:o,s:i,s:i,s:b,s:o,s:o,"
 		      "s:f,s:f,s:f}",
 		      "id", ckw_obj(w, p), "d", ckw_ref(w, p->d), "sock", p->sock, "remote",
-		      ckget_put_ep(&p->remote), "cfg", "count", p->cfg.count, "interval_ns",
+		      dg_ep_ckpt_save(&p->remote, w), "cfg", "count", p->cfg.count, "interval_ns",
 		      (json_int_t)p->cfg.interval_ns, "wait_ns", (json_int_t)p->cfg.wait_ns,
 		      "try_id", jsonck_u64(p->cfg.try_id, true), "done",
 		      ckw_fn(w, (ckfn_ptr)p->done), "arg", ckw_ref(w, p->arg), "timer",
@@ -225,9 +225,7 @@ json_t *probe_ckpt_save(const struct probe *p, struct ckw *w)
 		      p->sent, "answered", p->answered, "finished", p->finished, "sent_at", sent_at,
 		      "got", got, "rtt_sum", p->rtt_sum, "rtt_min", p->rtt_min, "rtt_max",
 		      p->rtt_max);
-	if (!j)
-		ckw_fail(w, "probe: cannot write it");
-	return j;
+	return ckget_done(w, j, "probe");
 }
 
 struct probe *probe_ckpt_load(const json_t *j, struct ckr *r)

@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ckfield.h"
+#include "ckget.h"
+#include "ckval.h"
 #include "natbed/ckpt.h"
 #include "natbed/jsonck.h"
 #include "natbed/log.h"
@@ -817,35 +818,6 @@ static json_t *ck_text(const char *buf, size_t cap)
 	return json_stringn(buf, strnlen(buf, cap));
 }
 
-static int ck_text_read(struct ckr *r, const json_t *j, char *buf, size_t cap, const char *what)
-{
-	if (!json_is_string(j) || json_string_length(j) >= cap ||
-	    strlen(json_string_value(j)) != json_string_length(j))
-		return ckr_fail(r, "rdv: %s: not a text of at most %zu bytes", what, cap - 1);
-	memset(buf, 0, cap);
-	memcpy(buf, json_string_value(j), json_string_length(j));
-	return 0;
-}
-
-static json_t *cand_save(struct ckw *w, const struct trav_cand *c)
-{
-	return json_pack("{s:o,s:o,s:o,s:o,s:o}", "name", ck_text(c->name, sizeof(c->name)), "host",
-			 dg_ep_ckpt_save(&c->host, w), "srflx", dg_ep_ckpt_save(&c->srflx, w),
-			 "relay", dg_ep_ckpt_save(&c->relay, w), "nat",
-			 ckw_bytes(w, &c->nat, sizeof(c->nat)));
-}
-
-static int cand_load(struct ckr *r, const json_t *j, struct trav_cand *c)
-{
-	if (ck_text_read(r, json_object_get(j, "name"), c->name, sizeof(c->name), "cand.name") <
-		0 ||
-	    dg_ep_ckpt_fill(&c->host, json_object_get(j, "host"), r) < 0 ||
-	    dg_ep_ckpt_fill(&c->srflx, json_object_get(j, "srflx"), r) < 0 ||
-	    dg_ep_ckpt_fill(&c->relay, json_object_get(j, "relay"), r) < 0)
-		return -1;
-	return ckr_bytes(r, json_object_get(j, "nat"), &c->nat, sizeof(c->nat));
-}
-
 static json_t *reg_save(struct ckw *w, const struct rdv_reg *g)
 {
 	json_t *reason = json_null();
@@ -859,7 +831,7 @@ static json_t *reg_save(struct ckw *w, const struct rdv_reg *g)
 	}
 	return json_pack("{s:o,s:o,s:o,s:o,s:I,s:o,s:I,s:b,s:o,s:o,s:o,s:i,s:o}", "id",
 			 ckw_obj(w, g), "name", ck_text(g->name, sizeof(g->name)), "ep",
-			 dg_ep_ckpt_save(&g->ep, w), "cand", cand_save(w, &g->cand), "expires",
+			 dg_ep_ckpt_save(&g->ep, w), "cand", ckval_cand(&g->cand, w), "expires",
 			 (json_int_t)g->expires, "timer", ckw_timer(w, g->timer), "timer_due",
 			 (json_int_t)g->timer_due, "has_connect", g->has_connect, "connect_txid",
 			 ckw_bytes(w, g->connect_txid, sizeof(g->connect_txid)), "connect_peer",
@@ -871,29 +843,29 @@ static json_t *reg_save(struct ckw *w, const struct rdv_reg *g)
 static struct rdv_reg *reg_load(struct ckr *r, const json_t *j, struct rdv *owner)
 {
 	struct rdv_reg *g = calloc(1, sizeof(*g));
-	const json_t *reason = json_object_get(j, "connect_reason");
+	struct ckget f = {r, "rdv.reg", j, false};
+	const json_t *reason = ckget_get(&f, "connect_reason");
 
 	if (!g) {
 		ckr_fail(r, "rdv: out of memory");
 		return NULL;
 	}
 	g->r = owner;
-	ck_text_read(r, json_object_get(j, "name"), g->name, sizeof(g->name), "reg.name");
-	dg_ep_ckpt_fill(&g->ep, json_object_get(j, "ep"), r);
-	cand_load(r, json_object_get(j, "cand"), &g->cand);
-	g->expires = ckf_int(r, "rdv", j, "expires", 0, INT64_MAX);
-	g->timer_due = ckf_int(r, "rdv", j, "timer_due", 0, INT64_MAX);
-	g->has_connect = ckf_bool(r, "rdv", j, "has_connect");
-	ckr_bytes(r, json_object_get(j, "connect_txid"), g->connect_txid, sizeof(g->connect_txid));
-	ck_text_read(r, json_object_get(j, "connect_peer"), g->connect_peer,
-		     sizeof(g->connect_peer), "reg.connect_peer");
-	g->connect_try = ckf_u64(r, "rdv", j, "connect_try");
-	g->connect_code = (int)ckf_int(r, "rdv", j, "connect_code", 0, 699);
-	if (!json_is_null(reason))
+	ckget_str(&f, "name", g->name, sizeof(g->name));
+	ckget_ep(&f, "ep", &g->ep);
+	ckval_get_cand(&f, "cand", &g->cand);
+	g->expires = ckget_time(&f, "expires");
+	g->timer_due = ckget_time(&f, "timer_due");
+	g->has_connect = ckget_bool(&f, "has_connect");
+	ckget_bytes(&f, "connect_txid", g->connect_txid, sizeof(g->connect_txid));
+	ckget_str(&f, "connect_peer", g->connect_peer, sizeof(g->connect_peer));
+	g->connect_try = ckget_u64(&f, "connect_try");
+	g->connect_code = (int)ckget_int(&f, "connect_code", 0, 699);
+	if (reason && !json_is_null(reason))
 		g->connect_reason =
-		    refusals[ckf_int(r, "rdv", j, "connect_reason", 0, RDV_REFUSE_COUNT - 1)];
-	ckr_obj(r, json_object_get(j, "id"), g);
-	ckr_timer(r, json_object_get(j, "timer"), &g->timer);
+		    refusals[ckget_int(&f, "connect_reason", 0, RDV_REFUSE_COUNT - 1)];
+	ckget_obj(&f, "id", g);
+	ckget_timer(&f, "timer", &g->timer);
 	return g;
 }
 
@@ -919,34 +891,35 @@ static json_t *try_save(struct ckw *w, const struct rdv_try *t)
 static struct rdv_try *try_load(struct ckr *r, const json_t *j, struct rdv *owner)
 {
 	struct rdv_try *t = calloc(1, sizeof(*t));
-	const json_t *sides = json_object_get(j, "side"), *c = json_object_get(j, "cancel");
+	struct ckget g = {r, "rdv.try", j, false};
+	struct ckget gc = {r, "rdv.try.cancel", ckget_get(&g, "cancel"), false};
+	const json_t *sides = ckget_get(&g, "side");
 
 	if (!t) {
 		ckr_fail(r, "rdv: out of memory");
 		return NULL;
 	}
 	t->r = owner;
-	t->id = ckf_u64(r, "rdv", j, "try_id");
-	t->start = ckf_int(r, "rdv", j, "start", 0, INT64_MAX);
+	t->id = ckget_u64(&g, "try_id");
+	t->start = ckget_time(&g, "start");
 	if (json_array_size(sides) != 2)
 		ckr_fail(r, "rdv: try.side: not two sides");
 	for (size_t k = 0; k < 2 && json_array_size(sides) == 2; k++) {
-		const json_t *d = json_array_get(sides, k);
+		struct ckget gd = {r, "rdv.try.side", json_array_get(sides, k), false};
 
-		dg_ep_ckpt_fill(&t->side[k].ep, json_object_get(d, "ep"), r);
-		ckr_bytes(r, json_object_get(d, "txid"), t->side[k].txid, sizeof(t->side[k].txid));
-		t->side[k].answered = ckf_bool(r, "rdv", d, "answered");
-		ckr_bytes(r, json_object_get(d, "intro"), &t->side[k].intro,
-			  sizeof(t->side[k].intro));
+		ckget_ep(&gd, "ep", &t->side[k].ep);
+		ckget_bytes(&gd, "txid", t->side[k].txid, sizeof(t->side[k].txid));
+		t->side[k].answered = ckget_bool(&gd, "answered");
+		ckget_bytes(&gd, "intro", &t->side[k].intro, sizeof(t->side[k].intro));
 	}
-	t->cancel.to = (int)ckf_int(r, "rdv", c, "to", -1, 1);
-	t->cancel.acked = ckf_bool(r, "rdv", c, "acked");
-	ckr_bytes(r, json_object_get(c, "txid"), t->cancel.txid, sizeof(t->cancel.txid));
-	t->cancel.code = (int)ckf_int(r, "rdv", c, "code", 0, 699);
-	ckr_bytes(r, json_object_get(c, "reason"), t->cancel.reason, sizeof(t->cancel.reason));
-	t->cancel.next = ckf_int(r, "rdv", c, "next", 0, INT64_MAX);
-	ckr_obj(r, json_object_get(j, "id"), t);
-	ckr_timer(r, json_object_get(j, "timer"), &t->timer);
+	t->cancel.to = (int)ckget_int(&gc, "to", -1, 1);
+	t->cancel.acked = ckget_bool(&gc, "acked");
+	ckget_bytes(&gc, "txid", t->cancel.txid, sizeof(t->cancel.txid));
+	t->cancel.code = (int)ckget_int(&gc, "code", 0, 699);
+	ckget_bytes(&gc, "reason", t->cancel.reason, sizeof(t->cancel.reason));
+	t->cancel.next = ckget_time(&gc, "next");
+	ckget_obj(&g, "id", t);
+	ckget_timer(&g, "timer", &t->timer);
 	return t;
 }
 
@@ -988,7 +961,8 @@ static json_t *by_ep_order(const struct rdv *r, struct ckw *w)
 			struct reg_at key = {g, 0},
 				      *at = bsearch(&key, all, n, sizeof(*all), reg_at_cmp);
 
-			ckf_push(w, a, at ? json_integer((json_int_t)at->at) : NULL, "rdv: by_ep");
+			ckget_push(w, a, at ? json_integer((json_int_t)at->at) : NULL,
+				   "rdv: by_ep");
 		}
 	free(all);
 	/* an entry missing from by_name (never: they are added and removed
@@ -1016,11 +990,11 @@ json_t *rdv_ckpt_save(const struct rdv *r, struct ckw *w)
 	/* every registration once, in by_name's order */
 	for (size_t i = 0; i < r->by_name.nb; i++)
 		for (const struct rdv_reg *g = r->by_name.b[i]; g; g = g->next_name)
-			ckf_push(w, regs, reg_save(w, g), "rdv: a registration");
+			ckget_push(w, regs, reg_save(w, g), "rdv: a registration");
 	for (size_t i = 0; i < r->tries.nb; i++)
 		for (const struct rdv_try *t = r->tries.b[i]; t; t = t->next)
-			ckf_push(w, tries, try_save(w, t), "rdv: an introduction");
-	return ckf_done(
+			ckget_push(w, tries, try_save(w, t), "rdv: an introduction");
+	return ckget_done(
 	    w,
 	    json_pack(
 		"{s:o,s:o,s:{s:o,s:I,s:I,s:I,s:I},s:i,s:o,s:I,s:I,s:o,s:o,s:o,s:I,s:I,s:I,s:o,s:o,"
@@ -1042,11 +1016,12 @@ json_t *rdv_ckpt_save(const struct rdv *r, struct ckw *w)
 /* An empty table of nb buckets (a power of two, RDV_BUCKETS_MIN or more). */
 static int table_load(struct ckr *r, const json_t *j, const char *key, struct rdv_table *t)
 {
-	json_int_t nb = ckf_int(r, "rdv", j, key, RDV_BUCKETS_MIN, (json_int_t)1 << 30);
+	struct ckget g = {r, "rdv", j, false};
+	json_int_t nb = ckget_int(&g, key, RDV_BUCKETS_MIN, (json_int_t)1 << 30);
 
 	if (nb & (nb - 1))
 		return ckr_fail(r, "rdv: %s: not a power of two", key);
-	if (ckf_failed(r))
+	if (ckr_failed(r))
 		return -1;
 	t->b = calloc((size_t)nb, sizeof(*t->b));
 	t->nb = (size_t)nb;
@@ -1058,6 +1033,7 @@ struct rdv *rdv_ckpt_load(const json_t *j, struct ckr *r)
 {
 	const json_t *cfg = json_object_get(j, "cfg"), *regs = json_object_get(j, "regs");
 	const json_t *by_ep = json_object_get(j, "by_ep"), *tries = json_object_get(j, "tries"), *e;
+	struct ckget g = {r, "rdv", j, false}, gc = {r, "rdv.cfg", cfg, false};
 	struct rdv_reg **all = NULL;
 	struct rdv *o;
 	size_t i, n = json_array_size(regs);
@@ -1073,29 +1049,29 @@ struct rdv *rdv_ckpt_load(const json_t *j, struct ckr *r)
 		ckr_fail(r, "rdv: out of memory");
 		return NULL;
 	}
-	dg_ep_ckpt_fill(&o->cfg.listen, json_object_get(cfg, "listen"), r);
-	o->cfg.start_delay_ns = ckf_int(r, "rdv", cfg, "start_delay_ns", 1, INT64_MAX);
-	o->cfg.intro_rto_ns = ckf_int(r, "rdv", cfg, "intro_rto_ns", 1, INT64_MAX);
-	o->cfg.lifetime_max_s = (uint32_t)ckf_int(r, "rdv", cfg, "lifetime_max_s", 1, UINT32_MAX);
-	o->cfg.max_agents = (uint32_t)ckf_int(r, "rdv", cfg, "max_agents", 1, UINT32_MAX);
-	o->sock = (int)ckf_int(r, "rdv", j, "sock", 0, INT_MAX);
-	dg_ep_ckpt_fill(&o->local, json_object_get(j, "local"), r);
-	o->try_count = (uint64_t)ckf_int(r, "rdv", j, "try_count", 0, INT64_MAX);
-	o->txid_count = (uint64_t)ckf_int(r, "rdv", j, "txid_count", 0, INT64_MAX);
-	o->try_key = ckf_u64(r, "rdv", j, "try_key");
-	o->txid_key = ckf_u64(r, "rdv", j, "txid_key");
-	ckr_bytes(r, json_object_get(j, "counters"), &o->c, sizeof(o->c));
+	ckget_ep(&gc, "listen", &o->cfg.listen);
+	o->cfg.start_delay_ns = ckget_int(&gc, "start_delay_ns", 1, INT64_MAX);
+	o->cfg.intro_rto_ns = ckget_int(&gc, "intro_rto_ns", 1, INT64_MAX);
+	o->cfg.lifetime_max_s = (uint32_t)ckget_int(&gc, "lifetime_max_s", 1, UINT32_MAX);
+	o->cfg.max_agents = (uint32_t)ckget_int(&gc, "max_agents", 1, UINT32_MAX);
+	o->sock = (int)ckget_int(&g, "sock", 0, INT_MAX);
+	ckget_ep(&g, "local", &o->local);
+	o->try_count = (uint64_t)ckget_int(&g, "try_count", 0, INT64_MAX);
+	o->txid_count = (uint64_t)ckget_int(&g, "txid_count", 0, INT64_MAX);
+	o->try_key = ckget_u64(&g, "try_key");
+	o->txid_key = ckget_u64(&g, "txid_key");
+	ckget_bytes(&g, "counters", &o->c, sizeof(o->c));
 	table_load(r, j, "name_buckets", &o->by_name);
 	table_load(r, j, "ep_buckets", &o->by_ep);
 	table_load(r, j, "try_buckets", &o->tries);
-	ckr_obj(r, json_object_get(j, "id"), o);
-	ckr_ref(r, json_object_get(j, "d"), &o->d);
-	if (ckf_failed(r))
+	ckget_obj(&g, "id", o);
+	ckget_ref(&g, "d", &o->d);
+	if (ckr_failed(r))
 		goto out;
 	/* the same registration in both tables, each chain as it was */
 	json_array_foreach(regs, i, e)
 	{
-		if (!(all[i] = reg_load(r, e, o)) || ckf_failed(r))
+		if (!(all[i] = reg_load(r, e, o)) || ckr_failed(r))
 			goto out;
 		table_append(&o->by_name, &name_ops, all[i]);
 	}
@@ -1114,11 +1090,11 @@ struct rdv *rdv_ckpt_load(const json_t *j, struct ckr *r)
 	{
 		struct rdv_try *t = try_load(r, e, o);
 
-		if (!t || ckf_failed(r))
+		if (!t || ckr_failed(r))
 			goto out;
 		table_append(&o->tries, &try_ops, t);
 	}
 out:
 	free(all);
-	return ckf_failed(r) ? NULL : o;
+	return ckr_failed(r) ? NULL : o;
 }

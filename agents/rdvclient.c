@@ -852,10 +852,10 @@ json_t *rdvc_ckpt_save(const struct rdvc *c, struct ckw *w)
 	for (int i = 0; i < RDVC_RECENT_TRIES; i++)
 		json_array_append_new(recent, recent_save(&c->recent[i], w));
 	cfg = json_pack("{s:s,s:o,s:o,s:I,s:o,s:[Iii],s:o}", "name", c->cfg.name, "rdv",
-			ckget_put_ep(&c->cfg.rdv), "stun", ckget_put_ep(&c->cfg.stun), "lifetime_s",
-			(json_int_t)c->cfg.lifetime_s, "nat", ckval_nat(&c->cfg.nat), "txn",
-			(json_int_t)c->cfg.txn.rto_ns, c->cfg.txn.rc, c->cfg.txn.rm, "find_method",
-			ckw_fn(w, (ckfn_ptr)c->cfg.find_method));
+			dg_ep_ckpt_save(&c->cfg.rdv, w), "stun", dg_ep_ckpt_save(&c->cfg.stun, w),
+			"lifetime_s", (json_int_t)c->cfg.lifetime_s, "nat", ckval_nat(&c->cfg.nat),
+			"txn", (json_int_t)c->cfg.txn.rto_ns, c->cfg.txn.rc, c->cfg.txn.rm,
+			"find_method", ckw_fn(w, (ckfn_ptr)c->cfg.find_method));
 	ops = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "registered",
 			ckw_fn(w, (ckfn_ptr)c->ops.registered), "failed",
 			ckw_fn(w, (ckfn_ptr)c->ops.failed), "introduced",
@@ -868,14 +868,15 @@ json_t *rdvc_ckpt_save(const struct rdvc *c, struct ckw *w)
 	    "s:o,s:i,s:o,s:o,s:o}",
 	    "id", ckw_obj(w, c), "d", ckw_ref(w, c->d), "sock", c->sock, "cfg", cfg, "ops", ops,
 	    "state", (int)c->state, "ever_registered", c->ever_registered, "left", c->left, "self",
-	    ckval_cand(&c->self), "stun_txn", rdvtxn_ckpt_save(&c->stun_txn, w), "reg_txn",
+	    ckval_cand(&c->self, w), "stun_txn", rdvtxn_ckpt_save(&c->stun_txn, w), "reg_txn",
 	    rdvtxn_ckpt_save(&c->reg_txn, w), "refresh_timer", ckw_timer(w, c->refresh_timer),
 	    "retry_timer", ckw_timer(w, c->retry_timer), "anchor_sock", c->anchor_sock,
 	    "anchor_txn", rdvtxn_ckpt_save(&c->anchor_txn, w), "anchor_new",
-	    ckget_put_ep(&c->anchor_new), "conns", conns, "lookup", "active", c->lookup.active,
-	    "peer", c->lookup.peer, "txn", rdvtxn_ckpt_save(&c->lookup.txn, w), "recent", recent,
-	    "recent_next", c->recent_next, "txid_key", jsonck_u64(c->txid_key, true), "txid_count",
-	    jsonck_u64(c->txid_count, true), "cnt", ckw_bytes(w, &c->cnt, sizeof(c->cnt)));
+	    dg_ep_ckpt_save(&c->anchor_new, w), "conns", conns, "lookup", "active",
+	    c->lookup.active, "peer", c->lookup.peer, "txn", rdvtxn_ckpt_save(&c->lookup.txn, w),
+	    "recent", recent, "recent_next", c->recent_next, "txid_key",
+	    jsonck_u64(c->txid_key, true), "txid_count", jsonck_u64(c->txid_count, true), "cnt",
+	    ckw_bytes(w, &c->cnt, sizeof(c->cnt)));
 }
 
 static void conn_load(struct ckget *g, struct rdvc *c, struct rdvc_conn *k, const json_t *j)

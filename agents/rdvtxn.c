@@ -80,21 +80,18 @@ json_t *rdvtxn_ckpt_save(const struct rdvtxn *x, struct ckw *w)
 {
 	json_t *j = json_pack(
 	    "{s:o,s:o,s:i,s:o,s:o,s:o,s:{s:I,s:i,s:i},s:o,s:i,s:I,s:I,s:o,s:b}", "id",
-	    ckw_obj(w, x), "d", ckw_ref(w, x->d), "sock", x->sock, "to", ckget_put_ep(&x->to),
+	    ckw_obj(w, x), "d", ckw_ref(w, x->d), "sock", x->sock, "to", dg_ep_ckpt_save(&x->to, w),
 	    "timeout", ckw_fn(w, (ckfn_ptr)x->timeout), "arg", ckw_ref(w, x->arg), "cfg", "rto_ns",
 	    (json_int_t)x->cfg.rto_ns, "rc", x->cfg.rc, "rm", x->cfg.rm, "buf",
 	    ckw_bytes(w, x->buf, x->len), "sent", x->sent, "rto", (json_int_t)x->rto, "first_sent",
 	    (json_int_t)x->first_sent, "timer", ckw_timer(w, x->timer), "active", x->active);
 
-	if (!j)
-		ckw_fail(w, "rdvtxn: cannot write it");
-	return j;
+	return ckget_done(w, j, "rdvtxn");
 }
 
 int rdvtxn_ckpt_fill(struct rdvtxn *x, const json_t *j, struct ckr *r)
 {
 	struct ckget g = {r, "rdvtxn", j, false}, c = {r, "rdvtxn.cfg", NULL, false};
-	const json_t *buf;
 
 	memset(x, 0, sizeof(*x));
 	x->sock = (int)ckget_int(&g, "sock", -1, INT32_MAX);
@@ -103,12 +100,7 @@ int rdvtxn_ckpt_fill(struct rdvtxn *x, const json_t *j, struct ckr *r)
 	x->cfg.rto_ns = ckget_time(&c, "rto_ns");
 	x->cfg.rc = (int)ckget_int(&c, "rc", 0, INT32_MAX);
 	x->cfg.rm = (int)ckget_int(&c, "rm", 0, INT32_MAX);
-	buf = ckget_get(&g, "buf");
-	if (buf && (!json_is_string(buf) || json_string_length(buf) > 2 * sizeof(x->buf)))
-		ckget_fail(&g, "buf", "not a datagram in hex");
-	else if (buf)
-		x->len = json_string_length(buf) / 2;
-	ckget_bytes(&g, "buf", x->buf, x->len);
+	x->len = ckget_bytes_max(&g, "buf", x->buf, sizeof(x->buf));
 	x->sent = (int)ckget_int(&g, "sent", 0, INT32_MAX);
 	x->rto = ckget_time(&g, "rto");
 	x->first_sent = ckget_time(&g, "first_sent");

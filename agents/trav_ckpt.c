@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "ckval.h"
 #include "method_checks.h"
 #include "natbed/ckpt.h"
 #include "natbed/jsonck.h"
@@ -106,33 +107,6 @@ static const struct ckvar trav_vars[] = {
 const struct ckfns trav_try_ckfns = {"trav_try", NULL, 0, trav_vars,
 				     sizeof(trav_vars) / sizeof(trav_vars[0])};
 
-static json_t *tck_cand(struct ckw *w, const struct trav_cand *c)
-{
-	json_t *j = json_object();
-
-	tck_set(j, "name", json_string(c->name));
-	tck_set(j, "host", ckget_put_ep(&c->host));
-	tck_set(j, "srflx", ckget_put_ep(&c->srflx));
-	tck_set(j, "relay", ckget_put_ep(&c->relay));
-	tck_set(j, "nat", ckw_bytes(w, &c->nat, sizeof(c->nat)));
-	return j;
-}
-
-static void tck_cand_get(struct ckget *g, const char *key, struct trav_cand *c)
-{
-	struct ckget sub = {g->r, "trav_try.cand", ckget_get(g, key), false};
-
-	memset(c, 0, sizeof(*c));
-	if (sub.o) {
-		ckget_str(&sub, "name", c->name, sizeof(c->name));
-		ckget_ep(&sub, "host", &c->host);
-		ckget_ep(&sub, "srflx", &c->srflx);
-		ckget_ep(&sub, "relay", &c->relay);
-		ckget_bytes(&sub, "nat", &c->nat, sizeof(c->nat));
-	}
-	g->bad |= sub.bad;
-}
-
 json_t *trav_try_ckpt_save(const struct trav_try *t, struct ckw *w)
 {
 	json_t *j = json_object();
@@ -143,10 +117,10 @@ json_t *trav_try_ckpt_save(const struct trav_try *t, struct ckw *w)
 	tck_set(j, "role", json_integer(t->role));
 	tck_set(j, "try", jsonck_u64(t->id, true));
 	tck_set(j, "sock", json_integer(t->sock));
-	tck_set(j, "self", tck_cand(w, &t->self));
-	tck_set(j, "peer", tck_cand(w, &t->peer));
-	tck_set(j, "stun", ckget_put_ep(&t->stun));
-	tck_set(j, "gateway", ckget_put_ep(&t->gateway));
+	tck_set(j, "self", ckval_cand(&t->self, w));
+	tck_set(j, "peer", ckval_cand(&t->peer, w));
+	tck_set(j, "stun", dg_ep_ckpt_save(&t->stun, w));
+	tck_set(j, "gateway", dg_ep_ckpt_save(&t->gateway, w));
 	tck_set(j, "relay", ckw_ref(w, t->relay));
 	tck_set(j, "start", json_integer(t->start));
 	tck_set(j, "deadline", json_integer(t->deadline));
@@ -156,8 +130,8 @@ json_t *trav_try_ckpt_save(const struct trav_try *t, struct ckw *w)
 	tck_set(j, "finished", json_boolean(t->finished));
 	tck_set(j, "success", json_boolean(t->success));
 	tck_set(j, "path_sock", json_integer(t->path_sock));
-	tck_set(j, "local", ckget_put_ep(&t->local));
-	tck_set(j, "remote", ckget_put_ep(&t->remote));
+	tck_set(j, "local", dg_ep_ckpt_save(&t->local, w));
+	tck_set(j, "remote", dg_ep_ckpt_save(&t->remote, w));
 	tck_set(j, "reason", tck_reason(w, t, t->reason));
 	tck_set(j, "done_at", json_integer(t->done_at));
 	tck_set(j, "counts", ckw_bytes(w, &t->counts, sizeof(t->counts)));
@@ -182,8 +156,8 @@ int trav_try_ckpt_fill(struct trav_try *t, const json_t *j, struct ckr *r)
 	t->role = (enum trav_role)ckget_int(&g, "role", TRAV_INITIATOR, TRAV_RESPONDER);
 	t->id = ckget_u64(&g, "try");
 	t->sock = (int)ckget_int(&g, "sock", -1, INT32_MAX);
-	tck_cand_get(&g, "self", &t->self);
-	tck_cand_get(&g, "peer", &t->peer);
+	ckval_get_cand(&g, "self", &t->self);
+	ckval_get_cand(&g, "peer", &t->peer);
 	ckget_ep(&g, "stun", &t->stun);
 	ckget_ep(&g, "gateway", &t->gateway);
 	ckget_ref(&g, "relay", &t->relay);

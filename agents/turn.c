@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ckfield.h"
+#include "ckget.h"
 #include "natbed/ckpt.h"
 #include "natbed/jsonck.h"
 #include "natbed/rng.h"
@@ -693,16 +693,17 @@ json_t *turn_cfg_ckpt_save(const struct turn_cfg *c, struct ckw *w)
 
 int turn_cfg_ckpt_fill(struct turn_cfg *c, const json_t *j, struct ckr *r)
 {
+	struct ckget g = {r, "turn.cfg", j, false};
 	if (!json_is_object(j))
 		return ckr_fail(r, "turn: cfg: not an object");
-	dg_ep_ckpt_fill(&c->server, json_object_get(j, "server"), r);
+	ckget_ep(&g, "server", &c->server);
 	ck_text_read(r, j, "user", c->user, sizeof(c->user));
 	ck_text_read(r, j, "pass", c->pass, sizeof(c->pass));
-	c->lifetime_s = (uint32_t)ckf_int(r, "turn", j, "lifetime_s", 0, UINT32_MAX);
+	c->lifetime_s = (uint32_t)ckget_int(&g, "lifetime_s", 0, UINT32_MAX);
 	/* 0 in a configuration: the defaults, as turn_new() gives them */
-	c->rto_ns = ckf_int(r, "turn", j, "rto_ns", 0, INT64_MAX);
-	c->tries = (unsigned)ckf_int(r, "turn", j, "tries", 0, UINT_MAX);
-	return ckf_failed(r) ? -1 : 0;
+	c->rto_ns = ckget_int(&g, "rto_ns", 0, INT64_MAX);
+	c->tries = (unsigned)ckget_int(&g, "tries", 0, UINT_MAX);
+	return ckr_failed(r) ? -1 : 0;
 }
 
 static json_t *peer_save(struct ckw *w, const struct turn_peer *p)
@@ -716,6 +717,7 @@ static json_t *peer_save(struct ckw *w, const struct turn_peer *p)
 
 static struct turn_peer *peer_load(struct ckr *r, const json_t *j, struct turn *t, size_t idx)
 {
+	struct ckget g = {r, "turn.peer", j, false};
 	struct turn_peer *p = calloc(1, sizeof(*p));
 
 	if (!p) {
@@ -723,15 +725,15 @@ static struct turn_peer *peer_load(struct ckr *r, const json_t *j, struct turn *
 		return NULL;
 	}
 	p->t = t;
-	dg_ep_ckpt_fill(&p->ep, json_object_get(j, "ep"), r);
-	p->channel = (uint16_t)ckf_int(r, "turn", j, "channel", 0, 0xFFFF);
-	p->perm_ok = ckf_bool(r, "turn", j, "perm_ok");
-	p->bound = ckf_bool(r, "turn", j, "bound");
-	p->asked = ckf_bool(r, "turn", j, "asked");
-	p->released = ckf_bool(r, "turn", j, "released");
-	p->free_at = ckf_int(r, "turn", j, "free_at", 0, INT64_MAX);
+	ckget_ep(&g, "ep", &p->ep);
+	p->channel = (uint16_t)ckget_int(&g, "channel", 0, 0xFFFF);
+	p->perm_ok = ckget_bool(&g, "perm_ok");
+	p->bound = ckget_bool(&g, "bound");
+	p->asked = ckget_bool(&g, "asked");
+	p->released = ckget_bool(&g, "released");
+	p->free_at = ckget_int(&g, "free_at", 0, INT64_MAX);
 	/* slots never move: a slot's index is its place */
-	p->idx = (size_t)ckf_int(r, "turn", j, "idx", (json_int_t)idx, (json_int_t)idx);
+	p->idx = (size_t)ckget_int(&g, "idx", (json_int_t)idx, (json_int_t)idx);
 	ckr_obj(r, json_object_get(j, "id"), p);
 	ckr_timer(r, json_object_get(j, "refresh_ev"), &p->refresh_ev);
 	return p;
@@ -754,24 +756,20 @@ static json_t *tx_save(struct ckw *w, const struct turn_tx *x)
 
 static int tx_load(struct ckr *r, const json_t *j, struct turn *t, struct turn_tx *x)
 {
-	const json_t *msg = json_object_get(j, "msg");
+	struct ckget g = {r, "turn.tx", j, false};
 
 	x->t = t;
 	ckr_obj(r, json_object_get(j, "id"), x);
 	if (!json_object_get(j, "method"))
 		return 0; /* unused */
 	x->used = 1;
-	x->method = (uint16_t)ckf_int(r, "turn", j, "method", 0, 0xFFFF);
-	x->peer = (int)ckf_int(r, "turn", j, "peer", -1, TURN_PEERS_MAX - 1);
-	x->lifetime = (uint32_t)ckf_int(r, "turn", j, "lifetime", 0, UINT32_MAX);
-	ckr_bytes(r, json_object_get(j, "txid"), x->txid, sizeof(x->txid));
-	x->len = json_string_length(msg) / 2;
-	if (!json_is_string(msg) || x->len > sizeof(x->buf))
-		return ckr_fail(r, "turn: tx.msg: not a request of at most %zu bytes",
-				sizeof(x->buf));
-	ckr_bytes(r, msg, x->buf, x->len);
-	x->sent = (unsigned)ckf_int(r, "turn", j, "sent", 0, UINT_MAX);
-	x->rto = ckf_int(r, "turn", j, "rto", 0, INT64_MAX);
+	x->method = (uint16_t)ckget_int(&g, "method", 0, 0xFFFF);
+	x->peer = (int)ckget_int(&g, "peer", -1, TURN_PEERS_MAX - 1);
+	x->lifetime = (uint32_t)ckget_int(&g, "lifetime", 0, UINT32_MAX);
+	ckget_bytes(&g, "txid", x->txid, sizeof(x->txid));
+	x->len = ckget_bytes_max(&g, "msg", x->buf, sizeof(x->buf));
+	x->sent = (unsigned)ckget_int(&g, "sent", 0, UINT_MAX);
+	x->rto = ckget_int(&g, "rto", 0, INT64_MAX);
 	return ckr_timer(r, json_object_get(j, "ev"), &x->ev);
 }
 
@@ -780,12 +778,12 @@ json_t *turn_ckpt_save(const struct turn *t, struct ckw *w)
 	json_t *peers = json_array(), *tx = json_array(), *rng = json_array();
 
 	for (size_t i = 0; i < t->n_peers; i++)
-		ckf_push(w, peers, peer_save(w, t->peers[i]), "turn: a peer");
+		ckget_push(w, peers, peer_save(w, t->peers[i]), "turn: a peer");
 	for (size_t i = 0; i < TURN_TX_MAX; i++)
-		ckf_push(w, tx, tx_save(w, &t->tx[i]), "turn: a request");
+		ckget_push(w, tx, tx_save(w, &t->tx[i]), "turn: a request");
 	for (size_t i = 0; i < 4; i++)
-		ckf_push(w, rng, jsonck_u64(t->rng.s[i], true), "turn: rng");
-	return ckf_done(
+		ckget_push(w, rng, jsonck_u64(t->rng.s[i], true), "turn: rng");
+	return ckget_done(
 	    w,
 	    json_pack("{s:o,s:o,s:o,s:o,s:o,s:i,s:i,s:o,s:o,s:o,s:o,s:"
 		      "o,s:b,s:o,s:I,s:o,s:o,s:o,s:o}",
@@ -803,9 +801,10 @@ json_t *turn_ckpt_save(const struct turn *t, struct ckw *w)
 
 struct turn *turn_ckpt_load(const json_t *j, struct ckr *r)
 {
+	struct ckget g = {r, "turn", j, false};
 	const json_t *cfg = json_object_get(j, "cfg"), *peers = json_object_get(j, "peers");
 	const json_t *tx = json_object_get(j, "tx"), *rng = json_object_get(j, "rng");
-	json_int_t cap = ckf_int(r, "turn", j, "cap_peers", 0, TURN_PEERS_MAX);
+	json_int_t cap = ckget_int(&g, "cap_peers", 0, TURN_PEERS_MAX);
 	struct turn *t;
 	size_t n = json_array_size(peers);
 
@@ -822,14 +821,14 @@ struct turn *turn_ckpt_load(const json_t *j, struct ckr *r)
 	}
 	t->cap_peers = (size_t)cap;
 	turn_cfg_ckpt_fill(&t->cfg, cfg, r);
-	t->sock = (int)ckf_int(r, "turn", j, "sock", 0, INT_MAX);
-	t->state = (enum turn_state)ckf_int(r, "turn", j, "state", TURN_ALLOCATING, TURN_FAILED);
-	dg_ep_ckpt_fill(&t->relayed, json_object_get(j, "relayed"), r);
-	dg_ep_ckpt_fill(&t->mapped, json_object_get(j, "mapped"), r);
+	t->sock = (int)ckget_int(&g, "sock", 0, INT_MAX);
+	t->state = (enum turn_state)ckget_int(&g, "state", TURN_ALLOCATING, TURN_FAILED);
+	ckget_ep(&g, "relayed", &t->relayed);
+	ckget_ep(&g, "mapped", &t->mapped);
 	ck_text_read(r, j, "realm", t->realm, sizeof(t->realm));
 	ck_text_read(r, j, "nonce", t->nonce, sizeof(t->nonce));
 	ckr_bytes(r, json_object_get(j, "key"), t->key, sizeof(t->key));
-	t->authed = ckf_bool(r, "turn", j, "authed");
+	t->authed = ckget_bool(&g, "authed");
 	for (size_t i = 0; i < 4; i++)
 		if (jsonck_u64_read(json_array_get(rng, i), true, &t->rng.s[i]) < 0)
 			ckr_fail(r, "turn: rng[%zu]: not 16 hex digits", i);
@@ -839,7 +838,7 @@ struct turn *turn_ckpt_load(const json_t *j, struct ckr *r)
 	ckr_ref(r, json_object_get(j, "ops"), &t->ops);
 	ckr_ref(r, json_object_get(j, "arg"), &t->arg);
 	ckr_timer(r, json_object_get(j, "refresh_ev"), &t->refresh_ev);
-	for (size_t i = 0; i < n && !ckf_failed(r); i++)
+	for (size_t i = 0; i < n && !ckr_failed(r); i++)
 		if ((t->peers[i] = peer_load(r, json_array_get(peers, i), t, i)))
 			t->n_peers++;
 	for (size_t i = 0; i < TURN_TX_MAX; i++) {
@@ -847,5 +846,5 @@ struct turn *turn_ckpt_load(const json_t *j, struct ckr *r)
 		if (t->tx[i].used && t->tx[i].peer >= (int)n)
 			ckr_fail(r, "turn: tx[%zu].peer: no such peer", i);
 	}
-	return ckf_failed(r) ? NULL : t;
+	return ckr_failed(r) ? NULL : t;
 }

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ckfield.h"
+#include "ckget.h"
 #include "natbed/ckpt.h"
 #include "natbed/jsonck.h"
 #include "natbed/stun.h"
@@ -623,16 +623,16 @@ static json_t *alloc_save(struct ckw *w, const struct td_alloc *a)
 	json_t *perms = json_array(), *chans = json_array();
 
 	for (size_t i = 0; i < TURND_PERMS_MAX; i++)
-		ckf_push(
+		ckget_push(
 		    w, perms,
 		    json_pack("[oI]", jsonck_ipv4(a->perms[i].addr), (json_int_t)a->perms[i].until),
 		    "turnd: a permission");
 	for (size_t i = 0; i < TURND_CHANS_MAX; i++)
-		ckf_push(w, chans,
-			 json_pack("[ioI]", a->chans[i].number,
-				   dg_ep_ckpt_save(&a->chans[i].peer, w),
-				   (json_int_t)a->chans[i].until),
-			 "turnd: a channel");
+		ckget_push(w, chans,
+			   json_pack("[ioI]", a->chans[i].number,
+				     dg_ep_ckpt_save(&a->chans[i].peer, w),
+				     (json_int_t)a->chans[i].until),
+			   "turnd: a channel");
 	return json_pack("{s:o,s:o,s:o,s:i,s:o,s:I,s:o,s:I,s:o,s:o}", "id", ckw_obj(w, a), "client",
 			 dg_ep_ckpt_save(&a->client, w), "txid",
 			 ckw_bytes(w, a->txid, sizeof(a->txid)), "sock", a->sock, "relayed",
@@ -643,6 +643,7 @@ static json_t *alloc_save(struct ckw *w, const struct td_alloc *a)
 
 static struct td_alloc *alloc_load(struct ckr *r, const json_t *j, struct turnd *d)
 {
+	struct ckget g = {r, "turnd.alloc", j, false};
 	const json_t *perms = json_object_get(j, "perms"), *chans = json_object_get(j, "chans");
 	struct td_alloc *a;
 
@@ -657,12 +658,12 @@ static struct td_alloc *alloc_load(struct ckr *r, const json_t *j, struct turnd 
 		return NULL;
 	}
 	a->d = d;
-	dg_ep_ckpt_fill(&a->client, json_object_get(j, "client"), r);
+	ckget_ep(&g, "client", &a->client);
 	ckr_bytes(r, json_object_get(j, "txid"), a->txid, sizeof(a->txid));
-	a->sock = (int)ckf_int(r, "turnd", j, "sock", -1, INT_MAX);
-	dg_ep_ckpt_fill(&a->relayed, json_object_get(j, "relayed"), r);
-	a->until = ckf_int(r, "turnd", j, "until", 0, INT64_MAX);
-	a->lifetime = (uint32_t)ckf_int(r, "turnd", j, "lifetime", 0, UINT32_MAX);
+	a->sock = (int)ckget_int(&g, "sock", -1, INT_MAX);
+	ckget_ep(&g, "relayed", &a->relayed);
+	a->until = ckget_int(&g, "until", 0, INT64_MAX);
+	a->lifetime = (uint32_t)ckget_int(&g, "lifetime", 0, UINT32_MAX);
 	for (size_t i = 0; i < TURND_PERMS_MAX; i++) {
 		const json_t *p = json_array_get(perms, i);
 		json_int_t until = 0;
@@ -696,8 +697,8 @@ json_t *turnd_ckpt_save(const struct turnd *d, struct ckw *w)
 	 * behind a new one in its chain, the first found wins */
 	for (size_t i = 0; i < d->n_buckets; i++)
 		for (const struct td_alloc *a = d->buckets[i]; a; a = a->next)
-			ckf_push(w, allocs, alloc_save(w, a), "turnd: an allocation");
-	return ckf_done(
+			ckget_push(w, allocs, alloc_save(w, a), "turnd: an allocation");
+	return ckget_done(
 	    w,
 	    json_pack(
 		"{s:o,s:o,s:{s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:I,s:b},s:i,s:o,s:I,s:s,s:I,s:o,s:o}",
@@ -717,9 +718,11 @@ json_t *turnd_ckpt_save(const struct turnd *d, struct ckw *w)
 
 struct turnd *turnd_ckpt_load(const json_t *j, struct ckr *r)
 {
+	struct ckget g = {r, "turnd", j, false},
+		     gc = {r, "turnd.cfg", json_object_get(j, "cfg"), false};
 	const json_t *cfg = json_object_get(j, "cfg"), *allocs = json_object_get(j, "allocs"), *e;
 	const char *nonce = json_string_value(json_object_get(j, "nonce"));
-	json_int_t nb = ckf_int(r, "turnd", j, "buckets", 64, (json_int_t)1 << 30);
+	json_int_t nb = ckget_int(&g, "buckets", 64, (json_int_t)1 << 30);
 	struct turnd *d;
 	size_t i;
 
@@ -728,13 +731,13 @@ struct turnd *turnd_ckpt_load(const json_t *j, struct ckr *r)
 		ckr_fail(r, "turnd: cfg, allocs, nonce, buckets: missing or out of range");
 		return NULL;
 	}
-	if (ckf_failed(r) || !(d = calloc(1, sizeof(*d))) ||
+	if (ckr_failed(r) || !(d = calloc(1, sizeof(*d))) ||
 	    !(d->buckets = calloc((size_t)nb, sizeof(*d->buckets)))) {
 		ckr_fail(r, "turnd: out of memory");
 		return NULL;
 	}
 	d->n_buckets = (size_t)nb;
-	dg_ep_ckpt_fill(&d->cfg.listen, json_object_get(cfg, "listen"), r);
+	ckget_ep(&gc, "listen", &d->cfg.listen);
 	ck_str(r, cfg, "user", &d->user);
 	ck_str(r, cfg, "pass", &d->pass);
 	ck_str(r, cfg, "realm", &d->realm);
@@ -743,14 +746,14 @@ struct turnd *turnd_ckpt_load(const json_t *j, struct ckr *r)
 	d->cfg.user = d->user;
 	d->cfg.pass = d->pass;
 	d->cfg.realm = d->realm;
-	d->cfg.lifetime_max_s = (uint32_t)ckf_int(r, "turnd", cfg, "lifetime_max_s", 1, UINT32_MAX);
-	d->cfg.max_allocs = (uint32_t)ckf_int(r, "turnd", cfg, "max_allocs", 1, UINT32_MAX);
-	d->cfg.answer_first = (unsigned)ckf_int(r, "turnd", cfg, "answer_first", 0, UINT_MAX);
-	d->cfg.stale_at = (unsigned)ckf_int(r, "turnd", cfg, "stale_at", 0, UINT_MAX);
+	d->cfg.lifetime_max_s = (uint32_t)ckget_int(&gc, "lifetime_max_s", 1, UINT32_MAX);
+	d->cfg.max_allocs = (uint32_t)ckget_int(&gc, "max_allocs", 1, UINT32_MAX);
+	d->cfg.answer_first = (unsigned)ckget_int(&gc, "answer_first", 0, UINT_MAX);
+	d->cfg.stale_at = (unsigned)ckget_int(&gc, "stale_at", 0, UINT_MAX);
 	d->cfg.mismatch_refresh = json_is_true(json_object_get(cfg, "mismatch_refresh"));
-	d->sock = (int)ckf_int(r, "turnd", j, "sock", 0, INT_MAX);
+	d->sock = (int)ckget_int(&g, "sock", 0, INT_MAX);
 	ckr_bytes(r, json_object_get(j, "key"), d->key, sizeof(d->key));
-	d->nonce_gen = (unsigned)ckf_int(r, "turnd", j, "nonce_gen", 0, UINT_MAX);
+	d->nonce_gen = (unsigned)ckget_int(&g, "nonce_gen", 0, UINT_MAX);
 	memcpy(d->nonce, nonce, strlen(nonce) + 1);
 	ckr_bytes(r, json_object_get(j, "stats"), &d->st, sizeof(d->st));
 	ckr_obj(r, json_object_get(j, "id"), d);
@@ -760,11 +763,11 @@ struct turnd *turnd_ckpt_load(const json_t *j, struct ckr *r)
 	{
 		struct td_alloc *a = alloc_load(r, e, d), **pp;
 
-		if (!a || ckf_failed(r))
+		if (!a || ckr_failed(r))
 			return NULL;
 		for (pp = &d->buckets[td_bucket(d, &a->client)]; *pp; pp = &(*pp)->next)
 			;
 		*pp = a;
 	}
-	return ckf_failed(r) ? NULL : d;
+	return ckr_failed(r) ? NULL : d;
 }

@@ -1,6 +1,6 @@
 /* A small TURN server (RFC 8656) over the datagram interface: natbed sim
  * runs it where a topology's host runs coturn's turnserver (cli/sim_serv.c),
- * and the unit tests run it on their networks (tests/support/fakenet,
+ * and the unit tests run it on their networks (tests/support/cknet,
  * tests/unit/methnet, emulator/vnet).
  *
  * UDP only, one user. Every request is authenticated with long-term

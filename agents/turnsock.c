@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ckfield.h"
+#include "ckget.h"
 #include "natbed/ckpt.h"
 #include "natbed/jsonck.h"
 #include "natbed/strcopy.h"
@@ -306,21 +306,21 @@ static json_t *socks_save(const struct turnsock *ts, struct ckw *w)
 	for (int i = 0; i <= last; i++) {
 		const struct ts_sock *so = &ts->socks[i];
 
-		ckf_push(w, a,
-			 !so->open
-			     ? json_null()
-			     : json_pack("{s:o,s:I,s:o,s:o}", "peer_addr",
-					 jsonck_ipv4(so->peer_addr), "gen", (json_int_t)so->gen,
-					 "fn", ckw_fn(w, (ckfn_ptr)so->fn), "arg",
-					 ckw_ref(w, so->arg)),
-			 "turnsock: a relayed socket");
+		ckget_push(w, a,
+			   !so->open
+			       ? json_null()
+			       : json_pack("{s:o,s:I,s:o,s:o}", "peer_addr",
+					   jsonck_ipv4(so->peer_addr), "gen", (json_int_t)so->gen,
+					   "fn", ckw_fn(w, (ckfn_ptr)so->fn), "arg",
+					   ckw_ref(w, so->arg)),
+			   "turnsock: a relayed socket");
 	}
 	return a;
 }
 
 json_t *turnsock_ckpt_save(const struct turnsock *ts, struct ckw *w)
 {
-	return ckf_done(
+	return ckget_done(
 	    w,
 	    json_pack("{s:o,s:o,s:{s:o,s:o,s:o,s:o},s:o,s:{s:o,s:o},s:o,s:I,s:b,s:o,"
 		      "s:{s:o,s:o},s:b,s:o,s:o,s:o}",
@@ -348,6 +348,7 @@ static int socks_load(struct turnsock *ts, const json_t *a, struct ckr *r)
 	json_array_foreach(a, i, e)
 	{
 		struct ts_sock *so = &ts->socks[i];
+		struct ckget ge = {r, "turnsock.socks", e, false};
 		ckfn_ptr fn = NULL;
 
 		if (json_is_null(e))
@@ -355,16 +356,17 @@ static int socks_load(struct turnsock *ts, const json_t *a, struct ckr *r)
 		so->open = true;
 		if (jsonck_ipv4_read(json_object_get(e, "peer_addr"), &so->peer_addr) < 0)
 			ckr_fail(r, "turnsock: socks[%zu].peer_addr: not an address", i);
-		so->gen = (unsigned)ckf_int(r, "turnsock", e, "gen", 0, UINT_MAX);
+		so->gen = (unsigned)ckget_int(&ge, "gen", 0, UINT_MAX);
 		ckr_fn(r, json_object_get(e, "fn"), &fn);
 		so->fn = (dg_recv_fn)fn;
 		ckr_ref(r, json_object_get(e, "arg"), &so->arg);
 	}
-	return ckf_failed(r) ? -1 : 0;
+	return ckr_failed(r) ? -1 : 0;
 }
 
 struct turnsock *turnsock_ckpt_load(const json_t *j, struct ckr *r)
 {
+	struct ckget g = {r, "turnsock", j, false};
 	const json_t *dg = json_object_get(j, "dg"), *ops = json_object_get(j, "ops");
 	const json_t *err = json_object_get(j, "error"), *text = json_object_get(err, "text");
 	size_t n = json_string_length(text) / 2;
@@ -386,11 +388,11 @@ struct turnsock *turnsock_ckpt_load(const json_t *j, struct ckr *r)
 	turn_cfg_ckpt_fill(&ts->cfg, json_object_get(j, "cfg"), r);
 	ckr_fn(r, json_object_get(ops, "changed"), &changed);
 	ts->ops.changed = (void (*)(void *, const struct dg_ep *, const char *))changed;
-	ts->gen = (unsigned)ckf_int(r, "turnsock", j, "gen", 0, UINT_MAX);
-	ts->ready = ckf_bool(r, "turnsock", j, "ready");
-	dg_ep_ckpt_fill(&ts->relayed, json_object_get(j, "relayed"), r);
+	ts->gen = (unsigned)ckget_int(&g, "gen", 0, UINT_MAX);
+	ts->ready = ckget_bool(&g, "ready");
+	ckget_ep(&g, "relayed", &ts->relayed);
 	ckr_bytes(r, text, ts->error, n);
-	ts->has_error = ckf_bool(r, "turnsock", j, "has_error");
+	ts->has_error = ckget_bool(&g, "has_error");
 	ckr_bytes(r, json_object_get(j, "past"), &ts->past, sizeof(ts->past));
 	socks_load(ts, json_object_get(j, "socks"), r);
 	ckr_obj(r, json_object_get(j, "id"), ts);
@@ -403,5 +405,5 @@ struct turnsock *turnsock_ckpt_load(const json_t *j, struct ckr *r)
 	ckr_timer(r, json_object_get(j, "retry_ev"), &ts->retry_ev);
 	if (!json_is_null(json_object_get(j, "t")))
 		ts->t = turn_ckpt_load(json_object_get(j, "t"), r);
-	return ckf_failed(r) ? NULL : ts;
+	return ckr_failed(r) ? NULL : ts;
 }

@@ -8,13 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ckget.h"
+#include "ckround.h"
+#include "dgstund.h"
 #include "natbed/ckpt.h"
 #include "natbed/jsonck.h"
 
-#define CKNET_HOSTS	16
-#define CKNET_SOCKETS	256
-#define CKNET_EPHEMERAL 40000
+#define CKNET_HOSTS	64
+#define CKNET_SOCKETS	4096
+#define CKNET_EPHEMERAL 40000 /* first port a port-0 bind gets */
 #define CKNET_LOG_MAX	(1u << 20)
+#define CKNET_STUNDS	4
 
 struct cknet;
 
@@ -49,10 +53,24 @@ struct cknet {
 	int nhosts;
 	struct ckhost hosts[CKNET_HOSTS];
 	struct cksock socks[CKNET_SOCKETS];
-	struct ckpkt *flight;
+	struct ckpkt *flight; /* datagrams in flight: freed with the network */
+	cknet_filter_fn filter;
+	void *filter_arg;
+	struct cknet_stats st;
+	int nstund;
+	struct dgstund *stund[CKNET_STUNDS];
 	char *log;
 	size_t log_len;
 };
+
+struct dg_ep cknet_ep(const char *ip, uint16_t port)
+{
+	struct dg_ep e = {0};
+
+	inet_pton(AF_INET, ip, &e.addr);
+	e.port = htons(port);
+	return e;
+}
 
 static struct cksock *sock_at(struct cknet *n, const struct dg_ep *to)
 {
@@ -109,8 +127,12 @@ static void cknet_deliver(void *arg, natbed_time_t now)
 	if (p->next)
 		p->next->prev = p->prev;
 	log_line(n, p, now, k && k->fn);
-	if (k && k->fn)
+	if (k && k->fn) {
+		n->st.delivered++;
 		k->fn(k->arg, (int)(k - n->socks), &p->from, p->buf, p->len, now);
+	} else {
+		n->st.unreachable++;
+	}
 	free(p);
 }
 
@@ -119,7 +141,12 @@ void cknet_inject(struct cknet *n, const struct dg_ep *from, const struct dg_ep 
 {
 	struct ckpkt *p;
 
-	if (len > DG_MAX || !(p = malloc(sizeof(*p))))
+	n->st.sent++;
+	if (len > DG_MAX || (n->filter && !n->filter(n->filter_arg, from, to, buf, len))) {
+		n->st.dropped++;
+		return;
+	}
+	if (!(p = malloc(sizeof(*p))))
 		return;
 	flight_add(n, p);
 	p->from = *from;
@@ -224,7 +251,9 @@ void cknet_free(struct cknet *n)
 {
 	if (!n)
 		return;
-	sched_free(n->s);
+	for (int i = 0; i < n->nstund; i++)
+		dgstund_free(n->stund[i]);
+	sched_free(n->s); /* datagrams in flight are lost with it */
 	while (n->flight) {
 		struct ckpkt *p = n->flight;
 
@@ -276,6 +305,41 @@ const struct dgram *cknet_host2(struct cknet *n, const char *ip, const char *alt
 void cknet_run_until(struct cknet *n, natbed_time_t t)
 {
 	sched_run_until(n->s, t);
+}
+
+void cknet_run_for(struct cknet *n, natbed_time_t d)
+{
+	sched_run_until(n->s, sched_now(n->s) + d);
+}
+
+void cknet_set_filter(struct cknet *n, cknet_filter_fn fn, void *arg)
+{
+	n->filter = fn;
+	n->filter_arg = arg;
+}
+
+void cknet_stats(const struct cknet *n, struct cknet_stats *st)
+{
+	*st = n->st;
+}
+
+int cknet_stund(struct cknet *n, const char *ip, uint16_t port)
+{
+	return cknet_stund2(n, ip, NULL, port);
+}
+
+int cknet_stund2(struct cknet *n, const char *ip, const char *alt, uint16_t port)
+{
+	struct dg_ep ep = cknet_ep(ip, port);
+	const struct dgram *d;
+
+	if (n->nstund == CKNET_STUNDS)
+		return -ENOSPC;
+	d = cknet_host2(n, ip, alt);
+	if (!d)
+		return -ENOSPC;
+	n->stund[n->nstund] = dgstund_new(d, ep.addr, alt ? cknet_ep(alt, 0).addr : 0, ep.port);
+	return n->stund[n->nstund++] ? 0 : -ENOMEM;
 }
 
 const char *cknet_log(const struct cknet *n)
@@ -330,8 +394,10 @@ const struct ckfns cknet_ckfns = CKFNS(cknet, cknet_fns);
 
 json_t *cknet_ckpt_save(const struct cknet *n, struct ckw *w)
 {
-	json_t *hosts = json_array(), *socks = json_array();
+	json_t *hosts = json_array(), *socks = json_array(), *stunds = json_array();
 
+	for (int i = 0; i < n->nstund; i++)
+		ckget_push(w, stunds, dgstund_ckpt_save(n->stund[i], w), "cknet: a STUN server");
 	for (int i = 0; i < n->nhosts; i++) {
 		const struct ckhost *h = &n->hosts[i];
 
@@ -350,10 +416,11 @@ json_t *cknet_ckpt_save(const struct cknet *n, struct ckw *w)
 							"fn", ckw_fn(w, (ckfn_ptr)k->fn), "arg",
 							ckw_ref(w, k->arg)));
 	}
-	return json_pack("{s:o,s:o,s:I,s:I,s:o,s:o,s:o}", "id", ckw_obj(w, n), "sched",
+	return json_pack("{s:o,s:o,s:I,s:I,s:o,s:o,s:o,s:o,s:o}", "id", ckw_obj(w, n), "sched",
 			 ckw_obj(w, n->s), "at", (json_int_t)sched_now(n->s), "delay",
 			 (json_int_t)n->delay, "seed", jsonck_u64(n->seed, true), "hosts", hosts,
-			 "socks", socks);
+			 "socks", socks, "stunds", stunds, "stats",
+			 ckw_bytes(w, &n->st, sizeof(n->st)));
 }
 
 struct cknet *cknet_ckpt_load(const json_t *j, struct ckr *r)
@@ -361,12 +428,14 @@ struct cknet *cknet_ckpt_load(const json_t *j, struct ckr *r)
 	json_int_t at = json_integer_value(json_object_get(j, "at"));
 	json_int_t delay = json_integer_value(json_object_get(j, "delay"));
 	const json_t *hosts = json_object_get(j, "hosts"), *socks = json_object_get(j, "socks"), *e;
+	const json_t *stunds = json_object_get(j, "stunds");
 	uint64_t seed;
 	struct cknet *n;
 	size_t i;
 
 	if (jsonck_u64_read(json_object_get(j, "seed"), true, &seed) < 0 || !json_is_array(hosts) ||
-	    json_array_size(hosts) > CKNET_HOSTS || !json_is_array(socks)) {
+	    json_array_size(hosts) > CKNET_HOSTS || !json_is_array(socks) ||
+	    !json_is_array(stunds) || json_array_size(stunds) > CKNET_STUNDS) {
 		ckr_fail(r, "cknet: not a network");
 		return NULL;
 	}
@@ -409,76 +478,80 @@ struct cknet *cknet_ckpt_load(const json_t *j, struct ckr *r)
 		k->fn = (dg_recv_fn)fn;
 		ckr_ref(r, json_object_get(e, "arg"), &k->arg);
 	}
+	ckr_bytes(r, json_object_get(j, "stats"), &n->st, sizeof(n->st));
+	json_array_foreach(stunds, i, e)
+	{
+		if (!(n->stund[i] = dgstund_ckpt_load(e, r)))
+			break;
+		n->nstund++;
+	}
 	return n;
+}
+
+/* A world on a network: {"net": the network, "parts": the test's}. */
+struct networld {
+	struct cknet *n;
+	struct sched *s;
+	cknet_save_fn save;
+	cknet_load_fn load;
+	void *ctx;
+};
+
+static json_t *networld_save(struct ckw *w, void *arg)
+{
+	struct networld *nw = arg;
+
+	return json_pack("{s:o*,s:o*}", "net", cknet_ckpt_save(nw->n, w), "parts",
+			 nw->save(w, nw->ctx));
+}
+
+static int networld_load(struct ckr *r, const json_t *j, void *arg)
+{
+	struct networld *nw = arg;
+
+	if (!(nw->n = cknet_ckpt_load(json_object_get(j, "net"), r)))
+		return -1;
+	nw->s = nw->n->s;
+	return nw->load(r, json_object_get(j, "parts"), nw->ctx);
 }
 
 json_t *cknet_world_save(const struct cknet *n, const struct ckfns *const *tables, size_t nt,
 			 cknet_save_fn save, void *ctx, char *err, size_t errlen)
 {
-	struct ckw *w = ckw_new(tables, nt);
-	json_t *j, *queue, *net;
+	struct networld nw = {(struct cknet *)n, n->s, save, NULL, ctx};
 
-	if (!w) {
-		snprintf(err, errlen, "no writer");
-		return NULL;
-	}
-	queue = ckw_sched(w, n->s); /* before any timer */
-	net = cknet_ckpt_save(n, w);
-	j = json_pack("{s:o*,s:o*,s:o*}", "queue", queue, "net", net, "parts", save(w, ctx));
-	if (ckw_finish(w, err, errlen) < 0 || !j) {
-		if (!j && !err[0])
-			snprintf(err, errlen, "a part could not be written");
-		json_decref(j);
-		j = NULL;
-	}
-	ckw_free(w);
-	return j;
+	return ckround_save(n->s, tables, nt, networld_save, &nw, err, errlen);
 }
 
 struct cknet *cknet_world_load(const json_t *j, const struct ckfns *const *tables, size_t nt,
 			       cknet_load_fn load, void *ctx, char *err, size_t errlen)
 {
-	struct ckr *r = ckr_new(tables, nt);
-	struct cknet *n;
+	struct networld nw = {NULL, NULL, NULL, load, ctx};
 
-	if (!r) {
-		snprintf(err, errlen, "no reader");
+	if (ckround_load(j, &nw.s, tables, nt, networld_load, &nw, err, errlen) < 0) {
+		cknet_free(nw.n); /* the parts are the caller's */
 		return NULL;
 	}
-	n = cknet_ckpt_load(json_object_get(j, "net"), r);
-	if (n) {
-		ckr_sched(r, n->s, json_object_get(j, "queue"));
-		load(r, json_object_get(j, "parts"), ctx);
-	}
-	if (ckr_finish(r, err, errlen) < 0 || !n) {
-		if (!err[0])
-			snprintf(err, errlen, "no network");
-		cknet_free(n); /* the parts are the caller's */
-		n = NULL;
-	}
-	ckr_free(r);
-	return n;
+	return nw.n;
 }
 
 struct cknet *cknet_world_reload(const json_t *j, const struct ckfns *const *tables, size_t nt,
 				 cknet_save_fn save, cknet_load_fn load, void *ctx, char *err,
 				 size_t errlen)
 {
-	char why[256] = "";
-	struct cknet *n = cknet_world_load(j, tables, nt, load, ctx, why, sizeof(why));
-	json_t *again;
+	struct networld nw = {NULL, NULL, save, load, ctx};
 
-	if (!n) {
-		snprintf(err, errlen, "load: %s", why);
-		return NULL;
+	if (ckround_again(j, &nw.s, tables, nt, networld_save, networld_load, &nw, err, errlen) <
+	    0) {
+		if (!strncmp(err, "load: ", 6)) {
+			cknet_free(nw.n);
+			return NULL;
+		}
 	}
-	again = cknet_world_save(n, tables, nt, save, ctx, why, sizeof(why));
-	if (!again)
-		snprintf(err, errlen, "save: %s", why);
-	else if (!json_equal(j, again))
-		snprintf(err, errlen, "written again, the file differs");
-	else
-		err[0] = 0;
-	json_decref(again);
-	return n; /* the caller frees it with the parts */
+	return nw.n; /* the caller frees it with the parts */
+}
+
+const json_t *cknet_world_parts(const json_t *j)
+{
+	return json_object_get(ckround_parts(j), "parts");
 }

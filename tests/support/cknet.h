@@ -1,15 +1,23 @@
-/* A fake network for the checkpoint tests of the agents' state machines
- * (natbed/ckpt.h): hosts on one flat segment, every datagram delivered
- * after a fixed one-way delay in virtual time, as tests/support/fakenet
- * does, but whole in a checkpoint: its socket table (each socket's
- * callback and argument), its hosts' struct dgram, the scheduler, and the
- * datagrams in flight (events that own their packet). A test saves the
- * network and the state machines on it, loads both into a new network,
- * and compares what each delivers from then on (cknet_log). */
+/* A fake in-memory network for unit tests of the agents' state machines:
+ * hosts on one flat segment (no NATs), each with its own struct dgram;
+ * every datagram arrives after a fixed one-way delay, in virtual time on
+ * one scheduler. A filter sees every datagram and may drop it; the test
+ * may inject datagrams from any source (spoofing). Not the emulator's
+ * virtual network (emulator/vnet.c): that one puts the NAT engines in
+ * between.
+ *
+ * It is whole in a natbed sim checkpoint (natbed/ckpt.h): its socket
+ * table (each socket's callback and argument), its hosts' struct dgram,
+ * the scheduler, its STUN servers, its counters and the datagrams in
+ * flight (events that own their packet). A test saves the network and
+ * the state machines on it, loads both into a new network, and compares
+ * what each delivers from then on (cknet_log). The filter is the test's:
+ * not written, set it again on the loaded network. */
 #ifndef NATBED_TESTS_CKNET_H
 #define NATBED_TESTS_CKNET_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,6 +26,10 @@
 struct ckw;
 struct ckr;
 struct cknet;
+
+/* What the filter sees; return false to drop the datagram. */
+typedef bool (*cknet_filter_fn)(void *arg, const struct dg_ep *from, const struct dg_ep *to,
+				const uint8_t *buf, size_t len);
 
 /* A network at time 0 whose datagrams take delay_ns one way. NULL on
  * ENOMEM. */
@@ -41,6 +53,27 @@ void cknet_inject(struct cknet *n, const struct dg_ep *from, const struct dg_ep 
 /* Runs the scheduler until t (absolute ns). */
 void cknet_run_until(struct cknet *n, natbed_time_t t);
 
+/* Runs the scheduler for d ns from now. */
+void cknet_run_for(struct cknet *n, natbed_time_t d);
+
+/* Every datagram sent or injected goes through fn (NULL: none) first. */
+void cknet_set_filter(struct cknet *n, cknet_filter_fn fn, void *arg);
+
+/* A STUN server (natbed-stund's request logic, agents/dgstund.h) on a new
+ * host at ip:port, owned by n; cknet_stund2 with RFC 5780's alternate
+ * address alt too. A network with one is written with dgstund_ckfns
+ * among the tables. 0 or -errno. */
+int cknet_stund(struct cknet *n, const char *ip, uint16_t port);
+int cknet_stund2(struct cknet *n, const char *ip, const char *alt, uint16_t port);
+
+struct cknet_stats {
+	uint64_t sent, delivered, dropped, unreachable;
+};
+void cknet_stats(const struct cknet *n, struct cknet_stats *st);
+
+/* "ip:port" as a struct dg_ep. */
+struct dg_ep cknet_ep(const char *ip, uint16_t port);
+
 /* Every datagram delivered (or found no socket) since the last
  * cknet_log_clear, one line each: "TIME FROM>TO LEN HASH". */
 const char *cknet_log(const struct cknet *n);
@@ -54,9 +87,9 @@ json_t *cknet_ckpt_save(const struct cknet *n, struct ckw *w);
 struct cknet *cknet_ckpt_load(const json_t *j, struct ckr *r);
 extern const struct ckfns cknet_ckfns;
 
-/* A whole world on n: {"queue": the scheduler's, "net": n's, "parts":
- * save(w, ctx)}, written with tables[0..nt) (cknet_ckfns among them). NULL
- * with the writer's error in err. */
+/* A whole world on n, as tests/support/ckround.h writes one: its parts
+ * {"net": n's, "parts": save(w, ctx)}, written with tables[0..nt)
+ * (cknet_ckfns among them). NULL with the writer's error in err. */
 typedef json_t *(*cknet_save_fn)(struct ckw *w, void *ctx);
 json_t *cknet_world_save(const struct cknet *n, const struct ckfns *const *tables, size_t nt,
 			 cknet_save_fn save, void *ctx, char *err, size_t errlen);
@@ -67,6 +100,9 @@ json_t *cknet_world_save(const struct cknet *n, const struct ckfns *const *table
 typedef int (*cknet_load_fn)(struct ckr *r, const json_t *parts, void *ctx);
 struct cknet *cknet_world_load(const json_t *j, const struct ckfns *const *tables, size_t nt,
 			       cknet_load_fn load, void *ctx, char *err, size_t errlen);
+
+/* The test's parts in a world cknet_world_save() wrote (borrowed). */
+const json_t *cknet_world_parts(const json_t *j);
 
 /* The round trip every checkpoint test makes: j (cknet_world_save's)
  * loaded into a new network (load filling ctx), that world written again

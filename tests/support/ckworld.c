@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ckround.h"
 #include "ckworld.h"
 
 static void world_add(struct ckworld *cw, const void *p)
@@ -66,47 +67,57 @@ void ckworld_init(struct ckworld *cw, const struct sched *s, const struct ckfns 
 	cw->tables[cw->ntables++] = &cw->table;
 }
 
+/* The parts with the world's objects' ids before them:
+ * {"world": [ids], "parts": the test's}. */
+struct inworld {
+	const struct ckworld *cw;
+	json_t *(*save)(struct ckw *w, void *ctx);
+	void (*load)(struct ckr *r, const json_t *parts, void *ctx);
+	void *ctx;
+};
+
+static json_t *inworld_save(struct ckw *w, void *arg)
+{
+	const struct inworld *iw = arg;
+	json_t *world = json_array();
+
+	for (size_t i = 0; i < iw->cw->nobj; i++)
+		json_array_append_new(world, ckw_obj(w, iw->cw->obj[i]));
+	return json_pack("{s:o,s:o*}", "world", world, "parts", iw->save(w, iw->ctx));
+}
+
+static int inworld_load(struct ckr *r, const json_t *j, void *arg)
+{
+	const struct inworld *iw = arg;
+	const json_t *world = json_object_get(j, "world");
+
+	assert_int_equal(json_array_size(world), iw->cw->nobj);
+	for (size_t i = 0; i < iw->cw->nobj; i++)
+		ckr_obj(r, json_array_get(world, i), (void *)(uintptr_t)iw->cw->obj[i]);
+	iw->load(r, json_object_get(j, "parts"), iw->ctx);
+	return 0;
+}
+
 json_t *ckworld_save(const struct ckworld *cw, const struct sched *s,
 		     json_t *(*save)(struct ckw *w, void *ctx), void *ctx, char *err, size_t errlen)
 {
-	struct ckw *w = ckw_new(cw->tables, cw->ntables);
-	json_t *j, *world = json_array();
+	struct inworld iw = {cw, save, NULL, ctx};
 
-	if (!w) {
-		snprintf(err, errlen, "no writer: a function twice in the tables");
-		json_decref(world);
-		return NULL;
-	}
-	j = json_pack("{s:o}", "queue", ckw_sched(w, s)); /* before any timer */
-	for (size_t i = 0; i < cw->nobj; i++)
-		json_array_append_new(world, ckw_obj(w, cw->obj[i]));
-	json_object_set_new(j, "world", world);
-	json_object_set_new(j, "parts", save(w, ctx));
-	if (ckw_finish(w, err, errlen) < 0) {
-		json_decref(j);
-		j = NULL;
-	}
-	ckw_free(w);
-	return j;
+	return ckround_save(s, cw->tables, cw->ntables, inworld_save, &iw, err, errlen);
 }
 
 int ckworld_load(const struct ckworld *cw, const json_t *j, struct sched *s,
 		 void (*load)(struct ckr *r, const json_t *parts, void *ctx), void *ctx, char *err,
 		 size_t errlen)
 {
-	struct ckr *r = ckr_new(cw->tables, cw->ntables);
-	const json_t *world = json_object_get(j, "world");
-	int rc;
+	struct inworld iw = {cw, NULL, load, ctx};
 
-	assert_non_null(r);
-	assert_int_equal(json_array_size(world), cw->nobj);
-	for (size_t i = 0; i < cw->nobj; i++)
-		ckr_obj(r, json_array_get(world, i), (void *)(uintptr_t)cw->obj[i]);
-	load(r, json_object_get(j, "parts"), ctx);
-	ckr_sched(r, s, json_object_get(j, "queue"));
-	rc = ckr_finish(r, err, errlen);
-	ckr_free(r);
-	return rc;
+	return ckround_load(j, &s, cw->tables, cw->ntables, inworld_load, &iw, err, errlen);
+}
+
+const json_t *ckworld_parts(const json_t *j)
+{
+	return json_object_get(ckround_parts(j), "parts");
 }
 
 void ckworld_subst(struct ckworld *cw, const void *from, const void *to)

@@ -1,5 +1,5 @@
 /* Checkpoint tests (natbed/ckpt.h) of state machines on a world the test
- * keeps as it is (tests/support/fakenet.c, a rendezvous, a STUN server):
+ * keeps as it is (tests/support/cknet.c, a rendezvous, a STUN server):
  * the parts under test are written and read by their own functions; the
  * world's objects (the hosts' dgrams, the test's callback arguments, and
  * the argument of every pending event whose function is in none of the
@@ -41,8 +41,9 @@ struct ckworld {
 void ckworld_init(struct ckworld *cw, const struct sched *s, const struct ckfns *const *parts,
 		  size_t nparts, const void *const *objs, size_t nobj);
 
-/* Writes the parts: {"queue", "world": [ids], "parts": save(w, ctx)}.
- * NULL with err. */
+/* Writes the parts as tests/support/ckround.h writes a world, the ids
+ * of the world's objects before them: {"world": [ids], "parts": save(w,
+ * ctx)}. NULL with err. */
 json_t *ckworld_save(const struct ckworld *cw, const struct sched *s,
 		     json_t *(*save)(struct ckw *w, void *ctx), void *ctx, char *err,
 		     size_t errlen);
@@ -52,6 +53,9 @@ json_t *ckworld_save(const struct ckworld *cw, const struct sched *s,
 int ckworld_load(const struct ckworld *cw, const json_t *j, struct sched *s,
 		 void (*load)(struct ckr *r, const json_t *parts, void *ctx), void *ctx, char *err,
 		 size_t errlen);
+
+/* The test's parts in a world ckworld_save() wrote (borrowed). */
+const json_t *ckworld_parts(const json_t *j);
 
 /* From now on the world's object from is to (both ways). */
 void ckworld_subst(struct ckworld *cw, const void *from, const void *to);

@@ -1,6 +1,6 @@
 /* Unit tests for natbed-agent's logic (agents/agent_core.c) in virtual
  * time.
- *  - On the fake network (tests/support/fakenet.c): a rendezvous,
+ *  - On the fake network (tests/support/cknet.c): a rendezvous,
  *    natbed-stund's request logic, a serving agent and a connecting one,
  *    with the test method (a Binding request each way,
  *    tests/support/method_testbind.c) and three of this file's. The
@@ -31,7 +31,6 @@
 #include "cknet.h"
 #include "ckworld.h"
 #include "dgstund.h"
-#include "fakenet.h"
 #include "method_checks.h"
 #include "pcpc.h"
 #include "method_testbind.h"
@@ -56,7 +55,7 @@ struct side {
 };
 
 struct env {
-	struct fakenet *net;
+	struct cknet *net;
 	struct rdv *r;
 	struct dg_ep rdv_ep, stun_ep;
 	struct side alice, bob, carol;
@@ -97,8 +96,8 @@ static void on_report(void *arg, struct agent *a, const struct agent_report *r)
 
 static bool is_agent(const struct env *e, const struct dg_ep *ep)
 {
-	return ep->addr == fakenet_ep("203.0.113.1", 0).addr ||
-	       ep->addr == fakenet_ep("203.0.113.2", 0).addr;
+	return ep->addr == cknet_ep("203.0.113.1", 0).addr ||
+	       ep->addr == cknet_ep("203.0.113.2", 0).addr;
 }
 
 static bool filter(void *arg, const struct dg_ep *from, const struct dg_ep *to, const uint8_t *buf,
@@ -215,22 +214,22 @@ static void side_init(struct env *e, struct side *s, const char *ip, const char 
 	    .ready = on_ready, .failed = on_failed, .report = on_report, .arg = s};
 
 	snprintf(cfg.name, sizeof(cfg.name), "%s", name);
-	s->d = fakenet_host(e->net, ip);
+	s->d = cknet_host(e->net, ip);
 	assert_int_equal(agent_new(s->d, &cfg, &ops, &s->a), 0);
 }
 
 static int setup(void **state)
 {
 	struct env *e = calloc(1, sizeof(*e));
-	struct rdv_config cfg = {.listen = fakenet_ep("198.51.100.5", RDV_DEFAULT_PORT)};
+	struct rdv_config cfg = {.listen = cknet_ep("198.51.100.5", RDV_DEFAULT_PORT)};
 
-	e->net = fakenet_new(DELAY, 3);
+	e->net = cknet_new(DELAY, 3);
 	e->drop_probe_seq = -1;
-	fakenet_set_filter(e->net, filter, e);
-	assert_int_equal(rdv_new(fakenet_host(e->net, "198.51.100.5"), &cfg, &e->r), 0);
+	cknet_set_filter(e->net, filter, e);
+	assert_int_equal(rdv_new(cknet_host(e->net, "198.51.100.5"), &cfg, &e->r), 0);
 	e->rdv_ep = rdv_local(e->r);
-	assert_int_equal(fakenet_stund(e->net, "198.51.100.10", 3478), 0);
-	e->stun_ep = fakenet_ep("198.51.100.10", 3478);
+	assert_int_equal(cknet_stund(e->net, "198.51.100.10", 3478), 0);
+	e->stun_ep = cknet_ep("198.51.100.10", 3478);
 	side_init(e, &e->bob, "203.0.113.2", "bob", true);
 	side_init(e, &e->alice, "203.0.113.1", "alice", false);
 	*state = e;
@@ -245,7 +244,7 @@ static int teardown(void **state)
 	agent_free(e->bob.a);
 	agent_free(e->carol.a);
 	rdv_free(e->r);
-	fakenet_free(e->net);
+	cknet_free(e->net);
 	free(e);
 	return 0;
 }
@@ -277,7 +276,7 @@ static void connect_probes_and_reports(void **state)
 	/* asked before registration: it waits for it */
 	assert_int_equal(agent_connect(e->alice.a, &p), 0);
 	assert_int_equal(agent_connect(e->alice.a, &p), -EBUSY);
-	fakenet_run_for(e->net, 10 * S);
+	cknet_run_for(e->net, 10 * S);
 	assert_int_equal(e->alice.ready, 1);
 	assert_int_equal(e->bob.ready, 1);
 	assert_int_equal(e->alice.reports, 1);
@@ -306,7 +305,7 @@ static void connect_probes_and_reports(void **state)
 	/* after setup nothing but registration refreshes reach the rendezvous */
 	rdv_seen = e->rdv_other;
 	assert_int_equal(rdv_seen, 6); /* CONNECT, its answer, 2 INTRODUCE, 2 acks */
-	fakenet_run_for(e->net, 20 * S);
+	cknet_run_for(e->net, 20 * S);
 	assert_int_equal(e->rdv_other, rdv_seen);
 }
 
@@ -319,7 +318,7 @@ static void slow_probes_echoed_on_the_path(void **state)
 
 	p.probe.interval_ns = 5 * S;
 	assert_int_equal(agent_connect(e->alice.a, &p), 0);
-	fakenet_run_for(e->net, 40 * S);
+	cknet_run_for(e->net, 40 * S);
 	assert_int_equal(e->alice.reports, 1);
 	assert_true(e->alice.rep.success);
 	assert_int_equal(e->alice.rep.probe.sent, 4);
@@ -335,7 +334,7 @@ static void probe_loss_measured(void **state)
 
 	e->drop_probe_seq = 2;
 	assert_int_equal(agent_connect(e->alice.a, &p), 0);
-	fakenet_run_for(e->net, 10 * S);
+	cknet_run_for(e->net, 10 * S);
 	assert_true(e->alice.rep.success);
 	assert_int_equal(e->alice.rep.probe.answered, 4);
 	assert_true(e->alice.rep.probe.loss > 0.19 && e->alice.rep.probe.loss < 0.21);
@@ -348,7 +347,7 @@ static void peer_unknown_fails_with_reason(void **state)
 	struct agent_plan p = plan("carol", 5);
 
 	assert_int_equal(agent_connect(e->alice.a, &p), 0);
-	fakenet_run_for(e->net, 10 * S);
+	cknet_run_for(e->net, 10 * S);
 	assert_int_equal(e->alice.reports, 1);
 	assert_false(e->alice.rep.success);
 	assert_string_equal(e->alice.rep.path, "none");
@@ -370,7 +369,7 @@ static void filtered_times_out(void **state)
 	p.steps[1].m = &method_testbind;
 	p.steps[1].budget_ns = 500 * MS;
 	assert_int_equal(agent_connect(e->alice.a, &p), 0);
-	fakenet_run_for(e->net, 20 * S);
+	cknet_run_for(e->net, 20 * S);
 	assert_int_equal(e->alice.reports, 1);
 	assert_false(e->alice.rep.success);
 	assert_string_equal(e->alice.rep.reason, "timeout");
@@ -389,7 +388,7 @@ static void total_budget_spent(void **state)
 	e->block_checks = true;
 	p.total_ns = 1500 * MS;
 	assert_int_equal(agent_connect(e->alice.a, &p), 0);
-	fakenet_run_for(e->net, 20 * S);
+	cknet_run_for(e->net, 20 * S);
 	assert_int_equal(e->alice.reports, 1);
 	assert_false(e->alice.rep.success);
 	/* the try got what was left of the budget, and ran out */
@@ -407,7 +406,7 @@ static void not_serving_refuses(void **state)
 	struct agent_plan p = plan("alice", 1);
 
 	assert_int_equal(agent_connect(e->bob.a, &p), 0);
-	fakenet_run_for(e->net, 10 * S);
+	cknet_run_for(e->net, 10 * S);
 	assert_int_equal(cnt(&e->alice).tries_refused, 1);
 	assert_int_equal(e->bob.reports, 1);
 	assert_false(e->bob.rep.success);
@@ -434,17 +433,16 @@ static void busy_refusal_reaches_initiator(void **state)
 	struct rdv_counters rc;
 
 	strcpy(cfg.name, "dave");
-	assert_int_equal(agent_new(fakenet_host(e->net, "203.0.113.4"), &cfg, &ops, &dave.a), 0);
+	assert_int_equal(agent_new(cknet_host(e->net, "203.0.113.4"), &cfg, &ops, &dave.a), 0);
 	cfg = (struct agent_config){.rdv = e->rdv_ep, .stun = e->stun_ep, .find_method = find_test};
 	ops = (struct agent_ops){.report = on_report, .arg = &e->carol};
 	strcpy(cfg.name, "carol");
-	assert_int_equal(agent_new(fakenet_host(e->net, "203.0.113.3"), &cfg, &ops, &e->carol.a),
-			 0);
-	fakenet_run_for(e->net, 1 * S);
+	assert_int_equal(agent_new(cknet_host(e->net, "203.0.113.3"), &cfg, &ops, &e->carol.a), 0);
+	cknet_run_for(e->net, 1 * S);
 	/* the same moment: alice's introduction reaches dave first */
 	assert_int_equal(agent_connect(e->alice.a, &p), 0);
 	assert_int_equal(agent_connect(e->carol.a, &p), 0);
-	fakenet_run_for(e->net, 500 * MS);
+	cknet_run_for(e->net, 500 * MS);
 	assert_int_equal(e->alice.reports, 1);
 	assert_true(e->alice.rep.success);
 	assert_int_equal(e->carol.reports, 1);
@@ -461,9 +459,9 @@ static void busy_refusal_reaches_initiator(void **state)
 	assert_int_equal(rc.cancels, 1);
 	assert_int_equal(rc.cancel_acked, 1);
 	/* alice's try holds dave's one place until its deadline (3 s) */
-	fakenet_run_for(e->net, 3 * S);
+	cknet_run_for(e->net, 3 * S);
 	assert_int_equal(agent_connect(e->carol.a, &p), 0);
-	fakenet_run_for(e->net, 1 * S);
+	cknet_run_for(e->net, 1 * S);
 	assert_int_equal(e->carol.reports, 2);
 	assert_true(r->success);
 	agent_free(dave.a);
@@ -472,23 +470,23 @@ static void busy_refusal_reaches_initiator(void **state)
 static void strays_counted(void **state)
 {
 	struct env *e = *state;
-	struct dg_ep mallory = fakenet_ep("203.0.113.66", 999), bob;
+	struct dg_ep mallory = cknet_ep("203.0.113.66", 999), bob;
 	uint8_t txid[STUN_TXID_LEN] = {1}, buf[64];
 	struct stun_builder b;
 	int n;
 
-	fakenet_run_for(e->net, 1 * S);
+	cknet_run_for(e->net, 1 * S);
 	bob = agent_local(e->bob.a);
-	fakenet_inject(e->net, &mallory, &bob, "junk", 4);
+	cknet_inject(e->net, &mallory, &bob, "junk", 4);
 	stun_msg_build_init(&b, buf, sizeof(buf), STUN_METHOD_BINDING, STUN_CLASS_REQUEST, txid,
 			    false);
 	n = stun_msg_build_finish(&b);
-	fakenet_inject(e->net, &mallory, &bob, buf, (size_t)n);
+	cknet_inject(e->net, &mallory, &bob, buf, (size_t)n);
 	stun_msg_build_init(&b, buf, sizeof(buf), NBSTUN_METHOD_PROBE, STUN_CLASS_REQUEST, txid,
 			    false);
 	n = stun_msg_build_finish(&b);
-	fakenet_inject(e->net, &mallory, &bob, buf, (size_t)n);
-	fakenet_run_for(e->net, 1 * S);
+	cknet_inject(e->net, &mallory, &bob, buf, (size_t)n);
+	cknet_run_for(e->net, 1 * S);
 	assert_int_equal(cnt(&e->bob).stray[AGENT_STRAY_NOT_STUN], 1);
 	assert_int_equal(cnt(&e->bob).stray[AGENT_STRAY_UNCLAIMED], 2);
 	assert_int_equal(cnt(&e->bob).probes_echoed, 0);
@@ -540,7 +538,7 @@ static void cascade_fails_then_succeeds_and_learns(void **state)
 	char key[SEL_PAIR_KEY_MAX];
 
 	assert_int_equal(agent_connect(e->alice.a, &p), 0);
-	fakenet_run_for(e->net, 10 * S);
+	cknet_run_for(e->net, 10 * S);
 	assert_int_equal(e->alice.reports, 1);
 	assert_true(r->success);
 	assert_ptr_equal(r->m, &method_testbind);
@@ -565,12 +563,12 @@ static void cascade_fails_then_succeeds_and_learns(void **state)
 	assert_int_equal(learned(l, "testnever").attempts, 0);
 	/* testfail 3.6 / 5 = 0.72 still beats testbind 3 / 5 */
 	assert_int_equal(agent_connect(e->alice.a, &p), 0);
-	fakenet_run_for(e->net, 10 * S);
+	cknet_run_for(e->net, 10 * S);
 	assert_int_equal(e->alice.reports, 2);
 	assert_ptr_equal(r->tried[0].m, &m_testfail);
 	/* now 3.6 / 6 = 0.6 against 4 / 6: testbind first, and alone */
 	assert_int_equal(agent_connect(e->alice.a, &p), 0);
-	fakenet_run_for(e->net, 10 * S);
+	cknet_run_for(e->net, 10 * S);
 	assert_int_equal(e->alice.reports, 3);
 	assert_true(r->success);
 	assert_int_equal(r->ntried, 2);
@@ -596,7 +594,7 @@ static void cascade_cut_by_budget(void **state)
 	p.total_ns = 3500 * MS;
 	p.limits.budget_ns = p.total_ns;
 	assert_int_equal(agent_connect(e->alice.a, &p), 0);
-	fakenet_run_for(e->net, 20 * S);
+	cknet_run_for(e->net, 20 * S);
 	assert_int_equal(e->alice.reports, 1);
 	assert_false(r->success);
 	assert_string_equal(r->reason, "budget spent");
@@ -625,7 +623,7 @@ static void cascade_skips_and_refusals(void **state)
 	p.total_ns = 2 * S;
 	p.limits.budget_ns = p.total_ns;
 	assert_int_equal(agent_connect(e->alice.a, &p), 0);
-	fakenet_run_for(e->net, 10 * S);
+	cknet_run_for(e->net, 10 * S);
 	assert_int_equal(e->alice.reports, 1);
 	assert_false(r->success);
 	assert_string_equal(r->reason, "timeout");
@@ -636,7 +634,7 @@ static void cascade_skips_and_refusals(void **state)
 	assert_ptr_equal(r->m, &m_testslow);
 	p = cascade("carol", table, 2, NULL);
 	assert_int_equal(agent_connect(e->alice.a, &p), 0);
-	fakenet_run_for(e->net, 10 * S);
+	cknet_run_for(e->net, 10 * S);
 	assert_int_equal(e->alice.reports, 2);
 	assert_false(r->success);
 	assert_string_equal(r->reason, "rendezvous refused: peer not registered");
@@ -668,9 +666,8 @@ static void discovery_without_other_address_goes_on(void **state)
 	    cascade("carol", (const struct method *const[]){&method_testbind}, 1, NULL);
 
 	strcpy(cfg.name, "carol");
-	assert_int_equal(agent_new(fakenet_host(e->net, "203.0.113.3"), &cfg, &ops, &e->carol.a),
-			 0);
-	fakenet_run_for(e->net, 30 * S);
+	assert_int_equal(agent_new(cknet_host(e->net, "203.0.113.3"), &cfg, &ops, &e->carol.a), 0);
+	cknet_run_for(e->net, 30 * S);
 	assert_int_equal(e->carol.discovered, 1);
 	assert_int_equal(e->carol.disc.err, DISC_ERR_NO_OTHER);
 	assert_int_equal(e->carol.ready, 1);
@@ -679,14 +676,14 @@ static void discovery_without_other_address_goes_on(void **state)
 	assert_int_equal(agent_self(e->carol.a)->nat.filter, NI_FILTER_UNKNOWN);
 	/* the rendezvous has it: alice's LOOKUP sees carol open */
 	assert_int_equal(agent_connect(e->alice.a, &p), 0);
-	fakenet_run_for(e->net, 10 * S);
+	cknet_run_for(e->net, 10 * S);
 	assert_int_equal(e->alice.rep.pair.peer, NI_CLASS_OPEN);
 }
 
 static void registration_failure_reported(void **state)
 {
 	struct env *e = *state;
-	struct agent_config cfg = {.rdv = fakenet_ep("198.51.100.99", 4787),
+	struct agent_config cfg = {.rdv = cknet_ep("198.51.100.99", 4787),
 				   .stun = e->stun_ep,
 				   .find_method = method_testbind_find};
 	struct agent_ops ops = {
@@ -695,18 +692,17 @@ static void registration_failure_reported(void **state)
 	struct agent *lost;
 
 	strcpy(cfg.name, "lost");
-	assert_int_equal(agent_new(fakenet_host(e->net, "203.0.113.3"), &cfg, &ops, &lost), 0);
+	assert_int_equal(agent_new(cknet_host(e->net, "203.0.113.3"), &cfg, &ops, &lost), 0);
 	e->alice.reports = 0;
 	assert_int_equal(agent_connect(lost, &p), 0);
-	fakenet_run_for(e->net, 60 * S);
+	cknet_run_for(e->net, 60 * S);
 	assert_int_equal(e->alice.failed, 1);
 	assert_string_equal(e->alice.reason, "rendezvous timeout");
 	assert_int_equal(e->alice.reports, 1);
 	assert_string_equal(e->alice.rep.reason, "rendezvous timeout");
 	agent_free(lost);
 	strcpy(cfg.name, "b a d");
-	assert_int_equal(agent_new(fakenet_host(e->net, "203.0.113.4"), &cfg, &ops, &lost),
-			 -EINVAL);
+	assert_int_equal(agent_new(cknet_host(e->net, "203.0.113.4"), &cfg, &ops, &lost), -EINVAL);
 }
 
 /* --- through the NAT engines, in virtual time (emulator/vnet.h) ------------ */
@@ -760,7 +756,7 @@ static const struct dgram *vhost(struct venv *e, const char *name)
 static int vsetup(void **state)
 {
 	struct venv *e = calloc(1, sizeof(*e));
-	struct rdv_config rc = {.listen = fakenet_ep("198.51.100.20", RDV_DEFAULT_PORT)};
+	struct rdv_config rc = {.listen = cknet_ep("198.51.100.20", RDV_DEFAULT_PORT)};
 	char err[TOPO_ERR_MAX];
 
 	assert_non_null(e);
@@ -771,9 +767,9 @@ static int vsetup(void **state)
 	e->v = vnet_new(&(struct vnet_cfg){.topo = e->t, .sched = e->s}, err, sizeof(err));
 	if (!e->v)
 		fail_msg("vnet: %s", err);
-	e->stun_ep = fakenet_ep("198.51.100.10", 3478);
-	e->stun = dgstund_new(vhost(e, "stun"), e->stun_ep.addr,
-			      fakenet_ep("198.51.100.11", 0).addr, e->stun_ep.port);
+	e->stun_ep = cknet_ep("198.51.100.10", 3478);
+	e->stun = dgstund_new(vhost(e, "stun"), e->stun_ep.addr, cknet_ep("198.51.100.11", 0).addr,
+			      e->stun_ep.port);
 	assert_non_null(e->stun);
 	assert_int_equal(rdv_new(vhost(e, "rdv"), &rc, &e->r), 0);
 	e->rdv_ep = rdv_local(e->r);
@@ -877,8 +873,8 @@ static void vnet_discovery_then_cascade(void **state)
 	assert_string_equal(r->tried[5].m->spec.name, "predict");
 	assert_int_equal(r->probe.sent, 2);
 	assert_int_equal(r->probe.answered, 2);
-	assert_int_equal(r->local.addr, fakenet_ep("203.0.113.7", 0).addr);
-	assert_int_equal(r->remote.addr, fakenet_ep("203.0.113.5", 0).addr);
+	assert_int_equal(r->local.addr, cknet_ep("203.0.113.7", 0).addr);
+	assert_int_equal(r->remote.addr, cknet_ep("203.0.113.5", 0).addr);
 }
 
 /* Two agents behind one NAT (no hairpinning): one site, direct first. */
@@ -965,7 +961,7 @@ static void vnet_predict_again(void **state)
 #define T_TURN "198.51.100.50"
 
 struct tenv {
-	struct fakenet *net;
+	struct cknet *net;
 	struct rdv *r;
 	struct turnd *td;
 	struct dg_ep rdv_ep, stun_ep;
@@ -978,7 +974,7 @@ static void tside(struct tenv *e, struct side *s, const char *ip, const char *na
 	struct agent_config cfg = {.rdv = e->rdv_ep,
 				   .stun = e->stun_ep,
 				   .serve = serve,
-				   .turn = {.server = fakenet_ep(T_TURN, 3478), .user = "agent"}};
+				   .turn = {.server = cknet_ep(T_TURN, 3478), .user = "agent"}};
 	struct agent_ops ops = {
 	    .ready = on_ready, .failed = on_failed, .report = on_report, .arg = s};
 
@@ -987,7 +983,7 @@ static void tside(struct tenv *e, struct side *s, const char *ip, const char *na
 		snprintf(cfg.turn.pass, sizeof(cfg.turn.pass), "%s", pass);
 	else
 		cfg.turn.server.addr = 0;
-	s->d = fakenet_host(e->net, ip);
+	s->d = cknet_host(e->net, ip);
 	assert_int_equal(agent_new(s->d, &cfg, &ops, &s->a), 0);
 }
 
@@ -996,19 +992,19 @@ static void tside(struct tenv *e, struct side *s, const char *ip, const char *na
 static void tenv_start(struct tenv *e, const char *alice_pass, const char *bob_pass,
 		       unsigned answer_first)
 {
-	struct rdv_config cfg = {.listen = fakenet_ep("198.51.100.5", RDV_DEFAULT_PORT)};
-	struct turnd_cfg tc = {.listen = fakenet_ep(T_TURN, 3478),
+	struct rdv_config cfg = {.listen = cknet_ep("198.51.100.5", RDV_DEFAULT_PORT)};
+	struct turnd_cfg tc = {.listen = cknet_ep(T_TURN, 3478),
 			       .user = "agent",
 			       .pass = "secret",
 			       .answer_first = answer_first};
 
 	memset(e, 0, sizeof(*e));
-	e->net = fakenet_new(DELAY, 5);
-	assert_int_equal(rdv_new(fakenet_host(e->net, "198.51.100.5"), &cfg, &e->r), 0);
+	e->net = cknet_new(DELAY, 5);
+	assert_int_equal(rdv_new(cknet_host(e->net, "198.51.100.5"), &cfg, &e->r), 0);
 	e->rdv_ep = rdv_local(e->r);
-	assert_int_equal(fakenet_stund(e->net, "198.51.100.10", 3478), 0);
-	e->stun_ep = fakenet_ep("198.51.100.10", 3478);
-	e->td = turnd_new(fakenet_host(e->net, T_TURN), &tc);
+	assert_int_equal(cknet_stund(e->net, "198.51.100.10", 3478), 0);
+	e->stun_ep = cknet_ep("198.51.100.10", 3478);
+	e->td = turnd_new(cknet_host(e->net, T_TURN), &tc);
 	assert_non_null(e->td);
 	tside(e, &e->bob, "203.0.113.2", "bob", true, bob_pass);
 	tside(e, &e->alice, "203.0.113.1", "alice", false, alice_pass);
@@ -1020,7 +1016,7 @@ static void tenv_end(struct tenv *e)
 	agent_free(e->bob.a);
 	turnd_free(e->td);
 	rdv_free(e->r);
-	fakenet_free(e->net);
+	cknet_free(e->net);
 }
 
 static struct agent_plan relay_plan(const char *peer, int probes)
@@ -1042,15 +1038,15 @@ static void relay_connect(void **state)
 
 	tenv_start(&e, "secret", "secret", 0);
 	assert_int_equal(agent_connect(e.alice.a, &p), 0);
-	fakenet_run_for(e.net, 10 * S);
+	cknet_run_for(e.net, 10 * S);
 	assert_int_equal(e.alice.reports, 1);
 	if (!r->success)
 		fail_msg("relay: %s", r->reason);
 	assert_string_equal(r->path, "relay");
 	assert_ptr_equal(r->m, method_find("relay"));
 	/* registered with the relayed address: the first REGISTER waited */
-	assert_int_equal(agent_self(e.alice.a)->relay.addr, fakenet_ep(T_TURN, 0).addr);
-	assert_int_equal(agent_self(e.bob.a)->relay.addr, fakenet_ep(T_TURN, 0).addr);
+	assert_int_equal(agent_self(e.alice.a)->relay.addr, cknet_ep(T_TURN, 0).addr);
+	assert_int_equal(agent_self(e.bob.a)->relay.addr, cknet_ep(T_TURN, 0).addr);
 	/* alice relays: her end is her relayed address, bob's reaches it */
 	assert_true(dg_ep_eq(&r->local, &agent_self(e.alice.a)->relay));
 	assert_true(dg_ep_eq(&r->remote, &agent_self(e.bob.a)->host));
@@ -1071,10 +1067,10 @@ static void relay_responder_allocation(void **state)
 	struct turnd_stats st;
 
 	tenv_start(&e, NULL, "secret", 0);
-	fakenet_run_for(e.net, 1 * S); /* bob registers once he has his relay */
+	cknet_run_for(e.net, 1 * S); /* bob registers once he has his relay */
 	assert_int_equal(e.bob.ready, 1);
 	assert_int_equal(agent_connect(e.alice.a, &p), 0);
-	fakenet_run_for(e.net, 10 * S);
+	cknet_run_for(e.net, 10 * S);
 	assert_int_equal(e.alice.reports, 1);
 	if (!r->success)
 		fail_msg("relay: %s", r->reason);
@@ -1098,10 +1094,10 @@ static void relay_refused(void **state)
 
 	tenv_start(&e, "wrong", NULL, 0);
 	assert_int_equal(agent_connect(e.alice.a, &p), 0);
-	fakenet_run_for(e.net, 500 * MS);
+	cknet_run_for(e.net, 500 * MS);
 	assert_int_equal(e.alice.ready, 1); /* no wait for a relay refused */
 	assert_int_equal(agent_self(e.alice.a)->relay.addr, 0);
-	fakenet_run_for(e.net, 10 * S);
+	cknet_run_for(e.net, 10 * S);
 	assert_int_equal(e.alice.reports, 1);
 	assert_false(e.alice.rep.success);
 	assert_string_equal(e.alice.rep.reason, "401 Unauthorized: the TURN server refused the "
@@ -1117,9 +1113,9 @@ static void relay_silent_server(void **state)
 	struct tenv e;
 
 	tenv_start(&e, "secret", NULL, 1);
-	fakenet_run_for(e.net, AGENT_TURN_WAIT_MS * MS - 100 * MS);
+	cknet_run_for(e.net, AGENT_TURN_WAIT_MS * MS - 100 * MS);
 	assert_int_equal(e.alice.ready, 0);
-	fakenet_run_for(e.net, 1 * S);
+	cknet_run_for(e.net, 1 * S);
 	assert_int_equal(e.alice.ready, 1);
 	assert_int_equal(agent_self(e.alice.a)->relay.addr, 0);
 	assert_null(turnsock_error(agent_turn(e.alice.a))); /* still asking */
@@ -1250,23 +1246,24 @@ static void agents_round_trip(struct env *e, const void *table)
 {
 	const void *objs[] = {e->alice.d, e->bob.d, &e->alice, &e->bob, table};
 	struct ck_agents as = {{e->alice.a, e->bob.a}}, ls = {{NULL, NULL}};
-	struct clock_virtual vc = {sched_now(fakenet_sched(e->net))};
+	struct clock_virtual vc = {sched_now(cknet_sched(e->net))};
 	struct sched *s = sched_new(clock_virtual_clock(&vc), &vc);
 	struct dgram da, db;
 	struct ckworld cw;
 	char err[256];
-	json_t *j, *j2, *parts;
+	const json_t *parts;
+	json_t *j, *j2;
 
 	assert_non_null(s);
 	ckworld_dgram(e->alice.d, s, &da);
 	ckworld_dgram(e->bob.d, s, &db);
-	ckworld_init(&cw, fakenet_sched(e->net), ck_parts, 4, objs, 5);
-	j = ckworld_save(&cw, fakenet_sched(e->net), agents_save, &as, err, sizeof(err));
+	ckworld_init(&cw, cknet_sched(e->net), ck_parts, 4, objs, 5);
+	j = ckworld_save(&cw, cknet_sched(e->net), agents_save, &as, err, sizeof(err));
 	if (!j)
 		print_error("%s\n", err);
 	assert_non_null(j);
 	/* bob's path of the connect done, alice's try and path slots free */
-	parts = json_object_get(j, "parts");
+	parts = ckworld_parts(j);
 	assert_true(
 	    json_is_object(json_array_get(json_object_get(json_array_get(parts, 1), "paths"), 0)));
 	assert_true(
@@ -1279,7 +1276,7 @@ static void agents_round_trip(struct env *e, const void *table)
 	j2 = ckworld_save(&cw, s, agents_save, &ls, err, sizeof(err));
 	assert_non_null(j2);
 	ckworld_assert_equal(j, j2);
-	assert_int_equal(sched_pending(s), sched_pending(fakenet_sched(e->net)));
+	assert_int_equal(sched_pending(s), sched_pending(cknet_sched(e->net)));
 	json_decref(j);
 	json_decref(j2);
 	agent_free(ls.a[0]); /* their dgrams close nothing of alice's and bob's */
@@ -1298,17 +1295,17 @@ static void ckpt_round_trip(void **state)
 	struct agent_plan p = plan("bob", 3), c = cascade("bob", table, 3, NULL);
 
 	assert_int_equal(agent_connect(e->alice.a, &p), 0);
-	fakenet_run_for(e->net, 10 * S);
+	cknet_run_for(e->net, 10 * S);
 	assert_int_equal(e->alice.reports, 1);
 	assert_true(e->alice.rep.success);
 	c.total_ns = 8 * S;
 	assert_int_equal(agent_connect(e->alice.a, &c), 0);
-	fakenet_run_for(e->net, 5 * MS);
+	cknet_run_for(e->net, 5 * MS);
 	agents_round_trip(e, table);
-	fakenet_run_for(e->net, 20 * MS); /* LOOKUP answered, CONNECT asked */
+	cknet_run_for(e->net, 20 * MS); /* LOOKUP answered, CONNECT asked */
 	assert_int_equal(e->alice.reports, 1);
 	agents_round_trip(e, table);
-	fakenet_run_for(e->net, 10 * S);
+	cknet_run_for(e->net, 10 * S);
 	assert_int_equal(e->alice.reports, 2);
 	assert_true(e->alice.rep.success);
 }
@@ -1327,17 +1324,16 @@ static void ckpt_refused(void **state)
 	char err[256];
 	json_t *j;
 
-	fakenet_run_for(e->net, 1 * S);
-	ckworld_init(&cw, fakenet_sched(e->net), no_test, 3, objs, 4);
-	assert_null(ckworld_save(&cw, fakenet_sched(e->net), agents_save, &as, err, sizeof(err)));
+	cknet_run_for(e->net, 1 * S);
+	ckworld_init(&cw, cknet_sched(e->net), no_test, 3, objs, 4);
+	assert_null(ckworld_save(&cw, cknet_sched(e->net), agents_save, &as, err, sizeof(err)));
 	assert_non_null(strstr(err, "in no module's table"));
-	ckworld_init(&cw, fakenet_sched(e->net), ck_parts, 4, objs, 4);
-	j = ckworld_save(&cw, fakenet_sched(e->net), agents_save, &as, err, sizeof(err));
+	ckworld_init(&cw, cknet_sched(e->net), ck_parts, 4, objs, 4);
+	j = ckworld_save(&cw, cknet_sched(e->net), agents_save, &as, err, sizeof(err));
 	assert_non_null(j);
-	json_object_set_new(
-	    json_object_get(json_array_get(json_object_get(j, "parts"), 0), "connect"), "step",
-	    json_integer(AGENT_PLAN_MAX + 1));
-	vc.now_ns = sched_now(fakenet_sched(e->net));
+	json_object_set_new(json_object_get(json_array_get(ckworld_parts(j), 0), "connect"), "step",
+			    json_integer(AGENT_PLAN_MAX + 1));
+	vc.now_ns = sched_now(cknet_sched(e->net));
 	s = sched_new(clock_virtual_clock(&vc), &vc);
 	assert_int_equal(ckworld_load(&cw, j, s, agents_load, &ls, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "agent.connect: step: not an integer in range"));
@@ -1385,19 +1381,19 @@ struct ckagents {
 static void ck_side(struct ckagents *w, const struct ckcase *c, struct side *s, const char *ip,
 		    const char *name, bool serve)
 {
-	struct agent_config cfg = {.rdv = fakenet_ep(CK_RDV, RDV_DEFAULT_PORT),
-				   .stun = fakenet_ep(CK_STUN, 3478),
+	struct agent_config cfg = {.rdv = cknet_ep(CK_RDV, RDV_DEFAULT_PORT),
+				   .stun = cknet_ep(CK_STUN, 3478),
 				   .serve = serve,
 				   .find_method = method_find,
 				   .discover = c->discover && !serve,
 				   .turn = {.user = "agent", .pass = "secret"},
-				   .gateway = serve ? (struct dg_ep){0}
-						    : fakenet_ep("203.0.113.254", 5351)};
+				   .gateway =
+				       serve ? (struct dg_ep){0} : cknet_ep("203.0.113.254", 5351)};
 	struct agent_ops ops = {
 	    .ready = on_ready, .failed = on_failed, .report = on_report, .arg = s};
 
 	if (c->relay)
-		cfg.turn.server = fakenet_ep(CK_TURN, 3478);
+		cfg.turn.server = cknet_ep(CK_TURN, 3478);
 	snprintf(cfg.name, sizeof(cfg.name), "%s", name);
 	s->d = cknet_host(w->n, ip);
 	assert_int_equal(agent_new(s->d, &cfg, &ops, &s->a), 0);
@@ -1405,17 +1401,17 @@ static void ck_side(struct ckagents *w, const struct ckcase *c, struct side *s, 
 
 static void ck_start(struct ckagents *w, const struct ckcase *c)
 {
-	struct rdv_config cfg = {.listen = fakenet_ep(CK_RDV, RDV_DEFAULT_PORT)};
+	struct rdv_config cfg = {.listen = cknet_ep(CK_RDV, RDV_DEFAULT_PORT)};
 	struct turnd_cfg tc = {
-	    .listen = fakenet_ep(CK_TURN, 3478), .user = "agent", .pass = "secret"};
+	    .listen = cknet_ep(CK_TURN, 3478), .user = "agent", .pass = "secret"};
 	struct agent_plan p = {.nsteps = 1, .probes = 5, .peer = "bob"};
 
 	memset(w, 0, sizeof(*w));
 	w->n = cknet_new(DELAY, 5);
 	assert_non_null(w->n);
 	assert_int_equal(rdv_new(cknet_host(w->n, CK_RDV), &cfg, &w->r), 0);
-	w->stund = dgstund_new(cknet_host2(w->n, CK_STUN, CK_ALT), fakenet_ep(CK_STUN, 0).addr,
-			       fakenet_ep(CK_ALT, 0).addr, htons(3478));
+	w->stund = dgstund_new(cknet_host2(w->n, CK_STUN, CK_ALT), cknet_ep(CK_STUN, 0).addr,
+			       cknet_ep(CK_ALT, 0).addr, htons(3478));
 	assert_non_null(w->stund);
 	if (c->relay)
 		assert_non_null(w->td = turnd_new(cknet_host(w->n, CK_TURN), &tc));
@@ -1495,7 +1491,7 @@ static int ck_parts_load(struct ckr *r, const json_t *j, void *ctx)
 /* What the case says alice holds when saved. */
 static void ck_holds(const json_t *j, const struct ckcase *c)
 {
-	const json_t *parts = json_object_get(j, "parts");
+	const json_t *parts = cknet_world_parts(j);
 	const json_t *agent =
 	    json_object_get(json_object_get(parts, c->crowd ? "dave" : "alice"), "agent");
 	const json_t *conn = json_object_get(agent, "connect");

@@ -22,7 +22,7 @@
 
 #include "clients.h"
 #include "dgstund.h"
-#include "fakenet.h"
+#include "cknet.h"
 #include "natbed/log.h"
 #include "rdv.h"
 #include "vnet.h"
@@ -111,7 +111,7 @@ static void on_idle(void *arg)
 static int setup(void **state)
 {
 	struct env *e = calloc(1, sizeof(*e));
-	struct rdv_config rc = {.listen = fakenet_ep("198.51.100.20", RDV_DEFAULT_PORT)};
+	struct rdv_config rc = {.listen = cknet_ep("198.51.100.20", RDV_DEFAULT_PORT)};
 	struct agent_config sc = {.serve = true,
 				  .nat = {NI_MAP_NONE, NI_FILTER_NONE, NI_PORTS_PRESERVE, 0, -1}};
 	struct agent_ops so = {0};
@@ -125,8 +125,8 @@ static int setup(void **state)
 	e->v = vnet_new(&(struct vnet_cfg){.topo = e->t, .sched = e->s}, err, sizeof(err));
 	if (!e->v)
 		fail_msg("vnet: %s", err);
-	e->stun_ep = fakenet_ep("198.51.100.10", 3478);
-	e->stun = dgstund_new(host(e, "stun"), e->stun_ep.addr, fakenet_ep("198.51.100.11", 0).addr,
+	e->stun_ep = cknet_ep("198.51.100.10", 3478);
+	e->stun = dgstund_new(host(e, "stun"), e->stun_ep.addr, cknet_ep("198.51.100.11", 0).addr,
 			      e->stun_ep.port);
 	assert_non_null(e->stun);
 	assert_int_equal(rdv_new(host(e, "rdv"), &rc, &e->r), 0);

@@ -206,7 +206,7 @@ static void test_refused(void **state)
 	assert_non_null(strstr(err, "in no module's table"));
 
 	j = t_save(&a);
-	socks = json_object_get(json_object_get(json_object_get(j, "parts"), "stun"), "socks");
+	socks = json_object_get(json_object_get(cknet_world_parts(j), "stun"), "socks");
 	assert_int_equal(json_array_size(socks), 4);
 	json_array_remove(socks, 3);
 	err[0] = 0;

@@ -4,8 +4,8 @@
  * and against servers that are mute, lack OTHER-ADDRESS or ignore
  * CHANGE-REQUEST; retransmission after a lost request; the port
  * allocation classifier on its own; the natbed sim checkpoint of a
- * discovery at moments in the middle of it (with this file's network
- * and its frames in flight).
+ * discovery at moments in the middle of it (on tests/support/cknet.c,
+ * with its datagrams in flight).
  *
  * The network is this file's: one host (behind the emulator's real NAT
  * engine, emulator/nat.c, or public) and natbed-stund's request logic
@@ -26,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cknet.h"
+#include "dgstund.h"
 #include "discover.h"
 #include "nat.h"
 #include "natbed/ckpt.h"
@@ -74,7 +76,6 @@ struct vnet {
 	int drop_out;	    /* drops the host's next drop_out datagrams */
 	uint64_t dropped, nat_drops, delivered;
 	uint64_t srv_rx; /* datagrams that reached the server, mute or not */
-	char log[4096];	 /* "ms:sport>dport:len" per datagram the host sends */
 };
 
 /* A frame in flight; the IP header sits 4-byte aligned after Ethernet's 14
@@ -291,9 +292,6 @@ static int vn_send(void *io, int sock, const struct dg_ep *to, const void *buf, 
 	struct vpkt *p;
 
 	assert_true(sock >= 0 && sock < VN_SOCKS && vn->socks[sock].open);
-	snprintf(vn->log + strlen(vn->log), sizeof(vn->log) - strlen(vn->log), "%lld:%u>%u:%zu ",
-		 (long long)(sched_now(vn->s) / NATBED_NS_PER_MS), ntohs(vn->socks[sock].port),
-		 ntohs(to->port), len);
 	if (vn->drop_out > 0) {
 		vn->drop_out--;
 		vn->dropped++;
@@ -937,31 +935,16 @@ static void test_ep_str(void **state)
  * second of real time (ctest's timeout is the guard). */
 /* --- natbed sim checkpoints ------------------------------------------- */
 
-/* A frame on its way: only its event holds it. */
-static json_t *vpkt_save(struct ckw *w, const void *arg)
-{
-	const struct vpkt *p = arg;
+/* A discovery from a public host on the checkpointable fake network
+ * (tests/support/cknet.c), natbed-stund's logic (agents/dgstund.c) on the
+ * two addresses and ports: the network, its datagrams in flight and the
+ * server are written with the discovery. */
+#define CK_DELAY_NS (10 * NATBED_NS_PER_MS) /* one way: a round trip of 20 ms */
 
-	return json_pack("{s:o,s:o}", "vn", ckw_ref(w, p->vn), "frame",
-			 ckw_bytes(w, p->buf, p->len));
-}
-
-static void *vpkt_load(struct ckr *r, const json_t *j)
-{
-	const json_t *frame = json_object_get(j, "frame");
-	struct vpkt *p = calloc(1, sizeof(*p));
-
-	assert_non_null(p);
-	p->vn = ckr_get(r, json_object_get(j, "vn"));
-	p->len = json_string_length(frame) / 2;
-	if (!p->vn || p->len > sizeof(p->buf) || ckr_bytes(r, frame, p->buf, p->len) < 0 ||
-	    ip_view_parse(p->buf, p->len, &p->v) < 0) {
-		ckr_fail(r, "vpkt: not a frame");
-		free(p);
-		return NULL;
-	}
-	return p;
-}
+struct ck {
+	struct run run;
+	struct disc *d;
+};
 
 static void on_done_unlisted(void *arg, const struct disc_result *r)
 {
@@ -969,96 +952,67 @@ static void on_done_unlisted(void *arg, const struct disc_result *r)
 	(void)r;
 }
 
-static const struct ckfn t_fns[] = {CKFN_ARG(vn_at_host, vpkt_save, vpkt_load),
-				    CKFN_ARG(vn_at_server, vpkt_save, vpkt_load),
-				    CKFN_ARG(vn_at_nat_in, vpkt_save, vpkt_load),
-				    CKFN_ARG(vn_at_nat_out, vpkt_save, vpkt_load), CKFN(on_done)};
+static const struct ckfn t_fns[] = {CKFN(on_done)};
 static const struct ckfns t_table = CKFNS(t, t_fns);
-static const struct ckfns *const tables[] = {&disc_ckfns, &t_table};
+static const struct ckfns *const tables[] = {&cknet_ckfns, &dgstund_ckfns, &disc_ckfns, &t_table};
+#define NTABLES (sizeof(tables) / sizeof(tables[0]))
 
-/* The network of a public host (no NAT to write): its sockets and their
- * receivers, its ephemeral port draws, the server's counters, frames on
- * their way in the queue; the test's run; the discovery. Before done:
- * run->r is not written. */
-static json_t *ck_save(const struct vnet *vn, const struct run *run, const struct disc *d,
-		       char *err, size_t errlen)
+/* The test's run (before done: run.r is not written) and the discovery. */
+static json_t *ck_save(struct ckw *w, void *ctx)
 {
-	struct ckw *w = ckw_new(tables, 2);
-	json_t *j, *q, *socks = json_array();
+	struct ck *c = ctx;
 
-	assert_non_null(w);
-	assert_null(vn->nat);
-	assert_null(run->r);
-	q = ckw_sched(w, vn->s);
-	for (int i = 0; i < VN_SOCKS; i++) {
-		const struct vn_sock *k = &vn->socks[i];
-
-		json_array_append_new(socks, json_pack("[b,i,o,o]", k->open, ntohs(k->port),
-						       ckw_fn(w, k->open ? (ckfn_ptr)k->fn : NULL),
-						       ckw_ref(w, k->open ? k->arg : NULL)));
-	}
-	j = json_pack("{s:I,s:o,s:o,s:o,s:o,s:i,s:o,s:o,s:o,s:i,s:I,s:I,s:I,s:I,s:o}", "at",
-		      (json_int_t)sched_now(vn->s), "queue", q, "vn", ckw_obj(w, vn), "dg",
-		      ckw_obj(w, &vn->dg), "run", ckw_obj(w, run), "done_calls", run->done_calls,
-		      "socks", socks, "rng", ckw_bytes(w, &vn->rng, sizeof(vn->rng)), "sc",
-		      ckw_bytes(w, &vn->sc, sizeof(vn->sc)), "drop_out", vn->drop_out, "dropped",
-		      (json_int_t)vn->dropped, "delivered", (json_int_t)vn->delivered, "srv_rx",
-		      (json_int_t)vn->srv_rx, "seed", (json_int_t)vn->dg.seed, "disc",
-		      disc_ckpt_save(d, w));
-	if (ckw_finish(w, err, errlen) < 0 || !j) {
-		json_decref(j);
-		j = NULL;
-	}
-	ckw_free(w);
-	return j;
+	assert_null(c->run.r);
+	return json_pack("{s:o,s:i,s:o}", "run", ckw_obj(w, &c->run), "done_calls",
+			 c->run.done_calls, "disc", disc_ckpt_save(c->d, w));
 }
 
-/* A fresh network at the checkpoint's time; the discovery read into *d. */
-static struct vnet *ck_load(const json_t *j, struct run *run, struct disc **d, char *err,
-			    size_t errlen)
+static int ck_load(struct ckr *r, const json_t *parts, void *ctx)
 {
-	struct vnet *vn =
-	    vn_new(NULL, false, (uint64_t)json_integer_value(json_object_get(j, "seed")));
-	struct ckr *r = ckr_new(tables, 2);
-	const json_t *k;
-	size_t i;
-	int rc;
+	struct ck *c = ctx;
 
-	assert_non_null(r);
-	memset(run, 0, sizeof(*run));
-	sched_run_until(vn->s, json_integer_value(json_object_get(j, "at")));
-	ckr_obj(r, json_object_get(j, "vn"), vn);
-	ckr_obj(r, json_object_get(j, "dg"), &vn->dg);
-	ckr_obj(r, json_object_get(j, "run"), run);
-	run->done_calls = (int)json_integer_value(json_object_get(j, "done_calls"));
-	json_array_foreach(json_object_get(j, "socks"), i, k)
-	{
-		ckfn_ptr fn = NULL;
+	memset(&c->run, 0, sizeof(c->run));
+	ckr_obj(r, json_object_get(parts, "run"), &c->run);
+	c->run.done_calls = (int)json_integer_value(json_object_get(parts, "done_calls"));
+	c->d = disc_ckpt_load(json_object_get(parts, "disc"), r);
+	return c->d ? 0 : -1;
+}
 
-		vn->socks[i].open = json_is_true(json_array_get(k, 0));
-		vn->socks[i].port = htons((uint16_t)json_integer_value(json_array_get(k, 1)));
-		ckr_fn(r, json_array_get(k, 2), &fn);
-		vn->socks[i].fn = (dg_recv_fn)fn;
-		ckr_ref(r, json_array_get(k, 3), &vn->socks[i].arg);
-	}
-	ckr_bytes(r, json_object_get(j, "rng"), &vn->rng, sizeof(vn->rng));
-	ckr_bytes(r, json_object_get(j, "sc"), &vn->sc, sizeof(vn->sc));
-	vn->drop_out = (int)json_integer_value(json_object_get(j, "drop_out"));
-	vn->dropped = (uint64_t)json_integer_value(json_object_get(j, "dropped"));
-	vn->delivered = (uint64_t)json_integer_value(json_object_get(j, "delivered"));
-	vn->srv_rx = (uint64_t)json_integer_value(json_object_get(j, "srv_rx"));
-	*d = disc_ckpt_load(json_object_get(j, "disc"), r);
-	ckr_sched(r, vn->s, json_object_get(j, "queue"));
-	rc = ckr_finish(r, err, errlen);
-	ckr_free(r);
-	if (rc < 0) {
-		for (i = 0; i < VN_SOCKS; i++)
-			vn->socks[i].open = false;
-		vn_drain(vn);
-		vn_free(vn);
-		return NULL;
-	}
-	return vn;
+/* Drops the host's first *arg datagrams. */
+static bool drop_first(void *arg, const struct dg_ep *from, const struct dg_ep *to,
+		       const uint8_t *buf, size_t len)
+{
+	int *left = arg;
+
+	(void)to;
+	(void)buf;
+	(void)len;
+	if (from->addr != a4(T_OPEN_HOST) || *left <= 0)
+		return true;
+	(*left)--;
+	return false;
+}
+
+/* A network with the servers and the host; a discovery started on it. */
+static struct cknet *ck_start(struct ck *c, void (*done)(void *, const struct disc_result *))
+{
+	struct disc_cfg cfg = {.sock = -1};
+	struct cknet *n = cknet_new(CK_DELAY_NS, 5);
+	const struct dgram *host;
+
+	assert_non_null(n);
+	assert_int_equal(cknet_stund2(n, T_SRV1, T_SRV2, T_PORT1), 0);
+	host = cknet_host(n, T_OPEN_HOST);
+	assert_non_null(host);
+	memset(c, 0, sizeof(*c));
+	cfg.server.addr = a4(T_SRV1);
+	cfg.server.port = htons(T_PORT1);
+	cfg.done = done;
+	cfg.done_arg = &c->run;
+	c->d = disc_new(host, &cfg);
+	assert_non_null(c->d);
+	assert_int_equal(disc_start(c->d), 0);
+	return n;
 }
 
 /* Everything a discovery's result says, as text. */
@@ -1084,68 +1038,55 @@ static void result_str(const struct disc_result *r, char *buf, size_t len)
  * same time. */
 static void ck_round(int drop_out, natbed_time_t after)
 {
-	struct disc_cfg cfg = {.sock = -1};
-	struct vnet *a = vn_new(NULL, false, 5), *b;
-	struct run ra, rb;
-	struct disc *da, *db;
-	char err[256], *text, cont[4096], sa[512], sb[512];
-	natbed_time_t end;
-	json_t *j, *again;
-	size_t mark;
+	struct ck a, b;
+	struct cknet *na = ck_start(&a, on_done), *nb;
+	struct cknet_stats sa_st, sb_st;
+	char err[256], *text, *cont, sa[512], sb[512];
+	natbed_time_t end = disc_max_ns(&(struct disc_cfg){.sock = -1}) + NATBED_NS_PER_S;
+	json_t *j;
 
-	memset(&ra, 0, sizeof(ra));
-	a->drop_out = drop_out;
-	cfg.server.addr = a4(T_SRV1);
-	cfg.server.port = htons(T_PORT1);
-	cfg.done = on_done;
-	cfg.done_arg = &ra;
-	da = disc_new(&a->dg, &cfg);
-	assert_non_null(da);
-	assert_int_equal(disc_start(da), 0);
-	end = sched_now(a->s) + disc_max_ns(&cfg) + NATBED_NS_PER_S;
-	sched_run_until(a->s, sched_now(a->s) + after);
-	assert_int_equal(ra.done_calls, 0);
-	j = ck_save(a, &ra, da, err, sizeof(err));
+	cknet_set_filter(na, drop_first, &drop_out);
+	cknet_run_until(na, after);
+	assert_int_equal(a.run.done_calls, 0);
+	j = cknet_world_save(na, tables, NTABLES, ck_save, &a, err, sizeof(err));
 	if (!j)
 		fail_msg("save: %s", err);
 	text = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
-	mark = strlen(a->log);
-	sched_run_until(a->s, end);
-	assert_int_equal(ra.done_calls, 1);
-	snprintf(cont, sizeof(cont), "%s", a->log + mark);
-	result_str(ra.r, sa, sizeof(sa));
+	/* the filter is the test's: none is left to drop after the save */
+	assert_int_equal(drop_out, 0);
+	cknet_log_clear(na);
+	cknet_run_until(na, end);
+	assert_int_equal(a.run.done_calls, 1);
+	cont = strdup(cknet_log(na));
+	result_str(a.run.r, sa, sizeof(sa));
 
 	j = json_loads(text, 0, NULL);
 	assert_non_null(j);
-	b = ck_load(j, &rb, &db, err, sizeof(err));
-	if (!b)
-		fail_msg("load: %s", err);
-	again = ck_save(b, &rb, db, err, sizeof(err));
-	if (!again)
-		fail_msg("save again: %s", err);
-	assert_true(json_equal(j, again));
-	json_decref(again);
+	nb = cknet_world_reload(j, tables, NTABLES, ck_save, ck_load, &b, err, sizeof(err));
+	if (!nb || err[0])
+		fail_msg("%s", err);
 	json_decref(j);
-	sched_run_until(b->s, end);
-	assert_int_equal(rb.done_calls, 1);
-	assert_ptr_equal(rb.r, disc_result(db));
-	result_str(rb.r, sb, sizeof(sb));
+	cknet_run_until(nb, end);
+	assert_int_equal(b.run.done_calls, 1);
+	assert_ptr_equal(b.run.r, disc_result(b.d));
+	result_str(b.run.r, sb, sizeof(sb));
 	assert_string_equal(sb, sa);
-	assert_string_equal(b->log, cont);
-	assert_int_equal(b->srv_rx, a->srv_rx);
-	assert_int_equal(b->delivered, a->delivered);
+	assert_string_equal(cknet_log(nb), cont);
+	cknet_stats(na, &sa_st);
+	cknet_stats(nb, &sb_st);
+	assert_memory_equal(&sb_st, &sa_st, sizeof(sa_st));
+	free(cont);
 	free(text);
-	disc_free(da);
-	disc_free(db);
-	vn_free(a);
-	vn_free(b);
+	disc_free(a.d);
+	disc_free(b.d);
+	cknet_free(na);
+	cknet_free(nb);
 }
 
-/* Frames on their way (1 to 124 ms: the mapping, filtering, port and
- * hairpin tests of an open host, a round trip of 20 ms each; done at
- * 125 ms), and retransmissions waited for (test I's first two sends
- * lost). */
+/* Datagrams on their way (1 to 124 ms: the mapping, filtering, port and
+ * hairpin tests of an open host, a round trip of 20 ms each), and
+ * retransmissions waited for (test I's first two sends lost). */
 static void test_checkpoint(void **state)
 {
 	static const natbed_time_t at_ms[] = {1, 12, 31, 47, 66, 90, 110, 124};
@@ -1161,30 +1102,19 @@ static void test_checkpoint(void **state)
  * transaction of a kind it does not know. */
 static void test_checkpoint_refused(void **state)
 {
-	struct disc_cfg cfg = {.sock = -1};
-	struct vnet *a = vn_new(NULL, false, 5), *b;
-	struct run ra, rb;
-	struct disc *d, *db;
+	struct ck a, b;
+	struct cknet *n = ck_start(&a, on_done_unlisted), *nb;
 	char err[256], *text, *at, edited[65536];
 	json_t *j;
 
 	(void)state;
-	memset(&ra, 0, sizeof(ra));
-	cfg.server.addr = a4(T_SRV1);
-	cfg.server.port = htons(T_PORT1);
-	cfg.done = on_done_unlisted;
-	d = disc_new(&a->dg, &cfg);
-	assert_int_equal(disc_start(d), 0);
-	assert_null(ck_save(a, &ra, d, err, sizeof(err)));
+	assert_null(cknet_world_save(n, tables, NTABLES, ck_save, &a, err, sizeof(err)));
 	assert_non_null(strstr(err, "in no module's table"));
-	disc_free(d);
-	vn_drain(a);
-	cfg.done = on_done;
-	cfg.done_arg = &ra;
-	d = disc_new(&a->dg, &cfg);
-	assert_int_equal(disc_start(d), 0);
-	sched_run_until(a->s, sched_now(a->s) + 30 * NATBED_NS_PER_MS);
-	j = ck_save(a, &ra, d, err, sizeof(err));
+	disc_free(a.d);
+	cknet_free(n);
+	n = ck_start(&a, on_done);
+	cknet_run_until(n, 30 * NATBED_NS_PER_MS);
+	j = cknet_world_save(n, tables, NTABLES, ck_save, &a, err, sizeof(err));
 	if (!j)
 		fail_msg("save: %s", err);
 	text = json_dumps(j, JSON_COMPACT);
@@ -1195,14 +1125,14 @@ static void test_checkpoint_refused(void **state)
 		 at + strlen("\"kind\":0"));
 	j = json_loads(edited, 0, NULL);
 	assert_non_null(j);
-	b = ck_load(j, &rb, &db, err, sizeof(err));
-	assert_null(b);
+	memset(&b, 0, sizeof(b));
+	nb = cknet_world_load(j, tables, NTABLES, ck_load, &b, err, sizeof(err));
+	assert_null(nb);
 	assert_string_equal(err, "disc.tx: kind: not an integer in range");
 	json_decref(j);
 	free(text);
-	disc_free(d);
-	vn_drain(a);
-	vn_free(a);
+	disc_free(a.d);
+	cknet_free(n);
 }
 
 int main(void)

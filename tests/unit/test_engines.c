@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ckround.h"
 #include "engines.h"
 #include "natbed/ckpt.h"
 #include "natbed/clock.h"
@@ -139,42 +140,30 @@ static enum gate_verdict ew_ask(struct ew *w, uint64_t nonce, const char *resour
 			    (size_t)n, sched_now(w->s));
 }
 
+static json_t *ew_parts_save(struct ckw *ck, void *arg)
+{
+	struct ew *w = arg;
+
+	return json_pack("{s:o*}", "engines", engines_ckpt_save(&w->e, ck));
+}
+
+static int ew_parts_load(struct ckr *r, const json_t *j, void *arg)
+{
+	struct ew *w = arg;
+
+	return engines_ckpt_fill(&w->e, json_object_get(j, "engines"), r);
+}
+
 static json_t *ew_save(struct ew *w, char *err, size_t errlen)
 {
-	struct ckw *ck = ckw_new(engines_ckfns, ENGINES_CKFNS_N);
-	json_t *q, *j;
-	char *text;
-
-	assert_non_null(ck);
-	q = ckw_sched(ck, w->s);
-	j = json_pack("{s:I,s:o*,s:o*}", "at", (json_int_t)sched_now(w->s), "queue", q, "engines",
-		      engines_ckpt_save(&w->e, ck));
-	if (ckw_finish(ck, err, errlen) < 0) {
-		ckw_free(ck);
-		json_decref(j);
-		return NULL;
-	}
-	ckw_free(ck);
-	text = json_dumps(j, JSON_COMPACT);
-	json_decref(j);
-	j = json_loads(text, 0, NULL);
-	free(text);
-	assert_non_null(j);
-	return j;
+	return ckround_save(w->s, engines_ckfns, ENGINES_CKFNS_N, ew_parts_save, w, err, errlen);
 }
 
 static int ew_load(struct ew *w, const json_t *j, char *err, size_t errlen)
 {
-	struct ckr *r = ckr_new(engines_ckfns, ENGINES_CKFNS_N);
-	int rc;
-
-	assert_non_null(r);
-	w->vc.now_ns = (natbed_time_t)json_integer_value(json_object_get(j, "at"));
-	ckr_sched(r, w->s, json_object_get(j, "queue"));
-	engines_ckpt_fill(&w->e, json_object_get(j, "engines"), r);
-	rc = ckr_finish(r, err, errlen);
-	ckr_free(r);
-	return rc;
+	w->vc.now_ns = ckround_at(j);
+	return ckround_load(j, &w->s, engines_ckfns, ENGINES_CKFNS_N, ew_parts_load, w, err,
+			    errlen);
 }
 
 /* Both to until, event time by event time, every engine counting alike. */
@@ -273,7 +262,7 @@ static void test_refused(void **state)
 	ew_up(b);
 	j = ew_save(a, err, sizeof(err));
 	assert_non_null(j);
-	hosts = json_object_get(json_object_get(j, "engines"), "nats");
+	hosts = json_object_get(json_object_get(ckround_parts(j), "engines"), "nats");
 	json_object_set(json_array_get(hosts, 1), "fw",
 			json_object_get(json_array_get(hosts, 0), "fw"));
 	assert_int_equal(ew_load(b, j, err, sizeof(err)), -1);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ckround.h"
 #include "firewall.h"
 #include "natbed/ckpt.h"
 #include "natbed/clock.h"
@@ -982,39 +983,31 @@ static const struct ckfn sw_fns[] = {CKFN(sw_mark)};
 static const struct ckfns sw_table = CKFNS(test, sw_fns);
 static const struct ckfns *const sw_tables[] = {&fw_ckfns, &sw_table};
 
-/* The queue, then the world's object, then the firewall; through text. */
+/* The queue, then the world's object, then the firewall (ckround.h). */
+static json_t *sw_parts_save(struct ckw *w, void *arg)
+{
+	struct sw *sw = arg;
+
+	return json_pack("{s:o*,s:o*}", "world", ckw_obj(w, sw), "fw", fw_ckpt_save(sw->fw, w));
+}
+
+static int sw_parts_load(struct ckr *r, const json_t *j, void *arg)
+{
+	struct sw *sw = arg;
+
+	ckr_obj(r, json_object_get(j, "world"), sw);
+	return fw_ckpt_fill(sw->fw, json_object_get(j, "fw"), r);
+}
+
 static json_t *sw_save(struct sw *w, char *err, size_t errlen)
 {
-	struct ckw *ck = ckw_new(sw_tables, 2);
-	json_t *q, *j;
-
-	assert_non_null(ck);
-	q = ckw_sched(ck, w->s);
-	j = json_pack("{s:I,s:o*,s:o*,s:o*}", "at", (json_int_t)sched_now(w->s), "queue", q,
-		      "world", ckw_obj(ck, w), "fw", fw_ckpt_save(w->fw, ck));
-	if (ckw_finish(ck, err, errlen) < 0) {
-		ckw_free(ck);
-		json_decref(j);
-		return NULL;
-	}
-	ckw_free(ck);
-	assert_non_null(j);
-	return through_text(j);
+	return ckround_save(w->s, sw_tables, 2, sw_parts_save, w, err, errlen);
 }
 
 static int sw_load(struct sw *w, const json_t *j, char *err, size_t errlen)
 {
-	struct ckr *r = ckr_new(sw_tables, 2);
-	int rc;
-
-	assert_non_null(r);
-	w->vc.now_ns = (natbed_time_t)json_integer_value(json_object_get(j, "at"));
-	ckr_obj(r, json_object_get(j, "world"), w);
-	ckr_sched(r, w->s, json_object_get(j, "queue"));
-	fw_ckpt_fill(w->fw, json_object_get(j, "fw"), r);
-	rc = ckr_finish(r, err, errlen);
-	ckr_free(r);
-	return rc;
+	w->vc.now_ns = ckround_at(j);
+	return ckround_load(j, &w->s, sw_tables, 2, sw_parts_load, w, err, errlen);
 }
 
 /* Both to until, event time by event time: the same next event, as many
@@ -1077,7 +1070,8 @@ static void test_sim_exact(void **state)
 	jb = sw_save(b, err, sizeof(err));
 	assert_non_null(jb);
 	assert_true(json_equal(ja, jb));
-	assert_true(json_array_size(json_object_get(json_object_get(ja, "fw"), "flows")) >= 5);
+	assert_true(json_array_size(
+			json_object_get(json_object_get(ckround_parts(ja), "fw"), "flows")) >= 5);
 	json_decref(ja);
 	json_decref(jb);
 
@@ -1117,8 +1111,9 @@ static void test_sim_refused(void **state)
 	sched_cancel(a->s, stray);
 	j = sw_save(a, err, sizeof(err));
 	assert_non_null(j);
-	json_object_set_new(json_array_get(json_object_get(json_object_get(j, "fw"), "flows"), 2),
-			    "dir", json_string("sideways"));
+	json_object_set_new(
+	    json_array_get(json_object_get(json_object_get(ckround_parts(j), "fw"), "flows"), 2),
+	    "dir", json_string("sideways"));
 	err[0] = 0;
 	assert_int_equal(sw_load(b, j, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "flows[2]"));

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ckround.h"
 #include "gate.h"
 #include "gate_int.h" /* the sim test reads slots and due times */
 #include "natbed/ckpt.h"
@@ -949,46 +950,32 @@ static const struct ckfn gw_fns[] = {CKFN(gw_mark)};
 static const struct ckfns gw_table = CKFNS(test, gw_fns);
 static const struct ckfns *const gw_tables[] = {&gate_ckfns, &gw_table};
 
-/* The queue, the world's object (the test's tg), the gate; through text. */
+/* The queue, the world's object (the test's tg), the gate (ckround.h). */
+static json_t *gw_parts_save(struct ckw *w, void *arg)
+{
+	struct tg *tg = arg;
+
+	return json_pack("{s:o*,s:o*}", "world", ckw_obj(w, tg), "gate", gate_ckpt_save(tg->g, w));
+}
+
+static int gw_parts_load(struct ckr *r, const json_t *j, void *arg)
+{
+	struct tg *tg = arg;
+
+	ckr_obj(r, json_object_get(j, "world"), tg);
+	return gate_ckpt_fill(tg->g, json_object_get(j, "gate"), r);
+}
+
 static json_t *gw_save(struct tg *tg, char *err, size_t errlen)
 {
-	struct ckw *w = ckw_new(gw_tables, 2);
-	json_t *q, *j;
-	char *text;
-
-	assert_non_null(w);
-	q = ckw_sched(w, tg->s);
-	j = json_pack("{s:I,s:o*,s:o*,s:o*}", "at", (json_int_t)sched_now(tg->s), "queue", q,
-		      "world", ckw_obj(w, tg), "gate", gate_ckpt_save(tg->g, w));
-	if (ckw_finish(w, err, errlen) < 0) {
-		ckw_free(w);
-		json_decref(j);
-		return NULL;
-	}
-	ckw_free(w);
-	assert_non_null(j);
-	text = json_dumps(j, JSON_COMPACT);
-	json_decref(j);
-	j = json_loads(text, 0, NULL);
-	free(text);
-	assert_non_null(j);
-	return j;
+	return ckround_save(tg->s, gw_tables, 2, gw_parts_save, tg, err, errlen);
 }
 
 /* Fills tg's fresh gate (made as the original's, its scheduler empty). */
 static int gw_load(struct tg *tg, const json_t *j, char *err, size_t errlen)
 {
-	struct ckr *r = ckr_new(gw_tables, 2);
-	int rc;
-
-	assert_non_null(r);
-	tg->vc.now_ns = (natbed_time_t)json_integer_value(json_object_get(j, "at"));
-	ckr_obj(r, json_object_get(j, "world"), tg);
-	ckr_sched(r, tg->s, json_object_get(j, "queue"));
-	gate_ckpt_fill(tg->g, json_object_get(j, "gate"), r);
-	rc = ckr_finish(r, err, errlen);
-	ckr_free(r);
-	return rc;
+	tg->vc.now_ns = ckround_at(j);
+	return ckround_load(j, &tg->s, gw_tables, 2, gw_parts_load, tg, err, errlen);
 }
 
 /* Both to until, event time by event time: the same next event, as many
@@ -1126,7 +1113,7 @@ static void test_sim_refused(void **state)
 	sched_cancel(a.s, stray);
 	j = gw_save(&a, err, sizeof(err));
 	assert_non_null(j);
-	h0 = json_array_get(json_object_get(json_object_get(j, "gate"), "hosts"), 1);
+	h0 = json_array_get(json_object_get(json_object_get(ckround_parts(j), "gate"), "hosts"), 1);
 	json_object_set_new(json_array_get(json_object_get(h0, "pending"), 0), "slot",
 			    json_integer(GATE_PENDING_MAX));
 	err[0] = 0;

@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "fakenet.h"
+#include "cknet.h"
 #include "gate.h"
 #include "gatec.h"
 #include "natbed/ckpt.h"
@@ -254,7 +254,7 @@ static void test_timeout(void **state)
  * 438 (spent nonce: the client asks again with the next) and grants the
  * rest. */
 struct gw {
-	struct fakenet *net;
+	struct cknet *net;
 	const struct dgram *alice, *gated;
 	int gate_sock, gate_rx;
 	char log[2048]; /* "ms:a:len" or "ms:g:len" per datagram sent */
@@ -271,7 +271,7 @@ static bool gw_filter(void *arg, const struct dg_ep *from, const struct dg_ep *t
 	size_t n = strlen(g->log);
 
 	snprintf(g->log + n, sizeof(g->log) - n, "%lld:%c:%zu ",
-		 (long long)(sched_now(fakenet_sched(g->net)) / MS),
+		 (long long)(sched_now(cknet_sched(g->net)) / MS),
 		 from->port == htons(TOPO_GATE_PORT_DEFAULT) ? 'g' : 'a', len);
 	return true;
 }
@@ -314,7 +314,7 @@ static void gw_done(void *arg, const struct gatec_report *r)
 
 	g->rep = *r;
 	g->reports++;
-	g->rep_at = sched_now(fakenet_sched(g->net));
+	g->rep_at = sched_now(cknet_sched(g->net));
 }
 
 static void gw_unlisted(void *arg, const struct gatec_report *r)
@@ -328,25 +328,25 @@ static void gw_up(struct gw *g, natbed_time_t at)
 	struct dg_ep b = {0, htons(TOPO_GATE_PORT_DEFAULT)}, local;
 
 	memset(g, 0, sizeof(*g));
-	g->net = fakenet_new(10 * MS, 11);
+	g->net = cknet_new(10 * MS, 11);
 	assert_non_null(g->net);
-	fakenet_set_filter(g->net, gw_filter, g);
-	g->alice = fakenet_host(g->net, "192.0.2.10");
-	g->gated = fakenet_host(g->net, "192.0.2.1");
+	cknet_set_filter(g->net, gw_filter, g);
+	g->alice = cknet_host(g->net, "192.0.2.10");
+	g->gated = cknet_host(g->net, "192.0.2.1");
 	g->gate_sock = dg_open(g->gated, &b, &local, gw_gate_rx, g);
 	assert_true(g->gate_sock >= 0);
-	fakenet_run_until(g->net, at);
+	cknet_run_until(g->net, at);
 }
 
 static void gw_down(struct gw *g)
 {
 	gatec_free(g->c);
-	fakenet_free(g->net);
+	cknet_free(g->net);
 }
 
 static void gw_auth(struct gw *g, void (*done)(void *, const struct gatec_report *))
 {
-	struct gatec_cfg c = {.gate = fakenet_ep("192.0.2.1", TOPO_GATE_PORT_DEFAULT), .nonce = 77};
+	struct gatec_cfg c = {.gate = cknet_ep("192.0.2.1", TOPO_GATE_PORT_DEFAULT), .nonce = 77};
 	struct gatec_ops ops = {.done = done};
 
 	snprintf(c.user, sizeof(c.user), "alice");
@@ -355,65 +355,50 @@ static void gw_auth(struct gw *g, void (*done)(void *, const struct gatec_report
 	assert_non_null(g->c);
 }
 
-static const struct ckfn t_fns[] = {CKFN(gw_done)};
+static const struct ckfn t_fns[] = {CKFN(gw_done), CKFN(gw_gate_rx)};
 static const struct ckfns t_table = CKFNS(t, t_fns);
-static const struct ckfns *const tables[] = {&gatec_ckfns, &t_table};
+static const struct ckfns *const tables[] = {&cknet_ckfns, &gatec_ckfns, &t_table};
+#define NTABLES (sizeof(tables) / sizeof(tables[0]))
 
-static json_t *gw_save(const struct gw *g, char *err, size_t errlen)
+/* The test's gate and the client, on the network cknet writes (its
+ * sockets, the gate's among them, and the datagrams in flight). */
+static json_t *gw_part_save(struct ckw *w, void *ctx)
 {
-	struct ckw *w = ckw_new(tables, 2);
-	json_t *j, *q;
+	const struct gw *g = ctx;
 
-	assert_non_null(w);
-	q = ckw_sched(w, fakenet_sched(g->net));
-	j = json_pack("{s:I,s:o,s:o,s:o,s:i,s:o}", "at",
-		      (json_int_t)sched_now(fakenet_sched(g->net)), "queue", q, "alice",
-		      ckw_obj(w, g->alice), "gw", ckw_obj(w, g), "gate_rx", g->gate_rx, "gatec",
-		      gatec_ckpt_save(g->c, w));
-	if (ckw_finish(w, err, errlen) < 0 || !j) {
-		json_decref(j);
-		j = NULL;
-	}
-	ckw_free(w);
-	return j;
+	return json_pack("{s:o,s:o,s:o,s:i,s:i,s:o}", "gw", ckw_obj(w, g), "alice",
+			 ckw_ref(w, g->alice), "gated", ckw_ref(w, g->gated), "gate_sock",
+			 g->gate_sock, "gate_rx", g->gate_rx, "gatec", gatec_ckpt_save(g->c, w));
 }
 
-/* The function named name in table t (what the virtual network's
- * socket table restores by name). */
-static ckfn_ptr fn_named(const struct ckfns *t, const char *name)
+static int gw_part_load(struct ckr *r, const json_t *j, void *ctx)
 {
-	for (size_t i = 0; i < t->n; i++)
-		if (!strcmp(t->fns[i].name, name))
-			return t->fns[i].fn;
-	fail_msg("no %s.%s", t->module, name);
-	return NULL;
+	struct gw *g = ctx;
+
+	ckr_obj(r, json_object_get(j, "gw"), g);
+	ckr_ref(r, json_object_get(j, "alice"), &g->alice);
+	ckr_ref(r, json_object_get(j, "gated"), &g->gated);
+	g->gate_sock = (int)json_integer_value(json_object_get(j, "gate_sock"));
+	g->gate_rx = (int)json_integer_value(json_object_get(j, "gate_rx"));
+	g->c = gatec_ckpt_load(json_object_get(j, "gatec"), r);
+	return g->c ? 0 : -1;
 }
 
-/* A fresh world at the checkpoint's time, the client read. The fake
- * network has no checkpoint of its own: the client's socket is opened
- * again here, where it was (the same id and port: the sockets are
- * opened in the same order), to its receive function. */
+static json_t *gw_save(struct gw *g, char *err, size_t errlen)
+{
+	return cknet_world_save(g->net, tables, NTABLES, gw_part_save, g, err, errlen);
+}
+
+/* A fresh world from j: the network, the gate and the client read, the
+ * log's filter set again (the test's, not written). */
 static int gw_load(struct gw *g, const json_t *j, char *err, size_t errlen)
 {
-	struct ckr *r = ckr_new(tables, 2);
-	struct dg_ep any = {0}, local;
-	int rc;
-
-	assert_non_null(r);
-	gw_up(g, json_integer_value(json_object_get(j, "at")));
-	g->gate_rx = (int)json_integer_value(json_object_get(j, "gate_rx"));
-	ckr_obj(r, json_object_get(j, "alice"), (void *)g->alice);
-	ckr_obj(r, json_object_get(j, "gw"), g);
-	g->c = gatec_ckpt_load(json_object_get(j, "gatec"), r);
-	ckr_sched(r, fakenet_sched(g->net), json_object_get(j, "queue"));
-	rc = ckr_finish(r, err, errlen);
-	ckr_free(r);
-	if (rc == 0)
-		assert_int_equal(
-		    dg_open(g->alice, &any, &local,
-			    (dg_recv_fn)fn_named(&gatec_ckfns, "gatec_recv"), g->c),
-		    json_integer_value(json_object_get(json_object_get(j, "gatec"), "sock")));
-	return rc;
+	memset(g, 0, sizeof(*g));
+	g->net = cknet_world_load(j, tables, NTABLES, gw_part_load, g, err, errlen);
+	if (!g->net)
+		return -1;
+	cknet_set_filter(g->net, gw_filter, g);
+	return 0;
 }
 
 /* Written at 1.8 s: request 3 met a spent nonce and the client asked
@@ -430,16 +415,16 @@ static void test_checkpoint(void **state)
 	(void)state;
 	gw_up(&a, 0);
 	gw_auth(&a, gw_done);
-	sched_run_until(fakenet_sched(a.net), 1800 * MS);
+	sched_run_until(cknet_sched(a.net), 1800 * MS);
 	assert_int_equal(a.gate_rx, 4);
-	assert_int_equal(sched_pending(fakenet_sched(a.net)), 2); /* retransmission, timeout */
+	assert_int_equal(sched_pending(cknet_sched(a.net)), 2); /* retransmission, timeout */
 	j = gw_save(&a, err, sizeof(err));
 	if (!j)
 		fail_msg("save: %s", err);
 	text = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
 	mark = strlen(a.log);
-	sched_run_until(fakenet_sched(a.net), 40 * S);
+	sched_run_until(cknet_sched(a.net), 40 * S);
 	snprintf(cont, sizeof(cont), "%s", a.log + mark);
 	assert_int_equal(a.reports, 1);
 	assert_int_equal(a.rep.result, GATEC_GRANTED);
@@ -455,7 +440,7 @@ static void test_checkpoint(void **state)
 	assert_true(json_equal(j, again));
 	json_decref(again);
 	json_decref(j);
-	sched_run_until(fakenet_sched(b.net), 40 * S);
+	sched_run_until(cknet_sched(b.net), 40 * S);
 	assert_string_equal(b.log, cont);
 	assert_int_equal(b.reports, 1);
 	assert_int_equal(b.rep_at, a.rep_at);
@@ -486,7 +471,7 @@ static void test_checkpoint_refused(void **state)
 	assert_non_null(strstr(err, "in no module's table"));
 	gatec_free(a.c);
 	gw_auth(&a, gw_done);
-	sched_run_until(fakenet_sched(a.net), 1800 * MS);
+	sched_run_until(cknet_sched(a.net), 1800 * MS);
 	j = gw_save(&a, err, sizeof(err));
 	if (!j)
 		fail_msg("save: %s", err);

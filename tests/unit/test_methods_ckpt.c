@@ -22,6 +22,7 @@
 
 #include <jansson.h>
 
+#include "ckround.h"
 #include "method.h"
 #include "method_checks.h"
 #include "natbed/ckpt.h"
@@ -246,15 +247,19 @@ static void h_free(struct holder *h)
 
 /* --- the world and the try written and read ------------------------------ */
 
-static json_t *save_all(struct world *w, struct holder *h, char *err, size_t errlen)
-{
-	struct ckw *ck = ckw_new(t_tables, T_NTABLES);
-	json_t *j, *socks = json_array();
+struct ckboth {
+	struct world *w;
+	struct holder *h;
+};
 
-	assert_non_null(ck);
-	j = json_object();
-	json_object_set_new(j, "at", json_integer(sched_now(w->s)));
-	json_object_set_new(j, "queue", ckw_sched(ck, w->s));
+/* The world's socket table and the holder with its try (ckround.h). */
+static json_t *parts_save(struct ckw *ck, void *arg)
+{
+	const struct ckboth *c = arg;
+	const struct world *w = c->w;
+	const struct holder *h = c->h;
+	json_t *j = json_object(), *socks = json_array();
+
 	json_object_set_new(j, "dg", ckw_obj(ck, &w->dg));
 	json_object_set_new(j, "seed", jsonck_u64(w->dg.seed, true));
 	for (int i = 0; i < w->nsocks; i++)
@@ -271,24 +276,16 @@ static json_t *save_all(struct world *w, struct holder *h, char *err, size_t err
 				      trav_try_ckpt_save(&h->t, ck), "reason_id",
 				      ckw_obj(ck, h->reason), "reason", h->reason, "main",
 				      h->main_sock, "stopped", h->stopped));
-	if (ckw_finish(ck, err, errlen) < 0) {
-		json_decref(j);
-		j = NULL;
-	}
-	ckw_free(ck);
 	return j;
 }
 
-static int load_all(struct world *w, struct holder **hp, const json_t *j, char *err, size_t errlen)
+static int parts_load(struct ckr *ck, const json_t *j, void *arg)
 {
-	struct ckr *ck = ckr_new(t_tables, T_NTABLES);
+	const struct ckboth *c = arg;
+	struct world *w = c->w;
+	struct holder *h = c->h;
 	const json_t *socks = json_object_get(j, "socks"), *hj = json_object_get(j, "holder");
-	struct holder *h = calloc(1, sizeof(*h));
-	int rc;
 
-	assert_non_null(ck);
-	assert_non_null(h);
-	world_init(w, json_integer_value(json_object_get(j, "at")));
 	assert_int_equal(jsonck_u64_read(json_object_get(j, "seed"), true, &w->dg.seed), 0);
 	ckr_obj(ck, json_object_get(j, "dg"), &w->dg);
 	w->nsocks = (int)json_array_size(socks);
@@ -311,12 +308,24 @@ static int load_all(struct world *w, struct holder **hp, const json_t *j, char *
 	strcpy(h->reason, json_string_value(json_object_get(hj, "reason")));
 	h->main_sock = (int)json_integer_value(json_object_get(hj, "main"));
 	h->stopped = json_is_true(json_object_get(hj, "stopped"));
-	trav_try_ckpt_fill(&h->t, json_object_get(hj, "t"), ck);
-	ckr_sched(ck, w->s, json_object_get(j, "queue"));
-	rc = ckr_finish(ck, err, errlen);
-	ckr_free(ck);
-	*hp = h;
-	return rc;
+	return trav_try_ckpt_fill(&h->t, json_object_get(hj, "t"), ck);
+}
+
+static json_t *save_all(struct world *w, struct holder *h, char *err, size_t errlen)
+{
+	struct ckboth c = {w, h};
+
+	return ckround_save(w->s, t_tables, T_NTABLES, parts_save, &c, err, errlen);
+}
+
+static int load_all(struct world *w, struct holder **hp, const json_t *j, char *err, size_t errlen)
+{
+	struct ckboth c = {w, calloc(1, sizeof(*c.h))};
+
+	assert_non_null(c.h);
+	world_init(w, ckround_at(j));
+	*hp = c.h;
+	return ckround_load(j, &w->s, t_tables, T_NTABLES, parts_load, &c, err, errlen);
 }
 
 static void world_free(struct world *w)
@@ -443,7 +452,8 @@ static void test_punch_round_trip(void **state)
 	 * the deadline pending, heard */
 	assert_int_equal(
 	    json_array_size(json_object_get(
-		json_object_get(json_object_get(json_object_get(j, "holder"), "t"), "priv"),
+		json_object_get(json_object_get(json_object_get(ckround_parts(j), "holder"), "t"),
+				"priv"),
 		"pairs")),
 	    2);
 	json_decref(j);
@@ -684,7 +694,8 @@ static void test_portmap_mapping(void **state)
 	j = round_trip(&a, ha, &b, &hb);
 	assert_false(json_is_null(json_object_get(
 	    json_object_get(
-		json_object_get(json_object_get(json_object_get(j, "holder"), "t"), "priv"),
+		json_object_get(json_object_get(json_object_get(ckround_parts(j), "holder"), "t"),
+				"priv"),
 		"user"),
 	    "pc")));
 	json_decref(j);
@@ -786,7 +797,7 @@ static void test_refusals(void **state)
 	j = save_all(&a, ha, err, sizeof(err));
 	assert_non_null(j);
 
-	t = json_object_get(json_object_get(j, "holder"), "t");
+	t = json_object_get(json_object_get(ckround_parts(j), "holder"), "t");
 	pair = json_array_get(json_object_get(json_object_get(t, "priv"), "pairs"), 0);
 	json_object_set_new(pair, "si", json_integer(7));
 	assert_int_equal(load_all(&b, &hb, j, err, sizeof(err)), -1);

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ckround.h"
 #include "nat.h"
 #include "nat_int.h" /* chains_ok() reads the hash chains */
 #include "natbed/ckpt.h"
@@ -1759,53 +1760,49 @@ static const struct ckfn t_sim_fns[] = {CKFN(t_mark)};
 static const struct ckfns t_sim_table = CKFNS(test, t_sim_fns);
 static const struct ckfns *const t_sim_tables[] = {&nat_ckfns, &t_sim_table};
 
-/* The world as natbed sim writes it: the queue first, then the NAT; the
- * test's fx is the world object t_mark's events point at. Through text,
- * as the file goes. */
+/* The world as natbed sim writes it (ckround.h): the queue first, then
+ * the NAT; the test's fx is the world object t_mark's events point at. */
+struct sim_ctx {
+	struct fx *f;
+	struct nat *ref; /* what the world's pointer to the NAT was read as */
+};
+
+static json_t *sim_parts_save(struct ckw *w, void *arg)
+{
+	struct sim_ctx *c = arg;
+
+	/* the world points at the NAT too: the NAT declares itself */
+	return json_pack("{s:o*,s:o*,s:o*}", "world", ckw_obj(w, c->f), "nat_ref",
+			 ckw_ref(w, c->f->n), "nat", nat_ckpt_save(c->f->n, w));
+}
+
+static int sim_parts_load(struct ckr *r, const json_t *j, void *arg)
+{
+	struct sim_ctx *c = arg;
+
+	ckr_obj(r, json_object_get(j, "world"), c->f);
+	ckr_ref(r, json_object_get(j, "nat_ref"), &c->ref);
+	return nat_ckpt_fill(c->f->n, json_object_get(j, "nat"), r);
+}
+
 static json_t *sim_save(struct fx *f, char *err, size_t errlen)
 {
-	struct ckw *w = ckw_new(t_sim_tables, 2);
-	json_t *q, *j;
-	char *text;
+	struct sim_ctx c = {f, NULL};
 
-	assert_non_null(w);
-	q = ckw_sched(w, f->s);
-	/* the world points at the NAT too: the NAT declares itself */
-	j = json_pack("{s:I,s:o*,s:o*,s:o*,s:o*}", "at", (json_int_t)fx_now(f), "queue", q, "world",
-		      ckw_obj(w, f), "nat_ref", ckw_ref(w, f->n), "nat", nat_ckpt_save(f->n, w));
-	if (ckw_finish(w, err, errlen) < 0) {
-		ckw_free(w);
-		json_decref(j);
-		return NULL;
-	}
-	ckw_free(w);
-	assert_non_null(j);
-	text = json_dumps(j, JSON_COMPACT);
-	json_decref(j);
-	j = json_loads(text, 0, NULL);
-	free(text);
-	assert_non_null(j);
-	return j;
+	return ckround_save(f->s, t_sim_tables, 2, sim_parts_save, &c, err, errlen);
 }
 
 /* Fills b (fresh, of the same configuration) from j at j's time. 0, or -1
  * with err. */
 static int sim_load(struct fx *b, const json_t *j, char *err, size_t errlen)
 {
-	struct ckr *r = ckr_new(t_sim_tables, 2);
-	struct nat *ref = NULL;
+	struct sim_ctx c = {b, NULL};
 	int rc;
 
-	assert_non_null(r);
-	fx_at(b, (natbed_time_t)json_integer_value(json_object_get(j, "at")));
-	ckr_obj(r, json_object_get(j, "world"), b);
-	ckr_ref(r, json_object_get(j, "nat_ref"), &ref);
-	ckr_sched(r, b->s, json_object_get(j, "queue"));
-	nat_ckpt_fill(b->n, json_object_get(j, "nat"), r);
-	rc = ckr_finish(r, err, errlen);
-	ckr_free(r);
+	fx_at(b, ckround_at(j));
+	rc = ckround_load(j, &b->s, t_sim_tables, 2, sim_parts_load, &c, err, errlen);
 	if (rc == 0)
-		assert_ptr_equal(ref, b->n);
+		assert_ptr_equal(c.ref, b->n);
 	return rc;
 }
 
@@ -2008,7 +2005,8 @@ static void test_sim_refused(void **state)
 	sched_cancel(a->s, stray);
 	j = sim_save(a, err, sizeof(err));
 	assert_non_null(j);
-	m = json_array_get(json_object_get(json_object_get(j, "nat"), "mappings"), 1);
+	m = json_array_get(json_object_get(json_object_get(ckround_parts(j), "nat"), "mappings"),
+			   1);
 	json_object_set_new(m, "proto", json_string("sctp"));
 	err[0] = 0;
 	assert_int_equal(sim_load(b, j, err, sizeof(err)), -1);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ckround.h"
 #include "nat.h"
 #include "natbed/ckpt.h"
 #include "natbed/clock.h"
@@ -341,35 +342,30 @@ static const struct ckfns *const tables[] = {&pcpc_ckfns, &t_table};
  * of its own, is not written: a fresh one made at time 0 answers the
  * client as the first does (PCP MAP and its renewal make the same
  * mapping, with the same epoch). */
-static json_t *ck_save(const struct fx *f, const struct pcpc *c, char *err, size_t errlen)
-{
-	struct ckw *w = ckw_new(tables, 2);
-	json_t *j, *q;
+struct ck {
+	struct fx *f;
+	struct pcpc **c;
+};
 
-	assert_non_null(w);
-	q = ckw_sched(w, f->s);
-	j = json_pack("{s:I,s:o,s:o,s:o,s:o,s:o,s:o,s:i,s:i,s:i,s:o}", "at",
-		      (json_int_t)sched_now(f->s), "queue", q, "dg", ckw_obj(w, &f->dg), "fx",
-		      ckw_obj(w, f), "fn", ckw_fn(w, (ckfn_ptr)f->fn), "arg", ckw_ref(w, f->arg),
-		      "ans", ckw_bytes(w, f->ans, f->ans_len), "natpmp_only", f->natpmp_only,
-		      "silent", f->silent, "granted", f->granted, "pcpc", pcpc_ckpt_save(c, w));
-	if (ckw_finish(w, err, errlen) < 0 || !j) {
-		json_decref(j);
-		j = NULL;
-	}
-	ckw_free(w);
-	return j;
+static json_t *ck_parts_save(struct ckw *w, void *arg)
+{
+	const struct ck *k = arg;
+	const struct fx *f = k->f;
+
+	return json_pack("{s:o,s:o,s:o,s:o,s:o,s:i,s:i,s:i,s:o}", "dg", ckw_obj(w, &f->dg), "fx",
+			 ckw_obj(w, f), "fn", ckw_fn(w, (ckfn_ptr)f->fn), "arg", ckw_ref(w, f->arg),
+			 "ans", ckw_bytes(w, f->ans, f->ans_len), "natpmp_only", f->natpmp_only,
+			 "silent", f->silent, "granted", f->granted, "pcpc",
+			 pcpc_ckpt_save(*k->c, w));
 }
 
-static int ck_load(struct fx *f, struct pcpc **c, const json_t *j, char *err, size_t errlen)
+static int ck_parts_load(struct ckr *r, const json_t *j, void *arg)
 {
-	struct ckr *r = ckr_new(tables, 2);
+	const struct ck *k = arg;
+	struct fx *f = k->f;
 	const json_t *ans = json_object_get(j, "ans");
 	ckfn_ptr fn = NULL;
-	int rc;
 
-	assert_non_null(r);
-	sched_run_until(f->s, json_integer_value(json_object_get(j, "at")));
 	f->natpmp_only = (int)json_integer_value(json_object_get(j, "natpmp_only"));
 	f->silent = (int)json_integer_value(json_object_get(j, "silent"));
 	f->granted = (int)json_integer_value(json_object_get(j, "granted"));
@@ -380,11 +376,23 @@ static int ck_load(struct fx *f, struct pcpc **c, const json_t *j, char *err, si
 	ckr_fn(r, json_object_get(j, "fn"), &fn);
 	f->fn = (dg_recv_fn)fn;
 	ckr_ref(r, json_object_get(j, "arg"), &f->arg);
-	*c = pcpc_ckpt_load(json_object_get(j, "pcpc"), r);
-	ckr_sched(r, f->s, json_object_get(j, "queue"));
-	rc = ckr_finish(r, err, errlen);
-	ckr_free(r);
-	return rc;
+	*k->c = pcpc_ckpt_load(json_object_get(j, "pcpc"), r);
+	return *k->c ? 0 : -1;
+}
+
+static json_t *ck_save(struct fx *f, struct pcpc *c, char *err, size_t errlen)
+{
+	struct ck k = {f, &c};
+
+	return ckround_save(f->s, tables, 2, ck_parts_save, &k, err, errlen);
+}
+
+static int ck_load(struct fx *f, struct pcpc **c, const json_t *j, char *err, size_t errlen)
+{
+	struct ck k = {f, c};
+
+	sched_run_until(f->s, ckround_at(j));
+	return ckround_load(j, &f->s, tables, 2, ck_parts_load, &k, err, errlen);
 }
 
 /* A client written at `at`, read into a fresh world, written again the

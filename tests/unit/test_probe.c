@@ -12,7 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fakenet.h"
+#include "cknet.h"
+#include "ckround.h"
 #include "natbed/ckpt.h"
 #include "natbed/stun.h"
 #include "nbstun.h"
@@ -21,7 +22,7 @@
 #define MS NATBED_NS_PER_MS
 
 struct env {
-	struct fakenet *net;
+	struct cknet *net;
 	const struct dgram *a, *b;
 	int sa, sb;
 	struct dg_ep ea, eb;
@@ -43,7 +44,7 @@ static bool filter(void *arg, const struct dg_ep *from, const struct dg_ep *to, 
 	size_t n = strlen(e->log);
 
 	snprintf(e->log + n, sizeof(e->log) - n, "%lld:%c ",
-		 (long long)(sched_now(fakenet_sched(e->net)) / MS),
+		 (long long)(sched_now(cknet_sched(e->net)) / MS),
 		 dg_ep_eq(from, &e->ea) ? 'a' : 'b');
 	if (dg_ep_eq(from, &e->eb) && e->drop_every && ++e->b_to_a % e->drop_every == 0)
 		return false;
@@ -77,7 +78,7 @@ static void on_done(void *arg, const struct probe_result *r)
 
 	e->done++;
 	e->r = *r;
-	e->done_at = sched_now(fakenet_sched(e->net));
+	e->done_at = sched_now(cknet_sched(e->net));
 }
 
 static int setup(void **state)
@@ -85,10 +86,10 @@ static int setup(void **state)
 	struct env *e = calloc(1, sizeof(*e));
 	struct dg_ep any = {0};
 
-	e->net = fakenet_new(15 * MS, 5);
-	fakenet_set_filter(e->net, filter, e);
-	e->a = fakenet_host(e->net, "192.0.2.1");
-	e->b = fakenet_host(e->net, "192.0.2.2");
+	e->net = cknet_new(15 * MS, 5);
+	cknet_set_filter(e->net, filter, e);
+	e->a = cknet_host(e->net, "192.0.2.1");
+	e->b = cknet_host(e->net, "192.0.2.2");
 	e->sa = dg_open(e->a, &any, &e->ea, a_recv, e);
 	e->sb = dg_open(e->b, &any, &e->eb, b_recv, e);
 	e->echo_try = 42;
@@ -101,7 +102,7 @@ static int teardown(void **state)
 	struct env *e = *state;
 
 	probe_free(e->p);
-	fakenet_free(e->net);
+	cknet_free(e->net);
 	free(e);
 	return 0;
 }
@@ -120,7 +121,7 @@ static void all_answered(void **state)
 	struct env *e = *state;
 
 	start(e, 10);
-	fakenet_run_for(e->net, 5000 * MS);
+	cknet_run_for(e->net, 5000 * MS);
 	assert_int_equal(e->done, 1);
 	assert_int_equal(e->r.sent, 10);
 	assert_int_equal(e->r.answered, 10);
@@ -137,7 +138,7 @@ static void loss_and_wait(void **state)
 
 	e->drop_every = 4;
 	start(e, 8);
-	fakenet_run_for(e->net, 5000 * MS);
+	cknet_run_for(e->net, 5000 * MS);
 	assert_int_equal(e->done, 1);
 	assert_int_equal(e->r.answered, 6);
 	assert_true(e->r.loss == 0.25);
@@ -151,7 +152,7 @@ static void duplicates_count_once(void **state)
 
 	e->duplicate = 1;
 	start(e, 4);
-	fakenet_run_for(e->net, 5000 * MS);
+	cknet_run_for(e->net, 5000 * MS);
 	assert_int_equal(e->r.answered, 4);
 	assert_true(e->r.loss == 0);
 }
@@ -163,7 +164,7 @@ static void other_try_not_counted(void **state)
 
 	e->echo_try = 43;
 	start(e, 3);
-	fakenet_run_for(e->net, 5000 * MS);
+	cknet_run_for(e->net, 5000 * MS);
 	assert_int_equal(e->echoes, 0); /* b does not echo another try's probe */
 	assert_int_equal(e->r.answered, 0);
 	assert_true(e->r.loss == 1);
@@ -173,7 +174,7 @@ static void other_try_not_counted(void **state)
 static void echo_from_elsewhere_ignored(void **state)
 {
 	struct env *e = *state;
-	struct dg_ep mallory = fakenet_ep("192.0.2.66", 3000);
+	struct dg_ep mallory = cknet_ep("192.0.2.66", 3000);
 	uint8_t buf[128], txid[STUN_TXID_LEN] = {0};
 	uint8_t t[8] = {0, 0, 0, 0, 0, 0, 0, 42}, seq[4] = {0};
 	struct stun_builder b;
@@ -181,17 +182,17 @@ static void echo_from_elsewhere_ignored(void **state)
 
 	e->echo_try = 99; /* b stays silent */
 	start(e, 1);
-	fakenet_run_for(e->net, 1 * MS);
+	cknet_run_for(e->net, 1 * MS);
 	/* a forged echo of probe 0 from another address */
 	stun_msg_build_init(&b, buf, sizeof(buf), NBSTUN_METHOD_PROBE, STUN_CLASS_SUCCESS, txid,
 			    false);
 	stun_msg_build_raw(&b, NBSTUN_ATTR_TRY, t, 8);
 	stun_msg_build_raw(&b, NBSTUN_ATTR_SEQ, seq, 4);
 	n = stun_msg_build_finish(&b);
-	fakenet_inject(e->net, &mallory, &e->ea, buf, (size_t)n);
+	cknet_inject(e->net, &mallory, &e->ea, buf, (size_t)n);
 	/* and from b's address, but with a transaction not of ours */
-	fakenet_inject(e->net, &e->eb, &e->ea, buf, (size_t)n);
-	fakenet_run_for(e->net, 5000 * MS);
+	cknet_inject(e->net, &e->eb, &e->ea, buf, (size_t)n);
+	cknet_run_for(e->net, 5000 * MS);
 	assert_int_equal(e->not_taken, 2);
 	assert_int_equal(e->r.answered, 0);
 }
@@ -202,7 +203,7 @@ static void zero_probes(void **state)
 	struct probe_cfg bad = {.count = PROBE_MAX + 1};
 
 	start(e, 0);
-	fakenet_run_for(e->net, 1 * MS);
+	cknet_run_for(e->net, 1 * MS);
 	assert_int_equal(e->done, 1);
 	assert_int_equal(e->r.sent, 0);
 	assert_true(e->r.loss == 0);
@@ -224,43 +225,40 @@ static const struct ckfns t_table = CKFNS(t, t_fns);
 static const struct ckfns *const tables[] = {&probe_ckfns, &t_table};
 
 /* The world (the queue, a's dgram, the test's state the probe's done
- * tells) and the probe. */
-static json_t *ck_save(const struct env *e, char *err, size_t errlen)
+ * tells) and the probe (ckround.h). */
+static json_t *ck_parts_save(struct ckw *w, void *arg)
 {
-	struct ckw *w = ckw_new(tables, 2);
-	json_t *j, *q;
+	const struct env *e = arg;
 
-	assert_non_null(w);
-	q = ckw_sched(w, fakenet_sched(e->net));
-	j = json_pack("{s:I,s:o,s:o,s:o,s:i,s:i,s:o}", "at",
-		      (json_int_t)sched_now(fakenet_sched(e->net)), "queue", q, "a",
-		      ckw_obj(w, e->a), "env", ckw_obj(w, e), "b_to_a", e->b_to_a, "echoes",
-		      e->echoes, "probe", probe_ckpt_save(e->p, w));
-	if (ckw_finish(w, err, errlen) < 0 || !j) {
-		json_decref(j);
-		j = NULL;
-	}
-	ckw_free(w);
-	return j;
+	return json_pack("{s:o,s:o,s:i,s:i,s:o}", "a", ckw_obj(w, e->a), "env", ckw_obj(w, e),
+			 "b_to_a", e->b_to_a, "echoes", e->echoes, "probe",
+			 probe_ckpt_save(e->p, w));
 }
 
-/* e (set up, its clock at 0) at the checkpoint's time, the probe read. */
-static int ck_load(struct env *e, const json_t *j, char *err, size_t errlen)
+static int ck_parts_load(struct ckr *r, const json_t *j, void *arg)
 {
-	struct ckr *r = ckr_new(tables, 2);
-	int rc;
+	struct env *e = arg;
 
-	assert_non_null(r);
-	fakenet_run_until(e->net, json_integer_value(json_object_get(j, "at")));
 	e->b_to_a = (int)json_integer_value(json_object_get(j, "b_to_a"));
 	e->echoes = (int)json_integer_value(json_object_get(j, "echoes"));
 	ckr_obj(r, json_object_get(j, "a"), (void *)e->a);
 	ckr_obj(r, json_object_get(j, "env"), e);
 	e->p = probe_ckpt_load(json_object_get(j, "probe"), r);
-	ckr_sched(r, fakenet_sched(e->net), json_object_get(j, "queue"));
-	rc = ckr_finish(r, err, errlen);
-	ckr_free(r);
-	return rc;
+	return e->p ? 0 : -1;
+}
+
+static json_t *ck_save(struct env *e, char *err, size_t errlen)
+{
+	return ckround_save(cknet_sched(e->net), tables, 2, ck_parts_save, e, err, errlen);
+}
+
+/* e (set up, its clock at 0) at the checkpoint's time, the probe read. */
+static int ck_load(struct env *e, const json_t *j, char *err, size_t errlen)
+{
+	struct sched *s = cknet_sched(e->net);
+
+	cknet_run_until(e->net, ckround_at(j));
+	return ckround_load(j, &s, tables, 2, ck_parts_load, e, err, errlen);
 }
 
 /* 6 probes 100 ms apart, every second echo lost: written at 250 ms
@@ -278,15 +276,15 @@ static void checkpoint(void **state)
 	e->drop_every = 2;
 	e->p = probe_new(e->a, e->sa, &e->eb, &cfg, on_done, e);
 	assert_non_null(e->p);
-	fakenet_run_until(e->net, 250 * MS);
-	assert_int_equal(sched_pending(fakenet_sched(e->net)), 1); /* the next probe */
+	cknet_run_until(e->net, 250 * MS);
+	assert_int_equal(sched_pending(cknet_sched(e->net)), 1); /* the next probe */
 	j = ck_save(e, err, sizeof(err));
 	if (!j)
 		fail_msg("save: %s", err);
 	text = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
 	mark = strlen(e->log);
-	fakenet_run_for(e->net, 5000 * MS);
+	cknet_run_for(e->net, 5000 * MS);
 	snprintf(cont, sizeof(cont), "%s", e->log + mark);
 	assert_int_equal(e->done, 1);
 	assert_int_equal(e->r.answered, 3);
@@ -303,7 +301,7 @@ static void checkpoint(void **state)
 	assert_true(json_equal(j, again));
 	json_decref(again);
 	json_decref(j);
-	fakenet_run_for(e2->net, 5000 * MS);
+	cknet_run_for(e2->net, 5000 * MS);
 	assert_string_equal(e2->log, cont);
 	assert_int_equal(e2->done, 1);
 	assert_int_equal(e2->done_at, e->done_at);
@@ -328,7 +326,7 @@ static void checkpoint_refused(void **state)
 	assert_non_null(strstr(err, "in no module's table"));
 	probe_free(e->p);
 	e->p = probe_new(e->a, e->sa, &e->eb, &cfg, on_done, e);
-	fakenet_run_for(e->net, 50 * MS); /* one sent and answered, the next not yet sent */
+	cknet_run_for(e->net, 50 * MS); /* one sent and answered, the next not yet sent */
 	j = ck_save(e, err, sizeof(err));
 	if (!j)
 		fail_msg("save: %s", err);

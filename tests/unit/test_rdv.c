@@ -17,7 +17,6 @@
 #include <string.h>
 
 #include "cknet.h"
-#include "fakenet.h"
 #include "natbed/ckpt.h"
 #include "nbstun.h"
 #include "rdv.h"
@@ -41,7 +40,7 @@ struct stub {
 };
 
 struct env {
-	struct fakenet *net;
+	struct cknet *net;
 	struct rdv *r;
 	struct dg_ep rdv_ep;
 	struct stub alice, bob, mallory;
@@ -81,7 +80,7 @@ static void stub_init(struct env *e, struct stub *s, const char *ip)
 {
 	struct dg_ep any = {0};
 
-	s->d = fakenet_host(e->net, ip);
+	s->d = cknet_host(e->net, ip);
 	assert_non_null(s->d);
 	s->sock = dg_open(s->d, &any, &s->ep, stub_recv, s);
 	assert_true(s->sock >= 0);
@@ -181,8 +180,8 @@ static int setup_cfg(void **state, const struct rdv_config *cfg)
 	struct env *e = calloc(1, sizeof(*e));
 	const struct dgram *d;
 
-	e->net = fakenet_new(DELAY, 7);
-	d = fakenet_host(e->net, "198.51.100.5");
+	e->net = cknet_new(DELAY, 7);
+	d = cknet_host(e->net, "198.51.100.5");
 	assert_int_equal(rdv_new(d, cfg, &e->r), 0);
 	e->rdv_ep = rdv_local(e->r);
 	assert_int_equal(e->rdv_ep.port, htons(RDV_DEFAULT_PORT));
@@ -195,7 +194,7 @@ static int setup_cfg(void **state, const struct rdv_config *cfg)
 
 static int setup(void **state)
 {
-	struct rdv_config cfg = {.listen = fakenet_ep("198.51.100.5", RDV_DEFAULT_PORT)};
+	struct rdv_config cfg = {.listen = cknet_ep("198.51.100.5", RDV_DEFAULT_PORT)};
 
 	return setup_cfg(state, &cfg);
 }
@@ -205,7 +204,7 @@ static int teardown(void **state)
 	struct env *e = *state;
 
 	rdv_free(e->r);
-	fakenet_free(e->net);
+	cknet_free(e->net);
 	free(e);
 	return 0;
 }
@@ -215,7 +214,7 @@ static void both_registered(struct env *e)
 {
 	do_register(e, &e->alice, "alice", RDV_LIFETIME_DEFAULT_S);
 	do_register(e, &e->bob, "bob", RDV_LIFETIME_DEFAULT_S);
-	fakenet_run_for(e->net, 100 * MS);
+	cknet_run_for(e->net, 100 * MS);
 	assert_non_null(last(&e->alice, RDV_REGISTER_OK));
 	assert_non_null(last(&e->bob, RDV_REGISTER_OK));
 }
@@ -226,7 +225,7 @@ static void register_answers_lifetime_and_mapped(void **state)
 	const struct rdv_msg *ok;
 
 	do_register(e, &e->alice, "alice", 20);
-	fakenet_run_for(e->net, 100 * MS);
+	cknet_run_for(e->net, 100 * MS);
 	ok = last(&e->alice, RDV_REGISTER_OK);
 	assert_non_null(ok);
 	assert_int_equal(ok->lifetime_s, 20);
@@ -237,7 +236,7 @@ static void register_answers_lifetime_and_mapped(void **state)
 	assert_int_equal(counters(e).registered, 1);
 	/* a lifetime above the maximum is cut to it */
 	do_register(e, &e->bob, "bob", 100000);
-	fakenet_run_for(e->net, 100 * MS);
+	cknet_run_for(e->net, 100 * MS);
 	assert_int_equal(last(&e->bob, RDV_REGISTER_OK)->lifetime_s, RDV_LIFETIME_MAX_S);
 }
 
@@ -248,9 +247,9 @@ static void connect_introduces_both_at_once(void **state)
 	natbed_time_t sent;
 
 	both_registered(e);
-	sent = sched_now(fakenet_sched(e->net));
+	sent = sched_now(cknet_sched(e->net));
 	do_connect(e, &e->alice, "alice", "bob", 1);
-	fakenet_run_for(e->net, 100 * MS);
+	cknet_run_for(e->net, 100 * MS);
 	ok = last(&e->alice, RDV_CONNECT_OK);
 	ia = last(&e->alice, RDV_INTRODUCE);
 	ib = last(&e->bob, RDV_INTRODUCE);
@@ -295,12 +294,12 @@ static void introduce_retransmitted_until_acked(void **state)
 	e->alice.no_ack = e->bob.no_ack = true;
 	both_registered(e);
 	do_connect(e, &e->alice, "alice", "bob", 1);
-	fakenet_run_for(e->net, 30 * MS);
+	cknet_run_for(e->net, 30 * MS);
 	/* alice acknowledges, bob does not */
 	ack.try_id = last(&e->alice, RDV_INTRODUCE)->try_id;
 	memcpy(ack.txid, last(&e->alice, RDV_INTRODUCE)->txid, STUN_TXID_LEN);
 	stub_send(e, &e->alice, &ack);
-	fakenet_run_for(e->net, 400 * MS);
+	cknet_run_for(e->net, 400 * MS);
 	assert_int_equal(count(&e->alice, RDV_INTRODUCE), 1);
 	nb = count(&e->bob, RDV_INTRODUCE);
 	/* sent at 0, 50, 100, 150 ms: the start is at 200 */
@@ -315,7 +314,7 @@ static void introduce_retransmitted_until_acked(void **state)
 	/* an ack of a retransmission after the first changes nothing */
 	memcpy(ack.txid, ib->txid, STUN_TXID_LEN);
 	stub_send(e, &e->bob, &ack);
-	fakenet_run_for(e->net, 100 * MS);
+	cknet_run_for(e->net, 100 * MS);
 	assert_int_equal(counters(e).drops[RDV_DROP_WRONG_TXN], 0);
 }
 
@@ -332,9 +331,9 @@ static void refusal_cancels_the_other_side(void **state)
 	e->bob.refuse = true;
 	e->alice.no_ack = true;
 	both_registered(e);
-	sent = sched_now(fakenet_sched(e->net));
+	sent = sched_now(cknet_sched(e->net));
 	do_connect(e, &e->alice, "alice", "bob", 1);
-	fakenet_run_for(e->net, 100 * MS);
+	cknet_run_for(e->net, 100 * MS);
 	c = last(&e->alice, RDV_CANCEL);
 	assert_non_null(c);
 	assert_true(c->try_id == last(&e->alice, RDV_INTRODUCE)->try_id);
@@ -350,7 +349,7 @@ static void refusal_cancels_the_other_side(void **state)
 	ack.try_id = c->try_id;
 	memcpy(ack.txid, c->txid, STUN_TXID_LEN);
 	stub_send(e, &e->alice, &ack);
-	fakenet_run_for(e->net, 3000 * MS);
+	cknet_run_for(e->net, 3000 * MS);
 	assert_int_equal(count(&e->alice, RDV_CANCEL), 2);
 	assert_int_equal(counters(e).intro_refused, 1);
 	assert_int_equal(counters(e).cancels, 1);
@@ -360,13 +359,13 @@ static void refusal_cancels_the_other_side(void **state)
 	/* acknowledged at once by an agent that answers: one CANCEL */
 	e->alice.no_ack = false;
 	do_connect(e, &e->alice, "alice", "bob", 2);
-	fakenet_run_for(e->net, 3000 * MS);
+	cknet_run_for(e->net, 3000 * MS);
 	assert_int_equal(count(&e->alice, RDV_CANCEL), 3);
 	assert_int_equal(counters(e).cancels, 2);
 	assert_int_equal(counters(e).cancel_acked, 2);
 	/* an answer from elsewhere, or to no CANCEL, changes nothing */
 	stub_send(e, &e->mallory, &ack);
-	fakenet_run_for(e->net, 100 * MS);
+	cknet_run_for(e->net, 100 * MS);
 	assert_int_equal(counters(e).drops[RDV_DROP_WRONG_TXN], 1);
 	assert_int_equal(counters(e).cancel_acked, 2);
 }
@@ -374,13 +373,13 @@ static void refusal_cancels_the_other_side(void **state)
 static void start_delay_configurable(void **state)
 {
 	struct env *e;
-	struct rdv_config cfg = {.listen = fakenet_ep("198.51.100.5", RDV_DEFAULT_PORT),
+	struct rdv_config cfg = {.listen = cknet_ep("198.51.100.5", RDV_DEFAULT_PORT),
 				 .start_delay_ns = 500 * MS};
 
 	setup_cfg((void **)&e, &cfg);
 	both_registered(e);
 	do_connect(e, &e->alice, "alice", "bob", 1);
-	fakenet_run_for(e->net, 30 * MS);
+	cknet_run_for(e->net, 30 * MS);
 	assert_int_equal(last(&e->bob, RDV_INTRODUCE)->start_ms, 500);
 	teardown((void **)&e);
 }
@@ -394,7 +393,7 @@ static void try_ids_unique(void **state)
 	for (int i = 0; i < 40; i++) {
 		do_connect(e, i % 2 ? &e->bob : &e->alice, i % 2 ? "bob" : "alice",
 			   i % 2 ? "alice" : "bob", (uint8_t)(i + 1));
-		fakenet_run_for(e->net, 30 * MS);
+		cknet_run_for(e->net, 30 * MS);
 		ids[i] = last(i % 2 ? &e->bob : &e->alice, RDV_CONNECT_OK)->try_id;
 		assert_true(ids[i] != 0);
 		for (int j = 0; j < i; j++)
@@ -412,7 +411,7 @@ static void connect_retransmission_same_answer(void **state)
 	both_registered(e);
 	do_connect(e, &e->alice, "alice", "bob", 9);
 	do_connect(e, &e->alice, "alice", "bob", 9);
-	fakenet_run_for(e->net, 30 * MS);
+	cknet_run_for(e->net, 30 * MS);
 	assert_int_equal(count(&e->alice, RDV_CONNECT_OK), 2);
 	assert_true(e->alice.rx[e->alice.n - 1].try_id == last(&e->alice, RDV_INTRODUCE)->try_id);
 	assert_int_equal(count(&e->bob, RDV_INTRODUCE), 1);
@@ -426,14 +425,14 @@ static void connect_errors(void **state)
 
 	both_registered(e);
 	do_connect(e, &e->alice, "alice", "carol", 1);
-	fakenet_run_for(e->net, 30 * MS);
+	cknet_run_for(e->net, 30 * MS);
 	err = last(&e->alice, RDV_CONNECT_ERR);
 	assert_non_null(err);
 	assert_int_equal(err->error_code, 400);
 	assert_string_equal(err->reason, "peer not registered");
 	assert_string_equal(err->peer, "carol");
 	do_connect(e, &e->alice, "alice", "alice", 2);
-	fakenet_run_for(e->net, 30 * MS);
+	cknet_run_for(e->net, 30 * MS);
 	assert_string_equal(last(&e->alice, RDV_CONNECT_ERR)->reason, "peer is the asker");
 	assert_int_equal(counters(e).connect_errors, 2);
 	assert_int_equal(count(&e->bob, RDV_INTRODUCE), 0);
@@ -452,12 +451,12 @@ static void lookup_answered_and_refused(void **state)
 	do_register(e, &e->alice, "alice", RDV_LIFETIME_DEFAULT_S);
 	strcpy(m.name, "bob");
 	m.cand.host = e->bob.ep;
-	m.cand.srflx = fakenet_ep("203.0.113.200", 61000);
+	m.cand.srflx = cknet_ep("203.0.113.200", 61000);
 	m.cand.nat = (struct natinfo){NI_MAP_APDM, NI_FILTER_APDF, NI_PORTS_RANDOM, 0, 0, 0};
 	stub_send(e, &e->bob, &m);
-	fakenet_run_for(e->net, 100 * MS);
+	cknet_run_for(e->net, 100 * MS);
 	do_lookup(e, &e->alice, "alice", "bob");
-	fakenet_run_for(e->net, 30 * MS);
+	cknet_run_for(e->net, 30 * MS);
 	ok = last(&e->alice, RDV_LOOKUP_OK);
 	assert_non_null(ok);
 	assert_string_equal(ok->peer, "bob");
@@ -469,26 +468,26 @@ static void lookup_answered_and_refused(void **state)
 	assert_int_equal(ok->cand.nat.hairpin, 0);
 	/* a peer that never sent NAT is answered with it unknown */
 	do_lookup(e, &e->bob, "bob", "alice");
-	fakenet_run_for(e->net, 30 * MS);
+	cknet_run_for(e->net, 30 * MS);
 	ok = last(&e->bob, RDV_LOOKUP_OK);
 	assert_non_null(ok);
 	assert_int_equal(ok->cand.nat.map, NI_MAP_UNKNOWN);
 	assert_int_equal(ok->cand.nat.hairpin, -1);
 	do_lookup(e, &e->alice, "alice", "carol");
-	fakenet_run_for(e->net, 30 * MS);
+	cknet_run_for(e->net, 30 * MS);
 	err = last(&e->alice, RDV_LOOKUP_ERR);
 	assert_non_null(err);
 	assert_int_equal(err->error_code, 400);
 	assert_string_equal(err->reason, "peer not registered");
 	assert_string_equal(err->peer, "carol");
 	do_lookup(e, &e->alice, "alice", "alice");
-	fakenet_run_for(e->net, 30 * MS);
+	cknet_run_for(e->net, 30 * MS);
 	assert_string_equal(last(&e->alice, RDV_LOOKUP_ERR)->reason, "peer is the asker");
 	/* spoofed: unregistered, another's name */
 	do_lookup(e, &e->mallory, "mallory", "bob");
 	do_lookup(e, &e->mallory, "alice", "bob");
 	do_lookup(e, &e->alice, "bob", "alice");
-	fakenet_run_for(e->net, 30 * MS);
+	cknet_run_for(e->net, 30 * MS);
 	assert_int_equal(e->mallory.n, 0);
 	assert_int_equal(counters(e).lookups, 2);
 	assert_int_equal(counters(e).lookup_errors, 2);
@@ -507,23 +506,23 @@ static void refresh_keeps_expiry_removes(void **state)
 	do_register(e, &e->bob, "bob", 5);
 	/* alice refreshes every 3 s, bob does not */
 	for (int i = 0; i < 3; i++) {
-		fakenet_run_for(e->net, 3000 * MS);
+		cknet_run_for(e->net, 3000 * MS);
 		do_register(e, &e->alice, "alice", 5);
 	}
-	fakenet_run_for(e->net, 100 * MS);
+	cknet_run_for(e->net, 100 * MS);
 	assert_int_equal(counters(e).expired, 1);
 	assert_int_equal(counters(e).agents, 1);
 	assert_int_equal(counters(e).refreshed, 3);
 	do_connect(e, &e->alice, "alice", "bob", 1);
-	fakenet_run_for(e->net, 30 * MS);
+	cknet_run_for(e->net, 30 * MS);
 	assert_string_equal(last(&e->alice, RDV_CONNECT_ERR)->reason, "peer not registered");
 	/* bob may have his name back, and from elsewhere now it is free */
 	do_register(e, &e->mallory, "bob", 5);
-	fakenet_run_for(e->net, 30 * MS);
+	cknet_run_for(e->net, 30 * MS);
 	assert_non_null(last(&e->mallory, RDV_REGISTER_OK));
 	/* a shorter lifetime on refresh takes effect */
 	do_register(e, &e->alice, "alice", 1);
-	fakenet_run_for(e->net, 1100 * MS);
+	cknet_run_for(e->net, 1100 * MS);
 	assert_int_equal(counters(e).expired, 2);
 }
 
@@ -533,13 +532,13 @@ static void lifetime_zero_unregisters(void **state)
 
 	both_registered(e);
 	do_register(e, &e->bob, "bob", 0);
-	fakenet_run_for(e->net, 30 * MS);
+	cknet_run_for(e->net, 30 * MS);
 	assert_int_equal(last(&e->bob, RDV_REGISTER_OK)->lifetime_s, 0);
 	assert_int_equal(counters(e).agents, 1);
 	assert_int_equal(counters(e).unregistered, 1);
 	/* one address, one agent: a new name replaces the old */
 	do_register(e, &e->alice, "alice2", 30);
-	fakenet_run_for(e->net, 30 * MS);
+	cknet_run_for(e->net, 30 * MS);
 	assert_int_equal(counters(e).agents, 1);
 	assert_int_equal(counters(e).unregistered, 2);
 }
@@ -552,11 +551,11 @@ static void spoofed_register_ignored(void **state)
 
 	both_registered(e);
 	do_register(e, &e->mallory, "bob", 30);
-	fakenet_run_for(e->net, 30 * MS);
+	cknet_run_for(e->net, 30 * MS);
 	assert_int_equal(e->mallory.n, 0);
 	assert_int_equal(counters(e).drops[RDV_DROP_NAME_TAKEN], 1);
 	do_connect(e, &e->alice, "alice", "bob", 1);
-	fakenet_run_for(e->net, 30 * MS);
+	cknet_run_for(e->net, 30 * MS);
 	assert_non_null(last(&e->bob, RDV_INTRODUCE));
 	assert_int_equal(e->mallory.n, 0);
 }
@@ -572,7 +571,7 @@ static void spoofed_connect_ignored(void **state)
 	do_connect(e, &e->mallory, "alice", "bob", 2);
 	/* registered, claiming another name */
 	do_connect(e, &e->alice, "bob", "alice", 3);
-	fakenet_run_for(e->net, 100 * MS);
+	cknet_run_for(e->net, 100 * MS);
 	assert_int_equal(counters(e).drops[RDV_DROP_UNREGISTERED], 2);
 	assert_int_equal(counters(e).drops[RDV_DROP_NAME_MISMATCH], 1);
 	assert_int_equal(count(&e->bob, RDV_INTRODUCE), 0);
@@ -591,7 +590,7 @@ static void wrong_transaction_ignored(void **state)
 	e->alice.no_ack = e->bob.no_ack = true;
 	both_registered(e);
 	do_connect(e, &e->alice, "alice", "bob", 1);
-	fakenet_run_for(e->net, 30 * MS);
+	cknet_run_for(e->net, 30 * MS);
 	ib = last(&e->bob, RDV_INTRODUCE);
 	ack.try_id = ib->try_id;
 	memcpy(ack.txid, ib->txid, STUN_TXID_LEN);
@@ -601,7 +600,7 @@ static void wrong_transaction_ignored(void **state)
 	stub_send(e, &e->mallory, &ack); /* right one, wrong address */
 	ack.try_id++;
 	stub_send(e, &e->bob, &ack); /* wrong try */
-	fakenet_run_for(e->net, 400 * MS);
+	cknet_run_for(e->net, 400 * MS);
 	assert_int_equal(counters(e).drops[RDV_DROP_WRONG_TXN], 3);
 	assert_int_equal(counters(e).intro_acked, 0);
 	assert_int_equal(counters(e).intro_unacked, 2);
@@ -627,7 +626,7 @@ static void truncated_and_unknown_ignored(void **state)
 	m.mapped = e->alice.ep;
 	n = rdvmsg_build(&m, buf, sizeof(buf));
 	dg_send(e->alice.d, e->alice.sock, &e->rdv_ep, buf, (size_t)n);
-	fakenet_run_for(e->net, 100 * MS);
+	cknet_run_for(e->net, 100 * MS);
 	assert_int_equal(counters(e).datagrams, 5);
 	assert_int_equal(counters(e).drops[RDV_PARSE_TRUNCATED], 2);
 	assert_int_equal(counters(e).drops[RDV_PARSE_OTHER], 1);
@@ -642,13 +641,13 @@ static void truncated_and_unknown_ignored(void **state)
 static void full_answers_508(void **state)
 {
 	struct env *e;
-	struct rdv_config cfg = {.listen = fakenet_ep("198.51.100.5", RDV_DEFAULT_PORT),
+	struct rdv_config cfg = {.listen = cknet_ep("198.51.100.5", RDV_DEFAULT_PORT),
 				 .max_agents = 1};
 
 	setup_cfg((void **)&e, &cfg);
 	do_register(e, &e->alice, "alice", 30);
 	do_register(e, &e->bob, "bob", 30);
-	fakenet_run_for(e->net, 100 * MS);
+	cknet_run_for(e->net, 100 * MS);
 	assert_non_null(last(&e->alice, RDV_REGISTER_OK));
 	assert_int_equal(last(&e->bob, RDV_REGISTER_ERR)->error_code, 508);
 	assert_int_equal(counters(e).drops[RDV_DROP_FULL], 1);
@@ -661,7 +660,7 @@ static void many_agents(void **state)
 	struct env *e = *state;
 	struct rdv_msg m = {.kind = RDV_REGISTER, .attrs = RDV_A_NAME | RDV_A_HOST};
 	uint8_t buf[DG_MAX];
-	struct dg_ep from = fakenet_ep("10.0.0.1", 1);
+	struct dg_ep from = cknet_ep("10.0.0.1", 1);
 	int n;
 
 	for (int i = 0; i < 5000; i++) {
@@ -670,14 +669,14 @@ static void many_agents(void **state)
 		m.cand.host = from;
 		m.txid[0] = (uint8_t)i;
 		n = rdvmsg_build(&m, buf, sizeof(buf));
-		fakenet_inject(e->net, &from, &e->rdv_ep, buf, (size_t)n);
+		cknet_inject(e->net, &from, &e->rdv_ep, buf, (size_t)n);
 	}
-	fakenet_run_for(e->net, 100 * MS);
+	cknet_run_for(e->net, 100 * MS);
 	assert_int_equal(counters(e).agents, 5000);
 	do_register(e, &e->alice, "alice", 30);
-	fakenet_run_for(e->net, 100 * MS);
+	cknet_run_for(e->net, 100 * MS);
 	do_connect(e, &e->alice, "alice", "agent4321", 1);
-	fakenet_run_for(e->net, 100 * MS);
+	cknet_run_for(e->net, 100 * MS);
 	assert_non_null(last(&e->alice, RDV_INTRODUCE));
 	assert_int_equal(ntohs(last(&e->alice, RDV_INTRODUCE)->cand.host.port), 4322);
 }
@@ -905,9 +904,9 @@ static void ckpt_round_trip(void **state)
 	assert_int_equal(ck_counters(a.r).agents, CK_AGENTS + 3);
 	assert_int_equal(ck_counters(a.r).connects, 2);
 	j = ck_save(&a);
-	assert_int_equal(json_array_size(json_object_get(
-			     json_object_get(json_object_get(j, "parts"), "rdv"), "tries")),
-			 2);
+	assert_int_equal(
+	    json_array_size(json_object_get(json_object_get(cknet_world_parts(j), "rdv"), "tries")),
+	    2);
 	memset(&b, 0, sizeof(b));
 	b.n =
 	    cknet_world_reload(j, ck_tables, 3, ck_parts_save, ck_parts_load, &b, err, sizeof(err));
@@ -958,7 +957,7 @@ static void ckpt_refused(void **state)
 	assert_true(sched_cancel(cknet_sched(a.n), ev));
 
 	j = ck_save(&a);
-	rj = json_object_get(json_object_get(j, "parts"), "rdv");
+	rj = json_object_get(cknet_world_parts(j), "rdv");
 	json_array_remove(json_object_get(rj, "by_ep"), 0);
 	memset(&b, 0, sizeof(b));
 	err[0] = 0;

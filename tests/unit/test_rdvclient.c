@@ -15,8 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ckround.h"
 #include "ckworld.h"
-#include "fakenet.h"
+#include "cknet.h"
 #include "rdv.h"
 #include "rdvclient.h"
 
@@ -68,7 +69,7 @@ struct agent {
 };
 
 struct env {
-	struct fakenet *net;
+	struct cknet *net;
 	struct rdv *r;
 	struct dg_ep rdv_ep, stun_ep;
 	struct agent a, b;
@@ -156,7 +157,7 @@ static void agent_init(struct env *e, struct agent *a, const char *ip, const cha
 	struct dg_ep any = {0};
 
 	snprintf(cfg.name, sizeof(cfg.name), "%s", name);
-	a->d = fakenet_host(e->net, ip);
+	a->d = cknet_host(e->net, ip);
 	a->sock = dg_open(a->d, &any, &a->local, main_recv, a);
 	assert_true(a->sock >= 0);
 	a->c = rdvc_new(a->d, a->sock, &a->local, &cfg, &ops);
@@ -182,14 +183,14 @@ static bool filter(void *arg, const struct dg_ep *from, const struct dg_ep *to, 
 static int setup(void **state)
 {
 	struct env *e = calloc(1, sizeof(*e));
-	struct rdv_config cfg = {.listen = fakenet_ep("198.51.100.5", RDV_DEFAULT_PORT)};
+	struct rdv_config cfg = {.listen = cknet_ep("198.51.100.5", RDV_DEFAULT_PORT)};
 
-	e->net = fakenet_new(DELAY, 11);
-	fakenet_set_filter(e->net, filter, e);
-	assert_int_equal(rdv_new(fakenet_host(e->net, "198.51.100.5"), &cfg, &e->r), 0);
+	e->net = cknet_new(DELAY, 11);
+	cknet_set_filter(e->net, filter, e);
+	assert_int_equal(rdv_new(cknet_host(e->net, "198.51.100.5"), &cfg, &e->r), 0);
 	e->rdv_ep = rdv_local(e->r);
-	assert_int_equal(fakenet_stund(e->net, "198.51.100.10", 3478), 0);
-	e->stun_ep = fakenet_ep("198.51.100.10", 3478);
+	assert_int_equal(cknet_stund(e->net, "198.51.100.10", 3478), 0);
+	e->stun_ep = cknet_ep("198.51.100.10", 3478);
 	agent_init(e, &e->a, "203.0.113.1", "alice");
 	agent_init(e, &e->b, "203.0.113.2", "bob");
 	*state = e;
@@ -203,7 +204,7 @@ static int teardown(void **state)
 	rdvc_free(e->a.c);
 	rdvc_free(e->b.c);
 	rdv_free(e->r);
-	fakenet_free(e->net);
+	cknet_free(e->net);
 	free(e);
 	return 0;
 }
@@ -231,14 +232,14 @@ static void send_raw(struct env *e, const struct dg_ep *from, struct agent *to,
 	int n = rdvmsg_build(m, buf, sizeof(buf));
 
 	assert_true(n > 0);
-	fakenet_inject(e->net, from, &to->local, buf, (size_t)n);
+	cknet_inject(e->net, from, &to->local, buf, (size_t)n);
 }
 
 static void start_both(struct env *e)
 {
 	assert_int_equal(rdvc_start(e->a.c), 0);
 	assert_int_equal(rdvc_start(e->b.c), 0);
-	fakenet_run_for(e->net, 200 * MS);
+	cknet_run_for(e->net, 200 * MS);
 	assert_int_equal(e->a.registered, 1);
 	assert_int_equal(e->b.registered, 1);
 }
@@ -251,7 +252,7 @@ static void stun_then_register(void **state)
 	assert_int_equal(rdvc_connect(e->a.c, "bob", "fake", 0), -ENOTCONN);
 	assert_int_equal(rdvc_start(e->a.c), 0);
 	assert_int_equal(rdvc_start(e->a.c), -EALREADY);
-	fakenet_run_for(e->net, 200 * MS);
+	cknet_run_for(e->net, 200 * MS);
 	assert_int_equal(e->a.registered, 1);
 	/* STUN round trip, then REGISTER round trip */
 	assert_int_equal(e->a.registered_at, 4 * DELAY);
@@ -271,7 +272,7 @@ static void refresh_keeps_registration(void **state)
 	struct env *e = *state;
 
 	start_both(e);
-	fakenet_run_for(e->net, 100 * S);
+	cknet_run_for(e->net, 100 * S);
 	assert_int_equal(rdv_cnt(e).agents, 2);
 	assert_int_equal(rdv_cnt(e).expired, 0);
 	/* every 15 s: 6 refreshes each in 100 s */
@@ -285,9 +286,9 @@ static void connect_hands_both_a_try(void **state)
 	natbed_time_t asked;
 
 	start_both(e);
-	asked = sched_now(fakenet_sched(e->net));
+	asked = sched_now(cknet_sched(e->net));
 	assert_int_equal(rdvc_connect(e->a.c, "bob", "fake", 0), 0);
-	fakenet_run_for(e->net, 100 * MS);
+	cknet_run_for(e->net, 100 * MS);
 	assert_int_equal(e->a.introduced, 1);
 	assert_int_equal(e->b.introduced, 1);
 	assert_string_equal(e->a.peer, "bob");
@@ -322,7 +323,7 @@ static void connect_hands_both_a_try(void **state)
 	assert_int_equal(rdv_cnt(e).intro_acked, 2);
 	assert_int_equal(e->a.connect_failed, 0);
 	/* and nothing later: no wait for an introduction left running */
-	fakenet_run_for(e->net, 10 * S);
+	cknet_run_for(e->net, 10 * S);
 	assert_int_equal(e->a.connect_failed, 0);
 }
 
@@ -332,7 +333,7 @@ static void connect_budget_sets_deadline(void **state)
 
 	start_both(e);
 	assert_int_equal(rdvc_connect(e->a.c, "bob", "fake", 1500 * MS), 0);
-	fakenet_run_for(e->net, 100 * MS);
+	cknet_run_for(e->net, 100 * MS);
 	assert_int_equal(e->a.t.deadline, e->a.t.start + 1500 * MS);
 	assert_int_equal(e->b.t.deadline, e->b.t.start + 1500 * MS);
 }
@@ -343,7 +344,7 @@ static void connect_refused(void **state)
 
 	start_both(e);
 	assert_int_equal(rdvc_connect(e->a.c, "carol", "fake", 0), 0);
-	fakenet_run_for(e->net, 100 * MS);
+	cknet_run_for(e->net, 100 * MS);
 	assert_int_equal(e->a.connect_failed, 1);
 	assert_string_equal(e->a.reason, "carol: rendezvous refused: peer not registered");
 	assert_int_equal(rdvc_connect(e->a.c, "b o b", "fake", 0), -EINVAL);
@@ -364,7 +365,7 @@ static void lookup_answered_refused_lost(void **state)
 	assert_string_equal(rdvc_self(e->b.c)->name, "bob");
 	assert_int_equal(rdvc_lookup(e->a.c, "bob"), 0);
 	assert_int_equal(rdvc_lookup(e->a.c, "bob"), -EBUSY);
-	fakenet_run_for(e->net, 100 * MS);
+	cknet_run_for(e->net, 100 * MS);
 	assert_int_equal(e->a.looked_up, 1);
 	assert_true(e->a.lookup_ok);
 	assert_string_equal(e->a.lcand.name, "bob");
@@ -374,7 +375,7 @@ static void lookup_answered_refused_lost(void **state)
 	assert_int_equal(e->a.lcand.nat.filter, NI_FILTER_APDF);
 	assert_int_equal(e->a.lcand.nat.hairpin, 1);
 	assert_int_equal(rdvc_lookup(e->a.c, "carol"), 0);
-	fakenet_run_for(e->net, 100 * MS);
+	cknet_run_for(e->net, 100 * MS);
 	assert_int_equal(e->a.looked_up, 2);
 	assert_false(e->a.lookup_ok);
 	assert_string_equal(e->a.reason, "carol: rendezvous refused: peer not registered");
@@ -385,9 +386,9 @@ static void lookup_answered_refused_lost(void **state)
 	/* the rendezvous gone: a timeout after RFC 8489's 39.5 s */
 	e->block_to = e->rdv_ep;
 	assert_int_equal(rdvc_lookup(e->a.c, "bob"), 0);
-	fakenet_run_for(e->net, 39 * S);
+	cknet_run_for(e->net, 39 * S);
 	assert_int_equal(e->a.looked_up, 2);
-	fakenet_run_for(e->net, 1 * S);
+	cknet_run_for(e->net, 1 * S);
 	assert_int_equal(e->a.looked_up, 3);
 	assert_string_equal(e->a.reason, "bob: rendezvous timeout");
 }
@@ -400,14 +401,14 @@ static void unknown_method_refused(void **state)
 
 	start_both(e);
 	assert_int_equal(rdvc_connect(e->a.c, "bob", "teleport", 0), 0);
-	fakenet_run_for(e->net, 100 * MS);
+	cknet_run_for(e->net, 100 * MS);
 	assert_int_equal(e->b.introduced, 0);
 	assert_int_equal(cnt(&e->b).intro_refused, 1);
 	assert_int_equal(rdv_cnt(e).intro_refused, 2);
 	/* the callee may refuse too */
 	e->b.refuse = "busy";
 	assert_int_equal(rdvc_connect(e->a.c, "bob", "fake", 0), 0);
-	fakenet_run_for(e->net, 100 * MS);
+	cknet_run_for(e->net, 100 * MS);
 	assert_int_equal(e->b.introduced, 1);
 	assert_int_equal(rdv_cnt(e).intro_refused, 3);
 	/* alice accepted that one: she is told, once, with bob's reason;
@@ -429,12 +430,12 @@ static void cancel_told_once(void **state)
 	struct env *e = *state;
 	struct rdv_msg m = {
 	    .kind = RDV_CANCEL, .attrs = RDV_A_TRY | RDV_A_ERROR | RDV_A_PEER, .error_code = 400};
-	struct dg_ep mallory = fakenet_ep("203.0.113.66", 5000);
+	struct dg_ep mallory = cknet_ep("203.0.113.66", 5000);
 
 	start_both(e);
 	e->b.refuse = "busy";
 	assert_int_equal(rdvc_connect(e->a.c, "bob", "fake", 0), 0);
-	fakenet_run_for(e->net, 100 * MS);
+	cknet_run_for(e->net, 100 * MS);
 	assert_int_equal(e->a.cancelled, 1);
 	m.try_id = e->a.t.id;
 	strcpy(m.peer, "bob");
@@ -444,7 +445,7 @@ static void cancel_told_once(void **state)
 	send_raw(e, &e->rdv_ep, &e->a, &m);
 	m.try_id++;
 	send_raw(e, &e->rdv_ep, &e->a, &m);
-	fakenet_run_for(e->net, 100 * MS);
+	cknet_run_for(e->net, 100 * MS);
 	assert_int_equal(e->a.cancelled, 1);
 	assert_int_equal(cnt(&e->a).cancels, 1);
 	assert_int_equal(cnt(&e->a).drops[RDVC_DROP_NOT_RENDEZVOUS], 1);
@@ -457,15 +458,15 @@ static void cancel_told_once(void **state)
 static void stun_gives_up_on_rfc_schedule(void **state)
 {
 	struct env *e = *state;
-	struct fakenet_stats st;
+	struct cknet_stats st;
 
 	e->block_to = e->stun_ep;
 	assert_int_equal(rdvc_start(e->a.c), 0);
-	fakenet_run_for(e->net, 39499 * MS);
+	cknet_run_for(e->net, 39499 * MS);
 	assert_int_equal(e->a.failed, 0);
-	fakenet_stats(e->net, &st);
+	cknet_stats(e->net, &st);
 	assert_int_equal(st.dropped, RDVTXN_RC);
-	fakenet_run_for(e->net, 2 * MS);
+	cknet_run_for(e->net, 2 * MS);
 	assert_int_equal(e->a.failed, 1);
 	assert_int_equal(e->a.failed_at, 39500 * MS);
 	assert_string_equal(e->a.reason, "stun timeout");
@@ -477,7 +478,7 @@ static void rendezvous_down_fails(void **state)
 
 	e->block_to = e->rdv_ep;
 	assert_int_equal(rdvc_start(e->a.c), 0);
-	fakenet_run_for(e->net, 60 * S);
+	cknet_run_for(e->net, 60 * S);
 	assert_int_equal(e->a.failed, 1);
 	assert_string_equal(e->a.reason, "rendezvous timeout");
 	assert_int_equal(e->a.registered, 0);
@@ -491,12 +492,12 @@ static void lost_registration_starts_over(void **state)
 
 	start_both(e);
 	e->block_to = e->rdv_ep;
-	fakenet_run_for(e->net, 60 * S);
+	cknet_run_for(e->net, 60 * S);
 	assert_true(cnt(&e->a).reregistrations >= 1);
 	assert_false(rdvc_registered(e->a.c));
 	assert_int_equal(e->a.failed, 0);
 	e->block_to = (struct dg_ep){0};
-	fakenet_run_for(e->net, 60 * S);
+	cknet_run_for(e->net, 60 * S);
 	assert_true(rdvc_registered(e->a.c));
 	assert_int_equal(e->a.registered, 1); /* the callback is for the first only */
 }
@@ -510,7 +511,7 @@ static void duplicate_introduce_acked_again(void **state)
 	start_both(e);
 	e->drop_kind_to_rdv = 1;
 	assert_int_equal(rdvc_connect(e->a.c, "bob", "fake", 0), 0);
-	fakenet_run_for(e->net, 300 * MS);
+	cknet_run_for(e->net, 300 * MS);
 	assert_int_equal(e->b.introduced, 1);
 	assert_int_equal(cnt(&e->b).intro_duplicates, 1);
 	assert_int_equal(rdv_cnt(e).intro_acked, 2);
@@ -525,7 +526,7 @@ static struct rdv_msg intro_msg(struct env *e, enum trav_role role)
 
 	strcpy(m.peer, "mallory");
 	strcpy(m.method, "fake");
-	m.cand.host = fakenet_ep("203.0.113.66", 5000);
+	m.cand.host = cknet_ep("203.0.113.66", 5000);
 	m.try_id = 77;
 	m.start_ms = 100;
 	m.role = role;
@@ -536,7 +537,7 @@ static struct rdv_msg intro_msg(struct env *e, enum trav_role role)
 static void spoofed_and_unsolicited_ignored(void **state)
 {
 	struct env *e = *state;
-	struct dg_ep mallory = fakenet_ep("203.0.113.66", 5000);
+	struct dg_ep mallory = cknet_ep("203.0.113.66", 5000);
 	struct rdv_msg m;
 
 	start_both(e);
@@ -557,14 +558,14 @@ static void spoofed_and_unsolicited_ignored(void **state)
 	strcpy(m.peer, "y");
 	strcpy(m.method, "fake");
 	send_raw(e, &e->rdv_ep, &e->b, &m);
-	fakenet_run_for(e->net, 100 * MS);
+	cknet_run_for(e->net, 100 * MS);
 	assert_int_equal(e->b.introduced, 0);
 	assert_int_equal(cnt(&e->b).drops[RDVC_DROP_NOT_RENDEZVOUS], 1);
 	assert_int_equal(cnt(&e->b).drops[RDVC_DROP_UNSOLICITED], 1);
 	assert_int_equal(cnt(&e->b).drops[RDVC_DROP_WRONG_TXN], 1);
 	assert_int_equal(cnt(&e->b).drops[RDVC_DROP_UNEXPECTED], 1);
 	/* the refresh timer was not moved by the forged REGISTER answer */
-	fakenet_run_for(e->net, 40 * S);
+	cknet_run_for(e->net, 40 * S);
 	assert_int_equal(rdv_cnt(e).expired, 0);
 	for (int d = 1; d < RDVC_DROP_COUNT; d++)
 		assert_string_not_equal(rdvc_drop_name((enum rdvc_drop)d), "unknown");
@@ -576,7 +577,7 @@ static void spoofed_and_unsolicited_ignored(void **state)
 static void others_datagrams_left(void **state)
 {
 	struct env *e = *state;
-	struct dg_ep peer = fakenet_ep("203.0.113.2", 40000);
+	struct dg_ep peer = cknet_ep("203.0.113.2", 40000);
 	uint8_t txid[STUN_TXID_LEN] = {9, 9, 9}, buf[64];
 	struct stun_builder b;
 	struct rdv_msg m = intro_msg(e, TRAV_RESPONDER);
@@ -587,11 +588,11 @@ static void others_datagrams_left(void **state)
 	stun_msg_build_init(&b, buf, sizeof(buf), STUN_METHOD_BINDING, STUN_CLASS_SUCCESS, txid,
 			    false);
 	n = stun_msg_build_finish(&b);
-	fakenet_inject(e->net, &e->stun_ep, &e->a.local, buf, (size_t)n);
-	fakenet_inject(e->net, &peer, &e->a.local, "data", 4);
+	cknet_inject(e->net, &e->stun_ep, &e->a.local, buf, (size_t)n);
+	cknet_inject(e->net, &peer, &e->a.local, "data", 4);
 	n = rdvmsg_build(&m, rbuf, sizeof(rbuf));
-	fakenet_inject(e->net, &e->rdv_ep, &e->a.local, rbuf, (size_t)n - 8);
-	fakenet_run_for(e->net, 100 * MS);
+	cknet_inject(e->net, &e->rdv_ep, &e->a.local, rbuf, (size_t)n - 8);
+	cknet_run_for(e->net, 100 * MS);
 	assert_int_equal(e->a.unclaimed, 3);
 	assert_int_equal(e->a.introduced, 0);
 }
@@ -640,7 +641,7 @@ struct ck_copy {
 
 static void copy_init(struct ck_copy *k, struct ckworld *cw, const struct env *e)
 {
-	k->vc.now_ns = sched_now(fakenet_sched(e->net));
+	k->vc.now_ns = sched_now(cknet_sched(e->net));
 	k->s = sched_new(clock_virtual_clock(&k->vc), &k->vc);
 	assert_non_null(k->s);
 	ckworld_dgram(e->a.d, k->s, &k->da);
@@ -665,23 +666,23 @@ static void ckpt_round_trip(void **state)
 
 	start_both(e);
 	assert_int_equal(rdvc_connect(e->a.c, "bob", "fake", 0), 0);
-	fakenet_run_for(e->net, 100 * MS);
+	cknet_run_for(e->net, 100 * MS);
 	assert_int_equal(e->a.introduced, 1);
 	e->block_to = e->rdv_ep;
 	assert_int_equal(rdvc_connect(e->a.c, "bob", "fake", 2 * S), 0);
 	assert_int_equal(rdvc_lookup(e->a.c, "bob"), 0);
 	assert_int_equal(rdvc_lookup(e->b.c, "alice"), 0);
-	fakenet_run_for(e->net, 700 * MS);
-	ckworld_init(&cw, fakenet_sched(e->net), ck_parts, 3, objs, 4);
+	cknet_run_for(e->net, 700 * MS);
+	ckworld_init(&cw, cknet_sched(e->net), ck_parts, 3, objs, 4);
 	assert_true(cw.nfns > 0); /* the rendezvous' timers are in the queue */
-	j = ckworld_save(&cw, fakenet_sched(e->net), clients_save, &cs, err, sizeof(err));
+	j = ckworld_save(&cw, cknet_sched(e->net), clients_save, &cs, err, sizeof(err));
 	assert_non_null(j);
 	copy_init(&k, &cw, e);
 	assert_int_equal(ckworld_load(&cw, j, k.s, clients_load, &ls, err, sizeof(err)), 0);
 	j2 = ckworld_save(&cw, k.s, clients_save, &ls, err, sizeof(err));
 	assert_non_null(j2);
 	ckworld_assert_equal(j, j2);
-	assert_int_equal(sched_pending(k.s), sched_pending(fakenet_sched(e->net)));
+	assert_int_equal(sched_pending(k.s), sched_pending(cknet_sched(e->net)));
 	json_decref(j);
 	json_decref(j2);
 	rdvc_free(ls.c[0]);
@@ -703,15 +704,14 @@ static void ckpt_refused(void **state)
 	json_t *j;
 
 	assert_int_equal(rdvc_start(e->a.c), 0);
-	fakenet_run_for(e->net, 200 * MS);
-	ckworld_init(&cw, fakenet_sched(e->net), no_test, 2, objs, 3);
-	assert_null(ckworld_save(&cw, fakenet_sched(e->net), clients_save, &cs, err, sizeof(err)));
+	cknet_run_for(e->net, 200 * MS);
+	ckworld_init(&cw, cknet_sched(e->net), no_test, 2, objs, 3);
+	assert_null(ckworld_save(&cw, cknet_sched(e->net), clients_save, &cs, err, sizeof(err)));
 	assert_non_null(strstr(err, "in no module's table")); /* the test's callbacks */
-	ckworld_init(&cw, fakenet_sched(e->net), ck_parts, 3, objs, 3);
-	j = ckworld_save(&cw, fakenet_sched(e->net), clients_save, &cs, err, sizeof(err));
+	ckworld_init(&cw, cknet_sched(e->net), ck_parts, 3, objs, 3);
+	j = ckworld_save(&cw, cknet_sched(e->net), clients_save, &cs, err, sizeof(err));
 	assert_non_null(j);
-	json_object_set_new(json_array_get(json_object_get(j, "parts"), 0), "recent_next",
-			    json_integer(99));
+	json_object_set_new(json_array_get(ckworld_parts(j), 0), "recent_next", json_integer(99));
 	copy_init(&k, &cw, e);
 	assert_int_equal(ckworld_load(&cw, j, k.s, clients_load, &ls, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "rdvc: recent_next: not an integer in range"));
@@ -776,10 +776,10 @@ static void trace_add(const char *fmt, ...)
 static bool trace_filter(void *arg, const struct dg_ep *from, const struct dg_ep *to,
 			 const uint8_t *buf, size_t len)
 {
-	struct fakenet *net = arg;
+	struct cknet *net = arg;
 	char f[DG_EP_STR], t[DG_EP_STR];
 
-	trace_add("%lld %s>%s", (long long)sched_now(fakenet_sched(net)), dg_ep_str(from, f),
+	trace_add("%lld %s>%s", (long long)sched_now(cknet_sched(net)), dg_ep_str(from, f),
 		  dg_ep_str(to, t));
 	for (size_t i = 0; i < len; i++)
 		trace_add("%02x", buf[i]);
@@ -828,7 +828,7 @@ static const struct ckfns trace_table = CKFNS(test, trace_fns);
  * a NAT that maps per destination in sequence (a refresh takes a fresh
  * anchor), with short transactions. */
 struct solo {
-	struct fakenet *net;
+	struct cknet *net;
 	struct script sc;
 	struct agent a;
 	struct dg_ep rdv_ep, stun_ep;
@@ -849,16 +849,16 @@ static void solo_world(struct solo *w)
 	struct dg_ep any = {0};
 
 	memset(w, 0, sizeof(*w));
-	w->net = fakenet_new(DELAY, 23);
+	w->net = cknet_new(DELAY, 23);
 	assert_non_null(w->net);
-	fakenet_set_filter(w->net, trace_filter, w->net);
-	w->rdv_ep = fakenet_ep("198.51.100.5", RDV_DEFAULT_PORT);
-	w->sc.d = fakenet_host(w->net, "198.51.100.5");
+	cknet_set_filter(w->net, trace_filter, w->net);
+	w->rdv_ep = cknet_ep("198.51.100.5", RDV_DEFAULT_PORT);
+	w->sc.d = cknet_host(w->net, "198.51.100.5");
 	w->sc.sock = dg_open(w->sc.d, &w->rdv_ep, &w->rdv_ep, script_recv, &w->sc);
 	assert_true(w->sc.sock >= 0);
-	assert_int_equal(fakenet_stund(w->net, "198.51.100.10", 3478), 0);
-	w->stun_ep = fakenet_ep("198.51.100.10", 3478);
-	w->a.d = fakenet_host(w->net, "203.0.113.1");
+	assert_int_equal(cknet_stund(w->net, "198.51.100.10", 3478), 0);
+	w->stun_ep = cknet_ep("198.51.100.10", 3478);
+	w->a.d = cknet_host(w->net, "203.0.113.1");
 	w->a.sock = dg_open(w->a.d, &any, &w->a.local, solo_main_recv, &w->a);
 	assert_true(w->a.sock >= 0);
 }
@@ -882,7 +882,7 @@ static void solo_start(struct solo *w)
 	w->a.c = rdvc_new(w->a.d, w->a.sock, &w->a.local, &cfg, &ops);
 	assert_non_null(w->a.c);
 	assert_int_equal(rdvc_start(w->a.c), 0);
-	fakenet_run_until(w->net, 1 * S);
+	cknet_run_until(w->net, 1 * S);
 	assert_int_equal(rdvc_connect(w->a.c, "bob", "fake", 0), 0);
 	assert_int_equal(rdvc_lookup(w->a.c, "carol"), 0);
 }
@@ -894,16 +894,35 @@ static void solo_finish(struct solo *w)
 	uint8_t buf[DG_MAX];
 	int n;
 
-	fakenet_run_until(w->net, 1250 * MS);
+	cknet_run_until(w->net, 1250 * MS);
 	strcpy(m.peer, "bob");
-	m.cand.host = fakenet_ep("203.0.113.2", 40000);
+	m.cand.host = cknet_ep("203.0.113.2", 40000);
 	m.try_id = 0x5eed;
 	n = rdvmsg_build(&m, buf, sizeof(buf));
 	assert_true(n > 0);
-	fakenet_inject(w->net, &w->rdv_ep, &w->a.local, buf, (size_t)n);
-	fakenet_run_until(w->net, 40 * S);
+	cknet_inject(w->net, &w->rdv_ep, &w->a.local, buf, (size_t)n);
+	cknet_run_until(w->net, 40 * S);
 	rdvc_free(w->a.c);
-	fakenet_free(w->net);
+	cknet_free(w->net);
+}
+
+/* The solo client and its world's objects (ckround.h). */
+static json_t *solo_save(struct ckw *ck, void *arg)
+{
+	struct solo *w = arg;
+
+	return json_pack("{s:o,s:o,s:o}", "d", ckw_obj(ck, w->a.d), "arg", ckw_obj(ck, &w->a),
+			 "client", rdvc_ckpt_save(w->a.c, ck));
+}
+
+static int solo_load(struct ckr *r, const json_t *j, void *arg)
+{
+	struct solo *w = arg;
+
+	ckr_obj(r, json_object_get(j, "d"), (void *)(uintptr_t)w->a.d);
+	ckr_obj(r, json_object_get(j, "arg"), &w->a);
+	w->a.c = rdvc_ckpt_load(json_object_get(j, "client"), r);
+	return w->a.c ? 0 : -1;
 }
 
 /* Saved at 1150 ms (the CONNECT answered and waiting for its
@@ -918,15 +937,14 @@ static void ckpt_continues(void **state)
 	struct solo w;
 	char *straight, *from_t, err[256];
 	size_t at_t;
-	struct ckw *ck;
-	struct ckr *r;
+	struct sched *s;
 	json_t *j;
 
 	(void)state;
 	trace[0] = 0;
 	solo_world(&w);
 	solo_start(&w);
-	fakenet_run_until(w.net, 1150 * MS);
+	cknet_run_until(w.net, 1150 * MS);
 	at_t = strlen(trace);
 	solo_finish(&w);
 	straight = strdup(trace + at_t);
@@ -937,29 +955,20 @@ static void ckpt_continues(void **state)
 	trace[0] = 0;
 	solo_world(&w);
 	solo_start(&w);
-	fakenet_run_until(w.net, 1150 * MS);
-	ck = ckw_new(tables, 3);
-	j = json_pack("{s:o}", "queue", ckw_sched(ck, fakenet_sched(w.net))); /* first */
-	json_object_set_new(j, "d", ckw_obj(ck, w.a.d));
-	json_object_set_new(j, "arg", ckw_obj(ck, &w.a));
-	json_object_set_new(j, "client", rdvc_ckpt_save(w.a.c, ck));
-	assert_int_equal(ckw_finish(ck, err, sizeof(err)), 0);
-	ckw_free(ck);
+	cknet_run_until(w.net, 1150 * MS);
+	j = ckround_save(cknet_sched(w.net), tables, 3, solo_save, &w, err, sizeof(err));
+	if (!j)
+		fail_msg("save: %s", err);
 	/* the first world goes: its client was saved, nothing else of it is */
 	rdvc_free(w.a.c);
-	fakenet_free(w.net);
+	cknet_free(w.net);
 
 	trace[0] = 0;
 	solo_world(&w);
-	fakenet_run_until(w.net, 1150 * MS);
-	r = ckr_new(tables, 3);
-	ckr_obj(r, json_object_get(j, "d"), (void *)(uintptr_t)w.a.d);
-	ckr_obj(r, json_object_get(j, "arg"), &w.a);
-	w.a.c = rdvc_ckpt_load(json_object_get(j, "client"), r);
-	assert_non_null(w.a.c);
-	ckr_sched(r, fakenet_sched(w.net), json_object_get(j, "queue"));
-	assert_int_equal(ckr_finish(r, err, sizeof(err)), 0);
-	ckr_free(r);
+	cknet_run_until(w.net, 1150 * MS);
+	s = cknet_sched(w.net);
+	if (ckround_load(j, &s, tables, 3, solo_load, &w, err, sizeof(err)) < 0)
+		fail_msg("load: %s", err);
 	json_decref(j);
 	from_t = strdup(trace);
 	solo_finish(&w);

@@ -14,7 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fakenet.h"
+#include "cknet.h"
+#include "ckround.h"
 #include "natbed/ckpt.h"
 #include "natbed/stun.h"
 #include "rdvtxn.h"
@@ -25,7 +26,7 @@
  * drops (nothing is ever in flight, so the scheduler holds only the
  * transaction's timer). */
 struct world {
-	struct fakenet *net;
+	struct cknet *net;
 	const struct dgram *d;
 	int sock;
 	char log[2048]; /* "ms:len:port " per datagram sent */
@@ -46,7 +47,7 @@ static bool w_filter(void *arg, const struct dg_ep *from, const struct dg_ep *to
 	size_t n = strlen(w->log);
 
 	snprintf(w->log + n, sizeof(w->log) - n, "%lld:%zu:%02x%02x ",
-		 (long long)(sched_now(fakenet_sched(w->net)) / MS), len, buf[18], buf[19]);
+		 (long long)(sched_now(cknet_sched(w->net)) / MS), len, buf[18], buf[19]);
 	return false;
 }
 
@@ -60,13 +61,13 @@ static void world_up(struct world *w, natbed_time_t at)
 	struct dg_ep any = {0}, local;
 
 	memset(w, 0, sizeof(*w));
-	w->net = fakenet_new(10 * MS, 7);
+	w->net = cknet_new(10 * MS, 7);
 	assert_non_null(w->net);
-	fakenet_set_filter(w->net, w_filter, w);
-	w->d = fakenet_host(w->net, "192.0.2.1");
+	cknet_set_filter(w->net, w_filter, w);
+	w->d = cknet_host(w->net, "192.0.2.1");
 	w->sock = dg_open(w->d, &any, &local, w_recv, w);
 	assert_true(w->sock >= 0);
-	fakenet_run_until(w->net, at);
+	cknet_run_until(w->net, at);
 }
 
 static void o_timeout(void *arg, struct rdvtxn *x)
@@ -90,7 +91,7 @@ static const struct ckfns *const tables[] = {&rdvtxn_ckfns, &t_table};
 static void start(struct world *w, struct owner *o, void (*timeout)(void *, struct rdvtxn *))
 {
 	const struct rdvtxn_cfg cfg = {.rto_ns = 100 * MS, .rc = 4, .rm = 8};
-	const struct dg_ep to = fakenet_ep("192.0.2.9", 3478);
+	const struct dg_ep to = cknet_ep("192.0.2.9", 3478);
 	uint8_t req[64], txid[STUN_TXID_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 0xab, 0xcd};
 	struct stun_builder b;
 	int n;
@@ -103,50 +104,56 @@ static void start(struct world *w, struct owner *o, void (*timeout)(void *, stru
 			 0);
 }
 
-/* The world's dgram, the owner and its transaction, after the queue. */
-static json_t *save(const struct world *w, const struct owner *o, char *err, size_t errlen)
-{
-	struct ckw *ck = ckw_new(tables, 2);
-	json_t *j, *q;
+/* The world's dgram, the owner and its transaction, after the queue
+ * (ckround.h). */
+struct ck {
+	struct world *w;
+	struct owner *o;
+};
 
-	assert_non_null(ck);
-	q = ckw_sched(ck, fakenet_sched(w->net));
-	j = json_pack("{s:I,s:o,s:o,s:{s:o,s:i,s:I,s:o}}", "at",
-		      (json_int_t)sched_now(fakenet_sched(w->net)), "queue", q, "dg",
-		      ckw_obj(ck, w->d), "owner", "id", ckw_obj(ck, o), "timeouts", o->timeouts,
-		      "timeout_at", (json_int_t)o->timeout_at, "x", rdvtxn_ckpt_save(&o->x, ck));
-	if (ckw_finish(ck, err, errlen) < 0 || !j) {
-		json_decref(j);
-		j = NULL;
-	}
-	ckw_free(ck);
-	return j;
+static json_t *parts_save(struct ckw *ck, void *arg)
+{
+	const struct ck *c = arg;
+
+	return json_pack("{s:o,s:{s:o,s:i,s:I,s:o}}", "dg", ckw_obj(ck, c->w->d), "owner", "id",
+			 ckw_obj(ck, c->o), "timeouts", c->o->timeouts, "timeout_at",
+			 (json_int_t)c->o->timeout_at, "x", rdvtxn_ckpt_save(&c->o->x, ck));
+}
+
+static int parts_load(struct ckr *ck, const json_t *j, void *arg)
+{
+	const struct ck *c = arg;
+	const json_t *jo = json_object_get(j, "owner");
+
+	ckr_obj(ck, json_object_get(j, "dg"), (void *)c->w->d);
+	ckr_obj(ck, json_object_get(jo, "id"), c->o);
+	c->o->timeouts = (int)json_integer_value(json_object_get(jo, "timeouts"));
+	c->o->timeout_at = json_integer_value(json_object_get(jo, "timeout_at"));
+	return rdvtxn_ckpt_fill(&c->o->x, json_object_get(jo, "x"), ck);
+}
+
+static json_t *save(struct world *w, struct owner *o, char *err, size_t errlen)
+{
+	struct ck c = {w, o};
+
+	return ckround_save(cknet_sched(w->net), tables, 2, parts_save, &c, err, errlen);
 }
 
 /* A fresh world at the checkpoint's time, the owner read into o. */
 static int load(struct world *w, struct owner *o, const json_t *j, char *err, size_t errlen)
 {
-	struct ckr *ck = ckr_new(tables, 2);
-	const json_t *jo = json_object_get(j, "owner");
-	int rc;
+	struct ck c = {w, o};
+	struct sched *s;
 
-	assert_non_null(ck);
-	world_up(w, json_integer_value(json_object_get(j, "at")));
+	world_up(w, ckround_at(j));
 	memset(o, 0, sizeof(*o));
-	ckr_obj(ck, json_object_get(j, "dg"), (void *)w->d);
-	ckr_obj(ck, json_object_get(jo, "id"), o);
-	o->timeouts = (int)json_integer_value(json_object_get(jo, "timeouts"));
-	o->timeout_at = json_integer_value(json_object_get(jo, "timeout_at"));
-	rdvtxn_ckpt_fill(&o->x, json_object_get(jo, "x"), ck);
-	ckr_sched(ck, fakenet_sched(w->net), json_object_get(j, "queue"));
-	rc = ckr_finish(ck, err, errlen);
-	ckr_free(ck);
-	return rc;
+	s = cknet_sched(w->net);
+	return ckround_load(j, &s, tables, 2, parts_load, &c, err, errlen);
 }
 
 static void world_down(struct world *w)
 {
-	fakenet_free(w->net);
+	cknet_free(w->net);
 }
 
 static void schedule(void **state)
@@ -157,7 +164,7 @@ static void schedule(void **state)
 	(void)state;
 	world_up(&w, 0);
 	start(&w, &o, o_timeout);
-	fakenet_run_until(w.net, 5000 * MS);
+	cknet_run_until(w.net, 5000 * MS);
 	assert_string_equal(w.log, "0:20:abcd 100:20:abcd 300:20:abcd 700:20:abcd ");
 	assert_int_equal(o.timeouts, 1);
 	assert_int_equal(o.timeout_at, 700 * MS + 8 * 100 * MS);
@@ -178,14 +185,14 @@ static void checkpoint(void **state)
 	(void)state;
 	world_up(&a, 0);
 	start(&a, &oa, o_timeout);
-	fakenet_run_until(a.net, 250 * MS);
+	cknet_run_until(a.net, 250 * MS);
 	j = save(&a, &oa, err, sizeof(err));
 	if (!j)
 		fail_msg("save: %s", err);
 	text = json_dumps(j, JSON_COMPACT);
 	json_decref(j);
 	mark = strlen(a.log);
-	fakenet_run_until(a.net, 5000 * MS);
+	cknet_run_until(a.net, 5000 * MS);
 	snprintf(cont, sizeof(cont), "%s", a.log + mark);
 	assert_string_equal(cont, "300:20:abcd 700:20:abcd ");
 
@@ -202,7 +209,7 @@ static void checkpoint(void **state)
 	assert_true(json_equal(j, again));
 	json_decref(again);
 	json_decref(j);
-	fakenet_run_until(b.net, 5000 * MS);
+	cknet_run_until(b.net, 5000 * MS);
 	assert_string_equal(b.log, cont);
 	assert_int_equal(ob.timeouts, oa.timeouts);
 	assert_int_equal(ob.timeout_at, oa.timeout_at);

@@ -16,7 +16,6 @@
 #include <string.h>
 
 #include "cknet.h"
-#include "fakenet.h"
 #include "natbed/ckpt.h"
 #include "natbed/stun.h"
 #include "turn.h"
@@ -30,7 +29,7 @@
 #define T_PEER	 "198.51.100.20"
 
 struct fx {
-	struct fakenet *net;
+	struct cknet *net;
 	struct turnd *srv;
 	struct turnd_cfg scfg;
 	const struct dgram *peer;
@@ -66,8 +65,8 @@ static void c_ready(void *arg, const struct dg_ep *relayed, const struct dg_ep *
 
 	f->ready++;
 	f->relayed = *relayed;
-	assert_int_equal(relayed->addr, fakenet_ep(T_SERVER, 0).addr);
-	assert_int_equal(mapped->addr, fakenet_ep(T_CLIENT, 0).addr);
+	assert_int_equal(relayed->addr, cknet_ep(T_SERVER, 0).addr);
+	assert_int_equal(mapped->addr, cknet_ep(T_CLIENT, 0).addr);
 	if (f->permit.addr)
 		assert_int_equal(turn_permit(f->t, &f->permit), 0);
 }
@@ -100,23 +99,23 @@ static const struct turn_ops c_ops = {c_ready, c_failed, c_data, c_bound};
 static void fx_start(struct fx *f, const char *client_pass)
 {
 	struct turn_cfg cfg = {0};
-	struct dg_ep p = fakenet_ep(T_PEER, 7000), local;
+	struct dg_ep p = cknet_ep(T_PEER, 7000), local;
 
-	f->net = fakenet_new(5 * MS, 7);
+	f->net = cknet_new(5 * MS, 7);
 	assert_non_null(f->net);
-	f->scfg.listen = fakenet_ep(T_SERVER, 3478);
+	f->scfg.listen = cknet_ep(T_SERVER, 3478);
 	f->scfg.user = "u";
 	if (!f->scfg.pass)
 		f->scfg.pass = "pw";
-	f->srv = turnd_new(fakenet_host(f->net, T_SERVER), &f->scfg);
+	f->srv = turnd_new(cknet_host(f->net, T_SERVER), &f->scfg);
 	assert_non_null(f->srv);
-	f->peer = fakenet_host(f->net, T_PEER);
+	f->peer = cknet_host(f->net, T_PEER);
 	f->peer_sock = dg_open(f->peer, &p, &local, peer_rx, f);
 	assert_true(f->peer_sock >= 0);
 	cfg.server = f->scfg.listen;
 	snprintf(cfg.user, sizeof(cfg.user), "u");
 	snprintf(cfg.pass, sizeof(cfg.pass), "%s", client_pass);
-	f->t = turn_new(fakenet_host(f->net, T_CLIENT), &cfg, &c_ops, f);
+	f->t = turn_new(cknet_host(f->net, T_CLIENT), &cfg, &c_ops, f);
 	assert_non_null(f->t);
 }
 
@@ -124,7 +123,7 @@ static void fx_end(struct fx *f)
 {
 	turn_free(f->t);
 	turnd_free(f->srv);
-	fakenet_free(f->net);
+	cknet_free(f->net);
 }
 
 static struct turnd_stats fx_srv(const struct fx *f)
@@ -137,11 +136,11 @@ static struct turnd_stats fx_srv(const struct fx *f)
 
 static void test_allocate_bind_data(void **state)
 {
-	struct fx f = {.permit = fakenet_ep(T_PEER, 7000)};
+	struct fx f = {.permit = cknet_ep(T_PEER, 7000)};
 	struct turn_stats st;
 
 	fx_start(&f, "pw");
-	fakenet_run_until(f.net, 1 * S);
+	cknet_run_until(f.net, 1 * S);
 	assert_int_equal(fx_srv(&f).allocs, 2); /* the 401, then with the key */
 	assert_int_equal(fx_srv(&f).authed_allocs, 1);
 	assert_int_equal(f.ready, 1);
@@ -153,7 +152,7 @@ static void test_allocate_bind_data(void **state)
 	assert_int_equal(fx_srv(&f).channel_data_out, 1);
 	assert_string_equal(f.failed, "");
 	/* refreshes: the allocation at 540 s, the permission and channel at 240 s */
-	fakenet_run_until(f.net, 600 * S);
+	cknet_run_until(f.net, 600 * S);
 	assert_int_equal(fx_srv(&f).refreshes, 1);
 	assert_true(fx_srv(&f).channel_binds >= 3);
 	turn_get_stats(f.t, &st);
@@ -164,11 +163,11 @@ static void test_allocate_bind_data(void **state)
 
 static void test_stale_nonce(void **state)
 {
-	struct fx f = {.permit = fakenet_ep(T_PEER, 7000)};
+	struct fx f = {.permit = cknet_ep(T_PEER, 7000)};
 
 	f.scfg.stale_at = 3; /* the first CreatePermission */
 	fx_start(&f, "pw");
-	fakenet_run_until(f.net, 1 * S);
+	cknet_run_until(f.net, 1 * S);
 	assert_int_equal(f.bound, 1);
 	assert_string_equal(f.failed, "");
 	assert_true(fx_srv(&f).errors >= 2); /* the first 401, the 438 */
@@ -180,7 +179,7 @@ static void test_wrong_password(void **state)
 	struct fx f = {0};
 
 	fx_start(&f, "nope");
-	fakenet_run_until(f.net, 1 * S);
+	cknet_run_until(f.net, 1 * S);
 	assert_int_equal(f.ready, 0);
 	assert_non_null(strstr(f.failed, "401 Unauthorized"));
 	assert_int_equal(fx_srv(&f).allocs, 2); /* not asked again and again */
@@ -195,7 +194,7 @@ static void test_expired(void **state)
 	f.scfg.mismatch_refresh = true;
 	f.scfg.lifetime_max_s = 100;
 	fx_start(&f, "pw");
-	fakenet_run_until(f.net, 60 * S); /* refresh at lifetime / 2 */
+	cknet_run_until(f.net, 60 * S); /* refresh at lifetime / 2 */
 	assert_non_null(strstr(f.failed, "437 Allocation Mismatch: the allocation expired"));
 	fx_end(&f);
 }
@@ -208,9 +207,9 @@ static void test_no_answer(void **state)
 
 	f.scfg.answer_first = 1; /* the first Allocate still draws its 401 */
 	fx_start(&f, "pw");
-	fakenet_run_until(f.net, 63 * S);
+	cknet_run_until(f.net, 63 * S);
 	assert_string_equal(f.failed, "");
-	fakenet_run_until(f.net, 64 * S);
+	cknet_run_until(f.net, 64 * S);
 	assert_int_equal(fx_srv(&f).requests, 1 + 7);
 	assert_non_null(strstr(f.failed, "no answer from the TURN server to Allocate"));
 	fx_end(&f);
@@ -223,50 +222,50 @@ static void test_no_answer(void **state)
 static void test_permit_addr(void **state)
 {
 	struct fx f = {0};
-	const struct dg_ep other = fakenet_ep("198.51.100.21", 0);
-	struct dg_ep from = fakenet_ep(T_PEER, 7001), local;
+	const struct dg_ep other = cknet_ep("198.51.100.21", 0);
+	struct dg_ep from = cknet_ep(T_PEER, 7001), local;
 	const struct dgram *stranger;
 	struct turn_stats st;
 	int s;
 
 	fx_start(&f, "pw");
-	fakenet_run_until(f.net, 1 * S);
+	cknet_run_until(f.net, 1 * S);
 	assert_int_equal(f.ready, 1);
 	assert_int_equal(turn_permit_addr(f.t, from.addr), 0);
 	assert_int_equal(turn_permit_addr(f.t, from.addr), 0); /* once */
 	assert_int_equal(turn_permit_addr(f.t, 0), -EINVAL);
-	fakenet_run_for(f.net, 1 * S);
+	cknet_run_for(f.net, 1 * S);
 	assert_int_equal(fx_srv(&f).permissions, 1);
 	assert_int_equal(fx_srv(&f).channel_binds, 0);
 	s = dg_open(f.peer, &from, &local, sink, NULL);
 	assert_true(s >= 0);
 	assert_int_equal(dg_send(f.peer, s, &f.relayed, "x", 1), 0);
-	fakenet_run_for(f.net, 1 * S);
+	cknet_run_for(f.net, 1 * S);
 	assert_int_equal(f.data_in, 1);
 	assert_true(dg_ep_eq(&f.data_from, &from));
 	turn_get_stats(f.t, &st);
 	assert_int_equal(st.indications_in, 1);
 	/* a channel to that endpoint: ChannelData from then on */
 	assert_int_equal(turn_permit(f.t, &from), 0);
-	fakenet_run_for(f.net, 1 * S);
+	cknet_run_for(f.net, 1 * S);
 	assert_int_equal(f.bound, 1); /* and c_bound sent "hello" to it */
 	assert_int_equal(dg_send(f.peer, s, &f.relayed, "y", 1), 0);
-	fakenet_run_for(f.net, 1 * S);
+	cknet_run_for(f.net, 1 * S);
 	assert_int_equal(f.data_in, 2);
 	turn_get_stats(f.t, &st);
 	assert_int_equal(st.channel_data_in, 1);
 	/* the permission is kept alive past its 300 s */
-	fakenet_run_for(f.net, 400 * S);
+	cknet_run_for(f.net, 400 * S);
 	assert_int_equal(dg_send(f.peer, s, &f.relayed, "z", 1), 0);
-	fakenet_run_for(f.net, 1 * S);
+	cknet_run_for(f.net, 1 * S);
 	assert_int_equal(f.data_in, 3);
 	/* another address has none */
 	dg_close(f.peer, s);
-	stranger = fakenet_host(f.net, "198.51.100.21");
+	stranger = cknet_host(f.net, "198.51.100.21");
 	s = dg_open(stranger, &other, &local, sink, NULL);
 	assert_true(s >= 0);
 	assert_int_equal(dg_send(stranger, s, &f.relayed, "w", 1), 0);
-	fakenet_run_for(f.net, 1 * S);
+	cknet_run_for(f.net, 1 * S);
 	assert_int_equal(f.data_in, 3);
 	assert_int_equal(fx_srv(&f).no_permission, 1);
 	fx_end(&f);
@@ -290,30 +289,30 @@ static void test_release(void **state)
 	unsigned k;
 
 	fx_start(&f, "pw");
-	fakenet_run_until(f.net, 1 * S);
+	cknet_run_until(f.net, 1 * S);
 	assert_int_equal(f.ready, 1);
 	for (k = 0; k < 100; k++) {
-		ep = fakenet_ep("203.0.113.1", 5000);
+		ep = cknet_ep("203.0.113.1", 5000);
 		ep.addr = htonl(ntohl(ep.addr) + k);
 		assert_int_equal(turn_permit(f.t, &ep), 0);
-		fakenet_run_for(f.net, 1 * S);
+		cknet_run_for(f.net, 1 * S);
 		assert_int_equal(f.bound, (int)k + 1);
 		if (k == 50) { /* asked again at once: the same entry, bound anew */
 			turn_release_addr(f.t, ep.addr);
 			assert_int_equal(turn_permit(f.t, &ep), 0);
-			fakenet_run_for(f.net, 1 * S);
+			cknet_run_for(f.net, 1 * S);
 			assert_int_equal(f.bound, (int)k + 2);
 			f.bound--;
 		}
 		turn_release_addr(f.t, ep.addr);
-		fakenet_run_for(f.net, 29 * S);
+		cknet_run_for(f.net, 29 * S);
 	}
 	assert_string_equal(f.failed, "");
 	assert_true(turn_peer_slots(f.t) <= 31);
 	assert_true(turn_peer_slots(f.t) >= 30);
 	before = fx_srv(&f);
 	assert_int_equal(before.errors, 1); /* the first Allocate's 401 */
-	fakenet_run_for(f.net, 1000 * S);   /* nothing held: no peer refreshed */
+	cknet_run_for(f.net, 1000 * S);	    /* nothing held: no peer refreshed */
 	assert_int_equal(fx_srv(&f).permissions, before.permissions);
 	assert_int_equal(fx_srv(&f).channel_binds, before.channel_binds);
 	assert_string_equal(f.failed, "");
@@ -329,14 +328,14 @@ static void test_many_at_once(void **state)
 	unsigned k;
 
 	fx_start(&f, "pw");
-	fakenet_run_until(f.net, 1 * S);
+	cknet_run_until(f.net, 1 * S);
 	assert_int_equal(f.ready, 1);
 	for (k = 0; k < 30; k++) {
-		ep = fakenet_ep("203.0.113.1", 5000);
+		ep = cknet_ep("203.0.113.1", 5000);
 		ep.addr = htonl(ntohl(ep.addr) + k);
 		assert_int_equal(turn_permit(f.t, &ep), 0);
 	}
-	fakenet_run_for(f.net, 5 * S);
+	cknet_run_for(f.net, 5 * S);
 	assert_int_equal(f.bound, 30);
 	assert_int_equal(fx_srv(&f).channel_binds, 30);
 	assert_string_equal(f.failed, "");
@@ -515,7 +514,7 @@ static json_t *ckt_save(struct ckt *f)
 /* Requests under way in j's client: its tx entries in use. */
 static size_t ckt_busy(const json_t *j)
 {
-	const json_t *tx = json_object_get(json_object_get(json_object_get(j, "parts"), "t"), "tx");
+	const json_t *tx = json_object_get(json_object_get(cknet_world_parts(j), "t"), "tx");
 	size_t i, n = 0;
 	const json_t *x;
 
@@ -588,8 +587,7 @@ static void test_ckpt_refused(void **state)
 	assert_null(cknet_world_save(a.n, short_tables, 3, ckt_parts_save, &a, err, sizeof(err)));
 	assert_non_null(strstr(err, "in no module's table"));
 	j = ckt_save(&a);
-	json_array_remove(json_object_get(json_object_get(json_object_get(j, "parts"), "t"), "tx"),
-			  15);
+	json_array_remove(json_object_get(json_object_get(cknet_world_parts(j), "t"), "tx"), 15);
 	memset(&b, 0, sizeof(b));
 	err[0] = 0;
 	assert_null(

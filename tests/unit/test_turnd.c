@@ -15,7 +15,6 @@
 #include <arpa/inet.h>
 
 #include "cknet.h"
-#include "fakenet.h"
 #include "natbed/ckpt.h"
 #include "turn.h"
 #include "turnd.h"
@@ -49,24 +48,24 @@ static bool cut(void *arg, const struct dg_ep *from, const struct dg_ep *to, con
 	return !*(bool *)arg;
 }
 
-static struct turnd *server(struct fakenet *net, uint32_t max_allocs)
+static struct turnd *server(struct cknet *net, uint32_t max_allocs)
 {
-	struct turnd_cfg cfg = {.listen = fakenet_ep(T_SERVER, 3478),
+	struct turnd_cfg cfg = {.listen = cknet_ep(T_SERVER, 3478),
 				.user = "u",
 				.pass = "pw",
 				.lifetime_max_s = 60,
 				.max_allocs = max_allocs};
-	struct turnd *d = turnd_new(fakenet_host(net, T_SERVER), &cfg);
+	struct turnd *d = turnd_new(cknet_host(net, T_SERVER), &cfg);
 
 	assert_non_null(d);
 	return d;
 }
 
-static void client(struct fakenet *net, struct cl *c, const char *ip)
+static void client(struct cknet *net, struct cl *c, const char *ip)
 {
-	struct turn_cfg cfg = {.server = fakenet_ep(T_SERVER, 3478), .user = "u", .pass = "pw"};
+	struct turn_cfg cfg = {.server = cknet_ep(T_SERVER, 3478), .user = "u", .pass = "pw"};
 
-	c->t = turn_new(fakenet_host(net, ip), &cfg, &c_ops, c);
+	c->t = turn_new(cknet_host(net, ip), &cfg, &c_ops, c);
 	assert_non_null(c->t);
 }
 
@@ -82,56 +81,56 @@ static uint64_t live(const struct turnd *d)
  * grants here) lives until its lifetime ends, then is deleted. */
 static void test_expires(void **state)
 {
-	struct fakenet *net = fakenet_new(5 * NATBED_NS_PER_MS, 3);
+	struct cknet *net = cknet_new(5 * NATBED_NS_PER_MS, 3);
 	struct turnd *d = server(net, 0);
 	struct cl a = {0};
 	bool gone = false;
 
-	fakenet_set_filter(net, cut, &gone);
+	cknet_set_filter(net, cut, &gone);
 	client(net, &a, "192.0.2.1");
-	fakenet_run_for(net, 1 * S);
+	cknet_run_for(net, 1 * S);
 	assert_int_equal(a.ready, 1);
 	assert_int_equal(live(d), 1);
 	gone = true; /* its Refresh 0 is lost: the client just goes */
 	turn_free(a.t);
-	fakenet_run_for(net, 50 * S);
+	cknet_run_for(net, 50 * S);
 	assert_int_equal(live(d), 1);
-	fakenet_run_for(net, 15 * S);
+	cknet_run_for(net, 15 * S);
 	assert_int_equal(live(d), 0);
 	turnd_free(d);
-	fakenet_free(net);
+	cknet_free(net);
 }
 
 /* Two allocations at most: the third client's Allocate gets 508; once one
  * of the first two ended (lifetime 0), a new one fits. */
 static void test_capacity(void **state)
 {
-	struct fakenet *net = fakenet_new(5 * NATBED_NS_PER_MS, 3);
+	struct cknet *net = cknet_new(5 * NATBED_NS_PER_MS, 3);
 	struct turnd *d = server(net, 2);
 	struct cl a = {0}, b = {0}, c = {0}, e = {0};
 
 	client(net, &a, "192.0.2.1");
 	client(net, &b, "192.0.2.2");
-	fakenet_run_for(net, 1 * S);
+	cknet_run_for(net, 1 * S);
 	client(net, &c, "192.0.2.3");
-	fakenet_run_for(net, 5 * S);
+	cknet_run_for(net, 5 * S);
 	assert_int_equal(a.ready + b.ready, 2);
 	assert_int_equal(c.ready, 0);
 	assert_non_null(strstr(c.failed, "508"));
 	turn_free(a.t); /* Refresh with lifetime 0 */
-	fakenet_run_for(net, 1 * S);
+	cknet_run_for(net, 1 * S);
 	assert_int_equal(live(d), 1);
-	fakenet_run_for(net, 70 * S);
+	cknet_run_for(net, 70 * S);
 	assert_int_equal(live(d), 1); /* b refreshes */
 	client(net, &e, "192.0.2.4");
-	fakenet_run_for(net, 1 * S);
+	cknet_run_for(net, 1 * S);
 	assert_int_equal(e.ready, 1);
 	assert_int_equal(live(d), 2);
 	turn_free(b.t);
 	turn_free(c.t);
 	turn_free(e.t);
 	turnd_free(d);
-	fakenet_free(net);
+	cknet_free(net);
 }
 
 /* --- checkpoints (natbed/ckpt.h), on tests/support/cknet ----------------- */
@@ -259,7 +258,7 @@ static void test_ckpt_round_trip(void **state)
 	ckd_start(&a);
 	j = ckd_save(&a);
 	assert_int_equal(json_integer_value(json_object_get(
-			     json_object_get(json_object_get(j, "parts"), "d"), "buckets")),
+			     json_object_get(cknet_world_parts(j), "d"), "buckets")),
 			 128);
 	assert_true(live(a.d) > 60 && live(a.d) < CK_SAVED); /* the last still allocating */
 	memset(&b, 0, sizeof(b));
@@ -307,7 +306,7 @@ static void test_ckpt_refused(void **state)
 	assert_null(cknet_world_save(a.n, short_tables, 3, ckd_parts_save, &a, err, sizeof(err)));
 	assert_non_null(strstr(err, "in no module's table"));
 	j = ckd_save(&a);
-	json_object_set_new(json_object_get(json_object_get(j, "parts"), "d"), "buckets",
+	json_object_set_new(json_object_get(cknet_world_parts(j), "d"), "buckets",
 			    json_integer(96));
 	memset(&b, 0, sizeof(b));
 	assert_null(

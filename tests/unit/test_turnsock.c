@@ -17,7 +17,6 @@
 #include <arpa/inet.h>
 
 #include "cknet.h"
-#include "fakenet.h"
 #include "natbed/ckpt.h"
 #include "turnd.h"
 #include "turnsock.h"
@@ -30,7 +29,7 @@
 #define T_PEER	 "198.51.100.20"
 
 struct fx {
-	struct fakenet *net;
+	struct cknet *net;
 	struct turnd *srv;
 	struct turnd_cfg scfg;
 	struct turnsock *ts;
@@ -81,21 +80,21 @@ static void changed(void *arg, const struct dg_ep *relayed, const char *error)
 
 static void fx_start(struct fx *f, const char *pass)
 {
-	struct turn_cfg cfg = {.server = fakenet_ep(T_SERVER, 3478)};
+	struct turn_cfg cfg = {.server = cknet_ep(T_SERVER, 3478)};
 	struct turnsock_ops ops = {changed, f};
-	struct dg_ep p = fakenet_ep(T_PEER, 7000), local;
+	struct dg_ep p = cknet_ep(T_PEER, 7000), local;
 
-	f->net = fakenet_new(5 * MS, 3);
+	f->net = cknet_new(5 * MS, 3);
 	f->scfg.listen = cfg.server;
 	f->scfg.user = "u";
 	f->scfg.pass = "pw";
-	f->srv = turnd_new(fakenet_host(f->net, T_SERVER), &f->scfg);
+	f->srv = turnd_new(cknet_host(f->net, T_SERVER), &f->scfg);
 	assert_non_null(f->srv);
-	f->peer = fakenet_host(f->net, T_PEER);
+	f->peer = cknet_host(f->net, T_PEER);
 	f->peer_sock = dg_open(f->peer, &p, &local, peer_rx, f);
 	snprintf(cfg.user, sizeof(cfg.user), "u");
 	snprintf(cfg.pass, sizeof(cfg.pass), "%s", pass);
-	f->ts = turnsock_new(fakenet_host(f->net, T_CLIENT), &cfg, &ops);
+	f->ts = turnsock_new(cknet_host(f->net, T_CLIENT), &cfg, &ops);
 	assert_non_null(f->ts);
 }
 
@@ -103,7 +102,7 @@ static void fx_end(struct fx *f)
 {
 	turnsock_free(f->ts);
 	turnd_free(f->srv);
-	fakenet_free(f->net);
+	cknet_free(f->net);
 }
 
 static struct turnd_stats srv(const struct fx *f)
@@ -123,7 +122,7 @@ static void test_relay_both_ways(void **state)
 {
 	struct fx f = {0};
 	const struct dgram *d;
-	struct dg_ep any = {0, 0}, local, peer = fakenet_ep(T_PEER, 7000);
+	struct dg_ep any = {0, 0}, local, peer = cknet_ep(T_PEER, 7000);
 	struct turn_stats st;
 	int s;
 
@@ -131,19 +130,19 @@ static void test_relay_both_ways(void **state)
 	d = turnsock_dgram(f.ts);
 	assert_int_equal(turnsock_open(f.ts, peer.addr, &local, relay_rx, &f), -ENOTCONN);
 	assert_null(turnsock_error(f.ts));
-	fakenet_run_for(f.net, 1 * S);
+	cknet_run_for(f.net, 1 * S);
 	assert_int_equal(f.ready, 1);
-	assert_true(dg_ep_eq(&f.relayed, &(struct dg_ep){fakenet_ep(T_SERVER, 0).addr,
-							 turnsock_relayed(f.ts).port}));
+	assert_true(dg_ep_eq(
+	    &f.relayed, &(struct dg_ep){cknet_ep(T_SERVER, 0).addr, turnsock_relayed(f.ts).port}));
 	assert_int_equal(turnsock_open(f.ts, 0, &local, relay_rx, &f), -EINVAL);
 	f.relay_id = turnsock_open(f.ts, peer.addr, &local, relay_rx, &f);
 	assert_true(f.relay_id >= TURNSOCK_ID_BASE);
 	assert_true(dg_ep_eq(&local, &f.relayed));
-	fakenet_run_for(f.net, 1 * S); /* the permission */
+	cknet_run_for(f.net, 1 * S); /* the permission */
 	/* the peer's datagram comes in (a Data indication), the answer goes
 	 * out as a Send indication while the channel is being bound */
 	peer_send(&f);
-	fakenet_run_for(f.net, 1 * S);
+	cknet_run_for(f.net, 1 * S);
 	assert_int_equal(f.relay_in, 1);
 	assert_true(dg_ep_eq(&f.relay_from, &peer));
 	assert_int_equal(f.peer_in, 1);
@@ -152,7 +151,7 @@ static void test_relay_both_ways(void **state)
 	assert_int_equal(srv(&f).send_in, 1);
 	/* then ChannelData both ways */
 	peer_send(&f);
-	fakenet_run_for(f.net, 1 * S);
+	cknet_run_for(f.net, 1 * S);
 	assert_int_equal(f.relay_in, 2);
 	assert_int_equal(f.peer_in, 2);
 	assert_int_equal(srv(&f).channel_data_out, 1);
@@ -164,9 +163,9 @@ static void test_relay_both_ways(void **state)
 	s = dg_open(d, &any, &local, peer_rx, &f);
 	assert_true(s >= 0 && s < TURNSOCK_ID_BASE);
 	assert_int_equal(dg_send(d, s, &peer, "direct", 6), 0);
-	fakenet_run_for(f.net, 1 * S);
+	cknet_run_for(f.net, 1 * S);
 	assert_int_equal(f.peer_in, 3);
-	assert_int_equal(f.peer_from.addr, fakenet_ep(T_CLIENT, 0).addr);
+	assert_int_equal(f.peer_from.addr, cknet_ep(T_CLIENT, 0).addr);
 	assert_int_equal(dg_set_recv(d, s, NULL, NULL), 0);
 	dg_close(d, s);
 	/* closed, the relayed socket gets nothing more */
@@ -175,7 +174,7 @@ static void test_relay_both_ways(void **state)
 	assert_int_equal(dg_send(d, f.relay_id, &peer, "x", 1), -EBADF);
 	assert_int_equal(dg_set_recv(d, f.relay_id, relay_rx, &f), -EBADF);
 	peer_send(&f);
-	fakenet_run_for(f.net, 1 * S);
+	cknet_run_for(f.net, 1 * S);
 	assert_int_equal(f.relay_in, 2);
 	fx_end(&f);
 }
@@ -190,14 +189,14 @@ static void test_stranger(void **state)
 	int s;
 
 	fx_start(&f, "pw");
-	fakenet_run_for(f.net, 1 * S);
-	f.relay_id = turnsock_open(f.ts, fakenet_ep(T_PEER, 0).addr, &local, relay_rx, &f);
+	cknet_run_for(f.net, 1 * S);
+	f.relay_id = turnsock_open(f.ts, cknet_ep(T_PEER, 0).addr, &local, relay_rx, &f);
 	assert_true(f.relay_id >= 0);
-	fakenet_run_for(f.net, 1 * S);
-	m = fakenet_host(f.net, "198.51.100.66");
+	cknet_run_for(f.net, 1 * S);
+	m = cknet_host(f.net, "198.51.100.66");
 	s = dg_open(m, &any, &local, peer_rx, &f);
 	assert_int_equal(dg_send(m, s, &f.relayed, "let me in", 9), 0);
-	fakenet_run_for(f.net, 1 * S);
+	cknet_run_for(f.net, 1 * S);
 	assert_int_equal(f.relay_in, 0);
 	assert_int_equal(srv(&f).no_permission, 1);
 	fx_end(&f);
@@ -214,16 +213,16 @@ static void test_lost_and_again(void **state)
 	f.scfg.lifetime_max_s = 100;
 	f.scfg.mismatch_refresh = true;
 	fx_start(&f, "pw");
-	fakenet_run_for(f.net, 1 * S);
+	cknet_run_for(f.net, 1 * S);
 	assert_int_equal(f.ready, 1);
-	old = turnsock_open(f.ts, fakenet_ep(T_PEER, 0).addr, &local, relay_rx, &f);
+	old = turnsock_open(f.ts, cknet_ep(T_PEER, 0).addr, &local, relay_rx, &f);
 	assert_true(old >= 0);
-	fakenet_run_until(f.net, 52 * S); /* refreshed at 50 s: 437 */
+	cknet_run_until(f.net, 52 * S); /* refreshed at 50 s: 437 */
 	assert_int_equal(f.relayed.addr, 0);
 	assert_non_null(strstr(f.error, "437 Allocation Mismatch"));
 	assert_string_equal(turnsock_error(f.ts), f.error);
 	assert_int_equal(dg_send(turnsock_dgram(f.ts), old, &f.peer_from, "x", 1), -ENOTCONN);
-	fakenet_run_until(f.net, 58 * S);
+	cknet_run_until(f.net, 58 * S);
 	assert_int_equal(f.ready, 2);
 	assert_null(turnsock_error(f.ts));
 	assert_int_equal(srv(&f).authed_allocs, 2);
@@ -237,12 +236,12 @@ static void test_refused(void **state)
 	struct dg_ep local;
 
 	fx_start(&f, "wrong");
-	fakenet_run_for(f.net, 30 * S);
+	cknet_run_for(f.net, 30 * S);
 	assert_int_equal(f.ready, 0);
 	assert_int_equal(f.changes, 1);
 	assert_non_null(strstr(turnsock_error(f.ts), "401 Unauthorized"));
 	assert_int_equal(srv(&f).allocs, 2); /* not asked for again */
-	assert_int_equal(turnsock_open(f.ts, fakenet_ep(T_PEER, 0).addr, &local, relay_rx, &f),
+	assert_int_equal(turnsock_open(f.ts, cknet_ep(T_PEER, 0).addr, &local, relay_rx, &f),
 			 -ENOTCONN);
 	fx_end(&f);
 }
@@ -491,9 +490,8 @@ static void test_ckpt_refused(void **state)
 	j = cks_save(&a);
 	memset(text, 'a', sizeof(text) - 1);
 	text[sizeof(text) - 1] = 0;
-	json_object_set_new(
-	    json_object_get(json_object_get(json_object_get(j, "parts"), "ts"), "error"), "text",
-	    json_string(text));
+	json_object_set_new(json_object_get(json_object_get(cknet_world_parts(j), "ts"), "error"),
+			    "text", json_string(text));
 	memset(&b, 0, sizeof(b));
 	assert_null(
 	    cknet_world_load(j, cks_tables, CKS_TABLES, cks_parts_load, &b, err, sizeof(err)));

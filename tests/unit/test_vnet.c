@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ckround.h"
 #include "emu_parts.h"
 #include "firewall.h"
 #include "gate.h"
@@ -1137,41 +1138,41 @@ static void rt_start(struct rt_world *w)
 	w->a.timer = sched_after(w->n.s, 0, rt_tick, &w->a);
 }
 
+/* The virtual network and the two peers on it (ckround.h). */
+static json_t *rt_parts_save(struct ckw *ck, void *arg)
+{
+	struct rt_world *w = arg;
+
+	return json_pack("{s:o,s:o,s:o}", "vnet", vnet_ckpt_save(w->n.v, ck), "a",
+			 rt_peer_save(&w->a, ck), "b", rt_peer_save(&w->b, ck));
+}
+
+static int rt_parts_load(struct ckr *ck, const json_t *j, void *arg)
+{
+	struct rt_world *w = arg;
+
+	vnet_ckpt_fill(w->n.v, json_object_get(j, "vnet"), ck);
+	rt_peer_load(&w->a, json_object_get(j, "a"), ck);
+	rt_peer_load(&w->b, json_object_get(j, "b"), ck);
+	return 0;
+}
+
 static json_t *rt_save(struct rt_world *w)
 {
-	struct ckw *ck = ckw_new(rt_tables, 5);
-	json_t *q, *v, *a, *b, *j;
 	char err[256];
+	json_t *j = ckround_save(w->n.s, rt_tables, 5, rt_parts_save, w, err, sizeof(err));
 
-	assert_non_null(ck);
-	q = ckw_sched(ck, w->n.s);
-	v = vnet_ckpt_save(w->n.v, ck);
-	a = rt_peer_save(&w->a, ck);
-	b = rt_peer_save(&w->b, ck);
-	j = json_pack("{s:I,s:o,s:o,s:o,s:o}", "at", (json_int_t)sched_now(w->n.s), "queue", q,
-		      "vnet", v, "a", a, "b", b);
-	if (ckw_finish(ck, err, sizeof(err)) < 0)
+	if (!j)
 		fail_msg("save: %s", err);
-	ckw_free(ck);
 	return j;
 }
 
 static int rt_load(struct rt_world *w, const json_t *j, char *err, size_t errlen)
 {
-	struct ckr *ck = ckr_new(rt_tables, 5);
-	int rc;
-
-	assert_non_null(ck);
 	tnet_up(&w->n, rt_yaml);
 	assert_int_equal(sched_pending(w->n.s), 0);
-	clock_virtual_set(&w->n.vc, json_integer_value(json_object_get(j, "at")));
-	vnet_ckpt_fill(w->n.v, json_object_get(j, "vnet"), ck);
-	rt_peer_load(&w->a, json_object_get(j, "a"), ck);
-	rt_peer_load(&w->b, json_object_get(j, "b"), ck);
-	ckr_sched(ck, w->n.s, json_object_get(j, "queue"));
-	rc = ckr_finish(ck, err, errlen);
-	ckr_free(ck);
-	return rc;
+	clock_virtual_set(&w->n.vc, ckround_at(j));
+	return ckround_load(j, &w->n.s, rt_tables, 5, rt_parts_load, w, err, errlen);
 }
 
 /* Saved at 400 ms with packets on every link, a rate queue filled and
@@ -1233,7 +1234,7 @@ static void test_ckpt_refused(void **state)
 	rt_start(&w[0]);
 	tnet_run(&w[0].n, 100 * MS);
 	j = rt_save(&w[0]);
-	json_array_remove(json_object_get(json_object_get(j, "vnet"), "hosts"), 1);
+	json_array_remove(json_object_get(json_object_get(ckround_parts(j), "vnet"), "hosts"), 1);
 	assert_int_equal(rt_load(&w[1], j, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "not a network of 2 hosts"));
 	json_decref(j);
@@ -1241,8 +1242,9 @@ static void test_ckpt_refused(void **state)
 
 	j = rt_save(&w[0]);
 	json_array_insert_new(
-	    json_object_get(json_object_get(json_object_get(j, "vnet"), "sockets"), "free"), 0,
-	    json_pack("[ii]", w[0].a.sock, w[0].a.sock));
+	    json_object_get(json_object_get(json_object_get(ckround_parts(j), "vnet"), "sockets"),
+			    "free"),
+	    0, json_pack("[ii]", w[0].a.sock, w[0].a.sock));
 	assert_int_equal(rt_load(&w[1], j, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "open or free twice"));
 	json_decref(j);
