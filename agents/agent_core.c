@@ -1092,18 +1092,17 @@ const struct rdvc *agent_rdvc(const struct agent *a)
 
 json_t *agent_config_ckpt_save(const struct agent_config *c, struct ckw *w)
 {
-	return json_pack("{s:s,s:o,s:o,s:o,s:o,s:[Iii],s:b,s:o,s:b,s:I,s:{s:o,s:s,s:s,s:I,s:I,s:I},"
+	return json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:b,s:o,s:b,s:I,s:{s:o,s:s,s:s,s:I,s:I,s:I},"
 			 "s:o,s:i}",
 			 "name", c->name, "bind", dg_ep_ckpt_save(&c->bind, w), "rdv",
 			 dg_ep_ckpt_save(&c->rdv, w), "stun", dg_ep_ckpt_save(&c->stun, w), "nat",
-			 ckval_nat(&c->nat), "txn", (json_int_t)c->txn.rto_ns, c->txn.rc, c->txn.rm,
-			 "serve", c->serve, "find_method", ckw_fn(w, (ckfn_ptr)c->find_method),
-			 "discover", c->discover, "discover_test_ns",
-			 (json_int_t)c->discover_test_ns, "turn", "server",
-			 dg_ep_ckpt_save(&c->turn.server, w), "user", c->turn.user, "pass",
-			 c->turn.pass, "lifetime_s", (json_int_t)c->turn.lifetime_s, "rto_ns",
-			 (json_int_t)c->turn.rto_ns, "tries", (json_int_t)c->turn.tries, "gateway",
-			 dg_ep_ckpt_save(&c->gateway, w), "max_tries", c->max_tries);
+			 ckval_nat(&c->nat), "txn", rdvtxn_cfg_ckpt_save(&c->txn), "serve",
+			 c->serve, "find_method", ckw_fn(w, (ckfn_ptr)c->find_method), "discover",
+			 c->discover, "discover_test_ns", (json_int_t)c->discover_test_ns, "turn",
+			 "server", dg_ep_ckpt_save(&c->turn.server, w), "user", c->turn.user,
+			 "pass", c->turn.pass, "lifetime_s", (json_int_t)c->turn.lifetime_s,
+			 "rto_ns", (json_int_t)c->turn.rto_ns, "tries", (json_int_t)c->turn.tries,
+			 "gateway", dg_ep_ckpt_save(&c->gateway, w), "max_tries", c->max_tries);
 }
 
 static json_t *tried_save(const struct agent_tried *t, struct ckw *w)
@@ -1234,17 +1233,13 @@ static void cfg_read(struct ckget *g, const json_t *o, struct agent_config *c)
 {
 	struct ckget cg = {g->r, "agent.cfg", o, false};
 	struct ckget tg = {g->r, "agent.cfg.turn", json_object_get(cg.o, "turn"), false};
-	json_int_t t[3] = {0};
 
 	ckget_str(&cg, "name", c->name, sizeof(c->name));
 	ckget_ep(&cg, "bind", &c->bind);
 	ckget_ep(&cg, "rdv", &c->rdv);
 	ckget_ep(&cg, "stun", &c->stun);
 	ckval_get_nat(&cg, "nat", &c->nat);
-	if (json_unpack((json_t *)json_object_get(cg.o, "txn"), "[Iii]", &t[0], &t[1], &t[2]) < 0 ||
-	    t[0] < 0)
-		ckget_fail(&cg, "txn", "not [rto_ns, rc, rm]");
-	c->txn = (struct rdvtxn_cfg){t[0], (int)t[1], (int)t[2]};
+	rdvtxn_cfg_ckpt_get(&cg, "txn", &c->txn);
 	c->serve = ckget_bool(&cg, "serve");
 	c->find_method = (const struct method *(*)(const char *))ckget_fn(&cg, "find_method");
 	c->discover = ckget_bool(&cg, "discover");

@@ -851,11 +851,11 @@ json_t *rdvc_ckpt_save(const struct rdvc *c, struct ckw *w)
 		json_array_append_new(conns, conn_save(&c->conns[i], w));
 	for (int i = 0; i < RDVC_RECENT_TRIES; i++)
 		json_array_append_new(recent, recent_save(&c->recent[i], w));
-	cfg = json_pack("{s:s,s:o,s:o,s:I,s:o,s:[Iii],s:o}", "name", c->cfg.name, "rdv",
+	cfg = json_pack("{s:s,s:o,s:o,s:I,s:o,s:o,s:o}", "name", c->cfg.name, "rdv",
 			dg_ep_ckpt_save(&c->cfg.rdv, w), "stun", dg_ep_ckpt_save(&c->cfg.stun, w),
 			"lifetime_s", (json_int_t)c->cfg.lifetime_s, "nat", ckval_nat(&c->cfg.nat),
-			"txn", (json_int_t)c->cfg.txn.rto_ns, c->cfg.txn.rc, c->cfg.txn.rm,
-			"find_method", ckw_fn(w, (ckfn_ptr)c->cfg.find_method));
+			"txn", rdvtxn_cfg_ckpt_save(&c->cfg.txn), "find_method",
+			ckw_fn(w, (ckfn_ptr)c->cfg.find_method));
 	ops = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "registered",
 			ckw_fn(w, (ckfn_ptr)c->ops.registered), "failed",
 			ckw_fn(w, (ckfn_ptr)c->ops.failed), "introduced",
@@ -919,17 +919,13 @@ static void recent_load(struct ckget *g, struct rdvc_recent *rec, const json_t *
 static void cfg_load(struct ckget *g, struct rdvc_config *cfg)
 {
 	struct ckget cg = {g->r, "rdvc.cfg", ckget_get(g, "cfg"), false};
-	const json_t *txn = json_object_get(cg.o, "txn");
-	json_int_t t[3] = {0};
 
 	ckget_str(&cg, "name", cfg->name, sizeof(cfg->name));
 	ckget_ep(&cg, "rdv", &cfg->rdv);
 	ckget_ep(&cg, "stun", &cfg->stun);
 	cfg->lifetime_s = (uint32_t)ckget_int(&cg, "lifetime_s", 0, UINT32_MAX);
 	ckval_get_nat(&cg, "nat", &cfg->nat);
-	if (json_unpack((json_t *)txn, "[Iii]", &t[0], &t[1], &t[2]) < 0 || t[0] < 0)
-		ckget_fail(&cg, "txn", "not [rto_ns, rc, rm]");
-	cfg->txn = (struct rdvtxn_cfg){t[0], (int)t[1], (int)t[2]};
+	rdvtxn_cfg_ckpt_get(&cg, "txn", &cfg->txn);
 	cfg->find_method = (const struct method *(*)(const char *))ckget_fn(&cg, "find_method");
 	g->bad |= cg.bad;
 }

@@ -78,28 +78,41 @@ void rdvtxn_stop(struct rdvtxn *x)
 
 json_t *rdvtxn_ckpt_save(const struct rdvtxn *x, struct ckw *w)
 {
-	json_t *j = json_pack(
-	    "{s:o,s:o,s:i,s:o,s:o,s:o,s:{s:I,s:i,s:i},s:o,s:i,s:I,s:I,s:o,s:b}", "id",
-	    ckw_obj(w, x), "d", ckw_ref(w, x->d), "sock", x->sock, "to", dg_ep_ckpt_save(&x->to, w),
-	    "timeout", ckw_fn(w, (ckfn_ptr)x->timeout), "arg", ckw_ref(w, x->arg), "cfg", "rto_ns",
-	    (json_int_t)x->cfg.rto_ns, "rc", x->cfg.rc, "rm", x->cfg.rm, "buf",
-	    ckw_bytes(w, x->buf, x->len), "sent", x->sent, "rto", (json_int_t)x->rto, "first_sent",
-	    (json_int_t)x->first_sent, "timer", ckw_timer(w, x->timer), "active", x->active);
+	json_t *j =
+	    json_pack("{s:o,s:o,s:i,s:o,s:o,s:o,s:o,s:o,s:i,s:I,s:I,s:o,s:b}", "id", ckw_obj(w, x),
+		      "d", ckw_ref(w, x->d), "sock", x->sock, "to", dg_ep_ckpt_save(&x->to, w),
+		      "timeout", ckw_fn(w, (ckfn_ptr)x->timeout), "arg", ckw_ref(w, x->arg), "cfg",
+		      rdvtxn_cfg_ckpt_save(&x->cfg), "buf", ckw_bytes(w, x->buf, x->len), "sent",
+		      x->sent, "rto", (json_int_t)x->rto, "first_sent", (json_int_t)x->first_sent,
+		      "timer", ckw_timer(w, x->timer), "active", x->active);
 
 	return ckget_done(w, j, "rdvtxn");
 }
 
+json_t *rdvtxn_cfg_ckpt_save(const struct rdvtxn_cfg *c)
+{
+	return json_pack("{s:I,s:i,s:i}", "rto_ns", (json_int_t)c->rto_ns, "rc", c->rc, "rm",
+			 c->rm);
+}
+
+void rdvtxn_cfg_ckpt_get(struct ckget *g, const char *key, struct rdvtxn_cfg *c)
+{
+	struct ckget cg = {g->r, "rdvtxn.cfg", ckget_get(g, key), false};
+
+	c->rto_ns = ckget_time(&cg, "rto_ns");
+	c->rc = (int)ckget_int(&cg, "rc", 0, INT32_MAX);
+	c->rm = (int)ckget_int(&cg, "rm", 0, INT32_MAX);
+	g->bad |= cg.bad;
+}
+
 int rdvtxn_ckpt_fill(struct rdvtxn *x, const json_t *j, struct ckr *r)
 {
-	struct ckget g = {r, "rdvtxn", j, false}, c = {r, "rdvtxn.cfg", NULL, false};
+	struct ckget g = {r, "rdvtxn", j, false};
 
 	memset(x, 0, sizeof(*x));
 	x->sock = (int)ckget_int(&g, "sock", -1, INT32_MAX);
 	ckget_ep(&g, "to", &x->to);
-	c.o = ckget_get(&g, "cfg");
-	x->cfg.rto_ns = ckget_time(&c, "rto_ns");
-	x->cfg.rc = (int)ckget_int(&c, "rc", 0, INT32_MAX);
-	x->cfg.rm = (int)ckget_int(&c, "rm", 0, INT32_MAX);
+	rdvtxn_cfg_ckpt_get(&g, "cfg", &x->cfg);
 	x->len = ckget_bytes_max(&g, "buf", x->buf, sizeof(x->buf));
 	x->sent = (int)ckget_int(&g, "sent", 0, INT32_MAX);
 	x->rto = ckget_time(&g, "rto");
@@ -110,7 +123,7 @@ int rdvtxn_ckpt_fill(struct rdvtxn *x, const json_t *j, struct ckr *r)
 	ckget_ref(&g, "arg", &x->arg);
 	x->timeout = (rdvtxn_timeout_fn)ckget_fn(&g, "timeout");
 	ckget_timer(&g, "timer", &x->timer);
-	return g.bad || c.bad ? -1 : 0;
+	return g.bad ? -1 : 0;
 }
 
 static const struct ckfn rdvtxn_fns[] = {CKFN(txn_timer)};

@@ -75,6 +75,11 @@ json_t *rdvtxn_ckpt_save(const struct rdvtxn *x, struct ckw *w);
  * scheduled: its pointers, function and timer are filled at
  * ckr_finish(). 0, or -1 (said in r). */
 int rdvtxn_ckpt_fill(struct rdvtxn *x, const json_t *j, struct ckr *r);
+/* A transaction's timing ({rto_ns, rc, rm}), as its owners' configurations
+ * hold it too; the reader marks g bad on a problem (agents/ckget.h). */
+struct ckget;
+json_t *rdvtxn_cfg_ckpt_save(const struct rdvtxn_cfg *c);
+void rdvtxn_cfg_ckpt_get(struct ckget *g, const char *key, struct rdvtxn_cfg *c);
 /* txn_timer, the one function rdvtxn gives the scheduler. */
 extern const struct ckfns rdvtxn_ckfns;
 
