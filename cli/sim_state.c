@@ -191,6 +191,7 @@ json_t *sim_state_save(struct sim *x, char *why, size_t whylen)
 	struct ckw *w = ckw_new(sim_tables, SIM_TABLES);
 	json_t *j = json_object();
 
+	why[0] = 0;
 	if (!w || !j) {
 		snprintf(why, whylen, "out of memory");
 		ckw_free(w);
