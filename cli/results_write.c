@@ -3,6 +3,7 @@
  * sorted, lists in the model's stable order, numbers rounded to fixed
  * places, so the same attempts give the same bytes. */
 #include "results.h"
+#include "rwbuf.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -164,87 +165,6 @@ void results_fmt_real(char b[static 32], double x, int places)
 	for (i = places - 1; i >= lo; i--)
 		*p++ = digits[i];
 	*p = '\0';
-}
-
-/* --- a buffer -------------------------------------------------------------- */
-
-/* Attempts' bytes, gathered to be written with one fwrite: stdio's cost
- * per call (its lock, its checks), some thirty calls an attempt, was most
- * of the time writing a million attempts took. */
-struct rw_buf {
-	char *p;
-	size_t len, cap;
-	bool failed; /* out of memory: what was put since is lost */
-};
-
-/* Makes room for n more bytes in b. 0, or -ENOMEM (b->failed set). */
-static int rw_grow(struct rw_buf *b, size_t n)
-{
-	size_t cap = b->cap ? b->cap : 4096;
-	char *p;
-
-	while (cap < b->len + n)
-		cap *= 2;
-	if (!(p = realloc(b->p, cap))) {
-		b->failed = true;
-		return -ENOMEM;
-	}
-	b->p = p;
-	b->cap = cap;
-	return 0;
-}
-
-/* Inline: called for every piece of every attempt, mostly a few bytes. */
-static inline void rw_putn(struct rw_buf *b, const char *s, size_t n)
-{
-	if (b->len + n > b->cap && rw_grow(b, n) < 0)
-		return;
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-}
-
-/* rw_puts and rw_putc take their arguments in fputs's and fputc's order. */
-static inline void rw_puts(const char *s, struct rw_buf *b)
-{
-	rw_putn(b, s, strlen(s));
-}
-
-static inline void rw_putc(int c, struct rw_buf *b)
-{
-	char ch = (char)c;
-
-	rw_putn(b, &ch, 1);
-}
-
-/* For what is rare (an exit status, a control character). */
-__attribute__((format(printf, 2, 3))) static void rw_printf(struct rw_buf *b, const char *fmt, ...)
-{
-	char tmp[256];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(tmp))
-		b->failed = true;
-	else
-		rw_putn(b, tmp, (size_t)n);
-}
-
-/* Attempts are written to the file by this many bytes at least. */
-#define RW_FLUSH_AT 65536
-
-/* Writes b's bytes to f and empties b. 0, or -EIO / -ENOMEM. */
-static int rw_flush(struct rw_buf *b, FILE *f)
-{
-	int rc = b->failed ? -ENOMEM : 0;
-
-	if (rc == 0 && b->len && fwrite(b->p, 1, b->len, f) != b->len)
-		rc = -EIO;
-	b->len = 0;
-	b->failed = false;
-	return rc;
 }
 
 /* --- an attempt, written as jansson would dump its object ----------------- */
@@ -583,7 +503,7 @@ int results_write_json(struct results *r, FILE *f)
 		if (rc == 0 && (b.len >= RW_FLUSH_AT || i + 1 == n))
 			rc = rw_flush(&b, f);
 	}
-	free(b.p);
+	rw_free(&b);
 	if (n && rc == 0 && (fputs("\n  ]", f) == EOF || fputs(rest + sizeof(head) - 1, f) == EOF))
 		rc = -EIO;
 	if (rc == 0 && fputc('\n', f) == EOF)
@@ -681,7 +601,7 @@ int results_write_csv(struct results *r, FILE *f)
 	}
 	if (rc == 0)
 		rc = rw_flush(&b, f);
-	free(b.p);
+	rw_free(&b);
 	return rc == 0 && ferror(f) ? -EIO : rc;
 }
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "results.h"
+#include "rwbuf.h"
 
 #ifndef NATBED_VERSION
 #define NATBED_VERSION "unknown"
@@ -120,34 +121,20 @@ static int sim_point_read(const json_t *p, struct sim_ckpt_point *pt)
 	return *end ? -1 : 0;
 }
 
-/* A checkpoint's text on its way to its file: jansson hands over a token
- * at a time, and a stdio call each (a lock, a copy) was a fifth of a
- * checkpoint's time. */
+/* A checkpoint's text on its way to its file, RW_FLUSH_AT bytes at a
+ * time: jansson hands over a token at a time, and a stdio call each (a
+ * lock, a copy) was a fifth of a checkpoint's time. */
 struct sim_out {
+	struct rw_buf b;
 	FILE *f;
-	size_t n;
-	char buf[1 << 16];
 };
-
-static int sim_out_flush(struct sim_out *o)
-{
-	size_t n = o->n;
-
-	o->n = 0;
-	return fwrite(o->buf, 1, n, o->f) == n ? 0 : -1;
-}
 
 static int sim_out_add(const char *buf, size_t len, void *ctx)
 {
 	struct sim_out *o = ctx;
 
-	if (o->n + len > sizeof(o->buf) && sim_out_flush(o) < 0)
-		return -1;
-	if (len > sizeof(o->buf))
-		return fwrite(buf, 1, len, o->f) == len ? 0 : -1;
-	memcpy(o->buf + o->n, buf, len);
-	o->n += len;
-	return 0;
+	rw_putn(&o->b, buf, len);
+	return o->b.len >= RW_FLUSH_AT ? rw_flush(&o->b, o->f) : o->b.failed ? -1 : 0;
 }
 
 /* The temporary file a checkpoint is written through: 0, or -1 when
@@ -201,7 +188,6 @@ int sim_ckpt_write(const char *path, const struct sim_ckpt_head *head,
 		}
 	}
 	char tmp[SIM_CKPT_TMP_MAX];
-	struct sim_out *out = NULL;
 	FILE *f = NULL;
 	int e = 0;
 
@@ -213,17 +199,15 @@ int sim_ckpt_write(const char *path, const struct sim_ckpt_head *head,
 		e = ENAMETOOLONG;
 	else if (!(f = fopen(tmp, "w")))
 		e = errno;
-	else if (!(out = malloc(sizeof(*out))))
-		e = ENOMEM;
 	else {
-		out->f = f;
-		out->n = 0;
-		if (json_dump_callback(all, sim_out_add, out, JSON_INDENT(1) | JSON_SORT_KEYS) <
+		struct sim_out out = {.f = f};
+
+		if (json_dump_callback(all, sim_out_add, &out, JSON_INDENT(1) | JSON_SORT_KEYS) <
 			0 ||
-		    sim_out_flush(out) < 0 || fflush(f) != 0)
+		    rw_flush(&out.b, f) < 0 || fflush(f) != 0)
 			e = errno ? errno : EIO;
+		rw_free(&out.b);
 	}
-	free(out);
 	if (f && fclose(f) != 0 && !e)
 		e = errno;
 	if (!e && rename(tmp, path) < 0)
@@ -399,51 +383,29 @@ static json_t *sim_attempt_json(const struct res_attempt *a)
 			 sim_str(a->gate), sim_str(a->trust), tried);
 }
 
-/* Text that grows (a checkpoint's attempts). */
-struct sim_text {
-	char *s;
-	size_t len, cap;
-};
-
-static int sim_text_add(struct sim_text *t, const char *s, size_t n)
-{
-	if (t->len + n + 1 > t->cap) {
-		size_t cap = t->cap ? t->cap : 4096;
-		char *g;
-
-		while (cap < t->len + n + 1)
-			cap *= 2;
-		if (!(g = realloc(t->s, cap)))
-			return -1;
-		t->s = g;
-		t->cap = cap;
-	}
-	memcpy(t->s + t->len, s, n);
-	t->len += n;
-	t->s[t->len] = 0;
-	return 0;
-}
-
 json_t *sim_ckpt_attempts(struct results *r)
 {
 	size_t n = results_n_attempts(r);
-	struct sim_text t = {0};
+	struct rw_buf t = {0};
 	json_t *all = NULL;
-	int bad = sim_text_add(&t, "", 0);
+	bool bad = false;
 
 	for (size_t i = 0; !bad && i < n; i++) {
 		const struct res_attempt *a = results_attempt(r, i);
 		json_t *j = a ? sim_attempt_json(a) : NULL;
 		char *line = j ? json_dumps(j, JSON_COMPACT) : NULL;
 
-		bad = !line || sim_text_add(&t, line, strlen(line)) < 0 ||
-		      sim_text_add(&t, "\n", 1) < 0;
+		bad = !line;
+		if (line) {
+			rw_puts(line, &t);
+			rw_putc('\n', &t);
+		}
 		free(line);
 		json_decref(j);
 	}
-	if (!bad)
-		all = json_stringn_nocheck(t.s, t.len);
-	free(t.s);
+	if (!bad && !t.failed)
+		all = json_stringn_nocheck(t.len ? t.p : "", t.len);
+	rw_free(&t);
 	return all;
 }
 
