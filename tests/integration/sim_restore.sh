@@ -17,21 +17,7 @@
 # root (natbed sim needs no namespaces).
 NB_NO_ROOT=1
 . "$(dirname "$0")/../lib.sh"
-nb_need jq
-chmod 0777 "$NB_TMP"
-as_user=()
-[ "$(id -u)" -ne 0 ] || as_user=(setpriv --reuid=65534 --regid=65534 --clear-groups --)
-
-# sim NAME ARGS...: natbed sim --out $NB_TMP/NAME ARGS, its status in $rc
-sim() {
-	local name=$1
-	shift
-	rc=0
-	"${as_user[@]}" "$NATBED_BUILD/cli/natbed" sim --out "$NB_TMP/$name" "$@" \
-		>"$NB_TMP/$name.stdout" 2>"$NB_TMP/$name.stderr" || rc=$?
-}
-norm() { jq -S 'del(.started, .wall_s, .throughput_per_s)' "$NB_TMP/$1/results.json"; }
-completed() { [ "$rc" = 0 ] || [ "$rc" = 3 ] || nb_fail "natbed sim $1: exit $rc: $(tail -3 "$NB_TMP/$1.stderr")"; }
+. "$(dirname "$0")/sim_lib.sh"
 
 # sweep NAME "EVERY..." ARGS...: the run, then one checkpointed and restored per EVERY
 sweep() {
