@@ -71,7 +71,8 @@ static void *emu_nat_prepare(const struct emu_parts *f, const char *name, const 
 			     natbed_time_t now, char *why, size_t whylen)
 {
 	char buf[EMU_CKPT_WHY_MAX] = "";
-	struct nat *fresh = nat_restore_prepare(engines_nat(f->eng, name), j, now, buf, sizeof(buf));
+	struct nat *fresh =
+	    nat_restore_prepare(engines_nat(f->eng, name), j, now, buf, sizeof(buf));
 	size_t n = strlen(name);
 	const char *r = buf;
 
@@ -107,7 +108,8 @@ static void *emu_fw_prepare(const struct emu_parts *f, const char *name, const j
 			    natbed_time_t now, char *why, size_t whylen)
 {
 	char buf[EMU_CKPT_WHY_MAX] = "";
-	struct fw *fresh = fw_restore_prepare(engines_firewall(f->eng, name), j, now, buf, sizeof(buf));
+	struct fw *fresh =
+	    fw_restore_prepare(engines_firewall(f->eng, name), j, now, buf, sizeof(buf));
 
 	snprintf(why, whylen, ": %s", buf);
 	return fresh;
@@ -137,7 +139,8 @@ static void *emu_gate_prepare(const struct emu_parts *f, const char *name, const
 			      natbed_time_t now, char *why, size_t whylen)
 {
 	char buf[EMU_CKPT_WHY_MAX] = "";
-	struct gate *fresh = gate_restore_prepare(engines_gate(f->eng, name), j, now, buf, sizeof(buf));
+	struct gate *fresh =
+	    gate_restore_prepare(engines_gate(f->eng, name), j, now, buf, sizeof(buf));
 
 	snprintf(why, whylen, ": %s", buf);
 	return fresh;
@@ -235,10 +238,10 @@ static const struct emu_ckpt_kind emu_ckpt_kinds[] = {
 
 json_t *emu_ckpt_state(const struct emu_parts *f, const struct topo *t, natbed_time_t now)
 {
-	json_t *all = json_pack("{s:i,s:s,s:I,s:o,s:I}", "natbed_checkpoint", EMU_CKPT_FORMAT,
-				"topology", t->name, "seed", (json_int_t)t->seed, "flows",
-				flowtab_checkpoint(f->flows), "in_flight",
-				(json_int_t)f->in_flight);
+	json_t *all =
+	    json_pack("{s:i,s:s,s:I,s:o,s:I}", "natbed_checkpoint", EMU_CKPT_FORMAT, "topology",
+		      t->name, "seed", (json_int_t)t->seed, "flows", flowtab_checkpoint(f->flows),
+		      "in_flight", (json_int_t)f->in_flight);
 	size_t k, i;
 
 	for (k = 0; all && k < EMU_CKPT_KINDS; k++) {
@@ -468,8 +471,8 @@ static int emu_ckpt_prepare(const struct emu_parts *f, const struct topo *t, con
 	for (k = 0; k < EMU_CKPT_KINDS; k++)
 		if (emu_ckpt_prepare_kind(f, t, file, all, now, k, x, err, errlen) < 0)
 			return -1;
-	x->flows = flowtab_restore_prepare(f->flows, json_object_get(all, "flows"), why,
-					   sizeof(why));
+	x->flows =
+	    flowtab_restore_prepare(f->flows, json_object_get(all, "flows"), why, sizeof(why));
 	if (!x->flows) {
 		snprintf(err, errlen, "%s: flows: %s", file, why);
 		return -1;
@@ -491,6 +494,60 @@ static void emu_ckpt_adopt(const struct emu_parts *f, const struct topo *t,
 			}
 	flowtab_adopt(f->flows, x->flows);
 	x->flows = NULL;
+}
+
+/* The kind whose section is "links". */
+static size_t emu_ckpt_links_kind(void)
+{
+	size_t k = 0;
+
+	while (strcmp(emu_ckpt_kinds[k].section, "links") != 0)
+		k++;
+	return k;
+}
+
+json_t *emu_ckpt_links_save(const struct emu_parts *f, const struct topo *t, natbed_time_t now)
+{
+	const struct emu_ckpt_kind *kind = &emu_ckpt_kinds[emu_ckpt_links_kind()];
+	json_t *sec = json_object();
+
+	for (size_t i = 0; sec && i <= emu_ckpt_n_parts(t); i++)
+		if (kind->has(f, emu_ckpt_part(t, i)) &&
+		    json_object_set_new(sec, emu_ckpt_part(t, i),
+					kind->save(f, emu_ckpt_part(t, i), now)) < 0) {
+			json_decref(sec);
+			sec = NULL;
+		}
+	return json_pack("{s:o,s:o}", kind->section, sec, "flows", flowtab_checkpoint(f->flows));
+}
+
+int emu_ckpt_links_restore(const struct emu_parts *f, const struct topo *t, const json_t *j,
+			   natbed_time_t now, const char *what, char *err, size_t errlen)
+{
+	size_t k = emu_ckpt_links_kind();
+	struct emu_ckpt_fresh x = {0};
+	char why[EMU_CKPT_WHY_MAX] = "";
+	int rc = -1;
+
+	if (emu_ckpt_members(f, t, what, j, &emu_ckpt_kinds[k], err, errlen) < 0 ||
+	    emu_ckpt_prepare_kind(f, t, what, j, now, k, &x, err, errlen) < 0)
+		goto out;
+	if (!(x.flows = flowtab_restore_prepare(f->flows, json_object_get(j, "flows"), why,
+						sizeof(why)))) {
+		snprintf(err, errlen, "%s: flows: %s", what, why);
+		goto out;
+	}
+	for (size_t i = 0; i <= emu_ckpt_n_parts(t); i++)
+		if (x.fresh[k][i]) {
+			emu_ckpt_kinds[k].adopt(f, emu_ckpt_part(t, i), x.fresh[k][i]);
+			x.fresh[k][i] = NULL;
+		}
+	flowtab_adopt(f->flows, x.flows);
+	x.flows = NULL;
+	rc = 0;
+out:
+	emu_ckpt_fresh_free(&x, t);
+	return rc;
 }
 
 json_t *emu_ckpt_restore(struct fabric *f, const struct topo *t, natbed_time_t now,

@@ -53,4 +53,16 @@ json_t *emu_ckpt_write(struct fabric *f, const struct topo *t, natbed_time_t now
 json_t *emu_ckpt_restore(struct fabric *f, const struct topo *t, natbed_time_t now,
 			 const char *path, char *err, size_t errlen);
 
+/* The links and flows sections of emu_ckpt_state() alone, {links: {NAME:
+ * {up, down}...}, flows: ...}: natbed sim's network holds them so
+ * (vnet_ckpt.c), its engines exactly by other means. A new reference, or
+ * NULL on ENOMEM. */
+json_t *emu_ckpt_links_save(const struct emu_parts *p, const struct topo *t, natbed_time_t now);
+
+/* Makes p's links and flows j's (emu_ckpt_links_save()'s), each part
+ * checked and built aside first, then all adopted. 0, or -1 with "WHAT:
+ * links.NAME.up: problem" in err and p unchanged. */
+int emu_ckpt_links_restore(const struct emu_parts *p, const struct topo *t, const json_t *j,
+			   natbed_time_t now, const char *what, char *err, size_t errlen);
+
 #endif
