@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "natbed/jsonck.h"
 #include "results.h"
 #include "rwbuf.h"
 
@@ -69,25 +70,11 @@ static uint64_t sim_state_digest(const json_t *state)
 	return h;
 }
 
-/* uint64 values as strings of digits: JSON integers stop at 2^63 - 1. */
-static json_t *sim_u64(uint64_t v)
-{
-	char buf[24];
-
-	snprintf(buf, sizeof(buf), "%" PRIu64, v);
-	return json_string(buf);
-}
-
+/* uint64 values as strings of decimal digits (JSON integers stop at
+ * 2^63 - 1): jsonck_u64, and read back from o's member key. */
 static int sim_get_u64(const json_t *o, const char *key, uint64_t *out)
 {
-	const char *s = json_string_value(json_object_get(o, key));
-	char *end;
-
-	if (!s || !*s || strspn(s, "0123456789") != strlen(s))
-		return -1;
-	errno = 0;
-	*out = strtoull(s, &end, 10);
-	return errno ? -1 : 0;
+	return jsonck_u64_read(json_object_get(o, key), false, out);
 }
 
 static json_t *sim_point_json(const struct sim_ckpt_point *pt)
@@ -95,11 +82,12 @@ static json_t *sim_point_json(const struct sim_ckpt_point *pt)
 	char digest[20];
 
 	snprintf(digest, sizeof(digest), "%016" PRIx64, pt->digest);
-	return json_pack("{s:o,s:I,s:o,s:o,s:o,s:s,s:o,s:o}", "events", sim_u64(pt->events),
-			 "round", (json_int_t)pt->round, "jobs_started", sim_u64(pt->jobs_started),
-			 "jobs_done", sim_u64(pt->jobs_done), "attempts", sim_u64(pt->attempts),
-			 "attempts_digest", digest, "connects_alive", sim_u64(pt->alive),
-			 "pending_events", sim_u64(pt->pending));
+	return json_pack(
+	    "{s:o,s:I,s:o,s:o,s:o,s:s,s:o,s:o}", "events", jsonck_u64(pt->events, false), "round",
+	    (json_int_t)pt->round, "jobs_started", jsonck_u64(pt->jobs_started, false), "jobs_done",
+	    jsonck_u64(pt->jobs_done, false), "attempts", jsonck_u64(pt->attempts, false),
+	    "attempts_digest", digest, "connects_alive", jsonck_u64(pt->alive, false),
+	    "pending_events", jsonck_u64(pt->pending, false));
 }
 
 static int sim_point_read(const json_t *p, struct sim_ckpt_point *pt)
@@ -170,12 +158,13 @@ int sim_ckpt_write(const char *path, const struct sim_ckpt_head *head,
 		   const struct sim_ckpt_point *pt, const json_t *engines, const json_t *state,
 		   char *err, size_t errlen)
 {
-	json_t *all = json_pack(
-	    "{s:i,s:s,s:s,s:s,s:s%,s:O,s:o,s:o,s:o,s:O}", "natbed_sim_checkpoint", SIM_CKPT_FORMAT,
-	    "natbed_version", NATBED_VERSION, "topology", head->topology, "topology_file",
-	    head->topology_file, "topology_yaml", head->yaml, head->yaml_len, "settings",
-	    head->settings, "seed", sim_u64(head->seed), "at_ns", sim_u64((uint64_t)pt->at_ns),
-	    "progress", sim_point_json(pt), "engines", engines);
+	json_t *all = json_pack("{s:i,s:s,s:s,s:s,s:s%,s:O,s:o,s:o,s:o,s:O}",
+				"natbed_sim_checkpoint", SIM_CKPT_FORMAT, "natbed_version",
+				NATBED_VERSION, "topology", head->topology, "topology_file",
+				head->topology_file, "topology_yaml", head->yaml, head->yaml_len,
+				"settings", head->settings, "seed", jsonck_u64(head->seed, false),
+				"at_ns", jsonck_u64((uint64_t)pt->at_ns, false), "progress",
+				sim_point_json(pt), "engines", engines);
 
 	if (all && state) {
 		char digest[20];
